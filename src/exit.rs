@@ -1,0 +1,18 @@
+//! Process exit codes of the headless commands (sysexits-style where one fits).
+
+/// Everything asked for was done.
+pub const OK: i32 = 0;
+/// Some operations failed, or a lookup found nothing.
+pub const FAILURE: i32 = 1;
+/// `plan`: the plan is not empty (like `terraform plan -detailed-exitcode`).
+pub const CHANGES: i32 = 2;
+/// Bad command line or input (malformed email, bad file).
+pub const USAGE: i32 = 64;
+/// The object asked for does not exist.
+pub const NOT_FOUND: i32 = 66;
+/// The server could not be reached or did not speak SCIM.
+pub const UNAVAILABLE: i32 = 69;
+/// Configuration problem (no token, token file readable by others, bad config file).
+pub const CONFIG: i32 = 78;
+/// The token was rejected.
+pub const AUTH: i32 = 77;

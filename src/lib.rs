@@ -1,0 +1,7 @@
+//! scimitar: a keyboard-driven console and headless tool for Slack SCIM provisioning.
+//!
+//! Data flows one way: input -> action -> queue -> SCIM client -> result -> state -> render.
+
+pub mod exit;
+pub mod sanitize;
+pub mod scim;

@@ -1,0 +1,219 @@
+//! One error type for both of Slack's error body shapes (reference §7).
+//!
+//! v1: `{"Errors":{"description":"<code>[ (context)]","code":<int>}}`
+//! v2: `{"schemas":[…Error],"detail":"<code>","status":400}` (status a number, sometimes a string)
+//! v2 endpoints can still answer with the v1 shape, so both are parsed on both versions.
+
+use serde_json::Value;
+use std::time::Duration;
+
+/// What went wrong talking to Slack's SCIM API.
+#[derive(Debug, thiserror::Error)]
+pub enum ScimError {
+    /// Slack answered with an error status and (usually) an error body.
+    #[error("{}", .0)]
+    Api(ApiError),
+    /// The server could not be reached or the connection broke.
+    #[error("could not reach {url}: {reason}")]
+    Transport { url: String, reason: String, connect: bool },
+    /// The server answered something that is not SCIM JSON (an HTML page, a proxy error).
+    #[error("{url} answered HTTP {status} with {what} instead of SCIM JSON; is this a Slack SCIM URL? (starts: {snippet:?})")]
+    NotScim { url: String, status: u16, what: String, snippet: String },
+    /// The request was refused before it was sent.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// An error answered by the SCIM API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    /// Slack's error code, e.g. `email_taken` (the text before the first space of the description).
+    pub code: String,
+    /// Slack's full description, e.g. `long_username (user=jane)`.
+    pub detail: String,
+    /// `Retry-After` in seconds, from 429 answers.
+    pub retry_after: Option<Duration>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (HTTP {}, Slack error {})", self.human(), self.status, self.code)?;
+        if self.detail != self.code && !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+impl ApiError {
+    /// Parse an error body in either shape; `None` when the body is neither.
+    pub fn from_body(status: u16, body: &[u8]) -> Option<ApiError> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        let (detail, st) = if let Some(errs) = v.get("Errors") {
+            // v1: an object, or (seen in some clients) an array of objects.
+            let e = if errs.is_array() { errs.get(0)? } else { errs };
+            (e.get("description")?.as_str()?.to_string(), e.get("code"))
+        } else if let Some(d) = v.get("detail") {
+            (d.as_str().unwrap_or_default().to_string(), v.get("status"))
+        } else {
+            return None;
+        };
+        let body_status = st.and_then(|s| s.as_u64().or_else(|| s.as_str().and_then(|s| s.parse().ok())));
+        let status = if status >= 400 { status } else { body_status.unwrap_or(status as u64) as u16 };
+        let code = detail.split_whitespace().next().unwrap_or("").to_string();
+        Some(ApiError { status, code, detail, retry_after: None })
+    }
+
+    /// A sentence a person understands, for the codes an admin meets (reference §7).
+    pub fn human(&self) -> String {
+        let c = self.code.as_str();
+        let s = match c {
+            "invalid_authentication" | "missing_authentication" => "the token was not accepted: check SLACK_SCIM_TOKEN, --token-file or the profile's token",
+            "unsupported_version" => "Slack rejected the request as unsupported_version; on SCIM v2 this is what Slack answers to an invalid token, so check the token (or try --api v1)",
+            "permission_denied" => "the token's user may not do this (an Admin's token cannot change Owners)",
+            "plus_teams_only" => "SCIM needs a Business+ or Enterprise Grid plan",
+            "non_org_teams_only" => "on Enterprise Grid the token must come from an org-level install",
+            "no_such_user" | "unknown_user" | "missing_user_id" | "cannot_decode_user_id" => "no such user",
+            "no_such_group" | "missing_group_id" => "no such group",
+            "no_such_group_members" => "one or more members do not exist",
+            "email_taken" => "another user already has this email (a deactivated user keeps theirs)",
+            "username_taken" => "another user or a channel already has this userName",
+            "user_creation_failed" => "Slack could not create the user (it may already exist)",
+            "cannot_disable_primary_owner" | "primary_owner_check_failure" => "the primary owner cannot be deactivated",
+            "cannot_modify_owner" => "owners cannot be changed with this token",
+            "cannot_disable_bot_user_with_scim" => "bot users cannot be deactivated through SCIM",
+            "cannot_modify_gdpr" => "this user was removed under GDPR and cannot be changed",
+            "cannot_make_user_guest" => "admins and owners cannot be made guests",
+            "missing_schema_element" => "the request lacked its schemas list",
+            "invalid_request_payload" | "invalid_attribute_format" => "the request body was not valid",
+            "email_empty" | "email_invalid" | "bad_email_address" | "emails_invalid" => "the email address is not valid",
+            "missing_primary_email" => "the primary email cannot be removed",
+            "username_empty" | "username_required" => "userName is required",
+            "username_invalid" | "username_not_allowed" | "invalid_reserved_word" => "this userName is not allowed",
+            "username_too_long" | "long_username" | "long_nickname" => "userName is longer than Slack's 21 characters",
+            "invalid_display_name" => "displayName cannot be changed in this org or is not valid",
+            "invalid_name_maxlength" => "a name is too long",
+            "invalid_name_specials" | "invalid_starts_with_at" => "a name contains characters Slack does not allow",
+            "invalid_name_required" => "a given or family name is required",
+            "invalid_emoji_not_allowed" => "emoji are not allowed in this field",
+            "improper_enterprise_schema_format" => "the enterprise extension is malformed (manager needs managerId)",
+            "password_change_not_allowed" => "passwords cannot be changed through SCIM",
+            "incomplete_filter" | "invalid_filter_group" | "invalid_query" | "no_filters" | "query_building_failed" => "the filter was not understood by Slack",
+            "database_query_failure" => "Slack failed to run the query; try again",
+            "group_creation_failed" => "Slack could not create the group",
+            "group_members_create_failed" => "Slack could not add the members",
+            "group_member_max_exceeded" | "too_many_users" => "too many members for one group or one call",
+            "unable_to_add_deleted_or_guest_to_group" => "deactivated users and guests cannot be added to this group",
+            "idp_group_linked_to_channels" => "the group is linked to channels and cannot be deleted yet",
+            "too_many_requests" => "rate limited by Slack",
+            "resource_locked" => "another write to this object is in flight (Slack locks it)",
+            "bad_endpoint" | "method_not_allowed" => "Slack does not offer this endpoint or method",
+            _ => match self.status {
+                401 => "the token was not accepted",
+                403 => "forbidden",
+                404 => "not found",
+                409 => "conflict with an existing object",
+                429 => "rate limited by Slack",
+                500..=599 => "Slack had a server error",
+                _ => "Slack refused the request",
+            },
+        };
+        s.to_string()
+    }
+}
+
+impl ScimError {
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            ScimError::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Slack's error code, or a short tag for non-API failures.
+    pub fn code(&self) -> &str {
+        match self {
+            ScimError::Api(e) => &e.code,
+            ScimError::Transport { .. } => "transport",
+            ScimError::NotScim { .. } => "not_scim",
+            ScimError::Invalid(_) => "invalid_input",
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ScimError::Api(e) => Some(e.status),
+            ScimError::NotScim { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ScimError::Api(e) if e.status == 404 || matches!(e.code.as_str(), "no_such_user" | "unknown_user" | "no_such_group"))
+    }
+
+    /// Did Slack reject the token (rather than the request)?
+    pub fn is_auth(&self) -> bool {
+        matches!(self, ScimError::Api(e) if e.status == 401
+            || matches!(e.code.as_str(), "invalid_authentication" | "missing_authentication" | "unsupported_version" | "not_authed"))
+    }
+
+    /// Would sending the same request again make sense (429, 5xx, broken connection)?
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ScimError::Api(e) => e.status == 429 || e.status >= 500,
+            ScimError::Transport { .. } => true,
+            ScimError::NotScim { status, .. } => *status == 429 || *status >= 500,
+            ScimError::Invalid(_) => false,
+        }
+    }
+
+    /// Might the server have acted on the request although we saw a failure?
+    /// A 429 is a clean refusal; a 5xx or a broken connection after sending is not.
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            ScimError::Api(e) => e.status >= 500,
+            ScimError::Transport { connect, .. } => !connect,
+            ScimError::NotScim { status, .. } => *status >= 500,
+            ScimError::Invalid(_) => false,
+        }
+    }
+
+    /// A process exit code for the headless commands.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ScimError::Invalid(_) => crate::exit::USAGE,
+            ScimError::Api(_) if self.is_auth() => crate::exit::AUTH,
+            ScimError::Api(_) if self.is_not_found() => crate::exit::NOT_FOUND,
+            ScimError::Transport { .. } | ScimError::NotScim { .. } => crate::exit::UNAVAILABLE,
+            ScimError::Api(_) => crate::exit::FAILURE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_v1_shape() {
+        let e = ApiError::from_body(400, br#"{"Errors":{"description":"long_username (user=jane.doe.with.a.very.long.name)","code":400}}"#).unwrap();
+        assert_eq!(e.code, "long_username");
+        assert_eq!(e.status, 400);
+        assert!(e.to_string().contains("21 characters"));
+    }
+
+    #[test]
+    fn parses_v2_shape_number_or_string_status() {
+        let e = ApiError::from_body(400, br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"missing_schema_element","status":400}"#).unwrap();
+        assert_eq!(e.code, "missing_schema_element");
+        let e = ApiError::from_body(409, br#"{"detail":"email_taken","status":"409"}"#).unwrap();
+        assert_eq!((e.status, e.code.as_str()), (409, "email_taken"));
+    }
+
+    #[test]
+    fn unknown_body_is_none() {
+        assert!(ApiError::from_body(502, b"<html>Bad gateway</html>").is_none());
+    }
+}
