@@ -5,3 +5,5 @@
 pub mod exit;
 pub mod sanitize;
 pub mod scim;
+pub mod output;
+pub mod paths;
