@@ -1,0 +1,479 @@
+//! The headless commands. Data goes to stdout (`--output table|json|csv`), diagnostics to
+//! stderr, and the exit code says what happened (see `exit`).
+
+use crate::config::{self, Config, ConfigError, Profile};
+use crate::exit;
+use crate::output::{OutputFormat, Rows};
+use crate::scim::client::{CheckReport, normalize_email};
+use crate::scim::{ApiVersion, ClientConfig, Filter, Group, RateLimit, ScimClient, ScimError, User};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use futures::StreamExt;
+use serde_json::Value;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "scimitar", version, about = "Provision and deprovision Slack users and groups through SCIM, from the keyboard.",
+    long_about = "Provision and deprovision Slack users and groups through Slack's SCIM API.\n\nWith no command, opens the console. `scimitar demo` runs everything against an embedded Slack SCIM emulator.\n\nThe token comes from --token-file, SLACK_SCIM_TOKEN, or the profile's token_command / token_file in the config file.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnArgs {
+    /// SCIM base URL [default: https://api.slack.com/scim/v2/]
+    #[arg(long, env = "SCIMITAR_URL", global = true)]
+    pub url: Option<String>,
+    /// Wire format: v1 (SCIM 1.1) or v2 (SCIM 2.0); guessed from the URL when not given
+    #[arg(long, env = "SCIMITAR_API", global = true, value_parser = parse_version)]
+    pub api: Option<ApiVersion>,
+    /// Named connection profile from the config file
+    #[arg(long, env = "SCIMITAR_PROFILE", global = true)]
+    pub profile: Option<String>,
+    /// File holding the token (must not be readable by group or others)
+    #[arg(long, global = true)]
+    pub token_file: Option<PathBuf>,
+    /// Config file [default: config.toml in the user's config dir]
+    #[arg(long, env = "SCIMITAR_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Client-side rate limiting: Slack's documented table, or off
+    #[arg(long, global = true, value_enum)]
+    pub rate_limit: Option<RateLimitFlag>,
+    /// Multiply Slack's rate limits (for emulators running with --rate-scale; real Slack is 1)
+    #[arg(long, global = true)]
+    pub rate_scale: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RateLimitFlag {
+    Slack,
+    Off,
+}
+
+fn parse_version(s: &str) -> Result<ApiVersion, String> {
+    s.parse()
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check that the URL answers as SCIM, that the token is accepted, and which version it speaks
+    Check(CheckArgs),
+    /// Look up users
+    #[command(subcommand)]
+    Users(UsersCmd),
+    /// Look up groups
+    #[command(subcommand)]
+    Groups(GroupsCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[arg(long, short, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCmd {
+    /// Find users by email (deactivated users included)
+    Find {
+        /// One or more email addresses
+        #[arg(required = true)]
+        emails: Vec<String>,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Show every attribute of one user (by id, or by email)
+    Show {
+        /// Slack user id (W… or U…) or an email address
+        id: String,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// List users
+    List {
+        /// SCIM filter sent to Slack, e.g. 'userName sw "jane"' (quoted values are escaped)
+        #[arg(long)]
+        filter: Option<String>,
+        /// Only active (true) or deactivated (false) users; applied on this side because Slack
+        /// does not document an `active` filter
+        #[arg(long)]
+        active: Option<bool>,
+        /// Stop after this many users
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupsCmd {
+    /// List groups with their member counts
+    List {
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Show one group and its members (by name or id)
+    Show {
+        /// Group display name or id (S…)
+        group: String,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
+/// A failure of a headless command: what to print on stderr and the exit code.
+#[derive(Debug)]
+pub struct Fail {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Fail {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Fail { code, message: message.into() }
+    }
+}
+
+impl From<ScimError> for Fail {
+    fn from(e: ScimError) -> Self {
+        Fail { code: e.exit_code(), message: e.to_string() }
+    }
+}
+
+impl From<ConfigError> for Fail {
+    fn from(e: ConfigError) -> Self {
+        Fail { code: exit::CONFIG, message: e.to_string() }
+    }
+}
+
+impl From<std::io::Error> for Fail {
+    fn from(e: std::io::Error) -> Self {
+        Fail { code: exit::FAILURE, message: format!("write failed: {e}") }
+    }
+}
+
+/// A resolved connection: the client plus what the rest of the program needs to know.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub client: ScimClient,
+    pub profile_name: String,
+    pub profile: Profile,
+    pub config: Config,
+}
+
+impl ConnArgs {
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let path = self.config.clone().unwrap_or_else(crate::paths::config_file);
+        Config::load(&path)
+    }
+
+    /// Build the client from flags, environment and profile.
+    pub fn connect(&self) -> Result<Connection, Fail> {
+        let config = self.load_config()?;
+        let (profile_name, profile) = config.profile(self.profile.as_deref())?;
+        let url = self.url.clone().or_else(|| profile.url.clone());
+        let version = self
+            .api
+            .or(profile.api)
+            .or_else(|| url.as_deref().and_then(config::version_from_url))
+            .unwrap_or_default();
+        let url = url.unwrap_or_else(|| config::default_url(version));
+        let token = config::resolve_token(self.token_file.as_deref(), std::env::var("SLACK_SCIM_TOKEN").ok(), &profile)?;
+        let mut cc = ClientConfig::new(&url, token, version)?;
+        let scale = self.rate_scale.or(profile.rate_scale).unwrap_or(1.0);
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(Fail::new(exit::USAGE, format!("--rate-scale must be a positive number, not {scale}")));
+        }
+        cc.rate_limit = match self.rate_limit {
+            Some(RateLimitFlag::Off) => RateLimit::Off,
+            _ => RateLimit::Slack { scale },
+        };
+        let client = ScimClient::new(cc)?;
+        Ok(Connection { client, profile_name, profile, config })
+    }
+}
+
+/// Run a headless command; returns the exit code.
+pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match command {
+        Command::Check(a) => cmd_check(conn, a, &mut out).await,
+        Command::Users(c) => cmd_users(conn, c, &mut out).await,
+        Command::Groups(c) => cmd_groups(conn, c, &mut out).await,
+    };
+    let _ = out.flush();
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("scimitar: {}", f.message);
+            f.code
+        }
+    }
+}
+
+async fn cmd_check(conn: &ConnArgs, a: CheckArgs, out: &mut dyn Write) -> Result<i32, Fail> {
+    let c = conn.connect()?;
+    let r: CheckReport = c.client.check().await;
+    let mut rows = Rows::new(vec!["check", "result"]);
+    rows.push(vec!["url".into(), r.url.clone()], None);
+    rows.push(vec!["api".into(), r.version.label().into()], None);
+    rows.push(vec!["profile".into(), c.profile_name.clone()], None);
+    rows.push(vec!["scim endpoint answers".into(), yes_no(r.scim_endpoint)], None);
+    rows.push(vec!["token accepted".into(), yes_no(r.token_accepted)], None);
+    rows.push(vec!["users".into(), r.total_users.map(|n| n.to_string()).unwrap_or_else(|| "-".into())], None);
+    rows.push(vec!["latency".into(), format!("{} ms", r.latency_ms)], None);
+    if a.output == OutputFormat::Json {
+        let mut v = serde_json::to_value(&r).unwrap();
+        v["profile"] = Value::from(c.profile_name.clone());
+        writeln!(out, "{v}")?;
+    } else {
+        rows.write(a.output, out)?;
+    }
+    match (&r.problem, r.token_accepted, r.scim_endpoint) {
+        (_, true, _) => Ok(exit::OK),
+        (Some(p), _, false) => Err(Fail::new(exit::UNAVAILABLE, p.clone())),
+        (Some(p), _, true) => Err(Fail::new(exit::AUTH, p.clone())),
+        (None, _, _) => Err(Fail::new(exit::FAILURE, "check failed")),
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes".into() } else { "no".into() }
+}
+
+pub const USER_COLUMNS: [&str; 7] = ["id", "userName", "email", "displayName", "title", "department", "active"];
+
+pub fn user_row(u: &User) -> Vec<String> {
+    vec![
+        u.id().to_string(),
+        u.user_name.clone().unwrap_or_default(),
+        u.primary_email().unwrap_or_default().to_string(),
+        u.label(),
+        u.title.clone().unwrap_or_default(),
+        u.department().unwrap_or_default().to_string(),
+        match u.active {
+            Some(true) => "true".into(),
+            Some(false) => "false".into(),
+            None => String::new(),
+        },
+    ]
+}
+
+async fn cmd_users(conn: &ConnArgs, cmd: UsersCmd, out: &mut dyn Write) -> Result<i32, Fail> {
+    match cmd {
+        UsersCmd::Find { emails, output } => {
+            // Every address is checked before any request is sent.
+            let mut bad = Vec::new();
+            let mut norm = Vec::new();
+            for (i, e) in emails.iter().enumerate() {
+                match normalize_email(e) {
+                    Ok(n) => norm.push(n),
+                    Err(err) => bad.push(format!("argument {}: {err}", i + 1)),
+                }
+            }
+            if !bad.is_empty() {
+                return Err(Fail::new(exit::USAGE, bad.join("\n")));
+            }
+            let c = conn.connect()?;
+            let found: Vec<Result<Option<User>, ScimError>> = futures::stream::iter(norm.iter().map(|e| {
+                let client = c.client.clone();
+                let e = e.clone();
+                async move { client.find_user_by_email(&e).await }
+            }))
+            .buffered(8)
+            .collect()
+            .await;
+            let mut headers = vec!["query", "found"];
+            headers.extend(USER_COLUMNS);
+            let mut rows = Rows::new(headers);
+            let mut missing = 0;
+            for (q, r) in norm.iter().zip(found) {
+                match r? {
+                    Some(u) => {
+                        let mut row = vec![q.clone(), "yes".into()];
+                        row.extend(user_row(&u));
+                        let mut j = u.to_value(ApiVersion::V2);
+                        j["query"] = Value::from(q.as_str());
+                        j["found"] = Value::Bool(true);
+                        rows.push(row, Some(j));
+                    }
+                    None => {
+                        missing += 1;
+                        let mut row = vec![q.clone(), "no".into()];
+                        row.extend(std::iter::repeat_n(String::new(), USER_COLUMNS.len()));
+                        rows.push(row, Some(serde_json::json!({"query": q, "found": false})));
+                    }
+                }
+            }
+            rows.write(output, out)?;
+            if missing > 0 {
+                eprintln!("scimitar: {missing} of {} not found", norm.len());
+                return Ok(exit::FAILURE);
+            }
+            Ok(exit::OK)
+        }
+        UsersCmd::Show { id, output } => {
+            let c = conn.connect()?;
+            let user = if id.contains('@') {
+                let e = normalize_email(&id).map_err(|e| Fail::new(exit::USAGE, e.to_string()))?;
+                c.client
+                    .find_user_by_email(&e)
+                    .await?
+                    .ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no user with email {e}")))?
+            } else {
+                c.client.get_user(&id).await.map_err(|e| {
+                    if e.is_not_found() { Fail::new(exit::NOT_FOUND, format!("no user with id {id}")) } else { e.into() }
+                })?
+            };
+            write_user_detail(&user, output, out)?;
+            Ok(exit::OK)
+        }
+        UsersCmd::List { filter, active, limit, output } => {
+            let filter = match filter {
+                Some(text) => Some(Filter::parse(&text).map_err(|e| Fail::new(exit::USAGE, format!("--filter {text:?}: {e}")))?),
+                None => None,
+            };
+            let c = conn.connect()?;
+            let progress = std::io::stderr().is_terminal();
+            let mut pages = std::pin::pin!(c.client.user_pages(filter, 1000));
+            let mut rows = Rows::new(USER_COLUMNS.to_vec());
+            let mut loaded = 0u64;
+            let limit = limit.unwrap_or(usize::MAX);
+            'pages: while let Some(page) = pages.next().await {
+                let page = page?;
+                loaded += page.items.len() as u64;
+                if progress {
+                    eprint!("\rloading users {loaded}/{}", page.total_results);
+                }
+                for u in page.items {
+                    if active.is_some_and(|a| u.is_active() != a) {
+                        continue;
+                    }
+                    if rows.rows.len() >= limit {
+                        break 'pages;
+                    }
+                    let row = user_row(&u);
+                    rows.push(row, Some(u.to_value(ApiVersion::V2)));
+                }
+            }
+            if progress {
+                eprint!("\r\x1b[2K");
+            }
+            rows.write(output, out)?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// Attribute/value rows for one user (table/csv), or the SCIM object (json).
+pub fn user_detail_rows(u: &User) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    let mut push = |k: &str, val: Option<String>| {
+        if let Some(val) = val.filter(|s| !s.is_empty()) {
+            v.push((k.to_string(), val));
+        }
+    };
+    push("id", u.id.clone());
+    push("userName", u.user_name.clone());
+    push("displayName", u.display_name.clone());
+    push("name", u.name.as_ref().map(|n| {
+        [n.honorific_prefix.as_deref(), n.given_name.as_deref(), n.family_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")
+    }));
+    push("active", u.active.map(|a| a.to_string()));
+    for e in u.emails.iter().flatten() {
+        let tag = if e.primary == Some(true) { "email (primary)" } else { "email" };
+        push(tag, e.value.clone());
+    }
+    push("title", u.title.clone());
+    push("userType", u.user_type.clone());
+    push("timezone", u.timezone.clone());
+    push("locale", u.locale.clone());
+    push("preferredLanguage", u.preferred_language.clone());
+    for p in u.phone_numbers.iter().flatten() {
+        push("phone", p.value.clone());
+    }
+    if let Some(e) = &u.enterprise {
+        push("employeeNumber", e.employee_number.clone());
+        push("costCenter", e.cost_center.clone());
+        push("organization", e.organization.clone());
+        push("division", e.division.clone());
+        push("department", e.department.clone());
+        push("manager", e.manager.as_ref().and_then(|m| m.manager_id.clone()));
+    }
+    if let Some(g) = &u.guest {
+        push("guest", Some(format!("{} {}", g.kind.clone().unwrap_or_default(), g.expiration.clone().unwrap_or_default()).trim().to_string()));
+    }
+    push("startDate", u.profile.as_ref().and_then(|p| p.start_date.clone()));
+    for g in u.groups.iter().flatten() {
+        push("group", Some(format!("{} {}", g.display.clone().unwrap_or_default(), g.value.clone().unwrap_or_default()).trim().to_string()));
+    }
+    push("created", u.meta.as_ref().and_then(|m| m.created.clone()));
+    v
+}
+
+fn write_user_detail(u: &User, output: OutputFormat, out: &mut dyn Write) -> Result<(), Fail> {
+    if output == OutputFormat::Json {
+        writeln!(out, "{}", u.to_value(ApiVersion::V2))?;
+        return Ok(());
+    }
+    let mut rows = Rows::new(vec!["attribute", "value"]);
+    for (k, v) in user_detail_rows(u) {
+        rows.push(vec![k, v], None);
+    }
+    rows.write(output, out)?;
+    Ok(())
+}
+
+async fn cmd_groups(conn: &ConnArgs, cmd: GroupsCmd, out: &mut dyn Write) -> Result<i32, Fail> {
+    let c = conn.connect()?;
+    match cmd {
+        GroupsCmd::List { output } => {
+            let groups = c.client.all_groups().await?;
+            let mut rows = Rows::new(vec!["id", "displayName", "members"]);
+            for g in &groups {
+                rows.push(
+                    vec![g.id().to_string(), g.name().to_string(), g.member_count().to_string()],
+                    Some(serde_json::json!({"id": g.id, "displayName": g.display_name, "members": g.member_count()})),
+                );
+            }
+            rows.write(output, out)?;
+            Ok(exit::OK)
+        }
+        GroupsCmd::Show { group, output } => {
+            let g: Group = if crate::scim::types::is_valid_id(&group) && group.starts_with('S') {
+                match c.client.get_group(&group).await {
+                    Ok(g) => g,
+                    Err(e) if e.is_not_found() => find_group(&c.client, &group).await?,
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                find_group(&c.client, &group).await?
+            };
+            if output == OutputFormat::Json {
+                writeln!(out, "{}", g.to_value(ApiVersion::V2))?;
+                return Ok(exit::OK);
+            }
+            if output == OutputFormat::Table {
+                writeln!(out, "{} ({}), {} members", crate::sanitize::clean(g.name()), g.id(), g.member_count())?;
+            }
+            let mut rows = Rows::new(vec!["member_id", "display"]);
+            for m in g.members.iter().flatten() {
+                rows.push(vec![m.value.clone().unwrap_or_default(), m.display.clone().unwrap_or_default()], None);
+            }
+            rows.write(output, out)?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+async fn find_group(client: &ScimClient, name: &str) -> Result<Group, Fail> {
+    client
+        .find_group_by_name(name)
+        .await?
+        .ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name:?}")))
+}

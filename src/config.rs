@@ -1,0 +1,240 @@
+//! The config file (`config.toml` in the user's config dir) and how a connection is resolved:
+//! URL, API version and token from flags, environment and named profiles.
+//!
+//! ```toml
+//! default_profile = "acme"
+//!
+//! [profiles.acme]
+//! url = "https://api.slack.com/scim/v2/"
+//! api = "v2"
+//! token_command = "pass show slack/acme-scim"   # or token_file = "/home/me/.acme.token"
+//! protected = ["ceo@acme.example", "W0FOUNDER1"]
+//! max_deactivations = 100
+//!
+//! [report]
+//! retain_days = 400
+//!
+//! [ui]
+//! theme = "default"
+//! ```
+//!
+//! The token is looked for in this order: `--token-file`, `SLACK_SCIM_TOKEN`, the profile's
+//! `token_command`, the profile's `token_file`. Token files must not be readable by group or
+//! others. The token is held in a [`Secret`] that never prints.
+
+use crate::scim::{ApiVersion, Secret};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub default_profile: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+    #[serde(default)]
+    pub report: ReportConfig,
+    #[serde(default)]
+    pub ui: UiConfig,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub url: Option<String>,
+    pub api: Option<ApiVersion>,
+    pub token_file: Option<PathBuf>,
+    pub token_command: Option<String>,
+    /// Emails or ids that scimitar never changes.
+    #[serde(default)]
+    pub protected: Vec<String>,
+    /// Per-run ceiling on deactivations (default 100).
+    pub max_deactivations: Option<usize>,
+    /// Multiply Slack's rate limits (only for emulators; real Slack is 1.0).
+    pub rate_scale: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    pub retain_days: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    pub theme: Option<String>,
+    pub confirm_threshold: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("no profile named {0:?} in the config file (profiles: {1})")]
+    NoProfile(String, String),
+    #[error("no token: set SLACK_SCIM_TOKEN, pass --token-file FILE, or give the profile a token_command or token_file")]
+    NoToken,
+    #[error("token file {0} is readable by group or others; run: chmod 600 {0}")]
+    TokenFileOpen(PathBuf),
+    #[error("cannot read token file {path}: {source}")]
+    TokenFile { path: PathBuf, source: std::io::Error },
+    #[error("token_command {command:?} failed: {message}")]
+    TokenCommand { command: String, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Config {
+    /// Load the config file; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => return Err(ConfigError::Read { path: path.into(), source }),
+        };
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let message = match line {
+                Some(l) => format!("line {l}: {}", e.message()),
+                None => e.message().to_string(),
+            };
+            ConfigError::Parse { path: path.into(), message }
+        })
+    }
+
+    pub fn profile(&self, name: Option<&str>) -> Result<(String, Profile), ConfigError> {
+        let name = name.map(str::to_string).or_else(|| self.default_profile.clone());
+        match name {
+            None => Ok(("default".into(), self.profiles.get("default").cloned().unwrap_or_default())),
+            Some(n) => match self.profiles.get(&n) {
+                Some(p) => Ok((n, p.clone())),
+                None if n == "default" => Ok((n, Profile::default())),
+                None => Err(ConfigError::NoProfile(n, self.profiles.keys().cloned().collect::<Vec<_>>().join(", "))),
+            },
+        }
+    }
+}
+
+/// Read a token file, refusing one that group or others can read.
+pub fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|source| ConfigError::TokenFile { path: path.into(), source })?;
+        if meta.permissions().mode() & 0o044 != 0 {
+            return Err(ConfigError::TokenFileOpen(path.into()));
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::TokenFile { path: path.into(), source })?;
+    let token = Secret::new(text);
+    if token.is_empty() {
+        return Err(ConfigError::Other(format!("token file {} is empty", path.display())));
+    }
+    Ok(token)
+}
+
+fn run_token_command(command: &str) -> Result<Secret, ConfigError> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| ConfigError::TokenCommand { command: command.into(), message: e.to_string() })?;
+    if !out.status.success() {
+        // stderr of the command is not shown: it could echo the secret.
+        return Err(ConfigError::TokenCommand { command: command.into(), message: format!("exit status {}", out.status) });
+    }
+    let token = Secret::new(String::from_utf8_lossy(&out.stdout).to_string());
+    if token.is_empty() {
+        return Err(ConfigError::TokenCommand { command: command.into(), message: "printed nothing".into() });
+    }
+    Ok(token)
+}
+
+/// Where the token comes from, in order of precedence.
+pub fn resolve_token(token_file: Option<&Path>, env_token: Option<String>, profile: &Profile) -> Result<Secret, ConfigError> {
+    if let Some(p) = token_file {
+        return read_token_file(p);
+    }
+    if let Some(t) = env_token.filter(|t| !t.trim().is_empty()) {
+        return Ok(Secret::new(t));
+    }
+    if let Some(c) = &profile.token_command {
+        return run_token_command(c);
+    }
+    if let Some(p) = &profile.token_file {
+        return read_token_file(p);
+    }
+    Err(ConfigError::NoToken)
+}
+
+/// The default Slack SCIM URL for a version.
+pub fn default_url(version: ApiVersion) -> String {
+    format!("https://api.slack.com/scim/{}/", version.path_segment())
+}
+
+/// Guess the version from a URL's path (`…/scim/v1/` is v1).
+pub fn version_from_url(url: &str) -> Option<ApiVersion> {
+    let path = url::Url::parse(url).ok()?.path().to_ascii_lowercase();
+    if path.contains("/v1") {
+        Some(ApiVersion::V1)
+    } else if path.contains("/v2") {
+        Some(ApiVersion::V2)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_the_line() {
+        let e = Config::parse("default_profile = \"a\"\n\n[profiles.a]\nurl = 3\n", Path::new("/x/config.toml")).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("/x/config.toml") && s.contains("line 4"), "{s}");
+        let e = Config::parse("[profiles.a]\ntokn = \"x\"\n", Path::new("c.toml")).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("tokn"), "{e}");
+    }
+
+    #[test]
+    fn profiles() {
+        let c = Config::parse("default_profile = \"b\"\n[profiles.b]\nurl = \"https://x.example/scim/v1/\"\napi = \"v1\"\n", Path::new("c")).unwrap();
+        let (n, p) = c.profile(None).unwrap();
+        assert_eq!(n, "b");
+        assert_eq!(p.api, Some(ApiVersion::V1));
+        assert!(c.profile(Some("zzz")).unwrap_err().to_string().contains("zzz"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn token_file_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tok");
+        std::fs::write(&p, "xoxp-secret\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_token_file(&p).unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && !e.contains("xoxp"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_token_file(&p).unwrap().expose(), "xoxp-secret");
+    }
+
+    #[test]
+    fn precedence() {
+        let p = Profile { token_command: Some("echo from-command".into()), ..Default::default() };
+        assert_eq!(resolve_token(None, Some("from-env".into()), &p).unwrap().expose(), "from-env");
+        assert_eq!(resolve_token(None, None, &p).unwrap().expose(), "from-command");
+        assert!(matches!(resolve_token(None, None, &Profile::default()), Err(ConfigError::NoToken)));
+    }
+}

@@ -1,0 +1,1097 @@
+//! The async SCIM client: one API over Slack's v1.1 and v2.0 wire formats.
+//!
+//! Every request goes through [`ScimClient::send`], which (1) takes the per-object write lock so
+//! two writes to one user or group never overlap (Slack locks the object and answers 429),
+//! (2) waits for a token from Slack's rate-limit table, (3) retries 429s after `Retry-After` and
+//! 5xx / broken connections with capped, jittered exponential backoff. A create (POST) is never
+//! re-sent blindly after an ambiguous failure: the user is looked up first.
+
+use super::error::{ApiError, ScimError};
+use super::filter::Filter;
+use super::ratelimit::{Endpoint, SlackBudget};
+use super::types::{ApiVersion, Group, ListResponse, Member, PatchOperation, PatchRequest, User, is_valid_id, urn};
+use futures::{Stream, StreamExt, TryStreamExt};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// A bearer token. `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into().trim().to_string())
+    }
+    /// The token itself, for the Authorization header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Client-side rate limiting.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RateLimit {
+    /// Send as fast as the server answers (the emulator with limits off).
+    Off,
+    /// Slack's documented table, every limit multiplied by `scale` (1.0 = real Slack).
+    Slack { scale: f64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub base_url: Url,
+    pub token: Secret,
+    pub version: ApiVersion,
+    pub rate_limit: RateLimit,
+    /// Retries after 5xx and broken connections (429s are retried separately, see `max_throttle_retries`).
+    pub max_retries: u32,
+    pub max_throttle_retries: u32,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    pub timeout: Duration,
+    /// Pages fetched at once when listing.
+    pub list_concurrency: usize,
+}
+
+impl ClientConfig {
+    pub fn new(base_url: &str, token: Secret, version: ApiVersion) -> Result<Self, ScimError> {
+        Ok(ClientConfig {
+            base_url: check_url(base_url)?,
+            token,
+            version,
+            rate_limit: RateLimit::Slack { scale: 1.0 },
+            max_retries: 5,
+            max_throttle_retries: 20,
+            backoff_base: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(20),
+            timeout: Duration::from_secs(60),
+            list_concurrency: 4,
+        })
+    }
+}
+
+/// Parse and vet a base URL: https anywhere, plain http only on loopback, no credentials in it.
+pub fn check_url(s: &str) -> Result<Url, ScimError> {
+    let mut url = Url::parse(s.trim()).map_err(|e| ScimError::Invalid(format!("not a valid URL {s:?}: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ScimError::Invalid("the URL must not carry credentials; give the token with SLACK_SCIM_TOKEN or --token-file".into()));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(ScimError::Invalid(format!(
+                "refusing plain http:// to {}: the token would cross the network in clear text (http is allowed only for loopback)",
+                url.host_str().unwrap_or("?")
+            )));
+        }
+        other => return Err(ScimError::Invalid(format!("unsupported URL scheme {other:?} (use https)"))),
+    }
+    if !url.path().ends_with('/') {
+        let p = format!("{}/", url.path());
+        url.set_path(&p);
+    }
+    Ok(url)
+}
+
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Counters for the status line and the benchmarks.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub throttled: AtomicU64,
+    pub server_errors: AtomicU64,
+    pub transport_errors: AtomicU64,
+    pub recovered_creates: AtomicU64,
+    pub email_fallbacks: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub requests: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub server_errors: u64,
+    pub transport_errors: u64,
+    pub recovered_creates: u64,
+    pub email_fallbacks: u64,
+}
+
+/// A page of a listing.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total_results: u64,
+    pub start_index: u64,
+}
+
+/// A partial change to a user: attributes in `set` are written, paths in `clear` are emptied.
+#[derive(Clone, Debug, Default)]
+pub struct UserUpdate {
+    pub set: User,
+    /// Attribute paths to clear, e.g. `title`, `name.familyName`, `enterprise.department`.
+    pub clear: Vec<String>,
+}
+
+impl UserUpdate {
+    pub fn is_empty(&self) -> bool {
+        self.clear.is_empty() && self.set.to_value(ApiVersion::V2).as_object().is_none_or(|o| o.len() <= 1)
+    }
+}
+
+/// What `check` found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CheckReport {
+    pub url: String,
+    pub version: ApiVersion,
+    /// The service provider config answered (it answers even to a bad token).
+    pub scim_endpoint: bool,
+    pub token_accepted: bool,
+    pub total_users: Option<u64>,
+    pub latency_ms: u64,
+    pub problem: Option<String>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    token: Secret,
+    version: ApiVersion,
+    config: ClientConfig,
+    limiter: Option<Mutex<SlackBudget>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Which email filter form the server accepted (index into `email_forms`), 255 = unknown.
+    email_form: AtomicU8,
+    stats: ClientStats,
+}
+
+/// A cheap-to-clone handle to one SCIM endpoint.
+#[derive(Clone)]
+pub struct ScimClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ScimClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScimClient")
+            .field("base", &self.inner.base.as_str())
+            .field("version", &self.inner.version)
+            .field("token", &self.inner.token)
+            .finish()
+    }
+}
+
+/// A response that passed status checks: status and parsed JSON body (None when empty).
+struct Answer {
+    body: Option<Value>,
+}
+
+const UNKNOWN_FORM: u8 = 255;
+
+impl ScimClient {
+    pub fn new(config: ClientConfig) -> Result<Self, ScimError> {
+        if config.token.is_empty() {
+            return Err(ScimError::Invalid("no token given".into()));
+        }
+        let mut b = reqwest::Client::builder()
+            .user_agent(concat!("scimitar/", env!("CARGO_PKG_VERSION")))
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(32);
+        if is_loopback(&config.base_url) {
+            // Loopback traffic must never detour through a proxy from the environment.
+            b = b.no_proxy();
+        }
+        let http = b.build().map_err(|e| ScimError::Invalid(format!("cannot build HTTP client: {e}")))?;
+        let limiter = match config.rate_limit {
+            RateLimit::Off => None,
+            // A 2% margin keeps us under a server that counts with the same table.
+            RateLimit::Slack { scale } => Some(Mutex::new(SlackBudget::new(scale, 0.98, Instant::now()))),
+        };
+        Ok(ScimClient {
+            inner: Arc::new(Inner {
+                http,
+                base: config.base_url.clone(),
+                token: config.token.clone(),
+                version: config.version,
+                limiter,
+                locks: Mutex::new(HashMap::new()),
+                email_form: AtomicU8::new(UNKNOWN_FORM),
+                stats: ClientStats::default(),
+                config,
+            }),
+        })
+    }
+
+    pub fn version(&self) -> ApiVersion {
+        self.inner.version
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    pub fn host(&self) -> String {
+        let u = &self.inner.base;
+        match u.port() {
+            Some(p) => format!("{}:{p}", u.host_str().unwrap_or("?")),
+            None => u.host_str().unwrap_or("?").to_string(),
+        }
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        let s = &self.inner.stats;
+        StatsSnapshot {
+            requests: s.requests.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
+            throttled: s.throttled.load(Ordering::Relaxed),
+            server_errors: s.server_errors.load(Ordering::Relaxed),
+            transport_errors: s.transport_errors.load(Ordering::Relaxed),
+            recovered_creates: s.recovered_creates.load(Ordering::Relaxed),
+            email_fallbacks: s.email_fallbacks.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Requests of this endpoint that could go out right now without waiting (None = no limiter).
+    pub fn budget_remaining(&self, e: Endpoint) -> Option<f64> {
+        let l = self.inner.limiter.as_ref()?;
+        Some(l.lock().unwrap().remaining(e, Instant::now()))
+    }
+
+    /// The best sustained rate (per second) of one endpoint under the client's limiter.
+    pub fn sustained_rate(&self, e: Endpoint) -> Option<f64> {
+        let l = self.inner.limiter.as_ref()?;
+        Some(l.lock().unwrap().sustained_rate(e))
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.inner.base.join(path).expect("relative SCIM path joins")
+    }
+
+    async fn acquire(&self, e: Endpoint) {
+        let Some(l) = &self.inner.limiter else { return };
+        loop {
+            let wait = match l.lock().unwrap().try_acquire(e, Instant::now()) {
+                Ok(()) => return,
+                Err(w) => w,
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn object_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.inner.locks.lock().unwrap();
+        if locks.len() > 1024 {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        locks.entry(key.to_string()).or_default().clone()
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let c = &self.inner.config;
+        let exp = c.backoff_base.saturating_mul(1u32 << attempt.min(16)).min(c.backoff_cap);
+        // "Full jitter": a random wait in [exp/2, exp] spreads retries of many workers apart.
+        let half = exp / 2;
+        half + Duration::from_secs_f64(rand::random::<f64>() * half.as_secs_f64())
+    }
+
+    /// Send one request with locking, rate limiting and retries.
+    ///
+    /// `idempotent = false` (POST) returns ambiguous failures to the caller instead of re-sending.
+    async fn send(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<&Value>, idempotent: bool) -> Result<Answer, ScimError> {
+        let endpoint = Endpoint::classify(method.as_str(), path);
+        let _guard = if endpoint.is_write() && path.contains('/') {
+            Some(self.object_lock(path).lock_owned().await)
+        } else {
+            None
+        };
+        let url = self.url(path);
+        let mut failures = 0u32;
+        let mut throttles = 0u32;
+        loop {
+            self.acquire(endpoint).await;
+            let result = self.send_once(&method, &url, query, body).await;
+            let err = match result {
+                Ok(a) => return Ok(a),
+                Err(e) => e,
+            };
+            let stats = &self.inner.stats;
+            if let ScimError::Api(api) = &err
+                && api.status == 429
+            {
+                stats.throttled.fetch_add(1, Ordering::Relaxed);
+                throttles += 1;
+                if throttles > self.inner.config.max_throttle_retries {
+                    return Err(err);
+                }
+                let wait = api.retry_after.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(300));
+                if api.code != "resource_locked"
+                    && let Some(l) = &self.inner.limiter
+                {
+                    let now = Instant::now();
+                    l.lock().unwrap().penalise(endpoint, now, now + wait);
+                }
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            match &err {
+                ScimError::Transport { .. } => stats.transport_errors.fetch_add(1, Ordering::Relaxed),
+                _ if err.status().is_some_and(|s| s >= 500) => stats.server_errors.fetch_add(1, Ordering::Relaxed),
+                _ => 0,
+            };
+            if !err.is_retryable() || failures >= self.inner.config.max_retries {
+                return Err(err);
+            }
+            if !idempotent && err.is_ambiguous() {
+                return Err(err);
+            }
+            stats.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(self.backoff(failures)).await;
+            failures += 1;
+        }
+    }
+
+    async fn send_once(&self, method: &Method, url: &Url, query: &[(&str, String)], body: Option<&Value>) -> Result<Answer, ScimError> {
+        self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let mut full = url.clone();
+        if !query.is_empty() {
+            // url's serializer percent-encodes the filter's quotes, spaces and backslashes.
+            full.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let mut req = self
+            .inner
+            .http
+            .request(method.clone(), full)
+            .bearer_auth(self.inner.token.expose())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let shown = strip_query(url);
+        let resp = req.send().await.map_err(|e| transport(&shown, &e))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        let ctype = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let bytes = resp.bytes().await.map_err(|e| transport(&shown, &e))?;
+        if (200..300).contains(&status) {
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Answer { body: None });
+            }
+            return match serde_json::from_slice::<Value>(&bytes) {
+                Ok(v) => Ok(Answer { body: Some(v) }),
+                Err(_) => Err(not_scim(&shown, status, &ctype, &bytes)),
+            };
+        }
+        match ApiError::from_body(status, &bytes) {
+            Some(mut api) => {
+                api.retry_after = retry_after;
+                Err(ScimError::Api(api))
+            }
+            None if serde_json::from_slice::<Value>(&bytes).is_ok() || (bytes.is_empty() && status != 404) => {
+                let code = match status {
+                    401 => "invalid_authentication",
+                    429 => "too_many_requests",
+                    _ => "http_error",
+                };
+                Err(ScimError::Api(ApiError { status, code: code.into(), detail: format!("HTTP {status}"), retry_after }))
+            }
+            None => {
+                if status == 429 {
+                    return Err(ScimError::Api(ApiError { status, code: "too_many_requests".into(), detail: String::new(), retry_after }));
+                }
+                Err(not_scim(&shown, status, &ctype, &bytes))
+            }
+        }
+    }
+
+    // ---------- users: reads ----------
+
+    pub async fn get_user(&self, id: &str) -> Result<User, ScimError> {
+        check_id(id)?;
+        let a = self.send(Method::GET, &format!("Users/{id}"), &[], None, true).await?;
+        parse_user(a.body)
+    }
+
+    /// One page of users; `start` is 1-based.
+    pub async fn users_page(&self, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<User>, ScimError> {
+        let mut q = vec![("startIndex", start.to_string()), ("count", count.min(1000).to_string())];
+        if let Some(f) = filter {
+            q.push(("filter", f.to_string()));
+        }
+        let a = self.send(Method::GET, "Users", &q, None, true).await?;
+        let list = parse_list(a.body)?;
+        let items = list
+            .resources
+            .into_iter()
+            .map(User::from_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ScimError::Invalid(format!("server sent a user this client cannot read: {e}")))?;
+        Ok(Page { items, total_results: list.total_results, start_index: list.start_index.unwrap_or(start) })
+    }
+
+    /// Every user matching `filter`, page by page (`page_size` up to Slack's 1000), de-duplicated
+    /// by id. After the first page the remaining pages are fetched a few at a time.
+    pub fn user_pages(&self, filter: Option<Filter>, page_size: u32) -> impl Stream<Item = Result<Page<User>, ScimError>> + Send + 'static {
+        let this = self.clone();
+        paged(page_size, this.inner.config.list_concurrency, move |start, count| {
+            let this = this.clone();
+            let filter = filter.clone();
+            async move { this.users_page(filter.as_ref(), start, count).await }
+        }, |u: &User| u.id.clone())
+    }
+
+    pub fn list_users(&self, filter: Option<Filter>, page_size: u32) -> impl Stream<Item = Result<User, ScimError>> + Send + 'static {
+        self.user_pages(filter, page_size)
+            .map_ok(|p| futures::stream::iter(p.items.into_iter().map(Ok)))
+            .try_flatten()
+    }
+
+    pub async fn all_users(&self, filter: Option<Filter>) -> Result<Vec<User>, ScimError> {
+        self.list_users(filter, 1000).try_collect().await
+    }
+
+    /// Find a user by email, on either version, including deactivated users.
+    ///
+    /// Why several forms: Slack documents `email eq "…"` for v1; for v2 its docs say filtering is
+    /// "not applicable", yet Slack's own v2 tests filter on `userName`, and third-party v2 clients
+    /// use `emails.value eq` or `email eq` (reference §4). So we try the RFC form and Slack's
+    /// documented form in turn, remember the one the server accepts, and, if the server rejects
+    /// every form, scan the listing. Results are always re-checked client-side, case-insensitively,
+    /// so a server that ignored the filter cannot make us return the wrong person.
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, ScimError> {
+        let email = normalize_email(email)?;
+        let forms: &[&str] = match self.inner.version {
+            ApiVersion::V1 => &["email", "emails.value"],
+            ApiVersion::V2 => &["emails.value", "email"],
+        };
+        let known = self.inner.email_form.load(Ordering::Relaxed);
+        let order: Vec<usize> = if (known as usize) < forms.len() {
+            vec![known as usize]
+        } else {
+            (0..forms.len()).collect()
+        };
+        for i in order {
+            let f = Filter::eq(forms[i], email.as_str());
+            match self.users_page(Some(&f), 1, 10).await {
+                Ok(page) => {
+                    self.inner.email_form.store(i as u8, Ordering::Relaxed);
+                    return Ok(page.items.into_iter().find(|u| has_email(u, &email)));
+                }
+                Err(e) if is_filter_rejection(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        self.inner.stats.email_fallbacks.fetch_add(1, Ordering::Relaxed);
+        let mut s = std::pin::pin!(self.list_users(None, 1000));
+        while let Some(u) = s.next().await {
+            let u = u?;
+            if has_email(&u, &email) {
+                return Ok(Some(u));
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn find_user_by_user_name(&self, user_name: &str) -> Result<Option<User>, ScimError> {
+        let name = user_name.trim().to_lowercase();
+        if name.is_empty() {
+            return Err(ScimError::Invalid("empty userName".into()));
+        }
+        let page = self.users_page(Some(&Filter::eq("userName", name.as_str())), 1, 10).await?;
+        Ok(page.items.into_iter().find(|u| u.user_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&name))))
+    }
+
+    // ---------- users: writes ----------
+
+    /// Create a user. After an ambiguous failure (5xx, connection lost after sending) the user is
+    /// looked up by email and userName before anything is re-sent, so a create never doubles.
+    pub async fn create_user(&self, user: &User) -> Result<User, ScimError> {
+        let email = user.primary_email().map(str::to_string);
+        let body = user.to_value(self.inner.version);
+        let mut attempts = 0;
+        loop {
+            match self.send(Method::POST, "Users", &[], Some(&body), false).await {
+                Ok(a) => return parse_user(a.body),
+                Err(e) if e.is_ambiguous() && attempts < self.inner.config.max_retries => {
+                    attempts += 1;
+                    tokio::time::sleep(self.backoff(attempts)).await;
+                    if let Some(found) = self.find_existing(email.as_deref(), user.user_name.as_deref()).await? {
+                        self.inner.stats.recovered_creates.fetch_add(1, Ordering::Relaxed);
+                        return Ok(found);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn find_existing(&self, email: Option<&str>, user_name: Option<&str>) -> Result<Option<User>, ScimError> {
+        if let Some(e) = email
+            && let Some(u) = self.find_user_by_email(e).await?
+        {
+            return Ok(Some(u));
+        }
+        if let Some(n) = user_name {
+            return self.find_user_by_user_name(n).await;
+        }
+        Ok(None)
+    }
+
+    /// Change some attributes. v2 sends a PatchOp; v1 sends Slack's partial resource.
+    pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<User, ScimError> {
+        check_id(id)?;
+        let body = match self.inner.version {
+            ApiVersion::V2 => serde_json::to_value(user_patch_v2(update)).unwrap(),
+            ApiVersion::V1 => user_patch_v1(update),
+        };
+        let a = self.send(Method::PATCH, &format!("Users/{id}"), &[], Some(&body), true).await?;
+        match a.body {
+            Some(_) => parse_user(a.body),
+            None => self.get_user(id).await,
+        }
+    }
+
+    /// Deactivate or reactivate through PATCH `active`.
+    pub async fn set_active(&self, id: &str, active: bool) -> Result<User, ScimError> {
+        let update = UserUpdate { set: User { active: Some(active), ..Default::default() }, clear: vec![] };
+        self.update_user(id, &update).await
+    }
+
+    /// Deactivate through DELETE (Slack never hard-deletes; repeating it is harmless).
+    pub async fn deactivate(&self, id: &str) -> Result<(), ScimError> {
+        check_id(id)?;
+        self.send(Method::DELETE, &format!("Users/{id}"), &[], None, true).await.map(|_| ())
+    }
+
+    /// Full replace. PUT blanks every omitted attribute (reference §8.1), so the caller's user
+    /// must be complete: we refuse one without `active`, `userName` or `emails`.
+    pub async fn replace_user(&self, id: &str, user: &User) -> Result<User, ScimError> {
+        check_id(id)?;
+        if user.active.is_none() || user.user_name.is_none() || user.emails.as_ref().is_none_or(Vec::is_empty) {
+            return Err(ScimError::Invalid(
+                "a PUT replaces the whole user: give active, userName and emails (fetch the user, change it, send it back)".into(),
+            ));
+        }
+        let mut u = user.clone();
+        u.id = None;
+        u.meta = None;
+        if u.nick_name.is_none() {
+            u.nick_name = u.user_name.clone();
+        }
+        let body = u.to_value(self.inner.version);
+        let a = self.send(Method::PUT, &format!("Users/{id}"), &[], Some(&body), true).await?;
+        parse_user(a.body)
+    }
+
+    // ---------- groups ----------
+
+    pub async fn get_group(&self, id: &str) -> Result<Group, ScimError> {
+        check_id(id)?;
+        let a = self.send(Method::GET, &format!("Groups/{id}"), &[], None, true).await?;
+        parse_group(a.body)
+    }
+
+    pub async fn groups_page(&self, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<Group>, ScimError> {
+        let mut q = vec![("startIndex", start.to_string()), ("count", count.min(1000).to_string())];
+        if let Some(f) = filter {
+            q.push(("filter", f.to_string()));
+        }
+        let a = self.send(Method::GET, "Groups", &q, None, true).await?;
+        let list = parse_list(a.body)?;
+        let items = list
+            .resources
+            .into_iter()
+            .map(Group::from_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ScimError::Invalid(format!("server sent a group this client cannot read: {e}")))?;
+        Ok(Page { items, total_results: list.total_results, start_index: list.start_index.unwrap_or(start) })
+    }
+
+    pub fn group_pages(&self, filter: Option<Filter>, page_size: u32) -> impl Stream<Item = Result<Page<Group>, ScimError>> + Send + 'static {
+        let this = self.clone();
+        paged(page_size, this.inner.config.list_concurrency, move |start, count| {
+            let this = this.clone();
+            let filter = filter.clone();
+            async move { this.groups_page(filter.as_ref(), start, count).await }
+        }, |g: &Group| g.id.clone())
+    }
+
+    pub async fn all_groups(&self) -> Result<Vec<Group>, ScimError> {
+        let pages: Vec<Page<Group>> = self.group_pages(None, 1000).try_collect().await?;
+        Ok(pages.into_iter().flat_map(|p| p.items).collect())
+    }
+
+    /// Find a group by its display name (exact, case-insensitive). Slack does not document group
+    /// filters, so a rejected filter falls back to scanning the list.
+    pub async fn find_group_by_name(&self, name: &str) -> Result<Option<Group>, ScimError> {
+        let f = Filter::eq("displayName", name);
+        let items = match self.groups_page(Some(&f), 1, 100).await {
+            Ok(p) => p.items,
+            Err(e) if is_filter_rejection(&e) => self.all_groups().await?,
+            Err(e) => return Err(e),
+        };
+        Ok(items.into_iter().find(|g| g.name().eq_ignore_ascii_case(name)))
+    }
+
+    pub async fn create_group(&self, name: &str, members: &[String]) -> Result<Group, ScimError> {
+        for m in members {
+            check_id(m)?;
+        }
+        let g = Group {
+            display_name: Some(name.to_string()),
+            members: Some(members.iter().map(Member::id).collect()),
+            ..Default::default()
+        };
+        let body = g.to_value(self.inner.version);
+        let mut attempts = 0;
+        loop {
+            match self.send(Method::POST, "Groups", &[], Some(&body), false).await {
+                Ok(a) => return parse_group(a.body),
+                Err(e) if e.is_ambiguous() && attempts < self.inner.config.max_retries => {
+                    attempts += 1;
+                    tokio::time::sleep(self.backoff(attempts)).await;
+                    if let Some(found) = self.find_group_by_name(name).await? {
+                        self.inner.stats.recovered_creates.fetch_add(1, Ordering::Relaxed);
+                        return Ok(found);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn patch_group(&self, id: &str, body: Value) -> Result<(), ScimError> {
+        check_id(id)?;
+        self.send(Method::PATCH, &format!("Groups/{id}"), &[], Some(&body), true).await.map(|_| ())
+    }
+
+    pub async fn rename_group(&self, id: &str, name: &str) -> Result<(), ScimError> {
+        let body = match self.inner.version {
+            ApiVersion::V2 => serde_json::to_value(PatchRequest::new(vec![PatchOperation {
+                op: "replace".into(),
+                path: Some("displayName".into()),
+                value: Some(Value::from(name)),
+            }]))
+            .unwrap(),
+            ApiVersion::V1 => json!({"schemas": [urn::V1_CORE], "displayName": name}),
+        };
+        self.patch_group(id, body).await
+    }
+
+    /// Add members, at most 5,000 per call (Slack's recommended batch).
+    pub async fn add_members(&self, id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        for chunk in user_ids.chunks(5000) {
+            for m in chunk {
+                check_id(m)?;
+            }
+            let members: Vec<Value> = chunk.iter().map(|m| json!({"value": m})).collect();
+            let body = match self.inner.version {
+                ApiVersion::V2 => json!({"schemas": [urn::V2_PATCH], "Operations": [{"op": "add", "path": "members", "value": members}]}),
+                ApiVersion::V1 => json!({"schemas": [urn::V1_CORE], "members": members}),
+            };
+            self.patch_group(id, body).await?;
+        }
+        Ok(())
+    }
+
+    /// Remove members. v2 uses one filtered `remove` per member: a `remove` on `members` without
+    /// a filter empties the whole group (reference §8.3), so that form is never sent. The id goes
+    /// unquoted as in Slack's docs; ids are validated as `[A-Z0-9]+` first, so nothing can escape.
+    pub async fn remove_members(&self, id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        for chunk in user_ids.chunks(1000) {
+            for m in chunk {
+                check_id(m)?;
+            }
+            let body = match self.inner.version {
+                ApiVersion::V2 => {
+                    let ops: Vec<Value> = chunk.iter().map(|m| json!({"op": "remove", "path": format!("members[value eq {m}]")})).collect();
+                    json!({"schemas": [urn::V2_PATCH], "Operations": ops})
+                }
+                ApiVersion::V1 => {
+                    let members: Vec<Value> = chunk.iter().map(|m| json!({"value": m, "operation": "delete"})).collect();
+                    json!({"schemas": [urn::V1_CORE], "members": members})
+                }
+            };
+            self.patch_group(id, body).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete_group(&self, id: &str) -> Result<(), ScimError> {
+        check_id(id)?;
+        self.send(Method::DELETE, &format!("Groups/{id}"), &[], None, true).await.map(|_| ())
+    }
+
+    // ---------- service ----------
+
+    /// Does the URL answer as SCIM, is the token accepted, which version.
+    ///
+    /// ServiceProviderConfig answers even to a bogus token (reference §2), so the token is
+    /// checked with `GET /Users?count=1`.
+    pub async fn check(&self) -> CheckReport {
+        let started = Instant::now();
+        let mut report = CheckReport {
+            url: self.inner.base.to_string(),
+            version: self.inner.version,
+            scim_endpoint: false,
+            token_accepted: false,
+            total_users: None,
+            latency_ms: 0,
+            problem: None,
+        };
+        let spc = match self.inner.version {
+            ApiVersion::V1 => "ServiceProviderConfigs",
+            ApiVersion::V2 => "ServiceProviderConfigs",
+        };
+        match self.send(Method::GET, spc, &[], None, true).await {
+            Ok(_) => report.scim_endpoint = true,
+            Err(e @ (ScimError::Transport { .. } | ScimError::NotScim { .. } | ScimError::Invalid(_))) => {
+                report.problem = Some(e.to_string());
+                report.latency_ms = started.elapsed().as_millis() as u64;
+                return report;
+            }
+            Err(_) => {}
+        }
+        match self.users_page(None, 1, 1).await {
+            Ok(p) => {
+                report.scim_endpoint = true;
+                report.token_accepted = true;
+                report.total_users = Some(p.total_results);
+            }
+            Err(e) => report.problem = Some(e.to_string()),
+        }
+        report.latency_ms = started.elapsed().as_millis() as u64;
+        report
+    }
+}
+
+/// Generic paged listing: first page alone (to learn the total), then the rest `concurrency` at a
+/// time, in order, de-duplicated by id, continuing sequentially if the server's totals shift.
+fn paged<T, F, Fut, K>(page_size: u32, concurrency: usize, fetch: F, key: K) -> impl Stream<Item = Result<Page<T>, ScimError>> + Send + 'static
+where
+    T: Send + 'static,
+    F: Fn(u64, u32) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = Result<Page<T>, ScimError>> + Send + 'static,
+    K: Fn(&T) -> Option<String> + Send + Sync + Clone + 'static,
+{
+    let count = page_size.clamp(1, 1000);
+    let stream = async_stream(move |tx| async move {
+        let mut seen: HashSet<String> = HashSet::new();
+        let dedupe = |mut p: Page<T>, seen: &mut HashSet<String>| {
+            p.items.retain(|i| key(i).is_none_or(|k| seen.insert(k)));
+            p
+        };
+        let first = match fetch(1, count).await {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        let total = first.total_results;
+        let got = first.items.len() as u64;
+        let step = got.max(1);
+        let mut next_start = 1 + got;
+        let first_empty = got == 0;
+        if tx.send(Ok(dedupe(first, &mut seen))).await.is_err() || first_empty {
+            return;
+        }
+        // The rest, a few at a time, in order.
+        let starts: Vec<u64> = (0..).map(|i| next_start + i * step).take_while(|s| *s <= total).collect();
+        let f2 = fetch.clone();
+        let mut pages = futures::stream::iter(starts.into_iter().map(move |s| {
+            let f = f2.clone();
+            async move { (s, f(s, step as u32).await) }
+        }))
+        .buffered(concurrency.max(1));
+        while let Some((s, r)) = pages.next().await {
+            match r {
+                Ok(p) => {
+                    let n = p.items.len() as u64;
+                    next_start = next_start.max(s + n);
+                    if tx.send(Ok(dedupe(p, &mut seen))).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+        // Totals can grow while we list; read on until an empty page.
+        loop {
+            match fetch(next_start, count).await {
+                Ok(p) if p.items.is_empty() => return,
+                Ok(p) => {
+                    next_start += p.items.len() as u64;
+                    if tx.send(Ok(dedupe(p, &mut seen))).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+    });
+    stream
+}
+
+/// A tiny channel-backed stream generator (keeps the paging logic straight-line).
+fn async_stream<T, F, Fut>(body: F) -> impl Stream<Item = T> + Send + 'static
+where
+    T: Send + 'static,
+    F: FnOnce(tokio::sync::mpsc::Sender<T>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut task = Some((body, tx));
+    let mut rx = rx;
+    // The producer stops at its next send once the stream (and so `rx`) is dropped.
+    futures::stream::poll_fn(move |cx| {
+        if let Some((body, tx)) = task.take() {
+            tokio::spawn(body(tx));
+        }
+        rx.poll_recv(cx)
+    })
+}
+
+fn has_email(u: &User, email: &str) -> bool {
+    u.emails.iter().flatten().filter_map(|e| e.value.as_deref()).any(|v| v.trim().eq_ignore_ascii_case(email))
+}
+
+fn is_filter_rejection(e: &ScimError) -> bool {
+    matches!(e, ScimError::Api(a) if a.status == 400 && matches!(a.code.as_str(),
+        "invalid_query" | "no_filters" | "query_building_failed" | "invalid_filter_group" | "incomplete_filter" | "invalid_filter" | "invalidFilter"))
+}
+
+/// Check that text looks like an email address, and lowercase it (Slack's email matching case
+/// rules are undocumented, reference §4, so we compare lowercased on both sides).
+pub fn normalize_email(email: &str) -> Result<String, ScimError> {
+    let e = email.trim();
+    let bad = |why: &str| Err(ScimError::Invalid(format!("{email:?} is not an email address: {why}")));
+    let Some((local, domain)) = e.rsplit_once('@') else { return bad("no @") };
+    if local.is_empty() || domain.is_empty() {
+        return bad("empty part before or after @");
+    }
+    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+        return bad("the domain needs a dot, e.g. example.com");
+    }
+    if e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("contains spaces or control characters");
+    }
+    if e.len() > 254 {
+        return bad("longer than 254 characters");
+    }
+    Ok(e.to_lowercase())
+}
+
+fn check_id(id: &str) -> Result<(), ScimError> {
+    if is_valid_id(id) {
+        Ok(())
+    } else {
+        Err(ScimError::Invalid(format!("{id:?} is not a Slack id (ids look like W0ABC12345 or U…, S… for groups)")))
+    }
+}
+
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    // HTTP-date form.
+    let fmt = time::format_description::well_known::Rfc2822;
+    let when = time::OffsetDateTime::parse(v, &fmt).ok()?;
+    let delta = when - time::OffsetDateTime::now_utc();
+    Some(Duration::from_secs_f64(delta.as_seconds_f64().max(0.0)))
+}
+
+fn strip_query(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.to_string()
+}
+
+fn transport(url: &str, e: &reqwest::Error) -> ScimError {
+    use std::error::Error as _;
+    let mut reason = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        reason = format!("{reason}: {s}");
+        src = s.source();
+    }
+    let reason = if e.is_timeout() { format!("timed out ({reason})") } else { reason };
+    ScimError::Transport { url: url.to_string(), reason, connect: e.is_connect() }
+}
+
+fn not_scim(url: &str, status: u16, ctype: &str, bytes: &[u8]) -> ScimError {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(80)]);
+    let what = if ctype.contains("html") || text.trim_start().starts_with('<') {
+        "an HTML page"
+    } else if ctype.is_empty() {
+        "a non-JSON body"
+    } else {
+        "non-JSON content"
+    };
+    ScimError::NotScim {
+        url: url.to_string(),
+        status,
+        what: what.to_string(),
+        snippet: crate::sanitize::clean(&text).chars().take(60).collect(),
+    }
+}
+
+fn parse_user(body: Option<Value>) -> Result<User, ScimError> {
+    let v = body.ok_or_else(|| ScimError::Invalid("the server answered with an empty body where a user was expected".into()))?;
+    User::from_value(v).map_err(|e| ScimError::Invalid(format!("server sent a user this client cannot read: {e}")))
+}
+
+fn parse_group(body: Option<Value>) -> Result<Group, ScimError> {
+    let v = body.ok_or_else(|| ScimError::Invalid("the server answered with an empty body where a group was expected".into()))?;
+    Group::from_value(v).map_err(|e| ScimError::Invalid(format!("server sent a group this client cannot read: {e}")))
+}
+
+fn parse_list(body: Option<Value>) -> Result<ListResponse, ScimError> {
+    let v = body.ok_or_else(|| ScimError::Invalid("the server answered a list request with an empty body".into()))?;
+    serde_json::from_value(v).map_err(|e| ScimError::Invalid(format!("server sent a list this client cannot read: {e}")))
+}
+
+/// Top-level attribute keys that are not updatable attributes.
+const NOT_PATCHED: &[&str] = &["schemas", "id", "meta", "groups", "externalId"];
+
+/// v2 PatchOp for an update: one `replace` per attribute (the whole enterprise object as one
+/// value, Slack's preferred form, reference §5), one `remove` per cleared path.
+pub fn user_patch_v2(update: &UserUpdate) -> PatchRequest {
+    let v = update.set.to_value(ApiVersion::V2);
+    let mut ops = Vec::new();
+    if let Value::Object(map) = v {
+        for (k, val) in map {
+            if NOT_PATCHED.contains(&k.as_str()) {
+                continue;
+            }
+            ops.push(PatchOperation { op: "replace".into(), path: Some(k), value: Some(val) });
+        }
+    }
+    for path in &update.clear {
+        ops.push(PatchOperation { op: "remove".into(), path: Some(v2_path(path)), value: None });
+    }
+    PatchRequest::new(ops)
+}
+
+fn v2_path(path: &str) -> String {
+    match path.strip_prefix("enterprise.") {
+        Some(rest) => format!("{}.{rest}", urn::V2_ENTERPRISE),
+        None => path.to_string(),
+    }
+}
+
+/// v1 partial resource: listed attributes overwrite; cleared ones go in `meta.attributes`.
+pub fn user_patch_v1(update: &UserUpdate) -> Value {
+    let mut v = update.set.to_value(ApiVersion::V1);
+    let obj = v.as_object_mut().unwrap();
+    for k in ["id", "meta", "groups"] {
+        obj.remove(k);
+    }
+    if !update.clear.is_empty() {
+        let attrs: Vec<Value> = update
+            .clear
+            .iter()
+            .map(|p| match p.strip_prefix("enterprise.") {
+                Some(rest) => Value::from(format!("{}.{rest}", urn::V1_ENTERPRISE)),
+                None => Value::from(p.as_str()),
+            })
+            .collect();
+        obj.insert("meta".into(), json!({"attributes": attrs}));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_vetted() {
+        assert!(check_url("https://api.slack.com/scim/v2").unwrap().as_str().ends_with("/v2/"));
+        assert!(check_url("http://127.0.0.1:9/scim/v2/").is_ok());
+        assert!(check_url("http://localhost:9/scim/v2/").is_ok());
+        let e = check_url("http://example.com/scim/v2/").unwrap_err().to_string();
+        assert!(e.contains("clear text"), "{e}");
+        assert!(check_url("https://u:xoxp-secret@example.com/").unwrap_err().to_string().contains("credentials"));
+        assert!(!check_url("https://u:xoxp-secret@example.com/").unwrap_err().to_string().contains("xoxp"));
+    }
+
+    #[test]
+    fn emails_are_checked() {
+        assert_eq!(normalize_email(" Jane.Doe@Example.COM ").unwrap(), "jane.doe@example.com");
+        for bad in ["jane", "jane@", "@x.com", "jane@localhost", "ja ne@x.com", "a@x..com"] {
+            let e = normalize_email(bad).unwrap_err().to_string();
+            assert!(e.contains(bad.trim()), "{e}");
+        }
+    }
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("xoxp-123");
+        assert!(!format!("{s:?} {s}").contains("xoxp"));
+    }
+
+    #[test]
+    fn patch_forms() {
+        let mut u = User { active: Some(false), title: Some("CTO".into()), ..Default::default() };
+        u.enterprise = Some(crate::scim::EnterpriseUser { department: Some("R&D".into()), ..Default::default() });
+        let upd = UserUpdate { set: u, clear: vec!["enterprise.costCenter".into()] };
+        let p = user_patch_v2(&upd);
+        let paths: Vec<_> = p.operations.iter().map(|o| (o.op.as_str(), o.path.clone().unwrap())).collect();
+        assert!(paths.contains(&("replace", "active".into())));
+        assert!(paths.contains(&("replace", urn::V2_ENTERPRISE.into())));
+        assert!(paths.contains(&("remove", format!("{}.costCenter", urn::V2_ENTERPRISE))));
+        let v1 = user_patch_v1(&upd);
+        assert_eq!(v1["active"], false);
+        assert_eq!(v1["meta"]["attributes"][0], format!("{}.costCenter", urn::V1_ENTERPRISE));
+        assert_eq!(v1["schemas"][0], urn::V1_CORE);
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}
