@@ -102,13 +102,17 @@ impl Config {
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let line = e.span().map(|s| error_line(text, s.start, e.message()));
             let message = match line {
                 Some(l) => format!("line {l}: {}", e.message()),
                 None => e.message().to_string(),
             };
             ConfigError::Parse { path: path.into(), message }
         })
+    }
+
+    pub fn retain_days(&self) -> Option<u32> {
+        self.report.retain_days
     }
 
     pub fn profile(&self, name: Option<&str>) -> Result<(String, Profile), ConfigError> {
@@ -122,6 +126,28 @@ impl Config {
             },
         }
     }
+}
+
+/// The 1-based line of a TOML error. For an unknown field, serde points at the enclosing table,
+/// so we look for the key itself from there on.
+pub fn error_line(text: &str, offset: usize, message: &str) -> usize {
+    let offset = offset.min(text.len());
+    let line_of = |off: usize| text[..off].matches('\n').count() + 1;
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some(key) = rest.split('`').next()
+    {
+        let mut pos = offset;
+        for line in text[offset..].split_inclusive('\n') {
+            let t = line.trim_start();
+            if let Some(after) = t.strip_prefix(key)
+                && after.trim_start().starts_with('=')
+            {
+                return line_of(pos);
+            }
+            pos += line.len();
+        }
+    }
+    line_of(offset)
 }
 
 /// Read a token file, refusing one that group or others can read.

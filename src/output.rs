@@ -61,10 +61,12 @@ impl Rows {
 }
 
 pub fn write_csv(headers: &[&str], rows: &[Vec<String>], out: &mut dyn Write) -> io::Result<()> {
+    // Cells are sanitised too: CSV often lands on a terminal, and an escape sequence in a
+    // server-supplied name must not reach it.
     let mut w = csv::Writer::from_writer(out);
     w.write_record(headers)?;
     for r in rows {
-        w.write_record(r)?;
+        w.write_record(r.iter().map(|c| crate::sanitize::clean(c)))?;
     }
     w.flush()
 }
@@ -107,7 +109,7 @@ mod tests {
         rows.push(vec!["Doe, \"Jane\"".into(), "j@x\u{1b}[31m".into()], None);
         let mut csv = Vec::new();
         rows.write(OutputFormat::Csv, &mut csv).unwrap();
-        assert_eq!(String::from_utf8(csv).unwrap(), "name,email\n\"Doe, \"\"Jane\"\"\",\"j@x\u{1b}[31m\"\n");
+        assert_eq!(String::from_utf8(csv).unwrap(), "name,email\n\"Doe, \"\"Jane\"\"\",j@x\n");
         let mut t = Vec::new();
         rows.write(OutputFormat::Table, &mut t).unwrap();
         let t = String::from_utf8(t).unwrap();
