@@ -7,3 +7,5 @@ pub mod sanitize;
 pub mod scim;
 pub mod output;
 pub mod paths;
+pub mod report;
+pub mod store;
