@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
     #[command(subcommand)]
     pub cmd: Option<ReportCmd>,
@@ -51,7 +50,7 @@ pub struct ReportArgs {
     /// Counts per action and outcome instead of records.
     #[arg(long)]
     pub summary: bool,
-    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table, global = true)]
     pub output: OutputFormat,
     /// Database file (default: scimitar.db in the data directory).
     #[arg(long, value_name = "PATH", global = true)]
@@ -61,10 +60,7 @@ pub struct ReportArgs {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ReportCmd {
     /// Check the hash chain; names the first broken record. Exit code 1 when broken.
-    Verify {
-        #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
-        output: OutputFormat,
-    },
+    Verify,
     /// Delete records older than the retention period (config `report.retain_days`), keeping the
     /// chain verifiable. Refuses when the chain does not verify.
     Prune {
@@ -93,15 +89,30 @@ fn run_inner(args: ReportArgs, now: OffsetDateTime, out: &mut dyn Write, err: &m
             return Ok(exit::USAGE);
         }
     };
+    let filtered = args.user.is_some()
+        || args.action.is_some()
+        || args.outcome.is_some()
+        || args.profile.is_some()
+        || args.since.is_some()
+        || args.until.is_some()
+        || args.batch.is_some()
+        || args.summary;
+    if let Some(cmd) = &args.cmd
+        && filtered
+    {
+        let name = if matches!(cmd, ReportCmd::Verify) { "verify" } else { "prune" };
+        writeln!(err, "scimitar report: `{name}` works on the whole chain; query options do not apply to it")?;
+        return Ok(exit::USAGE);
+    }
     if !path.exists() {
         writeln!(err, "scimitar report: no report database at {} (nothing recorded yet, or wrong --db)", path.display())?;
         return Ok(exit::NOT_FOUND);
     }
     let mut store = ReportStore::open(&path)?;
     match args.cmd {
-        Some(ReportCmd::Verify { output }) => {
+        Some(ReportCmd::Verify) => {
             let v = store.verify()?;
-            write_verify(&v, output, out)?;
+            write_verify(&v, args.output, out)?;
             Ok(if v.ok() { exit::OK } else { exit::FAILURE })
         }
         Some(ReportCmd::Prune { retain_days }) => {
