@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: input -> action -> queue -> SCIM client -> result -> state -> render.
 
+pub mod bulk;
 pub mod cli;
 pub mod config;
 pub mod exit;

@@ -53,10 +53,9 @@ pub fn collect(args: &[String], from: Option<&Path>) -> Result<Vec<InputRow>, Ve
         }
     }
     if let Some(path) = from {
-        match read_ident_file(path) {
-            Ok(mut r) => rows.append(&mut r),
-            Err(mut e) => errors.append(&mut e),
-        }
+        let (mut r, mut e) = read_ident_rows(path);
+        rows.append(&mut r);
+        errors.append(&mut e);
     }
     let mut seen: HashMap<Ident, String> = HashMap::new();
     for r in &rows {
@@ -74,8 +73,17 @@ pub fn collect(args: &[String], from: Option<&Path>) -> Result<Vec<InputRow>, Ve
 
 /// One email or id per line, or a CSV with a header that has an `email` or `id` column.
 pub fn read_ident_file(path: &Path) -> Result<Vec<InputRow>, Vec<String>> {
+    let (rows, errors) = read_ident_rows(path);
+    if errors.is_empty() { Ok(rows) } else { Err(errors) }
+}
+
+/// The good rows and the errors of the bad ones, so that duplicates can be checked across both.
+fn read_ident_rows(path: &Path) -> (Vec<InputRow>, Vec<String>) {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("cannot read {name}: {e}")])?;
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return (Vec::new(), vec![format!("cannot read {name}: {e}")]),
+    };
     let first = text.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or("");
     let is_csv = first.contains(',') || matches!(first.trim().to_ascii_lowercase().as_str(), "email" | "id");
     let mut rows = Vec::new();
@@ -84,12 +92,12 @@ pub fn read_ident_file(path: &Path) -> Result<Vec<InputRow>, Vec<String>> {
         let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
         let headers = match rdr.headers() {
             Ok(h) => h.iter().map(|h| h.trim().to_ascii_lowercase()).collect::<Vec<_>>(),
-            Err(e) => return Err(vec![format!("{name} line 1: {e}")]),
+            Err(e) => return (Vec::new(), vec![format!("{name} line 1: {e}")]),
         };
         let email_col = headers.iter().position(|h| h == "email" || h == "mail" || h == "e-mail");
         let id_col = headers.iter().position(|h| h == "id" || h == "user_id" || h == "slack_id");
         if email_col.is_none() && id_col.is_none() {
-            return Err(vec![format!("{name} line 1: the CSV header needs an `email` or `id` column (found: {})", headers.join(", "))]);
+            return (Vec::new(), vec![format!("{name} line 1: the CSV header needs an `email` or `id` column (found: {})", headers.join(", "))]);
         }
         for rec in rdr.records() {
             let rec = match rec {
@@ -126,7 +134,7 @@ pub fn read_ident_file(path: &Path) -> Result<Vec<InputRow>, Vec<String>> {
             }
         }
     }
-    if errors.is_empty() { Ok(rows) } else { Err(errors) }
+    (rows, errors)
 }
 
 /// Look every row up (8 at a time). Unknown users are errors naming their row.
