@@ -5,3 +5,4 @@
 pub mod exit;
 pub mod sanitize;
 pub mod scim;
+pub mod emulator;
