@@ -192,6 +192,23 @@ impl Emulator {
             token: config.token,
             start: Instant::now(),
         });
+        // Serialise every user's v2 JSON in the background, so the first full listing of a big
+        // org is as fast as later ones (the server must not be a client benchmark's bottleneck).
+        let warm = shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut i = 0;
+            loop {
+                let st = warm.store.read().unwrap();
+                let end = (i + 1000).min(st.users.len());
+                if i >= end {
+                    break;
+                }
+                for j in i..end {
+                    st.user_json(j, ApiVersion::V2);
+                }
+                i = end;
+            }
+        });
         let app = server::router(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

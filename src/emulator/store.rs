@@ -561,7 +561,7 @@ impl Store {
             by_email: HashMap::with_capacity(users.len()),
             groups: Vec::new(),
             base: "http://127.0.0.1/scim".into(),
-            rng: StdRng::seed_from_u64(seed ^ 0x5eed_1d5),
+            rng: StdRng::seed_from_u64(seed ^ 0x05ee_d1d5),
             clock: 1_767_225_600,
         };
         for u in users {
