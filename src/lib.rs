@@ -5,6 +5,7 @@
 pub mod bulk;
 pub mod cli;
 pub mod config;
+pub mod emulator;
 pub mod exit;
 pub mod output;
 pub mod paths;
