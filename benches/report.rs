@@ -25,10 +25,10 @@ fn record(i: u64, n: u64, start: OffsetDateTime, actor: &(String, String)) -> Op
     OperationRecord {
         op_id: format!("op-{i:08}"),
         batch_id: Some(format!("batch-{}", i / 1000)),
-        policy_run: (i % 7 == 0).then(|| format!("run-{}", i / 5000)),
+        policy_run: i.is_multiple_of(7).then(|| format!("run-{}", i / 5000)),
         started_at: finished - Duration::milliseconds(150),
         finished_at: finished,
-        profile: if i % 5 == 0 { "staging".into() } else { "prod".into() },
+        profile: if i.is_multiple_of(5) { "staging".into() } else { "prod".into() },
         host: "api.slack.com".into(),
         action: actions[(i % actions.len() as u64) as usize].into(),
         target_id: Some(format!("U{u:08}")),
@@ -39,11 +39,11 @@ fn record(i: u64, n: u64, start: OffsetDateTime, actor: &(String, String)) -> Op
         error_code: (outcome == Outcome::Failed).then(|| "user_not_found".into()),
         error_message: (outcome == Outcome::Failed).then(|| "No user with that id.".into()),
         http_status: Some(if outcome == Outcome::Failed { 404 } else { 200 }),
-        retries: (i % 13 == 0) as u32,
+        retries: i.is_multiple_of(13) as u32,
         duration_ms: 150,
         os_user: actor.0.clone(),
         os_host: actor.1.clone(),
-        detail: Some(serde_json::json!({"active": i % 2 == 0})),
+        detail: Some(serde_json::json!({"active": i.is_multiple_of(2)})),
     }
 }
 
