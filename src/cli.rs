@@ -298,7 +298,10 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail::new(exit::UNAVAILABLE, format!("emulator: {e:#}"))),
         },
-        Command::Report(args) => {
+        Command::Report(mut args) => {
+            if let Ok(cfg) = conn.load_config() {
+                args.config_retain_days = cfg.retain_days();
+            }
             let stderr = std::io::stderr();
             Ok(crate::report::cli::run(args, &mut out, &mut stderr.lock()))
         }

@@ -389,7 +389,12 @@ mod tests {
     #[test]
     fn faults_parse() {
         let f: Faults = "503:0.05,reset:0.01,slow:0.02".parse().unwrap();
-        assert_eq!(f, Faults { p503: 0.05, reset: 0.01, slow: 0.02, slow_delay: Duration::from_secs(2) });
+        assert_eq!(
+            f,
+            Faults { p503: 0.05, reset: 0.01, slow: 0.02, slow_delay: Duration::from_secs(2), p429: 0.0, retry_after: Duration::from_secs(1) }
+        );
+        let f: Faults = "429:0.5,retryafter:2".parse().unwrap();
+        assert_eq!((f.p429, f.retry_after), (0.5, Duration::from_secs(2)));
         let f: Faults = "slow:1,slowms:500".parse().unwrap();
         assert_eq!(f.slow_delay, Duration::from_millis(500));
         assert!("none".parse::<Faults>().unwrap().is_none());
