@@ -7,3 +7,4 @@ pub mod sanitize;
 pub mod scim;
 pub mod output;
 pub mod paths;
+pub mod policy;
