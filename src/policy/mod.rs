@@ -6,3 +6,7 @@ pub mod source;
 
 pub use config::{Attr, Policy, PolicyError};
 pub use source::{Source, SourceError, SourceRow};
+pub mod plan;
+pub use plan::{compute, Plan, PlanError, PriorState};
+pub mod export;
+pub mod render;
