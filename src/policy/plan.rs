@@ -389,6 +389,7 @@ fn render(parts: &[BPart], row: &SourceRow) -> Option<String> {
     for p in parts {
         match p {
             BPart::Lit(s) => out.push_str(s),
+            BPart::Col(i, []) => out.push_str(row.get(*i).trim()),
             BPart::Col(i, filters) => {
                 let mut v = row.get(*i).trim().to_string();
                 for f in *filters {
@@ -416,6 +417,18 @@ fn norm(attr: Attr, v: &str) -> String {
         Attr::UserName => normalize_user_name(v),
         a if a.case_insensitive() => v.trim().to_lowercase(),
         _ => v.trim().to_string(),
+    }
+}
+
+/// `norm(a) == norm(b)` without allocating in the common cases.
+fn same_value(attr: Attr, a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    match attr {
+        Attr::UserName => a == b || normalize_user_name(a) == normalize_user_name(b),
+        x if x.case_insensitive() => {
+            if a.is_ascii() && b.is_ascii() { a.eq_ignore_ascii_case(b) } else { a.to_lowercase() == b.to_lowercase() }
+        }
+        _ => a == b,
     }
 }
 
@@ -627,7 +640,7 @@ pub fn compute(
                 };
                 let same = match (have, want.as_deref()) {
                     (None, None) => true,
-                    (Some(h), Some(w)) => norm(attr, h) == norm(attr, w),
+                    (Some(h), Some(w)) => same_value(attr, h, w),
                     _ => false,
                 };
                 if !same {
@@ -765,4 +778,45 @@ pub fn compute(
         }
     }
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::types::MultiValue;
+
+    #[test]
+    fn never_deactivate_bots_owner_and_protected() {
+        let mut u = User { emails: Some(vec![MultiValue::email("botuser-T1-A2@Slack-Bots.com", true)]), ..Default::default() };
+        assert_eq!(never_deactivate(&u, &[]), Some("bot user"));
+        u.emails = Some(vec![MultiValue::email("boss@x.com", true)]);
+        assert_eq!(never_deactivate(&u, &[]), None);
+        u.roles = Some(vec![Role::Text("Primary Owner".into())]);
+        assert_eq!(never_deactivate(&u, &[]), Some("primary owner"));
+        u.roles = Some(vec![Role::Text("admin".into())]);
+        assert_eq!(never_deactivate(&u, &["boss@x.com".into()]), Some("protected_users"));
+    }
+
+    #[test]
+    fn templates_render_with_filters_and_values_compare_normalised() {
+        let src = Source::new("t", vec!["email".into(), "first".into()], vec![SourceRow::new(2, &["Ann.Lee@X.com ", " Ann"])]);
+        let t = Template::parse("{first|upper}-{email|local|lower} {{x}}").unwrap();
+        assert_eq!(render(&bind(&t, &src), &src.rows[0]).as_deref(), Some("ANN-ann.lee {x}"));
+        assert_eq!(render(&bind(&Template::parse("first").unwrap(), &src), &SourceRow::new(3, &["", "  "])), None);
+        assert!(same_value(Attr::Email, "A@x.COM", " a@X.com"));
+        assert!(same_value(Attr::UserName, "Ann Lee", "ann_lee"));
+        assert!(!same_value(Attr::Title, "Dev", "dev"));
+    }
+
+    #[test]
+    fn ceiling_and_counts() {
+        let p = Policy::parse("[source]\npath = \"s.csv\"\nid_column = \"e\"\n[attributes]\nemail = \"e\"\n[provisioning]\nallow_create = false\nmax_deactivations = 1\n", std::path::Path::new("p.toml")).unwrap();
+        let d = Deactivate { id: "U1".into(), email: "a@x".into(), label: "a".into(), reason: Reason::Deleted, row_line: None };
+        let mut plan = Plan { deactivations: vec![d.clone()], ..Default::default() };
+        assert!(plan.check_ceiling(&p, 1000).is_ok());
+        plan.deactivations.push(d);
+        assert_eq!(plan.check_ceiling(&p, 1000), Err(CeilingExceeded { would: 2, limit: 1 }));
+        assert_eq!(plan.counts().changes(), 2);
+        assert!(Plan { reported_only: plan.deactivations.clone(), warnings: vec!["w".into()], ..Default::default() }.is_empty());
+    }
 }
