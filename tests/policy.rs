@@ -433,3 +433,14 @@ fn match_on_user_name_links_existing_accounts_and_json_sources_work() {
     let attrs: Vec<Attr> = plan.updates[0].changes.iter().map(|c| c.attr).collect();
     assert_eq!(attrs, [Attr::Email, Attr::Title]);
 }
+
+#[test]
+fn the_readme_policy_example_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme.split("```toml\n").nth(1).and_then(|b| b.split("```").next()).expect("a toml block in README");
+    let p = Policy::parse(block, &root.join("examples/README-policy.toml")).unwrap();
+    let source = p.read_source().unwrap();
+    let plan = compute(&p, &source, &[], &[], None).unwrap();
+    assert_eq!(plan.creates.len(), 4, "{:?}", plan.warnings);
+}
