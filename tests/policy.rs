@@ -236,12 +236,8 @@ fn tiny(membership: &str) -> (Policy, Source, Vec<User>, Vec<Group>) {
     );
     let p = policy(&text);
     let src = Source::from_reader("email,groups\na@x.com,eng\nb@x.com,\n".as_bytes(), SourceFormat::Csv, "s.csv", ";").unwrap();
-    let users = vec![slack_user("UA", "a@x.com", "A", "A", "", true), slack_user("UB", "b@x.com", "B", "B", "", true)];
-    let mut a = users[0].clone();
-    a.name = None;
-    a.display_name = None;
-    a.title = None;
-    let users = vec![a, { let mut b = users[1].clone(); b.name = None; b.display_name = None; b.title = None; b }];
+    let bare = |id: &str, email: &str| User { name: None, display_name: None, title: None, ..slack_user(id, email, "", "", "", true) };
+    let users = vec![bare("UA", "a@x.com"), bare("UB", "b@x.com")];
     let groups = vec![Group { id: Some("S1".into()), display_name: Some("eng".into()), members: Some(vec![Member::id("UB")]), ..Default::default() }];
     (p, src, users, groups)
 }

@@ -232,7 +232,7 @@ impl Attr {
                 let emails = u.emails.get_or_insert_with(Vec::new);
                 match emails.iter_mut().find(|e| e.primary == Some(true)) {
                     Some(e) => e.value = v,
-                    None => emails.insert(0, MultiValue::email(v.unwrap_or_default(), true)),
+                    None => emails.insert(0, MultiValue::email(value.unwrap_or(""), true)),
                 }
             }
             Attr::GivenName => u.name.get_or_insert_with(Default::default).given_name = v,

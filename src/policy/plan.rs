@@ -726,7 +726,7 @@ pub fn compute(
         HashMap::new()
     };
     let mut rules: Vec<&super::config::GroupRule> = policy.groups.iter().collect();
-    rules.sort_by(|a, b| a.slack_name.to_lowercase().cmp(&b.slack_name.to_lowercase()));
+    rules.sort_by_key(|r| r.slack_name.to_lowercase());
     for rule in rules {
         let mut desired = members_of.get(&rule.source.to_lowercase()).cloned().unwrap_or_default();
         desired.sort();
