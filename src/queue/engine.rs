@@ -93,6 +93,8 @@ pub struct Engine {
     client: ScimClient,
     journal: Arc<Journal>,
     config: EngineConfig,
+    /// Alternates deactivations between the two endpoints when neither has a token to spare.
+    turn: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What one execution produced beyond success.
@@ -105,7 +107,7 @@ struct Executed {
 
 impl Engine {
     pub fn new(client: ScimClient, journal: Arc<Journal>, config: EngineConfig) -> Self {
-        Engine { client, journal, config }
+        Engine { client, journal, config, turn: Arc::default() }
     }
 
     pub fn journal(&self) -> &Arc<Journal> {
@@ -226,9 +228,21 @@ impl Engine {
     fn pick_deactivation_endpoint(&self) -> DeactivateVia {
         match self.config.deactivate_via {
             DeactivateVia::Both => {
+                // While the bursts last, take whichever has more tokens; once both are paced
+                // (the usual state in a long batch), alternate, since both rows refill at the
+                // same rate. Picking "the fuller one" then would send every waiter to one row.
                 let del = self.client.budget_remaining(Endpoint::DeleteUser).unwrap_or(0.0);
                 let patch = self.client.budget_remaining(Endpoint::UpdateUser).unwrap_or(0.0);
-                if patch > del { DeactivateVia::Patch } else { DeactivateVia::Delete }
+                let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+                if del >= 1.0 && patch < 1.0 {
+                    DeactivateVia::Delete
+                } else if patch >= 1.0 && del < 1.0 {
+                    DeactivateVia::Patch
+                } else if turn % 2 == 0 {
+                    DeactivateVia::Delete
+                } else {
+                    DeactivateVia::Patch
+                }
             }
             v => v,
         }

@@ -1,0 +1,115 @@
+//! `cargo bench --bench bulk`: 2,000 deactivations against the emulator with Slack's rate limits
+//! on (scaled by BULK_SCALE, default 20, so the run takes seconds), measured side by side:
+//!
+//! - the queue engine using both rows of Slack's table (DELETE and PATCH),
+//! - the queue engine using DELETE only,
+//! - a plain sequential client: one request at a time, no pacing, honouring Retry-After.
+//!
+//! "best" is the fastest the table allows for the same batch: the bursts go at once, the rest at
+//! the sustained rate (both rows: 2 x 180/min, burst 2 x 20; DELETE only: 180/min, burst 20).
+
+use scimitar::emulator::{Emulator, EmulatorConfig, RateLimitMode};
+use scimitar::queue::{Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, Journal, OpState, RunContext, Safety, Target};
+use scimitar::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret, User};
+use std::sync::Arc;
+use std::time::Instant;
+
+async fn setup(n: usize, scale: f64) -> (Emulator, Vec<User>) {
+    let cfg = EmulatorConfig {
+        users: n + 200,
+        groups: 2,
+        seed: 5,
+        token: "xoxp-bench".into(),
+        rate_limit: RateLimitMode::Off,
+        ..Default::default()
+    };
+    let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let c = client(&emu, None);
+    let bots = emu.bot_ids();
+    let owner = emu.primary_owner_id();
+    let users: Vec<User> = c
+        .all_users(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.is_active() && u.id() != owner && !bots.contains(&u.id().to_string()))
+        .take(n)
+        .collect();
+    assert_eq!(users.len(), n);
+    // Limits on only now, with full buckets, as for a quiet org.
+    emu.set_rate_limit(RateLimitMode::Slack { scale });
+    emu.reset_stats();
+    (emu, users)
+}
+
+fn client(emu: &Emulator, scale: Option<f64>) -> ScimClient {
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = scale.map_or(RateLimit::Off, |scale| RateLimit::Slack { scale });
+    cc.max_throttle_retries = 1000;
+    ScimClient::new(cc).unwrap()
+}
+
+fn best_seconds(n: usize, rows: f64, scale: f64) -> f64 {
+    let burst = 20.0 * scale * rows;
+    let rate = 180.0 / 60.0 * scale * rows;
+    (n as f64 - burst).max(0.0) / rate
+}
+
+async fn engine_run(n: usize, scale: f64, via: DeactivateVia) -> (f64, u64, u64) {
+    let (emu, users) = setup(n, scale).await;
+    let dir = tempfile::tempdir().unwrap();
+    let j = Arc::new(Journal::open(&dir.path().join("bench.db"), RunContext::new("bench", "127.0.0.1")).unwrap());
+    let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
+    let screened = Safety { force: true, ..Default::default() }.screen(actions);
+    let batch = scimitar::queue::submit(&j, &BatchInfo { origin: "bench".into(), policy_run: None, description: "bench".into() }, &screened).unwrap();
+    let engine = Engine::new(client(&emu, Some(scale)), j, EngineConfig { workers: 32, deactivate_via: via });
+    let t = Instant::now();
+    let r = engine.run_batch(&batch, None, Cancel::default()).await.unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(r.count(OpState::Done) as usize, n, "{:?}", r.counts);
+    let s = emu.stats();
+    (secs, s.rate_limited, r.count(OpState::Failed))
+}
+
+async fn sequential_run(n: usize, scale: f64) -> (f64, u64) {
+    let (emu, users) = setup(n, scale).await;
+    let c = client(&emu, None);
+    let t = Instant::now();
+    for u in &users {
+        c.deactivate(u.id()).await.unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    (secs, emu.stats().rate_limited)
+}
+
+fn main() {
+    let n: usize = std::env::var("BULK_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let scale: f64 = std::env::var("BULK_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(20.0);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        println!("ops: {n}");
+        println!("rate_scale: {scale}");
+        let best_both = best_seconds(n, 2.0, scale);
+        let best_delete = best_seconds(n, 1.0, scale);
+        println!("best_seconds_both_rows: {best_both:.2}");
+        println!("best_seconds_delete_only: {best_delete:.2}");
+
+        let (secs, r429, failed) = engine_run(n, scale, DeactivateVia::Both).await;
+        println!("engine_both_seconds: {secs:.2}");
+        println!("engine_both_rate_per_s: {:.1}", n as f64 / secs);
+        println!("engine_both_fraction_of_best: {:.3}", best_both / secs);
+        println!("engine_both_429s: {r429}");
+        println!("engine_both_failed: {failed}");
+
+        let (secs_d, r429_d, _) = engine_run(n, scale, DeactivateVia::Delete).await;
+        println!("engine_delete_seconds: {secs_d:.2}");
+        println!("engine_delete_fraction_of_best_delete_only: {:.3}", best_delete / secs_d);
+        println!("engine_delete_429s: {r429_d}");
+
+        let (secs_s, r429_s) = sequential_run(n, scale).await;
+        println!("sequential_seconds: {secs_s:.2}");
+        println!("sequential_rate_per_s: {:.1}", n as f64 / secs_s);
+        println!("sequential_429s: {r429_s}");
+        println!("speedup_engine_both_vs_sequential: {:.2}", secs_s / secs);
+    });
+}
