@@ -434,7 +434,12 @@ fn match_on_user_name_links_existing_accounts_and_json_sources_work() {
 fn the_readme_policy_example_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let block = readme.split("```toml\n").nth(1).and_then(|b| b.split("```").next()).expect("a toml block in README");
+    let block = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("[source]"))
+        .expect("a policy toml block in README");
     let p = Policy::parse(block, &root.join("examples/README-policy.toml")).unwrap();
     let source = p.read_source().unwrap();
     let plan = compute(&p, &source, &[], &[], None).unwrap();
