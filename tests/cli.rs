@@ -1,0 +1,220 @@
+//! The headless lookup commands, run as the real binary against the emulator on 127.0.0.1.
+
+use scimitar::emulator::{Emulator, EmulatorConfig};
+use scimitar::scim::ApiVersion;
+use std::process::{Command, Output, Stdio};
+
+const TOKEN: &str = "xoxp-cli-test-token-4242";
+
+async fn emulator() -> Emulator {
+    let cfg = EmulatorConfig { users: 120, groups: 6, seed: 3, token: TOKEN.into(), ..Default::default() };
+    Emulator::start(cfg, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+fn run(url: &str, token: &str, args: &[&str]) -> Output {
+    let dir = std::env::temp_dir().join("scimitar-cli-test-empty-config");
+    Command::new(env!("CARGO_BIN_EXE_scimitar"))
+        .args(args)
+        .env("SCIMITAR_URL", url)
+        .env("SLACK_SCIM_TOKEN", token)
+        .env("SCIMITAR_CONFIG_DIR", &dir)
+        .env("SCIMITAR_DATA_DIR", &dir)
+        .env_remove("SCIMITAR_PROFILE")
+        .env_remove("SCIMITAR_API")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn no_token(o: &Output) {
+    let (out, err) = text(o);
+    assert!(!out.contains(TOKEN) && !err.contains(TOKEN), "the token must never be printed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_with_every_output_format() {
+    let emu = emulator().await;
+    let url = emu.base_url(ApiVersion::V2);
+    let o = run(&url, TOKEN, &["check"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(text(&o).0.contains("token accepted         yes"), "{}", text(&o).0);
+    no_token(&o);
+
+    let o = run(&url, TOKEN, &["users", "list", "--limit", "3", "-o", "csv"]);
+    let (out, _) = text(&o);
+    let mut rdr = csv::Reader::from_reader(out.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    let email = rows[1][2].to_string();
+    let id = rows[1][0].to_string();
+
+    // find: two hits (one in upper case) and a miss -> exit 1, rows in input order
+    let o = run(&url, TOKEN, &["users", "find", &email.to_uppercase(), "ghost@acme-corp.example", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let (out, err) = text(&o);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["id"], id.as_str());
+    assert_eq!(lines[1]["found"], false);
+    assert!(err.contains("1 of 2 not found"), "{err}");
+
+    let o = run(&url, TOKEN, &["users", "show", &id]);
+    assert_eq!(o.status.code(), Some(0));
+    let (out, _) = text(&o);
+    assert!(out.contains(&email) && out.contains("department"), "{out}");
+
+    let o = run(&url, TOKEN, &["users", "show", "W0NOBODY00"]);
+    assert_eq!(o.status.code(), Some(66));
+    assert!(text(&o).1.contains("no user with id W0NOBODY00"));
+
+    let o = run(&url, TOKEN, &["users", "list", "--active", "false", "-o", "json"]);
+    let out = text(&o).0;
+    assert!(out.lines().count() > 0 && out.lines().all(|l| l.contains("\"active\":false")), "{out}");
+
+    let o = run(&url, TOKEN, &["users", "list", "--filter", "userName eq"]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(text(&o).1.contains("--filter"), "{}", text(&o).1);
+
+    let o = run(&url, TOKEN, &["groups", "list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o).0;
+    let first_group = out.lines().nth(1).unwrap().split_whitespace().nth(1).unwrap().to_string();
+    let o = run(&url, TOKEN, &["groups", "show", &first_group, "-o", "csv"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(text(&o).0.starts_with("member_id,display"));
+    let o = run(&url, TOKEN, &["groups", "show", "no-such-group"]);
+    assert_eq!(o.status.code(), Some(66));
+
+    // v1 works the same way
+    let o = run(&emu.base_url(ApiVersion::V1), TOKEN, &["users", "find", &email]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_errors_and_exit_codes() {
+    let emu = emulator().await;
+    let url = emu.base_url(ApiVersion::V2);
+
+    // malformed email on the command line: nothing is sent
+    emu.reset_stats();
+    let o = run(&url, TOKEN, &["users", "find", "jane.doe", "ok@acme-corp.example"]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(text(&o).1.contains("argument 1: \"jane.doe\" is not an email address"), "{}", text(&o).1);
+    assert_eq!(emu.stats().requests, 0);
+
+    // wrong token, on both versions
+    let o = run(&url, "xoxp-wrong-token", &["users", "find", "ok@acme-corp.example"]);
+    assert_eq!(o.status.code(), Some(77));
+    assert!(text(&o).1.contains("token"), "{}", text(&o).1);
+    assert!(!text(&o).1.contains("xoxp-wrong-token"));
+    let o = run(&emu.base_url(ApiVersion::V1), "xoxp-wrong-token", &["check"]);
+    assert_eq!(o.status.code(), Some(77));
+
+    // unreachable URL
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let o = run(&format!("http://127.0.0.1:{port}/scim/v2/"), TOKEN, &["check"]);
+    assert_eq!(o.status.code(), Some(69));
+    assert!(text(&o).1.contains("could not reach"), "{}", text(&o).1);
+
+    // plain http to a remote host is refused before anything is sent
+    let o = run("http://scim.example.com/scim/v2/", TOKEN, &["check"]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(text(&o).1.contains("clear text"));
+
+    // a server that answers HTML
+    let app = axum::Router::new().fallback(|| async { axum::response::Html("<!doctype html><title>Login</title>") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let o = run(&format!("http://{addr}/scim/v2/"), TOKEN, &["users", "list"]);
+    assert_eq!(o.status.code(), Some(69));
+    assert!(text(&o).1.contains("HTML page instead of SCIM JSON"), "{}", text(&o).1);
+
+    // no token at all
+    let o = Command::new(env!("CARGO_BIN_EXE_scimitar"))
+        .args(["check"])
+        .env("SCIMITAR_URL", &url)
+        .env_remove("SLACK_SCIM_TOKEN")
+        .env("SCIMITAR_CONFIG_DIR", std::env::temp_dir().join("scimitar-cli-test-empty-config"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(text(&o).1.contains("SLACK_SCIM_TOKEN"));
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_files_and_profiles() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tok = dir.path().join("token");
+    std::fs::write(&tok, format!("{TOKEN}\n")).unwrap();
+    std::fs::set_permissions(&tok, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!("default_profile = \"lab\"\n[profiles.lab]\nurl = \"{}\"\ntoken_file = \"{}\"\n", emu.base_url(ApiVersion::V1), tok.display()),
+    )
+    .unwrap();
+    let cmd = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_scimitar"))
+            .args(args)
+            .env("SCIMITAR_CONFIG_DIR", dir.path())
+            .env_remove("SLACK_SCIM_TOKEN")
+            .env_remove("SCIMITAR_URL")
+            .output()
+            .unwrap()
+    };
+    let o = cmd(&["check"]);
+    assert_eq!(o.status.code(), Some(78), "a token file others can read is refused");
+    assert!(text(&o).1.contains("chmod 600"));
+    std::fs::set_permissions(&tok, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = cmd(&["check", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let v: serde_json::Value = serde_json::from_str(text(&o).0.trim()).unwrap();
+    assert_eq!((v["version"].as_str(), v["profile"].as_str()), (Some("v1"), Some("lab")));
+    no_token(&o);
+    let o = cmd(&["--profile", "nope", "check"]);
+    assert_eq!(o.status.code(), Some(78));
+    assert!(text(&o).1.contains("no profile named \"nope\""));
+}
+
+#[test]
+fn every_command_has_help() {
+    let cmds: &[&[&str]] = &[
+        &[],
+        &["check"],
+        &["users"],
+        &["users", "find"],
+        &["users", "show"],
+        &["users", "list"],
+        &["users", "deactivate"],
+        &["users", "reactivate"],
+        &["users", "create"],
+        &["groups"],
+        &["groups", "list"],
+        &["groups", "show"],
+        &["groups", "create"],
+        &["groups", "rename"],
+        &["groups", "delete"],
+        &["groups", "add"],
+        &["groups", "remove"],
+        &["resume"],
+        &["report"],
+        &["report", "verify"],
+        &["emulator"],
+    ];
+    for c in cmds {
+        let mut args: Vec<&str> = c.to_vec();
+        args.push("--help");
+        let o = Command::new(env!("CARGO_BIN_EXE_scimitar")).args(&args).env("SLACK_SCIM_TOKEN", TOKEN).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("Usage:"), "{args:?}: {out}");
+        assert!(!out.contains(TOKEN), "help never shows the token from the environment");
+    }
+}
