@@ -459,18 +459,31 @@ impl ScimClient {
 
     /// One page of users; `start` is 1-based.
     pub async fn users_page(&self, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<User>, ScimError> {
+        self.page("Users", filter, start, count, User::from_value, "user").await
+    }
+
+    /// One page of a list endpoint, each resource parsed by `parse`.
+    async fn page<T>(
+        &self,
+        path: &str,
+        filter: Option<&Filter>,
+        start: u64,
+        count: u32,
+        parse: fn(Value) -> Result<T, serde_json::Error>,
+        what: &str,
+    ) -> Result<Page<T>, ScimError> {
         let mut q = vec![("startIndex", start.to_string()), ("count", count.min(1000).to_string())];
         if let Some(f) = filter {
             q.push(("filter", f.to_string()));
         }
-        let a = self.send(Method::GET, "Users", &q, None, true).await?;
+        let a = self.send(Method::GET, path, &q, None, true).await?;
         let list = parse_list(a.body)?;
         let items = list
             .resources
             .into_iter()
-            .map(User::from_value)
+            .map(parse)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ScimError::Invalid(format!("server sent a user this client cannot read: {e}")))?;
+            .map_err(|e| ScimError::Invalid(format!("server sent a {what} this client cannot read: {e}")))?;
         Ok(Page { items, total_results: list.total_results, start_index: list.start_index.unwrap_or(start) })
     }
 
@@ -553,14 +566,24 @@ impl ScimClient {
     pub async fn create_user(&self, user: &User) -> Result<User, ScimError> {
         let email = user.primary_email().map(str::to_string);
         let body = user.to_value(self.inner.version);
+        self.create("Users", &body, parse_user, || self.find_existing(email.as_deref(), user.user_name.as_deref())).await
+    }
+
+    /// POST a new object. After an ambiguous failure, `find` looks for the object the server may
+    /// have created before anything is sent again.
+    async fn create<T, F, Fut>(&self, path: &str, body: &Value, parse: fn(Option<Value>) -> Result<T, ScimError>, find: F) -> Result<T, ScimError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, ScimError>>,
+    {
         let mut attempts = 0;
         loop {
-            match self.send(Method::POST, "Users", &[], Some(&body), false).await {
-                Ok(a) => return parse_user(a.body),
+            match self.send(Method::POST, path, &[], Some(body), false).await {
+                Ok(a) => return parse(a.body),
                 Err(e) if e.is_ambiguous() && attempts < self.inner.config.max_retries => {
                     attempts += 1;
                     tokio::time::sleep(self.backoff(attempts)).await;
-                    if let Some(found) = self.find_existing(email.as_deref(), user.user_name.as_deref()).await? {
+                    if let Some(found) = find().await? {
                         self.inner.stats.recovered_creates.fetch_add(1, Ordering::Relaxed);
                         return Ok(found);
                     }
@@ -637,19 +660,7 @@ impl ScimClient {
     }
 
     pub async fn groups_page(&self, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<Group>, ScimError> {
-        let mut q = vec![("startIndex", start.to_string()), ("count", count.min(1000).to_string())];
-        if let Some(f) = filter {
-            q.push(("filter", f.to_string()));
-        }
-        let a = self.send(Method::GET, "Groups", &q, None, true).await?;
-        let list = parse_list(a.body)?;
-        let items = list
-            .resources
-            .into_iter()
-            .map(Group::from_value)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ScimError::Invalid(format!("server sent a group this client cannot read: {e}")))?;
-        Ok(Page { items, total_results: list.total_results, start_index: list.start_index.unwrap_or(start) })
+        self.page("Groups", filter, start, count, Group::from_value, "group").await
     }
 
     pub fn group_pages(&self, filter: Option<Filter>, page_size: u32) -> impl Stream<Item = Result<Page<Group>, ScimError>> + Send + 'static {
@@ -688,21 +699,7 @@ impl ScimClient {
             ..Default::default()
         };
         let body = g.to_value(self.inner.version);
-        let mut attempts = 0;
-        loop {
-            match self.send(Method::POST, "Groups", &[], Some(&body), false).await {
-                Ok(a) => return parse_group(a.body),
-                Err(e) if e.is_ambiguous() && attempts < self.inner.config.max_retries => {
-                    attempts += 1;
-                    tokio::time::sleep(self.backoff(attempts)).await;
-                    if let Some(found) = self.find_group_by_name(name).await? {
-                        self.inner.stats.recovered_creates.fetch_add(1, Ordering::Relaxed);
-                        return Ok(found);
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.create("Groups", &body, parse_group, || self.find_group_by_name(name)).await
     }
 
     async fn patch_group(&self, id: &str, body: Value) -> Result<(), ScimError> {
