@@ -108,8 +108,9 @@ fn split_change(mc: &MemberChange, add: bool, first: &mut Vec<Action>, deferred:
     }
 }
 
-/// Split a plan into the two passes.
-pub fn passes(plan: &Plan) -> Passes {
+/// Split a plan into the two passes. `email_of` gives the current email of an updated user (for
+/// the log, the report and the profile's `protected` list, which may name emails).
+pub fn passes(plan: &Plan, email_of: &dyn Fn(&str) -> Option<String>) -> Passes {
     let mut p = Passes::default();
     for c in &plan.creates {
         p.first.push(Action::CreateUser { target: Target::of_user(&c.user), user: c.user.clone() });
@@ -119,7 +120,7 @@ pub fn passes(plan: &Plan) -> Passes {
     }
     for u in &plan.updates {
         let mut target = user_target(&u.id, "", &u.label);
-        target.email = u.changes.iter().find(|c| c.attr == Attr::Email).and_then(|c| c.old.clone());
+        target.email = email_of(&u.id).or_else(|| u.changes.iter().find(|c| c.attr == Attr::Email).and_then(|c| c.old.clone()));
         p.first.push(Action::UpdateUser { target, update: update_spec(u) });
     }
     for g in &plan.group_creates {
@@ -312,11 +313,12 @@ mod tests {
             deactivations: vec![Deactivate { id: "U5".into(), email: "e@x".into(), label: "e".into(), reason: Reason::Deleted, row_line: None }],
             ..Default::default()
         };
-        let p = passes(&plan);
+        let p = passes(&plan, &|id| (id == "U2").then(|| "bob@x.example".to_string()));
         let names: Vec<&str> = p.first.iter().map(Action::name).collect();
         assert_eq!(names, ["create_user", "update_user", "create_group", "add_members", "remove_members"]);
         match &p.first[1] {
-            Action::UpdateUser { update, .. } => {
+            Action::UpdateUser { update, target } => {
+                assert_eq!(target.email.as_deref(), Some("bob@x.example"));
                 assert_eq!(update.set.title.as_deref(), Some("b"));
                 assert_eq!(update.clear, ["enterprise.department"]);
             }

@@ -5,6 +5,7 @@
 //! source error gives 64 with `file:line: `key`: message` on stderr; `apply` gives 0 when every
 //! operation succeeded, 1 when some failed, 64 when a ceiling or confirmation stopped it.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -95,6 +96,8 @@ pub struct LivePlan {
     /// Active Slack users when the plan was made (the base of the percentage ceiling).
     pub active_users: usize,
     pub state_file: PathBuf,
+    /// Current email of every user the plan updates (id -> email).
+    pub update_emails: HashMap<String, String>,
 }
 
 /// Load a policy and its source, checking both (errors name file and line).
@@ -126,7 +129,13 @@ pub async fn live_plan_loaded(client: &ScimClient, policy_path: &Path, policy: P
         super::PlanError::Policy(pe) => LiveError::Policy(pe.to_string()),
     })?;
     let active_users = users.iter().filter(|u| u.is_active()).count();
-    Ok(LivePlan { policy, plan, prior, active_users, state_file })
+    let updated: HashSet<&str> = plan.updates.iter().map(|u| u.id.as_str()).collect();
+    let update_emails = users
+        .iter()
+        .filter(|u| updated.contains(u.id()))
+        .filter_map(|u| Some((u.id().to_string(), u.primary_email()?.to_string())))
+        .collect();
+    Ok(LivePlan { policy, plan, prior, active_users, state_file, update_emails })
 }
 
 /// For the console's Policies pane: the policy and its plan against the live directory.
@@ -202,7 +211,7 @@ pub async fn apply(conn: &ConnArgs, policy: &str, run: &RunArgs) -> Result<i32, 
         save_state(c, &live).await?;
         return Ok(exit::OK);
     }
-    let Passes { first, deferred, deactivations } = apply::passes(plan);
+    let Passes { first, deferred, deactivations } = apply::passes(plan, &|id| live.update_emails.get(id).cloned());
     // One screening and one confirmation for everything this run can know up front.
     let mut preview_actions = first.clone();
     preview_actions.extend(deactivations.iter().cloned());
