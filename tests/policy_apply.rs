@@ -502,3 +502,31 @@ async fn the_example_policy_runs_against_the_emulator() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("+ create"), "{}", show(&out));
     assert_eq!(env.active_count().await, active);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleared_and_changed_attributes_reach_slack_and_the_next_plan_is_empty() {
+    let env = Env::start(40, 1).await;
+    let (active, _) = regular(&env.users().await);
+    let mut rows: Vec<Row> = active.iter().map(|u| Row::of(u, "active", "staff")).collect();
+    rows[0].title.clear();
+    rows[1].department.clear();
+    rows[2].first = "Renamed".into();
+    rows[3].user_name = "Policy Renamed".into(); // Slack's userName rule: lowercased, space -> _
+    write_csv(&env.work().join("attrs.csv"), &rows);
+    let p = write(&env.work().join("attrs.toml"), &policy_text("attrs.csv", "", ""));
+    let plan = env.plan(&p).await.plan;
+    let changes: Vec<(String, Option<String>)> =
+        plan.updates.iter().flat_map(|u| u.changes.iter().map(|c| (c.attr.name().to_string(), c.new.clone()))).collect();
+    assert_eq!(changes.len(), 4, "{changes:?}");
+    assert!(changes.contains(&("title".into(), None)) && changes.contains(&("enterprise.department".into(), None)), "{changes:?}");
+    let out = env.scimitar(&["apply", "--policy", p.to_str().unwrap(), "--yes"]).await;
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let after = env.users().await;
+    let get = |id: &str| after.iter().find(|u| u.id() == id).unwrap();
+    assert_eq!(get(active[0].id()).title.as_deref().filter(|t| !t.is_empty()), None);
+    assert_eq!(get(active[1].id()).department().filter(|t| !t.is_empty()), None);
+    assert_eq!(get(active[2].id()).name.as_ref().and_then(|n| n.given_name.as_deref()), Some("Renamed"));
+    assert_eq!(get(active[3].id()).user_name.as_deref(), Some("policy_renamed"));
+    let again = env.plan(&p).await.plan;
+    assert!(again.is_empty(), "{:?}", again.updates);
+}
