@@ -176,30 +176,66 @@ fn confirm(screened: &Screened, what: &str, force_prompt: Option<&str>) -> Resul
     Ok(if typed { line == n.to_string() } else { matches!(line, "y" | "Y" | "yes") })
 }
 
-fn open_journal(c: &Connection) -> Result<Arc<Journal>, Fail> {
+pub fn open_journal(c: &Connection) -> Result<Arc<Journal>, Fail> {
     let ctx = RunContext::new(&c.profile_name, &c.client.host());
     Journal::open(&crate::paths::database(), ctx)
         .map(Arc::new)
         .map_err(|e| Fail::new(exit::CONFIG, format!("cannot open the journal: {e:#}")))
 }
 
-/// Screen, confirm, journal and run a list of actions.
-pub async fn execute(c: &Connection, actions: Vec<Action>, run: &RunArgs, what: &str) -> Result<i32, Fail> {
+/// Screen actions with the profile's safety rules, telling stderr what a rule skips.
+pub fn screen(c: &Connection, actions: Vec<Action>, run: &RunArgs) -> (Safety, Screened) {
     let safety = Safety::from_profile(&c.profile, run.force);
     let screened = safety.screen(actions);
     for (a, why) in &screened.skipped {
         eprintln!("scimitar: skipping {}: {why}", crate::sanitize::clean(&a.describe()));
     }
+    (safety, screened)
+}
+
+/// The dry-run listing of screened actions.
+pub fn write_dry_run(screened: &Screened, run: &RunArgs) -> Result<(), Fail> {
+    let mut rows = Rows::new(vec!["seq", "action", "target", "would"]);
+    for (i, a) in screened.run.iter().enumerate() {
+        rows.push(vec![(i + 1).to_string(), a.name().into(), a.target().label(), a.describe()], None);
+    }
+    for (a, why) in &screened.skipped {
+        rows.push(vec!["-".into(), a.name().into(), a.target().label(), format!("skip: {why}")], None);
+    }
+    rows.write(run.output, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+/// Decide whether a screened run may go ahead: over a ceiling only with `--force` or a typed
+/// confirmation on a terminal (`--yes` does not pass a ceiling); destructive runs are confirmed
+/// once unless `--yes`. `Err` means stop with nothing done.
+pub fn approve(screened: &Screened, ceiling: Result<(), String>, run: &RunArgs, what: &str) -> Result<(), Fail> {
+    let needs_confirm = !run.yes && screened.run.iter().any(Action::is_destructive);
+    if let Err(e) = ceiling {
+        if run.yes || !std::io::stdin().is_terminal() {
+            return Err(Fail::new(exit::USAGE, format!("{e}; nothing was done")));
+        }
+        if !confirm(screened, what, Some(&format!("WARNING: {e}")))? {
+            return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
+        }
+    } else if needs_confirm && !confirm(screened, what, None)? {
+        return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
+    }
+    Ok(())
+}
+
+/// Journal an approved, screened batch and run it (results on stdout); returns the exit code.
+pub async fn submit_and_run(c: &Connection, journal: Arc<Journal>, info: &BatchInfo, screened: &Screened, run: &RunArgs) -> Result<i32, Fail> {
+    let batch = crate::queue::submit(&journal, info, screened).map_err(|e| Fail::new(exit::FAILURE, format!("journal: {e:#}")))?;
+    run_batch(c, journal, &batch, run).await
+}
+
+/// Screen, confirm, journal and run a list of actions.
+pub async fn execute(c: &Connection, actions: Vec<Action>, run: &RunArgs, what: &str) -> Result<i32, Fail> {
+    let (safety, screened) = screen(c, actions, run);
     let ceiling = safety.check_ceiling(&screened);
     if run.dry_run {
-        let mut rows = Rows::new(vec!["seq", "action", "target", "would"]);
-        for (i, a) in screened.run.iter().enumerate() {
-            rows.push(vec![(i + 1).to_string(), a.name().into(), a.target().label(), a.describe()], None);
-        }
-        for (a, why) in &screened.skipped {
-            rows.push(vec!["-".into(), a.name().into(), a.target().label(), format!("skip: {why}")], None);
-        }
-        rows.write(run.output, &mut std::io::stdout().lock())?;
+        write_dry_run(&screened, run)?;
         if let Err(e) = &ceiling {
             eprintln!("scimitar: note: {e}");
         }
@@ -210,22 +246,10 @@ pub async fn execute(c: &Connection, actions: Vec<Action>, run: &RunArgs, what: 
         eprintln!("scimitar: nothing to do");
         return Ok(if screened.skipped.is_empty() { exit::OK } else { exit::FAILURE });
     }
-    let needs_confirm = !run.yes && screened.run.iter().any(Action::is_destructive);
-    if let Err(e) = ceiling {
-        // --yes does not pass the ceiling; --force or a typed confirmation does.
-        if run.yes || !std::io::stdin().is_terminal() {
-            return Err(Fail::new(exit::USAGE, e));
-        }
-        if !confirm(&screened, what, Some(&format!("WARNING: {e}")))? {
-            return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
-        }
-    } else if needs_confirm && !confirm(&screened, what, None)? {
-        return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
-    }
+    approve(&screened, ceiling, run, what)?;
     let journal = open_journal(c)?;
     let info = BatchInfo { origin: "headless".into(), policy_run: None, description: what.into() };
-    let batch = crate::queue::submit(&journal, &info, &screened).map_err(|e| Fail::new(exit::FAILURE, format!("journal: {e:#}")))?;
-    run_batch(c, journal, &batch, run).await
+    submit_and_run(c, journal, &info, &screened, run).await
 }
 
 /// Run (or resume) a journaled batch with a progress bar on stderr and results on stdout.

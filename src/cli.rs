@@ -79,6 +79,23 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Show every change a policy would make (exit 0: none, 2: some, 64: policy error)
+    Plan {
+        /// Policy file, or NAME for policies/NAME.toml in the config dir
+        #[arg(long, value_name = "FILE|NAME")]
+        policy: String,
+        /// table = a readable diff
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Make the changes a policy's plan lists, through the action queue (journal, rate limits, ceilings)
+    Apply {
+        /// Policy file, or NAME for policies/NAME.toml in the config dir
+        #[arg(long, value_name = "FILE|NAME")]
+        policy: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Query the provisioning report: who did what to whom, when, and did it work
     Report(crate::report::cli::ReportArgs),
     /// Run the Slack SCIM emulator (for the demo, tests and benchmarks); prints its base URL first
@@ -128,6 +145,11 @@ pub enum UsersCmd {
         /// Slack user id (W… or U…) or an email address
         id: String,
         #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Write the live directory; `--output csv` is a policy source (see docs/policies.md)
+    Export {
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Csv)]
         output: OutputFormat,
     },
     /// List users
@@ -294,6 +316,8 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
             Ok(c) => bulk::resume(&c, batch.as_deref(), retry_failed, &run).await,
             Err(f) => Err(f),
         },
+        Command::Plan { policy, output } => crate::policy::cli::plan(conn, &policy, output, &mut out).await,
+        Command::Apply { policy, run } => crate::policy::cli::apply(conn, &policy, &run).await,
         Command::Emulator(args) => match crate::emulator::serve_forever(args).await {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail::new(exit::UNAVAILABLE, format!("emulator: {e:#}"))),
@@ -422,6 +446,7 @@ async fn cmd_users(conn: &ConnArgs, cmd: UsersCmd, out: &mut dyn Write) -> Resul
         UsersCmd::Deactivate { targets, run } => bulk::deactivate(&conn.connect()?, &targets, &run, false).await,
         UsersCmd::Reactivate { targets, run } => bulk::deactivate(&conn.connect()?, &targets, &run, true).await,
         UsersCmd::Create { from, run } => bulk::create_users(&conn.connect()?, &from, &run).await,
+        UsersCmd::Export { output } => crate::policy::cli::export_users(&conn.connect()?, output, out).await,
         UsersCmd::Show { id, output } => {
             let c = conn.connect()?;
             let user = if id.contains('@') {

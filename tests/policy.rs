@@ -1,5 +1,5 @@
-//! Policy engine against an in-memory Slack directory (the emulator-backed tests come with the
-//! queue). "Apply" is `Plan::apply_in_memory`, the reference semantics of the apply order.
+//! Policy engine against an in-memory Slack directory (the emulator-backed tests are in
+//! `policy_apply.rs`). "Apply" here is `Plan::apply_in_memory`, the reference semantics of the apply order.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -428,6 +428,19 @@ fn match_on_user_name_links_existing_accounts_and_json_sources_work() {
     assert!(plan.creates.is_empty());
     let attrs: Vec<Attr> = plan.updates[0].changes.iter().map(|c| c.attr).collect();
     assert_eq!(attrs, [Attr::Email, Attr::Title]);
+}
+
+#[test]
+fn the_docs_policy_example_is_the_examples_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/policies.md")).unwrap();
+    let block = docs.split("```toml\n").nth(1).and_then(|b| b.split("```").next()).expect("a toml block in docs/policies.md");
+    let example = std::fs::read_to_string(root.join("examples/policy.toml")).unwrap();
+    assert_eq!(block, example, "docs/policies.md shows examples/policy.toml word for word");
+    let p = Policy::parse(block, &root.join("examples/policy.toml")).unwrap();
+    let source = p.read_source().unwrap();
+    let plan = compute(&p, &source, &[], &[], None).unwrap();
+    assert_eq!(plan.creates.len(), 4, "{:?}", plan.warnings);
 }
 
 #[test]

@@ -10,3 +10,5 @@ pub mod plan;
 pub use plan::{compute, Plan, PlanError, PriorState};
 pub mod export;
 pub mod render;
+pub mod apply;
+pub mod cli;

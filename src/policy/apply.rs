@@ -1,0 +1,364 @@
+//! Turning a `Plan` into queue actions, in the order `plan.rs` documents.
+//!
+//! Objects created by the plan have no Slack id until they exist, so apply runs in two passes:
+//! 1. creates, reactivations, updates, group creates (with the members whose ids are known),
+//!    renames, and the member changes whose user and group ids are all known;
+//! 2. after pass 1, the created users and groups are looked up (by email / by name) to resolve
+//!    `MemberRef::Pending` and `GroupTarget::Pending`; pass 2 holds those member changes and the
+//!    deactivations, so deactivations always run last.
+//!
+//! The queue's phases keep the order inside each pass. Nothing here talks to the terminal; the
+//! command (`policy::cli`) screens, confirms and runs the batches.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+
+use super::config::{Attr, Policy};
+use super::plan::{GroupTarget, MemberChange, MemberRef, Plan, PriorState, UpdateUser};
+use crate::queue::Target;
+use crate::queue::action::{Action, UpdateSpec};
+use crate::scim::{ScimClient, ScimError, User};
+
+/// The update path a cleared attribute is removed by (see `scim::client::user_patch_v2`).
+pub fn clear_path(attr: Attr) -> String {
+    match attr {
+        Attr::PhoneWork => "phoneNumbers[type eq \"work\"]".into(),
+        Attr::PhoneMobile => "phoneNumbers[type eq \"mobile\"]".into(),
+        Attr::Manager => "enterprise.manager".into(),
+        Attr::Email => "emails".into(), // never produced: compute does not clear emails
+        a => a.name().to_string(),
+    }
+}
+
+/// An update as the queue journals it: new values in `set`, cleared attributes in `clear`.
+pub fn update_spec(u: &UpdateUser) -> UpdateSpec {
+    let mut set = User::default();
+    let mut clear = Vec::new();
+    for ch in &u.changes {
+        match ch.new.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => ch.attr.set(&mut set, Some(v)),
+            None => clear.push(clear_path(ch.attr)),
+        }
+    }
+    UpdateSpec { set, clear }
+}
+
+fn user_target(id: &str, email: &str, label: &str) -> Target {
+    Target {
+        id: Some(id.to_string()),
+        email: Some(email.to_string()).filter(|e| !e.is_empty()),
+        user_name: None,
+        display: Some(label.to_string()).filter(|l| !l.is_empty()),
+    }
+}
+
+/// A member change that has to wait for pass 1 (it names a user or group created there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deferred {
+    pub group: GroupTarget,
+    pub group_name: String,
+    pub members: Vec<MemberRef>,
+    pub add: bool,
+}
+
+/// The plan split into what can be queued now and what must wait for ids.
+#[derive(Debug, Default)]
+pub struct Passes {
+    pub first: Vec<Action>,
+    pub deferred: Vec<Deferred>,
+    pub deactivations: Vec<Action>,
+}
+
+impl Passes {
+    /// Number of member changes (users) waiting for pass 2.
+    pub fn deferred_members(&self) -> usize {
+        self.deferred.iter().map(|d| d.members.len()).sum()
+    }
+}
+
+fn known_id(m: &MemberRef) -> Option<&str> {
+    match m {
+        MemberRef::User { id, .. } => Some(id),
+        MemberRef::Pending { .. } => None,
+    }
+}
+
+fn split_change(mc: &MemberChange, add: bool, first: &mut Vec<Action>, deferred: &mut Vec<Deferred>) {
+    let (known, pending): (Vec<&MemberRef>, Vec<&MemberRef>) = mc.members.iter().partition(|m| known_id(m).is_some());
+    match &mc.group {
+        GroupTarget::Existing { id } => {
+            if !known.is_empty() {
+                let user_ids: Vec<String> = known.iter().filter_map(|m| known_id(m)).map(str::to_string).collect();
+                let (group_id, group_name) = (id.clone(), mc.group_name.clone());
+                first.push(if add {
+                    Action::AddMembers { group_id, group_name, user_ids }
+                } else {
+                    Action::RemoveMembers { group_id, group_name, user_ids }
+                });
+            }
+            if !pending.is_empty() {
+                deferred.push(Deferred { group: mc.group.clone(), group_name: mc.group_name.clone(), members: pending.into_iter().cloned().collect(), add });
+            }
+        }
+        GroupTarget::Pending { .. } => {
+            deferred.push(Deferred { group: mc.group.clone(), group_name: mc.group_name.clone(), members: mc.members.clone(), add });
+        }
+    }
+}
+
+/// Split a plan into the two passes. `email_of` gives the current email of an updated user (for
+/// the log, the report and the profile's `protected` list, which may name emails).
+pub fn passes(plan: &Plan, email_of: &dyn Fn(&str) -> Option<String>) -> Passes {
+    let mut p = Passes::default();
+    for c in &plan.creates {
+        p.first.push(Action::CreateUser { target: Target::of_user(&c.user), user: c.user.clone() });
+    }
+    for r in &plan.reactivations {
+        p.first.push(Action::Reactivate { target: user_target(&r.id, &r.email, &r.label) });
+    }
+    for u in &plan.updates {
+        let mut target = user_target(&u.id, "", &u.label);
+        target.email = email_of(&u.id).or_else(|| u.changes.iter().find(|c| c.attr == Attr::Email).and_then(|c| c.old.clone()));
+        p.first.push(Action::UpdateUser { target, update: update_spec(u) });
+    }
+    for g in &plan.group_creates {
+        let members: Vec<String> = g.members.iter().filter_map(known_id).map(str::to_string).collect();
+        p.first.push(Action::CreateGroup { name: g.name.clone(), members });
+        let pending: Vec<MemberRef> = g.members.iter().filter(|m| known_id(m).is_none()).cloned().collect();
+        if !pending.is_empty() {
+            p.deferred.push(Deferred { group: GroupTarget::Pending { key: g.key.clone() }, group_name: g.name.clone(), members: pending, add: true });
+        }
+    }
+    for r in &plan.group_renames {
+        p.first.push(Action::RenameGroup { id: r.id.clone(), from: r.old.clone(), to: r.new.clone() });
+    }
+    for mc in &plan.member_adds {
+        split_change(mc, true, &mut p.first, &mut p.deferred);
+    }
+    for mc in &plan.member_removes {
+        split_change(mc, false, &mut p.first, &mut p.deferred);
+    }
+    for d in &plan.deactivations {
+        p.deactivations.push(Action::Deactivate { target: user_target(&d.id, &d.email, &d.label) });
+    }
+    p
+}
+
+/// Slack ids of the objects the plan created: source key -> user id, group rule key -> group id.
+#[derive(Debug, Default)]
+pub struct Created {
+    pub users: HashMap<String, String>,
+    pub groups: HashMap<String, String>,
+}
+
+/// Look up the users and groups pass 1 created (only those pending references need).
+pub async fn find_created(client: &ScimClient, plan: &Plan, deferred: &[Deferred]) -> Result<Created, ScimError> {
+    let mut want_users: Vec<&str> = deferred.iter().flat_map(|d| d.members.iter()).filter_map(|m| match m {
+        MemberRef::Pending { key, .. } => Some(key.as_str()),
+        MemberRef::User { .. } => None,
+    }).collect();
+    want_users.sort_unstable();
+    want_users.dedup();
+    let email_of: HashMap<&str, &str> = plan.creates.iter().filter_map(|c| Some((c.key.as_str(), c.user.primary_email()?))).collect();
+    let lookups: Vec<(String, Result<Option<User>, ScimError>)> = futures::stream::iter(want_users.into_iter().filter_map(|k| {
+        let email = email_of.get(k)?.to_string();
+        let client = client.clone();
+        let key = k.to_string();
+        Some(async move { (key, client.find_user_by_email(&email).await) })
+    }))
+    .buffer_unordered(8)
+    .collect()
+    .await;
+    let mut created = Created::default();
+    for (key, r) in lookups {
+        if let Some(u) = r? {
+            created.users.insert(key, u.id().to_string());
+        }
+    }
+    for d in deferred {
+        if let GroupTarget::Pending { key } = &d.group
+            && !created.groups.contains_key(key)
+            && let Some(g) = client.find_group_by_name(&d.group_name).await?
+        {
+            created.groups.insert(key.clone(), g.id().to_string());
+        }
+    }
+    Ok(created)
+}
+
+/// The pass-2 member changes with every reference resolved; unresolved ones are returned as
+/// messages (their creation failed or is not visible yet) and left for the next apply.
+pub fn resolve_deferred(deferred: &[Deferred], created: &Created) -> (Vec<Action>, Vec<String>) {
+    let mut actions = Vec::new();
+    let mut missing = Vec::new();
+    for d in deferred {
+        let group_id = match &d.group {
+            GroupTarget::Existing { id } => id.clone(),
+            GroupTarget::Pending { key } => match created.groups.get(key) {
+                Some(id) => id.clone(),
+                None => {
+                    missing.push(format!("group {:?} was not found after creation; its {} member change(s) wait for the next apply", d.group_name, d.members.len()));
+                    continue;
+                }
+            },
+        };
+        let mut user_ids = Vec::new();
+        for m in &d.members {
+            match m {
+                MemberRef::User { id, .. } => user_ids.push(id.clone()),
+                MemberRef::Pending { key, .. } => match created.users.get(key) {
+                    Some(id) => user_ids.push(id.clone()),
+                    None => missing.push(format!("user {key:?} was not found after creation; not added to {:?}", d.group_name)),
+                },
+            }
+        }
+        if user_ids.is_empty() {
+            continue;
+        }
+        let group_name = d.group_name.clone();
+        actions.push(if d.add {
+            Action::AddMembers { group_id, group_name, user_ids }
+        } else {
+            Action::RemoveMembers { group_id, group_name, user_ids }
+        });
+    }
+    (actions, missing)
+}
+
+/// Rule key -> Slack group id for every group rule, from the directory after apply: the prior
+/// id when that group still exists, else the group named `slack_name`.
+pub async fn group_ids_after(client: &ScimClient, policy: &Policy, prior: Option<&PriorState>) -> Result<BTreeMap<String, String>, ScimError> {
+    if policy.groups.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let groups = client.all_groups().await?;
+    let mut ids = BTreeMap::new();
+    for rule in &policy.groups {
+        let by_prior = prior.and_then(|p| p.group_ids.get(&rule.key)).filter(|id| groups.iter().any(|g| g.id() == id.as_str()));
+        let id = by_prior.cloned().or_else(|| groups.iter().find(|g| g.name().trim().eq_ignore_ascii_case(rule.slack_name.trim())).map(|g| g.id().to_string()));
+        if let Some(id) = id {
+            ids.insert(rule.key.clone(), id);
+        }
+    }
+    Ok(ids)
+}
+
+/// The policy's name: its file name without `.toml`.
+pub fn policy_name(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "policy".into())
+}
+
+/// Where the state of earlier applies of a policy is kept: `<state_dir>/<policy-name>.json`
+/// (`state_dir` is `paths::data_dir()/policy-state` for the command).
+pub fn state_file(state_dir: &Path, policy_path: &Path) -> PathBuf {
+    state_dir.join(format!("{}.json", policy_name(policy_path)))
+}
+
+pub fn default_state_dir() -> PathBuf {
+    crate::paths::data_dir().join("policy-state")
+}
+
+/// Read the prior state; a missing file means the policy was never applied.
+pub fn load_prior(file: &Path) -> Result<Option<PriorState>, String> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| format!("{}: unreadable policy state: {e} (delete the file to start afresh)", file.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", file.display())),
+    }
+}
+
+/// Write the prior state atomically (write a temporary file, then rename).
+pub fn save_prior(file: &Path, state: &PriorState) -> Result<(), String> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let tmp = file.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(state).map_err(|e| e.to_string())?;
+    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, file).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::plan::{AttrChange, CreateUser, Deactivate, GroupCreate, Reason};
+    use crate::scim::MultiValue;
+
+    fn pending(k: &str) -> MemberRef {
+        MemberRef::Pending { key: k.into(), label: k.into() }
+    }
+    fn known(id: &str) -> MemberRef {
+        MemberRef::User { id: id.into(), label: id.into() }
+    }
+
+    #[test]
+    fn passes_defer_pending_refs_and_keep_deactivations_last() {
+        let new_user = User { user_name: Some("ann".into()), emails: Some(vec![MultiValue::email("ann@x.example", true)]), ..Default::default() };
+        let plan = Plan {
+            creates: vec![CreateUser { row_line: 2, key: "E1".into(), label: "ann".into(), user: new_user }],
+            updates: vec![UpdateUser {
+                id: "U2".into(),
+                label: "bob".into(),
+                row_line: 3,
+                changes: vec![
+                    AttrChange { attr: Attr::Title, old: Some("a".into()), new: Some("b".into()) },
+                    AttrChange { attr: Attr::Department, old: Some("Ops".into()), new: None },
+                ],
+                patch: User::default(),
+            }],
+            group_creates: vec![GroupCreate { key: "g".into(), name: "new".into(), members: vec![known("U2"), pending("E1")] }],
+            member_adds: vec![MemberChange { group: GroupTarget::Existing { id: "S1".into() }, group_name: "old".into(), members: vec![known("U3"), pending("E1")] }],
+            member_removes: vec![MemberChange { group: GroupTarget::Existing { id: "S1".into() }, group_name: "old".into(), members: vec![known("U4")] }],
+            deactivations: vec![Deactivate { id: "U5".into(), email: "e@x".into(), label: "e".into(), reason: Reason::Deleted, row_line: None }],
+            ..Default::default()
+        };
+        let p = passes(&plan, &|id| (id == "U2").then(|| "bob@x.example".to_string()));
+        let names: Vec<&str> = p.first.iter().map(Action::name).collect();
+        assert_eq!(names, ["create_user", "update_user", "create_group", "add_members", "remove_members"]);
+        match &p.first[1] {
+            Action::UpdateUser { update, target } => {
+                assert_eq!(target.email.as_deref(), Some("bob@x.example"));
+                assert_eq!(update.set.title.as_deref(), Some("b"));
+                assert_eq!(update.clear, ["enterprise.department"]);
+            }
+            _ => unreachable!(),
+        }
+        match &p.first[2] {
+            Action::CreateGroup { members, .. } => assert_eq!(members, &["U2"]),
+            _ => unreachable!(),
+        }
+        assert_eq!(p.deferred.len(), 2);
+        assert_eq!(p.deferred_members(), 2);
+        assert_eq!(p.deactivations.len(), 1);
+
+        let mut created = Created::default();
+        created.users.insert("E1".into(), "UNEW".into());
+        created.groups.insert("g".into(), "SNEW".into());
+        let (actions, missing) = resolve_deferred(&p.deferred, &created);
+        assert!(missing.is_empty());
+        let resolved: Vec<(String, Vec<String>)> = actions
+            .iter()
+            .map(|a| match a {
+                Action::AddMembers { group_id, user_ids, .. } => (group_id.clone(), user_ids.clone()),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(resolved, [("SNEW".to_string(), vec!["UNEW".to_string()]), ("S1".to_string(), vec!["UNEW".to_string()])]);
+        let (_, missing) = resolve_deferred(&p.deferred, &Created::default());
+        assert_eq!(missing.len(), 2, "{missing:?}");
+    }
+
+    #[test]
+    fn prior_state_round_trips_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = state_file(&dir.path().join("policy-state"), Path::new("/etc/x/hr.toml"));
+        assert!(f.ends_with("policy-state/hr.json"));
+        assert_eq!(load_prior(&f).unwrap(), None);
+        let s = PriorState { scope_groups: vec!["staff".into()], retired_scope_groups: vec![], group_ids: BTreeMap::from([("k".into(), "S1".into())]) };
+        save_prior(&f, &s).unwrap();
+        assert_eq!(load_prior(&f).unwrap(), Some(s));
+        std::fs::write(&f, "{").unwrap();
+        assert!(load_prior(&f).unwrap_err().contains("delete the file"));
+    }
+}
