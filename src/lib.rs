@@ -9,3 +9,4 @@ pub mod output;
 pub mod paths;
 pub mod cli;
 pub mod config;
+pub mod tui;
