@@ -322,7 +322,7 @@ impl App {
                     self.swap_in(st);
                 }
                 self.users_total = Some(l.total.unwrap_or(l.loaded).max(self.store.len() as u64));
-                self.push_log(Level::Info, format!("loaded {} users", self.store.len()));
+                self.push_log(Level::Info, format!("loaded {} users", super::render::thousands(self.store.len() as u64)));
                 vec![]
             }
             Msg::GroupsLoaded { generation, result } => {

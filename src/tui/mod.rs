@@ -51,3 +51,6 @@ pub async fn run_demo(_args: crate::cli::DemoArgs, _theme: Option<String>) -> i3
     eprintln!("scimitar: the embedded emulator is not part of this build yet");
     crate::exit::USAGE
 }
+
+#[cfg(test)]
+mod tests;

@@ -416,6 +416,9 @@ impl UsersView {
 /// The first visible row so that `selected` is inside a window of `height` rows.
 pub fn visible_offset(selected: usize, offset: usize, height: usize, len: usize) -> usize {
     let height = height.max(1);
+    if len <= height {
+        return 0;
+    }
     let mut off = offset.min(len.saturating_sub(1));
     if selected < off {
         off = selected;
@@ -491,7 +494,8 @@ mod tests {
         assert_eq!(v.filtered, vec![1]);
         v.set_show(&s, Show::Active);
         assert_eq!(v.filtered, vec![0, 3, 2]);
-        assert_eq!(v.selected_index(), Some(3));
+        assert_eq!(v.selected_index(), Some(0)); // Ann is not shown any more: back to the top
+        v.selected = 1;
         let added = s.extend(vec![user(5, "Dora Quinn", true), user(1, "Zoe Adams", false)]);
         assert_eq!(added, vec![4]);
         v.added(&s, added);
