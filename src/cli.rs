@@ -1,6 +1,7 @@
 //! The headless commands. Data goes to stdout (`--output table|json|csv`), diagnostics to
 //! stderr, and the exit code says what happened (see `exit`).
 
+use crate::bulk::{self, RunArgs, Targets};
 use crate::config::{self, Config, ConfigError, Profile};
 use crate::exit;
 use crate::output::{OutputFormat, Rows};
@@ -68,9 +69,22 @@ pub enum Command {
     /// Look up users
     #[command(subcommand)]
     Users(UsersCmd),
-    /// Look up groups
+    /// Look up and change groups
     #[command(subcommand)]
     Groups(GroupsCmd),
+    /// Finish batches that a crash or kill left unfinished (each op runs at most once more, safely)
+    Resume {
+        /// Only this batch
+        #[arg(long)]
+        batch: Option<String>,
+        /// Queue the batch's failed operations again (needs --batch)
+        #[arg(long, requires = "batch")]
+        retry_failed: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Query the provisioning report: who did what to whom, when, and did it work
+    Report(crate::report::cli::ReportArgs),
     /// Open the console against an embedded Slack SCIM emulator (loopback only, random token)
     Demo(DemoArgs),
 }
@@ -106,6 +120,28 @@ pub enum UsersCmd {
         emails: Vec<String>,
         #[arg(long, short, value_enum, default_value_t)]
         output: OutputFormat,
+    },
+    /// Deactivate users (Slack keeps them, readable, with active=false)
+    Deactivate {
+        #[command(flatten)]
+        targets: Targets,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Reactivate deactivated users
+    Reactivate {
+        #[command(flatten)]
+        targets: Targets,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Create users from a CSV (columns: email, userName, first_name, last_name, displayName, title, department, ...)
+    Create {
+        /// The CSV file
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Show every attribute of one user (by id, or by email)
     Show {
@@ -144,6 +180,49 @@ pub enum GroupsCmd {
         group: String,
         #[arg(long, short, value_enum, default_value_t)]
         output: OutputFormat,
+    },
+    /// Create a group, optionally with members
+    Create {
+        /// The new group's display name
+        name: String,
+        #[command(flatten)]
+        members: Targets,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Rename a group (membership is kept: PATCH, never a PUT)
+    Rename {
+        /// Group display name or id
+        group: String,
+        /// The new name
+        to: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Delete a group (its members stay in Slack)
+    Delete {
+        /// Group display name or id
+        group: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Add users to a group
+    Add {
+        /// Group display name or id
+        group: String,
+        #[command(flatten)]
+        targets: Targets,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Remove users from a group (one filtered remove per member, never the whole list)
+    Remove {
+        /// Group display name or id
+        group: String,
+        #[command(flatten)]
+        targets: Targets,
+        #[command(flatten)]
+        run: RunArgs,
     },
 }
 
@@ -227,6 +306,14 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
         Command::Check(a) => cmd_check(conn, a, &mut out).await,
         Command::Users(c) => cmd_users(conn, c, &mut out).await,
         Command::Groups(c) => cmd_groups(conn, c, &mut out).await,
+        Command::Resume { batch, retry_failed, run } => match conn.connect() {
+            Ok(c) => bulk::resume(&c, batch.as_deref(), retry_failed, &run).await,
+            Err(f) => Err(f),
+        },
+        Command::Report(args) => {
+            let stderr = std::io::stderr();
+            Ok(crate::report::cli::run(args, &mut out, &mut stderr.lock()))
+        }
         Command::Demo(_) => Err(Fail::new(exit::USAGE, "demo opens the console; run it from the scimitar binary")),
     };
     let _ = out.flush();
@@ -340,6 +427,9 @@ async fn cmd_users(conn: &ConnArgs, cmd: UsersCmd, out: &mut dyn Write) -> Resul
             }
             Ok(exit::OK)
         }
+        UsersCmd::Deactivate { targets, run } => bulk::deactivate(&conn.connect()?, &targets, &run, false).await,
+        UsersCmd::Reactivate { targets, run } => bulk::deactivate(&conn.connect()?, &targets, &run, true).await,
+        UsersCmd::Create { from, run } => bulk::create_users(&conn.connect()?, &from, &run).await,
         UsersCmd::Show { id, output } => {
             let c = conn.connect()?;
             let user = if id.contains('@') {
@@ -467,6 +557,11 @@ async fn cmd_groups(conn: &ConnArgs, cmd: GroupsCmd, out: &mut dyn Write) -> Res
             rows.write(output, out)?;
             Ok(exit::OK)
         }
+        GroupsCmd::Create { name, members, run } => bulk::group_create(&c, &name, &members, &run).await,
+        GroupsCmd::Rename { group, to, run } => bulk::group_rename(&c, &group, &to, &run).await,
+        GroupsCmd::Delete { group, run } => bulk::group_delete(&c, &group, &run).await,
+        GroupsCmd::Add { group, targets, run } => bulk::group_members(&c, &group, &targets, true, &run).await,
+        GroupsCmd::Remove { group, targets, run } => bulk::group_members(&c, &group, &targets, false, &run).await,
         GroupsCmd::Show { group, output } => {
             let g: Group = if crate::scim::types::is_valid_id(&group) && group.starts_with('S') {
                 match c.client.get_group(&group).await {

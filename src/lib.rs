@@ -2,11 +2,16 @@
 //!
 //! Data flows one way: input -> action -> queue -> SCIM client -> result -> state -> render.
 
-pub mod exit;
-pub mod sanitize;
-pub mod scim;
-pub mod output;
-pub mod paths;
+pub mod bulk;
 pub mod cli;
 pub mod config;
+pub mod emulator;
+pub mod exit;
+pub mod output;
+pub mod paths;
+pub mod queue;
+pub mod report;
+pub mod sanitize;
+pub mod scim;
+pub mod store;
 pub mod tui;

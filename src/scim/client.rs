@@ -216,6 +216,16 @@ struct Answer {
 
 const UNKNOWN_FORM: u8 = 255;
 
+tokio::task_local! {
+    /// Retries made by requests of the current task, when the caller set up a scope (the queue
+    /// engine does, to record per-operation retry counts).
+    pub static RETRIES: std::cell::Cell<u32>;
+}
+
+fn count_retry() {
+    let _ = RETRIES.try_with(|c| c.set(c.get() + 1));
+}
+
 impl ScimClient {
     pub fn new(config: ClientConfig) -> Result<Self, ScimError> {
         if config.token.is_empty() {
@@ -360,6 +370,7 @@ impl ScimClient {
                     l.lock().unwrap().penalise(endpoint, now, now + wait);
                 }
                 stats.retries.fetch_add(1, Ordering::Relaxed);
+                count_retry();
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -375,6 +386,7 @@ impl ScimClient {
                 return Err(err);
             }
             stats.retries.fetch_add(1, Ordering::Relaxed);
+            count_retry();
             tokio::time::sleep(self.backoff(failures)).await;
             failures += 1;
         }

@@ -46,10 +46,46 @@ pub async fn run_console(conn: &ConnArgs, theme: Option<String>) -> i32 {
     run_with_client(c.client, theme).await
 }
 
-/// `scimitar demo`: the console against the embedded emulator (available once it is merged).
-pub async fn run_demo(_args: crate::cli::DemoArgs, _theme: Option<String>) -> i32 {
-    eprintln!("scimitar: the embedded emulator is not part of this build yet");
-    crate::exit::USAGE
+/// `scimitar demo`: start the embedded emulator on a free loopback port with a random token,
+/// then open the console against it.
+pub async fn run_demo(args: crate::cli::DemoArgs, theme: Option<String>) -> i32 {
+    use crate::emulator::{Emulator, EmulatorConfig, Faults, RateLimitMode};
+    use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
+    let token = format!("xoxp-demo-{:032x}", rand::random::<u128>());
+    let config = EmulatorConfig {
+        users: args.users,
+        groups: args.groups,
+        seed: args.seed,
+        token: token.clone(),
+        rate_limit: RateLimitMode::Off,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        faults: Faults::default(),
+    };
+    let emu = match Emulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("scimitar: cannot start the demo emulator: {e}");
+            return crate::exit::FAILURE;
+        }
+    };
+    let url = emu.base_url(ApiVersion::V2);
+    let client = match ClientConfig::new(&url, Secret::new(token), ApiVersion::V2).and_then(|mut cc| {
+        cc.rate_limit = RateLimit::Off;
+        ScimClient::new(cc)
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("scimitar: cannot connect to the demo emulator: {e}");
+            return crate::exit::FAILURE;
+        }
+    };
+    let intro = format!(
+        "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
+        args.users, args.groups, args.seed
+    );
+    let code = runtime::run_with_client_intro(client, theme, vec![intro]).await;
+    emu.shutdown().await;
+    code
 }
 
 #[cfg(test)]

@@ -110,12 +110,20 @@ fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> std::io
 
 /// Open the console on a client; returns the exit code.
 pub async fn run_with_client(client: ScimClient, theme: Option<String>) -> i32 {
+    run_with_client_intro(client, theme, Vec::new()).await
+}
+
+/// As `run_with_client`, with lines for the Log pane to start with.
+pub async fn run_with_client_intro(client: ScimClient, theme: Option<String>, intro: Vec<String>) -> i32 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!("scimitar: the console needs a terminal; for scripts use the commands (scimitar --help)");
         return crate::exit::USAGE;
     }
     let (themes, theme, theme_err) = super::choose_theme(theme.as_deref(), None);
     let mut app = App::new(client.host(), format!("SCIM {}", client.version().label()), themes, theme);
+    for line in intro {
+        app.push_log(Level::Info, line);
+    }
     if let Some(e) = theme_err {
         app.push_log(Level::Error, e);
     }

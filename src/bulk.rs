@@ -1,0 +1,378 @@
+//! The headless write commands: validate every input row, screen with the safety rules, ask once,
+//! journal, run through the queue engine, print one result per operation.
+
+use crate::cli::{Connection, Fail};
+use crate::exit;
+use crate::output::{OutputFormat, Rows};
+use crate::queue::input::{self, InputRow};
+use crate::queue::journal::OpRow;
+use crate::queue::{
+    Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, Journal, OpState, QueueEvent, RunContext, Safety, Screened, Target,
+};
+use crate::scim::ratelimit::Endpoint;
+use crate::scim::{Group, ScimClient, User};
+use clap::Args;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Options every write command shares.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Show what would be done, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Allow more deactivations than the profile's ceiling (max_deactivations, default 100)
+    #[arg(long)]
+    pub force: bool,
+    /// Which endpoint deactivates: delete, patch, or both rows of Slack's rate table (fastest)
+    #[arg(long, value_enum, default_value_t)]
+    pub via: DeactivateVia,
+    /// Requests kept in flight
+    #[arg(long, default_value_t = 24)]
+    pub workers: usize,
+    #[arg(long, short, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+/// Who to act on: arguments and/or a file.
+#[derive(Args, Debug, Clone)]
+pub struct Targets {
+    /// Emails or Slack user ids
+    pub users: Vec<String>,
+    /// A file with one email or id per line, or a CSV with an `email` or `id` column
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+}
+
+/// Above this many destructive operations the admin types the count to confirm.
+pub const CONFIRM_THRESHOLD: usize = 25;
+
+fn input_errors(errors: Vec<String>) -> Fail {
+    let n = errors.len();
+    Fail::new(exit::USAGE, format!("{}\n{n} bad input row{}; nothing was done", errors.join("\n"), if n == 1 { "" } else { "s" }))
+}
+
+async fn resolve_targets(client: &ScimClient, t: &Targets) -> Result<Vec<(InputRow, User)>, Fail> {
+    let rows = input::collect(&t.users, t.from.as_deref()).map_err(input_errors)?;
+    input::resolve(client, &rows).await.map_err(input_errors)
+}
+
+pub async fn deactivate(c: &Connection, t: &Targets, run: &RunArgs, active: bool) -> Result<i32, Fail> {
+    let resolved = resolve_targets(&c.client, t).await?;
+    let actions = resolved
+        .into_iter()
+        .map(|(_, u)| {
+            let target = Target::of_user(&u);
+            if active { Action::Reactivate { target } } else { Action::Deactivate { target } }
+        })
+        .collect();
+    let what = if active { "reactivate users" } else { "deactivate users" };
+    execute(c, actions, run, what).await
+}
+
+pub async fn create_users(c: &Connection, from: &PathBuf, run: &RunArgs) -> Result<i32, Fail> {
+    let users = input::read_new_users(from).map_err(input_errors)?;
+    // Existing accounts are reported before anything runs: linking, never duplicating.
+    let mut errors = Vec::new();
+    for (origin, u) in &users {
+        if let Some(email) = u.primary_email()
+            && let Some(existing) = c.client.find_user_by_email(email).await?
+        {
+            let state = if existing.is_active() { "active" } else { "deactivated" };
+            errors.push(format!("{origin}: {email} already exists as {} ({state})", existing.id()));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(input_errors(errors));
+    }
+    let actions = users.into_iter().map(|(_, u)| Action::CreateUser { target: Target::of_user(&u), user: u }).collect();
+    execute(c, actions, run, "create users").await
+}
+
+async fn find_group(client: &ScimClient, name_or_id: &str) -> Result<Group, Fail> {
+    if crate::scim::types::is_valid_id(name_or_id) && name_or_id.starts_with('S') {
+        match client.get_group(name_or_id).await {
+            Ok(g) => return Ok(g),
+            Err(e) if !e.is_not_found() => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+    client
+        .find_group_by_name(name_or_id)
+        .await?
+        .ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name_or_id:?}")))
+}
+
+pub async fn group_create(c: &Connection, name: &str, members: &Targets, run: &RunArgs) -> Result<i32, Fail> {
+    if name.trim().is_empty() {
+        return Err(Fail::new(exit::USAGE, "the group name is empty"));
+    }
+    if let Some(g) = c.client.find_group_by_name(name).await? {
+        return Err(Fail::new(exit::USAGE, format!("a group named {name:?} already exists ({})", g.id())));
+    }
+    let ids = if members.users.is_empty() && members.from.is_none() {
+        Vec::new()
+    } else {
+        resolve_targets(&c.client, members).await?.into_iter().map(|(_, u)| u.id().to_string()).collect()
+    };
+    execute(c, vec![Action::CreateGroup { name: name.into(), members: ids }], run, "create a group").await
+}
+
+pub async fn group_rename(c: &Connection, group: &str, to: &str, run: &RunArgs) -> Result<i32, Fail> {
+    let g = find_group(&c.client, group).await?;
+    execute(c, vec![Action::RenameGroup { id: g.id().into(), from: g.name().into(), to: to.into() }], run, "rename a group").await
+}
+
+pub async fn group_delete(c: &Connection, group: &str, run: &RunArgs) -> Result<i32, Fail> {
+    let g = find_group(&c.client, group).await?;
+    execute(c, vec![Action::DeleteGroup { id: g.id().into(), name: g.name().into() }], run, "delete a group").await
+}
+
+pub async fn group_members(c: &Connection, group: &str, t: &Targets, add: bool, run: &RunArgs) -> Result<i32, Fail> {
+    let g = find_group(&c.client, group).await?;
+    let ids: Vec<String> = resolve_targets(&c.client, t).await?.into_iter().map(|(_, u)| u.id().to_string()).collect();
+    let a = if add {
+        Action::AddMembers { group_id: g.id().into(), group_name: g.name().into(), user_ids: ids }
+    } else {
+        Action::RemoveMembers { group_id: g.id().into(), group_name: g.name().into(), user_ids: ids }
+    };
+    execute(c, vec![a], run, if add { "add members" } else { "remove members" }).await
+}
+
+/// Ask once on the terminal. Above the threshold the count must be typed.
+fn confirm(screened: &Screened, what: &str, force_prompt: Option<&str>) -> Result<bool, Fail> {
+    let n = screened.run.len();
+    let destructive = screened.run.iter().filter(|a| a.is_destructive()).count();
+    if !std::io::stdin().is_terminal() {
+        return Err(Fail::new(exit::USAGE, format!("refusing to {what} ({n} operations) without confirmation: pass --yes (or --dry-run to look first)")));
+    }
+    let mut err = std::io::stderr();
+    let first: Vec<String> = screened.run.iter().take(5).map(|a| a.describe()).collect();
+    let _ = writeln!(err, "About to {what}: {n} operation{}:", if n == 1 { "" } else { "s" });
+    for f in &first {
+        let _ = writeln!(err, "  {}", crate::sanitize::clean(f));
+    }
+    if n > first.len() {
+        let _ = writeln!(err, "  … and {} more", n - first.len());
+    }
+    if let Some(p) = force_prompt {
+        let _ = writeln!(err, "{p}");
+    }
+    let typed = destructive > CONFIRM_THRESHOLD || force_prompt.is_some();
+    if typed {
+        let _ = write!(err, "Type {n} to confirm: ");
+    } else {
+        let _ = write!(err, "Proceed? [y/N] ");
+    }
+    let _ = err.flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| Fail::new(exit::FAILURE, e.to_string()))?;
+    let line = line.trim();
+    Ok(if typed { line == n.to_string() } else { matches!(line, "y" | "Y" | "yes") })
+}
+
+fn open_journal(c: &Connection) -> Result<Arc<Journal>, Fail> {
+    let ctx = RunContext::new(&c.profile_name, &c.client.host());
+    Journal::open(&crate::paths::database(), ctx)
+        .map(Arc::new)
+        .map_err(|e| Fail::new(exit::CONFIG, format!("cannot open the journal: {e:#}")))
+}
+
+/// Screen, confirm, journal and run a list of actions.
+pub async fn execute(c: &Connection, actions: Vec<Action>, run: &RunArgs, what: &str) -> Result<i32, Fail> {
+    let safety = Safety::from_profile(&c.profile, run.force);
+    let screened = safety.screen(actions);
+    for (a, why) in &screened.skipped {
+        eprintln!("scimitar: skipping {}: {why}", crate::sanitize::clean(&a.describe()));
+    }
+    let ceiling = safety.check_ceiling(&screened);
+    if run.dry_run {
+        let mut rows = Rows::new(vec!["seq", "action", "target", "would"]);
+        for (i, a) in screened.run.iter().enumerate() {
+            rows.push(vec![(i + 1).to_string(), a.name().into(), a.target().label(), a.describe()], None);
+        }
+        for (a, why) in &screened.skipped {
+            rows.push(vec!["-".into(), a.name().into(), a.target().label(), format!("skip: {why}")], None);
+        }
+        rows.write(run.output, &mut std::io::stdout().lock())?;
+        if let Err(e) = &ceiling {
+            eprintln!("scimitar: note: {e}");
+        }
+        eprintln!("scimitar: dry run: {} operation(s) would run, nothing was changed", screened.run.len());
+        return Ok(exit::OK);
+    }
+    if screened.run.is_empty() {
+        eprintln!("scimitar: nothing to do");
+        return Ok(if screened.skipped.is_empty() { exit::OK } else { exit::FAILURE });
+    }
+    let needs_confirm = !run.yes && screened.run.iter().any(Action::is_destructive);
+    if let Err(e) = ceiling {
+        // --yes does not pass the ceiling; --force or a typed confirmation does.
+        if run.yes || !std::io::stdin().is_terminal() {
+            return Err(Fail::new(exit::USAGE, e));
+        }
+        if !confirm(&screened, what, Some(&format!("WARNING: {e}")))? {
+            return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
+        }
+    } else if needs_confirm && !confirm(&screened, what, None)? {
+        return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
+    }
+    let journal = open_journal(c)?;
+    let info = BatchInfo { origin: "headless".into(), policy_run: None, description: what.into() };
+    let batch = crate::queue::submit(&journal, &info, &screened).map_err(|e| Fail::new(exit::FAILURE, format!("journal: {e:#}")))?;
+    run_batch(c, journal, &batch, run).await
+}
+
+/// Run (or resume) a journaled batch with a progress bar on stderr and results on stdout.
+pub async fn run_batch(c: &Connection, journal: Arc<Journal>, batch: &str, run: &RunArgs) -> Result<i32, Fail> {
+    let engine = Engine::new(c.client.clone(), journal, EngineConfig { workers: run.workers, deactivate_via: run.via });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = Cancel::default();
+    let progress = std::io::stderr().is_terminal();
+    let rate = planned_rate(&c.client, run.via);
+    let handle = {
+        let engine = engine.clone();
+        let batch = batch.to_string();
+        let cancel = cancel.clone();
+        tokio::spawn(async move { engine.run_batch(&batch, Some(tx), cancel).await })
+    };
+    let started = Instant::now();
+    let (mut total, mut done, mut failed) = (0usize, 0usize, 0usize);
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { break };
+                match ev {
+                    QueueEvent::BatchStarted { total: t, .. } => total = t,
+                    QueueEvent::OpFinished { state, describe, message, .. } => {
+                        if state == OpState::Failed {
+                            failed += 1;
+                            if progress {
+                                eprint!("\r\x1b[2K");
+                            }
+                            eprintln!("scimitar: failed: {}: {}", crate::sanitize::clean(&describe), crate::sanitize::clean(&message));
+                        } else {
+                            done += 1;
+                        }
+                        if progress {
+                            draw_progress(done + failed, total, failed, started, rate);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                cancel.cancel();
+                eprintln!("\nscimitar: interrupted: finishing requests in flight, cancelling the rest (the journal keeps everything)");
+            }
+        }
+    }
+    if progress {
+        eprint!("\r\x1b[2K");
+    }
+    let result = handle
+        .await
+        .map_err(|e| Fail::new(exit::FAILURE, format!("the queue stopped: {e}")))?
+        .map_err(|e| Fail::new(exit::FAILURE, format!("the queue stopped: {e:#}")))?;
+    write_results(&result.ops, run.output)?;
+    eprintln!(
+        "scimitar: batch {}: {} done, {} failed, {} skipped, {} cancelled in {:.1}s",
+        result.batch_id,
+        result.count(OpState::Done),
+        result.count(OpState::Failed),
+        result.count(OpState::Skipped),
+        result.count(OpState::Cancelled),
+        result.elapsed.as_secs_f64()
+    );
+    Ok(if result.all_succeeded() && !interrupted { exit::OK } else { exit::FAILURE })
+}
+
+/// Requests per second the limiter allows for deactivations (None without a limiter): the
+/// basis of the ETA shown while a batch runs.
+pub fn planned_rate(client: &ScimClient, via: DeactivateVia) -> Option<f64> {
+    let del = client.sustained_rate(Endpoint::DeleteUser)?;
+    let patch = client.sustained_rate(Endpoint::UpdateUser)?;
+    Some(match via {
+        DeactivateVia::Delete => del,
+        DeactivateVia::Patch => patch,
+        DeactivateVia::Both => del + patch,
+    })
+}
+
+fn draw_progress(n: usize, total: usize, failed: usize, started: Instant, rate: Option<f64>) {
+    let width = 30;
+    let filled = if total == 0 { width } else { n * width / total };
+    let left = total.saturating_sub(n);
+    let observed = n as f64 / started.elapsed().as_secs_f64().max(0.001);
+    let r = rate.map_or(observed, |r| if n > 20 { observed.min(r) } else { r });
+    let eta = if r > 0.0 { left as f64 / r } else { 0.0 };
+    eprint!("\r[{}{}] {n}/{total}  failed {failed}  eta {:.0}s ", "#".repeat(filled), ".".repeat(width - filled), eta);
+    let _ = std::io::stderr().flush();
+}
+
+fn write_results(ops: &[OpRow], format: OutputFormat) -> Result<(), Fail> {
+    let mut rows = Rows::new(vec!["seq", "action", "target", "id", "outcome", "code", "message", "retries"]);
+    for o in ops {
+        let t = o.action.target();
+        let message = o.error_message.clone().or_else(|| o.note.clone()).unwrap_or_default();
+        let json = serde_json::json!({
+            "op_id": o.op_id, "batch_id": o.batch_id, "seq": o.seq, "action": o.action.name(),
+            "target": t.label(), "id": t.id, "email": t.email, "outcome": o.state,
+            "code": o.error_code, "http_status": o.http_status, "message": message, "retries": o.retries,
+        });
+        rows.push(
+            vec![
+                o.seq.to_string(),
+                o.action.name().into(),
+                t.label(),
+                t.id.clone().unwrap_or_default(),
+                o.state.as_str().into(),
+                o.error_code.clone().unwrap_or_default(),
+                message,
+                o.retries.to_string(),
+            ],
+            Some(json),
+        );
+    }
+    rows.write(format, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+/// `scimitar resume`: finish batches a crash or kill left open.
+pub async fn resume(c: &Connection, batch: Option<&str>, retry_failed: bool, run: &RunArgs) -> Result<i32, Fail> {
+    let journal = open_journal(c)?;
+    if let Some(b) = batch
+        && retry_failed
+    {
+        let n = journal.requeue_failed(b).map_err(|e| Fail::new(exit::FAILURE, format!("{e:#}")))?;
+        eprintln!("scimitar: {n} failed operation(s) of {b} queued again");
+    }
+    let open = journal.unfinished_batches().map_err(|e| Fail::new(exit::FAILURE, format!("{e:#}")))?;
+    let open: Vec<_> = open.into_iter().filter(|b| batch.is_none_or(|x| x == b.batch_id)).collect();
+    if open.is_empty() {
+        eprintln!("scimitar: nothing to resume");
+        return Ok(exit::OK);
+    }
+    let mut code = exit::OK;
+    for b in open {
+        if b.host != c.client.host() {
+            eprintln!("scimitar: skipping batch {} (it belongs to {}, this connection is {})", b.batch_id, b.host, c.client.host());
+            code = exit::FAILURE;
+            continue;
+        }
+        eprintln!("scimitar: resuming batch {} ({}, {} of {} operations open, started {})", b.batch_id, b.description, b.open, b.total, b.created);
+        if run.dry_run {
+            continue;
+        }
+        let r = run_batch(c, journal.clone(), &b.batch_id, run).await?;
+        code = code.max(r);
+    }
+    Ok(code)
+}

@@ -1,0 +1,408 @@
+//! A Slack-faithful SCIM emulator: the same endpoints, body shapes, error codes, rate limits and
+//! per-object write locks as Slack's SCIM API (see `/work/shared/slack-scim-reference.md`), served
+//! over real HTTP for tests, demos and benchmarks.
+//!
+//! It speaks through the shared `crate::scim` types: requests are parsed with `User::from_value`
+//! and answers written with `User::to_value(version)`, so client and emulator cannot silently agree
+//! on a wrong schema.
+
+pub mod seed;
+mod server;
+pub mod store;
+
+use crate::scim::ratelimit::{Endpoint, SlackBudget};
+use crate::scim::ApiVersion;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// How the emulator is set up when it starts.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    pub users: usize,
+    pub groups: usize,
+    pub seed: u64,
+    pub token: String,
+    pub rate_limit: RateLimitMode,
+    pub latency: Duration,
+    pub faults: Faults,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            users: 100,
+            groups: 10,
+            seed: 1,
+            token: "xoxp-emulator".into(),
+            rate_limit: RateLimitMode::Off,
+            latency: Duration::ZERO,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Rate limiting: none, or Slack's table (reference §6) with every limit multiplied by `scale`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RateLimitMode {
+    Off,
+    Slack { scale: f64 },
+}
+
+/// Injected failures, each a probability per request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults {
+    /// Answer 503 before doing anything.
+    pub p503: f64,
+    /// Do the work, then drop the connection without answering.
+    pub reset: f64,
+    /// Wait `slow_delay` longer than usual.
+    pub slow: f64,
+    pub slow_delay: Duration,
+}
+
+impl Faults {
+    pub fn is_none(&self) -> bool {
+        self.p503 == 0.0 && self.reset == 0.0 && self.slow == 0.0
+    }
+}
+
+impl std::str::FromStr for Faults {
+    type Err = String;
+    /// `503:0.05,reset:0.01,slow:0.02,slowms:500`; `none` or empty means no faults.
+    fn from_str(s: &str) -> Result<Faults, String> {
+        let mut f = Faults { slow_delay: Duration::from_secs(2), ..Default::default() };
+        let s = s.trim();
+        if s.is_empty() || s.eq_ignore_ascii_case("none") {
+            return Ok(f);
+        }
+        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (k, v) = item
+                .split_once(':')
+                .ok_or_else(|| format!("fault item {item:?} needs the form NAME:VALUE (e.g. 503:0.05)"))?;
+            let k = k.trim().to_ascii_lowercase();
+            if k == "slowms" {
+                let ms: u64 = v.trim().parse().map_err(|_| format!("fault item {item:?}: slowms needs whole milliseconds"))?;
+                f.slow_delay = Duration::from_millis(ms);
+                continue;
+            }
+            let p: f64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p: &f64| (0.0..=1.0).contains(p))
+                .ok_or_else(|| format!("fault item {item:?}: probability must be a number from 0 to 1"))?;
+            match k.as_str() {
+                "503" => f.p503 = p,
+                "reset" => f.reset = p,
+                "slow" => f.slow = p,
+                _ => return Err(format!("fault item {item:?}: unknown fault {k:?} (expected 503, reset, slow or slowms)")),
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// Counters since start (or the last `reset_stats`).
+#[derive(Clone, Debug, Default)]
+pub struct EmulatorStats {
+    pub requests: u64,
+    pub by_endpoint: BTreeMap<Endpoint, u64>,
+    /// 429 `too_many_requests` answers (rate limit).
+    pub rate_limited: u64,
+    /// 429 `resource_locked` answers (a second write to an object with one in flight).
+    pub lock_conflicts: u64,
+    pub injected_503: u64,
+    pub injected_resets: u64,
+    /// Most writes ever in flight at once on one object, counting refused ones. A client that
+    /// serialises writes per object keeps this at 1.
+    pub max_concurrent_writes_per_object: u32,
+    /// (seconds since start, endpoint, status) per request, the last `LOG_CAP`; status 0 = reset.
+    pub log: Vec<(f64, Endpoint, u16)>,
+}
+
+pub const LOG_CAP: usize = 200_000;
+
+#[derive(Default)]
+struct StatsInner {
+    s: EmulatorStats,
+    log: VecDeque<(f64, Endpoint, u16)>,
+}
+
+struct Runtime {
+    rate: RateLimitMode,
+    budget: Option<SlackBudget>,
+    faults: Faults,
+    latency: Duration,
+    rng: rand::rngs::StdRng,
+}
+
+pub(crate) struct Shared {
+    store: RwLock<store::Store>,
+    runtime: Mutex<Runtime>,
+    stats: Mutex<StatsInner>,
+    /// Writes in flight per object id (counting ones that will be refused).
+    inflight: Mutex<HashMap<String, u32>>,
+    locked: Mutex<HashSet<String>>,
+    token: String,
+    start: Instant,
+}
+
+/// A running emulator. Cheap to clone; `shutdown` stops the server.
+#[derive(Clone)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Arc<Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
+    task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+fn budget_for(mode: RateLimitMode) -> Option<SlackBudget> {
+    match mode {
+        RateLimitMode::Off => None,
+        RateLimitMode::Slack { scale } => Some(SlackBudget::new(scale, 1.0, Instant::now())),
+    }
+}
+
+impl Emulator {
+    /// Bind `listen` (port 0 = ephemeral) and serve on the current tokio runtime.
+    pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> anyhow::Result<Emulator> {
+        use rand::SeedableRng;
+        let (users, groups) = seed::generate(config.users, config.groups, config.seed);
+        let mut st = store::Store::new(users, groups, config.seed);
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr()?;
+        st.set_base(format!("http://{addr}/scim"));
+        let shared = Arc::new(Shared {
+            store: RwLock::new(st),
+            runtime: Mutex::new(Runtime {
+                rate: config.rate_limit,
+                budget: budget_for(config.rate_limit),
+                faults: config.faults,
+                latency: config.latency,
+                rng: rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            }),
+            stats: Mutex::new(StatsInner::default()),
+            inflight: Mutex::new(HashMap::new()),
+            locked: Mutex::new(HashSet::new()),
+            token: config.token,
+            start: Instant::now(),
+        });
+        // Serialise every user's v2 JSON in the background, so the first full listing of a big
+        // org is as fast as later ones (the server must not be a client benchmark's bottleneck).
+        let warm = shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut i = 0;
+            loop {
+                let st = warm.store.read().unwrap();
+                let end = (i + 1000).min(st.users.len());
+                if i >= end {
+                    break;
+                }
+                for j in i..end {
+                    st.user_json(j, ApiVersion::V2);
+                }
+                i = end;
+            }
+        });
+        let app = server::router(shared.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Emulator {
+            shared,
+            addr,
+            stop: Arc::new(Mutex::new(Some(tx))),
+            task: Arc::new(Mutex::new(Some(task))),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/scim/v2/`, with the trailing slash.
+    pub fn base_url(&self, v: ApiVersion) -> String {
+        format!("http://{}/scim/{}/", self.addr, v.path_segment())
+    }
+
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    pub fn set_rate_limit(&self, m: RateLimitMode) {
+        let mut rt = self.shared.runtime.lock().unwrap();
+        rt.rate = m;
+        rt.budget = budget_for(m);
+    }
+
+    pub fn set_faults(&self, f: Faults) {
+        self.shared.runtime.lock().unwrap().faults = f;
+    }
+
+    pub fn set_latency(&self, d: Duration) {
+        self.shared.runtime.lock().unwrap().latency = d;
+    }
+
+    pub fn stats(&self) -> EmulatorStats {
+        let inner = self.shared.stats.lock().unwrap();
+        let mut s = inner.s.clone();
+        s.log = inner.log.iter().copied().collect();
+        s
+    }
+
+    pub fn reset_stats(&self) {
+        *self.shared.stats.lock().unwrap() = StatsInner::default();
+    }
+
+    pub fn primary_owner_id(&self) -> String {
+        self.shared.store.read().unwrap().primary_owner_id()
+    }
+
+    pub fn bot_ids(&self) -> Vec<String> {
+        self.shared.store.read().unwrap().bot_ids()
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.shared.store.read().unwrap().users.len()
+    }
+
+    /// Stop accepting connections and wait for the server task to end.
+    pub async fn shutdown(self) {
+        if let Some(tx) = self.stop.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        let task = self.task.lock().unwrap().take();
+        if let Some(t) = task {
+            // Open keep-alive connections may hold graceful shutdown; don't wait forever.
+            let abort = t.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), t).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+/// `scimitar emulator` options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EmulatorArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// Number of seeded users.
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
+    /// Number of seeded groups.
+    #[arg(long, default_value_t = 50)]
+    pub groups: usize,
+    /// Seed for the generated org and the fault dice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Bearer token the emulator accepts.
+    #[arg(long, env = "SCIMITAR_EMULATOR_TOKEN", default_value = "xoxp-emulator-token", hide_env_values = true)]
+    pub token: String,
+    /// Enforce Slack's rate limits (`slack`) or not (`off`).
+    #[arg(long, default_value = "off", value_parser = ["slack", "off"])]
+    pub rate_limit: String,
+    /// Multiply every Slack limit by this factor.
+    #[arg(long, default_value_t = 1.0)]
+    pub rate_scale: f64,
+    /// Added latency per request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Injected faults, e.g. `503:0.05,reset:0.01,slow:0.02,slowms:500`.
+    #[arg(long, default_value = "none")]
+    pub faults: Faults,
+}
+
+impl EmulatorArgs {
+    pub fn config(&self) -> EmulatorConfig {
+        EmulatorConfig {
+            users: self.users,
+            groups: self.groups,
+            seed: self.seed,
+            token: self.token.clone(),
+            rate_limit: if self.rate_limit == "slack" {
+                RateLimitMode::Slack { scale: self.rate_scale }
+            } else {
+                RateLimitMode::Off
+            },
+            latency: Duration::from_millis(self.latency_ms),
+            faults: self.faults.clone(),
+        }
+    }
+}
+
+/// Start, print the v2 base URL (first line) and the v1 base URL on stdout, serve until Ctrl-C
+/// or SIGTERM.
+pub async fn serve_forever(args: EmulatorArgs) -> anyhow::Result<()> {
+    let emu = Emulator::start(args.config(), args.listen).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", emu.base_url(ApiVersion::V2))?;
+        writeln!(out, "{}", emu.base_url(ApiVersion::V1))?;
+        out.flush()?;
+    }
+    eprintln!(
+        "scimitar emulator: {} users, {} groups, token from --token/SCIMITAR_EMULATOR_TOKEN; Ctrl-C stops",
+        emu.user_count(),
+        args.groups
+    );
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    emu.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse() {
+        let f: Faults = "503:0.05,reset:0.01,slow:0.02".parse().unwrap();
+        assert_eq!(f, Faults { p503: 0.05, reset: 0.01, slow: 0.02, slow_delay: Duration::from_secs(2) });
+        let f: Faults = "slow:1,slowms:500".parse().unwrap();
+        assert_eq!(f.slow_delay, Duration::from_millis(500));
+        assert!("none".parse::<Faults>().unwrap().is_none());
+        let e = "503:0.1,boom:0.2".parse::<Faults>().unwrap_err();
+        assert!(e.contains("boom"), "{e}");
+        let e = "reset:2".parse::<Faults>().unwrap_err();
+        assert!(e.contains("reset:2"), "{e}");
+        let e = "slow".parse::<Faults>().unwrap_err();
+        assert!(e.contains("\"slow\""), "{e}");
+    }
+
+    #[test]
+    fn args_parse() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            a: EmulatorArgs,
+        }
+        let c = Cli::try_parse_from(["x", "--rate-limit", "slack", "--rate-scale", "10", "--faults", "503:0.5"]).unwrap();
+        let cfg = c.a.config();
+        assert_eq!(cfg.rate_limit, RateLimitMode::Slack { scale: 10.0 });
+        assert_eq!(cfg.faults.p503, 0.5);
+        assert_eq!(c.a.listen.to_string(), "127.0.0.1:8787");
+        assert!(Cli::try_parse_from(["x", "--faults", "nope:1"]).is_err());
+    }
+}

@@ -1,0 +1,389 @@
+//! The journal: every operation is committed (fsync'd, SQLite WAL with `synchronous=FULL`)
+//! before it is sent, marked running as it goes out, and committed again with its result, in the
+//! same transaction that appends its provisioning-report record. After a crash the journal says
+//! exactly which operations were pending or in flight; `resume` finishes them.
+//!
+//! The journal never holds the token: actions carry ids, emails and attribute values only.
+
+use super::action::Action;
+use crate::report::{Outcome, OperationRecord, ReportStore};
+use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Mutex;
+use time::OffsetDateTime;
+
+/// Schema of the journal tables (migration 2 of `store::MIGRATIONS`).
+pub const SCHEMA_V2: &str = "
+CREATE TABLE batch (
+    batch_id    TEXT PRIMARY KEY,
+    created_ms  INTEGER NOT NULL,
+    origin      TEXT NOT NULL,
+    policy_run  TEXT,
+    description TEXT NOT NULL,
+    profile     TEXT NOT NULL,
+    host        TEXT NOT NULL,
+    state       TEXT NOT NULL
+);
+CREATE TABLE op (
+    op_id         TEXT PRIMARY KEY,
+    batch_id      TEXT NOT NULL REFERENCES batch(batch_id),
+    seq           INTEGER NOT NULL,
+    phase         INTEGER NOT NULL,
+    action        TEXT NOT NULL,
+    object_key    TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    started_ms    INTEGER,
+    finished_ms   INTEGER,
+    error_code    TEXT,
+    error_message TEXT,
+    http_status   INTEGER,
+    retries       INTEGER NOT NULL DEFAULT 0,
+    note          TEXT
+);
+CREATE INDEX op_batch ON op (batch_id, phase, seq);
+CREATE INDEX op_open ON op (state) WHERE state IN ('pending', 'running');
+";
+
+/// State of one journaled operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+    Skipped,
+}
+
+impl OpState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpState::Pending => "pending",
+            OpState::Running => "running",
+            OpState::Done => "done",
+            OpState::Failed => "failed",
+            OpState::Cancelled => "cancelled",
+            OpState::Skipped => "skipped",
+        }
+    }
+    fn parse(s: &str) -> OpState {
+        match s {
+            "pending" => OpState::Pending,
+            "running" => OpState::Running,
+            "done" => OpState::Done,
+            "failed" => OpState::Failed,
+            "cancelled" => OpState::Cancelled,
+            _ => OpState::Skipped,
+        }
+    }
+    pub fn is_final(self) -> bool {
+        !matches!(self, OpState::Pending | OpState::Running)
+    }
+    pub fn outcome(self) -> Option<Outcome> {
+        match self {
+            OpState::Done => Some(Outcome::Done),
+            OpState::Failed => Some(Outcome::Failed),
+            OpState::Cancelled => Some(Outcome::Cancelled),
+            OpState::Skipped => Some(Outcome::Skipped),
+            _ => None,
+        }
+    }
+}
+
+/// Who runs a batch, against what: stamped on every report record.
+#[derive(Clone, Debug, Default)]
+pub struct RunContext {
+    pub profile: String,
+    pub host: String,
+    pub os_user: String,
+    pub os_host: String,
+}
+
+impl RunContext {
+    pub fn new(profile: &str, host: &str) -> Self {
+        let (os_user, os_host) = crate::report::current_actor();
+        RunContext { profile: profile.into(), host: host.into(), os_user, os_host }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BatchInfo {
+    pub origin: String,
+    pub policy_run: Option<String>,
+    pub description: String,
+}
+
+/// One operation as the journal holds it.
+#[derive(Clone, Debug)]
+pub struct OpRow {
+    pub op_id: String,
+    pub batch_id: String,
+    pub seq: i64,
+    pub phase: i64,
+    pub action: Action,
+    pub state: OpState,
+    pub attempts: i64,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub http_status: Option<u16>,
+    pub retries: u32,
+    pub note: Option<String>,
+    pub started_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BatchSummary {
+    pub batch_id: String,
+    pub created: String,
+    pub origin: String,
+    pub description: String,
+    pub profile: String,
+    pub host: String,
+    pub total: u64,
+    pub open: u64,
+}
+
+/// The result of one attempt, handed to [`Journal::finish`].
+#[derive(Clone, Debug, Default)]
+pub struct Finish {
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub http_status: Option<u16>,
+    pub retries: u32,
+    pub note: Option<String>,
+}
+
+pub struct Journal {
+    conn: Mutex<Connection>,
+    ctx: RunContext,
+}
+
+fn now_ms() -> i64 {
+    crate::report::to_ms(OffsetDateTime::now_utc())
+}
+
+pub fn new_id(prefix: &str) -> String {
+    let t = OffsetDateTime::now_utc();
+    let r: u32 = rand::random();
+    format!(
+        "{prefix}-{:04}{:02}{:02}-{:02}{:02}{:02}-{:08x}",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        r
+    )
+}
+
+impl Journal {
+    pub fn open(path: &Path, ctx: RunContext) -> anyhow::Result<Journal> {
+        Ok(Journal { conn: Mutex::new(crate::store::open(path)?), ctx })
+    }
+
+    pub fn in_memory(ctx: RunContext) -> anyhow::Result<Journal> {
+        Ok(Journal { conn: Mutex::new(crate::store::open_in_memory()?), ctx })
+    }
+
+    pub fn context(&self) -> &RunContext {
+        &self.ctx
+    }
+
+    /// Journal a whole batch (one transaction): every op `pending`, with its phase (phases run in
+    /// order; ops within a phase run in parallel).
+    pub fn create_batch(&self, info: &BatchInfo, actions: &[(u8, Action)]) -> anyhow::Result<(String, Vec<String>)> {
+        let batch_id = new_id("b");
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO batch (batch_id, created_ms, origin, policy_run, description, profile, host, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open')",
+            params![batch_id, now_ms(), info.origin, info.policy_run, info.description, self.ctx.profile, self.ctx.host],
+        )?;
+        let mut ids = Vec::with_capacity(actions.len());
+        {
+            let mut stmt = tx.prepare("INSERT INTO op (op_id, batch_id, seq, phase, action, object_key, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')")?;
+            for (i, (phase, a)) in actions.iter().enumerate() {
+                let op_id = format!("{batch_id}-{:05}", i + 1);
+                stmt.execute(params![op_id, batch_id, i as i64 + 1, *phase as i64, serde_json::to_string(a)?, a.object_key()])?;
+                ids.push(op_id);
+            }
+        }
+        tx.commit()?;
+        Ok((batch_id, ids))
+    }
+
+    /// Mark an op as sent. Committed before the request goes out. Returns the attempt number.
+    pub fn mark_running(&self, op_id: &str) -> anyhow::Result<i64> {
+        let conn = self.conn.lock().unwrap();
+        conn.execute(
+            "UPDATE op SET state = 'running', attempts = attempts + 1, started_ms = COALESCE(started_ms, ?2) WHERE op_id = ?1",
+            params![op_id, now_ms()],
+        )?;
+        Ok(conn.query_row("SELECT attempts FROM op WHERE op_id = ?1", [op_id], |r| r.get(0))?)
+    }
+
+    /// Record an op's final state and append its report record, in one transaction.
+    pub fn finish(&self, op_id: &str, state: OpState, f: &Finish) -> anyhow::Result<()> {
+        let outcome = state.outcome().context("finish needs a final state")?;
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row = read_op(&tx, op_id)?.with_context(|| format!("no op {op_id} in the journal"))?;
+        if row.state.is_final() {
+            // Already finished (e.g. cancelled while in flight): one report record per op.
+            return Ok(());
+        }
+        let finished = now_ms();
+        tx.execute(
+            "UPDATE op SET state = ?2, finished_ms = ?3, error_code = ?4, error_message = ?5, http_status = ?6, retries = retries + ?7, note = ?8 WHERE op_id = ?1",
+            params![op_id, state.as_str(), finished, f.error_code, f.error_message, f.http_status, f.retries, f.note],
+        )?;
+        let policy_run: Option<String> =
+            tx.query_row("SELECT policy_run FROM batch WHERE batch_id = ?1", [&row.batch_id], |r| r.get(0)).optional()?.flatten();
+        let started = row.started_ms.unwrap_or(finished);
+        let target = row.action.target();
+        let mut detail = row.action.detail();
+        if let Some(n) = &f.note {
+            detail["note"] = serde_json::Value::from(n.as_str());
+        }
+        let rec = OperationRecord {
+            op_id: op_id.to_string(),
+            batch_id: Some(row.batch_id.clone()),
+            policy_run,
+            started_at: crate::report::from_ms(started),
+            finished_at: crate::report::from_ms(finished),
+            profile: self.ctx.profile.clone(),
+            host: self.ctx.host.clone(),
+            action: row.action.name().to_string(),
+            target_id: target.id,
+            target_email: target.email,
+            target_user_name: target.user_name,
+            target_display: target.display,
+            outcome,
+            error_code: f.error_code.clone(),
+            error_message: f.error_message.clone(),
+            http_status: f.http_status,
+            retries: row.retries + f.retries,
+            duration_ms: (finished - started).max(0) as u64,
+            os_user: self.ctx.os_user.clone(),
+            os_host: self.ctx.os_host.clone(),
+            detail: Some(detail),
+        };
+        ReportStore::append_in(&tx, &rec)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Cancel every op of a batch that has not been sent. Returns how many.
+    pub fn cancel_pending(&self, batch_id: &str) -> anyhow::Result<usize> {
+        let pending: Vec<String> = {
+            let conn = self.conn.lock().unwrap();
+            let mut stmt = conn.prepare("SELECT op_id FROM op WHERE batch_id = ?1 AND state = 'pending' ORDER BY seq")?;
+            stmt.query_map([batch_id], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        for id in &pending {
+            self.finish(id, OpState::Cancelled, &Finish { note: Some("cancelled before it was sent".into()), ..Default::default() })?;
+        }
+        Ok(pending.len())
+    }
+
+    /// Put failed ops of a batch back to pending (the `F` key, `resume --retry-failed`).
+    pub fn requeue_failed(&self, batch_id: &str) -> anyhow::Result<usize> {
+        let conn = self.conn.lock().unwrap();
+        let n = conn.execute(
+            "UPDATE op SET state = 'pending', finished_ms = NULL, error_code = NULL, error_message = NULL, http_status = NULL WHERE batch_id = ?1 AND state = 'failed'",
+            [batch_id],
+        )?;
+        if n > 0 {
+            conn.execute("UPDATE batch SET state = 'open' WHERE batch_id = ?1", [batch_id])?;
+        }
+        Ok(n)
+    }
+
+    pub fn close_batch_if_done(&self, batch_id: &str) -> anyhow::Result<bool> {
+        let conn = self.conn.lock().unwrap();
+        let open: i64 =
+            conn.query_row("SELECT COUNT(*) FROM op WHERE batch_id = ?1 AND state IN ('pending', 'running')", [batch_id], |r| r.get(0))?;
+        if open == 0 {
+            conn.execute("UPDATE batch SET state = 'finished' WHERE batch_id = ?1", [batch_id])?;
+        }
+        Ok(open == 0)
+    }
+
+    pub fn ops(&self, batch_id: &str) -> anyhow::Result<Vec<OpRow>> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare(&format!("SELECT {OP_COLUMNS} FROM op WHERE batch_id = ?1 ORDER BY phase, seq"))?;
+        let rows = stmt.query_map([batch_id], op_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().collect()
+    }
+
+    /// Batches with ops still pending or running (a crash or kill left them), oldest first.
+    pub fn unfinished_batches(&self) -> anyhow::Result<Vec<BatchSummary>> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare(
+            "SELECT b.batch_id, b.created_ms, b.origin, b.description, b.profile, b.host,
+                    (SELECT COUNT(*) FROM op o WHERE o.batch_id = b.batch_id),
+                    (SELECT COUNT(*) FROM op o WHERE o.batch_id = b.batch_id AND o.state IN ('pending','running'))
+             FROM batch b WHERE b.state = 'open' ORDER BY b.created_ms",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(BatchSummary {
+                    batch_id: r.get(0)?,
+                    created: crate::report::format_time(crate::report::from_ms(r.get(1)?)),
+                    origin: r.get(2)?,
+                    description: r.get(3)?,
+                    profile: r.get(4)?,
+                    host: r.get(5)?,
+                    total: r.get::<_, i64>(6)? as u64,
+                    open: r.get::<_, i64>(7)? as u64,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows.into_iter().filter(|b| b.open > 0).collect())
+    }
+
+    /// Count of ops per state in a batch.
+    pub fn counts(&self, batch_id: &str) -> anyhow::Result<std::collections::HashMap<OpState, u64>> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare("SELECT state, COUNT(*) FROM op WHERE batch_id = ?1 GROUP BY state")?;
+        let rows = stmt.query_map([batch_id], |r| Ok((OpState::parse(&r.get::<_, String>(0)?), r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+const OP_COLUMNS: &str =
+    "op_id, batch_id, seq, phase, action, state, attempts, error_code, error_message, http_status, retries, note, started_ms";
+
+fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<OpRow>> {
+    let action_text: String = r.get(4)?;
+    let op_id: String = r.get(0)?;
+    let action = match serde_json::from_str::<Action>(&action_text) {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(anyhow::anyhow!("journal op {op_id} holds an action this version cannot read: {e}"))),
+    };
+    Ok(Ok(OpRow {
+        op_id,
+        batch_id: r.get(1)?,
+        seq: r.get(2)?,
+        phase: r.get(3)?,
+        action,
+        state: OpState::parse(&r.get::<_, String>(5)?),
+        attempts: r.get(6)?,
+        error_code: r.get(7)?,
+        error_message: r.get(8)?,
+        http_status: r.get::<_, Option<i64>>(9)?.map(|s| s as u16),
+        retries: r.get::<_, i64>(10)? as u32,
+        note: r.get(11)?,
+        started_ms: r.get(12)?,
+    }))
+}
+
+fn read_op(conn: &Connection, op_id: &str) -> anyhow::Result<Option<OpRow>> {
+    let row = conn.query_row(&format!("SELECT {OP_COLUMNS} FROM op WHERE op_id = ?1"), [op_id], op_from_row).optional()?;
+    row.transpose()
+}

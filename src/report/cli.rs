@@ -1,0 +1,427 @@
+//! `scimitar report`: query, summarise, verify and prune the provisioning reports.
+//!
+//! ```text
+//! scimitar report [--user EMAIL|ID|USERNAME] [--action A] [--outcome O] [--profile P]
+//!                 [--since T] [--until T] [--batch B] [--limit N] [--summary] [--output table|json|csv]
+//! scimitar report verify
+//! scimitar report prune --retain-days N
+//! ```
+//! Data goes to stdout, diagnostics to stderr. `--output json` writes one object per line with every
+//! field; `--output csv` a header and every field; both read back with [`read_json_lines`] and
+//! [`read_csv`] to the same records.
+
+use super::{Outcome, ReportQuery, ReportStore, StoredRecord, format_time, parse_time};
+use crate::exit;
+use crate::output::{OutputFormat, Rows};
+use anyhow::Context;
+use serde_json::json;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub cmd: Option<ReportCmd>,
+    /// Target's email or userName (any case) or SCIM id.
+    #[arg(long, value_name = "EMAIL|ID|USERNAME")]
+    pub user: Option<String>,
+    /// Action, e.g. deactivate, reactivate, create_user, add_members.
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    #[arg(long, value_enum)]
+    pub outcome: Option<Outcome>,
+    /// Connection profile name.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Finished at or after T: a date (2026-11-01), a date-time (2026-11-01T10:00:00Z, UTC unless an
+    /// offset is given) or a span back from now (30m, 24h, 7d, 2w).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Finished before T (same forms as --since).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// Batch id or policy run id.
+    #[arg(long, value_name = "ID")]
+    pub batch: Option<String>,
+    /// Newest N records at most (0: no limit).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub limit: usize,
+    /// Counts per action and outcome instead of records.
+    #[arg(long)]
+    pub summary: bool,
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub output: OutputFormat,
+    /// Database file (default: scimitar.db in the data directory).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ReportCmd {
+    /// Check the hash chain; names the first broken record. Exit code 1 when broken.
+    Verify,
+    /// Delete records older than the retention period (config `report.retain_days`), keeping the
+    /// chain verifiable. Refuses when the chain does not verify.
+    Prune {
+        #[arg(long, value_name = "DAYS")]
+        retain_days: u32,
+    },
+}
+
+/// Run `scimitar report`; returns the exit code (0 ok, 1 verify failed, 64 bad input, 66 no database).
+pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    match run_inner(args, OffsetDateTime::now_utc(), out, err) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "scimitar report: {e:#}");
+            exit::FAILURE
+        }
+    }
+}
+
+fn run_inner(args: ReportArgs, now: OffsetDateTime, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<i32> {
+    let path = args.db.clone().unwrap_or_else(crate::paths::database);
+    let query = match build_query(&args, now) {
+        Ok(q) => q,
+        Err(msg) => {
+            writeln!(err, "scimitar report: {msg}")?;
+            return Ok(exit::USAGE);
+        }
+    };
+    let filtered = args.user.is_some()
+        || args.action.is_some()
+        || args.outcome.is_some()
+        || args.profile.is_some()
+        || args.since.is_some()
+        || args.until.is_some()
+        || args.batch.is_some()
+        || args.summary;
+    if let Some(cmd) = &args.cmd
+        && filtered
+    {
+        let name = if matches!(cmd, ReportCmd::Verify) { "verify" } else { "prune" };
+        writeln!(err, "scimitar report: `{name}` works on the whole chain; query options do not apply to it")?;
+        return Ok(exit::USAGE);
+    }
+    if !path.exists() {
+        writeln!(err, "scimitar report: no report database at {} (nothing recorded yet, or wrong --db)", path.display())?;
+        return Ok(exit::NOT_FOUND);
+    }
+    let mut store = ReportStore::open(&path)?;
+    match args.cmd {
+        Some(ReportCmd::Verify) => {
+            let v = store.verify()?;
+            write_verify(&v, args.output, out)?;
+            Ok(if v.ok() { exit::OK } else { exit::FAILURE })
+        }
+        Some(ReportCmd::Prune { retain_days }) => {
+            let v = store.verify()?;
+            if let Some(b) = &v.broken {
+                writeln!(
+                    err,
+                    "scimitar report: not pruning: the chain is broken at record {}: {} (keep the evidence; see `scimitar report verify`)",
+                    b.seq, b.reason
+                )?;
+                return Ok(exit::FAILURE);
+            }
+            let n = store.prune(retain_days, now)?;
+            let after = store.verify()?;
+            writeln!(
+                out,
+                "pruned {n} records finished more than {retain_days} days ago; {} kept, chain verifies from record {}",
+                after.checked,
+                after.anchor_seq + 1
+            )?;
+            Ok(if after.ok() { exit::OK } else { exit::FAILURE })
+        }
+        None if args.summary => {
+            let s = store.summary(&query)?;
+            let mut rows = Rows::new(vec!["action", "outcome", "count"]);
+            for (action, outcome, n) in s {
+                let j = json!({"action": action, "outcome": outcome, "count": n});
+                rows.push(vec![action, outcome.to_string(), n.to_string()], Some(j));
+            }
+            rows.write(args.output, out)?;
+            Ok(exit::OK)
+        }
+        None => {
+            let records = store.query(&query)?;
+            if args.limit > 0 && records.len() == args.limit {
+                let total = store.count_matching(&query)?;
+                if total > records.len() as u64 {
+                    writeln!(err, "showing the newest {} of {total} matching records (--limit N, 0 for all)", records.len())?;
+                }
+            }
+            write_records(&records, args.output, out)?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn build_query(args: &ReportArgs, now: OffsetDateTime) -> Result<ReportQuery, String> {
+    let time = |flag: &str, v: &Option<String>| -> Result<Option<OffsetDateTime>, String> {
+        v.as_deref().map(|s| parse_time(s, now).map_err(|e| format!("--{flag}: {e}"))).transpose()
+    };
+    let since = time("since", &args.since)?;
+    let until = time("until", &args.until)?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        return Err(format!("--since ({}) is not before --until ({})", format_time(s), format_time(u)));
+    }
+    let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    Ok(ReportQuery {
+        user: nonempty(&args.user),
+        action: nonempty(&args.action),
+        outcome: args.outcome,
+        profile: nonempty(&args.profile),
+        since,
+        until,
+        batch: nonempty(&args.batch),
+        limit: (args.limit > 0).then_some(args.limit),
+    })
+}
+
+/// Every field, in CSV column order.
+pub const CSV_HEADERS: [&str; 24] = [
+    "seq",
+    "started_at",
+    "finished_at",
+    "profile",
+    "host",
+    "action",
+    "target_id",
+    "target_email",
+    "target_user_name",
+    "target_display",
+    "outcome",
+    "error_code",
+    "error_message",
+    "http_status",
+    "retries",
+    "duration_ms",
+    "batch_id",
+    "policy_run",
+    "op_id",
+    "os_user",
+    "os_host",
+    "detail",
+    "prev_hash",
+    "hash",
+];
+
+fn csv_row(s: &StoredRecord) -> Vec<String> {
+    let r = &s.record;
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    vec![
+        s.seq.to_string(),
+        format_time(r.started_at),
+        format_time(r.finished_at),
+        r.profile.clone(),
+        r.host.clone(),
+        r.action.clone(),
+        o(&r.target_id),
+        o(&r.target_email),
+        o(&r.target_user_name),
+        o(&r.target_display),
+        r.outcome.to_string(),
+        o(&r.error_code),
+        o(&r.error_message),
+        r.http_status.map(|s| s.to_string()).unwrap_or_default(),
+        r.retries.to_string(),
+        r.duration_ms.to_string(),
+        o(&r.batch_id),
+        o(&r.policy_run),
+        r.op_id.clone(),
+        r.os_user.clone(),
+        r.os_host.clone(),
+        r.detail.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+        s.prev_hash.clone(),
+        s.hash.clone(),
+    ]
+}
+
+/// Write records as a table (for people), JSON lines or CSV (every field).
+pub fn write_records(records: &[StoredRecord], format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Table => {
+            let mut rows =
+                Rows::new(vec!["seq", "finished", "action", "target", "outcome", "http", "error", "profile", "batch", "by"]);
+            for s in records {
+                let r = &s.record;
+                let target = r
+                    .target_email
+                    .as_ref()
+                    .or(r.target_user_name.as_ref())
+                    .or(r.target_display.as_ref())
+                    .or(r.target_id.as_ref())
+                    .cloned()
+                    .unwrap_or_default();
+                let error = match (&r.error_code, &r.error_message) {
+                    (Some(c), Some(m)) => format!("{c}: {m}"),
+                    (Some(c), None) => c.clone(),
+                    (None, Some(m)) => m.clone(),
+                    (None, None) => String::new(),
+                };
+                rows.push(
+                    vec![
+                        s.seq.to_string(),
+                        format_time(r.finished_at),
+                        r.action.clone(),
+                        target,
+                        r.outcome.to_string(),
+                        r.http_status.map(|h| h.to_string()).unwrap_or_default(),
+                        error,
+                        r.profile.clone(),
+                        r.batch_id.clone().or_else(|| r.policy_run.clone()).unwrap_or_default(),
+                        format!("{}@{}", r.os_user, r.os_host),
+                    ],
+                    None,
+                );
+            }
+            rows.write(OutputFormat::Table, out)?;
+        }
+        OutputFormat::Json => {
+            for s in records {
+                serde_json::to_writer(&mut *out, s)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        OutputFormat::Csv => {
+            let rows: Vec<Vec<String>> = records.iter().map(csv_row).collect();
+            crate::output::write_csv(&CSV_HEADERS, &rows, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Read records written by `--output json`.
+pub fn read_json_lines(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
+    use std::io::BufRead;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(input).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(serde_json::from_str(&line).with_context(|| format!("line {}", i + 1))?);
+    }
+    Ok(out)
+}
+
+/// Read records written by `--output csv`.
+pub fn read_csv(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
+    use time::format_description::well_known::Rfc3339;
+    let mut rdr = csv::Reader::from_reader(input);
+    let headers = rdr.headers()?.clone();
+    if headers.iter().ne(CSV_HEADERS.iter().copied()) {
+        anyhow::bail!("unexpected CSV header; expected {}", CSV_HEADERS.join(","));
+    }
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let rec = rec?;
+        let parse = || -> anyhow::Result<StoredRecord> {
+            let f = |n: usize| rec.get(n).unwrap_or("").to_string();
+            let o = |n: usize| Some(f(n)).filter(|s| !s.is_empty());
+            let t = |n: usize| OffsetDateTime::parse(&f(n), &Rfc3339).with_context(|| format!("column {}", CSV_HEADERS[n]));
+            Ok(StoredRecord {
+                seq: f(0).parse()?,
+                record: super::OperationRecord {
+                    started_at: t(1)?,
+                    finished_at: t(2)?,
+                    profile: f(3),
+                    host: f(4),
+                    action: f(5),
+                    target_id: o(6),
+                    target_email: o(7),
+                    target_user_name: o(8),
+                    target_display: o(9),
+                    outcome: f(10).parse().map_err(anyhow::Error::msg)?,
+                    error_code: o(11),
+                    error_message: o(12),
+                    http_status: o(13).map(|s| s.parse()).transpose()?,
+                    retries: f(14).parse()?,
+                    duration_ms: f(15).parse()?,
+                    batch_id: o(16),
+                    policy_run: o(17),
+                    op_id: f(18),
+                    os_user: f(19),
+                    os_host: f(20),
+                    detail: o(21).map(|d| serde_json::from_str(&d)).transpose()?,
+                },
+                prev_hash: f(22),
+                hash: f(23),
+            })
+        };
+        out.push(parse().with_context(|| format!("CSV line {line}"))?);
+    }
+    Ok(out)
+}
+
+fn write_verify(v: &super::VerifyReport, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Table => match &v.broken {
+            None => writeln!(
+                out,
+                "ok: {} records verify (records {}..{}), head hash {}",
+                v.checked,
+                v.anchor_seq + 1,
+                v.head_seq,
+                v.head_hash
+            )?,
+            Some(b) => writeln!(out, "BROKEN at record {}: {} ({} records before it verify)", b.seq, b.reason, v.checked)?,
+        },
+        OutputFormat::Json => {
+            serde_json::to_writer(&mut *out, v)?;
+            out.write_all(b"\n")?;
+        }
+        OutputFormat::Csv => {
+            let (seq, reason) = v.broken.as_ref().map(|b| (b.seq.to_string(), b.reason.clone())).unwrap_or_default();
+            let row = vec![
+                v.ok().to_string(),
+                v.checked.to_string(),
+                v.anchor_seq.to_string(),
+                v.head_seq.to_string(),
+                v.head_hash.clone(),
+                seq,
+                reason,
+            ];
+            crate::output::write_csv(
+                &["ok", "checked", "anchor_seq", "head_seq", "head_hash", "broken_seq", "reason"],
+                &[row],
+                out,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_time_is_usage_error_naming_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = ReportArgs {
+            cmd: None,
+            user: None,
+            action: None,
+            outcome: None,
+            profile: None,
+            since: Some("yesterday".into()),
+            until: None,
+            batch: None,
+            limit: 10,
+            summary: false,
+            output: OutputFormat::Table,
+            db: Some(dir.path().join("r.db")),
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(args, &mut out, &mut err), exit::USAGE);
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.contains("--since") && err.contains("\"yesterday\""), "{err}");
+    }
+}

@@ -1,0 +1,778 @@
+//! Provisioning reports: a durable, queryable, tamper-evident record of every operation.
+//!
+//! Every operation scimitar performs (console, headless, policy apply, resume) is handed over once,
+//! when it finishes, as an [`OperationRecord`] and appended to the `report` table of the shared
+//! database ([`crate::store`]). Records are never updated.
+//!
+//! **Tamper evidence.** Record `n` carries `hash = sha256(prev_hash || seq || stored columns)` where
+//! `prev_hash` is the hash of record `n-1` (64 zeros for the first). The hash covers the columns
+//! exactly as stored (type tag plus length-prefixed bytes), so editing any field, deleting or
+//! re-ordering rows is found by [`ReportStore::verify`]. The single-row `report_chain` table keeps
+//! the head (last seq and hash, so a deleted *last* record is found too) and the anchor (seq and hash
+//! of the last pruned record, so pruning old records keeps the rest verifiable). Someone who can
+//! write the file can of course rebuild the whole chain; `verify` prints the head hash so an auditor
+//! can note it elsewhere and compare later.
+//!
+//! **Normalisation.** Timestamps are stored as UTC unix milliseconds, so a record comes back in UTC
+//! with millisecond precision; empty optional strings are stored as absent; anything that looks like
+//! a Slack token (`xoxb-...`) in a message or in `detail`, and `detail` keys named like secrets, are
+//! replaced by `[redacted]`. [`ReportStore::append`] returns the record as stored.
+
+pub mod cli;
+
+use anyhow::Context;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// Hash that precedes the first record.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Schema of the report tables (migration 1 of [`crate::store::MIGRATIONS`]).
+pub const SCHEMA_V1: &str = "
+CREATE TABLE report (
+    seq              INTEGER PRIMARY KEY,
+    op_id            TEXT NOT NULL,
+    batch_id         TEXT,
+    policy_run       TEXT,
+    started_ms       INTEGER NOT NULL,
+    finished_ms      INTEGER NOT NULL,
+    profile          TEXT NOT NULL,
+    host             TEXT NOT NULL,
+    action           TEXT NOT NULL,
+    target_id        TEXT,
+    target_email     TEXT,
+    target_user_name TEXT,
+    target_display   TEXT,
+    outcome          TEXT NOT NULL,
+    error_code       TEXT,
+    error_message    TEXT,
+    http_status      INTEGER,
+    retries          INTEGER NOT NULL,
+    duration_ms      INTEGER NOT NULL,
+    os_user          TEXT NOT NULL,
+    os_host          TEXT NOT NULL,
+    detail           TEXT,
+    email_key        TEXT,
+    user_name_key    TEXT,
+    prev_hash        TEXT NOT NULL,
+    hash             TEXT NOT NULL
+);
+-- time span queries, summaries and per-day counts are answered from this index alone
+CREATE INDEX report_finished ON report (finished_ms, action, outcome);
+CREATE INDEX report_target_id ON report (target_id) WHERE target_id IS NOT NULL;
+CREATE INDEX report_email ON report (email_key) WHERE email_key IS NOT NULL;
+CREATE INDEX report_user_name ON report (user_name_key) WHERE user_name_key IS NOT NULL;
+CREATE INDEX report_batch ON report (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX report_policy_run ON report (policy_run) WHERE policy_run IS NOT NULL;
+CREATE INDEX report_op ON report (op_id);
+CREATE TABLE report_chain (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    head_seq    INTEGER NOT NULL,
+    head_hash   TEXT NOT NULL,
+    anchor_seq  INTEGER NOT NULL,
+    anchor_hash TEXT NOT NULL,
+    pruned_at_ms INTEGER
+);
+INSERT INTO report_chain (id, head_seq, head_hash, anchor_seq, anchor_hash)
+    VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000',
+               0, '0000000000000000000000000000000000000000000000000000000000000000');
+";
+
+/// The stored columns covered by the hash, in hashing order (after `seq`).
+const HASHED_COLUMNS: &str = "op_id, batch_id, policy_run, started_ms, finished_ms, profile, host, action, \
+     target_id, target_email, target_user_name, target_display, outcome, error_code, error_message, \
+     http_status, retries, duration_ms, os_user, os_host, detail, email_key, user_name_key";
+const N_HASHED: usize = 23;
+
+/// How an operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Done,
+    Failed,
+    Cancelled,
+    /// Not attempted because a safety rule refused it.
+    Skipped,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [Outcome::Done, Outcome::Failed, Outcome::Cancelled, Outcome::Skipped];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown outcome {s:?}: expected done, failed, cancelled or skipped"))
+    }
+}
+
+/// What the queue hands over when an operation finishes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OperationRecord {
+    pub op_id: String,
+    pub batch_id: Option<String>,
+    pub policy_run: Option<String>,
+    #[serde(with = "rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "rfc3339")]
+    pub finished_at: OffsetDateTime,
+    /// Connection profile name.
+    pub profile: String,
+    /// API host the profile points at.
+    pub host: String,
+    /// "deactivate", "reactivate", "create_user", "update_user", "create_group", "rename_group",
+    /// "delete_group", "add_members", "remove_members".
+    pub action: String,
+    pub target_id: Option<String>,
+    pub target_email: Option<String>,
+    pub target_user_name: Option<String>,
+    pub target_display: Option<String>,
+    pub outcome: Outcome,
+    /// Slack's error code (e.g. `user_not_found`).
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub http_status: Option<u16>,
+    pub retries: u32,
+    pub duration_ms: u64,
+    pub os_user: String,
+    pub os_host: String,
+    /// Action parameters (never secrets).
+    pub detail: Option<serde_json::Value>,
+}
+
+/// A record as stored, with its place in the chain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub record: OperationRecord,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Filters of a report query; every `Some` must match. `Default` matches everything.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReportQuery {
+    /// Matches the target's id exactly, or its email or userName ignoring case.
+    pub user: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub profile: Option<String>,
+    /// Finished at or after this instant.
+    pub since: Option<OffsetDateTime>,
+    /// Finished before this instant.
+    pub until: Option<OffsetDateTime>,
+    /// Matches the batch id or the policy run id.
+    pub batch: Option<String>,
+    /// At most this many records (the newest).
+    pub limit: Option<usize>,
+}
+
+/// Result of [`ReportStore::verify`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Records checked.
+    pub checked: u64,
+    /// Seq of the last pruned record (0 when nothing was pruned); the chain starts after it.
+    pub anchor_seq: i64,
+    /// Seq and hash of the newest record the chain ends in.
+    pub head_seq: i64,
+    pub head_hash: String,
+    /// The first record that does not verify, and why; `None` when the whole chain verifies.
+    pub broken: Option<Broken>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Broken {
+    pub seq: i64,
+    pub reason: String,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+/// The report table of an open database.
+pub struct ReportStore {
+    conn: Connection,
+}
+
+impl ReportStore {
+    /// Open the database at `path` (see [`crate::store::open`]).
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Ok(ReportStore { conn: crate::store::open(path)? })
+    }
+
+    /// Use a connection opened by [`crate::store::open`] (or `open_in_memory`).
+    pub fn from_connection(conn: Connection) -> Self {
+        ReportStore { conn }
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Append one record in its own transaction.
+    pub fn append(&mut self, r: &OperationRecord) -> anyhow::Result<StoredRecord> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored = append_conn(&tx, r)?;
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    /// Append one record inside the caller's transaction, so that finishing an operation in the
+    /// journal and recording it here commit (or roll back) together. Begin that transaction with
+    /// `TransactionBehavior::Immediate`: a deferred one that read first may fail with "database is
+    /// locked" when another process appended in between.
+    pub fn append_in(tx: &Transaction<'_>, r: &OperationRecord) -> anyhow::Result<StoredRecord> {
+        append_conn(tx, r)
+    }
+
+    /// Append many records in one transaction (all or none).
+    pub fn append_many(&mut self, rs: &[OperationRecord]) -> anyhow::Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for r in rs {
+            append_conn(&tx, r)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Matching records, newest first (by finish time, then seq), at most `q.limit`.
+    pub fn query(&self, q: &ReportQuery) -> anyhow::Result<Vec<StoredRecord>> {
+        let (cond, params) = where_clause(q);
+        let mut sql = format!("SELECT seq, {HASHED_COLUMNS}, prev_hash, hash FROM report {cond} ORDER BY finished_ms DESC, seq DESC");
+        if let Some(n) = q.limit {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(params_from_iter(params), row_to_stored)?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?.context("a stored report record cannot be read (run `scimitar report verify`)")?);
+        }
+        Ok(out)
+    }
+
+    /// Number of records matching `q` (its limit is ignored).
+    pub fn count_matching(&self, q: &ReportQuery) -> anyhow::Result<u64> {
+        let (cond, params) = where_clause(q);
+        let n: i64 = self.conn.query_row(&format!("SELECT count(*) FROM report {cond}"), params_from_iter(params), |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Counts per action and outcome of the records matching `q`, sorted by action then outcome.
+    pub fn summary(&self, q: &ReportQuery) -> anyhow::Result<Vec<(String, Outcome, u64)>> {
+        let (cond, params) = where_clause(q);
+        let sql = format!("SELECT action, outcome, count(*) FROM report {cond} GROUP BY action, outcome");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let mut out = Vec::new();
+        let mut rows = st.query(params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            let outcome: String = row.get(1)?;
+            let n: i64 = row.get(2)?;
+            out.push((row.get(0)?, outcome.parse().map_err(anyhow::Error::msg)?, n as u64));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Counts per UTC day (of the finish time) and outcome, oldest day first: the Reports pane's
+    /// bar chart. Days without records are absent.
+    pub fn daily_counts(&self, q: &ReportQuery) -> anyhow::Result<Vec<(Date, Outcome, u64)>> {
+        let (cond, params) = where_clause(q);
+        let sql = format!(
+            "SELECT finished_ms / 86400000 - (finished_ms % 86400000 < 0) AS day, outcome, count(*) FROM report {cond} GROUP BY day, outcome"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let mut out = Vec::new();
+        let mut rows = st.query(params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            let day: i64 = row.get(0)?;
+            let outcome: String = row.get(1)?;
+            let n: i64 = row.get(2)?;
+            let date = Date::from_julian_day((day + UNIX_EPOCH_JULIAN_DAY) as i32)?;
+            out.push((date, outcome.parse().map_err(anyhow::Error::msg)?, n as u64));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Recompute the chain from the anchor to the head and name the first record that breaks it.
+    pub fn verify(&self) -> anyhow::Result<VerifyReport> {
+        let (head_seq, head_hash, anchor_seq, anchor_hash) = chain_state(&self.conn)?;
+        let mut report =
+            VerifyReport { checked: 0, anchor_seq, head_seq, head_hash: head_hash.clone(), broken: None };
+        let mut st = self.conn.prepare(&format!("SELECT seq, {HASHED_COLUMNS}, prev_hash, hash FROM report ORDER BY seq"))?;
+        let mut rows = st.query([])?;
+        let mut expect_seq = anchor_seq + 1;
+        let mut prev = anchor_hash;
+        let mut cols: Vec<SqlValue> = Vec::with_capacity(N_HASHED);
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            cols.clear();
+            for i in 0..N_HASHED {
+                cols.push(row.get::<_, SqlValue>(1 + i)?);
+            }
+            let prev_hash: SqlValue = row.get(1 + N_HASHED)?;
+            let hash: SqlValue = row.get(2 + N_HASHED)?;
+            let broken = |reason: String| Some(Broken { seq, reason });
+            if seq < expect_seq {
+                report.broken = broken(format!("record {seq} is at or before the prune anchor {anchor_seq}"));
+            } else if seq > expect_seq {
+                report.broken = Some(Broken {
+                    seq: expect_seq,
+                    reason: format!("missing: records {expect_seq}..{} were deleted", seq - 1),
+                });
+            } else if prev_hash != SqlValue::Text(prev.clone()) {
+                report.broken = broken(format!("does not follow record {}: its prev_hash differs (records inserted, replaced or re-ordered)", seq - 1));
+            } else if hash != SqlValue::Text(chain_hash(&prev, seq, &cols)) {
+                report.broken = broken("contents changed after it was written (hash mismatch)".into());
+            }
+            if report.broken.is_some() {
+                return Ok(report);
+            }
+            report.checked += 1;
+            expect_seq = seq + 1;
+            if let SqlValue::Text(h) = hash {
+                prev = h;
+            }
+        }
+        if expect_seq - 1 != head_seq {
+            report.broken = Some(Broken {
+                seq: expect_seq,
+                reason: format!("missing: the chain ends at record {} but the head is record {head_seq}", expect_seq - 1),
+            });
+        } else if prev != head_hash {
+            report.broken = Some(Broken { seq: head_seq, reason: "hash differs from the recorded head".into() });
+        }
+        Ok(report)
+    }
+
+    /// Delete records that finished more than `retain_days` days before `now`, keeping the chain
+    /// verifiable: only a prefix of the chain is removed (a record older than the cutoff but after a
+    /// newer one is kept until that one goes too) and the last removed record becomes the anchor.
+    /// Returns the number of records deleted.
+    pub fn prune(&mut self, retain_days: u32, now: OffsetDateTime) -> anyhow::Result<u64> {
+        let cutoff = to_ms(now - Duration::days(retain_days as i64));
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (head_seq, _, anchor_seq, _) = chain_state(&tx)?;
+        let first_kept: Option<i64> =
+            tx.query_row("SELECT min(seq) FROM report WHERE finished_ms >= ?1", [cutoff], |r| r.get(0))?;
+        let last_pruned = first_kept.map(|s| s - 1).unwrap_or(head_seq);
+        if last_pruned <= anchor_seq {
+            return Ok(0);
+        }
+        let hash: Option<String> =
+            tx.query_row("SELECT hash FROM report WHERE seq = ?1", [last_pruned], |r| r.get(0)).optional()?;
+        let hash = hash.with_context(|| format!("report record {last_pruned} is missing; run `scimitar report verify`"))?;
+        let n = tx.execute("DELETE FROM report WHERE seq <= ?1", [last_pruned])?;
+        tx.execute(
+            "UPDATE report_chain SET anchor_seq = ?1, anchor_hash = ?2, pruned_at_ms = ?3 WHERE id = 1",
+            rusqlite::params![last_pruned, hash, to_ms(now)],
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
+    /// Number of records kept.
+    pub fn count(&self) -> anyhow::Result<u64> {
+        let n: i64 = self.conn.query_row("SELECT count(*) FROM report", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
+
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+fn chain_state(conn: &Connection) -> anyhow::Result<(i64, String, i64, String)> {
+    conn.query_row("SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM report_chain WHERE id = 1", [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .optional()?
+    .context("the report_chain row is missing: the report database was altered")
+}
+
+fn append_conn(conn: &Connection, r: &OperationRecord) -> anyhow::Result<StoredRecord> {
+    let record = normalise(r);
+    let (head_seq, head_hash, _, _) = chain_state(conn)?;
+    let seq = head_seq + 1;
+    let cols = columns(&record)?;
+    let hash = chain_hash(&head_hash, seq, &cols);
+    let mut st = conn.prepare_cached(&format!(
+        "INSERT INTO report (seq, {HASHED_COLUMNS}, prev_hash, hash) VALUES (?1, {}, ?{}, ?{})",
+        (0..N_HASHED).map(|i| format!("?{}", i + 2)).collect::<Vec<_>>().join(", "),
+        N_HASHED + 2,
+        N_HASHED + 3
+    ))?;
+    let mut params: Vec<SqlValue> = Vec::with_capacity(N_HASHED + 3);
+    params.push(SqlValue::Integer(seq));
+    params.extend(cols);
+    params.push(SqlValue::Text(head_hash.clone()));
+    params.push(SqlValue::Text(hash.clone()));
+    st.execute(params_from_iter(params))?;
+    conn.prepare_cached("UPDATE report_chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1")?
+        .execute(rusqlite::params![seq, hash])?;
+    Ok(StoredRecord { seq, record, prev_hash: head_hash, hash })
+}
+
+/// The record as it will be stored and read back (see the module notes).
+fn normalise(r: &OperationRecord) -> OperationRecord {
+    let opt = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
+    let time = |t: OffsetDateTime| from_ms(to_ms(t));
+    OperationRecord {
+        op_id: r.op_id.clone(),
+        batch_id: opt(&r.batch_id),
+        policy_run: opt(&r.policy_run),
+        started_at: time(r.started_at),
+        finished_at: time(r.finished_at),
+        profile: r.profile.clone(),
+        host: r.host.clone(),
+        action: r.action.clone(),
+        target_id: opt(&r.target_id),
+        target_email: opt(&r.target_email),
+        target_user_name: opt(&r.target_user_name),
+        target_display: opt(&r.target_display),
+        outcome: r.outcome,
+        error_code: opt(&r.error_code),
+        error_message: opt(&r.error_message).map(|s| redact_tokens(&s)),
+        http_status: r.http_status,
+        retries: r.retries,
+        duration_ms: r.duration_ms,
+        os_user: r.os_user.clone(),
+        os_host: r.os_host.clone(),
+        detail: r.detail.as_ref().map(redact_json),
+    }
+}
+
+/// Stored column values in `HASHED_COLUMNS` order.
+fn columns(r: &OperationRecord) -> anyhow::Result<Vec<SqlValue>> {
+    let text = |s: &str| SqlValue::Text(s.to_string());
+    let opt = |s: &Option<String>| s.as_deref().map_or(SqlValue::Null, text);
+    let key = |s: &Option<String>| s.as_deref().map_or(SqlValue::Null, |s| SqlValue::Text(s.to_lowercase()));
+    let detail = match &r.detail {
+        Some(v) => SqlValue::Text(serde_json::to_string(v)?),
+        None => SqlValue::Null,
+    };
+    Ok(vec![
+        text(&r.op_id),
+        opt(&r.batch_id),
+        opt(&r.policy_run),
+        SqlValue::Integer(to_ms(r.started_at)),
+        SqlValue::Integer(to_ms(r.finished_at)),
+        text(&r.profile),
+        text(&r.host),
+        text(&r.action),
+        opt(&r.target_id),
+        opt(&r.target_email),
+        opt(&r.target_user_name),
+        opt(&r.target_display),
+        text(r.outcome.as_str()),
+        opt(&r.error_code),
+        opt(&r.error_message),
+        r.http_status.map_or(SqlValue::Null, |s| SqlValue::Integer(s as i64)),
+        SqlValue::Integer(r.retries as i64),
+        SqlValue::Integer(i64::try_from(r.duration_ms).unwrap_or(i64::MAX)),
+        text(&r.os_user),
+        text(&r.os_host),
+        detail,
+        key(&r.target_email),
+        key(&r.target_user_name),
+    ])
+}
+
+/// `sha256(prev_hash || "scimitar-report-v1" || seq || columns)`, each column as a type tag and
+/// length-prefixed bytes, so no two different rows encode the same.
+fn chain_hash(prev_hash: &str, seq: i64, cols: &[SqlValue]) -> String {
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"scimitar-report-v1");
+    h.update(seq.to_be_bytes());
+    for c in cols {
+        match c {
+            SqlValue::Null => h.update(b"N"),
+            SqlValue::Integer(i) => {
+                h.update(b"I");
+                h.update(i.to_be_bytes());
+            }
+            SqlValue::Real(f) => {
+                h.update(b"R");
+                h.update(f.to_bits().to_be_bytes());
+            }
+            SqlValue::Text(s) => {
+                h.update(b"T");
+                h.update((s.len() as u64).to_be_bytes());
+                h.update(s.as_bytes());
+            }
+            SqlValue::Blob(b) => {
+                h.update(b"B");
+                h.update((b.len() as u64).to_be_bytes());
+                h.update(b);
+            }
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<StoredRecord>> {
+    let started: i64 = row.get(4)?;
+    let finished: i64 = row.get(5)?;
+    let outcome: String = row.get(13)?;
+    let status: Option<i64> = row.get(16)?;
+    let retries: i64 = row.get(17)?;
+    let duration: i64 = row.get(18)?;
+    let detail: Option<String> = row.get(21)?;
+    let seq: i64 = row.get(0)?;
+    let build = || -> anyhow::Result<StoredRecord> {
+        let record = OperationRecord {
+            op_id: row.get(1)?,
+            batch_id: row.get(2)?,
+            policy_run: row.get(3)?,
+            started_at: from_ms(started),
+            finished_at: from_ms(finished),
+            profile: row.get(6)?,
+            host: row.get(7)?,
+            action: row.get(8)?,
+            target_id: row.get(9)?,
+            target_email: row.get(10)?,
+            target_user_name: row.get(11)?,
+            target_display: row.get(12)?,
+            outcome: outcome.parse().map_err(anyhow::Error::msg)?,
+            error_code: row.get(14)?,
+            error_message: row.get(15)?,
+            http_status: status.map(u16::try_from).transpose()?,
+            retries: u32::try_from(retries)?,
+            duration_ms: u64::try_from(duration)?,
+            os_user: row.get(19)?,
+            os_host: row.get(20)?,
+            detail: detail.map(|d| serde_json::from_str(&d)).transpose()?,
+        };
+        Ok(StoredRecord { seq, record, prev_hash: row.get(1 + N_HASHED)?, hash: row.get(2 + N_HASHED)? })
+    };
+    Ok(build().with_context(|| format!("report record {seq}")))
+}
+
+fn where_clause(q: &ReportQuery) -> (String, Vec<SqlValue>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut params: Vec<SqlValue> = Vec::new();
+    let bind = |v: SqlValue, params: &mut Vec<SqlValue>| {
+        params.push(v);
+        format!("?{}", params.len())
+    };
+    if let Some(u) = q.user.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        let id = bind(SqlValue::Text(u.to_string()), &mut params);
+        let key = bind(SqlValue::Text(u.to_lowercase()), &mut params);
+        conds.push(format!("(target_id = {id} OR email_key = {key} OR user_name_key = {key})"));
+    }
+    if let Some(a) = &q.action {
+        conds.push(format!("action = {}", bind(SqlValue::Text(a.clone()), &mut params)));
+    }
+    if let Some(o) = q.outcome {
+        conds.push(format!("outcome = {}", bind(SqlValue::Text(o.as_str().into()), &mut params)));
+    }
+    if let Some(p) = &q.profile {
+        conds.push(format!("profile = {}", bind(SqlValue::Text(p.clone()), &mut params)));
+    }
+    if let Some(t) = q.since {
+        conds.push(format!("finished_ms >= {}", bind(SqlValue::Integer(to_ms(t)), &mut params)));
+    }
+    if let Some(t) = q.until {
+        conds.push(format!("finished_ms < {}", bind(SqlValue::Integer(to_ms(t)), &mut params)));
+    }
+    if let Some(b) = &q.batch {
+        let p = bind(SqlValue::Text(b.clone()), &mut params);
+        conds.push(format!("(batch_id = {p} OR policy_run = {p})"));
+    }
+    let cond = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
+    (cond, params)
+}
+
+/// UTC unix milliseconds (rounded down).
+pub fn to_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos().div_euclid(1_000_000)) as i64
+}
+
+/// The UTC instant `ms` milliseconds after the unix epoch.
+pub fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// RFC 3339 text of an instant (UTC, with milliseconds when there are any).
+pub fn format_time(t: OffsetDateTime) -> String {
+    t.to_offset(UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Parse a time given on the command line: a date (`2026-11-01`, midnight UTC), a date-time
+/// (`2026-11-01T10:00:00Z`, `2026-11-01T10:00:00+01:00`, or `2026-11-01 10:00[:00]` taken as UTC),
+/// or a span back from `now` (`30m`, `24h`, `7d`, `2w`, also `90s`).
+pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    use time::format_description::well_known::Rfc3339;
+    use time::macros::format_description;
+    let t = s.trim();
+    let err = || {
+        format!(
+            "invalid time {s:?}: expected a date (2026-11-01), a date-time (2026-11-01T10:00:00Z or \
+             2026-11-01 10:00, UTC) or a span back from now (30m, 24h, 7d, 2w)"
+        )
+    };
+    if t.is_empty() {
+        return Err(err());
+    }
+    if let Some(unit) = t.chars().last().filter(|c| c.is_ascii_alphabetic()) {
+        let num = &t[..t.len() - 1];
+        if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
+            let n: i64 = num.parse().map_err(|_| err())?;
+            let secs = match unit.to_ascii_lowercase() {
+                's' => Some(1),
+                'm' => Some(60),
+                'h' => Some(3600),
+                'd' => Some(86_400),
+                'w' => Some(7 * 86_400),
+                _ => None,
+            }
+            .ok_or_else(err)?;
+            let span = n.checked_mul(secs).filter(|s| *s <= 200 * 365 * 86_400).ok_or_else(err)?;
+            return Ok(now - Duration::seconds(span));
+        }
+    }
+    if let Ok(dt) = OffsetDateTime::parse(t, &Rfc3339) {
+        return Ok(dt);
+    }
+    if let Ok(d) = Date::parse(t, format_description!("[year]-[month]-[day]")) {
+        return Ok(d.midnight().assume_utc());
+    }
+    let t2 = t.replacen('T', " ", 1);
+    for fmt in [
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+        format_description!("[year]-[month]-[day] [hour]:[minute]"),
+    ] {
+        if let Ok(dt) = PrimitiveDateTime::parse(&t2, fmt) {
+            return Ok(dt.assume_utc());
+        }
+    }
+    Err(err())
+}
+
+/// Who is running scimitar: the OS user (`USER`, `LOGNAME` or `USERNAME`) and host name.
+pub fn current_actor() -> (String, String) {
+    static ACTOR: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    ACTOR
+        .get_or_init(|| {
+            let user = ["USER", "LOGNAME", "USERNAME"]
+                .iter()
+                .filter_map(|k| std::env::var(k).ok())
+                .find(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "unknown".into());
+            let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+                .iter()
+                .filter_map(|p| std::fs::read_to_string(p).ok())
+                .map(|s| s.trim().to_string())
+                .find(|s| !s.is_empty())
+                .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.trim().is_empty()))
+                .or_else(|| {
+                    std::process::Command::new("hostname")
+                        .output()
+                        .ok()
+                        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                        .filter(|s| !s.is_empty())
+                })
+                .unwrap_or_else(|| "unknown".into());
+            (user, host)
+        })
+        .clone()
+}
+
+/// Replace anything that looks like a Slack token (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxe-`...)
+/// with `[redacted]`.
+pub fn redact_tokens(s: &str) -> String {
+    if !s.contains("xox") {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i + 5 <= b.len() {
+        if &b[i..i + 3] == b"xox" && b[i + 3].is_ascii_alphabetic() && b[i + 4] == b'-' {
+            let mut j = i + 5;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b'.') {
+                j += 1;
+            }
+            out.push_str(&s[copied..i]);
+            out.push_str("[redacted]");
+            copied = j;
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
+fn redact_json(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    const SECRET_KEYS: [&str; 5] = ["token", "secret", "password", "authorization", "bearer"];
+    match v {
+        Value::String(s) => Value::String(redact_tokens(s)),
+        Value::Array(a) => Value::Array(a.iter().map(redact_json).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let lk = k.to_lowercase();
+                    if SECRET_KEYS.iter().any(|s| lk.contains(s)) {
+                        (k.clone(), Value::String("[redacted]".into()))
+                    } else {
+                        (k.clone(), redact_json(v))
+                    }
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_time(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let s = String::deserialize(d)?;
+        OffsetDateTime::parse(&s, &Rfc3339).map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests;

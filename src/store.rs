@@ -1,0 +1,146 @@
+//! The embedded SQLite database shared by the action journal and the provisioning reports.
+//!
+//! One file (`paths::database()`), opened in WAL mode with `synchronous=FULL` so a committed
+//! transaction survives a crash or power loss, and with a 10 s busy timeout so a console and a
+//! headless run can write at the same time (SQLite serialises the writers; nobody loses a record).
+//!
+//! The schema is versioned with `PRAGMA user_version`: it is the number of entries of [`MIGRATIONS`]
+//! applied so far. Adding a migration is appending one entry to that list.
+
+use anyhow::{Context, bail};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// Schema migrations, applied in order, each in its own transaction. Never edit a released entry;
+/// append a new one (the action-queue journal goes after the report schema).
+pub const MIGRATIONS: &[&str] = &[
+    crate::report::SCHEMA_V1,        // v1: provisioning reports
+    crate::queue::journal::SCHEMA_V2, // v2: the action-queue journal
+];
+
+/// Open (creating if needed) the database at `path` and bring its schema up to date.
+///
+/// A parent directory that does not exist yet is created with mode 0700 and a new database file
+/// with mode 0600 (it holds names and email addresses); existing directories are left alone.
+pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir(parent).with_context(|| format!("cannot create directory {}", parent.display()))?;
+    }
+    create_private_file(path).with_context(|| format!("cannot create database file {}", path.display()))?;
+    let conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
+    configure(&conn).with_context(|| format!("cannot configure database {}", path.display()))?;
+    migrate(&conn).with_context(|| format!("cannot migrate database {}", path.display()))?;
+    Ok(conn)
+}
+
+/// A private in-memory database with the full schema (tests, dry runs).
+pub fn open_in_memory() -> anyhow::Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// The schema version of an open database (the number of migrations applied).
+pub fn schema_version(conn: &Connection) -> anyhow::Result<usize> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok(v as usize)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // The busy timeout first: switching to WAL itself needs a lock another process may hold.
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        // e.g. a network file system without shared memory: still correct, just not concurrent.
+        tracing::warn!("database journal mode is {mode}, not WAL");
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+fn migrate(conn: &Connection) -> anyhow::Result<()> {
+    // Cheap check outside a write lock first; most opens find the schema current.
+    if schema_version(conn)? == MIGRATIONS.len() {
+        return Ok(());
+    }
+    // Two processes may open a fresh database at once: take the write lock, then re-read.
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let current = schema_version(&tx)?;
+    if current > MIGRATIONS.len() {
+        bail!(
+            "database schema version {current} is newer than this scimitar understands ({}); upgrade scimitar",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        tx.execute_batch(sql).with_context(|| format!("migration {} failed", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_creates_private_dir_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/sub/scimitar.db");
+        let conn = open(&path).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len());
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL");
+        drop(conn);
+        // a second open finds the schema current and does not re-run migration 1 (it would fail)
+        let conn = open(&path).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let m = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(m(path.parent().unwrap()), 0o700);
+            assert_eq!(m(&dir.path().join("data")), 0o700);
+            assert_eq!(m(&path), 0o600);
+        }
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimitar.db");
+        let conn = open(&path).unwrap();
+        conn.pragma_update(None, "user_version", (MIGRATIONS.len() + 1) as i64).unwrap();
+        drop(conn);
+        let e = format!("{:#}", open(&path).unwrap_err());
+        assert!(e.contains("newer than this scimitar"), "{e}");
+    }
+}
