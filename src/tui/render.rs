@@ -139,7 +139,7 @@ pub fn user_columns(width: u16) -> Vec<(Column, Constraint)> {
     // Priority order and the narrowest each column is still useful at.
     let prio = [
         (Column::Name, 16),
-        (Column::Email, 24),
+        (Column::Email, 26),
         (Column::Active, 6),
         (Column::UserName, 16),
         (Column::Department, 14),
@@ -163,11 +163,11 @@ pub fn user_columns(width: u16) -> Vec<(Column, Constraint)> {
             let cons = match c {
                 Column::Active => Constraint::Length(6),
                 Column::Id => Constraint::Length(11),
-                Column::Name => Constraint::Fill(3),
-                Column::UserName => Constraint::Fill(2),
-                Column::Email => Constraint::Fill(4),
-                Column::Title => Constraint::Fill(3),
-                Column::Department => Constraint::Fill(2),
+                Column::Name => Constraint::Fill(4),
+                Column::UserName => Constraint::Fill(3),
+                Column::Email => Constraint::Fill(7),
+                Column::Title => Constraint::Fill(4),
+                Column::Department => Constraint::Fill(3),
             };
             (c, cons)
         })

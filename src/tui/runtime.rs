@@ -120,7 +120,7 @@ pub async fn run_with_client_intro(client: ScimClient, theme: Option<String>, in
         return crate::exit::USAGE;
     }
     let (themes, theme, theme_err) = super::choose_theme(theme.as_deref(), None);
-    let mut app = App::new(client.host(), format!("SCIM {}", client.version().label()), themes, theme);
+    let mut app = App::new(client.host(), client.version().label(), themes, theme);
     for line in intro {
         app.push_log(Level::Info, line);
     }
