@@ -249,9 +249,7 @@ impl App {
 
     pub fn push_log(&mut self, level: Level, text: impl Into<String>) {
         let text = clean(&text.into());
-        if level >= Level::Ok || self.flash.is_none() {
-            self.flash = Some((level, text.clone()));
-        }
+        self.flash = Some((level, text.clone()));
         self.log.push_back(LogEntry::now(level, text));
         while self.log.len() > LOG_CAP {
             self.log.pop_front();
@@ -402,9 +400,7 @@ impl App {
             }
             Msg::Log(e) => {
                 let e = LogEntry { text: clean(&e.text), ..e };
-                if e.level >= Level::Ok {
-                    self.flash = Some((e.level, e.text.clone()));
-                }
+                self.flash = Some((e.level, e.text.clone()));
                 self.log.push_back(e);
                 while self.log.len() > LOG_CAP {
                     self.log.pop_front();
