@@ -413,6 +413,15 @@ impl App {
     /// Replace the store with a completed reload, keeping sort, filters and the selected user.
     fn swap_in(&mut self, users: Vec<User>) {
         let keep = self.view.selected_index().map(|i| self.store.rows[i as usize].id.clone());
+        // Overlays point at store rows; re-point them by id after the swap.
+        let modal_ids: Vec<Option<Box<str>>> = self
+            .modals
+            .iter()
+            .map(|m| match m {
+                Modal::UserDetail { idx, .. } => Some(self.store.rows[*idx as usize].id.clone()),
+                _ => None,
+            })
+            .collect();
         let (sort, desc, show, query) = (self.view.sort, self.view.descending, self.view.show, self.view.query().to_string());
         self.store.clear();
         self.view = UsersView::default();
@@ -429,6 +438,18 @@ impl App {
             }
         }
         self.view.scroll_into_view(self.table_rows());
+        let store = &self.store;
+        let mut ids = modal_ids.into_iter();
+        self.modals.retain_mut(|m| match (m, ids.next().flatten()) {
+            (Modal::UserDetail { idx, .. }, Some(id)) => match store.index_of(&id) {
+                Some(i) => {
+                    *idx = i;
+                    true
+                }
+                None => false,
+            },
+            _ => true,
+        });
     }
 
     fn merge_user(&mut self, u: User) -> u32 {

@@ -270,7 +270,8 @@ fn theme_and_quit_commands() {
 fn refresh_stages_and_keeps_selection() {
     let mut app = app_with(100);
     key(&mut app, KeyCode::Char('G'));
-    let fx = key(&mut app, KeyCode::Char('r'));
+    key(&mut app, KeyCode::Enter);
+    let fx = app.run_command_line("refresh");
     assert!(fx.contains(&Effect::LoadUsers { generation: 2 }));
     assert!(fx.contains(&Effect::LoadGroups { generation: 2 }));
     // A page of the old generation is dropped; the new one is staged.
@@ -280,6 +281,9 @@ fn refresh_stages_and_keeps_selection() {
     app.update(Msg::UsersDone { generation: 2, error: None });
     assert_eq!(app.store.len(), 101);
     assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W00000099");
+    // The open detail view still shows the same user.
+    let Some(Modal::UserDetail { idx, .. }) = app.modals.last() else { panic!() };
+    assert_eq!(&*app.store.rows[*idx as usize].id, "W00000099");
 }
 
 #[test]
