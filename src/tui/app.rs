@@ -432,11 +432,10 @@ impl App {
             self.view.set_sort(&self.store, sort, desc);
         }
         self.view.set_query(&self.store, &query);
-        if let Some(idx) = keep.and_then(|id| self.store.index_of(&id)) {
-            if let Some(p) = self.view.filtered.iter().position(|&i| i == idx) {
+        if let Some(idx) = keep.and_then(|id| self.store.index_of(&id))
+            && let Some(p) = self.view.filtered.iter().position(|&i| i == idx) {
                 self.view.selected = p;
             }
-        }
         self.view.scroll_into_view(self.table_rows());
         let store = &self.store;
         let mut ids = modal_ids.into_iter();
@@ -619,11 +618,10 @@ impl App {
                     self.modals.push(Modal::UserDetail { idx, scroll: 0 });
                 }
             }
-            Pane::Groups => {
-                if self.groups_selected < self.groups.len() {
+            Pane::Groups
+                if self.groups_selected < self.groups.len() => {
                     self.modals.push(Modal::GroupMembers { group: self.groups_selected, selected: 0, offset: 0 });
                 }
-            }
             _ => {}
         }
         vec![]
@@ -741,11 +739,10 @@ impl App {
                 self.mode = InputMode::Normal;
                 if filter {
                     // Keep the filter; a full email with no local match is looked up right away.
-                    if let Some(email) = self.mode_query_email() {
-                        if self.view.filtered.is_empty() && !self.not_found.contains(&email) {
+                    if let Some(email) = self.mode_query_email()
+                        && self.view.filtered.is_empty() && !self.not_found.contains(&email) {
                             return self.start_lookup(email);
                         }
-                    }
                     return vec![];
                 }
                 let line = self.input.value().trim().to_string();
@@ -793,11 +790,10 @@ impl App {
         let q = self.input.value().to_string();
         self.view.set_query(&self.store, &q);
         self.lookup_gen += 1; // any pending debounce is now stale
-        if let Some(email) = self.mode_query_email() {
-            if self.view.filtered.is_empty() && !self.not_found.contains(&email) {
+        if let Some(email) = self.mode_query_email()
+            && self.view.filtered.is_empty() && !self.not_found.contains(&email) {
                 return vec![Effect::Debounce { generation: self.lookup_gen, email, after: LOOKUP_DEBOUNCE }];
             }
-        }
         vec![]
     }
 

@@ -122,7 +122,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -505,11 +505,10 @@ pub fn detail_rows(app: &App, idx: u32) -> Vec<(String, String)> {
     let u = &app.store.users[idx as usize];
     let mut rows: Vec<(String, String)> = crate::cli::user_detail_rows(u).into_iter().map(|(k, v)| (k, clean(&v))).collect();
     for (k, v) in rows.iter_mut() {
-        if k == "manager" {
-            if let Some(m) = app.store.index_of(v) {
+        if k == "manager"
+            && let Some(m) = app.store.index_of(v) {
                 *v = format!("{v} ({})", app.store.rows[m as usize].name);
             }
-        }
     }
     if u.groups.as_ref().is_none_or(|g| g.is_empty()) {
         let id = u.id();

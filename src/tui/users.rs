@@ -312,12 +312,11 @@ impl UsersView {
 
     /// Keep the selection on the same user if it is still shown.
     fn reselect(&mut self, keep: Option<u32>) {
-        if let Some(k) = keep {
-            if let Some(p) = self.filtered.iter().position(|&i| i == k) {
+        if let Some(k) = keep
+            && let Some(p) = self.filtered.iter().position(|&i| i == k) {
                 self.selected = p;
                 return;
             }
-        }
         self.selected = self.selected.min(self.filtered.len().saturating_sub(1));
     }
 
