@@ -9,6 +9,8 @@
 //! - filter_keystroke_{median,p99,max}_ms: a key event through `App::update` (filter + lookup
 //!   decision) plus the finished 200x50 frame, over typed queries and backspaces.
 //! - frame_render_200x50_{median,p99}_ms: drawing one frame with nothing changed in between.
+//! - process_start_to_first_frame_ms: the release binary spawned in a 200x50 pseudo-terminal
+//!   against the emulator on loopback, until the pane bar is on the screen (median of 5).
 //! - peak_rss_mb: VmHWM of the whole process (users are generated page by page, as they would
 //!   arrive from the network, so no second copy of the directory is held).
 
@@ -92,7 +94,71 @@ fn key(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
+/// Spawn the real binary in a PTY against an emulator; time until its first frame is on screen.
+fn process_first_frame() -> Result<f64, String> {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    use scimitar::emulator::{Emulator, EmulatorConfig};
+    use scimitar::scim::ApiVersion;
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let emu = rt
+        .block_on(Emulator::start(EmulatorConfig { users: 100, ..Default::default() }, "127.0.0.1:0".parse().unwrap()))
+        .map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let pair = native_pty_system()
+            .openpty(PtySize { rows: 50, cols: 200, pixel_width: 0, pixel_height: 0 })
+            .map_err(|e| e.to_string())?;
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_scimitar"));
+        cmd.args(["--rate-limit", "off"]);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("SCIMITAR_URL", emu.base_url(ApiVersion::V2));
+        cmd.env("SLACK_SCIM_TOKEN", emu.token());
+        cmd.env("SCIMITAR_CONFIG_DIR", dir.path());
+        cmd.env("SCIMITAR_DATA_DIR", dir.path());
+        let seen = Arc::new(Mutex::new(None::<Instant>));
+        let t0 = Instant::now();
+        let mut child = pair.slave.spawn_command(cmd).map_err(|e| e.to_string())?;
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().map_err(|e| e.to_string())?;
+        let mut writer = pair.master.take_writer().map_err(|e| e.to_string())?;
+        let seen2 = seen.clone();
+        let th = std::thread::spawn(move || {
+            let mut p = vt100::Parser::new(50, 200, 0);
+            let mut buf = [0u8; 16384];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                p.process(&buf[..n]);
+                let mut s = seen2.lock().unwrap();
+                if s.is_none() && p.screen().contents().contains("4 Reports") {
+                    *s = Some(Instant::now());
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.lock().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        let first = seen.lock().unwrap().ok_or("no first frame within 10 s")?;
+        times.push(first - t0);
+        let _ = writer.write_all(b"q");
+        let _ = writer.flush();
+        let _ = child.wait();
+        drop(pair.master);
+        drop(writer);
+        let _ = th.join();
+    }
+    rt.block_on(emu.shutdown());
+    Ok(pct(&mut times, 0.5))
+}
+
 fn main() {
+    let process_first = process_first_frame();
+
     // Start to first frame.
     let t0 = Instant::now();
     let mut app = App::new("api.slack.com", "SCIM v2.0", ThemeSet::builtin(), Theme::default());
@@ -171,5 +237,9 @@ fn main() {
     println!("frame_render_200x50_median_ms: {:.3}", pct(&mut frames, 0.5));
     println!("frame_render_200x50_p99_ms: {:.3}", pct(&mut frames, 0.99));
     println!("sort_by_name_100k_ms: {:.1}", ms(sort));
+    match process_first {
+        Ok(v) => println!("process_start_to_first_frame_ms: {v:.1}"),
+        Err(e) => eprintln!("process_start_to_first_frame_ms: not measured: {e}"),
+    }
     println!("peak_rss_mb: {:.1}", peak_rss_mb());
 }

@@ -152,6 +152,9 @@ fn filter_by_part_of_an_email_shows_the_user() {
     assert!(screen.contains(&format!("{local}@")), "{screen}");
     s.send("\x1b");
     s.wait_for("the detail view to close", |sc| !sc.contains("email (primary)"));
+    // An address that is not loaded is looked up live through SCIM.
+    s.type_keys(":find ghost@nowhere.example\r");
+    s.wait_for("the live lookup", |sc| sc.contains("no user with email ghost@nowhere.example"));
     s.type_keys("q");
     assert!(s.wait_exit().success());
 }

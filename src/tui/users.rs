@@ -241,6 +241,10 @@ pub struct UsersView {
     pub filtered: Vec<u32>,
     pub selected: usize,
     pub offset: usize,
+    /// Earlier (query, filtered) pairs of the query being typed, each one narrower than the last,
+    /// so that Backspace restores a result instead of scanning every row again. Cleared whenever
+    /// the rows, the sort or the state filter change.
+    undo: Vec<(String, Vec<u32>)>,
 }
 
 impl UsersView {
@@ -269,14 +273,34 @@ impl UsersView {
         if q == self.query {
             return;
         }
-        let narrowing = q.contains(self.query.as_str());
-        self.query = q;
-        if narrowing {
-            let rows = &store.rows;
+        let rows = &store.rows;
+        if q.contains(self.query.as_str()) {
+            let prev = std::mem::take(&mut self.query);
+            self.undo.push((prev, self.filtered.clone()));
+            self.query = q;
             let query = self.query.as_str();
             self.filtered.retain(|&i| rows[i as usize].matches(query));
         } else {
-            self.refilter_all(store);
+            self.query = q;
+            let mut restored = false;
+            while let Some((cq, cf)) = self.undo.pop() {
+                if cq == self.query {
+                    self.filtered = cf;
+                    restored = true;
+                    break;
+                }
+                if self.query.contains(cq.as_str()) {
+                    self.filtered = cf.clone();
+                    self.undo.push((cq, cf));
+                    let query = self.query.as_str();
+                    self.filtered.retain(|&i| rows[i as usize].matches(query));
+                    restored = true;
+                    break;
+                }
+            }
+            if !restored {
+                self.rescan(store);
+            }
         }
         self.selected = 0;
         self.offset = 0;
@@ -301,6 +325,11 @@ impl UsersView {
     }
 
     fn refilter_all(&mut self, store: &UserStore) {
+        self.undo.clear();
+        self.rescan(store);
+    }
+
+    fn rescan(&mut self, store: &UserStore) {
         let rows = &store.rows;
         let (show, query) = (self.show, self.query.as_str());
         self.filtered.clear();
@@ -325,6 +354,7 @@ impl UsersView {
         if added.is_empty() {
             return;
         }
+        self.undo.clear();
         if self.sort.is_none() {
             // Load order: new rows go at the end; no need to look at the old ones.
             for &i in &added {
@@ -369,6 +399,7 @@ impl UsersView {
     }
 
     pub fn reset(&mut self) {
+        self.undo.clear();
         self.order.clear();
         self.filtered.clear();
         self.selected = 0;
@@ -476,6 +507,38 @@ mod tests {
         assert_eq!(v.filtered.len(), 4);
         v.set_query(&s, "CARL.ZED@");
         assert_eq!(v.filtered, vec![3]);
+    }
+
+    #[test]
+    fn backspace_restores_earlier_results() {
+        let mut s = store();
+        let mut v = UsersView::default();
+        v.added(&s, (0..4).collect());
+        for q in ["a", "an", "ann", "ann."] {
+            v.set_query(&s, q);
+        }
+        assert_eq!(v.filtered, vec![1]);
+        v.set_query(&s, "ann");
+        assert_eq!(v.filtered, vec![1, 2]);
+        v.set_query(&s, "an");
+        assert_eq!(v.filtered, vec![1, 2]);
+        v.set_query(&s, "anni"); // narrower than a remembered query
+        assert_eq!(v.filtered, vec![2]);
+        v.set_query(&s, "a");
+        assert_eq!(v.filtered, vec![0, 1, 2, 3]);
+        v.set_query(&s, "ada"); // "ada" contains "a": narrows from it
+        assert_eq!(v.filtered, vec![0]);
+        v.set_query(&s, "zed");
+        assert_eq!(v.filtered, vec![3]);
+        // New rows make remembered results stale.
+        v.set_query(&s, "d");
+        v.set_query(&s, "do");
+        let added = s.extend(vec![user(5, "Dora Quinn", true)]);
+        v.added(&s, added);
+        v.set_query(&s, "d");
+        assert!(v.filtered.contains(&4), "{:?}", v.filtered);
+        v.set_query(&s, "");
+        assert_eq!(v.filtered.len(), 5);
     }
 
     #[test]
