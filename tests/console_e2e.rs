@@ -163,20 +163,37 @@ fn filter_by_part_of_an_email_shows_the_user() {
 fn quitting_restores_the_terminal() {
     let mut s = Session::start(&["demo", "--users", "300", "--groups", "5"]);
     s.wait_for("300 users loaded", loaded);
+    // Idle: once nothing is in flight, nothing more is drawn.
+    s.wait_for("groups loaded", |sc| sc.contains("queue idle") && !sc.contains("loading"));
+    std::thread::sleep(Duration::from_millis(300));
+    let before = s.state.lock().unwrap().1.len();
+    std::thread::sleep(Duration::from_millis(700));
+    let after = s.state.lock().unwrap().1.len();
+    assert_eq!(before, after, "the console drew while idle");
     s.type_keys("q");
     let st = s.wait_exit();
     assert!(st.success(), "{st:?}");
     s.assert_restored();
 }
 
-#[test]
-fn sigterm_restores_the_terminal() {
+fn signal_restores(sig: &str, code: u32) {
     let mut s = Session::start(&["demo", "--users", "300", "--groups", "5"]);
     s.wait_for("300 users loaded", loaded);
     let pid = s.child.process_id().expect("pid");
-    let ok = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
     assert!(ok.success());
     let st = s.wait_exit();
-    assert_eq!(st.exit_code(), 143, "{st:?}");
+    assert_eq!(st.exit_code(), code, "{st:?}");
     s.assert_restored();
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    signal_restores("-TERM", 143);
+}
+
+/// A dropped SSH session arrives as SIGHUP.
+#[test]
+fn sighup_restores_the_terminal() {
+    signal_restores("-HUP", 129);
 }
