@@ -44,12 +44,12 @@ pub struct ConnArgs {
     /// Config file [default: config.toml in the user's config dir]
     #[arg(long, env = "SCIMITAR_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// Client-side rate limiting: Slack's documented table, or off
-    #[arg(long, global = true, value_enum)]
-    pub rate_limit: Option<RateLimitFlag>,
-    /// Multiply Slack's rate limits (for emulators running with --rate-scale; real Slack is 1)
-    #[arg(long, global = true)]
-    pub rate_scale: Option<f64>,
+    /// Client-side pacing: Slack's documented rate-limit table, or off
+    #[arg(long, global = true, value_enum, value_name = "slack|off")]
+    pub throttle: Option<RateLimitFlag>,
+    /// Multiply Slack's rate limits in the client's pacing (for an emulator run with --rate-scale; real Slack is 1)
+    #[arg(long, global = true, value_name = "X")]
+    pub throttle_scale: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -85,6 +85,8 @@ pub enum Command {
     },
     /// Query the provisioning report: who did what to whom, when, and did it work
     Report(crate::report::cli::ReportArgs),
+    /// Run the Slack SCIM emulator (for the demo, tests and benchmarks); prints its base URL first
+    Emulator(crate::emulator::EmulatorArgs),
     /// Open the console against an embedded Slack SCIM emulator (loopback only, random token)
     Demo(DemoArgs),
 }
@@ -253,6 +255,10 @@ impl From<ConfigError> for Fail {
 
 impl From<std::io::Error> for Fail {
     fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader went away (`| head`): stop quietly, like other Unix tools.
+            return Fail { code: exit::OK, message: String::new() };
+        }
         Fail { code: exit::FAILURE, message: format!("write failed: {e}") }
     }
 }
@@ -285,11 +291,11 @@ impl ConnArgs {
         let url = url.unwrap_or_else(|| config::default_url(version));
         let token = config::resolve_token(self.token_file.as_deref(), std::env::var("SLACK_SCIM_TOKEN").ok(), &profile)?;
         let mut cc = ClientConfig::new(&url, token, version)?;
-        let scale = self.rate_scale.or(profile.rate_scale).unwrap_or(1.0);
+        let scale = self.throttle_scale.or(profile.rate_scale).unwrap_or(1.0);
         if !(scale.is_finite() && scale > 0.0) {
-            return Err(Fail::new(exit::USAGE, format!("--rate-scale must be a positive number, not {scale}")));
+            return Err(Fail::new(exit::USAGE, format!("--throttle-scale must be a positive number, not {scale}")));
         }
-        cc.rate_limit = match self.rate_limit {
+        cc.rate_limit = match self.throttle {
             Some(RateLimitFlag::Off) => RateLimit::Off,
             _ => RateLimit::Slack { scale },
         };
@@ -310,7 +316,14 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
             Ok(c) => bulk::resume(&c, batch.as_deref(), retry_failed, &run).await,
             Err(f) => Err(f),
         },
-        Command::Report(args) => {
+        Command::Emulator(args) => match crate::emulator::serve_forever(args).await {
+            Ok(()) => Ok(exit::OK),
+            Err(e) => Err(Fail::new(exit::UNAVAILABLE, format!("emulator: {e:#}"))),
+        },
+        Command::Report(mut args) => {
+            if let Ok(cfg) = conn.load_config() {
+                args.config_retain_days = cfg.retain_days();
+            }
             let stderr = std::io::stderr();
             Ok(crate::report::cli::run(args, &mut out, &mut stderr.lock()))
         }
@@ -320,7 +333,9 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
     match result {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("scimitar: {}", f.message);
+            if !f.message.is_empty() {
+                eprintln!("scimitar: {}", f.message);
+            }
             f.code
         }
     }

@@ -9,6 +9,7 @@ pub mod emulator;
 pub mod exit;
 pub mod output;
 pub mod paths;
+pub mod policy;
 pub mod queue;
 pub mod report;
 pub mod sanitize;

@@ -66,7 +66,7 @@ pub fn write_csv(headers: &[&str], rows: &[Vec<String>], out: &mut dyn Write) ->
     let mut w = csv::Writer::from_writer(out);
     w.write_record(headers)?;
     for r in rows {
-        w.write_record(r.iter().map(|c| crate::sanitize::clean(c)))?;
+        w.write_record(r.iter().map(|c| crate::sanitize::clean_keep_lines(c)))?;
     }
     w.flush()
 }

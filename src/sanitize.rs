@@ -3,7 +3,17 @@
 
 /// Remove ANSI escape sequences and control characters; tabs and newlines become spaces.
 pub fn clean(s: &str) -> String {
-    if s.chars().all(|c| !c.is_control() && !is_bidi_control(c)) {
+    clean_with(s, false)
+}
+
+/// Like [`clean`], but keeps tabs and line breaks (for CSV cells, which quote them, so data with
+/// line breaks still round-trips while escape sequences never reach a terminal).
+pub fn clean_keep_lines(s: &str) -> String {
+    clean_with(s, true)
+}
+
+fn clean_with(s: &str, keep_lines: bool) -> String {
+    if s.chars().all(|c| (!c.is_control() || (keep_lines && matches!(c, '\t' | '\n' | '\r'))) && !is_bidi_control(c)) {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len());
@@ -12,6 +22,7 @@ pub fn clean(s: &str) -> String {
         match c {
             '\u{1b}' => skip_escape(&mut chars),
             '\u{9b}' => skip_csi_body(&mut chars),
+            '\t' | '\n' | '\r' if keep_lines => out.push(c),
             '\t' | '\n' | '\r' => out.push(' '),
             c if c.is_control() || is_bidi_control(c) => {}
             c => out.push(c),
@@ -74,5 +85,6 @@ mod tests {
         assert_eq!(clean("line\nbreak\u{7}"), "line break");
         assert_eq!(clean("evil\u{202e}txt"), "eviltxt");
         assert_eq!(clean("Zoë 日本"), "Zoë 日本");
+        assert_eq!(super::clean_keep_lines("a\nb\u{1b}[2Jc"), "a\nbc");
     }
 }

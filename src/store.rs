@@ -58,6 +58,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // 32 MiB page cache (default 2 MiB): the report indexes are keyed by user, so inserts touch
+    // pages all over them. (Measured on a loaded 2-core box: 14.4k -> 15.3k inserts/s at 1M rows,
+    // within noise; kept because it costs little and helps large scans such as `verify`.)
+    conn.pragma_update(None, "cache_size", -32_768)?;
     Ok(())
 }
 

@@ -61,19 +61,23 @@ pub struct Faults {
     /// Wait `slow_delay` longer than usual.
     pub slow: f64,
     pub slow_delay: Duration,
+    /// Answer 429 `too_many_requests` with `Retry-After: retry_after` (another app spending the
+    /// org-wide budget, reference §8.15).
+    pub p429: f64,
+    pub retry_after: Duration,
 }
 
 impl Faults {
     pub fn is_none(&self) -> bool {
-        self.p503 == 0.0 && self.reset == 0.0 && self.slow == 0.0
+        self.p503 == 0.0 && self.reset == 0.0 && self.slow == 0.0 && self.p429 == 0.0
     }
 }
 
 impl std::str::FromStr for Faults {
     type Err = String;
-    /// `503:0.05,reset:0.01,slow:0.02,slowms:500`; `none` or empty means no faults.
+    /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2`; `none` or empty means no faults.
     fn from_str(s: &str) -> Result<Faults, String> {
-        let mut f = Faults { slow_delay: Duration::from_secs(2), ..Default::default() };
+        let mut f = Faults { slow_delay: Duration::from_secs(2), retry_after: Duration::from_secs(1), ..Default::default() };
         let s = s.trim();
         if s.is_empty() || s.eq_ignore_ascii_case("none") {
             return Ok(f);
@@ -83,6 +87,11 @@ impl std::str::FromStr for Faults {
                 .split_once(':')
                 .ok_or_else(|| format!("fault item {item:?} needs the form NAME:VALUE (e.g. 503:0.05)"))?;
             let k = k.trim().to_ascii_lowercase();
+            if k == "retryafter" {
+                let secs: u64 = v.trim().parse().map_err(|_| format!("fault item {item:?}: retryafter needs whole seconds"))?;
+                f.retry_after = Duration::from_secs(secs);
+                continue;
+            }
             if k == "slowms" {
                 let ms: u64 = v.trim().parse().map_err(|_| format!("fault item {item:?}: slowms needs whole milliseconds"))?;
                 f.slow_delay = Duration::from_millis(ms);
@@ -98,7 +107,8 @@ impl std::str::FromStr for Faults {
                 "503" => f.p503 = p,
                 "reset" => f.reset = p,
                 "slow" => f.slow = p,
-                _ => return Err(format!("fault item {item:?}: unknown fault {k:?} (expected 503, reset, slow or slowms)")),
+                "429" => f.p429 = p,
+                _ => return Err(format!("fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, slowms or retryafter)")),
             }
         }
         Ok(f)
@@ -115,6 +125,7 @@ pub struct EmulatorStats {
     /// 429 `resource_locked` answers (a second write to an object with one in flight).
     pub lock_conflicts: u64,
     pub injected_503: u64,
+    pub injected_429: u64,
     pub injected_resets: u64,
     /// Most writes ever in flight at once on one object, counting refused ones. A client that
     /// serialises writes per object keeps this at 1.
@@ -378,7 +389,12 @@ mod tests {
     #[test]
     fn faults_parse() {
         let f: Faults = "503:0.05,reset:0.01,slow:0.02".parse().unwrap();
-        assert_eq!(f, Faults { p503: 0.05, reset: 0.01, slow: 0.02, slow_delay: Duration::from_secs(2) });
+        assert_eq!(
+            f,
+            Faults { p503: 0.05, reset: 0.01, slow: 0.02, slow_delay: Duration::from_secs(2), p429: 0.0, retry_after: Duration::from_secs(1) }
+        );
+        let f: Faults = "429:0.5,retryafter:2".parse().unwrap();
+        assert_eq!((f.p429, f.retry_after), (0.5, Duration::from_secs(2)));
         let f: Faults = "slow:1,slowms:500".parse().unwrap();
         assert_eq!(f.slow_delay, Duration::from_millis(500));
         assert!("none".parse::<Faults>().unwrap().is_none());

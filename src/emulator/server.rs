@@ -141,12 +141,13 @@ async fn handle(
     body: &Bytes,
     endpoint: Endpoint,
 ) -> (Response, bool) {
-    let (latency, f503, reset, slow) = {
+    let (latency, f503, reset, slow, f429) = {
         let mut rt = sh.runtime.lock().unwrap();
-        // Always roll all three dice so a run's fault sequence depends only on the seed.
-        let (a, b, c): (f64, f64, f64) = (rt.rng.random(), rt.rng.random(), rt.rng.random());
+        // Always roll every die so a run's fault sequence depends only on the seed.
+        let (a, b, c, d): (f64, f64, f64, f64) = (rt.rng.random(), rt.rng.random(), rt.rng.random(), rt.rng.random());
         let f = rt.faults.clone();
-        (rt.latency, a < f.p503, b < f.reset, if c < f.slow { f.slow_delay } else { Duration::ZERO })
+        let f429 = (d < f.p429).then_some(f.retry_after);
+        (rt.latency, a < f.p503, b < f.reset, if c < f.slow { f.slow_delay } else { Duration::ZERO }, f429)
     };
 
     let first = rest.split('/').next().unwrap_or("");
@@ -174,6 +175,11 @@ async fn handle(
         };
         if let Some(wait) = limited {
             sh.stats.lock().unwrap().s.rate_limited += 1;
+            tokio::time::sleep(latency).await;
+            return (too_many(version, "too_many_requests", wait), false);
+        }
+        if let Some(wait) = f429 {
+            sh.stats.lock().unwrap().s.injected_429 += 1;
             tokio::time::sleep(latency).await;
             return (too_many(version, "too_many_requests", wait), false);
         }

@@ -52,6 +52,9 @@ pub struct ReportArgs {
     pub summary: bool,
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table, global = true)]
     pub output: OutputFormat,
+    /// `report.retain_days` from the config file (filled in by the caller, not a flag).
+    #[arg(skip)]
+    pub config_retain_days: Option<u32>,
     /// Database file (default: scimitar.db in the data directory).
     #[arg(long, value_name = "PATH", global = true)]
     pub db: Option<PathBuf>,
@@ -65,7 +68,8 @@ pub enum ReportCmd {
     /// chain verifiable. Refuses when the chain does not verify.
     Prune {
         #[arg(long, value_name = "DAYS")]
-        retain_days: u32,
+        /// Days to keep [default: report.retain_days from the config file]
+        retain_days: Option<u32>,
     },
 }
 
@@ -116,6 +120,10 @@ fn run_inner(args: ReportArgs, now: OffsetDateTime, out: &mut dyn Write, err: &m
             Ok(if v.ok() { exit::OK } else { exit::FAILURE })
         }
         Some(ReportCmd::Prune { retain_days }) => {
+            let Some(retain_days) = retain_days.or(args.config_retain_days) else {
+                writeln!(err, "scimitar report prune: give --retain-days N or set report.retain_days in the config file")?;
+                return Ok(exit::USAGE);
+            };
             let v = store.verify()?;
             if let Some(b) = &v.broken {
                 writeln!(
@@ -412,6 +420,7 @@ mod tests {
             outcome: None,
             profile: None,
             since: Some("yesterday".into()),
+            config_retain_days: None,
             until: None,
             batch: None,
             limit: 10,

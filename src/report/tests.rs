@@ -262,3 +262,29 @@ fn redact_tokens_only_touches_tokens() {
     assert_eq!(redact_tokens("Bearer xoxe.xoxp-1-abc"), "Bearer xoxe.[redacted]");
     assert_eq!(redact_tokens("a xoxb-1-2-x b xoxp-9"), "a [redacted] b [redacted]");
 }
+
+fn plan(s: &ReportStore, q: &ReportQuery, select: &str, tail: &str) -> Vec<String> {
+    let (cond, params) = where_clause(q);
+    let sql = format!("EXPLAIN QUERY PLAN SELECT {select} FROM report {cond} {tail}");
+    let mut st = s.connection().prepare(&sql).unwrap();
+    st.query_map(params_from_iter(params), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn queries_by_user_and_time_use_indexes() {
+    let s = filled(3);
+    let full_scan = |p: &[String]| p.iter().any(|d| d.starts_with("SCAN report") && !d.contains("INDEX"));
+    let by_user = plan(&s, &ReportQuery { user: Some("x".into()), ..Default::default() }, "*", "ORDER BY finished_ms DESC");
+    assert!(!full_scan(&by_user), "{by_user:?}");
+    assert!(by_user.iter().any(|d| d.contains("report_email")) && by_user.iter().any(|d| d.contains("report_user_name")), "{by_user:?}");
+    let t = datetime!(2026-11-01 00:00 UTC);
+    let span = ReportQuery { since: Some(t), until: Some(t + Duration::days(7)), ..Default::default() };
+    let by_time = plan(&s, &span, "*", "ORDER BY finished_ms DESC, seq DESC LIMIT 1000");
+    assert!(by_time.iter().any(|d| d.contains("report_finished")), "{by_time:?}");
+    // ties on finished_ms are sorted by seq ("LAST TERM"), but never the whole span
+    assert!(!by_time.iter().any(|d| d.contains("TEMP B-TREE FOR ORDER BY")), "sorted by the index: {by_time:?}");
+    let summary = plan(&s, &span, "action, outcome, count(*)", "GROUP BY action, outcome");
+    assert!(summary.iter().any(|d| d.contains("COVERING INDEX report_finished")), "{summary:?}");
+    let batch = plan(&s, &ReportQuery { batch: Some("b".into()), ..Default::default() }, "*", "");
+    assert!(!full_scan(&batch), "{batch:?}");
+}

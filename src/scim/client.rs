@@ -243,8 +243,7 @@ impl ScimClient {
         let http = b.build().map_err(|e| ScimError::Invalid(format!("cannot build HTTP client: {e}")))?;
         let limiter = match config.rate_limit {
             RateLimit::Off => None,
-            // A 2% margin keeps us under a server that counts with the same table.
-            RateLimit::Slack { scale } => Some(Mutex::new(SlackBudget::new(scale, 0.98, Instant::now()))),
+            RateLimit::Slack { scale } => Some(Mutex::new(SlackBudget::for_client(scale, Instant::now()))),
         };
         Ok(ScimClient {
             inner: Arc::new(Inner {

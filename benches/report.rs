@@ -1,0 +1,136 @@
+//! `cargo bench --bench report`: insert rate and query times of the provisioning reports.
+//!
+//! Inserts `REPORT_BENCH_N` (default 1,000,000) records spread evenly over a year, in transactions
+//! of 10,000, into a temporary database on disk (WAL, synchronous=FULL), then times the queries
+//! the CLI and the Reports pane make. Prints `name: value` lines.
+
+use scimitar::report::{OperationRecord, Outcome, ReportQuery, ReportStore, current_actor};
+use std::time::Instant;
+use time::{Duration, OffsetDateTime};
+
+const USERS: u64 = 10_000;
+const BATCH: usize = 10_000;
+
+fn record(i: u64, n: u64, start: OffsetDateTime, actor: &(String, String)) -> OperationRecord {
+    let year_ms: i64 = 365 * 86_400_000;
+    let finished = start + Duration::milliseconds((i as i128 * year_ms as i128 / n as i128) as i64);
+    let u = i % USERS;
+    let outcome = match i % 100 {
+        0..=89 => Outcome::Done,
+        90..=95 => Outcome::Failed,
+        96..=98 => Outcome::Skipped,
+        _ => Outcome::Cancelled,
+    };
+    let actions = ["deactivate", "reactivate", "update_user", "add_members", "remove_members", "create_user"];
+    OperationRecord {
+        op_id: format!("op-{i:08}"),
+        batch_id: Some(format!("batch-{}", i / 1000)),
+        policy_run: i.is_multiple_of(7).then(|| format!("run-{}", i / 5000)),
+        started_at: finished - Duration::milliseconds(150),
+        finished_at: finished,
+        profile: if i.is_multiple_of(5) { "staging".into() } else { "prod".into() },
+        host: "api.slack.com".into(),
+        action: actions[(i % actions.len() as u64) as usize].into(),
+        target_id: Some(format!("U{u:08}")),
+        target_email: Some(format!("user{u}@corp.example")),
+        target_user_name: Some(format!("user{u}")),
+        target_display: Some(format!("User Number {u}")),
+        outcome,
+        error_code: (outcome == Outcome::Failed).then(|| "user_not_found".into()),
+        error_message: (outcome == Outcome::Failed).then(|| "No user with that id.".into()),
+        http_status: Some(if outcome == Outcome::Failed { 404 } else { 200 }),
+        retries: i.is_multiple_of(13) as u32,
+        duration_ms: 150,
+        os_user: actor.0.clone(),
+        os_host: actor.1.clone(),
+        detail: Some(serde_json::json!({"active": i.is_multiple_of(2)})),
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes `--bench`; nothing to parse.
+    let n: u64 = std::env::var("REPORT_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("scimitar.db");
+    let mut store = ReportStore::open(&path)?;
+    let actor = current_actor();
+    let start = OffsetDateTime::now_utc() - Duration::days(365);
+
+    let t = Instant::now();
+    let mut i = 0;
+    while i < n {
+        let end = (i + BATCH as u64).min(n);
+        let batch: Vec<OperationRecord> = (i..end).map(|k| record(k, n, start, &actor)).collect();
+        store.append_many(&batch)?;
+        i = end;
+    }
+    let insert_s = t.elapsed().as_secs_f64();
+    println!("insert_records: {n}");
+    println!("insert_s: {insert_s:.2}");
+    println!("insert_rate_per_s: {:.0}", n as f64 / insert_s);
+    let t = Instant::now();
+    store.append(&record(n, n + 1, start, &actor))?;
+    println!("single_append_ms: {:.2}", ms(t));
+
+    // by user: 20 different users, three ways of naming them; mean per query
+    let t = Instant::now();
+    let mut found = 0;
+    for k in 0..20u64 {
+        let u = k * 487 % USERS;
+        let who = match k % 3 {
+            0 => format!("USER{u}@corp.example"),
+            1 => format!("U{u:08}"),
+            _ => format!("user{u}"),
+        };
+        found += store.query(&ReportQuery { user: Some(who), limit: Some(1000), ..Default::default() })?.len();
+    }
+    println!("query_by_user_ms: {:.2}", ms(t) / 20.0);
+    println!("query_by_user_rows: {}", found / 20);
+
+    let end = OffsetDateTime::now_utc();
+    let span = ReportQuery { since: Some(end - Duration::days(7)), until: Some(end), limit: Some(1000), ..Default::default() };
+    let t = Instant::now();
+    let rows = store.query(&span)?;
+    println!("query_7d_span_ms: {:.2}", ms(t));
+    println!("query_7d_span_rows: {}", rows.len());
+    let t = Instant::now();
+    let total = store.count_matching(&span)?;
+    println!("count_7d_span_ms: {:.2}", ms(t));
+    println!("count_7d_span: {total}");
+    let mid = start + Duration::days(180);
+    let failed_mid = ReportQuery {
+        since: Some(mid),
+        until: Some(mid + Duration::days(7)),
+        outcome: Some(Outcome::Failed),
+        limit: Some(1000),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let rows = store.query(&failed_mid)?;
+    println!("query_7d_failed_ms: {:.2}", ms(t));
+    println!("query_7d_failed_rows: {}", rows.len());
+    let t = Instant::now();
+    let s = store.summary(&span)?;
+    println!("summary_7d_ms: {:.2}", ms(t));
+    println!("summary_7d_groups: {}", s.len());
+    let t = Instant::now();
+    let s = store.summary(&ReportQuery::default())?;
+    println!("summary_all_ms: {:.2}", ms(t));
+    println!("summary_all_groups: {}", s.len());
+    let t = Instant::now();
+    let d = store.daily_counts(&ReportQuery { since: Some(end - Duration::days(30)), ..Default::default() })?;
+    println!("daily_counts_30d_ms: {:.2}", ms(t));
+    println!("daily_counts_30d_rows: {}", d.len());
+    let t = Instant::now();
+    let v = store.verify()?;
+    println!("verify_ms: {:.0}", ms(t));
+    println!("verify_ok: {}", v.ok());
+    let size: u64 = std::fs::metadata(&path)?.len() + std::fs::metadata(dir.path().join("scimitar.db-wal")).map(|m| m.len()).unwrap_or(0);
+    println!("db_size_mb: {:.1}", size as f64 / 1e6);
+    anyhow::ensure!(v.ok(), "verify failed: {v:?}");
+    Ok(())
+}

@@ -1,0 +1,1022 @@
+//! The policy file: what to read, how rows map to Slack users, who is in scope, what may change.
+//!
+//! ```toml
+//! match_on = "email"                      # or "userName": how a row finds its existing Slack user
+//!
+//! [source]
+//! path = "hr-export.csv"                  # relative to this file; .csv, .json (array or lines), .jsonl
+//! id_column = "employee_id"               # the row's stable key (also used by manager and memberships)
+//! status_column = "status"                # optional; no column = every row is enabled
+//! enabled_values = ["active", "enabled", "true", "1", "yes"]   # case-insensitive
+//! groups_column = "groups"                # optional
+//! groups_separator = ";"
+//! memberships_path = "memberships.csv"    # optional CSV: one (user key, group) pair per row
+//! memberships_user_column = "employee_id" # default: id_column
+//! memberships_group_column = "group"      # default: "group"
+//!
+//! [attributes]                            # Slack attribute = column, or a template
+//! userName = "{email|local}"
+//! "emails.work" = "email"
+//! displayName = "{first_name} {last_name}"
+//! "enterprise.manager" = "manager_id"     # the manager's source key, resolved to a Slack id
+//!
+//! [scope]
+//! groups = ["staff"]                      # source groups granting Slack access; empty = every row
+//!
+//! [provisioning]
+//! allow_create = true
+//! allow_update = true
+//! allow_deprovision = true
+//! provision_disabled_users = false
+//! remove_action = "deactivate"            # or "report" (Slack cannot delete users)
+//! max_deactivations = 50                  # ceiling per run; with the percentage the lower wins
+//! max_deactivation_percent = 10.0         # default 10 when neither is set
+//! deprovision_on_rule_removal = "deactivate"   # or "keep"
+//! protected_users = ["it-admin@example.com"]   # emails or userNames never deactivated
+//!
+//! [[groups]]
+//! source = "eng"                          # source group name (case-insensitive)
+//! slack_name = "engineering"              # default: source
+//! key = "grp-eng"                         # stable key; a changed slack_name with the same key = rename
+//! membership = "merge"                    # "merge" only adds; "overwrite" adds and removes
+//! ```
+//!
+//! Templates: `{column}` inserts a column, `{column|filter|...}` applies filters (`lower`, `upper`,
+//! `trim`, `local` = part of an email before `@`, `domain` = part after it, `initial` = first
+//! character); `{{` and `}}` are literal braces. A value without braces is a column name.
+//!
+//! Every error names the file, the line and the key. Unknown settings are errors.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::source::{MembershipSpec, Source, SourceFormat, SourceSpec};
+use crate::scim::types::User;
+
+/// A policy problem, located.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}: `{key}`: {message}", file.display())]
+pub struct PolicyError {
+    pub file: PathBuf,
+    /// 1-based line in the policy file.
+    pub line: usize,
+    /// Dotted key, e.g. `provisioning.remove_action` or `groups[1].key`.
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MatchOn {
+    #[serde(rename = "email")]
+    Email,
+    #[serde(rename = "userName")]
+    UserName,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemoveAction {
+    Deactivate,
+    Report,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleRemoval {
+    Deactivate,
+    Keep,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Membership {
+    /// Only add members.
+    Merge,
+    /// Add missing members and remove members the source does not list.
+    Overwrite,
+}
+
+/// A Slack user attribute a policy can set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Attr {
+    UserName,
+    Email,
+    GivenName,
+    FamilyName,
+    HonorificPrefix,
+    DisplayName,
+    Title,
+    Timezone,
+    Locale,
+    PreferredLanguage,
+    UserType,
+    PhoneWork,
+    PhoneMobile,
+    EmployeeNumber,
+    CostCenter,
+    Organization,
+    Division,
+    Department,
+    /// The manager's source key in the source; a Slack user id in Slack.
+    Manager,
+}
+
+impl Attr {
+    pub const ALL: [Attr; 19] = [
+        Attr::UserName,
+        Attr::Email,
+        Attr::GivenName,
+        Attr::FamilyName,
+        Attr::HonorificPrefix,
+        Attr::DisplayName,
+        Attr::Title,
+        Attr::Timezone,
+        Attr::Locale,
+        Attr::PreferredLanguage,
+        Attr::UserType,
+        Attr::PhoneWork,
+        Attr::PhoneMobile,
+        Attr::EmployeeNumber,
+        Attr::CostCenter,
+        Attr::Organization,
+        Attr::Division,
+        Attr::Department,
+        Attr::Manager,
+    ];
+
+    /// The name used in policy files and plans.
+    pub fn name(self) -> &'static str {
+        match self {
+            Attr::UserName => "userName",
+            Attr::Email => "emails.work",
+            Attr::GivenName => "name.givenName",
+            Attr::FamilyName => "name.familyName",
+            Attr::HonorificPrefix => "name.honorificPrefix",
+            Attr::DisplayName => "displayName",
+            Attr::Title => "title",
+            Attr::Timezone => "timezone",
+            Attr::Locale => "locale",
+            Attr::PreferredLanguage => "preferredLanguage",
+            Attr::UserType => "userType",
+            Attr::PhoneWork => "phoneNumbers.work",
+            Attr::PhoneMobile => "phoneNumbers.mobile",
+            Attr::EmployeeNumber => "enterprise.employeeNumber",
+            Attr::CostCenter => "enterprise.costCenter",
+            Attr::Organization => "enterprise.organization",
+            Attr::Division => "enterprise.division",
+            Attr::Department => "enterprise.department",
+            Attr::Manager => "enterprise.manager",
+        }
+    }
+
+    /// Parse a policy key (a few aliases are accepted).
+    pub fn parse(s: &str) -> Option<Attr> {
+        let alias = match s {
+            "email" | "emails" | "emails.primary" => Some(Attr::Email),
+            "enterprise.manager.managerId" | "manager" => Some(Attr::Manager),
+            "department" => Some(Attr::Department),
+            _ => None,
+        };
+        alias.or_else(|| Attr::ALL.into_iter().find(|a| a.name() == s))
+    }
+
+    /// Compared without regard to case (and, for userName, after Slack's normalisation).
+    pub fn case_insensitive(self) -> bool {
+        matches!(self, Attr::UserName | Attr::Email | Attr::Manager)
+    }
+
+    /// The attribute's current value on a Slack user; empty strings read as unset.
+    pub fn get(self, u: &User) -> Option<&str> {
+        let ent = u.enterprise.as_ref();
+        let name = u.name.as_ref();
+        let phone = |kind: &str| {
+            u.phone_numbers.as_ref()?.iter().find(|p| p.kind.as_deref() == Some(kind)).and_then(|p| p.value.as_deref())
+        };
+        let v = match self {
+            Attr::UserName => u.user_name.as_deref(),
+            Attr::Email => u.primary_email(),
+            Attr::GivenName => name.and_then(|n| n.given_name.as_deref()),
+            Attr::FamilyName => name.and_then(|n| n.family_name.as_deref()),
+            Attr::HonorificPrefix => name.and_then(|n| n.honorific_prefix.as_deref()),
+            Attr::DisplayName => u.display_name.as_deref(),
+            Attr::Title => u.title.as_deref(),
+            Attr::Timezone => u.timezone.as_deref(),
+            Attr::Locale => u.locale.as_deref(),
+            Attr::PreferredLanguage => u.preferred_language.as_deref(),
+            Attr::UserType => u.user_type.as_deref(),
+            Attr::PhoneWork => phone("work"),
+            Attr::PhoneMobile => phone("mobile"),
+            Attr::EmployeeNumber => ent.and_then(|e| e.employee_number.as_deref()),
+            Attr::CostCenter => ent.and_then(|e| e.cost_center.as_deref()),
+            Attr::Organization => ent.and_then(|e| e.organization.as_deref()),
+            Attr::Division => ent.and_then(|e| e.division.as_deref()),
+            Attr::Department => ent.and_then(|e| e.department.as_deref()),
+            Attr::Manager => u.manager_id(),
+        };
+        v.map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    /// Set the attribute on a (partial) user. `None` clears it: the value is written as `""`,
+    /// which a PATCH sends as an empty value.
+    pub fn set(self, u: &mut User, value: Option<&str>) {
+        use crate::scim::types::{Manager, MultiValue};
+        let v = Some(value.unwrap_or("").to_string());
+        match self {
+            Attr::UserName => u.user_name = v,
+            Attr::Email => {
+                let emails = u.emails.get_or_insert_with(Vec::new);
+                match emails.iter_mut().find(|e| e.primary == Some(true)) {
+                    Some(e) => e.value = v,
+                    None => emails.insert(0, MultiValue::email(value.unwrap_or(""), true)),
+                }
+            }
+            Attr::GivenName => u.name.get_or_insert_with(Default::default).given_name = v,
+            Attr::FamilyName => u.name.get_or_insert_with(Default::default).family_name = v,
+            Attr::HonorificPrefix => u.name.get_or_insert_with(Default::default).honorific_prefix = v,
+            Attr::DisplayName => u.display_name = v,
+            Attr::Title => u.title = v,
+            Attr::Timezone => u.timezone = v,
+            Attr::Locale => u.locale = v,
+            Attr::PreferredLanguage => u.preferred_language = v,
+            Attr::UserType => u.user_type = v,
+            Attr::PhoneWork | Attr::PhoneMobile => {
+                let kind = if self == Attr::PhoneWork { "work" } else { "mobile" };
+                let phones = u.phone_numbers.get_or_insert_with(Vec::new);
+                match phones.iter_mut().find(|p| p.kind.as_deref() == Some(kind)) {
+                    Some(p) => p.value = v,
+                    None => phones.push(MultiValue { value: v, kind: Some(kind.into()), ..Default::default() }),
+                }
+            }
+            Attr::EmployeeNumber => u.enterprise.get_or_insert_with(Default::default).employee_number = v,
+            Attr::CostCenter => u.enterprise.get_or_insert_with(Default::default).cost_center = v,
+            Attr::Organization => u.enterprise.get_or_insert_with(Default::default).organization = v,
+            Attr::Division => u.enterprise.get_or_insert_with(Default::default).division = v,
+            Attr::Department => u.enterprise.get_or_insert_with(Default::default).department = v,
+            Attr::Manager => {
+                u.enterprise.get_or_insert_with(Default::default).manager = Some(Manager { manager_id: v, display_name: None })
+            }
+        }
+    }
+}
+
+impl fmt::Display for Attr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Attr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// Slack's userName rule (reference §3): lowercased, only `a-z 0-9 . _ -`, other characters become
+/// `_`, at most 21 characters. An email becomes its local part (Slack converts emails given as
+/// userName to a username; the local part is our reading of that rule).
+pub fn normalize_user_name(s: &str) -> String {
+    let s = s.trim();
+    let s = match s.split_once('@') {
+        Some((local, _)) if !local.is_empty() => local,
+        _ => s,
+    };
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .take(21)
+        .collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    Lower,
+    Upper,
+    Trim,
+    Local,
+    Domain,
+    Initial,
+}
+
+impl Filter {
+    fn parse(s: &str) -> Option<Filter> {
+        Some(match s {
+            "lower" => Filter::Lower,
+            "upper" => Filter::Upper,
+            "trim" => Filter::Trim,
+            "local" => Filter::Local,
+            "domain" => Filter::Domain,
+            "initial" => Filter::Initial,
+            _ => return None,
+        })
+    }
+
+    pub fn apply(self, s: &str, out: &mut String) {
+        match self {
+            Filter::Lower => out.push_str(&s.to_lowercase()),
+            Filter::Upper => out.push_str(&s.to_uppercase()),
+            Filter::Trim => out.push_str(s.trim()),
+            Filter::Local => out.push_str(s.split_once('@').map_or(s, |(l, _)| l)),
+            Filter::Domain => out.push_str(s.split_once('@').map_or("", |(_, d)| d)),
+            Filter::Initial => out.extend(s.trim().chars().next()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Part {
+    Lit(String),
+    Col { name: String, filters: Vec<Filter> },
+}
+
+/// A parsed template: literal text and column references.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    pub parts: Vec<Part>,
+}
+
+impl Template {
+    /// A value without `{` is one column name; otherwise a template.
+    pub fn parse(s: &str) -> Result<Template, String> {
+        if !s.contains(['{', '}']) {
+            if s.trim().is_empty() {
+                return Err("empty column name".into());
+            }
+            return Ok(Template { parts: vec![Part::Col { name: s.trim().to_string(), filters: vec![] }] });
+        }
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut chars = s.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|p| p.1) == Some('{') => {
+                    chars.next();
+                    lit.push('{');
+                }
+                '}' if chars.peek().map(|p| p.1) == Some('}') => {
+                    chars.next();
+                    lit.push('}');
+                }
+                '}' => return Err(format!("unmatched `}}` at character {} (write `}}}}` for a literal brace)", i + 1)),
+                '{' => {
+                    let rest = &s[i + 1..];
+                    let end = rest.find('}').ok_or_else(|| format!("unclosed `{{` at character {}", i + 1))?;
+                    let inner = &rest[..end];
+                    if inner.contains('{') {
+                        return Err(format!("unclosed `{{` at character {}", i + 1));
+                    }
+                    let mut it = inner.split('|').map(str::trim);
+                    let name = it.next().unwrap_or("");
+                    if name.is_empty() {
+                        return Err(format!("empty `{{}}` at character {}", i + 1));
+                    }
+                    let filters = it
+                        .map(|f| Filter::parse(f).ok_or_else(|| format!("unknown filter `{f}` (known: lower, upper, trim, local, domain, initial)")))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if !lit.is_empty() {
+                        parts.push(Part::Lit(std::mem::take(&mut lit)));
+                    }
+                    parts.push(Part::Col { name: name.to_string(), filters });
+                    for _ in 0..inner.chars().count() + 1 {
+                        chars.next();
+                    }
+                }
+                c => lit.push(c),
+            }
+        }
+        if !lit.is_empty() {
+            parts.push(Part::Lit(lit));
+        }
+        Ok(Template { parts })
+    }
+
+    pub fn columns(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Col { name, .. } => Some(name.as_str()),
+            Part::Lit(_) => None,
+        })
+    }
+}
+
+/// One `[attributes]` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub attr: Attr,
+    pub template: Template,
+    /// The policy line, for messages.
+    pub line: usize,
+}
+
+/// The resolved `[source]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceConfig {
+    pub spec: SourceSpec,
+    pub id_column: String,
+    pub status_column: Option<String>,
+    /// Lowercased.
+    pub enabled_values: Vec<String>,
+    pub groups_column: Option<String>,
+    pub groups_separator: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Provisioning {
+    pub allow_create: bool,
+    pub allow_update: bool,
+    pub allow_deprovision: bool,
+    pub provision_disabled_users: bool,
+    pub remove_action: RemoveAction,
+    pub max_deactivations: Option<u64>,
+    pub max_deactivation_percent: Option<f64>,
+    pub deprovision_on_rule_removal: RuleRemoval,
+    /// Lowercased emails or userNames that are never deactivated.
+    pub protected_users: Vec<String>,
+}
+
+/// One `[[groups]]` rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRule {
+    /// Source group name, as written.
+    pub source: String,
+    pub slack_name: String,
+    /// Stable key: a rule whose slack_name changes but key stays renames the Slack group.
+    pub key: String,
+    pub membership: Membership,
+    pub line: usize,
+}
+
+/// A validated policy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    pub file: PathBuf,
+    pub match_on: MatchOn,
+    pub source: SourceConfig,
+    pub attributes: Vec<Mapping>,
+    /// Source groups granting access, as written; empty = every row.
+    pub scope_groups: Vec<String>,
+    pub provisioning: Provisioning,
+    pub groups: Vec<GroupRule>,
+    /// (key, column, line) of every plain column setting, checked against the source header.
+    column_refs: Vec<(String, String, usize)>,
+}
+
+pub const DEFAULT_ENABLED_VALUES: [&str; 5] = ["active", "enabled", "true", "1", "yes"];
+/// The ceiling when a policy sets neither `max_deactivations` nor `max_deactivation_percent`.
+pub const DEFAULT_MAX_DEACTIVATION_PERCENT: f64 = 10.0;
+
+/// A policy that reads what `users export --output csv` writes (see `export.rs`): exporting the
+/// live directory and planning against the export gives an empty plan.
+pub const EXPORT_POLICY: &str = r#"# Reads the CSV written by `scimitar users export --output csv`.
+match_on = "email"
+
+[source]
+path = "users.csv"
+id_column = "email"
+status_column = "active"
+enabled_values = ["true"]
+groups_column = "groups"
+groups_separator = ";"
+
+[attributes]
+userName = "user_name"
+"emails.work" = "email"
+"name.givenName" = "given_name"
+"name.familyName" = "family_name"
+"name.honorificPrefix" = "honorific_prefix"
+displayName = "display_name"
+title = "title"
+timezone = "timezone"
+locale = "locale"
+preferredLanguage = "preferred_language"
+userType = "user_type"
+"phoneNumbers.work" = "phone_work"
+"phoneNumbers.mobile" = "phone_mobile"
+"enterprise.employeeNumber" = "employee_number"
+"enterprise.costCenter" = "cost_center"
+"enterprise.organization" = "organization"
+"enterprise.division" = "division"
+"enterprise.department" = "department"
+"enterprise.manager" = "manager"
+"#;
+
+// ---- raw TOML shape ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    match_on: Option<MatchOn>,
+    source: RawSource,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    scope: RawScope,
+    #[serde(default)]
+    provisioning: RawProvisioning,
+    #[serde(default)]
+    groups: Vec<RawGroupRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    path: String,
+    format: Option<SourceFormat>,
+    id_column: String,
+    status_column: Option<String>,
+    enabled_values: Option<Vec<String>>,
+    groups_column: Option<String>,
+    groups_separator: Option<String>,
+    memberships_path: Option<String>,
+    memberships_user_column: Option<String>,
+    memberships_group_column: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawScope {
+    #[serde(default)]
+    groups: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvisioning {
+    #[serde(default = "yes")]
+    allow_create: bool,
+    #[serde(default = "yes")]
+    allow_update: bool,
+    #[serde(default = "yes")]
+    allow_deprovision: bool,
+    #[serde(default)]
+    provision_disabled_users: bool,
+    remove_action: Option<RemoveAction>,
+    max_deactivations: Option<u64>,
+    max_deactivation_percent: Option<f64>,
+    deprovision_on_rule_removal: Option<RuleRemoval>,
+    #[serde(default)]
+    protected_users: Vec<String>,
+}
+
+impl Default for RawProvisioning {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroupRule {
+    source: String,
+    slack_name: Option<String>,
+    key: Option<String>,
+    membership: Option<Membership>,
+}
+
+// ---- locating keys ----
+
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Finds the line of a key path in the parsed document.
+struct Locator<'t> {
+    text: &'t str,
+    doc: Option<Spanned<DeTable<'t>>>,
+}
+
+impl<'t> Locator<'t> {
+    fn new(text: &'t str) -> Self {
+        Locator { text, doc: DeTable::parse(text).ok() }
+    }
+
+    fn line_at(&self, offset: usize) -> usize {
+        line_of(self.text, offset)
+    }
+
+    /// The line of the deepest part of `path` that exists (the key itself when present).
+    fn line(&self, path: &[Seg]) -> usize {
+        let Some(doc) = &self.doc else { return 1 };
+        let mut best = 1;
+        let mut table: Option<&DeTable> = Some(doc.get_ref());
+        let mut value: Option<&DeValue> = None;
+        for seg in path {
+            match seg {
+                Seg::Key(k) => {
+                    let t = match (table, value) {
+                        (Some(t), _) => t,
+                        (None, Some(v)) => match v.as_table() {
+                            Some(t) => t,
+                            None => break,
+                        },
+                        _ => break,
+                    };
+                    let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == *k) else { break };
+                    best = self.line_at(key.span().start);
+                    table = None;
+                    value = Some(v.get_ref());
+                }
+                Seg::Index(i) => {
+                    let Some(arr) = value.and_then(|v| v.as_array()) else { break };
+                    let Some(item) = arr.get(*i) else { break };
+                    best = self.line_at(item.span().start);
+                    table = None;
+                    value = Some(item.get_ref());
+                }
+            }
+        }
+        best
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// The `[table]` (or `[[table]]`) header in effect at a line.
+fn table_at(text: &str, line: usize) -> Option<String> {
+    text.lines().take(line).filter_map(|l| {
+        let t = l.trim();
+        let t = t.strip_prefix("[[").and_then(|t| t.split("]]").next()).or_else(|| t.strip_prefix('[').and_then(|t| t.split(']').next()))?;
+        Some(t.trim().trim_matches('"').to_string())
+    }).last()
+}
+
+impl Policy {
+    /// Read and validate a policy file.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+            file: path.to_path_buf(),
+            line: 0,
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Policy::parse(&text, path)
+    }
+
+    /// Validate policy text; `path` is used for messages and to resolve relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
+        let loc = Locator::new(text);
+        let err = |segs: &[Seg], key: &str, message: String| PolicyError {
+            file: path.to_path_buf(),
+            line: loc.line(segs),
+            key: key.to_string(),
+            message,
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &str| {
+            let p = Path::new(p);
+            if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+        };
+        let mut column_refs = Vec::new();
+
+        // [source]
+        let s = raw.source;
+        let nonempty = |v: &str, key: &str, field: &str| -> Result<(), PolicyError> {
+            if v.trim().is_empty() {
+                Err(err(&[Seg::Key("source"), Seg::Key(field)], key, "must not be empty".into()))
+            } else {
+                Ok(())
+            }
+        };
+        nonempty(&s.path, "source.path", "path")?;
+        nonempty(&s.id_column, "source.id_column", "id_column")?;
+        column_refs.push(("source.id_column".into(), s.id_column.clone(), loc.line(&[Seg::Key("source"), Seg::Key("id_column")])));
+        if let Some(c) = &s.status_column {
+            column_refs.push(("source.status_column".into(), c.clone(), loc.line(&[Seg::Key("source"), Seg::Key("status_column")])));
+        } else if s.enabled_values.is_some() {
+            return Err(err(&[Seg::Key("source"), Seg::Key("enabled_values")], "source.enabled_values", "needs `status_column` in [source]".into()));
+        }
+        if let Some(c) = &s.groups_column {
+            column_refs.push(("source.groups_column".into(), c.clone(), loc.line(&[Seg::Key("source"), Seg::Key("groups_column")])));
+        }
+        let groups_separator = s.groups_separator.unwrap_or_else(|| ";".into());
+        if groups_separator.is_empty() {
+            return Err(err(&[Seg::Key("source"), Seg::Key("groups_separator")], "source.groups_separator", "must not be empty".into()));
+        }
+        if s.memberships_path.is_none() {
+            for (f, set) in [("memberships_user_column", s.memberships_user_column.is_some()), ("memberships_group_column", s.memberships_group_column.is_some())] {
+                if set {
+                    return Err(err(&[Seg::Key("source"), Seg::Key(f)], &format!("source.{f}"), "needs `memberships_path` in [source]".into()));
+                }
+            }
+        }
+        let memberships = s.memberships_path.as_deref().map(|p| MembershipSpec {
+            path: resolve(p),
+            user_column: s.memberships_user_column.clone().unwrap_or_else(|| s.id_column.clone()),
+            group_column: s.memberships_group_column.clone().unwrap_or_else(|| "group".into()),
+        });
+        let has_groups = s.groups_column.is_some() || memberships.is_some();
+        let source = SourceConfig {
+            spec: SourceSpec { path: resolve(&s.path), format: s.format, array_separator: groups_separator.clone(), memberships },
+            id_column: s.id_column,
+            status_column: s.status_column,
+            enabled_values: s
+                .enabled_values
+                .unwrap_or_else(|| DEFAULT_ENABLED_VALUES.iter().map(|s| s.to_string()).collect())
+                .iter()
+                .map(|v| v.trim().to_lowercase())
+                .collect(),
+            groups_column: s.groups_column,
+            groups_separator,
+        };
+
+        // [attributes]
+        let mut attributes = Vec::new();
+        let mut seen: HashMap<Attr, String> = HashMap::new();
+        for (k, v) in &raw.attributes {
+            let segs = [Seg::Key("attributes"), Seg::Key(k)];
+            let key = format!("attributes.{k}");
+            let attr = Attr::parse(k).ok_or_else(|| {
+                err(&segs, &key, format!("unknown Slack attribute (known: {})", Attr::ALL.map(Attr::name).join(", ")))
+            })?;
+            if let Some(prev) = seen.insert(attr, k.clone()) {
+                return Err(err(&segs, &key, format!("sets {} again (already set by `attributes.{prev}`)", attr.name())));
+            }
+            let template = Template::parse(v).map_err(|m| err(&segs, &key, format!("bad template {v:?}: {m}")))?;
+            attributes.push(Mapping { attr, template, line: loc.line(&segs) });
+        }
+        attributes.sort_by_key(|m| m.attr);
+        let mapped = |a: Attr| attributes.iter().any(|m| m.attr == a);
+        let match_on = raw.match_on.unwrap_or(MatchOn::Email);
+        let (match_attr, match_key) = match match_on {
+            MatchOn::Email => (Attr::Email, "\"emails.work\""),
+            MatchOn::UserName => (Attr::UserName, "userName"),
+        };
+        if !mapped(match_attr) {
+            let segs = if raw.match_on.is_some() { vec![Seg::Key("match_on")] } else { vec![Seg::Key("attributes")] };
+            return Err(err(&segs, "match_on", format!("matches on {} but [attributes] has no {match_key} mapping", match_attr.name())));
+        }
+
+        // [provisioning]
+        let p = raw.provisioning;
+        if p.allow_create {
+            for a in [Attr::UserName, Attr::Email] {
+                if !mapped(a) {
+                    return Err(err(
+                        &[Seg::Key("provisioning"), Seg::Key("allow_create")],
+                        "provisioning.allow_create",
+                        format!("creating users needs a `{}` mapping in [attributes] (Slack requires it); map it or set allow_create = false", a.name()),
+                    ));
+                }
+            }
+        }
+        if let Some(pc) = p.max_deactivation_percent
+            && !(0.0..=100.0).contains(&pc)
+        {
+            return Err(err(
+                &[Seg::Key("provisioning"), Seg::Key("max_deactivation_percent")],
+                "provisioning.max_deactivation_percent",
+                format!("{pc} is not a percentage between 0 and 100"),
+            ));
+        }
+        let provisioning = Provisioning {
+            allow_create: p.allow_create,
+            allow_update: p.allow_update,
+            allow_deprovision: p.allow_deprovision,
+            provision_disabled_users: p.provision_disabled_users,
+            remove_action: p.remove_action.unwrap_or(RemoveAction::Deactivate),
+            max_deactivations: p.max_deactivations,
+            max_deactivation_percent: match (p.max_deactivations, p.max_deactivation_percent) {
+                (None, None) => Some(DEFAULT_MAX_DEACTIVATION_PERCENT),
+                (_, pc) => pc,
+            },
+            deprovision_on_rule_removal: p.deprovision_on_rule_removal.unwrap_or(RuleRemoval::Deactivate),
+            protected_users: p.protected_users.iter().map(|u| u.trim().to_lowercase()).collect(),
+        };
+
+        // [scope]
+        let scope_groups: Vec<String> = raw.scope.groups.iter().map(|g| g.trim().to_string()).collect();
+        if !scope_groups.is_empty() && !has_groups {
+            return Err(err(
+                &[Seg::Key("scope"), Seg::Key("groups")],
+                "scope.groups",
+                "scoping by group needs `groups_column` or `memberships_path` in [source]".into(),
+            ));
+        }
+        if let Some(i) = scope_groups.iter().position(|g| g.is_empty()) {
+            return Err(err(&[Seg::Key("scope"), Seg::Key("groups"), Seg::Index(i)], "scope.groups", "empty group name".into()));
+        }
+
+        // [[groups]]
+        let mut groups = Vec::new();
+        let mut keys: HashMap<String, usize> = HashMap::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for (i, g) in raw.groups.into_iter().enumerate() {
+            let at = |f: &'static str| [Seg::Key("groups"), Seg::Index(i), Seg::Key(f)];
+            let key_of = |f: &str| format!("groups[{i}].{f}");
+            if !has_groups {
+                return Err(err(&at("source"), &key_of("source"), "group rules need `groups_column` or `memberships_path` in [source]".into()));
+            }
+            let source = g.source.trim().to_string();
+            if source.is_empty() {
+                return Err(err(&at("source"), &key_of("source"), "must not be empty".into()));
+            }
+            let slack_name = g.slack_name.map(|s| s.trim().to_string()).unwrap_or_else(|| source.clone());
+            if slack_name.is_empty() {
+                return Err(err(&at("slack_name"), &key_of("slack_name"), "must not be empty".into()));
+            }
+            let key = g.key.map(|s| s.trim().to_string()).unwrap_or_else(|| slack_name.to_lowercase());
+            if key.is_empty() {
+                return Err(err(&at("key"), &key_of("key"), "must not be empty".into()));
+            }
+            if let Some(prev) = keys.insert(key.clone(), i) {
+                let f = if loc.line(&at("key")) != loc.line(&[Seg::Key("groups"), Seg::Index(i)]) { "key" } else { "slack_name" };
+                return Err(err(&at(f), &key_of(f), format!("key {key:?} is already used by groups[{prev}]")));
+            }
+            if let Some(prev) = names.insert(slack_name.to_lowercase(), i) {
+                let f = if loc.line(&at("slack_name")) != loc.line(&[Seg::Key("groups"), Seg::Index(i)]) { "slack_name" } else { "source" };
+                return Err(err(&at(f), &key_of(f), format!("Slack group {slack_name:?} is already the target of groups[{prev}]")));
+            }
+            groups.push(GroupRule { source, slack_name, key, membership: g.membership.unwrap_or(Membership::Merge), line: loc.line(&[Seg::Key("groups"), Seg::Index(i)]) });
+        }
+
+        Ok(Policy { file: path.to_path_buf(), match_on, source, attributes, scope_groups, provisioning, groups, column_refs })
+    }
+
+    /// Check every column the policy names against the source header.
+    pub fn check_source(&self, source: &Source) -> Result<(), PolicyError> {
+        let unknown = |key: &str, col: &str, line: usize| PolicyError {
+            file: self.file.clone(),
+            line,
+            key: key.to_string(),
+            message: format!("unknown column `{col}` in {} (columns: {})", source.name, source.headers.join(", ")),
+        };
+        for (key, col, line) in &self.column_refs {
+            if source.column(col).is_none() {
+                return Err(unknown(key, col, *line));
+            }
+        }
+        for m in &self.attributes {
+            for col in m.template.columns() {
+                if source.column(col).is_none() {
+                    return Err(unknown(&format!("attributes.{}", m.attr.name()), col, m.line));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The mapping of an attribute, if any.
+    pub fn mapping(&self, attr: Attr) -> Option<&Mapping> {
+        self.attributes.iter().find(|m| m.attr == attr)
+    }
+
+    /// Read the source this policy names and check it against the policy.
+    pub fn read_source(&self) -> Result<Source, anyhow::Error> {
+        let source = Source::read(&self.source.spec)?;
+        self.check_source(&source)?;
+        Ok(source)
+    }
+
+    /// The deactivation ceiling for an org with `active_users` active users: the lower of the
+    /// absolute and the percentage limit.
+    pub fn deactivation_limit(&self, active_users: usize) -> u64 {
+        let p = &self.provisioning;
+        let abs = p.max_deactivations.unwrap_or(u64::MAX);
+        let pct = p.max_deactivation_percent.map_or(u64::MAX, |pc| (active_users as f64 * pc / 100.0).floor() as u64);
+        abs.min(pct)
+    }
+
+    /// Lowercased scope groups.
+    pub fn scope_set(&self) -> HashSet<String> {
+        self.scope_groups.iter().map(|g| g.to_lowercase()).collect()
+    }
+}
+
+fn toml_error(text: &str, path: &Path, e: &toml::de::Error) -> PolicyError {
+    let line = e.span().map_or(1, |s| line_of(text, s.start));
+    let message = e.message().trim().to_string();
+    let named = message.split('`').nth(1).filter(|_| message.contains("field `")).map(str::to_string);
+    let key = match named {
+        Some(k) => {
+            let table = table_at(text, line);
+            let is_header = text.lines().nth(line - 1).is_some_and(|l| l.trim_start().starts_with('['));
+            match table {
+                // A missing field is reported at its table's header; an unknown one at itself.
+                Some(t) if !t.is_empty() && (!is_header || message.starts_with("missing")) => format!("{t}.{k}"),
+                _ => k,
+            }
+        }
+        None => {
+            let l = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+            let k = l.split('=').next().unwrap_or("").trim().trim_matches('"');
+            let k = if l.contains('=') { k.to_string() } else { l.trim().to_string() };
+            match table_at(text, line) {
+                Some(t) if !t.is_empty() && !l.trim_start().starts_with('[') && !k.is_empty() => format!("{t}.{k}"),
+                _ => k,
+            }
+        }
+    };
+    PolicyError { file: path.to_path_buf(), line, key, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+match_on = "email"
+[source]
+path = "hr.csv"
+id_column = "id"
+status_column = "status"
+groups_column = "groups"
+[attributes]
+userName = "{email|local}"
+"emails.work" = "email"
+displayName = "{first} {last}"
+[scope]
+groups = ["staff"]
+[[groups]]
+source = "eng"
+slack_name = "Engineering"
+key = "grp-eng"
+membership = "overwrite"
+"#;
+
+    fn parse(t: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(t, Path::new("/etc/p/policy.toml"))
+    }
+
+    #[test]
+    fn parses_and_resolves_relative_paths() {
+        let p = parse(OK).unwrap();
+        assert_eq!(p.source.spec.path, Path::new("/etc/p/hr.csv"));
+        assert_eq!(p.match_on, MatchOn::Email);
+        assert_eq!(p.groups[0].membership, Membership::Overwrite);
+        assert_eq!(p.groups[0].line, 14);
+        assert_eq!(p.mapping(Attr::DisplayName).unwrap().line, 11);
+        assert_eq!(p.provisioning.max_deactivation_percent, Some(10.0));
+        assert_eq!(p.deactivation_limit(1000), 100);
+        assert!(p.provisioning.allow_create);
+    }
+
+    #[test]
+    fn templates_parse_and_reject_bad_syntax() {
+        let t = Template::parse("{first} {{x}} {email|local|upper}").unwrap();
+        assert_eq!(t.parts.len(), 3);
+        assert_eq!(t.parts[1], Part::Lit(" {x} ".into()));
+        assert_eq!(t.columns().collect::<Vec<_>>(), ["first", "email"]);
+        assert_eq!(Template::parse("email").unwrap().columns().collect::<Vec<_>>(), ["email"]);
+        assert!(Template::parse("{first").unwrap_err().contains("unclosed"));
+        assert!(Template::parse("a}").unwrap_err().contains("unmatched"));
+        assert!(Template::parse("{}").unwrap_err().contains("empty"));
+        assert!(Template::parse("{x|shout}").unwrap_err().contains("unknown filter `shout`"));
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let append = |extra: &str| format!("{OK}{extra}");
+        let cases: Vec<(String, usize, &str)> = vec![
+            (append("[provisioning]\nalow_create = true\n"), 20, "provisioning.alow_create"),
+            (OK.replace("\"overwrite\"", "\"sometimes\""), 18, "groups.membership"),
+            (OK.replace("{last}\"", "{last\""), 11, "attributes.displayName"),
+            (OK.replace("displayName", "nickname"), 11, "attributes.nickname"),
+            (append("[[groups]]\nsource = \"ops\"\nkey = \"grp-eng\"\n"), 21, "groups[1].key"),
+            (append("[[groups]]\nsource = \"ops\"\nslack_name = \"engineering\"\n"), 21, "groups[1].slack_name"),
+            (OK.replace("\"email\"\n[source]", "\"phone\"\n[source]"), 2, "match_on"),
+            (OK.replace("match_on = \"email\"", "match_on = \"userName\"").replace("userName = \"{email|local}\"\n", ""), 2, "match_on"),
+            (append("[provisioning]\nremove_action = \"delete\"\n"), 20, "provisioning.remove_action"),
+            (append("[provisioning]\nmax_deactivation_percent = 150.0\n"), 20, "provisioning.max_deactivation_percent"),
+            (OK.replace("groups_column = \"groups\"\n", ""), 12, "scope.groups"),
+            (OK.replace("id_column = \"id\"\n", ""), 3, "source.id_column"),
+            (OK.replace("path = \"hr.csv\"", "path = \"hr.csv"), 4, "source.path"),
+        ];
+        for (text, line, key) in cases {
+            let e = parse(&text).expect_err(key);
+            assert_eq!((e.line, e.key.as_str()), (line, key), "{e}\n{text}");
+            assert!(e.to_string().starts_with(&format!("/etc/p/policy.toml:{line}: `{key}`: ")), "{e}");
+        }
+    }
+
+    #[test]
+    fn user_name_normalisation() {
+        assert_eq!(normalize_user_name(" Jane.Doe+x@Example.com"), "jane.doe_x");
+        assert_eq!(normalize_user_name("a very long name that goes on"), "a_very_long_name_that");
+    }
+
+    #[test]
+    fn attr_set_then_get_round_trips() {
+        let mut u = User::default();
+        for a in Attr::ALL {
+            a.set(&mut u, Some(&format!("v-{}", a.name())));
+        }
+        for a in Attr::ALL {
+            assert_eq!(a.get(&u), Some(format!("v-{}", a.name()).as_str()), "{a}");
+            assert_eq!(Attr::parse(a.name()), Some(a));
+        }
+        Attr::Title.set(&mut u, None);
+        assert_eq!(Attr::Title.get(&u), None);
+        assert_eq!(u.title.as_deref(), Some(""));
+    }
+}

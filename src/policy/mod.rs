@@ -1,0 +1,12 @@
+//! The policy engine: read a directory export and a policy, compare with the live Slack
+//! directory, and produce the plan of changes (see `plan.rs` for the order apply must follow).
+
+pub mod config;
+pub mod source;
+
+pub use config::{Attr, Policy, PolicyError};
+pub use source::{Source, SourceError, SourceRow};
+pub mod plan;
+pub use plan::{compute, Plan, PlanError, PriorState};
+pub mod export;
+pub mod render;
