@@ -332,27 +332,33 @@ fn render_groups(app: &App, f: &mut Frame, r: Rect) {
 }
 
 const POLICIES_TEXT: &str = "\
-Policies are not available yet.
+The Policies pane is not built yet.
 
-What will appear here: the provisioning policies kept in <config dir>/policies/*.toml \
-(rules such as \"deactivate accounts whose department is Contractors and whose start date is \
-older than 90 days\" or \"everyone in Engineering belongs to the group eng\"), each with the users \
-it would change, so that you can review the difference and send it to the action queue.
+What will appear here: your provisioning policies (policy files in <config dir>/policies/, each \
+naming a directory export such as an HR CSV as the source of truth, how its columns map to Slack \
+attributes, who is in scope and what may change) and, for the selected one, the plan it gives \
+against the live Slack directory: users to create, update and deactivate and group memberships \
+to change, for review before the changes go to the action queue.
 
-How to get it: policies arrive with the policy engine issue. Until then, find the users a rule \
-would touch with the Users pane (/ to filter, A for active/deactivated) or with \
-`scimitar users list --filter 'userName sw \"contractor\"' --active true --output csv`.";
+How to get it: the policy engine is being built (the plan is computed in the library already; \
+the policy commands and this pane come next). Until then, find the users a rule would touch \
+with the Users pane (/ to filter, A for active/deactivated) or with \
+`scimitar users list --active true --output csv`.";
 
 const REPORTS_TEXT: &str = "\
-Reports are not available yet.
+The Reports pane is not built yet.
 
-What will appear here: provisioning reports from the local database (scimitar.db in the data \
-dir): users by state and department, accounts created and deactivated per week, and the \
-journal of every change made from scimitar, each exportable as CSV.
+What will appear here: every operation scimitar has performed (from the console, the headless \
+commands, policy runs and resume), read from the tamper-evident report table of the local \
+database (scimitar.db in the data dir): who did what to whom, when, and whether it worked, \
+filterable by user, action, outcome and time, with counts per action and outcome.
 
-How to get it: reports arrive with the reports issue. Until then, export the current user list \
-with `scimitar users list --output csv` (or --output json) and the groups with \
-`scimitar groups list --output csv`.";
+How to get it today, from a shell:
+  scimitar report                                   newest 1,000 records
+  scimitar report --summary                         counts per action and outcome
+  scimitar report --user ann@example.com --since 7d one person's history
+  scimitar report --outcome failed --output csv     failures, for a spreadsheet
+  scimitar report verify                            check the hash chain";
 
 fn render_text_pane(app: &App, f: &mut Frame, r: Rect, title: &str, text: &str, scroll: u16) {
     let t = &app.theme;
