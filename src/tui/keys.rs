@@ -107,6 +107,36 @@ pub static INPUT_HELP: &[(&str, &str)] = &[
     ("↑ ↓", "filter: move the selection; command line: history"),
 ];
 
+/// A word for the one-line hint bar, for the commands worth a reminder.
+fn short(cmd: Cmd) -> Option<&'static str> {
+    Some(match cmd {
+        Cmd::Open => "open",
+        Cmd::Filter => "filter",
+        Cmd::SortNext => "sort",
+        Cmd::CycleShow => "active/all",
+        Cmd::CopyEmail => "copy",
+        Cmd::CopyId => "copy id",
+        _ => return None,
+    })
+}
+
+/// The hint bar of a pane: its own keys (from its table), then `:` and `?`, as many as fit in
+/// `width` columns (`?` always stays).
+pub fn hint(pane_keys: &'static [Binding], width: usize) -> String {
+    let mut parts: Vec<String> =
+        pane_keys.iter().filter_map(|b| short(b.cmd).map(|s| format!("{} {s}", b.label))).collect();
+    parts.push(": command".into());
+    loop {
+        let mut all = parts.clone();
+        all.push("? help".into());
+        let text = format!(" {} ", all.join(" · "));
+        if parts.is_empty() || unicode_width::UnicodeWidthStr::width(text.as_str()) <= width {
+            return text;
+        }
+        parts.pop();
+    }
+}
+
 /// Drop SHIFT from characters (it is already in the letter) and from BackTab.
 fn normalize(k: &KeyEvent) -> (KeyCode, KeyModifiers) {
     let mut m = k.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
@@ -163,5 +193,8 @@ mod tests {
         assert_eq!(lookup(GROUPS, &key(KeyCode::Char('y'), N)), Some(Cmd::CopyId));
         assert_eq!(lookup(USERS, &key(KeyCode::Char('x'), KeyModifiers::ALT)), None);
         assert_eq!(lookup_overlay(&key(KeyCode::Char('q'), N)), Some(Cmd::Back));
+        assert_eq!(hint(GROUPS, 80), " Enter open · y copy id · : command · ? help ");
+        assert_eq!(hint(GROUPS, 34), " Enter open · y copy id · ? help ");
+        assert_eq!(hint(GROUPS, 3), " ? help ");
     }
 }

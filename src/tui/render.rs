@@ -197,7 +197,7 @@ fn render_users(app: &App, f: &mut Frame, r: Rect) {
     } else if let Some(e) = &app.users_error {
         right.push(Span::styled(format!(" load failed: {} ", truncate(e, 40)), t.error));
     }
-    let mut b = block(t, Line::from(title), true);
+    let mut b = block(t, Line::from(title), true).title_bottom(Line::styled(keys::hint(keys::USERS, r.width.saturating_sub(4) as usize), t.muted).right_aligned());
     if !right.is_empty() {
         b = b.title_top(Line::from(right).right_aligned());
     }
@@ -287,7 +287,8 @@ fn truncate(s: &str, n: usize) -> String {
 
 fn render_groups(app: &App, f: &mut Frame, r: Rect) {
     let t = &app.theme;
-    let mut b = block(t, Line::from(vec![Span::styled(" Groups ", t.title), Span::styled(format!("{} ", app.groups.len()), t.muted)]), true);
+    let mut b = block(t, Line::from(vec![Span::styled(" Groups ", t.title), Span::styled(format!("{} ", app.groups.len()), t.muted)]), true)
+        .title_bottom(Line::styled(keys::hint(keys::GROUPS, r.width.saturating_sub(4) as usize), t.muted).right_aligned());
     if app.groups_loading {
         b = b.title_top(Line::styled(format!(" {} loading groups ", spinner(app)), t.accent).right_aligned());
     }
