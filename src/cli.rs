@@ -19,6 +19,10 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(flatten)]
     pub conn: ConnArgs,
+    /// Console theme: default, dark, light, high-contrast, ansi16 or a file stem from
+    /// <config dir>/themes (NO_COLOR gives a monochrome screen whatever this says)
+    #[arg(long, env = "SCIMITAR_THEME", global = true)]
+    pub theme: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -100,6 +104,24 @@ pub enum Command {
     Report(crate::report::cli::ReportArgs),
     /// Run the Slack SCIM emulator (for the demo, tests and benchmarks); prints its base URL first
     Emulator(crate::emulator::EmulatorArgs),
+    /// Open the console against an embedded Slack SCIM emulator (loopback only, random token)
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// Users to seed the emulator with
+    #[arg(long, default_value_t = 5000)]
+    pub users: usize,
+    /// Groups to seed the emulator with
+    #[arg(long, default_value_t = 60)]
+    pub groups: usize,
+    /// Seed for the generated directory (same seed, same people)
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Extra latency per emulator response, in milliseconds
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
 }
 
 #[derive(Args, Debug)]
@@ -329,6 +351,7 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
             let stderr = std::io::stderr();
             Ok(crate::report::cli::run(args, &mut out, &mut stderr.lock()))
         }
+        Command::Demo(_) => Err(Fail::new(exit::USAGE, "demo opens the console; run it from the scimitar binary")),
     };
     let _ = out.flush();
     match result {

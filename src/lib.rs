@@ -15,3 +15,4 @@ pub mod report;
 pub mod sanitize;
 pub mod scim;
 pub mod store;
+pub mod tui;

@@ -1,5 +1,5 @@
 use clap::Parser;
-use scimitar::cli::{Cli, run};
+use scimitar::cli::{Cli, Command, run};
 
 fn main() {
     let cli = Cli::parse();
@@ -11,11 +11,9 @@ fn main() {
         }
     };
     let code = match cli.command {
+        Some(Command::Demo(args)) => runtime.block_on(scimitar::tui::run_demo(args, cli.theme)),
         Some(cmd) => runtime.block_on(run(&cli.conn, cmd)),
-        None => {
-            eprintln!("scimitar: the console is not built yet; try `scimitar --help`");
-            scimitar::exit::USAGE
-        }
+        None => runtime.block_on(scimitar::tui::run_console(&cli.conn, cli.theme)),
     };
     std::process::exit(code);
 }

@@ -1,0 +1,891 @@
+//! The console's state and its one update function.
+//!
+//! Everything that happens arrives as a [`Msg`] (a key, a resize, a page of users, a lookup
+//! result, a log line). [`App::update`] changes the state and returns [`Effect`]s: requests for
+//! work the runtime does off the UI thread (network calls, timers, the clipboard). Results come
+//! back as `Msg`s carrying the generation they were asked for; stale generations are dropped.
+//! Nothing here does I/O, so the whole console can be driven and checked in tests.
+
+use super::keys::{self, Cmd};
+use super::theme::{Theme, ThemeSet};
+use super::users::{Column, Show, UserStore, UsersView, visible_offset};
+use crate::sanitize::clean;
+use crate::scim::client::normalize_email;
+use crate::scim::{Group, User};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+/// How long the filter must stay unchanged before a full email with no local match is looked up.
+pub const LOOKUP_DEBOUNCE: Duration = Duration::from_millis(250);
+const LOG_CAP: usize = 2000;
+const HISTORY_CAP: usize = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Users,
+    Groups,
+    Policies,
+    Reports,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [Pane::Users, Pane::Groups, Pane::Policies, Pane::Reports];
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Users => "Users",
+            Pane::Groups => "Groups",
+            Pane::Policies => "Policies",
+            Pane::Reports => "Reports",
+        }
+    }
+    fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap()
+    }
+    pub fn keys(self) -> &'static [keys::Binding] {
+        match self {
+            Pane::Users => keys::USERS,
+            Pane::Groups => keys::GROUPS,
+            _ => &[],
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Info,
+    Ok,
+    Warn,
+    Error,
+}
+
+/// One line of the Log pane (the action queue reports each operation's result as one of these).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    /// `HH:MM:SS` (UTC).
+    pub time: String,
+    pub level: Level,
+    pub text: String,
+}
+
+impl LogEntry {
+    pub fn now(level: Level, text: impl Into<String>) -> LogEntry {
+        LogEntry { time: clock(), level, text: text.into() }
+    }
+}
+
+fn clock() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// Everything that can change the state.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    /// Advances the spinner; the runtime only ticks while something is in flight.
+    Tick,
+    UsersPage { generation: u64, items: Vec<User>, total: u64 },
+    UsersDone { generation: u64, error: Option<String> },
+    GroupsLoaded { generation: u64, result: Result<Vec<Group>, String> },
+    EmailLookup { generation: u64, email: String, result: Result<Option<User>, String> },
+    UserFetched { id: String, result: Result<User, String> },
+    /// The filter debounce timer for an email lookup ran out.
+    LookupDue { generation: u64, email: String },
+    /// Requests that could go out right now under the client's rate limiter (None: no limiter).
+    Budget(Option<f64>),
+    Log(LogEntry),
+}
+
+/// Work for the runtime. Results come back as `Msg`s.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    LoadUsers { generation: u64 },
+    LoadGroups { generation: u64 },
+    LookupEmail { generation: u64, email: String },
+    FetchUser { id: String },
+    /// Send `Msg::LookupDue { generation, email }` after `after`.
+    Debounce { generation: u64, email: String, after: Duration },
+    /// Put text on the clipboard with OSC 52.
+    Copy(String),
+    Quit,
+}
+
+/// Overlays drawn over the panes; the top one gets the keys. (The confirm dialog of the action
+/// queue is meant to be one more variant.)
+#[derive(Clone, Debug, PartialEq)]
+pub enum Modal {
+    Help { scroll: u16 },
+    UserDetail { idx: u32, scroll: u16 },
+    GroupMembers { group: usize, selected: usize, offset: usize },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputMode {
+    Normal,
+    Filter,
+    Command,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Loading {
+    pub generation: u64,
+    pub loaded: u64,
+    pub total: Option<u64>,
+    /// On a refresh the new pages are staged and swapped in at the end, so the table the admin
+    /// is looking at does not empty out.
+    pub staged: Option<Vec<User>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GroupRow {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+pub struct App {
+    pub host: String,
+    pub api: String,
+    pub pane: Pane,
+    pub store: UserStore,
+    pub view: UsersView,
+    pub users_total: Option<u64>,
+    pub users_gen: u64,
+    pub loading: Option<Loading>,
+    pub users_error: Option<String>,
+    pub groups: Vec<GroupRow>,
+    pub groups_gen: u64,
+    pub groups_loading: bool,
+    pub groups_error: Option<String>,
+    pub groups_selected: usize,
+    pub groups_offset: usize,
+    pub text_scroll: [u16; 2],
+    pub modals: Vec<Modal>,
+    pub mode: InputMode,
+    pub input: Input,
+    pub history: Vec<String>,
+    history_pos: Option<usize>,
+    pub log: VecDeque<LogEntry>,
+    pub log_visible: bool,
+    pub log_height: u16,
+    /// The latest message for the status line.
+    pub flash: Option<(Level, String)>,
+    pub lookup_gen: u64,
+    /// The email being looked up through SCIM right now.
+    pub lookup_in_flight: Option<String>,
+    not_found: HashSet<String>,
+    pub fetching: HashSet<String>,
+    pub budget: Option<f64>,
+    /// The action queue's summary for the status line ("idle" until the queue exists).
+    pub queue_status: String,
+    pub theme: Theme,
+    pub themes: ThemeSet,
+    pub size: (u16, u16),
+    pub spinner: usize,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(host: impl Into<String>, api: impl Into<String>, themes: ThemeSet, theme: Theme) -> App {
+        let mut app = App {
+            host: clean(&host.into()),
+            api: api.into(),
+            pane: Pane::Users,
+            store: UserStore::default(),
+            view: UsersView::default(),
+            users_total: None,
+            users_gen: 0,
+            loading: None,
+            users_error: None,
+            groups: Vec::new(),
+            groups_gen: 0,
+            groups_loading: false,
+            groups_error: None,
+            groups_selected: 0,
+            groups_offset: 0,
+            text_scroll: [0, 0],
+            modals: Vec::new(),
+            mode: InputMode::Normal,
+            input: Input::default(),
+            history: Vec::new(),
+            history_pos: None,
+            log: VecDeque::new(),
+            log_visible: true,
+            log_height: 6,
+            flash: None,
+            lookup_gen: 0,
+            lookup_in_flight: None,
+            not_found: HashSet::new(),
+            fetching: HashSet::new(),
+            budget: None,
+            queue_status: "idle".into(),
+            theme,
+            themes,
+            size: (80, 24),
+            spinner: 0,
+            quit: false,
+        };
+        for w in app.themes.warnings.clone() {
+            app.push_log(Level::Warn, w);
+        }
+        app
+    }
+
+    /// The effects to run when the console opens: load users and groups.
+    pub fn start(&mut self) -> Vec<Effect> {
+        let mut fx = self.refresh_users();
+        fx.extend(self.refresh_groups());
+        fx
+    }
+
+    /// Is anything in flight that a spinner shows?
+    pub fn busy(&self) -> bool {
+        self.loading.is_some() || self.groups_loading || self.lookup_in_flight.is_some() || !self.fetching.is_empty()
+    }
+
+    pub fn push_log(&mut self, level: Level, text: impl Into<String>) {
+        let text = clean(&text.into());
+        self.flash = Some((level, text.clone()));
+        self.log.push_back(LogEntry::now(level, text));
+        while self.log.len() > LOG_CAP {
+            self.log.pop_front();
+        }
+    }
+
+    fn refresh_users(&mut self) -> Vec<Effect> {
+        self.users_gen += 1;
+        let staged = if self.store.is_empty() { None } else { Some(Vec::new()) };
+        self.loading = Some(Loading { generation: self.users_gen, loaded: 0, total: None, staged });
+        self.users_error = None;
+        self.not_found.clear();
+        vec![Effect::LoadUsers { generation: self.users_gen }]
+    }
+
+    fn refresh_groups(&mut self) -> Vec<Effect> {
+        self.groups_gen += 1;
+        self.groups_loading = true;
+        self.groups_error = None;
+        vec![Effect::LoadGroups { generation: self.groups_gen }]
+    }
+
+    /// Rows of the Users table that fit on screen (the same layout the renderer uses).
+    pub fn table_rows(&self) -> usize {
+        super::render::list_height(self) as usize
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(k) => {
+                if k.kind != KeyEventKind::Press {
+                    return vec![];
+                }
+                self.on_key(k)
+            }
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                let rows = self.table_rows();
+                self.view.scroll_into_view(rows);
+                vec![]
+            }
+            Msg::Tick => {
+                self.spinner = self.spinner.wrapping_add(1);
+                vec![]
+            }
+            Msg::UsersPage { generation, items, total } => {
+                let Some(l) = self.loading.as_mut().filter(|l| l.generation == generation) else { return vec![] };
+                l.loaded += items.len() as u64;
+                l.total = Some(total);
+                match l.staged.as_mut() {
+                    Some(st) => st.extend(items),
+                    None => {
+                        self.users_total = Some(total);
+                        let added = self.store.extend(items);
+                        self.view.added(&self.store, added);
+                    }
+                }
+                vec![]
+            }
+            Msg::UsersDone { generation, error } => {
+                let Some(l) = self.loading.take_if(|l| l.generation == generation) else { return vec![] };
+                if let Some(e) = error {
+                    self.users_error = Some(clean(&e));
+                    self.push_log(Level::Error, format!("loading users failed after {}: {e}", l.loaded));
+                    return vec![];
+                }
+                if let Some(st) = l.staged {
+                    self.swap_in(st);
+                }
+                self.users_total = Some(l.total.unwrap_or(l.loaded).max(self.store.len() as u64));
+                self.push_log(Level::Info, format!("loaded {} users", super::render::thousands(self.store.len() as u64)));
+                vec![]
+            }
+            Msg::GroupsLoaded { generation, result } => {
+                if generation != self.groups_gen {
+                    return vec![];
+                }
+                self.groups_loading = false;
+                match result {
+                    Ok(gs) => {
+                        let keep = self.groups.get(self.groups_selected).map(|g| g.id.clone());
+                        self.groups = gs
+                            .into_iter()
+                            .map(|g| GroupRow {
+                                id: clean(g.id()),
+                                name: clean(g.name()),
+                                members: g.member_ids().map(clean).collect(),
+                            })
+                            .collect();
+                        self.groups.sort_by_key(|g| g.name.to_lowercase());
+                        self.groups_selected =
+                            keep.and_then(|k| self.groups.iter().position(|g| g.id == k)).unwrap_or(0);
+                        self.modals.retain(|m| !matches!(m, Modal::GroupMembers { .. }));
+                    }
+                    Err(e) => {
+                        self.groups_error = Some(clean(&e));
+                        self.push_log(Level::Error, format!("loading groups failed: {e}"));
+                    }
+                }
+                vec![]
+            }
+            Msg::EmailLookup { generation, email, result } => {
+                if self.lookup_in_flight.as_deref() == Some(email.as_str()) {
+                    self.lookup_in_flight = None;
+                }
+                if generation != self.lookup_gen {
+                    return vec![];
+                }
+                match result {
+                    Ok(Some(u)) => {
+                        self.push_log(Level::Ok, format!("found {email} through SCIM: {} ({})", u.label(), u.id()));
+                        let idx = self.merge_user(u);
+                        self.view.select_row(&self.store, idx);
+                        self.sync_input_with_query();
+                        self.view.scroll_into_view(self.table_rows());
+                    }
+                    Ok(None) => {
+                        self.not_found.insert(email.clone());
+                        self.push_log(Level::Warn, format!("no user with email {email} (looked up through SCIM)"));
+                    }
+                    Err(e) => self.push_log(Level::Error, format!("looking up {email} failed: {e}")),
+                }
+                vec![]
+            }
+            Msg::UserFetched { id, result } => {
+                self.fetching.remove(&id);
+                match result {
+                    Ok(u) => {
+                        let idx = self.merge_user(u);
+                        self.jump_to_row(idx);
+                    }
+                    Err(e) => self.push_log(Level::Error, format!("fetching user {id} failed: {e}")),
+                }
+                vec![]
+            }
+            Msg::LookupDue { generation, email } => {
+                if generation != self.lookup_gen || self.mode_query_email().as_deref() != Some(email.as_str()) {
+                    return vec![];
+                }
+                if !self.view.filtered.is_empty() || self.not_found.contains(&email) {
+                    return vec![];
+                }
+                self.start_lookup(email)
+            }
+            Msg::Budget(b) => {
+                self.budget = b;
+                vec![]
+            }
+            Msg::Log(e) => {
+                let e = LogEntry { text: clean(&e.text), ..e };
+                self.flash = Some((e.level, e.text.clone()));
+                self.log.push_back(e);
+                while self.log.len() > LOG_CAP {
+                    self.log.pop_front();
+                }
+                vec![]
+            }
+        }
+    }
+
+    /// Replace the store with a completed reload, keeping sort, filters and the selected user.
+    fn swap_in(&mut self, users: Vec<User>) {
+        let keep = self.view.selected_index().map(|i| self.store.rows[i as usize].id.clone());
+        // Overlays point at store rows; re-point them by id after the swap.
+        let modal_ids: Vec<Option<Box<str>>> = self
+            .modals
+            .iter()
+            .map(|m| match m {
+                Modal::UserDetail { idx, .. } => Some(self.store.rows[*idx as usize].id.clone()),
+                _ => None,
+            })
+            .collect();
+        let (sort, desc, show, query) = (self.view.sort, self.view.descending, self.view.show, self.view.query().to_string());
+        self.store.clear();
+        self.view = UsersView::default();
+        self.view.show = show;
+        let added = self.store.extend(users);
+        self.view.added(&self.store, added);
+        if sort.is_some() {
+            self.view.set_sort(&self.store, sort, desc);
+        }
+        self.view.set_query(&self.store, &query);
+        if let Some(idx) = keep.and_then(|id| self.store.index_of(&id))
+            && let Some(p) = self.view.filtered.iter().position(|&i| i == idx) {
+                self.view.selected = p;
+            }
+        self.view.scroll_into_view(self.table_rows());
+        let store = &self.store;
+        let mut ids = modal_ids.into_iter();
+        self.modals.retain_mut(|m| match (m, ids.next().flatten()) {
+            (Modal::UserDetail { idx, .. }, Some(id)) => match store.index_of(&id) {
+                Some(i) => {
+                    *idx = i;
+                    true
+                }
+                None => false,
+            },
+            _ => true,
+        });
+    }
+
+    fn merge_user(&mut self, u: User) -> u32 {
+        let (idx, new) = self.store.upsert(u);
+        if new {
+            self.view.added(&self.store, vec![idx]);
+            self.users_total = Some(self.users_total.unwrap_or(0).max(self.store.len() as u64));
+        } else {
+            self.view.changed(&self.store);
+        }
+        idx
+    }
+
+    /// Close overlays, switch to Users and select a row.
+    fn jump_to_row(&mut self, idx: u32) {
+        self.modals.clear();
+        self.pane = Pane::Users;
+        self.view.select_row(&self.store, idx);
+        self.sync_input_with_query();
+        self.view.scroll_into_view(self.table_rows());
+    }
+
+    fn sync_input_with_query(&mut self) {
+        if self.view.query().is_empty() && self.mode != InputMode::Command {
+            self.input.reset();
+        }
+    }
+
+    /// Was this email looked up through SCIM and not found?
+    pub fn not_found_contains(&self, email: &str) -> bool {
+        self.not_found.contains(email)
+    }
+
+    fn mode_query_email(&self) -> Option<String> {
+        looks_like_email(self.view.query())
+    }
+
+    fn start_lookup(&mut self, email: String) -> Vec<Effect> {
+        if self.lookup_in_flight.as_deref() == Some(email.as_str()) {
+            return vec![];
+        }
+        self.lookup_gen += 1;
+        self.lookup_in_flight = Some(email.clone());
+        self.push_log(Level::Info, format!("{email} is not loaded; looking it up through SCIM"));
+        vec![Effect::LookupEmail { generation: self.lookup_gen, email }]
+    }
+
+    fn on_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            return self.quit();
+        }
+        match self.mode {
+            InputMode::Filter | InputMode::Command => return self.on_input_key(k),
+            InputMode::Normal => {}
+        }
+        if !self.modals.is_empty() {
+            return self.on_modal_key(k);
+        }
+        let Some(cmd) = keys::lookup(self.pane.keys(), &k) else { return vec![] };
+        self.run_cmd(cmd)
+    }
+
+    fn quit(&mut self) -> Vec<Effect> {
+        self.quit = true;
+        vec![Effect::Quit]
+    }
+
+    pub fn run_cmd(&mut self, cmd: Cmd) -> Vec<Effect> {
+        let page = self.table_rows().max(1) as isize;
+        match cmd {
+            Cmd::Quit => return self.quit(),
+            Cmd::Help => self.modals.push(Modal::Help { scroll: 0 }),
+            Cmd::CommandLine => {
+                self.mode = InputMode::Command;
+                self.input.reset();
+                self.history_pos = None;
+            }
+            Cmd::Refresh => {
+                let mut fx = self.refresh_users();
+                fx.extend(self.refresh_groups());
+                self.push_log(Level::Info, "reloading users and groups");
+                return fx;
+            }
+            Cmd::NextPane => self.pane = Pane::ALL[(self.pane.index() + 1) % 4],
+            Cmd::PrevPane => self.pane = Pane::ALL[(self.pane.index() + 3) % 4],
+            Cmd::Pane(n) => self.pane = Pane::ALL[n as usize % 4],
+            Cmd::ToggleLog => self.log_visible = !self.log_visible,
+            Cmd::LogGrow => {
+                self.log_visible = true;
+                self.log_height = (self.log_height + 2).min(self.size.1.saturating_sub(6).max(3));
+            }
+            Cmd::LogShrink => {
+                if self.log_height <= 3 {
+                    self.log_visible = false;
+                } else {
+                    self.log_height -= 2;
+                }
+            }
+            Cmd::Down => self.move_sel(1),
+            Cmd::Up => self.move_sel(-1),
+            Cmd::PageDown => self.move_sel(page),
+            Cmd::PageUp => self.move_sel(-page),
+            Cmd::Top => self.move_sel(isize::MIN / 2),
+            Cmd::Bottom => self.move_sel(isize::MAX / 2),
+            Cmd::Open => return self.open(),
+            Cmd::Back => {
+                if self.pane == Pane::Users && !self.view.query().is_empty() {
+                    self.input.reset();
+                    self.view.set_query(&self.store, "");
+                }
+            }
+            Cmd::Filter => {
+                if self.pane == Pane::Users {
+                    self.mode = InputMode::Filter;
+                    self.input = Input::new(self.input.value().to_string());
+                }
+            }
+            Cmd::SortNext => {
+                let next = match self.view.sort {
+                    None => Some(Column::Name),
+                    Some(c) => {
+                        let i = Column::ALL.iter().position(|x| *x == c).unwrap();
+                        Column::ALL.get(i + 1).copied()
+                    }
+                };
+                self.view.set_sort(&self.store, next, false);
+                self.view.scroll_into_view(self.table_rows());
+            }
+            Cmd::SortReverse => {
+                let col = self.view.sort.or(Some(Column::Name));
+                self.view.set_sort(&self.store, col, !self.view.descending);
+                self.view.scroll_into_view(self.table_rows());
+            }
+            Cmd::CycleShow => {
+                self.view.set_show(&self.store, self.view.show.next());
+                self.view.scroll_into_view(self.table_rows());
+            }
+            Cmd::CopyEmail | Cmd::CopyId => return self.copy(cmd == Cmd::CopyId),
+        }
+        vec![]
+    }
+
+    fn move_sel(&mut self, delta: isize) {
+        let h = self.table_rows();
+        match self.pane {
+            Pane::Users => self.view.move_by(delta, h),
+            Pane::Groups => {
+                let n = self.groups.len();
+                if n == 0 {
+                    return;
+                }
+                self.groups_selected = (self.groups_selected as isize).saturating_add(delta).clamp(0, n as isize - 1) as usize;
+                self.groups_offset = visible_offset(self.groups_selected, self.groups_offset, h, n);
+            }
+            Pane::Policies | Pane::Reports => {
+                let i = if self.pane == Pane::Policies { 0 } else { 1 };
+                let s = (self.text_scroll[i] as isize).saturating_add(delta).clamp(0, 200);
+                self.text_scroll[i] = s as u16;
+            }
+        }
+    }
+
+    fn open(&mut self) -> Vec<Effect> {
+        match self.pane {
+            Pane::Users => {
+                if let Some(idx) = self.view.selected_index() {
+                    self.modals.push(Modal::UserDetail { idx, scroll: 0 });
+                }
+            }
+            Pane::Groups
+                if self.groups_selected < self.groups.len() => {
+                    self.modals.push(Modal::GroupMembers { group: self.groups_selected, selected: 0, offset: 0 });
+                }
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn copy(&mut self, id: bool) -> Vec<Effect> {
+        let (what, text) = match (self.modals.last(), self.pane) {
+            (Some(Modal::UserDetail { idx, .. }), _) => self.user_copy_text(*idx, id),
+            (Some(Modal::GroupMembers { group, selected, .. }), _) => {
+                let Some(mid) = self.groups.get(*group).and_then(|g| g.members.get(*selected)) else { return vec![] };
+                match self.store.index_of(mid) {
+                    Some(i) => self.user_copy_text(i, id),
+                    None => ("id", mid.clone()),
+                }
+            }
+            (Some(_), _) => return vec![],
+            (None, Pane::Users) => match self.view.selected_index() {
+                Some(i) => self.user_copy_text(i, id),
+                None => return vec![],
+            },
+            (None, Pane::Groups) => match self.groups.get(self.groups_selected) {
+                Some(g) => ("group id", g.id.clone()),
+                None => return vec![],
+            },
+            (None, _) => return vec![],
+        };
+        if text.is_empty() {
+            self.push_log(Level::Warn, format!("nothing to copy: no {what}"));
+            return vec![];
+        }
+        self.push_log(Level::Ok, format!("copied {what} {text} to the clipboard (OSC 52)"));
+        vec![Effect::Copy(text)]
+    }
+
+    fn user_copy_text(&self, idx: u32, id: bool) -> (&'static str, String) {
+        let r = &self.store.rows[idx as usize];
+        if id || r.email.is_empty() { ("id", r.id.to_string()) } else { ("email", r.email.to_string()) }
+    }
+
+    fn on_modal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        let Some(cmd) = keys::lookup_overlay(&k) else { return vec![] };
+        let page = (self.size.1 as isize / 2).max(1);
+        let delta = match cmd {
+            Cmd::Down => 1,
+            Cmd::Up => -1,
+            Cmd::PageDown => page,
+            Cmd::PageUp => -page,
+            Cmd::Top => isize::MIN / 2,
+            Cmd::Bottom => isize::MAX / 2,
+            Cmd::Back => {
+                self.modals.pop();
+                return vec![];
+            }
+            Cmd::Quit => return self.quit(),
+            Cmd::Help => {
+                if !matches!(self.modals.last(), Some(Modal::Help { .. })) {
+                    self.modals.push(Modal::Help { scroll: 0 });
+                }
+                return vec![];
+            }
+            Cmd::CopyEmail | Cmd::CopyId => return self.copy(cmd == Cmd::CopyId),
+            Cmd::Open => return self.modal_open(),
+            _ => return vec![],
+        };
+        let members_h = super::render::members_height(self) as usize;
+        let groups = &self.groups;
+        match self.modals.last_mut() {
+            Some(Modal::Help { scroll }) | Some(Modal::UserDetail { scroll, .. }) => {
+                *scroll = (*scroll as isize).saturating_add(delta).clamp(0, 500) as u16;
+            }
+            Some(Modal::GroupMembers { group, selected, offset }) => {
+                let n = groups.get(*group).map_or(0, |g| g.members.len());
+                if n > 0 {
+                    *selected = (*selected as isize).saturating_add(delta).clamp(0, n as isize - 1) as usize;
+                    *offset = visible_offset(*selected, *offset, members_h, n);
+                }
+            }
+            None => {}
+        }
+        vec![]
+    }
+
+    fn modal_open(&mut self) -> Vec<Effect> {
+        let Some(Modal::GroupMembers { group, selected, .. }) = self.modals.last() else { return vec![] };
+        let Some(id) = self.groups.get(*group).and_then(|g| g.members.get(*selected)).cloned() else { return vec![] };
+        match self.store.index_of(&id) {
+            Some(idx) => {
+                self.jump_to_row(idx);
+                vec![]
+            }
+            None => {
+                if !crate::scim::types::is_valid_id(&id) {
+                    self.push_log(Level::Warn, format!("member {id} is not a valid user id"));
+                    return vec![];
+                }
+                self.fetching.insert(id.clone());
+                self.push_log(Level::Info, format!("user {id} is not loaded; fetching it"));
+                vec![Effect::FetchUser { id }]
+            }
+        }
+    }
+
+    fn on_input_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        let filter = self.mode == InputMode::Filter;
+        match k.code {
+            KeyCode::Esc => {
+                self.mode = InputMode::Normal;
+                self.input.reset();
+                if filter {
+                    self.view.set_query(&self.store, "");
+                }
+                return vec![];
+            }
+            KeyCode::Enter => {
+                self.mode = InputMode::Normal;
+                if filter {
+                    // Keep the filter; a full email with no local match is looked up right away.
+                    if let Some(email) = self.mode_query_email()
+                        && self.view.filtered.is_empty() && !self.not_found.contains(&email) {
+                            return self.start_lookup(email);
+                        }
+                    return vec![];
+                }
+                let line = self.input.value().trim().to_string();
+                self.input.reset();
+                if !line.is_empty() {
+                    self.history.retain(|h| *h != line);
+                    self.history.push(line.clone());
+                    if self.history.len() > HISTORY_CAP {
+                        self.history.remove(0);
+                    }
+                }
+                return self.run_command_line(&line);
+            }
+            KeyCode::Up | KeyCode::Down if filter => {
+                let h = self.table_rows();
+                self.view.move_by(if k.code == KeyCode::Up { -1 } else { 1 }, h);
+                return vec![];
+            }
+            KeyCode::Up | KeyCode::Down => {
+                if self.history.is_empty() {
+                    return vec![];
+                }
+                let n = self.history.len();
+                let pos = match (self.history_pos, k.code) {
+                    (None, KeyCode::Up) => Some(n - 1),
+                    (Some(p), KeyCode::Up) => Some(p.saturating_sub(1)),
+                    (Some(p), _) if p + 1 < n => Some(p + 1),
+                    _ => None,
+                };
+                self.history_pos = pos;
+                self.input = Input::new(pos.map(|p| self.history[p].clone()).unwrap_or_default());
+                return vec![];
+            }
+            _ => {}
+        }
+        let before = self.input.value().len();
+        let changed = self.input.handle_event(&Event::Key(k));
+        if filter && (changed.is_some_and(|c| c.value) || before != self.input.value().len()) {
+            return self.filter_changed();
+        }
+        vec![]
+    }
+
+    fn filter_changed(&mut self) -> Vec<Effect> {
+        let q = self.input.value().to_string();
+        self.view.set_query(&self.store, &q);
+        self.lookup_gen += 1; // any pending debounce is now stale
+        if let Some(email) = self.mode_query_email()
+            && self.view.filtered.is_empty() && !self.not_found.contains(&email) {
+                return vec![Effect::Debounce { generation: self.lookup_gen, email, after: LOOKUP_DEBOUNCE }];
+            }
+        vec![]
+    }
+
+    /// Run one `:` command.
+    pub fn run_command_line(&mut self, line: &str) -> Vec<Effect> {
+        let mut parts = line.split_whitespace();
+        let Some(cmd) = parts.next() else { return vec![] };
+        let arg: Vec<&str> = parts.collect();
+        let arg = arg.join(" ");
+        match cmd {
+            "q" | "q!" | "quit" | "exit" => return self.quit(),
+            "find" | "f" => {
+                let email = match normalize_email(&arg) {
+                    Ok(e) => e.to_lowercase(),
+                    Err(e) => {
+                        self.push_log(Level::Error, format!(":find {arg}: {e}"));
+                        return vec![];
+                    }
+                };
+                if let Some(idx) = self.store.find_email(&email) {
+                    self.jump_to_row(idx);
+                    self.push_log(Level::Ok, format!("found {email} in the loaded users"));
+                    return vec![];
+                }
+                self.pane = Pane::Users;
+                self.modals.clear();
+                return self.start_lookup(email);
+            }
+            "theme" => {
+                if arg.is_empty() {
+                    let names = self.themes.names().join(", ");
+                    self.push_log(Level::Info, format!("theme {}; available: {names}", self.theme.name));
+                    return vec![];
+                }
+                match self.themes.get(&arg) {
+                    Ok(t) => {
+                        self.theme = t;
+                        self.push_log(Level::Ok, format!("theme {arg}"));
+                    }
+                    Err(e) => self.push_log(Level::Error, e),
+                }
+            }
+            "refresh" | "reload" | "r" => return self.run_cmd(Cmd::Refresh),
+            "help" | "h" => self.modals.push(Modal::Help { scroll: 0 }),
+            "log" => self.log_visible = !self.log_visible,
+            "sort" => {
+                let (col, desc) = match arg.strip_prefix('-') {
+                    Some(c) => (c, true),
+                    None => (arg.as_str(), false),
+                };
+                if col.is_empty() || col == "none" {
+                    self.view.set_sort(&self.store, None, false);
+                } else {
+                    match Column::parse(col) {
+                        Some(c) => self.view.set_sort(&self.store, Some(c), desc),
+                        None => self.push_log(Level::Error, format!(":sort {col}: columns are name, username, email, title, department, active, id")),
+                    }
+                }
+            }
+            "show" => match arg.as_str() {
+                "all" => self.view.set_show(&self.store, Show::All),
+                "active" => self.view.set_show(&self.store, Show::Active),
+                "deactivated" | "inactive" => self.view.set_show(&self.store, Show::Deactivated),
+                _ => self.push_log(Level::Error, ":show all|active|deactivated"),
+            },
+            "users" | "groups" | "policies" | "reports" => {
+                self.pane = match cmd {
+                    "users" => Pane::Users,
+                    "groups" => Pane::Groups,
+                    "policies" => Pane::Policies,
+                    _ => Pane::Reports,
+                }
+            }
+            other => self.push_log(
+                Level::Error,
+                format!(":{other}: unknown command; try find EMAIL, theme NAME, refresh, sort COL, show STATE, q"),
+            ),
+        }
+        vec![]
+    }
+}
+
+/// A complete-looking email address (`local@domain.tld`), lowercased.
+pub fn looks_like_email(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (local, domain) = s.split_once('@')?;
+    if local.is_empty() || s.contains(char::is_whitespace) || domain.contains('@') {
+        return None;
+    }
+    let (host, tld) = domain.rsplit_once('.')?;
+    if host.is_empty() || tld.len() < 2 || !tld.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    normalize_email(s).ok().map(|e| e.to_lowercase())
+}

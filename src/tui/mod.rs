@@ -1,0 +1,92 @@
+//! The console: a ratatui + crossterm interface over the SCIM client.
+//!
+//! - `app`: the state, the `Msg`/`Effect` enums and `App::update` (the one place state changes).
+//! - `render`: `render(&App, &mut Frame)`, pure.
+//! - `keys`: the keymap tables (dispatch and the `?` help both read them).
+//! - `users`: the Users table model (store, filter, sort, selection).
+//! - `theme`: TOML themes, `NO_COLOR`.
+//! - `term`/`runtime`: the terminal guard and the event loop that runs effects on tokio tasks.
+
+pub mod app;
+pub mod keys;
+pub mod render;
+mod runtime;
+pub mod term;
+pub mod theme;
+pub mod users;
+
+pub use app::{App, Effect, LogEntry, Msg};
+pub use runtime::run_with_client;
+
+use crate::cli::ConnArgs;
+
+/// Pick the theme: `--theme`, else the config's `ui.theme`, else `default`; `NO_COLOR` wins.
+pub fn choose_theme(flag: Option<&str>, config: Option<&str>) -> (theme::ThemeSet, theme::Theme, Option<String>) {
+    let set = theme::ThemeSet::load(&crate::paths::config_dir().join("themes"));
+    if theme::no_color() {
+        return (set, theme::Theme::monochrome(), None);
+    }
+    let name = flag.or(config).unwrap_or("default");
+    match set.get(name) {
+        Ok(t) => (set, t, None),
+        Err(e) => (set, theme::Theme::default(), Some(e)),
+    }
+}
+
+/// `scimitar` with no command: the console against the configured URL and token.
+pub async fn run_console(conn: &ConnArgs, theme: Option<String>) -> i32 {
+    let c = match conn.connect() {
+        Ok(c) => c,
+        Err(f) => {
+            eprintln!("scimitar: {}", f.message);
+            return f.code;
+        }
+    };
+    let theme = theme.or_else(|| c.config.ui.theme.clone());
+    run_with_client(c.client, theme).await
+}
+
+/// `scimitar demo`: start the embedded emulator on a free loopback port with a random token,
+/// then open the console against it.
+pub async fn run_demo(args: crate::cli::DemoArgs, theme: Option<String>) -> i32 {
+    use crate::emulator::{Emulator, EmulatorConfig, Faults, RateLimitMode};
+    use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
+    let token = format!("xoxp-demo-{:032x}", rand::random::<u128>());
+    let config = EmulatorConfig {
+        users: args.users,
+        groups: args.groups,
+        seed: args.seed,
+        token: token.clone(),
+        rate_limit: RateLimitMode::Off,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        faults: Faults::default(),
+    };
+    let emu = match Emulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("scimitar: cannot start the demo emulator: {e}");
+            return crate::exit::FAILURE;
+        }
+    };
+    let url = emu.base_url(ApiVersion::V2);
+    let client = match ClientConfig::new(&url, Secret::new(token), ApiVersion::V2).and_then(|mut cc| {
+        cc.rate_limit = RateLimit::Off;
+        ScimClient::new(cc)
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("scimitar: cannot connect to the demo emulator: {e}");
+            return crate::exit::FAILURE;
+        }
+    };
+    let intro = format!(
+        "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
+        args.users, args.groups, args.seed
+    );
+    let code = runtime::run_with_client_intro(client, theme, vec![intro]).await;
+    emu.shutdown().await;
+    code
+}
+
+#[cfg(test)]
+mod tests;

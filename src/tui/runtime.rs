@@ -1,0 +1,207 @@
+//! The event loop: crossterm events, worker results and (only while something spins) a tick,
+//! multiplexed with `tokio::select!`. Every input becomes a `Msg` for `App::update`; the effects
+//! it returns are run here on tokio tasks, whose results come back through the channel. A frame
+//! is drawn only when something changed, at most once per `FRAME`, inside a synchronized update.
+
+use super::app::{App, Effect, Level, Msg};
+use super::render::render;
+use super::term::TerminalGuard;
+use crate::scim::ScimClient;
+use crate::scim::ratelimit::Endpoint;
+use crossterm::event::{Event, EventStream};
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use crossterm::{execute, queue};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{IsTerminal, Stdout};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+
+const FRAME: Duration = Duration::from_millis(12);
+const TICK: Duration = Duration::from_millis(100);
+
+struct Executor {
+    client: ScimClient,
+    tx: UnboundedSender<Msg>,
+    users: Option<JoinHandle<()>>,
+    groups: Option<JoinHandle<()>>,
+}
+
+impl Executor {
+    fn run(&mut self, e: Effect) {
+        let tx = self.tx.clone();
+        let client = self.client.clone();
+        match e {
+            Effect::LoadUsers { generation } => {
+                if let Some(h) = self.users.take() {
+                    h.abort();
+                }
+                self.users = Some(tokio::spawn(async move {
+                    let mut pages = std::pin::pin!(client.user_pages(None, 1000));
+                    while let Some(p) = pages.next().await {
+                        match p {
+                            Ok(page) => {
+                                let msg = Msg::UsersPage { generation, items: page.items, total: page.total_results };
+                                if tx.send(msg).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Msg::UsersDone { generation, error: Some(e.to_string()) });
+                                return;
+                            }
+                        }
+                    }
+                    let _ = tx.send(Msg::UsersDone { generation, error: None });
+                }));
+            }
+            Effect::LoadGroups { generation } => {
+                if let Some(h) = self.groups.take() {
+                    h.abort();
+                }
+                self.groups = Some(tokio::spawn(async move {
+                    let result = client.all_groups().await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::GroupsLoaded { generation, result });
+                }));
+            }
+            Effect::LookupEmail { generation, email } => {
+                tokio::spawn(async move {
+                    let result = client.find_user_by_email(&email).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::EmailLookup { generation, email, result });
+                });
+            }
+            Effect::FetchUser { id } => {
+                tokio::spawn(async move {
+                    let result = client.get_user(&id).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::UserFetched { id, result });
+                });
+            }
+            Effect::Debounce { generation, email, after } => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let _ = tx.send(Msg::LookupDue { generation, email });
+                });
+            }
+            Effect::Copy(text) => {
+                let r = execute!(std::io::stdout(), crossterm::clipboard::CopyToClipboard::to_clipboard_from(text));
+                if let Err(e) = r {
+                    let _ = tx.send(Msg::Log(super::LogEntry::now(Level::Error, format!("copy failed: {e}"))));
+                }
+            }
+            Effect::Quit => {}
+        }
+    }
+
+    fn shutdown(&mut self) {
+        for h in [self.users.take(), self.groups.take()].into_iter().flatten() {
+            h.abort();
+        }
+    }
+}
+
+fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> std::io::Result<()> {
+    queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+    terminal.draw(|f| render(app, f))?;
+    execute!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+    Ok(())
+}
+
+/// Open the console on a client; returns the exit code.
+pub async fn run_with_client(client: ScimClient, theme: Option<String>) -> i32 {
+    run_with_client_intro(client, theme, Vec::new()).await
+}
+
+/// As `run_with_client`, with lines for the Log pane to start with.
+pub async fn run_with_client_intro(client: ScimClient, theme: Option<String>, intro: Vec<String>) -> i32 {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!("scimitar: the console needs a terminal; for scripts use the commands (scimitar --help)");
+        return crate::exit::USAGE;
+    }
+    let (themes, theme, theme_err) = super::choose_theme(theme.as_deref(), None);
+    let mut app = App::new(client.host(), client.version().label(), themes, theme);
+    for line in intro {
+        app.push_log(Level::Info, line);
+    }
+    if let Some(e) = theme_err {
+        app.push_log(Level::Error, e);
+    }
+    match event_loop(client, app).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("scimitar: terminal error: {e}");
+            crate::exit::FAILURE
+        }
+    }
+}
+
+async fn event_loop(client: ScimClient, mut app: App) -> std::io::Result<i32> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let guard = TerminalGuard::enter()?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    let size = terminal.size()?;
+    app.update(Msg::Resize(size.width, size.height));
+    let (tx, mut rx) = unbounded_channel();
+    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None };
+    app.update(Msg::Budget(client.budget_remaining(Endpoint::ListUsers)));
+    // The first frame goes out before any request does.
+    draw(&mut terminal, &app)?;
+    let mut last_draw = Instant::now();
+    for e in app.start() {
+        exec.run(e);
+    }
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut dirty = true;
+    let mut code = crate::exit::OK;
+    loop {
+        if app.quit {
+            break;
+        }
+        if dirty && last_draw.elapsed() >= FRAME {
+            draw(&mut terminal, &app)?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        let busy = app.busy();
+        let draw_at = tokio::time::Instant::from_std(last_draw + FRAME);
+        let mut msgs = Vec::new();
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) => msgs.push(Msg::Key(k)),
+                Some(Ok(Event::Resize(w, h))) => {
+                    terminal.autoresize()?;
+                    msgs.push(Msg::Resize(w, h));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            Some(m) = rx.recv() => {
+                msgs.push(m);
+                while let Ok(m) = rx.try_recv() {
+                    msgs.push(m);
+                }
+                msgs.push(Msg::Budget(client.budget_remaining(Endpoint::ListUsers)));
+            }
+            _ = tick.tick(), if busy => msgs.push(Msg::Tick),
+            _ = tokio::time::sleep_until(draw_at), if dirty => {}
+            _ = sigterm.recv() => { code = 128 + 15; break; }
+            _ = sighup.recv() => { code = 128 + 1; break; }
+        }
+        for m in msgs {
+            dirty = true;
+            for e in app.update(m) {
+                exec.run(e);
+            }
+        }
+    }
+    exec.shutdown();
+    drop(terminal);
+    drop(guard);
+    Ok(code)
+}

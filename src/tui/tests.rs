@@ -1,0 +1,470 @@
+//! Key handling on the pure state, and rendering with ratatui's TestBackend at 80x24, 200x50 and
+//! a tiny 20x5, for every pane and overlay.
+
+use super::app::{App, Effect, InputMode, Level, LogEntry, Modal, Msg, Pane};
+use super::render::render;
+use super::theme::{Theme, ThemeSet};
+use crate::scim::types::{EnterpriseUser, GroupRef, Manager};
+use crate::scim::{Group, Member, MultiValue, Name, User};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const FIRST: [&str; 8] = ["Ann", "Bob", "Cleo", "Dev", "Eve", "Finn", "Gus", "Hana"];
+const LAST: [&str; 6] = ["Lee", "Okafor", "Smith", "Tanaka", "Nguyen", "Berg"];
+
+pub fn make_user(i: usize) -> User {
+    let first = FIRST[i % FIRST.len()];
+    let last = LAST[(i / FIRST.len()) % LAST.len()];
+    let handle = format!("{}.{}{}", first.to_lowercase(), last.to_lowercase(), i);
+    User {
+        id: Some(format!("W{:08}", i)),
+        user_name: Some(handle.clone()),
+        display_name: Some(format!("{first} {last}")),
+        name: Some(Name { given_name: Some(first.into()), family_name: Some(last.into()), ..Default::default() }),
+        title: Some(["Engineer", "Designer", "Manager"][i % 3].into()),
+        emails: Some(vec![MultiValue::email(format!("{handle}@example.com"), true)]),
+        active: Some(i % 7 != 3),
+        enterprise: Some(EnterpriseUser {
+            department: Some(["Engineering", "Sales", "Support"][i % 3].into()),
+            employee_number: Some(format!("E{i}")),
+            manager: (i > 0).then(|| Manager { manager_id: Some("W00000000".into()), display_name: None }),
+            ..Default::default()
+        }),
+        groups: (i == 1).then(|| vec![GroupRef { value: Some("S001".into()), display: Some("eng".into()) }]),
+        ..Default::default()
+    }
+}
+
+fn groups() -> Vec<Group> {
+    (0..3)
+        .map(|g| Group {
+            id: Some(format!("S00{g}")),
+            display_name: Some(["eng", "sales", "everyone"][g].into()),
+            members: Some((0..5).map(|i| Member::id(format!("W{:08}", i * 3 + g))).chain([Member::id("W99999999")]).collect()),
+            ..Default::default()
+        })
+        .collect()
+}
+
+pub fn app_with(n: usize) -> App {
+    let mut app = App::new("api.slack.test", "SCIM v2", ThemeSet::builtin(), Theme::default());
+    app.update(Msg::Resize(200, 50));
+    let fx = app.start();
+    assert!(matches!(fx[0], Effect::LoadUsers { .. }));
+    let users: Vec<User> = (0..n).map(make_user).collect();
+    for chunk in users.chunks(1000) {
+        app.update(Msg::UsersPage { generation: 1, items: chunk.to_vec(), total: n as u64 });
+    }
+    app.update(Msg::UsersDone { generation: 1, error: None });
+    app.update(Msg::GroupsLoaded { generation: 1, result: Ok(groups()) });
+    app
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn typ(app: &mut App, s: &str) -> Vec<Effect> {
+    let mut fx = vec![];
+    for c in s.chars() {
+        fx.extend(key(app, KeyCode::Char(c)));
+    }
+    fx
+}
+
+pub fn screen(app: &mut App, w: u16, h: u16) -> String {
+    app.update(Msg::Resize(w, h));
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| render(app, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn filter_narrows_and_esc_clears() {
+    let mut app = app_with(200);
+    assert_eq!(app.view.filtered.len(), 200);
+    key(&mut app, KeyCode::Char('/'));
+    assert_eq!(app.mode, InputMode::Filter);
+    typ(&mut app, "hana.");
+    assert!(app.view.filtered.iter().all(|&i| app.store.rows[i as usize].user_name.starts_with("hana.")));
+    typ(&mut app, "berg");
+    let n = app.view.filtered.len();
+    assert!(n > 0 && n < 10, "{n}");
+    key(&mut app, KeyCode::Backspace);
+    assert!(app.view.filtered.len() >= n);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, InputMode::Normal);
+    assert_eq!(app.view.query(), "hana.ber");
+    // j moves (not typed into the filter), Esc clears the filter.
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.view.selected, 1);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view.query(), "");
+    assert_eq!(app.view.filtered.len(), 200);
+}
+
+#[test]
+fn movement_keys() {
+    let mut app = app_with(500);
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.view.selected, 499);
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.view.selected, 0);
+    key(&mut app, KeyCode::PageDown);
+    let page = app.table_rows();
+    assert_eq!(app.view.selected, page);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Char('k'));
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(app.view.selected, page - 1);
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+    assert_eq!(app.view.selected, 0);
+    // Release events are ignored.
+    let mut rel = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
+    rel.kind = crossterm::event::KeyEventKind::Release;
+    app.update(Msg::Key(rel));
+    assert_eq!(app.view.selected, 0);
+}
+
+#[test]
+fn panes_tabs_and_quit() {
+    let mut app = app_with(10);
+    key(&mut app, KeyCode::Char('2'));
+    assert_eq!(app.pane, Pane::Groups);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.pane, Pane::Policies);
+    app.update(Msg::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)));
+    assert_eq!(app.pane, Pane::Groups);
+    key(&mut app, KeyCode::Char('4'));
+    assert_eq!(app.pane, Pane::Reports);
+    key(&mut app, KeyCode::Char('1'));
+    assert_eq!(app.pane, Pane::Users);
+    assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Effect::Quit]);
+    assert!(app.quit);
+}
+
+#[test]
+fn sort_and_show_keys() {
+    let mut app = app_with(50);
+    key(&mut app, KeyCode::Char('s'));
+    let names: Vec<_> = app.view.filtered.iter().map(|&i| app.store.rows[i as usize].name.to_lowercase()).collect();
+    assert!(names.windows(2).all(|w| w[0] <= w[1]));
+    key(&mut app, KeyCode::Char('S'));
+    let names: Vec<_> = app.view.filtered.iter().map(|&i| app.store.rows[i as usize].name.to_lowercase()).collect();
+    assert!(names.windows(2).all(|w| w[0] >= w[1]));
+    key(&mut app, KeyCode::Char('A'));
+    assert!(app.view.filtered.iter().all(|&i| app.store.rows[i as usize].active));
+    key(&mut app, KeyCode::Char('A'));
+    assert!(app.view.filtered.iter().all(|&i| !app.store.rows[i as usize].active));
+    assert!(!app.view.filtered.is_empty());
+}
+
+#[test]
+fn detail_copy_and_members_jump() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.modals.last(), Some(Modal::UserDetail { idx: 1, .. })));
+    let fx = key(&mut app, KeyCode::Char('y'));
+    assert_eq!(fx, vec![Effect::Copy("bob.lee1@example.com".into())]);
+    let fx = key(&mut app, KeyCode::Char('Y'));
+    assert_eq!(fx, vec![Effect::Copy("W00000001".into())]);
+    key(&mut app, KeyCode::Esc);
+    assert!(app.modals.is_empty());
+
+    key(&mut app, KeyCode::Char('2'));
+    // groups are sorted by name: eng, everyone, sales
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.modals.last(), Some(Modal::GroupMembers { group: 1, .. })));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter); // second member of "everyone": W00000005
+    assert_eq!(app.pane, Pane::Users);
+    assert!(app.modals.is_empty());
+    assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W00000005");
+
+    // A member that is not loaded is fetched, then selected.
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('G'));
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(fx, vec![Effect::FetchUser { id: "W99999999".into() }]);
+    assert!(app.busy());
+    let mut u = make_user(99);
+    u.id = Some("W99999999".into());
+    app.update(Msg::UserFetched { id: "W99999999".into(), result: Ok(u) });
+    assert_eq!(app.pane, Pane::Users);
+    assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W99999999");
+}
+
+#[test]
+fn email_not_loaded_is_looked_up_with_debounce_and_stale_results_dropped() {
+    let mut app = app_with(20);
+    key(&mut app, KeyCode::Char('/'));
+    let fx = typ(&mut app, "new.person@example.com");
+    let Some(Effect::Debounce { generation, email, .. }) = fx.last().cloned() else { panic!("{fx:?}") };
+    assert_eq!(email, "new.person@example.com");
+    // A newer keystroke makes that timer stale.
+    let fx2 = key(&mut app, KeyCode::Char('x'));
+    assert!(matches!(&fx2[..], [Effect::Debounce { generation: g, .. }] if *g > generation), "{fx2:?}");
+    assert!(app.update(Msg::LookupDue { generation, email: email.clone() }).is_empty());
+    key(&mut app, KeyCode::Backspace);
+    let fx = app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    let Some(Effect::LookupEmail { generation, email }) = fx.last().cloned() else { panic!("{fx:?}") };
+    assert!(app.lookup_in_flight.is_some());
+    let mut u = make_user(1000);
+    u.emails = Some(vec![MultiValue::email("new.person@example.com", true)]);
+    u.id = Some("W77777777".into());
+    // A stale generation is dropped.
+    app.update(Msg::EmailLookup { generation: generation - 1, email: email.clone(), result: Ok(Some(u.clone())) });
+    assert!(app.store.index_of("W77777777").is_none());
+    app.update(Msg::EmailLookup { generation, email: email.clone(), result: Ok(Some(u)) });
+    assert!(app.lookup_in_flight.is_none());
+    assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W77777777");
+    assert_eq!(app.users_total, Some(21));
+}
+
+#[test]
+fn find_command_local_remote_and_not_found() {
+    let mut app = app_with(20);
+    key(&mut app, KeyCode::Char(':'));
+    typ(&mut app, "find EVE.LEE4@example.com");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W00000004");
+    let fx = app.run_command_line("find ghost@example.com");
+    let Some(Effect::LookupEmail { generation, email }) = fx.last().cloned() else { panic!("{fx:?}") };
+    app.update(Msg::EmailLookup { generation, email, result: Ok(None) });
+    assert!(app.log.back().unwrap().text.contains("no user with email ghost@example.com"));
+    assert_eq!(app.flash.as_ref().unwrap().0, Level::Warn);
+    app.run_command_line("find not-an-email");
+    assert_eq!(app.log.back().unwrap().level, Level::Error);
+    // History
+    key(&mut app, KeyCode::Char(':'));
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.input.value(), "find EVE.LEE4@example.com");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, InputMode::Normal);
+}
+
+#[test]
+fn theme_and_quit_commands() {
+    let mut app = app_with(5);
+    app.run_command_line("theme light");
+    assert_eq!(app.theme.name, "light");
+    app.run_command_line("theme nope");
+    assert!(app.log.back().unwrap().text.contains("available"));
+    assert_eq!(app.theme.name, "light");
+    assert_eq!(app.run_command_line("q"), vec![Effect::Quit]);
+}
+
+#[test]
+fn refresh_stages_and_keeps_selection() {
+    let mut app = app_with(100);
+    key(&mut app, KeyCode::Char('G'));
+    key(&mut app, KeyCode::Enter);
+    let fx = app.run_command_line("refresh");
+    assert!(fx.contains(&Effect::LoadUsers { generation: 2 }));
+    assert!(fx.contains(&Effect::LoadGroups { generation: 2 }));
+    // A page of the old generation is dropped; the new one is staged.
+    app.update(Msg::UsersPage { generation: 1, items: vec![make_user(5000)], total: 1 });
+    app.update(Msg::UsersPage { generation: 2, items: (0..101).map(make_user).collect(), total: 101 });
+    assert_eq!(app.store.len(), 100);
+    app.update(Msg::UsersDone { generation: 2, error: None });
+    assert_eq!(app.store.len(), 101);
+    assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W00000099");
+    // The open detail view still shows the same user.
+    let Some(Modal::UserDetail { idx, .. }) = app.modals.last() else { panic!() };
+    assert_eq!(&*app.store.rows[*idx as usize].id, "W00000099");
+}
+
+#[test]
+fn log_entries_and_server_text_are_cleaned() {
+    let mut app = app_with(3);
+    app.update(Msg::Log(LogEntry { time: "12:00:00".into(), level: Level::Error, text: "boom\u{1b}[2J".into() }));
+    assert_eq!(app.log.back().unwrap().text, "boom");
+    let mut u = make_user(3);
+    u.display_name = Some("Mallory\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[31m".into());
+    app.update(Msg::UsersPage { generation: 1, items: vec![], total: 0 });
+    let s = {
+        let mut a = app_with(0);
+        a.update(Msg::EmailLookup { generation: 0, email: "x".into(), result: Ok(Some(u)) });
+        screen(&mut a, 120, 30)
+    };
+    assert!(s.contains("Mallory"));
+    assert!(!s.contains('\u{1b}'));
+}
+
+// ---- rendering ----
+
+fn all_screens(app: &mut App, w: u16, h: u16) -> Vec<(String, String)> {
+    let mut out = vec![];
+    for (i, name) in ["users", "groups", "policies", "reports"].iter().enumerate() {
+        key(app, KeyCode::Char(char::from(b'1' + i as u8)));
+        out.push((name.to_string(), screen(app, w, h)));
+    }
+    key(app, KeyCode::Char('1'));
+    out
+}
+
+#[test]
+fn render_every_pane_at_80x24_and_200x50() {
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut app = app_with(300);
+        for (pane, s) in all_screens(&mut app, w, h) {
+            assert!(s.contains("1 Users") && s.contains("4 Reports"), "{pane} {w}x{h}\n{s}");
+            assert!(s.contains("api.slack.test") && s.contains("SCIM v2") && s.contains("queue idle"), "{pane}\n{s}");
+            assert!(s.contains("users 300/300"), "{pane}\n{s}");
+            match pane.as_str() {
+                "users" => {
+                    assert!(s.contains("Ann Lee") && s.contains("ann.lee0@example.com"), "{s}");
+                    assert!(s.contains("Active"), "{s}");
+                    // Wide screens show every column; 80 columns drop title, department and id.
+                    assert_eq!(s.contains("Department"), w == 200, "{s}");
+                    assert_eq!(s.contains("W00000000"), w == 200, "{s}");
+                }
+                "groups" => assert!(s.contains("everyone") && s.contains("Members"), "{s}"),
+                "policies" => assert!(s.contains("Policies pane is not built yet"), "{s}"),
+                "reports" => assert!(s.contains("Reports pane is not built yet"), "{s}"),
+                _ => unreachable!(),
+            }
+        }
+    }
+}
+
+#[test]
+fn render_overlays_and_input_lines() {
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut app = app_with(40);
+        key(&mut app, KeyCode::Char('j'));
+        key(&mut app, KeyCode::Enter);
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("employeeNumber") && s.contains("E1"), "{s}");
+        assert!(s.contains("W00000000 (Ann Lee)"), "manager resolved:\n{s}");
+        assert!(s.contains("eng S001"), "{s}");
+        key(&mut app, KeyCode::Char('?'));
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("Help") && s.contains("close"), "{s}");
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('?'));
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("Users pane") && s.contains("sort by the next column"), "{s}");
+        if h >= 50 {
+            assert!(s.contains("copy the email"), "{s}");
+        }
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('2'));
+        key(&mut app, KeyCode::Enter);
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("members") && s.contains("(not loaded)"), "{s}");
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('1'));
+        key(&mut app, KeyCode::Char('/'));
+        typ(&mut app, "zz@nowhere.example");
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("/zz@nowhere.example"), "{s}");
+        assert!(s.contains("No loaded user matches"), "{s}");
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char(':'));
+        typ(&mut app, "theme");
+        let s = screen(&mut app, w, h);
+        assert!(s.lines().any(|l| l.starts_with(":theme")), "{s}");
+    }
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut app = app_with(50);
+    for (w, h) in [(20, 5), (1, 1), (0, 0), (10, 3), (30, 8), (80, 2)] {
+        for (_, _s) in all_screens(&mut app, w, h) {}
+        key(&mut app, KeyCode::Enter);
+        screen(&mut app, w, h);
+        key(&mut app, KeyCode::Char('?'));
+        screen(&mut app, w, h);
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Esc);
+    }
+    let mut empty = App::new("h", "SCIM v2", ThemeSet::builtin(), Theme::default());
+    let s = screen(&mut empty, 20, 5);
+    assert!(s.contains("Users"), "{s}");
+}
+
+#[test]
+fn loading_progress_and_empty_states() {
+    let mut app = App::new("h", "SCIM v2", ThemeSet::builtin(), Theme::default());
+    app.start();
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("loading users"), "{s}");
+    app.update(Msg::UsersPage { generation: 1, items: (0..1000).map(make_user).collect(), total: 4000 });
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("loading 1,000/4,000 25%"), "{s}");
+    assert!(s.contains("users 1,000/4,000"), "{s}");
+    app.update(Msg::UsersDone { generation: 1, error: Some("HTTP 401 invalid_authentication".into()) });
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("load failed"), "{s}");
+    assert!(s.contains("invalid_authentication"), "{s}");
+}
+
+#[test]
+fn no_color_theme_marks_selection_without_colour() {
+    let mut app = app_with(10);
+    app.theme = Theme::monochrome();
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| render(&app, f)).unwrap();
+    let buf = t.backend().buffer();
+    for cell in buf.content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset);
+        assert_eq!(cell.bg, ratatui::style::Color::Reset);
+    }
+    let s = screen(&mut app, 80, 24);
+    assert!(s.lines().any(|l| l.contains("> Ann Lee")), "{s}");
+    assert!(s.contains("[1 Users]"), "{s}");
+}
+
+#[test]
+fn log_pane_toggles_and_resizes() {
+    let mut app = app_with(10);
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("Log"));
+    assert!(s.contains("loaded 10 users"), "{s}");
+    let rows = app.table_rows();
+    key(&mut app, KeyCode::Char('+'));
+    assert_eq!(app.table_rows(), rows - 2);
+    key(&mut app, KeyCode::Char('L'));
+    assert!(app.table_rows() > rows);
+    let s = screen(&mut app, 100, 30);
+    assert!(!s.contains("loaded 10 users") || s.lines().last().unwrap().contains("loaded 10 users"), "{s}");
+}
+
+/// `cargo test --lib tui::tests::print_screens -- --ignored --nocapture` prints sample screens
+/// (used for docs/console.md).
+#[test]
+#[ignore]
+fn print_screens() {
+    let mut app = app_with(5000);
+    app.update(Msg::Budget(Some(20.0)));
+    for (w, h) in [(80, 24), (120, 32)] {
+        println!("{}", screen(&mut app, w, h));
+    }
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "hana.ber");
+    println!("{}", screen(&mut app, 100, 30));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    println!("{}", screen(&mut app, 100, 30));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('?'));
+    println!("{}", screen(&mut app, 100, 40));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('2'));
+    println!("{}", screen(&mut app, 80, 24));
+}

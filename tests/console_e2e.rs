@@ -1,0 +1,199 @@
+//! The real binary in a pseudo-terminal: `scimitar demo` (embedded emulator on loopback), read
+//! through a vt100 parser. No fixed sleeps: every step polls the screen with a deadline.
+
+use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ROWS: u16 = 30;
+const COLS: u16 = 100;
+
+struct Session {
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    state: Arc<Mutex<(vt100::Parser, Vec<u8>)>>,
+    _config: tempfile::TempDir,
+}
+
+impl Session {
+    fn start(args: &[&str]) -> Session {
+        let pty = native_pty_system();
+        let pair = pty.openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 }).unwrap();
+        let config = tempfile::tempdir().unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_scimitar"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("SCIMITAR_CONFIG_DIR", config.path());
+        cmd.env("SCIMITAR_DATA_DIR", config.path());
+        cmd.env_remove("NO_COLOR");
+        cmd.env_remove("SCIMITAR_THEME");
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let state = Arc::new(Mutex::new((vt100::Parser::new(ROWS, COLS, 0), Vec::new())));
+        let st = state.clone();
+        std::thread::spawn(move || {
+            let _master = pair.master; // keep the pty open while reading
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut s = st.lock().unwrap();
+                        s.0.process(&buf[..n]);
+                        s.1.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+        });
+        Session { child, writer, state, _config: config }
+    }
+
+    fn screen(&self) -> String {
+        self.state.lock().unwrap().0.screen().contents()
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn send(&mut self, s: &str) {
+        self.writer.write_all(s.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Type one key at a time, as a person would (an Esc glued to the next key reads as Alt).
+    fn type_keys(&mut self, s: &str) {
+        for c in s.chars() {
+            self.send(&c.to_string());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                // Let the reader thread drain what was written last.
+                std::thread::sleep(Duration::from_millis(100));
+                return st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the console did not exit; screen:\n{}", self.screen());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn assert_restored(&self) {
+        let s = self.state.lock().unwrap();
+        assert!(!s.0.screen().alternate_screen(), "still on the alternate screen");
+        assert!(!s.0.screen().hide_cursor(), "cursor still hidden");
+        let raw = &s.1;
+        let last = |needle: &[u8]| raw.windows(needle.len()).rposition(|w| w == needle);
+        let enter = last(b"\x1b[?1049h").expect("entered the alternate screen");
+        let leave = last(b"\x1b[?1049l").expect("left the alternate screen");
+        let show = last(b"\x1b[?25h").expect("showed the cursor");
+        assert!(leave > enter && show > enter, "restore sequences come after the last frame");
+        // Nothing but the restore sequences after the last draw.
+        let tail = &raw[leave.min(show)..];
+        assert!(tail.len() < 64, "unexpected output after restore: {:?}", String::from_utf8_lossy(tail));
+    }
+}
+
+fn loaded(s: &str) -> bool {
+    s.contains("users 300/300") && s.contains("loaded 300 users")
+}
+
+/// Email-looking tokens on the screen, in order.
+fn emails(screen: &str) -> Vec<String> {
+    screen
+        .split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|t| t.contains('@') && t.len() > 3)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn filter_by_part_of_an_email_shows_the_user() {
+    let mut s = Session::start(&["demo", "--users", "300", "--groups", "5"]);
+    let screen = s.wait_for("300 users loaded", loaded);
+    let on_screen = emails(&screen);
+    assert!(on_screen.len() > 5, "{screen}");
+    let target = on_screen[3].clone();
+    let local = target.split('@').next().unwrap().to_string();
+    let other = on_screen[0].clone();
+    assert_ne!(other.split('@').next().unwrap(), local);
+    s.type_keys(&format!("/{local}@"));
+    let typed = format!("/{local}@ ");
+    let screen = s.wait_for("the filter to apply", |sc| sc.contains("Users 1 of 300") && sc.contains(&typed));
+    assert!(screen.contains(&target) || screen.contains(&format!("{local}@")), "{screen}");
+    assert!(!screen.contains(&other), "{other} should be filtered out:\n{screen}");
+    let shown = emails(&screen).into_iter().filter(|e| !e.starts_with('/')).collect::<Vec<_>>();
+    assert_eq!(shown.len(), 1, "{shown:?}\n{screen}");
+    // Enter keeps the filter, Enter again opens the detail view with the full email.
+    s.type_keys("\r");
+    std::thread::sleep(Duration::from_millis(50));
+    s.type_keys("\r");
+    let screen = s.wait_for("the detail view", |sc| sc.contains("email (primary)"));
+    assert!(screen.contains(&format!("{local}@")), "{screen}");
+    s.send("\x1b");
+    s.wait_for("the detail view to close", |sc| !sc.contains("email (primary)"));
+    // An address that is not loaded is looked up live through SCIM.
+    s.type_keys(":find ghost@nowhere.example\r");
+    s.wait_for("the live lookup", |sc| sc.contains("no user with email ghost@nowhere.example"));
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+}
+
+#[test]
+fn quitting_restores_the_terminal() {
+    let mut s = Session::start(&["demo", "--users", "300", "--groups", "5"]);
+    s.wait_for("300 users loaded", loaded);
+    // Idle: once nothing is in flight, nothing more is drawn.
+    s.wait_for("groups loaded", |sc| sc.contains("queue idle") && !sc.contains("loading"));
+    std::thread::sleep(Duration::from_millis(300));
+    let before = s.state.lock().unwrap().1.len();
+    std::thread::sleep(Duration::from_millis(700));
+    let after = s.state.lock().unwrap().1.len();
+    assert_eq!(before, after, "the console drew while idle");
+    s.type_keys("q");
+    let st = s.wait_exit();
+    assert!(st.success(), "{st:?}");
+    s.assert_restored();
+}
+
+fn signal_restores(sig: &str, code: u32) {
+    let mut s = Session::start(&["demo", "--users", "300", "--groups", "5"]);
+    s.wait_for("300 users loaded", loaded);
+    let pid = s.child.process_id().expect("pid");
+    let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
+    assert!(ok.success());
+    let st = s.wait_exit();
+    assert_eq!(st.exit_code(), code, "{st:?}");
+    s.assert_restored();
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    signal_restores("-TERM", 143);
+}
+
+/// A dropped SSH session arrives as SIGHUP.
+#[test]
+fn sighup_restores_the_terminal() {
+    signal_restores("-HUP", 129);
+}
