@@ -75,7 +75,7 @@ pub async fn deactivate(c: &Connection, t: &Targets, run: &RunArgs, active: bool
     execute(c, actions, run, what).await
 }
 
-pub async fn create_users(c: &Connection, from: &PathBuf, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn create_users(c: &Connection, from: &std::path::Path, run: &RunArgs) -> Result<i32, Fail> {
     let users = input::read_new_users(from).map_err(input_errors)?;
     // Existing accounts are reported before anything runs: linking, never duplicating.
     let mut errors = Vec::new();
@@ -332,7 +332,7 @@ pub fn planned_rate(client: &ScimClient, via: DeactivateVia) -> Option<f64> {
 
 fn draw_progress(n: usize, total: usize, failed: usize, started: Instant, rate: Option<f64>) {
     let width = 30;
-    let filled = if total == 0 { width } else { n * width / total };
+    let filled = (n * width).checked_div(total).unwrap_or(width);
     let left = total.saturating_sub(n);
     let observed = n as f64 / started.elapsed().as_secs_f64().max(0.001);
     let r = rate.map_or(observed, |r| if n > 20 { observed.min(r) } else { r });

@@ -238,7 +238,7 @@ impl Engine {
                     DeactivateVia::Delete
                 } else if patch >= 1.0 && del < 1.0 {
                     DeactivateVia::Patch
-                } else if turn % 2 == 0 {
+                } else if turn.is_multiple_of(2) {
                     DeactivateVia::Delete
                 } else {
                     DeactivateVia::Patch

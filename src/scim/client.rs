@@ -817,7 +817,7 @@ where
     K: Fn(&T) -> Option<String> + Send + Sync + Clone + 'static,
 {
     let count = page_size.clamp(1, 1000);
-    let stream = async_stream(move |tx| async move {
+    async_stream(move |tx| async move {
         let mut seen: HashSet<String> = HashSet::new();
         let dedupe = |mut p: Page<T>, seen: &mut HashSet<String>| {
             p.items.retain(|i| key(i).is_none_or(|k| seen.insert(k)));
@@ -877,8 +877,7 @@ where
                 }
             }
         }
-    });
-    stream
+    })
 }
 
 /// A tiny channel-backed stream generator (keeps the paging logic straight-line).
