@@ -373,3 +373,74 @@ async fn bad_rows_are_reported_by_line_before_anything_runs() {
     let rendered = format!("{:?}{}", out, String::from_utf8_lossy(&out.stdout));
     assert!(!rendered.contains(emu.token()), "the token never appears in output");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_deactivates_is_reported_as_a_surprise() {
+    let emu = emulator(30, None).await;
+    let users = ordinary_users(&emu, 2).await;
+    // Replay Slack's April 2024 incident: updates deactivate the user.
+    emu.set_faults(Faults { incident: 1.0, ..Default::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(&dir);
+    let update = |u: &User| Action::UpdateUser {
+        target: Target::of_user(u),
+        update: scimitar::queue::action::UpdateSpec { set: User { title: Some("Principal Engineer".into()), ..Default::default() }, clear: vec![] },
+    };
+    let batch = submit(&j, vec![update(&users[0]), update(&users[1])], Safety::default());
+    let result = Engine::new(client(&emu, None), j.clone(), EngineConfig::default()).run_batch(&batch, None, Cancel::default()).await.unwrap();
+    assert_eq!(result.count(OpState::Failed), 2, "{:?}", result.counts);
+    for op in &result.ops {
+        assert_eq!(op.error_code.as_deref(), Some("surprise"));
+        assert!(op.error_message.as_deref().unwrap().contains("should be active"), "{op:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_create_and_group_commands() {
+    let emu = emulator(40, None).await;
+    let users = ordinary_users(&emu, 3).await;
+    let [a, b, c] = [0, 1, 2].map(|i| users[i].primary_email().unwrap().to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = bin();
+        env_for(&mut cmd, &emu, dir.path());
+        let out = cmd.args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    let csv = dir.path().join("new-hires.csv");
+    std::fs::write(&csv, "email,first_name,last_name,title,department\nnina.new@acme-corp.example,Nina,New,Analyst,Finance\nomar.new@acme-corp.example,Omar,New,Engineer,Platform\n").unwrap();
+    let (code, out, err) = run(&["users", "create", "--from", csv.to_str().unwrap(), "-o", "csv"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.lines().filter(|l| l.contains(",done,")).count(), 2, "{out}");
+    let nina = client(&emu, None).find_user_by_email("nina.new@acme-corp.example").await.unwrap().unwrap();
+    assert_eq!((nina.title.as_deref(), nina.department()), (Some("Analyst"), Some("Finance")));
+    // existing accounts are linked, never duplicated: a second run refuses before sending
+    let (code, _, err) = run(&["users", "create", "--from", csv.to_str().unwrap()]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("line 2") && err.contains("already exists"), "{err}");
+
+    assert_eq!(run(&["groups", "create", "team-x", &a, &b]).0, Some(0));
+    assert_eq!(run(&["groups", "add", "team-x", &c]).0, Some(0));
+    let (code, _, err) = run(&["groups", "remove", "team-x", &a]);
+    assert_eq!(code, Some(64), "removing members is destructive: needs --yes without a terminal: {err}");
+    assert_eq!(run(&["groups", "remove", "team-x", &a, "--yes"]).0, Some(0));
+    assert_eq!(run(&["groups", "rename", "team-x", "team-y"]).0, Some(0));
+    let (code, out, _) = run(&["groups", "show", "team-y", "-o", "json"]);
+    assert_eq!(code, Some(0));
+    let g: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let mut members: Vec<String> = g["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().to_string()).collect();
+    members.sort();
+    let mut want = vec![users[1].id().to_string(), users[2].id().to_string()];
+    want.sort();
+    assert_eq!(members, want, "rename kept the members; remove took only the one");
+    assert_eq!(run(&["groups", "delete", "team-y", "--yes"]).0, Some(0));
+    assert_eq!(run(&["groups", "show", "team-y"]).0, Some(66));
+
+    // all of it is in the report
+    let (code, out, _) = run(&["report", "--summary", "-o", "csv"]);
+    assert_eq!(code, Some(0));
+    for action in ["create_user", "create_group", "add_members", "remove_members", "rename_group", "delete_group"] {
+        assert!(out.contains(action), "{action} missing from {out}");
+    }
+}

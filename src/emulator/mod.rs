@@ -65,17 +65,20 @@ pub struct Faults {
     /// org-wide budget, reference §8.15).
     pub p429: f64,
     pub retry_after: Duration,
+    /// Replay Slack's April 2024 incident (reference §8.4): a user update that does not set
+    /// `active` also deactivates the user, and the answer shows it.
+    pub incident: f64,
 }
 
 impl Faults {
     pub fn is_none(&self) -> bool {
-        self.p503 == 0.0 && self.reset == 0.0 && self.slow == 0.0 && self.p429 == 0.0
+        self.p503 == 0.0 && self.reset == 0.0 && self.slow == 0.0 && self.p429 == 0.0 && self.incident == 0.0
     }
 }
 
 impl std::str::FromStr for Faults {
     type Err = String;
-    /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2`; `none` or empty means no faults.
+    /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2,incident:0.1`; `none` or empty means no faults.
     fn from_str(s: &str) -> Result<Faults, String> {
         let mut f = Faults { slow_delay: Duration::from_secs(2), retry_after: Duration::from_secs(1), ..Default::default() };
         let s = s.trim();
@@ -108,7 +111,8 @@ impl std::str::FromStr for Faults {
                 "reset" => f.reset = p,
                 "slow" => f.slow = p,
                 "429" => f.p429 = p,
-                _ => return Err(format!("fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, slowms or retryafter)")),
+                "incident" => f.incident = p,
+                _ => return Err(format!("fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, incident, slowms or retryafter)")),
             }
         }
         Ok(f)
@@ -391,7 +395,15 @@ mod tests {
         let f: Faults = "503:0.05,reset:0.01,slow:0.02".parse().unwrap();
         assert_eq!(
             f,
-            Faults { p503: 0.05, reset: 0.01, slow: 0.02, slow_delay: Duration::from_secs(2), p429: 0.0, retry_after: Duration::from_secs(1) }
+            Faults {
+                p503: 0.05,
+                reset: 0.01,
+                slow: 0.02,
+                slow_delay: Duration::from_secs(2),
+                p429: 0.0,
+                retry_after: Duration::from_secs(1),
+                incident: 0.0
+            }
         );
         let f: Faults = "429:0.5,retryafter:2".parse().unwrap();
         assert_eq!((f.p429, f.retry_after), (0.5, Duration::from_secs(2)));

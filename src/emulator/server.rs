@@ -141,13 +141,13 @@ async fn handle(
     body: &Bytes,
     endpoint: Endpoint,
 ) -> (Response, bool) {
-    let (latency, f503, reset, slow, f429) = {
+    let (latency, f503, reset, slow, f429, incident) = {
         let mut rt = sh.runtime.lock().unwrap();
         // Always roll every die so a run's fault sequence depends only on the seed.
-        let (a, b, c, d): (f64, f64, f64, f64) = (rt.rng.random(), rt.rng.random(), rt.rng.random(), rt.rng.random());
+        let (a, b, c, d, e): (f64, f64, f64, f64, f64) = (rt.rng.random(), rt.rng.random(), rt.rng.random(), rt.rng.random(), rt.rng.random());
         let f = rt.faults.clone();
         let f429 = (d < f.p429).then_some(f.retry_after);
-        (rt.latency, a < f.p503, b < f.reset, if c < f.slow { f.slow_delay } else { Duration::ZERO }, f429)
+        (rt.latency, a < f.p503, b < f.reset, if c < f.slow { f.slow_delay } else { Duration::ZERO }, f429, e < f.incident)
     };
 
     let first = rest.split('/').next().unwrap_or("");
@@ -218,7 +218,7 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let resp = process(sh, version, method, rest, query, body);
+    let resp = process(sh, version, method, rest, query, body, incident);
     drop(guards);
     (resp, reset)
 }
@@ -270,8 +270,8 @@ fn body_json(body: &Bytes) -> Result<Value, Fail> {
         .ok_or_else(|| Fail::new(400, "invalid_request_payload"))
 }
 
-fn process(sh: &Arc<Shared>, version: ApiVersion, method: &Method, rest: &str, query: Option<&str>, body: &Bytes) -> Response {
-    match route(sh, version, method, rest, query, body) {
+fn process(sh: &Arc<Shared>, version: ApiVersion, method: &Method, rest: &str, query: Option<&str>, body: &Bytes, incident: bool) -> Response {
+    match route(sh, version, method, rest, query, body, incident) {
         Ok(r) => r,
         Err(f) => error(version, &f),
     }
@@ -281,7 +281,16 @@ fn user_resp(store: &Store, ix: usize, version: ApiVersion, status: u16) -> Resp
     respond(status, store.user_json(ix, version).to_string())
 }
 
-fn route(sh: &Arc<Shared>, version: ApiVersion, method: &Method, rest: &str, query: Option<&str>, body: &Bytes) -> Result<Response, Fail> {
+#[allow(clippy::too_many_arguments)]
+fn route(
+    sh: &Arc<Shared>,
+    version: ApiVersion,
+    method: &Method,
+    rest: &str,
+    query: Option<&str>,
+    body: &Bytes,
+    incident: bool,
+) -> Result<Response, Fail> {
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
     let (res, id) = match rest.split_once('/') {
         Some((r, id)) => (r.to_ascii_lowercase(), Some(id)),
@@ -315,7 +324,11 @@ fn route(sh: &Arc<Shared>, version: ApiVersion, method: &Method, rest: &str, que
             let mut store = sh.store.write().unwrap();
             match *method {
                 Method::PATCH => {
-                    let ix = store.patch_user(id, &body_json(body)?, version)?;
+                    let body = body_json(body)?;
+                    let ix = store.patch_user(id, &body, version)?;
+                    if incident && !body.to_string().contains("\"active\"") {
+                        store.incident_deactivate(ix);
+                    }
                     Ok(user_resp(&store, ix, version, 200))
                 }
                 Method::PUT => {

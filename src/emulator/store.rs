@@ -854,6 +854,15 @@ impl Store {
         Ok(ix)
     }
 
+    /// The April 2024 incident (reference §8.4): an update also deactivated the user.
+    pub fn incident_deactivate(&mut self, ix: usize) {
+        let rec = &mut self.users[ix];
+        if rec.user.active != Some(false) && !rec.primary_owner {
+            rec.user.active = Some(false);
+            rec.touch();
+        }
+    }
+
     /// DELETE: deactivate; idempotent.
     pub fn delete_user(&mut self, id: &str) -> Result<(), Fail> {
         let ix = self.user_ix(id)?;
