@@ -8,7 +8,10 @@
 //! - `term`/`runtime`: the terminal guard and the event loop that runs effects on tokio tasks.
 
 pub mod app;
+pub mod confirm;
 pub mod keys;
+pub mod queue;
+mod queue_runner;
 pub mod render;
 mod runtime;
 pub mod term;
@@ -43,7 +46,8 @@ pub async fn run_console(conn: &ConnArgs, theme: Option<String>) -> i32 {
         }
     };
     let theme = theme.or_else(|| c.config.ui.theme.clone());
-    run_with_client(c.client, theme).await
+    let setup = queue_runner::QueueSetup::from_connection(&c);
+    runtime::run_with_queue(c.client, theme, Vec::new(), setup).await
 }
 
 /// `scimitar demo`: start the embedded emulator on a free loopback port with a random token,
@@ -83,7 +87,8 @@ pub async fn run_demo(args: crate::cli::DemoArgs, theme: Option<String>) -> i32 
         "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
         args.users, args.groups, args.seed
     );
-    let code = runtime::run_with_client_intro(client, theme, vec![intro]).await;
+    let setup = queue_runner::QueueSetup::in_memory("demo", &client.host());
+    let code = runtime::run_with_queue(client, theme, vec![intro], setup).await;
     emu.shutdown().await;
     code
 }
