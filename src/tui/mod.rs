@@ -95,3 +95,6 @@ pub async fn run_demo(args: crate::cli::DemoArgs, theme: Option<String>) -> i32 
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod queue_tests;
