@@ -285,11 +285,7 @@ impl App {
 
     pub(super) fn queue_cmd(&mut self, cmd: Cmd) -> Vec<Effect> {
         match (cmd, self.pane) {
-            (Cmd::QueueView, _) => {
-                if !self.modals.contains(&Modal::Queue) {
-                    self.modals.push(Modal::Queue);
-                }
-            }
+            (Cmd::QueueView, _) if !self.modals.contains(&Modal::Queue) => self.modals.push(Modal::Queue),
             (Cmd::Mark, Pane::Users) => {
                 if let Some(i) = self.view.selected_index() {
                     let id = self.store.rows[i as usize].id.clone();
@@ -691,8 +687,8 @@ fn state_style(app: &App, o: &QueueOp) -> Style {
 /// A text gauge (readable without colour): `[██████░░░░] 6/10 60%`.
 pub fn gauge_text(done: usize, total: usize, width: usize) -> String {
     let width = width.max(4);
-    let filled = if total == 0 { width } else { (done * width / total).min(width) };
-    let pct = if total == 0 { 100 } else { done * 100 / total };
+    let filled = (done * width).checked_div(total).map_or(width, |f| f.min(width));
+    let pct = (done * 100).checked_div(total).unwrap_or(100);
     format!("[{}{}] {}/{} {pct}%", "█".repeat(filled), "░".repeat(width - filled), thousands(done as u64), thousands(total as u64))
 }
 
@@ -776,7 +772,7 @@ pub fn render_queue(app: &App, f: &mut Frame, area: Rect) {
         }
         Row::new(cells)
     });
-    let mut widths = vec![Constraint::Length(4), Constraint::Length(9), Constraint::Fill(3), Constraint::Fill(4)];
+    let mut widths = vec![Constraint::Length(4), Constraint::Length(9), Constraint::Fill(5), Constraint::Fill(4)];
     let mut hdr = vec!["   #", "state", "operation", "message"];
     if wide {
         widths.push(Constraint::Length(7));

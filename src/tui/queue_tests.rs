@@ -574,3 +574,20 @@ async fn runner_journals_runs_and_reports_through_messages() {
     assert_eq!(app.log.iter().filter(|e| e.text.ends_with(": done")).count(), 3);
     emu.shutdown().await;
 }
+
+/// `cargo test --lib print_queue_screens -- --ignored --nocapture` prints the captures used in
+/// docs/console.md.
+#[test]
+#[ignore]
+fn print_queue_screens() {
+    let mut app = app_with(200);
+    typ(&mut app, "j   ");
+    ch(&mut app, 'd');
+    println!("{}", screen(&mut app, 100, 24));
+    ch(&mut app, 'y');
+    loaded_batch(&mut app, 6, Some(6.0));
+    app.update(finished(1, OpState::Done, "ok", 0));
+    app.update(finished(2, OpState::Failed, "user_not_found: no user with this id (HTTP 404)", 2));
+    app.update(started(3));
+    println!("{}", screen(&mut app, 100, 24));
+}
