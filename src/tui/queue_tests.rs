@@ -575,6 +575,68 @@ async fn runner_journals_runs_and_reports_through_messages() {
     emu.shutdown().await;
 }
 
+/// Resume and retry through the real runner: a batch journaled by an earlier run is offered,
+/// resumed, its failure carries Slack's reason, and `F` runs the failed op again.
+#[tokio::test]
+async fn runner_offers_resumes_and_retries() {
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::queue::{BatchInfo, Safety};
+    use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
+    let emu = Emulator::start(
+        EmulatorConfig { users: 30, groups: 2, seed: 9, token: "xoxp-r".into(), ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    cc.backoff_base = Duration::from_millis(5);
+    let client = ScimClient::new(cc).unwrap();
+    let all = client.all_users(None).await.unwrap();
+    let owner = all.iter().find(|u| u.id() == emu.primary_owner_id()).unwrap().clone();
+    let other = all.iter().find(|u| u.is_active() && u.id() != owner.id() && !u.primary_email().unwrap().ends_with("slack-bots.com")).unwrap().clone();
+    let journal = super::queue_runner::QueueSetup::in_memory("test", &client.host()).journal.unwrap();
+    // An earlier run journaled this batch and was killed before sending anything.
+    let screened = Safety::default().screen(vec![Action::Deactivate { target: Target::of_user(&owner) }, Action::Deactivate { target: Target::of_user(&other) }]);
+    let info = BatchInfo { origin: "console".into(), policy_run: None, description: "deactivate 2 users".into() };
+    let batch = crate::queue::submit(&journal, &info, &screened).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = super::queue_runner::QueueRunner::new(client.clone(), Some(journal), tx);
+    let mut app = app_with(0);
+    app.update(Msg::Unfinished(runner.unfinished().unwrap()));
+    assert_eq!(app.modals.last(), Some(&Modal::Resume));
+    assert_eq!(app.queue.resume[0].batch_id, batch);
+    let mut fx = key(&mut app, KeyCode::Enter);
+    for round in 0..2 {
+        assert_eq!(fx.len(), 1, "{fx:?}");
+        runner.run(fx.remove(0));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let m = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the batch finishes").expect("channel open");
+            let done = matches!(m, Msg::Queue(QueueEvent::BatchFinished { .. }));
+            app.update(m);
+            if done {
+                break;
+            }
+        }
+        let b = app.queue.batch.as_ref().unwrap();
+        assert_eq!(b.batch_id, batch);
+        let failed: Vec<&QueueOp> = b.ops.iter().filter(|o| o.state == OpState::Failed).collect();
+        assert_eq!(failed.len(), 1, "round {round}: {:?}", b.ops);
+        assert!(failed[0].message.contains("cannot_disable_primary_owner"), "Slack's reason is shown: {:?}", failed[0]);
+        assert_eq!(b.count(OpState::Done), 1, "round {round}: {:?}", b.ops);
+        let done_lines = app.log.iter().filter(|e| e.text.contains(&format!("deactivate {}: done", other.primary_email().unwrap()))).count();
+        assert_eq!(done_lines, 1, "round {round}: the done op is not run again");
+        let s = screen(&mut app, 200, 50);
+        assert!(s.contains("FAILED") && s.contains("cannot_disable_primary_owner"), "{s}");
+        fx = ch(&mut app, 'F');
+        assert_eq!(fx, vec![Effect::RetryFailed { batch_id: batch.clone() }]);
+    }
+    assert_eq!(client.get_user(other.id()).await.unwrap().active, Some(false));
+    assert!(client.get_user(owner.id()).await.unwrap().is_active());
+    emu.shutdown().await;
+}
+
 /// `cargo test --lib print_queue_screens -- --ignored --nocapture` prints the captures used in
 /// docs/console.md.
 #[test]
