@@ -557,6 +557,7 @@ impl App {
     pub fn run_cmd(&mut self, cmd: Cmd) -> Vec<Effect> {
         let page = self.table_rows().max(1) as isize;
         match cmd {
+            Cmd::Quit if self.queue_quit_guard() => {}
             Cmd::Quit => return self.quit(),
             Cmd::Help => self.modals.push(Modal::Help { scroll: 0 }),
             Cmd::CommandLine => {

@@ -42,6 +42,8 @@ pub struct QueueState {
     pub submitting: bool,
     /// The start of a `V` range (a store index).
     pub anchor: Option<u32>,
+    /// `q` was pressed once while a batch ran.
+    pub quit_warned: bool,
 }
 
 impl Default for QueueState {
@@ -57,6 +59,7 @@ impl Default for QueueState {
             unavailable: None,
             submitting: false,
             anchor: None,
+            quit_warned: false,
         }
     }
 }
@@ -276,6 +279,17 @@ impl App {
 
     fn targets_if_marked(&self) -> Vec<u32> {
         if self.marks.is_empty() { Vec::new() } else { self.targets() }
+    }
+
+    /// `q` while a batch runs warns once instead of quitting; the second `q` quits (the journal
+    /// keeps what was not sent, and the next start offers to resume it). Ctrl-C always quits.
+    pub(super) fn queue_quit_guard(&mut self) -> bool {
+        if !self.queue.running() || self.queue.quit_warned {
+            return false;
+        }
+        self.queue.quit_warned = true;
+        self.push_log(Level::Warn, "a batch is running: q again quits now (the rest can be resumed later), x in the queue view (Q) cancels it");
+        true
     }
 
     fn set_mark_flash(&mut self) {
@@ -535,6 +549,7 @@ impl App {
 
     pub(super) fn batch_loaded(&mut self, b: BatchLoad) -> Vec<Effect> {
         self.queue.submitting = false;
+        self.queue.quit_warned = false;
         let v = BatchView::new(b);
         self.push_log(Level::Info, format!("batch {}: {} ({} operations)", v.batch_id, v.description, v.ops.len()));
         self.queue_status = v.status();

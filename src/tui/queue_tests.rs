@@ -363,6 +363,10 @@ fn x_cancels_pending_and_f_retries_failed() {
     // Esc closes the view.
     key(&mut app, KeyCode::Esc);
     assert!(app.modals.is_empty());
+    // q while it runs warns first; the second q quits.
+    assert!(ch(&mut app, 'q').is_empty());
+    assert!(!app.quit && last_log(&app).contains("q again quits"));
+    assert_eq!(ch(&mut app, 'q'), vec![Effect::Quit]);
 }
 
 #[test]
