@@ -23,6 +23,9 @@ pub struct Cli {
     /// <config dir>/themes (NO_COLOR gives a monochrome screen whatever this says)
     #[arg(long, env = "SCIMITAR_THEME", global = true)]
     pub theme: Option<String>,
+    /// Refuse every write (console and commands): look, never touch
+    #[arg(long, global = true)]
+    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -324,6 +327,19 @@ impl ConnArgs {
         let client = ScimClient::new(cc)?;
         Ok(Connection { client, profile_name, profile, config })
     }
+}
+
+/// Does this command change anything in Slack?
+pub fn is_write(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Users(UsersCmd::Deactivate { .. } | UsersCmd::Reactivate { .. } | UsersCmd::Create { .. })
+            | Command::Groups(
+                GroupsCmd::Create { .. } | GroupsCmd::Rename { .. } | GroupsCmd::Delete { .. } | GroupsCmd::Add { .. } | GroupsCmd::Remove { .. }
+            )
+            | Command::Resume { .. }
+            | Command::Apply { .. }
+    )
 }
 
 /// Run a headless command; returns the exit code.

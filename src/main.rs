@@ -11,9 +11,13 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Some(Command::Demo(args)) => runtime.block_on(scimitar::tui::run_demo(args, cli.theme)),
+        Some(Command::Demo(args)) => runtime.block_on(scimitar::tui::run_demo_opts(args, cli.theme, cli.read_only)),
+        Some(cmd) if cli.read_only && scimitar::cli::is_write(&cmd) => {
+            eprintln!("scimitar: --read-only: this command changes Slack; nothing was done");
+            scimitar::exit::USAGE
+        }
         Some(cmd) => runtime.block_on(run(&cli.conn, cmd)),
-        None => runtime.block_on(scimitar::tui::run_console(&cli.conn, cli.theme)),
+        None => runtime.block_on(scimitar::tui::run_console_opts(&cli.conn, cli.theme, cli.read_only)),
     };
     std::process::exit(code);
 }

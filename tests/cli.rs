@@ -218,3 +218,29 @@ fn every_command_has_help() {
         assert!(!out.contains(TOKEN), "help never shows the token from the environment");
     }
 }
+
+/// `--read-only` refuses every write before connecting; lookups still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_refuses_writes() {
+    let emu = emulator().await;
+    let url = emu.base_url(ApiVersion::V2);
+    let c = scimitar::scim::ScimClient::new(
+        scimitar::scim::ClientConfig::new(&url, scimitar::scim::Secret::new(TOKEN.to_string()), ApiVersion::V2).unwrap(),
+    )
+    .unwrap();
+    let owner = emu.primary_owner_id();
+    let victim = c.all_users(None).await.unwrap().into_iter().find(|u| u.is_active() && u.id() != owner).unwrap();
+    for args in [
+        vec!["--read-only", "users", "deactivate", "--yes", victim.id()],
+        vec!["--read-only", "groups", "create", "--yes", "newgroup"],
+        vec!["--read-only", "resume"],
+    ] {
+        let o = run(&url, TOKEN, &args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(64), "{args:?}: {err}");
+        assert!(err.contains("--read-only"), "{err}");
+    }
+    assert!(c.get_user(victim.id()).await.unwrap().is_active(), "nothing was changed");
+    let o = run(&url, TOKEN, &["--read-only", "groups", "list"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+}

@@ -197,3 +197,44 @@ fn sigterm_restores_the_terminal() {
 fn sighup_restores_the_terminal() {
     signal_restores("-HUP", 129);
 }
+
+/// The action queue from the keyboard: mark three users with Space, `d`, confirm, and watch the
+/// queue view until all three are done; the results land in the Log pane and the rows update.
+#[test]
+fn mark_three_deactivate_confirm_and_watch_the_queue() {
+    let mut s = Session::start(&["demo", "--users", "300", "--groups", "5"]);
+    s.wait_for("300 users loaded", loaded);
+    // Active users only; row 0 is the primary owner (Slack refuses to deactivate it).
+    s.type_keys("A");
+    s.wait_for("the active filter", |sc| sc.contains("[active]"));
+    s.type_keys("j   ");
+    let screen = s.wait_for("three marks", |sc| sc.contains("marked 3"));
+    let marked: Vec<String> = screen.lines().filter(|l| l.contains('✓')).flat_map(emails).collect();
+    assert_eq!(marked.len(), 3, "{screen}");
+    s.type_keys("d");
+    let screen = s.wait_for("the confirmation", |sc| sc.contains("Confirm: deactivate 3 users"));
+    for e in &marked {
+        let local = e.split('@').next().unwrap();
+        assert!(screen.contains(&format!("deactivate {local}")), "{e} named in the dialog:\n{screen}");
+    }
+    s.type_keys("y");
+    let screen = s.wait_for("the queue to finish", |sc| sc.contains("queue done 3/3") && sc.contains("3/3 100%"));
+    assert!(screen.contains("Queue: deactivate 3 users"), "{screen}");
+    assert!(screen.matches(" done ").count() >= 3, "{screen}");
+    assert!(!screen.contains("FAILED"), "{screen}");
+    // Close the view: the Log pane has one line per result, and the marks are gone.
+    s.send("\x1b");
+    let screen = s.wait_for("the queue view to close", |sc| !sc.contains("Queue: deactivate"));
+    assert!(screen.contains("finished in") || screen.contains(": done"), "{screen}");
+    assert!(!screen.contains("marked 3"), "{screen}");
+    // The deactivated users leave the active-only view without a reload.
+    let table = screen.split("╭ Log").next().unwrap();
+    for e in &marked {
+        // The table may cut a long address short; the local part identifies the user.
+        let local = format!("{}@", e.split('@').next().unwrap());
+        assert!(!table.contains(&local), "{e} still listed as active:\n{screen}");
+        assert!(screen.contains(&format!("deactivate {local}")), "{e} in the Log pane:\n{screen}");
+    }
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+}

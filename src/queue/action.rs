@@ -55,7 +55,7 @@ mod wire_user {
 }
 
 /// A user update in the journal.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UpdateSpec {
     #[serde(with = "wire_user")]
     pub set: User,
@@ -69,7 +69,7 @@ impl From<&UpdateSpec> for UserUpdate {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     Deactivate { target: Target },

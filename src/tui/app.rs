@@ -98,6 +98,14 @@ pub enum Msg {
     /// Requests that could go out right now under the client's rate limiter (None: no limiter).
     Budget(Option<f64>),
     Log(LogEntry),
+    /// A batch was journaled (or re-opened for a retry or a resume) and is about to run.
+    BatchLoaded(super::queue::BatchLoad),
+    /// Progress of the running batch, straight from the engine.
+    Queue(crate::queue::QueueEvent),
+    /// The queue could not run a batch (journal or engine error).
+    QueueFailed(String),
+    /// Batches a previous run left unfinished on this host (offered for resuming at start).
+    Unfinished(Vec<super::queue::ResumeOffer>),
 }
 
 /// Work for the runtime. Results come back as `Msg`s.
@@ -111,6 +119,14 @@ pub enum Effect {
     Debounce { generation: u64, email: String, after: Duration },
     /// Put text on the clipboard with OSC 52.
     Copy(String),
+    /// Journal a confirmed batch (skipped ops as `skipped`) and run it on the engine.
+    RunBatch { actions: Vec<crate::queue::Action>, skipped: Vec<(crate::queue::Action, String)>, description: String },
+    /// Stop sending the running batch's pending operations.
+    CancelBatch { batch_id: String },
+    /// Put a batch's failed operations back to pending and run it again.
+    RetryFailed { batch_id: String },
+    /// Finish batches a previous run left open, one after the other.
+    ResumeBatches { batch_ids: Vec<String> },
     Quit,
 }
 
@@ -121,6 +137,14 @@ pub enum Modal {
     Help { scroll: u16 },
     UserDetail { idx: u32, scroll: u16 },
     GroupMembers { group: usize, selected: usize, offset: usize },
+    /// The one confirmation of a batch (`App.queue.confirm` holds it).
+    Confirm,
+    /// A one-line text prompt (`App.queue.prompt`: group name).
+    Prompt,
+    /// The queue view (`App.queue.batch`).
+    Queue,
+    /// The offer to resume unfinished batches (`App.queue.resume`).
+    Resume,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +206,10 @@ pub struct App {
     pub budget: Option<f64>,
     /// The action queue's summary for the status line ("idle" until the queue exists).
     pub queue_status: String,
+    /// Marked users (ids) for the queue's verbs.
+    pub marks: HashSet<Box<str>>,
+    /// The action queue's console state: confirmation, prompt, batch view, resume offer, rules.
+    pub queue: super::queue::QueueState,
     pub theme: Theme,
     pub themes: ThemeSet,
     pub size: (u16, u16),
@@ -223,6 +251,8 @@ impl App {
             fetching: HashSet::new(),
             budget: None,
             queue_status: "idle".into(),
+            marks: HashSet::new(),
+            queue: super::queue::QueueState::default(),
             theme,
             themes,
             size: (80, 24),
@@ -244,7 +274,11 @@ impl App {
 
     /// Is anything in flight that a spinner shows?
     pub fn busy(&self) -> bool {
-        self.loading.is_some() || self.groups_loading || self.lookup_in_flight.is_some() || !self.fetching.is_empty()
+        self.loading.is_some()
+            || self.groups_loading
+            || self.lookup_in_flight.is_some()
+            || !self.fetching.is_empty()
+            || self.queue.running()
     }
 
     pub fn push_log(&mut self, level: Level, text: impl Into<String>) {
@@ -407,6 +441,10 @@ impl App {
                 }
                 vec![]
             }
+            Msg::BatchLoaded(b) => self.batch_loaded(b),
+            Msg::Queue(ev) => self.queue_event(ev),
+            Msg::QueueFailed(e) => self.queue_failed(e),
+            Msg::Unfinished(offers) => self.offer_resume(offers),
         }
     }
 
@@ -519,6 +557,7 @@ impl App {
     pub fn run_cmd(&mut self, cmd: Cmd) -> Vec<Effect> {
         let page = self.table_rows().max(1) as isize;
         match cmd {
+            Cmd::Quit if self.queue_quit_guard() => {}
             Cmd::Quit => return self.quit(),
             Cmd::Help => self.modals.push(Modal::Help { scroll: 0 }),
             Cmd::CommandLine => {
@@ -558,6 +597,8 @@ impl App {
                 if self.pane == Pane::Users && !self.view.query().is_empty() {
                     self.input.reset();
                     self.view.set_query(&self.store, "");
+                } else if self.pane == Pane::Users && !self.marks.is_empty() {
+                    return self.queue_cmd(Cmd::ClearMarks);
                 }
             }
             Cmd::Filter => {
@@ -587,6 +628,7 @@ impl App {
                 self.view.scroll_into_view(self.table_rows());
             }
             Cmd::CopyEmail | Cmd::CopyId => return self.copy(cmd == Cmd::CopyId),
+            _ => return self.queue_cmd(cmd),
         }
         vec![]
     }
@@ -662,6 +704,9 @@ impl App {
     }
 
     fn on_modal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        if let Some(fx) = self.queue_modal_key(&k) {
+            return fx;
+        }
         let Some(cmd) = keys::lookup_overlay(&k) else { return vec![] };
         let page = (self.size.1 as isize / 2).max(1);
         let delta = match cmd {
@@ -699,7 +744,7 @@ impl App {
                     *offset = visible_offset(*selected, *offset, members_h, n);
                 }
             }
-            None => {}
+            Some(_) | None => {}
         }
         vec![]
     }

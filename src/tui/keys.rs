@@ -30,6 +30,20 @@ pub enum Cmd {
     ToggleLog,
     LogGrow,
     LogShrink,
+    // The action queue (see `queue.rs`).
+    Mark,
+    MarkRange,
+    MarkAll,
+    ClearMarks,
+    Deactivate,
+    Reactivate,
+    AddMembers,
+    RemoveMembers,
+    RenameGroup,
+    CreateGroup,
+    QueueView,
+    CancelQueue,
+    RetryFailed,
 }
 
 pub struct Binding {
@@ -66,11 +80,21 @@ pub static USERS: &[Binding] = &[
     b!("A", "show all / active / deactivated", Cmd::CycleShow, [(KeyCode::Char('A'), N)]),
     b!("y", "copy the email (OSC 52)", Cmd::CopyEmail, [(KeyCode::Char('y'), N)]),
     b!("Y", "copy the id (OSC 52)", Cmd::CopyId, [(KeyCode::Char('Y'), N)]),
+    b!("Space", "mark / unmark the row and move down", Cmd::Mark, [(KeyCode::Char(' '), N)]),
+    b!("V", "start a range; V again marks from there to here", Cmd::MarkRange, [(KeyCode::Char('V'), N)]),
+    b!("*", "mark every row matching the filter", Cmd::MarkAll, [(KeyCode::Char('*'), N)]),
+    b!("u", "clear the marks (Esc too, when no filter is set)", Cmd::ClearMarks, [(KeyCode::Char('u'), N)]),
+    b!("d", "deactivate the marked users (else the selected one), after a confirmation", Cmd::Deactivate, [(KeyCode::Char('d'), N)]),
+    b!("a", "reactivate the marked users (else the selected one), after a confirmation", Cmd::Reactivate, [(KeyCode::Char('a'), N)]),
 ];
 
 pub static GROUPS: &[Binding] = &[
     b!("Enter", "show the group's members", Cmd::Open, [(KeyCode::Enter, N)]),
     b!("y", "copy the group id (OSC 52)", Cmd::CopyId, [(KeyCode::Char('y'), N)]),
+    b!("+", "add the users marked in the Users pane to the group", Cmd::AddMembers, [(KeyCode::Char('+'), N)]),
+    b!("-", "remove the marked users from the group (in the members list: the selected member)", Cmd::RemoveMembers, [(KeyCode::Char('-'), N)]),
+    b!("R", "rename the group", Cmd::RenameGroup, [(KeyCode::Char('R'), N)]),
+    b!("n", "create a group (with the marked users as members)", Cmd::CreateGroup, [(KeyCode::Char('n'), N)]),
 ];
 
 pub static GLOBAL: &[Binding] = &[
@@ -78,6 +102,7 @@ pub static GLOBAL: &[Binding] = &[
     b!("Tab S-Tab", "next / previous pane", Cmd::NextPane, [(KeyCode::Tab, N)]),
     b!(":", "command line: find EMAIL, theme NAME, refresh, sort COL, q", Cmd::CommandLine, [(KeyCode::Char(':'), N)]),
     b!("r", "reload from the server", Cmd::Refresh, [(KeyCode::Char('r'), N)]),
+    b!("Q", "the queue view: every operation of the current batch, progress, ETA", Cmd::QueueView, [(KeyCode::Char('Q'), N)]),
     b!("L", "show / hide the Log pane", Cmd::ToggleLog, [(KeyCode::Char('L'), N)]),
     b!("+ -", "make the Log pane taller / shorter", Cmd::LogGrow, [(KeyCode::Char('+'), N)]),
     b!("?", "this help", Cmd::Help, [(KeyCode::Char('?'), N)]),
@@ -100,6 +125,24 @@ pub static OVERLAY: &[Binding] = &[
     b!("y Y", "copy email / id", Cmd::CopyEmail, [(KeyCode::Char('y'), N)]),
 ];
 
+/// Keys of the queue view (plus movement).
+pub static QUEUE: &[Binding] = &[
+    b!("x", "cancel the operations not sent yet", Cmd::CancelQueue, [(KeyCode::Char('x'), N)]),
+    b!("F", "retry the failed operations", Cmd::RetryFailed, [(KeyCode::Char('F'), N)]),
+    b!("Esc q Q", "close", Cmd::Back, [(KeyCode::Esc, N), (KeyCode::Char('q'), N), (KeyCode::Char('Q'), N)]),
+];
+
+/// Keys of the confirmation dialog and text prompts.
+pub static CONFIRM_HELP: &[(&str, &str)] = &[
+    ("Enter y", "confirm (above the threshold or the ceiling: type the count, then Enter)"),
+    ("Esc n", "cancel: nothing is done"),
+];
+
+/// The command for a key in the queue view.
+pub fn lookup_queue(k: &KeyEvent) -> Option<Cmd> {
+    find(&[QUEUE, NAV], k)
+}
+
 /// Keys of the filter and command lines (text editing is tui-input's: arrows, C-a/C-e, C-w...).
 pub static INPUT_HELP: &[(&str, &str)] = &[
     ("Enter", "apply (filter: keep it and look up a full email)"),
@@ -116,6 +159,8 @@ fn short(cmd: Cmd) -> Option<&'static str> {
         Cmd::CycleShow => "active/all",
         Cmd::CopyEmail => "copy",
         Cmd::CopyId => "copy id",
+        Cmd::Mark => "mark",
+        Cmd::Deactivate => "deactivate",
         _ => return None,
     })
 }

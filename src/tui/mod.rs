@@ -8,7 +8,10 @@
 //! - `term`/`runtime`: the terminal guard and the event loop that runs effects on tokio tasks.
 
 pub mod app;
+pub mod confirm;
 pub mod keys;
+pub mod queue;
+mod queue_runner;
 pub mod render;
 mod runtime;
 pub mod term;
@@ -35,6 +38,11 @@ pub fn choose_theme(flag: Option<&str>, config: Option<&str>) -> (theme::ThemeSe
 
 /// `scimitar` with no command: the console against the configured URL and token.
 pub async fn run_console(conn: &ConnArgs, theme: Option<String>) -> i32 {
+    run_console_opts(conn, theme, false).await
+}
+
+/// `run_console`, with `--read-only` (every write refused).
+pub async fn run_console_opts(conn: &ConnArgs, theme: Option<String>, read_only: bool) -> i32 {
     let c = match conn.connect() {
         Ok(c) => c,
         Err(f) => {
@@ -43,12 +51,19 @@ pub async fn run_console(conn: &ConnArgs, theme: Option<String>) -> i32 {
         }
     };
     let theme = theme.or_else(|| c.config.ui.theme.clone());
-    run_with_client(c.client, theme).await
+    let mut setup = queue_runner::QueueSetup::from_connection(&c);
+    setup.read_only = read_only;
+    runtime::run_with_queue(c.client, theme, Vec::new(), setup).await
 }
 
 /// `scimitar demo`: start the embedded emulator on a free loopback port with a random token,
 /// then open the console against it.
 pub async fn run_demo(args: crate::cli::DemoArgs, theme: Option<String>) -> i32 {
+    run_demo_opts(args, theme, false).await
+}
+
+/// `run_demo`, with `--read-only` (every write refused).
+pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, read_only: bool) -> i32 {
     use crate::emulator::{Emulator, EmulatorConfig, Faults, RateLimitMode};
     use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
     let token = format!("xoxp-demo-{:032x}", rand::random::<u128>());
@@ -83,10 +98,15 @@ pub async fn run_demo(args: crate::cli::DemoArgs, theme: Option<String>) -> i32 
         "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
         args.users, args.groups, args.seed
     );
-    let code = runtime::run_with_client_intro(client, theme, vec![intro]).await;
+    let mut setup = queue_runner::QueueSetup::in_memory("demo", &client.host());
+    setup.read_only = read_only;
+    let code = runtime::run_with_queue(client, theme, vec![intro], setup).await;
     emu.shutdown().await;
     code
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod queue_tests;

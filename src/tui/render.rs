@@ -60,6 +60,21 @@ fn modal_area(area: Rect) -> Rect {
     Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }
 
+/// The overlay rectangle (for the queue's overlays in `queue.rs` and `confirm.rs`).
+pub(super) fn overlay_area(area: Rect) -> Rect {
+    modal_area(area)
+}
+
+/// A focused, bordered block with the theme's title style.
+pub(super) fn block_for<'a>(t: &Theme, title: impl Into<Line<'a>>) -> Block<'a> {
+    block(t, title, true)
+}
+
+/// Rows of the queue view's table that fit (the gauge, counts and header taken off).
+pub fn queue_rows(app: &App) -> u16 {
+    modal_area(Rect::new(0, 0, app.size.0, app.size.1)).height.saturating_sub(5)
+}
+
 /// Rows of the group members overlay that fit.
 pub fn members_height(app: &App) -> u16 {
     modal_area(Rect::new(0, 0, app.size.0, app.size.1)).height.saturating_sub(3)
@@ -93,6 +108,10 @@ pub fn render(app: &App, f: &mut Frame) {
             Modal::Help { scroll } => render_help(app, f, area, *scroll),
             Modal::UserDetail { idx, scroll } => render_detail(app, f, area, *idx, *scroll),
             Modal::GroupMembers { group, selected, offset } => render_members(app, f, area, *group, *selected, *offset),
+            Modal::Confirm => super::confirm::render_confirm(app, f, area),
+            Modal::Prompt => super::confirm::render_prompt(app, f, area),
+            Modal::Queue => super::queue::render_queue(app, f, area),
+            Modal::Resume => super::queue::render_resume(app, f, area),
         }
     }
 }
@@ -188,6 +207,9 @@ fn render_users(app: &App, f: &mut Frame, r: Rect) {
     if v.show != super::users::Show::All {
         title.push(Span::styled(format!("[{}] ", v.show.label()), t.warning));
     }
+    if !app.marks.is_empty() {
+        title.push(Span::styled(format!("{} marked ", thousands(app.marks.len() as u64)), t.accent));
+    }
     let mut right = Vec::new();
     if let Some(l) = &app.loading {
         let total = l.total.map(thousands).unwrap_or_else(|| "?".into());
@@ -228,9 +250,16 @@ fn render_users(app: &App, f: &mut Frame, r: Rect) {
     }
     let off = visible_offset(v.selected, v.offset, height, v.filtered.len());
     let end = (off + height).min(v.filtered.len());
-    let rows = v.filtered[off..end].iter().map(|&i| user_row(&app.store.rows[i as usize], &cols, t));
+    let marking = !app.marks.is_empty();
+    let rows = v.filtered[off..end].iter().map(|&i| {
+        let r = &app.store.rows[i as usize];
+        user_row(r, &cols, t, marking.then(|| app.marks.contains(&r.id)))
+    });
     let mut state = TableState::new().with_selected(Some(v.selected - off));
-    let table = Table::new(rows, cols.iter().map(|(_, c)| *c))
+    // While anything is marked, a one-column marker leads each row (`✓`: readable without colour).
+    let widths = marking.then_some(Constraint::Length(1)).into_iter().chain(cols.iter().map(|(_, c)| *c));
+    let header = if marking { header_with_marker(&cols, v, t) } else { header };
+    let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
         .row_highlight_style(t.selected)
@@ -239,9 +268,22 @@ fn render_users(app: &App, f: &mut Frame, r: Rect) {
     f.render_stateful_widget(table, inner, &mut state);
 }
 
-fn user_row<'a>(r: &'a UserRow, cols: &[(Column, Constraint)], t: &Theme) -> Row<'a> {
-    let row = Row::new(cols.iter().map(|(c, _)| Cell::from(c.cell(r))));
-    if r.active { row } else { row.style(t.inactive) }
+fn user_row<'a>(r: &'a UserRow, cols: &[(Column, Constraint)], t: &Theme, marked: Option<bool>) -> Row<'a> {
+    let mark = marked.map(|m| Cell::from(if m { "✓" } else { " " }));
+    let row = Row::new(mark.into_iter().chain(cols.iter().map(|(c, _)| Cell::from(c.cell(r)))));
+    let row = if r.active { row } else { row.style(t.inactive) };
+    if marked == Some(true) { row.style(if r.active { t.accent } else { t.inactive }.add_modifier(Modifier::BOLD)) } else { row }
+}
+
+fn header_with_marker<'a>(cols: &[(Column, Constraint)], v: &super::users::UsersView, t: &Theme) -> Row<'a> {
+    Row::new(std::iter::once(Cell::from("✓")).chain(cols.iter().map(|(c, _)| {
+        let mut h = c.header().to_string();
+        if v.sort == Some(*c) {
+            h.push_str(if v.descending { " ▼" } else { " ▲" });
+        }
+        Cell::from(h)
+    })))
+    .style(t.header)
 }
 
 fn empty_users_message(app: &App) -> Text<'static> {
@@ -446,9 +488,19 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
         Span::styled(users, t.status_bar),
         sep.clone(),
         Span::styled(format!("queue {}", app.queue_status), t.status_bar),
+    ];
+    if !app.marks.is_empty() {
+        spans.push(sep.clone());
+        spans.push(Span::styled(format!("marked {}", thousands(app.marks.len() as u64)), t.status_bar.add_modifier(Modifier::BOLD)));
+    }
+    if app.queue.read_only {
+        spans.push(sep.clone());
+        spans.push(Span::styled("read-only", t.status_bar.add_modifier(Modifier::BOLD)));
+    }
+    spans.extend([
         sep.clone(),
         Span::styled(budget, t.status_bar),
-    ];
+    ]);
     if let Some((lvl, msg)) = &app.flash {
         spans.push(sep.clone());
         let st = match lvl {
@@ -486,6 +538,9 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
     let rows = |b: &'static [keys::Binding]| b.iter().map(|b| (b.label, b.help)).collect::<Vec<_>>();
     let pane_title = format!("{} pane", app.pane.title());
     let in_overlay = app.modals.iter().any(|m| !matches!(m, Modal::Help { .. }));
+    if app.modals.contains(&Modal::Queue) {
+        section(&mut lines, "Queue view", rows(keys::QUEUE));
+    }
     if in_overlay {
         section(&mut lines, "Overlay", rows(keys::OVERLAY));
     }
@@ -493,6 +548,7 @@ fn help_lines(app: &App) -> Vec<Line<'static>> {
     section(&mut lines, "Moving", rows(keys::NAV));
     section(&mut lines, "Everywhere", rows(keys::GLOBAL));
     section(&mut lines, "Filter and command line", keys::INPUT_HELP.to_vec());
+    section(&mut lines, "Confirmation (d, a, + - R n)", keys::CONFIRM_HELP.to_vec());
     if !in_overlay {
         section(&mut lines, "Overlays (detail view, members)", rows(keys::OVERLAY));
     }

@@ -4,6 +4,7 @@
 //! is drawn only when something changed, at most once per `FRAME`, inside a synchronized update.
 
 use super::app::{App, Effect, Level, Msg};
+use super::queue_runner::{QueueRunner, QueueSetup};
 use super::render::render;
 use super::term::TerminalGuard;
 use crate::scim::ScimClient;
@@ -27,6 +28,7 @@ struct Executor {
     tx: UnboundedSender<Msg>,
     users: Option<JoinHandle<()>>,
     groups: Option<JoinHandle<()>>,
+    queue: QueueRunner,
 }
 
 impl Executor {
@@ -90,11 +92,15 @@ impl Executor {
                     let _ = tx.send(Msg::Log(super::LogEntry::now(Level::Error, format!("copy failed: {e}"))));
                 }
             }
+            e @ (Effect::RunBatch { .. } | Effect::CancelBatch { .. } | Effect::RetryFailed { .. } | Effect::ResumeBatches { .. }) => {
+                self.queue.run(e)
+            }
             Effect::Quit => {}
         }
     }
 
     fn shutdown(&mut self) {
+        self.queue.shutdown();
         for h in [self.users.take(), self.groups.take()].into_iter().flatten() {
             h.abort();
         }
@@ -109,12 +115,14 @@ fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> std::io
 }
 
 /// Open the console on a client; returns the exit code.
+/// (The action queue journals in memory; `run_with_queue` takes a real journal and rules.)
 pub async fn run_with_client(client: ScimClient, theme: Option<String>) -> i32 {
-    run_with_client_intro(client, theme, Vec::new()).await
+    let setup = QueueSetup::in_memory("console", &client.host());
+    run_with_queue(client, theme, Vec::new(), setup).await
 }
 
-/// As `run_with_client`, with lines for the Log pane to start with.
-pub async fn run_with_client_intro(client: ScimClient, theme: Option<String>, intro: Vec<String>) -> i32 {
+/// As `run_with_client`, with lines for the Log pane to start with and the queue's setup.
+pub async fn run_with_queue(client: ScimClient, theme: Option<String>, intro: Vec<String>, setup: QueueSetup) -> i32 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!("scimitar: the console needs a terminal; for scripts use the commands (scimitar --help)");
         return crate::exit::USAGE;
@@ -127,7 +135,18 @@ pub async fn run_with_client_intro(client: ScimClient, theme: Option<String>, in
     if let Some(e) = theme_err {
         app.push_log(Level::Error, e);
     }
-    match event_loop(client, app).await {
+    app.queue.safety = setup.safety;
+    app.queue.confirm_threshold = setup.confirm_threshold;
+    app.queue.read_only = setup.read_only;
+    let journal = match setup.journal {
+        Ok(j) => Some(j),
+        Err(e) => {
+            app.push_log(Level::Error, format!("the action queue is unavailable: {e}"));
+            app.queue.unavailable = Some(e);
+            None
+        }
+    };
+    match event_loop(client, app, journal).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("scimitar: terminal error: {e}");
@@ -136,7 +155,7 @@ pub async fn run_with_client_intro(client: ScimClient, theme: Option<String>, in
     }
 }
 
-async fn event_loop(client: ScimClient, mut app: App) -> std::io::Result<i32> {
+async fn event_loop(client: ScimClient, mut app: App, journal: Option<std::sync::Arc<crate::queue::Journal>>) -> std::io::Result<i32> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -145,7 +164,14 @@ async fn event_loop(client: ScimClient, mut app: App) -> std::io::Result<i32> {
     let size = terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
     let (tx, mut rx) = unbounded_channel();
-    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None };
+    let queue = QueueRunner::new(client.clone(), journal, tx.clone());
+    match queue.unfinished() {
+        Ok(offers) => {
+            app.update(Msg::Unfinished(offers));
+        }
+        Err(e) => app.push_log(Level::Error, format!("cannot read the journal's unfinished batches: {e}")),
+    }
+    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None, queue };
     app.update(Msg::Budget(client.budget_remaining(Endpoint::ListUsers)));
     // The first frame goes out before any request does.
     draw(&mut terminal, &app)?;

@@ -1,0 +1,659 @@
+//! The action queue in the console: marking, the confirmation, the effects a confirmed or
+//! cancelled dialog emits, the queue view (TestBackend at 80x24 and 200x50), cancel, retry,
+//! the Log pane and the resume offer. Plus one run of the real runner against the emulator.
+
+use super::app::{App, Effect, Level, Modal, Msg, Pane};
+use super::queue::{BatchLoad, QueueOp, ResumeOffer};
+use super::tests::{app_with, screen};
+use crate::queue::{Action, OpState, QueueEvent, Target};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ch(app: &mut App, c: char) -> Vec<Effect> {
+    key(app, KeyCode::Char(c))
+}
+
+fn typ(app: &mut App, s: &str) -> Vec<Effect> {
+    s.chars().flat_map(|c| ch(app, c)).collect()
+}
+
+fn id(i: usize) -> String {
+    format!("W{i:08}")
+}
+
+fn marked(app: &App) -> Vec<String> {
+    let mut v: Vec<String> = app.marks.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+fn deact(app: &App, i: usize) -> Action {
+    let idx = app.store.index_of(&id(i)).unwrap();
+    Action::Deactivate { target: Target::of_user(&app.store.users[idx as usize]) }
+}
+
+fn email(app: &App, i: usize) -> String {
+    app.store.rows[app.store.index_of(&id(i)).unwrap() as usize].email.to_string()
+}
+
+fn last_log(app: &App) -> String {
+    app.log.back().map(|e| e.text.clone()).unwrap_or_default()
+}
+
+#[test]
+fn space_v_star_u_and_esc_mark_and_clear() {
+    let mut app = app_with(200);
+    // Space toggles and moves down.
+    ch(&mut app, ' ');
+    ch(&mut app, ' ');
+    assert_eq!(marked(&app), vec![id(0), id(1)]);
+    assert_eq!(app.view.selected, 2);
+    key(&mut app, KeyCode::Char('k'));
+    ch(&mut app, ' ');
+    assert_eq!(marked(&app), vec![id(0)], "Space on a marked row unmarks it");
+    // V starts a range, V again marks from the anchor to the cursor (either direction).
+    typ(&mut app, "u");
+    assert!(app.marks.is_empty());
+    typ(&mut app, "jjjjj"); // row 7
+    ch(&mut app, 'V');
+    assert!(app.marks.is_empty(), "the first V only sets the anchor");
+    typ(&mut app, "kkk"); // row 4
+    ch(&mut app, 'V');
+    assert_eq!(marked(&app), (4..=7).map(id).collect::<Vec<_>>());
+    // * marks every row matching the filter, and only those.
+    ch(&mut app, 'u');
+    ch(&mut app, '/');
+    typ(&mut app, "hana.");
+    key(&mut app, KeyCode::Enter);
+    let matching: Vec<String> = app.view.filtered.iter().map(|&i| app.store.rows[i as usize].id.to_string()).collect();
+    assert!(matching.len() > 3 && matching.len() < 200);
+    ch(&mut app, '*');
+    let mut want = matching.clone();
+    want.sort();
+    assert_eq!(marked(&app), want);
+    // The mark count is on the status line and the marked rows carry a marker.
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains(&format!("marked {}", matching.len())), "{s}");
+    assert!(s.contains(&format!("{} marked", matching.len())), "{s}");
+    assert!(s.lines().filter(|l| l.contains('✓') && l.contains("hana.")).count() >= 3, "{s}");
+    // Esc clears the filter first, then the marks.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view.query(), "");
+    assert_eq!(app.marks.len(), matching.len());
+    key(&mut app, KeyCode::Esc);
+    assert!(app.marks.is_empty());
+    let s = screen(&mut app, 200, 50);
+    assert!(!s.contains('✓') && !s.contains("marked"), "{s}");
+}
+
+#[test]
+fn deactivate_confirms_with_count_and_first_names_then_emits_run_batch() {
+    let mut app = app_with(200);
+    typ(&mut app, "   "); // rows 0, 1, 2
+    assert!(ch(&mut app, 'd').is_empty(), "asking does nothing yet");
+    assert_eq!(app.modals.last(), Some(&Modal::Confirm));
+    let c = app.queue.confirm.clone().unwrap();
+    assert_eq!(c.count(), 3);
+    assert!(!c.typed && c.ceiling.is_none());
+    for s in [screen(&mut app, 80, 24), screen(&mut app, 200, 50)] {
+        assert!(s.contains("Confirm: deactivate 3 users"), "{s}");
+        assert!(s.contains("3 operations:"), "{s}");
+        for i in 0..3 {
+            assert!(s.contains(&format!("deactivate {}", email(&app, i))), "{s}");
+        }
+        assert!(s.contains("Enter/y confirm · Esc/n cancel"), "{s}");
+    }
+    // n cancels: nothing is emitted, the marks stay.
+    assert!(ch(&mut app, 'n').is_empty());
+    assert!(app.modals.is_empty() && app.queue.confirm.is_none());
+    assert_eq!(app.marks.len(), 3);
+    assert!(last_log(&app).contains("cancelled, nothing was done"));
+    // Esc cancels too.
+    ch(&mut app, 'd');
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.modals.is_empty());
+    // y confirms: one RunBatch with exactly the marked users, marks cleared, queue view open.
+    ch(&mut app, 'd');
+    let fx = ch(&mut app, 'y');
+    assert_eq!(
+        fx,
+        vec![Effect::RunBatch { actions: vec![deact(&app, 0), deact(&app, 1), deact(&app, 2)], skipped: vec![], description: "deactivate 3 users".into() }]
+    );
+    assert!(app.marks.is_empty());
+    assert_eq!(app.modals.last(), Some(&Modal::Queue));
+    assert!(app.busy(), "a submitted batch keeps the spinner going");
+    // While it runs, another verb is refused.
+    key(&mut app, KeyCode::Esc);
+    assert!(ch(&mut app, 'd').is_empty());
+    assert!(app.modals.is_empty());
+    assert!(last_log(&app).contains("a batch is running"), "{}", last_log(&app));
+}
+
+#[test]
+fn without_marks_the_selected_user_is_the_target_and_a_reactivates() {
+    let mut app = app_with(50);
+    typ(&mut app, "jjj"); // row 3 is deactivated in the fixture
+    ch(&mut app, 'a');
+    let c = app.queue.confirm.clone().unwrap();
+    assert_eq!(c.what, "reactivate 1 user");
+    let idx = app.store.index_of(&id(3)).unwrap();
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        fx,
+        vec![Effect::RunBatch {
+            actions: vec![Action::Reactivate { target: Target::of_user(&app.store.users[idx as usize]) }],
+            skipped: vec![],
+            description: "reactivate 1 user".into()
+        }]
+    );
+}
+
+#[test]
+fn above_the_threshold_the_count_must_be_typed() {
+    let mut app = app_with(200);
+    ch(&mut app, '/');
+    typ(&mut app, "e");
+    key(&mut app, KeyCode::Enter);
+    // 30 rows: above the default threshold of 25.
+    ch(&mut app, 'V');
+    for _ in 0..29 {
+        ch(&mut app, 'j');
+    }
+    ch(&mut app, 'V');
+    assert_eq!(app.marks.len(), 30);
+    ch(&mut app, 'd');
+    let c = app.queue.confirm.clone().unwrap();
+    assert!(c.typed && c.ceiling.is_none());
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Type 30 to confirm"), "{s}");
+    assert!(s.contains("… and 25 more"), "{s}");
+    // y and Enter alone do not confirm; a wrong count does not either.
+    assert!(ch(&mut app, 'y').is_empty());
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert_eq!(app.modals.last(), Some(&Modal::Confirm));
+    typ(&mut app, "29");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert!(screen(&mut app, 80, 24).contains("type 30"), "the wrong count is explained");
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    typ(&mut app, "30");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(&fx[..], [Effect::RunBatch { actions, .. }] if actions.len() == 30), "{fx:?}");
+
+    // A configured threshold applies; non-destructive batches never need typing.
+    let mut app = app_with(50);
+    app.queue.confirm_threshold = 2;
+    typ(&mut app, "   ");
+    ch(&mut app, 'd');
+    assert!(app.queue.confirm.as_ref().unwrap().typed);
+    key(&mut app, KeyCode::Esc);
+    ch(&mut app, 'a');
+    assert!(!app.queue.confirm.as_ref().unwrap().typed, "reactivations are not destructive");
+}
+
+#[test]
+fn past_the_ceiling_a_warning_and_a_typed_count() {
+    let mut app = app_with(50);
+    app.queue.safety.max_deactivations = 4;
+    typ(&mut app, "     "); // 5 users
+    ch(&mut app, 'd');
+    let c = app.queue.confirm.clone().unwrap();
+    assert!(c.typed, "the ceiling needs a typed count even below the threshold");
+    assert!(c.ceiling.as_deref().unwrap().contains("above the ceiling of 4"), "{c:?}");
+    for s in [screen(&mut app, 80, 24), screen(&mut app, 200, 50)] {
+        assert!(s.contains("WARNING: this run would deactivate 5 users"), "{s}");
+        assert!(s.contains("Type 5 to confirm"), "{s}");
+    }
+    typ(&mut app, "5");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(&fx[..], [Effect::RunBatch { actions, .. }] if actions.len() == 5));
+}
+
+#[test]
+fn protected_users_are_skipped_listed_and_never_sent() {
+    let mut app = app_with(50);
+    let e1 = email(&app, 1).to_uppercase();
+    app.queue.safety.protected = vec![e1, id(2)];
+    typ(&mut app, "   ");
+    ch(&mut app, 'd');
+    let c = app.queue.confirm.clone().unwrap();
+    assert_eq!(c.count(), 1);
+    assert_eq!(c.skipped.len(), 2);
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("2 skipped (protected, never touched)"), "{s}");
+    assert!(s.contains(&email(&app, 1)) && s.contains(&email(&app, 2)), "{s}");
+    let fx = ch(&mut app, 'y');
+    let [Effect::RunBatch { actions, skipped, .. }] = &fx[..] else { panic!("{fx:?}") };
+    assert_eq!(actions, &vec![deact(&app, 0)]);
+    assert_eq!(skipped.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>(), vec![deact(&app, 1), deact(&app, 2)]);
+    assert!(app.log.iter().any(|e| e.level == Level::Warn && e.text.contains(&format!("skipping deactivate {}", email(&app, 2)))));
+
+    // Only protected users: no dialog at all, a warning.
+    let mut app = app_with(50);
+    app.queue.safety.protected = vec![id(0)];
+    assert!(ch(&mut app, 'd').is_empty());
+    assert!(app.modals.is_empty());
+    assert!(last_log(&app).contains("nothing to do"), "{}", last_log(&app));
+}
+
+fn op(app: &App, i: usize, seq: i64) -> QueueOp {
+    QueueOp::new(&format!("op{seq}"), seq, &deact(app, i))
+}
+
+fn loaded_batch(app: &mut App, n: usize, rate: Option<f64>) {
+    let ops = (0..n).map(|i| op(app, i, i as i64 + 1)).collect();
+    app.update(Msg::BatchLoaded(BatchLoad { batch_id: "b-test".into(), description: format!("deactivate {n} users"), ops, rate }));
+    app.update(Msg::Queue(QueueEvent::BatchStarted { batch_id: "b-test".into(), total: n }));
+}
+
+fn finished(seq: i64, state: OpState, message: &str, retries: u32) -> Msg {
+    Msg::Queue(QueueEvent::OpFinished {
+        batch_id: "b-test".into(),
+        op_id: format!("op{seq}"),
+        seq,
+        describe: format!("op {seq}"),
+        state,
+        message: message.into(),
+        retries,
+    })
+}
+
+fn started(seq: i64) -> Msg {
+    Msg::Queue(QueueEvent::OpStarted { batch_id: "b-test".into(), op_id: format!("op{seq}"), seq, describe: String::new(), attempt: 1 })
+}
+
+fn batch_finished(cancelled: bool) -> Msg {
+    Msg::Queue(QueueEvent::BatchFinished { batch_id: "b-test".into(), counts: HashMap::new(), elapsed: Duration::from_millis(1500), cancelled })
+}
+
+#[test]
+fn queue_view_shows_every_state_the_gauge_and_eta() {
+    let mut app = app_with(50);
+    loaded_batch(&mut app, 6, Some(2.0));
+    app.update(finished(1, OpState::Done, "ok", 0));
+    app.update(finished(2, OpState::Failed, "user_not_found: no such user", 2));
+    app.update(finished(3, OpState::Failed, "SURPRISE: Slack answered with x active but it should be deactivated", 0));
+    app.update(started(4));
+    ch(&mut app, 'Q');
+    assert_eq!(app.modals.last(), Some(&Modal::Queue));
+    assert!(app.busy());
+    assert_eq!(app.queue_status, "running 3/6 · 2 failed · 1 SURPRISE");
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("Queue: deactivate 6 users"), "{s}");
+        assert!(s.contains("3/6 50%"), "{s}");
+        assert!(s.contains('█') && s.contains('░'), "{s}");
+        // 3 left at 2/s allowed.
+        assert!(s.contains("eta 2s"), "{s}");
+        for label in ["done", "FAILED", "SURPRISE", "running", "pending"] {
+            assert!(s.contains(label), "{label} missing at {w}x{h}:\n{s}");
+        }
+        assert!(s.contains("user_not_found"), "{s}");
+        let want = if w >= 200 { format!("deactivate {}", email(&app, 0)) } else { "deactivate ann.lee0".into() };
+        assert!(s.contains(&want), "{s}");
+        assert!(s.contains("x cancel pending"), "{s}");
+        assert!(s.contains("queue running 3/6"), "{s}");
+    }
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("retries"), "the wide view has a retries column:\n{s}");
+    // Big batches draw only the visible rows and scroll.
+    let mut app = app_with(50);
+    let ops = (0..5000).map(|i| op(&app, i % 50, i as i64 + 1)).collect();
+    app.update(Msg::BatchLoaded(BatchLoad { batch_id: "b-big".into(), description: "big".into(), ops, rate: None }));
+    ch(&mut app, 'Q');
+    ch(&mut app, 'G');
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("5000") && s.contains("0/5,000"), "{s}");
+}
+
+#[test]
+fn results_land_in_the_log_and_patch_the_rows() {
+    let mut app = app_with(50);
+    assert!(app.store.rows[0].active);
+    loaded_batch(&mut app, 3, None);
+    app.update(finished(1, OpState::Done, "ok", 1));
+    app.update(finished(2, OpState::Failed, "HTTP 429 ratelimited", 3));
+    app.update(finished(3, OpState::Failed, "SURPRISE: Slack answered with someone active", 0));
+    let fx = app.update(batch_finished(false));
+    assert!(fx.is_empty(), "no group changed, nothing to reload");
+    let texts: Vec<(Level, String)> = app.log.iter().map(|e| (e.level, e.text.clone())).collect();
+    assert!(texts.iter().any(|(l, t)| *l == Level::Ok && t.contains("op 1: done (1 retries)")), "{texts:?}");
+    assert!(texts.iter().any(|(l, t)| *l == Level::Error && t.contains("op 2: failed: HTTP 429 ratelimited (3 retries)")), "{texts:?}");
+    assert!(texts.iter().any(|(l, t)| *l == Level::Warn && t.contains("!! op 3: SURPRISE")), "{texts:?}");
+    assert!(texts.iter().any(|(l, t)| *l == Level::Error && t.contains("1 done, 2 failed") && t.contains("SURPRISE")), "{texts:?}");
+    assert!(!app.store.rows[0].active, "the deactivated user shows as deactivated");
+    assert!(app.store.rows[1].active && app.store.rows[2].active, "failed ops leave rows alone");
+    assert!(!app.busy());
+    assert_eq!(app.queue_status, "done 3/3 · 2 failed · 1 SURPRISE");
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("op 2: failed: HTTP 429"), "the Log pane shows results:\n{s}");
+}
+
+#[test]
+fn x_cancels_pending_and_f_retries_failed() {
+    let mut app = app_with(50);
+    loaded_batch(&mut app, 5, None);
+    app.update(finished(1, OpState::Failed, "user_not_found", 0));
+    app.update(started(2));
+    ch(&mut app, 'Q');
+    assert_eq!(ch(&mut app, 'F'), vec![], "no retry while running");
+    assert_eq!(ch(&mut app, 'x'), vec![Effect::CancelBatch { batch_id: "b-test".into() }]);
+    assert_eq!(ch(&mut app, 'x'), vec![], "one cancel is enough");
+    assert!(app.queue_status.starts_with("cancelling"));
+    app.update(finished(2, OpState::Done, "ok", 0));
+    app.update(batch_finished(true));
+    let b = app.queue.batch.as_ref().unwrap();
+    assert_eq!((b.count(OpState::Cancelled), b.count(OpState::Done), b.count(OpState::Failed)), (3, 1, 1));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("cancelled"), "{s}");
+    assert!(!s.contains("x cancel pending"), "{s}");
+    assert_eq!(ch(&mut app, 'x'), vec![], "nothing left to cancel");
+    assert_eq!(ch(&mut app, 'F'), vec![Effect::RetryFailed { batch_id: "b-test".into() }]);
+    assert!(app.busy());
+    // The runtime answers with the re-opened batch.
+    let mut o = op(&app, 0, 1);
+    o.state = OpState::Pending;
+    app.update(Msg::BatchLoaded(BatchLoad { batch_id: "b-test".into(), description: "d".into(), ops: vec![o], rate: None }));
+    assert_eq!(app.queue_status, "running 0/1");
+    // Esc closes the view.
+    key(&mut app, KeyCode::Esc);
+    assert!(app.modals.is_empty());
+    // q while it runs warns first; the second q quits.
+    assert!(ch(&mut app, 'q').is_empty());
+    assert!(!app.quit && last_log(&app).contains("q again quits"));
+    assert_eq!(ch(&mut app, 'q'), vec![Effect::Quit]);
+}
+
+#[test]
+fn resume_offer_at_start() {
+    let mut app = app_with(10);
+    let offer = ResumeOffer { batch_id: "b-old".into(), description: "deactivate 40 users".into(), created: "2026-11-22 10:00:00".into(), open: 12, total: 40 };
+    app.update(Msg::Unfinished(vec![offer.clone()]));
+    assert_eq!(app.modals.last(), Some(&Modal::Resume));
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("Resume unfinished work?"), "{s}");
+        assert!(s.contains("b-old") && s.contains("12 of 40"), "{s}");
+    }
+    assert!(ch(&mut app, 'd').is_empty(), "keys go to the offer");
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![Effect::ResumeBatches { batch_ids: vec!["b-old".into()] }]);
+    assert_eq!(app.modals.last(), Some(&Modal::Queue));
+    // Esc leaves it for later.
+    let mut app = app_with(10);
+    app.update(Msg::Unfinished(vec![offer]));
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.modals.is_empty());
+    assert!(last_log(&app).contains("scimitar resume"));
+    // Nothing open: no offer.
+    let mut app = app_with(10);
+    app.update(Msg::Unfinished(vec![]));
+    assert!(app.modals.is_empty());
+}
+
+#[test]
+fn group_verbs_use_the_marked_users_and_a_name_prompt() {
+    let mut app = app_with(50);
+    app.pane = Pane::Groups; // eng (S000): members 0, 3, 6, 9, 12 and one not loaded
+    assert!(ch(&mut app, '+').is_empty());
+    assert!(last_log(&app).contains("mark users in the Users pane first"), "{}", last_log(&app));
+    app.pane = Pane::Users;
+    typ(&mut app, "   "); // 0, 1, 2
+    app.pane = Pane::Groups;
+    ch(&mut app, '+');
+    assert_eq!(app.queue.confirm.as_ref().unwrap().what, "add 2 members to eng");
+    let fx = ch(&mut app, 'y');
+    assert_eq!(
+        fx,
+        vec![Effect::RunBatch {
+            actions: vec![Action::AddMembers { group_id: "S000".into(), group_name: "eng".into(), user_ids: vec![id(1), id(2)] }],
+            skipped: vec![],
+            description: "add 2 members to eng".into()
+        }]
+    );
+    // A finished group batch reloads the groups.
+    app.update(Msg::BatchLoaded(BatchLoad {
+        batch_id: "b-test".into(),
+        description: "g".into(),
+        ops: vec![QueueOp::new("op1", 1, &Action::AddMembers { group_id: "S000".into(), group_name: "eng".into(), user_ids: vec![id(1)] })],
+        rate: None,
+    }));
+    app.update(finished(1, OpState::Done, "ok", 0));
+    let fx = app.update(batch_finished(false));
+    assert!(matches!(&fx[..], [Effect::LoadGroups { .. }]), "{fx:?}");
+    app.update(Msg::GroupsLoaded { generation: app.groups_gen, result: Ok(vec![]) });
+    app.modals.clear();
+
+    // R: a prompt with the current name, then the confirmation.
+    let mut app = app_with(50);
+    app.pane = Pane::Groups;
+    ch(&mut app, 'R');
+    assert_eq!(app.modals.last(), Some(&Modal::Prompt));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Rename group eng") && s.contains("name: eng"), "{s}");
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typ(&mut app, "platform");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.modals.last(), Some(&Modal::Confirm));
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        fx,
+        vec![Effect::RunBatch {
+            actions: vec![Action::RenameGroup { id: "S000".into(), from: "eng".into(), to: "platform".into() }],
+            skipped: vec![],
+            description: "rename group eng to platform".into()
+        }]
+    );
+
+    // n: a new group with the marked users; an existing name is refused.
+    let mut app = app_with(50);
+    typ(&mut app, "  ");
+    app.pane = Pane::Groups;
+    ch(&mut app, 'n');
+    typ(&mut app, "Sales");
+    key(&mut app, KeyCode::Enter);
+    assert!(last_log(&app).contains("already exists"));
+    assert!(app.modals.is_empty());
+    ch(&mut app, 'n');
+    typ(&mut app, "oncall");
+    key(&mut app, KeyCode::Enter);
+    let fx = ch(&mut app, 'y');
+    assert_eq!(
+        fx,
+        vec![Effect::RunBatch {
+            actions: vec![Action::CreateGroup { name: "oncall".into(), members: vec![id(0), id(1)] }],
+            skipped: vec![],
+            description: "create group oncall with 2 members".into()
+        }]
+    );
+
+    // - in the members list removes the selected member (destructive: same dialog).
+    let mut app = app_with(50);
+    app.pane = Pane::Groups;
+    key(&mut app, KeyCode::Enter);
+    ch(&mut app, 'j'); // W00000003
+    ch(&mut app, '-');
+    let c = app.queue.confirm.clone().unwrap();
+    assert_eq!((c.what.as_str(), c.destructive), ("remove 1 member from eng", 1));
+    let fx = ch(&mut app, 'y');
+    assert_eq!(
+        fx,
+        vec![Effect::RunBatch {
+            actions: vec![Action::RemoveMembers { group_id: "S000".into(), group_name: "eng".into(), user_ids: vec![id(3)] }],
+            skipped: vec![],
+            description: "remove 1 member from eng".into()
+        }]
+    );
+}
+
+#[test]
+fn read_only_refuses_every_write() {
+    let mut app = app_with(20);
+    app.queue.read_only = true;
+    ch(&mut app, ' ');
+    assert!(ch(&mut app, 'd').is_empty());
+    assert!(app.modals.is_empty());
+    assert!(last_log(&app).contains("read-only"));
+    app.pane = Pane::Groups;
+    assert!(ch(&mut app, 'R').is_empty());
+    assert!(app.modals.is_empty());
+    assert!(screen(&mut app, 80, 24).contains("read-only"));
+}
+
+#[test]
+fn help_lists_the_queue_keys() {
+    let mut app = app_with(5);
+    ch(&mut app, '?');
+    let s = screen(&mut app, 200, 50);
+    for k in ["Space", "mark every row matching the filter", "deactivate the marked users", "the queue view"] {
+        assert!(s.contains(k), "{k}:\n{s}");
+    }
+    key(&mut app, KeyCode::Esc);
+    ch(&mut app, 'Q');
+    ch(&mut app, '?');
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("Queue view") && s.contains("cancel the operations not sent yet"), "{s}");
+}
+
+/// The runtime half against the emulator on loopback: a confirmed batch is journaled, run, and
+/// its events turn into the queue view's rows and Log lines.
+#[tokio::test]
+async fn runner_journals_runs_and_reports_through_messages() {
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
+    let emu = Emulator::start(
+        EmulatorConfig { users: 40, groups: 2, seed: 5, token: "xoxp-t".into(), ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    let client = ScimClient::new(cc).unwrap();
+    let owner = emu.primary_owner_id();
+    let bots = emu.bot_ids();
+    let users: Vec<_> = client
+        .all_users(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.is_active() && u.id() != owner && !bots.contains(&u.id().to_string()))
+        .take(3)
+        .collect();
+    let setup = super::queue_runner::QueueSetup::in_memory("test", &client.host());
+    let journal = setup.journal.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = super::queue_runner::QueueRunner::new(client.clone(), Some(journal.clone()), tx);
+    let mut app = app_with(0);
+    for u in &users {
+        app.update(Msg::UserFetched { id: u.id().into(), result: Ok(u.clone()) });
+    }
+    app.modals.clear();
+    let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
+    runner.run(Effect::RunBatch { actions, skipped: vec![], description: "deactivate 3 users".into() });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the batch finishes").expect("channel open");
+        let done = matches!(m, Msg::Queue(QueueEvent::BatchFinished { .. }));
+        app.update(m);
+        if done {
+            break;
+        }
+    }
+    let b = app.queue.batch.as_ref().unwrap();
+    assert_eq!(b.count(OpState::Done), 3, "{:?}", b.ops);
+    assert_eq!(app.queue_status, "done 3/3");
+    assert!(runner.unfinished().unwrap().is_empty(), "the batch is closed in the journal");
+    for u in &users {
+        assert_eq!(client.get_user(u.id()).await.unwrap().active, Some(false));
+        let i = app.store.index_of(u.id()).unwrap();
+        assert!(!app.store.rows[i as usize].active);
+    }
+    assert_eq!(app.log.iter().filter(|e| e.text.ends_with(": done")).count(), 3);
+    emu.shutdown().await;
+}
+
+/// Resume and retry through the real runner: a batch journaled by an earlier run is offered,
+/// resumed, its failure carries Slack's reason, and `F` runs the failed op again.
+#[tokio::test]
+async fn runner_offers_resumes_and_retries() {
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::queue::{BatchInfo, Safety};
+    use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
+    let emu = Emulator::start(
+        EmulatorConfig { users: 30, groups: 2, seed: 9, token: "xoxp-r".into(), ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    cc.backoff_base = Duration::from_millis(5);
+    let client = ScimClient::new(cc).unwrap();
+    let all = client.all_users(None).await.unwrap();
+    let owner = all.iter().find(|u| u.id() == emu.primary_owner_id()).unwrap().clone();
+    let other = all.iter().find(|u| u.is_active() && u.id() != owner.id() && !u.primary_email().unwrap().ends_with("slack-bots.com")).unwrap().clone();
+    let journal = super::queue_runner::QueueSetup::in_memory("test", &client.host()).journal.unwrap();
+    // An earlier run journaled this batch and was killed before sending anything.
+    let screened = Safety::default().screen(vec![Action::Deactivate { target: Target::of_user(&owner) }, Action::Deactivate { target: Target::of_user(&other) }]);
+    let info = BatchInfo { origin: "console".into(), policy_run: None, description: "deactivate 2 users".into() };
+    let batch = crate::queue::submit(&journal, &info, &screened).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = super::queue_runner::QueueRunner::new(client.clone(), Some(journal), tx);
+    let mut app = app_with(0);
+    app.update(Msg::Unfinished(runner.unfinished().unwrap()));
+    assert_eq!(app.modals.last(), Some(&Modal::Resume));
+    assert_eq!(app.queue.resume[0].batch_id, batch);
+    let mut fx = key(&mut app, KeyCode::Enter);
+    for round in 0..2 {
+        assert_eq!(fx.len(), 1, "{fx:?}");
+        runner.run(fx.remove(0));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let m = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the batch finishes").expect("channel open");
+            let done = matches!(m, Msg::Queue(QueueEvent::BatchFinished { .. }));
+            app.update(m);
+            if done {
+                break;
+            }
+        }
+        let b = app.queue.batch.as_ref().unwrap();
+        assert_eq!(b.batch_id, batch);
+        let failed: Vec<&QueueOp> = b.ops.iter().filter(|o| o.state == OpState::Failed).collect();
+        assert_eq!(failed.len(), 1, "round {round}: {:?}", b.ops);
+        assert!(failed[0].message.contains("cannot_disable_primary_owner"), "Slack's reason is shown: {:?}", failed[0]);
+        assert_eq!(b.count(OpState::Done), 1, "round {round}: {:?}", b.ops);
+        let done_lines = app.log.iter().filter(|e| e.text.contains(&format!("deactivate {}: done", other.primary_email().unwrap()))).count();
+        assert_eq!(done_lines, 1, "round {round}: the done op is not run again");
+        let s = screen(&mut app, 200, 50);
+        assert!(s.contains("FAILED") && s.contains("cannot_disable_primary_owner"), "{s}");
+        fx = ch(&mut app, 'F');
+        assert_eq!(fx, vec![Effect::RetryFailed { batch_id: batch.clone() }]);
+    }
+    assert_eq!(client.get_user(other.id()).await.unwrap().active, Some(false));
+    assert!(client.get_user(owner.id()).await.unwrap().is_active());
+    emu.shutdown().await;
+}
+
+/// `cargo test --lib print_queue_screens -- --ignored --nocapture` prints the captures used in
+/// docs/console.md.
+#[test]
+#[ignore]
+fn print_queue_screens() {
+    let mut app = app_with(200);
+    typ(&mut app, "j   ");
+    ch(&mut app, 'd');
+    println!("{}", screen(&mut app, 100, 24));
+    ch(&mut app, 'y');
+    loaded_batch(&mut app, 6, Some(6.0));
+    app.update(finished(1, OpState::Done, "ok", 0));
+    app.update(finished(2, OpState::Failed, "user_not_found: no user with this id (HTTP 404)", 2));
+    app.update(started(3));
+    println!("{}", screen(&mut app, 100, 24));
+}
