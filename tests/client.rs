@@ -202,7 +202,7 @@ async fn server_errors_and_resets_are_retried() {
     let emu = emulator(300).await;
     emu.set_faults(Faults { p503: 0.3, ..Default::default() });
     let c = client(&emu, ApiVersion::V2, RateLimit::Off);
-    let users: Vec<User> = c.list_users(None, 50).try_collect().await.unwrap();
+    let users: Vec<User> = c.list_users(None, 10).try_collect().await.unwrap();
     assert_eq!(users.len(), 300);
     assert!(c.stats().server_errors > 0, "faults were injected and retried");
 
