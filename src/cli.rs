@@ -125,6 +125,12 @@ pub struct DemoArgs {
     /// Extra latency per emulator response, in milliseconds
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Multiply Slack's rate limits (emulator and client alike); 1 = real Slack
+    #[arg(long, default_value_t = 1.0)]
+    pub rate_scale: f64,
+    /// Run without Slack's rate limits
+    #[arg(long)]
+    pub no_rate_limit: bool,
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,16 @@ use scimitar::cli::{Cli, Command, run};
 
 fn main() {
     let cli = Cli::parse();
+    let mut demo_dir = None;
+    if matches!(cli.command, Some(Command::Demo(_))) && std::env::var_os("SCIMITAR_DATA_DIR").is_none() {
+        // The demo's journal and reports go to a folder of their own, so the Reports pane shows
+        // the demo's operations and the real audit trail never sees the emulator. It goes away
+        // with the demo, as the emulator's data does.
+        let dir = std::env::temp_dir().join(format!("scimitar-demo-{}", std::process::id()));
+        // SAFETY: no other thread exists yet (the runtime is built below).
+        unsafe { std::env::set_var("SCIMITAR_DATA_DIR", &dir) };
+        demo_dir = Some(dir);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -19,5 +29,9 @@ fn main() {
         Some(cmd) => runtime.block_on(run(&cli.conn, cmd)),
         None => runtime.block_on(scimitar::tui::run_console_opts(&cli.conn, cli.theme, cli.read_only)),
     };
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    if let Some(dir) = demo_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     std::process::exit(code);
 }

@@ -72,7 +72,8 @@ pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, re
         groups: args.groups,
         seed: args.seed,
         token: token.clone(),
-        rate_limit: RateLimitMode::Off,
+        // Slack's documented limits, so bulk work in the demo runs at the real rate.
+        rate_limit: if args.no_rate_limit { RateLimitMode::Off } else { RateLimitMode::Slack { scale: args.rate_scale } },
         latency: std::time::Duration::from_millis(args.latency_ms),
         faults: Faults::default(),
     };
@@ -85,7 +86,7 @@ pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, re
     };
     let url = emu.base_url(ApiVersion::V2);
     let client = match ClientConfig::new(&url, Secret::new(token), ApiVersion::V2).and_then(|mut cc| {
-        cc.rate_limit = RateLimit::Off;
+        cc.rate_limit = if args.no_rate_limit { RateLimit::Off } else { RateLimit::Slack { scale: args.rate_scale } };
         ScimClient::new(cc)
     }) {
         Ok(c) => c,
@@ -98,7 +99,7 @@ pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, re
         "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
         args.users, args.groups, args.seed
     );
-    let mut setup = queue_runner::QueueSetup::in_memory("demo", &client.host());
+    let mut setup = queue_runner::QueueSetup::in_data_dir("demo", &client.host());
     setup.read_only = read_only;
     let code = runtime::run_with_queue(client, theme, vec![intro], setup).await;
     emu.shutdown().await;

@@ -32,6 +32,15 @@ impl QueueSetup {
         }
     }
 
+    /// The journal in the data dir (the demo points the data dir at a folder of its own) with
+    /// default rules.
+    pub fn in_data_dir(profile: &str, host: &str) -> QueueSetup {
+        QueueSetup {
+            journal: Journal::open(&crate::paths::database(), RunContext::new(profile, host)).map(Arc::new).map_err(|e| format!("{e:#}")),
+            ..QueueSetup::in_memory(profile, host)
+        }
+    }
+
     /// The journal in the data dir and the profile's rules, as the headless commands use them.
     pub fn from_connection(c: &crate::cli::Connection) -> QueueSetup {
         QueueSetup {
