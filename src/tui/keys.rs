@@ -30,6 +30,11 @@ pub enum Cmd {
     ToggleLog,
     LogGrow,
     LogShrink,
+    Export,
+    Apply,
+    Rerun,
+    FocusLeft,
+    FocusRight,
 }
 
 pub struct Binding {
@@ -71,6 +76,21 @@ pub static USERS: &[Binding] = &[
 pub static GROUPS: &[Binding] = &[
     b!("Enter", "show the group's members", Cmd::Open, [(KeyCode::Enter, N)]),
     b!("y", "copy the group id (OSC 52)", Cmd::CopyId, [(KeyCode::Char('y'), N)]),
+];
+
+pub static REPORTS: &[Binding] = &[
+    b!("Enter", "open the record's detail view (every field, hash included)", Cmd::Open, [(KeyCode::Enter, N)]),
+    b!("/", "edit the filters (Tab/↑↓ between fields, Enter runs the query, Esc leaves)", Cmd::Filter, [(KeyCode::Char('/'), N)]),
+    b!("e", "export the records shown to a CSV file (path in the Log)", Cmd::Export, [(KeyCode::Char('e'), N)]),
+    b!("r", "run the query again", Cmd::Rerun, [(KeyCode::Char('r'), N)]),
+];
+
+pub static POLICIES: &[Binding] = &[
+    b!("Enter", "list: compute the policy's plan; plan: open the change", Cmd::Open, [(KeyCode::Enter, N)]),
+    b!("l →", "move to the plan", Cmd::FocusRight, [(KeyCode::Char('l'), N), (KeyCode::Right, N)]),
+    b!("h ← Esc", "back to the list of policies", Cmd::FocusLeft, [(KeyCode::Char('h'), N), (KeyCode::Left, N), (KeyCode::Esc, N)]),
+    b!("A", "apply the plan shown (after one confirmation)", Cmd::Apply, [(KeyCode::Char('A'), N)]),
+    b!("r", "read the policies again and recompute the plan", Cmd::Rerun, [(KeyCode::Char('r'), N)]),
 ];
 
 pub static GLOBAL: &[Binding] = &[
@@ -116,6 +136,10 @@ fn short(cmd: Cmd) -> Option<&'static str> {
         Cmd::CycleShow => "active/all",
         Cmd::CopyEmail => "copy",
         Cmd::CopyId => "copy id",
+        Cmd::Export => "export",
+        Cmd::Apply => "apply",
+        Cmd::FocusRight => "plan",
+        Cmd::Rerun => "rerun",
         _ => return None,
     })
 }

@@ -9,14 +9,16 @@
 
 pub mod app;
 pub mod keys;
+pub mod policies;
 pub mod render;
+pub mod reports;
 mod runtime;
 pub mod term;
 pub mod theme;
 pub mod users;
 
 pub use app::{App, Effect, LogEntry, Msg};
-pub use runtime::run_with_client;
+pub use runtime::{ConsoleEnv, run_with_client};
 
 use crate::cli::ConnArgs;
 
@@ -43,7 +45,12 @@ pub async fn run_console(conn: &ConnArgs, theme: Option<String>) -> i32 {
         }
     };
     let theme = theme.or_else(|| c.config.ui.theme.clone());
-    run_with_client(c.client, theme).await
+    let env = ConsoleEnv {
+        profile: c.profile_name.clone(),
+        safety: crate::queue::Safety::from_profile(&c.profile, false),
+        ..ConsoleEnv::default()
+    };
+    runtime::run_with_env(c.client, theme, Vec::new(), env).await
 }
 
 /// `scimitar demo`: start the embedded emulator on a free loopback port with a random token,
