@@ -97,3 +97,5 @@ pub async fn run_demo(args: crate::cli::DemoArgs, theme: Option<String>) -> i32 
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod panes_tests;

@@ -356,7 +356,7 @@ fn render_chart(app: &App, f: &mut Frame, r: Rect) {
     if days.len() > fit_days {
         days.drain(..days.len() - fit_days);
     }
-    let bar_w = ((area.width.saturating_sub(days.len() as u16)) / (days.len() as u16 * bars_per_day).max(1)).clamp(1, 4);
+    let bar_w = ((area.width.saturating_sub(days.len() as u16)) / (days.len() as u16 * bars_per_day).max(1)).clamp(1, 8);
     let group_w = bar_w * bars_per_day;
     let mut chart = BarChart::default().bar_width(bar_w).bar_gap(0).group_gap(1).style(t.text).label_style(t.muted);
     for day in &days {
@@ -382,7 +382,7 @@ fn columns(width: u16) -> Vec<(&'static str, Constraint, u8)> {
         ("Outcome", Constraint::Length(9), 3),
     ];
     if width >= 100 {
-        c.push(("Code", Constraint::Length(14), 4));
+        c.push(("Code", Constraint::Length(18), 4));
     }
     if width >= 90 {
         c.push(("Message", Constraint::Fill(4), 5));
