@@ -721,10 +721,8 @@ impl App {
                 if self.groups_selected < self.groups.len() => {
                     self.modals.push(Modal::GroupMembers { group: self.groups_selected, selected: 0, offset: 0 });
                 }
-            Pane::Reports => {
-                if self.reports.selected_row().is_some() {
-                    self.modals.push(Modal::ReportDetail { idx: self.reports.selected, scroll: 0 });
-                }
+            Pane::Reports if self.reports.selected_row().is_some() => {
+                self.modals.push(Modal::ReportDetail { idx: self.reports.selected, scroll: 0 });
             }
             Pane::Policies => return self.policies_open(),
             _ => {}

@@ -42,7 +42,7 @@ fn op_clean(i: u32, email: &str, outcome: Outcome, finished: OffsetDateTime) -> 
         finished_at: finished,
         profile: "prod".into(),
         host: "api.slack.com".into(),
-        action: if i % 2 == 0 { "deactivate".into() } else { "update_user".into() },
+        action: if i.is_multiple_of(2) { "deactivate".into() } else { "update_user".into() },
         target_id: Some(format!("U{i:05}")),
         target_email: Some(email.into()),
         target_user_name: None,

@@ -467,7 +467,8 @@ pub fn render_confirm(app: &App, f: &mut Frame, area: Rect, typed: &str) {
     let Some(v) = &p.plan else { return };
     let Some((deact, must_type, warns)) = p.confirm_terms() else { return };
     let w = area.width.min(72);
-    let h = (8 + warns.len() as u16 * 2).min(area.height);
+    // Borders, counts, deactivations, a blank line and the prompt; a warning may take two lines.
+    let h = (6 + warns.len() as u16 * 2).min(area.height);
     let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
     f.render_widget(ratatui::widgets::Clear, r);
     let b = block(t, format!(" Apply policy {}? ", truncate(&v.name, 40)), true);

@@ -491,6 +491,9 @@ impl App {
         p.loading = false;
         match result {
             Ok(data) => {
+                // An open detail view points into the old rows.
+                self.modals.retain(|m| !matches!(m, Modal::ReportDetail { .. }));
+                let p = &mut self.reports;
                 p.data = data;
                 p.selected = 0;
                 p.offset = 0;
@@ -550,8 +553,4 @@ impl App {
         vec![]
     }
 
-    /// Is the top overlay a record's detail view?
-    pub fn report_detail_open(&self) -> bool {
-        matches!(self.modals.last(), Some(Modal::ReportDetail { .. }))
-    }
 }
