@@ -467,8 +467,11 @@ pub fn render_confirm(app: &App, f: &mut Frame, area: Rect, typed: &str) {
     let Some(v) = &p.plan else { return };
     let Some((deact, must_type, warns)) = p.confirm_terms() else { return };
     let w = area.width.min(72);
-    // Borders, counts, deactivations, a blank line and the prompt; a warning may take two lines.
-    let h = (6 + warns.len() as u16 * 2).min(area.height);
+    // Borders, counts, deactivations, a blank line and the prompt, plus the warnings as wrapped.
+    let inner_w = w.saturating_sub(2).max(1) as usize;
+    // One spare line per warning: word wrapping can take more lines than the characters need.
+    let warn_lines: usize = warns.iter().map(|x| (x.chars().count() + 9).div_ceil(inner_w) + 1).sum();
+    let h = (6 + warn_lines as u16).min(area.height);
     let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
     f.render_widget(ratatui::widgets::Clear, r);
     let b = block(t, format!(" Apply policy {}? ", truncate(&v.name, 40)), true);
