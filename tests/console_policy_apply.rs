@@ -73,13 +73,14 @@ key = "squad"
     let journal = Arc::new(Journal::open(&db, RunContext::new("test", &client.host())).unwrap());
     let env = ApplyEnv { journal, safety: Safety::default(), engine: EngineConfig { workers: 4, ..Default::default() }, origin: "console".into() };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let outcome = apply_live(&client, &live, "hr", env, tx, Cancel::default()).await.unwrap();
+    let outcome = apply_live(&client, &live, "hr", "pr-console-test", env, tx, Cancel::default()).await.unwrap();
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
     }
     assert!(outcome.complete, "{outcome:?}");
-    assert!(outcome.notes.is_empty(), "{:?}", outcome.notes);
+    assert!(outcome.notes().is_empty(), "{:?}", outcome.notes());
+    assert_eq!(outcome.run_id, "pr-console-test");
     assert_eq!(outcome.batches.len(), 2, "two passes");
     let started = events.iter().filter(|e| matches!(e, QueueEvent::BatchStarted { .. })).count();
     let finished: Vec<OpState> = events

@@ -323,11 +323,35 @@ pub struct ApplyOutcome {
     pub run_id: String,
     /// One result per pass that ran.
     pub batches: Vec<crate::queue::BatchResult>,
-    /// Actions a safety rule skipped (described), and references left for the next apply.
-    pub notes: Vec<String>,
+    /// Actions a safety rule skipped (described with the rule).
+    pub skipped: Vec<String>,
+    /// Member changes whose user or group was not found after pass 1 (left for the next apply).
+    pub missing: Vec<String>,
+    /// Pass 1 did not fully succeed (or was cancelled), so pass 2 was not queued.
+    pub stopped_after_first: bool,
+    /// Every operation succeeded but the state of the policy could not be saved (the next plan
+    /// is still right; only the memory of retired scope groups and group ids is stale).
+    pub state_error: Option<String>,
     /// Every operation succeeded, nothing was left over, and the policy state was saved.
     pub complete: bool,
 }
+
+impl ApplyOutcome {
+    /// Everything worth telling the admin besides the per-operation results.
+    pub fn notes(&self) -> Vec<String> {
+        let mut n: Vec<String> = self.skipped.iter().chain(&self.missing).cloned().collect();
+        if self.stopped_after_first {
+            n.push(PASS1_STOPPED.into());
+        }
+        if let Some(e) = &self.state_error {
+            n.push(format!("cannot save the policy state: {e}"));
+        }
+        n
+    }
+}
+
+pub const PASS1_STOPPED: &str =
+    "pass 1 did not fully succeed; memberships of new objects and deactivations were not queued (fix and run apply again)";
 
 /// Run a computed plan through the action queue in its two passes, without printing: progress
 /// goes to `events` (the queue's own events), and the state of the policy is saved when
@@ -338,45 +362,57 @@ pub async fn apply_live(
     client: &ScimClient,
     live: &super::cli::LivePlan,
     name: &str,
+    run_id: &str,
     env: ApplyEnv,
     events: tokio::sync::mpsc::UnboundedSender<crate::queue::QueueEvent>,
     cancel: crate::queue::Cancel,
 ) -> Result<ApplyOutcome, String> {
     use crate::queue::{BatchInfo, Engine};
     let plan = &live.plan;
-    let run_id = crate::queue::journal::new_id("pr");
-    let mut out = ApplyOutcome { run_id: run_id.clone(), batches: Vec::new(), notes: Vec::new(), complete: false };
+    let mut out = ApplyOutcome {
+        run_id: run_id.to_string(),
+        batches: Vec::new(),
+        skipped: Vec::new(),
+        missing: Vec::new(),
+        stopped_after_first: false,
+        state_error: None,
+        complete: false,
+    };
     let Passes { first, deferred, deactivations } = passes(plan, &|id| live.update_emails.get(id).cloned());
     let engine = Engine::new(client.clone(), env.journal.clone(), env.engine.clone());
     let info = |pass: u8, text: &str| BatchInfo {
         origin: env.origin.clone(),
-        policy_run: Some(run_id.clone()),
+        policy_run: Some(run_id.to_string()),
         description: format!("policy {name} pass {pass}: {text}"),
     };
     if !first.is_empty() {
-        let r = run_pass(&engine, &env, first, info(1, "create, update, groups"), &mut out.notes, &events, &cancel).await?;
+        let r = run_pass(&engine, &env, first, info(1, "create, update, groups"), &mut out.skipped, &events, &cancel).await?;
         let ok = r.all_succeeded();
         out.batches.push(r);
         if !ok || cancel.is_cancelled() {
-            out.notes.push("pass 1 did not fully succeed; memberships of new objects and deactivations were not queued (fix and apply again)".into());
+            out.stopped_after_first = true;
             return Ok(out);
         }
     }
     let created = if deferred.is_empty() { Created::default() } else { find_created(client, plan, &deferred).await.map_err(|e| e.to_string())? };
     let (mut second, missing) = resolve_deferred(&deferred, &created);
-    out.notes.extend(missing.iter().cloned());
+    out.missing = missing;
     second.extend(deactivations);
     let mut ok = true;
     if !second.is_empty() {
-        let r = run_pass(&engine, &env, second, info(2, "memberships of new objects, deactivations"), &mut out.notes, &events, &cancel).await?;
+        let r = run_pass(&engine, &env, second, info(2, "memberships of new objects, deactivations"), &mut out.skipped, &events, &cancel).await?;
         ok = r.all_succeeded();
         out.batches.push(r);
     }
-    if ok && missing.is_empty() && !cancel.is_cancelled() {
-        let ids = group_ids_after(client, &live.policy, live.prior.as_ref()).await.map_err(|e| e.to_string())?;
-        let next = PriorState::next(&live.policy, live.prior.as_ref(), ids);
-        save_prior(&live.state_file, &next).map_err(|e| format!("cannot save the policy state: {e}"))?;
-        out.complete = true;
+    if ok && out.missing.is_empty() && !cancel.is_cancelled() {
+        let saved = match group_ids_after(client, &live.policy, live.prior.as_ref()).await {
+            Ok(ids) => save_prior(&live.state_file, &PriorState::next(&live.policy, live.prior.as_ref(), ids)),
+            Err(e) => Err(format!("reading the groups after apply: {e}")),
+        };
+        match saved {
+            Ok(()) => out.complete = true,
+            Err(e) => out.state_error = Some(e),
+        }
     }
     Ok(out)
 }

@@ -443,12 +443,21 @@ fn apply_needs_one_confirmation_and_reports_progress() {
     let s = screen(&mut app, 200, 50);
     assert!(s.contains("applying hr: 1/2, 1 failed"), "{s}");
     // The end: a summary, and the plan is computed again.
-    let outcome = crate::policy::apply::ApplyOutcome { run_id: "pr-1".into(), batches: vec![], notes: vec!["skipped x: protected".into()], complete: false };
+    let outcome = crate::policy::apply::ApplyOutcome {
+        run_id: "pr-1".into(),
+        batches: vec![],
+        skipped: vec!["skipped x: protected".into()],
+        missing: vec![],
+        stopped_after_first: true,
+        state_error: None,
+        complete: false,
+    };
     let fx = app.update(Msg::ApplyDone { name: "hr".into(), result: Ok(outcome) });
     assert!(matches!(fx.as_slice(), [Effect::ComputePlan { name, .. }] if name == "hr"), "{fx:?}");
     assert_eq!(app.queue_status, "idle");
     assert!(app.log.iter().any(|e| e.level == Level::Warn && e.text.contains("not fully applied (run pr-1)")));
     assert!(app.log.iter().any(|e| e.text == "skipped x: protected"));
+    assert!(app.log.iter().any(|e| e.text.starts_with("pass 1 did not fully succeed")));
 }
 
 #[test]

@@ -713,7 +713,7 @@ impl App {
         self.reports.started = false;
         match result {
             Ok(o) => {
-                for n in &o.notes {
+                for n in o.notes() {
                     self.push_log(Level::Warn, n.clone());
                 }
                 if o.complete {

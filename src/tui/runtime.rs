@@ -208,7 +208,8 @@ async fn apply_plan(
             }
         }
     });
-    let r = crate::policy::apply::apply_live(&client, &plan.0, name, apply_env, etx, cancel).await;
+    let run_id = crate::queue::journal::new_id("pr");
+    let r = crate::policy::apply::apply_live(&client, &plan.0, name, &run_id, apply_env, etx, cancel).await;
     let _ = forward.await;
     r
 }
