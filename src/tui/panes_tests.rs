@@ -155,6 +155,7 @@ fn report_filters_are_edited_and_run() {
     typ(&mut app, "24h");
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("jq@x.example") && s.contains("since: 24h"), "{s}");
+    assert!(s.contains("Enter run · Esc leave"), "the hint bar says how to leave the fields\n{s}");
     let gen_before = app.reports.generation;
     let fx = key(&mut app, KeyCode::Enter);
     assert_eq!(app.reports.focus, None);

@@ -249,7 +249,11 @@ pub fn render(app: &App, f: &mut Frame, r: Rect) {
         let counts = if shown == p.data.total { thousands(shown) } else { format!("newest {} of {}", thousands(shown), thousands(p.data.total)) };
         title.push(Span::styled(format!("{counts} "), t.muted));
     }
-    let hint = super::keys::hint(super::keys::REPORTS, r.width.saturating_sub(4) as usize);
+    let hint = if p.focus.is_some() {
+        " Tab/↓ next field · S-Tab/↑ previous · Enter run · Esc leave ".to_string()
+    } else {
+        super::keys::hint(super::keys::REPORTS, r.width.saturating_sub(4) as usize)
+    };
     let mut b = block(t, Line::from(title), true).title_bottom(Line::styled(hint, t.muted).right_aligned());
     if p.loading {
         b = b.title_top(Line::styled(format!(" {} querying ", spinner(app)), t.accent).right_aligned());
@@ -376,7 +380,7 @@ fn render_chart(app: &App, f: &mut Frame, r: Rect) {
 /// Columns of the table at a width: (header, constraint, which cell).
 fn columns(width: u16) -> Vec<(&'static str, Constraint, u8)> {
     let mut c = vec![
-        ("Time", Constraint::Length(if width >= 120 { 19 } else { 11 }), 0),
+        if width >= 120 { ("Finished (UTC)", Constraint::Length(19), 0) } else { ("UTC", Constraint::Length(11), 0) },
         ("Action", Constraint::Length(14), 1),
         ("Target", Constraint::Fill(3), 2),
         ("Outcome", Constraint::Length(9), 3),

@@ -55,6 +55,8 @@ struct Executor {
     env: ConsoleEnv,
     /// Cancels the running policy apply when the console closes.
     apply_cancel: Option<crate::queue::Cancel>,
+    /// The plan being computed (a newer request replaces it).
+    plan: Option<JoinHandle<()>>,
 }
 
 impl Executor {
@@ -146,13 +148,16 @@ impl Executor {
             }
             Effect::ComputePlan { generation, name, path } => {
                 let state_dir = self.env.state_dir.clone();
-                tokio::spawn(async move {
+                if let Some(h) = self.plan.take() {
+                    h.abort();
+                }
+                self.plan = Some(tokio::spawn(async move {
                     let result = crate::policy::cli::live_plan(&client, &path, &state_dir)
                         .await
                         .map(|l| super::policies::PlanHandle(std::sync::Arc::new(l)))
                         .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::PlanComputed { generation, name, result });
-                });
+                }));
             }
             Effect::ApplyPlan { name, plan, force } => {
                 let cancel = crate::queue::Cancel::default();
@@ -171,7 +176,7 @@ impl Executor {
         if let Some(c) = self.apply_cancel.take() {
             c.cancel();
         }
-        for h in [self.users.take(), self.groups.take()].into_iter().flatten() {
+        for h in [self.users.take(), self.groups.take(), self.plan.take()].into_iter().flatten() {
             h.abort();
         }
     }
@@ -264,7 +269,7 @@ async fn event_loop(client: ScimClient, mut app: App, env: ConsoleEnv) -> std::i
     let size = terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
     let (tx, mut rx) = unbounded_channel();
-    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None, env, apply_cancel: None };
+    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None, env, apply_cancel: None, plan: None };
     app.update(Msg::Budget(client.budget_remaining(Endpoint::ListUsers)));
     // The first frame goes out before any request does.
     draw(&mut terminal, &app)?;
