@@ -491,15 +491,3 @@ fn pane_keys_are_in_the_help_and_hint_bar() {
     let s = screen(&mut app, 200, 50);
     assert!(s.contains("e export") && s.contains("No operation matches"), "{s}");
 }
-
-#[test]
-#[ignore = "prints the panes for a look: cargo test --lib print_panes -- --ignored --nocapture"]
-fn print_panes() {
-    let mut app = reports_app(stored(20, OffsetDateTime::now_utc()));
-    println!("{}", screen(&mut app, 80, 24));
-    let mut app = policies_app(plan(3));
-    println!("{}", screen(&mut app, 80, 24));
-    key(&mut app, KeyCode::Enter);
-    key(&mut app, KeyCode::Char('A'));
-    println!("{}", screen(&mut app, 80, 24));
-}
