@@ -255,16 +255,28 @@ pub async fn execute(c: &Connection, actions: Vec<Action>, run: &RunArgs, what: 
 /// Run (or resume) a journaled batch with a progress bar on stderr and results on stdout.
 pub async fn run_batch(c: &Connection, journal: Arc<Journal>, batch: &str, run: &RunArgs) -> Result<i32, Fail> {
     let engine = Engine::new(c.client.clone(), journal, EngineConfig { workers: run.workers, deactivate_via: run.via });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = Cancel::default();
-    let progress = std::io::stderr().is_terminal();
-    let rate = planned_rate(&c.client, run.via);
     let handle = {
         let engine = engine.clone();
         let batch = batch.to_string();
         let cancel = cancel.clone();
         tokio::spawn(async move { engine.run_batch(&batch, Some(tx), cancel).await })
     };
+    let interrupted = follow(rx, &cancel, planned_rate(&c.client, run.via)).await;
+    let result = handle
+        .await
+        .map_err(|e| Fail::new(exit::FAILURE, format!("the queue stopped: {e}")))?
+        .map_err(|e| Fail::new(exit::FAILURE, format!("the queue stopped: {e:#}")))?;
+    print_batch(&result, run)?;
+    Ok(if result.all_succeeded() && !interrupted { exit::OK } else { exit::FAILURE })
+}
+
+/// Follow a run's queue events until their channel closes: a progress bar on stderr when it is a
+/// terminal (over every batch of the run), failures on stderr, Ctrl-C cancels the rest. Returns
+/// whether the run was interrupted.
+pub async fn follow(mut rx: tokio::sync::mpsc::UnboundedReceiver<QueueEvent>, cancel: &Cancel, rate: Option<f64>) -> bool {
+    let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
     let (mut total, mut done, mut failed) = (0usize, 0usize, 0usize);
     let mut interrupted = false;
@@ -273,7 +285,7 @@ pub async fn run_batch(c: &Connection, journal: Arc<Journal>, batch: &str, run: 
             ev = rx.recv() => {
                 let Some(ev) = ev else { break };
                 match ev {
-                    QueueEvent::BatchStarted { total: t, .. } => total = t,
+                    QueueEvent::BatchStarted { total: t, .. } => total += t,
                     QueueEvent::OpFinished { state, describe, message, .. } => {
                         if state == OpState::Failed {
                             failed += 1;
@@ -301,10 +313,11 @@ pub async fn run_batch(c: &Connection, journal: Arc<Journal>, batch: &str, run: 
     if progress {
         eprint!("\r\x1b[2K");
     }
-    let result = handle
-        .await
-        .map_err(|e| Fail::new(exit::FAILURE, format!("the queue stopped: {e}")))?
-        .map_err(|e| Fail::new(exit::FAILURE, format!("the queue stopped: {e:#}")))?;
+    interrupted
+}
+
+/// A finished batch: one result per operation on stdout, the counts on stderr.
+pub fn print_batch(result: &crate::queue::BatchResult, run: &RunArgs) -> Result<(), Fail> {
     write_results(&result.ops, run.output)?;
     eprintln!(
         "scimitar: batch {}: {} done, {} failed, {} skipped, {} cancelled in {:.1}s",
@@ -315,7 +328,7 @@ pub async fn run_batch(c: &Connection, journal: Arc<Journal>, batch: &str, run: 
         result.count(OpState::Cancelled),
         result.elapsed.as_secs_f64()
     );
-    Ok(if result.all_succeeded() && !interrupted { exit::OK } else { exit::FAILURE })
+    Ok(())
 }
 
 /// Requests per second the limiter allows for deactivations (None without a limiter): the

@@ -162,11 +162,15 @@ pub async fn find_created(client: &ScimClient, plan: &Plan, deferred: &[Deferred
     want_users.sort_unstable();
     want_users.dedup();
     let email_of: HashMap<&str, &str> = plan.creates.iter().filter_map(|c| Some((c.key.as_str(), c.user.primary_email()?))).collect();
-    let lookups: Vec<(String, Result<Option<User>, ScimError>)> = futures::stream::iter(want_users.into_iter().filter_map(|k| {
-        let email = email_of.get(k)?.to_string();
+    // Owned (key, email) pairs: a closure over borrowed keys makes the future not `Send`
+    // (which the console needs, as it runs apply on a tokio task).
+    let jobs: Vec<(String, String)> = want_users.into_iter().filter_map(|k| Some((k.to_string(), email_of.get(k)?.to_string()))).collect();
+    let lookups: Vec<(String, Result<Option<User>, ScimError>)> = futures::stream::iter(jobs.into_iter().map(|(key, email)| {
         let client = client.clone();
-        let key = k.to_string();
-        Some(async move { (key, client.find_user_by_email(&email).await) })
+        async move {
+            let r = client.find_user_by_email(&email).await;
+            (key, r)
+        }
     }))
     .buffer_unordered(8)
     .collect()
@@ -277,6 +281,140 @@ pub fn save_prior(file: &Path, state: &PriorState) -> Result<(), String> {
     let text = serde_json::to_string_pretty(state).map_err(|e| e.to_string())?;
     std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, file).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// What [`apply_live`] needs besides the plan: where to journal, the profile's safety rules and
+/// how the engine runs.
+#[derive(Clone)]
+pub struct ApplyEnv {
+    pub journal: std::sync::Arc<crate::queue::Journal>,
+    pub safety: crate::queue::Safety,
+    pub engine: crate::queue::EngineConfig,
+    /// `BatchInfo::origin` of the batches (`policy` for the command, `console` for the pane).
+    pub origin: String,
+}
+
+/// Screen, journal and run one pass; skipped actions are added to `notes`.
+async fn run_pass(
+    engine: &crate::queue::Engine,
+    env: &ApplyEnv,
+    actions: Vec<Action>,
+    info: crate::queue::BatchInfo,
+    notes: &mut Vec<String>,
+    events: &tokio::sync::mpsc::UnboundedSender<crate::queue::QueueEvent>,
+    cancel: &crate::queue::Cancel,
+) -> Result<crate::queue::BatchResult, String> {
+    let screened = env.safety.screen(actions);
+    for (a, why) in &screened.skipped {
+        notes.push(format!("skipped {}: {why}", a.describe()));
+    }
+    let journal = env.journal.clone();
+    let batch = tokio::task::spawn_blocking(move || crate::queue::submit(&journal, &info, &screened))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("journal: {e:#}"))?;
+    engine.run_batch(&batch, Some(events.clone()), cancel.clone()).await.map_err(|e| format!("the queue stopped: {e:#}"))
+}
+
+/// How an [`apply_live`] run ended.
+#[derive(Debug)]
+pub struct ApplyOutcome {
+    /// The policy run id (`scimitar report --batch RUN`).
+    pub run_id: String,
+    /// One result per pass that ran.
+    pub batches: Vec<crate::queue::BatchResult>,
+    /// Actions a safety rule skipped (described with the rule).
+    pub skipped: Vec<String>,
+    /// Member changes whose user or group was not found after pass 1 (left for the next apply).
+    pub missing: Vec<String>,
+    /// Pass 1 did not fully succeed (or was cancelled), so pass 2 was not queued.
+    pub stopped_after_first: bool,
+    /// Every operation succeeded but the state of the policy could not be saved (the next plan
+    /// is still right; only the memory of retired scope groups and group ids is stale).
+    pub state_error: Option<String>,
+    /// Every operation succeeded, nothing was left over, and the policy state was saved.
+    pub complete: bool,
+}
+
+impl ApplyOutcome {
+    /// Everything worth telling the admin besides the per-operation results.
+    pub fn notes(&self) -> Vec<String> {
+        let mut n: Vec<String> = self.skipped.iter().chain(&self.missing).cloned().collect();
+        if self.stopped_after_first {
+            n.push(PASS1_STOPPED.into());
+        }
+        if let Some(e) = &self.state_error {
+            n.push(format!("cannot save the policy state: {e}"));
+        }
+        n
+    }
+}
+
+pub const PASS1_STOPPED: &str =
+    "pass 1 did not fully succeed; memberships of new objects and deactivations were not queued (fix and run apply again)";
+
+/// Run a computed plan through the action queue in its two passes, without printing: progress
+/// goes to `events` (the queue's own events), and the state of the policy is saved when
+/// everything succeeded. The caller has already shown the plan and had it confirmed (ceilings
+/// included); this does not ask again. Pass 2 is not queued when pass 1 did not fully succeed,
+/// or when `cancel` was set.
+pub async fn apply_live(
+    client: &ScimClient,
+    live: &super::cli::LivePlan,
+    name: &str,
+    run_id: &str,
+    env: ApplyEnv,
+    events: tokio::sync::mpsc::UnboundedSender<crate::queue::QueueEvent>,
+    cancel: crate::queue::Cancel,
+) -> Result<ApplyOutcome, String> {
+    use crate::queue::{BatchInfo, Engine};
+    let plan = &live.plan;
+    let mut out = ApplyOutcome {
+        run_id: run_id.to_string(),
+        batches: Vec::new(),
+        skipped: Vec::new(),
+        missing: Vec::new(),
+        stopped_after_first: false,
+        state_error: None,
+        complete: false,
+    };
+    let Passes { first, deferred, deactivations } = passes(plan, &|id| live.update_emails.get(id).cloned());
+    let engine = Engine::new(client.clone(), env.journal.clone(), env.engine.clone());
+    let info = |pass: u8, text: &str| BatchInfo {
+        origin: env.origin.clone(),
+        policy_run: Some(run_id.to_string()),
+        description: format!("policy {name} pass {pass}: {text}"),
+    };
+    if !first.is_empty() {
+        let r = run_pass(&engine, &env, first, info(1, "create, update, groups"), &mut out.skipped, &events, &cancel).await?;
+        let ok = r.all_succeeded();
+        out.batches.push(r);
+        if !ok || cancel.is_cancelled() {
+            out.stopped_after_first = true;
+            return Ok(out);
+        }
+    }
+    let created = if deferred.is_empty() { Created::default() } else { find_created(client, plan, &deferred).await.map_err(|e| e.to_string())? };
+    let (mut second, missing) = resolve_deferred(&deferred, &created);
+    out.missing = missing;
+    second.extend(deactivations);
+    let mut ok = true;
+    if !second.is_empty() {
+        let r = run_pass(&engine, &env, second, info(2, "memberships of new objects, deactivations"), &mut out.skipped, &events, &cancel).await?;
+        ok = r.all_succeeded();
+        out.batches.push(r);
+    }
+    if ok && out.missing.is_empty() && !cancel.is_cancelled() {
+        let saved = match group_ids_after(client, &live.policy, live.prior.as_ref()).await {
+            Ok(ids) => save_prior(&live.state_file, &PriorState::next(&live.policy, live.prior.as_ref(), ids)),
+            Err(e) => Err(format!("reading the groups after apply: {e}")),
+        };
+        match saved {
+            Ok(()) => out.complete = true,
+            Err(e) => out.state_error = Some(e),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::apply::{self, Created, Passes};
+use super::apply::{self, Passes};
 use super::config::{Policy, PolicyError};
 use super::plan::{Plan, PriorState};
 use super::{export, render};
@@ -17,7 +17,7 @@ use crate::bulk::{self, RunArgs};
 use crate::cli::{ConnArgs, Connection, Fail, USER_COLUMNS, user_row};
 use crate::exit;
 use crate::output::{OutputFormat, Rows};
-use crate::queue::{BatchInfo, Safety, Screened};
+use crate::queue::{Safety, Screened};
 use crate::scim::{ApiVersion, ScimClient, ScimError};
 
 /// Policies the console can offer: `policies/*.toml` in the config dir, sorted by name.
@@ -226,32 +226,32 @@ pub async fn apply(conn: &ConnArgs, policy: &str, run: &RunArgs) -> Result<i32, 
     let journal = bulk::open_journal(c)?;
     let run_id = crate::queue::journal::new_id("pr");
     eprintln!("scimitar: policy run {run_id} (report: scimitar report --batch {run_id})");
-    let info = |pass: u8, text: &str| BatchInfo { origin: "policy".into(), policy_run: Some(run_id.clone()), description: format!("policy {name} pass {pass}: {text}") };
-    let mut code = exit::OK;
-    if !first.is_empty() {
-        let screened = safety.screen(first);
-        code = bulk::submit_and_run(c, journal.clone(), &info(1, "create, update, groups"), &screened, run).await?;
-        if code != exit::OK {
-            eprintln!("scimitar: pass 1 did not fully succeed; memberships of new objects and deactivations were not queued (fix and run apply again)");
-            return Ok(code);
-        }
+    let env = apply::ApplyEnv {
+        journal,
+        safety,
+        engine: crate::queue::EngineConfig { workers: run.workers, deactivate_via: run.via },
+        origin: "policy".into(),
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = crate::queue::Cancel::default();
+    let (result, interrupted) = tokio::join!(
+        apply::apply_live(&c.client, &live, &name, &run_id, env, tx, cancel.clone()),
+        bulk::follow(rx, &cancel, bulk::planned_rate(&c.client, run.via)),
+    );
+    let outcome = result.map_err(|e| Fail::new(exit::FAILURE, e))?;
+    for b in &outcome.batches {
+        bulk::print_batch(b, run)?;
     }
-    let created = if deferred.is_empty() { Created::default() } else { apply::find_created(&c.client, plan, &deferred).await? };
-    let (mut second, missing) = apply::resolve_deferred(&deferred, &created);
-    for m in &missing {
+    for m in &outcome.missing {
         eprintln!("scimitar: warning: {}", crate::sanitize::clean(m));
     }
-    second.extend(deactivations);
-    if !second.is_empty() {
-        let screened = safety.screen(second);
-        code = bulk::submit_and_run(c, journal, &info(2, "memberships of new objects, deactivations"), &screened, run).await?;
+    if outcome.stopped_after_first {
+        eprintln!("scimitar: {}", apply::PASS1_STOPPED);
     }
-    if code == exit::OK && missing.is_empty() {
-        save_state(c, &live).await?;
-    } else if !missing.is_empty() {
-        code = exit::FAILURE;
+    if let Some(e) = outcome.state_error {
+        return Err(Fail::new(exit::FAILURE, format!("cannot save the policy state: {e}")));
     }
-    Ok(code)
+    Ok(if outcome.complete && !interrupted { exit::OK } else { exit::FAILURE })
 }
 
 async fn save_state(c: &Connection, live: &LivePlan) -> Result<(), Fail> {

@@ -219,7 +219,7 @@ pub const CSV_HEADERS: [&str; 24] = [
     "hash",
 ];
 
-fn csv_row(s: &StoredRecord) -> Vec<String> {
+pub fn csv_row(s: &StoredRecord) -> Vec<String> {
     let r = &s.record;
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
     vec![

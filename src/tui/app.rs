@@ -7,6 +7,8 @@
 //! Nothing here does I/O, so the whole console can be driven and checked in tests.
 
 use super::keys::{self, Cmd};
+use super::policies::{PlanHandle, PoliciesPane};
+use super::reports::{ReportData, ReportsPane};
 use super::theme::{Theme, ThemeSet};
 use super::users::{Column, Show, UserStore, UsersView, visible_offset};
 use crate::sanitize::clean;
@@ -48,7 +50,8 @@ impl Pane {
         match self {
             Pane::Users => keys::USERS,
             Pane::Groups => keys::GROUPS,
-            _ => &[],
+            Pane::Policies => keys::POLICIES,
+            Pane::Reports => keys::REPORTS,
         }
     }
 }
@@ -100,12 +103,21 @@ pub enum Msg {
     Log(LogEntry),
     /// A batch was journaled (or re-opened for a retry or a resume) and is about to run.
     BatchLoaded(super::queue::BatchLoad),
-    /// Progress of the running batch, straight from the engine.
+    /// Progress of a running batch (the queue view's, or a policy apply's), from the engine.
     Queue(crate::queue::QueueEvent),
     /// The queue could not run a batch (journal or engine error).
     QueueFailed(String),
     /// Batches a previous run left unfinished on this host (offered for resuming at start).
     Unfinished(Vec<super::queue::ResumeOffer>),
+    /// A Reports query finished.
+    ReportsLoaded { generation: u64, result: Result<ReportData, String> },
+    /// The CSV export of `count` records finished.
+    ReportsExported { count: usize, result: Result<std::path::PathBuf, String> },
+    /// The policies on disk (name, file).
+    PoliciesListed(Vec<(String, std::path::PathBuf)>),
+    PlanComputed { generation: u64, name: String, result: Result<PlanHandle, String> },
+    /// A policy apply ended.
+    ApplyDone { name: String, result: Result<crate::policy::apply::ApplyOutcome, String> },
 }
 
 /// Work for the runtime. Results come back as `Msg`s.
@@ -127,6 +139,15 @@ pub enum Effect {
     RetryFailed { batch_id: String },
     /// Finish batches a previous run left open, one after the other.
     ResumeBatches { batch_ids: Vec<String> },
+    /// Read the report database (results: `Msg::ReportsLoaded`).
+    QueryReports { generation: u64, query: crate::report::ReportQuery },
+    /// Write these records to a new CSV file (result: `Msg::ReportsExported`).
+    ExportReports { records: Vec<crate::report::StoredRecord> },
+    ListPolicies,
+    ComputePlan { generation: u64, name: String, path: std::path::PathBuf },
+    /// Run a reviewed, confirmed plan through the queue; `force` passes the ceilings (the admin
+    /// typed the count).
+    ApplyPlan { name: String, plan: PlanHandle, force: bool },
     Quit,
 }
 
@@ -145,6 +166,12 @@ pub enum Modal {
     Queue,
     /// The offer to resume unfinished batches (`App.queue.resume`).
     Resume,
+    /// One report record (index into the loaded rows).
+    ReportDetail { idx: usize, scroll: u16 },
+    /// One change of the shown plan (index into its rows).
+    PolicyChange { row: usize, scroll: u16 },
+    /// Confirm applying the shown plan; `typed` is the count typed when one is asked for.
+    ConfirmApply { typed: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,6 +237,8 @@ pub struct App {
     pub marks: HashSet<Box<str>>,
     /// The action queue's console state: confirmation, prompt, batch view, resume offer, rules.
     pub queue: super::queue::QueueState,
+    pub reports: ReportsPane,
+    pub policies: PoliciesPane,
     pub theme: Theme,
     pub themes: ThemeSet,
     pub size: (u16, u16),
@@ -253,6 +282,8 @@ impl App {
             queue_status: "idle".into(),
             marks: HashSet::new(),
             queue: super::queue::QueueState::default(),
+            reports: ReportsPane::default(),
+            policies: PoliciesPane::new(),
             theme,
             themes,
             size: (80, 24),
@@ -279,6 +310,10 @@ impl App {
             || self.lookup_in_flight.is_some()
             || !self.fetching.is_empty()
             || self.queue.running()
+            || self.reports.loading
+            || self.reports.exporting
+            || self.policies.computing.is_some()
+            || self.policies.applying.is_some()
     }
 
     pub fn push_log(&mut self, level: Level, text: impl Into<String>) {
@@ -442,9 +477,16 @@ impl App {
                 vec![]
             }
             Msg::BatchLoaded(b) => self.batch_loaded(b),
+            // A policy apply runs its own batches; the queue view follows the batch it started.
+            Msg::Queue(ev) if self.policies.applying.is_some() => self.apply_queue_event(ev),
             Msg::Queue(ev) => self.queue_event(ev),
             Msg::QueueFailed(e) => self.queue_failed(e),
             Msg::Unfinished(offers) => self.offer_resume(offers),
+            Msg::ReportsLoaded { generation, result } => self.reports_loaded(generation, result),
+            Msg::ReportsExported { count, result } => self.reports_exported(count, result),
+            Msg::PoliciesListed(list) => self.policies_listed(list),
+            Msg::PlanComputed { generation, name, result } => self.plan_computed(generation, name, result),
+            Msg::ApplyDone { name, result } => self.apply_done(name, result),
         }
     }
 
@@ -538,12 +580,27 @@ impl App {
         if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
             return self.quit();
         }
+        let before = self.pane;
+        let mut fx = self.dispatch_key(k);
+        if self.pane != before {
+            fx.extend(self.pane_entered());
+        }
+        fx
+    }
+
+    fn dispatch_key(&mut self, k: KeyEvent) -> Vec<Effect> {
         match self.mode {
             InputMode::Filter | InputMode::Command => return self.on_input_key(k),
             InputMode::Normal => {}
         }
+        if matches!(self.modals.last(), Some(Modal::ConfirmApply { .. })) {
+            return self.on_confirm_key(k);
+        }
         if !self.modals.is_empty() {
             return self.on_modal_key(k);
+        }
+        if self.pane == Pane::Reports && self.reports.focus.is_some() {
+            return self.on_report_filter_key(k);
         }
         let Some(cmd) = keys::lookup(self.pane.keys(), &k) else { return vec![] };
         self.run_cmd(cmd)
@@ -601,6 +658,7 @@ impl App {
                     return self.queue_cmd(Cmd::ClearMarks);
                 }
             }
+            Cmd::Filter if self.pane == Pane::Reports => self.reports.focus = Some(0),
             Cmd::Filter => {
                 if self.pane == Pane::Users {
                     self.mode = InputMode::Filter;
@@ -628,9 +686,43 @@ impl App {
                 self.view.scroll_into_view(self.table_rows());
             }
             Cmd::CopyEmail | Cmd::CopyId => return self.copy(cmd == Cmd::CopyId),
+            Cmd::Export | Cmd::Apply | Cmd::Rerun | Cmd::FocusLeft | Cmd::FocusRight => return self.pane_cmd(cmd),
             _ => return self.queue_cmd(cmd),
         }
         vec![]
+    }
+
+    /// The body of the panes on screen (the same layout the renderer uses).
+    pub fn body_area(&self) -> ratatui::layout::Rect {
+        super::render::areas(self, ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1)).body
+    }
+
+    /// A pane came to the front: load what it shows the first time.
+    fn pane_entered(&mut self) -> Vec<Effect> {
+        match self.pane {
+            Pane::Reports if !self.reports.started => self.run_report_query(),
+            Pane::Policies if !self.policies.listed => vec![Effect::ListPolicies],
+            _ => vec![],
+        }
+    }
+
+    /// Keys only the Reports and Policies panes have.
+    fn pane_cmd(&mut self, cmd: Cmd) -> Vec<Effect> {
+        match (self.pane, cmd) {
+            (Pane::Reports, Cmd::Export) => self.export_reports(),
+            (Pane::Reports, Cmd::Rerun) => self.run_report_query(),
+            (Pane::Policies, Cmd::Rerun) => self.recompute_plan(),
+            (Pane::Policies, Cmd::Apply) => self.confirm_apply(),
+            (Pane::Policies, Cmd::FocusLeft) => {
+                self.policies.focus_plan = false;
+                vec![]
+            }
+            (Pane::Policies, Cmd::FocusRight) => {
+                self.policies.focus_plan = self.policies.plan.is_some();
+                vec![]
+            }
+            _ => vec![],
+        }
     }
 
     fn move_sel(&mut self, delta: isize) {
@@ -645,10 +737,13 @@ impl App {
                 self.groups_selected = (self.groups_selected as isize).saturating_add(delta).clamp(0, n as isize - 1) as usize;
                 self.groups_offset = visible_offset(self.groups_selected, self.groups_offset, h, n);
             }
-            Pane::Policies | Pane::Reports => {
-                let i = if self.pane == Pane::Policies { 0 } else { 1 };
-                let s = (self.text_scroll[i] as isize).saturating_add(delta).clamp(0, 200);
-                self.text_scroll[i] = s as u16;
+            Pane::Policies => {
+                let h = super::policies::list_height(self.body_area());
+                self.policies.move_by(delta, h);
+            }
+            Pane::Reports => {
+                let h = super::reports::table_height(self.body_area());
+                self.reports.move_by(delta, h);
             }
         }
     }
@@ -664,6 +759,10 @@ impl App {
                 if self.groups_selected < self.groups.len() => {
                     self.modals.push(Modal::GroupMembers { group: self.groups_selected, selected: 0, offset: 0 });
                 }
+            Pane::Reports if self.reports.selected_row().is_some() => {
+                self.modals.push(Modal::ReportDetail { idx: self.reports.selected, scroll: 0 });
+            }
+            Pane::Policies => return self.policies_open(),
             _ => {}
         }
         vec![]
@@ -734,7 +833,10 @@ impl App {
         let members_h = super::render::members_height(self) as usize;
         let groups = &self.groups;
         match self.modals.last_mut() {
-            Some(Modal::Help { scroll }) | Some(Modal::UserDetail { scroll, .. }) => {
+            Some(Modal::Help { scroll })
+            | Some(Modal::UserDetail { scroll, .. })
+            | Some(Modal::ReportDetail { scroll, .. })
+            | Some(Modal::PolicyChange { scroll, .. }) => {
                 *scroll = (*scroll as isize).saturating_add(delta).clamp(0, 500) as u16;
             }
             Some(Modal::GroupMembers { group, selected, offset }) => {

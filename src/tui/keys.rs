@@ -44,6 +44,11 @@ pub enum Cmd {
     QueueView,
     CancelQueue,
     RetryFailed,
+    Export,
+    Apply,
+    Rerun,
+    FocusLeft,
+    FocusRight,
 }
 
 pub struct Binding {
@@ -95,6 +100,21 @@ pub static GROUPS: &[Binding] = &[
     b!("-", "remove the marked users from the group (in the members list: the selected member)", Cmd::RemoveMembers, [(KeyCode::Char('-'), N)]),
     b!("R", "rename the group", Cmd::RenameGroup, [(KeyCode::Char('R'), N)]),
     b!("n", "create a group (with the marked users as members)", Cmd::CreateGroup, [(KeyCode::Char('n'), N)]),
+];
+
+pub static REPORTS: &[Binding] = &[
+    b!("Enter", "open the record's detail view (every field, hash included)", Cmd::Open, [(KeyCode::Enter, N)]),
+    b!("/", "edit the filters (Tab/↑↓ between fields, Enter runs the query, Esc leaves)", Cmd::Filter, [(KeyCode::Char('/'), N)]),
+    b!("e", "export the records shown to a CSV file (path in the Log)", Cmd::Export, [(KeyCode::Char('e'), N)]),
+    b!("r", "run the query again", Cmd::Rerun, [(KeyCode::Char('r'), N)]),
+];
+
+pub static POLICIES: &[Binding] = &[
+    b!("Enter", "list: compute the policy's plan; plan: open the change", Cmd::Open, [(KeyCode::Enter, N)]),
+    b!("l →", "move to the plan", Cmd::FocusRight, [(KeyCode::Char('l'), N), (KeyCode::Right, N)]),
+    b!("h ← Esc", "back to the list of policies", Cmd::FocusLeft, [(KeyCode::Char('h'), N), (KeyCode::Left, N), (KeyCode::Esc, N)]),
+    b!("A", "apply the plan shown (after one confirmation)", Cmd::Apply, [(KeyCode::Char('A'), N)]),
+    b!("r", "read the policies again and recompute the plan", Cmd::Rerun, [(KeyCode::Char('r'), N)]),
 ];
 
 pub static GLOBAL: &[Binding] = &[
@@ -161,6 +181,10 @@ fn short(cmd: Cmd) -> Option<&'static str> {
         Cmd::CopyId => "copy id",
         Cmd::Mark => "mark",
         Cmd::Deactivate => "deactivate",
+        Cmd::Export => "export",
+        Cmd::Apply => "apply",
+        Cmd::FocusRight => "plan",
+        Cmd::Rerun => "rerun",
         _ => return None,
     })
 }

@@ -12,14 +12,16 @@ pub mod confirm;
 pub mod keys;
 pub mod queue;
 mod queue_runner;
+pub mod policies;
 pub mod render;
+pub mod reports;
 mod runtime;
 pub mod term;
 pub mod theme;
 pub mod users;
 
 pub use app::{App, Effect, LogEntry, Msg};
-pub use runtime::run_with_client;
+pub use runtime::{ConsoleEnv, run_with_client};
 
 use crate::cli::ConnArgs;
 
@@ -53,7 +55,12 @@ pub async fn run_console_opts(conn: &ConnArgs, theme: Option<String>, read_only:
     let theme = theme.or_else(|| c.config.ui.theme.clone());
     let mut setup = queue_runner::QueueSetup::from_connection(&c);
     setup.read_only = read_only;
-    runtime::run_with_queue(c.client, theme, Vec::new(), setup).await
+    let env = ConsoleEnv {
+        profile: c.profile_name.clone(),
+        safety: crate::queue::Safety::from_profile(&c.profile, false),
+        ..ConsoleEnv::default()
+    };
+    runtime::run_with_queue(c.client, theme, Vec::new(), setup, env).await
 }
 
 /// `scimitar demo`: start the embedded emulator on a free loopback port with a random token,
@@ -101,7 +108,8 @@ pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, re
     );
     let mut setup = queue_runner::QueueSetup::in_data_dir("demo", &client.host());
     setup.read_only = read_only;
-    let code = runtime::run_with_queue(client, theme, vec![intro], setup).await;
+    let env = ConsoleEnv { profile: "demo".into(), ..ConsoleEnv::default() };
+    let code = runtime::run_with_queue(client, theme, vec![intro], setup, env).await;
     emu.shutdown().await;
     code
 }
@@ -111,3 +119,6 @@ mod tests;
 
 #[cfg(test)]
 mod queue_tests;
+
+#[cfg(test)]
+mod panes_tests;

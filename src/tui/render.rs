@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, BorderType, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-const MARK: &str = "> ";
+pub(super) const MARK: &str = "> ";
 
 pub struct Areas {
     pub tabs: Rect,
@@ -93,8 +93,8 @@ pub fn render(app: &App, f: &mut Frame) {
     match app.pane {
         Pane::Users => render_users(app, f, a.body),
         Pane::Groups => render_groups(app, f, a.body),
-        Pane::Policies => render_text_pane(app, f, a.body, "Policies", POLICIES_TEXT, app.text_scroll[0]),
-        Pane::Reports => render_text_pane(app, f, a.body, "Reports", REPORTS_TEXT, app.text_scroll[1]),
+        Pane::Policies => super::policies::render(app, f, a.body),
+        Pane::Reports => super::reports::render(app, f, a.body),
     }
     if let Some(l) = a.log {
         render_log(app, f, l);
@@ -112,11 +112,14 @@ pub fn render(app: &App, f: &mut Frame) {
             Modal::Prompt => super::confirm::render_prompt(app, f, area),
             Modal::Queue => super::queue::render_queue(app, f, area),
             Modal::Resume => super::queue::render_resume(app, f, area),
+            Modal::ReportDetail { idx, scroll } => super::reports::render_detail(app, f, area, *idx, *scroll),
+            Modal::PolicyChange { row, scroll } => super::policies::render_change(app, f, area, *row, *scroll),
+            Modal::ConfirmApply { typed } => super::policies::render_confirm(app, f, area, typed),
         }
     }
 }
 
-fn block<'a>(t: &Theme, title: impl Into<Line<'a>>, focus: bool) -> Block<'a> {
+pub(super) fn block<'a>(t: &Theme, title: impl Into<Line<'a>>, focus: bool) -> Block<'a> {
     Block::new()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
@@ -149,7 +152,7 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-fn spinner(app: &App) -> &'static str {
+pub(super) fn spinner(app: &App) -> &'static str {
     SPINNER[app.spinner % SPINNER.len()]
 }
 
@@ -323,7 +326,7 @@ fn empty_users_message(app: &App) -> Text<'static> {
     Text::from(lines)
 }
 
-fn truncate(s: &str, n: usize) -> String {
+pub(super) fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { s.chars().take(n.saturating_sub(1)).chain(['…']).collect() }
 }
 
@@ -372,42 +375,6 @@ fn render_groups(app: &App, f: &mut Frame, r: Rect) {
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
     let mut state = TableState::new().with_selected(Some(app.groups_selected - off));
     f.render_stateful_widget(table, inner, &mut state);
-}
-
-const POLICIES_TEXT: &str = "\
-The Policies pane is not built yet.
-
-What will appear here: your provisioning policies (policy files in <config dir>/policies/, each \
-naming a directory export such as an HR CSV as the source of truth, how its columns map to Slack \
-attributes, who is in scope and what may change) and, for the selected one, the plan it gives \
-against the live Slack directory: users to create, update and deactivate and group memberships \
-to change, for review before the changes go to the action queue.
-
-How to get it: the policy engine is being built (the plan is computed in the library already; \
-the policy commands and this pane come next). Until then, find the users a rule would touch \
-with the Users pane (/ to filter, A for active/deactivated) or with \
-`scimitar users list --active true --output csv`.";
-
-const REPORTS_TEXT: &str = "\
-The Reports pane is not built yet.
-
-What will appear here: every operation scimitar has performed (from the console, the headless \
-commands, policy runs and resume), read from the tamper-evident report table of the local \
-database (scimitar.db in the data dir): who did what to whom, when, and whether it worked, \
-filterable by user, action, outcome and time, with counts per action and outcome.
-
-How to get it today, from a shell:
-  scimitar report                                   newest 1,000 records
-  scimitar report --summary                         counts per action and outcome
-  scimitar report --user ann@example.com --since 7d one person's history
-  scimitar report --outcome failed --output csv     failures, for a spreadsheet
-  scimitar report verify                            check the hash chain";
-
-fn render_text_pane(app: &App, f: &mut Frame, r: Rect, title: &str, text: &str, scroll: u16) {
-    let t = &app.theme;
-    let b = block(t, format!(" {title} "), true);
-    let p = Paragraph::new(text).block(b).wrap(Wrap { trim: false }).scroll((scroll, 0));
-    f.render_widget(p, r);
 }
 
 fn level_style(t: &Theme, l: Level) -> Style {
@@ -515,7 +482,7 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
     f.render_widget(Paragraph::new(help).style(t.status_bar), right);
 }
 
-fn overlay<'a>(f: &mut Frame, area: Rect, t: &Theme, title: impl Into<Line<'a>>) -> (Rect, Block<'a>) {
+pub(super) fn overlay<'a>(f: &mut Frame, area: Rect, t: &Theme, title: impl Into<Line<'a>>) -> (Rect, Block<'a>) {
     let r = modal_area(area);
     f.render_widget(Clear, r);
     let b = block(t, title, true);

@@ -23,12 +23,42 @@ use tokio::task::JoinHandle;
 const FRAME: Duration = Duration::from_millis(12);
 const TICK: Duration = Duration::from_millis(100);
 
+/// What the console needs besides the client: where the database is, and the profile's rules
+/// for the action queue.
+#[derive(Clone, Debug)]
+pub struct ConsoleEnv {
+    pub profile: String,
+    pub safety: crate::queue::Safety,
+    pub engine: crate::queue::EngineConfig,
+    /// The database (journal and report).
+    pub db: std::path::PathBuf,
+    /// Saved state of earlier policy applies.
+    pub state_dir: std::path::PathBuf,
+}
+
+impl Default for ConsoleEnv {
+    fn default() -> Self {
+        ConsoleEnv {
+            profile: "default".into(),
+            safety: crate::queue::Safety::default(),
+            engine: crate::queue::EngineConfig::default(),
+            db: crate::paths::database(),
+            state_dir: crate::policy::apply::default_state_dir(),
+        }
+    }
+}
+
 struct Executor {
     client: ScimClient,
     tx: UnboundedSender<Msg>,
     users: Option<JoinHandle<()>>,
     groups: Option<JoinHandle<()>>,
     queue: QueueRunner,
+    env: ConsoleEnv,
+    /// Cancels the running policy apply when the console closes.
+    apply_cancel: Option<crate::queue::Cancel>,
+    /// The plan being computed (a newer request replaces it).
+    plan: Option<JoinHandle<()>>,
 }
 
 impl Executor {
@@ -95,16 +125,104 @@ impl Executor {
             e @ (Effect::RunBatch { .. } | Effect::CancelBatch { .. } | Effect::RetryFailed { .. } | Effect::ResumeBatches { .. }) => {
                 self.queue.run(e)
             }
+            Effect::QueryReports { generation, query } => {
+                let db = self.env.db.clone();
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || super::reports::load(&db, &query))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("the report query stopped: {e}")));
+                    let _ = tx.send(Msg::ReportsLoaded { generation, result });
+                });
+            }
+            Effect::ExportReports { records } => {
+                tokio::spawn(async move {
+                    let count = records.len();
+                    let result = tokio::task::spawn_blocking(move || {
+                        super::reports::export_csv(&records, &super::reports::export_dir(), time::OffsetDateTime::now_utc())
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the export stopped: {e}")));
+                    let _ = tx.send(Msg::ReportsExported { count, result });
+                });
+            }
+            Effect::ListPolicies => {
+                tokio::spawn(async move {
+                    let list = tokio::task::spawn_blocking(super::policies::available).await.unwrap_or_default();
+                    let _ = tx.send(Msg::PoliciesListed(list));
+                });
+            }
+            Effect::ComputePlan { generation, name, path } => {
+                let state_dir = self.env.state_dir.clone();
+                if let Some(h) = self.plan.take() {
+                    h.abort();
+                }
+                self.plan = Some(tokio::spawn(async move {
+                    let result = crate::policy::cli::live_plan(&client, &path, &state_dir)
+                        .await
+                        .map(|l| super::policies::PlanHandle(std::sync::Arc::new(l)))
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::PlanComputed { generation, name, result });
+                }));
+            }
+            Effect::ApplyPlan { name, plan, force } => {
+                let cancel = crate::queue::Cancel::default();
+                self.apply_cancel = Some(cancel.clone());
+                let env = self.env.clone();
+                tokio::spawn(async move {
+                    let result = apply_plan(client, env, &name, plan, force, tx.clone(), cancel).await;
+                    let _ = tx.send(Msg::ApplyDone { name, result });
+                });
+            }
             Effect::Quit => {}
         }
     }
 
     fn shutdown(&mut self) {
         self.queue.shutdown();
-        for h in [self.users.take(), self.groups.take()].into_iter().flatten() {
+        if let Some(c) = self.apply_cancel.take() {
+            c.cancel();
+        }
+        for h in [self.users.take(), self.groups.take(), self.plan.take()].into_iter().flatten() {
             h.abort();
         }
     }
+}
+
+/// Open the journal, then run the plan with the queue's events forwarded as `Msg::Queue`.
+async fn apply_plan(
+    client: ScimClient,
+    env: ConsoleEnv,
+    name: &str,
+    plan: super::policies::PlanHandle,
+    force: bool,
+    tx: UnboundedSender<Msg>,
+    cancel: crate::queue::Cancel,
+) -> Result<crate::policy::apply::ApplyOutcome, String> {
+    use crate::queue::{Journal, RunContext};
+    let ctx = RunContext::new(&env.profile, &client.host());
+    let db = env.db.clone();
+    let journal = tokio::task::spawn_blocking(move || Journal::open(&db, ctx))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot open the journal: {e:#}"))?;
+    let apply_env = crate::policy::apply::ApplyEnv {
+        journal: std::sync::Arc::new(journal),
+        safety: crate::queue::Safety { force: force || env.safety.force, ..env.safety },
+        engine: env.engine,
+        origin: "console".into(),
+    };
+    let (etx, mut erx) = unbounded_channel();
+    let forward = tokio::spawn(async move {
+        while let Some(ev) = erx.recv().await {
+            if tx.send(Msg::Queue(ev)).is_err() {
+                return;
+            }
+        }
+    });
+    let run_id = crate::queue::journal::new_id("pr");
+    let r = crate::policy::apply::apply_live(&client, &plan.0, name, &run_id, apply_env, etx, cancel).await;
+    let _ = forward.await;
+    r
 }
 
 fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> std::io::Result<()> {
@@ -118,17 +236,19 @@ fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> std::io
 /// (The action queue journals in memory; `run_with_queue` takes a real journal and rules.)
 pub async fn run_with_client(client: ScimClient, theme: Option<String>) -> i32 {
     let setup = QueueSetup::in_memory("console", &client.host());
-    run_with_queue(client, theme, Vec::new(), setup).await
+    run_with_queue(client, theme, Vec::new(), setup, ConsoleEnv::default()).await
 }
 
-/// As `run_with_client`, with lines for the Log pane to start with and the queue's setup.
-pub async fn run_with_queue(client: ScimClient, theme: Option<String>, intro: Vec<String>, setup: QueueSetup) -> i32 {
+/// As `run_with_client`, with lines for the Log pane to start with, the action queue's setup
+/// (journal, safety rules) and the console's environment (report database, policy state).
+pub async fn run_with_queue(client: ScimClient, theme: Option<String>, intro: Vec<String>, setup: QueueSetup, env: ConsoleEnv) -> i32 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!("scimitar: the console needs a terminal; for scripts use the commands (scimitar --help)");
         return crate::exit::USAGE;
     }
     let (themes, theme, theme_err) = super::choose_theme(theme.as_deref(), None);
     let mut app = App::new(client.host(), client.version().label(), themes, theme);
+    app.policies.profile_ceiling = env.safety.max_deactivations;
     for line in intro {
         app.push_log(Level::Info, line);
     }
@@ -146,7 +266,7 @@ pub async fn run_with_queue(client: ScimClient, theme: Option<String>, intro: Ve
             None
         }
     };
-    match event_loop(client, app, journal).await {
+    match event_loop(client, app, journal, env).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("scimitar: terminal error: {e}");
@@ -155,7 +275,7 @@ pub async fn run_with_queue(client: ScimClient, theme: Option<String>, intro: Ve
     }
 }
 
-async fn event_loop(client: ScimClient, mut app: App, journal: Option<std::sync::Arc<crate::queue::Journal>>) -> std::io::Result<i32> {
+async fn event_loop(client: ScimClient, mut app: App, journal: Option<std::sync::Arc<crate::queue::Journal>>, env: ConsoleEnv) -> std::io::Result<i32> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -171,7 +291,7 @@ async fn event_loop(client: ScimClient, mut app: App, journal: Option<std::sync:
         }
         Err(e) => app.push_log(Level::Error, format!("cannot read the journal's unfinished batches: {e}")),
     }
-    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None, queue };
+    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None, queue, env, apply_cancel: None, plan: None };
     app.update(Msg::Budget(client.budget_remaining(Endpoint::ListUsers)));
     // The first frame goes out before any request does.
     draw(&mut terminal, &app)?;

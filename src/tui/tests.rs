@@ -332,8 +332,8 @@ fn render_every_pane_at_80x24_and_200x50() {
                     assert_eq!(s.contains("W00000000"), w == 200, "{s}");
                 }
                 "groups" => assert!(s.contains("everyone") && s.contains("Members"), "{s}"),
-                "policies" => assert!(s.contains("Policies pane is not built yet"), "{s}"),
-                "reports" => assert!(s.contains("Reports pane is not built yet"), "{s}"),
+                "policies" => assert!(s.contains("reading policies") && s.contains("Plan"), "{s}"),
+                "reports" => assert!(s.contains("querying") && s.contains("since: 7d"), "{s}"),
                 _ => unreachable!(),
             }
         }

@@ -1,0 +1,493 @@
+//! The Reports and Policies panes: key handling on the pure state, the executor-side functions
+//! (query, CSV export) against a temporary database, and TestBackend renders at 80x24 and 200x50.
+
+use super::app::{App, Effect, Level, Modal, Msg, Pane};
+use super::policies::{Kind, PlanHandle, plan_rows};
+use super::reports::{self, ReportData, ReportRow};
+use super::tests::{app_with, screen};
+use crate::policy::Policy;
+use crate::policy::cli::LivePlan;
+use crate::policy::plan::{AttrChange, CreateUser, Deactivate, GroupTarget, MemberChange, MemberRef, Plan, Reason, UpdateUser};
+use crate::policy::Attr;
+use crate::queue::{OpState, QueueEvent};
+use crate::report::{OperationRecord, Outcome, ReportStore, StoredRecord};
+use crate::scim::{MultiValue, User};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn typ(app: &mut App, s: &str) -> Vec<Effect> {
+    s.chars().flat_map(|c| key(app, KeyCode::Char(c))).collect()
+}
+
+fn op(i: u32, email: &str, outcome: Outcome, finished: OffsetDateTime) -> OperationRecord {
+    let mut r = op_clean(i, email, outcome, finished);
+    r.error_message = r.error_message.map(|m| format!("{m}\x1b[31m"));
+    r
+}
+
+/// A record without control characters (the CSV writer cleans those, so they do not round-trip).
+fn op_clean(i: u32, email: &str, outcome: Outcome, finished: OffsetDateTime) -> OperationRecord {
+    OperationRecord {
+        op_id: format!("op-{i}"),
+        batch_id: Some("b-test".into()),
+        policy_run: None,
+        started_at: finished - Duration::milliseconds(250),
+        finished_at: finished,
+        profile: "prod".into(),
+        host: "api.slack.com".into(),
+        action: if i.is_multiple_of(2) { "deactivate".into() } else { "update_user".into() },
+        target_id: Some(format!("U{i:05}")),
+        target_email: Some(email.into()),
+        target_user_name: None,
+        target_display: Some(format!("User {i}")),
+        outcome,
+        error_code: (outcome == Outcome::Failed).then(|| "invalid_manager".into()),
+        error_message: (outcome == Outcome::Failed).then(|| "manager W1 does not exist".into()),
+        http_status: Some(if outcome == Outcome::Failed { 400 } else { 200 }),
+        retries: 0,
+        duration_ms: 250,
+        os_user: "alice".into(),
+        os_host: "ws1".into(),
+        detail: Some(serde_json::json!({"active": false})),
+    }
+}
+
+/// Records as the store hands them back (seq and hashes filled in), newest first.
+fn stored(n: u32, now: OffsetDateTime) -> Vec<StoredRecord> {
+    stored_with(n, now, op)
+}
+
+fn stored_with(n: u32, now: OffsetDateTime, op: fn(u32, &str, Outcome, OffsetDateTime) -> OperationRecord) -> Vec<StoredRecord> {
+    let mut s = ReportStore::from_connection(crate::store::open_in_memory().unwrap());
+    for i in 0..n {
+        let outcome = if i % 5 == 1 { Outcome::Failed } else { Outcome::Done };
+        s.append(&op(i, &format!("user{i}@example.com"), outcome, now - Duration::hours(i as i64 * 7))).unwrap();
+    }
+    s.query(&Default::default()).unwrap()
+}
+
+fn data(records: Vec<StoredRecord>) -> ReportData {
+    let mut daily: HashMap<(time::Date, Outcome), u64> = HashMap::new();
+    for r in &records {
+        *daily.entry((r.record.finished_at.date(), r.record.outcome)).or_default() += 1;
+    }
+    let mut daily: Vec<_> = daily.into_iter().map(|((d, o), n)| (d, o, n)).collect();
+    daily.sort();
+    ReportData { total: records.len() as u64, rows: records.into_iter().map(ReportRow::new).collect(), daily, no_db: false }
+}
+
+/// The Reports pane opened (its first query answered with `records`).
+fn reports_app(records: Vec<StoredRecord>) -> App {
+    let mut app = app_with(20);
+    let fx = key(&mut app, KeyCode::Char('4'));
+    assert_eq!(app.pane, Pane::Reports);
+    let [Effect::QueryReports { generation, query }] = fx.as_slice() else { panic!("{fx:?}") };
+    assert!(query.since.is_some(), "opens on the default span");
+    app.update(Msg::ReportsLoaded { generation: *generation, result: Ok(data(records)) });
+    app
+}
+
+#[test]
+fn reports_render_table_chart_and_collapse_columns() {
+    let now = OffsetDateTime::now_utc();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut app = reports_app(stored(20, now));
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("Reports") && s.contains("user0@example.com"), "{s}");
+        assert!(s.contains("since: 7d") && s.contains("outcome:"), "{s}");
+        assert!(s.contains("■ done") && s.contains("■ failed"), "chart legend\n{s}");
+        assert!(s.contains("Outcome") && s.contains("failed"), "{s}");
+        // 80 columns keep time, action, target and outcome; 200 show code and message too.
+        assert_eq!(s.contains("Message"), w == 200, "{s}");
+        assert_eq!(s.contains("invalid_manager"), w == 200, "{s}");
+        if w == 200 {
+            assert!(s.contains("manager W1 does not exist"), "{s}");
+            assert!(!s.contains('\x1b'), "server text is cleaned");
+        }
+        let today = format!("{:02}-{:02}", now.month() as u8, now.day());
+        assert!(s.contains(&today) || s.contains(&format!(" {:02} ", now.day())), "today's bar label\n{s}");
+    }
+}
+
+#[test]
+fn reports_without_a_database_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = reports::load(&dir.path().join("none.db"), &Default::default()).unwrap();
+    assert!(d.no_db);
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut app = app_with(5);
+        let fx = key(&mut app, KeyCode::Char('4'));
+        let [Effect::QueryReports { generation, .. }] = fx.as_slice() else { panic!() };
+        app.update(Msg::ReportsLoaded { generation: *generation, result: Ok(d.clone()) });
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("No operations recorded yet"), "{s}");
+    }
+}
+
+#[test]
+fn report_filters_are_edited_and_run() {
+    let mut app = reports_app(stored(3, OffsetDateTime::now_utc()));
+    key(&mut app, KeyCode::Char('/'));
+    assert_eq!(app.reports.focus, Some(0));
+    // Typed keys go to the field, not to the keymap (j would move, q would quit).
+    assert!(typ(&mut app, "jq@x.example").is_empty());
+    assert!(!app.quit);
+    key(&mut app, KeyCode::Tab);
+    typ(&mut app, "deactivate");
+    key(&mut app, KeyCode::Tab);
+    typ(&mut app, "failed");
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.reports.focus, Some(1));
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.reports.focus, Some(reports::SINCE));
+    for _ in 0..2 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typ(&mut app, "24h");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("jq@x.example") && s.contains("since: 24h"), "{s}");
+    assert!(s.contains("Enter run · Esc leave"), "the hint bar says how to leave the fields\n{s}");
+    let gen_before = app.reports.generation;
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.reports.focus, None);
+    let [Effect::QueryReports { generation, query }] = fx.as_slice() else { panic!("{fx:?}") };
+    assert_eq!(*generation, gen_before + 1);
+    assert_eq!(query.user.as_deref(), Some("jq@x.example"));
+    assert_eq!(query.action.as_deref(), Some("deactivate"));
+    assert_eq!(query.outcome, Some(Outcome::Failed));
+    let since = query.since.unwrap();
+    assert!((OffsetDateTime::now_utc() - since - Duration::hours(24)).abs() < Duration::minutes(1));
+    // A stale answer (the earlier generation) is dropped.
+    app.update(Msg::ReportsLoaded { generation: gen_before, result: Ok(ReportData::default()) });
+    assert!(app.reports.loading && app.reports.data.rows.len() == 3);
+    // A bad value names the field and runs nothing.
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    typ(&mut app, "x");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(fx.is_empty());
+    let e = app.reports.error.clone().unwrap();
+    assert!(e.starts_with("outcome:") && e.contains("failedx"), "{e}");
+    // Esc leaves the fields; then keys are pane keys again.
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.reports.focus, None);
+}
+
+#[test]
+fn report_detail_and_export_effect() {
+    let recs = stored(30, OffsetDateTime::now_utc());
+    let mut app = reports_app(recs.clone());
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.modals.last(), Some(&Modal::ReportDetail { idx: 1, scroll: 0 }));
+    for (w, h) in [(200, 50), (80, 24)] {
+        if h == 24 {
+            app.update(Msg::Resize(w, h));
+            key(&mut app, KeyCode::PageDown); // the hashes are the last fields
+        }
+        let s = screen(&mut app, w, h);
+        assert!(s.contains(&format!("Record {}", recs[1].seq)), "{s}");
+        assert!(s.contains("prev_hash") && s.contains(&recs[1].hash[..20]), "{s}");
+    }
+    key(&mut app, KeyCode::Esc);
+    assert!(app.modals.is_empty());
+    let fx = key(&mut app, KeyCode::Char('e'));
+    let [Effect::ExportReports { records }] = fx.as_slice() else { panic!("{fx:?}") };
+    assert_eq!(records, &recs);
+    assert!(key(&mut app, KeyCode::Char('e')).is_empty(), "one export at a time");
+    app.update(Msg::ReportsExported { count: 30, result: Ok(PathBuf::from("/tmp/x/scimitar-report-1.csv")) });
+    let last = app.log.back().unwrap();
+    assert_eq!(last.level, Level::Ok);
+    assert!(last.text.contains("exported 30 records to /tmp/x/scimitar-report-1.csv"), "{}", last.text);
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("exported to /tmp/x/scimitar-report-1.csv"), "{s}");
+}
+
+#[test]
+fn export_writes_csv_that_reads_back_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs = stored_with(12, OffsetDateTime::now_utc(), op_clean);
+    let now = time::macros::datetime!(2026-11-22 19:07:00 UTC);
+    let p1 = reports::export_csv(&recs, dir.path(), now).unwrap();
+    assert_eq!(p1.file_name().unwrap(), "scimitar-report-20261122-190700.csv");
+    let back = crate::report::cli::read_csv(std::fs::File::open(&p1).unwrap()).unwrap();
+    assert_eq!(back, recs);
+    let p2 = reports::export_csv(&recs[..2], dir.path(), now).unwrap();
+    assert_ne!(p1, p2);
+    assert_eq!(crate::report::cli::read_csv(std::fs::File::open(&p2).unwrap()).unwrap(), recs[..2]);
+    assert_eq!(crate::report::cli::read_csv(std::fs::File::open(&p1).unwrap()).unwrap().len(), 12, "first file untouched");
+}
+
+#[test]
+fn load_reads_records_counts_and_days_from_a_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("scimitar.db");
+    let now = OffsetDateTime::now_utc();
+    let mut s = ReportStore::open(&db).unwrap();
+    for i in 0..6 {
+        let o = if i == 2 { Outcome::Failed } else { Outcome::Done };
+        s.append(&op(i, &format!("u{i}@x.example"), o, now - Duration::days(i as i64))).unwrap();
+    }
+    drop(s);
+    let mut app = app_with(1);
+    key(&mut app, KeyCode::Char('4'));
+    let (q, span) = app.reports.build_query(now).unwrap();
+    assert_eq!(span, ((now - Duration::days(7)).date(), now.date()));
+    let d = reports::load(&db, &q).unwrap();
+    assert_eq!((d.rows.len(), d.total), (6, 6));
+    assert_eq!(d.rows[0].target, "u0@x.example");
+    assert_eq!(d.daily.iter().filter(|(_, o, _)| *o == Outcome::Failed).count(), 1);
+    app.reports.inputs[2] = tui_input::Input::new("failed".into());
+    let (q, _) = app.reports.build_query(now).unwrap();
+    let d = reports::load(&db, &q).unwrap();
+    assert_eq!(d.total, 1);
+    assert_eq!(d.rows[0].code, "invalid_manager");
+}
+
+// ---- Policies ---------------------------------------------------------------------------------
+
+fn policy() -> Policy {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/policy.toml")).unwrap();
+    Policy::parse(&text, std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/policy.toml"))).unwrap()
+}
+
+fn deact(i: usize) -> Deactivate {
+    Deactivate { id: format!("W9{i:04}"), email: format!("gone{i}@example.com"), label: format!("gone{i}@example.com"), reason: Reason::Deleted, row_line: None }
+}
+
+fn plan(deactivations: usize) -> Plan {
+    let new_user = User { user_name: Some("ann".into()), emails: Some(vec![MultiValue::email("ann@example.com", true)]), ..Default::default() };
+    Plan {
+        creates: vec![CreateUser { row_line: 2, key: "ann@example.com".into(), label: "ann@example.com".into(), user: new_user }],
+        updates: vec![UpdateUser {
+            id: "W00000001".into(),
+            label: "bob@example.com".into(),
+            row_line: 3,
+            changes: vec![AttrChange { attr: Attr::Title, old: Some("Engineer".into()), new: Some("Staff Engineer".into()) }],
+            patch: User::default(),
+        }],
+        member_adds: vec![MemberChange {
+            group: GroupTarget::Existing { id: "S001".into() },
+            group_name: "eng".into(),
+            members: vec![MemberRef::Pending { key: "ann@example.com".into(), label: "ann@example.com".into() }],
+        }],
+        deactivations: (0..deactivations).map(deact).collect(),
+        warnings: vec!["row 9: manager zed@example.com is not in the source".into()],
+        ..Default::default()
+    }
+}
+
+fn handle(p: Plan) -> PlanHandle {
+    PlanHandle(Arc::new(LivePlan {
+        policy: policy(),
+        plan: p,
+        prior: None,
+        active_users: 1000,
+        state_file: PathBuf::from("/nonexistent/hr.json"),
+        update_emails: HashMap::new(),
+    }))
+}
+
+/// The Policies pane opened, listed, and the first policy's plan computed as `p`.
+fn policies_app(p: Plan) -> App {
+    let mut app = app_with(20);
+    let fx = key(&mut app, KeyCode::Char('3'));
+    assert_eq!(fx, [Effect::ListPolicies]);
+    let list = vec![("hr".to_string(), PathBuf::from("/p/hr.toml")), ("contractors".to_string(), PathBuf::from("/p/contractors.toml"))];
+    let fx = app.update(Msg::PoliciesListed(list));
+    let [Effect::ComputePlan { generation, name, path }] = fx.as_slice() else { panic!("{fx:?}") };
+    assert_eq!((name.as_str(), path.as_path()), ("hr", std::path::Path::new("/p/hr.toml")));
+    assert!(app.busy(), "a spinner runs while the plan is computed");
+    app.update(Msg::PlanComputed { generation: *generation, name: name.clone(), result: Ok(handle(p)) });
+    assert!(!app.busy());
+    app
+}
+
+#[test]
+fn plan_rows_group_changes_by_kind_with_counts() {
+    let rows = plan_rows(&plan(3));
+    let heads: Vec<&str> = rows.iter().filter(|r| r.heading).map(|r| r.text.as_str()).collect();
+    assert_eq!(heads, ["Create users (1)", "Update users (1)", "Deactivate users (3)", "Add members (1)", "Warnings (1)"]);
+    let upd = rows.iter().find(|r| r.kind == Kind::Update && !r.heading).unwrap();
+    assert!(upd.detail.contains(&("title".into(), "Engineer → Staff Engineer".into())), "{:?}", upd.detail);
+    let d = rows.iter().find(|r| r.kind == Kind::Deactivate && !r.heading).unwrap();
+    assert!(d.detail.contains(&("reason".into(), "not in source".into())));
+}
+
+#[test]
+fn policies_render_list_and_plan() {
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut app = policies_app(plan(3));
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("hr") && s.contains("contractors"), "{s}");
+        assert!(s.contains("1 create, 1 update, 3 deactivate"), "{s}");
+        assert!(s.contains("Create users (1)") && s.contains("Deactivate users (3)"), "{s}");
+        assert!(s.contains("gone0@example.com (not in source)"), "{s}");
+        if h == 50 {
+            assert!(s.contains("Warnings (1)") && s.contains("ann@example.com → eng"), "{s}");
+        }
+    }
+    // Before a plan: the computing indicator.
+    let mut app = app_with(5);
+    key(&mut app, KeyCode::Char('3'));
+    app.update(Msg::PoliciesListed(vec![("hr".into(), PathBuf::from("/p/hr.toml"))]));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("computing the plan of hr"), "{s}");
+    // A failure shows the error.
+    let g = app.policies.generation;
+    app.update(Msg::PlanComputed { generation: g, name: "hr".into(), result: Err("hr.toml:3: `match_on`: bad".into()) });
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("hr.toml:3: `match_on`: bad"), "{s}");
+}
+
+#[test]
+fn selecting_a_policy_computes_its_plan_and_drops_stale_results() {
+    let mut app = policies_app(plan(1));
+    key(&mut app, KeyCode::Char('j'));
+    let fx = key(&mut app, KeyCode::Enter);
+    let [Effect::ComputePlan { generation, name, .. }] = fx.as_slice() else { panic!("{fx:?}") };
+    assert_eq!(name, "contractors");
+    let stale = generation - 1;
+    app.update(Msg::PlanComputed { generation: stale, name: "hr".into(), result: Ok(handle(Plan::default())) });
+    assert!(app.policies.computing.is_some(), "stale result dropped");
+    app.update(Msg::PlanComputed { generation: *generation, name: "contractors".into(), result: Ok(handle(Plan::default())) });
+    assert_eq!(app.policies.plan.as_ref().unwrap().name, "contractors");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("nothing to do"), "{s}");
+    // An empty plan is not applied.
+    assert!(key(&mut app, KeyCode::Char('A')).is_empty());
+    assert!(app.modals.is_empty());
+    assert!(app.log.back().unwrap().text.contains("nothing to apply"));
+}
+
+#[test]
+fn enter_on_a_change_opens_its_detail() {
+    let mut app = policies_app(plan(2));
+    assert!(!app.policies.focus_plan, "the plan computed on opening leaves the keys with the list");
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "Enter on the policy whose plan is shown moves to it");
+    assert!(app.policies.focus_plan);
+    // The first change row is selected (headings are skipped at first).
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    let Some(Modal::PolicyChange { row, .. }) = app.modals.last().cloned() else { panic!("{:?}", app.modals) };
+    assert_eq!(app.policies.plan.as_ref().unwrap().rows[row].kind, Kind::Update);
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("Update users") && s.contains("Engineer → Staff Engineer"), "{s}");
+    }
+    key(&mut app, KeyCode::Esc);
+    // On a heading Enter opens nothing; h goes back to the list.
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Enter);
+    assert!(app.modals.is_empty());
+    key(&mut app, KeyCode::Char('h'));
+    assert!(!app.policies.focus_plan);
+}
+
+#[test]
+fn apply_needs_one_confirmation_and_reports_progress() {
+    let mut app = policies_app(plan(2));
+    key(&mut app, KeyCode::Char('A'));
+    assert_eq!(app.modals.last(), Some(&Modal::ConfirmApply { typed: String::new() }));
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("Apply policy hr?") && s.contains("2 deactivation(s)") && s.contains("Enter/y apply"), "{s}");
+    }
+    // Esc cancels; nothing runs.
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.modals.is_empty());
+    key(&mut app, KeyCode::Char('A'));
+    let fx = key(&mut app, KeyCode::Char('y'));
+    let [Effect::ApplyPlan { name, plan, force }] = fx.as_slice() else { panic!("{fx:?}") };
+    assert_eq!((name.as_str(), *force), ("hr", false));
+    assert_eq!(plan, &app.policies.plan.as_ref().unwrap().live, "the plan applied is the plan shown");
+    assert!(app.busy());
+    // A second A while applying does nothing.
+    assert!(key(&mut app, KeyCode::Char('A')).is_empty());
+    // Queue events flow into the Log pane and the status line.
+    app.update(Msg::Queue(QueueEvent::BatchStarted { batch_id: "b1".into(), total: 2 }));
+    app.update(Msg::Queue(QueueEvent::OpFinished {
+        batch_id: "b1".into(),
+        op_id: "o1".into(),
+        seq: 1,
+        describe: "create user ann@example.com".into(),
+        state: OpState::Done,
+        message: String::new(),
+        retries: 0,
+    }));
+    app.update(Msg::Queue(QueueEvent::OpFinished {
+        batch_id: "b1".into(),
+        op_id: "o2".into(),
+        seq: 2,
+        describe: "deactivate gone0@example.com".into(),
+        state: OpState::Failed,
+        message: "user_not_found".into(),
+        retries: 1,
+    }));
+    assert_eq!(app.policies.progress, (1, 1, 2));
+    assert!(app.queue_status.contains("hr 2/2 (1 failed)"), "{}", app.queue_status);
+    let texts: Vec<&str> = app.log.iter().map(|e| e.text.as_str()).collect();
+    assert!(texts.contains(&"done: create user ann@example.com"), "{texts:?}");
+    assert!(app.log.iter().any(|e| e.level == Level::Error && e.text == "failed: deactivate gone0@example.com: user_not_found"));
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("applying hr: 1/2, 1 failed"), "{s}");
+    // The end: a summary, and the plan is computed again.
+    let outcome = crate::policy::apply::ApplyOutcome {
+        run_id: "pr-1".into(),
+        batches: vec![],
+        skipped: vec!["skipped x: protected".into()],
+        missing: vec![],
+        stopped_after_first: true,
+        state_error: None,
+        complete: false,
+    };
+    let fx = app.update(Msg::ApplyDone { name: "hr".into(), result: Ok(outcome) });
+    assert!(matches!(fx.as_slice(), [Effect::ComputePlan { name, .. }] if name == "hr"), "{fx:?}");
+    assert_eq!(app.queue_status, "idle");
+    assert!(app.log.iter().any(|e| e.level == Level::Warn && e.text.contains("not fully applied (run pr-1)")));
+    assert!(app.log.iter().any(|e| e.text == "skipped x: protected"));
+    assert!(app.log.iter().any(|e| e.text.starts_with("pass 1 did not fully succeed")));
+}
+
+#[test]
+fn many_deactivations_or_a_ceiling_need_the_count_typed() {
+    // 30 > 25 (the typed-confirmation threshold) and > the example policy's max_deactivations 25.
+    let mut app = policies_app(plan(30));
+    assert!(app.policies.plan.as_ref().unwrap().ceiling.is_some());
+    key(&mut app, KeyCode::Char('A'));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("WARNING") && s.contains("Type 30"), "{s}");
+    assert!(key(&mut app, KeyCode::Char('y')).is_empty(), "y alone does not apply");
+    typ(&mut app, "29");
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "a wrong count does not apply");
+    assert!(matches!(app.modals.last(), Some(Modal::ConfirmApply { typed }) if typed.is_empty()));
+    typ(&mut app, "30");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(fx.as_slice(), [Effect::ApplyPlan { force: true, .. }]), "{fx:?}");
+    assert!(app.modals.is_empty());
+}
+
+#[test]
+fn pane_keys_are_in_the_help_and_hint_bar() {
+    let mut app = policies_app(plan(1));
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("A apply"), "hint bar\n{s}");
+    key(&mut app, KeyCode::Char('?'));
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("Policies pane") && s.contains("apply the plan shown"), "{s}");
+    let mut app = reports_app(vec![]);
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("e export") && s.contains("No operation matches"), "{s}");
+}
