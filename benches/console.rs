@@ -112,7 +112,7 @@ fn process_first_frame() -> Result<f64, String> {
             .openpty(PtySize { rows: 50, cols: 200, pixel_width: 0, pixel_height: 0 })
             .map_err(|e| e.to_string())?;
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_scimitar"));
-        cmd.args(["--rate-limit", "off"]);
+        cmd.args(["--throttle", "off"]);
         cmd.env("TERM", "xterm-256color");
         cmd.env("SCIMITAR_URL", emu.base_url(ApiVersion::V2));
         cmd.env("SLACK_SCIM_TOKEN", emu.token());
