@@ -244,3 +244,26 @@ async fn read_only_refuses_writes() {
     let o = run(&url, TOKEN, &["--read-only", "groups", "list"]);
     assert!(o.status.success(), "{:?}", text(&o));
 }
+
+#[test]
+fn the_emulator_command_prints_its_url_first_and_serves() {
+    use std::io::{BufRead, BufReader};
+    let mut emu = Command::new(env!("CARGO_BIN_EXE_scimitar"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--users", "25", "--groups", "2", "--token", TOKEN])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(emu.stdout.take().unwrap()).lines();
+    let v2 = lines.next().unwrap().unwrap();
+    let v1 = lines.next().unwrap().unwrap();
+    assert!(v2.starts_with("http://127.0.0.1:") && v2.ends_with("/scim/v2/"), "{v2}");
+    assert!(v1.ends_with("/scim/v1/"), "{v1}");
+    let o = run(&v2, TOKEN, &["check", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(text(&o).0.trim()).unwrap();
+    assert_eq!(v["total_users"], 25);
+    let o = run(&v1, TOKEN, &["users", "list", "-o", "csv"]);
+    assert_eq!(text(&o).0.lines().count(), 26, "header + 25 users over v1");
+    let _ = emu.kill();
+    let _ = emu.wait();
+}
