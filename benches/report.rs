@@ -125,6 +125,59 @@ fn main() -> anyhow::Result<()> {
     let d = store.daily_counts(&ReportQuery { since: Some(end - Duration::days(30)), ..Default::default() })?;
     println!("daily_counts_30d_ms: {:.2}", ms(t));
     println!("daily_counts_30d_rows: {}", d.len());
+    // no span (`--summary` without filters, the Reports pane with `since` cleared), or only a
+    // profile, action or outcome filter
+    let all = ReportQuery::default();
+    let t = Instant::now();
+    let total = store.count_matching(&all)?;
+    println!("count_all_ms: {:.2}", ms(t));
+    println!("count_all: {total}");
+    let staging = ReportQuery { profile: Some("staging".into()), ..Default::default() };
+    let t = Instant::now();
+    let s = store.summary(&staging)?;
+    println!("summary_profile_ms: {:.2}", ms(t));
+    println!("summary_profile_total: {}", s.iter().map(|g| g.2).sum::<u64>());
+    let t = Instant::now();
+    let s = store.summary(&ReportQuery { action: Some("deactivate".into()), ..Default::default() })?;
+    println!("summary_action_ms: {:.2}", ms(t));
+    println!("summary_action_groups: {}", s.len());
+    let t = Instant::now();
+    let s = store.summary(&ReportQuery { outcome: Some(Outcome::Cancelled), ..Default::default() })?;
+    println!("summary_outcome_ms: {:.2}", ms(t));
+    println!("summary_outcome_groups: {}", s.len());
+    let t = Instant::now();
+    let c = store.count_matching(&ReportQuery { outcome: Some(Outcome::Failed), profile: Some("staging".into()), ..Default::default() })?;
+    println!("count_profile_outcome_ms: {:.2}", ms(t));
+    println!("count_profile_outcome: {c}");
+    let t = Instant::now();
+    let d = store.daily_counts(&all)?;
+    println!("daily_counts_all_ms: {:.2}", ms(t));
+    println!("daily_counts_all_rows: {}", d.len());
+    // what the Reports pane loads (rows up to its limit, the count, the chart), default 7d span
+    // and with `since` cleared
+    let pane = |q: &ReportQuery| -> anyhow::Result<(f64, usize)> {
+        let t = Instant::now();
+        let rows = store.query(q)?;
+        store.count_matching(q)?;
+        store.daily_counts(q)?;
+        Ok((ms(t), rows.len()))
+    };
+    let lim = Some(10_000);
+    let (t7, n7) = pane(&ReportQuery { since: Some(end - Duration::days(7)), limit: lim, ..Default::default() })?;
+    println!("pane_7d_ms: {t7:.2}");
+    println!("pane_7d_rows: {n7}");
+    let (ta, na) = pane(&ReportQuery { limit: lim, ..Default::default() })?;
+    println!("pane_all_ms: {ta:.2}");
+    println!("pane_all_rows: {na}");
+    let (tp, np) = pane(&ReportQuery { profile: Some("staging".into()), limit: lim, ..Default::default() })?;
+    println!("pane_profile_ms: {tp:.2}");
+    println!("pane_profile_rows: {np}");
+    let (tc, nc) = pane(&ReportQuery { outcome: Some(Outcome::Cancelled), limit: lim, ..Default::default() })?;
+    println!("pane_cancelled_ms: {tc:.2}");
+    println!("pane_cancelled_rows: {nc}");
+    let (tn, nn) = pane(&ReportQuery { profile: Some("no-such-profile".into()), limit: lim, ..Default::default() })?;
+    println!("pane_absent_profile_ms: {tn:.2}");
+    println!("pane_absent_profile_rows: {nn}");
     let t = Instant::now();
     let v = store.verify()?;
     println!("verify_ms: {:.0}", ms(t));
