@@ -153,6 +153,27 @@ fn main() -> anyhow::Result<()> {
     let d = store.daily_counts(&all)?;
     println!("daily_counts_all_ms: {:.2}", ms(t));
     println!("daily_counts_all_rows: {}", d.len());
+    // the same answers straight from `report`, as every query did before `report_counts`
+    let scan = |name: &str, sql: &str| -> anyhow::Result<()> {
+        let t = Instant::now();
+        let mut st = store.connection().prepare(sql)?;
+        let n = st.query_map([], |_| Ok(()))?.count();
+        println!("{name}_ms: {:.2}", ms(t));
+        println!("{name}_rows: {n}");
+        Ok(())
+    };
+    scan("scan_summary_all", "SELECT action, outcome, count(*) FROM report GROUP BY action, outcome")?;
+    scan("scan_count_all", "SELECT count(*) FROM report")?;
+    scan("scan_summary_profile", "SELECT action, outcome, count(*) FROM report WHERE profile = 'staging' GROUP BY action, outcome")?;
+    scan("scan_summary_action", "SELECT action, outcome, count(*) FROM report WHERE action = 'deactivate' GROUP BY action, outcome")?;
+    scan(
+        "scan_daily_counts_all",
+        "SELECT finished_ms / 86400000 - (finished_ms % 86400000 < 0) AS day, outcome, count(*) FROM report GROUP BY day, outcome",
+    )?;
+    scan(
+        "scan_rows_absent_profile",
+        "SELECT * FROM report WHERE profile = 'no-such-profile' ORDER BY finished_ms DESC, seq DESC LIMIT 10000",
+    )?;
     // what the Reports pane loads (rows up to its limit, the count, the chart), default 7d span
     // and with `since` cleared
     let pane = |q: &ReportQuery| -> anyhow::Result<(f64, usize)> {

@@ -309,8 +309,22 @@ impl ReportStore {
     }
 
     /// Matching records, newest first (by finish time, then seq), at most `q.limit`.
+    ///
+    /// With a limit and a profile, action or outcome filter (no user or batch), `report_counts`
+    /// tells how far back the newest `limit` matches go, and the scan starts there (or nothing is
+    /// read when nothing matches): a rare profile need not walk the whole time index.
     pub fn query(&self, q: &ReportQuery) -> anyhow::Result<Vec<StoredRecord>> {
-        let (cond, params) = where_clause(q);
+        let mut since = q.since.map(to_ms);
+        if let Some(limit) = q.limit
+            && (q.profile.is_some() || q.action.is_some() || q.outcome.is_some())
+            && Split::of(q).days.is_some()
+        {
+            match self.first_day_needed(q, limit as u64)? {
+                None => return Ok(Vec::new()),
+                Some(day) => since = since.max(Some(day * DAY_MS)),
+            }
+        }
+        let (cond, params) = where_clause_ms(q, since, q.until.map(to_ms));
         let mut sql = format!("SELECT seq, {HASHED_COLUMNS}, prev_hash, hash FROM report {cond} ORDER BY finished_ms DESC, seq DESC");
         if let Some(n) = q.limit {
             sql.push_str(&format!(" LIMIT {n}"));
@@ -394,6 +408,35 @@ impl ReportStore {
             .filter(|(_, n)| *n > 0)
             .map(|((day, o), n)| Ok((Date::from_julian_day((day + UNIX_EPOCH_JULIAN_DAY) as i32)?, o, n)))
             .collect()
+    }
+
+    /// The oldest UTC day the newest `limit` records matching `q` (no user or batch filter) can
+    /// be on, from the per-day counts; `None` when no record matches. The day holding `until` is
+    /// only partly in the span, so its count does not go towards `limit`.
+    fn first_day_needed(&self, q: &ReportQuery, limit: u64) -> anyhow::Result<Option<i64>> {
+        let lo = q.since.map(|t| to_ms(t).div_euclid(DAY_MS));
+        let until = q.until.map(to_ms);
+        let hi = until.map(|u| (u - 1).div_euclid(DAY_MS) + 1);
+        let (cond, params) = counts_where(q, lo, hi);
+        let sql = format!("SELECT day, sum(n) FROM report_counts {cond} GROUP BY day ORDER BY day DESC");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let mut rows = st.query(params_from_iter(params))?;
+        let (mut found, mut oldest) = (0u64, None);
+        while let Some(row) = rows.next()? {
+            let day: i64 = row.get(0)?;
+            let n: i64 = row.get(1)?;
+            if n <= 0 {
+                continue;
+            }
+            oldest = Some(day);
+            if until.is_none_or(|u| (day + 1) * DAY_MS <= u) {
+                found += n as u64;
+                if found >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(oldest)
     }
 
     /// `count_matching` computed from `report` alone, with the span `[since, until)` (UTC ms)
@@ -766,6 +809,7 @@ fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<Sto
     Ok(build().with_context(|| format!("report record {seq}")))
 }
 
+#[cfg(test)]
 fn where_clause(q: &ReportQuery) -> (String, Vec<SqlValue>) {
     where_clause_ms(q, q.since.map(to_ms), q.until.map(to_ms))
 }

@@ -355,7 +355,8 @@ fn matches(r: &OperationRecord, q: &ReportQuery) -> bool {
 /// Every filter combination, answered three ways: the store, SQL over `report` alone, and Rust
 /// over all records.
 fn assert_counts_agree(s: &ReportStore) {
-    let all: Vec<OperationRecord> = s.query(&ReportQuery::default()).unwrap().into_iter().map(|r| r.record).collect();
+    let stored = s.query(&ReportQuery::default()).unwrap();
+    let all: Vec<OperationRecord> = stored.iter().map(|r| r.record.clone()).collect();
     // report_counts is exactly the records grouped
     let grouped = |sql: &str| -> Vec<(i64, String, String, String, i64)> {
         let mut st = s.connection().prepare(sql).unwrap();
@@ -422,6 +423,14 @@ fn assert_counts_agree(s: &ReportStore) {
                                 .map(|(d, o, n)| (Date::from_julian_day((d + UNIX_EPOCH_JULIAN_DAY) as i32).unwrap(), o, n))
                                 .collect();
                             assert_eq!(got, raw, "{q:?}");
+                            // the newest records, bounded by the counts or not
+                            for limit in [0, 1, 3, 20, 1000] {
+                                let q = ReportQuery { limit: Some(limit), ..q.clone() };
+                                let want: Vec<i64> =
+                                    stored.iter().filter(|r| matches(&r.record, &q)).take(limit).map(|r| r.seq).collect();
+                                let got: Vec<i64> = s.query(&q).unwrap().iter().map(|r| r.seq).collect();
+                                assert_eq!(got, want, "{q:?}");
+                            }
                             checked += usize::from(count > 0);
                         }
                     }
