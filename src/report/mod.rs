@@ -17,6 +17,15 @@
 //! with millisecond precision; empty optional strings are stored as absent; anything that looks like
 //! a Slack token (`xoxb-...`) in a message or in `detail`, and `detail` keys named like secrets, are
 //! replaced by `[redacted]`. [`ReportStore::append`] returns the record as stored.
+//!
+//! **Per-day counts.** `report_counts` (migration 3, [`SCHEMA_V3`]) holds the number of records per
+//! UTC day of the finish time, profile, action and outcome. Triggers on `report` keep it in the same
+//! transaction as every append, prune (delete) or edit, so it always agrees with the table; it is
+//! not part of the hash chain. [`ReportStore::count_matching`], [`ReportStore::summary`] and
+//! [`ReportStore::daily_counts`] add up its whole days when the query has no user or batch filter
+//! and read `report` only for the partial days at the ends of the span, so they stay in the
+//! milliseconds over a million records with no span at all; [`ReportStore::query`] uses it to start
+//! a filtered scan no further back than the newest `limit` matches need.
 
 pub mod cli;
 
@@ -341,7 +350,7 @@ impl ReportStore {
     /// Number of records matching `q` (its limit is ignored).
     ///
     /// Whole UTC days without a user or batch filter are added up from `report_counts`; only the
-    /// partial days at the ends of the span are counted in `report` (see [`Split`]).
+    /// partial days at the ends of the span are counted in `report` (see `Split`).
     pub fn count_matching(&self, q: &ReportQuery) -> anyhow::Result<u64> {
         let split = Split::of(q);
         let mut total = 0;
