@@ -2,7 +2,10 @@
 //!
 //! Inserts `REPORT_BENCH_N` (default 1,000,000) records spread evenly over a year, in transactions
 //! of 10,000, into a temporary database on disk (WAL, synchronous=FULL), then times the queries
-//! the CLI and the Reports pane make. Prints `name: value` lines.
+//! the CLI and the Reports pane make (with no span and single filters too, and the same answers by
+//! the pre-`report_counts` SQL as `scan_*`), verifies the chain, prunes half and
+//! times the migration that backfills the per-day counts. Prints `name: value`
+//! lines.
 
 use scimitar::report::{OperationRecord, Outcome, ReportQuery, ReportStore, current_actor};
 use std::time::Instant;
@@ -125,12 +128,105 @@ fn main() -> anyhow::Result<()> {
     let d = store.daily_counts(&ReportQuery { since: Some(end - Duration::days(30)), ..Default::default() })?;
     println!("daily_counts_30d_ms: {:.2}", ms(t));
     println!("daily_counts_30d_rows: {}", d.len());
+    // no span (`--summary` without filters, the Reports pane with `since` cleared), or only a
+    // profile, action or outcome filter
+    let all = ReportQuery::default();
+    let t = Instant::now();
+    let total = store.count_matching(&all)?;
+    println!("count_all_ms: {:.2}", ms(t));
+    println!("count_all: {total}");
+    let staging = ReportQuery { profile: Some("staging".into()), ..Default::default() };
+    let t = Instant::now();
+    let s = store.summary(&staging)?;
+    println!("summary_profile_ms: {:.2}", ms(t));
+    println!("summary_profile_total: {}", s.iter().map(|g| g.2).sum::<u64>());
+    let t = Instant::now();
+    let s = store.summary(&ReportQuery { action: Some("deactivate".into()), ..Default::default() })?;
+    println!("summary_action_ms: {:.2}", ms(t));
+    println!("summary_action_groups: {}", s.len());
+    let t = Instant::now();
+    let s = store.summary(&ReportQuery { outcome: Some(Outcome::Cancelled), ..Default::default() })?;
+    println!("summary_outcome_ms: {:.2}", ms(t));
+    println!("summary_outcome_groups: {}", s.len());
+    let t = Instant::now();
+    let c = store.count_matching(&ReportQuery { outcome: Some(Outcome::Failed), profile: Some("staging".into()), ..Default::default() })?;
+    println!("count_profile_outcome_ms: {:.2}", ms(t));
+    println!("count_profile_outcome: {c}");
+    let t = Instant::now();
+    let d = store.daily_counts(&all)?;
+    println!("daily_counts_all_ms: {:.2}", ms(t));
+    println!("daily_counts_all_rows: {}", d.len());
+    // the same answers straight from `report`, as every query did before `report_counts`
+    let scan = |name: &str, sql: &str| -> anyhow::Result<()> {
+        let t = Instant::now();
+        let mut st = store.connection().prepare(sql)?;
+        let n = st.query_map([], |_| Ok(()))?.count();
+        println!("{name}_ms: {:.2}", ms(t));
+        println!("{name}_rows: {n}");
+        Ok(())
+    };
+    scan("scan_summary_all", "SELECT action, outcome, count(*) FROM report GROUP BY action, outcome")?;
+    scan("scan_count_all", "SELECT count(*) FROM report")?;
+    scan("scan_summary_profile", "SELECT action, outcome, count(*) FROM report WHERE profile = 'staging' GROUP BY action, outcome")?;
+    scan("scan_summary_action", "SELECT action, outcome, count(*) FROM report WHERE action = 'deactivate' GROUP BY action, outcome")?;
+    scan(
+        "scan_daily_counts_all",
+        "SELECT finished_ms / 86400000 - (finished_ms % 86400000 < 0) AS day, outcome, count(*) FROM report GROUP BY day, outcome",
+    )?;
+    scan(
+        "scan_rows_absent_profile",
+        "SELECT * FROM report WHERE profile = 'no-such-profile' ORDER BY finished_ms DESC, seq DESC LIMIT 10000",
+    )?;
+    // what the Reports pane loads (rows up to its limit, the count, the chart), default 7d span
+    // and with `since` cleared
+    let pane = |q: &ReportQuery| -> anyhow::Result<(f64, usize)> {
+        let t = Instant::now();
+        let rows = store.query(q)?;
+        store.count_matching(q)?;
+        store.daily_counts(q)?;
+        Ok((ms(t), rows.len()))
+    };
+    let lim = Some(10_000);
+    let (t7, n7) = pane(&ReportQuery { since: Some(end - Duration::days(7)), limit: lim, ..Default::default() })?;
+    println!("pane_7d_ms: {t7:.2}");
+    println!("pane_7d_rows: {n7}");
+    let (ta, na) = pane(&ReportQuery { limit: lim, ..Default::default() })?;
+    println!("pane_all_ms: {ta:.2}");
+    println!("pane_all_rows: {na}");
+    let (tp, np) = pane(&ReportQuery { profile: Some("staging".into()), limit: lim, ..Default::default() })?;
+    println!("pane_profile_ms: {tp:.2}");
+    println!("pane_profile_rows: {np}");
+    let (tc, nc) = pane(&ReportQuery { outcome: Some(Outcome::Cancelled), limit: lim, ..Default::default() })?;
+    println!("pane_cancelled_ms: {tc:.2}");
+    println!("pane_cancelled_rows: {nc}");
+    let (tn, nn) = pane(&ReportQuery { profile: Some("no-such-profile".into()), limit: lim, ..Default::default() })?;
+    println!("pane_absent_profile_ms: {tn:.2}");
+    println!("pane_absent_profile_rows: {nn}");
     let t = Instant::now();
     let v = store.verify()?;
     println!("verify_ms: {:.0}", ms(t));
     println!("verify_ok: {}", v.ok());
     let size: u64 = std::fs::metadata(&path)?.len() + std::fs::metadata(dir.path().join("scimitar.db-wal")).map(|m| m.len()).unwrap_or(0);
     println!("db_size_mb: {:.1}", size as f64 / 1e6);
+    // pruning half a year: the per-day counts lose the pruned records in the same transaction
+    let t = Instant::now();
+    let pruned = store.prune(182, OffsetDateTime::now_utc())?;
+    println!("prune_half_ms: {:.0}", ms(t));
+    println!("prune_half_records: {pruned}");
+    let (kept, counted) = (store.count()?, store.count_matching(&ReportQuery::default())?);
+    println!("after_prune_count_matching_equals_count: {}", kept == counted);
+    anyhow::ensure!(kept == counted, "after the prune: {kept} records but count_matching says {counted}");
+    // opening a database written before the per-day counts: migration 3 backfills them
+    store.connection().execute_batch(
+        "DROP TRIGGER report_counts_insert; DROP TRIGGER report_counts_delete; DROP TRIGGER report_counts_update;
+         DROP TABLE report_counts; PRAGMA user_version = 2;",
+    )?;
+    drop(store);
+    let t = Instant::now();
+    let store = ReportStore::open(&path)?;
+    println!("migrate_v3_backfill_ms: {:.0}", ms(t));
+    let counted = store.count_matching(&ReportQuery::default())?;
+    anyhow::ensure!(kept == counted, "after the backfill: {kept} records but count_matching says {counted}");
     anyhow::ensure!(v.ok(), "verify failed: {v:?}");
     Ok(())
 }

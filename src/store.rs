@@ -17,6 +17,7 @@ use std::time::Duration;
 pub const MIGRATIONS: &[&str] = &[
     crate::report::SCHEMA_V1,        // v1: provisioning reports
     crate::queue::journal::SCHEMA_V2, // v2: the action-queue journal
+    crate::report::SCHEMA_V3,        // v3: per-day report counts (backfilled; kept by triggers)
 ];
 
 /// Open (creating if needed) the database at `path` and bring its schema up to date.

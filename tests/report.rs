@@ -294,3 +294,44 @@ fn two_processes_writing_at_once_lose_nothing() {
         assert_eq!(ops.len(), N as usize, "{tag}");
     }
 }
+
+/// A database written before the per-day counts existed (schema version 2) gets them on open,
+/// backfilled from its records, and `--summary` through the CLI agrees with the records.
+#[test]
+fn migration_3_backfills_the_counts_of_existing_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("scimitar.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for sql in &scimitar::store::MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        let mut store = ReportStore::from_connection(conn);
+        populate(&mut store);
+    }
+    let mut store = ReportStore::open(&db).unwrap();
+    assert_eq!(scimitar::store::schema_version(store.connection()).unwrap(), scimitar::store::MIGRATIONS.len());
+    let counts: i64 = store.connection().query_row("SELECT sum(n) FROM report_counts", [], |r| r.get(0)).unwrap();
+    assert_eq!(counts, 59);
+    let summary = |s: &ReportStore, q: &ReportQuery| s.summary(q).unwrap();
+    let all = summary(&store, &ReportQuery::default());
+    assert_eq!(
+        all,
+        vec![
+            ("deactivate".to_string(), Outcome::Done, 49),
+            ("deactivate".to_string(), Outcome::Failed, 1),
+            ("deactivate".to_string(), Outcome::Cancelled, 9)
+        ]
+    );
+    let (code, out, err) = report(&db, &["--summary", "--profile", "prod", "--output", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().skip(1).collect::<Vec<_>>(), ["deactivate,done,49", "deactivate,failed,1", "deactivate,cancelled,9"]);
+    // appends after the migration are counted too, and a prune takes its records' counts away
+    store.append(&deactivate(99, RESUMED + Duration::hours(1), Outcome::Failed)).unwrap();
+    assert_eq!(store.count_matching(&ReportQuery { outcome: Some(Outcome::Failed), ..Default::default() }).unwrap(), 2);
+    store.prune(1, RESUMED).unwrap();
+    assert_eq!(store.count_matching(&ReportQuery::default()).unwrap(), store.count().unwrap());
+    assert_eq!(summary(&store, &ReportQuery::default()), vec![("deactivate".to_string(), Outcome::Done, 9), ("deactivate".to_string(), Outcome::Failed, 1)]);
+    assert!(store.verify().unwrap().ok());
+}

@@ -17,6 +17,15 @@
 //! with millisecond precision; empty optional strings are stored as absent; anything that looks like
 //! a Slack token (`xoxb-...`) in a message or in `detail`, and `detail` keys named like secrets, are
 //! replaced by `[redacted]`. [`ReportStore::append`] returns the record as stored.
+//!
+//! **Per-day counts.** `report_counts` (migration 3, [`SCHEMA_V3`]) holds the number of records per
+//! UTC day of the finish time, profile, action and outcome. Triggers on `report` keep it in the same
+//! transaction as every append, prune (delete) or edit, so it always agrees with the table; it is
+//! not part of the hash chain. [`ReportStore::count_matching`], [`ReportStore::summary`] and
+//! [`ReportStore::daily_counts`] add up its whole days when the query has no user or batch filter
+//! and read `report` only for the partial days at the ends of the span, so they stay in the
+//! milliseconds over a million records with no span at all; [`ReportStore::query`] uses it to start
+//! a filtered scan no further back than the newest `limit` matches need.
 
 pub mod cli;
 
@@ -25,6 +34,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -82,6 +92,49 @@ CREATE TABLE report_chain (
 INSERT INTO report_chain (id, head_seq, head_hash, anchor_seq, anchor_hash)
     VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000',
                0, '0000000000000000000000000000000000000000000000000000000000000000');
+";
+
+/// Per-day counts of the report (migration 3 of [`crate::store::MIGRATIONS`]): one row per UTC day
+/// of the finish time, profile, action and outcome, so that counts, summaries and per-day counts
+/// over long spans add up a few thousand rows instead of scanning a million records. Kept by
+/// triggers in the same transaction as every insert, delete (pruning) or update of `report`, so it
+/// always agrees with the table; backfilled from the existing records. Not part of the hash chain.
+pub const SCHEMA_V3: &str = "
+CREATE TABLE report_counts (
+    day     INTEGER NOT NULL, -- UTC days since the unix epoch of finished_ms (rounded down)
+    profile TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (day, profile, action, outcome)
+) WITHOUT ROWID;
+INSERT INTO report_counts (day, profile, action, outcome, n)
+    SELECT finished_ms / 86400000 - (finished_ms % 86400000 < 0), profile, action, outcome, count(*)
+    FROM report GROUP BY 1, 2, 3, 4;
+CREATE TRIGGER report_counts_insert AFTER INSERT ON report BEGIN
+    INSERT INTO report_counts (day, profile, action, outcome, n)
+        VALUES (NEW.finished_ms / 86400000 - (NEW.finished_ms % 86400000 < 0), NEW.profile, NEW.action, NEW.outcome, 1)
+        ON CONFLICT (day, profile, action, outcome) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER report_counts_delete AFTER DELETE ON report BEGIN
+    UPDATE report_counts SET n = n - 1
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome;
+    DELETE FROM report_counts
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome AND n <= 0;
+END;
+CREATE TRIGGER report_counts_update AFTER UPDATE OF finished_ms, profile, action, outcome ON report BEGIN
+    UPDATE report_counts SET n = n - 1
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome;
+    DELETE FROM report_counts
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome AND n <= 0;
+    INSERT INTO report_counts (day, profile, action, outcome, n)
+        VALUES (NEW.finished_ms / 86400000 - (NEW.finished_ms % 86400000 < 0), NEW.profile, NEW.action, NEW.outcome, 1)
+        ON CONFLICT (day, profile, action, outcome) DO UPDATE SET n = n + 1;
+END;
 ";
 
 /// The stored columns covered by the hash, in hashing order (after `seq`).
@@ -265,8 +318,22 @@ impl ReportStore {
     }
 
     /// Matching records, newest first (by finish time, then seq), at most `q.limit`.
+    ///
+    /// With a limit and a profile, action or outcome filter (no user or batch), `report_counts`
+    /// tells how far back the newest `limit` matches go, and the scan starts there (or nothing is
+    /// read when nothing matches): a rare profile need not walk the whole time index.
     pub fn query(&self, q: &ReportQuery) -> anyhow::Result<Vec<StoredRecord>> {
-        let (cond, params) = where_clause(q);
+        let mut since = q.since.map(to_ms);
+        if let Some(limit) = q.limit
+            && (q.profile.is_some() || q.action.is_some() || q.outcome.is_some())
+            && Split::of(q).days.is_some()
+        {
+            match self.first_day_needed(q, limit as u64)? {
+                None => return Ok(Vec::new()),
+                Some(day) => since = since.max(Some(day * DAY_MS)),
+            }
+        }
+        let (cond, params) = where_clause_ms(q, since, q.until.map(to_ms));
         let mut sql = format!("SELECT seq, {HASHED_COLUMNS}, prev_hash, hash FROM report {cond} ORDER BY finished_ms DESC, seq DESC");
         if let Some(n) = q.limit {
             sql.push_str(&format!(" LIMIT {n}"));
@@ -281,15 +348,118 @@ impl ReportStore {
     }
 
     /// Number of records matching `q` (its limit is ignored).
+    ///
+    /// Whole UTC days without a user or batch filter are added up from `report_counts`; only the
+    /// partial days at the ends of the span are counted in `report` (see `Split`).
     pub fn count_matching(&self, q: &ReportQuery) -> anyhow::Result<u64> {
-        let (cond, params) = where_clause(q);
-        let n: i64 = self.conn.query_row(&format!("SELECT count(*) FROM report {cond}"), params_from_iter(params), |r| r.get(0))?;
-        Ok(n as u64)
+        let split = Split::of(q);
+        let mut total = 0;
+        if let Some((lo, hi)) = split.days {
+            let (cond, params) = counts_where(q, lo, hi);
+            let n: i64 = self.conn.query_row(
+                &format!("SELECT coalesce(sum(n), 0) FROM report_counts {cond}"),
+                params_from_iter(params),
+                |r| r.get(0),
+            )?;
+            total += n as u64;
+        }
+        for (since, until) in split.raw {
+            total += self.count_raw(q, since, until)?;
+        }
+        Ok(total)
     }
 
     /// Counts per action and outcome of the records matching `q`, sorted by action then outcome.
     pub fn summary(&self, q: &ReportQuery) -> anyhow::Result<Vec<(String, Outcome, u64)>> {
-        let (cond, params) = where_clause(q);
+        let split = Split::of(q);
+        let mut acc: BTreeMap<(String, Outcome), u64> = BTreeMap::new();
+        if let Some((lo, hi)) = split.days {
+            let (cond, params) = counts_where(q, lo, hi);
+            let sql = format!("SELECT action, outcome, sum(n) FROM report_counts {cond} GROUP BY action, outcome");
+            let mut st = self.conn.prepare_cached(&sql)?;
+            let mut rows = st.query(params_from_iter(params))?;
+            while let Some(row) = rows.next()? {
+                let outcome: String = row.get(1)?;
+                let n: i64 = row.get(2)?;
+                *acc.entry((row.get(0)?, outcome.parse().map_err(anyhow::Error::msg)?)).or_default() += n as u64;
+            }
+        }
+        for (since, until) in split.raw {
+            for (action, outcome, n) in self.summary_raw(q, since, until)? {
+                *acc.entry((action, outcome)).or_default() += n;
+            }
+        }
+        Ok(acc.into_iter().filter(|(_, n)| *n > 0).map(|((a, o), n)| (a, o, n)).collect())
+    }
+
+    /// Counts per UTC day (of the finish time) and outcome, oldest day first: the Reports pane's
+    /// bar chart. Days without records are absent.
+    pub fn daily_counts(&self, q: &ReportQuery) -> anyhow::Result<Vec<(Date, Outcome, u64)>> {
+        let split = Split::of(q);
+        let mut acc: BTreeMap<(i64, Outcome), u64> = BTreeMap::new();
+        if let Some((lo, hi)) = split.days {
+            let (cond, params) = counts_where(q, lo, hi);
+            let sql = format!("SELECT day, outcome, sum(n) FROM report_counts {cond} GROUP BY day, outcome");
+            let mut st = self.conn.prepare_cached(&sql)?;
+            let mut rows = st.query(params_from_iter(params))?;
+            while let Some(row) = rows.next()? {
+                let outcome: String = row.get(1)?;
+                let n: i64 = row.get(2)?;
+                *acc.entry((row.get(0)?, outcome.parse().map_err(anyhow::Error::msg)?)).or_default() += n as u64;
+            }
+        }
+        for (since, until) in split.raw {
+            for (day, outcome, n) in self.daily_counts_raw(q, since, until)? {
+                *acc.entry((day, outcome)).or_default() += n;
+            }
+        }
+        acc.into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|((day, o), n)| Ok((Date::from_julian_day((day + UNIX_EPOCH_JULIAN_DAY) as i32)?, o, n)))
+            .collect()
+    }
+
+    /// The oldest UTC day the newest `limit` records matching `q` (no user or batch filter) can
+    /// be on, from the per-day counts; `None` when no record matches. The day holding `until` is
+    /// only partly in the span, so its count does not go towards `limit`.
+    fn first_day_needed(&self, q: &ReportQuery, limit: u64) -> anyhow::Result<Option<i64>> {
+        let lo = q.since.map(|t| to_ms(t).div_euclid(DAY_MS));
+        let until = q.until.map(to_ms);
+        let hi = until.map(|u| (u - 1).div_euclid(DAY_MS) + 1);
+        let (cond, params) = counts_where(q, lo, hi);
+        let sql = format!("SELECT day, sum(n) FROM report_counts {cond} GROUP BY day ORDER BY day DESC");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let mut rows = st.query(params_from_iter(params))?;
+        let (mut found, mut oldest) = (0u64, None);
+        while let Some(row) = rows.next()? {
+            let day: i64 = row.get(0)?;
+            let n: i64 = row.get(1)?;
+            if n <= 0 {
+                continue;
+            }
+            oldest = Some(day);
+            if until.is_none_or(|u| (day + 1) * DAY_MS <= u) {
+                found += n as u64;
+                if found >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(oldest)
+    }
+
+    /// `count_matching` computed from `report` alone, with the span `[since, until)` (UTC ms)
+    /// instead of the query's.
+    fn count_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> anyhow::Result<u64> {
+        let (cond, params) = where_clause_ms(q, since, until);
+        let n: i64 =
+            self.conn.prepare_cached(&format!("SELECT count(*) FROM report {cond}"))?.query_row(params_from_iter(params), |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// `summary` computed from `report` alone, with the span `[since, until)` (UTC ms).
+    fn summary_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> anyhow::Result<Vec<(String, Outcome, u64)>> {
+        let (cond, params) = where_clause_ms(q, since, until);
         let sql = format!("SELECT action, outcome, count(*) FROM report {cond} GROUP BY action, outcome");
         let mut st = self.conn.prepare_cached(&sql)?;
         let mut out = Vec::new();
@@ -303,10 +473,10 @@ impl ReportStore {
         Ok(out)
     }
 
-    /// Counts per UTC day (of the finish time) and outcome, oldest day first: the Reports pane's
-    /// bar chart. Days without records are absent.
-    pub fn daily_counts(&self, q: &ReportQuery) -> anyhow::Result<Vec<(Date, Outcome, u64)>> {
-        let (cond, params) = where_clause(q);
+    /// `daily_counts` computed from `report` alone, with the span `[since, until)` (UTC ms); days
+    /// as UTC days since the unix epoch.
+    fn daily_counts_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> anyhow::Result<Vec<(i64, Outcome, u64)>> {
+        let (cond, params) = where_clause_ms(q, since, until);
         let sql = format!(
             "SELECT finished_ms / 86400000 - (finished_ms % 86400000 < 0) AS day, outcome, count(*) FROM report {cond} GROUP BY day, outcome"
         );
@@ -317,8 +487,7 @@ impl ReportStore {
             let day: i64 = row.get(0)?;
             let outcome: String = row.get(1)?;
             let n: i64 = row.get(2)?;
-            let date = Date::from_julian_day((day + UNIX_EPOCH_JULIAN_DAY) as i32)?;
-            out.push((date, outcome.parse().map_err(anyhow::Error::msg)?, n as u64));
+            out.push((day, outcome.parse().map_err(anyhow::Error::msg)?, n as u64));
         }
         out.sort();
         Ok(out)
@@ -409,6 +578,78 @@ impl ReportStore {
 }
 
 const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// How a count, summary or per-day count is answered: the whole UTC days of the span from
+/// `report_counts` (`days`: first day, end day exclusive, either open), the partial days at its ends
+/// from `report` (`raw`: `[since, until)` in UTC ms). Queries by user or batch, and spans shorter
+/// than a whole day, go to `report` alone (its indexes make those small).
+#[derive(Debug, PartialEq, Eq)]
+struct Split {
+    days: Option<(Option<i64>, Option<i64>)>,
+    raw: Vec<(Option<i64>, Option<i64>)>,
+}
+
+impl Split {
+    fn of(q: &ReportQuery) -> Split {
+        let since = q.since.map(to_ms);
+        let until = q.until.map(to_ms);
+        let by_user = q.user.as_deref().map(str::trim).is_some_and(|u| !u.is_empty());
+        let raw_only = Split { days: None, raw: vec![(since, until)] };
+        if by_user || q.batch.is_some() {
+            return raw_only;
+        }
+        // the first whole day at or after `since`, the end of the last whole day before `until`
+        let lo = since.map(|s| s.div_euclid(DAY_MS) + i64::from(s.rem_euclid(DAY_MS) != 0));
+        let hi = until.map(|u| u.div_euclid(DAY_MS));
+        if let (Some(l), Some(h)) = (lo, hi)
+            && l >= h
+        {
+            return raw_only;
+        }
+        let mut raw = Vec::new();
+        if let (Some(s), Some(l)) = (since, lo)
+            && s < l * DAY_MS
+        {
+            raw.push((Some(s), Some(l * DAY_MS)));
+        }
+        if let (Some(u), Some(h)) = (until, hi)
+            && h * DAY_MS < u
+        {
+            raw.push((Some(h * DAY_MS), Some(u)));
+        }
+        Split { days: Some((lo, hi)), raw }
+    }
+}
+
+/// The WHERE clause over `report_counts` for the days `[lo, hi)` and the query's profile, action and
+/// outcome (callers made sure it has no user or batch filter).
+fn counts_where(q: &ReportQuery, lo: Option<i64>, hi: Option<i64>) -> (String, Vec<SqlValue>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut params: Vec<SqlValue> = Vec::new();
+    let mut bind = |cond: &str, v: SqlValue| {
+        params.push(v);
+        conds.push(format!("{cond} ?{}", params.len()));
+    };
+    if let Some(a) = &q.action {
+        bind("action =", SqlValue::Text(a.clone()));
+    }
+    if let Some(o) = q.outcome {
+        bind("outcome =", SqlValue::Text(o.as_str().into()));
+    }
+    if let Some(p) = &q.profile {
+        bind("profile =", SqlValue::Text(p.clone()));
+    }
+    if let Some(d) = lo {
+        bind("day >=", SqlValue::Integer(d));
+    }
+    if let Some(d) = hi {
+        bind("day <", SqlValue::Integer(d));
+    }
+    let cond = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
+    (cond, params)
+}
 
 fn chain_state(conn: &Connection) -> anyhow::Result<(i64, String, i64, String)> {
     conn.query_row("SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM report_chain WHERE id = 1", [], |r| {
@@ -577,7 +818,14 @@ fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<Sto
     Ok(build().with_context(|| format!("report record {seq}")))
 }
 
+#[cfg(test)]
 fn where_clause(q: &ReportQuery) -> (String, Vec<SqlValue>) {
+    where_clause_ms(q, q.since.map(to_ms), q.until.map(to_ms))
+}
+
+/// The WHERE clause over `report` for the query's filters, with the span `[since, until)` (UTC ms)
+/// instead of its own.
+fn where_clause_ms(q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> (String, Vec<SqlValue>) {
     let mut conds: Vec<String> = Vec::new();
     let mut params: Vec<SqlValue> = Vec::new();
     let bind = |v: SqlValue, params: &mut Vec<SqlValue>| {
@@ -598,11 +846,11 @@ fn where_clause(q: &ReportQuery) -> (String, Vec<SqlValue>) {
     if let Some(p) = &q.profile {
         conds.push(format!("profile = {}", bind(SqlValue::Text(p.clone()), &mut params)));
     }
-    if let Some(t) = q.since {
-        conds.push(format!("finished_ms >= {}", bind(SqlValue::Integer(to_ms(t)), &mut params)));
+    if let Some(t) = since {
+        conds.push(format!("finished_ms >= {}", bind(SqlValue::Integer(t), &mut params)));
     }
-    if let Some(t) = q.until {
-        conds.push(format!("finished_ms < {}", bind(SqlValue::Integer(to_ms(t)), &mut params)));
+    if let Some(t) = until {
+        conds.push(format!("finished_ms < {}", bind(SqlValue::Integer(t), &mut params)));
     }
     if let Some(b) = &q.batch {
         let p = bind(SqlValue::Text(b.clone()), &mut params);

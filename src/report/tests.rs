@@ -288,3 +288,203 @@ fn queries_by_user_and_time_use_indexes() {
     let batch = plan(&s, &ReportQuery { batch: Some("b".into()), ..Default::default() }, "*", "");
     assert!(!full_scan(&batch), "{batch:?}");
 }
+
+#[test]
+fn split_answers_whole_days_from_the_counts() {
+    let day = |d: i64| from_ms(d * DAY_MS);
+    let q = |since: Option<OffsetDateTime>, until: Option<OffsetDateTime>| ReportQuery { since, until, ..Default::default() };
+    assert_eq!(Split::of(&ReportQuery::default()), Split { days: Some((None, None)), raw: vec![] });
+    assert_eq!(Split::of(&q(Some(day(10)), Some(day(17)))), Split { days: Some((Some(10), Some(17))), raw: vec![] });
+    let (s, u) = (day(10) + Duration::hours(5), day(17) + Duration::minutes(1));
+    assert_eq!(
+        Split::of(&q(Some(s), Some(u))),
+        Split { days: Some((Some(11), Some(17))), raw: vec![(Some(to_ms(s)), Some(11 * DAY_MS)), (Some(17 * DAY_MS), Some(to_ms(u)))] }
+    );
+    assert_eq!(Split::of(&q(Some(s), None)), Split { days: Some((Some(11), None)), raw: vec![(Some(to_ms(s)), Some(11 * DAY_MS))] });
+    // less than a whole day, and a user or batch filter: the records alone
+    let short = q(Some(s), Some(s + Duration::hours(20)));
+    assert_eq!(Split::of(&short), Split { days: None, raw: vec![(Some(to_ms(s)), Some(to_ms(s) + 20 * 3_600_000))] });
+    let by_user = ReportQuery { user: Some("a@b.c".into()), ..Default::default() };
+    assert_eq!(Split::of(&by_user), Split { days: None, raw: vec![(None, None)] });
+    let blank_user = ReportQuery { user: Some("  ".into()), ..Default::default() };
+    assert_eq!(Split::of(&blank_user).days, Some((None, None)));
+    assert_eq!(Split::of(&ReportQuery { batch: Some("b".into()), ..Default::default() }).days, None);
+    // before 1970 days round down too
+    let neg = from_ms(-1);
+    assert_eq!(Split::of(&q(Some(neg), None)), Split { days: Some((Some(0), None)), raw: vec![(Some(-1), Some(0))] });
+}
+
+/// Varied records over ten days around midnights, and two before 1970.
+fn varied(s: &mut ReportStore, from: u32, to: u32) {
+    let t0 = datetime!(2026-10-28 22:30 UTC);
+    let actions = ["deactivate", "reactivate", "update_user"];
+    for i in from..to {
+        let finished = match i % 50 {
+            0 => (t0 + Duration::days((i / 50) as i64)).date().midnight().assume_utc(),
+            1 => (t0 + Duration::days((i / 50) as i64)).date().midnight().assume_utc() - Duration::milliseconds(1),
+            _ => t0 + Duration::minutes(47 * i as i64),
+        };
+        let mut r = rec(i, &format!("User{}@Example.com", i % 17), Outcome::ALL[(i % 4) as usize], finished);
+        r.action = actions[(i % 3) as usize].into();
+        r.profile = if i % 5 == 0 { "staging".into() } else { "prod".into() };
+        r.batch_id = Some(format!("b{}", i % 6));
+        r.policy_run = (i % 7 == 0).then(|| "run-1".into());
+        s.append(&r).unwrap();
+    }
+    for (i, ms) in [(to, -1), (to + 1, -DAY_MS - 5)] {
+        s.append(&rec(i, "old@example.com", Outcome::Done, from_ms(ms))).unwrap();
+    }
+}
+
+fn matches(r: &OperationRecord, q: &ReportQuery) -> bool {
+    let ms = to_ms(r.finished_at);
+    let user = q.user.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let lower = |s: &Option<String>| s.as_deref().map(str::to_lowercase);
+    user.is_none_or(|u| {
+        r.target_id.as_deref() == Some(u)
+            || lower(&r.target_email) == Some(u.to_lowercase())
+            || lower(&r.target_user_name) == Some(u.to_lowercase())
+    }) && q.action.as_ref().is_none_or(|a| &r.action == a)
+        && q.outcome.is_none_or(|o| r.outcome == o)
+        && q.profile.as_ref().is_none_or(|p| &r.profile == p)
+        && q.since.is_none_or(|t| ms >= to_ms(t))
+        && q.until.is_none_or(|t| ms < to_ms(t))
+        && q.batch.as_ref().is_none_or(|b| r.batch_id.as_ref() == Some(b) || r.policy_run.as_ref() == Some(b))
+}
+
+/// Every filter combination, answered three ways: the store, SQL over `report` alone, and Rust
+/// over all records.
+fn assert_counts_agree(s: &ReportStore) {
+    let stored = s.query(&ReportQuery::default()).unwrap();
+    let all: Vec<OperationRecord> = stored.iter().map(|r| r.record.clone()).collect();
+    // report_counts is exactly the records grouped
+    let grouped = |sql: &str| -> Vec<(i64, String, String, String, i64)> {
+        let mut st = s.connection().prepare(sql).unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(
+        grouped("SELECT day, profile, action, outcome, n FROM report_counts ORDER BY 1, 2, 3, 4"),
+        grouped(
+            "SELECT finished_ms / 86400000 - (finished_ms % 86400000 < 0), profile, action, outcome, count(*) \
+             FROM report GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+        )
+    );
+    let midnight = datetime!(2026-11-01 00:00 UTC);
+    let spans: Vec<(Option<OffsetDateTime>, Option<OffsetDateTime>)> = vec![
+        (None, None),
+        (Some(midnight), None),
+        (Some(midnight + Duration::minutes(90)), None),
+        (None, Some(midnight + Duration::days(3))),
+        (None, Some(midnight + Duration::days(3) + Duration::milliseconds(1))),
+        (Some(midnight - Duration::days(2)), Some(midnight + Duration::days(4))),
+        (Some(midnight - Duration::hours(30)), Some(midnight + Duration::hours(75))),
+        (Some(midnight + Duration::hours(2)), Some(midnight + Duration::hours(20))),
+        (Some(midnight - Duration::hours(2)), Some(midnight + Duration::hours(20))),
+        (Some(midnight + Duration::days(2)), Some(midnight)),
+        (Some(from_ms(-DAY_MS - 5)), Some(from_ms(0))),
+    ];
+    let mut checked = 0;
+    for user in [None, Some("user3@example.COM".to_string())] {
+        for action in [None, Some("reactivate".to_string()), Some("nope".to_string())] {
+            for outcome in [None, Some(Outcome::Failed)] {
+                for profile in [None, Some("staging".to_string())] {
+                    for batch in [None, Some("run-1".to_string())] {
+                        for &(since, until) in &spans {
+                            let q = ReportQuery {
+                                user: user.clone(),
+                                action: action.clone(),
+                                outcome,
+                                profile: profile.clone(),
+                                since,
+                                until,
+                                batch: batch.clone(),
+                                limit: Some(3),
+                            };
+                            let (raw_since, raw_until) = (since.map(to_ms), until.map(to_ms));
+                            let m: Vec<&OperationRecord> = all.iter().filter(|r| matches(r, &q)).collect();
+                            let count = s.count_matching(&q).unwrap();
+                            assert_eq!(count, m.len() as u64, "{q:?}");
+                            assert_eq!(count, s.count_raw(&q, raw_since, raw_until).unwrap(), "{q:?}");
+                            let mut summary: BTreeMap<(String, Outcome), u64> = BTreeMap::new();
+                            let mut daily: BTreeMap<(Date, Outcome), u64> = BTreeMap::new();
+                            for r in &m {
+                                *summary.entry((r.action.clone(), r.outcome)).or_default() += 1;
+                                *daily.entry((r.finished_at.date(), r.outcome)).or_default() += 1;
+                            }
+                            let got = s.summary(&q).unwrap();
+                            assert_eq!(got, summary.into_iter().map(|((a, o), n)| (a, o, n)).collect::<Vec<_>>(), "{q:?}");
+                            assert_eq!(got, s.summary_raw(&q, raw_since, raw_until).unwrap(), "{q:?}");
+                            let got = s.daily_counts(&q).unwrap();
+                            assert_eq!(got, daily.into_iter().map(|((d, o), n)| (d, o, n)).collect::<Vec<_>>(), "{q:?}");
+                            let raw: Vec<(Date, Outcome, u64)> = s
+                                .daily_counts_raw(&q, raw_since, raw_until)
+                                .unwrap()
+                                .into_iter()
+                                .map(|(d, o, n)| (Date::from_julian_day((d + UNIX_EPOCH_JULIAN_DAY) as i32).unwrap(), o, n))
+                                .collect();
+                            assert_eq!(got, raw, "{q:?}");
+                            // the newest records, bounded by the counts or not
+                            for limit in [0, 1, 3, 20, 1000] {
+                                let q = ReportQuery { limit: Some(limit), ..q.clone() };
+                                let want: Vec<i64> =
+                                    stored.iter().filter(|r| matches(&r.record, &q)).take(limit).map(|r| r.seq).collect();
+                                let got: Vec<i64> = s.query(&q).unwrap().iter().map(|r| r.seq).collect();
+                                assert_eq!(got, want, "{q:?}");
+                            }
+                            checked += usize::from(count > 0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(all.is_empty() || checked > 50, "most queries should match something: {checked}");
+}
+
+#[test]
+fn counts_summaries_and_daily_counts_equal_the_straightforward_computation() {
+    let mut s = store();
+    varied(&mut s, 0, 400);
+    assert_counts_agree(&s);
+    // pruning removes counts in the same transaction
+    let pruned = s.prune(7, datetime!(2026-11-05 12:00 UTC)).unwrap();
+    assert!(pruned > 0 && pruned < 400, "{pruned}");
+    assert_counts_agree(&s);
+    // appending after a prune, and everything pruned
+    varied(&mut s, 402, 600);
+    assert_counts_agree(&s);
+    s.prune(0, datetime!(2030-01-01 00:00 UTC)).unwrap();
+    assert_eq!(s.count().unwrap(), 0);
+    let n: i64 = s.connection().query_row("SELECT count(*) FROM report_counts", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0, "no zero rows left behind");
+    assert_counts_agree(&s);
+    assert!(s.verify().unwrap().ok());
+}
+
+#[test]
+fn counts_follow_a_rolled_back_append_and_an_edited_row() {
+    let mut s = store();
+    varied(&mut s, 0, 60);
+    {
+        let tx = s.conn.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
+        ReportStore::append_in(&tx, &rec(1000, "x@example.com", Outcome::Failed, datetime!(2026-11-02 10:00 UTC))).unwrap();
+        // dropped: rolled back
+    }
+    assert_counts_agree(&s);
+    // tampering with a row moves its count too (verify still finds the edit)
+    s.connection().execute("UPDATE report SET action = 'delete_group', finished_ms = finished_ms + 86400000 WHERE seq = 5", []).unwrap();
+    s.connection().execute("DELETE FROM report WHERE seq = 9", []).unwrap();
+    assert_counts_agree(&s);
+    assert!(!s.verify().unwrap().ok());
+}
+
+#[test]
+fn counts_without_a_user_or_batch_read_the_counts_table() {
+    let s = filled(3);
+    let q = ReportQuery { profile: Some("prod".into()), action: Some("deactivate".into()), ..Default::default() };
+    let (cond, params) = counts_where(&q, Some(1), Some(9));
+    let sql = format!("EXPLAIN QUERY PLAN SELECT action, outcome, sum(n) FROM report_counts {cond} GROUP BY action, outcome");
+    let mut st = s.connection().prepare(&sql).unwrap();
+    let plan: Vec<String> = st.query_map(params_from_iter(params), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+    assert!(plan.iter().any(|d| d.contains("report_counts") && d.contains("PRIMARY KEY")), "{plan:?}");
+}
