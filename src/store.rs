@@ -52,7 +52,21 @@ pub fn schema_version(conn: &Connection) -> anyhow::Result<usize> {
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // The busy timeout first: switching to WAL itself needs a lock another process may hold.
     conn.busy_timeout(Duration::from_secs(10))?;
-    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    // SQLite does not call the busy handler for this switch when another process is creating
+    // the same new database at that moment; it answers SQLITE_BUSY at once. Try again for up to
+    // the busy timeout.
+    let started = std::time::Instant::now();
+    let mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                    && started.elapsed() < Duration::from_secs(10) =>
+            {
+                std::thread::sleep(Duration::from_millis(5 + rand::random::<u64>() % 20));
+            }
+            r => break r?,
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         // e.g. a network file system without shared memory: still correct, just not concurrent.
         tracing::warn!("database journal mode is {mode}, not WAL");
