@@ -162,18 +162,20 @@ impl SlackBudget {
         (org, self.rows.get_mut(&e))
     }
 
-    /// The client's copy of the table: rates 2% under Slack's and bursts one request smaller.
+    /// The client's copy of the table: rates 2% under Slack's and bursts a little smaller.
     ///
     /// The client takes a token when a request leaves; the server counts it when it arrives.
-    /// Requests of a burst that open new connections arrive later than the next request on a
-    /// warm connection, so the server's bucket can look emptier than the client's. One token of
-    /// headroom absorbs that skew (measured: about 20 ms on loopback), and the rate margin keeps
-    /// the server's bucket slowly filling relative to ours.
+    /// Requests of a burst that open new connections (or wait for a busy CPU) arrive later than
+    /// the next request on a warm connection, so the server's bucket can look emptier than the
+    /// client's. Headroom of 100 ms worth of tokens (at least one) absorbs that skew (measured:
+    /// about 20 ms on an idle loopback), and the rate margin keeps the server's bucket slowly
+    /// filling relative to ours. At Slack's real limits that is one request of each burst.
     pub fn for_client(scale: f64, now: Instant) -> Self {
         let mut b = SlackBudget::new(scale, 0.98, now);
         for bucket in b.rows.values_mut().chain([&mut b.org_reads, &mut b.org_writes]) {
-            if bucket.capacity > 1.0 {
-                bucket.capacity -= 1.0;
+            let headroom = (bucket.rate * 0.1).ceil().max(1.0);
+            if bucket.capacity > headroom {
+                bucket.capacity -= headroom;
                 bucket.tokens = bucket.capacity;
             }
         }
