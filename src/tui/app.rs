@@ -148,6 +148,9 @@ pub enum Effect {
     /// Run a reviewed, confirmed plan through the queue; `force` passes the ceilings (the admin
     /// typed the count).
     ApplyPlan { name: String, plan: PlanHandle, force: bool },
+    /// Restore the terminal, stop the process (SIGTSTP) and, once resumed, take the terminal
+    /// again and redraw everything (the event loop runs it: it owns the terminal).
+    Suspend,
     Quit,
 }
 
@@ -588,6 +591,10 @@ impl App {
         if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
             return self.quit();
         }
+        // Like Ctrl-c, Ctrl-z works everywhere: while typing, in overlays, in dialogs.
+        if k.code == KeyCode::Char('z') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            return self.run_cmd(Cmd::Suspend);
+        }
         let before = self.pane;
         let mut fx = self.dispatch_key(k);
         if self.pane != before {
@@ -625,6 +632,7 @@ impl App {
             Cmd::Quit if self.queue_quit_guard() => {}
             Cmd::Quit => return self.quit(),
             Cmd::Help => self.modals.push(Modal::Help { scroll: 0 }),
+            Cmd::Suspend => return vec![Effect::Suspend],
             Cmd::CommandLine => {
                 self.mode = InputMode::Command;
                 self.input.reset();

@@ -49,6 +49,8 @@ pub enum Cmd {
     Rerun,
     FocusLeft,
     FocusRight,
+    /// Ctrl-z: give the terminal back to the shell (job control); `fg` resumes.
+    Suspend,
 }
 
 pub struct Binding {
@@ -128,6 +130,7 @@ pub static GLOBAL: &[Binding] = &[
     b!("L", "show / hide the Log pane", Cmd::ToggleLog, [(KeyCode::Char('L'), N)]),
     b!("+ -", "make the Log pane taller / shorter", Cmd::LogGrow, [(KeyCode::Char('+'), N)]),
     b!("?", "this help", Cmd::Help, [(KeyCode::Char('?'), N)]),
+    b!("C-z", "suspend to the shell (fg resumes)", Cmd::Suspend, [(KeyCode::Char('z'), C)]),
     b!("q C-c", "quit", Cmd::Quit, [(KeyCode::Char('q'), N), (KeyCode::Char('c'), C)]),
 ];
 

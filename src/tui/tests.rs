@@ -545,3 +545,24 @@ fn groups_filter_leaves_the_users_filter_alone() {
     key(&mut app, KeyCode::Char('/'));
     assert_eq!(app.input.value(), "user1");
 }
+
+#[test]
+fn ctrl_z_suspends_from_anywhere() {
+    let ctrl_z = || Msg::Key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
+    assert_eq!(super::keys::lookup(super::keys::GLOBAL, &KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL)), Some(super::keys::Cmd::Suspend));
+    let mut app = app_with(20);
+    assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
+    // While typing a filter (the text is not touched) and in an overlay, too.
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "user");
+    assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
+    assert_eq!((app.mode, app.input.value()), (InputMode::Filter, "user"));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('?'));
+    assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
+    assert!(matches!(app.modals.last(), Some(Modal::Help { .. })));
+    assert!(!app.quit);
+    // The help lists it.
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("suspend to the shell"), "{s}");
+}
