@@ -131,6 +131,13 @@ pub struct DemoArgs {
     /// Run without Slack's rate limits
     #[arg(long)]
     pub no_rate_limit: bool,
+    /// Do not write the demo HR export and its policy (`demo-hr`) into the demo's data dir
+    #[arg(long)]
+    pub no_policy: bool,
+    /// The demo runs in a data dir of its own (set by `main` when it made one): only then does it
+    /// write its HR export and policy there.
+    #[arg(skip)]
+    pub own_data_dir: bool,
 }
 
 #[derive(Args, Debug)]

@@ -2,7 +2,7 @@ use clap::Parser;
 use scimitar::cli::{Cli, Command, run};
 
 fn main() {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     let mut demo_dir = None;
     if matches!(cli.command, Some(Command::Demo(_))) && std::env::var_os("SCIMITAR_DATA_DIR").is_none() {
         // The demo's journal and reports go to a folder of their own, so the Reports pane shows
@@ -12,6 +12,9 @@ fn main() {
         // SAFETY: no other thread exists yet (the runtime is built below).
         unsafe { std::env::set_var("SCIMITAR_DATA_DIR", &dir) };
         demo_dir = Some(dir);
+        if let Some(Command::Demo(args)) = cli.command.as_mut() {
+            args.own_data_dir = true;
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,

@@ -20,13 +20,22 @@ struct Session {
 
 impl Session {
     fn start(args: &[&str], config: tempfile::TempDir) -> Session {
+        Session::start_with(args, config, true)
+    }
+
+    /// `data_dir`: the data dir is the config dir; else the demo makes one of its own.
+    fn start_with(args: &[&str], config: tempfile::TempDir, data_dir: bool) -> Session {
         let pty = native_pty_system();
         let pair = pty.openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 }).unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_scimitar"));
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env("SCIMITAR_CONFIG_DIR", config.path());
-        cmd.env("SCIMITAR_DATA_DIR", config.path());
+        if data_dir {
+            cmd.env("SCIMITAR_DATA_DIR", config.path());
+        } else {
+            cmd.env_remove("SCIMITAR_DATA_DIR");
+        }
         cmd.env_remove("NO_COLOR");
         cmd.env_remove("SCIMITAR_THEME");
         cmd.cwd(config.path());
@@ -157,4 +166,24 @@ fn policy_plan_apply_then_report_and_export() {
     let text = std::fs::read_to_string(&csv[0]).unwrap();
     assert!(text.starts_with("seq,started_at,finished_at") && text.lines().count() == 3, "{text}");
     assert!(text.contains("new.one@panes-e2e.example") && text.contains("create_user"), "{text}");
+}
+
+#[test]
+fn demo_writes_its_hr_policy_and_the_pane_shows_its_plan_first() {
+    let dir = tempfile::tempdir().unwrap();
+    // A policy of the admin's own is listed after the demo's.
+    std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+    std::fs::write(dir.path().join("policies/hr.toml"), POLICY).unwrap();
+    std::fs::write(dir.path().join("policies/hr.csv"), "email,user_name,title\n").unwrap();
+    let mut s = Session::start_with(&["demo", "--users", "1000", "--groups", "30"], dir, false);
+    s.wait_for("1000 users loaded", |sc| sc.contains("users 1,000/1,000"));
+    s.type_keys("3");
+    let screen = s.wait_for("the demo plan", |sc| sc.contains("Plan demo-hr") && sc.contains("member add"));
+    let list = screen.find("> demo-hr").unwrap_or_else(|| panic!("demo-hr is first and selected: {screen}"));
+    assert!(screen[list..].contains(" hr "), "{screen}");
+    for part in ["5 create", "1 reactivate", "deactivate", "update", "Create users (5)", "Priya Raman"] {
+        assert!(screen.contains(part), "{part}: {screen}");
+    }
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
 }

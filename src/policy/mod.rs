@@ -12,3 +12,4 @@ pub mod export;
 pub mod render;
 pub mod apply;
 pub mod cli;
+pub mod demo;

@@ -148,6 +148,9 @@ pub enum Effect {
     /// Run a reviewed, confirmed plan through the queue; `force` passes the ceilings (the admin
     /// typed the count).
     ApplyPlan { name: String, plan: PlanHandle, force: bool },
+    /// Restore the terminal, stop the process (SIGTSTP) and, once resumed, take the terminal
+    /// again and redraw everything (the event loop runs it: it owns the terminal).
+    Suspend,
     Quit,
 }
 
@@ -212,8 +215,13 @@ pub struct App {
     pub groups_gen: u64,
     pub groups_loading: bool,
     pub groups_error: Option<String>,
+    /// Index into `groups` of the selected group (`groups.len()` when the filter shows none).
     pub groups_selected: usize,
+    /// First shown row on screen (a position in `groups_shown`).
     pub groups_offset: usize,
+    /// The Groups filter (`/`), and the indices into `groups` it shows, in order.
+    pub groups_query: String,
+    pub groups_shown: Vec<usize>,
     pub text_scroll: [u16; 2],
     pub modals: Vec<Modal>,
     pub mode: InputMode,
@@ -263,6 +271,8 @@ impl App {
             groups_loading: false,
             groups_error: None,
             groups_selected: 0,
+            groups_query: String::new(),
+            groups_shown: Vec::new(),
             groups_offset: 0,
             text_scroll: [0, 0],
             modals: Vec::new(),
@@ -411,6 +421,7 @@ impl App {
                         self.groups.sort_by_key(|g| g.name.to_lowercase());
                         self.groups_selected =
                             keep.and_then(|k| self.groups.iter().position(|g| g.id == k)).unwrap_or(0);
+                        self.refilter_groups();
                         self.modals.retain(|m| !matches!(m, Modal::GroupMembers { .. }));
                     }
                     Err(e) => {
@@ -580,6 +591,10 @@ impl App {
         if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
             return self.quit();
         }
+        // Like Ctrl-c, Ctrl-z works everywhere: while typing, in overlays, in dialogs.
+        if k.code == KeyCode::Char('z') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            return self.run_cmd(Cmd::Suspend);
+        }
         let before = self.pane;
         let mut fx = self.dispatch_key(k);
         if self.pane != before {
@@ -617,6 +632,7 @@ impl App {
             Cmd::Quit if self.queue_quit_guard() => {}
             Cmd::Quit => return self.quit(),
             Cmd::Help => self.modals.push(Modal::Help { scroll: 0 }),
+            Cmd::Suspend => return vec![Effect::Suspend],
             Cmd::CommandLine => {
                 self.mode = InputMode::Command;
                 self.input.reset();
@@ -651,7 +667,9 @@ impl App {
             Cmd::Bottom => self.move_sel(isize::MAX / 2),
             Cmd::Open => return self.open(),
             Cmd::Back => {
-                if self.pane == Pane::Users && !self.view.query().is_empty() {
+                if self.pane == Pane::Groups && !self.groups_query.is_empty() {
+                    self.set_groups_query("");
+                } else if self.pane == Pane::Users && !self.view.query().is_empty() {
                     self.input.reset();
                     self.view.set_query(&self.store, "");
                 } else if self.pane == Pane::Users && !self.marks.is_empty() {
@@ -663,6 +681,10 @@ impl App {
                 if self.pane == Pane::Users {
                     self.mode = InputMode::Filter;
                     self.input = Input::new(self.input.value().to_string());
+                } else if self.pane == Pane::Groups {
+                    // The input line edits the Groups filter; the Users one is put back after.
+                    self.mode = InputMode::Filter;
+                    self.input = Input::new(self.groups_query.clone());
                 }
             }
             Cmd::SortNext => {
@@ -725,17 +747,40 @@ impl App {
         }
     }
 
+    /// The selected group's position among the shown ones.
+    pub fn groups_pos(&self) -> Option<usize> {
+        self.groups_shown.iter().position(|&i| i == self.groups_selected)
+    }
+
+    /// Show the groups whose name contains the filter (any case); keep the selection when it is
+    /// still shown, else select the first shown group.
+    pub fn refilter_groups(&mut self) {
+        let q = self.groups_query.to_lowercase();
+        self.groups_shown = (0..self.groups.len()).filter(|&i| q.is_empty() || self.groups[i].name.to_lowercase().contains(&q)).collect();
+        if self.groups_pos().is_none() {
+            self.groups_selected = self.groups_shown.first().copied().unwrap_or(self.groups.len());
+            self.groups_offset = 0;
+        }
+    }
+
+    fn set_groups_query(&mut self, q: &str) {
+        self.groups_query = q.to_string();
+        self.refilter_groups();
+    }
+
     fn move_sel(&mut self, delta: isize) {
         let h = self.table_rows();
         match self.pane {
             Pane::Users => self.view.move_by(delta, h),
             Pane::Groups => {
-                let n = self.groups.len();
+                let n = self.groups_shown.len();
                 if n == 0 {
                     return;
                 }
-                self.groups_selected = (self.groups_selected as isize).saturating_add(delta).clamp(0, n as isize - 1) as usize;
-                self.groups_offset = visible_offset(self.groups_selected, self.groups_offset, h, n);
+                let pos = self.groups_pos().unwrap_or(0);
+                let pos = (pos as isize).saturating_add(delta).clamp(0, n as isize - 1) as usize;
+                self.groups_selected = self.groups_shown[pos];
+                self.groups_offset = visible_offset(pos, self.groups_offset, h, n);
             }
             Pane::Policies => {
                 let h = super::policies::list_height(self.body_area());
@@ -871,8 +916,33 @@ impl App {
         }
     }
 
+    /// Keys while the Groups filter is edited: as the Users filter, without the email lookup.
+    fn on_groups_filter_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        match k.code {
+            KeyCode::Esc | KeyCode::Enter => {
+                if k.code == KeyCode::Esc {
+                    self.set_groups_query("");
+                }
+                self.mode = InputMode::Normal;
+                self.input = Input::new(self.view.query().to_string());
+            }
+            KeyCode::Up | KeyCode::Down => self.move_sel(if k.code == KeyCode::Up { -1 } else { 1 }),
+            _ => {
+                self.input.handle_event(&Event::Key(k));
+                if self.input.value() != self.groups_query {
+                    let q = self.input.value().to_string();
+                    self.set_groups_query(&q);
+                }
+            }
+        }
+        vec![]
+    }
+
     fn on_input_key(&mut self, k: KeyEvent) -> Vec<Effect> {
         let filter = self.mode == InputMode::Filter;
+        if filter && self.pane == Pane::Groups {
+            return self.on_groups_filter_key(k);
+        }
         match k.code {
             KeyCode::Esc => {
                 self.mode = InputMode::Normal;

@@ -49,6 +49,8 @@ pub enum Cmd {
     Rerun,
     FocusLeft,
     FocusRight,
+    /// Ctrl-z: give the terminal back to the shell (job control); `fg` resumes.
+    Suspend,
 }
 
 pub struct Binding {
@@ -95,6 +97,8 @@ pub static USERS: &[Binding] = &[
 
 pub static GROUPS: &[Binding] = &[
     b!("Enter", "show the group's members", Cmd::Open, [(KeyCode::Enter, N)]),
+    b!("/", "filter the groups by name", Cmd::Filter, [(KeyCode::Char('/'), N)]),
+    b!("Esc", "clear the filter", Cmd::Back, [(KeyCode::Esc, N)]),
     b!("y", "copy the group id (OSC 52)", Cmd::CopyId, [(KeyCode::Char('y'), N)]),
     b!("+", "add the users marked in the Users pane to the group", Cmd::AddMembers, [(KeyCode::Char('+'), N)]),
     b!("-", "remove the marked users from the group (in the members list: the selected member)", Cmd::RemoveMembers, [(KeyCode::Char('-'), N)]),
@@ -126,6 +130,7 @@ pub static GLOBAL: &[Binding] = &[
     b!("L", "show / hide the Log pane", Cmd::ToggleLog, [(KeyCode::Char('L'), N)]),
     b!("+ -", "make the Log pane taller / shorter", Cmd::LogGrow, [(KeyCode::Char('+'), N)]),
     b!("?", "this help", Cmd::Help, [(KeyCode::Char('?'), N)]),
+    b!("C-z", "suspend to the shell (fg resumes)", Cmd::Suspend, [(KeyCode::Char('z'), C)]),
     b!("q C-c", "quit", Cmd::Quit, [(KeyCode::Char('q'), N), (KeyCode::Char('c'), C)]),
 ];
 
@@ -262,8 +267,10 @@ mod tests {
         assert_eq!(lookup(GROUPS, &key(KeyCode::Char('y'), N)), Some(Cmd::CopyId));
         assert_eq!(lookup(USERS, &key(KeyCode::Char('x'), KeyModifiers::ALT)), None);
         assert_eq!(lookup_overlay(&key(KeyCode::Char('q'), N)), Some(Cmd::Back));
-        assert_eq!(hint(GROUPS, 80), " Enter open · y copy id · : command · ? help ");
-        assert_eq!(hint(GROUPS, 34), " Enter open · y copy id · ? help ");
+        assert_eq!(lookup(GROUPS, &key(KeyCode::Char('/'), N)), Some(Cmd::Filter));
+        assert_eq!(lookup(GROUPS, &key(KeyCode::Esc, N)), Some(Cmd::Back));
+        assert_eq!(hint(GROUPS, 80), " Enter open · / filter · y copy id · : command · ? help ");
+        assert_eq!(hint(GROUPS, 34), " Enter open · / filter · ? help ");
         assert_eq!(hint(GROUPS, 3), " ? help ");
     }
 }

@@ -102,16 +102,38 @@ pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, re
             return crate::exit::FAILURE;
         }
     };
-    let intro = format!(
+    let mut intro = vec![format!(
         "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
         args.users, args.groups, args.seed
-    );
+    )];
+    if args.own_data_dir && !args.no_policy {
+        intro.push(demo_policy(&client, args.seed).await);
+    }
     let mut setup = queue_runner::QueueSetup::in_data_dir("demo", &client.host());
     setup.read_only = read_only;
     let env = ConsoleEnv { profile: "demo".into(), ..ConsoleEnv::default() };
-    let code = runtime::run_with_queue(client, theme, vec![intro], setup, env).await;
+    let code = runtime::run_with_queue(client, theme, intro, setup, env).await;
     emu.shutdown().await;
     code
+}
+
+/// Write the demo's HR export and policy into the data dir; the Log line saying what it holds.
+async fn demo_policy(client: &crate::scim::ScimClient, seed: u64) -> String {
+    let dir = crate::paths::data_dir();
+    match crate::policy::demo::write(client, &dir, seed).await {
+        Ok((path, s)) => format!(
+            "demo: policy {} over demo-hr.csv: {} new hires, {} left, {} on leave, {} changed title or department, {} returning, {} joining {} (3 Policies)",
+            path.display(),
+            s.hires.len(),
+            s.left.len(),
+            s.disabled.len(),
+            s.changed.len(),
+            usize::from(s.returning.is_some()),
+            s.oncall_adds,
+            crate::policy::demo::ONCALL_SLACK
+        ),
+        Err(e) => format!("demo: no demo policy: {e}"),
+    }
 }
 
 #[cfg(test)]

@@ -491,3 +491,21 @@ fn pane_keys_are_in_the_help_and_hint_bar() {
     let s = screen(&mut app, 200, 50);
     assert!(s.contains("e export") && s.contains("No operation matches"), "{s}");
 }
+
+#[test]
+fn policies_in_the_data_dir_come_first() {
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("policies")).unwrap();
+    std::fs::create_dir_all(config.path().join("policies")).unwrap();
+    std::fs::write(data.path().join("policies/demo-hr.toml"), "").unwrap();
+    std::fs::write(config.path().join("policies/aaa.toml"), "").unwrap();
+    let names = |l: Vec<(String, std::path::PathBuf)>| l.into_iter().map(|(n, _)| n).filter(|n| n != "examples/policy").collect::<Vec<_>>();
+    let list = super::policies::available_in(&data.path().join("policies"), &config.path().join("policies"));
+    assert_eq!(names(list), ["demo-hr", "aaa"]);
+    // No policies folder in the data dir, or the same folder twice: listed once.
+    let list = super::policies::available_in(&data.path().join("nothing"), &config.path().join("policies"));
+    assert_eq!(names(list), ["aaa"]);
+    let list = super::policies::available_in(&config.path().join("policies"), &config.path().join("policies"));
+    assert_eq!(names(list), ["aaa"]);
+}

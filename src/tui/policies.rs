@@ -735,10 +735,17 @@ impl App {
     }
 }
 
-/// The policies the pane offers: `policies/*.toml` in the config dir, then `examples/policy.toml`
-/// when the console runs from a checkout (blocking; the executor calls it).
+/// The policies the pane offers: `policies/*.toml` in the data dir (where `scimitar demo` writes
+/// its `demo-hr`), then those in the config dir, then `examples/policy.toml` when the console runs
+/// from a checkout (blocking; the executor calls it).
 pub fn available() -> Vec<(String, PathBuf)> {
-    let mut list = crate::policy::cli::list_policies();
+    available_in(&crate::paths::data_dir().join("policies"), &crate::paths::config_dir().join("policies"))
+}
+
+/// `available` for these two folders (the same folder is listed once).
+pub fn available_in(data: &std::path::Path, config: &std::path::Path) -> Vec<(String, PathBuf)> {
+    let mut list = if data.is_dir() && data != config { crate::policy::cli::list_policies_in(data) } else { Vec::new() };
+    list.extend(crate::policy::cli::list_policies_in(config));
     let example = PathBuf::from("examples/policy.toml");
     if example.is_file() && !list.iter().any(|(_, p)| p.ends_with("examples/policy.toml")) {
         list.push(("examples/policy".into(), example));

@@ -332,7 +332,16 @@ pub(super) fn truncate(s: &str, n: usize) -> String {
 
 fn render_groups(app: &App, f: &mut Frame, r: Rect) {
     let t = &app.theme;
-    let mut b = block(t, Line::from(vec![Span::styled(" Groups ", t.title), Span::styled(format!("{} ", app.groups.len()), t.muted)]), true)
+    let count = if app.groups_query.is_empty() && app.groups_shown.len() == app.groups.len() {
+        format!("{} ", thousands(app.groups.len() as u64))
+    } else {
+        format!("{} of {} ", thousands(app.groups_shown.len() as u64), thousands(app.groups.len() as u64))
+    };
+    let mut title = vec![Span::styled(" Groups ", t.title), Span::styled(count, t.muted)];
+    if !app.groups_query.is_empty() {
+        title.push(Span::styled(format!("/{} ", clean(&app.groups_query)), t.accent));
+    }
+    let mut b = block(t, Line::from(title), true)
         .title_bottom(Line::styled(keys::hint(keys::GROUPS, r.width.saturating_sub(4) as usize), t.muted).right_aligned());
     if app.groups_loading {
         b = b.title_top(Line::styled(format!(" {} loading groups ", spinner(app)), t.accent).right_aligned());
@@ -351,11 +360,17 @@ fn render_groups(app: &App, f: &mut Frame, r: Rect) {
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), inner);
         return;
     }
+    if app.groups_shown.is_empty() {
+        let msg = Line::styled(format!("  No group matches /{}. Esc clears the filter.", clean(&app.groups_query)), t.muted);
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), inner);
+        return;
+    }
     let height = inner.height.saturating_sub(1) as usize;
-    let off = visible_offset(app.groups_selected, app.groups_offset, height, app.groups.len());
-    let end = (off + height).min(app.groups.len());
+    let pos = app.groups_pos().unwrap_or(0);
+    let off = visible_offset(pos, app.groups_offset, height, app.groups_shown.len());
+    let end = (off + height).min(app.groups_shown.len());
     let wide = r.width >= 60;
-    let rows = app.groups[off..end].iter().map(|g| {
+    let rows = app.groups_shown[off..end].iter().map(|&i| &app.groups[i]).map(|g| {
         let mut cells = vec![Cell::from(g.name.as_str()), Cell::from(format!("{:>7}", thousands(g.members.len() as u64)))];
         if wide {
             cells.push(Cell::from(g.id.as_str()));
@@ -373,7 +388,7 @@ fn render_groups(app: &App, f: &mut Frame, r: Rect) {
         .row_highlight_style(t.selected)
         .highlight_symbol(MARK)
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
-    let mut state = TableState::new().with_selected(Some(app.groups_selected - off));
+    let mut state = TableState::new().with_selected(Some(pos - off));
     f.render_stateful_widget(table, inner, &mut state);
 }
 

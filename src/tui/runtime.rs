@@ -173,7 +173,7 @@ impl Executor {
                     let _ = tx.send(Msg::ApplyDone { name, result });
                 });
             }
-            Effect::Quit => {}
+            Effect::Quit | Effect::Suspend => {}
         }
     }
 
@@ -339,11 +339,26 @@ async fn event_loop(client: ScimClient, mut app: App, journal: Option<std::sync:
             _ = sigterm.recv() => { code = 128 + 15; break; }
             _ = sighup.recv() => { code = 128 + 1; break; }
         }
+        let mut suspend = false;
         for m in msgs {
             dirty = true;
             for e in app.update(m) {
-                exec.run(e);
+                if e == Effect::Suspend {
+                    suspend = true;
+                } else {
+                    exec.run(e);
+                }
             }
+        }
+        if suspend {
+            super::term::suspend()?;
+            // Resumed: the screen is the shell's, and the size may have changed meanwhile.
+            terminal.clear()?;
+            terminal.autoresize()?;
+            let size = terminal.size()?;
+            app.update(Msg::Resize(size.width, size.height));
+            app.push_log(Level::Info, "resumed");
+            dirty = true;
         }
     }
     exec.shutdown();

@@ -40,6 +40,18 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Ctrl-z: give the terminal back as it was, stop the process with SIGTSTP (as the terminal's
+/// own suspend key would in cooked mode), and when the shell resumes it (`fg`, SIGCONT) take
+/// the terminal again. The caller redraws everything. Without job control (an orphaned process
+/// group) the kernel drops the signal and this returns at once.
+pub fn suspend() -> std::io::Result<()> {
+    restore();
+    signal_hook::low_level::raise(signal_hook::consts::SIGTSTP)?;
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    execute!(std::io::stdout(), EnterAlternateScreen, Hide)
+}
+
 /// Leave the alternate screen, show the cursor and leave raw mode. Safe to call more than once
 /// and from a panic hook; errors are ignored (the terminal may already be gone).
 pub fn restore() {

@@ -468,3 +468,101 @@ fn print_screens() {
     key(&mut app, KeyCode::Char('2'));
     println!("{}", screen(&mut app, 80, 24));
 }
+
+#[test]
+fn groups_filter_narrows_incrementally_and_esc_clears() {
+    let mut app = app_with(20);
+    key(&mut app, KeyCode::Char('2'));
+    assert_eq!(app.pane, Pane::Groups);
+    // The Users filter is kept aside while the Groups one is edited.
+    app.groups_selected = app.groups_shown[2];
+    key(&mut app, KeyCode::Char('/'));
+    assert_eq!(app.mode, InputMode::Filter);
+    typ(&mut app, "E");
+    let names = |app: &App| app.groups_shown.iter().map(|&i| app.groups[i].name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&app), ["eng", "everyone", "sales"], "any case");
+    typ(&mut app, "v");
+    assert_eq!(names(&app), ["everyone"]);
+    assert_eq!(app.groups[app.groups_selected].name, "everyone", "the selection follows the filter");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Groups 1 of 3 /Ev"), "{s}");
+    assert!(!s.contains("sales"), "{s}");
+    // Backspace widens again; ↑/↓ move while typing.
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!(names(&app).len(), 3);
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.groups[app.groups_selected].name, "sales");
+    // Enter keeps the filter, and Enter opens the selected group's members.
+    typ(&mut app, "s");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, InputMode::Normal);
+    assert_eq!(names(&app), ["sales"]);
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.modals.last(), Some(Modal::GroupMembers { group, .. }) if app.groups[*group].name == "sales"));
+    key(&mut app, KeyCode::Esc);
+    // Nothing matches: the pane says so and keys do nothing.
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "zz");
+    assert!(app.groups_shown.is_empty());
+    key(&mut app, KeyCode::Down);
+    assert!(screen(&mut app, 80, 24).contains("No group matches /Eszz"));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    assert!(app.modals.is_empty());
+    // Esc in the pane clears it.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.groups_query, "");
+    assert_eq!(names(&app).len(), 3);
+    assert!(screen(&mut app, 80, 24).contains("Groups 3 "));
+    // Esc while typing clears it too; the Users filter was left alone.
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "eng");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!((app.mode, app.groups_query.as_str(), app.groups_shown.len()), (InputMode::Normal, "", 3));
+    assert_eq!(app.view.query(), "");
+    // A reload keeps the filter.
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "sal");
+    key(&mut app, KeyCode::Enter);
+    let g = app.groups_gen;
+    app.update(Msg::GroupsLoaded { generation: g, result: Ok(groups()) });
+    assert_eq!(names(&app), ["sales"]);
+}
+
+#[test]
+fn groups_filter_leaves_the_users_filter_alone() {
+    let mut app = app_with(20);
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "user1");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('/'));
+    assert_eq!(app.input.value(), "");
+    typ(&mut app, "eng");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view.query(), "user1");
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Char('/'));
+    assert_eq!(app.input.value(), "user1");
+}
+
+#[test]
+fn ctrl_z_suspends_from_anywhere() {
+    let ctrl_z = || Msg::Key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
+    assert_eq!(super::keys::lookup(super::keys::GLOBAL, &KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL)), Some(super::keys::Cmd::Suspend));
+    let mut app = app_with(20);
+    assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
+    // While typing a filter (the text is not touched) and in an overlay, too.
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "user");
+    assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
+    assert_eq!((app.mode, app.input.value()), (InputMode::Filter, "user"));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('?'));
+    assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
+    assert!(matches!(app.modals.last(), Some(Modal::Help { .. })));
+    assert!(!app.quit);
+    // The help lists it.
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("suspend to the shell"), "{s}");
+}
