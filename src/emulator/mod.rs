@@ -11,7 +11,7 @@ mod server;
 pub mod store;
 
 use crate::scim::ratelimit::{Endpoint, SlackBudget};
-use crate::scim::ApiVersion;
+use crate::scim::{ApiVersion, Group, User};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -285,6 +285,15 @@ impl Emulator {
 
     pub fn bot_ids(&self) -> Vec<String> {
         self.shared.store.read().unwrap().bot_ids()
+    }
+
+    /// Every user and group as they are now, straight from memory (the demo derives its HR
+    /// export from this without a round of HTTP listing).
+    pub fn snapshot(&self) -> (Vec<User>, Vec<Group>) {
+        let st = self.shared.store.read().unwrap();
+        let users = st.users.iter().map(|r| r.user.clone()).collect();
+        let groups = (0..st.groups.len()).filter_map(|gi| Group::from_value(st.group_json(gi, ApiVersion::V2)).ok()).collect();
+        (users, groups)
     }
 
     pub fn user_count(&self) -> usize {

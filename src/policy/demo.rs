@@ -283,7 +283,12 @@ fn pick_other(rng: &mut StdRng, choices: &[&str], current: &str) -> String {
 /// `<dir>/policies/demo-hr.toml`; returns the policy's path and what the export changes.
 pub async fn write(client: &ScimClient, dir: &Path, seed: u64) -> Result<(PathBuf, DemoSummary), DemoError> {
     let (users, groups) = tokio::try_join!(client.all_users(None), client.all_groups())?;
-    let data = build(&users, &groups, seed);
+    write_from(&users, &groups, dir, seed)
+}
+
+/// As [`write`], from a directory already in memory.
+pub fn write_from(users: &[User], groups: &[Group], dir: &Path, seed: u64) -> Result<(PathBuf, DemoSummary), DemoError> {
+    let data = build(users, groups, seed);
     let policies = dir.join("policies");
     std::fs::create_dir_all(&policies)?;
     std::fs::write(dir.join("demo-hr.csv"), &data.csv)?;

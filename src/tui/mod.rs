@@ -107,7 +107,7 @@ pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, re
         args.users, args.groups, args.seed
     )];
     if args.own_data_dir && !args.no_policy {
-        intro.push(demo_policy(&client, args.seed).await);
+        intro.push(demo_policy(&emu, args.seed).await);
     }
     let mut setup = queue_runner::QueueSetup::in_data_dir("demo", &client.host());
     setup.read_only = read_only;
@@ -118,9 +118,13 @@ pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, re
 }
 
 /// Write the demo's HR export and policy into the data dir; the Log line saying what it holds.
-async fn demo_policy(client: &crate::scim::ScimClient, seed: u64) -> String {
+async fn demo_policy(emu: &crate::emulator::Emulator, seed: u64) -> String {
     let dir = crate::paths::data_dir();
-    match crate::policy::demo::write(client, &dir, seed).await {
+    let (users, groups) = emu.snapshot();
+    let written = tokio::task::spawn_blocking(move || crate::policy::demo::write_from(&users, &groups, &dir, seed))
+        .await
+        .unwrap_or_else(|e| Err(crate::policy::demo::DemoError::Io(std::io::Error::other(e.to_string()))));
+    match written {
         Ok((path, s)) => format!(
             "demo: policy {} over demo-hr.csv: {} new hires, {} left, {} on leave, {} changed title or department, {} returning, {} joining {} (3 Policies)",
             path.display(),
