@@ -3,112 +3,8 @@
 //! the confirmation, and the operations then show in the Reports pane and export to CSV.
 //! (The session harness is that of `console_e2e.rs`, with the config dir given by the test.)
 
-use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-const ROWS: u16 = 30;
-const COLS: u16 = 100;
-
-struct Session {
-    child: Box<dyn Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
-    state: Arc<Mutex<(vt100::Parser, Vec<u8>)>>,
-    _config: tempfile::TempDir,
-}
-
-impl Session {
-    fn start(args: &[&str], config: tempfile::TempDir) -> Session {
-        Session::start_with(args, config, true)
-    }
-
-    /// `data_dir`: the data dir is the config dir; else the demo makes one of its own.
-    fn start_with(args: &[&str], config: tempfile::TempDir, data_dir: bool) -> Session {
-        let pty = native_pty_system();
-        let pair = pty.openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 }).unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_scimitar"));
-        cmd.args(args);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("SCIMITAR_CONFIG_DIR", config.path());
-        if data_dir {
-            cmd.env("SCIMITAR_DATA_DIR", config.path());
-        } else {
-            cmd.env_remove("SCIMITAR_DATA_DIR");
-        }
-        cmd.env_remove("NO_COLOR");
-        cmd.env_remove("SCIMITAR_THEME");
-        cmd.cwd(config.path());
-        let child = pair.slave.spawn_command(cmd).unwrap();
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
-        let state = Arc::new(Mutex::new((vt100::Parser::new(ROWS, COLS, 0), Vec::new())));
-        let st = state.clone();
-        std::thread::spawn(move || {
-            let _master = pair.master; // keep the pty open while reading
-            let mut buf = [0u8; 8192];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let mut s = st.lock().unwrap();
-                        s.0.process(&buf[..n]);
-                        s.1.extend_from_slice(&buf[..n]);
-                    }
-                }
-            }
-        });
-        Session { child, writer, state, _config: config }
-    }
-
-    fn screen(&self) -> String {
-        self.state.lock().unwrap().0.screen().contents()
-    }
-
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn send(&mut self, s: &str) {
-        self.writer.write_all(s.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    /// Type one key at a time, as a person would (an Esc glued to the next key reads as Alt).
-    fn type_keys(&mut self, s: &str) {
-        for c in s.chars() {
-            self.send(&c.to_string());
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                // Let the reader thread drain what was written last.
-                std::thread::sleep(Duration::from_millis(100));
-                return st;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the console did not exit; screen:\n{}", self.screen());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
+mod common;
+use common::pty::Session;
 
 const POLICY: &str = r#"match_on = "email"
 [source]
@@ -133,7 +29,7 @@ fn policy_plan_apply_then_report_and_export() {
     )
     .unwrap();
     let data = dir.path().to_path_buf();
-    let mut s = Session::start(&["demo", "--users", "300", "--groups", "5"], dir);
+    let mut s = Session::start_in(&["demo", "--users", "300", "--groups", "5"], dir);
     s.wait_for("300 users loaded", |sc| sc.contains("users 300/300"));
     // Opening the pane lists the policy and computes its plan in the background.
     s.type_keys("3");
