@@ -369,20 +369,34 @@ impl ReportStore {
         Ok(total)
     }
 
+    /// Add the whole-day counts of `report_counts` for days `lo..hi`, grouped by `key` (a column
+    /// of that table: `action` or `day`) and outcome, into `acc`.
+    fn add_counts<K: rusqlite::types::FromSql + Ord>(
+        &self,
+        q: &ReportQuery,
+        lo: Option<i64>,
+        hi: Option<i64>,
+        key: &str,
+        acc: &mut BTreeMap<(K, Outcome), u64>,
+    ) -> anyhow::Result<()> {
+        let (cond, params) = counts_where(q, lo, hi);
+        let sql = format!("SELECT {key}, outcome, sum(n) FROM report_counts {cond} GROUP BY {key}, outcome");
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let mut rows = st.query(params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            let outcome: String = row.get(1)?;
+            let n: i64 = row.get(2)?;
+            *acc.entry((row.get(0)?, outcome.parse().map_err(anyhow::Error::msg)?)).or_default() += n as u64;
+        }
+        Ok(())
+    }
+
     /// Counts per action and outcome of the records matching `q`, sorted by action then outcome.
     pub fn summary(&self, q: &ReportQuery) -> anyhow::Result<Vec<(String, Outcome, u64)>> {
         let split = Split::of(q);
         let mut acc: BTreeMap<(String, Outcome), u64> = BTreeMap::new();
         if let Some((lo, hi)) = split.days {
-            let (cond, params) = counts_where(q, lo, hi);
-            let sql = format!("SELECT action, outcome, sum(n) FROM report_counts {cond} GROUP BY action, outcome");
-            let mut st = self.conn.prepare_cached(&sql)?;
-            let mut rows = st.query(params_from_iter(params))?;
-            while let Some(row) = rows.next()? {
-                let outcome: String = row.get(1)?;
-                let n: i64 = row.get(2)?;
-                *acc.entry((row.get(0)?, outcome.parse().map_err(anyhow::Error::msg)?)).or_default() += n as u64;
-            }
+            self.add_counts(q, lo, hi, "action", &mut acc)?;
         }
         for (since, until) in split.raw {
             for (action, outcome, n) in self.summary_raw(q, since, until)? {
@@ -398,15 +412,7 @@ impl ReportStore {
         let split = Split::of(q);
         let mut acc: BTreeMap<(i64, Outcome), u64> = BTreeMap::new();
         if let Some((lo, hi)) = split.days {
-            let (cond, params) = counts_where(q, lo, hi);
-            let sql = format!("SELECT day, outcome, sum(n) FROM report_counts {cond} GROUP BY day, outcome");
-            let mut st = self.conn.prepare_cached(&sql)?;
-            let mut rows = st.query(params_from_iter(params))?;
-            while let Some(row) = rows.next()? {
-                let outcome: String = row.get(1)?;
-                let n: i64 = row.get(2)?;
-                *acc.entry((row.get(0)?, outcome.parse().map_err(anyhow::Error::msg)?)).or_default() += n as u64;
-            }
+            self.add_counts(q, lo, hi, "day", &mut acc)?;
         }
         for (since, until) in split.raw {
             for (day, outcome, n) in self.daily_counts_raw(q, since, until)? {
