@@ -489,7 +489,11 @@ impl App {
             }
             Msg::BatchLoaded(b) => self.batch_loaded(b),
             // A policy apply runs its own batches; the queue view follows the batch it started.
-            Msg::Queue(ev) if self.policies.applying.is_some() => self.apply_queue_event(ev),
+            Msg::Queue(ev) if self.policies.applying.is_some() => {
+                let what = format!("policy {}", self.policies.applying.clone().unwrap_or_default());
+                self.mirror_event(&ev, &what);
+                self.apply_queue_event(ev)
+            }
             Msg::Queue(ev) => self.queue_event(ev),
             Msg::QueueFailed(e) => self.queue_failed(e),
             Msg::Unfinished(offers) => self.offer_resume(offers),

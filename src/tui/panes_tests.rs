@@ -509,3 +509,38 @@ fn policies_in_the_data_dir_come_first() {
     let list = super::policies::available_in(&config.path().join("policies"), &config.path().join("policies"));
     assert_eq!(names(list), ["aaa"]);
 }
+
+#[test]
+fn a_policy_apply_shows_in_the_queue_view() {
+    let mut app = policies_app(plan(2));
+    key(&mut app, KeyCode::Char('A'));
+    let fx = key(&mut app, KeyCode::Char('y'));
+    assert!(matches!(fx.as_slice(), [Effect::ApplyPlan { .. }]), "{fx:?}");
+    app.update(Msg::Queue(QueueEvent::BatchStarted { batch_id: "b-7".into(), total: 2 }));
+    app.update(Msg::Queue(QueueEvent::OpStarted {
+        batch_id: "b-7".into(),
+        op_id: "b-7-00001".into(),
+        seq: 1,
+        describe: "deactivate gone0@example.com".into(),
+        attempt: 1,
+    }));
+    app.update(Msg::Queue(QueueEvent::OpFinished {
+        batch_id: "b-7".into(),
+        op_id: "b-7-00002".into(),
+        seq: 2,
+        describe: "deactivate gone1@example.com".into(),
+        state: OpState::Failed,
+        message: "cannot_disable_primary_owner".into(),
+        retries: 0,
+    }));
+    let b = app.queue.batch.as_ref().expect("the queue view follows the apply");
+    assert_eq!(b.ops.len(), 2, "ops are matched by the journal's ids");
+    assert_eq!((b.ops[0].state, b.ops[0].describe.as_str()), (OpState::Running, "deactivate gone0@example.com"));
+    assert_eq!(b.ops[1].state, OpState::Failed);
+    // `Q` shows it; `x` there cancels (the executor stops the apply).
+    key(&mut app, KeyCode::Char('Q'));
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("policy hr") && s.contains("deactivate gone0@example.com") && s.contains("FAILED"), "{s}");
+    let fx = key(&mut app, KeyCode::Char('x'));
+    assert!(matches!(fx.as_slice(), [Effect::CancelBatch { batch_id }] if batch_id == "b-7"), "{fx:?}");
+}

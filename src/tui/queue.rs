@@ -214,6 +214,35 @@ impl BatchView {
 
     /// Left to do / planned rate while the observed rate is young (as `bulk` does), then the
     /// slower of the two.
+    /// The op with this id, added at the end if the view does not have it yet; its text is
+    /// filled in from the event when the view did not know it.
+    fn op_mut(&mut self, op_id: &str, seq: i64, describe: &str) -> &mut QueueOp {
+        let i = match self.by_id.get(op_id) {
+            Some(&i) => i,
+            None => {
+                self.ops.push(QueueOp {
+                    op_id: op_id.to_string(),
+                    seq,
+                    describe: String::new(),
+                    state: OpState::Pending,
+                    message: String::new(),
+                    retries: 0,
+                    attempt: 0,
+                    surprise: false,
+                    user: None,
+                    group: false,
+                });
+                self.by_id.insert(op_id.to_string(), self.ops.len() - 1);
+                self.ops.len() - 1
+            }
+        };
+        let o = &mut self.ops[i];
+        if o.describe.is_empty() {
+            o.describe = clean(describe);
+        }
+        o
+    }
+
     fn update_eta(&mut self) {
         let left = self.ops.len() - self.finished();
         let observed = self.started.map(|s| {
@@ -555,6 +584,58 @@ impl App {
         self.queue_status = v.status();
         self.queue.batch = Some(v);
         vec![]
+    }
+
+    /// Mirror a policy apply's batches in the queue view (the apply writes its own Log lines).
+    /// The view is made on `BatchStarted` with the batch's op ids as the journal numbers them
+    /// (`<batch>-00001`, ...) and fills in as the events arrive. A console batch that is still
+    /// running keeps the view.
+    pub(super) fn mirror_event(&mut self, ev: &QueueEvent, description: &str) {
+        if let QueueEvent::BatchStarted { batch_id, total } = ev {
+            if self.queue.running() {
+                return;
+            }
+            let ops = (1..=*total)
+                .map(|i| QueueOp {
+                    op_id: format!("{batch_id}-{i:05}"),
+                    seq: i as i64,
+                    describe: String::new(),
+                    state: OpState::Pending,
+                    message: String::new(),
+                    retries: 0,
+                    attempt: 0,
+                    surprise: false,
+                    user: None,
+                    group: false,
+                })
+                .collect();
+            let mut v = BatchView::new(BatchLoad { batch_id: batch_id.clone(), description: description.to_string(), ops, rate: None });
+            v.started = Some(Instant::now());
+            self.queue.batch = Some(v);
+            return;
+        }
+        let Some(b) = self.queue.batch.as_mut() else { return };
+        match ev {
+            QueueEvent::OpStarted { batch_id, op_id, seq, describe, attempt } if *batch_id == b.batch_id => {
+                let o = b.op_mut(op_id, *seq, describe);
+                o.state = OpState::Running;
+                o.attempt = *attempt;
+            }
+            QueueEvent::OpFinished { batch_id, op_id, seq, describe, state, message, retries } if *batch_id == b.batch_id => {
+                let o = b.op_mut(op_id, *seq, describe);
+                o.state = *state;
+                o.message = clean(message);
+                o.retries = *retries;
+                o.surprise = message.starts_with("SURPRISE");
+                o.attempt = o.attempt.max(1);
+                b.update_eta();
+            }
+            QueueEvent::BatchFinished { batch_id, cancelled, .. } if *batch_id == b.batch_id => {
+                b.running = false;
+                b.cancelled = *cancelled;
+            }
+            _ => {}
+        }
     }
 
     pub(super) fn queue_failed(&mut self, e: String) -> Vec<Effect> {

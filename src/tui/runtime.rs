@@ -123,6 +123,12 @@ impl Executor {
                 }
             }
             e @ (Effect::RunBatch { .. } | Effect::CancelBatch { .. } | Effect::RetryFailed { .. } | Effect::ResumeBatches { .. }) => {
+                // `x` in the queue view also stops a policy apply it is showing.
+                if matches!(e, Effect::CancelBatch { .. })
+                    && let Some(c) = &self.apply_cancel
+                {
+                    c.cancel();
+                }
                 self.queue.run(e)
             }
             Effect::QueryReports { generation, query } => {
