@@ -781,11 +781,8 @@ impl ScimClient {
             latency_ms: 0,
             problem: None,
         };
-        let spc = match self.inner.version {
-            ApiVersion::V1 => "ServiceProviderConfigs",
-            ApiVersion::V2 => "ServiceProviderConfigs",
-        };
-        match self.send(Method::GET, spc, &[], None, true).await {
+        // The plural form answers on both versions (Slack's Java SDK calls it on v2 too).
+        match self.send(Method::GET, "ServiceProviderConfigs", &[], None, true).await {
             Ok(_) => report.scim_endpoint = true,
             Err(e @ (ScimError::Transport { .. } | ScimError::NotScim { .. } | ScimError::Invalid(_))) => {
                 report.problem = Some(e.to_string());
