@@ -295,7 +295,7 @@ fn parse_segments(text: &str) -> Result<Vec<Seg>, Fail> {
 fn path_segments(path: &str, version: ApiVersion) -> Result<Vec<Seg>, Fail> {
     for (v2, v1) in EXT_URNS {
         for u in [v2, v1] {
-            if path.len() >= u.len() && path[..u.len()].eq_ignore_ascii_case(u) {
+            if path.get(..u.len()).is_some_and(|p| p.eq_ignore_ascii_case(u)) {
                 let key = ext_key(u, version).unwrap_or(u);
                 let rest = path[u.len()..].trim_start_matches([':', '.']);
                 let mut segs = vec![Seg::Key(key.to_string())];
@@ -307,7 +307,7 @@ fn path_segments(path: &str, version: ApiVersion) -> Result<Vec<Seg>, Fail> {
         }
     }
     for core in [urn::V2_USER, urn::V1_CORE, urn::V2_GROUP] {
-        if path.len() > core.len() && path[..core.len()].eq_ignore_ascii_case(core) {
+        if path.len() > core.len() && path.get(..core.len()).is_some_and(|p| p.eq_ignore_ascii_case(core)) {
             return parse_segments(path[core.len()..].trim_start_matches([':', '.']));
         }
     }
@@ -1173,6 +1173,15 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn non_ascii_patch_paths_are_refused_not_panicked_on() {
+        // Byte offsets of the URN prefixes must not split a multi-byte character.
+        for path in ["é".repeat(40), format!("a{}", "é".repeat(40))] {
+            assert!(path_segments(&path, ApiVersion::V2).is_ok_and(|s| s.len() == 1), "{path}");
+        }
+        assert!(path_segments("urn:ietf:params:scim:schemas:core:2.0:Useré.title", ApiVersion::V2).is_ok());
+    }
+
     use super::*;
     use serde_json::json;
 
