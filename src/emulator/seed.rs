@@ -291,7 +291,9 @@ mod tests {
         let t = Instant::now();
         let (u, _) = generate(100_000, 50, 1);
         assert_eq!(u.len(), 100_000);
-        // generous bound: debug builds on a shared machine
-        assert!(t.elapsed().as_secs_f64() < 5.0, "{:?}", t.elapsed());
+        // Release builds must take well under a second; unoptimised builds on a shared machine
+        // only get a loose bound.
+        let bound = if cfg!(debug_assertions) { 30.0 } else { 1.0 };
+        assert!(t.elapsed().as_secs_f64() < bound, "{:?}", t.elapsed());
     }
 }

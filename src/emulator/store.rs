@@ -759,8 +759,12 @@ impl Store {
             if u.active == Some(false) && rec.user.active != Some(false) {
                 self.check_deactivate(i)?;
             }
-            if rec.primary_owner && u.guest.is_some() {
+            if (rec.primary_owner || rec.bot) && u.guest.is_some() {
                 return Err(bad("cannot_make_user_guest"));
+            }
+            // Converting member <-> multi-channel guest also reactivates (reference §2).
+            if rec.user.is_guest() != u.is_guest() && rec.user.active == Some(false) {
+                u.active = Some(true);
             }
             u.id = rec.user.id.clone();
             u.meta = rec.user.meta.clone();
@@ -1301,6 +1305,11 @@ mod tests {
         assert_eq!(s.patch_user(&owner, &off, ApiVersion::V2).unwrap_err().code, "cannot_disable_primary_owner");
         let bot = s.bot_ids()[0].clone();
         assert_eq!(s.patch_user(&bot, &off, ApiVersion::V2).unwrap_err().code, "cannot_disable_bot_user_with_scim");
+        // converting a deactivated member to a guest reactivates them
+        s.delete_user(&id).unwrap();
+        let guest = json!({"schemas":[urn::V2_PATCH],"Operations":[{"op":"add","path":urn::V2_GUEST,"value":{"type":"multi"}}]});
+        s.patch_user(&id, &guest, ApiVersion::V2).unwrap();
+        assert!(s.users[20].user.is_guest() && s.users[20].user.is_active());
     }
 
     #[test]
