@@ -115,6 +115,22 @@ impl QueueOp {
         q
     }
 
+    /// An op known only by id until its events describe it (a policy apply's batch).
+    pub fn pending(op_id: &str, seq: i64) -> QueueOp {
+        QueueOp {
+            op_id: op_id.into(),
+            seq,
+            describe: String::new(),
+            state: OpState::Pending,
+            message: String::new(),
+            retries: 0,
+            attempt: 0,
+            surprise: false,
+            user: None,
+            group: false,
+        }
+    }
+
     pub fn new(op_id: &str, seq: i64, a: &Action) -> QueueOp {
         let user = match a {
             Action::Deactivate { target } => target.id.clone().map(|id| (id, false)),
@@ -125,18 +141,7 @@ impl QueueOp {
             a,
             Action::CreateGroup { .. } | Action::RenameGroup { .. } | Action::DeleteGroup { .. } | Action::AddMembers { .. } | Action::RemoveMembers { .. }
         );
-        QueueOp {
-            op_id: op_id.into(),
-            seq,
-            describe: clean(&a.describe()),
-            state: OpState::Pending,
-            message: String::new(),
-            retries: 0,
-            attempt: 0,
-            surprise: false,
-            user,
-            group,
-        }
+        QueueOp { describe: clean(&a.describe()), user, group, ..QueueOp::pending(op_id, seq) }
     }
 }
 
@@ -212,26 +217,13 @@ impl BatchView {
         self.ops.iter().filter(|o| o.surprise).count()
     }
 
-    /// Left to do / planned rate while the observed rate is young (as `bulk` does), then the
-    /// slower of the two.
     /// The op with this id, added at the end if the view does not have it yet; its text is
     /// filled in from the event when the view did not know it.
     fn op_mut(&mut self, op_id: &str, seq: i64, describe: &str) -> &mut QueueOp {
         let i = match self.by_id.get(op_id) {
             Some(&i) => i,
             None => {
-                self.ops.push(QueueOp {
-                    op_id: op_id.to_string(),
-                    seq,
-                    describe: String::new(),
-                    state: OpState::Pending,
-                    message: String::new(),
-                    retries: 0,
-                    attempt: 0,
-                    surprise: false,
-                    user: None,
-                    group: false,
-                });
+                self.ops.push(QueueOp::pending(op_id, seq));
                 self.by_id.insert(op_id.to_string(), self.ops.len() - 1);
                 self.ops.len() - 1
             }
@@ -243,6 +235,8 @@ impl BatchView {
         o
     }
 
+    /// Left to do / planned rate while the observed rate is young (as `bulk` does), then the
+    /// slower of the two.
     fn update_eta(&mut self) {
         let left = self.ops.len() - self.finished();
         let observed = self.started.map(|s| {
@@ -596,18 +590,7 @@ impl App {
                 return;
             }
             let ops = (1..=*total)
-                .map(|i| QueueOp {
-                    op_id: format!("{batch_id}-{i:05}"),
-                    seq: i as i64,
-                    describe: String::new(),
-                    state: OpState::Pending,
-                    message: String::new(),
-                    retries: 0,
-                    attempt: 0,
-                    surprise: false,
-                    user: None,
-                    group: false,
-                })
+                .map(|i| QueueOp::pending(&format!("{batch_id}-{i:05}"), i as i64))
                 .collect();
             let mut v = BatchView::new(BatchLoad { batch_id: batch_id.clone(), description: description.to_string(), ops, rate: None });
             v.started = Some(Instant::now());
