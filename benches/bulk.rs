@@ -61,7 +61,9 @@ async fn engine_run(n: usize, scale: f64, via: DeactivateVia) -> (f64, u64, u64)
     let j = Arc::new(Journal::open(&dir.path().join("bench.db"), RunContext::new("bench", "127.0.0.1")).unwrap());
     let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
     let screened = Safety { force: true, ..Default::default() }.screen(actions);
-    let batch = scimitar::queue::submit(&j, &BatchInfo { origin: "bench".into(), policy_run: None, description: "bench".into() }, &screened).unwrap();
+    let batch =
+        scimitar::queue::submit(&j, &BatchInfo { origin: "bench".into(), policy_run: None, description: "bench".into() }, &screened)
+            .unwrap();
     let engine = Engine::new(client(&emu, Some(scale)), j, EngineConfig { workers: 32, deactivate_via: via });
     let t = Instant::now();
     let r = engine.run_batch(&batch, None, Cancel::default()).await.unwrap();

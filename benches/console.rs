@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 
 const USERS: usize = 100_000;
 const FIRST: &[&str] = &[
-    "Jennifer", "Michael", "Sarah", "David", "Priya", "Wei", "Olga", "Carlos", "Aisha", "Kenji", "Maria", "James",
-    "Fatima", "Lars", "Chloe", "Mateo", "Hana", "Noah", "Zoe", "Ravi",
+    "Jennifer", "Michael", "Sarah", "David", "Priya", "Wei", "Olga", "Carlos", "Aisha", "Kenji", "Maria", "James", "Fatima", "Lars",
+    "Chloe", "Mateo", "Hana", "Noah", "Zoe", "Ravi",
 ];
 const LAST: &[&str] = &[
-    "Morales", "Smith", "Nguyen", "Okafor", "Tanaka", "Berg", "Kowalski", "Garcia", "Haddad", "Chen", "Johnson",
-    "Silva", "Ivanova", "Patel", "Dubois", "Rossi", "Kim", "Brown", "Novak", "Mensah", "Lopez", "Fischer",
+    "Morales", "Smith", "Nguyen", "Okafor", "Tanaka", "Berg", "Kowalski", "Garcia", "Haddad", "Chen", "Johnson", "Silva", "Ivanova",
+    "Patel", "Dubois", "Rossi", "Kim", "Brown", "Novak", "Mensah", "Lopez", "Fischer",
 ];
 const TITLES: &[&str] = &["Engineer", "Staff Engineer", "Designer", "Recruiter", "Account Executive", "Data Scientist"];
 const DEPTS: &[&str] = &["Engineering", "Sales", "Support", "Finance", "People", "Marketing", "Security"];
@@ -108,9 +108,8 @@ fn process_first_frame() -> Result<f64, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut times = Vec::new();
     for _ in 0..5 {
-        let pair = native_pty_system()
-            .openpty(PtySize { rows: 50, cols: 200, pixel_width: 0, pixel_height: 0 })
-            .map_err(|e| e.to_string())?;
+        let pair =
+            native_pty_system().openpty(PtySize { rows: 50, cols: 200, pixel_width: 0, pixel_height: 0 }).map_err(|e| e.to_string())?;
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_scimitar"));
         cmd.args(["--throttle", "off"]);
         cmd.env("TERM", "xterm-256color");
@@ -199,8 +198,19 @@ fn main() {
     // Keystroke to finished frame, over typed queries and backspaces.
     app.update(key(KeyCode::Char('/')));
     let queries = [
-        "jennifer.mo", "acme", "ravi.patel1", "zoe", "w00000", "kenji.tan", "@acme-corp.ex", "lopez99", "olga.iv",
-        "carlos.garcia12", "smith", "hana.ber", "fatima.haddad7",
+        "jennifer.mo",
+        "acme",
+        "ravi.patel1",
+        "zoe",
+        "w00000",
+        "kenji.tan",
+        "@acme-corp.ex",
+        "lopez99",
+        "olga.iv",
+        "carlos.garcia12",
+        "smith",
+        "hana.ber",
+        "fatima.haddad7",
     ];
     let mut keys = Vec::new();
     for q in queries {

@@ -55,9 +55,16 @@ fn main() {
         writeln!(f, "employee_id,email,first,last,title,department,cost_center,manager_id,status,groups").unwrap();
         for i in 0..n {
             let status = if i % 100 == 1 { "terminated" } else { "active" };
-            let groups = if i % 100 == 2 { "alumni" } else if i % 2 == 0 { "staff;eng" } else { "staff" };
+            let groups = if i % 100 == 2 {
+                "alumni"
+            } else if i % 2 == 0 {
+                "staff;eng"
+            } else {
+                "staff"
+            };
             let manager = if i == 0 { String::new() } else { format!("E{}", i / 10) };
-            writeln!(f, "E{i},user{i}@corp.example,First{i},Last{i},Engineer,Dept{},CC{},{manager},{status},{groups}", i % 50, i % 200).unwrap();
+            writeln!(f, "E{i},user{i}@corp.example,First{i},Last{i},Engineer,Dept{},CC{},{manager},{status},{groups}", i % 50, i % 200)
+                .unwrap();
         }
     }
     let mut users = Vec::with_capacity(n);

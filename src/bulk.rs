@@ -102,10 +102,7 @@ async fn find_group(client: &ScimClient, name_or_id: &str) -> Result<Group, Fail
             Err(_) => {}
         }
     }
-    client
-        .find_group_by_name(name_or_id)
-        .await?
-        .ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name_or_id:?}")))
+    client.find_group_by_name(name_or_id).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name_or_id:?}")))
 }
 
 pub async fn group_create(c: &Connection, name: &str, members: &Targets, run: &RunArgs) -> Result<i32, Fail> {
@@ -149,7 +146,10 @@ fn confirm(screened: &Screened, what: &str, force_prompt: Option<&str>) -> Resul
     let n = screened.run.len();
     let destructive = screened.run.iter().filter(|a| a.is_destructive()).count();
     if !std::io::stdin().is_terminal() {
-        return Err(Fail::new(exit::USAGE, format!("refusing to {what} ({n} operations) without confirmation: pass --yes (or --dry-run to look first)")));
+        return Err(Fail::new(
+            exit::USAGE,
+            format!("refusing to {what} ({n} operations) without confirmation: pass --yes (or --dry-run to look first)"),
+        ));
     }
     let mut err = std::io::stderr();
     let first: Vec<String> = screened.run.iter().take(5).map(|a| a.describe()).collect();
@@ -225,7 +225,13 @@ pub fn approve(screened: &Screened, ceiling: Result<(), String>, run: &RunArgs, 
 }
 
 /// Journal an approved, screened batch and run it (results on stdout); returns the exit code.
-pub async fn submit_and_run(c: &Connection, journal: Arc<Journal>, info: &BatchInfo, screened: &Screened, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn submit_and_run(
+    c: &Connection,
+    journal: Arc<Journal>,
+    info: &BatchInfo,
+    screened: &Screened,
+    run: &RunArgs,
+) -> Result<i32, Fail> {
     let batch = crate::queue::submit(&journal, info, screened).map_err(|e| Fail::new(exit::FAILURE, format!("journal: {e:#}")))?;
     run_batch(c, journal, &batch, run).await
 }
@@ -404,7 +410,10 @@ pub async fn resume(c: &Connection, batch: Option<&str>, retry_failed: bool, run
             code = exit::FAILURE;
             continue;
         }
-        eprintln!("scimitar: resuming batch {} ({}, {} of {} operations open, started {})", b.batch_id, b.description, b.open, b.total, b.created);
+        eprintln!(
+            "scimitar: resuming batch {} ({}, {} of {} operations open, started {})",
+            b.batch_id, b.description, b.open, b.total, b.created
+        );
         if run.dry_run {
             continue;
         }

@@ -14,8 +14,12 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "scimitar", version, about = "Provision and deprovision Slack users and groups through SCIM, from the keyboard.",
-    long_about = "Provision and deprovision Slack users and groups through Slack's SCIM API.\n\nWith no command, opens the console. `scimitar demo` runs everything against an embedded Slack SCIM emulator.\n\nThe token comes from --token-file, SLACK_SCIM_TOKEN, or the profile's token_command / token_file in the config file.")]
+#[command(
+    name = "scimitar",
+    version,
+    about = "Provision and deprovision Slack users and groups through SCIM, from the keyboard.",
+    long_about = "Provision and deprovision Slack users and groups through Slack's SCIM API.\n\nWith no command, opens the console. `scimitar demo` runs everything against an embedded Slack SCIM emulator.\n\nThe token comes from --token-file, SLACK_SCIM_TOKEN, or the profile's token_command / token_file in the config file."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -321,11 +325,7 @@ impl ConnArgs {
         let config = self.load_config()?;
         let (profile_name, profile) = config.profile(self.profile.as_deref())?;
         let url = self.url.clone().or_else(|| profile.url.clone());
-        let version = self
-            .api
-            .or(profile.api)
-            .or_else(|| url.as_deref().and_then(config::version_from_url))
-            .unwrap_or_default();
+        let version = self.api.or(profile.api).or_else(|| url.as_deref().and_then(config::version_from_url)).unwrap_or_default();
         let url = url.unwrap_or_else(|| config::default_url(version));
         let token = config::resolve_token(self.token_file.as_deref(), std::env::var("SLACK_SCIM_TOKEN").ok(), &profile)?;
         let mut cc = ClientConfig::new(&url, token, version)?;
@@ -348,7 +348,11 @@ pub fn is_write(command: &Command) -> bool {
         command,
         Command::Users(UsersCmd::Deactivate { .. } | UsersCmd::Reactivate { .. } | UsersCmd::Create { .. })
             | Command::Groups(
-                GroupsCmd::Create { .. } | GroupsCmd::Rename { .. } | GroupsCmd::Delete { .. } | GroupsCmd::Add { .. } | GroupsCmd::Remove { .. }
+                GroupsCmd::Create { .. }
+                    | GroupsCmd::Rename { .. }
+                    | GroupsCmd::Delete { .. }
+                    | GroupsCmd::Add { .. }
+                    | GroupsCmd::Remove { .. }
             )
             | Command::Resume { .. }
             | Command::Apply { .. }
@@ -503,14 +507,12 @@ async fn cmd_users(conn: &ConnArgs, cmd: UsersCmd, out: &mut dyn Write) -> Resul
             let c = conn.connect()?;
             let user = if id.contains('@') {
                 let e = normalize_email(&id).map_err(|e| Fail::new(exit::USAGE, e.to_string()))?;
-                c.client
-                    .find_user_by_email(&e)
-                    .await?
-                    .ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no user with email {e}")))?
+                c.client.find_user_by_email(&e).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no user with email {e}")))?
             } else {
-                c.client.get_user(&id).await.map_err(|e| {
-                    if e.is_not_found() { Fail::new(exit::NOT_FOUND, format!("no user with id {id}")) } else { e.into() }
-                })?
+                c.client
+                    .get_user(&id)
+                    .await
+                    .map_err(|e| if e.is_not_found() { Fail::new(exit::NOT_FOUND, format!("no user with id {id}")) } else { e.into() })?
             };
             write_user_detail(&user, output, out)?;
             Ok(exit::OK)
@@ -563,9 +565,16 @@ pub fn user_detail_rows(u: &User) -> Vec<(String, String)> {
     push("id", u.id.clone());
     push("userName", u.user_name.clone());
     push("displayName", u.display_name.clone());
-    push("name", u.name.as_ref().map(|n| {
-        [n.honorific_prefix.as_deref(), n.given_name.as_deref(), n.family_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")
-    }));
+    push(
+        "name",
+        u.name.as_ref().map(|n| {
+            [n.honorific_prefix.as_deref(), n.given_name.as_deref(), n.family_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+    );
     push("active", u.active.map(|a| a.to_string()));
     for e in u.emails.iter().flatten() {
         let tag = if e.primary == Some(true) { "email (primary)" } else { "email" };
@@ -588,11 +597,17 @@ pub fn user_detail_rows(u: &User) -> Vec<(String, String)> {
         push("manager", e.manager.as_ref().and_then(|m| m.manager_id.clone()));
     }
     if let Some(g) = &u.guest {
-        push("guest", Some(format!("{} {}", g.kind.clone().unwrap_or_default(), g.expiration.clone().unwrap_or_default()).trim().to_string()));
+        push(
+            "guest",
+            Some(format!("{} {}", g.kind.clone().unwrap_or_default(), g.expiration.clone().unwrap_or_default()).trim().to_string()),
+        );
     }
     push("startDate", u.profile.as_ref().and_then(|p| p.start_date.clone()));
     for g in u.groups.iter().flatten() {
-        push("group", Some(format!("{} {}", g.display.clone().unwrap_or_default(), g.value.clone().unwrap_or_default()).trim().to_string()));
+        push(
+            "group",
+            Some(format!("{} {}", g.display.clone().unwrap_or_default(), g.value.clone().unwrap_or_default()).trim().to_string()),
+        );
     }
     push("created", u.meta.as_ref().and_then(|m| m.created.clone()));
     v
@@ -659,8 +674,5 @@ async fn cmd_groups(conn: &ConnArgs, cmd: GroupsCmd, out: &mut dyn Write) -> Res
 }
 
 async fn find_group(client: &ScimClient, name: &str) -> Result<Group, Fail> {
-    client
-        .find_group_by_name(name)
-        .await?
-        .ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name:?}")))
+    client.find_group_by_name(name).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name:?}")))
 }

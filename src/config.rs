@@ -235,7 +235,9 @@ mod tests {
 
     #[test]
     fn profiles() {
-        let c = Config::parse("default_profile = \"b\"\n[profiles.b]\nurl = \"https://x.example/scim/v1/\"\napi = \"v1\"\n", Path::new("c")).unwrap();
+        let c =
+            Config::parse("default_profile = \"b\"\n[profiles.b]\nurl = \"https://x.example/scim/v1/\"\napi = \"v1\"\n", Path::new("c"))
+                .unwrap();
         let (n, p) = c.profile(None).unwrap();
         assert_eq!(n, "b");
         assert_eq!(p.api, Some(ApiVersion::V1));

@@ -15,9 +15,9 @@ use std::time::Duration;
 /// Schema migrations, applied in order, each in its own transaction. Never edit a released entry;
 /// append a new one (the action-queue journal goes after the report schema).
 pub const MIGRATIONS: &[&str] = &[
-    crate::report::SCHEMA_V1,        // v1: provisioning reports
+    crate::report::SCHEMA_V1,         // v1: provisioning reports
     crate::queue::journal::SCHEMA_V2, // v2: the action-queue journal
-    crate::report::SCHEMA_V3,        // v3: per-day report counts (backfilled; kept by triggers)
+    crate::report::SCHEMA_V3,         // v3: per-day report counts (backfilled; kept by triggers)
 ];
 
 /// Open (creating if needed) the database at `path` and bring its schema up to date.
@@ -89,10 +89,7 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let current = schema_version(&tx)?;
     if current > MIGRATIONS.len() {
-        bail!(
-            "database schema version {current} is newer than this scimitar understands ({}); upgrade scimitar",
-            MIGRATIONS.len()
-        );
+        bail!("database schema version {current} is newer than this scimitar understands ({}); upgrade scimitar", MIGRATIONS.len());
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         tx.execute_batch(sql).with_context(|| format!("migration {} failed", i + 1))?;

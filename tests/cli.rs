@@ -157,7 +157,11 @@ async fn token_files_and_profiles() {
     let cfg = dir.path().join("config.toml");
     std::fs::write(
         &cfg,
-        format!("default_profile = \"lab\"\n[profiles.lab]\nurl = \"{}\"\ntoken_file = \"{}\"\n", emu.base_url(ApiVersion::V1), tok.display()),
+        format!(
+            "default_profile = \"lab\"\n[profiles.lab]\nurl = \"{}\"\ntoken_file = \"{}\"\n",
+            emu.base_url(ApiVersion::V1),
+            tok.display()
+        ),
     )
     .unwrap();
     let cmd = |args: &[&str]| {

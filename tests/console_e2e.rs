@@ -11,11 +11,7 @@ fn loaded(s: &str) -> bool {
 
 /// Email-looking tokens on the screen, in order.
 fn emails(screen: &str) -> Vec<String> {
-    screen
-        .split(|c: char| c.is_whitespace() || c == '│')
-        .filter(|t| t.contains('@') && t.len() > 3)
-        .map(str::to_string)
-        .collect()
+    screen.split(|c: char| c.is_whitespace() || c == '│').filter(|t| t.contains('@') && t.len() > 3).map(str::to_string).collect()
 }
 
 #[test]

@@ -71,7 +71,12 @@ key = "squad"
 
     let db = dir.path().join("scimitar.db");
     let journal = Arc::new(Journal::open(&db, RunContext::new("test", &client.host())).unwrap());
-    let env = ApplyEnv { journal, safety: Safety::default(), engine: EngineConfig { workers: 4, ..Default::default() }, origin: "console".into() };
+    let env = ApplyEnv {
+        journal,
+        safety: Safety::default(),
+        engine: EngineConfig { workers: 4, ..Default::default() },
+        origin: "console".into(),
+    };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let outcome = apply_live(&client, &live, "hr", "pr-console-test", env, tx, Cancel::default()).await.unwrap();
     let mut events = Vec::new();

@@ -67,7 +67,8 @@ async fn demo_policy_applies_cleanly_on_a_small_org() {
     assert_eq!(c.deactivations, summary.left.len() + summary.disabled.len());
 
     let journal = Arc::new(Journal::open(&dir.path().join("scimitar.db"), RunContext::new("test", &client.host())).unwrap());
-    let env = ApplyEnv { journal, safety: Safety::default(), engine: EngineConfig { workers: 4, ..Default::default() }, origin: "test".into() };
+    let env =
+        ApplyEnv { journal, safety: Safety::default(), engine: EngineConfig { workers: 4, ..Default::default() }, origin: "test".into() };
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let outcome = apply_live(&client, &live, demo::POLICY_NAME, "pr-demo-test", env, tx, Cancel::default()).await.unwrap();
     assert!(outcome.complete, "{outcome:?}");

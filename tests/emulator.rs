@@ -3,7 +3,7 @@
 use scimitar::emulator::{Emulator, EmulatorConfig, Faults, RateLimitMode};
 use scimitar::scim::types::urn;
 use scimitar::scim::{ApiVersion, User};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -200,9 +200,11 @@ async fn filters() {
 #[tokio::test]
 async fn create_and_uniqueness() {
     let t = start(50).await;
-    let body = |un: &str, em: &str| json!({"schemas":[urn::V2_USER, urn::V2_ENTERPRISE],"userName":un,
+    let body = |un: &str, em: &str| {
+        json!({"schemas":[urn::V2_USER, urn::V2_ENTERPRISE],"userName":un,
         "name":{"givenName":"Jane","familyName":"Doe"},"emails":[{"value":em,"type":"work","primary":true}],
-        urn::V2_ENTERPRISE:{"department":"R&D","manager":{"managerId":"W0MANAGER1"}}});
+        urn::V2_ENTERPRISE:{"department":"R&D","manager":{"managerId":"W0MANAGER1"}}})
+    };
     let (s, b, _) = t.call("POST", V2, "Users", Some(body("Jane Doe!", "jane.doe@new.example"))).await;
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["userName"], "jane_doe_");
@@ -267,7 +269,9 @@ async fn delete_deactivates_and_protects() {
     let (s, b, _) = t.call("DELETE", V2, "Users/WNOSUCHUSER", None).await;
     assert_eq!((s, v2_code(&b)), (404, "no_such_user"));
     // reactivate via PATCH
-    let (s, b, _) = t.call("PATCH", V2, &path, Some(json!({"schemas":[urn::V2_PATCH],"Operations":[{"op":"replace","path":"active","value":true}]}))).await;
+    let (s, b, _) = t
+        .call("PATCH", V2, &path, Some(json!({"schemas":[urn::V2_PATCH],"Operations":[{"op":"replace","path":"active","value":true}]})))
+        .await;
     assert_eq!((s, b["active"].as_bool()), (200, Some(true)));
     t.emu.shutdown().await;
 }
@@ -324,7 +328,8 @@ async fn group_membership() {
     let a = t.plain_user(0).await;
     let b = t.plain_user(1).await;
     let c = t.plain_user(2).await;
-    let (s, g, _) = t.call("POST", V2, "Groups", Some(json!({"schemas":[urn::V2_GROUP],"displayName":"test-team","members":[{"value":a.id()}]}))).await;
+    let (s, g, _) =
+        t.call("POST", V2, "Groups", Some(json!({"schemas":[urn::V2_GROUP],"displayName":"test-team","members":[{"value":a.id()}]}))).await;
     assert_eq!(s, 201, "{g}");
     let gid = g["id"].as_str().unwrap().to_string();
     assert!(gid.starts_with('S'));
@@ -332,13 +337,15 @@ async fn group_membership() {
     let (s, _, _) = t.call("POST", V2, "Groups", Some(json!({"schemas":[urn::V2_GROUP],"displayName":"TEST-team"}))).await;
     assert_eq!(s, 409);
     let patch = |ops: Value| json!({"schemas":[urn::V2_PATCH],"Operations":ops});
-    let (s, g, _) = t.call("PATCH", V2, &gpath, Some(patch(json!([{"op":"add","path":"members","value":[{"value":b.id()},{"value":c.id()}]}])))).await;
+    let (s, g, _) =
+        t.call("PATCH", V2, &gpath, Some(patch(json!([{"op":"add","path":"members","value":[{"value":b.id()},{"value":c.id()}]}])))).await;
     assert_eq!((s, g["members"].as_array().unwrap().len()), (200, 3));
     // user's groups attribute follows
     let (_, ub) = t.get(V2, &format!("Users/{}", b.id())).await;
     assert!(ub["groups"].as_array().unwrap().iter().any(|x| x["value"] == gid.as_str() && x["display"] == "test-team"), "{ub}");
     // quoted and unquoted filter paths
-    let (_, g, _) = t.call("PATCH", V2, &gpath, Some(patch(json!([{"op":"remove","path":format!("members[value eq \"{}\"]", a.id())}])))).await;
+    let (_, g, _) =
+        t.call("PATCH", V2, &gpath, Some(patch(json!([{"op":"remove","path":format!("members[value eq \"{}\"]", a.id())}])))).await;
     assert_eq!(g["members"].as_array().unwrap().len(), 2);
     let (_, g, _) = t.call("PATCH", V2, &gpath, Some(patch(json!([{"op":"remove","path":format!("members[value eq {}]", b.id())}])))).await;
     let ids: Vec<&str> = g["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
@@ -346,12 +353,20 @@ async fn group_membership() {
     let (_, ub) = t.get(V2, &format!("Users/{}", b.id())).await;
     assert!(!ub["groups"].as_array().unwrap().iter().any(|x| x["value"] == gid.as_str()));
     // v1 mixed add/remove -> 204 without body
-    let (s, body, _) = t.call("PATCH", V1, &gpath, Some(json!({"schemas":[urn::V1_CORE],"members":[{"value":a.id()},{"value":c.id(),"operation":"delete"}]}))).await;
+    let (s, body, _) = t
+        .call(
+            "PATCH",
+            V1,
+            &gpath,
+            Some(json!({"schemas":[urn::V1_CORE],"members":[{"value":a.id()},{"value":c.id(),"operation":"delete"}]})),
+        )
+        .await;
     assert_eq!((s, body), (204, Value::Null));
     let (_, g) = t.get(V2, &gpath).await;
     assert_eq!(g["members"], json!([{"value": a.id(), "display": a.label()}]));
     // unknown member
-    let (s, e, _) = t.call("PATCH", V2, &gpath, Some(patch(json!([{"op":"add","path":"members","value":[{"value":"WNOSUCH0001"}]}])))).await;
+    let (s, e, _) =
+        t.call("PATCH", V2, &gpath, Some(patch(json!([{"op":"add","path":"members","value":[{"value":"WNOSUCH0001"}]}])))).await;
     assert_eq!((s, v2_code(&e)), (400, "no_such_group_members"));
     // rename via PATCH, then rename-only PUT empties the group
     let (_, g, _) = t.call("PATCH", V2, &gpath, Some(patch(json!([{"op":"replace","path":"displayName","value":"renamed-team"}])))).await;

@@ -110,7 +110,8 @@ fn scenario() -> (Source, Vec<User>, Vec<Group>) {
     let mut members: Vec<Member> = (0..900).step_by(2).map(|i| Member::id(uid(i))).collect();
     members.push(Member::id(uid(1))); // odd: not in eng
     members.push(Member::id(uid(950))); // disabled
-    let groups = vec![Group { id: Some("S0001".into()), display_name: Some("engineering".into()), members: Some(members), ..Default::default() }];
+    let groups =
+        vec![Group { id: Some("S0001".into()), display_name: Some("engineering".into()), members: Some(members), ..Default::default() }];
     let source = Source::from_reader(csv.as_bytes(), SourceFormat::Csv, "hr.csv", ";").unwrap();
     (source, users, groups)
 }
@@ -121,12 +122,7 @@ fn thousand_users_give_exactly_the_expected_plan_and_apply_empties_the_next() {
     let (source, mut users, mut groups) = scenario();
     let plan = compute(&p, &source, &users, &groups, None).unwrap();
     let c = plan.counts();
-    assert_eq!(
-        (c.creates, c.reactivations, c.updates, c.attribute_changes, c.deactivations),
-        (20, 1, 50, 50, 25),
-        "{:?}",
-        plan.warnings
-    );
+    assert_eq!((c.creates, c.reactivations, c.updates, c.attribute_changes, c.deactivations), (20, 1, 50, 50, 25), "{:?}", plan.warnings);
     assert_eq!((c.group_creates, c.group_renames, c.member_adds, c.member_removes, c.reported_only), (0, 0, 38, 2, 0));
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
 
@@ -223,7 +219,8 @@ fn allow_deprovision_false_leaves_leavers_alone() {
 
 #[test]
 fn remove_action_report_lists_without_changing() {
-    let p = policy(&POLICY.replace("[provisioning]", "[provisioning]\nremove_action = \"report\"\nallow_create = false\nallow_update = false"));
+    let p =
+        policy(&POLICY.replace("[provisioning]", "[provisioning]\nremove_action = \"report\"\nallow_create = false\nallow_update = false"));
     let (source, users, groups) = scenario();
     let plan = compute(&p, &source, &users, &groups, None).unwrap();
     assert_eq!((plan.deactivations.len(), plan.reported_only.len()), (0, 25));
@@ -238,7 +235,12 @@ fn tiny(membership: &str) -> (Policy, Source, Vec<User>, Vec<Group>) {
     let src = Source::from_reader("email,groups\na@x.com,eng\nb@x.com,\n".as_bytes(), SourceFormat::Csv, "s.csv", ";").unwrap();
     let bare = |id: &str, email: &str| User { name: None, display_name: None, title: None, ..slack_user(id, email, "", "", "", true) };
     let users = vec![bare("UA", "a@x.com"), bare("UB", "b@x.com")];
-    let groups = vec![Group { id: Some("S1".into()), display_name: Some("eng".into()), members: Some(vec![Member::id("UB")]), ..Default::default() }];
+    let groups = vec![Group {
+        id: Some("S1".into()),
+        display_name: Some("eng".into()),
+        members: Some(vec![Member::id("UB")]),
+        ..Default::default()
+    }];
     (p, src, users, groups)
 }
 
@@ -329,14 +331,24 @@ fn every_policy_error_names_file_line_and_key() {
     write(dir.path(), "hr.csv", "employee_id,email,first,last,title,department,manager_id,status,groups\n");
     let cases: Vec<(String, usize, &str, &str)> = vec![
         (POLICY.replace("[scope]", "colour = \"blue\"\n[scope]"), 17, "attributes.colour", "unknown Slack attribute"),
-        (POLICY.replace("max_deactivations = 100", "max_deactivations = 100\nmax_deletes = 3"), 21, "provisioning.max_deletes", "unknown field"),
+        (
+            POLICY.replace("max_deactivations = 100", "max_deactivations = 100\nmax_deletes = 3"),
+            21,
+            "provisioning.max_deletes",
+            "unknown field",
+        ),
         (POLICY.replace("\"{first} {last}\"", "\"{first} {last\""), 13, "attributes.displayName", "unclosed"),
         (POLICY.replace("title = \"title\"", "title = \"job_title\""), 14, "attributes.title", "unknown column `job_title`"),
         (POLICY.replace("\"{first} {last}\"", "\"{first} {surname}\""), 13, "attributes.displayName", "unknown column `surname`"),
         (POLICY.replace("status_column = \"status\"", "status_column = \"state\""), 6, "source.status_column", "unknown column `state`"),
         (POLICY.replace("max_deactivations = 100", "remove_action = \"delete\""), 20, "provisioning.remove_action", "unknown variant"),
         (format!("{POLICY}[[groups]]\nsource = \"ops\"\nslack_name = \"Engineering\"\n"), 28, "groups[1].slack_name", "already the target"),
-        (POLICY.replace("match_on = \"email\"", "match_on = \"userName\"").replace("userName = \"{email|local}\"\n", ""), 2, "match_on", "no userName mapping"),
+        (
+            POLICY.replace("match_on = \"email\"", "match_on = \"userName\"").replace("userName = \"{email|local}\"\n", ""),
+            2,
+            "match_on",
+            "no userName mapping",
+        ),
         (POLICY.replace("groups = [\"staff\"]", "groups = \"staff\""), 18, "scope.groups", "invalid type"),
     ];
     for (i, (text, line, key, msg)) in cases.into_iter().enumerate() {
@@ -360,12 +372,23 @@ fn the_example_policy_plans_against_a_small_directory() {
     let source = p.read_source().unwrap();
     assert_eq!(source.rows.len(), 6);
     let mut ada = slack_user("U1", "ada@example.com", "Ada", "Lovelace", "CTO", true);
-    ada.enterprise = Some(EnterpriseUser { department: Some("Engineering".into()), employee_number: Some("1001".into()), ..Default::default() });
+    ada.enterprise =
+        Some(EnterpriseUser { department: Some("Engineering".into()), employee_number: Some("1001".into()), ..Default::default() });
     let mut ken = slack_user("U5", "ken@example.com", "Ken", "Thompson", "Engineer", true);
-    ken.enterprise = Some(EnterpriseUser { department: Some("Engineering".into()), employee_number: Some("1005".into()), manager: Some(Manager { manager_id: Some("U1".into()), display_name: None }), ..Default::default() });
+    ken.enterprise = Some(EnterpriseUser {
+        department: Some("Engineering".into()),
+        employee_number: Some("1005".into()),
+        manager: Some(Manager { manager_id: Some("U1".into()), display_name: None }),
+        ..Default::default()
+    });
     let admin = slack_user("U9", "it-admin@example.com", "IT", "Admin", "", true);
     let users = vec![ada, ken, admin];
-    let groups = vec![Group { id: Some("S1".into()), display_name: Some("eng".into()), members: Some(vec![Member::id("U1"), Member::id("U5")]), ..Default::default() }];
+    let groups = vec![Group {
+        id: Some("S1".into()),
+        display_name: Some("eng".into()),
+        members: Some(vec![Member::id("U1"), Member::id("U5")]),
+        ..Default::default()
+    }];
     let plan = compute(&p, &source, &users, &groups, None).unwrap();
     let creates: Vec<&str> = plan.creates.iter().map(|c| c.key.as_str()).collect();
     assert_eq!(creates, ["grace@example.com", "alan@example.com", "mary@example.com"]);
@@ -387,7 +410,8 @@ fn the_example_policy_plans_against_a_small_directory() {
 fn exporting_the_directory_then_planning_against_it_is_empty() {
     let mut users = Vec::new();
     for i in 0..50 {
-        let mut u = slack_user(&uid(i), &email(i), &format!("Zoë{i}"), "O'Brien, Jr.", if i % 3 == 0 { "" } else { "Dev \"lead\"" }, i % 7 != 0);
+        let mut u =
+            slack_user(&uid(i), &email(i), &format!("Zoë{i}"), "O'Brien, Jr.", if i % 3 == 0 { "" } else { "Dev \"lead\"" }, i % 7 != 0);
         u.timezone = Some("Europe/Paris".into());
         u.phone_numbers = Some(vec![MultiValue { value: Some("+33 1".into()), kind: Some("mobile".into()), ..Default::default() }]);
         u.enterprise = Some(EnterpriseUser {

@@ -270,17 +270,27 @@ async fn thousand_users_plan_exactly_then_apply_empties_the_next_plan() {
     assert_eq!(plan.group_creates.len(), 1);
     let gc = &plan.group_creates[0];
     assert_eq!((gc.name.as_str(), gc.key.as_str()), ("policy-eng", "grp-eng"));
-    let known: BTreeSet<String> = gc.members.iter().filter_map(|m| match m {
-        MemberRef::User { id, .. } => Some(id.clone()),
-        MemberRef::Pending { .. } => None,
-    }).collect();
-    let pending: Vec<&str> = gc.members.iter().filter_map(|m| match m {
-        MemberRef::Pending { key, .. } => Some(key.as_str()),
-        MemberRef::User { .. } => None,
-    }).collect();
+    let known: BTreeSet<String> = gc
+        .members
+        .iter()
+        .filter_map(|m| match m {
+            MemberRef::User { id, .. } => Some(id.clone()),
+            MemberRef::Pending { .. } => None,
+        })
+        .collect();
+    let pending: Vec<&str> = gc
+        .members
+        .iter()
+        .filter_map(|m| match m {
+            MemberRef::Pending { key, .. } => Some(key.as_str()),
+            MemberRef::User { .. } => None,
+        })
+        .collect();
     assert_eq!(known, eng_members);
     assert_eq!(pending.len(), 20);
-    assert!(plan.group_renames.is_empty() && plan.member_adds.is_empty() && plan.member_removes.is_empty() && plan.reported_only.is_empty());
+    assert!(
+        plan.group_renames.is_empty() && plan.member_adds.is_empty() && plan.member_removes.is_empty() && plan.reported_only.is_empty()
+    );
     let c = plan.counts();
     assert_eq!((c.creates, c.reactivations, c.updates, c.attribute_changes, c.group_creates, c.deactivations), (20, 1, 50, 50, 1, 53));
 
@@ -316,8 +326,9 @@ async fn thousand_users_plan_exactly_then_apply_empties_the_next_plan() {
 
     // Every batch of the run carries the same policy_run id, and the report can filter by it.
     let db = rusqlite::Connection::open(env.data().join("scimitar.db")).unwrap();
-    let (batches, runs): (i64, i64) =
-        db.query_row("SELECT COUNT(*), COUNT(DISTINCT policy_run) FROM batch WHERE origin = 'policy'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (batches, runs): (i64, i64) = db
+        .query_row("SELECT COUNT(*), COUNT(DISTINCT policy_run) FROM batch WHERE origin = 'policy'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
     assert_eq!((batches, runs), (2, 1));
     let run_id: String = db.query_row("SELECT policy_run FROM batch WHERE origin = 'policy' LIMIT 1", [], |r| r.get(0)).unwrap();
     let ops: i64 = db.query_row("SELECT COUNT(*) FROM report WHERE policy_run = ?1", [&run_id], |r| r.get(0)).unwrap();
@@ -397,7 +408,11 @@ async fn allow_deprovision_false_leaves_leavers_alone() {
     let (p, leavers) = half_the_org(&env, "allow_deprovision = false\nmax_deactivations = 1000", "keep").await;
     let plan = env.plan(&p).await.plan;
     assert!(plan.deactivations.is_empty() && plan.is_empty(), "{:?}", plan.counts());
-    assert!(plan.warnings.iter().any(|w| w.contains(&format!("{} users", leavers.len())) && w.contains("left alone")), "{:?}", plan.warnings);
+    assert!(
+        plan.warnings.iter().any(|w| w.contains(&format!("{} users", leavers.len())) && w.contains("left alone")),
+        "{:?}",
+        plan.warnings
+    );
     let active = env.active_count().await;
     let out = env.scimitar(&["apply", "--policy", p.to_str().unwrap(), "--yes"]).await;
     assert_eq!(code(&out), 0, "{}", show(&out));

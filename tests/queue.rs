@@ -37,7 +37,8 @@ async fn ordinary_users(emu: &Emulator, n: usize) -> Vec<User> {
     let bots = emu.bot_ids();
     let owner = emu.primary_owner_id();
     let all = c.all_users(None).await.unwrap();
-    let picked: Vec<User> = all.into_iter().filter(|u| u.is_active() && u.id() != owner && !bots.contains(&u.id().to_string())).take(n).collect();
+    let picked: Vec<User> =
+        all.into_iter().filter(|u| u.is_active() && u.id() != owner && !bots.contains(&u.id().to_string())).take(n).collect();
     assert_eq!(picked.len(), n, "the emulator has enough ordinary users");
     picked
 }
@@ -123,8 +124,11 @@ async fn injected_429s_and_503s_end_done_or_failed_with_a_reason() {
     assert!(done >= 195, "retries turned transient faults into successes: {done}");
     assert!(result.ops.iter().any(|o| o.retries > 0), "retries are recorded per operation");
     emu.set_faults(Faults::default());
-    let done_users: Vec<User> =
-        users.iter().filter(|u| result.ops.iter().any(|o| o.state == OpState::Done && o.action.target().id.as_deref() == Some(u.id()))).cloned().collect();
+    let done_users: Vec<User> = users
+        .iter()
+        .filter(|u| result.ops.iter().any(|o| o.state == OpState::Done && o.action.target().id.as_deref() == Some(u.id())))
+        .cloned()
+        .collect();
     assert_eq!(all_inactive(&client(&emu, None), &done_users).await, done_users.len());
 }
 
@@ -270,7 +274,8 @@ async fn killed_mid_run_then_resumed_ends_with_each_user_deactivated_once() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let s = emu.stats();
-        let writes = s.by_endpoint.get(&Endpoint::DeleteUser).copied().unwrap_or(0) + s.by_endpoint.get(&Endpoint::UpdateUser).copied().unwrap_or(0);
+        let writes =
+            s.by_endpoint.get(&Endpoint::DeleteUser).copied().unwrap_or(0) + s.by_endpoint.get(&Endpoint::UpdateUser).copied().unwrap_or(0);
         if writes >= 250 {
             break;
         }
@@ -293,7 +298,8 @@ async fn killed_mid_run_then_resumed_ends_with_each_user_deactivated_once() {
 
     assert_eq!(all_inactive(&c, &users).await, 500, "every user ends deactivated");
     let s = emu.stats();
-    let writes = s.by_endpoint.get(&Endpoint::DeleteUser).copied().unwrap_or(0) + s.by_endpoint.get(&Endpoint::UpdateUser).copied().unwrap_or(0);
+    let writes =
+        s.by_endpoint.get(&Endpoint::DeleteUser).copied().unwrap_or(0) + s.by_endpoint.get(&Endpoint::UpdateUser).copied().unwrap_or(0);
     assert!(writes <= 500 + 24, "only requests in flight at the kill were sent twice (idempotent): {writes}");
     // (A fresh process cannot know how much of the budget the killed one spent, so the resumed
     // run may meet a few 429s at its start; it waits them out, which the assertions above show.)
@@ -325,7 +331,8 @@ async fn bad_rows_are_reported_by_line_before_anything_runs() {
     let list = dir.path().join("leavers.csv");
     let e0 = users[0].primary_email().unwrap();
     let e1 = users[1].primary_email().unwrap();
-    std::fs::write(&list, format!("name,email\nA,{e0}\nB,not-an-email\nC,nobody@acme-corp.example\nD,{}\nE,{e1}\n", e0.to_uppercase())).unwrap();
+    std::fs::write(&list, format!("name,email\nA,{e0}\nB,not-an-email\nC,nobody@acme-corp.example\nD,{}\nE,{e1}\n", e0.to_uppercase()))
+        .unwrap();
     emu.reset_stats();
     let mut cmd = bin();
     env_for(&mut cmd, &emu, dir.path());
@@ -384,10 +391,14 @@ async fn an_update_that_deactivates_is_reported_as_a_surprise() {
     let j = journal(&dir);
     let update = |u: &User| Action::UpdateUser {
         target: Target::of_user(u),
-        update: scimitar::queue::action::UpdateSpec { set: User { title: Some("Principal Engineer".into()), ..Default::default() }, clear: vec![] },
+        update: scimitar::queue::action::UpdateSpec {
+            set: User { title: Some("Principal Engineer".into()), ..Default::default() },
+            clear: vec![],
+        },
     };
     let batch = submit(&j, vec![update(&users[0]), update(&users[1])], Safety::default());
-    let result = Engine::new(client(&emu, None), j.clone(), EngineConfig::default()).run_batch(&batch, None, Cancel::default()).await.unwrap();
+    let result =
+        Engine::new(client(&emu, None), j.clone(), EngineConfig::default()).run_batch(&batch, None, Cancel::default()).await.unwrap();
     assert_eq!(result.count(OpState::Failed), 2, "{:?}", result.counts);
     for op in &result.ops {
         assert_eq!(op.error_code.as_deref(), Some("surprise"));

@@ -332,6 +332,9 @@ fn migration_3_backfills_the_counts_of_existing_records() {
     assert_eq!(store.count_matching(&ReportQuery { outcome: Some(Outcome::Failed), ..Default::default() }).unwrap(), 2);
     store.prune(1, RESUMED).unwrap();
     assert_eq!(store.count_matching(&ReportQuery::default()).unwrap(), store.count().unwrap());
-    assert_eq!(summary(&store, &ReportQuery::default()), vec![("deactivate".to_string(), Outcome::Done, 9), ("deactivate".to_string(), Outcome::Failed, 1)]);
+    assert_eq!(
+        summary(&store, &ReportQuery::default()),
+        vec![("deactivate".to_string(), Outcome::Done, 9), ("deactivate".to_string(), Outcome::Failed, 1)]
+    );
     assert!(store.verify().unwrap().ok());
 }

@@ -86,9 +86,7 @@ impl std::str::FromStr for Faults {
             return Ok(f);
         }
         for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let (k, v) = item
-                .split_once(':')
-                .ok_or_else(|| format!("fault item {item:?} needs the form NAME:VALUE (e.g. 503:0.05)"))?;
+            let (k, v) = item.split_once(':').ok_or_else(|| format!("fault item {item:?} needs the form NAME:VALUE (e.g. 503:0.05)"))?;
             let k = k.trim().to_ascii_lowercase();
             if k == "retryafter" {
                 let secs: u64 = v.trim().parse().map_err(|_| format!("fault item {item:?}: retryafter needs whole seconds"))?;
@@ -112,7 +110,11 @@ impl std::str::FromStr for Faults {
                 "slow" => f.slow = p,
                 "429" => f.p429 = p,
                 "incident" => f.incident = p,
-                _ => return Err(format!("fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, incident, slowms or retryafter)")),
+                _ => {
+                    return Err(format!(
+                        "fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, incident, slowms or retryafter)"
+                    ));
+                }
             }
         }
         Ok(f)
@@ -187,9 +189,7 @@ impl Emulator {
         use rand::SeedableRng;
         let (users, groups) = seed::generate(config.users, config.groups, config.seed);
         let mut st = store::Store::new(users, groups, config.seed);
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
         st.set_base(format!("http://{addr}/scim"));
         let shared = Arc::new(Shared {
@@ -233,12 +233,7 @@ impl Emulator {
                 })
                 .await;
         });
-        Ok(Emulator {
-            shared,
-            addr,
-            stop: Arc::new(Mutex::new(Some(tx))),
-            task: Arc::new(Mutex::new(Some(task))),
-        })
+        Ok(Emulator { shared, addr, stop: Arc::new(Mutex::new(Some(tx))), task: Arc::new(Mutex::new(Some(task))) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -355,11 +350,7 @@ impl EmulatorArgs {
             groups: self.groups,
             seed: self.seed,
             token: self.token.clone(),
-            rate_limit: if self.rate_limit == "slack" {
-                RateLimitMode::Slack { scale: self.rate_scale }
-            } else {
-                RateLimitMode::Off
-            },
+            rate_limit: if self.rate_limit == "slack" { RateLimitMode::Slack { scale: self.rate_scale } } else { RateLimitMode::Off },
             latency: Duration::from_millis(self.latency_ms),
             faults: self.faults.clone(),
         }

@@ -1,19 +1,19 @@
 //! HTTP side of the emulator: one catch-all handler that does what Slack's front door does, in
 //! Slack's order: auth, rate limit, injected faults, per-object write lock, latency, then the work.
 
-use super::store::{Fail, Store};
 use super::Shared;
+use super::store::{Fail, Store};
+use crate::scim::ApiVersion;
 use crate::scim::filter::Filter;
 use crate::scim::ratelimit::Endpoint;
 use crate::scim::types::urn;
-use crate::scim::ApiVersion;
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::Response;
-use axum::Router;
 use rand::Rng;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,11 +24,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 const JSON: &str = "application/json; charset=utf-8";
 
 fn respond(status: u16, body: String) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, JSON)
-        .body(Body::from(body))
-        .expect("valid response")
+    Response::builder().status(status).header(header::CONTENT_TYPE, JSON).body(Body::from(body)).expect("valid response")
 }
 
 fn empty(status: u16) -> Response {
@@ -144,7 +140,8 @@ async fn handle(
     let (latency, f503, reset, slow, f429, incident) = {
         let mut rt = sh.runtime.lock().unwrap();
         // Always roll every die so a run's fault sequence depends only on the seed.
-        let (a, b, c, d, e): (f64, f64, f64, f64, f64) = (rt.rng.random(), rt.rng.random(), rt.rng.random(), rt.rng.random(), rt.rng.random());
+        let (a, b, c, d, e): (f64, f64, f64, f64, f64) =
+            (rt.rng.random(), rt.rng.random(), rt.rng.random(), rt.rng.random(), rt.rng.random());
         let f = rt.faults.clone();
         let f429 = (d < f.p429).then_some(f.retry_after);
         (rt.latency, a < f.p503, b < f.reset, if c < f.slow { f.slow_delay } else { Duration::ZERO }, f429, e < f.incident)
@@ -264,13 +261,18 @@ fn parse_filter(version: ApiVersion, params: &[(String, String)]) -> Result<Opti
 }
 
 fn body_json(body: &Bytes) -> Result<Value, Fail> {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or_else(|| Fail::new(400, "invalid_request_payload"))
+    serde_json::from_slice::<Value>(body).ok().filter(Value::is_object).ok_or_else(|| Fail::new(400, "invalid_request_payload"))
 }
 
-fn process(sh: &Arc<Shared>, version: ApiVersion, method: &Method, rest: &str, query: Option<&str>, body: &Bytes, incident: bool) -> Response {
+fn process(
+    sh: &Arc<Shared>,
+    version: ApiVersion,
+    method: &Method,
+    rest: &str,
+    query: Option<&str>,
+    body: &Bytes,
+    incident: bool,
+) -> Response {
     match route(sh, version, method, rest, query, body, incident) {
         Ok(r) => r,
         Err(f) => error(version, &f),
@@ -388,8 +390,11 @@ fn route(
         }
         ("resourcetypes", None) if v2 && *method == Method::GET => Ok(json_resp(200, &resource_types())),
         ("schemas", which) if *method == Method::GET => match which.map(str::to_ascii_lowercase).as_deref() {
-            None => Ok(json_resp(200, &json!({"schemas": [if v2 { urn::V2_LIST } else { urn::V1_CORE }], "totalResults": 2, "itemsPerPage": 2, "startIndex": 1,
-                "Resources": [user_schema(version), group_schema(version)]}))),
+            None => Ok(json_resp(
+                200,
+                &json!({"schemas": [if v2 { urn::V2_LIST } else { urn::V1_CORE }], "totalResults": 2, "itemsPerPage": 2, "startIndex": 1,
+                "Resources": [user_schema(version), group_schema(version)]}),
+            )),
             Some("users") | Some("user") => Ok(json_resp(200, &user_schema(version))),
             Some("groups") | Some("group") => Ok(json_resp(200, &group_schema(version))),
             Some(s) if s.eq_ignore_ascii_case(urn::V2_USER) => Ok(json_resp(200, &user_schema(version))),

@@ -5,10 +5,10 @@
 
 use super::seed::{format_time, random_id};
 use crate::scim::filter::{CompareOp, Filter, Literal};
-use crate::scim::types::{urn, GroupRef, Member, Meta, MultiValue, Role};
+use crate::scim::types::{GroupRef, Member, Meta, MultiValue, Role, urn};
 use crate::scim::{ApiVersion, Group, User};
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -120,11 +120,42 @@ fn emails_of(u: &User) -> impl Iterator<Item = &str> {
 
 /// Every attribute name the PATCH code may create, in canonical case.
 const KNOWN: &[&str] = &[
-    "userName", "nickName", "displayName", "title", "name", "givenName", "familyName", "honorificPrefix",
-    "formatted", "emails", "timezone", "locale", "userType", "preferredLanguage", "active", "profileUrl",
-    "phoneNumbers", "addresses", "roles", "photos", "employeeNumber", "costCenter", "organization",
-    "division", "department", "manager", "managerId", "startDate", "type", "expiration", "value",
-    "primary", "display", "externalId", "password", "members",
+    "userName",
+    "nickName",
+    "displayName",
+    "title",
+    "name",
+    "givenName",
+    "familyName",
+    "honorificPrefix",
+    "formatted",
+    "emails",
+    "timezone",
+    "locale",
+    "userType",
+    "preferredLanguage",
+    "active",
+    "profileUrl",
+    "phoneNumbers",
+    "addresses",
+    "roles",
+    "photos",
+    "employeeNumber",
+    "costCenter",
+    "organization",
+    "division",
+    "department",
+    "manager",
+    "managerId",
+    "startDate",
+    "type",
+    "expiration",
+    "value",
+    "primary",
+    "display",
+    "externalId",
+    "password",
+    "members",
 ];
 
 fn canon_key(obj: &Map<String, Value>, key: &str) -> String {
@@ -135,11 +166,8 @@ fn canon_key(obj: &Map<String, Value>, key: &str) -> String {
 }
 
 /// Extension URNs and their counterpart in the other version.
-const EXT_URNS: [(&str, &str); 3] = [
-    (urn::V2_ENTERPRISE, urn::V1_ENTERPRISE),
-    (urn::V2_GUEST, urn::V1_GUEST),
-    (urn::V2_PROFILE, urn::V1_PROFILE),
-];
+const EXT_URNS: [(&str, &str); 3] =
+    [(urn::V2_ENTERPRISE, urn::V1_ENTERPRISE), (urn::V2_GUEST, urn::V1_GUEST), (urn::V2_PROFILE, urn::V1_PROFILE)];
 
 /// The key an extension object has in a document of `version`, if `key` names an extension.
 fn ext_key(key: &str, version: ApiVersion) -> Option<&'static str> {
@@ -412,10 +440,7 @@ fn apply_at(obj: &mut Map<String, Value>, segs: &[Seg], op: Op, value: Option<Va
 
 /// Apply v2 PatchOp operations to a user's v2 JSON document.
 pub fn apply_v2_ops(doc: &mut Value, body: &Value) -> Result<(), Fail> {
-    let ops = body
-        .get("Operations")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("invalid_request_payload").ctx("Operations missing"))?;
+    let ops = body.get("Operations").and_then(Value::as_array).ok_or_else(|| bad("invalid_request_payload").ctx("Operations missing"))?;
     let obj = doc.as_object_mut().expect("user document is an object");
     for o in ops {
         let op = parse_op(o.get("op").and_then(Value::as_str).unwrap_or(""))?;
@@ -462,16 +487,10 @@ pub fn apply_v1_partial(doc: &mut Value, body: &Value) -> Result<(), Fail> {
                     .filter_map(|it| it.get("value").and_then(Value::as_str).map(str::to_lowercase))
                     .collect();
                 let kept: Vec<Value> = items.iter().filter(|it| !is_del(it)).cloned().collect();
-                let base = if kept.is_empty() {
-                    obj.get(&key).and_then(Value::as_array).cloned().unwrap_or_default()
-                } else {
-                    kept
-                };
+                let base = if kept.is_empty() { obj.get(&key).and_then(Value::as_array).cloned().unwrap_or_default() } else { kept };
                 let out: Vec<Value> = base
                     .into_iter()
-                    .filter(|it| {
-                        !it.get("value").and_then(Value::as_str).is_some_and(|s| deleted.contains(&s.to_lowercase()))
-                    })
+                    .filter(|it| !it.get("value").and_then(Value::as_str).is_some_and(|s| deleted.contains(&s.to_lowercase())))
                     .collect();
                 obj.insert(key, Value::Array(out));
             }
@@ -726,9 +745,8 @@ impl Store {
         }
         u.user_name = Some(name.clone());
         u.nick_name = Some(name.clone());
-        let emails = canonical_emails(&u).map_err(|e| {
-            if old.is_some() && e.code == "email_empty" { Fail::new(400, "missing_primary_email") } else { e }
-        })?;
+        let emails = canonical_emails(&u)
+            .map_err(|e| if old.is_some() && e.code == "email_empty" { Fail::new(400, "missing_primary_email") } else { e })?;
         for e in &emails {
             let v = e.value.as_deref().unwrap().to_lowercase();
             // Deactivated users keep their email, so this also collides with them.
@@ -810,7 +828,10 @@ impl Store {
         u.id = None;
         // Clients cannot make a primary owner.
         if let Some(r) = &mut u.roles {
-            r.retain(|r| !matches!(r, Role::Text(t) if t == "primary_owner") && !matches!(r, Role::Object(o) if o.value.as_deref() == Some("primary_owner")));
+            r.retain(|r| {
+                !matches!(r, Role::Text(t) if t == "primary_owner")
+                    && !matches!(r, Role::Object(o) if o.value.as_deref() == Some("primary_owner"))
+            });
         }
         let mut u = self.finalize(u, None, version)?;
         let mut id = random_id(&mut self.rng, 'W');
@@ -913,7 +934,13 @@ impl Store {
         grp.to_value(version)
     }
 
-    pub fn list_groups(&self, filter: Option<&Filter>, start: usize, count: usize, version: ApiVersion) -> Result<(usize, Vec<Value>), Fail> {
+    pub fn list_groups(
+        &self,
+        filter: Option<&Filter>,
+        start: usize,
+        count: usize,
+        version: ApiVersion,
+    ) -> Result<(usize, Vec<Value>), Fail> {
         let mut matched = Vec::new();
         if let Some(f) = filter {
             let probe = GroupRec { id: String::new(), name: String::new(), created: String::new(), members: vec![] };
@@ -1197,10 +1224,13 @@ mod tests {
     fn find(s: &Store, f: &str) -> Result<Vec<usize>, Fail> {
         let f = Filter::parse(f).unwrap();
         let p = s.list_users(Some(&f), 1, 1000, ApiVersion::V2)?;
-        Ok(p.rows.iter().map(|r| {
-            let v: Value = serde_json::from_str(r).unwrap();
-            s.by_id[v["id"].as_str().unwrap()]
-        }).collect())
+        Ok(p.rows
+            .iter()
+            .map(|r| {
+                let v: Value = serde_json::from_str(r).unwrap();
+                s.by_id[v["id"].as_str().unwrap()]
+            })
+            .collect())
     }
 
     #[test]
@@ -1230,7 +1260,15 @@ mod tests {
         let sw = find(&s, "userName sw \"a\"").unwrap();
         assert!(sw.iter().all(|&i| s.users[i].user.user_name.as_ref().unwrap().starts_with('a')));
         assert_eq!(find(&s, r#"userName eq "\" or userName pr \"""#).unwrap(), Vec::<usize>::new());
-        let both = find(&s, &format!("(userName eq \"{}\" or id eq \"{}\") and active pr", s.users[1].user.user_name.clone().unwrap(), s.users[2].user.id())).unwrap();
+        let both = find(
+            &s,
+            &format!(
+                "(userName eq \"{}\" or id eq \"{}\") and active pr",
+                s.users[1].user.user_name.clone().unwrap(),
+                s.users[2].user.id()
+            ),
+        )
+        .unwrap();
         assert_eq!(both, vec![1, 2]);
         assert_eq!(find(&s, "shoeSize eq \"9\"").unwrap_err().code, "invalid_query");
         assert_eq!(find(&s, "userName eq \"x\" or shoeSize pr").unwrap_err().code, "invalid_query");
@@ -1317,15 +1355,25 @@ mod tests {
         let mut s = store();
         let id = s.users[30].user.id().to_string();
         let old_email = s.users[30].user.primary_email().unwrap().to_string();
-        s.patch_user(&id, &json!({"schemas":[urn::V1_CORE],"title":" ","emails":[{"value":old_email,"primary":true},{"value":"v1second@x.org"}],
-            "urn:scim:schemas:extension:enterprise:1.0":{"department":"Legal","costCenter":" "}}), ApiVersion::V1).unwrap();
+        s.patch_user(
+            &id,
+            &json!({"schemas":[urn::V1_CORE],"title":" ","emails":[{"value":old_email,"primary":true},{"value":"v1second@x.org"}],
+            "urn:scim:schemas:extension:enterprise:1.0":{"department":"Legal","costCenter":" "}}),
+            ApiVersion::V1,
+        )
+        .unwrap();
         let u = &s.users[30].user;
         assert_eq!(u.title, None);
         assert_eq!(u.emails.as_ref().unwrap().len(), 2);
         assert_eq!(u.department(), Some("Legal"));
         assert_eq!(u.enterprise.as_ref().unwrap().cost_center, None);
-        s.patch_user(&id, &json!({"schemas":[urn::V1_CORE],"emails":[{"value":"v1second@x.org","operation":"delete"}],
-            "meta":{"attributes":["name.familyName","urn:scim:schemas:extension:enterprise:1.0.department"]}}), ApiVersion::V1).unwrap();
+        s.patch_user(
+            &id,
+            &json!({"schemas":[urn::V1_CORE],"emails":[{"value":"v1second@x.org","operation":"delete"}],
+            "meta":{"attributes":["name.familyName","urn:scim:schemas:extension:enterprise:1.0.department"]}}),
+            ApiVersion::V1,
+        )
+        .unwrap();
         let u = &s.users[30].user;
         assert_eq!(u.emails.as_ref().unwrap().len(), 1);
         assert_eq!(u.name.as_ref().unwrap().family_name, None);
@@ -1351,9 +1399,19 @@ mod tests {
         assert_eq!(s.groups[gi].members, vec![b.clone()]);
         s.patch_group(&gid, &json!({"members":[{"value":a},{"value":b,"operation":"delete"}]}), ApiVersion::V1).unwrap();
         assert_eq!(s.groups[gi].members, vec![a.clone()]);
-        assert_eq!(s.patch_group(&gid, &json!({"Operations":[{"op":"add","path":"members","value":[{"value":"WNOPE"}]}]}), ApiVersion::V2).unwrap_err().code, "no_such_group_members");
+        assert_eq!(
+            s.patch_group(&gid, &json!({"Operations":[{"op":"add","path":"members","value":[{"value":"WNOPE"}]}]}), ApiVersion::V2)
+                .unwrap_err()
+                .code,
+            "no_such_group_members"
+        );
         s.delete_user(&b).unwrap();
-        assert_eq!(s.patch_group(&gid, &json!({"Operations":[{"op":"add","path":"members","value":[{"value":b}]}]}), ApiVersion::V2).unwrap_err().code, "unable_to_add_deleted_or_guest_to_group");
+        assert_eq!(
+            s.patch_group(&gid, &json!({"Operations":[{"op":"add","path":"members","value":[{"value":b}]}]}), ApiVersion::V2)
+                .unwrap_err()
+                .code,
+            "unable_to_add_deleted_or_guest_to_group"
+        );
         s.patch_group(&gid, &json!({"Operations":[{"op":"remove","path":"members"}]}), ApiVersion::V2).unwrap();
         assert!(s.groups[gi].members.is_empty());
         assert!(!has(&s, 40));

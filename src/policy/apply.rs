@@ -99,7 +99,12 @@ fn split_change(mc: &MemberChange, add: bool, first: &mut Vec<Action>, deferred:
                 });
             }
             if !pending.is_empty() {
-                deferred.push(Deferred { group: mc.group.clone(), group_name: mc.group_name.clone(), members: pending.into_iter().cloned().collect(), add });
+                deferred.push(Deferred {
+                    group: mc.group.clone(),
+                    group_name: mc.group_name.clone(),
+                    members: pending.into_iter().cloned().collect(),
+                    add,
+                });
             }
         }
         GroupTarget::Pending { .. } => {
@@ -128,7 +133,12 @@ pub fn passes(plan: &Plan, email_of: &dyn Fn(&str) -> Option<String>) -> Passes 
         p.first.push(Action::CreateGroup { name: g.name.clone(), members });
         let pending: Vec<MemberRef> = g.members.iter().filter(|m| known_id(m).is_none()).cloned().collect();
         if !pending.is_empty() {
-            p.deferred.push(Deferred { group: GroupTarget::Pending { key: g.key.clone() }, group_name: g.name.clone(), members: pending, add: true });
+            p.deferred.push(Deferred {
+                group: GroupTarget::Pending { key: g.key.clone() },
+                group_name: g.name.clone(),
+                members: pending,
+                add: true,
+            });
         }
     }
     for r in &plan.group_renames {
@@ -155,10 +165,14 @@ pub struct Created {
 
 /// Look up the users and groups pass 1 created (only those pending references need).
 pub async fn find_created(client: &ScimClient, plan: &Plan, deferred: &[Deferred]) -> Result<Created, ScimError> {
-    let mut want_users: Vec<&str> = deferred.iter().flat_map(|d| d.members.iter()).filter_map(|m| match m {
-        MemberRef::Pending { key, .. } => Some(key.as_str()),
-        MemberRef::User { .. } => None,
-    }).collect();
+    let mut want_users: Vec<&str> = deferred
+        .iter()
+        .flat_map(|d| d.members.iter())
+        .filter_map(|m| match m {
+            MemberRef::Pending { key, .. } => Some(key.as_str()),
+            MemberRef::User { .. } => None,
+        })
+        .collect();
     want_users.sort_unstable();
     want_users.dedup();
     let email_of: HashMap<&str, &str> = plan.creates.iter().filter_map(|c| Some((c.key.as_str(), c.user.primary_email()?))).collect();
@@ -203,7 +217,11 @@ pub fn resolve_deferred(deferred: &[Deferred], created: &Created) -> (Vec<Action
             GroupTarget::Pending { key } => match created.groups.get(key) {
                 Some(id) => id.clone(),
                 None => {
-                    missing.push(format!("group {:?} was not found after creation; its {} member change(s) wait for the next apply", d.group_name, d.members.len()));
+                    missing.push(format!(
+                        "group {:?} was not found after creation; its {} member change(s) wait for the next apply",
+                        d.group_name,
+                        d.members.len()
+                    ));
                     continue;
                 }
             },
@@ -233,7 +251,11 @@ pub fn resolve_deferred(deferred: &[Deferred], created: &Created) -> (Vec<Action
 
 /// Rule key -> Slack group id for every group rule, from the directory after apply: the prior
 /// id when that group still exists, else the group named `slack_name`.
-pub async fn group_ids_after(client: &ScimClient, policy: &Policy, prior: Option<&PriorState>) -> Result<BTreeMap<String, String>, ScimError> {
+pub async fn group_ids_after(
+    client: &ScimClient,
+    policy: &Policy,
+    prior: Option<&PriorState>,
+) -> Result<BTreeMap<String, String>, ScimError> {
     if policy.groups.is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -241,7 +263,9 @@ pub async fn group_ids_after(client: &ScimClient, policy: &Policy, prior: Option
     let mut ids = BTreeMap::new();
     for rule in &policy.groups {
         let by_prior = prior.and_then(|p| p.group_ids.get(&rule.key)).filter(|id| groups.iter().any(|g| g.id() == id.as_str()));
-        let id = by_prior.cloned().or_else(|| groups.iter().find(|g| g.name().trim().eq_ignore_ascii_case(rule.slack_name.trim())).map(|g| g.id().to_string()));
+        let id = by_prior
+            .cloned()
+            .or_else(|| groups.iter().find(|g| g.name().trim().eq_ignore_ascii_case(rule.slack_name.trim())).map(|g| g.id().to_string()));
         if let Some(id) = id {
             ids.insert(rule.key.clone(), id);
         }
@@ -267,7 +291,9 @@ pub fn default_state_dir() -> PathBuf {
 /// Read the prior state; a missing file means the policy was never applied.
 pub fn load_prior(file: &Path) -> Result<Option<PriorState>, String> {
     match std::fs::read_to_string(file) {
-        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| format!("{}: unreadable policy state: {e} (delete the file to start afresh)", file.display())),
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: unreadable policy state: {e} (delete the file to start afresh)", file.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("{}: {e}", file.display())),
     }
@@ -394,13 +420,15 @@ pub async fn apply_live(
             return Ok(out);
         }
     }
-    let created = if deferred.is_empty() { Created::default() } else { find_created(client, plan, &deferred).await.map_err(|e| e.to_string())? };
+    let created =
+        if deferred.is_empty() { Created::default() } else { find_created(client, plan, &deferred).await.map_err(|e| e.to_string())? };
     let (mut second, missing) = resolve_deferred(&deferred, &created);
     out.missing = missing;
     second.extend(deactivations);
     let mut ok = true;
     if !second.is_empty() {
-        let r = run_pass(&engine, &env, second, info(2, "memberships of new objects, deactivations"), &mut out.skipped, &events, &cancel).await?;
+        let r = run_pass(&engine, &env, second, info(2, "memberships of new objects, deactivations"), &mut out.skipped, &events, &cancel)
+            .await?;
         ok = r.all_succeeded();
         out.batches.push(r);
     }
@@ -432,7 +460,8 @@ mod tests {
 
     #[test]
     fn passes_defer_pending_refs_and_keep_deactivations_last() {
-        let new_user = User { user_name: Some("ann".into()), emails: Some(vec![MultiValue::email("ann@x.example", true)]), ..Default::default() };
+        let new_user =
+            User { user_name: Some("ann".into()), emails: Some(vec![MultiValue::email("ann@x.example", true)]), ..Default::default() };
         let plan = Plan {
             creates: vec![CreateUser { row_line: 2, key: "E1".into(), label: "ann".into(), user: new_user }],
             updates: vec![UpdateUser {
@@ -446,9 +475,23 @@ mod tests {
                 patch: User::default(),
             }],
             group_creates: vec![GroupCreate { key: "g".into(), name: "new".into(), members: vec![known("U2"), pending("E1")] }],
-            member_adds: vec![MemberChange { group: GroupTarget::Existing { id: "S1".into() }, group_name: "old".into(), members: vec![known("U3"), pending("E1")] }],
-            member_removes: vec![MemberChange { group: GroupTarget::Existing { id: "S1".into() }, group_name: "old".into(), members: vec![known("U4")] }],
-            deactivations: vec![Deactivate { id: "U5".into(), email: "e@x".into(), label: "e".into(), reason: Reason::Deleted, row_line: None }],
+            member_adds: vec![MemberChange {
+                group: GroupTarget::Existing { id: "S1".into() },
+                group_name: "old".into(),
+                members: vec![known("U3"), pending("E1")],
+            }],
+            member_removes: vec![MemberChange {
+                group: GroupTarget::Existing { id: "S1".into() },
+                group_name: "old".into(),
+                members: vec![known("U4")],
+            }],
+            deactivations: vec![Deactivate {
+                id: "U5".into(),
+                email: "e@x".into(),
+                label: "e".into(),
+                reason: Reason::Deleted,
+                row_line: None,
+            }],
             ..Default::default()
         };
         let p = passes(&plan, &|id| (id == "U2").then(|| "bob@x.example".to_string()));
@@ -493,7 +536,11 @@ mod tests {
         let f = state_file(&dir.path().join("policy-state"), Path::new("/etc/x/hr.toml"));
         assert!(f.ends_with("policy-state/hr.json"));
         assert_eq!(load_prior(&f).unwrap(), None);
-        let s = PriorState { scope_groups: vec!["staff".into()], retired_scope_groups: vec![], group_ids: BTreeMap::from([("k".into(), "S1".into())]) };
+        let s = PriorState {
+            scope_groups: vec!["staff".into()],
+            retired_scope_groups: vec![],
+            group_ids: BTreeMap::from([("k".into(), "S1".into())]),
+        };
         save_prior(&f, &s).unwrap();
         assert_eq!(load_prior(&f).unwrap(), Some(s));
         std::fs::write(&f, "{").unwrap();

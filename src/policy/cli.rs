@@ -53,7 +53,11 @@ pub fn resolve_policy(arg: &str) -> Result<PathBuf, Fail> {
         }
     }
     let known: Vec<String> = list_policies_in(&dir).into_iter().map(|(n, _)| n).collect();
-    let hint = if known.is_empty() { format!("no policies in {}", dir.display()) } else { format!("policies in {}: {}", dir.display(), known.join(", ")) };
+    let hint = if known.is_empty() {
+        format!("no policies in {}", dir.display())
+    } else {
+        format!("policies in {}: {}", dir.display(), known.join(", "))
+    };
     Err(Fail::new(exit::USAGE, format!("--policy {arg}: no such file, and no policy of that name ({hint})")))
 }
 
@@ -117,7 +121,13 @@ pub async fn live_plan(client: &ScimClient, policy_path: &Path, state_dir: &Path
 }
 
 /// `live_plan` for a policy and source already loaded.
-pub async fn live_plan_loaded(client: &ScimClient, policy_path: &Path, policy: Policy, source: &super::Source, state_dir: &Path) -> Result<LivePlan, LiveError> {
+pub async fn live_plan_loaded(
+    client: &ScimClient,
+    policy_path: &Path,
+    policy: Policy,
+    source: &super::Source,
+    state_dir: &Path,
+) -> Result<LivePlan, LiveError> {
     let state_file = apply::state_file(state_dir, policy_path);
     let prior = apply::load_prior(&state_file).map_err(LiveError::State)?;
     let (users, groups) = if policy.groups.is_empty() {
@@ -153,7 +163,15 @@ fn summary(plan: &Plan) -> String {
     let c = plan.counts();
     let mut s = format!(
         "{} create, {} reactivate, {} update ({} attributes), {} group create, {} rename, {} member add, {} member remove, {} deactivate",
-        c.creates, c.reactivations, c.updates, c.attribute_changes, c.group_creates, c.group_renames, c.member_adds, c.member_removes, c.deactivations
+        c.creates,
+        c.reactivations,
+        c.updates,
+        c.attribute_changes,
+        c.group_creates,
+        c.group_renames,
+        c.member_adds,
+        c.member_removes,
+        c.deactivations
     );
     if c.reported_only > 0 {
         s.push_str(&format!(", {} reported only", c.reported_only));

@@ -194,9 +194,8 @@ impl Attr {
     pub fn get(self, u: &User) -> Option<&str> {
         let ent = u.enterprise.as_ref();
         let name = u.name.as_ref();
-        let phone = |kind: &str| {
-            u.phone_numbers.as_ref()?.iter().find(|p| p.kind.as_deref() == Some(kind)).and_then(|p| p.value.as_deref())
-        };
+        let phone =
+            |kind: &str| u.phone_numbers.as_ref()?.iter().find(|p| p.kind.as_deref() == Some(kind)).and_then(|p| p.value.as_deref());
         let v = match self {
             Attr::UserName => u.user_name.as_deref(),
             Attr::Email => u.primary_email(),
@@ -375,7 +374,10 @@ impl Template {
                         return Err(format!("empty `{{}}` at character {}", i + 1));
                     }
                     let filters = it
-                        .map(|f| Filter::parse(f).ok_or_else(|| format!("unknown filter `{f}` (known: lower, upper, trim, local, domain, initial)")))
+                        .map(|f| {
+                            Filter::parse(f)
+                                .ok_or_else(|| format!("unknown filter `{f}` (known: lower, upper, trim, local, domain, initial)"))
+                        })
                         .collect::<Result<Vec<_>, _>>()?;
                     if !lit.is_empty() {
                         parts.push(Part::Lit(std::mem::take(&mut lit)));
@@ -643,11 +645,17 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// The `[table]` (or `[[table]]`) header in effect at a line.
 fn table_at(text: &str, line: usize) -> Option<String> {
-    text.lines().take(line).filter_map(|l| {
-        let t = l.trim();
-        let t = t.strip_prefix("[[").and_then(|t| t.split("]]").next()).or_else(|| t.strip_prefix('[').and_then(|t| t.split(']').next()))?;
-        Some(t.trim().trim_matches('"').to_string())
-    }).last()
+    text.lines()
+        .take(line)
+        .filter_map(|l| {
+            let t = l.trim();
+            let t = t
+                .strip_prefix("[[")
+                .and_then(|t| t.split("]]").next())
+                .or_else(|| t.strip_prefix('[').and_then(|t| t.split(']').next()))?;
+            Some(t.trim().trim_matches('"').to_string())
+        })
+        .last()
 }
 
 impl Policy {
@@ -682,11 +690,7 @@ impl Policy {
         // [source]
         let s = raw.source;
         let nonempty = |v: &str, key: &str, field: &str| -> Result<(), PolicyError> {
-            if v.trim().is_empty() {
-                Err(err(&[Seg::Key("source"), Seg::Key(field)], key, "must not be empty".into()))
-            } else {
-                Ok(())
-            }
+            if v.trim().is_empty() { Err(err(&[Seg::Key("source"), Seg::Key(field)], key, "must not be empty".into())) } else { Ok(()) }
         };
         nonempty(&s.path, "source.path", "path")?;
         nonempty(&s.id_column, "source.id_column", "id_column")?;
@@ -694,7 +698,11 @@ impl Policy {
         if let Some(c) = &s.status_column {
             column_refs.push(("source.status_column".into(), c.clone(), loc.line(&[Seg::Key("source"), Seg::Key("status_column")])));
         } else if s.enabled_values.is_some() {
-            return Err(err(&[Seg::Key("source"), Seg::Key("enabled_values")], "source.enabled_values", "needs `status_column` in [source]".into()));
+            return Err(err(
+                &[Seg::Key("source"), Seg::Key("enabled_values")],
+                "source.enabled_values",
+                "needs `status_column` in [source]".into(),
+            ));
         }
         if let Some(c) = &s.groups_column {
             column_refs.push(("source.groups_column".into(), c.clone(), loc.line(&[Seg::Key("source"), Seg::Key("groups_column")])));
@@ -704,9 +712,16 @@ impl Policy {
             return Err(err(&[Seg::Key("source"), Seg::Key("groups_separator")], "source.groups_separator", "must not be empty".into()));
         }
         if s.memberships_path.is_none() {
-            for (f, set) in [("memberships_user_column", s.memberships_user_column.is_some()), ("memberships_group_column", s.memberships_group_column.is_some())] {
+            for (f, set) in [
+                ("memberships_user_column", s.memberships_user_column.is_some()),
+                ("memberships_group_column", s.memberships_group_column.is_some()),
+            ] {
                 if set {
-                    return Err(err(&[Seg::Key("source"), Seg::Key(f)], &format!("source.{f}"), "needs `memberships_path` in [source]".into()));
+                    return Err(err(
+                        &[Seg::Key("source"), Seg::Key(f)],
+                        &format!("source.{f}"),
+                        "needs `memberships_path` in [source]".into(),
+                    ));
                 }
             }
         }
@@ -736,9 +751,8 @@ impl Policy {
         for (k, v) in &raw.attributes {
             let segs = [Seg::Key("attributes"), Seg::Key(k)];
             let key = format!("attributes.{k}");
-            let attr = Attr::parse(k).ok_or_else(|| {
-                err(&segs, &key, format!("unknown Slack attribute (known: {})", Attr::ALL.map(Attr::name).join(", ")))
-            })?;
+            let attr = Attr::parse(k)
+                .ok_or_else(|| err(&segs, &key, format!("unknown Slack attribute (known: {})", Attr::ALL.map(Attr::name).join(", "))))?;
             if let Some(prev) = seen.insert(attr, k.clone()) {
                 return Err(err(&segs, &key, format!("sets {} again (already set by `attributes.{prev}`)", attr.name())));
             }
@@ -765,7 +779,10 @@ impl Policy {
                     return Err(err(
                         &[Seg::Key("provisioning"), Seg::Key("allow_create")],
                         "provisioning.allow_create",
-                        format!("creating users needs a `{}` mapping in [attributes] (Slack requires it); map it or set allow_create = false", a.name()),
+                        format!(
+                            "creating users needs a `{}` mapping in [attributes] (Slack requires it); map it or set allow_create = false",
+                            a.name()
+                        ),
                     ));
                 }
             }
@@ -815,7 +832,11 @@ impl Policy {
             let at = |f: &'static str| [Seg::Key("groups"), Seg::Index(i), Seg::Key(f)];
             let key_of = |f: &str| format!("groups[{i}].{f}");
             if !has_groups {
-                return Err(err(&at("source"), &key_of("source"), "group rules need `groups_column` or `memberships_path` in [source]".into()));
+                return Err(err(
+                    &at("source"),
+                    &key_of("source"),
+                    "group rules need `groups_column` or `memberships_path` in [source]".into(),
+                ));
             }
             let source = g.source.trim().to_string();
             if source.is_empty() {
@@ -837,7 +858,13 @@ impl Policy {
                 let f = if loc.line(&at("slack_name")) != loc.line(&[Seg::Key("groups"), Seg::Index(i)]) { "slack_name" } else { "source" };
                 return Err(err(&at(f), &key_of(f), format!("Slack group {slack_name:?} is already the target of groups[{prev}]")));
             }
-            groups.push(GroupRule { source, slack_name, key, membership: g.membership.unwrap_or(Membership::Merge), line: loc.line(&[Seg::Key("groups"), Seg::Index(i)]) });
+            groups.push(GroupRule {
+                source,
+                slack_name,
+                key,
+                membership: g.membership.unwrap_or(Membership::Merge),
+                line: loc.line(&[Seg::Key("groups"), Seg::Index(i)]),
+            });
         }
 
         Ok(Policy { file: path.to_path_buf(), match_on, source, attributes, scope_groups, provisioning, groups, column_refs })

@@ -146,7 +146,8 @@ pub fn build(users: &[User], groups: &[Group], seed: u64) -> DemoData {
     let managers: HashSet<&str> = people.iter().filter_map(|u| u.manager_id()).collect();
 
     // Active people who may leave, be on leave or change: never the primary owner.
-    let mut candidates: Vec<usize> = (0..people.len()).filter(|&i| people[i].is_active() && never_deactivate(people[i], &[]).is_none()).collect();
+    let mut candidates: Vec<usize> =
+        (0..people.len()).filter(|&i| people[i].is_active() && never_deactivate(people[i], &[]).is_none()).collect();
     candidates.shuffle(&mut rng);
     let active = candidates.len();
     let n_left = (active / 100).max(1);
@@ -235,7 +236,8 @@ pub fn build(users: &[User], groups: &[Group], seed: u64) -> DemoData {
     }
 
     // New hires: addresses in the org's domain, reporting to someone who stays.
-    let domain = people.iter().find_map(|u| u.primary_email()?.split_once('@').map(|(_, d)| d.to_string())).unwrap_or_else(|| "example.com".into());
+    let domain =
+        people.iter().find_map(|u| u.primary_email()?.split_once('@').map(|(_, d)| d.to_string())).unwrap_or_else(|| "example.com".into());
     let taken_emails: HashSet<String> = users.iter().filter_map(|u| u.primary_email()).map(str::to_lowercase).collect();
     let taken_names: HashSet<String> = users.iter().filter_map(|u| u.user_name.as_deref()).map(str::to_lowercase).collect();
     let stay: Vec<usize> = (0..people.len()).filter(|&i| people[i].is_active() && !left.contains(&i) && !disabled.contains(&i)).collect();

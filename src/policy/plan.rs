@@ -234,7 +234,9 @@ impl PlanCounts {
 
 /// The plan would deactivate more users than the policy allows in one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the plan would deactivate {would} users, above the limit of {limit} per run (max_deactivations / max_deactivation_percent); review the plan and confirm, or raise the limit")]
+#[error(
+    "the plan would deactivate {would} users, above the limit of {limit} per run (max_deactivations / max_deactivation_percent); review the plan and confirm, or raise the limit"
+)]
 pub struct CeilingExceeded {
     pub would: usize,
     pub limit: u64,
@@ -426,7 +428,11 @@ fn same_value(attr: Attr, a: &str, b: &str) -> bool {
     match attr {
         Attr::UserName => a == b || normalize_user_name(a) == normalize_user_name(b),
         x if x.case_insensitive() => {
-            if a.is_ascii() && b.is_ascii() { a.eq_ignore_ascii_case(b) } else { a.to_lowercase() == b.to_lowercase() }
+            if a.is_ascii() && b.is_ascii() {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a.to_lowercase() == b.to_lowercase()
+            }
         }
         _ => a == b,
     }
@@ -476,9 +482,7 @@ pub fn compute(
     };
     let match_pos = mappings.iter().position(|(a, _)| *a == match_attr).expect("validated: match attribute is mapped");
     let removed_rules: HashSet<String> = prior
-        .map(|p| {
-            p.scope_groups.iter().chain(&p.retired_scope_groups).map(|g| g.to_lowercase()).filter(|g| !scope.contains(g)).collect()
-        })
+        .map(|p| p.scope_groups.iter().chain(&p.retired_scope_groups).map(|g| g.to_lowercase()).filter(|g| !scope.contains(g)).collect())
         .unwrap_or_default();
 
     // Slack side: match key -> user index, preferring active users over deactivated ones.
@@ -584,8 +588,13 @@ pub fn compute(
                 match attr {
                     Attr::Manager => match resolve_manager(v) {
                         Ok(Some(id)) => attr.set(&mut user, Some(id)),
-                        Ok(None) => plan.warnings.push(format!("{}:{line}: manager {v:?} of {:?} is created in this run; it is set on the next run", source.name, rs.key)),
-                        Err(()) => plan.warnings.push(format!("{}:{line}: manager {v:?} of {:?} is not in Slack or the source", source.name, rs.key)),
+                        Ok(None) => plan.warnings.push(format!(
+                            "{}:{line}: manager {v:?} of {:?} is created in this run; it is set on the next run",
+                            source.name, rs.key
+                        )),
+                        Err(()) => plan
+                            .warnings
+                            .push(format!("{}:{line}: manager {v:?} of {:?} is not in Slack or the source", source.name, rs.key)),
                     },
                     Attr::UserName => attr.set(&mut user, Some(&normalize_user_name(v))),
                     _ => attr.set(&mut user, Some(v)),
@@ -602,7 +611,12 @@ pub fn compute(
                 if !prov.allow_create {
                     continue;
                 }
-                plan.reactivations.push(Reactivate { id: u.id().into(), email: u.primary_email().unwrap_or("").into(), label: label_of(u), row_line: line });
+                plan.reactivations.push(Reactivate {
+                    id: u.id().into(),
+                    email: u.primary_email().unwrap_or("").into(),
+                    label: label_of(u),
+                    row_line: line,
+                });
             }
             if !prov.allow_update {
                 continue;
@@ -623,7 +637,9 @@ pub fn compute(
                             let m = by_source_key.get(&mkey.trim().to_lowercase()).and_then(|&r| rows[r].slack).map(|s| &slack_users[s]);
                             if let (Some(h), Some(m)) = (have, m) {
                                 let h = h.to_lowercase();
-                                if m.primary_email().is_some_and(|e| e.to_lowercase() == h) || m.user_name.as_deref().is_some_and(|n| n.to_lowercase() == h) {
+                                if m.primary_email().is_some_and(|e| e.to_lowercase() == h)
+                                    || m.user_name.as_deref().is_some_and(|n| n.to_lowercase() == h)
+                                {
                                     continue;
                                 }
                             }
@@ -631,7 +647,10 @@ pub fn compute(
                         }
                         Ok(None) => continue, // manager is created in this run; set next run
                         Err(()) => {
-                            plan.warnings.push(format!("{}:{line}: manager {mkey:?} of {:?} is not in Slack or the source; left unchanged", source.name, rs.key));
+                            plan.warnings.push(format!(
+                                "{}:{line}: manager {mkey:?} of {:?} is not in Slack or the source; left unchanged",
+                                source.name, rs.key
+                            ));
                             continue;
                         }
                     },
@@ -670,17 +689,34 @@ pub fn compute(
             Reason::LeftScope
         };
         if let Some(why) = never_deactivate(u, &prov.protected_users) {
-            plan.warnings.push(format!("{}:{line}: {} would be deactivated ({}) but is never deactivated ({why})", source.name, label_of(u), reason.as_str()));
+            plan.warnings.push(format!(
+                "{}:{line}: {} would be deactivated ({}) but is never deactivated ({why})",
+                source.name,
+                label_of(u),
+                reason.as_str()
+            ));
             continue;
         }
-        removals.push(Deactivate { id: u.id().into(), email: u.primary_email().unwrap_or("").into(), label: label_of(u), reason, row_line: Some(line) });
+        removals.push(Deactivate {
+            id: u.id().into(),
+            email: u.primary_email().unwrap_or("").into(),
+            label: label_of(u),
+            reason,
+            row_line: Some(line),
+        });
     }
     // Slack users no source row matches.
     for (i, u) in slack_users.iter().enumerate() {
         if matched[i] || !u.is_active() || never_deactivate(u, &prov.protected_users).is_some() {
             continue;
         }
-        removals.push(Deactivate { id: u.id().into(), email: u.primary_email().unwrap_or("").into(), label: label_of(u), reason: Reason::Deleted, row_line: None });
+        removals.push(Deactivate {
+            id: u.id().into(),
+            email: u.primary_email().unwrap_or("").into(),
+            label: label_of(u),
+            reason: Reason::Deleted,
+            row_line: None,
+        });
     }
     if kept_by_rule > 0 {
         plan.warnings.push(format!("{kept_by_rule} users of removed scope rules are kept (deprovision_on_rule_removal = \"keep\")"));
@@ -690,7 +726,8 @@ pub fn compute(
         removals.clear();
     }
     if left_alone > 0 {
-        plan.warnings.push(format!("{left_alone} users are no longer in the source or scope but are left alone (allow_deprovision = false)"));
+        plan.warnings
+            .push(format!("{left_alone} users are no longer in the source or scope but are left alone (allow_deprovision = false)"));
     }
     removals.sort_by(|a, b| (a.reason, &a.email, &a.id).cmp(&(b.reason, &b.email, &b.id)));
     match prov.remove_action {
@@ -738,7 +775,12 @@ pub fn compute(
             continue;
         };
         if g.name().trim() != rule.slack_name {
-            plan.group_renames.push(GroupRename { id: g.id().into(), key: rule.key.clone(), old: g.name().into(), new: rule.slack_name.clone() });
+            plan.group_renames.push(GroupRename {
+                id: g.id().into(),
+                key: rule.key.clone(),
+                old: g.name().into(),
+                new: rule.slack_name.clone(),
+            });
         }
         let current: HashSet<&str> = g.member_ids().collect();
         let adds: Vec<MemberRef> = desired
@@ -754,10 +796,13 @@ pub fn compute(
             plan.member_adds.push(MemberChange { group: target.clone(), group_name: rule.slack_name.clone(), members: adds });
         }
         if rule.membership == Membership::Overwrite {
-            let keep: HashSet<&str> = desired.iter().filter_map(|m| match m {
-                MemberRef::User { id, .. } => Some(id.as_str()),
-                MemberRef::Pending { .. } => None,
-            }).collect();
+            let keep: HashSet<&str> = desired
+                .iter()
+                .filter_map(|m| match m {
+                    MemberRef::User { id, .. } => Some(id.as_str()),
+                    MemberRef::Pending { .. } => None,
+                })
+                .collect();
             let mut removes: Vec<MemberRef> = g
                 .members
                 .iter()

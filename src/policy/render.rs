@@ -71,7 +71,14 @@ pub fn write_diff(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "- deactivate {} <{}> ({}) ({})", clean(&d.label), clean(&d.email), d.id, d.reason.as_str())?;
     }
     for d in &plan.reported_only {
-        writeln!(out, "! would deactivate {} <{}> ({}) ({}; remove_action = report)", clean(&d.label), clean(&d.email), d.id, d.reason.as_str())?;
+        writeln!(
+            out,
+            "! would deactivate {} <{}> ({}) ({}; remove_action = report)",
+            clean(&d.label),
+            clean(&d.email),
+            d.id,
+            d.reason.as_str()
+        )?;
     }
     for w in &plan.warnings {
         writeln!(out, "warning: {}", clean(w))?;
@@ -83,7 +90,15 @@ pub fn write_diff(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "Plan: {} to create, {} to reactivate, {} to update ({} attributes), {} groups to create, {} to rename, {} members to add, {} to remove, {} to deactivate.",
-            c.creates, c.reactivations, c.updates, c.attribute_changes, c.group_creates, c.group_renames, c.member_adds, c.member_removes, c.deactivations
+            c.creates,
+            c.reactivations,
+            c.updates,
+            c.attribute_changes,
+            c.group_creates,
+            c.group_renames,
+            c.member_adds,
+            c.member_removes,
+            c.deactivations
         )
     }
 }
@@ -159,7 +174,13 @@ mod tests {
                 changes: vec![AttrChange { attr: Attr::Title, old: Some("Dev".into()), new: Some("Lead, \"Dev\"".into()) }],
                 patch: User::default(),
             }],
-            deactivations: vec![Deactivate { id: "U2".into(), email: "bob@x".into(), label: "Bob".into(), reason: Reason::Disabled, row_line: Some(3) }],
+            deactivations: vec![Deactivate {
+                id: "U2".into(),
+                email: "bob@x".into(),
+                label: "Bob".into(),
+                reason: Reason::Disabled,
+                row_line: Some(3),
+            }],
             ..Default::default()
         }
     }
@@ -172,7 +193,12 @@ mod tests {
         assert!(text.contains("~ update Ann (U1)\n    title: \"Dev\" -> \"Lead, \\\"Dev\\\"\"\n"), "{text}");
         assert!(text.contains("- deactivate Bob <bob@x> (U2) (disabled in source)"), "{text}");
         assert!(!text.contains('\u{1b}'));
-        assert!(text.ends_with("1 to update (1 attributes), 0 groups to create, 0 to rename, 0 members to add, 0 to remove, 1 to deactivate.\n"), "{text}");
+        assert!(
+            text.ends_with(
+                "1 to update (1 attributes), 0 groups to create, 0 to rename, 0 members to add, 0 to remove, 1 to deactivate.\n"
+            ),
+            "{text}"
+        );
         let mut out = Vec::new();
         render(&Plan::default(), OutputFormat::Table, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "No changes.\n");

@@ -142,10 +142,9 @@ impl Source {
     /// Read the source (and its membership file) a spec describes.
     pub fn read(spec: &SourceSpec) -> Result<Source, SourceError> {
         let name = spec.path.display().to_string();
-        let format = spec
-            .format
-            .or_else(|| SourceFormat::from_path(&spec.path))
-            .ok_or_else(|| SourceError::new(&name, None, "cannot tell the format from the file name; set `format` to csv, json or jsonl in [source]"))?;
+        let format = spec.format.or_else(|| SourceFormat::from_path(&spec.path)).ok_or_else(|| {
+            SourceError::new(&name, None, "cannot tell the format from the file name; set `format` to csv, json or jsonl in [source]")
+        })?;
         let file = File::open(&spec.path).map_err(|e| SourceError::new(&name, None, format!("cannot open: {e}")))?;
         let mut src = Source::from_reader(BufReader::with_capacity(1 << 16, file), format, &name, &spec.array_separator)?;
         if let Some(m) = &spec.memberships {
@@ -173,12 +172,8 @@ fn build_index(headers: &[String]) -> HashMap<String, usize> {
 
 fn read_csv<R: Read>(reader: R, name: &str) -> Result<Source, SourceError> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::Headers).from_reader(reader);
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(|e| csv_error(name, &e))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_string())
-        .collect();
+    let headers: Vec<String> =
+        rdr.headers().map_err(|e| csv_error(name, &e))?.iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
     if headers.iter().all(|h| h.is_empty()) {
         return Err(SourceError::new(name, Some(1), "no header row"));
     }
@@ -256,7 +251,13 @@ impl JsonRows<'_> {
                             Value::Number(n) => n.to_string(),
                             Value::Bool(b) => b.to_string(),
                             Value::Null => continue,
-                            _ => return Err(SourceError::new(self.name, Some(line), format!("`{key}`: only arrays of plain values are supported"))),
+                            _ => {
+                                return Err(SourceError::new(
+                                    self.name,
+                                    Some(line),
+                                    format!("`{key}`: only arrays of plain values are supported"),
+                                ));
+                            }
                         });
                     }
                     parts.join(self.sep)
@@ -322,9 +323,7 @@ fn read_memberships(spec: &MembershipSpec) -> Result<HashMap<String, Vec<String>
     let file = File::open(&spec.path).map_err(|e| SourceError::new(&name, None, format!("cannot open: {e}")))?;
     let src = read_csv(BufReader::new(file), &name)?;
     let col = |c: &str| {
-        src.column(c).ok_or_else(|| {
-            SourceError::new(&name, Some(1), format!("no column `{c}` (columns: {})", src.headers.join(", ")))
-        })
+        src.column(c).ok_or_else(|| SourceError::new(&name, Some(1), format!("no column `{c}` (columns: {})", src.headers.join(", "))))
     };
     let (u, g) = (col(&spec.user_column)?, col(&spec.group_column)?);
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
@@ -402,7 +401,11 @@ mod tests {
             path: dir.path().join("u.csv"),
             format: None,
             array_separator: ";".into(),
-            memberships: Some(MembershipSpec { path: dir.path().join("m.csv"), user_column: "employee".into(), group_column: "group".into() }),
+            memberships: Some(MembershipSpec {
+                path: dir.path().join("m.csv"),
+                user_column: "employee".into(),
+                group_column: "group".into(),
+            }),
         };
         let s = Source::read(&spec).unwrap();
         assert_eq!(s.memberships["e1"], ["eng", "ops"]);

@@ -72,19 +72,44 @@ impl From<&UpdateSpec> for UserUpdate {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
-    Deactivate { target: Target },
-    Reactivate { target: Target },
+    Deactivate {
+        target: Target,
+    },
+    Reactivate {
+        target: Target,
+    },
     CreateUser {
         target: Target,
         #[serde(with = "wire_user")]
         user: User,
     },
-    UpdateUser { target: Target, update: UpdateSpec },
-    CreateGroup { name: String, members: Vec<String> },
-    RenameGroup { id: String, from: String, to: String },
-    DeleteGroup { id: String, name: String },
-    AddMembers { group_id: String, group_name: String, user_ids: Vec<String> },
-    RemoveMembers { group_id: String, group_name: String, user_ids: Vec<String> },
+    UpdateUser {
+        target: Target,
+        update: UpdateSpec,
+    },
+    CreateGroup {
+        name: String,
+        members: Vec<String>,
+    },
+    RenameGroup {
+        id: String,
+        from: String,
+        to: String,
+    },
+    DeleteGroup {
+        id: String,
+        name: String,
+    },
+    AddMembers {
+        group_id: String,
+        group_name: String,
+        user_ids: Vec<String>,
+    },
+    RemoveMembers {
+        group_id: String,
+        group_name: String,
+        user_ids: Vec<String>,
+    },
 }
 
 impl Action {
@@ -109,9 +134,10 @@ impl Action {
 
     pub fn target(&self) -> Target {
         match self {
-            Action::Deactivate { target } | Action::Reactivate { target } | Action::CreateUser { target, .. } | Action::UpdateUser { target, .. } => {
-                target.clone()
-            }
+            Action::Deactivate { target }
+            | Action::Reactivate { target }
+            | Action::CreateUser { target, .. }
+            | Action::UpdateUser { target, .. } => target.clone(),
             Action::CreateGroup { name, .. } => Target::group(None, name),
             Action::RenameGroup { id, from, .. } => Target::group(Some(id), from),
             Action::DeleteGroup { id, name } => Target::group(Some(id), name),
@@ -140,10 +166,8 @@ impl Action {
             Action::CreateUser { .. } => format!("create user {t}"),
             Action::UpdateUser { update, .. } => {
                 let v = update.set.to_value(ApiVersion::V2);
-                let keys: Vec<String> = v
-                    .as_object()
-                    .map(|o| o.keys().filter(|k| *k != "schemas").map(|k| short_attr(k)).collect())
-                    .unwrap_or_default();
+                let keys: Vec<String> =
+                    v.as_object().map(|o| o.keys().filter(|k| *k != "schemas").map(|k| short_attr(k)).collect()).unwrap_or_default();
                 let mut all = keys;
                 all.extend(update.clear.iter().map(|c| format!("-{c}")));
                 format!("update {t} ({})", all.join(", "))
@@ -170,11 +194,7 @@ impl Action {
 }
 
 fn short_attr(k: &str) -> String {
-    if k.starts_with("urn:") {
-        k.rsplit(':').next().unwrap_or(k).to_string()
-    } else {
-        k.to_string()
-    }
+    if k.starts_with("urn:") { k.rsplit(':').next().unwrap_or(k).to_string() } else { k.to_string() }
 }
 
 #[cfg(test)]

@@ -124,7 +124,12 @@ impl Engine {
     }
 
     /// Run every open (pending or interrupted) op of a batch to a final state.
-    pub async fn run_batch(&self, batch_id: &str, events: Option<UnboundedSender<QueueEvent>>, cancel: Cancel) -> anyhow::Result<BatchResult> {
+    pub async fn run_batch(
+        &self,
+        batch_id: &str,
+        events: Option<UnboundedSender<QueueEvent>>,
+        cancel: Cancel,
+    ) -> anyhow::Result<BatchResult> {
         let started = Instant::now();
         let bid = batch_id.to_string();
         let ops = self.blocking(move |j| j.ops(&bid)).await?;
@@ -181,7 +186,16 @@ impl Engine {
         // Committed before the request goes out.
         let attempt = self.blocking(move |j| j.mark_running(&id)).await?;
         let describe = op.action.describe();
-        emit(events, QueueEvent::OpStarted { batch_id: op.batch_id.clone(), op_id: op.op_id.clone(), seq: op.seq, describe: describe.clone(), attempt });
+        emit(
+            events,
+            QueueEvent::OpStarted {
+                batch_id: op.batch_id.clone(),
+                op_id: op.op_id.clone(),
+                seq: op.seq,
+                describe: describe.clone(),
+                attempt,
+            },
+        );
         // `attempt > 1` means the op was in flight when a previous run stopped: the server may
         // already have acted on it, so non-idempotent actions look before they leap.
         let resumed = attempt > 1;
@@ -218,10 +232,7 @@ impl Engine {
         };
         let id = op.op_id.clone();
         self.blocking(move |j| j.finish(&id, state, &finish)).await?;
-        emit(
-            events,
-            QueueEvent::OpFinished { batch_id: op.batch_id, op_id: op.op_id, seq: op.seq, describe, state, message, retries },
-        );
+        emit(events, QueueEvent::OpFinished { batch_id: op.batch_id, op_id: op.op_id, seq: op.seq, describe, state, message, retries });
         Ok(())
     }
 

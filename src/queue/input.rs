@@ -97,7 +97,10 @@ fn read_ident_rows(path: &Path) -> (Vec<InputRow>, Vec<String>) {
         let email_col = headers.iter().position(|h| h == "email" || h == "mail" || h == "e-mail");
         let id_col = headers.iter().position(|h| h == "id" || h == "user_id" || h == "slack_id");
         if email_col.is_none() && id_col.is_none() {
-            return (Vec::new(), vec![format!("{name} line 1: the CSV header needs an `email` or `id` column (found: {})", headers.join(", "))]);
+            return (
+                Vec::new(),
+                vec![format!("{name} line 1: the CSV header needs an `email` or `id` column (found: {})", headers.join(", "))],
+            );
         }
         for rec in rdr.records() {
             let rec = match rec {
@@ -181,7 +184,8 @@ pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
         .map(|h| h.trim().to_ascii_lowercase().replace(['_', ' ', '-'], ""))
         .collect();
     let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
-    let email = col(&["email", "mail", "emailaddress"]).ok_or_else(|| vec![format!("{name} line 1: the header needs an `email` column")])?;
+    let email =
+        col(&["email", "mail", "emailaddress"]).ok_or_else(|| vec![format!("{name} line 1: the header needs an `email` column")])?;
     let user_name = col(&["username", "login"]);
     let given = col(&["givenname", "firstname", "first"]);
     let family = col(&["familyname", "lastname", "last", "surname"]);

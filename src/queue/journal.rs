@@ -6,7 +6,7 @@
 //! The journal never holds the token: actions carry ids, emails and attribute values only.
 
 use super::action::Action;
-use crate::report::{Outcome, OperationRecord, ReportStore};
+use crate::report::{OperationRecord, Outcome, ReportStore};
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -169,16 +169,7 @@ fn now_ms() -> i64 {
 pub fn new_id(prefix: &str) -> String {
     let t = OffsetDateTime::now_utc();
     let r: u32 = rand::random();
-    format!(
-        "{prefix}-{:04}{:02}{:02}-{:02}{:02}{:02}-{:08x}",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        r
-    )
+    format!("{prefix}-{:04}{:02}{:02}-{:02}{:02}{:02}-{:08x}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second(), r)
 }
 
 impl Journal {
@@ -206,7 +197,9 @@ impl Journal {
         )?;
         let mut ids = Vec::with_capacity(actions.len());
         {
-            let mut stmt = tx.prepare("INSERT INTO op (op_id, batch_id, seq, phase, action, object_key, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')")?;
+            let mut stmt = tx.prepare(
+                "INSERT INTO op (op_id, batch_id, seq, phase, action, object_key, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+            )?;
             for (i, (phase, a)) in actions.iter().enumerate() {
                 let op_id = format!("{batch_id}-{:05}", i + 1);
                 stmt.execute(params![op_id, batch_id, i as i64 + 1, *phase as i64, serde_json::to_string(a)?, a.object_key()])?;

@@ -59,11 +59,7 @@ impl Screened {
 
 impl Safety {
     pub fn from_profile(p: &crate::config::Profile, force: bool) -> Safety {
-        Safety {
-            protected: p.protected.clone(),
-            max_deactivations: p.max_deactivations.unwrap_or(DEFAULT_MAX_DEACTIVATIONS),
-            force,
-        }
+        Safety { protected: p.protected.clone(), max_deactivations: p.max_deactivations.unwrap_or(DEFAULT_MAX_DEACTIVATIONS), force }
     }
 
     fn is_protected(&self, t: &Target) -> bool {
@@ -111,7 +107,11 @@ pub fn submit(journal: &Journal, info: &BatchInfo, screened: &Screened) -> anyho
     all.extend(screened.skipped.iter().map(|(a, _)| (phase_of(a), a.clone())));
     let (batch_id, ids) = journal.create_batch(info, &all)?;
     for ((_, reason), id) in screened.skipped.iter().zip(&ids[screened.run.len()..]) {
-        journal.finish(id, OpState::Skipped, &journal::Finish { note: Some(reason.clone()), error_code: Some("protected".into()), ..Default::default() })?;
+        journal.finish(
+            id,
+            OpState::Skipped,
+            &journal::Finish { note: Some(reason.clone()), error_code: Some("protected".into()), ..Default::default() },
+        )?;
     }
     Ok(batch_id)
 }
@@ -127,7 +127,13 @@ mod tests {
     #[test]
     fn protected_users_are_skipped_and_ceiling_holds() {
         let safety = Safety { protected: vec!["CEO@acme.example".into(), "W0BOSS".into()], max_deactivations: 2, force: false };
-        let s = safety.screen(vec![deact("ceo@acme.example", "W1"), deact("a@x.example", "W0BOSS"), deact("b@x.example", "W3"), deact("c@x.example", "W4"), deact("d@x.example", "W5")]);
+        let s = safety.screen(vec![
+            deact("ceo@acme.example", "W1"),
+            deact("a@x.example", "W0BOSS"),
+            deact("b@x.example", "W3"),
+            deact("c@x.example", "W4"),
+            deact("d@x.example", "W5"),
+        ]);
         assert_eq!(s.skipped.len(), 2);
         assert_eq!(s.run.len(), 3);
         let e = safety.check_ceiling(&s).unwrap_err();

@@ -254,8 +254,7 @@ pub fn csv_row(s: &StoredRecord) -> Vec<String> {
 pub fn write_records(records: &[StoredRecord], format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
     match format {
         OutputFormat::Table => {
-            let mut rows =
-                Rows::new(vec!["seq", "finished", "action", "target", "outcome", "http", "error", "profile", "batch", "by"]);
+            let mut rows = Rows::new(vec!["seq", "finished", "action", "target", "outcome", "http", "error", "profile", "batch", "by"]);
             for s in records {
                 let r = &s.record;
                 let target = r
@@ -371,14 +370,9 @@ pub fn read_csv(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
 fn write_verify(v: &super::VerifyReport, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
     match format {
         OutputFormat::Table => match &v.broken {
-            None => writeln!(
-                out,
-                "ok: {} records verify (records {}..{}), head hash {}",
-                v.checked,
-                v.anchor_seq + 1,
-                v.head_seq,
-                v.head_hash
-            )?,
+            None => {
+                writeln!(out, "ok: {} records verify (records {}..{}), head hash {}", v.checked, v.anchor_seq + 1, v.head_seq, v.head_hash)?
+            }
             Some(b) => writeln!(out, "BROKEN at record {}: {} ({} records before it verify)", b.seq, b.reason, v.checked)?,
         },
         OutputFormat::Json => {
@@ -396,11 +390,7 @@ fn write_verify(v: &super::VerifyReport, format: OutputFormat, out: &mut dyn Wri
                 seq,
                 reason,
             ];
-            crate::output::write_csv(
-                &["ok", "checked", "anchor_seq", "head_seq", "head_hash", "broken_seq", "reason"],
-                &[row],
-                out,
-            )?;
+            crate::output::write_csv(&["ok", "checked", "anchor_seq", "head_seq", "head_hash", "broken_seq", "reason"], &[row], out)?;
         }
     }
     Ok(())

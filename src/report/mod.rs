@@ -356,11 +356,9 @@ impl ReportStore {
         let mut total = 0;
         if let Some((lo, hi)) = split.days {
             let (cond, params) = counts_where(q, lo, hi);
-            let n: i64 = self.conn.query_row(
-                &format!("SELECT coalesce(sum(n), 0) FROM report_counts {cond}"),
-                params_from_iter(params),
-                |r| r.get(0),
-            )?;
+            let n: i64 =
+                self.conn
+                    .query_row(&format!("SELECT coalesce(sum(n), 0) FROM report_counts {cond}"), params_from_iter(params), |r| r.get(0))?;
             total += n as u64;
         }
         for (since, until) in split.raw {
@@ -502,8 +500,7 @@ impl ReportStore {
     /// Recompute the chain from the anchor to the head and name the first record that breaks it.
     pub fn verify(&self) -> anyhow::Result<VerifyReport> {
         let (head_seq, head_hash, anchor_seq, anchor_hash) = chain_state(&self.conn)?;
-        let mut report =
-            VerifyReport { checked: 0, anchor_seq, head_seq, head_hash: head_hash.clone(), broken: None };
+        let mut report = VerifyReport { checked: 0, anchor_seq, head_seq, head_hash: head_hash.clone(), broken: None };
         let mut st = self.conn.prepare(&format!("SELECT seq, {HASHED_COLUMNS}, prev_hash, hash FROM report ORDER BY seq"))?;
         let mut rows = st.query([])?;
         let mut expect_seq = anchor_seq + 1;
@@ -521,12 +518,11 @@ impl ReportStore {
             if seq < expect_seq {
                 report.broken = broken(format!("record {seq} is at or before the prune anchor {anchor_seq}"));
             } else if seq > expect_seq {
-                report.broken = Some(Broken {
-                    seq: expect_seq,
-                    reason: format!("missing: records {expect_seq}..{} were deleted", seq - 1),
-                });
+                report.broken =
+                    Some(Broken { seq: expect_seq, reason: format!("missing: records {expect_seq}..{} were deleted", seq - 1) });
             } else if prev_hash != SqlValue::Text(prev.clone()) {
-                report.broken = broken(format!("does not follow record {}: its prev_hash differs (records inserted, replaced or re-ordered)", seq - 1));
+                report.broken =
+                    broken(format!("does not follow record {}: its prev_hash differs (records inserted, replaced or re-ordered)", seq - 1));
             } else if hash != SqlValue::Text(chain_hash(&prev, seq, &cols)) {
                 report.broken = broken("contents changed after it was written (hash mismatch)".into());
             }
@@ -558,14 +554,12 @@ impl ReportStore {
         let cutoff = to_ms(now - Duration::days(retain_days as i64));
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (head_seq, _, anchor_seq, _) = chain_state(&tx)?;
-        let first_kept: Option<i64> =
-            tx.query_row("SELECT min(seq) FROM report WHERE finished_ms >= ?1", [cutoff], |r| r.get(0))?;
+        let first_kept: Option<i64> = tx.query_row("SELECT min(seq) FROM report WHERE finished_ms >= ?1", [cutoff], |r| r.get(0))?;
         let last_pruned = first_kept.map(|s| s - 1).unwrap_or(head_seq);
         if last_pruned <= anchor_seq {
             return Ok(0);
         }
-        let hash: Option<String> =
-            tx.query_row("SELECT hash FROM report WHERE seq = ?1", [last_pruned], |r| r.get(0)).optional()?;
+        let hash: Option<String> = tx.query_row("SELECT hash FROM report WHERE seq = ?1", [last_pruned], |r| r.get(0)).optional()?;
         let hash = hash.with_context(|| format!("report record {last_pruned} is missing; run `scimitar report verify`"))?;
         let n = tx.execute("DELETE FROM report WHERE seq <= ?1", [last_pruned])?;
         tx.execute(
@@ -683,8 +677,7 @@ fn append_conn(conn: &Connection, r: &OperationRecord) -> anyhow::Result<StoredR
     params.push(SqlValue::Text(head_hash.clone()));
     params.push(SqlValue::Text(hash.clone()));
     st.execute(params_from_iter(params))?;
-    conn.prepare_cached("UPDATE report_chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1")?
-        .execute(rusqlite::params![seq, hash])?;
+    conn.prepare_cached("UPDATE report_chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1")?.execute(rusqlite::params![seq, hash])?;
     Ok(StoredRecord { seq, record, prev_hash: head_hash, hash })
 }
 
@@ -878,9 +871,7 @@ pub fn from_ms(ms: i64) -> OffsetDateTime {
 
 /// RFC 3339 text of an instant (UTC, with milliseconds when there are any).
 pub fn format_time(t: OffsetDateTime) -> String {
-    t.to_offset(UtcOffset::UTC)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+    t.to_offset(UtcOffset::UTC).format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 /// Parse a time given on the command line: a date (`2026-11-01`, midnight UTC), a date-time
@@ -923,10 +914,9 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
         return Ok(d.midnight().assume_utc());
     }
     let t2 = t.replacen('T', " ", 1);
-    for fmt in [
-        format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
-        format_description!("[year]-[month]-[day] [hour]:[minute]"),
-    ] {
+    for fmt in
+        [format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"), format_description!("[year]-[month]-[day] [hour]:[minute]")]
+    {
         if let Ok(dt) = PrimitiveDateTime::parse(&t2, fmt) {
             return Ok(dt.assume_utc());
         }

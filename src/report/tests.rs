@@ -148,8 +148,10 @@ fn verify_finds_deleted_rows() {
 fn verify_finds_reordered_rows() {
     let s = filled(4);
     let c = s.connection();
-    c.execute_batch("UPDATE report SET seq = 100 WHERE seq = 2; UPDATE report SET seq = 2 WHERE seq = 3; UPDATE report SET seq = 3 WHERE seq = 100;")
-        .unwrap();
+    c.execute_batch(
+        "UPDATE report SET seq = 100 WHERE seq = 2; UPDATE report SET seq = 2 WHERE seq = 3; UPDATE report SET seq = 3 WHERE seq = 100;",
+    )
+    .unwrap();
     assert_broken_at(&s, 2, "prev_hash");
 }
 
@@ -426,8 +428,7 @@ fn assert_counts_agree(s: &ReportStore) {
                             // the newest records, bounded by the counts or not
                             for limit in [0, 1, 3, 20, 1000] {
                                 let q = ReportQuery { limit: Some(limit), ..q.clone() };
-                                let want: Vec<i64> =
-                                    stored.iter().filter(|r| matches(&r.record, &q)).take(limit).map(|r| r.seq).collect();
+                                let want: Vec<i64> = stored.iter().filter(|r| matches(&r.record, &q)).take(limit).map(|r| r.seq).collect();
                                 let got: Vec<i64> = s.query(&q).unwrap().iter().map(|r| r.seq).collect();
                                 assert_eq!(got, want, "{q:?}");
                             }

@@ -335,13 +335,16 @@ impl ScimClient {
     /// Send one request with locking, rate limiting and retries.
     ///
     /// `idempotent = false` (POST) returns ambiguous failures to the caller instead of re-sending.
-    async fn send(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<&Value>, idempotent: bool) -> Result<Answer, ScimError> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<Answer, ScimError> {
         let endpoint = Endpoint::classify(method.as_str(), path);
-        let _guard = if endpoint.is_write() && path.contains('/') {
-            Some(self.object_lock(path).lock_owned().await)
-        } else {
-            None
-        };
+        let _guard = if endpoint.is_write() && path.contains('/') { Some(self.object_lock(path).lock_owned().await) } else { None };
         let url = self.url(path);
         let mut failures = 0u32;
         let mut throttles = 0u32;
@@ -411,12 +414,7 @@ impl ScimClient {
         let resp = req.send().await.map_err(|e| transport(&shown, &e))?;
         let status = resp.status().as_u16();
         let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-        let ctype = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let ctype = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let bytes = resp.bytes().await.map_err(|e| transport(&shown, &e))?;
         if (200..300).contains(&status) {
             if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -491,17 +489,20 @@ impl ScimClient {
     /// by id. After the first page the remaining pages are fetched a few at a time.
     pub fn user_pages(&self, filter: Option<Filter>, page_size: u32) -> impl Stream<Item = Result<Page<User>, ScimError>> + Send + 'static {
         let this = self.clone();
-        paged(page_size, this.inner.config.list_concurrency, move |start, count| {
-            let this = this.clone();
-            let filter = filter.clone();
-            async move { this.users_page(filter.as_ref(), start, count).await }
-        }, |u: &User| u.id.clone())
+        paged(
+            page_size,
+            this.inner.config.list_concurrency,
+            move |start, count| {
+                let this = this.clone();
+                let filter = filter.clone();
+                async move { this.users_page(filter.as_ref(), start, count).await }
+            },
+            |u: &User| u.id.clone(),
+        )
     }
 
     pub fn list_users(&self, filter: Option<Filter>, page_size: u32) -> impl Stream<Item = Result<User, ScimError>> + Send + 'static {
-        self.user_pages(filter, page_size)
-            .map_ok(|p| futures::stream::iter(p.items.into_iter().map(Ok)))
-            .try_flatten()
+        self.user_pages(filter, page_size).map_ok(|p| futures::stream::iter(p.items.into_iter().map(Ok))).try_flatten()
     }
 
     pub async fn all_users(&self, filter: Option<Filter>) -> Result<Vec<User>, ScimError> {
@@ -523,11 +524,7 @@ impl ScimClient {
             ApiVersion::V2 => &["emails.value", "email"],
         };
         let known = self.inner.email_form.load(Ordering::Relaxed);
-        let order: Vec<usize> = if (known as usize) < forms.len() {
-            vec![known as usize]
-        } else {
-            (0..forms.len()).collect()
-        };
+        let order: Vec<usize> = if (known as usize) < forms.len() { vec![known as usize] } else { (0..forms.len()).collect() };
         for i in order {
             let f = Filter::eq(forms[i], email.as_str());
             match self.users_page(Some(&f), 1, 10).await {
@@ -571,7 +568,13 @@ impl ScimClient {
 
     /// POST a new object. After an ambiguous failure, `find` looks for the object the server may
     /// have created before anything is sent again.
-    async fn create<T, F, Fut>(&self, path: &str, body: &Value, parse: fn(Option<Value>) -> Result<T, ScimError>, find: F) -> Result<T, ScimError>
+    async fn create<T, F, Fut>(
+        &self,
+        path: &str,
+        body: &Value,
+        parse: fn(Option<Value>) -> Result<T, ScimError>,
+        find: F,
+    ) -> Result<T, ScimError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>, ScimError>>,
@@ -663,13 +666,22 @@ impl ScimClient {
         self.page("Groups", filter, start, count, Group::from_value, "group").await
     }
 
-    pub fn group_pages(&self, filter: Option<Filter>, page_size: u32) -> impl Stream<Item = Result<Page<Group>, ScimError>> + Send + 'static {
+    pub fn group_pages(
+        &self,
+        filter: Option<Filter>,
+        page_size: u32,
+    ) -> impl Stream<Item = Result<Page<Group>, ScimError>> + Send + 'static {
         let this = self.clone();
-        paged(page_size, this.inner.config.list_concurrency, move |start, count| {
-            let this = this.clone();
-            let filter = filter.clone();
-            async move { this.groups_page(filter.as_ref(), start, count).await }
-        }, |g: &Group| g.id.clone())
+        paged(
+            page_size,
+            this.inner.config.list_concurrency,
+            move |start, count| {
+                let this = this.clone();
+                let filter = filter.clone();
+                async move { this.groups_page(filter.as_ref(), start, count).await }
+            },
+            |g: &Group| g.id.clone(),
+        )
     }
 
     pub async fn all_groups(&self) -> Result<Vec<Group>, ScimError> {
@@ -693,11 +705,8 @@ impl ScimClient {
         for m in members {
             check_id(m)?;
         }
-        let g = Group {
-            display_name: Some(name.to_string()),
-            members: Some(members.iter().map(Member::id).collect()),
-            ..Default::default()
-        };
+        let g =
+            Group { display_name: Some(name.to_string()), members: Some(members.iter().map(Member::id).collect()), ..Default::default() };
         let body = g.to_value(self.inner.version);
         self.create("Groups", &body, parse_group, || self.find_group_by_name(name)).await
     }
@@ -806,7 +815,12 @@ impl ScimClient {
 
 /// Generic paged listing: first page alone (to learn the total), then the rest `concurrency` at a
 /// time, in order, de-duplicated by id, continuing sequentially if the server's totals shift.
-fn paged<T, F, Fut, K>(page_size: u32, concurrency: usize, fetch: F, key: K) -> impl Stream<Item = Result<Page<T>, ScimError>> + Send + 'static
+fn paged<T, F, Fut, K>(
+    page_size: u32,
+    concurrency: usize,
+    fetch: F,
+    key: K,
+) -> impl Stream<Item = Result<Page<T>, ScimError>> + Send + 'static
 where
     T: Send + 'static,
     F: Fn(u64, u32) -> Fut + Send + Sync + Clone + 'static,

@@ -69,8 +69,12 @@ impl ApiError {
     pub fn human(&self) -> String {
         let c = self.code.as_str();
         let s = match c {
-            "invalid_authentication" | "missing_authentication" => "the token was not accepted: check SLACK_SCIM_TOKEN, --token-file or the profile's token",
-            "unsupported_version" => "Slack rejected the request as unsupported_version; on SCIM v2 this is what Slack answers to an invalid token, so check the token (or try --api v1)",
+            "invalid_authentication" | "missing_authentication" => {
+                "the token was not accepted: check SLACK_SCIM_TOKEN, --token-file or the profile's token"
+            }
+            "unsupported_version" => {
+                "Slack rejected the request as unsupported_version; on SCIM v2 this is what Slack answers to an invalid token, so check the token (or try --api v1)"
+            }
             "permission_denied" => "the token's user may not do this (an Admin's token cannot change Owners)",
             "plus_teams_only" => "SCIM needs a Business+ or Enterprise Grid plan",
             "non_org_teams_only" => "on Enterprise Grid the token must come from an org-level install",
@@ -99,7 +103,9 @@ impl ApiError {
             "invalid_emoji_not_allowed" => "emoji are not allowed in this field",
             "improper_enterprise_schema_format" => "the enterprise extension is malformed (manager needs managerId)",
             "password_change_not_allowed" => "passwords cannot be changed through SCIM",
-            "incomplete_filter" | "invalid_filter_group" | "invalid_query" | "no_filters" | "query_building_failed" => "the filter was not understood by Slack",
+            "incomplete_filter" | "invalid_filter_group" | "invalid_query" | "no_filters" | "query_building_failed" => {
+                "the filter was not understood by Slack"
+            }
             "database_query_failure" => "Slack failed to run the query; try again",
             "group_creation_failed" => "Slack could not create the group",
             "group_members_create_failed" => "Slack could not add the members",
@@ -198,7 +204,8 @@ mod tests {
 
     #[test]
     fn parses_v1_shape() {
-        let e = ApiError::from_body(400, br#"{"Errors":{"description":"long_username (user=jane.doe.with.a.very.long.name)","code":400}}"#).unwrap();
+        let e = ApiError::from_body(400, br#"{"Errors":{"description":"long_username (user=jane.doe.with.a.very.long.name)","code":400}}"#)
+            .unwrap();
         assert_eq!(e.code, "long_username");
         assert_eq!(e.status, 400);
         assert!(e.to_string().contains("21 characters"));
@@ -206,7 +213,11 @@ mod tests {
 
     #[test]
     fn parses_v2_shape_number_or_string_status() {
-        let e = ApiError::from_body(400, br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"missing_schema_element","status":400}"#).unwrap();
+        let e = ApiError::from_body(
+            400,
+            br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"missing_schema_element","status":400}"#,
+        )
+        .unwrap();
         assert_eq!(e.code, "missing_schema_element");
         let e = ApiError::from_body(409, br#"{"detail":"email_taken","status":"409"}"#).unwrap();
         assert_eq!((e.status, e.code.as_str()), (409, "email_taken"));

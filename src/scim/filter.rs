@@ -130,11 +130,7 @@ impl Filter {
 
 fn write_operand(f: &mut fmt::Formatter<'_>, inner: &Filter, parent_is_and: bool) -> fmt::Result {
     // `and` binds tighter than `or`: an `or` inside an `and` needs parentheses.
-    if parent_is_and && matches!(inner, Filter::Or(..)) {
-        write!(f, "({inner})")
-    } else {
-        write!(f, "{inner}")
-    }
+    if parent_is_and && matches!(inner, Filter::Or(..)) { write!(f, "({inner})") } else { write!(f, "{inner}") }
 }
 
 impl fmt::Display for Filter {
@@ -225,8 +221,8 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
                             'f' => s.push('\u{c}'),
                             'u' => {
                                 let hex: String = chars.get(i..i + 4).map(|h| h.iter().collect()).unwrap_or_default();
-                                let code = u32::from_str_radix(&hex, 16)
-                                    .map_err(|_| FilterError::new("invalid_query", "bad \\u escape"))?;
+                                let code =
+                                    u32::from_str_radix(&hex, 16).map_err(|_| FilterError::new("invalid_query", "bad \\u escape"))?;
                                 s.push(char::from_u32(code).unwrap_or('\u{fffd}'));
                                 i += 4;
                             }
@@ -307,8 +303,7 @@ impl Parser {
                 if op.eq_ignore_ascii_case("pr") {
                     return Ok(Filter::Present { attr });
                 }
-                let op = CompareOp::parse(&op)
-                    .ok_or_else(|| FilterError::new("invalid_query", format!("unsupported operator {op:?}")))?;
+                let op = CompareOp::parse(&op).ok_or_else(|| FilterError::new("invalid_query", format!("unsupported operator {op:?}")))?;
                 let value = match self.tokens.get(self.pos).cloned() {
                     Some(Token::Str(s)) => Literal::Str(s),
                     Some(Token::Word(w)) => match w.to_ascii_lowercase().as_str() {

@@ -119,11 +119,7 @@ impl TokenBucket {
     /// Time until one token is available (zero when one is).
     pub fn wait(&mut self, now: Instant) -> Duration {
         self.refill(now);
-        if self.tokens >= 1.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
-        }
+        if self.tokens >= 1.0 { Duration::ZERO } else { Duration::from_secs_f64((1.0 - self.tokens) / self.rate) }
     }
 
     pub fn take(&mut self, now: Instant) {
@@ -261,7 +257,14 @@ mod tests {
         let t0 = Instant::now();
         let mut b = SlackBudget::new(1.0, 1.0, t0);
         let mut ok = 0;
-        for e in [Endpoint::DeleteUser, Endpoint::UpdateUser, Endpoint::CreateUser, Endpoint::UpdateGroup, Endpoint::CreateGroup, Endpoint::DeleteGroup] {
+        for e in [
+            Endpoint::DeleteUser,
+            Endpoint::UpdateUser,
+            Endpoint::CreateUser,
+            Endpoint::UpdateGroup,
+            Endpoint::CreateGroup,
+            Endpoint::DeleteGroup,
+        ] {
             while b.try_acquire(e, t0).is_ok() {
                 ok += 1;
             }

@@ -144,12 +144,7 @@ pub struct MultiValue {
 
 impl MultiValue {
     pub fn email(value: impl Into<String>, primary: bool) -> Self {
-        MultiValue {
-            value: Some(value.into()),
-            kind: Some("work".into()),
-            primary: Some(primary),
-            ..Default::default()
-        }
+        MultiValue { value: Some(value.into()), kind: Some("work".into()), primary: Some(primary), ..Default::default() }
     }
 }
 
@@ -304,10 +299,7 @@ impl std::fmt::Debug for User {
     }
 }
 
-fn take_ext<T: for<'de> Deserialize<'de>>(
-    extra: &mut Map<String, Value>,
-    keys: [&str; 2],
-) -> Result<Option<T>, serde_json::Error> {
+fn take_ext<T: for<'de> Deserialize<'de>>(extra: &mut Map<String, Value>, keys: [&str; 2]) -> Result<Option<T>, serde_json::Error> {
     for key in keys {
         if let Some(v) = extra.remove(key) {
             if v.is_null() {
@@ -380,11 +372,7 @@ impl User {
             return d.to_string();
         }
         if let Some(n) = &self.name {
-            let full = [n.given_name.as_deref(), n.family_name.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
+            let full = [n.given_name.as_deref(), n.family_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
             if !full.trim().is_empty() {
                 return full;
             }
@@ -444,9 +432,7 @@ impl Group {
 
     pub fn to_value(&self, version: ApiVersion) -> Value {
         let mut v = serde_json::to_value(self).expect("group serialises");
-        v.as_object_mut()
-            .unwrap()
-            .insert("schemas".into(), Value::Array(vec![version.group_schema().into()]));
+        v.as_object_mut().unwrap().insert("schemas".into(), Value::Array(vec![version.group_schema().into()]));
         v
     }
 

@@ -91,13 +91,33 @@ pub enum Msg {
     Resize(u16, u16),
     /// Advances the spinner; the runtime only ticks while something is in flight.
     Tick,
-    UsersPage { generation: u64, items: Vec<User>, total: u64 },
-    UsersDone { generation: u64, error: Option<String> },
-    GroupsLoaded { generation: u64, result: Result<Vec<Group>, String> },
-    EmailLookup { generation: u64, email: String, result: Result<Option<User>, String> },
-    UserFetched { id: String, result: Result<User, String> },
+    UsersPage {
+        generation: u64,
+        items: Vec<User>,
+        total: u64,
+    },
+    UsersDone {
+        generation: u64,
+        error: Option<String>,
+    },
+    GroupsLoaded {
+        generation: u64,
+        result: Result<Vec<Group>, String>,
+    },
+    EmailLookup {
+        generation: u64,
+        email: String,
+        result: Result<Option<User>, String>,
+    },
+    UserFetched {
+        id: String,
+        result: Result<User, String>,
+    },
     /// The filter debounce timer for an email lookup ran out.
-    LookupDue { generation: u64, email: String },
+    LookupDue {
+        generation: u64,
+        email: String,
+    },
     /// Requests that could go out right now under the client's rate limiter (None: no limiter).
     Budget(Option<f64>),
     Log(LogEntry),
@@ -110,44 +130,93 @@ pub enum Msg {
     /// Batches a previous run left unfinished on this host (offered for resuming at start).
     Unfinished(Vec<super::queue::ResumeOffer>),
     /// A Reports query finished.
-    ReportsLoaded { generation: u64, result: Result<ReportData, String> },
+    ReportsLoaded {
+        generation: u64,
+        result: Result<ReportData, String>,
+    },
     /// The CSV export of `count` records finished.
-    ReportsExported { count: usize, result: Result<std::path::PathBuf, String> },
+    ReportsExported {
+        count: usize,
+        result: Result<std::path::PathBuf, String>,
+    },
     /// The policies on disk (name, file).
     PoliciesListed(Vec<(String, std::path::PathBuf)>),
-    PlanComputed { generation: u64, name: String, result: Result<PlanHandle, String> },
+    PlanComputed {
+        generation: u64,
+        name: String,
+        result: Result<PlanHandle, String>,
+    },
     /// A policy apply ended.
-    ApplyDone { name: String, result: Result<crate::policy::apply::ApplyOutcome, String> },
+    ApplyDone {
+        name: String,
+        result: Result<crate::policy::apply::ApplyOutcome, String>,
+    },
 }
 
 /// Work for the runtime. Results come back as `Msg`s.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
-    LoadUsers { generation: u64 },
-    LoadGroups { generation: u64 },
-    LookupEmail { generation: u64, email: String },
-    FetchUser { id: String },
+    LoadUsers {
+        generation: u64,
+    },
+    LoadGroups {
+        generation: u64,
+    },
+    LookupEmail {
+        generation: u64,
+        email: String,
+    },
+    FetchUser {
+        id: String,
+    },
     /// Send `Msg::LookupDue { generation, email }` after `after`.
-    Debounce { generation: u64, email: String, after: Duration },
+    Debounce {
+        generation: u64,
+        email: String,
+        after: Duration,
+    },
     /// Put text on the clipboard with OSC 52.
     Copy(String),
     /// Journal a confirmed batch (skipped ops as `skipped`) and run it on the engine.
-    RunBatch { actions: Vec<crate::queue::Action>, skipped: Vec<(crate::queue::Action, String)>, description: String },
+    RunBatch {
+        actions: Vec<crate::queue::Action>,
+        skipped: Vec<(crate::queue::Action, String)>,
+        description: String,
+    },
     /// Stop sending the running batch's pending operations.
-    CancelBatch { batch_id: String },
+    CancelBatch {
+        batch_id: String,
+    },
     /// Put a batch's failed operations back to pending and run it again.
-    RetryFailed { batch_id: String },
+    RetryFailed {
+        batch_id: String,
+    },
     /// Finish batches a previous run left open, one after the other.
-    ResumeBatches { batch_ids: Vec<String> },
+    ResumeBatches {
+        batch_ids: Vec<String>,
+    },
     /// Read the report database (results: `Msg::ReportsLoaded`).
-    QueryReports { generation: u64, query: crate::report::ReportQuery },
+    QueryReports {
+        generation: u64,
+        query: crate::report::ReportQuery,
+    },
     /// Write these records to a new CSV file (result: `Msg::ReportsExported`).
-    ExportReports { records: Vec<crate::report::StoredRecord> },
+    ExportReports {
+        records: Vec<crate::report::StoredRecord>,
+    },
     ListPolicies,
-    ComputePlan { generation: u64, name: String, path: std::path::PathBuf },
+    ComputePlan {
+        generation: u64,
+        name: String,
+        path: std::path::PathBuf,
+    },
     /// Run a reviewed, confirmed plan through the queue; `force` passes the ceilings (the admin
     /// typed the count).
-    ApplyPlan { name: String, plan: PlanHandle, force: bool },
+    ApplyPlan {
+        name: String,
+        plan: PlanHandle,
+        force: bool,
+    },
     /// Restore the terminal, stop the process (SIGTSTP) and, once resumed, take the terminal
     /// again and redraw everything (the event loop runs it: it owns the terminal).
     Suspend,
@@ -158,9 +227,18 @@ pub enum Effect {
 /// queue is meant to be one more variant.)
 #[derive(Clone, Debug, PartialEq)]
 pub enum Modal {
-    Help { scroll: u16 },
-    UserDetail { idx: u32, scroll: u16 },
-    GroupMembers { group: usize, selected: usize, offset: usize },
+    Help {
+        scroll: u16,
+    },
+    UserDetail {
+        idx: u32,
+        scroll: u16,
+    },
+    GroupMembers {
+        group: usize,
+        selected: usize,
+        offset: usize,
+    },
     /// The one confirmation of a batch (`App.queue.confirm` holds it).
     Confirm,
     /// A one-line text prompt (`App.queue.prompt`: group name).
@@ -170,11 +248,19 @@ pub enum Modal {
     /// The offer to resume unfinished batches (`App.queue.resume`).
     Resume,
     /// One report record (index into the loaded rows).
-    ReportDetail { idx: usize, scroll: u16 },
+    ReportDetail {
+        idx: usize,
+        scroll: u16,
+    },
     /// One change of the shown plan (index into its rows).
-    PolicyChange { row: usize, scroll: u16 },
+    PolicyChange {
+        row: usize,
+        scroll: u16,
+    },
     /// Confirm applying the shown plan; `typed` is the count typed when one is asked for.
-    ConfirmApply { typed: String },
+    ConfirmApply {
+        typed: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -412,15 +498,10 @@ impl App {
                         let keep = self.groups.get(self.groups_selected).map(|g| g.id.clone());
                         self.groups = gs
                             .into_iter()
-                            .map(|g| GroupRow {
-                                id: clean(g.id()),
-                                name: clean(g.name()),
-                                members: g.member_ids().map(clean).collect(),
-                            })
+                            .map(|g| GroupRow { id: clean(g.id()), name: clean(g.name()), members: g.member_ids().map(clean).collect() })
                             .collect();
                         self.groups.sort_by_key(|g| g.name.to_lowercase());
-                        self.groups_selected =
-                            keep.and_then(|k| self.groups.iter().position(|g| g.id == k)).unwrap_or(0);
+                        self.groups_selected = keep.and_then(|k| self.groups.iter().position(|g| g.id == k)).unwrap_or(0);
                         self.refilter_groups();
                         self.modals.retain(|m| !matches!(m, Modal::GroupMembers { .. }));
                     }
@@ -528,9 +609,10 @@ impl App {
         }
         self.view.set_query(&self.store, &query);
         if let Some(idx) = keep.and_then(|id| self.store.index_of(&id))
-            && let Some(p) = self.view.filtered.iter().position(|&i| i == idx) {
-                self.view.selected = p;
-            }
+            && let Some(p) = self.view.filtered.iter().position(|&i| i == idx)
+        {
+            self.view.selected = p;
+        }
         self.view.scroll_into_view(self.table_rows());
         let store = &self.store;
         let mut ids = modal_ids.into_iter();
@@ -804,10 +886,9 @@ impl App {
                     self.modals.push(Modal::UserDetail { idx, scroll: 0 });
                 }
             }
-            Pane::Groups
-                if self.groups_selected < self.groups.len() => {
-                    self.modals.push(Modal::GroupMembers { group: self.groups_selected, selected: 0, offset: 0 });
-                }
+            Pane::Groups if self.groups_selected < self.groups.len() => {
+                self.modals.push(Modal::GroupMembers { group: self.groups_selected, selected: 0, offset: 0 });
+            }
             Pane::Reports if self.reports.selected_row().is_some() => {
                 self.modals.push(Modal::ReportDetail { idx: self.reports.selected, scroll: 0 });
             }
@@ -961,9 +1042,11 @@ impl App {
                 if filter {
                     // Keep the filter; a full email with no local match is looked up right away.
                     if let Some(email) = self.mode_query_email()
-                        && self.view.filtered.is_empty() && !self.not_found.contains(&email) {
-                            return self.start_lookup(email);
-                        }
+                        && self.view.filtered.is_empty()
+                        && !self.not_found.contains(&email)
+                    {
+                        return self.start_lookup(email);
+                    }
                     return vec![];
                 }
                 let line = self.input.value().trim().to_string();
@@ -1012,9 +1095,11 @@ impl App {
         self.view.set_query(&self.store, &q);
         self.lookup_gen += 1; // any pending debounce is now stale
         if let Some(email) = self.mode_query_email()
-            && self.view.filtered.is_empty() && !self.not_found.contains(&email) {
-                return vec![Effect::Debounce { generation: self.lookup_gen, email, after: LOOKUP_DEBOUNCE }];
-            }
+            && self.view.filtered.is_empty()
+            && !self.not_found.contains(&email)
+        {
+            return vec![Effect::Debounce { generation: self.lookup_gen, email, after: LOOKUP_DEBOUNCE }];
+        }
         vec![]
     }
 
@@ -1070,7 +1155,10 @@ impl App {
                 } else {
                     match Column::parse(col) {
                         Some(c) => self.view.set_sort(&self.store, Some(c), desc),
-                        None => self.push_log(Level::Error, format!(":sort {col}: columns are name, username, email, title, department, active, id")),
+                        None => self.push_log(
+                            Level::Error,
+                            format!(":sort {col}: columns are name, username, email, title, department, active, id"),
+                        ),
                     }
                 }
             }
@@ -1088,10 +1176,8 @@ impl App {
                     _ => Pane::Reports,
                 }
             }
-            other => self.push_log(
-                Level::Error,
-                format!(":{other}: unknown command; try find EMAIL, theme NAME, refresh, sort COL, show STATE, q"),
-            ),
+            other => self
+                .push_log(Level::Error, format!(":{other}: unknown command; try find EMAIL, theme NAME, refresh, sort COL, show STATE, q")),
         }
         vec![]
     }

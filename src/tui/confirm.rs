@@ -97,9 +97,14 @@ impl Confirm {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum PromptKind {
-    RenameGroup { id: String, from: String },
+    RenameGroup {
+        id: String,
+        from: String,
+    },
     /// The new group's members (the marked users).
-    CreateGroup { members: Vec<String> },
+    CreateGroup {
+        members: Vec<String>,
+    },
 }
 
 /// A one-line text prompt (tui-input), e.g. a group's new name.
@@ -113,7 +118,9 @@ impl Prompt {
     pub fn title(&self) -> String {
         match &self.kind {
             PromptKind::RenameGroup { from, .. } => format!(" Rename group {} ", clean(from)),
-            PromptKind::CreateGroup { members } => format!(" New group ({} marked member{}) ", members.len(), if members.len() == 1 { "" } else { "s" }),
+            PromptKind::CreateGroup { members } => {
+                format!(" New group ({} marked member{}) ", members.len(), if members.len() == 1 { "" } else { "s" })
+            }
         }
     }
 }
@@ -315,7 +322,10 @@ pub fn render_prompt(app: &App, f: &mut Frame, area: Rect) {
     let width = inner.width.saturating_sub(label.len() as u16 + 1) as usize;
     let scroll = p.input.visual_scroll(width.max(1));
     let value: String = clean(p.input.value()).chars().skip(scroll).collect();
-    f.render_widget(Paragraph::new(Line::from(vec![Span::styled(label, t.header), Span::styled(value, t.input)])), Rect { height: 1, ..inner });
+    f.render_widget(
+        Paragraph::new(Line::from(vec![Span::styled(label, t.header), Span::styled(value, t.input)])),
+        Rect { height: 1, ..inner },
+    );
     let x = inner.x + label.len() as u16 + (p.input.visual_cursor().saturating_sub(scroll)) as u16;
     f.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y));
 }

@@ -101,7 +101,12 @@ pub static GROUPS: &[Binding] = &[
     b!("Esc", "clear the filter", Cmd::Back, [(KeyCode::Esc, N)]),
     b!("y", "copy the group id (OSC 52)", Cmd::CopyId, [(KeyCode::Char('y'), N)]),
     b!("+", "add the users marked in the Users pane to the group", Cmd::AddMembers, [(KeyCode::Char('+'), N)]),
-    b!("-", "remove the marked users from the group (in the members list: the selected member)", Cmd::RemoveMembers, [(KeyCode::Char('-'), N)]),
+    b!(
+        "-",
+        "remove the marked users from the group (in the members list: the selected member)",
+        Cmd::RemoveMembers,
+        [(KeyCode::Char('-'), N)]
+    ),
     b!("R", "rename the group", Cmd::RenameGroup, [(KeyCode::Char('R'), N)]),
     b!("n", "create a group (with the marked users as members)", Cmd::CreateGroup, [(KeyCode::Char('n'), N)]),
 ];
@@ -158,10 +163,8 @@ pub static QUEUE: &[Binding] = &[
 ];
 
 /// Keys of the confirmation dialog and text prompts.
-pub static CONFIRM_HELP: &[(&str, &str)] = &[
-    ("Enter y", "confirm (above the threshold or the ceiling: type the count, then Enter)"),
-    ("Esc n", "cancel: nothing is done"),
-];
+pub static CONFIRM_HELP: &[(&str, &str)] =
+    &[("Enter y", "confirm (above the threshold or the ceiling: type the count, then Enter)"), ("Esc n", "cancel: nothing is done")];
 
 /// The command for a key in the queue view.
 pub fn lookup_queue(k: &KeyEvent) -> Option<Cmd> {
@@ -197,8 +200,7 @@ fn short(cmd: Cmd) -> Option<&'static str> {
 /// The hint bar of a pane: its own keys (from its table), then `:` and `?`, as many as fit in
 /// `width` columns (`?` always stays).
 pub fn hint(pane_keys: &'static [Binding], width: usize) -> String {
-    let mut parts: Vec<String> =
-        pane_keys.iter().filter_map(|b| short(b.cmd).map(|s| format!("{} {s}", b.label))).collect();
+    let mut parts: Vec<String> = pane_keys.iter().filter_map(|b| short(b.cmd).map(|s| format!("{} {s}", b.label))).collect();
     parts.push(": command".into());
     loop {
         let mut all = parts.clone();

@@ -10,9 +10,9 @@
 pub mod app;
 pub mod confirm;
 pub mod keys;
+pub mod policies;
 pub mod queue;
 mod queue_runner;
-pub mod policies;
 pub mod render;
 pub mod reports;
 mod runtime;

@@ -5,10 +5,10 @@ use super::app::{App, Effect, Level, Modal, Msg, Pane};
 use super::policies::{Kind, PlanHandle, plan_rows};
 use super::reports::{self, ReportData, ReportRow};
 use super::tests::{app_with, screen};
+use crate::policy::Attr;
 use crate::policy::Policy;
 use crate::policy::cli::LivePlan;
 use crate::policy::plan::{AttrChange, CreateUser, Deactivate, GroupTarget, MemberChange, MemberRef, Plan, Reason, UpdateUser};
-use crate::policy::Attr;
 use crate::queue::{OpState, QueueEvent};
 use crate::report::{OperationRecord, Outcome, ReportStore, StoredRecord};
 use crate::scim::{MultiValue, User};
@@ -263,11 +263,18 @@ fn policy() -> Policy {
 }
 
 fn deact(i: usize) -> Deactivate {
-    Deactivate { id: format!("W9{i:04}"), email: format!("gone{i}@example.com"), label: format!("gone{i}@example.com"), reason: Reason::Deleted, row_line: None }
+    Deactivate {
+        id: format!("W9{i:04}"),
+        email: format!("gone{i}@example.com"),
+        label: format!("gone{i}@example.com"),
+        reason: Reason::Deleted,
+        row_line: None,
+    }
 }
 
 fn plan(deactivations: usize) -> Plan {
-    let new_user = User { user_name: Some("ann".into()), emails: Some(vec![MultiValue::email("ann@example.com", true)]), ..Default::default() };
+    let new_user =
+        User { user_name: Some("ann".into()), emails: Some(vec![MultiValue::email("ann@example.com", true)]), ..Default::default() };
     Plan {
         creates: vec![CreateUser { row_line: 2, key: "ann@example.com".into(), label: "ann@example.com".into(), user: new_user }],
         updates: vec![UpdateUser {

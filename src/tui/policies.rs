@@ -182,7 +182,12 @@ fn member_rows(kind: Kind, changes: &[MemberChange], out: &mut Vec<ChangeRow>) {
                 kind,
                 heading: false,
                 text: format!("{who} {arrow} {group}"),
-                detail: vec![("group".into(), group.clone()), ("group id".into(), gid.clone()), ("user".into(), who), ("user id".into(), id)],
+                detail: vec![
+                    ("group".into(), group.clone()),
+                    ("group id".into(), gid.clone()),
+                    ("user".into(), who),
+                    ("user id".into(), id),
+                ],
             });
         }
     }
@@ -236,7 +241,12 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
                 kind: Kind::Reactivate,
                 heading: false,
                 text: clean(&r.label),
-                detail: vec![("user".into(), clean(&r.label)), ("email".into(), clean(&r.email)), ("id".into(), clean(&r.id)), line(r.row_line)],
+                detail: vec![
+                    ("user".into(), clean(&r.label)),
+                    ("email".into(), clean(&r.email)),
+                    ("id".into(), clean(&r.id)),
+                    line(r.row_line),
+                ],
             })
             .collect(),
         &mut out,
@@ -259,9 +269,18 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
         plan.group_creates
             .iter()
             .map(|g| {
-                let mut detail = vec![("group".to_string(), clean(&g.name)), ("rule".into(), clean(&g.key)), ("members".into(), g.members.len().to_string())];
+                let mut detail = vec![
+                    ("group".to_string(), clean(&g.name)),
+                    ("rule".into(), clean(&g.key)),
+                    ("members".into(), g.members.len().to_string()),
+                ];
                 detail.extend(g.members.iter().map(|m| ("member".to_string(), clean(m.label()))));
-                ChangeRow { kind: Kind::GroupCreate, heading: false, text: format!("{} ({} members)", clean(&g.name), g.members.len()), detail }
+                ChangeRow {
+                    kind: Kind::GroupCreate,
+                    heading: false,
+                    text: format!("{} ({} members)", clean(&g.name), g.members.len()),
+                    detail,
+                }
             })
             .collect(),
         &mut out,
@@ -274,7 +293,11 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
                 kind: Kind::Rename,
                 heading: false,
                 text: format!("{} → {}", clean(&r.old), clean(&r.new)),
-                detail: vec![("group id".into(), clean(&r.id)), ("rule".into(), clean(&r.key)), ("name".into(), format!("{} → {}", clean(&r.old), clean(&r.new)))],
+                detail: vec![
+                    ("group id".into(), clean(&r.id)),
+                    ("rule".into(), clean(&r.key)),
+                    ("name".into(), format!("{} → {}", clean(&r.old), clean(&r.new))),
+                ],
             })
             .collect(),
         &mut out,
@@ -342,7 +365,8 @@ pub fn render(app: &App, f: &mut Frame, r: Rect) {
 fn render_list(app: &App, f: &mut Frame, r: Rect) {
     let t = &app.theme;
     let p = &app.policies;
-    let b = block(t, Line::from(vec![Span::styled(" Policies ", t.title), Span::styled(format!("{} ", p.list.len()), t.muted)]), !p.focus_plan);
+    let b =
+        block(t, Line::from(vec![Span::styled(" Policies ", t.title), Span::styled(format!("{} ", p.list.len()), t.muted)]), !p.focus_plan);
     let inner = b.inner(r);
     f.render_widget(b, r);
     if inner.height == 0 {
@@ -391,7 +415,9 @@ fn render_plan(app: &App, f: &mut Frame, r: Rect) {
     let mut b = block(t, Line::from(title), p.focus_plan).title_bottom(Line::styled(hint, t.muted).right_aligned());
     if let Some(a) = &p.applying {
         let (done, failed, total) = p.progress;
-        b = b.title_top(Line::styled(format!(" {} applying {}: {done}/{total}, {failed} failed ", spinner(app), clean(a)), t.accent).right_aligned());
+        b = b.title_top(
+            Line::styled(format!(" {} applying {}: {done}/{total}, {failed} failed ", spinner(app), clean(a)), t.accent).right_aligned(),
+        );
     } else if let Some(c) = &p.computing {
         b = b.title_top(Line::styled(format!(" {} computing the plan of {} ", spinner(app), clean(c)), t.accent).right_aligned());
     }
@@ -477,7 +503,10 @@ pub fn render_confirm(app: &App, f: &mut Frame, area: Rect, typed: &str) {
     let b = block(t, format!(" Apply policy {}? ", truncate(&v.name, 40)), true);
     let plan = &v.live.0.plan;
     let mut lines = vec![
-        Line::from(vec![Span::raw(format!("{} changes: ", thousands(plan.counts().changes() as u64))), Span::styled(summary(plan), t.header)]),
+        Line::from(vec![
+            Span::raw(format!("{} changes: ", thousands(plan.counts().changes() as u64))),
+            Span::styled(summary(plan), t.header),
+        ]),
         Line::styled(format!("{} deactivation(s).", deact), if deact > 0 { t.warning } else { t.text }),
     ];
     for w in &warns {
@@ -485,7 +514,10 @@ pub fn render_confirm(app: &App, f: &mut Frame, area: Rect, typed: &str) {
     }
     lines.push(Line::raw(""));
     if must_type {
-        lines.push(Line::from(vec![Span::raw(format!("Type {deact} and Enter to apply, Esc to cancel: ")), Span::styled(format!("{typed}_"), t.input)]));
+        lines.push(Line::from(vec![
+            Span::raw(format!("Type {deact} and Enter to apply, Esc to cancel: ")),
+            Span::styled(format!("{typed}_"), t.input),
+        ]));
     } else {
         lines.push(Line::styled("Enter/y apply · Esc/n cancel", t.muted));
     }
@@ -717,9 +749,15 @@ impl App {
                     self.push_log(Level::Warn, n.clone());
                 }
                 if o.complete {
-                    self.push_log(Level::Ok, format!("policy {name} applied (run {}; report: scimitar report --batch {})", o.run_id, o.run_id));
+                    self.push_log(
+                        Level::Ok,
+                        format!("policy {name} applied (run {}; report: scimitar report --batch {})", o.run_id, o.run_id),
+                    );
                 } else {
-                    self.push_log(Level::Warn, format!("policy {name} was not fully applied (run {}); see the Log, fix and apply again", o.run_id));
+                    self.push_log(
+                        Level::Warn,
+                        format!("policy {name} was not fully applied (run {}); see the Log, fix and apply again", o.run_id),
+                    );
                 }
             }
             Err(e) => self.push_log(Level::Error, format!("applying policy {name} failed: {e}")),

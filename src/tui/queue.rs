@@ -139,7 +139,11 @@ impl QueueOp {
         };
         let group = matches!(
             a,
-            Action::CreateGroup { .. } | Action::RenameGroup { .. } | Action::DeleteGroup { .. } | Action::AddMembers { .. } | Action::RemoveMembers { .. }
+            Action::CreateGroup { .. }
+                | Action::RenameGroup { .. }
+                | Action::DeleteGroup { .. }
+                | Action::AddMembers { .. }
+                | Action::RemoveMembers { .. }
         );
         QueueOp { describe: clean(&a.describe()), user, group, ..QueueOp::pending(op_id, seq) }
     }
@@ -311,7 +315,10 @@ impl App {
             return false;
         }
         self.queue.quit_warned = true;
-        self.push_log(Level::Warn, "a batch is running: q again quits now (the rest can be resumed later), x in the queue view (Q) cancels it");
+        self.push_log(
+            Level::Warn,
+            "a batch is running: q again quits now (the rest can be resumed later), x in the queue view (Q) cancels it",
+        );
         true
     }
 
@@ -433,7 +440,10 @@ impl App {
         }
         let n = ids.len();
         let (what, a) = if add {
-            (format!("add {n} member{} to {gname}", if n == 1 { "" } else { "s" }), Action::AddMembers { group_id: gid, group_name: gname, user_ids: ids })
+            (
+                format!("add {n} member{} to {gname}", if n == 1 { "" } else { "s" }),
+                Action::AddMembers { group_id: gid, group_name: gname, user_ids: ids },
+            )
         } else {
             (
                 format!("remove {n} member{} from {gname}", if n == 1 { "" } else { "s" }),
@@ -506,7 +516,10 @@ impl App {
         let batch_id = b.batch_id.clone();
         let pending = b.count(OpState::Pending);
         self.queue_status = b.status();
-        self.push_log(Level::Warn, format!("cancelling batch {batch_id}: {pending} pending operation(s) will not be sent; requests in flight finish"));
+        self.push_log(
+            Level::Warn,
+            format!("cancelling batch {batch_id}: {pending} pending operation(s) will not be sent; requests in flight finish"),
+        );
         vec![Effect::CancelBatch { batch_id }]
     }
 
@@ -589,9 +602,7 @@ impl App {
             if self.queue.running() {
                 return;
             }
-            let ops = (1..=*total)
-                .map(|i| QueueOp::pending(&format!("{batch_id}-{i:05}"), i as i64))
-                .collect();
+            let ops = (1..=*total).map(|i| QueueOp::pending(&format!("{batch_id}-{i:05}"), i as i64)).collect();
             let mut v = BatchView::new(BatchLoad { batch_id: batch_id.clone(), description: description.to_string(), ops, rate: None });
             v.started = Some(Instant::now());
             self.queue.batch = Some(v);
@@ -701,7 +712,13 @@ impl App {
                     (b.count(OpState::Done), b.count(OpState::Failed), b.count(OpState::Cancelled), b.count(OpState::Skipped));
                 let surprises = b.surprises();
                 let groups = b.ops.iter().any(|o| o.group && o.state == OpState::Done);
-                let level = if surprises > 0 || failed > 0 { Level::Error } else if cancelled { Level::Warn } else { Level::Ok };
+                let level = if surprises > 0 || failed > 0 {
+                    Level::Error
+                } else if cancelled {
+                    Level::Warn
+                } else {
+                    Level::Ok
+                };
                 let mut text = format!(
                     "batch {batch_id} finished in {:.1}s: {done} done, {failed} failed, {skipped} skipped, {cancelled_n} cancelled",
                     elapsed.as_secs_f64()
@@ -776,15 +793,17 @@ pub fn render_queue(app: &App, f: &mut Frame, area: Rect) {
     let r = overlay_area(area);
     f.render_widget(Clear, r);
     let Some(b) = &app.queue.batch else {
-        let text = if app.queue.submitting { "  journaling the batch…" } else { "  No batch yet. Mark users (Space, V, *) and press d or a; in Groups: + - R n." };
+        let text = if app.queue.submitting {
+            "  journaling the batch…"
+        } else {
+            "  No batch yet. Mark users (Space, V, *) and press d or a; in Groups: + - R n."
+        };
         let bl = block_for(t, Line::styled(" Queue ", t.title)).title_bottom(Line::styled(" Esc close ", t.muted).right_aligned());
         f.render_widget(Paragraph::new(Line::styled(text, t.muted)).block(bl).wrap(Wrap { trim: true }), r);
         return;
     };
-    let title = Line::from(vec![
-        Span::styled(format!(" Queue: {} ", b.description), t.title),
-        Span::styled(format!("{} ", b.batch_id), t.muted),
-    ]);
+    let title =
+        Line::from(vec![Span::styled(format!(" Queue: {} ", b.description), t.title), Span::styled(format!("{} ", b.batch_id), t.muted)]);
     let hint = if b.running { " x cancel pending · F retry failed · Esc close " } else { " F retry failed · Esc close " };
     let bl = block_for(t, title).title_bottom(Line::styled(hint, t.muted).right_aligned());
     let inner = bl.inner(r);
@@ -869,10 +888,7 @@ pub fn render_queue(app: &App, f: &mut Frame, area: Rect) {
 
 pub fn render_resume(app: &App, f: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let mut lines = vec![
-        Line::styled("A previous run stopped before finishing these batches:", t.warning),
-        Line::raw(""),
-    ];
+    let mut lines = vec![Line::styled("A previous run stopped before finishing these batches:", t.warning), Line::raw("")];
     for o in app.queue.resume.iter().take(6) {
         lines.push(Line::styled(
             format!("  {}  {}: {} of {} operations open (started {})", o.batch_id, clean(&o.description), o.open, o.total, o.created),
@@ -883,7 +899,10 @@ pub fn render_resume(app: &App, f: &mut Frame, area: Rect) {
         lines.push(Line::styled(format!("  … and {} more", app.queue.resume.len() - 6), t.text));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::styled("Resuming is safe: nothing that finished runs again; an operation that was in flight is checked first.", t.muted));
+    lines.push(Line::styled(
+        "Resuming is safe: nothing that finished runs again; an operation that was in flight is checked first.",
+        t.muted,
+    ));
     lines.push(Line::styled("Enter/y resume now · Esc/n leave for later (scimitar resume)", t.accent));
     let w = area.width.saturating_sub(4).min(100).max(area.width.min(20));
     let h = (lines.len() as u16 + 2).min(area.height);

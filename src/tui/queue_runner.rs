@@ -127,7 +127,10 @@ impl QueueRunner {
     }
 }
 
-async fn blocking<T: Send + 'static>(j: &Arc<Journal>, f: impl FnOnce(&Journal) -> anyhow::Result<T> + Send + 'static) -> Result<T, String> {
+async fn blocking<T: Send + 'static>(
+    j: &Arc<Journal>,
+    f: impl FnOnce(&Journal) -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, String> {
     let j = j.clone();
     match tokio::task::spawn_blocking(move || f(&j)).await {
         Ok(r) => r.map_err(|e| format!("journal: {e:#}")),
@@ -135,7 +138,14 @@ async fn blocking<T: Send + 'static>(j: &Arc<Journal>, f: impl FnOnce(&Journal) 
     }
 }
 
-async fn drive(engine: Engine, journal: Arc<Journal>, prep: Prep, tx: UnboundedSender<Msg>, cancel: Cancel, rate: Option<f64>) -> Result<(), String> {
+async fn drive(
+    engine: Engine,
+    journal: Arc<Journal>,
+    prep: Prep,
+    tx: UnboundedSender<Msg>,
+    cancel: Cancel,
+    rate: Option<f64>,
+) -> Result<(), String> {
     let (ids, description) = match prep {
         Prep::Submit { info, screened } => {
             let d = info.description.clone();

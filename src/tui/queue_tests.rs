@@ -122,7 +122,11 @@ fn deactivate_confirms_with_count_and_first_names_then_emits_run_batch() {
     let fx = ch(&mut app, 'y');
     assert_eq!(
         fx,
-        vec![Effect::RunBatch { actions: vec![deact(&app, 0), deact(&app, 1), deact(&app, 2)], skipped: vec![], description: "deactivate 3 users".into() }]
+        vec![Effect::RunBatch {
+            actions: vec![deact(&app, 0), deact(&app, 1), deact(&app, 2)],
+            skipped: vec![],
+            description: "deactivate 3 users".into()
+        }]
     );
     assert!(app.marks.is_empty());
     assert_eq!(app.modals.last(), Some(&Modal::Queue));
@@ -268,7 +272,12 @@ fn started(seq: i64) -> Msg {
 }
 
 fn batch_finished(cancelled: bool) -> Msg {
-    Msg::Queue(QueueEvent::BatchFinished { batch_id: "b-test".into(), counts: HashMap::new(), elapsed: Duration::from_millis(1500), cancelled })
+    Msg::Queue(QueueEvent::BatchFinished {
+        batch_id: "b-test".into(),
+        counts: HashMap::new(),
+        elapsed: Duration::from_millis(1500),
+        cancelled,
+    })
 }
 
 #[test]
@@ -372,7 +381,13 @@ fn x_cancels_pending_and_f_retries_failed() {
 #[test]
 fn resume_offer_at_start() {
     let mut app = app_with(10);
-    let offer = ResumeOffer { batch_id: "b-old".into(), description: "deactivate 40 users".into(), created: "2026-11-22 10:00:00".into(), open: 12, total: 40 };
+    let offer = ResumeOffer {
+        batch_id: "b-old".into(),
+        description: "deactivate 40 users".into(),
+        created: "2026-11-22 10:00:00".into(),
+        open: 12,
+        total: 40,
+    };
     app.update(Msg::Unfinished(vec![offer.clone()]));
     assert_eq!(app.modals.last(), Some(&Modal::Resume));
     for (w, h) in [(80, 24), (200, 50)] {
@@ -598,10 +613,15 @@ async fn runner_offers_resumes_and_retries() {
     let client = ScimClient::new(cc).unwrap();
     let all = client.all_users(None).await.unwrap();
     let owner = all.iter().find(|u| u.id() == emu.primary_owner_id()).unwrap().clone();
-    let other = all.iter().find(|u| u.is_active() && u.id() != owner.id() && !u.primary_email().unwrap().ends_with("slack-bots.com")).unwrap().clone();
+    let other = all
+        .iter()
+        .find(|u| u.is_active() && u.id() != owner.id() && !u.primary_email().unwrap().ends_with("slack-bots.com"))
+        .unwrap()
+        .clone();
     let journal = super::queue_runner::QueueSetup::in_memory("test", &client.host()).journal.unwrap();
     // An earlier run journaled this batch and was killed before sending anything.
-    let screened = Safety::default().screen(vec![Action::Deactivate { target: Target::of_user(&owner) }, Action::Deactivate { target: Target::of_user(&other) }]);
+    let screened = Safety::default()
+        .screen(vec![Action::Deactivate { target: Target::of_user(&owner) }, Action::Deactivate { target: Target::of_user(&other) }]);
     let info = BatchInfo { origin: "console".into(), policy_run: None, description: "deactivate 2 users".into() };
     let batch = crate::queue::submit(&journal, &info, &screened).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -629,7 +649,8 @@ async fn runner_offers_resumes_and_retries() {
         assert_eq!(failed.len(), 1, "round {round}: {:?}", b.ops);
         assert!(failed[0].message.contains("cannot_disable_primary_owner"), "Slack's reason is shown: {:?}", failed[0]);
         assert_eq!(b.count(OpState::Done), 1, "round {round}: {:?}", b.ops);
-        let done_lines = app.log.iter().filter(|e| e.text.contains(&format!("deactivate {}: done", other.primary_email().unwrap()))).count();
+        let done_lines =
+            app.log.iter().filter(|e| e.text.contains(&format!("deactivate {}: done", other.primary_email().unwrap()))).count();
         assert_eq!(done_lines, 1, "round {round}: the done op is not run again");
         let s = screen(&mut app, 200, 50);
         assert!(s.contains("FAILED") && s.contains("cannot_disable_primary_owner"), "{s}");

@@ -222,7 +222,8 @@ fn render_users(app: &App, f: &mut Frame, r: Rect) {
     } else if let Some(e) = &app.users_error {
         right.push(Span::styled(format!(" load failed: {} ", truncate(e, 40)), t.error));
     }
-    let mut b = block(t, Line::from(title), true).title_bottom(Line::styled(keys::hint(keys::USERS, r.width.saturating_sub(4) as usize), t.muted).right_aligned());
+    let mut b = block(t, Line::from(title), true)
+        .title_bottom(Line::styled(keys::hint(keys::USERS, r.width.saturating_sub(4) as usize), t.muted).right_aligned());
     if !right.is_empty() {
         b = b.title_top(Line::from(right).right_aligned());
     }
@@ -479,10 +480,7 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
         spans.push(sep.clone());
         spans.push(Span::styled("read-only", t.status_bar.add_modifier(Modifier::BOLD)));
     }
-    spans.extend([
-        sep.clone(),
-        Span::styled(budget, t.status_bar),
-    ]);
+    spans.extend([sep.clone(), Span::styled(budget, t.status_bar)]);
     if let Some((lvl, msg)) = &app.flash {
         spans.push(sep.clone());
         let st = match lvl {
@@ -551,9 +549,10 @@ pub fn detail_rows(app: &App, idx: u32) -> Vec<(String, String)> {
     let mut rows: Vec<(String, String)> = crate::cli::user_detail_rows(u).into_iter().map(|(k, v)| (k, clean(&v))).collect();
     for (k, v) in rows.iter_mut() {
         if k == "manager"
-            && let Some(m) = app.store.index_of(v) {
-                *v = format!("{v} ({})", app.store.rows[m as usize].name);
-            }
+            && let Some(m) = app.store.index_of(v)
+        {
+            *v = format!("{v} ({})", app.store.rows[m as usize].name);
+        }
     }
     if u.groups.as_ref().is_none_or(|g| g.is_empty()) {
         let id = u.id();

@@ -134,16 +134,7 @@ impl ReportsPane {
         let until = time(UNTIL)?;
         let last = until.map(|u| (u - time::Duration::milliseconds(1)).date()).unwrap_or(now.date()).min(now.date());
         let first = since.map(|s| s.date()).unwrap_or(last - time::Duration::days(6)).max(last - time::Duration::days(CHART_DAYS - 1));
-        let q = ReportQuery {
-            user: opt(0),
-            action: opt(1),
-            outcome,
-            profile: opt(3),
-            since,
-            until,
-            batch: opt(6),
-            limit: Some(LIMIT),
-        };
+        let q = ReportQuery { user: opt(0), action: opt(1), outcome, profile: opt(3), since, until, batch: opt(6), limit: Some(LIMIT) };
         Ok((q, (first.min(last), last)))
     }
 
@@ -199,7 +190,8 @@ pub fn export_csv(records: &[StoredRecord], dir: &Path, now: OffsetDateTime) -> 
         n += 1;
     }
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::report::cli::write_records(records, crate::output::OutputFormat::Csv, &mut f).map_err(|e| format!("{}: {e:#}", path.display()))?;
+    crate::report::cli::write_records(records, crate::output::OutputFormat::Csv, &mut f)
+        .map_err(|e| format!("{}: {e:#}", path.display()))?;
     Ok(path)
 }
 
@@ -246,7 +238,8 @@ pub fn render(app: &App, f: &mut Frame, r: Rect) {
     let mut title = vec![Span::styled(" Reports ", t.title)];
     let shown = p.data.rows.len() as u64;
     if p.started && !p.data.no_db {
-        let counts = if shown == p.data.total { thousands(shown) } else { format!("newest {} of {}", thousands(shown), thousands(p.data.total)) };
+        let counts =
+            if shown == p.data.total { thousands(shown) } else { format!("newest {} of {}", thousands(shown), thousands(p.data.total)) };
         title.push(Span::styled(format!("{counts} "), t.muted));
     }
     let hint = if p.focus.is_some() {
@@ -306,7 +299,13 @@ fn render_filters(app: &App, f: &mut Frame, r: Rect) {
         let input = &p.inputs[i];
         let scroll = input.visual_scroll(vw);
         let val: String = clean(input.value()).chars().skip(scroll).take(vw).collect();
-        let vstyle = if focused { t.selected } else if val.is_empty() { t.muted } else { t.input };
+        let vstyle = if focused {
+            t.selected
+        } else if val.is_empty() {
+            t.muted
+        } else {
+            t.input
+        };
         let shown = if val.is_empty() && !focused { "·".to_string() } else { format!("{val:<vw$}") };
         let lstyle = if focused { t.accent } else { t.header };
         f.render_widget(Paragraph::new(Line::from(vec![Span::styled(label, lstyle), Span::raw(" "), Span::styled(shown, vstyle)])), a);
@@ -368,7 +367,10 @@ fn render_chart(app: &App, f: &mut Frame, r: Rect) {
             .iter()
             .map(|o| {
                 let n = p.data.daily.iter().find(|(dd, x, _)| dd == day && x == o).map_or(0, |(_, _, n)| *n);
-                Bar::default().value(n).text_value(if (bar_w as usize) > n.to_string().len() && n > 0 { n.to_string() } else { String::new() }).style(outcome_style(app, *o))
+                Bar::default()
+                    .value(n)
+                    .text_value(if (bar_w as usize) > n.to_string().len() && n > 0 { n.to_string() } else { String::new() })
+                    .style(outcome_style(app, *o))
             })
             .collect();
         let label = if group_w >= 5 { format!("{:02}-{:02}", day.month() as u8, day.day()) } else { format!("{:02}", day.day()) };
@@ -531,7 +533,13 @@ impl App {
                 let shown = path.display().to_string();
                 self.reports.exported = Some(clean(&shown));
                 let more = self.reports.data.total.saturating_sub(count as u64);
-                let note = if more > 0 { format!(" ({more} older matching records were not loaded; narrow the span or use `scimitar report --output csv --limit 0`)") } else { String::new() };
+                let note = if more > 0 {
+                    format!(
+                        " ({more} older matching records were not loaded; narrow the span or use `scimitar report --output csv --limit 0`)"
+                    )
+                } else {
+                    String::new()
+                };
                 self.push_log(Level::Ok, format!("exported {count} records to {shown}{note}"));
             }
             Err(e) => self.push_log(Level::Error, format!("export failed: {e}")),
@@ -556,5 +564,4 @@ impl App {
         }
         vec![]
     }
-
 }

@@ -281,7 +281,12 @@ pub async fn run_with_queue(client: ScimClient, theme: Option<String>, intro: Ve
     }
 }
 
-async fn event_loop(client: ScimClient, mut app: App, journal: Option<std::sync::Arc<crate::queue::Journal>>, env: ConsoleEnv) -> std::io::Result<i32> {
+async fn event_loop(
+    client: ScimClient,
+    mut app: App,
+    journal: Option<std::sync::Arc<crate::queue::Journal>>,
+    env: ConsoleEnv,
+) -> std::io::Result<i32> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;

@@ -549,7 +549,10 @@ fn groups_filter_leaves_the_users_filter_alone() {
 #[test]
 fn ctrl_z_suspends_from_anywhere() {
     let ctrl_z = || Msg::Key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
-    assert_eq!(super::keys::lookup(super::keys::GLOBAL, &KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL)), Some(super::keys::Cmd::Suspend));
+    assert_eq!(
+        super::keys::lookup(super::keys::GLOBAL, &KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL)),
+        Some(super::keys::Cmd::Suspend)
+    );
     let mut app = app_with(20);
     assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
     // While typing a filter (the text is not touched) and in an overlay, too.

@@ -29,8 +29,22 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 /// Every semantic style a theme can set.
 pub const STYLE_NAMES: &[&str] = &[
-    "text", "border", "border_focus", "title", "header", "selected", "inactive", "error", "warning", "ok", "muted",
-    "accent", "status_bar", "tab_active", "tab_inactive", "input",
+    "text",
+    "border",
+    "border_focus",
+    "title",
+    "header",
+    "selected",
+    "inactive",
+    "error",
+    "warning",
+    "ok",
+    "muted",
+    "accent",
+    "status_bar",
+    "tab_active",
+    "tab_inactive",
+    "input",
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -202,10 +216,7 @@ pub struct ThemeSet {
 
 impl ThemeSet {
     pub fn builtin() -> ThemeSet {
-        ThemeSet {
-            sources: BUILTIN.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect(),
-            warnings: Vec::new(),
-        }
+        ThemeSet { sources: BUILTIN.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect(), warnings: Vec::new() }
     }
 
     /// Built-ins plus `dir/*.toml` (a user theme named like a built-in replaces it).
@@ -245,10 +256,7 @@ impl ThemeSet {
             if chain.contains(&cur) || chain.len() > 8 {
                 return Err(format!("theme {name:?}: `extends` loops"));
             }
-            let src = self
-                .sources
-                .get(&cur)
-                .ok_or_else(|| format!("no theme named {cur:?}; available: {}", self.names().join(", ")))?;
+            let src = self.sources.get(&cur).ok_or_else(|| format!("no theme named {cur:?}; available: {}", self.names().join(", ")))?;
             chain.push(cur.clone());
             let f: ThemeFile = toml::from_str(src).map_err(|e| format!("theme {cur:?}: {}", e.message()))?;
             match f.extends {

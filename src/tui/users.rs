@@ -342,10 +342,11 @@ impl UsersView {
     /// Keep the selection on the same user if it is still shown.
     fn reselect(&mut self, keep: Option<u32>) {
         if let Some(k) = keep
-            && let Some(p) = self.filtered.iter().position(|&i| i == k) {
-                self.selected = p;
-                return;
-            }
+            && let Some(p) = self.filtered.iter().position(|&i| i == k)
+        {
+            self.selected = p;
+            return;
+        }
         self.selected = self.selected.min(self.filtered.len().saturating_sub(1));
     }
 
@@ -480,12 +481,7 @@ mod tests {
 
     fn store() -> UserStore {
         let mut s = UserStore::default();
-        s.extend(vec![
-            user(1, "Zoe Adams", true),
-            user(2, "Ann Lee", false),
-            user(3, "Bob Annis", true),
-            user(4, "Carl Zed", true),
-        ]);
+        s.extend(vec![user(1, "Zoe Adams", true), user(2, "Ann Lee", false), user(3, "Bob Annis", true), user(4, "Carl Zed", true)]);
         s
     }
 
