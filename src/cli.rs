@@ -285,7 +285,7 @@ impl Fail {
 
 impl From<ScimError> for Fail {
     fn from(e: ScimError) -> Self {
-        Fail { code: e.exit_code(), message: e.to_string() }
+        Fail { code: exit::of_scim(&e), message: e.to_string() }
     }
 }
 

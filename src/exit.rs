@@ -16,3 +16,15 @@ pub const UNAVAILABLE: i32 = 69;
 pub const CONFIG: i32 = 78;
 /// The token was rejected.
 pub const AUTH: i32 = 77;
+
+/// The exit code for a failed SCIM call.
+pub fn of_scim(e: &crate::scim::ScimError) -> i32 {
+    use crate::scim::ScimError;
+    match e {
+        ScimError::Invalid(_) => USAGE,
+        ScimError::Api(_) if e.is_auth() => AUTH,
+        ScimError::Api(_) if e.is_not_found() => NOT_FOUND,
+        ScimError::Transport { .. } | ScimError::NotScim { .. } => UNAVAILABLE,
+        ScimError::Api(_) => FAILURE,
+    }
+}

@@ -12,7 +12,8 @@ pub mod paths;
 pub mod policy;
 pub mod queue;
 pub mod report;
-pub mod sanitize;
-pub mod scim;
+
+pub use scim;
+pub use scim::sanitize;
 pub mod store;
 pub mod tui;

@@ -185,17 +185,6 @@ impl ScimError {
             ScimError::Invalid(_) => false,
         }
     }
-
-    /// A process exit code for the headless commands.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ScimError::Invalid(_) => crate::exit::USAGE,
-            ScimError::Api(_) if self.is_auth() => crate::exit::AUTH,
-            ScimError::Api(_) if self.is_not_found() => crate::exit::NOT_FOUND,
-            ScimError::Transport { .. } | ScimError::NotScim { .. } => crate::exit::UNAVAILABLE,
-            ScimError::Api(_) => crate::exit::FAILURE,
-        }
-    }
 }
 
 #[cfg(test)]

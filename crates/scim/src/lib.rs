@@ -4,6 +4,7 @@ pub mod client;
 pub mod error;
 pub mod filter;
 pub mod ratelimit;
+pub mod sanitize;
 pub mod types;
 
 pub use client::{ClientConfig, Page, RateLimit, ScimClient, Secret, UserUpdate};

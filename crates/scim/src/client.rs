@@ -1093,7 +1093,7 @@ mod tests {
     #[test]
     fn patch_forms() {
         let mut u = User { active: Some(false), title: Some("CTO".into()), ..Default::default() };
-        u.enterprise = Some(crate::scim::EnterpriseUser { department: Some("R&D".into()), ..Default::default() });
+        u.enterprise = Some(crate::EnterpriseUser { department: Some("R&D".into()), ..Default::default() });
         let upd = UserUpdate { set: u, clear: vec!["enterprise.costCenter".into()] };
         let p = user_patch_v2(&upd);
         let paths: Vec<_> = p.operations.iter().map(|o| (o.op.as_str(), o.path.clone().unwrap())).collect();
