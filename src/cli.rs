@@ -110,7 +110,7 @@ pub enum Command {
     /// Query the provisioning report: who did what to whom, when, and did it work
     Report(crate::report::cli::ReportArgs),
     /// Run the Slack SCIM emulator (for the demo, tests and benchmarks); prints its base URL first
-    Emulator(crate::emulator::EmulatorArgs),
+    Emulator(crate::emulator_cmd::EmulatorArgs),
     /// Open the console against an embedded Slack SCIM emulator (loopback only, random token)
     Demo(DemoArgs),
 }
@@ -373,7 +373,7 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
         },
         Command::Plan { policy, output } => crate::policy::cli::plan(conn, &policy, output, &mut out).await,
         Command::Apply { policy, run } => crate::policy::cli::apply(conn, &policy, &run).await,
-        Command::Emulator(args) => match crate::emulator::serve_forever(args).await {
+        Command::Emulator(args) => match crate::emulator_cmd::serve_forever(args).await {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail::new(exit::UNAVAILABLE, format!("emulator: {e:#}"))),
         },

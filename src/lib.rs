@@ -5,7 +5,8 @@
 pub mod bulk;
 pub mod cli;
 pub mod config;
-pub mod emulator;
+pub use emulator;
+pub mod emulator_cmd;
 pub mod exit;
 pub mod output;
 pub mod paths;

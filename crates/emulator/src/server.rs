@@ -3,16 +3,16 @@
 
 use super::Shared;
 use super::store::{Fail, Store};
-use crate::scim::ApiVersion;
-use crate::scim::filter::Filter;
-use crate::scim::ratelimit::Endpoint;
-use crate::scim::types::urn;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::Response;
 use rand::Rng;
+use scim::ApiVersion;
+use scim::filter::Filter;
+use scim::ratelimit::Endpoint;
+use scim::types::urn;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

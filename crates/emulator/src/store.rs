@@ -4,11 +4,11 @@
 //! its `Result` into a response. Everything here is unit-testable without a socket.
 
 use super::seed::{format_time, random_id};
-use crate::scim::filter::{CompareOp, Filter, Literal};
-use crate::scim::types::{GroupRef, Member, Meta, MultiValue, Role, urn};
-use crate::scim::{ApiVersion, Group, User};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use scim::filter::{CompareOp, Filter, Literal};
+use scim::types::{GroupRef, Member, Meta, MultiValue, Role, urn};
+use scim::{ApiVersion, Group, User};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;

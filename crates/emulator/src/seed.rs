@@ -4,10 +4,10 @@
 //! the primary owner (role `primary_owner`); three users are bots (emails at `slack-bots.com`);
 //! about 3% are deactivated and 2% are multi-channel guests. Users come in creation order.
 
-use crate::scim::types::{EnterpriseUser, GroupRef, GuestExt, Manager, Member, Meta, MultiValue, Name, ProfileExt, Role};
-use crate::scim::{Group, User};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use scim::types::{EnterpriseUser, GroupRef, GuestExt, Manager, Member, Meta, MultiValue, Name, ProfileExt, Role};
+use scim::{Group, User};
 use std::collections::HashSet;
 
 const FIRST: [&str; 110] = [

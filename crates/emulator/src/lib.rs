@@ -2,7 +2,7 @@
 //! per-object write locks as Slack's SCIM API (see `/work/shared/slack-scim-reference.md`), served
 //! over real HTTP for tests, demos and benchmarks.
 //!
-//! It speaks through the shared `crate::scim` types: requests are parsed with `User::from_value`
+//! It speaks through the shared `scim` crate's types: requests are parsed with `User::from_value`
 //! and answers written with `User::to_value(version)`, so client and emulator cannot silently agree
 //! on a wrong schema.
 
@@ -10,10 +10,9 @@ pub mod seed;
 mod server;
 pub mod store;
 
-use crate::scim::ratelimit::{Endpoint, SlackBudget};
-use crate::scim::{ApiVersion, Group, User};
+use scim::ratelimit::{Endpoint, SlackBudget};
+use scim::{ApiVersion, Group, User};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -76,10 +75,21 @@ impl Faults {
     }
 }
 
+/// A `--faults` value that does not parse (the message names the item).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct FaultsError(String);
+
 impl std::str::FromStr for Faults {
-    type Err = String;
+    type Err = FaultsError;
     /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2,incident:0.1`; `none` or empty means no faults.
-    fn from_str(s: &str) -> Result<Faults, String> {
+    fn from_str(s: &str) -> Result<Faults, FaultsError> {
+        Self::parse(s).map_err(FaultsError)
+    }
+}
+
+impl Faults {
+    fn parse(s: &str) -> Result<Faults, String> {
         let mut f = Faults { slow_delay: Duration::from_secs(2), retry_after: Duration::from_secs(1), ..Default::default() };
         let s = s.trim();
         if s.is_empty() || s.eq_ignore_ascii_case("none") {
@@ -185,11 +195,13 @@ fn budget_for(mode: RateLimitMode) -> Option<SlackBudget> {
 
 impl Emulator {
     /// Bind `listen` (port 0 = ephemeral) and serve on the current tokio runtime.
-    pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> anyhow::Result<Emulator> {
+    pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<Emulator> {
         use rand::SeedableRng;
         let (users, groups) = seed::generate(config.users, config.groups, config.seed);
         let mut st = store::Store::new(users, groups, config.seed);
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))?;
         let addr = listener.local_addr()?;
         st.set_base(format!("http://{addr}/scim"));
         let shared = Arc::new(Shared {
@@ -311,81 +323,6 @@ impl Emulator {
     }
 }
 
-/// `scimitar emulator` options.
-#[derive(clap::Args, Debug, Clone)]
-pub struct EmulatorArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8787")]
-    pub listen: SocketAddr,
-    /// Number of seeded users.
-    #[arg(long, default_value_t = 1000)]
-    pub users: usize,
-    /// Number of seeded groups.
-    #[arg(long, default_value_t = 50)]
-    pub groups: usize,
-    /// Seed for the generated org and the fault dice.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Bearer token the emulator accepts.
-    #[arg(long, env = "SCIMITAR_EMULATOR_TOKEN", default_value = "xoxp-emulator-token", hide_env_values = true)]
-    pub token: String,
-    /// Enforce Slack's rate limits (`slack`) or not (`off`).
-    #[arg(long, default_value = "off", value_parser = ["slack", "off"])]
-    pub rate_limit: String,
-    /// Multiply every Slack limit by this factor.
-    #[arg(long, default_value_t = 1.0)]
-    pub rate_scale: f64,
-    /// Added latency per request, in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    pub latency_ms: u64,
-    /// Injected faults, e.g. `503:0.05,reset:0.01,slow:0.02,slowms:500`.
-    #[arg(long, default_value = "none")]
-    pub faults: Faults,
-}
-
-impl EmulatorArgs {
-    pub fn config(&self) -> EmulatorConfig {
-        EmulatorConfig {
-            users: self.users,
-            groups: self.groups,
-            seed: self.seed,
-            token: self.token.clone(),
-            rate_limit: if self.rate_limit == "slack" { RateLimitMode::Slack { scale: self.rate_scale } } else { RateLimitMode::Off },
-            latency: Duration::from_millis(self.latency_ms),
-            faults: self.faults.clone(),
-        }
-    }
-}
-
-/// Start, print the v2 base URL (first line) and the v1 base URL on stdout, serve until Ctrl-C
-/// or SIGTERM.
-pub async fn serve_forever(args: EmulatorArgs) -> anyhow::Result<()> {
-    let emu = Emulator::start(args.config(), args.listen).await?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", emu.base_url(ApiVersion::V2))?;
-        writeln!(out, "{}", emu.base_url(ApiVersion::V1))?;
-        out.flush()?;
-    }
-    eprintln!(
-        "scimitar emulator: {} users, {} groups, token from --token/SCIMITAR_EMULATOR_TOKEN; Ctrl-C stops",
-        emu.user_count(),
-        args.groups
-    );
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    emu.shutdown().await;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,27 +347,11 @@ mod tests {
         let f: Faults = "slow:1,slowms:500".parse().unwrap();
         assert_eq!(f.slow_delay, Duration::from_millis(500));
         assert!("none".parse::<Faults>().unwrap().is_none());
-        let e = "503:0.1,boom:0.2".parse::<Faults>().unwrap_err();
+        let e = "503:0.1,boom:0.2".parse::<Faults>().unwrap_err().to_string();
         assert!(e.contains("boom"), "{e}");
-        let e = "reset:2".parse::<Faults>().unwrap_err();
+        let e = "reset:2".parse::<Faults>().unwrap_err().to_string();
         assert!(e.contains("reset:2"), "{e}");
-        let e = "slow".parse::<Faults>().unwrap_err();
+        let e = "slow".parse::<Faults>().unwrap_err().to_string();
         assert!(e.contains("\"slow\""), "{e}");
-    }
-
-    #[test]
-    fn args_parse() {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            a: EmulatorArgs,
-        }
-        let c = Cli::try_parse_from(["x", "--rate-limit", "slack", "--rate-scale", "10", "--faults", "503:0.5"]).unwrap();
-        let cfg = c.a.config();
-        assert_eq!(cfg.rate_limit, RateLimitMode::Slack { scale: 10.0 });
-        assert_eq!(cfg.faults.p503, 0.5);
-        assert_eq!(c.a.listen.to_string(), "127.0.0.1:8787");
-        assert!(Cli::try_parse_from(["x", "--faults", "nope:1"]).is_err());
     }
 }

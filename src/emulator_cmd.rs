@@ -1,0 +1,104 @@
+//! `scimitar emulator`: run the Slack SCIM emulator as a server of its own (for the demo, tests
+//! and benchmarks).
+
+use crate::scim::ApiVersion;
+use emulator::{Emulator, EmulatorConfig, Faults, RateLimitMode};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// `scimitar emulator` options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EmulatorArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// Number of seeded users.
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
+    /// Number of seeded groups.
+    #[arg(long, default_value_t = 50)]
+    pub groups: usize,
+    /// Seed for the generated org and the fault dice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Bearer token the emulator accepts.
+    #[arg(long, env = "SCIMITAR_EMULATOR_TOKEN", default_value = "xoxp-emulator-token", hide_env_values = true)]
+    pub token: String,
+    /// Enforce Slack's rate limits (`slack`) or not (`off`).
+    #[arg(long, default_value = "off", value_parser = ["slack", "off"])]
+    pub rate_limit: String,
+    /// Multiply every Slack limit by this factor.
+    #[arg(long, default_value_t = 1.0)]
+    pub rate_scale: f64,
+    /// Added latency per request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Injected faults, e.g. `503:0.05,reset:0.01,slow:0.02,slowms:500`.
+    #[arg(long, default_value = "none")]
+    pub faults: Faults,
+}
+
+impl EmulatorArgs {
+    pub fn config(&self) -> EmulatorConfig {
+        EmulatorConfig {
+            users: self.users,
+            groups: self.groups,
+            seed: self.seed,
+            token: self.token.clone(),
+            rate_limit: if self.rate_limit == "slack" { RateLimitMode::Slack { scale: self.rate_scale } } else { RateLimitMode::Off },
+            latency: Duration::from_millis(self.latency_ms),
+            faults: self.faults.clone(),
+        }
+    }
+}
+
+/// Start, print the v2 base URL (first line) and the v1 base URL on stdout, serve until Ctrl-C
+/// or SIGTERM.
+pub async fn serve_forever(args: EmulatorArgs) -> anyhow::Result<()> {
+    let emu = Emulator::start(args.config(), args.listen).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", emu.base_url(ApiVersion::V2))?;
+        writeln!(out, "{}", emu.base_url(ApiVersion::V1))?;
+        out.flush()?;
+    }
+    eprintln!(
+        "scimitar emulator: {} users, {} groups, token from --token/SCIMITAR_EMULATOR_TOKEN; Ctrl-C stops",
+        emu.user_count(),
+        args.groups
+    );
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    emu.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_parse() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            a: EmulatorArgs,
+        }
+        let c = Cli::try_parse_from(["x", "--rate-limit", "slack", "--rate-scale", "10", "--faults", "503:0.5"]).unwrap();
+        let cfg = c.a.config();
+        assert_eq!(cfg.rate_limit, RateLimitMode::Slack { scale: 10.0 });
+        assert_eq!(cfg.faults.p503, 0.5);
+        assert_eq!(c.a.listen.to_string(), "127.0.0.1:8787");
+        assert!(Cli::try_parse_from(["x", "--faults", "nope:1"]).is_err());
+    }
+}
