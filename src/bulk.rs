@@ -30,13 +30,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
     /// Which endpoint deactivates: delete, patch, or both rows of Slack's rate table (fastest)
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, default_value_t, value_parser = via_parser())]
     pub via: DeactivateVia,
     /// Requests kept in flight
     #[arg(long, default_value_t = 24)]
     pub workers: usize,
     #[arg(long, short, value_enum, default_value_t)]
     pub output: OutputFormat,
+}
+
+fn via_parser() -> impl clap::builder::TypedValueParser<Value = DeactivateVia> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(DeactivateVia::ALL.map(|v| v.as_str())).map(|s| s.parse::<DeactivateVia>().unwrap_or_default())
 }
 
 /// Who to act on: arguments and/or a file.

@@ -108,7 +108,7 @@ pub enum Command {
         run: RunArgs,
     },
     /// Query the provisioning report: who did what to whom, when, and did it work
-    Report(crate::report::cli::ReportArgs),
+    Report(crate::report_cmd::ReportArgs),
     /// Run the Slack SCIM emulator (for the demo, tests and benchmarks); prints its base URL first
     Emulator(crate::emulator_cmd::EmulatorArgs),
     /// Open the console against an embedded Slack SCIM emulator (loopback only, random token)
@@ -371,8 +371,8 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
             Ok(c) => bulk::resume(&c, batch.as_deref(), retry_failed, &run).await,
             Err(f) => Err(f),
         },
-        Command::Plan { policy, output } => crate::policy::cli::plan(conn, &policy, output, &mut out).await,
-        Command::Apply { policy, run } => crate::policy::cli::apply(conn, &policy, &run).await,
+        Command::Plan { policy, output } => crate::policy_cmd::plan(conn, &policy, output, &mut out).await,
+        Command::Apply { policy, run } => crate::policy_cmd::apply(conn, &policy, &run).await,
         Command::Emulator(args) => match crate::emulator_cmd::serve_forever(args).await {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail::new(exit::UNAVAILABLE, format!("emulator: {e:#}"))),
@@ -382,7 +382,7 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
                 args.config_retain_days = cfg.retain_days();
             }
             let stderr = std::io::stderr();
-            Ok(crate::report::cli::run(args, &mut out, &mut stderr.lock()))
+            Ok(crate::report_cmd::run(args, &mut out, &mut stderr.lock()))
         }
         Command::Demo(_) => Err(Fail::new(exit::USAGE, "demo opens the console; run it from the scimitar binary")),
     };
@@ -502,7 +502,7 @@ async fn cmd_users(conn: &ConnArgs, cmd: UsersCmd, out: &mut dyn Write) -> Resul
         UsersCmd::Deactivate { targets, run } => bulk::deactivate(&conn.connect()?, &targets, &run, false).await,
         UsersCmd::Reactivate { targets, run } => bulk::deactivate(&conn.connect()?, &targets, &run, true).await,
         UsersCmd::Create { from, run } => bulk::create_users(&conn.connect()?, &from, &run).await,
-        UsersCmd::Export { output } => crate::policy::cli::export_users(&conn.connect()?, output, out).await,
+        UsersCmd::Export { output } => crate::policy_cmd::export_users(&conn.connect()?, output, out).await,
         UsersCmd::Show { id, output } => {
             let c = conn.connect()?;
             let user = if id.contains('@') {

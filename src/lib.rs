@@ -1,20 +1,22 @@
 //! scimitar: a keyboard-driven console and headless tool for Slack SCIM provisioning.
 //!
+//! This crate is the application: the headless commands and the console. The domain lives in
+//! `provision`, the wire protocol and client in `scim`, the emulator in `emulator` (see
+//! docs/architecture.md).
+//!
 //! Data flows one way: input -> action -> queue -> SCIM client -> result -> state -> render.
+
+pub use emulator;
+pub use provision::{config, paths, policy, queue, report, store};
+pub use scim;
+pub use scim::sanitize;
 
 pub mod bulk;
 pub mod cli;
-pub mod config;
-pub use emulator;
 pub mod emulator_cmd;
 pub mod exit;
 pub mod output;
-pub mod paths;
-pub mod policy;
-pub mod queue;
-pub mod report;
-
-pub use scim;
-pub use scim::sanitize;
-pub mod store;
+pub mod policy_cmd;
+pub mod policy_render;
+pub mod report_cmd;
 pub mod tui;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use scimitar::emulator::{Emulator, EmulatorConfig};
 use scimitar::policy::apply::{ApplyEnv, apply_live};
-use scimitar::policy::cli::live_plan;
+use scimitar::policy::live::live_plan;
 use scimitar::policy::plan::never_deactivate;
 use scimitar::queue::{Cancel, EngineConfig, Journal, OpState, QueueEvent, RunContext, Safety};
 use scimitar::report::{ReportQuery, ReportStore};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use scimitar::emulator::{Emulator, EmulatorConfig};
 use scimitar::policy::apply::{ApplyEnv, apply_live};
-use scimitar::policy::cli::{list_policies_in, live_plan};
 use scimitar::policy::demo;
+use scimitar::policy::live::{list_policies_in, live_plan};
 use scimitar::queue::{Cancel, EngineConfig, Journal, RunContext, Safety};
 use scimitar::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
 

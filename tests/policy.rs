@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use scimitar::policy::config::{Attr, EXPORT_POLICY, Policy};
 use scimitar::policy::plan::{AttrChange, GroupTarget, MemberRef, Reason, compute};
 use scimitar::policy::source::{Source, SourceFormat};
-use scimitar::policy::{PriorState, export, render};
+use scimitar::policy::{PriorState, export};
+use scimitar::policy_render as render;
 use scimitar::scim::types::{EnterpriseUser, Group, GroupRef, Manager, Member, MultiValue, Name, Role, User};
 
 const POLICY: &str = r#"

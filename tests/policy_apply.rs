@@ -11,8 +11,8 @@ use std::process::Output;
 
 use scimitar::emulator::{Emulator, EmulatorConfig};
 use scimitar::policy::apply::state_file;
-use scimitar::policy::cli::{LivePlan, live_plan};
 use scimitar::policy::config::EXPORT_POLICY;
+use scimitar::policy::live::{LivePlan, live_plan};
 use scimitar::policy::plan::{MemberRef, Reason, never_deactivate};
 use scimitar::scim::{ApiVersion, ClientConfig, Group, RateLimit, ScimClient, Secret, User};
 
@@ -486,7 +486,7 @@ async fn export_then_plan_by_name_is_empty() {
     let lines = String::from_utf8_lossy(&out.stdout).lines().count();
     std::fs::write(env.policies().join("users.csv"), &out.stdout).unwrap();
     std::fs::write(env.policies().join("exported.toml"), EXPORT_POLICY).unwrap();
-    let listed = scimitar::policy::cli::list_policies_in(&env.policies());
+    let listed = scimitar::policy::live::list_policies_in(&env.policies());
     assert_eq!(listed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["exported"]);
     let live = env.plan(&env.policies().join("exported.toml")).await;
     assert!(live.plan.is_empty(), "{:?}\n{:?}", live.plan.counts(), live.plan.updates.first());

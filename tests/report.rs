@@ -3,8 +3,9 @@
 //! fails `verify`; two processes appending at once lose nothing.
 
 use clap::Parser;
-use scimitar::report::cli::{self, ReportArgs};
+use scimitar::report::interchange;
 use scimitar::report::{OperationRecord, Outcome, ReportQuery, ReportStore, StoredRecord, current_actor};
+use scimitar::report_cmd::{self as cli, ReportArgs};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use time::macros::datetime;
@@ -145,10 +146,10 @@ fn bulk_failed_and_resumed_runs_are_found_by_user_span_and_outcome() {
     // the same through the CLI, with relative and absolute times
     let (code, out, err) = report(&db, &["--user", "JANE.doe@corp.example", "--output", "json"]);
     assert_eq!((code, err.as_str()), (0, ""));
-    assert_eq!(cli::read_json_lines(out.as_bytes()).unwrap(), user("jdoe"));
+    assert_eq!(interchange::read_json_lines(out.as_bytes()).unwrap(), user("jdoe"));
     let (code, out, _) = report(&db, &["--since", "2026-11-03", "--until", "2026-11-04 00:00", "--output", "csv"]);
     assert_eq!(code, 0);
-    assert_eq!(cli::read_csv(out.as_bytes()).unwrap(), resumed);
+    assert_eq!(interchange::read_csv(out.as_bytes()).unwrap(), resumed);
     let (code, out, _) = report(&db, &["--outcome", "cancelled", "--since", "3650d", "--output", "json"]);
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 9);
@@ -174,14 +175,14 @@ fn csv_and_json_exports_parse_back_to_the_same_records() {
     assert_eq!(all.len(), 59);
     let (code, json, _) = report(&db, &["--limit", "0", "--output", "json"]);
     assert_eq!(code, 0);
-    assert_eq!(cli::read_json_lines(json.as_bytes()).unwrap(), all);
+    assert_eq!(interchange::read_json_lines(json.as_bytes()).unwrap(), all);
     let (code, csv, _) = report(&db, &["--limit", "0", "--output", "csv"]);
     assert_eq!(code, 0);
-    assert_eq!(cli::read_csv(csv.as_bytes()).unwrap(), all);
+    assert_eq!(interchange::read_csv(csv.as_bytes()).unwrap(), all);
     // the limit keeps the newest and says so on stderr
     let (code, json, err) = report(&db, &["--limit", "5", "--output", "json"]);
     assert_eq!(code, 0);
-    assert_eq!(cli::read_json_lines(json.as_bytes()).unwrap(), all[..5]);
+    assert_eq!(interchange::read_json_lines(json.as_bytes()).unwrap(), all[..5]);
     assert!(err.contains("newest 5 of 59"), "{err}");
 }
 

@@ -7,7 +7,7 @@ use super::reports::{self, ReportData, ReportRow};
 use super::tests::{app_with, screen};
 use crate::policy::Attr;
 use crate::policy::Policy;
-use crate::policy::cli::LivePlan;
+use crate::policy::live::LivePlan;
 use crate::policy::plan::{AttrChange, CreateUser, Deactivate, GroupTarget, MemberChange, MemberRef, Plan, Reason, UpdateUser};
 use crate::queue::{OpState, QueueEvent};
 use crate::report::{OperationRecord, Outcome, ReportStore, StoredRecord};
@@ -221,12 +221,12 @@ fn export_writes_csv_that_reads_back_and_never_overwrites() {
     let now = time::macros::datetime!(2026-11-22 19:07:00 UTC);
     let p1 = reports::export_csv(&recs, dir.path(), now).unwrap();
     assert_eq!(p1.file_name().unwrap(), "scimitar-report-20261122-190700.csv");
-    let back = crate::report::cli::read_csv(std::fs::File::open(&p1).unwrap()).unwrap();
+    let back = crate::report::interchange::read_csv(std::fs::File::open(&p1).unwrap()).unwrap();
     assert_eq!(back, recs);
     let p2 = reports::export_csv(&recs[..2], dir.path(), now).unwrap();
     assert_ne!(p1, p2);
-    assert_eq!(crate::report::cli::read_csv(std::fs::File::open(&p2).unwrap()).unwrap(), recs[..2]);
-    assert_eq!(crate::report::cli::read_csv(std::fs::File::open(&p1).unwrap()).unwrap().len(), 12, "first file untouched");
+    assert_eq!(crate::report::interchange::read_csv(std::fs::File::open(&p2).unwrap()).unwrap(), recs[..2]);
+    assert_eq!(crate::report::interchange::read_csv(std::fs::File::open(&p1).unwrap()).unwrap().len(), 12, "first file untouched");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use super::app::App;
 use super::render::{MARK, block, spinner, thousands, truncate};
 use super::users::visible_offset;
-use crate::policy::cli::LivePlan;
+use crate::policy::live::LivePlan;
 use crate::policy::plan::{GroupTarget, MemberChange, MemberRef, Plan};
 use crate::sanitize::clean;
 use ratatui::Frame;
@@ -782,8 +782,8 @@ pub fn available() -> Vec<(String, PathBuf)> {
 
 /// `available` for these two folders (the same folder is listed once).
 pub fn available_in(data: &std::path::Path, config: &std::path::Path) -> Vec<(String, PathBuf)> {
-    let mut list = if data.is_dir() && data != config { crate::policy::cli::list_policies_in(data) } else { Vec::new() };
-    list.extend(crate::policy::cli::list_policies_in(config));
+    let mut list = if data.is_dir() && data != config { crate::policy::live::list_policies_in(data) } else { Vec::new() };
+    list.extend(crate::policy::live::list_policies_in(config));
     let example = PathBuf::from("examples/policy.toml");
     if example.is_file() && !list.iter().any(|(_, p)| p.ends_with("examples/policy.toml")) {
         list.push(("examples/policy".into(), example));

@@ -178,7 +178,7 @@ pub fn export_name(now: OffsetDateTime) -> String {
 }
 
 /// Executor side: write records as CSV (every field, the columns of `scimitar report --output
-/// csv`, so `report::cli::read_csv` reads it back) to a new file in `dir`; returns its path.
+/// csv`, so `report::interchange::read_csv` reads it back) to a new file in `dir`; returns its path.
 /// Blocking; never overwrites an existing file.
 pub fn export_csv(records: &[StoredRecord], dir: &Path, now: OffsetDateTime) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -190,8 +190,7 @@ pub fn export_csv(records: &[StoredRecord], dir: &Path, now: OffsetDateTime) -> 
         n += 1;
     }
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::report::cli::write_records(records, crate::output::OutputFormat::Csv, &mut f)
-        .map_err(|e| format!("{}: {e:#}", path.display()))?;
+    crate::report::interchange::write_csv(records, &mut f).map_err(|e| format!("{}: {e:#}", path.display()))?;
     Ok(path)
 }
 
@@ -203,8 +202,12 @@ pub fn export_dir() -> PathBuf {
 
 /// Every field of a record for the detail view, cleaned.
 pub fn detail_rows(s: &StoredRecord) -> Vec<(&'static str, String)> {
-    let mut rows: Vec<(&'static str, String)> =
-        crate::report::cli::CSV_HEADERS.iter().copied().zip(crate::report::cli::csv_row(s)).map(|(k, v)| (k, clean(&v))).collect();
+    let mut rows: Vec<(&'static str, String)> = crate::report::interchange::CSV_HEADERS
+        .iter()
+        .copied()
+        .zip(crate::report::interchange::csv_row(s))
+        .map(|(k, v)| (k, clean(&v)))
+        .collect();
     for (k, v) in rows.iter_mut() {
         if (*k == "started_at" || *k == "finished_at") && v.is_empty() {
             *v = format_time(s.record.finished_at);

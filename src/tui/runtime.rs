@@ -163,7 +163,7 @@ impl Executor {
                     h.abort();
                 }
                 self.plan = Some(tokio::spawn(async move {
-                    let result = crate::policy::cli::live_plan(&client, &path, &state_dir)
+                    let result = crate::policy::live::live_plan(&client, &path, &state_dir)
                         .await
                         .map(|l| super::policies::PlanHandle(std::sync::Arc::new(l)))
                         .map_err(|e| e.to_string());

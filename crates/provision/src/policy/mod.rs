@@ -9,7 +9,6 @@ pub use source::{Source, SourceError, SourceRow};
 pub mod plan;
 pub use plan::{Plan, PlanError, PriorState, compute};
 pub mod apply;
-pub mod cli;
 pub mod demo;
 pub mod export;
-pub mod render;
+pub mod live;

@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use super::plan::{GroupTarget, MemberRef, Plan};
 use crate::output::OutputFormat;
+use crate::policy::plan::{GroupTarget, MemberRef, Plan};
 use crate::sanitize::clean;
 
 pub fn render(plan: &Plan, format: OutputFormat, out: &mut dyn Write) -> io::Result<()> {

@@ -386,7 +386,7 @@ pub const PASS1_STOPPED: &str =
 /// or when `cancel` was set.
 pub async fn apply_live(
     client: &ScimClient,
-    live: &super::cli::LivePlan,
+    live: &super::live::LivePlan,
     name: &str,
     run_id: &str,
     env: ApplyEnv,

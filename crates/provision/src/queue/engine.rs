@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeactivateVia {
     /// DELETE /Users/{id} only (Slack's documented deactivation call).
@@ -35,6 +35,35 @@ pub enum DeactivateVia {
     /// Both rows of the rate table, each op to the endpoint with more budget left (fastest).
     #[default]
     Both,
+}
+
+impl DeactivateVia {
+    pub const ALL: [DeactivateVia; 3] = [DeactivateVia::Delete, DeactivateVia::Patch, DeactivateVia::Both];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeactivateVia::Delete => "delete",
+            DeactivateVia::Patch => "patch",
+            DeactivateVia::Both => "both",
+        }
+    }
+}
+
+impl std::fmt::Display for DeactivateVia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `--via` value that is none of delete, patch, both.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown deactivation endpoint {0:?}: expected delete, patch or both")]
+pub struct UnknownVia(String);
+
+impl std::str::FromStr for DeactivateVia {
+    type Err = UnknownVia;
+    fn from_str(s: &str) -> Result<Self, UnknownVia> {
+        DeactivateVia::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(|| UnknownVia(s.to_string()))
+    }
 }
 
 #[derive(Clone, Debug)]

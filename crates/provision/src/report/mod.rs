@@ -27,7 +27,7 @@
 //! milliseconds over a million records with no span at all; [`ReportStore::query`] uses it to start
 //! a filtered scan no further back than the newest `limit` matches need.
 
-pub mod cli;
+pub mod interchange;
 
 use anyhow::Context;
 use rusqlite::types::Value as SqlValue;
@@ -144,7 +144,7 @@ const HASHED_COLUMNS: &str = "op_id, batch_id, policy_run, started_ms, finished_
 const N_HASHED: usize = 23;
 
 /// How an operation ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Done,

@@ -7,15 +7,15 @@
 //! scimitar report prune --retain-days N
 //! ```
 //! Data goes to stdout, diagnostics to stderr. `--output json` writes one object per line with every
-//! field; `--output csv` a header and every field; both read back with [`read_json_lines`] and
-//! [`read_csv`] to the same records.
+//! field; `--output csv` a header and every field; both read back with `report::interchange`
+//! to the same records.
 
-use super::{Outcome, ReportQuery, ReportStore, StoredRecord, format_time, parse_time};
 use crate::exit;
 use crate::output::{OutputFormat, Rows};
-use anyhow::Context;
+use crate::report::{Outcome, ReportQuery, ReportStore, StoredRecord, format_time, interchange, parse_time};
+
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use time::OffsetDateTime;
 
@@ -29,7 +29,7 @@ pub struct ReportArgs {
     /// Action, e.g. deactivate, reactivate, create_user, add_members.
     #[arg(long, value_name = "ACTION")]
     pub action: Option<String>,
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = outcome_parser())]
     pub outcome: Option<Outcome>,
     /// Connection profile name.
     #[arg(long, value_name = "PROFILE")]
@@ -58,6 +58,11 @@ pub struct ReportArgs {
     /// Database file (default: scimitar.db in the data directory).
     #[arg(long, value_name = "PATH", global = true)]
     pub db: Option<PathBuf>,
+}
+
+fn outcome_parser() -> impl clap::builder::TypedValueParser<Value = Outcome> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Outcome::ALL.map(|o| o.as_str())).map(|s| s.parse::<Outcome>().unwrap_or(Outcome::Done))
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -191,65 +196,6 @@ fn build_query(args: &ReportArgs, now: OffsetDateTime) -> Result<ReportQuery, St
     })
 }
 
-/// Every field, in CSV column order.
-pub const CSV_HEADERS: [&str; 24] = [
-    "seq",
-    "started_at",
-    "finished_at",
-    "profile",
-    "host",
-    "action",
-    "target_id",
-    "target_email",
-    "target_user_name",
-    "target_display",
-    "outcome",
-    "error_code",
-    "error_message",
-    "http_status",
-    "retries",
-    "duration_ms",
-    "batch_id",
-    "policy_run",
-    "op_id",
-    "os_user",
-    "os_host",
-    "detail",
-    "prev_hash",
-    "hash",
-];
-
-pub fn csv_row(s: &StoredRecord) -> Vec<String> {
-    let r = &s.record;
-    let o = |v: &Option<String>| v.clone().unwrap_or_default();
-    vec![
-        s.seq.to_string(),
-        format_time(r.started_at),
-        format_time(r.finished_at),
-        r.profile.clone(),
-        r.host.clone(),
-        r.action.clone(),
-        o(&r.target_id),
-        o(&r.target_email),
-        o(&r.target_user_name),
-        o(&r.target_display),
-        r.outcome.to_string(),
-        o(&r.error_code),
-        o(&r.error_message),
-        r.http_status.map(|s| s.to_string()).unwrap_or_default(),
-        r.retries.to_string(),
-        r.duration_ms.to_string(),
-        o(&r.batch_id),
-        o(&r.policy_run),
-        r.op_id.clone(),
-        r.os_user.clone(),
-        r.os_host.clone(),
-        r.detail.as_ref().map(|d| d.to_string()).unwrap_or_default(),
-        s.prev_hash.clone(),
-        s.hash.clone(),
-    ]
-}
-
 /// Write records as a table (for people), JSON lines or CSV (every field).
 pub fn write_records(records: &[StoredRecord], format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
     match format {
@@ -289,85 +235,13 @@ pub fn write_records(records: &[StoredRecord], format: OutputFormat, out: &mut d
             }
             rows.write(OutputFormat::Table, out)?;
         }
-        OutputFormat::Json => {
-            for s in records {
-                serde_json::to_writer(&mut *out, s)?;
-                out.write_all(b"\n")?;
-            }
-        }
-        OutputFormat::Csv => {
-            let rows: Vec<Vec<String>> = records.iter().map(csv_row).collect();
-            crate::output::write_csv(&CSV_HEADERS, &rows, out)?;
-        }
+        OutputFormat::Json => interchange::write_json_lines(records, out)?,
+        OutputFormat::Csv => interchange::write_csv(records, out)?,
     }
     Ok(())
 }
 
-/// Read records written by `--output json`.
-pub fn read_json_lines(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
-    use std::io::BufRead;
-    let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(input).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(serde_json::from_str(&line).with_context(|| format!("line {}", i + 1))?);
-    }
-    Ok(out)
-}
-
-/// Read records written by `--output csv`.
-pub fn read_csv(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
-    use time::format_description::well_known::Rfc3339;
-    let mut rdr = csv::Reader::from_reader(input);
-    let headers = rdr.headers()?.clone();
-    if headers.iter().ne(CSV_HEADERS.iter().copied()) {
-        anyhow::bail!("unexpected CSV header; expected {}", CSV_HEADERS.join(","));
-    }
-    let mut out = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i + 2;
-        let rec = rec?;
-        let parse = || -> anyhow::Result<StoredRecord> {
-            let f = |n: usize| rec.get(n).unwrap_or("").to_string();
-            let o = |n: usize| Some(f(n)).filter(|s| !s.is_empty());
-            let t = |n: usize| OffsetDateTime::parse(&f(n), &Rfc3339).with_context(|| format!("column {}", CSV_HEADERS[n]));
-            Ok(StoredRecord {
-                seq: f(0).parse()?,
-                record: super::OperationRecord {
-                    started_at: t(1)?,
-                    finished_at: t(2)?,
-                    profile: f(3),
-                    host: f(4),
-                    action: f(5),
-                    target_id: o(6),
-                    target_email: o(7),
-                    target_user_name: o(8),
-                    target_display: o(9),
-                    outcome: f(10).parse().map_err(anyhow::Error::msg)?,
-                    error_code: o(11),
-                    error_message: o(12),
-                    http_status: o(13).map(|s| s.parse()).transpose()?,
-                    retries: f(14).parse()?,
-                    duration_ms: f(15).parse()?,
-                    batch_id: o(16),
-                    policy_run: o(17),
-                    op_id: f(18),
-                    os_user: f(19),
-                    os_host: f(20),
-                    detail: o(21).map(|d| serde_json::from_str(&d)).transpose()?,
-                },
-                prev_hash: f(22),
-                hash: f(23),
-            })
-        };
-        out.push(parse().with_context(|| format!("CSV line {line}"))?);
-    }
-    Ok(out)
-}
-
-fn write_verify(v: &super::VerifyReport, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
+fn write_verify(v: &crate::report::VerifyReport, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
     match format {
         OutputFormat::Table => match &v.broken {
             None => {

@@ -1,0 +1,15 @@
+//! The provisioning domain: configuration and profiles, the database, the action queue (actions,
+//! safety, engine, journal), policies (sources, plan, apply) and provisioning reports.
+//!
+//! Depends on the `scim` crate, never on a user interface (no clap, ratatui or crossterm): the
+//! console and the headless commands of the `scimitar` binary are its front ends.
+
+pub use scim;
+pub use scim::sanitize;
+
+pub mod config;
+pub mod paths;
+pub mod policy;
+pub mod queue;
+pub mod report;
+pub mod store;

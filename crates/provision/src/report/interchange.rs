@@ -1,0 +1,151 @@
+//! Reports as files: every field of a record as CSV (a header and one row per record) or as JSON
+//! lines, and both read back to the same records. `scimitar report --output csv|json` and the
+//! console's Reports export write these.
+
+use super::{StoredRecord, format_time};
+use anyhow::Context;
+use std::io::{Read, Write};
+use time::OffsetDateTime;
+
+/// Every field, in CSV column order.
+pub const CSV_HEADERS: [&str; 24] = [
+    "seq",
+    "started_at",
+    "finished_at",
+    "profile",
+    "host",
+    "action",
+    "target_id",
+    "target_email",
+    "target_user_name",
+    "target_display",
+    "outcome",
+    "error_code",
+    "error_message",
+    "http_status",
+    "retries",
+    "duration_ms",
+    "batch_id",
+    "policy_run",
+    "op_id",
+    "os_user",
+    "os_host",
+    "detail",
+    "prev_hash",
+    "hash",
+];
+
+pub fn csv_row(s: &StoredRecord) -> Vec<String> {
+    let r = &s.record;
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    vec![
+        s.seq.to_string(),
+        format_time(r.started_at),
+        format_time(r.finished_at),
+        r.profile.clone(),
+        r.host.clone(),
+        r.action.clone(),
+        o(&r.target_id),
+        o(&r.target_email),
+        o(&r.target_user_name),
+        o(&r.target_display),
+        r.outcome.to_string(),
+        o(&r.error_code),
+        o(&r.error_message),
+        r.http_status.map(|s| s.to_string()).unwrap_or_default(),
+        r.retries.to_string(),
+        r.duration_ms.to_string(),
+        o(&r.batch_id),
+        o(&r.policy_run),
+        r.op_id.clone(),
+        r.os_user.clone(),
+        r.os_host.clone(),
+        r.detail.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+        s.prev_hash.clone(),
+        s.hash.clone(),
+    ]
+}
+
+/// Every field of every record as CSV (cells cleaned of escape sequences; line breaks kept, quoted).
+pub fn write_csv(records: &[StoredRecord], out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(CSV_HEADERS)?;
+    for s in records {
+        w.write_record(csv_row(s).iter().map(|c| scim::sanitize::clean_keep_lines(c)))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// One JSON object per record and line, every field.
+pub fn write_json_lines(records: &[StoredRecord], out: &mut dyn Write) -> anyhow::Result<()> {
+    for s in records {
+        serde_json::to_writer(&mut *out, s)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Read records written by `--output json`.
+pub fn read_json_lines(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
+    use std::io::BufRead;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(input).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(serde_json::from_str(&line).with_context(|| format!("line {}", i + 1))?);
+    }
+    Ok(out)
+}
+
+/// Read records written by `--output csv`.
+pub fn read_csv(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
+    use time::format_description::well_known::Rfc3339;
+    let mut rdr = csv::Reader::from_reader(input);
+    let headers = rdr.headers()?.clone();
+    if headers.iter().ne(CSV_HEADERS.iter().copied()) {
+        anyhow::bail!("unexpected CSV header; expected {}", CSV_HEADERS.join(","));
+    }
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let rec = rec?;
+        let parse = || -> anyhow::Result<StoredRecord> {
+            let f = |n: usize| rec.get(n).unwrap_or("").to_string();
+            let o = |n: usize| Some(f(n)).filter(|s| !s.is_empty());
+            let t = |n: usize| OffsetDateTime::parse(&f(n), &Rfc3339).with_context(|| format!("column {}", CSV_HEADERS[n]));
+            Ok(StoredRecord {
+                seq: f(0).parse()?,
+                record: super::OperationRecord {
+                    started_at: t(1)?,
+                    finished_at: t(2)?,
+                    profile: f(3),
+                    host: f(4),
+                    action: f(5),
+                    target_id: o(6),
+                    target_email: o(7),
+                    target_user_name: o(8),
+                    target_display: o(9),
+                    outcome: f(10).parse().map_err(anyhow::Error::msg)?,
+                    error_code: o(11),
+                    error_message: o(12),
+                    http_status: o(13).map(|s| s.parse()).transpose()?,
+                    retries: f(14).parse()?,
+                    duration_ms: f(15).parse()?,
+                    batch_id: o(16),
+                    policy_run: o(17),
+                    op_id: f(18),
+                    os_user: f(19),
+                    os_host: f(20),
+                    detail: o(21).map(|d| serde_json::from_str(&d)).transpose()?,
+                },
+                prev_hash: f(22),
+                hash: f(23),
+            })
+        };
+        out.push(parse().with_context(|| format!("CSV line {line}"))?);
+    }
+    Ok(out)
+}
