@@ -58,7 +58,9 @@ fn best_seconds(n: usize, rows: f64, scale: f64) -> f64 {
 async fn engine_run(n: usize, scale: f64, via: DeactivateVia) -> (f64, u64, u64) {
     let (emu, users) = setup(n, scale).await;
     let dir = tempfile::tempdir().unwrap();
-    let j = Arc::new(Journal::open(&dir.path().join("bench.db"), RunContext::new("bench", "127.0.0.1")).unwrap());
+    let j = Arc::new(
+        Journal::open(&dir.path().join("bench.db"), RunContext::new("bench", "127.0.0.1", &scimitar::env::Actor::default())).unwrap(),
+    );
     let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
     let screened = Safety { force: true, ..Default::default() }.screen(actions);
     let batch =

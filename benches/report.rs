@@ -7,7 +7,8 @@
 //! times the migration that backfills the per-day counts. Prints `name: value`
 //! lines.
 
-use scimitar::report::{OperationRecord, Outcome, ReportQuery, ReportStore, current_actor};
+use scimitar::env::Actor;
+use scimitar::report::{OperationRecord, Outcome, ReportQuery, ReportStore};
 use std::time::Instant;
 use time::{Duration, OffsetDateTime};
 
@@ -60,7 +61,8 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("scimitar.db");
     let mut store = ReportStore::open(&path)?;
-    let actor = current_actor();
+    let actor = Actor::new(std::env::var("USER").ok(), None);
+    let actor = (actor.user, actor.host);
     let start = OffsetDateTime::now_utc() - Duration::days(365);
 
     let t = Instant::now();

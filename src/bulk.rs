@@ -7,7 +7,7 @@ use crate::output::{OutputFormat, Rows};
 use crate::queue::input::{self, InputRow};
 use crate::queue::journal::OpRow;
 use crate::queue::{
-    Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, Journal, OpState, QueueEvent, RunContext, Safety, Screened, Target,
+    Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, Journal, OpState, QueueEvent, Safety, Screened, Target,
 };
 use crate::scim::ratelimit::Endpoint;
 use crate::scim::{Group, ScimClient, User};
@@ -67,8 +67,8 @@ async fn resolve_targets(client: &ScimClient, t: &Targets) -> Result<Vec<(InputR
     input::resolve(client, &rows).await.map_err(input_errors)
 }
 
-pub async fn deactivate(c: &Connection, t: &Targets, run: &RunArgs, active: bool) -> Result<i32, Fail> {
-    let resolved = resolve_targets(&c.client, t).await?;
+pub async fn deactivate(c: Connection<'_>, t: &Targets, run: &RunArgs, active: bool) -> Result<i32, Fail> {
+    let resolved = resolve_targets(c.client, t).await?;
     let actions = resolved
         .into_iter()
         .map(|(_, u)| {
@@ -80,7 +80,7 @@ pub async fn deactivate(c: &Connection, t: &Targets, run: &RunArgs, active: bool
     execute(c, actions, run, what).await
 }
 
-pub async fn create_users(c: &Connection, from: &std::path::Path, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn create_users(c: Connection<'_>, from: &std::path::Path, run: &RunArgs) -> Result<i32, Fail> {
     let users = input::read_new_users(from).map_err(input_errors)?;
     // Existing accounts are reported before anything runs: linking, never duplicating.
     let mut errors = Vec::new();
@@ -110,7 +110,7 @@ async fn find_group(client: &ScimClient, name_or_id: &str) -> Result<Group, Fail
     client.find_group_by_name(name_or_id).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name_or_id:?}")))
 }
 
-pub async fn group_create(c: &Connection, name: &str, members: &Targets, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn group_create(c: Connection<'_>, name: &str, members: &Targets, run: &RunArgs) -> Result<i32, Fail> {
     if name.trim().is_empty() {
         return Err(Fail::new(exit::USAGE, "the group name is empty"));
     }
@@ -120,24 +120,24 @@ pub async fn group_create(c: &Connection, name: &str, members: &Targets, run: &R
     let ids = if members.users.is_empty() && members.from.is_none() {
         Vec::new()
     } else {
-        resolve_targets(&c.client, members).await?.into_iter().map(|(_, u)| u.id().to_string()).collect()
+        resolve_targets(c.client, members).await?.into_iter().map(|(_, u)| u.id().to_string()).collect()
     };
     execute(c, vec![Action::CreateGroup { name: name.into(), members: ids }], run, "create a group").await
 }
 
-pub async fn group_rename(c: &Connection, group: &str, to: &str, run: &RunArgs) -> Result<i32, Fail> {
-    let g = find_group(&c.client, group).await?;
+pub async fn group_rename(c: Connection<'_>, group: &str, to: &str, run: &RunArgs) -> Result<i32, Fail> {
+    let g = find_group(c.client, group).await?;
     execute(c, vec![Action::RenameGroup { id: g.id().into(), from: g.name().into(), to: to.into() }], run, "rename a group").await
 }
 
-pub async fn group_delete(c: &Connection, group: &str, run: &RunArgs) -> Result<i32, Fail> {
-    let g = find_group(&c.client, group).await?;
+pub async fn group_delete(c: Connection<'_>, group: &str, run: &RunArgs) -> Result<i32, Fail> {
+    let g = find_group(c.client, group).await?;
     execute(c, vec![Action::DeleteGroup { id: g.id().into(), name: g.name().into() }], run, "delete a group").await
 }
 
-pub async fn group_members(c: &Connection, group: &str, t: &Targets, add: bool, run: &RunArgs) -> Result<i32, Fail> {
-    let g = find_group(&c.client, group).await?;
-    let ids: Vec<String> = resolve_targets(&c.client, t).await?.into_iter().map(|(_, u)| u.id().to_string()).collect();
+pub async fn group_members(c: Connection<'_>, group: &str, t: &Targets, add: bool, run: &RunArgs) -> Result<i32, Fail> {
+    let g = find_group(c.client, group).await?;
+    let ids: Vec<String> = resolve_targets(c.client, t).await?.into_iter().map(|(_, u)| u.id().to_string()).collect();
     let a = if add {
         Action::AddMembers { group_id: g.id().into(), group_name: g.name().into(), user_ids: ids }
     } else {
@@ -181,16 +181,13 @@ fn confirm(screened: &Screened, what: &str, force_prompt: Option<&str>) -> Resul
     Ok(if typed { line == n.to_string() } else { matches!(line, "y" | "Y" | "yes") })
 }
 
-pub fn open_journal(c: &Connection) -> Result<Arc<Journal>, Fail> {
-    let ctx = RunContext::new(&c.profile_name, &c.client.host());
-    Journal::open(&crate::paths::database(), ctx)
-        .map(Arc::new)
-        .map_err(|e| Fail::new(exit::CONFIG, format!("cannot open the journal: {e:#}")))
+pub fn open_journal(c: Connection<'_>) -> Result<Arc<Journal>, Fail> {
+    Ok(c.env.journal()?)
 }
 
 /// Screen actions with the profile's safety rules, telling stderr what a rule skips.
-pub fn screen(c: &Connection, actions: Vec<Action>, run: &RunArgs) -> (Safety, Screened) {
-    let safety = Safety::from_profile(&c.profile, run.force);
+pub fn screen(c: Connection<'_>, actions: Vec<Action>, run: &RunArgs) -> (Safety, Screened) {
+    let safety = Safety { force: run.force, ..c.env.safety.clone() };
     let screened = safety.screen(actions);
     for (a, why) in &screened.skipped {
         eprintln!("scimitar: skipping {}: {why}", crate::sanitize::clean(&a.describe()));
@@ -231,7 +228,7 @@ pub fn approve(screened: &Screened, ceiling: Result<(), String>, run: &RunArgs, 
 
 /// Journal an approved, screened batch and run it (results on stdout); returns the exit code.
 pub async fn submit_and_run(
-    c: &Connection,
+    c: Connection<'_>,
     journal: Arc<Journal>,
     info: &BatchInfo,
     screened: &Screened,
@@ -242,7 +239,7 @@ pub async fn submit_and_run(
 }
 
 /// Screen, confirm, journal and run a list of actions.
-pub async fn execute(c: &Connection, actions: Vec<Action>, run: &RunArgs, what: &str) -> Result<i32, Fail> {
+pub async fn execute(c: Connection<'_>, actions: Vec<Action>, run: &RunArgs, what: &str) -> Result<i32, Fail> {
     let (safety, screened) = screen(c, actions, run);
     let ceiling = safety.check_ceiling(&screened);
     if run.dry_run {
@@ -264,7 +261,7 @@ pub async fn execute(c: &Connection, actions: Vec<Action>, run: &RunArgs, what: 
 }
 
 /// Run (or resume) a journaled batch with a progress bar on stderr and results on stdout.
-pub async fn run_batch(c: &Connection, journal: Arc<Journal>, batch: &str, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn run_batch(c: Connection<'_>, journal: Arc<Journal>, batch: &str, run: &RunArgs) -> Result<i32, Fail> {
     let engine = Engine::new(c.client.clone(), journal, EngineConfig { workers: run.workers, deactivate_via: run.via });
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = Cancel::default();
@@ -274,7 +271,7 @@ pub async fn run_batch(c: &Connection, journal: Arc<Journal>, batch: &str, run: 
         let cancel = cancel.clone();
         tokio::spawn(async move { engine.run_batch(&batch, Some(tx), cancel).await })
     };
-    let interrupted = follow(rx, &cancel, planned_rate(&c.client, run.via)).await;
+    let interrupted = follow(rx, &cancel, planned_rate(c.client, run.via)).await;
     let result = handle
         .await
         .map_err(|e| Fail::new(exit::FAILURE, format!("the queue stopped: {e}")))?
@@ -394,7 +391,7 @@ fn write_results(ops: &[OpRow], format: OutputFormat) -> Result<(), Fail> {
 }
 
 /// `scimitar resume`: finish batches a crash or kill left open.
-pub async fn resume(c: &Connection, batch: Option<&str>, retry_failed: bool, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn resume(c: Connection<'_>, batch: Option<&str>, retry_failed: bool, run: &RunArgs) -> Result<i32, Fail> {
     let journal = open_journal(c)?;
     if let Some(b) = batch
         && retry_failed

@@ -2,11 +2,12 @@
 //! stderr, and the exit code says what happened (see `exit`).
 
 use crate::bulk::{self, RunArgs, Targets};
-use crate::config::{self, Config, ConfigError, Profile};
+use crate::config::ConfigError;
+use crate::env::{Actor, EnvError, Environment, Inputs};
 use crate::exit;
 use crate::output::{OutputFormat, Rows};
 use crate::scim::client::{CheckReport, normalize_email};
-use crate::scim::{ApiVersion, ClientConfig, Filter, Group, RateLimit, ScimClient, ScimError, User};
+use crate::scim::{ApiVersion, Filter, Group, ScimClient, ScimError, User};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
 use serde_json::Value;
@@ -138,10 +139,6 @@ pub struct DemoArgs {
     /// Do not write the demo HR export and its policy (`demo-hr`) into the demo's data dir
     #[arg(long)]
     pub no_policy: bool,
-    /// The demo runs in a data dir of its own (set by `main` when it made one): only then does it
-    /// write its HR export and policy there.
-    #[arg(skip)]
-    pub own_data_dir: bool,
 }
 
 #[derive(Args, Debug)]
@@ -305,40 +302,56 @@ impl From<std::io::Error> for Fail {
     }
 }
 
-/// A resolved connection: the client plus what the rest of the program needs to know.
-#[derive(Clone, Debug)]
-pub struct Connection {
-    pub client: ScimClient,
-    pub profile_name: String,
-    pub profile: Profile,
-    pub config: Config,
+impl From<EnvError> for Fail {
+    fn from(e: EnvError) -> Self {
+        match e {
+            EnvError::Config(e) => e.into(),
+            EnvError::Scim(e) => e.into(),
+            EnvError::ThrottleScale(_) => Fail::new(exit::USAGE, e.to_string()),
+            EnvError::Journal(_) => Fail::new(exit::CONFIG, e.to_string()),
+        }
+    }
 }
 
-impl ConnArgs {
-    pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let path = self.config.clone().unwrap_or_else(crate::paths::config_file);
-        Config::load(&path)
+/// A command's view of the environment once the client is built.
+#[derive(Clone, Copy, Debug)]
+pub struct Connection<'e> {
+    pub env: &'e Environment,
+    pub client: &'e ScimClient,
+}
+
+impl<'e> Connection<'e> {
+    /// Build (once) the environment's client.
+    pub fn of(env: &'e Environment) -> Result<Connection<'e>, Fail> {
+        Ok(Connection { env, client: env.client()? })
+    }
+}
+
+impl Cli {
+    /// Everything the run takes from flags and the process environment, read here and only here.
+    pub fn inputs(&self) -> Inputs {
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let text = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let c = &self.conn;
+        Inputs {
+            config_file: c.config.clone(),
+            config_dir: var("SCIMITAR_CONFIG_DIR").map(PathBuf::from),
+            data_dir: var("SCIMITAR_DATA_DIR").map(PathBuf::from),
+            profile: c.profile.clone(),
+            url: c.url.clone(),
+            api: c.api,
+            token_file: c.token_file.clone(),
+            env_token: text("SLACK_SCIM_TOKEN").map(crate::scim::Secret::new),
+            throttle_off: c.throttle == Some(RateLimitFlag::Off),
+            throttle_scale: c.throttle_scale,
+            read_only: self.read_only,
+            actor: Actor::new(text("USER").or_else(|| text("LOGNAME")).or_else(|| text("USERNAME")), text("HOSTNAME")),
+        }
     }
 
-    /// Build the client from flags, environment and profile.
-    pub fn connect(&self) -> Result<Connection, Fail> {
-        let config = self.load_config()?;
-        let (profile_name, profile) = config.profile(self.profile.as_deref())?;
-        let url = self.url.clone().or_else(|| profile.url.clone());
-        let version = self.api.or(profile.api).or_else(|| url.as_deref().and_then(config::version_from_url)).unwrap_or_default();
-        let url = url.unwrap_or_else(|| config::default_url(version));
-        let token = config::resolve_token(self.token_file.as_deref(), std::env::var("SLACK_SCIM_TOKEN").ok(), &profile)?;
-        let mut cc = ClientConfig::new(&url, token, version)?;
-        let scale = self.throttle_scale.or(profile.rate_scale).unwrap_or(1.0);
-        if !(scale.is_finite() && scale > 0.0) {
-            return Err(Fail::new(exit::USAGE, format!("--throttle-scale must be a positive number, not {scale}")));
-        }
-        cc.rate_limit = match self.throttle {
-            Some(RateLimitFlag::Off) => RateLimit::Off,
-            _ => RateLimit::Slack { scale },
-        };
-        let client = ScimClient::new(cc)?;
-        Ok(Connection { client, profile_name, profile, config })
+    /// How the console looks: `--theme`, and `NO_COLOR` (read here, once).
+    pub fn ui(&self) -> crate::tui::UiOptions {
+        crate::tui::UiOptions { theme: self.theme.clone(), no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) }
     }
 }
 
@@ -359,28 +372,27 @@ pub fn is_write(command: &Command) -> bool {
     )
 }
 
-/// Run a headless command; returns the exit code.
-pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
+/// Run a headless command in its environment; returns the exit code.
+pub async fn run(env: &Environment, command: Command) -> i32 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = match command {
-        Command::Check(a) => cmd_check(conn, a, &mut out).await,
-        Command::Users(c) => cmd_users(conn, c, &mut out).await,
-        Command::Groups(c) => cmd_groups(conn, c, &mut out).await,
-        Command::Resume { batch, retry_failed, run } => match conn.connect() {
-            Ok(c) => bulk::resume(&c, batch.as_deref(), retry_failed, &run).await,
+        Command::Check(a) => cmd_check(env, a, &mut out).await,
+        Command::Users(c) => cmd_users(env, c, &mut out).await,
+        Command::Groups(c) => cmd_groups(env, c, &mut out).await,
+        Command::Resume { batch, retry_failed, run } => match Connection::of(env) {
+            Ok(c) => bulk::resume(c, batch.as_deref(), retry_failed, &run).await,
             Err(f) => Err(f),
         },
-        Command::Plan { policy, output } => crate::policy_cmd::plan(conn, &policy, output, &mut out).await,
-        Command::Apply { policy, run } => crate::policy_cmd::apply(conn, &policy, &run).await,
+        Command::Plan { policy, output } => crate::policy_cmd::plan(env, &policy, output, &mut out).await,
+        Command::Apply { policy, run } => crate::policy_cmd::apply(env, &policy, &run).await,
         Command::Emulator(args) => match crate::emulator_cmd::serve_forever(args).await {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail::new(exit::UNAVAILABLE, format!("emulator: {e:#}"))),
         },
         Command::Report(mut args) => {
-            if let Ok(cfg) = conn.load_config() {
-                args.config_retain_days = cfg.retain_days();
-            }
+            args.config_retain_days = env.retain_days();
+            args.db = args.db.or_else(|| Some(env.paths.database()));
             let stderr = std::io::stderr();
             Ok(crate::report_cmd::run(args, &mut out, &mut stderr.lock()))
         }
@@ -398,20 +410,20 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
     }
 }
 
-async fn cmd_check(conn: &ConnArgs, a: CheckArgs, out: &mut dyn Write) -> Result<i32, Fail> {
-    let c = conn.connect()?;
+async fn cmd_check(env: &Environment, a: CheckArgs, out: &mut dyn Write) -> Result<i32, Fail> {
+    let c = Connection::of(env)?;
     let r: CheckReport = c.client.check().await;
     let mut rows = Rows::new(vec!["check", "result"]);
     rows.push(vec!["url".into(), r.url.clone()], None);
     rows.push(vec!["api".into(), r.version.label().into()], None);
-    rows.push(vec!["profile".into(), c.profile_name.clone()], None);
+    rows.push(vec!["profile".into(), env.profile_name.clone()], None);
     rows.push(vec!["scim endpoint answers".into(), yes_no(r.scim_endpoint)], None);
     rows.push(vec!["token accepted".into(), yes_no(r.token_accepted)], None);
     rows.push(vec!["users".into(), r.total_users.map(|n| n.to_string()).unwrap_or_else(|| "-".into())], None);
     rows.push(vec!["latency".into(), format!("{} ms", r.latency_ms)], None);
     if a.output == OutputFormat::Json {
         let mut v = serde_json::to_value(&r).unwrap();
-        v["profile"] = Value::from(c.profile_name.clone());
+        v["profile"] = Value::from(env.profile_name.clone());
         writeln!(out, "{v}")?;
     } else {
         rows.write(a.output, out)?;
@@ -446,7 +458,7 @@ pub fn user_row(u: &User) -> Vec<String> {
     ]
 }
 
-async fn cmd_users(conn: &ConnArgs, cmd: UsersCmd, out: &mut dyn Write) -> Result<i32, Fail> {
+async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Result<i32, Fail> {
     match cmd {
         UsersCmd::Find { emails, output } => {
             // Every address is checked before any request is sent.
@@ -461,7 +473,7 @@ async fn cmd_users(conn: &ConnArgs, cmd: UsersCmd, out: &mut dyn Write) -> Resul
             if !bad.is_empty() {
                 return Err(Fail::new(exit::USAGE, bad.join("\n")));
             }
-            let c = conn.connect()?;
+            let c = Connection::of(env)?;
             let found: Vec<Result<Option<User>, ScimError>> = futures::stream::iter(norm.iter().map(|e| {
                 let client = c.client.clone();
                 let e = e.clone();
@@ -499,12 +511,12 @@ async fn cmd_users(conn: &ConnArgs, cmd: UsersCmd, out: &mut dyn Write) -> Resul
             }
             Ok(exit::OK)
         }
-        UsersCmd::Deactivate { targets, run } => bulk::deactivate(&conn.connect()?, &targets, &run, false).await,
-        UsersCmd::Reactivate { targets, run } => bulk::deactivate(&conn.connect()?, &targets, &run, true).await,
-        UsersCmd::Create { from, run } => bulk::create_users(&conn.connect()?, &from, &run).await,
-        UsersCmd::Export { output } => crate::policy_cmd::export_users(&conn.connect()?, output, out).await,
+        UsersCmd::Deactivate { targets, run } => bulk::deactivate(Connection::of(env)?, &targets, &run, false).await,
+        UsersCmd::Reactivate { targets, run } => bulk::deactivate(Connection::of(env)?, &targets, &run, true).await,
+        UsersCmd::Create { from, run } => bulk::create_users(Connection::of(env)?, &from, &run).await,
+        UsersCmd::Export { output } => crate::policy_cmd::export_users(Connection::of(env)?, output, out).await,
         UsersCmd::Show { id, output } => {
-            let c = conn.connect()?;
+            let c = Connection::of(env)?;
             let user = if id.contains('@') {
                 let e = normalize_email(&id).map_err(|e| Fail::new(exit::USAGE, e.to_string()))?;
                 c.client.find_user_by_email(&e).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no user with email {e}")))?
@@ -522,7 +534,7 @@ async fn cmd_users(conn: &ConnArgs, cmd: UsersCmd, out: &mut dyn Write) -> Resul
                 Some(text) => Some(Filter::parse(&text).map_err(|e| Fail::new(exit::USAGE, format!("--filter {text:?}: {e}")))?),
                 None => None,
             };
-            let c = conn.connect()?;
+            let c = Connection::of(env)?;
             let progress = std::io::stderr().is_terminal();
             let mut pages = std::pin::pin!(c.client.user_pages(filter, 1000));
             let mut rows = Rows::new(USER_COLUMNS.to_vec());
@@ -626,8 +638,8 @@ fn write_user_detail(u: &User, output: OutputFormat, out: &mut dyn Write) -> Res
     Ok(())
 }
 
-async fn cmd_groups(conn: &ConnArgs, cmd: GroupsCmd, out: &mut dyn Write) -> Result<i32, Fail> {
-    let c = conn.connect()?;
+async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> Result<i32, Fail> {
+    let c = Connection::of(env)?;
     match cmd {
         GroupsCmd::List { output } => {
             let groups = c.client.all_groups().await?;
@@ -641,20 +653,20 @@ async fn cmd_groups(conn: &ConnArgs, cmd: GroupsCmd, out: &mut dyn Write) -> Res
             rows.write(output, out)?;
             Ok(exit::OK)
         }
-        GroupsCmd::Create { name, members, run } => bulk::group_create(&c, &name, &members, &run).await,
-        GroupsCmd::Rename { group, to, run } => bulk::group_rename(&c, &group, &to, &run).await,
-        GroupsCmd::Delete { group, run } => bulk::group_delete(&c, &group, &run).await,
-        GroupsCmd::Add { group, targets, run } => bulk::group_members(&c, &group, &targets, true, &run).await,
-        GroupsCmd::Remove { group, targets, run } => bulk::group_members(&c, &group, &targets, false, &run).await,
+        GroupsCmd::Create { name, members, run } => bulk::group_create(c, &name, &members, &run).await,
+        GroupsCmd::Rename { group, to, run } => bulk::group_rename(c, &group, &to, &run).await,
+        GroupsCmd::Delete { group, run } => bulk::group_delete(c, &group, &run).await,
+        GroupsCmd::Add { group, targets, run } => bulk::group_members(c, &group, &targets, true, &run).await,
+        GroupsCmd::Remove { group, targets, run } => bulk::group_members(c, &group, &targets, false, &run).await,
         GroupsCmd::Show { group, output } => {
             let g: Group = if crate::scim::types::is_valid_id(&group) && group.starts_with('S') {
                 match c.client.get_group(&group).await {
                     Ok(g) => g,
-                    Err(e) if e.is_not_found() => find_group(&c.client, &group).await?,
+                    Err(e) if e.is_not_found() => find_group(c.client, &group).await?,
                     Err(e) => return Err(e.into()),
                 }
             } else {
-                find_group(&c.client, &group).await?
+                find_group(c.client, &group).await?
             };
             if output == OutputFormat::Json {
                 writeln!(out, "{}", g.to_value(ApiVersion::V2))?;

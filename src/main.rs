@@ -1,21 +1,31 @@
 use clap::Parser;
-use scimitar::cli::{Cli, Command, run};
+use scimitar::cli::{Cli, Command, Fail, run};
+use scimitar::env::Environment;
 
 fn main() {
-    let mut cli = Cli::parse();
-    let mut demo_dir = None;
-    if matches!(cli.command, Some(Command::Demo(_))) && std::env::var_os("SCIMITAR_DATA_DIR").is_none() {
-        // The demo's journal and reports go to a folder of their own, so the Reports pane shows
-        // the demo's operations and the real audit trail never sees the emulator. It goes away
-        // with the demo, as the emulator's data does.
-        let dir = std::env::temp_dir().join(format!("scimitar-demo-{}", std::process::id()));
-        // SAFETY: no other thread exists yet (the runtime is built below).
-        unsafe { std::env::set_var("SCIMITAR_DATA_DIR", &dir) };
-        demo_dir = Some(dir);
-        if let Some(Command::Demo(args)) = cli.command.as_mut() {
-            args.own_data_dir = true;
+    let cli = Cli::parse();
+    // Flags and the process environment are read here, once; everything below gets them as
+    // values (`Inputs`, `UiOptions`).
+    let mut inputs = cli.inputs();
+    let ui = cli.ui();
+    // The demo's journal and reports go to a private folder of its own (0700, a fresh name, gone
+    // with the demo, as the emulator's data is), so the Reports pane shows the demo's operations
+    // and the real audit trail never sees the emulator. SCIMITAR_DATA_DIR still wins.
+    let demo_dir = if matches!(cli.command, Some(Command::Demo(_))) && inputs.data_dir.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        match tempfile::Builder::new().prefix("scimitar-demo-").permissions(std::fs::Permissions::from_mode(0o700)).tempdir() {
+            Ok(d) => {
+                inputs.data_dir = Some(d.path().to_path_buf());
+                Some(d)
+            }
+            Err(e) => {
+                eprintln!("scimitar: cannot make the demo's private data dir: {e}");
+                std::process::exit(scimitar::exit::FAILURE);
+            }
         }
-    }
+    } else {
+        None
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -24,17 +34,36 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Some(Command::Demo(args)) => runtime.block_on(scimitar::tui::run_demo_opts(args, cli.theme, cli.read_only)),
+        // The emulator is a server of its own: no config, no profile.
+        Some(Command::Emulator(args)) => runtime.block_on(run_emulator(args)),
         Some(cmd) if cli.read_only && scimitar::cli::is_write(&cmd) => {
             eprintln!("scimitar: --read-only: this command changes Slack; nothing was done");
             scimitar::exit::USAGE
         }
-        Some(cmd) => runtime.block_on(run(&cli.conn, cmd)),
-        None => runtime.block_on(scimitar::tui::run_console_opts(&cli.conn, cli.theme, cli.read_only)),
+        command => match Environment::load(inputs) {
+            Err(e) => fail(Fail::from(e)),
+            Ok(env) => match command {
+                Some(Command::Demo(args)) => runtime.block_on(scimitar::tui::run_demo(args, env, ui, demo_dir.is_some())),
+                Some(cmd) => runtime.block_on(run(&env, cmd)),
+                None => runtime.block_on(scimitar::tui::run_console(env, ui)),
+            },
+        },
     };
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    if let Some(dir) = demo_dir {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    drop(demo_dir);
     std::process::exit(code);
+}
+
+async fn run_emulator(args: scimitar::emulator_cmd::EmulatorArgs) -> i32 {
+    match scimitar::emulator_cmd::serve_forever(args).await {
+        Ok(()) => scimitar::exit::OK,
+        Err(e) => fail(Fail::new(scimitar::exit::UNAVAILABLE, format!("emulator: {e:#}"))),
+    }
+}
+
+fn fail(f: Fail) -> i32 {
+    if !f.message.is_empty() {
+        eprintln!("scimitar: {}", f.message);
+    }
+    f.code
 }

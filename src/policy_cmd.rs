@@ -8,7 +8,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::bulk::{self, RunArgs};
-use crate::cli::{ConnArgs, Connection, Fail, USER_COLUMNS, user_row};
+use crate::cli::{Connection, Fail, USER_COLUMNS, user_row};
+use crate::env::Environment;
 use crate::exit;
 use crate::output::{OutputFormat, Rows};
 use crate::policy::apply::{self, Passes};
@@ -36,17 +37,17 @@ fn print_warnings(plan: &Plan) {
 }
 
 /// Resolve and check the policy (its errors need no connection), then connect and plan.
-async fn connect_and_plan(conn: &ConnArgs, policy: &str) -> Result<(Connection, PathBuf, LivePlan), Fail> {
-    let path = resolve_policy(policy)?;
+async fn connect_and_plan<'e>(env: &'e Environment, policy: &str) -> Result<(Connection<'e>, PathBuf, LivePlan), Fail> {
+    let path = resolve_policy(policy, &env.paths.policies_dir())?;
     let (policy, source) = load_policy(&path)?;
-    let c = conn.connect()?;
-    let live = live_plan_loaded(&c.client, &path, policy, &source, &apply::default_state_dir()).await?;
+    let c = Connection::of(env)?;
+    let live = live_plan_loaded(c.client, &path, policy, &source, &env.paths.state_dir()).await?;
     Ok((c, path, live))
 }
 
 /// `scimitar plan --policy FILE|NAME`.
-pub async fn plan(conn: &ConnArgs, policy: &str, output: OutputFormat, out: &mut dyn Write) -> Result<i32, Fail> {
-    let (_, _, live) = connect_and_plan(conn, policy).await?;
+pub async fn plan(env: &Environment, policy: &str, output: OutputFormat, out: &mut dyn Write) -> Result<i32, Fail> {
+    let (_, _, live) = connect_and_plan(env, policy).await?;
     render::render(&live.plan, output, out)?;
     print_warnings(&live.plan);
     if let Err(e) = live.plan.check_ceiling(&live.policy, live.active_users) {
@@ -66,9 +67,9 @@ fn ceilings(live: &LivePlan, safety: &Safety, preview: &Screened, force: bool) -
 }
 
 /// `scimitar apply --policy FILE|NAME`: queue the plan through the action queue.
-pub async fn apply(conn: &ConnArgs, policy: &str, run: &RunArgs) -> Result<i32, Fail> {
-    let (c, path, live) = connect_and_plan(conn, policy).await?;
-    let c = &c;
+pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32, Fail> {
+    let (c, path, live) = connect_and_plan(env, policy).await?;
+
     let plan = &live.plan;
     let name = apply::policy_name(&path);
     print_warnings(plan);
@@ -109,8 +110,8 @@ pub async fn apply(conn: &ConnArgs, policy: &str, run: &RunArgs) -> Result<i32, 
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = crate::queue::Cancel::default();
     let (result, interrupted) = tokio::join!(
-        apply::apply_live(&c.client, &live, &name, &run_id, env, tx, cancel.clone()),
-        bulk::follow(rx, &cancel, bulk::planned_rate(&c.client, run.via)),
+        apply::apply_live(c.client, &live, &name, &run_id, env, tx, cancel.clone()),
+        bulk::follow(rx, &cancel, bulk::planned_rate(c.client, run.via)),
     );
     let outcome = result.map_err(|e| Fail::new(exit::FAILURE, e))?;
     for b in &outcome.batches {
@@ -128,15 +129,15 @@ pub async fn apply(conn: &ConnArgs, policy: &str, run: &RunArgs) -> Result<i32, 
     Ok(if outcome.complete && !interrupted { exit::OK } else { exit::FAILURE })
 }
 
-async fn save_state(c: &Connection, live: &LivePlan) -> Result<(), Fail> {
-    let ids = apply::group_ids_after(&c.client, &live.policy, live.prior.as_ref()).await?;
+async fn save_state(c: Connection<'_>, live: &LivePlan) -> Result<(), Fail> {
+    let ids = apply::group_ids_after(c.client, &live.policy, live.prior.as_ref()).await?;
     let next = PriorState::next(&live.policy, live.prior.as_ref(), ids);
     apply::save_prior(&live.state_file, &next).map_err(|e| Fail::new(exit::FAILURE, format!("cannot save the policy state: {e}")))
 }
 
 /// `scimitar users export`: the live directory; `csv` is in the shape a policy source reads
 /// (`config::EXPORT_POLICY`).
-pub async fn export_users(c: &Connection, output: OutputFormat, out: &mut dyn Write) -> Result<i32, Fail> {
+pub async fn export_users(c: Connection<'_>, output: OutputFormat, out: &mut dyn Write) -> Result<i32, Fail> {
     let users = c.client.all_users(None).await?;
     match output {
         OutputFormat::Csv => export::users_to_source_csv(&users, out)?,

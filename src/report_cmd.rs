@@ -90,7 +90,7 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
 }
 
 fn run_inner(args: ReportArgs, now: OffsetDateTime, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<i32> {
-    let path = args.db.clone().unwrap_or_else(crate::paths::database);
+    let path = args.db.clone().ok_or_else(|| anyhow::anyhow!("no database: pass --db PATH"))?;
     let query = match build_query(&args, now) {
         Ok(q) => q,
         Err(msg) => {

@@ -70,7 +70,7 @@ key = "squad"
     assert!(c.updates >= 1, "{c:?}");
 
     let db = dir.path().join("scimitar.db");
-    let journal = Arc::new(Journal::open(&db, RunContext::new("test", &client.host())).unwrap());
+    let journal = Arc::new(Journal::open(&db, RunContext::new("test", &client.host(), &scimitar::env::Actor::default())).unwrap());
     let env = ApplyEnv {
         journal,
         safety: Safety::default(),

@@ -66,7 +66,9 @@ async fn demo_policy_applies_cleanly_on_a_small_org() {
     assert!(c.updates >= 2 && c.deactivations >= 2 && c.member_adds >= 3, "{c:?}");
     assert_eq!(c.deactivations, summary.left.len() + summary.disabled.len());
 
-    let journal = Arc::new(Journal::open(&dir.path().join("scimitar.db"), RunContext::new("test", &client.host())).unwrap());
+    let journal = Arc::new(
+        Journal::open(&dir.path().join("scimitar.db"), RunContext::new("test", &client.host(), &scimitar::env::Actor::default())).unwrap(),
+    );
     let env =
         ApplyEnv { journal, safety: Safety::default(), engine: EngineConfig { workers: 4, ..Default::default() }, origin: "test".into() };
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

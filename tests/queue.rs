@@ -44,7 +44,9 @@ async fn ordinary_users(emu: &Emulator, n: usize) -> Vec<User> {
 }
 
 fn journal(dir: &tempfile::TempDir) -> Arc<Journal> {
-    Arc::new(Journal::open(&dir.path().join("scimitar.db"), RunContext::new("test", "127.0.0.1")).unwrap())
+    Arc::new(
+        Journal::open(&dir.path().join("scimitar.db"), RunContext::new("test", "127.0.0.1", &scimitar::env::Actor::default())).unwrap(),
+    )
 }
 
 fn deactivations(users: &[User]) -> Vec<Action> {

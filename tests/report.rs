@@ -3,8 +3,9 @@
 //! fails `verify`; two processes appending at once lose nothing.
 
 use clap::Parser;
+use scimitar::env::Actor;
 use scimitar::report::interchange;
-use scimitar::report::{OperationRecord, Outcome, ReportQuery, ReportStore, StoredRecord, current_actor};
+use scimitar::report::{OperationRecord, Outcome, ReportQuery, ReportStore, StoredRecord};
 use scimitar::report_cmd::{self as cli, ReportArgs};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -31,7 +32,7 @@ const T0: OffsetDateTime = datetime!(2026-11-01 09:00 UTC);
 const RESUMED: OffsetDateTime = datetime!(2026-11-03 14:00 UTC);
 
 fn deactivate(i: u32, started: OffsetDateTime, outcome: Outcome) -> OperationRecord {
-    let (os_user, os_host) = current_actor();
+    let Actor { user: os_user, host: os_host } = Actor::new(std::env::var("USER").ok(), None);
     OperationRecord {
         op_id: format!("op-{i}-{}", started.unix_timestamp()),
         batch_id: Some("bulk-7f3a".into()),

@@ -335,6 +335,8 @@ pub struct App {
     pub policies: PoliciesPane,
     pub theme: Theme,
     pub themes: ThemeSet,
+    /// Where the config, policies and database are (shown in hints; the runtime sets them).
+    pub paths: crate::env::Paths,
     pub size: (u16, u16),
     pub spinner: usize,
     pub quit: bool,
@@ -382,6 +384,7 @@ impl App {
             policies: PoliciesPane::new(),
             theme,
             themes,
+            paths: crate::env::Paths::under(std::path::Path::new(".scimitar")),
             size: (80, 24),
             spinner: 0,
             quit: false,

@@ -6,6 +6,10 @@
 //! - `users`: the Users table model (store, filter, sort, selection).
 //! - `theme`: TOML themes, `NO_COLOR`.
 //! - `term`/`runtime`: the terminal guard and the event loop that runs effects on tokio tasks.
+//!
+//! The console gets its [`Environment`] (paths, config, profile, client, safety) from `main`, the
+//! same way the headless commands do; `scimitar demo` builds one too, with its client pointed at
+//! the embedded emulator and its data dir private to the run.
 
 pub mod app;
 pub mod confirm;
@@ -23,12 +27,28 @@ pub mod users;
 pub use app::{App, Effect, LogEntry, Msg};
 pub use runtime::{ConsoleEnv, run_with_client};
 
-use crate::cli::ConnArgs;
+use crate::env::Environment;
+use std::path::Path;
+
+/// How the console looks, from the front end's flags and environment.
+#[derive(Clone, Debug, Default)]
+pub struct UiOptions {
+    /// `--theme` / `SCIMITAR_THEME`.
+    pub theme: Option<String>,
+    /// `NO_COLOR` is set (https://no-color.org): a monochrome screen whatever the theme says.
+    pub no_color: bool,
+}
 
 /// Pick the theme: `--theme`, else the config's `ui.theme`, else `default`; `NO_COLOR` wins.
-pub fn choose_theme(flag: Option<&str>, config: Option<&str>) -> (theme::ThemeSet, theme::Theme, Option<String>) {
-    let set = theme::ThemeSet::load(&crate::paths::config_dir().join("themes"));
-    if theme::no_color() {
+/// User themes come from `themes_dir`.
+pub fn choose_theme(
+    themes_dir: &Path,
+    flag: Option<&str>,
+    config: Option<&str>,
+    no_color: bool,
+) -> (theme::ThemeSet, theme::Theme, Option<String>) {
+    let set = theme::ThemeSet::load(themes_dir);
+    if no_color {
         return (set, theme::Theme::monochrome(), None);
     }
     let name = flag.or(config).unwrap_or("default");
@@ -38,39 +58,31 @@ pub fn choose_theme(flag: Option<&str>, config: Option<&str>) -> (theme::ThemeSe
     }
 }
 
-/// `scimitar` with no command: the console against the configured URL and token.
-pub async fn run_console(conn: &ConnArgs, theme: Option<String>) -> i32 {
-    run_console_opts(conn, theme, false).await
+/// `scimitar` with no command: the console against the environment's connection.
+pub async fn run_console(env: Environment, ui: UiOptions) -> i32 {
+    run_in(env, ui, Vec::new()).await
 }
 
-/// `run_console`, with `--read-only` (every write refused).
-pub async fn run_console_opts(conn: &ConnArgs, theme: Option<String>, read_only: bool) -> i32 {
-    let c = match conn.connect() {
-        Ok(c) => c,
-        Err(f) => {
+/// The console in an environment, with lines for the Log pane to start with.
+async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>) -> i32 {
+    let client = match env.client() {
+        Ok(c) => c.clone(),
+        Err(e) => {
+            let f = crate::cli::Fail::from(e);
             eprintln!("scimitar: {}", f.message);
             return f.code;
         }
     };
-    let theme = theme.or_else(|| c.config.ui.theme.clone());
-    let mut setup = queue_runner::QueueSetup::from_connection(&c);
-    setup.read_only = read_only;
-    let env = ConsoleEnv {
-        profile: c.profile_name.clone(),
-        safety: crate::queue::Safety::from_profile(&c.profile, false),
-        ..ConsoleEnv::default()
-    };
-    runtime::run_with_queue(c.client, theme, Vec::new(), setup, env).await
+    let setup = queue_runner::QueueSetup::from_env(&env);
+    let console = ConsoleEnv::from_env(&env);
+    runtime::run_with_queue(client, ui, intro, setup, console).await
 }
 
 /// `scimitar demo`: start the embedded emulator on a free loopback port with a random token,
-/// then open the console against it.
-pub async fn run_demo(args: crate::cli::DemoArgs, theme: Option<String>) -> i32 {
-    run_demo_opts(args, theme, false).await
-}
-
-/// `run_demo`, with `--read-only` (every write refused).
-pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, read_only: bool) -> i32 {
+/// then open the console against it. `env` is built as for any run (so the config's `[ui]`
+/// settings and themes apply); its connection and profile are replaced by the emulator's.
+/// `own_data_dir`: the data dir is the demo's own (then the demo policy is written there).
+pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOptions, own_data_dir: bool) -> i32 {
     use crate::emulator::{Emulator, EmulatorConfig, Faults, RateLimitMode};
     use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
     let token = format!("xoxp-demo-{:032x}", rand::random::<u128>());
@@ -102,25 +114,28 @@ pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, re
             return crate::exit::FAILURE;
         }
     };
+    // The demo acts on its own emulated org: the real profile's rules and name do not apply.
+    let mut env = env.with_client(client);
+    env.profile_name = "demo".into();
+    env.profile = Default::default();
+    env.safety = crate::queue::Safety::default();
     let mut intro = vec![format!(
         "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
         args.users, args.groups, args.seed
     )];
-    if args.own_data_dir && !args.no_policy {
-        intro.push(demo_policy(&emu, args.seed).await);
+    if own_data_dir && !args.no_policy {
+        intro.push(demo_policy(&emu, args.seed, &env.paths.data_dir).await);
     }
-    let mut setup = queue_runner::QueueSetup::in_data_dir("demo", &client.host());
-    setup.read_only = read_only;
-    let env = ConsoleEnv { profile: "demo".into(), ..ConsoleEnv::default() };
-    let code = runtime::run_with_queue(client, theme, intro, setup, env).await;
+    let code = run_in(env, ui, intro).await;
     emu.shutdown().await;
     code
 }
 
 /// Write the demo's HR export and policy into the data dir; the Log line saying what it holds.
-async fn demo_policy(emu: &crate::emulator::Emulator, seed: u64) -> String {
-    let dir = crate::paths::data_dir();
+async fn demo_policy(emu: &crate::emulator::Emulator, seed: u64, dir: &Path) -> String {
+    let dir = dir.to_path_buf();
     let (users, groups) = emu.snapshot();
+
     let written = tokio::task::spawn_blocking(move || crate::policy::demo::write_from(&users, &groups, &dir, seed))
         .await
         .unwrap_or_else(|e| Err(crate::policy::demo::DemoError::Io(std::io::Error::other(e.to_string()))));

@@ -373,7 +373,7 @@ fn render_list(app: &App, f: &mut Frame, r: Rect) {
         return;
     }
     if p.list.is_empty() {
-        let dir = crate::paths::config_dir().join("policies");
+        let dir = app.paths.policies_dir();
         let msg = if p.listed {
             format!("No policies. Put policy files (.toml) in {} (see docs/policies.md).", dir.display())
         } else {
@@ -772,15 +772,9 @@ impl App {
         vec![]
     }
 }
-
 /// The policies the pane offers: `policies/*.toml` in the data dir (where `scimitar demo` writes
 /// its `demo-hr`), then those in the config dir, then `examples/policy.toml` when the console runs
-/// from a checkout (blocking; the executor calls it).
-pub fn available() -> Vec<(String, PathBuf)> {
-    available_in(&crate::paths::data_dir().join("policies"), &crate::paths::config_dir().join("policies"))
-}
-
-/// `available` for these two folders (the same folder is listed once).
+/// from a checkout (blocking; the executor calls it). The same folder is listed once.
 pub fn available_in(data: &std::path::Path, config: &std::path::Path) -> Vec<(String, PathBuf)> {
     let mut list = if data.is_dir() && data != config { crate::policy::live::list_policies_in(data) } else { Vec::new() };
     list.extend(crate::policy::live::list_policies_in(config));

@@ -13,41 +13,37 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
 /// How the console's queue is set up: the journal, the profile's safety rules, the UI's
-/// confirmation threshold.
+/// confirmation threshold (and the config's theme, which comes from the same `[ui]` table).
 pub struct QueueSetup {
     pub journal: Result<Arc<Journal>, String>,
     pub safety: Safety,
     pub confirm_threshold: usize,
     pub read_only: bool,
+    pub theme: Option<String>,
 }
 
 impl QueueSetup {
-    /// A journal in memory (the demo: its emulator forgets everything on exit as well).
+    /// A journal in memory, default rules (tests).
     pub fn in_memory(profile: &str, host: &str) -> QueueSetup {
         QueueSetup {
-            journal: Journal::in_memory(RunContext::new(profile, host)).map(Arc::new).map_err(|e| format!("{e:#}")),
+            journal: Journal::in_memory(RunContext::new(profile, host, &crate::env::Actor::default()))
+                .map(Arc::new)
+                .map_err(|e| format!("{e:#}")),
             safety: Safety::default(),
             confirm_threshold: crate::bulk::CONFIRM_THRESHOLD,
             read_only: false,
+            theme: None,
         }
     }
 
-    /// The journal in the data dir (the demo points the data dir at a folder of its own) with
-    /// default rules.
-    pub fn in_data_dir(profile: &str, host: &str) -> QueueSetup {
+    /// The environment's journal (in its data dir), rules and `[ui]` settings.
+    pub fn from_env(env: &crate::env::Environment) -> QueueSetup {
         QueueSetup {
-            journal: Journal::open(&crate::paths::database(), RunContext::new(profile, host)).map(Arc::new).map_err(|e| format!("{e:#}")),
-            ..QueueSetup::in_memory(profile, host)
-        }
-    }
-
-    /// The journal in the data dir and the profile's rules, as the headless commands use them.
-    pub fn from_connection(c: &crate::cli::Connection) -> QueueSetup {
-        QueueSetup {
-            journal: crate::bulk::open_journal(c).map_err(|f| f.message),
-            safety: Safety::from_profile(&c.profile, false),
-            confirm_threshold: c.config.ui.confirm_threshold.unwrap_or(crate::bulk::CONFIRM_THRESHOLD),
-            read_only: false,
+            journal: env.journal().map_err(|e| e.to_string()),
+            safety: env.safety.clone(),
+            confirm_threshold: env.config.ui.confirm_threshold.unwrap_or(crate::bulk::CONFIRM_THRESHOLD),
+            read_only: env.read_only,
+            theme: env.config.ui.theme.clone(),
         }
     }
 }

@@ -15,6 +15,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Paragraph, Row, Table, TableState, Wrap};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use time::{Date, OffsetDateTime};
 use tui_input::Input;
@@ -194,10 +195,10 @@ pub fn export_csv(records: &[StoredRecord], dir: &Path, now: OffsetDateTime) -> 
     Ok(path)
 }
 
-/// Where exports go: the data dir when it exists or can be made, else the current directory.
-pub fn export_dir() -> PathBuf {
-    let d = crate::paths::data_dir();
-    if std::fs::create_dir_all(&d).is_ok() { d } else { PathBuf::from(".") }
+/// Where exports go: `dir` when it exists or can be made (owner-only), else the current directory.
+pub fn export_dir(dir: &std::path::Path) -> PathBuf {
+    let made = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
+    if made.is_ok() { dir.to_path_buf() } else { PathBuf::from(".") }
 }
 
 /// Every field of a record for the detail view, cleaned.
@@ -266,7 +267,7 @@ pub fn render(app: &App, f: &mut Frame, r: Rect) {
     if p.data.no_db {
         let msg = vec![
             Line::styled("  No operations recorded yet; they appear here after the first bulk action.", t.muted),
-            Line::styled(format!("  (The report is kept in {}.)", crate::paths::database().display()), t.muted),
+            Line::styled(format!("  (The report is kept in {}.)", app.paths.database().display()), t.muted),
         ];
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), Rect { y: ca.y, height: ca.height + ta.height, ..ca });
         return;

@@ -23,27 +23,38 @@ use tokio::task::JoinHandle;
 const FRAME: Duration = Duration::from_millis(12);
 const TICK: Duration = Duration::from_millis(100);
 
-/// What the console needs besides the client: where the database is, and the profile's rules
-/// for the action queue.
+/// What the console's workers need besides the client, taken from the [`Environment`]: where
+/// the files are, who runs it, and the profile's rules for the action queue.
+///
+/// [`Environment`]: crate::env::Environment
 #[derive(Clone, Debug)]
 pub struct ConsoleEnv {
     pub profile: String,
+    pub actor: crate::env::Actor,
     pub safety: crate::queue::Safety,
     pub engine: crate::queue::EngineConfig,
-    /// The database (journal and report).
-    pub db: std::path::PathBuf,
-    /// Saved state of earlier policy applies.
-    pub state_dir: std::path::PathBuf,
+    pub paths: crate::env::Paths,
 }
 
-impl Default for ConsoleEnv {
-    fn default() -> Self {
+impl ConsoleEnv {
+    pub fn from_env(env: &crate::env::Environment) -> ConsoleEnv {
         ConsoleEnv {
-            profile: "default".into(),
+            profile: env.profile_name.clone(),
+            actor: env.actor.clone(),
+            safety: env.safety.clone(),
+            engine: crate::queue::EngineConfig::default(),
+            paths: env.paths.clone(),
+        }
+    }
+
+    /// Everything under `root` (tests), with the default rules.
+    pub fn under(root: &std::path::Path) -> ConsoleEnv {
+        ConsoleEnv {
+            profile: "console".into(),
+            actor: crate::env::Actor::default(),
             safety: crate::queue::Safety::default(),
             engine: crate::queue::EngineConfig::default(),
-            db: crate::paths::database(),
-            state_dir: crate::policy::apply::default_state_dir(),
+            paths: crate::env::Paths::under(root),
         }
     }
 }
@@ -132,7 +143,7 @@ impl Executor {
                 self.queue.run(e)
             }
             Effect::QueryReports { generation, query } => {
-                let db = self.env.db.clone();
+                let db = self.env.paths.database();
                 tokio::spawn(async move {
                     let result = tokio::task::spawn_blocking(move || super::reports::load(&db, &query))
                         .await
@@ -141,10 +152,11 @@ impl Executor {
                 });
             }
             Effect::ExportReports { records } => {
+                let dir = self.env.paths.exports_dir();
                 tokio::spawn(async move {
                     let count = records.len();
                     let result = tokio::task::spawn_blocking(move || {
-                        super::reports::export_csv(&records, &super::reports::export_dir(), time::OffsetDateTime::now_utc())
+                        super::reports::export_csv(&records, &super::reports::export_dir(&dir), time::OffsetDateTime::now_utc())
                     })
                     .await
                     .unwrap_or_else(|e| Err(format!("the export stopped: {e}")));
@@ -152,13 +164,14 @@ impl Executor {
                 });
             }
             Effect::ListPolicies => {
+                let (data, config) = (self.env.paths.data_dir.join("policies"), self.env.paths.policies_dir());
                 tokio::spawn(async move {
-                    let list = tokio::task::spawn_blocking(super::policies::available).await.unwrap_or_default();
+                    let list = tokio::task::spawn_blocking(move || super::policies::available_in(&data, &config)).await.unwrap_or_default();
                     let _ = tx.send(Msg::PoliciesListed(list));
                 });
             }
             Effect::ComputePlan { generation, name, path } => {
-                let state_dir = self.env.state_dir.clone();
+                let state_dir = self.env.paths.state_dir();
                 if let Some(h) = self.plan.take() {
                     h.abort();
                 }
@@ -205,8 +218,8 @@ async fn apply_plan(
     cancel: crate::queue::Cancel,
 ) -> Result<crate::policy::apply::ApplyOutcome, String> {
     use crate::queue::{Journal, RunContext};
-    let ctx = RunContext::new(&env.profile, &client.host());
-    let db = env.db.clone();
+    let ctx = RunContext::new(&env.profile, &client.host(), &env.actor);
+    let db = env.paths.database();
     let journal = tokio::task::spawn_blocking(move || Journal::open(&db, ctx))
         .await
         .map_err(|e| e.to_string())?
@@ -238,22 +251,23 @@ fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> std::io
     Ok(())
 }
 
-/// Open the console on a client; returns the exit code.
+/// Open the console on a client, with files under `root`; returns the exit code.
 /// (The action queue journals in memory; `run_with_queue` takes a real journal and rules.)
-pub async fn run_with_client(client: ScimClient, theme: Option<String>) -> i32 {
+pub async fn run_with_client(client: ScimClient, ui: super::UiOptions, root: &std::path::Path) -> i32 {
     let setup = QueueSetup::in_memory("console", &client.host());
-    run_with_queue(client, theme, Vec::new(), setup, ConsoleEnv::default()).await
+    run_with_queue(client, ui, Vec::new(), setup, ConsoleEnv::under(root)).await
 }
 
 /// As `run_with_client`, with lines for the Log pane to start with, the action queue's setup
 /// (journal, safety rules) and the console's environment (report database, policy state).
-pub async fn run_with_queue(client: ScimClient, theme: Option<String>, intro: Vec<String>, setup: QueueSetup, env: ConsoleEnv) -> i32 {
+pub async fn run_with_queue(client: ScimClient, ui: super::UiOptions, intro: Vec<String>, setup: QueueSetup, env: ConsoleEnv) -> i32 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!("scimitar: the console needs a terminal; for scripts use the commands (scimitar --help)");
         return crate::exit::USAGE;
     }
-    let (themes, theme, theme_err) = super::choose_theme(theme.as_deref(), None);
+    let (themes, theme, theme_err) = super::choose_theme(&env.paths.themes_dir(), ui.theme.as_deref(), setup.theme.as_deref(), ui.no_color);
     let mut app = App::new(client.host(), client.version().label(), themes, theme);
+    app.paths = env.paths.clone();
     app.policies.profile_ceiling = env.safety.max_deactivations;
     for line in intro {
         app.push_log(Level::Info, line);

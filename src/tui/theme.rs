@@ -274,11 +274,6 @@ impl ThemeSet {
     }
 }
 
-/// Is `NO_COLOR` set to a non-empty value (https://no-color.org)?
-pub fn no_color() -> bool {
-    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

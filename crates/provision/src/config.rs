@@ -187,12 +187,12 @@ fn run_token_command(command: &str) -> Result<Secret, ConfigError> {
 }
 
 /// Where the token comes from, in order of precedence.
-pub fn resolve_token(token_file: Option<&Path>, env_token: Option<String>, profile: &Profile) -> Result<Secret, ConfigError> {
+pub fn resolve_token(token_file: Option<&Path>, env_token: Option<Secret>, profile: &Profile) -> Result<Secret, ConfigError> {
     if let Some(p) = token_file {
         return read_token_file(p);
     }
-    if let Some(t) = env_token.filter(|t| !t.trim().is_empty()) {
-        return Ok(Secret::new(t));
+    if let Some(t) = env_token.filter(|t| !t.is_empty()) {
+        return Ok(t);
     }
     if let Some(c) = &profile.token_command {
         return run_token_command(c);
@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn precedence() {
         let p = Profile { token_command: Some("echo from-command".into()), ..Default::default() };
-        assert_eq!(resolve_token(None, Some("from-env".into()), &p).unwrap().expose(), "from-env");
+        assert_eq!(resolve_token(None, Some(Secret::new("from-env")), &p).unwrap().expose(), "from-env");
         assert_eq!(resolve_token(None, None, &p).unwrap().expose(), "from-command");
         assert!(matches!(resolve_token(None, None, &Profile::default()), Err(ConfigError::NoToken)));
     }

@@ -8,7 +8,8 @@ pub use scim;
 pub use scim::sanitize;
 
 pub mod config;
-pub mod paths;
+pub mod env;
+pub mod files;
 pub mod policy;
 pub mod queue;
 pub mod report;

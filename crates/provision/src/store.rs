@@ -26,9 +26,9 @@ pub const MIGRATIONS: &[&str] = &[
 /// with mode 0600 (it holds names and email addresses); existing directories are left alone.
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        create_private_dir(parent).with_context(|| format!("cannot create directory {}", parent.display()))?;
+        crate::files::create_private_dir(parent).with_context(|| format!("cannot create directory {}", parent.display()))?;
     }
-    create_private_file(path).with_context(|| format!("cannot create database file {}", path.display()))?;
+    crate::files::create_private_file(path).with_context(|| format!("cannot create database file {}", path.display()))?;
     let conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
     configure(&conn).with_context(|| format!("cannot configure database {}", path.display()))?;
     migrate(&conn).with_context(|| format!("cannot migrate database {}", path.display()))?;
@@ -97,28 +97,6 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
     }
     tx.commit()?;
     Ok(())
-}
-
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
-}
-
-fn create_private_file(path: &Path) -> std::io::Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(path).map(drop)
 }
 
 #[cfg(test)]

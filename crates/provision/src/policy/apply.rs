@@ -279,13 +279,9 @@ pub fn policy_name(path: &Path) -> String {
 }
 
 /// Where the state of earlier applies of a policy is kept: `<state_dir>/<policy-name>.json`
-/// (`state_dir` is `paths::data_dir()/policy-state` for the command).
+/// (`state_dir` is `Paths::state_dir`: `policy-state/` in the data dir).
 pub fn state_file(state_dir: &Path, policy_path: &Path) -> PathBuf {
     state_dir.join(format!("{}.json", policy_name(policy_path)))
-}
-
-pub fn default_state_dir() -> PathBuf {
-    crate::paths::data_dir().join("policy-state")
 }
 
 /// Read the prior state; a missing file means the policy was never applied.

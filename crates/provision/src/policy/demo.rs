@@ -291,11 +291,12 @@ pub async fn write(client: &ScimClient, dir: &Path, seed: u64) -> Result<(PathBu
 /// As [`write`], from a directory already in memory.
 pub fn write_from(users: &[User], groups: &[Group], dir: &Path, seed: u64) -> Result<(PathBuf, DemoSummary), DemoError> {
     let data = build(users, groups, seed);
+    // An HR export holds employee data: owner-only, and written new (never through a link).
     let policies = dir.join("policies");
-    std::fs::create_dir_all(&policies)?;
-    std::fs::write(dir.join("demo-hr.csv"), &data.csv)?;
+    crate::files::create_private_dir(&policies)?;
+    crate::files::write_new_private(&dir.join("demo-hr.csv"), data.csv.as_bytes())?;
     let path = policies.join(format!("{POLICY_NAME}.toml"));
-    std::fs::write(&path, &data.policy)?;
+    crate::files::write_new_private(&path, data.policy.as_bytes())?;
     Ok((path, data.summary))
 }
 

@@ -10,11 +10,7 @@ use super::config::{Policy, PolicyError};
 use super::plan::{Plan, PriorState};
 use scim::{ScimClient, ScimError};
 
-/// Policies the console can offer: `policies/*.toml` in the config dir, sorted by name.
-pub fn list_policies() -> Vec<(String, PathBuf)> {
-    list_policies_in(&crate::paths::config_dir().join("policies"))
-}
-
+/// The policies in a folder (`policies/*.toml` of the config dir), sorted by name.
 pub fn list_policies_in(dir: &Path) -> Vec<(String, PathBuf)> {
     let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
@@ -28,13 +24,12 @@ pub fn list_policies_in(dir: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
-/// `--policy FILE|NAME`: an existing file, else `policies/NAME.toml` in the config dir.
-pub fn resolve_policy(arg: &str) -> Result<PathBuf, LiveError> {
+/// `--policy FILE|NAME`: an existing file, else `NAME.toml` in `dir` (the config dir's `policies/`).
+pub fn resolve_policy(arg: &str, dir: &Path) -> Result<PathBuf, LiveError> {
     let direct = PathBuf::from(arg);
     if direct.is_file() {
         return Ok(direct);
     }
-    let dir = crate::paths::config_dir().join("policies");
     let looks_like_name = !arg.contains(std::path::MAIN_SEPARATOR) && !arg.contains('/') && !arg.ends_with(".toml");
     if looks_like_name {
         let named = dir.join(format!("{arg}.toml"));
@@ -42,7 +37,7 @@ pub fn resolve_policy(arg: &str) -> Result<PathBuf, LiveError> {
             return Ok(named);
         }
     }
-    let known: Vec<String> = list_policies_in(&dir).into_iter().map(|(n, _)| n).collect();
+    let known: Vec<String> = list_policies_in(dir).into_iter().map(|(n, _)| n).collect();
     let hint = if known.is_empty() {
         format!("no policies in {}", dir.display())
     } else {
@@ -128,11 +123,6 @@ pub async fn live_plan_loaded(
         .filter_map(|u| Some((u.id().to_string(), u.primary_email()?.to_string())))
         .collect();
     Ok(LivePlan { policy, plan, prior, active_users, state_file, update_emails })
-}
-
-/// For the console's Policies pane: the policy and its plan against the live directory.
-pub async fn compute_live_plan(client: &ScimClient, policy_path: &Path) -> Result<(Policy, Plan), String> {
-    live_plan(client, policy_path, &apply::default_state_dir()).await.map(|l| (l.policy, l.plan)).map_err(|e| e.to_string())
 }
 
 /// One line of counts: what a plan creates, updates and deactivates.

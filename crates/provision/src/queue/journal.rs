@@ -104,9 +104,8 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    pub fn new(profile: &str, host: &str) -> Self {
-        let (os_user, os_host) = crate::report::current_actor();
-        RunContext { profile: profile.into(), host: host.into(), os_user, os_host }
+    pub fn new(profile: &str, host: &str, actor: &crate::env::Actor) -> Self {
+        RunContext { profile: profile.into(), host: host.into(), os_user: actor.user.clone(), os_host: actor.host.clone() }
     }
 }
 

@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn submit_journals_skips_as_reported_records() {
-        let j = Journal::in_memory(RunContext::new("test", "127.0.0.1")).unwrap();
+        let j = Journal::in_memory(RunContext::new("test", "127.0.0.1", &crate::env::Actor::default())).unwrap();
         let safety = Safety { protected: vec!["W1".into()], ..Default::default() };
         let s = safety.screen(vec![deact("a@x.example", "W1"), deact("b@x.example", "W2")]);
         let info = BatchInfo { origin: "test".into(), policy_run: None, description: "t".into() };

@@ -924,35 +924,6 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
     Err(err())
 }
 
-/// Who is running scimitar: the OS user (`USER`, `LOGNAME` or `USERNAME`) and host name.
-pub fn current_actor() -> (String, String) {
-    static ACTOR: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
-    ACTOR
-        .get_or_init(|| {
-            let user = ["USER", "LOGNAME", "USERNAME"]
-                .iter()
-                .filter_map(|k| std::env::var(k).ok())
-                .find(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| "unknown".into());
-            let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
-                .iter()
-                .filter_map(|p| std::fs::read_to_string(p).ok())
-                .map(|s| s.trim().to_string())
-                .find(|s| !s.is_empty())
-                .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.trim().is_empty()))
-                .or_else(|| {
-                    std::process::Command::new("hostname")
-                        .output()
-                        .ok()
-                        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                        .filter(|s| !s.is_empty())
-                })
-                .unwrap_or_else(|| "unknown".into());
-            (user, host)
-        })
-        .clone()
-}
-
 /// Replace anything that looks like a Slack token (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxe-`...)
 /// with `[redacted]`.
 pub fn redact_tokens(s: &str) -> String {
