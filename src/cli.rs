@@ -66,7 +66,7 @@ pub enum RateLimitFlag {
     Off,
 }
 
-fn parse_version(s: &str) -> Result<ApiVersion, String> {
+fn parse_version(s: &str) -> Result<ApiVersion, crate::scim::types::UnknownVersion> {
     s.parse()
 }
 

@@ -7,7 +7,7 @@
 //! Data flows one way: input -> action -> queue -> SCIM client -> result -> state -> render.
 
 pub use emulator;
-pub use provision::{config, env, policy, queue, report, store};
+pub use provision::{config, db, env, policy, queue, report};
 pub use scim;
 pub use scim::sanitize;
 

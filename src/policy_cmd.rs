@@ -23,8 +23,8 @@ use crate::scim::ApiVersion;
 impl From<LiveError> for Fail {
     fn from(e: LiveError) -> Fail {
         match e {
-            LiveError::Policy(m) => Fail::new(exit::USAGE, m),
-            LiveError::State(m) => Fail::new(exit::CONFIG, m),
+            LiveError::NotFound(_) | LiveError::Policy(_) | LiveError::Source(_) => Fail::new(exit::USAGE, e.to_string()),
+            LiveError::State(_) => Fail::new(exit::CONFIG, e.to_string()),
             LiveError::Scim(e) => e.into(),
         }
     }

@@ -356,7 +356,10 @@ fn every_policy_error_names_file_line_and_key() {
         let file = write(dir.path(), &format!("bad{i}.toml"), &text);
         let e = match Policy::load(&file) {
             Err(e) => e,
-            Ok(p) => p.read_source().map(|_| ()).unwrap_err().downcast::<scimitar::policy::PolicyError>().unwrap(),
+            Ok(p) => match p.read_source().map(|_| ()).unwrap_err() {
+                scimitar::policy::config::ReadSourceError::Policy(e) => e,
+                other => panic!("case {i}: {other}"),
+            },
         };
         assert_eq!(e.file, file, "{e}");
         assert_eq!((e.line, e.key.as_str()), (line, key), "case {i}: {e}");

@@ -305,7 +305,7 @@ fn migration_3_backfills_the_counts_of_existing_records() {
     let db = dir.path().join("scimitar.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        for sql in &scimitar::store::MIGRATIONS[..2] {
+        for sql in &scimitar::db::MIGRATIONS[..2] {
             conn.execute_batch(sql).unwrap();
         }
         conn.pragma_update(None, "user_version", 2).unwrap();
@@ -313,7 +313,7 @@ fn migration_3_backfills_the_counts_of_existing_records() {
         populate(&mut store);
     }
     let mut store = ReportStore::open(&db).unwrap();
-    assert_eq!(scimitar::store::schema_version(store.connection()).unwrap(), scimitar::store::MIGRATIONS.len());
+    assert_eq!(scimitar::db::schema_version(store.connection()).unwrap(), scimitar::db::MIGRATIONS.len());
     let counts: i64 = store.connection().query_row("SELECT sum(n) FROM report_counts", [], |r| r.get(0)).unwrap();
     assert_eq!(counts, 59);
     let summary = |s: &ReportStore, q: &ReportQuery| s.summary(q).unwrap();

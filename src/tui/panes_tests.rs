@@ -65,7 +65,7 @@ fn stored(n: u32, now: OffsetDateTime) -> Vec<StoredRecord> {
 }
 
 fn stored_with(n: u32, now: OffsetDateTime, op: fn(u32, &str, Outcome, OffsetDateTime) -> OperationRecord) -> Vec<StoredRecord> {
-    let mut s = ReportStore::from_connection(crate::store::open_in_memory().unwrap());
+    let mut s = ReportStore::from_connection(crate::db::open_in_memory().unwrap());
     for i in 0..n {
         let outcome = if i % 5 == 1 { Outcome::Failed } else { Outcome::Done };
         s.append(&op(i, &format!("user{i}@example.com"), outcome, now - Duration::hours(i as i64 * 7))).unwrap();

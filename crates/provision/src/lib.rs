@@ -8,9 +8,9 @@ pub use scim;
 pub use scim::sanitize;
 
 pub mod config;
+pub mod db;
 pub mod env;
 pub mod files;
 pub mod policy;
 pub mod queue;
 pub mod report;
-pub mod store;

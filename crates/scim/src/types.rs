@@ -36,13 +36,18 @@ impl ApiVersion {
     }
 }
 
+/// An API version that is neither v1 nor v2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown API version {0:?} (expected v1 or v2)")]
+pub struct UnknownVersion(pub String);
+
 impl std::str::FromStr for ApiVersion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownVersion;
+    fn from_str(s: &str) -> Result<Self, UnknownVersion> {
         match s.to_ascii_lowercase().as_str() {
             "v1" | "1" | "1.1" | "v1.1" => Ok(ApiVersion::V1),
             "v2" | "2" | "2.0" | "v2.0" => Ok(ApiVersion::V2),
-            other => Err(format!("unknown API version {other:?} (expected v1 or v2)")),
+            other => Err(UnknownVersion(other.to_string())),
         }
     }
 }

@@ -284,25 +284,37 @@ pub fn state_file(state_dir: &Path, policy_path: &Path) -> PathBuf {
     state_dir.join(format!("{}.json", policy_name(policy_path)))
 }
 
+/// The saved state of earlier applies cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{}: unreadable policy state: {source} (delete the file to start afresh)", file.display())]
+    Unreadable { file: PathBuf, source: serde_json::Error },
+    #[error("{}: {source}", file.display())]
+    Io { file: PathBuf, source: std::io::Error },
+    #[error("policy state: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
 /// Read the prior state; a missing file means the policy was never applied.
-pub fn load_prior(file: &Path) -> Result<Option<PriorState>, String> {
+pub fn load_prior(file: &Path) -> Result<Option<PriorState>, StateError> {
     match std::fs::read_to_string(file) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("{}: unreadable policy state: {e} (delete the file to start afresh)", file.display())),
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|source| StateError::Unreadable { file: file.into(), source }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: {e}", file.display())),
+        Err(source) => Err(StateError::Io { file: file.into(), source }),
     }
 }
 
 /// Write the prior state atomically (write a temporary file, then rename).
-pub fn save_prior(file: &Path, state: &PriorState) -> Result<(), String> {
+pub fn save_prior(file: &Path, state: &PriorState) -> Result<(), StateError> {
+    fn io(f: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+        move |source| StateError::Io { file: f.to_path_buf(), source }
+    }
     let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    crate::files::create_private_dir(dir).map_err(io(dir))?;
     let tmp = file.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(state).map_err(|e| e.to_string())?;
-    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, file).map_err(|e| format!("{}: {e}", file.display()))
+    let text = serde_json::to_string_pretty(state)?;
+    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, file).map_err(io(file))
 }
 
 /// What [`apply_live`] needs besides the plan: where to journal, the profile's safety rules and
@@ -430,7 +442,7 @@ pub async fn apply_live(
     }
     if ok && out.missing.is_empty() && !cancel.is_cancelled() {
         let saved = match group_ids_after(client, &live.policy, live.prior.as_ref()).await {
-            Ok(ids) => save_prior(&live.state_file, &PriorState::next(&live.policy, live.prior.as_ref(), ids)),
+            Ok(ids) => save_prior(&live.state_file, &PriorState::next(&live.policy, live.prior.as_ref(), ids)).map_err(|e| e.to_string()),
             Err(e) => Err(format!("reading the groups after apply: {e}")),
         };
         match saved {
@@ -540,6 +552,6 @@ mod tests {
         save_prior(&f, &s).unwrap();
         assert_eq!(load_prior(&f).unwrap(), Some(s));
         std::fs::write(&f, "{").unwrap();
-        assert!(load_prior(&f).unwrap_err().contains("delete the file"));
+        assert!(load_prior(&f).unwrap_err().to_string().contains("delete the file"));
     }
 }

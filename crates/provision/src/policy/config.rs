@@ -70,6 +70,20 @@ pub struct PolicyError {
     pub message: String,
 }
 
+/// Why a policy's source could not be used: it does not read, or it does not fit the policy.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadSourceError {
+    #[error(transparent)]
+    Source(#[from] super::SourceError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// A template in the attribute mapping that does not parse (the message says where).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(pub String);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MatchOn {
     #[serde(rename = "email")]
@@ -340,7 +354,11 @@ pub struct Template {
 
 impl Template {
     /// A value without `{` is one column name; otherwise a template.
-    pub fn parse(s: &str) -> Result<Template, String> {
+    pub fn parse(s: &str) -> Result<Template, TemplateError> {
+        Self::parse_text(s).map_err(TemplateError)
+    }
+
+    fn parse_text(s: &str) -> Result<Template, String> {
         if !s.contains(['{', '}']) {
             if s.trim().is_empty() {
                 return Err("empty column name".into());
@@ -899,7 +917,7 @@ impl Policy {
     }
 
     /// Read the source this policy names and check it against the policy.
-    pub fn read_source(&self) -> Result<Source, anyhow::Error> {
+    pub fn read_source(&self) -> Result<Source, ReadSourceError> {
         let source = Source::read(&self.source.spec)?;
         self.check_source(&source)?;
         Ok(source)
@@ -995,10 +1013,10 @@ membership = "overwrite"
         assert_eq!(t.parts[1], Part::Lit(" {x} ".into()));
         assert_eq!(t.columns().collect::<Vec<_>>(), ["first", "email"]);
         assert_eq!(Template::parse("email").unwrap().columns().collect::<Vec<_>>(), ["email"]);
-        assert!(Template::parse("{first").unwrap_err().contains("unclosed"));
-        assert!(Template::parse("a}").unwrap_err().contains("unmatched"));
-        assert!(Template::parse("{}").unwrap_err().contains("empty"));
-        assert!(Template::parse("{x|shout}").unwrap_err().contains("unknown filter `shout`"));
+        assert!(Template::parse("{first").unwrap_err().to_string().contains("unclosed"));
+        assert!(Template::parse("a}").unwrap_err().to_string().contains("unmatched"));
+        assert!(Template::parse("{}").unwrap_err().to_string().contains("empty"));
+        assert!(Template::parse("{x|shout}").unwrap_err().to_string().contains("unknown filter `shout`"));
     }
 
     #[test]

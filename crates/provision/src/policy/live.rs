@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::apply;
-use super::config::{Policy, PolicyError};
+use super::config::{Policy, PolicyError, ReadSourceError};
 use super::plan::{Plan, PriorState};
 use scim::{ScimClient, ScimError};
 
@@ -43,30 +43,28 @@ pub fn resolve_policy(arg: &str, dir: &Path) -> Result<PathBuf, LiveError> {
     } else {
         format!("policies in {}: {}", dir.display(), known.join(", "))
     };
-    Err(LiveError::Policy(format!("--policy {arg}: no such file, and no policy of that name ({hint})")))
+    Err(LiveError::NotFound(format!("--policy {arg}: no such file, and no policy of that name ({hint})")))
 }
 
 /// Why a live plan could not be computed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum LiveError {
-    /// The policy file or its source is wrong (names file and line where it can).
-    Policy(String),
+    /// No policy by that file or name (the message lists the known ones).
+    #[error("{0}")]
+    NotFound(String),
+    /// The policy file is wrong (names file, line and key).
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The policy's source is wrong (names file and line).
+    #[error(transparent)]
+    Source(#[from] ReadSourceError),
     /// Talking to Slack failed.
-    Scim(ScimError),
+    #[error(transparent)]
+    Scim(#[from] ScimError),
     /// The saved state of earlier applies cannot be read.
-    State(String),
+    #[error(transparent)]
+    State(#[from] apply::StateError),
 }
-
-impl std::fmt::Display for LiveError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LiveError::Policy(m) | LiveError::State(m) => f.write_str(m),
-            LiveError::Scim(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for LiveError {}
 
 /// A plan against the live directory and what it was computed from.
 #[derive(Debug)]
@@ -83,11 +81,8 @@ pub struct LivePlan {
 
 /// Load a policy and its source, checking both (errors name file and line).
 pub fn load_policy(path: &Path) -> Result<(Policy, super::Source), LiveError> {
-    let policy = Policy::load(path).map_err(|e| LiveError::Policy(e.to_string()))?;
-    let source = policy.read_source().map_err(|e| match e.downcast::<PolicyError>() {
-        Ok(pe) => LiveError::Policy(pe.to_string()),
-        Err(e) => LiveError::Policy(format!("{}: source: {e:#}", path.display())),
-    })?;
+    let policy = Policy::load(path)?;
+    let source = policy.read_source()?;
     Ok((policy, source))
 }
 
@@ -113,7 +108,7 @@ pub async fn live_plan_loaded(
         tokio::try_join!(client.all_users(None), client.all_groups()).map_err(LiveError::Scim)?
     };
     let plan = super::compute(&policy, source, &users, &groups, prior.as_ref()).map_err(|e| match e {
-        super::PlanError::Policy(pe) => LiveError::Policy(pe.to_string()),
+        super::PlanError::Policy(pe) => LiveError::Policy(pe),
     })?;
     let active_users = users.iter().filter(|u| u.is_active()).count();
     let updated: HashSet<&str> = plan.updates.iter().map(|u| u.id.as_str()).collect();

@@ -14,39 +14,6 @@ use std::path::Path;
 use std::sync::Mutex;
 use time::OffsetDateTime;
 
-/// Schema of the journal tables (migration 2 of `store::MIGRATIONS`).
-pub const SCHEMA_V2: &str = "
-CREATE TABLE batch (
-    batch_id    TEXT PRIMARY KEY,
-    created_ms  INTEGER NOT NULL,
-    origin      TEXT NOT NULL,
-    policy_run  TEXT,
-    description TEXT NOT NULL,
-    profile     TEXT NOT NULL,
-    host        TEXT NOT NULL,
-    state       TEXT NOT NULL
-);
-CREATE TABLE op (
-    op_id         TEXT PRIMARY KEY,
-    batch_id      TEXT NOT NULL REFERENCES batch(batch_id),
-    seq           INTEGER NOT NULL,
-    phase         INTEGER NOT NULL,
-    action        TEXT NOT NULL,
-    object_key    TEXT NOT NULL,
-    state         TEXT NOT NULL,
-    attempts      INTEGER NOT NULL DEFAULT 0,
-    started_ms    INTEGER,
-    finished_ms   INTEGER,
-    error_code    TEXT,
-    error_message TEXT,
-    http_status   INTEGER,
-    retries       INTEGER NOT NULL DEFAULT 0,
-    note          TEXT
-);
-CREATE INDEX op_batch ON op (batch_id, phase, seq);
-CREATE INDEX op_open ON op (state) WHERE state IN ('pending', 'running');
-";
-
 /// State of one journaled operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -173,11 +140,11 @@ pub fn new_id(prefix: &str) -> String {
 
 impl Journal {
     pub fn open(path: &Path, ctx: RunContext) -> anyhow::Result<Journal> {
-        Ok(Journal { conn: Mutex::new(crate::store::open(path)?), ctx })
+        Ok(Journal { conn: Mutex::new(crate::db::open(path)?), ctx })
     }
 
     pub fn in_memory(ctx: RunContext) -> anyhow::Result<Journal> {
-        Ok(Journal { conn: Mutex::new(crate::store::open_in_memory()?), ctx })
+        Ok(Journal { conn: Mutex::new(crate::db::open_in_memory()?), ctx })
     }
 
     pub fn context(&self) -> &RunContext {

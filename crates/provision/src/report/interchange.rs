@@ -3,7 +3,6 @@
 //! console's Reports export write these.
 
 use super::{StoredRecord, format_time};
-use anyhow::Context;
 use std::io::{Read, Write};
 use time::OffsetDateTime;
 
@@ -66,8 +65,23 @@ pub fn csv_row(s: &StoredRecord) -> Vec<String> {
     ]
 }
 
+/// A report file that cannot be written or read back (names the line and, for CSV, the column).
+#[derive(Debug, thiserror::Error)]
+pub enum InterchangeError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("unexpected CSV header; expected {}", CSV_HEADERS.join(","))]
+    Header,
+    #[error("line {line}: {message}")]
+    Line { line: usize, message: String },
+}
+
 /// Every field of every record as CSV (cells cleaned of escape sequences; line breaks kept, quoted).
-pub fn write_csv(records: &[StoredRecord], out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn write_csv(records: &[StoredRecord], out: &mut dyn Write) -> Result<(), InterchangeError> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(CSV_HEADERS)?;
     for s in records {
@@ -78,7 +92,7 @@ pub fn write_csv(records: &[StoredRecord], out: &mut dyn Write) -> anyhow::Resul
 }
 
 /// One JSON object per record and line, every field.
-pub fn write_json_lines(records: &[StoredRecord], out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn write_json_lines(records: &[StoredRecord], out: &mut dyn Write) -> Result<(), InterchangeError> {
     for s in records {
         serde_json::to_writer(&mut *out, s)?;
         out.write_all(b"\n")?;
@@ -87,7 +101,7 @@ pub fn write_json_lines(records: &[StoredRecord], out: &mut dyn Write) -> anyhow
 }
 
 /// Read records written by `--output json`.
-pub fn read_json_lines(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
+pub fn read_json_lines(input: impl Read) -> Result<Vec<StoredRecord>, InterchangeError> {
     use std::io::BufRead;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(input).lines().enumerate() {
@@ -95,27 +109,27 @@ pub fn read_json_lines(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(&line).with_context(|| format!("line {}", i + 1))?);
+        out.push(serde_json::from_str(&line).map_err(|e| InterchangeError::Line { line: i + 1, message: e.to_string() })?);
     }
     Ok(out)
 }
 
 /// Read records written by `--output csv`.
-pub fn read_csv(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
+pub fn read_csv(input: impl Read) -> Result<Vec<StoredRecord>, InterchangeError> {
     use time::format_description::well_known::Rfc3339;
     let mut rdr = csv::Reader::from_reader(input);
     let headers = rdr.headers()?.clone();
     if headers.iter().ne(CSV_HEADERS.iter().copied()) {
-        anyhow::bail!("unexpected CSV header; expected {}", CSV_HEADERS.join(","));
+        return Err(InterchangeError::Header);
     }
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
         let rec = rec?;
-        let parse = || -> anyhow::Result<StoredRecord> {
+        let parse = || -> Result<StoredRecord, Box<dyn std::error::Error + Send + Sync>> {
             let f = |n: usize| rec.get(n).unwrap_or("").to_string();
             let o = |n: usize| Some(f(n)).filter(|s| !s.is_empty());
-            let t = |n: usize| OffsetDateTime::parse(&f(n), &Rfc3339).with_context(|| format!("column {}", CSV_HEADERS[n]));
+            let t = |n: usize| OffsetDateTime::parse(&f(n), &Rfc3339).map_err(|e| format!("column {}: {e}", CSV_HEADERS[n]));
             Ok(StoredRecord {
                 seq: f(0).parse()?,
                 record: super::OperationRecord {
@@ -128,7 +142,7 @@ pub fn read_csv(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
                     target_email: o(7),
                     target_user_name: o(8),
                     target_display: o(9),
-                    outcome: f(10).parse().map_err(anyhow::Error::msg)?,
+                    outcome: f(10).parse::<super::Outcome>()?,
                     error_code: o(11),
                     error_message: o(12),
                     http_status: o(13).map(|s| s.parse()).transpose()?,
@@ -145,7 +159,7 @@ pub fn read_csv(input: impl Read) -> anyhow::Result<Vec<StoredRecord>> {
                 hash: f(23),
             })
         };
-        out.push(parse().with_context(|| format!("CSV line {line}"))?);
+        out.push(parse().map_err(|e| InterchangeError::Line { line, message: e.to_string() })?);
     }
     Ok(out)
 }

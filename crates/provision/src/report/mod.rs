@@ -2,7 +2,7 @@
 //!
 //! Every operation scimitar performs (console, headless, policy apply, resume) is handed over once,
 //! when it finishes, as an [`OperationRecord`] and appended to the `report` table of the shared
-//! database ([`crate::store`]). Records are never updated.
+//! database ([`crate::db`]). Records are never updated.
 //!
 //! **Tamper evidence.** Record `n` carries `hash = sha256(prev_hash || seq || stored columns)` where
 //! `prev_hash` is the hash of record `n-1` (64 zeros for the first). The hash covers the columns
@@ -18,7 +18,7 @@
 //! a Slack token (`xoxb-...`) in a message or in `detail`, and `detail` keys named like secrets, are
 //! replaced by `[redacted]`. [`ReportStore::append`] returns the record as stored.
 //!
-//! **Per-day counts.** `report_counts` (migration 3, [`SCHEMA_V3`]) holds the number of records per
+//! **Per-day counts.** `report_counts` (migration 3 in [`crate::db`]) holds the number of records per
 //! UTC day of the finish time, profile, action and outcome. Triggers on `report` keep it in the same
 //! transaction as every append, prune (delete) or edit, so it always agrees with the table; it is
 //! not part of the hash chain. [`ReportStore::count_matching`], [`ReportStore::summary`] and
@@ -29,7 +29,6 @@
 
 pub mod interchange;
 
-use anyhow::Context;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
 use serde::{Deserialize, Serialize};
@@ -40,102 +39,40 @@ use std::path::Path;
 use std::str::FromStr;
 use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
+/// Why a report operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error("report database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored record does not read back (the file was altered or is damaged).
+    #[error("report record {seq} cannot be read ({message}); run `scimitar report verify`")]
+    Record { seq: i64, message: String },
+    #[error("report record {0} is missing; run `scimitar report verify`")]
+    Missing(i64),
+    #[error("the report_chain row is missing: the report database was altered")]
+    NoChain,
+    #[error("record detail: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("a day out of range in the per-day counts: {0}")]
+    Day(#[from] time::error::ComponentRange),
+}
+
+/// An outcome name that is none of done, failed, cancelled, skipped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown outcome {0:?}: expected done, failed, cancelled or skipped")]
+pub struct UnknownOutcome(pub String);
+
+/// A time given on the command line or in a filter that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid time {0:?}: expected a date (2026-11-01), a date-time (2026-11-01T10:00:00Z or 2026-11-01 10:00, UTC) or a span back from now (30m, 24h, 7d, 2w)"
+)]
+pub struct BadTime(pub String);
+
 /// Hash that precedes the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// Schema of the report tables (migration 1 of [`crate::store::MIGRATIONS`]).
-pub const SCHEMA_V1: &str = "
-CREATE TABLE report (
-    seq              INTEGER PRIMARY KEY,
-    op_id            TEXT NOT NULL,
-    batch_id         TEXT,
-    policy_run       TEXT,
-    started_ms       INTEGER NOT NULL,
-    finished_ms      INTEGER NOT NULL,
-    profile          TEXT NOT NULL,
-    host             TEXT NOT NULL,
-    action           TEXT NOT NULL,
-    target_id        TEXT,
-    target_email     TEXT,
-    target_user_name TEXT,
-    target_display   TEXT,
-    outcome          TEXT NOT NULL,
-    error_code       TEXT,
-    error_message    TEXT,
-    http_status      INTEGER,
-    retries          INTEGER NOT NULL,
-    duration_ms      INTEGER NOT NULL,
-    os_user          TEXT NOT NULL,
-    os_host          TEXT NOT NULL,
-    detail           TEXT,
-    email_key        TEXT,
-    user_name_key    TEXT,
-    prev_hash        TEXT NOT NULL,
-    hash             TEXT NOT NULL
-);
--- time span queries, summaries and per-day counts are answered from this index alone
-CREATE INDEX report_finished ON report (finished_ms, action, outcome);
-CREATE INDEX report_target_id ON report (target_id) WHERE target_id IS NOT NULL;
-CREATE INDEX report_email ON report (email_key) WHERE email_key IS NOT NULL;
-CREATE INDEX report_user_name ON report (user_name_key) WHERE user_name_key IS NOT NULL;
-CREATE INDEX report_batch ON report (batch_id) WHERE batch_id IS NOT NULL;
-CREATE INDEX report_policy_run ON report (policy_run) WHERE policy_run IS NOT NULL;
-CREATE INDEX report_op ON report (op_id);
-CREATE TABLE report_chain (
-    id          INTEGER PRIMARY KEY CHECK (id = 1),
-    head_seq    INTEGER NOT NULL,
-    head_hash   TEXT NOT NULL,
-    anchor_seq  INTEGER NOT NULL,
-    anchor_hash TEXT NOT NULL,
-    pruned_at_ms INTEGER
-);
-INSERT INTO report_chain (id, head_seq, head_hash, anchor_seq, anchor_hash)
-    VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000',
-               0, '0000000000000000000000000000000000000000000000000000000000000000');
-";
-
-/// Per-day counts of the report (migration 3 of [`crate::store::MIGRATIONS`]): one row per UTC day
-/// of the finish time, profile, action and outcome, so that counts, summaries and per-day counts
-/// over long spans add up a few thousand rows instead of scanning a million records. Kept by
-/// triggers in the same transaction as every insert, delete (pruning) or update of `report`, so it
-/// always agrees with the table; backfilled from the existing records. Not part of the hash chain.
-pub const SCHEMA_V3: &str = "
-CREATE TABLE report_counts (
-    day     INTEGER NOT NULL, -- UTC days since the unix epoch of finished_ms (rounded down)
-    profile TEXT NOT NULL,
-    action  TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    n       INTEGER NOT NULL,
-    PRIMARY KEY (day, profile, action, outcome)
-) WITHOUT ROWID;
-INSERT INTO report_counts (day, profile, action, outcome, n)
-    SELECT finished_ms / 86400000 - (finished_ms % 86400000 < 0), profile, action, outcome, count(*)
-    FROM report GROUP BY 1, 2, 3, 4;
-CREATE TRIGGER report_counts_insert AFTER INSERT ON report BEGIN
-    INSERT INTO report_counts (day, profile, action, outcome, n)
-        VALUES (NEW.finished_ms / 86400000 - (NEW.finished_ms % 86400000 < 0), NEW.profile, NEW.action, NEW.outcome, 1)
-        ON CONFLICT (day, profile, action, outcome) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER report_counts_delete AFTER DELETE ON report BEGIN
-    UPDATE report_counts SET n = n - 1
-        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
-          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome;
-    DELETE FROM report_counts
-        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
-          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome AND n <= 0;
-END;
-CREATE TRIGGER report_counts_update AFTER UPDATE OF finished_ms, profile, action, outcome ON report BEGIN
-    UPDATE report_counts SET n = n - 1
-        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
-          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome;
-    DELETE FROM report_counts
-        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
-          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome AND n <= 0;
-    INSERT INTO report_counts (day, profile, action, outcome, n)
-        VALUES (NEW.finished_ms / 86400000 - (NEW.finished_ms % 86400000 < 0), NEW.profile, NEW.action, NEW.outcome, 1)
-        ON CONFLICT (day, profile, action, outcome) DO UPDATE SET n = n + 1;
-END;
-";
 
 /// The stored columns covered by the hash, in hashing order (after `seq`).
 const HASHED_COLUMNS: &str = "op_id, batch_id, policy_run, started_ms, finished_ms, profile, host, action, \
@@ -174,12 +111,9 @@ impl fmt::Display for Outcome {
 }
 
 impl FromStr for Outcome {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Outcome::ALL
-            .into_iter()
-            .find(|o| o.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown outcome {s:?}: expected done, failed, cancelled or skipped"))
+    type Err = UnknownOutcome;
+    fn from_str(s: &str) -> Result<Self, UnknownOutcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(|| UnknownOutcome(s.to_string()))
     }
 }
 
@@ -277,12 +211,12 @@ pub struct ReportStore {
 }
 
 impl ReportStore {
-    /// Open the database at `path` (see [`crate::store::open`]).
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        Ok(ReportStore { conn: crate::store::open(path)? })
+    /// Open the database at `path` (see [`crate::db::open`]).
+    pub fn open(path: &Path) -> Result<Self, ReportError> {
+        Ok(ReportStore { conn: crate::db::open(path)? })
     }
 
-    /// Use a connection opened by [`crate::store::open`] (or `open_in_memory`).
+    /// Use a connection opened by [`crate::db::open`] (or `open_in_memory`).
     pub fn from_connection(conn: Connection) -> Self {
         ReportStore { conn }
     }
@@ -292,7 +226,7 @@ impl ReportStore {
     }
 
     /// Append one record in its own transaction.
-    pub fn append(&mut self, r: &OperationRecord) -> anyhow::Result<StoredRecord> {
+    pub fn append(&mut self, r: &OperationRecord) -> Result<StoredRecord, ReportError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let stored = append_conn(&tx, r)?;
         tx.commit()?;
@@ -303,12 +237,12 @@ impl ReportStore {
     /// journal and recording it here commit (or roll back) together. Begin that transaction with
     /// `TransactionBehavior::Immediate`: a deferred one that read first may fail with "database is
     /// locked" when another process appended in between.
-    pub fn append_in(tx: &Transaction<'_>, r: &OperationRecord) -> anyhow::Result<StoredRecord> {
+    pub fn append_in(tx: &Transaction<'_>, r: &OperationRecord) -> Result<StoredRecord, ReportError> {
         append_conn(tx, r)
     }
 
     /// Append many records in one transaction (all or none).
-    pub fn append_many(&mut self, rs: &[OperationRecord]) -> anyhow::Result<()> {
+    pub fn append_many(&mut self, rs: &[OperationRecord]) -> Result<(), ReportError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for r in rs {
             append_conn(&tx, r)?;
@@ -322,7 +256,7 @@ impl ReportStore {
     /// With a limit and a profile, action or outcome filter (no user or batch), `report_counts`
     /// tells how far back the newest `limit` matches go, and the scan starts there (or nothing is
     /// read when nothing matches): a rare profile need not walk the whole time index.
-    pub fn query(&self, q: &ReportQuery) -> anyhow::Result<Vec<StoredRecord>> {
+    pub fn query(&self, q: &ReportQuery) -> Result<Vec<StoredRecord>, ReportError> {
         let mut since = q.since.map(to_ms);
         if let Some(limit) = q.limit
             && (q.profile.is_some() || q.action.is_some() || q.outcome.is_some())
@@ -342,7 +276,7 @@ impl ReportStore {
         let rows = st.query_map(params_from_iter(params), row_to_stored)?;
         let mut out = Vec::new();
         for r in rows {
-            out.push(r?.context("a stored report record cannot be read (run `scimitar report verify`)")?);
+            out.push(r??);
         }
         Ok(out)
     }
@@ -351,7 +285,7 @@ impl ReportStore {
     ///
     /// Whole UTC days without a user or batch filter are added up from `report_counts`; only the
     /// partial days at the ends of the span are counted in `report` (see `Split`).
-    pub fn count_matching(&self, q: &ReportQuery) -> anyhow::Result<u64> {
+    pub fn count_matching(&self, q: &ReportQuery) -> Result<u64, ReportError> {
         let split = Split::of(q);
         let mut total = 0;
         if let Some((lo, hi)) = split.days {
@@ -376,7 +310,7 @@ impl ReportStore {
         hi: Option<i64>,
         key: &str,
         acc: &mut BTreeMap<(K, Outcome), u64>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ReportError> {
         let (cond, params) = counts_where(q, lo, hi);
         let sql = format!("SELECT {key}, outcome, sum(n) FROM report_counts {cond} GROUP BY {key}, outcome");
         let mut st = self.conn.prepare_cached(&sql)?;
@@ -384,13 +318,19 @@ impl ReportStore {
         while let Some(row) = rows.next()? {
             let outcome: String = row.get(1)?;
             let n: i64 = row.get(2)?;
-            *acc.entry((row.get(0)?, outcome.parse().map_err(anyhow::Error::msg)?)).or_default() += n as u64;
+            *acc.entry((
+                row.get(0)?,
+                outcome
+                    .parse()
+                    .map_err(|e: UnknownOutcome| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
+            ))
+            .or_default() += n as u64;
         }
         Ok(())
     }
 
     /// Counts per action and outcome of the records matching `q`, sorted by action then outcome.
-    pub fn summary(&self, q: &ReportQuery) -> anyhow::Result<Vec<(String, Outcome, u64)>> {
+    pub fn summary(&self, q: &ReportQuery) -> Result<Vec<(String, Outcome, u64)>, ReportError> {
         let split = Split::of(q);
         let mut acc: BTreeMap<(String, Outcome), u64> = BTreeMap::new();
         if let Some((lo, hi)) = split.days {
@@ -406,7 +346,7 @@ impl ReportStore {
 
     /// Counts per UTC day (of the finish time) and outcome, oldest day first: the Reports pane's
     /// bar chart. Days without records are absent.
-    pub fn daily_counts(&self, q: &ReportQuery) -> anyhow::Result<Vec<(Date, Outcome, u64)>> {
+    pub fn daily_counts(&self, q: &ReportQuery) -> Result<Vec<(Date, Outcome, u64)>, ReportError> {
         let split = Split::of(q);
         let mut acc: BTreeMap<(i64, Outcome), u64> = BTreeMap::new();
         if let Some((lo, hi)) = split.days {
@@ -426,7 +366,7 @@ impl ReportStore {
     /// The oldest UTC day the newest `limit` records matching `q` (no user or batch filter) can
     /// be on, from the per-day counts; `None` when no record matches. The day holding `until` is
     /// only partly in the span, so its count does not go towards `limit`.
-    fn first_day_needed(&self, q: &ReportQuery, limit: u64) -> anyhow::Result<Option<i64>> {
+    fn first_day_needed(&self, q: &ReportQuery, limit: u64) -> Result<Option<i64>, ReportError> {
         let lo = q.since.map(|t| to_ms(t).div_euclid(DAY_MS));
         let until = q.until.map(to_ms);
         let hi = until.map(|u| (u - 1).div_euclid(DAY_MS) + 1);
@@ -454,7 +394,7 @@ impl ReportStore {
 
     /// `count_matching` computed from `report` alone, with the span `[since, until)` (UTC ms)
     /// instead of the query's.
-    fn count_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> anyhow::Result<u64> {
+    fn count_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> Result<u64, ReportError> {
         let (cond, params) = where_clause_ms(q, since, until);
         let n: i64 =
             self.conn.prepare_cached(&format!("SELECT count(*) FROM report {cond}"))?.query_row(params_from_iter(params), |r| r.get(0))?;
@@ -462,7 +402,7 @@ impl ReportStore {
     }
 
     /// `summary` computed from `report` alone, with the span `[since, until)` (UTC ms).
-    fn summary_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> anyhow::Result<Vec<(String, Outcome, u64)>> {
+    fn summary_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> Result<Vec<(String, Outcome, u64)>, ReportError> {
         let (cond, params) = where_clause_ms(q, since, until);
         let sql = format!("SELECT action, outcome, count(*) FROM report {cond} GROUP BY action, outcome");
         let mut st = self.conn.prepare_cached(&sql)?;
@@ -471,7 +411,13 @@ impl ReportStore {
         while let Some(row) = rows.next()? {
             let outcome: String = row.get(1)?;
             let n: i64 = row.get(2)?;
-            out.push((row.get(0)?, outcome.parse().map_err(anyhow::Error::msg)?, n as u64));
+            out.push((
+                row.get(0)?,
+                outcome
+                    .parse()
+                    .map_err(|e: UnknownOutcome| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
+                n as u64,
+            ));
         }
         out.sort();
         Ok(out)
@@ -479,7 +425,7 @@ impl ReportStore {
 
     /// `daily_counts` computed from `report` alone, with the span `[since, until)` (UTC ms); days
     /// as UTC days since the unix epoch.
-    fn daily_counts_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> anyhow::Result<Vec<(i64, Outcome, u64)>> {
+    fn daily_counts_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> Result<Vec<(i64, Outcome, u64)>, ReportError> {
         let (cond, params) = where_clause_ms(q, since, until);
         let sql = format!(
             "SELECT finished_ms / 86400000 - (finished_ms % 86400000 < 0) AS day, outcome, count(*) FROM report {cond} GROUP BY day, outcome"
@@ -491,14 +437,20 @@ impl ReportStore {
             let day: i64 = row.get(0)?;
             let outcome: String = row.get(1)?;
             let n: i64 = row.get(2)?;
-            out.push((day, outcome.parse().map_err(anyhow::Error::msg)?, n as u64));
+            out.push((
+                day,
+                outcome
+                    .parse()
+                    .map_err(|e: UnknownOutcome| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
+                n as u64,
+            ));
         }
         out.sort();
         Ok(out)
     }
 
     /// Recompute the chain from the anchor to the head and name the first record that breaks it.
-    pub fn verify(&self) -> anyhow::Result<VerifyReport> {
+    pub fn verify(&self) -> Result<VerifyReport, ReportError> {
         let (head_seq, head_hash, anchor_seq, anchor_hash) = chain_state(&self.conn)?;
         let mut report = VerifyReport { checked: 0, anchor_seq, head_seq, head_hash: head_hash.clone(), broken: None };
         let mut st = self.conn.prepare(&format!("SELECT seq, {HASHED_COLUMNS}, prev_hash, hash FROM report ORDER BY seq"))?;
@@ -550,7 +502,7 @@ impl ReportStore {
     /// verifiable: only a prefix of the chain is removed (a record older than the cutoff but after a
     /// newer one is kept until that one goes too) and the last removed record becomes the anchor.
     /// Returns the number of records deleted.
-    pub fn prune(&mut self, retain_days: u32, now: OffsetDateTime) -> anyhow::Result<u64> {
+    pub fn prune(&mut self, retain_days: u32, now: OffsetDateTime) -> Result<u64, ReportError> {
         let cutoff = to_ms(now - Duration::days(retain_days as i64));
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (head_seq, _, anchor_seq, _) = chain_state(&tx)?;
@@ -560,7 +512,7 @@ impl ReportStore {
             return Ok(0);
         }
         let hash: Option<String> = tx.query_row("SELECT hash FROM report WHERE seq = ?1", [last_pruned], |r| r.get(0)).optional()?;
-        let hash = hash.with_context(|| format!("report record {last_pruned} is missing; run `scimitar report verify`"))?;
+        let hash = hash.ok_or(ReportError::Missing(last_pruned))?;
         let n = tx.execute("DELETE FROM report WHERE seq <= ?1", [last_pruned])?;
         tx.execute(
             "UPDATE report_chain SET anchor_seq = ?1, anchor_hash = ?2, pruned_at_ms = ?3 WHERE id = 1",
@@ -571,7 +523,7 @@ impl ReportStore {
     }
 
     /// Number of records kept.
-    pub fn count(&self) -> anyhow::Result<u64> {
+    pub fn count(&self) -> Result<u64, ReportError> {
         let n: i64 = self.conn.query_row("SELECT count(*) FROM report", [], |r| r.get(0))?;
         Ok(n as u64)
     }
@@ -651,15 +603,15 @@ fn counts_where(q: &ReportQuery, lo: Option<i64>, hi: Option<i64>) -> (String, V
     (cond, params)
 }
 
-fn chain_state(conn: &Connection) -> anyhow::Result<(i64, String, i64, String)> {
+fn chain_state(conn: &Connection) -> Result<(i64, String, i64, String), ReportError> {
     conn.query_row("SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM report_chain WHERE id = 1", [], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     })
     .optional()?
-    .context("the report_chain row is missing: the report database was altered")
+    .ok_or(ReportError::NoChain)
 }
 
-fn append_conn(conn: &Connection, r: &OperationRecord) -> anyhow::Result<StoredRecord> {
+fn append_conn(conn: &Connection, r: &OperationRecord) -> Result<StoredRecord, ReportError> {
     let record = normalise(r);
     let (head_seq, head_hash, _, _) = chain_state(conn)?;
     let seq = head_seq + 1;
@@ -711,7 +663,7 @@ fn normalise(r: &OperationRecord) -> OperationRecord {
 }
 
 /// Stored column values in `HASHED_COLUMNS` order.
-fn columns(r: &OperationRecord) -> anyhow::Result<Vec<SqlValue>> {
+fn columns(r: &OperationRecord) -> Result<Vec<SqlValue>, ReportError> {
     let text = |s: &str| SqlValue::Text(s.to_string());
     let opt = |s: &Option<String>| s.as_deref().map_or(SqlValue::Null, text);
     let key = |s: &Option<String>| s.as_deref().map_or(SqlValue::Null, |s| SqlValue::Text(s.to_lowercase()));
@@ -779,7 +731,7 @@ fn chain_hash(prev_hash: &str, seq: i64, cols: &[SqlValue]) -> String {
     hex::encode(h.finalize())
 }
 
-fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<StoredRecord>> {
+fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredRecord, ReportError>> {
     let started: i64 = row.get(4)?;
     let finished: i64 = row.get(5)?;
     let outcome: String = row.get(13)?;
@@ -788,7 +740,7 @@ fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<Sto
     let duration: i64 = row.get(18)?;
     let detail: Option<String> = row.get(21)?;
     let seq: i64 = row.get(0)?;
-    let build = || -> anyhow::Result<StoredRecord> {
+    let build = || -> Result<StoredRecord, Box<dyn std::error::Error + Send + Sync>> {
         let record = OperationRecord {
             op_id: row.get(1)?,
             batch_id: row.get(2)?,
@@ -802,7 +754,7 @@ fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<Sto
             target_email: row.get(10)?,
             target_user_name: row.get(11)?,
             target_display: row.get(12)?,
-            outcome: outcome.parse().map_err(anyhow::Error::msg)?,
+            outcome: outcome.parse::<Outcome>()?,
             error_code: row.get(14)?,
             error_message: row.get(15)?,
             http_status: status.map(u16::try_from).transpose()?,
@@ -814,7 +766,7 @@ fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<Sto
         };
         Ok(StoredRecord { seq, record, prev_hash: row.get(1 + N_HASHED)?, hash: row.get(2 + N_HASHED)? })
     };
-    Ok(build().with_context(|| format!("report record {seq}")))
+    Ok(build().map_err(|e| ReportError::Record { seq, message: e.to_string() }))
 }
 
 #[cfg(test)]
@@ -877,16 +829,11 @@ pub fn format_time(t: OffsetDateTime) -> String {
 /// Parse a time given on the command line: a date (`2026-11-01`, midnight UTC), a date-time
 /// (`2026-11-01T10:00:00Z`, `2026-11-01T10:00:00+01:00`, or `2026-11-01 10:00[:00]` taken as UTC),
 /// or a span back from `now` (`30m`, `24h`, `7d`, `2w`, also `90s`).
-pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, BadTime> {
     use time::format_description::well_known::Rfc3339;
     use time::macros::format_description;
     let t = s.trim();
-    let err = || {
-        format!(
-            "invalid time {s:?}: expected a date (2026-11-01), a date-time (2026-11-01T10:00:00Z or \
-             2026-11-01 10:00, UTC) or a span back from now (30m, 24h, 7d, 2w)"
-        )
-    };
+    let err = || BadTime(s.to_string());
     if t.is_empty() {
         return Err(err());
     }

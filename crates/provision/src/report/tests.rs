@@ -2,7 +2,7 @@ use super::*;
 use time::macros::datetime;
 
 fn store() -> ReportStore {
-    ReportStore::from_connection(crate::store::open_in_memory().unwrap())
+    ReportStore::from_connection(crate::db::open_in_memory().unwrap())
 }
 
 fn rec(i: u32, email: &str, outcome: Outcome, finished: OffsetDateTime) -> OperationRecord {
@@ -55,7 +55,7 @@ fn parse_time_forms() {
     assert_eq!(parse_time("2w", now).unwrap(), datetime!(2026-11-08 12:00 UTC));
     assert_eq!(parse_time(" 7D ", now).unwrap(), datetime!(2026-11-15 12:00 UTC));
     for bad in ["", "yesterday", "7x", "d", "-7d", "2026-13-01", "2026-11-01 25:00", "99999999999999999d"] {
-        let e = parse_time(bad, now).unwrap_err();
+        let e = parse_time(bad, now).unwrap_err().to_string();
         assert!(e.contains(&format!("{bad:?}")), "error for {bad:?} should name it: {e}");
     }
 }
@@ -66,7 +66,7 @@ fn outcome_text_round_trips() {
         assert_eq!(o.to_string().parse::<Outcome>().unwrap(), o);
         assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{o}\""));
     }
-    assert!("deleted".parse::<Outcome>().unwrap_err().contains("deleted"));
+    assert!("deleted".parse::<Outcome>().unwrap_err().to_string().contains("deleted"));
 }
 
 #[test]
@@ -240,7 +240,7 @@ fn queries_filter_and_summarise() {
 
 #[test]
 fn append_in_commits_or_rolls_back_with_the_callers_transaction() {
-    let mut conn = crate::store::open_in_memory().unwrap();
+    let mut conn = crate::db::open_in_memory().unwrap();
     let t = datetime!(2026-11-01 09:00 UTC);
     {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();

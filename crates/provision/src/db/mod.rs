@@ -1,42 +1,52 @@
 //! The embedded SQLite database shared by the action journal and the provisioning reports.
 //!
-//! One file (`paths::database()`), opened in WAL mode with `synchronous=FULL` so a committed
+//! One file (`scimitar.db` in the data dir, `env::Paths::database`), opened in WAL mode with `synchronous=FULL` so a committed
 //! transaction survives a crash or power loss, and with a 10 s busy timeout so a console and a
 //! headless run can write at the same time (SQLite serialises the writers; nobody loses a record).
 //!
 //! The schema is versioned with `PRAGMA user_version`: it is the number of entries of [`MIGRATIONS`]
 //! applied so far. Adding a migration is appending one entry to that list.
 
-use anyhow::{Context, bail};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
-/// Schema migrations, applied in order, each in its own transaction. Never edit a released entry;
-/// append a new one (the action-queue journal goes after the report schema).
-pub const MIGRATIONS: &[&str] = &[
-    crate::report::SCHEMA_V1,         // v1: provisioning reports
-    crate::queue::journal::SCHEMA_V2, // v2: the action-queue journal
-    crate::report::SCHEMA_V3,         // v3: per-day report counts (backfilled; kept by triggers)
-];
+mod schema;
+pub use schema::MIGRATIONS;
+
+/// Why the database could not be opened or used. (Every message names the file.)
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot create {what} {}: {source}", path.display())]
+    Create { what: &'static str, path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot {what} database {}: {source}", path.display())]
+    Open { what: &'static str, path: std::path::PathBuf, source: Box<DbError> },
+    #[error("database schema version {found} is newer than this scimitar understands ({known}); upgrade scimitar")]
+    TooNew { found: usize, known: usize },
+    #[error("migration {number} failed: {source}")]
+    Migration { number: usize, source: rusqlite::Error },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
 
 /// Open (creating if needed) the database at `path` and bring its schema up to date.
 ///
 /// A parent directory that does not exist yet is created with mode 0700 and a new database file
 /// with mode 0600 (it holds names and email addresses); existing directories are left alone.
-pub fn open(path: &Path) -> anyhow::Result<Connection> {
+pub fn open(path: &Path) -> Result<Connection, DbError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        crate::files::create_private_dir(parent).with_context(|| format!("cannot create directory {}", parent.display()))?;
+        crate::files::create_private_dir(parent).map_err(|source| DbError::Create { what: "directory", path: parent.into(), source })?;
     }
-    crate::files::create_private_file(path).with_context(|| format!("cannot create database file {}", path.display()))?;
-    let conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
-    configure(&conn).with_context(|| format!("cannot configure database {}", path.display()))?;
-    migrate(&conn).with_context(|| format!("cannot migrate database {}", path.display()))?;
+    crate::files::create_private_file(path).map_err(|source| DbError::Create { what: "database file", path: path.into(), source })?;
+    let at = |what: &'static str| move |e: DbError| DbError::Open { what, path: path.into(), source: Box::new(e) };
+    let conn = Connection::open(path).map_err(DbError::from).map_err(at("open"))?;
+    configure(&conn).map_err(DbError::from).map_err(at("configure"))?;
+    migrate(&conn).map_err(at("migrate"))?;
     Ok(conn)
 }
 
 /// A private in-memory database with the full schema (tests, dry runs).
-pub fn open_in_memory() -> anyhow::Result<Connection> {
+pub fn open_in_memory() -> Result<Connection, DbError> {
     let conn = Connection::open_in_memory()?;
     conn.pragma_update(None, "foreign_keys", true)?;
     migrate(&conn)?;
@@ -44,7 +54,7 @@ pub fn open_in_memory() -> anyhow::Result<Connection> {
 }
 
 /// The schema version of an open database (the number of migrations applied).
-pub fn schema_version(conn: &Connection) -> anyhow::Result<usize> {
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
     let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     Ok(v as usize)
 }
@@ -80,7 +90,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &Connection) -> anyhow::Result<()> {
+fn migrate(conn: &Connection) -> Result<(), DbError> {
     // Cheap check outside a write lock first; most opens find the schema current.
     if schema_version(conn)? == MIGRATIONS.len() {
         return Ok(());
@@ -89,10 +99,10 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let current = schema_version(&tx)?;
     if current > MIGRATIONS.len() {
-        bail!("database schema version {current} is newer than this scimitar understands ({}); upgrade scimitar", MIGRATIONS.len());
+        return Err(DbError::TooNew { found: current, known: MIGRATIONS.len() });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        tx.execute_batch(sql).with_context(|| format!("migration {} failed", i + 1))?;
+        tx.execute_batch(sql).map_err(|source| DbError::Migration { number: i + 1, source })?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
     tx.commit()?;

@@ -1,0 +1,137 @@
+//! Every table of the database, as the migrations that made it: the one place the schema is
+//! written down. `PRAGMA user_version` is the number of entries applied so far.
+
+/// Schema migrations, applied in order, each in its own transaction. Never edit a released entry;
+/// append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    REPORT,        // v1: provisioning reports (`report`, `report_chain`)
+    JOURNAL,       // v2: the action-queue journal (`batch`, `op`)
+    REPORT_COUNTS, // v3: per-day report counts (backfilled; kept by triggers)
+];
+
+/// Schema of the report tables (migration 1).
+const REPORT: &str = "
+CREATE TABLE report (
+    seq              INTEGER PRIMARY KEY,
+    op_id            TEXT NOT NULL,
+    batch_id         TEXT,
+    policy_run       TEXT,
+    started_ms       INTEGER NOT NULL,
+    finished_ms      INTEGER NOT NULL,
+    profile          TEXT NOT NULL,
+    host             TEXT NOT NULL,
+    action           TEXT NOT NULL,
+    target_id        TEXT,
+    target_email     TEXT,
+    target_user_name TEXT,
+    target_display   TEXT,
+    outcome          TEXT NOT NULL,
+    error_code       TEXT,
+    error_message    TEXT,
+    http_status      INTEGER,
+    retries          INTEGER NOT NULL,
+    duration_ms      INTEGER NOT NULL,
+    os_user          TEXT NOT NULL,
+    os_host          TEXT NOT NULL,
+    detail           TEXT,
+    email_key        TEXT,
+    user_name_key    TEXT,
+    prev_hash        TEXT NOT NULL,
+    hash             TEXT NOT NULL
+);
+-- time span queries, summaries and per-day counts are answered from this index alone
+CREATE INDEX report_finished ON report (finished_ms, action, outcome);
+CREATE INDEX report_target_id ON report (target_id) WHERE target_id IS NOT NULL;
+CREATE INDEX report_email ON report (email_key) WHERE email_key IS NOT NULL;
+CREATE INDEX report_user_name ON report (user_name_key) WHERE user_name_key IS NOT NULL;
+CREATE INDEX report_batch ON report (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX report_policy_run ON report (policy_run) WHERE policy_run IS NOT NULL;
+CREATE INDEX report_op ON report (op_id);
+CREATE TABLE report_chain (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    head_seq    INTEGER NOT NULL,
+    head_hash   TEXT NOT NULL,
+    anchor_seq  INTEGER NOT NULL,
+    anchor_hash TEXT NOT NULL,
+    pruned_at_ms INTEGER
+);
+INSERT INTO report_chain (id, head_seq, head_hash, anchor_seq, anchor_hash)
+    VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000',
+               0, '0000000000000000000000000000000000000000000000000000000000000000');
+";
+
+/// Schema of the journal tables (migration 2).
+const JOURNAL: &str = "
+CREATE TABLE batch (
+    batch_id    TEXT PRIMARY KEY,
+    created_ms  INTEGER NOT NULL,
+    origin      TEXT NOT NULL,
+    policy_run  TEXT,
+    description TEXT NOT NULL,
+    profile     TEXT NOT NULL,
+    host        TEXT NOT NULL,
+    state       TEXT NOT NULL
+);
+CREATE TABLE op (
+    op_id         TEXT PRIMARY KEY,
+    batch_id      TEXT NOT NULL REFERENCES batch(batch_id),
+    seq           INTEGER NOT NULL,
+    phase         INTEGER NOT NULL,
+    action        TEXT NOT NULL,
+    object_key    TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    started_ms    INTEGER,
+    finished_ms   INTEGER,
+    error_code    TEXT,
+    error_message TEXT,
+    http_status   INTEGER,
+    retries       INTEGER NOT NULL DEFAULT 0,
+    note          TEXT
+);
+CREATE INDEX op_batch ON op (batch_id, phase, seq);
+CREATE INDEX op_open ON op (state) WHERE state IN ('pending', 'running');
+";
+
+/// Per-day counts of the report (migration 3): one row per UTC day
+/// of the finish time, profile, action and outcome, so that counts, summaries and per-day counts
+/// over long spans add up a few thousand rows instead of scanning a million records. Kept by
+/// triggers in the same transaction as every insert, delete (pruning) or update of `report`, so it
+/// always agrees with the table; backfilled from the existing records. Not part of the hash chain.
+const REPORT_COUNTS: &str = "
+CREATE TABLE report_counts (
+    day     INTEGER NOT NULL, -- UTC days since the unix epoch of finished_ms (rounded down)
+    profile TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (day, profile, action, outcome)
+) WITHOUT ROWID;
+INSERT INTO report_counts (day, profile, action, outcome, n)
+    SELECT finished_ms / 86400000 - (finished_ms % 86400000 < 0), profile, action, outcome, count(*)
+    FROM report GROUP BY 1, 2, 3, 4;
+CREATE TRIGGER report_counts_insert AFTER INSERT ON report BEGIN
+    INSERT INTO report_counts (day, profile, action, outcome, n)
+        VALUES (NEW.finished_ms / 86400000 - (NEW.finished_ms % 86400000 < 0), NEW.profile, NEW.action, NEW.outcome, 1)
+        ON CONFLICT (day, profile, action, outcome) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER report_counts_delete AFTER DELETE ON report BEGIN
+    UPDATE report_counts SET n = n - 1
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome;
+    DELETE FROM report_counts
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome AND n <= 0;
+END;
+CREATE TRIGGER report_counts_update AFTER UPDATE OF finished_ms, profile, action, outcome ON report BEGIN
+    UPDATE report_counts SET n = n - 1
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome;
+    DELETE FROM report_counts
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome AND n <= 0;
+    INSERT INTO report_counts (day, profile, action, outcome, n)
+        VALUES (NEW.finished_ms / 86400000 - (NEW.finished_ms % 86400000 < 0), NEW.profile, NEW.action, NEW.outcome, 1)
+        ON CONFLICT (day, profile, action, outcome) DO UPDATE SET n = n + 1;
+END;
+";
