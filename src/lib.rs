@@ -7,7 +7,7 @@
 //! Data flows one way: input -> action -> queue -> SCIM client -> result -> state -> render.
 
 pub use emulator;
-pub use provision::{config, paths, policy, queue, report, store};
+pub use provision::{config, paths, policy, private_files, queue, report, store, strict_csv};
 pub use scim;
 pub use scim::sanitize;
 

@@ -106,7 +106,7 @@ pub fn write_diff(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
 /// One JSON document: `{"counts": ..., "plan": ...}`.
 pub fn write_json(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     let doc = serde_json::json!({ "counts": plan.counts(), "plan": plan });
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    crate::sanitize::write_json_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")
 }
 

@@ -189,7 +189,8 @@ pub fn export_csv(records: &[StoredRecord], dir: &Path, now: OffsetDateTime) -> 
         path = dir.join(name.replace(".csv", &format!("-{n}.csv")));
         n += 1;
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Owner-only: the records hold emails and names.
+    let mut f = crate::private_files::create_new(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     crate::report::interchange::write_csv(records, &mut f).map_err(|e| format!("{}: {e:#}", path.display()))?;
     Ok(path)
 }

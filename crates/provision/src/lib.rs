@@ -10,6 +10,8 @@ pub use scim::sanitize;
 pub mod config;
 pub mod paths;
 pub mod policy;
+pub mod private_files;
 pub mod queue;
 pub mod report;
 pub mod store;
+pub mod strict_csv;

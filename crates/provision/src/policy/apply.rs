@@ -305,7 +305,8 @@ pub fn save_prior(file: &Path, state: &PriorState) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let tmp = file.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(state).map_err(|e| e.to_string())?;
-    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    // The state lists users' keys and ids: owner-only.
+    crate::private_files::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, file).map_err(|e| format!("{}: {e}", file.display()))
 }
 
@@ -543,6 +544,11 @@ mod tests {
         };
         save_prior(&f, &s).unwrap();
         assert_eq!(load_prior(&f).unwrap(), Some(s));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+        }
         std::fs::write(&f, "{").unwrap();
         assert!(load_prior(&f).unwrap_err().contains("delete the file"));
     }

@@ -292,10 +292,11 @@ pub async fn write(client: &ScimClient, dir: &Path, seed: u64) -> Result<(PathBu
 pub fn write_from(users: &[User], groups: &[Group], dir: &Path, seed: u64) -> Result<(PathBuf, DemoSummary), DemoError> {
     let data = build(users, groups, seed);
     let policies = dir.join("policies");
-    std::fs::create_dir_all(&policies)?;
-    std::fs::write(dir.join("demo-hr.csv"), &data.csv)?;
+    crate::private_files::create_dir_all(&policies)?;
+    // The HR export holds (emulated) employees' emails and names: owner-only, as real ones are.
+    crate::private_files::write(&dir.join("demo-hr.csv"), &data.csv)?;
     let path = policies.join(format!("{POLICY_NAME}.toml"));
-    std::fs::write(&path, &data.policy)?;
+    crate::private_files::write(&path, &data.policy)?;
     Ok((path, data.summary))
 }
 
