@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use std::future::IntoFuture;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,12 +78,11 @@ impl Hostile {
                 let addr = listener.local_addr().unwrap();
                 url_tx.send(format!("http://{addr}/scim/v2/")).unwrap();
                 let app = Router::new().fallback(handle).with_state(st);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .unwrap();
+                // Not a graceful shutdown: stalled requests would hold it open forever.
+                tokio::select! {
+                    r = axum::serve(listener, app).into_future() => r.unwrap(),
+                    _ = stop_rx => {}
+                }
             });
             // Connections still stalled are dropped with the runtime.
             rt.shutdown_timeout(Duration::from_millis(100));
@@ -204,7 +204,7 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
                 "emails": [{"value": "pat@bidi.example", "primary": true}],
             });
             if is_list {
-                ok(list(1, 1, vec![u]))
+                ok(list(1, start, if start == 1 { vec![u] } else { vec![] }))
             } else if resource == "ServiceProviderConfigs" {
                 spc()
             } else {
@@ -214,7 +214,7 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
         Mode::Malformed => {
             let u = json!({"id": "W0BAD00001", "userName": 42, "emails": "nope", "active": "yes"});
             if is_list {
-                ok(list(1, 1, vec![u]))
+                ok(list(1, start, if start == 1 { vec![u] } else { vec![] }))
             } else if resource == "ServiceProviderConfigs" {
                 spc()
             } else {
@@ -288,7 +288,9 @@ pub const HANG_LIMIT: Duration = Duration::from_secs(90);
 /// Stops it, and panics, when it uses more than [`MEMORY_CEILING_MIB`] or runs past
 /// [`HANG_LIMIT`].
 pub fn scimitar_in(dir: &std::path::Path, url: &str, token: &str, args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scimitar"))
+    // SCIMITAR_TEST_BIN runs the suite against another build (e.g. an older release).
+    let bin = std::env::var("SCIMITAR_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_scimitar").to_string());
+    let mut child = Command::new(bin)
         .args(args)
         .env("SCIMITAR_URL", url)
         .env("SLACK_SCIM_TOKEN", token)

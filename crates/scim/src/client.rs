@@ -943,7 +943,13 @@ impl ScimClient {
         // The plural form answers on both versions (Slack's Java SDK calls it on v2 too).
         match self.send(Method::GET, "ServiceProviderConfigs", &[], None, true).await {
             Ok(_) => report.scim_endpoint = true,
-            Err(e @ (ScimError::Transport { .. } | ScimError::NotScim { .. } | ScimError::Invalid(_))) => {
+            Err(
+                e @ (ScimError::Transport { .. }
+                | ScimError::NotScim { .. }
+                | ScimError::Invalid(_)
+                | ScimError::Protocol { .. }
+                | ScimError::Deadline { .. }),
+            ) => {
                 report.problem = Some(e.to_string());
                 report.latency_ms = started.elapsed().as_millis() as u64;
                 return report;
