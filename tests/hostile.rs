@@ -198,6 +198,24 @@ fn an_echoed_token_is_never_printed_or_stored() {
     }
 }
 
+/// A directory password sent in a create never comes back in an error, whatever its shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_echoed_password_is_scrubbed_from_errors() {
+    use scimitar::scim::{ApiVersion, ClientConfig, MultiValue, ScimClient, Secret, User};
+    let h = Hostile::start(Mode::TokenEcho);
+    let c = ScimClient::new(ClientConfig::new(&h.url, Secret::new(TOKEN), ApiVersion::V2).unwrap()).unwrap();
+    let password = "Correct Horse Battery 9";
+    let u = User {
+        user_name: Some("newbie".into()),
+        emails: Some(vec![MultiValue::email("newbie@echo.example".to_string(), true)]),
+        password: Some(password.into()),
+        ..Default::default()
+    };
+    let e = c.create_user(&u).await.unwrap_err().to_string();
+    assert!(e.contains("invalid_request") && e.contains("password [redacted]"), "{e}");
+    assert!(!e.contains(password) && !e.contains(TOKEN), "{e}");
+}
+
 // ---------- 10. output, lookups, input ----------
 
 #[test]

@@ -139,7 +139,7 @@ fn query(uri: &Uri, key: &str) -> Option<String> {
     url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
 }
 
-async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     st.requests.fetch_add(1, Ordering::Relaxed);
     let path = uri.path().trim_start_matches("/scim/v2/").trim_end_matches('/').to_string();
     let mut parts = path.splitn(2, '/');
@@ -193,7 +193,20 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
                 (&Method::GET, Some(i)) if i.starts_with("W0OK") && resource == "Users" => {
                     ok(user(i, &format!("{}@echo.example", i.to_lowercase())))
                 }
-                _ => error(400, &format!("invalid_request (token={token} was given; header Authorization: Bearer {token})")),
+                _ => {
+                    // A create's password comes back too, and the whole request body.
+                    let sent = String::from_utf8_lossy(&body).into_owned();
+                    let pw = serde_json::from_slice::<Value>(&body)
+                        .ok()
+                        .and_then(|v| v["password"].as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    error(
+                        400,
+                        &format!(
+                            "invalid_request (token={token} was given; header Authorization: Bearer {token}; password {pw}; body {sent})"
+                        ),
+                    )
+                }
             }
         }
         Mode::Bidi => {
