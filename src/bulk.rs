@@ -62,13 +62,38 @@ fn input_errors(errors: Vec<String>) -> Fail {
     Fail::new(exit::USAGE, format!("{}\n{n} bad input row{}; nothing was done", errors.join("\n"), if n == 1 { "" } else { "s" }))
 }
 
-async fn resolve_targets(client: &ScimClient, t: &Targets) -> Result<Vec<(InputRow, User)>, Fail> {
+/// Check the rows, then look them up: progress on a terminal, bounded by `--deadline` when
+/// given; a row naming no user is bad input (64), a server failing is not (its own exit code).
+async fn resolve_targets(c: Connection<'_>, t: &Targets) -> Result<Vec<(InputRow, User)>, Fail> {
     let rows = input::collect(&t.users, t.from.as_deref()).map_err(input_errors)?;
-    input::resolve(client, &rows).await.map_err(input_errors)
+    let progress = std::io::stderr().is_terminal() && rows.len() > 20;
+    let lookups = input::resolve_with_progress(c.client, &rows, |done, total| {
+        if progress && (done % 25 == 0 || done == total) {
+            eprint!("\rlooking up {done}/{total}");
+        }
+    });
+    let result = match c.env.deadline {
+        Some(d) => tokio::time::timeout(d, lookups).await.map_err(|_| {
+            Fail::from(crate::scim::ScimError::Deadline {
+                what: format!("looking up {} users", rows.len()),
+                after: d,
+                limit: "--deadline".into(),
+                reason: "not finished in time; nothing was done".into(),
+            })
+        }),
+        None => Ok(lookups.await),
+    };
+    if progress {
+        eprint!("\r\x1b[2K");
+    }
+    result?.map_err(|e| match e {
+        input::ResolveError::Rows(errors) => input_errors(errors),
+        input::ResolveError::Server { ref source, .. } => Fail::new(exit::of_scim(source), format!("{e}; nothing was done")),
+    })
 }
 
 pub async fn deactivate(c: Connection<'_>, t: &Targets, run: &RunArgs, active: bool) -> Result<i32, Fail> {
-    let resolved = resolve_targets(c.client, t).await?;
+    let resolved = resolve_targets(c, t).await?;
     let actions = resolved
         .into_iter()
         .map(|(_, u)| {
@@ -120,7 +145,7 @@ pub async fn group_create(c: Connection<'_>, name: &str, members: &Targets, run:
     let ids = if members.users.is_empty() && members.from.is_none() {
         Vec::new()
     } else {
-        resolve_targets(c.client, members).await?.into_iter().map(|(_, u)| u.id().to_string()).collect()
+        resolve_targets(c, members).await?.into_iter().map(|(_, u)| u.id().to_string()).collect()
     };
     execute(c, vec![Action::CreateGroup { name: name.into(), members: ids }], run, "create a group").await
 }
@@ -137,7 +162,7 @@ pub async fn group_delete(c: Connection<'_>, group: &str, run: &RunArgs) -> Resu
 
 pub async fn group_members(c: Connection<'_>, group: &str, t: &Targets, add: bool, run: &RunArgs) -> Result<i32, Fail> {
     let g = find_group(c.client, group).await?;
-    let ids: Vec<String> = resolve_targets(c.client, t).await?.into_iter().map(|(_, u)| u.id().to_string()).collect();
+    let ids: Vec<String> = resolve_targets(c, t).await?.into_iter().map(|(_, u)| u.id().to_string()).collect();
     let a = if add {
         Action::AddMembers { group_id: g.id().into(), group_name: g.name().into(), user_ids: ids }
     } else {

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,26 +39,59 @@ pub struct Cli {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConnArgs {
     /// SCIM base URL [default: https://api.slack.com/scim/v2/]
-    #[arg(long, env = "SCIMITAR_URL", global = true)]
+    #[arg(long, env = "SCIMITAR_URL", global = true, hide_env_values = true)]
     pub url: Option<String>,
     /// Wire format: v1 (SCIM 1.1) or v2 (SCIM 2.0); guessed from the URL when not given
     #[arg(long, env = "SCIMITAR_API", global = true, value_parser = parse_version)]
     pub api: Option<ApiVersion>,
     /// Named connection profile from the config file
-    #[arg(long, env = "SCIMITAR_PROFILE", global = true)]
+    #[arg(long, env = "SCIMITAR_PROFILE", global = true, hide_env_values = true)]
     pub profile: Option<String>,
     /// File holding the token (must not be readable by group or others)
     #[arg(long, global = true)]
     pub token_file: Option<PathBuf>,
     /// Config file [default: config.toml in the user's config dir]
-    #[arg(long, env = "SCIMITAR_CONFIG", global = true)]
+    #[arg(long, env = "SCIMITAR_CONFIG", global = true, hide_env_values = true)]
     pub config: Option<PathBuf>,
     /// Client-side pacing: Slack's documented rate-limit table, or off
     #[arg(long, global = true, value_enum, value_name = "slack|off")]
     pub throttle: Option<RateLimitFlag>,
-    /// Multiply Slack's rate limits in the client's pacing (for an emulator run with --rate-scale; real Slack is 1)
+    /// Multiply Slack's rate limits in the client's pacing (for an emulator run with --rate-scale; real Slack is 1;
+    /// 0.001 to 1000)
     #[arg(long, global = true, value_name = "X")]
     pub throttle_scale: Option<f64>,
+    /// Give up on a read-only command (check, users find/show/list/export, groups list/show, plan) after this long
+    /// [default: 15m]; for a write command, on looking up its targets (the batch itself is bounded per operation)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub deadline: Option<Duration>,
+    /// Give up on one operation (a request with its retries and Retry-After waits) after this long [default: 2m]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub op_deadline: Option<Duration>,
+    /// Give up on one HTTP request (connect to last byte) after this long [default: 60s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
+}
+
+/// How long a read-only command may take when `--deadline` is not given.
+pub const DEFAULT_READ_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+/// `90`, `90s`, `500ms`, `2m`, `1h` (a bare number is seconds); 1 ms to 7 days.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 500ms, 2m, 1h)"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        u => return Err(format!("unknown unit {u:?} in {s:?} (use ms, s, m or h)")),
+    };
+    if !(0.001..=7.0 * 24.0 * 3600.0).contains(&secs) {
+        return Err(format!("{s:?} is out of range (1ms to 7 days)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -345,6 +379,9 @@ impl Cli {
             throttle_off: c.throttle == Some(RateLimitFlag::Off),
             throttle_scale: c.throttle_scale,
             read_only: self.read_only,
+            deadline: c.deadline,
+            op_deadline: c.op_deadline,
+            request_timeout: c.request_timeout,
             actor: Actor::new(text("USER").or_else(|| text("LOGNAME")).or_else(|| text("USERNAME")), text("HOSTNAME")),
         }
     }
@@ -376,15 +413,56 @@ pub fn is_write(command: &Command) -> bool {
 pub async fn run(env: &Environment, command: Command) -> i32 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result = match command {
-        Command::Check(a) => cmd_check(env, a, &mut out).await,
-        Command::Users(c) => cmd_users(env, c, &mut out).await,
-        Command::Groups(c) => cmd_groups(env, c, &mut out).await,
+    let deadline = if is_read(&command) { Some(env.deadline.unwrap_or(DEFAULT_READ_DEADLINE)) } else { None };
+    let work = run_command(env, command, &mut out);
+    let result = match deadline {
+        Some(d) => match tokio::time::timeout(d, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Fail::from(ScimError::Deadline {
+                what: "the command".into(),
+                after: d,
+                limit: "--deadline".into(),
+                reason: "not finished in time (give more with --deadline, e.g. --deadline 1h)".into(),
+            })),
+        },
+        None => work.await,
+    };
+    let _ = out.flush();
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            if !f.message.is_empty() {
+                // The one exit for diagnostics: whatever a server put in an error message is
+                // cleaned here (escapes, bidi, invisible characters) and scrubbed of secrets.
+                let msg = crate::scim::redact::redact(&f.message);
+                eprintln!("scimitar: {}", crate::sanitize::clean_lines(&msg));
+            }
+            f.code
+        }
+    }
+}
+
+/// Read-only commands, bounded by `--deadline` (default [`DEFAULT_READ_DEADLINE`]).
+pub fn is_read(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Check(_)
+            | Command::Users(UsersCmd::Find { .. } | UsersCmd::Show { .. } | UsersCmd::List { .. } | UsersCmd::Export { .. })
+            | Command::Groups(GroupsCmd::List { .. } | GroupsCmd::Show { .. })
+            | Command::Plan { .. }
+    )
+}
+
+async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -> Result<i32, Fail> {
+    match command {
+        Command::Check(a) => cmd_check(env, a, out).await,
+        Command::Users(c) => cmd_users(env, c, out).await,
+        Command::Groups(c) => cmd_groups(env, c, out).await,
         Command::Resume { batch, retry_failed, run } => match Connection::of(env) {
             Ok(c) => bulk::resume(c, batch.as_deref(), retry_failed, &run).await,
             Err(f) => Err(f),
         },
-        Command::Plan { policy, output } => crate::policy_cmd::plan(env, &policy, output, &mut out).await,
+        Command::Plan { policy, output } => crate::policy_cmd::plan(env, &policy, output, out).await,
         Command::Apply { policy, run } => crate::policy_cmd::apply(env, &policy, &run).await,
         Command::Emulator(args) => match crate::emulator_cmd::serve_forever(args).await {
             Ok(()) => Ok(exit::OK),
@@ -394,19 +472,9 @@ pub async fn run(env: &Environment, command: Command) -> i32 {
             args.config_retain_days = env.retain_days();
             args.db = args.db.or_else(|| Some(env.paths.database()));
             let stderr = std::io::stderr();
-            Ok(crate::report_cmd::run(args, &mut out, &mut stderr.lock()))
+            Ok(crate::report_cmd::run(args, out, &mut stderr.lock()))
         }
         Command::Demo(_) => Err(Fail::new(exit::USAGE, "demo opens the console; run it from the scimitar binary")),
-    };
-    let _ = out.flush();
-    match result {
-        Ok(code) => code,
-        Err(f) => {
-            if !f.message.is_empty() {
-                eprintln!("scimitar: {}", f.message);
-            }
-            f.code
-        }
     }
 }
 
@@ -424,7 +492,7 @@ async fn cmd_check(env: &Environment, a: CheckArgs, out: &mut dyn Write) -> Resu
     if a.output == OutputFormat::Json {
         let mut v = serde_json::to_value(&r).unwrap();
         v["profile"] = Value::from(env.profile_name.clone());
-        writeln!(out, "{v}")?;
+        crate::output::write_json_line(out, &v)?;
     } else {
         rows.write(a.output, out)?;
     }
@@ -627,7 +695,7 @@ pub fn user_detail_rows(u: &User) -> Vec<(String, String)> {
 
 fn write_user_detail(u: &User, output: OutputFormat, out: &mut dyn Write) -> Result<(), Fail> {
     if output == OutputFormat::Json {
-        writeln!(out, "{}", u.to_value(ApiVersion::V2))?;
+        crate::output::write_json_line(out, &u.to_value(ApiVersion::V2))?;
         return Ok(());
     }
     let mut rows = Rows::new(vec!["attribute", "value"]);
@@ -669,11 +737,11 @@ async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> R
                 find_group(c.client, &group).await?
             };
             if output == OutputFormat::Json {
-                writeln!(out, "{}", g.to_value(ApiVersion::V2))?;
+                crate::output::write_json_line(out, &g.to_value(ApiVersion::V2))?;
                 return Ok(exit::OK);
             }
             if output == OutputFormat::Table {
-                writeln!(out, "{} ({}), {} members", crate::sanitize::clean(g.name()), g.id(), g.member_count())?;
+                writeln!(out, "{} ({}), {} members", crate::sanitize::clean(g.name()), crate::sanitize::clean(g.id()), g.member_count())?;
             }
             let mut rows = Rows::new(vec!["member_id", "display"]);
             for m in g.members.iter().flatten() {

@@ -24,7 +24,9 @@ pub fn of_scim(e: &crate::scim::ScimError) -> i32 {
         ScimError::Invalid(_) => USAGE,
         ScimError::Api(_) if e.is_auth() => AUTH,
         ScimError::Api(_) if e.is_not_found() => NOT_FOUND,
-        ScimError::Transport { .. } | ScimError::NotScim { .. } => UNAVAILABLE,
+        ScimError::Api(a) if a.status >= 500 => UNAVAILABLE,
+        // A server that stalls past a deadline or breaks the protocol is as good as unreachable.
+        ScimError::Transport { .. } | ScimError::NotScim { .. } | ScimError::Protocol { .. } | ScimError::Deadline { .. } => UNAVAILABLE,
         ScimError::Api(_) => FAILURE,
     }
 }

@@ -43,21 +43,27 @@ impl Rows {
             OutputFormat::Json => {
                 if self.json.len() == self.rows.len() && !self.json.is_empty() {
                     for j in &self.json {
-                        serde_json::to_writer(&mut *out, j)?;
-                        out.write_all(b"\n")?;
+                        write_json_line(out, j)?;
                     }
                 } else {
                     for r in &self.rows {
                         let obj: serde_json::Map<String, Value> =
                             self.headers.iter().zip(r).map(|(h, v)| (h.to_string(), Value::from(v.as_str()))).collect();
-                        serde_json::to_writer(&mut *out, &obj)?;
-                        out.write_all(b"\n")?;
+                        write_json_line(out, &obj)?;
                     }
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// One JSON line of `--output json`: every string goes through the sanitiser's JSON formatter, so
+/// control, bidi and invisible characters arrive as `\uXXXX` escapes (the data is intact for
+/// `jq`; a plain `cat` shows nothing raw).
+pub fn write_json_line<T: serde::Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> io::Result<()> {
+    crate::sanitize::write_json(&mut *out, value)?;
+    out.write_all(b"\n")
 }
 
 pub fn write_csv(headers: &[&str], rows: &[Vec<String>], out: &mut dyn Write) -> io::Result<()> {
@@ -119,5 +125,6 @@ mod tests {
         rows.write(OutputFormat::Json, &mut j).unwrap();
         let v: Value = serde_json::from_slice(&j).unwrap();
         assert_eq!(v["name"], "Doe, \"Jane\"");
+        assert!(!String::from_utf8(j).unwrap().contains('\u{1b}'), "json escapes ESC");
     }
 }

@@ -143,8 +143,7 @@ pub async fn export_users(c: Connection<'_>, output: OutputFormat, out: &mut dyn
         OutputFormat::Csv => export::users_to_source_csv(&users, out)?,
         OutputFormat::Json => {
             for u in &users {
-                serde_json::to_writer(&mut *out, &u.to_value(ApiVersion::V2)).map_err(std::io::Error::from)?;
-                out.write_all(b"\n")?;
+                crate::output::write_json_line(out, &u.to_value(ApiVersion::V2))?;
             }
         }
         OutputFormat::Table => {

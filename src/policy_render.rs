@@ -106,13 +106,21 @@ pub fn write_diff(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
 /// One JSON document: `{"counts": ..., "plan": ...}`.
 pub fn write_json(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     let doc = serde_json::json!({ "counts": plan.counts(), "plan": plan });
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    crate::sanitize::write_json_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")
 }
 
 /// One CSV row per change.
 pub fn write_csv(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
+    // Cells hold Slack's values (old titles, names): cleaned like every CSV that may land on a
+    // terminal; line breaks stay (CSV quotes them).
+    struct Clean<W: Write>(csv::Writer<W>);
+    impl<W: Write> Clean<W> {
+        fn write_record<const N: usize>(&mut self, cells: [&str; N]) -> csv::Result<()> {
+            self.0.write_record(cells.iter().map(|c| crate::sanitize::clean_keep_lines(c)))
+        }
+    }
+    let mut w = Clean(csv::Writer::from_writer(out));
     w.write_record(["kind", "target", "attribute", "old", "new", "reason"])?;
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
     for c in &plan.creates {
@@ -155,7 +163,7 @@ pub fn write_csv(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     for d in &plan.reported_only {
         w.write_record(["report", &d.id, "active", "true", "", d.reason.as_str()])?;
     }
-    w.flush()
+    w.0.flush()
 }
 
 #[cfg(test)]
@@ -171,7 +179,7 @@ mod tests {
                 id: "U1".into(),
                 label: "Ann\u{1b}[31m".into(),
                 row_line: 2,
-                changes: vec![AttrChange { attr: Attr::Title, old: Some("Dev".into()), new: Some("Lead, \"Dev\"".into()) }],
+                changes: vec![AttrChange { attr: Attr::Title, old: Some("Dev\u{1b}]0;t\u{7}".into()), new: Some("Lead, \"Dev\"".into()) }],
                 patch: User::default(),
             }],
             deactivations: vec![Deactivate {
@@ -211,6 +219,8 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["counts"]["deactivations"], 1);
         assert_eq!(v["plan"]["updates"][0]["changes"][0]["attr"], "title");
+        assert_eq!(v["plan"]["updates"][0]["changes"][0]["old"], "Dev\u{1b}]0;t\u{7}", "JSON keeps the text, escaped");
+        assert!(!out.contains(&0x1b), "no raw ESC in JSON");
         assert_eq!(v["plan"]["deactivations"][0]["reason"], "disabled");
         let mut out = Vec::new();
         render(&sample(), OutputFormat::Csv, &mut out).unwrap();

@@ -250,8 +250,7 @@ fn write_verify(v: &crate::report::VerifyReport, format: OutputFormat, out: &mut
             Some(b) => writeln!(out, "BROKEN at record {}: {} ({} records before it verify)", b.seq, b.reason, v.checked)?,
         },
         OutputFormat::Json => {
-            serde_json::to_writer(&mut *out, v)?;
-            out.write_all(b"\n")?;
+            crate::output::write_json_line(out, v)?;
         }
         OutputFormat::Csv => {
             let (seq, reason) = v.broken.as_ref().map(|b| (b.seq.to_string(), b.reason.clone())).unwrap_or_default();

@@ -25,6 +25,12 @@ async fn demo_policy_plan_is_small_and_varied() {
     let (path, summary) = demo::write(&client, dir.path(), 1).await.unwrap();
     assert_eq!(path, dir.path().join("policies/demo-hr.toml"));
     assert!(dir.path().join("demo-hr.csv").is_file());
+    #[cfg(unix)]
+    {
+        // The HR export holds employees' emails and names: owner-only.
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(dir.path().join("demo-hr.csv")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
     assert_eq!(list_policies_in(&dir.path().join("policies"))[0].0, "demo-hr");
 
     let live = live_plan(&client, &path, &dir.path().join("policy-state")).await.unwrap();

@@ -229,6 +229,17 @@ fn export_writes_csv_that_reads_back_and_never_overwrites() {
     assert_eq!(crate::report::interchange::read_csv(std::fs::File::open(&p1).unwrap()).unwrap().len(), 12, "first file untouched");
 }
 
+/// The export holds emails and names: owner-only, whatever the umask.
+#[cfg(unix)]
+#[test]
+fn export_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let recs = stored_with(3, OffsetDateTime::now_utc(), op_clean);
+    let p = reports::export_csv(&recs, dir.path(), OffsetDateTime::now_utc()).unwrap();
+    assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
 #[test]
 fn load_reads_records_counts_and_days_from_a_database_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -190,7 +190,8 @@ pub fn export_csv(records: &[StoredRecord], dir: &Path, now: OffsetDateTime) -> 
         path = dir.join(name.replace(".csv", &format!("-{n}.csv")));
         n += 1;
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Owner-only: the records hold emails and names.
+    let mut f = crate::files::create_new_private(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     crate::report::interchange::write_csv(records, &mut f).map_err(|e| format!("{}: {e:#}", path.display()))?;
     Ok(path)
 }

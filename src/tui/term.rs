@@ -19,8 +19,15 @@ impl TerminalGuard {
         HOOK.call_once(|| {
             let prev = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
+                let was_active = ACTIVE.load(Ordering::SeqCst);
                 restore();
                 prev(info);
+                // A panic anywhere (a worker task too) while the console owns the terminal ends
+                // the process: with the terminal restored, a console left running would hang,
+                // deaf to `q`.
+                if was_active {
+                    std::process::exit(101);
+                }
             }));
         });
         enable_raw_mode()?;

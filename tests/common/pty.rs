@@ -34,11 +34,13 @@ impl Session {
         Session::start_env(args, config, data_dir, &[])
     }
 
-    /// As `start_with`, with more environment variables for the child.
-    pub fn start_env(args: &[&str], config: tempfile::TempDir, data_dir: bool, vars: &[(&str, &str)]) -> Session {
+    /// As [`Session::start_with`], with extra environment variables (e.g. `SCIMITAR_URL`).
+    pub fn start_env(args: &[&str], config: tempfile::TempDir, data_dir: bool, env: &[(&str, &str)]) -> Session {
         let pty = native_pty_system();
         let pair = pty.openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 }).unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_scimitar"));
+        // SCIMITAR_TEST_BIN runs the suite against another build (e.g. an older release).
+        let bin = std::env::var("SCIMITAR_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_scimitar").to_string());
+        let mut cmd = CommandBuilder::new(bin);
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env("SCIMITAR_CONFIG_DIR", config.path());
@@ -49,7 +51,7 @@ impl Session {
         }
         cmd.env_remove("NO_COLOR");
         cmd.env_remove("SCIMITAR_THEME");
-        for (k, v) in vars {
+        for (k, v) in env {
             cmd.env(k, v);
         }
         cmd.cwd(config.path());

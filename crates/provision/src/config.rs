@@ -83,8 +83,10 @@ pub enum ConfigError {
     TokenFileOpen(PathBuf),
     #[error("cannot read token file {path}: {source}")]
     TokenFile { path: PathBuf, source: std::io::Error },
-    #[error("token_command {command:?} failed: {message}")]
-    TokenCommand { command: String, message: String },
+    /// The command itself is not shown (it may carry a secret, e.g. `curl -u user:password …`):
+    /// only its program name.
+    #[error("the profile's token_command (`{program} …`) failed: {message}")]
+    TokenCommand { program: String, message: String },
     #[error("{0}")]
     Other(String),
 }
@@ -169,19 +171,22 @@ pub fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
 }
 
 fn run_token_command(command: &str) -> Result<Secret, ConfigError> {
+    let program: String = crate::scim::sanitize::clean(command.split_whitespace().next().unwrap_or("")).chars().take(40).collect();
+    let fail = |message: String| ConfigError::TokenCommand { program: program.clone(), message };
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
         .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .output()
-        .map_err(|e| ConfigError::TokenCommand { command: command.into(), message: e.to_string() })?;
+        .map_err(|e| fail(e.to_string()))?;
     if !out.status.success() {
-        // stderr of the command is not shown: it could echo the secret.
-        return Err(ConfigError::TokenCommand { command: command.into(), message: format!("exit status {}", out.status) });
+        // Neither the command line nor its output is shown: either could hold the secret.
+        return Err(fail(format!("exit status {}", out.status)));
     }
     let token = Secret::new(String::from_utf8_lossy(&out.stdout).to_string());
     if token.is_empty() {
-        return Err(ConfigError::TokenCommand { command: command.into(), message: "printed nothing".into() });
+        return Err(fail("printed nothing".into()));
     }
     Ok(token)
 }
@@ -256,6 +261,17 @@ mod tests {
         assert!(e.contains("chmod 600") && !e.contains("xoxp"), "{e}");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_token_file(&p).unwrap().expose(), "xoxp-secret");
+    }
+
+    #[test]
+    fn a_failing_token_command_is_not_printed() {
+        let p = Profile {
+            token_command: Some("curl -u admin:hunter2-secret https://vault.example/token; exit 3".into()),
+            ..Default::default()
+        };
+        let e = resolve_token(None, None, &p).unwrap_err().to_string();
+        assert!(e.contains("`curl …`") && e.contains("exit status"), "{e}");
+        assert!(!e.contains("hunter2") && !e.contains("vault"), "{e}");
     }
 
     #[test]

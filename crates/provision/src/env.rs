@@ -48,6 +48,12 @@ pub struct Inputs {
     pub throttle_scale: Option<f64>,
     /// `--read-only`: every write is refused.
     pub read_only: bool,
+    /// `--deadline`: how long a whole read command (or a write command's lookups) may take.
+    pub deadline: Option<std::time::Duration>,
+    /// `--op-deadline`: one SCIM call with all its retries and waits.
+    pub op_deadline: Option<std::time::Duration>,
+    /// `--request-timeout`: one HTTP request.
+    pub request_timeout: Option<std::time::Duration>,
     /// Who runs this process (stamped on every report record).
     pub actor: Actor,
 }
@@ -150,7 +156,7 @@ pub enum EnvError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Scim(#[from] ScimError),
-    #[error("--throttle-scale must be a positive number, not {0}")]
+    #[error("--throttle-scale must be between {lo} and {hi}, not {0}", lo = scim::client::RATE_SCALE_RANGE.start(), hi = scim::client::RATE_SCALE_RANGE.end())]
     ThrottleScale(f64),
     #[error("cannot open the journal: {0}")]
     Journal(String),
@@ -166,6 +172,8 @@ pub struct Environment {
     pub safety: Safety,
     /// `--read-only`: every write is refused.
     pub read_only: bool,
+    /// `--deadline` (see [`Inputs::deadline`]).
+    pub deadline: Option<std::time::Duration>,
     pub actor: Actor,
     inputs: Inputs,
     client: OnceLock<ScimClient>,
@@ -196,7 +204,7 @@ impl Environment {
     pub fn with_config(inputs: Inputs, paths: Paths, config: Config) -> Result<Environment, EnvError> {
         let (profile_name, profile) = config.profile(inputs.profile.as_deref())?;
         if let Some(s) = inputs.throttle_scale.or(profile.rate_scale)
-            && !(s.is_finite() && s > 0.0)
+            && !scim::client::RATE_SCALE_RANGE.contains(&s)
         {
             return Err(EnvError::ThrottleScale(s));
         }
@@ -208,6 +216,7 @@ impl Environment {
             profile,
             safety,
             read_only: inputs.read_only,
+            deadline: inputs.deadline,
             actor: inputs.actor.clone(),
             inputs,
             client: OnceLock::new(),
@@ -237,6 +246,12 @@ impl Environment {
         let mut cc = ClientConfig::new(&url, token, version)?;
         let scale = self.inputs.throttle_scale.or(self.profile.rate_scale).unwrap_or(1.0);
         cc.rate_limit = if self.inputs.throttle_off { RateLimit::Off } else { RateLimit::Slack { scale } };
+        if let Some(d) = self.inputs.op_deadline {
+            cc.op_deadline = d;
+        }
+        if let Some(d) = self.inputs.request_timeout {
+            cc.timeout = d;
+        }
         Ok(ScimClient::new(cc)?)
     }
 

@@ -37,6 +37,19 @@ pub fn create_new_private(path: &Path) -> std::io::Result<std::fs::File> {
     private_options().create_new(true).open(path)
 }
 
+/// Write a whole file, owner-only: an existing file is truncated and made owner-only too (for
+/// files scimitar itself rewrites, such as a policy's saved state).
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut f = private_options().create(true).truncate(true).open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(data)?;
+    f.sync_all()
+}
+
 /// Write `data` to a new file (mode 0600); an existing file or link at `path` is an error.
 pub fn write_new_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let mut f = create_new_private(path)?;
@@ -65,5 +78,11 @@ mod tests {
         std::os::unix::fs::symlink(&target, &link).unwrap();
         assert!(write_new_private(&link, b"evil").is_err());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        let b = dir.path().join("b.csv");
+        std::fs::write(&b, "old").unwrap();
+        std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&b, b"new").unwrap();
+        assert_eq!(std::fs::metadata(&b).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new");
     }
 }

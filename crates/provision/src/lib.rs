@@ -14,3 +14,4 @@ pub mod files;
 pub mod policy;
 pub mod queue;
 pub mod report;
+pub mod strict_csv;

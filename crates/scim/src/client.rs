@@ -5,6 +5,13 @@
 //! (2) waits for a token from Slack's rate-limit table, (3) retries 429s after `Retry-After` and
 //! 5xx / broken connections with capped, jittered exponential backoff. A create (POST) is never
 //! re-sent blindly after an ambiguous failure: the user is looked up first.
+//!
+//! Nothing a server sends is trusted: every number is parsed with bounds (`Retry-After` capped at
+//! [`MAX_RETRY_AFTER`], totals clamped to [`MAX_LIST_TOTAL`], a listing stops with an error when a
+//! page adds nothing new or when more pages come than the first page's total allows), bodies are
+//! read through a size limit per endpoint ([`body_limit`]), one call with all its retries is
+//! bounded by [`ClientConfig::op_deadline`], and response bodies are scrubbed of the token (and of
+//! a password the request carried) before they are parsed.
 
 use super::error::{ApiError, ScimError};
 use super::filter::Filter;
@@ -24,8 +31,12 @@ use url::Url;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wrap a secret; it is also registered for [`crate::redact::redact`], so it is scrubbed
+    /// from any text this process stores or shows, whatever its shape.
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into().trim().to_string())
+        let s = s.into().trim().to_string();
+        crate::redact::register(&s);
+        Secret(s)
     }
     /// The token itself, for the Authorization header only.
     pub fn expose(&self) -> &str {
@@ -67,10 +78,28 @@ pub struct ClientConfig {
     pub max_throttle_retries: u32,
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
+    /// One HTTP request, from connecting to the last byte of the body.
     pub timeout: Duration,
+    /// One call (a request with all its retries and `Retry-After` waits); the time spent waiting
+    /// for the client's own rate limiter before the first attempt does not count.
+    pub op_deadline: Duration,
     /// Pages fetched at once when listing.
     pub list_concurrency: usize,
 }
+
+/// The longest `Retry-After` honoured; a longer one is capped and reported in the error.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// The most results a listing believes a server's `totalResults` (Slack's largest organisations
+/// are well below this); larger claims are clamped.
+pub const MAX_LIST_TOTAL: u64 = 2_000_000;
+/// For the page budget of a listing, a page counts as at least this many results (or the page
+/// size asked for, when smaller): a server that pages one result at a time while claiming
+/// millions runs out of budget instead of listing forever.
+pub const MIN_BUDGET_PAGE: u64 = 200;
+/// Bytes kept of an error answer's body (enough for any SCIM error; the rest is not read).
+pub const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// Bounds for [`ClientConfig`] values that come from flags.
+pub const RATE_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=1000.0;
 
 impl ClientConfig {
     pub fn new(base_url: &str, token: Secret, version: ApiVersion) -> Result<Self, ScimError> {
@@ -84,8 +113,22 @@ impl ClientConfig {
             backoff_base: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(20),
             timeout: Duration::from_secs(60),
+            op_deadline: Duration::from_secs(120),
             list_concurrency: 4,
         })
+    }
+}
+
+/// The most body bytes read for a request to `endpoint` asking for `count` results (lists) or
+/// one resource. Users are a few KB each; groups carry their members (up to 15,000).
+pub fn body_limit(endpoint: Endpoint, count: u64) -> u64 {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    match endpoint {
+        Endpoint::ListUsers => MIB + count.clamp(1, 1000) * 64 * KIB,
+        Endpoint::ListGroups => (MIB + count.clamp(1, 1000) * 2 * MIB).min(256 * MIB),
+        Endpoint::GetGroup | Endpoint::CreateGroup | Endpoint::UpdateGroup | Endpoint::DeleteGroup => 16 * MIB,
+        Endpoint::GetUser | Endpoint::CreateUser | Endpoint::UpdateUser | Endpoint::DeleteUser | Endpoint::Meta => MIB,
     }
 }
 
@@ -231,6 +274,20 @@ impl ScimClient {
         if config.token.is_empty() {
             return Err(ScimError::Invalid("no token given".into()));
         }
+        if let RateLimit::Slack { scale } = config.rate_limit
+            && !RATE_SCALE_RANGE.contains(&scale)
+        {
+            return Err(ScimError::Invalid(format!(
+                "the rate-limit scale must be between {} and {}, not {scale}",
+                RATE_SCALE_RANGE.start(),
+                RATE_SCALE_RANGE.end()
+            )));
+        }
+        for (what, d) in [("request timeout", config.timeout), ("operation deadline", config.op_deadline)] {
+            if d.is_zero() || d > Duration::from_secs(7 * 24 * 3600) {
+                return Err(ScimError::Invalid(format!("the {what} must be between 1 ms and 7 days, not {d:?}")));
+            }
+        }
         let mut b = reqwest::Client::builder()
             .user_agent(concat!("scimitar/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
@@ -332,9 +389,10 @@ impl ScimClient {
         half + Duration::from_secs_f64(rand::random::<f64>() * half.as_secs_f64())
     }
 
-    /// Send one request with locking, rate limiting and retries.
+    /// Send one request with locking, rate limiting and retries, within the operation deadline.
     ///
     /// `idempotent = false` (POST) returns ambiguous failures to the caller instead of re-sending.
+    /// `count` is the number of results a list request asks for (1 otherwise), for the body limit.
     async fn send(
         &self,
         method: Method,
@@ -344,13 +402,41 @@ impl ScimClient {
         idempotent: bool,
     ) -> Result<Answer, ScimError> {
         let endpoint = Endpoint::classify(method.as_str(), path);
+        let count = query.iter().find(|(k, _)| *k == "count").and_then(|(_, v)| v.parse().ok()).unwrap_or(1);
+        let limit = body_limit(endpoint, count);
+        // A password the request carries must not come back in an error or a stored message.
+        if let Some(pw) = body.and_then(|b| b.get("password")).and_then(Value::as_str) {
+            crate::redact::register(pw);
+        }
         let _guard = if endpoint.is_write() && path.contains('/') { Some(self.object_lock(path).lock_owned().await) } else { None };
         let url = self.url(path);
+        let what = format!("{method} {}", strip_query(&url));
+        let op_deadline = self.inner.config.op_deadline;
+        let mut deadline: Option<Instant> = None;
         let mut failures = 0u32;
         let mut throttles = 0u32;
+        let mut last: Option<String> = None;
+        let gave_up =
+            |reason: String| ScimError::Deadline { what: what.clone(), after: op_deadline, limit: "--op-deadline".into(), reason };
         loop {
             self.acquire(endpoint).await;
-            let result = self.send_once(&method, &url, query, body).await;
+            // The clock starts when the first attempt goes out (waiting for our own pacing first
+            // is not the server's fault).
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + op_deadline);
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(gave_up(last.map_or("no answer in time".into(), |l| format!("last error: {l}"))));
+            }
+            let result = match tokio::time::timeout(remaining, self.send_once(&method, &url, query, body, limit)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let reason = match &last {
+                        Some(l) => format!("no answer in time (last error: {l})"),
+                        None => "no answer in time".into(),
+                    };
+                    return Err(gave_up(reason));
+                }
+            };
             let err = match result {
                 Ok(a) => return Ok(a),
                 Err(e) => e,
@@ -364,7 +450,17 @@ impl ScimClient {
                 if throttles > self.inner.config.max_throttle_retries {
                     return Err(err);
                 }
-                let wait = api.retry_after.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(300));
+                let wait = api.retry_after.unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER);
+                if Instant::now() + wait > deadline {
+                    let asked = match (&api.retry_after_asked, api.retry_after_capped) {
+                        (Some(a), true) => format!("Retry-After: {a} seconds, capped at {} s", MAX_RETRY_AFTER.as_secs()),
+                        _ => format!("Retry-After: {} s", wait.as_secs_f64().round()),
+                    };
+                    return Err(gave_up(format!(
+                        "the server asked to wait ({asked}) longer than this operation may take: {}",
+                        api.human()
+                    )));
+                }
                 if api.code != "resource_locked"
                     && let Some(l) = &self.inner.limiter
                 {
@@ -373,6 +469,7 @@ impl ScimClient {
                 }
                 stats.retries.fetch_add(1, Ordering::Relaxed);
                 count_retry();
+                last = Some(err.to_string());
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -387,14 +484,26 @@ impl ScimClient {
             if !idempotent && err.is_ambiguous() {
                 return Err(err);
             }
+            let wait = self.backoff(failures);
+            if Instant::now() + wait > deadline {
+                return Err(gave_up(format!("last error: {err}")));
+            }
             stats.retries.fetch_add(1, Ordering::Relaxed);
             count_retry();
-            tokio::time::sleep(self.backoff(failures)).await;
+            last = Some(err.to_string());
+            tokio::time::sleep(wait).await;
             failures += 1;
         }
     }
 
-    async fn send_once(&self, method: &Method, url: &Url, query: &[(&str, String)], body: Option<&Value>) -> Result<Answer, ScimError> {
+    async fn send_once(
+        &self,
+        method: &Method,
+        url: &Url,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        limit: u64,
+    ) -> Result<Answer, ScimError> {
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         let mut full = url.clone();
         if !query.is_empty() {
@@ -415,8 +524,25 @@ impl ScimClient {
         let status = resp.status().as_u16();
         let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let ctype = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-        let bytes = resp.bytes().await.map_err(|e| transport(&shown, &e))?;
-        if (200..300).contains(&status) {
+        let ok = (200..300).contains(&status);
+        // An error answer is read only as far as any SCIM error goes; a success answer up to the
+        // endpoint's limit, beyond which it is refused rather than read.
+        let bytes = match read_body(resp, if ok { limit } else { ERROR_BODY_LIMIT }).await.map_err(|e| transport(&shown, &e))? {
+            Body::Whole(b) => b,
+            Body::Cut(b) if !ok => b,
+            Body::Cut(_) => {
+                return Err(ScimError::Protocol {
+                    url: shown,
+                    message: format!(
+                        "the answer (HTTP {status}) is larger than the {} this client reads for {method} requests to this endpoint; refusing it",
+                        human_bytes(limit)
+                    ),
+                });
+            }
+        };
+        // The token (and a password the request carried) never get past this point.
+        let bytes = crate::redact::redact_bytes(&bytes);
+        if ok {
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Answer { body: None });
             }
@@ -425,10 +551,24 @@ impl ScimClient {
                 Err(_) => Err(not_scim(&shown, status, &ctype, &bytes)),
             };
         }
+        let (retry_after, retry_after_capped, retry_after_asked) = match retry_after {
+            Some(r) => (Some(r.wait), r.capped, r.capped.then_some(r.asked)),
+            None => (None, false, None),
+        };
+        let api = |code: &str, detail: String| ApiError {
+            status,
+            code: code.into(),
+            detail,
+            retry_after,
+            retry_after_capped,
+            retry_after_asked: retry_after_asked.clone(),
+        };
         match ApiError::from_body(status, &bytes) {
-            Some(mut api) => {
-                api.retry_after = retry_after;
-                Err(ScimError::Api(api))
+            Some(mut e) => {
+                e.retry_after = retry_after;
+                e.retry_after_capped = retry_after_capped;
+                e.retry_after_asked = retry_after_asked.clone();
+                Err(ScimError::Api(e))
             }
             None if serde_json::from_slice::<Value>(&bytes).is_ok() || (bytes.is_empty() && status != 404) => {
                 let code = match status {
@@ -436,11 +576,11 @@ impl ScimClient {
                     429 => "too_many_requests",
                     _ => "http_error",
                 };
-                Err(ScimError::Api(ApiError { status, code: code.into(), detail: format!("HTTP {status}"), retry_after }))
+                Err(ScimError::Api(api(code, format!("HTTP {status}"))))
             }
             None => {
                 if status == 429 {
-                    return Err(ScimError::Api(ApiError { status, code: "too_many_requests".into(), detail: String::new(), retry_after }));
+                    return Err(ScimError::Api(api("too_many_requests", String::new())));
                 }
                 Err(not_scim(&shown, status, &ctype, &bytes))
             }
@@ -451,8 +591,9 @@ impl ScimClient {
 
     pub async fn get_user(&self, id: &str) -> Result<User, ScimError> {
         check_id(id)?;
-        let a = self.send(Method::GET, &format!("Users/{id}"), &[], None, true).await?;
-        parse_user(a.body)
+        let path = format!("Users/{id}");
+        let a = self.send(Method::GET, &path, &[], None, true).await?;
+        parse_user(self.url(&path).as_str(), a.body)
     }
 
     /// One page of users; `start` is 1-based.
@@ -475,14 +616,17 @@ impl ScimClient {
             q.push(("filter", f.to_string()));
         }
         let a = self.send(Method::GET, path, &q, None, true).await?;
-        let list = parse_list(a.body)?;
-        let items = list
-            .resources
-            .into_iter()
-            .map(parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ScimError::Invalid(format!("server sent a {what} this client cannot read: {e}")))?;
-        Ok(Page { items, total_results: list.total_results, start_index: list.start_index.unwrap_or(start) })
+        let url = self.url(path).to_string();
+        let list = parse_list(&url, a.body)?;
+        let items = list.resources.into_iter().map(parse).collect::<Result<Vec<_>, _>>().map_err(|e| ScimError::Protocol {
+            url: url.clone(),
+            message: format!("the server sent a {what} this client cannot read: {e}"),
+        })?;
+        Ok(Page {
+            items,
+            total_results: list.total_results.min(MAX_LIST_TOTAL),
+            start_index: list.start_index.unwrap_or(start).clamp(1, MAX_LIST_TOTAL + 1),
+        })
     }
 
     /// Every user matching `filter`, page by page (`page_size` up to Slack's 1000), de-duplicated
@@ -490,6 +634,7 @@ impl ScimClient {
     pub fn user_pages(&self, filter: Option<Filter>, page_size: u32) -> impl Stream<Item = Result<Page<User>, ScimError>> + Send + 'static {
         let this = self.clone();
         paged(
+            self.url("Users").to_string(),
             page_size,
             this.inner.config.list_concurrency,
             move |start, count| {
@@ -572,7 +717,7 @@ impl ScimClient {
         &self,
         path: &str,
         body: &Value,
-        parse: fn(Option<Value>) -> Result<T, ScimError>,
+        parse: fn(&str, Option<Value>) -> Result<T, ScimError>,
         find: F,
     ) -> Result<T, ScimError>
     where
@@ -582,8 +727,9 @@ impl ScimClient {
         let mut attempts = 0;
         loop {
             match self.send(Method::POST, path, &[], Some(body), false).await {
-                Ok(a) => return parse(a.body),
-                Err(e) if e.is_ambiguous() && attempts < self.inner.config.max_retries => {
+                Ok(a) => return parse(self.url(path).as_str(), a.body),
+                // A deadline ends the call; the create is looked up again only when resumed.
+                Err(e) if e.is_ambiguous() && !matches!(e, ScimError::Deadline { .. }) && attempts < self.inner.config.max_retries => {
                     attempts += 1;
                     tokio::time::sleep(self.backoff(attempts)).await;
                     if let Some(found) = find().await? {
@@ -615,9 +761,10 @@ impl ScimClient {
             ApiVersion::V2 => serde_json::to_value(user_patch_v2(update)).unwrap(),
             ApiVersion::V1 => user_patch_v1(update),
         };
-        let a = self.send(Method::PATCH, &format!("Users/{id}"), &[], Some(&body), true).await?;
+        let path = format!("Users/{id}");
+        let a = self.send(Method::PATCH, &path, &[], Some(&body), true).await?;
         match a.body {
-            Some(_) => parse_user(a.body),
+            Some(_) => parse_user(self.url(&path).as_str(), a.body),
             None => self.get_user(id).await,
         }
     }
@@ -650,16 +797,18 @@ impl ScimClient {
             u.nick_name = u.user_name.clone();
         }
         let body = u.to_value(self.inner.version);
-        let a = self.send(Method::PUT, &format!("Users/{id}"), &[], Some(&body), true).await?;
-        parse_user(a.body)
+        let path = format!("Users/{id}");
+        let a = self.send(Method::PUT, &path, &[], Some(&body), true).await?;
+        parse_user(self.url(&path).as_str(), a.body)
     }
 
     // ---------- groups ----------
 
     pub async fn get_group(&self, id: &str) -> Result<Group, ScimError> {
         check_id(id)?;
-        let a = self.send(Method::GET, &format!("Groups/{id}"), &[], None, true).await?;
-        parse_group(a.body)
+        let path = format!("Groups/{id}");
+        let a = self.send(Method::GET, &path, &[], None, true).await?;
+        parse_group(self.url(&path).as_str(), a.body)
     }
 
     pub async fn groups_page(&self, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<Group>, ScimError> {
@@ -673,6 +822,7 @@ impl ScimClient {
     ) -> impl Stream<Item = Result<Page<Group>, ScimError>> + Send + 'static {
         let this = self.clone();
         paged(
+            self.url("Groups").to_string(),
             page_size,
             this.inner.config.list_concurrency,
             move |start, count| {
@@ -793,7 +943,13 @@ impl ScimClient {
         // The plural form answers on both versions (Slack's Java SDK calls it on v2 too).
         match self.send(Method::GET, "ServiceProviderConfigs", &[], None, true).await {
             Ok(_) => report.scim_endpoint = true,
-            Err(e @ (ScimError::Transport { .. } | ScimError::NotScim { .. } | ScimError::Invalid(_))) => {
+            Err(
+                e @ (ScimError::Transport { .. }
+                | ScimError::NotScim { .. }
+                | ScimError::Invalid(_)
+                | ScimError::Protocol { .. }
+                | ScimError::Deadline { .. }),
+            ) => {
                 report.problem = Some(e.to_string());
                 report.latency_ms = started.elapsed().as_millis() as u64;
                 return report;
@@ -815,7 +971,14 @@ impl ScimClient {
 
 /// Generic paged listing: first page alone (to learn the total), then the rest `concurrency` at a
 /// time, in order, de-duplicated by id, continuing sequentially if the server's totals shift.
+///
+/// Bounded whatever the server says: the claimed total is clamped to [`MAX_LIST_TOTAL`]; the
+/// pages still to fetch are generated lazily; an empty page ends the listing; a page whose every
+/// result was listed already ends it with an error (the server ignores `startIndex`); and the
+/// number of pages is capped by what the first page's total allows (page size counted as at
+/// least [`MIN_BUDGET_PAGE`], plus a quarter for results added while listing).
 fn paged<T, F, Fut, K>(
+    label: String,
     page_size: u32,
     concurrency: usize,
     fetch: F,
@@ -830,10 +993,13 @@ where
     let count = page_size.clamp(1, 1000);
     async_stream(move |tx| async move {
         let mut seen: HashSet<String> = HashSet::new();
-        let dedupe = |mut p: Page<T>, seen: &mut HashSet<String>| {
+        // Drops results listed already; `Err` when the page had results and none was new.
+        let dedupe = |mut p: Page<T>, seen: &mut HashSet<String>| -> Result<Page<T>, Page<T>> {
+            let had = p.items.len();
             p.items.retain(|i| key(i).is_none_or(|k| seen.insert(k)));
-            p
+            if had > 0 && p.items.is_empty() { Err(p) } else { Ok(p) }
         };
+        let protocol = |message: String| ScimError::Protocol { url: label.clone(), message };
         let first = match fetch(1, count).await {
             Ok(p) => p,
             Err(e) => {
@@ -841,29 +1007,59 @@ where
                 return;
             }
         };
-        let total = first.total_results;
+        let total = first.total_results.min(MAX_LIST_TOTAL);
         let got = first.items.len() as u64;
         let step = got.max(1);
+        let budget_step = step.max(u64::from(count).min(MIN_BUDGET_PAGE));
+        let max_pages = {
+            let pages = total.div_ceil(budget_step);
+            pages + pages / 4 + 10
+        };
+        let mut fetched = 1u64;
         let mut next_start = 1 + got;
         let first_empty = got == 0;
-        if tx.send(Ok(dedupe(first, &mut seen))).await.is_err() || first_empty {
+        let first = dedupe(first, &mut seen).unwrap_or_else(|p| p);
+        if tx.send(Ok(first)).await.is_err() || first_empty {
             return;
         }
-        // The rest, a few at a time, in order.
-        let starts: Vec<u64> = (0..).map(|i| next_start + i * step).take_while(|s| *s <= total).collect();
+        let over_budget = |fetched: u64, listed: usize| {
+            protocol(format!(
+                "the listing does not end: {fetched} pages with {listed} results fetched, more than the {total} results its first \
+                 page announced allow (it sends {step} per page); stopping"
+            ))
+        };
+        let no_progress = |start: u64| {
+            protocol(format!(
+                "the page at startIndex={start} holds only results listed already (does the server ignore startIndex?); stopping"
+            ))
+        };
+        // The rest, a few at a time, in order, generated lazily.
+        let starts = (0u64..).map(move |i| next_start + i * step).take_while(move |s| *s <= total).take(max_pages as usize);
         let f2 = fetch.clone();
-        let mut pages = futures::stream::iter(starts.into_iter().map(move |s| {
-            let f = f2.clone();
-            async move { (s, f(s, step as u32).await) }
-        }))
-        .buffered(concurrency.max(1));
+        let mut pages = std::pin::pin!(
+            futures::stream::iter(starts.map(move |s| {
+                let f = f2.clone();
+                async move { (s, f(s, step.min(1000) as u32).await) }
+            }))
+            .buffered(concurrency.max(1))
+        );
         while let Some((s, r)) = pages.next().await {
+            fetched += 1;
             match r {
+                Ok(p) if p.items.is_empty() => return,
                 Ok(p) => {
                     let n = p.items.len() as u64;
                     next_start = next_start.max(s + n);
-                    if tx.send(Ok(dedupe(p, &mut seen))).await.is_err() {
-                        return;
+                    match dedupe(p, &mut seen) {
+                        Ok(p) => {
+                            if tx.send(Ok(p)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => {
+                            let _ = tx.send(Err(no_progress(s))).await;
+                            return;
+                        }
                     }
                 }
                 Err(e) => {
@@ -872,14 +1068,28 @@ where
                 }
             }
         }
-        // Totals can grow while we list; read on until an empty page.
+        // Totals can grow while we list; read on until an empty page, within the budget.
         loop {
+            if fetched >= max_pages {
+                let _ = tx.send(Err(over_budget(fetched, seen.len()))).await;
+                return;
+            }
+            fetched += 1;
             match fetch(next_start, count).await {
                 Ok(p) if p.items.is_empty() => return,
                 Ok(p) => {
-                    next_start += p.items.len() as u64;
-                    if tx.send(Ok(dedupe(p, &mut seen))).await.is_err() {
-                        return;
+                    let start = next_start;
+                    next_start = next_start.saturating_add(p.items.len() as u64);
+                    match dedupe(p, &mut seen) {
+                        Ok(p) => {
+                            if tx.send(Ok(p)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => {
+                            let _ = tx.send(Err(no_progress(start))).await;
+                            return;
+                        }
                     }
                 }
                 Err(e) => {
@@ -923,19 +1133,30 @@ fn is_filter_rejection(e: &ScimError) -> bool {
 /// rules are undocumented, reference §4, so we compare lowercased on both sides).
 pub fn normalize_email(email: &str) -> Result<String, ScimError> {
     let e = email.trim();
-    let bad = |why: &str| Err(ScimError::Invalid(format!("{email:?} is not an email address: {why}")));
-    let Some((local, domain)) = e.rsplit_once('@') else { return bad("no @") };
-    if local.is_empty() || domain.is_empty() {
-        return bad("empty part before or after @");
+    let bad = |why: &str| Err(ScimError::Invalid(format!("{} is not an email address: {why}", crate::sanitize::quoted_excerpt(email, 80))));
+    if e.len() > 254 {
+        return bad("longer than 254 characters");
     }
-    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
-        return bad("the domain needs a dot, e.g. example.com");
+    if let Some(c) =
+        e.chars().find(|&c| crate::sanitize::is_bidi_control(c) || crate::sanitize::is_invisible(c) || matches!(c, '\u{200c}' | '\u{200d}'))
+    {
+        return bad(&format!("contains the invisible or direction-changing character U+{:04X}", c as u32));
     }
     if e.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad("contains spaces or control characters");
     }
-    if e.len() > 254 {
-        return bad("longer than 254 characters");
+    if let Some(c) = e.chars().find(|c| matches!(c, '"' | '\'' | '`' | ',' | ';' | ':' | '<' | '>' | '(' | ')' | '[' | ']' | '\\')) {
+        return bad(&format!("contains {c:?}, which Slack does not accept in an address"));
+    }
+    let Some((local, domain)) = e.rsplit_once('@') else { return bad("no @") };
+    if local.is_empty() || domain.is_empty() {
+        return bad("empty part before or after @");
+    }
+    if local.contains('@') {
+        return bad("more than one @");
+    }
+    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+        return bad("the domain needs a dot, e.g. example.com");
     }
     Ok(e.to_lowercase())
 }
@@ -944,20 +1165,75 @@ fn check_id(id: &str) -> Result<(), ScimError> {
     if is_valid_id(id) {
         Ok(())
     } else {
-        Err(ScimError::Invalid(format!("{id:?} is not a Slack id (ids look like W0ABC12345 or U…, S… for groups)")))
+        Err(ScimError::Invalid(format!(
+            "{} is not a Slack id (ids look like W0ABC12345 or U…, S… for groups)",
+            crate::sanitize::quoted_excerpt(id, 80)
+        )))
     }
 }
 
-fn parse_retry_after(v: &str) -> Option<Duration> {
+/// A `Retry-After` header, bounded.
+#[derive(Clone, Debug, PartialEq)]
+struct RetryAfter {
+    /// What to wait: the header's value, at most [`MAX_RETRY_AFTER`].
+    wait: Duration,
+    /// The header asked for more than the cap.
+    capped: bool,
+    /// The header as sent (cleaned, at most 40 characters), for the message.
+    asked: String,
+}
+
+/// Seconds (`120`, `0.5`, even `1e20`) or an HTTP date; `None` when it is neither (or NaN).
+/// Negative values mean no wait; anything above [`MAX_RETRY_AFTER`] (infinity included) is
+/// capped, never converted as it is (a `Duration` cannot hold 1e20 seconds).
+fn parse_retry_after(v: &str) -> Option<RetryAfter> {
     let v = v.trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    let asked: String = crate::sanitize::clean(v).chars().take(40).collect();
+    let secs = match v.parse::<f64>() {
+        Ok(s) if s.is_nan() => return None,
+        Ok(s) => s,
+        Err(_) => {
+            // HTTP-date form.
+            let fmt = time::format_description::well_known::Rfc2822;
+            let when = time::OffsetDateTime::parse(v, &fmt).ok()?;
+            (when - time::OffsetDateTime::now_utc()).as_seconds_f64()
+        }
+    };
+    let capped = secs > MAX_RETRY_AFTER.as_secs_f64();
+    let wait = if capped { MAX_RETRY_AFTER } else { crate::ratelimit::secs_saturating(secs) };
+    Some(RetryAfter { wait, capped, asked })
+}
+
+/// A body read through a limit.
+enum Body {
+    Whole(Vec<u8>),
+    /// The limit was reached: the first bytes (for an error answer) or nothing (a success).
+    Cut(Vec<u8>),
+}
+
+async fn read_body(mut resp: reqwest::Response, limit: u64) -> Result<Body, reqwest::Error> {
+    let ok = resp.status().is_success();
+    let announced = resp.content_length();
+    if ok && announced.is_some_and(|n| n > limit) {
+        return Ok(Body::Cut(Vec::new()));
     }
-    // HTTP-date form.
-    let fmt = time::format_description::well_known::Rfc2822;
-    let when = time::OffsetDateTime::parse(v, &fmt).ok()?;
-    let delta = when - time::OffsetDateTime::now_utc();
-    Some(Duration::from_secs_f64(delta.as_seconds_f64().max(0.0)))
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut buf = Vec::with_capacity(announced.map_or(0, |n| usize::try_from(n).unwrap_or(0)).min(limit).min(1 << 20));
+    while let Some(chunk) = resp.chunk().await? {
+        let room = limit - buf.len();
+        if chunk.len() > room {
+            if !ok {
+                buf.extend_from_slice(&chunk[..room]);
+            }
+            return Ok(Body::Cut(if ok { Vec::new() } else { buf }));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Body::Whole(buf))
+}
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 { format!("{} MiB", n >> 20) } else { format!("{} KiB", n >> 10) }
 }
 
 fn strip_query(url: &Url) -> String {
@@ -995,19 +1271,23 @@ fn not_scim(url: &str, status: u16, ctype: &str, bytes: &[u8]) -> ScimError {
     }
 }
 
-fn parse_user(body: Option<Value>) -> Result<User, ScimError> {
-    let v = body.ok_or_else(|| ScimError::Invalid("the server answered with an empty body where a user was expected".into()))?;
-    User::from_value(v).map_err(|e| ScimError::Invalid(format!("server sent a user this client cannot read: {e}")))
+fn protocol(url: &str, message: impl Into<String>) -> ScimError {
+    ScimError::Protocol { url: url.to_string(), message: message.into() }
 }
 
-fn parse_group(body: Option<Value>) -> Result<Group, ScimError> {
-    let v = body.ok_or_else(|| ScimError::Invalid("the server answered with an empty body where a group was expected".into()))?;
-    Group::from_value(v).map_err(|e| ScimError::Invalid(format!("server sent a group this client cannot read: {e}")))
+fn parse_user(url: &str, body: Option<Value>) -> Result<User, ScimError> {
+    let v = body.ok_or_else(|| protocol(url, "the server answered with an empty body where a user was expected"))?;
+    User::from_value(v).map_err(|e| protocol(url, format!("the server sent a user this client cannot read: {e}")))
 }
 
-fn parse_list(body: Option<Value>) -> Result<ListResponse, ScimError> {
-    let v = body.ok_or_else(|| ScimError::Invalid("the server answered a list request with an empty body".into()))?;
-    serde_json::from_value(v).map_err(|e| ScimError::Invalid(format!("server sent a list this client cannot read: {e}")))
+fn parse_group(url: &str, body: Option<Value>) -> Result<Group, ScimError> {
+    let v = body.ok_or_else(|| protocol(url, "the server answered with an empty body where a group was expected"))?;
+    Group::from_value(v).map_err(|e| protocol(url, format!("the server sent a group this client cannot read: {e}")))
+}
+
+fn parse_list(url: &str, body: Option<Value>) -> Result<ListResponse, ScimError> {
+    let v = body.ok_or_else(|| protocol(url, "the server answered a list request with an empty body"))?;
+    serde_json::from_value(v).map_err(|e| protocol(url, format!("the server sent a list this client cannot read: {e}")))
 }
 
 /// Top-level attribute keys that are not updatable attributes.
@@ -1108,8 +1388,66 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_retry_after("soon"), None);
+        let w = |v: &str| parse_retry_after(v).map(|r| (r.wait, r.capped));
+        assert_eq!(w("2"), Some((Duration::from_secs(2), false)));
+        assert_eq!(w("0.5"), Some((Duration::from_millis(500), false)));
+        assert_eq!(w("soon"), None);
+        assert_eq!(w("NaN"), None);
+        assert_eq!(w("-5"), Some((Duration::ZERO, false)));
+        for huge in ["1e20", "1e30", "inf", "18446744073709551616", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+            assert_eq!(w(huge), Some((MAX_RETRY_AFTER, true)), "{huge}");
+        }
+        assert_eq!(parse_retry_after("1e20").unwrap().asked, "1e20");
+    }
+
+    #[test]
+    fn emails_with_hidden_characters_are_refused() {
+        for bad in [
+            "\u{feff}ann@x.com",
+            "ann\u{200b}@x.com",
+            "ann@x\u{202e}moc.com",
+            "\"ann\"@x.com",
+            "ann,bob@x.com",
+            "a@b@x.com",
+            "ann\u{2028}x@x.com",
+        ] {
+            let e = normalize_email(bad).unwrap_err().to_string();
+            assert!(!e.chars().any(|c| crate::sanitize::is_invisible(c) || crate::sanitize::is_bidi_control(c)), "{e}");
+        }
+        assert!(normalize_email("\u{feff}ann@x.com").unwrap_err().to_string().contains("U+FEFF"));
+        assert_eq!(normalize_email("zoë@exämple.com").unwrap(), "zoë@exämple.com");
+    }
+
+    #[test]
+    fn body_limits_scale_with_the_page() {
+        assert!(body_limit(Endpoint::GetUser, 1) <= 1 << 20);
+        assert!(body_limit(Endpoint::ListUsers, 1000) > body_limit(Endpoint::ListUsers, 1));
+        assert!(body_limit(Endpoint::ListGroups, 1000) <= 256 << 20);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn retry_after_never_panics_and_is_bounded(v in prop_oneof![
+            any::<f64>().prop_map(|f| f.to_string()),
+            any::<u128>().prop_map(|n| n.to_string()),
+            "[0-9eE.+-]{0,12}",
+            any::<String>(),
+        ]) {
+            if let Some(r) = parse_retry_after(&v) {
+                prop_assert!(r.wait <= MAX_RETRY_AFTER);
+                prop_assert!(r.asked.chars().count() <= 40);
+            }
+        }
+
+        #[test]
+        fn error_bodies_never_panic(body in proptest::collection::vec(any::<u8>(), 0..200), status in any::<u16>()) {
+            let _ = ApiError::from_body(status, &body);
+        }
     }
 }

@@ -22,7 +22,23 @@ pub enum ScimError {
     /// The request was refused before it was sent.
     #[error("{0}")]
     Invalid(String),
+    /// The server answered, but not as a SCIM server may: a resource this client cannot read, a
+    /// body over the size limit, paging that never ends. Not retried.
+    #[error("{url}: {message}")]
+    Protocol { url: String, message: String },
+    /// An operation (one call with its retries) or a whole command ran out of time.
+    #[error("{what}: gave up after {}s ({limit}): {reason}", .after.as_secs_f64().round())]
+    Deadline {
+        what: String,
+        after: Duration,
+        /// Which limit, e.g. `--op-deadline`.
+        limit: String,
+        reason: String,
+    },
 }
+
+/// The longest server error text kept (the rest is cut, with a note).
+pub const MAX_DETAIL_CHARS: usize = 500;
 
 /// An error answered by the SCIM API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,8 +48,12 @@ pub struct ApiError {
     pub code: String,
     /// Slack's full description, e.g. `long_username (user=jane)`.
     pub detail: String,
-    /// `Retry-After` in seconds, from 429 answers.
+    /// `Retry-After` from 429 answers, capped at [`crate::client::MAX_RETRY_AFTER`].
     pub retry_after: Option<Duration>,
+    /// The server asked for more than the cap (its value is in `retry_after_asked`).
+    pub retry_after_capped: bool,
+    /// The header as the server sent it, when it was out of range (cut to 40 characters).
+    pub retry_after_asked: Option<String>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -41,6 +61,10 @@ impl std::fmt::Display for ApiError {
         write!(f, "{} (HTTP {}, Slack error {})", self.human(), self.status, self.code)?;
         if self.detail != self.code && !self.detail.is_empty() {
             write!(f, ": {}", self.detail)?;
+        }
+        if let (true, Some(asked)) = (self.retry_after_capped, &self.retry_after_asked) {
+            let cap = self.retry_after.unwrap_or_default().as_secs();
+            write!(f, " (it asked to wait Retry-After: {asked} seconds; this client waits at most {cap} s)")?;
         }
         Ok(())
     }
@@ -60,9 +84,17 @@ impl ApiError {
             return None;
         };
         let body_status = st.and_then(|s| s.as_u64().or_else(|| s.as_str().and_then(|s| s.parse().ok())));
-        let status = if status >= 400 { status } else { body_status.unwrap_or(status as u64) as u16 };
-        let code = detail.split_whitespace().next().unwrap_or("").to_string();
-        Some(ApiError { status, code, detail, retry_after: None })
+        let status = if status >= 400 {
+            status
+        } else {
+            // A status claimed by the body is kept only when it is an HTTP error status.
+            body_status.filter(|s| (400..600).contains(s)).map_or(status, |s| s as u16)
+        };
+        // Server text: cleaned and cut here, once, so no error message ever carries an escape
+        // sequence or a megabyte of text.
+        let detail = crate::sanitize::excerpt(&detail, MAX_DETAIL_CHARS);
+        let code: String = detail.split_whitespace().next().unwrap_or("").chars().take(64).collect();
+        Some(ApiError { status, code, detail, retry_after: None, retry_after_capped: false, retry_after_asked: None })
     }
 
     /// A sentence a person understands, for the codes an admin meets (reference §7).
@@ -144,6 +176,8 @@ impl ScimError {
             ScimError::Transport { .. } => "transport",
             ScimError::NotScim { .. } => "not_scim",
             ScimError::Invalid(_) => "invalid_input",
+            ScimError::Protocol { .. } => "protocol",
+            ScimError::Deadline { .. } => "deadline",
         }
     }
 
@@ -171,7 +205,7 @@ impl ScimError {
             ScimError::Api(e) => e.status == 429 || e.status >= 500,
             ScimError::Transport { .. } => true,
             ScimError::NotScim { status, .. } => *status == 429 || *status >= 500,
-            ScimError::Invalid(_) => false,
+            ScimError::Invalid(_) | ScimError::Protocol { .. } | ScimError::Deadline { .. } => false,
         }
     }
 
@@ -182,7 +216,9 @@ impl ScimError {
             ScimError::Api(e) => e.status >= 500,
             ScimError::Transport { connect, .. } => !connect,
             ScimError::NotScim { status, .. } => *status >= 500,
-            ScimError::Invalid(_) => false,
+            // A deadline can cut a request the server was already acting on.
+            ScimError::Deadline { .. } => true,
+            ScimError::Invalid(_) | ScimError::Protocol { .. } => false,
         }
     }
 }
@@ -210,6 +246,17 @@ mod tests {
         assert_eq!(e.code, "missing_schema_element");
         let e = ApiError::from_body(409, br#"{"detail":"email_taken","status":"409"}"#).unwrap();
         assert_eq!((e.status, e.code.as_str()), (409, "email_taken"));
+    }
+
+    #[test]
+    fn server_text_is_cleaned_and_cut() {
+        let body = format!(r#"{{"detail":"bad\u001b]52;c;ZXZpbA==\u0007 \u001b[2J{}","status":400}}"#, "x".repeat(100_000));
+        let e = ApiError::from_body(400, body.as_bytes()).unwrap();
+        assert_eq!(e.code, "bad");
+        assert!(!e.to_string().contains('\u{1b}'));
+        assert!(e.detail.len() < MAX_DETAIL_CHARS * 2 && e.detail.contains("bytes in all"), "{}", e.detail.len());
+        // a body claiming a success status for an error answer keeps the HTTP status
+        assert_eq!(ApiError::from_body(200, br#"{"detail":"x","status":99999}"#).unwrap().status, 200);
     }
 
     #[test]

@@ -86,6 +86,22 @@ impl Endpoint {
     }
 }
 
+/// The longest wait the limiter ever asks for (a tiny scale or rate would otherwise ask for more
+/// seconds than a `Duration` holds).
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// Seconds as a `Duration`, never panicking: NaN and negatives are zero, anything above
+/// [`MAX_WAIT`] is `MAX_WAIT`.
+pub fn secs_saturating(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        Duration::ZERO
+    } else if secs >= MAX_WAIT.as_secs_f64() {
+        MAX_WAIT
+    } else {
+        Duration::from_secs_f64(secs)
+    }
+}
+
 /// Org-wide rows: writes 600/min burst 180, reads 1000/min burst 1000.
 pub const ORG_WRITES: (f64, f64) = (600.0, 180.0);
 pub const ORG_READS: (f64, f64) = (1000.0, 1000.0);
@@ -119,7 +135,7 @@ impl TokenBucket {
     /// Time until one token is available (zero when one is).
     pub fn wait(&mut self, now: Instant) -> Duration {
         self.refill(now);
-        if self.tokens >= 1.0 { Duration::ZERO } else { Duration::from_secs_f64((1.0 - self.tokens) / self.rate) }
+        if self.tokens >= 1.0 { Duration::ZERO } else { secs_saturating((1.0 - self.tokens) / self.rate) }
     }
 
     pub fn take(&mut self, now: Instant) {

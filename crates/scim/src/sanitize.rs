@@ -1,19 +1,94 @@
-//! Text that came from a server is stripped of control characters and escape sequences before it
-//! reaches a terminal, a table or a log line.
+//! The one sanitising path for text that came from a server or a file on its way to a terminal,
+//! a table, a log line or a JSON line.
+//!
+//! Three things are never passed through as they are:
+//! - control characters, C0 and C1 (`ESC`, `CSI` U+009B, `NEL` U+0085 …), with whole escape
+//!   sequences (CSI, OSC such as the OSC 52 clipboard write, DCS, APC, PM, SOS) dropped;
+//! - bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F, U+061C), which make a
+//!   terminal show text in a misleading order;
+//! - invisible characters that garble columns or hide in an email address (U+200B zero-width
+//!   space, U+2060 word joiner, U+FEFF byte-order mark, U+00AD soft hyphen, U+180E, invisible
+//!   operators, tag characters); U+2028/U+2029 (line and paragraph separators) count as line
+//!   breaks.
+//!
+//! [`clean`] (one line), [`clean_lines`] (keeps `\n`, for multi-line diagnostics) and
+//! [`clean_keep_lines`] (keeps tabs and line breaks, for CSV cells, which quote them) strip
+//! them. [`write_json`] keeps the data intact instead: it escapes them as `\uXXXX`, so a `jq` of
+//! the output gets the exact text back while a plain `cat` shows nothing raw.
 
-/// Remove ANSI escape sequences and control characters; tabs and newlines become spaces.
+use std::io;
+
+/// Remove ANSI escape sequences, control, bidi and invisible characters; tabs and line breaks
+/// become spaces.
 pub fn clean(s: &str) -> String {
-    clean_with(s, false)
+    clean_with(s, Mode::OneLine)
+}
+
+/// Like [`clean`], but keeps `\n` (for multi-line messages on stderr); `\r` and tabs become spaces.
+pub fn clean_lines(s: &str) -> String {
+    clean_with(s, Mode::Lines)
 }
 
 /// Like [`clean`], but keeps tabs and line breaks (for CSV cells, which quote them, so data with
 /// line breaks still round-trips while escape sequences never reach a terminal).
 pub fn clean_keep_lines(s: &str) -> String {
-    clean_with(s, true)
+    clean_with(s, Mode::Cells)
 }
 
-fn clean_with(s: &str, keep_lines: bool) -> String {
-    if s.chars().all(|c| (!c.is_control() || (keep_lines && matches!(c, '\t' | '\n' | '\r'))) && !is_bidi_control(c)) {
+/// At most `max_chars` characters of `s`, cleaned, with the size of what was cut: for echoing
+/// input (a 50 MB line must not come back whole in an error message).
+pub fn excerpt(s: &str, max_chars: usize) -> String {
+    let cleaned: String = clean(s).chars().take(max_chars + 1).collect();
+    if cleaned.chars().count() <= max_chars {
+        return cleaned;
+    }
+    let head: String = cleaned.chars().take(max_chars).collect();
+    format!("{head}… ({} bytes in all)", s.len())
+}
+
+/// The first `max_chars` characters of `s` as a Rust-quoted string (every control, invisible
+/// and bidi character shown as an escape such as `\u{200b}`, so the reader sees what is
+/// wrong), followed by the size of what was cut.
+pub fn quoted_excerpt(s: &str, max_chars: usize) -> String {
+    let head: String = s.chars().take(max_chars).collect();
+    let mut out = String::with_capacity(head.len() + 2);
+    out.push('"');
+    for c in head.chars() {
+        if c.is_control() || is_bidi_control(c) || is_invisible(c) || is_line_separator(c) || matches!(c, '\u{200c}' | '\u{200d}') {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else if c == '"' || c == '\\' {
+            out.push('\\');
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    if head.len() < s.len() {
+        out.push_str(&format!("… ({} bytes in all)", s.len()));
+    }
+    out
+}
+
+/// Would [`clean`] change this text?
+pub fn is_clean(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() || is_bidi_control(c) || is_invisible(c) || is_line_separator(c))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    OneLine,
+    Lines,
+    Cells,
+}
+
+fn clean_with(s: &str, mode: Mode) -> String {
+    let kept = |c: char| match mode {
+        Mode::OneLine => false,
+        Mode::Lines => c == '\n',
+        Mode::Cells => matches!(c, '\t' | '\n' | '\r'),
+    };
+    if s.chars().all(|c| kept(c) || !(c.is_control() || is_bidi_control(c) || is_invisible(c) || is_line_separator(c))) {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len());
@@ -22,18 +97,36 @@ fn clean_with(s: &str, keep_lines: bool) -> String {
         match c {
             '\u{1b}' => skip_escape(&mut chars),
             '\u{9b}' => skip_csi_body(&mut chars),
-            '\t' | '\n' | '\r' if keep_lines => out.push(c),
-            '\t' | '\n' | '\r' => out.push(' '),
-            c if c.is_control() || is_bidi_control(c) => {}
+            // OSC, DCS, APC, PM, SOS as single C1 characters: run to ST or BEL.
+            '\u{9d}' | '\u{90}' | '\u{9f}' | '\u{9e}' | '\u{98}' => skip_string_body(&mut chars),
+            c if kept(c) => out.push(c),
+            '\r' if mode == Mode::Lines && chars.peek() == Some(&'\n') => {}
+            '\t' | '\n' | '\r' | '\u{85}' => out.push(' '),
+            '\u{2028}' | '\u{2029}' => out.push(if mode == Mode::OneLine { ' ' } else { '\n' }),
+            c if c.is_control() || is_bidi_control(c) || is_invisible(c) => {}
             c => out.push(c),
         }
     }
     out
 }
 
-/// Bidirectional overrides can make a terminal show text in a misleading order.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+/// Bidirectional controls can make a terminal show text in a misleading order.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+/// Characters that render as nothing (zero-width space, word joiner, BOM, soft hyphen, invisible
+/// operators, deprecated format controls, tag characters, interlinear annotation marks).
+/// Zero-width joiner and non-joiner are not in this set: names in Persian and Indic scripts and
+/// emoji sequences need them.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{180e}' | '\u{200b}' | '\u{2060}'..='\u{2065}' | '\u{206a}'..='\u{206f}'
+        | '\u{feff}' | '\u{fff9}'..='\u{fffb}' | '\u{e0000}'..='\u{e007f}')
+}
+
+fn is_line_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
@@ -45,22 +138,26 @@ fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
         // OSC, DCS, APC, PM, SOS: run until BEL or ST (ESC \)
         Some(']' | 'P' | '_' | '^' | 'X') => {
             chars.next();
-            while let Some(c) = chars.next() {
-                if c == '\u{7}' {
-                    break;
-                }
-                if c == '\u{1b}' {
-                    if chars.peek() == Some(&'\\') {
-                        chars.next();
-                    }
-                    break;
-                }
-            }
+            skip_string_body(chars);
         }
         Some(_) => {
             chars.next();
         }
         None => {}
+    }
+}
+
+fn skip_string_body(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(c) = chars.next() {
+        if c == '\u{7}' || c == '\u{9c}' {
+            break;
+        }
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'\\') {
+                chars.next();
+            }
+            break;
+        }
     }
 }
 
@@ -72,9 +169,78 @@ fn skip_csi_body(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
     }
 }
 
+/// Characters [`write_json`] writes as `\uXXXX` besides what JSON itself requires.
+fn json_escaped(c: char) -> bool {
+    c.is_control() || is_bidi_control(c) || is_invisible(c) || is_line_separator(c)
+}
+
+/// A serde_json formatter that escapes DEL, C1 controls, bidi controls, invisible characters and
+/// U+2028/U+2029 (serde_json escapes only C0 controls, `"` and `\\`); the layout is the inner
+/// formatter's (compact by default, or `serde_json::ser::PrettyFormatter`).
+#[derive(Clone, Debug, Default)]
+pub struct SafeJson<F = serde_json::ser::CompactFormatter>(pub F);
+
+macro_rules! delegate {
+    ($($name:ident $(, $arg:ident: $ty:ty)*;)*) => {$(
+        fn $name<W: ?Sized + io::Write>(&mut self, writer: &mut W $(, $arg: $ty)*) -> io::Result<()> {
+            self.0.$name(writer $(, $arg)*)
+        }
+    )*};
+}
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for SafeJson<F> {
+    delegate! {
+        begin_array;
+        end_array;
+        begin_array_value, first: bool;
+        end_array_value;
+        begin_object;
+        end_object;
+        begin_object_key, first: bool;
+        end_object_key;
+        begin_object_value;
+        end_object_value;
+    }
+
+    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if json_escaped(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{u:04x}")?;
+                }
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+/// Write `value` as compact JSON through [`SafeJson`] (no newline).
+pub fn write_json<W: io::Write, T: serde::Serialize + ?Sized>(writer: W, value: &T) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(writer, SafeJson(serde_json::ser::CompactFormatter));
+    value.serialize(&mut ser).map_err(io::Error::other)
+}
+
+/// Write `value` as indented JSON through [`SafeJson`] (no newline).
+pub fn write_json_pretty<W: io::Write, T: serde::Serialize + ?Sized>(writer: W, value: &T) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(writer, SafeJson(serde_json::ser::PrettyFormatter::new()));
+    value.serialize(&mut ser).map_err(io::Error::other)
+}
+
+/// `value` as a compact JSON string through [`SafeJson`].
+pub fn to_json_string<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let mut buf = Vec::new();
+    // Writing to a Vec cannot fail, and serde_json values always serialise.
+    let _ = write_json(&mut buf, value);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::clean;
+    use super::*;
 
     #[test]
     fn strips_escapes_and_controls() {
@@ -82,9 +248,98 @@ mod tests {
         assert_eq!(clean("a\u{1b}[31mred\u{1b}[0m"), "ared");
         assert_eq!(clean("x\u{1b}]52;c;ZXZpbA==\u{7}y"), "xy");
         assert_eq!(clean("x\u{1b}]0;title\u{1b}\\y"), "xy");
+        assert_eq!(clean("x\u{9d}0;title\u{9c}y"), "xy");
         assert_eq!(clean("line\nbreak\u{7}"), "line break");
         assert_eq!(clean("evil\u{202e}txt"), "eviltxt");
         assert_eq!(clean("Zoë 日本"), "Zoë 日本");
-        assert_eq!(super::clean_keep_lines("a\nb\u{1b}[2Jc"), "a\nbc");
+        assert_eq!(clean_keep_lines("a\nb\u{1b}[2Jc"), "a\nbc");
+        assert_eq!(clean_lines("a\r\nb\tc\u{1b}[2J"), "a\nb c");
+    }
+
+    #[test]
+    fn strips_invisible_and_separators() {
+        assert_eq!(clean("a\u{200b}b\u{feff}c\u{061c}d"), "abcd");
+        assert_eq!(clean("a\u{2028}b\u{2029}c\u{85}d"), "a b c d");
+        assert_eq!(clean("\u{9b}2Jx"), "x");
+        // joiners stay: Persian names and emoji sequences need them
+        assert_eq!(clean("می\u{200c}خواهم 👩\u{200d}💻"), "می\u{200c}خواهم 👩\u{200d}💻");
+        assert!(is_clean("Zoë"));
+        assert!(!is_clean("a\u{200b}"));
+    }
+
+    #[test]
+    fn json_escapes_what_a_terminal_would_act_on() {
+        let v = serde_json::json!({"name": "a\u{1b}]52;c;x\u{7}\u{85}\u{202e}\u{200b}\u{2028}\u{e0041}é", "k\u{9b}": 1});
+        let s = to_json_string(&v);
+        assert!(s.chars().all(|c| !json_escaped(c)), "{s:?}");
+        assert!(s.contains("\\u001b") && s.contains("\\u0085") && s.contains("\\u202e") && s.contains("\\udb40\\udc41"), "{s}");
+        assert!(s.contains('é'));
+        let back: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, v, "escaping loses nothing");
+        let mut pretty = Vec::new();
+        write_json_pretty(&mut pretty, &v).unwrap();
+        let pretty = String::from_utf8(pretty).unwrap();
+        assert!(pretty.contains("\n  \"") && pretty.contains("\\u202e"), "{pretty}");
+    }
+
+    #[test]
+    fn quoted_excerpts_show_what_is_hidden() {
+        assert_eq!(quoted_excerpt("\u{feff}ann@x.com", 80), "\"\\u{feff}ann@x.com\"");
+        assert_eq!(quoted_excerpt("a\"b\u{1b}[2J", 80), "\"a\\\"b\\u{1b}[2J\"");
+        let q = quoted_excerpt(&"y".repeat(50_000_000), 80);
+        assert!(q.len() < 120 && q.contains("50000000 bytes in all"), "{q}");
+    }
+
+    #[test]
+    fn excerpts_are_short() {
+        assert_eq!(excerpt("short", 10), "short");
+        let long = "x".repeat(1000);
+        let e = excerpt(&long, 20);
+        assert!(e.starts_with(&"x".repeat(20)) && e.contains("1000 bytes"), "{e}");
+        assert!(e.len() < 60);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn nasty() -> impl Strategy<Value = String> {
+        let pieces = prop_oneof![
+            any::<char>().prop_map(|c| c.to_string()),
+            Just("\u{1b}[".to_string()),
+            Just("\u{1b}]52;c;".to_string()),
+            Just("\u{1b}\\".to_string()),
+            Just("\u{7}".to_string()),
+            Just("\u{9b}".to_string()),
+            Just("\u{9d}".to_string()),
+            Just("\u{202e}".to_string()),
+            Just("\u{200b}".to_string()),
+            Just("\u{2028}".to_string()),
+            "[a-z@. ]{0,5}",
+        ];
+        proptest::collection::vec(pieces, 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn sanitizer_is_idempotent_and_leaves_nothing_raw(s in nasty()) {
+            for f in [clean, clean_lines, clean_keep_lines] {
+                let once = f(&s);
+                prop_assert_eq!(f(&once), once.clone());
+                let raw = once.contains('\u{1b}') || once.chars().any(|c| is_bidi_control(c) || is_invisible(c));
+                prop_assert!(!raw);
+            }
+            prop_assert!(is_clean(&clean(&s)));
+        }
+
+        #[test]
+        fn safe_json_round_trips_and_escapes(s in nasty()) {
+            let out = to_json_string(&serde_json::json!({ "v": s }));
+            prop_assert!(out.chars().all(|c| !json_escaped(c)));
+            let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+            prop_assert_eq!(back["v"].as_str().unwrap(), s.as_str());
+        }
     }
 }

@@ -313,7 +313,8 @@ pub fn save_prior(file: &Path, state: &PriorState) -> Result<(), StateError> {
     crate::files::create_private_dir(dir).map_err(io(dir))?;
     let tmp = file.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(state)?;
-    std::fs::write(&tmp, text).map_err(io(&tmp))?;
+    // The state lists users' keys and ids: owner-only.
+    crate::files::write_private(&tmp, text.as_bytes()).map_err(io(&tmp))?;
     std::fs::rename(&tmp, file).map_err(io(file))
 }
 
@@ -551,6 +552,11 @@ mod tests {
         };
         save_prior(&f, &s).unwrap();
         assert_eq!(load_prior(&f).unwrap(), Some(s));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+        }
         std::fs::write(&f, "{").unwrap();
         assert!(load_prior(&f).unwrap_err().to_string().contains("delete the file"));
     }

@@ -37,19 +37,21 @@ impl SourceFormat {
     }
 }
 
-/// A problem with a source file, naming the file and (when known) the row.
+/// A problem with a source file, naming the file and (when known) the line and column.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
+#[error("{file}{}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default(), .column.map(|c| format!(":{c}")).unwrap_or_default())]
 pub struct SourceError {
     pub file: String,
     /// 1-based line (CSV, JSON lines) or record number (JSON array).
     pub line: Option<usize>,
+    /// 1-based character column, when the error is a syntax error at a known place.
+    pub column: Option<usize>,
     pub message: String,
 }
 
 impl SourceError {
     fn new(file: &str, line: Option<usize>, message: impl Into<String>) -> Self {
-        SourceError { file: file.to_string(), line, message: message.into() }
+        SourceError { file: file.to_string(), line, column: None, message: message.into() }
     }
 }
 
@@ -170,41 +172,38 @@ fn build_index(headers: &[String]) -> HashMap<String, usize> {
     index
 }
 
-fn read_csv<R: Read>(reader: R, name: &str) -> Result<Source, SourceError> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::Headers).from_reader(reader);
-    let headers: Vec<String> =
-        rdr.headers().map_err(|e| csv_error(name, &e))?.iter().map(|h| h.trim_start_matches('\u{feff}').to_string()).collect();
+/// Strict CSV (see [`crate::strict_csv`]): an unclosed quote, text after a closing quote or a
+/// quote inside an unquoted field is an error naming the line and column, never a silently
+/// swallowed rest of the file (which would turn every later row into a deactivation).
+fn read_csv<R: Read>(mut reader: R, name: &str) -> Result<Source, SourceError> {
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).map_err(|e| SourceError::new(name, None, format!("cannot read: {e}")))?;
+    let text = crate::strict_csv::utf8(&bytes).map_err(|e| csv_error(name, e))?;
+    let mut records = crate::strict_csv::records(text);
+    let headers: Vec<String> = match records.next() {
+        Some(Ok(h)) => h.fields.iter().map(|f| f.trim().to_string()).collect(),
+        Some(Err(e)) => return Err(csv_error(name, e)),
+        None => Vec::new(),
+    };
     if headers.iter().all(|h| h.is_empty()) {
         return Err(SourceError::new(name, Some(1), "no header row"));
     }
     let mut rows = Vec::new();
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = rec.position().map_or(0, |p| p.line() as usize);
-                if rec.iter().all(|v| v.trim().is_empty()) {
-                    continue;
-                }
-                if rec.len() > headers.len() {
-                    return Err(SourceError::new(name, Some(line), format!("{} fields but the header has {}", rec.len(), headers.len())));
-                }
-                rows.push(SourceRow::new(line, &rec.iter().collect::<Vec<_>>()));
-            }
-            Err(e) => return Err(csv_error(name, &e)),
+    for rec in records {
+        let rec = rec.map_err(|e| csv_error(name, e))?;
+        if rec.is_blank() {
+            continue;
         }
+        if rec.len() > headers.len() {
+            return Err(SourceError::new(name, Some(rec.line), format!("{} fields but the header has {}", rec.len(), headers.len())));
+        }
+        rows.push(SourceRow::new(rec.line, &rec.fields));
     }
     Ok(Source::new(name, headers, rows))
 }
 
-fn csv_error(name: &str, e: &csv::Error) -> SourceError {
-    let line = e.position().map(|p| p.line() as usize);
-    let message = match e.kind() {
-        csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid UTF-8", err.field() + 1),
-        _ => e.to_string(),
-    };
-    SourceError::new(name, line, message)
+fn csv_error(name: &str, e: crate::strict_csv::CsvError) -> SourceError {
+    SourceError { file: name.to_string(), line: Some(e.line), column: Some(e.column), message: e.message }
 }
 
 /// Collect JSON objects into rows over a growing header.
@@ -290,8 +289,12 @@ fn read_json<R: BufRead>(mut reader: R, format: SourceFormat, name: &str, sep: &
     if is_array {
         let mut text = String::new();
         reader.read_to_string(&mut text).map_err(|e| SourceError::new(name, None, e.to_string()))?;
-        let items: Vec<Value> = serde_json::from_str(text.trim_start_matches('\u{feff}'))
-            .map_err(|e| SourceError::new(name, Some(e.line()), format!("invalid JSON: {e}")))?;
+        let items: Vec<Value> = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| SourceError {
+            file: name.to_string(),
+            line: Some(e.line()),
+            column: Some(e.column()),
+            message: format!("invalid JSON: {e}"),
+        })?;
         drop(text);
         for (i, item) in items.into_iter().enumerate() {
             acc.push(i + 1, item)?;
@@ -310,7 +313,12 @@ fn read_json<R: BufRead>(mut reader: R, format: SourceFormat, name: &str, sep: &
             if t.is_empty() {
                 continue;
             }
-            let v: Value = serde_json::from_str(t).map_err(|e| SourceError::new(name, Some(no), format!("invalid JSON: {e}")))?;
+            let v: Value = serde_json::from_str(t).map_err(|e| SourceError {
+                file: name.to_string(),
+                line: Some(no),
+                column: Some(e.column()),
+                message: format!("invalid JSON: {e}"),
+            })?;
             acc.push(no, v)?;
         }
     }
@@ -365,6 +373,24 @@ mod tests {
         assert!(e.to_string().starts_with("t.csv:3: "), "{e}");
         let e = Source::from_reader(&b"id\n\xff\n"[..], SourceFormat::Csv, "t.csv", ";").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    /// One unclosed quote used to swallow the rest of the file silently, so every later row was
+    /// "not in source" and a plan deactivated it.
+    #[test]
+    fn an_unclosed_quote_is_an_error_naming_file_line_and_column() {
+        let mut text = String::from("id,email,name\n");
+        for i in 1..=50 {
+            let name = if i == 5 { "\"Smith, Ann".to_string() } else { format!("User {i}") };
+            text.push_str(&format!("E{i},u{i}@x.example,{name}\n"));
+        }
+        let e = csv(&text).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(6), Some(17)), "{e}");
+        assert!(e.to_string().starts_with("t.csv:6:17: this quote is never closed"), "{e}");
+        let e = csv("id,name\n1,O\"Brien\n2,x\n").unwrap_err();
+        assert!(e.to_string().starts_with("t.csv:2:4: a quote inside an unquoted field"), "{e}");
+        let e = Source::from_reader("{\"id\": 1}\n{\"id\": 2,,}\n".as_bytes(), SourceFormat::Jsonl, "t.jsonl", ";").unwrap_err();
+        assert_eq!((e.line, e.column.is_some()), (Some(2), true), "{e}");
     }
 
     #[test]

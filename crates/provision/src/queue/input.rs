@@ -1,6 +1,8 @@
 //! Reading who to act on: command-line arguments and `--from FILE` (one email or id per line,
 //! or a CSV with an `email` or `id` column). Every bad row is reported by its line before
-//! anything runs.
+//! anything runs; a CSV that does not parse completely (an unclosed quote, a stray quote) is
+//! an error naming the line and column, never a file read in part. Echoed values are cut short
+//! and shown with their invisible characters escaped.
 
 use crate::scim::client::normalize_email;
 use crate::scim::types::is_valid_id;
@@ -38,8 +40,15 @@ fn parse_ident(text: &str) -> Result<Ident, String> {
     } else if is_valid_id(t) {
         Ok(Ident::Id(t.to_string()))
     } else {
-        Err(format!("{t:?} is neither an email address nor a Slack user id"))
+        Err(format!("{} is neither an email address nor a Slack user id", crate::scim::sanitize::quoted_excerpt(t, 80)))
     }
+}
+
+/// A file's text, UTF-8, without its byte-order mark.
+fn read_text(path: &Path, name: &str) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let text = crate::strict_csv::utf8(&bytes).map_err(|e| format!("{name} {e}"))?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string())
 }
 
 /// Check arguments and file rows; duplicates count as errors (they usually mean a copy-paste slip).
@@ -80,39 +89,42 @@ pub fn read_ident_file(path: &Path) -> Result<Vec<InputRow>, Vec<String>> {
 /// The good rows and the errors of the bad ones, so that duplicates can be checked across both.
 fn read_ident_rows(path: &Path) -> (Vec<InputRow>, Vec<String>) {
     let name = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_text(path, &name) {
         Ok(t) => t,
-        Err(e) => return (Vec::new(), vec![format!("cannot read {name}: {e}")]),
+        Err(e) => return (Vec::new(), vec![e]),
     };
     let first = text.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or("");
     let is_csv = first.contains(',') || matches!(first.trim().to_ascii_lowercase().as_str(), "email" | "id");
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     if is_csv {
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-        let headers = match rdr.headers() {
-            Ok(h) => h.iter().map(|h| h.trim().to_ascii_lowercase()).collect::<Vec<_>>(),
-            Err(e) => return (Vec::new(), vec![format!("{name} line 1: {e}")]),
+        let mut records = crate::strict_csv::records(&text);
+        let headers = match records.next() {
+            Some(Ok(h)) => h.fields.iter().map(|h| h.trim().to_ascii_lowercase()).collect::<Vec<_>>(),
+            Some(Err(e)) => return (Vec::new(), vec![format!("{name} {e}")]),
+            None => Vec::new(),
         };
         let email_col = headers.iter().position(|h| h == "email" || h == "mail" || h == "e-mail");
         let id_col = headers.iter().position(|h| h == "id" || h == "user_id" || h == "slack_id");
         if email_col.is_none() && id_col.is_none() {
+            let found: Vec<String> = headers.iter().map(|h| crate::scim::sanitize::excerpt(h, 40)).collect();
             return (
                 Vec::new(),
-                vec![format!("{name} line 1: the CSV header needs an `email` or `id` column (found: {})", headers.join(", "))],
+                vec![format!("{name} line 1: the CSV header needs an `email` or `id` column (found: {})", found.join(", "))],
             );
         }
-        for rec in rdr.records() {
+        for rec in records {
             let rec = match rec {
                 Ok(r) => r,
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    errors.push(format!("{name} line {line}: {e}"));
-                    continue;
+                    // The file did not parse completely: nothing of it is used.
+                    return (Vec::new(), vec![format!("{name} {e}; nothing was read from this file")]);
                 }
             };
-            let line = rec.position().map_or(0, |p| p.line());
-            let origin = format!("{name} line {line}");
+            if rec.is_blank() {
+                continue;
+            }
+            let origin = format!("{name} line {}", rec.line);
             let cell = |c: Option<usize>| c.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
             let parsed = match (cell(id_col), cell(email_col)) {
                 (Some(id), _) => parse_ident(id),
@@ -140,35 +152,73 @@ fn read_ident_rows(path: &Path) -> (Vec<InputRow>, Vec<String>) {
     (rows, errors)
 }
 
-/// Look every row up (8 at a time). Unknown users are errors naming their row.
-pub async fn resolve(client: &ScimClient, rows: &[InputRow]) -> Result<Vec<(InputRow, User)>, Vec<String>> {
-    let results: Vec<Result<Option<User>, ScimError>> = futures::stream::iter(rows.iter().map(|r| {
-        let c = client.clone();
-        let ident = r.ident.clone();
-        async move {
-            match ident {
-                Ident::Email(e) => c.find_user_by_email(&e).await,
-                Ident::Id(id) => match c.get_user(&id).await {
-                    Ok(u) => Ok(Some(u)),
-                    Err(e) if e.is_not_found() => Ok(None),
-                    Err(e) => Err(e),
-                },
+/// Why looking the rows up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// Rows that name no Slack user, each message naming its row: the input's fault.
+    #[error("{}", .0.join("\n"))]
+    Rows(Vec<String>),
+    /// The server failed while looking a row up (5xx, a malformed user, a deadline): not the
+    /// input's fault, and nothing was done.
+    #[error("looking up {origin} ({ident}) failed: {source}")]
+    Server {
+        origin: String,
+        ident: String,
+        #[source]
+        source: ScimError,
+    },
+}
+
+/// Look every row up (8 at a time). Unknown users are errors naming their row; a server failure
+/// stops the lookups at once.
+pub async fn resolve(client: &ScimClient, rows: &[InputRow]) -> Result<Vec<(InputRow, User)>, ResolveError> {
+    resolve_with_progress(client, rows, |_, _| {}).await
+}
+
+/// As [`resolve`], calling `progress(done, total)` as lookups finish.
+pub async fn resolve_with_progress(
+    client: &ScimClient,
+    rows: &[InputRow],
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Vec<(InputRow, User)>, ResolveError> {
+    let mut results = std::pin::pin!(
+        futures::stream::iter(rows.iter().map(|r| {
+            let c = client.clone();
+            let ident = r.ident.clone();
+            async move {
+                match ident {
+                    Ident::Email(e) => c.find_user_by_email(&e).await,
+                    Ident::Id(id) => match c.get_user(&id).await {
+                        Ok(u) => Ok(Some(u)),
+                        Err(e) if e.is_not_found() => Ok(None),
+                        Err(e) => Err(e),
+                    },
+                }
             }
-        }
-    }))
-    .buffered(8)
-    .collect()
-    .await;
+        }))
+        .buffered(8)
+    );
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for (r, res) in rows.iter().zip(results) {
+    let mut done = 0;
+    let mut rows_iter = rows.iter();
+    while let Some(res) = results.next().await {
+        let r = rows_iter.next().expect("one result per row");
+        done += 1;
+        progress(done, rows.len());
         match res {
             Ok(Some(u)) => out.push((r.clone(), u)),
             Ok(None) => errors.push(format!("{}: no Slack user {}", r.origin, r.ident)),
-            Err(e) => errors.push(format!("{}: looking up {} failed: {e}", r.origin, r.ident)),
+            // A rejected lookup (Slack says the filter or id is bad) is the row's fault;
+            // anything else is the server's.
+            Err(e @ ScimError::Invalid(_)) => errors.push(format!("{}: {e}", r.origin)),
+            Err(e) if e.status().is_some_and(|s| (400..500).contains(&s) && s != 429) && !e.is_auth() => {
+                errors.push(format!("{}: looking up {} failed: {e}", r.origin, r.ident))
+            }
+            Err(source) => return Err(ResolveError::Server { origin: r.origin.clone(), ident: r.ident.to_string(), source }),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() { Ok(out) } else { Err(ResolveError::Rows(errors)) }
 }
 
 /// Read users to create from a CSV. Columns (any case, some aliases): email (required),
@@ -176,13 +226,13 @@ pub async fn resolve(client: &ScimClient, rows: &[InputRow]) -> Result<Vec<(Inpu
 /// employeeNumber, costCenter, organization, division, manager (id or email), timezone.
 pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
     let name = path.display().to_string();
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(path).map_err(|e| vec![format!("cannot read {name}: {e}")])?;
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(|e| vec![format!("{name} line 1: {e}")])?
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase().replace(['_', ' ', '-'], ""))
-        .collect();
+    let text = read_text(path, &name).map_err(|e| vec![e])?;
+    let mut records = crate::strict_csv::records(&text);
+    let headers: Vec<String> = match records.next() {
+        Some(Ok(h)) => h.fields.iter().map(|h| h.trim().to_ascii_lowercase().replace(['_', ' ', '-'], "")).collect(),
+        Some(Err(e)) => return Err(vec![format!("{name} {e}")]),
+        None => Vec::new(),
+    };
     let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
     let email =
         col(&["email", "mail", "emailaddress"]).ok_or_else(|| vec![format!("{name} line 1: the header needs an `email` column")])?;
@@ -201,15 +251,16 @@ pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for rec in rdr.records() {
+    for rec in records {
         let rec = match rec {
             Ok(r) => r,
-            Err(e) => {
-                errors.push(format!("{name} line {}: {e}", e.position().map_or(0, |p| p.line())));
-                continue;
-            }
+            // The file did not parse completely: nothing of it may run.
+            Err(e) => return Err(vec![format!("{name} {e}; nothing was read from this file")]),
         };
-        let line = rec.position().map_or(0, |p| p.line()) as usize;
+        if rec.is_blank() {
+            continue;
+        }
+        let line = rec.line;
         let get = |c: Option<usize>| c.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         let origin = format!("{name} line {line}");
         let Some(raw_email) = get(Some(email)) else {
@@ -229,7 +280,10 @@ pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
         }
         let un = get(user_name).unwrap_or_else(|| em.split('@').next().unwrap_or_default().to_string());
         if un.chars().count() > 21 {
-            errors.push(format!("{origin}: userName {un:?} is longer than Slack's 21 characters"));
+            errors.push(format!(
+                "{origin}: userName {} is longer than Slack's 21 characters",
+                crate::scim::sanitize::quoted_excerpt(&un, 40)
+            ));
             continue;
         }
         let mut u = User {
@@ -280,6 +334,59 @@ mod tests {
         assert!(errs[0].contains("line 3") && errs[0].contains("bob@"), "{errs:?}");
         std::fs::write(&p2, "name,email\nAnn,ann@acme.example\n").unwrap();
         assert_eq!(collect(&["W0XYZ".into()], Some(&p2)).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_email() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [("l.txt", "\u{feff}ann@acme.example\nbob@acme.example\n"), ("l.csv", "\u{feff}email\nann@acme.example\n")] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            let rows = collect(&[], Some(&p)).unwrap();
+            assert_eq!(rows[0].ident, Ident::Email("ann@acme.example".into()), "{name}");
+        }
+    }
+
+    #[test]
+    fn hidden_characters_in_emails_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.txt");
+        std::fs::write(&p, "ann\u{200b}@acme.example\nbob@acme\u{202e}elpmaxe.com\n\"eve\"@acme.example\nx,y@acme.example\n").unwrap();
+        let errs = collect(&[], Some(&p)).unwrap_err();
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs[0].contains("line 1") && errs[0].contains("\\u{200b}") && errs[0].contains("U+200B"), "{errs:?}");
+        assert!(errs[1].contains("U+202E") && !errs[1].contains('\u{202e}'), "{errs:?}");
+    }
+
+    #[test]
+    fn a_huge_line_is_not_echoed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.txt");
+        std::fs::write(&p, format!("ann@acme.example\n{}\n", "z".repeat(50 << 20))).unwrap();
+        let errs = collect(&[], Some(&p)).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].len() < 400 && errs[0].contains("line 2") && errs[0].contains("bytes in all"),
+            "{}",
+            &errs[0][..errs[0].len().min(400)]
+        );
+    }
+
+    #[test]
+    fn a_csv_that_does_not_parse_completely_is_not_used_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.csv");
+        std::fs::write(&p, "name,email\nAnn,ann@acme.example\n\"Bob,bob@acme.example\nCy,cy@acme.example\n").unwrap();
+        let errs = collect(&[], Some(&p)).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("line 3, column 1") && errs[0].contains("never closed") && errs[0].contains("nothing was read"),
+            "{errs:?}"
+        );
+        let p = dir.path().join("new.csv");
+        std::fs::write(&p, "email,first_name\nzoe@acme.example,Zoe\nyan@acme.example,\"Yan\nxi@acme.example,Xi\n").unwrap();
+        let errs = read_new_users(&p).unwrap_err();
+        assert!(errs.len() == 1 && errs[0].contains("line 3, column 18") && errs[0].contains("never closed"), "{errs:?}");
     }
 
     #[test]

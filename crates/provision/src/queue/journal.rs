@@ -197,16 +197,19 @@ impl Journal {
             return Ok(());
         }
         let finished = now_ms();
+        // The token or a password never lands in the journal, whatever a server echoed.
+        let scrub = |s: &Option<String>| s.as_deref().map(|m| crate::scim::redact::redact(m).into_owned());
+        let (error_message, note) = (scrub(&f.error_message), scrub(&f.note));
         tx.execute(
             "UPDATE op SET state = ?2, finished_ms = ?3, error_code = ?4, error_message = ?5, http_status = ?6, retries = retries + ?7, note = ?8 WHERE op_id = ?1",
-            params![op_id, state.as_str(), finished, f.error_code, f.error_message, f.http_status, f.retries, f.note],
+            params![op_id, state.as_str(), finished, f.error_code, error_message, f.http_status, f.retries, note],
         )?;
         let policy_run: Option<String> =
             tx.query_row("SELECT policy_run FROM batch WHERE batch_id = ?1", [&row.batch_id], |r| r.get(0)).optional()?.flatten();
         let started = row.started_ms.unwrap_or(finished);
         let target = row.action.target();
         let mut detail = row.action.detail();
-        if let Some(n) = &f.note {
+        if let Some(n) = &note {
             detail["note"] = serde_json::Value::from(n.as_str());
         }
         let rec = OperationRecord {
@@ -224,7 +227,7 @@ impl Journal {
             target_display: target.display,
             outcome,
             error_code: f.error_code.clone(),
-            error_message: f.error_message.clone(),
+            error_message,
             http_status: f.http_status,
             retries: row.retries + f.retries,
             duration_ms: (finished - started).max(0) as u64,

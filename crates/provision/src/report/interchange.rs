@@ -94,7 +94,8 @@ pub fn write_csv(records: &[StoredRecord], out: &mut dyn Write) -> Result<(), In
 /// One JSON object per record and line, every field.
 pub fn write_json_lines(records: &[StoredRecord], out: &mut dyn Write) -> Result<(), InterchangeError> {
     for s in records {
-        serde_json::to_writer(&mut *out, s)?;
+        // Records hold server text (error messages, names): escaped, never raw, on a terminal.
+        crate::scim::sanitize::write_json(&mut *out, s)?;
         out.write_all(b"\n")?;
     }
     Ok(())

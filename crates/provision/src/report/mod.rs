@@ -871,9 +871,11 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, BadTim
     Err(err())
 }
 
-/// Replace anything that looks like a Slack token (`xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxe-`...)
-/// with `[redacted]`.
+/// Replace every secret this process holds (the configured token and any password sent, whatever
+/// their shape; see `scim::redact`) and anything that looks like a Slack token (`xoxb-`, `xoxp-`,
+/// `xoxa-`, `xoxr-`, `xoxe-`...) with `[redacted]`.
 pub fn redact_tokens(s: &str) -> String {
+    let s = &*crate::scim::redact::redact(s);
     if !s.contains("xox") {
         return s.to_string();
     }
