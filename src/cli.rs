@@ -27,9 +27,6 @@ pub struct Cli {
     /// <config dir>/themes (NO_COLOR gives a monochrome screen whatever this says)
     #[arg(long, env = "SCIMITAR_THEME", global = true)]
     pub theme: Option<String>,
-    /// Refuse every write (console and commands): look, never touch
-    #[arg(long, global = true)]
-    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -57,6 +54,9 @@ pub struct ConnArgs {
     /// Multiply Slack's rate limits in the client's pacing (for an emulator run with --rate-scale; real Slack is 1)
     #[arg(long, global = true, value_name = "X")]
     pub throttle_scale: Option<f64>,
+    /// Refuse every write (console and commands): look, never touch
+    #[arg(long, global = true)]
+    pub read_only: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -312,6 +312,15 @@ pub struct Connection {
     pub profile_name: String,
     pub profile: Profile,
     pub config: Config,
+    /// `--read-only`.
+    pub read_only: bool,
+}
+
+impl Connection {
+    /// The gate's rules for this run: the profile's, `--read-only`, and `--force`.
+    pub fn safety(&self, force: bool) -> crate::queue::Safety {
+        crate::queue::Safety::from_profile(&self.profile, force).with_read_only(self.read_only)
+    }
 }
 
 impl ConnArgs {
@@ -338,25 +347,8 @@ impl ConnArgs {
             _ => RateLimit::Slack { scale },
         };
         let client = ScimClient::new(cc)?;
-        Ok(Connection { client, profile_name, profile, config })
+        Ok(Connection { client, profile_name, profile, config, read_only: self.read_only })
     }
-}
-
-/// Does this command change anything in Slack?
-pub fn is_write(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Users(UsersCmd::Deactivate { .. } | UsersCmd::Reactivate { .. } | UsersCmd::Create { .. })
-            | Command::Groups(
-                GroupsCmd::Create { .. }
-                    | GroupsCmd::Rename { .. }
-                    | GroupsCmd::Delete { .. }
-                    | GroupsCmd::Add { .. }
-                    | GroupsCmd::Remove { .. }
-            )
-            | Command::Resume { .. }
-            | Command::Apply { .. }
-    )
 }
 
 /// Run a headless command; returns the exit code.
@@ -367,10 +359,7 @@ pub async fn run(conn: &ConnArgs, command: Command) -> i32 {
         Command::Check(a) => cmd_check(conn, a, &mut out).await,
         Command::Users(c) => cmd_users(conn, c, &mut out).await,
         Command::Groups(c) => cmd_groups(conn, c, &mut out).await,
-        Command::Resume { batch, retry_failed, run } => match conn.connect() {
-            Ok(c) => bulk::resume(&c, batch.as_deref(), retry_failed, &run).await,
-            Err(f) => Err(f),
-        },
+        Command::Resume { batch, retry_failed, run } => bulk::resume(conn, batch.as_deref(), retry_failed, &run).await,
         Command::Plan { policy, output } => crate::policy_cmd::plan(conn, &policy, output, &mut out).await,
         Command::Apply { policy, run } => crate::policy_cmd::apply(conn, &policy, &run).await,
         Command::Emulator(args) => match crate::emulator_cmd::serve_forever(args).await {
@@ -499,9 +488,9 @@ async fn cmd_users(conn: &ConnArgs, cmd: UsersCmd, out: &mut dyn Write) -> Resul
             }
             Ok(exit::OK)
         }
-        UsersCmd::Deactivate { targets, run } => bulk::deactivate(&conn.connect()?, &targets, &run, false).await,
-        UsersCmd::Reactivate { targets, run } => bulk::deactivate(&conn.connect()?, &targets, &run, true).await,
-        UsersCmd::Create { from, run } => bulk::create_users(&conn.connect()?, &from, &run).await,
+        UsersCmd::Deactivate { targets, run } => bulk::deactivate(conn, &targets, &run, false).await,
+        UsersCmd::Reactivate { targets, run } => bulk::deactivate(conn, &targets, &run, true).await,
+        UsersCmd::Create { from, run } => bulk::create_users(conn, &from, &run).await,
         UsersCmd::Export { output } => crate::policy_cmd::export_users(&conn.connect()?, output, out).await,
         UsersCmd::Show { id, output } => {
             let c = conn.connect()?;
@@ -627,9 +616,9 @@ fn write_user_detail(u: &User, output: OutputFormat, out: &mut dyn Write) -> Res
 }
 
 async fn cmd_groups(conn: &ConnArgs, cmd: GroupsCmd, out: &mut dyn Write) -> Result<i32, Fail> {
-    let c = conn.connect()?;
     match cmd {
         GroupsCmd::List { output } => {
+            let c = conn.connect()?;
             let groups = c.client.all_groups().await?;
             let mut rows = Rows::new(vec!["id", "displayName", "members"]);
             for g in &groups {
@@ -641,12 +630,14 @@ async fn cmd_groups(conn: &ConnArgs, cmd: GroupsCmd, out: &mut dyn Write) -> Res
             rows.write(output, out)?;
             Ok(exit::OK)
         }
-        GroupsCmd::Create { name, members, run } => bulk::group_create(&c, &name, &members, &run).await,
-        GroupsCmd::Rename { group, to, run } => bulk::group_rename(&c, &group, &to, &run).await,
-        GroupsCmd::Delete { group, run } => bulk::group_delete(&c, &group, &run).await,
-        GroupsCmd::Add { group, targets, run } => bulk::group_members(&c, &group, &targets, true, &run).await,
-        GroupsCmd::Remove { group, targets, run } => bulk::group_members(&c, &group, &targets, false, &run).await,
+        // The write commands connect through `bulk::writer` (read-only is refused before that).
+        GroupsCmd::Create { name, members, run } => bulk::group_create(conn, &name, &members, &run).await,
+        GroupsCmd::Rename { group, to, run } => bulk::group_rename(conn, &group, &to, &run).await,
+        GroupsCmd::Delete { group, run } => bulk::group_delete(conn, &group, &run).await,
+        GroupsCmd::Add { group, targets, run } => bulk::group_members(conn, &group, &targets, true, &run).await,
+        GroupsCmd::Remove { group, targets, run } => bulk::group_members(conn, &group, &targets, false, &run).await,
         GroupsCmd::Show { group, output } => {
+            let c = conn.connect()?;
             let g: Group = if crate::scim::types::is_valid_id(&group) && group.starts_with('S') {
                 match c.client.get_group(&group).await {
                     Ok(g) => g,

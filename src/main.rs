@@ -24,13 +24,11 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Some(Command::Demo(args)) => runtime.block_on(scimitar::tui::run_demo_opts(args, cli.theme, cli.read_only)),
-        Some(cmd) if cli.read_only && scimitar::cli::is_write(&cmd) => {
-            eprintln!("scimitar: --read-only: this command changes Slack; nothing was done");
-            scimitar::exit::USAGE
-        }
+        Some(Command::Demo(args)) => runtime.block_on(scimitar::tui::run_demo_opts(args, cli.theme, cli.conn.read_only)),
+        // `--read-only` reaches every command through `cli.conn`; the write commands refuse it
+        // in `bulk::writer`, before they connect (the gate's first rule, asked early).
         Some(cmd) => runtime.block_on(run(&cli.conn, cmd)),
-        None => runtime.block_on(scimitar::tui::run_console_opts(&cli.conn, cli.theme, cli.read_only)),
+        None => runtime.block_on(scimitar::tui::run_console_opts(&cli.conn, cli.theme, cli.conn.read_only)),
     };
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     if let Some(dir) = demo_dir {

@@ -54,12 +54,8 @@ pub async fn run_console_opts(conn: &ConnArgs, theme: Option<String>, read_only:
     };
     let theme = theme.or_else(|| c.config.ui.theme.clone());
     let mut setup = queue_runner::QueueSetup::from_connection(&c);
-    setup.read_only = read_only;
-    let env = ConsoleEnv {
-        profile: c.profile_name.clone(),
-        safety: crate::queue::Safety::from_profile(&c.profile, false),
-        ..ConsoleEnv::default()
-    };
+    setup.safety.read_only |= read_only;
+    let env = ConsoleEnv { profile: c.profile_name.clone(), ..ConsoleEnv::default() };
     runtime::run_with_queue(c.client, theme, Vec::new(), setup, env).await
 }
 
@@ -110,7 +106,7 @@ pub async fn run_demo_opts(args: crate::cli::DemoArgs, theme: Option<String>, re
         intro.push(demo_policy(&emu, args.seed).await);
     }
     let mut setup = queue_runner::QueueSetup::in_data_dir("demo", &client.host());
-    setup.read_only = read_only;
+    setup.safety.read_only = read_only;
     let env = ConsoleEnv { profile: "demo".into(), ..ConsoleEnv::default() };
     let code = runtime::run_with_queue(client, theme, intro, setup, env).await;
     emu.shutdown().await;

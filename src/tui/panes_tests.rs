@@ -303,6 +303,7 @@ fn handle(p: Plan) -> PlanHandle {
         active_users: 1000,
         state_file: PathBuf::from("/nonexistent/hr.json"),
         update_emails: HashMap::new(),
+        knowledge: Default::default(),
     }))
 }
 

@@ -23,12 +23,12 @@ use tokio::task::JoinHandle;
 const FRAME: Duration = Duration::from_millis(12);
 const TICK: Duration = Duration::from_millis(100);
 
-/// What the console needs besides the client: where the database is, and the profile's rules
-/// for the action queue.
+/// What the console needs besides the client and the queue's setup: where the database is.
+/// (The gate's rules are the queue's, `QueueSetup::safety`: the Policies pane's apply uses the
+/// same ones, `--read-only` included.)
 #[derive(Clone, Debug)]
 pub struct ConsoleEnv {
     pub profile: String,
-    pub safety: crate::queue::Safety,
     pub engine: crate::queue::EngineConfig,
     /// The database (journal and report).
     pub db: std::path::PathBuf,
@@ -40,7 +40,6 @@ impl Default for ConsoleEnv {
     fn default() -> Self {
         ConsoleEnv {
             profile: "default".into(),
-            safety: crate::queue::Safety::default(),
             engine: crate::queue::EngineConfig::default(),
             db: crate::paths::database(),
             state_dir: crate::policy::apply::default_state_dir(),
@@ -55,6 +54,8 @@ struct Executor {
     groups: Option<JoinHandle<()>>,
     queue: QueueRunner,
     env: ConsoleEnv,
+    /// The gate's rules (the queue's), for the policy apply.
+    safety: crate::queue::Safety,
     /// Cancels the running policy apply when the console closes.
     apply_cancel: Option<crate::queue::Cancel>,
     /// The plan being computed (a newer request replaces it).
@@ -174,8 +175,9 @@ impl Executor {
                 let cancel = crate::queue::Cancel::default();
                 self.apply_cancel = Some(cancel.clone());
                 let env = self.env.clone();
+                let safety = self.safety.clone();
                 tokio::spawn(async move {
-                    let result = apply_plan(client, env, &name, plan, force, tx.clone(), cancel).await;
+                    let result = apply_plan(client, env, safety, &name, plan, force, tx.clone(), cancel).await;
                     let _ = tx.send(Msg::ApplyDone { name, result });
                 });
             }
@@ -195,9 +197,13 @@ impl Executor {
 }
 
 /// Open the journal, then run the plan with the queue's events forwarded as `Msg::Queue`.
+/// `apply_live` gates every pass with `safety` (read-only refuses there too, whatever the pane
+/// did); `force` is the admin's typed count past a ceiling.
+#[allow(clippy::too_many_arguments)]
 async fn apply_plan(
     client: ScimClient,
     env: ConsoleEnv,
+    safety: crate::queue::Safety,
     name: &str,
     plan: super::policies::PlanHandle,
     force: bool,
@@ -213,7 +219,7 @@ async fn apply_plan(
         .map_err(|e| format!("cannot open the journal: {e:#}"))?;
     let apply_env = crate::policy::apply::ApplyEnv {
         journal: std::sync::Arc::new(journal),
-        safety: crate::queue::Safety { force: force || env.safety.force, ..env.safety },
+        safety: crate::queue::Safety { force: force || safety.force, ..safety },
         engine: env.engine,
         origin: "console".into(),
     };
@@ -254,7 +260,6 @@ pub async fn run_with_queue(client: ScimClient, theme: Option<String>, intro: Ve
     }
     let (themes, theme, theme_err) = super::choose_theme(theme.as_deref(), None);
     let mut app = App::new(client.host(), client.version().label(), themes, theme);
-    app.policies.profile_ceiling = env.safety.max_deactivations;
     for line in intro {
         app.push_log(Level::Info, line);
     }
@@ -263,7 +268,6 @@ pub async fn run_with_queue(client: ScimClient, theme: Option<String>, intro: Ve
     }
     app.queue.safety = setup.safety;
     app.queue.confirm_threshold = setup.confirm_threshold;
-    app.queue.read_only = setup.read_only;
     let journal = match setup.journal {
         Ok(j) => Some(j),
         Err(e) => {
@@ -295,14 +299,16 @@ async fn event_loop(
     let size = terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
     let (tx, mut rx) = unbounded_channel();
-    let queue = QueueRunner::new(client.clone(), journal, tx.clone());
+    let safety = app.queue.safety.clone();
+    let queue = QueueRunner::new(client.clone(), journal, safety.clone(), tx.clone());
     match queue.unfinished() {
         Ok(offers) => {
             app.update(Msg::Unfinished(offers));
         }
         Err(e) => app.push_log(Level::Error, format!("cannot read the journal's unfinished batches: {e}")),
     }
-    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None, queue, env, apply_cancel: None, plan: None };
+    let mut exec =
+        Executor { client: client.clone(), tx, users: None, groups: None, queue, env, safety, apply_cancel: None, plan: None };
     app.update(Msg::Budget(client.budget_remaining(Endpoint::ListUsers)));
     // The first frame goes out before any request does.
     draw(&mut terminal, &app)?;
