@@ -136,8 +136,10 @@ async fn injected_429s_and_503s_end_done_or_failed_with_a_reason() {
     assert_eq!(all_inactive(&client(&emu, None), &done_users).await, done_users.len());
 }
 
+/// The gate skips the primary owner and bots before anything is sent when it knows them; known
+/// only by id (nothing for the gate to go on), Slack refuses them and the engine says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn primary_owner_and_bot_fail_with_slacks_reasons() {
+async fn primary_owner_and_bot_are_skipped_by_the_gate_or_refused_by_slack() {
     let emu = emulator(60, Some(SCALE)).await;
     let c = client(&emu, None);
     let mut batch_users = ordinary_users(&emu, 10).await;
@@ -145,12 +147,29 @@ async fn primary_owner_and_bot_fail_with_slacks_reasons() {
     batch_users.push(c.get_user(&emu.bot_ids()[0]).await.unwrap());
     let dir = tempfile::tempdir().unwrap();
     let j = journal(&dir);
-    let batch = submit(&j, deactivations(&batch_users), Safety::default());
+    let decision = scimitar::queue::gate(&Safety::default(), deactivations(&batch_users), &Knowledge::from_users(&batch_users));
+    assert_eq!(decision.summary(), "10 to deactivate · skipped: 1 bot, 1 primary owner");
+    let info = BatchInfo { origin: "test".into(), policy_run: None, description: "test batch".into() };
+    let batch = scimitar::queue::submit(&j, &info, decision).unwrap();
+    emu.reset_stats();
+    let engine = Engine::new(client(&emu, Some(SCALE)), j.clone(), EngineConfig { workers: 8, ..Default::default() });
+    let result = engine.run_batch(&batch, None, Cancel::default()).await.unwrap();
+    assert_eq!((result.count(OpState::Done), result.count(OpState::Skipped)), (10, 2), "{:?}", result.counts);
+    assert_eq!(emu.stats().writes(), 10, "nothing was sent for the owner or the bot");
+    let codes: Vec<String> = result.ops.iter().filter(|o| o.state == OpState::Skipped).map(|o| o.error_code.clone().unwrap()).collect();
+    assert_eq!(codes, ["primary_owner", "bot"]);
+
+    // Known only by id: Slack's own refusals, with Slack's codes.
+    let id_only: Vec<Action> = batch_users[10..]
+        .iter()
+        .map(|u| Action::Deactivate { target: Target { id: u.id.clone(), ..Default::default() } })
+        .collect();
+    let batch = submit(&j, id_only, Safety::default());
     for via in [DeactivateVia::Delete] {
-        let engine = Engine::new(client(&emu, Some(SCALE)), j.clone(), EngineConfig { workers: 8, deactivate_via: via, ..Default::default() });
+        let engine =
+            Engine::new(client(&emu, Some(SCALE)), j.clone(), EngineConfig { workers: 8, deactivate_via: via, ..Default::default() });
         let result = engine.run_batch(&batch, None, Cancel::default()).await.unwrap();
-        assert_eq!(result.count(OpState::Done), 10);
-        assert_eq!(result.count(OpState::Failed), 2);
+        assert_eq!(result.count(OpState::Failed), 2, "{:?}", result.counts);
         let codes: HashMap<String, String> = result
             .ops
             .iter()
@@ -160,11 +179,53 @@ async fn primary_owner_and_bot_fail_with_slacks_reasons() {
         assert_eq!(codes[&emu.primary_owner_id()], "cannot_disable_primary_owner");
         assert_eq!(codes[&emu.bot_ids()[0]], "cannot_disable_bot_user_with_scim");
     }
-    // The same reasons are in the report, readable.
+    // The reasons are in the report, readable: the gate's skips and Slack's refusals.
     let store = ReportStore::open(&dir.path().join("scimitar.db")).unwrap();
     let failed = store.query(&ReportQuery { outcome: Some(Outcome::Failed), ..Default::default() }).unwrap();
     assert_eq!(failed.len(), 2);
     assert!(failed.iter().any(|r| r.record.error_message.as_deref().unwrap_or("").contains("primary owner")));
+    let skipped = store.query(&ReportQuery { outcome: Some(Outcome::Skipped), ..Default::default() }).unwrap();
+    assert_eq!(skipped.len(), 2);
+    assert!(skipped.iter().all(|r| r.record.error_message.is_none()), "a skip is no error");
+    assert!(skipped.iter().any(|r| r.record.error_code.as_deref() == Some("bot")), "{skipped:?}");
+}
+
+/// A DELETE that Slack answers 204 while the user stays active (the emulator's `deletenoop`
+/// fault) is read back, read again a bounded number of times, and fails loudly as a surprise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_answered_204_that_leaves_the_user_active_is_a_surprise() {
+    let emu = emulator(30, None).await;
+    let users = ordinary_users(&emu, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(&dir);
+    let batch = submit(&j, deactivations(&users), Safety::default());
+    emu.set_faults(Faults { delete_noop: 1.0, ..Default::default() });
+    emu.reset_stats();
+    let waits = vec![Duration::from_millis(10), Duration::from_millis(20)];
+    let config = EngineConfig { workers: 4, deactivate_via: DeactivateVia::Delete, readback_waits: waits };
+    let result = Engine::new(client(&emu, None), j.clone(), config).run_batch(&batch, None, Cancel::default()).await.unwrap();
+    assert_eq!(result.count(OpState::Failed), 3, "{:?}", result.counts);
+    for op in &result.ops {
+        assert_eq!(op.error_code.as_deref(), Some("surprise"), "{op:?}");
+        let m = op.error_message.as_deref().unwrap();
+        assert!(m.contains("still active") && m.contains("3 reads"), "{m}");
+    }
+    let s = emu.stats();
+    assert_eq!(s.method("DELETE"), 3, "{s:?}");
+    assert_eq!(s.by_endpoint.get(&Endpoint::GetUser).copied(), Some(9), "each DELETE read back 3 times (1 + 2 re-polls)");
+    // In the report as failures with the code, for the admin to check those users.
+    let store = ReportStore::open(&dir.path().join("scimitar.db")).unwrap();
+    let failed = store.query(&ReportQuery { outcome: Some(Outcome::Failed), ..Default::default() }).unwrap();
+    assert!(failed.len() == 3 && failed.iter().all(|r| r.record.error_code.as_deref() == Some("surprise")));
+
+    // Without the fault the same DELETE is read back once and is done.
+    emu.set_faults(Faults::default());
+    emu.reset_stats();
+    let batch = submit(&j, deactivations(&users[..1]), Safety::default());
+    let config = EngineConfig { workers: 4, deactivate_via: DeactivateVia::Delete, ..Default::default() };
+    let result = Engine::new(client(&emu, None), j.clone(), config).run_batch(&batch, None, Cancel::default()).await.unwrap();
+    assert_eq!(result.count(OpState::Done), 1, "{:?}", result.ops);
+    assert_eq!(emu.stats().by_endpoint.get(&Endpoint::GetUser).copied(), Some(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
