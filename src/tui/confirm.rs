@@ -225,8 +225,13 @@ impl App {
     }
 
     pub(super) fn open_prompt(&mut self, kind: PromptKind, initial: &str) -> Vec<Effect> {
+        // Read-only (the gate's first rule) is asked before a name is typed for nothing.
         if let Some(why) = self.queue.refuse_writes() {
-            self.push_log(Level::Warn, why);
+            let what = match &kind {
+                PromptKind::RenameGroup { from, .. } => format!("rename group {from}"),
+                PromptKind::CreateGroup { .. } => "create a group".to_string(),
+            };
+            self.push_log(Level::Warn, format!("{what}: {why}"));
             return vec![];
         }
         self.queue.prompt = Some(Prompt { kind, input: Input::new(initial.to_string()) });

@@ -98,6 +98,12 @@ impl QueueRunner {
             }
             _ => return,
         };
+        // A decision made elsewhere is not journaled by a read-only runner (the gate's first
+        // rule; retry and resume meet it again in `regate`).
+        if let (Prep::Submit { .. }, Some(h)) = (&prep, self.safety.refuses_writes()) {
+            let _ = self.tx.send(Msg::QueueFailed(h.to_string()));
+            return;
+        }
         let Some(journal) = self.journal.clone() else {
             let _ = self.tx.send(Msg::QueueFailed("no journal".into()));
             return;

@@ -500,18 +500,194 @@ fn group_verbs_use_the_marked_users_and_a_name_prompt() {
     );
 }
 
+/// Under `--read-only` every verb is refused by the gate's first rule: no effect, no dialog, no
+/// prompt, and the Log says what was refused (`d`, `a`, `+`, `-`, `R`, `n`, the resume offer, `F`;
+/// Policies `A` is in `panes_tests`). The runner refuses on its own too (the next test).
 #[test]
 fn read_only_refuses_every_write() {
     let mut app = app_with(20);
+    // A batch with a failed op is on view (from before; F must not retry it now).
+    loaded_batch(&mut app, 2, None);
+    app.update(finished(1, OpState::Done, "ok", 0));
+    app.update(finished(2, OpState::Failed, "no_such_user", 0));
+    app.update(batch_finished(false));
+    app.modals.clear();
     app.queue.safety.read_only = true;
-    ch(&mut app, ' ');
-    assert!(ch(&mut app, 'd').is_empty());
-    assert!(app.modals.is_empty());
-    assert!(last_log(&app).contains("read-only"));
+    typ(&mut app, "  "); // users 0 and 1 (0 is in eng, 1 is not)
+    let mut refused = |app: &mut App, what: &str, fx: Vec<Effect>| {
+        assert!(fx.is_empty(), "{what}: {fx:?}");
+        assert!(!app.modals.iter().any(|m| matches!(m, Modal::Confirm | Modal::Prompt)), "{what}: {:?}", app.modals);
+        let l = last_log(app);
+        assert!(l.starts_with(what) && l.contains("read-only mode: writes are refused"), "{what}: {l}");
+    };
+    let fx = ch(&mut app, 'd');
+    refused(&mut app, "deactivate 2 users", fx);
+    let fx = ch(&mut app, 'a');
+    refused(&mut app, "reactivate 2 users", fx);
     app.pane = Pane::Groups;
-    assert!(ch(&mut app, 'R').is_empty());
-    assert!(app.modals.is_empty());
-    assert!(screen(&mut app, 80, 24).contains("read-only"));
+    let fx = ch(&mut app, '+');
+    refused(&mut app, "add 1 member to eng", fx);
+    let fx = ch(&mut app, '-');
+    refused(&mut app, "remove 1 member from eng", fx);
+    let fx = ch(&mut app, 'R');
+    refused(&mut app, "rename group eng", fx);
+    let fx = ch(&mut app, 'n');
+    refused(&mut app, "create a group", fx);
+    ch(&mut app, 'Q');
+    let fx = ch(&mut app, 'F');
+    refused(&mut app, "retry", fx);
+    app.modals.clear();
+    app.update(Msg::Unfinished(vec![ResumeOffer {
+        batch_id: "b-old".into(),
+        description: "deactivate 3 users".into(),
+        created: "2026-11-22 10:00:00".into(),
+        open: 3,
+        total: 3,
+    }]));
+    let fx = key(&mut app, KeyCode::Enter);
+    refused(&mut app, "resume", fx);
+    assert_eq!(app.marks.len(), 2, "nothing was confirmed, so the marks stay");
+    assert!(screen(&mut app, 80, 24).contains("read-only"), "the status line says so");
+}
+
+/// The runner under `--read-only` refuses a decision handed to it, a retry and a resume, with
+/// zero requests of any kind at the emulator and the journal as it was.
+#[tokio::test]
+async fn read_only_runner_sends_nothing() {
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::queue::BatchInfo;
+    use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
+    let emu = Emulator::start(
+        EmulatorConfig { users: 20, groups: 2, seed: 4, token: "xoxp-ro".into(), ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    let client = ScimClient::new(cc).unwrap();
+    let users: Vec<_> = client.all_users(None).await.unwrap().into_iter().filter(|u| u.is_active()).skip(1).take(2).collect();
+    let journal = super::queue_runner::QueueSetup::in_memory("test", &client.host()).journal.unwrap();
+    let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
+    let info = BatchInfo { origin: "console".into(), policy_run: None, description: "deactivate 2 users".into() };
+    let open = crate::queue::submit(&journal, &info, crate::queue::gate(&Safety::default(), actions.clone(), &Knowledge::default()))
+        .unwrap()
+        .id()
+        .to_string();
+    emu.reset_stats();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let read_only = Safety { read_only: true, ..Default::default() };
+    let mut runner = super::queue_runner::QueueRunner::new(client.clone(), Some(journal.clone()), read_only, tx);
+    for e in [
+        batch(actions, "deactivate 2 users"),
+        Effect::RetryFailed { batch_id: open.clone() },
+        Effect::ResumeBatches { batch_ids: vec![open.clone()] },
+    ] {
+        runner.run(e.clone());
+        let m = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("an answer").expect("channel open");
+        let Msg::QueueFailed(why) = m else { panic!("{e:?}: {m:?}") };
+        assert!(why.contains("read-only"), "{e:?}: {why}");
+    }
+    assert_eq!(emu.stats().requests, 0, "{:?}", emu.stats().by_method);
+    let left = journal.unfinished_batches().unwrap();
+    assert_eq!((left.len(), left[0].open), (1, 2), "the journal is as it was");
+    emu.shutdown().await;
+}
+
+/// The batch in the console: the primary owner, a bot, a deactivated user and three
+/// others. The confirmation says 3 will run and names the skipped and why; exactly 3 writes reach
+/// the emulator; the report records the 3 skips with their reasons.
+#[tokio::test]
+async fn owner_bot_and_deactivated_are_skipped_and_three_run() {
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::report::{Outcome, ReportQuery, ReportStore};
+    use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
+    let emu = Emulator::start(
+        EmulatorConfig { users: 40, groups: 2, seed: 6, token: "xoxp-six".into(), ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    let client = ScimClient::new(cc).unwrap();
+    let (owner, bots) = (emu.primary_owner_id(), emu.bot_ids());
+    let ordinary: Vec<_> = client
+        .all_users(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.is_active() && u.id() != owner && !bots.contains(&u.id().to_string()))
+        .take(4)
+        .collect();
+    // One of them left earlier.
+    client.deactivate(ordinary[3].id()).await.unwrap();
+    let mut six = vec![client.get_user(&owner).await.unwrap(), client.get_user(&bots[0]).await.unwrap()];
+    six.push(client.get_user(ordinary[3].id()).await.unwrap());
+    six.extend(ordinary[..3].iter().cloned());
+    assert_eq!(six[2].active, Some(false));
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("scimitar.db");
+    let journal = std::sync::Arc::new(crate::queue::Journal::open(&db, crate::queue::RunContext::new("test", &client.host())).unwrap());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = super::queue_runner::QueueRunner::new(client.clone(), Some(journal), Safety::default(), tx);
+    let mut app = app_with(0);
+    for u in &six {
+        app.update(Msg::UserFetched { id: u.id().into(), result: Ok(u.clone()) });
+    }
+    app.modals.clear();
+    ch(&mut app, '*');
+    assert_eq!(app.marks.len(), 6);
+    ch(&mut app, 'd');
+    let c = app.queue.confirm.clone().expect("a confirmation");
+    assert_eq!(c.count(), 3);
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("Confirm: deactivate 3 users"), "{s}");
+    assert!(s.contains("3 to deactivate · skipped: 1 already deactivated, 1 bot, 1 primary owner"), "{s}");
+    assert!(s.contains("3 skipped, never sent:"), "{s}");
+    for (u, why) in [(&six[0], "the primary owner"), (&six[1], "a bot user"), (&six[2], "already deactivated")] {
+        let line = format!("{}: {why}", u.primary_email().unwrap());
+        assert!(s.contains(&line), "{line}:\n{s}");
+    }
+    emu.reset_stats();
+    let fx = ch(&mut app, 'y');
+    let [e @ Effect::RunBatch { .. }] = &fx[..] else { panic!("{fx:?}") };
+    runner.run(e.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the batch finishes").expect("channel open");
+        let done = matches!(m, Msg::Queue(QueueEvent::BatchFinished { .. }));
+        app.update(m);
+        if done {
+            break;
+        }
+    }
+    let b = app.queue.batch.as_ref().unwrap();
+    assert_eq!((b.count(OpState::Done), b.count(OpState::Skipped)), (3, 3), "{:?}", b.ops);
+    let stats = emu.stats();
+    assert_eq!(stats.writes(), 3, "exactly the three ordinary users: {:?}", stats.by_method);
+    for u in &ordinary[..3] {
+        assert_eq!(client.get_user(u.id()).await.unwrap().active, Some(false));
+    }
+    assert!(client.get_user(&owner).await.unwrap().is_active() && client.get_user(&bots[0]).await.unwrap().is_active());
+    let store = ReportStore::open(&db).unwrap();
+    let skipped = store.query(&ReportQuery { outcome: Some(Outcome::Skipped), ..Default::default() }).unwrap();
+    let mut codes: Vec<(String, String)> = skipped
+        .iter()
+        .map(|r| (r.record.target_id.clone().unwrap(), r.record.error_code.clone().unwrap_or_default()))
+        .collect();
+    codes.sort();
+    let mut want = vec![
+        (owner.clone(), "primary_owner".to_string()),
+        (bots[0].clone(), "bot".to_string()),
+        (ordinary[3].id().to_string(), "already_in_state".to_string()),
+    ];
+    want.sort();
+    assert_eq!(codes, want);
+    let done = store.query(&ReportQuery { outcome: Some(Outcome::Done), ..Default::default() }).unwrap();
+    assert_eq!(done.len(), 3);
+    emu.shutdown().await;
 }
 
 #[test]

@@ -31,6 +31,12 @@ impl Session {
 
     /// `data_dir`: the data dir is the config dir; else the demo makes one of its own.
     pub fn start_with(args: &[&str], config: tempfile::TempDir, data_dir: bool) -> Session {
+        Session::start_env(args, config, data_dir, &[])
+    }
+
+    /// `start_with`, with more environment (e.g. `SCIMITAR_URL` and `SLACK_SCIM_TOKEN` for the
+    /// console against an emulator the test runs).
+    pub fn start_env(args: &[&str], config: tempfile::TempDir, data_dir: bool, env: &[(&str, &str)]) -> Session {
         let pty = native_pty_system();
         let pair = pty.openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 }).unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_scimitar"));
@@ -44,6 +50,10 @@ impl Session {
         }
         cmd.env_remove("NO_COLOR");
         cmd.env_remove("SCIMITAR_THEME");
+        cmd.env_remove("SCIMITAR_PROFILE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd.cwd(config.path());
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
