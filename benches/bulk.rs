@@ -63,9 +63,8 @@ async fn engine_run(n: usize, scale: f64, via: DeactivateVia) -> (f64, u64, u64)
     let j = Arc::new(Journal::open(&dir.path().join("bench.db"), RunContext::new("bench", "127.0.0.1")).unwrap());
     let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
     let decision = scimitar::queue::gate(&Safety { force: true, ..Default::default() }, actions, &Knowledge::from_users(&users));
-    let batch =
-        scimitar::queue::submit(&j, &BatchInfo { origin: "bench".into(), policy_run: None, description: "bench".into() }, decision)
-            .unwrap();
+    let batch = scimitar::queue::submit(&j, &BatchInfo { origin: "bench".into(), policy_run: None, description: "bench".into() }, decision)
+        .unwrap();
     // Every DELETE is read back (GET /Users/{id}, a read row): part of what is measured.
     let engine = Engine::new(client(&emu, Some(scale)), j, EngineConfig { workers: 32, deactivate_via: via, ..Default::default() });
     let t = Instant::now();

@@ -285,13 +285,26 @@ fn gate_fail(e: GateError) -> Fail {
 }
 
 /// Journal an approved decision and run it (results on stdout); returns the exit code.
-pub async fn submit_and_run(c: &Connection, journal: Arc<Journal>, info: &BatchInfo, decision: Decision, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn submit_and_run(
+    c: &Connection,
+    journal: Arc<Journal>,
+    info: &BatchInfo,
+    decision: Decision,
+    run: &RunArgs,
+) -> Result<i32, Fail> {
     let batch = crate::queue::submit(&journal, info, decision).map_err(gate_fail)?;
     run_batch(c, journal, &batch, run).await
 }
 
 /// Gate, confirm, journal and run a list of actions.
-pub async fn execute(c: &Connection, safety: &Safety, actions: Vec<Action>, known: &Knowledge, run: &RunArgs, what: &str) -> Result<i32, Fail> {
+pub async fn execute(
+    c: &Connection,
+    safety: &Safety,
+    actions: Vec<Action>,
+    known: &Knowledge,
+    run: &RunArgs,
+    what: &str,
+) -> Result<i32, Fail> {
     let decision = gate(safety, actions, known);
     if decision.is_read_only() {
         return Err(read_only_fail());

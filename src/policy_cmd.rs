@@ -107,12 +107,7 @@ pub async fn apply(conn: &ConnArgs, policy: &str, run: &RunArgs) -> Result<i32, 
     let journal = bulk::open_journal(c)?;
     let run_id = crate::queue::journal::new_id("pr");
     eprintln!("scimitar: policy run {run_id} (report: scimitar report --batch {run_id})");
-    let env = apply::ApplyEnv {
-        journal,
-        safety,
-        engine: bulk::engine_config(run),
-        origin: "policy".into(),
-    };
+    let env = apply::ApplyEnv { journal, safety, engine: bulk::engine_config(run), origin: "policy".into() };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = crate::queue::Cancel::default();
     let (result, interrupted) = tokio::join!(

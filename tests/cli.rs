@@ -265,7 +265,8 @@ async fn read_only_refuses_writes() {
     // A run that was killed left a batch open in the journal.
     let open = {
         let j = Journal::open(&dir.path().join("scimitar.db"), RunContext::new("default", &c.host())).unwrap();
-        let d = scimitar::queue::gate(&Safety::default(), vec![Action::Deactivate { target: Target::of_user(&victim) }], &Knowledge::default());
+        let d =
+            scimitar::queue::gate(&Safety::default(), vec![Action::Deactivate { target: Target::of_user(&victim) }], &Knowledge::default());
         let info = BatchInfo { origin: "headless".into(), policy_run: None, description: "deactivate users".into() };
         scimitar::queue::submit(&j, &info, d).unwrap().id().to_string()
     };

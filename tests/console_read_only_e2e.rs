@@ -49,7 +49,8 @@ async fn read_only_console_sends_no_write() {
     let db = dir.path().join("scimitar.db");
     let open = {
         let j = Journal::open(&db, RunContext::new("default", &client.host())).unwrap();
-        let d = scimitar::queue::gate(&Safety::default(), vec![Action::Deactivate { target: Target::of_user(&victim) }], &Knowledge::default());
+        let d =
+            scimitar::queue::gate(&Safety::default(), vec![Action::Deactivate { target: Target::of_user(&victim) }], &Knowledge::default());
         let info = BatchInfo { origin: "console".into(), policy_run: None, description: "deactivate 1 user".into() };
         scimitar::queue::submit(&j, &info, d).unwrap().id().to_string()
     };

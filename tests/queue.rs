@@ -160,10 +160,8 @@ async fn primary_owner_and_bot_are_skipped_by_the_gate_or_refused_by_slack() {
     assert_eq!(codes, ["primary_owner", "bot"]);
 
     // Known only by id: Slack's own refusals, with Slack's codes.
-    let id_only: Vec<Action> = batch_users[10..]
-        .iter()
-        .map(|u| Action::Deactivate { target: Target { id: u.id.clone(), ..Default::default() } })
-        .collect();
+    let id_only: Vec<Action> =
+        batch_users[10..].iter().map(|u| Action::Deactivate { target: Target { id: u.id.clone(), ..Default::default() } }).collect();
     let batch = submit(&j, id_only, Safety::default());
     for via in [DeactivateVia::Delete] {
         let engine =
@@ -254,7 +252,11 @@ async fn cancel_stops_pending_work() {
     let dir = tempfile::tempdir().unwrap();
     let j = journal(&dir);
     let batch = submit(&j, deactivations(&users), Safety::default());
-    let engine = Engine::new(client(&emu, Some(1.0)), j.clone(), EngineConfig { workers: 4, deactivate_via: DeactivateVia::Delete, ..Default::default() });
+    let engine = Engine::new(
+        client(&emu, Some(1.0)),
+        j.clone(),
+        EngineConfig { workers: 4, deactivate_via: DeactivateVia::Delete, ..Default::default() },
+    );
     let cancel = Cancel::default();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let run = {

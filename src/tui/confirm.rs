@@ -139,7 +139,13 @@ impl Prompt {
 impl App {
     /// Pass actions through the gate and open the dialog for its decision (or say why there is
     /// nothing to confirm). `what` names the batch for a count of operations.
-    pub(super) fn ask(&mut self, actions: Vec<Action>, known: &Knowledge, what: impl FnOnce(usize) -> String, clears_marks: bool) -> Vec<Effect> {
+    pub(super) fn ask(
+        &mut self,
+        actions: Vec<Action>,
+        known: &Knowledge,
+        what: impl FnOnce(usize) -> String,
+        clears_marks: bool,
+    ) -> Vec<Effect> {
         let asked = actions.len();
         if let Some(why) = self.queue.busy() {
             self.push_log(Level::Warn, format!("{}: {why}", what(asked)));

@@ -125,10 +125,7 @@ fn deactivate_confirms_with_count_and_first_names_then_emits_run_batch() {
     // y confirms: one RunBatch with exactly the marked users, marks cleared, queue view open.
     ch(&mut app, 'd');
     let fx = ch(&mut app, 'y');
-    assert_eq!(
-        fx,
-        vec![batch(vec![deact(&app, 0), deact(&app, 1), deact(&app, 2)], "deactivate 3 users")]
-    );
+    assert_eq!(fx, vec![batch(vec![deact(&app, 0), deact(&app, 1), deact(&app, 2)], "deactivate 3 users")]);
     assert!(app.marks.is_empty());
     assert_eq!(app.modals.last(), Some(&Modal::Queue));
     assert!(app.busy(), "a submitted batch keeps the spinner going");
@@ -148,10 +145,7 @@ fn without_marks_the_selected_user_is_the_target_and_a_reactivates() {
     assert_eq!(c.what, "reactivate 1 user");
     let idx = app.store.index_of(&id(3)).unwrap();
     let fx = key(&mut app, KeyCode::Enter);
-    assert_eq!(
-        fx,
-        vec![batch(vec![Action::Reactivate { target: Target::of_user(&app.store.users[idx as usize]) }], "reactivate 1 user")]
-    );
+    assert_eq!(fx, vec![batch(vec![Action::Reactivate { target: Target::of_user(&app.store.users[idx as usize]) }], "reactivate 1 user")]);
 }
 
 #[test]
@@ -433,7 +427,10 @@ fn group_verbs_use_the_marked_users_and_a_name_prompt() {
     let fx = ch(&mut app, 'y');
     assert_eq!(
         fx,
-        vec![batch(vec![Action::AddMembers { group_id: "S000".into(), group_name: "eng".into(), user_ids: vec![id(1), id(2)] }], "add 2 members to eng")]
+        vec![batch(
+            vec![Action::AddMembers { group_id: "S000".into(), group_name: "eng".into(), user_ids: vec![id(1), id(2)] }],
+            "add 2 members to eng"
+        )]
     );
     // A finished group batch reloads the groups.
     app.update(Msg::BatchLoaded(BatchLoad {
@@ -464,7 +461,10 @@ fn group_verbs_use_the_marked_users_and_a_name_prompt() {
     let fx = key(&mut app, KeyCode::Enter);
     assert_eq!(
         fx,
-        vec![batch(vec![Action::RenameGroup { id: "S000".into(), from: "eng".into(), to: "platform".into() }], "rename group eng to platform")]
+        vec![batch(
+            vec![Action::RenameGroup { id: "S000".into(), from: "eng".into(), to: "platform".into() }],
+            "rename group eng to platform"
+        )]
     );
 
     // n: a new group with the marked users; an existing name is refused.
@@ -496,7 +496,10 @@ fn group_verbs_use_the_marked_users_and_a_name_prompt() {
     let fx = ch(&mut app, 'y');
     assert_eq!(
         fx,
-        vec![batch(vec![Action::RemoveMembers { group_id: "S000".into(), group_name: "eng".into(), user_ids: vec![id(3)] }], "remove 1 member from eng")]
+        vec![batch(
+            vec![Action::RemoveMembers { group_id: "S000".into(), group_name: "eng".into(), user_ids: vec![id(3)] }],
+            "remove 1 member from eng"
+        )]
     );
 }
 
@@ -514,7 +517,7 @@ fn read_only_refuses_every_write() {
     app.modals.clear();
     app.queue.safety.read_only = true;
     typ(&mut app, "  "); // users 0 and 1 (0 is in eng, 1 is not)
-    let mut refused = |app: &mut App, what: &str, fx: Vec<Effect>| {
+    let refused = |app: &mut App, what: &str, fx: Vec<Effect>| {
         assert!(fx.is_empty(), "{what}: {fx:?}");
         assert!(!app.modals.iter().any(|m| matches!(m, Modal::Confirm | Modal::Prompt)), "{what}: {:?}", app.modals);
         let l = last_log(app);
@@ -673,10 +676,8 @@ async fn owner_bot_and_deactivated_are_skipped_and_three_run() {
     assert!(client.get_user(&owner).await.unwrap().is_active() && client.get_user(&bots[0]).await.unwrap().is_active());
     let store = ReportStore::open(&db).unwrap();
     let skipped = store.query(&ReportQuery { outcome: Some(Outcome::Skipped), ..Default::default() }).unwrap();
-    let mut codes: Vec<(String, String)> = skipped
-        .iter()
-        .map(|r| (r.record.target_id.clone().unwrap(), r.record.error_code.clone().unwrap_or_default()))
-        .collect();
+    let mut codes: Vec<(String, String)> =
+        skipped.iter().map(|r| (r.record.target_id.clone().unwrap(), r.record.error_code.clone().unwrap_or_default())).collect();
     codes.sort();
     let mut want = vec![
         (owner.clone(), "primary_owner".to_string()),

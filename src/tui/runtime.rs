@@ -307,8 +307,7 @@ async fn event_loop(
         }
         Err(e) => app.push_log(Level::Error, format!("cannot read the journal's unfinished batches: {e}")),
     }
-    let mut exec =
-        Executor { client: client.clone(), tx, users: None, groups: None, queue, env, safety, apply_cancel: None, plan: None };
+    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None, queue, env, safety, apply_cancel: None, plan: None };
     app.update(Msg::Budget(client.budget_remaining(Endpoint::ListUsers)));
     // The first frame goes out before any request does.
     draw(&mut terminal, &app)?;

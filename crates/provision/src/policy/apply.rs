@@ -428,8 +428,8 @@ pub async fn apply_live(
         description: format!("policy {name} pass {pass}: {text}"),
     };
     if !first.is_empty() {
-        let r = run_pass(&engine, &env, &live.knowledge, first, info(1, "create, update, groups"), &mut out.skipped, &events, &cancel)
-            .await?;
+        let r =
+            run_pass(&engine, &env, &live.knowledge, first, info(1, "create, update, groups"), &mut out.skipped, &events, &cancel).await?;
         let ok = r.all_succeeded();
         out.batches.push(r);
         if !ok || cancel.is_cancelled() {

@@ -353,7 +353,10 @@ impl Engine {
             }
         }
         let secs = started.elapsed().as_secs_f64();
-        Executed { surprise: Some(format!("{what} was answered as done, but {last} ({reads} reads over {secs:.1}s)")), ..Default::default() }
+        Executed {
+            surprise: Some(format!("{what} was answered as done, but {last} ({reads} reads over {secs:.1}s)")),
+            ..Default::default()
+        }
     }
 
     /// After an answer without the user: read them until `active` is `want`.

@@ -122,12 +122,7 @@ pub struct UserFacts {
 
 impl UserFacts {
     pub fn of(u: &User) -> UserFacts {
-        UserFacts {
-            active: u.active,
-            email: u.primary_email().map(str::to_string),
-            user_name: u.user_name.clone(),
-            account: account_of(u),
-        }
+        UserFacts { active: u.active, email: u.primary_email().map(str::to_string), user_name: u.user_name.clone(), account: account_of(u) }
     }
 }
 
@@ -423,9 +418,9 @@ fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason>
         _ => false,
     };
     if refused_change {
-        let account = facts.map(|f| f.account).unwrap_or_else(|| {
-            if target.email.as_deref().is_some_and(is_bot_email) { Account::Bot } else { Account::Member }
-        });
+        let account = facts
+            .map(|f| f.account)
+            .unwrap_or_else(|| if target.email.as_deref().is_some_and(is_bot_email) { Account::Bot } else { Account::Member });
         match account {
             Account::PrimaryOwner => return Some(SkipReason::PrimaryOwner),
             Account::Bot => return Some(SkipReason::Bot),
@@ -670,10 +665,7 @@ mod tests {
         // An update that keeps the owner active passes; one that makes them a guest does not.
         let guest = Action::UpdateUser {
             target: Target::of_user(&users[0]),
-            update: UpdateSpec {
-                set: User { guest: Some(crate::scim::types::GuestExt::default()), ..Default::default() },
-                clear: vec![],
-            },
+            update: UpdateSpec { set: User { guest: Some(crate::scim::types::GuestExt::default()), ..Default::default() }, clear: vec![] },
         };
         let title = Action::UpdateUser {
             target: Target::of_user(&users[0]),
@@ -709,7 +701,8 @@ mod tests {
         let b = submit(&j, &info, d).unwrap();
         let counts = j.counts(b.id()).unwrap();
         assert_eq!((counts.get(&OpState::Skipped), counts.get(&OpState::Pending)), (Some(&3), Some(&3)));
-        let codes: Vec<Option<String>> = j.ops(b.id()).unwrap().into_iter().filter(|o| o.state == OpState::Skipped).map(|o| o.error_code).collect();
+        let codes: Vec<Option<String>> =
+            j.ops(b.id()).unwrap().into_iter().filter(|o| o.state == OpState::Skipped).map(|o| o.error_code).collect();
         assert_eq!(codes, [Some("primary_owner".into()), Some("bot".into()), Some("already_in_state".into())]);
         // Read-only journals nothing at all.
         let d = gate(&Safety { read_only: true, ..Default::default() }, users.iter().map(deact).collect(), &Knowledge::default());
@@ -719,7 +712,11 @@ mod tests {
 
     #[test]
     fn a_rename_to_the_same_name_is_a_no_op() {
-        let d = gate(&Safety::default(), vec![Action::RenameGroup { id: "S1".into(), from: "a".into(), to: "a".into() }], &Knowledge::default());
+        let d = gate(
+            &Safety::default(),
+            vec![Action::RenameGroup { id: "S1".into(), from: "a".into(), to: "a".into() }],
+            &Knowledge::default(),
+        );
         assert_eq!(d.summary(), "nothing to run · skipped: 1 already has that name");
     }
 }

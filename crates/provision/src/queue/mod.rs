@@ -11,7 +11,6 @@ pub mod journal;
 pub use action::{Action, ActionKind, Subject, Target};
 pub use engine::{BatchResult, Cancel, DeactivateVia, Engine, EngineConfig, QueueEvent};
 pub use gate::{
-    DEFAULT_MAX_DEACTIVATIONS, Decision, GateError, GatedBatch, Hold, Knowledge, Regated, Safety, Skip, SkipReason, gate, regate,
-    submit,
+    DEFAULT_MAX_DEACTIVATIONS, Decision, GateError, GatedBatch, Hold, Knowledge, Regated, Safety, Skip, SkipReason, gate, regate, submit,
 };
 pub use journal::{BatchInfo, Journal, OpState, RunContext};
