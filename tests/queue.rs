@@ -306,6 +306,40 @@ async fn create_user_after_an_interruption_checks_before_creating() {
     assert_eq!(page.total_results, 1, "no duplicate user");
 }
 
+/// Resume passes the gate again: read-only refuses before the journal changes; an op that was in
+/// flight and whose user is now deactivated is done (its request landed); a pending op whose user
+/// someone else deactivated meanwhile is skipped; the rest runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_passes_the_gate_again() {
+    let emu = emulator(30, None).await;
+    let users = ordinary_users(&emu, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(&dir);
+    let batch = submit(&j, deactivations(&users), Safety::default());
+    let ops = j.ops(batch.id()).unwrap();
+    // The first was sent when the run was killed (and landed); the second was done by someone else.
+    j.mark_running(&ops[0].op_id).unwrap();
+    let c = client(&emu, None);
+    c.deactivate(users[0].id()).await.unwrap();
+    c.deactivate(users[1].id()).await.unwrap();
+    emu.reset_stats();
+    let read_only = Safety { read_only: true, ..Default::default() };
+    let e = scimitar::queue::regate(&c, &j, &read_only, batch.id(), true).await.unwrap_err();
+    assert!(e.to_string().contains("read-only"), "{e}");
+    assert_eq!(emu.stats().requests, 0);
+    assert_eq!(j.counts(batch.id()).unwrap().get(&OpState::Pending), Some(&2), "the journal is as it was");
+
+    let r = scimitar::queue::regate(&c, &j, &Safety::default(), batch.id(), false).await.unwrap();
+    assert_eq!((r.confirmed, r.skipped.len()), (1, 1), "{r:?}");
+    assert_eq!(r.skipped[0].reason, scimitar::queue::SkipReason::AlreadyInState);
+    assert_eq!(emu.stats().writes(), 0, "gating reads, it does not write");
+    let result = Engine::new(c.clone(), j.clone(), EngineConfig::default()).run_batch(&r.batch, None, Cancel::default()).await.unwrap();
+    assert_eq!((result.count(OpState::Done), result.count(OpState::Skipped)), (2, 1), "{:?}", result.ops);
+    assert_eq!(emu.stats().writes(), 1, "only the third user was sent anything");
+    assert!(result.ops[0].note.as_deref().unwrap().contains("had landed"), "{:?}", result.ops[0]);
+    assert_eq!(all_inactive(&c, &users).await, 3);
+}
+
 // ---------- the real binary ----------
 
 fn bin() -> std::process::Command {
