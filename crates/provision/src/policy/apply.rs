@@ -7,8 +7,10 @@
 //!    `MemberRef::Pending` and `GroupTarget::Pending`; pass 2 holds those member changes and the
 //!    deactivations, so deactivations always run last.
 //!
-//! The queue's phases keep the order inside each pass. Nothing here talks to the terminal; the
-//! command (`policy::cli`) screens, confirms and runs the batches.
+//! The queue's phases keep the order inside each pass, and every pass goes through the gate
+//! (`queue::gate`) in [`apply_live`]. Nothing here talks to the terminal; the front ends
+//! (`scimitar apply`, the console's Policies pane) show [`preview`], confirm, and call
+//! [`apply_live`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

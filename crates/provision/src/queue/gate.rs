@@ -329,7 +329,7 @@ impl Decision {
 
     /// The ceiling's warning, when the batch is held by it.
     pub fn ceiling(&self) -> Option<String> {
-        matches!(self.hold, Some(Hold::Ceiling { .. })).then(|| self.hold.as_ref().map(Hold::to_string)).flatten()
+        self.hold.as_ref().filter(|h| matches!(h, Hold::Ceiling { .. })).map(Hold::to_string)
     }
 
     /// The admin passed the ceiling (`--force`, or typed the count). Read-only is never passed.
