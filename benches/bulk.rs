@@ -9,7 +9,9 @@
 //! the sustained rate (both rows: 2 x 180/min, burst 2 x 20; DELETE only: 180/min, burst 20).
 
 use scimitar::emulator::{Emulator, EmulatorConfig, RateLimitMode};
-use scimitar::queue::{Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, Journal, OpState, RunContext, Safety, Target};
+use scimitar::queue::{
+    Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, Journal, Knowledge, OpState, RunContext, Safety, Target,
+};
 use scimitar::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret, User};
 use std::sync::Arc;
 use std::time::Instant;
@@ -62,16 +64,17 @@ async fn engine_run(n: usize, scale: f64, via: DeactivateVia) -> (f64, u64, u64)
         Journal::open(&dir.path().join("bench.db"), RunContext::new("bench", "127.0.0.1", &scimitar::env::Actor::default())).unwrap(),
     );
     let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
-    let screened = Safety { force: true, ..Default::default() }.screen(actions);
-    let batch =
-        scimitar::queue::submit(&j, &BatchInfo { origin: "bench".into(), policy_run: None, description: "bench".into() }, &screened)
-            .unwrap();
-    let engine = Engine::new(client(&emu, Some(scale)), j, EngineConfig { workers: 32, deactivate_via: via });
+    let decision = scimitar::queue::gate(&Safety { force: true, ..Default::default() }, actions, &Knowledge::from_users(&users));
+    let batch = scimitar::queue::submit(&j, &BatchInfo { origin: "bench".into(), policy_run: None, description: "bench".into() }, decision)
+        .unwrap();
+    // Every DELETE is read back (GET /Users/{id}, a read row): part of what is measured.
+    let engine = Engine::new(client(&emu, Some(scale)), j, EngineConfig { workers: 32, deactivate_via: via, ..Default::default() });
     let t = Instant::now();
     let r = engine.run_batch(&batch, None, Cancel::default()).await.unwrap();
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(r.count(OpState::Done) as usize, n, "{:?}", r.counts);
     let s = emu.stats();
+    println!("engine_{via}_readback_gets: {}", s.method("GET"));
     (secs, s.rate_limited, r.count(OpState::Failed))
 }
 

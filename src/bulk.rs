@@ -1,13 +1,16 @@
-//! The headless write commands: validate every input row, screen with the safety rules, ask once,
-//! journal, run through the queue engine, print one result per operation.
+//! The headless write commands: validate every input row, pass the gate (`queue::gate`: safety
+//! rules, refused accounts, no-ops, ceilings), ask once, journal, run through the queue engine,
+//! print one result per operation.
 
 use crate::cli::{Connection, Fail};
+use crate::env::Environment;
 use crate::exit;
 use crate::output::{OutputFormat, Rows};
 use crate::queue::input::{self, InputRow};
 use crate::queue::journal::OpRow;
 use crate::queue::{
-    Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, Journal, OpState, QueueEvent, Safety, Screened, Target,
+    Action, BatchInfo, Cancel, DeactivateVia, Decision, Engine, EngineConfig, GateError, GatedBatch, Hold, Journal, Knowledge, OpState,
+    QueueEvent, Safety, SkipReason, Target,
 };
 use crate::scim::ratelimit::Endpoint;
 use crate::scim::{Group, ScimClient, User};
@@ -92,8 +95,34 @@ async fn resolve_targets(c: Connection<'_>, t: &Targets) -> Result<Vec<(InputRow
     })
 }
 
-pub async fn deactivate(c: Connection<'_>, t: &Targets, run: &RunArgs, active: bool) -> Result<i32, Fail> {
+/// The message and exit code of a write refused by `--read-only`.
+fn read_only_fail() -> Fail {
+    Fail::new(exit::USAGE, "--read-only: this command changes Slack; nothing was done")
+}
+
+/// `--read-only` refuses a write command here, before it connects or sends anything (exit 64):
+/// the gate's first rule (`Safety::refuses_writes`), asked before there are actions to gate. The
+/// gate applies the same rule again to every action.
+pub fn refuse_read_only(env: &Environment) -> Result<(), Fail> {
+    match env.safety.refuses_writes() {
+        Some(_) => Err(read_only_fail()),
+        None => Ok(()),
+    }
+}
+
+/// The one way a headless write command gets its connection and the gate's rules.
+pub fn writer<'e>(env: &'e Environment, run: &RunArgs) -> Result<(Connection<'e>, Safety), Fail> {
+    refuse_read_only(env)?;
+    let c = Connection::of(env)?;
+    let safety = Safety { force: run.force, ..env.safety.clone() };
+    Ok((c, safety))
+}
+
+pub async fn deactivate(env: &Environment, t: &Targets, run: &RunArgs, active: bool) -> Result<i32, Fail> {
+    let (c, safety) = writer(env, run)?;
     let resolved = resolve_targets(c, t).await?;
+    // The lookups are what the gate knows: state, primary owner, bots.
+    let known = Knowledge::from_users(resolved.iter().map(|(_, u)| u));
     let actions = resolved
         .into_iter()
         .map(|(_, u)| {
@@ -102,10 +131,11 @@ pub async fn deactivate(c: Connection<'_>, t: &Targets, run: &RunArgs, active: b
         })
         .collect();
     let what = if active { "reactivate users" } else { "deactivate users" };
-    execute(c, actions, run, what).await
+    execute(c, &safety, actions, &known, run, what).await
 }
 
-pub async fn create_users(c: Connection<'_>, from: &std::path::Path, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn create_users(env: &Environment, from: &std::path::Path, run: &RunArgs) -> Result<i32, Fail> {
+    let (c, safety) = writer(env, run)?;
     let users = input::read_new_users(from).map_err(input_errors)?;
     // Existing accounts are reported before anything runs: linking, never duplicating.
     let mut errors = Vec::new();
@@ -121,7 +151,7 @@ pub async fn create_users(c: Connection<'_>, from: &std::path::Path, run: &RunAr
         return Err(input_errors(errors));
     }
     let actions = users.into_iter().map(|(_, u)| Action::CreateUser { target: Target::of_user(&u), user: u }).collect();
-    execute(c, actions, run, "create users").await
+    execute(c, &safety, actions, &Knowledge::default(), run, "create users").await
 }
 
 async fn find_group(client: &ScimClient, name_or_id: &str) -> Result<Group, Fail> {
@@ -135,7 +165,8 @@ async fn find_group(client: &ScimClient, name_or_id: &str) -> Result<Group, Fail
     client.find_group_by_name(name_or_id).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name_or_id:?}")))
 }
 
-pub async fn group_create(c: Connection<'_>, name: &str, members: &Targets, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn group_create(env: &Environment, name: &str, members: &Targets, run: &RunArgs) -> Result<i32, Fail> {
+    let (c, safety) = writer(env, run)?;
     if name.trim().is_empty() {
         return Err(Fail::new(exit::USAGE, "the group name is empty"));
     }
@@ -147,34 +178,42 @@ pub async fn group_create(c: Connection<'_>, name: &str, members: &Targets, run:
     } else {
         resolve_targets(c, members).await?.into_iter().map(|(_, u)| u.id().to_string()).collect()
     };
-    execute(c, vec![Action::CreateGroup { name: name.into(), members: ids }], run, "create a group").await
+    execute(c, &safety, vec![Action::CreateGroup { name: name.into(), members: ids }], &Knowledge::default(), run, "create a group").await
 }
 
-pub async fn group_rename(c: Connection<'_>, group: &str, to: &str, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn group_rename(env: &Environment, group: &str, to: &str, run: &RunArgs) -> Result<i32, Fail> {
+    let (c, safety) = writer(env, run)?;
     let g = find_group(c.client, group).await?;
-    execute(c, vec![Action::RenameGroup { id: g.id().into(), from: g.name().into(), to: to.into() }], run, "rename a group").await
+    let a = Action::RenameGroup { id: g.id().into(), from: g.name().into(), to: to.into() };
+    execute(c, &safety, vec![a], &Knowledge::default(), run, "rename a group").await
 }
 
-pub async fn group_delete(c: Connection<'_>, group: &str, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn group_delete(env: &Environment, group: &str, run: &RunArgs) -> Result<i32, Fail> {
+    let (c, safety) = writer(env, run)?;
     let g = find_group(c.client, group).await?;
-    execute(c, vec![Action::DeleteGroup { id: g.id().into(), name: g.name().into() }], run, "delete a group").await
+    let a = Action::DeleteGroup { id: g.id().into(), name: g.name().into() };
+    execute(c, &safety, vec![a], &Knowledge::default(), run, "delete a group").await
 }
 
-pub async fn group_members(c: Connection<'_>, group: &str, t: &Targets, add: bool, run: &RunArgs) -> Result<i32, Fail> {
+pub async fn group_members(env: &Environment, group: &str, t: &Targets, add: bool, run: &RunArgs) -> Result<i32, Fail> {
+    let (c, safety) = writer(env, run)?;
     let g = find_group(c.client, group).await?;
-    let ids: Vec<String> = resolve_targets(c, t).await?.into_iter().map(|(_, u)| u.id().to_string()).collect();
+    let resolved = resolve_targets(c, t).await?;
+    let known = Knowledge::from_users(resolved.iter().map(|(_, u)| u));
+    let ids: Vec<String> = resolved.into_iter().map(|(_, u)| u.id().to_string()).collect();
     let a = if add {
         Action::AddMembers { group_id: g.id().into(), group_name: g.name().into(), user_ids: ids }
     } else {
         Action::RemoveMembers { group_id: g.id().into(), group_name: g.name().into(), user_ids: ids }
     };
-    execute(c, vec![a], run, if add { "add members" } else { "remove members" }).await
+    execute(c, &safety, vec![a], &known, run, if add { "add members" } else { "remove members" }).await
 }
 
 /// Ask once on the terminal. Above the threshold the count must be typed.
-fn confirm(screened: &Screened, what: &str, force_prompt: Option<&str>) -> Result<bool, Fail> {
-    let n = screened.run.len();
-    let destructive = screened.run.iter().filter(|a| a.is_destructive()).count();
+fn confirm(decision: &Decision, what: &str, force_prompt: Option<&str>) -> Result<bool, Fail> {
+    let run = decision.runnable();
+    let n = run.len();
+    let destructive = decision.destructive();
     if !std::io::stdin().is_terminal() {
         return Err(Fail::new(
             exit::USAGE,
@@ -182,7 +221,7 @@ fn confirm(screened: &Screened, what: &str, force_prompt: Option<&str>) -> Resul
         ));
     }
     let mut err = std::io::stderr();
-    let first: Vec<String> = screened.run.iter().take(5).map(|a| a.describe()).collect();
+    let first: Vec<String> = run.iter().take(5).map(|a| a.describe()).collect();
     let _ = writeln!(err, "About to {what}: {n} operation{}:", if n == 1 { "" } else { "s" });
     for f in &first {
         let _ = writeln!(err, "  {}", crate::sanitize::clean(f));
@@ -190,6 +229,7 @@ fn confirm(screened: &Screened, what: &str, force_prompt: Option<&str>) -> Resul
     if n > first.len() {
         let _ = writeln!(err, "  … and {} more", n - first.len());
     }
+    let _ = writeln!(err, "{}", crate::sanitize::clean(&decision.summary()));
     if let Some(p) = force_prompt {
         let _ = writeln!(err, "{p}");
     }
@@ -210,97 +250,117 @@ pub fn open_journal(c: Connection<'_>) -> Result<Arc<Journal>, Fail> {
     Ok(c.env.journal()?)
 }
 
-/// Screen actions with the profile's safety rules, telling stderr what a rule skips.
-pub fn screen(c: Connection<'_>, actions: Vec<Action>, run: &RunArgs) -> (Safety, Screened) {
-    let safety = Safety { force: run.force, ..c.env.safety.clone() };
-    let screened = safety.screen(actions);
-    for (a, why) in &screened.skipped {
-        eprintln!("scimitar: skipping {}: {why}", crate::sanitize::clean(&a.describe()));
+/// Pass actions through the gate, telling stderr what it skips and why.
+pub fn gate(safety: &Safety, actions: Vec<Action>, known: &Knowledge) -> Decision {
+    let decision = crate::queue::gate(safety, actions, known);
+    if !decision.is_read_only() {
+        for s in decision.skipped() {
+            eprintln!("scimitar: skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
+        }
     }
-    (safety, screened)
+    decision
 }
 
-/// The dry-run listing of screened actions.
-pub fn write_dry_run(screened: &Screened, run: &RunArgs) -> Result<(), Fail> {
+/// The dry-run listing of a decision.
+pub fn write_dry_run(decision: &Decision, run: &RunArgs) -> Result<(), Fail> {
     let mut rows = Rows::new(vec!["seq", "action", "target", "would"]);
-    for (i, a) in screened.run.iter().enumerate() {
+    for (i, a) in decision.runnable().iter().enumerate() {
         rows.push(vec![(i + 1).to_string(), a.name().into(), a.target().label(), a.describe()], None);
     }
-    for (a, why) in &screened.skipped {
-        rows.push(vec!["-".into(), a.name().into(), a.target().label(), format!("skip: {why}")], None);
+    for s in decision.skipped() {
+        rows.push(vec!["-".into(), s.action.name().into(), s.action.target().label(), format!("skip: {}", s.why())], None);
     }
     rows.write(run.output, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
-/// Decide whether a screened run may go ahead: over a ceiling only with `--force` or a typed
-/// confirmation on a terminal (`--yes` does not pass a ceiling); destructive runs are confirmed
-/// once unless `--yes`. `Err` means stop with nothing done.
-pub fn approve(screened: &Screened, ceiling: Result<(), String>, run: &RunArgs, what: &str) -> Result<(), Fail> {
-    let needs_confirm = !run.yes && screened.run.iter().any(Action::is_destructive);
-    if let Err(e) = ceiling {
+/// Decide whether a gated run may go ahead: a ceiling (the gate's, or `extra`, the policy's) only
+/// with `--force` or a typed confirmation on a terminal (`--yes` does not pass a ceiling);
+/// destructive runs are confirmed once unless `--yes`. Returns the decision with the ceiling
+/// passed when the admin passed it; `Err` means stop with nothing done.
+pub fn approve(decision: Decision, extra: Option<String>, run: &RunArgs, what: &str) -> Result<Decision, Fail> {
+    if decision.is_read_only() {
+        return Err(read_only_fail());
+    }
+    let needs_confirm = !run.yes && decision.destructive() > 0;
+    if let Some(e) = decision.ceiling().or(extra) {
         if run.yes || !std::io::stdin().is_terminal() {
             return Err(Fail::new(exit::USAGE, format!("{e}; nothing was done")));
         }
-        if !confirm(screened, what, Some(&format!("WARNING: {e}")))? {
+        if !confirm(&decision, what, Some(&format!("WARNING: {e}")))? {
             return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
         }
-    } else if needs_confirm && !confirm(screened, what, None)? {
+        return Ok(decision.pass_ceiling());
+    }
+    if needs_confirm && !confirm(&decision, what, None)? {
         return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
     }
-    Ok(())
+    Ok(decision)
 }
 
-/// Journal an approved, screened batch and run it (results on stdout); returns the exit code.
+fn gate_fail(e: GateError) -> Fail {
+    match e {
+        GateError::Held(Hold::ReadOnly) => read_only_fail(),
+        GateError::Held(h) => Fail::new(exit::USAGE, format!("{h}; nothing was done")),
+        GateError::Scim(e) => e.into(),
+        GateError::Journal(e) => Fail::new(exit::FAILURE, format!("journal: {e:#}")),
+    }
+}
+
+/// Journal an approved decision and run it (results on stdout); returns the exit code.
 pub async fn submit_and_run(
     c: Connection<'_>,
     journal: Arc<Journal>,
     info: &BatchInfo,
-    screened: &Screened,
+    decision: Decision,
     run: &RunArgs,
 ) -> Result<i32, Fail> {
-    let batch = crate::queue::submit(&journal, info, screened).map_err(|e| Fail::new(exit::FAILURE, format!("journal: {e:#}")))?;
+    let batch = crate::queue::submit(&journal, info, decision).map_err(gate_fail)?;
     run_batch(c, journal, &batch, run).await
 }
 
-/// Screen, confirm, journal and run a list of actions.
-pub async fn execute(c: Connection<'_>, actions: Vec<Action>, run: &RunArgs, what: &str) -> Result<i32, Fail> {
-    let (safety, screened) = screen(c, actions, run);
-    let ceiling = safety.check_ceiling(&screened);
+/// Gate, confirm, journal and run a list of actions.
+pub async fn execute(
+    c: Connection<'_>,
+    safety: &Safety,
+    actions: Vec<Action>,
+    known: &Knowledge,
+    run: &RunArgs,
+    what: &str,
+) -> Result<i32, Fail> {
+    let decision = gate(safety, actions, known);
+    if decision.is_read_only() {
+        return Err(read_only_fail());
+    }
     if run.dry_run {
-        write_dry_run(&screened, run)?;
-        if let Err(e) = &ceiling {
+        write_dry_run(&decision, run)?;
+        if let Some(e) = decision.ceiling() {
             eprintln!("scimitar: note: {e}");
         }
-        eprintln!("scimitar: dry run: {} operation(s) would run, nothing was changed", screened.run.len());
+        eprintln!("scimitar: dry run: {}; nothing was changed", crate::sanitize::clean(&decision.summary()));
         return Ok(exit::OK);
     }
-    if screened.run.is_empty() {
-        eprintln!("scimitar: nothing to do");
-        return Ok(if screened.skipped.is_empty() { exit::OK } else { exit::FAILURE });
+    if decision.is_empty() {
+        eprintln!("scimitar: nothing to do: {}", crate::sanitize::clean(&decision.summary()));
+        // Targets already as asked are no failure; a refusal is.
+        let refused = decision.skipped().iter().any(|s| s.reason != SkipReason::AlreadyInState);
+        return Ok(if refused { exit::FAILURE } else { exit::OK });
     }
-    approve(&screened, ceiling, run, what)?;
+    let decision = approve(decision, None, run, what)?;
     let journal = open_journal(c)?;
     let info = BatchInfo { origin: "headless".into(), policy_run: None, description: what.into() };
-    submit_and_run(c, journal, &info, &screened, run).await
+    submit_and_run(c, journal, &info, decision, run).await
 }
 
 /// Run (or resume) a journaled batch with a progress bar on stderr and results on stdout.
-pub async fn run_batch(c: Connection<'_>, journal: Arc<Journal>, batch: &str, run: &RunArgs) -> Result<i32, Fail> {
-    let engine = Engine::new(c.client.clone(), journal, EngineConfig { workers: run.workers, deactivate_via: run.via });
+pub async fn run_batch(c: Connection<'_>, journal: Arc<Journal>, batch: &GatedBatch, run: &RunArgs) -> Result<i32, Fail> {
+    let engine = Engine::new(c.client.clone(), journal, engine_config(run));
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = Cancel::default();
-    let handle = {
-        let engine = engine.clone();
-        let batch = batch.to_string();
-        let cancel = cancel.clone();
-        tokio::spawn(async move { engine.run_batch(&batch, Some(tx), cancel).await })
-    };
-    let interrupted = follow(rx, &cancel, planned_rate(c.client, run.via)).await;
-    let result = handle
-        .await
-        .map_err(|e| Fail::new(exit::FAILURE, format!("the queue stopped: {e}")))?
-        .map_err(|e| Fail::new(exit::FAILURE, format!("the queue stopped: {e:#}")))?;
+    // The engine's workers are tasks of their own; this task follows their events meanwhile.
+    let (result, interrupted) =
+        tokio::join!(engine.run_batch(batch, Some(tx), cancel.clone()), follow(rx, &cancel, planned_rate(c.client, run.via)));
+    let result = result.map_err(|e| Fail::new(exit::FAILURE, format!("the queue stopped: {e:#}")))?;
     print_batch(&result, run)?;
     Ok(if result.all_succeeded() && !interrupted { exit::OK } else { exit::FAILURE })
 }
@@ -364,6 +424,11 @@ pub fn print_batch(result: &crate::queue::BatchResult, run: &RunArgs) -> Result<
     Ok(())
 }
 
+/// How the engine runs for these options.
+pub fn engine_config(run: &RunArgs) -> EngineConfig {
+    EngineConfig { workers: run.workers, deactivate_via: run.via, ..Default::default() }
+}
+
 /// Requests per second the limiter allows for deactivations (None without a limiter): the
 /// basis of the ETA shown while a batch runs.
 pub fn planned_rate(client: &ScimClient, via: DeactivateVia) -> Option<f64> {
@@ -415,16 +480,28 @@ fn write_results(ops: &[OpRow], format: OutputFormat) -> Result<(), Fail> {
     Ok(())
 }
 
-/// `scimitar resume`: finish batches a crash or kill left open.
-pub async fn resume(c: Connection<'_>, batch: Option<&str>, retry_failed: bool, run: &RunArgs) -> Result<i32, Fail> {
+/// `scimitar resume`: finish batches a crash or kill left open. Each batch passes the gate again
+/// first (`queue::regate`: read-only, protected, refused accounts, targets already as asked).
+pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, run: &RunArgs) -> Result<i32, Fail> {
+    let (c, safety) = writer(env, run)?;
     let journal = open_journal(c)?;
+    let journal_fail = |e: anyhow::Error| Fail::new(exit::FAILURE, format!("{e:#}"));
+    // `--retry-failed` names one batch, which may be closed: it is gated (and its failed ops
+    // queued again) before the open batches are listed.
+    let mut regated = None;
     if let Some(b) = batch
         && retry_failed
     {
-        let n = journal.requeue_failed(b).map_err(|e| Fail::new(exit::FAILURE, format!("{e:#}")))?;
-        eprintln!("scimitar: {n} failed operation(s) of {b} queued again");
+        if run.dry_run {
+            let n = journal.ops(b).map_err(journal_fail)?.iter().filter(|o| o.state == OpState::Failed).count();
+            eprintln!("scimitar: dry run: {n} failed operation(s) of {b} would be queued again");
+        } else {
+            let r = crate::queue::regate(c.client, &journal, &safety, b, true).await.map_err(gate_fail)?;
+            eprintln!("scimitar: {} failed operation(s) of {b} queued again", r.requeued);
+            regated = Some(r);
+        }
     }
-    let open = journal.unfinished_batches().map_err(|e| Fail::new(exit::FAILURE, format!("{e:#}")))?;
+    let open = journal.unfinished_batches().map_err(journal_fail)?;
     let open: Vec<_> = open.into_iter().filter(|b| batch.is_none_or(|x| x == b.batch_id)).collect();
     if open.is_empty() {
         eprintln!("scimitar: nothing to resume");
@@ -444,8 +521,18 @@ pub async fn resume(c: Connection<'_>, batch: Option<&str>, retry_failed: bool, 
         if run.dry_run {
             continue;
         }
-        let r = run_batch(c, journal.clone(), &b.batch_id, run).await?;
-        code = code.max(r);
+        let r = match regated.take_if(|r| r.batch.id() == b.batch_id) {
+            Some(r) => r,
+            None => crate::queue::regate(c.client, &journal, &safety, &b.batch_id, false).await.map_err(gate_fail)?,
+        };
+        for s in &r.skipped {
+            eprintln!("scimitar: skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
+        }
+        if r.confirmed > 0 {
+            eprintln!("scimitar: {} operation(s) sent before the interruption had landed (done)", r.confirmed);
+        }
+        let rc = run_batch(c, journal.clone(), &r.batch, run).await?;
+        code = code.max(rc);
     }
     Ok(code)
 }

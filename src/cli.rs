@@ -29,9 +29,6 @@ pub struct Cli {
     /// <config dir>/themes (NO_COLOR gives a monochrome screen whatever this says)
     #[arg(long, env = "SCIMITAR_THEME", global = true)]
     pub theme: Option<String>,
-    /// Refuse every write (console and commands): look, never touch
-    #[arg(long, global = true)]
-    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -70,6 +67,9 @@ pub struct ConnArgs {
     /// Give up on one HTTP request (connect to last byte) after this long [default: 60s]
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub request_timeout: Option<Duration>,
+    /// Refuse every write (console and commands): look, never touch
+    #[arg(long, global = true)]
+    pub read_only: bool,
 }
 
 /// How long a read-only command may take when `--deadline` is not given.
@@ -378,7 +378,7 @@ impl Cli {
             env_token: text("SLACK_SCIM_TOKEN").map(crate::scim::Secret::new),
             throttle_off: c.throttle == Some(RateLimitFlag::Off),
             throttle_scale: c.throttle_scale,
-            read_only: self.read_only,
+            read_only: c.read_only,
             deadline: c.deadline,
             op_deadline: c.op_deadline,
             request_timeout: c.request_timeout,
@@ -390,23 +390,6 @@ impl Cli {
     pub fn ui(&self) -> crate::tui::UiOptions {
         crate::tui::UiOptions { theme: self.theme.clone(), no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) }
     }
-}
-
-/// Does this command change anything in Slack?
-pub fn is_write(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Users(UsersCmd::Deactivate { .. } | UsersCmd::Reactivate { .. } | UsersCmd::Create { .. })
-            | Command::Groups(
-                GroupsCmd::Create { .. }
-                    | GroupsCmd::Rename { .. }
-                    | GroupsCmd::Delete { .. }
-                    | GroupsCmd::Add { .. }
-                    | GroupsCmd::Remove { .. }
-            )
-            | Command::Resume { .. }
-            | Command::Apply { .. }
-    )
 }
 
 /// Run a headless command in its environment; returns the exit code.
@@ -458,10 +441,7 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         Command::Check(a) => cmd_check(env, a, out).await,
         Command::Users(c) => cmd_users(env, c, out).await,
         Command::Groups(c) => cmd_groups(env, c, out).await,
-        Command::Resume { batch, retry_failed, run } => match Connection::of(env) {
-            Ok(c) => bulk::resume(c, batch.as_deref(), retry_failed, &run).await,
-            Err(f) => Err(f),
-        },
+        Command::Resume { batch, retry_failed, run } => bulk::resume(env, batch.as_deref(), retry_failed, &run).await,
         Command::Plan { policy, output } => crate::policy_cmd::plan(env, &policy, output, out).await,
         Command::Apply { policy, run } => crate::policy_cmd::apply(env, &policy, &run).await,
         Command::Emulator(args) => match crate::emulator_cmd::serve_forever(args).await {
@@ -579,9 +559,9 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
             }
             Ok(exit::OK)
         }
-        UsersCmd::Deactivate { targets, run } => bulk::deactivate(Connection::of(env)?, &targets, &run, false).await,
-        UsersCmd::Reactivate { targets, run } => bulk::deactivate(Connection::of(env)?, &targets, &run, true).await,
-        UsersCmd::Create { from, run } => bulk::create_users(Connection::of(env)?, &from, &run).await,
+        UsersCmd::Deactivate { targets, run } => bulk::deactivate(env, &targets, &run, false).await,
+        UsersCmd::Reactivate { targets, run } => bulk::deactivate(env, &targets, &run, true).await,
+        UsersCmd::Create { from, run } => bulk::create_users(env, &from, &run).await,
         UsersCmd::Export { output } => crate::policy_cmd::export_users(Connection::of(env)?, output, out).await,
         UsersCmd::Show { id, output } => {
             let c = Connection::of(env)?;
@@ -707,9 +687,9 @@ fn write_user_detail(u: &User, output: OutputFormat, out: &mut dyn Write) -> Res
 }
 
 async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> Result<i32, Fail> {
-    let c = Connection::of(env)?;
     match cmd {
         GroupsCmd::List { output } => {
+            let c = Connection::of(env)?;
             let groups = c.client.all_groups().await?;
             let mut rows = Rows::new(vec!["id", "displayName", "members"]);
             for g in &groups {
@@ -721,12 +701,14 @@ async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> R
             rows.write(output, out)?;
             Ok(exit::OK)
         }
-        GroupsCmd::Create { name, members, run } => bulk::group_create(c, &name, &members, &run).await,
-        GroupsCmd::Rename { group, to, run } => bulk::group_rename(c, &group, &to, &run).await,
-        GroupsCmd::Delete { group, run } => bulk::group_delete(c, &group, &run).await,
-        GroupsCmd::Add { group, targets, run } => bulk::group_members(c, &group, &targets, true, &run).await,
-        GroupsCmd::Remove { group, targets, run } => bulk::group_members(c, &group, &targets, false, &run).await,
+        // The write commands connect through `bulk::writer` (read-only is refused before that).
+        GroupsCmd::Create { name, members, run } => bulk::group_create(env, &name, &members, &run).await,
+        GroupsCmd::Rename { group, to, run } => bulk::group_rename(env, &group, &to, &run).await,
+        GroupsCmd::Delete { group, run } => bulk::group_delete(env, &group, &run).await,
+        GroupsCmd::Add { group, targets, run } => bulk::group_members(env, &group, &targets, true, &run).await,
+        GroupsCmd::Remove { group, targets, run } => bulk::group_members(env, &group, &targets, false, &run).await,
         GroupsCmd::Show { group, output } => {
+            let c = Connection::of(env)?;
             let g: Group = if crate::scim::types::is_valid_id(&group) && group.starts_with('S') {
                 match c.client.get_group(&group).await {
                     Ok(g) => g,

@@ -38,7 +38,8 @@ pub struct EmulatorArgs {
     /// Added latency per request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Injected faults, e.g. `503:0.05,reset:0.01,slow:0.02,slowms:500`.
+    /// Injected faults, e.g. `503:0.05,reset:0.01,slow:0.02,slowms:500` (also `429`, `retryafter`,
+    /// `incident`, and `deletenoop`: a DELETE answered 204 that leaves the user active).
     #[arg(long, default_value = "none")]
     pub faults: Faults,
 }

@@ -36,10 +36,6 @@ fn main() {
     let code = match cli.command {
         // The emulator is a server of its own: no config, no profile.
         Some(Command::Emulator(args)) => runtime.block_on(run_emulator(args)),
-        Some(cmd) if cli.read_only && scimitar::cli::is_write(&cmd) => {
-            eprintln!("scimitar: --read-only: this command changes Slack; nothing was done");
-            scimitar::exit::USAGE
-        }
         command => match Environment::load(inputs) {
             Err(e) => fail(Fail::from(e)),
             Ok(env) => match command {

@@ -12,12 +12,11 @@ use crate::cli::{Connection, Fail, USER_COLUMNS, user_row};
 use crate::env::Environment;
 use crate::exit;
 use crate::output::{OutputFormat, Rows};
-use crate::policy::apply::{self, Passes};
+use crate::policy::apply;
 use crate::policy::export;
 use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, resolve_policy, summary};
 use crate::policy::plan::{Plan, PriorState};
 use crate::policy_render as render;
-use crate::queue::{Safety, Screened};
 use crate::scim::ApiVersion;
 
 impl From<LiveError> for Fail {
@@ -57,28 +56,34 @@ pub async fn plan(env: &Environment, policy: &str, output: OutputFormat, out: &m
     Ok(if live.plan.is_empty() { exit::OK } else { exit::CHANGES })
 }
 
-/// Policy check and profile check together; `--force` passes both.
-fn ceilings(live: &LivePlan, safety: &Safety, preview: &Screened, force: bool) -> Result<(), String> {
-    safety.check_ceiling(preview)?;
-    if !force && let Err(e) = live.plan.check_ceiling(&live.policy, live.active_users) {
-        return Err(format!("{e} (pass --force if that is really meant)"));
+/// The policy's own ceiling (the profile's is the gate's); `--force` passes it.
+fn policy_ceiling(live: &LivePlan, force: bool) -> Option<String> {
+    if force {
+        return None;
     }
-    Ok(())
+    live.plan.check_ceiling(&live.policy, live.active_users).err().map(|e| format!("{e} (pass --force if that is really meant)"))
 }
 
 /// `scimitar apply --policy FILE|NAME`: queue the plan through the action queue.
 pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32, Fail> {
+    // Read-only is refused before the policy is even read (the gate's first rule, asked early).
+    bulk::refuse_read_only(env)?;
     let (c, path, live) = connect_and_plan(env, policy).await?;
-
+    let safety = crate::queue::Safety { force: run.force, ..env.safety.clone() };
     let plan = &live.plan;
     let name = apply::policy_name(&path);
     print_warnings(plan);
+    // One gate decision and one confirmation for everything this run can know up front.
+    let preview = apply::preview(&live, &safety);
     if run.dry_run {
         render::render(plan, run.output, &mut std::io::stdout().lock())?;
         if let Err(e) = plan.check_ceiling(&live.policy, live.active_users) {
             eprintln!("scimitar: note: apply would stop: {e}");
         }
-        eprintln!("scimitar: dry run: {}; nothing was changed", summary(plan));
+        if let Some(e) = preview.ceiling() {
+            eprintln!("scimitar: note: {e}");
+        }
+        eprintln!("scimitar: dry run: {}; gate: {}; nothing was changed", summary(plan), crate::sanitize::clean(&preview.summary()));
         return Ok(exit::OK);
     }
     if plan.is_empty() {
@@ -86,27 +91,23 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         save_state(c, &live).await?;
         return Ok(exit::OK);
     }
-    let Passes { first, deferred, deactivations } = apply::passes(plan, &|id| live.update_emails.get(id).cloned());
-    // One screening and one confirmation for everything this run can know up front.
-    let mut preview_actions = first.clone();
-    preview_actions.extend(deactivations.iter().cloned());
-    let (safety, preview) = bulk::screen(c, preview_actions, run);
+    for s in preview.skipped() {
+        eprintln!("scimitar: skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
+    }
     let what = format!("apply policy {name} ({})", summary(plan));
-    let pending_members: usize = deferred.iter().map(|d| d.members.len()).sum();
+    let pending_members = apply::passes(plan, &|id| live.update_emails.get(id).cloned()).deferred_members();
     if pending_members > 0 {
         eprintln!("scimitar: {pending_members} membership change(s) of users or groups created by this run follow once they exist");
     }
-    bulk::approve(&preview, ceilings(&live, &safety, &preview, run.force), run, &what)?;
+    bulk::approve(preview, policy_ceiling(&live, run.force), run, &what)?;
+    // The preview held every deactivation of the run and passed the ceiling (by --force or at the
+    // prompt), so the passes do not stop at it again; read-only and the other rules still apply.
+    let safety = crate::queue::Safety { force: true, ..safety };
 
     let journal = bulk::open_journal(c)?;
     let run_id = crate::queue::journal::new_id("pr");
     eprintln!("scimitar: policy run {run_id} (report: scimitar report --batch {run_id})");
-    let env = apply::ApplyEnv {
-        journal,
-        safety,
-        engine: crate::queue::EngineConfig { workers: run.workers, deactivate_via: run.via },
-        origin: "policy".into(),
-    };
+    let env = apply::ApplyEnv { journal, safety, engine: bulk::engine_config(run), origin: "policy".into() };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = crate::queue::Cancel::default();
     let (result, interrupted) = tokio::join!(

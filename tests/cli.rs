@@ -223,9 +223,27 @@ fn every_command_has_help() {
     }
 }
 
-/// `--read-only` refuses every write before connecting; lookups still work.
+/// `run` with a data and config dir of the test's own.
+fn run_in(dir: &std::path::Path, url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scimitar"))
+        .args(args)
+        .env("SCIMITAR_URL", url)
+        .env("SLACK_SCIM_TOKEN", TOKEN)
+        .env("SCIMITAR_CONFIG_DIR", dir)
+        .env("SCIMITAR_DATA_DIR", dir)
+        .env_remove("SCIMITAR_PROFILE")
+        .env_remove("SCIMITAR_API")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `--read-only` refuses every headless write (each write command, `apply`, `resume` with a batch
+/// open in the journal) before it connects: not one request reaches the emulator (counted by
+/// method), the open batch stays open, and lookups still work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_refuses_writes() {
+    use scimitar::queue::{Action, BatchInfo, Journal, Knowledge, RunContext, Safety, Target};
     let emu = emulator().await;
     let url = emu.base_url(ApiVersion::V2);
     let c = scimitar::scim::ScimClient::new(
@@ -234,19 +252,63 @@ async fn read_only_refuses_writes() {
     .unwrap();
     let owner = emu.primary_owner_id();
     let victim = c.all_users(None).await.unwrap().into_iter().find(|u| u.is_active() && u.id() != owner).unwrap();
+    let group = c.all_groups().await.unwrap().remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    std::fs::write(p("hires.csv"), "email,first_name,last_name\nro.new@acme-corp.example,Ro,New\n").unwrap();
+    std::fs::write(p("hr.csv"), "email,user_name\nro.new@acme-corp.example,ro.new\n").unwrap();
+    std::fs::write(
+        p("hr.toml"),
+        "match_on = \"email\"\n[source]\npath = \"hr.csv\"\nid_column = \"email\"\n[attributes]\n\"emails.work\" = \"email\"\nuserName = \"user_name\"\n",
+    )
+    .unwrap();
+    // A run that was killed left a batch open in the journal.
+    let open = {
+        let j = Journal::open(&dir.path().join("scimitar.db"), RunContext::new("default", &c.host(), &scimitar::env::Actor::default()))
+            .unwrap();
+        let d =
+            scimitar::queue::gate(&Safety::default(), vec![Action::Deactivate { target: Target::of_user(&victim) }], &Knowledge::default());
+        let info = BatchInfo { origin: "headless".into(), policy_run: None, description: "deactivate users".into() };
+        scimitar::queue::submit(&j, &info, d).unwrap().id().to_string()
+    };
+    emu.reset_stats();
+    let (id, g) = (victim.id(), group.name());
+    let (hires, policy) = (p("hires.csv"), p("hr.toml"));
     for args in [
-        vec!["--read-only", "users", "deactivate", "--yes", victim.id()],
-        vec!["--read-only", "groups", "create", "--yes", "newgroup"],
-        vec!["--read-only", "resume"],
+        vec!["users", "deactivate", "--yes", id],
+        vec!["users", "deactivate", "--dry-run", id],
+        vec!["users", "reactivate", "--yes", id],
+        vec!["users", "create", "--from", &hires, "--yes"],
+        vec!["groups", "create", "--yes", "newgroup", id],
+        vec!["groups", "rename", g, "renamed", "--yes"],
+        vec!["groups", "delete", g, "--yes"],
+        vec!["groups", "add", g, id, "--yes"],
+        vec!["groups", "remove", g, id, "--yes"],
+        vec!["apply", "--policy", &policy, "--yes", "--force"],
+        vec!["resume", "--yes"],
+        vec!["resume", "--batch", &open, "--retry-failed", "--yes"],
     ] {
-        let o = run(&url, TOKEN, &args);
+        let mut args = args.clone();
+        args.insert(0, "--read-only");
+        let o = run_in(dir.path(), &url, &args);
         let (_, err) = text(&o);
         assert_eq!(o.status.code(), Some(64), "{args:?}: {err}");
-        assert!(err.contains("--read-only"), "{err}");
+        assert!(err.contains("--read-only: this command changes Slack; nothing was done"), "{args:?}: {err}");
     }
+    let s = emu.stats();
+    assert_eq!(s.writes(), 0, "{:?}", s.by_method);
+    assert_eq!(s.requests, 0, "refused before connecting: {:?}", s.by_method);
     assert!(c.get_user(victim.id()).await.unwrap().is_active(), "nothing was changed");
-    let o = run(&url, TOKEN, &["--read-only", "groups", "list"]);
+    let j =
+        Journal::open(&dir.path().join("scimitar.db"), RunContext::new("default", &c.host(), &scimitar::env::Actor::default())).unwrap();
+    let left = j.unfinished_batches().unwrap();
+    assert_eq!((left.len(), left[0].batch_id.as_str(), left[0].open), (1, open.as_str(), 1), "the open batch is left as it was");
+    let o = run_in(dir.path(), &url, &["--read-only", "groups", "list"]);
     assert!(o.status.success(), "{:?}", text(&o));
+    // Without --read-only the same resume finishes the batch.
+    let o = run_in(dir.path(), &url, &["resume", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(c.get_user(victim.id()).await.unwrap().active, Some(false));
 }
 
 #[test]

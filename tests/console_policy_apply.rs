@@ -109,3 +109,44 @@ key = "squad"
     assert!(again.plan.is_empty(), "{:?}", again.plan);
     emu.shutdown().await;
 }
+
+/// `apply_live` gates every pass itself: with `--read-only` in its safety rules it refuses before
+/// anything is journaled, and not one write reaches the emulator, whatever its caller checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_live_under_read_only_sends_nothing() {
+    let cfg = EmulatorConfig { users: 30, groups: 2, seed: 8, token: "xoxp-apply-ro".into(), ..Default::default() };
+    let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    let client = ScimClient::new(cc).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Two new hires and nobody else: a plan that creates two users and deactivates the rest.
+    std::fs::write(dir.path().join("hr.csv"), "email,user_name\nro1@apply-ro.example,ro1\nro2@apply-ro.example,ro2\n").unwrap();
+    let policy = dir.path().join("hr.toml");
+    std::fs::write(
+        &policy,
+        "match_on = \"email\"\n[source]\npath = \"hr.csv\"\nid_column = \"email\"\n[attributes]\n\"emails.work\" = \"email\"\nuserName = \"user_name\"\n[provisioning]\nmax_deactivations = 1000\nmax_deactivation_percent = 100.0\n",
+    )
+    .unwrap();
+    let live = live_plan(&client, &policy, &dir.path().join("policy-state")).await.unwrap();
+    let c = live.plan.counts();
+    assert!(c.creates == 2 && c.deactivations > 5, "{c:?}");
+    let db = dir.path().join("scimitar.db");
+    let journal = Arc::new(Journal::open(&db, RunContext::new("test", &client.host(), &scimitar::env::Actor::default())).unwrap());
+    let env = ApplyEnv {
+        journal: journal.clone(),
+        safety: Safety { read_only: true, force: true, ..Default::default() },
+        engine: EngineConfig::default(),
+        origin: "console".into(),
+    };
+    emu.reset_stats();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let err = apply_live(&client, &live, "hr", "pr-ro", env, tx, Cancel::default()).await.unwrap_err();
+    assert!(err.contains("read-only"), "{err}");
+    let s = emu.stats();
+    assert_eq!(s.writes(), 0, "{:?}", s.by_method);
+    assert!(journal.unfinished_batches().unwrap().is_empty());
+    let store = ReportStore::open(&db).unwrap();
+    assert_eq!(store.count_matching(&ReportQuery::default()).unwrap(), 0, "nothing journaled, nothing reported");
+    emu.shutdown().await;
+}

@@ -2,7 +2,9 @@
 //! seconds), over real HTTP on 127.0.0.1.
 
 use scimitar::emulator::{Emulator, EmulatorConfig, Faults, RateLimitMode};
-use scimitar::queue::{Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, Journal, OpState, RunContext, Safety, Target};
+use scimitar::queue::{
+    Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, GatedBatch, Journal, Knowledge, OpState, RunContext, Safety, Target,
+};
 use scimitar::report::{Outcome, ReportQuery, ReportStore};
 use scimitar::scim::ratelimit::Endpoint;
 use scimitar::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret, User};
@@ -53,10 +55,12 @@ fn deactivations(users: &[User]) -> Vec<Action> {
     users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect()
 }
 
-fn submit(j: &Journal, actions: Vec<Action>, safety: Safety) -> String {
-    let screened = safety.screen(actions);
+/// Through the gate, knowing nothing of the targets (the engine's behaviour is under test, so
+/// Slack decides what the gate cannot know).
+fn submit(j: &Journal, actions: Vec<Action>, safety: Safety) -> GatedBatch {
+    let decision = scimitar::queue::gate(&safety, actions, &Knowledge::default());
     let info = BatchInfo { origin: "test".into(), policy_run: None, description: "test batch".into() };
-    scimitar::queue::submit(j, &info, &screened).unwrap()
+    scimitar::queue::submit(j, &info, decision).unwrap()
 }
 
 async fn all_inactive(c: &ScimClient, users: &[User]) -> usize {
@@ -98,7 +102,7 @@ async fn three_hundred_deactivations_within_the_budget() {
 
     assert_eq!(all_inactive(&client(&emu, None), &users).await, 300);
     let store = ReportStore::open(&dir.path().join("scimitar.db")).unwrap();
-    let recs = store.query(&ReportQuery { batch: Some(batch.clone()), limit: None, ..Default::default() }).unwrap();
+    let recs = store.query(&ReportQuery { batch: Some(batch.id().to_string()), limit: None, ..Default::default() }).unwrap();
     assert_eq!(recs.len(), 300);
     assert!(recs.iter().all(|r| r.record.outcome == Outcome::Done && r.record.action == "deactivate"));
     assert!(store.verify().unwrap().ok());
@@ -134,8 +138,10 @@ async fn injected_429s_and_503s_end_done_or_failed_with_a_reason() {
     assert_eq!(all_inactive(&client(&emu, None), &done_users).await, done_users.len());
 }
 
+/// The gate skips the primary owner and bots before anything is sent when it knows them; known
+/// only by id (nothing for the gate to go on), Slack refuses them and the engine says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn primary_owner_and_bot_fail_with_slacks_reasons() {
+async fn primary_owner_and_bot_are_skipped_by_the_gate_or_refused_by_slack() {
     let emu = emulator(60, Some(SCALE)).await;
     let c = client(&emu, None);
     let mut batch_users = ordinary_users(&emu, 10).await;
@@ -143,12 +149,27 @@ async fn primary_owner_and_bot_fail_with_slacks_reasons() {
     batch_users.push(c.get_user(&emu.bot_ids()[0]).await.unwrap());
     let dir = tempfile::tempdir().unwrap();
     let j = journal(&dir);
-    let batch = submit(&j, deactivations(&batch_users), Safety::default());
+    let decision = scimitar::queue::gate(&Safety::default(), deactivations(&batch_users), &Knowledge::from_users(&batch_users));
+    assert_eq!(decision.summary(), "10 to deactivate · skipped: 1 bot, 1 primary owner");
+    let info = BatchInfo { origin: "test".into(), policy_run: None, description: "test batch".into() };
+    let batch = scimitar::queue::submit(&j, &info, decision).unwrap();
+    emu.reset_stats();
+    let engine = Engine::new(client(&emu, Some(SCALE)), j.clone(), EngineConfig { workers: 8, ..Default::default() });
+    let result = engine.run_batch(&batch, None, Cancel::default()).await.unwrap();
+    assert_eq!((result.count(OpState::Done), result.count(OpState::Skipped)), (10, 2), "{:?}", result.counts);
+    assert_eq!(emu.stats().writes(), 10, "nothing was sent for the owner or the bot");
+    let codes: Vec<String> = result.ops.iter().filter(|o| o.state == OpState::Skipped).map(|o| o.error_code.clone().unwrap()).collect();
+    assert_eq!(codes, ["primary_owner", "bot"]);
+
+    // Known only by id: Slack's own refusals, with Slack's codes.
+    let id_only: Vec<Action> =
+        batch_users[10..].iter().map(|u| Action::Deactivate { target: Target { id: u.id.clone(), ..Default::default() } }).collect();
+    let batch = submit(&j, id_only, Safety::default());
     for via in [DeactivateVia::Delete] {
-        let engine = Engine::new(client(&emu, Some(SCALE)), j.clone(), EngineConfig { workers: 8, deactivate_via: via });
+        let engine =
+            Engine::new(client(&emu, Some(SCALE)), j.clone(), EngineConfig { workers: 8, deactivate_via: via, ..Default::default() });
         let result = engine.run_batch(&batch, None, Cancel::default()).await.unwrap();
-        assert_eq!(result.count(OpState::Done), 10);
-        assert_eq!(result.count(OpState::Failed), 2);
+        assert_eq!(result.count(OpState::Failed), 2, "{:?}", result.counts);
         let codes: HashMap<String, String> = result
             .ops
             .iter()
@@ -158,11 +179,53 @@ async fn primary_owner_and_bot_fail_with_slacks_reasons() {
         assert_eq!(codes[&emu.primary_owner_id()], "cannot_disable_primary_owner");
         assert_eq!(codes[&emu.bot_ids()[0]], "cannot_disable_bot_user_with_scim");
     }
-    // The same reasons are in the report, readable.
+    // The reasons are in the report, readable: the gate's skips and Slack's refusals.
     let store = ReportStore::open(&dir.path().join("scimitar.db")).unwrap();
     let failed = store.query(&ReportQuery { outcome: Some(Outcome::Failed), ..Default::default() }).unwrap();
     assert_eq!(failed.len(), 2);
     assert!(failed.iter().any(|r| r.record.error_message.as_deref().unwrap_or("").contains("primary owner")));
+    let skipped = store.query(&ReportQuery { outcome: Some(Outcome::Skipped), ..Default::default() }).unwrap();
+    assert_eq!(skipped.len(), 2);
+    assert!(skipped.iter().all(|r| r.record.error_message.is_none()), "a skip is no error");
+    assert!(skipped.iter().any(|r| r.record.error_code.as_deref() == Some("bot")), "{skipped:?}");
+}
+
+/// A DELETE that Slack answers 204 while the user stays active (the emulator's `deletenoop`
+/// fault) is read back, read again a bounded number of times, and fails loudly as a surprise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_answered_204_that_leaves_the_user_active_is_a_surprise() {
+    let emu = emulator(30, None).await;
+    let users = ordinary_users(&emu, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(&dir);
+    let batch = submit(&j, deactivations(&users), Safety::default());
+    emu.set_faults(Faults { delete_noop: 1.0, ..Default::default() });
+    emu.reset_stats();
+    let waits = vec![Duration::from_millis(10), Duration::from_millis(20)];
+    let config = EngineConfig { workers: 4, deactivate_via: DeactivateVia::Delete, readback_waits: waits };
+    let result = Engine::new(client(&emu, None), j.clone(), config).run_batch(&batch, None, Cancel::default()).await.unwrap();
+    assert_eq!(result.count(OpState::Failed), 3, "{:?}", result.counts);
+    for op in &result.ops {
+        assert_eq!(op.error_code.as_deref(), Some("surprise"), "{op:?}");
+        let m = op.error_message.as_deref().unwrap();
+        assert!(m.contains("still active") && m.contains("3 reads"), "{m}");
+    }
+    let s = emu.stats();
+    assert_eq!(s.method("DELETE"), 3, "{s:?}");
+    assert_eq!(s.by_endpoint.get(&Endpoint::GetUser).copied(), Some(9), "each DELETE read back 3 times (1 + 2 re-polls)");
+    // In the report as failures with the code, for the admin to check those users.
+    let store = ReportStore::open(&dir.path().join("scimitar.db")).unwrap();
+    let failed = store.query(&ReportQuery { outcome: Some(Outcome::Failed), ..Default::default() }).unwrap();
+    assert!(failed.len() == 3 && failed.iter().all(|r| r.record.error_code.as_deref() == Some("surprise")));
+
+    // Without the fault the same DELETE is read back once and is done.
+    emu.set_faults(Faults::default());
+    emu.reset_stats();
+    let batch = submit(&j, deactivations(&users[..1]), Safety::default());
+    let config = EngineConfig { workers: 4, deactivate_via: DeactivateVia::Delete, ..Default::default() };
+    let result = Engine::new(client(&emu, None), j.clone(), config).run_batch(&batch, None, Cancel::default()).await.unwrap();
+    assert_eq!(result.count(OpState::Done), 1, "{:?}", result.ops);
+    assert_eq!(emu.stats().by_endpoint.get(&Endpoint::GetUser).copied(), Some(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,12 +254,15 @@ async fn cancel_stops_pending_work() {
     let dir = tempfile::tempdir().unwrap();
     let j = journal(&dir);
     let batch = submit(&j, deactivations(&users), Safety::default());
-    let engine = Engine::new(client(&emu, Some(1.0)), j.clone(), EngineConfig { workers: 4, deactivate_via: DeactivateVia::Delete });
+    let engine = Engine::new(
+        client(&emu, Some(1.0)),
+        j.clone(),
+        EngineConfig { workers: 4, deactivate_via: DeactivateVia::Delete, ..Default::default() },
+    );
     let cancel = Cancel::default();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let run = {
         let cancel = cancel.clone();
-        let batch = batch.clone();
         tokio::spawn(async move { engine.run_batch(&batch, Some(tx), cancel).await })
     };
     // After the first 10 results, cancel.
@@ -229,7 +295,7 @@ async fn create_user_after_an_interruption_checks_before_creating() {
     };
     let batch = submit(&j, vec![Action::CreateUser { target: Target::of_user(&u), user: u.clone() }], Safety::default());
     // Simulate a crash after the request went out: the op is "running" and the user exists.
-    let op_id = j.ops(&batch).unwrap()[0].op_id.clone();
+    let op_id = j.ops(batch.id()).unwrap()[0].op_id.clone();
     j.mark_running(&op_id).unwrap();
     let c = client(&emu, None);
     u.user_name = Some("late.joiner".into());
@@ -240,6 +306,40 @@ async fn create_user_after_an_interruption_checks_before_creating() {
     assert!(result.ops[0].note.as_deref().unwrap_or("").contains("already exists"), "{:?}", result.ops[0]);
     let page = c.users_page(Some(&scimitar::scim::Filter::eq("userName", "late.joiner")), 1, 10).await.unwrap();
     assert_eq!(page.total_results, 1, "no duplicate user");
+}
+
+/// Resume passes the gate again: read-only refuses before the journal changes; an op that was in
+/// flight and whose user is now deactivated is done (its request landed); a pending op whose user
+/// someone else deactivated meanwhile is skipped; the rest runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_passes_the_gate_again() {
+    let emu = emulator(30, None).await;
+    let users = ordinary_users(&emu, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(&dir);
+    let batch = submit(&j, deactivations(&users), Safety::default());
+    let ops = j.ops(batch.id()).unwrap();
+    // The first was sent when the run was killed (and landed); the second was done by someone else.
+    j.mark_running(&ops[0].op_id).unwrap();
+    let c = client(&emu, None);
+    c.deactivate(users[0].id()).await.unwrap();
+    c.deactivate(users[1].id()).await.unwrap();
+    emu.reset_stats();
+    let read_only = Safety { read_only: true, ..Default::default() };
+    let e = scimitar::queue::regate(&c, &j, &read_only, batch.id(), true).await.unwrap_err();
+    assert!(e.to_string().contains("read-only"), "{e}");
+    assert_eq!(emu.stats().requests, 0);
+    assert_eq!(j.counts(batch.id()).unwrap().get(&OpState::Pending), Some(&2), "the journal is as it was");
+
+    let r = scimitar::queue::regate(&c, &j, &Safety::default(), batch.id(), false).await.unwrap();
+    assert_eq!((r.confirmed, r.skipped.len()), (1, 1), "{r:?}");
+    assert_eq!(r.skipped[0].reason, scimitar::queue::SkipReason::AlreadyInState);
+    assert_eq!(emu.stats().writes(), 0, "gating reads, it does not write");
+    let result = Engine::new(c.clone(), j.clone(), EngineConfig::default()).run_batch(&r.batch, None, Cancel::default()).await.unwrap();
+    assert_eq!((result.count(OpState::Done), result.count(OpState::Skipped)), (2, 1), "{:?}", result.ops);
+    assert_eq!(emu.stats().writes(), 1, "only the third user was sent anything");
+    assert!(result.ops[0].note.as_deref().unwrap().contains("had landed"), "{:?}", result.ops[0]);
+    assert_eq!(all_inactive(&c, &users).await, 3);
 }
 
 // ---------- the real binary ----------

@@ -177,10 +177,9 @@ pub enum Effect {
     },
     /// Put text on the clipboard with OSC 52.
     Copy(String),
-    /// Journal a confirmed batch (skipped ops as `skipped`) and run it on the engine.
+    /// Journal a confirmed decision of the gate (skipped ops as `skipped`) and run it.
     RunBatch {
-        actions: Vec<crate::queue::Action>,
-        skipped: Vec<(crate::queue::Action, String)>,
+        decision: crate::queue::Decision,
         description: String,
     },
     /// Stop sending the running batch's pending operations.

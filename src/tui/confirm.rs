@@ -1,12 +1,14 @@
 //! The "ask" half of yazi's ask/do split. A verb (`d`, `a`, `+`, `-`, `R`, `n`) builds actions,
-//! the profile's safety rules screen them, and this dialog asks once: the count and the first
-//! few targets, the protected users that will be skipped, and, above the confirmation threshold
-//! or the deactivation ceiling, a typed count. Only a confirmed dialog emits `Effect::RunBatch`;
-//! a cancelled one emits nothing. The group-name prompt (`R`, `n`) lives here too.
+//! the gate (`queue::gate`) decides on them, and this dialog shows its decision and asks once:
+//! the gate's one-line summary, the count and the first few operations, what is skipped and why
+//! (protected, primary owner, bots, already as asked), and, above the confirmation threshold or
+//! the deactivation ceiling, a typed count. Only a confirmed dialog emits `Effect::RunBatch`, which
+//! carries the decision itself; a cancelled one emits nothing. Under `--read-only` the gate refuses
+//! and no dialog opens. The group-name prompt (`R`, `n`) lives here too.
 
 use super::app::{App, Effect, Level, Modal};
 use super::render::{block_for, overlay_area};
-use crate::queue::{Action, Safety, Screened};
+use crate::queue::{Action, Decision, Knowledge};
 use crate::sanitize::clean;
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -20,15 +22,15 @@ use tui_input::backend::crossterm::EventHandler;
 /// How many targets the dialog names before "… and N more".
 pub const FIRST: usize = 5;
 
-/// A screened batch waiting for the admin's yes.
+/// A decision of the gate waiting for the admin's yes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Confirm {
     /// "deactivate 3 users": the dialog's title and the batch's description.
     pub what: String,
-    pub run: Vec<Action>,
-    /// Actions a safety rule removed, with the reason (journaled and logged as skipped).
-    pub skipped: Vec<(Action, String)>,
-    /// Destructive operations among `run`.
+    /// What the gate decided: the operations that run and those it skips (journaled and logged
+    /// as skipped, with the reason).
+    pub decision: Decision,
+    /// Destructive operations that will run.
     pub destructive: usize,
     /// The admin must type the count (above the threshold, or past the ceiling).
     pub typed: bool,
@@ -43,16 +45,15 @@ pub struct Confirm {
 }
 
 impl Confirm {
-    pub fn new(what: impl Into<String>, screened: Screened, safety: &Safety, threshold: usize) -> Confirm {
-        let ceiling = safety.check_ceiling(&screened).err();
-        let destructive = screened.run.iter().filter(|a| a.is_destructive()).count();
+    pub fn new(what: impl Into<String>, decision: Decision, threshold: usize) -> Confirm {
+        let ceiling = decision.ceiling();
+        let destructive = decision.destructive();
         Confirm {
             what: what.into(),
             typed: destructive > threshold || ceiling.is_some(),
             destructive,
             ceiling,
-            run: screened.run,
-            skipped: screened.skipped,
+            decision,
             entry: String::new(),
             error: None,
             clears_marks: false,
@@ -61,31 +62,41 @@ impl Confirm {
 
     /// Operations that will run.
     pub fn count(&self) -> usize {
-        self.run.len()
+        self.decision.runnable().len()
     }
 
     /// The first few operations, one line each, cleaned for the screen.
     pub fn first(&self) -> Vec<String> {
-        self.run.iter().take(FIRST).map(|a| clean(&a.describe())).collect()
+        self.decision.runnable().iter().take(FIRST).map(|a| clean(&a.describe())).collect()
     }
 
     /// The dialog's text (also what the tests read).
     pub fn lines(&self) -> Vec<(Level, String)> {
+        self.lines_naming(FIRST)
+    }
+
+    /// The dialog's text naming at most `first` operations (fewer when the terminal is short).
+    pub fn lines_naming(&self, first: usize) -> Vec<(Level, String)> {
         let n = self.count();
-        let mut out = vec![(Level::Info, format!("{} operation{}:", n, if n == 1 { "" } else { "s" }))];
-        for f in self.first() {
+        let skipped = self.decision.skipped();
+        let level = if skipped.is_empty() { Level::Info } else { Level::Warn };
+        let mut out = vec![(level, clean(&self.decision.summary()))];
+        out.push((Level::Info, format!("{} operation{}:", n, if n == 1 { "" } else { "s" })));
+        let named: Vec<String> = self.first().into_iter().take(first).collect();
+        let shown = named.len();
+        for f in named {
             out.push((Level::Info, format!("  {f}")));
         }
-        if n > FIRST {
-            out.push((Level::Info, format!("  … and {} more", n - FIRST)));
+        if n > shown {
+            out.push((Level::Info, format!("  … and {} more", n - shown)));
         }
-        if !self.skipped.is_empty() {
-            out.push((Level::Warn, format!("{} skipped (protected, never touched):", self.skipped.len())));
-            for (a, why) in self.skipped.iter().take(3) {
-                out.push((Level::Warn, format!("  {}: {}", clean(&a.target().label()), clean(why))));
+        if !skipped.is_empty() {
+            out.push((Level::Warn, format!("{} skipped, never sent:", skipped.len())));
+            for s in skipped.iter().take(3) {
+                out.push((Level::Warn, format!("  {}: {}", clean(&s.action.target().label()), clean(&s.why()))));
             }
-            if self.skipped.len() > 3 {
-                out.push((Level::Warn, format!("  … and {} more", self.skipped.len() - 3)));
+            if skipped.len() > 3 {
+                out.push((Level::Warn, format!("  … and {} more", skipped.len() - 3)));
             }
         }
         if let Some(c) = &self.ceiling {
@@ -126,22 +137,34 @@ impl Prompt {
 }
 
 impl App {
-    /// Open the dialog for a screened batch (or say why there is nothing to confirm).
-    pub(super) fn ask(&mut self, what: impl Into<String>, screened: Screened, clears_marks: bool) -> Vec<Effect> {
-        let what = what.into();
-        if let Some(why) = self.queue.refuse_writes() {
-            self.push_log(Level::Warn, format!("{what}: {why}"));
+    /// Pass actions through the gate and open the dialog for its decision (or say why there is
+    /// nothing to confirm). `what` names the batch for a count of operations.
+    pub(super) fn ask(
+        &mut self,
+        actions: Vec<Action>,
+        known: &Knowledge,
+        what: impl FnOnce(usize) -> String,
+        clears_marks: bool,
+    ) -> Vec<Effect> {
+        let asked = actions.len();
+        if let Some(why) = self.queue.busy() {
+            self.push_log(Level::Warn, format!("{}: {why}", what(asked)));
             return vec![];
         }
-        if screened.run.is_empty() {
-            for (a, why) in &screened.skipped {
-                self.push_log(Level::Warn, format!("skipping {}: {why}", a.describe()));
+        let decision = crate::queue::gate(&self.queue.safety, actions, known);
+        let what = what(if decision.is_empty() { asked } else { decision.runnable().len() });
+        if let Some(h) = decision.hold().filter(|_| decision.is_read_only()) {
+            self.push_log(Level::Warn, format!("{what}: {h}"));
+            return vec![];
+        }
+        if decision.is_empty() {
+            for s in decision.skipped() {
+                self.push_log(Level::Warn, format!("skipping {}: {}", s.action.describe(), s.why()));
             }
-            let n = screened.skipped.len();
-            self.push_log(Level::Warn, format!("{what}: nothing to do ({n} target{} protected)", if n == 1 { " is" } else { "s are" }));
+            self.push_log(Level::Warn, format!("{what}: nothing to do ({})", decision.summary()));
             return vec![];
         }
-        let mut c = Confirm::new(what, screened, &self.queue.safety, self.queue.confirm_threshold);
+        let mut c = Confirm::new(what, decision, self.queue.confirm_threshold);
         c.clears_marks = clears_marks;
         self.queue.confirm = Some(c);
         self.modals.retain(|m| !matches!(m, Modal::Help { .. }));
@@ -191,8 +214,8 @@ impl App {
             self.push_log(Level::Warn, format!("{}: {why}", c.what));
             return vec![];
         }
-        for (a, why) in &c.skipped {
-            self.push_log(Level::Warn, format!("skipping {}: {why}", a.describe()));
+        for s in c.decision.skipped() {
+            self.push_log(Level::Warn, format!("skipping {}: {}", s.action.describe(), s.why()));
         }
         if c.clears_marks {
             self.marks.clear();
@@ -202,12 +225,19 @@ impl App {
         self.queue.submitting = true;
         self.queue_status = "starting".into();
         self.modals.push(Modal::Queue);
-        vec![Effect::RunBatch { actions: c.run, skipped: c.skipped, description: c.what }]
+        // Past the ceiling the dialog only accepted the typed count: that passes it.
+        let decision = if c.ceiling.is_some() { c.decision.pass_ceiling() } else { c.decision };
+        vec![Effect::RunBatch { decision, description: c.what }]
     }
 
     pub(super) fn open_prompt(&mut self, kind: PromptKind, initial: &str) -> Vec<Effect> {
+        // Read-only (the gate's first rule) is asked before a name is typed for nothing.
         if let Some(why) = self.queue.refuse_writes() {
-            self.push_log(Level::Warn, why);
+            let what = match &kind {
+                PromptKind::RenameGroup { from, .. } => format!("rename group {from}"),
+                PromptKind::CreateGroup { .. } => "create a group".to_string(),
+            };
+            self.push_log(Level::Warn, format!("{what}: {why}"));
             return vec![];
         }
         self.queue.prompt = Some(Prompt { kind, input: Input::new(initial.to_string()) });
@@ -256,8 +286,7 @@ impl App {
                         (format!("create group {name} with {n} members"), Action::CreateGroup { name, members }, n > 0)
                     }
                 };
-                let screened = self.queue.safety.screen(vec![action]);
-                self.ask(what, screened, clears)
+                self.ask(vec![action], &Knowledge::default(), move |_| what, clears)
             }
             _ => {
                 p.input.handle_event(&Event::Key(*k));
@@ -270,8 +299,21 @@ impl App {
 pub fn render_confirm(app: &App, f: &mut Frame, area: Rect) {
     let Some(c) = &app.queue.confirm else { return };
     let t = &app.theme;
-    let mut lines: Vec<Line> = c
-        .lines()
+    let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
+    // Name fewer operations on a short terminal, so the prompt at the bottom always shows.
+    let inner_w = w.saturating_sub(2).max(1) as usize;
+    let rows = |ls: &[(Level, String)]| ls.iter().map(|(_, s)| s.chars().count().max(1).div_ceil(inner_w)).sum::<usize>();
+    // A blank line, the prompt (and its hint when a count is typed), the error of a wrong count.
+    let footer = 1 + if c.typed { 2 } else { 1 } + usize::from(c.error.is_some());
+    let mut body = c.lines();
+    for first in (0..FIRST).rev() {
+        if rows(&body) + footer + 2 <= area.height as usize {
+            break;
+        }
+        body = c.lines_naming(first);
+    }
+    let body_rows = rows(&body);
+    let mut lines: Vec<Line> = body
         .into_iter()
         .map(|(l, s)| {
             let st = match l {
@@ -296,8 +338,7 @@ pub fn render_confirm(app: &App, f: &mut Frame, area: Rect) {
     if let Some(e) = &c.error {
         lines.push(Line::styled(e.clone(), t.error));
     }
-    let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
-    let h = (lines.len() as u16 + 2).min(area.height);
+    let h = ((body_rows + footer + 2) as u16).min(area.height);
     let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
     let title = format!(" Confirm: {} ", clean(&c.what));
     let style = if c.destructive > 0 { t.warning } else { t.title };

@@ -118,7 +118,7 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     let mut env = env.with_client(client);
     env.profile_name = "demo".into();
     env.profile = Default::default();
-    env.safety = crate::queue::Safety::default();
+    env.safety = crate::queue::Safety::default().with_read_only(env.read_only);
     let mut intro = vec![format!(
         "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
         args.users, args.groups, args.seed

@@ -314,6 +314,7 @@ fn handle(p: Plan) -> PlanHandle {
         active_users: 1000,
         state_file: PathBuf::from("/nonexistent/hr.json"),
         update_emails: HashMap::new(),
+        knowledge: Default::default(),
     }))
 }
 
@@ -477,6 +478,28 @@ fn apply_needs_one_confirmation_and_reports_progress() {
     assert!(app.log.iter().any(|e| e.level == Level::Warn && e.text.contains("not fully applied (run pr-1)")));
     assert!(app.log.iter().any(|e| e.text == "skipped x: protected"));
     assert!(app.log.iter().any(|e| e.text.starts_with("pass 1 did not fully succeed")));
+}
+
+/// `A` shows the gate's decision; under `--read-only` the gate refuses and no confirmation opens
+/// (the issue: Policies → A → Enter applied the whole plan while the status line said read-only).
+#[test]
+fn apply_shows_the_gate_and_read_only_refuses_it() {
+    let mut app = policies_app(plan(2));
+    key(&mut app, KeyCode::Char('A'));
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("gate: 1 to create user, 1 to update, 2 to deactivate"), "{s}");
+    key(&mut app, KeyCode::Esc);
+
+    let mut app = policies_app(plan(2));
+    app.queue.safety.read_only = true;
+    assert!(key(&mut app, KeyCode::Char('A')).is_empty());
+    assert!(app.modals.is_empty(), "{:?}", app.modals);
+    let last = app.log.back().unwrap().text.clone();
+    assert!(last.starts_with("apply policy hr: read-only mode"), "{last}");
+    // Enter afterwards opens the change under the cursor at most, never an apply.
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(!fx.iter().any(|e| matches!(e, Effect::ApplyPlan { .. })), "{fx:?}");
+    assert!(app.policies.applying.is_none());
 }
 
 #[test]

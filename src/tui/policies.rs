@@ -111,13 +111,26 @@ pub struct PoliciesPane {
     /// The policy being applied, and (done, failed, total) of the running batch.
     pub applying: Option<String>,
     pub progress: (usize, usize, usize),
-    /// The profile's `max_deactivations` (set by the runtime; the queue's default otherwise).
-    pub profile_ceiling: usize,
+    /// The gate's decision on the plan shown, made when `A` opened the confirmation (what the
+    /// confirmation shows; `apply_live` gates every pass again when it runs).
+    pub pending: Option<crate::queue::Decision>,
+}
+
+/// What the apply confirmation asks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApplyTerms {
+    /// Deactivations the gate lets through (the count to type).
+    pub deactivations: usize,
+    pub must_type: bool,
+    /// The policy's ceiling and the profile's (the gate's), when the plan is over them.
+    pub warnings: Vec<String>,
+    /// The gate's one line: "5 to create user, 9 to update, 8 to deactivate · skipped: 1 bot".
+    pub summary: String,
 }
 
 impl PoliciesPane {
     pub fn new() -> Self {
-        PoliciesPane { profile_ceiling: crate::queue::DEFAULT_MAX_DEACTIVATIONS, ..Default::default() }
+        PoliciesPane::default()
     }
 
     pub fn selected_policy(&self) -> Option<&(String, PathBuf)> {
@@ -149,19 +162,15 @@ impl PoliciesPane {
         }
     }
 
-    /// What the confirmation asks: (deactivations, whether the count must be typed, warnings).
-    pub fn confirm_terms(&self) -> Option<(usize, bool, Vec<String>)> {
+    /// What the confirmation asks (from the gate's decision made when it opened).
+    pub fn confirm_terms(&self) -> Option<ApplyTerms> {
         let p = self.plan.as_ref()?;
-        let d = p.live.0.plan.deactivations.len();
-        let mut warn = Vec::new();
-        if let Some(c) = &p.ceiling {
-            warn.push(c.clone());
-        }
-        if d > self.profile_ceiling {
-            warn.push(format!("{d} deactivations are above the profile's ceiling of {} (max_deactivations)", self.profile_ceiling));
-        }
-        let typed = !warn.is_empty() || d > CONFIRM_THRESHOLD;
-        Some((d, typed, warn))
+        let d = self.pending.as_ref()?;
+        let mut warnings: Vec<String> = p.ceiling.iter().cloned().collect();
+        warnings.extend(d.ceiling());
+        let deactivations = d.deactivations();
+        let must_type = !warnings.is_empty() || deactivations > CONFIRM_THRESHOLD;
+        Some(ApplyTerms { deactivations, must_type, warnings, summary: d.summary() })
     }
 }
 
@@ -491,13 +500,16 @@ pub fn render_confirm(app: &App, f: &mut Frame, area: Rect, typed: &str) {
     let t = &app.theme;
     let p = &app.policies;
     let Some(v) = &p.plan else { return };
-    let Some((deact, must_type, warns)) = p.confirm_terms() else { return };
+    let Some(ApplyTerms { deactivations: deact, must_type, warnings: warns, summary: gate_line }) = p.confirm_terms() else { return };
+    let gate_line = format!("gate: {gate_line}");
     let w = area.width.min(72);
-    // Borders, counts, deactivations, a blank line and the prompt, plus the warnings as wrapped.
+    // Borders, counts, deactivations, a blank line and the prompt, plus the gate's line and the
+    // warnings as wrapped.
     let inner_w = w.saturating_sub(2).max(1) as usize;
     // One spare line per warning: word wrapping can take more lines than the characters need.
     let warn_lines: usize = warns.iter().map(|x| (x.chars().count() + 9).div_ceil(inner_w) + 1).sum();
-    let h = (6 + warn_lines as u16).min(area.height);
+    let gate_lines = gate_line.chars().count().div_ceil(inner_w) + 1;
+    let h = (6 + (warn_lines + gate_lines) as u16).min(area.height);
     let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
     f.render_widget(ratatui::widgets::Clear, r);
     let b = block(t, format!(" Apply policy {}? ", truncate(&v.name, 40)), true);
@@ -508,6 +520,7 @@ pub fn render_confirm(app: &App, f: &mut Frame, area: Rect, typed: &str) {
             Span::styled(summary(plan), t.header),
         ]),
         Line::styled(format!("{} deactivation(s).", deact), if deact > 0 { t.warning } else { t.text }),
+        Line::styled(clean(&gate_line), t.text),
     ];
     for w in &warns {
         lines.push(Line::styled(format!("WARNING: {w}"), t.error));
@@ -638,13 +651,26 @@ impl App {
             self.push_log(Level::Warn, w);
             return vec![];
         }
+        let Some(v) = &self.policies.plan else { return vec![] };
+        // The gate's decision is what the confirmation shows; under --read-only there is none.
+        let decision = crate::policy::apply::preview(&v.live.0, &self.queue.safety);
+        let name = v.name.clone();
+        if let Some(h) = decision.hold().filter(|_| decision.is_read_only()) {
+            self.push_log(Level::Warn, format!("apply policy {name}: {h}"));
+            return vec![];
+        }
+        if decision.is_empty() {
+            self.push_log(Level::Warn, format!("nothing to apply in policy {name}: {}", decision.summary()));
+            return vec![];
+        }
+        self.policies.pending = Some(decision);
         self.modals.push(Modal::ConfirmApply { typed: String::new() });
         vec![]
     }
 
     /// Keys of the confirmation: Enter/`y` apply (with the count typed when asked), Esc/`n` cancel.
     pub(super) fn on_confirm_key(&mut self, k: KeyEvent) -> Vec<Effect> {
-        let Some((deact, must_type, _)) = self.policies.confirm_terms() else {
+        let Some(ApplyTerms { deactivations: deact, must_type, .. }) = self.policies.confirm_terms() else {
             self.modals.pop();
             return vec![];
         };
@@ -652,6 +678,7 @@ impl App {
         let go = match k.code {
             KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('q') => {
                 self.modals.pop();
+                self.policies.pending = None;
                 self.push_log(Level::Info, "apply cancelled; nothing was changed");
                 return vec![];
             }
@@ -681,6 +708,7 @@ impl App {
             return vec![];
         }
         self.modals.pop();
+        self.policies.pending = None;
         let Some(v) = &self.policies.plan else { return vec![] };
         let (name, plan) = (v.name.clone(), v.live.clone());
         let s = summary(&plan.0.plan);

@@ -11,7 +11,7 @@ use super::keys::{self, Cmd};
 use super::render::{block_for, overlay_area, thousands};
 use super::users::visible_offset;
 use crate::queue::journal::OpRow;
-use crate::queue::{Action, OpState, QueueEvent, Safety, Target};
+use crate::queue::{Action, Knowledge, OpState, QueueEvent, Safety, Subject, Target};
 use crate::sanitize::clean;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -31,11 +31,10 @@ pub struct QueueState {
     pub prompt: Option<super::confirm::Prompt>,
     /// Unfinished batches offered for resuming.
     pub resume: Vec<ResumeOffer>,
+    /// The gate's rules (the profile's, and `--read-only`).
     pub safety: Safety,
     /// Destructive batches larger than this need a typed count (`ui.confirm_threshold`).
     pub confirm_threshold: usize,
-    /// `--read-only`: every write is refused.
-    pub read_only: bool,
     /// Why the queue cannot run (the journal did not open), if so.
     pub unavailable: Option<String>,
     /// A confirmed batch is being journaled (no `BatchLoaded` yet).
@@ -55,7 +54,6 @@ impl Default for QueueState {
             resume: Vec::new(),
             safety: Safety::default(),
             confirm_threshold: crate::bulk::CONFIRM_THRESHOLD,
-            read_only: false,
             unavailable: None,
             submitting: false,
             anchor: None,
@@ -70,11 +68,22 @@ impl QueueState {
         self.submitting || self.batch.as_ref().is_some_and(|b| b.running)
     }
 
-    /// Why a write cannot be queued now, if it cannot.
+    /// `--read-only` (the gate's first rule, for the status line and for not asking at all).
+    pub fn read_only(&self) -> bool {
+        self.safety.refuses_writes().is_some()
+    }
+
+    /// Why a write cannot be queued now, if it cannot. Read-only is the gate's rule, asked before
+    /// a prompt or a dialog opens; the gate asks it again of every action.
     pub fn refuse_writes(&self) -> Option<String> {
-        if self.read_only {
-            return Some("read-only mode: writes are refused (restart without --read-only to change anything)".into());
+        if let Some(h) = self.safety.refuses_writes() {
+            return Some(h.to_string());
         }
+        self.busy()
+    }
+
+    /// Why no batch can be queued now, read-only aside: the journal did not open, or a batch runs.
+    pub fn busy(&self) -> Option<String> {
         if let Some(e) = &self.unavailable {
             return Some(format!("the action queue is unavailable: {e}"));
         }
@@ -132,19 +141,8 @@ impl QueueOp {
     }
 
     pub fn new(op_id: &str, seq: i64, a: &Action) -> QueueOp {
-        let user = match a {
-            Action::Deactivate { target } => target.id.clone().map(|id| (id, false)),
-            Action::Reactivate { target } => target.id.clone().map(|id| (id, true)),
-            _ => None,
-        };
-        let group = matches!(
-            a,
-            Action::CreateGroup { .. }
-                | Action::RenameGroup { .. }
-                | Action::DeleteGroup { .. }
-                | Action::AddMembers { .. }
-                | Action::RemoveMembers { .. }
-        );
+        let user = a.leaves_user().map(|(id, active)| (id.to_string(), active));
+        let group = a.spec().subject == Subject::Group;
         QueueOp { describe: clean(&a.describe()), user, group, ..QueueOp::pending(op_id, seq) }
     }
 }
@@ -400,11 +398,16 @@ impl App {
                 if activate { Action::Reactivate { target } } else { Action::Deactivate { target } }
             })
             .collect();
-        let n = actions.len();
-        let what = format!("{} {n} user{}", if activate { "reactivate" } else { "deactivate" }, if n == 1 { "" } else { "s" });
-        let screened = self.queue.safety.screen(actions);
+        // The loaded rows are what the gate knows: state, primary owner, bots.
+        let known = Knowledge::from_users(targets.iter().map(|&i| &self.store.users[i as usize]));
+        let verb = if activate { "reactivate" } else { "deactivate" };
         let clears = !self.marks.is_empty();
-        self.ask(what, screened, clears)
+        self.ask(actions, &known, move |n| format!("{verb} {n} user{}", if n == 1 { "" } else { "s" }), clears)
+    }
+
+    /// What the gate knows about these users, from the loaded rows.
+    pub(super) fn knowledge_of(&self, ids: &[String]) -> Knowledge {
+        Knowledge::from_users(ids.iter().filter_map(|id| self.store.index_of(id)).map(|i| &self.store.users[i as usize]))
     }
 
     /// `+`/`-` in Groups: the users marked in the Users pane; `-` in the members list: the
@@ -439,6 +442,7 @@ impl App {
             return vec![];
         }
         let n = ids.len();
+        let known = self.knowledge_of(&ids);
         let (what, a) = if add {
             (
                 format!("add {n} member{} to {gname}", if n == 1 { "" } else { "s" }),
@@ -450,9 +454,8 @@ impl App {
                 Action::RemoveMembers { group_id: gid, group_name: gname, user_ids: ids },
             )
         };
-        let screened = self.queue.safety.screen(vec![a]);
         let clears = !self.marks.is_empty();
-        self.ask(what, screened, clears)
+        self.ask(vec![a], &known, move |_| what, clears)
     }
 
     /// Keys for the queue's overlays (and `-` in the members list); None: not ours.

@@ -1,24 +1,26 @@
-//! The "do" half: the runtime side of the action queue. A confirmed `Effect::RunBatch` is
-//! journaled (`queue::submit`) and run by the engine on a tokio task; the engine's
-//! `QueueEvent`s come back to the app as `Msg::Queue`. `x` trips the batch's `Cancel`, `F`
-//! re-queues failed ops in the journal and runs the batch again, and at start the batches a
-//! previous run left open on this host are offered for resuming. Nothing here draws.
+//! The "do" half: the runtime side of the action queue. A confirmed `Effect::RunBatch` carries the
+//! gate's decision, which is journaled (`queue::submit`) and run by the engine on a tokio task;
+//! the engine's `QueueEvent`s come back to the app as `Msg::Queue`. `x` trips the batch's
+//! `Cancel`; `F` and the resume offer pass the batch through the gate again (`queue::regate`:
+//! read-only refuses before anything changes, even in the journal), re-queue the failed ops (`F`)
+//! and run it. At start the batches a previous run left open on this host are offered for
+//! resuming. Nothing here draws.
 
 use super::app::{Effect, Msg};
 use super::queue::{BatchLoad, QueueOp, ResumeOffer};
-use crate::queue::{Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, Journal, RunContext, Safety, Screened};
+use crate::queue::{Action, BatchInfo, Cancel, DeactivateVia, Decision, Engine, EngineConfig, GatedBatch, Journal, RunContext, Safety};
 use crate::scim::ScimClient;
 use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
-/// How the console's queue is set up: the journal, the profile's safety rules, the UI's
-/// confirmation threshold (and the config's theme, which comes from the same `[ui]` table).
+/// How the console's queue is set up: the journal, the gate's rules (the profile's and
+/// `--read-only`; the Policies pane's apply uses the same), the UI's confirmation threshold.
 pub struct QueueSetup {
     pub journal: Result<Arc<Journal>, String>,
     pub safety: Safety,
     pub confirm_threshold: usize,
-    pub read_only: bool,
+    /// The config's `[ui] theme` (from the same table as the threshold).
     pub theme: Option<String>,
 }
 
@@ -31,7 +33,6 @@ impl QueueSetup {
                 .map_err(|e| format!("{e:#}")),
             safety: Safety::default(),
             confirm_threshold: crate::bulk::CONFIRM_THRESHOLD,
-            read_only: false,
             theme: None,
         }
     }
@@ -42,7 +43,6 @@ impl QueueSetup {
             journal: env.journal().map_err(|e| e.to_string()),
             safety: env.safety.clone(),
             confirm_threshold: env.config.ui.confirm_threshold.unwrap_or(crate::bulk::CONFIRM_THRESHOLD),
-            read_only: env.read_only,
             theme: env.config.ui.theme.clone(),
         }
     }
@@ -51,6 +51,8 @@ impl QueueSetup {
 pub struct QueueRunner {
     client: ScimClient,
     journal: Option<Arc<Journal>>,
+    /// The gate's rules, for the batches that pass it again (retry, resume).
+    safety: Safety,
     tx: UnboundedSender<Msg>,
     cancel: Cancel,
     task: Option<JoinHandle<()>>,
@@ -58,14 +60,14 @@ pub struct QueueRunner {
 
 /// What happens to the journal before the batch runs.
 enum Prep {
-    Submit { info: BatchInfo, screened: Screened },
+    Submit { info: BatchInfo, decision: Decision },
     Retry(String),
     Resume(Vec<String>),
 }
 
 impl QueueRunner {
-    pub fn new(client: ScimClient, journal: Option<Arc<Journal>>, tx: UnboundedSender<Msg>) -> QueueRunner {
-        QueueRunner { client, journal, tx, cancel: Cancel::default(), task: None }
+    pub fn new(client: ScimClient, journal: Option<Arc<Journal>>, safety: Safety, tx: UnboundedSender<Msg>) -> QueueRunner {
+        QueueRunner { client, journal, safety, tx, cancel: Cancel::default(), task: None }
     }
 
     /// Batches left open on this host by an earlier run.
@@ -82,10 +84,9 @@ impl QueueRunner {
 
     pub fn run(&mut self, e: Effect) {
         let prep = match e {
-            Effect::RunBatch { actions, skipped, description } => Prep::Submit {
-                info: BatchInfo { origin: "console".into(), policy_run: None, description },
-                screened: Screened { run: actions, skipped },
-            },
+            Effect::RunBatch { decision, description } => {
+                Prep::Submit { info: BatchInfo { origin: "console".into(), policy_run: None, description }, decision }
+            }
             Effect::RetryFailed { batch_id } => Prep::Retry(batch_id),
             Effect::ResumeBatches { batch_ids } => Prep::Resume(batch_ids),
             Effect::CancelBatch { .. } => {
@@ -94,6 +95,12 @@ impl QueueRunner {
             }
             _ => return,
         };
+        // A decision made elsewhere is not journaled by a read-only runner (the gate's first
+        // rule; retry and resume meet it again in `regate`).
+        if let (Prep::Submit { .. }, Some(h)) = (&prep, self.safety.refuses_writes()) {
+            let _ = self.tx.send(Msg::QueueFailed(h.to_string()));
+            return;
+        }
         let Some(journal) = self.journal.clone() else {
             let _ = self.tx.send(Msg::QueueFailed("no journal".into()));
             return;
@@ -105,9 +112,9 @@ impl QueueRunner {
         self.cancel = Cancel::default();
         let engine = Engine::new(self.client.clone(), journal.clone(), EngineConfig::default());
         let rate = crate::bulk::planned_rate(&self.client, DeactivateVia::Both);
-        let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
+        let (tx, cancel, safety) = (self.tx.clone(), self.cancel.clone(), self.safety.clone());
         self.task = Some(tokio::spawn(async move {
-            if let Err(e) = drive(engine, journal, prep, tx.clone(), cancel, rate).await {
+            if let Err(e) = drive(engine, journal, safety, prep, tx.clone(), cancel, rate).await {
                 let _ = tx.send(Msg::QueueFailed(e));
             }
         }));
@@ -137,28 +144,41 @@ async fn blocking<T: Send + 'static>(
 async fn drive(
     engine: Engine,
     journal: Arc<Journal>,
+    safety: Safety,
     prep: Prep,
     tx: UnboundedSender<Msg>,
     cancel: Cancel,
     rate: Option<f64>,
 ) -> Result<(), String> {
-    let (ids, description) = match prep {
-        Prep::Submit { info, screened } => {
+    // A confirmed decision is journaled now; retried and resumed batches pass the gate again
+    // just before each runs (with their targets read afresh).
+    let (mut submitted, ids, retry, description) = match prep {
+        Prep::Submit { info, decision } => {
             let d = info.description.clone();
-            let id = blocking(&journal, move |j| crate::queue::submit(j, &info, &screened)).await?;
-            (vec![id], Some(d))
+            let b = blocking(&journal, move |j| crate::queue::submit(j, &info, decision).map_err(anyhow::Error::from)).await?;
+            let id = b.id().to_string();
+            (Some(b), vec![id], false, Some(d))
         }
-        Prep::Retry(b) => {
-            let id = b.clone();
-            blocking(&journal, move |j| j.requeue_failed(&id)).await?;
-            (vec![b], None)
-        }
-        Prep::Resume(ids) => (ids, None),
+        Prep::Retry(b) => (None, vec![b], true, None),
+        Prep::Resume(ids) => (None, ids, false, None),
     };
     for batch_id in ids {
         if cancel.is_cancelled() {
             break;
         }
+        let batch: GatedBatch = match submitted.take() {
+            Some(b) => b,
+            None => {
+                let r = crate::queue::regate(engine.client(), &journal, &safety, &batch_id, retry)
+                    .await
+                    .map_err(|e| format!("batch {batch_id}: {e}"))?;
+                for s in &r.skipped {
+                    let line = format!("skipping {}: {}", s.action.describe(), s.why());
+                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Warn, line)));
+                }
+                r.batch
+            }
+        };
         let id = batch_id.clone();
         let (ops, desc) = blocking(&journal, move |j| {
             let ops = j.ops(&id)?;
@@ -180,7 +200,7 @@ async fn drive(
                 }
             })
         };
-        let r = engine.run_batch(&batch_id, Some(etx), cancel.clone()).await;
+        let r = engine.run_batch(&batch, Some(etx), cancel.clone()).await;
         let _ = fwd.await;
         r.map_err(|e| format!("batch {batch_id}: {e:#}"))?;
     }

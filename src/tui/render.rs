@@ -476,7 +476,7 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
         spans.push(sep.clone());
         spans.push(Span::styled(format!("marked {}", thousands(app.marks.len() as u64)), t.status_bar.add_modifier(Modifier::BOLD)));
     }
-    if app.queue.read_only {
+    if app.queue.read_only() {
         spans.push(sep.clone());
         spans.push(Span::styled("read-only", t.status_bar.add_modifier(Modifier::BOLD)));
     }

@@ -24,14 +24,14 @@ const FRAME: Duration = Duration::from_millis(12);
 const TICK: Duration = Duration::from_millis(100);
 
 /// What the console's workers need besides the client, taken from the [`Environment`]: where
-/// the files are, who runs it, and the profile's rules for the action queue.
+/// the files are and who runs it. (The gate's rules are the queue's, `QueueSetup::safety`: the
+/// Policies pane's apply uses the same ones, `--read-only` included.)
 ///
 /// [`Environment`]: crate::env::Environment
 #[derive(Clone, Debug)]
 pub struct ConsoleEnv {
     pub profile: String,
     pub actor: crate::env::Actor,
-    pub safety: crate::queue::Safety,
     pub engine: crate::queue::EngineConfig,
     pub paths: crate::env::Paths,
 }
@@ -41,7 +41,6 @@ impl ConsoleEnv {
         ConsoleEnv {
             profile: env.profile_name.clone(),
             actor: env.actor.clone(),
-            safety: env.safety.clone(),
             engine: crate::queue::EngineConfig::default(),
             paths: env.paths.clone(),
         }
@@ -52,7 +51,6 @@ impl ConsoleEnv {
         ConsoleEnv {
             profile: "console".into(),
             actor: crate::env::Actor::default(),
-            safety: crate::queue::Safety::default(),
             engine: crate::queue::EngineConfig::default(),
             paths: crate::env::Paths::under(root),
         }
@@ -66,6 +64,8 @@ struct Executor {
     groups: Option<JoinHandle<()>>,
     queue: QueueRunner,
     env: ConsoleEnv,
+    /// The gate's rules (the queue's), for the policy apply.
+    safety: crate::queue::Safety,
     /// Cancels the running policy apply when the console closes.
     apply_cancel: Option<crate::queue::Cancel>,
     /// The plan being computed (a newer request replaces it).
@@ -187,8 +187,9 @@ impl Executor {
                 let cancel = crate::queue::Cancel::default();
                 self.apply_cancel = Some(cancel.clone());
                 let env = self.env.clone();
+                let safety = self.safety.clone();
                 tokio::spawn(async move {
-                    let result = apply_plan(client, env, &name, plan, force, tx.clone(), cancel).await;
+                    let result = apply_plan(client, env, safety, &name, plan, force, tx.clone(), cancel).await;
                     let _ = tx.send(Msg::ApplyDone { name, result });
                 });
             }
@@ -208,9 +209,13 @@ impl Executor {
 }
 
 /// Open the journal, then run the plan with the queue's events forwarded as `Msg::Queue`.
+/// `apply_live` gates every pass with `safety` (read-only refuses there too, whatever the pane
+/// did); `force` is the admin's typed count past a ceiling.
+#[allow(clippy::too_many_arguments)]
 async fn apply_plan(
     client: ScimClient,
     env: ConsoleEnv,
+    safety: crate::queue::Safety,
     name: &str,
     plan: super::policies::PlanHandle,
     force: bool,
@@ -226,7 +231,7 @@ async fn apply_plan(
         .map_err(|e| format!("cannot open the journal: {e:#}"))?;
     let apply_env = crate::policy::apply::ApplyEnv {
         journal: std::sync::Arc::new(journal),
-        safety: crate::queue::Safety { force: force || env.safety.force, ..env.safety },
+        safety: crate::queue::Safety { force: force || safety.force, ..safety },
         engine: env.engine,
         origin: "console".into(),
     };
@@ -268,7 +273,6 @@ pub async fn run_with_queue(client: ScimClient, ui: super::UiOptions, intro: Vec
     let (themes, theme, theme_err) = super::choose_theme(&env.paths.themes_dir(), ui.theme.as_deref(), setup.theme.as_deref(), ui.no_color);
     let mut app = App::new(client.host(), client.version().label(), themes, theme);
     app.paths = env.paths.clone();
-    app.policies.profile_ceiling = env.safety.max_deactivations;
     for line in intro {
         app.push_log(Level::Info, line);
     }
@@ -277,7 +281,6 @@ pub async fn run_with_queue(client: ScimClient, ui: super::UiOptions, intro: Vec
     }
     app.queue.safety = setup.safety;
     app.queue.confirm_threshold = setup.confirm_threshold;
-    app.queue.read_only = setup.read_only;
     let journal = match setup.journal {
         Ok(j) => Some(j),
         Err(e) => {
@@ -309,14 +312,15 @@ async fn event_loop(
     let size = terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
     let (tx, mut rx) = unbounded_channel();
-    let queue = QueueRunner::new(client.clone(), journal, tx.clone());
+    let safety = app.queue.safety.clone();
+    let queue = QueueRunner::new(client.clone(), journal, safety.clone(), tx.clone());
     match queue.unfinished() {
         Ok(offers) => {
             app.update(Msg::Unfinished(offers));
         }
         Err(e) => app.push_log(Level::Error, format!("cannot read the journal's unfinished batches: {e}")),
     }
-    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None, queue, env, apply_cancel: None, plan: None };
+    let mut exec = Executor { client: client.clone(), tx, users: None, groups: None, queue, env, safety, apply_cancel: None, plan: None };
     app.update(Msg::Budget(client.budget_remaining(Endpoint::ListUsers)));
     // The first frame goes out before any request does.
     draw(&mut terminal, &app)?;

@@ -34,7 +34,8 @@ impl Session {
         Session::start_env(args, config, data_dir, &[])
     }
 
-    /// As [`Session::start_with`], with extra environment variables (e.g. `SCIMITAR_URL`).
+    /// `start_with`, with more environment (e.g. `SCIMITAR_URL` and `SLACK_SCIM_TOKEN` for the
+    /// console against an emulator the test runs).
     pub fn start_env(args: &[&str], config: tempfile::TempDir, data_dir: bool, env: &[(&str, &str)]) -> Session {
         let pty = native_pty_system();
         let pair = pty.openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 }).unwrap();
@@ -51,6 +52,7 @@ impl Session {
         }
         cmd.env_remove("NO_COLOR");
         cmd.env_remove("SCIMITAR_THEME");
+        cmd.env_remove("SCIMITAR_PROFILE");
         for (k, v) in env {
             cmd.env(k, v);
         }

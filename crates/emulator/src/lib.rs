@@ -67,11 +67,14 @@ pub struct Faults {
     /// Replay Slack's April 2024 incident (reference §8.4): a user update that does not set
     /// `active` also deactivates the user, and the answer shows it.
     pub incident: f64,
+    /// `DELETE /Users/{id}` answers as if it deactivated the user but leaves them active (what a
+    /// client must catch by reading the user back).
+    pub delete_noop: f64,
 }
 
 impl Faults {
     pub fn is_none(&self) -> bool {
-        self.p503 == 0.0 && self.reset == 0.0 && self.slow == 0.0 && self.p429 == 0.0 && self.incident == 0.0
+        self.p503 == 0.0 && self.reset == 0.0 && self.slow == 0.0 && self.p429 == 0.0 && self.incident == 0.0 && self.delete_noop == 0.0
     }
 }
 
@@ -82,7 +85,7 @@ pub struct FaultsError(String);
 
 impl std::str::FromStr for Faults {
     type Err = FaultsError;
-    /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2,incident:0.1`; `none` or empty means no faults.
+    /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2,incident:0.1,deletenoop:0.1`; `none` or empty means no faults.
     fn from_str(s: &str) -> Result<Faults, FaultsError> {
         Self::parse(s).map_err(FaultsError)
     }
@@ -120,9 +123,10 @@ impl Faults {
                 "slow" => f.slow = p,
                 "429" => f.p429 = p,
                 "incident" => f.incident = p,
+                "deletenoop" => f.delete_noop = p,
                 _ => {
                     return Err(format!(
-                        "fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, incident, slowms or retryafter)"
+                        "fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, incident, deletenoop, slowms or retryafter)"
                     ));
                 }
             }
@@ -136,6 +140,9 @@ impl Faults {
 pub struct EmulatorStats {
     pub requests: u64,
     pub by_endpoint: BTreeMap<Endpoint, u64>,
+    /// Requests by HTTP method (`GET`, `POST`, `PATCH`, `PUT`, `DELETE`, ...), counted as they
+    /// arrive, whatever the answer: a refused write still counts as one that reached Slack.
+    pub by_method: BTreeMap<String, u64>,
     /// 429 `too_many_requests` answers (rate limit).
     pub rate_limited: u64,
     /// 429 `resource_locked` answers (a second write to an object with one in flight).
@@ -148,6 +155,17 @@ pub struct EmulatorStats {
     pub max_concurrent_writes_per_object: u32,
     /// (seconds since start, endpoint, status) per request, the last `LOG_CAP`; status 0 = reset.
     pub log: Vec<(f64, Endpoint, u16)>,
+}
+
+impl EmulatorStats {
+    /// Requests with a method that changes something (POST, PUT, PATCH, DELETE).
+    pub fn writes(&self) -> u64 {
+        self.by_method.iter().filter(|(m, _)| matches!(m.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")).map(|(_, n)| n).sum()
+    }
+
+    pub fn method(&self, m: &str) -> u64 {
+        self.by_method.get(m).copied().unwrap_or(0)
+    }
 }
 
 pub const LOG_CAP: usize = 200_000;
@@ -339,7 +357,8 @@ mod tests {
                 slow_delay: Duration::from_secs(2),
                 p429: 0.0,
                 retry_after: Duration::from_secs(1),
-                incident: 0.0
+                incident: 0.0,
+                delete_noop: 0.0,
             }
         );
         let f: Faults = "429:0.5,retryafter:2".parse().unwrap();
@@ -351,6 +370,8 @@ mod tests {
         assert!(e.contains("boom"), "{e}");
         let e = "reset:2".parse::<Faults>().unwrap_err().to_string();
         assert!(e.contains("reset:2"), "{e}");
+        assert_eq!("deletenoop:1".parse::<Faults>().unwrap().delete_noop, 1.0);
+        assert!(!"deletenoop:1".parse::<Faults>().unwrap().is_none());
         let e = "slow".parse::<Faults>().unwrap_err().to_string();
         assert!(e.contains("\"slow\""), "{e}");
     }

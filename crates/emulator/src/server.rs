@@ -82,6 +82,7 @@ impl Drop for ObjectLock {
 }
 
 async fn dispatch(State(sh): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    *sh.stats.lock().unwrap().s.by_method.entry(method.as_str().to_string()).or_default() += 1;
     let path = uri.path();
     let Some((version, rest)) = split_version(path) else {
         return error(ApiVersion::V1, &Fail::new(404, "bad_endpoint").ctx(path));
@@ -137,14 +138,16 @@ async fn handle(
     body: &Bytes,
     endpoint: Endpoint,
 ) -> (Response, bool) {
-    let (latency, f503, reset, slow, f429, incident) = {
+    let (latency, f503, reset, slow, f429, incident, delete_noop) = {
         let mut rt = sh.runtime.lock().unwrap();
         // Always roll every die so a run's fault sequence depends only on the seed.
         let (a, b, c, d, e): (f64, f64, f64, f64, f64) =
             (rt.rng.random(), rt.rng.random(), rt.rng.random(), rt.rng.random(), rt.rng.random());
         let f = rt.faults.clone();
         let f429 = (d < f.p429).then_some(f.retry_after);
-        (rt.latency, a < f.p503, b < f.reset, if c < f.slow { f.slow_delay } else { Duration::ZERO }, f429, e < f.incident)
+        // Rolled only when asked for, so the sequences of the older faults stay as they were.
+        let delete_noop = f.delete_noop > 0.0 && rt.rng.random::<f64>() < f.delete_noop;
+        (rt.latency, a < f.p503, b < f.reset, if c < f.slow { f.slow_delay } else { Duration::ZERO }, f429, e < f.incident, delete_noop)
     };
 
     let first = rest.split('/').next().unwrap_or("");
@@ -215,7 +218,7 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let resp = process(sh, version, method, rest, query, body, incident);
+    let resp = process(sh, version, method, rest, query, body, Injected { incident, delete_noop });
     drop(guards);
     (resp, reset)
 }
@@ -264,6 +267,13 @@ fn body_json(body: &Bytes) -> Result<Value, Fail> {
     serde_json::from_slice::<Value>(body).ok().filter(Value::is_object).ok_or_else(|| Fail::new(400, "invalid_request_payload"))
 }
 
+/// Faults that change what a request does (rather than whether it is answered).
+#[derive(Clone, Copy)]
+struct Injected {
+    incident: bool,
+    delete_noop: bool,
+}
+
 fn process(
     sh: &Arc<Shared>,
     version: ApiVersion,
@@ -271,9 +281,9 @@ fn process(
     rest: &str,
     query: Option<&str>,
     body: &Bytes,
-    incident: bool,
+    injected: Injected,
 ) -> Response {
-    match route(sh, version, method, rest, query, body, incident) {
+    match route(sh, version, method, rest, query, body, injected) {
         Ok(r) => r,
         Err(f) => error(version, &f),
     }
@@ -291,8 +301,9 @@ fn route(
     rest: &str,
     query: Option<&str>,
     body: &Bytes,
-    incident: bool,
+    injected: Injected,
 ) -> Result<Response, Fail> {
+    let Injected { incident, delete_noop } = injected;
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
     let (res, id) = match rest.split_once('/') {
         Some((r, id)) => (r.to_ascii_lowercase(), Some(id)),
@@ -338,7 +349,12 @@ fn route(
                     Ok(user_resp(&store, ix, version, 200))
                 }
                 Method::DELETE => {
-                    store.delete_user(id)?;
+                    if delete_noop {
+                        // Answer as Slack does, and do nothing (the user exists: else 404).
+                        store.user_ix(id)?;
+                    } else {
+                        store.delete_user(id)?;
+                    }
                     Ok(empty(if v2 { 204 } else { 200 }))
                 }
                 _ => Err(not_allowed()),

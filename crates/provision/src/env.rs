@@ -168,7 +168,8 @@ pub struct Environment {
     pub config: Config,
     pub profile_name: String,
     pub profile: Profile,
-    /// The profile's rules (protected users, the ceiling); `force` is per command.
+    /// The gate's rules: the profile's (protected users, the ceiling) and `--read-only`; `force`
+    /// is per command.
     pub safety: Safety,
     /// `--read-only`: every write is refused.
     pub read_only: bool,
@@ -208,7 +209,7 @@ impl Environment {
         {
             return Err(EnvError::ThrottleScale(s));
         }
-        let safety = Safety::from_profile(&profile, false);
+        let safety = Safety::from_profile(&profile, false).with_read_only(inputs.read_only);
         Ok(Environment {
             paths,
             config,

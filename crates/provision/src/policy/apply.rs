@@ -7,8 +7,10 @@
 //!    `MemberRef::Pending` and `GroupTarget::Pending`; pass 2 holds those member changes and the
 //!    deactivations, so deactivations always run last.
 //!
-//! The queue's phases keep the order inside each pass. Nothing here talks to the terminal; the
-//! command (`policy::cli`) screens, confirms and runs the batches.
+//! The queue's phases keep the order inside each pass, and every pass goes through the gate
+//! (`queue::gate`) in [`apply_live`]. Nothing here talks to the terminal; the front ends
+//! (`scimitar apply`, the console's Policies pane) show [`preview`], confirm, and call
+//! [`apply_live`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -318,8 +320,8 @@ pub fn save_prior(file: &Path, state: &PriorState) -> Result<(), StateError> {
     std::fs::rename(&tmp, file).map_err(io(file))
 }
 
-/// What [`apply_live`] needs besides the plan: where to journal, the profile's safety rules and
-/// how the engine runs.
+/// What [`apply_live`] needs besides the plan: where to journal, the profile's safety rules (with
+/// `--read-only` and whether the admin passed the ceiling) and how the engine runs.
 #[derive(Clone)]
 pub struct ApplyEnv {
     pub journal: std::sync::Arc<crate::queue::Journal>,
@@ -329,26 +331,41 @@ pub struct ApplyEnv {
     pub origin: String,
 }
 
-/// Screen, journal and run one pass; skipped actions are added to `notes`.
+/// Gate, journal and run one pass; skipped actions are added to `notes`. The gate runs here, on
+/// each pass, so no caller of [`apply_live`] can run a plan around it (read-only refuses before
+/// anything is journaled).
+#[allow(clippy::too_many_arguments)]
 async fn run_pass(
     engine: &crate::queue::Engine,
     env: &ApplyEnv,
+    known: &crate::queue::Knowledge,
     actions: Vec<Action>,
     info: crate::queue::BatchInfo,
     notes: &mut Vec<String>,
     events: &tokio::sync::mpsc::UnboundedSender<crate::queue::QueueEvent>,
     cancel: &crate::queue::Cancel,
 ) -> Result<crate::queue::BatchResult, String> {
-    let screened = env.safety.screen(actions);
-    for (a, why) in &screened.skipped {
-        notes.push(format!("skipped {}: {why}", a.describe()));
+    let decision = crate::queue::gate(&env.safety, actions, known);
+    if let Some(h) = decision.hold() {
+        return Err(format!("{h}; nothing was changed by this pass"));
+    }
+    for s in decision.skipped() {
+        notes.push(format!("skipped {}: {}", s.action.describe(), s.why()));
     }
     let journal = env.journal.clone();
-    let batch = tokio::task::spawn_blocking(move || crate::queue::submit(&journal, &info, &screened))
+    let batch = tokio::task::spawn_blocking(move || crate::queue::submit(&journal, &info, decision))
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| format!("journal: {e:#}"))?;
+        .map_err(|e| e.to_string())?;
     engine.run_batch(&batch, Some(events.clone()), cancel.clone()).await.map_err(|e| format!("the queue stopped: {e:#}"))
+}
+
+/// The gate's decision on everything a run can know up front (pass 1 and the deactivations; the
+/// member changes of objects pass 1 creates follow): what confirmations show.
+pub fn preview(live: &super::live::LivePlan, safety: &crate::queue::Safety) -> crate::queue::Decision {
+    let Passes { mut first, deactivations, .. } = passes(&live.plan, &|id| live.update_emails.get(id).cloned());
+    first.extend(deactivations);
+    crate::queue::gate(safety, first, &live.knowledge)
 }
 
 /// How an [`apply_live`] run ended.
@@ -391,8 +408,9 @@ pub const PASS1_STOPPED: &str =
 /// Run a computed plan through the action queue in its two passes, without printing: progress
 /// goes to `events` (the queue's own events), and the state of the policy is saved when
 /// everything succeeded. The caller has already shown the plan and had it confirmed (ceilings
-/// included); this does not ask again. Pass 2 is not queued when pass 1 did not fully succeed,
-/// or when `cancel` was set.
+/// included); this does not ask again, but every pass goes through the gate (read-only and a
+/// ceiling not passed in `env.safety` stop it with an error before anything is journaled). Pass 2
+/// is not queued when pass 1 did not fully succeed, or when `cancel` was set.
 pub async fn apply_live(
     client: &ScimClient,
     live: &super::live::LivePlan,
@@ -421,7 +439,8 @@ pub async fn apply_live(
         description: format!("policy {name} pass {pass}: {text}"),
     };
     if !first.is_empty() {
-        let r = run_pass(&engine, &env, first, info(1, "create, update, groups"), &mut out.skipped, &events, &cancel).await?;
+        let r =
+            run_pass(&engine, &env, &live.knowledge, first, info(1, "create, update, groups"), &mut out.skipped, &events, &cancel).await?;
         let ok = r.all_succeeded();
         out.batches.push(r);
         if !ok || cancel.is_cancelled() {
@@ -436,8 +455,17 @@ pub async fn apply_live(
     second.extend(deactivations);
     let mut ok = true;
     if !second.is_empty() {
-        let r = run_pass(&engine, &env, second, info(2, "memberships of new objects, deactivations"), &mut out.skipped, &events, &cancel)
-            .await?;
+        let r = run_pass(
+            &engine,
+            &env,
+            &live.knowledge,
+            second,
+            info(2, "memberships of new objects, deactivations"),
+            &mut out.skipped,
+            &events,
+            &cancel,
+        )
+        .await?;
         ok = r.all_succeeded();
         out.batches.push(r);
     }

@@ -77,6 +77,9 @@ pub struct LivePlan {
     pub state_file: PathBuf,
     /// Current email of every user the plan updates (id -> email).
     pub update_emails: HashMap<String, String>,
+    /// What the gate needs to know about every existing user the plan touches (their state and
+    /// account), read with the directory the plan was made from.
+    pub knowledge: crate::queue::Knowledge,
 }
 
 /// Load a policy and its source, checking both (errors name file and line).
@@ -117,7 +120,19 @@ pub async fn live_plan_loaded(
         .filter(|u| updated.contains(u.id()))
         .filter_map(|u| Some((u.id().to_string(), u.primary_email()?.to_string())))
         .collect();
-    Ok(LivePlan { policy, plan, prior, active_users, state_file, update_emails })
+    let touched: HashSet<&str> = plan
+        .reactivations
+        .iter()
+        .map(|r| r.id.as_str())
+        .chain(plan.deactivations.iter().map(|d| d.id.as_str()))
+        .chain(updated.iter().copied())
+        .chain(plan.member_adds.iter().chain(&plan.member_removes).flat_map(|mc| mc.members.iter()).filter_map(|m| match m {
+            super::plan::MemberRef::User { id, .. } => Some(id.as_str()),
+            super::plan::MemberRef::Pending { .. } => None,
+        }))
+        .collect();
+    let knowledge = crate::queue::Knowledge::from_users(users.iter().filter(|u| touched.contains(u.id())));
+    Ok(LivePlan { policy, plan, prior, active_users, state_file, update_emails, knowledge })
 }
 
 /// One line of counts: what a plan creates, updates and deactivates.

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{Attr, Membership, Part, Policy, PolicyError, RemoveAction, RuleRemoval, Template, normalize_user_name};
 use super::source::{Source, SourceRow};
-use crate::scim::types::{Group, Member, Role, User};
+use crate::scim::types::{Group, Member, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -347,18 +347,11 @@ fn ser_user<S: serde::Serializer>(u: &User, s: S) -> Result<S::Ok, S::Error> {
 /// (a `roles` entry `primary_owner`, as a string or an object's value, any case, spaces or `_`),
 /// and the policy's `protected_users` (emails or userNames).
 pub fn never_deactivate(u: &User, protected: &[String]) -> Option<&'static str> {
-    if u.emails.iter().flatten().any(|e| e.value.as_deref().is_some_and(|v| v.trim().to_lowercase().ends_with("@slack-bots.com"))) {
-        return Some("bot user");
-    }
-    let owner = u.roles.iter().flatten().any(|r| {
-        let v = match r {
-            Role::Text(s) => Some(s.as_str()),
-            Role::Object(mv) => mv.value.as_deref(),
-        };
-        v.is_some_and(|v| v.trim().to_lowercase().replace([' ', '-'], "_") == "primary_owner")
-    });
-    if owner {
-        return Some("primary owner");
+    // The same classifier the gate uses (`queue::gate::account_of`).
+    match crate::queue::gate::account_of(u) {
+        crate::queue::gate::Account::Bot => return Some("bot user"),
+        crate::queue::gate::Account::PrimaryOwner => return Some("primary owner"),
+        crate::queue::gate::Account::Member => {}
     }
     if !protected.is_empty() {
         let email = u.primary_email().map(|e| e.trim().to_lowercase());
@@ -836,9 +829,9 @@ mod tests {
         assert_eq!(never_deactivate(&u, &[]), Some("bot user"));
         u.emails = Some(vec![MultiValue::email("boss@x.com", true)]);
         assert_eq!(never_deactivate(&u, &[]), None);
-        u.roles = Some(vec![Role::Text("Primary Owner".into())]);
+        u.roles = Some(vec![crate::scim::types::Role::Text("Primary Owner".into())]);
         assert_eq!(never_deactivate(&u, &[]), Some("primary owner"));
-        u.roles = Some(vec![Role::Text("admin".into())]);
+        u.roles = Some(vec![crate::scim::types::Role::Text("admin".into())]);
         assert_eq!(never_deactivate(&u, &["boss@x.com".into()]), Some("protected_users"));
     }
 

@@ -112,24 +112,236 @@ pub enum Action {
     },
 }
 
+/// Every kind of action, in the order a mixed batch runs them (see [`KindSpec::phase`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActionKind {
+    CreateUser,
+    Reactivate,
+    UpdateUser,
+    CreateGroup,
+    RenameGroup,
+    AddMembers,
+    RemoveMembers,
+    Deactivate,
+    DeleteGroup,
+}
+
+/// What an action is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    User,
+    Group,
+}
+
+/// Everything about an action kind that is not in its values: one row of [`KINDS`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct KindSpec {
+    pub kind: ActionKind,
+    /// The name in reports, logs and the journal (`deactivate`, `add_members`, ...).
+    pub name: &'static str,
+    /// Batches run phase by phase, lowest first: create before use, deactivate last.
+    pub phase: u8,
+    /// It changes Slack (the gate refuses it in read-only mode).
+    pub writes: bool,
+    /// It takes something away: confirmations warn, and above the threshold ask for the count.
+    pub destructive: bool,
+    pub subject: Subject,
+    /// The verb of the gate's summary: "3 to deactivate".
+    pub verb: &'static str,
+    /// The `active` a user is left with, for kinds that (de)activate (the gate skips a user
+    /// already in that state; the console patches its rows when the op is done).
+    pub leaves_active: Option<bool>,
+    /// The skip reason when the target is already as asked ("already deactivated").
+    pub no_op: &'static str,
+    /// The kind that undoes this one, if any (the value is built by [`Action::inverse`]).
+    pub inverse: Option<ActionKind>,
+}
+
+/// The registry: one row per kind, in [`ActionKind`] order. Adding a kind means a variant of
+/// [`Action`], a row here, its arms in the `match`es of `impl Action` below and its execution in
+/// `engine.rs` (the compiler points at each); nothing else keeps a list of actions.
+pub const KINDS: [KindSpec; 9] = [
+    KindSpec {
+        kind: ActionKind::CreateUser,
+        name: "create_user",
+        phase: 0,
+        writes: true,
+        destructive: false,
+        subject: Subject::User,
+        verb: "create user",
+        leaves_active: None,
+        no_op: "already exists",
+        // Slack never deletes a user through SCIM, and deactivating is not the same thing.
+        inverse: None,
+    },
+    KindSpec {
+        kind: ActionKind::Reactivate,
+        name: "reactivate",
+        phase: 1,
+        writes: true,
+        destructive: false,
+        subject: Subject::User,
+        verb: "reactivate",
+        leaves_active: Some(true),
+        no_op: "already active",
+        inverse: Some(ActionKind::Deactivate),
+    },
+    KindSpec {
+        kind: ActionKind::UpdateUser,
+        name: "update_user",
+        phase: 2,
+        writes: true,
+        destructive: false,
+        subject: Subject::User,
+        verb: "update",
+        leaves_active: None,
+        no_op: "already up to date",
+        // The old values are not part of the action (a later issue may journal them).
+        inverse: None,
+    },
+    KindSpec {
+        kind: ActionKind::CreateGroup,
+        name: "create_group",
+        phase: 3,
+        writes: true,
+        destructive: false,
+        subject: Subject::Group,
+        verb: "create group",
+        leaves_active: None,
+        no_op: "already exists",
+        inverse: Some(ActionKind::DeleteGroup),
+    },
+    KindSpec {
+        kind: ActionKind::RenameGroup,
+        name: "rename_group",
+        phase: 4,
+        writes: true,
+        destructive: false,
+        subject: Subject::Group,
+        verb: "rename group",
+        leaves_active: None,
+        no_op: "already has that name",
+        inverse: Some(ActionKind::RenameGroup),
+    },
+    KindSpec {
+        kind: ActionKind::AddMembers,
+        name: "add_members",
+        phase: 5,
+        writes: true,
+        destructive: false,
+        subject: Subject::Group,
+        verb: "add members",
+        leaves_active: None,
+        no_op: "already members",
+        inverse: Some(ActionKind::RemoveMembers),
+    },
+    KindSpec {
+        kind: ActionKind::RemoveMembers,
+        name: "remove_members",
+        phase: 6,
+        writes: true,
+        destructive: true,
+        subject: Subject::Group,
+        verb: "remove members",
+        leaves_active: None,
+        no_op: "not members",
+        inverse: Some(ActionKind::AddMembers),
+    },
+    KindSpec {
+        kind: ActionKind::Deactivate,
+        name: "deactivate",
+        phase: 7,
+        writes: true,
+        destructive: true,
+        subject: Subject::User,
+        verb: "deactivate",
+        leaves_active: Some(false),
+        no_op: "already deactivated",
+        inverse: Some(ActionKind::Reactivate),
+    },
+    KindSpec {
+        kind: ActionKind::DeleteGroup,
+        name: "delete_group",
+        phase: 8,
+        writes: true,
+        destructive: true,
+        subject: Subject::Group,
+        verb: "delete group",
+        leaves_active: None,
+        no_op: "already deleted",
+        // The members are gone with the group; a new group would have a new id.
+        inverse: None,
+    },
+];
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 9] = [
+        ActionKind::CreateUser,
+        ActionKind::Reactivate,
+        ActionKind::UpdateUser,
+        ActionKind::CreateGroup,
+        ActionKind::RenameGroup,
+        ActionKind::AddMembers,
+        ActionKind::RemoveMembers,
+        ActionKind::Deactivate,
+        ActionKind::DeleteGroup,
+    ];
+
+    pub fn spec(self) -> &'static KindSpec {
+        &KINDS[self as usize]
+    }
+
+    /// The kind whose report name this is.
+    pub fn from_name(name: &str) -> Option<ActionKind> {
+        KINDS.iter().find(|k| k.name == name).map(|k| k.kind)
+    }
+}
+
 impl Action {
-    /// The name used in reports and logs.
-    pub fn name(&self) -> &'static str {
+    /// The one place a value is mapped to its kind.
+    pub fn kind(&self) -> ActionKind {
         match self {
-            Action::Deactivate { .. } => "deactivate",
-            Action::Reactivate { .. } => "reactivate",
-            Action::CreateUser { .. } => "create_user",
-            Action::UpdateUser { .. } => "update_user",
-            Action::CreateGroup { .. } => "create_group",
-            Action::RenameGroup { .. } => "rename_group",
-            Action::DeleteGroup { .. } => "delete_group",
-            Action::AddMembers { .. } => "add_members",
-            Action::RemoveMembers { .. } => "remove_members",
+            Action::Deactivate { .. } => ActionKind::Deactivate,
+            Action::Reactivate { .. } => ActionKind::Reactivate,
+            Action::CreateUser { .. } => ActionKind::CreateUser,
+            Action::UpdateUser { .. } => ActionKind::UpdateUser,
+            Action::CreateGroup { .. } => ActionKind::CreateGroup,
+            Action::RenameGroup { .. } => ActionKind::RenameGroup,
+            Action::DeleteGroup { .. } => ActionKind::DeleteGroup,
+            Action::AddMembers { .. } => ActionKind::AddMembers,
+            Action::RemoveMembers { .. } => ActionKind::RemoveMembers,
         }
     }
 
+    pub fn spec(&self) -> &'static KindSpec {
+        self.kind().spec()
+    }
+
+    /// The name used in reports and logs.
+    pub fn name(&self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The phase the batch runs it in.
+    pub fn phase(&self) -> u8 {
+        self.spec().phase
+    }
+
     pub fn is_destructive(&self) -> bool {
-        matches!(self, Action::Deactivate { .. } | Action::DeleteGroup { .. } | Action::RemoveMembers { .. })
+        self.spec().destructive
+    }
+
+    pub fn writes(&self) -> bool {
+        self.spec().writes
+    }
+
+    /// The user this action (de)activates and the `active` it leaves them with.
+    pub fn leaves_user(&self) -> Option<(&str, bool)> {
+        let active = self.spec().leaves_active?;
+        match self {
+            Action::Deactivate { target } | Action::Reactivate { target } => target.id.as_deref().map(|id| (id, active)),
+            _ => None,
+        }
     }
 
     pub fn target(&self) -> Target {
@@ -180,6 +392,26 @@ impl Action {
         }
     }
 
+    /// The action that undoes this one once it is done (`KindSpec::inverse`). `created` is the id
+    /// the op's result named (a created group's `S…`), which only creates need.
+    pub fn inverse(&self, created: Option<&str>) -> Option<Action> {
+        let a = match self {
+            Action::Deactivate { target } => Action::Reactivate { target: target.clone() },
+            Action::Reactivate { target } => Action::Deactivate { target: target.clone() },
+            Action::AddMembers { group_id, group_name, user_ids } => {
+                Action::RemoveMembers { group_id: group_id.clone(), group_name: group_name.clone(), user_ids: user_ids.clone() }
+            }
+            Action::RemoveMembers { group_id, group_name, user_ids } => {
+                Action::AddMembers { group_id: group_id.clone(), group_name: group_name.clone(), user_ids: user_ids.clone() }
+            }
+            Action::RenameGroup { id, from, to } => Action::RenameGroup { id: id.clone(), from: to.clone(), to: from.clone() },
+            Action::CreateGroup { name, .. } => Action::DeleteGroup { id: created?.to_string(), name: name.clone() },
+            Action::CreateUser { .. } | Action::UpdateUser { .. } | Action::DeleteGroup { .. } => return None,
+        };
+        debug_assert_eq!(Some(a.kind()), self.spec().inverse);
+        Some(a)
+    }
+
     /// Parameters for the report's `detail` column (never secrets: passwords are dropped).
     pub fn detail(&self) -> Value {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
@@ -216,5 +448,54 @@ mod tests {
         }
         assert!(!a.detail().to_string().contains("\"pw\""));
         assert_eq!(a.object_key(), "new-user:ann@x.example");
+    }
+
+    fn one_of_each() -> Vec<Action> {
+        let t = Target { id: Some("W1".into()), email: Some("a@x.example".into()), ..Default::default() };
+        let ids = vec!["W1".to_string()];
+        vec![
+            Action::CreateUser { target: t.clone(), user: User::default() },
+            Action::Reactivate { target: t.clone() },
+            Action::UpdateUser { target: t.clone(), update: UpdateSpec { set: User::default(), clear: vec![] } },
+            Action::CreateGroup { name: "g".into(), members: ids.clone() },
+            Action::RenameGroup { id: "S1".into(), from: "g".into(), to: "h".into() },
+            Action::AddMembers { group_id: "S1".into(), group_name: "g".into(), user_ids: ids.clone() },
+            Action::RemoveMembers { group_id: "S1".into(), group_name: "g".into(), user_ids: ids },
+            Action::Deactivate { target: t },
+            Action::DeleteGroup { id: "S1".into(), name: "g".into() },
+        ]
+    }
+
+    #[test]
+    fn the_registry_has_one_row_per_kind_in_phase_order() {
+        for (i, k) in ActionKind::ALL.iter().enumerate() {
+            assert_eq!(KINDS[i].kind, *k, "row {i} is in ActionKind order");
+            assert_eq!(k.spec().phase as usize, i, "phases follow the kind order");
+            assert_eq!(ActionKind::from_name(k.spec().name), Some(*k));
+        }
+        let all = one_of_each();
+        assert_eq!(all.iter().map(Action::kind).collect::<Vec<_>>(), ActionKind::ALL);
+        // The journal's `kind` tag and the report's name are the same word.
+        for a in &all {
+            assert_eq!(serde_json::to_value(a).unwrap()["kind"], a.name(), "{a:?}");
+        }
+        let destructive: Vec<&str> = all.iter().filter(|a| a.is_destructive()).map(Action::name).collect();
+        assert_eq!(destructive, ["remove_members", "deactivate", "delete_group"]);
+    }
+
+    #[test]
+    fn inverses_undo_and_round_trip() {
+        for a in one_of_each() {
+            let inv = a.inverse(Some("S9"));
+            assert_eq!(inv.as_ref().map(Action::kind), a.spec().inverse, "{a:?}");
+            if let Some(inv) = inv
+                && a.kind() != ActionKind::CreateGroup
+            {
+                assert_eq!(inv.inverse(None), Some(a.clone()), "undoing the undo gives the action back");
+            }
+        }
+        let create = Action::CreateGroup { name: "g".into(), members: vec![] };
+        assert_eq!(create.inverse(None), None, "a create needs the id it produced");
+        assert_eq!(create.inverse(Some("S9")), Some(Action::DeleteGroup { id: "S9".into(), name: "g".into() }));
     }
 }

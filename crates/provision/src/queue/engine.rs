@@ -13,8 +13,17 @@
 //! 360/min (6/s) without ever exceeding either row. The PATCH answer also returns the user, so
 //! those deactivations are verified for free. Use `Delete` to stay with the documented
 //! deactivation call only.
+//!
+//! **Every answer is checked.** A write Slack answers with the object (PATCH or POST of a user,
+//! POST of a group) is checked on that answer; one it answers without it (a DELETE, a group
+//! PATCH, an empty 2xx) is followed by a read of the object ([`READBACK_WAITS`]). An object left
+//! in the wrong state fails the op with the error code `surprise`; a read-back that cannot be
+//! made fails it with `unverified` (every such write is safe to repeat with `F`).
+//!
+//! The engine runs only a [`GatedBatch`]: a batch the gate decided (`gate.rs`).
 
 use super::action::Action;
+use super::gate::GatedBatch;
 use super::journal::{Finish, Journal, OpRow, OpState};
 use crate::scim::client::RETRIES;
 use crate::scim::ratelimit::Endpoint;
@@ -66,15 +75,27 @@ impl std::str::FromStr for DeactivateVia {
     }
 }
 
+/// The waits before each further read-back when the first read after a write still shows the
+/// old state. Slack is eventually consistent on deactivation (reference §8.5: its own tests poll
+/// `GET /Users/{id}` up to 10 times, a second apart, "there is some delay"), so one stale read is
+/// not yet a surprise; but the poll is bounded (five reads over 3.75 s) so that one lagging
+/// object does not hold a worker for long. Each read is a `GET` (`GET /Users/{id}`: 300/min, under
+/// the org's 1,000 reads/min), never a write row: at the fastest bulk rate (3 DELETEs a second)
+/// the read-backs use 180 of those 300 a minute, and only a stale read costs more than one.
+pub const READBACK_WAITS: [Duration; 4] =
+    [Duration::from_millis(250), Duration::from_millis(500), Duration::from_secs(1), Duration::from_secs(2)];
+
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub workers: usize,
     pub deactivate_via: DeactivateVia,
+    /// See [`READBACK_WAITS`] (tests shorten them).
+    pub readback_waits: Vec<Duration>,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { workers: 24, deactivate_via: DeactivateVia::Both }
+        EngineConfig { workers: 24, deactivate_via: DeactivateVia::Both, readback_waits: READBACK_WAITS.to_vec() }
     }
 }
 
@@ -132,6 +153,18 @@ struct Executed {
     note: Option<String>,
     /// The server's answer contradicts what was asked (reference §8.4): reported as a failure.
     surprise: Option<String>,
+    /// The write was answered, but reading it back failed: reported as a failure (`unverified`).
+    unverified: Option<String>,
+}
+
+/// One read-back of an object after a write.
+enum Probe {
+    /// As asked.
+    Good,
+    /// Not (yet) as asked: read again, then a surprise.
+    Wrong(String),
+    /// The read failed.
+    Failed(ScimError),
 }
 
 impl Engine {
@@ -152,13 +185,14 @@ impl Engine {
         tokio::task::spawn_blocking(move || f(&j)).await?
     }
 
-    /// Run every open (pending or interrupted) op of a batch to a final state.
+    /// Run every open (pending or interrupted) op of a gated batch to a final state.
     pub async fn run_batch(
         &self,
-        batch_id: &str,
+        batch: &GatedBatch,
         events: Option<UnboundedSender<QueueEvent>>,
         cancel: Cancel,
     ) -> anyhow::Result<BatchResult> {
+        let batch_id = batch.id();
         let started = Instant::now();
         let bid = batch_id.to_string();
         let ops = self.blocking(move |j| j.ops(&bid)).await?;
@@ -235,14 +269,19 @@ impl Engine {
             })
             .await;
         let (state, finish, message) = match result {
-            Ok(Executed { note, surprise: None }) => {
+            Ok(Executed { note, surprise: None, unverified: None }) => {
                 let msg = note.clone().unwrap_or_else(|| "ok".into());
                 (OpState::Done, Finish { retries, note, ..Default::default() }, msg)
             }
-            Ok(Executed { note, surprise: Some(s) }) => (
+            Ok(Executed { note, surprise: Some(s), .. }) => (
                 OpState::Failed,
                 Finish { retries, note, error_code: Some("surprise".into()), error_message: Some(s.clone()), ..Default::default() },
                 format!("SURPRISE: {s}"),
+            ),
+            Ok(Executed { note, unverified: Some(u), .. }) => (
+                OpState::Failed,
+                Finish { retries, note, error_code: Some("unverified".into()), error_message: Some(u.clone()), ..Default::default() },
+                u,
             ),
             Err(e) => {
                 let msg = e.to_string();
@@ -288,6 +327,66 @@ impl Engine {
         }
     }
 
+    /// Read an object back until `probe` says it is as asked, at most `1 + readback_waits` times.
+    async fn read_back<T, F, Fut>(&self, what: &str, mut read: F, probe: impl Fn(Result<T, ScimError>) -> Probe) -> Executed
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ScimError>>,
+    {
+        let started = Instant::now();
+        let mut reads = 0;
+        let mut last = String::new();
+        for wait in std::iter::once(Duration::ZERO).chain(self.config.readback_waits.iter().copied()) {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            reads += 1;
+            match probe(read().await) {
+                Probe::Good => return Executed::default(),
+                Probe::Wrong(m) => last = m,
+                Probe::Failed(e) => {
+                    return Executed {
+                        unverified: Some(format!("{what} was answered, but reading it back failed: {e} (repeating it is safe: F retries)")),
+                        ..Default::default()
+                    };
+                }
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        Executed {
+            surprise: Some(format!("{what} was answered as done, but {last} ({reads} reads over {secs:.1}s)")),
+            ..Default::default()
+        }
+    }
+
+    /// After an answer without the user: read them until `active` is `want`.
+    async fn read_back_user(&self, id: &str, want: bool) -> Executed {
+        let what = format!("{} {id}", if want { "reactivating" } else { "deactivating" });
+        self.read_back(
+            &what,
+            || self.client.get_user(id),
+            |r| match r {
+                Ok(u) if u.active == Some(want) => Probe::Good,
+                Ok(u) => Probe::Wrong(format!("{} is still {}", u.primary_email().unwrap_or(u.id()), active_word(u.active))),
+                Err(e) => Probe::Failed(e),
+            },
+        )
+        .await
+    }
+
+    /// After a group PATCH (answered 204 on v1, and the client keeps no body): read the group.
+    async fn read_back_group(&self, id: &str, what: &str, check: impl Fn(&crate::scim::Group) -> Option<String>) -> Executed {
+        self.read_back(
+            what,
+            || self.client.get_group(id),
+            |r| match r {
+                Ok(g) => check(&g).map_or(Probe::Good, Probe::Wrong),
+                Err(e) => Probe::Failed(e),
+            },
+        )
+        .await
+    }
+
     async fn execute(&self, action: &Action, resumed: bool) -> Result<Executed, ScimError> {
         let c = &self.client;
         match action {
@@ -299,8 +398,9 @@ impl Engine {
                         Ok(expect_active(&u, false))
                     }
                     _ => {
+                        // DELETE answers 204 (v2) or an empty 200 (v1): nothing to check but the user.
                         c.deactivate(id).await?;
-                        Ok(Executed::default())
+                        Ok(self.read_back_user(id, false).await)
                     }
                 }
             }
@@ -315,7 +415,7 @@ impl Engine {
                 {
                     return Ok(Executed {
                         note: Some(format!("already exists as {} (created before the interruption)", existing.id())),
-                        surprise: None,
+                        ..Default::default()
                     });
                 }
                 let u = c.create_user(user).await?;
@@ -332,28 +432,67 @@ impl Engine {
             }
             Action::CreateGroup { name, members } => {
                 if resumed && let Some(g) = c.find_group_by_name(name).await? {
-                    return Ok(Executed { note: Some(format!("already exists as {}", g.id())), surprise: None });
+                    return Ok(Executed { note: Some(format!("already exists as {}", g.id())), ..Default::default() });
                 }
                 let g = c.create_group(name, members).await?;
-                Ok(Executed { note: Some(format!("created {}", g.id())), surprise: None })
+                let mut ex = Executed { note: Some(format!("created {}", g.id())), ..Default::default() };
+                if !g.name().trim().eq_ignore_ascii_case(name.trim()) {
+                    ex.surprise = Some(format!("Slack created group {} named {:?}, not {name:?}", g.id(), g.name()));
+                }
+                Ok(ex)
             }
             Action::RenameGroup { id, to, .. } => {
                 c.rename_group(id, to).await?;
-                Ok(Executed::default())
+                Ok(self
+                    .read_back_group(id, &format!("renaming group {id}"), |g| {
+                        (g.name() != to.as_str()).then(|| format!("it is named {:?}, not {to:?}", g.name()))
+                    })
+                    .await)
             }
             Action::DeleteGroup { id, .. } => match c.delete_group(id).await {
-                Err(e) if resumed && e.is_not_found() => Ok(Executed { note: Some("already deleted".into()), surprise: None }),
-                r => r.map(|_| Executed::default()),
+                Err(e) if resumed && e.is_not_found() => Ok(Executed { note: Some("already deleted".into()), ..Default::default() }),
+                Err(e) => Err(e),
+                Ok(()) => Ok(self
+                    .read_back(
+                        &format!("deleting group {id}"),
+                        || c.get_group(id),
+                        |r| match r {
+                            Err(e) if e.is_not_found() => Probe::Good,
+                            Ok(g) => Probe::Wrong(format!("group {} still exists", g.name())),
+                            Err(e) => Probe::Failed(e),
+                        },
+                    )
+                    .await),
             },
             Action::AddMembers { group_id, user_ids, .. } => {
                 c.add_members(group_id, user_ids).await?;
-                Ok(Executed::default())
+                Ok(self
+                    .read_back_group(group_id, &format!("adding members to {group_id}"), |g| {
+                        let have: std::collections::HashSet<&str> = g.member_ids().collect();
+                        let missing = user_ids.iter().filter(|u| !have.contains(u.as_str())).count();
+                        (missing > 0).then(|| format!("{missing} of {} users are not members", user_ids.len()))
+                    })
+                    .await)
             }
             Action::RemoveMembers { group_id, user_ids, .. } => {
                 c.remove_members(group_id, user_ids).await?;
-                Ok(Executed::default())
+                Ok(self
+                    .read_back_group(group_id, &format!("removing members from {group_id}"), |g| {
+                        let gone: std::collections::HashSet<&str> = user_ids.iter().map(String::as_str).collect();
+                        let left = g.member_ids().filter(|m| gone.contains(m)).count();
+                        (left > 0).then(|| format!("{left} of {} users are still members", user_ids.len()))
+                    })
+                    .await)
             }
         }
+    }
+}
+
+fn active_word(a: Option<bool>) -> &'static str {
+    match a {
+        Some(true) => "active",
+        Some(false) => "deactivated",
+        None => "of unknown state",
     }
 }
 
@@ -364,13 +503,13 @@ fn need_id(id: Option<&str>) -> Result<&str, ScimError> {
 fn expect_active(u: &User, want: bool) -> Executed {
     match u.active {
         Some(a) if a != want => Executed {
-            note: None,
             surprise: Some(format!(
                 "Slack answered with {} {} but it should be {}",
                 u.primary_email().unwrap_or(u.id()),
                 if a { "active" } else { "deactivated" },
                 if want { "active" } else { "deactivated" }
             )),
+            ..Default::default()
         },
         _ => Executed::default(),
     }

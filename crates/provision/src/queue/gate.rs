@@ -1,0 +1,722 @@
+//! The gate: the one function every write passes before anything is journaled or sent.
+//!
+//! [`gate`] takes the profile's [`Safety`] rules, the actions a front end built and what the
+//! caller knows about their targets ([`Knowledge`]), and decides, in this order:
+//!
+//! 1. **read-only**: every action that writes is refused (nothing is journaled, nothing is sent);
+//! 2. **protected**: users on the profile's `protected` list are skipped;
+//! 3. **accounts Slack refuses**: deactivating the primary owner or a bot is skipped before it is
+//!    sent (Slack would answer `cannot_disable_primary_owner` / `cannot_disable_bot_user_with_scim`);
+//! 4. **no-ops**: targets already in the requested state are skipped (`already deactivated`);
+//! 5. **ceilings**: more deactivations than `max_deactivations` hold the whole batch until the
+//!    admin passes it (`--force`, or a typed count: [`Decision::pass_ceiling`]).
+//!
+//! The [`Decision`] it returns is what confirmations show ([`Decision::summary`]: "3 to deactivate
+//! · skipped: 1 already deactivated, 1 bot, 1 primary owner") and the only thing [`submit`]
+//! journals; the engine runs only a [`GatedBatch`], which only [`submit`] and [`regate`] (resume
+//! and retry, which pass the gate again) make. So no front end can write around the gate: there
+//! is no other way to get a batch the engine will run.
+//!
+//! **What the gate knows.** [`gate`] is pure: it decides from the caller's [`Knowledge`]. Every
+//! front end has the target users at hand (the console's table, the headless commands' lookups,
+//! the policy's live directory); resume and retry, which start from the journal, fetch them first
+//! with [`Knowledge::fetch`]. A target the caller knows nothing about is not skipped for its
+//! state: it is sent, Slack refuses what it refuses, and the engine's read-back catches the rest.
+
+use super::action::{Action, ActionKind, Subject};
+use super::journal::{BatchInfo, Finish, Journal, OpState};
+use crate::scim::types::Role;
+use crate::scim::{ScimClient, ScimError, User};
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Default per-run ceiling on deactivations (accidental-deletion prevention).
+pub const DEFAULT_MAX_DEACTIVATIONS: usize = 100;
+
+/// The profile's rules, plus the run's `--read-only` and `--force`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Safety {
+    /// `--read-only`: refuse every write.
+    pub read_only: bool,
+    /// Emails (any case), userNames or ids that are never touched.
+    pub protected: Vec<String>,
+    pub max_deactivations: usize,
+    /// Let a run pass the ceiling.
+    pub force: bool,
+}
+
+impl Default for Safety {
+    fn default() -> Self {
+        Safety { read_only: false, protected: Vec::new(), max_deactivations: DEFAULT_MAX_DEACTIVATIONS, force: false }
+    }
+}
+
+impl Safety {
+    pub fn from_profile(p: &crate::config::Profile, force: bool) -> Safety {
+        Safety {
+            protected: p.protected.clone(),
+            max_deactivations: p.max_deactivations.unwrap_or(DEFAULT_MAX_DEACTIVATIONS),
+            force,
+            ..Safety::default()
+        }
+    }
+
+    pub fn with_read_only(self, read_only: bool) -> Safety {
+        Safety { read_only, ..self }
+    }
+
+    /// The gate's first rule on its own, for a front end that wants to refuse before it even
+    /// builds actions (a headless write command before it connects, a name prompt before it
+    /// opens). [`gate`] applies the same rule to every action.
+    pub fn refuses_writes(&self) -> Option<Hold> {
+        self.read_only.then_some(Hold::ReadOnly)
+    }
+
+    fn is_protected(&self, id: Option<&str>, email: Option<&str>, user_name: Option<&str>) -> bool {
+        self.protected.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).any(|p| {
+            id.is_some_and(|id| id == p)
+                || email.is_some_and(|e| e.trim().eq_ignore_ascii_case(p))
+                || user_name.is_some_and(|n| n.trim().eq_ignore_ascii_case(p))
+        })
+    }
+}
+
+/// What kind of account a user is, as far as Slack's refusals go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Account {
+    Member,
+    /// A `roles` entry `primary_owner` (a string or an object's value; any case, spaces or `-`).
+    PrimaryOwner,
+    /// An email at `slack-bots.com` (reference §3: `botuser-T…-A…@slack-bots.com`).
+    Bot,
+}
+
+pub fn is_bot_email(email: &str) -> bool {
+    email.trim().to_ascii_lowercase().ends_with("@slack-bots.com")
+}
+
+/// The one classifier of the accounts Slack refuses to deactivate (the policy planner uses it too).
+pub fn account_of(u: &User) -> Account {
+    if u.emails.iter().flatten().any(|e| e.value.as_deref().is_some_and(is_bot_email)) {
+        return Account::Bot;
+    }
+    let owner = u.roles.iter().flatten().any(|r| {
+        let v = match r {
+            Role::Text(s) => Some(s.as_str()),
+            Role::Object(mv) => mv.value.as_deref(),
+        };
+        v.is_some_and(|v| v.trim().to_lowercase().replace([' ', '-'], "_") == "primary_owner")
+    });
+    if owner { Account::PrimaryOwner } else { Account::Member }
+}
+
+/// What the gate needs to know about one user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserFacts {
+    pub active: Option<bool>,
+    pub email: Option<String>,
+    pub user_name: Option<String>,
+    pub account: Account,
+}
+
+impl UserFacts {
+    pub fn of(u: &User) -> UserFacts {
+        UserFacts { active: u.active, email: u.primary_email().map(str::to_string), user_name: u.user_name.clone(), account: account_of(u) }
+    }
+}
+
+/// What the caller knows about the targets, by user id.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Knowledge {
+    users: HashMap<String, UserFacts>,
+}
+
+/// Up to this many unknown users are read one by one (`GET /Users/{id}`, 300/min); more are read
+/// by listing every user (1,000 a page under the 1,000 reads/min org budget), which is cheaper.
+pub const FETCH_ONE_BY_ONE: usize = 50;
+
+impl Knowledge {
+    pub fn from_users<'a>(users: impl IntoIterator<Item = &'a User>) -> Knowledge {
+        let mut k = Knowledge::default();
+        for u in users {
+            k.add(u);
+        }
+        k
+    }
+
+    pub fn add(&mut self, u: &User) {
+        if let Some(id) = u.id.as_deref().filter(|s| !s.is_empty()) {
+            self.users.insert(id.to_string(), UserFacts::of(u));
+        }
+    }
+
+    pub fn user(&self, id: &str) -> Option<&UserFacts> {
+        self.users.get(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// The user ids the gate would look at for these actions.
+    fn wanted(safety: &Safety, actions: &[Action]) -> Vec<String> {
+        let mut ids = HashSet::new();
+        for a in actions {
+            match a {
+                Action::RemoveMembers { user_ids, .. } if !safety.protected.is_empty() => ids.extend(user_ids.iter().cloned()),
+                a if a.spec().subject == Subject::User && a.kind() != ActionKind::CreateUser => {
+                    ids.extend(a.target().id.filter(|s| !s.is_empty()))
+                }
+                _ => {}
+            }
+        }
+        let mut ids: Vec<String> = ids.into_iter().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Read the targets of `actions` that the gate looks at (the async half of the gate, for
+    /// callers that start from the journal: resume and retry). A user Slack does not know is left
+    /// unknown (the op then fails with Slack's reason).
+    pub async fn fetch(client: &ScimClient, safety: &Safety, actions: &[Action]) -> Result<Knowledge, ScimError> {
+        let ids = Self::wanted(safety, actions);
+        let mut k = Knowledge::default();
+        if ids.is_empty() {
+            return Ok(k);
+        }
+        if ids.len() > FETCH_ONE_BY_ONE {
+            let want: HashSet<&str> = ids.iter().map(String::as_str).collect();
+            for u in client.all_users(None).await? {
+                if want.contains(u.id()) {
+                    k.add(&u);
+                }
+            }
+            return Ok(k);
+        }
+        let got: Vec<Result<User, ScimError>> = futures::stream::iter(ids.into_iter().map(|id| {
+            let client = client.clone();
+            async move { client.get_user(&id).await }
+        }))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+        for r in got {
+            match r {
+                Ok(u) => k.add(&u),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(k)
+    }
+}
+
+/// Why the gate skipped an action. The order is the summary's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkipReason {
+    /// The target is already as asked.
+    AlreadyInState,
+    /// A bot user: Slack refuses to deactivate bots through SCIM.
+    Bot,
+    /// The primary owner: Slack refuses to deactivate them.
+    PrimaryOwner,
+    /// On the profile's `protected` list.
+    Protected,
+    /// `--read-only`.
+    ReadOnly,
+}
+
+impl SkipReason {
+    /// The journal's and the report's `error_code`.
+    pub fn code(self) -> &'static str {
+        match self {
+            SkipReason::AlreadyInState => "already_in_state",
+            SkipReason::Bot => "bot",
+            SkipReason::PrimaryOwner => "primary_owner",
+            SkipReason::Protected => "protected",
+            SkipReason::ReadOnly => "read_only",
+        }
+    }
+
+    /// Words for the summary ("1 bot", "2 bots", "1 already deactivated").
+    pub fn label(self, kind: ActionKind, n: usize) -> String {
+        let one = n == 1;
+        match self {
+            SkipReason::AlreadyInState => kind.spec().no_op.into(),
+            SkipReason::Bot => (if one { "bot" } else { "bots" }).into(),
+            SkipReason::PrimaryOwner => (if one { "primary owner" } else { "primary owners" }).into(),
+            SkipReason::Protected => "protected".into(),
+            SkipReason::ReadOnly => "refused (read-only)".into(),
+        }
+    }
+
+    /// One sentence for the Log, the journal's note and the report.
+    pub fn explain(self, kind: ActionKind) -> String {
+        match self {
+            SkipReason::AlreadyInState => kind.spec().no_op.to_string(),
+            SkipReason::Bot => "a bot user: Slack refuses to deactivate bots through SCIM (cannot_disable_bot_user_with_scim)".into(),
+            SkipReason::PrimaryOwner => "the primary owner: Slack refuses to deactivate them (cannot_disable_primary_owner)".into(),
+            SkipReason::Protected => "protected by the config's protected list".into(),
+            SkipReason::ReadOnly => "read-only mode: writes are refused".into(),
+        }
+    }
+}
+
+/// One action the gate will not send, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Skip {
+    pub action: Action,
+    pub reason: SkipReason,
+}
+
+impl Skip {
+    pub fn why(&self) -> String {
+        self.reason.explain(self.action.kind())
+    }
+}
+
+/// Why a whole decision may not be journaled as it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hold {
+    /// `--read-only`: nothing may run, ever, in this process.
+    ReadOnly,
+    /// More deactivations than the profile allows: only `--force` or a typed count passes.
+    Ceiling { deactivations: usize, max: usize },
+}
+
+impl std::fmt::Display for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hold::ReadOnly => f.write_str("read-only mode: writes are refused (restart without --read-only to change anything)"),
+            Hold::Ceiling { deactivations, max } => write!(
+                f,
+                "this run would deactivate {deactivations} users, above the ceiling of {max} (max_deactivations in the profile); pass --force if that is really meant"
+            ),
+        }
+    }
+}
+
+/// What the gate decided about a list of actions. Only [`gate`] makes one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    run: Vec<Action>,
+    skipped: Vec<Skip>,
+    hold: Option<Hold>,
+}
+
+impl Decision {
+    /// The actions that will be sent, in the caller's order.
+    pub fn runnable(&self) -> &[Action] {
+        &self.run
+    }
+
+    pub fn skipped(&self) -> &[Skip] {
+        &self.skipped
+    }
+
+    pub fn hold(&self) -> Option<&Hold> {
+        self.hold.as_ref()
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.hold == Some(Hold::ReadOnly)
+    }
+
+    /// The ceiling's warning, when the batch is held by it.
+    pub fn ceiling(&self) -> Option<String> {
+        self.hold.as_ref().filter(|h| matches!(h, Hold::Ceiling { .. })).map(Hold::to_string)
+    }
+
+    /// The admin passed the ceiling (`--force`, or typed the count). Read-only is never passed.
+    pub fn pass_ceiling(mut self) -> Decision {
+        if matches!(self.hold, Some(Hold::Ceiling { .. })) {
+            self.hold = None;
+        }
+        self
+    }
+
+    pub fn deactivations(&self) -> usize {
+        self.run.iter().filter(|a| a.kind() == ActionKind::Deactivate).count()
+    }
+
+    pub fn destructive(&self) -> usize {
+        self.run.iter().filter(|a| a.is_destructive()).count()
+    }
+
+    /// Nothing will be sent.
+    pub fn is_empty(&self) -> bool {
+        self.run.is_empty()
+    }
+
+    /// One line: "3 to deactivate · skipped: 1 already deactivated, 1 bot, 1 primary owner".
+    pub fn summary(&self) -> String {
+        if self.is_read_only() {
+            let n = self.skipped.len();
+            return format!("read-only: {n} operation{} refused, nothing will be sent", if n == 1 { "" } else { "s" });
+        }
+        let mut kinds: BTreeMap<ActionKind, usize> = BTreeMap::new();
+        for a in &self.run {
+            *kinds.entry(a.kind()).or_default() += 1;
+        }
+        let mut s = if kinds.is_empty() {
+            "nothing to run".to_string()
+        } else {
+            kinds.iter().map(|(k, n)| format!("{n} to {}", k.spec().verb)).collect::<Vec<_>>().join(", ")
+        };
+        if !self.skipped.is_empty() {
+            // Grouped by reason, and for no-ops by what "already" means for the kind.
+            let mut groups: BTreeMap<(SkipReason, &'static str), (ActionKind, usize)> = BTreeMap::new();
+            for sk in &self.skipped {
+                let k = sk.action.kind();
+                let key = if sk.reason == SkipReason::AlreadyInState { k.spec().no_op } else { "" };
+                groups.entry((sk.reason, key)).or_insert((k, 0)).1 += 1;
+            }
+            let parts: Vec<String> = groups.iter().map(|((r, _), (k, n))| format!("{n} {}", r.label(*k, *n))).collect();
+            s.push_str(&format!(" · skipped: {}", parts.join(", ")));
+        }
+        // (A ceiling is told by `ceiling()`, on a line of its own.)
+        s
+    }
+}
+
+/// Steps 1-4 for one action: None = it runs.
+fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason> {
+    if safety.read_only && a.writes() {
+        return Some(SkipReason::ReadOnly);
+    }
+    let kind = a.kind();
+    let target = a.target();
+    let facts = target.id.as_deref().and_then(|id| known.user(id));
+    if kind.spec().subject == Subject::User {
+        let email = target.email.as_deref().or(facts.and_then(|f| f.email.as_deref()));
+        let name = target.user_name.as_deref().or(facts.and_then(|f| f.user_name.as_deref()));
+        // A user created by this run is not yet anyone's to protect.
+        if kind != ActionKind::CreateUser
+            && (safety.is_protected(target.id.as_deref(), email, name)
+                || facts.is_some_and(|f| safety.is_protected(None, f.email.as_deref(), f.user_name.as_deref())))
+        {
+            return Some(SkipReason::Protected);
+        }
+    }
+    if let Action::RemoveMembers { user_ids, .. } = a
+        && user_ids.iter().any(|id| {
+            let f = known.user(id);
+            safety.is_protected(Some(id), f.and_then(|f| f.email.as_deref()), f.and_then(|f| f.user_name.as_deref()))
+        })
+    {
+        return Some(SkipReason::Protected);
+    }
+    // Slack refuses to deactivate (or make a guest of) the primary owner and bots.
+    let refused_change = match a {
+        Action::Deactivate { .. } => true,
+        Action::UpdateUser { update, .. } => update.set.active == Some(false) || update.set.guest.is_some(),
+        _ => false,
+    };
+    if refused_change {
+        let account = facts
+            .map(|f| f.account)
+            .unwrap_or_else(|| if target.email.as_deref().is_some_and(is_bot_email) { Account::Bot } else { Account::Member });
+        match account {
+            Account::PrimaryOwner => return Some(SkipReason::PrimaryOwner),
+            Account::Bot => return Some(SkipReason::Bot),
+            Account::Member => {}
+        }
+    }
+    let already = match a {
+        Action::RenameGroup { from, to, .. } => from == to,
+        _ => kind.spec().leaves_active.is_some_and(|want| facts.and_then(|f| f.active) == Some(want)),
+    };
+    already.then_some(SkipReason::AlreadyInState)
+}
+
+/// **The gate.** Decide which actions run and which are skipped (and why), and whether the batch
+/// is held (read-only, ceiling). See the module documentation for the order of the rules.
+pub fn gate(safety: &Safety, actions: Vec<Action>, known: &Knowledge) -> Decision {
+    let mut d = Decision { run: Vec::new(), skipped: Vec::new(), hold: None };
+    for a in actions {
+        match verdict(safety, &a, known) {
+            None => d.run.push(a),
+            Some(reason) => d.skipped.push(Skip { action: a, reason }),
+        }
+    }
+    let n = d.deactivations();
+    d.hold = if safety.read_only {
+        Some(Hold::ReadOnly)
+    } else if n > safety.max_deactivations && !safety.force {
+        Some(Hold::Ceiling { deactivations: n, max: safety.max_deactivations })
+    } else {
+        None
+    };
+    d
+}
+
+/// A batch the gate let through, journaled and ready for [`Engine::run_batch`]. Only
+/// [`submit`] and [`regate`] make one.
+///
+/// [`Engine::run_batch`]: super::Engine::run_batch
+#[derive(Debug, PartialEq, Eq)]
+pub struct GatedBatch {
+    id: String,
+}
+
+impl GatedBatch {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Why [`submit`] or [`regate`] did not produce a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("{0}")]
+    Held(Hold),
+    #[error("reading the targets before running: {0}")]
+    Scim(#[from] ScimError),
+    #[error("journal: {0:#}")]
+    Journal(#[from] anyhow::Error),
+}
+
+/// Journal a decision: runnable ops `pending` (with their phase), skipped ones finished at once as
+/// `skipped` with the reason (so the report has them). A held decision is refused.
+pub fn submit(journal: &Journal, info: &BatchInfo, decision: Decision) -> Result<GatedBatch, GateError> {
+    if let Some(h) = decision.hold {
+        return Err(GateError::Held(h));
+    }
+    let run = decision.run.len();
+    let mut all: Vec<(u8, Action)> = decision.run.into_iter().map(|a| (a.phase(), a)).collect();
+    all.extend(decision.skipped.iter().map(|s| (s.action.phase(), s.action.clone())));
+    let (batch_id, ids) = journal.create_batch(info, &all)?;
+    for (skip, id) in decision.skipped.iter().zip(&ids[run..]) {
+        journal.finish(
+            id,
+            OpState::Skipped,
+            &Finish { note: Some(skip.why()), error_code: Some(skip.reason.code().into()), ..Default::default() },
+        )?;
+    }
+    Ok(GatedBatch { id: batch_id })
+}
+
+/// What [`regate`] did before handing the batch back.
+#[derive(Debug)]
+pub struct Regated {
+    pub batch: GatedBatch,
+    /// Failed ops put back to pending (`retry_failed`).
+    pub requeued: usize,
+    /// Open ops the gate now skips (finished as `skipped`).
+    pub skipped: Vec<Skip>,
+    /// Ops sent before the interruption whose target is now as asked (finished as `done`).
+    pub confirmed: usize,
+}
+
+async fn blocking<T: Send + 'static>(
+    journal: &Arc<Journal>,
+    f: impl FnOnce(&Journal) -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, GateError> {
+    let j = journal.clone();
+    tokio::task::spawn_blocking(move || f(&j)).await.map_err(|e| GateError::Journal(e.into()))?.map_err(GateError::Journal)
+}
+
+/// Pass a journaled batch through the gate again before it runs once more (`scimitar resume`,
+/// the console's resume offer, `F` and `resume --retry-failed`): read-only refuses before
+/// anything changes, even in the journal; then the failed ops are requeued when asked, the open
+/// ops' targets are read ([`Knowledge::fetch`]) and gated. An open op the gate now skips is
+/// finished as `skipped`, except one that was sent before (attempts > 0) whose target is already
+/// as asked: that request landed, so it is `done`. The ceiling is not asked again: the batch
+/// passed it when it was confirmed.
+pub async fn regate(
+    client: &ScimClient,
+    journal: &Arc<Journal>,
+    safety: &Safety,
+    batch_id: &str,
+    retry_failed: bool,
+) -> Result<Regated, GateError> {
+    if let Some(h) = safety.refuses_writes() {
+        return Err(GateError::Held(h));
+    }
+    let bid = batch_id.to_string();
+    let (requeued, ops) = blocking(journal, move |j| {
+        let n = if retry_failed { j.requeue_failed(&bid)? } else { 0 };
+        Ok((n, j.ops(&bid)?))
+    })
+    .await?;
+    let open: Vec<_> = ops.into_iter().filter(|o| !o.state.is_final()).collect();
+    let actions: Vec<Action> = open.iter().map(|o| o.action.clone()).collect();
+    let known = Knowledge::fetch(client, safety, &actions).await?;
+    let mut skipped = Vec::new();
+    let mut finishes = Vec::new();
+    for o in &open {
+        let Some(reason) = verdict(safety, &o.action, &known) else { continue };
+        let skip = Skip { action: o.action.clone(), reason };
+        let f = if reason == SkipReason::AlreadyInState && o.attempts > 0 {
+            let note = format!("{}: the request sent before the interruption had landed", skip.why());
+            (o.op_id.clone(), OpState::Done, Finish { note: Some(note), ..Default::default() })
+        } else {
+            let f = Finish { note: Some(skip.why()), error_code: Some(reason.code().into()), ..Default::default() };
+            skipped.push(skip);
+            (o.op_id.clone(), OpState::Skipped, f)
+        };
+        finishes.push(f);
+    }
+    let confirmed = finishes.iter().filter(|(_, s, _)| *s == OpState::Done).count();
+    blocking(journal, move |j| {
+        for (id, state, f) in &finishes {
+            j.finish(id, *state, f)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(Regated { batch: GatedBatch { id: batch_id.to_string() }, requeued, skipped, confirmed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::journal::RunContext;
+    use crate::queue::{Target, action::UpdateSpec};
+    use crate::scim::MultiValue;
+
+    fn user(id: &str, email: &str, active: bool) -> User {
+        User {
+            id: Some(id.into()),
+            user_name: Some(email.split('@').next().unwrap().into()),
+            emails: Some(vec![MultiValue::email(email, true)]),
+            active: Some(active),
+            ..Default::default()
+        }
+    }
+
+    fn owner() -> User {
+        let mut u = user("W0", "boss@x.example", true);
+        u.roles = Some(vec![Role::Object(MultiValue { value: Some("primary_owner".into()), ..Default::default() })]);
+        u
+    }
+
+    fn deact(u: &User) -> Action {
+        Action::Deactivate { target: Target::of_user(u) }
+    }
+
+    /// The issue's batch: the primary owner, a bot, a deactivated user and three others.
+    fn six() -> Vec<User> {
+        vec![
+            owner(),
+            user("W1", "botuser-T1-A1@slack-bots.com", true),
+            user("W2", "gone@x.example", false),
+            user("W3", "a@x.example", true),
+            user("W4", "b@x.example", true),
+            user("W5", "c@x.example", true),
+        ]
+    }
+
+    #[test]
+    fn refused_accounts_and_no_ops_are_skipped_before_sending() {
+        let users = six();
+        let d = gate(&Safety::default(), users.iter().map(deact).collect(), &Knowledge::from_users(&users));
+        assert_eq!(d.runnable(), &users[3..].iter().map(deact).collect::<Vec<_>>()[..]);
+        let reasons: Vec<SkipReason> = d.skipped().iter().map(|s| s.reason).collect();
+        assert_eq!(reasons, [SkipReason::PrimaryOwner, SkipReason::Bot, SkipReason::AlreadyInState]);
+        assert_eq!(d.summary(), "3 to deactivate · skipped: 1 already deactivated, 1 bot, 1 primary owner");
+        assert!(d.hold().is_none());
+        assert!(d.skipped()[1].why().contains("cannot_disable_bot_user_with_scim"));
+        // Without knowledge a bot is still known by its email; the rest is sent and Slack decides.
+        let d = gate(&Safety::default(), users.iter().map(deact).collect(), &Knowledge::default());
+        assert_eq!((d.runnable().len(), d.skipped().len()), (5, 1));
+        // Reactivating an active user is a no-op too; a deactivated one is not.
+        let d = gate(
+            &Safety::default(),
+            vec![Action::Reactivate { target: Target::of_user(&users[2]) }, Action::Reactivate { target: Target::of_user(&users[3]) }],
+            &Knowledge::from_users(&users),
+        );
+        assert_eq!(d.summary(), "1 to reactivate · skipped: 1 already active");
+    }
+
+    #[test]
+    fn the_rules_apply_in_order_read_only_first() {
+        let users = six();
+        let known = Knowledge::from_users(&users);
+        let safety = Safety { read_only: true, protected: vec!["W0".into()], ..Default::default() };
+        let d = gate(&safety, users.iter().map(deact).collect(), &known);
+        assert!(d.is_read_only() && d.is_empty());
+        assert!(d.skipped().iter().all(|s| s.reason == SkipReason::ReadOnly));
+        assert_eq!(d.summary(), "read-only: 6 operations refused, nothing will be sent");
+        assert!(d.clone().pass_ceiling().is_read_only(), "read-only is never passed");
+        // Protected comes before Slack's own refusal.
+        let d = gate(&Safety { read_only: false, ..safety }, vec![deact(&users[0])], &known);
+        assert_eq!(d.skipped()[0].reason, SkipReason::Protected);
+    }
+
+    #[test]
+    fn protected_by_email_username_or_id_also_as_a_removed_member() {
+        let users = six();
+        let known = Knowledge::from_users(&users);
+        let safety = Safety { protected: vec!["A@X.EXAMPLE".into(), "b".into(), "W5".into()], ..Default::default() };
+        let d = gate(&safety, users[3..].iter().map(deact).collect(), &known);
+        assert!(d.is_empty() && d.skipped().iter().all(|s| s.reason == SkipReason::Protected));
+        // A removal that names a protected user by id is skipped, whatever the list says (email).
+        let rm = Action::RemoveMembers { group_id: "S1".into(), group_name: "g".into(), user_ids: vec!["W2".into(), "W3".into()] };
+        let d = gate(&safety, vec![rm.clone()], &known);
+        assert_eq!(d.skipped()[0].reason, SkipReason::Protected);
+        let d = gate(&safety, vec![rm], &Knowledge::default());
+        assert!(d.skipped().is_empty(), "without knowledge only the ids are compared");
+        // An update that keeps the owner active passes; one that makes them a guest does not.
+        let guest = Action::UpdateUser {
+            target: Target::of_user(&users[0]),
+            update: UpdateSpec { set: User { guest: Some(crate::scim::types::GuestExt::default()), ..Default::default() }, clear: vec![] },
+        };
+        let title = Action::UpdateUser {
+            target: Target::of_user(&users[0]),
+            update: UpdateSpec { set: User { title: Some("CEO".into()), ..Default::default() }, clear: vec![] },
+        };
+        let d = gate(&Safety::default(), vec![guest, title], &known);
+        assert_eq!((d.runnable().len(), d.skipped()[0].reason), (1, SkipReason::PrimaryOwner));
+    }
+
+    #[test]
+    fn the_ceiling_holds_the_batch_until_passed() {
+        let users: Vec<User> = (0..5).map(|i| user(&format!("W{i}"), &format!("u{i}@x.example"), true)).collect();
+        let safety = Safety { max_deactivations: 4, ..Default::default() };
+        let d = gate(&safety, users.iter().map(deact).collect(), &Knowledge::default());
+        let c = d.ceiling().unwrap();
+        assert!(c.contains("deactivate 5 users") && c.contains("ceiling of 4") && c.contains("--force"), "{c}");
+        assert_eq!(d.summary(), "5 to deactivate");
+        let j = Journal::in_memory(RunContext::new("test", "127.0.0.1", &crate::env::Actor::default())).unwrap();
+        let info = BatchInfo { origin: "test".into(), policy_run: None, description: "t".into() };
+        assert!(matches!(submit(&j, &info, d.clone()), Err(GateError::Held(Hold::Ceiling { .. }))));
+        assert!(j.unfinished_batches().unwrap().is_empty(), "nothing journaled");
+        let b = submit(&j, &info, d.pass_ceiling()).unwrap();
+        assert_eq!(j.counts(b.id()).unwrap().get(&OpState::Pending), Some(&5));
+        assert!(gate(&Safety { force: true, ..safety }, users.iter().map(deact).collect(), &Knowledge::default()).hold().is_none());
+    }
+
+    #[test]
+    fn submit_journals_skips_with_their_reason() {
+        let users = six();
+        let j = Journal::in_memory(RunContext::new("test", "127.0.0.1", &crate::env::Actor::default())).unwrap();
+        let d = gate(&Safety::default(), users.iter().map(deact).collect(), &Knowledge::from_users(&users));
+        let info = BatchInfo { origin: "test".into(), policy_run: None, description: "t".into() };
+        let b = submit(&j, &info, d).unwrap();
+        let counts = j.counts(b.id()).unwrap();
+        assert_eq!((counts.get(&OpState::Skipped), counts.get(&OpState::Pending)), (Some(&3), Some(&3)));
+        let codes: Vec<Option<String>> =
+            j.ops(b.id()).unwrap().into_iter().filter(|o| o.state == OpState::Skipped).map(|o| o.error_code).collect();
+        assert_eq!(codes, [Some("primary_owner".into()), Some("bot".into()), Some("already_in_state".into())]);
+        // Read-only journals nothing at all.
+        let d = gate(&Safety { read_only: true, ..Default::default() }, users.iter().map(deact).collect(), &Knowledge::default());
+        assert!(matches!(submit(&j, &info, d), Err(GateError::Held(Hold::ReadOnly))));
+        assert_eq!(j.unfinished_batches().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_rename_to_the_same_name_is_a_no_op() {
+        let d = gate(
+            &Safety::default(),
+            vec![Action::RenameGroup { id: "S1".into(), from: "a".into(), to: "a".into() }],
+            &Knowledge::default(),
+        );
+        assert_eq!(d.summary(), "nothing to run · skipped: 1 already has that name");
+    }
+}
