@@ -13,6 +13,7 @@ use crate::exit;
 use crate::output::{OutputFormat, Rows};
 use crate::policy::apply::{self, Passes};
 use crate::policy::export;
+use crate::policy::ldap::FailureKind;
 use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, resolve_policy, summary};
 use crate::policy::plan::{Plan, PriorState};
 use crate::policy_render as render;
@@ -25,6 +26,15 @@ impl From<LiveError> for Fail {
             LiveError::Policy(m) => Fail::new(exit::USAGE, m),
             LiveError::State(m) => Fail::new(exit::CONFIG, m),
             LiveError::Scim(e) => e.into(),
+            LiveError::Directory(e) => {
+                let code = match e.kind {
+                    FailureKind::Auth => exit::AUTH,
+                    FailureKind::Unavailable => exit::UNAVAILABLE,
+                    FailureKind::Config => exit::CONFIG,
+                    FailureKind::Server => exit::USAGE,
+                };
+                Fail::new(code, e.to_string())
+            }
         }
     }
 }
@@ -38,7 +48,7 @@ fn print_warnings(plan: &Plan) {
 /// Resolve and check the policy (its errors need no connection), then connect and plan.
 async fn connect_and_plan(conn: &ConnArgs, policy: &str) -> Result<(Connection, PathBuf, LivePlan), Fail> {
     let path = resolve_policy(policy)?;
-    let (policy, source) = load_policy(&path)?;
+    let (policy, source) = load_policy(&path).await?;
     let c = conn.connect()?;
     let live = live_plan_loaded(&c.client, &path, policy, &source, &apply::default_state_dir()).await?;
     Ok((c, path, live))

@@ -60,6 +60,8 @@ pub enum LiveError {
     Scim(ScimError),
     /// The saved state of earlier applies cannot be read.
     State(String),
+    /// The directory server of an LDAP source failed (names server, bind DN and result code).
+    Directory(super::ldap::LdapError),
 }
 
 impl std::fmt::Display for LiveError {
@@ -67,6 +69,7 @@ impl std::fmt::Display for LiveError {
         match self {
             LiveError::Policy(m) | LiveError::State(m) => f.write_str(m),
             LiveError::Scim(e) => write!(f, "{e}"),
+            LiveError::Directory(e) => write!(f, "{e}"),
         }
     }
 }
@@ -86,19 +89,28 @@ pub struct LivePlan {
     pub update_emails: HashMap<String, String>,
 }
 
-/// Load a policy and its source, checking both (errors name file and line).
-pub fn load_policy(path: &Path) -> Result<(Policy, super::Source), LiveError> {
+/// Load a policy and its source, checking both (errors name file and line). A file is read on
+/// the blocking pool and a directory over async LDAP, so the caller's async workers stay free.
+pub async fn load_policy(path: &Path) -> Result<(Policy, super::Source), LiveError> {
     let policy = Policy::load(path).map_err(|e| LiveError::Policy(e.to_string()))?;
-    let source = policy.read_source().map_err(|e| match e.downcast::<PolicyError>() {
-        Ok(pe) => LiveError::Policy(pe.to_string()),
-        Err(e) => LiveError::Policy(format!("{}: source: {e:#}", path.display())),
-    })?;
+    let source = policy.read_source_async().await.map_err(|e| source_error(path, e))?;
     Ok((policy, source))
+}
+
+fn source_error(path: &Path, e: anyhow::Error) -> LiveError {
+    let e = match e.downcast::<PolicyError>() {
+        Ok(pe) => return LiveError::Policy(pe.to_string()),
+        Err(e) => e,
+    };
+    match e.downcast::<super::ldap::LdapError>() {
+        Ok(le) => LiveError::Directory(le),
+        Err(e) => LiveError::Policy(format!("{}: source: {e:#}", path.display())),
+    }
 }
 
 /// Compare a policy's source with the live directory; prior state from `state_dir`.
 pub async fn live_plan(client: &ScimClient, policy_path: &Path, state_dir: &Path) -> Result<LivePlan, LiveError> {
-    let (policy, source) = load_policy(policy_path)?;
+    let (policy, source) = load_policy(policy_path).await?;
     live_plan_loaded(client, policy_path, policy, &source, state_dir).await
 }
 
