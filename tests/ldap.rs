@@ -321,7 +321,8 @@ async fn directory_plan_is_exact_apply_converges_and_directory_changes_follow() 
     assert_eq!(got_deact, want_deact);
     assert_eq!(plan.group_creates.len(), 1);
     let gc = &plan.group_creates[0];
-    let known: BTreeSet<String> = gc.members.iter().filter(|m| matches!(m, MemberRef::User { .. })).map(|m| m.target().to_string()).collect();
+    let known: BTreeSet<String> =
+        gc.members.iter().filter(|m| matches!(m, MemberRef::User { .. })).map(|m| m.target().to_string()).collect();
     let pending: BTreeSet<String> =
         gc.members.iter().filter(|m| matches!(m, MemberRef::Pending { .. })).map(|m| m.target().to_string()).collect();
     assert_same(&known, &want_eng, "members of eng: its own, and eng-platform's through the nesting");
@@ -401,7 +402,10 @@ async fn directory_plan_is_exact_apply_converges_and_directory_changes_follow() 
 
     // The password is in no output, journal, report, database or state file.
     for o in &outputs {
-        assert!(!String::from_utf8_lossy(&o.stdout).contains(&server.password) && !String::from_utf8_lossy(&o.stderr).contains(&server.password));
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains(&server.password)
+                && !String::from_utf8_lossy(&o.stderr).contains(&server.password)
+        );
     }
     let files = files_under(&env.data());
     assert!(files.iter().any(|f| f.ends_with("scimitar.db")), "{files:?}");
@@ -568,7 +572,8 @@ async fn starttls_and_ldaps_verify_the_server_certificate() {
         let p = write(&work.path().join(format!("{name}.toml")), &text);
         Policy::load(&p).unwrap().read_source()
     };
-    let starttls = read("starttls", small_policy(&server.url(), slapd::BIND_DN, &pw_line, slapd::PEOPLE, &format!("starttls = true\n{ca}")));
+    let starttls =
+        read("starttls", small_policy(&server.url(), slapd::BIND_DN, &pw_line, slapd::PEOPLE, &format!("starttls = true\n{ca}")));
     assert_eq!(starttls.unwrap().rows.len(), 150);
     let ldaps = read("ldaps", small_policy(&server.ldaps_url(), slapd::BIND_DN, &pw_line, slapd::PEOPLE, &ca));
     assert_eq!(ldaps.unwrap().rows.len(), 150);

@@ -177,7 +177,9 @@ fn tool(name: &str) -> PathBuf {
             return p;
         }
     }
-    panic!("`{name}` is not installed: the LDAP tests need Debian's slapd and ldap-utils; run ./scripts/test (it installs them) or apt-get install slapd ldap-utils")
+    panic!(
+        "`{name}` is not installed: the LDAP tests need Debian's slapd and ldap-utils; run ./scripts/test (it installs them) or apt-get install slapd ldap-utils"
+    )
 }
 
 fn free_port() -> u16 {
@@ -280,7 +282,10 @@ impl Slapd {
         let _ = writeln!(conf, "directory {}\nmaxsize 4294967296\ndbnosync", d.join("db").display());
         let _ = writeln!(conf, "limits dn.exact=\"{LIMITED_DN}\" size.soft=100 size.hard=100 size.pr=100 size.prtotal=100");
         let _ = writeln!(conf, "access to attrs=userPassword by anonymous auth by * none\naccess to * by users read by * none");
-        let _ = writeln!(conf, "overlay memberof\nmemberof-group-oc groupOfNames\nmemberof-member-ad member\nmemberof-memberof-ad memberOf\nmemberof-refint TRUE");
+        let _ = writeln!(
+            conf,
+            "overlay memberof\nmemberof-group-oc groupOfNames\nmemberof-member-ad member\nmemberof-memberof-ad memberOf\nmemberof-refint TRUE"
+        );
         std::fs::write(d.join("slapd.conf"), conf).unwrap();
 
         let ldif = directory.ldif(&password);

@@ -784,7 +784,11 @@ impl Policy {
             (_, true) => String::new(),
             (Some(p), false) => p.clone(),
             (None, false) => {
-                return Err(err(&[Seg::Key("source")], "source.path", "missing field `path` (or set kind = \"ldap\" to read a directory server)".into()));
+                return Err(err(
+                    &[Seg::Key("source")],
+                    "source.path",
+                    "missing field `path` (or set kind = \"ldap\" to read a directory server)".into(),
+                ));
             }
         };
         if !is_ldap {
@@ -1083,7 +1087,10 @@ fn ldap_source(
     let url_text = required("url", &s.url)?;
     let url = url::Url::parse(&url_text).map_err(|x| e("url", format!("{url_text:?} is not a URL: {x}")))?;
     if url.scheme() != "ldap" && url.scheme() != "ldaps" {
-        return Err(e("url", format!("{url_text:?}: use ldaps://HOST, or ldap://HOST (StartTLS is then required unless HOST is loopback)")));
+        return Err(e(
+            "url",
+            format!("{url_text:?}: use ldaps://HOST, or ldap://HOST (StartTLS is then required unless HOST is loopback)"),
+        ));
     }
     let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
         return Err(e("url", format!("{url_text:?} has no host")));
@@ -1098,7 +1105,9 @@ fn ldap_source(
         (_, Some(false)) if !loopback => {
             return Err(e(
                 "starttls",
-                format!("an ldap:// connection to {host} must use StartTLS (the bind password would cross the network in clear); remove starttls = false, or use ldaps://"),
+                format!(
+                    "an ldap:// connection to {host} must use StartTLS (the bind password would cross the network in clear); remove starttls = false, or use ldaps://"
+                ),
             ));
         }
         (_, Some(v)) => v,
@@ -1196,8 +1205,7 @@ fn ldap_source(
                 }
                 Some(Disabled::AccountControl { attribute: a })
             } else {
-                let values: Vec<String> =
-                    values.iter().flatten().map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty()).collect();
+                let values: Vec<String> = values.iter().flatten().map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty()).collect();
                 if values.is_empty() {
                     return Err(e("disabled_attribute", format!("needs `disabled_values`: the values of {a} that mean disabled")));
                 }
@@ -1225,7 +1233,8 @@ fn ldap_source(
     }
     source.groups_column = Some(ldap::GROUPS_COLUMN.to_string());
     source.groups_separator = ldap::GROUPS_SEPARATOR.to_string();
-    source.spec = SourceSpec { path: PathBuf::from(&url_text), format: None, array_separator: ldap::GROUPS_SEPARATOR.into(), memberships: None };
+    source.spec =
+        SourceSpec { path: PathBuf::from(&url_text), format: None, array_separator: ldap::GROUPS_SEPARATOR.into(), memberships: None };
     source.ldap = Some(LdapSpec {
         url: url_text,
         starttls,
@@ -1351,6 +1360,109 @@ membership = "overwrite"
             assert_eq!((e.line, e.key.as_str()), (line, key), "{e}\n{text}");
             assert!(e.to_string().starts_with(&format!("/etc/p/policy.toml:{line}: `{key}`: ")), "{e}");
         }
+    }
+
+    const LDAP: &str = r#"
+[source]
+kind = "ldap"
+url = "ldaps://dc1.corp.example"
+bind_dn = "CN=svc-scimitar,OU=Service,DC=corp,DC=example"
+password_file = "ldap.pw"
+base_dn = "OU=People,DC=corp,DC=example"
+user_filter = "(&(objectCategory=person)(objectClass=user))"
+id_column = "objectGUID"
+disabled_attribute = "userAccountControl"
+[attributes]
+"emails.work" = "mail"
+userName = "{sAMAccountName|lower}"
+"enterprise.manager" = "manager"
+[scope]
+groups = ["CN=Slack Users, OU=Groups, DC=corp, DC=example"]
+[[groups]]
+source = "CN=Engineering,OU=Groups,DC=corp,DC=example"
+"#;
+
+    #[test]
+    fn ldap_sources_parse_with_their_defaults() {
+        let p = parse(LDAP).unwrap();
+        let l = p.source.ldap.as_ref().unwrap();
+        assert_eq!(l.url, "ldaps://dc1.corp.example");
+        assert!(!l.starttls);
+        assert_eq!(l.password, PasswordSource::File("/etc/p/ldap.pw".into()));
+        assert_eq!(l.columns, ["objectGUID", "sAMAccountName", "mail", "manager"]);
+        assert_eq!(l.dn_columns, ["manager"]);
+        assert_eq!(l.disabled, Some(Disabled::AccountControl { attribute: "userAccountControl".into() }));
+        let g = l.groups.as_ref().unwrap();
+        assert_eq!((g.from, g.base_dn.as_str(), g.nested), (GroupsFrom::MemberOf, "OU=People,DC=corp,DC=example", true));
+        assert_eq!((l.page_size, l.timeout), (ldap::DEFAULT_PAGE_SIZE, ldap::DEFAULT_TIMEOUT));
+        assert_eq!(p.scope_groups, ["cn=slack users,ou=groups,dc=corp,dc=example"]);
+        assert_eq!(p.groups[0].source, "cn=engineering,ou=groups,dc=corp,dc=example");
+        assert_eq!(p.groups[0].slack_name, "Engineering");
+        assert_eq!(p.source.status_column.as_deref(), Some("enabled"));
+        assert_eq!(p.source.groups_column.as_deref(), Some("groups"));
+
+        // ldap:// to another host gets StartTLS; to loopback it may go without.
+        let p = parse(&LDAP.replace("ldaps://dc1.corp.example", "ldap://dc1.corp.example:389")).unwrap();
+        assert!(p.source.ldap.unwrap().starttls);
+        let p = parse(&LDAP.replace("ldaps://dc1.corp.example", "ldap://127.0.0.1:3890")).unwrap();
+        assert!(!p.source.ldap.unwrap().starttls);
+        // No groups in the policy: none are read.
+        let p = parse(
+            &LDAP
+                .replace("groups = [\"CN=Slack Users, OU=Groups, DC=corp, DC=example\"]", "")
+                .split("[[groups]]")
+                .next()
+                .unwrap()
+                .to_string(),
+        )
+        .unwrap();
+        assert!(p.source.ldap.unwrap().groups.is_none());
+    }
+
+    #[test]
+    fn ldap_errors_name_line_and_key() {
+        let line_of = |text: &str, needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        let cases: Vec<(String, &str, &str)> = vec![
+            (LDAP.replace("ldaps://dc1.corp.example\"", "ldap://dc1.corp.example\"\nstarttls = false"), "starttls", "source.starttls"),
+            (LDAP.replace("\"ldaps://dc1.corp.example\"", "\"ldaps://dc1.corp.example\"\nstarttls = true"), "starttls", "source.starttls"),
+            (LDAP.replace("ldaps://dc1.corp.example", "https://dc1.corp.example"), "url =", "source.url"),
+            (LDAP.replace("ldaps://dc1.corp.example", "ldaps://dc1.corp.example/dc=corp"), "url =", "source.url"),
+            (LDAP.replace("kind = \"ldap\"", "kind = \"ldap\"\npath = \"x.csv\""), "path =", "source.path"),
+            (LDAP.replace("kind = \"ldap\"\n", "path = \"x.csv\"\n"), "url =", "source.url"),
+            (LDAP.replace("password_file = \"ldap.pw\"\n", ""), "[source]", "source.password_command"),
+            (
+                LDAP.replace("password_file = \"ldap.pw\"", "password_file = \"a\"\npassword_command = \"pass x\""),
+                "password_file",
+                "source.password_file",
+            ),
+            (LDAP.replace("(&(objectCategory=person)(objectClass=user))", "objectClass=user)"), "user_filter", "source.user_filter"),
+            (
+                LDAP.replace(
+                    "disabled_attribute = \"userAccountControl\"",
+                    "disabled_attribute = \"userAccountControl\"\ndisabled_values = [\"1\"]",
+                ),
+                "disabled_values",
+                "source.disabled_values",
+            ),
+            (
+                LDAP.replace("disabled_attribute = \"userAccountControl\"", "disabled_attribute = \"nsAccountLock\""),
+                "disabled_attribute",
+                "source.disabled_attribute",
+            ),
+            (
+                LDAP.replace("\"emails.work\" = \"mail\"", "\"emails.work\" = \"mail\"\ndisplayName = \"{first name}\""),
+                "displayName",
+                "attributes.displayName",
+            ),
+            (LDAP.replace("base_dn = \"OU=People,DC=corp,DC=example\"\n", ""), "[source]", "source.base_dn"),
+            (LDAP.replace("disabled_attribute = \"userAccountControl\"", "page_size = 0"), "page_size", "source.page_size"),
+        ];
+        for (text, at, key) in cases {
+            let e = parse(&text).expect_err(key);
+            assert_eq!((e.line, e.key.as_str()), (line_of(&text, at), key), "{e}\n{text}");
+        }
+        let e = parse(&LDAP.replace("ldaps://dc1.corp.example\"", "ldap://dc1.corp.example\"\nstarttls = false")).unwrap_err();
+        assert!(e.message.contains("must use StartTLS"), "{e}");
     }
 
     #[test]

@@ -572,8 +572,11 @@ async fn paged_search(
 ) -> Result<(), LdapError> {
     let page = i32::try_from(cx.spec.page_size).unwrap_or(i32::MAX);
     let adapters: Vec<Box<dyn Adapter<String, Vec<String>>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
-    let mut stream =
-        ldap.with_timeout(cx.spec.timeout).streaming_search_with(adapters, base, scope, filter, attrs).await.map_err(|e| cx.ldap(step, e))?;
+    let mut stream = ldap
+        .with_timeout(cx.spec.timeout)
+        .streaming_search_with(adapters, base, scope, filter, attrs)
+        .await
+        .map_err(|e| cx.ldap(step, e))?;
     loop {
         match stream.next().await {
             Ok(Some(re)) => {
@@ -715,7 +718,11 @@ async fn read_users(cx: &Ctx<'_>, ldap: &mut Ldap, groups: Option<&GroupTable>) 
                                 cx.err(
                                     &step,
                                     FailureKind::Server,
-                                    format!("entry {:?}: {attribute} {:?} is not a number", crate::sanitize::clean(&e.dn), crate::sanitize::clean(&t)),
+                                    format!(
+                                        "entry {:?}: {attribute} {:?} is not a number",
+                                        crate::sanitize::clean(&e.dn),
+                                        crate::sanitize::clean(&t)
+                                    ),
                                 )
                             })?;
                             if n & ACCOUNTDISABLE != 0 {
@@ -758,7 +765,8 @@ async fn read_users(cx: &Ctx<'_>, ldap: &mut Ldap, groups: Option<&GroupTable>) 
 
     // Second pass: managers' DNs to row keys, groups to their nested closure.
     let dn_cols: Vec<usize> = spec.dn_columns.iter().filter_map(|c| spec.columns.iter().position(|x| x == c)).collect();
-    let id_i = headers.iter().position(|h| h == &spec.id_column).or_else(|| headers.iter().position(|h| h.eq_ignore_ascii_case(&spec.id_column)));
+    let id_i =
+        headers.iter().position(|h| h == &spec.id_column).or_else(|| headers.iter().position(|h| h.eq_ignore_ascii_case(&spec.id_column)));
     let by_dn: HashMap<String, usize> =
         if dn_cols.is_empty() { HashMap::new() } else { rows.iter().enumerate().map(|(i, r)| (normalize_dn(r.get(dn_i)), i)).collect() };
     let mut memo: Vec<Option<Box<[u32]>>> = groups.map_or_else(Vec::new, |g| vec![None; g.names.len()]);
