@@ -582,3 +582,19 @@ async fn starttls_and_ldaps_verify_the_server_certificate() {
     assert_eq!(e.kind, FailureKind::Unavailable, "{e}");
     assert!(e.to_string().contains(&server.ldaps_url()) && e.to_string().to_lowercase().contains("certificate"), "{e}");
 }
+
+/// docs/policies.md shows examples/ldap-policy.toml word for word, and it parses.
+#[test]
+fn the_ldap_example_is_in_the_docs_and_parses() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/policies.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/ldap-policy.toml")).unwrap();
+    let at = docs.find("# scimitar policy example: provision Slack from Active Directory").expect("example in docs");
+    let block = &docs[at..at + docs[at..].find("```").unwrap()];
+    assert_eq!(block, example, "docs/policies.md shows examples/ldap-policy.toml word for word");
+    let p = Policy::parse(&example, &root.join("examples/ldap-policy.toml")).unwrap();
+    let l = p.source.ldap.as_ref().unwrap();
+    assert!(l.starttls == false && l.url.starts_with("ldaps://"));
+    assert_eq!(l.dn_columns, ["manager"]);
+    assert_eq!(p.scope_groups, ["cn=slack users,ou=groups,dc=corp,dc=example"]);
+}

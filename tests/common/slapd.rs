@@ -324,6 +324,10 @@ impl Slapd {
         panic!("slapd did not start: {}", std::fs::read_to_string(d.join("slapd.log")).unwrap_or_default());
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
     }

@@ -770,9 +770,11 @@ async fn read_users(cx: &Ctx<'_>, ldap: &mut Ldap, groups: Option<&GroupTable>) 
     let by_dn: HashMap<String, usize> =
         if dn_cols.is_empty() { HashMap::new() } else { rows.iter().enumerate().map(|(i, r)| (normalize_dn(r.get(dn_i)), i)).collect() };
     let mut memo: Vec<Option<Box<[u32]>>> = groups.map_or_else(Vec::new, |g| vec![None; g.names.len()]);
-    let mut resolved: Vec<SourceRow> = Vec::with_capacity(rows.len());
     let mut direct: Vec<u32> = Vec::new();
-    for r in &rows {
+    // Rebuilt in place (one copy of the rows at a time); the id column never changes.
+    let rebuild = !dn_cols.is_empty() || groups.is_some();
+    for ri in (0..rows.len()).filter(|_| rebuild) {
+        let r = &rows[ri];
         let mut vals: Vec<String> = (0..headers.len()).map(|i| r.get(i).to_string()).collect();
         for &c in &dn_cols {
             let v = r.get(c).trim();
@@ -805,10 +807,10 @@ async fn read_users(cx: &Ctx<'_>, ldap: &mut Ldap, groups: Option<&GroupTable>) 
                 vals[groups_i] = group_cell(g, &g.closure(&direct, &mut memo), &[]);
             }
         }
-        resolved.push(SourceRow::new(r.line, &vals));
+        let line = r.line;
+        rows[ri] = SourceRow::new(line, &vals);
     }
-    drop(rows);
-    Ok(Source::new(spec.source_name(), headers, resolved))
+    Ok(Source::new(spec.source_name(), headers, rows))
 }
 
 /// The groups cell: CN and normalised DN of each group, then groups known only by DN.
