@@ -81,7 +81,7 @@ fn main() {
     let scope = |i: usize| -> &'static str {
         if i % 100 == 2 {
             "alumni"
-        } else if i % 2 == 0 {
+        } else if i.is_multiple_of(2) {
             "staff;eng"
         } else {
             "staff"

@@ -594,7 +594,7 @@ fn the_ldap_example_is_in_the_docs_and_parses() {
     assert_eq!(block, example, "docs/policies.md shows examples/ldap-policy.toml word for word");
     let p = Policy::parse(&example, &root.join("examples/ldap-policy.toml")).unwrap();
     let l = p.source.ldap.as_ref().unwrap();
-    assert!(l.starttls == false && l.url.starts_with("ldaps://"));
+    assert!(!l.starttls && l.url.starts_with("ldaps://"));
     assert_eq!(l.dn_columns, ["manager"]);
     assert_eq!(p.scope_groups, ["cn=slack users,ou=groups,dc=corp,dc=example"]);
 }

@@ -1407,15 +1407,9 @@ source = "CN=Engineering,OU=Groups,DC=corp,DC=example"
         let p = parse(&LDAP.replace("ldaps://dc1.corp.example", "ldap://127.0.0.1:3890")).unwrap();
         assert!(!p.source.ldap.unwrap().starttls);
         // No groups in the policy: none are read.
-        let p = parse(
-            &LDAP
-                .replace("groups = [\"CN=Slack Users, OU=Groups, DC=corp, DC=example\"]", "")
-                .split("[[groups]]")
-                .next()
-                .unwrap()
-                .to_string(),
-        )
-        .unwrap();
+        let p =
+            parse(LDAP.replace("groups = [\"CN=Slack Users, OU=Groups, DC=corp, DC=example\"]", "").split("[[groups]]").next().unwrap())
+                .unwrap();
         assert!(p.source.ldap.unwrap().groups.is_none());
     }
 

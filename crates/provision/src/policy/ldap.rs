@@ -531,7 +531,7 @@ impl GroupTable {
     }
 
     /// Every group reachable from `direct` through parents; each at most once, cycles stop.
-    fn closure(&self, direct: &[u32], memo: &mut Vec<Option<Box<[u32]>>>) -> Vec<u32> {
+    fn closure(&self, direct: &[u32], memo: &mut [Option<Box<[u32]>>]) -> Vec<u32> {
         let mut out: Vec<u32> = Vec::new();
         for &d in direct {
             if !self.nested {
@@ -559,17 +559,23 @@ impl GroupTable {
     }
 }
 
+/// One search: the step it is named by in messages, and what it asks.
+struct Query<'a> {
+    step: &'a str,
+    base: &'a str,
+    scope: Scope,
+    filter: &'a str,
+    attrs: Vec<String>,
+}
+
 /// Run a paged, streaming search and hand each entry to `each`.
 async fn paged_search(
     cx: &Ctx<'_>,
     ldap: &mut Ldap,
-    step: &str,
-    base: &str,
-    scope: Scope,
-    filter: &str,
-    attrs: Vec<String>,
+    q: Query<'_>,
     mut each: impl FnMut(Entry) -> Result<(), LdapError>,
 ) -> Result<(), LdapError> {
+    let Query { step, base, scope, filter, attrs } = q;
     let page = i32::try_from(cx.spec.page_size).unwrap_or(i32::MAX);
     let adapters: Vec<Box<dyn Adapter<String, Vec<String>>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
     let mut stream = ldap
@@ -614,7 +620,8 @@ async fn read_groups(cx: &Ctx<'_>, ldap: &mut Ldap, g: &GroupSpec) -> Result<Gro
     // memberOf mode: (group, parent DN) pairs, resolved once every group is known.
     let mut parent_dns: Vec<(u32, String)> = Vec::new();
     let attrs = vec!["cn".to_string(), g.from.attribute().to_string()];
-    paged_search(cx, ldap, &step, &g.base_dn, Scope::Subtree, &g.filter, attrs, |e| {
+    let q = Query { step: &step, base: &g.base_dn, scope: Scope::Subtree, filter: &g.filter, attrs };
+    paged_search(cx, ldap, q, |e| {
         let me = table.intern(normalize_dn(&e.dn));
         for (desc, values) in e.attrs {
             let name = base_name(&desc);
@@ -693,7 +700,8 @@ async fn read_users(cx: &Ctx<'_>, ldap: &mut Ldap, groups: Option<&GroupTable>) 
     let mut rows: Vec<SourceRow> = Vec::new();
     let mut values: Vec<String> = vec![String::new(); ncols + 3];
     let mut filled = vec![false; ncols];
-    paged_search(cx, ldap, &step, &spec.base_dn, scope_of(spec.scope), &spec.user_filter, attrs, |e| {
+    let q = Query { step: &step, base: &spec.base_dn, scope: scope_of(spec.scope), filter: &spec.user_filter, attrs };
+    paged_search(cx, ldap, q, |e| {
         for v in values.iter_mut() {
             v.clear();
         }
@@ -731,9 +739,7 @@ async fn read_users(cx: &Ctx<'_>, ldap: &mut Ldap, groups: Option<&GroupTable>) 
                         }
                     }
                     Some(Disabled::Values { values: off, .. }) => {
-                        if vals.iter().any(|v| off.contains(&text_of(v).trim().to_lowercase())) {
-                            enabled = false;
-                        }
+                        enabled &= !vals.iter().any(|v| off.contains(&text_of(v).trim().to_lowercase()));
                     }
                     None => {}
                 }
