@@ -291,10 +291,14 @@ async fn directory_plan_is_exact_apply_converges_and_directory_changes_follow() 
     let pw = server.password_file(&env.work());
     let ad = write(&env.work().join("ad.toml"), &policy_text(&server.url(), &pw, false, ""));
     let lists = write(&env.work().join("lists.toml"), &policy_text(&server.url(), &pw, true, "page_size = 250"));
+    let t = std::time::Instant::now();
     let source = Policy::load(&ad).unwrap().read_source().unwrap();
     assert_eq!(source.rows.len(), dir.people.len());
+    eprintln!("read {} entries in {} ms", source.rows.len(), t.elapsed().as_millis());
+    let t = std::time::Instant::now();
 
     let live = env.plan(&ad).await;
+    eprintln!("first live plan in {} ms", t.elapsed().as_millis());
     let plan = &live.plan;
     assert!(plan.warnings.is_empty(), "{:?}", &plan.warnings[..plan.warnings.len().min(5)]);
     let created: BTreeSet<String> = plan.creates.iter().map(|c| c.key.clone()).collect();
