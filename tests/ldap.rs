@@ -2,6 +2,8 @@
 //! `tests/common/slapd.rs` on a loopback port with a seeded directory) and the emulator over real
 //! HTTP: exact plans, apply through the real binary, directory changes followed, failures named.
 
+#[path = "common/pty.rs"]
+mod pty;
 #[path = "common/slapd.rs"]
 mod slapd;
 
@@ -601,4 +603,62 @@ fn the_ldap_example_is_in_the_docs_and_parses() {
     assert!(!l.starttls && l.url.starts_with("ldaps://"));
     assert_eq!(l.dn_columns, ["manager"]);
     assert_eq!(p.scope_groups, ["cn=slack users,ou=groups,dc=corp,dc=example"]);
+}
+
+/// The console's Policies pane with an LDAP policy: the real binary in a PTY (`scimitar demo`),
+/// the plan computed in the background from slapd, applied after the confirmation, and the next
+/// plan empty. The password is never on the screen.
+#[test]
+fn the_console_plans_and_applies_an_ldap_policy() {
+    let mut dir = Directory::default();
+    for (uid, title) in [("new.one", "Engineer"), ("new.two", "Designer")] {
+        dir.people.push(Person {
+            uid: uid.into(),
+            given_name: "New".into(),
+            sn: uid.into(),
+            mail: format!("{uid}@console-ldap.example"),
+            title: Some(title.into()),
+            ..Default::default()
+        });
+    }
+    let server = Slapd::start(&dir);
+    let config = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(config.path().join("policies")).unwrap();
+    let pw = server.password_file(config.path());
+    let policy = format!(
+        r#"match_on = "email"
+[source]
+kind = "ldap"
+url = "{}"
+bind_dn = "{}"
+password_file = "{}"
+base_dn = "{}"
+user_filter = "(objectClass=inetOrgPerson)"
+id_column = "uid"
+[attributes]
+"emails.work" = "mail"
+userName = "uid"
+title = "title"
+[provisioning]
+remove_action = "report"
+"#,
+        server.url(),
+        slapd::BIND_DN,
+        pw.display(),
+        slapd::PEOPLE
+    );
+    std::fs::write(config.path().join("policies/directory.toml"), policy).unwrap();
+    let mut s = pty::Session::start_in(&["demo", "--users", "200", "--groups", "3"], config);
+    s.wait_for("200 users loaded", |sc| sc.contains("users 200/200"));
+    s.type_keys("3");
+    let screen = s.wait_for("the plan from the directory", |sc| sc.contains("Create users (2)"));
+    assert!(screen.contains("directory") && screen.contains("+ new.one") && screen.contains("reported only"), "{screen}");
+    s.type_keys("A");
+    s.wait_for("the confirmation", |sc| sc.contains("Apply policy directory?"));
+    s.type_keys("y");
+    s.wait_for("the apply to end and the plan to be computed again", |sc| sc.contains("no changes"));
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+    let raw = String::from_utf8_lossy(&s.state.lock().unwrap().1).into_owned();
+    assert!(!raw.contains(&server.password));
 }

@@ -234,6 +234,7 @@ fn code_hint(rc: u32, text: &str) -> Option<String> {
         8 | 13 => "the server wants an encrypted connection: use ldaps:// or starttls = true".into(),
         50 => "the bind DN may not read these entries".into(),
         12 => "the server does not support paged results (RFC 2696)".into(),
+        10 => "the base DN is held by another server (a referral); point url at that server, or use the Global Catalog (port 3268/3269) for a forest-wide search".into(),
         _ => return None,
     })
 }
@@ -851,6 +852,19 @@ mod tests {
         assert_eq!(first_rdn_value("CN=Eng Team,OU=Groups"), "Eng Team");
         assert_eq!(first_rdn_value("cn=Smith\\, Ann,ou=people"), "Smith, Ann");
         assert_eq!(first_rdn_value("ou=x"), "x");
+    }
+
+    #[test]
+    fn common_directory_filters_parse() {
+        for f in [
+            "(&(objectCategory=person)(objectClass=user)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))",
+            "(memberOf:1.2.840.113556.1.4.1941:=CN=Slack,OU=Groups,DC=corp,DC=example)",
+            "(|(objectClass=inetOrgPerson)(objectClass=posixAccount))",
+            "(mail=*@corp.example)",
+        ] {
+            assert!(ldap3::parse_filter(f).is_ok(), "{f}");
+        }
+        assert!(ldap3::parse_filter("objectClass=user)").is_err());
     }
 
     #[test]
