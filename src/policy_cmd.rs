@@ -14,6 +14,7 @@ use crate::exit;
 use crate::output::{OutputFormat, Rows};
 use crate::policy::apply;
 use crate::policy::export;
+use crate::policy::ldap::FailureKind;
 use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, resolve_policy, summary};
 use crate::policy::plan::{Plan, PriorState};
 use crate::policy_render as render;
@@ -25,6 +26,15 @@ impl From<LiveError> for Fail {
             LiveError::NotFound(_) | LiveError::Policy(_) | LiveError::Source(_) => Fail::new(exit::USAGE, e.to_string()),
             LiveError::State(_) => Fail::new(exit::CONFIG, e.to_string()),
             LiveError::Scim(e) => e.into(),
+            LiveError::Directory(e) => {
+                let code = match e.kind {
+                    FailureKind::Auth => exit::AUTH,
+                    FailureKind::Unavailable => exit::UNAVAILABLE,
+                    FailureKind::Config => exit::CONFIG,
+                    FailureKind::Server => exit::USAGE,
+                };
+                Fail::new(code, e.to_string())
+            }
         }
     }
 }
@@ -38,7 +48,7 @@ fn print_warnings(plan: &Plan) {
 /// Resolve and check the policy (its errors need no connection), then connect and plan.
 async fn connect_and_plan<'e>(env: &'e Environment, policy: &str) -> Result<(Connection<'e>, PathBuf, LivePlan), Fail> {
     let path = resolve_policy(policy, &env.paths.policies_dir())?;
-    let (policy, source) = load_policy(&path)?;
+    let (policy, source) = load_policy(&path).await?;
     let c = Connection::of(env)?;
     let live = live_plan_loaded(c.client, &path, policy, &source, &env.paths.state_dir()).await?;
     Ok((c, path, live))

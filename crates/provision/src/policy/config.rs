@@ -55,6 +55,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::ldap::{self, Disabled, GroupSpec, GroupsFrom, LdapSpec, PasswordSource, SearchScope};
 use super::source::{MembershipSpec, Source, SourceFormat, SourceSpec};
 use crate::scim::types::User;
 
@@ -77,6 +78,11 @@ pub enum ReadSourceError {
     Source(#[from] super::SourceError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The directory server of an LDAP source failed (names server, bind DN and result code).
+    #[error(transparent)]
+    Directory(#[from] super::ldap::LdapError),
+    #[error("reading the source stopped: {0}")]
+    Stopped(String),
 }
 
 /// A template in the attribute mapping that does not parse (the message says where).
@@ -441,6 +447,8 @@ pub struct SourceConfig {
     pub enabled_values: Vec<String>,
     pub groups_column: Option<String>,
     pub groups_separator: String,
+    /// `kind = "ldap"`: the directory to read (`spec` is then unused).
+    pub ldap: Option<LdapSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -543,7 +551,8 @@ struct RawPolicy {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
-    path: String,
+    kind: Option<SourceKind>,
+    path: Option<String>,
     format: Option<SourceFormat>,
     id_column: String,
     status_column: Option<String>,
@@ -553,6 +562,72 @@ struct RawSource {
     memberships_path: Option<String>,
     memberships_user_column: Option<String>,
     memberships_group_column: Option<String>,
+    // kind = "ldap"
+    url: Option<String>,
+    starttls: Option<bool>,
+    ca_file: Option<String>,
+    bind_dn: Option<String>,
+    password_command: Option<String>,
+    password_file: Option<String>,
+    base_dn: Option<String>,
+    user_filter: Option<String>,
+    search_scope: Option<SearchScope>,
+    groups_from: Option<GroupsFrom>,
+    group_base_dn: Option<String>,
+    group_filter: Option<String>,
+    nested_groups: Option<bool>,
+    disabled_attribute: Option<String>,
+    disabled_values: Option<Vec<String>>,
+    page_size: Option<u32>,
+    timeout_seconds: Option<f64>,
+}
+
+/// `[source] kind`: a file format, or a directory server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SourceKind {
+    Csv,
+    Json,
+    Jsonl,
+    Ldap,
+}
+
+impl RawSource {
+    /// The keys only `kind = "ldap"` takes, and whether each is set.
+    fn ldap_keys(&self) -> [(&'static str, bool); 17] {
+        [
+            ("url", self.url.is_some()),
+            ("starttls", self.starttls.is_some()),
+            ("ca_file", self.ca_file.is_some()),
+            ("bind_dn", self.bind_dn.is_some()),
+            ("password_command", self.password_command.is_some()),
+            ("password_file", self.password_file.is_some()),
+            ("base_dn", self.base_dn.is_some()),
+            ("user_filter", self.user_filter.is_some()),
+            ("search_scope", self.search_scope.is_some()),
+            ("groups_from", self.groups_from.is_some()),
+            ("group_base_dn", self.group_base_dn.is_some()),
+            ("group_filter", self.group_filter.is_some()),
+            ("nested_groups", self.nested_groups.is_some()),
+            ("disabled_attribute", self.disabled_attribute.is_some()),
+            ("disabled_values", self.disabled_values.is_some()),
+            ("page_size", self.page_size.is_some()),
+            ("timeout_seconds", self.timeout_seconds.is_some()),
+        ]
+    }
+
+    /// The keys only file sources take, and whether each is set.
+    fn file_keys(&self) -> [(&'static str, bool); 7] {
+        [
+            ("path", self.path.is_some()),
+            ("format", self.format.is_some()),
+            ("groups_column", self.groups_column.is_some()),
+            ("groups_separator", self.groups_separator.is_some()),
+            ("memberships_path", self.memberships_path.is_some()),
+            ("memberships_user_column", self.memberships_user_column.is_some()),
+            ("memberships_group_column", self.memberships_group_column.is_some()),
+        ]
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -710,7 +785,38 @@ impl Policy {
         let nonempty = |v: &str, key: &str, field: &str| -> Result<(), PolicyError> {
             if v.trim().is_empty() { Err(err(&[Seg::Key("source"), Seg::Key(field)], key, "must not be empty".into())) } else { Ok(()) }
         };
-        nonempty(&s.path, "source.path", "path")?;
+        let is_ldap = s.kind == Some(SourceKind::Ldap);
+        let (wrong, why) = if is_ldap {
+            (s.file_keys().into_iter().find(|k| k.1), "is for file sources; kind = \"ldap\" reads groups with `groups_from`")
+        } else {
+            (s.ldap_keys().into_iter().find(|k| k.1), "needs kind = \"ldap\" in [source]")
+        };
+        if let Some((k, _)) = wrong {
+            return Err(err(&[Seg::Key("source"), Seg::Key(k)], &format!("source.{k}"), why.into()));
+        }
+        let format = match s.kind {
+            Some(SourceKind::Csv) => Some(SourceFormat::Csv),
+            Some(SourceKind::Json) => Some(SourceFormat::Json),
+            Some(SourceKind::Jsonl) => Some(SourceFormat::Jsonl),
+            Some(SourceKind::Ldap) | None => s.format,
+        };
+        if s.kind.is_some() && s.format.is_some_and(|f| Some(f) != format) {
+            return Err(err(&[Seg::Key("source"), Seg::Key("format")], "source.format", "disagrees with `kind`; set one of them".into()));
+        }
+        let src_path = match (&s.path, is_ldap) {
+            (_, true) => String::new(),
+            (Some(p), false) => p.clone(),
+            (None, false) => {
+                return Err(err(
+                    &[Seg::Key("source")],
+                    "source.path",
+                    "missing field `path` (or set kind = \"ldap\" to read a directory server)".into(),
+                ));
+            }
+        };
+        if !is_ldap {
+            nonempty(&src_path, "source.path", "path")?;
+        }
         nonempty(&s.id_column, "source.id_column", "id_column")?;
         column_refs.push(("source.id_column".into(), s.id_column.clone(), loc.line(&[Seg::Key("source"), Seg::Key("id_column")])));
         if let Some(c) = &s.status_column {
@@ -725,7 +831,7 @@ impl Policy {
         if let Some(c) = &s.groups_column {
             column_refs.push(("source.groups_column".into(), c.clone(), loc.line(&[Seg::Key("source"), Seg::Key("groups_column")])));
         }
-        let groups_separator = s.groups_separator.unwrap_or_else(|| ";".into());
+        let groups_separator = s.groups_separator.clone().unwrap_or_else(|| ";".into());
         if groups_separator.is_empty() {
             return Err(err(&[Seg::Key("source"), Seg::Key("groups_separator")], "source.groups_separator", "must not be empty".into()));
         }
@@ -748,19 +854,21 @@ impl Policy {
             user_column: s.memberships_user_column.clone().unwrap_or_else(|| s.id_column.clone()),
             group_column: s.memberships_group_column.clone().unwrap_or_else(|| "group".into()),
         });
-        let has_groups = s.groups_column.is_some() || memberships.is_some();
-        let source = SourceConfig {
-            spec: SourceSpec { path: resolve(&s.path), format: s.format, array_separator: groups_separator.clone(), memberships },
-            id_column: s.id_column,
-            status_column: s.status_column,
+        let has_groups = s.groups_column.is_some() || memberships.is_some() || is_ldap;
+        let mut source = SourceConfig {
+            spec: SourceSpec { path: resolve(&src_path), format, array_separator: groups_separator.clone(), memberships },
+            id_column: s.id_column.clone(),
+            status_column: s.status_column.clone(),
             enabled_values: s
                 .enabled_values
+                .clone()
                 .unwrap_or_else(|| DEFAULT_ENABLED_VALUES.iter().map(|s| s.to_string()).collect())
                 .iter()
                 .map(|v| v.trim().to_lowercase())
                 .collect(),
-            groups_column: s.groups_column,
+            groups_column: s.groups_column.clone(),
             groups_separator,
+            ldap: None,
         };
 
         // [attributes]
@@ -830,7 +938,9 @@ impl Policy {
         };
 
         // [scope]
-        let scope_groups: Vec<String> = raw.scope.groups.iter().map(|g| g.trim().to_string()).collect();
+        // A directory's groups can be named by DN, in any spacing and case.
+        let group_name = |g: &str| if is_ldap && g.contains('=') { ldap::normalize_dn(g) } else { g.trim().to_string() };
+        let scope_groups: Vec<String> = raw.scope.groups.iter().map(|g| group_name(g)).collect();
         if !scope_groups.is_empty() && !has_groups {
             return Err(err(
                 &[Seg::Key("scope"), Seg::Key("groups")],
@@ -856,11 +966,13 @@ impl Policy {
                     "group rules need `groups_column` or `memberships_path` in [source]".into(),
                 ));
             }
-            let source = g.source.trim().to_string();
+            let source = group_name(&g.source);
             if source.is_empty() {
                 return Err(err(&at("source"), &key_of("source"), "must not be empty".into()));
             }
-            let slack_name = g.slack_name.map(|s| s.trim().to_string()).unwrap_or_else(|| source.clone());
+            // A group named by DN gets its CN as the default Slack name.
+            let default_name = if source.contains('=') && is_ldap { ldap::first_rdn_value(&g.source) } else { source.clone() };
+            let slack_name = g.slack_name.map(|s| s.trim().to_string()).unwrap_or(default_name);
             if slack_name.is_empty() {
                 return Err(err(&at("slack_name"), &key_of("slack_name"), "must not be empty".into()));
             }
@@ -885,6 +997,10 @@ impl Policy {
             });
         }
 
+        if is_ldap {
+            let needs_groups = !scope_groups.is_empty() || !groups.is_empty();
+            ldap_source(&s, &mut source, &attributes, &column_refs, needs_groups, path, &resolve, &err)?;
+        }
         Ok(Policy { file: path.to_path_buf(), match_on, source, attributes, scope_groups, provisioning, groups, column_refs })
     }
 
@@ -916,9 +1032,27 @@ impl Policy {
         self.attributes.iter().find(|m| m.attr == attr)
     }
 
-    /// Read the source this policy names and check it against the policy.
+    /// Read the source this policy names and check it against the policy. Blocks (an LDAP
+    /// source is read on a helper thread); async code uses [`Policy::read_source_async`].
     pub fn read_source(&self) -> Result<Source, ReadSourceError> {
-        let source = Source::read(&self.source.spec)?;
+        let source = match &self.source.ldap {
+            Some(spec) => ldap::read_blocking(spec)?,
+            None => Source::read(&self.source.spec)?,
+        };
+        self.check_source(&source)?;
+        Ok(source)
+    }
+
+    /// [`Policy::read_source`] without blocking the async workers: a file is read on the
+    /// blocking pool, a directory over async LDAP.
+    pub async fn read_source_async(&self) -> Result<Source, ReadSourceError> {
+        let source = match &self.source.ldap {
+            Some(spec) => ldap::read(spec).await?,
+            None => {
+                let spec = self.source.spec.clone();
+                tokio::task::spawn_blocking(move || Source::read(&spec)).await.map_err(|e| ReadSourceError::Stopped(e.to_string()))??
+            }
+        };
         self.check_source(&source)?;
         Ok(source)
     }
@@ -936,6 +1070,213 @@ impl Policy {
     pub fn scope_set(&self) -> HashSet<String> {
         self.scope_groups.iter().map(|g| g.to_lowercase()).collect()
     }
+}
+
+/// Whether `s` can name an LDAP attribute: a name (letters, digits, `-`, starting with a letter)
+/// or a numeric OID, each with optional `;options`.
+fn is_attribute_name(s: &str) -> bool {
+    let mut parts = s.split(';');
+    let name = parts.next().unwrap_or("");
+    let descr = name.starts_with(|c: char| c.is_ascii_alphabetic()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let oid = !name.is_empty() && name.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    (descr || oid) && parts.all(|o| !o.is_empty() && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+}
+
+fn is_computed_column(c: &str) -> bool {
+    [ldap::DN_COLUMN, ldap::GROUPS_COLUMN, ldap::ENABLED_COLUMN].iter().any(|x| x.eq_ignore_ascii_case(c))
+}
+
+/// Complete a `kind = "ldap"` source: the connection, the searches, and which attributes the
+/// policy's columns need.
+#[allow(clippy::too_many_arguments)]
+fn ldap_source(
+    s: &RawSource,
+    source: &mut SourceConfig,
+    attributes: &[Mapping],
+    column_refs: &[(String, String, usize)],
+    needs_groups: bool,
+    file: &Path,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    err: &dyn Fn(&[Seg], &str, String) -> PolicyError,
+) -> Result<(), PolicyError> {
+    let e = |k: &'static str, m: String| err(&[Seg::Key("source"), Seg::Key(k)], &format!("source.{k}"), m);
+    let required = |k: &'static str, v: &Option<String>| -> Result<String, PolicyError> {
+        match v {
+            Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+            Some(_) => Err(e(k, "must not be empty".into())),
+            None => Err(err(&[Seg::Key("source")], &format!("source.{k}"), format!("kind = \"ldap\" needs `{k}`"))),
+        }
+    };
+    let url_text = required("url", &s.url)?;
+    let url = url::Url::parse(&url_text).map_err(|x| e("url", format!("{url_text:?} is not a URL: {x}")))?;
+    if url.scheme() != "ldap" && url.scheme() != "ldaps" {
+        return Err(e(
+            "url",
+            format!("{url_text:?}: use ldaps://HOST, or ldap://HOST (StartTLS is then required unless HOST is loopback)"),
+        ));
+    }
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+        return Err(e("url", format!("{url_text:?} has no host")));
+    };
+    if !(url.path().is_empty() || url.path() == "/") || url.query().is_some() || !url.username().is_empty() {
+        return Err(e("url", format!("{url_text:?}: give only scheme, host and port here; the search base goes in base_dn")));
+    }
+    let loopback = ldap::is_loopback_host(host);
+    let starttls = match (url.scheme(), s.starttls) {
+        ("ldaps", Some(true)) => return Err(e("starttls", "ldaps:// is TLS already; remove starttls".into())),
+        ("ldaps", _) => false,
+        (_, Some(false)) if !loopback => {
+            return Err(e(
+                "starttls",
+                format!(
+                    "an ldap:// connection to {host} must use StartTLS (the bind password would cross the network in clear); remove starttls = false, or use ldaps://"
+                ),
+            ));
+        }
+        (_, Some(v)) => v,
+        (_, None) => !loopback,
+    };
+    let bind_dn = required("bind_dn", &s.bind_dn)?;
+    let password = match (&s.password_command, &s.password_file) {
+        (Some(_), Some(_)) => return Err(e("password_file", "set one of password_command and password_file".into())),
+        (Some(_), None) => PasswordSource::Command(required("password_command", &s.password_command)?),
+        (None, Some(_)) => PasswordSource::File(resolve(&required("password_file", &s.password_file)?)),
+        (None, None) => {
+            return Err(err(
+                &[Seg::Key("source")],
+                "source.password_command",
+                "kind = \"ldap\" needs `password_command` or `password_file` (the password never goes in the policy)".into(),
+            ));
+        }
+    };
+    let base_dn = required("base_dn", &s.base_dn)?;
+    let filter = |k: &'static str, v: String| -> Result<String, PolicyError> {
+        if ldap3::parse_filter(&v).is_err() {
+            return Err(e(k, format!("{v:?} is not an LDAP filter (RFC 4515), e.g. \"(objectClass=person)\"")));
+        }
+        Ok(v)
+    };
+    let user_filter = filter("user_filter", required("user_filter", &s.user_filter)?)?;
+    let page_size = s.page_size.unwrap_or(ldap::DEFAULT_PAGE_SIZE);
+    if page_size == 0 || page_size > i32::MAX as u32 {
+        return Err(e("page_size", format!("{page_size} is not a page size (1 to {})", i32::MAX)));
+    }
+    let timeout = match s.timeout_seconds {
+        None => ldap::DEFAULT_TIMEOUT,
+        Some(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => std::time::Duration::from_secs_f64(t),
+        Some(t) => return Err(e("timeout_seconds", format!("{t} is not a number of seconds between 0 and 86400"))),
+    };
+    let ca_file = s.ca_file.as_deref().map(resolve);
+
+    // Which attributes the columns name.
+    let bad_name = |key: &str, line: usize, col: &str| PolicyError {
+        file: file.to_path_buf(),
+        line,
+        key: key.to_string(),
+        message: format!("`{col}` is not an LDAP attribute name (letters, digits and `-`, starting with a letter; or an OID)"),
+    };
+    let mut columns: Vec<String> = Vec::new();
+    let add = |col: &str, columns: &mut Vec<String>| {
+        if !is_computed_column(col) && !columns.iter().any(|c| c == col) {
+            columns.push(col.to_string());
+        }
+    };
+    for (key, col, line) in column_refs {
+        if !is_computed_column(col) && !is_attribute_name(col) {
+            return Err(bad_name(key, *line, col));
+        }
+        add(col, &mut columns);
+    }
+    let mut required_cols: Vec<String> = Vec::new();
+    let mut dn_columns: Vec<String> = Vec::new();
+    for m in attributes {
+        for col in m.template.columns() {
+            if !is_computed_column(col) && !is_attribute_name(col) {
+                return Err(bad_name(&format!("attributes.{}", m.attr.name()), m.line, col));
+            }
+            add(col, &mut columns);
+            if !is_computed_column(col) {
+                required_cols.push(col.to_string());
+                if m.attr == Attr::Manager {
+                    dn_columns.push(col.to_string());
+                }
+            }
+        }
+    }
+    if !is_computed_column(&source.id_column) {
+        required_cols.push(source.id_column.clone());
+    }
+    required_cols.dedup();
+
+    let disabled = match (&s.disabled_attribute, &s.disabled_values) {
+        (None, Some(_)) => return Err(e("disabled_values", "needs `disabled_attribute`".into())),
+        (None, None) => None,
+        (Some(a), values) => {
+            let a = a.trim().to_string();
+            if !is_attribute_name(&a) {
+                return Err(e("disabled_attribute", format!("`{a}` is not an LDAP attribute name")));
+            }
+            if source.status_column.is_some() {
+                return Err(e("disabled_attribute", "set one of disabled_attribute and status_column".into()));
+            }
+            if a.eq_ignore_ascii_case("userAccountControl") {
+                if values.is_some() {
+                    return Err(e(
+                        "disabled_values",
+                        "userAccountControl is read as Active Directory's flags (bit 2, ACCOUNTDISABLE); remove disabled_values".into(),
+                    ));
+                }
+                Some(Disabled::AccountControl { attribute: a })
+            } else {
+                let values: Vec<String> = values.iter().flatten().map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty()).collect();
+                if values.is_empty() {
+                    return Err(e("disabled_attribute", format!("needs `disabled_values`: the values of {a} that mean disabled")));
+                }
+                Some(Disabled::Values { attribute: a, values })
+            }
+        }
+    };
+    let uses_groups = needs_groups || attributes.iter().any(|m| m.template.columns().any(|c| c.eq_ignore_ascii_case(ldap::GROUPS_COLUMN)));
+    let groups = if uses_groups {
+        Some(GroupSpec {
+            from: s.groups_from.unwrap_or(GroupsFrom::MemberOf),
+            base_dn: match &s.group_base_dn {
+                Some(_) => required("group_base_dn", &s.group_base_dn)?,
+                None => base_dn.clone(),
+            },
+            filter: filter("group_filter", s.group_filter.clone().unwrap_or_else(|| ldap::DEFAULT_GROUP_FILTER.to_string()))?,
+            nested: s.nested_groups.unwrap_or(true),
+        })
+    } else {
+        None
+    };
+    if disabled.is_some() {
+        source.status_column = Some(ldap::ENABLED_COLUMN.to_string());
+        source.enabled_values = vec!["true".into()];
+    }
+    source.groups_column = Some(ldap::GROUPS_COLUMN.to_string());
+    source.groups_separator = ldap::GROUPS_SEPARATOR.to_string();
+    source.spec =
+        SourceSpec { path: PathBuf::from(&url_text), format: None, array_separator: ldap::GROUPS_SEPARATOR.into(), memberships: None };
+    source.ldap = Some(LdapSpec {
+        url: url_text,
+        starttls,
+        ca_file,
+        bind_dn,
+        password,
+        base_dn,
+        user_filter,
+        scope: s.search_scope.unwrap_or(SearchScope::Sub),
+        columns,
+        dn_columns,
+        id_column: source.id_column.clone(),
+        required: required_cols,
+        disabled,
+        groups,
+        page_size,
+        timeout,
+    });
+    Ok(())
 }
 
 fn toml_error(text: &str, path: &Path, e: &toml::de::Error) -> PolicyError {
@@ -1042,6 +1383,103 @@ membership = "overwrite"
             assert_eq!((e.line, e.key.as_str()), (line, key), "{e}\n{text}");
             assert!(e.to_string().starts_with(&format!("/etc/p/policy.toml:{line}: `{key}`: ")), "{e}");
         }
+    }
+
+    const LDAP: &str = r#"
+[source]
+kind = "ldap"
+url = "ldaps://dc1.corp.example"
+bind_dn = "CN=svc-scimitar,OU=Service,DC=corp,DC=example"
+password_file = "ldap.pw"
+base_dn = "OU=People,DC=corp,DC=example"
+user_filter = "(&(objectCategory=person)(objectClass=user))"
+id_column = "objectGUID"
+disabled_attribute = "userAccountControl"
+[attributes]
+"emails.work" = "mail"
+userName = "{sAMAccountName|lower}"
+"enterprise.manager" = "manager"
+[scope]
+groups = ["CN=Slack Users, OU=Groups, DC=corp, DC=example"]
+[[groups]]
+source = "CN=Engineering,OU=Groups,DC=corp,DC=example"
+"#;
+
+    #[test]
+    fn ldap_sources_parse_with_their_defaults() {
+        let p = parse(LDAP).unwrap();
+        let l = p.source.ldap.as_ref().unwrap();
+        assert_eq!(l.url, "ldaps://dc1.corp.example");
+        assert!(!l.starttls);
+        assert_eq!(l.password, PasswordSource::File("/etc/p/ldap.pw".into()));
+        assert_eq!(l.columns, ["objectGUID", "sAMAccountName", "mail", "manager"]);
+        assert_eq!(l.dn_columns, ["manager"]);
+        assert_eq!(l.disabled, Some(Disabled::AccountControl { attribute: "userAccountControl".into() }));
+        let g = l.groups.as_ref().unwrap();
+        assert_eq!((g.from, g.base_dn.as_str(), g.nested), (GroupsFrom::MemberOf, "OU=People,DC=corp,DC=example", true));
+        assert_eq!((l.page_size, l.timeout), (ldap::DEFAULT_PAGE_SIZE, ldap::DEFAULT_TIMEOUT));
+        assert_eq!(p.scope_groups, ["cn=slack users,ou=groups,dc=corp,dc=example"]);
+        assert_eq!(p.groups[0].source, "cn=engineering,ou=groups,dc=corp,dc=example");
+        assert_eq!(p.groups[0].slack_name, "Engineering");
+        assert_eq!(p.source.status_column.as_deref(), Some("enabled"));
+        assert_eq!(p.source.groups_column.as_deref(), Some("groups"));
+
+        // ldap:// to another host gets StartTLS; to loopback it may go without.
+        let p = parse(&LDAP.replace("ldaps://dc1.corp.example", "ldap://dc1.corp.example:389")).unwrap();
+        assert!(p.source.ldap.unwrap().starttls);
+        let p = parse(&LDAP.replace("ldaps://dc1.corp.example", "ldap://127.0.0.1:3890")).unwrap();
+        assert!(!p.source.ldap.unwrap().starttls);
+        // No groups in the policy: none are read.
+        let p =
+            parse(LDAP.replace("groups = [\"CN=Slack Users, OU=Groups, DC=corp, DC=example\"]", "").split("[[groups]]").next().unwrap())
+                .unwrap();
+        assert!(p.source.ldap.unwrap().groups.is_none());
+    }
+
+    #[test]
+    fn ldap_errors_name_line_and_key() {
+        let line_of = |text: &str, needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        let cases: Vec<(String, &str, &str)> = vec![
+            (LDAP.replace("ldaps://dc1.corp.example\"", "ldap://dc1.corp.example\"\nstarttls = false"), "starttls", "source.starttls"),
+            (LDAP.replace("\"ldaps://dc1.corp.example\"", "\"ldaps://dc1.corp.example\"\nstarttls = true"), "starttls", "source.starttls"),
+            (LDAP.replace("ldaps://dc1.corp.example", "https://dc1.corp.example"), "url =", "source.url"),
+            (LDAP.replace("ldaps://dc1.corp.example", "ldaps://dc1.corp.example/dc=corp"), "url =", "source.url"),
+            (LDAP.replace("kind = \"ldap\"", "kind = \"ldap\"\npath = \"x.csv\""), "path =", "source.path"),
+            (LDAP.replace("kind = \"ldap\"\n", "path = \"x.csv\"\n"), "url =", "source.url"),
+            (LDAP.replace("password_file = \"ldap.pw\"\n", ""), "[source]", "source.password_command"),
+            (
+                LDAP.replace("password_file = \"ldap.pw\"", "password_file = \"a\"\npassword_command = \"pass x\""),
+                "password_file",
+                "source.password_file",
+            ),
+            (LDAP.replace("(&(objectCategory=person)(objectClass=user))", "objectClass=user)"), "user_filter", "source.user_filter"),
+            (
+                LDAP.replace(
+                    "disabled_attribute = \"userAccountControl\"",
+                    "disabled_attribute = \"userAccountControl\"\ndisabled_values = [\"1\"]",
+                ),
+                "disabled_values",
+                "source.disabled_values",
+            ),
+            (
+                LDAP.replace("disabled_attribute = \"userAccountControl\"", "disabled_attribute = \"nsAccountLock\""),
+                "disabled_attribute",
+                "source.disabled_attribute",
+            ),
+            (
+                LDAP.replace("\"emails.work\" = \"mail\"", "\"emails.work\" = \"mail\"\ndisplayName = \"{first name}\""),
+                "displayName",
+                "attributes.displayName",
+            ),
+            (LDAP.replace("base_dn = \"OU=People,DC=corp,DC=example\"\n", ""), "[source]", "source.base_dn"),
+            (LDAP.replace("disabled_attribute = \"userAccountControl\"", "page_size = 0"), "page_size", "source.page_size"),
+        ];
+        for (text, at, key) in cases {
+            let e = parse(&text).expect_err(key);
+            assert_eq!((e.line, e.key.as_str()), (line_of(&text, at), key), "{e}\n{text}");
+        }
+        let e = parse(&LDAP.replace("ldaps://dc1.corp.example\"", "ldap://dc1.corp.example\"\nstarttls = false")).unwrap_err();
+        assert!(e.message.contains("must use StartTLS"), "{e}");
     }
 
     #[test]

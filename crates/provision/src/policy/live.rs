@@ -57,13 +57,26 @@ pub enum LiveError {
     Policy(#[from] PolicyError),
     /// The policy's source is wrong (names file and line).
     #[error(transparent)]
-    Source(#[from] ReadSourceError),
+    Source(ReadSourceError),
     /// Talking to Slack failed.
     #[error(transparent)]
     Scim(#[from] ScimError),
     /// The saved state of earlier applies cannot be read.
     #[error(transparent)]
     State(#[from] apply::StateError),
+    /// The directory server of an LDAP source failed (names server, bind DN and result code).
+    #[error(transparent)]
+    Directory(super::ldap::LdapError),
+}
+
+impl From<ReadSourceError> for LiveError {
+    fn from(e: ReadSourceError) -> LiveError {
+        match e {
+            ReadSourceError::Directory(e) => LiveError::Directory(e),
+            ReadSourceError::Policy(e) => LiveError::Policy(e),
+            e => LiveError::Source(e),
+        }
+    }
 }
 
 /// A plan against the live directory and what it was computed from.
@@ -82,16 +95,17 @@ pub struct LivePlan {
     pub knowledge: crate::queue::Knowledge,
 }
 
-/// Load a policy and its source, checking both (errors name file and line).
-pub fn load_policy(path: &Path) -> Result<(Policy, super::Source), LiveError> {
+/// Load a policy and its source, checking both (errors name file and line). A file is read on
+/// the blocking pool and a directory over async LDAP, so the caller's async workers stay free.
+pub async fn load_policy(path: &Path) -> Result<(Policy, super::Source), LiveError> {
     let policy = Policy::load(path)?;
-    let source = policy.read_source()?;
+    let source = policy.read_source_async().await?;
     Ok((policy, source))
 }
 
 /// Compare a policy's source with the live directory; prior state from `state_dir`.
 pub async fn live_plan(client: &ScimClient, policy_path: &Path, state_dir: &Path) -> Result<LivePlan, LiveError> {
-    let (policy, source) = load_policy(policy_path)?;
+    let (policy, source) = load_policy(policy_path).await?;
     live_plan_loaded(client, policy_path, policy, &source, state_dir).await
 }
 

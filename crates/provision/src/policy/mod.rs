@@ -2,6 +2,7 @@
 //! directory, and produce the plan of changes (see `plan.rs` for the order apply must follow).
 
 pub mod config;
+pub mod ldap;
 pub mod source;
 
 pub use config::{Attr, Policy, PolicyError};
