@@ -485,7 +485,7 @@ fn write_results(ops: &[OpRow], format: OutputFormat) -> Result<(), Fail> {
 pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, run: &RunArgs) -> Result<i32, Fail> {
     let (c, safety) = writer(env, run)?;
     let journal = open_journal(c)?;
-    let journal_fail = |e: anyhow::Error| Fail::new(exit::FAILURE, format!("{e:#}"));
+    let journal_fail = |e: crate::queue::JournalError| Fail::new(exit::FAILURE, e.to_string());
     // `--retry-failed` names one batch, which may be closed: it is gated (and its failed ops
     // queued again) before the open batches are listed.
     let mut regated = None;

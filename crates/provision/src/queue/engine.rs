@@ -24,7 +24,7 @@
 
 use super::action::Action;
 use super::gate::GatedBatch;
-use super::journal::{Finish, Journal, OpRow, OpState};
+use super::journal::{Finish, Journal, JournalError, OpRow, OpState};
 use crate::scim::client::RETRIES;
 use crate::scim::ratelimit::Endpoint;
 use crate::scim::{ScimClient, ScimError, User};
@@ -180,9 +180,12 @@ impl Engine {
         &self.client
     }
 
-    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Journal) -> anyhow::Result<T> + Send + 'static) -> anyhow::Result<T> {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
+    ) -> Result<T, JournalError> {
         let j = self.journal.clone();
-        tokio::task::spawn_blocking(move || f(&j)).await?
+        tokio::task::spawn_blocking(move || f(&j)).await.map_err(|e| JournalError::Stopped(e.to_string()))?
     }
 
     /// Run every open (pending or interrupted) op of a gated batch to a final state.
@@ -191,7 +194,7 @@ impl Engine {
         batch: &GatedBatch,
         events: Option<UnboundedSender<QueueEvent>>,
         cancel: Cancel,
-    ) -> anyhow::Result<BatchResult> {
+    ) -> Result<BatchResult, JournalError> {
         let batch_id = batch.id();
         let started = Instant::now();
         let bid = batch_id.to_string();
@@ -217,7 +220,7 @@ impl Engine {
                 workers.push(tokio::spawn(async move {
                     loop {
                         if cancel.is_cancelled() {
-                            return Ok::<(), anyhow::Error>(());
+                            return Ok::<(), JournalError>(());
                         }
                         let Some(op) = queue.lock().unwrap().pop_front() else { return Ok(()) };
                         this.run_op(op, &events).await?;
@@ -225,7 +228,7 @@ impl Engine {
                 }));
             }
             for w in workers {
-                w.await??;
+                w.await.map_err(|e| JournalError::Stopped(e.to_string()))??;
             }
         }
         let bid = batch_id.to_string();
@@ -244,7 +247,7 @@ impl Engine {
         Ok(BatchResult { batch_id: batch_id.into(), counts, elapsed, ops })
     }
 
-    async fn run_op(&self, op: OpRow, events: &Option<UnboundedSender<QueueEvent>>) -> anyhow::Result<()> {
+    async fn run_op(&self, op: OpRow, events: &Option<UnboundedSender<QueueEvent>>) -> Result<(), JournalError> {
         let id = op.op_id.clone();
         // Committed before the request goes out.
         let attempt = self.blocking(move |j| j.mark_running(&id)).await?;

@@ -25,6 +25,7 @@
 
 use super::action::{Action, ActionKind, Subject};
 use super::journal::{BatchInfo, Finish, Journal, OpState};
+use crate::queue::journal::JournalError;
 use crate::scim::types::Role;
 use crate::scim::{ScimClient, ScimError, User};
 use futures::StreamExt;
@@ -477,8 +478,8 @@ pub enum GateError {
     Held(Hold),
     #[error("reading the targets before running: {0}")]
     Scim(#[from] ScimError),
-    #[error("journal: {0:#}")]
-    Journal(#[from] anyhow::Error),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 /// Journal a decision: runnable ops `pending` (with their phase), skipped ones finished at once as
@@ -515,10 +516,10 @@ pub struct Regated {
 
 async fn blocking<T: Send + 'static>(
     journal: &Arc<Journal>,
-    f: impl FnOnce(&Journal) -> anyhow::Result<T> + Send + 'static,
+    f: impl FnOnce(&Journal) -> Result<T, JournalError> + Send + 'static,
 ) -> Result<T, GateError> {
     let j = journal.clone();
-    tokio::task::spawn_blocking(move || f(&j)).await.map_err(|e| GateError::Journal(e.into()))?.map_err(GateError::Journal)
+    Ok(tokio::task::spawn_blocking(move || f(&j)).await.map_err(|e| JournalError::Stopped(e.to_string()))??)
 }
 
 /// Pass a journaled batch through the gate again before it runs once more (`scimitar resume`,

@@ -7,12 +7,33 @@
 
 use super::action::Action;
 use crate::report::{OperationRecord, Outcome, ReportStore};
-use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Mutex;
 use time::OffsetDateTime;
+
+/// Why the journal could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error("journal: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error("journal: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("journal op {op_id} holds an action this version cannot read: {message}")]
+    Unreadable { op_id: String, message: String },
+    #[error("finishing an op needs a final state, not {0:?}")]
+    NotFinal(OpState),
+    #[error("no op {0} in the journal")]
+    NoOp(String),
+    /// The thread doing journal work stopped (a panic or a shutdown).
+    #[error("journal work stopped: {0}")]
+    Stopped(String),
+}
 
 /// State of one journaled operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -139,11 +160,11 @@ pub fn new_id(prefix: &str) -> String {
 }
 
 impl Journal {
-    pub fn open(path: &Path, ctx: RunContext) -> anyhow::Result<Journal> {
+    pub fn open(path: &Path, ctx: RunContext) -> Result<Journal, JournalError> {
         Ok(Journal { conn: Mutex::new(crate::db::open(path)?), ctx })
     }
 
-    pub fn in_memory(ctx: RunContext) -> anyhow::Result<Journal> {
+    pub fn in_memory(ctx: RunContext) -> Result<Journal, JournalError> {
         Ok(Journal { conn: Mutex::new(crate::db::open_in_memory()?), ctx })
     }
 
@@ -153,7 +174,7 @@ impl Journal {
 
     /// Journal a whole batch (one transaction): every op `pending`, with its phase (phases run in
     /// order; ops within a phase run in parallel).
-    pub fn create_batch(&self, info: &BatchInfo, actions: &[(u8, Action)]) -> anyhow::Result<(String, Vec<String>)> {
+    pub fn create_batch(&self, info: &BatchInfo, actions: &[(u8, Action)]) -> Result<(String, Vec<String>), JournalError> {
         let batch_id = new_id("b");
         let mut conn = self.conn.lock().unwrap();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -177,7 +198,7 @@ impl Journal {
     }
 
     /// Mark an op as sent. Committed before the request goes out. Returns the attempt number.
-    pub fn mark_running(&self, op_id: &str) -> anyhow::Result<i64> {
+    pub fn mark_running(&self, op_id: &str) -> Result<i64, JournalError> {
         let conn = self.conn.lock().unwrap();
         conn.execute(
             "UPDATE op SET state = 'running', attempts = attempts + 1, started_ms = COALESCE(started_ms, ?2) WHERE op_id = ?1",
@@ -187,11 +208,11 @@ impl Journal {
     }
 
     /// Record an op's final state and append its report record, in one transaction.
-    pub fn finish(&self, op_id: &str, state: OpState, f: &Finish) -> anyhow::Result<()> {
-        let outcome = state.outcome().context("finish needs a final state")?;
+    pub fn finish(&self, op_id: &str, state: OpState, f: &Finish) -> Result<(), JournalError> {
+        let outcome = state.outcome().ok_or(JournalError::NotFinal(state))?;
         let mut conn = self.conn.lock().unwrap();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row = read_op(&tx, op_id)?.with_context(|| format!("no op {op_id} in the journal"))?;
+        let row = read_op(&tx, op_id)?.ok_or_else(|| JournalError::NoOp(op_id.to_string()))?;
         if row.state.is_final() {
             // Already finished (e.g. cancelled while in flight): one report record per op.
             return Ok(());
@@ -241,7 +262,7 @@ impl Journal {
     }
 
     /// Cancel every op of a batch that has not been sent. Returns how many.
-    pub fn cancel_pending(&self, batch_id: &str) -> anyhow::Result<usize> {
+    pub fn cancel_pending(&self, batch_id: &str) -> Result<usize, JournalError> {
         let pending: Vec<String> = {
             let conn = self.conn.lock().unwrap();
             let mut stmt = conn.prepare("SELECT op_id FROM op WHERE batch_id = ?1 AND state = 'pending' ORDER BY seq")?;
@@ -254,7 +275,7 @@ impl Journal {
     }
 
     /// Put failed ops of a batch back to pending (the `F` key, `resume --retry-failed`).
-    pub fn requeue_failed(&self, batch_id: &str) -> anyhow::Result<usize> {
+    pub fn requeue_failed(&self, batch_id: &str) -> Result<usize, JournalError> {
         let conn = self.conn.lock().unwrap();
         let n = conn.execute(
             "UPDATE op SET state = 'pending', finished_ms = NULL, error_code = NULL, error_message = NULL, http_status = NULL WHERE batch_id = ?1 AND state = 'failed'",
@@ -266,7 +287,7 @@ impl Journal {
         Ok(n)
     }
 
-    pub fn close_batch_if_done(&self, batch_id: &str) -> anyhow::Result<bool> {
+    pub fn close_batch_if_done(&self, batch_id: &str) -> Result<bool, JournalError> {
         let conn = self.conn.lock().unwrap();
         let open: i64 =
             conn.query_row("SELECT COUNT(*) FROM op WHERE batch_id = ?1 AND state IN ('pending', 'running')", [batch_id], |r| r.get(0))?;
@@ -276,7 +297,7 @@ impl Journal {
         Ok(open == 0)
     }
 
-    pub fn ops(&self, batch_id: &str) -> anyhow::Result<Vec<OpRow>> {
+    pub fn ops(&self, batch_id: &str) -> Result<Vec<OpRow>, JournalError> {
         let conn = self.conn.lock().unwrap();
         let mut stmt = conn.prepare(&format!("SELECT {OP_COLUMNS} FROM op WHERE batch_id = ?1 ORDER BY phase, seq"))?;
         let rows = stmt.query_map([batch_id], op_from_row)?.collect::<Result<Vec<_>, _>>()?;
@@ -284,7 +305,7 @@ impl Journal {
     }
 
     /// Batches with ops still pending or running (a crash or kill left them), oldest first.
-    pub fn unfinished_batches(&self) -> anyhow::Result<Vec<BatchSummary>> {
+    pub fn unfinished_batches(&self) -> Result<Vec<BatchSummary>, JournalError> {
         let conn = self.conn.lock().unwrap();
         let mut stmt = conn.prepare(
             "SELECT b.batch_id, b.created_ms, b.origin, b.description, b.profile, b.host,
@@ -310,7 +331,7 @@ impl Journal {
     }
 
     /// Count of ops per state in a batch.
-    pub fn counts(&self, batch_id: &str) -> anyhow::Result<std::collections::HashMap<OpState, u64>> {
+    pub fn counts(&self, batch_id: &str) -> Result<std::collections::HashMap<OpState, u64>, JournalError> {
         let conn = self.conn.lock().unwrap();
         let mut stmt = conn.prepare("SELECT state, COUNT(*) FROM op WHERE batch_id = ?1 GROUP BY state")?;
         let rows = stmt.query_map([batch_id], |r| Ok((OpState::parse(&r.get::<_, String>(0)?), r.get::<_, i64>(1)? as u64)))?;
@@ -321,12 +342,12 @@ impl Journal {
 const OP_COLUMNS: &str =
     "op_id, batch_id, seq, phase, action, state, attempts, error_code, error_message, http_status, retries, note, started_ms";
 
-fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<OpRow>> {
+fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<OpRow, JournalError>> {
     let action_text: String = r.get(4)?;
     let op_id: String = r.get(0)?;
     let action = match serde_json::from_str::<Action>(&action_text) {
         Ok(a) => a,
-        Err(e) => return Ok(Err(anyhow::anyhow!("journal op {op_id} holds an action this version cannot read: {e}"))),
+        Err(e) => return Ok(Err(JournalError::Unreadable { op_id, message: e.to_string() })),
     };
     Ok(Ok(OpRow {
         op_id,
@@ -345,7 +366,7 @@ fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<OpRow>>
     }))
 }
 
-fn read_op(conn: &Connection, op_id: &str) -> anyhow::Result<Option<OpRow>> {
+fn read_op(conn: &Connection, op_id: &str) -> Result<Option<OpRow>, JournalError> {
     let row = conn.query_row(&format!("SELECT {OP_COLUMNS} FROM op WHERE op_id = ?1"), [op_id], op_from_row).optional()?;
     row.transpose()
 }

@@ -13,4 +13,4 @@ pub use engine::{BatchResult, Cancel, DeactivateVia, Engine, EngineConfig, Queue
 pub use gate::{
     DEFAULT_MAX_DEACTIVATIONS, Decision, GateError, GatedBatch, Hold, Knowledge, Regated, Safety, Skip, SkipReason, gate, regate, submit,
 };
-pub use journal::{BatchInfo, Journal, OpState, RunContext};
+pub use journal::{BatchInfo, Journal, JournalError, OpState, RunContext};
