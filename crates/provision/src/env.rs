@@ -58,34 +58,7 @@ pub struct Inputs {
     pub actor: Actor,
 }
 
-/// The OS user and host that run scimitar.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Actor {
-    pub user: String,
-    pub host: String,
-}
-
-impl Default for Actor {
-    fn default() -> Self {
-        Actor { user: "unknown".into(), host: "unknown".into() }
-    }
-}
-
-impl Actor {
-    /// `user` as the front end found it (`USER`, `LOGNAME` or `USERNAME`); the host name from
-    /// the kernel (`/proc/sys/kernel/hostname`, `/etc/hostname`), else `host_hint` (`HOSTNAME`).
-    pub fn new(user: Option<String>, host_hint: Option<String>) -> Actor {
-        let user = user.filter(|u| !u.trim().is_empty()).unwrap_or_else(|| "unknown".into());
-        let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
-            .iter()
-            .filter_map(|p| std::fs::read_to_string(p).ok())
-            .map(|s| s.trim().to_string())
-            .find(|s| !s.is_empty())
-            .or(host_hint.filter(|s| !s.trim().is_empty()))
-            .unwrap_or_else(|| "unknown".into());
-        Actor { user, host }
-    }
-}
+pub use crate::report::Actor;
 
 /// Where scimitar's files are.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -684,7 +684,7 @@ mod tests {
         let c = d.ceiling().unwrap();
         assert!(c.contains("deactivate 5 users") && c.contains("ceiling of 4") && c.contains("--force"), "{c}");
         assert_eq!(d.summary(), "5 to deactivate");
-        let j = Journal::in_memory(RunContext::new("test", "127.0.0.1", &crate::env::Actor::default())).unwrap();
+        let j = Journal::in_memory(RunContext::new("test", "127.0.0.1", &crate::report::Actor::default())).unwrap();
         let info = BatchInfo { origin: "test".into(), policy_run: None, description: "t".into() };
         assert!(matches!(submit(&j, &info, d.clone()), Err(GateError::Held(Hold::Ceiling { .. }))));
         assert!(j.unfinished_batches().unwrap().is_empty(), "nothing journaled");
@@ -696,7 +696,7 @@ mod tests {
     #[test]
     fn submit_journals_skips_with_their_reason() {
         let users = six();
-        let j = Journal::in_memory(RunContext::new("test", "127.0.0.1", &crate::env::Actor::default())).unwrap();
+        let j = Journal::in_memory(RunContext::new("test", "127.0.0.1", &crate::report::Actor::default())).unwrap();
         let d = gate(&Safety::default(), users.iter().map(deact).collect(), &Knowledge::from_users(&users));
         let info = BatchInfo { origin: "test".into(), policy_run: None, description: "t".into() };
         let b = submit(&j, &info, d).unwrap();

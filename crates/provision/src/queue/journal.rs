@@ -92,7 +92,7 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    pub fn new(profile: &str, host: &str, actor: &crate::env::Actor) -> Self {
+    pub fn new(profile: &str, host: &str, actor: &crate::report::Actor) -> Self {
         RunContext { profile: profile.into(), host: host.into(), os_user: actor.user.clone(), os_host: actor.host.clone() }
     }
 }
