@@ -77,21 +77,7 @@ pub const DEFAULT_READ_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 /// `90`, `90s`, `500ms`, `2m`, `1h` (a bare number is seconds); 1 ms to 7 days.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 500ms, 2m, 1h)"))?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        u => return Err(format!("unknown unit {u:?} in {s:?} (use ms, s, m or h)")),
-    };
-    if !(0.001..=7.0 * 24.0 * 3600.0).contains(&secs) {
-        return Err(format!("{s:?} is out of range (1ms to 7 days)"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    crate::config::parse_duration(s)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

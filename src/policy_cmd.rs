@@ -16,7 +16,7 @@ use crate::policy::apply;
 use crate::policy::export;
 use crate::policy::ldap::FailureKind;
 use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, resolve_policy, summary};
-use crate::policy::plan::{Plan, PriorState};
+use crate::policy::plan::Plan;
 use crate::policy_render as render;
 use crate::scim::ApiVersion;
 
@@ -141,9 +141,11 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
 }
 
 async fn save_state(c: Connection<'_>, live: &LivePlan) -> Result<(), Fail> {
-    let ids = apply::group_ids_after(c.client, &live.policy, live.prior.as_ref()).await?;
-    let next = PriorState::next(&live.policy, live.prior.as_ref(), ids);
-    apply::save_prior(&live.state_file, &next).map_err(|e| Fail::new(exit::FAILURE, format!("cannot save the policy state: {e}")))
+    match crate::policy::live::record_state(c.client, live).await {
+        Ok(()) => Ok(()),
+        Err(LiveError::Scim(e)) => Err(e.into()),
+        Err(e) => Err(Fail::new(exit::FAILURE, format!("cannot save the policy state: {e}"))),
+    }
 }
 
 /// `scimitar users export`: the live directory; `csv` is in the shape a policy source reads
