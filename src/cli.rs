@@ -128,6 +128,9 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Keep Slack in line with a policy unattended: plan, gate, apply, report, every interval
+    /// (--every 5m) or once (--once); quarantine, alerts, status, metrics
+    Sync(crate::sync_cmd::SyncArgs),
     /// Query the provisioning report: who did what to whom, when, and did it work
     Report(crate::report_cmd::ReportArgs),
     /// Run the Slack SCIM emulator (for the demo, tests and benchmarks); prints its base URL first
@@ -322,14 +325,19 @@ impl From<std::io::Error> for Fail {
     }
 }
 
+/// The exit code of an environment that could not be made (or a part of it).
+pub fn env_exit_code(e: &EnvError) -> i32 {
+    match e {
+        EnvError::Config(_) => exit::CONFIG,
+        EnvError::Scim(e) => exit::of_scim(e),
+        EnvError::ThrottleScale(_) => exit::USAGE,
+        EnvError::Journal(_) => exit::CONFIG,
+    }
+}
+
 impl From<EnvError> for Fail {
     fn from(e: EnvError) -> Self {
-        match e {
-            EnvError::Config(e) => e.into(),
-            EnvError::Scim(e) => e.into(),
-            EnvError::ThrottleScale(_) => Fail::new(exit::USAGE, e.to_string()),
-            EnvError::Journal(_) => Fail::new(exit::CONFIG, e.to_string()),
-        }
+        Fail::new(env_exit_code(&e), e.to_string())
     }
 }
 
@@ -430,6 +438,7 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         Command::Resume { batch, retry_failed, run } => bulk::resume(env, batch.as_deref(), retry_failed, &run).await,
         Command::Plan { policy, output } => crate::policy_cmd::plan(env, &policy, output, out).await,
         Command::Apply { policy, run } => crate::policy_cmd::apply(env, &policy, &run).await,
+        Command::Sync(args) => crate::sync_cmd::run(env, args).await,
         Command::Emulator(args) => match crate::emulator_cmd::serve_forever(args).await {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail::new(exit::UNAVAILABLE, format!("emulator: {e:#}"))),

@@ -19,4 +19,6 @@ pub mod output;
 pub mod policy_cmd;
 pub mod policy_render;
 pub mod report_cmd;
+pub mod sync_cmd;
+pub mod sync_metrics;
 pub mod tui;

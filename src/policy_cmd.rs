@@ -20,22 +20,24 @@ use crate::policy::plan::Plan;
 use crate::policy_render as render;
 use crate::scim::ApiVersion;
 
+/// The exit code of a plan that could not be made (`plan`, `apply`, `sync`).
+pub fn live_exit_code(e: &LiveError) -> i32 {
+    match e {
+        LiveError::NotFound(_) | LiveError::Policy(_) | LiveError::Source(_) => exit::USAGE,
+        LiveError::State(_) => exit::CONFIG,
+        LiveError::Scim(e) => exit::of_scim(e),
+        LiveError::Directory(e) => match e.kind {
+            FailureKind::Auth => exit::AUTH,
+            FailureKind::Unavailable => exit::UNAVAILABLE,
+            FailureKind::Config => exit::CONFIG,
+            FailureKind::Server => exit::USAGE,
+        },
+    }
+}
+
 impl From<LiveError> for Fail {
     fn from(e: LiveError) -> Fail {
-        match e {
-            LiveError::NotFound(_) | LiveError::Policy(_) | LiveError::Source(_) => Fail::new(exit::USAGE, e.to_string()),
-            LiveError::State(_) => Fail::new(exit::CONFIG, e.to_string()),
-            LiveError::Scim(e) => e.into(),
-            LiveError::Directory(e) => {
-                let code = match e.kind {
-                    FailureKind::Auth => exit::AUTH,
-                    FailureKind::Unavailable => exit::UNAVAILABLE,
-                    FailureKind::Config => exit::CONFIG,
-                    FailureKind::Server => exit::USAGE,
-                };
-                Fail::new(code, e.to_string())
-            }
-        }
+        Fail::new(live_exit_code(&e), e.to_string())
     }
 }
 
