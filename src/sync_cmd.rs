@@ -168,7 +168,9 @@ fn print_report(r: &CycleReport, output: OutputFormat, out: &mut dyn Write) -> R
     let name = &r.record.policy;
     eprintln!("scimitar: sync {name}: {}", clean(&r.line()));
     if r.quarantine.is_some() && r.record.result == RunResult::Quarantined {
-        eprintln!("scimitar: sync {name}: QUARANTINED: nothing more is written until an admin reviews the plan: scimitar sync approve --policy {name}");
+        eprintln!(
+            "scimitar: sync {name}: QUARANTINED: nothing more is written until an admin reviews the plan: scimitar sync approve --policy {name}"
+        );
     }
     for f in &r.alert_failures {
         eprintln!("scimitar: sync {name}: warning: {}", clean(f));
@@ -229,10 +231,16 @@ fn jitter(every: Duration) -> Duration {
 
 async fn sync(env: &Environment, a: SyncRunArgs) -> Result<i32, Fail> {
     let Some(policy) = a.policy.clone() else {
-        return Err(Fail::new(exit::USAGE, "scimitar sync needs --policy FILE|NAME (and --every DURATION or --once); see scimitar sync --help"));
+        return Err(Fail::new(
+            exit::USAGE,
+            "scimitar sync needs --policy FILE|NAME (and --every DURATION or --once); see scimitar sync --help",
+        ));
     };
     if a.every.is_none() && !a.once {
-        return Err(Fail::new(exit::USAGE, "scimitar sync: give --every DURATION (keep running) or --once (one cycle, for cron and timers)"));
+        return Err(Fail::new(
+            exit::USAGE,
+            "scimitar sync: give --every DURATION (keep running) or --once (one cycle, for cron and timers)",
+        ));
     }
     bulk::refuse_read_only(env)?;
     let job = job(env, &policy, &a.engine, format!("scimitar sync --policy {policy}"))?;
@@ -320,7 +328,18 @@ fn status(env: &Environment, policy: Option<&str>, output: OutputFormat) -> Resu
         None => store.all().map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?,
     };
     let mut rows = Rows::new(vec![
-        "profile", "policy", "state", "last_run", "result", "done", "failed", "skipped", "cancelled", "next_run", "last_success", "why",
+        "profile",
+        "policy",
+        "state",
+        "last_run",
+        "result",
+        "done",
+        "failed",
+        "skipped",
+        "cancelled",
+        "next_run",
+        "last_success",
+        "why",
     ]);
     let t = |x: Option<time::OffsetDateTime>| x.map(crate::report::format_time).unwrap_or_default();
     let mut quarantined = 0;

@@ -154,11 +154,7 @@ impl Alerts {
         };
         let command = c.alert_command.clone().filter(|s| !s.trim().is_empty());
         let http = if webhook.is_some() {
-            reqwest::Client::builder()
-                .timeout(WEBHOOK_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .ok()
+            reqwest::Client::builder().timeout(WEBHOOK_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build().ok()
         } else {
             None
         };

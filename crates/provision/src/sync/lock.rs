@@ -76,8 +76,7 @@ impl Drop for ProfileLock {
 
 /// The lock file of a profile: `<data dir>/locks/<profile>.lock` (the name made safe).
 pub fn lock_path(data_dir: &Path, profile: &str) -> PathBuf {
-    let safe: String =
-        profile.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
+    let safe: String = profile.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
     let safe = if safe.is_empty() || safe.starts_with('.') { format!("p{safe}") } else { safe };
     data_dir.join("locks").join(format!("{safe}.lock"))
 }

@@ -155,10 +155,8 @@ impl CycleReport {
     /// One line for a log: `applied: 3 done, 0 failed, 1 skipped, 0 cancelled (run pr-...)`.
     pub fn line(&self) -> String {
         let r = &self.record;
-        let mut s = format!(
-            "{}: {} done, {} failed, {} skipped, {} cancelled",
-            r.result, r.ops.done, r.ops.failed, r.ops.skipped, r.ops.cancelled
-        );
+        let mut s =
+            format!("{}: {} done, {} failed, {} skipped, {} cancelled", r.result, r.ops.done, r.ops.failed, r.ops.skipped, r.ops.cancelled);
         if let Some(id) = &r.run_id {
             s.push_str(&format!(" (run {id})"));
         }
@@ -322,7 +320,10 @@ fn absorb(r: &mut CycleReport, outcome: &ApplyOutcome, progress: &Option<Unbound
 
 fn outcome_result(r: CycleReport, outcome: &ApplyOutcome, cancel: &Cancel) -> CycleReport {
     if cancel.is_cancelled() {
-        return r.end(RunResult::Interrupted, Some("stopped between operations; the rest was cancelled and the next cycle plans it again".into()));
+        return r.end(
+            RunResult::Interrupted,
+            Some("stopped between operations; the rest was cancelled and the next cycle plans it again".into()),
+        );
     }
     if outcome.complete {
         r.end(RunResult::Applied, None)

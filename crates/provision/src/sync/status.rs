@@ -294,10 +294,7 @@ impl SyncStore {
     pub fn set_next_run(&self, profile: &str, policy: &str, at: Option<OffsetDateTime>) -> Result<(), StatusError> {
         let conn = self.conn.lock().unwrap();
         Self::ensure(&conn, profile, policy)?;
-        conn.execute(
-            "UPDATE sync_state SET next_run_ms = ?3 WHERE profile = ?1 AND policy = ?2",
-            params![profile, policy, at.map(ms)],
-        )?;
+        conn.execute("UPDATE sync_state SET next_run_ms = ?3 WHERE profile = ?1 AND policy = ?2", params![profile, policy, at.map(ms)])?;
         Ok(())
     }
 
@@ -373,7 +370,17 @@ impl SyncStore {
     }
 
     fn read_state(conn: &Connection, profile: &str, policy: &str) -> Result<Option<SyncState>, StatusError> {
-        type Row = (Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>);
+        type Row = (
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
         let row: Option<Row> = conn
             .query_row(
                 "SELECT quarantined_ms, quarantine_kind, quarantine_reason, quarantine_run, held, running_run, running_pid, next_run_ms, last_success_ms
