@@ -2,7 +2,8 @@
 //!
 //! Exit codes: `plan` gives 0 when nothing would change and 2 when something would; a policy or
 //! source error gives 64 with `file:line: `key`: message` on stderr; `apply` gives 0 when every
-//! operation succeeded, 1 when some failed, 64 when a ceiling or confirmation stopped it.
+//! operation succeeded, 1 when some failed, 64 when a ceiling or confirmation stopped it, 75 when
+//! another scimitar holds the profile's lock (`sync::lock`).
 
 use std::io::Write;
 use std::path::PathBuf;

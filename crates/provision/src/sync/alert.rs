@@ -203,15 +203,15 @@ impl Alerts {
             Err(e) => return vec![format!("alert: {e}")],
         };
         let mut failures = Vec::new();
-        if let (Some(w), Some(http)) = (&self.webhook, &self.http) {
-            if let Err(e) = post(http, w, &body).await {
-                failures.push(e);
-            }
+        if let (Some(w), Some(http)) = (&self.webhook, &self.http)
+            && let Err(e) = post(http, w, &body).await
+        {
+            failures.push(e);
         }
-        if let Some(c) = &self.command {
-            if let Err(e) = run_command(c, alert.event, &alert.policy, &body).await {
-                failures.push(e);
-            }
+        if let Some(c) = &self.command
+            && let Err(e) = run_command(c, alert.event, &alert.policy, &body).await
+        {
+            failures.push(e);
         }
         failures.into_iter().map(|f| crate::scim::redact::redact(&f).into_owned()).collect()
     }

@@ -49,7 +49,7 @@ impl std::fmt::Display for Holder {
 pub enum LockError {
     /// Someone else writes to this profile's org right now.
     #[error("profile {profile:?} is locked by {}: another scimitar is writing to this org; try again when it is done (lock file {})", holder.as_ref().map_or_else(|| "another process (still starting)".to_string(), |h| h.to_string()), path.display())]
-    Held { profile: String, path: PathBuf, holder: Option<Holder> },
+    Held { profile: String, path: PathBuf, holder: Option<Box<Holder>> },
     #[error("cannot use the lock file {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -103,7 +103,7 @@ pub fn acquire(data_dir: &Path, profile: &str, me: &Holder) -> Result<ProfileLoc
         Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
             let mut text = String::new();
             let _ = file.read_to_string(&mut text);
-            let holder = serde_json::from_str(text.trim()).ok();
+            let holder = serde_json::from_str(text.trim()).ok().map(Box::new);
             return Err(LockError::Held { profile: profile.to_string(), path, holder });
         }
         Err(e) => return Err(io(e.into())),
