@@ -599,3 +599,44 @@ async fn the_circuit_breaker_stops_a_run_that_deactivates_users_on_update() {
     assert_eq!(emu.stats().method("PATCH"), patches);
     assert!(store.state("default", "hr").unwrap().unwrap().quarantine.is_some());
 }
+
+/// SIGTERM in the middle of an apply stops it between operations: requests in flight finish,
+/// the rest is cancelled in the journal (exit 1, result `interrupted`), and the next cycle
+/// creates exactly the people who were not created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_between_operations_and_the_next_cycle_does_the_rest() {
+    let w = World::start(20, 53, RateLimitMode::Slack { scale: 1.0 }, 50, "").await;
+    let o = w.run(&["sync", "--policy", "hr", "--once"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let hires: Vec<Person> = (0..30).map(|i| new_person(&format!("term{i}"))).collect();
+    w.slapd.modify(&hires.iter().map(add_person_ldif).collect::<String>());
+    w.emu.reset_stats();
+    // Two workers: an op a worker holds is in flight (it waits for Slack's budget, then goes out);
+    // the others are still pending when the signal comes.
+    let child = w
+        .command(&["sync", "--policy", "hr", "--once", "-o", "json", "--workers", "2"], true)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let emu = w.emu.clone();
+    wait_for("22 creates to reach Slack", Duration::from_secs(60), || emu.stats().method("POST") >= 22).await;
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let j = cycle_json(&o);
+    assert_eq!(j["record"]["result"], "interrupted", "{j}");
+    let (done, cancelled) = (j["record"]["ops"]["done"].as_u64().unwrap(), j["record"]["ops"]["cancelled"].as_u64().unwrap());
+    assert!(done >= 22 && cancelled > 0 && done + cancelled == 30, "{j}\n{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stopping"), "{}", show(&o));
+    let o = w.run(&["sync", "--policy", "hr", "--once", "-o", "json"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let j = cycle_json(&o);
+    assert_eq!(j["record"]["plan"]["creates"].as_u64(), Some(cancelled), "the next cycle plans exactly the rest: {j}");
+    let stats = w.emu.stats();
+    let created = stats.log.iter().filter(|(_, e, s)| *e == scimitar::scim::ratelimit::Endpoint::CreateUser && *s == 201).count();
+    assert_eq!(created, 30);
+    let users = w.users().await;
+    assert!(hires.iter().all(|h| users.iter().filter(|u| u.primary_email() == Some(h.mail.as_str())).count() == 1));
+}
