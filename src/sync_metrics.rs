@@ -173,7 +173,11 @@ mod tests {
         assert!(text.contains("scimitar_sync_runs_total{policy=\"hr\",profile=\"acme\",result=\"applied\"} 0"), "{text}");
         assert!(text.contains("scimitar_sync_operations_total{policy=\"hr\",profile=\"acme\",outcome=\"failed\"} 0"), "{text}");
         assert!(text.contains("scimitar_sync_quarantined{policy=\"hr\",profile=\"acme\"} 0"), "{text}");
-        assert!(text.contains("# UNIT scimitar_sync_last_success_timestamp_seconds seconds"), "{text}");
+        assert!(!text.contains("last_success"), "no series until there is a success: {text}");
+        m.set_next_run(time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap());
+        let text = m.encode();
+        assert!(text.contains("# UNIT scimitar_sync_next_run_timestamp_seconds seconds"), "{text}");
+        assert!(text.contains("scimitar_sync_next_run_timestamp_seconds{policy=\"hr\",profile=\"acme\"} 1800000000"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 
