@@ -42,7 +42,7 @@ pub struct RunArgs {
     pub output: OutputFormat,
 }
 
-fn via_parser() -> impl clap::builder::TypedValueParser<Value = DeactivateVia> {
+pub fn via_parser() -> impl clap::builder::TypedValueParser<Value = DeactivateVia> {
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(DeactivateVia::ALL.map(|v| v.as_str())).map(|s| s.parse::<DeactivateVia>().unwrap_or_default())
 }

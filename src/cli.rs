@@ -77,21 +77,7 @@ pub const DEFAULT_READ_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 /// `90`, `90s`, `500ms`, `2m`, `1h` (a bare number is seconds); 1 ms to 7 days.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 500ms, 2m, 1h)"))?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        u => return Err(format!("unknown unit {u:?} in {s:?} (use ms, s, m or h)")),
-    };
-    if !(0.001..=7.0 * 24.0 * 3600.0).contains(&secs) {
-        return Err(format!("{s:?} is out of range (1ms to 7 days)"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    crate::config::parse_duration(s)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -142,6 +128,9 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Keep Slack in line with a policy unattended: plan, gate, apply, report, every interval
+    /// (--every 5m) or once (--once); quarantine, alerts, status, metrics
+    Sync(crate::sync_cmd::SyncArgs),
     /// Query the provisioning report: who did what to whom, when, and did it work
     Report(crate::report_cmd::ReportArgs),
     /// Run the Slack SCIM emulator (for the demo, tests and benchmarks); prints its base URL first
@@ -336,14 +325,19 @@ impl From<std::io::Error> for Fail {
     }
 }
 
+/// The exit code of an environment that could not be made (or a part of it).
+pub fn env_exit_code(e: &EnvError) -> i32 {
+    match e {
+        EnvError::Config(_) => exit::CONFIG,
+        EnvError::Scim(e) => exit::of_scim(e),
+        EnvError::ThrottleScale(_) => exit::USAGE,
+        EnvError::Journal(_) => exit::CONFIG,
+    }
+}
+
 impl From<EnvError> for Fail {
     fn from(e: EnvError) -> Self {
-        match e {
-            EnvError::Config(e) => e.into(),
-            EnvError::Scim(e) => e.into(),
-            EnvError::ThrottleScale(_) => Fail::new(exit::USAGE, e.to_string()),
-            EnvError::Journal(_) => Fail::new(exit::CONFIG, e.to_string()),
-        }
+        Fail::new(env_exit_code(&e), e.to_string())
     }
 }
 
@@ -444,6 +438,7 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         Command::Resume { batch, retry_failed, run } => bulk::resume(env, batch.as_deref(), retry_failed, &run).await,
         Command::Plan { policy, output } => crate::policy_cmd::plan(env, &policy, output, out).await,
         Command::Apply { policy, run } => crate::policy_cmd::apply(env, &policy, &run).await,
+        Command::Sync(args) => crate::sync_cmd::run(env, args).await,
         Command::Emulator(args) => match crate::emulator_cmd::serve_forever(args).await {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail::new(exit::UNAVAILABLE, format!("emulator: {e:#}"))),

@@ -6,6 +6,9 @@ pub const OK: i32 = 0;
 pub const FAILURE: i32 = 1;
 /// `plan`: the plan is not empty (like `terraform plan -detailed-exitcode`).
 pub const CHANGES: i32 = 2;
+/// `sync`: the policy is quarantined (a plan over a ceiling, or the circuit breaker): nothing is
+/// written until `scimitar sync approve`.
+pub const QUARANTINED: i32 = 3;
 /// Bad command line or input (malformed email, bad file).
 pub const USAGE: i32 = 64;
 /// The object asked for does not exist.
@@ -14,6 +17,8 @@ pub const NOT_FOUND: i32 = 66;
 pub const UNAVAILABLE: i32 = 69;
 /// Configuration problem (no token, token file readable by others, bad config file).
 pub const CONFIG: i32 = 78;
+/// Another scimitar holds the profile's lock (EX_TEMPFAIL: try again later).
+pub const TEMPFAIL: i32 = 75;
 /// The token was rejected.
 pub const AUTH: i32 = 77;
 

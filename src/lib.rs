@@ -7,7 +7,7 @@
 //! Data flows one way: input -> action -> queue -> SCIM client -> result -> state -> render.
 
 pub use emulator;
-pub use provision::{config, db, env, files, policy, queue, report, strict_csv};
+pub use provision::{config, db, env, files, policy, queue, report, strict_csv, sync};
 pub use scim;
 pub use scim::sanitize;
 
@@ -19,4 +19,6 @@ pub mod output;
 pub mod policy_cmd;
 pub mod policy_render;
 pub mod report_cmd;
+pub mod sync_cmd;
+pub mod sync_metrics;
 pub mod tui;

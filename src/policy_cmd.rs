@@ -2,7 +2,8 @@
 //!
 //! Exit codes: `plan` gives 0 when nothing would change and 2 when something would; a policy or
 //! source error gives 64 with `file:line: `key`: message` on stderr; `apply` gives 0 when every
-//! operation succeeded, 1 when some failed, 64 when a ceiling or confirmation stopped it.
+//! operation succeeded, 1 when some failed, 64 when a ceiling or confirmation stopped it, 75 when
+//! another scimitar holds the profile's lock (`sync::lock`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,26 +17,28 @@ use crate::policy::apply;
 use crate::policy::export;
 use crate::policy::ldap::FailureKind;
 use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, resolve_policy, summary};
-use crate::policy::plan::{Plan, PriorState};
+use crate::policy::plan::Plan;
 use crate::policy_render as render;
 use crate::scim::ApiVersion;
 
+/// The exit code of a plan that could not be made (`plan`, `apply`, `sync`).
+pub fn live_exit_code(e: &LiveError) -> i32 {
+    match e {
+        LiveError::NotFound(_) | LiveError::Policy(_) | LiveError::Source(_) => exit::USAGE,
+        LiveError::State(_) => exit::CONFIG,
+        LiveError::Scim(e) => exit::of_scim(e),
+        LiveError::Directory(e) => match e.kind {
+            FailureKind::Auth => exit::AUTH,
+            FailureKind::Unavailable => exit::UNAVAILABLE,
+            FailureKind::Config => exit::CONFIG,
+            FailureKind::Server => exit::USAGE,
+        },
+    }
+}
+
 impl From<LiveError> for Fail {
     fn from(e: LiveError) -> Fail {
-        match e {
-            LiveError::NotFound(_) | LiveError::Policy(_) | LiveError::Source(_) => Fail::new(exit::USAGE, e.to_string()),
-            LiveError::State(_) => Fail::new(exit::CONFIG, e.to_string()),
-            LiveError::Scim(e) => e.into(),
-            LiveError::Directory(e) => {
-                let code = match e.kind {
-                    FailureKind::Auth => exit::AUTH,
-                    FailureKind::Unavailable => exit::UNAVAILABLE,
-                    FailureKind::Config => exit::CONFIG,
-                    FailureKind::Server => exit::USAGE,
-                };
-                Fail::new(code, e.to_string())
-            }
-        }
+        Fail::new(live_exit_code(&e), e.to_string())
     }
 }
 
@@ -114,6 +117,10 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     // prompt), so the passes do not stop at it again; read-only and the other rules still apply.
     let safety = crate::queue::Safety { force: true, ..safety };
 
+    // One writer per profile: refused (exit 75, naming the holder) while a sync or another apply writes.
+    let holder = crate::sync::Holder::this_process(&env.actor, format!("scimitar apply --policy {name}"));
+    let _lock = crate::sync::lock::acquire(&env.paths.data_dir, &env.profile_name, &holder)
+        .map_err(|e| Fail::new(exit::TEMPFAIL, format!("{e}; nothing was done")))?;
     let journal = bulk::open_journal(c)?;
     let run_id = crate::queue::journal::new_id("pr");
     eprintln!("scimitar: policy run {run_id} (report: scimitar report --batch {run_id})");
@@ -141,9 +148,11 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
 }
 
 async fn save_state(c: Connection<'_>, live: &LivePlan) -> Result<(), Fail> {
-    let ids = apply::group_ids_after(c.client, &live.policy, live.prior.as_ref()).await?;
-    let next = PriorState::next(&live.policy, live.prior.as_ref(), ids);
-    apply::save_prior(&live.state_file, &next).map_err(|e| Fail::new(exit::FAILURE, format!("cannot save the policy state: {e}")))
+    match crate::policy::live::record_state(c.client, live).await {
+        Ok(()) => Ok(()),
+        Err(LiveError::Scim(e)) => Err(e.into()),
+        Err(e) => Err(Fail::new(exit::FAILURE, format!("cannot save the policy state: {e}"))),
+    }
 }
 
 /// `scimitar users export`: the live directory; `csv` is in the shape a policy source reads

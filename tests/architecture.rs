@@ -54,7 +54,9 @@ fn provision_has_no_module_cycle() {
         if module == "lib" {
             continue;
         }
-        let text = std::fs::read_to_string(f).unwrap();
+        // Code only: a doc comment may name a module it does not import.
+        let text: String =
+            std::fs::read_to_string(f).unwrap().lines().filter(|l| !l.trim_start().starts_with("//")).map(|l| format!("{l}\n")).collect();
         for (i, _) in text.match_indices("crate::") {
             let name: String = text[i + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
             if !name.is_empty() && name != module && name != "scim" && name != "sanitize" {

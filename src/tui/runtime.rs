@@ -175,6 +175,8 @@ impl Executor {
                 if let Some(h) = self.plan.take() {
                     h.abort();
                 }
+                // The policy's sync state (quarantined and why, or its last run) goes to the Log.
+                sync_state_to_log(&self.env, &name, &tx);
                 self.plan = Some(tokio::spawn(async move {
                     let result = crate::policy::live::live_plan(&client, &path, &state_dir)
                         .await
@@ -223,6 +225,9 @@ async fn apply_plan(
     cancel: crate::queue::Cancel,
 ) -> Result<crate::policy::apply::ApplyOutcome, String> {
     use crate::queue::{Journal, RunContext};
+    // One writer per profile: a sync (or another apply) writing to this org now refuses this one.
+    let holder = crate::sync::Holder::this_process(&env.actor, format!("console policy apply {name}"));
+    let _lock = crate::sync::lock::acquire(&env.paths.data_dir, &env.profile, &holder).map_err(|e| e.to_string())?;
     let ctx = RunContext::new(&env.profile, &client.host(), &env.actor);
     let db = env.paths.database();
     let journal = tokio::task::spawn_blocking(move || Journal::open(&db, ctx))
@@ -246,7 +251,28 @@ async fn apply_plan(
     let run_id = crate::queue::journal::new_id("pr");
     let r = crate::policy::apply::apply_live(&client, &plan.0, name, &run_id, apply_env, etx, cancel).await;
     let _ = forward.await;
+    // Applying a quarantined policy's plan from the pane (shown, confirmed, past its ceiling by
+    // the typed count) is its approval: release the sync's quarantine once everything was done.
+    if let Ok(o) = &r
+        && o.complete
+    {
+        let _ = crate::sync::release_after_console_apply(&env.paths.database(), &env.profile, name, &env.actor.user);
+    }
     r
+}
+
+/// The domain's `sync::status` of a policy, as one Log line (a warning while it is quarantined).
+fn sync_state_to_log(env: &ConsoleEnv, name: &str, tx: &UnboundedSender<Msg>) {
+    let (db, profile, name, tx) = (env.paths.database(), env.profile.clone(), name.to_string(), tx.clone());
+    if !db.exists() {
+        return;
+    }
+    tokio::task::spawn_blocking(move || {
+        if let Ok(Some(s)) = crate::sync::status(&db, &profile, &name) {
+            let level = if s.quarantine.is_some() { Level::Warn } else { Level::Info };
+            let _ = tx.send(Msg::Log(super::LogEntry::now(level, format!("policy {name}: {}", s.line()))));
+        }
+    });
 }
 
 fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> std::io::Result<()> {

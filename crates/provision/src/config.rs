@@ -38,6 +38,9 @@ pub struct Config {
     pub report: ReportConfig,
     #[serde(default)]
     pub ui: UiConfig,
+    /// `[sync]`: alerts and the circuit breaker of `scimitar sync` (see `crate::sync`).
+    #[serde(default)]
+    pub sync: SyncConfig,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -67,6 +70,72 @@ pub struct ReportConfig {
 pub struct UiConfig {
     pub theme: Option<String>,
     pub confirm_threshold: Option<usize>,
+}
+
+/// `[sync]` in config.toml: where `scimitar sync` sends its alerts and when its circuit breaker
+/// trips. The webhook URL (a Slack incoming-webhook URL is a secret: anyone holding it can post)
+/// and the alert command are never printed: `Debug` and every message show the URL's scheme and
+/// host only, and the command's program name only.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// POST the JSON summary here (`https://`, or `http://` to a loopback address).
+    pub webhook_url: Option<String>,
+    /// ... or read the URL from this file (mode 0600, like a token file).
+    pub webhook_url_file: Option<PathBuf>,
+    /// Run this (`sh -c`) with the JSON summary on stdin.
+    pub alert_command: Option<String>,
+    /// When to alert: `"failure"`, `"quarantine"` (the default is both), `"run"` (every run).
+    pub alert_on: Option<Vec<AlertOn>>,
+    /// The breaker trips after this many operations in a row fail (default 5).
+    pub max_consecutive_failures: Option<u32>,
+    /// The breaker trips when active users fall this many below what the run's own operations
+    /// explain (default 5).
+    pub active_drop_tolerance: Option<usize>,
+    /// How often the breaker counts active users while a run applies (default `30s`).
+    pub check_active_every: Option<String>,
+}
+
+/// `[sync] alert_on` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertOn {
+    Failure,
+    Quarantine,
+    Run,
+}
+
+impl std::fmt::Debug for SyncConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncConfig")
+            .field("webhook_url", &self.webhook_url.as_deref().map(shown_url))
+            .field("webhook_url_file", &self.webhook_url_file)
+            .field("alert_command", &self.alert_command.as_deref().map(shown_command))
+            .field("alert_on", &self.alert_on)
+            .field("max_consecutive_failures", &self.max_consecutive_failures)
+            .field("active_drop_tolerance", &self.active_drop_tolerance)
+            .field("check_active_every", &self.check_active_every)
+            .finish()
+    }
+}
+
+/// `90`, `90s`, `500ms`, `2m`, `1h` (a bare number is seconds); 1 ms to 7 days.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 500ms, 2m, 1h)"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        u => return Err(format!("unknown unit {u:?} in {s:?} (use ms, s, m or h)")),
+    };
+    if !(0.001..=7.0 * 24.0 * 3600.0).contains(&secs) {
+        return Err(format!("{s:?} is out of range (1ms to 7 days)"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +292,27 @@ pub fn version_from_url(url: &str) -> Option<ApiVersion> {
     } else {
         None
     }
+}
+
+/// The URL as messages may show it: scheme and host, never the path or query (which carry the
+/// secret of a Slack webhook).
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url.trim()) {
+        Ok(u) => match u.host_str() {
+            Some(h) => match u.port() {
+                Some(p) => format!("{}://{h}:{p}/…", u.scheme()),
+                None => format!("{}://{h}/…", u.scheme()),
+            },
+            None => format!("{}:…", u.scheme()),
+        },
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
+/// A command as messages may show it: its program name only.
+pub fn shown_command(command: &str) -> String {
+    let program: String = crate::scim::sanitize::clean(command.split_whitespace().next().unwrap_or("")).chars().take(40).collect();
+    format!("`{program} …`")
 }
 
 #[cfg(test)]

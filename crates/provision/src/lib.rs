@@ -15,3 +15,4 @@ pub mod policy;
 pub mod queue;
 pub mod report;
 pub mod strict_csv;
+pub mod sync;

@@ -7,6 +7,7 @@ pub const MIGRATIONS: &[&str] = &[
     REPORT,        // v1: provisioning reports (`report`, `report_chain`)
     JOURNAL,       // v2: the action-queue journal (`batch`, `op`)
     REPORT_COUNTS, // v3: per-day report counts (backfilled; kept by triggers)
+    SYNC,          // v4: `scimitar sync`'s state per policy (quarantine, run in progress) and its runs
 ];
 
 /// Schema of the report tables (migration 1).
@@ -134,4 +135,39 @@ CREATE TRIGGER report_counts_update AFTER UPDATE OF finished_ms, profile, action
         VALUES (NEW.finished_ms / 86400000 - (NEW.finished_ms % 86400000 < 0), NEW.profile, NEW.action, NEW.outcome, 1)
         ON CONFLICT (day, profile, action, outcome) DO UPDATE SET n = n + 1;
 END;
+";
+
+/// `scimitar sync` (migration 4): one row of state per (profile, policy): whether it is
+/// quarantined and why (with the held plan's counts as JSON), the policy run of a cycle in
+/// progress (so that the next start finishes it), when it runs next and when it last succeeded;
+/// and one row per cycle in `sync_run` (what `sync status` and the metrics read).
+const SYNC: &str = "
+CREATE TABLE sync_state (
+    profile            TEXT NOT NULL,
+    policy             TEXT NOT NULL,
+    quarantined_ms     INTEGER,          -- NULL: not quarantined
+    quarantine_kind    TEXT,             -- ceiling | breaker
+    quarantine_reason  TEXT,
+    quarantine_run     TEXT,             -- the policy run that was held or stopped
+    held               TEXT,             -- JSON: the held plan's counts and the gate's summary
+    running_run        TEXT,             -- a cycle in progress (NULL when none)
+    running_pid        INTEGER,
+    next_run_ms        INTEGER,
+    last_success_ms    INTEGER,
+    released_ms        INTEGER,
+    released_by        TEXT,
+    PRIMARY KEY (profile, policy)
+);
+CREATE TABLE sync_run (
+    seq          INTEGER PRIMARY KEY,
+    profile      TEXT NOT NULL,
+    policy       TEXT NOT NULL,
+    run_id       TEXT,
+    started_ms   INTEGER NOT NULL,
+    finished_ms  INTEGER NOT NULL,
+    result       TEXT NOT NULL,          -- applied | no_changes | failed | quarantined | held | locked | error | interrupted
+    message      TEXT,
+    counts       TEXT NOT NULL           -- JSON: operations by outcome, the plan's counts
+);
+CREATE INDEX sync_run_policy ON sync_run (profile, policy, seq);
 ";

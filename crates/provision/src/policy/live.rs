@@ -149,6 +149,15 @@ pub async fn live_plan_loaded(
     Ok(LivePlan { policy, plan, prior, active_users, state_file, update_emails, knowledge })
 }
 
+/// Record the policy's state after a run that found nothing to do (what `apply_live` does after
+/// a run that did everything): the Slack id of each managed group and the scope groups, so that
+/// later renames and retired scope groups are recognised.
+pub async fn record_state(client: &ScimClient, live: &LivePlan) -> Result<(), LiveError> {
+    let ids = apply::group_ids_after(client, &live.policy, live.prior.as_ref()).await?;
+    let next = PriorState::next(&live.policy, live.prior.as_ref(), ids);
+    Ok(apply::save_prior(&live.state_file, &next)?)
+}
+
 /// One line of counts: what a plan creates, updates and deactivates.
 pub fn summary(plan: &Plan) -> String {
     let c = plan.counts();

@@ -130,6 +130,8 @@ pub struct BatchSummary {
     pub description: String,
     pub profile: String,
     pub host: String,
+    /// The policy run the batch belongs to (`scimitar apply`, `scimitar sync`, the console).
+    pub policy_run: Option<String>,
     pub total: u64,
     pub open: u64,
 }
@@ -308,7 +310,7 @@ impl Journal {
     pub fn unfinished_batches(&self) -> Result<Vec<BatchSummary>, JournalError> {
         let conn = self.conn.lock().unwrap();
         let mut stmt = conn.prepare(
-            "SELECT b.batch_id, b.created_ms, b.origin, b.description, b.profile, b.host,
+            "SELECT b.batch_id, b.created_ms, b.origin, b.description, b.profile, b.host, b.policy_run,
                     (SELECT COUNT(*) FROM op o WHERE o.batch_id = b.batch_id),
                     (SELECT COUNT(*) FROM op o WHERE o.batch_id = b.batch_id AND o.state IN ('pending','running'))
              FROM batch b WHERE b.state = 'open' ORDER BY b.created_ms",
@@ -322,8 +324,9 @@ impl Journal {
                     description: r.get(3)?,
                     profile: r.get(4)?,
                     host: r.get(5)?,
-                    total: r.get::<_, i64>(6)? as u64,
-                    open: r.get::<_, i64>(7)? as u64,
+                    policy_run: r.get(6)?,
+                    total: r.get::<_, i64>(7)? as u64,
+                    open: r.get::<_, i64>(8)? as u64,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
