@@ -565,15 +565,8 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
         UsersCmd::Export { output } => crate::policy_cmd::export_users(Connection::of(env)?, output, out).await,
         UsersCmd::Show { id, output } => {
             let c = Connection::of(env)?;
-            let user = if id.contains('@') {
-                let e = normalize_email(&id).map_err(|e| Fail::new(exit::USAGE, e.to_string()))?;
-                c.client.find_user_by_email(&e).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no user with email {e}")))?
-            } else {
-                c.client
-                    .get_user(&id)
-                    .await
-                    .map_err(|e| if e.is_not_found() { Fail::new(exit::NOT_FOUND, format!("no user with id {id}")) } else { e.into() })?
-            };
+            // An email, an id or a userName: whichever the server knows (`queue::input::lookup`).
+            let user = crate::queue::input::find_user(c.client, &id).await?.map_err(|miss| Fail::new(exit::NOT_FOUND, miss))?;
             write_user_detail(&user, output, out)?;
             Ok(exit::OK)
         }
@@ -709,15 +702,7 @@ async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> R
         GroupsCmd::Remove { group, targets, run } => bulk::group_members(env, &group, &targets, false, &run).await,
         GroupsCmd::Show { group, output } => {
             let c = Connection::of(env)?;
-            let g: Group = if crate::scim::types::is_valid_id(&group) && group.starts_with('S') {
-                match c.client.get_group(&group).await {
-                    Ok(g) => g,
-                    Err(e) if e.is_not_found() => find_group(c.client, &group).await?,
-                    Err(e) => return Err(e.into()),
-                }
-            } else {
-                find_group(c.client, &group).await?
-            };
+            let g: Group = bulk::find_group(c.client, &group).await?;
             if output == OutputFormat::Json {
                 crate::output::write_json_line(out, &g.to_value(ApiVersion::V2))?;
                 return Ok(exit::OK);
@@ -735,6 +720,3 @@ async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> R
     }
 }
 
-async fn find_group(client: &ScimClient, name: &str) -> Result<Group, Fail> {
-    client.find_group_by_name(name).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name:?}")))
-}
