@@ -32,7 +32,9 @@ pub struct RunArgs {
     /// Allow more deactivations than the profile's ceiling (max_deactivations, default 100)
     #[arg(long)]
     pub force: bool,
-    /// Which endpoint deactivates: delete, patch, or both rows of Slack's rate table (fastest)
+    /// Which endpoint deactivates on Slack: delete, patch, or both rows of Slack's rate table (fastest).
+    /// Only Slack deactivates on DELETE: on any other SCIM server (see `check`) DELETE removes the user
+    /// (RFC 7644 §3.6), so there `both` means PATCH active=false and `delete` is refused
     #[arg(long, default_value_t, value_parser = via_parser())]
     pub via: DeactivateVia,
     /// Requests kept in flight

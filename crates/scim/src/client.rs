@@ -296,6 +296,8 @@ pub struct CheckReport {
     /// The server profile (Slack or a generic RFC 7644 server) and why.
     pub server: Option<ServerProfile>,
     pub token_accepted: bool,
+    /// The authenticated probe was refused as an authentication failure.
+    pub token_refused: bool,
     pub total_users: Option<u64>,
     pub latency_ms: u64,
     pub problem: Option<String>,
@@ -1153,6 +1155,7 @@ impl ScimClient {
             service_provider_config: None,
             server: None,
             token_accepted: false,
+            token_refused: false,
             total_users: None,
             latency_ms: 0,
             problem: None,
@@ -1186,6 +1189,7 @@ impl ScimClient {
                 if matches!(e, ScimError::Api(_)) {
                     report.scim_endpoint = true;
                 }
+                report.token_refused = e.is_auth();
                 report.problem = Some(e.to_string());
             }
         }
