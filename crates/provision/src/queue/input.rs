@@ -157,7 +157,8 @@ fn read_ident_rows(path: &Path) -> (Vec<InputRow>, Vec<String>) {
             let cell = |c: Option<usize>| c.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
             let parsed = match (cell(id_col), cell(email_col)) {
                 (Some(id), _) => parse_id(id),
-                (None, Some(email)) => parse_ident(email),
+                // An `email` column holds emails: no guessing there.
+                (None, Some(email)) => normalize_email(email).map(Ident::Email).map_err(|e| e.to_string()),
                 (None, None) => Err("no email or id in this row".into()),
             };
             match parsed {
