@@ -1418,6 +1418,23 @@ mod tests {
     }
 
     #[test]
+    fn a_group_over_the_cap_is_refused() {
+        let (u, g) = super::super::seed::generate(GROUP_MEMBER_CAP + 3000, 0, 4);
+        let mut s = Store::new(u, g, 4);
+        let ids: Vec<String> = s.users.iter().filter(|r| r.user.is_active()).map(|r| r.user.id().to_string()).take(GROUP_MEMBER_CAP + 1).collect();
+        assert_eq!(ids.len(), GROUP_MEMBER_CAP + 1);
+        let body = |ids: &[String]| json!({"schemas":[urn::V2_GROUP],"displayName":"big","members": ids.iter().map(|i| json!({"value": i})).collect::<Vec<_>>()});
+        // One call with more than 15,000 is `too_many_users` (reference §7); a group growing
+        // past the cap is `group_member_max_exceeded`.
+        assert_eq!(s.create_group(&body(&ids)).unwrap_err().code, "too_many_users");
+        let gi = s.create_group(&body(&ids[..GROUP_MEMBER_CAP])).unwrap();
+        let gid = s.groups[gi].id.clone();
+        let one_more = json!({"Operations":[{"op":"add","path":"members","value":[{"value": ids[GROUP_MEMBER_CAP]}]}]});
+        assert_eq!(s.patch_group(&gid, &one_more, ApiVersion::V2).unwrap_err().code, "group_member_max_exceeded");
+        assert_eq!(s.groups[gi].members.len(), GROUP_MEMBER_CAP, "nothing changed");
+    }
+
+    #[test]
     fn group_membership_stays_consistent() {
         let mut s = store();
         let a = s.users[40].user.id().to_string();
