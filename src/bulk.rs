@@ -197,9 +197,9 @@ pub async fn create_users(env: &Environment, from: &std::path::Path, run: &RunAr
 
 /// A group by id or name, as the server knows it (`queue::input::find_group`).
 pub async fn find_group(client: &ScimClient, name_or_id: &str) -> Result<Group, Fail> {
-    input::find_group(client, name_or_id)
-        .await?
-        .ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group with id or name {}", crate::scim::sanitize::quoted_excerpt(name_or_id, 80))))
+    input::find_group(client, name_or_id).await?.ok_or_else(|| {
+        Fail::new(exit::NOT_FOUND, format!("no group with id or name {}", crate::scim::sanitize::quoted_excerpt(name_or_id, 80)))
+    })
 }
 
 pub async fn group_create(env: &Environment, name: &str, members: &Targets, run: &RunArgs) -> Result<i32, Fail> {

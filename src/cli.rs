@@ -489,7 +489,13 @@ async fn cmd_check(env: &Environment, a: CheckArgs, out: &mut dyn Write) -> Resu
     rows.push(
         vec![
             "deactivates with".into(),
-            r.server.as_ref().map(|p| if p.delete_deactivates() { "DELETE or PATCH active=false" } else { "PATCH active=false (DELETE would delete)" }.to_string()).unwrap_or_else(|| "-".into()),
+            r.server
+                .as_ref()
+                .map(|p| {
+                    if p.delete_deactivates() { "DELETE or PATCH active=false" } else { "PATCH active=false (DELETE would delete)" }
+                        .to_string()
+                })
+                .unwrap_or_else(|| "-".into()),
         ],
         None,
     );
@@ -746,4 +752,3 @@ async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> R
         }
     }
 }
-

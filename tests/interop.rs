@@ -136,9 +136,10 @@ impl Server {
     }
 
     async fn by_email(&self, e: &str) -> Option<Value> {
-        self.all_users().await.into_iter().find(|u| {
-            u["emails"].as_array().into_iter().flatten().any(|m| m["value"].as_str().is_some_and(|v| v.eq_ignore_ascii_case(e)))
-        })
+        self.all_users()
+            .await
+            .into_iter()
+            .find(|u| u["emails"].as_array().into_iter().flatten().any(|m| m["value"].as_str().is_some_and(|v| v.eq_ignore_ascii_case(e))))
     }
 
     async fn id_of(&self, name: &str) -> String {
@@ -211,7 +212,8 @@ fn manager_of(u: &Value) -> Option<String> {
 }
 
 fn members(g: &Value) -> Vec<String> {
-    let mut v: Vec<String> = g["members"].as_array().into_iter().flatten().filter_map(|m| m["value"].as_str().map(str::to_string)).collect();
+    let mut v: Vec<String> =
+        g["members"].as_array().into_iter().flatten().filter_map(|m| m["value"].as_str().map(str::to_string)).collect();
     v.sort();
     v
 }
@@ -240,7 +242,9 @@ async fn check_good_and_wrong_token(kind: Kind) {
     assert!(out.contains("token accepted") && out.lines().any(|l| l.starts_with("token accepted") && l.ends_with("yes")), "{out}");
     let (server, via) = match kind {
         Kind::Emulator => ("Slack (its ServiceProviderConfig names Slack)", "DELETE or PATCH active=false"),
-        Kind::Scim2 => ("generic SCIM 2.0 (RFC 7644) (its ServiceProviderConfig does not name Slack)", "PATCH active=false (DELETE would delete)"),
+        Kind::Scim2 => {
+            ("generic SCIM 2.0 (RFC 7644) (its ServiceProviderConfig does not name Slack)", "PATCH active=false (DELETE would delete)")
+        }
     };
     assert!(out.contains(server) && out.contains(via), "{out}");
     assert!(out.contains("provider config") && out.contains("ServiceProviderConfig"), "{out}");

@@ -78,7 +78,11 @@ fn a_user_name_over_21_characters_leaves_its_row_out() {
     let p = plan(POLICY, &[["E1", "ann", "ann@x.com", "", ""], ["E2", "abcdefghijklmnopqrstuvw", "long@x.com", "", ""]], &[]);
     let v = only(&p, Rule::UserNameTooLong);
     assert_eq!((v.row_line, v.key.as_str()), (3, "E2"));
-    assert!(v.message.starts_with("hr.csv:3: userName") && v.message.contains("23 characters") && v.message.contains("§3"), "{}", v.message);
+    assert!(
+        v.message.starts_with("hr.csv:3: userName") && v.message.contains("23 characters") && v.message.contains("§3"),
+        "{}",
+        v.message
+    );
     assert_eq!(created(&p), ["E1"], "only the row is left out, not the run");
     // Unchanged userNames of existing users are not re-checked (Slack already holds them).
     let p = plan(POLICY, &[["E3", "Kept.Name", "kept@x.com", "", ""]], &[slack("U3", "kept.name", &["kept@x.com"], true)]);
@@ -135,7 +139,11 @@ fn an_email_held_by_a_deactivated_user_becomes_a_reactivation() {
     assert_eq!(p.reactivations[0].id, "U7");
     assert_eq!(p.reactivations[0].row_line, 2);
     assert!(p.updates[0].changes.iter().any(|c| c.attr == Attr::UserName && c.new.as_deref() == Some("zed2")), "{:?}", p.updates);
-    assert!(p.warnings.iter().any(|w| w.starts_with("hr.csv:2:") && w.contains("deactivated Slack user U7") && w.contains("§2")), "{:?}", p.warnings);
+    assert!(
+        p.warnings.iter().any(|w| w.starts_with("hr.csv:2:") && w.contains("deactivated Slack user U7") && w.contains("§2")),
+        "{:?}",
+        p.warnings
+    );
     assert!(p.violations.is_empty());
     // The same by a secondary email, matched on email.
     let gone = slack("U8", "yan", &["yan@x.com", "yan.alt@x.com"], false);
@@ -251,12 +259,8 @@ async fn post(emu: &Emulator, path: &str, body: Value) -> (u16, Value) {
 }
 
 fn user_body(name: &str, email: &str, manager: Option<&str>) -> Value {
-    let mut u = User {
-        user_name: Some(name.into()),
-        emails: Some(vec![MultiValue::email(email, true)]),
-        active: Some(true),
-        ..Default::default()
-    };
+    let mut u =
+        User { user_name: Some(name.into()), emails: Some(vec![MultiValue::email(email, true)]), active: Some(true), ..Default::default() };
     if let Some(m) = manager {
         u.enterprise = Some(EnterpriseUser { manager: Some(Manager::of(m)), ..Default::default() });
     }
@@ -290,15 +294,7 @@ async fn the_emulator_refuses_what_the_plan_leaves_out() {
     for f in [r#"userName ne "x""#, r#"userName ew "x""#, r#"not (userName eq "x")"#, r#"emails[value eq "x"]"#] {
         let mut url = url::Url::parse(&format!("{}Users", emu.base_url(ApiVersion::V2))).unwrap();
         url.query_pairs_mut().append_pair("filter", f);
-        let r = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
-            .get(url)
-            .bearer_auth(emu.token())
-            .send()
-            .await
-            .unwrap();
+        let r = reqwest::Client::builder().no_proxy().build().unwrap().get(url).bearer_auth(emu.token()).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 400, "{f}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["detail"], "invalid_query", "{f}");

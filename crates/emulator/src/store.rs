@@ -212,7 +212,7 @@ pub fn eval(f: &Filter, lookup: &dyn Fn(&str) -> Option<Vec<String>>) -> Result<
             let vals = lookup(attr).ok_or_else(|| bad("invalid_query").ctx(format!("attribute={attr}")))?;
             match literal_text(value) {
                 // `ne`: no value equals it (RFC 7644 §3.4.2.2 on multi-valued attributes).
-                Some(want) if *op == CompareOp::Ne => !vals.iter().any(|h| *h == want),
+                Some(want) if *op == CompareOp::Ne => !vals.contains(&want),
                 Some(want) => vals.iter().any(|h| compare(*op, h, &want)),
                 // `eq null`: the attribute is unset; `ne null`: it is set.
                 None => match op {
@@ -1421,7 +1421,8 @@ mod tests {
     fn a_group_over_the_cap_is_refused() {
         let (u, g) = super::super::seed::generate(GROUP_MEMBER_CAP + 3000, 0, 4);
         let mut s = Store::new(u, g, 4);
-        let ids: Vec<String> = s.users.iter().filter(|r| r.user.is_active()).map(|r| r.user.id().to_string()).take(GROUP_MEMBER_CAP + 1).collect();
+        let ids: Vec<String> =
+            s.users.iter().filter(|r| r.user.is_active()).map(|r| r.user.id().to_string()).take(GROUP_MEMBER_CAP + 1).collect();
         assert_eq!(ids.len(), GROUP_MEMBER_CAP + 1);
         let body = |ids: &[String]| json!({"schemas":[urn::V2_GROUP],"displayName":"big","members": ids.iter().map(|i| json!({"value": i})).collect::<Vec<_>>()});
         // One call with more than 15,000 is `too_many_users` (reference §7); a group growing

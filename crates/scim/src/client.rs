@@ -159,6 +159,9 @@ impl ServerProfile {
     }
 }
 
+/// How long a server profile guessed while the server could not be asked is used before the
+/// server is asked again (so a failing server is not asked once per operation).
+pub const PROFILE_RETRY: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` honoured; a longer one is capped and reported in the error.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// The most results a listing believes a server's `totalResults` (Slack's largest organisations
@@ -317,8 +320,9 @@ struct Inner {
     ext_path_form: AtomicU8,
     /// The member filter form the server took ([`MemberPath`]), 0 = unknown.
     member_path_form: AtomicU8,
-    /// The server profile, once detected.
-    profile: Mutex<Option<ServerProfile>>,
+    /// The server profile, once detected; a guess made while the server could not be asked is
+    /// kept for [`PROFILE_RETRY`] only.
+    profile: Mutex<Option<(ServerProfile, Option<Instant>)>>,
     stats: ClientStats,
 }
 
@@ -975,10 +979,8 @@ impl ScimClient {
         build: impl Fn(u8) -> Option<Value>,
     ) -> Result<Answer, ScimError> {
         let known = memo.load(Ordering::Relaxed);
-        let forms: Vec<(u8, Value)> = if known != 0 { vec![known] } else { order.to_vec() }
-            .into_iter()
-            .filter_map(|f| build(f).map(|b| (f, b)))
-            .collect();
+        let forms: Vec<(u8, Value)> =
+            if known != 0 { vec![known] } else { order.to_vec() }.into_iter().filter_map(|f| build(f).map(|b| (f, b))).collect();
         let choice = forms.len() > 1;
         let mut first_err = None;
         for (f, body) in forms {
@@ -1047,7 +1049,10 @@ impl ScimClient {
                 ApiVersion::V2 => {
                     self.patch_in_forms(&path, &self.inner.member_path_form, order.map(|f| f as u8), |f| {
                         let form = MemberPath::from_u8(f);
-                        let ops = chunk.iter().map(|m| form.path(m).map(|p| json!({"op": "remove", "path": p}))).collect::<Option<Vec<Value>>>()?;
+                        let ops = chunk
+                            .iter()
+                            .map(|m| form.path(m).map(|p| json!({"op": "remove", "path": p})))
+                            .collect::<Option<Vec<Value>>>()?;
                         Some(json!({"schemas": [urn::V2_PATCH], "Operations": ops}))
                     })
                     .await?;
@@ -1078,13 +1083,13 @@ impl ScimClient {
     /// reached is taken as generic for now (the safe side: DELETE is never sent) and asked
     /// again next time.
     pub async fn profile(&self) -> ServerProfile {
-        if let Some(p) = self.inner.profile.lock().unwrap().clone() {
+        if let Some((p, guessed)) = self.inner.profile.lock().unwrap().clone()
+            && guessed.is_none_or(|at| at.elapsed() < PROFILE_RETRY)
+        {
             return p;
         }
         let (p, keep) = self.detect_profile().await;
-        if keep {
-            *self.inner.profile.lock().unwrap() = Some(p.clone());
-        }
+        *self.inner.profile.lock().unwrap() = Some((p.clone(), (!keep).then(Instant::now)));
         p
     }
 
@@ -1676,8 +1681,10 @@ mod tests {
         let p = user_patch_v2(&upd, Dialect::Slack, ExtPath::Dot);
         assert_eq!(p.operations.last().unwrap().path.as_deref(), Some(format!("{}.costCenter", urn::V2_ENTERPRISE).as_str()));
         // The manager's id: Slack's managerId, RFC 7643's value.
-        let mut u = User::default();
-        u.enterprise = Some(crate::EnterpriseUser { manager: Some(crate::types::Manager::of("W0BOSS")), ..Default::default() });
+        let u = User {
+            enterprise: Some(crate::EnterpriseUser { manager: Some(crate::types::Manager::of("W0BOSS")), ..Default::default() }),
+            ..Default::default()
+        };
         let upd_m = UserUpdate { set: u, clear: vec![] };
         let ent = |d| serde_json::to_value(user_patch_v2(&upd_m, d, ExtPath::Colon)).unwrap()["Operations"][0]["value"]["manager"].clone();
         assert_eq!(ent(Dialect::Slack), json!({"managerId": "W0BOSS"}));

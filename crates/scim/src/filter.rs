@@ -38,8 +38,17 @@ pub enum CompareOp {
 }
 
 impl CompareOp {
-    pub const ALL: [CompareOp; 9] =
-        [CompareOp::Eq, CompareOp::Ne, CompareOp::Co, CompareOp::Sw, CompareOp::Ew, CompareOp::Gt, CompareOp::Ge, CompareOp::Lt, CompareOp::Le];
+    pub const ALL: [CompareOp; 9] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Co,
+        CompareOp::Sw,
+        CompareOp::Ew,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -102,15 +111,24 @@ impl fmt::Display for Literal {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Filter {
-    Compare { attr: String, op: CompareOp, value: Literal },
-    Present { attr: String },
+    Compare {
+        attr: String,
+        op: CompareOp,
+        value: Literal,
+    },
+    Present {
+        attr: String,
+    },
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     /// `not (…)`.
     Not(Box<Filter>),
     /// `attr[…]`: the elements of a multi-valued attribute matching the inner filter, whose
     /// attribute names are relative to `attr` (`emails[type eq "work"]`).
-    ValuePath { attr: String, filter: Box<Filter> },
+    ValuePath {
+        attr: String,
+        filter: Box<Filter>,
+    },
 }
 
 impl Filter {
@@ -144,7 +162,10 @@ impl Filter {
             return Err(FilterError::new("no_filters", "the filter is empty"));
         }
         if text.starts_with(' ') || text.ends_with(' ') {
-            return Err(FilterError::new("incomplete_filter", "the filter starts or ends with a space (tokens are separated by single spaces)"));
+            return Err(FilterError::new(
+                "incomplete_filter",
+                "the filter starts or ends with a space (tokens are separated by single spaces)",
+            ));
         }
         let tokens = tokenize(text)?;
         let mut p = Parser { tokens, pos: 0, len: text.chars().count() };
@@ -324,7 +345,8 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, FilterError> {
 fn check_attr_path(a: &str) -> Result<(), String> {
     let name_ok = |n: &str| {
         n == "$ref"
-            || (n.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+            || (n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
     };
     let rest = if a.len() > 4 && a.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
         let (uri, rest) = a.rsplit_once(':').ok_or_else(|| "a schema URN without an attribute".to_string())?;
@@ -339,7 +361,10 @@ fn check_attr_path(a: &str) -> Result<(), String> {
     let name = parts.next().unwrap_or("");
     let sub = parts.next();
     if parts.next().is_some() || !name_ok(name) || sub.is_some_and(|s| !name_ok(s)) {
-        return Err(format!("{} is not an attribute name (a letter, then letters, digits, - or _; one .sub-attribute)", crate::sanitize::quoted_excerpt(a, 60)));
+        return Err(format!(
+            "{} is not an attribute name (a letter, then letters, digits, - or _; one .sub-attribute)",
+            crate::sanitize::quoted_excerpt(a, 60)
+        ));
     }
     Ok(())
 }
@@ -402,7 +427,10 @@ impl Parser {
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("not") => {
                 self.pos += 1;
                 if self.peek() != Some(&Token::Open) {
-                    return Err(FilterError::new("invalid_query", format!("\"not\" must be followed by \"(\" (at character {})", self.at())));
+                    return Err(FilterError::new(
+                        "invalid_query",
+                        format!("\"not\" must be followed by \"(\" (at character {})", self.at()),
+                    ));
                 }
                 Ok(self.parse_group()?.not())
             }
@@ -428,7 +456,10 @@ impl Parser {
                     _ => {
                         return Err(FilterError::new(
                             "no_filters",
-                            format!("{attr:?} (character {attr_at}) needs an operator (eq ne co sw ew gt ge lt le pr) at character {}", self.at()),
+                            format!(
+                                "{attr:?} (character {attr_at}) needs an operator (eq ne co sw ew gt ge lt le pr) at character {}",
+                                self.at()
+                            ),
                         ));
                     }
                 };
@@ -440,25 +471,34 @@ impl Parser {
                 let op = CompareOp::parse(&op).ok_or_else(|| {
                     FilterError::new(
                         "invalid_query",
-                        format!("unknown operator {} at character {op_at} (expected eq ne co sw ew gt ge lt le pr)", crate::sanitize::quoted_excerpt(&op, 20)),
+                        format!(
+                            "unknown operator {} at character {op_at} (expected eq ne co sw ew gt ge lt le pr)",
+                            crate::sanitize::quoted_excerpt(&op, 20)
+                        ),
                     )
                 })?;
                 let value = match self.peek().cloned() {
                     Some(Token::Str(s)) => Literal::Str(s),
-                    Some(Token::Word(w)) if !matches!(w.to_ascii_lowercase().as_str(), "and" | "or" | "not") => match w.to_ascii_lowercase().as_str() {
-                        "true" => Literal::Bool(true),
-                        "false" => Literal::Bool(false),
-                        "null" => Literal::Null,
-                        _ => match w.parse::<f64>() {
-                            Ok(n) if n.is_finite() => Literal::Num(n),
-                            // Slack's own examples include unquoted words (e.g. ids); accept them as strings.
-                            _ => Literal::Str(w),
-                        },
-                    },
+                    Some(Token::Word(w)) if !matches!(w.to_ascii_lowercase().as_str(), "and" | "or" | "not") => {
+                        match w.to_ascii_lowercase().as_str() {
+                            "true" => Literal::Bool(true),
+                            "false" => Literal::Bool(false),
+                            "null" => Literal::Null,
+                            _ => match w.parse::<f64>() {
+                                Ok(n) if n.is_finite() => Literal::Num(n),
+                                // Slack's own examples include unquoted words (e.g. ids); accept them as strings.
+                                _ => Literal::Str(w),
+                            },
+                        }
+                    }
                     _ => {
                         return Err(FilterError::new(
                             "incomplete_filter",
-                            format!("{attr} {} needs a value (a \"string\", number, true, false or null) at character {}", op.as_str(), self.at()),
+                            format!(
+                                "{attr} {} needs a value (a \"string\", number, true, false or null) at character {}",
+                                op.as_str(),
+                                self.at()
+                            ),
                         ));
                     }
                 };

@@ -40,7 +40,9 @@ impl std::fmt::Display for UserNameProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UserNameProblem::Empty => f.write_str("it is empty once Slack has normalised it"),
-            UserNameProblem::Characters(c) => write!(f, "it contains U+{:04X}, which Slack refuses (emoji or a control character)", *c as u32),
+            UserNameProblem::Characters(c) => {
+                write!(f, "it contains U+{:04X}, which Slack refuses (emoji or a control character)", *c as u32)
+            }
             UserNameProblem::TooLong(n) => write!(f, "it is {n} characters long, over Slack's {USER_NAME_MAX}"),
         }
     }
@@ -68,12 +70,17 @@ pub fn normalize_user_name(raw: &str) -> String {
         Some((local, _)) if !local.is_empty() => local,
         _ => s,
     };
-    s.chars().flat_map(char::to_lowercase).map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect()
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .collect()
 }
 
 /// The userName Slack would store for `raw`, or why it refuses it.
 pub fn slack_user_name(raw: &str) -> Result<String, UserNameProblem> {
-    if let Some(c) = raw.chars().find(|&c| is_emoji(c) || c.is_control() || crate::sanitize::is_invisible(c) || crate::sanitize::is_bidi_control(c)) {
+    if let Some(c) =
+        raw.chars().find(|&c| is_emoji(c) || c.is_control() || crate::sanitize::is_invisible(c) || crate::sanitize::is_bidi_control(c))
+    {
         return Err(UserNameProblem::Characters(c));
     }
     let name = normalize_user_name(raw);

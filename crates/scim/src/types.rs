@@ -690,7 +690,10 @@ mod tests {
         });
         let u = User::from_value(v).unwrap();
         let m = u.meta.clone().unwrap();
-        assert_eq!((m.last_modified.as_deref(), m.version.as_deref(), m.resource_type.as_deref()), (Some("2026-12-01T11:16:18Z"), Some("W/\"7\""), Some("User")));
+        assert_eq!(
+            (m.last_modified.as_deref(), m.version.as_deref(), m.resource_type.as_deref()),
+            (Some("2026-12-01T11:16:18Z"), Some("W/\"7\""), Some("User"))
+        );
         assert_eq!(u.manager_id(), Some("78d2"));
         let out = u.to_value(ApiVersion::V2);
         assert_eq!(out["meta"]["lastModified"], "2026-12-01T11:16:18Z");

@@ -223,7 +223,10 @@ pub fn resolve_manager_links(links: &[ManagerLink], plan: &Plan, created: &Creat
     let mut missing = Vec::new();
     for l in links {
         let Some(boss) = created.users.get(&l.manager_key) else {
-            missing.push(format!("manager {:?} was not found after creation; the manager of row {} waits for the next apply", l.manager_key, l.row_line));
+            missing.push(format!(
+                "manager {:?} was not found after creation; the manager of row {} waits for the next apply",
+                l.manager_key, l.row_line
+            ));
             continue;
         };
         let target = match &l.user {

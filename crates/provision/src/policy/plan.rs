@@ -13,9 +13,9 @@
 //! 6. `member_adds`;
 //! 7. `member_removes` (one member per PATCH filter: an unfiltered `remove` empties a group);
 //! 8. `deactivations` last, and only after `check_ceiling` passed or the admin confirmed;
-//! and, once the users of step 1 exist, `manager_links`: managers (of new or existing users)
-//! who are themselves created by this plan, set in a later pass of the same run, so one apply
-//! converges (a chain A → B → C of new hires in any source order included).
+//!    and, once the users of step 1 exist, `manager_links`: managers (of new or existing users)
+//!    who are themselves created by this plan, set in a later pass of the same run, so one apply
+//!    converges (a chain A → B → C of new hires in any source order included).
 //!
 //! # Slack's rules, before any write
 //! `compute` checks the source against Slack's rules (`scim::rules` and the reference sections
@@ -749,8 +749,18 @@ pub fn compute(
             let checked = if writes { crate::scim::rules::slack_user_name(raw) } else { Ok(normalize_user_name(raw)) };
             match checked {
                 Err(p) => {
-                    let rule = if matches!(p, crate::scim::rules::UserNameProblem::TooLong(_)) { Rule::UserNameTooLong } else { Rule::UserNameCharacters };
-                    violation(&mut plan, line, &key, rule, format!("{}:{line}: userName {}: {p}; row left out", source.name, crate::scim::sanitize::quoted_excerpt(raw, 40)));
+                    let rule = if matches!(p, crate::scim::rules::UserNameProblem::TooLong(_)) {
+                        Rule::UserNameTooLong
+                    } else {
+                        Rule::UserNameCharacters
+                    };
+                    violation(
+                        &mut plan,
+                        line,
+                        &key,
+                        rule,
+                        format!("{}:{line}: userName {}: {p}; row left out", source.name, crate::scim::sanitize::quoted_excerpt(raw, 40)),
+                    );
                     rows[ri].left_out = true;
                     continue;
                 }
@@ -761,7 +771,11 @@ pub fn compute(
                             line,
                             &key,
                             Rule::DuplicateUserName,
-                            format!("{}:{line}: userName {name:?} is also wanted by line {}; row left out", source.name, line_of(&rows[first])),
+                            format!(
+                                "{}:{line}: userName {name:?} is also wanted by line {}; row left out",
+                                source.name,
+                                line_of(&rows[first])
+                            ),
                         );
                         rows[ri].left_out = true;
                         continue;
@@ -775,7 +789,12 @@ pub fn compute(
                             line,
                             &key,
                             Rule::DuplicateUserName,
-                            format!("{}:{line}: userName {name:?} belongs to Slack user {} ({}); row left out", source.name, slack_users[h].id(), label_of(&slack_users[h])),
+                            format!(
+                                "{}:{line}: userName {name:?} belongs to Slack user {} ({}); row left out",
+                                source.name,
+                                slack_users[h].id(),
+                                label_of(&slack_users[h])
+                            ),
                         );
                         rows[ri].left_out = true;
                         continue;
@@ -846,7 +865,13 @@ pub fn compute(
                 Some(&i) => format!("line {} is not provisioned by this plan", line_of(&rows[i])),
                 None => "no row has that key".into(),
             };
-            violation(&mut plan, line, &key, Rule::ManagerUnresolved, format!("{}:{line}: manager {m:?} resolves to nobody ({why}); row left out", source.name));
+            violation(
+                &mut plan,
+                line,
+                &key,
+                Rule::ManagerUnresolved,
+                format!("{}:{line}: manager {m:?} resolves to nobody ({why}); row left out", source.name),
+            );
             let was_pending = rows[ri].pending;
             rows[ri].left_out = true;
             rows[ri].pending = false;
@@ -865,7 +890,8 @@ pub fn compute(
             None => Err(()),
         }
     };
-    let pending_label = |mkey: &str| by_source_key.get(&mkey.trim().to_lowercase()).map(|&i| rows[i].key.clone()).unwrap_or_else(|| mkey.to_string());
+    let pending_label =
+        |mkey: &str| by_source_key.get(&mkey.trim().to_lowercase()).map(|&i| rows[i].key.clone()).unwrap_or_else(|| mkey.to_string());
 
     let mut creates = Vec::new();
     let mut updates = Vec::new();
@@ -1173,7 +1199,7 @@ pub fn compute(
             }
         }
     }
-    plan.violations.sort_by(|a, b| (a.row_line, a.rule).cmp(&(b.row_line, b.rule)));
+    plan.violations.sort_by_key(|v| (v.row_line, v.rule));
     plan.manager_links.sort_by_key(|l| l.row_line);
     Ok(plan)
 }

@@ -61,16 +61,18 @@ pub fn parse_ident(text: &str) -> Result<Ident, String> {
     if t.contains('@') {
         normalize_email(t).map(Ident::Email).map_err(|e| e.to_string())
     } else {
-        check_id(t)
-            .map(|()| Ident::Text(t.to_string()))
-            .map_err(|why| format!("{} is neither an email address nor an id or userName: {why}", crate::scim::sanitize::quoted_excerpt(t, 80)))
+        check_id(t).map(|()| Ident::Text(t.to_string())).map_err(|why| {
+            format!("{} is neither an email address nor an id or userName: {why}", crate::scim::sanitize::quoted_excerpt(t, 80))
+        })
     }
 }
 
 /// A value of an `id` column.
 fn parse_id(text: &str) -> Result<Ident, String> {
     let t = text.trim();
-    check_id(t).map(|()| Ident::Id(t.to_string())).map_err(|why| format!("{} is not an id: {why}", crate::scim::sanitize::quoted_excerpt(t, 80)))
+    check_id(t)
+        .map(|()| Ident::Id(t.to_string()))
+        .map_err(|why| format!("{} is not an id: {why}", crate::scim::sanitize::quoted_excerpt(t, 80)))
 }
 
 /// A file's text, UTF-8, without its byte-order mark.
