@@ -57,13 +57,13 @@ fn user(i: usize) -> User {
         active: Some(next(10) != 0),
         timezone: Some("Europe/Berlin".into()),
         locale: Some("en-US".into()),
-        meta: Some(Meta { created: Some("2022-03-04T05:06:07+00:00".into()), location: None }),
+        meta: Some(Meta { created: Some("2022-03-04T05:06:07+00:00".into()), ..Default::default() }),
         enterprise: Some(EnterpriseUser {
             department: Some(DEPTS[next(DEPTS.len())].into()),
             employee_number: Some(format!("E{i:06}")),
             cost_center: Some(format!("CC-{}", next(400))),
             organization: Some("Acme Corp".into()),
-            manager: Some(Manager { manager_id: Some(format!("W{:010}", next(USERS))), display_name: None }),
+            manager: Some(Manager { manager_id: Some(format!("W{:010}", next(USERS))), ..Default::default() }),
             ..Default::default()
         }),
         profile: Some(ProfileExt { start_date: Some("2020-01-01T00:00:00+0000".into()) }),

@@ -147,7 +147,7 @@ fn main() {
             enterprise: Some(EnterpriseUser {
                 department: Some(format!("Dept{}", i % 50)),
                 employee_number: Some(format!("E{i}")),
-                manager: (i != 0).then(|| Manager { manager_id: Some(format!("U{:08}", i / 10)), display_name: None }),
+                manager: (i != 0).then(|| Manager { manager_id: Some(format!("U{:08}", i / 10)), ..Default::default() }),
                 ..Default::default()
             }),
             ..Default::default()

@@ -84,7 +84,7 @@ fn main() {
                 department: Some(format!("Dept{}", i % 50)),
                 cost_center: Some(format!("CC{}", i % 200)),
                 employee_number: Some(format!("E{i}")),
-                manager: (i != 0).then(|| Manager { manager_id: Some(format!("U{:08}", i / 10)), display_name: None }),
+                manager: (i != 0).then(|| Manager { manager_id: Some(format!("U{:08}", i / 10)), ..Default::default() }),
                 ..Default::default()
             }),
             ..Default::default()

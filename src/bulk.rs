@@ -32,7 +32,9 @@ pub struct RunArgs {
     /// Allow more deactivations than the profile's ceiling (max_deactivations, default 100)
     #[arg(long)]
     pub force: bool,
-    /// Which endpoint deactivates: delete, patch, or both rows of Slack's rate table (fastest)
+    /// Which endpoint deactivates on Slack: delete, patch, or both rows of Slack's rate table (fastest).
+    /// Only Slack deactivates on DELETE: on any other SCIM server (see `check`) DELETE removes the user
+    /// (RFC 7644 §3.6), so there `both` means PATCH active=false and `delete` is refused
     #[arg(long, default_value_t, value_parser = via_parser())]
     pub via: DeactivateVia,
     /// Requests kept in flight
@@ -118,8 +120,31 @@ pub fn writer<'e>(env: &'e Environment, run: &RunArgs) -> Result<(Connection<'e>
     Ok((c, safety))
 }
 
+/// `--via delete` is refused on a server where DELETE removes users (anything but Slack, RFC
+/// 7644 §3.6), before anything is looked up or sent; `--via both` means PATCH there.
+pub async fn refuse_hard_delete(c: Connection<'_>, run: &RunArgs) -> Result<(), Fail> {
+    if run.via != DeactivateVia::Delete {
+        return Ok(());
+    }
+    let p = c.client.profile().await;
+    if p.delete_deactivates() {
+        return Ok(());
+    }
+    Err(Fail::new(
+        exit::USAGE,
+        format!(
+            "--via delete: this server is {} ({}), where DELETE removes a user for good (RFC 7644 §3.6); scimitar deactivates with PATCH active=false there (--via patch, or both); nothing was done",
+            p.label(),
+            crate::sanitize::clean(&p.reason)
+        ),
+    ))
+}
+
 pub async fn deactivate(env: &Environment, t: &Targets, run: &RunArgs, active: bool) -> Result<i32, Fail> {
     let (c, safety) = writer(env, run)?;
+    if !active {
+        refuse_hard_delete(c, run).await?;
+    }
     let resolved = resolve_targets(c, t).await?;
     // The lookups are what the gate knows: state, primary owner, bots.
     let known = Knowledge::from_users(resolved.iter().map(|(_, u)| u));
@@ -136,15 +161,31 @@ pub async fn deactivate(env: &Environment, t: &Targets, run: &RunArgs, active: b
 
 pub async fn create_users(env: &Environment, from: &std::path::Path, run: &RunArgs) -> Result<i32, Fail> {
     let (c, safety) = writer(env, run)?;
-    let users = input::read_new_users(from).map_err(input_errors)?;
+    let mut users = input::read_new_users(from).map_err(input_errors)?;
     // Existing accounts are reported before anything runs: linking, never duplicating.
     let mut errors = Vec::new();
-    for (origin, u) in &users {
+    for (origin, u) in &mut users {
         if let Some(email) = u.primary_email()
             && let Some(existing) = c.client.find_user_by_email(email).await?
         {
             let state = if existing.is_active() { "active" } else { "deactivated" };
             errors.push(format!("{origin}: {email} already exists as {} ({state})", existing.id()));
+        }
+        // A manager given by email or userName is sent as the manager's id: RFC 7643 §4.3's
+        // `manager.value` is an id (Slack also takes an email or userName, reference §3); one
+        // that names nobody is refused here, before anything runs.
+        if let Some(m) = u.manager_id().map(str::to_string) {
+            match input::parse_ident(&m) {
+                Ok(ident) => match input::lookup(c.client, &ident).await? {
+                    Some(boss) => {
+                        if let Some(mgr) = u.enterprise.as_mut().and_then(|e| e.manager.as_mut()) {
+                            *mgr = crate::scim::types::Manager::of(boss.id());
+                        }
+                    }
+                    None => errors.push(format!("{origin}: the manager {} is no user here", crate::scim::sanitize::quoted_excerpt(&m, 80))),
+                },
+                Err(e) => errors.push(format!("{origin}: manager: {e}")),
+            }
         }
     }
     if !errors.is_empty() {
@@ -154,15 +195,11 @@ pub async fn create_users(env: &Environment, from: &std::path::Path, run: &RunAr
     execute(c, &safety, actions, &Knowledge::default(), run, "create users").await
 }
 
-async fn find_group(client: &ScimClient, name_or_id: &str) -> Result<Group, Fail> {
-    if crate::scim::types::is_valid_id(name_or_id) && name_or_id.starts_with('S') {
-        match client.get_group(name_or_id).await {
-            Ok(g) => return Ok(g),
-            Err(e) if !e.is_not_found() => return Err(e.into()),
-            Err(_) => {}
-        }
-    }
-    client.find_group_by_name(name_or_id).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name_or_id:?}")))
+/// A group by id or name, as the server knows it (`queue::input::find_group`).
+pub async fn find_group(client: &ScimClient, name_or_id: &str) -> Result<Group, Fail> {
+    input::find_group(client, name_or_id).await?.ok_or_else(|| {
+        Fail::new(exit::NOT_FOUND, format!("no group with id or name {}", crate::scim::sanitize::quoted_excerpt(name_or_id, 80)))
+    })
 }
 
 pub async fn group_create(env: &Environment, name: &str, members: &Targets, run: &RunArgs) -> Result<i32, Fail> {

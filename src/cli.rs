@@ -70,6 +70,15 @@ pub struct ConnArgs {
     /// Refuse every write (console and commands): look, never touch
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// What the server is: auto (detected from the host, its ServiceProviderConfig and its error
+    /// shapes; `check` shows the result), slack, or rfc (any other SCIM 2.0 server: deactivation
+    /// is PATCH active=false only, never DELETE)
+    #[arg(long, env = "SCIMITAR_SERVER", global = true, value_name = "auto|slack|rfc", value_parser = parse_server)]
+    pub server: Option<crate::scim::ServerChoice>,
+}
+
+fn parse_server(s: &str) -> Result<crate::scim::ServerChoice, String> {
+    s.parse()
 }
 
 /// How long a read-only command may take when `--deadline` is not given.
@@ -216,7 +225,9 @@ pub enum UsersCmd {
     },
     /// List users
     List {
-        /// SCIM filter sent to Slack, e.g. 'userName sw "jane"' (quoted values are escaped)
+        /// SCIM filter (RFC 7644 §3.4.2.2: eq ne co sw ew gt ge lt le pr, and, or, not (…), value paths
+        /// such as emails[type eq "work"]), e.g. 'userName sw "jane"'; checked here for syntax, then sent on
+        /// (Slack documents eq co sw pr gt ge lt le, and, or; it refuses the rest)
         #[arg(long)]
         filter: Option<String>,
         /// Only active (true) or deactivated (false) users; applied on this side because Slack
@@ -376,6 +387,7 @@ impl Cli {
             deadline: c.deadline,
             op_deadline: c.op_deadline,
             request_timeout: c.request_timeout,
+            server: c.server,
             actor: Actor::new(text("USER").or_else(|| text("LOGNAME")).or_else(|| text("USERNAME")), text("HOSTNAME")),
         }
     }
@@ -461,6 +473,27 @@ async fn cmd_check(env: &Environment, a: CheckArgs, out: &mut dyn Write) -> Resu
     rows.push(vec!["api".into(), r.version.label().into()], None);
     rows.push(vec!["profile".into(), env.profile_name.clone()], None);
     rows.push(vec!["scim endpoint answers".into(), yes_no(r.scim_endpoint)], None);
+    rows.push(vec!["provider config".into(), r.service_provider_config.clone().unwrap_or_else(|| "-".into())], None);
+    rows.push(
+        vec![
+            "server".into(),
+            r.server.as_ref().map(|p| format!("{} ({})", p.label(), crate::sanitize::clean(&p.reason))).unwrap_or_else(|| "-".into()),
+        ],
+        None,
+    );
+    rows.push(
+        vec![
+            "deactivates with".into(),
+            r.server
+                .as_ref()
+                .map(|p| {
+                    if p.delete_deactivates() { "DELETE or PATCH active=false" } else { "PATCH active=false (DELETE would delete)" }
+                        .to_string()
+                })
+                .unwrap_or_else(|| "-".into()),
+        ],
+        None,
+    );
     rows.push(vec!["token accepted".into(), yes_no(r.token_accepted)], None);
     rows.push(vec!["users".into(), r.total_users.map(|n| n.to_string()).unwrap_or_else(|| "-".into())], None);
     rows.push(vec!["latency".into(), format!("{} ms", r.latency_ms)], None);
@@ -473,8 +506,8 @@ async fn cmd_check(env: &Environment, a: CheckArgs, out: &mut dyn Write) -> Resu
     }
     match (&r.problem, r.token_accepted, r.scim_endpoint) {
         (_, true, _) => Ok(exit::OK),
-        (Some(p), _, false) => Err(Fail::new(exit::UNAVAILABLE, p.clone())),
-        (Some(p), _, true) => Err(Fail::new(exit::AUTH, p.clone())),
+        (Some(p), _, _) if r.token_refused => Err(Fail::new(exit::AUTH, p.clone())),
+        (Some(p), _, _) => Err(Fail::new(exit::UNAVAILABLE, p.clone())),
         (None, _, _) => Err(Fail::new(exit::FAILURE, "check failed")),
     }
 }
@@ -560,15 +593,8 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
         UsersCmd::Export { output } => crate::policy_cmd::export_users(Connection::of(env)?, output, out).await,
         UsersCmd::Show { id, output } => {
             let c = Connection::of(env)?;
-            let user = if id.contains('@') {
-                let e = normalize_email(&id).map_err(|e| Fail::new(exit::USAGE, e.to_string()))?;
-                c.client.find_user_by_email(&e).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no user with email {e}")))?
-            } else {
-                c.client
-                    .get_user(&id)
-                    .await
-                    .map_err(|e| if e.is_not_found() { Fail::new(exit::NOT_FOUND, format!("no user with id {id}")) } else { e.into() })?
-            };
+            // An email, an id or a userName: whichever the server knows (`queue::input::lookup`).
+            let user = crate::queue::input::find_user(c.client, &id).await?.map_err(|miss| Fail::new(exit::NOT_FOUND, miss))?;
             write_user_detail(&user, output, out)?;
             Ok(exit::OK)
         }
@@ -704,15 +730,7 @@ async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> R
         GroupsCmd::Remove { group, targets, run } => bulk::group_members(env, &group, &targets, false, &run).await,
         GroupsCmd::Show { group, output } => {
             let c = Connection::of(env)?;
-            let g: Group = if crate::scim::types::is_valid_id(&group) && group.starts_with('S') {
-                match c.client.get_group(&group).await {
-                    Ok(g) => g,
-                    Err(e) if e.is_not_found() => find_group(c.client, &group).await?,
-                    Err(e) => return Err(e.into()),
-                }
-            } else {
-                find_group(c.client, &group).await?
-            };
+            let g: Group = bulk::find_group(c.client, &group).await?;
             if output == OutputFormat::Json {
                 crate::output::write_json_line(out, &g.to_value(ApiVersion::V2))?;
                 return Ok(exit::OK);
@@ -728,8 +746,4 @@ async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> R
             Ok(exit::OK)
         }
     }
-}
-
-async fn find_group(client: &ScimClient, name: &str) -> Result<Group, Fail> {
-    client.find_group_by_name(name).await?.ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("no group named {name:?}")))
 }

@@ -43,6 +43,9 @@ impl From<LiveError> for Fail {
 }
 
 fn print_warnings(plan: &Plan) {
+    for v in &plan.violations {
+        eprintln!("scimitar: left out: {} ({})", crate::sanitize::clean(&v.message), v.rule);
+    }
     for w in &plan.warnings {
         eprintln!("scimitar: warning: {}", crate::sanitize::clean(w));
     }
@@ -108,9 +111,12 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         eprintln!("scimitar: skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
     }
     let what = format!("apply policy {name} ({})", summary(plan));
-    let pending_members = apply::passes(plan, &|id| live.update_emails.get(id).cloned()).deferred_members();
-    if pending_members > 0 {
-        eprintln!("scimitar: {pending_members} membership change(s) of users or groups created by this run follow once they exist");
+    let passes = apply::passes(plan, &|id| live.update_emails.get(id).cloned());
+    let (pending_members, links) = (passes.deferred_members(), passes.manager_links.len());
+    if pending_members > 0 || links > 0 {
+        eprintln!(
+            "scimitar: {pending_members} membership change(s) and {links} manager(s) of users or groups created by this run follow once they exist"
+        );
     }
     bulk::approve(preview, policy_ceiling(&live, run.force), run, &what)?;
     // The preview held every deactivation of the run and passed the ceiling (by --force or at the

@@ -80,16 +80,29 @@ pub fn write_diff(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
             d.reason.as_str()
         )?;
     }
+    for l in &plan.manager_links {
+        writeln!(
+            out,
+            "~ manager of {}: -> {} (new; set once created, in this run) (row {})",
+            member(&l.user),
+            clean(&l.manager_key),
+            l.row_line
+        )?;
+    }
+    for v in &plan.violations {
+        writeln!(out, "! left out (row {}, {}): {}", v.row_line, v.rule, clean(&v.message))?;
+    }
     for w in &plan.warnings {
         writeln!(out, "warning: {}", clean(w))?;
     }
     let c = plan.counts();
     if plan.is_empty() {
-        writeln!(out, "No changes.")
+        writeln!(out, "No changes.")?;
     } else {
+        let links = if c.manager_links > 0 { format!(", {} managers to set once created", c.manager_links) } else { String::new() };
         writeln!(
             out,
-            "Plan: {} to create, {} to reactivate, {} to update ({} attributes), {} groups to create, {} to rename, {} members to add, {} to remove, {} to deactivate.",
+            "Plan: {} to create, {} to reactivate, {} to update ({} attributes), {} groups to create, {} to rename, {} members to add, {} to remove, {} to deactivate{links}.",
             c.creates,
             c.reactivations,
             c.updates,
@@ -99,8 +112,12 @@ pub fn write_diff(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
             c.member_adds,
             c.member_removes,
             c.deactivations
-        )
+        )?;
     }
+    if c.violations > 0 {
+        writeln!(out, "Left out: {} (rows that break Slack's rules, listed above; the rest of the plan goes ahead).", c.violations)?;
+    }
+    Ok(())
 }
 
 /// One JSON document: `{"counts": ..., "plan": ...}`.
@@ -162,6 +179,12 @@ pub fn write_csv(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     }
     for d in &plan.reported_only {
         w.write_record(["report", &d.id, "active", "true", "", d.reason.as_str()])?;
+    }
+    for l in &plan.manager_links {
+        w.write_record(["manager_link", l.user.target(), "enterprise.manager", "", &l.manager_key, &format!("row {}", l.row_line)])?;
+    }
+    for v in &plan.violations {
+        w.write_record(["left_out", &v.key, v.rule.name(), "", "", &v.message])?;
     }
     w.0.flush()
 }

@@ -68,7 +68,7 @@ async fn lookups_with_every_output_format() {
 
     let o = run(&url, TOKEN, &["users", "show", "W0NOBODY00"]);
     assert_eq!(o.status.code(), Some(66));
-    assert!(text(&o).1.contains("no user with id W0NOBODY00"));
+    assert!(text(&o).1.contains("no user with id or userName \"W0NOBODY00\""), "{}", text(&o).1);
 
     let o = run(&url, TOKEN, &["users", "list", "--active", "false", "-o", "json"]);
     let out = text(&o).0;

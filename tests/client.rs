@@ -138,9 +138,14 @@ async fn errors_are_mapped_to_readable_messages() {
     let e = c.set_active(&bot, false).await.unwrap_err();
     assert_eq!(e.code(), "cannot_disable_bot_user_with_scim");
 
-    // a bad id is refused before it is sent
+    // Ids are opaque, but a hostile one cannot change the URL: it stays one path segment
+    // (percent-encoded), so this is a user lookup that finds nobody, not a read of /Groups.
+    let before = emu.stats().by_endpoint.get(&scimitar::scim::ratelimit::Endpoint::ListGroups).copied().unwrap_or(0);
     let e = c.get_user("../Groups").await.unwrap_err();
-    assert!(matches!(e, ScimError::Invalid(_)), "{e}");
+    assert!(e.is_not_found(), "{e}");
+    assert_eq!(emu.stats().by_endpoint.get(&scimitar::scim::ratelimit::Endpoint::ListGroups).copied().unwrap_or(0), before);
+    // Only what no server issues is refused before it is sent.
+    assert!(matches!(c.get_user("..").await.unwrap_err(), ScimError::Invalid(_)));
 
     // unreachable URL
     let dead = {
@@ -207,6 +212,8 @@ async fn server_errors_and_resets_are_retried() {
     assert!(c.stats().server_errors > 0, "faults were injected and retried");
 
     // A reset after the server created the user: the client looks before re-sending, so one user.
+    // (The server profile is detected first, as any write would: its read is not the one reset.)
+    assert!(c.profile().await.is_slack());
     emu.set_faults(Faults { reset: 1.0, ..Default::default() });
     let new = User {
         user_name: Some("reset.victim".into()),

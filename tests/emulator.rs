@@ -200,10 +200,13 @@ async fn filters() {
 #[tokio::test]
 async fn create_and_uniqueness() {
     let t = start(50).await;
+    // A manager must be a Slack user (reference §3; the emulator refuses one that names nobody).
+    let boss = t.plain_user(3).await;
+    let boss = boss.id().to_string();
     let body = |un: &str, em: &str| {
         json!({"schemas":[urn::V2_USER, urn::V2_ENTERPRISE],"userName":un,
         "name":{"givenName":"Jane","familyName":"Doe"},"emails":[{"value":em,"type":"work","primary":true}],
-        urn::V2_ENTERPRISE:{"department":"R&D","manager":{"managerId":"W0MANAGER1"}}})
+        urn::V2_ENTERPRISE:{"department":"R&D","manager":{"managerId":boss.as_str()}}})
     };
     let (s, b, _) = t.call("POST", V2, "Users", Some(body("Jane Doe!", "jane.doe@new.example"))).await;
     assert_eq!(s, 201, "{b}");
@@ -219,7 +222,7 @@ async fn create_and_uniqueness() {
     assert!(b["meta"]["location"].as_str().unwrap().ends_with(&format!("/scim/v2/Users/{id}")));
     let u = User::from_value(b).unwrap();
     assert_eq!(u.department(), Some("R&D"));
-    assert_eq!(u.manager_id(), Some("W0MANAGER1"));
+    assert_eq!(u.manager_id(), Some(boss.as_str()));
     // readable by id on both versions
     let (s, b) = t.get(V1, &format!("Users/{id}")).await;
     assert_eq!(s, 200);
@@ -281,10 +284,11 @@ async fn patch_and_put() {
     let t = start(50).await;
     let u = t.plain_user(1).await;
     let path = format!("Users/{}", u.id());
+    let boss = t.plain_user(2).await.id().to_string();
     let ops = json!({"schemas":[urn::V2_PATCH],"Operations":[
         {"op":"replace","path":"title","value":"Chief Tester"},
         {"op":"replace","path":"name.familyName","value":"Newname"},
-        {"op":"replace","path":format!("{}.manager.managerId", urn::V2_ENTERPRISE),"value":"W0BOSS0001"},
+        {"op":"replace","path":format!("{}.manager.managerId", urn::V2_ENTERPRISE),"value":boss},
         {"op":"add","path":"emails","value":[{"value":"alt@acme-corp.example","primary":false}]},
         {"op":"replace","value":{"displayName":"Tester"}}]});
     let (s, b, _) = t.call("PATCH", V2, &path, Some(ops)).await;
@@ -292,7 +296,7 @@ async fn patch_and_put() {
     let p = User::from_value(b).unwrap();
     assert_eq!(p.title.as_deref(), Some("Chief Tester"));
     assert_eq!(p.name.as_ref().unwrap().family_name.as_deref(), Some("Newname"));
-    assert_eq!(p.manager_id(), Some("W0BOSS0001"));
+    assert_eq!(p.manager_id(), Some(boss.as_str()));
     assert_eq!(p.emails.as_ref().unwrap().len(), 2);
     assert_eq!(p.display_name.as_deref(), Some("Tester"));
     assert_eq!(p.department(), u.department(), "enterprise siblings kept");

@@ -96,7 +96,7 @@ fn scenario() -> (Source, Vec<User>, Vec<Group>) {
         let mut u = slack_user(&uid(i), &email(i), &format!("First{i}"), &format!("Last{i}"), title, active);
         u.enterprise = Some(EnterpriseUser {
             department: Some("Eng".into()),
-            manager: (i != 0).then(|| Manager { manager_id: Some(uid(0)), display_name: None }),
+            manager: (i != 0).then(|| Manager { manager_id: Some(uid(0)), ..Default::default() }),
             ..Default::default()
         });
         users.push(u);
@@ -382,7 +382,7 @@ fn the_example_policy_plans_against_a_small_directory() {
     ken.enterprise = Some(EnterpriseUser {
         department: Some("Engineering".into()),
         employee_number: Some("1005".into()),
-        manager: Some(Manager { manager_id: Some("U1".into()), display_name: None }),
+        manager: Some(Manager { manager_id: Some("U1".into()), ..Default::default() }),
         ..Default::default()
     });
     let admin = slack_user("U9", "it-admin@example.com", "IT", "Admin", "", true);
@@ -421,7 +421,7 @@ fn exporting_the_directory_then_planning_against_it_is_empty() {
         u.enterprise = Some(EnterpriseUser {
             department: Some("R&D".into()),
             cost_center: Some(format!("CC{i}")),
-            manager: (i > 0).then(|| Manager { manager_id: Some(uid(0)), display_name: None }),
+            manager: (i > 0).then(|| Manager { manager_id: Some(uid(0)), ..Default::default() }),
             ..Default::default()
         });
         u.groups = Some(vec![GroupRef { value: Some("S1".into()), display: Some("eng".into()) }]);

@@ -453,7 +453,7 @@ async fn bad_rows_are_reported_by_line_before_anything_runs() {
     let out = cmd.args(["users", "deactivate", "--from", list.to_str().unwrap(), "--yes"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{stderr}");
-    assert!(stderr.contains("line 3") && stderr.contains("no Slack user nobody@acme-corp.example"), "{stderr}");
+    assert!(stderr.contains("line 3") && stderr.contains("no user with email nobody@acme-corp.example"), "{stderr}");
     assert_eq!(client(&emu, None).get_user(users[0].id()).await.unwrap().active, Some(true));
 
     // without --yes and without a terminal, a destructive run refuses

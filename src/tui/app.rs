@@ -992,8 +992,8 @@ impl App {
                 vec![]
             }
             None => {
-                if !crate::scim::types::is_valid_id(&id) {
-                    self.push_log(Level::Warn, format!("member {id} is not a valid user id"));
+                if crate::scim::types::check_id(&id).is_err() {
+                    self.push_log(Level::Warn, format!("member {id} has no usable user id"));
                     return vec![];
                 }
                 self.fetching.insert(id.clone());

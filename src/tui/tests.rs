@@ -28,7 +28,7 @@ pub fn make_user(i: usize) -> User {
         enterprise: Some(EnterpriseUser {
             department: Some(["Engineering", "Sales", "Support"][i % 3].into()),
             employee_number: Some(format!("E{i}")),
-            manager: (i > 0).then(|| Manager { manager_id: Some("W00000000".into()), display_name: None }),
+            manager: (i > 0).then(|| Manager { manager_id: Some("W00000000".into()), ..Default::default() }),
             ..Default::default()
         }),
         groups: (i == 1).then(|| vec![GroupRef { value: Some("S001".into()), display: Some("eng".into()) }]),

@@ -400,7 +400,7 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
         let active = i == 0 || is_bot || !rng.random_bool(0.03);
         let user = User {
             id: Some(id),
-            meta: Some(Meta { created: Some(created), location: None }),
+            meta: Some(Meta { created: Some(created), ..Default::default() }),
             user_name: Some(user_name.clone()),
             nick_name: Some(user_name),
             name: Some(Name { given_name: Some(first.into()), family_name: Some(last.into()), ..Default::default() }),
@@ -419,7 +419,7 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
                 organization: Some("Acme Corp".into()),
                 division: Some(division.into()),
                 department: Some(dept.into()),
-                manager: manager.map(|m| Manager { manager_id: out[m].id.clone(), display_name: None }),
+                manager: manager.map(|m| Manager { manager_id: out[m].id.clone(), ..Default::default() }),
             }),
             guest: guest.then(|| GuestExt {
                 kind: Some("multi".into()),
@@ -465,7 +465,7 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
         }
         gout.push(Group {
             id: Some(id),
-            meta: Some(Meta { created: Some(format_time(t0 + g as i64 * 86_400)), location: None }),
+            meta: Some(Meta { created: Some(format_time(t0 + g as i64 * 86_400)), ..Default::default() }),
             display_name: Some(name),
             members: Some(
                 members

@@ -223,6 +223,27 @@ async fn handle(
     (resp, reset)
 }
 
+/// An id from a URL path, its `%XX` escapes decoded (clients percent-encode opaque ids).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `startIndex` (1-based, <1 = 1) and `count` (default 10, capped at 1000, 0 = totals only).
 fn paging(params: &[(String, String)]) -> (usize, usize) {
     let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.trim());
@@ -256,11 +277,17 @@ fn parse_filter(version: ApiVersion, params: &[(String, String)]) -> Result<Opti
     let Some((_, text)) = params.iter().find(|(k, _)| k.eq_ignore_ascii_case("filter")) else {
         return Ok(None);
     };
-    Filter::parse(text).map(Some).map_err(|e| {
+    let f = Filter::parse(text).map_err(|e| {
         let f = Fail::new(400, e.code);
         // The one real example: `filter=foo` -> `no_filters (is_aggregate_call=1)` (reference §4).
         if e.code == "no_filters" && version == ApiVersion::V1 { f.ctx("is_aggregate_call=1") } else { f }
-    })
+    })?;
+    // RFC 7644 allows more than Slack documents (`ne`, `ew`, `not`, value paths: reference §4);
+    // Slack's answer to those is taken to be its generic filter error.
+    if let Some(what) = f.slack_unsupported() {
+        return Err(Fail::new(400, "invalid_query").ctx(format!("unsupported: {what}")));
+    }
+    Ok(Some(f))
 }
 
 fn body_json(body: &Bytes) -> Result<Value, Fail> {
@@ -306,9 +333,10 @@ fn route(
     let Injected { incident, delete_noop } = injected;
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
     let (res, id) = match rest.split_once('/') {
-        Some((r, id)) => (r.to_ascii_lowercase(), Some(id)),
+        Some((r, id)) => (r.to_ascii_lowercase(), Some(percent_decode(id))),
         None => (rest.to_ascii_lowercase(), None),
     };
+    let id = id.as_deref();
     let v2 = version == ApiVersion::V2;
     let not_allowed = || Fail::new(405, "method_not_allowed");
     match (res.as_str(), id) {

@@ -7,6 +7,7 @@ use super::seed::{format_time, random_id};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use scim::filter::{CompareOp, Filter, Literal};
+use scim::rules::{GROUP_MEMBER_CAP, UserNameProblem};
 use scim::types::{GroupRef, Member, Meta, MultiValue, Role, urn};
 use scim::{ApiVersion, Group, User};
 use serde_json::{Map, Value};
@@ -91,18 +92,8 @@ pub fn version_ix(v: ApiVersion) -> usize {
 }
 
 /// Slack's userName rule: an email becomes its local part, lowercased, and every character other
-/// than letters, digits, `.`, `_` and `-` becomes `_`.
-pub fn normalize_user_name(raw: &str) -> String {
-    let s = raw.trim();
-    let s = match s.split_once('@') {
-        Some((local, _)) => local,
-        None => s,
-    };
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
-        .collect()
-}
+/// than letters, digits, `.`, `_` and `-` becomes `_` (`scim::rules`, shared with the plan).
+pub use scim::rules::normalize_user_name;
 
 pub fn valid_email(e: &str) -> bool {
     let Some((local, domain)) = e.split_once('@') else { return false };
@@ -192,8 +183,10 @@ fn literal_text(l: &Literal) -> Option<String> {
 fn compare(op: CompareOp, have: &str, want: &str) -> bool {
     match op {
         CompareOp::Eq => have == want,
+        CompareOp::Ne => have != want,
         CompareOp::Co => have.contains(want),
         CompareOp::Sw => have.starts_with(want),
+        CompareOp::Ew => have.ends_with(want),
         CompareOp::Gt => have > want,
         CompareOp::Ge => have >= want,
         CompareOp::Lt => have < want,
@@ -207,6 +200,10 @@ pub fn eval(f: &Filter, lookup: &dyn Fn(&str) -> Option<Vec<String>>) -> Result<
     Ok(match f {
         Filter::And(a, b) => eval(a, lookup)? && eval(b, lookup)?,
         Filter::Or(a, b) => eval(a, lookup)? || eval(b, lookup)?,
+        Filter::Not(inner) => !eval(inner, lookup)?,
+        // Lists refuse value paths before evaluating (`Filter::slack_unsupported`); a PATCH path's
+        // own `attr[…]` is split off by `parse_segments`, so one here is nested: refused.
+        Filter::ValuePath { attr, .. } => return Err(bad("invalid_query").ctx(format!("attribute={attr}"))),
         Filter::Present { attr } => {
             let vals = lookup(attr).ok_or_else(|| bad("invalid_query").ctx(format!("attribute={attr}")))?;
             vals.iter().any(|v| !v.is_empty())
@@ -214,9 +211,15 @@ pub fn eval(f: &Filter, lookup: &dyn Fn(&str) -> Option<Vec<String>>) -> Result<
         Filter::Compare { attr, op, value } => {
             let vals = lookup(attr).ok_or_else(|| bad("invalid_query").ctx(format!("attribute={attr}")))?;
             match literal_text(value) {
+                // `ne`: no value equals it (RFC 7644 §3.4.2.2 on multi-valued attributes).
+                Some(want) if *op == CompareOp::Ne => !vals.contains(&want),
                 Some(want) => vals.iter().any(|h| compare(*op, h, &want)),
-                // `eq null`: the attribute is unset.
-                None => *op == CompareOp::Eq && vals.iter().all(|v| v.is_empty()),
+                // `eq null`: the attribute is unset; `ne null`: it is set.
+                None => match op {
+                    CompareOp::Eq => vals.iter().all(|v| v.is_empty()),
+                    CompareOp::Ne => vals.iter().any(|v| !v.is_empty()),
+                    _ => false,
+                },
             }
         }
     })
@@ -229,7 +232,8 @@ fn check_attrs(f: &Filter, lookup: &dyn Fn(&str) -> Option<Vec<String>>) -> Resu
             check_attrs(a, lookup)?;
             check_attrs(b, lookup)
         }
-        Filter::Present { attr } | Filter::Compare { attr, .. } => {
+        Filter::Not(inner) => check_attrs(inner, lookup),
+        Filter::Present { attr } | Filter::Compare { attr, .. } | Filter::ValuePath { attr, .. } => {
             lookup(attr).map(|_| ()).ok_or_else(|| bad("invalid_query").ctx(format!("attribute={attr}")))
         }
     }
@@ -734,10 +738,16 @@ impl Store {
         if raw.trim().is_empty() {
             return Err(bad("username_empty"));
         }
-        let name = normalize_user_name(&raw);
-        if name.chars().count() > 21 {
-            return Err(Fail::versioned(400, format!("long_username (user={name})"), "username_too_long"));
-        }
+        // The plan checks the same rules before any write (`scim::rules`, reference §3).
+        let name = match scim::rules::slack_user_name(&raw) {
+            Ok(n) => n,
+            Err(UserNameProblem::TooLong(_)) => {
+                let name = normalize_user_name(&raw);
+                return Err(Fail::versioned(400, format!("long_username (user={name})"), "username_too_long"));
+            }
+            Err(p @ UserNameProblem::Characters(_)) => return Err(bad(p.code()).ctx("userName")),
+            Err(UserNameProblem::Empty) => return Err(bad("username_empty")),
+        };
         if let Some(&other) = self.by_name.get(&name)
             && Some(other) != ix
         {
@@ -771,6 +781,16 @@ impl Store {
             && m.display_name.is_some()
         {
             return Err(bad("improper_enterprise_schema_format"));
+        }
+        // A manager is a Slack id, a primary email or a userName (reference §3); one that names
+        // nobody is refused (the plan refuses it first). Slack's code for this is UNCERTAIN.
+        if let Some(m) = u.manager_id()
+            && old.is_none_or(|o| o.manager_id() != Some(m))
+            && !self.by_id.contains_key(m)
+            && !self.by_email.contains_key(&m.to_lowercase())
+            && !self.by_name.contains_key(&m.to_lowercase())
+        {
+            return Err(bad("invalid_attribute_format").ctx(format!("manager={m}")));
         }
         if let Some(i) = ix {
             let rec = &self.users[i];
@@ -839,7 +859,7 @@ impl Store {
             id = random_id(&mut self.rng, 'W');
         }
         u.id = Some(id);
-        u.meta = Some(Meta { created: Some(self.now()), location: None });
+        u.meta = Some(Meta { created: Some(self.now()), ..Default::default() });
         let ix = self.users.len();
         self.index(ix, &u);
         self.users.push(UserRec::new(u, false, false));
@@ -917,6 +937,7 @@ impl Store {
             meta: Some(Meta {
                 created: Some(g.created.clone()),
                 location: Some(format!("{}/{}/Groups/{}", self.base, version.path_segment(), g.id)),
+                ..Default::default()
             }),
             display_name: Some(g.name.clone()),
             members: Some(
@@ -997,6 +1018,16 @@ impl Store {
             .collect()
     }
 
+    /// Slack's cap on a group's members (reference §7 `group_member_max_exceeded`; the plan checks
+    /// it before any write, `scim::rules::GROUP_MEMBER_CAP`).
+    fn check_cap(members: &[String]) -> Result<(), Fail> {
+        let n = members.iter().collect::<HashSet<_>>().len();
+        if n > GROUP_MEMBER_CAP {
+            return Err(bad("group_member_max_exceeded").ctx(format!("members={n}, max={GROUP_MEMBER_CAP}")));
+        }
+        Ok(())
+    }
+
     /// Set a group's membership and keep every user's `groups` list in step.
     fn set_members(&mut self, gi: usize, new: Vec<String>) {
         let mut seen = HashSet::new();
@@ -1065,6 +1096,7 @@ impl Store {
         }
         let members: Vec<String> = g.member_ids().map(str::to_string).collect();
         self.check_new_members(&members)?;
+        Self::check_cap(&members)?;
         let mut id = random_id(&mut self.rng, 'S');
         while self.groups.iter().any(|g| g.id == id) {
             id = random_id(&mut self.rng, 'S');
@@ -1095,6 +1127,7 @@ impl Store {
                     }
                 }
                 self.check_new_members(&added)?;
+                Self::check_cap(&members)?;
                 if let Some(n) = body.get("displayName").and_then(Value::as_str) {
                     self.rename_group(gi, n)?;
                 }
@@ -1168,6 +1201,7 @@ impl Store {
                         return Err(bad("invalid_path").ctx(path));
                     }
                 }
+                Self::check_cap(&members)?;
                 if let Some(n) = rename {
                     self.rename_group(gi, &n)?;
                 }
@@ -1187,6 +1221,7 @@ impl Store {
         let members: Vec<String> = g.member_ids().map(str::to_string).collect();
         let new: Vec<String> = members.iter().filter(|m| !self.groups[gi].members.contains(m)).cloned().collect();
         self.check_new_members(&new)?;
+        Self::check_cap(&members)?;
         if let Some(n) = &g.display_name {
             self.rename_group(gi, n)?;
         }
@@ -1308,10 +1343,11 @@ mod tests {
     fn v2_patch_forms() {
         let mut s = store();
         let id = s.users[20].user.id().to_string();
+        let boss = s.users[21].user.id().to_string();
         let body = json!({"schemas":[urn::V2_PATCH],"Operations":[
             {"op":"replace","path":"title","value":"Boss"},
             {"op":"replace","path":"name.givenName","value":"Zed"},
-            {"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager.managerId","value":"W123"},
+            {"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager.managerId","value":boss},
             {"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"Ops"},
             {"op":"add","path":"emails","value":[{"value":"second@x.org"}]},
             {"op":"replace","value":{"displayName":"Zed Z","active":"False"}},
@@ -1321,7 +1357,7 @@ mod tests {
         let u = &s.users[20].user;
         assert_eq!(u.title.as_deref(), Some("Boss"));
         assert_eq!(u.name.as_ref().unwrap().given_name.as_deref(), Some("Zed"));
-        assert_eq!(u.manager_id(), Some("W123"));
+        assert_eq!(u.manager_id(), Some(boss.as_str()));
         assert_eq!(u.department(), Some("Ops"));
         assert_eq!(u.emails.as_ref().unwrap().len(), 2);
         assert_eq!(u.display_name.as_deref(), Some("Zed Z"));
@@ -1379,6 +1415,24 @@ mod tests {
         assert_eq!(u.name.as_ref().unwrap().family_name, None);
         assert_eq!(u.department(), None);
         assert!(find(&s, "email eq \"v1second@x.org\"").unwrap().is_empty(), "index updated");
+    }
+
+    #[test]
+    fn a_group_over_the_cap_is_refused() {
+        let (u, g) = super::super::seed::generate(GROUP_MEMBER_CAP + 3000, 0, 4);
+        let mut s = Store::new(u, g, 4);
+        let ids: Vec<String> =
+            s.users.iter().filter(|r| r.user.is_active()).map(|r| r.user.id().to_string()).take(GROUP_MEMBER_CAP + 1).collect();
+        assert_eq!(ids.len(), GROUP_MEMBER_CAP + 1);
+        let body = |ids: &[String]| json!({"schemas":[urn::V2_GROUP],"displayName":"big","members": ids.iter().map(|i| json!({"value": i})).collect::<Vec<_>>()});
+        // One call with more than 15,000 is `too_many_users` (reference §7); a group growing
+        // past the cap is `group_member_max_exceeded`.
+        assert_eq!(s.create_group(&body(&ids)).unwrap_err().code, "too_many_users");
+        let gi = s.create_group(&body(&ids[..GROUP_MEMBER_CAP])).unwrap();
+        let gid = s.groups[gi].id.clone();
+        let one_more = json!({"Operations":[{"op":"add","path":"members","value":[{"value": ids[GROUP_MEMBER_CAP]}]}]});
+        assert_eq!(s.patch_group(&gid, &one_more, ApiVersion::V2).unwrap_err().code, "group_member_max_exceeded");
+        assert_eq!(s.groups[gi].members.len(), GROUP_MEMBER_CAP, "nothing changed");
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct Inputs {
     pub op_deadline: Option<std::time::Duration>,
     /// `--request-timeout`: one HTTP request.
     pub request_timeout: Option<std::time::Duration>,
+    /// `--server`: the server profile (default: detected).
+    pub server: Option<scim::ServerChoice>,
     /// Who runs this process (stamped on every report record).
     pub actor: Actor,
 }
@@ -225,6 +227,9 @@ impl Environment {
         }
         if let Some(d) = self.inputs.request_timeout {
             cc.timeout = d;
+        }
+        if let Some(s) = self.inputs.server {
+            cc.server = s;
         }
         Ok(ScimClient::new(cc)?)
     }

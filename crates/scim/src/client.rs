@@ -6,6 +6,12 @@
 //! 5xx / broken connections with capped, jittered exponential backoff. A create (POST) is never
 //! re-sent blindly after an ambiguous failure: the user is looked up first.
 //!
+//! **One client, any SCIM server.** The server's profile ([`ServerProfile`]: Slack, or a generic
+//! RFC 7644 server) is detected once per connection from the host, the ServiceProviderConfig and
+//! the shape of its errors; it decides what only Slack does (DELETE deactivates; `managerId`) and
+//! which of two PATCH forms to try first (the client remembers the one the server took). Ids are
+//! opaque: used as the server returned them, percent-encoded in paths, quoted in filters.
+//!
 //! Nothing a server sends is trusted: every number is parsed with bounds (`Retry-After` capped at
 //! [`MAX_RETRY_AFTER`], totals clamped to [`MAX_LIST_TOTAL`], a listing stops with an error when a
 //! page adds nothing new or when more pages come than the first page's total allows), bodies are
@@ -16,7 +22,7 @@
 use super::error::{ApiError, ScimError};
 use super::filter::Filter;
 use super::ratelimit::{Endpoint, SlackBudget};
-use super::types::{ApiVersion, Group, ListResponse, Member, PatchOperation, PatchRequest, User, is_valid_id, urn};
+use super::types::{ApiVersion, Dialect, Group, ListResponse, Member, PatchOperation, PatchRequest, User, encode_segment, urn};
 use futures::{Stream, StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -85,8 +91,77 @@ pub struct ClientConfig {
     pub op_deadline: Duration,
     /// Pages fetched at once when listing.
     pub list_concurrency: usize,
+    /// What the server is: detected (the default), or given.
+    pub server: ServerChoice,
 }
 
+/// Which server profile to use: detect it ([`ScimClient::profile`]), or take the given one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerChoice {
+    #[default]
+    Auto,
+    Slack,
+    /// A generic SCIM 2.0 server (RFC 7643/7644).
+    Rfc,
+}
+
+impl ServerChoice {
+    pub const ALL: [ServerChoice; 3] = [ServerChoice::Auto, ServerChoice::Slack, ServerChoice::Rfc];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerChoice::Auto => "auto",
+            ServerChoice::Slack => "slack",
+            ServerChoice::Rfc => "rfc",
+        }
+    }
+}
+
+impl std::str::FromStr for ServerChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ServerChoice::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown server kind {s:?} (expected auto, slack or rfc)"))
+    }
+}
+
+/// What kind of SCIM server this connection talks to, and why the client thinks so.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ServerProfile {
+    pub dialect: Dialect,
+    /// How it was decided, e.g. `host api.slack.com` or `ServiceProviderConfig names Slack`.
+    pub reason: String,
+}
+
+impl ServerProfile {
+    pub fn slack(reason: impl Into<String>) -> ServerProfile {
+        ServerProfile { dialect: Dialect::Slack, reason: reason.into() }
+    }
+    pub fn rfc(reason: impl Into<String>) -> ServerProfile {
+        ServerProfile { dialect: Dialect::Rfc, reason: reason.into() }
+    }
+    pub fn is_slack(&self) -> bool {
+        self.dialect == Dialect::Slack
+    }
+    pub fn label(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Slack => "Slack",
+            Dialect::Rfc => "generic SCIM 2.0 (RFC 7644)",
+        }
+    }
+    /// Does `DELETE /Users/{id}` deactivate here? On Slack it does and never deletes (reference
+    /// §2); RFC 7644 §3.6 says DELETE removes the resource, so anywhere else deactivation is
+    /// `PATCH active=false` only.
+    pub fn delete_deactivates(&self) -> bool {
+        self.is_slack()
+    }
+}
+
+/// How long a server profile guessed while the server could not be asked is used before the
+/// server is asked again (so a failing server is not asked once per operation).
+pub const PROFILE_RETRY: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` honoured; a longer one is capped and reported in the error.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// The most results a listing believes a server's `totalResults` (Slack's largest organisations
@@ -115,6 +190,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(60),
             op_deadline: Duration::from_secs(120),
             list_concurrency: 4,
+            server: ServerChoice::Auto,
         })
     }
 }
@@ -215,9 +291,16 @@ impl UserUpdate {
 pub struct CheckReport {
     pub url: String,
     pub version: ApiVersion,
-    /// The service provider config answered (it answers even to a bad token).
+    /// The server answered as SCIM: its ServiceProviderConfig (which answers even to a bad token),
+    /// or a SCIM error body to the authenticated probe.
     pub scim_endpoint: bool,
+    /// Which path served the ServiceProviderConfig (`ServiceProviderConfig` or Slack's plural).
+    pub service_provider_config: Option<String>,
+    /// The server profile (Slack or a generic RFC 7644 server) and why.
+    pub server: Option<ServerProfile>,
     pub token_accepted: bool,
+    /// The authenticated probe was refused as an authentication failure.
+    pub token_refused: bool,
     pub total_users: Option<u64>,
     pub latency_ms: u64,
     pub problem: Option<String>,
@@ -233,6 +316,13 @@ struct Inner {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Which email filter form the server accepted (index into `email_forms`), 255 = unknown.
     email_form: AtomicU8,
+    /// The PATCH path form for an extension attribute the server took ([`ExtPath`]), 0 = unknown.
+    ext_path_form: AtomicU8,
+    /// The member filter form the server took ([`MemberPath`]), 0 = unknown.
+    member_path_form: AtomicU8,
+    /// The server profile, once detected; a guess made while the server could not be asked is
+    /// kept for [`PROFILE_RETRY`] only.
+    profile: Mutex<Option<(ServerProfile, Option<Instant>)>>,
     stats: ClientStats,
 }
 
@@ -311,6 +401,9 @@ impl ScimClient {
                 limiter,
                 locks: Mutex::new(HashMap::new()),
                 email_form: AtomicU8::new(UNKNOWN_FORM),
+                ext_path_form: AtomicU8::new(0),
+                member_path_form: AtomicU8::new(0),
+                profile: Mutex::new(None),
                 stats: ClientStats::default(),
                 config,
             }),
@@ -555,43 +648,27 @@ impl ScimClient {
             Some(r) => (Some(r.wait), r.capped, r.capped.then_some(r.asked)),
             None => (None, false, None),
         };
-        let api = |code: &str, detail: String| ApiError {
-            status,
-            code: code.into(),
-            detail,
-            retry_after,
-            retry_after_capped,
-            retry_after_asked: retry_after_asked.clone(),
+        let with_retry = |mut e: ApiError| {
+            e.retry_after = retry_after;
+            e.retry_after_capped = retry_after_capped;
+            e.retry_after_asked = retry_after_asked.clone();
+            ScimError::Api(e)
         };
         match ApiError::from_body(status, &bytes) {
-            Some(mut e) => {
-                e.retry_after = retry_after;
-                e.retry_after_capped = retry_after_capped;
-                e.retry_after_asked = retry_after_asked.clone();
-                Err(ScimError::Api(e))
+            Some(e) => Err(with_retry(e)),
+            // JSON that is no error body, or nothing at all: the status class is the code.
+            None if serde_json::from_slice::<Value>(&bytes).is_ok() || (bytes.is_empty() && status != 404) || status == 429 => {
+                let detail = if bytes.is_empty() { String::new() } else { format!("HTTP {status}") };
+                Err(with_retry(ApiError::from_status(status, detail)))
             }
-            None if serde_json::from_slice::<Value>(&bytes).is_ok() || (bytes.is_empty() && status != 404) => {
-                let code = match status {
-                    401 => "invalid_authentication",
-                    429 => "too_many_requests",
-                    _ => "http_error",
-                };
-                Err(ScimError::Api(api(code, format!("HTTP {status}"))))
-            }
-            None => {
-                if status == 429 {
-                    return Err(ScimError::Api(api("too_many_requests", String::new())));
-                }
-                Err(not_scim(&shown, status, &ctype, &bytes))
-            }
+            None => Err(not_scim(&shown, status, &ctype, &bytes)),
         }
     }
 
     // ---------- users: reads ----------
 
     pub async fn get_user(&self, id: &str) -> Result<User, ScimError> {
-        check_id(id)?;
-        let path = format!("Users/{id}");
+        let path = object_path("Users", id)?;
         let a = self.send(Method::GET, &path, &[], None, true).await?;
         parse_user(self.url(&path).as_str(), a.body)
     }
@@ -707,7 +784,8 @@ impl ScimClient {
     /// looked up by email and userName before anything is re-sent, so a create never doubles.
     pub async fn create_user(&self, user: &User) -> Result<User, ScimError> {
         let email = user.primary_email().map(str::to_string);
-        let body = user.to_value(self.inner.version);
+        let dialect = self.dialect().await;
+        let body = user.to_wire(self.inner.version, dialect);
         self.create("Users", &body, parse_user, || self.find_existing(email.as_deref(), user.user_name.as_deref())).await
     }
 
@@ -755,14 +833,26 @@ impl ScimClient {
     }
 
     /// Change some attributes. v2 sends a PatchOp; v1 sends Slack's partial resource.
+    ///
+    /// A cleared extension attribute has two path forms ([`ExtPath`]): RFC 7644's colon first;
+    /// if the server refuses its syntax, Slack's dot form once, and the client remembers the
+    /// one the server took.
     pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<User, ScimError> {
-        check_id(id)?;
-        let body = match self.inner.version {
-            ApiVersion::V2 => serde_json::to_value(user_patch_v2(update)).unwrap(),
-            ApiVersion::V1 => user_patch_v1(update),
+        let path = object_path("Users", id)?;
+        let dialect = self.dialect().await;
+        let a = match self.inner.version {
+            ApiVersion::V2 if update.clear.iter().any(|c| c.starts_with("enterprise.")) => {
+                self.patch_in_forms(&path, &self.inner.ext_path_form, ExtPath::ORDER.map(|f| f as u8), |f| {
+                    Some(serde_json::to_value(user_patch_v2(update, dialect, ExtPath::from_u8(f))).unwrap())
+                })
+                .await?
+            }
+            ApiVersion::V2 => {
+                let body = serde_json::to_value(user_patch_v2(update, dialect, ExtPath::Colon)).unwrap();
+                self.send(Method::PATCH, &path, &[], Some(&body), true).await?
+            }
+            ApiVersion::V1 => self.send(Method::PATCH, &path, &[], Some(&user_patch_v1(update)), true).await?,
         };
-        let path = format!("Users/{id}");
-        let a = self.send(Method::PATCH, &path, &[], Some(&body), true).await?;
         match a.body {
             Some(_) => parse_user(self.url(&path).as_str(), a.body),
             None => self.get_user(id).await,
@@ -775,16 +865,27 @@ impl ScimClient {
         self.update_user(id, &update).await
     }
 
-    /// Deactivate through DELETE (Slack never hard-deletes; repeating it is harmless).
+    /// Deactivate through DELETE: only where DELETE deactivates, i.e. on Slack (which never
+    /// hard-deletes; repeating it is harmless, reference §2). On any other server DELETE removes
+    /// the user for good (RFC 7644 §3.6), so this refuses before anything is sent.
     pub async fn deactivate(&self, id: &str) -> Result<(), ScimError> {
-        check_id(id)?;
-        self.send(Method::DELETE, &format!("Users/{id}"), &[], None, true).await.map(|_| ())
+        let path = object_path("Users", id)?;
+        let profile = self.profile().await;
+        if !profile.delete_deactivates() {
+            return Err(ScimError::Invalid(format!(
+                "refusing DELETE /Users/{}: this server is {} ({}), where DELETE removes the user for good (RFC 7644 §3.6); deactivate with PATCH active=false (--via patch)",
+                crate::sanitize::excerpt(id, 80),
+                profile.label(),
+                profile.reason
+            )));
+        }
+        self.send(Method::DELETE, &path, &[], None, true).await.map(|_| ())
     }
 
     /// Full replace. PUT blanks every omitted attribute (reference §8.1), so the caller's user
     /// must be complete: we refuse one without `active`, `userName` or `emails`.
     pub async fn replace_user(&self, id: &str, user: &User) -> Result<User, ScimError> {
-        check_id(id)?;
+        let path = object_path("Users", id)?;
         if user.active.is_none() || user.user_name.is_none() || user.emails.as_ref().is_none_or(Vec::is_empty) {
             return Err(ScimError::Invalid(
                 "a PUT replaces the whole user: give active, userName and emails (fetch the user, change it, send it back)".into(),
@@ -796,8 +897,7 @@ impl ScimClient {
         if u.nick_name.is_none() {
             u.nick_name = u.user_name.clone();
         }
-        let body = u.to_value(self.inner.version);
-        let path = format!("Users/{id}");
+        let body = u.to_wire(self.inner.version, self.dialect().await);
         let a = self.send(Method::PUT, &path, &[], Some(&body), true).await?;
         parse_user(self.url(&path).as_str(), a.body)
     }
@@ -805,8 +905,7 @@ impl ScimClient {
     // ---------- groups ----------
 
     pub async fn get_group(&self, id: &str) -> Result<Group, ScimError> {
-        check_id(id)?;
-        let path = format!("Groups/{id}");
+        let path = object_path("Groups", id)?;
         let a = self.send(Method::GET, &path, &[], None, true).await?;
         parse_group(self.url(&path).as_str(), a.body)
     }
@@ -855,6 +954,7 @@ impl ScimClient {
         for m in members {
             check_id(m)?;
         }
+        check_name(name)?;
         let g =
             Group { display_name: Some(name.to_string()), members: Some(members.iter().map(Member::id).collect()), ..Default::default() };
         let body = g.to_value(self.inner.version);
@@ -862,11 +962,44 @@ impl ScimClient {
     }
 
     async fn patch_group(&self, id: &str, body: Value) -> Result<(), ScimError> {
-        check_id(id)?;
-        self.send(Method::PATCH, &format!("Groups/{id}"), &[], Some(&body), true).await.map(|_| ())
+        let path = object_path("Groups", id)?;
+        self.send(Method::PATCH, &path, &[], Some(&body), true).await.map(|_| ())
+    }
+
+    /// Send a PATCH that can be written in two forms (`build(form)`; `None` = that form cannot
+    /// express this change): the remembered form if the server took one before, else `order`'s
+    /// first, and on a syntax rejection (RFC 7644 §3.12 `invalidPath`/`invalidSyntax`, Slack's
+    /// filter codes) the other form once. A refused PATCH changed nothing (RFC 7644 §3.5.2: it
+    /// is atomic), so the second send is safe. The form the server took is remembered.
+    async fn patch_in_forms(
+        &self,
+        path: &str,
+        memo: &AtomicU8,
+        order: [u8; 2],
+        build: impl Fn(u8) -> Option<Value>,
+    ) -> Result<Answer, ScimError> {
+        let known = memo.load(Ordering::Relaxed);
+        let forms: Vec<(u8, Value)> =
+            if known != 0 { vec![known] } else { order.to_vec() }.into_iter().filter_map(|f| build(f).map(|b| (f, b))).collect();
+        let choice = forms.len() > 1;
+        let mut first_err = None;
+        for (f, body) in forms {
+            match self.send(Method::PATCH, path, &[], Some(&body), true).await {
+                Ok(a) => {
+                    if choice || first_err.is_some() {
+                        memo.store(f, Ordering::Relaxed);
+                    }
+                    return Ok(a);
+                }
+                Err(e) if e.is_syntax_rejection() && first_err.is_none() && known == 0 => first_err = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(first_err.unwrap_or_else(|| ScimError::Invalid("no request form can express this change".into())))
     }
 
     pub async fn rename_group(&self, id: &str, name: &str) -> Result<(), ScimError> {
+        check_name(name)?;
         let body = match self.inner.version {
             ApiVersion::V2 => serde_json::to_value(PatchRequest::new(vec![PatchOperation {
                 op: "replace".into(),
@@ -896,60 +1029,154 @@ impl ScimClient {
     }
 
     /// Remove members. v2 uses one filtered `remove` per member: a `remove` on `members` without
-    /// a filter empties the whole group (reference §8.3), so that form is never sent. The id goes
-    /// unquoted as in Slack's docs; ids are validated as `[A-Z0-9]+` first, so nothing can escape.
+    /// a filter empties the whole group (reference §8.3), so that form is never sent.
+    ///
+    /// The filter's value has two forms ([`MemberPath`]): quoted as RFC 7644 §3.5.2.2 writes it
+    /// (`members[value eq "ID"]`, the first form on a generic server) and unquoted as Slack's
+    /// docs write it (`members[value eq U123]`, reference §5 and §10.6, first on Slack). A
+    /// syntax rejection falls back once to the other form, and the client remembers the one the
+    /// server took. The quoted value is a JSON string (quotes and backslashes escaped); the
+    /// unquoted form is used only for ids of letters, digits, `.`, `_` and `-`, so no id can
+    /// change the path's shape.
     pub async fn remove_members(&self, id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        let path = object_path("Groups", id)?;
+        let order = if self.profile().await.is_slack() { MemberPath::SLACK_ORDER } else { MemberPath::RFC_ORDER };
         for chunk in user_ids.chunks(1000) {
             for m in chunk {
                 check_id(m)?;
             }
-            let body = match self.inner.version {
+            match self.inner.version {
                 ApiVersion::V2 => {
-                    let ops: Vec<Value> = chunk.iter().map(|m| json!({"op": "remove", "path": format!("members[value eq {m}]")})).collect();
-                    json!({"schemas": [urn::V2_PATCH], "Operations": ops})
+                    self.patch_in_forms(&path, &self.inner.member_path_form, order.map(|f| f as u8), |f| {
+                        let form = MemberPath::from_u8(f);
+                        let ops = chunk
+                            .iter()
+                            .map(|m| form.path(m).map(|p| json!({"op": "remove", "path": p})))
+                            .collect::<Option<Vec<Value>>>()?;
+                        Some(json!({"schemas": [urn::V2_PATCH], "Operations": ops}))
+                    })
+                    .await?;
                 }
                 ApiVersion::V1 => {
                     let members: Vec<Value> = chunk.iter().map(|m| json!({"value": m, "operation": "delete"})).collect();
-                    json!({"schemas": [urn::V1_CORE], "members": members})
+                    self.send(Method::PATCH, &path, &[], Some(&json!({"schemas": [urn::V1_CORE], "members": members})), true).await?;
                 }
-            };
-            self.patch_group(id, body).await?;
+            }
         }
         Ok(())
     }
 
     pub async fn delete_group(&self, id: &str) -> Result<(), ScimError> {
-        check_id(id)?;
-        self.send(Method::DELETE, &format!("Groups/{id}"), &[], None, true).await.map(|_| ())
+        let path = object_path("Groups", id)?;
+        self.send(Method::DELETE, &path, &[], None, true).await.map(|_| ())
     }
 
     // ---------- service ----------
 
-    /// Does the URL answer as SCIM, is the token accepted, which version.
+    /// The server's profile: detected on first use and kept for the connection (unless the
+    /// configuration named one). See [`ServerProfile`].
     ///
-    /// ServiceProviderConfig answers even to a bogus token (reference §2), so the token is
-    /// checked with `GET /Users?count=1`.
+    /// Detection, first match wins: the host (`*.slack.com`); the wire version (SCIM 1.1 is
+    /// spoken here only in Slack's dialect); the ServiceProviderConfig (Slack's names Slack in
+    /// its documentation URIs); an error body in Slack's v1 `Errors` shape (reference §7: no RFC
+    /// server sends it). Anything else is a generic RFC 7644 server. A server that cannot be
+    /// reached is taken as generic for now (the safe side: DELETE is never sent) and asked
+    /// again next time.
+    pub async fn profile(&self) -> ServerProfile {
+        if let Some((p, guessed)) = self.inner.profile.lock().unwrap().clone()
+            && guessed.is_none_or(|at| at.elapsed() < PROFILE_RETRY)
+        {
+            return p;
+        }
+        let (p, keep) = self.detect_profile().await;
+        *self.inner.profile.lock().unwrap() = Some((p.clone(), (!keep).then(Instant::now)));
+        p
+    }
+
+    /// The dialect of the server's profile.
+    pub async fn dialect(&self) -> Dialect {
+        self.profile().await.dialect
+    }
+
+    async fn detect_profile(&self) -> (ServerProfile, bool) {
+        match self.inner.config.server {
+            ServerChoice::Slack => return (ServerProfile::slack("configured (server = slack)"), true),
+            ServerChoice::Rfc => return (ServerProfile::rfc("configured (server = rfc)"), true),
+            ServerChoice::Auto => {}
+        }
+        let host = self.inner.base.host_str().unwrap_or("").to_ascii_lowercase();
+        if host == "slack.com" || host.ends_with(".slack.com") {
+            return (ServerProfile::slack(format!("host {host}")), true);
+        }
+        if self.inner.version == ApiVersion::V1 {
+            return (ServerProfile::slack("SCIM v1.1 (spoken here only in Slack's dialect)"), true);
+        }
+        match self.service_provider_config().await {
+            Ok((path, v)) => {
+                let text = v.to_string().to_ascii_lowercase();
+                if text.contains("slack.com") || text.contains("slack.dev") {
+                    (ServerProfile::slack(format!("its {path} names Slack")), true)
+                } else {
+                    (ServerProfile::rfc(format!("its {path} does not name Slack")), true)
+                }
+            }
+            Err(ScimError::Api(a)) if a.v1_body => (ServerProfile::slack("it answers errors in Slack's v1 shape"), true),
+            Err(ScimError::Api(a)) if a.status < 500 && a.status != 429 => {
+                (ServerProfile::rfc(format!("no ServiceProviderConfig (HTTP {}) and nothing Slack-like", a.status)), true)
+            }
+            Err(e) => (ServerProfile::rfc(format!("not detected yet ({e}); taken as generic, so DELETE is never sent")), false),
+        }
+    }
+
+    /// `GET ServiceProviderConfig` (RFC 7644 §4) or Slack's `ServiceProviderConfigs` (reference
+    /// §2: the plural on v1, either on v2): the version's usual name first, the other after a 404.
+    pub async fn service_provider_config(&self) -> Result<(&'static str, Value), ScimError> {
+        let order = match self.inner.version {
+            ApiVersion::V1 => ["ServiceProviderConfigs", "ServiceProviderConfig"],
+            ApiVersion::V2 => ["ServiceProviderConfig", "ServiceProviderConfigs"],
+        };
+        let mut first = None;
+        for path in order {
+            match self.send(Method::GET, path, &[], None, true).await {
+                Ok(a) => return Ok((path, a.body.unwrap_or(Value::Null))),
+                Err(e) if e.is_not_found() || matches!(&e, ScimError::NotScim { status: 404, .. }) => first = first.or(Some(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(first.expect("two paths tried"))
+    }
+
+    /// Does the URL answer as SCIM, is the token accepted, which version, which server profile.
+    ///
+    /// ServiceProviderConfig answers even to a bogus token (reference §2; RFC 7644 §4 lets it
+    /// answer unauthenticated), so the token is checked with an authenticated probe,
+    /// `GET /Users?count=1`, whose refusal is an auth failure (exit 77) on every server.
     pub async fn check(&self) -> CheckReport {
         let started = Instant::now();
         let mut report = CheckReport {
             url: self.inner.base.to_string(),
             version: self.inner.version,
             scim_endpoint: false,
+            service_provider_config: None,
+            server: None,
             token_accepted: false,
+            token_refused: false,
             total_users: None,
             latency_ms: 0,
             problem: None,
         };
-        // The plural form answers on both versions (Slack's Java SDK calls it on v2 too).
-        match self.send(Method::GET, "ServiceProviderConfigs", &[], None, true).await {
-            Ok(_) => report.scim_endpoint = true,
+        match self.service_provider_config().await {
+            Ok((path, _)) => {
+                report.scim_endpoint = true;
+                report.service_provider_config = Some(path.to_string());
+            }
             Err(
                 e @ (ScimError::Transport { .. }
                 | ScimError::NotScim { .. }
                 | ScimError::Invalid(_)
                 | ScimError::Protocol { .. }
                 | ScimError::Deadline { .. }),
-            ) => {
+            ) if !matches!(e, ScimError::NotScim { status: 404, .. }) => {
                 report.problem = Some(e.to_string());
                 report.latency_ms = started.elapsed().as_millis() as u64;
                 return report;
@@ -962,7 +1189,17 @@ impl ScimClient {
                 report.token_accepted = true;
                 report.total_users = Some(p.total_results);
             }
-            Err(e) => report.problem = Some(e.to_string()),
+            Err(e) => {
+                // A SCIM error body is a SCIM server answering, whatever it says.
+                if matches!(e, ScimError::Api(_)) {
+                    report.scim_endpoint = true;
+                }
+                report.token_refused = e.is_auth();
+                report.problem = Some(e.to_string());
+            }
+        }
+        if report.scim_endpoint {
+            report.server = Some(self.profile().await);
         }
         report.latency_ms = started.elapsed().as_millis() as u64;
         report
@@ -1162,13 +1399,70 @@ pub fn normalize_email(email: &str) -> Result<String, ScimError> {
 }
 
 fn check_id(id: &str) -> Result<(), ScimError> {
-    if is_valid_id(id) {
-        Ok(())
-    } else {
-        Err(ScimError::Invalid(format!(
-            "{} is not a Slack id (ids look like W0ABC12345 or U…, S… for groups)",
-            crate::sanitize::quoted_excerpt(id, 80)
-        )))
+    crate::types::check_id(id)
+        .map_err(|why| ScimError::Invalid(format!("{} cannot be used as an id: {why}", crate::sanitize::quoted_excerpt(id, 80))))
+}
+
+/// `Users/<id>` or `Groups/<id>`, the id percent-encoded as one path segment (it is opaque: the
+/// server's, exactly; encoding keeps `/`, `?`, `#` and `%` in it from changing the URL).
+fn object_path(resource: &str, id: &str) -> Result<String, ScimError> {
+    check_id(id)?;
+    Ok(format!("{resource}/{}", encode_segment(id)))
+}
+
+fn check_name(name: &str) -> Result<(), ScimError> {
+    if name.trim().is_empty() {
+        return Err(ScimError::Invalid("the group name is empty".into()));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ScimError::Invalid(format!("{} has control characters", crate::sanitize::quoted_excerpt(name, 80))));
+    }
+    Ok(())
+}
+
+/// The two path forms of an enterprise extension attribute in a v2 PATCH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExtPath {
+    /// `urn:…:enterprise:2.0:User:department`: RFC 7644 §3.5.2 / §3.10 (`[URI ":"] attrPath`),
+    /// also in one of Slack's own examples (`…:2.0:User:employeeNumber`, reference §5).
+    Colon = 1,
+    /// `urn:…:enterprise:2.0:User.department`: Slack's other documented example
+    /// (`…enterprise:2.0:User.manager.managerId`, reference §5); strict RFC servers refuse it.
+    Dot = 2,
+}
+
+impl ExtPath {
+    /// Both profiles try the RFC form first: Slack documents it too (reference §5).
+    pub const ORDER: [ExtPath; 2] = [ExtPath::Colon, ExtPath::Dot];
+    fn from_u8(f: u8) -> ExtPath {
+        if f == ExtPath::Dot as u8 { ExtPath::Dot } else { ExtPath::Colon }
+    }
+}
+
+/// The two forms of the filter that removes one member in a v2 PATCH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum MemberPath {
+    /// `members[value eq "ID"]`: RFC 7644 §3.5.2.2.
+    Quoted = 1,
+    /// `members[value eq ID]`: Slack's documented example (reference §5, §10.6).
+    Unquoted = 2,
+}
+
+impl MemberPath {
+    pub const RFC_ORDER: [MemberPath; 2] = [MemberPath::Quoted, MemberPath::Unquoted];
+    pub const SLACK_ORDER: [MemberPath; 2] = [MemberPath::Unquoted, MemberPath::Quoted];
+    fn from_u8(f: u8) -> MemberPath {
+        if f == MemberPath::Unquoted as u8 { MemberPath::Unquoted } else { MemberPath::Quoted }
+    }
+    /// The path for one member; `None` when the unquoted form cannot carry this id safely.
+    pub fn path(self, id: &str) -> Option<String> {
+        match self {
+            MemberPath::Quoted => Some(format!("members[value eq {}]", crate::filter::Literal::Str(id.to_string()))),
+            MemberPath::Unquoted => (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')))
+                .then(|| format!("members[value eq {id}]")),
+        }
     }
 }
 
@@ -1294,9 +1588,10 @@ fn parse_list(url: &str, body: Option<Value>) -> Result<ListResponse, ScimError>
 const NOT_PATCHED: &[&str] = &["schemas", "id", "meta", "groups", "externalId"];
 
 /// v2 PatchOp for an update: one `replace` per attribute (the whole enterprise object as one
-/// value, Slack's preferred form, reference §5), one `remove` per cleared path.
-pub fn user_patch_v2(update: &UserUpdate) -> PatchRequest {
-    let v = update.set.to_value(ApiVersion::V2);
+/// value, Slack's preferred form, reference §5; RFC 7644 §3.5.2.3 leaves the sub-attributes it
+/// does not name unchanged), one `remove` per cleared path, extension paths in the `ext` form.
+pub fn user_patch_v2(update: &UserUpdate, dialect: Dialect, ext: ExtPath) -> PatchRequest {
+    let v = update.set.to_wire(ApiVersion::V2, dialect);
     let mut ops = Vec::new();
     if let Value::Object(map) = v {
         for (k, val) in map {
@@ -1307,14 +1602,17 @@ pub fn user_patch_v2(update: &UserUpdate) -> PatchRequest {
         }
     }
     for path in &update.clear {
-        ops.push(PatchOperation { op: "remove".into(), path: Some(v2_path(path)), value: None });
+        ops.push(PatchOperation { op: "remove".into(), path: Some(v2_path(path, ext)), value: None });
     }
     PatchRequest::new(ops)
 }
 
-fn v2_path(path: &str) -> String {
+fn v2_path(path: &str, ext: ExtPath) -> String {
     match path.strip_prefix("enterprise.") {
-        Some(rest) => format!("{}.{rest}", urn::V2_ENTERPRISE),
+        Some(rest) => match ext {
+            ExtPath::Colon => format!("{}:{rest}", urn::V2_ENTERPRISE),
+            ExtPath::Dot => format!("{}.{rest}", urn::V2_ENTERPRISE),
+        },
         None => path.to_string(),
     }
 }
@@ -1375,11 +1673,26 @@ mod tests {
         let mut u = User { active: Some(false), title: Some("CTO".into()), ..Default::default() };
         u.enterprise = Some(crate::EnterpriseUser { department: Some("R&D".into()), ..Default::default() });
         let upd = UserUpdate { set: u, clear: vec!["enterprise.costCenter".into()] };
-        let p = user_patch_v2(&upd);
+        let p = user_patch_v2(&upd, Dialect::Slack, ExtPath::Colon);
         let paths: Vec<_> = p.operations.iter().map(|o| (o.op.as_str(), o.path.clone().unwrap())).collect();
         assert!(paths.contains(&("replace", "active".into())));
         assert!(paths.contains(&("replace", urn::V2_ENTERPRISE.into())));
-        assert!(paths.contains(&("remove", format!("{}.costCenter", urn::V2_ENTERPRISE))));
+        assert!(paths.contains(&("remove", format!("{}:costCenter", urn::V2_ENTERPRISE))), "RFC 7644's colon form: {paths:?}");
+        let p = user_patch_v2(&upd, Dialect::Slack, ExtPath::Dot);
+        assert_eq!(p.operations.last().unwrap().path.as_deref(), Some(format!("{}.costCenter", urn::V2_ENTERPRISE).as_str()));
+        // The manager's id: Slack's managerId, RFC 7643's value.
+        let u = User {
+            enterprise: Some(crate::EnterpriseUser { manager: Some(crate::types::Manager::of("W0BOSS")), ..Default::default() }),
+            ..Default::default()
+        };
+        let upd_m = UserUpdate { set: u, clear: vec![] };
+        let ent = |d| serde_json::to_value(user_patch_v2(&upd_m, d, ExtPath::Colon)).unwrap()["Operations"][0]["value"]["manager"].clone();
+        assert_eq!(ent(Dialect::Slack), json!({"managerId": "W0BOSS"}));
+        assert_eq!(ent(Dialect::Rfc), json!({"value": "W0BOSS"}));
+        // Member filters: quoted as a JSON string; unquoted only for plain ids.
+        assert_eq!(MemberPath::Quoted.path("a\"]b").unwrap(), r#"members[value eq "a\"]b"]"#);
+        assert_eq!(MemberPath::Unquoted.path("W0DEL0001").unwrap(), "members[value eq W0DEL0001]");
+        assert_eq!(MemberPath::Unquoted.path("a\"]b"), None);
         let v1 = user_patch_v1(&upd);
         assert_eq!(v1["active"], false);
         assert_eq!(v1["meta"]["attributes"][0], format!("{}.costCenter", urn::V1_ENTERPRISE));

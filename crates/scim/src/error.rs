@@ -1,8 +1,13 @@
-//! One error type for both of Slack's error body shapes (reference §7).
+//! One error type for Slack's two error body shapes (reference §7) and RFC 7644's (§3.12).
 //!
 //! v1: `{"Errors":{"description":"<code>[ (context)]","code":<int>}}`
 //! v2: `{"schemas":[…Error],"detail":"<code>","status":400}` (status a number, sometimes a string)
+//! RFC 7644 §3.12: `{"schemas":[…Error],"status":"400","scimType":"invalidPath","detail":"<text>"}`
 //! v2 endpoints can still answer with the v1 shape, so both are parsed on both versions.
+//!
+//! The error code, in this order: Slack's code when the first word of `detail`/`description` is
+//! one ([`is_slack_code`]), else the RFC `scimType`, else the HTTP status class
+//! ([`status_code_name`]). The message always keeps the server's own text.
 
 use serde_json::Value;
 use std::time::Duration;
@@ -40,13 +45,29 @@ pub enum ScimError {
 /// The longest server error text kept (the rest is cut, with a note).
 pub const MAX_DETAIL_CHARS: usize = 500;
 
+/// Where an [`ApiError`]'s code came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeSource {
+    /// Slack's code, the first word of `detail` (v2) or `description` (v1).
+    Slack,
+    /// The RFC 7644 `scimType` (`invalidFilter`, `uniqueness`, `invalidPath`, ...).
+    ScimType,
+    /// Neither: named after the HTTP status (`not_found`, `conflict`, `server_error`, ...).
+    Status,
+}
+
 /// An error answered by the SCIM API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
     pub status: u16,
-    /// Slack's error code, e.g. `email_taken` (the text before the first space of the description).
+    /// The error code (see the module docs): `email_taken`, `invalidPath`, `not_found`.
     pub code: String,
-    /// Slack's full description, e.g. `long_username (user=jane)`.
+    pub source: CodeSource,
+    /// The RFC 7644 `scimType`, when the server sent one.
+    pub scim_type: Option<String>,
+    /// The body had Slack's v1 shape (`{"Errors":{…}}`), which only Slack sends (reference §7).
+    pub v1_body: bool,
+    /// The server's full text, e.g. `long_username (user=jane)` or `User 'x' not found`.
     pub detail: String,
     /// `Retry-After` from 429 answers, capped at [`crate::client::MAX_RETRY_AFTER`].
     pub retry_after: Option<Duration>,
@@ -58,7 +79,11 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (HTTP {}, Slack error {})", self.human(), self.status, self.code)?;
+        match self.source {
+            CodeSource::Slack => write!(f, "{} (HTTP {}, Slack error {})", self.human(), self.status, self.code)?,
+            CodeSource::ScimType => write!(f, "{} (HTTP {}, scimType {})", self.human(), self.status, self.code)?,
+            CodeSource::Status => write!(f, "{} (HTTP {})", self.human(), self.status)?,
+        }
         if self.detail != self.code && !self.detail.is_empty() {
             write!(f, ": {}", self.detail)?;
         }
@@ -70,20 +95,66 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// Is this word one of Slack's error codes? Every code Slack documents (reference §7's list, and
+/// the variants seen in the field such as `long_username`) is lower snake_case with at least one
+/// underscore; the reference says to keep codes not in the list, so the shape decides, not a list.
+/// An RFC server's `detail` is a sentence ("User 'x' not found", "invalid syntax at column 18").
+pub fn is_slack_code(word: &str) -> bool {
+    let mut parts = word.split('_');
+    let first = parts.next().unwrap_or("");
+    let ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    word.len() <= 64 && first.bytes().next().is_some_and(|b| b.is_ascii_lowercase()) && ok(first) && {
+        let rest: Vec<&str> = parts.collect();
+        !rest.is_empty() && rest.iter().all(|p| ok(p))
+    }
+}
+
+/// The code of an error that carries neither a Slack code nor a `scimType`: its HTTP status class.
+pub fn status_code_name(status: u16) -> String {
+    match status {
+        400 => "bad_request".into(),
+        401 => "unauthorized".into(),
+        403 => "forbidden".into(),
+        404 => "not_found".into(),
+        409 => "conflict".into(),
+        412 => "precondition_failed".into(),
+        413 => "payload_too_large".into(),
+        429 => "too_many_requests".into(),
+        500..=599 => "server_error".into(),
+        s => format!("http_{s}"),
+    }
+}
+
 impl ApiError {
-    /// Parse an error body in either shape; `None` when the body is neither.
+    /// An error without a usable body: its code is its status class.
+    pub fn from_status(status: u16, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code: status_code_name(status),
+            source: CodeSource::Status,
+            scim_type: None,
+            v1_body: false,
+            detail: detail.into(),
+            retry_after: None,
+            retry_after_capped: false,
+            retry_after_asked: None,
+        }
+    }
+
+    /// Parse an error body in any of the three shapes; `None` when the body is none of them.
     pub fn from_body(status: u16, body: &[u8]) -> Option<ApiError> {
         let v: Value = serde_json::from_slice(body).ok()?;
+        let v1_body = v.get("Errors").is_some();
         let (detail, st) = if let Some(errs) = v.get("Errors") {
             // v1: an object, or (seen in some clients) an array of objects.
             let e = if errs.is_array() { errs.get(0)? } else { errs };
             (e.get("description")?.as_str()?.to_string(), e.get("code"))
-        } else if let Some(d) = v.get("detail") {
-            (d.as_str().unwrap_or_default().to_string(), v.get("status"))
+        } else if v.get("detail").is_some() || v.get("scimType").is_some() {
+            (v.get("detail").and_then(Value::as_str).unwrap_or_default().to_string(), v.get("status"))
         } else {
             return None;
         };
-        let body_status = st.and_then(|s| s.as_u64().or_else(|| s.as_str().and_then(|s| s.parse().ok())));
+        let body_status = st.and_then(|s| s.as_u64().or_else(|| s.as_str().and_then(|s| s.trim().parse().ok())));
         let status = if status >= 400 {
             status
         } else {
@@ -93,8 +164,30 @@ impl ApiError {
         // Server text: cleaned and cut here, once, so no error message ever carries an escape
         // sequence or a megabyte of text.
         let detail = crate::sanitize::excerpt(&detail, MAX_DETAIL_CHARS);
-        let code: String = detail.split_whitespace().next().unwrap_or("").chars().take(64).collect();
-        Some(ApiError { status, code, detail, retry_after: None, retry_after_capped: false, retry_after_asked: None })
+        let scim_type = v
+            .get("scimType")
+            .and_then(Value::as_str)
+            .map(|t| crate::sanitize::clean(t).chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect::<String>())
+            .filter(|t| !t.is_empty());
+        let first: String = detail.split_whitespace().next().unwrap_or("").chars().take(65).collect();
+        let (code, source) = if is_slack_code(&first) {
+            (first, CodeSource::Slack)
+        } else if let Some(t) = &scim_type {
+            (t.clone(), CodeSource::ScimType)
+        } else {
+            (status_code_name(status), CodeSource::Status)
+        };
+        Some(ApiError {
+            status,
+            code,
+            source,
+            scim_type,
+            v1_body,
+            detail,
+            retry_after: None,
+            retry_after_capped: false,
+            retry_after_asked: None,
+        })
     }
 
     /// A sentence a person understands, for the codes an admin meets (reference §7).
@@ -147,14 +240,26 @@ impl ApiError {
             "too_many_requests" => "rate limited by Slack",
             "resource_locked" => "another write to this object is in flight (Slack locks it)",
             "bad_endpoint" | "method_not_allowed" => "Slack does not offer this endpoint or method",
+            // RFC 7644 §3.12 scimType values.
+            "invalidFilter" => "the server did not accept the filter",
+            "tooMany" => "the filter matched more results than the server returns",
+            "uniqueness" => "another object already has one of these values (userName, email or name)",
+            "mutability" => "the request changes an attribute the server does not let change",
+            "invalidSyntax" => "the server could not read the request",
+            "invalidPath" => "the server did not accept an attribute path of the request",
+            "noTarget" => "the attribute path matched nothing",
+            "invalidValue" => "a value of the request is not valid",
+            "invalidVers" => "the object changed since it was read (version mismatch)",
+            "sensitive" => "the request put sensitive data where the server refuses it",
             _ => match self.status {
-                401 => "the token was not accepted",
+                401 => "the token was not accepted: check SLACK_SCIM_TOKEN, --token-file or the profile's token",
                 403 => "forbidden",
                 404 => "not found",
                 409 => "conflict with an existing object",
-                429 => "rate limited by Slack",
-                500..=599 => "Slack had a server error",
-                _ => "Slack refused the request",
+                412 => "the object changed since it was read",
+                429 => "rate limited",
+                500..=599 => "the server had an error",
+                _ => "the server refused the request",
             },
         };
         s.to_string()
@@ -190,7 +295,16 @@ impl ScimError {
     }
 
     pub fn is_not_found(&self) -> bool {
-        matches!(self, ScimError::Api(e) if e.status == 404 || matches!(e.code.as_str(), "no_such_user" | "unknown_user" | "no_such_group"))
+        matches!(self, ScimError::Api(e) if e.status == 404 || matches!(e.code.as_str(), "no_such_user" | "unknown_user" | "cannot_decode_user_id" | "no_such_group"))
+    }
+
+    /// Did the server refuse the request's syntax (a filter, a PATCH path, a value form) rather
+    /// than its content? Such a request changed nothing (RFC 7644 §3.5.2: a PATCH is atomic), so
+    /// the same change may be sent again in another form.
+    pub fn is_syntax_rejection(&self) -> bool {
+        matches!(self, ScimError::Api(a) if a.status == 400 && (matches!(a.scim_type.as_deref(), Some("invalidPath" | "invalidSyntax" | "invalidFilter" | "invalidValue"))
+            || matches!(a.code.as_str(), "invalid_path" | "invalid_filter" | "invalid_query" | "incomplete_filter" | "invalid_filter_group"
+                | "no_filters" | "query_building_failed")))
     }
 
     /// Did Slack reject the token (rather than the request)?
@@ -249,10 +363,36 @@ mod tests {
     }
 
     #[test]
+    fn rfc_errors_take_scim_type_then_the_status_class() {
+        // scim2-server's answers (RFC 7644 §3.12): a sentence in detail, a string status.
+        let e = ApiError::from_body(400, br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"invalidFilter","detail":"Field not found: email"}"#).unwrap();
+        assert_eq!((e.code.as_str(), e.source), ("invalidFilter", CodeSource::ScimType));
+        assert!(e.to_string().contains("Field not found: email"), "the server's text is kept: {e}");
+        assert!(!e.to_string().contains("Slack error"), "{e}");
+        let e = ApiError::from_body(404, br#"{"status":"404","detail":"User 'nonexist' not found"}"#).unwrap();
+        assert_eq!((e.code.as_str(), e.source), ("not_found", CodeSource::Status));
+        assert!(ScimError::Api(e).is_not_found());
+        let e = ApiError::from_body(400, br#"{"status":"400","scimType":"invalidPath","detail":"invalid syntax at column 18"}"#).unwrap();
+        assert_eq!(e.code, "invalidPath");
+        assert!(ScimError::Api(e).is_syntax_rejection());
+        let e = ApiError::from_body(409, br#"{"status":"409","scimType":"uniqueness","detail":"One or more of the attribute values are already in use or are reserved"}"#).unwrap();
+        assert_eq!(e.code, "uniqueness");
+        // Slack's code wins over a scimType when detail starts with one.
+        let e = ApiError::from_body(400, br#"{"detail":"no_filters (x)","scimType":"invalidFilter","status":400}"#).unwrap();
+        assert_eq!((e.code.as_str(), e.source), ("no_filters", CodeSource::Slack));
+        for w in ["email_taken", "long_username", "invalid_authentication", "cannot_disable_bot_user_with_scim"] {
+            assert!(is_slack_code(w), "{w}");
+        }
+        for w in ["User", "Field", "invalid", "Invalid_x", "a__b", "_x", "x_", "x-y_z"] {
+            assert!(!is_slack_code(w), "{w}");
+        }
+    }
+
+    #[test]
     fn server_text_is_cleaned_and_cut() {
-        let body = format!(r#"{{"detail":"bad\u001b]52;c;ZXZpbA==\u0007 \u001b[2J{}","status":400}}"#, "x".repeat(100_000));
+        let body = format!(r#"{{"detail":"bad_value\u001b]52;c;ZXZpbA==\u0007 \u001b[2J{}","status":400}}"#, "x".repeat(100_000));
         let e = ApiError::from_body(400, body.as_bytes()).unwrap();
-        assert_eq!(e.code, "bad");
+        assert_eq!(e.code, "bad_value");
         assert!(!e.to_string().contains('\u{1b}'));
         assert!(e.detail.len() < MAX_DETAIL_CHARS * 2 && e.detail.contains("bytes in all"), "{}", e.detail.len());
         // a body claiming a success status for an error answer keeps the HTTP status

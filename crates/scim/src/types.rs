@@ -58,6 +58,18 @@ impl std::fmt::Display for ApiVersion {
     }
 }
 
+/// How a server spells the few things Slack and RFC 7643/7644 spell differently (the manager's
+/// id, PATCH path forms). Decided per connection by the client's server profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// Slack's SCIM API (reference): `managerId`, DELETE deactivates.
+    #[default]
+    Slack,
+    /// Any other SCIM 2.0 server, as RFC 7643/7644 say: `manager.value`, DELETE removes.
+    Rfc,
+}
+
 /// Schema URNs, per version (reference §3).
 pub mod urn {
     pub const V1_CORE: &str = "urn:scim:schemas:core:1.0";
@@ -108,13 +120,24 @@ impl ApiVersion {
     }
 }
 
+/// A resource's `meta` (RFC 7643 §3.1). Slack sends only `created` and `location` (reference §3);
+/// RFC servers also send `lastModified`, `version` (the ETag) and `resourceType`. Every attribute
+/// the server sent is kept, the ones this type does not name in `extra`, so JSON output shows them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -187,13 +210,33 @@ pub struct GroupRef {
     pub display: Option<String>,
 }
 
+/// The enterprise extension's `manager`. Slack reads and writes `managerId` (a Slack id, email
+/// or userName; reference §3); RFC 7643 §4.3 names the manager's id `value` (with `$ref` and
+/// `displayName`). Both are kept as they came; [`Manager::id`] reads either, and the client
+/// writes the one its server speaks (`scim::client`, `Dialect`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Manager {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, rename = "$ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+}
+
+impl Manager {
+    /// A manager given by id (Slack's `managerId`; the RFC dialect writes it as `value`).
+    pub fn of(id: impl Into<String>) -> Manager {
+        Manager { manager_id: Some(id.into()), ..Default::default() }
+    }
+
+    /// The manager's id, whichever attribute carries it.
+    pub fn id(&self) -> Option<&str> {
+        self.manager_id.as_deref().or(self.value.as_deref()).filter(|s| !s.is_empty())
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -348,6 +391,25 @@ impl User {
         v
     }
 
+    /// Serialise for one wire version in one server's dialect: as [`User::to_value`], with the
+    /// manager's id as `managerId` for Slack (reference §3) or `value` for an RFC 7643 server
+    /// (§4.3, where `managerId` is refused as an unknown attribute).
+    pub fn to_wire(&self, version: ApiVersion, dialect: Dialect) -> Value {
+        let mut v = self.to_value(version);
+        if let Some(m) = v.get_mut(version.enterprise_urn()).and_then(|e| e.get_mut("manager")).and_then(Value::as_object_mut) {
+            let (from, to) = match dialect {
+                Dialect::Slack => ("value", "managerId"),
+                Dialect::Rfc => ("managerId", "value"),
+            };
+            if let Some(id) = m.remove(from)
+                && !m.contains_key(to)
+            {
+                m.insert(to.into(), id);
+            }
+        }
+        v
+    }
+
     /// The primary email: `primary: true`, else `type: work`, else the first (reference §3).
     pub fn primary_email(&self) -> Option<&str> {
         let emails = self.emails.as_ref()?;
@@ -390,7 +452,7 @@ impl User {
     }
 
     pub fn manager_id(&self) -> Option<&str> {
-        self.enterprise.as_ref()?.manager.as_ref()?.manager_id.as_deref()
+        self.enterprise.as_ref()?.manager.as_ref()?.id()
     }
 }
 
@@ -498,10 +560,60 @@ impl PatchRequest {
     }
 }
 
-/// Is this a plausible Slack object id (`U…`, `W…`, `S…`, `B…`)? Ids are put into PATCH paths
-/// and URL segments, so anything else is refused before it reaches the wire.
-pub fn is_valid_id(id: &str) -> bool {
-    (2..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+/// The longest id this client sends. Ids are opaque (RFC 7643 §3.1: "issued by the service
+/// provider"): Slack's are `W…`/`U…`/`S…`, other servers use UUIDs or hex; anything is used
+/// exactly as the server returned it, percent-encoded in a URL ([`encode_segment`]) and quoted in
+/// a filter, so no id can change the shape of a request.
+pub const MAX_ID_LEN: usize = 1024;
+
+/// Can this id be sent at all? Refuses only what no server issues: empty text, `.` and `..`
+/// (which a URL would resolve away), control characters and absurd lengths.
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("an empty id".into());
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(format!("an id longer than {MAX_ID_LEN} bytes"));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("{id:?} is not an id"));
+    }
+    if id.chars().any(|c| c.is_control() || crate::sanitize::is_bidi_control(c) || crate::sanitize::is_invisible(c)) {
+        return Err("an id with control or invisible characters".into());
+    }
+    Ok(())
+}
+
+/// Percent-encode one URL path segment: everything but RFC 3986's unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`, so `/`, `?`, `#`, `%` and spaces in an id stay inside
+/// its segment.
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Does this look like a Slack id (`W0ABC123`, `U…`, `S…` for groups, `B…`)? Only a hint for
+/// the order of lookups (an id lookup first); it never decides what an argument is.
+pub fn looks_like_slack_id(s: &str) -> bool {
+    (5..=32).contains(&s.len())
+        && s.starts_with(['U', 'W', 'S', 'B'])
+        && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && s.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// Does this look like an id of any common server: a Slack id, a UUID, a long hex or decimal
+/// string? A hint for ordering lookups, as [`looks_like_slack_id`].
+pub fn looks_like_id(s: &str) -> bool {
+    let hex = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit());
+    let uuid = s.len() == 36 && s.split('-').map(str::len).eq([8, 4, 4, 4, 12]) && s.split('-').all(hex);
+    looks_like_slack_id(s) || uuid || (s.len() >= 16 && hex(s)) || (s.len() >= 4 && s.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -552,9 +664,40 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_checked() {
-        assert!(is_valid_id("W0ABCDEF1"));
-        assert!(!is_valid_id("W0\" or 1"));
-        assert!(!is_valid_id("../x"));
+    fn ids_are_opaque_but_encoded() {
+        for id in ["W0ABCDEF1", "c7ec60ba55c14bf48907375f81728be3", "2819c223-7f76-453a-919d-413861904646", "a b/c?d#e%f\"or 1"] {
+            assert!(check_id(id).is_ok(), "{id}");
+        }
+        for bad in ["", ".", "..", "a\nb", "a\u{202e}b"] {
+            assert!(check_id(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(encode_segment("a b/c?d#e%f\"x"), "a%20b%2Fc%3Fd%23e%25f%22x");
+        assert_eq!(encode_segment("../x"), "..%2Fx");
+        assert_eq!(encode_segment("Zoë"), "Zo%C3%AB");
+        assert!(looks_like_slack_id("W0ABCDEF1") && looks_like_slack_id("S0GROUP01"));
+        assert!(!looks_like_slack_id("ann") && !looks_like_slack_id("c7ec60ba55c14bf48907375f81728be3"));
+        assert!(looks_like_id("c7ec60ba55c14bf48907375f81728be3") && looks_like_id("2819c223-7f76-453a-919d-413861904646"));
+        assert!(!looks_like_id("jane.doe") && !looks_like_id("eng-oncall"));
+    }
+
+    #[test]
+    fn meta_and_manager_keep_what_the_server_sent() {
+        let v = serde_json::json!({
+            "schemas": [urn::V2_USER, urn::V2_ENTERPRISE], "id": "c7ec", "userName": "ann",
+            "meta": {"resourceType": "User", "created": "2026-12-01T11:16:09Z", "lastModified": "2026-12-01T11:16:18Z",
+                     "location": "http://127.0.0.1/v2/Users/c7ec", "version": "W/\"7\"", "x-vendor": 1},
+            urn::V2_ENTERPRISE: {"manager": {"value": "78d2", "$ref": "../Users/78d2", "displayName": "Bob"}}
+        });
+        let u = User::from_value(v).unwrap();
+        let m = u.meta.clone().unwrap();
+        assert_eq!(
+            (m.last_modified.as_deref(), m.version.as_deref(), m.resource_type.as_deref()),
+            (Some("2026-12-01T11:16:18Z"), Some("W/\"7\""), Some("User"))
+        );
+        assert_eq!(u.manager_id(), Some("78d2"));
+        let out = u.to_value(ApiVersion::V2);
+        assert_eq!(out["meta"]["lastModified"], "2026-12-01T11:16:18Z");
+        assert_eq!(out["meta"]["x-vendor"], 1);
+        assert_eq!(out[urn::V2_ENTERPRISE]["manager"]["$ref"], "../Users/78d2");
     }
 }

@@ -4,8 +4,10 @@
 //! 1. creates, reactivations, updates, group creates (with the members whose ids are known),
 //!    renames, and the member changes whose user and group ids are all known;
 //! 2. after pass 1, the created users and groups are looked up (by email / by name) to resolve
-//!    `MemberRef::Pending` and `GroupTarget::Pending`; pass 2 holds those member changes and the
-//!    deactivations, so deactivations always run last.
+//!    `MemberRef::Pending` and `GroupTarget::Pending`; pass 2 holds those member changes, the
+//!    managers that are users pass 1 created (`Plan::manager_links`: an update of the new or
+//!    existing report, so a chain of new hires converges in one run, whatever the source order),
+//!    and the deactivations, so deactivations always run last.
 //!
 //! The queue's phases keep the order inside each pass, and every pass goes through the gate
 //! (`queue::gate`) in [`apply_live`]. Nothing here talks to the terminal; the front ends
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt;
 
 use super::config::{Attr, Policy};
-use super::plan::{GroupTarget, MemberChange, MemberRef, Plan, PriorState, UpdateUser};
+use super::plan::{GroupTarget, ManagerLink, MemberChange, MemberRef, Plan, PriorState, UpdateUser};
 use crate::queue::Target;
 use crate::queue::action::{Action, UpdateSpec};
 use crate::scim::{ScimClient, ScimError, User};
@@ -70,6 +72,8 @@ pub struct Deferred {
 pub struct Passes {
     pub first: Vec<Action>,
     pub deferred: Vec<Deferred>,
+    /// Managers that are users pass 1 creates: set in pass 2.
+    pub manager_links: Vec<ManagerLink>,
     pub deactivations: Vec<Action>,
 }
 
@@ -155,6 +159,7 @@ pub fn passes(plan: &Plan, email_of: &dyn Fn(&str) -> Option<String>) -> Passes 
     for d in &plan.deactivations {
         p.deactivations.push(Action::Deactivate { target: user_target(&d.id, &d.email, &d.label) });
     }
+    p.manager_links = plan.manager_links.clone();
     p
 }
 
@@ -166,14 +171,16 @@ pub struct Created {
 }
 
 /// Look up the users and groups pass 1 created (only those pending references need).
-pub async fn find_created(client: &ScimClient, plan: &Plan, deferred: &[Deferred]) -> Result<Created, ScimError> {
+pub async fn find_created(client: &ScimClient, plan: &Plan, deferred: &[Deferred], links: &[ManagerLink]) -> Result<Created, ScimError> {
     let mut want_users: Vec<&str> = deferred
         .iter()
         .flat_map(|d| d.members.iter())
+        .chain(links.iter().map(|l| &l.user))
         .filter_map(|m| match m {
             MemberRef::Pending { key, .. } => Some(key.as_str()),
             MemberRef::User { .. } => None,
         })
+        .chain(links.iter().map(|l| l.manager_key.as_str()))
         .collect();
     want_users.sort_unstable();
     want_users.dedup();
@@ -206,6 +213,37 @@ pub async fn find_created(client: &ScimClient, plan: &Plan, deferred: &[Deferred
         }
     }
     Ok(created)
+}
+
+/// The pass-2 manager updates with every reference resolved; unresolved ones are returned as
+/// messages (their creation failed or is not visible yet) and left for the next apply.
+pub fn resolve_manager_links(links: &[ManagerLink], plan: &Plan, created: &Created) -> (Vec<Action>, Vec<String>) {
+    let email_of: HashMap<&str, &str> = plan.creates.iter().filter_map(|c| Some((c.key.as_str(), c.user.primary_email()?))).collect();
+    let mut actions = Vec::new();
+    let mut missing = Vec::new();
+    for l in links {
+        let Some(boss) = created.users.get(&l.manager_key) else {
+            missing.push(format!(
+                "manager {:?} was not found after creation; the manager of row {} waits for the next apply",
+                l.manager_key, l.row_line
+            ));
+            continue;
+        };
+        let target = match &l.user {
+            MemberRef::User { id, label } => user_target(id, "", label),
+            MemberRef::Pending { key, label } => match created.users.get(key) {
+                Some(id) => user_target(id, email_of.get(key.as_str()).copied().unwrap_or(""), label),
+                None => {
+                    missing.push(format!("user {key:?} was not found after creation; its manager waits for the next apply"));
+                    continue;
+                }
+            },
+        };
+        let mut set = User::default();
+        Attr::Manager.set(&mut set, Some(boss));
+        actions.push(Action::UpdateUser { target, update: UpdateSpec { set, clear: Vec::new() } });
+    }
+    (actions, missing)
 }
 
 /// The pass-2 member changes with every reference resolved; unresolved ones are returned as
@@ -431,7 +469,7 @@ pub async fn apply_live(
         state_error: None,
         complete: false,
     };
-    let Passes { first, deferred, deactivations } = passes(plan, &|id| live.update_emails.get(id).cloned());
+    let Passes { first, deferred, manager_links, deactivations } = passes(plan, &|id| live.update_emails.get(id).cloned());
     let engine = Engine::new(client.clone(), env.journal.clone(), env.engine.clone());
     let info = |pass: u8, text: &str| BatchInfo {
         origin: env.origin.clone(),
@@ -448,9 +486,15 @@ pub async fn apply_live(
             return Ok(out);
         }
     }
-    let created =
-        if deferred.is_empty() { Created::default() } else { find_created(client, plan, &deferred).await.map_err(|e| e.to_string())? };
-    let (mut second, missing) = resolve_deferred(&deferred, &created);
+    let created = if deferred.is_empty() && manager_links.is_empty() {
+        Created::default()
+    } else {
+        find_created(client, plan, &deferred, &manager_links).await.map_err(|e| e.to_string())?
+    };
+    let (mut second, mut missing) = resolve_manager_links(&manager_links, plan, &created);
+    let (members, missing_members) = resolve_deferred(&deferred, &created);
+    second.extend(members);
+    missing.extend(missing_members);
     out.missing = missing;
     second.extend(deactivations);
     let mut ok = true;
@@ -460,7 +504,7 @@ pub async fn apply_live(
             &env,
             &live.knowledge,
             second,
-            info(2, "memberships of new objects, deactivations"),
+            info(2, "managers and memberships of new objects, deactivations"),
             &mut out.skipped,
             &events,
             &cancel,

@@ -277,7 +277,7 @@ impl Attr {
             Attr::Division => u.enterprise.get_or_insert_with(Default::default).division = v,
             Attr::Department => u.enterprise.get_or_insert_with(Default::default).department = v,
             Attr::Manager => {
-                u.enterprise.get_or_insert_with(Default::default).manager = Some(Manager { manager_id: v, display_name: None })
+                u.enterprise.get_or_insert_with(Default::default).manager = Some(Manager { manager_id: v, ..Default::default() })
             }
         }
     }
@@ -299,16 +299,7 @@ impl Serialize for Attr {
 /// `_`, at most 21 characters. An email becomes its local part (Slack converts emails given as
 /// userName to a username; the local part is our reading of that rule).
 pub fn normalize_user_name(s: &str) -> String {
-    let s = s.trim();
-    let s = match s.split_once('@') {
-        Some((local, _)) if !local.is_empty() => local,
-        _ => s,
-    };
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
-        .take(21)
-        .collect()
+    crate::scim::rules::normalize_user_name(s).chars().take(crate::scim::rules::USER_NAME_MAX).collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -176,6 +176,12 @@ pub fn summary(plan: &Plan) -> String {
     if c.reported_only > 0 {
         s.push_str(&format!(", {} reported only", c.reported_only));
     }
+    if c.manager_links > 0 {
+        s.push_str(&format!(", {} manager set once created", c.manager_links));
+    }
+    if c.violations > 0 {
+        s.push_str(&format!(", {} left out (Slack's rules)", c.violations));
+    }
     s
 }
 

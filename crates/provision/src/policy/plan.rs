@@ -12,7 +12,16 @@
 //! 5. `group_renames`;
 //! 6. `member_adds`;
 //! 7. `member_removes` (one member per PATCH filter: an unfiltered `remove` empties a group);
-//! 8. `deactivations` last, and only after `check_ceiling` passed or the admin confirmed.
+//! 8. `deactivations` last, and only after `check_ceiling` passed or the admin confirmed;
+//!    and, once the users of step 1 exist, `manager_links`: managers (of new or existing users)
+//!    who are themselves created by this plan, set in a later pass of the same run, so one apply
+//!    converges (a chain A → B → C of new hires in any source order included).
+//!
+//! # Slack's rules, before any write
+//! `compute` checks the source against Slack's rules (`scim::rules` and the reference sections
+//! named beside each [`Rule`]); a row that breaks one is named in `violations` with its line and
+//! the rule and left out of the plan (its Slack user, if any, is neither changed nor
+//! deprovisioned), while the rest of the run goes ahead. The emulator enforces the same rules.
 //!
 //! After apply, persist `PriorState::next(policy, prior, created group ids)` for the next run.
 //! `Plan::apply_in_memory` is the reference semantics of these steps (tests use it).
@@ -188,6 +197,83 @@ pub struct MemberChange {
     pub members: Vec<MemberRef>,
 }
 
+/// A rule of Slack's that a source row breaks (checked before any write; see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// userName over 21 characters once Slack normalises it (reference §3 `userName`; §7
+    /// `username_too_long` / `long_username`).
+    UserNameTooLong,
+    /// userName with characters Slack refuses, or empty (reference §3: emoji →
+    /// `invalid_emoji_not_allowed`, "Cannot be empty").
+    UserNameCharacters,
+    /// Two rows want one userName, or a Slack user already has it (reference §3: "Must be
+    /// unique"; §7 `username_taken`).
+    DuplicateUserName,
+    /// Two rows want one email, or another Slack user (active, or claimed by another row) holds
+    /// it (reference §2 and §8.6: an email belongs to one account; §7 `email_taken`).
+    DuplicateEmail,
+    /// A group would have more members than Slack allows (reference §7
+    /// `group_member_max_exceeded`, §8.11; `scim::rules::GROUP_MEMBER_CAP`).
+    GroupMemberCap,
+    /// The row's manager is neither a Slack user nor a row this plan provisions (reference §3:
+    /// `manager.managerId` is a Slack id, email or userName).
+    ManagerUnresolved,
+}
+
+impl Rule {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::UserNameTooLong => "username_too_long",
+            Rule::UserNameCharacters => "username_characters",
+            Rule::DuplicateUserName => "duplicate_username",
+            Rule::DuplicateEmail => "duplicate_email",
+            Rule::GroupMemberCap => "group_member_cap",
+            Rule::ManagerUnresolved => "manager_unresolved",
+        }
+    }
+
+    /// What the rule is and where the reference says so.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Rule::UserNameTooLong => "Slack's userName is at most 21 characters (reference §3)",
+            Rule::UserNameCharacters => "Slack refuses emoji, control characters and empty userNames (reference §3)",
+            Rule::DuplicateUserName => "a userName belongs to one Slack user (reference §3)",
+            Rule::DuplicateEmail => "an email belongs to one Slack user, deactivated ones included (reference §2, §8.6)",
+            Rule::GroupMemberCap => "a Slack group has at most 15,000 members (reference §7 group_member_max_exceeded, §8.11)",
+            Rule::ManagerUnresolved => "a manager must be a Slack user or a row this plan creates (reference §3 manager)",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A source row that breaks one of Slack's rules and what it costs: the row is left out of the
+/// plan (or, for [`Rule::GroupMemberCap`], out of that group).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub row_line: usize,
+    /// The row's source key.
+    pub key: String,
+    pub rule: Rule,
+    pub message: String,
+}
+
+/// A manager to set once the users this plan creates exist: on a user the plan creates or on an
+/// existing one, the manager being a user the plan creates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ManagerLink {
+    pub user: MemberRef,
+    pub row_line: usize,
+    /// The manager's source key (a row created by this plan).
+    pub manager_key: String,
+    pub manager_label: String,
+}
+
 /// Every change, in the order apply must follow (see the module docs).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Plan {
@@ -201,6 +287,10 @@ pub struct Plan {
     pub deactivations: Vec<Deactivate>,
     /// Users that would be deactivated, listed only (`remove_action = "report"`).
     pub reported_only: Vec<Deactivate>,
+    /// Managers that are users this plan creates, set once those exist (the same run).
+    pub manager_links: Vec<ManagerLink>,
+    /// Rows left out because they break one of Slack's rules.
+    pub violations: Vec<Violation>,
     pub warnings: Vec<String>,
 }
 
@@ -216,6 +306,8 @@ pub struct PlanCounts {
     pub member_removes: usize,
     pub deactivations: usize,
     pub reported_only: usize,
+    pub manager_links: usize,
+    pub violations: usize,
 }
 
 impl PlanCounts {
@@ -229,6 +321,7 @@ impl PlanCounts {
             + self.member_adds
             + self.member_removes
             + self.deactivations
+            + self.manager_links
     }
 }
 
@@ -260,6 +353,8 @@ impl Plan {
             member_removes: self.member_removes.iter().map(|m| m.members.len()).sum(),
             deactivations: self.deactivations.len(),
             reported_only: self.reported_only.len(),
+            manager_links: self.manager_links.len(),
+            violations: self.violations.len(),
         }
     }
 
@@ -333,6 +428,11 @@ impl Plan {
         let pos: HashMap<String, usize> = users.iter().enumerate().map(|(i, u)| (u.id().to_string(), i)).collect();
         for d in &self.deactivations {
             users[pos[&d.id]].active = Some(false);
+        }
+        for l in &self.manager_links {
+            let id = resolve(&l.user);
+            let boss = created[l.manager_key.as_str()].clone();
+            Attr::Manager.set(&mut users[pos[&id]], Some(&boss));
         }
         group_ids
     }
@@ -448,6 +548,8 @@ struct RowState {
     desired: Vec<Option<String>>,
     slack: Option<usize>,
     pending: bool,
+    /// The row breaks one of Slack's rules: no change for it (see `Plan::violations`).
+    left_out: bool,
 }
 
 /// Compare the source with the live directory. Pure: no network, no files.
@@ -474,6 +576,8 @@ pub fn compute(
         super::config::MatchOn::UserName => Attr::UserName,
     };
     let match_pos = mappings.iter().position(|(a, _)| *a == match_attr).expect("validated: match attribute is mapped");
+    let pos_of = |a: Attr| mappings.iter().position(|(m, _)| *m == a);
+    let (name_pos, email_pos, manager_pos) = (pos_of(Attr::UserName), pos_of(Attr::Email), pos_of(Attr::Manager));
     let removed_rules: HashSet<String> = prior
         .map(|p| p.scope_groups.iter().chain(&p.retired_scope_groups).map(|g| g.to_lowercase()).filter(|g| !scope.contains(g)).collect())
         .unwrap_or_default();
@@ -490,10 +594,14 @@ pub fn compute(
         }
     }
 
+    let violation = |plan: &mut Plan, line: usize, key: &str, rule: Rule, message: String| {
+        plan.violations.push(Violation { row_line: line, key: key.to_string(), rule, message: format!("{message}; {}", rule.describe()) });
+    };
+
     // First pass: per-row facts and matching.
     let mut rows: Vec<RowState> = Vec::with_capacity(source.rows.len());
     let mut by_source_key: HashMap<String, usize> = HashMap::with_capacity(source.rows.len());
-    let mut matched: Vec<bool> = vec![false; slack_users.len()];
+    let mut matched: Vec<Option<usize>> = vec![None; slack_users.len()];
     for (ri, row) in source.rows.iter().enumerate() {
         let key = row.get(id_idx).trim();
         if key.is_empty() {
@@ -522,25 +630,197 @@ pub fn compute(
         if let Some(mk) = desired[match_pos].as_deref().map(|v| norm(match_attr, v))
             && let Some(&si) = by_key.get(&mk)
         {
-            if matched[si] {
-                plan.warnings.push(format!(
-                    "{}:{}: {} {mk:?} matches a Slack user already matched by another row; row skipped",
-                    source.name,
+            if let Some(other) = matched[si] {
+                let rule = if match_attr == Attr::Email { Rule::DuplicateEmail } else { Rule::DuplicateUserName };
+                violation(
+                    &mut plan,
                     row.line,
-                    match_attr.name()
-                ));
+                    key,
+                    rule,
+                    format!(
+                        "{}:{}: {} {mk:?} is also line {}'s (both match Slack user {}); row left out",
+                        source.name,
+                        row.line,
+                        match_attr.name(),
+                        source.rows[rows[other].row].line,
+                        slack_users[si].id()
+                    ),
+                );
                 continue;
             }
-            matched[si] = true;
+            matched[si] = Some(rows.len());
             slack = Some(si);
         }
         let provisioned = in_scope && (enabled || prov.provision_disabled_users);
         by_source_key.insert(lkey, rows.len());
-        rows.push(RowState { row: ri, key: key.to_string(), groups, provisioned, enabled, in_scope, desired, slack, pending: false });
+        rows.push(RowState {
+            row: ri,
+            key: key.to_string(),
+            groups,
+            provisioned,
+            enabled,
+            in_scope,
+            desired,
+            slack,
+            pending: false,
+            left_out: false,
+        });
+    }
+    let line_of = |rs: &RowState| source.rows[rs.row].line;
+
+    // Every email and userName Slack holds (deactivated users keep theirs: reference §2, §8.6).
+    let mut email_holder: HashMap<String, usize> = HashMap::with_capacity(slack_users.len());
+    let mut name_holder: HashMap<String, usize> = HashMap::with_capacity(slack_users.len());
+    for (i, u) in slack_users.iter().enumerate() {
+        for e in u.emails.iter().flatten().filter_map(|e| e.value.as_deref()) {
+            email_holder.entry(e.trim().to_lowercase()).or_insert(i);
+        }
+        if let Some(n) = &u.user_name {
+            name_holder.entry(n.trim().to_lowercase()).or_insert(i);
+        }
+    }
+
+    // A row to create whose email a Slack user holds: Slack refuses the create (`email_taken`).
+    // A deactivated holder nobody else claims is this person: the plan reactivates them instead
+    // (reference §2 "Deactivated users still own their email", §8.7 "reactivate instead of
+    // recreate"); any other holder makes the row a violation.
+    for ri in 0..rows.len() {
+        let rs = &rows[ri];
+        if rs.slack.is_some() || !rs.provisioned {
+            continue;
+        }
+        let Some(email) = email_pos.and_then(|p| rs.desired[p].as_deref()).map(|e| e.trim().to_lowercase()) else { continue };
+        let Some(&h) = email_holder.get(&email) else { continue };
+        let holder = &slack_users[h];
+        let (line, key) = (line_of(rs), rs.key.clone());
+        if let Some(other) = matched[h] {
+            violation(
+                &mut plan,
+                line,
+                &key,
+                Rule::DuplicateEmail,
+                format!(
+                    "{}:{line}: email {email:?} belongs to Slack user {} ({}), whom line {} matches; row left out",
+                    source.name,
+                    holder.id(),
+                    label_of(holder),
+                    line_of(&rows[other])
+                ),
+            );
+            rows[ri].left_out = true;
+        } else if !holder.is_active() {
+            plan.warnings.push(format!(
+                "{}:{line}: email {email:?} belongs to deactivated Slack user {} ({}): Slack refuses a new account with it (reference §2), so the plan reactivates that user instead",
+                source.name,
+                holder.id(),
+                label_of(holder)
+            ));
+            matched[h] = Some(ri);
+            rows[ri].slack = Some(h);
+        } else {
+            violation(
+                &mut plan,
+                line,
+                &key,
+                Rule::DuplicateEmail,
+                format!(
+                    "{}:{line}: email {email:?} belongs to active Slack user {} ({}), whom no row matches; row left out",
+                    source.name,
+                    holder.id(),
+                    label_of(holder)
+                ),
+            );
+            rows[ri].left_out = true;
+        }
+    }
+
+    // userName rules (reference §3): for a userName the plan would write (a create, or a change).
+    let mut want_name: HashMap<String, usize> = HashMap::new();
+    let mut want_email: HashMap<String, usize> = HashMap::new();
+    for ri in 0..rows.len() {
+        let rs = &rows[ri];
+        if !rs.provisioned || rs.left_out {
+            continue;
+        }
+        let (line, key) = (line_of(rs), rs.key.clone());
+        let current = rs.slack.map(|si| &slack_users[si]);
+        if let Some(raw) = name_pos.and_then(|p| rs.desired[p].as_deref()) {
+            let writes = current.is_none_or(|u| u.user_name.as_deref().is_none_or(|h| !same_value(Attr::UserName, h, raw)));
+            let checked = if writes { crate::scim::rules::slack_user_name(raw) } else { Ok(normalize_user_name(raw)) };
+            match checked {
+                Err(p) => {
+                    let rule = if matches!(p, crate::scim::rules::UserNameProblem::TooLong(_)) {
+                        Rule::UserNameTooLong
+                    } else {
+                        Rule::UserNameCharacters
+                    };
+                    violation(
+                        &mut plan,
+                        line,
+                        &key,
+                        rule,
+                        format!("{}:{line}: userName {}: {p}; row left out", source.name, crate::scim::sanitize::quoted_excerpt(raw, 40)),
+                    );
+                    rows[ri].left_out = true;
+                    continue;
+                }
+                Ok(name) => {
+                    if let Some(&first) = want_name.get(&name) {
+                        violation(
+                            &mut plan,
+                            line,
+                            &key,
+                            Rule::DuplicateUserName,
+                            format!(
+                                "{}:{line}: userName {name:?} is also wanted by line {}; row left out",
+                                source.name,
+                                line_of(&rows[first])
+                            ),
+                        );
+                        rows[ri].left_out = true;
+                        continue;
+                    }
+                    if writes
+                        && let Some(&h) = name_holder.get(&name)
+                        && Some(h) != rs.slack
+                    {
+                        violation(
+                            &mut plan,
+                            line,
+                            &key,
+                            Rule::DuplicateUserName,
+                            format!(
+                                "{}:{line}: userName {name:?} belongs to Slack user {} ({}); row left out",
+                                source.name,
+                                slack_users[h].id(),
+                                label_of(&slack_users[h])
+                            ),
+                        );
+                        rows[ri].left_out = true;
+                        continue;
+                    }
+                    want_name.insert(name, ri);
+                }
+            }
+        }
+        if let Some(email) = email_pos.and_then(|p| rs.desired[p].as_deref()).map(|e| e.trim().to_lowercase()) {
+            if let Some(&first) = want_email.get(&email) {
+                violation(
+                    &mut plan,
+                    line,
+                    &key,
+                    Rule::DuplicateEmail,
+                    format!("{}:{line}: email {email:?} is also wanted by line {}; row left out", source.name, line_of(&rows[first])),
+                );
+                rows[ri].left_out = true;
+                continue;
+            }
+            want_email.insert(email, ri);
+        }
     }
 
     // Creates first, so managers and members can refer to pending users.
-    for rs in rows.iter_mut().filter(|r| r.slack.is_none() && r.provisioned) {
+    for rs in rows.iter_mut().filter(|r| r.slack.is_none() && r.provisioned && !r.left_out) {
         if !prov.allow_create {
             continue;
         }
@@ -557,6 +837,50 @@ pub fn compute(
         rs.pending = true;
     }
 
+    // Managers (reference §3): each must be a Slack user or a row created here. A row left out
+    // that was to be created is nobody, so its reports are left out too (a worklist, so a chain
+    // costs one look per row).
+    if let Some(mp) = manager_pos {
+        let mut reports_of: HashMap<String, Vec<usize>> = HashMap::new();
+        for (ri, rs) in rows.iter().enumerate() {
+            if let Some(m) = rs.desired[mp].as_deref() {
+                reports_of.entry(m.trim().to_lowercase()).or_default().push(ri);
+            }
+        }
+        let resolves = |rows: &[RowState], m: &str| {
+            by_source_key.get(&m.trim().to_lowercase()).map(|&i| &rows[i]).is_some_and(|r| r.slack.is_some() || r.pending)
+        };
+        let mut work: Vec<usize> = (0..rows.len()).collect();
+        while let Some(ri) = work.pop() {
+            let rs = &rows[ri];
+            if rs.left_out || !rs.provisioned || (rs.slack.is_none() && !rs.pending) {
+                continue;
+            }
+            let Some(m) = rs.desired[mp].as_deref() else { continue };
+            if resolves(&rows, m) {
+                continue;
+            }
+            let (line, key) = (line_of(rs), rs.key.clone());
+            let why = match by_source_key.get(&m.trim().to_lowercase()) {
+                Some(&i) => format!("line {} is not provisioned by this plan", line_of(&rows[i])),
+                None => "no row has that key".into(),
+            };
+            violation(
+                &mut plan,
+                line,
+                &key,
+                Rule::ManagerUnresolved,
+                format!("{}:{line}: manager {m:?} resolves to nobody ({why}); row left out", source.name),
+            );
+            let was_pending = rows[ri].pending;
+            rows[ri].left_out = true;
+            rows[ri].pending = false;
+            if was_pending && let Some(r) = reports_of.get(&key.to_lowercase()) {
+                work.extend(r.iter().copied());
+            }
+        }
+    }
+
     // The Slack id a manager key resolves to: Ok(Some(id)), Ok(None) = pending, Err = unknown.
     let resolve_manager = |mkey: &str| -> Result<Option<&str>, ()> {
         let rs = by_source_key.get(&mkey.trim().to_lowercase()).map(|&i| &rows[i]).ok_or(())?;
@@ -566,6 +890,8 @@ pub fn compute(
             None => Err(()),
         }
     };
+    let pending_label =
+        |mkey: &str| by_source_key.get(&mkey.trim().to_lowercase()).map(|&i| rows[i].key.clone()).unwrap_or_else(|| mkey.to_string());
 
     let mut creates = Vec::new();
     let mut updates = Vec::new();
@@ -574,6 +900,9 @@ pub fn compute(
     let mut left_alone = 0usize;
     for rs in &rows {
         let line = source.rows[rs.row].line;
+        if rs.left_out {
+            continue;
+        }
         if rs.pending {
             let mut user = User { active: Some(true), ..Default::default() };
             for (i, (attr, _)) in mappings.iter().enumerate() {
@@ -581,13 +910,14 @@ pub fn compute(
                 match attr {
                     Attr::Manager => match resolve_manager(v) {
                         Ok(Some(id)) => attr.set(&mut user, Some(id)),
-                        Ok(None) => plan.warnings.push(format!(
-                            "{}:{line}: manager {v:?} of {:?} is created in this run; it is set on the next run",
-                            source.name, rs.key
-                        )),
-                        Err(()) => plan
-                            .warnings
-                            .push(format!("{}:{line}: manager {v:?} of {:?} is not in Slack or the source", source.name, rs.key)),
+                        // Set in a later pass of the same apply, once the manager exists.
+                        Ok(None) => plan.manager_links.push(ManagerLink {
+                            user: MemberRef::Pending { key: rs.key.clone(), label: rs.key.clone() },
+                            row_line: line,
+                            manager_key: pending_label(v),
+                            manager_label: v.to_string(),
+                        }),
+                        Err(()) => unreachable!("unresolved managers are violations (checked above)"),
                     },
                     Attr::UserName => attr.set(&mut user, Some(&normalize_user_name(v))),
                     _ => attr.set(&mut user, Some(v)),
@@ -638,14 +968,17 @@ pub fn compute(
                             }
                             Some(id.to_string())
                         }
-                        Ok(None) => continue, // manager is created in this run; set next run
-                        Err(()) => {
-                            plan.warnings.push(format!(
-                                "{}:{line}: manager {mkey:?} of {:?} is not in Slack or the source; left unchanged",
-                                source.name, rs.key
-                            ));
+                        Ok(None) => {
+                            // The manager is created in this run: set in a later pass of it.
+                            plan.manager_links.push(ManagerLink {
+                                user: MemberRef::User { id: u.id().into(), label: label_of(u) },
+                                row_line: line,
+                                manager_key: pending_label(mkey),
+                                manager_label: mkey.to_string(),
+                            });
                             continue;
                         }
+                        Err(()) => unreachable!("unresolved managers are violations (checked above)"),
                     },
                     (Attr::UserName, Some(v)) => Some(normalize_user_name(v)),
                     (_, w) => w.map(str::to_string),
@@ -700,7 +1033,7 @@ pub fn compute(
     }
     // Slack users no source row matches.
     for (i, u) in slack_users.iter().enumerate() {
-        if matched[i] || !u.is_active() || never_deactivate(u, &prov.protected_users).is_some() {
+        if matched[i].is_some() || !u.is_active() || never_deactivate(u, &prov.protected_users).is_some() {
             continue;
         }
         removals.push(Deactivate {
@@ -737,8 +1070,17 @@ pub fn compute(
     let groups_by_id: HashMap<&str, &Group> = slack_groups.iter().map(|g| (g.id(), g)).collect();
     let groups_by_name: HashMap<String, &Group> = slack_groups.iter().map(|g| (g.name().trim().to_lowercase(), g)).collect();
     let mut members_of: HashMap<String, Vec<MemberRef>> = HashMap::new();
+    // The source line of each member, and the existing users whose rows are left out: kept in
+    // a group they are in, never added.
+    let mut member_line: HashMap<MemberRef, usize> = HashMap::new();
+    let mut held: HashSet<String> = HashSet::new();
     let wanted: HashSet<String> = policy.groups.iter().map(|r| r.source.to_lowercase()).collect();
     for rs in rows.iter().filter(|r| r.provisioned && (r.slack.is_some() || r.pending)) {
+        if rs.left_out
+            && let Some(si) = rs.slack
+        {
+            held.insert(slack_users[si].id().to_string());
+        }
         for g in rs.groups.iter().filter(|g| wanted.contains(*g)) {
             let m = match rs.slack {
                 Some(si) => MemberRef::User { id: slack_users[si].id().into(), label: label_of(&slack_users[si]) },
@@ -747,9 +1089,40 @@ pub fn compute(
                     MemberRef::Pending { label: c.clone(), key: c }
                 }
             };
+            member_line.entry(m.clone()).or_insert(line_of(rs));
             members_of.entry(g.clone()).or_default().push(m);
         }
     }
+    let key_of_line: HashMap<usize, &str> = rows.iter().map(|r| (line_of(r), r.key.as_str())).collect();
+    // Slack's cap on a group's members (reference §7, `scim::rules::GROUP_MEMBER_CAP`): the adds
+    // beyond it (the last rows of the source) are left out of that group, each named.
+    let cap_adds = |plan: &mut Plan, group: &str, kept: usize, adds: Vec<MemberRef>| -> Vec<MemberRef> {
+        let room = crate::scim::rules::GROUP_MEMBER_CAP.saturating_sub(kept);
+        if adds.len() <= room {
+            return adds;
+        }
+        let mut adds = adds;
+        adds.sort_by_key(|m| member_line.get(m).copied().unwrap_or(usize::MAX));
+        let over = adds.split_off(room);
+        let total = kept + room + over.len();
+        for m in &over {
+            let line = member_line.get(m).copied().unwrap_or(0);
+            let key = key_of_line.get(&line).copied().unwrap_or("");
+            plan.violations.push(Violation {
+                row_line: line,
+                key: key.to_string(),
+                rule: Rule::GroupMemberCap,
+                message: format!(
+                    "{}:{line}: group {group:?} would have {total} members, over Slack's {}; not added to it; {}",
+                    source.name,
+                    crate::scim::rules::GROUP_MEMBER_CAP,
+                    Rule::GroupMemberCap.describe()
+                ),
+            });
+        }
+        adds.sort();
+        adds
+    };
     let users_by_id: HashMap<&str, &User> = if policy.groups.iter().any(|r| r.membership == Membership::Overwrite) {
         slack_users.iter().map(|u| (u.id(), u)).collect()
     } else {
@@ -764,7 +1137,10 @@ pub fn compute(
         let by_prior = prior.and_then(|p| p.group_ids.get(&rule.key)).and_then(|id| groups_by_id.get(id.as_str()).copied());
         let existing = by_prior.or_else(|| groups_by_name.get(&rule.slack_name.to_lowercase()).copied());
         let Some(g) = existing else {
-            plan.group_creates.push(GroupCreate { key: rule.key.clone(), name: rule.slack_name.clone(), members: desired });
+            let members: Vec<MemberRef> =
+                desired.into_iter().filter(|m| !matches!(m, MemberRef::User { id, .. } if held.contains(id))).collect();
+            let members = cap_adds(&mut plan, &rule.slack_name, 0, members);
+            plan.group_creates.push(GroupCreate { key: rule.key.clone(), name: rule.slack_name.clone(), members });
             continue;
         };
         if g.name().trim() != rule.slack_name {
@@ -779,11 +1155,19 @@ pub fn compute(
         let adds: Vec<MemberRef> = desired
             .iter()
             .filter(|m| match m {
-                MemberRef::User { id, .. } => !current.contains(id.as_str()),
+                MemberRef::User { id, .. } => !current.contains(id.as_str()) && !held.contains(id),
                 MemberRef::Pending { .. } => true,
             })
             .cloned()
             .collect();
+        // Members who stay: all current ones (merge), or those the source lists (overwrite).
+        let kept = match rule.membership {
+            Membership::Merge => current.len(),
+            Membership::Overwrite => {
+                desired.iter().filter(|m| matches!(m, MemberRef::User { id, .. } if current.contains(id.as_str()))).count()
+            }
+        };
+        let adds = cap_adds(&mut plan, &rule.slack_name, kept, adds);
         let target = GroupTarget::Existing { id: g.id().into() };
         if !adds.is_empty() {
             plan.member_adds.push(MemberChange { group: target.clone(), group_name: rule.slack_name.clone(), members: adds });
@@ -815,6 +1199,8 @@ pub fn compute(
             }
         }
     }
+    plan.violations.sort_by_key(|v| (v.row_line, v.rule));
+    plan.manager_links.sort_by_key(|l| l.row_line);
     Ok(plan)
 }
 

@@ -14,6 +14,12 @@
 //! those deactivations are verified for free. Use `Delete` to stay with the documented
 //! deactivation call only.
 //!
+//! **DELETE only where it deactivates.** That is Slack alone (reference §2); RFC 7644 §3.6 makes
+//! DELETE remove the user. The client's server profile decides: on any other server every
+//! deactivation is `PATCH active=false`, whatever `--via` says (the commands refuse `--via
+//! delete` there before anything runs; this is the backstop, and `ScimClient::deactivate`
+//! refuses too).
+//!
 //! **Every answer is checked.** A write Slack answers with the object (PATCH or POST of a user,
 //! POST of a group) is checked on that answer; one it answers without it (a DELETE, a group
 //! PATCH, an empty 2xx) is followed by a read of the object ([`READBACK_WAITS`]). An object left
@@ -307,7 +313,11 @@ impl Engine {
         Ok(())
     }
 
-    fn pick_deactivation_endpoint(&self) -> DeactivateVia {
+    /// DELETE or PATCH for one deactivation; PATCH only unless `delete_deactivates` (Slack).
+    fn pick_deactivation_endpoint(&self, delete_deactivates: bool) -> DeactivateVia {
+        if !delete_deactivates {
+            return DeactivateVia::Patch;
+        }
         match self.config.deactivate_via {
             DeactivateVia::Both => {
                 // While the bursts last, take whichever has more tokens; once both are paced
@@ -395,7 +405,8 @@ impl Engine {
         match action {
             Action::Deactivate { target } => {
                 let id = need_id(target.id.as_deref())?;
-                match self.pick_deactivation_endpoint() {
+                let delete_deactivates = c.profile().await.delete_deactivates();
+                match self.pick_deactivation_endpoint(delete_deactivates) {
                     DeactivateVia::Patch => {
                         let u = c.set_active(id, false).await?;
                         Ok(expect_active(&u, false))

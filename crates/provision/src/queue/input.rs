@@ -1,27 +1,48 @@
-//! Reading who to act on: command-line arguments and `--from FILE` (one email or id per line,
-//! or a CSV with an `email` or `id` column). Every bad row is reported by its line before
-//! anything runs; a CSV that does not parse completely (an unclosed quote, a stray quote) is
-//! an error naming the line and column, never a file read in part. Echoed values are cut short
-//! and shown with their invisible characters escaped.
+//! Reading who to act on: command-line arguments and `--from FILE` (one email, id or userName
+//! per line, or a CSV with an `email` or `id` column). Every bad row is reported by its line
+//! before anything runs; a CSV that does not parse completely (an unclosed quote, a stray quote)
+//! is an error naming the line and column, never a file read in part. Echoed values are cut
+//! short and shown with their invisible characters escaped.
+//!
+//! **What an argument is, the server decides.** Ids are opaque (Slack's `W0ABC123`, another
+//! server's UUID or hex: any of them is used exactly as the server issued it), so text without
+//! an `@` is looked up as an id and as a userName ([`lookup`]); text that looks like an id
+//! (`scim::types::looks_like_id`) is tried as an id first, other text as a userName first. Only
+//! what the server finds counts. Groups likewise ([`find_group`]): by id and by name.
 
 use crate::scim::client::normalize_email;
-use crate::scim::types::is_valid_id;
-use crate::scim::{MultiValue, Name, ScimClient, ScimError, User};
+use crate::scim::types::{check_id, looks_like_id};
+use crate::scim::{Group, MultiValue, Name, ScimClient, ScimError, User};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::path::Path;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Ident {
+    /// An email address (lowercased): looked up by email.
     Email(String),
+    /// A value of an `id` column: a user id exactly as the server issued it.
     Id(String),
+    /// Text that is no email: a user id or a userName, whichever the server knows.
+    Text(String),
 }
 
 impl std::fmt::Display for Ident {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Ident::Email(e) => f.write_str(e),
-            Ident::Id(i) => f.write_str(i),
+            Ident::Id(i) | Ident::Text(i) => f.write_str(i),
+        }
+    }
+}
+
+impl Ident {
+    /// What a miss says: "no user with email X", "… with id X", "… with id or userName X".
+    fn missing(&self) -> String {
+        match self {
+            Ident::Email(e) => format!("no user with email {e}"),
+            Ident::Id(i) => format!("no user with id {}", crate::scim::sanitize::quoted_excerpt(i, 80)),
+            Ident::Text(t) => format!("no user with id or userName {}", crate::scim::sanitize::quoted_excerpt(t, 80)),
         }
     }
 }
@@ -33,15 +54,25 @@ pub struct InputRow {
     pub ident: Ident,
 }
 
-fn parse_ident(text: &str) -> Result<Ident, String> {
+/// An argument or a line: an email when it has an `@`, else an id or userName (the server
+/// decides which when it is looked up).
+pub fn parse_ident(text: &str) -> Result<Ident, String> {
     let t = text.trim();
     if t.contains('@') {
         normalize_email(t).map(Ident::Email).map_err(|e| e.to_string())
-    } else if is_valid_id(t) {
-        Ok(Ident::Id(t.to_string()))
     } else {
-        Err(format!("{} is neither an email address nor a Slack user id", crate::scim::sanitize::quoted_excerpt(t, 80)))
+        check_id(t).map(|()| Ident::Text(t.to_string())).map_err(|why| {
+            format!("{} is neither an email address nor an id or userName: {why}", crate::scim::sanitize::quoted_excerpt(t, 80))
+        })
     }
+}
+
+/// A value of an `id` column.
+fn parse_id(text: &str) -> Result<Ident, String> {
+    let t = text.trim();
+    check_id(t)
+        .map(|()| Ident::Id(t.to_string()))
+        .map_err(|why| format!("{} is not an id: {why}", crate::scim::sanitize::quoted_excerpt(t, 80)))
 }
 
 /// A file's text, UTF-8, without its byte-order mark.
@@ -127,8 +158,9 @@ fn read_ident_rows(path: &Path) -> (Vec<InputRow>, Vec<String>) {
             let origin = format!("{name} line {}", rec.line);
             let cell = |c: Option<usize>| c.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
             let parsed = match (cell(id_col), cell(email_col)) {
-                (Some(id), _) => parse_ident(id),
-                (None, Some(email)) => parse_ident(email),
+                (Some(id), _) => parse_id(id),
+                // An `email` column holds emails: no guessing there.
+                (None, Some(email)) => normalize_email(email).map(Ident::Email).map_err(|e| e.to_string()),
                 (None, None) => Err("no email or id in this row".into()),
             };
             match parsed {
@@ -169,6 +201,74 @@ pub enum ResolveError {
     },
 }
 
+/// A user by id; `None` when the server knows no such id.
+async fn by_id(client: &ScimClient, id: &str) -> Result<Option<User>, ScimError> {
+    match client.get_user(id).await {
+        Ok(u) => Ok(Some(u)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A user by userName; `None` when none has it, or the server refuses a userName filter.
+async fn by_user_name(client: &ScimClient, name: &str) -> Result<Option<User>, ScimError> {
+    match client.find_user_by_user_name(name).await {
+        Err(e) if e.status() == Some(400) => Ok(None),
+        r => r,
+    }
+}
+
+/// Look one target up as the server knows it (see the module docs for the order of lookups).
+pub async fn lookup(client: &ScimClient, ident: &Ident) -> Result<Option<User>, ScimError> {
+    match ident {
+        Ident::Email(e) => client.find_user_by_email(e).await,
+        Ident::Id(id) => by_id(client, id).await,
+        Ident::Text(t) if looks_like_id(t) => match by_id(client, t).await? {
+            Some(u) => Ok(Some(u)),
+            None => by_user_name(client, t).await,
+        },
+        Ident::Text(t) => match by_user_name(client, t).await? {
+            Some(u) => Ok(Some(u)),
+            None => by_id(client, t).await,
+        },
+    }
+}
+
+/// One user named by an email, an id or a userName (`users show`): `Err` for text that can name
+/// nobody, `Ok(None)` for a miss (with what was tried).
+pub async fn find_user(client: &ScimClient, text: &str) -> Result<Result<User, String>, ScimError> {
+    let ident = match parse_ident(text) {
+        Ok(i) => i,
+        Err(e) => return Err(ScimError::Invalid(e)),
+    };
+    Ok(lookup(client, &ident).await?.ok_or_else(|| ident.missing()))
+}
+
+/// A group by id or by display name: text that looks like an id (Slack's `S…`, a UUID) is
+/// tried as an id first, other text as a name first; the server decides.
+pub async fn find_group(client: &ScimClient, text: &str) -> Result<Option<Group>, ScimError> {
+    let by_id = || async {
+        if check_id(text).is_err() {
+            return Ok(None);
+        }
+        match client.get_group(text).await {
+            Ok(g) => Ok(Some(g)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    if looks_like_id(text) {
+        if let Some(g) = by_id().await? {
+            return Ok(Some(g));
+        }
+        return client.find_group_by_name(text).await;
+    }
+    if let Some(g) = client.find_group_by_name(text).await? {
+        return Ok(Some(g));
+    }
+    by_id().await
+}
+
 /// Look every row up (8 at a time). Unknown users are errors naming their row; a server failure
 /// stops the lookups at once.
 pub async fn resolve(client: &ScimClient, rows: &[InputRow]) -> Result<Vec<(InputRow, User)>, ResolveError> {
@@ -185,16 +285,7 @@ pub async fn resolve_with_progress(
         futures::stream::iter(rows.iter().map(|r| {
             let c = client.clone();
             let ident = r.ident.clone();
-            async move {
-                match ident {
-                    Ident::Email(e) => c.find_user_by_email(&e).await,
-                    Ident::Id(id) => match c.get_user(&id).await {
-                        Ok(u) => Ok(Some(u)),
-                        Err(e) if e.is_not_found() => Ok(None),
-                        Err(e) => Err(e),
-                    },
-                }
-            }
+            async move { lookup(&c, &ident).await }
         }))
         .buffered(8)
     );
@@ -208,7 +299,7 @@ pub async fn resolve_with_progress(
         progress(done, rows.len());
         match res {
             Ok(Some(u)) => out.push((r.clone(), u)),
-            Ok(None) => errors.push(format!("{}: no Slack user {}", r.origin, r.ident)),
+            Ok(None) => errors.push(format!("{}: {}", r.origin, r.ident.missing())),
             // A rejected lookup (Slack says the filter or id is bad) is the row's fault;
             // anything else is the server's.
             Err(e @ ScimError::Invalid(_)) => errors.push(format!("{}: {e}", r.origin)),
@@ -279,11 +370,9 @@ pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
             continue;
         }
         let un = get(user_name).unwrap_or_else(|| em.split('@').next().unwrap_or_default().to_string());
-        if un.chars().count() > 21 {
-            errors.push(format!(
-                "{origin}: userName {} is longer than Slack's 21 characters",
-                crate::scim::sanitize::quoted_excerpt(&un, 40)
-            ));
+        // Slack's userName rules (reference §3), as the plan checks them.
+        if let Err(p) = crate::scim::rules::slack_user_name(&un) {
+            errors.push(format!("{origin}: userName {}: {p} (reference §3, {})", crate::scim::sanitize::quoted_excerpt(&un, 40), p.code()));
             continue;
         }
         let mut u = User {
@@ -305,7 +394,7 @@ pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
             cost_center: get(cost),
             organization: get(org),
             division: get(div),
-            manager: get(manager).map(|m| crate::scim::types::Manager { manager_id: Some(m), display_name: None }),
+            manager: get(manager).map(crate::scim::types::Manager::of),
         };
         if ent != crate::scim::EnterpriseUser::default() {
             u.enterprise = Some(ent);
@@ -323,9 +412,10 @@ mod tests {
     fn bad_rows_are_named_by_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("leavers.txt");
-        std::fs::write(&p, "# leavers\nann@acme.example\n\nnot-an-email\nANN@acme.example\nW0ABC123\n").unwrap();
+        std::fs::write(&p, "# leavers\nann@acme.example\n\nnot-an@email\nANN@acme.example\nW0ABC123\nc7ec60ba55c1\n").unwrap();
         let errs = collect(&[], Some(&p)).unwrap_err();
-        assert!(errs.iter().any(|e| e.contains("line 4") && e.contains("not-an-email")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains("line 4") && e.contains("not-an@email")), "{errs:?}");
+        assert_eq!(errs.len(), 2, "ids and userNames of any shape are rows to look up, not errors: {errs:?}");
         assert!(errs.iter().any(|e| e.contains("line 5") && e.contains("duplicate of") && e.contains("line 2")), "{errs:?}");
         let p2 = dir.path().join("l.csv");
         std::fs::write(&p2, "name,email\nAnn,ann@acme.example\nBob,bob@\n").unwrap();
