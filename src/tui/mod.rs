@@ -163,3 +163,6 @@ mod queue_tests;
 
 #[cfg(test)]
 mod panes_tests;
+
+#[cfg(test)]
+mod snapshots;

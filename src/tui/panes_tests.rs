@@ -94,6 +94,14 @@ fn reports_app(records: Vec<StoredRecord>) -> App {
     app
 }
 
+/// The Reports pane with 20 records of fixed dates and a fixed chart span (snapshots).
+pub fn fixed_reports_app() -> App {
+    let at = time::macros::datetime!(2026-11-22 19:07:00 UTC);
+    let mut app = reports_app(stored(20, at));
+    app.reports.span = Some(((at - Duration::days(6)).date(), at.date()));
+    app
+}
+
 #[test]
 fn reports_render_table_chart_and_collapse_columns() {
     let now = OffsetDateTime::now_utc();
@@ -283,7 +291,7 @@ fn deact(i: usize) -> Deactivate {
     }
 }
 
-fn plan(deactivations: usize) -> Plan {
+pub fn plan(deactivations: usize) -> Plan {
     let new_user =
         User { user_name: Some("ann".into()), emails: Some(vec![MultiValue::email("ann@example.com", true)]), ..Default::default() };
     Plan {
@@ -319,7 +327,7 @@ fn handle(p: Plan) -> PlanHandle {
 }
 
 /// The Policies pane opened, listed, and the first policy's plan computed as `p`.
-fn policies_app(p: Plan) -> App {
+pub fn policies_app(p: Plan) -> App {
     let mut app = app_with(20);
     let fx = key(&mut app, KeyCode::Char('3'));
     assert_eq!(fx, [Effect::ListPolicies]);

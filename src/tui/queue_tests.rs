@@ -274,6 +274,14 @@ fn started(seq: i64) -> Msg {
     Msg::Queue(QueueEvent::OpStarted { batch_id: "b-test".into(), op_id: format!("op{seq}"), seq, describe: String::new(), attempt: 1 })
 }
 
+/// A batch of 6 under way: one done, one failed, one running (snapshots).
+pub fn running_batch(app: &mut App) {
+    loaded_batch(app, 6, Some(2.0));
+    app.update(finished(1, OpState::Done, "ok", 0));
+    app.update(finished(2, OpState::Failed, "user_not_found: no user with this id (HTTP 404)", 2));
+    app.update(started(3));
+}
+
 fn batch_finished(cancelled: bool) -> Msg {
     Msg::Queue(QueueEvent::BatchFinished {
         batch_id: "b-test".into(),

@@ -61,6 +61,11 @@ pub fn app_with(n: usize) -> App {
     app
 }
 
+/// The gate's deactivation ceiling (snapshots).
+pub fn set_max_deactivations(app: &mut App, n: usize) {
+    app.queue.safety.max_deactivations = n;
+}
+
 fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
     app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
