@@ -802,3 +802,224 @@ impl App {
         vec![]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The router and the promise of the hint bars: every key a component handles is in its
+    //! keymap (so in its hint bar when it does something, and always in `?`).
+    use super::*;
+    use crate::tui::tests::{app_with, screen};
+    use crossterm::event::KeyModifiers;
+
+    fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+        app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    /// Every key worth trying: the printable ASCII characters, the named keys, and Ctrl with the
+    /// letters the keymaps use.
+    fn every_key() -> Vec<KeyEvent> {
+        let mut keys: Vec<KeyEvent> = (' '..='~').map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)).collect();
+        for code in [
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Backspace,
+            KeyCode::Left,
+            KeyCode::Right,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Home,
+            KeyCode::End,
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+            KeyCode::Delete,
+        ] {
+            keys.push(KeyEvent::new(code, KeyModifiers::NONE));
+        }
+        for c in ['a', 'd', 'e', 'u', 'w'] {
+            keys.push(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+        }
+        keys
+    }
+
+    /// How a keymap's labels spell a key.
+    fn token(k: &KeyEvent) -> String {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        match k.code {
+            KeyCode::Char(' ') => "Space".into(),
+            KeyCode::Char(c) if ctrl => format!("C-{c}"),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::Enter => "Enter".into(),
+            KeyCode::Esc => "Esc".into(),
+            KeyCode::Tab => "Tab".into(),
+            KeyCode::BackTab => "S-Tab".into(),
+            KeyCode::Backspace => "⌫".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    fn listed(offers: &[Offer], tok: &str) -> bool {
+        offers.iter().any(|o| {
+            o.label.split(' ').flat_map(|w| std::iter::once(w).chain(w.split('/'))).any(|w| {
+                w == tok
+                    || (w == "0-9" && tok.len() == 1 && tok.chars().all(|c| c.is_ascii_digit()))
+                    || (w.starts_with("1-") && tok.len() == 1 && tok.chars().all(|c| ('1'..='9').contains(&c)))
+            })
+        })
+    }
+
+    /// For a fresh state made by `setup`, try every key on the component `at` picks out; a key it
+    /// consumes must be in its keys (or movement's). Components that take typed text are skipped
+    /// for the characters their help calls text.
+    fn check(name: &str, setup: &dyn Fn() -> App, overlay: bool) {
+        let nav = offers(NAV, |_| true);
+        for k in every_key() {
+            let mut app = setup();
+            let (h, offered) = if overlay {
+                let i = app.overlays.len() - 1;
+                let offered = app.overlays[i].keys(&app.view());
+                (app.in_overlay(i, |o, ctx| o.handle_key(&k, ctx)).0, offered)
+            } else {
+                let i = app.active;
+                let offered = app.panes[i].keys(&app.view());
+                (app.in_pane(i, |p, ctx| p.handle_key(&k, ctx)).0, offered)
+            };
+            if h == Handled::Ignored {
+                continue;
+            }
+            let tok = token(&k);
+            assert!(listed(&offered, &tok) || listed(&nav, &tok), "{name}: {tok} does something but is not in its keys: {offered:?}");
+        }
+    }
+
+    #[test]
+    fn every_key_a_component_handles_is_in_its_keymap() {
+        use crate::tui::{panes_tests, queue_tests};
+        let users = || app_with(30);
+        let pane = |n: char| {
+            move || {
+                let mut a = app_with(30);
+                press(&mut a, KeyCode::Char(n));
+                a
+            }
+        };
+        check("Users", &users, false);
+        check("Groups", &pane('2'), false);
+        check("Policies", &|| panes_tests::policies_app(panes_tests::plan(3)), false);
+        check("Reports", &panes_tests::fixed_reports_app, false);
+        let then = |setup: &dyn Fn() -> App, keys: &'static str| {
+            let mut a = setup();
+            for c in keys.chars() {
+                press(&mut a, if c == '\n' { KeyCode::Enter } else { KeyCode::Char(c) });
+            }
+            a
+        };
+        check("user detail", &|| then(&users, "j\n"), true);
+        check("members", &|| then(&users, "2\n"), true);
+        check("help", &|| then(&users, "?"), true);
+        check("confirm", &|| then(&users, "  d"), true);
+        check(
+            "queue view",
+            &|| {
+                let mut a = app_with(30);
+                queue_tests::running_batch(&mut a);
+                press(&mut a, KeyCode::Char('Q'));
+                a
+            },
+            true,
+        );
+        check("record detail", &|| then(&panes_tests::fixed_reports_app, "j\n"), true);
+        check("change detail", &|| then(&|| panes_tests::policies_app(panes_tests::plan(3)), "ljj\n"), true);
+        check("apply confirm", &|| then(&|| panes_tests::policies_app(panes_tests::plan(3)), "A"), true);
+        check("apply confirm, typed", &|| then(&|| panes_tests::policies_app(panes_tests::plan(30)), "A"), true);
+        check(
+            "resume",
+            &|| {
+                let mut a = app_with(30);
+                a.update(Msg::Unfinished(vec![crate::tui::queue::ResumeOffer {
+                    batch_id: "b-1".into(),
+                    description: "deactivate 2 users".into(),
+                    created: "2026-11-22 10:00:00".into(),
+                    open: 2,
+                    total: 2,
+                }]));
+                a
+            },
+            true,
+        );
+    }
+
+    #[test]
+    fn the_tab_bar_digits_tab_and_commands_come_from_the_registry() {
+        let mut app = app_with(10);
+        let titles: Vec<String> = app.panes.iter().map(|p| p.title().into_owned()).collect();
+        assert_eq!(titles, ["Users", "Groups", "Policies", "Reports"]);
+        let s = screen(&mut app, 80, 24);
+        let tabs = s.lines().next().unwrap();
+        for (i, t) in titles.iter().enumerate() {
+            assert!(tabs.contains(&format!("{} {t}", i + 1)), "{tabs}");
+        }
+        press(&mut app, KeyCode::Char('9'));
+        assert_eq!(app.pane_title(), "Users", "a digit past the registry does nothing");
+        app.run_command_line("reports");
+        assert_eq!(app.pane_title(), "Reports");
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.pane_title(), "Users", "Tab wraps around");
+        press(&mut app, KeyCode::BackTab);
+        assert_eq!(app.pane_title(), "Reports");
+    }
+
+    #[test]
+    fn a_modal_overlay_keeps_the_keys_and_question_mark_opens_help_over_it() {
+        let mut app = app_with(10);
+        press(&mut app, KeyCode::Enter);
+        assert!(app.top::<crate::tui::detail::UserDetail>().is_some());
+        // `2` is neither the detail view's nor given to the pane or the global keys under it.
+        press(&mut app, KeyCode::Char('2'));
+        press(&mut app, KeyCode::Char('d'));
+        assert_eq!(app.pane_title(), "Users");
+        assert_eq!(app.overlays.len(), 1);
+        press(&mut app, KeyCode::Char('?'));
+        let help = app.top::<crate::tui::help::Help>().expect("help over the detail view");
+        let names: Vec<&str> = help.sections.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(&names[..5], ["User detail", "Users pane", "Moving", "Everywhere", "Filter and command line"]);
+        assert!(names.contains(&"Groups pane") && names.contains(&"Reports pane"), "{names:?}");
+        press(&mut app, KeyCode::Char('?'));
+        assert_eq!(app.overlays.len(), 2, "one help at a time");
+        press(&mut app, KeyCode::Esc);
+        press(&mut app, KeyCode::Esc);
+        assert!(app.overlays.is_empty());
+        // A key the pane does not take goes to the global keymap.
+        press(&mut app, KeyCode::Char('2'));
+        assert_eq!(app.pane_title(), "Groups");
+    }
+
+    #[test]
+    fn hint_bars_offer_the_verbs_at_80_columns() {
+        // Issue 12: the Groups hint bar never listed + - R n.
+        let mut app = app_with(30);
+        press(&mut app, KeyCode::Char('2'));
+        let s = screen(&mut app, 80, 24);
+        for k in ["Enter members", "/ filter", "+ add", "- remove", "R rename", "n new", "? help"] {
+            assert!(s.contains(k), "{k}:\n{s}");
+        }
+        press(&mut app, KeyCode::Char('1'));
+        let s = screen(&mut app, 80, 24);
+        for k in ["Space mark", "d deactivate", "a reactivate"] {
+            assert!(s.contains(k), "{k}:\n{s}");
+        }
+        // `u` is offered only while something is marked.
+        assert!(!screen(&mut app, 200, 50).contains("u unmark"));
+        press(&mut app, KeyCode::Char(' '));
+        assert!(screen(&mut app, 200, 50).contains("u unmark"));
+    }
+}

@@ -41,12 +41,12 @@ impl Component for ApplyConfirm {
             vec![
                 Offer::new("0-9 ⌫", "", "type the number of deactivations", true),
                 Offer::new("Enter", "apply", "apply (once the count typed is the number of deactivations)", true),
-                Offer::new("Esc", "cancel", "cancel: nothing is changed", true),
+                Offer::new("Esc/n/q", "cancel", "cancel: nothing is changed", true),
             ]
         } else {
             vec![
                 Offer::new("Enter/y", "apply", "apply the plan shown", true),
-                Offer::new("Esc/n", "cancel", "cancel: nothing is changed", true),
+                Offer::new("Esc/n/q", "cancel", "cancel: nothing is changed", true),
             ]
         }
     }
@@ -65,7 +65,7 @@ impl Component for ApplyConfirm {
                 }
                 false
             }
-            KeyCode::Backspace => {
+            KeyCode::Backspace if must_type => {
                 self.typed.pop();
                 false
             }
@@ -78,7 +78,7 @@ impl Component for ApplyConfirm {
                     false
                 }
             }
-            KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') => !must_type,
+            KeyCode::Enter | KeyCode::Char('y') if !must_type => true,
             _ => return Handled::Ignored,
         };
         if go {

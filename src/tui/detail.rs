@@ -24,12 +24,13 @@ enum Act {
 }
 
 static USER_KEYS: &[Binding<Act>] = &[
-    bind!("Esc", "close", "close the detail view", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)]),
+    bind!("Esc q", "close", "close the detail view", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)]),
     bind!("y", "copy email", "copy the email (OSC 52)", Act::Copy, [(KeyCode::Char('y'), N)]),
     bind!("Y", "copy id", "copy the id (OSC 52)", Act::CopyId, [(KeyCode::Char('Y'), N)]),
 ];
 
-static KEYS: &[Binding<Act>] = &[bind!("Esc", "close", "close the detail view", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)])];
+static KEYS: &[Binding<Act>] =
+    &[bind!("Esc q", "close", "close the detail view", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)])];
 
 fn scroll_offer() -> Offer {
     Offer::new("j/k", "scroll", "scroll (PgUp/PgDn a page, g/G the ends)", true)

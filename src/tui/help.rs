@@ -16,7 +16,7 @@ enum Act {
     Close,
 }
 
-static KEYS: &[Binding<Act>] = &[bind!("Esc", "close", "close the help", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)])];
+static KEYS: &[Binding<Act>] = &[bind!("Esc q", "close", "close the help", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)])];
 
 pub struct Help {
     /// The pane it was opened from.

@@ -24,7 +24,7 @@ enum Act {
 
 static KEYS: &[Binding<Act>] = &[
     bind!("Enter", "jump to user", "show the member in the Users pane (fetched first when not loaded)", Act::Jump, [(KeyCode::Enter, N)]),
-    bind!("Esc", "close", "close the members list", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)]),
+    bind!("Esc q", "close", "close the members list", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)]),
     bind!("-", "remove", "remove the selected member (or the marked members) from the group", Act::Remove, [(KeyCode::Char('-'), N)]),
     bind!("+", "add marked", "add the users marked in the Users pane to the group", Act::Add, [(KeyCode::Char('+'), N)]),
     bind!("y", "copy", "copy the member's email (OSC 52)", Act::Copy, [(KeyCode::Char('y'), N)]),

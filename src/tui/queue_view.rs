@@ -28,7 +28,7 @@ static KEYS: &[Binding<Act>] = &[
     bind!("x", "cancel pending", "cancel the operations not sent yet", Act::Cancel, [(KeyCode::Char('x'), N)]),
     bind!("F", "retry failed", "retry the failed operations (they pass the gate again)", Act::Retry, [(KeyCode::Char('F'), N)]),
     bind!(
-        "Esc",
+        "Esc q Q",
         "close",
         "close the queue view (the batch goes on)",
         Act::Close,

@@ -32,7 +32,7 @@ impl Component for Resume {
     fn keys(&self, _v: &View) -> Vec<Offer> {
         vec![
             Offer::new("Enter/y", "resume now", "resume the batches now (finished operations never run again)", true),
-            Offer::new("Esc/n", "leave for later (scimitar resume)", "leave them in the journal for `scimitar resume`", true),
+            Offer::new("Esc/n/q", "leave for later (scimitar resume)", "leave them in the journal for `scimitar resume`", true),
         ]
     }
 
