@@ -486,6 +486,20 @@ impl Component for PoliciesPane {
 }
 
 impl PoliciesPane {
+    /// The lines above the plan's rows: the counts, the policy's ceiling, the last error. A line
+    /// of its own for something else about the policy goes here (the plan's rows take the rest).
+    fn plan_header(&self, v: &View, pv: &PlanView) -> Vec<Line<'static>> {
+        let t = v.theme;
+        let mut head = vec![Span::styled(format!(" {} ", summary(&pv.live.0.plan)), t.header)];
+        if let Some(c) = &pv.ceiling {
+            head.push(Span::styled(format!(" ⚠ {}", truncate(c, 60)), t.warning));
+        }
+        if let Some(e) = &self.error {
+            head.push(Span::styled(format!(" {}", truncate(e, 60)), t.error));
+        }
+        vec![Line::from(head)]
+    }
+
     fn render_list(&self, f: &mut Frame, r: Rect, v: &View) {
         let t = v.theme;
         let p = self;
@@ -553,7 +567,7 @@ impl PoliciesPane {
         if inner.height == 0 || inner.width < 4 {
             return;
         }
-        let Some(v) = &p.plan else {
+        let Some(pv) = &p.plan else {
             let msg = match (&p.error, &p.computing) {
                 (Some(e), _) => Line::styled(format!("  {e}"), t.error),
                 (None, Some(_)) => Line::styled(format!("  {} reading the source and the live directory…", v.spinner), t.muted),
@@ -563,24 +577,18 @@ impl PoliciesPane {
             f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), inner);
             return;
         };
-        let plan = &v.live.0.plan;
-        let mut head = vec![Span::styled(format!(" {} ", summary(plan)), t.header)];
-        if let Some(c) = &v.ceiling {
-            head.push(Span::styled(format!(" ⚠ {}", truncate(c, 60)), t.warning));
-        }
-        if let Some(e) = &p.error {
-            head.push(Span::styled(format!(" {}", truncate(e, 60)), t.error));
-        }
-        f.render_widget(Paragraph::new(Line::from(head)), Rect { height: 1, ..inner });
-        let area = Rect { y: inner.y + 1, height: inner.height - 1, ..inner };
-        if v.rows.is_empty() {
+        let head = self.plan_header(v, pv);
+        let n = (head.len() as u16).min(inner.height);
+        f.render_widget(Paragraph::new(head), Rect { height: n, ..inner });
+        let area = Rect { y: inner.y + n, height: inner.height - n, ..inner };
+        if pv.rows.is_empty() {
             f.render_widget(Paragraph::new(Line::styled("  Slack already matches this policy: nothing to do.", t.ok)), area);
             return;
         }
         let h = area.height as usize;
-        let off = visible_offset(v.selected, v.offset, h, v.rows.len());
-        let end = (off + h).min(v.rows.len());
-        let rows = v.rows[off..end].iter().map(|row| {
+        let off = visible_offset(pv.selected, pv.offset, h, pv.rows.len());
+        let end = (off + h).min(pv.rows.len());
+        let rows = pv.rows[off..end].iter().map(|row| {
             if row.heading {
                 Row::new(vec![Cell::from(Span::styled(row.text.as_str(), t.header.patch(kind_style(t, row.kind))))])
             } else {
@@ -594,7 +602,7 @@ impl PoliciesPane {
             .row_highlight_style(if p.focus_plan { t.selected } else { Style::default() })
             .highlight_symbol(MARK)
             .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
-        let mut state = TableState::new().with_selected(Some(v.selected - off));
+        let mut state = TableState::new().with_selected(Some(pv.selected - off));
         f.render_stateful_widget(table, area, &mut state);
     }
 }
