@@ -341,9 +341,11 @@ fn queue_failed(ctx: &mut Ctx, e: String) -> Vec<Effect> {
     vec![]
 }
 
+/// The engine's progress on the console's batch: the queue view's rows, the status line, one Log
+/// line per operation; a done (de)activation shows in the Users pane at once, and a batch that
+/// changed groups has them read again (notes to the panes).
 fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
     let Some(b) = ctx.queue.batch.as_mut() else { return vec![] };
-    let fx = Vec::new();
     match ev {
         QueueEvent::BatchStarted { batch_id, .. } => {
             if batch_id == b.batch_id {
@@ -436,7 +438,7 @@ fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
             ctx.note(Note::Reported);
         }
     }
-    fx
+    vec![]
 }
 
 /// The runtime's reports on batches (and the unfinished batches found at start).
