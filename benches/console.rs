@@ -182,7 +182,7 @@ fn main() {
     }
     let gen_cost = gen_t.elapsed();
     let load = t.elapsed().saturating_sub(gen_cost);
-    assert_eq!(app.store.len(), USERS);
+    assert_eq!(app.dir.store.len(), USERS);
     term.draw(|f| render(&app, f)).unwrap();
 
     // Frame render with nothing changed.

@@ -1,59 +1,54 @@
-//! The console's state and its one update function.
+//! The console's global state and its router.
 //!
 //! Everything that happens arrives as a [`Msg`] (a key, a resize, a page of users, a lookup
-//! result, a log line). [`App::update`] changes the state and returns [`Effect`]s: requests for
-//! work the runtime does off the UI thread (network calls, timers, the clipboard). Results come
-//! back as `Msg`s carrying the generation they were asked for; stale generations are dropped.
-//! Nothing here does I/O, so the whole console can be driven and checked in tests.
+//! result, a log line). [`App::update`] hands it to the component it is for and returns
+//! [`Effect`]s: requests for work the runtime does off the UI thread (network calls, timers, the
+//! clipboard). Results come back as `Msg`s carrying the generation they were asked for; stale
+//! generations are dropped. Nothing here does I/O, so the whole console can be driven and checked
+//! in tests.
+//!
+//! The panes and overlays are components (`component.rs`): each owns its state, keymap, hint bar,
+//! update and render. The app keeps only what is global (the panes in tab order, the active one,
+//! the overlay stack, the Log, the command line, the status line's parts) and routes:
+//!
+//! - a key: Ctrl-c and Ctrl-z first (everywhere), then the command line while it is open, then
+//!   the top overlay (modal: a key it ignores goes no further, except `?`), else the active pane,
+//!   then the global keymap ([`GLOBAL`]);
+//! - a message from the runtime: offered to the panes, then the overlays, until one takes it,
+//!   then to the action queue (`queue::on_msg`);
+//! - what a component asks for (`Request`): open or close overlays, focus it, tell every pane a
+//!   `Note`, help, quit.
 
-use super::keys::{self, Cmd};
-use super::policies::{PlanHandle, PoliciesPane};
-use super::reports::{ReportData, ReportsPane};
+use super::component::{Binding, C, Component, Ctx, Handled, N, NAV, Note, Offer, Request, View, bind, lookup, normalize, offers};
+use super::directory::Directory;
+use super::policies::PlanHandle;
+use super::queue::Queue;
+use super::reports::ReportData;
 use super::theme::{Theme, ThemeSet};
-use super::users::{Column, Show, UserStore, UsersView, visible_offset};
 use crate::sanitize::clean;
-use crate::scim::client::normalize_email;
 use crate::scim::{Group, User};
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use std::collections::{HashSet, VecDeque};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
+use ratatui::layout::Rect;
+use std::any::Any;
+use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::time::Duration;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-/// How long the filter must stay unchanged before a full email with no local match is looked up.
-pub const LOOKUP_DEBOUNCE: Duration = Duration::from_millis(250);
+pub use super::users::LOOKUP_DEBOUNCE;
 const LOG_CAP: usize = 2000;
 const HISTORY_CAP: usize = 100;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pane {
-    Users,
-    Groups,
-    Policies,
-    Reports,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 4] = [Pane::Users, Pane::Groups, Pane::Policies, Pane::Reports];
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Users => "Users",
-            Pane::Groups => "Groups",
-            Pane::Policies => "Policies",
-            Pane::Reports => "Reports",
-        }
-    }
-    fn index(self) -> usize {
-        Pane::ALL.iter().position(|p| *p == self).unwrap()
-    }
-    pub fn keys(self) -> &'static [keys::Binding] {
-        match self {
-            Pane::Users => keys::USERS,
-            Pane::Groups => keys::GROUPS,
-            Pane::Policies => keys::POLICIES,
-            Pane::Reports => keys::REPORTS,
-        }
-    }
+/// The panes, in tab order: the tab bar, `1`-`9`, Tab, `:users`..., `?` and the status line all
+/// come from this list. A new pane is its own file (a [`Component`]) and one line here.
+fn registry() -> Vec<Box<dyn Component>> {
+    vec![
+        Box::new(super::users::UsersPane::default()),
+        Box::new(super::groups::GroupsPane::default()),
+        Box::new(super::policies::PoliciesPane::default()),
+        Box::new(super::reports::ReportsPane::default()),
+    ]
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,6 +77,54 @@ impl LogEntry {
 fn clock() -> String {
     let t = time::OffsetDateTime::now_utc();
     format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// The Log pane's lines (the newest last, at most `LOG_CAP`) and the status line's message.
+#[derive(Debug)]
+pub struct Log {
+    entries: VecDeque<LogEntry>,
+    /// The last message, shown in the status line.
+    pub flash: Option<(Level, String)>,
+    pub visible: bool,
+    pub height: u16,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { entries: VecDeque::new(), flash: None, visible: true, height: 6 }
+    }
+}
+
+impl Log {
+    /// A line, cleaned for the screen (it may hold server text).
+    pub fn push(&mut self, level: Level, text: impl Into<String>) {
+        self.push_entry(LogEntry::now(level, text));
+    }
+
+    pub fn push_entry(&mut self, e: LogEntry) {
+        let e = LogEntry { text: clean(&e.text), ..e };
+        self.flash = Some((e.level, e.text.clone()));
+        self.entries.push_back(e);
+        while self.entries.len() > LOG_CAP {
+            self.entries.pop_front();
+        }
+    }
+
+    pub fn back(&self) -> Option<&LogEntry> {
+        self.entries.back()
+    }
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &LogEntry> + ExactSizeIterator {
+        self.entries.iter()
+    }
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut LogEntry> {
+        self.entries.iter_mut()
+    }
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 /// Everything that can change the state.
@@ -222,116 +265,88 @@ pub enum Effect {
     Quit,
 }
 
-/// Overlays drawn over the panes; the top one gets the keys. (The confirm dialog of the action
-/// queue is meant to be one more variant.)
-#[derive(Clone, Debug, PartialEq)]
-pub enum Modal {
-    Help {
-        scroll: u16,
-    },
-    UserDetail {
-        idx: u32,
-        scroll: u16,
-    },
-    GroupMembers {
-        group: usize,
-        selected: usize,
-        offset: usize,
-    },
-    /// The one confirmation of a batch (`App.queue.confirm` holds it).
-    Confirm,
-    /// A one-line text prompt (`App.queue.prompt`: group name).
-    Prompt,
-    /// The queue view (`App.queue.batch`).
-    Queue,
-    /// The offer to resume unfinished batches (`App.queue.resume`).
-    Resume,
-    /// One report record (index into the loaded rows).
-    ReportDetail {
-        idx: usize,
-        scroll: u16,
-    },
-    /// One change of the shown plan (index into its rows).
-    PolicyChange {
-        row: usize,
-        scroll: u16,
-    },
-    /// Confirm applying the shown plan; `typed` is the count typed when one is asked for.
-    ConfirmApply {
-        typed: String,
-    },
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputMode {
     Normal,
+    /// The active pane is editing its filter.
     Filter,
     Command,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Loading {
-    pub generation: u64,
-    pub loaded: u64,
-    pub total: Option<u64>,
-    /// On a refresh the new pages are staged and swapped in at the end, so the table the admin
-    /// is looking at does not empty out.
-    pub staged: Option<Vec<User>>,
+/// What the global keys do (after the top overlay and the active pane have passed on a key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Global {
+    Next,
+    Prev,
+    CommandLine,
+    Refresh,
+    QueueView,
+    ToggleLog,
+    LogGrow,
+    LogShrink,
+    Help,
+    Suspend,
+    Quit,
 }
 
-#[derive(Clone, Debug)]
-pub struct GroupRow {
-    pub id: String,
-    pub name: String,
-    pub members: Vec<String>,
+/// The global keymap (the digits `1`-`9` choose a pane of the registry; `Global::keys` lists
+/// them too).
+static GLOBAL: &[Binding<Global>] = &[
+    bind!("Tab", "", "next pane", Global::Next, [(KeyCode::Tab, N)]),
+    bind!("S-Tab", "", "previous pane", Global::Prev, [(KeyCode::BackTab, N)]),
+    bind!(
+        ":",
+        "command",
+        "command line: find EMAIL, theme NAME, refresh, sort COL, show STATE, q",
+        Global::CommandLine,
+        [(KeyCode::Char(':'), N)]
+    ),
+    bind!("r", "", "reload from the server", Global::Refresh, [(KeyCode::Char('r'), N)]),
+    bind!("Q", "", "the queue view: every operation of the current batch, progress, ETA", Global::QueueView, [(KeyCode::Char('Q'), N)]),
+    bind!("L", "", "show / hide the Log pane", Global::ToggleLog, [(KeyCode::Char('L'), N)]),
+    bind!("+", "", "make the Log pane taller", Global::LogGrow, [(KeyCode::Char('+'), N)]),
+    bind!("-", "", "make the Log pane shorter", Global::LogShrink, [(KeyCode::Char('-'), N)]),
+    bind!("?", "help", "this help: every key of where you are, then of everything else", Global::Help, [(KeyCode::Char('?'), N)]),
+    bind!("C-z", "", "suspend to the shell (fg resumes)", Global::Suspend, [(KeyCode::Char('z'), C)]),
+    bind!("q C-c", "", "quit", Global::Quit, [(KeyCode::Char('q'), N), (KeyCode::Char('c'), C)]),
+];
+
+/// Keys of the filter and command lines (text editing is tui-input's: arrows, C-a/C-e, C-w...).
+static INPUT_HELP: &[(&str, &str)] = &[
+    ("Enter", "apply (filter: keep it; Users: look up a full email)"),
+    ("Esc", "cancel (filter: clear it)"),
+    ("↑ ↓", "filter: move the selection; command line: history"),
+];
+
+/// The `:` line.
+#[derive(Debug, Default)]
+struct CommandLine {
+    input: Input,
+    history_pos: Option<usize>,
+}
+
+/// Who made a request.
+#[derive(Clone, Copy, Debug)]
+enum Origin {
+    App,
+    Pane(usize),
+    Overlay,
 }
 
 pub struct App {
     pub host: String,
     pub api: String,
-    pub pane: Pane,
-    pub store: UserStore,
-    pub view: UsersView,
-    pub users_total: Option<u64>,
-    pub users_gen: u64,
-    pub loading: Option<Loading>,
-    pub users_error: Option<String>,
-    pub groups: Vec<GroupRow>,
-    pub groups_gen: u64,
-    pub groups_loading: bool,
-    pub groups_error: Option<String>,
-    /// Index into `groups` of the selected group (`groups.len()` when the filter shows none).
-    pub groups_selected: usize,
-    /// First shown row on screen (a position in `groups_shown`).
-    pub groups_offset: usize,
-    /// The Groups filter (`/`), and the indices into `groups` it shows, in order.
-    pub groups_query: String,
-    pub groups_shown: Vec<usize>,
-    pub text_scroll: [u16; 2],
-    pub modals: Vec<Modal>,
-    pub mode: InputMode,
-    pub input: Input,
+    /// The registry's panes, in tab order.
+    pub panes: Vec<Box<dyn Component>>,
+    pub active: usize,
+    /// Drawn over the panes, the last on top; the top one gets the keys.
+    pub overlays: Vec<Box<dyn Component>>,
+    pub dir: Directory,
+    pub queue: Queue,
+    pub log: Log,
+    command: Option<CommandLine>,
     pub history: Vec<String>,
-    history_pos: Option<usize>,
-    pub log: VecDeque<LogEntry>,
-    pub log_visible: bool,
-    pub log_height: u16,
-    /// The latest message for the status line.
-    pub flash: Option<(Level, String)>,
-    pub lookup_gen: u64,
-    /// The email being looked up through SCIM right now.
-    pub lookup_in_flight: Option<String>,
-    not_found: HashSet<String>,
-    pub fetching: HashSet<String>,
     pub budget: Option<f64>,
-    /// The action queue's summary for the status line ("idle" until the queue exists).
-    pub queue_status: String,
-    /// Marked users (ids) for the queue's verbs.
-    pub marks: HashSet<Box<str>>,
-    /// The action queue's console state: confirmation, prompt, batch view, resume offer, rules.
-    pub queue: super::queue::QueueState,
-    pub reports: ReportsPane,
-    pub policies: PoliciesPane,
     pub theme: Theme,
     pub themes: ThemeSet,
     /// Where the config, policies and database are (shown in hints; the runtime sets them).
@@ -346,41 +361,15 @@ impl App {
         let mut app = App {
             host: clean(&host.into()),
             api: api.into(),
-            pane: Pane::Users,
-            store: UserStore::default(),
-            view: UsersView::default(),
-            users_total: None,
-            users_gen: 0,
-            loading: None,
-            users_error: None,
-            groups: Vec::new(),
-            groups_gen: 0,
-            groups_loading: false,
-            groups_error: None,
-            groups_selected: 0,
-            groups_query: String::new(),
-            groups_shown: Vec::new(),
-            groups_offset: 0,
-            text_scroll: [0, 0],
-            modals: Vec::new(),
-            mode: InputMode::Normal,
-            input: Input::default(),
+            panes: registry(),
+            active: 0,
+            overlays: Vec::new(),
+            dir: Directory::default(),
+            queue: Queue::default(),
+            log: Log::default(),
+            command: None,
             history: Vec::new(),
-            history_pos: None,
-            log: VecDeque::new(),
-            log_visible: true,
-            log_height: 6,
-            flash: None,
-            lookup_gen: 0,
-            lookup_in_flight: None,
-            not_found: HashSet::new(),
-            fetching: HashSet::new(),
             budget: None,
-            queue_status: "idle".into(),
-            marks: HashSet::new(),
-            queue: super::queue::QueueState::default(),
-            reports: ReportsPane::default(),
-            policies: PoliciesPane::new(),
             theme,
             themes,
             paths: crate::env::Paths::under(std::path::Path::new(".scimitar")),
@@ -394,54 +383,80 @@ impl App {
         app
     }
 
-    /// The effects to run when the console opens: load users and groups.
+    /// The effects to run when the console opens: every pane loads what it shows.
     pub fn start(&mut self) -> Vec<Effect> {
-        let mut fx = self.refresh_users();
-        fx.extend(self.refresh_groups());
-        fx
+        self.broadcast(&Note::Refresh)
     }
 
     /// Is anything in flight that a spinner shows?
     pub fn busy(&self) -> bool {
-        self.loading.is_some()
-            || self.groups_loading
-            || self.lookup_in_flight.is_some()
-            || !self.fetching.is_empty()
-            || self.queue.running()
-            || self.reports.loading
-            || self.reports.exporting
-            || self.policies.computing.is_some()
-            || self.policies.applying.is_some()
+        self.queue.running() || self.panes.iter().any(|p| p.busy()) || self.overlays.iter().any(|o| o.busy())
     }
 
     pub fn push_log(&mut self, level: Level, text: impl Into<String>) {
-        let text = clean(&text.into());
-        self.flash = Some((level, text.clone()));
-        self.log.push_back(LogEntry::now(level, text));
-        while self.log.len() > LOG_CAP {
-            self.log.pop_front();
+        self.log.push(level, text);
+    }
+
+    /// The pane of this type (every registered pane is there from the start).
+    pub fn pane<T: Component>(&self) -> &T {
+        self.panes.iter().find_map(|p| p.downcast_ref::<T>()).expect("a registered pane")
+    }
+
+    pub fn pane_mut<T: Component>(&mut self) -> &mut T {
+        self.panes.iter_mut().find_map(|p| p.downcast_mut::<T>()).expect("a registered pane")
+    }
+
+    /// The top overlay, if it is a `T`.
+    pub fn top<T: Component>(&self) -> Option<&T> {
+        self.overlays.last().and_then(|o| o.downcast_ref::<T>())
+    }
+
+    /// The topmost open overlay of type `T`.
+    pub fn overlay<T: Component>(&self) -> Option<&T> {
+        self.overlays.iter().rev().find_map(|o| o.downcast_ref::<T>())
+    }
+
+    /// The active pane's title (`Users`, ...).
+    pub fn pane_title(&self) -> Cow<'static, str> {
+        self.panes[self.active].title()
+    }
+
+    pub fn mode(&self) -> InputMode {
+        if self.command.is_some() {
+            InputMode::Command
+        } else if self.panes[self.active].input().is_some() {
+            InputMode::Filter
+        } else {
+            InputMode::Normal
         }
     }
 
-    fn refresh_users(&mut self) -> Vec<Effect> {
-        self.users_gen += 1;
-        let staged = if self.store.is_empty() { None } else { Some(Vec::new()) };
-        self.loading = Some(Loading { generation: self.users_gen, loaded: 0, total: None, staged });
-        self.users_error = None;
-        self.not_found.clear();
-        vec![Effect::LoadUsers { generation: self.users_gen }]
+    /// The line edited at the bottom of the screen: the command line, or the active pane's filter.
+    pub fn input(&self) -> Option<&Input> {
+        match &self.command {
+            Some(c) => Some(&c.input),
+            None => self.panes[self.active].input(),
+        }
     }
 
-    fn refresh_groups(&mut self) -> Vec<Effect> {
-        self.groups_gen += 1;
-        self.groups_loading = true;
-        self.groups_error = None;
-        vec![Effect::LoadGroups { generation: self.groups_gen }]
+    /// What components draw with.
+    pub fn view(&self) -> View<'_> {
+        View {
+            theme: &self.theme,
+            dir: &self.dir,
+            queue: &self.queue,
+            paths: &self.paths,
+            spinner: super::render::SPINNER[self.spinner % super::render::SPINNER.len()],
+        }
     }
 
-    /// Rows of the Users table that fit on screen (the same layout the renderer uses).
-    pub fn table_rows(&self) -> usize {
-        super::render::list_height(self) as usize
+    /// The body of the panes on screen (the same layout the renderer uses).
+    pub fn body_area(&self) -> Rect {
+        super::render::areas(self, self.screen()).body
+    }
+
+    fn screen(&self) -> Rect {
+        Rect::new(0, 0, self.size.0, self.size.1)
     }
 
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
@@ -454,259 +469,129 @@ impl App {
             }
             Msg::Resize(w, h) => {
                 self.size = (w, h);
-                let rows = self.table_rows();
-                self.view.scroll_into_view(rows);
                 vec![]
             }
             Msg::Tick => {
                 self.spinner = self.spinner.wrapping_add(1);
                 vec![]
             }
-            Msg::UsersPage { generation, items, total } => {
-                let Some(l) = self.loading.as_mut().filter(|l| l.generation == generation) else { return vec![] };
-                l.loaded += items.len() as u64;
-                l.total = Some(total);
-                match l.staged.as_mut() {
-                    Some(st) => st.extend(items),
-                    None => {
-                        self.users_total = Some(total);
-                        let added = self.store.extend(items);
-                        self.view.added(&self.store, added);
-                    }
-                }
-                vec![]
-            }
-            Msg::UsersDone { generation, error } => {
-                let Some(l) = self.loading.take_if(|l| l.generation == generation) else { return vec![] };
-                if let Some(e) = error {
-                    self.users_error = Some(clean(&e));
-                    self.push_log(Level::Error, format!("loading users failed after {}: {e}", l.loaded));
-                    return vec![];
-                }
-                if let Some(st) = l.staged {
-                    self.swap_in(st);
-                }
-                self.users_total = Some(l.total.unwrap_or(l.loaded).max(self.store.len() as u64));
-                self.push_log(Level::Info, format!("loaded {} users", super::render::thousands(self.store.len() as u64)));
-                vec![]
-            }
-            Msg::GroupsLoaded { generation, result } => {
-                if generation != self.groups_gen {
-                    return vec![];
-                }
-                self.groups_loading = false;
-                match result {
-                    Ok(gs) => {
-                        let keep = self.groups.get(self.groups_selected).map(|g| g.id.clone());
-                        self.groups = gs
-                            .into_iter()
-                            .map(|g| GroupRow { id: clean(g.id()), name: clean(g.name()), members: g.member_ids().map(clean).collect() })
-                            .collect();
-                        self.groups.sort_by_key(|g| g.name.to_lowercase());
-                        self.groups_selected = keep.and_then(|k| self.groups.iter().position(|g| g.id == k)).unwrap_or(0);
-                        self.refilter_groups();
-                        self.modals.retain(|m| !matches!(m, Modal::GroupMembers { .. }));
-                    }
-                    Err(e) => {
-                        self.groups_error = Some(clean(&e));
-                        self.push_log(Level::Error, format!("loading groups failed: {e}"));
-                    }
-                }
-                vec![]
-            }
-            Msg::EmailLookup { generation, email, result } => {
-                if self.lookup_in_flight.as_deref() == Some(email.as_str()) {
-                    self.lookup_in_flight = None;
-                }
-                if generation != self.lookup_gen {
-                    return vec![];
-                }
-                match result {
-                    Ok(Some(u)) => {
-                        self.push_log(Level::Ok, format!("found {email} through SCIM: {} ({})", u.label(), u.id()));
-                        let idx = self.merge_user(u);
-                        self.view.select_row(&self.store, idx);
-                        self.sync_input_with_query();
-                        self.view.scroll_into_view(self.table_rows());
-                    }
-                    Ok(None) => {
-                        self.not_found.insert(email.clone());
-                        self.push_log(Level::Warn, format!("no user with email {email} (looked up through SCIM)"));
-                    }
-                    Err(e) => self.push_log(Level::Error, format!("looking up {email} failed: {e}")),
-                }
-                vec![]
-            }
-            Msg::UserFetched { id, result } => {
-                self.fetching.remove(&id);
-                match result {
-                    Ok(u) => {
-                        let idx = self.merge_user(u);
-                        self.jump_to_row(idx);
-                    }
-                    Err(e) => self.push_log(Level::Error, format!("fetching user {id} failed: {e}")),
-                }
-                vec![]
-            }
-            Msg::LookupDue { generation, email } => {
-                if generation != self.lookup_gen || self.mode_query_email().as_deref() != Some(email.as_str()) {
-                    return vec![];
-                }
-                if !self.view.filtered.is_empty() || self.not_found.contains(&email) {
-                    return vec![];
-                }
-                self.start_lookup(email)
-            }
             Msg::Budget(b) => {
                 self.budget = b;
                 vec![]
             }
             Msg::Log(e) => {
-                let e = LogEntry { text: clean(&e.text), ..e };
-                self.flash = Some((e.level, e.text.clone()));
-                self.log.push_back(e);
-                while self.log.len() > LOG_CAP {
-                    self.log.pop_front();
-                }
+                self.log.push_entry(e);
                 vec![]
             }
-            Msg::BatchLoaded(b) => self.batch_loaded(b),
-            // A policy apply runs its own batches; the queue view follows the batch it started.
-            Msg::Queue(ev) if self.policies.applying.is_some() => {
-                let what = format!("policy {}", self.policies.applying.clone().unwrap_or_default());
-                self.mirror_event(&ev, &what);
-                self.apply_queue_event(ev)
-            }
-            Msg::Queue(ev) => self.queue_event(ev),
-            Msg::QueueFailed(e) => self.queue_failed(e),
-            Msg::Unfinished(offers) => self.offer_resume(offers),
-            Msg::ReportsLoaded { generation, result } => self.reports_loaded(generation, result),
-            Msg::ReportsExported { count, result } => self.reports_exported(count, result),
-            Msg::PoliciesListed(list) => self.policies_listed(list),
-            Msg::PlanComputed { generation, name, result } => self.plan_computed(generation, name, result),
-            Msg::ApplyDone { name, result } => self.apply_done(name, result),
+            msg => self.route_msg(msg),
         }
     }
 
-    /// Replace the store with a completed reload, keeping sort, filters and the selected user.
-    fn swap_in(&mut self, users: Vec<User>) {
-        let keep = self.view.selected_index().map(|i| self.store.rows[i as usize].id.clone());
-        // Overlays point at store rows; re-point them by id after the swap.
-        let modal_ids: Vec<Option<Box<str>>> = self
-            .modals
-            .iter()
-            .map(|m| match m {
-                Modal::UserDetail { idx, .. } => Some(self.store.rows[*idx as usize].id.clone()),
-                _ => None,
-            })
-            .collect();
-        let (sort, desc, show, query) = (self.view.sort, self.view.descending, self.view.show, self.view.query().to_string());
-        self.store.clear();
-        self.view = UsersView::default();
-        self.view.show = show;
-        let added = self.store.extend(users);
-        self.view.added(&self.store, added);
-        if sort.is_some() {
-            self.view.set_sort(&self.store, sort, desc);
-        }
-        self.view.set_query(&self.store, &query);
-        if let Some(idx) = keep.and_then(|id| self.store.index_of(&id))
-            && let Some(p) = self.view.filtered.iter().position(|&i| i == idx)
-        {
-            self.view.selected = p;
-        }
-        self.view.scroll_into_view(self.table_rows());
-        let store = &self.store;
-        let mut ids = modal_ids.into_iter();
-        self.modals.retain_mut(|m| match (m, ids.next().flatten()) {
-            (Modal::UserDetail { idx, .. }, Some(id)) => match store.index_of(&id) {
-                Some(i) => {
-                    *idx = i;
-                    true
+    /// Offer a runtime result to the panes, then the overlays, then the action queue.
+    #[allow(clippy::result_large_err)]
+    fn route_msg(&mut self, mut msg: Msg) -> Vec<Effect> {
+        for i in 0..self.panes.len() {
+            let (r, reqs) = self.in_pane(i, |p, ctx| p.update(msg, ctx));
+            match r {
+                Ok(mut fx) => {
+                    fx.extend(self.run(Origin::Pane(i), reqs));
+                    return fx;
                 }
-                None => false,
-            },
-            _ => true,
-        });
-    }
-
-    fn merge_user(&mut self, u: User) -> u32 {
-        let (idx, new) = self.store.upsert(u);
-        if new {
-            self.view.added(&self.store, vec![idx]);
-            self.users_total = Some(self.users_total.unwrap_or(0).max(self.store.len() as u64));
-        } else {
-            self.view.changed(&self.store);
+                Err(m) => msg = m,
+            }
         }
-        idx
-    }
-
-    /// Close overlays, switch to Users and select a row.
-    fn jump_to_row(&mut self, idx: u32) {
-        self.modals.clear();
-        self.pane = Pane::Users;
-        self.view.select_row(&self.store, idx);
-        self.sync_input_with_query();
-        self.view.scroll_into_view(self.table_rows());
-    }
-
-    fn sync_input_with_query(&mut self) {
-        if self.view.query().is_empty() && self.mode != InputMode::Command {
-            self.input.reset();
+        for i in (0..self.overlays.len()).rev() {
+            let (r, reqs) = self.in_overlay(i, |o, ctx| o.update(msg, ctx));
+            match r {
+                Ok(mut fx) => {
+                    fx.extend(self.run_overlay(i, reqs));
+                    return fx;
+                }
+                Err(m) => msg = m,
+            }
         }
+        let (r, reqs) = self.in_app(|ctx| super::queue::on_msg(msg, ctx));
+        let mut fx = r.unwrap_or_default();
+        fx.extend(self.run(Origin::App, reqs));
+        fx
     }
 
-    /// Was this email looked up through SCIM and not found?
-    pub fn not_found_contains(&self, email: &str) -> bool {
-        self.not_found.contains(email)
+    /// Run `f` on pane `i` with a context over the shared state.
+    fn in_pane<R>(&mut self, i: usize, f: impl FnOnce(&mut dyn Component, &mut Ctx) -> R) -> (R, Vec<Request>) {
+        let area = self.body_area();
+        let App { panes, dir, queue, log, paths, .. } = self;
+        let mut ctx = Ctx::new(dir, queue, log, area, paths);
+        let r = f(panes[i].as_mut(), &mut ctx);
+        (r, ctx.requests)
     }
 
-    fn mode_query_email(&self) -> Option<String> {
-        looks_like_email(self.view.query())
+    fn in_overlay<R>(&mut self, i: usize, f: impl FnOnce(&mut dyn Component, &mut Ctx) -> R) -> (R, Vec<Request>) {
+        let area = self.screen();
+        let App { overlays, dir, queue, log, paths, .. } = self;
+        let mut ctx = Ctx::new(dir, queue, log, area, paths);
+        let r = f(overlays[i].as_mut(), &mut ctx);
+        (r, ctx.requests)
     }
 
-    fn start_lookup(&mut self, email: String) -> Vec<Effect> {
-        if self.lookup_in_flight.as_deref() == Some(email.as_str()) {
-            return vec![];
+    fn in_app<R>(&mut self, f: impl FnOnce(&mut Ctx) -> R) -> (R, Vec<Request>) {
+        let area = self.body_area();
+        let App { dir, queue, log, paths, .. } = self;
+        let mut ctx = Ctx::new(dir, queue, log, area, paths);
+        let r = f(&mut ctx);
+        (r, ctx.requests)
+    }
+
+    /// Requests of overlay `i`: its own `Close` first (so the stack's indices hold), then the rest.
+    fn run_overlay(&mut self, i: usize, mut reqs: Vec<Request>) -> Vec<Effect> {
+        if reqs.iter().any(|r| matches!(r, Request::Close)) {
+            self.overlays.remove(i);
+            reqs.retain(|r| !matches!(r, Request::Close));
         }
-        self.lookup_gen += 1;
-        self.lookup_in_flight = Some(email.clone());
-        self.push_log(Level::Info, format!("{email} is not loaded; looking it up through SCIM"));
-        vec![Effect::LookupEmail { generation: self.lookup_gen, email }]
+        self.run(Origin::Overlay, reqs)
     }
 
-    fn on_key(&mut self, k: KeyEvent) -> Vec<Effect> {
-        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
-            return self.quit();
-        }
-        // Like Ctrl-c, Ctrl-z works everywhere: while typing, in overlays, in dialogs.
-        if k.code == KeyCode::Char('z') && k.modifiers.contains(KeyModifiers::CONTROL) {
-            return self.run_cmd(Cmd::Suspend);
-        }
-        let before = self.pane;
-        let mut fx = self.dispatch_key(k);
-        if self.pane != before {
-            fx.extend(self.pane_entered());
+    /// Do what a component asked, in order.
+    fn run(&mut self, origin: Origin, reqs: Vec<Request>) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        for r in reqs {
+            match r {
+                Request::Open(c) => self.overlays.push(c),
+                Request::Close => {}
+                Request::CloseAll(t) => self.overlays.retain(|o| (o.as_ref() as &dyn Any).type_id() != t),
+                Request::CloseOverlays => self.overlays.clear(),
+                Request::FocusSelf => {
+                    if let Origin::Pane(i) = origin {
+                        fx.extend(self.focus(i));
+                    }
+                }
+                Request::Note(n) => fx.extend(self.broadcast(&n)),
+                Request::Help => self.open_help(),
+                Request::Quit => fx.extend(self.quit()),
+            }
         }
         fx
     }
 
-    fn dispatch_key(&mut self, k: KeyEvent) -> Vec<Effect> {
-        match self.mode {
-            InputMode::Filter | InputMode::Command => return self.on_input_key(k),
-            InputMode::Normal => {}
+    /// Tell every pane.
+    fn broadcast(&mut self, n: &Note) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        for i in 0..self.panes.len() {
+            let (r, reqs) = self.in_pane(i, |p, ctx| p.notify(n, ctx));
+            fx.extend(r);
+            fx.extend(self.run(Origin::Pane(i), reqs));
         }
-        if matches!(self.modals.last(), Some(Modal::ConfirmApply { .. })) {
-            return self.on_confirm_key(k);
+        fx
+    }
+
+    /// Bring pane `i` to the front; it loads what it shows the first time.
+    fn focus(&mut self, i: usize) -> Vec<Effect> {
+        if i == self.active || i >= self.panes.len() {
+            return vec![];
         }
-        if !self.modals.is_empty() {
-            return self.on_modal_key(k);
-        }
-        if self.pane == Pane::Reports && self.reports.focus.is_some() {
-            return self.on_report_filter_key(k);
-        }
-        let Some(cmd) = keys::lookup(self.pane.keys(), &k) else { return vec![] };
-        self.run_cmd(cmd)
+        self.active = i;
+        let (mut fx, reqs) = self.in_pane(i, |p, ctx| p.entered(ctx));
+        fx.extend(self.run(Origin::Pane(i), reqs));
+        fx
     }
 
     fn quit(&mut self) -> Vec<Effect> {
@@ -714,345 +599,123 @@ impl App {
         vec![Effect::Quit]
     }
 
-    pub fn run_cmd(&mut self, cmd: Cmd) -> Vec<Effect> {
-        let page = self.table_rows().max(1) as isize;
-        match cmd {
-            Cmd::Quit if self.queue_quit_guard() => {}
-            Cmd::Quit => return self.quit(),
-            Cmd::Help => self.modals.push(Modal::Help { scroll: 0 }),
-            Cmd::Suspend => return vec![Effect::Suspend],
-            Cmd::CommandLine => {
-                self.mode = InputMode::Command;
-                self.input.reset();
-                self.history_pos = None;
-            }
-            Cmd::Refresh => {
-                let mut fx = self.refresh_users();
-                fx.extend(self.refresh_groups());
-                self.push_log(Level::Info, "reloading users and groups");
-                return fx;
-            }
-            Cmd::NextPane => self.pane = Pane::ALL[(self.pane.index() + 1) % 4],
-            Cmd::PrevPane => self.pane = Pane::ALL[(self.pane.index() + 3) % 4],
-            Cmd::Pane(n) => self.pane = Pane::ALL[n as usize % 4],
-            Cmd::ToggleLog => self.log_visible = !self.log_visible,
-            Cmd::LogGrow => {
-                self.log_visible = true;
-                self.log_height = (self.log_height + 2).min(self.size.1.saturating_sub(6).max(3));
-            }
-            Cmd::LogShrink => {
-                if self.log_height <= 3 {
-                    self.log_visible = false;
-                } else {
-                    self.log_height -= 2;
-                }
-            }
-            Cmd::Down => self.move_sel(1),
-            Cmd::Up => self.move_sel(-1),
-            Cmd::PageDown => self.move_sel(page),
-            Cmd::PageUp => self.move_sel(-page),
-            Cmd::Top => self.move_sel(isize::MIN / 2),
-            Cmd::Bottom => self.move_sel(isize::MAX / 2),
-            Cmd::Open => return self.open(),
-            Cmd::Back => {
-                if self.pane == Pane::Groups && !self.groups_query.is_empty() {
-                    self.set_groups_query("");
-                } else if self.pane == Pane::Users && !self.view.query().is_empty() {
-                    self.input.reset();
-                    self.view.set_query(&self.store, "");
-                } else if self.pane == Pane::Users && !self.marks.is_empty() {
-                    return self.queue_cmd(Cmd::ClearMarks);
-                }
-            }
-            Cmd::Filter if self.pane == Pane::Reports => self.reports.focus = Some(0),
-            Cmd::Filter => {
-                if self.pane == Pane::Users {
-                    self.mode = InputMode::Filter;
-                    self.input = Input::new(self.input.value().to_string());
-                } else if self.pane == Pane::Groups {
-                    // The input line edits the Groups filter; the Users one is put back after.
-                    self.mode = InputMode::Filter;
-                    self.input = Input::new(self.groups_query.clone());
-                }
-            }
-            Cmd::SortNext => {
-                let next = match self.view.sort {
-                    None => Some(Column::Name),
-                    Some(c) => {
-                        let i = Column::ALL.iter().position(|x| *x == c).unwrap();
-                        Column::ALL.get(i + 1).copied()
-                    }
-                };
-                self.view.set_sort(&self.store, next, false);
-                self.view.scroll_into_view(self.table_rows());
-            }
-            Cmd::SortReverse => {
-                let col = self.view.sort.or(Some(Column::Name));
-                self.view.set_sort(&self.store, col, !self.view.descending);
-                self.view.scroll_into_view(self.table_rows());
-            }
-            Cmd::CycleShow => {
-                self.view.set_show(&self.store, self.view.show.next());
-                self.view.scroll_into_view(self.table_rows());
-            }
-            Cmd::CopyEmail | Cmd::CopyId => return self.copy(cmd == Cmd::CopyId),
-            Cmd::Export | Cmd::Apply | Cmd::Rerun | Cmd::FocusLeft | Cmd::FocusRight => return self.pane_cmd(cmd),
-            _ => return self.queue_cmd(cmd),
+    fn on_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        let key = normalize(&k);
+        // Ctrl-c and Ctrl-z work everywhere: while typing, in overlays, in dialogs.
+        if key == (KeyCode::Char('c'), C) {
+            return self.quit();
         }
-        vec![]
-    }
-
-    /// The body of the panes on screen (the same layout the renderer uses).
-    pub fn body_area(&self) -> ratatui::layout::Rect {
-        super::render::areas(self, ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1)).body
-    }
-
-    /// A pane came to the front: load what it shows the first time.
-    fn pane_entered(&mut self) -> Vec<Effect> {
-        match self.pane {
-            Pane::Reports if !self.reports.started => self.run_report_query(),
-            Pane::Policies if !self.policies.listed => vec![Effect::ListPolicies],
-            _ => vec![],
+        if key == (KeyCode::Char('z'), C) {
+            return vec![Effect::Suspend];
         }
-    }
-
-    /// Keys only the Reports and Policies panes have.
-    fn pane_cmd(&mut self, cmd: Cmd) -> Vec<Effect> {
-        match (self.pane, cmd) {
-            (Pane::Reports, Cmd::Export) => self.export_reports(),
-            (Pane::Reports, Cmd::Rerun) => self.run_report_query(),
-            (Pane::Policies, Cmd::Rerun) => self.recompute_plan(),
-            (Pane::Policies, Cmd::Apply) => self.confirm_apply(),
-            (Pane::Policies, Cmd::FocusLeft) => {
-                self.policies.focus_plan = false;
-                vec![]
-            }
-            (Pane::Policies, Cmd::FocusRight) => {
-                self.policies.focus_plan = self.policies.plan.is_some();
-                vec![]
-            }
-            _ => vec![],
+        if self.command.is_some() {
+            return self.command_key(k);
         }
-    }
-
-    /// The selected group's position among the shown ones.
-    pub fn groups_pos(&self) -> Option<usize> {
-        self.groups_shown.iter().position(|&i| i == self.groups_selected)
-    }
-
-    /// Show the groups whose name contains the filter (any case); keep the selection when it is
-    /// still shown, else select the first shown group.
-    pub fn refilter_groups(&mut self) {
-        let q = self.groups_query.to_lowercase();
-        self.groups_shown = (0..self.groups.len()).filter(|&i| q.is_empty() || self.groups[i].name.to_lowercase().contains(&q)).collect();
-        if self.groups_pos().is_none() {
-            self.groups_selected = self.groups_shown.first().copied().unwrap_or(self.groups.len());
-            self.groups_offset = 0;
-        }
-    }
-
-    fn set_groups_query(&mut self, q: &str) {
-        self.groups_query = q.to_string();
-        self.refilter_groups();
-    }
-
-    fn move_sel(&mut self, delta: isize) {
-        let h = self.table_rows();
-        match self.pane {
-            Pane::Users => self.view.move_by(delta, h),
-            Pane::Groups => {
-                let n = self.groups_shown.len();
-                if n == 0 {
-                    return;
-                }
-                let pos = self.groups_pos().unwrap_or(0);
-                let pos = (pos as isize).saturating_add(delta).clamp(0, n as isize - 1) as usize;
-                self.groups_selected = self.groups_shown[pos];
-                self.groups_offset = visible_offset(pos, self.groups_offset, h, n);
+        if let Some(i) = self.overlays.len().checked_sub(1) {
+            let (h, reqs) = self.in_overlay(i, |o, ctx| o.handle_key(&k, ctx));
+            let mut fx = self.run_overlay(i, reqs);
+            match h {
+                Handled::Consumed(more) => fx.extend(more),
+                Handled::Ignored if key == (KeyCode::Char('?'), N) => self.open_help(),
+                Handled::Ignored => {}
             }
-            Pane::Policies => {
-                let h = super::policies::list_height(self.body_area());
-                self.policies.move_by(delta, h);
-            }
-            Pane::Reports => {
-                let h = super::reports::table_height(self.body_area());
-                self.reports.move_by(delta, h);
-            }
-        }
-    }
-
-    fn open(&mut self) -> Vec<Effect> {
-        match self.pane {
-            Pane::Users => {
-                if let Some(idx) = self.view.selected_index() {
-                    self.modals.push(Modal::UserDetail { idx, scroll: 0 });
-                }
-            }
-            Pane::Groups if self.groups_selected < self.groups.len() => {
-                self.modals.push(Modal::GroupMembers { group: self.groups_selected, selected: 0, offset: 0 });
-            }
-            Pane::Reports if self.reports.selected_row().is_some() => {
-                self.modals.push(Modal::ReportDetail { idx: self.reports.selected, scroll: 0 });
-            }
-            Pane::Policies => return self.policies_open(),
-            _ => {}
-        }
-        vec![]
-    }
-
-    fn copy(&mut self, id: bool) -> Vec<Effect> {
-        let (what, text) = match (self.modals.last(), self.pane) {
-            (Some(Modal::UserDetail { idx, .. }), _) => self.user_copy_text(*idx, id),
-            (Some(Modal::GroupMembers { group, selected, .. }), _) => {
-                let Some(mid) = self.groups.get(*group).and_then(|g| g.members.get(*selected)) else { return vec![] };
-                match self.store.index_of(mid) {
-                    Some(i) => self.user_copy_text(i, id),
-                    None => ("id", mid.clone()),
-                }
-            }
-            (Some(_), _) => return vec![],
-            (None, Pane::Users) => match self.view.selected_index() {
-                Some(i) => self.user_copy_text(i, id),
-                None => return vec![],
-            },
-            (None, Pane::Groups) => match self.groups.get(self.groups_selected) {
-                Some(g) => ("group id", g.id.clone()),
-                None => return vec![],
-            },
-            (None, _) => return vec![],
-        };
-        if text.is_empty() {
-            self.push_log(Level::Warn, format!("nothing to copy: no {what}"));
-            return vec![];
-        }
-        self.push_log(Level::Ok, format!("copied {what} {text} to the clipboard (OSC 52)"));
-        vec![Effect::Copy(text)]
-    }
-
-    fn user_copy_text(&self, idx: u32, id: bool) -> (&'static str, String) {
-        let r = &self.store.rows[idx as usize];
-        if id || r.email.is_empty() { ("id", r.id.to_string()) } else { ("email", r.email.to_string()) }
-    }
-
-    fn on_modal_key(&mut self, k: KeyEvent) -> Vec<Effect> {
-        if let Some(fx) = self.queue_modal_key(&k) {
             return fx;
         }
-        let Some(cmd) = keys::lookup_overlay(&k) else { return vec![] };
-        let page = (self.size.1 as isize / 2).max(1);
-        let delta = match cmd {
-            Cmd::Down => 1,
-            Cmd::Up => -1,
-            Cmd::PageDown => page,
-            Cmd::PageUp => -page,
-            Cmd::Top => isize::MIN / 2,
-            Cmd::Bottom => isize::MAX / 2,
-            Cmd::Back => {
-                self.modals.pop();
-                return vec![];
-            }
-            Cmd::Quit => return self.quit(),
-            Cmd::Help => {
-                if !matches!(self.modals.last(), Some(Modal::Help { .. })) {
-                    self.modals.push(Modal::Help { scroll: 0 });
-                }
-                return vec![];
-            }
-            Cmd::CopyEmail | Cmd::CopyId => return self.copy(cmd == Cmd::CopyId),
-            Cmd::Open => return self.modal_open(),
-            _ => return vec![],
-        };
-        let members_h = super::render::members_height(self) as usize;
-        let groups = &self.groups;
-        match self.modals.last_mut() {
-            Some(Modal::Help { scroll })
-            | Some(Modal::UserDetail { scroll, .. })
-            | Some(Modal::ReportDetail { scroll, .. })
-            | Some(Modal::PolicyChange { scroll, .. }) => {
-                *scroll = (*scroll as isize).saturating_add(delta).clamp(0, 500) as u16;
-            }
-            Some(Modal::GroupMembers { group, selected, offset }) => {
-                let n = groups.get(*group).map_or(0, |g| g.members.len());
-                if n > 0 {
-                    *selected = (*selected as isize).saturating_add(delta).clamp(0, n as isize - 1) as usize;
-                    *offset = visible_offset(*selected, *offset, members_h, n);
-                }
-            }
-            Some(_) | None => {}
+        let i = self.active;
+        let (h, reqs) = self.in_pane(i, |p, ctx| p.handle_key(&k, ctx));
+        let mut fx = self.run(Origin::Pane(i), reqs);
+        match h {
+            Handled::Consumed(more) => fx.extend(more),
+            Handled::Ignored => fx.extend(self.global_key(&k)),
         }
-        vec![]
+        fx
     }
 
-    fn modal_open(&mut self) -> Vec<Effect> {
-        let Some(Modal::GroupMembers { group, selected, .. }) = self.modals.last() else { return vec![] };
-        let Some(id) = self.groups.get(*group).and_then(|g| g.members.get(*selected)).cloned() else { return vec![] };
-        match self.store.index_of(&id) {
-            Some(idx) => {
-                self.jump_to_row(idx);
-                vec![]
-            }
-            None => {
-                if crate::scim::types::check_id(&id).is_err() {
-                    self.push_log(Level::Warn, format!("member {id} has no usable user id"));
-                    return vec![];
-                }
-                self.fetching.insert(id.clone());
-                self.push_log(Level::Info, format!("user {id} is not loaded; fetching it"));
-                vec![Effect::FetchUser { id }]
-            }
+    fn global_key(&mut self, k: &KeyEvent) -> Vec<Effect> {
+        if let (KeyCode::Char(c @ '1'..='9'), m) = normalize(k)
+            && m == N
+        {
+            return self.focus(c as usize - '1' as usize);
         }
-    }
-
-    /// Keys while the Groups filter is edited: as the Users filter, without the email lookup.
-    fn on_groups_filter_key(&mut self, k: KeyEvent) -> Vec<Effect> {
-        match k.code {
-            KeyCode::Esc | KeyCode::Enter => {
-                if k.code == KeyCode::Esc {
-                    self.set_groups_query("");
-                }
-                self.mode = InputMode::Normal;
-                self.input = Input::new(self.view.query().to_string());
+        let Some(g) = lookup(GLOBAL, k) else { return vec![] };
+        let n = self.panes.len();
+        match g {
+            Global::Next => return self.focus((self.active + 1) % n),
+            Global::Prev => return self.focus((self.active + n - 1) % n),
+            Global::CommandLine => self.command = Some(CommandLine::default()),
+            Global::Refresh => {
+                self.push_log(Level::Info, "reloading users and groups");
+                return self.broadcast(&Note::Refresh);
             }
-            KeyCode::Up | KeyCode::Down => self.move_sel(if k.code == KeyCode::Up { -1 } else { 1 }),
-            _ => {
-                self.input.handle_event(&Event::Key(k));
-                if self.input.value() != self.groups_query {
-                    let q = self.input.value().to_string();
-                    self.set_groups_query(&q);
+            Global::QueueView => {
+                if self.overlay::<super::queue_view::QueueView>().is_none() {
+                    self.overlays.push(Box::new(super::queue_view::QueueView));
+                }
+            }
+            Global::ToggleLog => self.log.visible = !self.log.visible,
+            Global::LogGrow => {
+                self.log.visible = true;
+                self.log.height = (self.log.height + 2).min(self.size.1.saturating_sub(6).max(3));
+            }
+            Global::LogShrink => {
+                if self.log.height <= 3 {
+                    self.log.visible = false;
+                } else {
+                    self.log.height -= 2;
+                }
+            }
+            Global::Help => self.open_help(),
+            Global::Suspend => return vec![Effect::Suspend],
+            Global::Quit => {
+                if !self.queue.quit_guard(&mut self.log) {
+                    return self.quit();
                 }
             }
         }
         vec![]
     }
 
-    fn on_input_key(&mut self, k: KeyEvent) -> Vec<Effect> {
-        let filter = self.mode == InputMode::Filter;
-        if filter && self.pane == Pane::Groups {
-            return self.on_groups_filter_key(k);
+    /// The global keys as `?` lists them (the digits from the registry).
+    fn global_offers(&self) -> Vec<Offer> {
+        let titles: Vec<String> = self.panes.iter().map(|p| p.title().into_owned()).collect();
+        let digits =
+            Offer { label: Cow::Owned(format!("1-{}", self.panes.len())), hint: "", help: Cow::Owned(titles.join(", ")), now: true };
+        std::iter::once(digits).chain(offers(GLOBAL, |_| true)).collect()
+    }
+
+    /// `?`: every key of where the admin is (the overlays from the top, the pane), then movement,
+    /// the global keys, the input lines and the other panes' keys.
+    fn open_help(&mut self) {
+        if self.top::<super::help::Help>().is_some() {
+            return;
         }
-        match k.code {
-            KeyCode::Esc => {
-                self.mode = InputMode::Normal;
-                self.input.reset();
-                if filter {
-                    self.view.set_query(&self.store, "");
-                }
-                return vec![];
+        let v = self.view();
+        let mut sections: Vec<(String, Vec<Offer>)> = Vec::new();
+        for o in self.overlays.iter().rev() {
+            sections.push((o.title().into_owned(), o.keys(&v)));
+        }
+        let pane = &self.panes[self.active];
+        sections.push((format!("{} pane", pane.title()), pane.keys(&v)));
+        sections.push(("Moving".into(), offers(NAV, |_| true)));
+        sections.push(("Everywhere".into(), self.global_offers()));
+        let input = INPUT_HELP.iter().map(|(k, h)| Offer::new(k, "", h, true)).collect();
+        sections.push(("Filter and command line".into(), input));
+        for (i, p) in self.panes.iter().enumerate() {
+            if i != self.active {
+                sections.push((format!("{} pane", p.title()), p.keys(&v)));
             }
+        }
+        let title = pane.title().into_owned();
+        self.overlays.push(Box::new(super::help::Help::new(title, sections)));
+    }
+
+    fn command_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        let Some(cl) = self.command.as_mut() else { return vec![] };
+        match k.code {
+            KeyCode::Esc => self.command = None,
             KeyCode::Enter => {
-                self.mode = InputMode::Normal;
-                if filter {
-                    // Keep the filter; a full email with no local match is looked up right away.
-                    if let Some(email) = self.mode_query_email()
-                        && self.view.filtered.is_empty()
-                        && !self.not_found.contains(&email)
-                    {
-                        return self.start_lookup(email);
-                    }
-                    return vec![];
-                }
-                let line = self.input.value().trim().to_string();
-                self.input.reset();
+                let line = cl.input.value().trim().to_string();
+                self.command = None;
                 if !line.is_empty() {
                     self.history.retain(|h| *h != line);
                     self.history.push(line.clone());
@@ -1062,50 +725,28 @@ impl App {
                 }
                 return self.run_command_line(&line);
             }
-            KeyCode::Up | KeyCode::Down if filter => {
-                let h = self.table_rows();
-                self.view.move_by(if k.code == KeyCode::Up { -1 } else { 1 }, h);
-                return vec![];
-            }
             KeyCode::Up | KeyCode::Down => {
                 if self.history.is_empty() {
                     return vec![];
                 }
                 let n = self.history.len();
-                let pos = match (self.history_pos, k.code) {
+                let pos = match (cl.history_pos, k.code) {
                     (None, KeyCode::Up) => Some(n - 1),
                     (Some(p), KeyCode::Up) => Some(p.saturating_sub(1)),
                     (Some(p), _) if p + 1 < n => Some(p + 1),
                     _ => None,
                 };
-                self.history_pos = pos;
-                self.input = Input::new(pos.map(|p| self.history[p].clone()).unwrap_or_default());
-                return vec![];
+                cl.history_pos = pos;
+                cl.input = Input::new(pos.map(|p| self.history[p].clone()).unwrap_or_default());
             }
-            _ => {}
-        }
-        let before = self.input.value().len();
-        let changed = self.input.handle_event(&Event::Key(k));
-        if filter && (changed.is_some_and(|c| c.value) || before != self.input.value().len()) {
-            return self.filter_changed();
+            _ => {
+                cl.input.handle_event(&Event::Key(k));
+            }
         }
         vec![]
     }
 
-    fn filter_changed(&mut self) -> Vec<Effect> {
-        let q = self.input.value().to_string();
-        self.view.set_query(&self.store, &q);
-        self.lookup_gen += 1; // any pending debounce is now stale
-        if let Some(email) = self.mode_query_email()
-            && self.view.filtered.is_empty()
-            && !self.not_found.contains(&email)
-        {
-            return vec![Effect::Debounce { generation: self.lookup_gen, email, after: LOOKUP_DEBOUNCE }];
-        }
-        vec![]
-    }
-
-    /// Run one `:` command.
+    /// Run one `:` command: the app's own, a pane's title, else the first pane that knows it.
     pub fn run_command_line(&mut self, line: &str) -> Vec<Effect> {
         let mut parts = line.split_whitespace();
         let Some(cmd) = parts.next() else { return vec![] };
@@ -1113,23 +754,6 @@ impl App {
         let arg = arg.join(" ");
         match cmd {
             "q" | "q!" | "quit" | "exit" => return self.quit(),
-            "find" | "f" => {
-                let email = match normalize_email(&arg) {
-                    Ok(e) => e.to_lowercase(),
-                    Err(e) => {
-                        self.push_log(Level::Error, format!(":find {arg}: {e}"));
-                        return vec![];
-                    }
-                };
-                if let Some(idx) = self.store.find_email(&email) {
-                    self.jump_to_row(idx);
-                    self.push_log(Level::Ok, format!("found {email} in the loaded users"));
-                    return vec![];
-                }
-                self.pane = Pane::Users;
-                self.modals.clear();
-                return self.start_lookup(email);
-            }
             "theme" => {
                 if arg.is_empty() {
                     let names = self.themes.names().join(", ");
@@ -1143,58 +767,259 @@ impl App {
                     }
                     Err(e) => self.push_log(Level::Error, e),
                 }
+                return vec![];
             }
-            "refresh" | "reload" | "r" => return self.run_cmd(Cmd::Refresh),
-            "help" | "h" => self.modals.push(Modal::Help { scroll: 0 }),
-            "log" => self.log_visible = !self.log_visible,
-            "sort" => {
-                let (col, desc) = match arg.strip_prefix('-') {
-                    Some(c) => (c, true),
-                    None => (arg.as_str(), false),
-                };
-                if col.is_empty() || col == "none" {
-                    self.view.set_sort(&self.store, None, false);
-                } else {
-                    match Column::parse(col) {
-                        Some(c) => self.view.set_sort(&self.store, Some(c), desc),
-                        None => self.push_log(
-                            Level::Error,
-                            format!(":sort {col}: columns are name, username, email, title, department, active, id"),
-                        ),
-                    }
-                }
+            "refresh" | "reload" | "r" => {
+                self.push_log(Level::Info, "reloading users and groups");
+                return self.broadcast(&Note::Refresh);
             }
-            "show" => match arg.as_str() {
-                "all" => self.view.set_show(&self.store, Show::All),
-                "active" => self.view.set_show(&self.store, Show::Active),
-                "deactivated" | "inactive" => self.view.set_show(&self.store, Show::Deactivated),
-                _ => self.push_log(Level::Error, ":show all|active|deactivated"),
-            },
-            "users" | "groups" | "policies" | "reports" => {
-                self.pane = match cmd {
-                    "users" => Pane::Users,
-                    "groups" => Pane::Groups,
-                    "policies" => Pane::Policies,
-                    _ => Pane::Reports,
-                }
+            "help" | "h" => {
+                self.open_help();
+                return vec![];
             }
-            other => self
-                .push_log(Level::Error, format!(":{other}: unknown command; try find EMAIL, theme NAME, refresh, sort COL, show STATE, q")),
+            "log" => {
+                self.log.visible = !self.log.visible;
+                return vec![];
+            }
+            _ => {}
         }
+        if let Some(i) = self.panes.iter().position(|p| p.title().eq_ignore_ascii_case(cmd)) {
+            return self.focus(i);
+        }
+        for i in 0..self.panes.len() {
+            let (r, reqs) = self.in_pane(i, |p, ctx| p.command(cmd, &arg, ctx));
+            if let Some(mut fx) = r {
+                fx.extend(self.run(Origin::Pane(i), reqs));
+                return fx;
+            }
+        }
+        let mut known = vec!["theme NAME", "refresh"];
+        for p in &self.panes {
+            known.extend(p.commands());
+        }
+        known.push("q");
+        self.push_log(Level::Error, format!(":{cmd}: unknown command; try {}", known.join(", ")));
         vec![]
     }
 }
 
-/// A complete-looking email address (`local@domain.tld`), lowercased.
-pub fn looks_like_email(s: &str) -> Option<String> {
-    let s = s.trim();
-    let (local, domain) = s.split_once('@')?;
-    if local.is_empty() || s.contains(char::is_whitespace) || domain.contains('@') {
-        return None;
+#[cfg(test)]
+mod tests {
+    //! The router and the promise of the hint bars: every key a component handles is in its
+    //! keymap (so in its hint bar when it does something, and always in `?`).
+    use super::*;
+    use crate::tui::tests::{app_with, screen};
+    use crossterm::event::KeyModifiers;
+
+    fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+        app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
     }
-    let (host, tld) = domain.rsplit_once('.')?;
-    if host.is_empty() || tld.len() < 2 || !tld.chars().all(|c| c.is_ascii_alphabetic()) {
-        return None;
+
+    /// Every key worth trying: the printable ASCII characters, the named keys, and Ctrl with the
+    /// letters the keymaps use.
+    fn every_key() -> Vec<KeyEvent> {
+        let mut keys: Vec<KeyEvent> = (' '..='~').map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)).collect();
+        for code in [
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Backspace,
+            KeyCode::Left,
+            KeyCode::Right,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Home,
+            KeyCode::End,
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+            KeyCode::Delete,
+        ] {
+            keys.push(KeyEvent::new(code, KeyModifiers::NONE));
+        }
+        for c in ['a', 'd', 'e', 'u', 'w'] {
+            keys.push(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+        }
+        keys
     }
-    normalize_email(s).ok().map(|e| e.to_lowercase())
+
+    /// How a keymap's labels spell a key.
+    fn token(k: &KeyEvent) -> String {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        match k.code {
+            KeyCode::Char(' ') => "Space".into(),
+            KeyCode::Char(c) if ctrl => format!("C-{c}"),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::Enter => "Enter".into(),
+            KeyCode::Esc => "Esc".into(),
+            KeyCode::Tab => "Tab".into(),
+            KeyCode::BackTab => "S-Tab".into(),
+            KeyCode::Backspace => "⌫".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    fn listed(offers: &[Offer], tok: &str) -> bool {
+        offers.iter().any(|o| {
+            o.label.split(' ').flat_map(|w| std::iter::once(w).chain(w.split('/'))).any(|w| {
+                w == tok
+                    || (w == "0-9" && tok.len() == 1 && tok.chars().all(|c| c.is_ascii_digit()))
+                    || (w.starts_with("1-") && tok.len() == 1 && tok.chars().all(|c| ('1'..='9').contains(&c)))
+            })
+        })
+    }
+
+    /// For a fresh state made by `setup`, try every key on the component `at` picks out; a key it
+    /// consumes must be in its keys (or movement's). Components that take typed text are skipped
+    /// for the characters their help calls text.
+    fn check(name: &str, setup: &dyn Fn() -> App, overlay: bool) {
+        let nav = offers(NAV, |_| true);
+        for k in every_key() {
+            let mut app = setup();
+            let (h, offered) = if overlay {
+                let i = app.overlays.len() - 1;
+                let offered = app.overlays[i].keys(&app.view());
+                (app.in_overlay(i, |o, ctx| o.handle_key(&k, ctx)).0, offered)
+            } else {
+                let i = app.active;
+                let offered = app.panes[i].keys(&app.view());
+                (app.in_pane(i, |p, ctx| p.handle_key(&k, ctx)).0, offered)
+            };
+            if h == Handled::Ignored {
+                continue;
+            }
+            let tok = token(&k);
+            assert!(listed(&offered, &tok) || listed(&nav, &tok), "{name}: {tok} does something but is not in its keys: {offered:?}");
+        }
+    }
+
+    #[test]
+    fn every_key_a_component_handles_is_in_its_keymap() {
+        use crate::tui::{panes_tests, queue_tests};
+        let users = || app_with(30);
+        let pane = |n: char| {
+            move || {
+                let mut a = app_with(30);
+                press(&mut a, KeyCode::Char(n));
+                a
+            }
+        };
+        check("Users", &users, false);
+        check("Groups", &pane('2'), false);
+        check("Policies", &|| panes_tests::policies_app(panes_tests::plan(3)), false);
+        check("Reports", &panes_tests::fixed_reports_app, false);
+        let then = |setup: &dyn Fn() -> App, keys: &'static str| {
+            let mut a = setup();
+            for c in keys.chars() {
+                press(&mut a, if c == '\n' { KeyCode::Enter } else { KeyCode::Char(c) });
+            }
+            a
+        };
+        check("user detail", &|| then(&users, "j\n"), true);
+        check("members", &|| then(&users, "2\n"), true);
+        check("help", &|| then(&users, "?"), true);
+        check("confirm", &|| then(&users, "  d"), true);
+        check(
+            "queue view",
+            &|| {
+                let mut a = app_with(30);
+                queue_tests::running_batch(&mut a);
+                press(&mut a, KeyCode::Char('Q'));
+                a
+            },
+            true,
+        );
+        check("record detail", &|| then(&panes_tests::fixed_reports_app, "j\n"), true);
+        check("change detail", &|| then(&|| panes_tests::policies_app(panes_tests::plan(3)), "ljj\n"), true);
+        check("apply confirm", &|| then(&|| panes_tests::policies_app(panes_tests::plan(3)), "A"), true);
+        check("apply confirm, typed", &|| then(&|| panes_tests::policies_app(panes_tests::plan(30)), "A"), true);
+        check(
+            "resume",
+            &|| {
+                let mut a = app_with(30);
+                a.update(Msg::Unfinished(vec![crate::tui::queue::ResumeOffer {
+                    batch_id: "b-1".into(),
+                    description: "deactivate 2 users".into(),
+                    created: "2026-11-22 10:00:00".into(),
+                    open: 2,
+                    total: 2,
+                }]));
+                a
+            },
+            true,
+        );
+    }
+
+    #[test]
+    fn the_tab_bar_digits_tab_and_commands_come_from_the_registry() {
+        let mut app = app_with(10);
+        let titles: Vec<String> = app.panes.iter().map(|p| p.title().into_owned()).collect();
+        assert_eq!(titles, ["Users", "Groups", "Policies", "Reports"]);
+        let s = screen(&mut app, 80, 24);
+        let tabs = s.lines().next().unwrap();
+        for (i, t) in titles.iter().enumerate() {
+            assert!(tabs.contains(&format!("{} {t}", i + 1)), "{tabs}");
+        }
+        press(&mut app, KeyCode::Char('9'));
+        assert_eq!(app.pane_title(), "Users", "a digit past the registry does nothing");
+        app.run_command_line("reports");
+        assert_eq!(app.pane_title(), "Reports");
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.pane_title(), "Users", "Tab wraps around");
+        press(&mut app, KeyCode::BackTab);
+        assert_eq!(app.pane_title(), "Reports");
+    }
+
+    #[test]
+    fn a_modal_overlay_keeps_the_keys_and_question_mark_opens_help_over_it() {
+        let mut app = app_with(10);
+        press(&mut app, KeyCode::Enter);
+        assert!(app.top::<crate::tui::detail::UserDetail>().is_some());
+        // `2` is neither the detail view's nor given to the pane or the global keys under it.
+        press(&mut app, KeyCode::Char('2'));
+        press(&mut app, KeyCode::Char('d'));
+        assert_eq!(app.pane_title(), "Users");
+        assert_eq!(app.overlays.len(), 1);
+        press(&mut app, KeyCode::Char('?'));
+        let help = app.top::<crate::tui::help::Help>().expect("help over the detail view");
+        let names: Vec<&str> = help.sections.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(&names[..5], ["User detail", "Users pane", "Moving", "Everywhere", "Filter and command line"]);
+        assert!(names.contains(&"Groups pane") && names.contains(&"Reports pane"), "{names:?}");
+        press(&mut app, KeyCode::Char('?'));
+        assert_eq!(app.overlays.len(), 2, "one help at a time");
+        press(&mut app, KeyCode::Esc);
+        press(&mut app, KeyCode::Esc);
+        assert!(app.overlays.is_empty());
+        // A key the pane does not take goes to the global keymap.
+        press(&mut app, KeyCode::Char('2'));
+        assert_eq!(app.pane_title(), "Groups");
+    }
+
+    #[test]
+    fn hint_bars_offer_the_verbs_at_80_columns() {
+        // Issue 12: the Groups hint bar never listed + - R n.
+        let mut app = app_with(30);
+        press(&mut app, KeyCode::Char('2'));
+        let s = screen(&mut app, 80, 24);
+        for k in ["Enter members", "/ filter", "+ add", "- remove", "R rename", "n new", "? help"] {
+            assert!(s.contains(k), "{k}:\n{s}");
+        }
+        press(&mut app, KeyCode::Char('1'));
+        let s = screen(&mut app, 80, 24);
+        for k in ["Space mark", "d deactivate", "a reactivate"] {
+            assert!(s.contains(k), "{k}:\n{s}");
+        }
+        // `u` is offered only while something is marked.
+        assert!(!screen(&mut app, 200, 50).contains("u unmark"));
+        press(&mut app, KeyCode::Char(' '));
+        assert!(screen(&mut app, 200, 50).contains("u unmark"));
+    }
 }

@@ -1,23 +1,23 @@
 //! The "ask" half of yazi's ask/do split. A verb (`d`, `a`, `+`, `-`, `R`, `n`) builds actions,
-//! the gate (`queue::gate`) decides on them, and this dialog shows its decision and asks once:
-//! the gate's one-line summary, the count and the first few operations, what is skipped and why
-//! (protected, primary owner, bots, already as asked), and, above the confirmation threshold or
-//! the deactivation ceiling, a typed count. Only a confirmed dialog emits `Effect::RunBatch`, which
-//! carries the decision itself; a cancelled one emits nothing. Under `--read-only` the gate refuses
-//! and no dialog opens. The group-name prompt (`R`, `n`) lives here too.
+//! [`ask`] hands them to the gate (`queue::gate`), and this dialog shows its decision and asks
+//! once: the gate's one-line summary, the count and the first few operations, what is skipped
+//! and why (protected, primary owner, bots, already as asked), and, above the confirmation
+//! threshold or the deactivation ceiling, a typed count. Only a confirmed dialog emits
+//! `Effect::RunBatch`, which carries the decision itself; a cancelled one emits nothing. Under
+//! `--read-only` the gate refuses and no dialog opens.
 
-use super::app::{App, Effect, Level, Modal};
-use super::render::{block_for, overlay_area};
+use super::app::{Effect, Level};
+use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
+use super::render::block;
 use crate::queue::{Action, Decision, Knowledge};
 use crate::sanitize::clean;
-use crossterm::event::{Event, KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
-use tui_input::Input;
-use tui_input::backend::crossterm::EventHandler;
+use std::borrow::Cow;
 
 /// How many targets the dialog names before "… and N more".
 pub const FIRST: usize = 5;
@@ -106,267 +106,157 @@ impl Confirm {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum PromptKind {
-    RenameGroup {
-        id: String,
-        from: String,
-    },
-    /// The new group's members (the marked users).
-    CreateGroup {
-        members: Vec<String>,
-    },
-}
-
-/// A one-line text prompt (tui-input), e.g. a group's new name.
-#[derive(Clone, Debug)]
-pub struct Prompt {
-    pub kind: PromptKind,
-    pub input: Input,
-}
-
-impl Prompt {
-    pub fn title(&self) -> String {
-        match &self.kind {
-            PromptKind::RenameGroup { from, .. } => format!(" Rename group {} ", clean(from)),
-            PromptKind::CreateGroup { members } => {
-                format!(" New group ({} marked member{}) ", members.len(), if members.len() == 1 { "" } else { "s" })
-            }
-        }
+/// Pass actions through the gate and open the dialog for its decision (or say why there is
+/// nothing to confirm). `what` names the batch for a count of operations; `clears_marks`: the
+/// verb used the marks, which are cleared once the batch is confirmed. Every console verb that
+/// writes comes through here.
+pub fn ask(ctx: &mut Ctx, actions: Vec<Action>, known: &Knowledge, what: impl FnOnce(usize) -> String, clears_marks: bool) -> Vec<Effect> {
+    let asked = actions.len();
+    if let Some(why) = ctx.queue.busy() {
+        ctx.log(Level::Warn, format!("{}: {why}", what(asked)));
+        return vec![];
     }
+    let decision = crate::queue::gate(&ctx.queue.safety, actions, known);
+    let what = what(if decision.is_empty() { asked } else { decision.runnable().len() });
+    if let Some(h) = decision.hold().filter(|_| decision.is_read_only()) {
+        ctx.log(Level::Warn, format!("{what}: {h}"));
+        return vec![];
+    }
+    if decision.is_empty() {
+        for s in decision.skipped() {
+            ctx.log(Level::Warn, format!("skipping {}: {}", s.action.describe(), s.why()));
+        }
+        ctx.log(Level::Warn, format!("{what}: nothing to do ({})", decision.summary()));
+        return vec![];
+    }
+    let mut c = Confirm::new(what, decision, ctx.queue.confirm_threshold);
+    c.clears_marks = clears_marks;
+    ctx.open(c);
+    vec![]
 }
 
-impl App {
-    /// Pass actions through the gate and open the dialog for its decision (or say why there is
-    /// nothing to confirm). `what` names the batch for a count of operations.
-    pub(super) fn ask(
-        &mut self,
-        actions: Vec<Action>,
-        known: &Knowledge,
-        what: impl FnOnce(usize) -> String,
-        clears_marks: bool,
-    ) -> Vec<Effect> {
-        let asked = actions.len();
-        if let Some(why) = self.queue.busy() {
-            self.push_log(Level::Warn, format!("{}: {why}", what(asked)));
-            return vec![];
-        }
-        let decision = crate::queue::gate(&self.queue.safety, actions, known);
-        let what = what(if decision.is_empty() { asked } else { decision.runnable().len() });
-        if let Some(h) = decision.hold().filter(|_| decision.is_read_only()) {
-            self.push_log(Level::Warn, format!("{what}: {h}"));
-            return vec![];
-        }
-        if decision.is_empty() {
-            for s in decision.skipped() {
-                self.push_log(Level::Warn, format!("skipping {}: {}", s.action.describe(), s.why()));
-            }
-            self.push_log(Level::Warn, format!("{what}: nothing to do ({})", decision.summary()));
-            return vec![];
-        }
-        let mut c = Confirm::new(what, decision, self.queue.confirm_threshold);
-        c.clears_marks = clears_marks;
-        self.queue.confirm = Some(c);
-        self.modals.retain(|m| !matches!(m, Modal::Help { .. }));
-        self.modals.push(Modal::Confirm);
+impl Confirm {
+    fn cancel(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        ctx.close();
+        ctx.log(Level::Info, format!("{}: cancelled, nothing was done", self.what));
         vec![]
     }
 
-    pub(super) fn confirm_key(&mut self, k: &KeyEvent) -> Vec<Effect> {
-        let Some(c) = self.queue.confirm.as_mut() else {
-            self.modals.pop();
-            return vec![];
-        };
-        match k.code {
-            KeyCode::Esc => return self.confirm_cancel(),
-            KeyCode::Char('n') if !c.typed => return self.confirm_cancel(),
-            KeyCode::Char('y') | KeyCode::Enter if !c.typed => return self.confirm_accept(),
-            KeyCode::Enter => {
-                if c.entry.trim() == c.count().to_string() {
-                    return self.confirm_accept();
-                }
-                c.error = Some(format!("type {} (the number of operations) to confirm, or Esc to cancel", c.count()));
-            }
-            KeyCode::Backspace if c.typed => {
-                c.entry.pop();
-            }
-            KeyCode::Char(d) if c.typed && d.is_ascii_digit() && c.entry.len() < 9 => {
-                c.entry.push(d);
-                c.error = None;
-            }
-            _ => {}
-        }
-        vec![]
-    }
-
-    fn confirm_cancel(&mut self) -> Vec<Effect> {
-        self.modals.retain(|m| *m != Modal::Confirm);
-        if let Some(c) = self.queue.confirm.take() {
-            self.push_log(Level::Info, format!("{}: cancelled, nothing was done", c.what));
-        }
-        vec![]
-    }
-
-    fn confirm_accept(&mut self) -> Vec<Effect> {
-        self.modals.retain(|m| *m != Modal::Confirm);
-        let Some(c) = self.queue.confirm.take() else { return vec![] };
-        if let Some(why) = self.queue.refuse_writes() {
-            self.push_log(Level::Warn, format!("{}: {why}", c.what));
+    fn accept(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        ctx.close();
+        if let Some(why) = ctx.queue.refuse_writes() {
+            ctx.log(Level::Warn, format!("{}: {why}", self.what));
             return vec![];
         }
-        for s in c.decision.skipped() {
-            self.push_log(Level::Warn, format!("skipping {}: {}", s.action.describe(), s.why()));
+        for s in self.decision.skipped() {
+            ctx.log(Level::Warn, format!("skipping {}: {}", s.action.describe(), s.why()));
         }
-        if c.clears_marks {
-            self.marks.clear();
-            self.queue.anchor = None;
+        if self.clears_marks {
+            ctx.dir.marks.clear();
         }
-        self.push_log(Level::Info, format!("{}: confirmed, queued {} operation(s)", c.what, c.count()));
-        self.queue.submitting = true;
-        self.queue_status = "starting".into();
-        self.modals.push(Modal::Queue);
+        ctx.log(Level::Info, format!("{}: confirmed, queued {} operation(s)", self.what, self.count()));
+        ctx.queue.submitting = true;
+        ctx.queue.status = "starting".into();
+        ctx.open(super::queue_view::QueueView);
         // Past the ceiling the dialog only accepted the typed count: that passes it.
-        let decision = if c.ceiling.is_some() { c.decision.pass_ceiling() } else { c.decision };
-        vec![Effect::RunBatch { decision, description: c.what }]
+        let decision = if self.ceiling.is_some() { self.decision.clone().pass_ceiling() } else { self.decision.clone() };
+        vec![Effect::RunBatch { decision, description: self.what.clone() }]
+    }
+}
+
+impl Component for Confirm {
+    fn title(&self) -> Cow<'static, str> {
+        "Confirmation".into()
     }
 
-    pub(super) fn open_prompt(&mut self, kind: PromptKind, initial: &str) -> Vec<Effect> {
-        // Read-only (the gate's first rule) is asked before a name is typed for nothing.
-        if let Some(why) = self.queue.refuse_writes() {
-            let what = match &kind {
-                PromptKind::RenameGroup { from, .. } => format!("rename group {from}"),
-                PromptKind::CreateGroup { .. } => "create a group".to_string(),
-            };
-            self.push_log(Level::Warn, format!("{what}: {why}"));
-            return vec![];
+    fn keys(&self, _v: &View) -> Vec<Offer> {
+        if self.typed {
+            vec![
+                Offer::new("0-9 ⌫", "", "type the number of operations", true),
+                Offer::new("Enter", "confirm", "confirm (once the count typed is the number of operations)", true),
+                Offer::new("Esc", "cancel", "cancel: nothing is done", true),
+            ]
+        } else {
+            vec![
+                Offer::new("Enter/y", "confirm", "confirm: the operations listed are queued", true),
+                Offer::new("Esc/n", "cancel", "cancel: nothing is done", true),
+            ]
         }
-        self.queue.prompt = Some(Prompt { kind, input: Input::new(initial.to_string()) });
-        self.modals.push(Modal::Prompt);
-        vec![]
     }
 
-    pub(super) fn prompt_key(&mut self, k: &KeyEvent) -> Vec<Effect> {
-        let Some(p) = self.queue.prompt.as_mut() else {
-            self.modals.pop();
-            return vec![];
-        };
-        match k.code {
-            KeyCode::Esc => {
-                self.modals.retain(|m| *m != Modal::Prompt);
-                self.queue.prompt = None;
-                vec![]
-            }
+    fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        let fx = match k.code {
+            KeyCode::Esc => self.cancel(ctx),
+            KeyCode::Char('n') if !self.typed => self.cancel(ctx),
+            KeyCode::Char('y') | KeyCode::Enter if !self.typed => self.accept(ctx),
             KeyCode::Enter => {
-                let name = p.input.value().trim().to_string();
-                if name.is_empty() {
-                    self.push_log(Level::Warn, "the group name is empty");
-                    return vec![];
+                if self.entry.trim() == self.count().to_string() {
+                    self.accept(ctx)
+                } else {
+                    self.error = Some(format!("type {} (the number of operations) to confirm, or Esc to cancel", self.count()));
+                    vec![]
                 }
-                let kind = p.kind.clone();
-                self.modals.retain(|m| *m != Modal::Prompt);
-                self.queue.prompt = None;
-                let (what, action, clears) = match kind {
-                    PromptKind::RenameGroup { id, from } => {
-                        if from == name {
-                            self.push_log(Level::Info, "same name; nothing to do");
-                            return vec![];
-                        }
-                        if self.groups.iter().any(|g| g.id != id && g.name.eq_ignore_ascii_case(&name)) {
-                            self.push_log(Level::Error, format!("a group named {name:?} already exists"));
-                            return vec![];
-                        }
-                        (format!("rename group {from} to {name}"), Action::RenameGroup { id, from, to: name }, false)
-                    }
-                    PromptKind::CreateGroup { members } => {
-                        if self.groups.iter().any(|g| g.name.eq_ignore_ascii_case(&name)) {
-                            self.push_log(Level::Error, format!("a group named {name:?} already exists"));
-                            return vec![];
-                        }
-                        let n = members.len();
-                        (format!("create group {name} with {n} members"), Action::CreateGroup { name, members }, n > 0)
-                    }
-                };
-                self.ask(vec![action], &Knowledge::default(), move |_| what, clears)
             }
-            _ => {
-                p.input.handle_event(&Event::Key(*k));
+            KeyCode::Backspace if self.typed => {
+                self.entry.pop();
                 vec![]
             }
-        }
+            KeyCode::Char(d) if self.typed && d.is_ascii_digit() && self.entry.len() < 9 => {
+                self.entry.push(d);
+                self.error = None;
+                vec![]
+            }
+            _ => return Handled::Ignored,
+        };
+        Handled::Consumed(fx)
     }
-}
 
-pub fn render_confirm(app: &App, f: &mut Frame, area: Rect) {
-    let Some(c) = &app.queue.confirm else { return };
-    let t = &app.theme;
-    let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
-    // Name fewer operations on a short terminal, so the prompt at the bottom always shows.
-    let inner_w = w.saturating_sub(2).max(1) as usize;
-    let rows = |ls: &[(Level, String)]| ls.iter().map(|(_, s)| s.chars().count().max(1).div_ceil(inner_w)).sum::<usize>();
-    // A blank line, the prompt (and its hint when a count is typed), the error of a wrong count.
-    let footer = 1 + if c.typed { 2 } else { 1 } + usize::from(c.error.is_some());
-    let mut body = c.lines();
-    for first in (0..FIRST).rev() {
-        if rows(&body) + footer + 2 <= area.height as usize {
-            break;
+    fn render(&self, f: &mut Frame, area: Rect, v: &View) {
+        let c = self;
+        let t = v.theme;
+        let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
+        // Name fewer operations on a short terminal, so the prompt at the bottom always shows.
+        let inner_w = w.saturating_sub(2).max(1) as usize;
+        let rows = |ls: &[(Level, String)]| ls.iter().map(|(_, s)| s.chars().count().max(1).div_ceil(inner_w)).sum::<usize>();
+        // A blank line, the prompt (and its hint when a count is typed), the error of a wrong count.
+        let footer = 1 + if c.typed { 2 } else { 1 } + usize::from(c.error.is_some());
+        let mut body = c.lines();
+        for first in (0..FIRST).rev() {
+            if rows(&body) + footer + 2 <= area.height as usize {
+                break;
+            }
+            body = c.lines_naming(first);
         }
-        body = c.lines_naming(first);
+        let body_rows = rows(&body);
+        let mut lines: Vec<Line> = body
+            .into_iter()
+            .map(|(l, s)| {
+                let st = match l {
+                    Level::Warn => t.warning,
+                    Level::Error => t.error.add_modifier(Modifier::BOLD),
+                    _ => t.text,
+                };
+                Line::styled(s, st)
+            })
+            .collect();
+        lines.push(Line::raw(""));
+        if c.typed {
+            let why = if c.ceiling.is_some() { "past the ceiling" } else { "a large destructive batch" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("This is {why}. Type {} to confirm: ", c.count()), t.warning.add_modifier(Modifier::BOLD)),
+                Span::styled(format!("[{}_]", c.entry), t.input),
+            ]));
+        }
+        lines.push(Line::styled(hint_list(&self.keys(v), usize::MAX).trim().to_string(), t.muted));
+        if let Some(e) = &c.error {
+            lines.push(Line::styled(e.clone(), t.error));
+        }
+        let h = ((body_rows + footer + 2) as u16).min(area.height);
+        let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+        let title = format!(" Confirm: {} ", clean(&c.what));
+        let style = if c.destructive > 0 { t.warning } else { t.title };
+        let b = block(t, Line::styled(title, style.add_modifier(Modifier::BOLD)), true);
+        f.render_widget(Clear, r);
+        f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }), r);
     }
-    let body_rows = rows(&body);
-    let mut lines: Vec<Line> = body
-        .into_iter()
-        .map(|(l, s)| {
-            let st = match l {
-                Level::Warn => t.warning,
-                Level::Error => t.error.add_modifier(Modifier::BOLD),
-                _ => t.text,
-            };
-            Line::styled(s, st)
-        })
-        .collect();
-    lines.push(Line::raw(""));
-    if c.typed {
-        let why = if c.ceiling.is_some() { "past the ceiling" } else { "a large destructive batch" };
-        lines.push(Line::from(vec![
-            Span::styled(format!("This is {why}. Type {} to confirm: ", c.count()), t.warning.add_modifier(Modifier::BOLD)),
-            Span::styled(format!("[{}_]", c.entry), t.input),
-        ]));
-        lines.push(Line::styled("Enter confirm · Esc cancel", t.muted));
-    } else {
-        lines.push(Line::styled("Enter/y confirm · Esc/n cancel", t.muted));
-    }
-    if let Some(e) = &c.error {
-        lines.push(Line::styled(e.clone(), t.error));
-    }
-    let h = ((body_rows + footer + 2) as u16).min(area.height);
-    let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
-    let title = format!(" Confirm: {} ", clean(&c.what));
-    let style = if c.destructive > 0 { t.warning } else { t.title };
-    let b = block_for(t, Line::styled(title, style.add_modifier(Modifier::BOLD)));
-    f.render_widget(Clear, r);
-    f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }), r);
-}
-
-pub fn render_prompt(app: &App, f: &mut Frame, area: Rect) {
-    let Some(p) = &app.queue.prompt else { return };
-    let t = &app.theme;
-    let full = overlay_area(area);
-    let r = Rect::new(full.x, area.y + area.height.saturating_sub(5) / 2, full.width, 5.min(area.height));
-    let b = block_for(t, Line::styled(p.title(), t.title)).title_bottom(Line::styled(" Enter next · Esc cancel ", t.muted).right_aligned());
-    let inner = b.inner(r);
-    f.render_widget(Clear, r);
-    f.render_widget(b, r);
-    if inner.height == 0 || inner.width < 4 {
-        return;
-    }
-    let label = "name: ";
-    let width = inner.width.saturating_sub(label.len() as u16 + 1) as usize;
-    let scroll = p.input.visual_scroll(width.max(1));
-    let value: String = clean(p.input.value()).chars().skip(scroll).collect();
-    f.render_widget(
-        Paragraph::new(Line::from(vec![Span::styled(label, t.header), Span::styled(value, t.input)])),
-        Rect { height: 1, ..inner },
-    );
-    let x = inner.x + label.len() as u16 + (p.input.visual_cursor().saturating_sub(scroll)) as u16;
-    f.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y));
 }

@@ -1,9 +1,15 @@
 //! The console: a ratatui + crossterm interface over the SCIM client.
 //!
-//! - `app`: the state, the `Msg`/`Effect` enums and `App::update` (the one place state changes).
-//! - `render`: `render(&App, &mut Frame)`, pure.
-//! - `keys`: the keymap tables (dispatch and the `?` help both read them).
-//! - `users`: the Users table model (store, filter, sort, selection).
+//! - `component`: the `Component` trait every pane and overlay implements (its state, keymap,
+//!   hint bar, `update`, pure `render`), the context they get and the requests they make.
+//! - `app`: `App` (what is global: the registry of panes, the active one, the overlay stack, the
+//!   Log, the command line) and its router; the `Msg`/`Effect` enums.
+//! - panes: `users`, `groups`, `policies`, `reports`; overlays: `help`, `detail` (user, record,
+//!   change), `members`, `confirm` (the gate's decision), `prompt`, `queue_view`, `resume`,
+//!   `apply_confirm`.
+//! - `directory`: what several components show (loaded users and groups, marks); `queue`: the
+//!   action queue's console state.
+//! - `render`: the frame (tabs, Log, input line, status line) and shared drawing helpers.
 //! - `theme`: TOML themes, `NO_COLOR`.
 //! - `term`/`runtime`: the terminal guard and the event loop that runs effects on tokio tasks.
 //!
@@ -12,13 +18,22 @@
 //! the embedded emulator and its data dir private to the run.
 
 pub mod app;
+pub mod apply_confirm;
+pub mod component;
 pub mod confirm;
-pub mod keys;
+pub mod detail;
+pub mod directory;
+pub mod groups;
+pub mod help;
+pub mod members;
 pub mod policies;
+pub mod prompt;
 pub mod queue;
 mod queue_runner;
+pub mod queue_view;
 pub mod render;
 pub mod reports;
+pub mod resume;
 mod runtime;
 pub mod term;
 pub mod theme;
@@ -163,3 +178,6 @@ mod queue_tests;
 
 #[cfg(test)]
 mod panes_tests;
+
+#[cfg(test)]
+mod snapshots;

@@ -1,10 +1,14 @@
 //! The Reports and Policies panes: key handling on the pure state, the executor-side functions
 //! (query, CSV export) against a temporary database, and TestBackend renders at 80x24 and 200x50.
 
-use super::app::{App, Effect, Level, Modal, Msg, Pane};
+use super::app::{App, Effect, Level, Msg};
+use super::apply_confirm::ApplyConfirm;
+use super::detail::Detail;
 use super::policies::{Kind, PlanHandle, plan_rows};
+use super::reports::ReportsPane;
 use super::reports::{self, ReportData, ReportRow};
 use super::tests::{app_with, screen};
+use super::tests::{policies, reports, titles};
 use crate::policy::Attr;
 use crate::policy::Policy;
 use crate::policy::live::LivePlan;
@@ -87,10 +91,18 @@ fn data(records: Vec<StoredRecord>) -> ReportData {
 fn reports_app(records: Vec<StoredRecord>) -> App {
     let mut app = app_with(20);
     let fx = key(&mut app, KeyCode::Char('4'));
-    assert_eq!(app.pane, Pane::Reports);
+    assert_eq!(app.pane_title(), "Reports");
     let [Effect::QueryReports { generation, query }] = fx.as_slice() else { panic!("{fx:?}") };
     assert!(query.since.is_some(), "opens on the default span");
     app.update(Msg::ReportsLoaded { generation: *generation, result: Ok(data(records)) });
+    app
+}
+
+/// The Reports pane with 20 records of fixed dates and a fixed chart span (snapshots).
+pub fn fixed_reports_app() -> App {
+    let at = time::macros::datetime!(2026-11-22 19:07:00 UTC);
+    let mut app = reports_app(stored(20, at));
+    app.pane_mut::<ReportsPane>().span = Some(((at - Duration::days(6)).date(), at.date()));
     app
 }
 
@@ -135,7 +147,7 @@ fn reports_without_a_database_say_so() {
 fn report_filters_are_edited_and_run() {
     let mut app = reports_app(stored(3, OffsetDateTime::now_utc()));
     key(&mut app, KeyCode::Char('/'));
-    assert_eq!(app.reports.focus, Some(0));
+    assert_eq!(reports(&app).focus, Some(0));
     // Typed keys go to the field, not to the keymap (j would move, q would quit).
     assert!(typ(&mut app, "jq@x.example").is_empty());
     assert!(!app.quit);
@@ -144,11 +156,11 @@ fn report_filters_are_edited_and_run() {
     key(&mut app, KeyCode::Tab);
     typ(&mut app, "failed");
     key(&mut app, KeyCode::BackTab);
-    assert_eq!(app.reports.focus, Some(1));
+    assert_eq!(reports(&app).focus, Some(1));
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Down);
-    assert_eq!(app.reports.focus, Some(reports::SINCE));
+    assert_eq!(reports(&app).focus, Some(reports::SINCE));
     for _ in 0..2 {
         key(&mut app, KeyCode::Backspace);
     }
@@ -156,9 +168,9 @@ fn report_filters_are_edited_and_run() {
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("jq@x.example") && s.contains("since: 24h"), "{s}");
     assert!(s.contains("Enter run · Esc leave"), "the hint bar says how to leave the fields\n{s}");
-    let gen_before = app.reports.generation;
+    let gen_before = reports(&app).generation;
     let fx = key(&mut app, KeyCode::Enter);
-    assert_eq!(app.reports.focus, None);
+    assert_eq!(reports(&app).focus, None);
     let [Effect::QueryReports { generation, query }] = fx.as_slice() else { panic!("{fx:?}") };
     assert_eq!(*generation, gen_before + 1);
     assert_eq!(query.user.as_deref(), Some("jq@x.example"));
@@ -168,7 +180,7 @@ fn report_filters_are_edited_and_run() {
     assert!((OffsetDateTime::now_utc() - since - Duration::hours(24)).abs() < Duration::minutes(1));
     // A stale answer (the earlier generation) is dropped.
     app.update(Msg::ReportsLoaded { generation: gen_before, result: Ok(ReportData::default()) });
-    assert!(app.reports.loading && app.reports.data.rows.len() == 3);
+    assert!(reports(&app).loading && reports(&app).data.rows.len() == 3);
     // A bad value names the field and runs nothing.
     key(&mut app, KeyCode::Char('/'));
     key(&mut app, KeyCode::Tab);
@@ -176,12 +188,12 @@ fn report_filters_are_edited_and_run() {
     typ(&mut app, "x");
     let fx = key(&mut app, KeyCode::Enter);
     assert!(fx.is_empty());
-    let e = app.reports.error.clone().unwrap();
+    let e = reports(&app).error.clone().unwrap();
     assert!(e.starts_with("outcome:") && e.contains("failedx"), "{e}");
     // Esc leaves the fields; then keys are pane keys again.
     key(&mut app, KeyCode::Char('/'));
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.reports.focus, None);
+    assert_eq!(reports(&app).focus, None);
 }
 
 #[test]
@@ -190,7 +202,7 @@ fn report_detail_and_export_effect() {
     let mut app = reports_app(recs.clone());
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.modals.last(), Some(&Modal::ReportDetail { idx: 1, scroll: 0 }));
+    assert_eq!(app.top::<Detail>().map(|d| d.title.clone()), Some(format!(" Record {} ", recs[1].seq)));
     for (w, h) in [(200, 50), (80, 24)] {
         if h == 24 {
             app.update(Msg::Resize(w, h));
@@ -201,7 +213,7 @@ fn report_detail_and_export_effect() {
         assert!(s.contains("prev_hash") && s.contains(&recs[1].hash[..20]), "{s}");
     }
     key(&mut app, KeyCode::Esc);
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     let fx = key(&mut app, KeyCode::Char('e'));
     let [Effect::ExportReports { records }] = fx.as_slice() else { panic!("{fx:?}") };
     assert_eq!(records, &recs);
@@ -253,14 +265,14 @@ fn load_reads_records_counts_and_days_from_a_database_file() {
     drop(s);
     let mut app = app_with(1);
     key(&mut app, KeyCode::Char('4'));
-    let (q, span) = app.reports.build_query(now).unwrap();
+    let (q, span) = reports(&app).build_query(now).unwrap();
     assert_eq!(span, ((now - Duration::days(7)).date(), now.date()));
     let d = reports::load(&db, &q).unwrap();
     assert_eq!((d.rows.len(), d.total), (6, 6));
     assert_eq!(d.rows[0].target, "u0@x.example");
     assert_eq!(d.daily.iter().filter(|(_, o, _)| *o == Outcome::Failed).count(), 1);
-    app.reports.inputs[2] = tui_input::Input::new("failed".into());
-    let (q, _) = app.reports.build_query(now).unwrap();
+    app.pane_mut::<ReportsPane>().inputs[2] = tui_input::Input::new("failed".into());
+    let (q, _) = reports(&app).build_query(now).unwrap();
     let d = reports::load(&db, &q).unwrap();
     assert_eq!(d.total, 1);
     assert_eq!(d.rows[0].code, "invalid_manager");
@@ -283,7 +295,7 @@ fn deact(i: usize) -> Deactivate {
     }
 }
 
-fn plan(deactivations: usize) -> Plan {
+pub fn plan(deactivations: usize) -> Plan {
     let new_user =
         User { user_name: Some("ann".into()), emails: Some(vec![MultiValue::email("ann@example.com", true)]), ..Default::default() };
     Plan {
@@ -319,7 +331,7 @@ fn handle(p: Plan) -> PlanHandle {
 }
 
 /// The Policies pane opened, listed, and the first policy's plan computed as `p`.
-fn policies_app(p: Plan) -> App {
+pub fn policies_app(p: Plan) -> App {
     let mut app = app_with(20);
     let fx = key(&mut app, KeyCode::Char('3'));
     assert_eq!(fx, [Effect::ListPolicies]);
@@ -364,7 +376,7 @@ fn policies_render_list_and_plan() {
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("computing the plan of hr"), "{s}");
     // A failure shows the error.
-    let g = app.policies.generation;
+    let g = policies(&app).generation;
     app.update(Msg::PlanComputed { generation: g, name: "hr".into(), result: Err("hr.toml:3: `match_on`: bad".into()) });
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("hr.toml:3: `match_on`: bad"), "{s}");
@@ -379,29 +391,29 @@ fn selecting_a_policy_computes_its_plan_and_drops_stale_results() {
     assert_eq!(name, "contractors");
     let stale = generation - 1;
     app.update(Msg::PlanComputed { generation: stale, name: "hr".into(), result: Ok(handle(Plan::default())) });
-    assert!(app.policies.computing.is_some(), "stale result dropped");
+    assert!(policies(&app).computing.is_some(), "stale result dropped");
     app.update(Msg::PlanComputed { generation: *generation, name: "contractors".into(), result: Ok(handle(Plan::default())) });
-    assert_eq!(app.policies.plan.as_ref().unwrap().name, "contractors");
+    assert_eq!(policies(&app).plan.as_ref().unwrap().name, "contractors");
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("nothing to do"), "{s}");
     // An empty plan is not applied.
     assert!(key(&mut app, KeyCode::Char('A')).is_empty());
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     assert!(app.log.back().unwrap().text.contains("nothing to apply"));
 }
 
 #[test]
 fn enter_on_a_change_opens_its_detail() {
     let mut app = policies_app(plan(2));
-    assert!(!app.policies.focus_plan, "the plan computed on opening leaves the keys with the list");
+    assert!(!policies(&app).focus_plan, "the plan computed on opening leaves the keys with the list");
     assert!(key(&mut app, KeyCode::Enter).is_empty(), "Enter on the policy whose plan is shown moves to it");
-    assert!(app.policies.focus_plan);
+    assert!(policies(&app).focus_plan);
     // The first change row is selected (headings are skipped at first).
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Enter);
-    let Some(Modal::PolicyChange { row, .. }) = app.modals.last().cloned() else { panic!("{:?}", app.modals) };
-    assert_eq!(app.policies.plan.as_ref().unwrap().rows[row].kind, Kind::Update);
+    let d = app.top::<Detail>().unwrap_or_else(|| panic!("{:?}", titles(&app)));
+    assert!(d.title.starts_with(" Update users: "), "{}", d.title);
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
         assert!(s.contains("Update users") && s.contains("Engineer → Staff Engineer"), "{s}");
@@ -410,28 +422,28 @@ fn enter_on_a_change_opens_its_detail() {
     // On a heading Enter opens nothing; h goes back to the list.
     key(&mut app, KeyCode::Char('g'));
     key(&mut app, KeyCode::Enter);
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     key(&mut app, KeyCode::Char('h'));
-    assert!(!app.policies.focus_plan);
+    assert!(!policies(&app).focus_plan);
 }
 
 #[test]
 fn apply_needs_one_confirmation_and_reports_progress() {
     let mut app = policies_app(plan(2));
     key(&mut app, KeyCode::Char('A'));
-    assert_eq!(app.modals.last(), Some(&Modal::ConfirmApply { typed: String::new() }));
+    assert_eq!(app.top::<ApplyConfirm>().map(|c| c.typed.as_str()), Some(""));
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
         assert!(s.contains("Apply policy hr?") && s.contains("2 deactivation(s)") && s.contains("Enter/y apply"), "{s}");
     }
     // Esc cancels; nothing runs.
     assert!(key(&mut app, KeyCode::Esc).is_empty());
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     key(&mut app, KeyCode::Char('A'));
     let fx = key(&mut app, KeyCode::Char('y'));
     let [Effect::ApplyPlan { name, plan, force }] = fx.as_slice() else { panic!("{fx:?}") };
     assert_eq!((name.as_str(), *force), ("hr", false));
-    assert_eq!(plan, &app.policies.plan.as_ref().unwrap().live, "the plan applied is the plan shown");
+    assert_eq!(plan, &policies(&app).plan.as_ref().unwrap().live, "the plan applied is the plan shown");
     assert!(app.busy());
     // A second A while applying does nothing.
     assert!(key(&mut app, KeyCode::Char('A')).is_empty());
@@ -455,8 +467,8 @@ fn apply_needs_one_confirmation_and_reports_progress() {
         message: "user_not_found".into(),
         retries: 1,
     }));
-    assert_eq!(app.policies.progress, (1, 1, 2));
-    assert!(app.queue_status.contains("hr 2/2 (1 failed)"), "{}", app.queue_status);
+    assert_eq!(policies(&app).progress, (1, 1, 2));
+    assert!(app.queue.status.contains("hr 2/2 (1 failed)"), "{}", app.queue.status);
     let texts: Vec<&str> = app.log.iter().map(|e| e.text.as_str()).collect();
     assert!(texts.contains(&"done: create user ann@example.com"), "{texts:?}");
     assert!(app.log.iter().any(|e| e.level == Level::Error && e.text == "failed: deactivate gone0@example.com: user_not_found"));
@@ -474,7 +486,7 @@ fn apply_needs_one_confirmation_and_reports_progress() {
     };
     let fx = app.update(Msg::ApplyDone { name: "hr".into(), result: Ok(outcome) });
     assert!(matches!(fx.as_slice(), [Effect::ComputePlan { name, .. }] if name == "hr"), "{fx:?}");
-    assert_eq!(app.queue_status, "idle");
+    assert_eq!(app.queue.status, "idle");
     assert!(app.log.iter().any(|e| e.level == Level::Warn && e.text.contains("not fully applied (run pr-1)")));
     assert!(app.log.iter().any(|e| e.text == "skipped x: protected"));
     assert!(app.log.iter().any(|e| e.text.starts_with("pass 1 did not fully succeed")));
@@ -493,31 +505,31 @@ fn apply_shows_the_gate_and_read_only_refuses_it() {
     let mut app = policies_app(plan(2));
     app.queue.safety.read_only = true;
     assert!(key(&mut app, KeyCode::Char('A')).is_empty());
-    assert!(app.modals.is_empty(), "{:?}", app.modals);
+    assert!(app.overlays.is_empty(), "{:?}", titles(&app));
     let last = app.log.back().unwrap().text.clone();
     assert!(last.starts_with("apply policy hr: read-only mode"), "{last}");
     // Enter afterwards opens the change under the cursor at most, never an apply.
     let fx = key(&mut app, KeyCode::Enter);
     assert!(!fx.iter().any(|e| matches!(e, Effect::ApplyPlan { .. })), "{fx:?}");
-    assert!(app.policies.applying.is_none());
+    assert!(policies(&app).applying.is_none());
 }
 
 #[test]
 fn many_deactivations_or_a_ceiling_need_the_count_typed() {
     // 30 > 25 (the typed-confirmation threshold) and > the example policy's max_deactivations 25.
     let mut app = policies_app(plan(30));
-    assert!(app.policies.plan.as_ref().unwrap().ceiling.is_some());
+    assert!(policies(&app).plan.as_ref().unwrap().ceiling.is_some());
     key(&mut app, KeyCode::Char('A'));
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("WARNING") && s.contains("Type 30"), "{s}");
     assert!(key(&mut app, KeyCode::Char('y')).is_empty(), "y alone does not apply");
     typ(&mut app, "29");
     assert!(key(&mut app, KeyCode::Enter).is_empty(), "a wrong count does not apply");
-    assert!(matches!(app.modals.last(), Some(Modal::ConfirmApply { typed }) if typed.is_empty()));
+    assert_eq!(app.top::<ApplyConfirm>().map(|c| c.typed.as_str()), Some(""));
     typ(&mut app, "30");
     let fx = key(&mut app, KeyCode::Enter);
     assert!(matches!(fx.as_slice(), [Effect::ApplyPlan { force: true, .. }]), "{fx:?}");
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
 }
 
 #[test]
@@ -530,7 +542,11 @@ fn pane_keys_are_in_the_help_and_hint_bar() {
     assert!(s.contains("Policies pane") && s.contains("apply the plan shown"), "{s}");
     let mut app = reports_app(vec![]);
     let s = screen(&mut app, 200, 50);
-    assert!(s.contains("e export") && s.contains("No operation matches"), "{s}");
+    assert!(s.contains("No operation matches") && s.contains("/ filter"), "{s}");
+    assert!(!s.contains("e export"), "nothing to export: the hint bar does not offer it\n{s}");
+    let mut app = reports_app(stored(3, OffsetDateTime::now_utc()));
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("e export"), "{s}");
 }
 
 #[test]

@@ -1,21 +1,31 @@
 //! The Policies pane: the policies on disk, the plan of the selected one against the live
 //! directory (computed by the executor), grouped by kind with counts, one change in a detail
-//! view, and apply after one confirmation.
+//! view, and apply after one confirmation (`apply_confirm.rs`, which shows the gate's decision;
+//! `apply_live` gates every pass again when it runs). While a policy is applied the pane takes the
+//! engine's events: counts for the status line, one Log line per operation, and the queue view
+//! follows the batch.
 //!
 //! The plan is kept as the executor computed it ([`PlanHandle`]) so that what is applied is
-//! exactly what the admin reviewed; drawing uses the rows built once in [`plan_rows`].
+//! exactly what the admin reviewed; drawing uses the rows built once in [`plan_rows`]. (A line of
+//! its own for another state of a policy is one more `Line` in `render_plan`'s header.)
 
-use super::app::App;
-use super::render::{MARK, block, spinner, thousands, truncate};
-use super::users::visible_offset;
+use super::app::{Effect, Level, Msg};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, moved, offers};
+use super::detail::{Detail, Tone};
+use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
+use super::theme::Theme;
+use crate::policy::apply::ApplyOutcome;
 use crate::policy::live::LivePlan;
 use crate::policy::plan::{GroupTarget, MemberChange, MemberRef, Plan};
+use crate::queue::{Decision, OpState, QueueEvent};
 use crate::sanitize::clean;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -111,9 +121,6 @@ pub struct PoliciesPane {
     /// The policy being applied, and (done, failed, total) of the running batch.
     pub applying: Option<String>,
     pub progress: (usize, usize, usize),
-    /// The gate's decision on the plan shown, made when `A` opened the confirmation (what the
-    /// confirmation shows; `apply_live` gates every pass again when it runs).
-    pub pending: Option<crate::queue::Decision>,
 }
 
 /// What the apply confirmation asks.
@@ -128,11 +135,47 @@ pub struct ApplyTerms {
     pub summary: String,
 }
 
-impl PoliciesPane {
-    pub fn new() -> Self {
-        PoliciesPane::default()
-    }
+/// What the confirmation asks, from the gate's decision on the plan shown.
+pub fn terms(plan: &PlanView, d: &Decision) -> ApplyTerms {
+    let mut warnings: Vec<String> = plan.ceiling.iter().cloned().collect();
+    warnings.extend(d.ceiling());
+    let deactivations = d.deactivations();
+    let must_type = !warnings.is_empty() || deactivations > CONFIRM_THRESHOLD;
+    ApplyTerms { deactivations, must_type, warnings, summary: d.summary() }
+}
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Open,
+    Plan,
+    List,
+    Apply,
+    Rerun,
+}
+
+static KEYS: &[Binding<Act>] = &[
+    bind!("Enter", "open", "list: compute the policy's plan; plan: open the change", Act::Open, [(KeyCode::Enter, N)]),
+    bind!("l →", "plan", "move to the plan", Act::Plan, [(KeyCode::Char('l'), N), (KeyCode::Right, N)]),
+    bind!("h ← Esc", "list", "back to the list of policies", Act::List, [(KeyCode::Char('h'), N), (KeyCode::Left, N), (KeyCode::Esc, N)]),
+    bind!("A", "apply", "apply the plan shown (after one confirmation)", Act::Apply, [(KeyCode::Char('A'), N)]),
+    bind!("r", "rerun", "read the policies again and recompute the plan", Act::Rerun, [(KeyCode::Char('r'), N)]),
+];
+
+/// The plan's rows that fit (for paging), from the pane's rectangle.
+pub fn list_height(body: Rect) -> usize {
+    body.height.saturating_sub(4) as usize
+}
+
+fn kind_style(t: &Theme, k: Kind) -> Style {
+    match k {
+        Kind::Create | Kind::GroupCreate | Kind::MemberAdd | Kind::Reactivate => t.ok,
+        Kind::Update | Kind::Rename => t.accent,
+        Kind::Deactivate | Kind::MemberRemove => t.error,
+        Kind::ReportOnly | Kind::Warning => t.warning,
+    }
+}
+
+impl PoliciesPane {
     pub fn selected_policy(&self) -> Option<&(String, PathBuf)> {
         self.list.get(self.selected)
     }
@@ -147,30 +190,420 @@ impl PoliciesPane {
     pub fn move_by(&mut self, delta: isize, height: usize) {
         if self.focus_plan {
             if let Some(p) = self.plan.as_mut() {
-                let n = p.rows.len();
-                if n > 0 {
-                    p.selected = (p.selected as isize).saturating_add(delta).clamp(0, n as isize - 1) as usize;
-                    p.offset = visible_offset(p.selected, p.offset, height, n);
-                }
+                p.selected = moved(p.selected, delta, p.rows.len());
+                p.offset = visible_offset(p.selected, p.offset, height, p.rows.len());
             }
         } else {
-            let n = self.list.len();
-            if n > 0 {
-                self.selected = (self.selected as isize).saturating_add(delta).clamp(0, n as isize - 1) as usize;
-                self.offset = visible_offset(self.selected, self.offset, height, n);
-            }
+            self.selected = moved(self.selected, delta, self.list.len());
+            self.offset = visible_offset(self.selected, self.offset, height, self.list.len());
         }
     }
 
-    /// What the confirmation asks (from the gate's decision made when it opened).
-    pub fn confirm_terms(&self) -> Option<ApplyTerms> {
-        let p = self.plan.as_ref()?;
-        let d = self.pending.as_ref()?;
-        let mut warnings: Vec<String> = p.ceiling.iter().cloned().collect();
-        warnings.extend(d.ceiling());
-        let deactivations = d.deactivations();
-        let must_type = !warnings.is_empty() || deactivations > CONFIRM_THRESHOLD;
-        Some(ApplyTerms { deactivations, must_type, warnings, summary: d.summary() })
+    fn listed(&mut self, ctx: &mut Ctx, list: Vec<(String, PathBuf)>) -> Vec<Effect> {
+        let first = !self.listed;
+        let keep = self.selected_policy().map(|(_, path)| path.clone());
+        self.list = list;
+        self.listed = true;
+        self.selected = keep.and_then(|k| self.list.iter().position(|(_, path)| *path == k)).unwrap_or(0);
+        self.offset = 0;
+        // The first time, the first policy's plan is computed without asking.
+        if first && self.plan.is_none() && self.computing.is_none() && !self.list.is_empty() {
+            return self.compute_selected(ctx);
+        }
+        vec![]
+    }
+
+    fn compute_selected(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        let Some((name, path)) = self.selected_policy().cloned() else { return vec![] };
+        if self.applying.is_some() {
+            ctx.log(Level::Warn, "a policy is being applied; its plan is recomputed when it ends");
+            return vec![];
+        }
+        self.generation += 1;
+        self.computing = Some(name.clone());
+        self.error = None;
+        ctx.log(Level::Info, format!("computing the plan of policy {name} against the live directory"));
+        vec![Effect::ComputePlan { generation: self.generation, name, path }]
+    }
+
+    /// `r`: read the list again, and recompute the selected policy's plan when one is shown.
+    fn recompute(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        let mut fx = vec![Effect::ListPolicies];
+        if self.plan.is_some() || self.error.is_some() {
+            fx.extend(self.compute_selected(ctx));
+        }
+        fx
+    }
+
+    fn open(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        if !self.focus_plan {
+            if let Some(v) = &self.plan
+                && self.selected_policy().is_some_and(|(n, _)| *n == v.name)
+                && self.computing.is_none()
+            {
+                self.focus_plan = true;
+                return vec![];
+            }
+            let fx = self.compute_selected(ctx);
+            self.focus_plan = !fx.is_empty();
+            return fx;
+        }
+        if let Some(v) = &self.plan
+            && let Some(row) = v.rows.get(v.selected)
+            && !row.heading
+        {
+            let title = format!(" {}: {} ", row.kind.title(), truncate(&row.text, 50));
+            let rows = row.detail.iter().map(|(k, val)| (k.clone(), val.clone(), Tone::Text)).collect();
+            ctx.open(Detail::new(title, rows, 28));
+        }
+        vec![]
+    }
+
+    fn computed(&mut self, ctx: &mut Ctx, generation: u64, name: String, result: Result<PlanHandle, String>) -> Vec<Effect> {
+        if generation != self.generation {
+            return vec![];
+        }
+        self.computing = None;
+        // A change's detail view shows the old plan.
+        ctx.close_all::<Detail>();
+        match result {
+            Ok(h) => {
+                let s = summary(&h.0.plan);
+                let warnings = h.0.plan.warnings.len();
+                self.set_plan(name.clone(), h);
+                self.error = None;
+                let w = if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() };
+                ctx.log(Level::Info, format!("plan of policy {name}: {s}{w}"));
+            }
+            Err(e) => {
+                self.error = Some(clean(&e));
+                self.plan = None;
+                self.focus_plan = false;
+                ctx.log(Level::Error, format!("policy {name}: {e}"));
+            }
+        }
+        vec![]
+    }
+
+    /// `A`: the gate decides on the plan shown, and the confirmation shows its decision (under
+    /// --read-only there is none).
+    fn ask_apply(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        let why = if self.applying.is_some() {
+            Some("a policy is being applied already".to_string())
+        } else if self.computing.is_some() {
+            Some("the plan is still being computed".into())
+        } else {
+            match &self.plan {
+                None => Some("no plan shown: press Enter on a policy first".into()),
+                Some(v) if v.live.0.plan.is_empty() => Some(format!("nothing to apply: Slack already matches policy {}", v.name)),
+                Some(_) => None,
+            }
+        };
+        if let Some(w) = why {
+            ctx.log(Level::Warn, w);
+            return vec![];
+        }
+        let Some(v) = &self.plan else { return vec![] };
+        let decision = crate::policy::apply::preview(&v.live.0, &ctx.queue.safety);
+        if let Some(h) = decision.hold().filter(|_| decision.is_read_only()) {
+            ctx.log(Level::Warn, format!("apply policy {}: {h}", v.name));
+            return vec![];
+        }
+        if decision.is_empty() {
+            ctx.log(Level::Warn, format!("nothing to apply in policy {}: {}", v.name, decision.summary()));
+            return vec![];
+        }
+        ctx.open(super::apply_confirm::ApplyConfirm::new(v, &decision));
+        vec![]
+    }
+
+    /// The confirmation was accepted: run the plan shown.
+    fn start_apply(&mut self, ctx: &mut Ctx, name: &str, plan: &PlanHandle, force: bool) -> Vec<Effect> {
+        let s = summary(&plan.0.plan);
+        self.applying = Some(name.to_string());
+        self.progress = (0, 0, 0);
+        ctx.queue.status = format!("applying {name}");
+        ctx.log(Level::Info, format!("applying policy {name}: {s}"));
+        vec![Effect::ApplyPlan { name: name.to_string(), plan: plan.clone(), force }]
+    }
+
+    /// Progress of a batch: counts for the pane and the status line, one Log line per operation.
+    fn queue_event(&mut self, ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
+        match ev {
+            QueueEvent::BatchStarted { batch_id, total } => {
+                self.progress.2 += total;
+                ctx.log(Level::Info, format!("batch {batch_id}: {total} operation(s)"));
+            }
+            QueueEvent::OpStarted { .. } => return vec![],
+            QueueEvent::OpFinished { describe, state, message, .. } => {
+                let (level, what) = match state {
+                    OpState::Done => (Level::Ok, "done"),
+                    OpState::Failed => (Level::Error, "failed"),
+                    OpState::Skipped => (Level::Warn, "skipped"),
+                    OpState::Cancelled => (Level::Warn, "cancelled"),
+                    _ => (Level::Info, state.as_str()),
+                };
+                if state == OpState::Failed {
+                    self.progress.1 += 1;
+                } else {
+                    self.progress.0 += 1;
+                }
+                let msg = if message.is_empty() { String::new() } else { format!(": {message}") };
+                ctx.log(level, format!("{what}: {describe}{msg}"));
+            }
+            QueueEvent::BatchFinished { batch_id, counts, elapsed, cancelled } => {
+                let n = |s: OpState| counts.get(&s).copied().unwrap_or(0);
+                let level = if n(OpState::Failed) > 0 || cancelled { Level::Warn } else { Level::Ok };
+                ctx.log(
+                    level,
+                    format!(
+                        "batch {batch_id}: {} done, {} failed, {} skipped, {} cancelled in {:.1}s",
+                        n(OpState::Done),
+                        n(OpState::Failed),
+                        n(OpState::Skipped),
+                        n(OpState::Cancelled),
+                        elapsed.as_secs_f64()
+                    ),
+                );
+            }
+        }
+        if let Some(name) = &self.applying {
+            let (d, f, t) = self.progress;
+            ctx.queue.status = format!("{name} {}/{t}{}", d + f, if f > 0 { format!(" ({f} failed)") } else { String::new() });
+        }
+        vec![]
+    }
+
+    fn apply_done(&mut self, ctx: &mut Ctx, name: String, result: Result<ApplyOutcome, String>) -> Vec<Effect> {
+        self.applying = None;
+        ctx.queue.status = "idle".into();
+        // New records are in the report: the Reports pane reads them again when it is opened.
+        ctx.note(Note::Reported);
+        match result {
+            Ok(o) => {
+                for n in o.notes() {
+                    ctx.log(Level::Warn, n.clone());
+                }
+                if o.complete {
+                    ctx.log(Level::Ok, format!("policy {name} applied (run {}; report: scimitar report --batch {})", o.run_id, o.run_id));
+                } else {
+                    ctx.log(
+                        Level::Warn,
+                        format!("policy {name} was not fully applied (run {}); see the Log, fix and apply again", o.run_id),
+                    );
+                }
+            }
+            Err(e) => ctx.log(Level::Error, format!("applying policy {name} failed: {e}")),
+        }
+        // What is left to do: the plan again.
+        if self.plan.as_ref().is_some_and(|v| v.name == name)
+            && let Some(i) = self.list.iter().position(|(n, _)| *n == name)
+        {
+            self.selected = i;
+            return self.compute_selected(ctx);
+        }
+        vec![]
+    }
+}
+
+impl Component for PoliciesPane {
+    fn title(&self) -> Cow<'static, str> {
+        "Policies".into()
+    }
+
+    fn keys(&self, _v: &View) -> Vec<Offer> {
+        let shown = self.plan.is_some();
+        offers(KEYS, |a| match a {
+            Act::Open => !self.list.is_empty(),
+            Act::Plan => shown && !self.focus_plan,
+            Act::List => self.focus_plan,
+            Act::Apply => shown && self.applying.is_none() && self.computing.is_none(),
+            Act::Rerun => true,
+        })
+    }
+
+    fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        if let Some(a) = lookup(KEYS, k) {
+            let fx = match a {
+                Act::Open => self.open(ctx),
+                Act::Plan => {
+                    self.focus_plan = self.plan.is_some();
+                    vec![]
+                }
+                Act::List => {
+                    self.focus_plan = false;
+                    vec![]
+                }
+                Act::Apply => self.ask_apply(ctx),
+                Act::Rerun => self.recompute(ctx),
+            };
+            return Handled::Consumed(fx);
+        }
+        if let Some(nav) = lookup(NAV, k) {
+            let h = list_height(ctx.area);
+            self.move_by(nav.delta(h), h);
+            return Handled::done();
+        }
+        Handled::Ignored
+    }
+
+    fn update(&mut self, msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
+        Ok(match msg {
+            Msg::PoliciesListed(list) => self.listed(ctx, list),
+            Msg::PlanComputed { generation, name, result } => self.computed(ctx, generation, name, result),
+            Msg::ApplyDone { name, result } => self.apply_done(ctx, name, result),
+            // A policy apply runs its own batches; the queue view follows the batch it started.
+            Msg::Queue(ev) if self.applying.is_some() => {
+                let what = format!("policy {}", self.applying.clone().unwrap_or_default());
+                ctx.queue.mirror_event(&ev, &what);
+                self.queue_event(ctx, ev)
+            }
+            other => return Err(other),
+        })
+    }
+
+    fn notify(&mut self, note: &Note, ctx: &mut Ctx) -> Vec<Effect> {
+        match note {
+            Note::ApplyPolicy { name, plan, force } => self.start_apply(ctx, name, plan, *force),
+            _ => vec![],
+        }
+    }
+
+    fn entered(&mut self, _ctx: &mut Ctx) -> Vec<Effect> {
+        if self.listed { vec![] } else { vec![Effect::ListPolicies] }
+    }
+
+    fn busy(&self) -> bool {
+        self.computing.is_some() || self.applying.is_some()
+    }
+
+    fn render(&self, f: &mut Frame, r: Rect, v: &View) {
+        let list_w = if r.width >= 120 { 32 } else { (r.width / 4).clamp(14, 24) };
+        let [lr, pr] = Layout::horizontal([Constraint::Length(list_w), Constraint::Fill(1)]).areas(r);
+        self.render_list(f, lr, v);
+        self.render_plan(f, pr, v);
+    }
+}
+
+impl PoliciesPane {
+    /// The lines above the plan's rows: the counts, the policy's ceiling, the last error. A line
+    /// of its own for something else about the policy goes here (the plan's rows take the rest).
+    fn plan_header(&self, v: &View, pv: &PlanView) -> Vec<Line<'static>> {
+        let t = v.theme;
+        let mut head = vec![Span::styled(format!(" {} ", summary(&pv.live.0.plan)), t.header)];
+        if let Some(c) = &pv.ceiling {
+            head.push(Span::styled(format!(" ⚠ {}", truncate(c, 60)), t.warning));
+        }
+        if let Some(e) = &self.error {
+            head.push(Span::styled(format!(" {}", truncate(e, 60)), t.error));
+        }
+        vec![Line::from(head)]
+    }
+
+    fn render_list(&self, f: &mut Frame, r: Rect, v: &View) {
+        let t = v.theme;
+        let p = self;
+        let b = block(
+            t,
+            Line::from(vec![Span::styled(" Policies ", t.title), Span::styled(format!("{} ", p.list.len()), t.muted)]),
+            !p.focus_plan,
+        );
+        let inner = b.inner(r);
+        f.render_widget(b, r);
+        if inner.height == 0 {
+            return;
+        }
+        if p.list.is_empty() {
+            let dir = v.paths.policies_dir();
+            let msg = if p.listed {
+                format!("No policies. Put policy files (.toml) in {} (see docs/policies.md).", dir.display())
+            } else {
+                "reading policies…".into()
+            };
+            f.render_widget(Paragraph::new(Line::styled(msg, t.muted)).wrap(Wrap { trim: true }), inner);
+            return;
+        }
+        let h = inner.height as usize;
+        let off = visible_offset(p.selected, p.offset, h, p.list.len());
+        let end = (off + h).min(p.list.len());
+        let rows = p.list[off..end].iter().map(|(name, _)| {
+            let mark = if p.computing.as_deref() == Some(name.as_str()) {
+                v.spinner.to_string()
+            } else if p.plan.as_ref().is_some_and(|v| v.name == *name) {
+                "•".into()
+            } else {
+                " ".into()
+            };
+            Row::new(vec![Cell::from(clean(name)), Cell::from(mark)])
+        });
+        let table = Table::new(rows, [Constraint::Fill(1), Constraint::Length(1)])
+            .row_highlight_style(if p.focus_plan { t.muted } else { t.selected })
+            .highlight_symbol(MARK)
+            .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+        let mut state = TableState::new().with_selected(Some(p.selected - off));
+        f.render_stateful_widget(table, inner, &mut state);
+    }
+
+    fn render_plan(&self, f: &mut Frame, r: Rect, v: &View) {
+        let t = v.theme;
+        let p = self;
+        let name = p.plan.as_ref().map(|v| v.name.as_str()).or(p.selected_policy().map(|(n, _)| n.as_str())).unwrap_or("");
+        let mut title = vec![Span::styled(" Plan ", t.title)];
+        if !name.is_empty() {
+            title.push(Span::styled(format!("{} ", clean(name)), t.muted));
+        }
+        let hint = hint_bar(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
+        let mut b = block(t, Line::from(title), p.focus_plan).title_bottom(hint_line(t, hint));
+        if let Some(a) = &p.applying {
+            let (done, failed, total) = p.progress;
+            b = b.title_top(
+                Line::styled(format!(" {} applying {}: {done}/{total}, {failed} failed ", v.spinner, clean(a)), t.accent).right_aligned(),
+            );
+        } else if let Some(c) = &p.computing {
+            b = b.title_top(Line::styled(format!(" {} computing the plan of {} ", v.spinner, clean(c)), t.accent).right_aligned());
+        }
+        let inner = b.inner(r);
+        f.render_widget(b, r);
+        if inner.height == 0 || inner.width < 4 {
+            return;
+        }
+        let Some(pv) = &p.plan else {
+            let msg = match (&p.error, &p.computing) {
+                (Some(e), _) => Line::styled(format!("  {e}"), t.error),
+                (None, Some(_)) => Line::styled(format!("  {} reading the source and the live directory…", v.spinner), t.muted),
+                (None, None) if p.list.is_empty() => Line::styled("  No policy selected.", t.muted),
+                (None, None) => Line::styled("  Press Enter to compute the selected policy's plan against the live directory.", t.muted),
+            };
+            f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), inner);
+            return;
+        };
+        let head = self.plan_header(v, pv);
+        let n = (head.len() as u16).min(inner.height);
+        f.render_widget(Paragraph::new(head), Rect { height: n, ..inner });
+        let area = Rect { y: inner.y + n, height: inner.height - n, ..inner };
+        if pv.rows.is_empty() {
+            f.render_widget(Paragraph::new(Line::styled("  Slack already matches this policy: nothing to do.", t.ok)), area);
+            return;
+        }
+        let h = area.height as usize;
+        let off = visible_offset(pv.selected, pv.offset, h, pv.rows.len());
+        let end = (off + h).min(pv.rows.len());
+        let rows = pv.rows[off..end].iter().map(|row| {
+            if row.heading {
+                Row::new(vec![Cell::from(Span::styled(row.text.as_str(), t.header.patch(kind_style(t, row.kind))))])
+            } else {
+                Row::new(vec![Cell::from(Line::from(vec![
+                    Span::styled(format!("  {} ", row.kind.sign()), kind_style(t, row.kind)),
+                    Span::raw(row.text.as_str()),
+                ]))])
+            }
+        });
+        let table = Table::new(rows, [Constraint::Fill(1)])
+            .row_highlight_style(if p.focus_plan { t.selected } else { Style::default() })
+            .highlight_symbol(MARK)
+            .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+        let mut state = TableState::new().with_selected(Some(pv.selected - off));
+        f.render_stateful_widget(table, area, &mut state);
     }
 }
 
@@ -350,456 +783,6 @@ pub fn summary(plan: &Plan) -> String {
 }
 
 /// The plan's rows that fit (for paging), from the pane's rectangle.
-pub fn list_height(body: Rect) -> usize {
-    body.height.saturating_sub(4) as usize
-}
-
-fn kind_style(app: &App, k: Kind) -> Style {
-    let t = &app.theme;
-    match k {
-        Kind::Create | Kind::GroupCreate | Kind::MemberAdd | Kind::Reactivate => t.ok,
-        Kind::Update | Kind::Rename => t.accent,
-        Kind::Deactivate | Kind::MemberRemove => t.error,
-        Kind::ReportOnly | Kind::Warning => t.warning,
-    }
-}
-
-pub fn render(app: &App, f: &mut Frame, r: Rect) {
-    let list_w = if r.width >= 120 { 32 } else { (r.width / 4).clamp(14, 24) };
-    let [lr, pr] = Layout::horizontal([Constraint::Length(list_w), Constraint::Fill(1)]).areas(r);
-    render_list(app, f, lr);
-    render_plan(app, f, pr);
-}
-
-fn render_list(app: &App, f: &mut Frame, r: Rect) {
-    let t = &app.theme;
-    let p = &app.policies;
-    let b =
-        block(t, Line::from(vec![Span::styled(" Policies ", t.title), Span::styled(format!("{} ", p.list.len()), t.muted)]), !p.focus_plan);
-    let inner = b.inner(r);
-    f.render_widget(b, r);
-    if inner.height == 0 {
-        return;
-    }
-    if p.list.is_empty() {
-        let dir = app.paths.policies_dir();
-        let msg = if p.listed {
-            format!("No policies. Put policy files (.toml) in {} (see docs/policies.md).", dir.display())
-        } else {
-            "reading policies…".into()
-        };
-        f.render_widget(Paragraph::new(Line::styled(msg, t.muted)).wrap(Wrap { trim: true }), inner);
-        return;
-    }
-    let h = inner.height as usize;
-    let off = visible_offset(p.selected, p.offset, h, p.list.len());
-    let end = (off + h).min(p.list.len());
-    let rows = p.list[off..end].iter().map(|(name, _)| {
-        let mark = if p.computing.as_deref() == Some(name.as_str()) {
-            spinner(app).to_string()
-        } else if p.plan.as_ref().is_some_and(|v| v.name == *name) {
-            "•".into()
-        } else {
-            " ".into()
-        };
-        Row::new(vec![Cell::from(clean(name)), Cell::from(mark)])
-    });
-    let table = Table::new(rows, [Constraint::Fill(1), Constraint::Length(1)])
-        .row_highlight_style(if p.focus_plan { t.muted } else { t.selected })
-        .highlight_symbol(MARK)
-        .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
-    let mut state = TableState::new().with_selected(Some(p.selected - off));
-    f.render_stateful_widget(table, inner, &mut state);
-}
-
-fn render_plan(app: &App, f: &mut Frame, r: Rect) {
-    let t = &app.theme;
-    let p = &app.policies;
-    let name = p.plan.as_ref().map(|v| v.name.as_str()).or(p.selected_policy().map(|(n, _)| n.as_str())).unwrap_or("");
-    let mut title = vec![Span::styled(" Plan ", t.title)];
-    if !name.is_empty() {
-        title.push(Span::styled(format!("{} ", clean(name)), t.muted));
-    }
-    let hint = super::keys::hint(super::keys::POLICIES, r.width.saturating_sub(4) as usize);
-    let mut b = block(t, Line::from(title), p.focus_plan).title_bottom(Line::styled(hint, t.muted).right_aligned());
-    if let Some(a) = &p.applying {
-        let (done, failed, total) = p.progress;
-        b = b.title_top(
-            Line::styled(format!(" {} applying {}: {done}/{total}, {failed} failed ", spinner(app), clean(a)), t.accent).right_aligned(),
-        );
-    } else if let Some(c) = &p.computing {
-        b = b.title_top(Line::styled(format!(" {} computing the plan of {} ", spinner(app), clean(c)), t.accent).right_aligned());
-    }
-    let inner = b.inner(r);
-    f.render_widget(b, r);
-    if inner.height == 0 || inner.width < 4 {
-        return;
-    }
-    let Some(v) = &p.plan else {
-        let msg = match (&p.error, &p.computing) {
-            (Some(e), _) => Line::styled(format!("  {e}"), t.error),
-            (None, Some(_)) => Line::styled(format!("  {} reading the source and the live directory…", spinner(app)), t.muted),
-            (None, None) if p.list.is_empty() => Line::styled("  No policy selected.", t.muted),
-            (None, None) => Line::styled("  Press Enter to compute the selected policy's plan against the live directory.", t.muted),
-        };
-        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), inner);
-        return;
-    };
-    let plan = &v.live.0.plan;
-    let mut head = vec![Span::styled(format!(" {} ", summary(plan)), t.header)];
-    if let Some(c) = &v.ceiling {
-        head.push(Span::styled(format!(" ⚠ {}", truncate(c, 60)), t.warning));
-    }
-    if let Some(e) = &p.error {
-        head.push(Span::styled(format!(" {}", truncate(e, 60)), t.error));
-    }
-    f.render_widget(Paragraph::new(Line::from(head)), Rect { height: 1, ..inner });
-    let area = Rect { y: inner.y + 1, height: inner.height - 1, ..inner };
-    if v.rows.is_empty() {
-        f.render_widget(Paragraph::new(Line::styled("  Slack already matches this policy: nothing to do.", t.ok)), area);
-        return;
-    }
-    let h = area.height as usize;
-    let off = visible_offset(v.selected, v.offset, h, v.rows.len());
-    let end = (off + h).min(v.rows.len());
-    let rows = v.rows[off..end].iter().map(|row| {
-        if row.heading {
-            Row::new(vec![Cell::from(Span::styled(row.text.as_str(), t.header.patch(kind_style(app, row.kind))))])
-        } else {
-            Row::new(vec![Cell::from(Line::from(vec![
-                Span::styled(format!("  {} ", row.kind.sign()), kind_style(app, row.kind)),
-                Span::raw(row.text.as_str()),
-            ]))])
-        }
-    });
-    let table = Table::new(rows, [Constraint::Fill(1)])
-        .row_highlight_style(if p.focus_plan { t.selected } else { Style::default() })
-        .highlight_symbol(MARK)
-        .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
-    let mut state = TableState::new().with_selected(Some(v.selected - off));
-    f.render_stateful_widget(table, area, &mut state);
-}
-
-/// The detail overlay of one change.
-pub fn render_change(app: &App, f: &mut Frame, area: Rect, row: usize, scroll: u16) {
-    let t = &app.theme;
-    let Some(r) = app.policies.plan.as_ref().and_then(|v| v.rows.get(row)) else { return };
-    let (rect, b) = super::render::overlay(f, area, t, format!(" {}: {} ", r.kind.title(), truncate(&r.text, 50)));
-    let b = b.title_bottom(Line::styled(" Esc close · j/k scroll ", t.muted).right_aligned());
-    let kw = r.detail.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0).min(28);
-    let lines: Vec<Line> = r
-        .detail
-        .iter()
-        .map(|(k, v)| Line::from(vec![Span::styled(format!("{k:<kw$}  "), t.header), Span::styled(v.as_str(), t.text)]))
-        .collect();
-    f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }).scroll((scroll, 0)), rect);
-}
-
-/// The apply confirmation: counts, deactivations, ceilings; the count typed when it must be.
-pub fn render_confirm(app: &App, f: &mut Frame, area: Rect, typed: &str) {
-    let t = &app.theme;
-    let p = &app.policies;
-    let Some(v) = &p.plan else { return };
-    let Some(ApplyTerms { deactivations: deact, must_type, warnings: warns, summary: gate_line }) = p.confirm_terms() else { return };
-    let gate_line = format!("gate: {gate_line}");
-    let w = area.width.min(72);
-    // Borders, counts, deactivations, a blank line and the prompt, plus the gate's line and the
-    // warnings as wrapped.
-    let inner_w = w.saturating_sub(2).max(1) as usize;
-    // One spare line per warning: word wrapping can take more lines than the characters need.
-    let warn_lines: usize = warns.iter().map(|x| (x.chars().count() + 9).div_ceil(inner_w) + 1).sum();
-    let gate_lines = gate_line.chars().count().div_ceil(inner_w) + 1;
-    let h = (6 + (warn_lines + gate_lines) as u16).min(area.height);
-    let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
-    f.render_widget(ratatui::widgets::Clear, r);
-    let b = block(t, format!(" Apply policy {}? ", truncate(&v.name, 40)), true);
-    let plan = &v.live.0.plan;
-    let mut lines = vec![
-        Line::from(vec![
-            Span::raw(format!("{} changes: ", thousands(plan.counts().changes() as u64))),
-            Span::styled(summary(plan), t.header),
-        ]),
-        Line::styled(format!("{} deactivation(s).", deact), if deact > 0 { t.warning } else { t.text }),
-        Line::styled(clean(&gate_line), t.text),
-    ];
-    for w in &warns {
-        lines.push(Line::styled(format!("WARNING: {w}"), t.error));
-    }
-    lines.push(Line::raw(""));
-    if must_type {
-        lines.push(Line::from(vec![
-            Span::raw(format!("Type {deact} and Enter to apply, Esc to cancel: ")),
-            Span::styled(format!("{typed}_"), t.input),
-        ]));
-    } else {
-        lines.push(Line::styled("Enter/y apply · Esc/n cancel", t.muted));
-    }
-    f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: true }), r);
-}
-
-// ---- state changes (called from `App::update`) ------------------------------------------------
-
-use super::app::{Effect, Level, Modal};
-use crate::policy::apply::ApplyOutcome;
-use crate::queue::{OpState, QueueEvent};
-use crossterm::event::{KeyCode, KeyEvent};
-
-impl App {
-    pub(super) fn policies_listed(&mut self, list: Vec<(String, PathBuf)>) -> Vec<Effect> {
-        let p = &mut self.policies;
-        let first = !p.listed;
-        let keep = p.selected_policy().map(|(_, path)| path.clone());
-        p.list = list;
-        p.listed = true;
-        p.selected = keep.and_then(|k| p.list.iter().position(|(_, path)| *path == k)).unwrap_or(0);
-        p.offset = 0;
-        // The first time, the first policy's plan is computed without asking.
-        if first && p.plan.is_none() && p.computing.is_none() && !p.list.is_empty() {
-            return self.compute_selected();
-        }
-        vec![]
-    }
-
-    fn compute_selected(&mut self) -> Vec<Effect> {
-        let p = &mut self.policies;
-        let Some((name, path)) = p.selected_policy().cloned() else { return vec![] };
-        if p.applying.is_some() {
-            self.push_log(Level::Warn, "a policy is being applied; its plan is recomputed when it ends");
-            return vec![];
-        }
-        p.generation += 1;
-        p.computing = Some(name.clone());
-        p.error = None;
-        self.push_log(Level::Info, format!("computing the plan of policy {name} against the live directory"));
-        vec![Effect::ComputePlan { generation: self.policies.generation, name, path }]
-    }
-
-    /// `r`: read the list again, and recompute the selected policy's plan when one is shown.
-    pub(super) fn recompute_plan(&mut self) -> Vec<Effect> {
-        let mut fx = vec![Effect::ListPolicies];
-        if self.policies.plan.is_some() || self.policies.error.is_some() {
-            fx.extend(self.compute_selected());
-        }
-        fx
-    }
-
-    pub(super) fn policies_open(&mut self) -> Vec<Effect> {
-        let p = &mut self.policies;
-        if !p.focus_plan {
-            if let Some(v) = &p.plan
-                && p.selected_policy().is_some_and(|(n, _)| *n == v.name)
-                && p.computing.is_none()
-            {
-                p.focus_plan = true;
-                return vec![];
-            }
-            let fx = self.compute_selected();
-            self.policies.focus_plan = !fx.is_empty();
-            return fx;
-        }
-        if let Some(v) = &p.plan
-            && let Some(row) = v.rows.get(v.selected)
-            && !row.heading
-        {
-            self.modals.push(Modal::PolicyChange { row: v.selected, scroll: 0 });
-        }
-        vec![]
-    }
-
-    pub(super) fn plan_computed(&mut self, generation: u64, name: String, result: Result<PlanHandle, String>) -> Vec<Effect> {
-        let p = &mut self.policies;
-        if generation != p.generation {
-            return vec![];
-        }
-        p.computing = None;
-        match result {
-            Ok(h) => {
-                let s = summary(&h.0.plan);
-                let warnings = h.0.plan.warnings.len();
-                p.set_plan(name.clone(), h);
-                p.error = None;
-                self.modals.retain(|m| !matches!(m, Modal::PolicyChange { .. }));
-                let w = if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() };
-                self.push_log(Level::Info, format!("plan of policy {name}: {s}{w}"));
-            }
-            Err(e) => {
-                p.error = Some(clean(&e));
-                p.plan = None;
-                p.focus_plan = false;
-                self.modals.retain(|m| !matches!(m, Modal::PolicyChange { .. }));
-                self.push_log(Level::Error, format!("policy {name}: {e}"));
-            }
-        }
-        vec![]
-    }
-
-    /// `A`: ask once before applying the plan shown.
-    pub(super) fn confirm_apply(&mut self) -> Vec<Effect> {
-        let p = &self.policies;
-        let why = if p.applying.is_some() {
-            Some("a policy is being applied already".to_string())
-        } else if p.computing.is_some() {
-            Some("the plan is still being computed".into())
-        } else {
-            match &p.plan {
-                None => Some("no plan shown: press Enter on a policy first".into()),
-                Some(v) if v.live.0.plan.is_empty() => Some(format!("nothing to apply: Slack already matches policy {}", v.name)),
-                Some(_) => None,
-            }
-        };
-        if let Some(w) = why {
-            self.push_log(Level::Warn, w);
-            return vec![];
-        }
-        let Some(v) = &self.policies.plan else { return vec![] };
-        // The gate's decision is what the confirmation shows; under --read-only there is none.
-        let decision = crate::policy::apply::preview(&v.live.0, &self.queue.safety);
-        let name = v.name.clone();
-        if let Some(h) = decision.hold().filter(|_| decision.is_read_only()) {
-            self.push_log(Level::Warn, format!("apply policy {name}: {h}"));
-            return vec![];
-        }
-        if decision.is_empty() {
-            self.push_log(Level::Warn, format!("nothing to apply in policy {name}: {}", decision.summary()));
-            return vec![];
-        }
-        self.policies.pending = Some(decision);
-        self.modals.push(Modal::ConfirmApply { typed: String::new() });
-        vec![]
-    }
-
-    /// Keys of the confirmation: Enter/`y` apply (with the count typed when asked), Esc/`n` cancel.
-    pub(super) fn on_confirm_key(&mut self, k: KeyEvent) -> Vec<Effect> {
-        let Some(ApplyTerms { deactivations: deact, must_type, .. }) = self.policies.confirm_terms() else {
-            self.modals.pop();
-            return vec![];
-        };
-        let Some(Modal::ConfirmApply { typed }) = self.modals.last_mut() else { return vec![] };
-        let go = match k.code {
-            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('q') => {
-                self.modals.pop();
-                self.policies.pending = None;
-                self.push_log(Level::Info, "apply cancelled; nothing was changed");
-                return vec![];
-            }
-            KeyCode::Char(c) if must_type && c.is_ascii_digit() => {
-                if typed.len() < 9 {
-                    typed.push(c);
-                }
-                false
-            }
-            KeyCode::Backspace => {
-                typed.pop();
-                false
-            }
-            KeyCode::Enter if must_type => {
-                if *typed == deact.to_string() {
-                    true
-                } else {
-                    typed.clear();
-                    self.push_log(Level::Warn, format!("type {deact} (the number of deactivations) to apply, or Esc to cancel"));
-                    false
-                }
-            }
-            KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') => !must_type,
-            _ => false,
-        };
-        if !go {
-            return vec![];
-        }
-        self.modals.pop();
-        self.policies.pending = None;
-        let Some(v) = &self.policies.plan else { return vec![] };
-        let (name, plan) = (v.name.clone(), v.live.clone());
-        let s = summary(&plan.0.plan);
-        self.policies.applying = Some(name.clone());
-        self.policies.progress = (0, 0, 0);
-        self.queue_status = format!("applying {name}");
-        self.push_log(Level::Info, format!("applying policy {name}: {s}"));
-        vec![Effect::ApplyPlan { name, plan, force: must_type }]
-    }
-
-    /// Progress of a batch: counts for the pane and the status line, one Log line per operation.
-    pub(super) fn apply_queue_event(&mut self, ev: QueueEvent) -> Vec<Effect> {
-        match ev {
-            QueueEvent::BatchStarted { batch_id, total } => {
-                self.policies.progress.2 += total;
-                self.push_log(Level::Info, format!("batch {batch_id}: {total} operation(s)"));
-            }
-            QueueEvent::OpStarted { .. } => return vec![],
-            QueueEvent::OpFinished { describe, state, message, .. } => {
-                let (level, what) = match state {
-                    OpState::Done => (Level::Ok, "done"),
-                    OpState::Failed => (Level::Error, "failed"),
-                    OpState::Skipped => (Level::Warn, "skipped"),
-                    OpState::Cancelled => (Level::Warn, "cancelled"),
-                    _ => (Level::Info, state.as_str()),
-                };
-                if state == OpState::Failed {
-                    self.policies.progress.1 += 1;
-                } else {
-                    self.policies.progress.0 += 1;
-                }
-                let msg = if message.is_empty() { String::new() } else { format!(": {message}") };
-                self.push_log(level, format!("{what}: {describe}{msg}"));
-            }
-            QueueEvent::BatchFinished { batch_id, counts, elapsed, cancelled } => {
-                let n = |s: OpState| counts.get(&s).copied().unwrap_or(0);
-                let level = if n(OpState::Failed) > 0 || cancelled { Level::Warn } else { Level::Ok };
-                self.push_log(
-                    level,
-                    format!(
-                        "batch {batch_id}: {} done, {} failed, {} skipped, {} cancelled in {:.1}s",
-                        n(OpState::Done),
-                        n(OpState::Failed),
-                        n(OpState::Skipped),
-                        n(OpState::Cancelled),
-                        elapsed.as_secs_f64()
-                    ),
-                );
-            }
-        }
-        if let Some(name) = &self.policies.applying {
-            let (d, f, t) = self.policies.progress;
-            self.queue_status = format!("{name} {}/{t}{}", d + f, if f > 0 { format!(" ({f} failed)") } else { String::new() });
-        }
-        vec![]
-    }
-
-    pub(super) fn apply_done(&mut self, name: String, result: Result<ApplyOutcome, String>) -> Vec<Effect> {
-        self.policies.applying = None;
-        self.queue_status = "idle".into();
-        // New records are in the report: the Reports pane reads them again when it is opened.
-        self.reports.started = false;
-        match result {
-            Ok(o) => {
-                for n in o.notes() {
-                    self.push_log(Level::Warn, n.clone());
-                }
-                if o.complete {
-                    self.push_log(
-                        Level::Ok,
-                        format!("policy {name} applied (run {}; report: scimitar report --batch {})", o.run_id, o.run_id),
-                    );
-                } else {
-                    self.push_log(
-                        Level::Warn,
-                        format!("policy {name} was not fully applied (run {}); see the Log, fix and apply again", o.run_id),
-                    );
-                }
-            }
-            Err(e) => self.push_log(Level::Error, format!("applying policy {name} failed: {e}")),
-        }
-        // What is left to do: the plan again.
-        if self.policies.plan.as_ref().is_some_and(|v| v.name == name)
-            && let Some(i) = self.policies.list.iter().position(|(n, _)| *n == name)
-        {
-            self.policies.selected = i;
-            return self.compute_selected();
-        }
-        vec![]
-    }
-}
 /// The policies the pane offers: `policies/*.toml` in the data dir (where `scimitar demo` writes
 /// its `demo-hr`), then those in the config dir, then `examples/policy.toml` when the console runs
 /// from a checkout (blocking; the executor calls it). The same folder is listed once.

@@ -2,9 +2,13 @@
 //! cancelled dialog emits, the queue view (TestBackend at 80x24 and 200x50), cancel, retry,
 //! the Log pane and the resume offer. Plus one run of the real runner against the emulator.
 
-use super::app::{App, Effect, Level, Modal, Msg, Pane};
+use super::app::{App, Effect, Level, Msg};
+use super::confirm::Confirm;
+use super::prompt::Prompt;
 use super::queue::{BatchLoad, QueueOp, ResumeOffer};
-use super::tests::{app_with, screen};
+use super::queue_view::QueueView;
+use super::resume::Resume;
+use super::tests::{app_with, groups, screen, titles, users};
 use crate::queue::{Action, Knowledge, OpState, QueueEvent, Safety, Target};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::HashMap;
@@ -27,23 +31,27 @@ fn id(i: usize) -> String {
 }
 
 fn marked(app: &App) -> Vec<String> {
-    let mut v: Vec<String> = app.marks.iter().map(|s| s.to_string()).collect();
+    let mut v: Vec<String> = app.dir.marks.iter().map(|s| s.to_string()).collect();
     v.sort();
     v
 }
 
 fn deact(app: &App, i: usize) -> Action {
-    let idx = app.store.index_of(&id(i)).unwrap();
-    Action::Deactivate { target: Target::of_user(&app.store.users[idx as usize]) }
+    let idx = app.dir.store.index_of(&id(i)).unwrap();
+    Action::Deactivate { target: Target::of_user(&app.dir.store.users[idx as usize]) }
 }
 
 fn email(app: &App, i: usize) -> String {
-    app.store.rows[app.store.index_of(&id(i)).unwrap() as usize].email.to_string()
+    app.dir.store.rows[app.dir.store.index_of(&id(i)).unwrap() as usize].email.to_string()
 }
 
 /// The effect a confirmed dialog emits when the gate skips nothing.
 fn batch(actions: Vec<Action>, description: &str) -> Effect {
     Effect::RunBatch { decision: crate::queue::gate(&Safety::default(), actions, &Knowledge::default()), description: description.into() }
+}
+
+fn confirm(app: &App) -> Confirm {
+    app.overlay::<Confirm>().cloned().unwrap_or_else(|| panic!("no confirmation: {:?}", titles(app)))
 }
 
 fn last_log(app: &App) -> String {
@@ -57,16 +65,16 @@ fn space_v_star_u_and_esc_mark_and_clear() {
     ch(&mut app, ' ');
     ch(&mut app, ' ');
     assert_eq!(marked(&app), vec![id(0), id(1)]);
-    assert_eq!(app.view.selected, 2);
+    assert_eq!(users(&app).view.selected, 2);
     key(&mut app, KeyCode::Char('k'));
     ch(&mut app, ' ');
     assert_eq!(marked(&app), vec![id(0)], "Space on a marked row unmarks it");
     // V starts a range, V again marks from the anchor to the cursor (either direction).
     typ(&mut app, "u");
-    assert!(app.marks.is_empty());
+    assert!(app.dir.marks.is_empty());
     typ(&mut app, "jjjjj"); // row 7
     ch(&mut app, 'V');
-    assert!(app.marks.is_empty(), "the first V only sets the anchor");
+    assert!(app.dir.marks.is_empty(), "the first V only sets the anchor");
     typ(&mut app, "kkk"); // row 4
     ch(&mut app, 'V');
     assert_eq!(marked(&app), (4..=7).map(id).collect::<Vec<_>>());
@@ -75,7 +83,7 @@ fn space_v_star_u_and_esc_mark_and_clear() {
     ch(&mut app, '/');
     typ(&mut app, "hana.");
     key(&mut app, KeyCode::Enter);
-    let matching: Vec<String> = app.view.filtered.iter().map(|&i| app.store.rows[i as usize].id.to_string()).collect();
+    let matching: Vec<String> = users(&app).view.filtered.iter().map(|&i| app.dir.store.rows[i as usize].id.to_string()).collect();
     assert!(matching.len() > 3 && matching.len() < 200);
     ch(&mut app, '*');
     let mut want = matching.clone();
@@ -88,10 +96,10 @@ fn space_v_star_u_and_esc_mark_and_clear() {
     assert!(s.lines().filter(|l| l.contains('✓') && l.contains("hana.")).count() >= 3, "{s}");
     // Esc clears the filter first, then the marks.
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.view.query(), "");
-    assert_eq!(app.marks.len(), matching.len());
+    assert_eq!(users(&app).view.query(), "");
+    assert_eq!(app.dir.marks.len(), matching.len());
     key(&mut app, KeyCode::Esc);
-    assert!(app.marks.is_empty());
+    assert!(app.dir.marks.is_empty());
     let s = screen(&mut app, 200, 50);
     assert!(!s.contains('✓') && !s.contains("marked"), "{s}");
 }
@@ -101,8 +109,8 @@ fn deactivate_confirms_with_count_and_first_names_then_emits_run_batch() {
     let mut app = app_with(200);
     typ(&mut app, "   "); // rows 0, 1, 2
     assert!(ch(&mut app, 'd').is_empty(), "asking does nothing yet");
-    assert_eq!(app.modals.last(), Some(&Modal::Confirm));
-    let c = app.queue.confirm.clone().unwrap();
+    assert!(app.top::<Confirm>().is_some(), "{:?}", titles(&app));
+    let c = confirm(&app);
     assert_eq!(c.count(), 3);
     assert!(!c.typed && c.ceiling.is_none());
     for s in [screen(&mut app, 80, 24), screen(&mut app, 200, 50)] {
@@ -115,24 +123,24 @@ fn deactivate_confirms_with_count_and_first_names_then_emits_run_batch() {
     }
     // n cancels: nothing is emitted, the marks stay.
     assert!(ch(&mut app, 'n').is_empty());
-    assert!(app.modals.is_empty() && app.queue.confirm.is_none());
-    assert_eq!(app.marks.len(), 3);
+    assert!(app.overlays.is_empty() && app.overlay::<Confirm>().is_none());
+    assert_eq!(app.dir.marks.len(), 3);
     assert!(last_log(&app).contains("cancelled, nothing was done"));
     // Esc cancels too.
     ch(&mut app, 'd');
     assert!(key(&mut app, KeyCode::Esc).is_empty());
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     // y confirms: one RunBatch with exactly the marked users, marks cleared, queue view open.
     ch(&mut app, 'd');
     let fx = ch(&mut app, 'y');
     assert_eq!(fx, vec![batch(vec![deact(&app, 0), deact(&app, 1), deact(&app, 2)], "deactivate 3 users")]);
-    assert!(app.marks.is_empty());
-    assert_eq!(app.modals.last(), Some(&Modal::Queue));
+    assert!(app.dir.marks.is_empty());
+    assert!(app.top::<QueueView>().is_some(), "{:?}", titles(&app));
     assert!(app.busy(), "a submitted batch keeps the spinner going");
     // While it runs, another verb is refused.
     key(&mut app, KeyCode::Esc);
     assert!(ch(&mut app, 'd').is_empty());
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     assert!(last_log(&app).contains("a batch is running"), "{}", last_log(&app));
 }
 
@@ -141,11 +149,14 @@ fn without_marks_the_selected_user_is_the_target_and_a_reactivates() {
     let mut app = app_with(50);
     typ(&mut app, "jjj"); // row 3 is deactivated in the fixture
     ch(&mut app, 'a');
-    let c = app.queue.confirm.clone().unwrap();
+    let c = confirm(&app);
     assert_eq!(c.what, "reactivate 1 user");
-    let idx = app.store.index_of(&id(3)).unwrap();
+    let idx = app.dir.store.index_of(&id(3)).unwrap();
     let fx = key(&mut app, KeyCode::Enter);
-    assert_eq!(fx, vec![batch(vec![Action::Reactivate { target: Target::of_user(&app.store.users[idx as usize]) }], "reactivate 1 user")]);
+    assert_eq!(
+        fx,
+        vec![batch(vec![Action::Reactivate { target: Target::of_user(&app.dir.store.users[idx as usize]) }], "reactivate 1 user")]
+    );
 }
 
 #[test]
@@ -160,10 +171,10 @@ fn above_the_threshold_the_count_must_be_typed() {
         ch(&mut app, 'j');
     }
     ch(&mut app, 'V');
-    assert_eq!(app.marks.len(), 30);
+    assert_eq!(app.dir.marks.len(), 30);
     ch(&mut app, 'd');
     // Four of the 30 are deactivated already (every 7th user of the fixture): the gate skips them.
-    let c = app.queue.confirm.clone().unwrap();
+    let c = confirm(&app);
     assert!(c.typed && c.ceiling.is_none());
     assert_eq!((c.count(), c.decision.skipped().len()), (26, 4));
     let s = screen(&mut app, 80, 24);
@@ -173,7 +184,7 @@ fn above_the_threshold_the_count_must_be_typed() {
     // y and Enter alone do not confirm; a wrong count does not either.
     assert!(ch(&mut app, 'y').is_empty());
     assert!(key(&mut app, KeyCode::Enter).is_empty());
-    assert_eq!(app.modals.last(), Some(&Modal::Confirm));
+    assert!(app.top::<Confirm>().is_some(), "{:?}", titles(&app));
     typ(&mut app, "30");
     assert!(key(&mut app, KeyCode::Enter).is_empty(), "the marked count is not the count that runs");
     assert!(screen(&mut app, 80, 24).contains("type 26"), "the wrong count is explained");
@@ -188,7 +199,7 @@ fn above_the_threshold_the_count_must_be_typed() {
     app.queue.confirm_threshold = 2;
     typ(&mut app, "   ");
     ch(&mut app, 'd');
-    assert!(app.queue.confirm.as_ref().unwrap().typed);
+    assert!(app.overlay::<Confirm>().unwrap().typed);
     key(&mut app, KeyCode::Esc);
     // Reactivate three deactivated users (rows 3, 10, 17; the cursor is on row 3).
     ch(&mut app, 'u');
@@ -196,7 +207,7 @@ fn above_the_threshold_the_count_must_be_typed() {
     typ(&mut app, "jjjjjj ");
     typ(&mut app, "jjjjjj ");
     ch(&mut app, 'a');
-    let c = app.queue.confirm.as_ref().unwrap();
+    let c = app.overlay::<Confirm>().unwrap();
     assert_eq!(c.count(), 3, "{:?}", c.decision);
     assert!(!c.typed, "reactivations are not destructive");
 }
@@ -207,7 +218,7 @@ fn past_the_ceiling_a_warning_and_a_typed_count() {
     app.queue.safety.max_deactivations = 4;
     typ(&mut app, "      "); // 6 users, one of them deactivated already (row 3): 5 run
     ch(&mut app, 'd');
-    let c = app.queue.confirm.clone().unwrap();
+    let c = confirm(&app);
     assert!(c.typed, "the ceiling needs a typed count even below the threshold");
     assert!(c.ceiling.as_deref().unwrap().contains("above the ceiling of 4"), "{c:?}");
     for s in [screen(&mut app, 80, 24), screen(&mut app, 200, 50)] {
@@ -227,7 +238,7 @@ fn protected_users_are_skipped_listed_and_never_sent() {
     app.queue.safety.protected = vec![e1, id(2)];
     typ(&mut app, "   ");
     ch(&mut app, 'd');
-    let c = app.queue.confirm.clone().unwrap();
+    let c = confirm(&app);
     assert_eq!(c.count(), 1);
     assert_eq!(c.decision.skipped().len(), 2);
     let s = screen(&mut app, 200, 50);
@@ -244,7 +255,7 @@ fn protected_users_are_skipped_listed_and_never_sent() {
     let mut app = app_with(50);
     app.queue.safety.protected = vec![id(0)];
     assert!(ch(&mut app, 'd').is_empty());
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     assert!(last_log(&app).contains("nothing to do"), "{}", last_log(&app));
 }
 
@@ -274,6 +285,14 @@ fn started(seq: i64) -> Msg {
     Msg::Queue(QueueEvent::OpStarted { batch_id: "b-test".into(), op_id: format!("op{seq}"), seq, describe: String::new(), attempt: 1 })
 }
 
+/// A batch of 6 under way: one done, one failed, one running (snapshots).
+pub fn running_batch(app: &mut App) {
+    loaded_batch(app, 6, Some(2.0));
+    app.update(finished(1, OpState::Done, "ok", 0));
+    app.update(finished(2, OpState::Failed, "user_not_found: no user with this id (HTTP 404)", 2));
+    app.update(started(3));
+}
+
 fn batch_finished(cancelled: bool) -> Msg {
     Msg::Queue(QueueEvent::BatchFinished {
         batch_id: "b-test".into(),
@@ -292,9 +311,9 @@ fn queue_view_shows_every_state_the_gauge_and_eta() {
     app.update(finished(3, OpState::Failed, "SURPRISE: Slack answered with x active but it should be deactivated", 0));
     app.update(started(4));
     ch(&mut app, 'Q');
-    assert_eq!(app.modals.last(), Some(&Modal::Queue));
+    assert!(app.top::<QueueView>().is_some(), "{:?}", titles(&app));
     assert!(app.busy());
-    assert_eq!(app.queue_status, "running 3/6 · 2 failed · 1 SURPRISE");
+    assert_eq!(app.queue.status, "running 3/6 · 2 failed · 1 SURPRISE");
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
         assert!(s.contains("Queue: deactivate 6 users"), "{s}");
@@ -326,7 +345,7 @@ fn queue_view_shows_every_state_the_gauge_and_eta() {
 #[test]
 fn results_land_in_the_log_and_patch_the_rows() {
     let mut app = app_with(50);
-    assert!(app.store.rows[0].active);
+    assert!(app.dir.store.rows[0].active);
     loaded_batch(&mut app, 3, None);
     app.update(finished(1, OpState::Done, "ok", 1));
     app.update(finished(2, OpState::Failed, "HTTP 429 ratelimited", 3));
@@ -338,10 +357,10 @@ fn results_land_in_the_log_and_patch_the_rows() {
     assert!(texts.iter().any(|(l, t)| *l == Level::Error && t.contains("op 2: failed: HTTP 429 ratelimited (3 retries)")), "{texts:?}");
     assert!(texts.iter().any(|(l, t)| *l == Level::Warn && t.contains("!! op 3: SURPRISE")), "{texts:?}");
     assert!(texts.iter().any(|(l, t)| *l == Level::Error && t.contains("1 done, 2 failed") && t.contains("SURPRISE")), "{texts:?}");
-    assert!(!app.store.rows[0].active, "the deactivated user shows as deactivated");
-    assert!(app.store.rows[1].active && app.store.rows[2].active, "failed ops leave rows alone");
+    assert!(!app.dir.store.rows[0].active, "the deactivated user shows as deactivated");
+    assert!(app.dir.store.rows[1].active && app.dir.store.rows[2].active, "failed ops leave rows alone");
     assert!(!app.busy());
-    assert_eq!(app.queue_status, "done 3/3 · 2 failed · 1 SURPRISE");
+    assert_eq!(app.queue.status, "done 3/3 · 2 failed · 1 SURPRISE");
     let s = screen(&mut app, 200, 50);
     assert!(s.contains("op 2: failed: HTTP 429"), "the Log pane shows results:\n{s}");
 }
@@ -356,7 +375,7 @@ fn x_cancels_pending_and_f_retries_failed() {
     assert_eq!(ch(&mut app, 'F'), vec![], "no retry while running");
     assert_eq!(ch(&mut app, 'x'), vec![Effect::CancelBatch { batch_id: "b-test".into() }]);
     assert_eq!(ch(&mut app, 'x'), vec![], "one cancel is enough");
-    assert!(app.queue_status.starts_with("cancelling"));
+    assert!(app.queue.status.starts_with("cancelling"));
     app.update(finished(2, OpState::Done, "ok", 0));
     app.update(batch_finished(true));
     let b = app.queue.batch.as_ref().unwrap();
@@ -371,10 +390,10 @@ fn x_cancels_pending_and_f_retries_failed() {
     let mut o = op(&app, 0, 1);
     o.state = OpState::Pending;
     app.update(Msg::BatchLoaded(BatchLoad { batch_id: "b-test".into(), description: "d".into(), ops: vec![o], rate: None }));
-    assert_eq!(app.queue_status, "running 0/1");
+    assert_eq!(app.queue.status, "running 0/1");
     // Esc closes the view.
     key(&mut app, KeyCode::Esc);
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     // q while it runs warns first; the second q quits.
     assert!(ch(&mut app, 'q').is_empty());
     assert!(!app.quit && last_log(&app).contains("q again quits"));
@@ -392,7 +411,7 @@ fn resume_offer_at_start() {
         total: 40,
     };
     app.update(Msg::Unfinished(vec![offer.clone()]));
-    assert_eq!(app.modals.last(), Some(&Modal::Resume));
+    assert!(app.top::<Resume>().is_some(), "{:?}", titles(&app));
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
         assert!(s.contains("Resume unfinished work?"), "{s}");
@@ -400,30 +419,30 @@ fn resume_offer_at_start() {
     }
     assert!(ch(&mut app, 'd').is_empty(), "keys go to the offer");
     assert_eq!(key(&mut app, KeyCode::Enter), vec![Effect::ResumeBatches { batch_ids: vec!["b-old".into()] }]);
-    assert_eq!(app.modals.last(), Some(&Modal::Queue));
+    assert!(app.top::<QueueView>().is_some(), "{:?}", titles(&app));
     // Esc leaves it for later.
     let mut app = app_with(10);
     app.update(Msg::Unfinished(vec![offer]));
     assert!(key(&mut app, KeyCode::Esc).is_empty());
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     assert!(last_log(&app).contains("scimitar resume"));
     // Nothing open: no offer.
     let mut app = app_with(10);
     app.update(Msg::Unfinished(vec![]));
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
 }
 
 #[test]
 fn group_verbs_use_the_marked_users_and_a_name_prompt() {
     let mut app = app_with(50);
-    app.pane = Pane::Groups; // eng (S000): members 0, 3, 6, 9, 12 and one not loaded
+    app.active = 1; // eng (S000): members 0, 3, 6, 9, 12 and one not loaded
     assert!(ch(&mut app, '+').is_empty());
     assert!(last_log(&app).contains("mark users in the Users pane first"), "{}", last_log(&app));
-    app.pane = Pane::Users;
+    app.active = 0;
     typ(&mut app, "   "); // 0, 1, 2
-    app.pane = Pane::Groups;
+    app.active = 1;
     ch(&mut app, '+');
-    assert_eq!(app.queue.confirm.as_ref().unwrap().what, "add 2 members to eng");
+    assert_eq!(app.overlay::<Confirm>().unwrap().what, "add 2 members to eng");
     let fx = ch(&mut app, 'y');
     assert_eq!(
         fx,
@@ -442,14 +461,14 @@ fn group_verbs_use_the_marked_users_and_a_name_prompt() {
     app.update(finished(1, OpState::Done, "ok", 0));
     let fx = app.update(batch_finished(false));
     assert!(matches!(&fx[..], [Effect::LoadGroups { .. }]), "{fx:?}");
-    app.update(Msg::GroupsLoaded { generation: app.groups_gen, result: Ok(vec![]) });
-    app.modals.clear();
+    app.update(Msg::GroupsLoaded { generation: groups(&app).generation, result: Ok(vec![]) });
+    app.overlays.clear();
 
     // R: a prompt with the current name, then the confirmation.
     let mut app = app_with(50);
-    app.pane = Pane::Groups;
+    app.active = 1;
     ch(&mut app, 'R');
-    assert_eq!(app.modals.last(), Some(&Modal::Prompt));
+    assert!(app.top::<Prompt>().is_some(), "{:?}", titles(&app));
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("Rename group eng") && s.contains("name: eng"), "{s}");
     for _ in 0..3 {
@@ -457,7 +476,7 @@ fn group_verbs_use_the_marked_users_and_a_name_prompt() {
     }
     typ(&mut app, "platform");
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.modals.last(), Some(&Modal::Confirm));
+    assert!(app.top::<Confirm>().is_some(), "{:?}", titles(&app));
     let fx = key(&mut app, KeyCode::Enter);
     assert_eq!(
         fx,
@@ -470,12 +489,12 @@ fn group_verbs_use_the_marked_users_and_a_name_prompt() {
     // n: a new group with the marked users; an existing name is refused.
     let mut app = app_with(50);
     typ(&mut app, "  ");
-    app.pane = Pane::Groups;
+    app.active = 1;
     ch(&mut app, 'n');
     typ(&mut app, "Sales");
     key(&mut app, KeyCode::Enter);
     assert!(last_log(&app).contains("already exists"));
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     ch(&mut app, 'n');
     typ(&mut app, "oncall");
     key(&mut app, KeyCode::Enter);
@@ -487,11 +506,11 @@ fn group_verbs_use_the_marked_users_and_a_name_prompt() {
 
     // - in the members list removes the selected member (destructive: same dialog).
     let mut app = app_with(50);
-    app.pane = Pane::Groups;
+    app.active = 1;
     key(&mut app, KeyCode::Enter);
     ch(&mut app, 'j'); // W00000003
     ch(&mut app, '-');
-    let c = app.queue.confirm.clone().unwrap();
+    let c = confirm(&app);
     assert_eq!((c.what.as_str(), c.destructive), ("remove 1 member from eng", 1));
     let fx = ch(&mut app, 'y');
     assert_eq!(
@@ -514,12 +533,12 @@ fn read_only_refuses_every_write() {
     app.update(finished(1, OpState::Done, "ok", 0));
     app.update(finished(2, OpState::Failed, "no_such_user", 0));
     app.update(batch_finished(false));
-    app.modals.clear();
+    app.overlays.clear();
     app.queue.safety.read_only = true;
     typ(&mut app, "  "); // users 0 and 1 (0 is in eng, 1 is not)
     let refused = |app: &mut App, what: &str, fx: Vec<Effect>| {
         assert!(fx.is_empty(), "{what}: {fx:?}");
-        assert!(!app.modals.iter().any(|m| matches!(m, Modal::Confirm | Modal::Prompt)), "{what}: {:?}", app.modals);
+        assert!(app.overlay::<Confirm>().is_none() && app.overlay::<Prompt>().is_none(), "{what}: {:?}", titles(app));
         let l = last_log(app);
         assert!(l.starts_with(what) && l.contains("read-only mode: writes are refused"), "{what}: {l}");
     };
@@ -527,7 +546,7 @@ fn read_only_refuses_every_write() {
     refused(&mut app, "deactivate 2 users", fx);
     let fx = ch(&mut app, 'a');
     refused(&mut app, "reactivate 2 users", fx);
-    app.pane = Pane::Groups;
+    app.active = 1;
     let fx = ch(&mut app, '+');
     refused(&mut app, "add 1 member to eng", fx);
     let fx = ch(&mut app, '-');
@@ -539,7 +558,7 @@ fn read_only_refuses_every_write() {
     ch(&mut app, 'Q');
     let fx = ch(&mut app, 'F');
     refused(&mut app, "retry", fx);
-    app.modals.clear();
+    app.overlays.clear();
     app.update(Msg::Unfinished(vec![ResumeOffer {
         batch_id: "b-old".into(),
         description: "deactivate 3 users".into(),
@@ -549,7 +568,7 @@ fn read_only_refuses_every_write() {
     }]));
     let fx = key(&mut app, KeyCode::Enter);
     refused(&mut app, "resume", fx);
-    assert_eq!(app.marks.len(), 2, "nothing was confirmed, so the marks stay");
+    assert_eq!(app.dir.marks.len(), 2, "nothing was confirmed, so the marks stay");
     assert!(screen(&mut app, 80, 24).contains("read-only"), "the status line says so");
 }
 
@@ -641,11 +660,11 @@ async fn owner_bot_and_deactivated_are_skipped_and_three_run() {
     for u in &six {
         app.update(Msg::UserFetched { id: u.id().into(), result: Ok(u.clone()) });
     }
-    app.modals.clear();
+    app.overlays.clear();
     ch(&mut app, '*');
-    assert_eq!(app.marks.len(), 6);
+    assert_eq!(app.dir.marks.len(), 6);
     ch(&mut app, 'd');
-    let c = app.queue.confirm.clone().expect("a confirmation");
+    let c = confirm(&app);
     assert_eq!(c.count(), 3);
     let s = screen(&mut app, 200, 50);
     assert!(s.contains("Confirm: deactivate 3 users"), "{s}");
@@ -741,7 +760,7 @@ async fn runner_journals_runs_and_reports_through_messages() {
     for u in &users {
         app.update(Msg::UserFetched { id: u.id().into(), result: Ok(u.clone()) });
     }
-    app.modals.clear();
+    app.overlays.clear();
     let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
     runner.run(batch(actions, "deactivate 3 users"));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -755,12 +774,12 @@ async fn runner_journals_runs_and_reports_through_messages() {
     }
     let b = app.queue.batch.as_ref().unwrap();
     assert_eq!(b.count(OpState::Done), 3, "{:?}", b.ops);
-    assert_eq!(app.queue_status, "done 3/3");
+    assert_eq!(app.queue.status, "done 3/3");
     assert!(runner.unfinished().unwrap().is_empty(), "the batch is closed in the journal");
     for u in &users {
         assert_eq!(client.get_user(u.id()).await.unwrap().active, Some(false));
-        let i = app.store.index_of(u.id()).unwrap();
-        assert!(!app.store.rows[i as usize].active);
+        let i = app.dir.store.index_of(u.id()).unwrap();
+        assert!(!app.dir.store.rows[i as usize].active);
     }
     assert_eq!(app.log.iter().filter(|e| e.text.ends_with(": done")).count(), 3);
     emu.shutdown().await;
@@ -808,8 +827,8 @@ async fn runner_offers_resumes_and_retries() {
     let mut runner = super::queue_runner::QueueRunner::new(client.clone(), Some(journal), Safety::default(), tx);
     let mut app = app_with(0);
     app.update(Msg::Unfinished(runner.unfinished().unwrap()));
-    assert_eq!(app.modals.last(), Some(&Modal::Resume));
-    assert_eq!(app.queue.resume[0].batch_id, batch);
+    assert!(app.top::<Resume>().is_some(), "{:?}", titles(&app));
+    assert_eq!(app.top::<Resume>().unwrap().offers[0].batch_id, batch);
     emu.reset_stats();
     let mut fx = key(&mut app, KeyCode::Enter);
     for round in 0..2 {

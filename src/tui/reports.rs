@@ -1,24 +1,29 @@
 //! The Reports pane: the filters of `scimitar report` as text fields, the matching records in a
 //! virtualised table, a bar chart of operations per day and outcome for the span, a detail view
-//! of one record and an export of the records shown to CSV.
+//! of one record (`detail::Detail`) and an export of the records shown to CSV.
 //!
-//! The state here is plain data changed only through `App::update`; the database is read by the
-//! executor ([`load`], [`export_csv`] run on `spawn_blocking`) and drawing ([`render`]) is pure.
+//! The database is read by the executor ([`load`], [`export_csv`] run on `spawn_blocking`);
+//! the pane asks for it with effects and takes the results; drawing is pure.
 
-use super::app::App;
-use super::render::{MARK, block, spinner, thousands, truncate};
-use super::users::visible_offset;
+use super::app::{Effect, Level, Msg};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, hint_list, lookup, moved, offers};
+use super::detail::{Detail, Tone};
+use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
+use super::theme::Theme;
 use crate::report::{Outcome, ReportQuery, ReportStore, StoredRecord, format_time, parse_time};
 use crate::sanitize::clean;
+use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Cell, Paragraph, Row, Table, TableState, Wrap};
+use std::borrow::Cow;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use time::{Date, OffsetDateTime};
 use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
 
 /// The filter fields, in the order of `scimitar report`'s options.
 pub const FIELDS: [&str; 7] = ["user", "action", "outcome", "profile", "since", "until", "batch"];
@@ -148,7 +153,7 @@ impl ReportsPane {
         if n == 0 {
             return;
         }
-        self.selected = (self.selected as isize).saturating_add(delta).clamp(0, n as isize - 1) as usize;
+        self.selected = moved(self.selected, delta, n);
         self.offset = visible_offset(self.selected, self.offset, height, n);
     }
 }
@@ -218,6 +223,217 @@ pub fn detail_rows(s: &StoredRecord) -> Vec<(&'static str, String)> {
     rows
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Open,
+    Filter,
+    Export,
+    Rerun,
+}
+
+static KEYS: &[Binding<Act>] = &[
+    bind!("Enter", "open", "open the record's detail view (every field, hash included)", Act::Open, [(KeyCode::Enter, N)]),
+    bind!(
+        "/",
+        "filter",
+        "edit the filters (Tab/↑↓ between fields, Enter runs the query, Esc leaves)",
+        Act::Filter,
+        [(KeyCode::Char('/'), N)]
+    ),
+    bind!("e", "export", "export the records shown to a CSV file (path in the Log)", Act::Export, [(KeyCode::Char('e'), N)]),
+    bind!("r", "rerun", "run the query again", Act::Rerun, [(KeyCode::Char('r'), N)]),
+];
+
+/// Keys while a filter field is edited.
+fn field_offers() -> Vec<Offer> {
+    vec![
+        Offer::new("Tab/↓", "next field", "the next filter field", true),
+        Offer::new("S-Tab/↑", "previous", "the previous filter field", true),
+        Offer::new("Enter", "run", "run the query of the fields", true),
+        Offer::new("Esc", "leave", "leave the fields (the query shown stays)", true),
+    ]
+}
+
+impl ReportsPane {
+    /// Run the query of the filter fields (stale answers to earlier ones are dropped).
+    fn run_query(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        match self.build_query(OffsetDateTime::now_utc()) {
+            Ok((query, span)) => {
+                self.generation += 1;
+                self.loading = true;
+                self.started = true;
+                self.error = None;
+                self.span = Some(span);
+                vec![Effect::QueryReports { generation: self.generation, query }]
+            }
+            Err(e) => {
+                self.error = Some(clean(&e));
+                self.started = true;
+                ctx.log(Level::Error, format!("report filter: {e}"));
+                vec![]
+            }
+        }
+    }
+
+    fn loaded(&mut self, ctx: &mut Ctx, generation: u64, result: Result<ReportData, String>) -> Vec<Effect> {
+        if generation != self.generation {
+            return vec![];
+        }
+        self.loading = false;
+        match result {
+            Ok(data) => {
+                // An open detail view shows a record of the old rows.
+                ctx.close_all::<Detail>();
+                self.data = data;
+                self.selected = 0;
+                self.offset = 0;
+                self.error = None;
+            }
+            Err(e) => {
+                self.error = Some(clean(&e));
+                ctx.log(Level::Error, format!("reading the report failed: {e}"));
+            }
+        }
+        vec![]
+    }
+
+    fn export(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        if self.exporting {
+            return vec![];
+        }
+        if self.data.rows.is_empty() {
+            ctx.log(Level::Warn, "nothing to export: no records shown");
+            return vec![];
+        }
+        self.exporting = true;
+        let records = self.data.rows.iter().map(|r| r.stored.clone()).collect();
+        vec![Effect::ExportReports { records }]
+    }
+
+    fn exported(&mut self, ctx: &mut Ctx, count: usize, result: Result<PathBuf, String>) -> Vec<Effect> {
+        self.exporting = false;
+        match result {
+            Ok(path) => {
+                let shown = path.display().to_string();
+                self.exported = Some(clean(&shown));
+                let more = self.data.total.saturating_sub(count as u64);
+                let note = if more > 0 {
+                    format!(
+                        " ({more} older matching records were not loaded; narrow the span or use `scimitar report --output csv --limit 0`)"
+                    )
+                } else {
+                    String::new()
+                };
+                ctx.log(Level::Ok, format!("exported {count} records to {shown}{note}"));
+            }
+            Err(e) => ctx.log(Level::Error, format!("export failed: {e}")),
+        }
+        vec![]
+    }
+
+    /// Keys while a filter field is being edited.
+    fn field_key(&mut self, i: usize, k: &KeyEvent, ctx: &mut Ctx) -> Vec<Effect> {
+        match k.code {
+            KeyCode::Esc => self.focus = None,
+            KeyCode::Enter => {
+                self.focus = None;
+                return self.run_query(ctx);
+            }
+            KeyCode::Tab | KeyCode::Down => self.focus = Some((i + 1) % FIELDS.len()),
+            KeyCode::BackTab | KeyCode::Up => self.focus = Some((i + FIELDS.len() - 1) % FIELDS.len()),
+            _ => {
+                self.inputs[i].handle_event(&Event::Key(*k));
+            }
+        }
+        vec![]
+    }
+
+    fn open(&mut self, ctx: &mut Ctx) {
+        let Some(row) = self.selected_row() else { return };
+        let tone = match row.stored.record.outcome {
+            Outcome::Done => Tone::Ok,
+            Outcome::Failed => Tone::Error,
+            Outcome::Cancelled => Tone::Muted,
+            Outcome::Skipped => Tone::Warning,
+        };
+        let rows =
+            detail_rows(&row.stored).into_iter().map(|(k, v)| (k.to_string(), v, if k == "outcome" { tone } else { Tone::Text })).collect();
+        ctx.open(Detail::new(format!(" Record {} ", row.stored.seq), rows, usize::MAX));
+    }
+}
+
+impl Component for ReportsPane {
+    fn title(&self) -> Cow<'static, str> {
+        "Reports".into()
+    }
+
+    fn keys(&self, _v: &View) -> Vec<Offer> {
+        if self.focus.is_some() {
+            return field_offers();
+        }
+        let rows = !self.data.rows.is_empty();
+        offers(KEYS, |a| match a {
+            Act::Open | Act::Export => rows,
+            Act::Filter | Act::Rerun => true,
+        })
+    }
+
+    fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        if let Some(i) = self.focus {
+            return self.field_key(i, k, ctx).into();
+        }
+        if let Some(a) = lookup(KEYS, k) {
+            let fx = match a {
+                Act::Open => {
+                    self.open(ctx);
+                    vec![]
+                }
+                Act::Filter => {
+                    self.focus = Some(0);
+                    vec![]
+                }
+                Act::Export => self.export(ctx),
+                Act::Rerun => self.run_query(ctx),
+            };
+            return Handled::Consumed(fx);
+        }
+        if let Some(nav) = lookup(NAV, k) {
+            let h = table_height(ctx.area);
+            self.move_by(nav.delta(h), h);
+            return Handled::done();
+        }
+        Handled::Ignored
+    }
+
+    fn update(&mut self, msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
+        Ok(match msg {
+            Msg::ReportsLoaded { generation, result } => self.loaded(ctx, generation, result),
+            Msg::ReportsExported { count, result } => self.exported(ctx, count, result),
+            other => return Err(other),
+        })
+    }
+
+    fn notify(&mut self, note: &Note, _ctx: &mut Ctx) -> Vec<Effect> {
+        if *note == Note::Reported {
+            // Read again the next time the pane is opened.
+            self.started = false;
+        }
+        vec![]
+    }
+
+    fn entered(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        if self.started { vec![] } else { self.run_query(ctx) }
+    }
+
+    fn busy(&self) -> bool {
+        self.loading || self.exporting
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, v: &View) {
+        render_pane(self, f, area, v);
+    }
+}
+
 // ---- drawing ----------------------------------------------------------------------------------
 
 /// Heights of the filter bar, the chart and the table inside the pane's border at `inner`.
@@ -237,9 +453,8 @@ pub fn table_height(body: Rect) -> usize {
     layout(inner)[2].height.saturating_sub(1) as usize
 }
 
-pub fn render(app: &App, f: &mut Frame, r: Rect) {
-    let t = &app.theme;
-    let p = &app.reports;
+fn render_pane(p: &ReportsPane, f: &mut Frame, r: Rect, v: &View) {
+    let t = v.theme;
     let mut title = vec![Span::styled(" Reports ", t.title)];
     let shown = p.data.rows.len() as u64;
     if p.started && !p.data.no_db {
@@ -247,14 +462,11 @@ pub fn render(app: &App, f: &mut Frame, r: Rect) {
             if shown == p.data.total { thousands(shown) } else { format!("newest {} of {}", thousands(shown), thousands(p.data.total)) };
         title.push(Span::styled(format!("{counts} "), t.muted));
     }
-    let hint = if p.focus.is_some() {
-        " Tab/↓ next field · S-Tab/↑ previous · Enter run · Esc leave ".to_string()
-    } else {
-        super::keys::hint(super::keys::REPORTS, r.width.saturating_sub(4) as usize)
-    };
-    let mut b = block(t, Line::from(title), true).title_bottom(Line::styled(hint, t.muted).right_aligned());
+    let width = r.width.saturating_sub(4) as usize;
+    let hint = if p.focus.is_some() { hint_list(&p.keys(v), width) } else { hint_bar(&p.keys(v), &[": command"], width) };
+    let mut b = block(t, Line::from(title), true).title_bottom(hint_line(t, hint));
     if p.loading {
-        b = b.title_top(Line::styled(format!(" {} querying ", spinner(app)), t.accent).right_aligned());
+        b = b.title_top(Line::styled(format!(" {} querying ", v.spinner), t.accent).right_aligned());
     } else if let Some(path) = &p.exported {
         b = b.title_top(Line::styled(format!(" exported to {} ", truncate(path, (r.width / 2) as usize)), t.ok).right_aligned());
     }
@@ -264,19 +476,19 @@ pub fn render(app: &App, f: &mut Frame, r: Rect) {
         return;
     }
     let [fa, ca, ta] = layout(inner);
-    render_filters(app, f, fa);
+    render_filters(p, f, fa, v);
     if p.data.no_db {
         let msg = vec![
             Line::styled("  No operations recorded yet; they appear here after the first bulk action.", t.muted),
-            Line::styled(format!("  (The report is kept in {}.)", app.paths.database().display()), t.muted),
+            Line::styled(format!("  (The report is kept in {}.)", v.paths.database().display()), t.muted),
         ];
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), Rect { y: ca.y, height: ca.height + ta.height, ..ca });
         return;
     }
     if ca.height > 0 {
-        render_chart(app, f, ca);
+        render_chart(p, f, ca, v);
     }
-    render_table(app, f, ta);
+    render_table(p, f, ta, v);
 }
 
 fn field_areas(r: Rect) -> Vec<Rect> {
@@ -293,9 +505,8 @@ fn field_areas(r: Rect) -> Vec<Rect> {
     out
 }
 
-fn render_filters(app: &App, f: &mut Frame, r: Rect) {
-    let t = &app.theme;
-    let p = &app.reports;
+fn render_filters(p: &ReportsPane, f: &mut Frame, r: Rect, v: &View) {
+    let t = v.theme;
     for (i, a) in field_areas(r).into_iter().enumerate() {
         let label = format!("{}:", FIELDS[i]);
         let lw = label.len() as u16 + 1;
@@ -321,8 +532,7 @@ fn render_filters(app: &App, f: &mut Frame, r: Rect) {
     }
 }
 
-fn outcome_style(app: &App, o: Outcome) -> Style {
-    let t = &app.theme;
+fn outcome_style(t: &Theme, o: Outcome) -> Style {
     match o {
         Outcome::Done => t.ok,
         Outcome::Failed => t.error,
@@ -331,15 +541,14 @@ fn outcome_style(app: &App, o: Outcome) -> Style {
     }
 }
 
-fn render_chart(app: &App, f: &mut Frame, r: Rect) {
-    let t = &app.theme;
-    let p = &app.reports;
+fn render_chart(p: &ReportsPane, f: &mut Frame, r: Rect, v: &View) {
+    let t = v.theme;
     let Some((first, last)) = p.span else { return };
     let outcomes: Vec<Outcome> = Outcome::ALL.into_iter().filter(|o| p.data.daily.iter().any(|(_, x, n)| x == o && *n > 0)).collect();
     let mut legend = vec![Span::styled("per day ", t.header)];
     for o in &outcomes {
         let n: u64 = p.data.daily.iter().filter(|(_, x, _)| x == o).map(|(_, _, n)| n).sum();
-        legend.push(Span::styled(format!("■ {o} {} ", thousands(n)), outcome_style(app, *o)));
+        legend.push(Span::styled(format!("■ {o} {} ", thousands(n)), outcome_style(t, *o)));
     }
     if outcomes.is_empty() {
         legend.push(Span::styled("no operations in this span", t.muted));
@@ -375,7 +584,7 @@ fn render_chart(app: &App, f: &mut Frame, r: Rect) {
                 Bar::default()
                     .value(n)
                     .text_value(if (bar_w as usize) > n.to_string().len() && n > 0 { n.to_string() } else { String::new() })
-                    .style(outcome_style(app, *o))
+                    .style(outcome_style(t, *o))
             })
             .collect();
         let label = if group_w >= 5 { format!("{:02}-{:02}", day.month() as u8, day.day()) } else { format!("{:02}", day.day()) };
@@ -401,9 +610,8 @@ fn columns(width: u16) -> Vec<(&'static str, Constraint, u8)> {
     c
 }
 
-fn render_table(app: &App, f: &mut Frame, r: Rect) {
-    let t = &app.theme;
-    let p = &app.reports;
+fn render_table(p: &ReportsPane, f: &mut Frame, r: Rect, v: &View) {
+    let t = v.theme;
     let cols = columns(r.width);
     let header = Row::new(cols.iter().map(|(h, _, _)| Cell::from(*h))).style(t.header);
     let widths: Vec<Constraint> = cols.iter().map(|(_, c, _)| *c).collect();
@@ -412,7 +620,7 @@ fn render_table(app: &App, f: &mut Frame, r: Rect) {
         let msg = if let Some(e) = &p.error {
             Line::styled(format!("  {e}"), t.error)
         } else if p.loading || !p.started {
-            Line::styled(format!("  {} querying the report…", spinner(app)), t.muted)
+            Line::styled(format!("  {} querying the report…", v.spinner), t.muted)
         } else {
             Line::styled("  No operation matches these filters. Press / to change them.", t.muted)
         };
@@ -429,7 +637,7 @@ fn render_table(app: &App, f: &mut Frame, r: Rect) {
             0 => Cell::from(if wide_time { row.time.as_str() } else { row.short_time.as_str() }),
             1 => Cell::from(clean(&row.stored.record.action)),
             2 => Cell::from(row.target.as_str()),
-            3 => Cell::from(Span::styled(o.as_str(), outcome_style(app, o))),
+            3 => Cell::from(Span::styled(o.as_str(), outcome_style(t, o))),
             4 => Cell::from(row.code.as_str()),
             _ => Cell::from(row.message.as_str()),
         }))
@@ -445,128 +653,5 @@ fn render_table(app: &App, f: &mut Frame, r: Rect) {
     if let Some(e) = &p.error {
         let y = r.bottom().saturating_sub(1);
         f.render_widget(Paragraph::new(Line::styled(truncate(e, r.width as usize), t.error)), Rect { y, height: 1, ..r });
-    }
-}
-
-/// The detail overlay of one record: every field, hash included.
-pub fn render_detail(app: &App, f: &mut Frame, area: Rect, idx: usize, scroll: u16) {
-    let t = &app.theme;
-    let Some(row) = app.reports.data.rows.get(idx) else { return };
-    let (r, b) = super::render::overlay(f, area, t, format!(" Record {} ", row.stored.seq));
-    let b = b.title_bottom(Line::styled(" Esc close · j/k scroll ", t.muted).right_aligned());
-    let rows = detail_rows(&row.stored);
-    let kw = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let lines: Vec<Line> = rows
-        .into_iter()
-        .map(|(k, v)| {
-            let vs = if k == "outcome" { outcome_style(app, row.stored.record.outcome) } else { t.text };
-            Line::from(vec![Span::styled(format!("{k:<kw$}  "), t.header), Span::styled(v, vs)])
-        })
-        .collect();
-    f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }).scroll((scroll, 0)), r);
-}
-
-// ---- state changes (called from `App::update`) ------------------------------------------------
-
-use super::app::{Effect, Level, Modal};
-use crossterm::event::{Event, KeyCode, KeyEvent};
-use tui_input::backend::crossterm::EventHandler;
-
-impl App {
-    /// Run the query of the filter fields (stale answers to earlier ones are dropped).
-    pub(super) fn run_report_query(&mut self) -> Vec<Effect> {
-        let p = &mut self.reports;
-        match p.build_query(OffsetDateTime::now_utc()) {
-            Ok((query, span)) => {
-                p.generation += 1;
-                p.loading = true;
-                p.started = true;
-                p.error = None;
-                p.span = Some(span);
-                vec![Effect::QueryReports { generation: p.generation, query }]
-            }
-            Err(e) => {
-                p.error = Some(clean(&e));
-                p.started = true;
-                self.push_log(Level::Error, format!("report filter: {e}"));
-                vec![]
-            }
-        }
-    }
-
-    pub(super) fn reports_loaded(&mut self, generation: u64, result: Result<ReportData, String>) -> Vec<Effect> {
-        let p = &mut self.reports;
-        if generation != p.generation {
-            return vec![];
-        }
-        p.loading = false;
-        match result {
-            Ok(data) => {
-                // An open detail view points into the old rows.
-                self.modals.retain(|m| !matches!(m, Modal::ReportDetail { .. }));
-                let p = &mut self.reports;
-                p.data = data;
-                p.selected = 0;
-                p.offset = 0;
-                p.error = None;
-            }
-            Err(e) => {
-                p.error = Some(clean(&e));
-                self.push_log(Level::Error, format!("reading the report failed: {e}"));
-            }
-        }
-        vec![]
-    }
-
-    pub(super) fn export_reports(&mut self) -> Vec<Effect> {
-        if self.reports.exporting {
-            return vec![];
-        }
-        if self.reports.data.rows.is_empty() {
-            self.push_log(Level::Warn, "nothing to export: no records shown");
-            return vec![];
-        }
-        self.reports.exporting = true;
-        let records = self.reports.data.rows.iter().map(|r| r.stored.clone()).collect();
-        vec![Effect::ExportReports { records }]
-    }
-
-    pub(super) fn reports_exported(&mut self, count: usize, result: Result<PathBuf, String>) -> Vec<Effect> {
-        self.reports.exporting = false;
-        match result {
-            Ok(path) => {
-                let shown = path.display().to_string();
-                self.reports.exported = Some(clean(&shown));
-                let more = self.reports.data.total.saturating_sub(count as u64);
-                let note = if more > 0 {
-                    format!(
-                        " ({more} older matching records were not loaded; narrow the span or use `scimitar report --output csv --limit 0`)"
-                    )
-                } else {
-                    String::new()
-                };
-                self.push_log(Level::Ok, format!("exported {count} records to {shown}{note}"));
-            }
-            Err(e) => self.push_log(Level::Error, format!("export failed: {e}")),
-        }
-        vec![]
-    }
-
-    /// Keys while a filter field is being edited.
-    pub(super) fn on_report_filter_key(&mut self, k: KeyEvent) -> Vec<Effect> {
-        let Some(i) = self.reports.focus else { return vec![] };
-        match k.code {
-            KeyCode::Esc => self.reports.focus = None,
-            KeyCode::Enter => {
-                self.reports.focus = None;
-                return self.run_report_query();
-            }
-            KeyCode::Tab | KeyCode::Down => self.reports.focus = Some((i + 1) % FIELDS.len()),
-            KeyCode::BackTab | KeyCode::Up => self.reports.focus = Some((i + FIELDS.len() - 1) % FIELDS.len()),
-            _ => {
-                self.reports.inputs[i].handle_event(&Event::Key(k));
-            }
-        }
-        vec![]
     }
 }

@@ -1,9 +1,16 @@
 //! Key handling on the pure state, and rendering with ratatui's TestBackend at 80x24, 200x50 and
 //! a tiny 20x5, for every pane and overlay.
 
-use super::app::{App, Effect, InputMode, Level, LogEntry, Modal, Msg, Pane};
+use super::app::{App, Effect, InputMode, Level, LogEntry, Msg};
+use super::detail::UserDetail;
+use super::groups::GroupsPane;
+use super::help::Help;
+use super::members::Members;
+use super::policies::PoliciesPane;
 use super::render::render;
+use super::reports::ReportsPane;
 use super::theme::{Theme, ThemeSet};
+use super::users::UsersPane;
 use crate::scim::types::{EnterpriseUser, GroupRef, Manager};
 use crate::scim::{Group, Member, MultiValue, Name, User};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -36,7 +43,7 @@ pub fn make_user(i: usize) -> User {
     }
 }
 
-fn groups() -> Vec<Group> {
+pub fn fixture_groups() -> Vec<Group> {
     (0..3)
         .map(|g| Group {
             id: Some(format!("S00{g}")),
@@ -57,8 +64,43 @@ pub fn app_with(n: usize) -> App {
         app.update(Msg::UsersPage { generation: 1, items: chunk.to_vec(), total: n as u64 });
     }
     app.update(Msg::UsersDone { generation: 1, error: None });
-    app.update(Msg::GroupsLoaded { generation: 1, result: Ok(groups()) });
+    app.update(Msg::GroupsLoaded { generation: 1, result: Ok(fixture_groups()) });
     app
+}
+
+pub fn users(app: &App) -> &UsersPane {
+    app.pane::<UsersPane>()
+}
+
+pub fn groups(app: &App) -> &GroupsPane {
+    app.pane::<GroupsPane>()
+}
+
+pub fn reports(app: &App) -> &ReportsPane {
+    app.pane::<ReportsPane>()
+}
+
+pub fn policies(app: &App) -> &PoliciesPane {
+    app.pane::<PoliciesPane>()
+}
+
+/// The overlays open, bottom first (for failure messages).
+pub fn titles(app: &App) -> Vec<String> {
+    app.overlays.iter().map(|o| o.title().into_owned()).collect()
+}
+
+/// Rows of the Users table on screen.
+pub fn table_rows(app: &App) -> usize {
+    app.body_area().height.saturating_sub(3) as usize
+}
+
+pub fn input_value(app: &App) -> String {
+    app.input().map(|i| i.value().to_string()).unwrap_or_default()
+}
+
+/// The gate's deactivation ceiling (snapshots).
+pub fn set_max_deactivations(app: &mut App, n: usize) {
+    app.queue.safety.max_deactivations = n;
 }
 
 fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
@@ -91,63 +133,63 @@ pub fn screen(app: &mut App, w: u16, h: u16) -> String {
 #[test]
 fn filter_narrows_and_esc_clears() {
     let mut app = app_with(200);
-    assert_eq!(app.view.filtered.len(), 200);
+    assert_eq!(users(&app).view.filtered.len(), 200);
     key(&mut app, KeyCode::Char('/'));
-    assert_eq!(app.mode, InputMode::Filter);
+    assert_eq!(app.mode(), InputMode::Filter);
     typ(&mut app, "hana.");
-    assert!(app.view.filtered.iter().all(|&i| app.store.rows[i as usize].user_name.starts_with("hana.")));
+    assert!(users(&app).view.filtered.iter().all(|&i| app.dir.store.rows[i as usize].user_name.starts_with("hana.")));
     typ(&mut app, "berg");
-    let n = app.view.filtered.len();
+    let n = users(&app).view.filtered.len();
     assert!(n > 0 && n < 10, "{n}");
     key(&mut app, KeyCode::Backspace);
-    assert!(app.view.filtered.len() >= n);
+    assert!(users(&app).view.filtered.len() >= n);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.mode, InputMode::Normal);
-    assert_eq!(app.view.query(), "hana.ber");
+    assert_eq!(app.mode(), InputMode::Normal);
+    assert_eq!(users(&app).view.query(), "hana.ber");
     // j moves (not typed into the filter), Esc clears the filter.
     key(&mut app, KeyCode::Char('j'));
-    assert_eq!(app.view.selected, 1);
+    assert_eq!(users(&app).view.selected, 1);
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.view.query(), "");
-    assert_eq!(app.view.filtered.len(), 200);
+    assert_eq!(users(&app).view.query(), "");
+    assert_eq!(users(&app).view.filtered.len(), 200);
 }
 
 #[test]
 fn movement_keys() {
     let mut app = app_with(500);
     key(&mut app, KeyCode::Char('G'));
-    assert_eq!(app.view.selected, 499);
+    assert_eq!(users(&app).view.selected, 499);
     key(&mut app, KeyCode::Char('g'));
-    assert_eq!(app.view.selected, 0);
+    assert_eq!(users(&app).view.selected, 0);
     key(&mut app, KeyCode::PageDown);
-    let page = app.table_rows();
-    assert_eq!(app.view.selected, page);
+    let page = table_rows(&app);
+    assert_eq!(users(&app).view.selected, page);
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Char('k'));
     key(&mut app, KeyCode::Char('k'));
-    assert_eq!(app.view.selected, page - 1);
+    assert_eq!(users(&app).view.selected, page - 1);
     app.update(Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
-    assert_eq!(app.view.selected, 0);
+    assert_eq!(users(&app).view.selected, 0);
     // Release events are ignored.
     let mut rel = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
     rel.kind = crossterm::event::KeyEventKind::Release;
     app.update(Msg::Key(rel));
-    assert_eq!(app.view.selected, 0);
+    assert_eq!(users(&app).view.selected, 0);
 }
 
 #[test]
 fn panes_tabs_and_quit() {
     let mut app = app_with(10);
     key(&mut app, KeyCode::Char('2'));
-    assert_eq!(app.pane, Pane::Groups);
+    assert_eq!(app.pane_title(), "Groups");
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.pane, Pane::Policies);
+    assert_eq!(app.pane_title(), "Policies");
     app.update(Msg::Key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)));
-    assert_eq!(app.pane, Pane::Groups);
+    assert_eq!(app.pane_title(), "Groups");
     key(&mut app, KeyCode::Char('4'));
-    assert_eq!(app.pane, Pane::Reports);
+    assert_eq!(app.pane_title(), "Reports");
     key(&mut app, KeyCode::Char('1'));
-    assert_eq!(app.pane, Pane::Users);
+    assert_eq!(app.pane_title(), "Users");
     assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Effect::Quit]);
     assert!(app.quit);
 }
@@ -156,16 +198,16 @@ fn panes_tabs_and_quit() {
 fn sort_and_show_keys() {
     let mut app = app_with(50);
     key(&mut app, KeyCode::Char('s'));
-    let names: Vec<_> = app.view.filtered.iter().map(|&i| app.store.rows[i as usize].name.to_lowercase()).collect();
+    let names: Vec<_> = users(&app).view.filtered.iter().map(|&i| app.dir.store.rows[i as usize].name.to_lowercase()).collect();
     assert!(names.windows(2).all(|w| w[0] <= w[1]));
     key(&mut app, KeyCode::Char('S'));
-    let names: Vec<_> = app.view.filtered.iter().map(|&i| app.store.rows[i as usize].name.to_lowercase()).collect();
+    let names: Vec<_> = users(&app).view.filtered.iter().map(|&i| app.dir.store.rows[i as usize].name.to_lowercase()).collect();
     assert!(names.windows(2).all(|w| w[0] >= w[1]));
     key(&mut app, KeyCode::Char('A'));
-    assert!(app.view.filtered.iter().all(|&i| app.store.rows[i as usize].active));
+    assert!(users(&app).view.filtered.iter().all(|&i| app.dir.store.rows[i as usize].active));
     key(&mut app, KeyCode::Char('A'));
-    assert!(app.view.filtered.iter().all(|&i| !app.store.rows[i as usize].active));
-    assert!(!app.view.filtered.is_empty());
+    assert!(users(&app).view.filtered.iter().all(|&i| !app.dir.store.rows[i as usize].active));
+    assert!(!users(&app).view.filtered.is_empty());
 }
 
 #[test]
@@ -173,24 +215,24 @@ fn detail_copy_and_members_jump() {
     let mut app = app_with(30);
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Enter);
-    assert!(matches!(app.modals.last(), Some(Modal::UserDetail { idx: 1, .. })));
+    assert_eq!(app.top::<UserDetail>().map(|d| &*d.id), Some("W00000001"));
     let fx = key(&mut app, KeyCode::Char('y'));
     assert_eq!(fx, vec![Effect::Copy("bob.lee1@example.com".into())]);
     let fx = key(&mut app, KeyCode::Char('Y'));
     assert_eq!(fx, vec![Effect::Copy("W00000001".into())]);
     key(&mut app, KeyCode::Esc);
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
 
     key(&mut app, KeyCode::Char('2'));
     // groups are sorted by name: eng, everyone, sales
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Enter);
-    assert!(matches!(app.modals.last(), Some(Modal::GroupMembers { group: 1, .. })));
+    assert_eq!(app.top::<Members>().map(|m| m.group), Some(1));
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Enter); // second member of "everyone": W00000005
-    assert_eq!(app.pane, Pane::Users);
-    assert!(app.modals.is_empty());
-    assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W00000005");
+    assert_eq!(app.pane_title(), "Users");
+    assert!(app.overlays.is_empty());
+    assert_eq!(&*app.dir.store.rows[users(&app).view.selected_index().unwrap() as usize].id, "W00000005");
 
     // A member that is not loaded is fetched, then selected.
     key(&mut app, KeyCode::Char('2'));
@@ -202,8 +244,8 @@ fn detail_copy_and_members_jump() {
     let mut u = make_user(99);
     u.id = Some("W99999999".into());
     app.update(Msg::UserFetched { id: "W99999999".into(), result: Ok(u) });
-    assert_eq!(app.pane, Pane::Users);
-    assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W99999999");
+    assert_eq!(app.pane_title(), "Users");
+    assert_eq!(&*app.dir.store.rows[users(&app).view.selected_index().unwrap() as usize].id, "W99999999");
 }
 
 #[test]
@@ -220,17 +262,17 @@ fn email_not_loaded_is_looked_up_with_debounce_and_stale_results_dropped() {
     key(&mut app, KeyCode::Backspace);
     let fx = app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
     let Some(Effect::LookupEmail { generation, email }) = fx.last().cloned() else { panic!("{fx:?}") };
-    assert!(app.lookup_in_flight.is_some());
+    assert!(users(&app).lookup_in_flight.is_some());
     let mut u = make_user(1000);
     u.emails = Some(vec![MultiValue::email("new.person@example.com", true)]);
     u.id = Some("W77777777".into());
     // A stale generation is dropped.
     app.update(Msg::EmailLookup { generation: generation - 1, email: email.clone(), result: Ok(Some(u.clone())) });
-    assert!(app.store.index_of("W77777777").is_none());
+    assert!(app.dir.store.index_of("W77777777").is_none());
     app.update(Msg::EmailLookup { generation, email: email.clone(), result: Ok(Some(u)) });
-    assert!(app.lookup_in_flight.is_none());
-    assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W77777777");
-    assert_eq!(app.users_total, Some(21));
+    assert!(users(&app).lookup_in_flight.is_none());
+    assert_eq!(&*app.dir.store.rows[users(&app).view.selected_index().unwrap() as usize].id, "W77777777");
+    assert_eq!(app.dir.total, Some(21));
 }
 
 #[test]
@@ -239,20 +281,20 @@ fn find_command_local_remote_and_not_found() {
     key(&mut app, KeyCode::Char(':'));
     typ(&mut app, "find EVE.LEE4@example.com");
     assert!(key(&mut app, KeyCode::Enter).is_empty());
-    assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W00000004");
+    assert_eq!(&*app.dir.store.rows[users(&app).view.selected_index().unwrap() as usize].id, "W00000004");
     let fx = app.run_command_line("find ghost@example.com");
     let Some(Effect::LookupEmail { generation, email }) = fx.last().cloned() else { panic!("{fx:?}") };
     app.update(Msg::EmailLookup { generation, email, result: Ok(None) });
     assert!(app.log.back().unwrap().text.contains("no user with email ghost@example.com"));
-    assert_eq!(app.flash.as_ref().unwrap().0, Level::Warn);
+    assert_eq!(app.log.flash.as_ref().unwrap().0, Level::Warn);
     app.run_command_line("find not-an-email");
     assert_eq!(app.log.back().unwrap().level, Level::Error);
     // History
     key(&mut app, KeyCode::Char(':'));
     key(&mut app, KeyCode::Up);
-    assert_eq!(app.input.value(), "find EVE.LEE4@example.com");
+    assert_eq!(input_value(&app), "find EVE.LEE4@example.com");
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.mode, InputMode::Normal);
+    assert_eq!(app.mode(), InputMode::Normal);
 }
 
 #[test]
@@ -277,13 +319,14 @@ fn refresh_stages_and_keeps_selection() {
     // A page of the old generation is dropped; the new one is staged.
     app.update(Msg::UsersPage { generation: 1, items: vec![make_user(5000)], total: 1 });
     app.update(Msg::UsersPage { generation: 2, items: (0..101).map(make_user).collect(), total: 101 });
-    assert_eq!(app.store.len(), 100);
+    assert_eq!(app.dir.store.len(), 100);
     app.update(Msg::UsersDone { generation: 2, error: None });
-    assert_eq!(app.store.len(), 101);
-    assert_eq!(&*app.store.rows[app.view.selected_index().unwrap() as usize].id, "W00000099");
+    assert_eq!(app.dir.store.len(), 101);
+    assert_eq!(&*app.dir.store.rows[users(&app).view.selected_index().unwrap() as usize].id, "W00000099");
     // The open detail view still shows the same user.
-    let Some(Modal::UserDetail { idx, .. }) = app.modals.last() else { panic!() };
-    assert_eq!(&*app.store.rows[*idx as usize].id, "W00000099");
+    assert_eq!(app.top::<UserDetail>().map(|d| &*d.id), Some("W00000099"));
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("employeeNumber") && s.contains("E99"), "{s}");
 }
 
 #[test]
@@ -436,11 +479,11 @@ fn log_pane_toggles_and_resizes() {
     let s = screen(&mut app, 100, 30);
     assert!(s.contains("Log"));
     assert!(s.contains("loaded 10 users"), "{s}");
-    let rows = app.table_rows();
+    let rows = table_rows(&app);
     key(&mut app, KeyCode::Char('+'));
-    assert_eq!(app.table_rows(), rows - 2);
+    assert_eq!(table_rows(&app), rows - 2);
     key(&mut app, KeyCode::Char('L'));
-    assert!(app.table_rows() > rows);
+    assert!(table_rows(&app) > rows);
     let s = screen(&mut app, 100, 30);
     assert!(!s.contains("loaded 10 users") || s.lines().last().unwrap().contains("loaded 10 users"), "{s}");
 }
@@ -473,17 +516,18 @@ fn print_screens() {
 fn groups_filter_narrows_incrementally_and_esc_clears() {
     let mut app = app_with(20);
     key(&mut app, KeyCode::Char('2'));
-    assert_eq!(app.pane, Pane::Groups);
+    assert_eq!(app.pane_title(), "Groups");
     // The Users filter is kept aside while the Groups one is edited.
-    app.groups_selected = app.groups_shown[2];
+    let third = groups(&app).shown[2];
+    app.pane_mut::<GroupsPane>().selected = third;
     key(&mut app, KeyCode::Char('/'));
-    assert_eq!(app.mode, InputMode::Filter);
+    assert_eq!(app.mode(), InputMode::Filter);
     typ(&mut app, "E");
-    let names = |app: &App| app.groups_shown.iter().map(|&i| app.groups[i].name.clone()).collect::<Vec<_>>();
+    let names = |app: &App| groups(app).shown.iter().map(|&i| app.dir.groups[i].name.clone()).collect::<Vec<_>>();
     assert_eq!(names(&app), ["eng", "everyone", "sales"], "any case");
     typ(&mut app, "v");
     assert_eq!(names(&app), ["everyone"]);
-    assert_eq!(app.groups[app.groups_selected].name, "everyone", "the selection follows the filter");
+    assert_eq!(app.dir.groups[groups(&app).selected].name, "everyone", "the selection follows the filter");
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("Groups 1 of 3 /Ev"), "{s}");
     assert!(!s.contains("sales"), "{s}");
@@ -491,41 +535,41 @@ fn groups_filter_narrows_incrementally_and_esc_clears() {
     key(&mut app, KeyCode::Backspace);
     assert_eq!(names(&app).len(), 3);
     key(&mut app, KeyCode::Down);
-    assert_eq!(app.groups[app.groups_selected].name, "sales");
+    assert_eq!(app.dir.groups[groups(&app).selected].name, "sales");
     // Enter keeps the filter, and Enter opens the selected group's members.
     typ(&mut app, "s");
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.mode, InputMode::Normal);
+    assert_eq!(app.mode(), InputMode::Normal);
     assert_eq!(names(&app), ["sales"]);
     key(&mut app, KeyCode::Enter);
-    assert!(matches!(app.modals.last(), Some(Modal::GroupMembers { group, .. }) if app.groups[*group].name == "sales"));
+    assert!(app.top::<Members>().is_some_and(|m| app.dir.groups[m.group].name == "sales"));
     key(&mut app, KeyCode::Esc);
     // Nothing matches: the pane says so and keys do nothing.
     key(&mut app, KeyCode::Char('/'));
     typ(&mut app, "zz");
-    assert!(app.groups_shown.is_empty());
+    assert!(groups(&app).shown.is_empty());
     key(&mut app, KeyCode::Down);
     assert!(screen(&mut app, 80, 24).contains("No group matches /Eszz"));
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Enter);
-    assert!(app.modals.is_empty());
+    assert!(app.overlays.is_empty());
     // Esc in the pane clears it.
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.groups_query, "");
+    assert_eq!(groups(&app).query, "");
     assert_eq!(names(&app).len(), 3);
     assert!(screen(&mut app, 80, 24).contains("Groups 3 "));
     // Esc while typing clears it too; the Users filter was left alone.
     key(&mut app, KeyCode::Char('/'));
     typ(&mut app, "eng");
     key(&mut app, KeyCode::Esc);
-    assert_eq!((app.mode, app.groups_query.as_str(), app.groups_shown.len()), (InputMode::Normal, "", 3));
-    assert_eq!(app.view.query(), "");
+    assert_eq!((app.mode(), groups(&app).query.as_str(), groups(&app).shown.len()), (InputMode::Normal, "", 3));
+    assert_eq!(users(&app).view.query(), "");
     // A reload keeps the filter.
     key(&mut app, KeyCode::Char('/'));
     typ(&mut app, "sal");
     key(&mut app, KeyCode::Enter);
-    let g = app.groups_gen;
-    app.update(Msg::GroupsLoaded { generation: g, result: Ok(groups()) });
+    let g = groups(&app).generation;
+    app.update(Msg::GroupsLoaded { generation: g, result: Ok(fixture_groups()) });
     assert_eq!(names(&app), ["sales"]);
 }
 
@@ -537,33 +581,29 @@ fn groups_filter_leaves_the_users_filter_alone() {
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('2'));
     key(&mut app, KeyCode::Char('/'));
-    assert_eq!(app.input.value(), "");
+    assert_eq!(input_value(&app), "");
     typ(&mut app, "eng");
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.view.query(), "user1");
+    assert_eq!(users(&app).view.query(), "user1");
     key(&mut app, KeyCode::Char('1'));
     key(&mut app, KeyCode::Char('/'));
-    assert_eq!(app.input.value(), "user1");
+    assert_eq!(input_value(&app), "user1");
 }
 
 #[test]
 fn ctrl_z_suspends_from_anywhere() {
     let ctrl_z = || Msg::Key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL));
-    assert_eq!(
-        super::keys::lookup(super::keys::GLOBAL, &KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL)),
-        Some(super::keys::Cmd::Suspend)
-    );
     let mut app = app_with(20);
     assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
     // While typing a filter (the text is not touched) and in an overlay, too.
     key(&mut app, KeyCode::Char('/'));
     typ(&mut app, "user");
     assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
-    assert_eq!((app.mode, app.input.value()), (InputMode::Filter, "user"));
+    assert_eq!((app.mode(), input_value(&app)), (InputMode::Filter, "user".to_string()));
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('?'));
     assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
-    assert!(matches!(app.modals.last(), Some(Modal::Help { .. })));
+    assert!(app.top::<Help>().is_some());
     assert!(!app.quit);
     // The help lists it.
     let s = screen(&mut app, 200, 50);

@@ -1,231 +1,38 @@
-//! The Users table model: every loaded user in a `Vec`, a cleaned display row and a lowercased
-//! search key per user, the sort order over all of them and the filtered index list that the
-//! table shows. Only the visible slice of `filtered` is ever turned into ratatui rows.
+//! The Users pane: the loaded users in a virtualised table (only the visible slice becomes
+//! ratatui rows), the `/` filter (a full email not loaded is looked up through SCIM after a
+//! debounce), sort, the state filter, marks (Space, V, *, u) and the verbs on the marked users
+//! (`d`, `a`: through the gate, `confirm::ask`). It loads the users (`Effect::LoadUsers`; a reload
+//! is staged and swapped in so the table never empties) and takes the lookups' results.
 //!
-//! Rows are addressed by their index into the store (`u32`); the selection is an index into
-//! `filtered`. (The action queue will keep marks as a set of user ids next to this.)
+//! The store itself (`directory::UserStore`) is shared; what the pane owns is the view over it:
+//! [`UsersView`] keeps the sort order as a `Vec<u32>` over all rows and the shown rows as a
+//! filtered `Vec<u32>`; a query that contains the previous one only re-tests the rows that
+//! matched before, and Backspace restores a remembered result.
 
+use super::app::{Effect, Level, Msg};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, offers};
+use super::directory::{Column, Directory, Show, UserRow, UserStore, compare};
+use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
+use super::theme::Theme;
+use crate::queue::{Action, Knowledge, Target};
 use crate::sanitize::clean;
 use crate::scim::User;
+use crate::scim::client::normalize_email;
+use crossterm::event::{Event, KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
 
-/// What one table row shows, cleaned of control characters once, when the user arrives.
-#[derive(Clone, Debug)]
-pub struct UserRow {
-    pub name: Box<str>,
-    pub user_name: Box<str>,
-    pub email: Box<str>,
-    pub title: Box<str>,
-    pub department: Box<str>,
-    pub id: Box<str>,
-    pub active: bool,
-    /// `name \0 userName \0 email`, lowercased: what `/` searches.
-    key: Box<str>,
-    /// Byte offsets of the two separators in `key`.
-    cut: (u32, u32),
-}
-
-impl UserRow {
-    pub fn new(u: &User) -> UserRow {
-        let name = clean(&u.label());
-        let user_name = clean(u.user_name.as_deref().unwrap_or(""));
-        let email = clean(u.primary_email().unwrap_or(""));
-        let mut key = String::with_capacity(name.len() + user_name.len() + email.len() + 2);
-        key.push_str(&name.to_lowercase());
-        let a = key.len() as u32;
-        key.push('\0');
-        key.push_str(&user_name.to_lowercase());
-        let b = key.len() as u32;
-        key.push('\0');
-        key.push_str(&email.to_lowercase());
-        UserRow {
-            name: name.into(),
-            user_name: user_name.into(),
-            email: email.into(),
-            title: clean(u.title.as_deref().unwrap_or("")).into(),
-            department: clean(u.department().unwrap_or("")).into(),
-            id: clean(u.id()).into(),
-            active: u.is_active(),
-            key: key.into(),
-            cut: (a, b),
-        }
-    }
-
-    pub fn name_lower(&self) -> &str {
-        &self.key[..self.cut.0 as usize]
-    }
-    pub fn user_name_lower(&self) -> &str {
-        &self.key[self.cut.0 as usize + 1..self.cut.1 as usize]
-    }
-    pub fn email_lower(&self) -> &str {
-        &self.key[self.cut.1 as usize + 1..]
-    }
-
-    /// Does this row match a lowercased query (substring of name, userName or email)?
-    #[inline]
-    pub fn matches(&self, query_lower: &str) -> bool {
-        query_lower.is_empty() || self.key.contains(query_lower)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Column {
-    Name,
-    UserName,
-    Email,
-    Title,
-    Department,
-    Active,
-    Id,
-}
-
-impl Column {
-    pub const ALL: [Column; 7] =
-        [Column::Name, Column::UserName, Column::Email, Column::Title, Column::Department, Column::Active, Column::Id];
-
-    pub fn header(self) -> &'static str {
-        match self {
-            Column::Name => "Name",
-            Column::UserName => "userName",
-            Column::Email => "Email",
-            Column::Title => "Title",
-            Column::Department => "Department",
-            Column::Active => "Active",
-            Column::Id => "Id",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Column> {
-        let s = s.to_ascii_lowercase();
-        Column::ALL.into_iter().find(|c| c.header().to_ascii_lowercase() == s || (s == "username" && *c == Column::UserName))
-    }
-
-    pub fn cell(self, r: &UserRow) -> &str {
-        match self {
-            Column::Name => &r.name,
-            Column::UserName => &r.user_name,
-            Column::Email => &r.email,
-            Column::Title => &r.title,
-            Column::Department => &r.department,
-            Column::Id => &r.id,
-            Column::Active => {
-                if r.active {
-                    "yes"
-                } else {
-                    "no"
-                }
-            }
-        }
-    }
-}
-
-fn cmp_ci(a: &str, b: &str) -> Ordering {
-    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-}
-
-fn compare(col: Column, a: &UserRow, b: &UserRow) -> Ordering {
-    match col {
-        Column::Name => a.name_lower().cmp(b.name_lower()),
-        Column::UserName => a.user_name_lower().cmp(b.user_name_lower()),
-        Column::Email => a.email_lower().cmp(b.email_lower()),
-        Column::Title => cmp_ci(&a.title, &b.title),
-        Column::Department => cmp_ci(&a.department, &b.department),
-        Column::Active => b.active.cmp(&a.active),
-        Column::Id => a.id.cmp(&b.id),
-    }
-}
-
-/// Which users the table shows by state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Show {
-    #[default]
-    All,
-    Active,
-    Deactivated,
-}
-
-impl Show {
-    pub fn next(self) -> Show {
-        match self {
-            Show::All => Show::Active,
-            Show::Active => Show::Deactivated,
-            Show::Deactivated => Show::All,
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Show::All => "all",
-            Show::Active => "active",
-            Show::Deactivated => "deactivated",
-        }
-    }
-    fn admits(self, r: &UserRow) -> bool {
-        match self {
-            Show::All => true,
-            Show::Active => r.active,
-            Show::Deactivated => !r.active,
-        }
-    }
-}
-
-/// The loaded users.
-#[derive(Default)]
-pub struct UserStore {
-    pub users: Vec<User>,
-    pub rows: Vec<UserRow>,
-    by_id: HashMap<Box<str>, u32>,
-}
-
-impl UserStore {
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
-    }
-    pub fn index_of(&self, id: &str) -> Option<u32> {
-        self.by_id.get(id).copied()
-    }
-    pub fn clear(&mut self) {
-        self.users.clear();
-        self.rows.clear();
-        self.by_id.clear();
-    }
-    /// Insert or replace by id. Returns the index and whether it was new.
-    pub fn upsert(&mut self, u: User) -> (u32, bool) {
-        let row = UserRow::new(&u);
-        if let Some(&i) = u.id.as_deref().and_then(|id| self.by_id.get(id)) {
-            self.users[i as usize] = u;
-            self.rows[i as usize] = row;
-            return (i, false);
-        }
-        let i = self.users.len() as u32;
-        if let Some(id) = u.id.as_deref() {
-            self.by_id.insert(id.into(), i);
-        }
-        self.users.push(u);
-        self.rows.push(row);
-        (i, true)
-    }
-    /// Append a page; users already present (same id) are replaced. Returns the new indices.
-    pub fn extend(&mut self, items: Vec<User>) -> Vec<u32> {
-        self.users.reserve(items.len());
-        self.rows.reserve(items.len());
-        let mut added = Vec::with_capacity(items.len());
-        for u in items {
-            let (i, new) = self.upsert(u);
-            if new {
-                added.push(i);
-            }
-        }
-        added
-    }
-    /// Exact, case-insensitive email match.
-    pub fn find_email(&self, email_lower: &str) -> Option<u32> {
-        self.rows.iter().position(|r| r.email_lower() == email_lower).map(|i| i as u32)
-    }
-}
+/// How long the filter must stay unchanged before a full email with no local match is looked up.
+pub const LOOKUP_DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// Sort, state filter, text filter and selection over a `UserStore`.
 #[derive(Default)]
@@ -444,40 +251,728 @@ impl UsersView {
     }
 }
 
-/// The first visible row so that `selected` is inside a window of `height` rows.
-pub fn visible_offset(selected: usize, offset: usize, height: usize, len: usize) -> usize {
-    let height = height.max(1);
-    if len <= height {
-        return 0;
+/// A complete-looking email address (`local@domain.tld`), lowercased.
+pub fn looks_like_email(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (local, domain) = s.split_once('@')?;
+    if local.is_empty() || s.contains(char::is_whitespace) || domain.contains('@') {
+        return None;
     }
-    let mut off = offset.min(len.saturating_sub(1));
-    if selected < off {
-        off = selected;
-    } else if selected >= off + height {
-        off = selected + 1 - height;
+    let (host, tld) = domain.rsplit_once('.')?;
+    if host.is_empty() || tld.len() < 2 || !tld.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
     }
-    // Don't leave blank space at the bottom when the list could fill the window.
-    if len >= height && off + height > len {
-        off = len - height;
+    normalize_email(s).ok().map(|e| e.to_lowercase())
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Loading {
+    pub generation: u64,
+    pub loaded: u64,
+    pub total: Option<u64>,
+    /// On a refresh the new pages are staged and swapped in at the end, so the table the admin
+    /// is looking at does not empty out.
+    pub staged: Option<Vec<User>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Open,
+    Filter,
+    Clear,
+    Mark,
+    Range,
+    MarkAll,
+    Unmark,
+    Deactivate,
+    Reactivate,
+    Sort,
+    Reverse,
+    Show,
+    Copy,
+    CopyId,
+}
+
+/// The Users pane's keys (and movement), in the order the hint bar offers them.
+static KEYS: &[Binding<Act>] = &[
+    bind!("Enter", "open", "open the user's detail view", Act::Open, [(KeyCode::Enter, N)]),
+    bind!(
+        "/",
+        "filter",
+        "filter by name, userName or email (a full email not loaded is looked up live)",
+        Act::Filter,
+        [(KeyCode::Char('/'), N)]
+    ),
+    bind!("Esc", "clear", "clear the filter, else the marks", Act::Clear, [(KeyCode::Esc, N)]),
+    bind!("Space", "mark", "mark / unmark the row and move down", Act::Mark, [(KeyCode::Char(' '), N)]),
+    bind!(
+        "d",
+        "deactivate",
+        "deactivate the marked users (else the selected one), after a confirmation",
+        Act::Deactivate,
+        [(KeyCode::Char('d'), N)]
+    ),
+    bind!(
+        "a",
+        "reactivate",
+        "reactivate the marked users (else the selected one), after a confirmation",
+        Act::Reactivate,
+        [(KeyCode::Char('a'), N)]
+    ),
+    bind!("s", "sort", "sort by the next column", Act::Sort, [(KeyCode::Char('s'), N)]),
+    bind!("A", "active/all", "show all / active / deactivated", Act::Show, [(KeyCode::Char('A'), N)]),
+    bind!("V", "range", "start a range; V again marks from there to here", Act::Range, [(KeyCode::Char('V'), N)]),
+    bind!("*", "mark all", "mark every row matching the filter", Act::MarkAll, [(KeyCode::Char('*'), N)]),
+    bind!("u", "unmark", "clear the marks", Act::Unmark, [(KeyCode::Char('u'), N)]),
+    bind!("S", "reverse", "reverse the sort order", Act::Reverse, [(KeyCode::Char('S'), N)]),
+    bind!("y", "copy", "copy the email (OSC 52)", Act::Copy, [(KeyCode::Char('y'), N)]),
+    bind!("Y", "copy id", "copy the id (OSC 52)", Act::CopyId, [(KeyCode::Char('Y'), N)]),
+];
+
+/// The Users pane.
+#[derive(Default)]
+pub struct UsersPane {
+    pub view: UsersView,
+    generation: u64,
+    pub loading: Option<Loading>,
+    pub error: Option<String>,
+    /// Bumped by every keystroke of the filter: a debounce timer or a lookup of an older
+    /// generation is stale.
+    lookup_gen: u64,
+    pub lookup_in_flight: Option<String>,
+    /// Emails looked up through SCIM and not found (until the next reload).
+    not_found: HashSet<String>,
+    /// Group members being fetched by id.
+    fetching: HashSet<String>,
+    /// The filter line has the keys.
+    editing: bool,
+    input: Input,
+}
+
+/// Table rows that fit in the pane's area (borders and the header row taken off).
+fn rows(area: Rect) -> usize {
+    area.height.saturating_sub(3) as usize
+}
+
+impl UsersPane {
+    /// Was this email looked up through SCIM and not found?
+    pub fn not_found_contains(&self, email: &str) -> bool {
+        self.not_found.contains(email)
     }
-    off
+
+    /// The marked users that are loaded, else the selected one, as store indices: in table
+    /// order, so the dialog's first names are the ones on screen.
+    pub fn targets(&self, dir: &Directory) -> Vec<u32> {
+        if dir.marks.is_empty() {
+            return self.view.selected_index().into_iter().collect();
+        }
+        let mut idx: Vec<u32> = dir.marks.iter().filter_map(|id| dir.store.index_of(id)).collect();
+        let pos: HashMap<u32, usize> = self.view.filtered.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+        idx.sort_by_key(|i| (pos.get(i).copied().unwrap_or(usize::MAX), *i));
+        idx
+    }
+
+    fn refresh(&mut self, dir: &Directory) -> Vec<Effect> {
+        self.generation += 1;
+        let staged = if dir.store.is_empty() { None } else { Some(Vec::new()) };
+        self.loading = Some(Loading { generation: self.generation, loaded: 0, total: None, staged });
+        self.error = None;
+        self.not_found.clear();
+        vec![Effect::LoadUsers { generation: self.generation }]
+    }
+
+    /// Replace the store with a completed reload, keeping sort, filters and the selected user.
+    fn swap_in(&mut self, dir: &mut Directory, users: Vec<User>, rows: usize) {
+        let keep = self.view.selected_index().map(|i| dir.store.rows[i as usize].id.clone());
+        let (sort, desc, show, query) = (self.view.sort, self.view.descending, self.view.show, self.view.query().to_string());
+        dir.store.clear();
+        self.view = UsersView { show, ..UsersView::default() };
+        let added = dir.store.extend(users);
+        self.view.added(&dir.store, added);
+        if sort.is_some() {
+            self.view.set_sort(&dir.store, sort, desc);
+        }
+        self.view.set_query(&dir.store, &query);
+        if let Some(idx) = keep.and_then(|id| dir.store.index_of(&id))
+            && let Some(p) = self.view.filtered.iter().position(|&i| i == idx)
+        {
+            self.view.selected = p;
+        }
+        self.view.scroll_into_view(rows);
+    }
+
+    fn merge_user(&mut self, dir: &mut Directory, u: User) -> u32 {
+        let (idx, new) = dir.store.upsert(u);
+        if new {
+            self.view.added(&dir.store, vec![idx]);
+            dir.total = Some(dir.total.unwrap_or(0).max(dir.store.len() as u64));
+        } else {
+            self.view.changed(&dir.store);
+        }
+        idx
+    }
+
+    /// Select a row (clearing filters that hide it) and come to the front.
+    fn show(&mut self, ctx: &mut Ctx, idx: u32) {
+        self.view.select_row(&ctx.dir.store, idx);
+        if self.view.query().is_empty() {
+            self.input.reset();
+        }
+        self.view.scroll_into_view(rows(ctx.area));
+        ctx.focus_self();
+    }
+
+    fn query_email(&self) -> Option<String> {
+        looks_like_email(self.view.query())
+    }
+
+    fn start_lookup(&mut self, ctx: &mut Ctx, email: String) -> Vec<Effect> {
+        if self.lookup_in_flight.as_deref() == Some(email.as_str()) {
+            return vec![];
+        }
+        self.lookup_gen += 1;
+        self.lookup_in_flight = Some(email.clone());
+        ctx.log(Level::Info, format!("{email} is not loaded; looking it up through SCIM"));
+        vec![Effect::LookupEmail { generation: self.lookup_gen, email }]
+    }
+
+    /// Keys while the filter is edited.
+    fn filter_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Vec<Effect> {
+        match k.code {
+            KeyCode::Esc => {
+                self.editing = false;
+                self.input.reset();
+                self.view.set_query(&ctx.dir.store, "");
+            }
+            KeyCode::Enter => {
+                self.editing = false;
+                // Keep the filter; a full email with no local match is looked up right away.
+                if let Some(email) = self.query_email()
+                    && self.view.filtered.is_empty()
+                    && !self.not_found.contains(&email)
+                {
+                    return self.start_lookup(ctx, email);
+                }
+            }
+            KeyCode::Up | KeyCode::Down => self.view.move_by(if k.code == KeyCode::Up { -1 } else { 1 }, rows(ctx.area)),
+            _ => {
+                let before = self.input.value().len();
+                let changed = self.input.handle_event(&Event::Key(*k));
+                if changed.is_some_and(|c| c.value) || before != self.input.value().len() {
+                    return self.filter_changed(ctx);
+                }
+            }
+        }
+        vec![]
+    }
+
+    fn filter_changed(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        let q = self.input.value().to_string();
+        self.view.set_query(&ctx.dir.store, &q);
+        self.lookup_gen += 1; // any pending debounce is now stale
+        if let Some(email) = self.query_email()
+            && self.view.filtered.is_empty()
+            && !self.not_found.contains(&email)
+        {
+            return vec![Effect::Debounce { generation: self.lookup_gen, email, after: LOOKUP_DEBOUNCE }];
+        }
+        vec![]
+    }
+
+    fn mark_flash(ctx: &mut Ctx) {
+        let n = ctx.dir.marks.len();
+        ctx.flash(Level::Info, format!("{n} marked"));
+    }
+
+    fn act(&mut self, a: Act, ctx: &mut Ctx) -> Vec<Effect> {
+        let rows = rows(ctx.area);
+        let dir = &mut *ctx.dir;
+        match a {
+            Act::Open => {
+                if let Some(idx) = self.view.selected_index() {
+                    let d = super::detail::UserDetail::new(&dir.store, idx);
+                    ctx.open(d);
+                }
+            }
+            Act::Filter => self.editing = true,
+            Act::Clear => {
+                if !self.view.query().is_empty() {
+                    self.input.reset();
+                    self.view.set_query(&dir.store, "");
+                } else if !dir.marks.is_empty() {
+                    return self.act(Act::Unmark, ctx);
+                }
+            }
+            Act::Mark => {
+                if let Some(i) = self.view.selected_index() {
+                    let id = dir.store.rows[i as usize].id.clone();
+                    if !dir.marks.ids.remove(&id) {
+                        dir.marks.ids.insert(id);
+                    }
+                    self.view.move_by(1, rows);
+                    Self::mark_flash(ctx);
+                }
+            }
+            Act::Range => {
+                let Some(cur) = self.view.selected_index() else { return vec![] };
+                match dir.marks.anchor.take() {
+                    None => {
+                        dir.marks.anchor = Some(cur);
+                        ctx.flash(Level::Info, "range started: move, then V again to mark it");
+                    }
+                    Some(a) => {
+                        let here = self.view.selected;
+                        let there = self.view.filtered.iter().position(|&i| i == a).unwrap_or(here);
+                        let (lo, hi) = (here.min(there), here.max(there));
+                        for &i in &self.view.filtered[lo..=hi] {
+                            dir.marks.ids.insert(dir.store.rows[i as usize].id.clone());
+                        }
+                        Self::mark_flash(ctx);
+                    }
+                }
+            }
+            Act::MarkAll => {
+                for &i in &self.view.filtered {
+                    dir.marks.ids.insert(dir.store.rows[i as usize].id.clone());
+                }
+                Self::mark_flash(ctx);
+            }
+            Act::Unmark => {
+                dir.marks.clear();
+                ctx.flash(Level::Info, "marks cleared");
+            }
+            Act::Deactivate | Act::Reactivate => return self.verb(ctx, a == Act::Reactivate),
+            Act::Sort => {
+                let next = match self.view.sort {
+                    None => Some(Column::Name),
+                    Some(c) => {
+                        let i = Column::ALL.iter().position(|x| *x == c).unwrap();
+                        Column::ALL.get(i + 1).copied()
+                    }
+                };
+                self.view.set_sort(&dir.store, next, false);
+                self.view.scroll_into_view(rows);
+            }
+            Act::Reverse => {
+                let col = self.view.sort.or(Some(Column::Name));
+                self.view.set_sort(&dir.store, col, !self.view.descending);
+                self.view.scroll_into_view(rows);
+            }
+            Act::Show => {
+                self.view.set_show(&dir.store, self.view.show.next());
+                self.view.scroll_into_view(rows);
+            }
+            Act::Copy | Act::CopyId => {
+                let Some(i) = self.view.selected_index() else { return vec![] };
+                let (what, text) = dir.user_copy_text(i, a == Act::CopyId);
+                return super::directory::copy(ctx, what, text);
+            }
+        }
+        vec![]
+    }
+
+    /// `d` / `a`: the gate decides on the targets, the dialog shows its decision.
+    fn verb(&mut self, ctx: &mut Ctx, activate: bool) -> Vec<Effect> {
+        let targets = self.targets(ctx.dir);
+        if targets.is_empty() {
+            ctx.log(Level::Warn, "no user selected");
+            return vec![];
+        }
+        let users = &ctx.dir.store.users;
+        let actions: Vec<Action> = targets
+            .iter()
+            .map(|&i| {
+                let target = Target::of_user(&users[i as usize]);
+                if activate { Action::Reactivate { target } } else { Action::Deactivate { target } }
+            })
+            .collect();
+        // The loaded rows are what the gate knows: state, primary owner, bots.
+        let known = Knowledge::from_users(targets.iter().map(|&i| &users[i as usize]));
+        let verb = if activate { "reactivate" } else { "deactivate" };
+        let clears = !ctx.dir.marks.is_empty();
+        super::confirm::ask(ctx, actions, &known, move |n| format!("{verb} {n} user{}", if n == 1 { "" } else { "s" }), clears)
+    }
+}
+
+impl Component for UsersPane {
+    fn title(&self) -> Cow<'static, str> {
+        "Users".into()
+    }
+
+    fn keys(&self, v: &View) -> Vec<Offer> {
+        let selected = self.view.selected_index().is_some();
+        let marks = !v.dir.marks.is_empty();
+        offers(KEYS, |a| match a {
+            Act::Open | Act::Mark | Act::Range | Act::Copy | Act::CopyId => selected,
+            Act::Deactivate | Act::Reactivate => selected || marks,
+            Act::MarkAll => !self.view.filtered.is_empty(),
+            Act::Unmark => marks,
+            Act::Clear => marks || !self.view.query().is_empty(),
+            Act::Filter | Act::Sort | Act::Reverse | Act::Show => true,
+        })
+    }
+
+    fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        if self.editing {
+            return self.filter_key(k, ctx).into();
+        }
+        if let Some(a) = lookup(KEYS, k) {
+            return self.act(a, ctx).into();
+        }
+        if let Some(nav) = lookup(NAV, k) {
+            let rows = rows(ctx.area);
+            self.view.move_by(nav.delta(rows), rows);
+            return Handled::done();
+        }
+        Handled::Ignored
+    }
+
+    fn update(&mut self, msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
+        let dir = &mut *ctx.dir;
+        match msg {
+            Msg::UsersPage { generation, items, total } => {
+                let Some(l) = self.loading.as_mut().filter(|l| l.generation == generation) else { return Ok(vec![]) };
+                l.loaded += items.len() as u64;
+                l.total = Some(total);
+                match l.staged.as_mut() {
+                    Some(st) => st.extend(items),
+                    None => {
+                        dir.total = Some(total);
+                        let added = dir.store.extend(items);
+                        self.view.added(&dir.store, added);
+                    }
+                }
+            }
+            Msg::UsersDone { generation, error } => {
+                let Some(l) = self.loading.take_if(|l| l.generation == generation) else { return Ok(vec![]) };
+                if let Some(e) = error {
+                    self.error = Some(clean(&e));
+                    ctx.log(Level::Error, format!("loading users failed after {}: {e}", l.loaded));
+                    return Ok(vec![]);
+                }
+                if let Some(st) = l.staged {
+                    self.swap_in(dir, st, rows(ctx.area));
+                }
+                dir.total = Some(l.total.unwrap_or(l.loaded).max(dir.store.len() as u64));
+                let n = thousands(dir.store.len() as u64);
+                ctx.log(Level::Info, format!("loaded {n} users"));
+            }
+            Msg::EmailLookup { generation, email, result } => {
+                if self.lookup_in_flight.as_deref() == Some(email.as_str()) {
+                    self.lookup_in_flight = None;
+                }
+                if generation != self.lookup_gen {
+                    return Ok(vec![]);
+                }
+                match result {
+                    Ok(Some(u)) => {
+                        ctx.log(Level::Ok, format!("found {email} through SCIM: {} ({})", u.label(), u.id()));
+                        let idx = self.merge_user(ctx.dir, u);
+                        self.view.select_row(&ctx.dir.store, idx);
+                        if self.view.query().is_empty() {
+                            self.input.reset();
+                        }
+                        self.view.scroll_into_view(rows(ctx.area));
+                    }
+                    Ok(None) => {
+                        self.not_found.insert(email.clone());
+                        ctx.log(Level::Warn, format!("no user with email {email} (looked up through SCIM)"));
+                    }
+                    Err(e) => ctx.log(Level::Error, format!("looking up {email} failed: {e}")),
+                }
+            }
+            Msg::UserFetched { id, result } => {
+                self.fetching.remove(&id);
+                match result {
+                    Ok(u) => {
+                        let idx = self.merge_user(ctx.dir, u);
+                        ctx.close_overlays();
+                        self.show(ctx, idx);
+                    }
+                    Err(e) => ctx.log(Level::Error, format!("fetching user {id} failed: {e}")),
+                }
+            }
+            Msg::LookupDue { generation, email } => {
+                if generation != self.lookup_gen || self.query_email().as_deref() != Some(email.as_str()) {
+                    return Ok(vec![]);
+                }
+                if !self.view.filtered.is_empty() || self.not_found.contains(&email) {
+                    return Ok(vec![]);
+                }
+                return Ok(self.start_lookup(ctx, email));
+            }
+            other => return Err(other),
+        }
+        Ok(vec![])
+    }
+
+    fn notify(&mut self, note: &Note, ctx: &mut Ctx) -> Vec<Effect> {
+        match note {
+            Note::Refresh => return self.refresh(ctx.dir),
+            Note::ShowUser(idx) => self.show(ctx, *idx),
+            Note::FetchUser(id) => {
+                self.fetching.insert(id.clone());
+                ctx.log(Level::Info, format!("user {id} is not loaded; fetching it"));
+                return vec![Effect::FetchUser { id: id.clone() }];
+            }
+            Note::UserActive { id, active } => {
+                // A finished (de)activation shows in the loaded rows without a reload.
+                let dir = &mut *ctx.dir;
+                let Some(i) = dir.store.index_of(id) else { return vec![] };
+                let mut u = dir.store.users[i as usize].clone();
+                if u.active == Some(*active) {
+                    return vec![];
+                }
+                u.active = Some(*active);
+                dir.store.upsert(u);
+                self.view.changed(&dir.store);
+            }
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn command(&mut self, name: &str, arg: &str, ctx: &mut Ctx) -> Option<Vec<Effect>> {
+        match name {
+            "find" | "f" => {
+                let email = match normalize_email(arg) {
+                    Ok(e) => e.to_lowercase(),
+                    Err(e) => {
+                        ctx.log(Level::Error, format!(":find {arg}: {e}"));
+                        return Some(vec![]);
+                    }
+                };
+                ctx.close_overlays();
+                if let Some(idx) = ctx.dir.store.find_email(&email) {
+                    self.show(ctx, idx);
+                    ctx.log(Level::Ok, format!("found {email} in the loaded users"));
+                    return Some(vec![]);
+                }
+                ctx.focus_self();
+                Some(self.start_lookup(ctx, email))
+            }
+            "sort" => {
+                let (col, desc) = match arg.strip_prefix('-') {
+                    Some(c) => (c, true),
+                    None => (arg, false),
+                };
+                if col.is_empty() || col == "none" {
+                    self.view.set_sort(&ctx.dir.store, None, false);
+                } else {
+                    match Column::parse(col) {
+                        Some(c) => self.view.set_sort(&ctx.dir.store, Some(c), desc),
+                        None => {
+                            ctx.log(Level::Error, format!(":sort {col}: columns are name, username, email, title, department, active, id"))
+                        }
+                    }
+                }
+                Some(vec![])
+            }
+            "show" => {
+                match arg {
+                    "all" => self.view.set_show(&ctx.dir.store, Show::All),
+                    "active" => self.view.set_show(&ctx.dir.store, Show::Active),
+                    "deactivated" | "inactive" => self.view.set_show(&ctx.dir.store, Show::Deactivated),
+                    _ => ctx.log(Level::Error, ":show all|active|deactivated"),
+                }
+                Some(vec![])
+            }
+            _ => None,
+        }
+    }
+
+    fn commands(&self) -> &'static [&'static str] {
+        &["find EMAIL", "sort COL", "show STATE"]
+    }
+
+    fn input(&self) -> Option<&Input> {
+        self.editing.then_some(&self.input)
+    }
+
+    fn busy(&self) -> bool {
+        self.loading.is_some() || self.lookup_in_flight.is_some() || !self.fetching.is_empty()
+    }
+
+    fn render(&self, f: &mut Frame, r: Rect, v: &View) {
+        let t = v.theme;
+        let (store, marks) = (&v.dir.store, &v.dir.marks);
+        let view = &self.view;
+        let loaded = store.len() as u64;
+        let mut title = vec![Span::styled(" Users ", t.title)];
+        let shown = view.filtered.len() as u64;
+        let counts = if shown == loaded { thousands(loaded) } else { format!("{} of {}", thousands(shown), thousands(loaded)) };
+        title.push(Span::styled(format!("{counts} "), t.muted));
+        if !view.query().is_empty() {
+            title.push(Span::styled(format!("/{} ", clean(view.query())), t.input));
+        }
+        if view.show != Show::All {
+            title.push(Span::styled(format!("[{}] ", view.show.label()), t.warning));
+        }
+        if !marks.is_empty() {
+            title.push(Span::styled(format!("{} marked ", thousands(marks.len() as u64)), t.accent));
+        }
+        let mut right = Vec::new();
+        if let Some(l) = &self.loading {
+            let total = l.total.map(thousands).unwrap_or_else(|| "?".into());
+            let verb = if l.staged.is_some() { "reloading" } else { "loading" };
+            let pct = l.total.filter(|t| *t > 0).map(|t| format!(" {}%", (l.loaded * 100 / t).min(100))).unwrap_or_default();
+            right.push(Span::styled(format!(" {} {verb} {}/{total}{pct} ", v.spinner, thousands(l.loaded)), t.accent));
+        } else if let Some(e) = &self.error {
+            right.push(Span::styled(format!(" load failed: {} ", truncate(e, 40)), t.error));
+        }
+        let hint = hint_bar(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
+        let mut b = block(t, Line::from(title), true).title_bottom(hint_line(t, hint));
+        if !right.is_empty() {
+            b = b.title_top(Line::from(right).right_aligned());
+        }
+        let inner = b.inner(r);
+        f.render_widget(b, r);
+        if inner.height == 0 || inner.width == 0 {
+            return;
+        }
+
+        let cols = user_columns(r.width);
+        let header = Row::new(cols.iter().map(|(c, _)| {
+            let mut h = c.header().to_string();
+            if view.sort == Some(*c) {
+                h.push_str(if view.descending { " ▼" } else { " ▲" });
+            }
+            Cell::from(h)
+        }))
+        .style(t.header);
+
+        let height = inner.height.saturating_sub(1) as usize;
+        if view.filtered.is_empty() {
+            let table = Table::new(Vec::<Row>::new(), cols.iter().map(|(_, c)| *c)).header(header);
+            f.render_widget(table, inner);
+            let msg = self.empty_message(v);
+            let area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
+            f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+            return;
+        }
+        let off = visible_offset(view.selected, view.offset, height, view.filtered.len());
+        let end = (off + height).min(view.filtered.len());
+        let marking = !marks.is_empty();
+        let rows = view.filtered[off..end].iter().map(|&i| {
+            let r = &store.rows[i as usize];
+            user_row(r, &cols, t, marking.then(|| marks.contains(&r.id)))
+        });
+        let mut state = TableState::new().with_selected(Some(view.selected - off));
+        // While anything is marked, a one-column marker leads each row (`✓`: readable without colour).
+        let widths = marking.then_some(Constraint::Length(1)).into_iter().chain(cols.iter().map(|(_, c)| *c));
+        let header = if marking { header_with_marker(&cols, view, t) } else { header };
+        let table = Table::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .row_highlight_style(t.selected)
+            .highlight_symbol(MARK)
+            .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+        f.render_stateful_widget(table, inner, &mut state);
+    }
+}
+
+impl UsersPane {
+    fn empty_message(&self, v: &View) -> Text<'static> {
+        let t = v.theme;
+        let q = clean(self.view.query());
+        if v.dir.store.is_empty() {
+            if self.loading.is_some() {
+                return Text::styled(format!("  {} loading users…", v.spinner), t.muted);
+            }
+            if let Some(e) = &self.error {
+                return Text::from(vec![
+                    Line::styled(format!("  Could not load users: {e}"), t.error),
+                    Line::styled("  Press r to retry, : then `find EMAIL` to look one user up.", t.muted),
+                ]);
+            }
+            return Text::styled("  No users.", t.muted);
+        }
+        let mut lines = vec![Line::styled(
+            if q.is_empty() {
+                format!("  No {} users. Press A to change which users are shown.", self.view.show.label())
+            } else {
+                format!("  No loaded user matches \"{q}\".")
+            },
+            t.muted,
+        )];
+        if let Some(e) = &self.lookup_in_flight {
+            lines.push(Line::styled(format!("  {} looking up {e} through SCIM…", v.spinner), t.accent));
+        } else if let Some(e) = looks_like_email(&q) {
+            if self.not_found.contains(&e) {
+                lines.push(Line::styled(format!("  {e} does not exist in SCIM either."), t.warning));
+            } else {
+                lines.push(Line::styled("  Press Enter to look this email up through SCIM.", t.muted));
+            }
+        } else if !q.is_empty() {
+            lines.push(Line::styled("  Type a full email to look it up through SCIM, or Esc to clear.", t.muted));
+        }
+        Text::from(lines)
+    }
+}
+
+/// The columns that fit in `width`, in display order, with their constraints.
+pub fn user_columns(width: u16) -> Vec<(Column, Constraint)> {
+    // Priority order and the narrowest each column is still useful at.
+    let prio = [
+        (Column::Name, 16),
+        (Column::Email, 26),
+        (Column::Active, 6),
+        (Column::UserName, 16),
+        (Column::Department, 14),
+        (Column::Title, 16),
+        (Column::Id, 11),
+    ];
+    let avail = width.saturating_sub(2 + MARK.len() as u16) as u32;
+    let mut used = 0u32;
+    let mut keep = Vec::new();
+    for (c, min) in prio {
+        if used + min + 1 > avail && !keep.is_empty() {
+            break;
+        }
+        used += min + 1;
+        keep.push(c);
+    }
+    Column::ALL
+        .into_iter()
+        .filter(|c| keep.contains(c))
+        .map(|c| {
+            let cons = match c {
+                Column::Active => Constraint::Length(6),
+                Column::Id => Constraint::Length(11),
+                Column::Name => Constraint::Fill(4),
+                Column::UserName => Constraint::Fill(3),
+                Column::Email => Constraint::Fill(7),
+                Column::Title => Constraint::Fill(4),
+                Column::Department => Constraint::Fill(3),
+            };
+            (c, cons)
+        })
+        .collect()
+}
+
+fn user_row<'a>(r: &'a UserRow, cols: &[(Column, Constraint)], t: &Theme, marked: Option<bool>) -> Row<'a> {
+    let mark = marked.map(|m| Cell::from(if m { "✓" } else { " " }));
+    let row = Row::new(mark.into_iter().chain(cols.iter().map(|(c, _)| Cell::from(c.cell(r)))));
+    let row = if r.active { row } else { row.style(t.inactive) };
+    if marked == Some(true) { row.style(if r.active { t.accent } else { t.inactive }.add_modifier(Modifier::BOLD)) } else { row }
+}
+
+fn header_with_marker<'a>(cols: &[(Column, Constraint)], v: &UsersView, t: &Theme) -> Row<'a> {
+    Row::new(std::iter::once(Cell::from("✓")).chain(cols.iter().map(|(c, _)| {
+        let mut h = c.header().to_string();
+        if v.sort == Some(*c) {
+            h.push_str(if v.descending { " ▼" } else { " ▲" });
+        }
+        Cell::from(h)
+    })))
+    .style(t.header)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::MultiValue;
-
-    pub fn user(i: usize, name: &str, active: bool) -> User {
-        User {
-            id: Some(format!("W{i:06}")),
-            user_name: Some(name.to_lowercase().replace(' ', ".")),
-            display_name: Some(name.into()),
-            emails: Some(vec![MultiValue::email(format!("{}@example.com", name.to_lowercase().replace(' ', ".")), true)]),
-            active: Some(active),
-            ..Default::default()
-        }
-    }
+    use crate::tui::directory::tests::user;
+    use crate::tui::render::visible_offset;
 
     fn store() -> UserStore {
         let mut s = UserStore::default();
@@ -582,15 +1077,5 @@ mod tests {
         assert_eq!(visible_offset(99, 0, 10, 100), 90);
         assert_eq!(visible_offset(2, 50, 10, 5), 0);
         assert_eq!(visible_offset(0, 0, 0, 0), 0);
-    }
-
-    #[test]
-    fn rows_are_cleaned() {
-        let mut u = user(9, "Eve", true);
-        u.display_name = Some("Eve\u{1b}[31m Evil\u{7}".into());
-        let r = UserRow::new(&u);
-        assert_eq!(&*r.name, "Eve Evil");
-        assert!(r.matches("eve evil"));
-        assert_eq!(r.email_lower(), "eve@example.com");
     }
 }

@@ -1,0 +1,129 @@
+//! The confirmation of a policy apply (`A` in the Policies pane): the plan's counts, the
+//! deactivations, the gate's decision (`policy::apply::preview`) and the ceilings it is over;
+//! above the threshold or a ceiling the count of deactivations is typed. Accepting tells the
+//! Policies pane to apply exactly the plan shown (`Note::ApplyPolicy`).
+
+use super::app::{Effect, Level};
+use super::component::{Component, Ctx, Handled, Note, Offer, View, hint_list};
+use super::policies::{ApplyTerms, PlanHandle, PlanView, summary, terms};
+use super::render::{block, thousands, truncate};
+use crate::queue::Decision;
+use crate::sanitize::clean;
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+use std::borrow::Cow;
+
+pub struct ApplyConfirm {
+    pub name: String,
+    pub plan: PlanHandle,
+    /// What the gate decided when `A` was pressed (`apply_live` gates every pass again).
+    pub terms: ApplyTerms,
+    /// The count typed so far, when one is asked for.
+    pub typed: String,
+}
+
+impl ApplyConfirm {
+    pub fn new(plan: &PlanView, decision: &Decision) -> ApplyConfirm {
+        ApplyConfirm { name: plan.name.clone(), plan: plan.live.clone(), terms: terms(plan, decision), typed: String::new() }
+    }
+}
+
+impl Component for ApplyConfirm {
+    fn title(&self) -> Cow<'static, str> {
+        "Apply confirmation".into()
+    }
+
+    fn keys(&self, _v: &View) -> Vec<Offer> {
+        if self.terms.must_type {
+            vec![
+                Offer::new("0-9 ⌫", "", "type the number of deactivations", true),
+                Offer::new("Enter", "apply", "apply (once the count typed is the number of deactivations)", true),
+                Offer::new("Esc/n/q", "cancel", "cancel: nothing is changed", true),
+            ]
+        } else {
+            vec![
+                Offer::new("Enter/y", "apply", "apply the plan shown", true),
+                Offer::new("Esc/n/q", "cancel", "cancel: nothing is changed", true),
+            ]
+        }
+    }
+
+    fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        let ApplyTerms { deactivations: deact, must_type, .. } = self.terms;
+        let go = match k.code {
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('q') => {
+                ctx.close();
+                ctx.log(Level::Info, "apply cancelled; nothing was changed");
+                return Handled::done();
+            }
+            KeyCode::Char(c) if must_type && c.is_ascii_digit() => {
+                if self.typed.len() < 9 {
+                    self.typed.push(c);
+                }
+                false
+            }
+            KeyCode::Backspace if must_type => {
+                self.typed.pop();
+                false
+            }
+            KeyCode::Enter if must_type => {
+                if self.typed == deact.to_string() {
+                    true
+                } else {
+                    self.typed.clear();
+                    ctx.log(Level::Warn, format!("type {deact} (the number of deactivations) to apply, or Esc to cancel"));
+                    false
+                }
+            }
+            KeyCode::Enter | KeyCode::Char('y') if !must_type => true,
+            _ => return Handled::Ignored,
+        };
+        if go {
+            ctx.close();
+            ctx.note(Note::ApplyPolicy { name: self.name.clone(), plan: self.plan.clone(), force: must_type });
+        }
+        Handled::Consumed(Vec::<Effect>::new())
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, v: &View) {
+        let t = v.theme;
+        let ApplyTerms { deactivations: deact, must_type, warnings: warns, summary: gate_line } = &self.terms;
+        let gate_line = format!("gate: {gate_line}");
+        let w = area.width.min(72);
+        // Borders, counts, deactivations, a blank line and the prompt, plus the gate's line and the
+        // warnings as wrapped.
+        let inner_w = w.saturating_sub(2).max(1) as usize;
+        // One spare line per warning: word wrapping can take more lines than the characters need.
+        let warn_lines: usize = warns.iter().map(|x| (x.chars().count() + 9).div_ceil(inner_w) + 1).sum();
+        let gate_lines = gate_line.chars().count().div_ceil(inner_w) + 1;
+        let h = (6 + (warn_lines + gate_lines) as u16).min(area.height);
+        let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+        f.render_widget(Clear, r);
+        let b = block(t, format!(" Apply policy {}? ", truncate(&self.name, 40)), true);
+        let plan = &self.plan.0.plan;
+        let mut lines = vec![
+            Line::from(vec![
+                Span::raw(format!("{} changes: ", thousands(plan.counts().changes() as u64))),
+                Span::styled(summary(plan), t.header),
+            ]),
+            Line::styled(format!("{} deactivation(s).", deact), if *deact > 0 { t.warning } else { t.text }),
+            Line::styled(clean(&gate_line), t.text),
+        ];
+        for w in warns {
+            lines.push(Line::styled(format!("WARNING: {w}"), t.error));
+        }
+        lines.push(Line::raw(""));
+        if *must_type {
+            lines.push(Line::from(vec![
+                Span::raw(format!("Type {deact} and Enter to apply, Esc to cancel: ")),
+                Span::styled(format!("{}_", self.typed), t.input),
+            ]));
+        } else {
+            lines.push(Line::styled(hint_list(&self.keys(v), usize::MAX).trim().to_string(), t.muted));
+        }
+        f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: true }), r);
+    }
+}

@@ -1,0 +1,226 @@
+//! The queue view (`Q`, opened by itself when a batch starts): every operation of the current
+//! batch with its state, Slack's reason and retries, a gauge with an ETA from the rate-limit
+//! budget. Only the visible rows are drawn. `x` stops sending, `F` runs the failed operations
+//! again (through the gate, in the runner).
+
+use super::app::Effect;
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, moved, offers};
+use super::queue::{QueueOp, eta_text};
+use super::render::{block, hint_line, overlay_area, thousands, visible_offset};
+use super::theme::Theme;
+use crate::queue::OpState;
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use std::borrow::Cow;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Cancel,
+    Retry,
+    Close,
+}
+
+static KEYS: &[Binding<Act>] = &[
+    bind!("x", "cancel pending", "cancel the operations not sent yet", Act::Cancel, [(KeyCode::Char('x'), N)]),
+    bind!("F", "retry failed", "retry the failed operations (they pass the gate again)", Act::Retry, [(KeyCode::Char('F'), N)]),
+    bind!(
+        "Esc q Q",
+        "close",
+        "close the queue view (the batch goes on)",
+        Act::Close,
+        [(KeyCode::Esc, N), (KeyCode::Char('q'), N), (KeyCode::Char('Q'), N)]
+    ),
+];
+
+/// The view over `Queue::batch` (the selection is kept with the batch).
+pub struct QueueView;
+
+/// Rows of the table that fit (the gauge, counts and header taken off).
+fn rows(screen: Rect) -> usize {
+    overlay_area(screen).height.saturating_sub(5) as usize
+}
+
+impl Component for QueueView {
+    fn title(&self) -> Cow<'static, str> {
+        "Queue view".into()
+    }
+
+    fn keys(&self, v: &View) -> Vec<Offer> {
+        let b = v.queue.batch.as_ref();
+        let running = b.is_some_and(|b| b.running);
+        let failed = b.is_some_and(|b| b.count(OpState::Failed) > 0);
+        offers(KEYS, |a| match a {
+            Act::Cancel => running,
+            Act::Retry => failed && !running,
+            Act::Close => true,
+        })
+    }
+
+    fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        if let Some(nav) = lookup(NAV, k) {
+            let h = rows(ctx.area);
+            if let Some(b) = ctx.queue.batch.as_mut() {
+                b.selected = moved(b.selected, nav.delta(h), b.ops.len());
+                b.offset = visible_offset(b.selected, b.offset, h, b.ops.len());
+            }
+            return Handled::done();
+        }
+        let fx: Vec<Effect> = match lookup(KEYS, k) {
+            Some(Act::Close) => {
+                ctx.close();
+                vec![]
+            }
+            Some(Act::Cancel) => super::queue::cancel_batch(ctx),
+            Some(Act::Retry) => super::queue::retry_failed(ctx),
+            None => return Handled::Ignored,
+        };
+        Handled::Consumed(fx)
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, v: &View) {
+        self.draw(f, area, v);
+    }
+}
+
+fn state_label(o: &QueueOp) -> &'static str {
+    if o.surprise {
+        return "SURPRISE";
+    }
+    match o.state {
+        OpState::Pending => "pending",
+        OpState::Running => "running",
+        OpState::Done => "done",
+        OpState::Failed => "FAILED",
+        OpState::Cancelled => "cancelled",
+        OpState::Skipped => "skipped",
+    }
+}
+
+fn state_style(t: &Theme, o: &QueueOp) -> Style {
+    if o.surprise {
+        return t.warning.add_modifier(Modifier::BOLD | Modifier::REVERSED);
+    }
+    match o.state {
+        OpState::Pending => t.muted,
+        OpState::Running => t.accent,
+        OpState::Done => t.ok,
+        OpState::Failed => t.error.add_modifier(Modifier::BOLD),
+        OpState::Cancelled | OpState::Skipped => t.warning,
+    }
+}
+
+/// A text gauge (readable without colour): `[██████░░░░] 6/10 60%`.
+pub fn gauge_text(done: usize, total: usize, width: usize) -> String {
+    let width = width.max(4);
+    let filled = (done * width).checked_div(total).map_or(width, |f| f.min(width));
+    let pct = (done * 100).checked_div(total).unwrap_or(100);
+    format!("[{}{}] {}/{} {pct}%", "█".repeat(filled), "░".repeat(width - filled), thousands(done as u64), thousands(total as u64))
+}
+
+impl QueueView {
+    fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+        let t = v.theme;
+        let r = overlay_area(area);
+        f.render_widget(Clear, r);
+        let Some(b) = &v.queue.batch else {
+            let text = if v.queue.submitting {
+                "  journaling the batch…"
+            } else {
+                "  No batch yet. Mark users (Space, V, *) and press d or a; in Groups: + - R n."
+            };
+            let hint = hint_bar(&self.keys(v), &[], r.width.saturating_sub(4) as usize);
+            let bl = block(t, Line::styled(" Queue ", t.title), true).title_bottom(hint_line(t, hint));
+            f.render_widget(Paragraph::new(Line::styled(text, t.muted)).block(bl).wrap(Wrap { trim: true }), r);
+            return;
+        };
+        let title = Line::from(vec![
+            Span::styled(format!(" Queue: {} ", b.description), t.title),
+            Span::styled(format!("{} ", b.batch_id), t.muted),
+        ]);
+        let hint = hint_bar(&self.keys(v), &[], r.width.saturating_sub(4) as usize);
+        let bl = block(t, title, true).title_bottom(hint_line(t, hint));
+        let inner = bl.inner(r);
+        f.render_widget(bl, r);
+        if inner.height < 2 || inner.width < 10 {
+            return;
+        }
+        // The gauge line and a counts line.
+        let (n, total) = (b.finished(), b.ops.len());
+        let eta = match (b.running, b.eta) {
+            (true, Some(e)) => format!("  eta {}", eta_text(e)),
+            (true, None) => "  eta –".into(),
+            (false, _) => String::new(),
+        };
+        let state = if b.running {
+            if b.cancelling { "cancelling" } else { "running" }
+        } else if b.cancelled {
+            "cancelled"
+        } else {
+            "finished"
+        };
+        let gw = (inner.width as usize).saturating_sub(30 + eta.len()).clamp(4, 60);
+        let gauge = Line::from(vec![
+            Span::styled(gauge_text(n, total, gw), if b.count(OpState::Failed) > 0 { t.warning } else { t.ok }),
+            Span::styled(eta, t.accent),
+            Span::styled(format!("  {state}"), t.muted),
+        ]);
+        let mut counts = vec![
+            Span::styled(format!("done {}", b.count(OpState::Done)), t.ok),
+            Span::styled(format!(" · failed {}", b.count(OpState::Failed)), if b.count(OpState::Failed) > 0 { t.error } else { t.muted }),
+            Span::styled(format!(" · running {}", b.count(OpState::Running)), t.accent),
+            Span::styled(format!(" · pending {}", b.count(OpState::Pending)), t.muted),
+        ];
+        for (s, label) in [(OpState::Skipped, "skipped"), (OpState::Cancelled, "cancelled")] {
+            if b.count(s) > 0 {
+                counts.push(Span::styled(format!(" · {label} {}", b.count(s)), t.warning));
+            }
+        }
+        if b.surprises() > 0 {
+            counts
+                .push(Span::styled(format!(" · {} SURPRISE", b.surprises()), t.warning.add_modifier(Modifier::BOLD | Modifier::REVERSED)));
+        }
+        if let Some(rate) = b.rate {
+            counts.push(Span::styled(format!(" · {rate:.1}/s allowed"), t.muted));
+        }
+        f.render_widget(Paragraph::new(vec![gauge, Line::from(counts)]), Rect { height: 2, ..inner });
+        let table_area = Rect { y: inner.y + 2, height: inner.height - 2, ..inner };
+        if table_area.height < 2 {
+            return;
+        }
+        // Only the visible slice becomes rows (bottom's rule): a 100,000-op batch draws as fast as 10.
+        let height = table_area.height.saturating_sub(1) as usize;
+        let off = visible_offset(b.selected, b.offset, height, b.ops.len());
+        let end = (off + height).min(b.ops.len());
+        let wide = table_area.width >= 100;
+        let rows = b.ops[off..end].iter().map(|o| {
+            let mut cells = vec![
+                Cell::from(format!("{:>4}", o.seq)),
+                Cell::from(Span::styled(state_label(o), state_style(t, o))),
+                Cell::from(o.describe.as_str()),
+                Cell::from(Span::styled(o.message.as_str(), if o.state == OpState::Failed { t.error } else { t.muted })),
+            ];
+            if wide {
+                cells.push(Cell::from(format!("{:>7}", o.retries)));
+            }
+            Row::new(cells)
+        });
+        let mut widths = vec![Constraint::Length(4), Constraint::Length(9), Constraint::Fill(5), Constraint::Fill(4)];
+        let mut hdr = vec!["   #", "state", "operation", "message"];
+        if wide {
+            widths.push(Constraint::Length(7));
+            hdr.push("retries");
+        }
+        let table = Table::new(rows, widths)
+            .header(Row::new(hdr).style(t.header))
+            .column_spacing(1)
+            .row_highlight_style(t.selected)
+            .highlight_symbol("> ")
+            .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+        let mut state = TableState::new().with_selected((!b.ops.is_empty()).then(|| b.selected - off));
+        f.render_stateful_widget(table, table_area, &mut state);
+    }
+}
