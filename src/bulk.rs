@@ -544,6 +544,9 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
         eprintln!("scimitar: nothing to resume");
         return Ok(exit::OK);
     }
+    // The process that left these batches open may have spent Slack's budget just before it
+    // died: start from an empty one, at the sustained rate, rather than burst into 429s.
+    c.client.assume_budget_spent();
     let mut code = exit::OK;
     for b in open {
         if b.host != c.client.host() {

@@ -445,6 +445,14 @@ impl ScimClient {
         Some(l.lock().unwrap().remaining(e, Instant::now()))
     }
 
+    /// Start from a spent budget (`SlackBudget::assume_spent`): for a process that resumes what
+    /// a killed one was sending. No-op without a limiter.
+    pub fn assume_budget_spent(&self) {
+        if let Some(l) = &self.inner.limiter {
+            l.lock().unwrap().assume_spent(Instant::now());
+        }
+    }
+
     /// The best sustained rate (per second) of one endpoint under the client's limiter.
     pub fn sustained_rate(&self, e: Endpoint) -> Option<f64> {
         let l = self.inner.limiter.as_ref()?;

@@ -241,6 +241,18 @@ impl SlackBudget {
         org.capacity.min(row)
     }
 
+    /// Take every bucket as empty now. A process that takes over work a killed one was doing
+    /// (`scimitar resume`) cannot know how much of the budget the killed one spent; starting
+    /// empty, it sends at the sustained rate from its first request, which never outruns the
+    /// server's buckets (they hold at least as many tokens and refill at least as fast), where
+    /// starting full sends a burst into buckets the killed process emptied and meets 429s.
+    pub fn assume_spent(&mut self, now: Instant) {
+        for b in self.rows.values_mut().chain([&mut self.org_reads, &mut self.org_writes]) {
+            b.refill(now);
+            b.tokens = b.tokens.min(0.0);
+        }
+    }
+
     /// Whole tokens left now for the endpoint (the smaller of its buckets).
     pub fn remaining(&mut self, e: Endpoint, now: Instant) -> f64 {
         let (org, row) = self.buckets(e);
@@ -266,6 +278,20 @@ mod tests {
         // a PATCH has its own row but shares the org write bucket (180 burst)
         b.try_acquire(Endpoint::UpdateUser, t0).unwrap();
         assert!(b.try_acquire(Endpoint::DeleteUser, t0 + Duration::from_millis(340)).is_ok());
+    }
+
+    #[test]
+    fn a_spent_budget_sends_at_the_sustained_rate_from_the_start() {
+        let t0 = Instant::now();
+        let mut b = SlackBudget::new(1.0, 1.0, t0);
+        b.assume_spent(t0);
+        assert_eq!(b.remaining(Endpoint::DeleteUser, t0), 0.0);
+        let wait = b.try_acquire(Endpoint::DeleteUser, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 1.0 / 3.0).abs() < 1e-6, "one DELETE every 1/3 s, no burst: {wait:?}");
+        assert!(b.try_acquire(Endpoint::ListUsers, t0).is_err(), "reads start empty too");
+        let t1 = t0 + Duration::from_millis(340);
+        b.try_acquire(Endpoint::DeleteUser, t1).unwrap();
+        assert!(b.try_acquire(Endpoint::DeleteUser, t1).is_err(), "then one at a time");
     }
 
     #[test]
