@@ -7,6 +7,8 @@ pub mod engine;
 pub mod gate;
 pub mod input;
 pub mod journal;
+pub mod kept;
+pub mod restore;
 
 pub use action::{Action, ActionKind, Subject, Target};
 pub use engine::{BatchResult, Cancel, DeactivateVia, Engine, EngineConfig, QueueEvent};
@@ -14,3 +16,4 @@ pub use gate::{
     DEFAULT_MAX_DEACTIVATIONS, Decision, GateError, GatedBatch, Hold, Knowledge, Regated, Safety, Skip, SkipReason, gate, regate, submit,
 };
 pub use journal::{BatchInfo, Journal, JournalError, OpState, RunContext};
+pub use kept::Kept;
