@@ -473,7 +473,25 @@ impl Engine {
                 let u = c.update_user(id, &update.into()).await?;
                 // Slack's April 2024 incident deactivated users on update (reference §8.4).
                 let want_active = update.set.active.unwrap_or(true);
-                Ok(expect_active(&u, want_active))
+                let ex = expect_active(&u, want_active);
+                if ex.surprise.is_some() || super::edit::unmet(update, &u).is_empty() {
+                    return Ok(ex);
+                }
+                // The answer does not show every value as asked: read the user back (a lagging
+                // read is polled a bounded number of times) before calling it a surprise.
+                Ok(self
+                    .read_back(
+                        &format!("updating {}", target.label()),
+                        || c.get_user(id),
+                        |r| match r {
+                            Ok(after) => {
+                                let miss = super::edit::unmet(update, &after);
+                                if miss.is_empty() { Probe::Good } else { Probe::Wrong(miss.join("; ")) }
+                            }
+                            Err(e) => Probe::Failed(e),
+                        },
+                    )
+                    .await)
             }
             Action::CreateGroup { name, members } => {
                 if resumed && let Some(g) = c.find_group_by_name(name).await? {

@@ -25,8 +25,8 @@
 
 use super::action::{Action, ActionKind, Subject};
 use super::journal::{BatchInfo, Finish, Journal, OpState};
-use crate::queue::journal::JournalError;
 use super::kept::{self, Kept};
+use crate::queue::journal::JournalError;
 use crate::scim::types::{GroupRef, Role};
 use crate::scim::{ScimClient, ScimError, User};
 use futures::StreamExt;
@@ -486,11 +486,8 @@ fn screen_members(a: Action, known: &Knowledge, reactivated: &HashSet<String>) -
     if !adds {
         return (Some(a), None);
     }
-    let (refused, kept): (Vec<String>, Vec<String>) = a
-        .member_ids()
-        .iter()
-        .cloned()
-        .partition(|id| known.user(id).is_some_and(|f| f.active == Some(false)) && !reactivated.contains(id));
+    let (refused, kept): (Vec<String>, Vec<String>) =
+        a.member_ids().iter().cloned().partition(|id| known.user(id).is_some_and(|f| f.active == Some(false)) && !reactivated.contains(id));
     if refused.is_empty() {
         return (Some(a), None);
     }

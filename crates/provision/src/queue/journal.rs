@@ -354,15 +354,23 @@ impl Journal {
     /// snapshot, taken before the first send, is the one that counts). Returns whether it wrote.
     pub fn keep(&self, op_id: &str, kept: &Kept) -> Result<bool, JournalError> {
         let conn = self.conn.lock().unwrap();
-        let batch_id: String =
-            conn.query_row("SELECT batch_id FROM op WHERE op_id = ?1", [op_id], |r| r.get(0)).optional()?.ok_or_else(|| JournalError::NoOp(op_id.into()))?;
+        let batch_id: String = conn
+            .query_row("SELECT batch_id FROM op WHERE op_id = ?1", [op_id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| JournalError::NoOp(op_id.into()))?;
         Ok(keep_in(&conn, op_id, &batch_id, kept)?)
     }
 
     /// What is kept for this op, if anything.
     pub fn kept(&self, op_id: &str) -> Result<Option<Kept>, JournalError> {
         let conn = self.conn.lock().unwrap();
-        let row = conn.query_row(&format!("SELECT {KEPT_COLUMNS} FROM kept k JOIN op o ON o.op_id = k.op_id WHERE k.op_id = ?1"), [op_id], kept_from_row).optional()?;
+        let row = conn
+            .query_row(
+                &format!("SELECT {KEPT_COLUMNS} FROM kept k JOIN op o ON o.op_id = k.op_id WHERE k.op_id = ?1"),
+                [op_id],
+                kept_from_row,
+            )
+            .optional()?;
         Ok(row.transpose()?.map(|r| r.kept))
     }
 

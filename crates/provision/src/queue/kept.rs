@@ -114,10 +114,7 @@ mod tests {
                 GroupRef { value: Some("S2".into()), display: None },
                 GroupRef { value: None, display: Some("nameless".into()) },
             ]),
-            roles: Some(vec![
-                Role::Text("member".into()),
-                Role::Object(MultiValue { value: Some("admin".into()), ..Default::default() }),
-            ]),
+            roles: Some(vec![Role::Text("member".into()), Role::Object(MultiValue { value: Some("admin".into()), ..Default::default() })]),
             ..Default::default()
         };
         let k = Kept::of(&u, FROM_TARGETS);

@@ -3,6 +3,8 @@
 //! by the engine at the rate Slack allows. Knows nothing of the UI.
 
 pub mod action;
+pub mod attr;
+pub mod edit;
 pub mod engine;
 pub mod gate;
 pub mod input;
