@@ -330,9 +330,10 @@ impl std::fmt::Display for Hold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Hold::ReadOnly => f.write_str("read-only mode: writes are refused (restart without --read-only to change anything)"),
-            Hold::Ceiling { deactivations, max } => {
-                write!(f, "this run would deactivate {deactivations} users, above the ceiling of {max} (max_deactivations in the profile)")
-            }
+            Hold::Ceiling { deactivations, max } => write!(
+                f,
+                "this run would deactivate {deactivations} users, above the ceiling of {max} (max_deactivations in the profile); pass --force if that is really meant"
+            ),
         }
     }
 }
@@ -782,7 +783,7 @@ mod tests {
         let safety = Safety { max_deactivations: 4, ..Default::default() };
         let d = gate(&safety, users.iter().map(deact).collect(), &Knowledge::default());
         let c = d.ceiling().unwrap();
-        assert!(c.contains("deactivate 5 users") && c.contains("ceiling of 4") && !c.contains("--force"), "{c}");
+        assert!(c.contains("deactivate 5 users") && c.contains("ceiling of 4") && c.contains("--force"), "{c}");
         assert_eq!(d.summary(), "5 to deactivate");
         let j = Journal::in_memory(RunContext::new("test", "127.0.0.1", &crate::report::Actor::default())).unwrap();
         let info = BatchInfo { origin: "test".into(), policy_run: None, description: "t".into() };
