@@ -536,6 +536,8 @@ fn restore_planned(
         ctx.log(Level::Info, format!("restore: {who} had {}", k.kept.summary()));
     }
     let what = plan.what.clone();
+    // The list it was asked from closes: a confirmed restore opens the queue view on its batch.
+    ctx.close_all::<super::queue_view::QueueView>();
     super::confirm::ask(ctx, plan.actions, &plan.known, move |_| what, false)
 }
 
