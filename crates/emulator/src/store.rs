@@ -906,7 +906,7 @@ impl Store {
     fn on_deactivated(&mut self, ix: usize) {
         let id = self.users[ix].user.id().to_string();
         for gi in 0..self.groups.len() {
-            if self.groups[gi].members.iter().any(|m| *m == id) {
+            if self.groups[gi].members.contains(&id) {
                 let keep: Vec<String> = self.groups[gi].members.iter().filter(|m| **m != id).cloned().collect();
                 self.set_members(gi, keep);
             }
