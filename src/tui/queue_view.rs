@@ -72,7 +72,7 @@ impl Component for QueueView {
         let restorable = history && v.queue.history.selected().is_some_and(|h| h.restorable > 0) && v.queue.refuse_writes().is_none();
         offers(KEYS, |a| match a {
             Act::Cancel => running,
-            Act::Retry => failed && !running && !history,
+            Act::Retry => failed && !running,
             Act::History => b.is_some(),
             Act::Restore => restorable,
             Act::Close => true,
@@ -100,7 +100,8 @@ impl Component for QueueView {
                 vec![]
             }
             Some(Act::Cancel) => super::queue::cancel_batch(ctx),
-            Some(Act::Retry) if !history => super::queue::retry_failed(ctx),
+            // `F` is the current batch's, in either list (the gate answers first: read-only).
+            Some(Act::Retry) => super::queue::retry_failed(ctx),
             Some(Act::History) => {
                 let h = &mut ctx.queue.history;
                 h.shown = !h.shown;
