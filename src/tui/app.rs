@@ -172,6 +172,13 @@ pub enum Msg {
     QueueFailed(String),
     /// Batches a previous run left unfinished on this host (offered for resuming at start).
     Unfinished(Vec<super::queue::ResumeOffer>),
+    /// The journal's newest batches (`Effect::ListBatches`).
+    BatchesListed(Result<Vec<crate::queue::journal::BatchHistory>, String>),
+    /// A restore's actions, ready for the gate and one confirmation (`Effect::PlanRestore`).
+    RestorePlanned {
+        which: crate::queue::restore::Which,
+        result: Result<crate::queue::restore::RestorePlan, String>,
+    },
     /// A Reports query finished.
     ReportsLoaded {
         generation: u64,
@@ -259,6 +266,13 @@ pub enum Effect {
         plan: PlanHandle,
         force: bool,
     },
+    /// Read the journal's newest batches (result: `Msg::BatchesListed`), for the queue view.
+    ListBatches,
+    /// Read what deactivations took away and the directory now, and the actions that restore
+    /// them (result: `Msg::RestorePlanned`; the app confirms them through the gate).
+    PlanRestore {
+        which: crate::queue::restore::Which,
+    },
     /// Restore the terminal, stop the process (SIGTSTP) and, once resumed, take the terminal
     /// again and redraw everything (the event loop runs it: it owns the terminal).
     Suspend,
@@ -302,7 +316,13 @@ static GLOBAL: &[Binding<Global>] = &[
         [(KeyCode::Char(':'), N)]
     ),
     bind!("r", "", "reload from the server", Global::Refresh, [(KeyCode::Char('r'), N)]),
-    bind!("Q", "", "the queue view: every operation of the current batch, progress, ETA", Global::QueueView, [(KeyCode::Char('Q'), N)]),
+    bind!(
+        "Q",
+        "",
+        "the queue view: every operation of the current batch, progress, ETA; b lists past batches (u restores one)",
+        Global::QueueView,
+        [(KeyCode::Char('Q'), N)]
+    ),
     bind!("L", "", "show / hide the Log pane", Global::ToggleLog, [(KeyCode::Char('L'), N)]),
     bind!("+", "", "make the Log pane taller", Global::LogGrow, [(KeyCode::Char('+'), N)]),
     bind!("-", "", "make the Log pane shorter", Global::LogShrink, [(KeyCode::Char('-'), N)]),
@@ -651,6 +671,8 @@ impl App {
                 if self.overlay::<super::queue_view::QueueView>().is_none() {
                     self.overlays.push(Box::new(super::queue_view::QueueView));
                 }
+                // The list of past batches is read afresh each time the view opens.
+                return vec![Effect::ListBatches];
             }
             Global::ToggleLog => self.log.visible = !self.log.visible,
             Global::LogGrow => {

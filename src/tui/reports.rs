@@ -229,6 +229,7 @@ enum Act {
     Filter,
     Export,
     Rerun,
+    Restore,
 }
 
 static KEYS: &[Binding<Act>] = &[
@@ -242,7 +243,19 @@ static KEYS: &[Binding<Act>] = &[
     ),
     bind!("e", "export", "export the records shown to a CSV file (path in the Log)", Act::Export, [(KeyCode::Char('e'), N)]),
     bind!("r", "rerun", "run the query again", Act::Rerun, [(KeyCode::Char('r'), N)]),
+    bind!(
+        "u",
+        "restore",
+        "on a done deactivation: reactivate the user and put back the groups and roles it took away (one confirmation)",
+        Act::Restore,
+        [(KeyCode::Char('u'), N)]
+    ),
 ];
+
+/// A record `u` can restore: a deactivation that was done.
+fn restorable(r: &crate::report::OperationRecord) -> bool {
+    r.action == "deactivate" && r.outcome == Outcome::Done
+}
 
 /// Keys while a filter field is edited.
 fn field_offers() -> Vec<Offer> {
@@ -367,14 +380,16 @@ impl Component for ReportsPane {
         "Reports".into()
     }
 
-    fn keys(&self, _v: &View) -> Vec<Offer> {
+    fn keys(&self, v: &View) -> Vec<Offer> {
         if self.focus.is_some() {
             return field_offers();
         }
         let rows = !self.data.rows.is_empty();
+        let restore = self.selected_row().is_some_and(|r| restorable(&r.stored.record)) && v.queue.refuse_writes().is_none();
         offers(KEYS, |a| match a {
             Act::Open | Act::Export => rows,
             Act::Filter | Act::Rerun => true,
+            Act::Restore => restore,
         })
     }
 
@@ -394,6 +409,14 @@ impl Component for ReportsPane {
                 }
                 Act::Export => self.export(ctx),
                 Act::Rerun => self.run_query(ctx),
+                Act::Restore => match self.selected_row().map(|r| &r.stored.record) {
+                    Some(r) if restorable(r) => super::queue::ask_restore(ctx, crate::queue::restore::Which::Op(r.op_id.clone())),
+                    Some(_) => {
+                        ctx.log(Level::Info, "restore: select a done deactivation (u undoes it with what it took away)");
+                        vec![]
+                    }
+                    None => vec![],
+                },
             };
             return Handled::Consumed(fx);
         }

@@ -195,6 +195,8 @@ impl Executor {
                     let _ = tx.send(Msg::ApplyDone { name, result });
                 });
             }
+            Effect::ListBatches => self.queue.list_batches(),
+            Effect::PlanRestore { which } => self.queue.plan_restore(which),
             Effect::Quit | Effect::Suspend => {}
         }
     }

@@ -25,8 +25,9 @@
 
 use super::action::{Action, ActionKind, Subject};
 use super::journal::{BatchInfo, Finish, Journal, OpState};
+use super::kept::{self, Kept};
 use crate::queue::journal::JournalError;
-use crate::scim::types::Role;
+use crate::scim::types::{GroupRef, Role};
 use crate::scim::{ScimClient, ScimError, User};
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -113,17 +114,28 @@ pub fn account_of(u: &User) -> Account {
 }
 
 /// What the gate needs to know about one user.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UserFacts {
     pub active: Option<bool>,
     pub email: Option<String>,
     pub user_name: Option<String>,
     pub account: Account,
+    /// The groups the user is in (the user's `groups`, or a group listing); `None`: not known.
+    /// A deactivation keeps them (`kept.rs`).
+    pub groups: Option<Vec<GroupRef>>,
+    pub roles: Vec<Role>,
 }
 
 impl UserFacts {
     pub fn of(u: &User) -> UserFacts {
-        UserFacts { active: u.active, email: u.primary_email().map(str::to_string), user_name: u.user_name.clone(), account: account_of(u) }
+        UserFacts {
+            active: u.active,
+            email: u.primary_email().map(str::to_string),
+            user_name: u.user_name.clone(),
+            account: account_of(u),
+            groups: u.groups.clone(),
+            roles: u.roles.clone().unwrap_or_default(),
+        }
     }
 }
 
@@ -154,6 +166,24 @@ impl Knowledge {
 
     pub fn user(&self, id: &str) -> Option<&UserFacts> {
         self.users.get(id)
+    }
+
+    /// Fill in the groups of the known users whose `groups` the server did not send, from a
+    /// complete group listing (id, name, member ids).
+    pub fn add_memberships<'a>(&mut self, groups: impl IntoIterator<Item = (&'a str, &'a str, &'a [String])>) {
+        let mut of: HashMap<&str, Vec<GroupRef>> = HashMap::new();
+        for (gid, name, members) in groups {
+            for m in members {
+                if self.users.get(m.as_str()).is_some_and(|f| f.groups.is_none()) {
+                    of.entry(m.as_str()).or_default().push(GroupRef { value: Some(gid.to_string()), display: Some(name.to_string()) });
+                }
+            }
+        }
+        for (id, f) in self.users.iter_mut() {
+            if f.groups.is_none() {
+                f.groups = Some(of.remove(id.as_str()).unwrap_or_default());
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -230,6 +260,9 @@ pub enum SkipReason {
     Protected,
     /// `--read-only`.
     ReadOnly,
+    /// A member to add who is deactivated (and not reactivated by the same batch): Slack refuses
+    /// the whole add (`unable_to_add_deleted_or_guest_to_group`, reference §7).
+    Deactivated,
 }
 
 impl SkipReason {
@@ -241,6 +274,7 @@ impl SkipReason {
             SkipReason::PrimaryOwner => "primary_owner",
             SkipReason::Protected => "protected",
             SkipReason::ReadOnly => "read_only",
+            SkipReason::Deactivated => "deactivated",
         }
     }
 
@@ -253,6 +287,7 @@ impl SkipReason {
             SkipReason::PrimaryOwner => (if one { "primary owner" } else { "primary owners" }).into(),
             SkipReason::Protected => "protected".into(),
             SkipReason::ReadOnly => "refused (read-only)".into(),
+            SkipReason::Deactivated => "deactivated".into(),
         }
     }
 
@@ -264,6 +299,7 @@ impl SkipReason {
             SkipReason::PrimaryOwner => "the primary owner: Slack refuses to deactivate them (cannot_disable_primary_owner)".into(),
             SkipReason::Protected => "protected by the config's protected list".into(),
             SkipReason::ReadOnly => "read-only mode: writes are refused".into(),
+            SkipReason::Deactivated => "deactivated: Slack refuses to add a deactivated user to a group (unable_to_add_deleted_or_guest_to_group); reactivate them first".into(),
         }
     }
 }
@@ -308,6 +344,9 @@ pub struct Decision {
     run: Vec<Action>,
     skipped: Vec<Skip>,
     hold: Option<Hold>,
+    /// What the runnable deactivations take away, by user id, as the caller's knowledge says
+    /// (journaled with the batch; the engine reads the others just before sending).
+    kept: BTreeMap<String, Kept>,
 }
 
 impl Decision {
@@ -322,6 +361,11 @@ impl Decision {
 
     pub fn hold(&self) -> Option<&Hold> {
         self.hold.as_ref()
+    }
+
+    /// What the runnable deactivations take away, as far as the caller knew (by user id).
+    pub fn kept(&self) -> &BTreeMap<String, Kept> {
+        &self.kept
     }
 
     pub fn is_read_only(&self) -> bool {
@@ -435,13 +479,62 @@ fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason>
     already.then_some(SkipReason::AlreadyInState)
 }
 
+/// Split the members of an add (or a new group) Slack would refuse: users known to be
+/// deactivated whom the same batch does not reactivate. Returns (the action with the others, the
+/// refused ones).
+fn screen_members(a: Action, known: &Knowledge, reactivated: &HashSet<String>) -> (Option<Action>, Option<Action>) {
+    let adds = matches!(a, Action::AddMembers { .. } | Action::CreateGroup { .. });
+    if !adds {
+        return (Some(a), None);
+    }
+    let (refused, kept): (Vec<String>, Vec<String>) =
+        a.member_ids().iter().cloned().partition(|id| known.user(id).is_some_and(|f| f.active == Some(false)) && !reactivated.contains(id));
+    if refused.is_empty() {
+        return (Some(a), None);
+    }
+    let refused_action = a.with_members(refused);
+    // A new group is still made with the others (or none); an add of nobody is nothing.
+    let rest = match &a {
+        Action::AddMembers { .. } if kept.is_empty() => None,
+        _ => Some(a.with_members(kept)),
+    };
+    (rest, Some(refused_action))
+}
+
 /// **The gate.** Decide which actions run and which are skipped (and why), and whether the batch
 /// is held (read-only, ceiling). See the module documentation for the order of the rules.
 pub fn gate(safety: &Safety, actions: Vec<Action>, known: &Knowledge) -> Decision {
-    let mut d = Decision { run: Vec::new(), skipped: Vec::new(), hold: None };
+    let mut d = Decision { run: Vec::new(), skipped: Vec::new(), hold: None, kept: BTreeMap::new() };
+    // Users this batch reactivates may be added to groups by it (a restore does both).
+    let reactivated: HashSet<String> = actions
+        .iter()
+        .filter(|a| a.kind() == ActionKind::Reactivate && verdict(safety, a, known).is_none())
+        .filter_map(|a| a.target().id)
+        .collect();
     for a in actions {
+        let a = if safety.read_only {
+            a
+        } else {
+            let (rest, refused) = screen_members(a, known, &reactivated);
+            if let Some(r) = refused {
+                d.skipped.push(Skip { action: r, reason: SkipReason::Deactivated });
+            }
+            match rest {
+                Some(a) => a,
+                None => continue,
+            }
+        };
         match verdict(safety, &a, known) {
-            None => d.run.push(a),
+            None => {
+                if a.spec().keeps
+                    && let Some(id) = a.target().id
+                    && let Some(f) = known.user(&id)
+                    && f.groups.is_some()
+                {
+                    d.kept.insert(id.clone(), Kept::from_parts(&id, f.groups.as_deref(), &f.roles, kept::FROM_TARGETS));
+                }
+                d.run.push(a)
+            }
             Some(reason) => d.skipped.push(Skip { action: a, reason }),
         }
     }
@@ -489,9 +582,17 @@ pub fn submit(journal: &Journal, info: &BatchInfo, decision: Decision) -> Result
         return Err(GateError::Held(h));
     }
     let run = decision.run.len();
+    // What the deactivations take away is committed with the batch, before anything is sent.
+    let kept: Vec<(usize, Kept)> = decision
+        .run
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.spec().keeps)
+        .filter_map(|(i, a)| decision.kept.get(a.target().id.as_deref()?).map(|k| (i, k.clone())))
+        .collect();
     let mut all: Vec<(u8, Action)> = decision.run.into_iter().map(|a| (a.phase(), a)).collect();
     all.extend(decision.skipped.iter().map(|s| (s.action.phase(), s.action.clone())));
-    let (batch_id, ids) = journal.create_batch(info, &all)?;
+    let (batch_id, ids) = journal.create_batch_keeping(info, &all, &kept)?;
     for (skip, id) in decision.skipped.iter().zip(&ids[run..]) {
         journal.finish(
             id,
