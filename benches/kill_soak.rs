@@ -87,8 +87,6 @@ struct Round {
     seconds: f64,
 }
 
-// Every path reaps the child: `try_wait` returned its status, or it is killed and waited for.
-#[allow(clippy::zombie_processes)]
 async fn round(emu: &Emulator, dir: &Path, list: &Path, targets: &[User], scale: f64, rng: &mut impl Rng) -> Round {
     let n = targets.len();
     let t0 = Instant::now();
