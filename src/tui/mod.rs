@@ -26,6 +26,7 @@ pub mod directory;
 pub mod groups;
 pub mod help;
 pub mod members;
+pub mod picker;
 pub mod policies;
 pub mod prompt;
 pub mod queue;
@@ -37,6 +38,7 @@ pub mod resume;
 mod runtime;
 pub mod term;
 pub mod theme;
+pub mod user_form;
 pub mod users;
 
 pub use app::{App, Effect, LogEntry, Msg};
@@ -181,3 +183,6 @@ mod panes_tests;
 
 #[cfg(test)]
 mod snapshots;
+
+#[cfg(test)]
+mod form_tests;

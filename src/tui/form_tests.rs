@@ -1,0 +1,212 @@
+//! The user form, the user detail's `+`/`-` and the Groups pane's `D`, on the pure state: what
+//! the admin sees and what goes to the gate; snapshots at 80x24 and 200x50.
+
+use super::app::{App, Effect, Msg};
+use super::confirm::Confirm;
+use super::detail::UserDetail;
+use super::tests::{app_with, screen};
+use super::user_form::UserForm;
+use crate::policy::config::Attr;
+use crate::queue::Action;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ctrl(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)))
+}
+
+fn typ(app: &mut App, s: &str) {
+    for c in s.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn form(app: &App) -> &UserForm {
+    app.top::<UserForm>().expect("the user form is on top")
+}
+
+/// Move the form's focus to `attr` and empty the field.
+fn field(app: &mut App, attr: Attr) {
+    while form(app).fields[form(app).focus].attr != attr {
+        key(app, KeyCode::Tab);
+    }
+    if attr != Attr::Manager {
+        key(app, KeyCode::End);
+        for _ in 0..80 {
+            key(app, KeyCode::Backspace);
+        }
+    }
+}
+
+fn snap(name: &str, app: &mut App) {
+    for e in app.log.iter_mut() {
+        e.time = "00:00:00".into();
+    }
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(app, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), s);
+    }
+}
+
+#[test]
+fn editing_a_title_shows_old_and_new_and_queues_one_update_of_only_the_title() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('e'));
+    assert_eq!(form(&app).value(Attr::Title), "Engineer");
+    assert_eq!(form(&app).value(Attr::Department), "Engineering");
+    field(&mut app, Attr::Title);
+    typ(&mut app, "Staff Engineer");
+    ctrl(&mut app, 's');
+    let review = form(&app).review.as_ref().expect("save shows the changes");
+    assert_eq!(review.len(), 1);
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("title") && s.contains("Engineer → Staff Engineer"), "{s}");
+    assert!(s.contains("Enter"), "{s}");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.top::<UserForm>().is_none(), "the form hands over to the gate's confirmation");
+    let c = app.top::<Confirm>().expect("the gate's confirmation");
+    assert_eq!(c.count(), 1);
+    let Action::UpdateUser { target, update } = &c.decision.runnable()[0] else { panic!("{:?}", c.decision) };
+    assert_eq!(target.id.as_deref(), Some("W00000000"));
+    assert_eq!(update.set.title.as_deref(), Some("Staff Engineer"));
+    assert!(update.set.enterprise.is_none() && update.set.user_name.is_none() && update.clear.is_empty(), "{update:?}");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(&fx[..], [Effect::RunBatch { decision, .. }] if decision.runnable().len() == 1), "{fx:?}");
+}
+
+#[test]
+fn save_refuses_what_slack_would_refuse_naming_the_field_and_nothing_changed_sends_nothing() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('n'));
+    // Required fields are empty.
+    ctrl(&mut app, 's');
+    assert!(form(&app).review.is_none());
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("userName: userName is required"), "{s}");
+    field(&mut app, Attr::UserName);
+    typ(&mut app, "new🎉hire");
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("Slack refuses it") && s.contains("invalid_emoji_not_allowed"), "{s}");
+    field(&mut app, Attr::UserName);
+    typ(&mut app, "New Hire");
+    assert!(screen(&mut app, 200, 50).contains("Slack stores it as new_hire"));
+    field(&mut app, Attr::Email);
+    typ(&mut app, "not an email");
+    assert!(screen(&mut app, 200, 50).contains("not an email address"));
+    field(&mut app, Attr::Email);
+    // Someone loaded has this one.
+    typ(&mut app, "bob.lee1@example.com");
+    ctrl(&mut app, 's');
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("email: Bob Lee already has this email (W00000001)"), "{s}");
+    assert!(form(&app).review.is_none());
+
+    // Editing with nothing changed: nothing to send.
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('e'));
+    ctrl(&mut app, 's');
+    assert!(form(&app).review.is_none());
+    assert!(screen(&mut app, 80, 24).contains("nothing changed"));
+}
+
+#[test]
+fn a_new_user_is_one_create_with_the_manager_picked_by_search() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('n'));
+    field(&mut app, Attr::GivenName);
+    typ(&mut app, "Nia");
+    field(&mut app, Attr::FamilyName);
+    typ(&mut app, "Park");
+    field(&mut app, Attr::UserName);
+    typ(&mut app, "nia.park");
+    field(&mut app, Attr::Email);
+    typ(&mut app, "nia.park@example.com");
+    field(&mut app, Attr::Title);
+    typ(&mut app, "Analyst");
+    field(&mut app, Attr::Manager);
+    // Typing on the manager field searches the loaded users.
+    typ(&mut app, "cleo");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Manager: pick a loaded user") && s.contains("Cleo Lee"), "{s}");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(form(&app).manager.as_deref(), Some("W00000002"));
+    assert!(form(&app).value(Attr::Manager).starts_with("Cleo Lee <"));
+    ctrl(&mut app, 's');
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("(empty) → Analyst") && s.contains("(empty) → Cleo Lee"), "{s}");
+    key(&mut app, KeyCode::Enter);
+    let c = app.top::<Confirm>().expect("the gate's confirmation");
+    let Action::CreateUser { user, .. } = &c.decision.runnable()[0] else { panic!() };
+    assert_eq!(user.display_name.as_deref(), Some("Nia Park"));
+    assert_eq!(user.manager_id(), Some("W00000002"));
+    assert_eq!(user.title.as_deref(), Some("Analyst"));
+    assert!(user.enterprise.as_ref().unwrap().department.is_none(), "empty fields are not sent");
+}
+
+#[test]
+fn the_user_detail_adds_to_and_removes_from_a_picked_group() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Enter); // W00000000: in eng (S000)
+    assert!(app.top::<UserDetail>().is_some());
+    key(&mut app, KeyCode::Char('+'));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Add Ann Lee to a group") && s.contains("sales") && s.contains("everyone"), "{s}");
+    typ(&mut app, "every");
+    key(&mut app, KeyCode::Enter);
+    let c = app.top::<Confirm>().expect("a confirmation");
+    assert_eq!(c.what, "add Ann Lee to everyone");
+    assert!(matches!(&c.decision.runnable()[0], Action::AddMembers { group_id, user_ids, .. } if group_id == "S002" && user_ids == &["W00000000"]));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('-'));
+    assert!(screen(&mut app, 80, 24).contains("Remove Ann Lee from a group"));
+    key(&mut app, KeyCode::Enter);
+    let c = app.top::<Confirm>().expect("a confirmation");
+    assert_eq!(c.what, "remove Ann Lee from eng");
+}
+
+#[test]
+fn a_deactivated_user_is_not_offered_a_group_slack_would_refuse() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j')); // W00000003: deactivated
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('+'));
+    assert!(app.top::<UserDetail>().is_some() && app.top::<Confirm>().is_none());
+    let last = app.log.back().unwrap().text.clone();
+    assert!(last.contains("is deactivated: Slack refuses to add a deactivated user to a group"), "{last}");
+}
+
+#[test]
+fn group_delete_names_the_group_and_its_member_count() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('D'));
+    let c = app.top::<Confirm>().expect("a confirmation");
+    assert_eq!(c.what, "delete group eng (6 members)");
+    assert!(matches!(&c.decision.runnable()[0], Action::DeleteGroup { id, .. } if id == "S000"));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("delete group eng (6 members)") && s.contains("Esc"), "{s}");
+}
+
+#[test]
+fn snapshots_of_the_form_the_review_and_the_pickers() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('e'));
+    field(&mut app, Attr::Title);
+    typ(&mut app, "Staff Engineer");
+    snap("user_form_edit", &mut app);
+    ctrl(&mut app, 's');
+    snap("user_form_review", &mut app);
+    key(&mut app, KeyCode::Esc);
+    field(&mut app, Attr::Manager);
+    key(&mut app, KeyCode::Enter);
+    snap("user_form_manager_picker", &mut app);
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('+'));
+    snap("user_detail_group_picker", &mut app);
+}
