@@ -226,6 +226,10 @@ pub enum SkipReason {
     Bot,
     /// The primary owner: Slack refuses to deactivate them.
     PrimaryOwner,
+    /// A deactivated user asked into a group: Slack refuses the whole request
+    /// (`unable_to_add_deleted_or_guest_to_group`), so the gate splits them off (one skipped op
+    /// each) and the others are added.
+    DeactivatedMember,
     /// On the profile's `protected` list.
     Protected,
     /// `--read-only`.
@@ -239,6 +243,7 @@ impl SkipReason {
             SkipReason::AlreadyInState => "already_in_state",
             SkipReason::Bot => "bot",
             SkipReason::PrimaryOwner => "primary_owner",
+            SkipReason::DeactivatedMember => "deactivated_member",
             SkipReason::Protected => "protected",
             SkipReason::ReadOnly => "read_only",
         }
@@ -251,6 +256,7 @@ impl SkipReason {
             SkipReason::AlreadyInState => kind.spec().no_op.into(),
             SkipReason::Bot => (if one { "bot" } else { "bots" }).into(),
             SkipReason::PrimaryOwner => (if one { "primary owner" } else { "primary owners" }).into(),
+            SkipReason::DeactivatedMember => (if one { "deactivated member" } else { "deactivated members" }).into(),
             SkipReason::Protected => "protected".into(),
             SkipReason::ReadOnly => "refused (read-only)".into(),
         }
@@ -262,6 +268,9 @@ impl SkipReason {
             SkipReason::AlreadyInState => kind.spec().no_op.to_string(),
             SkipReason::Bot => "a bot user: Slack refuses to deactivate bots through SCIM (cannot_disable_bot_user_with_scim)".into(),
             SkipReason::PrimaryOwner => "the primary owner: Slack refuses to deactivate them (cannot_disable_primary_owner)".into(),
+            SkipReason::DeactivatedMember => {
+                "a deactivated user: Slack refuses to add one to a group (unable_to_add_deleted_or_guest_to_group)".into()
+            }
             SkipReason::Protected => "protected by the config's protected list".into(),
             SkipReason::ReadOnly => "read-only mode: writes are refused".into(),
         }
@@ -435,11 +444,25 @@ fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason>
     already.then_some(SkipReason::AlreadyInState)
 }
 
+/// Members Slack would refuse in a group add (known to be deactivated), split off an
+/// `AddMembers`: the action that still runs (None: nobody is left) and one refused add per user.
+fn screen_members(a: Action, known: &Knowledge) -> (Option<Action>, Vec<Action>) {
+    let Action::AddMembers { group_id, group_name, user_ids } = a else { return (Some(a), Vec::new()) };
+    let (refused, ok): (Vec<String>, Vec<String>) =
+        user_ids.into_iter().partition(|id| known.user(id).is_some_and(|f| f.active == Some(false)));
+    let one = |ids: Vec<String>| Action::AddMembers { group_id: group_id.clone(), group_name: group_name.clone(), user_ids: ids };
+    let refused: Vec<Action> = refused.into_iter().map(|id| one(vec![id])).collect();
+    ((!ok.is_empty()).then(|| one(ok)), refused)
+}
+
 /// **The gate.** Decide which actions run and which are skipped (and why), and whether the batch
 /// is held (read-only, ceiling). See the module documentation for the order of the rules.
 pub fn gate(safety: &Safety, actions: Vec<Action>, known: &Knowledge) -> Decision {
     let mut d = Decision { run: Vec::new(), skipped: Vec::new(), hold: None };
     for a in actions {
+        let (a, refused) = screen_members(a, known);
+        d.skipped.extend(refused.into_iter().map(|action| Skip { action, reason: SkipReason::DeactivatedMember }));
+        let Some(a) = a else { continue };
         match verdict(safety, &a, known) {
             None => d.run.push(a),
             Some(reason) => d.skipped.push(Skip { action: a, reason }),
@@ -648,6 +671,27 @@ mod tests {
         // Protected comes before Slack's own refusal.
         let d = gate(&Safety { read_only: false, ..safety }, vec![deact(&users[0])], &known);
         assert_eq!(d.skipped()[0].reason, SkipReason::Protected);
+    }
+
+    #[test]
+    fn a_deactivated_user_is_split_off_a_group_add_and_the_others_are_added() {
+        // Slack refuses the whole add for one deactivated user (the emulator does too).
+        let known = Knowledge::from_users(&six());
+        let add = |ids: &[&str]| Action::AddMembers {
+            group_id: "S1".into(),
+            group_name: "eng".into(),
+            user_ids: ids.iter().map(|s| s.to_string()).collect(),
+        };
+        let d = gate(&Safety::default(), vec![add(&["W3", "W2", "W4", "W9"])], &known);
+        assert_eq!(d.runnable(), [add(&["W3", "W4", "W9"])], "an unknown user is left to Slack");
+        assert_eq!(d.skipped().len(), 1);
+        assert_eq!(d.skipped()[0].action, add(&["W2"]));
+        assert_eq!(d.skipped()[0].reason.code(), "deactivated_member");
+        assert!(d.skipped()[0].why().contains("unable_to_add_deleted_or_guest_to_group"));
+        assert_eq!(d.summary(), "1 to add members · skipped: 1 deactivated member");
+        // Nobody left: nothing runs.
+        let d = gate(&Safety::default(), vec![add(&["W2"])], &known);
+        assert!(d.is_empty() && d.skipped().len() == 1);
     }
 
     #[test]
