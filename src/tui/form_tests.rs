@@ -210,3 +210,77 @@ fn snapshots_of_the_form_the_review_and_the_pickers() {
     key(&mut app, KeyCode::Char('+'));
     snap("user_detail_group_picker", &mut app);
 }
+
+#[test]
+fn the_members_list_filters_sorts_shows_active_and_removes_the_marked_members() {
+    use super::members::{Members, Sort};
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter); // eng: W0, W3 (deactivated), W6, W9, W12, one not loaded
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Active") && s.contains("(not loaded)"), "{s}");
+    let dev = s.lines().find(|l| l.contains("Dev Lee")).expect("W3 listed");
+    assert!(dev.contains(" no "), "{dev}");
+    // s: by name, then email, then active (deactivated first).
+    key(&mut app, KeyCode::Char('s'));
+    key(&mut app, KeyCode::Char('s'));
+    key(&mut app, KeyCode::Char('s'));
+    let m = app.top::<Members>().unwrap();
+    assert_eq!(m.sort, Sort::Active);
+    assert_eq!(m.shown(&app.dir)[0], "W00000003");
+    assert!(screen(&mut app, 80, 24).contains("by active"));
+    // /: by name, email or id.
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "okafor");
+    key(&mut app, KeyCode::Enter);
+    let m = app.top::<Members>().unwrap();
+    assert_eq!(m.shown(&app.dir), ["W00000009", "W00000012"]);
+    assert!(screen(&mut app, 80, 24).contains("/okafor"));
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char('-'));
+    let c = app.top::<Confirm>().expect("a confirmation");
+    assert_eq!(c.what, "remove 2 members from eng");
+    assert!(matches!(&c.decision.runnable()[0], Action::RemoveMembers { user_ids, .. } if user_ids == &["W00000009", "W00000012"]));
+}
+
+#[test]
+fn the_member_picker_marks_several_comes_with_the_users_marks_and_names_who_slack_refuses() {
+    use super::members::Members;
+    let mut app = app_with(30);
+    // Mark W1 and W10 (deactivated) in the Users pane.
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char(' '));
+    for _ in 0..8 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    key(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.dir.marks.len(), 2);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter);
+    assert!(app.top::<Members>().is_some());
+    key(&mut app, KeyCode::Char('+'));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Add to eng") && s.contains("1 marked"), "{s}");
+    assert!(s.contains("not offered: Ann Okafor") || s.contains("not offered: "), "{s}");
+    // Search and mark one more; a deactivated one cannot be marked.
+    typ(&mut app, "finn lee");
+    key(&mut app, KeyCode::Tab);
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("2 marked"), "{s}");
+    key(&mut app, KeyCode::Enter);
+    let c = app.top::<Confirm>().expect("a confirmation");
+    assert_eq!(c.what, "add 2 members to eng");
+    assert!(matches!(&c.decision.runnable()[0], Action::AddMembers { user_ids, .. } if user_ids == &["W00000001", "W00000005"]));
+}
+
+#[test]
+fn snapshots_of_the_members_list_and_its_picker() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char(' '));
+    snap("members_marked", &mut app);
+    key(&mut app, KeyCode::Char('+'));
+    snap("members_picker", &mut app);
+}
