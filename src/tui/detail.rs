@@ -29,11 +29,11 @@ enum Act {
 
 static USER_KEYS: &[Binding<Act>] = &[
     bind!("Esc q", "close", "close the detail view", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)]),
+    bind!("e", "edit", "edit the user in the user form", Act::Edit, [(KeyCode::Char('e'), N)]),
+    bind!("+", "to group", "add the user to a group (pick it by name), after a confirmation", Act::AddGroup, [(KeyCode::Char('+'), N)]),
+    bind!("-", "from group", "remove the user from one of their groups (pick it), after a confirmation", Act::RemoveGroup, [(KeyCode::Char('-'), N)]),
     bind!("y", "copy email", "copy the email (OSC 52)", Act::Copy, [(KeyCode::Char('y'), N)]),
     bind!("Y", "copy id", "copy the id (OSC 52)", Act::CopyId, [(KeyCode::Char('Y'), N)]),
-    bind!("e", "edit", "edit the user in the user form", Act::Edit, [(KeyCode::Char('e'), N)]),
-    bind!("+", "add to group", "add the user to a group (pick it by name), after a confirmation", Act::AddGroup, [(KeyCode::Char('+'), N)]),
-    bind!("-", "remove from group", "remove the user from one of their groups (pick it), after a confirmation", Act::RemoveGroup, [(KeyCode::Char('-'), N)]),
 ];
 
 static KEYS: &[Binding<Act>] =

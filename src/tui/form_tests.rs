@@ -284,3 +284,52 @@ fn snapshots_of_the_members_list_and_its_picker() {
     key(&mut app, KeyCode::Char('+'));
     snap("members_picker", &mut app);
 }
+
+#[test]
+fn policies_e_edits_the_selected_policy_and_plans_it_again_on_return() {
+    use super::panes_tests::{plan, policies_app};
+    use std::path::PathBuf;
+    let mut app = policies_app(plan(3));
+    key(&mut app, KeyCode::Char('j')); // contractors
+    let fx = key(&mut app, KeyCode::Char('e'));
+    assert_eq!(fx, [Effect::EditFile { path: PathBuf::from("/p/contractors.toml") }]);
+    let fx = app.update(Msg::Edited { path: PathBuf::from("/p/contractors.toml"), result: Ok(()) });
+    assert_eq!(fx, [Effect::ListPolicies]);
+    let list = vec![("hr".to_string(), PathBuf::from("/p/hr.toml")), ("contractors".to_string(), PathBuf::from("/p/contractors.toml"))];
+    let fx = app.update(Msg::PoliciesListed(list));
+    assert!(
+        matches!(&fx[..], [Effect::ComputePlan { name, .. }] if name == "contractors"),
+        "the edited policy is planned again: {fx:?}"
+    );
+    // An editor that failed is said so.
+    app.update(Msg::Edited { path: PathBuf::from("/p/hr.toml"), result: Err("vi exited with 1".into()) });
+    assert!(app.log.iter().any(|e| e.text.contains("editing /p/hr.toml: vi exited with 1")));
+}
+
+#[test]
+fn policies_n_writes_a_policy_for_the_source_typed_and_opens_it_in_the_editor() {
+    use super::panes_tests::{plan, policies_app};
+    use super::policy_new::NewPolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = policies_app(plan(3));
+    app.paths = crate::env::Paths::under(dir.path());
+    let policies = app.paths.policies_dir();
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("people.csv"), "email,first_name,last_name,title\n").unwrap();
+    key(&mut app, KeyCode::Char('n'));
+    assert!(app.top::<NewPolicy>().is_some());
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("New policy for a source file") && s.contains("Enter write and edit"), "{s}");
+    typ(&mut app, "nope.csv");
+    key(&mut app, KeyCode::Enter);
+    assert!(screen(&mut app, 200, 50).contains("nope.csv: no such file"));
+    for _ in 0..8 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typ(&mut app, "people.csv");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(fx, [Effect::EditFile { path: policies.join("people.toml") }]);
+    assert!(app.top::<NewPolicy>().is_none());
+    let text = std::fs::read_to_string(policies.join("people.toml")).unwrap();
+    assert!(text.contains("\"name.givenName\" = \"first_name\"") && text.contains("path = \"people.csv\""), "{text}");
+}

@@ -28,6 +28,7 @@ pub mod help;
 pub mod members;
 pub mod picker;
 pub mod policies;
+pub mod policy_new;
 pub mod prompt;
 pub mod queue;
 mod queue_runner;

@@ -195,7 +195,7 @@ impl Executor {
                     let _ = tx.send(Msg::ApplyDone { name, result });
                 });
             }
-            Effect::Quit | Effect::Suspend => {}
+            Effect::Quit | Effect::Suspend | Effect::EditFile { .. } => {}
         }
     }
 
@@ -395,11 +395,14 @@ async fn event_loop(
             _ = sighup.recv() => { code = 128 + 1; break; }
         }
         let mut suspend = false;
+        let mut edit = None;
         for m in msgs {
             dirty = true;
             for e in app.update(m) {
                 if e == Effect::Suspend {
                     suspend = true;
+                } else if let Effect::EditFile { path } = e {
+                    edit = Some(path);
                 } else {
                     exec.run(e);
                 }
@@ -413,6 +416,20 @@ async fn event_loop(
             let size = terminal.size()?;
             app.update(Msg::Resize(size.width, size.height));
             app.push_log(Level::Info, "resumed");
+            dirty = true;
+        }
+        if let Some(path) = edit {
+            // The editor reads the keys: stop reading them (dropping the stream ends its reader
+            // thread; a new one reads nothing until it is polled).
+            events = EventStream::new();
+            let result = super::term::outside(|| super::term::run_editor(&path))?;
+            terminal.clear()?;
+            terminal.autoresize()?;
+            let size = terminal.size()?;
+            app.update(Msg::Resize(size.width, size.height));
+            for e in app.update(Msg::Edited { path, result }) {
+                exec.run(e);
+            }
             dirty = true;
         }
     }
