@@ -423,8 +423,10 @@ async fn event_loop(
             // thread; a new one reads nothing until it is polled).
             events = EventStream::new();
             let result = super::term::outside(|| super::term::run_editor(&path))?;
-            terminal.clear()?;
-            terminal.autoresize()?;
+            // A new terminal draws everything again (`clear` would ask the terminal where its
+            // cursor is, which not every terminal answers).
+            crossterm::execute!(std::io::stdout(), crossterm::terminal::Clear(crossterm::terminal::ClearType::All))?;
+            terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
             let size = terminal.size()?;
             app.update(Msg::Resize(size.width, size.height));
             for e in app.update(Msg::Edited { path, result }) {
