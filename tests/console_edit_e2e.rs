@@ -91,7 +91,8 @@ fn a_new_policy_from_the_template_edited_then_planned() {
     std::fs::write(policies.join("people.csv"), "email,first_name,last_name,title\nnew.person@policy-e2e.example,New,Person,Analyst\n")
         .unwrap();
     let editor = "sed -i s/^max_deactivations.=.25/max_deactivations\\x20=\\x205/";
-    let mut s = Session::start_env(&["demo", "--users", "300", "--groups", "5", "--no-policy"], dir, true, &[("EDITOR", editor), ("VISUAL", "")]);
+    let mut s =
+        Session::start_env(&["demo", "--users", "300", "--groups", "5", "--no-policy"], dir, true, &[("EDITOR", editor), ("VISUAL", "")]);
     s.wait_for("300 users loaded", |sc| sc.contains("users 300/300"));
     s.type_keys("3");
     s.wait_for("the Policies pane", |sc| sc.contains("n new"));
@@ -101,7 +102,10 @@ fn a_new_policy_from_the_template_edited_then_planned() {
     let screen = s.wait_for("the plan after the editor", |sc| sc.contains("Create users (1)"));
     assert!(screen.contains("people"), "{screen}");
     let text = std::fs::read_to_string(policies.join("people.toml")).unwrap();
-    assert!(text.contains("max_deactivations = 5") && text.contains("\"name.givenName\" = \"first_name\""), "the editor ran on the new file:\n{text}");
+    assert!(
+        text.contains("max_deactivations = 5") && text.contains("\"name.givenName\" = \"first_name\""),
+        "the editor ran on the new file:\n{text}"
+    );
     // e: the same editor on the selected policy, and the plan is computed again.
     s.type_keys("h");
     s.type_keys("e");

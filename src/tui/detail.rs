@@ -4,9 +4,9 @@
 //! pane (one change of the plan) open.
 
 use super::app::{Effect, Level};
-use super::picker::{Item, Picked, Picker};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, offers};
 use super::directory::{Directory, UserStore};
+use super::picker::{Item, Picked, Picker};
 use super::render::{hint_line, overlay};
 use crate::sanitize::clean;
 use crossterm::event::{KeyCode, KeyEvent};
@@ -31,7 +31,13 @@ static USER_KEYS: &[Binding<Act>] = &[
     bind!("Esc q", "close", "close the detail view", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)]),
     bind!("e", "edit", "edit the user in the user form", Act::Edit, [(KeyCode::Char('e'), N)]),
     bind!("+", "to group", "add the user to a group (pick it by name), after a confirmation", Act::AddGroup, [(KeyCode::Char('+'), N)]),
-    bind!("-", "from group", "remove the user from one of their groups (pick it), after a confirmation", Act::RemoveGroup, [(KeyCode::Char('-'), N)]),
+    bind!(
+        "-",
+        "from group",
+        "remove the user from one of their groups (pick it), after a confirmation",
+        Act::RemoveGroup,
+        [(KeyCode::Char('-'), N)]
+    ),
     bind!("y", "copy email", "copy the email (OSC 52)", Act::Copy, [(KeyCode::Char('y'), N)]),
     bind!("Y", "copy id", "copy the id (OSC 52)", Act::CopyId, [(KeyCode::Char('Y'), N)]),
 ];
@@ -98,7 +104,10 @@ impl UserDetail {
             return;
         }
         if add && !active {
-            ctx.log(Level::Warn, format!("{name} is deactivated: Slack refuses to add a deactivated user to a group; reactivate (a) first"));
+            ctx.log(
+                Level::Warn,
+                format!("{name} is deactivated: Slack refuses to add a deactivated user to a group; reactivate (a) first"),
+            );
             return;
         }
         if ctx.dir.groups.is_empty() {
@@ -111,7 +120,13 @@ impl UserDetail {
             .groups
             .iter()
             .filter(|g| g.members.iter().any(|m| m == id) != add)
-            .map(|g| Item::new(&format!("{} ({} member{})", g.name, g.members.len(), if g.members.len() == 1 { "" } else { "s" }), g.id.clone(), None))
+            .map(|g| {
+                Item::new(
+                    &format!("{} ({} member{})", g.name, g.members.len(), if g.members.len() == 1 { "" } else { "s" }),
+                    g.id.clone(),
+                    None,
+                )
+            })
             .collect();
         if items.is_empty() {
             let msg = if add { format!("{name} is already in every group") } else { format!("{name} is in no group") };

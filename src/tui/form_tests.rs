@@ -158,7 +158,9 @@ fn the_user_detail_adds_to_and_removes_from_a_picked_group() {
     key(&mut app, KeyCode::Enter);
     let c = app.top::<Confirm>().expect("a confirmation");
     assert_eq!(c.what, "add Ann Lee to everyone");
-    assert!(matches!(&c.decision.runnable()[0], Action::AddMembers { group_id, user_ids, .. } if group_id == "S002" && user_ids == &["W00000000"]));
+    assert!(
+        matches!(&c.decision.runnable()[0], Action::AddMembers { group_id, user_ids, .. } if group_id == "S002" && user_ids == &["W00000000"])
+    );
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('-'));
     assert!(screen(&mut app, 80, 24).contains("Remove Ann Lee from a group"));
@@ -297,10 +299,7 @@ fn policies_e_edits_the_selected_policy_and_plans_it_again_on_return() {
     assert_eq!(fx, [Effect::ListPolicies]);
     let list = vec![("hr".to_string(), PathBuf::from("/p/hr.toml")), ("contractors".to_string(), PathBuf::from("/p/contractors.toml"))];
     let fx = app.update(Msg::PoliciesListed(list));
-    assert!(
-        matches!(&fx[..], [Effect::ComputePlan { name, .. }] if name == "contractors"),
-        "the edited policy is planned again: {fx:?}"
-    );
+    assert!(matches!(&fx[..], [Effect::ComputePlan { name, .. }] if name == "contractors"), "the edited policy is planned again: {fx:?}");
     // An editor that failed is said so.
     app.update(Msg::Edited { path: PathBuf::from("/p/hr.toml"), result: Err("vi exited with 1".into()) });
     assert!(app.log.iter().any(|e| e.text.contains("editing /p/hr.toml: vi exited with 1")));

@@ -47,7 +47,13 @@ static KEYS: &[Binding<Act>] = &[
     ),
     bind!("R", "rename", "rename the group", Act::Rename, [(KeyCode::Char('R'), N)]),
     bind!("n", "new", "create a group (with the marked users as members)", Act::Create, [(KeyCode::Char('n'), N)]),
-    bind!("D", "delete", "delete the group (its members stay users), after a confirmation naming it", Act::Delete, [(KeyCode::Char('D'), N)]),
+    bind!(
+        "D",
+        "delete",
+        "delete the group (its members stay users), after a confirmation naming it",
+        Act::Delete,
+        [(KeyCode::Char('D'), N)]
+    ),
     bind!("y", "copy id", "copy the group id (OSC 52)", Act::CopyId, [(KeyCode::Char('y'), N)]),
 ];
 

@@ -169,7 +169,13 @@ static KEYS: &[Binding<Act>] = &[
         Act::Edit,
         [(KeyCode::Char('e'), N)]
     ),
-    bind!("n", "new", "write a new policy for a source file you name, from a commented template, and edit it", Act::New, [(KeyCode::Char('n'), N)]),
+    bind!(
+        "n",
+        "new",
+        "write a new policy for a source file you name, from a commented template, and edit it",
+        Act::New,
+        [(KeyCode::Char('n'), N)]
+    ),
     bind!("r", "rerun", "read the policies again and recompute the plan", Act::Rerun, [(KeyCode::Char('r'), N)]),
 ];
 

@@ -73,11 +73,8 @@ pub fn outside<T>(f: impl FnOnce() -> T) -> std::io::Result<T> {
 /// `$VISUAL`, else `$EDITOR` (a command with its arguments, as git reads it), else `vi`, on
 /// `path`, waiting for it to exit.
 pub fn run_editor(path: &std::path::Path) -> Result<(), String> {
-    let editor = ["VISUAL", "EDITOR"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .find(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "vi".into());
+    let editor =
+        ["VISUAL", "EDITOR"].iter().filter_map(|k| std::env::var(k).ok()).find(|v| !v.trim().is_empty()).unwrap_or_else(|| "vi".into());
     let mut words = editor.split_whitespace();
     let prog = words.next().unwrap_or("vi");
     match std::process::Command::new(prog).args(words).arg(path).status() {

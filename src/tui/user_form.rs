@@ -58,7 +58,9 @@ const LABEL_W: usize = 16;
 pub enum Mode {
     Create,
     /// The user as loaded when the form opened (the diff is against it).
-    Edit { original: Box<User> },
+    Edit {
+        original: Box<User>,
+    },
 }
 
 pub struct Field {
@@ -428,7 +430,13 @@ impl Component for UserForm {
         for (i, fld) in self.fields.iter().enumerate().skip(off).take(rows) {
             let bad = self.problem(i, v.dir).is_some();
             let focus = i == self.focus;
-            let sign = if bad { "!" } else if focus { "›" } else { " " };
+            let sign = if bad {
+                "!"
+            } else if focus {
+                "›"
+            } else {
+                " "
+            };
             let label_st = if bad {
                 t.error
             } else if focus {

@@ -321,7 +321,13 @@ static KEYS: &[Binding<Act>] = &[
         Act::Reactivate,
         [(KeyCode::Char('a'), N)]
     ),
-    bind!("e", "edit", "edit the selected user in the user form (the changes are shown before they are sent)", Act::Edit, [(KeyCode::Char('e'), N)]),
+    bind!(
+        "e",
+        "edit",
+        "edit the selected user in the user form (the changes are shown before they are sent)",
+        Act::Edit,
+        [(KeyCode::Char('e'), N)]
+    ),
     bind!("n", "new", "create a user in the user form", Act::NewUser, [(KeyCode::Char('n'), N)]),
     bind!("s", "sort", "sort by the next column", Act::Sort, [(KeyCode::Char('s'), N)]),
     bind!("A", "active/all", "show all / active / deactivated", Act::Show, [(KeyCode::Char('A'), N)]),

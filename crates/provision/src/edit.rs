@@ -131,11 +131,7 @@ mod tests {
                 MultiValue { value: Some("+1 555 0100".into()), kind: Some("work".into()), ..Default::default() },
                 MultiValue { value: Some("+1 555 0199".into()), kind: Some("mobile".into()), ..Default::default() },
             ]),
-            enterprise: Some(EnterpriseUser {
-                department: Some("Eng".into()),
-                manager: Some(Manager::of("W9")),
-                ..Default::default()
-            }),
+            enterprise: Some(EnterpriseUser { department: Some("Eng".into()), manager: Some(Manager::of("W9")), ..Default::default() }),
             active: Some(true),
             ..Default::default()
         }
@@ -151,9 +147,9 @@ mod tests {
         let asked = [
             w(Attr::Title, "Staff Engineer"),
             w(Attr::DisplayName, "Ann Lee"),
-            w(Attr::UserName, "ANN"),            // the same once Slack normalises it
-            w(Attr::Email, "Ann@Example.com"),   // emails compare without case
-            w(Attr::Department, "  Eng  "),      // spaces around do not count
+            w(Attr::UserName, "ANN"),             // the same once Slack normalises it
+            w(Attr::Email, "Ann@Example.com"),    // emails compare without case
+            w(Attr::Department, "  Eng  "),       // spaces around do not count
             (Attr::CostCenter, Some(" ".into())), // unset stays unset
             (Attr::Manager, None),
         ];

@@ -164,7 +164,8 @@ mod tests {
     #[test]
     fn the_template_maps_the_columns_it_recognises_and_parses_as_a_policy() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("hr.csv"), "Email,First Name,last_name,Job Title,dept,badge\nann@x.example,Ann,Lee,Eng,R&D,7\n").unwrap();
+        std::fs::write(dir.path().join("hr.csv"), "Email,First Name,last_name,Job Title,dept,badge\nann@x.example,Ann,Lee,Eng,R&D,7\n")
+            .unwrap();
         let path = write_new(dir.path(), Path::new("hr.csv")).unwrap();
         assert_eq!(path, dir.path().join("hr.toml"));
         let text = std::fs::read_to_string(&path).unwrap();
