@@ -150,7 +150,12 @@ pub fn detail_rows(dir: &Directory, idx: u32) -> Vec<(String, String)> {
             *v = format!("{v} ({})", dir.store.rows[m as usize].name);
         }
     }
-    if u.groups.as_ref().is_none_or(|g| g.is_empty()) {
+    // The loaded groups are read again after every batch that changes one, so they are fresher
+    // than the `groups` the user was loaded with: they win when there are any.
+    if !dir.groups.is_empty() {
+        rows.retain(|(k, _)| k != "group");
+    }
+    if !dir.groups.is_empty() || u.groups.as_ref().is_none_or(|g| g.is_empty()) {
         let id = u.id();
         for g in dir.groups.iter().filter(|g| g.members.iter().any(|m| m == id)) {
             rows.push(("group".into(), format!("{} {}", g.name, g.id)));

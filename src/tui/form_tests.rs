@@ -332,3 +332,14 @@ fn policies_n_writes_a_policy_for_the_source_typed_and_opens_it_in_the_editor() 
     let text = std::fs::read_to_string(policies.join("people.toml")).unwrap();
     assert!(text.contains("\"name.givenName\" = \"first_name\"") && text.contains("path = \"people.csv\""), "{text}");
 }
+
+#[test]
+fn on_a_short_terminal_the_fields_scroll_and_the_keys_stay() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('e'));
+    let s = screen(&mut app, 80, 16);
+    assert!(s.contains("given name") && !s.contains("manager") && s.contains("↓ more") && s.contains("C-s save"), "{s}");
+    field(&mut app, Attr::Manager);
+    let s = screen(&mut app, 80, 16);
+    assert!(s.contains("manager") && !s.contains("given name") && s.contains("C-s save"), "{s}");
+}

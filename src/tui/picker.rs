@@ -20,6 +20,13 @@ use std::collections::BTreeSet;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+/// Where a picker (or the user form) is drawn: the overlay's place, at most `w` x `h`, centred.
+pub fn compact_area(screen: Rect, w: u16, h: u16) -> Rect {
+    let o = overlay_area(screen);
+    let (w, h) = (o.width.min(w), o.height.min(h));
+    Rect::new(screen.x + (screen.width - w) / 2, screen.y + (screen.height - h) / 2, w, h)
+}
+
 /// The most matches listed (a query narrows the rest).
 pub const LIMIT: usize = 500;
 
@@ -137,7 +144,7 @@ impl Picker {
 
     /// Rows of the list on a screen of this size.
     fn list_rows(screen: Rect) -> usize {
-        overlay_area(screen).height.saturating_sub(5) as usize
+        compact_area(screen, 96, u16::MAX).height.saturating_sub(5) as usize
     }
 
     pub fn handle_key(&mut self, k: &KeyEvent, screen: Rect) -> Picked {
@@ -199,7 +206,7 @@ impl Picker {
     /// Draw over `area` (the whole screen), in the overlay's place.
     pub fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let r = overlay_area(area);
+        let r = compact_area(area, 96, u16::MAX);
         let count = if self.shown.len() >= LIMIT { format!("{LIMIT}+") } else { self.shown.len().to_string() };
         let mut title = vec![Span::styled(format!(" {} ", clean(&self.title)), t.title), Span::styled(format!("{count} "), t.muted)];
         if !self.marked.is_empty() {

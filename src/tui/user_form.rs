@@ -15,7 +15,7 @@ use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
 use super::directory::Directory;
 use super::picker::{Item, Picked, Picker};
-use super::render::{block, hint_line, overlay_area, visible_offset};
+use super::render::{block, hint_line, visible_offset};
 use crate::edit::{self, Wanted};
 use crate::policy::config::Attr;
 use crate::policy::plan::AttrChange;
@@ -53,6 +53,11 @@ pub const FIELDS: [(Attr, &str); 16] = [
 ];
 
 const LABEL_W: usize = 16;
+
+/// The form's rectangle: every field, its message line and the borders, at most 96 wide.
+fn form_area(screen: Rect) -> Rect {
+    super::picker::compact_area(screen, 96, FIELDS.len() as u16 + 3)
+}
 
 #[derive(Clone, Debug)]
 pub enum Mode {
@@ -172,7 +177,7 @@ impl UserForm {
                 if v.is_empty() {
                     return Some("userName is required".into());
                 }
-                crate::scim::rules::slack_user_name(v).err().map(|p| format!("Slack refuses it: {p} ({})", p.code()))
+                crate::scim::rules::slack_user_name(v).err().map(|p| format!("Slack refuses it ({}): {p}", p.code()))
             }
             Attr::Email => {
                 if v.is_empty() {
@@ -297,7 +302,7 @@ impl UserForm {
 
     /// Rows of fields on this screen (the rest of the inner area: the focused field's message).
     fn field_rows(screen: Rect) -> usize {
-        overlay_area(screen).height.saturating_sub(3) as usize
+        form_area(screen).height.saturating_sub(3) as usize
     }
 
     fn heading(&self) -> String {
@@ -379,7 +384,7 @@ impl Component for UserForm {
 
     fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let r = overlay_area(area);
+        let r = form_area(area);
         let hint = hint_list(&self.keys(v), r.width.saturating_sub(4) as usize);
         let b = block(t, Line::styled(self.heading(), t.title), true).title_bottom(hint_line(t, hint));
         let inner = b.inner(r);

@@ -168,7 +168,9 @@ mod tests {
     fn the_update_sends_only_the_changed_attributes_and_clears_the_emptied_ones() {
         let u = ann();
         let ch = changes(&u, &[w(Attr::Title, "Staff Engineer"), w(Attr::Division, "Platform"), (Attr::Department, None)]);
-        let Some(Action::UpdateUser { target, update }) = update_action(&u, &ch) else { panic!("an update") };
+        let a = update_action(&u, &ch).expect("an update");
+        assert_eq!(a.describe(), "update ann@example.com (title, division, -enterprise.department)");
+        let Action::UpdateUser { target, update } = a else { panic!("an update") };
         assert_eq!(target.id.as_deref(), Some("W1"));
         assert_eq!(target.email.as_deref(), Some("ann@example.com"));
         let v = update.set.to_value(crate::scim::ApiVersion::V2);
