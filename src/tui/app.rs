@@ -196,6 +196,11 @@ pub enum Msg {
         name: String,
         result: Result<PlanHandle, String>,
     },
+    /// The editor of `Effect::EditFile` exited (`Err`: it could not run, or failed).
+    Edited {
+        path: std::path::PathBuf,
+        result: Result<(), String>,
+    },
     /// A policy apply ended.
     ApplyDone {
         name: String,
@@ -272,6 +277,11 @@ pub enum Effect {
     /// them (result: `Msg::RestorePlanned`; the app confirms them through the gate).
     PlanRestore {
         which: crate::queue::restore::Which,
+    },
+    /// Give the terminal to `$VISUAL`/`$EDITOR` on this file, take it back when the editor exits
+    /// and answer `Msg::Edited` (the event loop runs it, as `Suspend`).
+    EditFile {
+        path: std::path::PathBuf,
     },
     /// Restore the terminal, stop the process (SIGTSTP) and, once resumed, take the terminal
     /// again and redraw everything (the event loop runs it: it owns the terminal).

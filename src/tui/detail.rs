@@ -3,9 +3,10 @@
 //! attribute/value pairs that the Reports pane (one record, hashes included) and the Policies
 //! pane (one change of the plan) open.
 
-use super::app::Effect;
+use super::app::{Effect, Level};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, offers};
 use super::directory::{Directory, UserStore};
+use super::picker::{Item, Picked, Picker};
 use super::render::{hint_line, overlay};
 use crate::sanitize::clean;
 use crossterm::event::{KeyCode, KeyEvent};
@@ -21,10 +22,22 @@ enum Act {
     Close,
     Copy,
     CopyId,
+    Edit,
+    AddGroup,
+    RemoveGroup,
 }
 
 static USER_KEYS: &[Binding<Act>] = &[
     bind!("Esc q", "close", "close the detail view", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)]),
+    bind!("e", "edit", "edit the user in the user form", Act::Edit, [(KeyCode::Char('e'), N)]),
+    bind!("+", "to group", "add the user to a group (pick it by name), after a confirmation", Act::AddGroup, [(KeyCode::Char('+'), N)]),
+    bind!(
+        "-",
+        "from group",
+        "remove the user from one of their groups (pick it), after a confirmation",
+        Act::RemoveGroup,
+        [(KeyCode::Char('-'), N)]
+    ),
     bind!("y", "copy email", "copy the email (OSC 52)", Act::Copy, [(KeyCode::Char('y'), N)]),
     bind!("Y", "copy id", "copy the id (OSC 52)", Act::CopyId, [(KeyCode::Char('Y'), N)]),
 ];
@@ -70,11 +83,58 @@ fn draw(f: &mut Frame, area: Rect, v: &View, p: Page) {
 pub struct UserDetail {
     pub id: Box<str>,
     pub scroll: u16,
+    /// `+`/`-` pick a group (`true`: to add the user to).
+    picker: Option<(bool, Picker)>,
 }
 
 impl UserDetail {
     pub fn new(store: &UserStore, idx: u32) -> UserDetail {
-        UserDetail { id: store.rows[idx as usize].id.clone(), scroll: 0 }
+        UserDetail { id: store.rows[idx as usize].id.clone(), scroll: 0, picker: None }
+    }
+
+    /// `+` (`add`) or `-`: the groups to pick from, or why there is nothing to pick. A
+    /// deactivated user is refused before any group is picked: Slack refuses to add one to a
+    /// group (`unable_to_add_deleted_or_guest_to_group`), so nothing is sent to learn it.
+    fn group_picker(&mut self, ctx: &mut Ctx, add: bool) {
+        let Some(i) = ctx.dir.store.index_of(&self.id) else { return };
+        let row = &ctx.dir.store.rows[i as usize];
+        let (name, active) = (row.name.to_string(), row.active);
+        if let Some(why) = ctx.queue.refuse_writes().or_else(|| ctx.queue.busy()) {
+            ctx.log(Level::Warn, format!("{} {}: {why}", if add { "add to a group" } else { "remove from a group" }, name));
+            return;
+        }
+        if add && !active {
+            ctx.log(
+                Level::Warn,
+                format!("{name} is deactivated: Slack refuses to add a deactivated user to a group; reactivate (a) first"),
+            );
+            return;
+        }
+        if ctx.dir.groups.is_empty() {
+            ctx.log(Level::Warn, "no groups are loaded (the Groups pane loads them; r reloads)");
+            return;
+        }
+        let id = self.id.as_ref();
+        let items: Vec<Item> = ctx
+            .dir
+            .groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| m == id) != add)
+            .map(|g| {
+                Item::new(
+                    &format!("{} ({} member{})", g.name, g.members.len(), if g.members.len() == 1 { "" } else { "s" }),
+                    g.id.clone(),
+                    None,
+                )
+            })
+            .collect();
+        if items.is_empty() {
+            let msg = if add { format!("{name} is already in every group") } else { format!("{name} is in no group") };
+            ctx.log(Level::Warn, msg);
+            return;
+        }
+        let title = if add { format!("Add {name} to a group") } else { format!("Remove {name} from a group") };
+        self.picker = Some((add, Picker::new(title, items, false)));
     }
 }
 
@@ -90,7 +150,12 @@ pub fn detail_rows(dir: &Directory, idx: u32) -> Vec<(String, String)> {
             *v = format!("{v} ({})", dir.store.rows[m as usize].name);
         }
     }
-    if u.groups.as_ref().is_none_or(|g| g.is_empty()) {
+    // The loaded groups are read again after every batch that changes one, so they are fresher
+    // than the `groups` the user was loaded with: they win when there are any.
+    if !dir.groups.is_empty() {
+        rows.retain(|(k, _)| k != "group");
+    }
+    if !dir.groups.is_empty() || u.groups.as_ref().is_none_or(|g| g.is_empty()) {
         let id = u.id();
         for g in dir.groups.iter().filter(|g| g.members.iter().any(|m| m == id)) {
             rows.push(("group".into(), format!("{} {}", g.name, g.id)));
@@ -104,13 +169,38 @@ impl Component for UserDetail {
         "User detail".into()
     }
 
-    fn keys(&self, _v: &View) -> Vec<Offer> {
-        let mut o = offers(USER_KEYS, |_| true);
+    fn keys(&self, v: &View) -> Vec<Offer> {
+        if let Some((_, p)) = &self.picker {
+            return p.offers();
+        }
+        let in_groups = v.dir.groups.iter().any(|g| g.members.iter().any(|m| m.as_str() == self.id.as_ref()));
+        let mut o = offers(USER_KEYS, |a| match a {
+            Act::AddGroup => !v.dir.groups.is_empty(),
+            Act::RemoveGroup => in_groups,
+            _ => true,
+        });
         o.push(scroll_offer());
         o
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        if let Some((add, p)) = self.picker.as_mut() {
+            let add = *add;
+            match p.handle_key(k, ctx.area) {
+                Picked::Open => return Handled::done(),
+                Picked::Cancel => {
+                    self.picker = None;
+                    return Handled::done();
+                }
+                Picked::Chosen(ids) => {
+                    self.picker = None;
+                    let Some(gi) = ids.first().and_then(|gid| ctx.dir.groups.iter().position(|g| &g.id == gid)) else {
+                        return Handled::done();
+                    };
+                    return Handled::Consumed(super::groups::user_membership(ctx, add, gi, &self.id));
+                }
+            }
+        }
         if scroll_by(&mut self.scroll, k, ctx) {
             return Handled::done();
         }
@@ -118,6 +208,17 @@ impl Component for UserDetail {
         let fx: Vec<Effect> = match a {
             Act::Close => {
                 ctx.close();
+                vec![]
+            }
+            Act::Edit => {
+                if let Some(i) = ctx.dir.store.index_of(&self.id) {
+                    let form = super::user_form::UserForm::edit(ctx.dir, i);
+                    super::user_form::open(ctx, form);
+                }
+                vec![]
+            }
+            Act::AddGroup | Act::RemoveGroup => {
+                self.group_picker(ctx, a == Act::AddGroup);
                 vec![]
             }
             Act::Copy | Act::CopyId => match ctx.dir.store.index_of(&self.id) {
@@ -146,6 +247,9 @@ impl Component for UserDetail {
             })
             .collect();
         draw(f, area, v, Page { title: Line::from(format!(" {name} ")), keys: self.keys(v), rows, key_width: 24, scroll: self.scroll });
+        if let Some((_, p)) = &self.picker {
+            p.render(f, area, v);
+        }
     }
 }
 

@@ -29,6 +29,7 @@ enum Act {
     Remove,
     Rename,
     Create,
+    Delete,
     CopyId,
 }
 
@@ -46,6 +47,13 @@ static KEYS: &[Binding<Act>] = &[
     ),
     bind!("R", "rename", "rename the group", Act::Rename, [(KeyCode::Char('R'), N)]),
     bind!("n", "new", "create a group (with the marked users as members)", Act::Create, [(KeyCode::Char('n'), N)]),
+    bind!(
+        "D",
+        "delete",
+        "delete the group (its members stay users), after a confirmation naming it",
+        Act::Delete,
+        [(KeyCode::Char('D'), N)]
+    ),
     bind!("y", "copy id", "copy the group id (OSC 52)", Act::CopyId, [(KeyCode::Char('y'), N)]),
 ];
 
@@ -157,9 +165,34 @@ impl GroupsPane {
                 let id = g.id.clone();
                 return super::directory::copy(ctx, "group id", id);
             }
+            Act::Delete => return delete_group(ctx, self.selected),
         }
         vec![]
     }
+}
+
+/// `D`: delete group `gi`, after one confirmation naming it and its member count.
+pub fn delete_group(ctx: &mut Ctx, gi: usize) -> Vec<Effect> {
+    let Some(g) = ctx.dir.groups.get(gi) else { return vec![] };
+    let n = g.members.len();
+    let what = format!("delete group {} ({n} member{})", g.name, if n == 1 { "" } else { "s" });
+    let a = Action::DeleteGroup { id: g.id.clone(), name: g.name.clone() };
+    super::confirm::ask(ctx, vec![a], &crate::queue::Knowledge::default(), move |_| what, false)
+}
+
+/// The user detail's `+`/`-`: add user `uid` to group `gi`, or remove them from it.
+pub fn user_membership(ctx: &mut Ctx, add: bool, gi: usize, uid: &str) -> Vec<Effect> {
+    let Some(g) = ctx.dir.groups.get(gi) else { return vec![] };
+    let (gid, gname) = (g.id.clone(), g.name.clone());
+    let ids = vec![uid.to_string()];
+    let who = ctx.dir.store.index_of(uid).map_or(uid.to_string(), |i| ctx.dir.store.rows[i as usize].name.to_string());
+    let known = ctx.dir.knowledge_of(&ids);
+    let (what, a) = if add {
+        (format!("add {who} to {gname}"), Action::AddMembers { group_id: gid, group_name: gname, user_ids: ids })
+    } else {
+        (format!("remove {who} from {gname}"), Action::RemoveMembers { group_id: gid, group_name: gname, user_ids: ids })
+    };
+    super::confirm::ask(ctx, vec![a], &known, move |_| what, false)
 }
 
 /// `+`/`-` on group `gi`: the users marked in the Users pane; `-` in the members list (`member`,

@@ -26,7 +26,9 @@ pub mod directory;
 pub mod groups;
 pub mod help;
 pub mod members;
+pub mod picker;
 pub mod policies;
+pub mod policy_new;
 pub mod prompt;
 pub mod queue;
 mod queue_runner;
@@ -37,6 +39,7 @@ pub mod resume;
 mod runtime;
 pub mod term;
 pub mod theme;
+pub mod user_form;
 pub mod users;
 
 pub use app::{App, Effect, LogEntry, Msg};
@@ -181,3 +184,6 @@ mod panes_tests;
 
 #[cfg(test)]
 mod snapshots;
+
+#[cfg(test)]
+mod form_tests;

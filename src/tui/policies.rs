@@ -121,6 +121,8 @@ pub struct PoliciesPane {
     /// The policy being applied, and (done, failed, total) of the running batch.
     pub applying: Option<String>,
     pub progress: (usize, usize, usize),
+    /// A policy file just edited (`e`, `n`): selected and planned once the list is read again.
+    pub edited: Option<PathBuf>,
 }
 
 /// What the apply confirmation asks.
@@ -151,6 +153,8 @@ enum Act {
     List,
     Apply,
     Rerun,
+    Edit,
+    New,
 }
 
 static KEYS: &[Binding<Act>] = &[
@@ -158,6 +162,20 @@ static KEYS: &[Binding<Act>] = &[
     bind!("l →", "plan", "move to the plan", Act::Plan, [(KeyCode::Char('l'), N), (KeyCode::Right, N)]),
     bind!("h ← Esc", "list", "back to the list of policies", Act::List, [(KeyCode::Char('h'), N), (KeyCode::Left, N), (KeyCode::Esc, N)]),
     bind!("A", "apply", "apply the plan shown (after one confirmation)", Act::Apply, [(KeyCode::Char('A'), N)]),
+    bind!(
+        "e",
+        "edit",
+        "edit the selected policy in $VISUAL / $EDITOR (the console steps aside meanwhile), then its plan is computed again",
+        Act::Edit,
+        [(KeyCode::Char('e'), N)]
+    ),
+    bind!(
+        "n",
+        "new",
+        "write a new policy for a source file you name, from a commented template, and edit it",
+        Act::New,
+        [(KeyCode::Char('n'), N)]
+    ),
     bind!("r", "rerun", "read the policies again and recompute the plan", Act::Rerun, [(KeyCode::Char('r'), N)]),
 ];
 
@@ -201,11 +219,17 @@ impl PoliciesPane {
 
     fn listed(&mut self, ctx: &mut Ctx, list: Vec<(String, PathBuf)>) -> Vec<Effect> {
         let first = !self.listed;
-        let keep = self.selected_policy().map(|(_, path)| path.clone());
+        let edited = self.edited.take();
+        let keep = edited.clone().or_else(|| self.selected_policy().map(|(_, path)| path.clone()));
         self.list = list;
         self.listed = true;
         self.selected = keep.and_then(|k| self.list.iter().position(|(_, path)| *path == k)).unwrap_or(0);
         self.offset = 0;
+        if let Some(e) = edited
+            && self.selected_policy().is_some_and(|(_, p)| *p == e)
+        {
+            return self.compute_selected(ctx);
+        }
         // The first time, the first policy's plan is computed without asking.
         if first && self.plan.is_none() && self.computing.is_none() && !self.list.is_empty() {
             return self.compute_selected(ctx);
@@ -418,7 +442,8 @@ impl Component for PoliciesPane {
             Act::Plan => shown && !self.focus_plan,
             Act::List => self.focus_plan,
             Act::Apply => shown && self.applying.is_none() && self.computing.is_none(),
-            Act::Rerun => true,
+            Act::Rerun | Act::New => true,
+            Act::Edit => !self.list.is_empty(),
         })
     }
 
@@ -436,6 +461,17 @@ impl Component for PoliciesPane {
                 }
                 Act::Apply => self.ask_apply(ctx),
                 Act::Rerun => self.recompute(ctx),
+                Act::Edit => match self.selected_policy() {
+                    Some((name, path)) => {
+                        ctx.log(Level::Info, format!("editing policy {name} ({})", path.display()));
+                        vec![Effect::EditFile { path: path.clone() }]
+                    }
+                    None => vec![],
+                },
+                Act::New => {
+                    ctx.open(super::policy_new::NewPolicy::default());
+                    vec![]
+                }
             };
             return Handled::Consumed(fx);
         }
@@ -452,6 +488,15 @@ impl Component for PoliciesPane {
             Msg::PoliciesListed(list) => self.listed(ctx, list),
             Msg::PlanComputed { generation, name, result } => self.computed(ctx, generation, name, result),
             Msg::ApplyDone { name, result } => self.apply_done(ctx, name, result),
+            // Back from the editor: read the list again (a new file is in it), then plan the file.
+            Msg::Edited { path, result } => {
+                match result {
+                    Ok(()) => ctx.log(Level::Info, format!("edited {}; computing its plan again", path.display())),
+                    Err(e) => ctx.log(Level::Error, format!("editing {}: {e}", path.display())),
+                }
+                self.edited = Some(path);
+                vec![Effect::ListPolicies]
+            }
             // A policy apply runs its own batches; the queue view follows the batch it started.
             Msg::Queue(ev) if self.applying.is_some() => {
                 let what = format!("policy {}", self.applying.clone().unwrap_or_default());

@@ -197,7 +197,7 @@ impl Executor {
             }
             Effect::ListBatches => self.queue.list_batches(),
             Effect::PlanRestore { which } => self.queue.plan_restore(which),
-            Effect::Quit | Effect::Suspend => {}
+            Effect::Quit | Effect::Suspend | Effect::EditFile { .. } => {}
         }
     }
 
@@ -397,11 +397,14 @@ async fn event_loop(
             _ = sighup.recv() => { code = 128 + 1; break; }
         }
         let mut suspend = false;
+        let mut edit = None;
         for m in msgs {
             dirty = true;
             for e in app.update(m) {
                 if e == Effect::Suspend {
                     suspend = true;
+                } else if let Effect::EditFile { path } = e {
+                    edit = Some(path);
                 } else {
                     exec.run(e);
                 }
@@ -415,6 +418,22 @@ async fn event_loop(
             let size = terminal.size()?;
             app.update(Msg::Resize(size.width, size.height));
             app.push_log(Level::Info, "resumed");
+            dirty = true;
+        }
+        if let Some(path) = edit {
+            // The editor reads the keys: stop reading them (dropping the stream ends its reader
+            // thread; a new one reads nothing until it is polled).
+            events = EventStream::new();
+            let result = super::term::outside(|| super::term::run_editor(&path))?;
+            // A new terminal draws everything again (`clear` would ask the terminal where its
+            // cursor is, which not every terminal answers).
+            crossterm::execute!(std::io::stdout(), crossterm::terminal::Clear(crossterm::terminal::ClearType::All))?;
+            terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+            let size = terminal.size()?;
+            app.update(Msg::Resize(size.width, size.height));
+            for e in app.update(Msg::Edited { path, result }) {
+                exec.run(e);
+            }
             dirty = true;
         }
     }

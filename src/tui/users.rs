@@ -291,6 +291,8 @@ enum Act {
     Show,
     Copy,
     CopyId,
+    Edit,
+    NewUser,
 }
 
 /// The Users pane's keys (and movement), in the order the hint bar offers them.
@@ -319,6 +321,14 @@ static KEYS: &[Binding<Act>] = &[
         Act::Reactivate,
         [(KeyCode::Char('a'), N)]
     ),
+    bind!(
+        "e",
+        "edit",
+        "edit the selected user in the user form (the changes are shown before they are sent)",
+        Act::Edit,
+        [(KeyCode::Char('e'), N)]
+    ),
+    bind!("n", "new", "create a user in the user form", Act::NewUser, [(KeyCode::Char('n'), N)]),
     bind!("s", "sort", "sort by the next column", Act::Sort, [(KeyCode::Char('s'), N)]),
     bind!("A", "active/all", "show all / active / deactivated", Act::Show, [(KeyCode::Char('A'), N)]),
     bind!("V", "range", "start a range; V again marks from there to here", Act::Range, [(KeyCode::Char('V'), N)]),
@@ -542,6 +552,13 @@ impl UsersPane {
                 ctx.flash(Level::Info, "marks cleared");
             }
             Act::Deactivate | Act::Reactivate => return self.verb(ctx, a == Act::Reactivate),
+            Act::Edit => {
+                if let Some(idx) = self.view.selected_index() {
+                    let form = super::user_form::UserForm::edit(ctx.dir, idx);
+                    super::user_form::open(ctx, form);
+                }
+            }
+            Act::NewUser => super::user_form::open(ctx, super::user_form::UserForm::create()),
             Act::Sort => {
                 let next = match self.view.sort {
                     None => Some(Column::Name),
@@ -603,7 +620,8 @@ impl Component for UsersPane {
         let selected = self.view.selected_index().is_some();
         let marks = !v.dir.marks.is_empty();
         offers(KEYS, |a| match a {
-            Act::Open | Act::Mark | Act::Range | Act::Copy | Act::CopyId => selected,
+            Act::Open | Act::Mark | Act::Range | Act::Copy | Act::CopyId | Act::Edit => selected,
+            Act::NewUser => true,
             Act::Deactivate | Act::Reactivate => selected || marks,
             Act::MarkAll => !self.view.filtered.is_empty(),
             Act::Unmark => marks,

@@ -391,8 +391,19 @@ impl Action {
             Action::CreateUser { .. } => format!("create user {t}"),
             Action::UpdateUser { update, .. } => {
                 let v = update.set.to_value(ApiVersion::V2);
-                let keys: Vec<String> =
-                    v.as_object().map(|o| o.keys().filter(|k| *k != "schemas").map(|k| short_attr(k)).collect()).unwrap_or_default();
+                // An extension names its attributes (`department`), not its URN's last word.
+                let keys: Vec<String> = v
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .filter(|(k, _)| *k != "schemas")
+                            .flat_map(|(k, val)| match val.as_object().filter(|_| k.starts_with("urn:")) {
+                                Some(ext) => ext.keys().cloned().collect::<Vec<_>>(),
+                                None => vec![short_attr(k)],
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let mut all = keys;
                 all.extend(update.clear.iter().map(|c| format!("-{c}")));
                 format!("update {t} ({})", all.join(", "))

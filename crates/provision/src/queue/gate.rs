@@ -752,6 +752,27 @@ mod tests {
     }
 
     #[test]
+    fn a_deactivated_user_is_split_off_a_group_add_and_the_others_are_added() {
+        // Slack refuses the whole add for one deactivated user (the emulator does too).
+        let known = Knowledge::from_users(&six());
+        let add = |ids: &[&str]| Action::AddMembers {
+            group_id: "S1".into(),
+            group_name: "eng".into(),
+            user_ids: ids.iter().map(|s| s.to_string()).collect(),
+        };
+        let d = gate(&Safety::default(), vec![add(&["W3", "W2", "W4", "W9"])], &known);
+        assert_eq!(d.runnable(), [add(&["W3", "W4", "W9"])], "an unknown user is left to Slack");
+        assert_eq!(d.skipped().len(), 1);
+        assert_eq!(d.skipped()[0].action, add(&["W2"]));
+        assert_eq!(d.skipped()[0].reason.code(), "deactivated");
+        assert!(d.skipped()[0].why().contains("unable_to_add_deleted_or_guest_to_group"));
+        assert_eq!(d.summary(), "1 to add members · skipped: 1 deactivated");
+        // Nobody left: nothing runs.
+        let d = gate(&Safety::default(), vec![add(&["W2"])], &known);
+        assert!(d.is_empty() && d.skipped().len() == 1);
+    }
+
+    #[test]
     fn protected_by_email_username_or_id_also_as_a_removed_member() {
         let users = six();
         let known = Knowledge::from_users(&users);
