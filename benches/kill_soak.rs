@@ -87,8 +87,6 @@ struct Round {
     seconds: f64,
 }
 
-// The child is reaped on every path (try_wait, or kill then wait); clippy does not count try_wait.
-#[allow(clippy::zombie_processes)]
 async fn round(emu: &Emulator, dir: &Path, list: &Path, targets: &[User], scale: f64, rng: &mut impl Rng) -> Round {
     let n = targets.len();
     let t0 = Instant::now();
