@@ -16,7 +16,6 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
 use std::borrow::Cow;
 
 /// How many targets the dialog names before "… and N more".
@@ -46,7 +45,8 @@ pub struct Confirm {
 
 impl Confirm {
     pub fn new(what: impl Into<String>, decision: Decision, threshold: usize) -> Confirm {
-        let ceiling = decision.ceiling();
+        // The console passes the ceiling with a typed count (there is no --force here).
+        let ceiling = decision.ceiling_reason().map(|r| format!("{r}; type the count below if that is really meant"));
         let destructive = decision.destructive();
         Confirm {
             what: what.into(),
@@ -214,49 +214,45 @@ impl Component for Confirm {
     fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         let c = self;
         let t = v.theme;
-        let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
-        // Name fewer operations on a short terminal, so the prompt at the bottom always shows.
-        let inner_w = w.saturating_sub(2).max(1) as usize;
-        let rows = |ls: &[(Level, String)]| ls.iter().map(|(_, s)| s.chars().count().max(1).div_ceil(inner_w)).sum::<usize>();
-        // A blank line, the prompt (and its hint when a count is typed), the error of a wrong count.
-        let footer = 1 + if c.typed { 2 } else { 1 } + usize::from(c.error.is_some());
-        let mut body = c.lines();
-        for first in (0..FIRST).rev() {
-            if rows(&body) + footer + 2 <= area.height as usize {
-                break;
-            }
-            body = c.lines_naming(first);
-        }
-        let body_rows = rows(&body);
-        let mut lines: Vec<Line> = body
-            .into_iter()
-            .map(|(l, s)| {
-                let st = match l {
-                    Level::Warn => t.warning,
-                    Level::Error => t.error.add_modifier(Modifier::BOLD),
-                    _ => t.text,
-                };
-                Line::styled(s, st)
-            })
-            .collect();
-        lines.push(Line::raw(""));
+        let styled = |body: Vec<(Level, String)>| -> Vec<Line<'static>> {
+            body.into_iter()
+                .map(|(l, s)| {
+                    let st = match l {
+                        Level::Warn => t.warning,
+                        Level::Error => t.error.add_modifier(Modifier::BOLD),
+                        _ => t.text,
+                    };
+                    Line::styled(s, st)
+                })
+                .collect()
+        };
+        // The prompt, its keys and the error of a wrong count: pinned to the dialog's bottom.
+        let mut foot = vec![Line::raw("")];
         if c.typed {
             let why = if c.ceiling.is_some() { "past the ceiling" } else { "a large destructive batch" };
-            lines.push(Line::from(vec![
+            foot.push(Line::from(vec![
                 Span::styled(format!("This is {why}. Type {} to confirm: ", c.count()), t.warning.add_modifier(Modifier::BOLD)),
                 Span::styled(format!("[{}_]", c.entry), t.input),
             ]));
         }
-        lines.push(Line::styled(hint_list(&self.keys(v), usize::MAX).trim().to_string(), t.muted));
+        foot.push(Line::styled(hint_list(&self.keys(v), usize::MAX).trim().to_string(), t.muted));
         if let Some(e) = &c.error {
-            lines.push(Line::styled(e.clone(), t.error));
+            foot.push(Line::styled(e.clone(), t.error));
         }
-        let h = ((body_rows + footer + 2) as u16).min(area.height);
-        let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+        // Name fewer operations on a short terminal, so the skipped ones and the warning show too.
+        let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
+        let inner_w = w.saturating_sub(2).max(1);
+        let room = (area.height as usize).saturating_sub(2 + super::render::wrapped_rows(&foot, inner_w));
+        let mut body = styled(c.lines());
+        for first in (0..FIRST).rev() {
+            if super::render::wrapped_rows(&body, inner_w) <= room {
+                break;
+            }
+            body = styled(c.lines_naming(first));
+        }
         let title = format!(" Confirm: {} ", clean(&c.what));
         let style = if c.destructive > 0 { t.warning } else { t.title };
         let b = block(t, Line::styled(title, style.add_modifier(Modifier::BOLD)), true);
-        f.render_widget(Clear, r);
-        f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }), r);
+        super::render::dialog(f, area, b, body, foot, 90);
     }
 }

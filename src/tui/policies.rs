@@ -138,7 +138,8 @@ pub struct ApplyTerms {
 /// What the confirmation asks, from the gate's decision on the plan shown.
 pub fn terms(plan: &PlanView, d: &Decision) -> ApplyTerms {
     let mut warnings: Vec<String> = plan.ceiling.iter().cloned().collect();
-    warnings.extend(d.ceiling());
+    // The console passes the ceiling with the typed count (there is no --force here).
+    warnings.extend(d.ceiling_reason().map(|r| format!("{r}; type the count below if that is really meant")));
     let deactivations = d.deactivations();
     let must_type = !warnings.is_empty() || deactivations > CONFIRM_THRESHOLD;
     ApplyTerms { deactivations, must_type, warnings, summary: d.summary() }

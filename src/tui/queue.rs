@@ -251,6 +251,12 @@ impl BatchView {
         self.ops.iter().filter(|o| o.state.is_final()).count()
     }
 
+    /// Ops that ran to an end (done, failed, skipped): the gauge's count. A cancelled op never
+    /// ran, so a cancelled batch's bar is not full (issue 12: `115/115 100% cancelled`).
+    pub fn ended(&self) -> usize {
+        self.finished() - self.count(OpState::Cancelled)
+    }
+
     pub fn surprises(&self) -> usize {
         self.ops.iter().filter(|o| o.surprise).count()
     }
@@ -293,7 +299,7 @@ impl BatchView {
 
     /// One line for the status bar.
     pub fn status(&self) -> String {
-        let (n, total, failed) = (self.finished(), self.ops.len(), self.count(OpState::Failed));
+        let (n, total, failed) = (self.ended(), self.ops.len(), self.count(OpState::Failed));
         let mut s = if self.running {
             if self.cancelling { format!("cancelling {n}/{total}") } else { format!("running {n}/{total}") }
         } else if self.cancelled {

@@ -149,7 +149,7 @@ impl QueueView {
             return;
         }
         // The gauge line and a counts line.
-        let (n, total) = (b.finished(), b.ops.len());
+        let (n, total) = (b.ended(), b.ops.len());
         let eta = match (b.running, b.eta) {
             (true, Some(e)) => format!("  eta {}", eta_text(e)),
             (true, None) => "  eta –".into(),

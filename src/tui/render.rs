@@ -11,7 +11,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 pub(super) const MARK: &str = "> ";
@@ -60,6 +60,35 @@ pub(super) fn overlay<'a>(f: &mut Frame, area: Rect, t: &Theme, title: impl Into
     let r = overlay_area(area);
     f.render_widget(Clear, r);
     (r, block(t, title, true))
+}
+
+/// Rows `lines` take when wrapped at `width` columns (words wrap as ratatui wraps them).
+pub fn wrapped_rows(lines: &[Line], width: u16) -> usize {
+    if lines.is_empty() {
+        return 0;
+    }
+    Paragraph::new(lines.to_vec()).wrap(Wrap { trim: false }).line_count(width.max(1))
+}
+
+/// A centred dialog at most `max_w` columns wide: `body` (wrapped; cut at its end when the
+/// screen is too short for all of it) above `foot` (the prompt and its keys), which is pinned to
+/// the dialog's bottom rows so it is on screen at any size. Returns the dialog's rectangle.
+pub(super) fn dialog<'a>(f: &mut Frame, area: Rect, b: Block<'a>, body: Vec<Line<'a>>, foot: Vec<Line<'a>>, max_w: u16) -> Rect {
+    let w = area.width.saturating_sub(4).min(max_w).max(area.width.min(20));
+    let inner_w = w.saturating_sub(2).max(1);
+    let foot_h = wrapped_rows(&foot, inner_w) as u16;
+    let body_h = wrapped_rows(&body, inner_w) as u16;
+    let h = (body_h + foot_h + 2).min(area.height);
+    let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+    f.render_widget(Clear, r);
+    let inner = b.inner(r);
+    f.render_widget(b, r);
+    let foot_h = foot_h.min(inner.height);
+    let body_area = Rect { height: inner.height - foot_h, ..inner };
+    let foot_area = Rect { y: inner.y + body_area.height, height: foot_h, ..inner };
+    f.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }), body_area);
+    f.render_widget(Paragraph::new(foot).wrap(Wrap { trim: false }), foot_area);
+    r
 }
 
 /// A bordered block with the theme's title style.
@@ -207,7 +236,6 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
         return;
     }
     let t = &app.theme;
-    let sep = Span::styled(" │ ", t.status_bar);
     let mut users = match app.dir.total {
         Some(total) => format!("users {}/{}", thousands(app.dir.store.len() as u64), thousands(total)),
         None => format!("users {}", thousands(app.dir.store.len() as u64)),
@@ -220,33 +248,55 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
         Some(b) => format!("budget {}", b.floor() as i64),
         None => "rate limit off".to_string(),
     };
-    let mut spans = vec![
-        Span::styled(format!(" {}", app.host), t.status_bar.add_modifier(Modifier::BOLD)),
-        sep.clone(),
-        Span::styled(app.api.clone(), t.status_bar),
-        sep.clone(),
-        Span::styled(users, t.status_bar),
-        sep.clone(),
-        Span::styled(format!("queue {}", app.queue.status), t.status_bar),
-    ];
+    let bold = t.status_bar.add_modifier(Modifier::BOLD);
+    // The numbers are never cut (issue 12: `budget 9` was 998 at 80 columns): they come first in
+    // width; the host, the API version and the last message get what is left, in that order.
+    let mut facts: Vec<(String, Style)> = vec![(users, t.status_bar), (format!("queue {}", app.queue.status), t.status_bar)];
     if !app.dir.marks.is_empty() {
-        spans.push(sep.clone());
-        spans.push(Span::styled(format!("marked {}", thousands(app.dir.marks.len() as u64)), t.status_bar.add_modifier(Modifier::BOLD)));
+        facts.push((format!("marked {}", thousands(app.dir.marks.len() as u64)), bold));
     }
     if app.queue.read_only() {
-        spans.push(sep.clone());
-        spans.push(Span::styled("read-only", t.status_bar.add_modifier(Modifier::BOLD)));
+        facts.push(("read-only".into(), bold));
     }
-    spans.extend([sep.clone(), Span::styled(budget, t.status_bar)]);
-    if let Some((lvl, msg)) = &app.log.flash {
+    facts.push((budget, t.status_bar));
+    let help = "? help ";
+    let width = (r.width as usize).saturating_sub(help.len());
+    const SEP: &str = " │ ";
+    const SEP_W: usize = 3;
+    let w = |s: &str| unicode_width::UnicodeWidthStr::width(s);
+    let used: usize = 1 + facts.iter().map(|(s, _)| w(s)).sum::<usize>() + SEP_W * (facts.len() - 1);
+    let mut room = width.saturating_sub(used);
+    let host = clean(&app.host);
+    let mut lead: Vec<(String, Style)> = Vec::new();
+    if room >= w(&host) + SEP_W {
+        room -= w(&host) + SEP_W;
+        lead.push((host, bold));
+        if room >= w(&app.api) + SEP_W {
+            room -= w(&app.api) + SEP_W;
+            lead.push((app.api.clone(), t.status_bar));
+        }
+    } else if room >= 8 + SEP_W {
+        lead.push((truncate(&host, room - SEP_W), bold));
+        room = 0;
+    }
+    let sep = Span::styled(SEP, t.status_bar);
+    let mut spans = vec![Span::styled(" ", t.status_bar)];
+    for (i, (text, st)) in lead.into_iter().chain(facts).enumerate() {
+        if i > 0 {
+            spans.push(sep.clone());
+        }
+        spans.push(Span::styled(text, st));
+    }
+    if let Some((lvl, msg)) = &app.log.flash
+        && room > SEP_W + 4
+    {
         spans.push(sep.clone());
         let st = match lvl {
             Level::Error | Level::Warn => t.status_bar.patch(level_style(t, *lvl)),
             _ => t.status_bar,
         };
-        spans.push(Span::styled(msg.clone(), st));
+        spans.push(Span::styled(truncate(msg, room - SEP_W), st));
     }
-    let help = " ? help ";
     let [left, right] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(help.len() as u16)]).areas(r);
     f.render_widget(Paragraph::new(Line::from(spans)).style(t.status_bar), left);
     f.render_widget(Paragraph::new(help).style(t.status_bar), right);

@@ -499,6 +499,9 @@ impl UsersPane {
                 if !self.view.query().is_empty() {
                     self.input.reset();
                     self.view.set_query(&dir.store, "");
+                } else if dir.marks.anchor.is_some() && dir.marks.is_empty() {
+                    dir.marks.anchor = None;
+                    ctx.log(Level::Info, "range cancelled (Esc)");
                 } else if !dir.marks.is_empty() {
                     return self.act(Act::Unmark, ctx);
                 }
@@ -538,8 +541,10 @@ impl UsersPane {
                 Self::mark_flash(ctx);
             }
             Act::Unmark => {
+                // Said in the Log too: Esc clearing every mark must not go unnoticed.
+                let n = dir.marks.len();
                 dir.marks.clear();
-                ctx.flash(Level::Info, "marks cleared");
+                ctx.log(Level::Info, format!("cleared {n} mark{} (nothing was changed)", if n == 1 { "" } else { "s" }));
             }
             Act::Deactivate | Act::Reactivate => return self.verb(ctx, a == Act::Reactivate),
             Act::Sort => {
@@ -550,13 +555,12 @@ impl UsersPane {
                         Column::ALL.get(i + 1).copied()
                     }
                 };
-                self.view.set_sort(&dir.store, next, false);
-                self.view.scroll_into_view(rows);
+                self.sort_to(ctx, next, false);
             }
             Act::Reverse => {
                 let col = self.view.sort.or(Some(Column::Name));
-                self.view.set_sort(&dir.store, col, !self.view.descending);
-                self.view.scroll_into_view(rows);
+                let desc = !self.view.descending;
+                self.sort_to(ctx, col, desc);
             }
             Act::Show => {
                 self.view.set_show(&dir.store, self.view.show.next());
@@ -569,6 +573,21 @@ impl UsersPane {
             }
         }
         vec![]
+    }
+
+    /// Sort, show the top of the new order and say what the sort is (the column may be one the
+    /// table did not show before; it shows now).
+    fn sort_to(&mut self, ctx: &mut Ctx, col: Option<Column>, desc: bool) {
+        self.view.set_sort(&ctx.dir.store, col, desc);
+        self.view.selected = 0;
+        self.view.offset = 0;
+        let text = match col {
+            Some(c) => {
+                format!("sorted by {} {} (s: next column, S: reverse)", c.header(), if desc { "▼ descending" } else { "▲ ascending" })
+            }
+            None => "unsorted: load order (s sorts by name)".to_string(),
+        };
+        ctx.flash(Level::Info, text);
     }
 
     /// `d` / `a`: the gate decides on the targets, the dialog shows its decision.
@@ -607,7 +626,7 @@ impl Component for UsersPane {
             Act::Deactivate | Act::Reactivate => selected || marks,
             Act::MarkAll => !self.view.filtered.is_empty(),
             Act::Unmark => marks,
-            Act::Clear => marks || !self.view.query().is_empty(),
+            Act::Clear => marks || !self.view.query().is_empty() || v.dir.marks.anchor.is_some(),
             Act::Filter | Act::Sort | Act::Reverse | Act::Show => true,
         })
     }
@@ -757,10 +776,10 @@ impl Component for UsersPane {
                     None => (arg, false),
                 };
                 if col.is_empty() || col == "none" {
-                    self.view.set_sort(&ctx.dir.store, None, false);
+                    self.sort_to(ctx, None, false);
                 } else {
                     match Column::parse(col) {
-                        Some(c) => self.view.set_sort(&ctx.dir.store, Some(c), desc),
+                        Some(c) => self.sort_to(ctx, Some(c), desc),
                         None => {
                             ctx.log(Level::Error, format!(":sort {col}: columns are name, username, email, title, department, active, id"))
                         }
@@ -811,6 +830,14 @@ impl Component for UsersPane {
         if !marks.is_empty() {
             title.push(Span::styled(format!("{} marked ", thousands(marks.len() as u64)), t.accent));
         }
+        if let Some(a) = marks.anchor.filter(|_| self.view.selected_index().is_some()) {
+            // A pending `V` range: where it starts (issue 12: it had no sign on screen).
+            let from = store.rows.get(a as usize).map(|r| r.name.to_string()).unwrap_or_default();
+            title.push(Span::styled(format!("range from {} (V marks to here) ", truncate(&from, 20)), t.warning));
+        }
+        if let Some(c) = view.sort {
+            title.push(Span::styled(format!("sort {} {} ", c.header(), if view.descending { "▼" } else { "▲" }), t.muted));
+        }
         let mut right = Vec::new();
         if let Some(l) = &self.loading {
             let total = l.total.map(thousands).unwrap_or_else(|| "?".into());
@@ -831,7 +858,7 @@ impl Component for UsersPane {
             return;
         }
 
-        let cols = user_columns(r.width);
+        let cols = user_columns(r.width, view.sort);
         let header = Row::new(cols.iter().map(|(c, _)| {
             let mut h = c.header().to_string();
             if view.sort == Some(*c) {
@@ -911,7 +938,8 @@ impl UsersPane {
 }
 
 /// The columns that fit in `width`, in display order, with their constraints.
-pub fn user_columns(width: u16) -> Vec<(Column, Constraint)> {
+/// The sorted column is always among them (issue 12: `s` sorted by columns not on screen).
+pub fn user_columns(width: u16, sort: Option<Column>) -> Vec<(Column, Constraint)> {
     // Priority order and the narrowest each column is still useful at.
     let prio = [
         (Column::Name, 16),
@@ -925,7 +953,9 @@ pub fn user_columns(width: u16) -> Vec<(Column, Constraint)> {
     let avail = width.saturating_sub(2 + MARK.len() as u16) as u32;
     let mut used = 0u32;
     let mut keep = Vec::new();
-    for (c, min) in prio {
+    // The sorted column takes its room first; the others follow in priority order.
+    let first = sort.and_then(|s| prio.iter().find(|(c, _)| *c == s).copied());
+    for (c, min) in first.into_iter().chain(prio.into_iter().filter(|(c, _)| Some(*c) != sort)) {
         if used + min + 1 > avail && !keep.is_empty() {
             break;
         }
