@@ -201,6 +201,9 @@ pub enum Note {
     UserActive { id: String, active: bool },
     /// A batch changed groups on the server: read them again.
     GroupsChanged,
+    /// A write changed users in ways the rows cannot patch themselves (created, updated): read
+    /// them again (staged, so the table never empties), so no `r` is needed to see them.
+    UsersChanged,
     /// New records are in the report database.
     Reported,
     /// The apply confirmation was accepted: apply this plan (`force`: the count was typed).

@@ -181,3 +181,6 @@ mod panes_tests;
 
 #[cfg(test)]
 mod snapshots;
+
+#[cfg(test)]
+mod dialog_tests;

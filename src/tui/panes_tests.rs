@@ -190,6 +190,12 @@ fn report_filters_are_edited_and_run() {
     assert!(fx.is_empty());
     let e = reports(&app).error.clone().unwrap();
     assert!(e.starts_with("outcome:") && e.contains("failedx"), "{e}");
+    // Refused (issue 12): the field is back to the query the rows are for, and the screen says so.
+    assert_eq!(reports(&app).value(2), "failed");
+    assert!(query.user_contains, "the console's user filter matches part of an email");
+    let s = screen(&mut app, 80, 24);
+    assert!(!s.contains("failedx") || s.contains("refused"), "{s}");
+    assert!(s.contains("outcome: failed") && s.contains("refused"), "{s}");
     // Esc leaves the fields; then keys are pane keys again.
     key(&mut app, KeyCode::Char('/'));
     key(&mut app, KeyCode::Esc);
@@ -485,7 +491,11 @@ fn apply_needs_one_confirmation_and_reports_progress() {
         complete: false,
     };
     let fx = app.update(Msg::ApplyDone { name: "hr".into(), result: Ok(outcome) });
-    assert!(matches!(fx.as_slice(), [Effect::ComputePlan { name, .. }] if name == "hr"), "{fx:?}");
+    // Fresh views (issue 12): Users and Groups are read again without `r`, then the plan.
+    assert!(
+        matches!(fx.as_slice(), [Effect::ComputePlan { name, .. }, Effect::LoadUsers { .. }, Effect::LoadGroups { .. }] if name == "hr"),
+        "{fx:?}"
+    );
     assert_eq!(app.queue.status, "idle");
     assert!(app.log.iter().any(|e| e.level == Level::Warn && e.text.contains("not fully applied (run pr-1)")));
     assert!(app.log.iter().any(|e| e.text == "skipped x: protected"));
@@ -523,9 +533,17 @@ fn many_deactivations_or_a_ceiling_need_the_count_typed() {
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("WARNING") && s.contains("Type 30"), "{s}");
     assert!(key(&mut app, KeyCode::Char('y')).is_empty(), "y alone does not apply");
+    // Enter with nothing typed does what the dialog says: it asks for the count, in the dialog.
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("nothing typed: type 30") && s.contains("Type 30 and Enter to apply"), "{w}x{h}\n{s}");
+        assert!(!s.contains("--force"), "the console has no --force: {s}");
+    }
     typ(&mut app, "29");
     assert!(key(&mut app, KeyCode::Enter).is_empty(), "a wrong count does not apply");
     assert_eq!(app.top::<ApplyConfirm>().map(|c| c.typed.as_str()), Some(""));
+    assert!(screen(&mut app, 80, 24).contains("29 is not 30"));
     typ(&mut app, "30");
     let fx = key(&mut app, KeyCode::Enter);
     assert!(matches!(fx.as_slice(), [Effect::ApplyPlan { force: true, .. }]), "{fx:?}");

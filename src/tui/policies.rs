@@ -380,6 +380,12 @@ impl PoliciesPane {
         ctx.queue.status = "idle".into();
         // New records are in the report: the Reports pane reads them again when it is opened.
         ctx.note(Note::Reported);
+        // What the apply wrote shows in Users and Groups without `r` (issue 12: created users
+        // were missing and changed titles stale until a reload).
+        if self.progress.2 > 0 {
+            ctx.note(Note::UsersChanged);
+            ctx.note(Note::GroupsChanged);
+        }
         match result {
             Ok(o) => {
                 for n in o.notes() {

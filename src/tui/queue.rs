@@ -421,6 +421,8 @@ fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
                 (b.count(OpState::Done), b.count(OpState::Failed), b.count(OpState::Cancelled), b.count(OpState::Skipped));
             let surprises = b.surprises();
             let groups = b.ops.iter().any(|o| o.group && o.state == OpState::Done);
+            // A done op on a user that the rows cannot patch (a create, an update) means a reload.
+            let users = b.ops.iter().any(|o| !o.group && o.user.is_none() && o.state == OpState::Done);
             let level = if surprises > 0 || failed > 0 {
                 Level::Error
             } else if cancelled {
@@ -440,6 +442,9 @@ fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
             ctx.log(level, text);
             if groups {
                 ctx.note(Note::GroupsChanged);
+            }
+            if users {
+                ctx.note(Note::UsersChanged);
             }
             ctx.note(Note::Reported);
         }

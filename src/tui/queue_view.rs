@@ -19,12 +19,14 @@ use std::borrow::Cow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Act {
+    Open,
     Cancel,
     Retry,
     Close,
 }
 
 static KEYS: &[Binding<Act>] = &[
+    bind!("Enter", "details", "the selected operation in full: Slack's whole answer, retries", Act::Open, [(KeyCode::Enter, N)]),
     bind!("x", "cancel pending", "cancel the operations not sent yet", Act::Cancel, [(KeyCode::Char('x'), N)]),
     bind!("F", "retry failed", "retry the failed operations (they pass the gate again)", Act::Retry, [(KeyCode::Char('F'), N)]),
     bind!(
@@ -54,6 +56,7 @@ impl Component for QueueView {
         let running = b.is_some_and(|b| b.running);
         let failed = b.is_some_and(|b| b.count(OpState::Failed) > 0);
         offers(KEYS, |a| match a {
+            Act::Open => b.is_some_and(|b| !b.ops.is_empty()),
             Act::Cancel => running,
             Act::Retry => failed && !running,
             Act::Close => true,
@@ -72,6 +75,26 @@ impl Component for QueueView {
         let fx: Vec<Effect> = match lookup(KEYS, k) {
             Some(Act::Close) => {
                 ctx.close();
+                vec![]
+            }
+            Some(Act::Open) => {
+                // The whole error, wrapped (the table cuts it to its column).
+                if let Some(b) = ctx.queue.batch.as_ref()
+                    && let Some(o) = b.ops.get(b.selected)
+                {
+                    use super::detail::{Detail, Tone};
+                    let tone = if o.state == OpState::Failed { Tone::Error } else { Tone::Text };
+                    let rows = vec![
+                        ("operation".to_string(), o.describe.clone(), Tone::Text),
+                        ("state".to_string(), state_label(o).to_string(), tone),
+                        ("message".to_string(), if o.message.is_empty() { "–".into() } else { o.message.clone() }, tone),
+                        ("retries".to_string(), o.retries.to_string(), Tone::Text),
+                        ("attempts".to_string(), o.attempt.to_string(), Tone::Text),
+                        ("op id".to_string(), o.op_id.clone(), Tone::Muted),
+                        ("batch".to_string(), b.batch_id.clone(), Tone::Muted),
+                    ];
+                    ctx.open(Detail::new(format!(" Operation {} ", o.seq), rows, 10));
+                }
                 vec![]
             }
             Some(Act::Cancel) => super::queue::cancel_batch(ctx),

@@ -70,6 +70,50 @@ pub fn wrapped_rows(lines: &[Line], width: u16) -> usize {
     Paragraph::new(lines.to_vec()).wrap(Wrap { trim: false }).line_count(width.max(1))
 }
 
+/// Words of `s` wrapped at `width` columns (a word longer than a line is cut across lines).
+pub fn wrap_words(s: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in s.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let lw = line.width();
+            let sep = usize::from(lw > 0);
+            if lw + sep + word.width() <= width {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if lw > 0 {
+                out.push(std::mem::take(&mut line));
+                continue;
+            }
+            // A word longer than the line: cut it.
+            let cut: String = word
+                .chars()
+                .scan(0, |w, c| {
+                    *w += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+                    (*w <= width).then_some(c)
+                })
+                .collect();
+            let rest = word[cut.len()..].to_string();
+            out.push(cut);
+            word = rest;
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
 /// A centred dialog at most `max_w` columns wide: `body` (wrapped; cut at its end when the
 /// screen is too short for all of it) above `foot` (the prompt and its keys), which is pinned to
 /// the dialog's bottom rows so it is on screen at any size. Returns the dialog's rectangle.
@@ -198,23 +242,47 @@ fn render_tabs(app: &App, f: &mut Frame, r: Rect) {
 
 fn render_log(app: &App, f: &mut Frame, r: Rect) {
     let t = &app.theme;
-    let b = block(t, " Log ", false);
+    let log = &app.log;
+    let mut title = vec![Span::styled(" Log ", t.title)];
+    if log.scroll > 0 {
+        title.push(Span::styled(format!("{} newer below ", log.scroll), t.warning));
+    }
+    let keys = if log.scroll > 0 { " [ older · ] newer · { } size · L hide " } else { " [ older · { } size · L hide " };
+    let b = block(t, Line::from(title), false).title_bottom(hint_line(t, keys.to_string()));
     let inner = b.inner(r);
     f.render_widget(b, r);
-    let n = inner.height as usize;
-    let start = app.log.len().saturating_sub(n);
-    let lines: Vec<Line> = app
-        .log
-        .iter()
-        .skip(start)
-        .map(|e| {
-            Line::from(vec![
-                Span::styled(format!("{} ", e.time), t.muted),
-                Span::styled(format!("{} ", level_tag(e.level)), level_style(t, e.level)),
-                Span::styled(e.text.as_str(), level_style(t, e.level)),
-            ])
-        })
-        .collect();
+    let (n, w) = (inner.height as usize, inner.width as usize);
+    // Entries wrap (issue 12: errors were cut at 80 columns), the newest shown at the bottom:
+    // walk back from the last entry shown until the pane is full.
+    const LEAD: usize = 15; // "HH:MM:SS level "
+    let end = log.len().saturating_sub(log.scroll);
+    let mut lines: Vec<Line> = Vec::new();
+    for e in log.iter().take(end).rev() {
+        if lines.len() >= n {
+            break;
+        }
+        let parts = wrap_words(&e.text, w.saturating_sub(LEAD).max(10));
+        let st = level_style(t, e.level);
+        let mut entry: Vec<Line> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                if i == 0 {
+                    Line::from(vec![
+                        Span::styled(format!("{} ", e.time), t.muted),
+                        Span::styled(format!("{} ", level_tag(e.level)), st),
+                        Span::styled(p, st),
+                    ])
+                } else {
+                    Line::from(vec![Span::raw(" ".repeat(LEAD)), Span::styled(p, st)])
+                }
+            })
+            .collect();
+        entry.reverse();
+        lines.extend(entry);
+    }
+    lines.truncate(n);
+    lines.reverse();
     f.render_widget(Paragraph::new(lines), inner);
 }
 

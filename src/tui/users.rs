@@ -11,7 +11,7 @@
 
 use super::app::{Effect, Level, Msg};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, offers};
-use super::directory::{Column, Directory, Show, UserRow, UserStore, compare};
+use super::directory::{Column, Directory, Query, Show, UserRow, UserStore, compare};
 use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
 use super::theme::Theme;
 use crate::queue::{Action, Knowledge, Target};
@@ -39,6 +39,8 @@ pub const LOOKUP_DEBOUNCE: Duration = Duration::from_millis(250);
 pub struct UsersView {
     /// Lowercased query.
     query: String,
+    /// The query parsed (plain words and `field:value` terms).
+    parsed: Query,
     pub show: Show,
     pub sort: Option<Column>,
     pub descending: bool,
@@ -63,8 +65,13 @@ impl UsersView {
         self.filtered.get(self.selected).copied()
     }
 
-    fn admits(&self, r: &UserRow) -> bool {
-        self.show.admits(r) && r.matches(&self.query)
+    /// The parsed query (the empty-table message says why `active:maybe` matches nothing).
+    pub fn parsed(&self) -> &Query {
+        &self.parsed
+    }
+
+    fn admits(&self, store: &UserStore, r: &UserRow) -> bool {
+        self.show.admits(r) && self.parsed.matches(r, store)
     }
 
     fn cmp(&self, store: &UserStore, a: u32, b: u32) -> Ordering {
@@ -73,22 +80,27 @@ impl UsersView {
         if self.descending { o.reverse() } else { o }
     }
 
-    /// Set the text filter. When the new query contains the old one, only the rows that
-    /// matched before are tested again (typing narrows incrementally).
+    /// Set the filter (plain words and `field:value` terms, `directory::Query`). When the new
+    /// query narrows the old one, only the rows that matched before are tested again (typing
+    /// narrows incrementally).
     pub fn set_query(&mut self, store: &UserStore, q: &str) {
         let q = q.trim().to_lowercase();
         if q == self.query {
             return;
         }
         let rows = &store.rows;
-        if q.contains(self.query.as_str()) {
+        let mut parsed = Query::parse(&q);
+        parsed.prepare(store);
+        if parsed.narrows(&self.parsed) {
             let prev = std::mem::take(&mut self.query);
             self.undo.push((prev, self.filtered.clone()));
             self.query = q;
-            let query = self.query.as_str();
-            self.filtered.retain(|&i| rows[i as usize].matches(query));
+            self.parsed = parsed;
+            let query = &self.parsed;
+            self.filtered.retain(|&i| query.matches(&rows[i as usize], store));
         } else {
             self.query = q;
+            self.parsed = parsed;
             let mut restored = false;
             while let Some((cq, cf)) = self.undo.pop() {
                 if cq == self.query {
@@ -96,11 +108,11 @@ impl UsersView {
                     restored = true;
                     break;
                 }
-                if self.query.contains(cq.as_str()) {
+                if self.parsed.narrows(&Query::parse(&cq)) {
                     self.filtered = cf.clone();
                     self.undo.push((cq, cf));
-                    let query = self.query.as_str();
-                    self.filtered.retain(|&i| rows[i as usize].matches(query));
+                    let query = &self.parsed;
+                    self.filtered.retain(|&i| query.matches(&rows[i as usize], store));
                     restored = true;
                     break;
                 }
@@ -133,16 +145,18 @@ impl UsersView {
 
     fn refilter_all(&mut self, store: &UserStore) {
         self.undo.clear();
+        // The rows changed: `manager:` terms look their managers up again.
+        self.parsed.prepare(store);
         self.rescan(store);
     }
 
     fn rescan(&mut self, store: &UserStore) {
         let rows = &store.rows;
-        let (show, query) = (self.show, self.query.as_str());
+        let (show, query) = (self.show, &self.parsed);
         self.filtered.clear();
         self.filtered.extend(self.order.iter().copied().filter(|&i| {
             let r = &rows[i as usize];
-            show.admits(r) && r.matches(query)
+            show.admits(r) && query.matches(r, store)
         }));
     }
 
@@ -165,8 +179,11 @@ impl UsersView {
         self.undo.clear();
         if self.sort.is_none() {
             // Load order: new rows go at the end; no need to look at the old ones.
+            if self.parsed.terms.iter().any(|t| t.field == super::directory::Field::Manager) {
+                self.parsed.prepare(store);
+            }
             for &i in &added {
-                if self.admits(&store.rows[i as usize]) {
+                if self.admits(store, &store.rows[i as usize]) {
                     self.filtered.push(i);
                 }
             }
@@ -221,8 +238,9 @@ impl UsersView {
         }
         if !self.filtered.contains(&idx) {
             let r = &store.rows[idx as usize];
-            if !r.matches(&self.query) {
+            if !self.parsed.matches(r, store) {
                 self.query.clear();
+                self.parsed = Query::default();
             }
             if !self.show.admits(r) {
                 self.show = Show::All;
@@ -299,7 +317,7 @@ static KEYS: &[Binding<Act>] = &[
     bind!(
         "/",
         "filter",
-        "filter by name, userName or email (a full email not loaded is looked up live)",
+        "filter by name, userName, email; field:value too (title dept manager id role active guest), e.g. dept:eng active:true",
         Act::Filter,
         [(KeyCode::Char('/'), N)]
     ),
@@ -728,6 +746,10 @@ impl Component for UsersPane {
     fn notify(&mut self, note: &Note, ctx: &mut Ctx) -> Vec<Effect> {
         match note {
             Note::Refresh => return self.refresh(ctx.dir),
+            Note::UsersChanged => {
+                ctx.log(Level::Info, "reading the users again to show what was written");
+                return self.refresh(ctx.dir);
+            }
             Note::ShowUser(idx) => self.show(ctx, *idx),
             Note::FetchUser(id) => {
                 self.fetching.insert(id.clone());
@@ -917,6 +939,8 @@ impl UsersPane {
         let mut lines = vec![Line::styled(
             if q.is_empty() {
                 format!("  No {} users. Press A to change which users are shown.", self.view.show.label())
+            } else if let Some(e) = &self.view.parsed().error {
+                format!("  {}. Fields: title dept manager id role active guest name email.", clean(e))
             } else {
                 format!("  No loaded user matches \"{q}\".")
             },
