@@ -204,6 +204,21 @@ pub enum Msg {
         name: String,
         result: Result<PlanHandle, String>,
     },
+    /// A policy's sync state (`sync::status`; None: never synced), read with its plan.
+    SyncState {
+        name: String,
+        state: Option<crate::sync::SyncState>,
+    },
+    /// A quarantined policy's held plan, planned again for review (`sync::review`).
+    SyncReviewed {
+        name: String,
+        result: Result<super::sync_approve::ReviewHandle, String>,
+    },
+    /// `sync::approve` from the console ended: its run's one-line result.
+    SyncApproved {
+        name: String,
+        result: Result<String, String>,
+    },
     /// A policy apply ended.
     ApplyDone {
         name: String,
@@ -273,6 +288,18 @@ pub enum Effect {
         name: String,
         plan: PlanHandle,
         force: bool,
+    },
+    /// Plan a quarantined policy again for review (result: `Msg::SyncReviewed`).
+    ReviewSync {
+        name: String,
+        path: std::path::PathBuf,
+    },
+    /// Apply a reviewed quarantined plan and release the quarantine, as `scimitar sync approve`
+    /// does (`sync::approve`; result: `Msg::SyncApproved`).
+    ApproveSync {
+        name: String,
+        path: std::path::PathBuf,
+        review: super::sync_approve::ReviewHandle,
     },
     /// Restore the terminal, stop the process (SIGTSTP) and, once resumed, take the terminal
     /// again and redraw everything (the event loop runs it: it owns the terminal).

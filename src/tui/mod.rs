@@ -35,6 +35,7 @@ pub mod render;
 pub mod reports;
 pub mod resume;
 mod runtime;
+pub mod sync_approve;
 pub mod term;
 pub mod theme;
 pub mod users;
@@ -89,7 +90,10 @@ async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>) -> i32 {
         }
     };
     let setup = queue_runner::QueueSetup::from_env(&env);
-    let console = ConsoleEnv::from_env(&env);
+    let mut console = ConsoleEnv::from_env(&env);
+    // `sync approve` from the Policies pane runs the domain's own function, which takes the
+    // whole environment.
+    console.full = Some(std::sync::Arc::new(env));
     runtime::run_with_queue(client, ui, intro, setup, console).await
 }
 

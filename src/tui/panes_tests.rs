@@ -619,3 +619,86 @@ fn a_policy_apply_shows_in_the_queue_view() {
     let fx = key(&mut app, KeyCode::Char('x'));
     assert!(matches!(fx.as_slice(), [Effect::CancelBatch { batch_id }] if batch_id == "b-7"), "{fx:?}");
 }
+
+/// Issue 11's left-over: the pane shows each policy's sync state, and a quarantined one is
+/// reviewed and approved from it (the runtime runs `sync::approve`, as `scimitar sync approve`).
+#[test]
+fn the_policies_pane_shows_sync_state_and_approves_a_quarantine() {
+    use crate::sync::{Quarantine, QuarantineKind, RunRecord, RunResult, SyncState};
+    let mut app = policies_app(plan(3));
+    let t = OffsetDateTime::now_utc();
+    let state = |quarantine: Option<Quarantine>, result: RunResult| SyncState {
+        profile: "console".into(),
+        policy: "hr".into(),
+        quarantine,
+        running_run: None,
+        running_pid: None,
+        next_run: None,
+        last_success: None,
+        last_run: Some(RunRecord {
+            profile: "console".into(),
+            policy: "hr".into(),
+            run_id: Some("pr-1".into()),
+            started: t,
+            finished: t,
+            result,
+            message: None,
+            ops: Default::default(),
+            plan: None,
+        }),
+    };
+    app.update(Msg::SyncState { name: "hr".into(), state: Some(state(None, RunResult::Applied)) });
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("sync: last run applied at"), "{s}");
+    assert!(
+        !crate::tui::component::Component::keys(policies(&app), &app.view()).iter().any(|o| o.now && o.label == "S"),
+        "nothing to approve"
+    );
+    assert!(key(&mut app, KeyCode::Char('S')).is_empty());
+    // Quarantined: the pane says so, and why; S reviews it.
+    let q = Quarantine {
+        kind: QuarantineKind::Ceiling,
+        reason: "the plan would deactivate 40 users, above the limit of 25".into(),
+        run_id: Some("pr-2".into()),
+        since: t,
+        held: serde_json::json!({"summary": "40 deactivate", "plan": {"deactivations": 40}}),
+    };
+    app.update(Msg::SyncState { name: "hr".into(), state: Some(state(Some(q.clone()), RunResult::Quarantined)) });
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("sync QUARANTINED") && s.contains("(Ceiling)"), "{w}x{h}\n{s}");
+    }
+    assert!(screen(&mut app, 200, 50).contains("S approve sync"));
+    let fx = key(&mut app, KeyCode::Char('S'));
+    assert_eq!(fx, [Effect::ReviewSync { name: "hr".into(), path: PathBuf::from("/p/hr.toml") }]);
+    assert!(key(&mut app, KeyCode::Char('S')).is_empty(), "one review at a time");
+    // The runtime's review (`sync::review`) opens the approval dialog.
+    let live = handle(plan(3)).0;
+    let live = Arc::try_unwrap(live).unwrap_or_else(|_| panic!("one owner"));
+    let decision = crate::policy::apply::preview(&live, &app.queue.safety);
+    let n = decision.runnable().len();
+    let review = crate::sync::Review { quarantine: q, live, decision, ceilings: vec!["over 25".into()] };
+    let handle = super::sync_approve::ReviewHandle::new(review);
+    app.update(Msg::SyncReviewed { name: "hr".into(), result: Ok(handle.clone()) });
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        for part in
+            ["Approve the quarantined sync of hr?", "quarantined since", "over the ceiling", &format!("Type {n} and Enter"), "Esc cancel"]
+        {
+            assert!(s.contains(part), "{part} at {w}x{h}:\n{s}");
+        }
+    }
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "Enter without the count does not approve");
+    assert!(screen(&mut app, 80, 24).contains("nothing typed"));
+    typ(&mut app, &n.to_string());
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(fx, [Effect::ApproveSync { name: "hr".into(), path: PathBuf::from("/p/hr.toml"), review: handle }]);
+    assert!(app.overlays.is_empty());
+    // The result: a Log line, fresh views and the plan again.
+    let fx = app.update(Msg::SyncApproved { name: "hr".into(), result: Ok("applied (4 done, 0 failed)".into()) });
+    assert!(app.log.iter().any(|e| e.text == "policy hr: sync approved: applied (4 done, 0 failed)"));
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::LoadUsers { .. })) && fx.iter().any(|e| matches!(e, Effect::ComputePlan { .. })),
+        "{fx:?}"
+    );
+}
