@@ -41,6 +41,10 @@ pub struct Confirm {
     pub error: Option<String>,
     /// Clear the marks once the batch is confirmed (the verbs that used them).
     pub clears_marks: bool,
+    /// Who a group change affects (an action per group names nobody by itself).
+    pub who: Vec<String>,
+    /// Who was screened out before sending, and why (a member Slack would refuse).
+    pub screened: Vec<String>,
 }
 
 impl Confirm {
@@ -57,6 +61,8 @@ impl Confirm {
             entry: String::new(),
             error: None,
             clears_marks: false,
+            who: Vec::new(),
+            screened: Vec::new(),
         }
     }
 
@@ -90,6 +96,24 @@ impl Confirm {
         if n > shown {
             out.push((Level::Info, format!("  … and {} more", n - shown)));
         }
+        if !self.who.is_empty() {
+            out.push((Level::Info, format!("{} user{}:", self.who.len(), if self.who.len() == 1 { "" } else { "s" })));
+            for w in self.who.iter().take(first.max(1)) {
+                out.push((Level::Info, format!("  {}", clean(w))));
+            }
+            if self.who.len() > first.max(1) {
+                out.push((Level::Info, format!("  … and {} more", self.who.len() - first.max(1))));
+            }
+        }
+        if !self.screened.is_empty() {
+            out.push((Level::Warn, format!("{} left out, never sent:", self.screened.len())));
+            for w in self.screened.iter().take(3) {
+                out.push((Level::Warn, format!("  {}", clean(w))));
+            }
+            if self.screened.len() > 3 {
+                out.push((Level::Warn, format!("  … and {} more", self.screened.len() - 3)));
+            }
+        }
         if !skipped.is_empty() {
             out.push((Level::Warn, format!("{} skipped, never sent:", skipped.len())));
             for s in skipped.iter().take(3) {
@@ -111,6 +135,20 @@ impl Confirm {
 /// verb used the marks, which are cleared once the batch is confirmed. Every console verb that
 /// writes comes through here.
 pub fn ask(ctx: &mut Ctx, actions: Vec<Action>, known: &Knowledge, what: impl FnOnce(usize) -> String, clears_marks: bool) -> Vec<Effect> {
+    ask_naming(ctx, actions, known, what, clears_marks, Vec::new(), Vec::new())
+}
+
+/// [`ask`], with the users a group change affects (`who`) and those screened out before it
+/// (`screened`, each with its reason) named in the dialog.
+pub fn ask_naming(
+    ctx: &mut Ctx,
+    actions: Vec<Action>,
+    known: &Knowledge,
+    what: impl FnOnce(usize) -> String,
+    clears_marks: bool,
+    who: Vec<String>,
+    screened: Vec<String>,
+) -> Vec<Effect> {
     let asked = actions.len();
     if let Some(why) = ctx.queue.busy() {
         ctx.log(Level::Warn, format!("{}: {why}", what(asked)));
@@ -131,6 +169,8 @@ pub fn ask(ctx: &mut Ctx, actions: Vec<Action>, known: &Knowledge, what: impl Fn
     }
     let mut c = Confirm::new(what, decision, ctx.queue.confirm_threshold);
     c.clears_marks = clears_marks;
+    c.who = who;
+    c.screened = screened;
     ctx.open(c);
     vec![]
 }

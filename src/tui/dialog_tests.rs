@@ -203,3 +203,124 @@ fn the_record_and_change_details_show_their_keys() {
     key(&mut app, KeyCode::Enter);
     shows_all(&screen(&mut app, 80, 24), &["Esc q close"], "change detail");
 }
+
+#[test]
+fn a_group_add_names_who_it_affects_and_screens_out_deactivated_users() {
+    // Rows 0-3 marked: Ann, Bob, Cleo and Dev (deactivated); Cleo is in `everyone` already.
+    let mut app = app_with(30);
+    typ(&mut app, "    ");
+    assert!(!app.dir.store.rows[3].active);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('+'));
+    let s = screen(&mut app, 80, 24);
+    shows_all(
+        &s,
+        &[
+            "Confirm: add 2 members to everyone",
+            "Ann Lee <ann.lee0@example.com>",
+            "Bob Lee",
+            "1 left out",
+            "Dev Lee",
+            "deactivated",
+            "Enter/y confirm",
+        ],
+        "group add",
+    );
+    let fx = key(&mut app, KeyCode::Enter);
+    let [Effect::RunBatch { decision, .. }] = fx.as_slice() else { panic!("{fx:?}") };
+    let Action::AddMembers { user_ids, .. } = &decision.runnable()[0] else { panic!() };
+    assert_eq!(user_ids, &["W00000000", "W00000001"], "the deactivated user is never sent");
+    assert_eq!(app.dir.marks.len(), 4, "the marks stay until the admin clears them");
+}
+
+#[test]
+fn sort_is_shown_announced_and_goes_to_the_top() {
+    let mut app = app_with(300);
+    for _ in 0..50 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    app.run_command_line("sort title");
+    let s = screen(&mut app, 80, 24);
+    // The sorted column is on screen at 80 columns, the title says so, and the status line too.
+    shows_all(&s, &["Title ▲", "sort Title ▲", "sorted by Title"], "sort title");
+    let users = app.pane::<super::users::UsersPane>();
+    assert_eq!((users.view.selected, users.view.offset), (0, 0), "the view goes to the top");
+    key(&mut app, KeyCode::Char('s'));
+    shows_all(&screen(&mut app, 80, 24), &["Department ▲", "sorted by Department"], "s");
+}
+
+#[test]
+fn a_pending_range_shows_and_esc_clearing_marks_says_so() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('V'));
+    shows_all(&screen(&mut app, 80, 24), &["range from Ann Lee"], "range");
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('V'));
+    assert_eq!(app.dir.marks.len(), 3);
+    assert!(!screen(&mut app, 80, 24).contains("range from"));
+    key(&mut app, KeyCode::Esc);
+    assert!(app.dir.marks.is_empty());
+    assert!(app.log.iter().any(|e| e.text == "cleared 3 marks (nothing was changed)"), "Esc says what it did");
+    // Esc on a pending range cancels it, and says so.
+    key(&mut app, KeyCode::Char('V'));
+    key(&mut app, KeyCode::Esc);
+    assert!(app.dir.marks.anchor.is_none() && app.log.back().unwrap().text == "range cancelled (Esc)");
+}
+
+#[test]
+fn slash_takes_field_terms_in_the_users_pane() {
+    let mut app = app_with(60);
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "dept:sup title:manager active:true");
+    let users = app.pane::<super::users::UsersPane>();
+    let rows: Vec<_> = users.view.filtered.iter().map(|&i| &app.dir.store.rows[i as usize]).collect();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| &*r.department == "Support" && &*r.title == "Manager" && r.active), "only what the terms ask");
+    let want = app.dir.store.rows.iter().filter(|r| &*r.department == "Support" && &*r.title == "Manager" && r.active).count();
+    assert_eq!(rows.len(), want, "and all of it");
+    // Backspacing to `dept:sup title:manager active:` widens again (the flag term is incomplete).
+    for _ in 0.."true".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    let all = app.dir.store.rows.iter().filter(|r| &*r.department == "Support" && &*r.title == "Manager").count();
+    assert_eq!(app.pane::<super::users::UsersPane>().view.filtered.len(), all);
+    typ(&mut app, "maybe");
+    shows_all(&screen(&mut app, 80, 24), &["active is true or false"], "a bad flag is named");
+}
+
+#[test]
+fn a_batch_that_creates_or_updates_users_reloads_them() {
+    let mut app = app_with(10);
+    let a = Action::RenameGroup { id: "S001".into(), from: "eng".into(), to: "engineering".into() };
+    let u = Action::Deactivate { target: Target::of_user(&app.dir.store.users[0]) };
+    let mut create = QueueOp::new("op2", 2, &u);
+    // An op on a user whose effect the rows cannot patch (as a create or an update is).
+    create.user = None;
+    app.update(Msg::BatchLoaded(BatchLoad {
+        batch_id: "b-w".into(),
+        description: "writes".into(),
+        ops: vec![QueueOp::new("op1", 1, &a), create],
+        rate: None,
+    }));
+    for (seq, op) in [(1, "op1"), (2, "op2")] {
+        app.update(Msg::Queue(QueueEvent::OpFinished {
+            batch_id: "b-w".into(),
+            op_id: op.into(),
+            seq,
+            describe: String::new(),
+            state: OpState::Done,
+            message: String::new(),
+            retries: 0,
+        }));
+    }
+    let fx = app.update(Msg::Queue(QueueEvent::BatchFinished {
+        batch_id: "b-w".into(),
+        counts: Default::default(),
+        elapsed: std::time::Duration::from_millis(10),
+        cancelled: false,
+    }));
+    assert!(fx.iter().any(|e| matches!(e, Effect::LoadGroups { .. })), "{fx:?}");
+    assert!(fx.iter().any(|e| matches!(e, Effect::LoadUsers { .. })), "{fx:?}");
+}

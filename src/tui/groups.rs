@@ -192,6 +192,37 @@ pub fn members_verb(ctx: &mut Ctx, add: bool, gi: usize, member: Option<usize>) 
         ctx.log(Level::Warn, msg);
         return vec![];
     }
+    // Slack refuses a deactivated user in a group, and one refused member fails the whole PATCH
+    // (issue 12: one deactivated user among four failed the add, naming nobody): screen them
+    // out here and name them in the dialog.
+    let label = |id: &str| {
+        ctx.dir.store.index_of(id).map(|i| {
+            let r = &ctx.dir.store.rows[i as usize];
+            if r.email.is_empty() { format!("{} ({id})", r.name) } else { format!("{} <{}>", r.name, r.email) }
+        })
+    };
+    let mut screened = Vec::new();
+    let ids: Vec<String> = if add {
+        ids.into_iter()
+            .filter(|id| match ctx.dir.store.index_of(id) {
+                Some(i) if !ctx.dir.store.rows[i as usize].active => {
+                    screened.push(format!("{}: deactivated (Slack refuses deactivated users in groups)", label(id).unwrap_or(id.clone())));
+                    false
+                }
+                _ => true,
+            })
+            .collect()
+    } else {
+        ids
+    };
+    if ids.is_empty() {
+        for s in &screened {
+            ctx.log(Level::Warn, format!("not added to {gname}: {s}"));
+        }
+        ctx.log(Level::Warn, format!("nobody to add to {gname}: every marked user was screened out"));
+        return vec![];
+    }
+    let who: Vec<String> = ids.iter().map(|id| label(id).unwrap_or_else(|| id.clone())).collect();
     let n = ids.len();
     let known = ctx.dir.knowledge_of(&ids);
     let s = if n == 1 { "" } else { "s" };
@@ -200,8 +231,8 @@ pub fn members_verb(ctx: &mut Ctx, add: bool, gi: usize, member: Option<usize>) 
     } else {
         (format!("remove {n} member{s} from {gname}"), Action::RemoveMembers { group_id: gid, group_name: gname, user_ids: ids })
     };
-    let clears = !ctx.dir.marks.is_empty();
-    super::confirm::ask(ctx, vec![a], &known, move |_| what, clears)
+    // The marks stay: if Slack refuses the change, the admin still has them to fix and retry.
+    super::confirm::ask_naming(ctx, vec![a], &known, move |_| what, false, who, screened)
 }
 
 impl Component for GroupsPane {

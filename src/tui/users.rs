@@ -605,7 +605,7 @@ impl UsersPane {
             }
             None => "unsorted: load order (s sorts by name)".to_string(),
         };
-        ctx.flash(Level::Info, text);
+        ctx.log(Level::Info, text);
     }
 
     /// `d` / `a`: the gate decides on the targets, the dialog shows its decision.
