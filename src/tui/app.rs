@@ -1069,6 +1069,17 @@ mod tests {
         for k in ["Space mark", "d deactivate", "a reactivate"] {
             assert!(s.contains(k), "{k}:\n{s}");
         }
+        // Every valid key of the pane is on screen at 80 columns (a second hint line if need be).
+        press(&mut app, KeyCode::Char('2'));
+        let s = screen(&mut app, 80, 24);
+        for k in ["y copy id", ": command"] {
+            assert!(s.contains(k), "{k}:\n{s}");
+        }
+        press(&mut app, KeyCode::Char('1'));
+        let s = screen(&mut app, 80, 24);
+        for k in ["s sort", "A active/all", "V range", "* mark all", "S reverse", "y copy", "Y copy id", ": command", "? help"] {
+            assert!(s.contains(k), "{k}:\n{s}");
+        }
         // `u` is offered only while something is marked.
         assert!(!screen(&mut app, 200, 50).contains("u unmark"));
         press(&mut app, KeyCode::Char(' '));

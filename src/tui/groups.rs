@@ -5,10 +5,10 @@
 //! loaded here (`Effect::LoadGroups`) and read again after a batch that changed one.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
 use super::directory::GroupRow;
 use super::prompt::PromptKind;
-use super::render::{MARK, block, hint_line, thousands, visible_offset};
+use super::render::{MARK, block, thousands, visible_offset};
 use crate::queue::Action;
 use crate::sanitize::clean;
 use crossterm::event::{Event, KeyCode, KeyEvent};
@@ -320,13 +320,12 @@ impl Component for GroupsPane {
         if !self.query.is_empty() {
             title.push(Span::styled(format!("/{} ", clean(&self.query)), t.accent));
         }
-        let hint = hint_bar(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
-        let mut b = block(t, Line::from(title), true).title_bottom(hint_line(t, hint));
+        let hints = hint_lines(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
+        let mut b = block(t, Line::from(title), true);
         if self.loading {
             b = b.title_top(Line::styled(format!(" {} loading groups ", v.spinner), t.accent).right_aligned());
         }
-        let inner = b.inner(r);
-        f.render_widget(b, r);
+        let inner = super::render::hinted_block(f, r, t, b, hints);
         if inner.height == 0 {
             return;
         }

@@ -10,9 +10,9 @@
 //! its own for another state of a policy is one more `Line` in `render_plan`'s header.)
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, moved, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, moved, offers};
 use super::detail::{Detail, Tone};
-use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
+use super::render::{MARK, block, thousands, truncate, visible_offset};
 use super::theme::Theme;
 use crate::policy::apply::ApplyOutcome;
 use crate::policy::live::LivePlan;
@@ -660,8 +660,8 @@ impl PoliciesPane {
         if !name.is_empty() {
             title.push(Span::styled(format!("{} ", clean(name)), t.muted));
         }
-        let hint = hint_bar(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
-        let mut b = block(t, Line::from(title), p.focus_plan).title_bottom(hint_line(t, hint));
+        let hints = hint_lines(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
+        let mut b = block(t, Line::from(title), p.focus_plan);
         if let Some(a) = &p.applying {
             let (done, failed, total) = p.progress;
             b = b.title_top(
@@ -670,8 +670,7 @@ impl PoliciesPane {
         } else if let Some(c) = &p.computing {
             b = b.title_top(Line::styled(format!(" {} computing the plan of {} ", v.spinner, clean(c)), t.accent).right_aligned());
         }
-        let inner = b.inner(r);
-        f.render_widget(b, r);
+        let inner = super::render::hinted_block(f, r, t, b, hints);
         if inner.height == 0 || inner.width < 4 {
             return;
         }

@@ -145,6 +145,22 @@ pub(super) fn block<'a>(t: &Theme, title: impl Into<Line<'a>>, focus: bool) -> B
         .style(t.text)
 }
 
+/// Draw block `b` with the hint `lines` (`component::hint_lines`): the last is its bottom
+/// title, any others take the inner area's last rows. Returns what is left inside.
+pub(super) fn hinted_block(f: &mut Frame, r: Rect, t: &Theme, b: Block, mut lines: Vec<String>) -> Rect {
+    let last = lines.pop().unwrap_or_default();
+    let b = b.title_bottom(hint_line(t, last));
+    let mut inner = b.inner(r);
+    f.render_widget(b, r);
+    if !lines.is_empty() && inner.height > 6 {
+        let n = lines.len() as u16;
+        let ls: Vec<Line> = lines.into_iter().map(|h| hint_line(t, h)).collect();
+        f.render_widget(Paragraph::new(ls), Rect { y: inner.bottom() - n, height: n, ..inner });
+        inner.height -= n;
+    }
+    inner
+}
+
 /// A hint bar as a block's bottom title.
 pub(super) fn hint_line(t: &Theme, text: String) -> Line<'static> {
     Line::styled(text, t.muted).right_aligned()

@@ -10,7 +10,7 @@
 //! matched before, and Backspace restores a remembered result.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
 use super::directory::{Column, Directory, Query, Show, UserRow, UserStore, compare};
 use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
 use super::theme::Theme;
@@ -869,13 +869,22 @@ impl Component for UsersPane {
         } else if let Some(e) = &self.error {
             right.push(Span::styled(format!(" load failed: {} ", truncate(e, 40)), t.error));
         }
-        let hint = hint_bar(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
-        let mut b = block(t, Line::from(title), true).title_bottom(hint_line(t, hint));
+        // Every key of the pane: the hint bar takes a second line (the table's last row) when
+        // one is not enough.
+        let mut hints = hint_lines(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
+        let last = hints.pop().unwrap_or_default();
+        let mut b = block(t, Line::from(title), true).title_bottom(hint_line(t, last));
         if !right.is_empty() {
             b = b.title_top(Line::from(right).right_aligned());
         }
-        let inner = b.inner(r);
+        let mut inner = b.inner(r);
         f.render_widget(b, r);
+        if !hints.is_empty() && inner.height > 6 {
+            let n = hints.len() as u16;
+            let lines: Vec<Line> = hints.into_iter().map(|h| hint_line(t, h)).collect();
+            f.render_widget(Paragraph::new(lines), Rect { y: inner.bottom() - n, height: n, ..inner });
+            inner.height -= n;
+        }
         if inner.height == 0 || inner.width == 0 {
             return;
         }
