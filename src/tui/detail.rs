@@ -7,7 +7,7 @@ use super::app::{Effect, Level};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, offers};
 use super::directory::{Directory, UserStore};
 use super::picker::{Item, Picked, Picker};
-use super::render::{hint_line, overlay};
+use super::render::{hint_line, overlay, overlay_area};
 use crate::sanitize::clean;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -49,11 +49,27 @@ fn scroll_offer() -> Offer {
     Offer::new("j/k", "scroll", "scroll (PgUp/PgDn a page, g/G the ends)", true)
 }
 
-/// Scroll by a movement key: a page is half the screen.
-fn scroll_by(scroll: &mut u16, k: &KeyEvent, ctx: &Ctx) -> bool {
+/// Scroll by a movement key: a page is half the screen; never past the last row (`max`, from
+/// [`max_scroll`]: issue 12, the view scrolled on into an empty box).
+fn scroll_by(scroll: &mut u16, k: &KeyEvent, ctx: &Ctx, max: u16) -> bool {
     let Some(nav) = lookup(NAV, k) else { return false };
-    *scroll = (*scroll as isize).saturating_add(nav.delta(ctx.area.height as usize / 2)).clamp(0, 500) as u16;
+    *scroll = (*scroll as isize).saturating_add(nav.delta(ctx.area.height as usize / 2)).clamp(0, max as isize) as u16;
     true
+}
+
+/// The rows as lines, the key column `kw` wide.
+fn page_lines<'a>(rows: impl IntoIterator<Item = (String, String, Style)>, kw: usize, t: &super::theme::Theme) -> Vec<Line<'a>> {
+    rows.into_iter().map(|(k, val, st)| Line::from(vec![Span::styled(format!("{k:<kw$}  "), t.header), Span::styled(val, st)])).collect()
+}
+
+/// The farthest these rows scroll in an overlay on `screen`: the last row at the bottom.
+fn max_scroll(rows: &[(String, String)], kw: usize, screen: Rect) -> u16 {
+    let r = overlay_area(screen);
+    let kw = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0).min(kw);
+    let t = super::theme::Theme::monochrome();
+    let lines = page_lines(rows.iter().map(|(k, v)| (k.clone(), v.clone(), Style::default())), kw, &t);
+    let n = super::render::wrapped_rows(&lines, r.width.saturating_sub(2)) as u16;
+    n.saturating_sub(r.height.saturating_sub(2))
 }
 
 /// What a detail overlay draws: its title, its keys, the rows, the widest key column, the scroll.
@@ -72,11 +88,9 @@ fn draw(f: &mut Frame, area: Rect, v: &View, p: Page) {
     let (r, b) = overlay(f, area, t, title);
     let b = b.title_bottom(hint_line(t, hint_bar(&hint, &[], r.width.saturating_sub(4) as usize)));
     let kw = rows.iter().map(|(k, _, _)| k.chars().count()).max().unwrap_or(0).min(kw);
-    let lines: Vec<Line> = rows
-        .into_iter()
-        .map(|(k, val, st)| Line::from(vec![Span::styled(format!("{k:<kw$}  "), t.header), Span::styled(val, st)]))
-        .collect();
-    f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }).scroll((scroll, 0)), r);
+    let lines = page_lines(rows, kw, t);
+    let max = (super::render::wrapped_rows(&lines, r.width.saturating_sub(2)) as u16).saturating_sub(r.height.saturating_sub(2));
+    f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }).scroll((scroll.min(max), 0)), r);
 }
 
 /// One user's detail view; it follows the user by id across reloads.
@@ -201,7 +215,9 @@ impl Component for UserDetail {
                 }
             }
         }
-        if scroll_by(&mut self.scroll, k, ctx) {
+        let rows: Vec<(String, String)> =
+            ctx.dir.store.index_of(&self.id).map(|i| detail_rows(ctx.dir, i).into_iter().collect()).unwrap_or_default();
+        if scroll_by(&mut self.scroll, k, ctx, max_scroll(&rows, 24, ctx.area)) {
             return Handled::done();
         }
         let Some(a) = lookup(USER_KEYS, k) else { return Handled::Ignored };
@@ -291,7 +307,8 @@ impl Component for Detail {
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
-        if scroll_by(&mut self.scroll, k, ctx) {
+        let rows: Vec<(String, String)> = self.rows.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
+        if scroll_by(&mut self.scroll, k, ctx, max_scroll(&rows, self.key_width, ctx.area)) {
             return Handled::done();
         }
         match lookup(KEYS, k) {

@@ -5,10 +5,10 @@
 //! loaded here (`Effect::LoadGroups`) and read again after a batch that changed one.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
 use super::directory::GroupRow;
 use super::prompt::PromptKind;
-use super::render::{MARK, block, hint_line, thousands, visible_offset};
+use super::render::{MARK, block, thousands, visible_offset};
 use crate::queue::Action;
 use crate::sanitize::clean;
 use crossterm::event::{Event, KeyCode, KeyEvent};
@@ -225,6 +225,37 @@ pub fn members_verb(ctx: &mut Ctx, add: bool, gi: usize, member: Option<usize>) 
         ctx.log(Level::Warn, msg);
         return vec![];
     }
+    // Slack refuses a deactivated user in a group, and one refused member fails the whole PATCH
+    // (issue 12: one deactivated user among four failed the add, naming nobody): screen them
+    // out here and name them in the dialog.
+    let label = |id: &str| {
+        ctx.dir.store.index_of(id).map(|i| {
+            let r = &ctx.dir.store.rows[i as usize];
+            if r.email.is_empty() { format!("{} ({id})", r.name) } else { format!("{} <{}>", r.name, r.email) }
+        })
+    };
+    let mut screened = Vec::new();
+    let ids: Vec<String> = if add {
+        ids.into_iter()
+            .filter(|id| match ctx.dir.store.index_of(id) {
+                Some(i) if !ctx.dir.store.rows[i as usize].active => {
+                    screened.push(format!("{}: deactivated (Slack refuses deactivated users in groups)", label(id).unwrap_or(id.clone())));
+                    false
+                }
+                _ => true,
+            })
+            .collect()
+    } else {
+        ids
+    };
+    if ids.is_empty() {
+        for s in &screened {
+            ctx.log(Level::Warn, format!("not added to {gname}: {s}"));
+        }
+        ctx.log(Level::Warn, format!("nobody to add to {gname}: every marked user was screened out"));
+        return vec![];
+    }
+    let who: Vec<String> = ids.iter().map(|id| label(id).unwrap_or_else(|| id.clone())).collect();
     let n = ids.len();
     let known = ctx.dir.knowledge_of(&ids);
     let s = if n == 1 { "" } else { "s" };
@@ -233,8 +264,8 @@ pub fn members_verb(ctx: &mut Ctx, add: bool, gi: usize, member: Option<usize>) 
     } else {
         (format!("remove {n} member{s} from {gname}"), Action::RemoveMembers { group_id: gid, group_name: gname, user_ids: ids })
     };
-    let clears = !ctx.dir.marks.is_empty();
-    super::confirm::ask(ctx, vec![a], &known, move |_| what, clears)
+    // The marks stay: if Slack refuses the change, the admin still has them to fix and retry.
+    super::confirm::ask_naming(ctx, vec![a], &known, move |_| what, false, who, screened)
 }
 
 impl Component for GroupsPane {
@@ -322,13 +353,12 @@ impl Component for GroupsPane {
         if !self.query.is_empty() {
             title.push(Span::styled(format!("/{} ", clean(&self.query)), t.accent));
         }
-        let hint = hint_bar(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
-        let mut b = block(t, Line::from(title), true).title_bottom(hint_line(t, hint));
+        let hints = hint_lines(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
+        let mut b = block(t, Line::from(title), true);
         if self.loading {
             b = b.title_top(Line::styled(format!(" {} loading groups ", v.spinner), t.accent).right_aligned());
         }
-        let inner = b.inner(r);
-        f.render_widget(b, r);
+        let inner = super::render::hinted_block(f, r, t, b, hints);
         if inner.height == 0 {
             return;
         }

@@ -37,6 +37,7 @@ pub mod render;
 pub mod reports;
 pub mod resume;
 mod runtime;
+pub mod sync_approve;
 pub mod term;
 pub mod theme;
 pub mod user_form;
@@ -92,7 +93,10 @@ async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>) -> i32 {
         }
     };
     let setup = queue_runner::QueueSetup::from_env(&env);
-    let console = ConsoleEnv::from_env(&env);
+    let mut console = ConsoleEnv::from_env(&env);
+    // `sync approve` from the Policies pane runs the domain's own function, which takes the
+    // whole environment.
+    console.full = Some(std::sync::Arc::new(env));
     runtime::run_with_queue(client, ui, intro, setup, console).await
 }
 
@@ -187,3 +191,6 @@ mod snapshots;
 
 #[cfg(test)]
 mod form_tests;
+
+#[cfg(test)]
+mod dialog_tests;

@@ -275,6 +275,12 @@ impl BatchView {
         self.ops.iter().filter(|o| o.state.is_final()).count()
     }
 
+    /// Ops that ran to an end (done, failed, skipped): the gauge's count. A cancelled op never
+    /// ran, so a cancelled batch's bar is not full (issue 12: `115/115 100% cancelled`).
+    pub fn ended(&self) -> usize {
+        self.finished() - self.count(OpState::Cancelled)
+    }
+
     pub fn surprises(&self) -> usize {
         self.ops.iter().filter(|o| o.surprise).count()
     }
@@ -317,7 +323,7 @@ impl BatchView {
 
     /// One line for the status bar.
     pub fn status(&self) -> String {
-        let (n, total, failed) = (self.finished(), self.ops.len(), self.count(OpState::Failed));
+        let (n, total, failed) = (self.ended(), self.ops.len(), self.count(OpState::Failed));
         let mut s = if self.running {
             if self.cancelling { format!("cancelling {n}/{total}") } else { format!("running {n}/{total}") }
         } else if self.cancelled {
@@ -441,6 +447,8 @@ fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
                 (b.count(OpState::Done), b.count(OpState::Failed), b.count(OpState::Cancelled), b.count(OpState::Skipped));
             let surprises = b.surprises();
             let groups = b.ops.iter().any(|o| o.group && o.state == OpState::Done);
+            // A done op on a user that the rows cannot patch (a create, an update) means a reload.
+            let users = b.ops.iter().any(|o| !o.group && o.user.is_none() && o.state == OpState::Done);
             let level = if surprises > 0 || failed > 0 {
                 Level::Error
             } else if cancelled {
@@ -460,6 +468,9 @@ fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
             ctx.log(level, text);
             if groups {
                 ctx.note(Note::GroupsChanged);
+            }
+            if users {
+                ctx.note(Note::UsersChanged);
             }
             ctx.note(Note::Reported);
             // The queue view's list of past batches shows it (and what it can restore).

@@ -389,6 +389,9 @@ fn x_cancels_pending_and_f_retries_failed() {
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("cancelled"), "{s}");
     assert!(!s.contains("x cancel pending"), "{s}");
+    // Issue 12: a cancelled batch's bar counts what ran, not what was cancelled (not 5/5 100%).
+    assert!(s.contains("2/5 40%") && !s.contains("5/5 100%"), "{s}");
+    assert_eq!(app.queue.status, "cancelled 2/5 · 1 failed");
     assert_eq!(ch(&mut app, 'x'), vec![], "nothing left to cancel");
     assert_eq!(ch(&mut app, 'F'), vec![Effect::RetryFailed { batch_id: "b-test".into() }]);
     assert!(app.busy());

@@ -24,6 +24,7 @@ use std::borrow::Cow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Act {
+    Open,
     Cancel,
     Retry,
     History,
@@ -32,6 +33,7 @@ enum Act {
 }
 
 static KEYS: &[Binding<Act>] = &[
+    bind!("Enter", "details", "the selected operation in full: Slack's whole answer, retries", Act::Open, [(KeyCode::Enter, N)]),
     bind!("x", "cancel pending", "cancel the operations not sent yet", Act::Cancel, [(KeyCode::Char('x'), N)]),
     bind!("F", "retry failed", "retry the failed operations (they pass the gate again)", Act::Retry, [(KeyCode::Char('F'), N)]),
     bind!("b", "batches", "switch between the current batch and the list of past batches", Act::History, [(KeyCode::Char('b'), N)]),
@@ -71,6 +73,7 @@ impl Component for QueueView {
         let failed = b.is_some_and(|b| b.count(OpState::Failed) > 0);
         let restorable = history && v.queue.history.selected().is_some_and(|h| h.restorable > 0) && v.queue.refuse_writes().is_none();
         offers(KEYS, |a| match a {
+            Act::Open => b.is_some_and(|b| !b.ops.is_empty()),
             Act::Cancel => running,
             Act::Retry => failed && !running,
             Act::History => b.is_some(),
@@ -97,6 +100,26 @@ impl Component for QueueView {
         let fx: Vec<Effect> = match lookup(KEYS, k) {
             Some(Act::Close) => {
                 ctx.close();
+                vec![]
+            }
+            Some(Act::Open) => {
+                // The whole error, wrapped (the table cuts it to its column).
+                if let Some(b) = ctx.queue.batch.as_ref()
+                    && let Some(o) = b.ops.get(b.selected)
+                {
+                    use super::detail::{Detail, Tone};
+                    let tone = if o.state == OpState::Failed { Tone::Error } else { Tone::Text };
+                    let rows = vec![
+                        ("operation".to_string(), o.describe.clone(), Tone::Text),
+                        ("state".to_string(), state_label(o).to_string(), tone),
+                        ("message".to_string(), if o.message.is_empty() { "–".into() } else { o.message.clone() }, tone),
+                        ("retries".to_string(), o.retries.to_string(), Tone::Text),
+                        ("attempts".to_string(), o.attempt.to_string(), Tone::Text),
+                        ("op id".to_string(), o.op_id.clone(), Tone::Muted),
+                        ("batch".to_string(), b.batch_id.clone(), Tone::Muted),
+                    ];
+                    ctx.open(Detail::new(format!(" Operation {} ", o.seq), rows, 10));
+                }
                 vec![]
             }
             Some(Act::Cancel) => super::queue::cancel_batch(ctx),
@@ -200,7 +223,7 @@ impl QueueView {
             return;
         }
         // The gauge line and a counts line.
-        let (n, total) = (b.finished(), b.ops.len());
+        let (n, total) = (b.ended(), b.ops.len());
         let eta = match (b.running, b.eta) {
             (true, Some(e)) => format!("  eta {}", eta_text(e)),
             (true, None) => "  eta –".into(),

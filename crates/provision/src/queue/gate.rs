@@ -330,10 +330,20 @@ impl std::fmt::Display for Hold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Hold::ReadOnly => f.write_str("read-only mode: writes are refused (restart without --read-only to change anything)"),
-            Hold::Ceiling { deactivations, max } => write!(
-                f,
-                "this run would deactivate {deactivations} users, above the ceiling of {max} (max_deactivations in the profile); pass --force if that is really meant"
-            ),
+            Hold::Ceiling { .. } => write!(f, "{}; pass --force if that is really meant", self.reason()),
+        }
+    }
+}
+
+impl Hold {
+    /// What holds the run, without the headless advice (`--force`): a front end that passes the
+    /// ceiling another way (the console's typed count) says its own.
+    pub fn reason(&self) -> String {
+        match self {
+            Hold::ReadOnly => self.to_string(),
+            Hold::Ceiling { deactivations, max } => {
+                format!("this run would deactivate {deactivations} users, above the ceiling of {max} (max_deactivations in the profile)")
+            }
         }
     }
 }
@@ -375,6 +385,11 @@ impl Decision {
     /// The ceiling's warning, when the batch is held by it.
     pub fn ceiling(&self) -> Option<String> {
         self.hold.as_ref().filter(|h| matches!(h, Hold::Ceiling { .. })).map(Hold::to_string)
+    }
+
+    /// The ceiling's reason without the headless advice (see [`Hold::reason`]).
+    pub fn ceiling_reason(&self) -> Option<String> {
+        self.hold.as_ref().filter(|h| matches!(h, Hold::Ceiling { .. })).map(Hold::reason)
     }
 
     /// The admin passed the ceiling (`--force`, or typed the count). Read-only is never passed.
