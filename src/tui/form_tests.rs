@@ -343,3 +343,28 @@ fn on_a_short_terminal_the_fields_scroll_and_the_keys_stay() {
     let s = screen(&mut app, 80, 16);
     assert!(s.contains("manager") && !s.contains("given name") && s.contains("C-s save"), "{s}");
 }
+
+#[test]
+fn read_only_refuses_the_form_the_pickers_and_group_delete_before_anything_is_typed() {
+    use super::members::Members;
+    let mut app = app_with(30);
+    app.queue.safety = crate::queue::Safety::default().with_read_only(true);
+    for k in ['n', 'e'] {
+        key(&mut app, KeyCode::Char(k));
+        assert!(app.overlays.is_empty(), "{k}");
+        assert!(app.log.back().unwrap().text.contains("read-only"), "{k}: {}", app.log.back().unwrap().text);
+    }
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('+'));
+    assert_eq!(app.overlays.len(), 1, "no group picker over the detail");
+    assert!(!screen(&mut app, 80, 24).contains("Add Ann Lee to a group"));
+    assert!(app.log.back().unwrap().text.contains("read-only"));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('D'));
+    assert!(app.top::<Confirm>().is_none() && app.log.back().unwrap().text.contains("read-only"));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('+'));
+    assert!(app.top::<Members>().is_some());
+    assert!(!screen(&mut app, 80, 24).contains("Add to eng"));
+}

@@ -74,6 +74,9 @@ pub struct Picker {
     pub marked: BTreeSet<usize>,
     /// The last refusal (a refused item picked), shown under the list.
     pub note: Option<String>,
+    /// Every item matching `last_query` (uncapped, in item order), for narrowing.
+    matches: Vec<usize>,
+    last_query: String,
 }
 
 /// Does `word` appear in `hay` letter by letter, in order? (`hay` lowercased.)
@@ -94,6 +97,8 @@ impl Picker {
             multi,
             marked: BTreeSet::new(),
             note: None,
+            matches: Vec::new(),
+            last_query: String::new(),
         };
         p.refilter();
         p
@@ -109,21 +114,26 @@ impl Picker {
     fn refilter(&mut self) {
         let q = self.input.value().to_lowercase();
         let words: Vec<&str> = q.split_whitespace().collect();
+        // Typing on narrows: only what matched the shorter query can match this one (every
+        // word of it is the old one's, or longer, or new).
+        let narrowing = !self.last_query.is_empty() && q.starts_with(self.last_query.as_str());
+        let pool: Vec<usize> = if narrowing { std::mem::take(&mut self.matches) } else { (0..self.items.len()).collect() };
         let mut exact = Vec::new();
         let mut fuzzy = Vec::new();
-        for (i, it) in self.items.iter().enumerate() {
-            if exact.len() >= LIMIT {
-                break;
-            }
-            if words.iter().all(|w| it.lower.contains(w)) {
+        for i in pool {
+            let it = &self.items[i].lower;
+            if words.iter().all(|w| it.contains(w)) {
                 exact.push(i);
-            } else if fuzzy.len() < LIMIT && words.iter().all(|w| subsequence(&it.lower, w)) {
+            } else if words.iter().all(|w| subsequence(it, w)) {
                 fuzzy.push(i);
             }
         }
+        self.matches = exact.iter().chain(fuzzy.iter()).copied().collect();
+        self.matches.sort_unstable();
         exact.extend(fuzzy);
         exact.truncate(LIMIT);
         self.shown = exact;
+        self.last_query = q;
         self.selected = 0;
         self.offset = 0;
     }
@@ -297,6 +307,17 @@ mod tests {
         assert_eq!(Picker::new("Pick", items(), false).with_query("mlee").shown, [0]);
         assert_eq!(Picker::new("Pick", items(), false).with_query("olsen m").shown, [1], "every word, in any order");
         assert_eq!(Picker::new("Pick", items(), false).with_query("ee").shown, [0, 2], "a substring before letters in order");
+        // Narrowing, then widening again (Backspace) finds what the narrow query had dropped.
+        let mut p = Picker::new("Pick", items(), false).with_query("m");
+        assert_eq!(p.shown, [0, 1]);
+        key(&mut p, KeyCode::Char('a'));
+        key(&mut p, KeyCode::Char('r'));
+        key(&mut p, KeyCode::Char('i'));
+        assert_eq!(p.shown, [0]);
+        for _ in 0..4 {
+            key(&mut p, KeyCode::Backspace);
+        }
+        assert_eq!(p.shown, [0, 1, 2]);
     }
 
     #[test]
