@@ -7,11 +7,10 @@
 //! form makes is the change a policy would make, and the update is built the way
 //! `policy::apply::update_spec` builds a policy's: new values in `set`, emptied ones in `clear`.
 //!
-//! (A top-level module rather than `queue::edit`: `queue` may not import `policy`, which imports
-//! `queue`; see `tests/architecture.rs`. The headless `users update --set` may compute its diff
-//! here too: the lead reconciles the two.)
+//! (A top-level module beside `queue::edit`, which is the headless `users update --set`'s: this
+//! one speaks the policies' `AttrChange`, which `queue` may not import (`policy` imports `queue`;
+//! see `tests/architecture.rs`). Both build the update with `queue::edit::update_for`.)
 
-use crate::policy::apply::clear_path;
 use crate::policy::config::{Attr, normalize_user_name};
 use crate::policy::plan::AttrChange;
 use crate::queue::action::{Action, Target, UpdateSpec};
@@ -56,30 +55,10 @@ pub fn changes(old: &User, wanted: &[Wanted]) -> Vec<AttrChange> {
     out
 }
 
-/// The update that sends exactly `changes`: set values in `set`, emptied ones in `clear`.
-///
-/// A phone number is one element of the multi-valued `phoneNumbers`, which a PATCH replaces as a
-/// whole: when one phone changes, the other one the user has is sent again so it is kept.
+/// The update that sends exactly `changes` (`queue::edit::update_for`, the one builder of a hand
+/// edit's update: a changed phone re-sends the other so a PATCH of `phoneNumbers` keeps it).
 pub fn update_spec(old: &User, changes: &[AttrChange]) -> UpdateSpec {
-    let mut set = User::default();
-    let mut clear = Vec::new();
-    for ch in changes {
-        match tidy(ch.new.as_deref()) {
-            Some(v) => ch.attr.set(&mut set, Some(v)),
-            None => clear.push(clear_path(ch.attr)),
-        }
-    }
-    let phones = [Attr::PhoneWork, Attr::PhoneMobile];
-    if changes.iter().any(|c| phones.contains(&c.attr) && tidy(c.new.as_deref()).is_some()) {
-        for p in phones {
-            if !changes.iter().any(|c| c.attr == p)
-                && let Some(v) = p.get(old)
-            {
-                p.set(&mut set, Some(v));
-            }
-        }
-    }
-    UpdateSpec { set, clear }
+    crate::queue::edit::update_for(old, changes.iter().map(|c| (c.attr, c.new.as_deref())))
 }
 
 /// The one `UpdateUser` for these changes of `old` (None: nothing changed).

@@ -140,7 +140,6 @@ pub fn check(set: &FieldSet) -> Result<(Attr, Option<String>), EditError> {
 pub fn diff(user: &User, sets: &[FieldSet]) -> Result<UserEdit, EditError> {
     let mut seen = Vec::new();
     let mut changes = Vec::new();
-    let mut update = UpdateSpec { set: User::default(), clear: Vec::new() };
     for s in sets {
         let (attr, want) = check(s)?;
         if seen.contains(&attr) {
@@ -156,13 +155,43 @@ pub fn diff(user: &User, sets: &[FieldSet]) -> Result<UserEdit, EditError> {
         if same {
             continue;
         }
-        match want.as_deref() {
-            Some(w) => attr.set(&mut update.set, Some(w)),
-            None => update.clear.push(attr.clear_path()),
-        }
         changes.push(FieldChange { attr, old: have.map(str::to_string), new: want });
     }
+    let update = update_for(user, changes.iter().map(|c| (c.attr, c.new.as_deref())));
     Ok(UserEdit { user_id: user.id().to_string(), changes, update })
+}
+
+/// **The update** that sends exactly these changes of `old` (each attribute with its new value;
+/// `None` or blank: clear it): new values in `set`, emptied ones in `clear`. The one builder of a
+/// hand edit's update, for `users update` ([`diff`]) and the console's user form
+/// (`provision::edit`).
+///
+/// A phone number is one element of the multi-valued `phoneNumbers`, which a PATCH replaces as a
+/// whole: when one phone is set, the other one the user has is sent again so it is kept.
+pub fn update_for<'a>(old: &User, changes: impl IntoIterator<Item = (Attr, Option<&'a str>)>) -> UpdateSpec {
+    let mut update = UpdateSpec { set: User::default(), clear: Vec::new() };
+    let mut changed = Vec::new();
+    let mut phone_set = false;
+    for (attr, new) in changes {
+        changed.push(attr);
+        match new.map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => {
+                attr.set(&mut update.set, Some(v));
+                phone_set |= matches!(attr, Attr::PhoneWork | Attr::PhoneMobile);
+            }
+            None => update.clear.push(attr.clear_path()),
+        }
+    }
+    if phone_set {
+        for p in [Attr::PhoneWork, Attr::PhoneMobile] {
+            if !changed.contains(&p)
+                && let Some(v) = p.get(old)
+            {
+                p.set(&mut update.set, Some(v));
+            }
+        }
+    }
+    update
 }
 
 /// The read-back check of an update: each attribute it set or cleared that the user `after`
@@ -305,6 +334,21 @@ mod tests {
         let clear = diff(&ann(), &[FieldSet::new("department", "")]).unwrap();
         assert_eq!(clear.update.clear, ["enterprise.department"]);
         assert!(diff(&ann(), &[FieldSet::new("title", " Engineer ")]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_changed_phone_keeps_the_other_one() {
+        // phoneNumbers is replaced whole by a PATCH: the mobile phone must be sent again.
+        let mut u = ann();
+        Attr::PhoneWork.set(&mut u, Some("+1 555 0100"));
+        Attr::PhoneMobile.set(&mut u, Some("+1 555 0199"));
+        let e = diff(&u, &[FieldSet::new(Attr::PhoneWork.short(), "+1 555 0111")]).unwrap();
+        assert_eq!(e.changes.len(), 1);
+        assert_eq!(Attr::PhoneWork.get(&e.update.set), Some("+1 555 0111"));
+        assert_eq!(Attr::PhoneMobile.get(&e.update.set), Some("+1 555 0199"), "the other phone is kept");
+        // Clearing one phone sends no other.
+        let e = diff(&u, &[FieldSet::new(Attr::PhoneWork.short(), "")]).unwrap();
+        assert!(e.update.set.phone_numbers.is_none() && e.update.clear.len() == 1, "{:?}", e.update);
     }
 
     #[test]
