@@ -500,7 +500,7 @@ impl Component for PoliciesPane {
             Msg::ApplyDone { name, result } => self.apply_done(ctx, name, result),
             Msg::SyncState { name, state } => {
                 match state {
-                    Some(s) => self.sync.insert(name, s),
+                    Some(s) => self.sync.insert(name, *s),
                     None => self.sync.remove(&name),
                 };
                 vec![]
