@@ -219,7 +219,7 @@ pub enum Msg {
     /// A policy's sync state (`sync::status`; None: never synced), read with its plan.
     SyncState {
         name: String,
-        state: Option<crate::sync::SyncState>,
+        state: Option<Box<crate::sync::SyncState>>,
     },
     /// A quarantined policy's held plan, planned again for review (`sync::review`).
     SyncReviewed {

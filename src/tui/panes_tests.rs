@@ -647,7 +647,7 @@ fn the_policies_pane_shows_sync_state_and_approves_a_quarantine() {
             plan: None,
         }),
     };
-    app.update(Msg::SyncState { name: "hr".into(), state: Some(state(None, RunResult::Applied)) });
+    app.update(Msg::SyncState { name: "hr".into(), state: Some(Box::new(state(None, RunResult::Applied))) });
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("sync: last run applied at"), "{s}");
     assert!(
@@ -663,7 +663,7 @@ fn the_policies_pane_shows_sync_state_and_approves_a_quarantine() {
         since: t,
         held: serde_json::json!({"summary": "40 deactivate", "plan": {"deactivations": 40}}),
     };
-    app.update(Msg::SyncState { name: "hr".into(), state: Some(state(Some(q.clone()), RunResult::Quarantined)) });
+    app.update(Msg::SyncState { name: "hr".into(), state: Some(Box::new(state(Some(q.clone()), RunResult::Quarantined))) });
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
         assert!(s.contains("sync QUARANTINED") && s.contains("(Ceiling)"), "{w}x{h}\n{s}");

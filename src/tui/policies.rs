@@ -545,7 +545,7 @@ impl Component for PoliciesPane {
             }
             Msg::SyncState { name, state } => {
                 match state {
-                    Some(s) => self.sync.insert(name, s),
+                    Some(s) => self.sync.insert(name, *s),
                     None => self.sync.remove(&name),
                 };
                 vec![]

@@ -216,7 +216,8 @@ impl Executor {
                     let _ = tx.send(Msg::SyncApproved { name: name.clone(), result });
                     // The pane shows the state the approval left.
                     if let Ok(state) =
-                        tokio::task::spawn_blocking(move || crate::sync::status(&db, &profile, &name).map(|s| (name, s))).await
+                        tokio::task::spawn_blocking(move || crate::sync::status(&db, &profile, &name).map(|s| (name, s.map(Box::new))))
+                            .await
                         && let Ok((name, state)) = state
                     {
                         let _ = tx.send(Msg::SyncState { name, state });
@@ -298,7 +299,7 @@ fn sync_state_to_log(env: &ConsoleEnv, name: &str, tx: &UnboundedSender<Msg>) {
         return;
     }
     tokio::task::spawn_blocking(move || {
-        let state = crate::sync::status(&db, &profile, &name).ok().flatten();
+        let state = crate::sync::status(&db, &profile, &name).ok().flatten().map(Box::new);
         if let Some(s) = state.as_ref().filter(|s| s.quarantine.is_some()) {
             let _ = tx.send(Msg::Log(super::LogEntry::now(Level::Warn, format!("policy {name}: {}", s.line()))));
         }
