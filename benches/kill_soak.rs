@@ -87,9 +87,6 @@ struct Round {
     seconds: f64,
 }
 
-// Every path reaps the child: `try_wait` saw it exit, or it is killed and waited for (clippy
-// counts the `unwrap`s between spawn and wait as paths that leak it).
-#[allow(clippy::zombie_processes)]
 async fn round(emu: &Emulator, dir: &Path, list: &Path, targets: &[User], scale: f64, rng: &mut impl Rng) -> Round {
     let n = targets.len();
     let t0 = Instant::now();
