@@ -87,6 +87,8 @@ struct Round {
     seconds: f64,
 }
 
+// Every path reaps the child: `try_wait` when it ended by itself, `wait` after the kill.
+#[allow(clippy::zombie_processes)]
 async fn round(emu: &Emulator, dir: &Path, list: &Path, targets: &[User], scale: f64, rng: &mut impl Rng) -> Round {
     let n = targets.len();
     let t0 = Instant::now();
@@ -171,7 +173,10 @@ async fn round(emu: &Emulator, dir: &Path, list: &Path, targets: &[User], scale:
     }
     let (w, refused) = writes(emu);
     if w > n as u64 + u64::from(killed) {
-        problems.push(format!("{w} writes reached the emulator for {n} targets and {} kill ({refused} of them answered 429)", u64::from(killed)));
+        problems.push(format!(
+            "{w} writes reached the emulator for {n} targets and {} kill ({refused} of them answered 429)",
+            u64::from(killed)
+        ));
     }
     Round { killed, at_kill, writes: w, refused, problems, seconds: t0.elapsed().as_secs_f64() }
 }
