@@ -85,10 +85,12 @@ struct Run {
     write_span: f64,
     /// Writes answered other than 429, per row (DELETE, PATCH).
     accepted: (u64, u64),
+    readback_gets: u64,
 }
 
 async fn engine_run(n: usize, scale: f64, via: DeactivateVia) -> (f64, u64, u64) {
     let r = engine_run_with(n, scale, via, false).await;
+    println!("engine_{via}_readback_gets: {}", r.readback_gets);
     (r.secs, r.r429, r.failed)
 }
 
@@ -136,10 +138,8 @@ async fn engine_run_with(n: usize, scale: f64, via: DeactivateVia, second_writer
         println!("second_writer_other_429s: {throttled}");
         println!("second_writer_scimitar_429s: {mine}");
         r429 = mine;
-    } else {
-        println!("engine_{via}_readback_gets: {}", s.method("GET"));
     }
-    Run { secs, r429, failed: r.count(OpState::Failed), write_span, accepted }
+    Run { secs, r429, failed: r.count(OpState::Failed), write_span, accepted, readback_gets: s.method("GET") }
 }
 
 async fn sequential_run(n: usize, scale: f64) -> (f64, u64) {

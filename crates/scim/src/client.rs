@@ -180,7 +180,7 @@ pub const MIN_BUDGET_PAGE: u64 = 200;
 /// Bytes kept of an error answer's body (enough for any SCIM error; the rest is not read).
 pub const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 /// The default of [`ClientConfig::list_concurrency`].
-pub const DEFAULT_LIST_CONCURRENCY: usize = 8;
+pub const DEFAULT_LIST_CONCURRENCY: usize = 4;
 /// Bounds for [`ClientConfig`] values that come from flags.
 pub const RATE_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=1000.0;
 pub const RATE_SHARE_RANGE: std::ops::RangeInclusive<f64> = crate::ratelimit::MIN_SHARE..=1.0;
@@ -1449,7 +1449,7 @@ where
     F: FnOnce(tokio::sync::mpsc::Sender<T>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
     let mut task = Some((body, tx));
     let mut rx = rx;
     // The producer stops at its next send once the stream (and so `rx`) is dropped.
