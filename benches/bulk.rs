@@ -7,16 +7,35 @@
 //!
 //! "best" is the fastest the table allows for the same batch: the bursts go at once, the rest at
 //! the sustained rate (both rows: 2 x 180/min, burst 2 x 20; DELETE only: 180/min, burst 20).
+//!
+//! Then the engine (both rows) at each scale of BULK_SCALES (default `1,5,20`; `scale_S_*`
+//! lines), with batches sized so the sustained rate dominates (scale 1, Slack's real rates: 400
+//! ops, about a minute; scale 5: 1,000; scale 20: BULK_OPS), and once more at BULK_SCALE with a
+//! second app writing half of both rows all along (`second_writer_*`): scimitar's 429s, the
+//! other app's, and the writes both got through against the table's bound over the same span.
+//! `*_write_span_seconds` is first to last write as the server saw them; the rest of
+//! `*_seconds` is start-up (journal, profile) and the read-back of the last op.
+
+#[path = "../tests/common/other_app.rs"]
+mod other_app;
 
 use scimitar::emulator::{Emulator, EmulatorConfig, RateLimitMode};
 use scimitar::queue::{
     Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, Journal, Knowledge, OpState, RunContext, Safety, Target,
 };
+use scimitar::scim::ratelimit::Endpoint;
 use scimitar::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret, User};
 use std::sync::Arc;
 use std::time::Instant;
 
 async fn setup(n: usize, scale: f64) -> (Emulator, Vec<User>) {
+    let (emu, mut users) = setup_with_spare(n + 100, scale).await;
+    users.truncate(n);
+    (emu, users)
+}
+
+/// `n` ordinary users (not the owner, not bots) of a fresh emulator, limits on afterwards.
+async fn setup_with_spare(n: usize, scale: f64) -> (Emulator, Vec<User>) {
     let cfg = EmulatorConfig {
         users: n + 200,
         groups: 2,
@@ -57,8 +76,27 @@ fn best_seconds(n: usize, rows: f64, scale: f64) -> f64 {
     (n as f64 - burst).max(0.0) / rate
 }
 
+/// What one engine run did, as the server saw it.
+struct Run {
+    secs: f64,
+    r429: u64,
+    failed: u64,
+    /// First to last write arriving at the server.
+    write_span: f64,
+    /// Writes answered other than 429, per row (DELETE, PATCH).
+    accepted: (u64, u64),
+    readback_gets: u64,
+}
+
 async fn engine_run(n: usize, scale: f64, via: DeactivateVia) -> (f64, u64, u64) {
-    let (emu, users) = setup(n, scale).await;
+    let r = engine_run_with(n, scale, via, false).await;
+    println!("engine_{via}_readback_gets: {}", r.readback_gets);
+    (r.secs, r.r429, r.failed)
+}
+
+async fn engine_run_with(n: usize, scale: f64, via: DeactivateVia, second_writer: bool) -> Run {
+    let (emu, mut users) = setup_with_spare(n + 100, scale).await;
+    let others: Vec<String> = users.split_off(n).into_iter().map(|u| u.id().to_string()).collect();
     let dir = tempfile::tempdir().unwrap();
     let j = Arc::new(
         Journal::open(&dir.path().join("bench.db"), RunContext::new("bench", "127.0.0.1", &scimitar::env::Actor::default())).unwrap(),
@@ -67,15 +105,41 @@ async fn engine_run(n: usize, scale: f64, via: DeactivateVia) -> (f64, u64, u64)
     let decision = scimitar::queue::gate(&Safety { force: true, ..Default::default() }, actions, &Knowledge::from_users(&users));
     let batch = scimitar::queue::submit(&j, &BatchInfo { origin: "bench".into(), policy_run: None, description: "bench".into() }, decision)
         .unwrap();
+    // The other app: half of the DELETE row and half of the PATCH row (3/s per row at scale 1).
+    // It has just spent both rows' bursts when the batch starts.
+    let other = match second_writer {
+        true => {
+            Some(other_app::OtherApp::start(&emu.base_url(ApiVersion::V2), emu.token(), others, 3.0 * scale, (40.0 * scale) as u64).await)
+        }
+        false => None,
+    };
     // Every DELETE is read back (GET /Users/{id}, a read row): part of what is measured.
     let engine = Engine::new(client(&emu, Some(scale)), j, EngineConfig { workers: 32, deactivate_via: via, ..Default::default() });
     let t = Instant::now();
     let r = engine.run_batch(&batch, None, Cancel::default()).await.unwrap();
     let secs = t.elapsed().as_secs_f64();
+    let other = match other {
+        Some(o) => Some(o.stop().await),
+        None => None,
+    };
     assert_eq!(r.count(OpState::Done) as usize, n, "{:?}", r.counts);
     let s = emu.stats();
-    println!("engine_{via}_readback_gets: {}", s.method("GET"));
-    (secs, s.rate_limited, r.count(OpState::Failed))
+    let writes: Vec<&(f64, Endpoint, u16)> = s.log.iter().filter(|(_, e, _)| e.is_write()).collect();
+    let write_span = match (writes.first(), writes.last()) {
+        (Some(a), Some(b)) => b.0 - a.0,
+        _ => 0.0,
+    };
+    let ok = |e: Endpoint| writes.iter().filter(|(_, w, st)| *w == e && *st != 429).count() as u64;
+    let accepted = (ok(Endpoint::DeleteUser), ok(Endpoint::UpdateUser));
+    let mut r429 = s.rate_limited;
+    if let Some((sent, throttled)) = other {
+        let mine = r429.saturating_sub(throttled);
+        println!("second_writer_other_sent: {sent}");
+        println!("second_writer_other_429s: {throttled}");
+        println!("second_writer_scimitar_429s: {mine}");
+        r429 = mine;
+    }
+    Run { secs, r429, failed: r.count(OpState::Failed), write_span, accepted, readback_gets: s.method("GET") }
 }
 
 async fn sequential_run(n: usize, scale: f64) -> (f64, u64) {
@@ -118,5 +182,39 @@ fn main() {
         println!("sequential_rate_per_s: {:.1}", n as f64 / secs_s);
         println!("sequential_429s: {r429_s}");
         println!("speedup_engine_both_vs_sequential: {:.2}", secs_s / secs);
+
+        let scales = std::env::var("BULK_SCALES").unwrap_or_else(|_| "1,5,20".into());
+        for sc in scales.split(',').filter_map(|s| s.trim().parse::<f64>().ok()) {
+            let ops = if sc <= 1.0 {
+                400
+            } else if sc <= 5.0 {
+                1000
+            } else {
+                n
+            };
+            let r = engine_run_with(ops, sc, DeactivateVia::Both, false).await;
+            let best = best_seconds(ops, 2.0, sc);
+            let tag = format!("scale_{sc}");
+            println!("{tag}_ops: {ops}");
+            println!("{tag}_best_seconds: {best:.2}");
+            println!("{tag}_engine_both_seconds: {:.2}", r.secs);
+            println!("{tag}_engine_both_write_span_seconds: {:.2}", r.write_span);
+            println!("{tag}_engine_both_fraction_of_best: {:.3}", best / r.secs);
+            println!("{tag}_engine_both_429s: {}", r.r429);
+            println!("{tag}_engine_both_failed: {}", r.failed);
+        }
+
+        // A second app writing half of both rows all along.
+        let r = engine_run_with(n, scale, DeactivateVia::Both, true).await;
+        // The table's bound over the span, per row: its burst plus its rate for the span (both
+        // apps' writes; the other app spent the bursts just before).
+        let bound = 20.0 * scale + 3.0 * scale * r.write_span;
+        let (del, patch) = r.accepted;
+        println!("second_writer_scale: {scale}");
+        println!("second_writer_engine_seconds: {:.2}", r.secs);
+        println!("second_writer_engine_rate_per_s: {:.1}", n as f64 / r.secs);
+        println!("second_writer_engine_failed: {}", r.failed);
+        println!("second_writer_delete_row_accepted_fraction_of_table: {:.3}", del as f64 / bound);
+        println!("second_writer_patch_row_accepted_fraction_of_table: {:.3}", patch as f64 / bound);
     });
 }

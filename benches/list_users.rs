@@ -3,8 +3,17 @@
 //! (the real binary) so the RSS printed is the client's alone.
 //!
 //! `LIST_BENCH_USERS` changes the user count.
+//!
+//! `list_users_streamed_*`: the listing as the headless commands consume it (page by page, each
+//! dropped once handled), with the default in-flight window; the RSS line after it is the peak
+//! so far (the collecting runs below raise it).
+//!
+//! Then the whole process: `scimitar users list -o csv|json|table`, `users export -o csv` and
+//! `groups list` against the same emulator, wall time and peak RSS from `/usr/bin/time` (skipped
+//! when it is missing). `LIST_BENCH_BEFORE_BIN=/path/to/old/scimitar` measures an older build the
+//! same way, side by side (`before_cmd_*` lines).
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use scimitar::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret, User};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -40,9 +49,23 @@ fn main() {
             ScimClient::new(cc).unwrap()
         };
         // Warm-up: the emulator caches each user's JSON on first read.
-        let warm: Vec<User> = make(4).list_users(None, 1000).try_collect().await.unwrap();
-        assert_eq!(warm.len(), n);
-        drop(warm);
+        let count = |c: ScimClient| async move {
+            let mut pages = std::pin::pin!(c.user_pages(None, 1000));
+            let mut seen = 0usize;
+            while let Some(p) = pages.next().await {
+                seen += p.unwrap().items.len();
+            }
+            seen
+        };
+        assert_eq!(count(make(4)).await, n);
+        let c = make(scimitar::scim::client::DEFAULT_LIST_CONCURRENCY);
+        let t = Instant::now();
+        assert_eq!(count(c.clone()).await, n, "every user, once");
+        let secs = t.elapsed().as_secs_f64();
+        println!("list_users_streamed_seconds: {secs:.3}");
+        println!("list_users_streamed_per_s: {:.0}", n as f64 / secs);
+        println!("list_users_streamed_requests: {}", c.stats().requests);
+        println!("list_users_streamed_peak_rss_mb: {:.1}", peak_rss_mb());
         for (name, conc) in [("sequential", 1usize), ("concurrent4", 4)] {
             let c = make(conc);
             let t = Instant::now();
@@ -57,6 +80,50 @@ fn main() {
     println!("users: {n}");
     println!("client_rss_before_mb: {rss_before:.1}");
     println!("client_peak_rss_mb: {:.1}", peak_rss_mb());
+    if std::path::Path::new("/usr/bin/time").exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bins = vec![("cmd", env!("CARGO_BIN_EXE_scimitar").to_string())];
+        if let Ok(b) = std::env::var("LIST_BENCH_BEFORE_BIN") {
+            bins.push(("before_cmd", b));
+        }
+        let cmds: [(&str, &[&str]); 6] = [
+            ("users_list_csv", &["users", "list", "-o", "csv"]),
+            ("users_list_json", &["users", "list", "-o", "json"]),
+            ("users_list_table", &["users", "list"]),
+            ("users_export_csv", &["users", "export", "-o", "csv"]),
+            ("users_export_json", &["users", "export", "-o", "json"]),
+            ("groups_list", &["groups", "list"]),
+        ];
+        for (name, args) in cmds {
+            for (prefix, bin) in &bins {
+                let o = Command::new("/usr/bin/time")
+                    .args(["-f", "TIME %M %e"])
+                    .arg(bin)
+                    .args(args)
+                    .env("SCIMITAR_URL", &url)
+                    .env("SLACK_SCIM_TOKEN", token)
+                    .env("SCIMITAR_CONFIG_DIR", dir.path())
+                    .env("SCIMITAR_DATA_DIR", dir.path())
+                    .env_remove("SCIMITAR_PROFILE")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .output()
+                    .unwrap();
+                let err = String::from_utf8_lossy(&o.stderr);
+                let Some(line) = err.lines().rev().find(|l| l.starts_with("TIME ")) else { continue };
+                let mut f = line.split_whitespace().skip(1);
+                let kb: f64 = f.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+                let secs: f64 = f.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+                if !o.status.success() {
+                    println!("{prefix}_{name}_failed: 1");
+                    continue;
+                }
+                println!("{prefix}_{name}_seconds: {secs:.2}");
+                println!("{prefix}_{name}_peak_rss_mb: {:.1}", kb / 1024.0);
+            }
+        }
+    }
     let _ = emu.kill();
     let _ = emu.wait();
 }

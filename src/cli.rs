@@ -5,7 +5,7 @@ use crate::bulk::{self, RunArgs, Targets};
 use crate::config::ConfigError;
 use crate::env::{Actor, EnvError, Environment, Inputs};
 use crate::exit;
-use crate::output::{OutputFormat, Rows};
+use crate::output::{OutputFormat, RowStream, Rows};
 use crate::scim::client::{CheckReport, normalize_email};
 use crate::scim::{ApiVersion, Filter, Group, ScimClient, ScimError, User};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -548,6 +548,10 @@ fn yes_no(b: bool) -> String {
     if b { "yes".into() } else { "no".into() }
 }
 
+/// Groups per page when listing them headless: a page carries every group's members (up to
+/// 15,000 each), so pages are smaller than users'.
+pub const GROUP_PAGE: u32 = 100;
+
 pub const USER_COLUMNS: [&str; 7] = ["id", "userName", "email", "displayName", "title", "department", "active"];
 
 pub fn user_row(u: &User) -> Vec<String> {
@@ -639,30 +643,34 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
             let c = Connection::of(env)?;
             let progress = std::io::stderr().is_terminal();
             let mut pages = std::pin::pin!(c.client.user_pages(filter, 1000));
-            let mut rows = Rows::new(USER_COLUMNS.to_vec());
+            // Each page goes out as it arrives (see `output::RowStream`): memory holds a page.
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+            let mut rows = RowStream::new(output, USER_COLUMNS.to_vec(), &mut out);
             let mut loaded = 0u64;
-            let limit = limit.unwrap_or(usize::MAX);
+            let limit = limit.map_or(u64::MAX, |l| l as u64);
             'pages: while let Some(page) = pages.next().await {
                 let page = page?;
                 loaded += page.items.len() as u64;
                 if progress {
-                    eprint!("\rloading users {loaded}/{}", page.total_results);
+                    let p = page.progress;
+                    eprint!("\rloading users {loaded}/{} (page {}/{})", page.total_results, p.pages_done, p.pages_total);
                 }
                 for u in page.items {
                     if active.is_some_and(|a| u.is_active() != a) {
                         continue;
                     }
-                    if rows.rows.len() >= limit {
+                    if rows.rows() >= limit {
                         break 'pages;
                     }
-                    let row = user_row(&u);
-                    rows.push(row, Some(u.to_value(ApiVersion::V2)));
+                    let j = (output == OutputFormat::Json).then(|| u.to_value(ApiVersion::V2));
+                    rows.push(user_row(&u), j.as_ref())?;
                 }
+                rows.end_page()?;
             }
             if progress {
                 eprint!("\r\x1b[2K");
             }
-            rows.write(output, out)?;
+            rows.finish()?;
             Ok(exit::OK)
         }
     }
@@ -744,15 +752,18 @@ async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> R
     match cmd {
         GroupsCmd::List { output } => {
             let c = Connection::of(env)?;
-            let groups = c.client.all_groups().await?;
-            let mut rows = Rows::new(vec!["id", "displayName", "members"]);
-            for g in &groups {
-                rows.push(
-                    vec![g.id().to_string(), g.name().to_string(), g.member_count().to_string()],
-                    Some(serde_json::json!({"id": g.id, "displayName": g.display_name, "members": g.member_count()})),
-                );
+            // Page by page (a page of groups carries their members; only counts are kept).
+            let mut pages = std::pin::pin!(c.client.group_pages(None, GROUP_PAGE));
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+            let mut rows = RowStream::new(output, vec!["id", "displayName", "members"], &mut out);
+            while let Some(page) = pages.next().await {
+                for g in page?.items {
+                    let j = serde_json::json!({"id": g.id, "displayName": g.display_name, "members": g.member_count()});
+                    rows.push(vec![g.id().to_string(), g.name().to_string(), g.member_count().to_string()], Some(&j))?;
+                }
+                rows.end_page()?;
             }
-            rows.write(output, out)?;
+            rows.finish()?;
             Ok(exit::OK)
         }
         // The write commands connect through `bulk::writer` (read-only is refused before that).

@@ -2,6 +2,11 @@
 //!
 //! `table` is for people (aligned columns, text sanitised); `json` writes one JSON object per line
 //! (JSON lines, easy to stream into `jq`); `csv` writes a header row and RFC 4180 quoting.
+//!
+//! Listings stream through [`RowStream`]: CSV and JSON rows go out as they are pushed, a table
+//! page by page. A streamed table's column widths are set by its first page (header included)
+//! and only ever grow: a wider cell in a later page widens its column from that page on, so no
+//! cell is cut and memory holds one page, at the price of a column shifting between pages.
 
 use serde_json::Value;
 use std::io::{self, Write};
@@ -78,31 +83,119 @@ pub fn write_csv(headers: &[&str], rows: &[Vec<String>], out: &mut dyn Write) ->
 }
 
 pub fn write_table(headers: &[&str], rows: &[Vec<String>], out: &mut dyn Write) -> io::Result<()> {
-    use unicode_width::UnicodeWidthStr;
-    let clean: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| crate::sanitize::clean(c)).collect()).collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
-    for r in &clean {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.width());
+    let mut t = RowStream::new(OutputFormat::Table, headers.to_vec(), out);
+    for r in rows {
+        t.push(r.clone(), None)?;
+    }
+    t.finish()
+}
+
+/// Rows written as they come (see the module notes): push each row, end each page, finish once.
+/// The header goes out with the first page (or at `finish` when there were no rows); every page
+/// ends with a flush, so a pipe reader sees the rows of a page as soon as it is written.
+pub struct RowStream<'a> {
+    format: OutputFormat,
+    headers: Vec<&'a str>,
+    out: &'a mut dyn Write,
+    /// The table rows of the current page, cleaned.
+    page: Vec<Vec<String>>,
+    widths: Option<Vec<usize>>,
+    started: bool,
+    rows: u64,
+}
+
+impl<'a> RowStream<'a> {
+    pub fn new(format: OutputFormat, headers: Vec<&'a str>, out: &'a mut dyn Write) -> Self {
+        RowStream { format, headers, out, page: Vec::new(), widths: None, started: false, rows: 0 }
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// One row; `json` is its `--output json` form (an object of the columns when `None`).
+    pub fn push(&mut self, row: Vec<String>, json: Option<&Value>) -> io::Result<()> {
+        debug_assert_eq!(row.len(), self.headers.len());
+        self.rows += 1;
+        match self.format {
+            OutputFormat::Table => {
+                self.page.push(row.iter().map(|c| crate::sanitize::clean(c)).collect());
+                Ok(())
+            }
+            OutputFormat::Csv => {
+                self.start()?;
+                let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(&mut *self.out);
+                w.write_record(row.iter().map(|c| crate::sanitize::clean_keep_lines(c)))?;
+                w.flush()
+            }
+            OutputFormat::Json => match json {
+                Some(j) => write_json_line(self.out, j),
+                None => {
+                    let obj: serde_json::Map<String, Value> =
+                        self.headers.iter().zip(&row).map(|(h, v)| (h.to_string(), Value::from(v.as_str()))).collect();
+                    write_json_line(self.out, &obj)
+                }
+            },
         }
     }
-    let line = |cells: Vec<&str>, out: &mut dyn Write| -> io::Result<()> {
+
+    fn start(&mut self) -> io::Result<()> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        match self.format {
+            OutputFormat::Csv => {
+                let mut w = csv::Writer::from_writer(&mut *self.out);
+                w.write_record(&self.headers)?;
+                w.flush()
+            }
+            OutputFormat::Table => {
+                let header: Vec<String> = self.headers.iter().map(|h| h.to_uppercase()).collect();
+                self.table_line(&header)
+            }
+            OutputFormat::Json => Ok(()),
+        }
+    }
+
+    fn table_line(&mut self, cells: &[String]) -> io::Result<()> {
+        use unicode_width::UnicodeWidthStr;
+        let widths = self.widths.as_ref().expect("widths are set before a table line");
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(c);
-                s.push_str(&" ".repeat(widths[i] - c.width() + 2));
+            s.push_str(c);
+            if i + 1 < cells.len() {
+                s.push_str(&" ".repeat(widths[i].saturating_sub(c.width()) + 2));
             }
         }
-        writeln!(out, "{}", s.trim_end())
-    };
-    line(headers.iter().map(|h| h.to_uppercase()).collect::<Vec<_>>().iter().map(String::as_str).collect(), out)?;
-    for r in &clean {
-        line(r.iter().map(String::as_str).collect(), out)?;
+        writeln!(self.out, "{}", s.trim_end())
     }
-    Ok(())
+
+    /// The end of a page: a table's rows go out; everything is flushed.
+    pub fn end_page(&mut self) -> io::Result<()> {
+        use unicode_width::UnicodeWidthStr;
+        if self.format == OutputFormat::Table && (!self.page.is_empty() || !self.started) {
+            let widths = self.widths.get_or_insert_with(|| self.headers.iter().map(|h| h.width()).collect());
+            for r in &self.page {
+                for (i, c) in r.iter().enumerate() {
+                    widths[i] = widths[i].max(c.width());
+                }
+            }
+            self.start()?;
+            for r in std::mem::take(&mut self.page) {
+                self.table_line(&r)?;
+            }
+        }
+        self.out.flush()
+    }
+
+    /// After the last page: the header if nothing was written yet, then a flush.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.end_page()?;
+        self.start()?;
+        self.out.flush()
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::bulk::{self, RunArgs};
 use crate::cli::{Connection, Fail, USER_COLUMNS, user_row};
 use crate::env::Environment;
 use crate::exit;
-use crate::output::{OutputFormat, Rows};
+use crate::output::{OutputFormat, RowStream};
 use crate::policy::apply;
 use crate::policy::export;
 use crate::policy::ldap::FailureKind;
@@ -20,6 +20,7 @@ use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, re
 use crate::policy::plan::Plan;
 use crate::policy_render as render;
 use crate::scim::ApiVersion;
+use futures::StreamExt;
 
 /// The exit code of a plan that could not be made (`plan`, `apply`, `sync`).
 pub fn live_exit_code(e: &LiveError) -> i32 {
@@ -164,22 +165,39 @@ async fn save_state(c: Connection<'_>, live: &LivePlan) -> Result<(), Fail> {
 /// `scimitar users export`: the live directory; `csv` is in the shape a policy source reads
 /// (`config::EXPORT_POLICY`).
 pub async fn export_users(c: Connection<'_>, output: OutputFormat, out: &mut dyn Write) -> Result<i32, Fail> {
-    let users = c.client.all_users(None).await?;
-    match output {
-        OutputFormat::Csv => export::users_to_source_csv(&users, out)?,
-        OutputFormat::Json => {
-            for u in &users {
-                crate::output::write_json_line(out, &u.to_value(ApiVersion::V2))?;
+    // Streamed page by page: memory stays flat whatever the directory's size. The CSV needs the
+    // managers' emails, which may come after their reports: it is spooled to two anonymous
+    // temporary files (unlinked, 0600) and written once the listing is complete
+    // (`export::SourceCsvExport`); JSON and the table go out as the pages arrive.
+    let mut pages = std::pin::pin!(c.client.user_pages(None, 1000));
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let count = match output {
+        OutputFormat::Csv => {
+            let spool =
+                || tempfile::tempfile().map_err(|e| Fail::new(exit::FAILURE, format!("cannot make a temporary file for the export: {e}")));
+            let mut csv = export::SourceCsvExport::new(spool()?, spool()?)?;
+            while let Some(page) = pages.next().await {
+                for u in &page?.items {
+                    csv.push(u)?;
+                }
             }
+            csv.finish(&mut out)?
         }
-        OutputFormat::Table => {
-            let mut rows = Rows::new(USER_COLUMNS.to_vec());
-            for u in &users {
-                rows.push(user_row(u), None);
+        OutputFormat::Json | OutputFormat::Table => {
+            let mut rows = RowStream::new(output, USER_COLUMNS.to_vec(), &mut out);
+            while let Some(page) = pages.next().await {
+                for u in &page?.items {
+                    let j = (output == OutputFormat::Json).then(|| u.to_value(ApiVersion::V2));
+                    rows.push(user_row(u), j.as_ref())?;
+                }
+                rows.end_page()?;
             }
-            rows.write(output, out)?;
+            let n = rows.rows();
+            rows.finish()?;
+            n
         }
-    }
-    eprintln!("scimitar: exported {} users", users.len());
+    };
+    out.flush()?;
+    eprintln!("scimitar: exported {count} users");
     Ok(exit::OK)
 }

@@ -11,7 +11,7 @@
 //! to the same records.
 
 use crate::exit;
-use crate::output::{OutputFormat, Rows};
+use crate::output::{OutputFormat, RowStream, Rows};
 use crate::report::{Outcome, ReportQuery, ReportStore, StoredRecord, format_time, interchange, parse_time};
 
 use serde_json::json;
@@ -159,14 +159,19 @@ fn run_inner(args: ReportArgs, now: OffsetDateTime, out: &mut dyn Write, err: &m
             Ok(exit::OK)
         }
         None => {
-            let records = store.query(&query)?;
-            if args.limit > 0 && records.len() == args.limit {
+            // Each record is written as SQLite reads it (newest first, from the time index):
+            // memory stays flat however many match.
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+            let mut sink = RecordSink::new(args.output, &mut out)?;
+            let shown = store.query_each(&query, |r| sink.push(&r))?;
+            sink.finish()?;
+            out.flush()?;
+            if args.limit > 0 && shown == args.limit as u64 {
                 let total = store.count_matching(&query)?;
-                if total > records.len() as u64 {
-                    writeln!(err, "showing the newest {} of {total} matching records (--limit N, 0 for all)", records.len())?;
+                if total > shown {
+                    writeln!(err, "showed the newest {shown} of {total} matching records (--limit N, 0 for all)")?;
                 }
             }
-            write_records(&records, args.output, out)?;
             Ok(exit::OK)
         }
     }
@@ -199,47 +204,101 @@ fn build_query(args: &ReportArgs, now: OffsetDateTime) -> Result<ReportQuery, St
 
 /// Write records as a table (for people), JSON lines or CSV (every field).
 pub fn write_records(records: &[StoredRecord], format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
-    match format {
-        OutputFormat::Table => {
-            let mut rows = Rows::new(vec!["seq", "finished", "action", "target", "outcome", "http", "error", "profile", "batch", "by"]);
-            for s in records {
-                let r = &s.record;
-                let target = r
-                    .target_email
-                    .as_ref()
-                    .or(r.target_user_name.as_ref())
-                    .or(r.target_display.as_ref())
-                    .or(r.target_id.as_ref())
-                    .cloned()
-                    .unwrap_or_default();
-                let error = match (&r.error_code, &r.error_message) {
-                    (Some(c), Some(m)) => format!("{c}: {m}"),
-                    (Some(c), None) => c.clone(),
-                    (None, Some(m)) => m.clone(),
-                    (None, None) => String::new(),
-                };
-                rows.push(
-                    vec![
-                        s.seq.to_string(),
-                        format_time(r.finished_at),
-                        r.action.clone(),
-                        target,
-                        r.outcome.to_string(),
-                        r.http_status.map(|h| h.to_string()).unwrap_or_default(),
-                        error,
-                        r.profile.clone(),
-                        r.batch_id.clone().or_else(|| r.policy_run.clone()).unwrap_or_default(),
-                        format!("{}@{}", r.os_user, r.os_host),
-                    ],
-                    None,
-                );
-            }
-            rows.write(OutputFormat::Table, out)?;
-        }
-        OutputFormat::Json => interchange::write_json_lines(records, out)?,
-        OutputFormat::Csv => interchange::write_csv(records, out)?,
+    let mut sink = RecordSink::new(format, out)?;
+    for r in records {
+        sink.push(r)?;
     }
-    Ok(())
+    sink.finish()
+}
+
+/// Records written one by one as a table, JSON lines or CSV; a table in pages of
+/// [`TABLE_PAGE`] records (column widths as `output::RowStream` sets them).
+pub struct RecordSink<'a> {
+    format: OutputFormat,
+    table: Option<RowStream<'a>>,
+    csv: Option<csv::Writer<&'a mut dyn Write>>,
+    out: Option<&'a mut dyn Write>,
+}
+
+pub const TABLE_PAGE: u64 = 1000;
+const TABLE_HEADERS: [&str; 10] = ["seq", "finished", "action", "target", "outcome", "http", "error", "profile", "batch", "by"];
+
+impl<'a> RecordSink<'a> {
+    pub fn new(format: OutputFormat, out: &'a mut dyn Write) -> anyhow::Result<Self> {
+        let mut sink = RecordSink { format, table: None, csv: None, out: None };
+        match format {
+            OutputFormat::Table => sink.table = Some(RowStream::new(OutputFormat::Table, TABLE_HEADERS.to_vec(), out)),
+            OutputFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(interchange::CSV_HEADERS)?;
+                sink.csv = Some(w);
+            }
+            OutputFormat::Json => sink.out = Some(out),
+        }
+        Ok(sink)
+    }
+
+    pub fn push(&mut self, s: &StoredRecord) -> anyhow::Result<()> {
+        match self.format {
+            OutputFormat::Table => {
+                let t = self.table.as_mut().expect("a table sink has a table");
+                t.push(table_row(s), None)?;
+                if t.rows().is_multiple_of(TABLE_PAGE) {
+                    t.end_page()?;
+                }
+            }
+            OutputFormat::Csv => {
+                let w = self.csv.as_mut().expect("a CSV sink has a writer");
+                w.write_record(interchange::csv_row(s).iter().map(|c| crate::sanitize::clean_keep_lines(c)))?;
+            }
+            // Records hold server text (error messages, names): escaped, never raw, on a terminal.
+            OutputFormat::Json => crate::output::write_json_line(*self.out.as_mut().expect("a JSON sink has an output"), s)?,
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> anyhow::Result<()> {
+        if let Some(t) = self.table {
+            t.finish()?;
+        }
+        if let Some(mut w) = self.csv {
+            w.flush()?;
+        }
+        if let Some(o) = self.out {
+            o.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn table_row(s: &StoredRecord) -> Vec<String> {
+    let r = &s.record;
+    let target = r
+        .target_email
+        .as_ref()
+        .or(r.target_user_name.as_ref())
+        .or(r.target_display.as_ref())
+        .or(r.target_id.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    let error = match (&r.error_code, &r.error_message) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        (None, Some(m)) => m.clone(),
+        (None, None) => String::new(),
+    };
+    vec![
+        s.seq.to_string(),
+        format_time(r.finished_at),
+        r.action.clone(),
+        target,
+        r.outcome.to_string(),
+        r.http_status.map(|h| h.to_string()).unwrap_or_default(),
+        error,
+        r.profile.clone(),
+        r.batch_id.clone().or_else(|| r.policy_run.clone()).unwrap_or_default(),
+        format!("{}@{}", r.os_user, r.os_host),
+    ]
 }
 
 fn write_verify(v: &crate::report::VerifyReport, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {

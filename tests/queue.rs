@@ -1,6 +1,9 @@
 //! The action queue against the emulator with Slack's rate limits on (scaled so runs take
 //! seconds), over real HTTP on 127.0.0.1.
 
+#[path = "common/other_app.rs"]
+mod other_app;
+
 use scimitar::emulator::{Emulator, EmulatorConfig, Faults, RateLimitMode};
 use scimitar::queue::{
     Action, BatchInfo, Cancel, DeactivateVia, Engine, EngineConfig, GatedBatch, Journal, Knowledge, OpState, RunContext, Safety, Target,
@@ -560,4 +563,45 @@ async fn headless_create_and_group_commands() {
     for action in ["create_user", "create_group", "add_members", "remove_members", "rename_group", "delete_group"] {
         assert!(out.contains(action), "{action} missing from {out}");
     }
+}
+
+/// Another app of the organisation writes half of both rows scimitar's deactivations use, all
+/// along (Slack's table is org-wide). scimitar's client cannot know it until the server answers
+/// 429; then it honours Retry-After and backs off (AIMD), so its 429s stay few, the other app
+/// keeps getting its share, and every deactivation still ends done, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_spending_half_the_budget_is_shared_with() {
+    const SCALE: f64 = 20.0;
+    const N: usize = 400;
+    let emu = emulator(N + 300, Some(SCALE)).await;
+    let mut users = ordinary_users(&emu, N + 100).await;
+    let others: Vec<String> = users.split_off(N).into_iter().map(|u| u.id().to_string()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(&dir);
+    let batch = submit(&j, deactivations(&users), Safety { force: true, ..Default::default() });
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Slack { scale: SCALE };
+    cc.max_throttle_retries = 1000;
+    let c = ScimClient::new(cc).unwrap();
+    emu.reset_stats();
+    // It has just spent both rows' bursts, and goes on with half of the DELETE row and half of
+    // the PATCH row: 3 writes a second at Slack's rates.
+    let other = other_app::OtherApp::start(&emu.base_url(ApiVersion::V2), emu.token(), others, 3.0 * SCALE, (40.0 * SCALE) as u64).await;
+    let engine = Engine::new(c.clone(), j.clone(), EngineConfig::default());
+    let result = engine.run_batch(&batch, None, Cancel::default()).await.unwrap();
+    let (other_sent, other_429) = other.stop().await;
+    assert_eq!(result.count(OpState::Done), N as u64, "{:?}", result.counts);
+
+    let stats = emu.stats();
+    let ours = stats.rate_limited.saturating_sub(other_429);
+    eprintln!("scimitar 429s: {ours}; other app: {other_429} of {other_sent}");
+    // Without backing off, the client would come back at its full rate after every Retry-After
+    // and be refused about once a second per row; sharing, it meets a 429 once per climb.
+    assert!(ours <= 10, "scimitar was refused {ours} times for the rate (the other app {other_429} of {other_sent})");
+    assert!(other_429 * 10 <= other_sent, "the other app still gets its share: {other_429} of its {other_sent} writes refused");
+    assert_eq!(stats.lock_conflicts, 0);
+    assert_eq!(all_inactive(&client(&emu, None), &users).await, N);
+    let store = ReportStore::open(&dir.path().join("scimitar.db")).unwrap();
+    let recs = store.query(&ReportQuery { batch: Some(batch.id().to_string()), limit: None, ..Default::default() }).unwrap();
+    assert_eq!(recs.len(), N, "one report record per user");
 }

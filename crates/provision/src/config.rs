@@ -57,6 +57,9 @@ pub struct Profile {
     pub max_deactivations: Option<usize>,
     /// Multiply Slack's rate limits (only for emulators; real Slack is 1.0).
     pub rate_scale: Option<f64>,
+    /// The part of Slack's org-wide rate table scimitar may use (0.05 to 1, default 1); less
+    /// leaves a margin for other apps of the organisation.
+    pub rate_share: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

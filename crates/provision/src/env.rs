@@ -225,6 +225,9 @@ impl Environment {
         let mut cc = ClientConfig::new(&url, token, version)?;
         let scale = self.inputs.throttle_scale.or(self.profile.rate_scale).unwrap_or(1.0);
         cc.rate_limit = if self.inputs.throttle_off { RateLimit::Off } else { RateLimit::Slack { scale } };
+        if let Some(share) = self.profile.rate_share {
+            cc.rate_share = share;
+        }
         if let Some(d) = self.inputs.op_deadline {
             cc.op_deadline = d;
         }

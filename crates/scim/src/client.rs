@@ -79,6 +79,10 @@ pub struct ClientConfig {
     pub token: Secret,
     pub version: ApiVersion,
     pub rate_limit: RateLimit,
+    /// The part of Slack's (org-wide) table this client uses, 0.05 to 1 (default 1: all of it).
+    /// Less leaves a margin for other apps of the organisation (an IdP connector). Either way,
+    /// 429s from another app's spending make the client back off and share (`SlackBudget::penalise`).
+    pub rate_share: f64,
     /// Retries after 5xx and broken connections (429s are retried separately, see `max_throttle_retries`).
     pub max_retries: u32,
     pub max_throttle_retries: u32,
@@ -89,7 +93,9 @@ pub struct ClientConfig {
     /// One call (a request with all its retries and `Retry-After` waits); the time spent waiting
     /// for the client's own rate limiter before the first attempt does not count.
     pub op_deadline: Duration,
-    /// Pages fetched at once when listing.
+    /// The most pages of a listing in flight at once (a memory bound: each holds a page of up
+    /// to 1000 resources). How many actually go out is sized from the read budget and the
+    /// measured round trip ([`ScimClient::list_window`]); without a rate limit, this many.
     pub list_concurrency: usize,
     /// What the server is: detected (the default), or given.
     pub server: ServerChoice,
@@ -173,8 +179,11 @@ pub const MAX_LIST_TOTAL: u64 = 2_000_000;
 pub const MIN_BUDGET_PAGE: u64 = 200;
 /// Bytes kept of an error answer's body (enough for any SCIM error; the rest is not read).
 pub const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// The default of [`ClientConfig::list_concurrency`].
+pub const DEFAULT_LIST_CONCURRENCY: usize = 4;
 /// Bounds for [`ClientConfig`] values that come from flags.
 pub const RATE_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=1000.0;
+pub const RATE_SHARE_RANGE: std::ops::RangeInclusive<f64> = crate::ratelimit::MIN_SHARE..=1.0;
 
 impl ClientConfig {
     pub fn new(base_url: &str, token: Secret, version: ApiVersion) -> Result<Self, ScimError> {
@@ -183,13 +192,14 @@ impl ClientConfig {
             token,
             version,
             rate_limit: RateLimit::Slack { scale: 1.0 },
+            rate_share: 1.0,
             max_retries: 5,
             max_throttle_retries: 20,
             backoff_base: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(20),
             timeout: Duration::from_secs(60),
             op_deadline: Duration::from_secs(120),
-            list_concurrency: 4,
+            list_concurrency: DEFAULT_LIST_CONCURRENCY,
             server: ServerChoice::Auto,
         })
     }
@@ -270,6 +280,21 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub total_results: u64,
     pub start_index: u64,
+    /// Where the listing stands as this page is handed over (all zero for a page fetched alone
+    /// with `users_page`/`groups_page`).
+    pub progress: ListProgress,
+}
+
+/// Fetch progress of a paged listing, carried by every page the listing streams.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListProgress {
+    /// Pages handed over so far, this one included.
+    pub pages_done: u64,
+    /// Pages the listing expects in all: the first page's `totalResults` over its page size (it
+    /// grows when the server's total does; never below `pages_done`).
+    pub pages_total: u64,
+    /// Requests of this listing on their way (sent, or waiting for the rate limiter) right now.
+    pub in_flight: usize,
 }
 
 /// A partial change to a user: attributes in `set` are written, paths in `clear` are emptied.
@@ -324,6 +349,9 @@ struct Inner {
     /// kept for [`PROFILE_RETRY`] only.
     profile: Mutex<Option<(ServerProfile, Option<Instant>)>>,
     stats: ClientStats,
+    /// Round trip of list requests (from leaving to the last byte), microseconds, smoothed; 0 =
+    /// none measured yet.
+    list_rtt_us: AtomicU64,
 }
 
 /// A cheap-to-clone handle to one SCIM endpoint.
@@ -373,6 +401,14 @@ impl ScimClient {
                 RATE_SCALE_RANGE.end()
             )));
         }
+        if !RATE_SHARE_RANGE.contains(&config.rate_share) {
+            return Err(ScimError::Invalid(format!(
+                "the rate share must be between {} and {}, not {}",
+                RATE_SHARE_RANGE.start(),
+                RATE_SHARE_RANGE.end(),
+                config.rate_share
+            )));
+        }
         for (what, d) in [("request timeout", config.timeout), ("operation deadline", config.op_deadline)] {
             if d.is_zero() || d > Duration::from_secs(7 * 24 * 3600) {
                 return Err(ScimError::Invalid(format!("the {what} must be between 1 ms and 7 days, not {d:?}")));
@@ -390,7 +426,7 @@ impl ScimClient {
         let http = b.build().map_err(|e| ScimError::Invalid(format!("cannot build HTTP client: {e}")))?;
         let limiter = match config.rate_limit {
             RateLimit::Off => None,
-            RateLimit::Slack { scale } => Some(Mutex::new(SlackBudget::for_client(scale, Instant::now()))),
+            RateLimit::Slack { scale } => Some(Mutex::new(SlackBudget::for_client_sharing(scale, config.rate_share, Instant::now()))),
         };
         Ok(ScimClient {
             inner: Arc::new(Inner {
@@ -405,6 +441,7 @@ impl ScimClient {
                 member_path_form: AtomicU8::new(0),
                 profile: Mutex::new(None),
                 stats: ClientStats::default(),
+                list_rtt_us: AtomicU64::new(0),
                 config,
             }),
         })
@@ -461,6 +498,36 @@ impl ScimClient {
 
     fn url(&self, path: &str) -> Url {
         self.inner.base.join(path).expect("relative SCIM path joins")
+    }
+
+    fn note_list_rtt(&self, d: Duration) {
+        let us = (d.as_micros() as u64).max(1);
+        let old = self.inner.list_rtt_us.load(Ordering::Relaxed);
+        // A smoothed round trip (weight 1/4 for the newest), so one slow page does not swing it.
+        let new = if old == 0 { us } else { (old * 3 + us) / 4 };
+        self.inner.list_rtt_us.store(new, Ordering::Relaxed);
+    }
+
+    /// How many requests a listing may have in flight now, `in_flight` of them already out.
+    ///
+    /// Without a rate limit: `list_concurrency`. With Slack's table, the read tokens left now
+    /// (each page that goes out spends one; requests beyond them would only wait in the limiter)
+    /// on top of those in flight, but never fewer than the sustained read rate keeps busy over
+    /// one measured round trip (Little's law: rate x round trip, plus one), so a spent budget
+    /// still fetches at the full sustained rate on a slow link. At most `list_concurrency`, at
+    /// least one. Every request still waits for its token ([`ScimClient::acquire`]): the window
+    /// sizes the queue; the limiter keeps the pace.
+    pub fn list_window(&self, in_flight: usize) -> usize {
+        let cap = self.inner.config.list_concurrency.max(1);
+        let Some(l) = &self.inner.limiter else { return cap };
+        let (left, rate) = {
+            let mut b = l.lock().unwrap();
+            (b.remaining(Endpoint::ListUsers, Instant::now()), b.sustained_rate(Endpoint::ListUsers))
+        };
+        let rtt = Duration::from_micros(self.inner.list_rtt_us.load(Ordering::Relaxed)).as_secs_f64();
+        let keep_busy = (rate * rtt).ceil() + 1.0;
+        let want = (in_flight as f64 + left).max(keep_busy);
+        (want.min(cap as f64) as usize).max(1)
     }
 
     async fn acquire(&self, e: Endpoint) {
@@ -528,9 +595,18 @@ impl ScimClient {
             if remaining.is_zero() {
                 return Err(gave_up(last.map_or("no answer in time".into(), |l| format!("last error: {l}"))));
             }
+            let sent = Instant::now();
             let result = match tokio::time::timeout(remaining, self.send_once(&method, &url, query, body, limit)).await {
-                Ok(r) => r,
+                Ok(r) => {
+                    if matches!(endpoint, Endpoint::ListUsers | Endpoint::ListGroups) && r.is_ok() {
+                        self.note_list_rtt(sent.elapsed());
+                    }
+                    r
+                }
                 Err(_) => {
+                    if let Some(l) = &self.inner.limiter {
+                        l.lock().unwrap().settle(endpoint, false);
+                    }
                     let reason = match &last {
                         Some(l) => format!("no answer in time (last error: {l})"),
                         None => "no answer in time".into(),
@@ -538,6 +614,10 @@ impl ScimClient {
                     return Err(gave_up(reason));
                 }
             };
+            if let Some(l) = &self.inner.limiter {
+                let throttled = matches!(&result, Err(ScimError::Api(api)) if api.status == 429 && api.code != "resource_locked");
+                l.lock().unwrap().settle(endpoint, !throttled);
+            }
             let err = match result {
                 Ok(a) => return Ok(a),
                 Err(e) => e,
@@ -711,17 +791,23 @@ impl ScimClient {
             items,
             total_results: list.total_results.min(MAX_LIST_TOTAL),
             start_index: list.start_index.unwrap_or(start).clamp(1, MAX_LIST_TOTAL + 1),
+            progress: ListProgress::default(),
         })
     }
 
     /// Every user matching `filter`, page by page (`page_size` up to Slack's 1000), de-duplicated
-    /// by id. After the first page the remaining pages are fetched a few at a time.
+    /// by id. After the first page the remaining pages are fetched with as many in flight as the
+    /// read budget allows ([`ScimClient::list_window`]), handed over in order; each page carries
+    /// the listing's [`ListProgress`].
     pub fn user_pages(&self, filter: Option<Filter>, page_size: u32) -> impl Stream<Item = Result<Page<User>, ScimError>> + Send + 'static {
         let this = self.clone();
         paged(
             self.url("Users").to_string(),
             page_size,
-            this.inner.config.list_concurrency,
+            {
+                let this = this.clone();
+                move |in_flight| this.list_window(in_flight)
+            },
             move |start, count| {
                 let this = this.clone();
                 let filter = filter.clone();
@@ -931,7 +1017,10 @@ impl ScimClient {
         paged(
             self.url("Groups").to_string(),
             page_size,
-            this.inner.config.list_concurrency,
+            {
+                let this = this.clone();
+                move |in_flight| this.list_window(in_flight)
+            },
             move |start, count| {
                 let this = this.clone();
                 let filter = filter.clone();
@@ -1214,23 +1303,25 @@ impl ScimClient {
     }
 }
 
-/// Generic paged listing: first page alone (to learn the total), then the rest `concurrency` at a
-/// time, in order, de-duplicated by id, continuing sequentially if the server's totals shift.
+/// Generic paged listing: first page alone (to learn the total), then the rest with up to
+/// `window(in_flight)` requests in flight (asked again as each page arrives), handed over in
+/// order, de-duplicated by id, continuing sequentially if the server's totals shift.
 ///
 /// Bounded whatever the server says: the claimed total is clamped to [`MAX_LIST_TOTAL`]; the
 /// pages still to fetch are generated lazily; an empty page ends the listing; a page whose every
 /// result was listed already ends it with an error (the server ignores `startIndex`); and the
 /// number of pages is capped by what the first page's total allows (page size counted as at
 /// least [`MIN_BUDGET_PAGE`], plus a quarter for results added while listing).
-fn paged<T, F, Fut, K>(
+fn paged<T, W, F, Fut, K>(
     label: String,
     page_size: u32,
-    concurrency: usize,
+    window: W,
     fetch: F,
     key: K,
 ) -> impl Stream<Item = Result<Page<T>, ScimError>> + Send + 'static
 where
     T: Send + 'static,
+    W: Fn(usize) -> usize + Send + Sync + 'static,
     F: Fn(u64, u32) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = Result<Page<T>, ScimError>> + Send + 'static,
     K: Fn(&T) -> Option<String> + Send + Sync + Clone + 'static,
@@ -1260,10 +1351,13 @@ where
             let pages = total.div_ceil(budget_step);
             pages + pages / 4 + 10
         };
+        let mut progress = ListProgress { pages_done: 0, pages_total: total.div_ceil(step).max(1), in_flight: 0 };
         let mut fetched = 1u64;
         let mut next_start = 1 + got;
         let first_empty = got == 0;
-        let first = dedupe(first, &mut seen).unwrap_or_else(|p| p);
+        let mut first = dedupe(first, &mut seen).unwrap_or_else(|p| p);
+        progress.pages_done = 1;
+        first.progress = progress;
         if tx.send(Ok(first)).await.is_err() || first_empty {
             return;
         }
@@ -1278,33 +1372,41 @@ where
                 "the page at startIndex={start} holds only results listed already (does the server ignore startIndex?); stopping"
             ))
         };
-        // The rest, a few at a time, in order, generated lazily.
-        let starts = (0u64..).map(move |i| next_start + i * step).take_while(move |s| *s <= total).take(max_pages as usize);
-        let f2 = fetch.clone();
-        let mut pages = std::pin::pin!(
-            futures::stream::iter(starts.map(move |s| {
-                let f = f2.clone();
-                async move { (s, f(s, step.min(1000) as u32).await) }
-            }))
-            .buffered(concurrency.max(1))
-        );
-        while let Some((s, r)) = pages.next().await {
+        // Hands a page over with the progress so far; false when the listing is over (the
+        // consumer is gone, or the page only repeated what was listed).
+        let deliver = |p: Page<T>, start: u64, progress: &mut ListProgress, in_flight: usize, seen: &mut HashSet<String>| {
+            progress.pages_done += 1;
+            progress.pages_total = progress.pages_total.max(progress.pages_done);
+            progress.in_flight = in_flight;
+            match dedupe(p, seen) {
+                Ok(mut p) => {
+                    p.progress = *progress;
+                    Ok(p)
+                }
+                Err(_) => Err(no_progress(start)),
+            }
+        };
+        // The rest, generated lazily, as many in flight as `window` says, in order.
+        let mut starts = (0u64..).map(move |i| next_start + i * step).take_while(move |s| *s <= total).take(max_pages as usize);
+        let mut in_flight = futures::stream::FuturesOrdered::new();
+        loop {
+            let want = window(in_flight.len());
+            while in_flight.len() < want {
+                let Some(s) = starts.next() else { break };
+                let f = fetch.clone();
+                in_flight.push_back(async move { (s, f(s, step.min(1000) as u32).await) });
+            }
+            let Some((s, r)) = in_flight.next().await else { break };
             fetched += 1;
             match r {
                 Ok(p) if p.items.is_empty() => return,
                 Ok(p) => {
                     let n = p.items.len() as u64;
                     next_start = next_start.max(s + n);
-                    match dedupe(p, &mut seen) {
-                        Ok(p) => {
-                            if tx.send(Ok(p)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(_) => {
-                            let _ = tx.send(Err(no_progress(s))).await;
-                            return;
-                        }
+                    let item = deliver(p, s, &mut progress, in_flight.len(), &mut seen);
+                    let stop = item.is_err();
+                    if tx.send(item).await.is_err() || stop {
+                        return;
                     }
                 }
                 Err(e) => {
@@ -1325,16 +1427,10 @@ where
                 Ok(p) => {
                     let start = next_start;
                     next_start = next_start.saturating_add(p.items.len() as u64);
-                    match dedupe(p, &mut seen) {
-                        Ok(p) => {
-                            if tx.send(Ok(p)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(_) => {
-                            let _ = tx.send(Err(no_progress(start))).await;
-                            return;
-                        }
+                    let item = deliver(p, start, &mut progress, 0, &mut seen);
+                    let stop = item.is_err();
+                    if tx.send(item).await.is_err() || stop {
+                        return;
                     }
                 }
                 Err(e) => {
@@ -1353,7 +1449,7 @@ where
     F: FnOnce(tokio::sync::mpsc::Sender<T>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
     let mut task = Some((body, tx));
     let mut rx = rx;
     // The producer stops at its next send once the stream (and so `rx`) is dropped.

@@ -106,25 +106,89 @@ pub fn secs_saturating(secs: f64) -> Duration {
 pub const ORG_WRITES: (f64, f64) = (600.0, 180.0);
 pub const ORG_READS: (f64, f64) = (1000.0, 1000.0);
 
+/// How often a request waiting behind a probe looks again.
+pub const PROBE_POLL: Duration = Duration::from_millis(2);
+/// A probe not answered in this long no longer holds the others back.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The smallest share of the table a client ever keeps (after 429s, or as configured).
+pub const MIN_SHARE: f64 = 0.05;
+
+/// After a 429 `too_many_requests` (someone else spends the org's budget too), a client's rate
+/// for that bucket is multiplied by this (once per Retry-After)...
+pub const BACKOFF_FACTOR: f64 = 0.5;
+/// ...and grows back linearly, from zero to the full rate in the time the full rate spends this
+/// many tokens (about 7 minutes of a 180/min row at Slack's rates; proportionally less when
+/// scaled). With another app writing at a steady rate, the client's rate saws between its
+/// leftover and half of it (AIMD, as TCP flows share a link): a 429 once per climb, not one
+/// after every Retry-After (measured, `tests/queue.rs`: 2 instead of 18 for 400 deactivations
+/// beside an app spending half the rows).
+pub const RECOVERY_TOKENS: f64 = 1200.0;
+
 /// A classic token bucket: `capacity` tokens, refilled at `rate` tokens per second.
+///
+/// A client's bucket also adapts (`backoff`, `recover`): `rate` moves between a floor and
+/// `table_rate`, the rate it was built with.
 #[derive(Clone, Debug)]
 pub struct TokenBucket {
     pub capacity: f64,
     pub rate: f64,
+    /// The rate without any 429 backoff.
+    pub table_rate: f64,
     tokens: f64,
     last: Instant,
+    /// Until a request of this bucket has been answered other than 429 (at the start, and again
+    /// after each 429), one at a time: a budget another app spent meets one 429, not a burst.
+    probing: bool,
+    /// When the probe went out (a probe never answered, e.g. cancelled, stops holding after
+    /// [`PROBE_TIMEOUT`]).
+    probe_out: Option<Instant>,
+    /// Until when the last backoff holds (one backoff per Retry-After, however many answers
+    /// of requests already sent come back 429 with it).
+    penalised_until: Option<Instant>,
 }
 
 impl TokenBucket {
     pub fn new(per_minute: f64, burst: f64, now: Instant) -> Self {
         let capacity = burst.max(1.0);
-        TokenBucket { capacity, rate: per_minute / 60.0, tokens: capacity, last: now }
+        TokenBucket {
+            capacity,
+            rate: per_minute / 60.0,
+            table_rate: per_minute / 60.0,
+            tokens: capacity,
+            last: now,
+            probing: false,
+            probe_out: None,
+            penalised_until: None,
+        }
     }
 
     fn refill(&mut self, now: Instant) {
         let dt = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + dt * self.rate).min(self.capacity);
+        // Additive increase after a backoff: from nothing back to the full rate in the time the
+        // full rate spends RECOVERY_TOKENS tokens.
+        if self.rate < self.table_rate {
+            self.rate = (self.rate + dt * self.table_rate * self.table_rate / RECOVERY_TOKENS).min(self.table_rate);
+        }
         self.last = now.max(self.last);
+    }
+
+    /// A 429 said someone else spends this bucket too: multiplicative decrease (once per
+    /// Retry-After), and probing again.
+    fn backoff(&mut self, now: Instant, until: Instant) {
+        self.refill(now);
+        if self.penalised_until.is_none_or(|u| now >= u) {
+            self.rate = (self.rate * BACKOFF_FACTOR).max(self.table_rate * MIN_SHARE);
+        }
+        self.penalised_until = Some(self.penalised_until.map_or(until, |u| u.max(until)));
+        self.probing = true;
+        self.probe_out = None;
+    }
+
+    /// Probing, with the probe out: nothing more goes until it is answered.
+    fn held(&self, now: Instant) -> bool {
+        self.probing && self.probe_out.is_some_and(|t| now.saturating_duration_since(t) < PROBE_TIMEOUT)
     }
 
     pub fn tokens(&mut self, now: Instant) -> f64 {
@@ -174,20 +238,33 @@ impl SlackBudget {
         (org, self.rows.get_mut(&e))
     }
 
-    /// The client's copy of the table: rates 2% under Slack's and bursts a little smaller.
+    /// The client's copy of the table: Slack's rates, bursts one token smaller.
     ///
-    /// The client takes a token when a request leaves; the server counts it when it arrives.
-    /// Requests of a burst that open new connections (or wait for a busy CPU) arrive later than
-    /// the next request on a warm connection, so the server's bucket can look emptier than the
-    /// client's. Headroom of 100 ms worth of tokens (at least one) absorbs that skew (measured:
-    /// about 20 ms on an idle loopback), and the rate margin keeps the server's bucket slowly
-    /// filling relative to ours. At Slack's real limits that is one request of each burst.
+    /// The client takes a token when a request leaves; the server counts it when it arrives,
+    /// never earlier. Both buckets refill at the same rate, so the server's holds at least as
+    /// many tokens more than the client's as it did at the start, whatever the delays and the
+    /// order of arrival (a late arrival only leaves the server fuller; when the server's bucket
+    /// is full, the client's smaller one is full too). One token of headroom is therefore
+    /// enough for the client never to be refused while it is the only one spending the
+    /// budget, and the rate needs no margin; see [`SlackBudget::for_client_sharing`] for leaving
+    /// part of the table to other apps.
     pub fn for_client(scale: f64, now: Instant) -> Self {
-        let mut b = SlackBudget::new(scale, 0.98, now);
+        Self::for_client_sharing(scale, 1.0, now)
+    }
+
+    /// As [`SlackBudget::for_client`], using only `share` (0 < share <= 1) of every rate: the
+    /// rest is left to other apps of the organisation (Slack's table is org-wide: an IdP such as
+    /// Okta spends from the same buckets).
+    pub fn for_client_sharing(scale: f64, share: f64, now: Instant) -> Self {
+        let share = if share.is_finite() { share.clamp(MIN_SHARE, 1.0) } else { 1.0 };
+        let mut b = SlackBudget::new(scale, share, now);
+        for (e, bucket) in b.rows.iter_mut() {
+            bucket.probing = e.is_write();
+        }
         for bucket in b.rows.values_mut().chain([&mut b.org_reads, &mut b.org_writes]) {
-            let headroom = (bucket.rate * 0.1).ceil().max(1.0);
-            if bucket.capacity > headroom {
-                bucket.capacity -= headroom;
+            bucket.table_rate = bucket.rate;
+            if bucket.capacity > 1.0 {
+                bucket.capacity -= 1.0;
                 bucket.tokens = bucket.capacity;
             }
         }
@@ -200,10 +277,14 @@ impl SlackBudget {
         let (org, row) = self.buckets(e);
         let mut wait = org.wait(now);
         let row_wait = match row {
+            Some(r) if r.held(now) => PROBE_POLL,
             Some(r) => {
                 let w = r.wait(now);
                 if w.is_zero() && wait.is_zero() {
                     r.take(now);
+                    if r.probing {
+                        r.probe_out = Some(now);
+                    }
                 }
                 w
             }
@@ -218,13 +299,32 @@ impl SlackBudget {
         }
     }
 
-    /// After a 429: nothing of this endpoint's direction goes out before `until`.
+    /// After a 429: nothing of this endpoint's direction goes out before `until`, and the
+    /// bucket's rate backs off (the server spent tokens this client did not: another app is
+    /// spending the same org budget).
     pub fn penalise(&mut self, e: Endpoint, now: Instant, until: Instant) {
         let (org, row) = self.buckets(e);
-        match row {
-            Some(r) => r.drain_until(now, until),
-            None => org.drain_until(now, until),
+        let b = row.unwrap_or(org);
+        b.backoff(now, until);
+        b.drain_until(now, until);
+    }
+
+    /// A request of `e` was answered, other than with a 429 (`ok`), or not at all: a probe
+    /// that got through ends the probing; any answer lets the next probe go.
+    pub fn settle(&mut self, e: Endpoint, ok: bool) {
+        if let Some(r) = self.rows.get_mut(&e) {
+            r.probe_out = None;
+            if ok {
+                r.probing = false;
+            }
         }
+    }
+
+    /// The rate (per second) of `e`'s own bucket now, after any backoff, and its table rate.
+    pub fn current_rate(&self, e: Endpoint) -> (f64, f64) {
+        let org = if e.is_write() { &self.org_writes } else { &self.org_reads };
+        let b = self.rows.get(&e).unwrap_or(org);
+        (b.rate, b.table_rate)
     }
 
     /// The best sustained rate (requests/second) the table allows for one endpoint alone.
@@ -292,6 +392,32 @@ mod tests {
         let t1 = t0 + Duration::from_millis(340);
         b.try_acquire(Endpoint::DeleteUser, t1).unwrap();
         assert!(b.try_acquire(Endpoint::DeleteUser, t1).is_err(), "then one at a time");
+    }
+
+    #[test]
+    fn a_client_probes_then_bursts_and_backs_off_once_per_retry_after() {
+        let t0 = Instant::now();
+        let mut b = SlackBudget::for_client(1.0, t0);
+        b.try_acquire(Endpoint::DeleteUser, t0).unwrap();
+        assert!(b.try_acquire(Endpoint::DeleteUser, t0).is_err(), "one write until one is answered");
+        assert!(b.try_acquire(Endpoint::GetUser, t0).is_ok(), "reads are not held");
+        b.settle(Endpoint::DeleteUser, true);
+        for _ in 0..18 {
+            b.try_acquire(Endpoint::DeleteUser, t0).unwrap();
+        }
+        assert!(b.try_acquire(Endpoint::DeleteUser, t0).is_err(), "the burst is Slack's less one token of headroom");
+        assert!((b.sustained_rate(Endpoint::DeleteUser) - 3.0).abs() < 1e-9, "the full rate, no margin");
+        let until = t0 + Duration::from_secs(1);
+        b.penalise(Endpoint::DeleteUser, t0, until);
+        b.penalise(Endpoint::DeleteUser, t0, until);
+        let (rate, table) = b.current_rate(Endpoint::DeleteUser);
+        assert!((rate - table * BACKOFF_FACTOR).abs() < 1e-9, "halved once for one Retry-After: {rate}");
+        let later = t0 + Duration::from_secs(600);
+        assert!(b.try_acquire(Endpoint::DeleteUser, later).is_ok());
+        assert_eq!(b.current_rate(Endpoint::DeleteUser).0, table, "grown back");
+        assert!(b.try_acquire(Endpoint::DeleteUser, later).is_err(), "probing again after the 429");
+        let shared = SlackBudget::for_client_sharing(1.0, 0.5, t0);
+        assert!((shared.sustained_rate(Endpoint::DeleteUser) - 1.5).abs() < 1e-9);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `users export --output csv`: the live directory in the shape `config::EXPORT_POLICY` reads, so
 //! an export can be a source (exporting and planning against the export gives an empty plan).
 
-use std::collections::HashMap;
-use std::io::{self, Write};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Seek, Write};
 
 use super::config::Attr;
 use crate::scim::types::User;
@@ -32,6 +33,107 @@ pub const COLUMNS: [(&str, Option<Attr>); 22] = [
     ("groups", None),
     ("slack_id", None),
 ];
+
+/// Write users as a source CSV, streamed: users are pushed as their pages arrive and memory
+/// stays flat whatever the directory's size.
+///
+/// The `manager` column holds the manager's email, and a manager may be listed after the people
+/// who report to them, so rows cannot go out as they arrive. Each row is spooled to `rows` (with
+/// the manager's id), each user's (id, email) to `keys`, and the ids that are someone's manager
+/// are kept; [`SourceCsvExport::finish`] then reads `keys` once keeping only managers' emails,
+/// and copies the rows to the output with the emails in. Memory holds the managers only (a
+/// fraction of the directory); the spools are the caller's files, meant to be anonymous temporary
+/// files (unlinked, 0600: they hold employee data).
+pub struct SourceCsvExport {
+    rows: csv::Writer<BufWriter<File>>,
+    keys: csv::Writer<BufWriter<File>>,
+    managers: HashSet<String>,
+    count: u64,
+    rec: Vec<String>,
+}
+
+/// The position of the `manager` column.
+const MANAGER_COLUMN: usize = 18;
+
+impl SourceCsvExport {
+    pub fn new(rows: File, keys: File) -> io::Result<Self> {
+        // Each spool starts with a one-field header record, skipped when read back: the CSV
+        // reader drops a byte-order mark at the start of its input, which would otherwise eat
+        // one that starts the first user's first cell.
+        let mk = |f: File| -> io::Result<csv::Writer<BufWriter<File>>> {
+            let mut w = csv::WriterBuilder::new().has_headers(false).flexible(true).from_writer(BufWriter::with_capacity(256 * 1024, f));
+            w.write_record(["spool"])?;
+            Ok(w)
+        };
+        Ok(SourceCsvExport { rows: mk(rows)?, keys: mk(keys)?, managers: HashSet::new(), count: 0, rec: Vec::with_capacity(COLUMNS.len()) })
+    }
+
+    pub fn push(&mut self, u: &User) -> io::Result<()> {
+        self.rec.clear();
+        for (name, attr) in COLUMNS {
+            let v = match (name, attr) {
+                (_, Some(Attr::Manager)) => {
+                    let m = u.manager_id().unwrap_or("");
+                    if !m.is_empty() && !self.managers.contains(m) {
+                        self.managers.insert(m.to_string());
+                    }
+                    m.to_string()
+                }
+                (_, Some(a)) => a.get(u).unwrap_or("").to_string(),
+                ("active", _) => u.is_active().to_string(),
+                ("groups", _) => u.groups.iter().flatten().filter_map(|g| g.display.as_deref()).collect::<Vec<_>>().join(";"),
+                ("slack_id", _) => u.id().to_string(),
+                _ => String::new(),
+            };
+            self.rec.push(v);
+        }
+        self.rows.write_record(&self.rec)?;
+        if let Some(email) = u.primary_email() {
+            self.keys.write_record([u.id(), email])?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Rows pushed so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Write the header and every row, managers' emails in, to `out`; returns the row count.
+    pub fn finish(self, out: &mut dyn Write) -> io::Result<u64> {
+        let reopen = |w: csv::Writer<BufWriter<File>>| -> io::Result<BufReader<File>> {
+            let mut f = w.into_inner().map_err(|e| e.into_error())?.into_inner().map_err(|e| e.into_error())?;
+            f.rewind()?;
+            Ok(BufReader::with_capacity(256 * 1024, f))
+        };
+        let reader = |r: BufReader<File>| csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(r);
+        let SourceCsvExport { rows, keys, managers, count, .. } = self;
+        let mut email_of: HashMap<String, String> = HashMap::with_capacity(managers.len());
+        let mut rec = csv::StringRecord::new();
+        let mut keys = reader(reopen(keys)?);
+        while keys.read_record(&mut rec)? {
+            if managers.contains(&rec[0]) {
+                email_of.insert(rec[0].to_string(), rec[1].to_string());
+            }
+        }
+        drop(managers);
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record(COLUMNS.iter().map(|c| c.0))?;
+        let mut rows = reader(reopen(rows)?);
+        let mut line: Vec<String> = Vec::with_capacity(COLUMNS.len());
+        while rows.read_record(&mut rec)? {
+            line.clear();
+            line.extend(rec.iter().map(str::to_string));
+            if let Some(email) = email_of.get(&line[MANAGER_COLUMN]) {
+                line[MANAGER_COLUMN] = email.clone();
+            }
+            w.write_record(&line)?;
+        }
+        w.flush()?;
+        Ok(count)
+    }
+}
 
 /// Write users as a source CSV. `manager` holds the manager's email (the export's key column), so
 /// it resolves back to the same Slack id; `groups` joins group names with `;`.
@@ -85,6 +187,31 @@ mod props {
     }
 
     proptest! {
+        /// The streamed export writes the same bytes as the in-memory one, managers listed
+        /// before or after their reports alike (each user's manager is another of the batch).
+        #[test]
+        fn streamed_export_is_the_whole_export(
+            mut users in proptest::collection::vec(user(), 0..8),
+            links in proptest::collection::vec(any::<Option<usize>>(), 8),
+        ) {
+            let n = users.len();
+            for i in 0..n {
+                if let Some(k) = links[i] {
+                    let id = users[k % n].id().to_string();
+                    Attr::Manager.set(&mut users[i], Some(&id));
+                }
+            }
+            let mut whole = Vec::new();
+            users_to_source_csv(&users, &mut whole).unwrap();
+            let mut s = SourceCsvExport::new(tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap()).unwrap();
+            for u in &users {
+                s.push(u).unwrap();
+            }
+            let mut streamed = Vec::new();
+            prop_assert_eq!(s.finish(&mut streamed).unwrap(), n as u64);
+            prop_assert_eq!(String::from_utf8_lossy(&streamed), String::from_utf8_lossy(&whole));
+        }
+
         /// `users export --output csv` read back by the policy source reader (strict CSV): every
         /// cell comes back as the exporter wrote it, whatever it holds (quotes, commas, line
         /// breaks, a byte-order mark, leading spaces), one row per user.

@@ -289,13 +289,25 @@ impl ReportStore {
     /// tells how far back the newest `limit` matches go, and the scan starts there (or nothing is
     /// read when nothing matches): a rare profile need not walk the whole time index.
     pub fn query(&self, q: &ReportQuery) -> Result<Vec<StoredRecord>, ReportError> {
+        let mut out = Vec::new();
+        self.query_each(q, |r| {
+            out.push(r);
+            Ok::<(), ReportError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`ReportStore::query`] one record at a time, in the same order, without collecting them
+    /// (SQLite walks the time index; `f` sees each record as it is read): for output that
+    /// streams. Returns the number of records seen; stops at `f`'s first error.
+    pub fn query_each<E: From<ReportError>>(&self, q: &ReportQuery, mut f: impl FnMut(StoredRecord) -> Result<(), E>) -> Result<u64, E> {
         let mut since = q.since.map(to_ms);
         if let Some(limit) = q.limit
             && (q.profile.is_some() || q.action.is_some() || q.outcome.is_some())
             && Split::of(q).days.is_some()
         {
             match self.first_day_needed(q, limit as u64)? {
-                None => return Ok(Vec::new()),
+                None => return Ok(0),
                 Some(day) => since = since.max(Some(day * DAY_MS)),
             }
         }
@@ -304,13 +316,14 @@ impl ReportStore {
         if let Some(n) = q.limit {
             sql.push_str(&format!(" LIMIT {n}"));
         }
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map(params_from_iter(params), row_to_stored)?;
-        let mut out = Vec::new();
+        let mut st = self.conn.prepare_cached(&sql).map_err(ReportError::from)?;
+        let rows = st.query_map(params_from_iter(params), row_to_stored).map_err(ReportError::from)?;
+        let mut n = 0;
         for r in rows {
-            out.push(r??);
+            f(r.map_err(ReportError::from)??)?;
+            n += 1;
         }
-        Ok(out)
+        Ok(n)
     }
 
     /// Number of records matching `q` (its limit is ignored).
