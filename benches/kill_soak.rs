@@ -87,8 +87,6 @@ struct Round {
     seconds: f64,
 }
 
-// Every path reaps the child: `try_wait` when it ended by itself, `wait` after the kill.
-#[allow(clippy::zombie_processes)]
 async fn round(emu: &Emulator, dir: &Path, list: &Path, targets: &[User], scale: f64, rng: &mut impl Rng) -> Round {
     let n = targets.len();
     let t0 = Instant::now();
