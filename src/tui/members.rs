@@ -124,9 +124,9 @@ impl Component for Members {
         let end = (off + height).min(g.members.len());
         let rows = g.members[off..end].iter().map(|id| match v.dir.store.index_of(id) {
             Some(i) => {
-                let u = &v.dir.store.rows[i as usize];
-                let row = Row::new(vec![Cell::from(u.name.as_ref()), Cell::from(u.email.as_ref()), Cell::from(id.as_str())]);
-                if u.active { row } else { row.style(t.inactive) }
+                let u = v.dir.store.get(i);
+                let row = Row::new(vec![Cell::from(u.name()), Cell::from(u.email()), Cell::from(id.as_str())]);
+                if u.active() { row } else { row.style(t.inactive) }
             }
             None => Row::new(vec![Cell::from("(not loaded)"), Cell::from(""), Cell::from(id.as_str())]).style(t.muted),
         });

@@ -38,11 +38,11 @@ fn marked(app: &App) -> Vec<String> {
 
 fn deact(app: &App, i: usize) -> Action {
     let idx = app.dir.store.index_of(&id(i)).unwrap();
-    Action::Deactivate { target: Target::of_user(&app.dir.store.users[idx as usize]) }
+    Action::Deactivate { target: app.dir.store.get(idx).target() }
 }
 
 fn email(app: &App, i: usize) -> String {
-    app.dir.store.rows[app.dir.store.index_of(&id(i)).unwrap() as usize].email.to_string()
+    app.dir.store.get(app.dir.store.index_of(&id(i)).unwrap()).email().to_string()
 }
 
 /// The effect a confirmed dialog emits when the gate skips nothing.
@@ -83,7 +83,7 @@ fn space_v_star_u_and_esc_mark_and_clear() {
     ch(&mut app, '/');
     typ(&mut app, "hana.");
     key(&mut app, KeyCode::Enter);
-    let matching: Vec<String> = users(&app).view.filtered.iter().map(|&i| app.dir.store.rows[i as usize].id.to_string()).collect();
+    let matching: Vec<String> = users(&app).view.filtered.iter().map(|&i| app.dir.store.get(i).id().to_string()).collect();
     assert!(matching.len() > 3 && matching.len() < 200);
     ch(&mut app, '*');
     let mut want = matching.clone();
@@ -155,7 +155,7 @@ fn without_marks_the_selected_user_is_the_target_and_a_reactivates() {
     let fx = key(&mut app, KeyCode::Enter);
     assert_eq!(
         fx,
-        vec![batch(vec![Action::Reactivate { target: Target::of_user(&app.dir.store.users[idx as usize]) }], "reactivate 1 user")]
+        vec![batch(vec![Action::Reactivate { target: app.dir.store.get(idx).target() }], "reactivate 1 user")]
     );
 }
 
@@ -345,7 +345,7 @@ fn queue_view_shows_every_state_the_gauge_and_eta() {
 #[test]
 fn results_land_in_the_log_and_patch_the_rows() {
     let mut app = app_with(50);
-    assert!(app.dir.store.rows[0].active);
+    assert!(app.dir.store.get(0).active());
     loaded_batch(&mut app, 3, None);
     app.update(finished(1, OpState::Done, "ok", 1));
     app.update(finished(2, OpState::Failed, "HTTP 429 ratelimited", 3));
@@ -357,8 +357,8 @@ fn results_land_in_the_log_and_patch_the_rows() {
     assert!(texts.iter().any(|(l, t)| *l == Level::Error && t.contains("op 2: failed: HTTP 429 ratelimited (3 retries)")), "{texts:?}");
     assert!(texts.iter().any(|(l, t)| *l == Level::Warn && t.contains("!! op 3: SURPRISE")), "{texts:?}");
     assert!(texts.iter().any(|(l, t)| *l == Level::Error && t.contains("1 done, 2 failed") && t.contains("SURPRISE")), "{texts:?}");
-    assert!(!app.dir.store.rows[0].active, "the deactivated user shows as deactivated");
-    assert!(app.dir.store.rows[1].active && app.dir.store.rows[2].active, "failed ops leave rows alone");
+    assert!(!app.dir.store.get(0).active(), "the deactivated user shows as deactivated");
+    assert!(app.dir.store.get(1).active() && app.dir.store.get(2).active(), "failed ops leave rows alone");
     assert!(!app.busy());
     assert_eq!(app.queue.status, "done 3/3 · 2 failed · 1 SURPRISE");
     let s = screen(&mut app, 200, 50);
@@ -779,7 +779,7 @@ async fn runner_journals_runs_and_reports_through_messages() {
     for u in &users {
         assert_eq!(client.get_user(u.id()).await.unwrap().active, Some(false));
         let i = app.dir.store.index_of(u.id()).unwrap();
-        assert!(!app.dir.store.rows[i as usize].active);
+        assert!(!app.dir.store.get(i).active());
     }
     assert_eq!(app.log.iter().filter(|e| e.text.ends_with(": done")).count(), 3);
     emu.shutdown().await;

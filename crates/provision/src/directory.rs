@@ -494,6 +494,17 @@ impl UserTable {
         added
     }
 
+    /// Insert or replace SCIM users by id. Returns the new indices.
+    pub fn extend_users(&mut self, users: impl IntoIterator<Item = User>) -> Vec<u32> {
+        let mut added = Vec::new();
+        for u in users {
+            if let (i, true) = self.upsert(&u) {
+                added.push(i);
+            }
+        }
+        added
+    }
+
     /// Set a row's `active` (a finished (de)activation). Returns false when it was already so.
     pub fn set_active(&mut self, i: u32, active: bool) -> bool {
         let Some(r) = self.rows.get_mut(i as usize) else { return false };
@@ -687,6 +698,20 @@ impl UserTable {
         [r.id, r.name, r.user_name, r.email, r.manager].into_iter().all(ok)
             && key_ok
             && [r.title, r.department, r.roles, r.domain].into_iter().all(sym_ok)
+    }
+}
+
+impl FromIterator<User> for UserTable {
+    fn from_iter<I: IntoIterator<Item = User>>(iter: I) -> Self {
+        let mut t = UserTable::new();
+        t.extend_users(iter);
+        t
+    }
+}
+
+impl<'a> FromIterator<&'a User> for UserTable {
+    fn from_iter<I: IntoIterator<Item = &'a User>>(iter: I) -> Self {
+        UserTable::from_users(iter)
     }
 }
 
