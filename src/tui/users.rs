@@ -85,7 +85,8 @@ impl UsersView {
             self.undo.push((prev, self.filtered.clone()));
             self.query = q;
             let query = self.query.as_str();
-            self.filtered.retain(|&i| store.get(i).matches(query));
+            let m = UserStore::matcher(query);
+            self.filtered.retain(|&i| m.matches(store.get(i)));
         } else {
             self.query = q;
             let mut restored = false;
@@ -99,7 +100,8 @@ impl UsersView {
                     self.filtered = cf.clone();
                     self.undo.push((cq, cf));
                     let query = self.query.as_str();
-                    self.filtered.retain(|&i| store.get(i).matches(query));
+                    let m = UserStore::matcher(query);
+                    self.filtered.retain(|&i| m.matches(store.get(i)));
                     restored = true;
                     break;
                 }
@@ -136,11 +138,11 @@ impl UsersView {
     }
 
     fn rescan(&mut self, store: &UserStore) {
-        let (show, query) = (self.show, self.query.as_str());
+        let (show, m) = (self.show, UserStore::matcher(&self.query));
         self.filtered.clear();
         self.filtered.extend(self.order.iter().copied().filter(|&i| {
             let r = store.get(i);
-            show.admits(r) && r.matches(query)
+            show.admits(r) && m.matches(r)
         }));
     }
 

@@ -487,11 +487,60 @@ impl UserTable {
         self.text.reserve(other.text.len());
         let mut added = Vec::with_capacity(other.len());
         for r in other.iter() {
-            if let Some((i, true)) = self.upsert_fields(&r.fields()) {
-                added.push(i);
+            let run = |sp: &Span| sp.off >= r.r.id.off;
+            let spans = [r.r.id, r.r.name, r.r.user_name, r.r.email, r.r.manager, r.r.key];
+            let contiguous = spans.iter().all(run) && Self::row_end(r.r) - r.r.id.off <= Self::row_bytes(r.r) as u32 + 2;
+            if !contiguous || self.index_of(r.id()).is_some() || self.full(other.text.len()) {
+                if let Some((i, true)) = self.upsert_fields(&r.fields()) {
+                    added.push(i);
+                }
+                continue;
             }
+            // A new id: copy the row's strings as they are (the key is lowercased already).
+            let base = self.text.len() as u32;
+            let (start, end) = (r.r.id.off, Self::row_end(r.r));
+            // Rows of a page are written contiguously (`row_of`): copy the run and shift spans.
+            self.text.push_str(&other.text[start as usize..end as usize]);
+            let shift = |sp: Span| Span { off: sp.off - start + base, len: sp.len };
+            let row = Row {
+                id: shift(r.r.id),
+                name: shift(r.r.name),
+                user_name: shift(r.r.user_name),
+                email: shift(r.r.email),
+                manager: shift(r.r.manager),
+                key: shift(r.r.key),
+                cut: r.r.cut,
+                title: self.syms.intern(r.title()),
+                department: self.syms.intern(r.department()),
+                roles: self.syms.intern(r.roles()),
+                domain: self.syms.intern(r.domain()),
+                flags: r.r.flags,
+            };
+            let i = self.rows.len() as u32;
+            self.rows.push(row);
+            self.index_new(i);
+            added.push(i);
         }
         added
+    }
+
+    /// The end of the arena run a row written by `row_of` occupies.
+    fn row_end(r: &Row) -> u32 {
+        [r.id, r.name, r.user_name, r.email, r.manager, r.key].iter().map(|s| s.off + s.len).max().unwrap_or(0)
+    }
+
+    fn index_new(&mut self, i: u32) {
+        let h = self.hasher.hash_one(self.id_of(i));
+        let (text, rows, hasher) = (&self.text, &self.rows, &self.hasher);
+        self.by_id.insert_unique(h, i, |&j| {
+            let sp = rows[j as usize].id;
+            hasher.hash_one(&text[sp.off as usize..(sp.off + sp.len) as usize])
+        });
+    }
+
+    /// A matcher for a lowercased query: build it once per keystroke, test each row with it.
+    pub fn matcher(query_lower: &str) -> Matcher {
+        Matcher { finder: (!query_lower.is_empty()).then(|| memchr::memmem::Finder::new(query_lower.as_bytes()).into_owned()) }
     }
 
     /// Insert or replace SCIM users by id. Returns the new indices.
@@ -715,6 +764,18 @@ impl<'a> FromIterator<&'a User> for UserTable {
     }
 }
 
+/// A substring search over the rows' keys (SIMD `memmem`, its tables built once per query).
+pub struct Matcher {
+    finder: Option<memchr::memmem::Finder<'static>>,
+}
+
+impl Matcher {
+    #[inline]
+    pub fn matches(&self, r: UserRef<'_>) -> bool {
+        self.finder.as_ref().is_none_or(|f| f.find(r.key().as_bytes()).is_some())
+    }
+}
+
 const MAGIC: &[u8; 8] = b"SCIMDIR1";
 const ROW_BYTES: usize = 6 * 8 + 6 * 4 + 1;
 
@@ -831,6 +892,10 @@ mod tests {
         assert_eq!(t.len(), 3);
         let page = UserTable::from_users(&[user(4, "Dee Dee", true), user(1, "Ann Lee", true)]);
         assert_eq!(t.extend_from(&page), vec![3]);
+        let d = t.get(3);
+        assert_eq!((d.id(), d.name(), d.user_name(), d.email_lower(), d.title()), ("W000004", "Dee Dee", "dee.dee", "dee.dee@example.com", "Engineer"));
+        assert_eq!(t.index_of("W000004"), Some(3));
+        assert!(d.matches("dee.dee@ex"));
         let c = t.diff(&old);
         assert_eq!(c.added, vec![3]);
         assert_eq!(c.changed, vec![1]);
