@@ -30,9 +30,9 @@ use ratatui::backend::TestBackend;
 use scimitar::scim::types::{EnterpriseUser, Manager, Meta, ProfileExt};
 use scimitar::scim::{MultiValue, Name, User};
 use scimitar::tui::app::{App, Msg};
+use scimitar::tui::directory::UserTable;
 use scimitar::tui::render::render;
 use scimitar::tui::theme::{Theme, ThemeSet};
-use scimitar::tui::directory::UserTable;
 use std::time::{Duration, Instant};
 
 const USERS: usize = 100_000;
@@ -156,7 +156,6 @@ fn process_first_frame() -> Result<f64, String> {
         }
         let first = seen.lock().unwrap().ok_or("no first frame within 10 s")?;
         times.push(first - t0);
-        let last = screen.lock().unwrap().clone();
         let _ = writer.write_all(b"q");
         let _ = writer.flush();
         std::thread::sleep(Duration::from_millis(50));
@@ -274,7 +273,7 @@ fn latency_run() -> Result<Vec<(&'static str, f64)>, String> {
     let (url, token) = (emu.base_url(ApiVersion::V2), emu.token().to_string());
     let all = |s: &str| s.contains("Users 100,000 ") && !s.contains("loading");
     let shown = |s: &str| s.contains("Users 100,000 ");
-    let fresh = |s: &str| s.contains("Users 100,000 ") && !s.contains("cached ") && !s.contains("loading");
+    let fresh = |s: &str| s.contains("refreshed 100,000 users from Slack");
     let cache = scimitar::directory::cache_path(dir.path(), "default");
     let d = dir.path().to_string_lossy().to_string();
     let envs = [("SCIMITAR_URL", url.as_str()), ("SLACK_SCIM_TOKEN", token.as_str()), ("SCIMITAR_DATA_DIR", d.as_str())];
@@ -442,7 +441,15 @@ fn main() {
     println!("peak_rss_mb: {}", lines.iter().find(|(k, _)| k == "peak_rss_mb").map_or("?", |(_, v)| v.as_str()));
     // A million users.
     for (k, v) in in_child(MILLION) {
-        if matches!(k.as_str(), "load_users_ms" | "filter_keystroke_median_ms" | "filter_keystroke_p99_ms" | "peak_rss_mb" | "sort_by_name_ms" | "directory_heap_mb") {
+        if matches!(
+            k.as_str(),
+            "load_users_ms"
+                | "filter_keystroke_median_ms"
+                | "filter_keystroke_p99_ms"
+                | "peak_rss_mb"
+                | "sort_by_name_ms"
+                | "directory_heap_mb"
+        ) {
             println!("console_1m_{k}: {v}");
         }
     }
@@ -450,7 +457,8 @@ fn main() {
 
 /// `in_process(n)` in a child process of its own; its `name: value` lines.
 fn in_child(n: usize) -> Vec<(String, String)> {
-    let child = std::process::Command::new(std::env::current_exe().expect("the bench binary")).env("CONSOLE_BENCH_USERS", n.to_string()).output();
+    let child =
+        std::process::Command::new(std::env::current_exe().expect("the bench binary")).env("CONSOLE_BENCH_USERS", n.to_string()).output();
     match child {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
             .lines()

@@ -171,7 +171,10 @@ async fn round(emu: &Emulator, dir: &Path, list: &Path, targets: &[User], scale:
     }
     let (w, refused) = writes(emu);
     if w > n as u64 + u64::from(killed) {
-        problems.push(format!("{w} writes reached the emulator for {n} targets and {} kill ({refused} of them answered 429)", u64::from(killed)));
+        problems.push(format!(
+            "{w} writes reached the emulator for {n} targets and {} kill ({refused} of them answered 429)",
+            u64::from(killed)
+        ));
     }
     Round { killed, at_kill, writes: w, refused, problems, seconds: t0.elapsed().as_secs_f64() }
 }

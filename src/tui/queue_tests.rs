@@ -153,10 +153,7 @@ fn without_marks_the_selected_user_is_the_target_and_a_reactivates() {
     assert_eq!(c.what, "reactivate 1 user");
     let idx = app.dir.store.index_of(&id(3)).unwrap();
     let fx = key(&mut app, KeyCode::Enter);
-    assert_eq!(
-        fx,
-        vec![batch(vec![Action::Reactivate { target: app.dir.store.get(idx).target() }], "reactivate 1 user")]
-    );
+    assert_eq!(fx, vec![batch(vec![Action::Reactivate { target: app.dir.store.get(idx).target() }], "reactivate 1 user")]);
 }
 
 #[test]

@@ -411,10 +411,16 @@ impl UserTable {
         let el = self.push_lower(&f.email);
         let key = Span { off: kstart, len: self.text.len() as u32 - kstart };
         let cut = (nl, nl + 1 + ul);
-        let user_name =
-            if self.text[ustart as usize..(ustart + ul) as usize] == f.user_name { Span { off: ustart, len: ul } } else { self.push_str(&f.user_name) };
-        let email =
-            if self.text[estart as usize..(estart + el) as usize] == f.email { Span { off: estart, len: el } } else { self.push_str(&f.email) };
+        let user_name = if self.text[ustart as usize..(ustart + ul) as usize] == f.user_name {
+            Span { off: ustart, len: ul }
+        } else {
+            self.push_str(&f.user_name)
+        };
+        let email = if self.text[estart as usize..(estart + el) as usize] == f.email {
+            Span { off: estart, len: el }
+        } else {
+            self.push_str(&f.email)
+        };
         let manager = self.push_str(&f.manager_id);
         let domain = f.email.rsplit_once('@').map(|(_, d)| d.to_lowercase()).unwrap_or_default();
         let mut flags = 0;
@@ -818,8 +824,7 @@ pub fn cache_dir(data_dir: &Path) -> PathBuf {
 /// A profile's directory cache: `cache/<profile>.users` in the data dir (the profile name made
 /// safe for a file name).
 pub fn cache_path(data_dir: &Path, profile: &str) -> PathBuf {
-    let safe: String =
-        profile.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).take(64).collect();
+    let safe: String = profile.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).take(64).collect();
     let safe = if safe.is_empty() { "default".to_string() } else { safe };
     cache_dir(data_dir).join(format!("{safe}.users"))
 }
@@ -893,7 +898,10 @@ mod tests {
         let page = UserTable::from_users(&[user(4, "Dee Dee", true), user(1, "Ann Lee", true)]);
         assert_eq!(t.extend_from(&page), vec![3]);
         let d = t.get(3);
-        assert_eq!((d.id(), d.name(), d.user_name(), d.email_lower(), d.title()), ("W000004", "Dee Dee", "dee.dee", "dee.dee@example.com", "Engineer"));
+        assert_eq!(
+            (d.id(), d.name(), d.user_name(), d.email_lower(), d.title()),
+            ("W000004", "Dee Dee", "dee.dee", "dee.dee@example.com", "Engineer")
+        );
         assert_eq!(t.index_of("W000004"), Some(3));
         assert!(d.matches("dee.dee@ex"));
         let c = t.diff(&old);

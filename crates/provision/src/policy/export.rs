@@ -73,12 +73,7 @@ mod props {
     }
 
     fn user() -> impl Strategy<Value = User> {
-        (
-            proptest::collection::vec(text(), Attr::ALL.len()),
-            any::<bool>(),
-            "[A-Z0-9]{2,8}",
-            proptest::collection::vec(text(), 0..3),
-        )
+        (proptest::collection::vec(text(), Attr::ALL.len()), any::<bool>(), "[A-Z0-9]{2,8}", proptest::collection::vec(text(), 0..3))
             .prop_map(|(values, active, id, groups)| {
                 let mut u = User { id: Some(id), active: Some(active), ..Default::default() };
                 for (a, v) in Attr::ALL.into_iter().zip(&values) {

@@ -192,7 +192,12 @@ mod props {
         let nums = (any::<i64>(), proptest::option::of(any::<u16>()), any::<u32>(), any::<u64>(), 0..4usize, time(), time());
         let detail = proptest::option::of(proptest::collection::btree_map(text.clone(), text.clone(), 0..3));
         (ids, names, nums, (opt(text.clone()), opt(text), detail)).prop_map(
-            |((tid, temail, tname, tdisp, code, msg), (profile, host, action, op_id, os_user, os_host, hash), nums, (batch, run, detail))| {
+            |(
+                (tid, temail, tname, tdisp, code, msg),
+                (profile, host, action, op_id, os_user, os_host, hash),
+                nums,
+                (batch, run, detail),
+            )| {
                 let (seq, http_status, retries, duration_ms, outcome, started_at, finished_at) = nums;
                 StoredRecord {
                     seq,
