@@ -201,7 +201,7 @@ fn pty_times(
     let seen: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; marks.len()]));
     let (seen2, screen2) = (seen.clone(), screen.clone());
     let marks: Vec<&(dyn Fn(&str) -> bool + Sync)> = marks.to_vec();
-    let result = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let th = scope.spawn(move || {
             let mut p = vt100::Parser::new(50, 200, 0);
             let mut buf = [0u8; 65536];
@@ -246,8 +246,7 @@ fn pty_times(
             .map(|t| t.map(|t| ms(t - t0)))
             .collect::<Option<Vec<f64>>>()
             .ok_or_else(|| format!("not every mark was seen within 60 s; the screen:\n{last}"))
-    });
-    result
+    })
 }
 
 /// `scimitar demo --users 100000`: time until the first frame (the pane bar) is on screen.

@@ -241,7 +241,7 @@ fn detail_copy_and_members_jump() {
     key(&mut app, KeyCode::Enter); // second member of "everyone": W00000005
     assert_eq!(app.pane_title(), "Users");
     assert!(app.overlays.is_empty());
-    assert_eq!(&*app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000005");
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000005");
 
     // A member that is not loaded is fetched, then selected.
     key(&mut app, KeyCode::Char('2'));
@@ -254,7 +254,7 @@ fn detail_copy_and_members_jump() {
     u.id = Some("W99999999".into());
     app.update(Msg::UserFetched { id: "W99999999".into(), result: Ok(u) });
     assert_eq!(app.pane_title(), "Users");
-    assert_eq!(&*app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W99999999");
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W99999999");
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn email_not_loaded_is_looked_up_with_debounce_and_stale_results_dropped() {
     assert!(app.dir.store.index_of("W77777777").is_none());
     app.update(Msg::EmailLookup { generation, email: email.clone(), result: Ok(Some(u)) });
     assert!(users(&app).lookup_in_flight.is_none());
-    assert_eq!(&*app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W77777777");
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W77777777");
     assert_eq!(app.dir.total, Some(21));
 }
 
@@ -290,7 +290,7 @@ fn find_command_local_remote_and_not_found() {
     key(&mut app, KeyCode::Char(':'));
     typ(&mut app, "find EVE.LEE4@example.com");
     assert!(key(&mut app, KeyCode::Enter).is_empty());
-    assert_eq!(&*app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000004");
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000004");
     let fx = app.run_command_line("find ghost@example.com");
     let Some(Effect::LookupEmail { generation, email }) = fx.last().cloned() else { panic!("{fx:?}") };
     app.update(Msg::EmailLookup { generation, email, result: Ok(None) });
@@ -331,7 +331,7 @@ fn refresh_stages_and_keeps_selection() {
     assert_eq!(app.dir.store.len(), 100);
     app.update(Msg::UsersDone { generation: 2, error: None });
     assert_eq!(app.dir.store.len(), 101);
-    assert_eq!(&*app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000099");
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000099");
     // The open detail view still shows the same user.
     assert_eq!(app.top::<UserDetail>().map(|d| &*d.id), Some("W00000099"));
     let s = screen(&mut app, 200, 50);

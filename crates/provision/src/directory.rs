@@ -156,8 +156,7 @@ pub struct UserTable {
     syms: Interner,
     by_id: hashbrown::HashTable<u32>,
     hasher: RandomState,
-    /// Arena bytes no row refers to any more (replaced rows); a table with much waste is
-    /// compacted by `compact`.
+    /// Arena bytes no row refers to any more (replaced rows; a reload builds a fresh table).
     waste: usize,
 }
 
@@ -334,6 +333,11 @@ impl UserTable {
     /// Heap bytes held (arena, rows, id index), for status lines and benches.
     pub fn heap_bytes(&self) -> usize {
         self.text.capacity() + self.rows.capacity() * std::mem::size_of::<Row>() + self.by_id.capacity() * 5
+    }
+
+    /// Arena bytes left behind by replaced rows.
+    pub fn waste_bytes(&self) -> usize {
+        self.waste
     }
 
     pub fn clear(&mut self) {
