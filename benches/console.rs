@@ -8,6 +8,8 @@
 //! - load_100k_users_ms: ingesting 100 pages of 1,000 users (row cache + search keys).
 //! - filter_keystroke_{median,p99,max}_ms: a key event through `App::update` (filter + lookup
 //!   decision) plus the finished 200x50 frame, over typed queries and backspaces.
+//! - field_filter_keystroke_{median,p99}_ms: the same with `field:value` terms
+//!   (`dept:eng title:engineer active:true`, `manager:maria`, ...), typed and taken back.
 //! - frame_render_200x50_{median,p99}_ms: drawing one frame with nothing changed in between.
 //! - process_start_to_first_frame_ms: the release binary spawned in a 200x50 pseudo-terminal
 //!   against the emulator on loopback, until the pane bar is on the screen (median of 5).
@@ -363,6 +365,35 @@ fn in_process(n: usize) -> Vec<(String, String)> {
         lat.push(t.elapsed());
     }
 
+    // The same with `field:value` terms (issue 12): typed, then taken back, key by key.
+    for _ in 0..200 {
+        app.update(key(KeyCode::Backspace));
+    }
+    let field_queries =
+        ["dept:eng title:engineer active:true", "title:staff dept:sec", "manager:maria active:false", "guest:false id:w00000"];
+    let mut keys = Vec::new();
+    for q in field_queries {
+        for c in q.chars() {
+            keys.push(KeyCode::Char(c));
+        }
+        for _ in 0..q.chars().count() {
+            keys.push(KeyCode::Backspace);
+        }
+    }
+    let mut field_lat = Vec::with_capacity(keys.len());
+    let mut matched = 0;
+    for k in keys {
+        let t = Instant::now();
+        let fx = app.update(key(k));
+        std::hint::black_box(fx);
+        term.draw(|f| render(&app, f)).unwrap();
+        field_lat.push(t.elapsed());
+        if k == KeyCode::Char('e') {
+            matched = matched.max(app.pane::<scimitar::tui::users::UsersPane>().view.filtered.len());
+        }
+    }
+    assert!(matched > 0, "the field queries match someone");
+
     // Sorting by a column once everything is loaded.
     app.update(key(KeyCode::Esc));
     let t = Instant::now();
@@ -377,6 +408,9 @@ fn in_process(n: usize) -> Vec<(String, String)> {
     out.push(("filter_keystroke_median_ms".into(), format!("{:.3}", pct(&mut lat, 0.5))));
     out.push(("filter_keystroke_p99_ms".into(), format!("{:.3}", pct(&mut lat, 0.99))));
     out.push(("filter_keystroke_max_ms".into(), format!("{:.3}", pct(&mut lat, 1.0))));
+    out.push(("field_filter_keystrokes".into(), field_lat.len().to_string()));
+    out.push(("field_filter_keystroke_median_ms".into(), format!("{:.3}", pct(&mut field_lat, 0.5))));
+    out.push(("field_filter_keystroke_p99_ms".into(), format!("{:.3}", pct(&mut field_lat, 0.99))));
     out.push(("frame_render_200x50_median_ms".into(), format!("{:.3}", pct(&mut frames, 0.5))));
     out.push(("frame_render_200x50_p99_ms".into(), format!("{:.3}", pct(&mut frames, 0.99))));
     out.push(("sort_by_name_ms".into(), format!("{:.1}", ms(sort))));

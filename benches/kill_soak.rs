@@ -94,7 +94,7 @@ async fn round(emu: &Emulator, dir: &Path, list: &Path, targets: &[User], scale:
     let kill_at = rng.random_range(1..n as u64);
     let jitter = Duration::from_millis(rng.random_range(0..=40));
     let err_path = dir.join("deactivate.stderr");
-    // Reaped below: `try_wait` until it ends, else `kill` then `wait` (clippy cannot follow it).
+    // Reaped in every path: `try_wait` returned its status, or it is killed and waited for.
     #[allow(clippy::zombie_processes)]
     let mut child = bin(emu, dir)
         .args(["users", "deactivate", "--from", list.to_str().unwrap(), "--yes", "--force", "-o", "json"])

@@ -219,10 +219,20 @@ fn main() -> anyhow::Result<()> {
     println!("after_prune_count_matching_equals_count: {}", kept == counted);
     anyhow::ensure!(kept == counted, "after the prune: {kept} records but count_matching says {counted}");
     // opening a database written before the per-day counts: migration 3 backfills them
-    store.connection().execute_batch(
-        "DROP TRIGGER report_counts_insert; DROP TRIGGER report_counts_delete; DROP TRIGGER report_counts_update;
-         DROP TABLE report_counts; PRAGMA user_version = 2;",
-    )?;
+    // (a version-2 database: only migrations 1 and 2's tables; whatever later migrations made,
+    // the per-day counts and their triggers included, is dropped, so every later one runs again)
+    {
+        let conn = store.connection();
+        let v2 = ["report", "report_chain", "batch", "op"];
+        let later: Vec<(String, String)> = conn
+            .prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name NOT LIKE 'sqlite_%'")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (kind, name) in later.iter().filter(|(k, n)| k == "trigger" || !v2.contains(&n.as_str())) {
+            conn.execute_batch(&format!("DROP {} \"{}\";", kind.to_uppercase(), name.replace('"', "\"\"")))?;
+        }
+        conn.execute_batch("PRAGMA user_version = 2;")?;
+    }
     drop(store);
     let t = Instant::now();
     let store = ReportStore::open(&path)?;

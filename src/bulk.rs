@@ -247,7 +247,7 @@ pub async fn group_members(env: &Environment, group: &str, t: &Targets, add: boo
 }
 
 /// Ask once on the terminal. Above the threshold the count must be typed.
-fn confirm(decision: &Decision, what: &str, force_prompt: Option<&str>) -> Result<bool, Fail> {
+pub fn confirm(decision: &Decision, what: &str, force_prompt: Option<&str>) -> Result<bool, Fail> {
     let run = decision.runnable();
     let n = run.len();
     let destructive = decision.destructive();

@@ -106,12 +106,24 @@ fn parse_version(s: &str) -> Result<ApiVersion, crate::scim::types::UnknownVersi
 pub enum Command {
     /// Check that the URL answers as SCIM, that the token is accepted, and which version it speaks
     Check(CheckArgs),
-    /// Look up users
+    /// Look up, create, update, deactivate and reactivate users
     #[command(subcommand)]
     Users(UsersCmd),
     /// Look up and change groups
     #[command(subcommand)]
     Groups(GroupsCmd),
+    /// Undo deactivations: reactivate the users and put back the group memberships and roles the
+    /// journal kept before each deactivation was sent
+    Restore {
+        /// Every deactivation of this batch (ids: `scimitar report`, or the console's `Q`)
+        #[arg(long, required_unless_present = "user", conflicts_with = "user")]
+        batch: Option<String>,
+        /// The latest deactivation of this user (id or email)
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Finish batches that a crash or kill left unfinished (each op runs at most once more, safely)
     Resume {
         /// Only this batch
@@ -226,6 +238,25 @@ pub enum UsersCmd {
         /// The CSV file
         #[arg(long)]
         from: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Change attributes of a user (--set FIELD=VALUE, repeatable; an empty value clears) or of the
+    /// users of a CSV (--from: an id or email column, then one column per field); only changed
+    /// attributes are sent; --dry-run shows the field-level diff (old -> new)
+    Update {
+        /// Slack user id, email or userName (not with --from)
+        #[arg(required_unless_present = "from", conflicts_with = "from")]
+        user: Option<String>,
+        /// FIELD=VALUE: title, department, givenName, familyName, displayName, userName, email,
+        /// timezone, userType, employeeNumber, costCenter, organization, division, manager, phone,
+        /// mobile, locale, preferredLanguage, honorificPrefix
+        #[arg(long = "set", value_name = "FIELD=VALUE", conflicts_with = "from")]
+        set: Vec<String>,
+        /// A CSV: header `id` or `email` (or `userName`), then the fields; an empty cell leaves
+        /// that field as it is
+        #[arg(long)]
+        from: Option<PathBuf>,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -472,6 +503,7 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         Command::Check(a) => cmd_check(env, a, out).await,
         Command::Users(c) => cmd_users(env, c, out).await,
         Command::Groups(c) => cmd_groups(env, c, out).await,
+        Command::Restore { batch, user, run } => crate::edit_cmd::restore(env, batch.as_deref(), user.as_deref(), &run).await,
         Command::Resume { batch, retry_failed, run } => bulk::resume(env, batch.as_deref(), retry_failed, &run).await,
         Command::Plan { policy, output } => crate::policy_cmd::plan(env, &policy, output, out).await,
         Command::Apply { policy, run } => crate::policy_cmd::apply(env, &policy, &run).await,
@@ -708,6 +740,7 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
         UsersCmd::Deactivate { targets, run } => bulk::deactivate(env, &targets, &run, false).await,
         UsersCmd::Reactivate { targets, run } => bulk::deactivate(env, &targets, &run, true).await,
         UsersCmd::Create { from, run } => bulk::create_users(env, &from, &run).await,
+        UsersCmd::Update { user, set, from, run } => crate::edit_cmd::update(env, user.as_deref(), &set, from.as_deref(), &run).await,
         UsersCmd::Export { output } => crate::policy_cmd::export_users(Connection::of(env)?, output, out).await,
         UsersCmd::Show { id, output, cached: true } => {
             let t = read_cached(env)?;

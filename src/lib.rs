@@ -7,12 +7,13 @@
 //! Data flows one way: input -> action -> queue -> SCIM client -> result -> state -> render.
 
 pub use emulator;
-pub use provision::{config, db, directory, env, files, policy, queue, report, strict_csv, sync};
+pub use provision::{config, db, directory, edit, env, files, policy, queue, report, strict_csv, sync};
 pub use scim;
 pub use scim::sanitize;
 
 pub mod bulk;
 pub mod cli;
+pub mod edit_cmd;
 pub mod emulator_cmd;
 pub mod exit;
 pub mod output;

@@ -11,6 +11,8 @@ fn main() {
     // The demo's journal and reports go to a private folder of its own (0700, a fresh name, gone
     // with the demo, as the emulator's data is), so the Reports pane shows the demo's operations
     // and the real audit trail never sees the emulator. SCIMITAR_DATA_DIR still wins.
+    // The demo's exports (report CSVs) must outlive it: they go to the real data dir's `exports/`.
+    let demo_exports = scimitar::env::Paths::resolve(&inputs).data_dir.join("exports");
     let demo_dir = if matches!(cli.command, Some(Command::Demo(_))) && inputs.data_dir.is_none() {
         use std::os::unix::fs::PermissionsExt;
         match tempfile::Builder::new().prefix("scimitar-demo-").permissions(std::fs::Permissions::from_mode(0o700)).tempdir() {
@@ -38,8 +40,13 @@ fn main() {
         Some(Command::Emulator(args)) => runtime.block_on(run_emulator(args)),
         command => match Environment::load(inputs) {
             Err(e) => fail(Fail::from(e)),
-            Ok(env) => match command {
-                Some(Command::Demo(args)) => runtime.block_on(scimitar::tui::run_demo(args, env, ui, demo_dir.is_some())),
+            Ok(mut env) => match command {
+                Some(Command::Demo(args)) => {
+                    if demo_dir.is_some() {
+                        env.paths.exports = Some(demo_exports);
+                    }
+                    runtime.block_on(scimitar::tui::run_demo(args, env, ui, demo_dir.is_some()))
+                }
                 Some(cmd) => runtime.block_on(run(&env, cmd)),
                 None => runtime.block_on(scimitar::tui::run_console(env, ui)),
             },

@@ -186,6 +186,7 @@ fn build_query(args: &ReportArgs, now: OffsetDateTime) -> Result<ReportQuery, St
     let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     Ok(ReportQuery {
         user: nonempty(&args.user),
+        user_contains: false,
         action: nonempty(&args.action),
         outcome: args.outcome,
         profile: nonempty(&args.profile),

@@ -113,7 +113,7 @@ fn mark_three_deactivate_confirm_and_watch_the_queue() {
     s.send("\x1b");
     s.wait_for("the queue view to close", |sc| !sc.contains("Queue: deactivate"));
     // A taller Log pane, so the three results are in it whatever else was logged meanwhile.
-    s.type_keys("++");
+    s.type_keys("}}");
     let locals: Vec<String> = marked.iter().map(|e| format!("deactivate {}@", e.split('@').next().unwrap())).collect();
     let screen = s.wait_for("the three results in the Log pane", |sc| locals.iter().all(|l| sc.contains(l.as_str())));
     assert!(screen.contains("finished in") || screen.contains(": done"), "{screen}");

@@ -83,3 +83,36 @@ fn demo_writes_its_hr_policy_and_the_pane_shows_its_plan_first() {
     s.type_keys("q");
     assert!(s.wait_exit().success());
 }
+
+/// Issue 12: a CSV exported from the Reports pane in `demo` outlives the demo (it went into the
+/// demo's throwaway data dir): it goes to the real data dir's `exports/`, owner-only, and its
+/// path is on screen whole.
+#[test]
+fn a_demo_export_survives_the_demo() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+    std::fs::write(dir.path().join("policies/hr.toml"), POLICY).unwrap();
+    std::fs::write(dir.path().join("policies/hr.csv"), "email,user_name,title\nnew.one@export-e2e.example,new.one,Engineer\n").unwrap();
+    let exports = dir.path().join("data/exports");
+    let mut s = Session::start_with(&["demo", "--users", "200", "--groups", "5", "--no-policy"], dir, false);
+    s.wait_for("200 users loaded", |sc| sc.contains("users 200/200"));
+    s.type_keys("3");
+    s.wait_for("the plan", |sc| sc.contains("Create users (1)"));
+    s.type_keys("A");
+    s.wait_for("the confirmation", |sc| sc.contains("Apply policy hr?"));
+    s.type_keys("y");
+    s.wait_for("the apply to end", |sc| sc.contains("no changes"));
+    s.type_keys("4");
+    s.wait_for("the report", |sc| sc.contains("create_user"));
+    s.type_keys("e");
+    let screen = s.wait_for("the export", |sc| sc.contains("exported 1 records to"));
+    assert!(screen.contains("scimitar-report-"), "the file's name is on screen: {screen}");
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+    let csv: Vec<_> = std::fs::read_dir(&exports).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(csv.len(), 1, "{csv:?}");
+    let mode = std::fs::metadata(&csv[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "owner-only");
+    assert!(std::fs::read_to_string(&csv[0]).unwrap().contains("new.one@export-e2e.example"));
+}

@@ -264,6 +264,23 @@ fn merge_never_removes_overwrite_does() {
     assert_eq!(groups[0].member_ids().collect::<Vec<_>>(), ["UA"]);
 }
 
+/// A group renamed in the directory (no row names the old one any more) does not empty the
+/// Slack group an `overwrite` rule manages: the plan leaves its members and says why.
+#[test]
+fn overwrite_leaves_a_vanished_source_group_alone_and_says_so() {
+    let (p, _, users, mut groups) = tiny("overwrite");
+    groups[0].members = Some(vec![Member::id("UA"), Member::id("UB")]);
+    let renamed = Source::from_reader("email,groups\na@x.com,engineering\nb@x.com,\n".as_bytes(), SourceFormat::Csv, "s.csv", ";").unwrap();
+    let plan = compute(&p, &renamed, &users, &groups, None).unwrap();
+    assert!(plan.member_removes.is_empty(), "{plan:?}");
+    let w = plan.warnings.iter().find(|w| w.contains("\"eng\"")).expect("a warning names the group");
+    assert!(w.contains("named by no row of s.csv") && w.contains("2 members") && w.contains("left alone"), "{w}");
+    // One member still listed: an ordinary overwrite, the other is removed.
+    let one = Source::from_reader("email,groups\na@x.com,eng\nb@x.com,\n".as_bytes(), SourceFormat::Csv, "s.csv", ";").unwrap();
+    let plan = compute(&p, &one, &users, &groups, None).unwrap();
+    assert_eq!(plan.member_removes[0].members, [MemberRef::User { id: "UB".into(), label: "b".into() }]);
+}
+
 #[test]
 fn ceiling_stops_a_plan_deactivating_half_the_org() {
     let text = "[source]\npath = \"s.csv\"\nid_column = \"email\"\n[attributes]\nuserName = \"{email|local}\"\nemail = \"email\"\n";

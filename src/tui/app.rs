@@ -87,11 +87,13 @@ pub struct Log {
     pub flash: Option<(Level, String)>,
     pub visible: bool,
     pub height: u16,
+    /// Entries scrolled back from the newest (`[` older, `]` newer); 0 follows the newest.
+    pub scroll: usize,
 }
 
 impl Default for Log {
     fn default() -> Self {
-        Log { entries: VecDeque::new(), flash: None, visible: true, height: 6 }
+        Log { entries: VecDeque::new(), flash: None, visible: true, height: 6, scroll: 0 }
     }
 }
 
@@ -105,9 +107,22 @@ impl Log {
         let e = LogEntry { text: clean(&e.text), ..e };
         self.flash = Some((e.level, e.text.clone()));
         self.entries.push_back(e);
+        // Scrolled back, the view stays on the same entries as new ones arrive.
+        if self.scroll > 0 {
+            self.scroll += 1;
+        }
         while self.entries.len() > LOG_CAP {
             self.entries.pop_front();
         }
+        self.scroll = self.scroll.min(self.entries.len().saturating_sub(1));
+    }
+
+    /// Scroll back (`older`) or forward by `n` entries, within the history.
+    pub fn scroll_by(&mut self, older: bool, n: usize) {
+        // At most back to where the oldest entry is at the top of the pane.
+        let rows = (self.height as usize).saturating_sub(2).max(1);
+        let max = self.entries.len().saturating_sub(rows);
+        self.scroll = if older { (self.scroll + n).min(max) } else { self.scroll.saturating_sub(n) };
     }
 
     pub fn back(&self) -> Option<&LogEntry> {
@@ -184,6 +199,13 @@ pub enum Msg {
     QueueFailed(String),
     /// Batches a previous run left unfinished on this host (offered for resuming at start).
     Unfinished(Vec<super::queue::ResumeOffer>),
+    /// The journal's newest batches (`Effect::ListBatches`).
+    BatchesListed(Result<Vec<crate::queue::journal::BatchHistory>, String>),
+    /// A restore's actions, ready for the gate and one confirmation (`Effect::PlanRestore`).
+    RestorePlanned {
+        which: crate::queue::restore::Which,
+        result: Result<crate::queue::restore::RestorePlan, String>,
+    },
     /// A Reports query finished.
     ReportsLoaded {
         generation: u64,
@@ -200,6 +222,26 @@ pub enum Msg {
         generation: u64,
         name: String,
         result: Result<PlanHandle, String>,
+    },
+    /// The editor of `Effect::EditFile` exited (`Err`: it could not run, or failed).
+    Edited {
+        path: std::path::PathBuf,
+        result: Result<(), String>,
+    },
+    /// A policy's sync state (`sync::status`; None: never synced), read with its plan.
+    SyncState {
+        name: String,
+        state: Option<Box<crate::sync::SyncState>>,
+    },
+    /// A quarantined policy's held plan, planned again for review (`sync::review`).
+    SyncReviewed {
+        name: String,
+        result: Result<super::sync_approve::ReviewHandle, String>,
+    },
+    /// `sync::approve` from the console ended: its run's one-line result.
+    SyncApproved {
+        name: String,
+        result: Result<String, String>,
     },
     /// A policy apply ended.
     ApplyDone {
@@ -288,6 +330,30 @@ pub enum Effect {
         plan: PlanHandle,
         force: bool,
     },
+    /// Read the journal's newest batches (result: `Msg::BatchesListed`), for the queue view.
+    ListBatches,
+    /// Read what deactivations took away and the directory now, and the actions that restore
+    /// them (result: `Msg::RestorePlanned`; the app confirms them through the gate).
+    PlanRestore {
+        which: crate::queue::restore::Which,
+    },
+    /// Give the terminal to `$VISUAL`/`$EDITOR` on this file, take it back when the editor exits
+    /// and answer `Msg::Edited` (the event loop runs it, as `Suspend`).
+    EditFile {
+        path: std::path::PathBuf,
+    },
+    /// Plan a quarantined policy again for review (result: `Msg::SyncReviewed`).
+    ReviewSync {
+        name: String,
+        path: std::path::PathBuf,
+    },
+    /// Apply a reviewed quarantined plan and release the quarantine, as `scimitar sync approve`
+    /// does (`sync::approve`; result: `Msg::SyncApproved`).
+    ApproveSync {
+        name: String,
+        path: std::path::PathBuf,
+        review: super::sync_approve::ReviewHandle,
+    },
     /// Restore the terminal, stop the process (SIGTSTP) and, once resumed, take the terminal
     /// again and redraw everything (the event loop runs it: it owns the terminal).
     Suspend,
@@ -313,6 +379,8 @@ enum Global {
     ToggleLog,
     LogGrow,
     LogShrink,
+    LogOlder,
+    LogNewer,
     Help,
     Suspend,
     Quit,
@@ -331,10 +399,19 @@ static GLOBAL: &[Binding<Global>] = &[
         [(KeyCode::Char(':'), N)]
     ),
     bind!("r", "", "reload from the server", Global::Refresh, [(KeyCode::Char('r'), N)]),
-    bind!("Q", "", "the queue view: every operation of the current batch, progress, ETA", Global::QueueView, [(KeyCode::Char('Q'), N)]),
+    bind!(
+        "Q",
+        "",
+        "the queue view: every operation of the current batch, progress, ETA; b lists past batches (u restores one)",
+        Global::QueueView,
+        [(KeyCode::Char('Q'), N)]
+    ),
     bind!("L", "", "show / hide the Log pane", Global::ToggleLog, [(KeyCode::Char('L'), N)]),
-    bind!("+", "", "make the Log pane taller", Global::LogGrow, [(KeyCode::Char('+'), N)]),
-    bind!("-", "", "make the Log pane shorter", Global::LogShrink, [(KeyCode::Char('-'), N)]),
+    // Not `+`/`-`: the Groups pane adds and removes members with them (issue 12).
+    bind!("}", "", "make the Log pane taller", Global::LogGrow, [(KeyCode::Char('}'), N)]),
+    bind!("{", "", "make the Log pane shorter", Global::LogShrink, [(KeyCode::Char('{'), N)]),
+    bind!("[", "", "scroll the Log back (older lines)", Global::LogOlder, [(KeyCode::Char('['), N)]),
+    bind!("]", "", "scroll the Log forward (newer lines; at the end it follows the newest)", Global::LogNewer, [(KeyCode::Char(']'), N)]),
     bind!("?", "help", "this help: every key of where you are, then of everything else", Global::Help, [(KeyCode::Char('?'), N)]),
     bind!("C-z", "", "suspend to the shell (fg resumes)", Global::Suspend, [(KeyCode::Char('z'), C)]),
     bind!("q C-c", "", "quit", Global::Quit, [(KeyCode::Char('q'), N), (KeyCode::Char('c'), C)]),
@@ -680,6 +757,8 @@ impl App {
                 if self.overlay::<super::queue_view::QueueView>().is_none() {
                     self.overlays.push(Box::new(super::queue_view::QueueView));
                 }
+                // The list of past batches is read afresh each time the view opens.
+                return vec![Effect::ListBatches];
             }
             Global::ToggleLog => self.log.visible = !self.log.visible,
             Global::LogGrow => {
@@ -692,6 +771,11 @@ impl App {
                 } else {
                     self.log.height -= 2;
                 }
+            }
+            Global::LogOlder | Global::LogNewer => {
+                self.log.visible = true;
+                let page = (self.log.height as usize).saturating_sub(3).max(1);
+                self.log.scroll_by(g == Global::LogOlder, page);
             }
             Global::Help => self.open_help(),
             Global::Suspend => return vec![Effect::Suspend],
@@ -1044,6 +1128,17 @@ mod tests {
         press(&mut app, KeyCode::Char('1'));
         let s = screen(&mut app, 80, 24);
         for k in ["Space mark", "d deactivate", "a reactivate"] {
+            assert!(s.contains(k), "{k}:\n{s}");
+        }
+        // Every valid key of the pane is on screen at 80 columns (a second hint line if need be).
+        press(&mut app, KeyCode::Char('2'));
+        let s = screen(&mut app, 80, 24);
+        for k in ["y copy id", ": command"] {
+            assert!(s.contains(k), "{k}:\n{s}");
+        }
+        press(&mut app, KeyCode::Char('1'));
+        let s = screen(&mut app, 80, 24);
+        for k in ["s sort", "A active/all", "V range", "* mark all", "S reverse", "y copy", "Y copy id", ": command", "? help"] {
             assert!(s.contains(k), "{k}:\n{s}");
         }
         // `u` is offered only while something is marked.

@@ -6,14 +6,13 @@
 use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Note, Offer, View, hint_list};
 use super::policies::{ApplyTerms, PlanHandle, PlanView, summary, terms};
-use super::render::{block, thousands, truncate};
+use super::render::{block, dialog, thousands, truncate};
 use crate::queue::Decision;
 use crate::sanitize::clean;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
 use std::borrow::Cow;
 
 pub struct ApplyConfirm {
@@ -23,11 +22,13 @@ pub struct ApplyConfirm {
     pub terms: ApplyTerms,
     /// The count typed so far, when one is asked for.
     pub typed: String,
+    /// Shown in the dialog after Enter with a wrong count.
+    pub error: Option<String>,
 }
 
 impl ApplyConfirm {
     pub fn new(plan: &PlanView, decision: &Decision) -> ApplyConfirm {
-        ApplyConfirm { name: plan.name.clone(), plan: plan.live.clone(), terms: terms(plan, decision), typed: String::new() }
+        ApplyConfirm { name: plan.name.clone(), plan: plan.live.clone(), terms: terms(plan, decision), typed: String::new(), error: None }
     }
 }
 
@@ -63,6 +64,7 @@ impl Component for ApplyConfirm {
                 if self.typed.len() < 9 {
                     self.typed.push(c);
                 }
+                self.error = None;
                 false
             }
             KeyCode::Backspace if must_type => {
@@ -73,8 +75,12 @@ impl Component for ApplyConfirm {
                 if self.typed == deact.to_string() {
                     true
                 } else {
+                    // Said in the dialog, where the admin is looking (and in the Log).
+                    let what = if self.typed.is_empty() { "nothing typed".to_string() } else { format!("{} is not {deact}", self.typed) };
+                    let msg = format!("{what}: type {deact} (the number of deactivations), then Enter to apply; Esc cancels");
                     self.typed.clear();
-                    ctx.log(Level::Warn, format!("type {deact} (the number of deactivations) to apply, or Esc to cancel"));
+                    ctx.log(Level::Warn, msg.clone());
+                    self.error = Some(msg);
                     false
                 }
             }
@@ -91,39 +97,31 @@ impl Component for ApplyConfirm {
     fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
         let ApplyTerms { deactivations: deact, must_type, warnings: warns, summary: gate_line } = &self.terms;
-        let gate_line = format!("gate: {gate_line}");
-        let w = area.width.min(72);
-        // Borders, counts, deactivations, a blank line and the prompt, plus the gate's line and the
-        // warnings as wrapped.
-        let inner_w = w.saturating_sub(2).max(1) as usize;
-        // One spare line per warning: word wrapping can take more lines than the characters need.
-        let warn_lines: usize = warns.iter().map(|x| (x.chars().count() + 9).div_ceil(inner_w) + 1).sum();
-        let gate_lines = gate_line.chars().count().div_ceil(inner_w) + 1;
-        let h = (6 + (warn_lines + gate_lines) as u16).min(area.height);
-        let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
-        f.render_widget(Clear, r);
         let b = block(t, format!(" Apply policy {}? ", truncate(&self.name, 40)), true);
         let plan = &self.plan.0.plan;
-        let mut lines = vec![
+        let mut body = vec![
             Line::from(vec![
                 Span::raw(format!("{} changes: ", thousands(plan.counts().changes() as u64))),
                 Span::styled(summary(plan), t.header),
             ]),
             Line::styled(format!("{} deactivation(s).", deact), if *deact > 0 { t.warning } else { t.text }),
-            Line::styled(clean(&gate_line), t.text),
+            Line::styled(clean(&format!("gate: {gate_line}")), t.text),
         ];
         for w in warns {
-            lines.push(Line::styled(format!("WARNING: {w}"), t.error));
+            body.push(Line::styled(format!("WARNING: {}", clean(w)), t.error));
         }
-        lines.push(Line::raw(""));
+        // The prompt and its keys are pinned to the bottom: on screen at any size.
+        let mut foot = vec![Line::raw("")];
         if *must_type {
-            lines.push(Line::from(vec![
-                Span::raw(format!("Type {deact} and Enter to apply, Esc to cancel: ")),
-                Span::styled(format!("{}_", self.typed), t.input),
+            foot.push(Line::from(vec![
+                Span::styled(format!("Type {deact} and Enter to apply, Esc to cancel: "), t.warning),
+                Span::styled(format!("[{}_]", self.typed), t.input),
             ]));
-        } else {
-            lines.push(Line::styled(hint_list(&self.keys(v), usize::MAX).trim().to_string(), t.muted));
         }
-        f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: true }), r);
+        if let Some(e) = &self.error {
+            foot.push(Line::styled(e.clone(), t.error));
+        }
+        foot.push(Line::styled(hint_list(&self.keys(v), usize::MAX).trim().to_string(), t.muted));
+        dialog(f, area, b, body, foot, 72);
     }
 }

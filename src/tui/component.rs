@@ -93,6 +93,30 @@ pub fn hint_bar(offers: &[Offer], extra: &[&str], width: usize) -> String {
     fit(offers, extra, Some("? help"), width)
 }
 
+/// Every key that does something now, in keymap order, then `extra`, then `? help`, as lines
+/// of at most `width` columns: nothing is left out (issue 12: hint bars left out most action
+/// keys). One line when they fit.
+pub fn hint_lines(offers: &[Offer], extra: &[&str], width: usize) -> Vec<String> {
+    let mut parts: Vec<String> = offers.iter().filter(|o| o.now && !o.hint.is_empty()).map(|o| format!("{} {}", o.label, o.hint)).collect();
+    parts.extend(extra.iter().map(|s| s.to_string()));
+    parts.push("? help".into());
+    let w = |s: &str| unicode_width::UnicodeWidthStr::width(s);
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for p in parts {
+        if !cur.is_empty() && w(&cur) + 3 + w(&p) + 2 > width {
+            lines.push(format!(" {cur} "));
+            cur.clear();
+        }
+        if !cur.is_empty() {
+            cur.push_str(" · ");
+        }
+        cur.push_str(&p);
+    }
+    lines.push(format!(" {cur} "));
+    lines
+}
+
 /// As [`hint_bar`], without `? help` (the help itself, a dialog's own line of keys).
 pub fn hint_list(offers: &[Offer], width: usize) -> String {
     fit(offers, &[], None, width)
@@ -201,6 +225,9 @@ pub enum Note {
     UserActive { id: String, active: bool },
     /// A batch changed groups on the server: read them again.
     GroupsChanged,
+    /// A write changed users in ways the rows cannot patch themselves (created, updated): read
+    /// them again (staged, so the table never empties), so no `r` is needed to see them.
+    UsersChanged,
     /// New records are in the report database.
     Reported,
     /// The apply confirmation was accepted: apply this plan (`force`: the count was typed).

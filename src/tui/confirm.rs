@@ -16,7 +16,6 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
 use std::borrow::Cow;
 
 /// How many targets the dialog names before "… and N more".
@@ -42,11 +41,16 @@ pub struct Confirm {
     pub error: Option<String>,
     /// Clear the marks once the batch is confirmed (the verbs that used them).
     pub clears_marks: bool,
+    /// Who a group change affects (an action per group names nobody by itself).
+    pub who: Vec<String>,
+    /// Who was screened out before sending, and why (a member Slack would refuse).
+    pub screened: Vec<String>,
 }
 
 impl Confirm {
     pub fn new(what: impl Into<String>, decision: Decision, threshold: usize) -> Confirm {
-        let ceiling = decision.ceiling();
+        // The console passes the ceiling with a typed count (there is no --force here).
+        let ceiling = decision.ceiling_reason().map(|r| format!("{r}; type the count below if that is really meant"));
         let destructive = decision.destructive();
         Confirm {
             what: what.into(),
@@ -57,6 +61,8 @@ impl Confirm {
             entry: String::new(),
             error: None,
             clears_marks: false,
+            who: Vec::new(),
+            screened: Vec::new(),
         }
     }
 
@@ -90,6 +96,24 @@ impl Confirm {
         if n > shown {
             out.push((Level::Info, format!("  … and {} more", n - shown)));
         }
+        if !self.who.is_empty() {
+            out.push((Level::Info, format!("{} user{}:", self.who.len(), if self.who.len() == 1 { "" } else { "s" })));
+            for w in self.who.iter().take(first.max(1)) {
+                out.push((Level::Info, format!("  {}", clean(w))));
+            }
+            if self.who.len() > first.max(1) {
+                out.push((Level::Info, format!("  … and {} more", self.who.len() - first.max(1))));
+            }
+        }
+        if !self.screened.is_empty() {
+            out.push((Level::Warn, format!("{} left out, never sent:", self.screened.len())));
+            for w in self.screened.iter().take(3) {
+                out.push((Level::Warn, format!("  {}", clean(w))));
+            }
+            if self.screened.len() > 3 {
+                out.push((Level::Warn, format!("  … and {} more", self.screened.len() - 3)));
+            }
+        }
         if !skipped.is_empty() {
             out.push((Level::Warn, format!("{} skipped, never sent:", skipped.len())));
             for s in skipped.iter().take(3) {
@@ -111,6 +135,20 @@ impl Confirm {
 /// verb used the marks, which are cleared once the batch is confirmed. Every console verb that
 /// writes comes through here.
 pub fn ask(ctx: &mut Ctx, actions: Vec<Action>, known: &Knowledge, what: impl FnOnce(usize) -> String, clears_marks: bool) -> Vec<Effect> {
+    ask_naming(ctx, actions, known, what, clears_marks, Vec::new(), Vec::new())
+}
+
+/// [`ask`], with the users a group change affects (`who`) and those screened out before it
+/// (`screened`, each with its reason) named in the dialog.
+pub fn ask_naming(
+    ctx: &mut Ctx,
+    actions: Vec<Action>,
+    known: &Knowledge,
+    what: impl FnOnce(usize) -> String,
+    clears_marks: bool,
+    who: Vec<String>,
+    screened: Vec<String>,
+) -> Vec<Effect> {
     let asked = actions.len();
     if let Some(why) = ctx.queue.busy() {
         ctx.log(Level::Warn, format!("{}: {why}", what(asked)));
@@ -131,6 +169,8 @@ pub fn ask(ctx: &mut Ctx, actions: Vec<Action>, known: &Knowledge, what: impl Fn
     }
     let mut c = Confirm::new(what, decision, ctx.queue.confirm_threshold);
     c.clears_marks = clears_marks;
+    c.who = who;
+    c.screened = screened;
     ctx.open(c);
     vec![]
 }
@@ -214,49 +254,45 @@ impl Component for Confirm {
     fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         let c = self;
         let t = v.theme;
-        let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
-        // Name fewer operations on a short terminal, so the prompt at the bottom always shows.
-        let inner_w = w.saturating_sub(2).max(1) as usize;
-        let rows = |ls: &[(Level, String)]| ls.iter().map(|(_, s)| s.chars().count().max(1).div_ceil(inner_w)).sum::<usize>();
-        // A blank line, the prompt (and its hint when a count is typed), the error of a wrong count.
-        let footer = 1 + if c.typed { 2 } else { 1 } + usize::from(c.error.is_some());
-        let mut body = c.lines();
-        for first in (0..FIRST).rev() {
-            if rows(&body) + footer + 2 <= area.height as usize {
-                break;
-            }
-            body = c.lines_naming(first);
-        }
-        let body_rows = rows(&body);
-        let mut lines: Vec<Line> = body
-            .into_iter()
-            .map(|(l, s)| {
-                let st = match l {
-                    Level::Warn => t.warning,
-                    Level::Error => t.error.add_modifier(Modifier::BOLD),
-                    _ => t.text,
-                };
-                Line::styled(s, st)
-            })
-            .collect();
-        lines.push(Line::raw(""));
+        let styled = |body: Vec<(Level, String)>| -> Vec<Line<'static>> {
+            body.into_iter()
+                .map(|(l, s)| {
+                    let st = match l {
+                        Level::Warn => t.warning,
+                        Level::Error => t.error.add_modifier(Modifier::BOLD),
+                        _ => t.text,
+                    };
+                    Line::styled(s, st)
+                })
+                .collect()
+        };
+        // The prompt, its keys and the error of a wrong count: pinned to the dialog's bottom.
+        let mut foot = vec![Line::raw("")];
         if c.typed {
             let why = if c.ceiling.is_some() { "past the ceiling" } else { "a large destructive batch" };
-            lines.push(Line::from(vec![
+            foot.push(Line::from(vec![
                 Span::styled(format!("This is {why}. Type {} to confirm: ", c.count()), t.warning.add_modifier(Modifier::BOLD)),
                 Span::styled(format!("[{}_]", c.entry), t.input),
             ]));
         }
-        lines.push(Line::styled(hint_list(&self.keys(v), usize::MAX).trim().to_string(), t.muted));
+        foot.push(Line::styled(hint_list(&self.keys(v), usize::MAX).trim().to_string(), t.muted));
         if let Some(e) = &c.error {
-            lines.push(Line::styled(e.clone(), t.error));
+            foot.push(Line::styled(e.clone(), t.error));
         }
-        let h = ((body_rows + footer + 2) as u16).min(area.height);
-        let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+        // Name fewer operations on a short terminal, so the skipped ones and the warning show too.
+        let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
+        let inner_w = w.saturating_sub(2).max(1);
+        let room = (area.height as usize).saturating_sub(2 + super::render::wrapped_rows(&foot, inner_w));
+        let mut body = styled(c.lines());
+        for first in (0..FIRST).rev() {
+            if super::render::wrapped_rows(&body, inner_w) <= room {
+                break;
+            }
+            body = styled(c.lines_naming(first));
+        }
         let title = format!(" Confirm: {} ", clean(&c.what));
         let style = if c.destructive > 0 { t.warning } else { t.title };
         let b = block(t, Line::styled(title, style.add_modifier(Modifier::BOLD)), true);
-        f.render_widget(Clear, r);
-        f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }), r);
+        super::render::dialog(f, area, b, body, foot, 90);
     }
 }

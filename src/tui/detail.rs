@@ -3,10 +3,11 @@
 //! attribute/value pairs that the Reports pane (one record, hashes included) and the Policies
 //! pane (one change of the plan) open.
 
-use super::app::Effect;
+use super::app::{Effect, Level};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, offers};
 use super::directory::{Directory, UserStore};
-use super::render::{hint_line, overlay};
+use super::picker::{Item, Picked, Picker};
+use super::render::{hint_line, overlay, overlay_area};
 use crate::sanitize::clean;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -21,10 +22,22 @@ enum Act {
     Close,
     Copy,
     CopyId,
+    Edit,
+    AddGroup,
+    RemoveGroup,
 }
 
 static USER_KEYS: &[Binding<Act>] = &[
     bind!("Esc q", "close", "close the detail view", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N)]),
+    bind!("e", "edit", "edit the user in the user form", Act::Edit, [(KeyCode::Char('e'), N)]),
+    bind!("+", "to group", "add the user to a group (pick it by name), after a confirmation", Act::AddGroup, [(KeyCode::Char('+'), N)]),
+    bind!(
+        "-",
+        "from group",
+        "remove the user from one of their groups (pick it), after a confirmation",
+        Act::RemoveGroup,
+        [(KeyCode::Char('-'), N)]
+    ),
     bind!("y", "copy email", "copy the email (OSC 52)", Act::Copy, [(KeyCode::Char('y'), N)]),
     bind!("Y", "copy id", "copy the id (OSC 52)", Act::CopyId, [(KeyCode::Char('Y'), N)]),
 ];
@@ -36,11 +49,27 @@ fn scroll_offer() -> Offer {
     Offer::new("j/k", "scroll", "scroll (PgUp/PgDn a page, g/G the ends)", true)
 }
 
-/// Scroll by a movement key: a page is half the screen.
-fn scroll_by(scroll: &mut u16, k: &KeyEvent, ctx: &Ctx) -> bool {
+/// Scroll by a movement key: a page is half the screen; never past the last row (`max`, from
+/// [`max_scroll`]: issue 12, the view scrolled on into an empty box).
+fn scroll_by(scroll: &mut u16, k: &KeyEvent, ctx: &Ctx, max: u16) -> bool {
     let Some(nav) = lookup(NAV, k) else { return false };
-    *scroll = (*scroll as isize).saturating_add(nav.delta(ctx.area.height as usize / 2)).clamp(0, 500) as u16;
+    *scroll = (*scroll as isize).saturating_add(nav.delta(ctx.area.height as usize / 2)).clamp(0, max as isize) as u16;
     true
+}
+
+/// The rows as lines, the key column `kw` wide.
+fn page_lines<'a>(rows: impl IntoIterator<Item = (String, String, Style)>, kw: usize, t: &super::theme::Theme) -> Vec<Line<'a>> {
+    rows.into_iter().map(|(k, val, st)| Line::from(vec![Span::styled(format!("{k:<kw$}  "), t.header), Span::styled(val, st)])).collect()
+}
+
+/// The farthest these rows scroll in an overlay on `screen`: the last row at the bottom.
+fn max_scroll(rows: &[(String, String)], kw: usize, screen: Rect) -> u16 {
+    let r = overlay_area(screen);
+    let kw = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0).min(kw);
+    let t = super::theme::Theme::monochrome();
+    let lines = page_lines(rows.iter().map(|(k, v)| (k.clone(), v.clone(), Style::default())), kw, &t);
+    let n = super::render::wrapped_rows(&lines, r.width.saturating_sub(2)) as u16;
+    n.saturating_sub(r.height.saturating_sub(2))
 }
 
 /// What a detail overlay draws: its title, its keys, the rows, the widest key column, the scroll.
@@ -59,22 +88,67 @@ fn draw(f: &mut Frame, area: Rect, v: &View, p: Page) {
     let (r, b) = overlay(f, area, t, title);
     let b = b.title_bottom(hint_line(t, hint_bar(&hint, &[], r.width.saturating_sub(4) as usize)));
     let kw = rows.iter().map(|(k, _, _)| k.chars().count()).max().unwrap_or(0).min(kw);
-    let lines: Vec<Line> = rows
-        .into_iter()
-        .map(|(k, val, st)| Line::from(vec![Span::styled(format!("{k:<kw$}  "), t.header), Span::styled(val, st)]))
-        .collect();
-    f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }).scroll((scroll, 0)), r);
+    let lines = page_lines(rows, kw, t);
+    let max = (super::render::wrapped_rows(&lines, r.width.saturating_sub(2)) as u16).saturating_sub(r.height.saturating_sub(2));
+    f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }).scroll((scroll.min(max), 0)), r);
 }
 
 /// One user's detail view; it follows the user by id across reloads.
 pub struct UserDetail {
     pub id: Box<str>,
     pub scroll: u16,
+    /// `+`/`-` pick a group (`true`: to add the user to).
+    picker: Option<(bool, Picker)>,
 }
 
 impl UserDetail {
     pub fn new(store: &UserStore, idx: u32) -> UserDetail {
-        UserDetail { id: store.get(idx).id().into(), scroll: 0 }
+        UserDetail { id: store.get(idx).id().into(), scroll: 0, picker: None }
+    }
+
+    /// `+` (`add`) or `-`: the groups to pick from, or why there is nothing to pick. A
+    /// deactivated user is refused before any group is picked: Slack refuses to add one to a
+    /// group (`unable_to_add_deleted_or_guest_to_group`), so nothing is sent to learn it.
+    fn group_picker(&mut self, ctx: &mut Ctx, add: bool) {
+        let Some(i) = ctx.dir.store.index_of(&self.id) else { return };
+        let row = ctx.dir.store.get(i);
+        let (name, active) = (row.name().to_string(), row.active());
+        if let Some(why) = ctx.queue.refuse_writes().or_else(|| ctx.queue.busy()) {
+            ctx.log(Level::Warn, format!("{} {}: {why}", if add { "add to a group" } else { "remove from a group" }, name));
+            return;
+        }
+        if add && !active {
+            ctx.log(
+                Level::Warn,
+                format!("{name} is deactivated: Slack refuses to add a deactivated user to a group; reactivate (a) first"),
+            );
+            return;
+        }
+        if ctx.dir.groups.is_empty() {
+            ctx.log(Level::Warn, "no groups are loaded (the Groups pane loads them; r reloads)");
+            return;
+        }
+        let id = self.id.as_ref();
+        let items: Vec<Item> = ctx
+            .dir
+            .groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| m == id) != add)
+            .map(|g| {
+                Item::new(
+                    &format!("{} ({} member{})", g.name, g.members.len(), if g.members.len() == 1 { "" } else { "s" }),
+                    g.id.clone(),
+                    None,
+                )
+            })
+            .collect();
+        if items.is_empty() {
+            let msg = if add { format!("{name} is already in every group") } else { format!("{name} is in no group") };
+            ctx.log(Level::Warn, msg);
+            return;
+        }
+        let title = if add { format!("Add {name} to a group") } else { format!("Remove {name} from a group") };
+        self.picker = Some((add, Picker::new(title, items, false)));
     }
 }
 
@@ -119,7 +193,12 @@ pub fn detail_rows(dir: &Directory, idx: u32) -> Vec<(String, String)> {
             *v = format!("{v} ({})", dir.store.get(m).name());
         }
     }
-    if full.is_none_or(|u| u.groups.as_ref().is_none_or(|g| g.is_empty())) {
+    // The loaded groups are read again after every batch that changes one, so they are fresher
+    // than the `groups` the user was loaded with: they win when there are any.
+    if !dir.groups.is_empty() {
+        rows.retain(|(k, _)| k != "group");
+    }
+    if !dir.groups.is_empty() || full.is_none_or(|u| u.groups.as_ref().is_none_or(|g| g.is_empty())) {
         let id = r.id();
         for g in dir.groups.iter().filter(|g| g.members.iter().any(|m| m == id)) {
             rows.push(("group".into(), format!("{} {}", g.name, g.id)));
@@ -133,20 +212,55 @@ impl Component for UserDetail {
         "User detail".into()
     }
 
-    fn keys(&self, _v: &View) -> Vec<Offer> {
-        let mut o = offers(USER_KEYS, |_| true);
+    fn keys(&self, v: &View) -> Vec<Offer> {
+        if let Some((_, p)) = &self.picker {
+            return p.offers();
+        }
+        let in_groups = v.dir.groups.iter().any(|g| g.members.iter().any(|m| m.as_str() == self.id.as_ref()));
+        let mut o = offers(USER_KEYS, |a| match a {
+            Act::AddGroup => !v.dir.groups.is_empty(),
+            Act::RemoveGroup => in_groups,
+            _ => true,
+        });
         o.push(scroll_offer());
         o
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
-        if scroll_by(&mut self.scroll, k, ctx) {
+        if let Some((add, p)) = self.picker.as_mut() {
+            let add = *add;
+            match p.handle_key(k, ctx.area) {
+                Picked::Open => return Handled::done(),
+                Picked::Cancel => {
+                    self.picker = None;
+                    return Handled::done();
+                }
+                Picked::Chosen(ids) => {
+                    self.picker = None;
+                    let Some(gi) = ids.first().and_then(|gid| ctx.dir.groups.iter().position(|g| &g.id == gid)) else {
+                        return Handled::done();
+                    };
+                    return Handled::Consumed(super::groups::user_membership(ctx, add, gi, &self.id));
+                }
+            }
+        }
+        let rows: Vec<(String, String)> =
+            ctx.dir.store.index_of(&self.id).map(|i| detail_rows(ctx.dir, i).into_iter().collect()).unwrap_or_default();
+        if scroll_by(&mut self.scroll, k, ctx, max_scroll(&rows, 24, ctx.area)) {
             return Handled::done();
         }
         let Some(a) = lookup(USER_KEYS, k) else { return Handled::Ignored };
         let fx: Vec<Effect> = match a {
             Act::Close => {
                 ctx.close();
+                vec![]
+            }
+            Act::Edit => match ctx.dir.store.index_of(&self.id) {
+                Some(i) => super::user_form::edit_or_fetch(ctx, i),
+                None => vec![],
+            },
+            Act::AddGroup | Act::RemoveGroup => {
+                self.group_picker(ctx, a == Act::AddGroup);
                 vec![]
             }
             Act::Copy | Act::CopyId => match ctx.dir.store.index_of(&self.id) {
@@ -175,6 +289,9 @@ impl Component for UserDetail {
             })
             .collect();
         draw(f, area, v, Page { title: Line::from(format!(" {name} ")), keys: self.keys(v), rows, key_width: 24, scroll: self.scroll });
+        if let Some((_, p)) = &self.picker {
+            p.render(f, area, v);
+        }
     }
 }
 
@@ -216,7 +333,8 @@ impl Component for Detail {
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
-        if scroll_by(&mut self.scroll, k, ctx) {
+        let rows: Vec<(String, String)> = self.rows.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
+        if scroll_by(&mut self.scroll, k, ctx, max_scroll(&rows, self.key_width, ctx.area)) {
             return Handled::done();
         }
         match lookup(KEYS, k) {

@@ -14,6 +14,235 @@ use std::collections::{HashMap, HashSet};
 /// only for the few users a detail view asked for ([`Directory::full`]).
 pub type UserStore = UserTable;
 
+/// What a `field:value` term of `/` looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    UserName,
+    Email,
+    Title,
+    Department,
+    /// The manager's id, or the manager's name, userName or email when the manager is loaded.
+    Manager,
+    Id,
+    Role,
+    Active,
+    Guest,
+}
+
+impl Field {
+    /// The names `/` knows (`dept` is `department`'s short name).
+    pub const NAMES: &[(&str, Field)] = &[
+        ("name", Field::Name),
+        ("username", Field::UserName),
+        ("user", Field::UserName),
+        ("email", Field::Email),
+        ("title", Field::Title),
+        ("department", Field::Department),
+        ("dept", Field::Department),
+        ("manager", Field::Manager),
+        ("id", Field::Id),
+        ("role", Field::Role),
+        ("active", Field::Active),
+        ("guest", Field::Guest),
+    ];
+
+    fn parse(s: &str) -> Option<Field> {
+        Field::NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)).map(|(_, f)| *f)
+    }
+
+    fn is_flag(self) -> bool {
+        matches!(self, Field::Active | Field::Guest)
+    }
+}
+
+/// One `field:value` term: a lowercased substring, or a flag.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Term {
+    pub field: Field,
+    pub text: String,
+    pub flag: bool,
+    /// `manager:`: which store rows' name, userName or email contain the value (made by
+    /// [`Query::prepare`]; a row whose manager is one of them matches).
+    hits: Vec<bool>,
+}
+
+/// What `/` typed, parsed: plain words (a substring of name, userName or email, as before) and
+/// `field:value` terms (`dept:eng title:manager active:true`), all of which must match. Values
+/// with spaces are quoted (`title:"staff engineer"`); a term with no value yet (`dept:`, while
+/// typing) asks nothing; a word with an unknown field name is plain text.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Query {
+    /// The plain words, lowercased, one space apart.
+    pub text: String,
+    pub terms: Vec<Term>,
+    /// A value that cannot match (`active:maybe`): the filter shows nothing and says why.
+    pub error: Option<String>,
+}
+
+/// Split at whitespace outside double quotes; the quotes are dropped.
+fn words(q: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in q.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// `true`/`yes` (or the start of one while typing), `false`/`no`.
+fn flag(v: &str) -> Option<bool> {
+    let is = |w: &str| !v.is_empty() && w.starts_with(v);
+    if is("true") || is("yes") || v == "1" {
+        Some(true)
+    } else if is("false") || is("no") || v == "0" {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+impl Query {
+    pub fn parse(q: &str) -> Query {
+        let q = q.trim().to_lowercase();
+        let mut out = Query::default();
+        let mut plain: Vec<String> = Vec::new();
+        for w in words(&q) {
+            let Some((name, value)) = w.split_once(':') else {
+                plain.push(w);
+                continue;
+            };
+            let Some(field) = Field::parse(name) else {
+                plain.push(w);
+                continue;
+            };
+            if value.is_empty() {
+                continue;
+            }
+            let mut t = Term { field, text: value.to_string(), flag: false, hits: Vec::new() };
+            if field.is_flag() {
+                match flag(value) {
+                    Some(b) => t.flag = b,
+                    None => {
+                        out.error = Some(format!("{name}:{value}: {name} is true or false"));
+                        continue;
+                    }
+                }
+            }
+            out.terms.push(t);
+        }
+        out.text = plain.join(" ");
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.terms.is_empty() && self.error.is_none()
+    }
+
+    /// Resolve `manager:` terms against the loaded users (again whenever the rows change).
+    pub fn prepare(&mut self, store: &UserStore) {
+        for t in self.terms.iter_mut().filter(|t| t.field == Field::Manager) {
+            t.hits.clear();
+            let m = UserStore::matcher(&t.text);
+            t.hits.extend(store.iter().map(|r| m.matches(r)));
+        }
+    }
+
+    /// Every row this query admits is admitted by `old` too, so filtering can start from
+    /// `old`'s result (each of `old`'s constraints is implied by one of these).
+    pub fn narrows(&self, old: &Query) -> bool {
+        if self.error.is_some() || old.error.is_some() || !self.text.contains(old.text.as_str()) {
+            return false;
+        }
+        old.terms.iter().all(|o| {
+            self.terms
+                .iter()
+                .any(|n| n.field == o.field && if o.field.is_flag() { n.flag == o.flag } else { n.text.contains(o.text.as_str()) })
+        })
+    }
+
+    /// A matcher for this query: build it once per keystroke, test each row with it (the plain
+    /// words go through the table's SIMD substring search).
+    pub fn matcher(&self) -> QueryMatcher<'_> {
+        QueryMatcher { q: self, text: UserStore::matcher(&self.text) }
+    }
+
+    #[inline]
+    pub fn matches(&self, r: UserRef<'_>, store: &UserStore) -> bool {
+        if !self.text.is_empty() && !r.key().contains(self.text.as_str()) {
+            return false;
+        }
+        self.terms_match(r, store)
+    }
+
+    /// The `field:value` terms (the plain words are checked by the caller).
+    fn terms_match(&self, r: UserRef<'_>, store: &UserStore) -> bool {
+        if self.error.is_some() {
+            return false;
+        }
+        self.terms.iter().all(|t| {
+            let v = t.text.as_str();
+            match t.field {
+                Field::Name => r.name_lower().contains(v),
+                Field::UserName => r.user_name_lower().contains(v),
+                Field::Email => r.email_lower().contains(v),
+                Field::Title => contains_lower(r.title(), v),
+                Field::Department => contains_lower(r.department(), v),
+                Field::Manager => {
+                    let m = r.manager_id();
+                    !m.is_empty()
+                        && (contains_lower(m, v) || store.index_of(m).is_some_and(|i| t.hits.get(i as usize).copied().unwrap_or(false)))
+                }
+                Field::Id => contains_lower(r.id(), v),
+                // Roles are kept lowercased.
+                Field::Role => r.roles().contains(v),
+                Field::Active => r.active() == t.flag,
+                Field::Guest => r.guest() == t.flag,
+            }
+        })
+    }
+}
+
+/// A [`Query`] made ready for a scan ([`Query::matcher`]).
+pub struct QueryMatcher<'q> {
+    q: &'q Query,
+    text: crate::directory::Matcher,
+}
+
+impl QueryMatcher<'_> {
+    #[inline]
+    pub fn matches(&self, r: UserRef<'_>, store: &UserStore) -> bool {
+        self.q.error.is_none() && self.text.matches(r) && self.q.terms_match(r, store)
+    }
+}
+
+/// Does `hay`, lowercased, contain `needle` (already lowercased)? Without allocating when
+/// `hay` is ASCII (the compact table keeps title, department and id as sent, not lowercased).
+#[inline]
+fn contains_lower(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if hay.is_ascii() {
+        let (h, n) = (hay.as_bytes(), needle.as_bytes());
+        n.len() <= h.len() && h.windows(n.len()).any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+    } else {
+        hay.to_lowercase().contains(needle)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Column {
     Name,
@@ -208,6 +437,8 @@ pub struct Directory {
     pub full: FullRecords,
     /// Where the rows came from (the cache, and how old it is).
     pub freshness: Freshness,
+    /// `e` on a user whose full record was not at hand: the form opens when it arrives.
+    pub edit_after_fetch: Option<Box<str>>,
     /// Rows (store indices) that the last refresh found new or changed against the cache.
     pub changed: HashSet<u32>,
     /// The server's count of users (the status line's `users 1,000/4,000`).
@@ -267,6 +498,76 @@ pub(super) mod tests {
             active: Some(active),
             ..Default::default()
         }
+    }
+
+    fn store_of(users: Vec<User>) -> UserStore {
+        UserStore::from_users(&users)
+    }
+
+    fn find(s: &UserStore, q: &str) -> Vec<String> {
+        let mut q = Query::parse(q);
+        q.prepare(s);
+        s.iter().filter(|&r| q.matches(r, s)).map(|r| r.name().to_string()).collect()
+    }
+
+    pub fn staff() -> Vec<User> {
+        use crate::scim::types::{EnterpriseUser, GuestExt, Manager, Role};
+        let mut maria = user(1, "Maria Ortiz", true);
+        maria.title = Some("Engineering Manager".into());
+        maria.enterprise = Some(EnterpriseUser { department: Some("Engineering".into()), ..Default::default() });
+        maria.roles = Some(vec![Role::Text("admin".into())]);
+        let mut dev = user(2, "Dev Patel", true);
+        dev.title = Some("Staff Engineer".into());
+        dev.enterprise =
+            Some(EnterpriseUser { department: Some("Engineering".into()), manager: Some(Manager::of("W000001")), ..Default::default() });
+        let mut sam = user(3, "Sam Lee", false);
+        sam.title = Some("Account Manager".into());
+        sam.enterprise =
+            Some(EnterpriseUser { department: Some("Sales".into()), manager: Some(Manager::of("W000001")), ..Default::default() });
+        let mut gus = user(4, "Gus Guest", true);
+        gus.guest = Some(GuestExt { kind: Some("multi".into()), expiration: None });
+        vec![maria, dev, sam, gus]
+    }
+
+    #[test]
+    fn field_terms_search_every_field() {
+        let s = store_of(staff());
+        assert_eq!(find(&s, "dept:eng title:manager active:true"), ["Maria Ortiz"]);
+        assert_eq!(find(&s, "department:ENGINEERING"), ["Maria Ortiz", "Dev Patel"]);
+        assert_eq!(find(&s, "title:manager"), ["Maria Ortiz", "Sam Lee"]);
+        assert_eq!(find(&s, "active:false"), ["Sam Lee"]);
+        assert_eq!(find(&s, "active:no title:manager"), ["Sam Lee"]);
+        assert_eq!(find(&s, "guest:true"), ["Gus Guest"]);
+        assert_eq!(find(&s, "guest:false").len(), 3);
+        assert_eq!(find(&s, "role:adm"), ["Maria Ortiz"]);
+        assert_eq!(find(&s, "id:W000003"), ["Sam Lee"]);
+        // The manager by id, or by the manager's name, userName or email.
+        assert_eq!(find(&s, "manager:w000001"), ["Dev Patel", "Sam Lee"]);
+        assert_eq!(find(&s, "manager:maria"), ["Dev Patel", "Sam Lee"]);
+        assert_eq!(find(&s, "manager:maria active:true"), ["Dev Patel"]);
+        // Plain words as before, with terms; quoted values hold spaces.
+        assert_eq!(find(&s, "lee"), ["Sam Lee"]);
+        assert_eq!(find(&s, "dev title:staff"), ["Dev Patel"]);
+        assert_eq!(find(&s, "title:\"staff engineer\""), ["Dev Patel"]);
+        assert_eq!(find(&s, "title:\"account engineer\"").len(), 0);
+        // While typing: a term with no value asks nothing; an unknown field is plain text.
+        assert_eq!(find(&s, "dept:").len(), 4);
+        assert_eq!(find(&s, "foo:bar").len(), 0);
+        let bad = Query::parse("active:maybe");
+        assert_eq!(bad.error.as_deref(), Some("active:maybe: active is true or false"));
+        assert_eq!(find(&s, "active:maybe").len(), 0);
+    }
+
+    #[test]
+    fn a_query_narrows_another_only_when_its_rows_are_a_subset() {
+        let n = |a: &str, b: &str| Query::parse(a).narrows(&Query::parse(b));
+        assert!(n("dept:eng", "dept:en"));
+        assert!(n("dept:eng active:true", "dept:eng"));
+        assert!(n("ann lee", "ann"));
+        assert!(!n("active:false", "a"), "a is a substring of the text, not of the term");
+        assert!(!n("dept:en", "dept:eng"));
+        assert!(!n("active:false", "active:true"));
+        assert!(!n("title:x", "dept:x"));
     }
 
     #[test]

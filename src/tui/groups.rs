@@ -5,10 +5,10 @@
 //! loaded here (`Effect::LoadGroups`) and read again after a batch that changed one.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
 use super::directory::GroupRow;
 use super::prompt::PromptKind;
-use super::render::{MARK, block, hint_line, thousands, visible_offset};
+use super::render::{MARK, block, thousands, visible_offset};
 use crate::queue::Action;
 use crate::sanitize::clean;
 use crossterm::event::{Event, KeyCode, KeyEvent};
@@ -29,6 +29,7 @@ enum Act {
     Remove,
     Rename,
     Create,
+    Delete,
     CopyId,
 }
 
@@ -46,6 +47,13 @@ static KEYS: &[Binding<Act>] = &[
     ),
     bind!("R", "rename", "rename the group", Act::Rename, [(KeyCode::Char('R'), N)]),
     bind!("n", "new", "create a group (with the marked users as members)", Act::Create, [(KeyCode::Char('n'), N)]),
+    bind!(
+        "D",
+        "delete",
+        "delete the group (its members stay users), after a confirmation naming it",
+        Act::Delete,
+        [(KeyCode::Char('D'), N)]
+    ),
     bind!("y", "copy id", "copy the group id (OSC 52)", Act::CopyId, [(KeyCode::Char('y'), N)]),
 ];
 
@@ -157,9 +165,34 @@ impl GroupsPane {
                 let id = g.id.clone();
                 return super::directory::copy(ctx, "group id", id);
             }
+            Act::Delete => return delete_group(ctx, self.selected),
         }
         vec![]
     }
+}
+
+/// `D`: delete group `gi`, after one confirmation naming it and its member count.
+pub fn delete_group(ctx: &mut Ctx, gi: usize) -> Vec<Effect> {
+    let Some(g) = ctx.dir.groups.get(gi) else { return vec![] };
+    let n = g.members.len();
+    let what = format!("delete group {} ({n} member{})", g.name, if n == 1 { "" } else { "s" });
+    let a = Action::DeleteGroup { id: g.id.clone(), name: g.name.clone() };
+    super::confirm::ask(ctx, vec![a], &crate::queue::Knowledge::default(), move |_| what, false)
+}
+
+/// The user detail's `+`/`-`: add user `uid` to group `gi`, or remove them from it.
+pub fn user_membership(ctx: &mut Ctx, add: bool, gi: usize, uid: &str) -> Vec<Effect> {
+    let Some(g) = ctx.dir.groups.get(gi) else { return vec![] };
+    let (gid, gname) = (g.id.clone(), g.name.clone());
+    let ids = vec![uid.to_string()];
+    let who = ctx.dir.store.index_of(uid).map_or(uid.to_string(), |i| ctx.dir.store.get(i).name().to_string());
+    let known = ctx.dir.knowledge_of(&ids);
+    let (what, a) = if add {
+        (format!("add {who} to {gname}"), Action::AddMembers { group_id: gid, group_name: gname, user_ids: ids })
+    } else {
+        (format!("remove {who} from {gname}"), Action::RemoveMembers { group_id: gid, group_name: gname, user_ids: ids })
+    };
+    super::confirm::ask(ctx, vec![a], &known, move |_| what, false)
 }
 
 /// `+`/`-` on group `gi`: the users marked in the Users pane; `-` in the members list (`member`,
@@ -192,6 +225,37 @@ pub fn members_verb(ctx: &mut Ctx, add: bool, gi: usize, member: Option<usize>) 
         ctx.log(Level::Warn, msg);
         return vec![];
     }
+    // Slack refuses a deactivated user in a group, and one refused member fails the whole PATCH
+    // (issue 12: one deactivated user among four failed the add, naming nobody): screen them
+    // out here and name them in the dialog.
+    let label = |id: &str| {
+        ctx.dir.store.index_of(id).map(|i| {
+            let r = ctx.dir.store.get(i);
+            if r.email().is_empty() { format!("{} ({id})", r.name()) } else { format!("{} <{}>", r.name(), r.email()) }
+        })
+    };
+    let mut screened = Vec::new();
+    let ids: Vec<String> = if add {
+        ids.into_iter()
+            .filter(|id| match ctx.dir.store.index_of(id) {
+                Some(i) if !ctx.dir.store.get(i).active() => {
+                    screened.push(format!("{}: deactivated (Slack refuses deactivated users in groups)", label(id).unwrap_or(id.clone())));
+                    false
+                }
+                _ => true,
+            })
+            .collect()
+    } else {
+        ids
+    };
+    if ids.is_empty() {
+        for s in &screened {
+            ctx.log(Level::Warn, format!("not added to {gname}: {s}"));
+        }
+        ctx.log(Level::Warn, format!("nobody to add to {gname}: every marked user was screened out"));
+        return vec![];
+    }
+    let who: Vec<String> = ids.iter().map(|id| label(id).unwrap_or_else(|| id.clone())).collect();
     let n = ids.len();
     let known = ctx.dir.knowledge_of(&ids);
     let s = if n == 1 { "" } else { "s" };
@@ -200,8 +264,8 @@ pub fn members_verb(ctx: &mut Ctx, add: bool, gi: usize, member: Option<usize>) 
     } else {
         (format!("remove {n} member{s} from {gname}"), Action::RemoveMembers { group_id: gid, group_name: gname, user_ids: ids })
     };
-    let clears = !ctx.dir.marks.is_empty();
-    super::confirm::ask(ctx, vec![a], &known, move |_| what, clears)
+    // The marks stay: if Slack refuses the change, the admin still has them to fix and retry.
+    super::confirm::ask_naming(ctx, vec![a], &known, move |_| what, false, who, screened)
 }
 
 impl Component for GroupsPane {
@@ -289,13 +353,12 @@ impl Component for GroupsPane {
         if !self.query.is_empty() {
             title.push(Span::styled(format!("/{} ", clean(&self.query)), t.accent));
         }
-        let hint = hint_bar(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
-        let mut b = block(t, Line::from(title), true).title_bottom(hint_line(t, hint));
+        let hints = hint_lines(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
+        let mut b = block(t, Line::from(title), true);
         if self.loading {
             b = b.title_top(Line::styled(format!(" {} loading groups ", v.spinner), t.accent).right_aligned());
         }
-        let inner = b.inner(r);
-        f.render_widget(b, r);
+        let inner = super::render::hinted_block(f, r, t, b, hints);
         if inner.height == 0 {
             return;
         }

@@ -30,8 +30,12 @@ impl Help {
         Help { pane, sections, scroll: 0 }
     }
 
-    pub fn lines(&self, v: &View) -> Vec<Line<'static>> {
+    /// The help's lines for a box `width` columns wide inside: each key's text wraps under
+    /// itself (issue 12: lines were cut at 80 columns).
+    pub fn lines(&self, v: &View, width: u16) -> Vec<Line<'static>> {
         let t = v.theme;
+        const KEY_W: usize = 13;
+        let text_w = (width as usize).saturating_sub(KEY_W).max(10);
         let mut lines = Vec::new();
         for (name, keys) in &self.sections {
             if keys.is_empty() {
@@ -40,11 +44,28 @@ impl Help {
             lines.push(Line::styled(name.clone(), t.header));
             for o in keys {
                 let help = if o.now { t.text } else { t.muted };
-                lines.push(Line::from(vec![Span::styled(format!("  {:<11}", o.label), t.accent), Span::styled(o.help.to_string(), help)]));
+                for (i, part) in super::render::wrap_words(&o.help, text_w).into_iter().enumerate() {
+                    let key = if i == 0 { format!("  {:<11}", o.label) } else { " ".repeat(KEY_W) };
+                    lines.push(Line::from(vec![Span::styled(key, t.accent), Span::styled(part, help)]));
+                }
             }
             lines.push(Line::raw(""));
         }
         lines
+    }
+
+    /// The farthest the help scrolls on this screen: its last line at the bottom of the box.
+    pub fn max_scroll(&self, screen: Rect) -> u16 {
+        let r = super::render::overlay_area(screen);
+        let (w, h) = (r.width.saturating_sub(2), r.height.saturating_sub(2));
+        let text_w = (w as usize).saturating_sub(13).max(10);
+        let rows: usize = self
+            .sections
+            .iter()
+            .filter(|(_, keys)| !keys.is_empty())
+            .map(|(_, keys)| 2 + keys.iter().map(|o| super::render::wrap_words(&o.help, text_w).len()).sum::<usize>())
+            .sum();
+        (rows as u16).saturating_sub(h)
     }
 }
 
@@ -62,7 +83,9 @@ impl Component for Help {
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
         if let Some(nav) = lookup(NAV, k) {
             let page = ctx.area.height as usize / 2;
-            self.scroll = (self.scroll as isize).saturating_add(nav.delta(page)).clamp(0, 500) as u16;
+            // Never past the end into an empty box (issue 12).
+            let max = self.max_scroll(ctx.area) as isize;
+            self.scroll = (self.scroll as isize).saturating_add(nav.delta(page)).clamp(0, max) as u16;
             return Handled::done();
         }
         match lookup(KEYS, k) {
@@ -78,6 +101,7 @@ impl Component for Help {
         let t = v.theme;
         let (r, b) = overlay(f, area, t, format!(" Help: {} ", self.pane));
         let b = b.title_bottom(hint_line(t, hint_list(&self.keys(v), r.width.saturating_sub(4) as usize)));
-        f.render_widget(Paragraph::new(self.lines(v)).block(b).scroll((self.scroll, 0)), r);
+        let scroll = self.scroll.min(self.max_scroll(area));
+        f.render_widget(Paragraph::new(self.lines(v, r.width.saturating_sub(2))).block(b).scroll((scroll, 0)), r);
     }
 }

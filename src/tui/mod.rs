@@ -26,7 +26,9 @@ pub mod directory;
 pub mod groups;
 pub mod help;
 pub mod members;
+pub mod picker;
 pub mod policies;
+pub mod policy_new;
 pub mod prompt;
 pub mod queue;
 mod queue_runner;
@@ -35,8 +37,10 @@ pub mod render;
 pub mod reports;
 pub mod resume;
 mod runtime;
+pub mod sync_approve;
 pub mod term;
 pub mod theme;
+pub mod user_form;
 pub mod users;
 
 pub use app::{App, Effect, LogEntry, Msg};
@@ -95,6 +99,9 @@ async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>) -> i32 {
     if ui.no_cache {
         console.cache = None;
     }
+    // `sync approve` from the Policies pane runs the domain's own function, which takes the
+    // whole environment.
+    console.full = Some(std::sync::Arc::new(env));
     runtime::run_with_queue(client, ui, intro, setup, console).await
 }
 
@@ -214,3 +221,9 @@ mod panes_tests;
 
 #[cfg(test)]
 mod snapshots;
+
+#[cfg(test)]
+mod form_tests;
+
+#[cfg(test)]
+mod dialog_tests;

@@ -190,6 +190,12 @@ fn report_filters_are_edited_and_run() {
     assert!(fx.is_empty());
     let e = reports(&app).error.clone().unwrap();
     assert!(e.starts_with("outcome:") && e.contains("failedx"), "{e}");
+    // Refused (issue 12): the field is back to the query the rows are for, and the screen says so.
+    assert_eq!(reports(&app).value(2), "failed");
+    assert!(query.user_contains, "the console's user filter matches part of an email");
+    let s = screen(&mut app, 80, 24);
+    assert!(!s.contains("failedx") || s.contains("refused"), "{s}");
+    assert!(s.contains("outcome: failed") && s.contains("refused"), "{s}");
     // Esc leaves the fields; then keys are pane keys again.
     key(&mut app, KeyCode::Char('/'));
     key(&mut app, KeyCode::Esc);
@@ -485,7 +491,11 @@ fn apply_needs_one_confirmation_and_reports_progress() {
         complete: false,
     };
     let fx = app.update(Msg::ApplyDone { name: "hr".into(), result: Ok(outcome) });
-    assert!(matches!(fx.as_slice(), [Effect::ComputePlan { name, .. }] if name == "hr"), "{fx:?}");
+    // Fresh views (issue 12): Users and Groups are read again without `r`, then the plan.
+    assert!(
+        matches!(fx.as_slice(), [Effect::ComputePlan { name, .. }, Effect::LoadUsers { .. }, Effect::LoadGroups { .. }] if name == "hr"),
+        "{fx:?}"
+    );
     assert_eq!(app.queue.status, "idle");
     assert!(app.log.iter().any(|e| e.level == Level::Warn && e.text.contains("not fully applied (run pr-1)")));
     assert!(app.log.iter().any(|e| e.text == "skipped x: protected"));
@@ -523,9 +533,17 @@ fn many_deactivations_or_a_ceiling_need_the_count_typed() {
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("WARNING") && s.contains("Type 30"), "{s}");
     assert!(key(&mut app, KeyCode::Char('y')).is_empty(), "y alone does not apply");
+    // Enter with nothing typed does what the dialog says: it asks for the count, in the dialog.
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("nothing typed: type 30") && s.contains("Type 30 and Enter to apply"), "{w}x{h}\n{s}");
+        assert!(!s.contains("--force"), "the console has no --force: {s}");
+    }
     typ(&mut app, "29");
     assert!(key(&mut app, KeyCode::Enter).is_empty(), "a wrong count does not apply");
     assert_eq!(app.top::<ApplyConfirm>().map(|c| c.typed.as_str()), Some(""));
+    assert!(screen(&mut app, 80, 24).contains("29 is not 30"));
     typ(&mut app, "30");
     let fx = key(&mut app, KeyCode::Enter);
     assert!(matches!(fx.as_slice(), [Effect::ApplyPlan { force: true, .. }]), "{fx:?}");
@@ -600,4 +618,87 @@ fn a_policy_apply_shows_in_the_queue_view() {
     assert!(s.contains("policy hr") && s.contains("deactivate gone0@example.com") && s.contains("FAILED"), "{s}");
     let fx = key(&mut app, KeyCode::Char('x'));
     assert!(matches!(fx.as_slice(), [Effect::CancelBatch { batch_id }] if batch_id == "b-7"), "{fx:?}");
+}
+
+/// Issue 11's left-over: the pane shows each policy's sync state, and a quarantined one is
+/// reviewed and approved from it (the runtime runs `sync::approve`, as `scimitar sync approve`).
+#[test]
+fn the_policies_pane_shows_sync_state_and_approves_a_quarantine() {
+    use crate::sync::{Quarantine, QuarantineKind, RunRecord, RunResult, SyncState};
+    let mut app = policies_app(plan(3));
+    let t = OffsetDateTime::now_utc();
+    let state = |quarantine: Option<Quarantine>, result: RunResult| SyncState {
+        profile: "console".into(),
+        policy: "hr".into(),
+        quarantine,
+        running_run: None,
+        running_pid: None,
+        next_run: None,
+        last_success: None,
+        last_run: Some(RunRecord {
+            profile: "console".into(),
+            policy: "hr".into(),
+            run_id: Some("pr-1".into()),
+            started: t,
+            finished: t,
+            result,
+            message: None,
+            ops: Default::default(),
+            plan: None,
+        }),
+    };
+    app.update(Msg::SyncState { name: "hr".into(), state: Some(Box::new(state(None, RunResult::Applied))) });
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("sync: last run applied at"), "{s}");
+    assert!(
+        !crate::tui::component::Component::keys(policies(&app), &app.view()).iter().any(|o| o.now && o.label == "S"),
+        "nothing to approve"
+    );
+    assert!(key(&mut app, KeyCode::Char('S')).is_empty());
+    // Quarantined: the pane says so, and why; S reviews it.
+    let q = Quarantine {
+        kind: QuarantineKind::Ceiling,
+        reason: "the plan would deactivate 40 users, above the limit of 25".into(),
+        run_id: Some("pr-2".into()),
+        since: t,
+        held: serde_json::json!({"summary": "40 deactivate", "plan": {"deactivations": 40}}),
+    };
+    app.update(Msg::SyncState { name: "hr".into(), state: Some(Box::new(state(Some(q.clone()), RunResult::Quarantined))) });
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("sync QUARANTINED") && s.contains("(Ceiling)"), "{w}x{h}\n{s}");
+    }
+    assert!(screen(&mut app, 200, 50).contains("S approve sync"));
+    let fx = key(&mut app, KeyCode::Char('S'));
+    assert_eq!(fx, [Effect::ReviewSync { name: "hr".into(), path: PathBuf::from("/p/hr.toml") }]);
+    assert!(key(&mut app, KeyCode::Char('S')).is_empty(), "one review at a time");
+    // The runtime's review (`sync::review`) opens the approval dialog.
+    let live = handle(plan(3)).0;
+    let live = Arc::try_unwrap(live).unwrap_or_else(|_| panic!("one owner"));
+    let decision = crate::policy::apply::preview(&live, &app.queue.safety);
+    let n = decision.runnable().len();
+    let review = crate::sync::Review { quarantine: q, live, decision, ceilings: vec!["over 25".into()] };
+    let handle = super::sync_approve::ReviewHandle::new(review);
+    app.update(Msg::SyncReviewed { name: "hr".into(), result: Ok(handle.clone()) });
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        for part in
+            ["Approve the quarantined sync of hr?", "quarantined since", "over the ceiling", &format!("Type {n} and Enter"), "Esc cancel"]
+        {
+            assert!(s.contains(part), "{part} at {w}x{h}:\n{s}");
+        }
+    }
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "Enter without the count does not approve");
+    assert!(screen(&mut app, 80, 24).contains("nothing typed"));
+    typ(&mut app, &n.to_string());
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(fx, [Effect::ApproveSync { name: "hr".into(), path: PathBuf::from("/p/hr.toml"), review: handle }]);
+    assert!(app.overlays.is_empty());
+    // The result: a Log line, fresh views and the plan again.
+    let fx = app.update(Msg::SyncApproved { name: "hr".into(), result: Ok("applied (4 done, 0 failed)".into()) });
+    assert!(app.log.iter().any(|e| e.text == "policy hr: sync approved: applied (4 done, 0 failed)"));
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::LoadUsers { .. })) && fx.iter().any(|e| matches!(e, Effect::ComputePlan { .. })),
+        "{fx:?}"
+    );
 }

@@ -10,9 +10,9 @@
 //! its own for another state of a policy is one more `Line` in `render_plan`'s header.)
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, moved, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, moved, offers};
 use super::detail::{Detail, Tone};
-use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
+use super::render::{MARK, block, thousands, truncate, visible_offset};
 use super::theme::Theme;
 use crate::policy::apply::ApplyOutcome;
 use crate::policy::live::LivePlan;
@@ -121,6 +121,12 @@ pub struct PoliciesPane {
     /// The policy being applied, and (done, failed, total) of the running batch.
     pub applying: Option<String>,
     pub progress: (usize, usize, usize),
+    /// A policy file just edited (`e`, `n`): selected and planned once the list is read again.
+    pub edited: Option<PathBuf>,
+    /// Each policy's sync state, as `sync::status` read it with its plan (absent: never synced).
+    pub sync: std::collections::HashMap<String, crate::sync::SyncState>,
+    /// A quarantined policy's review is being planned.
+    pub reviewing: Option<String>,
 }
 
 /// What the apply confirmation asks.
@@ -138,7 +144,8 @@ pub struct ApplyTerms {
 /// What the confirmation asks, from the gate's decision on the plan shown.
 pub fn terms(plan: &PlanView, d: &Decision) -> ApplyTerms {
     let mut warnings: Vec<String> = plan.ceiling.iter().cloned().collect();
-    warnings.extend(d.ceiling());
+    // The console passes the ceiling with the typed count (there is no --force here).
+    warnings.extend(d.ceiling_reason().map(|r| format!("{r}; type the count below if that is really meant")));
     let deactivations = d.deactivations();
     let must_type = !warnings.is_empty() || deactivations > CONFIRM_THRESHOLD;
     ApplyTerms { deactivations, must_type, warnings, summary: d.summary() }
@@ -150,7 +157,10 @@ enum Act {
     Plan,
     List,
     Apply,
+    Approve,
     Rerun,
+    Edit,
+    New,
 }
 
 static KEYS: &[Binding<Act>] = &[
@@ -158,6 +168,27 @@ static KEYS: &[Binding<Act>] = &[
     bind!("l →", "plan", "move to the plan", Act::Plan, [(KeyCode::Char('l'), N), (KeyCode::Right, N)]),
     bind!("h ← Esc", "list", "back to the list of policies", Act::List, [(KeyCode::Char('h'), N), (KeyCode::Left, N), (KeyCode::Esc, N)]),
     bind!("A", "apply", "apply the plan shown (after one confirmation)", Act::Apply, [(KeyCode::Char('A'), N)]),
+    bind!(
+        "e",
+        "edit",
+        "edit the selected policy in $VISUAL / $EDITOR (the console steps aside meanwhile), then its plan is computed again",
+        Act::Edit,
+        [(KeyCode::Char('e'), N)]
+    ),
+    bind!(
+        "n",
+        "new",
+        "write a new policy for a source file you name, from a commented template, and edit it",
+        Act::New,
+        [(KeyCode::Char('n'), N)]
+    ),
+    bind!(
+        "S",
+        "approve sync",
+        "a quarantined sync: review its held plan and approve it (as `scimitar sync approve`)",
+        Act::Approve,
+        [(KeyCode::Char('S'), N)]
+    ),
     bind!("r", "rerun", "read the policies again and recompute the plan", Act::Rerun, [(KeyCode::Char('r'), N)]),
 ];
 
@@ -201,11 +232,17 @@ impl PoliciesPane {
 
     fn listed(&mut self, ctx: &mut Ctx, list: Vec<(String, PathBuf)>) -> Vec<Effect> {
         let first = !self.listed;
-        let keep = self.selected_policy().map(|(_, path)| path.clone());
+        let edited = self.edited.take();
+        let keep = edited.clone().or_else(|| self.selected_policy().map(|(_, path)| path.clone()));
         self.list = list;
         self.listed = true;
         self.selected = keep.and_then(|k| self.list.iter().position(|(_, path)| *path == k)).unwrap_or(0);
         self.offset = 0;
+        if let Some(e) = edited
+            && self.selected_policy().is_some_and(|(_, p)| *p == e)
+        {
+            return self.compute_selected(ctx);
+        }
         // The first time, the first policy's plan is computed without asking.
         if first && self.plan.is_none() && self.computing.is_none() && !self.list.is_empty() {
             return self.compute_selected(ctx);
@@ -317,6 +354,31 @@ impl PoliciesPane {
         vec![]
     }
 
+    /// The selected policy's sync state, when it is quarantined.
+    pub fn quarantined(&self) -> Option<&crate::sync::SyncState> {
+        let (name, _) = self.selected_policy()?;
+        self.sync.get(name).filter(|s| s.quarantine.is_some())
+    }
+
+    /// `S`: plan the quarantined policy again for its review (the dialog opens with it).
+    fn ask_approve(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        let Some((name, path)) = self.selected_policy().cloned() else { return vec![] };
+        if self.reviewing.is_some() || self.applying.is_some() {
+            return vec![];
+        }
+        if self.quarantined().is_none() {
+            ctx.log(Level::Info, format!("policy {name} is not quarantined; nothing to approve"));
+            return vec![];
+        }
+        if let Some(why) = ctx.queue.refuse_writes() {
+            ctx.log(Level::Warn, format!("sync approve {name}: {why}"));
+            return vec![];
+        }
+        self.reviewing = Some(name.clone());
+        ctx.log(Level::Info, format!("reviewing the quarantined sync of {name}: planning it again"));
+        vec![Effect::ReviewSync { name, path }]
+    }
+
     /// The confirmation was accepted: run the plan shown.
     fn start_apply(&mut self, ctx: &mut Ctx, name: &str, plan: &PlanHandle, force: bool) -> Vec<Effect> {
         let s = summary(&plan.0.plan);
@@ -379,6 +441,12 @@ impl PoliciesPane {
         ctx.queue.status = "idle".into();
         // New records are in the report: the Reports pane reads them again when it is opened.
         ctx.note(Note::Reported);
+        // What the apply wrote shows in Users and Groups without `r` (issue 12: created users
+        // were missing and changed titles stale until a reload).
+        if self.progress.2 > 0 {
+            ctx.note(Note::UsersChanged);
+            ctx.note(Note::GroupsChanged);
+        }
         match result {
             Ok(o) => {
                 for n in o.notes() {
@@ -418,7 +486,9 @@ impl Component for PoliciesPane {
             Act::Plan => shown && !self.focus_plan,
             Act::List => self.focus_plan,
             Act::Apply => shown && self.applying.is_none() && self.computing.is_none(),
-            Act::Rerun => true,
+            Act::Rerun | Act::New => true,
+            Act::Edit => !self.list.is_empty(),
+            Act::Approve => self.quarantined().is_some() && self.applying.is_none() && self.reviewing.is_none(),
         })
     }
 
@@ -435,7 +505,19 @@ impl Component for PoliciesPane {
                     vec![]
                 }
                 Act::Apply => self.ask_apply(ctx),
+                Act::Approve => self.ask_approve(ctx),
                 Act::Rerun => self.recompute(ctx),
+                Act::Edit => match self.selected_policy() {
+                    Some((name, path)) => {
+                        ctx.log(Level::Info, format!("editing policy {name} ({})", path.display()));
+                        vec![Effect::EditFile { path: path.clone() }]
+                    }
+                    None => vec![],
+                },
+                Act::New => {
+                    ctx.open(super::policy_new::NewPolicy::default());
+                    vec![]
+                }
             };
             return Handled::Consumed(fx);
         }
@@ -452,6 +534,44 @@ impl Component for PoliciesPane {
             Msg::PoliciesListed(list) => self.listed(ctx, list),
             Msg::PlanComputed { generation, name, result } => self.computed(ctx, generation, name, result),
             Msg::ApplyDone { name, result } => self.apply_done(ctx, name, result),
+            // Back from the editor: read the list again (a new file is in it), then plan the file.
+            Msg::Edited { path, result } => {
+                match result {
+                    Ok(()) => ctx.log(Level::Info, format!("edited {}; computing its plan again", path.display())),
+                    Err(e) => ctx.log(Level::Error, format!("editing {}: {e}", path.display())),
+                }
+                self.edited = Some(path);
+                vec![Effect::ListPolicies]
+            }
+            Msg::SyncState { name, state } => {
+                match state {
+                    Some(s) => self.sync.insert(name, *s),
+                    None => self.sync.remove(&name),
+                };
+                vec![]
+            }
+            Msg::SyncReviewed { name, result } => {
+                self.reviewing = None;
+                match result {
+                    Ok(review) => {
+                        let path = self.list.iter().find(|(n, _)| *n == name).map(|(_, p)| p.clone()).unwrap_or_default();
+                        ctx.open(super::sync_approve::SyncApprove::new(name, path, review));
+                    }
+                    Err(e) => ctx.log(Level::Error, format!("sync approve {name}: {e}")),
+                }
+                vec![]
+            }
+            Msg::SyncApproved { name, result } => {
+                match result {
+                    Ok(line) => ctx.log(Level::Ok, format!("policy {name}: sync approved: {line}")),
+                    Err(line) => ctx.log(Level::Error, format!("policy {name}: sync approve: {line}")),
+                }
+                // What it wrote shows without `r`; the plan is what is left.
+                ctx.note(Note::UsersChanged);
+                ctx.note(Note::GroupsChanged);
+                ctx.note(Note::Reported);
+                if self.plan.as_ref().is_some_and(|v| v.name == name) { self.compute_selected(ctx) } else { vec![] }
+            }
             // A policy apply runs its own batches; the queue view follows the batch it started.
             Msg::Queue(ev) if self.applying.is_some() => {
                 let what = format!("policy {}", self.applying.clone().unwrap_or_default());
@@ -497,7 +617,37 @@ impl PoliciesPane {
         if let Some(e) = &self.error {
             head.push(Span::styled(format!(" {}", truncate(e, 60)), t.error));
         }
-        vec![Line::from(head)]
+        let mut lines = vec![Line::from(head)];
+        if let Some(l) = self.sync_line(v, &pv.name) {
+            lines.push(l);
+        }
+        lines
+    }
+
+    /// The policy's sync state in one line: quarantined (why, since when, `S` to review), or the
+    /// last run's outcome and time, or never synced.
+    fn sync_line(&self, v: &View, name: &str) -> Option<Line<'static>> {
+        let t = v.theme;
+        let s = self.sync.get(name)?;
+        if let Some(q) = &s.quarantine {
+            return Some(Line::from(vec![
+                Span::styled(format!(" sync QUARANTINED ({:?}) ", q.kind), t.error),
+                Span::styled("S review and approve · ", t.accent),
+                Span::styled(format!("since {}: {}", crate::report::format_time(q.since), clean(&q.reason)), t.warning),
+            ]));
+        }
+        let text = match &s.last_run {
+            Some(r) => {
+                let mut x = format!(" sync: last run {} at {}", r.result, crate::report::format_time(r.finished));
+                if let Some(m) = &r.message {
+                    x.push_str(&format!(" ({})", truncate(&clean(m), 40)));
+                }
+                x
+            }
+            None => " sync: never run".to_string(),
+        };
+        let st = if s.last_run.as_ref().is_some_and(|r| r.result.is_failure()) { t.warning } else { t.muted };
+        Some(Line::styled(text, st))
     }
 
     fn render_list(&self, f: &mut Frame, r: Rect, v: &View) {
@@ -529,6 +679,9 @@ impl PoliciesPane {
         let rows = p.list[off..end].iter().map(|(name, _)| {
             let mark = if p.computing.as_deref() == Some(name.as_str()) {
                 v.spinner.to_string()
+            } else if p.sync.get(name).is_some_and(|s| s.quarantine.is_some()) {
+                // Quarantined: its sync writes nothing until it is approved (S).
+                "!".into()
             } else if p.plan.as_ref().is_some_and(|v| v.name == *name) {
                 "•".into()
             } else {
@@ -552,8 +705,8 @@ impl PoliciesPane {
         if !name.is_empty() {
             title.push(Span::styled(format!("{} ", clean(name)), t.muted));
         }
-        let hint = hint_bar(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
-        let mut b = block(t, Line::from(title), p.focus_plan).title_bottom(hint_line(t, hint));
+        let hints = hint_lines(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
+        let mut b = block(t, Line::from(title), p.focus_plan);
         if let Some(a) = &p.applying {
             let (done, failed, total) = p.progress;
             b = b.title_top(
@@ -562,8 +715,7 @@ impl PoliciesPane {
         } else if let Some(c) = &p.computing {
             b = b.title_top(Line::styled(format!(" {} computing the plan of {} ", v.spinner, clean(c)), t.accent).right_aligned());
         }
-        let inner = b.inner(r);
-        f.render_widget(b, r);
+        let inner = super::render::hinted_block(f, r, t, b, hints);
         if inner.height == 0 || inner.width < 4 {
             return;
         }
@@ -578,8 +730,9 @@ impl PoliciesPane {
             return;
         };
         let head = self.plan_header(v, pv);
-        let n = (head.len() as u16).min(inner.height);
-        f.render_widget(Paragraph::new(head), Rect { height: n, ..inner });
+        // Wrapped, so the sync state's reason shows whole at 80 columns.
+        let n = (super::render::wrapped_rows(&head, inner.width) as u16).min(inner.height / 2);
+        f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), Rect { height: n, ..inner });
         let area = Rect { y: inner.y + n, height: inner.height - n, ..inner };
         if pv.rows.is_empty() {
             f.render_widget(Paragraph::new(Line::styled("  Slack already matches this policy: nothing to do.", t.ok)), area);

@@ -32,6 +32,29 @@ pub struct Queue {
     pub submitting: bool,
     /// `q` was pressed once while a batch ran.
     pub quit_warned: bool,
+    /// The queue view's list of past batches (`b` in the view).
+    pub history: History,
+}
+
+/// The journal's past batches as the queue view lists them (newest first), with how many
+/// deactivations of each `restore` can undo.
+#[derive(Debug, Default)]
+pub struct History {
+    /// The view shows the list (rather than the current batch's operations).
+    pub shown: bool,
+    pub batches: Vec<crate::queue::journal::BatchHistory>,
+    /// Why the list could not be read.
+    pub error: Option<String>,
+    /// A list was asked for and has not come yet.
+    pub loading: bool,
+    pub selected: usize,
+    pub offset: usize,
+}
+
+impl History {
+    pub fn selected(&self) -> Option<&crate::queue::journal::BatchHistory> {
+        self.batches.get(self.selected)
+    }
 }
 
 impl Default for Queue {
@@ -44,6 +67,7 @@ impl Default for Queue {
             unavailable: None,
             submitting: false,
             quit_warned: false,
+            history: History::default(),
         }
     }
 }
@@ -251,6 +275,12 @@ impl BatchView {
         self.ops.iter().filter(|o| o.state.is_final()).count()
     }
 
+    /// Ops that ran to an end (done, failed, skipped): the gauge's count. A cancelled op never
+    /// ran, so a cancelled batch's bar is not full (issue 12: `115/115 100% cancelled`).
+    pub fn ended(&self) -> usize {
+        self.finished() - self.count(OpState::Cancelled)
+    }
+
     pub fn surprises(&self) -> usize {
         self.ops.iter().filter(|o| o.surprise).count()
     }
@@ -293,7 +323,7 @@ impl BatchView {
 
     /// One line for the status bar.
     pub fn status(&self) -> String {
-        let (n, total, failed) = (self.finished(), self.ops.len(), self.count(OpState::Failed));
+        let (n, total, failed) = (self.ended(), self.ops.len(), self.count(OpState::Failed));
         let mut s = if self.running {
             if self.cancelling { format!("cancelling {n}/{total}") } else { format!("running {n}/{total}") }
         } else if self.cancelled {
@@ -324,6 +354,8 @@ pub fn eta_text(secs: f64) -> String {
 fn batch_loaded(ctx: &mut Ctx, b: BatchLoad) -> Vec<Effect> {
     ctx.queue.submitting = false;
     ctx.queue.quit_warned = false;
+    // The view shows the batch that starts, not the list of past ones.
+    ctx.queue.history.shown = false;
     let v = BatchView::new(b);
     ctx.log(Level::Info, format!("batch {}: {} ({} operations)", v.batch_id, v.description, v.ops.len()));
     ctx.queue.status = v.status();
@@ -415,6 +447,8 @@ fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
                 (b.count(OpState::Done), b.count(OpState::Failed), b.count(OpState::Cancelled), b.count(OpState::Skipped));
             let surprises = b.surprises();
             let groups = b.ops.iter().any(|o| o.group && o.state == OpState::Done);
+            // A done op on a user that the rows cannot patch (a create, an update) means a reload.
+            let users = b.ops.iter().any(|o| !o.group && o.user.is_none() && o.state == OpState::Done);
             let level = if surprises > 0 || failed > 0 {
                 Level::Error
             } else if cancelled {
@@ -435,7 +469,12 @@ fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
             if groups {
                 ctx.note(Note::GroupsChanged);
             }
+            if users {
+                ctx.note(Note::UsersChanged);
+            }
             ctx.note(Note::Reported);
+            // The queue view's list of past batches shows it (and what it can restore).
+            return vec![Effect::ListBatches];
         }
     }
     vec![]
@@ -448,6 +487,22 @@ pub fn on_msg(msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
         Msg::BatchLoaded(b) => batch_loaded(ctx, b),
         Msg::Queue(ev) => queue_event(ctx, ev),
         Msg::QueueFailed(e) => queue_failed(ctx, e),
+        Msg::BatchesListed(r) => {
+            let h = &mut ctx.queue.history;
+            h.loading = false;
+            match r {
+                Ok(list) => {
+                    // Keep the selection on the same batch when the list is read again.
+                    let keep = h.selected().map(|b| b.batch_id.clone());
+                    h.batches = list;
+                    h.selected = keep.and_then(|id| h.batches.iter().position(|b| b.batch_id == id)).unwrap_or(0);
+                    h.error = None;
+                }
+                Err(e) => h.error = Some(clean(&e)),
+            }
+            vec![]
+        }
+        Msg::RestorePlanned { which, result } => restore_planned(ctx, which, result),
         Msg::Unfinished(offers) => {
             if !offers.is_empty() {
                 let open: u64 = offers.iter().map(|o| o.open).sum();
@@ -458,6 +513,43 @@ pub fn on_msg(msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
         }
         other => return Err(other),
     })
+}
+
+/// `u` on a batch (queue view) or a report record: read what its deactivations took away.
+pub fn ask_restore(ctx: &mut Ctx, which: crate::queue::restore::Which) -> Vec<Effect> {
+    if let Some(why) = ctx.queue.refuse_writes() {
+        ctx.log(Level::Warn, format!("restore {which}: {why}"));
+        return vec![];
+    }
+    ctx.log(Level::Info, format!("restore {which}: reading what the deactivations took away and the directory now…"));
+    vec![Effect::PlanRestore { which }]
+}
+
+/// The restore's actions are read: they pass the gate and are confirmed once (`confirm::ask`),
+/// then run and are reported like any other batch.
+fn restore_planned(
+    ctx: &mut Ctx,
+    which: crate::queue::restore::Which,
+    result: Result<crate::queue::restore::RestorePlan, String>,
+) -> Vec<Effect> {
+    let plan = match result {
+        Ok(p) => p,
+        Err(e) => {
+            ctx.log(Level::Error, format!("restore {which}: {e}"));
+            return vec![];
+        }
+    };
+    for n in &plan.notes {
+        ctx.log(Level::Warn, format!("restore: {n}"));
+    }
+    for k in &plan.kept {
+        let who = plan.names.get(&k.kept.user_id).cloned().unwrap_or_else(|| k.target.label());
+        ctx.log(Level::Info, format!("restore: {who} had {}", k.kept.summary()));
+    }
+    let what = plan.what.clone();
+    // The list it was asked from closes: a confirmed restore opens the queue view on its batch.
+    ctx.close_all::<super::queue_view::QueueView>();
+    super::confirm::ask(ctx, plan.actions, &plan.known, move |_| what, false)
 }
 
 /// `x` in the queue view: stop sending the running batch's pending operations.

@@ -48,6 +48,9 @@ impl QueueSetup {
     }
 }
 
+/// How many past batches the queue view lists.
+pub const HISTORY: usize = 200;
+
 pub struct QueueRunner {
     client: ScimClient,
     journal: Option<Arc<Journal>>,
@@ -118,6 +121,34 @@ impl QueueRunner {
                 let _ = tx.send(Msg::QueueFailed(e));
             }
         }));
+    }
+
+    /// The journal's newest batches, for the queue view's list (`Msg::BatchesListed`).
+    pub fn list_batches(&self) {
+        let tx = self.tx.clone();
+        let Some(j) = self.journal.clone() else {
+            let _ = tx.send(Msg::BatchesListed(Err("no journal".into())));
+            return;
+        };
+        tokio::spawn(async move {
+            let r = blocking(&j, |j| j.recent_batches(HISTORY).map_err(anyhow::Error::from)).await;
+            let _ = tx.send(Msg::BatchesListed(r));
+        });
+    }
+
+    /// Plan a restore (`queue::restore::plan`: the kept snapshots and the directory as it is
+    /// now); the app passes the actions through the gate and asks once (`Msg::RestorePlanned`).
+    pub fn plan_restore(&self, which: crate::queue::restore::Which) {
+        let tx = self.tx.clone();
+        let Some(j) = self.journal.clone() else {
+            let _ = tx.send(Msg::RestorePlanned { which, result: Err("no journal".into()) });
+            return;
+        };
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let result = crate::queue::restore::plan(&client, &j, &which).await.map_err(|e| e.to_string());
+            let _ = tx.send(Msg::RestorePlanned { which, result });
+        });
     }
 
     /// On quit: stop sending. Ops in flight stay `running` in the journal and are offered for

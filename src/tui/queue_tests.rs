@@ -133,7 +133,12 @@ fn deactivate_confirms_with_count_and_first_names_then_emits_run_batch() {
     // y confirms: one RunBatch with exactly the marked users, marks cleared, queue view open.
     ch(&mut app, 'd');
     let fx = ch(&mut app, 'y');
-    assert_eq!(fx, vec![batch(vec![deact(&app, 0), deact(&app, 1), deact(&app, 2)], "deactivate 3 users")]);
+    let known = app.dir.knowledge_of(&[id(0), id(1), id(2)]);
+    let decision = crate::queue::gate(&Safety::default(), vec![deact(&app, 0), deact(&app, 1), deact(&app, 2)], &known);
+    // What each deactivation takes away is kept by the engine: the compact rows carry no
+    // `groups`, so it reads the users just before sending (nothing is kept at the gate).
+    assert!(decision.kept().is_empty(), "{:?}", decision.kept());
+    assert_eq!(fx, vec![Effect::RunBatch { decision, description: "deactivate 3 users".into() }]);
     assert!(app.dir.marks.is_empty());
     assert!(app.top::<QueueView>().is_some(), "{:?}", titles(&app));
     assert!(app.busy(), "a submitted batch keeps the spinner going");
@@ -348,7 +353,7 @@ fn results_land_in_the_log_and_patch_the_rows() {
     app.update(finished(2, OpState::Failed, "HTTP 429 ratelimited", 3));
     app.update(finished(3, OpState::Failed, "SURPRISE: Slack answered with someone active", 0));
     let fx = app.update(batch_finished(false));
-    assert!(fx.is_empty(), "no group changed, nothing to reload");
+    assert_eq!(fx, [Effect::ListBatches], "no group changed, nothing to reload (the list of past batches is read again)");
     let texts: Vec<(Level, String)> = app.log.iter().map(|e| (e.level, e.text.clone())).collect();
     assert!(texts.iter().any(|(l, t)| *l == Level::Ok && t.contains("op 1: done (1 retries)")), "{texts:?}");
     assert!(texts.iter().any(|(l, t)| *l == Level::Error && t.contains("op 2: failed: HTTP 429 ratelimited (3 retries)")), "{texts:?}");
@@ -380,6 +385,9 @@ fn x_cancels_pending_and_f_retries_failed() {
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("cancelled"), "{s}");
     assert!(!s.contains("x cancel pending"), "{s}");
+    // Issue 12: a cancelled batch's bar counts what ran, not what was cancelled (not 5/5 100%).
+    assert!(s.contains("2/5 40%") && !s.contains("5/5 100%"), "{s}");
+    assert_eq!(app.queue.status, "cancelled 2/5 · 1 failed");
     assert_eq!(ch(&mut app, 'x'), vec![], "nothing left to cancel");
     assert_eq!(ch(&mut app, 'F'), vec![Effect::RetryFailed { batch_id: "b-test".into() }]);
     assert!(app.busy());
@@ -457,7 +465,7 @@ fn group_verbs_use_the_marked_users_and_a_name_prompt() {
     }));
     app.update(finished(1, OpState::Done, "ok", 0));
     let fx = app.update(batch_finished(false));
-    assert!(matches!(&fx[..], [Effect::LoadGroups { .. }]), "{fx:?}");
+    assert!(matches!(&fx[..], [Effect::ListBatches, Effect::LoadGroups { .. }]), "{fx:?}");
     app.update(Msg::GroupsLoaded { generation: groups(&app).generation, result: Ok(vec![]) });
     app.overlays.clear();
 
@@ -879,4 +887,69 @@ fn print_queue_screens() {
     app.update(finished(2, OpState::Failed, "user_not_found: no user with this id (HTTP 404)", 2));
     app.update(started(3));
     println!("{}", screen(&mut app, 100, 24));
+}
+
+fn past(batch_id: &str, description: &str, restorable: u64) -> crate::queue::journal::BatchHistory {
+    crate::queue::journal::BatchHistory {
+        batch_id: batch_id.into(),
+        created: "2026-12-01T09:30:00Z".into(),
+        origin: "console".into(),
+        description: description.into(),
+        host: "127.0.0.1".into(),
+        policy_run: None,
+        finished: true,
+        total: 3,
+        done: 3,
+        failed: 0,
+        open: 0,
+        restorable,
+    }
+}
+
+/// `Q` lists past batches (read afresh when it opens); `u` on one that deactivated users plans its
+/// restore; the plan passes the gate and is confirmed once; `y` runs it as a batch of its own.
+#[test]
+fn q_lists_past_batches_and_u_restores_one_through_one_confirmation() {
+    let mut app = app_with(50);
+    assert_eq!(ch(&mut app, 'Q'), [Effect::ListBatches], "the list is read when the view opens");
+    app.update(Msg::BatchesListed(Ok(vec![past("b-2", "add 2 members to eng", 0), past("b-1", "deactivate 3 users", 3)])));
+    for s in [screen(&mut app, 80, 24), screen(&mut app, 200, 50)] {
+        assert!(s.contains("past batches") && s.contains("deactivate 3 users") && s.contains("add 2 members to eng"), "{s}");
+        assert!(s.contains("u: 3"), "what u can restore is on the row: {s}");
+    }
+    // The newest (selected) batch deactivated nobody: u has nothing to restore.
+    assert!(ch(&mut app, 'u').is_empty());
+    key(&mut app, KeyCode::Down);
+    assert!(screen(&mut app, 80, 24).contains("u restore"), "the hint bar offers it");
+    let which = crate::queue::restore::Which::Batch("b-1".into());
+    assert_eq!(ch(&mut app, 'u'), [Effect::PlanRestore { which: which.clone() }]);
+    // The plan: reactivate two deactivated users, put them back in eng.
+    let mut users_now: Vec<crate::scim::User> =
+        (1..=2).map(super::tests::make_user).inspect(|u| assert!(app.dir.store.index_of(u.id()).is_some())).collect();
+    for u in &mut users_now {
+        u.active = Some(false);
+    }
+    let actions = vec![
+        Action::Reactivate { target: Target::of_user(&users_now[0]) },
+        Action::Reactivate { target: Target::of_user(&users_now[1]) },
+        Action::AddMembers { group_id: "S001".into(), group_name: "eng".into(), user_ids: vec![id(1), id(2)] },
+    ];
+    let plan = crate::queue::restore::RestorePlan {
+        actions: actions.clone(),
+        known: Knowledge::from_users(users_now.iter()),
+        names: HashMap::new(),
+        notes: vec!["group old-team (S099) no longer exists; Bob Lee is not added back to it".into()],
+        what: "restore batch b-1: 2 users, 1 group".into(),
+        kept: vec![],
+    };
+    assert!(app.update(Msg::RestorePlanned { which, result: Ok(plan) }).is_empty(), "asking does nothing yet");
+    let c = confirm(&app);
+    assert_eq!(c.count(), 3, "{:?}", c.lines());
+    assert!(app.log.iter().any(|e| e.text.contains("old-team") && e.text.contains("no longer exists")), "notes are in the Log");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("restore batch b-1") && s.contains("reactivate"), "{s}");
+    let fx = ch(&mut app, 'y');
+    let Some(Effect::RunBatch { decision, description }) = fx.first() else { panic!("{fx:?}") };
+    assert_eq!(description, "restore batch b-1: 2 users, 1 group");
+    assert_eq!(decision.runnable(), actions.as_slice(), "the deactivated members are not screened out: the batch reactivates them first");
 }

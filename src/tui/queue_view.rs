@@ -1,10 +1,15 @@
 //! The queue view (`Q`, opened by itself when a batch starts): every operation of the current
 //! batch with its state, Slack's reason and retries, a gauge with an ETA from the rate-limit
 //! budget. Only the visible rows are drawn. `x` stops sending, `F` runs the failed operations
-//! again (through the gate, in the runner).
+//! again (through the gate, in the runner). `b` switches to the list of past batches (the
+//! journal's, newest first: `Queue::history`, read afresh each time the view opens and when a
+//! batch finishes), where `u` restores the selected batch: it reactivates the users it
+//! deactivated and puts back the groups and roles the journal kept (`queue::restore`), through
+//! the gate and one confirmation, as a batch of its own.
 
-use super::app::Effect;
+use super::app::{Effect, Level};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, moved, offers};
+use super::queue::Queue;
 use super::queue::{QueueOp, eta_text};
 use super::render::{block, hint_line, overlay_area, thousands, visible_offset};
 use super::theme::Theme;
@@ -19,14 +24,26 @@ use std::borrow::Cow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Act {
+    Open,
     Cancel,
     Retry,
+    History,
+    Restore,
     Close,
 }
 
 static KEYS: &[Binding<Act>] = &[
+    bind!("Enter", "details", "the selected operation in full: Slack's whole answer, retries", Act::Open, [(KeyCode::Enter, N)]),
     bind!("x", "cancel pending", "cancel the operations not sent yet", Act::Cancel, [(KeyCode::Char('x'), N)]),
     bind!("F", "retry failed", "retry the failed operations (they pass the gate again)", Act::Retry, [(KeyCode::Char('F'), N)]),
+    bind!("b", "batches", "switch between the current batch and the list of past batches", Act::History, [(KeyCode::Char('b'), N)]),
+    bind!(
+        "u",
+        "restore",
+        "restore the selected past batch: reactivate its deactivated users and put back their groups and roles (one confirmation)",
+        Act::Restore,
+        [(KeyCode::Char('u'), N)]
+    ),
     bind!(
         "Esc q Q",
         "close",
@@ -51,19 +68,30 @@ impl Component for QueueView {
 
     fn keys(&self, v: &View) -> Vec<Offer> {
         let b = v.queue.batch.as_ref();
+        let history = showing_history(v.queue);
         let running = b.is_some_and(|b| b.running);
         let failed = b.is_some_and(|b| b.count(OpState::Failed) > 0);
+        let restorable = history && v.queue.history.selected().is_some_and(|h| h.restorable > 0) && v.queue.refuse_writes().is_none();
         offers(KEYS, |a| match a {
+            Act::Open => b.is_some_and(|b| !b.ops.is_empty()),
             Act::Cancel => running,
             Act::Retry => failed && !running,
+            Act::History => b.is_some(),
+            Act::Restore => restorable,
             Act::Close => true,
         })
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        let history = showing_history(ctx.queue);
         if let Some(nav) = lookup(NAV, k) {
-            let h = rows(ctx.area);
-            if let Some(b) = ctx.queue.batch.as_mut() {
+            let h = rows(ctx.area).saturating_sub(1).max(1);
+            if history {
+                let l = &mut ctx.queue.history;
+                l.selected = moved(l.selected, nav.delta(h), l.batches.len());
+                l.offset = visible_offset(l.selected, l.offset, h, l.batches.len());
+            } else if let Some(b) = ctx.queue.batch.as_mut() {
+                let h = rows(ctx.area);
                 b.selected = moved(b.selected, nav.delta(h), b.ops.len());
                 b.offset = visible_offset(b.selected, b.offset, h, b.ops.len());
             }
@@ -74,9 +102,52 @@ impl Component for QueueView {
                 ctx.close();
                 vec![]
             }
+            Some(Act::Open) => {
+                // The whole error, wrapped (the table cuts it to its column).
+                if let Some(b) = ctx.queue.batch.as_ref()
+                    && let Some(o) = b.ops.get(b.selected)
+                {
+                    use super::detail::{Detail, Tone};
+                    let tone = if o.state == OpState::Failed { Tone::Error } else { Tone::Text };
+                    let rows = vec![
+                        ("operation".to_string(), o.describe.clone(), Tone::Text),
+                        ("state".to_string(), state_label(o).to_string(), tone),
+                        ("message".to_string(), if o.message.is_empty() { "–".into() } else { o.message.clone() }, tone),
+                        ("retries".to_string(), o.retries.to_string(), Tone::Text),
+                        ("attempts".to_string(), o.attempt.to_string(), Tone::Text),
+                        ("op id".to_string(), o.op_id.clone(), Tone::Muted),
+                        ("batch".to_string(), b.batch_id.clone(), Tone::Muted),
+                    ];
+                    ctx.open(Detail::new(format!(" Operation {} ", o.seq), rows, 10));
+                }
+                vec![]
+            }
             Some(Act::Cancel) => super::queue::cancel_batch(ctx),
+            // `F` is the current batch's, in either list (the gate answers first: read-only).
             Some(Act::Retry) => super::queue::retry_failed(ctx),
-            None => return Handled::Ignored,
+            Some(Act::History) => {
+                let h = &mut ctx.queue.history;
+                h.shown = !h.shown;
+                if h.shown {
+                    h.loading = true;
+                    vec![Effect::ListBatches]
+                } else {
+                    vec![]
+                }
+            }
+            Some(Act::Restore) if history => match ctx.queue.history.selected() {
+                Some(b) if b.restorable > 0 => {
+                    let which = crate::queue::restore::Which::Batch(b.batch_id.clone());
+                    super::queue::ask_restore(ctx, which)
+                }
+                Some(b) => {
+                    let id = b.batch_id.clone();
+                    ctx.log(Level::Info, format!("batch {id}: no deactivation of it with what it took away kept: nothing to restore"));
+                    vec![]
+                }
+                None => vec![],
+            },
+            _ => return Handled::Ignored,
         };
         Handled::Consumed(fx)
     }
@@ -126,6 +197,9 @@ impl QueueView {
         let t = v.theme;
         let r = overlay_area(area);
         f.render_widget(Clear, r);
+        if showing_history(v.queue) {
+            return self.draw_history(f, r, v);
+        }
         let Some(b) = &v.queue.batch else {
             let text = if v.queue.submitting {
                 "  journaling the batch…"
@@ -149,7 +223,7 @@ impl QueueView {
             return;
         }
         // The gauge line and a counts line.
-        let (n, total) = (b.finished(), b.ops.len());
+        let (n, total) = (b.ended(), b.ops.len());
         let eta = match (b.running, b.eta) {
             (true, Some(e)) => format!("  eta {}", eta_text(e)),
             (true, None) => "  eta –".into(),
@@ -222,5 +296,85 @@ impl QueueView {
             .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
         let mut state = TableState::new().with_selected((!b.ops.is_empty()).then(|| b.selected - off));
         f.render_stateful_widget(table, table_area, &mut state);
+    }
+}
+
+/// The view lists past batches: asked for with `b`, or there is no current batch to show.
+fn showing_history(q: &Queue) -> bool {
+    q.history.shown || (q.batch.is_none() && !q.submitting)
+}
+
+impl QueueView {
+    /// The list of past batches, newest first: when, what, counts, and what `u` can restore.
+    fn draw_history(&self, f: &mut Frame, r: Rect, v: &View) {
+        let t = v.theme;
+        let h = &v.queue.history;
+        let hint = hint_bar(&self.keys(v), &[], r.width.saturating_sub(4) as usize);
+        let title =
+            Line::from(vec![Span::styled(" Queue: past batches ", t.title), Span::styled(format!("{} ", h.batches.len()), t.muted)]);
+        let bl = block(t, title, true).title_bottom(hint_line(t, hint));
+        let inner = bl.inner(r);
+        f.render_widget(bl, r);
+        if inner.height < 2 || inner.width < 10 {
+            return;
+        }
+        let empty = if let Some(e) = &h.error {
+            Some(Line::styled(format!("  the journal could not be read: {e}"), t.error))
+        } else if h.batches.is_empty() && h.loading {
+            Some(Line::styled("  reading the journal…", t.muted))
+        } else if h.batches.is_empty() {
+            Some(Line::styled("  No batch yet. Mark users (Space, V, *) and press d or a; in Groups: + - R n.", t.muted))
+        } else {
+            None
+        };
+        if let Some(l) = empty {
+            f.render_widget(Paragraph::new(l).wrap(Wrap { trim: true }), inner);
+            return;
+        }
+        let height = inner.height.saturating_sub(1) as usize;
+        let off = visible_offset(h.selected, h.offset, height, h.batches.len());
+        let end = (off + height).min(h.batches.len());
+        let wide = inner.width >= 100;
+        let rows = h.batches[off..end].iter().map(|b| {
+            let state = if b.open > 0 {
+                Span::styled("open", t.warning)
+            } else if b.failed > 0 {
+                Span::styled("failed", t.error)
+            } else {
+                Span::styled("done", t.ok)
+            };
+            // Failed and open batches say so in the state column.
+            let counts = format!("{}/{}", thousands(b.done), thousands(b.total));
+            // `created` is "YYYY-MM-DD HH:MM:SS…": the time of day is enough at 80 columns.
+            let when = if wide { b.created.chars().take(19).collect::<String>() } else { b.created.chars().skip(5).take(11).collect() };
+            let restore = if b.restorable > 0 { Span::styled(format!("u: {}", b.restorable), t.accent) } else { Span::raw("") };
+            let mut cells = vec![
+                Cell::from(when),
+                Cell::from(state),
+                Cell::from(crate::sanitize::clean(&b.description)),
+                Cell::from(counts),
+                Cell::from(restore),
+            ];
+            if wide {
+                cells.push(Cell::from(Span::styled(b.batch_id.clone(), t.muted)));
+            }
+            Row::new(cells)
+        });
+        let when_w = if wide { 19 } else { 11 };
+        let mut widths =
+            vec![Constraint::Length(when_w), Constraint::Length(6), Constraint::Fill(5), Constraint::Length(9), Constraint::Length(7)];
+        let mut hdr = vec!["when", "state", "batch", "done", "restore"];
+        if wide {
+            widths.push(Constraint::Length(20));
+            hdr.push("id");
+        }
+        let table = Table::new(rows, widths)
+            .header(Row::new(hdr).style(t.header))
+            .column_spacing(1)
+            .row_highlight_style(t.selected)
+            .highlight_symbol("> ")
+            .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+        let mut state = TableState::new().with_selected(Some(h.selected - off));
+        f.render_stateful_widget(table, inner, &mut state);
     }
 }

@@ -11,7 +11,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 pub(super) const MARK: &str = "> ";
@@ -62,6 +62,79 @@ pub(super) fn overlay<'a>(f: &mut Frame, area: Rect, t: &Theme, title: impl Into
     (r, block(t, title, true))
 }
 
+/// Rows `lines` take when wrapped at `width` columns (words wrap as ratatui wraps them).
+pub fn wrapped_rows(lines: &[Line], width: u16) -> usize {
+    if lines.is_empty() {
+        return 0;
+    }
+    Paragraph::new(lines.to_vec()).wrap(Wrap { trim: false }).line_count(width.max(1))
+}
+
+/// Words of `s` wrapped at `width` columns (a word longer than a line is cut across lines).
+pub fn wrap_words(s: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in s.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let lw = line.width();
+            let sep = usize::from(lw > 0);
+            if lw + sep + word.width() <= width {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if lw > 0 {
+                out.push(std::mem::take(&mut line));
+                continue;
+            }
+            // A word longer than the line: cut it.
+            let cut: String = word
+                .chars()
+                .scan(0, |w, c| {
+                    *w += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+                    (*w <= width).then_some(c)
+                })
+                .collect();
+            let rest = word[cut.len()..].to_string();
+            out.push(cut);
+            word = rest;
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+/// A centred dialog at most `max_w` columns wide: `body` (wrapped; cut at its end when the
+/// screen is too short for all of it) above `foot` (the prompt and its keys), which is pinned to
+/// the dialog's bottom rows so it is on screen at any size. Returns the dialog's rectangle.
+pub(super) fn dialog<'a>(f: &mut Frame, area: Rect, b: Block<'a>, body: Vec<Line<'a>>, foot: Vec<Line<'a>>, max_w: u16) -> Rect {
+    let w = area.width.saturating_sub(4).min(max_w).max(area.width.min(20));
+    let inner_w = w.saturating_sub(2).max(1);
+    let foot_h = wrapped_rows(&foot, inner_w) as u16;
+    let body_h = wrapped_rows(&body, inner_w) as u16;
+    let h = (body_h + foot_h + 2).min(area.height);
+    let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+    f.render_widget(Clear, r);
+    let inner = b.inner(r);
+    f.render_widget(b, r);
+    let foot_h = foot_h.min(inner.height);
+    let body_area = Rect { height: inner.height - foot_h, ..inner };
+    let foot_area = Rect { y: inner.y + body_area.height, height: foot_h, ..inner };
+    f.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }), body_area);
+    f.render_widget(Paragraph::new(foot).wrap(Wrap { trim: false }), foot_area);
+    r
+}
+
 /// A bordered block with the theme's title style.
 pub(super) fn block<'a>(t: &Theme, title: impl Into<Line<'a>>, focus: bool) -> Block<'a> {
     Block::new()
@@ -70,6 +143,22 @@ pub(super) fn block<'a>(t: &Theme, title: impl Into<Line<'a>>, focus: bool) -> B
         .border_style(if focus { t.border_focus } else { t.border })
         .title(title.into().style(t.title))
         .style(t.text)
+}
+
+/// Draw block `b` with the hint `lines` (`component::hint_lines`): the last is its bottom
+/// title, any others take the inner area's last rows. Returns what is left inside.
+pub(super) fn hinted_block(f: &mut Frame, r: Rect, t: &Theme, b: Block, mut lines: Vec<String>) -> Rect {
+    let last = lines.pop().unwrap_or_default();
+    let b = b.title_bottom(hint_line(t, last));
+    let mut inner = b.inner(r);
+    f.render_widget(b, r);
+    if !lines.is_empty() && inner.height > 6 {
+        let n = lines.len() as u16;
+        let ls: Vec<Line> = lines.into_iter().map(|h| hint_line(t, h)).collect();
+        f.render_widget(Paragraph::new(ls), Rect { y: inner.bottom() - n, height: n, ..inner });
+        inner.height -= n;
+    }
+    inner
 }
 
 /// A hint bar as a block's bottom title.
@@ -169,23 +258,47 @@ fn render_tabs(app: &App, f: &mut Frame, r: Rect) {
 
 fn render_log(app: &App, f: &mut Frame, r: Rect) {
     let t = &app.theme;
-    let b = block(t, " Log ", false);
+    let log = &app.log;
+    let mut title = vec![Span::styled(" Log ", t.title)];
+    if log.scroll > 0 {
+        title.push(Span::styled(format!("{} newer below ", log.scroll), t.warning));
+    }
+    let keys = if log.scroll > 0 { " [ older · ] newer · { } size · L hide " } else { " [ older · { } size · L hide " };
+    let b = block(t, Line::from(title), false).title_bottom(hint_line(t, keys.to_string()));
     let inner = b.inner(r);
     f.render_widget(b, r);
-    let n = inner.height as usize;
-    let start = app.log.len().saturating_sub(n);
-    let lines: Vec<Line> = app
-        .log
-        .iter()
-        .skip(start)
-        .map(|e| {
-            Line::from(vec![
-                Span::styled(format!("{} ", e.time), t.muted),
-                Span::styled(format!("{} ", level_tag(e.level)), level_style(t, e.level)),
-                Span::styled(e.text.as_str(), level_style(t, e.level)),
-            ])
-        })
-        .collect();
+    let (n, w) = (inner.height as usize, inner.width as usize);
+    // Entries wrap (issue 12: errors were cut at 80 columns), the newest shown at the bottom:
+    // walk back from the last entry shown until the pane is full.
+    const LEAD: usize = 15; // "HH:MM:SS level "
+    let end = log.len().saturating_sub(log.scroll);
+    let mut lines: Vec<Line> = Vec::new();
+    for e in log.iter().take(end).rev() {
+        if lines.len() >= n {
+            break;
+        }
+        let parts = wrap_words(&e.text, w.saturating_sub(LEAD).max(10));
+        let st = level_style(t, e.level);
+        let mut entry: Vec<Line> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                if i == 0 {
+                    Line::from(vec![
+                        Span::styled(format!("{} ", e.time), t.muted),
+                        Span::styled(format!("{} ", level_tag(e.level)), st),
+                        Span::styled(p, st),
+                    ])
+                } else {
+                    Line::from(vec![Span::raw(" ".repeat(LEAD)), Span::styled(p, st)])
+                }
+            })
+            .collect();
+        entry.reverse();
+        lines.extend(entry);
+    }
+    lines.truncate(n);
+    lines.reverse();
     f.render_widget(Paragraph::new(lines), inner);
 }
 
@@ -207,7 +320,6 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
         return;
     }
     let t = &app.theme;
-    let sep = Span::styled(" │ ", t.status_bar);
     let mut users = match app.dir.total {
         Some(total) => format!("users {}/{}", thousands(app.dir.store.len() as u64), thousands(total)),
         None => format!("users {}", thousands(app.dir.store.len() as u64)),
@@ -220,33 +332,55 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
         Some(b) => format!("budget {}", b.floor() as i64),
         None => "rate limit off".to_string(),
     };
-    let mut spans = vec![
-        Span::styled(format!(" {}", app.host), t.status_bar.add_modifier(Modifier::BOLD)),
-        sep.clone(),
-        Span::styled(app.api.clone(), t.status_bar),
-        sep.clone(),
-        Span::styled(users, t.status_bar),
-        sep.clone(),
-        Span::styled(format!("queue {}", app.queue.status), t.status_bar),
-    ];
+    let bold = t.status_bar.add_modifier(Modifier::BOLD);
+    // The numbers are never cut (issue 12: `budget 9` was 998 at 80 columns): they come first in
+    // width; the host, the API version and the last message get what is left, in that order.
+    let mut facts: Vec<(String, Style)> = vec![(users, t.status_bar), (format!("queue {}", app.queue.status), t.status_bar)];
     if !app.dir.marks.is_empty() {
-        spans.push(sep.clone());
-        spans.push(Span::styled(format!("marked {}", thousands(app.dir.marks.len() as u64)), t.status_bar.add_modifier(Modifier::BOLD)));
+        facts.push((format!("marked {}", thousands(app.dir.marks.len() as u64)), bold));
     }
     if app.queue.read_only() {
-        spans.push(sep.clone());
-        spans.push(Span::styled("read-only", t.status_bar.add_modifier(Modifier::BOLD)));
+        facts.push(("read-only".into(), bold));
     }
-    spans.extend([sep.clone(), Span::styled(budget, t.status_bar)]);
-    if let Some((lvl, msg)) = &app.log.flash {
+    facts.push((budget, t.status_bar));
+    let help = "? help ";
+    let width = (r.width as usize).saturating_sub(help.len());
+    const SEP: &str = " │ ";
+    const SEP_W: usize = 3;
+    let w = |s: &str| unicode_width::UnicodeWidthStr::width(s);
+    let used: usize = 1 + facts.iter().map(|(s, _)| w(s)).sum::<usize>() + SEP_W * (facts.len() - 1);
+    let mut room = width.saturating_sub(used);
+    let host = clean(&app.host);
+    let mut lead: Vec<(String, Style)> = Vec::new();
+    if room >= w(&host) + SEP_W {
+        room -= w(&host) + SEP_W;
+        lead.push((host, bold));
+        if room >= w(&app.api) + SEP_W {
+            room -= w(&app.api) + SEP_W;
+            lead.push((app.api.clone(), t.status_bar));
+        }
+    } else if room >= 8 + SEP_W {
+        lead.push((truncate(&host, room - SEP_W), bold));
+        room = 0;
+    }
+    let sep = Span::styled(SEP, t.status_bar);
+    let mut spans = vec![Span::styled(" ", t.status_bar)];
+    for (i, (text, st)) in lead.into_iter().chain(facts).enumerate() {
+        if i > 0 {
+            spans.push(sep.clone());
+        }
+        spans.push(Span::styled(text, st));
+    }
+    if let Some((lvl, msg)) = &app.log.flash
+        && room > SEP_W + 4
+    {
         spans.push(sep.clone());
         let st = match lvl {
             Level::Error | Level::Warn => t.status_bar.patch(level_style(t, *lvl)),
             _ => t.status_bar,
         };
-        spans.push(Span::styled(msg.clone(), st));
+        spans.push(Span::styled(truncate(msg, room - SEP_W), st));
     }
-    let help = " ? help ";
     let [left, right] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(help.len() as u16)]).areas(r);
     f.render_widget(Paragraph::new(Line::from(spans)).style(t.status_bar), left);
     f.render_widget(Paragraph::new(help).style(t.status_bar), right);

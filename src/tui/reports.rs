@@ -8,7 +8,7 @@
 use super::app::{Effect, Level, Msg};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, hint_list, lookup, moved, offers};
 use super::detail::{Detail, Tone};
-use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
+use super::render::{MARK, block, hint_line, thousands, visible_offset};
 use super::theme::Theme;
 use crate::report::{Outcome, ReportQuery, ReportStore, StoredRecord, format_time, parse_time};
 use crate::sanitize::clean;
@@ -101,6 +101,8 @@ pub struct ReportsPane {
     /// The last export's file.
     pub exported: Option<String>,
     pub exporting: bool,
+    /// The fields of the query the rows are for: a refused filter puts them back.
+    applied: Vec<String>,
 }
 
 impl Default for ReportsPane {
@@ -120,6 +122,7 @@ impl Default for ReportsPane {
             error: None,
             exported: None,
             exporting: false,
+            applied: Vec::new(),
         }
     }
 }
@@ -140,7 +143,17 @@ impl ReportsPane {
         let until = time(UNTIL)?;
         let last = until.map(|u| (u - time::Duration::milliseconds(1)).date()).unwrap_or(now.date()).min(now.date());
         let first = since.map(|s| s.date()).unwrap_or(last - time::Duration::days(6)).max(last - time::Duration::days(CHART_DAYS - 1));
-        let q = ReportQuery { user: opt(0), action: opt(1), outcome, profile: opt(3), since, until, batch: opt(6), limit: Some(LIMIT) };
+        let q = ReportQuery {
+            user: opt(0),
+            user_contains: true,
+            action: opt(1),
+            outcome,
+            profile: opt(3),
+            since,
+            until,
+            batch: opt(6),
+            limit: Some(LIMIT),
+        };
         Ok((q, (first.min(last), last)))
     }
 
@@ -229,6 +242,7 @@ enum Act {
     Filter,
     Export,
     Rerun,
+    Restore,
 }
 
 static KEYS: &[Binding<Act>] = &[
@@ -242,7 +256,19 @@ static KEYS: &[Binding<Act>] = &[
     ),
     bind!("e", "export", "export the records shown to a CSV file (path in the Log)", Act::Export, [(KeyCode::Char('e'), N)]),
     bind!("r", "rerun", "run the query again", Act::Rerun, [(KeyCode::Char('r'), N)]),
+    bind!(
+        "u",
+        "restore",
+        "on a done deactivation: reactivate the user and put back the groups and roles it took away (one confirmation)",
+        Act::Restore,
+        [(KeyCode::Char('u'), N)]
+    ),
 ];
+
+/// A record `u` can restore: a deactivation that was done.
+fn restorable(r: &crate::report::OperationRecord) -> bool {
+    r.action == "deactivate" && r.outcome == Outcome::Done
+}
 
 /// Keys while a filter field is edited.
 fn field_offers() -> Vec<Offer> {
@@ -259,6 +285,7 @@ impl ReportsPane {
     fn run_query(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
         match self.build_query(OffsetDateTime::now_utc()) {
             Ok((query, span)) => {
+                self.applied = (0..FIELDS.len()).map(|i| self.value(i).to_string()).collect();
                 self.generation += 1;
                 self.loading = true;
                 self.started = true;
@@ -267,9 +294,20 @@ impl ReportsPane {
                 vec![Effect::QueryReports { generation: self.generation, query }]
             }
             Err(e) => {
-                self.error = Some(clean(&e));
-                self.started = true;
-                ctx.log(Level::Error, format!("report filter: {e}"));
+                // Refused: the fields go back to the query the rows are for, so the header never
+                // shows a filter the rows do not match.
+                let shown = if self.started { "the rows shown are still for the filters above" } else { "no query ran" };
+                let msg = clean(&format!("{e}; refused, {shown}"));
+                if self.applied.len() == FIELDS.len() {
+                    for (i, v) in self.applied.iter().enumerate() {
+                        self.inputs[i] = Input::new(v.clone());
+                    }
+                } else {
+                    let def = ReportsPane::default();
+                    self.inputs = def.inputs;
+                }
+                self.error = Some(msg.clone());
+                ctx.log(Level::Error, format!("report filter: {msg}"));
                 vec![]
             }
         }
@@ -367,14 +405,16 @@ impl Component for ReportsPane {
         "Reports".into()
     }
 
-    fn keys(&self, _v: &View) -> Vec<Offer> {
+    fn keys(&self, v: &View) -> Vec<Offer> {
         if self.focus.is_some() {
             return field_offers();
         }
         let rows = !self.data.rows.is_empty();
+        let restore = self.selected_row().is_some_and(|r| restorable(&r.stored.record)) && v.queue.refuse_writes().is_none();
         offers(KEYS, |a| match a {
             Act::Open | Act::Export => rows,
             Act::Filter | Act::Rerun => true,
+            Act::Restore => restore,
         })
     }
 
@@ -394,6 +434,14 @@ impl Component for ReportsPane {
                 }
                 Act::Export => self.export(ctx),
                 Act::Rerun => self.run_query(ctx),
+                Act::Restore => match self.selected_row().map(|r| &r.stored.record) {
+                    Some(r) if restorable(r) => super::queue::ask_restore(ctx, crate::queue::restore::Which::Op(r.op_id.clone())),
+                    Some(_) => {
+                        ctx.log(Level::Info, "restore: select a done deactivation (u undoes it with what it took away)");
+                        vec![]
+                    }
+                    None => vec![],
+                },
             };
             return Handled::Consumed(fx);
         }
@@ -467,8 +515,6 @@ fn render_pane(p: &ReportsPane, f: &mut Frame, r: Rect, v: &View) {
     let mut b = block(t, Line::from(title), true).title_bottom(hint_line(t, hint));
     if p.loading {
         b = b.title_top(Line::styled(format!(" {} querying ", v.spinner), t.accent).right_aligned());
-    } else if let Some(path) = &p.exported {
-        b = b.title_top(Line::styled(format!(" exported to {} ", truncate(path, (r.width / 2) as usize)), t.ok).right_aligned());
     }
     let inner = b.inner(r);
     f.render_widget(b, r);
@@ -650,8 +696,17 @@ fn render_table(p: &ReportsPane, f: &mut Frame, r: Rect, v: &View) {
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
     let mut state = TableState::new().with_selected(Some(p.selected - off));
     f.render_stateful_widget(table, r, &mut state);
-    if let Some(e) = &p.error {
-        let y = r.bottom().saturating_sub(1);
-        f.render_widget(Paragraph::new(Line::styled(truncate(e, r.width as usize), t.error)), Rect { y, height: 1, ..r });
+    let notice = match (&p.error, &p.exported) {
+        (Some(e), _) => Some(Line::styled(e.clone(), t.error)),
+        (None, Some(path)) => Some(Line::styled(format!("exported to {path}"), t.ok)),
+        _ => None,
+    };
+    if let Some(line) = notice {
+        // Over the last rows, wrapped, so the whole message (a path) shows at 80 columns.
+        let msg = vec![line];
+        let h = (super::render::wrapped_rows(&msg, r.width) as u16).min(r.height.saturating_sub(1)).max(1);
+        let area = Rect { y: r.bottom().saturating_sub(h), height: h, ..r };
+        f.render_widget(ratatui::widgets::Clear, area);
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: false }), area);
     }
 }

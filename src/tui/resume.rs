@@ -5,13 +5,12 @@
 use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
 use super::queue::ResumeOffer;
-use super::render::block;
+use super::render::{block, dialog};
 use crate::sanitize::clean;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::{Clear, Paragraph, Wrap};
 use std::borrow::Cow;
 
 pub struct Resume {
@@ -64,31 +63,23 @@ impl Component for Resume {
 
     fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let mut lines = vec![Line::styled("A previous run stopped before finishing these batches:", t.warning), Line::raw("")];
+        let mut body = vec![Line::styled("A previous run stopped before finishing these batches:", t.warning), Line::raw("")];
         for o in self.offers.iter().take(6) {
-            lines.push(Line::styled(
+            body.push(Line::styled(
                 format!("  {}  {}: {} of {} operations open (started {})", o.batch_id, clean(&o.description), o.open, o.total, o.created),
                 t.text,
             ));
         }
         if self.offers.len() > 6 {
-            lines.push(Line::styled(format!("  … and {} more", self.offers.len() - 6), t.text));
+            body.push(Line::styled(format!("  … and {} more", self.offers.len() - 6), t.text));
         }
-        lines.push(Line::raw(""));
-        lines.push(Line::styled(
-            "Resuming is safe: nothing that finished runs again; an operation that was in flight is checked first.",
-            t.muted,
-        ));
-        lines.push(Line::styled(hint_list(&self.keys(v), usize::MAX).trim().to_string(), t.accent));
-        let w = area.width.saturating_sub(4).min(100).max(area.width.min(20));
-        // As wrapped (one spare row per line: words wrap earlier than characters), so the keys at
-        // the bottom show at 80 columns too.
-        let inner_w = w.saturating_sub(2).max(1) as usize;
-        let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner_w) + usize::from(l.width() > inner_w)).sum();
-        let h = (rows as u16 + 2).min(area.height);
-        let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
-        f.render_widget(Clear, r);
+        // The question and its keys are pinned to the bottom: on screen at any size.
+        let foot = vec![
+            Line::raw(""),
+            Line::styled("Resuming is safe: nothing that finished runs again; an operation that was in flight is checked first.", t.muted),
+            Line::styled(format!("Resume now? {}", hint_list(&self.keys(v), usize::MAX).trim()), t.accent),
+        ];
         let b = block(t, Line::styled(" Resume unfinished work? ", t.title), true);
-        f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }), r);
+        dialog(f, area, b, body, foot, 100);
     }
 }

@@ -36,6 +36,8 @@ pub struct ConsoleEnv {
     pub paths: crate::env::Paths,
     /// The directory cache file (None: caching is off).
     pub cache: Option<std::path::PathBuf>,
+    /// The environment itself, for `sync::approve` (None in tests without one: approving says so).
+    pub full: Option<std::sync::Arc<crate::env::Environment>>,
 }
 
 impl ConsoleEnv {
@@ -46,6 +48,7 @@ impl ConsoleEnv {
             engine: crate::queue::EngineConfig::default(),
             paths: env.paths.clone(),
             cache: env.config.ui.cache.unwrap_or(true).then(|| provision::directory::cache_path(&env.paths.data_dir, &env.profile_name)),
+            full: None,
         }
     }
 
@@ -57,6 +60,7 @@ impl ConsoleEnv {
             engine: crate::queue::EngineConfig::default(),
             paths: crate::env::Paths::under(root),
             cache: None,
+            full: None,
         }
     }
 }
@@ -217,7 +221,32 @@ impl Executor {
                     let _ = tx.send(Msg::ApplyDone { name, result });
                 });
             }
-            Effect::Quit | Effect::Suspend => {}
+            Effect::ListBatches => self.queue.list_batches(),
+            Effect::PlanRestore { which } => self.queue.plan_restore(which),
+            Effect::ReviewSync { name, path } => {
+                let env = self.env.full.clone();
+                tokio::spawn(async move {
+                    let result = review_sync(env, &path).await;
+                    let _ = tx.send(Msg::SyncReviewed { name, result });
+                });
+            }
+            Effect::ApproveSync { name, path, review } => {
+                let env = self.env.full.clone();
+                let (profile, db) = (self.env.profile.clone(), self.env.paths.database());
+                tokio::spawn(async move {
+                    let result = approve_sync(env, &path, review, tx.clone()).await;
+                    let _ = tx.send(Msg::SyncApproved { name: name.clone(), result });
+                    // The pane shows the state the approval left.
+                    if let Ok(state) =
+                        tokio::task::spawn_blocking(move || crate::sync::status(&db, &profile, &name).map(|s| (name, s.map(Box::new))))
+                            .await
+                        && let Ok((name, state)) = state
+                    {
+                        let _ = tx.send(Msg::SyncState { name, state });
+                    }
+                });
+            }
+            Effect::Quit | Effect::Suspend | Effect::EditFile { .. } => {}
         }
     }
 
@@ -283,18 +312,82 @@ async fn apply_plan(
     r
 }
 
-/// The domain's `sync::status` of a policy, as one Log line (a warning while it is quarantined).
+/// The domain's `sync::status` of a policy, for the Policies pane (and one Log line while it is
+/// quarantined).
 fn sync_state_to_log(env: &ConsoleEnv, name: &str, tx: &UnboundedSender<Msg>) {
     let (db, profile, name, tx) = (env.paths.database(), env.profile.clone(), name.to_string(), tx.clone());
     if !db.exists() {
+        let _ = tx.send(Msg::SyncState { name, state: None });
         return;
     }
     tokio::task::spawn_blocking(move || {
-        if let Ok(Some(s)) = crate::sync::status(&db, &profile, &name) {
-            let level = if s.quarantine.is_some() { Level::Warn } else { Level::Info };
-            let _ = tx.send(Msg::Log(super::LogEntry::now(level, format!("policy {name}: {}", s.line()))));
+        let state = crate::sync::status(&db, &profile, &name).ok().flatten().map(Box::new);
+        if let Some(s) = state.as_ref().filter(|s| s.quarantine.is_some()) {
+            let _ = tx.send(Msg::Log(super::LogEntry::now(Level::Warn, format!("policy {name}: {}", s.line()))));
+        }
+        let _ = tx.send(Msg::SyncState { name, state });
+    });
+}
+
+/// The job and the status store `sync approve` uses, for a policy file.
+fn sync_job(env: &crate::env::Environment, path: &std::path::Path) -> Result<(crate::sync::SyncJob, crate::sync::SyncStore), String> {
+    let job = crate::sync::SyncJob::new(env, &path.to_string_lossy(), crate::queue::EngineConfig::default(), "console sync approve")
+        .map_err(|e| e.to_string())?;
+    let store = crate::sync::SyncStore::open(&env.paths.database()).map_err(|e| e.to_string())?;
+    Ok((job, store))
+}
+
+/// `sync::review`: the held plan of a quarantined policy, planned again.
+async fn review_sync(
+    env: Option<std::sync::Arc<crate::env::Environment>>,
+    path: &std::path::Path,
+) -> Result<super::sync_approve::ReviewHandle, String> {
+    let env = env.ok_or("this console has no environment to approve a sync with")?;
+    let (job, store) = sync_job(&env, path)?;
+    match crate::sync::review(&env, &job, &store).await {
+        Ok(Some(r)) => Ok(super::sync_approve::ReviewHandle::new(r)),
+        Ok(None) => Err(format!("policy {} is not quarantined; nothing to approve", job.name)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `sync::approve` (the same function as `scimitar sync approve`): apply the reviewed plan and
+/// release the quarantine; its notes go to the Log.
+async fn approve_sync(
+    env: Option<std::sync::Arc<crate::env::Environment>>,
+    path: &std::path::Path,
+    review: super::sync_approve::ReviewHandle,
+    tx: UnboundedSender<Msg>,
+) -> Result<String, String> {
+    let env = env.ok_or("this console has no environment to approve a sync with")?;
+    let review = review.take().ok_or("this review was already used; review again")?;
+    let (job, store) = sync_job(&env, path)?;
+    let (etx, mut erx) = unbounded_channel();
+    let forward = tokio::spawn(async move {
+        while let Some(ev) = erx.recv().await {
+            let line = match ev {
+                crate::sync::CycleEvent::Note(n) => super::LogEntry::now(Level::Info, format!("sync approve: {n}")),
+                crate::sync::CycleEvent::Queue(crate::queue::QueueEvent::OpFinished { describe, state, message, .. }) => {
+                    let level = if state == crate::queue::OpState::Done { Level::Ok } else { Level::Warn };
+                    let msg = if message.is_empty() { String::new() } else { format!(": {message}") };
+                    super::LogEntry::now(level, format!("sync approve: {describe}: {}{msg}", state.as_str()))
+                }
+                crate::sync::CycleEvent::Queue(_) => continue,
+            };
+            if tx.send(Msg::Log(line)).is_err() {
+                return;
+            }
         }
     });
+    let by = format!("{}@{} (console)", env.actor.user, env.actor.host);
+    let report = crate::sync::approve(&env, &job, &store, review, &by, &crate::queue::Cancel::default(), Some(etx)).await;
+    let _ = forward.await;
+    let r = &report.record;
+    let mut line = format!("{} ({} done, {} failed)", r.result, r.ops.done, r.ops.failed);
+    if let Some(m) = &r.message {
+        line.push_str(&format!(": {m}"));
+    }
+    if r.result.is_success() { Ok(line) } else { Err(line) }
 }
 
 fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> std::io::Result<()> {
@@ -428,11 +521,14 @@ async fn event_loop(
             _ = sighup.recv() => { code = 128 + 1; break; }
         }
         let mut suspend = false;
+        let mut edit = None;
         for m in msgs {
             dirty = true;
             for e in app.update(m) {
                 if e == Effect::Suspend {
                     suspend = true;
+                } else if let Effect::EditFile { path } = e {
+                    edit = Some(path);
                 } else {
                     exec.run(e);
                 }
@@ -446,6 +542,22 @@ async fn event_loop(
             let size = terminal.size()?;
             app.update(Msg::Resize(size.width, size.height));
             app.push_log(Level::Info, "resumed");
+            dirty = true;
+        }
+        if let Some(path) = edit {
+            // The editor reads the keys: stop reading them (dropping the stream ends its reader
+            // thread; a new one reads nothing until it is polled).
+            events = EventStream::new();
+            let result = super::term::outside(|| super::term::run_editor(&path))?;
+            // A new terminal draws everything again (`clear` would ask the terminal where its
+            // cursor is, which not every terminal answers).
+            crossterm::execute!(std::io::stdout(), crossterm::terminal::Clear(crossterm::terminal::ClearType::All))?;
+            terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+            let size = terminal.size()?;
+            app.update(Msg::Resize(size.width, size.height));
+            for e in app.update(Msg::Edited { path, result }) {
+                exec.run(e);
+            }
             dirty = true;
         }
     }

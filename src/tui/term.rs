@@ -59,6 +59,31 @@ pub fn suspend() -> std::io::Result<()> {
     execute!(std::io::stdout(), EnterAlternateScreen, Hide)
 }
 
+/// Run `f` (an editor) with the terminal as the shell had it, then take the terminal again. The
+/// caller redraws everything (and must not read keys meanwhile: the editor reads them).
+pub fn outside<T>(f: impl FnOnce() -> T) -> std::io::Result<T> {
+    restore();
+    let r = f();
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    execute!(std::io::stdout(), EnterAlternateScreen, Hide)?;
+    Ok(r)
+}
+
+/// `$VISUAL`, else `$EDITOR` (a command with its arguments, as git reads it), else `vi`, on
+/// `path`, waiting for it to exit.
+pub fn run_editor(path: &std::path::Path) -> Result<(), String> {
+    let editor =
+        ["VISUAL", "EDITOR"].iter().filter_map(|k| std::env::var(k).ok()).find(|v| !v.trim().is_empty()).unwrap_or_else(|| "vi".into());
+    let mut words = editor.split_whitespace();
+    let prog = words.next().unwrap_or("vi");
+    match std::process::Command::new(prog).args(words).arg(path).status() {
+        Ok(st) if st.success() => Ok(()),
+        Ok(st) => Err(format!("{editor} exited with {st}")),
+        Err(e) => Err(format!("cannot run {editor}: {e} (set $EDITOR)")),
+    }
+}
+
 /// Leave the alternate screen, show the cursor and leave raw mode. Safe to call more than once
 /// and from a panic hook; errors are ignored (the terminal may already be gone).
 pub fn restore() {

@@ -405,7 +405,8 @@ fn render_overlays_and_input_lines() {
         let s = screen(&mut app, w, h);
         assert!(s.contains("employeeNumber") && s.contains("E1") && !s.contains("fetching the full"), "{s}");
         assert!(s.contains("W00000000 (Ann Lee)"), "manager resolved:\n{s}");
-        assert!(s.contains("eng S001"), "{s}");
+        // The loaded groups (read again after every group batch) win over the user's own list.
+        assert!(s.contains("sales S001"), "{s}");
         key(&mut app, KeyCode::Char('?'));
         let s = screen(&mut app, w, h);
         assert!(s.contains("Help") && s.contains("close"), "{s}");
@@ -493,12 +494,57 @@ fn log_pane_toggles_and_resizes() {
     assert!(s.contains("Log"));
     assert!(s.contains("loaded 10 users"), "{s}");
     let rows = table_rows(&app);
-    key(&mut app, KeyCode::Char('+'));
+    // `}` / `{` resize (not `+`/`-`: Groups adds and removes members with them; issue 12).
+    key(&mut app, KeyCode::Char('}'));
     assert_eq!(table_rows(&app), rows - 2);
+    key(&mut app, KeyCode::Char('{'));
+    assert_eq!(table_rows(&app), rows);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('}'));
+    assert_eq!(app.log.height, 8, "the Log is resized in Groups too");
+    key(&mut app, KeyCode::Char('{'));
+    key(&mut app, KeyCode::Char('1'));
     key(&mut app, KeyCode::Char('L'));
     assert!(table_rows(&app) > rows);
     let s = screen(&mut app, 100, 30);
     assert!(!s.contains("loaded 10 users") || s.lines().last().unwrap().contains("loaded 10 users"), "{s}");
+}
+
+#[test]
+fn log_scrolls_back_wraps_long_lines_and_keeps_a_bounded_history() {
+    let mut app = app_with(10);
+    for i in 0..40 {
+        app.push_log(Level::Info, format!("line {i:02}"));
+    }
+    let long = format!("user_not_found: {} END-OF-ERROR", "the server said something long ".repeat(4));
+    app.push_log(Level::Error, long);
+    let s = screen(&mut app, 80, 24);
+    // The whole error, wrapped, at 80 columns (issue 12: errors were cut).
+    assert!(s.contains("END-OF-ERROR") && s.contains("user_not_found"), "{s}");
+    assert!(s.contains("[ older"), "the Log's keys are on its border:\n{s}");
+    key(&mut app, KeyCode::Char('['));
+    let s = screen(&mut app, 80, 24);
+    assert!(!s.contains("END-OF-ERROR") && s.contains("line 3"), "{s}");
+    assert!(s.contains("newer below") && s.contains("] newer"), "{s}");
+    // New lines keep the view where it is while scrolled back.
+    let before = app.log.scroll;
+    app.push_log(Level::Info, "later");
+    assert_eq!(app.log.scroll, before + 1);
+    for _ in 0..100 {
+        key(&mut app, KeyCode::Char('['));
+    }
+    let oldest = app.log.iter().next().unwrap().text.clone();
+    assert!(screen(&mut app, 80, 24).contains(&oldest), "the oldest line is reachable: {oldest}");
+    for _ in 0..100 {
+        key(&mut app, KeyCode::Char(']'));
+    }
+    assert_eq!(app.log.scroll, 0);
+    assert!(screen(&mut app, 80, 24).contains("later"));
+    // Bounded: at most LOG_CAP entries are kept.
+    for i in 0..2500 {
+        app.push_log(Level::Info, format!("flood {i}"));
+    }
+    assert_eq!(app.log.len(), 2000);
 }
 
 /// `cargo test --lib tui::tests::print_screens -- --ignored --nocapture` prints sample screens
@@ -618,7 +664,10 @@ fn ctrl_z_suspends_from_anywhere() {
     assert_eq!(app.update(ctrl_z()), vec![Effect::Suspend]);
     assert!(app.top::<Help>().is_some());
     assert!(!app.quit);
-    // The help lists it.
+    // The help lists it (near its end: scroll there; the help stops at its last line).
+    for _ in 0..60 {
+        key(&mut app, KeyCode::Char('j'));
+    }
     let s = screen(&mut app, 200, 50);
     assert!(s.contains("suspend to the shell"), "{s}");
 }

@@ -10,8 +10,8 @@
 //! matched before, and Backspace restores a remembered result.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, offers};
-use super::directory::{Column, Directory, Show, UserRef, UserStore, compare};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
+use super::directory::{Column, Directory, Query, Show, UserRef, UserStore, compare};
 use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
 use super::theme::Theme;
 use crate::queue::Action;
@@ -39,6 +39,8 @@ pub const LOOKUP_DEBOUNCE: Duration = Duration::from_millis(250);
 pub struct UsersView {
     /// Lowercased query.
     query: String,
+    /// The query parsed (plain words and `field:value` terms).
+    parsed: Query,
     pub show: Show,
     pub sort: Option<Column>,
     pub descending: bool,
@@ -63,8 +65,13 @@ impl UsersView {
         self.filtered.get(self.selected).copied()
     }
 
-    fn admits(&self, r: UserRef<'_>) -> bool {
-        self.show.admits(r) && r.matches(&self.query)
+    /// The parsed query (the empty-table message says why `active:maybe` matches nothing).
+    pub fn parsed(&self) -> &Query {
+        &self.parsed
+    }
+
+    fn admits(&self, store: &UserStore, r: UserRef<'_>) -> bool {
+        self.show.admits(r) && self.parsed.matches(r, store)
     }
 
     fn cmp(&self, store: &UserStore, a: u32, b: u32) -> Ordering {
@@ -73,22 +80,26 @@ impl UsersView {
         if self.descending { o.reverse() } else { o }
     }
 
-    /// Set the text filter. When the new query contains the old one, only the rows that
-    /// matched before are tested again (typing narrows incrementally).
+    /// Set the filter (plain words and `field:value` terms, `directory::Query`). When the new
+    /// query narrows the old one, only the rows that matched before are tested again (typing
+    /// narrows incrementally).
     pub fn set_query(&mut self, store: &UserStore, q: &str) {
         let q = q.trim().to_lowercase();
         if q == self.query {
             return;
         }
-        if q.contains(self.query.as_str()) {
+        let mut parsed = Query::parse(&q);
+        parsed.prepare(store);
+        if parsed.narrows(&self.parsed) {
             let prev = std::mem::take(&mut self.query);
             self.undo.push((prev, self.filtered.clone()));
             self.query = q;
-            let query = self.query.as_str();
-            let m = UserStore::matcher(query);
-            self.filtered.retain(|&i| m.matches(store.get(i)));
+            self.parsed = parsed;
+            let m = self.parsed.matcher();
+            self.filtered.retain(|&i| m.matches(store.get(i), store));
         } else {
             self.query = q;
+            self.parsed = parsed;
             let mut restored = false;
             while let Some((cq, cf)) = self.undo.pop() {
                 if cq == self.query {
@@ -96,12 +107,11 @@ impl UsersView {
                     restored = true;
                     break;
                 }
-                if self.query.contains(cq.as_str()) {
+                if self.parsed.narrows(&Query::parse(&cq)) {
                     self.filtered = cf.clone();
                     self.undo.push((cq, cf));
-                    let query = self.query.as_str();
-                    let m = UserStore::matcher(query);
-                    self.filtered.retain(|&i| m.matches(store.get(i)));
+                    let m = self.parsed.matcher();
+                    self.filtered.retain(|&i| m.matches(store.get(i), store));
                     restored = true;
                     break;
                 }
@@ -134,15 +144,17 @@ impl UsersView {
 
     fn refilter_all(&mut self, store: &UserStore) {
         self.undo.clear();
+        // The rows changed: `manager:` terms look their managers up again.
+        self.parsed.prepare(store);
         self.rescan(store);
     }
 
     fn rescan(&mut self, store: &UserStore) {
-        let (show, m) = (self.show, UserStore::matcher(&self.query));
+        let (show, m) = (self.show, self.parsed.matcher());
         self.filtered.clear();
         self.filtered.extend(self.order.iter().copied().filter(|&i| {
             let r = store.get(i);
-            show.admits(r) && m.matches(r)
+            show.admits(r) && m.matches(r, store)
         }));
     }
 
@@ -165,8 +177,11 @@ impl UsersView {
         self.undo.clear();
         if self.sort.is_none() {
             // Load order: new rows go at the end; no need to look at the old ones.
+            if self.parsed.terms.iter().any(|t| t.field == super::directory::Field::Manager) {
+                self.parsed.prepare(store);
+            }
             for &i in &added {
-                if self.admits(store.get(i)) {
+                if self.admits(store, store.get(i)) {
                     self.filtered.push(i);
                 }
             }
@@ -221,8 +236,9 @@ impl UsersView {
         }
         if !self.filtered.contains(&idx) {
             let r = store.get(idx);
-            if !r.matches(&self.query) {
+            if !self.parsed.matches(r, store) {
                 self.query.clear();
+                self.parsed = Query::default();
             }
             if !self.show.admits(r) {
                 self.show = Show::All;
@@ -291,6 +307,8 @@ enum Act {
     Show,
     Copy,
     CopyId,
+    Edit,
+    NewUser,
 }
 
 /// The Users pane's keys (and movement), in the order the hint bar offers them.
@@ -299,7 +317,7 @@ static KEYS: &[Binding<Act>] = &[
     bind!(
         "/",
         "filter",
-        "filter by name, userName or email (a full email not loaded is looked up live)",
+        "filter by name, userName, email; field:value too (title dept manager id role active guest), e.g. dept:eng active:true",
         Act::Filter,
         [(KeyCode::Char('/'), N)]
     ),
@@ -319,6 +337,14 @@ static KEYS: &[Binding<Act>] = &[
         Act::Reactivate,
         [(KeyCode::Char('a'), N)]
     ),
+    bind!(
+        "e",
+        "edit",
+        "edit the selected user in the user form (the changes are shown before they are sent)",
+        Act::Edit,
+        [(KeyCode::Char('e'), N)]
+    ),
+    bind!("n", "new", "create a user in the user form", Act::NewUser, [(KeyCode::Char('n'), N)]),
     bind!("s", "sort", "sort by the next column", Act::Sort, [(KeyCode::Char('s'), N)]),
     bind!("A", "active/all", "show all / active / deactivated", Act::Show, [(KeyCode::Char('A'), N)]),
     bind!("V", "range", "start a range; V again marks from there to here", Act::Range, [(KeyCode::Char('V'), N)]),
@@ -526,6 +552,9 @@ impl UsersPane {
                 if !self.view.query().is_empty() {
                     self.input.reset();
                     self.view.set_query(&dir.store, "");
+                } else if dir.marks.anchor.is_some() && dir.marks.is_empty() {
+                    dir.marks.anchor = None;
+                    ctx.log(Level::Info, "range cancelled (Esc)");
                 } else if !dir.marks.is_empty() {
                     return self.act(Act::Unmark, ctx);
                 }
@@ -565,10 +594,18 @@ impl UsersPane {
                 Self::mark_flash(ctx);
             }
             Act::Unmark => {
+                // Said in the Log too: Esc clearing every mark must not go unnoticed.
+                let n = dir.marks.len();
                 dir.marks.clear();
-                ctx.flash(Level::Info, "marks cleared");
+                ctx.log(Level::Info, format!("cleared {n} mark{} (nothing was changed)", if n == 1 { "" } else { "s" }));
             }
             Act::Deactivate | Act::Reactivate => return self.verb(ctx, a == Act::Reactivate),
+            Act::Edit => {
+                if let Some(idx) = self.view.selected_index() {
+                    return super::user_form::edit_or_fetch(ctx, idx);
+                }
+            }
+            Act::NewUser => super::user_form::open(ctx, super::user_form::UserForm::create()),
             Act::Sort => {
                 let next = match self.view.sort {
                     None => Some(Column::Name),
@@ -577,13 +614,12 @@ impl UsersPane {
                         Column::ALL.get(i + 1).copied()
                     }
                 };
-                self.view.set_sort(&dir.store, next, false);
-                self.view.scroll_into_view(rows);
+                self.sort_to(ctx, next, false);
             }
             Act::Reverse => {
                 let col = self.view.sort.or(Some(Column::Name));
-                self.view.set_sort(&dir.store, col, !self.view.descending);
-                self.view.scroll_into_view(rows);
+                let desc = !self.view.descending;
+                self.sort_to(ctx, col, desc);
             }
             Act::Show => {
                 self.view.set_show(&dir.store, self.view.show.next());
@@ -596,6 +632,21 @@ impl UsersPane {
             }
         }
         vec![]
+    }
+
+    /// Sort, show the top of the new order and say what the sort is (the column may be one the
+    /// table did not show before; it shows now).
+    fn sort_to(&mut self, ctx: &mut Ctx, col: Option<Column>, desc: bool) {
+        self.view.set_sort(&ctx.dir.store, col, desc);
+        self.view.selected = 0;
+        self.view.offset = 0;
+        let text = match col {
+            Some(c) => {
+                format!("sorted by {} {} (s: next column, S: reverse)", c.header(), if desc { "▼ descending" } else { "▲ ascending" })
+            }
+            None => "unsorted: load order (s sorts by name)".to_string(),
+        };
+        ctx.log(Level::Info, text);
     }
 
     /// `d` / `a`: the gate decides on the targets, the dialog shows its decision.
@@ -630,11 +681,12 @@ impl Component for UsersPane {
         let selected = self.view.selected_index().is_some();
         let marks = !v.dir.marks.is_empty();
         offers(KEYS, |a| match a {
-            Act::Open | Act::Mark | Act::Range | Act::Copy | Act::CopyId => selected,
+            Act::Open | Act::Mark | Act::Range | Act::Copy | Act::CopyId | Act::Edit => selected,
+            Act::NewUser => true,
             Act::Deactivate | Act::Reactivate => selected || marks,
             Act::MarkAll => !self.view.filtered.is_empty(),
             Act::Unmark => marks,
-            Act::Clear => marks || !self.view.query().is_empty(),
+            Act::Clear => marks || !self.view.query().is_empty() || v.dir.marks.anchor.is_some(),
             Act::Filter | Act::Sort | Act::Reverse | Act::Show => true,
         })
     }
@@ -717,12 +769,25 @@ impl Component for UsersPane {
                 let age = provision::directory::age_text(time::OffsetDateTime::now_utc().unix_timestamp() - fetched_at);
                 ctx.log(Level::Info, format!("showing {n} cached users from {age} ago; refreshing from Slack"));
             }
-            Msg::DetailFetched { id, result } => match result {
-                Ok(u) => {
-                    self.merge_user(ctx.dir, u);
+            Msg::DetailFetched { id, result } => {
+                let edit = ctx.dir.edit_after_fetch.as_deref() == Some(id.as_str());
+                if edit {
+                    ctx.dir.edit_after_fetch = None;
                 }
-                Err(e) => ctx.log(Level::Error, format!("fetching the full record of {id} failed: {e}")),
-            },
+                match result {
+                    Ok(u) => {
+                        let idx = self.merge_user(ctx.dir, u);
+                        // `e` asked for this record: the form opens on it now.
+                        if edit
+                            && ctx.dir.store.try_get(idx).is_some_and(|r| r.id() == id)
+                            && let Some(form) = super::user_form::UserForm::edit(ctx.dir, idx)
+                        {
+                            super::user_form::open(ctx, form);
+                        }
+                    }
+                    Err(e) => ctx.log(Level::Error, format!("fetching the full record of {id} failed: {e}")),
+                }
+            }
             Msg::EmailLookup { generation, email, result } => {
                 if self.lookup_in_flight.as_deref() == Some(email.as_str()) {
                     self.lookup_in_flight = None;
@@ -775,6 +840,10 @@ impl Component for UsersPane {
     fn notify(&mut self, note: &Note, ctx: &mut Ctx) -> Vec<Effect> {
         match note {
             Note::Refresh => return self.refresh(ctx.dir),
+            Note::UsersChanged => {
+                ctx.log(Level::Info, "reading the users again to show what was written");
+                return self.refresh(ctx.dir);
+            }
             Note::ShowUser(idx) => self.show(ctx, *idx),
             Note::FetchUser(id) => {
                 self.fetching.insert(id.clone());
@@ -824,10 +893,10 @@ impl Component for UsersPane {
                     None => (arg, false),
                 };
                 if col.is_empty() || col == "none" {
-                    self.view.set_sort(&ctx.dir.store, None, false);
+                    self.sort_to(ctx, None, false);
                 } else {
                     match Column::parse(col) {
-                        Some(c) => self.view.set_sort(&ctx.dir.store, Some(c), desc),
+                        Some(c) => self.sort_to(ctx, Some(c), desc),
                         None => {
                             ctx.log(Level::Error, format!(":sort {col}: columns are name, username, email, title, department, active, id"))
                         }
@@ -878,6 +947,14 @@ impl Component for UsersPane {
         if !marks.is_empty() {
             title.push(Span::styled(format!("{} marked ", thousands(marks.len() as u64)), t.accent));
         }
+        if let Some(a) = marks.anchor.filter(|_| self.view.selected_index().is_some()) {
+            // A pending `V` range: where it starts (issue 12: it had no sign on screen).
+            let from = store.try_get(a).map(|r| r.name().to_string()).unwrap_or_default();
+            title.push(Span::styled(format!("range from {} (V marks to here) ", truncate(&from, 20)), t.warning));
+        }
+        if let Some(c) = view.sort {
+            title.push(Span::styled(format!("sort {} {} ", c.header(), if view.descending { "▼" } else { "▲" }), t.muted));
+        }
         let mut right = Vec::new();
         if let Some(l) = &self.loading {
             let total = l.total.map(thousands).unwrap_or_else(|| "?".into());
@@ -891,18 +968,27 @@ impl Component for UsersPane {
             let age = provision::directory::age_text(time::OffsetDateTime::now_utc().unix_timestamp() - fetched_at);
             right.insert(0, Span::styled(format!(" cached {age} ago "), t.warning));
         }
-        let hint = hint_bar(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
-        let mut b = block(t, Line::from(title), true).title_bottom(hint_line(t, hint));
+        // Every key of the pane: the hint bar takes a second line (the table's last row) when
+        // one is not enough.
+        let mut hints = hint_lines(&self.keys(v), &[": command"], r.width.saturating_sub(4) as usize);
+        let last = hints.pop().unwrap_or_default();
+        let mut b = block(t, Line::from(title), true).title_bottom(hint_line(t, last));
         if !right.is_empty() {
             b = b.title_top(Line::from(right).right_aligned());
         }
-        let inner = b.inner(r);
+        let mut inner = b.inner(r);
         f.render_widget(b, r);
+        if !hints.is_empty() && inner.height > 6 {
+            let n = hints.len() as u16;
+            let lines: Vec<Line> = hints.into_iter().map(|h| hint_line(t, h)).collect();
+            f.render_widget(Paragraph::new(lines), Rect { y: inner.bottom() - n, height: n, ..inner });
+            inner.height -= n;
+        }
         if inner.height == 0 || inner.width == 0 {
             return;
         }
 
-        let cols = user_columns(r.width);
+        let cols = user_columns(r.width, view.sort);
         let header = Row::new(cols.iter().map(|(c, _)| {
             let mut h = c.header().to_string();
             if view.sort == Some(*c) {
@@ -961,6 +1047,8 @@ impl UsersPane {
         let mut lines = vec![Line::styled(
             if q.is_empty() {
                 format!("  No {} users. Press A to change which users are shown.", self.view.show.label())
+            } else if let Some(e) = &self.view.parsed().error {
+                format!("  {}. Fields: title dept manager id role active guest name email.", clean(e))
             } else {
                 format!("  No loaded user matches \"{q}\".")
             },
@@ -982,7 +1070,8 @@ impl UsersPane {
 }
 
 /// The columns that fit in `width`, in display order, with their constraints.
-pub fn user_columns(width: u16) -> Vec<(Column, Constraint)> {
+/// The sorted column is always among them (issue 12: `s` sorted by columns not on screen).
+pub fn user_columns(width: u16, sort: Option<Column>) -> Vec<(Column, Constraint)> {
     // Priority order and the narrowest each column is still useful at.
     let prio = [
         (Column::Name, 16),
@@ -996,7 +1085,9 @@ pub fn user_columns(width: u16) -> Vec<(Column, Constraint)> {
     let avail = width.saturating_sub(2 + MARK.len() as u16) as u32;
     let mut used = 0u32;
     let mut keep = Vec::new();
-    for (c, min) in prio {
+    // The sorted column takes its room first; the others follow in priority order.
+    let first = sort.and_then(|s| prio.iter().find(|(c, _)| *c == s).copied());
+    for (c, min) in first.into_iter().chain(prio.into_iter().filter(|(c, _)| Some(*c) != sort)) {
         if used + min + 1 > avail && !keep.is_empty() {
             break;
         }

@@ -875,8 +875,48 @@ impl Store {
         }
         let u = parse_user(doc)?;
         let u = self.finalize(u, Some(ix), version)?;
-        self.replace_user(ix, u);
+        self.replace_user_checked(ix, u);
         Ok(ix)
+    }
+
+    /// Store a validated user; a user it deactivates loses what Slack takes away.
+    fn replace_user_checked(&mut self, ix: usize, u: User) {
+        let was_active = self.users[ix].user.active != Some(false);
+        let now_active = u.active != Some(false);
+        self.replace_user(ix, u);
+        if was_active && !now_active {
+            self.on_deactivated(ix);
+        }
+    }
+
+    /// What Slack takes away from a user it deactivates, as the emulator models it.
+    ///
+    /// VERIFIED: after Slack's April 2024 incident deactivated users updated through SCIM, Slack
+    /// reactivated them and then said "there are some remaining issues with user group membership
+    /// and administrative roles. Workspace Owners will need to make some manual adjustments"
+    /// (reference §8.4, STATUS24): a deactivation costs a user their user-group memberships and
+    /// admin roles, and reactivating does not give them back. Slack's help center says the same
+    /// of channels ("Deactivate a member's account": they are removed from all channels; a
+    /// reactivated member is not added back to them).
+    ///
+    /// A CHOICE (no source shows the SCIM responses): the emulator drops the user from every
+    /// group's `members` (and empties their `groups`) at once, and drops their `roles`, when the
+    /// deactivation lands; reactivation gives none of it back. Adding a deactivated user to a
+    /// group stays refused (`unable_to_add_deleted_or_guest_to_group`, `check_new_members`).
+    fn on_deactivated(&mut self, ix: usize) {
+        let id = self.users[ix].user.id().to_string();
+        for gi in 0..self.groups.len() {
+            if self.groups[gi].members.contains(&id) {
+                let keep: Vec<String> = self.groups[gi].members.iter().filter(|m| **m != id).cloned().collect();
+                self.set_members(gi, keep);
+            }
+        }
+        let rec = &mut self.users[ix];
+        rec.user.groups = Some(Vec::new());
+        if !rec.primary_owner {
+            rec.user.roles = None;
+        }
+        rec.touch();
     }
 
     /// PUT: full replace. Omitted attributes are blanked and an omitted `active` means false
@@ -895,7 +935,7 @@ impl Store {
         }
         u.active.get_or_insert(false);
         let u = self.finalize(u, Some(ix), version)?;
-        self.replace_user(ix, u);
+        self.replace_user_checked(ix, u);
         Ok(ix)
     }
 
@@ -905,6 +945,7 @@ impl Store {
         if rec.user.active != Some(false) && !rec.primary_owner {
             rec.user.active = Some(false);
             rec.touch();
+            self.on_deactivated(ix);
         }
     }
 
@@ -916,6 +957,7 @@ impl Store {
         if rec.user.active != Some(false) {
             rec.user.active = Some(false);
             rec.touch();
+            self.on_deactivated(ix);
         }
         Ok(())
     }

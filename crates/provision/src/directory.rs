@@ -297,7 +297,17 @@ impl<'a> UserRef<'a> {
     /// What the gate needs to know about this user.
     pub fn facts(&self) -> UserFacts {
         let opt = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
-        UserFacts { active: self.active_opt(), email: opt(self.email()), user_name: opt(self.user_name()), account: self.account() }
+        // Groups are not kept in the table (a group listing fills them in, see `Knowledge`);
+        // the roles are their values, as the table keeps them (lowercased).
+        let roles = self.roles().split(", ").filter(|r| !r.is_empty()).map(|r| Role::Text(r.to_string())).collect();
+        UserFacts {
+            active: self.active_opt(),
+            email: opt(self.email()),
+            user_name: opt(self.user_name()),
+            account: self.account(),
+            groups: None,
+            roles,
+        }
     }
     /// The target of an action on this user.
     pub fn target(&self) -> Target {
@@ -887,7 +897,9 @@ mod tests {
         assert_eq!(a.account(), Account::PrimaryOwner);
         assert_eq!(a.roles(), "primary_owner");
         assert_eq!(a.active_opt(), Some(false));
-        assert_eq!(a.facts(), UserFacts::of(&user(1, "Ann Lee", false)));
+        // The roles as the table keeps them: their values, lowercased.
+        let full = UserFacts::of(&user(1, "Ann Lee", false));
+        assert_eq!(a.facts(), UserFacts { roles: vec![Role::Text("primary_owner".into())], ..full });
         assert_eq!(t.index_of("nobody"), None);
     }
 

@@ -68,6 +68,9 @@ pub struct Paths {
     pub config_dir: PathBuf,
     pub config_file: PathBuf,
     pub data_dir: PathBuf,
+    /// Where exports go when not in the data dir (the demo's data dir is removed on quit, so its
+    /// exports go to the real one's `exports/`).
+    pub exports: Option<PathBuf>,
 }
 
 fn project() -> Option<directories::ProjectDirs> {
@@ -90,12 +93,12 @@ impl Paths {
             None if config_dir != default_config => config_dir.join("data"),
             None => default_data,
         };
-        Paths { config_dir, config_file, data_dir }
+        Paths { config_dir, config_file, data_dir, exports: None }
     }
 
     /// Everything under one folder (tests, the demo).
     pub fn under(root: &Path) -> Paths {
-        Paths { config_dir: root.to_path_buf(), config_file: root.join("config.toml"), data_dir: root.join("data") }
+        Paths { config_dir: root.to_path_buf(), config_file: root.join("config.toml"), data_dir: root.join("data"), exports: None }
     }
 
     /// Named policies: `policies/NAME.toml` in the config dir.
@@ -118,9 +121,9 @@ impl Paths {
         self.data_dir.join("policy-state")
     }
 
-    /// Where the console writes its exports (report CSVs): the data dir.
+    /// Where the console writes its exports (report CSVs): the data dir, unless set apart.
     pub fn exports_dir(&self) -> PathBuf {
-        self.data_dir.clone()
+        self.exports.clone().unwrap_or_else(|| self.data_dir.clone())
     }
 }
 

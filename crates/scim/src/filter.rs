@@ -168,7 +168,7 @@ impl Filter {
             ));
         }
         let tokens = tokenize(text)?;
-        let mut p = Parser { tokens, pos: 0, len: text.chars().count() };
+        let mut p = Parser { tokens, pos: 0, depth: 0, terms: 0, len: text.chars().count() };
         let f = p.parse_or()?;
         if let Some((t, at)) = p.tokens.get(p.pos) {
             return Err(FilterError::new("invalid_query", format!("unexpected {} at character {}", t.describe(), at + 1)));
@@ -369,9 +369,22 @@ fn check_attr_path(a: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The deepest nesting of `( … )`, `not ( … )` and `attr[ … ]` a filter may have.
+pub const MAX_NESTING: usize = 32;
+/// The most comparisons (`attr op value`, `attr pr`) one filter may hold. An `and`/`or` chain
+/// becomes a tree as deep as it is long, and rendering, evaluating and dropping a tree recurse:
+/// these two limits bound that depth (to about their sum), so no filter text, however long,
+/// can drive a parser, the emulator's evaluation or a drop off a thread's stack. Real filters
+/// (a lookup, a `--filter`) hold a handful of terms.
+pub const MAX_TERMS: usize = 100;
+
 struct Parser {
     tokens: Vec<(Token, usize)>,
     pos: usize,
+    /// Open groups around the current position.
+    depth: usize,
+    /// Comparisons read so far.
+    terms: usize,
     /// Characters of the text (for "ends too early" positions).
     len: usize,
 }
@@ -413,12 +426,26 @@ impl Parser {
     fn parse_group(&mut self) -> Result<Filter, FilterError> {
         let open = self.at();
         self.pos += 1;
-        let inner = self.parse_or()?;
+        let inner = self.nested(open, |p| p.parse_or())?;
         if self.peek() != Some(&Token::Close) {
             return Err(FilterError::new("invalid_filter_group", format!("the \"(\" at character {open} is not closed")));
         }
         self.pos += 1;
         Ok(inner)
+    }
+
+    /// Parse inside a group opened at character `open`, refusing nesting past [`MAX_NESTING`].
+    fn nested(&mut self, open: usize, f: impl FnOnce(&mut Self) -> Result<Filter, FilterError>) -> Result<Filter, FilterError> {
+        if self.depth >= MAX_NESTING {
+            return Err(FilterError::new(
+                "invalid_filter_group",
+                format!("groups are nested more than {MAX_NESTING} deep (at character {open})"),
+            ));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
     }
 
     fn parse_atom(&mut self) -> Result<Filter, FilterError> {
@@ -440,11 +467,18 @@ impl Parser {
                     return Err(FilterError::new("invalid_query", format!("{attr:?} at character {attr_at} has nothing before it")));
                 }
                 check_attr_path(&attr).map_err(|m| FilterError::new("invalid_query", format!("{m}, at character {attr_at}")))?;
+                self.terms += 1;
+                if self.terms > MAX_TERMS {
+                    return Err(FilterError::new(
+                        "invalid_query",
+                        format!("the filter has more than {MAX_TERMS} comparisons (the one at character {attr_at} is one too many)"),
+                    ));
+                }
                 self.pos += 1;
                 if self.peek() == Some(&Token::OpenBracket) {
                     let open = self.at();
                     self.pos += 1;
-                    let inner = self.parse_or()?;
+                    let inner = self.nested(open, |p| p.parse_or())?;
                     if self.peek() != Some(&Token::CloseBracket) {
                         return Err(FilterError::new("invalid_filter_group", format!("the \"[\" at character {open} is not closed")));
                     }
@@ -567,6 +601,29 @@ mod tests {
         assert_eq!(f.slack_unsupported().as_deref(), Some("the value path emails[…]"));
         assert!(Filter::parse(r#"userName ne "a""#).unwrap().slack_unsupported().unwrap().contains("ne"));
         assert!(Filter::parse(r#"userName sw "a" and active eq true"#).unwrap().slack_unsupported().is_none());
+    }
+
+    #[test]
+    fn deep_or_long_filters_are_refused_not_recursed_into() {
+        // Found by the filter_parse fuzz target on a 256 KiB stack: nesting drove the parser,
+        // and long chains drove rendering and evaluation, off the stack.
+        let deep = format!("{}a pr{}", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1));
+        let e = Filter::parse(&deep).unwrap_err();
+        assert!(e.to_string().contains("nested more than 32"), "{e}");
+        let ok = format!("{}a pr{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert!(Filter::parse(&ok).is_ok());
+        let nots = format!("{}a pr{}", "not (".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1));
+        assert!(Filter::parse(&nots).is_err());
+        let brackets = format!("{}x pr{}", "a[".repeat(MAX_NESTING + 1), "]".repeat(MAX_NESTING + 1));
+        assert!(Filter::parse(&brackets).is_err());
+        let long = vec!["a pr"; MAX_TERMS + 1].join(" and ");
+        let e = Filter::parse(&long).unwrap_err();
+        assert!(e.to_string().contains("more than 100 comparisons"), "{e}");
+        assert!(Filter::parse(&vec!["a pr"; MAX_TERMS].join(" or ")).is_ok());
+        // A 64 KiB chain (the longest query string hyper takes) is refused at once, on a small stack.
+        let huge = vec!["a pr"; 64 * 1024 / 9].join(" and ");
+        let t = std::thread::Builder::new().stack_size(128 << 10).spawn(move || Filter::parse(&huge).is_err()).unwrap();
+        assert!(t.join().unwrap());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub const MIGRATIONS: &[&str] = &[
     JOURNAL,       // v2: the action-queue journal (`batch`, `op`)
     REPORT_COUNTS, // v3: per-day report counts (backfilled; kept by triggers)
     SYNC,          // v4: `scimitar sync`'s state per policy (quarantine, run in progress) and its runs
+    KEPT,          // v5: what each deactivation took away (groups, roles), kept before it was sent
 ];
 
 /// Schema of the report tables (migration 1).
@@ -170,4 +171,24 @@ CREATE TABLE sync_run (
     counts       TEXT NOT NULL           -- JSON: operations by outcome, the plan's counts
 );
 CREATE INDEX sync_run_policy ON sync_run (profile, policy, seq);
+";
+
+/// What a deactivation takes away (migration 5): one row per deactivation op, written before the
+/// op is sent (with the batch, or by the engine just before sending) and never changed after, so
+/// that `scimitar restore` can put the user's group memberships and roles back
+/// (`queue::kept`). `groups` is NULL when the server did not say which groups the user was in.
+/// Plus an index for the console's list of past batches.
+const KEPT: &str = "
+CREATE TABLE kept (
+    op_id      TEXT PRIMARY KEY REFERENCES op(op_id),
+    batch_id   TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    taken_ms   INTEGER NOT NULL,
+    source     TEXT NOT NULL,
+    groups     TEXT,                 -- JSON: [{id, name}]
+    roles      TEXT NOT NULL         -- JSON: [role]
+);
+CREATE INDEX kept_user ON kept (user_id, taken_ms);
+CREATE INDEX kept_batch ON kept (batch_id);
+CREATE INDEX batch_created ON batch (created_ms);
 ";

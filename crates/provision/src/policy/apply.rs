@@ -27,13 +27,7 @@ use crate::scim::{ScimClient, ScimError, User};
 
 /// The update path a cleared attribute is removed by (see `scim::client::user_patch_v2`).
 pub fn clear_path(attr: Attr) -> String {
-    match attr {
-        Attr::PhoneWork => "phoneNumbers[type eq \"work\"]".into(),
-        Attr::PhoneMobile => "phoneNumbers[type eq \"mobile\"]".into(),
-        Attr::Manager => "enterprise.manager".into(),
-        Attr::Email => "emails".into(), // never produced: compute does not clear emails
-        a => a.name().to_string(),
-    }
+    attr.clear_path()
 }
 
 /// An update as the queue journals it: new values in `set`, cleared attributes in `clear`.

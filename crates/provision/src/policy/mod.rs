@@ -13,3 +13,4 @@ pub mod apply;
 pub mod demo;
 pub mod export;
 pub mod live;
+pub mod template;

@@ -1093,6 +1093,8 @@ pub fn compute(
             members_of.entry(g.clone()).or_default().push(m);
         }
     }
+    // The managed source groups that some row of the source names at all (provisioned or not).
+    let named: HashSet<&str> = rows.iter().flat_map(|r| r.groups.iter()).filter(|g| wanted.contains(*g)).map(|g| g.as_str()).collect();
     let key_of_line: HashMap<usize, &str> = rows.iter().map(|r| (line_of(r), r.key.as_str())).collect();
     // Slack's cap on a group's members (reference §7, `scim::rules::GROUP_MEMBER_CAP`): the adds
     // beyond it (the last rows of the source) are left out of that group, each named.
@@ -1172,7 +1174,20 @@ pub fn compute(
         if !adds.is_empty() {
             plan.member_adds.push(MemberChange { group: target.clone(), group_name: rule.slack_name.clone(), members: adds });
         }
-        if rule.membership == Membership::Overwrite {
+        // A source group no row names any more was renamed or deleted in the directory (or the
+        // export lost it), not emptied one leaver at a time: overwriting would empty the Slack
+        // group in one run. Its members are left alone and the plan says why; follow a rename by
+        // changing the rule's `source` (keep its `key`).
+        let vanished = !named.contains(rule.source.to_lowercase().as_str());
+        if rule.membership == Membership::Overwrite && vanished && g.member_ids().next().is_some() {
+            plan.warnings.push(format!(
+                "source group {:?} is named by no row of {} (renamed or deleted in the directory?): the {} members of Slack group {:?} are left alone; if it was renamed, set this rule's `source` to the new name",
+                rule.source,
+                source.name,
+                g.member_ids().count(),
+                rule.slack_name
+            ));
+        } else if rule.membership == Membership::Overwrite {
             let keep: HashSet<&str> = desired
                 .iter()
                 .filter_map(|m| match m {

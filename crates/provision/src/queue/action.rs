@@ -155,6 +155,10 @@ pub struct KindSpec {
     pub no_op: &'static str,
     /// The kind that undoes this one, if any (the value is built by [`Action::inverse`]).
     pub inverse: Option<ActionKind>,
+    /// Before it is sent, the journal keeps what it takes away besides what its inverse gives
+    /// back (a deactivation: the user's group memberships and roles, `kept.rs`), so that
+    /// `restore` can put them back.
+    pub keeps: bool,
 }
 
 /// The registry: one row per kind, in [`ActionKind`] order. Adding a kind means a variant of
@@ -173,6 +177,7 @@ pub const KINDS: [KindSpec; 9] = [
         no_op: "already exists",
         // Slack never deletes a user through SCIM, and deactivating is not the same thing.
         inverse: None,
+        keeps: false,
     },
     KindSpec {
         kind: ActionKind::Reactivate,
@@ -185,6 +190,7 @@ pub const KINDS: [KindSpec; 9] = [
         leaves_active: Some(true),
         no_op: "already active",
         inverse: Some(ActionKind::Deactivate),
+        keeps: false,
     },
     KindSpec {
         kind: ActionKind::UpdateUser,
@@ -198,6 +204,7 @@ pub const KINDS: [KindSpec; 9] = [
         no_op: "already up to date",
         // The old values are not part of the action (a later issue may journal them).
         inverse: None,
+        keeps: false,
     },
     KindSpec {
         kind: ActionKind::CreateGroup,
@@ -210,6 +217,7 @@ pub const KINDS: [KindSpec; 9] = [
         leaves_active: None,
         no_op: "already exists",
         inverse: Some(ActionKind::DeleteGroup),
+        keeps: false,
     },
     KindSpec {
         kind: ActionKind::RenameGroup,
@@ -222,6 +230,7 @@ pub const KINDS: [KindSpec; 9] = [
         leaves_active: None,
         no_op: "already has that name",
         inverse: Some(ActionKind::RenameGroup),
+        keeps: false,
     },
     KindSpec {
         kind: ActionKind::AddMembers,
@@ -234,6 +243,7 @@ pub const KINDS: [KindSpec; 9] = [
         leaves_active: None,
         no_op: "already members",
         inverse: Some(ActionKind::RemoveMembers),
+        keeps: false,
     },
     KindSpec {
         kind: ActionKind::RemoveMembers,
@@ -246,6 +256,7 @@ pub const KINDS: [KindSpec; 9] = [
         leaves_active: None,
         no_op: "not members",
         inverse: Some(ActionKind::AddMembers),
+        keeps: false,
     },
     KindSpec {
         kind: ActionKind::Deactivate,
@@ -258,6 +269,7 @@ pub const KINDS: [KindSpec; 9] = [
         leaves_active: Some(false),
         no_op: "already deactivated",
         inverse: Some(ActionKind::Reactivate),
+        keeps: true,
     },
     KindSpec {
         kind: ActionKind::DeleteGroup,
@@ -271,6 +283,7 @@ pub const KINDS: [KindSpec; 9] = [
         no_op: "already deleted",
         // The members are gone with the group; a new group would have a new id.
         inverse: None,
+        keeps: false,
     },
 ];
 
@@ -378,17 +391,28 @@ impl Action {
             Action::CreateUser { .. } => format!("create user {t}"),
             Action::UpdateUser { update, .. } => {
                 let v = update.set.to_value(ApiVersion::V2);
-                let keys: Vec<String> =
-                    v.as_object().map(|o| o.keys().filter(|k| *k != "schemas").map(|k| short_attr(k)).collect()).unwrap_or_default();
+                // An extension names its attributes (`department`), not its URN's last word.
+                let keys: Vec<String> = v
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .filter(|(k, _)| *k != "schemas")
+                            .flat_map(|(k, val)| match val.as_object().filter(|_| k.starts_with("urn:")) {
+                                Some(ext) => ext.keys().cloned().collect::<Vec<_>>(),
+                                None => vec![short_attr(k)],
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let mut all = keys;
                 all.extend(update.clear.iter().map(|c| format!("-{c}")));
                 format!("update {t} ({})", all.join(", "))
             }
-            Action::CreateGroup { name, members } => format!("create group {name} with {} members", members.len()),
+            Action::CreateGroup { name, members: m } => format!("create group {name} with {}", members(m.len())),
             Action::RenameGroup { from, to, .. } => format!("rename group {from} -> {to}"),
             Action::DeleteGroup { name, .. } => format!("delete group {name}"),
-            Action::AddMembers { group_name, user_ids, .. } => format!("add {} members to {group_name}", user_ids.len()),
-            Action::RemoveMembers { group_name, user_ids, .. } => format!("remove {} members from {group_name}", user_ids.len()),
+            Action::AddMembers { group_name, user_ids, .. } => format!("add {} to {group_name}", members(user_ids.len())),
+            Action::RemoveMembers { group_name, user_ids, .. } => format!("remove {} from {group_name}", members(user_ids.len())),
         }
     }
 
@@ -422,6 +446,36 @@ impl Action {
             u.remove("password");
         }
         v
+    }
+}
+
+/// "1 member", "3 members".
+pub fn members(n: usize) -> String {
+    if n == 1 { "1 member".into() } else { format!("{n} members") }
+}
+
+impl Action {
+    /// The users a member change (or a new group) names; empty for other kinds.
+    pub fn member_ids(&self) -> &[String] {
+        match self {
+            Action::AddMembers { user_ids, .. } | Action::RemoveMembers { user_ids, .. } => user_ids,
+            Action::CreateGroup { members, .. } => members,
+            _ => &[],
+        }
+    }
+
+    /// The same change for other members (the gate screens members out of an add).
+    pub fn with_members(&self, ids: Vec<String>) -> Action {
+        match self {
+            Action::AddMembers { group_id, group_name, .. } => {
+                Action::AddMembers { group_id: group_id.clone(), group_name: group_name.clone(), user_ids: ids }
+            }
+            Action::RemoveMembers { group_id, group_name, .. } => {
+                Action::RemoveMembers { group_id: group_id.clone(), group_name: group_name.clone(), user_ids: ids }
+            }
+            Action::CreateGroup { name, .. } => Action::CreateGroup { name: name.clone(), members: ids },
+            other => other.clone(),
+        }
     }
 }
 

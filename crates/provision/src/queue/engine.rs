@@ -271,9 +271,14 @@ impl Engine {
         // `attempt > 1` means the op was in flight when a previous run stopped: the server may
         // already have acted on it, so non-idempotent actions look before they leap.
         let resumed = attempt > 1;
+        // What a deactivation takes away is in the journal before it is sent.
+        let kept = self.keep_before_sending(&op).await?;
         let (result, retries) = RETRIES
             .scope(std::cell::Cell::new(0), async {
-                let r = self.execute(&op.action, resumed).await;
+                let r = match kept {
+                    Ok(()) => self.execute(&op.action, resumed).await,
+                    Err(e) => Err(e),
+                };
                 (r, RETRIES.with(|c| c.get()))
             })
             .await;
@@ -311,6 +316,32 @@ impl Engine {
         self.blocking(move |j| j.finish(&id, state, &finish)).await?;
         emit(events, QueueEvent::OpFinished { batch_id: op.batch_id, op_id: op.op_id, seq: op.seq, describe, state, message, retries });
         Ok(())
+    }
+
+    /// For a kind that keeps what it takes away (`KindSpec::keeps`: a deactivation): unless the
+    /// batch was journaled with it (from the targets the front end read), read the user now and
+    /// keep their groups and roles before anything is sent. A read that fails fails the op
+    /// unsent (repeating it with `F` is safe).
+    async fn keep_before_sending(&self, op: &OpRow) -> Result<Result<(), ScimError>, JournalError> {
+        if !op.action.spec().keeps {
+            return Ok(Ok(()));
+        }
+        let id = op.op_id.clone();
+        if self.blocking(move |j| j.kept(&id)).await?.is_some() {
+            return Ok(Ok(()));
+        }
+        let target = op.action.target();
+        let user = match need_id(target.id.as_deref()) {
+            Ok(uid) => match self.client.get_user(uid).await {
+                Ok(u) => u,
+                Err(e) => return Ok(Err(e)),
+            },
+            Err(e) => return Ok(Err(e)),
+        };
+        let kept = super::kept::Kept::of(&user, super::kept::BEFORE_SENDING);
+        let id = op.op_id.clone();
+        self.blocking(move |j| j.keep(&id, &kept)).await?;
+        Ok(Ok(()))
     }
 
     /// DELETE or PATCH for one deactivation; PATCH only unless `delete_deactivates` (Slack).
@@ -442,7 +473,25 @@ impl Engine {
                 let u = c.update_user(id, &update.into()).await?;
                 // Slack's April 2024 incident deactivated users on update (reference §8.4).
                 let want_active = update.set.active.unwrap_or(true);
-                Ok(expect_active(&u, want_active))
+                let ex = expect_active(&u, want_active);
+                if ex.surprise.is_some() || super::edit::unmet(update, &u).is_empty() {
+                    return Ok(ex);
+                }
+                // The answer does not show every value as asked: read the user back (a lagging
+                // read is polled a bounded number of times) before calling it a surprise.
+                Ok(self
+                    .read_back(
+                        &format!("updating {}", target.label()),
+                        || c.get_user(id),
+                        |r| match r {
+                            Ok(after) => {
+                                let miss = super::edit::unmet(update, &after);
+                                if miss.is_empty() { Probe::Good } else { Probe::Wrong(miss.join("; ")) }
+                            }
+                            Err(e) => Probe::Failed(e),
+                        },
+                    )
+                    .await)
             }
             Action::CreateGroup { name, members } => {
                 if resumed && let Some(g) = c.find_group_by_name(name).await? {

@@ -25,8 +25,9 @@
 
 use super::action::{Action, ActionKind, Subject};
 use super::journal::{BatchInfo, Finish, Journal, OpState};
+use super::kept::{self, Kept};
 use crate::queue::journal::JournalError;
-use crate::scim::types::Role;
+use crate::scim::types::{GroupRef, Role};
 use crate::scim::{ScimClient, ScimError, User};
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -114,17 +115,28 @@ pub fn account_of(u: &User) -> Account {
 }
 
 /// What the gate needs to know about one user.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UserFacts {
     pub active: Option<bool>,
     pub email: Option<String>,
     pub user_name: Option<String>,
     pub account: Account,
+    /// The groups the user is in (the user's `groups`, or a group listing); `None`: not known.
+    /// A deactivation keeps them (`kept.rs`).
+    pub groups: Option<Vec<GroupRef>>,
+    pub roles: Vec<Role>,
 }
 
 impl UserFacts {
     pub fn of(u: &User) -> UserFacts {
-        UserFacts { active: u.active, email: u.primary_email().map(str::to_string), user_name: u.user_name.clone(), account: account_of(u) }
+        UserFacts {
+            active: u.active,
+            email: u.primary_email().map(str::to_string),
+            user_name: u.user_name.clone(),
+            account: account_of(u),
+            groups: u.groups.clone(),
+            roles: u.roles.clone().unwrap_or_default(),
+        }
     }
 }
 
@@ -162,6 +174,24 @@ impl Knowledge {
 
     pub fn user(&self, id: &str) -> Option<&UserFacts> {
         self.users.get(id)
+    }
+
+    /// Fill in the groups of the known users whose `groups` the server did not send, from a
+    /// complete group listing (id, name, member ids).
+    pub fn add_memberships<'a>(&mut self, groups: impl IntoIterator<Item = (&'a str, &'a str, &'a [String])>) {
+        let mut of: HashMap<&str, Vec<GroupRef>> = HashMap::new();
+        for (gid, name, members) in groups {
+            for m in members {
+                if self.users.get(m.as_str()).is_some_and(|f| f.groups.is_none()) {
+                    of.entry(m.as_str()).or_default().push(GroupRef { value: Some(gid.to_string()), display: Some(name.to_string()) });
+                }
+            }
+        }
+        for (id, f) in self.users.iter_mut() {
+            if f.groups.is_none() {
+                f.groups = Some(of.remove(id.as_str()).unwrap_or_default());
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -238,6 +268,9 @@ pub enum SkipReason {
     Protected,
     /// `--read-only`.
     ReadOnly,
+    /// A member to add who is deactivated (and not reactivated by the same batch): Slack refuses
+    /// the whole add (`unable_to_add_deleted_or_guest_to_group`, reference §7).
+    Deactivated,
 }
 
 impl SkipReason {
@@ -249,6 +282,7 @@ impl SkipReason {
             SkipReason::PrimaryOwner => "primary_owner",
             SkipReason::Protected => "protected",
             SkipReason::ReadOnly => "read_only",
+            SkipReason::Deactivated => "deactivated",
         }
     }
 
@@ -261,6 +295,7 @@ impl SkipReason {
             SkipReason::PrimaryOwner => (if one { "primary owner" } else { "primary owners" }).into(),
             SkipReason::Protected => "protected".into(),
             SkipReason::ReadOnly => "refused (read-only)".into(),
+            SkipReason::Deactivated => "deactivated".into(),
         }
     }
 
@@ -272,6 +307,7 @@ impl SkipReason {
             SkipReason::PrimaryOwner => "the primary owner: Slack refuses to deactivate them (cannot_disable_primary_owner)".into(),
             SkipReason::Protected => "protected by the config's protected list".into(),
             SkipReason::ReadOnly => "read-only mode: writes are refused".into(),
+            SkipReason::Deactivated => "deactivated: Slack refuses to add a deactivated user to a group (unable_to_add_deleted_or_guest_to_group); reactivate them first".into(),
         }
     }
 }
@@ -302,10 +338,20 @@ impl std::fmt::Display for Hold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Hold::ReadOnly => f.write_str("read-only mode: writes are refused (restart without --read-only to change anything)"),
-            Hold::Ceiling { deactivations, max } => write!(
-                f,
-                "this run would deactivate {deactivations} users, above the ceiling of {max} (max_deactivations in the profile); pass --force if that is really meant"
-            ),
+            Hold::Ceiling { .. } => write!(f, "{}; pass --force if that is really meant", self.reason()),
+        }
+    }
+}
+
+impl Hold {
+    /// What holds the run, without the headless advice (`--force`): a front end that passes the
+    /// ceiling another way (the console's typed count) says its own.
+    pub fn reason(&self) -> String {
+        match self {
+            Hold::ReadOnly => self.to_string(),
+            Hold::Ceiling { deactivations, max } => {
+                format!("this run would deactivate {deactivations} users, above the ceiling of {max} (max_deactivations in the profile)")
+            }
         }
     }
 }
@@ -316,6 +362,9 @@ pub struct Decision {
     run: Vec<Action>,
     skipped: Vec<Skip>,
     hold: Option<Hold>,
+    /// What the runnable deactivations take away, by user id, as the caller's knowledge says
+    /// (journaled with the batch; the engine reads the others just before sending).
+    kept: BTreeMap<String, Kept>,
 }
 
 impl Decision {
@@ -332,6 +381,11 @@ impl Decision {
         self.hold.as_ref()
     }
 
+    /// What the runnable deactivations take away, as far as the caller knew (by user id).
+    pub fn kept(&self) -> &BTreeMap<String, Kept> {
+        &self.kept
+    }
+
     pub fn is_read_only(&self) -> bool {
         self.hold == Some(Hold::ReadOnly)
     }
@@ -339,6 +393,11 @@ impl Decision {
     /// The ceiling's warning, when the batch is held by it.
     pub fn ceiling(&self) -> Option<String> {
         self.hold.as_ref().filter(|h| matches!(h, Hold::Ceiling { .. })).map(Hold::to_string)
+    }
+
+    /// The ceiling's reason without the headless advice (see [`Hold::reason`]).
+    pub fn ceiling_reason(&self) -> Option<String> {
+        self.hold.as_ref().filter(|h| matches!(h, Hold::Ceiling { .. })).map(Hold::reason)
     }
 
     /// The admin passed the ceiling (`--force`, or typed the count). Read-only is never passed.
@@ -443,13 +502,62 @@ fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason>
     already.then_some(SkipReason::AlreadyInState)
 }
 
+/// Split the members of an add (or a new group) Slack would refuse: users known to be
+/// deactivated whom the same batch does not reactivate. Returns (the action with the others, the
+/// refused ones).
+fn screen_members(a: Action, known: &Knowledge, reactivated: &HashSet<String>) -> (Option<Action>, Option<Action>) {
+    let adds = matches!(a, Action::AddMembers { .. } | Action::CreateGroup { .. });
+    if !adds {
+        return (Some(a), None);
+    }
+    let (refused, kept): (Vec<String>, Vec<String>) =
+        a.member_ids().iter().cloned().partition(|id| known.user(id).is_some_and(|f| f.active == Some(false)) && !reactivated.contains(id));
+    if refused.is_empty() {
+        return (Some(a), None);
+    }
+    let refused_action = a.with_members(refused);
+    // A new group is still made with the others (or none); an add of nobody is nothing.
+    let rest = match &a {
+        Action::AddMembers { .. } if kept.is_empty() => None,
+        _ => Some(a.with_members(kept)),
+    };
+    (rest, Some(refused_action))
+}
+
 /// **The gate.** Decide which actions run and which are skipped (and why), and whether the batch
 /// is held (read-only, ceiling). See the module documentation for the order of the rules.
 pub fn gate(safety: &Safety, actions: Vec<Action>, known: &Knowledge) -> Decision {
-    let mut d = Decision { run: Vec::new(), skipped: Vec::new(), hold: None };
+    let mut d = Decision { run: Vec::new(), skipped: Vec::new(), hold: None, kept: BTreeMap::new() };
+    // Users this batch reactivates may be added to groups by it (a restore does both).
+    let reactivated: HashSet<String> = actions
+        .iter()
+        .filter(|a| a.kind() == ActionKind::Reactivate && verdict(safety, a, known).is_none())
+        .filter_map(|a| a.target().id)
+        .collect();
     for a in actions {
+        let a = if safety.read_only {
+            a
+        } else {
+            let (rest, refused) = screen_members(a, known, &reactivated);
+            if let Some(r) = refused {
+                d.skipped.push(Skip { action: r, reason: SkipReason::Deactivated });
+            }
+            match rest {
+                Some(a) => a,
+                None => continue,
+            }
+        };
         match verdict(safety, &a, known) {
-            None => d.run.push(a),
+            None => {
+                if a.spec().keeps
+                    && let Some(id) = a.target().id
+                    && let Some(f) = known.user(&id)
+                    && f.groups.is_some()
+                {
+                    d.kept.insert(id.clone(), Kept::from_parts(&id, f.groups.as_deref(), &f.roles, kept::FROM_TARGETS));
+                }
+                d.run.push(a)
+            }
             Some(reason) => d.skipped.push(Skip { action: a, reason }),
         }
     }
@@ -497,9 +605,17 @@ pub fn submit(journal: &Journal, info: &BatchInfo, decision: Decision) -> Result
         return Err(GateError::Held(h));
     }
     let run = decision.run.len();
+    // What the deactivations take away is committed with the batch, before anything is sent.
+    let kept: Vec<(usize, Kept)> = decision
+        .run
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.spec().keeps)
+        .filter_map(|(i, a)| decision.kept.get(a.target().id.as_deref()?).map(|k| (i, k.clone())))
+        .collect();
     let mut all: Vec<(u8, Action)> = decision.run.into_iter().map(|a| (a.phase(), a)).collect();
     all.extend(decision.skipped.iter().map(|s| (s.action.phase(), s.action.clone())));
-    let (batch_id, ids) = journal.create_batch(info, &all)?;
+    let (batch_id, ids) = journal.create_batch_keeping(info, &all, &kept)?;
     for (skip, id) in decision.skipped.iter().zip(&ids[run..]) {
         journal.finish(
             id,
@@ -656,6 +772,27 @@ mod tests {
         // Protected comes before Slack's own refusal.
         let d = gate(&Safety { read_only: false, ..safety }, vec![deact(&users[0])], &known);
         assert_eq!(d.skipped()[0].reason, SkipReason::Protected);
+    }
+
+    #[test]
+    fn a_deactivated_user_is_split_off_a_group_add_and_the_others_are_added() {
+        // Slack refuses the whole add for one deactivated user (the emulator does too).
+        let known = Knowledge::from_users(&six());
+        let add = |ids: &[&str]| Action::AddMembers {
+            group_id: "S1".into(),
+            group_name: "eng".into(),
+            user_ids: ids.iter().map(|s| s.to_string()).collect(),
+        };
+        let d = gate(&Safety::default(), vec![add(&["W3", "W2", "W4", "W9"])], &known);
+        assert_eq!(d.runnable(), [add(&["W3", "W4", "W9"])], "an unknown user is left to Slack");
+        assert_eq!(d.skipped().len(), 1);
+        assert_eq!(d.skipped()[0].action, add(&["W2"]));
+        assert_eq!(d.skipped()[0].reason.code(), "deactivated");
+        assert!(d.skipped()[0].why().contains("unable_to_add_deleted_or_guest_to_group"));
+        assert_eq!(d.summary(), "1 to add members · skipped: 1 deactivated");
+        // Nobody left: nothing runs.
+        let d = gate(&Safety::default(), vec![add(&["W2"])], &known);
+        assert!(d.is_empty() && d.skipped().len() == 1);
     }
 
     #[test]

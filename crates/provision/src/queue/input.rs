@@ -76,7 +76,7 @@ fn parse_id(text: &str) -> Result<Ident, String> {
 }
 
 /// A file's text, UTF-8, without its byte-order mark.
-fn read_text(path: &Path, name: &str) -> Result<String, String> {
+pub(crate) fn read_text(path: &Path, name: &str) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
     let text = crate::strict_csv::utf8(&bytes).map_err(|e| format!("{name} {e}"))?;
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string())

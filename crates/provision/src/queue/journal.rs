@@ -6,6 +6,7 @@
 //! The journal never holds the token: actions carry ids, emails and attribute values only.
 
 use super::action::Action;
+use super::kept::Kept;
 use crate::report::{OperationRecord, Outcome, ReportStore};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -177,6 +178,17 @@ impl Journal {
     /// Journal a whole batch (one transaction): every op `pending`, with its phase (phases run in
     /// order; ops within a phase run in parallel).
     pub fn create_batch(&self, info: &BatchInfo, actions: &[(u8, Action)]) -> Result<(String, Vec<String>), JournalError> {
+        self.create_batch_keeping(info, actions, &[])
+    }
+
+    /// [`Journal::create_batch`], keeping in the same transaction what the deactivations at these
+    /// positions of `actions` take away (`kept.rs`).
+    pub fn create_batch_keeping(
+        &self,
+        info: &BatchInfo,
+        actions: &[(u8, Action)],
+        kept: &[(usize, Kept)],
+    ) -> Result<(String, Vec<String>), JournalError> {
         let batch_id = new_id("b");
         let mut conn = self.conn.lock().unwrap();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -193,6 +205,11 @@ impl Journal {
                 let op_id = format!("{batch_id}-{:05}", i + 1);
                 stmt.execute(params![op_id, batch_id, i as i64 + 1, *phase as i64, serde_json::to_string(a)?, a.object_key()])?;
                 ids.push(op_id);
+            }
+        }
+        for (i, k) in kept {
+            if let Some(op_id) = ids.get(*i) {
+                keep_in(&tx, op_id, &batch_id, k)?;
             }
         }
         tx.commit()?;
@@ -333,12 +350,173 @@ impl Journal {
         Ok(rows.into_iter().filter(|b| b.open > 0).collect())
     }
 
+    /// Keep what a deactivation takes away, unless something is kept for it already (the first
+    /// snapshot, taken before the first send, is the one that counts). Returns whether it wrote.
+    pub fn keep(&self, op_id: &str, kept: &Kept) -> Result<bool, JournalError> {
+        let conn = self.conn.lock().unwrap();
+        let batch_id: String = conn
+            .query_row("SELECT batch_id FROM op WHERE op_id = ?1", [op_id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| JournalError::NoOp(op_id.into()))?;
+        Ok(keep_in(&conn, op_id, &batch_id, kept)?)
+    }
+
+    /// What is kept for this op, if anything.
+    pub fn kept(&self, op_id: &str) -> Result<Option<Kept>, JournalError> {
+        let conn = self.conn.lock().unwrap();
+        let row = conn
+            .query_row(
+                &format!("SELECT {KEPT_COLUMNS} FROM kept k JOIN op o ON o.op_id = k.op_id WHERE k.op_id = ?1"),
+                [op_id],
+                kept_from_row,
+            )
+            .optional()?;
+        Ok(row.transpose()?.map(|r| r.kept))
+    }
+
+    /// What the done deactivations of a batch took away (in op order).
+    pub fn kept_of_batch(&self, batch_id: &str) -> Result<Vec<KeptRow>, JournalError> {
+        self.kept_where("k.batch_id = ?1 AND o.state = 'done' ORDER BY o.seq", batch_id)
+    }
+
+    /// What the latest done deactivation of this user took away.
+    pub fn kept_of_user(&self, user_id: &str) -> Result<Option<KeptRow>, JournalError> {
+        Ok(self.kept_where("k.user_id = ?1 AND o.state = 'done' ORDER BY k.taken_ms DESC LIMIT 1", user_id)?.pop())
+    }
+
+    /// What one done deactivation took away (a report record names its op).
+    pub fn kept_of_op(&self, op_id: &str) -> Result<Option<KeptRow>, JournalError> {
+        Ok(self.kept_where("k.op_id = ?1 AND o.state = 'done'", op_id)?.pop())
+    }
+
+    fn kept_where(&self, cond: &str, arg: &str) -> Result<Vec<KeptRow>, JournalError> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare(&format!("SELECT {KEPT_COLUMNS} FROM kept k JOIN op o ON o.op_id = k.op_id WHERE {cond}"))?;
+        let rows = stmt.query_map([arg], kept_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().collect()
+    }
+
+    /// The newest batches (any state), newest first, with their counts per state: the console's
+    /// list of past batches.
+    pub fn recent_batches(&self, limit: usize) -> Result<Vec<BatchHistory>, JournalError> {
+        let conn = self.conn.lock().unwrap();
+        let mut stmt = conn.prepare(
+            "SELECT b.batch_id, b.created_ms, b.origin, b.description, b.host, b.policy_run, b.state,
+                    (SELECT COUNT(*) FROM op o WHERE o.batch_id = b.batch_id),
+                    (SELECT COUNT(*) FROM op o WHERE o.batch_id = b.batch_id AND o.state = 'done'),
+                    (SELECT COUNT(*) FROM op o WHERE o.batch_id = b.batch_id AND o.state = 'failed'),
+                    (SELECT COUNT(*) FROM op o WHERE o.batch_id = b.batch_id AND o.state IN ('pending', 'running')),
+                    (SELECT COUNT(*) FROM kept k JOIN op o ON o.op_id = k.op_id WHERE k.batch_id = b.batch_id AND o.state = 'done')
+             FROM batch b ORDER BY b.created_ms DESC, b.batch_id DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(BatchHistory {
+                    batch_id: r.get(0)?,
+                    created: crate::report::format_time(crate::report::from_ms(r.get(1)?)),
+                    origin: r.get(2)?,
+                    description: r.get(3)?,
+                    host: r.get(4)?,
+                    policy_run: r.get(5)?,
+                    finished: r.get::<_, String>(6)? == "finished",
+                    total: r.get::<_, i64>(7)? as u64,
+                    done: r.get::<_, i64>(8)? as u64,
+                    failed: r.get::<_, i64>(9)? as u64,
+                    open: r.get::<_, i64>(10)? as u64,
+                    restorable: r.get::<_, i64>(11)? as u64,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// Count of ops per state in a batch.
     pub fn counts(&self, batch_id: &str) -> Result<std::collections::HashMap<OpState, u64>, JournalError> {
         let conn = self.conn.lock().unwrap();
         let mut stmt = conn.prepare("SELECT state, COUNT(*) FROM op WHERE batch_id = ?1 GROUP BY state")?;
         let rows = stmt.query_map([batch_id], |r| Ok((OpState::parse(&r.get::<_, String>(0)?), r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Write a snapshot unless one is there (the first one counts).
+fn keep_in(conn: &Connection, op_id: &str, batch_id: &str, k: &Kept) -> rusqlite::Result<bool> {
+    let groups = k.groups.as_ref().map(|g| serde_json::to_string(g).unwrap_or_else(|_| "[]".into()));
+    let roles = serde_json::to_string(&k.roles).unwrap_or_else(|_| "[]".into());
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO kept (op_id, batch_id, user_id, taken_ms, source, groups, roles) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![op_id, batch_id, k.user_id, now_ms(), k.source, groups, roles],
+    )?;
+    Ok(n > 0)
+}
+
+/// One kept snapshot with the op it belongs to.
+#[derive(Clone, Debug)]
+pub struct KeptRow {
+    pub op_id: String,
+    pub batch_id: String,
+    pub taken: OffsetDateTime,
+    pub kept: Kept,
+    /// The deactivation's target as it was journaled (email, name: for the confirmation).
+    pub target: super::Target,
+}
+
+const KEPT_COLUMNS: &str = "k.op_id, k.batch_id, k.user_id, k.taken_ms, k.source, k.groups, k.roles, o.action";
+
+fn kept_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<KeptRow, JournalError>> {
+    let op_id: String = r.get(0)?;
+    let groups: Option<String> = r.get(5)?;
+    let roles: String = r.get(6)?;
+    let action: String = r.get(7)?;
+    let parse = || -> Result<KeptRow, serde_json::Error> {
+        let groups = groups.as_deref().map(serde_json::from_str).transpose()?;
+        let roles = serde_json::from_str(&roles)?;
+        let target = serde_json::from_str::<Action>(&action)?.target();
+        Ok(KeptRow {
+            op_id: op_id.clone(),
+            batch_id: r.get(1).unwrap_or_default(),
+            taken: crate::report::from_ms(r.get(3).unwrap_or_default()),
+            kept: Kept { user_id: r.get(2).unwrap_or_default(), groups, roles, source: r.get(4).unwrap_or_default() },
+            target,
+        })
+    };
+    Ok(parse().map_err(|e| JournalError::Unreadable { op_id: op_id.clone(), message: e.to_string() }))
+}
+
+/// One batch as the console's list of past batches shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BatchHistory {
+    pub batch_id: String,
+    pub created: String,
+    pub origin: String,
+    pub description: String,
+    pub host: String,
+    pub policy_run: Option<String>,
+    pub finished: bool,
+    pub total: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub open: u64,
+    /// Done deactivations with what they took away kept: what `restore` can give back.
+    pub restorable: u64,
+}
+
+impl OpRow {
+    /// The users this op changed (target, members, a created user's new id from the engine's
+    /// note), for the console to read them again.
+    pub fn users_touched(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.action.member_ids().to_vec();
+        if self.action.spec().subject == super::Subject::User
+            && let Some(id) = self.action.target().id
+        {
+            out.push(id);
+        }
+        if self.action.kind() == super::ActionKind::CreateUser
+            && let Some(id) = self.note.as_deref().and_then(|n| n.strip_prefix("created ")).and_then(|n| n.split_whitespace().next())
+        {
+            out.push(id.to_string());
+        }
+        out
     }
 }
 

@@ -3,10 +3,14 @@
 //! by the engine at the rate Slack allows. Knows nothing of the UI.
 
 pub mod action;
+pub mod attr;
+pub mod edit;
 pub mod engine;
 pub mod gate;
 pub mod input;
 pub mod journal;
+pub mod kept;
+pub mod restore;
 
 pub use action::{Action, ActionKind, Subject, Target};
 pub use engine::{BatchResult, Cancel, DeactivateVia, Engine, EngineConfig, QueueEvent};
@@ -14,3 +18,4 @@ pub use gate::{
     DEFAULT_MAX_DEACTIVATIONS, Decision, GateError, GatedBatch, Hold, Knowledge, Regated, Safety, Skip, SkipReason, gate, regate, submit,
 };
 pub use journal::{BatchInfo, Journal, JournalError, OpState, RunContext};
+pub use kept::Kept;

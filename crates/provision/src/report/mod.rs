@@ -195,6 +195,9 @@ pub struct StoredRecord {
 pub struct ReportQuery {
     /// Matches the target's id exactly, or its email or userName ignoring case.
     pub user: Option<String>,
+    /// `user` also matches part of the email or userName (`maria` finds `maria.ortiz@…`): the
+    /// console's filter, as typed. The headless `--user` stays exact (and indexed).
+    pub user_contains: bool,
     pub action: Option<String>,
     pub outcome: Option<Outcome>,
     pub profile: Option<String>,
@@ -815,7 +818,11 @@ fn where_clause_ms(q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> (
     if let Some(u) = q.user.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         let id = bind(SqlValue::Text(u.to_string()), &mut params);
         let key = bind(SqlValue::Text(u.to_lowercase()), &mut params);
-        conds.push(format!("(target_id = {id} OR email_key = {key} OR user_name_key = {key})"));
+        if q.user_contains {
+            conds.push(format!("(target_id = {id} OR instr(email_key, {key}) > 0 OR instr(user_name_key, {key}) > 0)"));
+        } else {
+            conds.push(format!("(target_id = {id} OR email_key = {key} OR user_name_key = {key})"));
+        }
     }
     if let Some(a) = &q.action {
         conds.push(format!("action = {}", bind(SqlValue::Text(a.clone()), &mut params)));

@@ -211,6 +211,13 @@ fn queries_filter_and_summarise() {
     assert_eq!(q(user("JANE")), vec![1]);
     assert_eq!(q(user("U00001")), vec![1]);
     assert_eq!(q(user("u00001")), Vec::<i64>::new(), "ids are exact");
+    assert_eq!(q(user("jan")), Vec::<i64>::new(), "headless --user is exact");
+    // The console's filter matches part of an email or userName (issue 12: `maria` found nothing).
+    let part = |u: &str| ReportQuery { user: Some(u.into()), user_contains: true, ..Default::default() };
+    assert_eq!(q(part("jan")), vec![1]);
+    assert_eq!(q(part("EXAMPLE.COM")), vec![3, 2, 1]);
+    assert_eq!(q(part("U00001")), vec![1]);
+    assert_eq!(q(part("nobody")), Vec::<i64>::new());
     assert_eq!(q(ReportQuery { outcome: Some(Outcome::Failed), ..Default::default() }), vec![2]);
     assert_eq!(q(ReportQuery { action: Some("deactivate".into()), ..Default::default() }), vec![3, 1]);
     assert_eq!(q(ReportQuery { profile: Some("staging".into()), ..Default::default() }), vec![2]);
@@ -343,9 +350,9 @@ fn matches(r: &OperationRecord, q: &ReportQuery) -> bool {
     let user = q.user.as_deref().map(str::trim).filter(|u| !u.is_empty());
     let lower = |s: &Option<String>| s.as_deref().map(str::to_lowercase);
     user.is_none_or(|u| {
-        r.target_id.as_deref() == Some(u)
-            || lower(&r.target_email) == Some(u.to_lowercase())
-            || lower(&r.target_user_name) == Some(u.to_lowercase())
+        let key = u.to_lowercase();
+        let part = |s: Option<String>| s.is_some_and(|s| if q.user_contains { s.contains(&key) } else { s == key });
+        r.target_id.as_deref() == Some(u) || part(lower(&r.target_email)) || part(lower(&r.target_user_name))
     }) && q.action.as_ref().is_none_or(|a| &r.action == a)
         && q.outcome.is_none_or(|o| r.outcome == o)
         && q.profile.as_ref().is_none_or(|p| &r.profile == p)
@@ -386,7 +393,8 @@ fn assert_counts_agree(s: &ReportStore) {
         (Some(from_ms(-DAY_MS - 5)), Some(from_ms(0))),
     ];
     let mut checked = 0;
-    for user in [None, Some("user3@example.COM".to_string())] {
+    let users = [(None, false), (Some("user3@example.COM".to_string()), false), (Some("ER3@EX".to_string()), true)];
+    for (user, user_contains) in users {
         for action in [None, Some("reactivate".to_string()), Some("nope".to_string())] {
             for outcome in [None, Some(Outcome::Failed)] {
                 for profile in [None, Some("staging".to_string())] {
@@ -394,6 +402,7 @@ fn assert_counts_agree(s: &ReportStore) {
                         for &(since, until) in &spans {
                             let q = ReportQuery {
                                 user: user.clone(),
+                                user_contains,
                                 action: action.clone(),
                                 outcome,
                                 profile: profile.clone(),

@@ -1,0 +1,385 @@
+//! The user form, the user detail's `+`/`-` and the Groups pane's `D`, on the pure state: what
+//! the admin sees and what goes to the gate; snapshots at 80x24 and 200x50.
+
+use super::app::{App, Effect, Msg};
+use super::confirm::Confirm;
+use super::detail::UserDetail;
+use super::tests::{app_with, screen};
+use super::user_form::UserForm;
+use crate::policy::config::Attr;
+use crate::queue::Action;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ctrl(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)))
+}
+
+fn typ(app: &mut App, s: &str) {
+    for c in s.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn form(app: &App) -> &UserForm {
+    app.top::<UserForm>().expect("the user form is on top")
+}
+
+/// `e` on the selected user. The loaded rows are compact, so unless a detail view fetched the
+/// full record already, `e` fetches it first and the form opens when it arrives.
+fn edit(app: &mut App) {
+    let fx = key(app, KeyCode::Char('e'));
+    if let [Effect::FetchDetail { id }] = &fx[..] {
+        assert!(app.top::<UserForm>().is_none(), "the form waits for the full record");
+        let id = id.clone();
+        let i = app.dir.store.index_of(&id).expect("a loaded user") as usize;
+        assert!(app.update(Msg::DetailFetched { id, result: Ok(super::tests::make_user(i)) }).is_empty());
+    } else {
+        assert!(fx.is_empty(), "{fx:?}");
+    }
+    form(app);
+}
+
+/// Move the form's focus to `attr` and empty the field.
+fn field(app: &mut App, attr: Attr) {
+    while form(app).fields[form(app).focus].attr != attr {
+        key(app, KeyCode::Tab);
+    }
+    if attr != Attr::Manager {
+        key(app, KeyCode::End);
+        for _ in 0..80 {
+            key(app, KeyCode::Backspace);
+        }
+    }
+}
+
+fn snap(name: &str, app: &mut App) {
+    for e in app.log.iter_mut() {
+        e.time = "00:00:00".into();
+    }
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(app, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), s);
+    }
+}
+
+#[test]
+fn editing_a_title_shows_old_and_new_and_queues_one_update_of_only_the_title() {
+    let mut app = app_with(30);
+    edit(&mut app);
+    assert_eq!(form(&app).value(Attr::Title), "Engineer");
+    assert_eq!(form(&app).value(Attr::Department), "Engineering");
+    field(&mut app, Attr::Title);
+    typ(&mut app, "Staff Engineer");
+    ctrl(&mut app, 's');
+    let review = form(&app).review.as_ref().expect("save shows the changes");
+    assert_eq!(review.len(), 1);
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("title") && s.contains("Engineer → Staff Engineer"), "{s}");
+    assert!(s.contains("Enter"), "{s}");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.top::<UserForm>().is_none(), "the form hands over to the gate's confirmation");
+    let c = app.top::<Confirm>().expect("the gate's confirmation");
+    assert_eq!(c.count(), 1);
+    let Action::UpdateUser { target, update } = &c.decision.runnable()[0] else { panic!("{:?}", c.decision) };
+    assert_eq!(target.id.as_deref(), Some("W00000000"));
+    assert_eq!(update.set.title.as_deref(), Some("Staff Engineer"));
+    assert!(update.set.enterprise.is_none() && update.set.user_name.is_none() && update.clear.is_empty(), "{update:?}");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(&fx[..], [Effect::RunBatch { decision, .. }] if decision.runnable().len() == 1), "{fx:?}");
+}
+
+#[test]
+fn save_refuses_what_slack_would_refuse_naming_the_field_and_nothing_changed_sends_nothing() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('n'));
+    // Required fields are empty.
+    ctrl(&mut app, 's');
+    assert!(form(&app).review.is_none());
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("userName: userName is required"), "{s}");
+    field(&mut app, Attr::UserName);
+    typ(&mut app, "new🎉hire");
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("Slack refuses it") && s.contains("invalid_emoji_not_allowed"), "{s}");
+    field(&mut app, Attr::UserName);
+    typ(&mut app, "New Hire");
+    assert!(screen(&mut app, 200, 50).contains("Slack stores it as new_hire"));
+    field(&mut app, Attr::Email);
+    typ(&mut app, "not an email");
+    assert!(screen(&mut app, 200, 50).contains("not an email address"));
+    field(&mut app, Attr::Email);
+    // Someone loaded has this one.
+    typ(&mut app, "bob.lee1@example.com");
+    ctrl(&mut app, 's');
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("email: Bob Lee already has this email (W00000001)"), "{s}");
+    assert!(form(&app).review.is_none());
+
+    // Editing with nothing changed: nothing to send.
+    key(&mut app, KeyCode::Esc);
+    edit(&mut app);
+    ctrl(&mut app, 's');
+    assert!(form(&app).review.is_none());
+    assert!(screen(&mut app, 80, 24).contains("nothing changed"));
+}
+
+#[test]
+fn a_new_user_is_one_create_with_the_manager_picked_by_search() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('n'));
+    field(&mut app, Attr::GivenName);
+    typ(&mut app, "Nia");
+    field(&mut app, Attr::FamilyName);
+    typ(&mut app, "Park");
+    field(&mut app, Attr::UserName);
+    typ(&mut app, "nia.park");
+    field(&mut app, Attr::Email);
+    typ(&mut app, "nia.park@example.com");
+    field(&mut app, Attr::Title);
+    typ(&mut app, "Analyst");
+    field(&mut app, Attr::Manager);
+    // Typing on the manager field searches the loaded users.
+    typ(&mut app, "cleo");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Manager: pick a loaded user") && s.contains("Cleo Lee"), "{s}");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(form(&app).manager.as_deref(), Some("W00000002"));
+    assert!(form(&app).value(Attr::Manager).starts_with("Cleo Lee <"));
+    ctrl(&mut app, 's');
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("(empty) → Analyst") && s.contains("(empty) → Cleo Lee"), "{s}");
+    key(&mut app, KeyCode::Enter);
+    let c = app.top::<Confirm>().expect("the gate's confirmation");
+    let Action::CreateUser { user, .. } = &c.decision.runnable()[0] else { panic!() };
+    assert_eq!(user.display_name.as_deref(), Some("Nia Park"));
+    assert_eq!(user.manager_id(), Some("W00000002"));
+    assert_eq!(user.title.as_deref(), Some("Analyst"));
+    assert!(user.enterprise.as_ref().unwrap().department.is_none(), "empty fields are not sent");
+}
+
+#[test]
+fn the_user_detail_adds_to_and_removes_from_a_picked_group() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Enter); // W00000000: in eng (S000)
+    assert!(app.top::<UserDetail>().is_some());
+    key(&mut app, KeyCode::Char('+'));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Add Ann Lee to a group") && s.contains("sales") && s.contains("everyone"), "{s}");
+    typ(&mut app, "every");
+    key(&mut app, KeyCode::Enter);
+    let c = app.top::<Confirm>().expect("a confirmation");
+    assert_eq!(c.what, "add Ann Lee to everyone");
+    assert!(
+        matches!(&c.decision.runnable()[0], Action::AddMembers { group_id, user_ids, .. } if group_id == "S002" && user_ids == &["W00000000"])
+    );
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('-'));
+    assert!(screen(&mut app, 80, 24).contains("Remove Ann Lee from a group"));
+    key(&mut app, KeyCode::Enter);
+    let c = app.top::<Confirm>().expect("a confirmation");
+    assert_eq!(c.what, "remove Ann Lee from eng");
+}
+
+#[test]
+fn a_deactivated_user_is_not_offered_a_group_slack_would_refuse() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j')); // W00000003: deactivated
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('+'));
+    assert!(app.top::<UserDetail>().is_some() && app.top::<Confirm>().is_none());
+    let last = app.log.back().unwrap().text.clone();
+    assert!(last.contains("is deactivated: Slack refuses to add a deactivated user to a group"), "{last}");
+}
+
+#[test]
+fn group_delete_names_the_group_and_its_member_count() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('D'));
+    let c = app.top::<Confirm>().expect("a confirmation");
+    assert_eq!(c.what, "delete group eng (6 members)");
+    assert!(matches!(&c.decision.runnable()[0], Action::DeleteGroup { id, .. } if id == "S000"));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("delete group eng (6 members)") && s.contains("Esc"), "{s}");
+}
+
+#[test]
+fn snapshots_of_the_form_the_review_and_the_pickers() {
+    let mut app = app_with(30);
+    edit(&mut app);
+    field(&mut app, Attr::Title);
+    typ(&mut app, "Staff Engineer");
+    snap("user_form_edit", &mut app);
+    ctrl(&mut app, 's');
+    snap("user_form_review", &mut app);
+    key(&mut app, KeyCode::Esc);
+    field(&mut app, Attr::Manager);
+    key(&mut app, KeyCode::Enter);
+    snap("user_form_manager_picker", &mut app);
+    let mut app = app_with(30);
+    super::tests::open_detail(&mut app, 0);
+    key(&mut app, KeyCode::Char('+'));
+    snap("user_detail_group_picker", &mut app);
+}
+
+#[test]
+fn the_members_list_filters_sorts_shows_active_and_removes_the_marked_members() {
+    use super::members::{Members, Sort};
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter); // eng: W0, W3 (deactivated), W6, W9, W12, one not loaded
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Active") && s.contains("(not loaded)"), "{s}");
+    let dev = s.lines().find(|l| l.contains("Dev Lee")).expect("W3 listed");
+    assert!(dev.contains(" no "), "{dev}");
+    // s: by name, then email, then active (deactivated first).
+    key(&mut app, KeyCode::Char('s'));
+    key(&mut app, KeyCode::Char('s'));
+    key(&mut app, KeyCode::Char('s'));
+    let m = app.top::<Members>().unwrap();
+    assert_eq!(m.sort, Sort::Active);
+    assert_eq!(m.shown(&app.dir)[0], "W00000003");
+    assert!(screen(&mut app, 80, 24).contains("by active"));
+    // /: by name, email or id.
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "okafor");
+    key(&mut app, KeyCode::Enter);
+    let m = app.top::<Members>().unwrap();
+    assert_eq!(m.shown(&app.dir), ["W00000009", "W00000012"]);
+    assert!(screen(&mut app, 80, 24).contains("/okafor"));
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char('-'));
+    let c = app.top::<Confirm>().expect("a confirmation");
+    assert_eq!(c.what, "remove 2 members from eng");
+    assert!(matches!(&c.decision.runnable()[0], Action::RemoveMembers { user_ids, .. } if user_ids == &["W00000009", "W00000012"]));
+}
+
+#[test]
+fn the_member_picker_marks_several_comes_with_the_users_marks_and_names_who_slack_refuses() {
+    use super::members::Members;
+    let mut app = app_with(30);
+    // Mark W1 and W10 (deactivated) in the Users pane.
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char(' '));
+    for _ in 0..8 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    key(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.dir.marks.len(), 2);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter);
+    assert!(app.top::<Members>().is_some());
+    key(&mut app, KeyCode::Char('+'));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Add to eng") && s.contains("1 marked"), "{s}");
+    assert!(s.contains("not offered: Ann Okafor") || s.contains("not offered: "), "{s}");
+    // Search and mark one more; a deactivated one cannot be marked.
+    typ(&mut app, "finn lee");
+    key(&mut app, KeyCode::Tab);
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("2 marked"), "{s}");
+    key(&mut app, KeyCode::Enter);
+    let c = app.top::<Confirm>().expect("a confirmation");
+    assert_eq!(c.what, "add 2 members to eng");
+    assert!(matches!(&c.decision.runnable()[0], Action::AddMembers { user_ids, .. } if user_ids == &["W00000001", "W00000005"]));
+}
+
+#[test]
+fn snapshots_of_the_members_list_and_its_picker() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char(' '));
+    snap("members_marked", &mut app);
+    key(&mut app, KeyCode::Char('+'));
+    snap("members_picker", &mut app);
+}
+
+#[test]
+fn policies_e_edits_the_selected_policy_and_plans_it_again_on_return() {
+    use super::panes_tests::{plan, policies_app};
+    use std::path::PathBuf;
+    let mut app = policies_app(plan(3));
+    key(&mut app, KeyCode::Char('j')); // contractors
+    let fx = key(&mut app, KeyCode::Char('e'));
+    assert_eq!(fx, [Effect::EditFile { path: PathBuf::from("/p/contractors.toml") }]);
+    let fx = app.update(Msg::Edited { path: PathBuf::from("/p/contractors.toml"), result: Ok(()) });
+    assert_eq!(fx, [Effect::ListPolicies]);
+    let list = vec![("hr".to_string(), PathBuf::from("/p/hr.toml")), ("contractors".to_string(), PathBuf::from("/p/contractors.toml"))];
+    let fx = app.update(Msg::PoliciesListed(list));
+    assert!(matches!(&fx[..], [Effect::ComputePlan { name, .. }] if name == "contractors"), "the edited policy is planned again: {fx:?}");
+    // An editor that failed is said so.
+    app.update(Msg::Edited { path: PathBuf::from("/p/hr.toml"), result: Err("vi exited with 1".into()) });
+    assert!(app.log.iter().any(|e| e.text.contains("editing /p/hr.toml: vi exited with 1")));
+}
+
+#[test]
+fn policies_n_writes_a_policy_for_the_source_typed_and_opens_it_in_the_editor() {
+    use super::panes_tests::{plan, policies_app};
+    use super::policy_new::NewPolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = policies_app(plan(3));
+    app.paths = crate::env::Paths::under(dir.path());
+    let policies = app.paths.policies_dir();
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("people.csv"), "email,first_name,last_name,title\n").unwrap();
+    key(&mut app, KeyCode::Char('n'));
+    assert!(app.top::<NewPolicy>().is_some());
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("New policy for a source file") && s.contains("Enter write and edit"), "{s}");
+    typ(&mut app, "nope.csv");
+    key(&mut app, KeyCode::Enter);
+    assert!(screen(&mut app, 200, 50).contains("nope.csv: no such file"));
+    for _ in 0..8 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typ(&mut app, "people.csv");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(fx, [Effect::EditFile { path: policies.join("people.toml") }]);
+    assert!(app.top::<NewPolicy>().is_none());
+    let text = std::fs::read_to_string(policies.join("people.toml")).unwrap();
+    assert!(text.contains("\"name.givenName\" = \"first_name\"") && text.contains("path = \"people.csv\""), "{text}");
+}
+
+#[test]
+fn on_a_short_terminal_the_fields_scroll_and_the_keys_stay() {
+    let mut app = app_with(30);
+    edit(&mut app);
+    let s = screen(&mut app, 80, 16);
+    assert!(s.contains("given name") && !s.contains("manager") && s.contains("↓ more") && s.contains("C-s save"), "{s}");
+    field(&mut app, Attr::Manager);
+    let s = screen(&mut app, 80, 16);
+    assert!(s.contains("manager") && !s.contains("given name") && s.contains("C-s save"), "{s}");
+}
+
+#[test]
+fn read_only_refuses_the_form_the_pickers_and_group_delete_before_anything_is_typed() {
+    use super::members::Members;
+    let mut app = app_with(30);
+    app.queue.safety = crate::queue::Safety::default().with_read_only(true);
+    for k in ['n', 'e'] {
+        key(&mut app, KeyCode::Char(k));
+        assert!(app.overlays.is_empty(), "{k}");
+        assert!(app.log.back().unwrap().text.contains("read-only"), "{k}: {}", app.log.back().unwrap().text);
+    }
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('+'));
+    assert_eq!(app.overlays.len(), 1, "no group picker over the detail");
+    assert!(!screen(&mut app, 80, 24).contains("Add Ann Lee to a group"));
+    assert!(app.log.back().unwrap().text.contains("read-only"));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('D'));
+    assert!(app.top::<Confirm>().is_none() && app.log.back().unwrap().text.contains("read-only"));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('+'));
+    assert!(app.top::<Members>().is_some());
+    assert!(!screen(&mut app, 80, 24).contains("Add to eng"));
+}

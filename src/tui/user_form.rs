@@ -1,0 +1,505 @@
+//! The user form (an overlay): create a user (`n` in the Users pane) or edit one (`e` in the
+//! Users pane and the user detail). One tui-input field per attribute Slack stores (the
+//! policies' attributes, `policy::config::Attr`), checked as they are typed: the userName by
+//! Slack's rules (`scim::rules::slack_user_name`: what Slack would store, or why it refuses it),
+//! the email's shape (`scim::client::normalize_email`), emoji that Slack refuses in a value, an
+//! email another loaded user has. The manager is picked by search among the loaded users
+//! (`picker.rs`).
+//!
+//! Save (`C-s`, or `Enter` on the last field) shows the field-level diff (old → new) computed by
+//! `provision::edit`; `Enter` there hands the ONE action (an `UpdateUser` that sends only the
+//! changed attributes, or a `CreateUser`) to the gate (`confirm::ask`), whose confirmation then
+//! queues it; the engine verifies the answer. The fields scroll, so the form fits 80x24.
+
+use super::app::{Effect, Level};
+use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
+use super::directory::Directory;
+use super::picker::{Item, Picked, Picker};
+use super::render::{block, hint_line, visible_offset};
+use crate::edit::{self, Wanted};
+use crate::policy::config::Attr;
+use crate::policy::plan::AttrChange;
+use crate::queue::Knowledge;
+use crate::sanitize::clean;
+use crate::scim::User;
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+use std::borrow::Cow;
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+/// The form's fields, in order: what Slack stores for a user (reference §3).
+pub const FIELDS: [(Attr, &str); 16] = [
+    (Attr::GivenName, "given name"),
+    (Attr::FamilyName, "family name"),
+    (Attr::DisplayName, "display name"),
+    (Attr::UserName, "userName"),
+    (Attr::Email, "email"),
+    (Attr::PhoneWork, "work phone"),
+    (Attr::PhoneMobile, "mobile phone"),
+    (Attr::Title, "title"),
+    (Attr::Timezone, "timezone"),
+    (Attr::UserType, "userType"),
+    (Attr::EmployeeNumber, "employee number"),
+    (Attr::CostCenter, "cost center"),
+    (Attr::Organization, "organization"),
+    (Attr::Division, "division"),
+    (Attr::Department, "department"),
+    (Attr::Manager, "manager"),
+];
+
+const LABEL_W: usize = 16;
+
+/// The form's rectangle: every field, its message line and the borders, at most 96 wide.
+fn form_area(screen: Rect) -> Rect {
+    super::picker::compact_area(screen, 96, FIELDS.len() as u16 + 3)
+}
+
+#[derive(Clone, Debug)]
+pub enum Mode {
+    Create,
+    /// The user as loaded when the form opened (the diff is against it).
+    Edit {
+        original: Box<User>,
+    },
+}
+
+pub struct Field {
+    pub attr: Attr,
+    pub label: &'static str,
+    pub input: Input,
+}
+
+pub struct UserForm {
+    pub mode: Mode,
+    pub fields: Vec<Field>,
+    pub focus: usize,
+    offset: usize,
+    /// The picked manager's id (the manager field shows the name).
+    pub manager: Option<String>,
+    picker: Option<Picker>,
+    /// Save was pressed: the changes to confirm.
+    pub review: Option<Vec<AttrChange>>,
+    /// Why save was refused (the first bad field), until the next key.
+    pub error: Option<String>,
+}
+
+/// Open the form, unless writes are refused (read-only: asked before anything is typed) or a
+/// batch runs.
+pub fn open(ctx: &mut Ctx, form: UserForm) {
+    let what = match &form.mode {
+        Mode::Create => "create a user".to_string(),
+        Mode::Edit { original } => format!("edit {}", original.label()),
+    };
+    if let Some(why) = ctx.queue.refuse_writes().or_else(|| ctx.queue.busy()) {
+        ctx.log(Level::Warn, format!("{what}: {why}"));
+        return;
+    }
+    ctx.open(form);
+}
+
+/// `e` on a loaded user: the form over its full record. The loaded rows are compact
+/// (`provision::directory`), so when the full record is not at hand (a detail view fetches it
+/// when it opens) it is fetched first (`Effect::FetchDetail`) and the form opens when it arrives
+/// (`Directory::edit_after_fetch`, see `users::UsersPane`).
+pub fn edit_or_fetch(ctx: &mut Ctx, idx: u32) -> Vec<Effect> {
+    if let Some(form) = UserForm::edit(ctx.dir, idx) {
+        open(ctx, form);
+        return vec![];
+    }
+    let r = ctx.dir.store.get(idx);
+    let (id, name) = (r.id().to_string(), r.name().to_string());
+    if let Some(why) = ctx.queue.refuse_writes().or_else(|| ctx.queue.busy()) {
+        ctx.log(Level::Warn, format!("edit {name}: {why}"));
+        return vec![];
+    }
+    ctx.dir.edit_after_fetch = Some(id.clone().into());
+    ctx.log(Level::Info, format!("edit {name}: fetching the full record first"));
+    vec![Effect::FetchDetail { id }]
+}
+
+/// How the manager field shows a manager id.
+fn manager_label(dir: &Directory, id: &str) -> String {
+    match dir.store.index_of(id) {
+        Some(i) => {
+            let r = dir.store.get(i);
+            format!("{} <{}>", r.name(), r.email())
+        }
+        None => id.to_string(),
+    }
+}
+
+impl UserForm {
+    pub fn create() -> UserForm {
+        UserForm::with(Mode::Create, |_| String::new(), None)
+    }
+
+    /// The form over a loaded user whose full record is at hand (`Directory::full`); None when
+    /// it is not (fetch it first: [`edit_or_fetch`]).
+    pub fn edit(dir: &Directory, idx: u32) -> Option<UserForm> {
+        let u = dir.full.get(dir.store.try_get(idx)?.id())?.clone();
+        let manager = u.manager_id().map(str::to_string);
+        let label = manager.as_deref().map(|m| manager_label(dir, m));
+        let mut f = UserForm::with(Mode::Edit { original: Box::new(u.clone()) }, |a| a.get(&u).map(clean).unwrap_or_default(), None);
+        f.manager = manager;
+        if let Some(l) = label {
+            f.set(Attr::Manager, &l);
+        }
+        Some(f)
+    }
+
+    fn with(mode: Mode, value: impl Fn(Attr) -> String, manager: Option<String>) -> UserForm {
+        let fields = FIELDS.iter().map(|&(attr, label)| Field { attr, label, input: Input::new(value(attr)) }).collect();
+        UserForm { mode, fields, focus: 0, offset: 0, manager, picker: None, review: None, error: None }
+    }
+
+    fn index(&self, attr: Attr) -> usize {
+        self.fields.iter().position(|f| f.attr == attr).expect("every attribute of the form is a field")
+    }
+
+    /// Set a field's text (tests, the manager's name).
+    pub fn set(&mut self, attr: Attr, value: &str) {
+        let i = self.index(attr);
+        self.fields[i].input = Input::new(value.to_string());
+    }
+
+    pub fn value(&self, attr: Attr) -> &str {
+        self.fields[self.index(attr)].input.value()
+    }
+
+    fn user_id(&self) -> Option<&str> {
+        match &self.mode {
+            Mode::Create => None,
+            Mode::Edit { original } => original.id.as_deref(),
+        }
+    }
+
+    /// What the fields ask for.
+    pub fn wanted(&self) -> Vec<Wanted> {
+        self.fields
+            .iter()
+            .map(|f| {
+                let v = if f.attr == Attr::Manager { self.manager.clone() } else { Some(f.input.value().to_string()) };
+                (f.attr, v)
+            })
+            .collect()
+    }
+
+    /// What is wrong with field `i` as typed (Slack would refuse it), if anything.
+    pub fn problem(&self, i: usize, dir: &Directory) -> Option<String> {
+        let f = &self.fields[i];
+        let v = f.input.value().trim();
+        match f.attr {
+            Attr::UserName => {
+                if v.is_empty() {
+                    return Some("userName is required".into());
+                }
+                crate::scim::rules::slack_user_name(v).err().map(|p| format!("Slack refuses it ({}): {p}", p.code()))
+            }
+            Attr::Email => {
+                if v.is_empty() {
+                    return Some("email is required".into());
+                }
+                if let Err(e) = crate::scim::client::normalize_email(v) {
+                    let e = e.to_string();
+                    return Some(e.split_once("address: ").map_or(e.clone(), |(_, why)| format!("not an email address: {why}")));
+                }
+                let other = dir.store.find_email(&v.to_lowercase()).map(|i| dir.store.get(i));
+                match other {
+                    Some(r) if Some(r.id()) != self.user_id() => Some(format!("{} already has this email ({})", r.name(), r.id_shown())),
+                    _ => None,
+                }
+            }
+            Attr::Manager => None,
+            _ => v
+                .chars()
+                .find(|&c| crate::scim::rules::is_emoji(c) || c.is_control())
+                .map(|c| format!("Slack refuses U+{:04X} in a value (emoji or a control character)", c as u32)),
+        }
+    }
+
+    /// A word about field `i` when it is fine but not stored as typed.
+    pub fn note(&self, i: usize) -> Option<String> {
+        let f = &self.fields[i];
+        let v = f.input.value().trim();
+        match f.attr {
+            Attr::UserName => match crate::scim::rules::slack_user_name(v) {
+                Ok(n) if n != v => Some(format!("Slack stores it as {n}")),
+                _ => None,
+            },
+            Attr::Manager => Some(match &self.manager {
+                Some(id) => format!("{id} · Enter picks another, ⌫ clears it"),
+                None => "Enter (or typing) searches the loaded users".into(),
+            }),
+            Attr::DisplayName if v.is_empty() => Some("empty: \"given family\" when both are there".into()),
+            _ => None,
+        }
+    }
+
+    /// Save: check every field, then show the changes (nothing to send: say so).
+    fn save(&mut self, ctx: &mut Ctx) {
+        if let Some((i, p)) = (0..self.fields.len()).find_map(|i| self.problem(i, ctx.dir).map(|p| (i, p))) {
+            self.focus = i;
+            self.error = Some(format!("{}: {p}", self.fields[i].label));
+            return;
+        }
+        let changes = match &self.mode {
+            Mode::Create => edit::changes(&User::default(), &self.wanted()),
+            Mode::Edit { original } => edit::changes(original, &self.wanted()),
+        };
+        if changes.is_empty() {
+            self.error = Some("nothing changed: there is nothing to send".into());
+            return;
+        }
+        self.review = Some(changes);
+    }
+
+    /// The reviewed changes go to the gate (one action); its confirmation queues them.
+    fn submit(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
+        let Some(changes) = self.review.take() else { return vec![] };
+        let (action, what, known) = match &self.mode {
+            Mode::Create => {
+                let a = edit::create_action(&self.wanted());
+                let what = format!("create user {}", self.value(Attr::Email).trim());
+                (a, what, Knowledge::default())
+            }
+            Mode::Edit { original } => {
+                let Some(a) = edit::update_action(original, &changes) else { return vec![] };
+                let names: Vec<&str> = changes.iter().map(|c| short(c.attr)).collect();
+                let what = format!("update {} ({})", original.label(), names.join(", "));
+                (a, what, Knowledge::from_users([original.as_ref()]))
+            }
+        };
+        ctx.close();
+        super::confirm::ask(ctx, vec![action], &known, move |_| what, false)
+    }
+
+    fn open_picker(&mut self, dir: &Directory, query: &str) {
+        let me = self.user_id().map(str::to_string);
+        let items = dir
+            .store
+            .iter()
+            .filter(|r| Some(r.id()) != me.as_deref())
+            .map(|r| {
+                let gone = if r.active() { "" } else { "  (deactivated)" };
+                Item::new(&format!("{} <{}>{gone}", r.name(), r.email()), r.id().to_string(), None)
+            })
+            .collect();
+        self.picker = Some(Picker::new("Manager: pick a loaded user", items, false).with_query(query));
+    }
+
+    fn edit_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Vec<Effect> {
+        let n = self.fields.len();
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        let on_manager = self.fields[self.focus].attr == Attr::Manager;
+        match k.code {
+            KeyCode::Esc => {
+                ctx.close();
+                ctx.log(Level::Info, "user form: cancelled, nothing was sent");
+            }
+            KeyCode::Char('s') if ctrl => self.save(ctx),
+            KeyCode::Tab | KeyCode::Down => self.focus = (self.focus + 1) % n,
+            KeyCode::BackTab | KeyCode::Up => self.focus = (self.focus + n - 1) % n,
+            KeyCode::Enter if on_manager => self.open_picker(ctx.dir, ""),
+            KeyCode::Enter if self.focus + 1 == n => self.save(ctx),
+            KeyCode::Enter => self.focus += 1,
+            KeyCode::Backspace | KeyCode::Delete if on_manager => {
+                self.manager = None;
+                self.set(Attr::Manager, "");
+            }
+            KeyCode::Char(c) if on_manager && !ctrl => self.open_picker(ctx.dir, &c.to_string()),
+            _ if on_manager => {}
+            _ => {
+                self.fields[self.focus].input.handle_event(&Event::Key(*k));
+            }
+        }
+        vec![]
+    }
+
+    /// Rows of fields on this screen (the rest of the inner area: the focused field's message).
+    fn field_rows(screen: Rect) -> usize {
+        form_area(screen).height.saturating_sub(3) as usize
+    }
+
+    fn heading(&self) -> String {
+        match &self.mode {
+            Mode::Create => " New user ".to_string(),
+            Mode::Edit { original } => format!(" Edit {} ", clean(&original.label())),
+        }
+    }
+}
+
+/// A short name for an attribute in a title (`enterprise.department` → `department`).
+fn short(a: Attr) -> &'static str {
+    let n = a.name();
+    match a {
+        Attr::Email => "email",
+        Attr::PhoneWork => "work phone",
+        Attr::PhoneMobile => "mobile phone",
+        _ => n.rsplit('.').next().unwrap_or(n),
+    }
+}
+
+impl Component for UserForm {
+    fn title(&self) -> Cow<'static, str> {
+        "User form".into()
+    }
+
+    fn keys(&self, _v: &View) -> Vec<Offer> {
+        if let Some(p) = &self.picker {
+            return p.offers();
+        }
+        if self.review.is_some() {
+            return vec![
+                Offer::new("Enter/y", "queue it", "hand the change to the gate: its confirmation queues it", true),
+                Offer::new("Esc", "back", "back to the form: nothing is sent", true),
+            ];
+        }
+        vec![
+            Offer::new("C-s", "save", "save: show the changes (old → new) before anything is sent", true),
+            Offer::new("Tab ↓", "next", "next field (Enter too; Enter on the last field saves)", true),
+            Offer::new("S-Tab ↑", "prev", "previous field", true),
+            Offer::new("Enter", "", "next field; on the manager field: pick the manager among the loaded users", true),
+            Offer::new("Esc", "cancel", "close the form: nothing is sent", true),
+            Offer::new("text", "", "edit the field (←/→, C-a/C-e, C-w …); on the manager field ⌫ clears it", true),
+        ]
+    }
+
+    fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
+        self.error = None;
+        if let Some(p) = self.picker.as_mut() {
+            match p.handle_key(k, ctx.area) {
+                Picked::Open => {}
+                Picked::Cancel => self.picker = None,
+                Picked::Chosen(ids) => {
+                    self.picker = None;
+                    if let Some(id) = ids.into_iter().next() {
+                        let label = manager_label(ctx.dir, &id);
+                        self.manager = Some(id);
+                        self.set(Attr::Manager, &label);
+                    }
+                }
+            }
+            return Handled::done();
+        }
+        if self.review.is_some() {
+            return match k.code {
+                KeyCode::Enter | KeyCode::Char('y') => Handled::Consumed(self.submit(ctx)),
+                KeyCode::Esc | KeyCode::Char('n') => {
+                    self.review = None;
+                    Handled::done()
+                }
+                _ => Handled::done(),
+            };
+        }
+        let fx = self.edit_key(k, ctx);
+        let h = Self::field_rows(ctx.area);
+        self.offset = visible_offset(self.focus, self.offset, h, self.fields.len());
+        Handled::Consumed(fx)
+    }
+
+    fn render(&self, f: &mut Frame, area: Rect, v: &View) {
+        let t = v.theme;
+        let r = form_area(area);
+        let hint = hint_list(&self.keys(v), r.width.saturating_sub(4) as usize);
+        let b = block(t, Line::styled(self.heading(), t.title), true).title_bottom(hint_line(t, hint));
+        let inner = b.inner(r);
+        f.render_widget(Clear, r);
+        f.render_widget(b, r);
+        if inner.height < 2 || inner.width < 10 {
+            return;
+        }
+        let w = inner.width as usize;
+        let cut = |s: String| -> String { s.chars().take(w).collect() };
+        if let Some(changes) = &self.review {
+            let n = changes.len();
+            let mut lines = vec![Line::styled(
+                cut(match &self.mode {
+                    Mode::Create => format!("A new user with {n} attribute{}:", if n == 1 { "" } else { "s" }),
+                    Mode::Edit { .. } => format!("{n} change{}, sent as one update of only these:", if n == 1 { "" } else { "s" }),
+                }),
+                t.header,
+            )];
+            let show = |a: Attr, s: &Option<String>| match (a, s) {
+                (_, None) => "(empty)".to_string(),
+                (Attr::Manager, Some(id)) => manager_label(v.dir, id),
+                (_, Some(s)) => clean(s),
+            };
+            for c in changes {
+                let line = format!("  {:<LABEL_W$}{} → {}", short(c.attr), show(c.attr, &c.old), show(c.attr, &c.new));
+                lines.push(Line::styled(cut(line), t.text));
+            }
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(cut("Enter: to the gate's confirmation · Esc: back to the form".into()), t.muted));
+            let h = inner.height as usize;
+            if lines.len() > h {
+                // Keep the prompt: drop changes from the end, saying how many.
+                let hidden = lines.len() - h + 1;
+                let keep = lines.len() - 2 - hidden;
+                let tail = lines.split_off(lines.len() - 2);
+                lines.truncate(keep);
+                lines.push(Line::styled(format!("  … and {hidden} more"), t.muted));
+                lines.extend(tail);
+            }
+            f.render_widget(Paragraph::new(lines), inner);
+            return;
+        }
+        let rows = inner.height.saturating_sub(1) as usize;
+        let off = visible_offset(self.focus, self.offset, rows, self.fields.len());
+        let vw = w.saturating_sub(LABEL_W + 3);
+        let mut lines = Vec::new();
+        for (i, fld) in self.fields.iter().enumerate().skip(off).take(rows) {
+            let bad = self.problem(i, v.dir).is_some();
+            let focus = i == self.focus;
+            let sign = if bad {
+                "!"
+            } else if focus {
+                "›"
+            } else {
+                " "
+            };
+            let label_st = if bad {
+                t.error
+            } else if focus {
+                t.header.add_modifier(Modifier::BOLD)
+            } else {
+                t.header
+            };
+            let scroll = if focus { fld.input.visual_scroll(vw.max(1)) } else { 0 };
+            let val: String = clean(fld.input.value()).chars().skip(scroll).take(vw).collect();
+            let val_st = if focus { t.input } else { t.text };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{sign} "), if bad { t.error } else { t.accent }),
+                Span::styled(format!("{:<LABEL_W$} ", fld.label), label_st),
+                Span::styled(val, val_st),
+            ]));
+            if focus && fld.attr != Attr::Manager {
+                let x = inner.x + (LABEL_W + 3) as u16 + fld.input.visual_cursor().saturating_sub(scroll) as u16;
+                let y = inner.y + (i - off) as u16;
+                f.set_cursor_position((x.min(inner.right().saturating_sub(1)), y));
+            }
+        }
+        f.render_widget(Paragraph::new(lines), Rect { height: rows as u16, ..inner });
+        // The last line: why save was refused, else the focused field's problem or note, else
+        // where the list is.
+        let (msg, st) = if let Some(e) = &self.error {
+            (e.clone(), t.error)
+        } else if let Some(p) = self.problem(self.focus, v.dir) {
+            (p, t.error)
+        } else if let Some(n) = self.note(self.focus) {
+            (n, t.muted)
+        } else {
+            (format!("field {} of {}", self.focus + 1, self.fields.len()), t.muted)
+        };
+        let more = if off + rows < self.fields.len() { " ↓ more" } else { "" };
+        let msg = cut(format!("{}{more}", clean(&msg)));
+        f.render_widget(Paragraph::new(Line::styled(msg, st)), Rect { y: inner.bottom() - 1, height: 1, ..inner });
+        if let Some(p) = &self.picker {
+            p.render(f, area, v);
+        }
+    }
+}
