@@ -14,7 +14,17 @@
 //! - process_start_to_first_frame_ms: the release binary spawned in a 200x50 pseudo-terminal
 //!   against the emulator on loopback, until the pane bar is on the screen (median of 5).
 //! - peak_rss_mb: VmHWM of the whole process (users are generated page by page, as they would
-//!   arrive from the network, so no second copy of the directory is held).
+//!   arrive from the network, and each page becomes compact rows as the console's worker does).
+//! - console_1m_*: the same at 1,000,000 users, in a child process of its own (its own peak RSS):
+//!   console_1m_load_users_ms, console_1m_filter_keystroke_{median,p99}_ms, console_1m_peak_rss_mb.
+//! - latency_*: the release binary in a 200x50 pseudo-terminal against an emulator holding 100,000
+//!   users that answers each request after 400 ms (`--latency-ms 400`): latency_cold_all_rows_ms
+//!   (no cache: until the title reads `Users 100,000` and nothing is loading),
+//!   latency_cached_all_rows_ms (second start, with the cache the first one wrote: until all rows
+//!   are on screen) and latency_cached_fresh_ms (until the refresh from Slack replaced them).
+//!
+//! `CONSOLE_BENCH_USERS=N` runs only the in-process part at N users; `CONSOLE_BENCH_BIN=PATH` runs
+//! only the PTY parts, with another build of the binary (for a before/after).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -22,11 +32,13 @@ use ratatui::backend::TestBackend;
 use scimitar::scim::types::{EnterpriseUser, Manager, Meta, ProfileExt};
 use scimitar::scim::{MultiValue, Name, User};
 use scimitar::tui::app::{App, Msg};
+use scimitar::tui::directory::UserTable;
 use scimitar::tui::render::render;
 use scimitar::tui::theme::{Theme, ThemeSet};
 use std::time::{Duration, Instant};
 
 const USERS: usize = 100_000;
+const MILLION: usize = 1_000_000;
 const FIRST: &[&str] = &[
     "Jennifer", "Michael", "Sarah", "David", "Priya", "Wei", "Olga", "Carlos", "Aisha", "Kenji", "Maria", "James", "Fatima", "Lars",
     "Chloe", "Mateo", "Hana", "Noah", "Zoe", "Ravi",
@@ -38,7 +50,7 @@ const LAST: &[&str] = &[
 const TITLES: &[&str] = &["Engineer", "Staff Engineer", "Designer", "Recruiter", "Account Executive", "Data Scientist"];
 const DEPTS: &[&str] = &["Engineering", "Sales", "Support", "Finance", "People", "Marketing", "Security"];
 
-fn user(i: usize) -> User {
+fn user(i: usize, n: usize) -> User {
     let mut x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1e995;
     let mut next = |n: usize| {
         x ^= x >> 33;
@@ -65,7 +77,7 @@ fn user(i: usize) -> User {
             employee_number: Some(format!("E{i:06}")),
             cost_center: Some(format!("CC-{}", next(400))),
             organization: Some("Acme Corp".into()),
-            manager: Some(Manager { manager_id: Some(format!("W{:010}", next(USERS))), ..Default::default() }),
+            manager: Some(Manager { manager_id: Some(format!("W{:010}", next(n))), ..Default::default() }),
             ..Default::default()
         }),
         profile: Some(ProfileExt { start_date: Some("2020-01-01T00:00:00+0000".into()) }),
@@ -148,6 +160,9 @@ fn process_first_frame() -> Result<f64, String> {
         times.push(first - t0);
         let _ = writer.write_all(b"q");
         let _ = writer.flush();
+        std::thread::sleep(Duration::from_millis(50));
+        let _ = writer.write_all(b"q");
+        let _ = writer.flush();
         let _ = child.wait();
         drop(pair.master);
         drop(writer);
@@ -157,9 +172,126 @@ fn process_first_frame() -> Result<f64, String> {
     Ok(pct(&mut times, 0.5))
 }
 
-fn main() {
-    let process_first = process_first_frame();
+/// Start the release binary in a 200x50 PTY against `url`; return the times (from spawn) at which
+/// each of `marks` first held on the screen, then quit with `q` (after `wait_file` exists).
+fn pty_times(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    dir: &std::path::Path,
+    marks: &[&(dyn Fn(&str) -> bool + Sync)],
+    wait_file: Option<&std::path::Path>,
+) -> Result<Vec<f64>, String> {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let pair = native_pty_system().openpty(PtySize { rows: 50, cols: 200, pixel_width: 0, pixel_height: 0 }).map_err(|e| e.to_string())?;
+    // CONSOLE_BENCH_BIN: another build of the binary (an earlier commit's, for a before/after).
+    let bin = std::env::var("CONSOLE_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_scimitar").to_string());
+    let mut cmd = CommandBuilder::new(bin);
+    cmd.args(args);
+    cmd.env("TERM", "xterm-256color");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.env("SCIMITAR_CONFIG_DIR", dir);
+    let screen = Arc::new(Mutex::new(String::new()));
+    let t0 = Instant::now();
+    let mut child = pair.slave.spawn_command(cmd).map_err(|e| e.to_string())?;
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().map_err(|e| e.to_string())?;
+    let mut writer = pair.master.take_writer().map_err(|e| e.to_string())?;
+    let seen: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; marks.len()]));
+    let (seen2, screen2) = (seen.clone(), screen.clone());
+    let marks: Vec<&(dyn Fn(&str) -> bool + Sync)> = marks.to_vec();
+    std::thread::scope(|scope| {
+        let th = scope.spawn(move || {
+            let mut p = vt100::Parser::new(50, 200, 0);
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                p.process(&buf[..n]);
+                let now = Instant::now();
+                let sc = p.screen().contents();
+                let mut s = seen2.lock().unwrap();
+                for (m, slot) in marks.iter().zip(s.iter_mut()) {
+                    if slot.is_none() && m(&sc) {
+                        *slot = Some(now);
+                    }
+                }
+                *screen2.lock().unwrap() = sc;
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen.lock().unwrap().iter().any(Option::is_none) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Some(f) = wait_file {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !f.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let last = screen.lock().unwrap().clone();
+        let _ = writer.write_all(b"q");
+        let _ = writer.flush();
+        std::thread::sleep(Duration::from_millis(50));
+        let _ = writer.write_all(b"q");
+        let _ = writer.flush();
+        let _ = child.wait();
+        drop(writer);
+        drop(pair.master);
+        let _ = th.join();
+        let s = seen.lock().unwrap();
+        s.iter()
+            .map(|t| t.map(|t| ms(t - t0)))
+            .collect::<Option<Vec<f64>>>()
+            .ok_or_else(|| format!("not every mark was seen within 60 s; the screen:\n{last}"))
+    })
+}
 
+/// `scimitar demo --users 100000`: time until the first frame (the pane bar) is on screen.
+fn demo_first_frame() -> Result<f64, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let bar = |s: &str| s.contains("4 Reports");
+    let t = pty_times(&["demo", "--users", "100000", "--no-rate-limit"], &[], dir.path(), &[&bar], None)?;
+    Ok(t[0])
+}
+
+/// Time until all 100,000 rows are on screen with 400 ms per request: cold, then cached.
+fn latency_run() -> Result<Vec<(&'static str, f64)>, String> {
+    use scimitar::emulator::{Emulator, EmulatorConfig};
+    use scimitar::scim::ApiVersion;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let emu = rt
+        .block_on(Emulator::start(
+            EmulatorConfig { users: USERS, latency: Duration::from_millis(400), ..Default::default() },
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (url, token) = (emu.base_url(ApiVersion::V2), emu.token().to_string());
+    let all = |s: &str| s.contains("Users 100,000 ") && !s.contains("loading");
+    let shown = |s: &str| s.contains("Users 100,000 ");
+    let fresh = |s: &str| s.contains("refreshed 100,000 users from Slack");
+    let cache = scimitar::directory::cache_path(dir.path(), "default");
+    let d = dir.path().to_string_lossy().to_string();
+    let envs = [("SCIMITAR_URL", url.as_str()), ("SLACK_SCIM_TOKEN", token.as_str()), ("SCIMITAR_DATA_DIR", d.as_str())];
+    let cold = pty_times(&["--throttle", "off"], &envs, dir.path(), &[&all], Some(&cache))?;
+    if !cache.exists() {
+        eprintln!("latency: the cold run wrote no cache at {}; no cached run", cache.display());
+        rt.block_on(emu.shutdown());
+        return Ok(vec![("latency_cold_all_rows_ms", cold[0])]);
+    }
+    let warm = pty_times(&["--throttle", "off"], &envs, dir.path(), &[&shown, &fresh], None)?;
+    rt.block_on(emu.shutdown());
+    Ok(vec![("latency_cold_all_rows_ms", cold[0]), ("latency_cached_all_rows_ms", warm[0]), ("latency_cached_fresh_ms", warm[1])])
+}
+
+/// The in-process part at `n` users. Returns `name: value` lines.
+fn in_process(n: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     // Start to first frame.
     let t0 = Instant::now();
     let mut app = App::new("api.slack.com", "SCIM v2.0", ThemeSet::builtin(), Theme::default());
@@ -169,24 +301,25 @@ fn main() {
     term.draw(|f| render(&app, f)).unwrap();
     let first_frame = t0.elapsed();
 
-    // Load 100 pages.
+    // Load the pages, each converted to compact rows as the console's worker does.
     let t = Instant::now();
-    for p in 0..USERS / 1000 {
-        let items: Vec<User> = (p * 1000..(p + 1) * 1000).map(user).collect();
-        app.update(Msg::UsersPage { generation: 1, items, total: USERS as u64 });
+    for p in 0..n / 1000 {
+        let page: Vec<User> = (p * 1000..(p + 1) * 1000).map(|i| user(i, n)).collect();
+        let items = UserTable::from_users(&page);
+        drop(page);
+        app.update(Msg::UsersPage { generation: 1, items, total: n as u64 });
     }
     app.update(Msg::UsersDone { generation: 1, error: None });
     // Generating the users is part of the loop above; time it alone and subtract it.
     let gen_t = Instant::now();
-    for p in 0..USERS / 1000 {
-        let items: Vec<User> = (p * 1000..(p + 1) * 1000).map(user).collect();
+    for p in 0..n / 1000 {
+        let items: Vec<User> = (p * 1000..(p + 1) * 1000).map(|i| user(i, n)).collect();
         std::hint::black_box(items);
     }
     let gen_cost = gen_t.elapsed();
     let load = t.elapsed().saturating_sub(gen_cost);
-    assert_eq!(app.dir.store.len(), USERS);
+    assert_eq!(app.dir.store.len(), n);
     term.draw(|f| render(&app, f)).unwrap();
-
     // Frame render with nothing changed.
     let mut frames = Vec::new();
     for i in 0..300 {
@@ -268,22 +401,109 @@ fn main() {
     term.draw(|f| render(&app, f)).unwrap();
     let sort = t.elapsed();
 
-    println!("users: {USERS}");
-    println!("start_to_first_frame_ms: {:.3}", ms(first_frame));
-    println!("load_100k_users_ms: {:.1}", ms(load));
-    println!("filter_keystrokes: {}", lat.len());
-    println!("filter_keystroke_median_ms: {:.3}", pct(&mut lat, 0.5));
-    println!("filter_keystroke_p99_ms: {:.3}", pct(&mut lat, 0.99));
-    println!("filter_keystroke_max_ms: {:.3}", pct(&mut lat, 1.0));
-    println!("field_filter_keystrokes: {}", field_lat.len());
-    println!("field_filter_keystroke_median_ms: {:.3}", pct(&mut field_lat, 0.5));
-    println!("field_filter_keystroke_p99_ms: {:.3}", pct(&mut field_lat, 0.99));
-    println!("frame_render_200x50_median_ms: {:.3}", pct(&mut frames, 0.5));
-    println!("frame_render_200x50_p99_ms: {:.3}", pct(&mut frames, 0.99));
-    println!("sort_by_name_100k_ms: {:.1}", ms(sort));
+    out.push(("users".into(), n.to_string()));
+    out.push(("start_to_first_frame_ms".into(), format!("{:.3}", ms(first_frame))));
+    out.push(("load_users_ms".into(), format!("{:.1}", ms(load))));
+    out.push(("filter_keystrokes".into(), lat.len().to_string()));
+    out.push(("filter_keystroke_median_ms".into(), format!("{:.3}", pct(&mut lat, 0.5))));
+    out.push(("filter_keystroke_p99_ms".into(), format!("{:.3}", pct(&mut lat, 0.99))));
+    out.push(("filter_keystroke_max_ms".into(), format!("{:.3}", pct(&mut lat, 1.0))));
+    out.push(("field_filter_keystrokes".into(), field_lat.len().to_string()));
+    out.push(("field_filter_keystroke_median_ms".into(), format!("{:.3}", pct(&mut field_lat, 0.5))));
+    out.push(("field_filter_keystroke_p99_ms".into(), format!("{:.3}", pct(&mut field_lat, 0.99))));
+    out.push(("frame_render_200x50_median_ms".into(), format!("{:.3}", pct(&mut frames, 0.5))));
+    out.push(("frame_render_200x50_p99_ms".into(), format!("{:.3}", pct(&mut frames, 0.99))));
+    out.push(("sort_by_name_ms".into(), format!("{:.1}", ms(sort))));
+    out.push(("directory_heap_mb".into(), format!("{:.1}", app.dir.store.heap_bytes() as f64 / 1048576.0)));
+    drop(app);
+    out.push(("peak_rss_mb".into(), format!("{:.1}", peak_rss_mb())));
+    out
+}
+
+fn main() {
+    if let Some(n) = std::env::var("CONSOLE_BENCH_USERS").ok().and_then(|v| v.parse::<usize>().ok()) {
+        for (k, v) in in_process(n) {
+            println!("{k}: {v}");
+        }
+        return;
+    }
+    let process_first = process_first_frame();
+    let latency = latency_run();
+    let demo = demo_first_frame();
+    if std::env::var_os("CONSOLE_BENCH_BIN").is_some() {
+        // Another build: only the parts that run the binary.
+        for (k, v) in latency.unwrap_or_default() {
+            println!("{k}: {v:.0}");
+        }
+        if let Ok(v) = process_first {
+            println!("process_start_to_first_frame_ms: {v:.1}");
+        }
+        if let Ok(v) = demo {
+            println!("demo_100k_first_frame_ms: {v:.0}");
+        }
+        return;
+    }
+    // The in-process parts run in child processes, each with its own peak RSS.
+    let lines = in_child(USERS);
+    for (k, v) in &lines {
+        // The names of the 100k run stay what they were.
+        let k = match k.as_str() {
+            "load_users_ms" => "load_100k_users_ms",
+            "sort_by_name_ms" => "sort_by_name_100k_ms",
+            "peak_rss_mb" => continue,
+            k => k,
+        };
+        println!("{k}: {v}");
+    }
     match process_first {
         Ok(v) => println!("process_start_to_first_frame_ms: {v:.1}"),
         Err(e) => eprintln!("process_start_to_first_frame_ms: not measured: {e}"),
     }
-    println!("peak_rss_mb: {:.1}", peak_rss_mb());
+    match latency {
+        Ok(l) => {
+            for (k, v) in l {
+                println!("{k}: {v:.0}");
+            }
+        }
+        Err(e) => eprintln!("latency: not measured: {e}"),
+    }
+    match demo {
+        Ok(v) => println!("demo_100k_first_frame_ms: {v:.0}"),
+        Err(e) => eprintln!("demo_100k_first_frame_ms: not measured: {e}"),
+    }
+    println!("peak_rss_mb: {}", lines.iter().find(|(k, _)| k == "peak_rss_mb").map_or("?", |(_, v)| v.as_str()));
+    // A million users.
+    for (k, v) in in_child(MILLION) {
+        if matches!(
+            k.as_str(),
+            "load_users_ms"
+                | "filter_keystroke_median_ms"
+                | "filter_keystroke_p99_ms"
+                | "peak_rss_mb"
+                | "sort_by_name_ms"
+                | "directory_heap_mb"
+        ) {
+            println!("console_1m_{k}: {v}");
+        }
+    }
+}
+
+/// `in_process(n)` in a child process of its own; its `name: value` lines.
+fn in_child(n: usize) -> Vec<(String, String)> {
+    let child =
+        std::process::Command::new(std::env::current_exe().expect("the bench binary")).env("CONSOLE_BENCH_USERS", n.to_string()).output();
+    match child {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(": ").map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect(),
+        Ok(o) => {
+            eprintln!("console at {n} users: failed: {}", String::from_utf8_lossy(&o.stderr));
+            Vec::new()
+        }
+        Err(e) => {
+            eprintln!("console at {n} users: not run: {e}");
+            Vec::new()
+        }
+    }
 }

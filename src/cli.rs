@@ -29,6 +29,9 @@ pub struct Cli {
     /// <config dir>/themes (NO_COLOR gives a monochrome screen whatever this says)
     #[arg(long, env = "SCIMITAR_THEME", global = true)]
     pub theme: Option<String>,
+    /// The console neither reads nor writes the local directory cache (also `[ui] cache = false`)
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -158,6 +161,18 @@ pub enum Command {
     Emulator(crate::emulator_cmd::EmulatorArgs),
     /// Open the console against an embedded Slack SCIM emulator (loopback only, random token)
     Demo(DemoArgs),
+    /// The console's local directory cache (one owner-only file per profile in the data dir)
+    #[command(subcommand)]
+    Cache(CacheCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCmd {
+    /// Remove the profile's directory cache (`--all`: every profile's)
+    Clear {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -200,6 +215,9 @@ pub enum UsersCmd {
         emails: Vec<String>,
         #[arg(long, short, value_enum, default_value_t)]
         output: OutputFormat,
+        /// Answer from the local directory cache (the console's; as old as it says on stderr), not from Slack
+        #[arg(long)]
+        cached: bool,
     },
     /// Deactivate users (Slack keeps them, readable, with active=false)
     Deactivate {
@@ -248,6 +266,9 @@ pub enum UsersCmd {
         id: String,
         #[arg(long, short, value_enum, default_value_t)]
         output: OutputFormat,
+        /// Answer from the local directory cache (the listed fields only), not from Slack
+        #[arg(long)]
+        cached: bool,
     },
     /// Write the live directory; `--output csv` is a policy source (see docs/policies.md)
     Export {
@@ -425,7 +446,11 @@ impl Cli {
 
     /// How the console looks: `--theme`, and `NO_COLOR` (read here, once).
     pub fn ui(&self) -> crate::tui::UiOptions {
-        crate::tui::UiOptions { theme: self.theme.clone(), no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) }
+        crate::tui::UiOptions {
+            theme: self.theme.clone(),
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            no_cache: self.no_cache,
+        }
     }
 }
 
@@ -494,7 +519,69 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
             Ok(crate::report_cmd::run(args, out, &mut stderr.lock()))
         }
         Command::Demo(_) => Err(Fail::new(exit::USAGE, "demo opens the console; run it from the scimitar binary")),
+        Command::Cache(CacheCmd::Clear { all }) => cache_clear(env, all, out),
     }
+}
+
+fn cache_clear(env: &Environment, all: bool, out: &mut dyn Write) -> Result<i32, Fail> {
+    use crate::directory::{cache_dir, cache_path};
+    let paths: Vec<PathBuf> = if all {
+        match std::fs::read_dir(cache_dir(&env.paths.data_dir)) {
+            Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "users")).collect(),
+            Err(_) => Vec::new(),
+        }
+    } else {
+        vec![cache_path(&env.paths.data_dir, &env.profile_name)].into_iter().filter(|p| p.exists()).collect()
+    };
+    if paths.is_empty() {
+        writeln!(out, "no directory cache to remove").map_err(|e| Fail::new(exit::FAILURE, e.to_string()))?;
+        return Ok(exit::OK);
+    }
+    for p in paths {
+        std::fs::remove_file(&p).map_err(|e| Fail::new(exit::FAILURE, format!("cannot remove {}: {e}", p.display())))?;
+        writeln!(out, "removed {}", p.display()).map_err(|e| Fail::new(exit::FAILURE, e.to_string()))?;
+    }
+    Ok(exit::OK)
+}
+
+/// The profile's directory cache, for `--cached` lookups (its age goes to stderr).
+fn read_cached(env: &Environment) -> Result<crate::directory::UserTable, Fail> {
+    let path = crate::directory::cache_path(&env.paths.data_dir, &env.profile_name);
+    match crate::directory::UserTable::read_cache(&path) {
+        Ok((t, at)) => {
+            let age = crate::directory::age_text(time::OffsetDateTime::now_utc().unix_timestamp() - at);
+            eprintln!("scimitar: from the directory cache of profile {} ({} users, {age} old)", env.profile_name, t.len());
+            Ok(t)
+        }
+        Err(e) if e.is_missing() => Err(Fail::new(
+            exit::NOT_FOUND,
+            format!("no directory cache for profile {}: open the console once (it writes one), or leave out --cached", env.profile_name),
+        )),
+        Err(e) => Err(Fail::new(exit::FAILURE, e.to_string())),
+    }
+}
+
+/// The `USER_COLUMNS` of a cached (compact) user, and its JSON.
+fn cached_user_row(r: crate::directory::UserRef<'_>) -> (Vec<String>, Value) {
+    let active = match r.active_opt() {
+        Some(a) => a.to_string(),
+        None => String::new(),
+    };
+    let row = vec![
+        r.id_shown().into_owned(),
+        r.user_name().into(),
+        r.email().into(),
+        r.name().into(),
+        r.title().into(),
+        r.department().into(),
+        active,
+    ];
+    let j = serde_json::json!({
+        "id": r.id(), "userName": r.user_name(), "email": r.email(), "displayName": r.name(), "title": r.title(),
+        "department": r.department(), "manager": r.manager_id(), "roles": r.roles(), "guest": r.guest(),
+        "active": r.active_opt(), "cached": true,
+    });
+    (row, j)
 }
 
 async fn cmd_check(env: &Environment, a: CheckArgs, out: &mut dyn Write) -> Result<i32, Fail> {
@@ -572,7 +659,7 @@ pub fn user_row(u: &User) -> Vec<String> {
 
 async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Result<i32, Fail> {
     match cmd {
-        UsersCmd::Find { emails, output } => {
+        UsersCmd::Find { emails, output, cached } => {
             // Every address is checked before any request is sent.
             let mut bad = Vec::new();
             let mut norm = Vec::new();
@@ -584,6 +671,37 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
             }
             if !bad.is_empty() {
                 return Err(Fail::new(exit::USAGE, bad.join("\n")));
+            }
+            if cached {
+                let t = read_cached(env)?;
+                let mut headers = vec!["query", "found"];
+                headers.extend(USER_COLUMNS);
+                let mut rows = Rows::new(headers);
+                let mut missing = 0;
+                for q in &norm {
+                    match t.find_email(&q.to_lowercase()) {
+                        Some(i) => {
+                            let (r, mut j) = cached_user_row(t.get(i));
+                            let mut row = vec![q.clone(), "yes".into()];
+                            row.extend(r);
+                            j["query"] = Value::from(q.as_str());
+                            j["found"] = Value::Bool(true);
+                            rows.push(row, Some(j));
+                        }
+                        None => {
+                            missing += 1;
+                            let mut row = vec![q.clone(), "no".into()];
+                            row.extend(std::iter::repeat_n(String::new(), USER_COLUMNS.len()));
+                            rows.push(row, Some(serde_json::json!({"query": q, "found": false, "cached": true})));
+                        }
+                    }
+                }
+                rows.write(output, out)?;
+                if missing > 0 {
+                    eprintln!("scimitar: {missing} of {} not found in the cache", norm.len());
+                    return Ok(exit::FAILURE);
+                }
+                return Ok(exit::OK);
             }
             let c = Connection::of(env)?;
             let found: Vec<Result<Option<User>, ScimError>> = futures::stream::iter(norm.iter().map(|e| {
@@ -628,7 +746,36 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
         UsersCmd::Create { from, run } => bulk::create_users(env, &from, &run).await,
         UsersCmd::Update { user, set, from, run } => crate::edit_cmd::update(env, user.as_deref(), &set, from.as_deref(), &run).await,
         UsersCmd::Export { output } => crate::policy_cmd::export_users(Connection::of(env)?, output, out).await,
-        UsersCmd::Show { id, output } => {
+        UsersCmd::Show { id, output, cached: true } => {
+            let t = read_cached(env)?;
+            let q = id.trim().to_lowercase();
+            let idx = t
+                .index_of(id.trim())
+                .or_else(|| t.find_email(&q))
+                .or_else(|| t.iter().position(|r| r.user_name_lower() == q).map(|i| i as u32))
+                .ok_or_else(|| Fail::new(exit::NOT_FOUND, format!("{id}: no such user in the directory cache")))?;
+            let (_, j) = cached_user_row(t.get(idx));
+            if output == OutputFormat::Json {
+                crate::output::write_json_line(out, &j)?;
+            } else {
+                let mut rows = Rows::new(vec!["attribute", "value"]);
+                if let Value::Object(m) = &j {
+                    for (k, v) in m {
+                        let v = match v {
+                            Value::String(s) => crate::sanitize::clean(s),
+                            Value::Null => continue,
+                            v => v.to_string(),
+                        };
+                        if !v.is_empty() {
+                            rows.push(vec![k.clone(), v], None);
+                        }
+                    }
+                }
+                rows.write(output, out)?;
+            }
+            Ok(exit::OK)
+        }
+        UsersCmd::Show { id, output, cached: false } => {
             let c = Connection::of(env)?;
             // An email, an id or a userName: whichever the server knows (`queue::input::lookup`).
             let user = crate::queue::input::find_user(c.client, &id).await?.map_err(|miss| Fail::new(exit::NOT_FOUND, miss))?;

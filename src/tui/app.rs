@@ -149,10 +149,22 @@ pub enum Msg {
     Resize(u16, u16),
     /// Advances the spinner; the runtime only ticks while something is in flight.
     Tick,
+    /// A page of users, already in the compact form (the worker converts each page as it
+    /// arrives, so no page of full records outlives its conversion).
     UsersPage {
         generation: u64,
-        items: Vec<User>,
+        items: super::directory::UserStore,
         total: u64,
+    },
+    /// The local directory cache, read before the first frame.
+    CacheLoaded {
+        table: super::directory::UserStore,
+        fetched_at: i64,
+    },
+    /// The full record of a user a detail view shows (fetched on demand).
+    DetailFetched {
+        id: String,
+        result: Result<User, String>,
     },
     UsersDone {
         generation: u64,
@@ -238,6 +250,17 @@ pub enum Msg {
     },
 }
 
+/// The loaded users, shared with the task that writes them to the cache (the console keeps
+/// working on its copy; `Arc::make_mut` copies only when the writer still holds it).
+#[derive(Clone, Debug)]
+pub struct CacheSnapshot(pub std::sync::Arc<super::directory::UserStore>);
+
+impl PartialEq for CacheSnapshot {
+    fn eq(&self, o: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &o.0)
+    }
+}
+
 /// Work for the runtime. Results come back as `Msg`s.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
@@ -254,6 +277,12 @@ pub enum Effect {
     FetchUser {
         id: String,
     },
+    /// Fetch the full record of a loaded user for its detail view (`Msg::DetailFetched`).
+    FetchDetail {
+        id: String,
+    },
+    /// Write the loaded users to the local directory cache.
+    SaveCache(CacheSnapshot),
     /// Send `Msg::LookupDue { generation, email }` after `after`.
     Debounce {
         generation: u64,

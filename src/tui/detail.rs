@@ -103,7 +103,7 @@ pub struct UserDetail {
 
 impl UserDetail {
     pub fn new(store: &UserStore, idx: u32) -> UserDetail {
-        UserDetail { id: store.rows[idx as usize].id.clone(), scroll: 0, picker: None }
+        UserDetail { id: store.get(idx).id().into(), scroll: 0, picker: None }
     }
 
     /// `+` (`add`) or `-`: the groups to pick from, or why there is nothing to pick. A
@@ -111,8 +111,8 @@ impl UserDetail {
     /// group (`unable_to_add_deleted_or_guest_to_group`), so nothing is sent to learn it.
     fn group_picker(&mut self, ctx: &mut Ctx, add: bool) {
         let Some(i) = ctx.dir.store.index_of(&self.id) else { return };
-        let row = &ctx.dir.store.rows[i as usize];
-        let (name, active) = (row.name.to_string(), row.active);
+        let row = ctx.dir.store.get(i);
+        let (name, active) = (row.name().to_string(), row.active());
         if let Some(why) = ctx.queue.refuse_writes().or_else(|| ctx.queue.busy()) {
             ctx.log(Level::Warn, format!("{} {}: {why}", if add { "add to a group" } else { "remove from a group" }, name));
             return;
@@ -154,14 +154,43 @@ impl UserDetail {
 
 /// Attribute/value pairs for the detail view, cleaned, with the manager's name and the groups
 /// resolved from what is loaded.
+///
+/// The loaded rows are compact (`provision::directory`); the full record is fetched when the
+/// view opens (`Effect::FetchDetail`). Until it arrives, the compact fields are shown.
 pub fn detail_rows(dir: &Directory, idx: u32) -> Vec<(String, String)> {
-    let u = &dir.store.users[idx as usize];
-    let mut rows: Vec<(String, String)> = crate::cli::user_detail_rows(u).into_iter().map(|(k, v)| (k, clean(&v))).collect();
+    let r = dir.store.get(idx);
+    let full = dir.full.get(r.id());
+    let mut rows: Vec<(String, String)> = match full {
+        Some(u) => crate::cli::user_detail_rows(u).into_iter().map(|(k, v)| (k, clean(&v))).collect(),
+        None => {
+            let mut v = vec![("id".to_string(), r.id_shown().into_owned())];
+            let mut push = |k: &str, val: &str| {
+                if !val.is_empty() {
+                    v.push((k.to_string(), val.to_string()));
+                }
+            };
+            push("userName", r.user_name());
+            push("displayName", r.name());
+            if let Some(a) = r.active_opt() {
+                push("active", if a { "true" } else { "false" });
+            }
+            push("email (primary)", r.email());
+            push("title", r.title());
+            push("department", r.department());
+            push("manager", r.manager_id());
+            push("roles", r.roles());
+            if r.guest() {
+                push("guest", "multi-channel guest");
+            }
+            v.push(("…".to_string(), "fetching the full record".to_string()));
+            v
+        }
+    };
     for (k, v) in rows.iter_mut() {
         if k == "manager"
             && let Some(m) = dir.store.index_of(v)
         {
-            *v = format!("{v} ({})", dir.store.rows[m as usize].name);
+            *v = format!("{v} ({})", dir.store.get(m).name());
         }
     }
     // The loaded groups are read again after every batch that changes one, so they are fresher
@@ -169,8 +198,8 @@ pub fn detail_rows(dir: &Directory, idx: u32) -> Vec<(String, String)> {
     if !dir.groups.is_empty() {
         rows.retain(|(k, _)| k != "group");
     }
-    if !dir.groups.is_empty() || u.groups.as_ref().is_none_or(|g| g.is_empty()) {
-        let id = u.id();
+    if !dir.groups.is_empty() || full.is_none_or(|u| u.groups.as_ref().is_none_or(|g| g.is_empty())) {
+        let id = r.id();
         for g in dir.groups.iter().filter(|g| g.members.iter().any(|m| m == id)) {
             rows.push(("group".into(), format!("{} {}", g.name, g.id)));
         }
@@ -226,13 +255,10 @@ impl Component for UserDetail {
                 ctx.close();
                 vec![]
             }
-            Act::Edit => {
-                if let Some(i) = ctx.dir.store.index_of(&self.id) {
-                    let form = super::user_form::UserForm::edit(ctx.dir, i);
-                    super::user_form::open(ctx, form);
-                }
-                vec![]
-            }
+            Act::Edit => match ctx.dir.store.index_of(&self.id) {
+                Some(i) => super::user_form::edit_or_fetch(ctx, i),
+                None => vec![],
+            },
             Act::AddGroup | Act::RemoveGroup => {
                 self.group_picker(ctx, a == Act::AddGroup);
                 vec![]
@@ -254,7 +280,7 @@ impl Component for UserDetail {
             let rows = vec![("user".to_string(), format!("{} is no longer loaded", self.id), t.warning)];
             return draw(f, area, v, Page { title: Line::from(" User "), keys: self.keys(v), rows, key_width: 24, scroll: 0 });
         };
-        let name = &v.dir.store.rows[idx as usize].name;
+        let name = v.dir.store.get(idx).name();
         let rows = detail_rows(v.dir, idx)
             .into_iter()
             .map(|(k, val)| {

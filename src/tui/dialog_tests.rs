@@ -6,7 +6,7 @@ use super::app::{App, Effect, Msg};
 use super::queue::{BatchLoad, QueueOp, ResumeOffer};
 use super::tests::{app_with, fixture_groups, make_user, screen};
 use super::theme::{Theme, ThemeSet};
-use crate::queue::{Action, OpState, QueueEvent, Target};
+use crate::queue::{Action, OpState, QueueEvent};
 use crate::scim::{MultiValue, User};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -171,7 +171,7 @@ fn the_detail_views_stop_at_their_end() {
 #[test]
 fn enter_on_a_queue_row_shows_the_whole_error() {
     let mut app = long_app(3);
-    let a = Action::Deactivate { target: Target::of_user(&app.dir.store.users[0]) };
+    let a = Action::Deactivate { target: app.dir.store.get(0).target() };
     app.update(Msg::BatchLoaded(BatchLoad {
         batch_id: "b-long".into(),
         description: "deactivate 1 user".into(),
@@ -209,7 +209,7 @@ fn a_group_add_names_who_it_affects_and_screens_out_deactivated_users() {
     // Rows 0-3 marked: Ann, Bob, Cleo and Dev (deactivated); Cleo is in `everyone` already.
     let mut app = app_with(30);
     typ(&mut app, "    ");
-    assert!(!app.dir.store.rows[3].active);
+    assert!(!app.dir.store.get(3).active());
     key(&mut app, KeyCode::Char('2'));
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Char('+'));
@@ -275,16 +275,16 @@ fn slash_takes_field_terms_in_the_users_pane() {
     key(&mut app, KeyCode::Char('/'));
     typ(&mut app, "dept:sup title:manager active:true");
     let users = app.pane::<super::users::UsersPane>();
-    let rows: Vec<_> = users.view.filtered.iter().map(|&i| &app.dir.store.rows[i as usize]).collect();
+    let rows: Vec<_> = users.view.filtered.iter().map(|&i| app.dir.store.get(i)).collect();
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| &*r.department == "Support" && &*r.title == "Manager" && r.active), "only what the terms ask");
-    let want = app.dir.store.rows.iter().filter(|r| &*r.department == "Support" && &*r.title == "Manager" && r.active).count();
+    assert!(rows.iter().all(|r| r.department() == "Support" && r.title() == "Manager" && r.active()), "only what the terms ask");
+    let want = app.dir.store.iter().filter(|r| r.department() == "Support" && r.title() == "Manager" && r.active()).count();
     assert_eq!(rows.len(), want, "and all of it");
     // Backspacing to `dept:sup title:manager active:` widens again (the flag term is incomplete).
     for _ in 0.."true".len() {
         key(&mut app, KeyCode::Backspace);
     }
-    let all = app.dir.store.rows.iter().filter(|r| &*r.department == "Support" && &*r.title == "Manager").count();
+    let all = app.dir.store.iter().filter(|r| r.department() == "Support" && r.title() == "Manager").count();
     assert_eq!(app.pane::<super::users::UsersPane>().view.filtered.len(), all);
     typ(&mut app, "maybe");
     shows_all(&screen(&mut app, 80, 24), &["active is true or false"], "a bad flag is named");
@@ -294,7 +294,7 @@ fn slash_takes_field_terms_in_the_users_pane() {
 fn a_batch_that_creates_or_updates_users_reloads_them() {
     let mut app = app_with(10);
     let a = Action::RenameGroup { id: "S001".into(), from: "eng".into(), to: "engineering".into() };
-    let u = Action::Deactivate { target: Target::of_user(&app.dir.store.users[0]) };
+    let u = Action::Deactivate { target: app.dir.store.get(0).target() };
     let mut create = QueueOp::new("op2", 2, &u);
     // An op on a user whose effect the rows cannot patch (as a create or an update is).
     create.user = None;

@@ -1,113 +1,18 @@
-//! What several components show: the loaded users (every user in a `Vec`, a cleaned display
-//! row and a lowercased search key per user), the loaded groups and the marks. The Users pane
+//! What several components show: the loaded users (the compact `UserTable`: a cleaned display
+//! row and a lowercased search key per user, in one arena), the loaded groups and the marks. The Users pane
 //! owns the sort, filter and selection over the users (`users::UsersView`); the Groups pane
 //! loads the groups; the detail views, the members list, the queue's verbs and the status line
 //! read them. Rows are addressed by their index into the store (`u32`).
 
-use crate::sanitize::clean;
 use crate::scim::User;
+pub use provision::directory::{Changes, UserRef, UserTable};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
-/// What one table row shows, cleaned of control characters once, when the user arrives.
-#[derive(Clone, Debug)]
-pub struct UserRow {
-    pub name: Box<str>,
-    pub user_name: Box<str>,
-    pub email: Box<str>,
-    pub title: Box<str>,
-    pub department: Box<str>,
-    pub id: Box<str>,
-    pub active: bool,
-    pub guest: bool,
-    /// The manager's id as the server gave it (cleaned), or empty.
-    pub manager: Box<str>,
-    /// `name \0 userName \0 email`, lowercased: what `/` searches.
-    key: Box<str>,
-    /// Byte offsets of the two separators in `key`.
-    cut: (u32, u32),
-    /// `title \0 department \0 manager \0 id \0 roles`, lowercased: what `field:value` terms
-    /// search (one allocation per row, made once when the user arrives).
-    fields: Box<str>,
-    /// Byte offsets of the four separators in `fields`.
-    fcut: [u32; 4],
-}
-
-impl UserRow {
-    pub fn new(u: &User) -> UserRow {
-        let name = clean(&u.label());
-        let user_name = clean(u.user_name.as_deref().unwrap_or(""));
-        let email = clean(u.primary_email().unwrap_or(""));
-        let mut key = String::with_capacity(name.len() + user_name.len() + email.len() + 2);
-        key.push_str(&name.to_lowercase());
-        let a = key.len() as u32;
-        key.push('\0');
-        key.push_str(&user_name.to_lowercase());
-        let b = key.len() as u32;
-        key.push('\0');
-        key.push_str(&email.to_lowercase());
-        let title = clean(u.title.as_deref().unwrap_or(""));
-        let department = clean(u.department().unwrap_or(""));
-        let id = clean(u.id());
-        let manager = clean(u.manager_id().unwrap_or(""));
-        let roles: Vec<String> = u
-            .roles
-            .iter()
-            .flatten()
-            .filter_map(|r| match r {
-                crate::scim::types::Role::Text(t) => Some(t.clone()),
-                crate::scim::types::Role::Object(m) => m.value.clone().or_else(|| m.display.clone()),
-            })
-            .map(|r| clean(&r))
-            .collect();
-        let mut fields = String::with_capacity(title.len() + department.len() + manager.len() + id.len() + 4);
-        let mut fcut = [0u32; 4];
-        for (i, part) in [title.as_str(), department.as_str(), manager.as_str(), id.as_str()].into_iter().enumerate() {
-            fields.push_str(&part.to_lowercase());
-            fcut[i] = fields.len() as u32;
-            fields.push('\0');
-        }
-        fields.push_str(&roles.join(" ").to_lowercase());
-        UserRow {
-            name: name.into(),
-            user_name: user_name.into(),
-            email: email.into(),
-            title: title.into(),
-            department: department.into(),
-            id: id.into(),
-            active: u.is_active(),
-            guest: u.is_guest(),
-            manager: manager.into(),
-            key: key.into(),
-            cut: (a, b),
-            fields: fields.into(),
-            fcut,
-        }
-    }
-
-    /// A lowercased field of `fields` (0 title, 1 department, 2 manager, 3 id, 4 roles).
-    fn field_lower(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.fcut[i - 1] as usize + 1 };
-        let end = if i < 4 { self.fcut[i] as usize } else { self.fields.len() };
-        &self.fields[start..end]
-    }
-
-    pub fn name_lower(&self) -> &str {
-        &self.key[..self.cut.0 as usize]
-    }
-    pub fn user_name_lower(&self) -> &str {
-        &self.key[self.cut.0 as usize + 1..self.cut.1 as usize]
-    }
-    pub fn email_lower(&self) -> &str {
-        &self.key[self.cut.1 as usize + 1..]
-    }
-
-    /// Does this row match a lowercased query (substring of name, userName or email)?
-    #[inline]
-    pub fn matches(&self, query_lower: &str) -> bool {
-        query_lower.is_empty() || self.key.contains(query_lower)
-    }
-}
+/// The loaded users: the compact table (`provision::directory`). Full SCIM records are kept
+/// only for the few users a detail view asked for ([`Directory::full`]).
+pub type UserStore = UserTable;
 
 /// What a `field:value` term of `/` looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,7 +155,8 @@ impl Query {
     pub fn prepare(&mut self, store: &UserStore) {
         for t in self.terms.iter_mut().filter(|t| t.field == Field::Manager) {
             t.hits.clear();
-            t.hits.extend(store.rows.iter().map(|r| r.key.contains(t.text.as_str())));
+            let m = UserStore::matcher(&t.text);
+            t.hits.extend(store.iter().map(|r| m.matches(r)));
         }
     }
 
@@ -267,12 +173,23 @@ impl Query {
         })
     }
 
+    /// A matcher for this query: build it once per keystroke, test each row with it (the plain
+    /// words go through the table's SIMD substring search).
+    pub fn matcher(&self) -> QueryMatcher<'_> {
+        QueryMatcher { q: self, text: UserStore::matcher(&self.text) }
+    }
+
     #[inline]
-    pub fn matches(&self, r: &UserRow, store: &UserStore) -> bool {
-        if self.error.is_some() {
+    pub fn matches(&self, r: UserRef<'_>, store: &UserStore) -> bool {
+        if !self.text.is_empty() && !r.key().contains(self.text.as_str()) {
             return false;
         }
-        if !self.text.is_empty() && !r.key.contains(self.text.as_str()) {
+        self.terms_match(r, store)
+    }
+
+    /// The `field:value` terms (the plain words are checked by the caller).
+    fn terms_match(&self, r: UserRef<'_>, store: &UserStore) -> bool {
+        if self.error.is_some() {
             return false;
         }
         self.terms.iter().all(|t| {
@@ -281,19 +198,48 @@ impl Query {
                 Field::Name => r.name_lower().contains(v),
                 Field::UserName => r.user_name_lower().contains(v),
                 Field::Email => r.email_lower().contains(v),
-                Field::Title => r.field_lower(0).contains(v),
-                Field::Department => r.field_lower(1).contains(v),
+                Field::Title => contains_lower(r.title(), v),
+                Field::Department => contains_lower(r.department(), v),
                 Field::Manager => {
-                    !r.manager.is_empty()
-                        && (r.field_lower(2).contains(v)
-                            || store.index_of(&r.manager).is_some_and(|i| t.hits.get(i as usize).copied().unwrap_or(false)))
+                    let m = r.manager_id();
+                    !m.is_empty()
+                        && (contains_lower(m, v) || store.index_of(m).is_some_and(|i| t.hits.get(i as usize).copied().unwrap_or(false)))
                 }
-                Field::Id => r.field_lower(3).contains(v),
-                Field::Role => r.field_lower(4).contains(v),
-                Field::Active => r.active == t.flag,
-                Field::Guest => r.guest == t.flag,
+                Field::Id => contains_lower(r.id(), v),
+                // Roles are kept lowercased.
+                Field::Role => r.roles().contains(v),
+                Field::Active => r.active() == t.flag,
+                Field::Guest => r.guest() == t.flag,
             }
         })
+    }
+}
+
+/// A [`Query`] made ready for a scan ([`Query::matcher`]).
+pub struct QueryMatcher<'q> {
+    q: &'q Query,
+    text: crate::directory::Matcher,
+}
+
+impl QueryMatcher<'_> {
+    #[inline]
+    pub fn matches(&self, r: UserRef<'_>, store: &UserStore) -> bool {
+        self.q.error.is_none() && self.text.matches(r) && self.q.terms_match(r, store)
+    }
+}
+
+/// Does `hay`, lowercased, contain `needle` (already lowercased)? Without allocating when
+/// `hay` is ASCII (the compact table keeps title, department and id as sent, not lowercased).
+#[inline]
+fn contains_lower(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if hay.is_ascii() {
+        let (h, n) = (hay.as_bytes(), needle.as_bytes());
+        n.len() <= h.len() && h.windows(n.len()).any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+    } else {
+        hay.to_lowercase().contains(needle)
     }
 }
 
@@ -329,19 +275,19 @@ impl Column {
         Column::ALL.into_iter().find(|c| c.header().to_ascii_lowercase() == s || (s == "username" && *c == Column::UserName))
     }
 
-    pub fn cell(self, r: &UserRow) -> &str {
+    pub fn cell(self, r: UserRef<'_>) -> Cow<'_, str> {
         match self {
-            Column::Name => &r.name,
-            Column::UserName => &r.user_name,
-            Column::Email => &r.email,
-            Column::Title => &r.title,
-            Column::Department => &r.department,
-            Column::Id => &r.id,
+            Column::Name => r.name().into(),
+            Column::UserName => r.user_name().into(),
+            Column::Email => r.email().into(),
+            Column::Title => r.title().into(),
+            Column::Department => r.department().into(),
+            Column::Id => r.id_shown(),
             Column::Active => {
-                if r.active {
-                    "yes"
+                if r.active() {
+                    "yes".into()
                 } else {
-                    "no"
+                    "no".into()
                 }
             }
         }
@@ -352,15 +298,17 @@ fn cmp_ci(a: &str, b: &str) -> Ordering {
     a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
-pub(super) fn compare(col: Column, a: &UserRow, b: &UserRow) -> Ordering {
+pub(super) fn compare(col: Column, a: UserRef<'_>, b: UserRef<'_>) -> Ordering {
     match col {
         Column::Name => a.name_lower().cmp(b.name_lower()),
         Column::UserName => a.user_name_lower().cmp(b.user_name_lower()),
         Column::Email => a.email_lower().cmp(b.email_lower()),
-        Column::Title => cmp_ci(&a.title, &b.title),
-        Column::Department => cmp_ci(&a.department, &b.department),
-        Column::Active => b.active.cmp(&a.active),
-        Column::Id => a.id.cmp(&b.id),
+        Column::Title if a.title_sym() == b.title_sym() => Ordering::Equal,
+        Column::Title => cmp_ci(a.title(), b.title()),
+        Column::Department if a.department_sym() == b.department_sym() => Ordering::Equal,
+        Column::Department => cmp_ci(a.department(), b.department()),
+        Column::Active => b.active().cmp(&a.active()),
+        Column::Id => a.id().cmp(b.id()),
     }
 }
 
@@ -388,70 +336,12 @@ impl Show {
             Show::Deactivated => "deactivated",
         }
     }
-    pub(super) fn admits(self, r: &UserRow) -> bool {
+    pub(super) fn admits(self, r: UserRef<'_>) -> bool {
         match self {
             Show::All => true,
-            Show::Active => r.active,
-            Show::Deactivated => !r.active,
+            Show::Active => r.active(),
+            Show::Deactivated => !r.active(),
         }
-    }
-}
-
-/// The loaded users.
-#[derive(Default)]
-pub struct UserStore {
-    pub users: Vec<User>,
-    pub rows: Vec<UserRow>,
-    by_id: HashMap<Box<str>, u32>,
-}
-
-impl UserStore {
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
-    }
-    pub fn index_of(&self, id: &str) -> Option<u32> {
-        self.by_id.get(id).copied()
-    }
-    pub fn clear(&mut self) {
-        self.users.clear();
-        self.rows.clear();
-        self.by_id.clear();
-    }
-    /// Insert or replace by id. Returns the index and whether it was new.
-    pub fn upsert(&mut self, u: User) -> (u32, bool) {
-        let row = UserRow::new(&u);
-        if let Some(&i) = u.id.as_deref().and_then(|id| self.by_id.get(id)) {
-            self.users[i as usize] = u;
-            self.rows[i as usize] = row;
-            return (i, false);
-        }
-        let i = self.users.len() as u32;
-        if let Some(id) = u.id.as_deref() {
-            self.by_id.insert(id.into(), i);
-        }
-        self.users.push(u);
-        self.rows.push(row);
-        (i, true)
-    }
-    /// Append a page; users already present (same id) are replaced. Returns the new indices.
-    pub fn extend(&mut self, items: Vec<User>) -> Vec<u32> {
-        self.users.reserve(items.len());
-        self.rows.reserve(items.len());
-        let mut added = Vec::with_capacity(items.len());
-        for u in items {
-            let (i, new) = self.upsert(u);
-            if new {
-                added.push(i);
-            }
-        }
-        added
-    }
-    /// Exact, case-insensitive email match.
-    pub fn find_email(&self, email_lower: &str) -> Option<u32> {
-        self.rows.iter().position(|r| r.email_lower() == email_lower).map(|i| i as u32)
     }
 }
 
@@ -489,10 +379,68 @@ impl Marks {
     }
 }
 
+/// Full SCIM records of the few users a detail view asked for (fetched on demand), newest last.
+#[derive(Default)]
+pub struct FullRecords {
+    by_id: HashMap<Box<str>, User>,
+    order: std::collections::VecDeque<Box<str>>,
+}
+
+impl FullRecords {
+    /// How many full records are kept.
+    pub const CAP: usize = 64;
+    pub fn get(&self, id: &str) -> Option<&User> {
+        self.by_id.get(id)
+    }
+    pub fn insert(&mut self, u: User) {
+        let id: Box<str> = u.id().into();
+        if id.is_empty() {
+            return;
+        }
+        if self.by_id.insert(id.clone(), u).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > Self::CAP {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+    }
+    pub fn remove(&mut self, id: &str) {
+        self.by_id.remove(id);
+        self.order.retain(|x| &**x != id);
+    }
+    pub fn clear(&mut self) {
+        self.by_id.clear();
+        self.order.clear();
+    }
+}
+
+/// Where the rows on screen came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Freshness {
+    /// Nothing loaded yet, or loaded from Slack in this session.
+    #[default]
+    Live,
+    /// From the local cache, fetched at this time (unix seconds); a refresh is running.
+    Cached { fetched_at: i64 },
+}
+
 /// The shared data.
 #[derive(Default)]
 pub struct Directory {
-    pub store: UserStore,
+    /// Shared with a cache write in flight (see [`Directory::store_mut`]).
+    pub store: std::sync::Arc<UserStore>,
+    /// Write the users to the local cache after each full load (off: `--no-cache`, `ui.cache`).
+    pub caching: bool,
+    /// Full records fetched for detail views.
+    pub full: FullRecords,
+    /// Where the rows came from (the cache, and how old it is).
+    pub freshness: Freshness,
+    /// `e` on a user whose full record was not at hand: the form opens when it arrives.
+    pub edit_after_fetch: Option<Box<str>>,
+    /// Rows (store indices) that the last refresh found new or changed against the cache.
+    pub changed: HashSet<u32>,
     /// The server's count of users (the status line's `users 1,000/4,000`).
     pub total: Option<u64>,
     /// Sorted by name (any case).
@@ -501,22 +449,27 @@ pub struct Directory {
 }
 
 impl Directory {
+    /// The store, to change it.
+    pub fn store_mut(&mut self) -> &mut UserStore {
+        std::sync::Arc::make_mut(&mut self.store)
+    }
+
     /// The marked users that are loaded, in store order.
     pub fn marked_ids(&self) -> Vec<String> {
         let mut idx: Vec<u32> = self.marks.iter().filter_map(|id| self.store.index_of(id)).collect();
         idx.sort_unstable();
-        idx.into_iter().map(|i| self.store.rows[i as usize].id.to_string()).collect()
+        idx.into_iter().map(|i| self.store.get(i).id().to_string()).collect()
     }
 
     /// What the gate knows about these users, from the loaded rows.
     pub fn knowledge_of(&self, ids: &[String]) -> crate::queue::Knowledge {
-        crate::queue::Knowledge::from_users(ids.iter().filter_map(|id| self.store.index_of(id)).map(|i| &self.store.users[i as usize]))
+        self.store.knowledge_of(ids.iter().map(String::as_str))
     }
 
     /// (what, text) to copy for a user: the email, or the id (`id`, or when there is no email).
     pub fn user_copy_text(&self, idx: u32, id: bool) -> (&'static str, String) {
-        let r = &self.store.rows[idx as usize];
-        if id || r.email.is_empty() { ("id", r.id.to_string()) } else { ("email", r.email.to_string()) }
+        let r = self.store.get(idx);
+        if id || r.email().is_empty() { ("id", r.id_shown().into_owned()) } else { ("email", r.email().to_string()) }
     }
 }
 
@@ -548,15 +501,13 @@ pub(super) mod tests {
     }
 
     fn store_of(users: Vec<User>) -> UserStore {
-        let mut s = UserStore::default();
-        s.extend(users);
-        s
+        UserStore::from_users(&users)
     }
 
     fn find(s: &UserStore, q: &str) -> Vec<String> {
         let mut q = Query::parse(q);
         q.prepare(s);
-        s.rows.iter().filter(|r| q.matches(r, s)).map(|r| r.name.to_string()).collect()
+        s.iter().filter(|&r| q.matches(r, s)).map(|r| r.name().to_string()).collect()
     }
 
     pub fn staff() -> Vec<User> {
@@ -623,9 +574,11 @@ pub(super) mod tests {
     fn rows_are_cleaned() {
         let mut u = user(9, "Eve", true);
         u.display_name = Some("Eve\u{1b}[31m Evil\u{7}".into());
-        let r = UserRow::new(&u);
-        assert_eq!(&*r.name, "Eve Evil");
+        let s = UserStore::from_users([&u]);
+        let r = s.get(0);
+        assert_eq!(r.name(), "Eve Evil");
         assert!(r.matches("eve evil"));
         assert_eq!(r.email_lower(), "eve@example.com");
+        assert_eq!(Column::Name.cell(r), "Eve Evil");
     }
 }

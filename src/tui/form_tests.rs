@@ -28,6 +28,21 @@ fn form(app: &App) -> &UserForm {
     app.top::<UserForm>().expect("the user form is on top")
 }
 
+/// `e` on the selected user. The loaded rows are compact, so unless a detail view fetched the
+/// full record already, `e` fetches it first and the form opens when it arrives.
+fn edit(app: &mut App) {
+    let fx = key(app, KeyCode::Char('e'));
+    if let [Effect::FetchDetail { id }] = &fx[..] {
+        assert!(app.top::<UserForm>().is_none(), "the form waits for the full record");
+        let id = id.clone();
+        let i = app.dir.store.index_of(&id).expect("a loaded user") as usize;
+        assert!(app.update(Msg::DetailFetched { id, result: Ok(super::tests::make_user(i)) }).is_empty());
+    } else {
+        assert!(fx.is_empty(), "{fx:?}");
+    }
+    form(app);
+}
+
 /// Move the form's focus to `attr` and empty the field.
 fn field(app: &mut App, attr: Attr) {
     while form(app).fields[form(app).focus].attr != attr {
@@ -54,7 +69,7 @@ fn snap(name: &str, app: &mut App) {
 #[test]
 fn editing_a_title_shows_old_and_new_and_queues_one_update_of_only_the_title() {
     let mut app = app_with(30);
-    key(&mut app, KeyCode::Char('e'));
+    edit(&mut app);
     assert_eq!(form(&app).value(Attr::Title), "Engineer");
     assert_eq!(form(&app).value(Attr::Department), "Engineering");
     field(&mut app, Attr::Title);
@@ -106,7 +121,7 @@ fn save_refuses_what_slack_would_refuse_naming_the_field_and_nothing_changed_sen
 
     // Editing with nothing changed: nothing to send.
     key(&mut app, KeyCode::Esc);
-    key(&mut app, KeyCode::Char('e'));
+    edit(&mut app);
     ctrl(&mut app, 's');
     assert!(form(&app).review.is_none());
     assert!(screen(&mut app, 80, 24).contains("nothing changed"));
@@ -197,7 +212,7 @@ fn group_delete_names_the_group_and_its_member_count() {
 #[test]
 fn snapshots_of_the_form_the_review_and_the_pickers() {
     let mut app = app_with(30);
-    key(&mut app, KeyCode::Char('e'));
+    edit(&mut app);
     field(&mut app, Attr::Title);
     typ(&mut app, "Staff Engineer");
     snap("user_form_edit", &mut app);
@@ -208,7 +223,7 @@ fn snapshots_of_the_form_the_review_and_the_pickers() {
     key(&mut app, KeyCode::Enter);
     snap("user_form_manager_picker", &mut app);
     let mut app = app_with(30);
-    key(&mut app, KeyCode::Enter);
+    super::tests::open_detail(&mut app, 0);
     key(&mut app, KeyCode::Char('+'));
     snap("user_detail_group_picker", &mut app);
 }
@@ -336,7 +351,7 @@ fn policies_n_writes_a_policy_for_the_source_typed_and_opens_it_in_the_editor() 
 #[test]
 fn on_a_short_terminal_the_fields_scroll_and_the_keys_stay() {
     let mut app = app_with(30);
-    key(&mut app, KeyCode::Char('e'));
+    edit(&mut app);
     let s = screen(&mut app, 80, 16);
     assert!(s.contains("given name") && !s.contains("manager") && s.contains("↓ more") && s.contains("C-s save"), "{s}");
     field(&mut app, Attr::Manager);

@@ -185,7 +185,7 @@ pub fn user_membership(ctx: &mut Ctx, add: bool, gi: usize, uid: &str) -> Vec<Ef
     let Some(g) = ctx.dir.groups.get(gi) else { return vec![] };
     let (gid, gname) = (g.id.clone(), g.name.clone());
     let ids = vec![uid.to_string()];
-    let who = ctx.dir.store.index_of(uid).map_or(uid.to_string(), |i| ctx.dir.store.rows[i as usize].name.to_string());
+    let who = ctx.dir.store.index_of(uid).map_or(uid.to_string(), |i| ctx.dir.store.get(i).name().to_string());
     let known = ctx.dir.knowledge_of(&ids);
     let (what, a) = if add {
         (format!("add {who} to {gname}"), Action::AddMembers { group_id: gid, group_name: gname, user_ids: ids })
@@ -230,15 +230,15 @@ pub fn members_verb(ctx: &mut Ctx, add: bool, gi: usize, member: Option<usize>) 
     // out here and name them in the dialog.
     let label = |id: &str| {
         ctx.dir.store.index_of(id).map(|i| {
-            let r = &ctx.dir.store.rows[i as usize];
-            if r.email.is_empty() { format!("{} ({id})", r.name) } else { format!("{} <{}>", r.name, r.email) }
+            let r = ctx.dir.store.get(i);
+            if r.email().is_empty() { format!("{} ({id})", r.name()) } else { format!("{} <{}>", r.name(), r.email()) }
         })
     };
     let mut screened = Vec::new();
     let ids: Vec<String> = if add {
         ids.into_iter()
             .filter(|id| match ctx.dir.store.index_of(id) {
-                Some(i) if !ctx.dir.store.rows[i as usize].active => {
+                Some(i) if !ctx.dir.store.get(i).active() => {
                     screened.push(format!("{}: deactivated (Slack refuses deactivated users in groups)", label(id).unwrap_or(id.clone())));
                     false
                 }

@@ -110,8 +110,8 @@ pub struct Members {
 /// A member as the list shows it: (name, email, active), `None` when not loaded.
 fn facts<'a>(dir: &'a Directory, id: &str) -> Option<(&'a str, &'a str, bool)> {
     dir.store.index_of(id).map(|i| {
-        let r = &dir.store.rows[i as usize];
-        (r.name.as_ref(), r.email.as_ref(), r.active)
+        let r = dir.store.get(i);
+        (r.name(), r.email(), r.active())
     })
 }
 
@@ -222,16 +222,16 @@ impl Members {
         let mut items = Vec::new();
         let mut pre = Vec::new();
         let mut refused_marked = Vec::new();
-        for r in ctx.dir.store.rows.iter().filter(|r| !members.contains(r.id.as_ref())) {
-            let refused = (!r.active).then(|| "deactivated: Slack refuses".to_string());
-            if ctx.dir.marks.contains(&r.id) {
+        for r in ctx.dir.store.iter().filter(|r| !members.contains(r.id())) {
+            let refused = (!r.active()).then(|| "deactivated: Slack refuses".to_string());
+            if ctx.dir.marks.contains(r.id()) {
                 if refused.is_some() {
-                    refused_marked.push(r.name.to_string());
+                    refused_marked.push(r.name().to_string());
                 } else {
                     pre.push(items.len());
                 }
             }
-            items.push(Item::new(&format!("{} <{}>", r.name, r.email), r.id.to_string(), refused));
+            items.push(Item::new(&format!("{} <{}>", r.name(), r.email()), r.id().to_string(), refused));
         }
         let mut p = Picker::new(format!("Add to {}", g.name), items, true);
         p.marked.extend(pre);

@@ -56,6 +56,8 @@ pub struct UiOptions {
     pub theme: Option<String>,
     /// `NO_COLOR` is set (https://no-color.org): a monochrome screen whatever the theme says.
     pub no_color: bool,
+    /// `--no-cache`: no local directory cache (neither read nor written).
+    pub no_cache: bool,
 }
 
 /// Pick the theme: `--theme`, else the config's `ui.theme`, else `default`; `NO_COLOR` wins.
@@ -94,6 +96,9 @@ async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>) -> i32 {
     };
     let setup = queue_runner::QueueSetup::from_env(&env);
     let mut console = ConsoleEnv::from_env(&env);
+    if ui.no_cache {
+        console.cache = None;
+    }
     // `sync approve` from the Policies pane runs the domain's own function, which takes the
     // whole environment.
     console.full = Some(std::sync::Arc::new(env));
@@ -118,14 +123,24 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
         latency: std::time::Duration::from_millis(args.latency_ms),
         faults: Faults::default(),
     };
-    let emu = match Emulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await {
-        Ok(e) => e,
+    // The console draws its first frame before the emulator has seeded its users: the listener
+    // is bound first (so the URL is known), the seed runs in the background, and the console's
+    // first requests wait in the listener's backlog until it serves.
+    let listener = match tokio::net::TcpListener::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("scimitar: cannot start the demo emulator: {e}");
             return crate::exit::FAILURE;
         }
     };
-    let url = emu.base_url(ApiVersion::V2);
+    let addr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("scimitar: cannot start the demo emulator: {e}");
+            return crate::exit::FAILURE;
+        }
+    };
+    let url = format!("http://{addr}/scim/{}/", ApiVersion::V2.path_segment());
     let client = match ClientConfig::new(&url, Secret::new(token), ApiVersion::V2).and_then(|mut cc| {
         cc.rate_limit = if args.no_rate_limit { RateLimit::Off } else { RateLimit::Slack { scale: args.rate_scale } };
         ScimClient::new(cc)
@@ -136,6 +151,20 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
             return crate::exit::FAILURE;
         }
     };
+    let data_dir = env.paths.data_dir.clone();
+    let write_policy = own_data_dir && !args.no_policy;
+    let seed = args.seed;
+    let emu_task = tokio::spawn(async move {
+        // The policy is written before the first request is answered, so it is there by the
+        // time the console has users to show.
+        let (open, gate) = tokio::sync::oneshot::channel();
+        let emu = Emulator::serve_on_gated(config, listener, Some(gate)).await?;
+        if write_policy {
+            demo_policy(&emu, seed, &data_dir).await;
+        }
+        let _ = open.send(());
+        Ok::<_, std::io::Error>(emu)
+    });
     // The demo acts on its own emulated org: the real profile's rules and name do not apply.
     let mut env = env.with_client(client);
     env.profile_name = "demo".into();
@@ -146,10 +175,14 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
         args.users, args.groups, args.seed
     )];
     if own_data_dir && !args.no_policy {
-        intro.push(demo_policy(&emu, args.seed, &env.paths.data_dir).await);
+        intro.push("demo: the HR export and policy demo-hr are written to the data dir once the emulator is seeded".into());
     }
     let code = run_in(env, ui, intro).await;
-    emu.shutdown().await;
+    match emu_task.await {
+        Ok(Ok(emu)) => emu.shutdown().await,
+        Ok(Err(e)) => eprintln!("scimitar: the demo emulator did not start: {e}"),
+        Err(_) => {}
+    }
     code
 }
 

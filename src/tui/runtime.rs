@@ -34,6 +34,8 @@ pub struct ConsoleEnv {
     pub actor: crate::env::Actor,
     pub engine: crate::queue::EngineConfig,
     pub paths: crate::env::Paths,
+    /// The directory cache file (None: caching is off).
+    pub cache: Option<std::path::PathBuf>,
     /// The environment itself, for `sync::approve` (None in tests without one: approving says so).
     pub full: Option<std::sync::Arc<crate::env::Environment>>,
 }
@@ -45,6 +47,7 @@ impl ConsoleEnv {
             actor: env.actor.clone(),
             engine: crate::queue::EngineConfig::default(),
             paths: env.paths.clone(),
+            cache: env.config.ui.cache.unwrap_or(true).then(|| provision::directory::cache_path(&env.paths.data_dir, &env.profile_name)),
             full: None,
         }
     }
@@ -56,6 +59,7 @@ impl ConsoleEnv {
             actor: crate::env::Actor::default(),
             engine: crate::queue::EngineConfig::default(),
             paths: crate::env::Paths::under(root),
+            cache: None,
             full: None,
         }
     }
@@ -90,7 +94,10 @@ impl Executor {
                     while let Some(p) = pages.next().await {
                         match p {
                             Ok(page) => {
-                                let msg = Msg::UsersPage { generation, items: page.items, total: page.total_results };
+                                // Each page becomes compact rows at once; its full records go.
+                                let items = super::directory::UserStore::from_users(&page.items);
+                                drop(page.items);
+                                let msg = Msg::UsersPage { generation, items, total: page.total_results };
                                 if tx.send(msg).is_err() {
                                     return;
                                 }
@@ -123,6 +130,21 @@ impl Executor {
                 tokio::spawn(async move {
                     let result = client.get_user(&id).await.map_err(|e| e.to_string());
                     let _ = tx.send(Msg::UserFetched { id, result });
+                });
+            }
+            Effect::FetchDetail { id } => {
+                tokio::spawn(async move {
+                    let result = client.get_user(&id).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::DetailFetched { id, result });
+                });
+            }
+            Effect::SaveCache(snap) => {
+                let Some(path) = self.env.cache.clone() else { return };
+                tokio::task::spawn_blocking(move || {
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    if let Err(e) = snap.0.write_cache(&path, now) {
+                        let _ = tx.send(Msg::Log(super::LogEntry::now(Level::Warn, format!("the directory cache was not written: {e}"))));
+                    }
                 });
             }
             Effect::Debounce { generation, email, after } => {
@@ -441,6 +463,17 @@ async fn event_loop(
     }
     let mut exec = Executor { client: client.clone(), tx, users: None, groups: None, queue, env, safety, apply_cancel: None, plan: None };
     app.update(Msg::Budget(client.budget_remaining(Endpoint::ListUsers)));
+    // The cached directory is on the first frame; the refresh starts right after it.
+    if let Some(path) = exec.env.cache.clone() {
+        app.dir.caching = true;
+        match provision::directory::UserTable::read_cache(&path) {
+            Ok((table, fetched_at)) => {
+                app.update(Msg::CacheLoaded { table, fetched_at });
+            }
+            Err(e) if e.is_missing() => {}
+            Err(e) => app.push_log(Level::Warn, format!("the directory cache is not used: {e}")),
+        }
+    }
     // The first frame goes out before any request does.
     draw(&mut terminal, &app)?;
     let mut last_draw = Instant::now();

@@ -70,7 +70,7 @@ fn help_overlay() {
 fn user_detail_overlay() {
     let mut app = app_with(30);
     key(&mut app, KeyCode::Char('j'));
-    key(&mut app, KeyCode::Enter);
+    super::tests::open_detail(&mut app, 1);
     snap("user_detail", &mut app);
 }
 

@@ -61,7 +61,7 @@ pub fn app_with(n: usize) -> App {
     assert!(matches!(fx[0], Effect::LoadUsers { .. }));
     let users: Vec<User> = (0..n).map(make_user).collect();
     for chunk in users.chunks(1000) {
-        app.update(Msg::UsersPage { generation: 1, items: chunk.to_vec(), total: n as u64 });
+        app.update(Msg::UsersPage { generation: 1, items: chunk.iter().collect(), total: n as u64 });
     }
     app.update(Msg::UsersDone { generation: 1, error: None });
     app.update(Msg::GroupsLoaded { generation: 1, result: Ok(fixture_groups()) });
@@ -107,6 +107,15 @@ fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
     app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
+/// Enter on the selected user: the detail view opens on the compact row and asks for the full
+/// record, which is then delivered as the runtime would.
+pub fn open_detail(app: &mut App, i: usize) {
+    let fx = key(app, KeyCode::Enter);
+    let id = format!("W{i:08}");
+    assert_eq!(fx, vec![Effect::FetchDetail { id: id.clone() }]);
+    app.update(Msg::DetailFetched { id, result: Ok(make_user(i)) });
+}
+
 fn typ(app: &mut App, s: &str) -> Vec<Effect> {
     let mut fx = vec![];
     for c in s.chars() {
@@ -137,7 +146,7 @@ fn filter_narrows_and_esc_clears() {
     key(&mut app, KeyCode::Char('/'));
     assert_eq!(app.mode(), InputMode::Filter);
     typ(&mut app, "hana.");
-    assert!(users(&app).view.filtered.iter().all(|&i| app.dir.store.rows[i as usize].user_name.starts_with("hana.")));
+    assert!(users(&app).view.filtered.iter().all(|&i| app.dir.store.get(i).user_name().starts_with("hana.")));
     typ(&mut app, "berg");
     let n = users(&app).view.filtered.len();
     assert!(n > 0 && n < 10, "{n}");
@@ -198,15 +207,15 @@ fn panes_tabs_and_quit() {
 fn sort_and_show_keys() {
     let mut app = app_with(50);
     key(&mut app, KeyCode::Char('s'));
-    let names: Vec<_> = users(&app).view.filtered.iter().map(|&i| app.dir.store.rows[i as usize].name.to_lowercase()).collect();
+    let names: Vec<_> = users(&app).view.filtered.iter().map(|&i| app.dir.store.get(i).name().to_lowercase()).collect();
     assert!(names.windows(2).all(|w| w[0] <= w[1]));
     key(&mut app, KeyCode::Char('S'));
-    let names: Vec<_> = users(&app).view.filtered.iter().map(|&i| app.dir.store.rows[i as usize].name.to_lowercase()).collect();
+    let names: Vec<_> = users(&app).view.filtered.iter().map(|&i| app.dir.store.get(i).name().to_lowercase()).collect();
     assert!(names.windows(2).all(|w| w[0] >= w[1]));
     key(&mut app, KeyCode::Char('A'));
-    assert!(users(&app).view.filtered.iter().all(|&i| app.dir.store.rows[i as usize].active));
+    assert!(users(&app).view.filtered.iter().all(|&i| app.dir.store.get(i).active()));
     key(&mut app, KeyCode::Char('A'));
-    assert!(users(&app).view.filtered.iter().all(|&i| !app.dir.store.rows[i as usize].active));
+    assert!(users(&app).view.filtered.iter().all(|&i| !app.dir.store.get(i).active()));
     assert!(!users(&app).view.filtered.is_empty());
 }
 
@@ -232,7 +241,7 @@ fn detail_copy_and_members_jump() {
     key(&mut app, KeyCode::Enter); // second member of "everyone": W00000005
     assert_eq!(app.pane_title(), "Users");
     assert!(app.overlays.is_empty());
-    assert_eq!(&*app.dir.store.rows[users(&app).view.selected_index().unwrap() as usize].id, "W00000005");
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000005");
 
     // A member that is not loaded is fetched, then selected.
     key(&mut app, KeyCode::Char('2'));
@@ -245,7 +254,7 @@ fn detail_copy_and_members_jump() {
     u.id = Some("W99999999".into());
     app.update(Msg::UserFetched { id: "W99999999".into(), result: Ok(u) });
     assert_eq!(app.pane_title(), "Users");
-    assert_eq!(&*app.dir.store.rows[users(&app).view.selected_index().unwrap() as usize].id, "W99999999");
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W99999999");
 }
 
 #[test]
@@ -271,7 +280,7 @@ fn email_not_loaded_is_looked_up_with_debounce_and_stale_results_dropped() {
     assert!(app.dir.store.index_of("W77777777").is_none());
     app.update(Msg::EmailLookup { generation, email: email.clone(), result: Ok(Some(u)) });
     assert!(users(&app).lookup_in_flight.is_none());
-    assert_eq!(&*app.dir.store.rows[users(&app).view.selected_index().unwrap() as usize].id, "W77777777");
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W77777777");
     assert_eq!(app.dir.total, Some(21));
 }
 
@@ -281,7 +290,7 @@ fn find_command_local_remote_and_not_found() {
     key(&mut app, KeyCode::Char(':'));
     typ(&mut app, "find EVE.LEE4@example.com");
     assert!(key(&mut app, KeyCode::Enter).is_empty());
-    assert_eq!(&*app.dir.store.rows[users(&app).view.selected_index().unwrap() as usize].id, "W00000004");
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000004");
     let fx = app.run_command_line("find ghost@example.com");
     let Some(Effect::LookupEmail { generation, email }) = fx.last().cloned() else { panic!("{fx:?}") };
     app.update(Msg::EmailLookup { generation, email, result: Ok(None) });
@@ -312,17 +321,17 @@ fn theme_and_quit_commands() {
 fn refresh_stages_and_keeps_selection() {
     let mut app = app_with(100);
     key(&mut app, KeyCode::Char('G'));
-    key(&mut app, KeyCode::Enter);
+    open_detail(&mut app, 99);
     let fx = app.run_command_line("refresh");
     assert!(fx.contains(&Effect::LoadUsers { generation: 2 }));
     assert!(fx.contains(&Effect::LoadGroups { generation: 2 }));
     // A page of the old generation is dropped; the new one is staged.
-    app.update(Msg::UsersPage { generation: 1, items: vec![make_user(5000)], total: 1 });
+    app.update(Msg::UsersPage { generation: 1, items: [make_user(5000)].iter().collect(), total: 1 });
     app.update(Msg::UsersPage { generation: 2, items: (0..101).map(make_user).collect(), total: 101 });
     assert_eq!(app.dir.store.len(), 100);
     app.update(Msg::UsersDone { generation: 2, error: None });
     assert_eq!(app.dir.store.len(), 101);
-    assert_eq!(&*app.dir.store.rows[users(&app).view.selected_index().unwrap() as usize].id, "W00000099");
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000099");
     // The open detail view still shows the same user.
     assert_eq!(app.top::<UserDetail>().map(|d| &*d.id), Some("W00000099"));
     let s = screen(&mut app, 200, 50);
@@ -336,7 +345,7 @@ fn log_entries_and_server_text_are_cleaned() {
     assert_eq!(app.log.back().unwrap().text, "boom");
     let mut u = make_user(3);
     u.display_name = Some("Mallory\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[31m".into());
-    app.update(Msg::UsersPage { generation: 1, items: vec![], total: 0 });
+    app.update(Msg::UsersPage { generation: 1, items: Default::default(), total: 0 });
     let s = {
         let mut a = app_with(0);
         a.update(Msg::EmailLookup { generation: 0, email: "x".into(), result: Ok(Some(u)) });
@@ -388,9 +397,13 @@ fn render_overlays_and_input_lines() {
     for (w, h) in [(80, 24), (200, 50)] {
         let mut app = app_with(40);
         key(&mut app, KeyCode::Char('j'));
-        key(&mut app, KeyCode::Enter);
+        // Before the full record arrives, the compact row's fields show.
+        assert_eq!(key(&mut app, KeyCode::Enter), vec![Effect::FetchDetail { id: "W00000001".into() }]);
         let s = screen(&mut app, w, h);
-        assert!(s.contains("employeeNumber") && s.contains("E1"), "{s}");
+        assert!(s.contains("bob.lee1@example.com") && s.contains("fetching the full record") && !s.contains("employeeNumber"), "{s}");
+        app.update(Msg::DetailFetched { id: "W00000001".into(), result: Ok(make_user(1)) });
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("employeeNumber") && s.contains("E1") && !s.contains("fetching the full"), "{s}");
         assert!(s.contains("W00000000 (Ann Lee)"), "manager resolved:\n{s}");
         // The loaded groups (read again after every group batch) win over the user's own list.
         assert!(s.contains("sales S001"), "{s}");

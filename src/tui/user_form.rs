@@ -102,12 +102,32 @@ pub fn open(ctx: &mut Ctx, form: UserForm) {
     ctx.open(form);
 }
 
+/// `e` on a loaded user: the form over its full record. The loaded rows are compact
+/// (`provision::directory`), so when the full record is not at hand (a detail view fetches it
+/// when it opens) it is fetched first (`Effect::FetchDetail`) and the form opens when it arrives
+/// (`Directory::edit_after_fetch`, see `users::UsersPane`).
+pub fn edit_or_fetch(ctx: &mut Ctx, idx: u32) -> Vec<Effect> {
+    if let Some(form) = UserForm::edit(ctx.dir, idx) {
+        open(ctx, form);
+        return vec![];
+    }
+    let r = ctx.dir.store.get(idx);
+    let (id, name) = (r.id().to_string(), r.name().to_string());
+    if let Some(why) = ctx.queue.refuse_writes().or_else(|| ctx.queue.busy()) {
+        ctx.log(Level::Warn, format!("edit {name}: {why}"));
+        return vec![];
+    }
+    ctx.dir.edit_after_fetch = Some(id.clone().into());
+    ctx.log(Level::Info, format!("edit {name}: fetching the full record first"));
+    vec![Effect::FetchDetail { id }]
+}
+
 /// How the manager field shows a manager id.
 fn manager_label(dir: &Directory, id: &str) -> String {
     match dir.store.index_of(id) {
         Some(i) => {
-            let r = &dir.store.rows[i as usize];
-            format!("{} <{}>", r.name, r.email)
+            let r = dir.store.get(i);
+            format!("{} <{}>", r.name(), r.email())
         }
         None => id.to_string(),
     }
@@ -118,9 +138,10 @@ impl UserForm {
         UserForm::with(Mode::Create, |_| String::new(), None)
     }
 
-    /// The form over a loaded user.
-    pub fn edit(dir: &Directory, idx: u32) -> UserForm {
-        let u = dir.store.users[idx as usize].clone();
+    /// The form over a loaded user whose full record is at hand (`Directory::full`); None when
+    /// it is not (fetch it first: [`edit_or_fetch`]).
+    pub fn edit(dir: &Directory, idx: u32) -> Option<UserForm> {
+        let u = dir.full.get(dir.store.try_get(idx)?.id())?.clone();
         let manager = u.manager_id().map(str::to_string);
         let label = manager.as_deref().map(|m| manager_label(dir, m));
         let mut f = UserForm::with(Mode::Edit { original: Box::new(u.clone()) }, |a| a.get(&u).map(clean).unwrap_or_default(), None);
@@ -128,7 +149,7 @@ impl UserForm {
         if let Some(l) = label {
             f.set(Attr::Manager, &l);
         }
-        f
+        Some(f)
     }
 
     fn with(mode: Mode, value: impl Fn(Attr) -> String, manager: Option<String>) -> UserForm {
@@ -187,9 +208,9 @@ impl UserForm {
                     let e = e.to_string();
                     return Some(e.split_once("address: ").map_or(e.clone(), |(_, why)| format!("not an email address: {why}")));
                 }
-                let other = dir.store.find_email(&v.to_lowercase()).map(|i| &dir.store.rows[i as usize]);
+                let other = dir.store.find_email(&v.to_lowercase()).map(|i| dir.store.get(i));
                 match other {
-                    Some(r) if Some(r.id.as_ref()) != self.user_id() => Some(format!("{} already has this email ({})", r.name, r.id)),
+                    Some(r) if Some(r.id()) != self.user_id() => Some(format!("{} already has this email ({})", r.name(), r.id_shown())),
                     _ => None,
                 }
             }
@@ -261,12 +282,11 @@ impl UserForm {
         let me = self.user_id().map(str::to_string);
         let items = dir
             .store
-            .rows
             .iter()
-            .filter(|r| Some(r.id.as_ref()) != me.as_deref())
+            .filter(|r| Some(r.id()) != me.as_deref())
             .map(|r| {
-                let gone = if r.active { "" } else { "  (deactivated)" };
-                Item::new(&format!("{} <{}>{gone}", r.name, r.email), r.id.to_string(), None)
+                let gone = if r.active() { "" } else { "  (deactivated)" };
+                Item::new(&format!("{} <{}>{gone}", r.name(), r.email()), r.id().to_string(), None)
             })
             .collect();
         self.picker = Some(Picker::new("Manager: pick a loaded user", items, false).with_query(query));

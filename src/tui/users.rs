@@ -11,10 +11,10 @@
 
 use super::app::{Effect, Level, Msg};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
-use super::directory::{Column, Directory, Query, Show, UserRow, UserStore, compare};
+use super::directory::{Column, Directory, Query, Show, UserRef, UserStore, compare};
 use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
 use super::theme::Theme;
-use crate::queue::{Action, Knowledge, Target};
+use crate::queue::Action;
 use crate::sanitize::clean;
 use crate::scim::User;
 use crate::scim::client::normalize_email;
@@ -70,13 +70,13 @@ impl UsersView {
         &self.parsed
     }
 
-    fn admits(&self, store: &UserStore, r: &UserRow) -> bool {
+    fn admits(&self, store: &UserStore, r: UserRef<'_>) -> bool {
         self.show.admits(r) && self.parsed.matches(r, store)
     }
 
     fn cmp(&self, store: &UserStore, a: u32, b: u32) -> Ordering {
         let Some(col) = self.sort else { return a.cmp(&b) };
-        let o = compare(col, &store.rows[a as usize], &store.rows[b as usize]).then(a.cmp(&b));
+        let o = compare(col, store.get(a), store.get(b)).then(a.cmp(&b));
         if self.descending { o.reverse() } else { o }
     }
 
@@ -88,7 +88,6 @@ impl UsersView {
         if q == self.query {
             return;
         }
-        let rows = &store.rows;
         let mut parsed = Query::parse(&q);
         parsed.prepare(store);
         if parsed.narrows(&self.parsed) {
@@ -96,8 +95,8 @@ impl UsersView {
             self.undo.push((prev, self.filtered.clone()));
             self.query = q;
             self.parsed = parsed;
-            let query = &self.parsed;
-            self.filtered.retain(|&i| query.matches(&rows[i as usize], store));
+            let m = self.parsed.matcher();
+            self.filtered.retain(|&i| m.matches(store.get(i), store));
         } else {
             self.query = q;
             self.parsed = parsed;
@@ -111,8 +110,8 @@ impl UsersView {
                 if self.parsed.narrows(&Query::parse(&cq)) {
                     self.filtered = cf.clone();
                     self.undo.push((cq, cf));
-                    let query = &self.parsed;
-                    self.filtered.retain(|&i| query.matches(&rows[i as usize], store));
+                    let m = self.parsed.matcher();
+                    self.filtered.retain(|&i| m.matches(store.get(i), store));
                     restored = true;
                     break;
                 }
@@ -151,12 +150,11 @@ impl UsersView {
     }
 
     fn rescan(&mut self, store: &UserStore) {
-        let rows = &store.rows;
-        let (show, query) = (self.show, &self.parsed);
+        let (show, m) = (self.show, self.parsed.matcher());
         self.filtered.clear();
         self.filtered.extend(self.order.iter().copied().filter(|&i| {
-            let r = &rows[i as usize];
-            show.admits(r) && query.matches(r, store)
+            let r = store.get(i);
+            show.admits(r) && m.matches(r, store)
         }));
     }
 
@@ -183,7 +181,7 @@ impl UsersView {
                 self.parsed.prepare(store);
             }
             for &i in &added {
-                if self.admits(store, &store.rows[i as usize]) {
+                if self.admits(store, store.get(i)) {
                     self.filtered.push(i);
                 }
             }
@@ -237,7 +235,7 @@ impl UsersView {
             return false;
         }
         if !self.filtered.contains(&idx) {
-            let r = &store.rows[idx as usize];
+            let r = store.get(idx);
             if !self.parsed.matches(r, store) {
                 self.query.clear();
                 self.parsed = Query::default();
@@ -290,7 +288,7 @@ pub struct Loading {
     pub total: Option<u64>,
     /// On a refresh the new pages are staged and swapped in at the end, so the table the admin
     /// is looking at does not empty out.
-    pub staged: Option<Vec<User>>,
+    pub staged: Option<UserStore>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -402,7 +400,7 @@ impl UsersPane {
 
     fn refresh(&mut self, dir: &Directory) -> Vec<Effect> {
         self.generation += 1;
-        let staged = if dir.store.is_empty() { None } else { Some(Vec::new()) };
+        let staged = if dir.store.is_empty() { None } else { Some(UserStore::new()) };
         self.loading = Some(Loading { generation: self.generation, loaded: 0, total: None, staged });
         self.error = None;
         self.not_found.clear();
@@ -410,12 +408,22 @@ impl UsersPane {
     }
 
     /// Replace the store with a completed reload, keeping sort, filters and the selected user.
-    fn swap_in(&mut self, dir: &mut Directory, users: Vec<User>, rows: usize) {
-        let keep = self.view.selected_index().map(|i| dir.store.rows[i as usize].id.clone());
+    /// Returns what changed against the rows it replaces.
+    fn swap_in(&mut self, dir: &mut Directory, users: UserStore, rows: usize) -> super::directory::Changes {
+        let keep: Option<Box<str>> = self.view.selected_index().map(|i| dir.store.get(i).id().into());
         let (sort, desc, show, query) = (self.view.sort, self.view.descending, self.view.show, self.view.query().to_string());
-        dir.store.clear();
+        let changes = users.diff(&dir.store);
+        dir.store = std::sync::Arc::new(users);
+        dir.changed = changes.added.iter().chain(&changes.changed).copied().collect();
+        for &i in &changes.changed {
+            dir.full.remove(dir.store.get(i).id());
+        }
+        // Marks and full records of users who are gone are dropped with them.
+        let store = &dir.store;
+        dir.marks.ids.retain(|id| store.index_of(id).is_some());
+        dir.marks.anchor = None;
         self.view = UsersView { show, ..UsersView::default() };
-        let added = dir.store.extend(users);
+        let added = (0..dir.store.len() as u32).collect();
         self.view.added(&dir.store, added);
         if sort.is_some() {
             self.view.set_sort(&dir.store, sort, desc);
@@ -427,10 +435,22 @@ impl UsersPane {
             self.view.selected = p;
         }
         self.view.scroll_into_view(rows);
+        changes
     }
 
     fn merge_user(&mut self, dir: &mut Directory, u: User) -> u32 {
-        let (idx, new) = dir.store.upsert(u);
+        let fields = provision::directory::UserFields::of(&u);
+        if let Some(i) = dir.store.index_of(&fields.id)
+            && dir.store.get(i).fields() == fields
+        {
+            dir.full.insert(u);
+            return i;
+        }
+        let (idx, new) = dir.store_mut().upsert_fields(&fields).unwrap_or((u32::MAX, false));
+        dir.full.insert(u);
+        if idx == u32::MAX {
+            return 0;
+        }
         if new {
             self.view.added(&dir.store, vec![idx]);
             dir.total = Some(dir.total.unwrap_or(0).max(dir.store.len() as u64));
@@ -519,7 +539,12 @@ impl UsersPane {
             Act::Open => {
                 if let Some(idx) = self.view.selected_index() {
                     let d = super::detail::UserDetail::new(&dir.store, idx);
+                    let id = d.id.to_string();
+                    let fetch = dir.full.get(&id).is_none();
                     ctx.open(d);
+                    if fetch {
+                        return vec![Effect::FetchDetail { id }];
+                    }
                 }
             }
             Act::Filter => self.editing = true,
@@ -536,7 +561,7 @@ impl UsersPane {
             }
             Act::Mark => {
                 if let Some(i) = self.view.selected_index() {
-                    let id = dir.store.rows[i as usize].id.clone();
+                    let id: Box<str> = dir.store.get(i).id().into();
                     if !dir.marks.ids.remove(&id) {
                         dir.marks.ids.insert(id);
                     }
@@ -556,7 +581,7 @@ impl UsersPane {
                         let there = self.view.filtered.iter().position(|&i| i == a).unwrap_or(here);
                         let (lo, hi) = (here.min(there), here.max(there));
                         for &i in &self.view.filtered[lo..=hi] {
-                            dir.marks.ids.insert(dir.store.rows[i as usize].id.clone());
+                            dir.marks.ids.insert(dir.store.get(i).id().into());
                         }
                         Self::mark_flash(ctx);
                     }
@@ -564,7 +589,7 @@ impl UsersPane {
             }
             Act::MarkAll => {
                 for &i in &self.view.filtered {
-                    dir.marks.ids.insert(dir.store.rows[i as usize].id.clone());
+                    dir.marks.ids.insert(dir.store.get(i).id().into());
                 }
                 Self::mark_flash(ctx);
             }
@@ -577,8 +602,7 @@ impl UsersPane {
             Act::Deactivate | Act::Reactivate => return self.verb(ctx, a == Act::Reactivate),
             Act::Edit => {
                 if let Some(idx) = self.view.selected_index() {
-                    let form = super::user_form::UserForm::edit(ctx.dir, idx);
-                    super::user_form::open(ctx, form);
+                    return super::user_form::edit_or_fetch(ctx, idx);
                 }
             }
             Act::NewUser => super::user_form::open(ctx, super::user_form::UserForm::create()),
@@ -632,16 +656,16 @@ impl UsersPane {
             ctx.log(Level::Warn, "no user selected");
             return vec![];
         }
-        let users = &ctx.dir.store.users;
+        let store = &ctx.dir.store;
         let actions: Vec<Action> = targets
             .iter()
             .map(|&i| {
-                let target = Target::of_user(&users[i as usize]);
+                let target = store.get(i).target();
                 if activate { Action::Reactivate { target } } else { Action::Deactivate { target } }
             })
             .collect();
         // The loaded rows are what the gate knows: state, primary owner, bots.
-        let known = Knowledge::from_users(targets.iter().map(|&i| &users[i as usize]));
+        let known = store.knowledge_of(targets.iter().map(|&i| store.get(i).id()));
         let verb = if activate { "reactivate" } else { "deactivate" };
         let clears = !ctx.dir.marks.is_empty();
         super::confirm::ask(ctx, actions, &known, move |n| format!("{verb} {n} user{}", if n == 1 { "" } else { "s" }), clears)
@@ -690,10 +714,12 @@ impl Component for UsersPane {
                 l.loaded += items.len() as u64;
                 l.total = Some(total);
                 match l.staged.as_mut() {
-                    Some(st) => st.extend(items),
+                    Some(st) => {
+                        st.extend_from(&items);
+                    }
                     None => {
                         dir.total = Some(total);
-                        let added = dir.store.extend(items);
+                        let added = dir.store_mut().extend_from(&items);
                         self.view.added(&dir.store, added);
                     }
                 }
@@ -705,12 +731,62 @@ impl Component for UsersPane {
                     ctx.log(Level::Error, format!("loading users failed after {}: {e}", l.loaded));
                     return Ok(vec![]);
                 }
-                if let Some(st) = l.staged {
-                    self.swap_in(dir, st, rows(ctx.area));
-                }
+                let was = std::mem::take(&mut dir.freshness);
+                let changes = l.staged.map(|st| self.swap_in(dir, st, rows(ctx.area)));
                 dir.total = Some(l.total.unwrap_or(l.loaded).max(dir.store.len() as u64));
                 let n = thousands(dir.store.len() as u64);
-                ctx.log(Level::Info, format!("loaded {n} users"));
+                match (&was, changes) {
+                    (super::directory::Freshness::Cached { fetched_at }, Some(c)) => {
+                        let age = provision::directory::age_text(time::OffsetDateTime::now_utc().unix_timestamp() - fetched_at);
+                        let what = if c.is_empty() {
+                            "nothing changed".to_string()
+                        } else {
+                            format!("{} new, {} changed (marked •), {} gone", c.added.len(), c.changed.len(), c.removed)
+                        };
+                        ctx.log(Level::Info, format!("refreshed {n} users from Slack; since the cache of {age} ago: {what}"));
+                    }
+                    (_, Some(c)) if !c.is_empty() => ctx.log(
+                        Level::Info,
+                        format!("reloaded {n} users: {} new, {} changed (marked •), {} gone", c.added.len(), c.changed.len(), c.removed),
+                    ),
+                    _ => ctx.log(Level::Info, format!("loaded {n} users")),
+                }
+                if ctx.dir.caching {
+                    return Ok(vec![Effect::SaveCache(super::app::CacheSnapshot(ctx.dir.store.clone()))]);
+                }
+            }
+            Msg::CacheLoaded { table, fetched_at } => {
+                // Only before the first load has shown anything: live rows always win.
+                if !dir.store.is_empty() || table.is_empty() {
+                    return Ok(vec![]);
+                }
+                let n = thousands(table.len() as u64);
+                dir.total = Some(table.len() as u64);
+                dir.store = std::sync::Arc::new(table);
+                dir.freshness = super::directory::Freshness::Cached { fetched_at };
+                let added = (0..dir.store.len() as u32).collect();
+                self.view.added(&dir.store, added);
+                let age = provision::directory::age_text(time::OffsetDateTime::now_utc().unix_timestamp() - fetched_at);
+                ctx.log(Level::Info, format!("showing {n} cached users from {age} ago; refreshing from Slack"));
+            }
+            Msg::DetailFetched { id, result } => {
+                let edit = ctx.dir.edit_after_fetch.as_deref() == Some(id.as_str());
+                if edit {
+                    ctx.dir.edit_after_fetch = None;
+                }
+                match result {
+                    Ok(u) => {
+                        let idx = self.merge_user(ctx.dir, u);
+                        // `e` asked for this record: the form opens on it now.
+                        if edit
+                            && ctx.dir.store.try_get(idx).is_some_and(|r| r.id() == id)
+                            && let Some(form) = super::user_form::UserForm::edit(ctx.dir, idx)
+                        {
+                            super::user_form::open(ctx, form);
+                        }
+                    }
+                    Err(e) => ctx.log(Level::Error, format!("fetching the full record of {id} failed: {e}")),
+                }
             }
             Msg::EmailLookup { generation, email, result } => {
                 if self.lookup_in_flight.as_deref() == Some(email.as_str()) {
@@ -778,12 +854,13 @@ impl Component for UsersPane {
                 // A finished (de)activation shows in the loaded rows without a reload.
                 let dir = &mut *ctx.dir;
                 let Some(i) = dir.store.index_of(id) else { return vec![] };
-                let mut u = dir.store.users[i as usize].clone();
-                if u.active == Some(*active) {
+                if !dir.store_mut().set_active(i, *active) {
                     return vec![];
                 }
-                u.active = Some(*active);
-                dir.store.upsert(u);
+                if let Some(mut u) = dir.full.get(id).cloned() {
+                    u.active = Some(*active);
+                    dir.full.insert(u);
+                }
                 self.view.changed(&dir.store);
             }
             _ => {}
@@ -872,7 +949,7 @@ impl Component for UsersPane {
         }
         if let Some(a) = marks.anchor.filter(|_| self.view.selected_index().is_some()) {
             // A pending `V` range: where it starts (issue 12: it had no sign on screen).
-            let from = store.rows.get(a as usize).map(|r| r.name.to_string()).unwrap_or_default();
+            let from = store.try_get(a).map(|r| r.name().to_string()).unwrap_or_default();
             title.push(Span::styled(format!("range from {} (V marks to here) ", truncate(&from, 20)), t.warning));
         }
         if let Some(c) = view.sort {
@@ -886,6 +963,10 @@ impl Component for UsersPane {
             right.push(Span::styled(format!(" {} {verb} {}/{total}{pct} ", v.spinner, thousands(l.loaded)), t.accent));
         } else if let Some(e) = &self.error {
             right.push(Span::styled(format!(" load failed: {} ", truncate(e, 40)), t.error));
+        }
+        if let super::directory::Freshness::Cached { fetched_at } = v.dir.freshness {
+            let age = provision::directory::age_text(time::OffsetDateTime::now_utc().unix_timestamp() - fetched_at);
+            right.insert(0, Span::styled(format!(" cached {age} ago "), t.warning));
         }
         // Every key of the pane: the hint bar takes a second line (the table's last row) when
         // one is not enough.
@@ -930,8 +1011,8 @@ impl Component for UsersPane {
         let end = (off + height).min(view.filtered.len());
         let marking = !marks.is_empty();
         let rows = view.filtered[off..end].iter().map(|&i| {
-            let r = &store.rows[i as usize];
-            user_row(r, &cols, t, marking.then(|| marks.contains(&r.id)))
+            let r = store.get(i);
+            user_row(r, &cols, t, marking.then(|| marks.contains(r.id())), v.dir.changed.contains(&i))
         });
         let mut state = TableState::new().with_selected(Some(view.selected - off));
         // While anything is marked, a one-column marker leads each row (`✓`: readable without colour).
@@ -1031,11 +1112,14 @@ pub fn user_columns(width: u16, sort: Option<Column>) -> Vec<(Column, Constraint
         .collect()
 }
 
-fn user_row<'a>(r: &'a UserRow, cols: &[(Column, Constraint)], t: &Theme, marked: Option<bool>) -> Row<'a> {
+fn user_row<'a>(r: UserRef<'a>, cols: &[(Column, Constraint)], t: &Theme, marked: Option<bool>, changed: bool) -> Row<'a> {
     let mark = marked.map(|m| Cell::from(if m { "✓" } else { " " }));
-    let row = Row::new(mark.into_iter().chain(cols.iter().map(|(c, _)| Cell::from(c.cell(r)))));
-    let row = if r.active { row } else { row.style(t.inactive) };
-    if marked == Some(true) { row.style(if r.active { t.accent } else { t.inactive }.add_modifier(Modifier::BOLD)) } else { row }
+    let row = Row::new(mark.into_iter().chain(cols.iter().enumerate().map(|(n, (c, _))| {
+        // A row the last refresh found new or changed against the cache leads with `•`.
+        if n == 0 && changed { Cell::from(format!("•{}", c.cell(r))) } else { Cell::from(c.cell(r)) }
+    })));
+    let row = if r.active() { row } else { row.style(t.inactive) };
+    if marked == Some(true) { row.style(if r.active() { t.accent } else { t.inactive }.add_modifier(Modifier::BOLD)) } else { row }
 }
 
 fn header_with_marker<'a>(cols: &[(Column, Constraint)], v: &UsersView, t: &Theme) -> Row<'a> {
@@ -1057,7 +1141,7 @@ mod tests {
 
     fn store() -> UserStore {
         let mut s = UserStore::default();
-        s.extend(vec![user(1, "Zoe Adams", true), user(2, "Ann Lee", false), user(3, "Bob Annis", true), user(4, "Carl Zed", true)]);
+        s.extend_users(vec![user(1, "Zoe Adams", true), user(2, "Ann Lee", false), user(3, "Bob Annis", true), user(4, "Carl Zed", true)]);
         s
     }
 
@@ -1105,7 +1189,7 @@ mod tests {
         // New rows make remembered results stale.
         v.set_query(&s, "d");
         v.set_query(&s, "do");
-        let added = s.extend(vec![user(5, "Dora Quinn", true)]);
+        let added = s.extend_users(vec![user(5, "Dora Quinn", true)]);
         v.added(&s, added);
         v.set_query(&s, "d");
         assert!(v.filtered.contains(&4), "{:?}", v.filtered);
@@ -1130,7 +1214,7 @@ mod tests {
         assert_eq!(v.filtered, vec![0, 3, 2]);
         assert_eq!(v.selected_index(), Some(0)); // Ann is not shown any more: back to the top
         v.selected = 1;
-        let added = s.extend(vec![user(5, "Dora Quinn", true), user(1, "Zoe Adams", false)]);
+        let added = s.extend_users(vec![user(5, "Dora Quinn", true), user(1, "Zoe Adams", false)]);
         assert_eq!(added, vec![4]);
         v.added(&s, added);
         assert_eq!(v.filtered, vec![4, 3, 2]); // Zoe now deactivated; still sorted descending

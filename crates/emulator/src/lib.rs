@@ -214,12 +214,33 @@ fn budget_for(mode: RateLimitMode) -> Option<SlackBudget> {
 impl Emulator {
     /// Bind `listen` (port 0 = ephemeral) and serve on the current tokio runtime.
     pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<Emulator> {
-        use rand::SeedableRng;
-        let (users, groups) = seed::generate(config.users, config.groups, config.seed);
-        let mut st = store::Store::new(users, groups, config.seed);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))?;
+        Emulator::serve_on(config, listener).await
+    }
+
+    /// Seed the directory (on a blocking thread) and serve on a listener bound already: clients
+    /// may connect as soon as it is bound; their requests wait in its backlog until the seed is
+    /// done (the demo opens the console first this way).
+    pub async fn serve_on(config: EmulatorConfig, listener: tokio::net::TcpListener) -> std::io::Result<Emulator> {
+        Emulator::serve_on_gated(config, listener, None).await
+    }
+
+    /// As [`Emulator::serve_on`]; with a `gate`, requests are answered only once it fires (or is
+    /// dropped), so the caller can read the seeded directory (`snapshot`) before any client does.
+    pub async fn serve_on_gated(
+        config: EmulatorConfig,
+        listener: tokio::net::TcpListener,
+        gate: Option<tokio::sync::oneshot::Receiver<()>>,
+    ) -> std::io::Result<Emulator> {
+        use rand::SeedableRng;
+        let (n, g, seed) = (config.users, config.groups, config.seed);
+        let st = tokio::task::spawn_blocking(move || {
+            let (users, groups) = seed::generate(n, g, seed);
+            store::Store::new(users, groups, seed)
+        });
+        let mut st = st.await.map_err(|e| std::io::Error::other(format!("seeding the emulator stopped: {e}")))?;
         let addr = listener.local_addr()?;
         st.set_base(format!("http://{addr}/scim"));
         let shared = Arc::new(Shared {
@@ -257,6 +278,9 @@ impl Emulator {
         let app = server::router(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
+            if let Some(g) = gate {
+                let _ = g.await;
+            }
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;

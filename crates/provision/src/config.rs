@@ -73,6 +73,8 @@ pub struct ReportConfig {
 pub struct UiConfig {
     pub theme: Option<String>,
     pub confirm_threshold: Option<usize>,
+    /// `cache = false`: the console neither reads nor writes the local directory cache.
+    pub cache: Option<bool>,
 }
 
 /// `[sync]` in config.toml: where `scimitar sync` sends its alerts and when its circuit breaker

@@ -9,6 +9,7 @@ pub use scim::sanitize;
 
 pub mod config;
 pub mod db;
+pub mod directory;
 pub mod edit;
 pub mod env;
 pub mod files;

@@ -85,8 +85,9 @@ impl Safety {
 }
 
 /// What kind of account a user is, as far as Slack's refusals go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Account {
+    #[default]
     Member,
     /// A `roles` entry `primary_owner` (a string or an object's value; any case, spaces or `-`).
     PrimaryOwner,
@@ -161,6 +162,13 @@ impl Knowledge {
     pub fn add(&mut self, u: &User) {
         if let Some(id) = u.id.as_deref().filter(|s| !s.is_empty()) {
             self.users.insert(id.to_string(), UserFacts::of(u));
+        }
+    }
+
+    /// Add what is known about one user (from the compact directory, say).
+    pub fn insert(&mut self, id: String, facts: UserFacts) {
+        if !id.is_empty() {
+            self.users.insert(id, facts);
         }
     }
 
