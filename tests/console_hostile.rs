@@ -31,7 +31,8 @@ fn quit_cleanly(mut s: Session) {
 }
 
 fn failed_loading(s: &Session, what: &str) -> String {
-    s.wait_for(what, |sc| sc.contains("loading users failed"))
+    // The pane says it; the Log's line may have scrolled up (long errors wrap there).
+    s.wait_for(what, |sc| sc.contains("loading users failed") || sc.contains("Could not load users") || sc.contains("load failed:"))
 }
 
 #[test]
