@@ -351,7 +351,8 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
     let used: usize = 1 + facts.iter().map(|(s, _)| w(s)).sum::<usize>() + SEP_W * (facts.len() - 1);
     let mut room = width.saturating_sub(used);
     // A warning or an error keeps up to 40 columns of its own: it matters more than the host.
-    let urgent = app.log.flash.as_ref().filter(|(l, _)| matches!(l, Level::Warn | Level::Error)).map(|(_, m)| (w(m) + SEP_W).min(40 + SEP_W));
+    let urgent =
+        app.log.flash.as_ref().filter(|(l, _)| matches!(l, Level::Warn | Level::Error)).map(|(_, m)| (w(m) + SEP_W).min(40 + SEP_W));
     let reserved = urgent.unwrap_or(0).min(room);
     room -= reserved;
     let host = clean(&app.host);
