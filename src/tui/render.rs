@@ -350,6 +350,11 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
     let w = |s: &str| unicode_width::UnicodeWidthStr::width(s);
     let used: usize = 1 + facts.iter().map(|(s, _)| w(s)).sum::<usize>() + SEP_W * (facts.len() - 1);
     let mut room = width.saturating_sub(used);
+    // A warning or an error keeps up to 40 columns of its own: it matters more than the host.
+    let urgent =
+        app.log.flash.as_ref().filter(|(l, _)| matches!(l, Level::Warn | Level::Error)).map(|(_, m)| (w(m) + SEP_W).min(40 + SEP_W));
+    let reserved = urgent.unwrap_or(0).min(room);
+    room -= reserved;
     let host = clean(&app.host);
     let mut lead: Vec<(String, Style)> = Vec::new();
     if room >= w(&host) + SEP_W {
@@ -363,6 +368,7 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
         lead.push((truncate(&host, room - SEP_W), bold));
         room = 0;
     }
+    room += reserved;
     let sep = Span::styled(SEP, t.status_bar);
     let mut spans = vec![Span::styled(" ", t.status_bar)];
     for (i, (text, st)) in lead.into_iter().chain(facts).enumerate() {
