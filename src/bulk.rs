@@ -254,7 +254,10 @@ pub fn confirm(decision: &Decision, what: &str, force_prompt: Option<&str>) -> R
     if !std::io::stdin().is_terminal() {
         return Err(Fail::new(
             exit::USAGE,
-            format!("refusing to {what} ({n} operations) without confirmation: pass --yes (or --dry-run to look first)"),
+            format!(
+                "refusing to {what} ({}) without confirmation: pass --yes (or --dry-run to look first)",
+                crate::words::count(n, "operation")
+            ),
         ));
     }
     let mut err = std::io::stderr();

@@ -927,7 +927,13 @@ async fn cmd_groups(env: &Environment, cmd: GroupsCmd, out: &mut dyn Write) -> R
                 return Ok(exit::OK);
             }
             if output == OutputFormat::Table {
-                writeln!(out, "{} ({}), {} members", crate::sanitize::clean(g.name()), crate::sanitize::clean(g.id()), g.member_count())?;
+                writeln!(
+                    out,
+                    "{} ({}), {}",
+                    crate::sanitize::clean(g.name()),
+                    crate::sanitize::clean(g.id()),
+                    crate::words::count(g.member_count(), "member")
+                )?;
             }
             let mut rows = Rows::new(vec!["member_id", "display"]);
             for m in g.members.iter().flatten() {

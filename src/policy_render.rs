@@ -49,7 +49,7 @@ pub fn write_diff(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         }
     }
     for g in &plan.group_creates {
-        writeln!(out, "+ group {} (key {}, {} members)", clean(&g.name), clean(&g.key), g.members.len())?;
+        writeln!(out, "+ group {} (key {}, {})", clean(&g.name), clean(&g.key), crate::words::count(g.members.len(), "member"))?;
         for m in &g.members {
             writeln!(out, "    + {}", member(m))?;
         }

@@ -873,7 +873,7 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
                 ChangeRow {
                     kind: Kind::GroupCreate,
                     heading: false,
-                    text: format!("{} ({} members)", clean(&g.name), g.members.len()),
+                    text: format!("{} ({})", clean(&g.name), crate::words::count(g.members.len(), "member")),
                     detail,
                 }
             })

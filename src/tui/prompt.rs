@@ -84,7 +84,7 @@ impl Prompt {
                     return vec![];
                 }
                 let n = members.len();
-                (format!("create group {name} with {n} members"), Action::CreateGroup { name, members }, n > 0)
+                (format!("create group {name} with {}", crate::words::count(n, "member")), Action::CreateGroup { name, members }, n > 0)
             }
         };
         super::confirm::ask(ctx, vec![action], &Knowledge::default(), move |_| what, clears)

@@ -357,7 +357,7 @@ fn batch_loaded(ctx: &mut Ctx, b: BatchLoad) -> Vec<Effect> {
     // The view shows the batch that starts, not the list of past ones.
     ctx.queue.history.shown = false;
     let v = BatchView::new(b);
-    ctx.log(Level::Info, format!("batch {}: {} ({} operations)", v.batch_id, v.description, v.ops.len()));
+    ctx.log(Level::Info, format!("batch {}: {} ({})", v.batch_id, v.description, crate::words::count(v.ops.len(), "operation")));
     ctx.queue.status = v.status();
     ctx.queue.batch = Some(v);
     vec![]

@@ -18,3 +18,4 @@ pub mod queue;
 pub mod report;
 pub mod strict_csv;
 pub mod sync;
+pub mod words;

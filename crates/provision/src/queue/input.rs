@@ -388,6 +388,13 @@ pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
         if given.is_some() || family.is_some() {
             u.name = Some(Name { given_name: get(given), family_name: get(family), ..Default::default() });
         }
+        // Without a displayName Slack shows the userName (`new.hire`): the names make a better one.
+        if u.display_name.is_none() {
+            let names: Vec<String> = [get(given), get(family)].into_iter().flatten().collect();
+            if !names.is_empty() {
+                u.display_name = Some(names.join(" "));
+            }
+        }
         let ent = crate::scim::EnterpriseUser {
             department: get(dept),
             employee_number: get(empno),
@@ -491,5 +498,6 @@ mod tests {
         let users = read_new_users(&p).unwrap();
         assert_eq!(users[0].1.department(), Some("Ops"));
         assert_eq!(users[0].1.user_name.as_deref(), Some("zoe"));
+        assert_eq!(users[0].1.display_name.as_deref(), Some("Zoe Quinn"), "named from the names, not `zoe`");
     }
 }
