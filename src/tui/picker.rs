@@ -230,16 +230,7 @@ impl Picker {
         if inner.height < 3 || inner.width < 8 {
             return;
         }
-        let label = "search: ";
-        let width = inner.width.saturating_sub(label.len() as u16 + 1) as usize;
-        let scroll = self.input.visual_scroll(width.max(1));
-        let value: String = clean(self.input.value()).chars().skip(scroll).collect();
-        f.render_widget(
-            Paragraph::new(Line::from(vec![Span::styled(label, t.header), Span::styled(value, t.input)])),
-            Rect { height: 1, ..inner },
-        );
-        let x = inner.x + label.len() as u16 + self.input.visual_cursor().saturating_sub(scroll) as u16;
-        f.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y));
+        super::render::labelled_input(f, t, inner, "search: ", &self.input);
         let list = Rect { y: inner.y + 1, height: inner.height - 2, ..inner };
         let h = list.height as usize;
         let off = visible_offset(self.selected, self.offset, h, self.shown.len());

@@ -10,8 +10,8 @@ use crate::sanitize::clean;
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::text::Line;
+use ratatui::widgets::Clear;
 use std::borrow::Cow;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
@@ -127,15 +127,6 @@ impl Component for Prompt {
         if inner.height == 0 || inner.width < 4 {
             return;
         }
-        let label = "name: ";
-        let width = inner.width.saturating_sub(label.len() as u16 + 1) as usize;
-        let scroll = self.input.visual_scroll(width.max(1));
-        let value: String = clean(self.input.value()).chars().skip(scroll).collect();
-        f.render_widget(
-            Paragraph::new(Line::from(vec![Span::styled(label, t.header), Span::styled(value, t.input)])),
-            Rect { height: 1, ..inner },
-        );
-        let x = inner.x + label.len() as u16 + (self.input.visual_cursor().saturating_sub(scroll)) as u16;
-        f.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y));
+        super::render::labelled_input(f, t, inner, "name: ", &self.input);
     }
 }

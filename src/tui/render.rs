@@ -302,6 +302,20 @@ fn render_log(app: &App, f: &mut Frame, r: Rect) {
     f.render_widget(Paragraph::new(lines), inner);
 }
 
+/// One labelled text field on the first row of `inner` (`search: text`), scrolled so the cursor
+/// shows, with the terminal cursor at it: the prompt, the picker and the new-policy dialog.
+pub fn labelled_input(f: &mut Frame, t: &Theme, inner: Rect, label: &str, input: &tui_input::Input) {
+    let width = inner.width.saturating_sub(label.len() as u16 + 1) as usize;
+    let scroll = input.visual_scroll(width.max(1));
+    let value: String = clean(input.value()).chars().skip(scroll).collect();
+    f.render_widget(
+        Paragraph::new(Line::from(vec![Span::styled(label.to_string(), t.header), Span::styled(value, t.input)])),
+        Rect { height: 1, ..inner },
+    );
+    let x = inner.x + label.len() as u16 + input.visual_cursor().saturating_sub(scroll) as u16;
+    f.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y));
+}
+
 fn render_input(app: &App, f: &mut Frame, r: Rect) {
     let Some(input) = app.input() else { return };
     let t = &app.theme;
