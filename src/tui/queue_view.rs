@@ -288,12 +288,7 @@ impl QueueView {
             widths.push(Constraint::Length(7));
             hdr.push("retries");
         }
-        let table = Table::new(rows, widths)
-            .header(Row::new(hdr).style(t.header))
-            .column_spacing(1)
-            .row_highlight_style(t.selected)
-            .highlight_symbol("> ")
-            .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+        let table = selectable_table(t, rows, widths, hdr);
         let mut state = TableState::new().with_selected((!b.ops.is_empty()).then(|| b.selected - off));
         f.render_stateful_widget(table, table_area, &mut state);
     }
@@ -368,13 +363,23 @@ impl QueueView {
             widths.push(Constraint::Length(20));
             hdr.push("id");
         }
-        let table = Table::new(rows, widths)
-            .header(Row::new(hdr).style(t.header))
-            .column_spacing(1)
-            .row_highlight_style(t.selected)
-            .highlight_symbol("> ")
-            .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+        let table = selectable_table(t, rows, widths, hdr);
         let mut state = TableState::new().with_selected(Some(h.selected - off));
         f.render_stateful_widget(table, inner, &mut state);
     }
+}
+
+/// A table with a header and a `> ` marker on the selected row (the batch and the past batches).
+fn selectable_table<'a>(
+    t: &super::theme::Theme,
+    rows: impl IntoIterator<Item = Row<'a>>,
+    widths: Vec<Constraint>,
+    hdr: Vec<&'a str>,
+) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(Row::new(hdr).style(t.header))
+        .column_spacing(1)
+        .row_highlight_style(t.selected)
+        .highlight_symbol("> ")
+        .highlight_spacing(ratatui::widgets::HighlightSpacing::Always)
 }
