@@ -31,10 +31,6 @@ fn stored(attr: Attr, v: &str) -> String {
     }
 }
 
-fn same(attr: Attr, a: &str, b: &str) -> bool {
-    if attr.case_insensitive() { a.eq_ignore_ascii_case(b) } else { a == b }
-}
-
 /// The attributes that differ between `old` and what is wanted, in the order asked, each with
 /// the value it had and the one it gets (`None`: unset). Unchanged ones are left out, so an
 /// empty list means there is nothing to send.
@@ -45,7 +41,7 @@ pub fn changes(old: &User, wanted: &[Wanted]) -> Vec<AttrChange> {
         let want = tidy(want.as_deref()).map(|w| stored(*attr, w));
         let unchanged = match (have, want.as_deref()) {
             (None, None) => true,
-            (Some(h), Some(w)) => same(*attr, h, w),
+            (Some(h), Some(w)) => attr.same_value(h, w),
             _ => false,
         };
         if !unchanged && !out.iter().any(|c: &AttrChange| c.attr == *attr) {
