@@ -62,9 +62,10 @@ pub struct Targets {
 /// Above this many destructive operations the admin types the count to confirm.
 pub const CONFIRM_THRESHOLD: usize = 25;
 
-fn input_errors(errors: Vec<String>) -> Fail {
+/// Bad input rows as one usage failure (exit 64): each row's message, then how many.
+pub fn input_errors(errors: Vec<String>) -> Fail {
     let n = errors.len();
-    Fail::new(exit::USAGE, format!("{}\n{n} bad input row{}; nothing was done", errors.join("\n"), if n == 1 { "" } else { "s" }))
+    Fail::new(exit::USAGE, format!("{}\n{}; nothing was done", errors.join("\n"), crate::words::count(n, "bad input row")))
 }
 
 /// Check the rows, then look them up: progress on a terminal, bounded by `--deadline` when
@@ -262,7 +263,7 @@ pub fn confirm(decision: &Decision, what: &str, force_prompt: Option<&str>) -> R
     }
     let mut err = std::io::stderr();
     let first: Vec<String> = run.iter().take(5).map(|a| a.describe()).collect();
-    let _ = writeln!(err, "About to {what}: {n} operation{}:", if n == 1 { "" } else { "s" });
+    let _ = writeln!(err, "About to {what}: {}:", crate::words::count(n, "operation"));
     for f in &first {
         let _ = writeln!(err, "  {}", crate::sanitize::clean(f));
     }

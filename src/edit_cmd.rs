@@ -35,7 +35,7 @@ pub async fn update(env: &Environment, user: Option<&str>, sets: &[String], from
             }
             vec![EditRow { origin: "argument".into(), who: who.to_string(), sets: parsed }]
         }
-        (None, Some(path)) => edit::read_csv(path).map_err(bad_rows)?,
+        (None, Some(path)) => edit::read_csv(path).map_err(bulk::input_errors)?,
         _ => return Err(Fail::new(exit::USAGE, "give a user (id or email) with --set FIELD=VALUE, or --from FILE.csv")),
     };
     let (c, safety) = bulk::writer(env, run)?;
@@ -65,7 +65,7 @@ pub async fn update(env: &Environment, user: Option<&str>, sets: &[String], from
         }
     }
     if !errors.is_empty() {
-        return Err(bad_rows(errors));
+        return Err(bulk::input_errors(errors));
     }
     let mut table = Rows::new(vec!["user", "id", "field", "old", "new"]);
     for (_, u, e) in &edits {
@@ -111,11 +111,6 @@ pub async fn update(env: &Environment, user: Option<&str>, sets: &[String], from
         }
     }
     bulk::execute(c, &safety, actions, &known, run, "update users").await
-}
-
-fn bad_rows(errors: Vec<String>) -> Fail {
-    let n = errors.len();
-    Fail::new(exit::USAGE, format!("{}\n{n} bad input row{}; nothing was done", errors.join("\n"), if n == 1 { "" } else { "s" }))
 }
 
 /// Replace a manager given as an email or userName by the id of the user it names.

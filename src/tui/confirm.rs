@@ -87,7 +87,7 @@ impl Confirm {
         let skipped = self.decision.skipped();
         let level = if skipped.is_empty() { Level::Info } else { Level::Warn };
         let mut out = vec![(level, clean(&self.decision.summary()))];
-        out.push((Level::Info, format!("{} operation{}:", n, if n == 1 { "" } else { "s" })));
+        out.push((Level::Info, format!("{}:", crate::words::count(n, "operation"))));
         let named: Vec<String> = self.first().into_iter().take(first).collect();
         let shown = named.len();
         for f in named {
@@ -97,7 +97,7 @@ impl Confirm {
             out.push((Level::Info, format!("  … and {} more", n - shown)));
         }
         if !self.who.is_empty() {
-            out.push((Level::Info, format!("{} user{}:", self.who.len(), if self.who.len() == 1 { "" } else { "s" })));
+            out.push((Level::Info, format!("{}:", crate::words::count(self.who.len(), "user"))));
             for w in self.who.iter().take(first.max(1)) {
                 out.push((Level::Info, format!("  {}", clean(w))));
             }

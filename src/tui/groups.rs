@@ -175,7 +175,7 @@ impl GroupsPane {
 pub fn delete_group(ctx: &mut Ctx, gi: usize) -> Vec<Effect> {
     let Some(g) = ctx.dir.groups.get(gi) else { return vec![] };
     let n = g.members.len();
-    let what = format!("delete group {} ({n} member{})", g.name, if n == 1 { "" } else { "s" });
+    let what = format!("delete group {} ({})", g.name, crate::words::count(n, "member"));
     let a = Action::DeleteGroup { id: g.id.clone(), name: g.name.clone() };
     super::confirm::ask(ctx, vec![a], &crate::queue::Knowledge::default(), move |_| what, false)
 }

@@ -201,7 +201,7 @@ impl Members {
             return vec![];
         }
         let n = ids.len();
-        let what = format!("remove {n} member{} from {gname}", if n == 1 { "" } else { "s" });
+        let what = format!("remove {} from {gname}", crate::words::count(n, "member"));
         let known = ctx.dir.knowledge_of(&ids);
         let clears = !own && !ctx.dir.marks.is_empty();
         if own {
@@ -248,7 +248,7 @@ impl Members {
         let Some(g) = ctx.dir.groups.get(self.group) else { return vec![] };
         let (gid, gname) = (g.id.clone(), g.name.clone());
         let n = ids.len();
-        let what = format!("add {n} member{} to {gname}", if n == 1 { "" } else { "s" });
+        let what = format!("add {} to {gname}", crate::words::count(n, "member"));
         let known = ctx.dir.knowledge_of(&ids);
         let clears = !ctx.dir.marks.is_empty();
         let a = Action::AddMembers { group_id: gid, group_name: gname, user_ids: ids };

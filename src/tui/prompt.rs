@@ -53,7 +53,7 @@ impl Prompt {
         match &self.kind {
             PromptKind::RenameGroup { from, .. } => format!(" Rename group {} ", clean(from)),
             PromptKind::CreateGroup { members } => {
-                format!(" New group ({} marked member{}) ", members.len(), if members.len() == 1 { "" } else { "s" })
+                format!(" New group ({}) ", crate::words::count(members.len(), "marked member"))
             }
         }
     }

@@ -419,8 +419,8 @@ impl Component for UserForm {
             let n = changes.len();
             let mut lines = vec![Line::styled(
                 cut(match &self.mode {
-                    Mode::Create => format!("A new user with {n} attribute{}:", if n == 1 { "" } else { "s" }),
-                    Mode::Edit { .. } => format!("{n} change{}, sent as one update of only these:", if n == 1 { "" } else { "s" }),
+                    Mode::Create => format!("A new user with {}:", crate::words::count(n, "attribute")),
+                    Mode::Edit { .. } => format!("{}, sent as one update of only these:", crate::words::count(n, "change")),
                 }),
                 t.header,
             )];

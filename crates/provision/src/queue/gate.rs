@@ -425,7 +425,7 @@ impl Decision {
     pub fn summary(&self) -> String {
         if self.is_read_only() {
             let n = self.skipped.len();
-            return format!("read-only: {n} operation{} refused, nothing will be sent", if n == 1 { "" } else { "s" });
+            return format!("read-only: {} refused, nothing will be sent", crate::words::count(n, "operation"));
         }
         let mut kinds: BTreeMap<ActionKind, usize> = BTreeMap::new();
         for a in &self.run {

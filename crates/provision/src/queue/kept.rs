@@ -82,7 +82,7 @@ impl Kept {
             Some(g) => {
                 let names: Vec<&str> = g.iter().take(5).map(|g| g.name.as_str()).collect();
                 let more = if g.len() > 5 { format!(", … {} more", g.len() - 5) } else { String::new() };
-                format!("{} group{} ({}{more})", g.len(), if g.len() == 1 { "" } else { "s" }, names.join(", "))
+                format!("{} ({}{more})", crate::words::count(g.len(), "group"), names.join(", "))
             }
         };
         let roles = self.roles_to_restore();

@@ -174,7 +174,7 @@ pub fn actions_for(which: &Which, kept: Vec<KeptRow>, users: &[User], groups: &[
     for (group_id, group_name, user_ids) in adds {
         actions.push(Action::AddMembers { group_id, group_name, user_ids });
     }
-    let s = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let s = crate::words::count;
     let what = format!("restore {which}: {}, {}", s(restored, "user"), s(n_groups, "group"));
     RestorePlan { actions, known: Knowledge::from_users(users), names, notes, what, kept }
 }
