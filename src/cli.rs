@@ -164,6 +164,20 @@ pub enum Command {
     /// The console's local directory cache (one owner-only file per profile in the data dir)
     #[command(subcommand)]
     Cache(CacheCmd),
+    /// Print a shell completion script, generated from this CLI's definition
+    /// (e.g. `scimitar completions bash > ~/.local/share/bash-completion/completions/scimitar`)
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from this CLI's definition
+    /// (`scimitar man | man -l -`); `--dir DIR` writes one page per command instead
+    Man {
+        /// Write scimitar.1 and a page for every command (scimitar-users-list.1, ...) into DIR
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -440,6 +454,8 @@ impl Cli {
             op_deadline: c.op_deadline,
             request_timeout: c.request_timeout,
             server: c.server,
+            // The console (no command) loads the whole directory for the panes.
+            list_concurrency: self.command.is_none().then_some(crate::tui::LIST_CONCURRENCY),
             actor: Actor::new(text("USER").or_else(|| text("LOGNAME")).or_else(|| text("USERNAME")), text("HOSTNAME")),
         }
     }
@@ -520,6 +536,8 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         }
         Command::Demo(_) => Err(Fail::new(exit::USAGE, "demo opens the console; run it from the scimitar binary")),
         Command::Cache(CacheCmd::Clear { all }) => cache_clear(env, all, out),
+        Command::Completions { shell } => crate::docs_cmd::completions(shell, out),
+        Command::Man { dir } => crate::docs_cmd::man(dir.as_deref(), out),
     }
 }
 

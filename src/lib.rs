@@ -13,6 +13,7 @@ pub use scim::sanitize;
 
 pub mod bulk;
 pub mod cli;
+pub mod docs_cmd;
 pub mod edit_cmd;
 pub mod emulator_cmd;
 pub mod exit;

@@ -38,6 +38,9 @@ fn main() {
     let code = match cli.command {
         // The emulator is a server of its own: no config, no profile.
         Some(Command::Emulator(args)) => runtime.block_on(run_emulator(args)),
+        // Generated from the CLI definition: no config, no profile.
+        Some(Command::Completions { shell }) => docs(scimitar::docs_cmd::completions(shell, &mut std::io::stdout().lock())),
+        Some(Command::Man { dir }) => docs(scimitar::docs_cmd::man(dir.as_deref(), &mut std::io::stdout().lock())),
         command => match Environment::load(inputs) {
             Err(e) => fail(Fail::from(e)),
             Ok(mut env) => match command {
@@ -62,6 +65,10 @@ async fn run_emulator(args: scimitar::emulator_cmd::EmulatorArgs) -> i32 {
         Ok(()) => scimitar::exit::OK,
         Err(e) => fail(Fail::new(scimitar::exit::UNAVAILABLE, format!("emulator: {e:#}"))),
     }
+}
+
+fn docs(r: Result<i32, Fail>) -> i32 {
+    r.unwrap_or_else(fail)
 }
 
 fn fail(f: Fail) -> i32 {

@@ -56,6 +56,10 @@ pub struct Inputs {
     pub request_timeout: Option<std::time::Duration>,
     /// `--server`: the server profile (default: detected).
     pub server: Option<scim::ServerChoice>,
+    /// The most list pages in flight (the front end's choice: the console fetches the whole
+    /// directory at once and wants it fast; a headless listing streams and keeps memory flat).
+    /// Default: [`scim::client::DEFAULT_LIST_CONCURRENCY`].
+    pub list_concurrency: Option<usize>,
     /// Who runs this process (stamped on every report record).
     pub actor: Actor,
 }
@@ -236,6 +240,9 @@ impl Environment {
         }
         if let Some(s) = self.inputs.server {
             cc.server = s;
+        }
+        if let Some(n) = self.inputs.list_concurrency {
+            cc.list_concurrency = n.max(1);
         }
         Ok(ScimClient::new(cc)?)
     }

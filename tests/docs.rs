@@ -1,0 +1,93 @@
+//! `scimitar completions` and `scimitar man`: generated from the CLI definition, so they list
+//! what `--help` lists; they need no config or token.
+
+use std::process::Command;
+
+fn scimitar(args: &[&str]) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    // No config, no token, no data dir: these commands must not need any.
+    Command::new(env!("CARGO_BIN_EXE_scimitar"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .output()
+        .expect("run scimitar")
+}
+
+fn stdout(args: &[&str]) -> String {
+    let o = scimitar(args);
+    assert!(o.status.success(), "scimitar {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+const COMMANDS: &[&str] = &[
+    "check",
+    "users",
+    "groups",
+    "restore",
+    "resume",
+    "plan",
+    "apply",
+    "sync",
+    "report",
+    "emulator",
+    "demo",
+    "cache",
+    "completions",
+    "man",
+];
+
+#[test]
+fn bash_completion_is_valid_bash_and_completes_every_command_and_flag() {
+    let script = stdout(&["completions", "bash"]);
+    for c in COMMANDS {
+        assert!(script.contains(c), "bash completion lacks the command {c}");
+    }
+    for flag in ["--output", "--dry-run", "--read-only", "--filter"] {
+        assert!(script.contains(flag), "bash completion lacks {flag}");
+    }
+    // bash itself parses it (and completing `scimitar us<TAB>` gives `users`)
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("scimitar.bash");
+    std::fs::write(&f, &script).unwrap();
+    let probe = format!(
+        "source {}; COMP_WORDS=(scimitar us); COMP_CWORD=1; COMP_LINE='scimitar us'; COMP_POINT=11; _scimitar scimitar us scimitar; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        f.display()
+    );
+    let o = Command::new("bash").args(["--norc", "-c", &probe]).output().expect("bash");
+    assert!(o.status.success(), "bash: {}", String::from_utf8_lossy(&o.stderr));
+    let got = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(got.split_whitespace().collect::<Vec<_>>(), ["users"], "completing `scimitar us`: {got}");
+}
+
+#[test]
+fn zsh_fish_and_powershell_completions_name_the_commands() {
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let script = stdout(&["completions", shell]);
+        for c in ["users", "groups", "sync", "report"] {
+            assert!(script.contains(c), "{shell} completion lacks {c}");
+        }
+    }
+    let o = scimitar(&["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2), "an unknown shell is a usage error");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("possible values"));
+}
+
+#[test]
+fn man_page_documents_the_commands_and_a_page_per_command_goes_to_a_dir() {
+    let page = stdout(&["man"]);
+    assert!(page.contains(".TH scimitar 1"), "{}", &page[..page.len().min(300)]);
+    for c in ["users", "groups", "sync", "report", "demo"] {
+        assert!(page.contains(c), "the man page lacks {c}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let said = stdout(&["man", "--dir", dir.path().to_str().unwrap()]);
+    let list = std::fs::read_to_string(dir.path().join("scimitar-users-list.1")).expect("scimitar-users-list.1 written");
+    assert!(list.contains("filter"), "the users list page documents --filter");
+    let sync = std::fs::read_to_string(dir.path().join("scimitar-sync.1")).expect("scimitar-sync.1 written");
+    assert!(sync.contains("once"), "the sync page documents --once");
+    let n = std::fs::read_dir(dir.path()).unwrap().count();
+    assert!(n > COMMANDS.len(), "a page per command and subcommand: {n}");
+    assert_eq!(said.trim(), format!("{n} manual pages in {}", dir.path().display()));
+}
