@@ -21,7 +21,8 @@
 //!   users that answers each request after 400 ms (`--latency-ms 400`): latency_cold_all_rows_ms
 //!   (no cache: until the title reads `Users 100,000` and nothing is loading),
 //!   latency_cached_all_rows_ms (second start, with the cache the first one wrote: until all rows
-//!   are on screen) and latency_cached_fresh_ms (until the refresh from Slack replaced them).
+//!   are on screen) and latency_cached_fresh_ms (until the refresh from Slack replaced them);
+//!   latency_{cold,cached}_peak_rss_mb: the console's peak RSS in each run.
 //!
 //! `CONSOLE_BENCH_USERS=N` runs only the in-process part at N users; `CONSOLE_BENCH_BIN=PATH` runs
 //! only the PTY parts, with another build of the binary (for a before/after).
@@ -173,14 +174,15 @@ fn process_first_frame() -> Result<f64, String> {
 }
 
 /// Start the release binary in a 200x50 PTY against `url`; return the times (from spawn) at which
-/// each of `marks` first held on the screen, then quit with `q` (after `wait_file` exists).
+/// each of `marks` first held on the screen, then quit with `q` (after `wait_file` exists); and
+/// the console's peak RSS (VmHWM, MB) just before it quit.
 fn pty_times(
     args: &[&str],
     envs: &[(&str, &str)],
     dir: &std::path::Path,
     marks: &[&(dyn Fn(&str) -> bool + Sync)],
     wait_file: Option<&std::path::Path>,
-) -> Result<Vec<f64>, String> {
+) -> Result<(Vec<f64>, f64), String> {
     use portable_pty::{CommandBuilder, PtySize, native_pty_system};
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
@@ -234,6 +236,11 @@ fn pty_times(
             }
         }
         let last = screen.lock().unwrap().clone();
+        let rss = child
+            .process_id()
+            .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+            .map_or(0.0, |kb| kb / 1024.0);
         let _ = writer.write_all(b"q");
         let _ = writer.flush();
         std::thread::sleep(Duration::from_millis(50));
@@ -244,10 +251,12 @@ fn pty_times(
         drop(pair.master);
         let _ = th.join();
         let s = seen.lock().unwrap();
-        s.iter()
+        let times = s
+            .iter()
             .map(|t| t.map(|t| ms(t - t0)))
             .collect::<Option<Vec<f64>>>()
-            .ok_or_else(|| format!("not every mark was seen within 60 s; the screen:\n{last}"))
+            .ok_or_else(|| format!("not every mark was seen within 60 s; the screen:\n{last}"))?;
+        Ok((times, rss))
     })
 }
 
@@ -255,7 +264,7 @@ fn pty_times(
 fn demo_first_frame() -> Result<f64, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let bar = |s: &str| s.contains("4 Reports");
-    let t = pty_times(&["demo", "--users", "100000", "--no-rate-limit"], &[], dir.path(), &[&bar], None)?;
+    let (t, _) = pty_times(&["demo", "--users", "100000", "--no-rate-limit"], &[], dir.path(), &[&bar], None)?;
     Ok(t[0])
 }
 
@@ -278,15 +287,21 @@ fn latency_run() -> Result<Vec<(&'static str, f64)>, String> {
     let cache = scimitar::directory::cache_path(dir.path(), "default");
     let d = dir.path().to_string_lossy().to_string();
     let envs = [("SCIMITAR_URL", url.as_str()), ("SLACK_SCIM_TOKEN", token.as_str()), ("SCIMITAR_DATA_DIR", d.as_str())];
-    let cold = pty_times(&["--throttle", "off"], &envs, dir.path(), &[&all], Some(&cache))?;
+    let (cold, cold_rss) = pty_times(&["--throttle", "off"], &envs, dir.path(), &[&all], Some(&cache))?;
     if !cache.exists() {
         eprintln!("latency: the cold run wrote no cache at {}; no cached run", cache.display());
         rt.block_on(emu.shutdown());
-        return Ok(vec![("latency_cold_all_rows_ms", cold[0])]);
+        return Ok(vec![("latency_cold_all_rows_ms", cold[0]), ("latency_cold_peak_rss_mb", cold_rss)]);
     }
-    let warm = pty_times(&["--throttle", "off"], &envs, dir.path(), &[&shown, &fresh], None)?;
+    let (warm, warm_rss) = pty_times(&["--throttle", "off"], &envs, dir.path(), &[&shown, &fresh], None)?;
     rt.block_on(emu.shutdown());
-    Ok(vec![("latency_cold_all_rows_ms", cold[0]), ("latency_cached_all_rows_ms", warm[0]), ("latency_cached_fresh_ms", warm[1])])
+    Ok(vec![
+        ("latency_cold_all_rows_ms", cold[0]),
+        ("latency_cached_all_rows_ms", warm[0]),
+        ("latency_cached_fresh_ms", warm[1]),
+        ("latency_cold_peak_rss_mb", cold_rss),
+        ("latency_cached_peak_rss_mb", warm_rss),
+    ])
 }
 
 /// The in-process part at `n` users. Returns `name: value` lines.
