@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use super::apply;
 use super::config::{Policy, PolicyError, ReadSourceError};
 use super::plan::{Plan, PriorState};
+use super::plan_users::PlanUsers;
+use futures::TryStreamExt;
 use scim::{ScimClient, ScimError};
 
 /// The policies in a folder (`policies/*.toml` of the config dir), sorted by name.
@@ -119,20 +121,34 @@ pub async fn live_plan_loaded(
 ) -> Result<LivePlan, LiveError> {
     let state_file = apply::state_file(state_dir, policy_path);
     let prior = apply::load_prior(&state_file).map_err(LiveError::State)?;
-    let (users, groups) = if policy.groups.is_empty() {
-        (client.all_users(None).await.map_err(LiveError::Scim)?, Vec::new())
-    } else {
-        tokio::try_join!(client.all_users(None), client.all_groups()).map_err(LiveError::Scim)?
+    // The users are projected onto what the plan reads page by page as the listing streams in:
+    // the full SCIM resources of a large org are never held at once.
+    let mut users = PlanUsers::for_policy(&policy);
+    let project = async {
+        let mut pages = std::pin::pin!(client.user_pages(None, 1000));
+        while let Some(page) = pages.try_next().await? {
+            users.reserve(page.items.len());
+            for u in &page.items {
+                users.push(u);
+            }
+        }
+        Ok::<(), ScimError>(())
     };
-    let plan = super::compute(&policy, source, &users, &groups, prior.as_ref()).map_err(|e| match e {
+    let groups = if policy.groups.is_empty() {
+        project.await.map_err(LiveError::Scim)?;
+        Vec::new()
+    } else {
+        tokio::try_join!(project, client.all_groups()).map_err(LiveError::Scim)?.1
+    };
+    let plan = super::compute_on(&policy, source, &users, &groups, prior.as_ref()).map_err(|e| match e {
         super::PlanError::Policy(pe) => LiveError::Policy(pe),
+        e @ super::PlanError::Projection(_) => unreachable!("projected for this policy: {e}"),
     })?;
-    let active_users = users.iter().filter(|u| u.is_active()).count();
+    let active_users = (0..users.len()).filter(|&i| users.is_active(i)).count();
     let updated: HashSet<&str> = plan.updates.iter().map(|u| u.id.as_str()).collect();
-    let update_emails = users
-        .iter()
-        .filter(|u| updated.contains(u.id()))
-        .filter_map(|u| Some((u.id().to_string(), u.primary_email()?.to_string())))
+    let update_emails = (0..users.len())
+        .filter(|&i| updated.contains(users.id(i)))
+        .filter_map(|i| Some((users.id(i).to_string(), users.primary_email(i)?.to_string())))
         .collect();
     let touched: HashSet<&str> = plan
         .reactivations
@@ -145,7 +161,10 @@ pub async fn live_plan_loaded(
             super::plan::MemberRef::Pending { .. } => None,
         }))
         .collect();
-    let knowledge = crate::queue::Knowledge::from_users(users.iter().filter(|u| touched.contains(u.id())));
+    let mut knowledge = crate::queue::Knowledge::default();
+    for i in (0..users.len()).filter(|&i| touched.contains(users.id(i))) {
+        knowledge.insert(users.id(i).to_string(), users.facts(i));
+    }
     Ok(LivePlan { policy, plan, prior, active_users, state_file, update_emails, knowledge })
 }
 

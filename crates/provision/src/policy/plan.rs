@@ -26,11 +26,13 @@
 //! After apply, persist `PriorState::next(policy, prior, created group ids)` for the next run.
 //! `Plan::apply_in_memory` is the reference semantics of these steps (tests use it).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::config::{Attr, Membership, Part, Policy, PolicyError, RemoveAction, RuleRemoval, Template, normalize_user_name};
+use super::plan_users::PlanUsers;
 use super::source::{Source, SourceRow};
 use crate::scim::types::{Group, Member, User};
 
@@ -38,6 +40,10 @@ use crate::scim::types::{Group, Member, User};
 pub enum PlanError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The projection of the Slack users was made for a policy that does not map this attribute
+    /// (a caller's mistake: build it with `PlanUsers::for_policy` of the same policy).
+    #[error("the Slack users were projected without the attribute {0} the policy maps")]
+    Projection(Attr),
 }
 
 /// What earlier applies recorded; the apply step persists it (e.g. as JSON next to the journal).
@@ -463,6 +469,23 @@ pub fn never_deactivate(u: &User, protected: &[String]) -> Option<&'static str> 
     None
 }
 
+/// `never_deactivate` for user `i` of a projection.
+fn never_deactivate_at(users: &PlanUsers, i: usize, protected: &[String]) -> Option<&'static str> {
+    match users.account(i) {
+        crate::queue::gate::Account::Bot => return Some("bot user"),
+        crate::queue::gate::Account::PrimaryOwner => return Some("primary owner"),
+        crate::queue::gate::Account::Member => {}
+    }
+    if !protected.is_empty() {
+        let email = users.primary_email(i).map(|e| e.trim().to_lowercase());
+        let name = users.user_name(i).map(|n| n.trim().to_lowercase());
+        if protected.iter().any(|p| Some(p) == email.as_ref() || Some(p) == name.as_ref()) {
+            return Some("protected_users");
+        }
+    }
+    None
+}
+
 /// A template bound to column indices of one source.
 enum BPart<'a> {
     Lit(&'a str),
@@ -479,8 +502,16 @@ fn bind<'a>(t: &'a Template, src: &Source) -> Vec<BPart<'a>> {
         .collect()
 }
 
+#[cfg(test)]
 fn render(parts: &[BPart], row: &SourceRow) -> Option<String> {
     let mut out = String::new();
+    render_into(parts, row, &mut out).map(|(o, l)| out[o as usize..(o + l) as usize].to_string())
+}
+
+/// Render a template for a row at the end of `out`: the span of the trimmed value, or `None`
+/// (and `out` unchanged) when it is empty.
+fn render_into(parts: &[BPart], row: &SourceRow, out: &mut String) -> Option<(u32, u32)> {
+    let start = out.len();
     for p in parts {
         match p {
             BPart::Lit(s) => out.push_str(s),
@@ -496,22 +527,55 @@ fn render(parts: &[BPart], row: &SourceRow) -> Option<String> {
             }
         }
     }
-    let t = out.trim();
+    let t = out[start..].trim_start();
+    let lead = out.len() - start - t.len();
+    let t = t.trim_end();
     if t.is_empty() {
-        None
-    } else if t.len() == out.len() {
-        Some(out)
-    } else {
-        Some(t.to_string())
+        out.truncate(start);
+        return None;
+    }
+    Some(((start + lead) as u32, t.len() as u32))
+}
+
+/// The rendered values of every row's mappings (`k` a row), in one arena.
+struct Rendered {
+    text: String,
+    spans: Vec<Option<(u32, u32)>>,
+    k: usize,
+}
+
+impl Rendered {
+    fn get(&self, row: usize, p: usize) -> Option<&str> {
+        self.spans[row * self.k + p].map(|(o, l)| &self.text[o as usize..(o + l) as usize])
     }
 }
 
+/// `a.to_lowercase() == b.to_lowercase()`, without allocating for ASCII.
+fn eq_lower(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() { a.eq_ignore_ascii_case(b) } else { a.to_lowercase() == b.to_lowercase() }
+}
+
+/// `normalize_user_name(v)`, borrowed when `v` is already a userName Slack keeps as it is.
+fn user_name_key(v: &str) -> Cow<'_, str> {
+    let kept = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-');
+    if !v.is_empty() && v.len() <= crate::scim::rules::USER_NAME_MAX && v.bytes().all(kept) {
+        Cow::Borrowed(v)
+    } else {
+        Cow::Owned(normalize_user_name(v))
+    }
+}
+
+/// `s.to_lowercase()`, borrowed when `s` has nothing to lower.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) { Cow::Owned(s.to_lowercase()) } else { Cow::Borrowed(s) }
+}
+
 /// The comparable form of a value.
-fn norm(attr: Attr, v: &str) -> String {
+fn norm(attr: Attr, v: &str) -> Cow<'_, str> {
     match attr {
-        Attr::UserName => normalize_user_name(v),
-        a if a.case_insensitive() => v.trim().to_lowercase(),
-        _ => v.trim().to_string(),
+        Attr::UserName => user_name_key(v),
+        a if a.case_insensitive() => lower(v.trim()),
+        _ => Cow::Borrowed(v.trim()),
     }
 }
 
@@ -536,16 +600,23 @@ fn label_of(u: &User) -> String {
     if l.is_empty() { u.primary_email().unwrap_or(u.id()).to_string() } else { l }
 }
 
+/// The plan's tables. Their keys are the org's own data; foldhash (seeded per process) hashes
+/// short strings several times faster than the standard SipHash.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type Set<K> = HashSet<K, foldhash::fast::RandomState>;
+
 /// Per-row facts gathered in the first pass.
-struct RowState {
+struct RowState<'a> {
     row: usize,
-    key: String,
-    groups: Vec<String>,
+    /// This row's index in `rows` (its values in `Rendered`).
+    d: usize,
+    key: &'a str,
+    /// Its groups: `row_groups[groups.0..groups.1]`, interned (see `compute_on`).
+    groups: (u32, u32),
     /// In scope and enabled (or `provision_disabled_users`): should have an active Slack account.
     provisioned: bool,
     enabled: bool,
     in_scope: bool,
-    desired: Vec<Option<String>>,
     slack: Option<usize>,
     pending: bool,
     /// The row breaks one of Slack's rules: no change for it (see `Plan::violations`).
@@ -553,6 +624,7 @@ struct RowState {
 }
 
 /// Compare the source with the live directory. Pure: no network, no files.
+/// Projects `slack_users` onto what the plan reads and calls [`compute_on`].
 pub fn compute(
     policy: &Policy,
     source: &Source,
@@ -560,7 +632,22 @@ pub fn compute(
     slack_groups: &[Group],
     prior: Option<&PriorState>,
 ) -> Result<Plan, PlanError> {
+    compute_on(policy, source, &PlanUsers::from_users(policy, slack_users), slack_groups, prior)
+}
+
+/// [`compute`] on Slack users already projected (`PlanUsers::for_policy(policy)`, filled while
+/// the listing streams in).
+pub fn compute_on(
+    policy: &Policy,
+    source: &Source,
+    users: &PlanUsers,
+    slack_groups: &[Group],
+    prior: Option<&PriorState>,
+) -> Result<Plan, PlanError> {
     policy.check_source(source)?;
+    // The projected column of each mapping's values.
+    let cols: Vec<usize> =
+        policy.attributes.iter().map(|m| users.column(m.attr).ok_or(PlanError::Projection(m.attr))).collect::<Result<_, _>>()?;
     let prov = &policy.provisioning;
     let mut plan = Plan::default();
     let col = |c: &str| source.column(c).expect("checked by check_source");
@@ -568,7 +655,7 @@ pub fn compute(
     let status_idx = policy.source.status_column.as_deref().map(col);
     let groups_idx = policy.source.groups_column.as_deref().map(col);
     let sep = policy.source.groups_separator.as_str();
-    let enabled_values: HashSet<&str> = policy.source.enabled_values.iter().map(String::as_str).collect();
+    let enabled_values: Set<&str> = policy.source.enabled_values.iter().map(String::as_str).collect();
     let scope = policy.scope_set();
     let mappings: Vec<(Attr, Vec<BPart>)> = policy.attributes.iter().map(|m| (m.attr, bind(&m.template, source))).collect();
     let match_attr = match policy.match_on {
@@ -578,16 +665,16 @@ pub fn compute(
     let match_pos = mappings.iter().position(|(a, _)| *a == match_attr).expect("validated: match attribute is mapped");
     let pos_of = |a: Attr| mappings.iter().position(|(m, _)| *m == a);
     let (name_pos, email_pos, manager_pos) = (pos_of(Attr::UserName), pos_of(Attr::Email), pos_of(Attr::Manager));
-    let removed_rules: HashSet<String> = prior
+    let removed_rules: Set<String> = prior
         .map(|p| p.scope_groups.iter().chain(&p.retired_scope_groups).map(|g| g.to_lowercase()).filter(|g| !scope.contains(g)).collect())
         .unwrap_or_default();
 
     // Slack side: match key -> user index, preferring active users over deactivated ones.
-    let mut by_key: HashMap<String, usize> = HashMap::with_capacity(slack_users.len());
-    for (i, u) in slack_users.iter().enumerate() {
-        let Some(k) = match_attr.get(u).map(|v| norm(match_attr, v)) else { continue };
+    let mut by_key: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(users.len(), Default::default());
+    for i in 0..users.len() {
+        let Some(k) = users.value(i, cols[match_pos]).map(|v| norm(match_attr, v)) else { continue };
         match by_key.get(&k) {
-            Some(&j) if slack_users[j].is_active() || !u.is_active() => {}
+            Some(&j) if users.is_active(j) || !users.is_active(i) => {}
             _ => {
                 by_key.insert(k, i);
             }
@@ -598,37 +685,77 @@ pub fn compute(
         plan.violations.push(Violation { row_line: line, key: key.to_string(), rule, message: format!("{message}; {}", rule.describe()) });
     };
 
-    // First pass: per-row facts and matching.
+    // First pass: per-row facts and matching. Group names are interned (a few hundred in a
+    // large org): `gname[g]`, with what the plan asks of each.
+    let mut gsym: Map<String, u32> = Map::default();
+    let mut gname: Vec<String> = Vec::new();
+    let mut row_groups: Vec<u32> = Vec::with_capacity(source.rows.len() * 2);
+    let mut intern = |g: &str, row_groups: &mut Vec<u32>| {
+        let n = match gsym.get(g) {
+            Some(&n) => n,
+            None => {
+                let n = gname.len() as u32;
+                gname.push(g.to_string());
+                gsym.insert(g.to_string(), n);
+                n
+            }
+        };
+        row_groups.push(n);
+    };
+    // About a dozen bytes a value: one allocation, not a doubling every few thousand rows.
+    let mut rendered = Rendered {
+        text: String::with_capacity(source.rows.len() * mappings.len() * 12),
+        spans: Vec::with_capacity(source.rows.len() * mappings.len()),
+        k: mappings.len(),
+    };
     let mut rows: Vec<RowState> = Vec::with_capacity(source.rows.len());
-    let mut by_source_key: HashMap<String, usize> = HashMap::with_capacity(source.rows.len());
-    let mut matched: Vec<Option<usize>> = vec![None; slack_users.len()];
+    let mut by_source_key: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(source.rows.len(), Default::default());
+    let mut matched: Vec<Option<usize>> = vec![None; users.len()];
+    let mut lowered = String::new();
     for (ri, row) in source.rows.iter().enumerate() {
         let key = row.get(id_idx).trim();
         if key.is_empty() {
             plan.warnings.push(format!("{}:{}: empty `{}`; row skipped", source.name, row.line, policy.source.id_column));
             continue;
         }
-        let lkey = key.to_lowercase();
-        if let Some(&prev) = by_source_key.get(&lkey) {
+        let lkey = lower(key);
+        if let Some(&prev) = by_source_key.get(lkey.as_ref()) {
             plan.warnings.push(format!(
                 "{}:{}: duplicate key {key:?} (first on line {}); row skipped",
                 source.name, row.line, source.rows[rows[prev].row].line
             ));
             continue;
         }
-        let enabled = status_idx.is_none_or(|i| enabled_values.contains(row.get(i).trim().to_lowercase().as_str()));
-        let mut groups: Vec<String> = Vec::new();
+        let enabled = status_idx.is_none_or(|i| enabled_values.contains(lower(row.get(i).trim()).as_ref()));
+        let groups_start = row_groups.len();
         if let Some(gi) = groups_idx {
-            groups.extend(row.get(gi).split(sep).map(|g| g.trim().to_lowercase()).filter(|g| !g.is_empty()));
+            for g in row.get(gi).split(sep).map(str::trim).filter(|g| !g.is_empty()) {
+                if g.is_ascii() {
+                    lowered.clear();
+                    lowered.push_str(g);
+                    lowered.make_ascii_lowercase();
+                    intern(&lowered, &mut row_groups);
+                } else {
+                    intern(&g.to_lowercase(), &mut row_groups);
+                }
+            }
         }
-        if let Some(extra) = source.memberships.get(&lkey) {
-            groups.extend(extra.iter().map(|g| g.trim().to_lowercase()));
+        if !source.memberships.is_empty()
+            && let Some(extra) = source.memberships.get(lkey.as_ref())
+        {
+            for g in extra {
+                intern(&g.trim().to_lowercase(), &mut row_groups);
+            }
         }
-        let in_scope = scope.is_empty() || groups.iter().any(|g| scope.contains(g));
-        let desired: Vec<Option<String>> = mappings.iter().map(|(_, parts)| render(parts, row)).collect();
+        let text_start = rendered.text.len();
+        let d = rows.len();
+        for (_, parts) in &mappings {
+            let span = render_into(parts, row, &mut rendered.text);
+            rendered.spans.push(span);
+        }
         let mut slack = None;
-        if let Some(mk) = desired[match_pos].as_deref().map(|v| norm(match_attr, v))
-            && let Some(&si) = by_key.get(&mk)
+        if let Some(mk) = rendered.get(d, match_pos).map(|v| norm(match_attr, v))
+            && let Some(&si) = by_key.get(mk.as_ref())
         {
             if let Some(other) = matched[si] {
                 let rule = if match_attr == Attr::Email { Rule::DuplicateEmail } else { Rule::DuplicateUserName };
@@ -643,40 +770,53 @@ pub fn compute(
                         row.line,
                         match_attr.name(),
                         source.rows[rows[other].row].line,
-                        slack_users[si].id()
+                        users.id(si)
                     ),
                 );
+                // The row is not kept: neither are its values or groups.
+                rendered.text.truncate(text_start);
+                rendered.spans.truncate(d * rendered.k);
+                row_groups.truncate(groups_start);
                 continue;
             }
-            matched[si] = Some(rows.len());
+            matched[si] = Some(d);
             slack = Some(si);
         }
-        let provisioned = in_scope && (enabled || prov.provision_disabled_users);
-        by_source_key.insert(lkey, rows.len());
+        by_source_key.insert(lkey, d);
         rows.push(RowState {
             row: ri,
-            key: key.to_string(),
-            groups,
-            provisioned,
+            d,
+            key,
+            groups: (groups_start as u32, row_groups.len() as u32),
+            provisioned: false,
             enabled,
-            in_scope,
-            desired,
+            in_scope: false,
             slack,
             pending: false,
             left_out: false,
         });
     }
+    // What the plan asks of each group: in scope, a removed scope rule, managed by a rule.
+    let in_set = |has: &dyn Fn(&String) -> bool| -> Vec<bool> { gname.iter().map(has).collect() };
+    let (gscope, gremoved) = (in_set(&|g| scope.contains(g)), in_set(&|g| removed_rules.contains(g)));
+    let wanted: Set<String> = policy.groups.iter().map(|r| r.source.to_lowercase()).collect();
+    let gwanted = in_set(&|g| wanted.contains(g));
+    let groups_of = |rs: &RowState| &row_groups[rs.groups.0 as usize..rs.groups.1 as usize];
+    for rs in rows.iter_mut() {
+        rs.in_scope = scope.is_empty() || groups_of(rs).iter().any(|&g| gscope[g as usize]);
+        rs.provisioned = rs.in_scope && (rs.enabled || prov.provision_disabled_users);
+    }
     let line_of = |rs: &RowState| source.rows[rs.row].line;
 
     // Every email and userName Slack holds (deactivated users keep theirs: reference §2, §8.6).
-    let mut email_holder: HashMap<String, usize> = HashMap::with_capacity(slack_users.len());
-    let mut name_holder: HashMap<String, usize> = HashMap::with_capacity(slack_users.len());
-    for (i, u) in slack_users.iter().enumerate() {
-        for e in u.emails.iter().flatten().filter_map(|e| e.value.as_deref()) {
-            email_holder.entry(e.trim().to_lowercase()).or_insert(i);
+    let mut email_holder: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(users.len(), Default::default());
+    let mut name_holder: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(users.len(), Default::default());
+    for i in 0..users.len() {
+        for e in users.emails(i) {
+            email_holder.entry(lower(e.trim())).or_insert(i);
         }
-        if let Some(n) = &u.user_name {
-            name_holder.entry(n.trim().to_lowercase()).or_insert(i);
+        if let Some(n) = users.user_name(i) {
+            name_holder.entry(lower(n.trim())).or_insert(i);
         }
     }
 
@@ -689,10 +829,9 @@ pub fn compute(
         if rs.slack.is_some() || !rs.provisioned {
             continue;
         }
-        let Some(email) = email_pos.and_then(|p| rs.desired[p].as_deref()).map(|e| e.trim().to_lowercase()) else { continue };
-        let Some(&h) = email_holder.get(&email) else { continue };
-        let holder = &slack_users[h];
-        let (line, key) = (line_of(rs), rs.key.clone());
+        let Some(email) = email_pos.and_then(|p| rendered.get(rs.d, p)).map(|e| lower(e.trim())) else { continue };
+        let Some(&h) = email_holder.get(email.as_ref()) else { continue };
+        let (line, key) = (line_of(rs), rs.key.to_string());
         if let Some(other) = matched[h] {
             violation(
                 &mut plan,
@@ -702,18 +841,18 @@ pub fn compute(
                 format!(
                     "{}:{line}: email {email:?} belongs to Slack user {} ({}), whom line {} matches; row left out",
                     source.name,
-                    holder.id(),
-                    label_of(holder),
+                    users.id(h),
+                    users.label(h),
                     line_of(&rows[other])
                 ),
             );
             rows[ri].left_out = true;
-        } else if !holder.is_active() {
+        } else if !users.is_active(h) {
             plan.warnings.push(format!(
                 "{}:{line}: email {email:?} belongs to deactivated Slack user {} ({}): Slack refuses a new account with it (reference §2), so the plan reactivates that user instead",
                 source.name,
-                holder.id(),
-                label_of(holder)
+                users.id(h),
+                users.label(h)
             ));
             matched[h] = Some(ri);
             rows[ri].slack = Some(h);
@@ -726,8 +865,8 @@ pub fn compute(
                 format!(
                     "{}:{line}: email {email:?} belongs to active Slack user {} ({}), whom no row matches; row left out",
                     source.name,
-                    holder.id(),
-                    label_of(holder)
+                    users.id(h),
+                    users.label(h)
                 ),
             );
             rows[ri].left_out = true;
@@ -735,18 +874,17 @@ pub fn compute(
     }
 
     // userName rules (reference §3): for a userName the plan would write (a create, or a change).
-    let mut want_name: HashMap<String, usize> = HashMap::new();
-    let mut want_email: HashMap<String, usize> = HashMap::new();
+    let mut want_name: Map<Cow<str>, usize> = Map::default();
+    let mut want_email: Map<Cow<str>, usize> = Map::default();
     for ri in 0..rows.len() {
         let rs = &rows[ri];
         if !rs.provisioned || rs.left_out {
             continue;
         }
-        let (line, key) = (line_of(rs), rs.key.clone());
-        let current = rs.slack.map(|si| &slack_users[si]);
-        if let Some(raw) = name_pos.and_then(|p| rs.desired[p].as_deref()) {
-            let writes = current.is_none_or(|u| u.user_name.as_deref().is_none_or(|h| !same_value(Attr::UserName, h, raw)));
-            let checked = if writes { crate::scim::rules::slack_user_name(raw) } else { Ok(normalize_user_name(raw)) };
+        let (line, key) = (line_of(rs), rs.key.to_string());
+        if let Some(raw) = name_pos.and_then(|p| rendered.get(rs.d, p)) {
+            let writes = rs.slack.is_none_or(|si| users.user_name(si).is_none_or(|h| !same_value(Attr::UserName, h, raw)));
+            let checked = if writes { crate::scim::rules::slack_user_name(raw).map(Cow::Owned) } else { Ok(user_name_key(raw)) };
             match checked {
                 Err(p) => {
                     let rule = if matches!(p, crate::scim::rules::UserNameProblem::TooLong(_)) {
@@ -765,7 +903,7 @@ pub fn compute(
                     continue;
                 }
                 Ok(name) => {
-                    if let Some(&first) = want_name.get(&name) {
+                    if let Some(&first) = want_name.get(name.as_ref()) {
                         violation(
                             &mut plan,
                             line,
@@ -781,7 +919,7 @@ pub fn compute(
                         continue;
                     }
                     if writes
-                        && let Some(&h) = name_holder.get(&name)
+                        && let Some(&h) = name_holder.get(name.as_ref())
                         && Some(h) != rs.slack
                     {
                         violation(
@@ -792,8 +930,8 @@ pub fn compute(
                             format!(
                                 "{}:{line}: userName {name:?} belongs to Slack user {} ({}); row left out",
                                 source.name,
-                                slack_users[h].id(),
-                                label_of(&slack_users[h])
+                                users.id(h),
+                                users.label(h)
                             ),
                         );
                         rows[ri].left_out = true;
@@ -803,8 +941,8 @@ pub fn compute(
                 }
             }
         }
-        if let Some(email) = email_pos.and_then(|p| rs.desired[p].as_deref()).map(|e| e.trim().to_lowercase()) {
-            if let Some(&first) = want_email.get(&email) {
+        if let Some(email) = email_pos.and_then(|p| rendered.get(rs.d, p)).map(|e| lower(e.trim())) {
+            if let Some(&first) = want_email.get(email.as_ref()) {
                 violation(
                     &mut plan,
                     line,
@@ -827,7 +965,7 @@ pub fn compute(
         let line = source.rows[rs.row].line;
         let missing: Vec<&str> = [Attr::UserName, Attr::Email]
             .into_iter()
-            .filter(|a| mappings.iter().position(|(m, _)| m == a).is_none_or(|p| rs.desired[p].is_none()))
+            .filter(|a| mappings.iter().position(|(m, _)| m == a).is_none_or(|p| rendered.get(rs.d, p).is_none()))
             .map(Attr::name)
             .collect();
         if !missing.is_empty() {
@@ -841,14 +979,14 @@ pub fn compute(
     // that was to be created is nobody, so its reports are left out too (a worklist, so a chain
     // costs one look per row).
     if let Some(mp) = manager_pos {
-        let mut reports_of: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut reports_of: Map<Cow<str>, Vec<usize>> = Map::default();
         for (ri, rs) in rows.iter().enumerate() {
-            if let Some(m) = rs.desired[mp].as_deref() {
-                reports_of.entry(m.trim().to_lowercase()).or_default().push(ri);
+            if let Some(m) = rendered.get(rs.d, mp) {
+                reports_of.entry(lower(m.trim())).or_default().push(ri);
             }
         }
         let resolves = |rows: &[RowState], m: &str| {
-            by_source_key.get(&m.trim().to_lowercase()).map(|&i| &rows[i]).is_some_and(|r| r.slack.is_some() || r.pending)
+            by_source_key.get(lower(m.trim()).as_ref()).map(|&i| &rows[i]).is_some_and(|r| r.slack.is_some() || r.pending)
         };
         let mut work: Vec<usize> = (0..rows.len()).collect();
         while let Some(ri) = work.pop() {
@@ -856,12 +994,12 @@ pub fn compute(
             if rs.left_out || !rs.provisioned || (rs.slack.is_none() && !rs.pending) {
                 continue;
             }
-            let Some(m) = rs.desired[mp].as_deref() else { continue };
+            let Some(m) = rendered.get(rs.d, mp) else { continue };
             if resolves(&rows, m) {
                 continue;
             }
-            let (line, key) = (line_of(rs), rs.key.clone());
-            let why = match by_source_key.get(&m.trim().to_lowercase()) {
+            let (line, key) = (line_of(rs), rs.key.to_string());
+            let why = match by_source_key.get(lower(m.trim()).as_ref()) {
                 Some(&i) => format!("line {} is not provisioned by this plan", line_of(&rows[i])),
                 None => "no row has that key".into(),
             };
@@ -875,7 +1013,7 @@ pub fn compute(
             let was_pending = rows[ri].pending;
             rows[ri].left_out = true;
             rows[ri].pending = false;
-            if was_pending && let Some(r) = reports_of.get(&key.to_lowercase()) {
+            if was_pending && let Some(r) = reports_of.get(lower(&key).as_ref()) {
                 work.extend(r.iter().copied());
             }
         }
@@ -883,15 +1021,15 @@ pub fn compute(
 
     // The Slack id a manager key resolves to: Ok(Some(id)), Ok(None) = pending, Err = unknown.
     let resolve_manager = |mkey: &str| -> Result<Option<&str>, ()> {
-        let rs = by_source_key.get(&mkey.trim().to_lowercase()).map(|&i| &rows[i]).ok_or(())?;
+        let rs = by_source_key.get(lower(mkey.trim()).as_ref()).map(|&i| &rows[i]).ok_or(())?;
         match rs.slack {
-            Some(si) => Ok(Some(slack_users[si].id())),
+            Some(si) => Ok(Some(users.id(si))),
             None if rs.pending => Ok(None),
             None => Err(()),
         }
     };
     let pending_label =
-        |mkey: &str| by_source_key.get(&mkey.trim().to_lowercase()).map(|&i| rows[i].key.clone()).unwrap_or_else(|| mkey.to_string());
+        |mkey: &str| by_source_key.get(lower(mkey.trim()).as_ref()).map(|&i| rows[i].key.to_string()).unwrap_or_else(|| mkey.to_string());
 
     let mut creates = Vec::new();
     let mut updates = Vec::new();
@@ -906,13 +1044,13 @@ pub fn compute(
         if rs.pending {
             let mut user = User { active: Some(true), ..Default::default() };
             for (i, (attr, _)) in mappings.iter().enumerate() {
-                let Some(v) = rs.desired[i].as_deref() else { continue };
+                let Some(v) = rendered.get(rs.d, i) else { continue };
                 match attr {
                     Attr::Manager => match resolve_manager(v) {
                         Ok(Some(id)) => attr.set(&mut user, Some(id)),
                         // Set in a later pass of the same apply, once the manager exists.
                         Ok(None) => plan.manager_links.push(ManagerLink {
-                            user: MemberRef::Pending { key: rs.key.clone(), label: rs.key.clone() },
+                            user: MemberRef::Pending { key: rs.key.to_string(), label: rs.key.to_string() },
                             row_line: line,
                             manager_key: pending_label(v),
                             manager_label: v.to_string(),
@@ -924,20 +1062,20 @@ pub fn compute(
                 }
             }
             let label = label_of(&user);
-            creates.push(CreateUser { row_line: line, key: rs.key.clone(), label, user });
+            creates.push(CreateUser { row_line: line, key: rs.key.to_string(), label, user });
             continue;
         }
         let Some(si) = rs.slack else { continue };
-        let u = &slack_users[si];
+        let u = si;
         if rs.provisioned {
-            if !u.is_active() {
+            if !users.is_active(u) {
                 if !prov.allow_create {
                     continue;
                 }
                 plan.reactivations.push(Reactivate {
-                    id: u.id().into(),
-                    email: u.primary_email().unwrap_or("").into(),
-                    label: label_of(u),
+                    id: users.id(u).into(),
+                    email: users.primary_email(u).unwrap_or("").into(),
+                    label: users.label(u).to_string(),
                     row_line: line,
                 });
             }
@@ -948,30 +1086,28 @@ pub fn compute(
             let mut patch = User::default();
             for (i, (attr, _)) in mappings.iter().enumerate() {
                 let attr = *attr;
-                let want = rs.desired[i].as_deref();
-                let have = attr.get(u);
+                let want = rendered.get(rs.d, i);
+                let have = users.value(u, cols[i]);
                 if want.is_none() && matches!(attr, Attr::UserName | Attr::Email) {
                     continue; // Slack requires both; an empty source value never clears them
                 }
-                let want: Option<String> = match (attr, want) {
+                let want: Option<Cow<str>> = match (attr, want) {
                     (Attr::Manager, Some(mkey)) => match resolve_manager(mkey) {
                         Ok(Some(id)) => {
                             // Slack accepts a manager as id, email or userName: any of them matches.
-                            let m = by_source_key.get(&mkey.trim().to_lowercase()).and_then(|&r| rows[r].slack).map(|s| &slack_users[s]);
-                            if let (Some(h), Some(m)) = (have, m) {
-                                let h = h.to_lowercase();
-                                if m.primary_email().is_some_and(|e| e.to_lowercase() == h)
-                                    || m.user_name.as_deref().is_some_and(|n| n.to_lowercase() == h)
-                                {
-                                    continue;
-                                }
+                            let m = by_source_key.get(lower(mkey.trim()).as_ref()).and_then(|&r| rows[r].slack);
+                            if let (Some(h), Some(m)) = (have, m)
+                                && (users.primary_email(m).is_some_and(|e| eq_lower(e, h))
+                                    || users.user_name(m).is_some_and(|n| eq_lower(n, h)))
+                            {
+                                continue;
                             }
-                            Some(id.to_string())
+                            Some(Cow::Borrowed(id))
                         }
                         Ok(None) => {
                             // The manager is created in this run: set in a later pass of it.
                             plan.manager_links.push(ManagerLink {
-                                user: MemberRef::User { id: u.id().into(), label: label_of(u) },
+                                user: MemberRef::User { id: users.id(u).into(), label: users.label(u).to_string() },
                                 row_line: line,
                                 manager_key: pending_label(mkey),
                                 manager_label: mkey.to_string(),
@@ -980,8 +1116,8 @@ pub fn compute(
                         }
                         Err(()) => unreachable!("unresolved managers are violations (checked above)"),
                     },
-                    (Attr::UserName, Some(v)) => Some(normalize_user_name(v)),
-                    (_, w) => w.map(str::to_string),
+                    (Attr::UserName, Some(v)) => Some(user_name_key(v)),
+                    (_, w) => w.map(Cow::Borrowed),
                 };
                 let same = match (have, want.as_deref()) {
                     (None, None) => true,
@@ -990,21 +1126,21 @@ pub fn compute(
                 };
                 if !same {
                     attr.set(&mut patch, want.as_deref());
-                    changes.push(AttrChange { attr, old: have.map(str::to_string), new: want });
+                    changes.push(AttrChange { attr, old: have.map(str::to_string), new: want.map(Cow::into_owned) });
                 }
             }
             if !changes.is_empty() {
-                updates.push(UpdateUser { id: u.id().into(), label: label_of(u), row_line: line, changes, patch });
+                updates.push(UpdateUser { id: users.id(u).into(), label: users.label(u).to_string(), row_line: line, changes, patch });
             }
             continue;
         }
         // Matched but should not have access.
-        if !u.is_active() {
+        if !users.is_active(u) {
             continue;
         }
         let reason = if !rs.enabled && !prov.provision_disabled_users {
             Reason::Disabled
-        } else if rs.groups.iter().any(|g| removed_rules.contains(g)) {
+        } else if groups_of(rs).iter().any(|&g| gremoved[g as usize]) {
             if prov.deprovision_on_rule_removal == RuleRemoval::Keep {
                 kept_by_rule += 1;
                 continue;
@@ -1014,32 +1150,32 @@ pub fn compute(
             debug_assert!(!rs.in_scope);
             Reason::LeftScope
         };
-        if let Some(why) = never_deactivate(u, &prov.protected_users) {
+        if let Some(why) = never_deactivate_at(users, u, &prov.protected_users) {
             plan.warnings.push(format!(
                 "{}:{line}: {} would be deactivated ({}) but is never deactivated ({why})",
                 source.name,
-                label_of(u),
+                users.label(u),
                 reason.as_str()
             ));
             continue;
         }
         removals.push(Deactivate {
-            id: u.id().into(),
-            email: u.primary_email().unwrap_or("").into(),
-            label: label_of(u),
+            id: users.id(u).into(),
+            email: users.primary_email(u).unwrap_or("").into(),
+            label: users.label(u).to_string(),
             reason,
             row_line: Some(line),
         });
     }
     // Slack users no source row matches.
-    for (i, u) in slack_users.iter().enumerate() {
-        if matched[i].is_some() || !u.is_active() || never_deactivate(u, &prov.protected_users).is_some() {
+    for (u, m) in matched.iter().enumerate() {
+        if m.is_some() || !users.is_active(u) || never_deactivate_at(users, u, &prov.protected_users).is_some() {
             continue;
         }
         removals.push(Deactivate {
-            id: u.id().into(),
-            email: u.primary_email().unwrap_or("").into(),
-            label: label_of(u),
+            id: users.id(u).into(),
+            email: users.primary_email(u).unwrap_or("").into(),
+            label: users.label(u).to_string(),
             reason: Reason::Deleted,
             row_line: None,
         });
@@ -1067,52 +1203,67 @@ pub fn compute(
     plan.reactivations.sort_by(|a, b| a.id.cmp(&b.id));
 
     // Groups.
-    let groups_by_id: HashMap<&str, &Group> = slack_groups.iter().map(|g| (g.id(), g)).collect();
-    let groups_by_name: HashMap<String, &Group> = slack_groups.iter().map(|g| (g.name().trim().to_lowercase(), g)).collect();
-    let mut members_of: HashMap<String, Vec<MemberRef>> = HashMap::new();
-    // The source line of each member, and the existing users whose rows are left out: kept in
-    // a group they are in, never added.
-    let mut member_line: HashMap<MemberRef, usize> = HashMap::new();
-    let mut held: HashSet<String> = HashSet::new();
-    let wanted: HashSet<String> = policy.groups.iter().map(|r| r.source.to_lowercase()).collect();
-    for rs in rows.iter().filter(|r| r.provisioned && (r.slack.is_some() || r.pending)) {
+    let groups_by_id: Map<&str, &Group> = slack_groups.iter().map(|g| (g.id(), g)).collect();
+    let groups_by_name: Map<String, &Group> = slack_groups.iter().map(|g| (g.name().trim().to_lowercase(), g)).collect();
+    // Members are rows (indices into `rows`) until they are written into the plan.
+    let mut members_of: Map<u32, Vec<usize>> = Map::default();
+    // The existing users whose rows are left out: kept in a group they are in, never added.
+    let mut held: Set<&str> = Set::default();
+    for (ri, rs) in rows.iter().enumerate().filter(|(_, r)| r.provisioned && (r.slack.is_some() || r.pending)) {
         if rs.left_out
             && let Some(si) = rs.slack
         {
-            held.insert(slack_users[si].id().to_string());
+            held.insert(users.id(si));
         }
-        for g in rs.groups.iter().filter(|g| wanted.contains(*g)) {
-            let m = match rs.slack {
-                Some(si) => MemberRef::User { id: slack_users[si].id().into(), label: label_of(&slack_users[si]) },
-                None => {
-                    let c = rs.key.clone();
-                    MemberRef::Pending { label: c.clone(), key: c }
-                }
-            };
-            member_line.entry(m.clone()).or_insert(line_of(rs));
-            members_of.entry(g.clone()).or_default().push(m);
+        for &g in groups_of(rs).iter().filter(|&&g| gwanted[g as usize]) {
+            members_of.entry(g).or_default().push(ri);
         }
     }
-    // The managed source groups that some row of the source names at all (provisioned or not).
-    let named: HashSet<&str> = rows.iter().flat_map(|r| r.groups.iter()).filter(|g| wanted.contains(*g)).map(|g| g.as_str()).collect();
-    let key_of_line: HashMap<usize, &str> = rows.iter().map(|r| (line_of(r), r.key.as_str())).collect();
+    let member_ref = |ri: usize| -> MemberRef {
+        let rs = &rows[ri];
+        match rs.slack {
+            Some(si) => MemberRef::User { id: users.id(si).into(), label: users.label(si).into() },
+            None => MemberRef::Pending { label: rs.key.to_string(), key: rs.key.to_string() },
+        }
+    };
+    // `MemberRef`'s order (existing users by id, then pending ones by key), without building them.
+    let member_order = |ri: usize| -> (bool, &str, &str) {
+        let rs = &rows[ri];
+        match rs.slack {
+            Some(si) => (false, users.id(si), users.label(si)),
+            None => (true, rs.key, rs.key),
+        }
+    };
+    let existing_id = |ri: usize| rows[ri].slack.map(|si| users.id(si));
+    // The managed source groups that some row of the source names at all (provisioned or not):
+    // only an `overwrite` rule asks.
+    let named: Vec<bool> = if policy.groups.iter().any(|r| r.membership == Membership::Overwrite) {
+        let mut named = vec![false; gname.len()];
+        for &g in &row_groups {
+            named[g as usize] = true;
+        }
+        named
+    } else {
+        Vec::new()
+    };
+    let gid_of = |source_group: &str| gsym.get(&source_group.to_lowercase()).copied();
     // Slack's cap on a group's members (reference §7, `scim::rules::GROUP_MEMBER_CAP`): the adds
     // beyond it (the last rows of the source) are left out of that group, each named.
-    let cap_adds = |plan: &mut Plan, group: &str, kept: usize, adds: Vec<MemberRef>| -> Vec<MemberRef> {
+    let cap_adds = |plan: &mut Plan, group: &str, kept: usize, adds: Vec<usize>| -> Vec<MemberRef> {
         let room = crate::scim::rules::GROUP_MEMBER_CAP.saturating_sub(kept);
         if adds.len() <= room {
-            return adds;
+            return adds.into_iter().map(member_ref).collect();
         }
         let mut adds = adds;
-        adds.sort_by_key(|m| member_line.get(m).copied().unwrap_or(usize::MAX));
+        adds.sort_by_key(|&ri| line_of(&rows[ri]));
         let over = adds.split_off(room);
         let total = kept + room + over.len();
-        for m in &over {
-            let line = member_line.get(m).copied().unwrap_or(0);
-            let key = key_of_line.get(&line).copied().unwrap_or("");
+        plan.violations.reserve(over.len());
+        for &ri in &over {
+            let line = line_of(&rows[ri]);
             plan.violations.push(Violation {
                 row_line: line,
-                key: key.to_string(),
+                key: rows[ri].key.to_string(),
                 rule: Rule::GroupMemberCap,
                 message: format!(
                     "{}:{line}: group {group:?} would have {total} members, over Slack's {}; not added to it; {}",
@@ -1122,25 +1273,25 @@ pub fn compute(
                 ),
             });
         }
-        adds.sort();
-        adds
+        adds.sort_by(|&a, &b| member_order(a).cmp(&member_order(b)));
+        adds.into_iter().map(member_ref).collect()
     };
-    let users_by_id: HashMap<&str, &User> = if policy.groups.iter().any(|r| r.membership == Membership::Overwrite) {
-        slack_users.iter().map(|u| (u.id(), u)).collect()
+    let users_by_id: Map<&str, usize> = if policy.groups.iter().any(|r| r.membership == Membership::Overwrite) {
+        (0..users.len()).map(|u| (users.id(u), u)).collect()
     } else {
-        HashMap::new()
+        Map::default()
     };
     let mut rules: Vec<&super::config::GroupRule> = policy.groups.iter().collect();
     rules.sort_by_key(|r| r.slack_name.to_lowercase());
     for rule in rules {
-        let mut desired = members_of.get(&rule.source.to_lowercase()).cloned().unwrap_or_default();
-        desired.sort();
+        let gid = gid_of(&rule.source);
+        let mut desired: Vec<usize> = gid.and_then(|g| members_of.get(&g)).cloned().unwrap_or_default();
+        desired.sort_by(|&a, &b| member_order(a).cmp(&member_order(b)));
         desired.dedup();
         let by_prior = prior.and_then(|p| p.group_ids.get(&rule.key)).and_then(|id| groups_by_id.get(id.as_str()).copied());
         let existing = by_prior.or_else(|| groups_by_name.get(&rule.slack_name.to_lowercase()).copied());
         let Some(g) = existing else {
-            let members: Vec<MemberRef> =
-                desired.into_iter().filter(|m| !matches!(m, MemberRef::User { id, .. } if held.contains(id))).collect();
+            let members: Vec<usize> = desired.into_iter().filter(|&ri| !existing_id(ri).is_some_and(|id| held.contains(id))).collect();
             let members = cap_adds(&mut plan, &rule.slack_name, 0, members);
             plan.group_creates.push(GroupCreate { key: rule.key.clone(), name: rule.slack_name.clone(), members });
             continue;
@@ -1153,21 +1304,19 @@ pub fn compute(
                 new: rule.slack_name.clone(),
             });
         }
-        let current: HashSet<&str> = g.member_ids().collect();
-        let adds: Vec<MemberRef> = desired
+        let current: Set<&str> = g.member_ids().collect();
+        let adds: Vec<usize> = desired
             .iter()
-            .filter(|m| match m {
-                MemberRef::User { id, .. } => !current.contains(id.as_str()) && !held.contains(id),
-                MemberRef::Pending { .. } => true,
+            .copied()
+            .filter(|&ri| match existing_id(ri) {
+                Some(id) => !current.contains(id) && !held.contains(id),
+                None => true,
             })
-            .cloned()
             .collect();
         // Members who stay: all current ones (merge), or those the source lists (overwrite).
         let kept = match rule.membership {
             Membership::Merge => current.len(),
-            Membership::Overwrite => {
-                desired.iter().filter(|m| matches!(m, MemberRef::User { id, .. } if current.contains(id.as_str()))).count()
-            }
+            Membership::Overwrite => desired.iter().filter(|&&ri| existing_id(ri).is_some_and(|id| current.contains(id))).count(),
         };
         let adds = cap_adds(&mut plan, &rule.slack_name, kept, adds);
         let target = GroupTarget::Existing { id: g.id().into() };
@@ -1178,7 +1327,7 @@ pub fn compute(
         // export lost it), not emptied one leaver at a time: overwriting would empty the Slack
         // group in one run. Its members are left alone and the plan says why; follow a rename by
         // changing the rule's `source` (keep its `key`).
-        let vanished = !named.contains(rule.source.to_lowercase().as_str());
+        let vanished = !gid.is_some_and(|g| named[g as usize]);
         if rule.membership == Membership::Overwrite && vanished && g.member_ids().next().is_some() {
             plan.warnings.push(format!(
                 "source group {:?} is named by no row of {} (renamed or deleted in the directory?): the {} members of Slack group {:?} are left alone; if it was renamed, set this rule's `source` to the new name",
@@ -1188,13 +1337,7 @@ pub fn compute(
                 rule.slack_name
             ));
         } else if rule.membership == Membership::Overwrite {
-            let keep: HashSet<&str> = desired
-                .iter()
-                .filter_map(|m| match m {
-                    MemberRef::User { id, .. } => Some(id.as_str()),
-                    MemberRef::Pending { .. } => None,
-                })
-                .collect();
+            let keep: Set<&str> = desired.iter().filter_map(|&ri| existing_id(ri)).collect();
             let mut removes: Vec<MemberRef> = g
                 .members
                 .iter()
@@ -1203,7 +1346,11 @@ pub fn compute(
                     let id = m.value.as_deref()?;
                     (!keep.contains(id)).then(|| MemberRef::User {
                         id: id.into(),
-                        label: users_by_id.get(id).map(|u| label_of(u)).or_else(|| m.display.clone()).unwrap_or_else(|| id.into()),
+                        label: users_by_id
+                            .get(id)
+                            .map(|&u| users.label(u).to_string())
+                            .or_else(|| m.display.clone())
+                            .unwrap_or_else(|| id.into()),
                     })
                 })
                 .collect();
@@ -1234,6 +1381,27 @@ mod tests {
         assert_eq!(never_deactivate(&u, &[]), Some("primary owner"));
         u.roles = Some(vec![crate::scim::types::Role::Text("admin".into())]);
         assert_eq!(never_deactivate(&u, &["boss@x.com".into()]), Some("protected_users"));
+    }
+
+    proptest::proptest! {
+        /// The allocation-free forms the plan compares with are the forms they stand for.
+        #[test]
+        fn borrowed_comparison_forms_equal_the_allocating_ones(s in "[ -~ÄäÖöİıẞß🎉@._-]{0,30}", t in "[ -~Ää]{0,12}") {
+            proptest::prop_assert_eq!(user_name_key(&s).into_owned(), normalize_user_name(&s));
+            proptest::prop_assert_eq!(lower(&s).into_owned(), s.to_lowercase());
+            proptest::prop_assert_eq!(eq_lower(&s, &t), s.to_lowercase() == t.to_lowercase());
+            proptest::prop_assert_eq!(norm(Attr::Email, &s).into_owned(), s.trim().to_lowercase());
+            // Rendering into the shared arena keeps what came before and trims the value.
+            let src = Source::new("t", vec!["a".into()], vec![SourceRow::new(2, &[s.as_str()])]);
+            let template = Template::parse("{a} x").unwrap();
+            let parts = bind(&template, &src);
+            let mut arena = t.clone();
+            let span = render_into(&parts, &src.rows[0], &mut arena);
+            let want = format!("{} x", s.trim());
+            let got = span.map(|(o, l)| arena[o as usize..(o + l) as usize].to_string());
+            proptest::prop_assert_eq!(got, Some(want.trim().to_string()));
+            proptest::prop_assert!(arena.starts_with(t.as_str()));
+        }
     }
 
     #[test]
