@@ -31,7 +31,7 @@
 
 pub mod interchange;
 
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -118,6 +118,8 @@ const HASHED_COLUMNS: &str = "r.op_id, r.batch_id, r.policy_run, coalesce(r.star
      r.duration_ms, coalesce(r.os_user, n.os_user), coalesce(r.os_host, n.os_host), r.detail, \
      coalesce(r.email_key, n.email_key), coalesce(r.user_name_key, n.user_name_key)";
 const N_HASHED: usize = 23;
+/// The columns of `report_names`, in the order of `NAME_COLUMNS`.
+const NAMES: &str = "host, target_id, target_email, target_user_name, target_display, os_user, os_host, email_key, user_name_key";
 /// `report` with the names of each record (`r`, `n`); the query filters name `report`'s columns
 /// unqualified (none of them is a column of `report_names`).
 const FROM_REPORT: &str = "report r LEFT JOIN report_names n ON n.id = r.names_id";
@@ -520,30 +522,56 @@ impl ReportStore {
     pub fn verify(&self) -> Result<VerifyReport, ReportError> {
         let (head_seq, head_hash, anchor_seq, anchor_hash) = chain_state(&self.conn)?;
         let mut report = VerifyReport { checked: 0, anchor_seq, head_seq, head_hash: head_hash.clone(), broken: None };
-        let mut st =
-            self.conn.prepare(&format!("SELECT r.seq, {HASHED_COLUMNS}, r.prev_hash, r.hash FROM {FROM_REPORT} ORDER BY r.seq"))?;
+        // The names once, then the records alone (no join), each column as SQLite holds it (no
+        // copies): the same values as `HASHED_COLUMNS` gives, rebuilt here.
+        let mut names: std::collections::HashMap<i64, Vec<SqlValue>> = std::collections::HashMap::new();
+        {
+            let mut st = self.conn.prepare(&format!("SELECT id, {NAMES} FROM report_names"))?;
+            let mut rows = st.query([])?;
+            while let Some(row) = rows.next()? {
+                names.insert(row.get(0)?, (1..=NAME_COLUMNS.len()).map(|i| row.get::<_, SqlValue>(i)).collect::<Result<_, _>>()?);
+            }
+        }
+        let mut name_at = [None; N_HASHED];
+        for (k, &i) in NAME_COLUMNS.iter().enumerate() {
+            name_at[i] = Some(k);
+        }
+        let mut st = self.conn.prepare(
+            "SELECT r.seq, r.op_id, r.batch_id, r.policy_run, coalesce(r.started_ms, r.finished_ms - r.duration_ms), r.finished_ms, \
+             r.profile, r.host, r.action, r.target_id, r.target_email, r.target_user_name, r.target_display, r.outcome, r.error_code, \
+             r.error_message, r.http_status, r.retries, r.duration_ms, r.os_user, r.os_host, r.detail, r.email_key, r.user_name_key, \
+             r.prev_hash, r.hash, r.names_id FROM report r ORDER BY r.seq",
+        )?;
         let mut rows = st.query([])?;
         let mut expect_seq = anchor_seq + 1;
+        // the hash of the record before, as text (what is hashed) and as stored
+        let mut prev_stored = hash_value(&anchor_hash);
         let mut prev = anchor_hash;
-        let mut cols: Vec<SqlValue> = Vec::with_capacity(N_HASHED);
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
-            cols.clear();
-            for i in 0..N_HASHED {
-                cols.push(row.get::<_, SqlValue>(1 + i)?);
+            let names = match row.get_ref(3 + N_HASHED)? {
+                ValueRef::Integer(id) => names.get(&id),
+                _ => None,
+            };
+            let mut cols: [ValueRef<'_>; N_HASHED] = [ValueRef::Null; N_HASHED];
+            for (i, c) in cols.iter_mut().enumerate() {
+                *c = match (row.get_ref(1 + i)?, name_at[i]) {
+                    (ValueRef::Null, Some(k)) => names.map_or(ValueRef::Null, |n| ValueRef::from(&n[k])),
+                    (v, _) => v,
+                };
             }
-            let prev_hash: SqlValue = row.get(1 + N_HASHED)?;
-            let hash: SqlValue = row.get(2 + N_HASHED)?;
+            let prev_hash = row.get_ref(1 + N_HASHED)?;
+            let hash = row.get_ref(2 + N_HASHED)?;
             let broken = |reason: String| Some(Broken { seq, reason });
             if seq < expect_seq {
                 report.broken = broken(format!("record {seq} is at or before the prune anchor {anchor_seq}"));
             } else if seq > expect_seq {
                 report.broken =
                     Some(Broken { seq: expect_seq, reason: format!("missing: records {expect_seq}..{} were deleted", seq - 1) });
-            } else if prev_hash != hash_value(&prev) {
+            } else if prev_hash != ValueRef::from(&prev_stored) {
                 report.broken =
                     broken(format!("does not follow record {}: its prev_hash differs (records inserted, replaced or re-ordered)", seq - 1));
-            } else if hash != hash_value(&chain_hash(&prev, seq, &cols)) {
+            } else if hash != ValueRef::Blob(&chain_digest(&prev, seq, cols)) {
                 report.broken = broken("contents changed after it was written (hash mismatch)".into());
             }
             if report.broken.is_some() {
@@ -551,9 +579,8 @@ impl ReportStore {
             }
             report.checked += 1;
             expect_seq = seq + 1;
-            if let Some(h) = hash_text(hash) {
-                prev = h;
-            }
+            prev_stored = SqlValue::from(hash);
+            prev = hash_text(prev_stored.clone()).unwrap_or_default();
         }
         if expect_seq - 1 != head_seq {
             report.broken = Some(Broken {
@@ -817,34 +844,39 @@ fn columns(r: &OperationRecord) -> Result<Vec<SqlValue>, ReportError> {
 /// `sha256(prev_hash || "scimitar-report-v1" || seq || columns)`, each column as a type tag and
 /// length-prefixed bytes, so no two different rows encode the same.
 fn chain_hash(prev_hash: &str, seq: i64, cols: &[SqlValue]) -> String {
+    hex::encode(chain_digest(prev_hash, seq, cols.iter().map(ValueRef::from)))
+}
+
+/// [`chain_hash`] as bytes, over the columns as SQLite holds them.
+fn chain_digest<'a>(prev_hash: &str, seq: i64, cols: impl IntoIterator<Item = ValueRef<'a>>) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"scimitar-report-v1");
     h.update(seq.to_be_bytes());
     for c in cols {
         match c {
-            SqlValue::Null => h.update(b"N"),
-            SqlValue::Integer(i) => {
+            ValueRef::Null => h.update(b"N"),
+            ValueRef::Integer(i) => {
                 h.update(b"I");
                 h.update(i.to_be_bytes());
             }
-            SqlValue::Real(f) => {
+            ValueRef::Real(f) => {
                 h.update(b"R");
                 h.update(f.to_bits().to_be_bytes());
             }
-            SqlValue::Text(s) => {
+            ValueRef::Text(s) => {
                 h.update(b"T");
                 h.update((s.len() as u64).to_be_bytes());
-                h.update(s.as_bytes());
+                h.update(s);
             }
-            SqlValue::Blob(b) => {
+            ValueRef::Blob(b) => {
                 h.update(b"B");
                 h.update((b.len() as u64).to_be_bytes());
                 h.update(b);
             }
         }
     }
-    hex::encode(h.finalize())
+    h.finalize().into()
 }
 
 fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredRecord, ReportError>> {
