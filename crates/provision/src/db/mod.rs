@@ -14,6 +14,9 @@ use std::time::Duration;
 mod schema;
 pub use schema::MIGRATIONS;
 
+/// The schema version whose migration stores the report compactly (see `schema::REPORT_COMPACT`).
+const REPORT_COMPACT_VERSION: usize = 6;
+
 /// Why the database could not be opened or used. (Every message names the file.)
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -110,6 +113,15 @@ fn migrate(conn: &Connection) -> Result<(), DbError> {
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
     tx.commit()?;
+    // Migration 6 rewrote the report table in about half the space; the old table's pages are
+    // free but still part of the file until it is rebuilt. Once, after that migration, when there
+    // was a table to rewrite (best effort: another process in the middle of a transaction makes
+    // it wait the busy timeout, then it is left for later, nothing lost).
+    if (1..REPORT_COMPACT_VERSION).contains(&current) && MIGRATIONS.len() >= REPORT_COMPACT_VERSION {
+        if let Err(e) = conn.execute_batch("VACUUM") {
+            tracing::warn!("could not give the space of the old report table back (VACUUM): {e}");
+        }
+    }
     Ok(())
 }
 

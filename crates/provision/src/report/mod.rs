@@ -580,7 +580,7 @@ impl ReportStore {
             report.checked += 1;
             expect_seq = seq + 1;
             prev_stored = SqlValue::from(hash);
-            prev = hash_text(prev_stored.clone()).unwrap_or_default();
+            prev = hash_text(hash).unwrap_or_default();
         }
         if expect_seq - 1 != head_seq {
             report.broken = Some(Broken {
@@ -606,8 +606,9 @@ impl ReportStore {
         if last_pruned <= anchor_seq {
             return Ok(0);
         }
-        let hash: Option<SqlValue> = tx.query_row("SELECT hash FROM report WHERE seq = ?1", [last_pruned], |r| r.get(0)).optional()?;
-        let hash = hash.and_then(hash_text).ok_or(ReportError::Missing(last_pruned))?;
+        let hash: Option<Option<String>> =
+            tx.query_row("SELECT hash FROM report WHERE seq = ?1", [last_pruned], |r| Ok(hash_text(r.get_ref(0)?))).optional()?;
+        let hash = hash.flatten().ok_or(ReportError::Missing(last_pruned))?;
         let n = tx.execute("DELETE FROM report WHERE seq <= ?1", [last_pruned])?;
         // names no record carries any more go too (pruning is how old employee data leaves the file)
         tx.execute("DELETE FROM report_names WHERE NOT EXISTS (SELECT 1 FROM report WHERE names_id = report_names.id)", [])?;
@@ -766,13 +767,26 @@ fn hash_value(hex: &str) -> SqlValue {
     }
 }
 
-/// The text of a stored hash (see `hash_value`); `None` for a number or NULL.
-fn hash_text(v: SqlValue) -> Option<String> {
+/// The text of a stored hash (see `hash_value`); `None` for a number, NULL or text that is not
+/// UTF-8.
+fn hash_text(v: ValueRef<'_>) -> Option<String> {
     match v {
-        SqlValue::Blob(b) => Some(hex::encode(b)),
-        SqlValue::Text(s) => Some(s),
+        ValueRef::Blob(b) => Some(to_hex(b)),
+        ValueRef::Text(s) => std::str::from_utf8(s).ok().map(str::to_string),
         _ => None,
     }
+}
+
+/// Lower-case hex (as `hex::encode`, without its per-character iterator: every record read
+/// back turns two hashes into text).
+fn to_hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(b.len() * 2);
+    for &x in b {
+        out.push(DIGITS[(x >> 4) as usize]);
+        out.push(DIGITS[(x & 15) as usize]);
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The record as it will be stored and read back (see the module notes).
@@ -844,7 +858,7 @@ fn columns(r: &OperationRecord) -> Result<Vec<SqlValue>, ReportError> {
 /// `sha256(prev_hash || "scimitar-report-v1" || seq || columns)`, each column as a type tag and
 /// length-prefixed bytes, so no two different rows encode the same.
 fn chain_hash(prev_hash: &str, seq: i64, cols: &[SqlValue]) -> String {
-    hex::encode(chain_digest(prev_hash, seq, cols.iter().map(ValueRef::from)))
+    to_hex(&chain_digest(prev_hash, seq, cols.iter().map(ValueRef::from)))
 }
 
 /// [`chain_hash`] as bytes, over the columns as SQLite holds them.
@@ -913,7 +927,7 @@ fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredRecor
             detail: detail.map(|d| serde_json::from_str(&d)).transpose()?,
         };
         let hash = |i: usize| -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-            hash_text(row.get(i)?).ok_or_else(|| "a hash that is not text or bytes".into())
+            hash_text(row.get_ref(i)?).ok_or_else(|| "a hash that is not text or bytes".into())
         };
         Ok(StoredRecord { seq, record, prev_hash: hash(1 + N_HASHED)?, hash: hash(2 + N_HASHED)? })
     };

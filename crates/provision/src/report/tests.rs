@@ -568,6 +568,8 @@ fn every_field_round_trips_through_the_compact_layout() {
     let v = s.verify().unwrap();
     assert!(v.ok(), "{v:?}");
     assert_eq!((v.checked, v.head_hash.as_str()), (records.len() as u64, stored.last().unwrap().hash.as_str()));
+    let bytes: Vec<u8> = (0..=255).collect();
+    assert_eq!(to_hex(&bytes), hex::encode(&bytes));
     // the names once per distinct combination; hashes as 32 bytes; the start only when it is not
     // the finish minus the duration
     let c = |sql: &str| -> i64 { s.connection().query_row(sql, [], |r| r.get(0)).unwrap() };
@@ -665,6 +667,8 @@ fn migration_6_converts_a_version_5_database_in_place() {
 
     let mut s = ReportStore::open(&path).unwrap();
     assert_eq!(crate::db::schema_version(s.connection()).unwrap(), 6);
+    let free: i64 = s.connection().query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    assert_eq!(free, 0, "the old table's space went back to the file system");
     // every value as version 5 stored it, the hashes as the same text
     let mut st = s
         .connection()
