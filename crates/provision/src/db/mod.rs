@@ -117,10 +117,11 @@ fn migrate(conn: &Connection) -> Result<(), DbError> {
     // free but still part of the file until it is rebuilt. Once, after that migration, when there
     // was a table to rewrite (best effort: another process in the middle of a transaction makes
     // it wait the busy timeout, then it is left for later, nothing lost).
-    if (1..REPORT_COMPACT_VERSION).contains(&current) && MIGRATIONS.len() >= REPORT_COMPACT_VERSION {
-        if let Err(e) = conn.execute_batch("VACUUM") {
-            tracing::warn!("could not give the space of the old report table back (VACUUM): {e}");
-        }
+    if (1..REPORT_COMPACT_VERSION).contains(&current)
+        && MIGRATIONS.len() >= REPORT_COMPACT_VERSION
+        && let Err(e) = conn.execute_batch("VACUUM")
+    {
+        tracing::warn!("could not give the space of the old report table back (VACUUM): {e}");
     }
     Ok(())
 }
