@@ -3,9 +3,9 @@
 //! Inserts `REPORT_BENCH_N` (default 1,000,000) records spread evenly over a year, in transactions
 //! of 10,000, into a temporary database on disk (WAL, synchronous=FULL), then times the queries
 //! the CLI and the Reports pane make (with no span and single filters too, and the same answers by
-//! the pre-`report_counts` SQL as `scan_*`), verifies the chain, prunes half and
-//! times the migration that backfills the per-day counts. Prints `name: value`
-//! lines.
+//! the pre-`report_counts` SQL as `scan_*`), verifies the chain, prunes half,
+//! times the migration that backfills the per-day counts and the one that converts a version-5
+//! database to the compact layout (migration 6). Prints `name: value` lines.
 
 use scimitar::env::Actor;
 use scimitar::report::{OperationRecord, Outcome, ReportQuery, ReportStore};
@@ -218,27 +218,59 @@ fn main() -> anyhow::Result<()> {
     let (kept, counted) = (store.count()?, store.count_matching(&ReportQuery::default())?);
     println!("after_prune_count_matching_equals_count: {}", kept == counted);
     anyhow::ensure!(kept == counted, "after the prune: {kept} records but count_matching says {counted}");
-    // opening a database written before the per-day counts: migration 3 backfills them
-    // (a version-2 database: only migrations 1 and 2's tables; whatever later migrations made,
-    // the per-day counts and their triggers included, is dropped, so every later one runs again)
+    // migration 3's backfill of the per-day counts, over what is left: the counts and their
+    // triggers dropped, then migration 3's SQL run again (as opening a version-2 database would)
     {
         let conn = store.connection();
-        let v2 = ["report", "report_chain", "batch", "op"];
-        let later: Vec<(String, String)> = conn
-            .prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name NOT LIKE 'sqlite_%'")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        for (kind, name) in later.iter().filter(|(k, n)| k == "trigger" || !v2.contains(&n.as_str())) {
-            conn.execute_batch(&format!("DROP {} \"{}\";", kind.to_uppercase(), name.replace('"', "\"\"")))?;
-        }
-        conn.execute_batch("PRAGMA user_version = 2;")?;
+        conn.execute_batch(
+            "DROP TRIGGER report_counts_insert; DROP TRIGGER report_counts_delete; DROP TRIGGER report_counts_update; DROP TABLE report_counts;",
+        )?;
+        let t = Instant::now();
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {} COMMIT;", scimitar::db::MIGRATIONS[2]))?;
+        println!("migrate_v3_backfill_ms: {:.0}", ms(t));
     }
-    drop(store);
-    let t = Instant::now();
-    let store = ReportStore::open(&path)?;
-    println!("migrate_v3_backfill_ms: {:.0}", ms(t));
     let counted = store.count_matching(&ReportQuery::default())?;
     anyhow::ensure!(kept == counted, "after the backfill: {kept} records but count_matching says {counted}");
+    // migration 6 (the compact layout), over the same records written as version 5 stored them
+    let head = store.verify()?;
+    let v5_path = dir.path().join("v5.db");
+    {
+        let conn = rusqlite::Connection::open(&v5_path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let tx = rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)?;
+        for sql in &scimitar::db::MIGRATIONS[..5] {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", 5)?;
+        tx.commit()?;
+        conn.execute("ATTACH DATABASE ?1 AS cur", [path.to_string_lossy()])?;
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             INSERT INTO report SELECT r.seq, r.op_id, r.batch_id, r.policy_run, coalesce(r.started_ms, r.finished_ms - r.duration_ms),
+                 r.finished_ms, r.profile, n.host, r.action, n.target_id, n.target_email, n.target_user_name, n.target_display,
+                 r.outcome, r.error_code, r.error_message, r.http_status, r.retries, r.duration_ms, n.os_user, n.os_host, r.detail,
+                 n.email_key, n.user_name_key, lower(hex(r.prev_hash)), lower(hex(r.hash))
+             FROM cur.report r JOIN cur.report_names n ON n.id = r.names_id ORDER BY r.seq;
+             DELETE FROM report_chain;
+             INSERT INTO report_chain SELECT * FROM cur.report_chain;
+             COMMIT;",
+        )?;
+        conn.execute_batch("DETACH DATABASE cur;")?;
+    }
+    drop(store);
+    println!("migrate_v6_size_before_mb: {:.1}", std::fs::metadata(&v5_path)?.len() as f64 / 1e6);
+    let t = Instant::now();
+    let v6 = ReportStore::open(&v5_path)?;
+    println!("migrate_v6_ms: {:.0}", ms(t));
+    println!("migrate_v6_records: {}", v6.count()?);
+    let again = v6.verify()?;
+    anyhow::ensure!(
+        again.ok() && again.head_hash == head.head_hash && again.checked == head.checked,
+        "after migration 6: {again:?} vs {head:?}"
+    );
+    println!("migrate_v6_verify_ok: {}", again.ok());
+    drop(v6);
+    println!("migrate_v6_size_after_mb: {:.1}", std::fs::metadata(&v5_path)?.len() as f64 / 1e6);
     anyhow::ensure!(v.ok(), "verify failed: {v:?}");
     Ok(())
 }

@@ -199,7 +199,11 @@ fn an_edited_record_fails_verify() {
     // someone hides the failure
     store
         .connection()
-        .execute("UPDATE report SET outcome = 'done', error_code = NULL, http_status = 200 WHERE target_user_name = 'JDoe'", [])
+        .execute(
+            "UPDATE report SET outcome = 'done', error_code = NULL, http_status = 200 \
+             WHERE names_id IN (SELECT id FROM report_names WHERE target_user_name = 'JDoe')",
+            [],
+        )
         .unwrap();
     let (code, out, _) = report(&db, &["verify"]);
     assert_eq!(code, 1);
@@ -304,13 +308,27 @@ fn migration_3_backfills_the_counts_of_existing_records() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("scimitar.db");
     {
+        // the records written by this version, then copied into a version-2 database as migration
+        // 1 laid `report` out (migration 6 stores it differently since)
+        let current = dir.path().join("current.db");
+        populate(&mut ReportStore::open(&current).unwrap());
         let conn = rusqlite::Connection::open(&db).unwrap();
         for sql in &scimitar::db::MIGRATIONS[..2] {
             conn.execute_batch(sql).unwrap();
         }
         conn.pragma_update(None, "user_version", 2).unwrap();
-        let mut store = ReportStore::from_connection(conn);
-        populate(&mut store);
+        conn.execute("ATTACH DATABASE ?1 AS cur", [current.to_string_lossy()]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO report SELECT r.seq, r.op_id, r.batch_id, r.policy_run, coalesce(r.started_ms, r.finished_ms - r.duration_ms),
+                 r.finished_ms, r.profile, n.host, r.action, n.target_id, n.target_email, n.target_user_name, n.target_display,
+                 r.outcome, r.error_code, r.error_message, r.http_status, r.retries, r.duration_ms, n.os_user, n.os_host, r.detail,
+                 n.email_key, n.user_name_key, lower(hex(r.prev_hash)), lower(hex(r.hash))
+             FROM cur.report r JOIN cur.report_names n ON n.id = r.names_id ORDER BY r.seq;
+             DELETE FROM report_chain;
+             INSERT INTO report_chain SELECT * FROM cur.report_chain;
+             DETACH DATABASE cur;",
+        )
+        .unwrap();
     }
     let mut store = ReportStore::open(&db).unwrap();
     assert_eq!(scimitar::db::schema_version(store.connection()).unwrap(), scimitar::db::MIGRATIONS.len());

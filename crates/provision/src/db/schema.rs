@@ -4,11 +4,12 @@
 /// Schema migrations, applied in order, each in its own transaction. Never edit a released entry;
 /// append a new one.
 pub const MIGRATIONS: &[&str] = &[
-    REPORT,        // v1: provisioning reports (`report`, `report_chain`)
-    JOURNAL,       // v2: the action-queue journal (`batch`, `op`)
-    REPORT_COUNTS, // v3: per-day report counts (backfilled; kept by triggers)
-    SYNC,          // v4: `scimitar sync`'s state per policy (quarantine, run in progress) and its runs
-    KEPT,          // v5: what each deactivation took away (groups, roles), kept before it was sent
+    REPORT,         // v1: provisioning reports (`report`, `report_chain`)
+    JOURNAL,        // v2: the action-queue journal (`batch`, `op`)
+    REPORT_COUNTS,  // v3: per-day report counts (backfilled; kept by triggers)
+    SYNC,           // v4: `scimitar sync`'s state per policy (quarantine, run in progress) and its runs
+    KEPT,           // v5: what each deactivation took away (groups, roles), kept before it was sent
+    REPORT_COMPACT, // v6: the report in about half the space (names once in `report_names`, hashes as bytes)
 ];
 
 /// Schema of the report tables (migration 1).
@@ -191,4 +192,127 @@ CREATE TABLE kept (
 CREATE INDEX kept_user ON kept (user_id, taken_ms);
 CREATE INDEX kept_batch ON kept (batch_id);
 CREATE INDEX batch_created ON batch (created_ms);
+";
+
+/// The report in about half the space (migration 6; issue 14): the same records, the same hash
+/// chain, converted in place.
+///
+/// - The names a record carries (API host, target id, email, userName, display name, OS user and
+///   host, and the lower-cased email and userName the user filter matches) repeat on every record
+///   about the same user from the same machine: they are stored once per distinct combination in
+///   `report_names`, and `report.names_id` points there. The user filter's indexes
+///   (`report_target_id`, `report_email`, `report_user_name`) are on that small table now; `report`
+///   keeps one narrow index on `names_id`.
+/// - The columns of the same name in `report` stay, normally NULL: a value there takes the place
+///   of the one in `report_names` (nothing writes one; a hand edit of the file still shows in
+///   `report verify`).
+/// - `started_ms` is NULL when it is `finished_ms - duration_ms` (nearly always).
+/// - `prev_hash` and `hash` are the 32 bytes of the SHA-256 instead of 64 hex digits (a value
+///   that is not 64 lower-case hex digits, e.g. after a hand edit, stays as it was).
+/// - `report_op` (by op id) goes: no query uses it.
+///
+/// What is hashed does not change: [`crate::report`] rebuilds each record's columns as migration 1
+/// stored them, so every existing hash still verifies and exports are byte for byte the same.
+const REPORT_COMPACT: &str = "
+CREATE TABLE report_names (
+    id               INTEGER PRIMARY KEY,
+    host             TEXT,
+    target_id        TEXT,
+    target_email     TEXT,
+    target_user_name TEXT,
+    target_display   TEXT,
+    os_user          TEXT,
+    os_host          TEXT,
+    email_key        TEXT,
+    user_name_key    TEXT
+);
+INSERT INTO report_names (host, target_id, target_email, target_user_name, target_display, os_user, os_host, email_key, user_name_key)
+    SELECT DISTINCT host, target_id, target_email, target_user_name, target_display, os_user, os_host, email_key, user_name_key
+    FROM report;
+-- finds a record's names when appending (`IS`: NULLs match)
+CREATE INDEX report_names_all ON report_names
+    (target_id, target_email, target_user_name, target_display, host, os_user, os_host, email_key, user_name_key);
+CREATE TABLE report_v6 (
+    seq              INTEGER PRIMARY KEY,
+    op_id            TEXT NOT NULL,
+    batch_id         TEXT,
+    policy_run       TEXT,
+    started_ms       INTEGER,          -- NULL: finished_ms - duration_ms
+    finished_ms      INTEGER NOT NULL,
+    profile          TEXT NOT NULL,
+    action           TEXT NOT NULL,
+    outcome          TEXT NOT NULL,
+    error_code       TEXT,
+    error_message    TEXT,
+    http_status      INTEGER,
+    retries          INTEGER NOT NULL,
+    duration_ms      INTEGER NOT NULL,
+    detail           TEXT,
+    names_id         INTEGER NOT NULL, -- report_names.id
+    prev_hash        BLOB NOT NULL,
+    hash             BLOB NOT NULL,
+    -- NULL: the value in report_names
+    host             TEXT,
+    target_id        TEXT,
+    target_email     TEXT,
+    target_user_name TEXT,
+    target_display   TEXT,
+    os_user          TEXT,
+    os_host          TEXT,
+    email_key        TEXT,
+    user_name_key    TEXT
+);
+INSERT INTO report_v6 (seq, op_id, batch_id, policy_run, started_ms, finished_ms, profile, action, outcome, error_code,
+                       error_message, http_status, retries, duration_ms, detail, names_id, prev_hash, hash)
+    SELECT r.seq, r.op_id, r.batch_id, r.policy_run,
+           CASE WHEN typeof(r.started_ms) = 'integer' AND typeof(r.finished_ms) = 'integer' AND typeof(r.duration_ms) = 'integer'
+                     AND typeof(r.finished_ms - r.duration_ms) = 'integer' AND r.started_ms = r.finished_ms - r.duration_ms
+                THEN NULL ELSE r.started_ms END,
+           r.finished_ms, r.profile, r.action, r.outcome, r.error_code, r.error_message, r.http_status, r.retries,
+           r.duration_ms, r.detail, n.id,
+           CASE WHEN typeof(r.prev_hash) = 'text' AND length(r.prev_hash) = 64 AND r.prev_hash NOT GLOB '*[^0-9a-f]*'
+                THEN unhex(r.prev_hash) ELSE r.prev_hash END,
+           CASE WHEN typeof(r.hash) = 'text' AND length(r.hash) = 64 AND r.hash NOT GLOB '*[^0-9a-f]*'
+                THEN unhex(r.hash) ELSE r.hash END
+    FROM report r JOIN report_names n
+        ON n.target_id IS r.target_id AND n.target_email IS r.target_email AND n.target_user_name IS r.target_user_name
+       AND n.target_display IS r.target_display AND n.host IS r.host AND n.os_user IS r.os_user AND n.os_host IS r.os_host
+       AND n.email_key IS r.email_key AND n.user_name_key IS r.user_name_key
+    ORDER BY r.seq;
+DROP TABLE report;
+ALTER TABLE report_v6 RENAME TO report;
+-- time span queries, summaries and per-day counts are answered from this index alone
+CREATE INDEX report_finished ON report (finished_ms, action, outcome);
+CREATE INDEX report_names_id ON report (names_id);
+CREATE INDEX report_batch ON report (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX report_policy_run ON report (policy_run) WHERE policy_run IS NOT NULL;
+-- the user filter: the matching names first, then their records by `report_names_id`
+CREATE INDEX report_target_id ON report_names (target_id) WHERE target_id IS NOT NULL;
+CREATE INDEX report_email ON report_names (email_key) WHERE email_key IS NOT NULL;
+CREATE INDEX report_user_name ON report_names (user_name_key) WHERE user_name_key IS NOT NULL;
+-- the per-day counts' triggers (migration 3) went with the old table: the same again
+CREATE TRIGGER report_counts_insert AFTER INSERT ON report BEGIN
+    INSERT INTO report_counts (day, profile, action, outcome, n)
+        VALUES (NEW.finished_ms / 86400000 - (NEW.finished_ms % 86400000 < 0), NEW.profile, NEW.action, NEW.outcome, 1)
+        ON CONFLICT (day, profile, action, outcome) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER report_counts_delete AFTER DELETE ON report BEGIN
+    UPDATE report_counts SET n = n - 1
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome;
+    DELETE FROM report_counts
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome AND n <= 0;
+END;
+CREATE TRIGGER report_counts_update AFTER UPDATE OF finished_ms, profile, action, outcome ON report BEGIN
+    UPDATE report_counts SET n = n - 1
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome;
+    DELETE FROM report_counts
+        WHERE day = OLD.finished_ms / 86400000 - (OLD.finished_ms % 86400000 < 0)
+          AND profile = OLD.profile AND action = OLD.action AND outcome = OLD.outcome AND n <= 0;
+    INSERT INTO report_counts (day, profile, action, outcome, n)
+        VALUES (NEW.finished_ms / 86400000 - (NEW.finished_ms % 86400000 < 0), NEW.profile, NEW.action, NEW.outcome, 1)
+        ON CONFLICT (day, profile, action, outcome) DO UPDATE SET n = n + 1;
+END;
 ";

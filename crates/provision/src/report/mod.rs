@@ -6,8 +6,10 @@
 //!
 //! **Tamper evidence.** Record `n` carries `hash = sha256(prev_hash || seq || stored columns)` where
 //! `prev_hash` is the hash of record `n-1` (64 zeros for the first). The hash covers the columns
-//! exactly as stored (type tag plus length-prefixed bytes), so editing any field, deleting or
-//! re-ordering rows is found by [`ReportStore::verify`]. The single-row `report_chain` table keeps
+//! as migration 1 stored them (type tag plus length-prefixed bytes), so editing any field, deleting or
+//! re-ordering rows is found by [`ReportStore::verify`]. (Since migration 6 the table is stored more
+//! compactly, see [`crate::db`]: the names once per distinct combination in `report_names`, the
+//! hashes as 32 bytes; the hashed columns are rebuilt from that, exactly as before.) The single-row `report_chain` table keeps
 //! the head (last seq and hash, so a deleted *last* record is found too) and the anchor (seq and hash
 //! of the last pruned record, so pruning old records keeps the rest verifiable). Someone who can
 //! write the file can of course rebuild the whole chain; `verify` prints the head hash so an auditor
@@ -29,7 +31,7 @@
 
 pub mod interchange;
 
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -103,11 +105,31 @@ pub struct BadTime(pub String);
 /// Hash that precedes the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The stored columns covered by the hash, in hashing order (after `seq`).
-const HASHED_COLUMNS: &str = "op_id, batch_id, policy_run, started_ms, finished_ms, profile, host, action, \
-     target_id, target_email, target_user_name, target_display, outcome, error_code, error_message, \
-     http_status, retries, duration_ms, os_user, os_host, detail, email_key, user_name_key";
+/// The columns covered by the hash, in hashing order (after `seq`), as migration 1 stored them:
+/// op_id, batch_id, policy_run, started_ms, finished_ms, profile, host, action, target_id,
+/// target_email, target_user_name, target_display, outcome, error_code, error_message,
+/// http_status, retries, duration_ms, os_user, os_host, detail, email_key, user_name_key.
+/// Rebuilt from migration 6's layout: a value in `report` itself takes the place of the one in
+/// `report_names`, and a NULL `started_ms` is `finished_ms - duration_ms`.
+const HASHED_COLUMNS: &str = "r.op_id, r.batch_id, r.policy_run, coalesce(r.started_ms, r.finished_ms - r.duration_ms), \
+     r.finished_ms, r.profile, coalesce(r.host, n.host), r.action, coalesce(r.target_id, n.target_id), \
+     coalesce(r.target_email, n.target_email), coalesce(r.target_user_name, n.target_user_name), \
+     coalesce(r.target_display, n.target_display), r.outcome, r.error_code, r.error_message, r.http_status, r.retries, \
+     r.duration_ms, coalesce(r.os_user, n.os_user), coalesce(r.os_host, n.os_host), r.detail, \
+     coalesce(r.email_key, n.email_key), coalesce(r.user_name_key, n.user_name_key)";
 const N_HASHED: usize = 23;
+/// The columns of `report_names`, in the order of `NAME_COLUMNS`.
+const NAMES: &str = "host, target_id, target_email, target_user_name, target_display, os_user, os_host, email_key, user_name_key";
+/// `report` with the names of each record (`r`, `n`); the query filters name `report`'s columns
+/// unqualified (none of them is a column of `report_names`).
+const FROM_REPORT: &str = "report r LEFT JOIN report_names n ON n.id = r.names_id";
+/// Places in `HASHED_COLUMNS` of the columns `report_names` holds, in its own order (host,
+/// target_id, target_email, target_user_name, target_display, os_user, os_host, email_key,
+/// user_name_key).
+const NAME_COLUMNS: [usize; 9] = [6, 8, 9, 10, 11, 18, 19, 21, 22];
+const STARTED: usize = 3;
+const FINISHED: usize = 4;
+const DURATION: usize = 17;
 
 /// How an operation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -312,7 +334,9 @@ impl ReportStore {
             }
         }
         let (cond, params) = where_clause_ms(q, since, q.until.map(to_ms));
-        let mut sql = format!("SELECT seq, {HASHED_COLUMNS}, prev_hash, hash FROM report {cond} ORDER BY finished_ms DESC, seq DESC");
+        let mut sql = format!(
+            "SELECT r.seq, {HASHED_COLUMNS}, r.prev_hash, r.hash FROM {FROM_REPORT} {cond} ORDER BY r.finished_ms DESC, r.seq DESC"
+        );
         if let Some(n) = q.limit {
             sql.push_str(&format!(" LIMIT {n}"));
         }
@@ -498,29 +522,56 @@ impl ReportStore {
     pub fn verify(&self) -> Result<VerifyReport, ReportError> {
         let (head_seq, head_hash, anchor_seq, anchor_hash) = chain_state(&self.conn)?;
         let mut report = VerifyReport { checked: 0, anchor_seq, head_seq, head_hash: head_hash.clone(), broken: None };
-        let mut st = self.conn.prepare(&format!("SELECT seq, {HASHED_COLUMNS}, prev_hash, hash FROM report ORDER BY seq"))?;
+        // The names once, then the records alone (no join), each column as SQLite holds it (no
+        // copies): the same values as `HASHED_COLUMNS` gives, rebuilt here.
+        let mut names: std::collections::HashMap<i64, Vec<SqlValue>> = std::collections::HashMap::new();
+        {
+            let mut st = self.conn.prepare(&format!("SELECT id, {NAMES} FROM report_names"))?;
+            let mut rows = st.query([])?;
+            while let Some(row) = rows.next()? {
+                names.insert(row.get(0)?, (1..=NAME_COLUMNS.len()).map(|i| row.get::<_, SqlValue>(i)).collect::<Result<_, _>>()?);
+            }
+        }
+        let mut name_at = [None; N_HASHED];
+        for (k, &i) in NAME_COLUMNS.iter().enumerate() {
+            name_at[i] = Some(k);
+        }
+        let mut st = self.conn.prepare(
+            "SELECT r.seq, r.op_id, r.batch_id, r.policy_run, coalesce(r.started_ms, r.finished_ms - r.duration_ms), r.finished_ms, \
+             r.profile, r.host, r.action, r.target_id, r.target_email, r.target_user_name, r.target_display, r.outcome, r.error_code, \
+             r.error_message, r.http_status, r.retries, r.duration_ms, r.os_user, r.os_host, r.detail, r.email_key, r.user_name_key, \
+             r.prev_hash, r.hash, r.names_id FROM report r ORDER BY r.seq",
+        )?;
         let mut rows = st.query([])?;
         let mut expect_seq = anchor_seq + 1;
+        // the hash of the record before, as text (what is hashed) and as stored
+        let mut prev_stored = hash_value(&anchor_hash);
         let mut prev = anchor_hash;
-        let mut cols: Vec<SqlValue> = Vec::with_capacity(N_HASHED);
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
-            cols.clear();
-            for i in 0..N_HASHED {
-                cols.push(row.get::<_, SqlValue>(1 + i)?);
+            let names = match row.get_ref(3 + N_HASHED)? {
+                ValueRef::Integer(id) => names.get(&id),
+                _ => None,
+            };
+            let mut cols: [ValueRef<'_>; N_HASHED] = [ValueRef::Null; N_HASHED];
+            for (i, c) in cols.iter_mut().enumerate() {
+                *c = match (row.get_ref(1 + i)?, name_at[i]) {
+                    (ValueRef::Null, Some(k)) => names.map_or(ValueRef::Null, |n| ValueRef::from(&n[k])),
+                    (v, _) => v,
+                };
             }
-            let prev_hash: SqlValue = row.get(1 + N_HASHED)?;
-            let hash: SqlValue = row.get(2 + N_HASHED)?;
+            let prev_hash = row.get_ref(1 + N_HASHED)?;
+            let hash = row.get_ref(2 + N_HASHED)?;
             let broken = |reason: String| Some(Broken { seq, reason });
             if seq < expect_seq {
                 report.broken = broken(format!("record {seq} is at or before the prune anchor {anchor_seq}"));
             } else if seq > expect_seq {
                 report.broken =
                     Some(Broken { seq: expect_seq, reason: format!("missing: records {expect_seq}..{} were deleted", seq - 1) });
-            } else if prev_hash != SqlValue::Text(prev.clone()) {
+            } else if prev_hash != ValueRef::from(&prev_stored) {
                 report.broken =
                     broken(format!("does not follow record {}: its prev_hash differs (records inserted, replaced or re-ordered)", seq - 1));
-            } else if hash != SqlValue::Text(chain_hash(&prev, seq, &cols)) {
+            } else if hash != ValueRef::Blob(&chain_digest(&prev, seq, cols)) {
                 report.broken = broken("contents changed after it was written (hash mismatch)".into());
             }
             if report.broken.is_some() {
@@ -528,9 +579,8 @@ impl ReportStore {
             }
             report.checked += 1;
             expect_seq = seq + 1;
-            if let SqlValue::Text(h) = hash {
-                prev = h;
-            }
+            prev_stored = SqlValue::from(hash);
+            prev = hash_text(hash).unwrap_or_default();
         }
         if expect_seq - 1 != head_seq {
             report.broken = Some(Broken {
@@ -556,9 +606,12 @@ impl ReportStore {
         if last_pruned <= anchor_seq {
             return Ok(0);
         }
-        let hash: Option<String> = tx.query_row("SELECT hash FROM report WHERE seq = ?1", [last_pruned], |r| r.get(0)).optional()?;
-        let hash = hash.ok_or(ReportError::Missing(last_pruned))?;
+        let hash: Option<Option<String>> =
+            tx.query_row("SELECT hash FROM report WHERE seq = ?1", [last_pruned], |r| Ok(hash_text(r.get_ref(0)?))).optional()?;
+        let hash = hash.flatten().ok_or(ReportError::Missing(last_pruned))?;
         let n = tx.execute("DELETE FROM report WHERE seq <= ?1", [last_pruned])?;
+        // names no record carries any more go too (pruning is how old employee data leaves the file)
+        tx.execute("DELETE FROM report_names WHERE NOT EXISTS (SELECT 1 FROM report WHERE names_id = report_names.id)", [])?;
         tx.execute(
             "UPDATE report_chain SET anchor_seq = ?1, anchor_hash = ?2, pruned_at_ms = ?3 WHERE id = 1",
             rusqlite::params![last_pruned, hash, to_ms(now)],
@@ -662,20 +715,78 @@ fn append_conn(conn: &Connection, r: &OperationRecord) -> Result<StoredRecord, R
     let seq = head_seq + 1;
     let cols = columns(&record)?;
     let hash = chain_hash(&head_hash, seq, &cols);
-    let mut st = conn.prepare_cached(&format!(
-        "INSERT INTO report (seq, {HASHED_COLUMNS}, prev_hash, hash) VALUES (?1, {}, ?{}, ?{})",
-        (0..N_HASHED).map(|i| format!("?{}", i + 2)).collect::<Vec<_>>().join(", "),
-        N_HASHED + 2,
-        N_HASHED + 3
-    ))?;
-    let mut params: Vec<SqlValue> = Vec::with_capacity(N_HASHED + 3);
-    params.push(SqlValue::Integer(seq));
-    params.extend(cols);
-    params.push(SqlValue::Text(head_hash.clone()));
-    params.push(SqlValue::Text(hash.clone()));
+    let names_id = names_id(conn, &cols)?;
+    // NULL when it is finished_ms - duration_ms, as `HASHED_COLUMNS` rebuilds it
+    let started = match (&cols[STARTED], &cols[FINISHED], &cols[DURATION]) {
+        (SqlValue::Integer(s), SqlValue::Integer(f), SqlValue::Integer(d)) if f.checked_sub(*d) == Some(*s) => SqlValue::Null,
+        _ => cols[STARTED].clone(),
+    };
+    let mut st = conn.prepare_cached(
+        "INSERT INTO report (seq, op_id, batch_id, policy_run, started_ms, finished_ms, profile, action, outcome, error_code, \
+         error_message, http_status, retries, duration_ms, detail, names_id, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )?;
+    let c = |i: usize| cols[i].clone();
+    #[rustfmt::skip]
+    let params = [
+        SqlValue::Integer(seq), c(0), c(1), c(2), started, c(FINISHED), c(5), c(7), c(12), c(13), c(14), c(15), c(16), c(DURATION),
+        c(20), SqlValue::Integer(names_id), hash_value(&head_hash), hash_value(&hash),
+    ];
     st.execute(params_from_iter(params))?;
     conn.prepare_cached("UPDATE report_chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1")?.execute(rusqlite::params![seq, hash])?;
     Ok(StoredRecord { seq, record, prev_hash: head_hash, hash })
+}
+
+/// The `report_names` row holding these columns' names (added when there is none yet).
+fn names_id(conn: &Connection, cols: &[SqlValue]) -> Result<i64, ReportError> {
+    let names = || NAME_COLUMNS.iter().map(|&i| &cols[i]);
+    let found: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM report_names WHERE host IS ?1 AND target_id IS ?2 AND target_email IS ?3 AND target_user_name IS ?4 \
+             AND target_display IS ?5 AND os_user IS ?6 AND os_host IS ?7 AND email_key IS ?8 AND user_name_key IS ?9 LIMIT 1",
+        )?
+        .query_row(params_from_iter(names()), |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    conn.prepare_cached(
+        "INSERT INTO report_names (host, target_id, target_email, target_user_name, target_display, os_user, os_host, email_key, \
+         user_name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params_from_iter(names()))?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// A hash as stored: the 32 bytes of 64 lower-case hex digits, anything else as it is (only a
+/// hand edit makes one), so that it reads back as the same text.
+fn hash_value(hex: &str) -> SqlValue {
+    match hex::decode(hex) {
+        Ok(b) if b.len() == 32 && !hex.bytes().any(|c| c.is_ascii_uppercase()) => SqlValue::Blob(b),
+        _ => SqlValue::Text(hex.to_string()),
+    }
+}
+
+/// The text of a stored hash (see `hash_value`); `None` for a number, NULL or text that is not
+/// UTF-8.
+fn hash_text(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Blob(b) => Some(to_hex(b)),
+        ValueRef::Text(s) => std::str::from_utf8(s).ok().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Lower-case hex (as `hex::encode`, without its per-character iterator: every record read
+/// back turns two hashes into text).
+fn to_hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(b.len() * 2);
+    for &x in b {
+        out.push(DIGITS[(x >> 4) as usize]);
+        out.push(DIGITS[(x & 15) as usize]);
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The record as it will be stored and read back (see the module notes).
@@ -700,14 +811,15 @@ fn normalise(r: &OperationRecord) -> OperationRecord {
         error_message: opt(&r.error_message).map(|s| redact_tokens(&s)),
         http_status: r.http_status,
         retries: r.retries,
-        duration_ms: r.duration_ms,
+        // stored as an SQLite integer (i64); the record said so before it read back so
+        duration_ms: r.duration_ms.min(i64::MAX as u64),
         os_user: r.os_user.clone(),
         os_host: r.os_host.clone(),
         detail: r.detail.as_ref().map(redact_json),
     }
 }
 
-/// Stored column values in `HASHED_COLUMNS` order.
+/// Column values in `HASHED_COLUMNS` order, as migration 1 stored them (what is hashed).
 fn columns(r: &OperationRecord) -> Result<Vec<SqlValue>, ReportError> {
     let text = |s: &str| SqlValue::Text(s.to_string());
     let opt = |s: &Option<String>| s.as_deref().map_or(SqlValue::Null, text);
@@ -746,34 +858,39 @@ fn columns(r: &OperationRecord) -> Result<Vec<SqlValue>, ReportError> {
 /// `sha256(prev_hash || "scimitar-report-v1" || seq || columns)`, each column as a type tag and
 /// length-prefixed bytes, so no two different rows encode the same.
 fn chain_hash(prev_hash: &str, seq: i64, cols: &[SqlValue]) -> String {
+    to_hex(&chain_digest(prev_hash, seq, cols.iter().map(ValueRef::from)))
+}
+
+/// [`chain_hash`] as bytes, over the columns as SQLite holds them.
+fn chain_digest<'a>(prev_hash: &str, seq: i64, cols: impl IntoIterator<Item = ValueRef<'a>>) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"scimitar-report-v1");
     h.update(seq.to_be_bytes());
     for c in cols {
         match c {
-            SqlValue::Null => h.update(b"N"),
-            SqlValue::Integer(i) => {
+            ValueRef::Null => h.update(b"N"),
+            ValueRef::Integer(i) => {
                 h.update(b"I");
                 h.update(i.to_be_bytes());
             }
-            SqlValue::Real(f) => {
+            ValueRef::Real(f) => {
                 h.update(b"R");
                 h.update(f.to_bits().to_be_bytes());
             }
-            SqlValue::Text(s) => {
+            ValueRef::Text(s) => {
                 h.update(b"T");
                 h.update((s.len() as u64).to_be_bytes());
-                h.update(s.as_bytes());
+                h.update(s);
             }
-            SqlValue::Blob(b) => {
+            ValueRef::Blob(b) => {
                 h.update(b"B");
                 h.update((b.len() as u64).to_be_bytes());
                 h.update(b);
             }
         }
     }
-    hex::encode(h.finalize())
+    h.finalize().into()
 }
 
 fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredRecord, ReportError>> {
@@ -809,7 +926,10 @@ fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredRecor
             os_host: row.get(20)?,
             detail: detail.map(|d| serde_json::from_str(&d)).transpose()?,
         };
-        Ok(StoredRecord { seq, record, prev_hash: row.get(1 + N_HASHED)?, hash: row.get(2 + N_HASHED)? })
+        let hash = |i: usize| -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+            hash_text(row.get_ref(i)?).ok_or_else(|| "a hash that is not text or bytes".into())
+        };
+        Ok(StoredRecord { seq, record, prev_hash: hash(1 + N_HASHED)?, hash: hash(2 + N_HASHED)? })
     };
     Ok(build().map_err(|e| ReportError::Record { seq, message: e.to_string() }))
 }
@@ -831,10 +951,15 @@ fn where_clause_ms(q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> (
     if let Some(u) = q.user.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         let id = bind(SqlValue::Text(u.to_string()), &mut params);
         let key = bind(SqlValue::Text(u.to_lowercase()), &mut params);
+        // the matching names (a small table, indexed), then their records
         if q.user_contains {
-            conds.push(format!("(target_id = {id} OR instr(email_key, {key}) > 0 OR instr(user_name_key, {key}) > 0)"));
+            conds.push(format!(
+                "names_id IN (SELECT id FROM report_names WHERE target_id = {id} OR instr(email_key, {key}) > 0 OR instr(user_name_key, {key}) > 0)"
+            ));
         } else {
-            conds.push(format!("(target_id = {id} OR email_key = {key} OR user_name_key = {key})"));
+            conds.push(format!(
+                "names_id IN (SELECT id FROM report_names WHERE target_id = {id} OR email_key = {key} OR user_name_key = {key})"
+            ));
         }
     }
     if let Some(a) = &q.action {

@@ -498,3 +498,262 @@ fn counts_without_a_user_or_batch_read_the_counts_table() {
     let plan: Vec<String> = st.query_map(params_from_iter(params), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
     assert!(plan.iter().any(|d| d.contains("report_counts") && d.contains("PRIMARY KEY")), "{plan:?}");
 }
+
+/// Records with every odd value a field can hold: absent optional fields, empty strings (stored as
+/// absent), unicode, upper-case emails (their lower-cased key differs), a 100,000-character
+/// message, a duration that does not fit (stored as i64::MAX), a start after the finish, times
+/// before 1970, the same user from two machines.
+fn odd_records() -> Vec<OperationRecord> {
+    let t0 = datetime!(2026-11-01 09:00 UTC);
+    let mut out = Vec::new();
+    for i in 0..40u32 {
+        let mut r = rec(i, &format!("User{}@Example.com", i % 7), Outcome::ALL[(i % 4) as usize], t0 + Duration::minutes(97 * i as i64));
+        r.target_id = Some(format!("U{:05}", i % 7));
+        r.target_display = Some(format!("User {}", i % 7));
+        r.os_host = if i % 3 == 0 { "ws2".into() } else { "ws1".into() };
+        r.policy_run = (i % 5 == 0).then(|| format!("run-{}", i / 5));
+        out.push(r);
+    }
+    let mut bare = rec(40, "x@y.z", Outcome::Failed, t0);
+    bare.batch_id = None;
+    bare.target_id = None;
+    bare.target_email = None;
+    bare.target_user_name = None;
+    bare.target_display = Some(String::new());
+    bare.http_status = None;
+    bare.detail = None;
+    bare.error_code = Some("user_not_found".into());
+    bare.error_message = Some("m".repeat(100_000));
+    out.push(bare);
+    let mut uni = rec(41, "ÖSTEN.Åberg@Exämple.com", Outcome::Done, t0 - Duration::days(25_000));
+    uni.target_user_name = Some("ÖSTEN".into());
+    uni.target_display = Some("Östen Åberg 🦀 e\u{301}".into());
+    uni.os_user = "ユーザー".into();
+    uni.host = "例え.jp".into();
+    uni.detail = Some(serde_json::json!({"name": "Å\n\"q\"", "n": [1, 2.5, null, true]}));
+    out.push(uni);
+    let mut odd_times = rec(42, "t@example.com", Outcome::Done, t0);
+    odd_times.duration_ms = u64::MAX;
+    out.push(odd_times);
+    let mut backwards = rec(43, "t@example.com", Outcome::Done, t0);
+    backwards.started_at = t0 + Duration::seconds(5);
+    out.push(backwards);
+    let mut long = rec(44, &format!("{}@example.com", "a".repeat(5000)), Outcome::Skipped, t0);
+    long.host = "h".repeat(3000);
+    out.push(long);
+    out
+}
+
+#[test]
+fn every_field_round_trips_through_the_compact_layout() {
+    let mut s = store();
+    let records = odd_records();
+    let mut stored = Vec::new();
+    for r in &records {
+        stored.push(s.append(r).unwrap());
+    }
+    // read back as appended, and hashed over the columns migration 1 stored
+    let mut back = s.query(&ReportQuery::default()).unwrap();
+    back.sort_by_key(|r| r.seq);
+    assert_eq!(back, stored);
+    assert_eq!(stored[40].record.target_display, None);
+    assert_eq!(stored[40].record.error_message.as_deref().map(str::len), Some(100_000));
+    assert_eq!(stored[42].record.duration_ms, i64::MAX as u64);
+    assert_eq!(stored[41].record.os_user, "ユーザー");
+    let mut st = s.connection().prepare(&format!("SELECT {HASHED_COLUMNS} FROM {FROM_REPORT} ORDER BY r.seq")).unwrap();
+    let rebuilt: Vec<Vec<SqlValue>> =
+        st.query_map([], |row| (0..N_HASHED).map(|i| row.get::<_, SqlValue>(i)).collect()).unwrap().map(Result::unwrap).collect();
+    let want: Vec<Vec<SqlValue>> = stored.iter().map(|r| columns(&r.record).unwrap()).collect();
+    assert_eq!(rebuilt, want);
+    let v = s.verify().unwrap();
+    assert!(v.ok(), "{v:?}");
+    assert_eq!((v.checked, v.head_hash.as_str()), (records.len() as u64, stored.last().unwrap().hash.as_str()));
+    let bytes: Vec<u8> = (0..=255).collect();
+    assert_eq!(to_hex(&bytes), hex::encode(&bytes));
+    // the names once per distinct combination; hashes as 32 bytes; the start only when it is not
+    // the finish minus the duration
+    let c = |sql: &str| -> i64 { s.connection().query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(c("SELECT count(*) FROM report_names"), 7 + 7 + 5, "7 users from ws1 and from ws2, then 5 more");
+    assert_eq!(c("SELECT count(*) FROM report WHERE typeof(hash) = 'blob' AND length(hash) = 32 AND length(prev_hash) = 32"), 45);
+    assert_eq!(c("SELECT count(*) FROM report WHERE started_ms IS NOT NULL"), 2, "the overflowing duration and the backwards start");
+    let by = |u: &str, contains: bool| {
+        let mut got: Vec<i64> = s
+            .query(&ReportQuery { user: Some(u.into()), user_contains: contains, ..Default::default() })
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(by("östen.åberg@exämple.com", false), vec![42]);
+    assert_eq!(by("ÅBERG", true), vec![42]);
+    assert_eq!(by("user3@EXAMPLE.com", false), vec![4, 11, 18, 25, 32, 39]);
+    assert_eq!(by("U00003", false), vec![4, 11, 18, 25, 32, 39]);
+    assert_eq!(by("nobody@example.com", false), Vec::<i64>::new());
+}
+
+/// The report columns in migration 1's order, as version 5 wrote them.
+const V5_COLUMNS: &str = "op_id, batch_id, policy_run, started_ms, finished_ms, profile, host, action, \
+     target_id, target_email, target_user_name, target_display, outcome, error_code, error_message, \
+     http_status, retries, duration_ms, os_user, os_host, detail, email_key, user_name_key";
+
+/// A database file as scimitar wrote it at schema version 5: migrations 1-5, and the records
+/// appended the way that version did (every hashed column in `report` as hashed, the hashes as hex
+/// text). Returns the records as that version stored them.
+fn v5_database(path: &Path, records: &[OperationRecord]) -> Vec<StoredRecord> {
+    crate::files::create_private_file(path).unwrap();
+    let mut conn = Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    let tx = conn.transaction().unwrap();
+    for sql in &crate::db::MIGRATIONS[..5] {
+        tx.execute_batch(sql).unwrap();
+    }
+    tx.pragma_update(None, "user_version", 5).unwrap();
+    let mut out = Vec::new();
+    let placeholders = (1..=N_HASHED + 3).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    for r in records {
+        let record = normalise(r);
+        let (head_seq, head_hash, _, _) = chain_state(&tx).unwrap();
+        let seq = head_seq + 1;
+        let cols = columns(&record).unwrap();
+        let hash = chain_hash(&head_hash, seq, &cols);
+        let params: Vec<SqlValue> = [SqlValue::Integer(seq)]
+            .into_iter()
+            .chain(cols)
+            .chain([SqlValue::Text(head_hash.clone()), SqlValue::Text(hash.clone())])
+            .collect();
+        tx.execute(&format!("INSERT INTO report (seq, {V5_COLUMNS}, prev_hash, hash) VALUES ({placeholders})"), params_from_iter(params))
+            .unwrap();
+        tx.execute("UPDATE report_chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1", rusqlite::params![seq, hash]).unwrap();
+        out.push(StoredRecord { seq, record, prev_hash: head_hash, hash });
+    }
+    tx.commit().unwrap();
+    out
+}
+
+/// Every table's rows of a report database as stored (`report` itself aside), for comparing.
+fn other_tables(c: &Connection) -> Vec<Vec<SqlValue>> {
+    let mut out = Vec::new();
+    for sql in ["SELECT * FROM report_chain", "SELECT * FROM report_counts ORDER BY day, profile, action, outcome"] {
+        let mut st = c.prepare(sql).unwrap();
+        let n = st.column_count();
+        out.extend(st.query_map([], |r| (0..n).map(|i| r.get::<_, SqlValue>(i)).collect()).unwrap().map(Result::unwrap));
+    }
+    out
+}
+
+fn exports(records: &[StoredRecord]) -> (Vec<u8>, Vec<u8>) {
+    let (mut csv, mut json) = (Vec::new(), Vec::new());
+    interchange::write_csv(records, &mut csv).unwrap();
+    interchange::write_json_lines(records, &mut json).unwrap();
+    (csv, json)
+}
+
+#[test]
+fn migration_6_converts_a_version_5_database_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimitar.db");
+    let records = odd_records();
+    let v5 = v5_database(&path, &records);
+    let (v5_rows, v5_other) = {
+        let c = Connection::open(&path).unwrap();
+        let mut st = c.prepare(&format!("SELECT seq, {V5_COLUMNS}, prev_hash, hash FROM report ORDER BY seq")).unwrap();
+        let rows: Vec<Vec<SqlValue>> =
+            st.query_map([], |r| (0..N_HASHED + 3).map(|i| r.get::<_, SqlValue>(i)).collect()).unwrap().map(Result::unwrap).collect();
+        (rows, other_tables(&c))
+    };
+    assert_eq!(v5_rows.len(), records.len());
+
+    let mut s = ReportStore::open(&path).unwrap();
+    assert_eq!(crate::db::schema_version(s.connection()).unwrap(), 6);
+    let free: i64 = s.connection().query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    assert_eq!(free, 0, "the old table's space went back to the file system");
+    // every value as version 5 stored it, the hashes as the same text
+    let mut st = s
+        .connection()
+        .prepare(&format!("SELECT r.seq, {HASHED_COLUMNS}, lower(hex(r.prev_hash)), lower(hex(r.hash)) FROM {FROM_REPORT} ORDER BY r.seq"))
+        .unwrap();
+    let rows: Vec<Vec<SqlValue>> =
+        st.query_map([], |r| (0..N_HASHED + 3).map(|i| r.get::<_, SqlValue>(i)).collect()).unwrap().map(Result::unwrap).collect();
+    drop(st);
+    assert_eq!(rows, v5_rows);
+    assert_eq!(other_tables(s.connection()), v5_other, "the chain's head and anchor and the per-day counts are untouched");
+    // the same records, the same exports byte for byte, the chain verifies to the same head
+    let mut back = s.query(&ReportQuery::default()).unwrap();
+    back.sort_by_key(|r| r.seq);
+    assert_eq!(back, v5);
+    assert_eq!(exports(&back), exports(&v5));
+    let v = s.verify().unwrap();
+    assert!(v.ok(), "{v:?}");
+    assert_eq!((v.checked, v.head_seq, v.head_hash.as_str()), (45, 45, v5[44].hash.as_str()));
+    assert_counts_agree(&s);
+    // and it goes on: appending continues the chain, pruning keeps it verifiable and takes the
+    // names of pruned records with it
+    s.append(&rec(99, "late@example.com", Outcome::Done, datetime!(2026-12-01 00:00 UTC))).unwrap();
+    assert_eq!(s.prune(0, datetime!(2026-11-30 00:00 UTC)).unwrap(), 45);
+    let v = s.verify().unwrap();
+    assert!(v.ok() && v.checked == 1, "{v:?}");
+    let orphans: i64 = s
+        .connection()
+        .query_row("SELECT count(*) FROM report_names WHERE id NOT IN (SELECT names_id FROM report)", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(orphans, 0);
+    let old: i64 =
+        s.connection().query_row("SELECT count(*) FROM report_names WHERE target_user_name = 'ÖSTEN'", [], |r| r.get(0)).unwrap();
+    assert_eq!(old, 0, "the 1958 record was pruned, and its names with it");
+    drop(s);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn migration_6_keeps_hand_edits_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimitar.db");
+    v5_database(&path, &odd_records()[..10]);
+    let edits = [
+        (4, "UPDATE report SET target_email = 'someone@else.com' WHERE seq = 4"),
+        (6, "UPDATE report SET hash = upper(hash) WHERE seq = 6"),
+        (3, "UPDATE report SET op_id = CAST(op_id AS BLOB), started_ms = finished_ms - duration_ms + 1 WHERE seq = 3"),
+        (7, "UPDATE report SET prev_hash = 'ff' WHERE seq = 7"),
+    ];
+    for (seq, sql) in edits {
+        let c = Connection::open(&path).unwrap();
+        let before: Vec<SqlValue> = c
+            .query_row(&format!("SELECT {V5_COLUMNS}, prev_hash, hash FROM report WHERE seq = ?1"), [seq], |r| {
+                (0..N_HASHED + 2).map(|i| r.get::<_, SqlValue>(i)).collect()
+            })
+            .unwrap();
+        let copy = dir.path().join(format!("edit{seq}.db"));
+        c.execute("VACUUM INTO ?1", [copy.to_string_lossy()]).unwrap();
+        drop(c);
+        let e = Connection::open(&copy).unwrap();
+        e.execute(sql, []).unwrap();
+        let edited: Vec<SqlValue> = e
+            .query_row(&format!("SELECT {V5_COLUMNS}, prev_hash, hash FROM report WHERE seq = ?1"), [seq], |r| {
+                (0..N_HASHED + 2).map(|i| r.get::<_, SqlValue>(i)).collect()
+            })
+            .unwrap();
+        assert_ne!(edited, before, "{sql}");
+        drop(e);
+        let s = ReportStore::open(&copy).unwrap();
+        let after: Vec<SqlValue> = s
+            .connection()
+            .query_row(
+                &format!(
+                    "SELECT {HASHED_COLUMNS}, CASE typeof(r.prev_hash) WHEN 'blob' THEN lower(hex(r.prev_hash)) ELSE r.prev_hash END, \
+                     CASE typeof(r.hash) WHEN 'blob' THEN lower(hex(r.hash)) ELSE r.hash END FROM {FROM_REPORT} WHERE r.seq = ?1"
+                ),
+                [seq],
+                |r| (0..N_HASHED + 2).map(|i| r.get::<_, SqlValue>(i)).collect(),
+            )
+            .unwrap();
+        assert_eq!(after, edited, "{sql}: the edit survives the migration");
+        let v = s.verify().unwrap();
+        assert_eq!(v.broken.as_ref().map(|b| b.seq), Some(seq), "{sql}: {v:?}");
+    }
+}
