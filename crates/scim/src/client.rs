@@ -1364,11 +1364,11 @@ where
 {
     let count = page_size.clamp(1, 1000);
     async_stream(move |tx| async move {
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen = SeenIds::default();
         // Drops results listed already; `Err` when the page had results and none was new.
-        let dedupe = |mut p: Page<T>, seen: &mut HashSet<String>| -> Result<Page<T>, Page<T>> {
+        let dedupe = |mut p: Page<T>, seen: &mut SeenIds| -> Result<Page<T>, Page<T>> {
             let had = p.items.len();
-            p.items.retain(|i| i.key().is_none_or(|k| !seen.contains(k) && seen.insert(k.to_string())));
+            p.items.retain(|i| i.key().is_none_or(|k| seen.insert(k)));
             if had > 0 && p.items.is_empty() { Err(p) } else { Ok(p) }
         };
         let protocol = |message: String| ScimError::Protocol { url: label.clone(), message };
@@ -1380,6 +1380,8 @@ where
             }
         };
         let total = first.total_results.min(MAX_LIST_TOTAL);
+        // Room for every result the first page announces (pages not written to stay unmapped).
+        seen.reserve(total);
         let got = first.items.len() as u64;
         let step = got.max(1);
         let budget_step = step.max(u64::from(count).min(MIN_BUDGET_PAGE));
@@ -1410,7 +1412,7 @@ where
         };
         // Hands a page over with the progress so far; false when the listing is over (the
         // consumer is gone, or the page only repeated what was listed).
-        let deliver = |p: Page<T>, start: u64, progress: &mut ListProgress, in_flight: usize, seen: &mut HashSet<String>| {
+        let deliver = |p: Page<T>, start: u64, progress: &mut ListProgress, in_flight: usize, seen: &mut SeenIds| {
             progress.pages_done += 1;
             progress.pages_total = progress.pages_total.max(progress.pages_done);
             progress.in_flight = in_flight;
@@ -1476,6 +1478,131 @@ where
             }
         }
     })
+}
+
+/// The ids a listing handed over, as 64-bit keyed hashes (SipHash-1-3 under this process's
+/// random keys), for de-duplication in about 8 bytes a result whatever the ids' length (a set of
+/// the ids themselves costs some 60; a hash set of the hashes 9 to 18): most are kept in one
+/// sorted vector, the latest [`SEEN_RECENT`] in a small hash set merged into it when full.
+///
+/// Two different ids share a hash with a chance of about n^2 / 2^65 per listing (1 in 37
+/// million for a million users; the keys are secret, so no server can aim for it); such a
+/// result would be taken for one listed already.
+#[derive(Default)]
+struct SeenIds {
+    keys: std::hash::RandomState,
+    sorted: Vec<u64>,
+    recent: HashSet<u64, std::hash::BuildHasherDefault<Prehashed>>,
+}
+
+/// How many hashes [`SeenIds`] keeps unsorted before merging them in.
+const SEEN_RECENT: usize = 1 << 15;
+
+impl SeenIds {
+    /// Is this id new? (It is remembered.)
+    fn insert(&mut self, id: &str) -> bool {
+        use std::hash::BuildHasher;
+        self.insert_hash(self.keys.hash_one(id))
+    }
+
+    fn insert_hash(&mut self, h: u64) -> bool {
+        if self.in_sorted(h) || !self.recent.insert(h) {
+            return false;
+        }
+        if self.recent.len() >= SEEN_RECENT {
+            self.merge();
+        }
+        true
+    }
+
+    /// Room for `n` results (a vector's pages that are never written are never resident).
+    fn reserve(&mut self, n: u64) {
+        self.sorted.reserve(usize::try_from(n).unwrap_or(0));
+    }
+
+    fn len(&self) -> usize {
+        self.sorted.len() + self.recent.len()
+    }
+
+    /// Move the recent hashes into the sorted vector: a merge from the back, in place.
+    fn merge(&mut self) {
+        let mut add: Vec<u64> = self.recent.drain().collect();
+        add.sort_unstable();
+        let old = self.sorted.len();
+        self.sorted.resize(old + add.len(), 0);
+        let (mut i, mut j) = (old, add.len());
+        for k in (0..old + add.len()).rev() {
+            if j == 0 {
+                break;
+            }
+            if i > 0 && self.sorted[i - 1] > add[j - 1] {
+                self.sorted[k] = self.sorted[i - 1];
+                i -= 1;
+            } else {
+                self.sorted[k] = add[j - 1];
+                j -= 1;
+            }
+        }
+    }
+
+    /// Binary search, started where a uniform hash should be and widened from there.
+    fn in_sorted(&self, h: u64) -> bool {
+        let s = &self.sorted;
+        let n = s.len();
+        if n == 0 {
+            return false;
+        }
+        let g = (((h as u128) * (n as u128)) >> 64) as usize;
+        let (lo, hi) = if s[g] == h {
+            return true;
+        } else if s[g] < h {
+            let (mut lo, mut step) = (g, 1);
+            loop {
+                let next = g + step;
+                if next >= n {
+                    break (lo, n);
+                }
+                if s[next] >= h {
+                    break (lo, next + 1);
+                }
+                lo = next;
+                step *= 2;
+            }
+        } else {
+            let (mut hi, mut step) = (g, 1);
+            loop {
+                if step > g {
+                    break (0, hi);
+                }
+                let next = g - step;
+                if s[next] <= h {
+                    break (next, hi);
+                }
+                hi = next;
+                step *= 2;
+            }
+        };
+        s[lo..hi].binary_search(&h).is_ok()
+    }
+}
+
+/// The hasher of a set of hashes: the value is its own hash.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64`s are hashed here; anything else is folded in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 /// A tiny channel-backed stream generator (keeps the paging logic straight-line).
@@ -1869,6 +1996,28 @@ mod tests {
         }
         assert!(normalize_email("\u{feff}ann@x.com").unwrap_err().to_string().contains("U+FEFF"));
         assert_eq!(normalize_email("zoë@exämple.com").unwrap(), "zoë@exämple.com");
+    }
+
+    #[test]
+    fn seen_ids_remember_every_id_across_merges() {
+        let mut seen = SeenIds::default();
+        let mut all = HashSet::new();
+        // Hashes of every kind: clustered, extreme, random; each offered twice, far apart.
+        let mut hashes: Vec<u64> = (0..3 * SEEN_RECENT as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
+        hashes.extend([0, 1, u64::MAX, u64::MAX - 1, 1 << 63]);
+        hashes.extend((0..1000u64).map(|i| 5_000_000 + i));
+        for &h in &hashes {
+            assert_eq!(seen.insert_hash(h), all.insert(h), "{h}");
+        }
+        assert!(seen.sorted.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        for &h in hashes.iter().rev() {
+            assert!(!seen.insert_hash(h), "{h} is known after {} merges", seen.sorted.len() / SEEN_RECENT);
+        }
+        assert_eq!(seen.len(), all.len());
+        for h in [2u64, 4_999_999, 5_001_000, u64::MAX - 2] {
+            assert!(!all.contains(&h) && seen.insert_hash(h), "{h} is new");
+        }
+        assert!(seen.insert("W0ABC") && !seen.insert("W0ABC") && seen.insert("W0ABD"));
     }
 
     #[test]

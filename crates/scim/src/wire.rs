@@ -1214,3 +1214,298 @@ impl<'de> Deserialize<'de> for WireSummary {
         d.deserialize_map(V)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V2E: &str = urn::V2_ENTERPRISE;
+
+    fn page(resources: &[String]) -> Vec<u8> {
+        format!(
+            r#"{{"schemas":["{}"],"totalResults":{},"itemsPerPage":{},"startIndex":1,"Resources":[{}]}}"#,
+            urn::V2_LIST,
+            resources.len(),
+            resources.len(),
+            resources.join(",")
+        )
+        .into_bytes()
+    }
+
+    /// The fast readers agree with the general path on `body`: same users and summaries when
+    /// they read it, and the general path's verdict whenever they leave it (`read_list`).
+    /// Returns whether the whole-user and the summary readers read it.
+    fn agree(body: &[u8]) -> (bool, bool) {
+        let general = general_list::<User>(body);
+        let fast = fast_list::<User>(body);
+        if let Some(f) = &fast {
+            let (total, users) =
+                general.as_ref().unwrap_or_else(|e| panic!("fast read what the general path refuses ({e}): {}", show(body)));
+            assert_eq!((&f.total_results, &f.resources), (total, users), "{}", show(body));
+        }
+        assert_eq!(read_list::<User>(body), general, "{}", show(body));
+        let summaries = general.clone().map(|(t, us)| (t, us.iter().map(UserSummary::of).collect::<Vec<_>>()));
+        let fast_summary = fast_list::<UserSummary>(body);
+        if let Some(f) = &fast_summary {
+            let (total, s) =
+                summaries.as_ref().unwrap_or_else(|e| panic!("summary read what the general path refuses ({e}): {}", show(body)));
+            assert_eq!((&f.total_results, &f.resources), (total, s), "{}", show(body));
+        }
+        assert_eq!(read_list::<UserSummary>(body), summaries, "{}", show(body));
+        (fast.is_some(), fast_summary.is_some())
+    }
+
+    fn show(body: &[u8]) -> String {
+        String::from_utf8_lossy(&body[..body.len().min(600)]).into_owned()
+    }
+
+    fn emulator_user(i: u32) -> String {
+        format!(
+            r#"{{"active":true,"displayName":"Katherine Clark","emails":[{{"primary":true,"type":"work","value":"k{i}@acme-corp.example"}}],"externalId":"","groups":[],"id":"W{i:09}","locale":"en-US","meta":{{"created":"2021-01-04T05:50:25+00:00","location":"http://127.0.0.1:1/scim/v2/Users/W{i:09}"}},"name":{{"familyName":"Clark","givenName":"Katherine"}},"nickName":"katherine.clark","preferredLanguage":null,"profileUrl":null,"schemas":["{}","{V2E}"],"timezone":"Europe/London","title":"Financial Analyst","{V2E}":{{"costCenter":"CC-140","department":"Product","division":"R&D","employeeNumber":"E000006","manager":{{"managerId":"WR9SOCDMKQF"}},"organization":"Acme Corp"}},"userName":"katherine.clark","userType":null}}"#,
+            urn::V2_USER
+        )
+    }
+
+    #[test]
+    fn pages_read_fast_as_the_general_path_reads_them() {
+        let u = |s: &str| s.to_string();
+        let fast_ones = [
+            // The emulator's shape.
+            vec![emulator_user(1), emulator_user(2)],
+            // Unknown attributes at every level, kept in `extra` (top level, meta) or dropped.
+            vec![format!(
+                r#"{{"id":"W1","x-vendor":{{"deep":[1,2.5,-3,1e300,null,true,"s"]}},"meta":{{"created":"c","x-etag":"W/\"1\"","resourceType":"User"}},"name":{{"givenName":"Ann","nickname":{{"a":1}}}},"emails":[{{"value":"a@x.com","extra":[1],"primary":false}}],"{V2E}":{{"department":"R&D","manager":{{"value":"M1","$ref":"../Users/M1","displayName":"Boss","odd":0}},"zone":"eu"}}}}"#
+            )],
+            // Missing everything but an id; an empty object; nulls everywhere.
+            vec![
+                u(r#"{"id":"W2"}"#),
+                u("{}"),
+                u(r#"{"id":null,"userName":null,"name":null,"emails":null,"roles":null,"meta":null,"active":null,"groups":null}"#),
+            ],
+            // Unicode and escapes, in values and in keys (`user\u004eame` is `userName`).
+            vec![u(
+                r#"{"id":"W3","user\u004eame":"zo\u00eb","displayName":"Zo\u00eb \"Z\" \\ \/ \n\t\ud83d\ude00","title":"日本語 タイトル","emails":[{"value":"zoë@exämple.com","type":"work"}]}"#,
+            )],
+            // Label fallbacks: blank displayName, then given + family, then userName.
+            vec![
+                u(r#"{"id":"W4","displayName":"  ","name":{"givenName":"Ann","familyName":"Lee"}}"#),
+                u(r#"{"id":"W5","displayName":"","name":{"givenName":" "},"userName":"cy"}"#),
+            ],
+            // Primary email rules: primary, else work, else the first.
+            vec![
+                u(r#"{"id":"W6","emails":[{"value":"a@x"},{"value":"b@x","type":"work"},{"value":"c@x","primary":true}]}"#),
+                u(r#"{"id":"W7","emails":[{"value":"a@x"},{"value":"b@x","type":"work"}]}"#),
+                u(r#"{"id":"W8","emails":[{"type":"home"},{"value":"b@x"}]}"#),
+            ],
+            // Roles as strings and objects; a bot; v1 keys; guest and profile extensions.
+            vec![
+                format!(
+                    r#"{{"id":"W9","roles":["Primary_Owner",{{"value":"admin","primary":true}},{{"display":"x"}}],"emails":[{{"value":"bot@slack-bots.com"}}]}}"#
+                ),
+                format!(
+                    r#"{{"id":"W10","{}":{{"department":"Ops","manager":{{"managerId":""}}}},"{}":{{"type":"multi","expiration":"2027"}},"{}":{{"startDate":"2020"}}}}"#,
+                    urn::V1_ENTERPRISE,
+                    urn::V1_GUEST,
+                    urn::V1_PROFILE
+                ),
+                format!(r#"{{"id":"W11","{V2E}":null,"{}":{{"type":null}},"{}":null}}"#, urn::V2_GUEST, urn::V2_PROFILE),
+                u(
+                    r#"{"id":"W12","phoneNumbers":[{"value":"+1","type":"work"}],"photos":[],"addresses":[{"locality":"Paris","primary":true}],"groups":[{"value":"S1","display":"eng"}],"password":"pw","profileUrl":"u"}"#,
+                ),
+            ],
+            vec![],
+        ];
+        for resources in &fast_ones {
+            assert_eq!(agree(&page(resources)), (true, true), "read fast: {resources:?}");
+        }
+        // Whitespace, key order, fields the list object does not model.
+        assert_eq!(agree(b" { \"Resources\" : [ {\"id\":\"W1\"} ] , \"totalResults\" : 1, \"other\": {\"a\": [null]} } \n"), (true, true));
+        // A repeated top-level attribute counts by its last value: the summary reads that, the
+        // whole-user reader leaves it to the general path.
+        let repeated = page(&[u(r#"{"id":"W13","title":"first","emails":[{"value":"a@x"}],"title":"second","x":1,"x":2}"#)]);
+        assert_eq!(agree(&repeated), (false, true));
+        assert_eq!(read_list::<UserSummary>(&repeated).unwrap().1[0].title.as_deref(), Some("second"));
+    }
+
+    #[test]
+    fn what_the_fast_readers_leave_gets_the_general_verdict() {
+        let u = |s: &str| s.to_string();
+        let left = [
+            // Invalid JSON the fast readers would otherwise skip past: out-of-range numbers and
+            // lone surrogates inside unknown attributes, nested or not.
+            page(&[u(r#"{"id":"W1","x":1e400}"#)]),
+            page(&[u(r#"{"id":"W1","name":{"givenName":"a","junk":1e400}}"#)]),
+            page(&[u(r#"{"id":"W1","emails":[{"value":"a@x","junk":"\ud800"}]}"#)]),
+            page(&[format!(r#"{{"id":"W1","{V2E}":{{"manager":{{"junk":[-1e999]}}}}}}"#)]),
+            br#"{"Resources":[],"totalResults":0,"junk":"\udc00"}"#.to_vec(),
+            // Not UTF-8; trailing garbage; not JSON at all.
+            b"{\"Resources\":[{\"id\":\"W\xff\"}],\"totalResults\":1}".to_vec(),
+            b"{\"Resources\":[],\"totalResults\":0} x".to_vec(),
+            b"<html>".to_vec(),
+            // Wrong types, anywhere.
+            page(&[u(r#"{"id":"W1","userName":42,"emails":"nope","active":"yes"}"#)]),
+            page(&[u(r#"{"id":"W1","name":{"givenName":5}}"#)]),
+            page(&[u(r#"{"id":"W1","roles":[null]}"#)]),
+            page(&[u(r#"{"id":"W1","meta":[1]}"#)]),
+            page(&[u(r#"["W1"]"#)]),
+            br#"{"Resources":null,"totalResults":0}"#.to_vec(),
+            br#"{"Resources":[],"totalResults":"3"}"#.to_vec(),
+            br#"{"Resources":[],"totalResults":-1}"#.to_vec(),
+            br#"{"Resources":[],"schemas":null}"#.to_vec(),
+            // Valid forms only the general path takes: structs written as lists, repeated
+            // attributes inside objects, an extension under both versions' keys, a list
+            // written as a list.
+            page(&[u(r#"{"id":"W1","name":["Ann","Lee"]}"#)]),
+            page(&[u(r#"{"id":"W1","emails":[{"value":"a@x","value":"b@x"}]}"#)]),
+            page(&[format!(r#"{{"id":"W1","{V2E}":{{"department":"A"}},"{}":{{"department":"B"}}}}"#, urn::V1_ENTERPRISE)]),
+            page(&[format!(r#"{{"id":"W1","{V2E}":{{"department":"A","department":"B"}}}}"#)]),
+            br#"[["s"],2,2,1,[{"id":"W1"},{"id":"W2"}]]"#.to_vec(),
+        ];
+        for body in &left {
+            assert_eq!(agree(body), (false, false), "left to the general path: {}", show(body));
+        }
+        // Some of those the general path reads (and so the client does, as before).
+        assert_eq!(read_list::<User>(&left[17]).unwrap().1[0].name.as_ref().unwrap().family_name.as_deref(), Some("Lee"));
+        assert_eq!(read_list::<User>(&left[18]).unwrap().1[0].primary_email(), Some("b@x"));
+        let both = &read_list::<User>(&left[19]).unwrap().1[0];
+        assert_eq!(both.department(), Some("A"));
+        assert!(both.extra.contains_key(urn::V1_ENTERPRISE), "the v1 copy stays in extra");
+        assert_eq!(read_list::<User>(&left[21]).unwrap().1.len(), 2);
+        // And the rest it refuses, with its own messages.
+        assert!(read_list::<User>(&left[0]).unwrap_err().starts_with("not JSON"));
+        assert!(read_list::<User>(&left[8]).unwrap_err().contains("the server sent a user this client cannot read"));
+        assert!(read_list::<User>(&left[13]).unwrap_err().contains("the server sent a list this client cannot read"));
+    }
+
+    #[test]
+    fn groups_read_fast_as_the_general_path_reads_them() {
+        let body = br#"{"totalResults":2,"Resources":[{"schemas":["x"],"id":"S1","displayName":"eng","members":[{"value":"W1","display":"Ann","odd":[1]}],"meta":{"created":"c"},"x-extra":{"k":null}},{"id":"S2","members":null}]}"#;
+        let fast = fast_list::<Group>(body).expect("read fast");
+        assert_eq!((fast.total_results, fast.resources), general_list::<Group>(body).unwrap());
+        for bad in [&br#"{"Resources":[{"id":"S1","members":[{"value":1}]}]}"#[..], br#"{"Resources":[{"id":"S1","x":1e400}]}"#] {
+            assert!(fast_list::<Group>(bad).is_none());
+        }
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// JSON text for one value, valid or (rarely) not: nested objects and lists, every number
+    /// form, strings with escapes, out-of-range numbers, lone surrogates.
+    fn json(depth: u32) -> BoxedStrategy<String> {
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            Just("true".to_string()),
+            Just("false".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| format!("{f:e}")),
+            Just("1e400".to_string()),
+            Just("-0".to_string()),
+            "[a-zA-Z0-9 éü日@._-]{0,8}".prop_map(|s| format!("{s:?}")),
+            Just(r#""\u00e9\"\\\/\b\f\n\r\t\ud83d\ude00""#.to_string()),
+            Just(r#""\ud800""#.to_string()),
+            Just(r#""work""#.to_string()),
+        ];
+        if depth == 0 {
+            return leaf.boxed();
+        }
+        prop_oneof![
+            4 => leaf,
+            1 => proptest::collection::vec(json(depth - 1), 0..3).prop_map(|v| format!("[{}]", v.join(","))),
+            2 => proptest::collection::vec((key(), json(depth - 1)), 0..4)
+                .prop_map(|kv| format!("{{{}}}", kv.iter().map(|(k, v)| format!("{k:?}:{v}")).collect::<Vec<_>>().join(","))),
+        ]
+        .boxed()
+    }
+
+    /// A key: one of the attributes the readers know (at any level), or another.
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(vec![
+                "id",
+                "userName",
+                "displayName",
+                "name",
+                "givenName",
+                "familyName",
+                "emails",
+                "value",
+                "type",
+                "primary",
+                "roles",
+                "title",
+                "active",
+                "meta",
+                "created",
+                "groups",
+                "display",
+                "managerId",
+                "manager",
+                "department",
+                "schemas",
+                "phoneNumbers",
+                "addresses",
+                "locality",
+                "startDate",
+                "expiration",
+                urn::V2_ENTERPRISE,
+                urn::V1_ENTERPRISE,
+                urn::V2_GUEST,
+                urn::V1_GUEST,
+                urn::V2_PROFILE,
+                urn::V1_PROFILE,
+            ])
+            .prop_map(str::to_string),
+            "[a-z]{1,6}",
+        ]
+    }
+
+    /// A user object: known attributes with values of the right shape more often than not.
+    fn user() -> impl Strategy<Value = String> {
+        let s = || prop_oneof![Just("null".to_string()), "[a-zA-Z0-9 é.@]{0,8}".prop_map(|s| format!("{s:?}"))];
+        let email =
+            (s(), prop_oneof![Just("null"), Just("\"work\""), Just("\"home\"")], prop_oneof![Just("null"), Just("true"), Just("false")])
+                .prop_map(|(v, t, p)| format!(r#"{{"value":{v},"type":{t},"primary":{p}}}"#));
+        let ent = (s(), s(), s()).prop_map(|(d, m, v)| format!(r#"{{"department":{d},"manager":{{"managerId":{m},"value":{v}}}}}"#));
+        let fields = proptest::collection::vec(
+            prop_oneof![
+                (key(), json(3)).prop_map(|(k, v)| format!("{k:?}:{v}")),
+                s().prop_map(|v| format!(r#""id":{v}"#)),
+                s().prop_map(|v| format!(r#""displayName":{v}"#)),
+                (s(), s()).prop_map(|(g, f)| format!(r#""name":{{"givenName":{g},"familyName":{f}}}"#)),
+                proptest::collection::vec(email, 0..3).prop_map(|e| format!(r#""emails":[{}]"#, e.join(","))),
+                proptest::collection::vec(prop_oneof![s(), s().prop_map(|v| format!(r#"{{"value":{v}}}"#))], 0..3)
+                    .prop_map(|r| format!(r#""roles":[{}]"#, r.join(","))),
+                (proptest::sample::select(vec![urn::V2_ENTERPRISE, urn::V1_ENTERPRISE]), ent).prop_map(|(k, e)| format!("{k:?}:{e}")),
+                (proptest::sample::select(vec![urn::V2_GUEST, urn::V1_GUEST]), s()).prop_map(|(k, t)| format!(r#"{k:?}:{{"type":{t}}}"#)),
+            ],
+            0..8,
+        );
+        fields.prop_map(|f| format!("{{{}}}", f.join(",")))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+        /// Whatever a page holds, reading it fast gives what the general path gives, or leaves
+        /// it to the general path.
+        #[test]
+        fn fast_and_general_agree(users in proptest::collection::vec(user(), 0..4), extra in json(2)) {
+            let body = format!(r#"{{"totalResults":{},"Resources":[{}],"extra":{extra}}}"#, users.len(), users.join(","));
+            let body = body.as_bytes();
+            let general = general_list::<User>(body);
+            if let Some(f) = fast_list::<User>(body) {
+                let g = general.clone().map_err(|e| TestCaseError::fail(format!("fast read what the general path refuses ({e})")))?;
+                prop_assert_eq!((f.total_results, f.resources), g);
+            }
+            if let Some(f) = fast_list::<UserSummary>(body) {
+                let g = general.clone().map_err(|e| TestCaseError::fail(format!("summary read what the general path refuses ({e})")))?;
+                prop_assert_eq!((f.total_results, f.resources), (g.0, g.1.iter().map(UserSummary::of).collect::<Vec<_>>()));
+            }
+            prop_assert_eq!(read_list::<User>(body), general);
+        }
+    }
+}
