@@ -80,7 +80,7 @@ pub(crate) fn fast_list<T: Listed>(body: &[u8]) -> Option<FastList<T>> {
     })
 }
 
-/// Read a users list body as the client does: the fast reading, else the general path. For
+/// Read a list body as the client does: the fast reading, else the general path. For
 /// benchmarks and tests: `Err` carries the general path's error text.
 pub fn read_list<T: Listed>(body: &[u8]) -> Result<(u64, Vec<T>), String> {
     if let Some(l) = fast_list::<T>(body) {
