@@ -28,6 +28,28 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: &str) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12].iter().filter_map(|&i| f.get(i)?.parse::<f64>().ok()).sum();
+    ticks / 100.0
+}
+
+/// Read every captured page body `reps` times with `read`; users per second.
+fn parse_rate<T>(bodies: &[Vec<u8>], reps: usize, read: impl Fn(&[u8]) -> Result<(u64, Vec<T>), String>) -> f64 {
+    let t = Instant::now();
+    let mut n = 0usize;
+    for _ in 0..reps {
+        for b in bodies {
+            n += read(b).expect("the page reads").1.len();
+        }
+    }
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
 fn main() {
     let n: usize = std::env::var("LIST_BENCH_USERS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let token = "xoxp-bench-token";
@@ -59,6 +81,8 @@ fn main() {
         };
         assert_eq!(count(make(4)).await, n);
         let c = make(scimitar::scim::client::DEFAULT_LIST_CONCURRENCY);
+        let emu_pid = emu.id().to_string();
+        let (emu_cpu, own_cpu) = (cpu_seconds(&emu_pid), cpu_seconds("self"));
         let t = Instant::now();
         assert_eq!(count(c.clone()).await, n, "every user, once");
         let secs = t.elapsed().as_secs_f64();
@@ -66,6 +90,34 @@ fn main() {
         println!("list_users_streamed_per_s: {:.0}", n as f64 / secs);
         println!("list_users_streamed_requests: {}", c.stats().requests);
         println!("list_users_streamed_peak_rss_mb: {:.1}", peak_rss_mb());
+        // Who spent the time: the emulator rendering pages, or this client reading them.
+        println!("list_users_streamed_emulator_cpu_seconds: {:.3}", cpu_seconds(&emu_pid) - emu_cpu);
+        println!("list_users_streamed_client_cpu_seconds: {:.3}", cpu_seconds("self") - own_cpu);
+        // The listing the headless columns (`users list -o csv|table`) and the console read: a
+        // summary of each user.
+        let c = make(scimitar::scim::client::DEFAULT_LIST_CONCURRENCY);
+        let t = Instant::now();
+        let mut pages = std::pin::pin!(c.user_pages_of::<scimitar::scim::client::UserSummary>(None, 1000));
+        let mut seen = 0usize;
+        while let Some(p) = pages.next().await {
+            seen += p.unwrap().items.len();
+        }
+        assert_eq!(seen, n, "every user, once");
+        println!("list_users_streamed_summary_per_s: {:.0}", n as f64 / t.elapsed().as_secs_f64());
+        // The client's reading alone, on page bodies captured from the emulator (no HTTP, no
+        // server): the general path (a `Value` first, as before), the fast whole-user reader,
+        // the summary reader.
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut bodies = Vec::new();
+        for start in (1..=n.min(10_000)).step_by(1000) {
+            let r = http.get(format!("{url}Users?startIndex={start}&count=1000")).bearer_auth(token).send().await.unwrap();
+            bodies.push(r.bytes().await.unwrap().to_vec());
+        }
+        let reps = 3;
+        use scimitar::scim::wire::{general_list, read_list};
+        println!("client_parse_general_users_per_s: {:.0}", parse_rate(&bodies, reps, general_list::<User>));
+        println!("client_parse_fast_users_per_s: {:.0}", parse_rate(&bodies, reps, read_list::<User>));
+        println!("client_parse_summary_users_per_s: {:.0}", parse_rate(&bodies, reps, read_list::<scimitar::scim::client::UserSummary>));
         for (name, conc) in [("sequential", 1usize), ("concurrent4", 4)] {
             let c = make(conc);
             let t = Instant::now();

@@ -6,7 +6,7 @@ use crate::config::ConfigError;
 use crate::env::{Actor, EnvError, Environment, Inputs};
 use crate::exit;
 use crate::output::{OutputFormat, RowStream, Rows};
-use crate::scim::client::{CheckReport, normalize_email};
+use crate::scim::client::{CheckReport, UserSummary, normalize_email};
 use crate::scim::{ApiVersion, Filter, Group, ScimClient, ScimError, User};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
@@ -806,39 +806,88 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
                 None => None,
             };
             let c = Connection::of(env)?;
-            let progress = std::io::stderr().is_terminal();
-            let mut pages = std::pin::pin!(c.client.user_pages(filter, 1000));
-            // Each page goes out as it arrives (see `output::RowStream`): memory holds a page.
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
             let mut rows = RowStream::new(output, USER_COLUMNS.to_vec(), &mut out);
-            let mut loaded = 0u64;
             let limit = limit.map_or(u64::MAX, |l| l as u64);
-            'pages: while let Some(page) = pages.next().await {
-                let page = page?;
-                loaded += page.items.len() as u64;
-                if progress {
-                    let p = page.progress;
-                    eprint!("\rloading users {loaded}/{} (page {}/{})", page.total_results, p.pages_done, p.pages_total);
-                }
-                for u in page.items {
-                    if active.is_some_and(|a| u.is_active() != a) {
-                        continue;
-                    }
-                    if rows.rows() >= limit {
-                        break 'pages;
-                    }
-                    let j = (output == OutputFormat::Json).then(|| u.to_value(ApiVersion::V2));
-                    rows.push(user_row(&u), j.as_ref())?;
-                }
-                rows.end_page()?;
-            }
-            if progress {
-                eprint!("\r\x1b[2K");
+            // JSON writes each whole user; the columns need a summary of each (a fraction of
+            // the parsing and memory: `scim::wire`).
+            if output == OutputFormat::Json {
+                let pages = c.client.user_pages(filter, 1000);
+                list_rows(
+                    pages,
+                    &mut rows,
+                    limit,
+                    |u: &User| active.is_none_or(|a| u.is_active() == a),
+                    |u| {
+                        let j = u.to_value(ApiVersion::V2);
+                        (user_row(&u), Some(j))
+                    },
+                )
+                .await?;
+            } else {
+                let pages = c.client.user_pages_of::<UserSummary>(filter, 1000);
+                list_rows(pages, &mut rows, limit, |u: &UserSummary| active.is_none_or(|a| u.is_active() == a), |u| (summary_row(u), None))
+                    .await?;
             }
             rows.finish()?;
             Ok(exit::OK)
         }
     }
+}
+
+/// Write a listing's rows as its pages arrive (each page goes out, then is dropped: memory holds
+/// a page), those `keep` keeps, at most `limit`; progress on stderr when it is a terminal.
+async fn list_rows<T: crate::scim::wire::Listed>(
+    pages: impl futures::Stream<Item = Result<crate::scim::Page<T>, ScimError>>,
+    rows: &mut RowStream<'_>,
+    limit: u64,
+    keep: impl Fn(&T) -> bool,
+    row: impl Fn(T) -> (Vec<String>, Option<Value>),
+) -> Result<(), Fail> {
+    let progress = std::io::stderr().is_terminal();
+    let mut pages = std::pin::pin!(pages);
+    let mut loaded = 0u64;
+    'pages: while let Some(page) = pages.next().await {
+        let page = page?;
+        loaded += page.items.len() as u64;
+        if progress {
+            let p = page.progress;
+            eprint!("\rloading users {loaded}/{} (page {}/{})", page.total_results, p.pages_done, p.pages_total);
+        }
+        for u in page.items {
+            if !keep(&u) {
+                continue;
+            }
+            if rows.rows() >= limit {
+                break 'pages;
+            }
+            let (r, j) = row(u);
+            rows.push(r, j.as_ref())?;
+        }
+        rows.end_page()?;
+    }
+    if progress {
+        eprint!("\r\x1b[2K");
+    }
+    Ok(())
+}
+
+/// [`user_row`] of a listed user's summary (the same cells: `summary_row(UserSummary::of(u))`
+/// is `user_row(u)`).
+pub fn summary_row(u: UserSummary) -> Vec<String> {
+    vec![
+        u.id.unwrap_or_default(),
+        u.user_name.unwrap_or_default(),
+        u.primary_email.unwrap_or_default(),
+        u.label,
+        u.title.unwrap_or_default(),
+        u.department.unwrap_or_default(),
+        match u.active {
+            Some(true) => "true".into(),
+            Some(false) => "false".into(),
+            None => String::new(),
+        },
+    ]
 }
 
 /// Attribute/value rows for one user (table/csv), or the SCIM object (json).

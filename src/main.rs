@@ -28,7 +28,18 @@ fn main() {
     } else {
         None
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // A headless command streams a listing through a few page buffers and exits: two workers
+    // are plenty whatever the machine's core count, and `tune_allocator` keeps freed pages from
+    // staying resident (see there). The console, the demo and the emulator keep the defaults.
+    let headless = !matches!(cli.command, None | Some(Command::Demo(_)) | Some(Command::Emulator(_)));
+    if headless {
+        tune_allocator();
+    }
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if headless {
+        builder.worker_threads(2);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("scimitar: cannot start the async runtime: {e}");
@@ -69,6 +80,21 @@ async fn run_emulator(args: scimitar::emulator_cmd::EmulatorArgs) -> i32 {
 
 fn docs(r: Result<i32, Fail>) -> i32 {
     r.unwrap_or_else(fail)
+}
+
+/// glibc malloc, tuned for a process that streams: one arena (each thread otherwise gets its own,
+/// and memory freed in one is never reused by another), and allocations from 256 KiB up (page
+/// bodies, page vectors) mapped and unmapped on their own instead of being carved from (and
+/// pinning) the heap: glibc's default raises that threshold up to 32 MiB as large blocks are
+/// freed, after which every page body stays in the heap. Measured with `cargo bench --bench
+/// list_users` (README "Performance"). Must run before any thread starts.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
 }
 
 fn fail(f: Fail) -> i32 {

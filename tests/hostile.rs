@@ -291,3 +291,64 @@ fn help_does_not_show_environment_values() {
     assert!(!r.stdout().contains("xoxp-emulator-token"), "{}", r.stdout());
     assert_eq!(h.requests(), 0);
 }
+
+// ---------- list pages of every shape read as before ----------
+
+/// The client reads list pages straight from the body (`scim::wire`) where it can; whatever a
+/// page holds, over real HTTP it comes out as the general path (a `Value` first) reads it, and
+/// the CSV the binary writes is the one those users make.
+#[test]
+fn list_pages_of_every_shape_read_as_the_general_path_reads_them() {
+    use scimitar::scim::client::UserSummary;
+    use scimitar::scim::wire::general_list;
+    use scimitar::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret, User};
+    let e2 = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let bodies = [
+        // Unknown attributes at every level; missing fields; nulls.
+        format!(
+            r#"{{"totalResults":3,"Resources":[{{"id":"W0UNK00001","userName":"ann","x-vendor":{{"deep":[1,2.5,null]}},"meta":{{"created":"c","x-etag":"1"}},"name":{{"givenName":"Ann","nick":1}},"emails":[{{"value":"ann@x.example","odd":true}}],"{e2}":{{"department":"R&D","zone":"eu","manager":{{"value":"W0BOSS0001"}}}}}},{{"id":"W0MIN00001"}},{{"id":"W0NUL00001","userName":null,"name":null,"emails":null,"active":null}}]}}"#
+        ),
+        // Unicode and escaped strings, in values and keys.
+        r#"{"totalResults":1,"Resources":[{"id":"W0UNI00001","user\u004eame":"zo\u00eb","displayName":"Zo\u00eb \"Z\" \\ Lee \ud83d\ude00","title":"日本語","emails":[{"value":"zoë@exämple.com","type":"work"}],"active":true}]}"#.to_string(),
+        // Shapes only the general path takes: a name as a list, an extension under both keys.
+        format!(
+            r#"{{"totalResults":1,"Resources":[{{"id":"W0ODD00001","name":["Ann","Lee"],"{e2}":{{"department":"A"}},"urn:scim:schemas:extension:enterprise:1.0":{{"department":"B"}}}}]}}"#
+        ),
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for body in &bodies {
+        let (total, users) = general_list::<User>(body.as_bytes()).unwrap();
+        let h = Hostile::start(Mode::ListBody { status: 200, body: body.clone() });
+        let mut cc = ClientConfig::new(&h.url, Secret::new(TOKEN), ApiVersion::V2).unwrap();
+        cc.rate_limit = RateLimit::Off;
+        let c = ScimClient::new(cc).unwrap();
+        let (page, summaries) = rt
+            .block_on(async { (c.users_page(None, 1, 1000).await.unwrap(), c.users_page_of::<UserSummary>(None, 1, 1000).await.unwrap()) });
+        assert_eq!((page.total_results, &page.items), (total, &users), "{body}");
+        assert_eq!(summaries.items, users.iter().map(UserSummary::of).collect::<Vec<_>>(), "{body}");
+        // The binary's CSV: the rows of those users.
+        let r = scimitar(&h.url, TOKEN, &["--throttle", "off", "users", "list", "-o", "csv"]);
+        assert_eq!(r.code(), Some(0), "{}", r.stderr());
+        let mut want = Vec::new();
+        let mut rows =
+            scimitar::output::RowStream::new(scimitar::output::OutputFormat::Csv, scimitar::cli::USER_COLUMNS.to_vec(), &mut want);
+        for u in &users {
+            rows.push(scimitar::cli::user_row(u), None).unwrap();
+        }
+        rows.finish().unwrap();
+        assert_eq!(r.stdout(), String::from_utf8(want).unwrap(), "{body}");
+    }
+    // A page the general path refuses is refused as before (JSON with an out-of-range number
+    // inside an unknown attribute is not JSON it can read), and so is an error body.
+    let h = Hostile::start(Mode::ListBody { status: 200, body: r#"{"totalResults":1,"Resources":[{"id":"W1","x":{"y":1e400}}]}"#.into() });
+    let r = scimitar(&h.url, TOKEN, &["--throttle", "off", "users", "list", "-o", "csv"]);
+    assert_eq!(r.code(), Some(69), "{}", r.stderr());
+    assert!(r.stderr().contains("non-JSON content"), "{}", r.stderr());
+    let h = Hostile::start(Mode::ListBody {
+        status: 400,
+        body: r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"bad \u00e9 filter","status":"400","scimType":"invalidFilter"}"#.into(),
+    });
+    let r = scimitar(&h.url, TOKEN, &["--throttle", "off", "users", "list"]);
+    assert_ne!(r.code(), Some(0), "{}", r.stderr());
+    assert!(r.stderr().contains("bad é filter"), "{}", r.stderr());
+}

@@ -90,13 +90,13 @@ impl Executor {
                     h.abort();
                 }
                 self.users = Some(tokio::spawn(async move {
-                    let mut pages = std::pin::pin!(client.user_pages(None, 1000));
+                    // Read as summaries (the fields the rows keep; `scim::wire`), each page
+                    // becomes compact rows at once.
+                    let mut pages = std::pin::pin!(client.user_pages_of::<crate::scim::client::UserSummary>(None, 1000));
                     while let Some(p) = pages.next().await {
                         match p {
                             Ok(page) => {
-                                // Each page becomes compact rows at once; its full records go.
-                                let items = super::directory::UserStore::from_users(&page.items);
-                                drop(page.items);
+                                let items = super::directory::UserStore::from_summaries(page.items);
                                 let msg = Msg::UsersPage { generation, items, total: page.total_results };
                                 if tx.send(msg).is_err() {
                                     return;

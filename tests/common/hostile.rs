@@ -42,6 +42,9 @@ pub enum Mode {
     Malformed,
     /// Every request: 503.
     ServerError,
+    /// The first page of users (`startIndex=1`) answers with this status and exactly this body
+    /// (JSON content type), later ones are empty; everything else as a friendly server.
+    ListBody { status: u16, body: String },
 }
 
 /// Text a terminal would act on: OSC 52 clipboard write, clear screen, window title, C1 CSI.
@@ -235,6 +238,11 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
             }
         }
         Mode::ServerError => error(503, "service_unavailable"),
+        Mode::ListBody { status, body } if is_list && resource == "Users" && start == 1 => {
+            (StatusCode::from_u16(*status).unwrap(), [("content-type", "application/json")], body.clone()).into_response()
+        }
+        Mode::ListBody { .. } if is_list && resource == "Users" => ok(list(0, start, vec![])),
+        Mode::ListBody { .. } => friendly(&resource, id.as_deref(), start),
     }
 }
 

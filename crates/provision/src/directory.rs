@@ -19,10 +19,11 @@
 //! [`UserTable::write_cache`] / [`UserTable::read_cache`] save and load the table (the console's
 //! directory cache: an owner-only file per profile, see `cache_path`).
 
-use crate::queue::gate::{Account, UserFacts, account_of};
+use crate::queue::gate::{Account, UserFacts, account_from};
 use crate::queue::{Knowledge, Target};
 use scim::sanitize::clean;
 use scim::types::{Role, User};
+use scim::wire::UserSummary;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -120,29 +121,27 @@ pub struct UserFields {
 
 impl UserFields {
     pub fn of(u: &User) -> UserFields {
-        let roles: Vec<String> = u
-            .roles
-            .iter()
-            .flatten()
-            .filter_map(|r| match r {
-                Role::Text(s) => Some(s.as_str()),
-                Role::Object(mv) => mv.value.as_deref(),
-            })
-            .map(|v| clean(v.trim()).to_lowercase())
-            .filter(|v| !v.is_empty())
-            .collect();
+        UserFields::of_summary(UserSummary::of(u))
+    }
+
+    /// The fields from a listing's summary of a user (what [`UserFields::of`] takes from the
+    /// whole user: a listing read as summaries builds the same rows).
+    pub fn of_summary(s: UserSummary) -> UserFields {
+        let roles: Vec<String> = s.roles.iter().map(|v| clean(v.trim()).to_lowercase()).filter(|v| !v.is_empty()).collect();
+        let account = account_from(s.emails.iter().map(String::as_str), s.roles.iter().map(String::as_str));
+        let opt = |v: Option<String>| v.map(|v| clean(&v)).unwrap_or_default();
         UserFields {
-            id: u.id().to_string(),
-            name: clean(&u.label()),
-            user_name: clean(u.user_name.as_deref().unwrap_or("")),
-            email: clean(u.primary_email().unwrap_or("")),
-            title: clean(u.title.as_deref().unwrap_or("")),
-            department: clean(u.department().unwrap_or("")),
-            manager_id: clean(u.manager_id().unwrap_or("")),
+            name: clean(&s.label),
+            user_name: opt(s.user_name),
+            email: opt(s.primary_email),
+            title: opt(s.title),
+            department: opt(s.department),
+            manager_id: opt(s.manager_id),
+            id: s.id.unwrap_or_default(),
             roles: roles.join(", "),
-            active: u.active,
-            guest: u.is_guest(),
-            account: account_of(u),
+            active: s.active,
+            guest: s.guest,
+            account,
         }
     }
 }
@@ -330,6 +329,15 @@ impl UserTable {
         let mut t = UserTable::new();
         for u in users {
             t.upsert(u);
+        }
+        t
+    }
+
+    /// A table of these listed users (one page of a listing read as summaries).
+    pub fn from_summaries(users: impl IntoIterator<Item = UserSummary>) -> UserTable {
+        let mut t = UserTable::new();
+        for s in users {
+            t.upsert_fields(&UserFields::of_summary(s));
         }
         t
     }

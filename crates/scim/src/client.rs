@@ -23,6 +23,8 @@ use super::error::{ApiError, ScimError};
 use super::filter::Filter;
 use super::ratelimit::{Endpoint, SlackBudget};
 use super::types::{ApiVersion, Dialect, Group, ListResponse, Member, PatchOperation, PatchRequest, User, encode_segment, urn};
+pub use super::wire::UserSummary;
+use super::wire::{self, Listed};
 use futures::{Stream, StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -370,9 +372,16 @@ impl std::fmt::Debug for ScimClient {
     }
 }
 
-/// A response that passed status checks: status and parsed JSON body (None when empty).
-struct Answer {
+/// A response that passed status checks: its JSON body (None when empty), or what a fast reader
+/// made of it (`fast`; then `body` is None).
+struct Answer<R = ()> {
     body: Option<Value>,
+    fast: Option<R>,
+}
+
+/// The fast reader of requests that have none.
+fn no_fast(_: &[u8]) -> Option<()> {
+    None
 }
 
 const UNKNOWN_FORM: u8 = 255;
@@ -569,6 +578,20 @@ impl ScimClient {
         body: Option<&Value>,
         idempotent: bool,
     ) -> Result<Answer, ScimError> {
+        self.send_with(method, path, query, body, idempotent, no_fast).await
+    }
+
+    /// [`ScimClient::send`], a success body read by `fast` when it can (`None`: it cannot, and
+    /// the body is parsed into a `Value` as always; see [`crate::wire`]).
+    async fn send_with<R>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        idempotent: bool,
+        fast: fn(&[u8]) -> Option<R>,
+    ) -> Result<Answer<R>, ScimError> {
         let endpoint = Endpoint::classify(method.as_str(), path);
         let count = query.iter().find(|(k, _)| *k == "count").and_then(|(_, v)| v.parse().ok()).unwrap_or(1);
         let limit = body_limit(endpoint, count);
@@ -596,7 +619,7 @@ impl ScimClient {
                 return Err(gave_up(last.map_or("no answer in time".into(), |l| format!("last error: {l}"))));
             }
             let sent = Instant::now();
-            let result = match tokio::time::timeout(remaining, self.send_once(&method, &url, query, body, limit)).await {
+            let result = match tokio::time::timeout(remaining, self.send_once(&method, &url, query, body, limit, fast)).await {
                 Ok(r) => {
                     if matches!(endpoint, Endpoint::ListUsers | Endpoint::ListGroups) && r.is_ok() {
                         self.note_list_rtt(sent.elapsed());
@@ -677,14 +700,15 @@ impl ScimClient {
         }
     }
 
-    async fn send_once(
+    async fn send_once<R>(
         &self,
         method: &Method,
         url: &Url,
         query: &[(&str, String)],
         body: Option<&Value>,
         limit: u64,
-    ) -> Result<Answer, ScimError> {
+        fast: fn(&[u8]) -> Option<R>,
+    ) -> Result<Answer<R>, ScimError> {
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         let mut full = url.clone();
         if !query.is_empty() {
@@ -725,10 +749,13 @@ impl ScimClient {
         let bytes = crate::redact::redact_bytes(&bytes);
         if ok {
             if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Answer { body: None });
+                return Ok(Answer { body: None, fast: None });
+            }
+            if let Some(r) = fast(&bytes) {
+                return Ok(Answer { body: None, fast: Some(r) });
             }
             return match serde_json::from_slice::<Value>(&bytes) {
-                Ok(v) => Ok(Answer { body: Some(v) }),
+                Ok(v) => Ok(Answer { body: Some(v), fast: None }),
                 Err(_) => Err(not_scim(&shown, status, &ctype, &bytes)),
             };
         }
@@ -763,34 +790,37 @@ impl ScimClient {
 
     /// One page of users; `start` is 1-based.
     pub async fn users_page(&self, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<User>, ScimError> {
-        self.page("Users", filter, start, count, User::from_value, "user").await
+        self.users_page_of(filter, start, count).await
     }
 
-    /// One page of a list endpoint, each resource parsed by `parse`.
-    async fn page<T>(
-        &self,
-        path: &str,
-        filter: Option<&Filter>,
-        start: u64,
-        count: u32,
-        parse: fn(Value) -> Result<T, serde_json::Error>,
-        what: &str,
-    ) -> Result<Page<T>, ScimError> {
+    /// One page of users, each read as `T` (a whole [`User`], or a [`UserSummary`]).
+    pub async fn users_page_of<T: Listed>(&self, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<T>, ScimError> {
+        self.page("Users", filter, start, count).await
+    }
+
+    /// One page of a list endpoint, each resource read as `T`: straight from the body when the
+    /// fast reader can ([`crate::wire`]), else through a `Value`, with the same result.
+    async fn page<T: Listed>(&self, path: &str, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<T>, ScimError> {
         let mut q = vec![("startIndex", start.to_string()), ("count", count.min(1000).to_string())];
         if let Some(f) = filter {
             q.push(("filter", f.to_string()));
         }
-        let a = self.send(Method::GET, path, &q, None, true).await?;
-        let url = self.url(path).to_string();
-        let list = parse_list(&url, a.body)?;
-        let items = list.resources.into_iter().map(parse).collect::<Result<Vec<_>, _>>().map_err(|e| ScimError::Protocol {
-            url: url.clone(),
-            message: format!("the server sent a {what} this client cannot read: {e}"),
-        })?;
+        let a = self.send_with(Method::GET, path, &q, None, true, wire::fast_list::<T>).await?;
+        let (items, total_results, start_index) = match a.fast {
+            Some(l) => (l.resources, l.total_results, l.start_index),
+            None => {
+                let url = self.url(path).to_string();
+                let list = parse_list(&url, a.body)?;
+                let items = list.resources.into_iter().map(T::from_value).collect::<Result<Vec<_>, _>>().map_err(|e| {
+                    ScimError::Protocol { url: url.clone(), message: format!("the server sent a {} this client cannot read: {e}", T::WHAT) }
+                })?;
+                (items, list.total_results, list.start_index)
+            }
+        };
         Ok(Page {
             items,
-            total_results: list.total_results.min(MAX_LIST_TOTAL),
-            start_index: list.start_index.unwrap_or(start).clamp(1, MAX_LIST_TOTAL + 1),
+            total_results: total_results.min(MAX_LIST_TOTAL),
+            start_index: start_index.unwrap_or(start).clamp(1, MAX_LIST_TOTAL + 1),
             progress: ListProgress::default(),
         })
     }
@@ -800,6 +830,16 @@ impl ScimClient {
     /// read budget allows ([`ScimClient::list_window`]), handed over in order; each page carries
     /// the listing's [`ListProgress`].
     pub fn user_pages(&self, filter: Option<Filter>, page_size: u32) -> impl Stream<Item = Result<Page<User>, ScimError>> + Send + 'static {
+        self.user_pages_of(filter, page_size)
+    }
+
+    /// [`ScimClient::user_pages`], each user read as `T`: a [`UserSummary`] costs a fraction of
+    /// a whole [`User`] in time and memory, for listings that show a few columns.
+    pub fn user_pages_of<T: Listed>(
+        &self,
+        filter: Option<Filter>,
+        page_size: u32,
+    ) -> impl Stream<Item = Result<Page<T>, ScimError>> + Send + 'static {
         let this = self.clone();
         paged(
             self.url("Users").to_string(),
@@ -811,9 +851,8 @@ impl ScimClient {
             move |start, count| {
                 let this = this.clone();
                 let filter = filter.clone();
-                async move { this.users_page(filter.as_ref(), start, count).await }
+                async move { this.users_page_of::<T>(filter.as_ref(), start, count).await }
             },
-            |u: &User| u.id.clone(),
         )
     }
 
@@ -1005,7 +1044,7 @@ impl ScimClient {
     }
 
     pub async fn groups_page(&self, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<Group>, ScimError> {
-        self.page("Groups", filter, start, count, Group::from_value, "group").await
+        self.page("Groups", filter, start, count).await
     }
 
     pub fn group_pages(
@@ -1026,7 +1065,6 @@ impl ScimClient {
                 let filter = filter.clone();
                 async move { this.groups_page(filter.as_ref(), start, count).await }
             },
-            |g: &Group| g.id.clone(),
         )
     }
 
@@ -1312,27 +1350,25 @@ impl ScimClient {
 /// result was listed already ends it with an error (the server ignores `startIndex`); and the
 /// number of pages is capped by what the first page's total allows (page size counted as at
 /// least [`MIN_BUDGET_PAGE`], plus a quarter for results added while listing).
-fn paged<T, W, F, Fut, K>(
+fn paged<T, W, F, Fut>(
     label: String,
     page_size: u32,
     window: W,
     fetch: F,
-    key: K,
 ) -> impl Stream<Item = Result<Page<T>, ScimError>> + Send + 'static
 where
-    T: Send + 'static,
+    T: Listed,
     W: Fn(usize) -> usize + Send + Sync + 'static,
     F: Fn(u64, u32) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = Result<Page<T>, ScimError>> + Send + 'static,
-    K: Fn(&T) -> Option<String> + Send + Sync + Clone + 'static,
 {
     let count = page_size.clamp(1, 1000);
     async_stream(move |tx| async move {
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen = SeenIds::default();
         // Drops results listed already; `Err` when the page had results and none was new.
-        let dedupe = |mut p: Page<T>, seen: &mut HashSet<String>| -> Result<Page<T>, Page<T>> {
+        let dedupe = |mut p: Page<T>, seen: &mut SeenIds| -> Result<Page<T>, Page<T>> {
             let had = p.items.len();
-            p.items.retain(|i| key(i).is_none_or(|k| seen.insert(k)));
+            p.items.retain(|i| i.key().is_none_or(|k| seen.insert(k)));
             if had > 0 && p.items.is_empty() { Err(p) } else { Ok(p) }
         };
         let protocol = |message: String| ScimError::Protocol { url: label.clone(), message };
@@ -1344,6 +1380,8 @@ where
             }
         };
         let total = first.total_results.min(MAX_LIST_TOTAL);
+        // Room for every result the first page announces (pages not written to stay unmapped).
+        seen.reserve(total);
         let got = first.items.len() as u64;
         let step = got.max(1);
         let budget_step = step.max(u64::from(count).min(MIN_BUDGET_PAGE));
@@ -1374,7 +1412,7 @@ where
         };
         // Hands a page over with the progress so far; false when the listing is over (the
         // consumer is gone, or the page only repeated what was listed).
-        let deliver = |p: Page<T>, start: u64, progress: &mut ListProgress, in_flight: usize, seen: &mut HashSet<String>| {
+        let deliver = |p: Page<T>, start: u64, progress: &mut ListProgress, in_flight: usize, seen: &mut SeenIds| {
             progress.pages_done += 1;
             progress.pages_total = progress.pages_total.max(progress.pages_done);
             progress.in_flight = in_flight;
@@ -1440,6 +1478,131 @@ where
             }
         }
     })
+}
+
+/// The ids a listing handed over, as 64-bit keyed hashes (SipHash-1-3 under this process's
+/// random keys), for de-duplication in about 8 bytes a result whatever the ids' length (a set of
+/// the ids themselves costs some 60; a hash set of the hashes 9 to 18): most are kept in one
+/// sorted vector, the latest [`SEEN_RECENT`] in a small hash set merged into it when full.
+///
+/// Two different ids share a hash with a chance of about n^2 / 2^65 per listing (1 in 37
+/// million for a million users; the keys are secret, so no server can aim for it); such a
+/// result would be taken for one listed already.
+#[derive(Default)]
+struct SeenIds {
+    keys: std::hash::RandomState,
+    sorted: Vec<u64>,
+    recent: HashSet<u64, std::hash::BuildHasherDefault<Prehashed>>,
+}
+
+/// How many hashes [`SeenIds`] keeps unsorted before merging them in.
+const SEEN_RECENT: usize = 1 << 15;
+
+impl SeenIds {
+    /// Is this id new? (It is remembered.)
+    fn insert(&mut self, id: &str) -> bool {
+        use std::hash::BuildHasher;
+        self.insert_hash(self.keys.hash_one(id))
+    }
+
+    fn insert_hash(&mut self, h: u64) -> bool {
+        if self.in_sorted(h) || !self.recent.insert(h) {
+            return false;
+        }
+        if self.recent.len() >= SEEN_RECENT {
+            self.merge();
+        }
+        true
+    }
+
+    /// Room for `n` results (a vector's pages that are never written are never resident).
+    fn reserve(&mut self, n: u64) {
+        self.sorted.reserve(usize::try_from(n).unwrap_or(0));
+    }
+
+    fn len(&self) -> usize {
+        self.sorted.len() + self.recent.len()
+    }
+
+    /// Move the recent hashes into the sorted vector: a merge from the back, in place.
+    fn merge(&mut self) {
+        let mut add: Vec<u64> = self.recent.drain().collect();
+        add.sort_unstable();
+        let old = self.sorted.len();
+        self.sorted.resize(old + add.len(), 0);
+        let (mut i, mut j) = (old, add.len());
+        for k in (0..old + add.len()).rev() {
+            if j == 0 {
+                break;
+            }
+            if i > 0 && self.sorted[i - 1] > add[j - 1] {
+                self.sorted[k] = self.sorted[i - 1];
+                i -= 1;
+            } else {
+                self.sorted[k] = add[j - 1];
+                j -= 1;
+            }
+        }
+    }
+
+    /// Binary search, started where a uniform hash should be and widened from there.
+    fn in_sorted(&self, h: u64) -> bool {
+        let s = &self.sorted;
+        let n = s.len();
+        if n == 0 {
+            return false;
+        }
+        let g = (((h as u128) * (n as u128)) >> 64) as usize;
+        let (lo, hi) = if s[g] == h {
+            return true;
+        } else if s[g] < h {
+            let (mut lo, mut step) = (g, 1);
+            loop {
+                let next = g + step;
+                if next >= n {
+                    break (lo, n);
+                }
+                if s[next] >= h {
+                    break (lo, next + 1);
+                }
+                lo = next;
+                step *= 2;
+            }
+        } else {
+            let (mut hi, mut step) = (g, 1);
+            loop {
+                if step > g {
+                    break (0, hi);
+                }
+                let next = g - step;
+                if s[next] <= h {
+                    break (next, hi);
+                }
+                hi = next;
+                step *= 2;
+            }
+        };
+        s[lo..hi].binary_search(&h).is_ok()
+    }
+}
+
+/// The hasher of a set of hashes: the value is its own hash.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64`s are hashed here; anything else is folded in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 /// A tiny channel-backed stream generator (keeps the paging logic straight-line).
@@ -1833,6 +1996,28 @@ mod tests {
         }
         assert!(normalize_email("\u{feff}ann@x.com").unwrap_err().to_string().contains("U+FEFF"));
         assert_eq!(normalize_email("zoë@exämple.com").unwrap(), "zoë@exämple.com");
+    }
+
+    #[test]
+    fn seen_ids_remember_every_id_across_merges() {
+        let mut seen = SeenIds::default();
+        let mut all = HashSet::new();
+        // Hashes of every kind: clustered, extreme, random; each offered twice, far apart.
+        let mut hashes: Vec<u64> = (0..3 * SEEN_RECENT as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
+        hashes.extend([0, 1, u64::MAX, u64::MAX - 1, 1 << 63]);
+        hashes.extend((0..1000u64).map(|i| 5_000_000 + i));
+        for &h in &hashes {
+            assert_eq!(seen.insert_hash(h), all.insert(h), "{h}");
+        }
+        assert!(seen.sorted.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        for &h in hashes.iter().rev() {
+            assert!(!seen.insert_hash(h), "{h} is known after {} merges", seen.sorted.len() / SEEN_RECENT);
+        }
+        assert_eq!(seen.len(), all.len());
+        for h in [2u64, 4_999_999, 5_001_000, u64::MAX - 2] {
+            assert!(!all.contains(&h) && seen.insert_hash(h), "{h} is new");
+        }
+        assert!(seen.insert("W0ABC") && !seen.insert("W0ABC") && seen.insert("W0ABD"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod redact;
 pub mod rules;
 pub mod sanitize;
 pub mod types;
+pub mod wire;
 
 pub use client::{ClientConfig, Page, RateLimit, ScimClient, Secret, ServerChoice, ServerProfile, UserUpdate};
 pub use error::{ApiError, ScimError};

@@ -101,17 +101,21 @@ pub fn is_bot_email(email: &str) -> bool {
 
 /// The one classifier of the accounts Slack refuses to deactivate (the policy planner uses it too).
 pub fn account_of(u: &User) -> Account {
-    if u.emails.iter().flatten().any(|e| e.value.as_deref().is_some_and(is_bot_email)) {
+    let emails = u.emails.iter().flatten().filter_map(|e| e.value.as_deref());
+    let roles = u.roles.iter().flatten().filter_map(|r| match r {
+        Role::Text(s) => Some(s.as_str()),
+        Role::Object(mv) => mv.value.as_deref(),
+    });
+    account_from(emails, roles)
+}
+
+/// [`account_of`] from a user's email values and role values (a listing's
+/// [`scim::wire::UserSummary`] keeps just these).
+pub fn account_from<'a>(mut emails: impl Iterator<Item = &'a str>, mut roles: impl Iterator<Item = &'a str>) -> Account {
+    if emails.any(is_bot_email) {
         return Account::Bot;
     }
-    let owner = u.roles.iter().flatten().any(|r| {
-        let v = match r {
-            Role::Text(s) => Some(s.as_str()),
-            Role::Object(mv) => mv.value.as_deref(),
-        };
-        v.is_some_and(|v| v.trim().to_lowercase().replace([' ', '-'], "_") == "primary_owner")
-    });
-    if owner { Account::PrimaryOwner } else { Account::Member }
+    if roles.any(|v| v.trim().to_lowercase().replace([' ', '-'], "_") == "primary_owner") { Account::PrimaryOwner } else { Account::Member }
 }
 
 /// What the gate needs to know about one user.
