@@ -1480,19 +1480,19 @@ where
     })
 }
 
-/// The ids a listing handed over, as 64-bit keyed hashes (SipHash-1-3 under this process's
-/// random keys), for de-duplication in about 8 bytes a result whatever the ids' length (a set of
-/// the ids themselves costs some 60; a hash set of the hashes 9 to 18): most are kept in one
-/// sorted vector, the latest [`SEEN_RECENT`] in a small hash set merged into it when full.
+/// The ids a listing handed over, as 128-bit keyed hashes (two SipHash-1-3 under this process's
+/// random keys), for de-duplication in about 16 bytes a result whatever the ids' length (a set of
+/// the ids themselves costs some 60): most are kept in one sorted vector, the latest
+/// [`SEEN_RECENT`] in a small hash set merged into it when full.
 ///
-/// Two different ids share a hash with a chance of about n^2 / 2^65 per listing (1 in 37
-/// million for a million users; the keys are secret, so no server can aim for it); such a
-/// result would be taken for one listed already.
+/// Two different ids share a hash with a chance of about n^2 / 2^129 per listing (below 10^-26
+/// for a million users; the keys are secret, so no server can aim for it): 64 bits would have
+/// been 1 in 37 million listings of a million users, each a user silently left out.
 #[derive(Default)]
 struct SeenIds {
-    keys: std::hash::RandomState,
-    sorted: Vec<u64>,
-    recent: HashSet<u64, std::hash::BuildHasherDefault<Prehashed>>,
+    keys: (std::hash::RandomState, std::hash::RandomState),
+    sorted: Vec<u128>,
+    recent: HashSet<u128, std::hash::BuildHasherDefault<Prehashed>>,
 }
 
 /// How many hashes [`SeenIds`] keeps unsorted before merging them in.
@@ -1502,10 +1502,11 @@ impl SeenIds {
     /// Is this id new? (It is remembered.)
     fn insert(&mut self, id: &str) -> bool {
         use std::hash::BuildHasher;
-        self.insert_hash(self.keys.hash_one(id))
+        let (hi, lo) = (self.keys.0.hash_one(id), self.keys.1.hash_one(id));
+        self.insert_hash((u128::from(hi) << 64) | u128::from(lo))
     }
 
-    fn insert_hash(&mut self, h: u64) -> bool {
+    fn insert_hash(&mut self, h: u128) -> bool {
         if self.in_sorted(h) || !self.recent.insert(h) {
             return false;
         }
@@ -1526,7 +1527,7 @@ impl SeenIds {
 
     /// Move the recent hashes into the sorted vector: a merge from the back, in place.
     fn merge(&mut self) {
-        let mut add: Vec<u64> = self.recent.drain().collect();
+        let mut add: Vec<u128> = self.recent.drain().collect();
         add.sort_unstable();
         let old = self.sorted.len();
         self.sorted.resize(old + add.len(), 0);
@@ -1546,13 +1547,13 @@ impl SeenIds {
     }
 
     /// Binary search, started where a uniform hash should be and widened from there.
-    fn in_sorted(&self, h: u64) -> bool {
+    fn in_sorted(&self, h: u128) -> bool {
         let s = &self.sorted;
         let n = s.len();
         if n == 0 {
             return false;
         }
-        let g = (((h as u128) * (n as u128)) >> 64) as usize;
+        let g = (((h >> 64) * (n as u128)) >> 64) as usize;
         let (lo, hi) = if s[g] == h {
             return true;
         } else if s[g] < h {
@@ -1595,13 +1596,13 @@ impl std::hash::Hasher for Prehashed {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        // Only `u64`s are hashed here; anything else is folded in.
+        // Only `u128`s are hashed here; anything else is folded in.
         for b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
     }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
+    fn write_u128(&mut self, v: u128) {
+        self.0 = (v as u64) ^ ((v >> 64) as u64);
     }
 }
 
@@ -2003,9 +2004,12 @@ mod tests {
         let mut seen = SeenIds::default();
         let mut all = HashSet::new();
         // Hashes of every kind: clustered, extreme, random; each offered twice, far apart.
-        let mut hashes: Vec<u64> = (0..3 * SEEN_RECENT as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
-        hashes.extend([0, 1, u64::MAX, u64::MAX - 1, 1 << 63]);
-        hashes.extend((0..1000u64).map(|i| 5_000_000 + i));
+        let mut hashes: Vec<u128> =
+            (0..3 * SEEN_RECENT as u128).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834)).collect();
+        hashes.extend([0, 1, u128::MAX, u128::MAX - 1, 1 << 127, 1 << 64, (1 << 64) - 1]);
+        hashes.extend((0..1000u128).map(|i| 5_000_000 + i));
+        // the same high half, different low halves: only the full hash tells them apart
+        hashes.extend((0..1000u128).map(|i| (7u128 << 64) | i));
         for &h in &hashes {
             assert_eq!(seen.insert_hash(h), all.insert(h), "{h}");
         }
@@ -2014,7 +2018,7 @@ mod tests {
             assert!(!seen.insert_hash(h), "{h} is known after {} merges", seen.sorted.len() / SEEN_RECENT);
         }
         assert_eq!(seen.len(), all.len());
-        for h in [2u64, 4_999_999, 5_001_000, u64::MAX - 2] {
+        for h in [2u128, 4_999_999, 5_001_000, u128::MAX - 2, (7u128 << 64) | 1000, 8u128 << 64] {
             assert!(!all.contains(&h) && seen.insert_hash(h), "{h} is new");
         }
         assert!(seen.insert("W0ABC") && !seen.insert("W0ABC") && seen.insert("W0ABD"));
