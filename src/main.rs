@@ -29,10 +29,11 @@ fn main() {
         None
     };
     // A headless command streams a listing through a few page buffers and exits: two workers
-    // are plenty whatever the machine's core count, and `tune_allocator` keeps freed pages from
-    // staying resident (see there). The console, the demo and the emulator keep the defaults.
+    // are plenty whatever the machine's core count. `tune_allocator` keeps freed pages from
+    // staying resident (see there): in headless commands and in the console, whose loading
+    // passes 100 page bodies through. The emulator keeps the defaults.
     let headless = !matches!(cli.command, None | Some(Command::Demo(_)) | Some(Command::Emulator(_)));
-    if headless {
+    if !matches!(cli.command, Some(Command::Emulator(_))) {
         tune_allocator();
     }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
