@@ -1327,7 +1327,8 @@ pub fn compute_on(
         // export lost it), not emptied one leaver at a time: overwriting would empty the Slack
         // group in one run. Its members are left alone and the plan says why; follow a rename by
         // changing the rule's `source` (keep its `key`).
-        let vanished = !gid.is_some_and(|g| named[g as usize]);
+        // (`named` is only filled when some rule overwrites: only they ask.)
+        let vanished = !gid.is_some_and(|g| named.get(g as usize).copied().unwrap_or(false));
         if rule.membership == Membership::Overwrite && vanished && g.member_ids().next().is_some() {
             plan.warnings.push(format!(
                 "source group {:?} is named by no row of {} (renamed or deleted in the directory?): the {} members of Slack group {:?} are left alone; if it was renamed, set this rule's `source` to the new name",
