@@ -1,7 +1,7 @@
 //! `users export --output csv`: the live directory in the shape `config::EXPORT_POLICY` reads, so
 //! an export can be a source (exporting and planning against the export gives an empty plan).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Seek, Write};
 
@@ -42,14 +42,56 @@ pub const COLUMNS: [(&str, Option<Attr>); 22] = [
 /// the manager's id), each user's (id, email) to `keys`, and the ids that are someone's manager
 /// are kept; [`SourceCsvExport::finish`] then reads `keys` once keeping only managers' emails,
 /// and copies the rows to the output with the emails in. Memory holds the managers only (a
-/// fraction of the directory); the spools are the caller's files, meant to be anonymous temporary
-/// files (unlinked, 0600: they hold employee data).
+/// fraction of the directory, about 40 bytes and an email each); the spools are the caller's
+/// files, meant to be anonymous temporary files (unlinked, 0600: they hold employee data).
 pub struct SourceCsvExport {
     rows: csv::Writer<BufWriter<File>>,
     keys: csv::Writer<BufWriter<File>>,
-    managers: HashSet<String>,
+    managers: Managers,
     count: u64,
     rec: Vec<String>,
+}
+
+/// The managers' ids, as 128-bit keyed hashes (two SipHash-1-3 under this process's random keys:
+/// two ids share one with a chance below 10^-26 for 130,000 managers, and no directory can aim
+/// for it), each with the place of their email once [`SourceCsvExport::finish`] found it: one
+/// arena for the emails, no string allocated per manager.
+#[derive(Default)]
+struct Managers {
+    keys: (std::hash::RandomState, std::hash::RandomState),
+    index: HashMap<u128, u32>,
+    emails: Vec<(u32, u32)>,
+    arena: String,
+}
+
+impl Managers {
+    fn key(&self, id: &str) -> u128 {
+        use std::hash::BuildHasher;
+        (u128::from(self.keys.0.hash_one(id)) << 64) | u128::from(self.keys.1.hash_one(id))
+    }
+
+    fn note(&mut self, id: &str) {
+        let k = self.key(id);
+        let next = self.index.len() as u32;
+        self.index.entry(k).or_insert(next);
+    }
+
+    /// Keep `email` if `id` is a manager (a later email for the same id replaces it, as a map
+    /// insert would).
+    fn found(&mut self, id: &str, email: &str) {
+        let Some(&i) = self.index.get(&self.key(id)) else { return };
+        if self.emails.is_empty() {
+            self.emails = vec![(u32::MAX, 0); self.index.len()];
+        }
+        self.emails[i as usize] = (self.arena.len() as u32, email.len() as u32);
+        self.arena.push_str(email);
+    }
+
+    fn email(&self, id: &str) -> Option<&str> {
+        let &i = self.index.get(&self.key(id))?;
+        let &(off, len) = self.emails.get(i as usize)?;
+        (off != u32::MAX).then(|| &self.arena[off as usize..(off + len) as usize])
+    }
 }
 
 /// The position of the `manager` column.
@@ -65,7 +107,13 @@ impl SourceCsvExport {
             w.write_record(["spool"])?;
             Ok(w)
         };
-        Ok(SourceCsvExport { rows: mk(rows)?, keys: mk(keys)?, managers: HashSet::new(), count: 0, rec: Vec::with_capacity(COLUMNS.len()) })
+        Ok(SourceCsvExport {
+            rows: mk(rows)?,
+            keys: mk(keys)?,
+            managers: Managers::default(),
+            count: 0,
+            rec: Vec::with_capacity(COLUMNS.len()),
+        })
     }
 
     pub fn push(&mut self, u: &User) -> io::Result<()> {
@@ -74,8 +122,8 @@ impl SourceCsvExport {
             let v = match (name, attr) {
                 (_, Some(Attr::Manager)) => {
                     let m = u.manager_id().unwrap_or("");
-                    if !m.is_empty() && !self.managers.contains(m) {
-                        self.managers.insert(m.to_string());
+                    if !m.is_empty() {
+                        self.managers.note(m);
                     }
                     m.to_string()
                 }
@@ -108,16 +156,12 @@ impl SourceCsvExport {
             Ok(BufReader::with_capacity(256 * 1024, f))
         };
         let reader = |r: BufReader<File>| csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(r);
-        let SourceCsvExport { rows, keys, managers, count, .. } = self;
-        let mut email_of: HashMap<String, String> = HashMap::with_capacity(managers.len());
+        let SourceCsvExport { rows, keys, mut managers, count, .. } = self;
         let mut rec = csv::StringRecord::new();
         let mut keys = reader(reopen(keys)?);
         while keys.read_record(&mut rec)? {
-            if managers.contains(&rec[0]) {
-                email_of.insert(rec[0].to_string(), rec[1].to_string());
-            }
+            managers.found(&rec[0], &rec[1]);
         }
-        drop(managers);
         let mut w = csv::Writer::from_writer(out);
         w.write_record(COLUMNS.iter().map(|c| c.0))?;
         let mut rows = reader(reopen(rows)?);
@@ -125,8 +169,8 @@ impl SourceCsvExport {
         while rows.read_record(&mut rec)? {
             line.clear();
             line.extend(rec.iter().map(str::to_string));
-            if let Some(email) = email_of.get(&line[MANAGER_COLUMN]) {
-                line[MANAGER_COLUMN] = email.clone();
+            if let Some(email) = managers.email(&line[MANAGER_COLUMN]) {
+                line[MANAGER_COLUMN] = email.to_string();
             }
             w.write_record(&line)?;
         }
