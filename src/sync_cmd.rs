@@ -155,7 +155,7 @@ async fn print_progress(mut rx: tokio::sync::mpsc::UnboundedReceiver<CycleEvent>
                 eprintln!("scimitar: sync {name}: failed: {}: {}", clean(&describe), clean(&message));
             }
             CycleEvent::Queue(QueueEvent::BatchStarted { batch_id, total }) => {
-                eprintln!("scimitar: sync {name}: batch {batch_id}: {total} operation(s)");
+                eprintln!("scimitar: sync {name}: batch {batch_id}: {}", crate::words::count(total, "operation"));
             }
             CycleEvent::Queue(_) => {}
             CycleEvent::Note(n) => eprintln!("scimitar: sync {name}: {}", clean(&n)),

@@ -104,7 +104,7 @@ impl Component for ApplyConfirm {
                 Span::raw(format!("{} changes: ", thousands(plan.counts().changes() as u64))),
                 Span::styled(summary(plan), t.header),
             ]),
-            Line::styled(format!("{} deactivation(s).", deact), if *deact > 0 { t.warning } else { t.text }),
+            Line::styled(format!("{}.", crate::words::count(*deact, "deactivation")), if *deact > 0 { t.warning } else { t.text }),
             Line::styled(clean(&format!("gate: {gate_line}")), t.text),
         ];
         for w in warns {

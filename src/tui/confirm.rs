@@ -194,7 +194,7 @@ impl Confirm {
         if self.clears_marks {
             ctx.dir.marks.clear();
         }
-        ctx.log(Level::Info, format!("{}: confirmed, queued {} operation(s)", self.what, self.count()));
+        ctx.log(Level::Info, format!("{}: confirmed, queued {}", self.what, crate::words::count(self.count(), "operation")));
         ctx.queue.submitting = true;
         ctx.queue.status = "starting".into();
         ctx.open(super::queue_view::QueueView);

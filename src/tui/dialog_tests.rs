@@ -111,7 +111,7 @@ fn the_apply_confirmation_shows_its_prompt_with_many_deactivations() {
         let s = screen(&mut app, w, h);
         shows_all(
             &s,
-            &["Apply policy hr?", "93 deactivation(s)", "Type 93 and Enter to apply", "Enter apply", "Esc/n/q cancel"],
+            &["Apply policy hr?", "93 deactivations", "Type 93 and Enter to apply", "Enter apply", "Esc/n/q cancel"],
             &format!("{w}x{h}"),
         );
         assert!(!s.contains("--force"), "{s}");

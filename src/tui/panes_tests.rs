@@ -440,7 +440,7 @@ fn apply_needs_one_confirmation_and_reports_progress() {
     assert_eq!(app.top::<ApplyConfirm>().map(|c| c.typed.as_str()), Some(""));
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
-        assert!(s.contains("Apply policy hr?") && s.contains("2 deactivation(s)") && s.contains("Enter/y apply"), "{s}");
+        assert!(s.contains("Apply policy hr?") && s.contains("2 deactivations") && s.contains("Enter/y apply"), "{s}");
     }
     // Esc cancels; nothing runs.
     assert!(key(&mut app, KeyCode::Esc).is_empty());

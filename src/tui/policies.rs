@@ -309,7 +309,7 @@ impl PoliciesPane {
                 let warnings = h.0.plan.warnings.len();
                 self.set_plan(name.clone(), h);
                 self.error = None;
-                let w = if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() };
+                let w = if warnings > 0 { format!(", {}", crate::words::count(warnings, "warning")) } else { String::new() };
                 ctx.log(Level::Info, format!("plan of policy {name}: {s}{w}"));
             }
             Err(e) => {
@@ -394,7 +394,7 @@ impl PoliciesPane {
         match ev {
             QueueEvent::BatchStarted { batch_id, total } => {
                 self.progress.2 += total;
-                ctx.log(Level::Info, format!("batch {batch_id}: {total} operation(s)"));
+                ctx.log(Level::Info, format!("batch {batch_id}: {}", crate::words::count(total, "operation")));
             }
             QueueEvent::OpStarted { .. } => return vec![],
             QueueEvent::OpFinished { describe, state, message, .. } => {
