@@ -535,10 +535,10 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
     {
         if run.dry_run {
             let n = journal.ops(b).map_err(journal_fail)?.iter().filter(|o| o.state == OpState::Failed).count();
-            eprintln!("scimitar: dry run: {n} failed operation(s) of {b} would be queued again");
+            eprintln!("scimitar: dry run: {} of {b} would be queued again", crate::words::count(n, "failed operation"));
         } else {
             let r = crate::queue::regate(c.client, &journal, &safety, b, true).await.map_err(gate_fail)?;
-            eprintln!("scimitar: {} failed operation(s) of {b} queued again", r.requeued);
+            eprintln!("scimitar: {} of {b} queued again", crate::words::count(r.requeued, "failed operation"));
             regated = Some(r);
         }
     }
@@ -573,7 +573,7 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
             eprintln!("scimitar: skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
         }
         if r.confirmed > 0 {
-            eprintln!("scimitar: {} operation(s) sent before the interruption had landed (done)", r.confirmed);
+            eprintln!("scimitar: {} sent before the interruption had landed (done)", crate::words::count(r.confirmed, "operation"));
         }
         let rc = run_batch(c, journal.clone(), &r.batch, run).await?;
         code = code.max(rc);

@@ -440,7 +440,7 @@ async fn approve(env: &Environment, policy: &str, yes: bool, engine: &EngineArgs
         if !std::io::stdin().is_terminal() {
             return Err(Fail::new(exit::USAGE, "approving needs a terminal to confirm, or --yes; nothing was done"));
         }
-        eprint!("Type {n} to apply these {n} operation(s) and release the quarantine: ");
+        eprint!("Type {n} to apply {} and release the quarantine: ", crate::words::count(n, "operation"));
         let _ = std::io::stderr().flush();
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map_err(|e| Fail::new(exit::FAILURE, e.to_string()))?;

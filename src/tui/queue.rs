@@ -568,7 +568,10 @@ pub fn cancel_batch(ctx: &mut Ctx) -> Vec<Effect> {
     ctx.queue.status = s;
     ctx.log(
         Level::Warn,
-        format!("cancelling batch {batch_id}: {pending} pending operation(s) will not be sent; requests in flight finish"),
+        format!(
+            "cancelling batch {batch_id}: {} will not be sent; requests in flight finish",
+            crate::words::count(pending, "pending operation")
+        ),
     );
     vec![Effect::CancelBatch { batch_id }]
 }
@@ -591,6 +594,6 @@ pub fn retry_failed(ctx: &mut Ctx) -> Vec<Effect> {
     let batch_id = b.batch_id.clone();
     ctx.queue.submitting = true;
     ctx.queue.status = "starting".into();
-    ctx.log(Level::Info, format!("retrying {failed} failed operation(s) of batch {batch_id}"));
+    ctx.log(Level::Info, format!("retrying {} of batch {batch_id}", crate::words::count(failed, "failed operation")));
     vec![Effect::RetryFailed { batch_id }]
 }

@@ -127,7 +127,11 @@ impl Component for SyncApprove {
                 }
                 ctx.log(
                     Level::Info,
-                    format!("approving policy {}: applying {} operation(s), then releasing its quarantine", self.name, self.count),
+                    format!(
+                        "approving policy {}: applying {}, then releasing its quarantine",
+                        self.name,
+                        crate::words::count(self.count, "operation")
+                    ),
                 );
                 let fx = vec![Effect::ApproveSync { name: self.name.clone(), path: self.path.clone(), review: self.review.clone() }];
                 return Handled::Consumed(fx);
