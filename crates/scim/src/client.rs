@@ -28,7 +28,7 @@ use super::wire::{self, Listed};
 use futures::{Stream, StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -1364,9 +1364,9 @@ where
 {
     let count = page_size.clamp(1, 1000);
     async_stream(move |tx| async move {
-        let mut seen = SeenIds::default();
+        let mut seen = crate::idset::IdSet::default();
         // Drops results listed already; `Err` when the page had results and none was new.
-        let dedupe = |mut p: Page<T>, seen: &mut SeenIds| -> Result<Page<T>, Page<T>> {
+        let dedupe = |mut p: Page<T>, seen: &mut crate::idset::IdSet| -> Result<Page<T>, Page<T>> {
             let had = p.items.len();
             p.items.retain(|i| i.key().is_none_or(|k| seen.insert(k)));
             if had > 0 && p.items.is_empty() { Err(p) } else { Ok(p) }
@@ -1412,7 +1412,7 @@ where
         };
         // Hands a page over with the progress so far; false when the listing is over (the
         // consumer is gone, or the page only repeated what was listed).
-        let deliver = |p: Page<T>, start: u64, progress: &mut ListProgress, in_flight: usize, seen: &mut SeenIds| {
+        let deliver = |p: Page<T>, start: u64, progress: &mut ListProgress, in_flight: usize, seen: &mut crate::idset::IdSet| {
             progress.pages_done += 1;
             progress.pages_total = progress.pages_total.max(progress.pages_done);
             progress.in_flight = in_flight;
@@ -1478,200 +1478,6 @@ where
             }
         }
     })
-}
-
-/// The ids a listing handed over, for de-duplication in 8 to 16 bytes a result whatever the ids'
-/// length (a set of the ids themselves costs some 60), and exactly for Slack's ids: an id of up to
-/// 11 upper-case letters and digits (Slack's `U…`/`W…` ids) is kept as itself, packed into 64
-/// bits; any other id (another SCIM server's UUIDs…) as a 128-bit keyed hash (two SipHash-1-3
-/// under this process's random keys: two such ids share one with a chance below 10^-26 for a
-/// million users, and no server can aim for it; 64 bits would have been 1 in 37 million
-/// million-user listings, each a user silently left out).
-#[derive(Default)]
-struct SeenIds {
-    keys: (std::hash::RandomState, std::hash::RandomState),
-    exact: SortedSet<u64>,
-    hashed: SortedSet<u128>,
-}
-
-impl SeenIds {
-    /// Is this id new? (It is remembered.)
-    fn insert(&mut self, id: &str) -> bool {
-        use std::hash::BuildHasher;
-        match packed_id(id) {
-            Some(code) => self.exact.insert(code),
-            None => {
-                let (hi, lo) = (self.keys.0.hash_one(id), self.keys.1.hash_one(id));
-                self.hashed.insert((u128::from(hi) << 64) | u128::from(lo))
-            }
-        }
-    }
-
-    /// Room for `n` results (a vector's pages that are never written are never resident).
-    fn reserve(&mut self, n: u64) {
-        self.exact.reserve(n);
-        self.hashed.reserve(n);
-    }
-
-    fn len(&self) -> usize {
-        self.exact.len() + self.hashed.len()
-    }
-}
-
-/// An id of 1 to 11 characters `0-9A-Z`, packed without loss: its length in bits 57..61, its
-/// digits base 36 below (36^11 < 2^57).
-fn packed_id(id: &str) -> Option<u64> {
-    let b = id.as_bytes();
-    if b.is_empty() || b.len() > 11 {
-        return None;
-    }
-    let mut v = 0u64;
-    for &c in b {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'A'..=b'Z' => c - b'A' + 10,
-            _ => return None,
-        };
-        v = v * 36 + u64::from(d);
-    }
-    Some(((b.len() as u64) << 57) | v)
-}
-
-/// A set of keys in about their own size: most in one sorted vector, the latest
-/// [`SEEN_RECENT`] in a small hash set merged into it when full.
-#[derive(Default)]
-struct SortedSet<K> {
-    sorted: Vec<K>,
-    recent: HashSet<K, std::hash::BuildHasherDefault<Prehashed>>,
-}
-
-/// How many keys a [`SortedSet`] keeps unsorted before merging them in.
-const SEEN_RECENT: usize = 1 << 15;
-
-/// A key of a [`SortedSet`]: where in `n` sorted keys a uniform one would be.
-trait SetKey: Copy + Ord + std::hash::Hash + Default {
-    fn guess(self, n: usize) -> usize;
-}
-
-impl SetKey for u64 {
-    fn guess(self, n: usize) -> usize {
-        ((u128::from(self) * n as u128) >> 64) as usize
-    }
-}
-
-impl SetKey for u128 {
-    fn guess(self, n: usize) -> usize {
-        (((self >> 64) * n as u128) >> 64) as usize
-    }
-}
-
-impl<K: SetKey> SortedSet<K> {
-    /// Is `h` new? (It is remembered.)
-    fn insert(&mut self, h: K) -> bool {
-        if self.in_sorted(h) || !self.recent.insert(h) {
-            return false;
-        }
-        if self.recent.len() >= SEEN_RECENT {
-            self.merge();
-        }
-        true
-    }
-
-    fn reserve(&mut self, n: u64) {
-        self.sorted.reserve(usize::try_from(n).unwrap_or(0));
-    }
-
-    fn len(&self) -> usize {
-        self.sorted.len() + self.recent.len()
-    }
-
-    /// Move the recent keys into the sorted vector: a merge from the back, in place.
-    fn merge(&mut self) {
-        let mut add: Vec<K> = self.recent.drain().collect();
-        add.sort_unstable();
-        let old = self.sorted.len();
-        self.sorted.resize(old + add.len(), K::default());
-        let (mut i, mut j) = (old, add.len());
-        for k in (0..old + add.len()).rev() {
-            if j == 0 {
-                break;
-            }
-            if i > 0 && self.sorted[i - 1] > add[j - 1] {
-                self.sorted[k] = self.sorted[i - 1];
-                i -= 1;
-            } else {
-                self.sorted[k] = add[j - 1];
-                j -= 1;
-            }
-        }
-    }
-
-    /// Binary search, started where a uniform key should be and widened from there (packed ids
-    /// are not uniform: the widening finds them all the same, in a few more steps).
-    fn in_sorted(&self, h: K) -> bool {
-        let s = &self.sorted;
-        let n = s.len();
-        if n == 0 {
-            return false;
-        }
-        let g = h.guess(n).min(n - 1);
-        let (lo, hi) = if s[g] == h {
-            return true;
-        } else if s[g] < h {
-            let (mut lo, mut step) = (g, 1);
-            loop {
-                let next = g + step;
-                if next >= n {
-                    break (lo, n);
-                }
-                if s[next] >= h {
-                    break (lo, next + 1);
-                }
-                lo = next;
-                step *= 2;
-            }
-        } else {
-            let (mut hi, mut step) = (g, 1);
-            loop {
-                if step > g {
-                    break (0, hi);
-                }
-                let next = g - step;
-                if s[next] <= h {
-                    break (next, hi);
-                }
-                hi = next;
-                step *= 2;
-            }
-        };
-        s[lo..hi].binary_search(&h).is_ok()
-    }
-}
-
-/// The hasher of a set of keys that are hashes or packed ids: a multiply-xorshift mix of the
-/// value (packed ids share their high bits, which the table's control bytes would otherwise use).
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl std::hash::Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        let mut z = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64`s and `u128`s are hashed here; anything else is folded in.
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = (v as u64) ^ ((v >> 64) as u64);
-    }
 }
 
 /// A tiny channel-backed stream generator (keeps the paging logic straight-line).
@@ -2065,54 +1871,6 @@ mod tests {
         }
         assert!(normalize_email("\u{feff}ann@x.com").unwrap_err().to_string().contains("U+FEFF"));
         assert_eq!(normalize_email("zoë@exämple.com").unwrap(), "zoë@exämple.com");
-    }
-
-    #[test]
-    fn seen_ids_remember_every_id_across_merges() {
-        let mut seen = SortedSet::<u128>::default();
-        let mut all = HashSet::new();
-        // Hashes of every kind: clustered, extreme, random; each offered twice, far apart.
-        let mut hashes: Vec<u128> =
-            (0..3 * SEEN_RECENT as u128).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834)).collect();
-        hashes.extend([0, 1, u128::MAX, u128::MAX - 1, 1 << 127, 1 << 64, (1 << 64) - 1]);
-        hashes.extend((0..1000u128).map(|i| 5_000_000 + i));
-        // the same high half, different low halves: only the full hash tells them apart
-        hashes.extend((0..1000u128).map(|i| (7u128 << 64) | i));
-        for &h in &hashes {
-            assert_eq!(seen.insert(h), all.insert(h), "{h}");
-        }
-        assert!(seen.sorted.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
-        for &h in hashes.iter().rev() {
-            assert!(!seen.insert(h), "{h} is known after {} merges", seen.sorted.len() / SEEN_RECENT);
-        }
-        assert_eq!(seen.len(), all.len());
-        for h in [2u128, 4_999_999, 5_001_000, u128::MAX - 2, (7u128 << 64) | 1000, 8u128 << 64] {
-            assert!(!all.contains(&h) && seen.insert(h), "{h} is new");
-        }
-    }
-
-    #[test]
-    fn slack_ids_are_kept_exactly_and_others_hashed() {
-        // packing loses nothing: different ids, different codes (lengths included)
-        let ids = ["0", "00", "A", "Z", "W0ABC", "W0ABD", "ZZZZZZZZZZZ", "U012ABCDEF", "W012ABCDEF"];
-        let codes: HashSet<u64> = ids.iter().map(|i| packed_id(i).unwrap()).collect();
-        assert_eq!(codes.len(), ids.len());
-        for not in ["", "w0abc", "W0ABC-1", "ZZZZZZZZZZZZ", "6f1c2a9e-2f1b-4c0e-9d55-0a1b2c3d4e5f", "Ü"] {
-            assert_eq!(packed_id(not), None, "{not}");
-        }
-        // a listing of 100,000 Slack-shaped ids and 100,000 UUID-like ones, each offered twice
-        let mut seen = SeenIds::default();
-        let slack: Vec<String> = (0..100_000u64).map(|i| format!("W{:010}", i * 7919)).collect();
-        let other: Vec<String> = (0..100_000u64).map(|i| format!("{:08x}-0000-4000-8000-{i:012x}", i * 31)).collect();
-        for id in slack.iter().chain(&other) {
-            assert!(seen.insert(id), "{id} is new");
-        }
-        assert_eq!((seen.exact.len(), seen.hashed.len()), (100_000, 100_000));
-        for id in slack.iter().chain(&other).rev() {
-            assert!(!seen.insert(id), "{id} was listed");
-        }
-        assert!(seen.insert("W0ABC") && !seen.insert("W0ABC") && seen.insert("W0ABD"));
-        assert_eq!(seen.len(), 200_002);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod error;
 pub mod filter;
+pub mod idset;
 pub mod ratelimit;
 pub mod redact;
 pub mod rules;

@@ -52,44 +52,34 @@ pub struct SourceCsvExport {
     rec: Vec<String>,
 }
 
-/// The managers' ids, as 128-bit keyed hashes (two SipHash-1-3 under this process's random keys:
-/// two ids share one with a chance below 10^-26 for 130,000 managers, and no directory can aim
-/// for it), each with the place of their email once [`SourceCsvExport::finish`] found it: one
-/// arena for the emails, no string allocated per manager.
+/// The managers' ids ([`scim::idset::IdSet`]: 8 to 16 bytes each), then, once
+/// [`SourceCsvExport::finish`] has found them, their emails in one arena, by the id's rank.
 #[derive(Default)]
 struct Managers {
-    keys: (std::hash::RandomState, std::hash::RandomState),
-    index: HashMap<u128, u32>,
+    ids: crate::scim::idset::IdSet,
     emails: Vec<(u32, u32)>,
     arena: String,
 }
 
 impl Managers {
-    fn key(&self, id: &str) -> u128 {
-        use std::hash::BuildHasher;
-        (u128::from(self.keys.0.hash_one(id)) << 64) | u128::from(self.keys.1.hash_one(id))
-    }
-
     fn note(&mut self, id: &str) {
-        let k = self.key(id);
-        let next = self.index.len() as u32;
-        self.index.entry(k).or_insert(next);
+        self.ids.insert(id);
     }
 
     /// Keep `email` if `id` is a manager (a later email for the same id replaces it, as a map
     /// insert would).
     fn found(&mut self, id: &str, email: &str) {
-        let Some(&i) = self.index.get(&self.key(id)) else { return };
-        if self.emails.is_empty() {
-            self.emails = vec![(u32::MAX, 0); self.index.len()];
+        if self.emails.len() != self.ids.len() {
+            self.ids.freeze();
+            self.emails = vec![(u32::MAX, 0); self.ids.len()];
         }
-        self.emails[i as usize] = (self.arena.len() as u32, email.len() as u32);
+        let Some(i) = self.ids.rank(id) else { return };
+        self.emails[i] = (self.arena.len() as u32, email.len() as u32);
         self.arena.push_str(email);
     }
 
     fn email(&self, id: &str) -> Option<&str> {
-        let &i = self.index.get(&self.key(id))?;
-        let &(off, len) = self.emails.get(i as usize)?;
+        let &(off, len) = self.emails.get(self.ids.rank(id)?)?;
         (off != u32::MAX).then(|| &self.arena[off as usize..(off + len) as usize])
     }
 }
