@@ -120,9 +120,9 @@ const HASHED_COLUMNS: &str = "r.op_id, r.batch_id, r.policy_run, coalesce(r.star
 const N_HASHED: usize = 23;
 /// The columns of `report_names`, in the order of `NAME_COLUMNS`.
 const NAMES: &str = "host, target_id, target_email, target_user_name, target_display, os_user, os_host, email_key, user_name_key";
-/// `report` with the names of each record (`r`, `n`), after the records picked by `k` (seq,
-/// finished_ms).
-const FROM_REPORT: &str = "report r ON r.seq = k.seq LEFT JOIN report_names n ON n.id = r.names_id";
+/// `report` with the names of each record (`r`, `n`); the query filters name `report`'s columns
+/// unqualified (none of them is a column of `report_names`).
+const FROM_REPORT: &str = "report r LEFT JOIN report_names n ON n.id = r.names_id";
 /// Places in `HASHED_COLUMNS` of the columns `report_names` holds, in its own order (host,
 /// target_id, target_email, target_user_name, target_display, os_user, os_host, email_key,
 /// user_name_key).
@@ -343,7 +343,7 @@ impl ReportStore {
         let sql = format!(
             "SELECT r.seq, {HASHED_COLUMNS}, r.prev_hash, r.hash \
              FROM (SELECT seq, finished_ms FROM report {cond} ORDER BY finished_ms DESC, seq DESC{limit}) k \
-             JOIN {FROM_REPORT} ORDER BY k.finished_ms DESC, k.seq DESC"
+             JOIN report r ON r.seq = k.seq LEFT JOIN report_names n ON n.id = r.names_id ORDER BY k.finished_ms DESC, k.seq DESC"
         );
         let mut st = self.conn.prepare_cached(&sql).map_err(ReportError::from)?;
         let rows = st.query_map(params_from_iter(params), row_to_stored).map_err(ReportError::from)?;
