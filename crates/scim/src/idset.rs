@@ -20,13 +20,18 @@ pub struct IdSet {
 impl IdSet {
     /// Is this id new? (It is remembered.)
     pub fn insert(&mut self, id: &str) -> bool {
+        match self.key(id) {
+            Key::Exact(code) => self.exact.insert(code),
+            Key::Hashed(h) => self.hashed.insert(h),
+        }
+    }
+
+    /// How `id` is kept: packed when it is Slack-shaped, else its 128-bit keyed hash.
+    fn key(&self, id: &str) -> Key {
         use std::hash::BuildHasher;
         match packed_id(id) {
-            Some(code) => self.exact.insert(code),
-            None => {
-                let (hi, lo) = (self.keys.0.hash_one(id), self.keys.1.hash_one(id));
-                self.hashed.insert((u128::from(hi) << 64) | u128::from(lo))
-            }
+            Some(code) => Key::Exact(code),
+            None => Key::Hashed((u128::from(self.keys.0.hash_one(id)) << 64) | u128::from(self.keys.1.hash_one(id))),
         }
     }
 
@@ -53,15 +58,16 @@ impl IdSet {
     /// The id's place among the ids of a frozen set (0 to len - 1, each id its own), or None when
     /// it is not in the set (or the set was added to since [`IdSet::freeze`]).
     pub fn rank(&self, id: &str) -> Option<usize> {
-        use std::hash::BuildHasher;
-        match packed_id(id) {
-            Some(code) => self.exact.position(code),
-            None => {
-                let (hi, lo) = (self.keys.0.hash_one(id), self.keys.1.hash_one(id));
-                self.hashed.position((u128::from(hi) << 64) | u128::from(lo)).map(|j| self.exact.sorted.len() + j)
-            }
+        match self.key(id) {
+            Key::Exact(code) => self.exact.position(code),
+            Key::Hashed(h) => self.hashed.position(h).map(|j| self.exact.sorted.len() + j),
         }
     }
+}
+
+enum Key {
+    Exact(u64),
+    Hashed(u128),
 }
 
 /// An id of 1 to 11 characters `0-9A-Z`, packed without loss: its length in bits 57..61, its
