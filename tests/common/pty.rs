@@ -86,11 +86,21 @@ impl Session {
 
     pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
+        // The screen is returned once it has settled (the same on two reads in a row), so a frame
+        // read between its top and its bottom is never what a test asserts on.
+        let mut matched: Option<String> = None;
         loop {
             let s = self.screen();
             if pred(&s) {
-                return s;
+                // (a screen that never settles, an animation, is taken as it is at the deadline)
+                if matched.as_deref() == Some(s.as_str()) || Instant::now() > deadline {
+                    return s;
+                }
+                matched = Some(s);
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
             }
+            matched = None;
             if Instant::now() > deadline {
                 panic!("timed out waiting for {what}; screen:\n{s}");
             }
