@@ -86,6 +86,8 @@ struct Run {
     /// Writes answered other than 429, per row (DELETE, PATCH).
     accepted: (u64, u64),
     readback_gets: u64,
+    /// The longest time between two writes arriving, and when it began (seconds after the first).
+    max_gap: (f64, f64),
 }
 
 async fn engine_run(n: usize, scale: f64, via: DeactivateVia) -> (f64, u64, u64) {
@@ -129,6 +131,31 @@ async fn engine_run_with(n: usize, scale: f64, via: DeactivateVia, second_writer
         (Some(a), Some(b)) => b.0 - a.0,
         _ => 0.0,
     };
+    let max_gap = writes.windows(2).map(|w| (w[1].0 - w[0].0, w[0].0 - writes[0].0)).fold((0.0, 0.0), |a, b| if b.0 > a.0 { b } else { a });
+    if std::env::var_os("BULK_TRACE").is_some() {
+        // Per second of the run: DELETEs, PATCHes, GETs arriving (and 429s).
+        let t0 = s.log.first().map_or(0.0, |x| x.0);
+        let mut secs: Vec<[u64; 4]> = Vec::new();
+        for (t, e, st) in &s.log {
+            let i = (t - t0) as usize;
+            if secs.len() <= i {
+                secs.resize(i + 1, [0; 4]);
+            }
+            let col = match e {
+                Endpoint::DeleteUser => 0,
+                Endpoint::UpdateUser => 1,
+                Endpoint::GetUser => 2,
+                _ => continue,
+            };
+            secs[i][col] += 1;
+            if *st == 429 {
+                secs[i][3] += 1;
+            }
+        }
+        for (i, c) in secs.iter().enumerate() {
+            eprintln!("trace t={i:>3} delete={} patch={} get={} r429={}", c[0], c[1], c[2], c[3]);
+        }
+    }
     let ok = |e: Endpoint| writes.iter().filter(|(_, w, st)| *w == e && *st != 429).count() as u64;
     let accepted = (ok(Endpoint::DeleteUser), ok(Endpoint::UpdateUser));
     let mut r429 = s.rate_limited;
@@ -139,7 +166,7 @@ async fn engine_run_with(n: usize, scale: f64, via: DeactivateVia, second_writer
         println!("second_writer_scimitar_429s: {mine}");
         r429 = mine;
     }
-    Run { secs, r429, failed: r.count(OpState::Failed), write_span, accepted, readback_gets: s.method("GET") }
+    Run { secs, r429, failed: r.count(OpState::Failed), write_span, accepted, readback_gets: s.method("GET"), max_gap }
 }
 
 async fn sequential_run(n: usize, scale: f64) -> (f64, u64) {
@@ -164,24 +191,28 @@ fn main() {
         let best_delete = best_seconds(n, 1.0, scale);
         println!("best_seconds_both_rows: {best_both:.2}");
         println!("best_seconds_delete_only: {best_delete:.2}");
+        // BULK_ONLY_SCALES=1: only the per-scale runs (diagnosis; the other lines are left out).
+        let only_scales = std::env::var_os("BULK_ONLY_SCALES").is_some();
 
-        let (secs, r429, failed) = engine_run(n, scale, DeactivateVia::Both).await;
-        println!("engine_both_seconds: {secs:.2}");
-        println!("engine_both_rate_per_s: {:.1}", n as f64 / secs);
-        println!("engine_both_fraction_of_best: {:.3}", best_both / secs);
-        println!("engine_both_429s: {r429}");
-        println!("engine_both_failed: {failed}");
+        if !only_scales {
+            let (secs, r429, failed) = engine_run(n, scale, DeactivateVia::Both).await;
+            println!("engine_both_seconds: {secs:.2}");
+            println!("engine_both_rate_per_s: {:.1}", n as f64 / secs);
+            println!("engine_both_fraction_of_best: {:.3}", best_both / secs);
+            println!("engine_both_429s: {r429}");
+            println!("engine_both_failed: {failed}");
 
-        let (secs_d, r429_d, _) = engine_run(n, scale, DeactivateVia::Delete).await;
-        println!("engine_delete_seconds: {secs_d:.2}");
-        println!("engine_delete_fraction_of_best_delete_only: {:.3}", best_delete / secs_d);
-        println!("engine_delete_429s: {r429_d}");
+            let (secs_d, r429_d, _) = engine_run(n, scale, DeactivateVia::Delete).await;
+            println!("engine_delete_seconds: {secs_d:.2}");
+            println!("engine_delete_fraction_of_best_delete_only: {:.3}", best_delete / secs_d);
+            println!("engine_delete_429s: {r429_d}");
 
-        let (secs_s, r429_s) = sequential_run(n, scale).await;
-        println!("sequential_seconds: {secs_s:.2}");
-        println!("sequential_rate_per_s: {:.1}", n as f64 / secs_s);
-        println!("sequential_429s: {r429_s}");
-        println!("speedup_engine_both_vs_sequential: {:.2}", secs_s / secs);
+            let (secs_s, r429_s) = sequential_run(n, scale).await;
+            println!("sequential_seconds: {secs_s:.2}");
+            println!("sequential_rate_per_s: {:.1}", n as f64 / secs_s);
+            println!("sequential_429s: {r429_s}");
+            println!("speedup_engine_both_vs_sequential: {:.2}", secs_s / secs);
+        }
 
         let scales = std::env::var("BULK_SCALES").unwrap_or_else(|_| "1,5,20".into());
         for sc in scales.split(',').filter_map(|s| s.trim().parse::<f64>().ok()) {
@@ -199,11 +230,18 @@ fn main() {
             println!("{tag}_best_seconds: {best:.2}");
             println!("{tag}_engine_both_seconds: {:.2}", r.secs);
             println!("{tag}_engine_both_write_span_seconds: {:.2}", r.write_span);
+            println!("{tag}_engine_both_max_write_gap_seconds: {:.2}", r.max_gap.0);
+            println!("{tag}_engine_both_max_write_gap_at_seconds: {:.2}", r.max_gap.1);
+            println!("{tag}_engine_both_readback_gets: {}", r.readback_gets);
+            println!("{tag}_engine_both_accepted_delete_patch: {} {}", r.accepted.0, r.accepted.1);
             println!("{tag}_engine_both_fraction_of_best: {:.3}", best / r.secs);
             println!("{tag}_engine_both_429s: {}", r.r429);
             println!("{tag}_engine_both_failed: {}", r.failed);
         }
 
+        if only_scales {
+            return;
+        }
         // A second app writing half of both rows all along.
         let r = engine_run_with(n, scale, DeactivateVia::Both, true).await;
         // The table's bound over the span, per row: its burst plus its rate for the span (both

@@ -86,9 +86,7 @@ async fn three_hundred_deactivations_within_the_budget() {
     let c = client(&emu, Some(SCALE));
     emu.reset_stats();
     let engine = Engine::new(c.clone(), j.clone(), EngineConfig::default());
-    let t = Instant::now();
     let result = engine.run_batch(&batch, None, Cancel::default()).await.unwrap();
-    let secs = t.elapsed().as_secs_f64();
     assert_eq!(result.count(OpState::Done), 300, "{:?}", result.counts);
 
     let stats = emu.stats();
@@ -99,9 +97,10 @@ async fn three_hundred_deactivations_within_the_budget() {
     let del = stats.by_endpoint.get(&Endpoint::DeleteUser).copied().unwrap_or(0);
     let patch = stats.by_endpoint.get(&Endpoint::UpdateUser).copied().unwrap_or(0);
     assert_eq!(del + patch, 300);
-    assert!(del > 50 && patch > 50, "deactivations spread over both endpoints: {del} DELETE, {patch} PATCH");
-    // Best possible: 2 x 100 burst at once, the other 100 at 2 x 15/s = 3.3 s. Not far above it.
-    assert!(secs < 8.0, "ran at the rate limit, not below it: {secs:.1}s");
+    // Split evenly: the rows refill at the same rate, so a batch ends when its longer queue
+    // does (alternating blindly once gave 189/211 of 400, the PATCH row draining alone at the
+    // end). How close to the table's bound it runs is `cargo bench --bench bulk`'s to measure.
+    assert!(del.abs_diff(patch) <= 4, "deactivations split evenly over both endpoints: {del} DELETE, {patch} PATCH");
 
     assert_eq!(all_inactive(&client(&emu, None), &users).await, 300);
     let store = ReportStore::open(&dir.path().join("scimitar.db")).unwrap();

@@ -149,8 +149,23 @@ pub struct Engine {
     client: ScimClient,
     journal: Arc<Journal>,
     config: EngineConfig,
-    /// Alternates deactivations between the two endpoints when neither has a token to spare.
+    /// Breaks ties between the two deactivation endpoints (alternating).
     turn: Arc<std::sync::atomic::AtomicUsize>,
+    /// Deactivations waiting for, or being sent through, each row: [DELETE, PATCH].
+    queued: Arc<[std::sync::atomic::AtomicUsize; 2]>,
+}
+
+/// One deactivation's place in a row's queue ([`Engine::pick_deactivation_endpoint`]), given up
+/// when its write has been answered.
+struct RowSlot {
+    queued: Arc<[std::sync::atomic::AtomicUsize; 2]>,
+    row: usize,
+}
+
+impl Drop for RowSlot {
+    fn drop(&mut self) {
+        self.queued[self.row].fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What one execution produced beyond success.
@@ -175,7 +190,7 @@ enum Probe {
 
 impl Engine {
     pub fn new(client: ScimClient, journal: Arc<Journal>, config: EngineConfig) -> Self {
-        Engine { client, journal, config, turn: Arc::default() }
+        Engine { client, journal, config, turn: Arc::default(), queued: Arc::default() }
     }
 
     pub fn journal(&self) -> &Arc<Journal> {
@@ -345,29 +360,40 @@ impl Engine {
     }
 
     /// DELETE or PATCH for one deactivation; PATCH only unless `delete_deactivates` (Slack).
-    fn pick_deactivation_endpoint(&self, delete_deactivates: bool) -> DeactivateVia {
+    ///
+    /// With [`DeactivateVia::Both`], the row that will send it soonest: each row's queue (the
+    /// deactivations already waiting for it or being sent) less the tokens it has left, over its
+    /// rate. Alternating blindly, or taking "the fuller one", lets one row's queue grow longer
+    /// than the other's (a waiter that wakes a little late leaves a token for a newcomer to see);
+    /// at the end of a batch the longer queue then drains alone at half the speed (measured: 189
+    /// DELETEs and 211 PATCHes for 400 deactivations at Slack's rates, 4 s of a 60 s batch lost).
+    /// The slot is held until the write is answered.
+    fn pick_deactivation_endpoint(&self, delete_deactivates: bool) -> (DeactivateVia, Option<RowSlot>) {
         if !delete_deactivates {
-            return DeactivateVia::Patch;
+            return (DeactivateVia::Patch, None);
         }
         match self.config.deactivate_via {
             DeactivateVia::Both => {
-                // While the bursts last, take whichever has more tokens; once both are paced
-                // (the usual state in a long batch), alternate, since both rows refill at the
-                // same rate. Picking "the fuller one" then would send every waiter to one row.
-                let del = self.client.budget_remaining(Endpoint::DeleteUser).unwrap_or(0.0);
-                let patch = self.client.budget_remaining(Endpoint::UpdateUser).unwrap_or(0.0);
+                let soonest = |row: usize, e: Endpoint| {
+                    let queued = self.queued[row].load(Ordering::Relaxed) as f64;
+                    let left = self.client.budget_remaining(e).unwrap_or(0.0);
+                    let rate = self.client.sustained_rate(e).unwrap_or(1.0).max(1e-9);
+                    (queued + 1.0 - left).max(0.0) / rate
+                };
+                let (del, patch) = (soonest(0, Endpoint::DeleteUser), soonest(1, Endpoint::UpdateUser));
                 let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-                if del >= 1.0 && patch < 1.0 {
-                    DeactivateVia::Delete
-                } else if patch >= 1.0 && del < 1.0 {
-                    DeactivateVia::Patch
-                } else if turn.is_multiple_of(2) {
-                    DeactivateVia::Delete
+                let row = if del < patch {
+                    0
+                } else if patch < del {
+                    1
                 } else {
-                    DeactivateVia::Patch
-                }
+                    turn % 2
+                };
+                self.queued[row].fetch_add(1, Ordering::Relaxed);
+                let via = if row == 0 { DeactivateVia::Delete } else { DeactivateVia::Patch };
+                (via, Some(RowSlot { queued: self.queued.clone(), row }))
             }
-            v => v,
+            v => (v, None),
         }
     }
 
@@ -438,13 +464,16 @@ impl Engine {
                 let id = need_id(target.id.as_deref())?;
                 let delete_deactivates = c.profile().await.delete_deactivates();
                 match self.pick_deactivation_endpoint(delete_deactivates) {
-                    DeactivateVia::Patch => {
-                        let u = c.set_active(id, false).await?;
-                        Ok(expect_active(&u, false))
+                    (DeactivateVia::Patch, slot) => {
+                        let u = c.set_active(id, false).await;
+                        drop(slot);
+                        Ok(expect_active(&u?, false))
                     }
-                    _ => {
+                    (_, slot) => {
                         // DELETE answers 204 (v2) or an empty 200 (v1): nothing to check but the user.
-                        c.deactivate(id).await?;
+                        let sent = c.deactivate(id).await;
+                        drop(slot);
+                        sent?;
                         Ok(self.read_back_user(id, false).await)
                     }
                 }
@@ -581,5 +610,40 @@ fn expect_active(u: &User, want: bool) -> Executed {
 fn emit(events: &Option<UnboundedSender<QueueEvent>>, e: QueueEvent) {
     if let Some(tx) = events {
         let _ = tx.send(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::{ApiVersion, ClientConfig, RateLimit, Secret};
+
+    /// An engine whose client paces by Slack's table (scale 1) and never sends anything here.
+    fn engine() -> Engine {
+        let mut cc = ClientConfig::new("http://127.0.0.1:9/scim/v2/", Secret::new("xoxp-unit"), ApiVersion::V2).unwrap();
+        cc.rate_limit = RateLimit::Slack { scale: 1.0 };
+        let j = Journal::in_memory(crate::queue::RunContext::new("test", "127.0.0.1", &crate::report::Actor::default())).unwrap();
+        Engine::new(ScimClient::new(cc).unwrap(), Arc::new(j), EngineConfig::default())
+    }
+
+    #[test]
+    fn deactivations_join_the_row_that_sends_them_soonest() {
+        let e = engine();
+        // Both bursts full: the picks alternate.
+        let first: Vec<(DeactivateVia, Option<RowSlot>)> = (0..20).map(|_| e.pick_deactivation_endpoint(true)).collect();
+        let deletes = first.iter().filter(|(v, _)| *v == DeactivateVia::Delete).count();
+        assert_eq!(deletes, 10, "an even split while both rows have tokens");
+        // Both rows spent; the PATCH row's ten have been answered, the DELETE row's ten still wait.
+        e.client.assume_budget_spent();
+        let waiting: Vec<_> = first.into_iter().filter(|(v, _)| *v == DeactivateVia::Delete).collect();
+        let next: Vec<(DeactivateVia, Option<RowSlot>)> = (0..10).map(|_| e.pick_deactivation_endpoint(true)).collect();
+        let vias: Vec<DeactivateVia> = next.iter().map(|(v, _)| *v).collect();
+        assert!(vias.iter().all(|v| *v == DeactivateVia::Patch), "the shorter queue takes the newcomers: {vias:?}");
+        // Level again: alternating.
+        let after: Vec<DeactivateVia> = (0..4).map(|_| e.pick_deactivation_endpoint(true).0).collect();
+        assert_eq!(after.iter().filter(|v| **v == DeactivateVia::Delete).count(), 2, "{after:?}");
+        drop((waiting, next));
+        // Where DELETE does not deactivate, always PATCH.
+        assert_eq!(e.pick_deactivation_endpoint(false).0, DeactivateVia::Patch);
     }
 }
