@@ -325,10 +325,14 @@ fn refresh_stages_and_keeps_selection() {
     let fx = app.run_command_line("refresh");
     assert!(fx.contains(&Effect::LoadUsers { generation: 2 }));
     assert!(fx.contains(&Effect::LoadGroups { generation: 2 }));
-    // A page of the old generation is dropped; the new one is staged.
+    // A page of the old generation is dropped; the new one is merged into the rows on screen
+    // (the table never empties), its new user shown at once.
     app.update(Msg::UsersPage { generation: 1, items: [make_user(5000)].iter().collect(), total: 1 });
-    app.update(Msg::UsersPage { generation: 2, items: (0..101).map(make_user).collect(), total: 101 });
     assert_eq!(app.dir.store.len(), 100);
+    app.update(Msg::UsersPage { generation: 2, items: (0..101).map(make_user).collect(), total: 101 });
+    assert_eq!(app.dir.store.len(), 101);
+    assert!(app.dir.store.index_of("W00005000").is_none());
+    assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000099");
     app.update(Msg::UsersDone { generation: 2, error: None });
     assert_eq!(app.dir.store.len(), 101);
     assert_eq!(app.dir.store.get(users(&app).view.selected_index().unwrap()).id(), "W00000099");
@@ -336,6 +340,41 @@ fn refresh_stages_and_keeps_selection() {
     assert_eq!(app.top::<UserDetail>().map(|d| &*d.id), Some("W00000099"));
     let s = screen(&mut app, 200, 50);
     assert!(s.contains("employeeNumber") && s.contains("E99"), "{s}");
+}
+
+#[test]
+fn a_refresh_merges_each_page_in_place_and_removes_who_is_gone_at_the_end() {
+    let mut app = app_with(100);
+    app.dir.marks.ids.insert("W00000050".into());
+    app.dir.marks.ids.insert("W00000010".into());
+    app.run_command_line("refresh");
+    let mut changed = make_user(7);
+    changed.title = Some("Chief Tinkerer".into());
+    let first: Vec<User> = (0..50).map(|i| if i == 7 { changed.clone() } else { make_user(i) }).collect();
+    app.update(Msg::UsersPage { generation: 2, items: first.iter().collect(), total: 100 });
+    // At once: the new title on screen, marked as changed; nobody removed yet.
+    let i7 = app.dir.store.index_of("W00000007").unwrap();
+    assert_eq!(app.dir.store.get(i7).title(), "Chief Tinkerer");
+    assert!(app.dir.changed.contains(&i7));
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("Chief Tinkerer"), "{s}");
+    // The second page lacks user 50 and brings user 100.
+    let second: Vec<User> = (51..101).map(make_user).collect();
+    app.update(Msg::UsersPage { generation: 2, items: second.iter().collect(), total: 100 });
+    assert_eq!(app.dir.store.len(), 101);
+    assert!(app.dir.store.index_of("W00000050").is_some(), "removed only when the listing is complete");
+    app.update(Msg::UsersDone { generation: 2, error: None });
+    let st = &app.dir.store;
+    assert_eq!(st.len(), 100);
+    assert!(st.index_of("W00000050").is_none());
+    let (i7, i100) = (st.index_of("W00000007").unwrap(), st.index_of("W00000100").unwrap());
+    assert_eq!(st.get(i7).title(), "Chief Tinkerer");
+    let mut marked: Vec<u32> = app.dir.changed.iter().copied().collect();
+    marked.sort_unstable();
+    assert_eq!(marked, [i7, i100], "the marks follow the users into the compacted table");
+    assert!(app.dir.marks.ids.contains("W00000010") && !app.dir.marks.ids.contains("W00000050"));
+    assert_eq!(users(&app).view.filtered.len(), 100, "the view shows every user once");
+    assert!(app.log.iter().any(|e| e.text.contains("1 new, 1 changed (marked •), 1 gone")), "{:?}", app.log.back());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! ratatui rows), the `/` filter (a full email not loaded is looked up through SCIM after a
 //! debounce), sort, the state filter, marks (Space, V, *, u) and the verbs on the marked users
 //! (`d`, `a`: through the gate, `confirm::ask`). It loads the users (`Effect::LoadUsers`; a reload
-//! is staged and swapped in so the table never empties) and takes the lookups' results.
+//! is merged into the table page by page so it never empties) and takes the lookups' results.
 //!
 //! The store itself (`directory::UserStore`) is shared; what the pane owns is the view over it:
 //! [`UsersView`] keeps the sort order as a `Vec<u32>` over all rows and the shown rows as a
@@ -286,9 +286,10 @@ pub struct Loading {
     pub generation: u64,
     pub loaded: u64,
     pub total: Option<u64>,
-    /// On a refresh the new pages are staged and swapped in at the end, so the table the admin
-    /// is looking at does not empty out.
-    pub staged: Option<UserStore>,
+    /// On a refresh each page is merged into the table on screen as it arrives (rows replaced,
+    /// added, marked seen), so the table never empties and no second copy of the directory is
+    /// built; users no page listed are removed at the end.
+    pub refresh: Option<provision::directory::Refresh>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -400,26 +401,33 @@ impl UsersPane {
 
     fn refresh(&mut self, dir: &Directory) -> Vec<Effect> {
         self.generation += 1;
-        let staged = if dir.store.is_empty() { None } else { Some(UserStore::new()) };
-        self.loading = Some(Loading { generation: self.generation, loaded: 0, total: None, staged });
+        let refresh = (!dir.store.is_empty()).then(|| provision::directory::Refresh::of(&dir.store));
+        self.loading = Some(Loading { generation: self.generation, loaded: 0, total: None, refresh });
         self.error = None;
         self.not_found.clear();
         vec![Effect::LoadUsers { generation: self.generation }]
     }
 
-    /// Replace the store with a completed reload, keeping sort, filters and the selected user.
-    /// Returns what changed against the rows it replaces.
-    fn swap_in(&mut self, dir: &mut Directory, users: UserStore, rows: usize) -> super::directory::Changes {
+    /// The end of a refresh merged page by page: remove the users no page listed (compacting
+    /// the table then, or when replaced rows have left much of its arena unused), keeping sort,
+    /// filters and the selected user. Returns what changed against the rows it began with.
+    fn finish_refresh(&mut self, dir: &mut Directory, r: provision::directory::Refresh, rows: usize) -> super::directory::Changes {
+        let removed = r.gone().count();
+        let changes = super::directory::Changes { added: r.added.clone(), changed: r.changed.clone(), removed };
+        if removed == 0 && dir.store.waste_bytes() <= dir.store.heap_bytes() / 4 {
+            if !r.changed.is_empty() {
+                self.view.changed(&dir.store);
+            }
+            return changes;
+        }
         let keep: Option<Box<str>> = self.view.selected_index().map(|i| dir.store.get(i).id().into());
         let (sort, desc, show, query) = (self.view.sort, self.view.descending, self.view.show, self.view.query().to_string());
-        let changes = users.diff(&dir.store);
-        dir.store = std::sync::Arc::new(users);
-        dir.changed = changes.added.iter().chain(&changes.changed).copied().collect();
-        for &i in &changes.changed {
-            dir.full.remove(dir.store.get(i).id());
-        }
-        // Marks and full records of users who are gone are dropped with them.
+        let changed_ids: Vec<Box<str>> = dir.changed.iter().map(|&i| dir.store.get(i).id().into()).collect();
+        let compact = dir.store.without(|i| r.is_gone(i));
+        dir.store = std::sync::Arc::new(compact);
         let store = &dir.store;
+        dir.changed = changed_ids.iter().filter_map(|id| store.index_of(id)).collect();
+        // Marks of users who are gone are dropped with them.
         dir.marks.ids.retain(|id| store.index_of(id).is_some());
         dir.marks.anchor = None;
         self.view = UsersView { show, ..UsersView::default() };
@@ -711,14 +719,30 @@ impl Component for UsersPane {
         match msg {
             Msg::UsersPage { generation, items, total } => {
                 let Some(l) = self.loading.as_mut().filter(|l| l.generation == generation) else { return Ok(vec![]) };
+                let first = l.loaded == 0;
                 l.loaded += items.len() as u64;
                 l.total = Some(total);
-                match l.staged.as_mut() {
-                    Some(st) => {
-                        st.extend_from(&items);
+                match l.refresh.as_mut() {
+                    Some(r) => {
+                        if first {
+                            // The marks (•) are this refresh's from now on.
+                            dir.changed.clear();
+                        }
+                        let (added, changed) = (r.added.len(), r.changed.len());
+                        dir.store_mut().merge_page(&items, r);
+                        for &i in &r.changed[changed..] {
+                            dir.full.remove(dir.store.get(i).id());
+                        }
+                        dir.changed.extend(r.added[added..].iter().chain(&r.changed[changed..]).copied());
+                        // New rows join the view now; changed ones show their new values at
+                        // once and take their place in the sort and filter at the end.
+                        self.view.added(&dir.store, r.added[added..].to_vec());
                     }
                     None => {
                         dir.total = Some(total);
+                        if first {
+                            dir.store_mut().reserve_for(total, &items);
+                        }
                         let added = dir.store_mut().extend_from(&items);
                         self.view.added(&dir.store, added);
                     }
@@ -728,11 +752,15 @@ impl Component for UsersPane {
                 let Some(l) = self.loading.take_if(|l| l.generation == generation) else { return Ok(vec![]) };
                 if let Some(e) = error {
                     self.error = Some(clean(&e));
+                    // The pages merged so far stay (they are newer); nobody is removed.
+                    if l.refresh.as_ref().is_some_and(|r| !r.changed.is_empty()) {
+                        self.view.changed(&dir.store);
+                    }
                     ctx.log(Level::Error, format!("loading users failed after {}: {e}", l.loaded));
                     return Ok(vec![]);
                 }
                 let was = std::mem::take(&mut dir.freshness);
-                let changes = l.staged.map(|st| self.swap_in(dir, st, rows(ctx.area)));
+                let changes = l.refresh.map(|r| self.finish_refresh(dir, r, rows(ctx.area)));
                 dir.total = Some(l.total.unwrap_or(l.loaded).max(dir.store.len() as u64));
                 let n = thousands(dir.store.len() as u64);
                 match (&was, changes) {
@@ -958,7 +986,7 @@ impl Component for UsersPane {
         let mut right = Vec::new();
         if let Some(l) = &self.loading {
             let total = l.total.map(thousands).unwrap_or_else(|| "?".into());
-            let verb = if l.staged.is_some() { "reloading" } else { "loading" };
+            let verb = if l.refresh.is_some() { "reloading" } else { "loading" };
             let pct = l.total.filter(|t| *t > 0).map(|t| format!(" {}%", (l.loaded * 100 / t).min(100))).unwrap_or_default();
             right.push(Span::styled(format!(" {} {verb} {}/{total}{pct} ", v.spinner, thousands(l.loaded)), t.accent));
         } else if let Some(e) = &self.error {

@@ -146,6 +146,36 @@ impl UserFields {
     }
 }
 
+/// A refresh merged into a table page by page ([`UserTable::merge_page`]).
+#[derive(Clone, Debug, Default)]
+pub struct Refresh {
+    /// For each row the table had when the refresh began: listed by a page yet? (Rows added
+    /// since, by the refresh or by the admin, are never gone.)
+    seen: Vec<bool>,
+    /// Indices of rows the refresh added, and of rows whose fields it changed.
+    pub added: Vec<u32>,
+    pub changed: Vec<u32>,
+}
+
+impl Refresh {
+    /// A refresh of `t` as it is now.
+    pub fn of(t: &UserTable) -> Refresh {
+        Refresh { seen: vec![false; t.len()], ..Refresh::default() }
+    }
+
+    /// Rows the table had at the start that no page listed (so far).
+    pub fn gone(&self) -> impl Iterator<Item = u32> + '_ {
+        self.seen.iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i as u32)
+    }
+
+    pub fn is_gone(&self, i: u32) -> bool {
+        self.seen.get(i as usize).is_some_and(|s| !s)
+    }
+}
+
+/// The most users [`UserTable::reserve_for`] makes room for ahead.
+pub const RESERVE_MAX: u64 = 5_000_000;
+
 /// The compact directory (see the module docs). Rows are addressed by index (`u32`), in arrival
 /// order; an upsert of a known id replaces its row in place.
 #[derive(Clone, Default)]
@@ -509,10 +539,36 @@ impl UserTable {
         self.upsert_fields(&UserFields::of(u)).unwrap_or((u32::MAX, false))
     }
 
+    /// Make room for `total` users in all, going by the arena bytes per user of `like` (the
+    /// first page), so that a table filled page by page grows once instead of doubling (each
+    /// doubling holds the old and the new arrays at once, and leaves up to half unused). A
+    /// total above [`RESERVE_MAX`] (it is the server's claim) reserves nothing.
+    pub fn reserve_for(&mut self, total: u64, like: &UserTable) {
+        if like.is_empty() || total > RESERVE_MAX {
+            return;
+        }
+        let more = (total as usize).saturating_sub(self.len());
+        let per_user = like.text.len().div_ceil(like.len());
+        // A little over the sample's average: pages differ.
+        self.text.reserve_exact((more * per_user).saturating_add(more * per_user / 16));
+        self.rows.reserve_exact(more);
+        let (text, rows, hasher) = (&self.text, &self.rows, &self.hasher);
+        self.by_id.reserve(more, |&j| {
+            let sp = rows[j as usize].id;
+            hasher.hash_one(&text[sp.off as usize..(sp.off + sp.len) as usize])
+        });
+    }
+
     /// Append another table's users (a page); known ids are replaced. Returns the new indices.
     pub fn extend_from(&mut self, other: &UserTable) -> Vec<u32> {
-        self.rows.reserve(other.len());
-        self.text.reserve(other.text.len());
+        // Growing by an eighth, not doubling: at most that much is held unused (large arrays are
+        // mapped on their own, and grow in place).
+        if self.rows.capacity() - self.rows.len() < other.len() {
+            self.rows.reserve_exact(other.len().max(self.rows.len() / 8));
+        }
+        if self.text.capacity() - self.text.len() < other.text.len() {
+            self.text.reserve_exact(other.text.len().max(self.text.len() / 8));
+        }
         let mut added = Vec::with_capacity(other.len());
         for r in other.iter() {
             let run = |sp: &Span| sp.off >= r.r.id.off;
@@ -599,6 +655,43 @@ impl UserTable {
             }
         }
         k
+    }
+
+    /// Merge one page of a refresh into this table in place: a listed user whose fields differ
+    /// replaces its row, a new one is appended, and every row the page lists is marked seen in
+    /// `r` (those never seen are gone at the end: [`Refresh::gone`]). A refresh so needs no
+    /// second table of the whole directory beside the one on screen.
+    pub fn merge_page(&mut self, page: &UserTable, r: &mut Refresh) {
+        for row in page.iter() {
+            match self.index_of(row.id()) {
+                Some(j) => {
+                    if !self.get(j).same_as(&row) {
+                        self.upsert_fields(&row.fields());
+                        r.changed.push(j);
+                    }
+                    if let Some(s) = r.seen.get_mut(j as usize) {
+                        *s = true;
+                    }
+                }
+                None => {
+                    if let Some((i, true)) = self.upsert_fields(&row.fields()) {
+                        r.added.push(i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A compact copy of the table without the rows `drop` names (and without the arena bytes
+    /// replaced rows left behind). Indices change; ids do not.
+    pub fn without(&self, drop: impl Fn(u32) -> bool) -> UserTable {
+        let mut t = UserTable { hasher: self.hasher.clone(), ..UserTable::default() };
+        t.rows.reserve_exact(self.len());
+        t.text.reserve_exact(self.text.len() - self.waste.min(self.text.len()));
+        for r in self.iter().filter(|r| !drop(r.idx)) {
+            t.upsert_fields(&r.fields());
+        }
+        t
     }
 
     /// What changed from `old` to `self`, by id.
@@ -965,5 +1058,71 @@ mod tests {
             let _ = UserTable::read_cache(&path);
         }
         assert!(UserTable::read_cache(&dir.path().join("none")).unwrap_err().is_missing());
+    }
+}
+
+#[cfg(test)]
+mod reserve_tests {
+    use super::*;
+    use scim::types::MultiValue;
+
+    fn page(p: usize, n: usize) -> UserTable {
+        let users: Vec<User> = (0..n)
+            .map(|i| {
+                let k = p * n + i;
+                User {
+                    id: Some(format!("W{k:08}")),
+                    user_name: Some(format!("user.{k:06}")),
+                    display_name: Some(format!("User Number {k:06}")),
+                    emails: Some(vec![MultiValue::email(format!("user.{k:06}@example.com"), true)]),
+                    active: Some(true),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        UserTable::from_users(&users)
+    }
+
+    #[test]
+    fn a_table_filled_page_by_page_grows_once_when_the_total_is_known() {
+        let (pages, per) = (40, 500);
+        let mut reserved = UserTable::new();
+        let mut grown = UserTable::new();
+        for p in 0..pages {
+            let items = page(p, per);
+            if p == 0 {
+                reserved.reserve_for((pages * per) as u64, &items);
+            }
+            reserved.extend_from(&items);
+            grown.extend_from(&items);
+        }
+        assert_eq!(reserved.len(), pages * per);
+        let needed = reserved.text.len() + reserved.rows.len() * std::mem::size_of::<Row>();
+        let held = reserved.text.capacity() + reserved.rows.capacity() * std::mem::size_of::<Row>();
+        assert!(held as f64 <= needed as f64 * 1.1, "reserved ahead: {held} bytes held for {needed}");
+        assert!(reserved.heap_bytes() <= grown.heap_bytes(), "{} vs {}", reserved.heap_bytes(), grown.heap_bytes());
+        assert_eq!(reserved.index_of("W00019999"), Some(19_999));
+    }
+
+    #[test]
+    fn without_a_total_a_table_holds_at_most_an_eighth_unused() {
+        let mut t = UserTable::new();
+        for p in 0..40 {
+            t.extend_from(&page(p, 500));
+        }
+        let needed = t.text.len() + t.rows.len() * std::mem::size_of::<Row>();
+        let held = t.text.capacity() + t.rows.capacity() * std::mem::size_of::<Row>();
+        assert!(held as f64 <= needed as f64 * 1.15, "{held} bytes held for {needed}");
+    }
+
+    #[test]
+    fn a_total_no_table_could_hold_reserves_nothing() {
+        let mut t = UserTable::new();
+        let items = page(0, 10);
+        t.reserve_for(u64::MAX, &items);
+        t.reserve_for(RESERVE_MAX + 1, &items);
+        assert!(t.heap_bytes() < 1 << 20, "{}", t.heap_bytes());
+        t.extend_from(&items);
+        assert_eq!(t.len(), 10);
     }
 }

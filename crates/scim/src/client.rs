@@ -354,7 +354,24 @@ struct Inner {
     /// Round trip of list requests (from leaving to the last byte), microseconds, smoothed; 0 =
     /// none measured yet.
     list_rtt_us: AtomicU64,
+    /// Held while a list page's body is read and parsed ([`BODY_READERS`]).
+    body_readers: tokio::sync::Semaphore,
 }
+
+/// How [`ScimClient::send_once`] reads an answer's body: up to `limit` bytes, and, for a list
+/// page (`list`), waiting for one of the [`BODY_READERS`].
+#[derive(Clone, Copy)]
+struct BodyRead {
+    limit: u64,
+    list: bool,
+}
+
+/// How many list pages' bodies are read and parsed at once. Many pages may be in flight (the
+/// console asks for up to 32 at a time on a slow link), and their answers tend to arrive
+/// together; reading every body at once would hold all of them (about 1 MB each at 1,000 users
+/// a page, plus the connection's buffers) in memory together, where a body left unread waits in
+/// the kernel's socket buffer. Two cores parse two at a time: four keeps them busy.
+pub const BODY_READERS: usize = 4;
 
 /// A cheap-to-clone handle to one SCIM endpoint.
 #[derive(Clone)]
@@ -451,6 +468,7 @@ impl ScimClient {
                 profile: Mutex::new(None),
                 stats: ClientStats::default(),
                 list_rtt_us: AtomicU64::new(0),
+                body_readers: tokio::sync::Semaphore::new(BODY_READERS),
                 config,
             }),
         })
@@ -595,6 +613,7 @@ impl ScimClient {
         let endpoint = Endpoint::classify(method.as_str(), path);
         let count = query.iter().find(|(k, _)| *k == "count").and_then(|(_, v)| v.parse().ok()).unwrap_or(1);
         let limit = body_limit(endpoint, count);
+        let list = matches!(endpoint, Endpoint::ListUsers | Endpoint::ListGroups);
         // A password the request carries must not come back in an error or a stored message.
         if let Some(pw) = body.and_then(|b| b.get("password")).and_then(Value::as_str) {
             crate::redact::register(pw);
@@ -619,7 +638,7 @@ impl ScimClient {
                 return Err(gave_up(last.map_or("no answer in time".into(), |l| format!("last error: {l}"))));
             }
             let sent = Instant::now();
-            let result = match tokio::time::timeout(remaining, self.send_once(&method, &url, query, body, limit, fast)).await {
+            let result = match tokio::time::timeout(remaining, self.send_once(&method, &url, query, body, BodyRead { limit, list }, fast)).await {
                 Ok(r) => {
                     if matches!(endpoint, Endpoint::ListUsers | Endpoint::ListGroups) && r.is_ok() {
                         self.note_list_rtt(sent.elapsed());
@@ -706,9 +725,10 @@ impl ScimClient {
         url: &Url,
         query: &[(&str, String)],
         body: Option<&Value>,
-        limit: u64,
+        read: BodyRead,
         fast: fn(&[u8]) -> Option<R>,
     ) -> Result<Answer<R>, ScimError> {
+        let BodyRead { limit, list } = read;
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         let mut full = url.clone();
         if !query.is_empty() {
@@ -730,6 +750,12 @@ impl ScimClient {
         let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let ctype = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let ok = (200..300).contains(&status);
+        // A list page's body waits for its turn to be read (and parsed: the permit is held to
+        // the end of this function), so pages answered together are not all in memory at once.
+        let _reading = match ok && list {
+            true => self.inner.body_readers.acquire().await.ok(),
+            false => None,
+        };
         // An error answer is read only as far as any SCIM error goes; a success answer up to the
         // endpoint's limit, beyond which it is refused rather than read.
         let bytes = match read_body(resp, if ok { limit } else { ERROR_BODY_LIMIT }).await.map_err(|e| transport(&shown, &e))? {
