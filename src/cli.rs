@@ -80,6 +80,50 @@ pub struct ConnArgs {
     pub server: Option<crate::scim::ServerChoice>,
 }
 
+/// The global flags, for a command that connects to nothing (`emulator`, `completions`, `man`):
+/// the same ids, types and parsers as [`ConnArgs`]' and [`Cli`]'s, hidden. Clap adds a global
+/// flag to a subcommand only where the subcommand has no argument of that id, so these keep
+/// `scimitar emulator --help` (and its man page) to what the command does; the flags are still
+/// accepted, and ignored, as before.
+#[derive(Args, Debug, Clone, Default)]
+pub struct UnusedGlobals {
+    #[arg(long, hide = true)]
+    url: Option<String>,
+    #[arg(long, hide = true, value_parser = parse_version)]
+    api: Option<ApiVersion>,
+    #[arg(long, hide = true)]
+    profile: Option<String>,
+    #[arg(long, hide = true)]
+    config: Option<PathBuf>,
+    #[arg(long, hide = true, value_enum)]
+    throttle: Option<RateLimitFlag>,
+    #[arg(long, hide = true)]
+    throttle_scale: Option<f64>,
+    #[arg(long, hide = true, value_parser = parse_duration)]
+    deadline: Option<Duration>,
+    #[arg(long, hide = true, value_parser = parse_duration)]
+    op_deadline: Option<Duration>,
+    #[arg(long, hide = true, value_parser = parse_duration)]
+    request_timeout: Option<Duration>,
+    #[arg(long, hide = true)]
+    read_only: bool,
+    #[arg(long, hide = true, value_parser = parse_server)]
+    server: Option<crate::scim::ServerChoice>,
+    #[arg(long, hide = true)]
+    theme: Option<String>,
+    #[arg(long, hide = true)]
+    no_cache: bool,
+}
+
+/// [`UnusedGlobals`] with `--token-file` too (the emulator has a `--token-file` of its own).
+#[derive(Args, Debug, Clone, Default)]
+pub struct UnusedGlobalsAndToken {
+    #[command(flatten)]
+    globals: UnusedGlobals,
+    #[arg(long, hide = true)]
+    token_file: Option<PathBuf>,
+}
+
 fn parse_server(s: &str) -> Result<crate::scim::ServerChoice, String> {
     s.parse()
 }
@@ -170,6 +214,8 @@ pub enum Command {
         /// The shell to complete for
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+        #[command(flatten)]
+        unused: UnusedGlobalsAndToken,
     },
     /// Print the manual page (roff), generated from this CLI's definition
     /// (`scimitar man | man -l -`); `--dir DIR` writes one page per command instead
@@ -177,6 +223,8 @@ pub enum Command {
         /// Write scimitar.1 and a page for every command (scimitar-users-list.1, ...) into DIR
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        #[command(flatten)]
+        unused: UnusedGlobalsAndToken,
     },
 }
 
@@ -536,8 +584,8 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         }
         Command::Demo(_) => Err(Fail::new(exit::USAGE, "demo opens the console; run it from the scimitar binary")),
         Command::Cache(CacheCmd::Clear { all }) => cache_clear(env, all, out),
-        Command::Completions { shell } => crate::docs_cmd::completions(shell, out),
-        Command::Man { dir } => crate::docs_cmd::man(dir.as_deref(), out),
+        Command::Completions { shell, .. } => crate::docs_cmd::completions(shell, out),
+        Command::Man { dir, .. } => crate::docs_cmd::man(dir.as_deref(), out),
     }
 }
 

@@ -42,6 +42,9 @@ pub struct EmulatorArgs {
     /// `incident`, and `deletenoop`: a DELETE answered 204 that leaves the user active).
     #[arg(long, default_value = "none")]
     pub faults: Faults,
+    /// The console's and commands' global flags: accepted, ignored, not in `--help`.
+    #[command(flatten)]
+    pub unused: crate::cli::UnusedGlobals,
 }
 
 impl EmulatorArgs {

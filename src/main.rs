@@ -51,8 +51,8 @@ fn main() {
         // The emulator is a server of its own: no config, no profile.
         Some(Command::Emulator(args)) => runtime.block_on(run_emulator(args)),
         // Generated from the CLI definition: no config, no profile.
-        Some(Command::Completions { shell }) => docs(scimitar::docs_cmd::completions(shell, &mut std::io::stdout().lock())),
-        Some(Command::Man { dir }) => docs(scimitar::docs_cmd::man(dir.as_deref(), &mut std::io::stdout().lock())),
+        Some(Command::Completions { shell, .. }) => docs(scimitar::docs_cmd::completions(shell, &mut std::io::stdout().lock())),
+        Some(Command::Man { dir, .. }) => docs(scimitar::docs_cmd::man(dir.as_deref(), &mut std::io::stdout().lock())),
         command => match Environment::load(inputs) {
             Err(e) => fail(Fail::from(e)),
             Ok(mut env) => match command {

@@ -91,3 +91,32 @@ fn man_page_documents_the_commands_and_a_page_per_command_goes_to_a_dir() {
     assert!(n > COMMANDS.len(), "a page per command and subcommand: {n}");
     assert_eq!(said.trim(), format!("{n} manual pages in {}", dir.path().display()));
 }
+
+#[test]
+fn commands_that_connect_to_nothing_do_not_list_the_connection_flags() {
+    let flags = |help: &str| -> Vec<String> {
+        help.lines().filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")).map(str::to_string)).collect()
+    };
+    let emulator = flags(&stdout(&["emulator", "--help"]));
+    assert!(emulator.contains(&"--latency-ms".to_string()) && emulator.contains(&"--token-file".to_string()), "{emulator:?}");
+    for global in ["--url", "--profile", "--deadline", "--throttle", "--read-only", "--theme", "--server"] {
+        assert!(!emulator.iter().any(|f| f.trim_end_matches(',') == global), "emulator --help lists {global}: {emulator:?}");
+        for cmd in ["completions", "man"] {
+            let h = flags(&stdout(&[cmd, "--help"]));
+            assert!(!h.iter().any(|f| f == global), "{cmd} --help lists {global}: {h:?}");
+        }
+    }
+    // The commands that connect still list them.
+    let list = flags(&stdout(&["users", "list", "--help"]));
+    assert!(list.contains(&"--url".to_string()) && list.contains(&"--deadline".to_string()), "{list:?}");
+    // Given anyway, before or after the command, they are accepted (and ignored) as before.
+    stdout(&["--url", "http://127.0.0.1:9/scim/v2/", "completions", "bash", "--deadline", "5m", "--read-only"]);
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("p");
+    std::fs::create_dir(&page).unwrap();
+    let emulator_page = {
+        stdout(&["man", "--dir", page.to_str().unwrap(), "--theme", "dark"]);
+        std::fs::read_to_string(page.join("scimitar-emulator.1")).unwrap()
+    };
+    assert!(emulator_page.contains("latency") && !emulator_page.contains("\\-\\-deadline"), "the emulator's man page lists what it takes");
+}

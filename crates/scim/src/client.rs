@@ -613,7 +613,7 @@ impl ScimClient {
         let endpoint = Endpoint::classify(method.as_str(), path);
         let count = query.iter().find(|(k, _)| *k == "count").and_then(|(_, v)| v.parse().ok()).unwrap_or(1);
         let limit = body_limit(endpoint, count);
-        let list = matches!(endpoint, Endpoint::ListUsers | Endpoint::ListGroups);
+        let read = BodyRead { limit, list: matches!(endpoint, Endpoint::ListUsers | Endpoint::ListGroups) };
         // A password the request carries must not come back in an error or a stored message.
         if let Some(pw) = body.and_then(|b| b.get("password")).and_then(Value::as_str) {
             crate::redact::register(pw);
@@ -638,7 +638,7 @@ impl ScimClient {
                 return Err(gave_up(last.map_or("no answer in time".into(), |l| format!("last error: {l}"))));
             }
             let sent = Instant::now();
-            let result = match tokio::time::timeout(remaining, self.send_once(&method, &url, query, body, BodyRead { limit, list }, fast)).await {
+            let result = match tokio::time::timeout(remaining, self.send_once(&method, &url, query, body, read, fast)).await {
                 Ok(r) => {
                     if matches!(endpoint, Endpoint::ListUsers | Endpoint::ListGroups) && r.is_ok() {
                         self.note_list_rtt(sent.elapsed());
