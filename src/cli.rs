@@ -627,6 +627,49 @@ fn read_cached(env: &Environment) -> Result<crate::directory::UserTable, Fail> {
     }
 }
 
+/// `users find`'s answer: a row per query (the user's `USER_COLUMNS` and JSON when found, from
+/// the cache or from Slack); exit 1 when any is missing, saying how many on stderr.
+fn write_found(
+    queries: &[String],
+    found: impl Iterator<Item = Option<(Vec<String>, Value)>>,
+    cached: bool,
+    output: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<i32, Fail> {
+    let mut headers = vec!["query", "found"];
+    headers.extend(USER_COLUMNS);
+    let mut rows = Rows::new(headers);
+    let mut missing = 0;
+    for (q, f) in queries.iter().zip(found) {
+        match f {
+            Some((r, mut j)) => {
+                let mut row = vec![q.clone(), "yes".into()];
+                row.extend(r);
+                j["query"] = Value::from(q.as_str());
+                j["found"] = Value::Bool(true);
+                rows.push(row, Some(j));
+            }
+            None => {
+                missing += 1;
+                let mut row = vec![q.clone(), "no".into()];
+                row.extend(std::iter::repeat_n(String::new(), USER_COLUMNS.len()));
+                let j = match cached {
+                    true => serde_json::json!({"query": q, "found": false, "cached": true}),
+                    false => serde_json::json!({"query": q, "found": false}),
+                };
+                rows.push(row, Some(j));
+            }
+        }
+    }
+    rows.write(output, out)?;
+    if missing > 0 {
+        let whence = if cached { " in the cache" } else { "" };
+        eprintln!("scimitar: {missing} of {} not found{whence}", queries.len());
+        return Ok(exit::FAILURE);
+    }
+    Ok(exit::OK)
+}
+
 /// The `USER_COLUMNS` of a cached (compact) user, and its JSON.
 fn cached_user_row(r: crate::directory::UserRef<'_>) -> (Vec<String>, Value) {
     let active = match r.active_opt() {
@@ -740,34 +783,8 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
             }
             if cached {
                 let t = read_cached(env)?;
-                let mut headers = vec!["query", "found"];
-                headers.extend(USER_COLUMNS);
-                let mut rows = Rows::new(headers);
-                let mut missing = 0;
-                for q in &norm {
-                    match t.find_email(&q.to_lowercase()) {
-                        Some(i) => {
-                            let (r, mut j) = cached_user_row(t.get(i));
-                            let mut row = vec![q.clone(), "yes".into()];
-                            row.extend(r);
-                            j["query"] = Value::from(q.as_str());
-                            j["found"] = Value::Bool(true);
-                            rows.push(row, Some(j));
-                        }
-                        None => {
-                            missing += 1;
-                            let mut row = vec![q.clone(), "no".into()];
-                            row.extend(std::iter::repeat_n(String::new(), USER_COLUMNS.len()));
-                            rows.push(row, Some(serde_json::json!({"query": q, "found": false, "cached": true})));
-                        }
-                    }
-                }
-                rows.write(output, out)?;
-                if missing > 0 {
-                    eprintln!("scimitar: {missing} of {} not found in the cache", norm.len());
-                    return Ok(exit::FAILURE);
-                }
-                return Ok(exit::OK);
+                let found = norm.iter().map(|q| t.find_email(&q.to_lowercase()).map(|i| cached_user_row(t.get(i))));
+                return write_found(&norm, found, true, output, out);
             }
             let c = Connection::of(env)?;
             let found: Vec<Result<Option<User>, ScimError>> = futures::stream::iter(norm.iter().map(|e| {
@@ -778,34 +795,9 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
             .buffered(8)
             .collect()
             .await;
-            let mut headers = vec!["query", "found"];
-            headers.extend(USER_COLUMNS);
-            let mut rows = Rows::new(headers);
-            let mut missing = 0;
-            for (q, r) in norm.iter().zip(found) {
-                match r? {
-                    Some(u) => {
-                        let mut row = vec![q.clone(), "yes".into()];
-                        row.extend(user_row(&u));
-                        let mut j = u.to_value(ApiVersion::V2);
-                        j["query"] = Value::from(q.as_str());
-                        j["found"] = Value::Bool(true);
-                        rows.push(row, Some(j));
-                    }
-                    None => {
-                        missing += 1;
-                        let mut row = vec![q.clone(), "no".into()];
-                        row.extend(std::iter::repeat_n(String::new(), USER_COLUMNS.len()));
-                        rows.push(row, Some(serde_json::json!({"query": q, "found": false})));
-                    }
-                }
-            }
-            rows.write(output, out)?;
-            if missing > 0 {
-                eprintln!("scimitar: {missing} of {} not found", norm.len());
-                return Ok(exit::FAILURE);
-            }
-            Ok(exit::OK)
+            let found = found.into_iter().collect::<Result<Vec<_>, _>>()?;
+            let found = found.into_iter().map(|u| u.map(|u| (user_row(&u), u.to_value(ApiVersion::V2))));
+            write_found(&norm, found, false, output, out)
         }
         UsersCmd::Deactivate { targets, run } => bulk::deactivate(env, &targets, &run, false).await,
         UsersCmd::Reactivate { targets, run } => bulk::deactivate(env, &targets, &run, true).await,
