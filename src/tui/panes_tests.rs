@@ -363,6 +363,30 @@ fn plan_rows_group_changes_by_kind_with_counts() {
 }
 
 #[test]
+fn rows_that_break_slacks_rules_are_listed_as_left_out() {
+    let mut p = plan(1);
+    p.violations = vec![crate::policy::plan::Violation {
+        row_line: 7,
+        key: "zoe@example.com".into(),
+        rule: crate::policy::plan::Rule::UserNameTooLong,
+        message: "userName zoe.has.a.very.long.username is 31 characters once Slack normalises it".into(),
+    }];
+    let rows = plan_rows(&p);
+    let heads: Vec<&str> = rows.iter().filter(|r| r.heading).map(|r| r.text.as_str()).collect();
+    assert!(heads.contains(&"Left out (Slack's rules) (1)"), "{heads:?}");
+    let row = rows.iter().find(|r| r.kind == Kind::LeftOut && !r.heading).unwrap();
+    assert!(row.detail.contains(&("row".into(), "7".into())) && row.detail.contains(&("source key".into(), "zoe@example.com".into())));
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut app = policies_app(p.clone());
+        let s = screen(&mut app, w, h);
+        assert!(s.contains("1 left out"), "the plan's header says rows are left out ({w}x{h}):\n{s}");
+        if h == 50 {
+            assert!(s.contains("row 7 zoe@example.com: userName zoe.has.a.very.long.username"), "{s}");
+        }
+    }
+}
+
+#[test]
 fn policies_render_list_and_plan() {
     for (w, h) in [(80, 24), (200, 50)] {
         let mut app = policies_app(plan(3));

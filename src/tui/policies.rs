@@ -54,6 +54,8 @@ pub enum Kind {
     MemberAdd,
     MemberRemove,
     ReportOnly,
+    /// Source rows that break one of Slack's rules: no change for them.
+    LeftOut,
     Warning,
 }
 
@@ -69,6 +71,7 @@ impl Kind {
             Kind::MemberAdd => "Add members",
             Kind::MemberRemove => "Remove members",
             Kind::ReportOnly => "Would deactivate (reported only)",
+            Kind::LeftOut => "Left out (Slack's rules)",
             Kind::Warning => "Warnings",
         }
     }
@@ -78,7 +81,7 @@ impl Kind {
             Kind::Update | Kind::Rename => "~",
             Kind::Reactivate => "↺",
             Kind::Deactivate | Kind::MemberRemove => "-",
-            Kind::ReportOnly | Kind::Warning => "!",
+            Kind::ReportOnly | Kind::LeftOut | Kind::Warning => "!",
         }
     }
 }
@@ -202,7 +205,7 @@ fn kind_style(t: &Theme, k: Kind) -> Style {
         Kind::Create | Kind::GroupCreate | Kind::MemberAdd | Kind::Reactivate => t.ok,
         Kind::Update | Kind::Rename => t.accent,
         Kind::Deactivate | Kind::MemberRemove => t.error,
-        Kind::ReportOnly | Kind::Warning => t.warning,
+        Kind::ReportOnly | Kind::LeftOut | Kind::Warning => t.warning,
     }
 }
 
@@ -611,6 +614,7 @@ impl PoliciesPane {
     fn plan_header(&self, v: &View, pv: &PlanView) -> Vec<Line<'static>> {
         let t = v.theme;
         let mut head = vec![Span::styled(format!(" {} ", summary(&pv.live.0.plan)), t.header)];
+
         if let Some(c) = &pv.ceiling {
             head.push(Span::styled(format!(" ⚠ {}", truncate(c, 60)), t.warning));
         }
@@ -618,6 +622,11 @@ impl PoliciesPane {
             head.push(Span::styled(format!(" {}", truncate(e, 60)), t.error));
         }
         let mut lines = vec![Line::from(head)];
+        let left_out = pv.live.0.plan.violations.len();
+        if left_out > 0 {
+            let n = thousands(left_out as u64);
+            lines.push(Line::styled(format!(" ! {n} left out: rows that break Slack's rules (listed below)"), t.warning));
+        }
         if let Some(l) = self.sync_line(v, &pv.name) {
             lines.push(l);
         }
@@ -904,6 +913,24 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
     member_rows(Kind::MemberRemove, &plan.member_removes, &mut removes);
     section(Kind::MemberRemove, removes, &mut out);
     section(Kind::ReportOnly, plan.reported_only.iter().map(|d| deact(Kind::ReportOnly, d)).collect(), &mut out);
+    section(
+        Kind::LeftOut,
+        plan.violations
+            .iter()
+            .map(|v| ChangeRow {
+                kind: Kind::LeftOut,
+                heading: false,
+                text: format!("row {} {}: {}", v.row_line, clean(&v.key), clean(&v.message)),
+                detail: vec![
+                    ("row".into(), v.row_line.to_string()),
+                    ("source key".into(), clean(&v.key)),
+                    ("rule".into(), v.rule.to_string()),
+                    ("why".into(), clean(&v.message)),
+                ],
+            })
+            .collect(),
+        &mut out,
+    );
     section(
         Kind::Warning,
         plan.warnings
