@@ -803,7 +803,10 @@ impl UserTable {
         if tlen > u32::MAX as u64 {
             return Err(bad("implausible text length"));
         }
-        let mut text = Vec::new();
+        // Read into an exact allocation (never more than the file holds): growing by doubling
+        // would briefly hold the arena twice.
+        let file_len = r.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
+        let mut text = Vec::with_capacity(tlen.min(file_len) as usize);
         (&mut r).take(tlen).read_to_end(&mut text).map_err(io)?;
         if text.len() as u64 != tlen {
             return Err(bad("the file ends early"));

@@ -370,8 +370,10 @@ struct BodyRead {
 /// console asks for up to 32 at a time on a slow link), and their answers tend to arrive
 /// together; reading every body at once would hold all of them (about 1 MB each at 1,000 users
 /// a page, plus the connection's buffers) in memory together, where a body left unread waits in
-/// the kernel's socket buffer. Two cores parse two at a time: four keeps them busy.
-pub const BODY_READERS: usize = 4;
+/// the kernel's socket buffer. Measured (`cargo bench --bench console`, `--bench list_users`): two
+/// keep a 2-core machine's parsing busy (times as with four or unlimited), and hold 5–10 MB less
+/// than four in the console.
+pub const BODY_READERS: usize = 2;
 
 /// A cheap-to-clone handle to one SCIM endpoint.
 #[derive(Clone)]
