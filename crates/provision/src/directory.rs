@@ -542,7 +542,9 @@ impl UserTable {
     /// Make room for `total` users in all, going by the arena bytes per user of `like` (the
     /// first page), so that a table filled page by page grows once instead of doubling (each
     /// doubling holds the old and the new arrays at once, and leaves up to half unused). A
-    /// total above [`RESERVE_MAX`] (it is the server's claim) reserves nothing.
+    /// total above [`RESERVE_MAX`] (it is the server's claim) reserves nothing, and so does
+    /// one the machine cannot hold (a huge first user times a large total): the table then
+    /// grows as pages come, as it would without a total.
     pub fn reserve_for(&mut self, total: u64, like: &UserTable) {
         if like.is_empty() || total > RESERVE_MAX {
             return;
@@ -550,10 +552,12 @@ impl UserTable {
         let more = (total as usize).saturating_sub(self.len());
         let per_user = like.text.len().div_ceil(like.len());
         // A little over the sample's average: pages differ.
-        self.text.reserve_exact((more * per_user).saturating_add(more * per_user / 16));
-        self.rows.reserve_exact(more);
+        let text = more.saturating_mul(per_user).saturating_add(more.saturating_mul(per_user) / 16);
+        if self.text.try_reserve_exact(text).is_err() || self.rows.try_reserve_exact(more).is_err() {
+            return;
+        }
         let (text, rows, hasher) = (&self.text, &self.rows, &self.hasher);
-        self.by_id.reserve(more, |&j| {
+        let _ = self.by_id.try_reserve(more, |&j| {
             let sp = rows[j as usize].id;
             hasher.hash_one(&text[sp.off as usize..(sp.off + sp.len) as usize])
         });
@@ -1127,5 +1131,18 @@ mod reserve_tests {
         assert!(t.heap_bytes() < 1 << 20, "{}", t.heap_bytes());
         t.extend_from(&items);
         assert_eq!(t.len(), 10);
+    }
+
+    #[test]
+    fn a_huge_first_user_and_a_claimed_total_reserve_what_can_be_had_never_abort() {
+        // A server's first page: one user with a 60,000-character name, and a total of 5,000,000:
+        // 300 GB at that rate, more than any machine here holds.
+        let u = User { id: Some("W1".into()), display_name: Some("x".repeat(60_000)), ..Default::default() };
+        let page = UserTable::from_users(&[u]);
+        let mut t = UserTable::new();
+        t.reserve_for(RESERVE_MAX, &page);
+        t.extend_from(&page);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.get(0).name().len(), 60_000);
     }
 }
