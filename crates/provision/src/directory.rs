@@ -146,6 +146,14 @@ impl UserFields {
     }
 }
 
+/// How `by_id` hashes an entry (row `j`, keyed by its id) when it moves them (growing).
+fn id_hash<'a>(text: &'a str, rows: &'a [Row], hasher: &'a RandomState) -> impl Fn(&u32) -> u64 + 'a {
+    move |&j| {
+        let sp = rows[j as usize].id;
+        hasher.hash_one(&text[sp.off as usize..(sp.off + sp.len) as usize])
+    }
+}
+
 /// A refresh merged into a table page by page ([`UserTable::merge_page`]).
 #[derive(Clone, Debug, Default)]
 pub struct Refresh {
@@ -524,12 +532,7 @@ impl UserTable {
         let i = self.rows.len() as u32;
         self.rows.push(row);
         if !f.id.is_empty() {
-            let h = self.hasher.hash_one(f.id.as_str());
-            let (text, rows, hasher) = (&self.text, &self.rows, &self.hasher);
-            self.by_id.insert_unique(h, i, |&j| {
-                let sp = rows[j as usize].id;
-                hasher.hash_one(&text[sp.off as usize..(sp.off + sp.len) as usize])
-            });
+            self.index_new(i);
         }
         Some((i, true))
     }
@@ -556,11 +559,7 @@ impl UserTable {
         if self.text.try_reserve_exact(text).is_err() || self.rows.try_reserve_exact(more).is_err() {
             return;
         }
-        let (text, rows, hasher) = (&self.text, &self.rows, &self.hasher);
-        let _ = self.by_id.try_reserve(more, |&j| {
-            let sp = rows[j as usize].id;
-            hasher.hash_one(&text[sp.off as usize..(sp.off + sp.len) as usize])
-        });
+        let _ = self.by_id.try_reserve(more, id_hash(&self.text, &self.rows, &self.hasher));
     }
 
     /// Append another table's users (a page); known ids are replaced. Returns the new indices.
@@ -617,13 +616,10 @@ impl UserTable {
         [r.id, r.name, r.user_name, r.email, r.manager, r.key].iter().map(|s| s.off + s.len).max().unwrap_or(0)
     }
 
+    /// Index row `i` by its id (not already in the index).
     fn index_new(&mut self, i: u32) {
         let h = self.hasher.hash_one(self.id_of(i));
-        let (text, rows, hasher) = (&self.text, &self.rows, &self.hasher);
-        self.by_id.insert_unique(h, i, |&j| {
-            let sp = rows[j as usize].id;
-            hasher.hash_one(&text[sp.off as usize..(sp.off + sp.len) as usize])
-        });
+        self.by_id.insert_unique(h, i, id_hash(&self.text, &self.rows, &self.hasher));
     }
 
     /// A matcher for a lowercased query: build it once per keystroke, test each row with it.
@@ -847,12 +843,7 @@ impl UserTable {
             if id.is_empty() || t.index_of(id).is_some() {
                 return Err(bad("a row has no id, or one listed twice"));
             }
-            let h = t.hasher.hash_one(id);
-            let (text, rows, hasher) = (&t.text, &t.rows, &t.hasher);
-            t.by_id.insert_unique(h, i, |&j| {
-                let sp = rows[j as usize].id;
-                hasher.hash_one(&text[sp.off as usize..(sp.off + sp.len) as usize])
-            });
+            t.index_new(i);
         }
         let mut rest = [0u8; 1];
         if r.read(&mut rest).map_err(io)? != 0 {
