@@ -413,12 +413,11 @@ impl UsersPane {
     /// filters and the selected user. Returns what changed against the rows it began with.
     fn finish_refresh(&mut self, dir: &mut Directory, r: provision::directory::Refresh, rows: usize) -> super::directory::Changes {
         let removed = r.gone().count();
-        let changes = super::directory::Changes { added: r.added.clone(), changed: r.changed.clone(), removed };
         if removed == 0 && dir.store.waste_bytes() <= dir.store.heap_bytes() / 4 {
             if !r.changed.is_empty() {
                 self.view.changed(&dir.store);
             }
-            return changes;
+            return super::directory::Changes { added: r.added, changed: r.changed, removed };
         }
         let keep: Option<Box<str>> = self.view.selected_index().map(|i| dir.store.get(i).id().into());
         let (sort, desc, show, query) = (self.view.sort, self.view.descending, self.view.show, self.view.query().to_string());
@@ -443,7 +442,8 @@ impl UsersPane {
             self.view.selected = p;
         }
         self.view.scroll_into_view(rows);
-        changes
+        // The indices are the table's before compacting; only the counts are read.
+        super::directory::Changes { added: r.added, changed: r.changed, removed }
     }
 
     fn merge_user(&mut self, dir: &mut Directory, u: User) -> u32 {
