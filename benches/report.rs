@@ -7,6 +7,9 @@
 //! times the migration that backfills the per-day counts and the one that converts a version-5
 //! database to the compact layout (migration 6). Prints `name: value` lines.
 
+#[path = "../tests/common/old_report_layout.rs"]
+mod old_report_layout;
+
 use scimitar::env::Actor;
 use scimitar::report::{OperationRecord, Outcome, ReportQuery, ReportStore};
 use std::time::Instant;
@@ -244,17 +247,7 @@ fn main() -> anyhow::Result<()> {
         tx.pragma_update(None, "user_version", 5)?;
         tx.commit()?;
         conn.execute("ATTACH DATABASE ?1 AS cur", [path.to_string_lossy()])?;
-        conn.execute_batch(
-            "BEGIN IMMEDIATE;
-             INSERT INTO report SELECT r.seq, r.op_id, r.batch_id, r.policy_run, coalesce(r.started_ms, r.finished_ms - r.duration_ms),
-                 r.finished_ms, r.profile, n.host, r.action, n.target_id, n.target_email, n.target_user_name, n.target_display,
-                 r.outcome, r.error_code, r.error_message, r.http_status, r.retries, r.duration_ms, n.os_user, n.os_host, r.detail,
-                 n.email_key, n.user_name_key, lower(hex(r.prev_hash)), lower(hex(r.hash))
-             FROM cur.report r JOIN cur.report_names n ON n.id = r.names_id ORDER BY r.seq;
-             DELETE FROM report_chain;
-             INSERT INTO report_chain SELECT * FROM cur.report_chain;
-             COMMIT;",
-        )?;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {} COMMIT;", old_report_layout::COPY_FROM_CURRENT))?;
         conn.execute_batch("DETACH DATABASE cur;")?;
     }
     drop(store);

@@ -2,6 +2,9 @@
 //! found by user, time span and outcome; CLI exports parse back to the same records; an edited record
 //! fails `verify`; two processes appending at once lose nothing.
 
+#[path = "common/old_report_layout.rs"]
+mod old_report_layout;
+
 use clap::Parser;
 use scimitar::env::Actor;
 use scimitar::report::interchange;
@@ -318,17 +321,8 @@ fn migration_3_backfills_the_counts_of_existing_records() {
         }
         conn.pragma_update(None, "user_version", 2).unwrap();
         conn.execute("ATTACH DATABASE ?1 AS cur", [current.to_string_lossy()]).unwrap();
-        conn.execute_batch(
-            "INSERT INTO report SELECT r.seq, r.op_id, r.batch_id, r.policy_run, coalesce(r.started_ms, r.finished_ms - r.duration_ms),
-                 r.finished_ms, r.profile, n.host, r.action, n.target_id, n.target_email, n.target_user_name, n.target_display,
-                 r.outcome, r.error_code, r.error_message, r.http_status, r.retries, r.duration_ms, n.os_user, n.os_host, r.detail,
-                 n.email_key, n.user_name_key, lower(hex(r.prev_hash)), lower(hex(r.hash))
-             FROM cur.report r JOIN cur.report_names n ON n.id = r.names_id ORDER BY r.seq;
-             DELETE FROM report_chain;
-             INSERT INTO report_chain SELECT * FROM cur.report_chain;
-             DETACH DATABASE cur;",
-        )
-        .unwrap();
+        conn.execute_batch(old_report_layout::COPY_FROM_CURRENT).unwrap();
+        conn.execute_batch("DETACH DATABASE cur;").unwrap();
     }
     let mut store = ReportStore::open(&db).unwrap();
     assert_eq!(scimitar::db::schema_version(store.connection()).unwrap(), scimitar::db::MIGRATIONS.len());
