@@ -129,3 +129,20 @@ fn mark_three_deactivate_confirm_and_watch_the_queue() {
     s.type_keys("q");
     assert!(s.wait_exit().success());
 }
+
+/// Issue 25 (13): `demo --api v1` speaks SCIM 1.1 to the emulator (it was ignored: always v2), and
+/// a SCIMITAR_URL in the environment (not a flag) does not stop the demo.
+#[test]
+fn demo_speaks_v1_with_api_v1() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Session::start_env(
+        &["demo", "--users", "300", "--groups", "5", "--api", "v1"],
+        dir,
+        true,
+        &[("SCIMITAR_URL", "https://api.slack.com/scim/v2/")],
+    );
+    let screen = s.wait_for("300 users loaded over v1", |sc| loaded(sc) && sc.contains("SCIM v1.1"));
+    assert!(screen.contains("/scim/v1/"), "{screen}");
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+}

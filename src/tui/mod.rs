@@ -146,8 +146,10 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
             return crate::exit::FAILURE;
         }
     };
-    let url = format!("http://{addr}/scim/{}/", ApiVersion::V2.path_segment());
-    let client = match ClientConfig::new(&url, Secret::new(token), ApiVersion::V2).and_then(|mut cc| {
+    // `--api v1` speaks SCIM 1.1 to the emulator (it serves both); `--url` is refused (`cli`).
+    let version = args.api.unwrap_or(ApiVersion::V2);
+    let url = format!("http://{addr}/scim/{}/", version.path_segment());
+    let client = match ClientConfig::new(&url, Secret::new(token), version).and_then(|mut cc| {
         cc.rate_limit = if args.no_rate_limit { RateLimit::Off } else { RateLimit::Slack { scale: args.rate_scale } };
         cc.list_concurrency = LIST_CONCURRENCY;
         ScimClient::new(cc)
