@@ -577,35 +577,57 @@ fn canonical_emails(u: &User) -> Result<Vec<MultiValue>, Fail> {
 
 impl Store {
     pub fn new(users: Vec<User>, groups: Vec<Group>, seed: u64) -> Store {
-        let mut s = Store {
-            users: Vec::with_capacity(users.len()),
-            by_id: HashMap::with_capacity(users.len()),
-            by_name: HashMap::with_capacity(users.len()),
-            by_email: HashMap::with_capacity(users.len()),
+        let mut s = Store::empty(seed, users.len());
+        s.push_users(users);
+        s.add_groups(groups, Vec::new());
+        s
+    }
+
+    /// A store with no users or groups yet (room for `users`): they come with
+    /// [`Store::push_users`] and [`Store::add_groups`], so a server can answer while it seeds.
+    pub fn empty(seed: u64, users: usize) -> Store {
+        Store {
+            users: Vec::with_capacity(users),
+            by_id: HashMap::with_capacity(users),
+            by_name: HashMap::with_capacity(users),
+            by_email: HashMap::with_capacity(users),
             groups: Vec::new(),
             base: "http://127.0.0.1/scim".into(),
             rng: StdRng::seed_from_u64(seed ^ 0x05ee_d1d5),
             clock: 1_767_225_600,
-        };
+        }
+    }
+
+    /// Append seeded users (as listed, after those already there).
+    pub fn push_users(&mut self, users: Vec<User>) {
         for u in users {
             let owner = u.roles.iter().flatten().any(|r| match r {
                 Role::Text(t) => t == "primary_owner",
                 Role::Object(o) => o.value.as_deref() == Some("primary_owner"),
             });
             let bot = emails_of(&u).any(|e| e.ends_with("@slack-bots.com"));
-            let ix = s.users.len();
-            s.index(ix, &u);
-            s.users.push(UserRec::new(u, owner, bot));
+            let ix = self.users.len();
+            self.index(ix, &u);
+            self.users.push(UserRec::new(u, owner, bot));
         }
+    }
+
+    /// Add seeded groups, and the memberships (user index, group) their users do not list yet.
+    pub fn add_groups(&mut self, groups: Vec<Group>, memberships: Vec<(usize, scim::types::GroupRef)>) {
         for g in groups {
-            s.groups.push(GroupRec {
+            self.groups.push(GroupRec {
                 id: g.id().to_string(),
                 name: g.name().to_string(),
                 created: g.meta.as_ref().and_then(|m| m.created.clone()).unwrap_or_default(),
                 members: g.member_ids().map(str::to_string).collect(),
             });
         }
-        s
+        for (u, g) in memberships {
+            if let Some(rec) = self.users.get_mut(u) {
+                rec.user.groups.get_or_insert_with(Vec::new).push(g);
+                rec.touch();
+            }
+        }
     }
 
     pub fn set_base(&mut self, base: String) {
