@@ -289,7 +289,8 @@ fn demo_run(bin: Option<&std::ffi::OsStr>) -> Result<Vec<(&'static str, f64)>, S
     let bar = |s: &str| s.contains("4 Reports");
     // A row: a user's email in the table.
     let row = |s: &str| s.lines().any(|l| l.contains('@') && (l.contains(" yes ") || l.contains(" no ")));
-    let all = |s: &str| s.contains("Users 100,000") && !s.contains("loading");
+    // Every row: the title and the status line say 100,000 and the Log says they are (re)loaded.
+    let all = |s: &str| s.contains("Users 100,000") && s.contains("users 100,000/100,000") && s.contains("loaded 100,000 users");
     let (t, rss) = pty_times_with(bin, &["demo", "--users", "100000", "--no-rate-limit"], &[], dir.path(), &[&bar, &row, &all], None)?;
     Ok(vec![
         ("demo_100k_first_frame_ms", t[0]),

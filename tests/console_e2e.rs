@@ -146,3 +146,17 @@ fn demo_speaks_v1_with_api_v1() {
     s.type_keys("q");
     assert!(s.wait_exit().success());
 }
+
+/// Issue 25 (17): a large demo shows rows while the emulator seeds, says so in the Log, then
+/// loads everyone (it showed an empty table with `loading 0/?` until the whole seed was done).
+#[test]
+fn a_large_demo_shows_rows_while_it_seeds_then_all() {
+    let mut s = Session::start(&["demo", "--users", "9000", "--groups", "5", "--no-rate-limit"]);
+    let screen = s.wait_for("the seeding note", |sc| sc.contains("demo: seeding 9,000 users"));
+    assert!(screen.contains("first 2,000 are shown"), "{screen}");
+    s.wait_for("rows on screen", |sc| sc.lines().any(|l| l.contains("@acme-corp.example")));
+    s.wait_for("the seed's end", |sc| sc.contains("seeded all 9,000 users"));
+    s.wait_for("every user", |sc| sc.contains("Users 9,000") && sc.contains("users 9,000/9,000") && sc.contains("loaded 9,000 users"));
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+}

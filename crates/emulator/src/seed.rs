@@ -552,6 +552,20 @@ mod tests {
     }
 
     #[test]
+    fn generated_in_batches_the_same_people() {
+        let (a, ga) = generate(2500, 20, 5);
+        let mut batches = Vec::new();
+        let (gb, memberships) = generate_with(2500, 20, 5, 700, &mut |b| batches.push(b));
+        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [700, 700, 700, 400]);
+        let mut b: Vec<User> = batches.into_iter().flatten().collect();
+        for (u, g) in memberships {
+            b[u].groups.get_or_insert_with(Vec::new).push(g);
+        }
+        assert_eq!(a, b);
+        assert_eq!(ga, gb);
+    }
+
+    #[test]
     fn hundred_thousand_is_fast() {
         let t = Instant::now();
         let (u, _) = generate(100_000, 50, 1);
