@@ -276,6 +276,7 @@ impl Emulator {
         let (n, g, seed) = (config.users, config.groups, config.seed);
         let addr = listener.local_addr()?;
         let mut st = store::Store::empty(seed, n);
+        st.json_cache = false;
         st.set_base(format!("http://{addr}/scim"));
         let shared = Emulator::shared(config, st);
         let (ready, gate) = tokio::sync::oneshot::channel();

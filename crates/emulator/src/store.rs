@@ -73,6 +73,9 @@ pub struct Store {
     pub groups: Vec<GroupRec>,
     /// `http://host:port/scim` — meta.location is built from it.
     base: String,
+    /// Keep each user's JSON once made (fast listings); off, it is made per request (a demo
+    /// holds a large directory in less memory).
+    pub json_cache: bool,
     rng: StdRng,
     clock: i64,
 }
@@ -593,6 +596,7 @@ impl Store {
             by_email: HashMap::with_capacity(users),
             groups: Vec::new(),
             base: "http://127.0.0.1/scim".into(),
+            json_cache: true,
             rng: StdRng::seed_from_u64(seed ^ 0x05ee_d1d5),
             clock: 1_767_225_600,
         }
@@ -676,9 +680,9 @@ impl Store {
     // ---------- users ----------
 
     /// The user's JSON for `version` (cached).
-    pub fn user_json(&self, ix: usize, version: ApiVersion) -> &str {
+    pub fn user_json(&self, ix: usize, version: ApiVersion) -> std::borrow::Cow<'_, str> {
         let rec = &self.users[ix];
-        rec.cache[version_ix(version)].get_or_init(|| {
+        let make = || {
             let mut u = rec.user.clone();
             let meta = u.meta.get_or_insert_with(Meta::default);
             meta.location = Some(format!("{}/{}/Users/{}", self.base, version.path_segment(), rec.user.id()));
@@ -692,7 +696,8 @@ impl Store {
             o.entry("groups").or_insert(Value::Array(vec![]));
             o.entry("active").or_insert(Value::Bool(false));
             serde_json::to_string(&v).expect("json")
-        })
+        };
+        if self.json_cache { std::borrow::Cow::Borrowed(rec.cache[version_ix(version)].get_or_init(make)) } else { std::borrow::Cow::Owned(make()) }
     }
 
     pub fn list_users(&self, filter: Option<&Filter>, start: usize, count: usize, version: ApiVersion) -> Result<Page, Fail> {
