@@ -1382,7 +1382,7 @@ mod tests {
                 u.title = Some(["Engineer", "Staff Engineer", "Manager"][i % 3].into());
                 u.enterprise = Some(EnterpriseUser {
                     department: Some(["Sales", "Engineering"][i % 2].into()),
-                    manager: Some(Manager::of(&format!("W{:06}", (i * 7) % 3000))),
+                    manager: Some(Manager::of(format!("W{:06}", (i * 7) % 3000))),
                     ..Default::default()
                 });
                 u
