@@ -156,7 +156,10 @@ fn a_large_demo_shows_rows_while_it_seeds_then_all() {
     assert!(screen.contains("first 2,000 are shown"), "{screen}");
     s.wait_for("rows on screen", |sc| sc.lines().any(|l| l.contains("@acme-corp.example")));
     s.wait_for("the seed's end", |sc| sc.contains("seeded all 9,000 users"));
-    s.wait_for("every user", |sc| sc.contains("Users 9,000") && sc.contains("users 9,000/9,000") && sc.contains("loaded 9,000 users"));
+    let screen =
+        s.wait_for("every user", |sc| sc.contains("Users 9,000") && sc.contains("users 9,000/9,000") && sc.contains("loaded 9,000 users"));
+    // The users the rest of the seed brought are not news to the admin: no `•` marks.
+    assert!(!screen.contains('•') && !screen.contains("new,"), "{screen}");
     s.type_keys("q");
     assert!(s.wait_exit().success());
 }

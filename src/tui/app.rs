@@ -149,6 +149,8 @@ pub enum Reload {
     Nothing,
     /// Every pane (as `r` does).
     All,
+    /// Every pane; the users that come are not news (no `•` marks): the demo's seed is done.
+    Grown,
     /// The pane with this title.
     Pane(&'static str),
 }
@@ -610,6 +612,10 @@ impl App {
                 match reload {
                     Reload::Nothing => vec![],
                     Reload::All => self.broadcast(&Note::Refresh),
+                    Reload::Grown => {
+                        self.dir.quiet_reload = true;
+                        self.broadcast(&Note::Refresh)
+                    }
                     Reload::Pane(title) => {
                         let mut fx = Vec::new();
                         for i in 0..self.panes.len() {

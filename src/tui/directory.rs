@@ -542,6 +542,9 @@ pub struct Directory {
     pub changed: HashSet<u32>,
     /// The server's count of users (the status line's `users 1,000/4,000`).
     pub total: Option<u64>,
+    /// The next reload brings rows that are not news to the admin (the demo's emulator
+    /// finished seeding): no `•` marks, and the Log says `loaded`.
+    pub quiet_reload: bool,
     /// Sorted by name (any case).
     pub groups: Vec<GroupRow>,
     pub marks: Marks,

@@ -178,7 +178,7 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
         }
         if users > DEMO_FIRST_USERS {
             let text = format!("demo: the emulator has seeded all {} users and {} groups; loading them", thousands(users as u64), groups);
-            let _ = news.send(Msg::News { text, reload: Reload::All });
+            let _ = news.send(Msg::News { text, reload: Reload::Grown });
         }
         if write_policy {
             let text = demo_policy(&emu, seed, &data_dir).await;

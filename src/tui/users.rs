@@ -859,7 +859,9 @@ impl Component for UsersPane {
                         for &i in &r.changed[changed..] {
                             dir.full.remove(dir.store.get(i).id());
                         }
-                        dir.changed.extend(r.added[added..].iter().chain(&r.changed[changed..]).copied());
+                        if !dir.quiet_reload {
+                            dir.changed.extend(r.added[added..].iter().chain(&r.changed[changed..]).copied());
+                        }
                         // New rows join the view now; changed ones show their new values at
                         // once and take their place in the sort and filter at the end.
                         self.view.added(&dir.store, r.added[added..].to_vec());
@@ -882,6 +884,7 @@ impl Component for UsersPane {
             Msg::UsersDone { generation, error } => {
                 let Some(l) = self.loading.take_if(|l| l.generation == generation) else { return Ok(vec![]) };
                 if let Some(e) = error {
+                    dir.quiet_reload = false;
                     self.error = Some(clean(&e));
                     // The pages merged so far stay (they are newer); nobody is removed.
                     if l.refresh.as_ref().is_some_and(|r| !r.changed.is_empty()) {
@@ -894,6 +897,7 @@ impl Component for UsersPane {
                 let changes = l.refresh.map(|r| self.finish_refresh(dir, r, rows(ctx.area)));
                 dir.total = Some(l.total.unwrap_or(l.loaded).max(dir.store.len() as u64));
                 let n = thousands(dir.store.len() as u64);
+                let changes = changes.filter(|_| !std::mem::take(&mut dir.quiet_reload));
                 match (&was, changes) {
                     (super::directory::Freshness::Cached { fetched_at }, Some(c)) => {
                         let age = provision::directory::age_text(time::OffsetDateTime::now_utc().unix_timestamp() - fetched_at);

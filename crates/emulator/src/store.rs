@@ -697,7 +697,11 @@ impl Store {
             o.entry("active").or_insert(Value::Bool(false));
             serde_json::to_string(&v).expect("json")
         };
-        if self.json_cache { std::borrow::Cow::Borrowed(rec.cache[version_ix(version)].get_or_init(make)) } else { std::borrow::Cow::Owned(make()) }
+        if self.json_cache {
+            std::borrow::Cow::Borrowed(rec.cache[version_ix(version)].get_or_init(make))
+        } else {
+            std::borrow::Cow::Owned(make())
+        }
     }
 
     pub fn list_users(&self, filter: Option<&Filter>, start: usize, count: usize, version: ApiVersion) -> Result<Page, Fail> {
