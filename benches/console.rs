@@ -405,12 +405,18 @@ fn in_process(n: usize) -> Vec<(String, String)> {
         }
     }
     let mut lat = Vec::with_capacity(keys.len());
+    // CONSOLE_BENCH_TRACE=1: each keystroke's time and the query after it, on stderr.
+    let trace = std::env::var_os("CONSOLE_BENCH_TRACE").is_some();
     for k in keys {
         let t = Instant::now();
         let fx = app.update(key(k));
         std::hint::black_box(fx);
         term.draw(|f| render(&app, f)).unwrap();
         lat.push(t.elapsed());
+        if trace {
+            let v = &app.pane::<scimitar::tui::users::UsersPane>().view;
+            eprintln!("key {:>8.3} ms {:>8} rows  {:?}", ms(t.elapsed()), v.filtered.len(), v.query());
+        }
     }
 
     // The same with `field:value` terms (issue 12): typed, then taken back, key by key.
@@ -436,6 +442,10 @@ fn in_process(n: usize) -> Vec<(String, String)> {
         std::hint::black_box(fx);
         term.draw(|f| render(&app, f)).unwrap();
         field_lat.push(t.elapsed());
+        if trace {
+            let v = &app.pane::<scimitar::tui::users::UsersPane>().view;
+            eprintln!("field {:>8.3} ms {:>8} rows  {:?}", ms(t.elapsed()), v.filtered.len(), v.query());
+        }
         if k == KeyCode::Char('e') {
             matched = matched.max(app.pane::<scimitar::tui::users::UsersPane>().view.filtered.len());
         }

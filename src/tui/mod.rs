@@ -153,7 +153,9 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     let url = format!("http://{addr}/scim/{}/", version.path_segment());
     let client = match ClientConfig::new(&url, Secret::new(token), version).and_then(|mut cc| {
         cc.rate_limit = if args.no_rate_limit { RateLimit::Off } else { RateLimit::Slack { scale: args.rate_scale } };
-        cc.list_concurrency = LIST_CONCURRENCY;
+        // The emulator makes each page in this process: a few pages in flight keep both ends
+        // busy without holding dozens of pages at once.
+        cc.list_concurrency = DEMO_LIST_CONCURRENCY;
         ScimClient::new(cc)
     }) {
         Ok(c) => c,
@@ -213,6 +215,9 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     }
     code
 }
+
+/// Pages the demo's console asks its (in-process) emulator for at once.
+const DEMO_LIST_CONCURRENCY: usize = 4;
 
 /// The demo's emulator answers once this many users are seeded (a larger org is seeded on
 /// meanwhile, see `run_demo`).

@@ -64,6 +64,8 @@ pub struct UsersView {
 /// A result kept for Backspace: the rows themselves, or (for a large one) a bit per row, 32
 /// times smaller, put back in sort order when it is restored.
 enum Saved {
+    /// Every row of `order` (nothing was filtered out).
+    All,
     Rows(Vec<u32>),
     Bits(provision::directory::Bits),
 }
@@ -107,7 +109,9 @@ impl UsersView {
 
     /// Keep `rows` (shown for `query`) for Backspace.
     fn save(&mut self, store: &UserStore, query: String, rows: Vec<u32>) {
-        let saved = if rows.len() * 32 > store.len() {
+        let saved = if rows.len() == store.len() && rows.len() == self.order.len() {
+            Saved::All
+        } else if rows.len() * 32 > store.len() {
             let mut b = provision::directory::Bits::none(store.len());
             rows.iter().for_each(|&i| b.set(i));
             Saved::Bits(b)
@@ -120,6 +124,7 @@ impl UsersView {
     /// A kept result's rows, in sort order.
     fn restore(&self, store: &UserStore, saved: &Saved) -> Vec<u32> {
         match saved {
+            Saved::All => self.order.clone(),
             Saved::Rows(r) => r.clone(),
             Saved::Bits(b) => self.in_order(store, b),
         }
@@ -197,6 +202,7 @@ impl UsersView {
                 let old = Query::parse(&cq);
                 if old == self.parsed {
                     self.filtered = match saved {
+                        Saved::All => self.order.clone(),
                         Saved::Rows(r) => r,
                         Saved::Bits(b) => self.in_order(store, &b),
                     };

@@ -1117,42 +1117,51 @@ impl UserTable {
         }
         let mut added = Vec::with_capacity(other.len());
         for r in other.iter() {
-            let i = r.idx as usize;
-            let dom = other.hot[i].domain();
-            let copyable = self.index_of(r.id()).is_none()
-                && !self.full(other.text.len(), other.keys.len())
-                && (dom.0 == 0 || self.syms.index.contains_key(other.syms.get(dom)) || (self.syms.strings.len() as u32) <= MAX_DOMAIN_SYM);
-            if !copyable {
-                if let Some((i, true)) = self.upsert_fields(&r.fields()) {
-                    added.push(i);
-                }
+            if self.index_of(r.id()).is_none()
+                && let Some(n) = self.copy_new(other, r.idx as usize)
+            {
+                added.push(n);
                 continue;
             }
-            // A new id: copy the row's strings and key as they are (lowercased already).
-            let (ts, te) = (other.rows[i].text as usize, other.text_end(i));
-            let text = self.text.len() as u32;
-            self.text.push_str(&other.text[ts..te]);
-            let (ks, kl) = (other.rows[i].key as usize, other.key_region(i));
-            let key = self.keys.len() as u32;
-            self.keys.push_str(&other.keys[ks..ks + kl]);
-            let o = other.rows[i];
-            let row = Row {
-                text,
-                key,
-                title: self.syms.intern(other.syms.get(o.title)),
-                department: self.syms.intern(other.syms.get(o.department)),
-                roles: self.syms.intern(other.syms.get(o.roles)),
-                ..o
-            };
-            let dom = if dom.0 == 0 { 0 } else { self.syms.intern(other.syms.get(dom)).0 };
-            let hot = Hot { mask: other.hot[i].mask, dom: dom << FLAG_BITS | (other.hot[i].flags() & !KEY_MOVED) };
-            let n = self.rows.len() as u32;
-            self.rows.push(row);
-            self.hot.push(hot);
-            self.index_new(n);
-            added.push(n);
+            if let Some((i, true)) = self.upsert_fields(&r.fields()) {
+                added.push(i);
+            }
         }
         added
+    }
+
+    /// Append row `i` of `other` (an id this table does not have) by copying its strings and
+    /// key as they are (lowercased already); `None` when it cannot be copied so (then
+    /// [`UserTable::upsert_fields`] takes it).
+    fn copy_new(&mut self, other: &UserTable, i: usize) -> Option<u32> {
+        let dom = other.hot[i].domain();
+        let copyable = !self.full(other.text.len(), other.keys.len())
+            && (dom.0 == 0 || self.syms.index.contains_key(other.syms.get(dom)) || (self.syms.strings.len() as u32) <= MAX_DOMAIN_SYM);
+        if !copyable {
+            return None;
+        }
+        let (ts, te) = (other.rows[i].text as usize, other.text_end(i));
+        let text = self.text.len() as u32;
+        self.text.push_str(&other.text[ts..te]);
+        let (ks, kl) = (other.rows[i].key as usize, other.key_region(i));
+        let key = self.keys.len() as u32;
+        self.keys.push_str(&other.keys[ks..ks + kl]);
+        let o = other.rows[i];
+        let row = Row {
+            text,
+            key,
+            title: self.syms.intern(other.syms.get(o.title)),
+            department: self.syms.intern(other.syms.get(o.department)),
+            roles: self.syms.intern(other.syms.get(o.roles)),
+            ..o
+        };
+        let dom = if dom.0 == 0 { 0 } else { self.syms.intern(other.syms.get(dom)).0 };
+        let hot = Hot { mask: other.hot[i].mask, dom: dom << FLAG_BITS | (other.hot[i].flags() & !KEY_MOVED) };
+        let n = self.rows.len() as u32;
+        self.rows.push(row);
+        self.hot.push(hot);
+        self.index_new(n);
+        Some(n)
     }
 
     /// Index row `i` by its id (not already in the index).
@@ -1210,7 +1219,9 @@ impl UserTable {
                     }
                 }
                 None => {
-                    if let Some((i, true)) = self.upsert_fields(&row.fields()) {
+                    if let Some(i) = self.copy_new(page, row.idx as usize) {
+                        r.added.push(i);
+                    } else if let Some((i, true)) = self.upsert_fields(&row.fields()) {
                         r.added.push(i);
                     }
                 }
