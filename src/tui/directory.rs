@@ -294,14 +294,14 @@ impl QueryMatcher<'_> {
             TermMatch::Title(h) => sym(h, r.title_sym()),
             TermMatch::Department(h) => sym(h, r.department_sym()),
             TermMatch::Role(h) => sym(h, r.roles_sym()),
-            TermMatch::Manager { text, hits, managers } => {
-                let m = r.manager_id();
-                !m.is_empty()
-                    && match managers.get(r.index() as usize).copied().filter(|&m| m != NO_ROW) {
-                        Some(row) => hits.get(row),
-                        None => contains_lower(m, text),
-                    }
-            }
+            TermMatch::Manager { text, hits, managers } => match managers.get(r.index() as usize).copied().filter(|&m| m != NO_ROW) {
+                Some(row) => hits.get(row),
+                // A manager who is not loaded: the id alone.
+                None => {
+                    let m = r.manager_id();
+                    !m.is_empty() && contains_lower(m, text)
+                }
+            },
             TermMatch::Id(rows) => rows.get(r.index()),
             TermMatch::Active(f) => r.active() == *f,
             TermMatch::Guest(f) => r.guest() == *f,

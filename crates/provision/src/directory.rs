@@ -483,6 +483,9 @@ pub struct UserTable {
     waste: usize,
     /// Rows whose key was replaced by a longer one, written at the end of `keys`.
     moved: Vec<u32>,
+    /// The character classes of every id, lowercased ([`class_bit`]): an id search for a
+    /// character no id holds ends at once.
+    id_classes: u32,
 }
 
 impl std::fmt::Debug for UserTable {
@@ -903,6 +906,14 @@ impl UserTable {
         s.0 + s.1
     }
 
+    /// The character classes of row `i`'s id, lowercased.
+    fn id_classes_of(&self, i: usize) -> u32 {
+        let id = self.id_of(i as u32);
+        // Unicode lower-casing can make an ASCII letter of another character (K, the Kelvin
+        // sign): a table with such an id skips nothing.
+        if id.is_ascii() { id.bytes().fold(0, |m, c| m | class_bit(c.to_ascii_lowercase())) } else { u32::MAX }
+    }
+
     #[inline]
     fn id_of(&self, i: u32) -> &str {
         let r = &self.rows[i as usize];
@@ -993,6 +1004,7 @@ impl UserTable {
             dom = 0;
         }
         let id = b.strings[ID];
+        self.id_classes |= if id.is_ascii() { id.bytes().fold(0, |m, c| m | class_bit(c.to_ascii_lowercase())) } else { u32::MAX };
         if id.is_ascii() && !id.bytes().any(|c| c.is_ascii_lowercase()) {
             flags |= ID_NO_LOWER;
         }
@@ -1160,6 +1172,7 @@ impl UserTable {
         let n = self.rows.len() as u32;
         self.rows.push(row);
         self.hot.push(hot);
+        self.id_classes |= other.id_classes_of(i);
         self.index_new(n);
         Some(n)
     }
@@ -1434,6 +1447,10 @@ impl UserTable {
         };
         if !v_lower.is_ascii() {
             (0..len).for_each(|i| by_row(&mut out, i));
+            return out;
+        }
+        if mask_of(v_lower.as_bytes()) & !self.id_classes != 0 {
+            // A character no id holds (in any case).
             return out;
         }
         let upper = v_lower.to_ascii_uppercase();
@@ -1791,6 +1808,7 @@ impl UserTable {
                 last_end = (row.key as usize + t.key_region(i), t.text_end(i));
             }
             t.hot.push(hot);
+            t.id_classes |= t.id_classes_of(i);
             let id = t.id_of(i as u32);
             if id.is_empty() || t.index_of(id).is_some() {
                 return Err(bad("a row has no id, or one listed twice"));
