@@ -113,11 +113,11 @@ fn flag(v: &str) -> Option<bool> {
 /// For each row, the row of its manager (`NO_ROW`: none, or not loaded): `manager:` terms look
 /// at the manager's name through it. Made once per change of the rows, not per keystroke.
 pub fn manager_rows(store: &UserStore) -> Vec<u32> {
-    store.iter().map(|r| store.index_of(r.manager_id()).unwrap_or(NO_ROW)).collect()
+    store.manager_rows()
 }
 
 /// No row (see [`manager_rows`]).
-pub const NO_ROW: u32 = u32::MAX;
+pub const NO_ROW: u32 = provision::directory::NO_MANAGER;
 
 impl Query {
     pub fn parse(q: &str) -> Query {

@@ -37,7 +37,9 @@ use scim::wire::UserSummary;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+/// `by_id`'s hasher: the ids are the org's own (as in the plan's tables), seeded per process.
+type RandomState = foldhash::fast::RandomState;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -259,6 +261,9 @@ impl Refresh {
 
 /// From this many rows on, a search of the keys runs on two cores.
 const SPLIT_SCAN: usize = 200_000;
+
+/// No manager row ([`UserTable::manager_rows`]).
+pub const NO_MANAGER: u32 = u32::MAX;
 
 /// The most users [`UserTable::reserve_for`] makes room for ahead.
 pub const RESERVE_MAX: u64 = 5_000_000;
@@ -957,6 +962,34 @@ impl UserTable {
         self.by_id.find(h, |&i| self.id_of(i) == id).copied()
     }
 
+    /// For each row, the row of its manager (`NO_MANAGER`: none, or not loaded). A hash lookup
+    /// per row: from [`SPLIT_SCAN`] rows on, two halves on two cores.
+    pub fn manager_rows(&self) -> Vec<u32> {
+        let len = self.rows.len();
+        let mut out = vec![NO_MANAGER; len];
+        let fill = |lo: usize, part: &mut [u32]| {
+            for (k, slot) in part.iter_mut().enumerate() {
+                let i = lo + k;
+                let s = self.spans(i).0[MANAGER];
+                if s.1 > 0
+                    && let Some(m) = self.index_of(&self.text[s.0..s.0 + s.1])
+                {
+                    *slot = m;
+                }
+            }
+        };
+        if len >= SPLIT_SCAN {
+            let (front, back) = out.split_at_mut(len / 2);
+            std::thread::scope(|sc| {
+                sc.spawn(|| fill(len / 2, back));
+                fill(0, front);
+            });
+        } else {
+            fill(0, &mut out);
+        }
+        out
+    }
+
     /// Exact, case-insensitive email match (a lowercased email).
     pub fn find_email(&self, email_lower: &str) -> Option<u32> {
         let (local, domain) = email_lower.rsplit_once('@').unwrap_or((email_lower, ""));
@@ -1457,19 +1490,34 @@ impl UserTable {
         // Ids are short and hold much the same characters (`W0…`): a search of the arena would
         // stop at nearly each of them; each id is tested instead, in row order.
         let (fu, fl) = (memchr::memmem::Finder::new(upper.as_bytes()), memchr::memmem::Finder::new(v_lower.as_bytes()));
-        for i in 0..len {
-            let f = self.hot[i].flags();
-            let id = self.id_of(i as u32);
-            let hit = if f & ID_NO_LOWER != 0 {
-                fu.find(id.as_bytes()).is_some()
-            } else if f & ID_NO_UPPER != 0 {
-                fl.find(id.as_bytes()).is_some()
-            } else {
-                contains_ci(id, v_lower)
-            };
-            if hit {
-                out.set(i as u32);
+        // The rows from `lo` (a multiple of 64) into `words`, a bit each.
+        let fill = |lo: usize, words: &mut [u64]| {
+            for (w, word) in words.iter_mut().enumerate() {
+                let base = lo + w * 64;
+                for i in base..(base + 64).min(len) {
+                    let f = self.hot[i].flags();
+                    let id = self.id_of(i as u32).as_bytes();
+                    let hit = if f & ID_NO_LOWER != 0 {
+                        fu.find(id).is_some()
+                    } else if f & ID_NO_UPPER != 0 {
+                        fl.find(id).is_some()
+                    } else {
+                        contains_ci(self.id_of(i as u32), v_lower)
+                    };
+                    *word |= (hit as u64) << (i - base);
+                }
             }
+        };
+        if len >= SPLIT_SCAN {
+            // Two halves of the rows, one on another core.
+            let half = out.words.len() / 2;
+            let (front, back) = out.words.split_at_mut(half);
+            std::thread::scope(|sc| {
+                sc.spawn(|| fill(half * 64, back));
+                fill(0, front);
+            });
+        } else {
+            fill(0, &mut out.words);
         }
         out
     }
