@@ -317,7 +317,7 @@ impl QueryMatcher<'_> {
         }
         let mut bits = store.search(&self.text);
         if show != Show::All || !self.terms.is_empty() {
-            bits.retain(|i| {
+            bits.retain_par(|i| {
                 let r = store.get(i);
                 show.admits(r) && self.terms_match(r)
             });

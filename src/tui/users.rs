@@ -72,8 +72,9 @@ enum Saved {
 
 /// Narrowing a result this small tests its rows one by one; a larger one is found again by a
 /// search of the whole table (one pass over the keys beats a test per row, fetched out of order).
-/// In a table too large for the caches, each row tested costs a few cache misses: the search
-/// of the whole table wins from a fortieth of the rows on, not a quarter.
+/// In a table too large for the caches, each row tested costs a few cache misses (even in load
+/// order: the rows left are far apart): the search of the whole table wins from a fortieth of
+/// the rows on, not a quarter.
 fn one_by_one(rows: usize, of: usize) -> bool {
     rows.saturating_mul(if of > 250_000 { 40 } else { 4 }) <= of
 }

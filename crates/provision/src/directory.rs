@@ -353,10 +353,57 @@ impl Bits {
             }
         }
     }
+    /// [`Bits::retain`], from [`SPLIT_SCAN`] rows on in two halves on two cores.
+    pub fn retain_par(&mut self, keep: impl Fn(u32) -> bool + Sync) {
+        let len = self.len;
+        par_words(&mut self.words, len, |base, words| {
+            for (wi, w) in words.iter_mut().enumerate() {
+                let mut rest = *w;
+                while rest != 0 {
+                    let b = rest.trailing_zeros();
+                    rest &= rest - 1;
+                    if !keep((base + wi * 64) as u32 + b) {
+                        *w &= !(1 << b);
+                    }
+                }
+            }
+        });
+    }
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.words.capacity() * 8
     }
+}
+
+/// `f(first row, words)` over a set's words (`len` rows): from [`SPLIT_SCAN`] rows on, the two
+/// halves on two cores.
+fn par_words(words: &mut [u64], len: usize, f: impl Fn(usize, &mut [u64]) + Sync) {
+    if len >= SPLIT_SCAN {
+        let half = words.len() / 2;
+        let (front, back) = words.split_at_mut(half);
+        std::thread::scope(|sc| {
+            sc.spawn(|| f(half * 64, back));
+            f(0, front);
+        });
+    } else {
+        f(0, words);
+    }
+}
+
+/// Set the bit of each row `hit` says yes to, among the rows `len` words cover.
+fn fill_words(words: &mut [u64], len: usize, hit: impl Fn(usize) -> bool + Sync) {
+    par_words(words, len, |base, words| {
+        for (w, word) in words.iter_mut().enumerate() {
+            let b0 = base + w * 64;
+            let mut acc = *word;
+            for i in b0..(b0 + 64).min(len) {
+                if acc & (1 << (i - b0)) == 0 && hit(i) {
+                    acc |= 1 << (i - b0);
+                }
+            }
+            *word = acc;
+        }
+    });
 }
 
 /// A lowercased query, made ready to test rows against (build it once per keystroke with
@@ -1356,28 +1403,16 @@ impl UserTable {
         }
         let mut left = len;
         if n.any_domain_hit {
-            for i in 0..len {
-                if n.in_domain(self, i, self.hot[i]) {
-                    out.set(i as u32);
-                    left -= 1;
-                }
-            }
+            fill_words(&mut out.words, len, |i| n.in_domain(self, i, self.hot[i]));
+            left -= out.count();
         }
         if n.by_mask {
-            for (i, h) in self.hot.iter().enumerate() {
-                if h.mask & n.mask == n.mask {
-                    out.set(i as u32);
-                }
-            }
+            fill_words(&mut out.words, len, |i| self.hot[i].mask & n.mask == n.mask);
             return out;
         }
         // Few rows left, or one character (in nearly every key): each row, its hints first.
         if left * 8 < len || n.text.len() == 1 {
-            for i in 0..len {
-                if !out.get(i as u32) && n.in_key(self, i, self.hot[i]) {
-                    out.set(i as u32);
-                }
-            }
+            fill_words(&mut out.words, len, |i| n.in_key(self, i, self.hot[i]));
             return out;
         }
         if let Some(f) = &n.finder {
@@ -1490,35 +1525,17 @@ impl UserTable {
         // Ids are short and hold much the same characters (`W0…`): a search of the arena would
         // stop at nearly each of them; each id is tested instead, in row order.
         let (fu, fl) = (memchr::memmem::Finder::new(upper.as_bytes()), memchr::memmem::Finder::new(v_lower.as_bytes()));
-        // The rows from `lo` (a multiple of 64) into `words`, a bit each.
-        let fill = |lo: usize, words: &mut [u64]| {
-            for (w, word) in words.iter_mut().enumerate() {
-                let base = lo + w * 64;
-                for i in base..(base + 64).min(len) {
-                    let f = self.hot[i].flags();
-                    let id = self.id_of(i as u32).as_bytes();
-                    let hit = if f & ID_NO_LOWER != 0 {
-                        fu.find(id).is_some()
-                    } else if f & ID_NO_UPPER != 0 {
-                        fl.find(id).is_some()
-                    } else {
-                        contains_ci(self.id_of(i as u32), v_lower)
-                    };
-                    *word |= (hit as u64) << (i - base);
-                }
+        fill_words(&mut out.words, len, |i| {
+            let f = self.hot[i].flags();
+            let id = self.id_of(i as u32);
+            if f & ID_NO_LOWER != 0 {
+                fu.find(id.as_bytes()).is_some()
+            } else if f & ID_NO_UPPER != 0 {
+                fl.find(id.as_bytes()).is_some()
+            } else {
+                contains_ci(id, v_lower)
             }
-        };
-        if len >= SPLIT_SCAN {
-            // Two halves of the rows, one on another core.
-            let half = out.words.len() / 2;
-            let (front, back) = out.words.split_at_mut(half);
-            std::thread::scope(|sc| {
-                sc.spawn(|| fill(half * 64, back));
-                fill(0, front);
-            });
-        } else {
-            fill(0, &mut out.words);
-        }
+        });
         out
     }
 
