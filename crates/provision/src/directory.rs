@@ -259,8 +259,10 @@ impl Refresh {
     }
 }
 
-/// From this many rows on, a search of the keys runs on two cores.
-const SPLIT_SCAN: usize = 200_000;
+/// From this many rows on, a search of the keys runs on two cores (in this crate's tests, from
+/// 300 rows: the tables of a few hundred rows there check the two-core paths against a test
+/// of each row).
+const SPLIT_SCAN: usize = if cfg!(test) { 300 } else { 200_000 };
 
 /// No manager row ([`UserTable::manager_rows`]).
 pub const NO_MANAGER: u32 = u32::MAX;
@@ -1655,11 +1657,35 @@ impl UserTable {
                         break;
                     }
                     level += 1;
-                    for &(s, e) in &next {
-                        for x in &mut v[s..e] {
-                            x.0 = self.chunk(by, x.1 as usize, level * 8).0;
+                    let refine = |v: &mut [(u64, u32, u32)], base: usize, runs: &[(usize, usize)]| {
+                        for &(s, e) in runs {
+                            let run = &mut v[s - base..e - base];
+                            for x in run.iter_mut() {
+                                x.0 = self.chunk(by, x.1 as usize, level * 8).0;
+                            }
+                            run.sort_unstable();
                         }
-                        v[s..e].sort_unstable();
+                    };
+                    let tied: usize = next.iter().map(|&(s, e)| e - s).sum();
+                    if tied >= SPLIT_SCAN {
+                        // The runs in two groups of about as many rows, one on another core.
+                        let mut acc = 0;
+                        let k = next
+                            .iter()
+                            .position(|&(s, e)| {
+                                acc += e - s;
+                                acc * 2 >= tied
+                            })
+                            .map_or(next.len(), |p| p + 1);
+                        let at = next.get(k).map_or(v.len(), |r| r.0);
+                        let (front, back) = v.split_at_mut(at);
+                        let (rf, rb) = next.split_at(k);
+                        std::thread::scope(|sc| {
+                            sc.spawn(|| refine(back, at, rb));
+                            refine(front, 0, rf);
+                        });
+                    } else {
+                        refine(&mut v, 0, &next);
                     }
                     runs = next;
                 }
