@@ -313,6 +313,16 @@ impl Emulator {
         self.shared.runtime.lock().unwrap().faults = f;
     }
 
+    /// Whether the emulated org's plan has multi-channel guests (Enterprise: on by default).
+    pub fn set_guests_allowed(&self, allowed: bool) {
+        self.shared.store.write().unwrap().guests_allowed = allowed;
+    }
+
+    /// How long a new photo takes to show ([`store::PHOTO_DELAY`] by default).
+    pub fn set_photo_delay(&self, d: Duration) {
+        self.shared.store.write().unwrap().photo_delay = d;
+    }
+
     pub fn set_latency(&self, d: Duration) {
         self.shared.runtime.lock().unwrap().latency = d;
     }

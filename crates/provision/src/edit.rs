@@ -163,9 +163,14 @@ mod tests {
         let u = ann();
         let ch = changes(&u, &[w(Attr::PhoneWork, "+1 555 0111")]);
         let spec = update_spec(&u, &ch);
-        let phones = spec.set.phone_numbers.unwrap();
-        let got: Vec<(Option<&str>, Option<&str>)> = phones.iter().map(|p| (p.kind.as_deref(), p.value.as_deref())).collect();
-        assert_eq!(got, [(Some("work"), Some("+1 555 0111")), (Some("mobile"), Some("+1 555 0199"))]);
+        let phones = spec.set.phone_numbers.clone().unwrap();
+        let got: Vec<(Option<&str>, Option<&str>, Option<&str>)> =
+            phones.iter().map(|p| (p.kind.as_deref(), p.value.as_deref(), p.operation.as_deref())).collect();
+        // The new value, then the old one marked for removal: one element changes.
+        assert_eq!(got, [(Some("work"), Some("+1 555 0111"), None), (None, Some("+1 555 0100"), Some("delete"))]);
+        let p = crate::scim::client::user_patch_v2(&(&spec).into(), crate::scim::Dialect::Rfc, crate::scim::client::ExtPath::Colon);
+        let ops: Vec<(&str, Option<&str>)> = p.operations.iter().map(|o| (o.op.as_str(), o.path.as_deref())).collect();
+        assert_eq!(ops, [("replace", Some(r#"phoneNumbers[value eq "+1 555 0100"].value"#))], "the mobile phone is not touched");
     }
 
     #[test]

@@ -901,7 +901,10 @@ impl ScimClient {
     /// every form, scan the listing. Results are always re-checked client-side, case-insensitively,
     /// so a server that ignored the filter cannot make us return the wrong person.
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, ScimError> {
-        let email = normalize_email(email)?;
+        // Sent as typed: a server that compares case-sensitively finds what is stored as typed
+        // (reference §4 leaves email case to the server); the answer is compared without regard
+        // to case here.
+        let email = check_email(email)?;
         let forms: &[&str] = match self.inner.version {
             ApiVersion::V1 => &["email", "emails.value"],
             ApiVersion::V2 => &["emails.value", "email"],
@@ -930,13 +933,17 @@ impl ScimClient {
         Ok(None)
     }
 
+    /// Find a user by userName. The argument is sent as typed (`Mixed.Case`): Slack matches
+    /// userNames without regard to case (reference §4), but a server that compares
+    /// case-sensitively would never find `Mixed.Case` asked as `mixed.case`; the answers are
+    /// compared without regard to case here.
     pub async fn find_user_by_user_name(&self, user_name: &str) -> Result<Option<User>, ScimError> {
-        let name = user_name.trim().to_lowercase();
+        let name = user_name.trim();
         if name.is_empty() {
             return Err(ScimError::Invalid("empty userName".into()));
         }
-        let page = self.users_page(Some(&Filter::eq("userName", name.as_str())), 1, 10).await?;
-        Ok(page.items.into_iter().find(|u| u.user_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&name))))
+        let page = self.users_page(Some(&Filter::eq("userName", name)), 1, 10).await?;
+        Ok(page.items.into_iter().find(|u| u.user_name.as_deref().is_some_and(|n| same_text(n.trim(), name))))
     }
 
     // ---------- users: writes ----------
@@ -947,7 +954,9 @@ impl ScimClient {
         let email = user.primary_email().map(str::to_string);
         let dialect = self.dialect().await;
         let body = user.to_wire(self.inner.version, dialect);
-        self.create("Users", &body, parse_user, || self.find_existing(email.as_deref(), user.user_name.as_deref())).await
+        self.create("Users", &body, parse_user, || self.find_existing(email.as_deref(), user.user_name.as_deref()))
+            .await
+            .map_err(|e| explain_guest_refusal(e, user.guest.is_some()))
     }
 
     /// POST a new object. After an ambiguous failure, `find` looks for the object the server may
@@ -999,10 +1008,15 @@ impl ScimClient {
     /// if the server refuses its syntax, Slack's dot form once, and the client remembers the
     /// one the server took.
     pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<User, ScimError> {
+        let guest = update.set.guest.is_some() || update.clear.iter().any(|c| c == "guest" || c.starts_with("guest."));
+        self.update_user_inner(id, update).await.map_err(|e| explain_guest_refusal(e, guest))
+    }
+
+    async fn update_user_inner(&self, id: &str, update: &UserUpdate) -> Result<User, ScimError> {
         let path = object_path("Users", id)?;
         let dialect = self.dialect().await;
         let a = match self.inner.version {
-            ApiVersion::V2 if update.clear.iter().any(|c| c.starts_with("enterprise.")) => {
+            ApiVersion::V2 if update.clear.iter().any(|c| is_ext_path(c)) => {
                 self.patch_in_forms(&path, &self.inner.ext_path_form, ExtPath::ORDER.map(|f| f as u8), |f| {
                     Some(serde_json::to_value(user_patch_v2(update, dialect, ExtPath::from_u8(f))).unwrap())
                 })
@@ -1527,8 +1541,38 @@ where
     })
 }
 
+/// A refused write that made or unmade a guest: multi-channel guests are provisioned through SCIM
+/// on Enterprise plans only (Slack's docs: "Provisioning multi-channel guest users with the SCIM
+/// API is only available to Enterprise plan customers", reference §3), and Slack documents no
+/// code of its own for the refusal on other plans, so the answer gets that explanation (unless it
+/// is one whose cause is known: an admin or owner, throttling, a lock).
+fn explain_guest_refusal(e: ScimError, guest: bool) -> ScimError {
+    match e {
+        ScimError::Api(mut a)
+            if guest
+                && (400..500).contains(&a.status)
+                && !matches!(
+                    a.code.as_str(),
+                    "cannot_make_user_guest" | "too_many_requests" | "resource_locked" | "invalid_authentication"
+                ) =>
+        {
+            a.detail = format!(
+                "{}; multi-channel guests are provisioned through SCIM on Enterprise plans only: on a plan without them Slack refuses the guest extension",
+                a.detail
+            );
+            ScimError::Api(a)
+        }
+        e => e,
+    }
+}
+
 fn has_email(u: &User, email: &str) -> bool {
-    u.emails.iter().flatten().filter_map(|e| e.value.as_deref()).any(|v| v.trim().eq_ignore_ascii_case(email))
+    u.emails.iter().flatten().filter_map(|e| e.value.as_deref()).any(|v| same_text(v.trim(), email))
+}
+
+/// Equal without regard to case (Unicode lowercase when either is not ASCII).
+fn same_text(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() { a.eq_ignore_ascii_case(b) } else { a.to_lowercase() == b.to_lowercase() }
 }
 
 fn is_filter_rejection(e: &ScimError) -> bool {
@@ -1539,6 +1583,12 @@ fn is_filter_rejection(e: &ScimError) -> bool {
 /// Check that text looks like an email address, and lowercase it (Slack's email matching case
 /// rules are undocumented, reference §4, so we compare lowercased on both sides).
 pub fn normalize_email(email: &str) -> Result<String, ScimError> {
+    check_email(email).map(|e| e.to_lowercase())
+}
+
+/// Check that text looks like an email address; the address as typed (trimmed). Lookups send
+/// this, not a lowercased copy: a server may compare case-sensitively.
+pub fn check_email(email: &str) -> Result<String, ScimError> {
     let e = email.trim();
     let bad = |why: &str| Err(ScimError::Invalid(format!("{} is not an email address: {why}", crate::sanitize::quoted_excerpt(email, 80))));
     if e.len() > 254 {
@@ -1565,7 +1615,7 @@ pub fn normalize_email(email: &str) -> Result<String, ScimError> {
     if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
         return bad("the domain needs a dot, e.g. example.com");
     }
-    Ok(e.to_lowercase())
+    Ok(e.to_string())
 }
 
 fn check_id(id: &str) -> Result<(), ScimError> {
@@ -1768,39 +1818,147 @@ pub fn user_patch_v2(update: &UserUpdate, dialect: Dialect, ext: ExtPath) -> Pat
             if NOT_PATCHED.contains(&k.as_str()) {
                 continue;
             }
-            ops.push(PatchOperation { op: "replace".into(), path: Some(k), value: Some(val) });
+            match val {
+                Value::Array(items) if ELEMENT_WISE.contains(&k.as_str()) && items.iter().any(|i| marker(i).is_some()) => {
+                    element_ops(&k, &items, &mut ops)
+                }
+                val => ops.push(PatchOperation { op: "replace".into(), path: Some(k), value: Some(val) }),
+            }
         }
     }
     for path in &update.clear {
         ops.push(PatchOperation { op: "remove".into(), path: Some(v2_path(path, ext)), value: None });
     }
-    PatchRequest::new(ops)
+    let mut p = PatchRequest::new(ops);
+    // Slack: "Must provide the `…:slack:profile:2.0:User` schema in request body" (its docs on
+    // startDate, reference §3).
+    if p.operations.iter().any(|o| {
+        o.path
+            .as_deref()
+            .is_some_and(|x| x.len() >= urn::V2_PROFILE.len() && x[..urn::V2_PROFILE.len()].eq_ignore_ascii_case(urn::V2_PROFILE))
+    }) {
+        p.schemas.push(urn::V2_PROFILE.into());
+    }
+    p
 }
 
-fn v2_path(path: &str, ext: ExtPath) -> String {
-    match path.strip_prefix("enterprise.") {
-        Some(rest) => match ext {
-            ExtPath::Colon => format!("{}:{rest}", urn::V2_ENTERPRISE),
-            ExtPath::Dot => format!("{}.{rest}", urn::V2_ENTERPRISE),
-        },
-        None => path.to_string(),
+/// The multi-valued attributes an update changes one element at a time (see [`element_ops`]).
+const ELEMENT_WISE: &[&str] = &["emails", "phoneNumbers"];
+
+/// An element's `operation` marker: `"delete"` (SCIM 1.1's removal of that value) or `"add"`.
+fn marker(item: &Value) -> Option<&str> {
+    item.get("operation").and_then(Value::as_str)
+}
+
+/// One element of `emails` or `phoneNumbers` changed, the others kept: a PATCH that replaces the
+/// whole attribute would drop a user's secondary email or mobile phone on an RFC 7644 server
+/// (§3.5.2.3: "the attribute and all values are replaced"). In an update, an element followed by
+/// `{"value": OLD, "operation": "delete"}` becomes `replace` of `attr[value eq "OLD"].value` (the
+/// one value); a delete alone becomes `remove` of `attr[value eq "OLD"]`; an element marked
+/// `"operation": "add"` (a value the user did not have) becomes an `add`, which appends. Both
+/// forms are in Slack's docs (`phoneNumbers[value eq "x"].value`, `emails[value eq "x"]`,
+/// reference §5).
+fn element_ops(attr: &str, items: &[Value], ops: &mut Vec<PatchOperation>) {
+    let path = |old: &str| format!("{attr}[value eq {}]", crate::filter::Literal::Str(old.to_string()));
+    let bare = |item: &Value| {
+        let mut v = item.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("operation");
+        }
+        v
+    };
+    let mut i = 0;
+    while i < items.len() {
+        let item = &items[i];
+        let old = |it: &Value| it.get("value").and_then(Value::as_str).map(str::to_string);
+        match marker(item) {
+            Some("delete") => {
+                if let Some(o) = old(item) {
+                    ops.push(PatchOperation { op: "remove".into(), path: Some(path(&o)), value: None });
+                }
+            }
+            _ => {
+                let next = items.get(i + 1).filter(|n| marker(n) == Some("delete"));
+                match (next.and_then(old), item.get("value")) {
+                    (Some(o), Some(v)) => {
+                        ops.push(PatchOperation {
+                            op: "replace".into(),
+                            path: Some(format!("{}.value", path(&o))),
+                            value: Some(v.clone()),
+                        });
+                        i += 1;
+                    }
+                    _ => {
+                        ops.push(PatchOperation { op: "add".into(), path: Some(attr.into()), value: Some(Value::Array(vec![bare(item)])) })
+                    }
+                }
+            }
+        }
+        i += 1;
     }
 }
 
-/// v1 partial resource: listed attributes overwrite; cleared ones go in `meta.attributes`.
+/// The extension prefixes of a cleared path and their URNs, per version.
+const EXT_PREFIXES: [(&str, &str, &str); 3] = [
+    ("enterprise", urn::V2_ENTERPRISE, urn::V1_ENTERPRISE),
+    ("profile", urn::V2_PROFILE, urn::V1_PROFILE),
+    ("guest", urn::V2_GUEST, urn::V1_GUEST),
+];
+
+/// Does this cleared path name an extension attribute (`enterprise.department`, `guest`)?
+fn is_ext_path(path: &str) -> bool {
+    EXT_PREFIXES.iter().any(|(p, _, _)| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('.')))
+}
+
+fn v2_path(path: &str, ext: ExtPath) -> String {
+    for (prefix, v2, _) in EXT_PREFIXES {
+        if path == prefix {
+            return v2.to_string();
+        }
+        if let Some(rest) = path.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
+            return match ext {
+                ExtPath::Colon => format!("{v2}:{rest}"),
+                ExtPath::Dot => format!("{v2}.{rest}"),
+            };
+        }
+    }
+    path.to_string()
+}
+
+/// v1 partial resource: listed attributes overwrite; cleared ones go in `meta.attributes`. An
+/// element change of `emails`/`phoneNumbers` goes as SCIM 1.1 has it: the new value, and the old
+/// one with `"operation": "delete"`.
 pub fn user_patch_v1(update: &UserUpdate) -> Value {
     let mut v = update.set.to_value(ApiVersion::V1);
     let obj = v.as_object_mut().unwrap();
     for k in ["id", "meta", "groups"] {
         obj.remove(k);
     }
+    for k in ELEMENT_WISE {
+        if let Some(Value::Array(items)) = obj.get_mut(*k) {
+            for it in items.iter_mut() {
+                if marker(it) == Some("add")
+                    && let Some(o) = it.as_object_mut()
+                {
+                    o.remove("operation");
+                }
+            }
+        }
+    }
     if !update.clear.is_empty() {
         let attrs: Vec<Value> = update
             .clear
             .iter()
-            .map(|p| match p.strip_prefix("enterprise.") {
-                Some(rest) => Value::from(format!("{}.{rest}", urn::V1_ENTERPRISE)),
-                None => Value::from(p.as_str()),
+            .map(|p| {
+                for (prefix, _, v1) in EXT_PREFIXES {
+                    if p == prefix {
+                        return Value::from(v1);
+                    }
+                    if let Some(rest) = p.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
+                        return Value::from(format!("{v1}.{rest}"));
+                    }
+                }
+                Value::from(p.as_str())
             })
             .collect();
         obj.insert("meta".into(), json!({"attributes": attrs}));

@@ -30,17 +30,12 @@ pub fn clear_path(attr: Attr) -> String {
     attr.clear_path()
 }
 
-/// An update as the queue journals it: new values in `set`, cleared attributes in `clear`.
+/// An update as the queue journals it: new values in `set`, cleared attributes in `clear`, built
+/// as a hand edit's is (`queue::edit::update_of`: an email or phone changed on its own, the
+/// address sent whole with the parts the plan keeps in `patch`).
 pub fn update_spec(u: &UpdateUser) -> UpdateSpec {
-    let mut set = User::default();
-    let mut clear = Vec::new();
-    for ch in &u.changes {
-        match ch.new.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-            Some(v) => ch.attr.set(&mut set, Some(v)),
-            None => clear.push(clear_path(ch.attr)),
-        }
-    }
-    UpdateSpec { set, clear }
+    let changes: Vec<(Attr, Option<&str>, Option<&str>)> = u.changes.iter().map(|c| (c.attr, c.old.as_deref(), c.new.as_deref())).collect();
+    crate::queue::edit::update_of(&changes, u.patch.is_guest(), |a| a.get(&u.patch))
 }
 
 fn user_target(id: &str, email: &str, label: &str) -> Target {

@@ -346,6 +346,16 @@ userType = "user_type"
 "enterprise.division" = "division"
 "enterprise.department" = "department"
 "enterprise.manager" = "manager"
+secondaryEmail = "secondary_email"
+startDate = "start_date"
+photo = "photo"
+guest = "guest"
+guestExpiration = "guest_expiration"
+streetAddress = "street_address"
+locality = "locality"
+region = "region"
+postalCode = "postal_code"
+country = "country"
 "#;
 
 // ---- raw TOML shape ----

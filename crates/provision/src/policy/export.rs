@@ -9,7 +9,8 @@ use super::config::Attr;
 use crate::scim::types::User;
 
 /// Columns of the export, in order, and the attribute each holds (`None`: not an attribute).
-pub const COLUMNS: [(&str, Option<Attr>); 22] = [
+/// An attribute's column is [`Attr::column`] (its name everywhere else, in snake_case).
+pub const COLUMNS: [(&str, Option<Attr>); 33] = [
     ("email", Some(Attr::Email)),
     ("user_name", Some(Attr::UserName)),
     ("given_name", Some(Attr::GivenName)),
@@ -29,8 +30,19 @@ pub const COLUMNS: [(&str, Option<Attr>); 22] = [
     ("division", Some(Attr::Division)),
     ("department", Some(Attr::Department)),
     ("manager", Some(Attr::Manager)),
+    ("secondary_email", Some(Attr::SecondaryEmail)),
+    ("start_date", Some(Attr::StartDate)),
+    ("photo", Some(Attr::Photo)),
+    ("guest", Some(Attr::Guest)),
+    ("guest_expiration", Some(Attr::GuestExpiration)),
+    ("street_address", Some(Attr::StreetAddress)),
+    ("locality", Some(Attr::Locality)),
+    ("region", Some(Attr::Region)),
+    ("postal_code", Some(Attr::PostalCode)),
+    ("country", Some(Attr::Country)),
     ("active", None),
     ("groups", None),
+    ("roles", None),
     ("slack_id", None),
 ];
 
@@ -86,6 +98,7 @@ impl Managers {
 
 /// The position of the `manager` column.
 const MANAGER_COLUMN: usize = 18;
+const _: () = assert!(matches!(COLUMNS[MANAGER_COLUMN].1, Some(Attr::Manager)));
 
 impl SourceCsvExport {
     pub fn new(rows: File, keys: File) -> io::Result<Self> {
@@ -120,6 +133,7 @@ impl SourceCsvExport {
                 (_, Some(a)) => a.get(u).unwrap_or("").to_string(),
                 ("active", _) => u.is_active().to_string(),
                 ("groups", _) => u.groups.iter().flatten().filter_map(|g| g.display.as_deref()).collect::<Vec<_>>().join(";"),
+                ("roles", _) => u.role_values().join(";"),
                 ("slack_id", _) => u.id().to_string(),
                 _ => String::new(),
             };
@@ -187,6 +201,7 @@ pub fn users_to_source_csv(users: &[User], out: &mut dyn Write) -> io::Result<()
                 (_, Some(a)) => a.get(u).unwrap_or("").to_string(),
                 ("active", _) => u.is_active().to_string(),
                 ("groups", _) => u.groups.iter().flatten().filter_map(|g| g.display.as_deref()).collect::<Vec<_>>().join(";"),
+                ("roles", _) => u.role_values().join(";"),
                 ("slack_id", _) => u.id().to_string(),
                 _ => String::new(),
             };
@@ -268,6 +283,7 @@ mod props {
                         (_, Some(a)) => a.get(u).unwrap_or("").to_string(),
                         ("active", _) => u.is_active().to_string(),
                         ("groups", _) => u.groups.iter().flatten().filter_map(|g| g.display.as_deref()).collect::<Vec<_>>().join(";"),
+                        ("roles", _) => u.role_values().join(";"),
                         _ => u.id().to_string(),
                     };
                     prop_assert_eq!(row.get(i), want.as_str(), "column {}", name);
