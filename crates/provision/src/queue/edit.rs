@@ -333,8 +333,24 @@ pub fn update_of<'a>(
 /// not compared (Slack stores the id it names).
 pub fn unmet(update: &UpdateSpec, after: &User) -> Vec<String> {
     let mut out = Vec::new();
+    // An update's emails are the ones it changes, flagged: the primary one by `primary: true`,
+    // the secondary by `primary: false` (not Slack's order rule for a whole user).
+    let email = |primary: bool| {
+        update
+            .set
+            .emails
+            .iter()
+            .flatten()
+            .find(|e| e.operation.as_deref() != Some("delete") && e.primary == Some(primary))
+            .and_then(|e| e.value.as_deref())
+    };
     for attr in Attr::ALL {
-        let Some(want) = attr.get(&update.set) else { continue };
+        let want = match attr {
+            Attr::Email => email(true),
+            Attr::SecondaryEmail => email(false),
+            a => a.get(&update.set),
+        };
+        let Some(want) = want else { continue };
         if attr == Attr::Manager && want.contains('@') {
             continue;
         }

@@ -323,7 +323,10 @@ pub async fn resolve_with_progress(
 
 /// Read users to create from a CSV. Columns (any case, some aliases): email (required),
 /// userName, givenName/first_name, familyName/last_name, displayName, title, department,
-/// employeeNumber, costCenter, organization, division, manager (id or email), timezone.
+/// employeeNumber, costCenter, organization, division, manager (id or email), timezone, and any
+/// other attribute by the name `users update --set` takes (startDate, photo, guest,
+/// guestExpiration, secondaryEmail, phone, mobile, streetAddress, locality, region, postalCode,
+/// country, ...).
 pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
     let name = path.display().to_string();
     let text = read_text(path, &name).map_err(|e| vec![e])?;
@@ -348,6 +351,16 @@ pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
     let div = col(&["division"]);
     let manager = col(&["manager", "managerid"]);
     let tz = col(&["timezone", "tz"]);
+    // Every other column that names an attribute (`users update --set`'s names: startDate,
+    // photo, guest, guestExpiration, secondaryEmail, phone, mobile, locality, ...), checked as
+    // `--set` checks it.
+    let handled = [Some(email), user_name, given, family, display, title, dept, empno, cost, org, div, manager, tz];
+    let others: Vec<(usize, super::attr::Attr)> = headers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !handled.contains(&Some(*i)))
+        .filter_map(|(i, h)| super::attr::Attr::from_field(h).map(|a| (i, a)))
+        .collect();
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -414,6 +427,25 @@ pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
         };
         if ent != crate::scim::EnterpriseUser::default() {
             u.enterprise = Some(ent);
+        }
+        let mut bad = false;
+        for &(i, attr) in &others {
+            let Some(v) = get(Some(i)) else { continue };
+            match super::edit::check(&super::edit::FieldSet::new(attr.short(), v)) {
+                Ok((attr, Some(v))) => attr.set(&mut u, Some(&v)),
+                Ok((_, None)) => {}
+                Err(e) => {
+                    errors.push(format!("{origin}: {e}"));
+                    bad = true;
+                }
+            }
+        }
+        if !bad && u.guest_expiration().is_some() && !u.is_guest() {
+            errors.push(format!("{origin}: guestExpiration is for a multi-channel guest: add guest=multi (reference §3)"));
+            bad = true;
+        }
+        if bad {
+            continue;
         }
         out.push((origin, u));
     }
