@@ -23,11 +23,13 @@ fn tidy(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The value as Slack would store it (a userName is normalised, reference §3).
-fn stored(attr: Attr, v: &str) -> String {
+/// The value as Slack would store it (a userName is normalised, reference §3; a date alone in
+/// Slack's form; a guest `member` is no guest: `None`).
+fn stored(attr: Attr, v: &str) -> Option<String> {
     match attr {
-        Attr::UserName => normalize_user_name(v),
-        _ => v.to_string(),
+        Attr::UserName => Some(normalize_user_name(v)),
+        Attr::Guest | Attr::StartDate | Attr::GuestExpiration => attr.sendable(v),
+        _ => Some(v.to_string()),
     }
 }
 
@@ -38,7 +40,7 @@ pub fn changes(old: &User, wanted: &[Wanted]) -> Vec<AttrChange> {
     let mut out = Vec::new();
     for (attr, want) in wanted {
         let have = attr.get(old);
-        let want = tidy(want.as_deref()).map(|w| stored(*attr, w));
+        let want = tidy(want.as_deref()).and_then(|w| stored(*attr, w));
         let unchanged = match (have, want.as_deref()) {
             (None, None) => true,
             (Some(h), Some(w)) => attr.same_value(h, w),
@@ -70,8 +72,8 @@ pub fn update_action(old: &User, changes: &[AttrChange]) -> Option<Action> {
 pub fn new_user(wanted: &[Wanted]) -> User {
     let mut u = User { active: Some(true), ..Default::default() };
     for (attr, v) in wanted {
-        if let Some(v) = tidy(v.as_deref()) {
-            attr.set(&mut u, Some(&stored(*attr, v)));
+        if let Some(v) = tidy(v.as_deref()).and_then(|v| stored(*attr, v)) {
+            attr.set(&mut u, Some(&v));
         }
     }
     if u.display_name.is_none()
