@@ -247,3 +247,42 @@ async fn plan_time_rules_name_each_row() {
     }
     assert!(out.contains("+ create a6"), "the good row goes ahead:\n{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slacks_50_custom_profile_fields_are_checked_by_the_plan_and_held_by_the_emulator() {
+    let emu = emulator_of(40).await;
+    let url = emu.base_url(ApiVersion::V2);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (users, _) = emu.snapshot();
+    let made: std::collections::HashSet<&str> = users.iter().flat_map(scimitar::scim::rules::created_profile_fields).collect();
+    assert!(!made.contains("City") && !made.contains("Zip Code"), "{made:?}");
+    let member = users.iter().find(|u| u.is_active() && u.roles.is_none() && !u.is_guest()).unwrap().primary_email().unwrap().to_string();
+    std::fs::write(d.join("hr.csv"), format!("email,city,zip\n{member},Oslo,0154\n")).unwrap();
+    let policy = |extra: &str| {
+        let p = d.join("hr.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "[source]\npath = \"hr.csv\"\nid_column = \"email\"\n[attributes]\n\"emails.work\" = \"email\"\nlocality = \"city\"\npostalCode = \"zip\"\n\
+                 [provisioning]\nallow_deprovision = false\nallow_create = false\n{extra}"
+            ),
+        )
+        .unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    // Without the org's count: the plan says which fields Slack will create.
+    let (_, err) = expect(d, &url, 2, &["plan", "--policy", &policy("")]);
+    assert!(err.contains("Slack will create 2 profile fields (City, Zip Code)") && err.contains("custom_profile_fields"), "{err}");
+    // With it: one more fits, the row that needs a second is left out, named.
+    let (out, _) = expect(d, &url, 0, &["plan", "--policy", &policy("custom_profile_fields = 49\n")]);
+    assert!(out.contains("row 2, custom_field_cap") && out.contains("Zip Code"), "{out}");
+    let (_, err) = expect(d, &url, 64, &["plan", "--policy", &policy("custom_profile_fields = 51\n")]);
+    assert!(err.contains("custom_profile_fields") && err.contains("50"), "{err}");
+
+    // The emulator holds the cap: with the org one field short of it, City is made, Zip Code refused.
+    emu.set_custom_profile_fields(scimitar::scim::rules::CUSTOM_PROFILE_FIELDS_MAX - made.len() - 1);
+    expect(d, &url, 0, &["users", "update", &member, "--set", "locality=Oslo", "--yes"]);
+    let (out, err) = expect(d, &url, 1, &["users", "update", &member, "--set", "postalCode=0154", "--yes"]);
+    assert!((out + &err).contains("unable_to_create_team_profile_fields"), "refused by the emulator as Slack does");
+}

@@ -318,6 +318,12 @@ impl Emulator {
         self.shared.store.write().unwrap().guests_allowed = allowed;
     }
 
+    /// Custom profile fields the emulated org has besides those SCIM made (Slack's cap is 50 in
+    /// all: `scim::rules::CUSTOM_PROFILE_FIELDS_MAX`).
+    pub fn set_custom_profile_fields(&self, n: usize) {
+        self.shared.store.write().unwrap().custom_profile_fields = n;
+    }
+
     /// How long a new photo takes to show ([`store::PHOTO_DELAY`] by default).
     pub fn set_photo_delay(&self, d: Duration) {
         self.shared.store.write().unwrap().photo_delay = d;

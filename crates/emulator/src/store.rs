@@ -82,6 +82,11 @@ pub struct Store {
     pub photo_delay: std::time::Duration,
     /// Photos sent but not applied yet: (user id, the photos, when they show).
     pending_photos: Vec<(String, Option<Vec<MultiValue>>, std::time::Instant)>,
+    /// Custom profile fields the org has besides those SCIM made (0 by default).
+    pub custom_profile_fields: usize,
+    /// The profile fields SCIM has made (`scim::rules::created_profile_fields`): from the users
+    /// there are, then from each write.
+    made_fields: HashSet<&'static str>,
 }
 
 /// How long Slack takes to show a new photo in the emulator. Slack applies a photo
@@ -677,6 +682,8 @@ impl Store {
             guests_allowed: true,
             photo_delay: PHOTO_DELAY,
             pending_photos: Vec::new(),
+            custom_profile_fields: 0,
+            made_fields: users.iter().flat_map(scim::rules::created_profile_fields).collect(),
         };
         for u in users {
             let owner = u.roles.iter().flatten().any(|r| match r {
@@ -894,6 +901,12 @@ impl Store {
         if let Some(p) = live_photos(&u).find(|p| scim::rules::photo_value(p).is_err()) {
             return Err(bad("photos_invalid").ctx(format!("photo={}", scim::sanitize::excerpt(p, 60))));
         }
+        // Slack makes a profile field for some attributes the first time one is set, up to 50
+        // custom fields in all (reference §3 `unable_to_create_team_profile_fields`).
+        let new_fields = scim::rules::created_profile_fields(&u).into_iter().filter(|f| !self.made_fields.contains(f)).count();
+        if new_fields > 0 && self.custom_profile_fields + self.made_fields.len() + new_fields > scim::rules::CUSTOM_PROFILE_FIELDS_MAX {
+            return Err(bad("unable_to_create_team_profile_fields"));
+        }
         // One address stored (reference §3 `addresses`): the primary one, else the first; its
         // `type` and `primary` are not stored.
         if let Some(a) = u.address().cloned() {
@@ -955,6 +968,7 @@ impl Store {
     }
 
     fn replace_user(&mut self, ix: usize, u: User) {
+        self.made_fields.extend(scim::rules::created_profile_fields(&u));
         self.unindex(ix);
         self.index(ix, &u);
         let rec = &mut self.users[ix];
@@ -988,6 +1002,7 @@ impl Store {
         u.meta = Some(Meta { created: Some(self.now()), ..Default::default() });
         let ix = self.users.len();
         self.index(ix, &u);
+        self.made_fields.extend(scim::rules::created_profile_fields(&u));
         self.users.push(UserRec::new(u, false, false));
         Ok(ix)
     }

@@ -275,6 +275,47 @@ pub fn is_admin_role(role: &str) -> bool {
     matches!(role.trim().to_lowercase().replace([' ', '-'], "_").as_str(), "primary_owner" | "owner" | "admin" | "org_owner" | "org_admin")
 }
 
+/// Slack's cap on custom profile fields, those its SCIM API creates included (reference §3:
+/// "Custom profile fields are capped at 50 including SCIM-created ones
+/// (`unable_to_create_team_profile_fields`)").
+pub const CUSTOM_PROFILE_FIELDS_MAX: usize = 50;
+
+/// The Slack profile fields Slack's SCIM API creates when a user carries these attributes (Slack's
+/// docs, "Slack will also create profile fields if the following SCIM attributes are present":
+/// Addresses, City, Cost Center, Country, Department, Division, Employee ID, Honorific Prefix,
+/// Locale, Manager, Organization, Phone, Preferred Language, Roles, Title, UserType, Zip Code).
+/// They count against [`CUSTOM_PROFILE_FIELDS_MAX`]. Nothing else of SCIM makes a custom field:
+/// the API has no attribute for an arbitrary one.
+pub fn created_profile_fields(u: &crate::User) -> Vec<&'static str> {
+    let set = |v: Option<&str>| v.is_some_and(|v| !v.trim().is_empty());
+    let ent = u.enterprise.as_ref();
+    let addr = u.address();
+    let mut out = Vec::new();
+    let mut add = |on: bool, name: &'static str| {
+        if on && !out.contains(&name) {
+            out.push(name);
+        }
+    };
+    add(addr.is_some_and(|a| set(a.street_address.as_deref()) || set(a.region.as_deref())), "Addresses");
+    add(set(addr.and_then(|a| a.locality.as_deref())), "City");
+    add(set(ent.and_then(|e| e.cost_center.as_deref())), "Cost Center");
+    add(set(addr.and_then(|a| a.country.as_deref())), "Country");
+    add(set(u.department()), "Department");
+    add(set(ent.and_then(|e| e.division.as_deref())), "Division");
+    add(set(ent.and_then(|e| e.employee_number.as_deref())), "Employee ID");
+    add(set(u.name.as_ref().and_then(|n| n.honorific_prefix.as_deref())), "Honorific Prefix");
+    add(set(u.locale.as_deref()), "Locale");
+    add(set(u.manager_id()), "Manager");
+    add(set(ent.and_then(|e| e.organization.as_deref())), "Organization");
+    add(u.phone_numbers.iter().flatten().any(|p| p.operation.is_none() && set(p.value.as_deref())), "Phone");
+    add(set(u.preferred_language.as_deref()), "Preferred Language");
+    add(!u.role_values().is_empty(), "Roles");
+    add(set(u.title.as_deref()), "Title");
+    add(set(u.user_type.as_deref()), "UserType");
+    add(set(addr.and_then(|a| a.postal_code.as_deref())), "Zip Code");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

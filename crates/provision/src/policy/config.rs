@@ -280,6 +280,10 @@ pub struct Provisioning {
     pub deprovision_on_rule_removal: RuleRemoval,
     /// Lowercased emails or userNames that are never deactivated.
     pub protected_users: Vec<String>,
+    /// The custom profile fields the org has now (Slack's admin pages show them; SCIM does not):
+    /// with it, the plan checks the fields Slack would create against its 50
+    /// (`scim::rules::CUSTOM_PROFILE_FIELDS_MAX`).
+    pub custom_profile_fields: Option<u32>,
 }
 
 /// One `[[groups]]` rule.
@@ -485,6 +489,7 @@ struct RawProvisioning {
     deprovision_on_rule_removal: Option<RuleRemoval>,
     #[serde(default)]
     protected_users: Vec<String>,
+    custom_profile_fields: Option<u32>,
 }
 
 impl Default for RawProvisioning {
@@ -762,7 +767,18 @@ impl Policy {
             },
             deprovision_on_rule_removal: p.deprovision_on_rule_removal.unwrap_or(RuleRemoval::Deactivate),
             protected_users: p.protected_users.iter().map(|u| u.trim().to_lowercase()).collect(),
+            custom_profile_fields: p.custom_profile_fields,
         };
+        if let Some(n) = provisioning.custom_profile_fields
+            && n as usize > crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX
+        {
+            let segs = [Seg::Key("provisioning"), Seg::Key("custom_profile_fields")];
+            return Err(err(
+                &segs,
+                "provisioning.custom_profile_fields",
+                format!("{n} is over Slack's cap of {} custom profile fields", crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX),
+            ));
+        }
 
         // [scope]
         // A directory's groups can be named by DN, in any spacing and case.

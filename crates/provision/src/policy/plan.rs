@@ -240,6 +240,9 @@ pub enum Rule {
     GuestAdmin,
     /// A guest expiry for someone who is no guest (nor made one by the row).
     GuestExpirationMember,
+    /// The row would make Slack create a profile field past its 50 custom ones (reference §3:
+    /// `unable_to_create_team_profile_fields`), given `[provisioning] custom_profile_fields`.
+    CustomFieldCap,
 }
 
 impl Rule {
@@ -257,6 +260,7 @@ impl Rule {
             Rule::GuestType => "guest_type",
             Rule::GuestAdmin => "cannot_make_user_guest",
             Rule::GuestExpirationMember => "guest_expiration_member",
+            Rule::CustomFieldCap => "custom_field_cap",
         }
     }
 
@@ -275,6 +279,9 @@ impl Rule {
             Rule::GuestType => "the guest extension's type is multi (a multi-channel guest); member means no guest (reference §3)",
             Rule::GuestAdmin => "Slack never makes an admin or owner a guest (reference §3 cannot_make_user_guest)",
             Rule::GuestExpirationMember => "an expiry belongs to a multi-channel guest (reference §3 guest extension)",
+            Rule::CustomFieldCap => {
+                "Slack allows 50 custom profile fields, those SCIM creates included (reference §3 unable_to_create_team_profile_fields)"
+            }
         }
     }
 }
@@ -1042,6 +1049,59 @@ pub fn compute_on(
         if let Some((rule, what)) = problem {
             violation(&mut plan, line, &key, rule, format!("{}:{line}: {what}; row left out", source.name));
             rows[ri].left_out = true;
+        }
+    }
+
+    // Slack's 50 custom profile fields (reference §3): the fields Slack would create for mapped
+    // attributes no Slack user has a value of yet (`Attr::slack_profile_field`).
+    let mut new_fields: Vec<(&'static str, Vec<usize>)> = Vec::new();
+    for (pos, (attr, _)) in mappings.iter().enumerate() {
+        let Some(name) = attr.slack_profile_field() else { continue };
+        let exists = mappings
+            .iter()
+            .enumerate()
+            .filter(|(_, (a, _))| a.slack_profile_field() == Some(name))
+            .any(|(p, _)| (0..users.len()).any(|i| users.value(i, cols[p]).is_some()));
+        let wanted = rows.iter().any(|rs| rs.provisioned && !rs.left_out && rendered.get(rs.d, pos).is_some());
+        if exists || !wanted {
+            continue;
+        }
+        match new_fields.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, ps)) => ps.push(pos),
+            None => new_fields.push((name, vec![pos])),
+        }
+    }
+    if !new_fields.is_empty() {
+        let cap = crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX;
+        let names = new_fields.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+        match prov.custom_profile_fields {
+            None => plan.warnings.push(format!(
+                "Slack will create {} ({names}): no Slack user has these attributes yet, and each counts against Slack's {cap} custom profile fields (reference §3); set [provisioning] custom_profile_fields to the number the org has for the plan to check the cap",
+                crate::words::count(new_fields.len(), "profile field")
+            )),
+            Some(n) => {
+                let room = cap.saturating_sub(n as usize);
+                for (name, ps) in new_fields.iter().skip(room) {
+                    for ri in 0..rows.len() {
+                        let rs = &rows[ri];
+                        if !rs.provisioned || rs.left_out || !ps.iter().any(|&p| rendered.get(rs.d, p).is_some()) {
+                            continue;
+                        }
+                        let (line, key) = (line_of(rs), rs.key.to_string());
+                        violation(
+                            &mut plan,
+                            line,
+                            &key,
+                            Rule::CustomFieldCap,
+                            format!(
+                                "{}:{line}: {name} would be a new Slack profile field, and the org has {n} of {cap} custom fields; row left out",
+                                source.name
+                            ),
+                        );
+                        rows[ri].left_out = true;
+                    }
+                }
+            }
         }
     }
 

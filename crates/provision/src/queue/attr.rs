@@ -382,6 +382,30 @@ impl Attr {
         alias.or_else(|| Attr::ALL.into_iter().find(|a| a.short().to_lowercase() == k || a.name().to_lowercase() == k))
     }
 
+    /// The Slack profile field Slack's SCIM API creates for this attribute, counted against its
+    /// 50 custom fields (`scim::rules::created_profile_fields`), if any.
+    pub fn slack_profile_field(self) -> Option<&'static str> {
+        Some(match self {
+            Attr::StreetAddress | Attr::Region => "Addresses",
+            Attr::Locality => "City",
+            Attr::CostCenter => "Cost Center",
+            Attr::Country => "Country",
+            Attr::Department => "Department",
+            Attr::Division => "Division",
+            Attr::EmployeeNumber => "Employee ID",
+            Attr::HonorificPrefix => "Honorific Prefix",
+            Attr::Locale => "Locale",
+            Attr::Manager => "Manager",
+            Attr::Organization => "Organization",
+            Attr::PhoneWork | Attr::PhoneMobile => "Phone",
+            Attr::PreferredLanguage => "Preferred Language",
+            Attr::Title => "Title",
+            Attr::UserType => "UserType",
+            Attr::PostalCode => "Zip Code",
+            _ => return None,
+        })
+    }
+
     /// The value as it is sent, for a value from a source or typed: a guest `member` (or
     /// `none`) is no guest (`None`), `multi` in any case is `multi`; a date alone becomes
     /// Slack's documented form (`scim::rules::slack_date`); anything else as given. A value that
@@ -440,6 +464,21 @@ impl Attr {
                 }
             }
             _ => a == b,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_fields_slack_creates_are_named_alike_on_both_sides() {
+        for a in Attr::ALL {
+            let mut u = User::default();
+            a.set(&mut u, Some("x"));
+            let made = crate::scim::rules::created_profile_fields(&u);
+            assert_eq!(made, a.slack_profile_field().into_iter().collect::<Vec<_>>(), "{a}");
         }
     }
 }
