@@ -7,8 +7,10 @@
 //! Fields are the [`Attr`]s (`title`, `department`, `givenName`, `familyName`, `displayName`,
 //! `userName`, `email`, `timezone`, `userType`, `employeeNumber`, `costCenter`, `organization`,
 //! `division`, `manager` (a user id), `phone`, `mobile`, `locale`, `preferredLanguage`,
-//! `honorificPrefix`; policy names such as `enterprise.department` work too). An empty value
-//! clears the attribute, except `userName` and `email`, which Slack requires.
+//! `honorificPrefix`, and Slack's profile: `secondaryEmail`, `startDate`, `photo`, `guest`
+//! (`multi`/`member`), `guestExpiration`, `streetAddress`, `locality`, `region`, `postalCode`,
+//! `country`; policy names such as `enterprise.department` work too). An empty value clears the
+//! attribute, except `userName` and `email`, which Slack requires.
 
 use super::action::{Action, Target, UpdateSpec};
 pub use super::attr::Attr;
