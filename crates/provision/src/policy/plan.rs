@@ -996,8 +996,7 @@ pub fn compute_on(
     // them, for the values the plan would write (a create, or a change).
     let now = crate::queue::edit::now_unix();
     let guest_pos = pos_of(Attr::Guest);
-    for ri in 0..rows.len() {
-        let rs = &rows[ri];
+    for rs in rows.iter_mut() {
         if !rs.provisioned || rs.left_out {
             continue;
         }
@@ -1048,7 +1047,7 @@ pub fn compute_on(
         }
         if let Some((rule, what)) = problem {
             violation(&mut plan, line, &key, rule, format!("{}:{line}: {what}; row left out", source.name));
-            rows[ri].left_out = true;
+            rs.left_out = true;
         }
     }
 
@@ -1082,8 +1081,7 @@ pub fn compute_on(
             Some(n) => {
                 let room = cap.saturating_sub(n as usize);
                 for (name, ps) in new_fields.iter().skip(room) {
-                    for ri in 0..rows.len() {
-                        let rs = &rows[ri];
+                    for rs in rows.iter_mut() {
                         if !rs.provisioned || rs.left_out || !ps.iter().any(|&p| rendered.get(rs.d, p).is_some()) {
                             continue;
                         }
@@ -1098,7 +1096,7 @@ pub fn compute_on(
                                 source.name
                             ),
                         );
-                        rows[ri].left_out = true;
+                        rs.left_out = true;
                     }
                 }
             }
