@@ -279,13 +279,24 @@ pub enum Column {
     Department,
     Active,
     Id,
+    /// The role values (`primary_owner`, `admin`, ...), where the screen is wide enough.
+    Roles,
     /// A multi-channel guest's expiry (`guest:` filters sort by it).
     Expires,
 }
 
 impl Column {
-    pub const ALL: [Column; 8] =
-        [Column::Name, Column::UserName, Column::Email, Column::Title, Column::Department, Column::Active, Column::Id, Column::Expires];
+    pub const ALL: [Column; 9] = [
+        Column::Name,
+        Column::UserName,
+        Column::Email,
+        Column::Title,
+        Column::Department,
+        Column::Active,
+        Column::Id,
+        Column::Roles,
+        Column::Expires,
+    ];
 
     pub fn header(self) -> &'static str {
         match self {
@@ -296,6 +307,7 @@ impl Column {
             Column::Department => "Department",
             Column::Active => "Active",
             Column::Id => "Id",
+            Column::Roles => "Roles",
             Column::Expires => "Expires",
         }
     }
@@ -313,6 +325,7 @@ impl Column {
             Column::Title => r.title().into(),
             Column::Department => r.department().into(),
             Column::Id => r.id_shown(),
+            Column::Roles => r.roles().into(),
             Column::Expires => expires_cell(r, now_unix()).into(),
             Column::Active => {
                 if r.active() {
@@ -364,6 +377,7 @@ pub(super) fn compare(col: Column, a: UserRef<'_>, b: UserRef<'_>) -> Ordering {
         Column::Department => cmp_ci(a.department(), b.department()),
         Column::Active => b.active().cmp(&a.active()),
         Column::Id => a.id().cmp(b.id()),
+        Column::Roles => a.roles().cmp(b.roles()),
         Column::Expires => expires_key(a).cmp(&expires_key(b)),
     }
 }

@@ -939,7 +939,7 @@ impl Component for UsersPane {
                         Some(c) => self.sort_to(ctx, Some(c), desc),
                         None => ctx.log(
                             Level::Error,
-                            format!(":sort {col}: columns are name, username, email, title, department, active, id, expires"),
+                            format!(":sort {col}: columns are name, username, email, title, department, active, id, roles, expires"),
                         ),
                     }
                 }
@@ -1122,6 +1122,7 @@ pub fn user_columns(width: u16, sort: Option<Column>) -> Vec<(Column, Constraint
         (Column::Department, 14),
         (Column::Title, 16),
         (Column::Id, 11),
+        (Column::Roles, 14),
     ];
     let avail = width.saturating_sub(2 + MARK.len() as u16) as u32;
     let mut used = 0u32;
@@ -1148,6 +1149,7 @@ pub fn user_columns(width: u16, sort: Option<Column>) -> Vec<(Column, Constraint
                 Column::Email => Constraint::Fill(7),
                 Column::Title => Constraint::Fill(4),
                 Column::Department => Constraint::Fill(3),
+                Column::Roles => Constraint::Fill(2),
                 Column::Expires => Constraint::Length(18),
             };
             (c, cons)
