@@ -286,3 +286,47 @@ async fn slacks_50_custom_profile_fields_are_checked_by_the_plan_and_held_by_the
     let (out, err) = expect(d, &url, 1, &["users", "update", &member, "--set", "postalCode=0154", "--yes"]);
     assert!((out + &err).contains("unable_to_create_team_profile_fields"), "refused by the emulator as Slack does");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_round_trips_over_scim_v1_too() {
+    // SCIM 1.1: the extensions under their v1 URNs, an element change as SCIM 1.1 sends it (the
+    // new value, the old one with "operation": "delete"), a removal in `meta.attributes`.
+    let emu = emulator_of(40).await;
+    emu.set_photo_delay(Duration::from_millis(300));
+    let url = emu.base_url(ApiVersion::V1);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("new.csv"),
+        "email,userName,startDate,secondaryEmail,mobile,locality\nvi@acme-corp.example,vi,2026-05-04,vi@home.example,+1 555 0142,Oslo\n",
+    )
+    .unwrap();
+    expect(d, &url, 0, &["users", "create", "--from", d.join("new.csv").to_str().unwrap(), "--yes"]);
+    export_plans_no_change(d, &url, "v1 create");
+    let expiry = in_days(40);
+    let mut email = "vi@acme-corp.example".to_string();
+    for (set, key, want) in [
+        ("startDate=2027-01-04".to_string(), "startDate", "2027-01-04T00:00:00+0000".to_string()),
+        ("email=vi.new@acme-corp.example".into(), "email (primary)", "vi.new@acme-corp.example".into()),
+        ("phone=+1 555 0100".into(), "phone", "+1 555 0100".into()),
+        ("photo=https://photos.example.com/vi.png".into(), "photo", "https://photos.example.com/vi.png".into()),
+        ("postalCode=0154".into(), "postalCode", "0154".into()),
+        ("guest=multi".into(), "guest", "multi".into()),
+        (format!("guestExpiration={expiry}"), "guestExpiration", format!("{expiry}T23:59:59Z")),
+    ] {
+        expect(d, &url, 0, &["users", "update", &email, "--set", &set, "--yes"]);
+        if set.starts_with("email=") {
+            email = "vi.new@acme-corp.example".into();
+        }
+        let rows = shown(d, &url, &email);
+        assert_eq!(value_of(&rows, key), Some(want.as_str()), "v1 {set}\n{rows:?}");
+        assert_eq!(value_of(&rows, "secondaryEmail"), Some("vi@home.example"), "v1 {set}: the secondary email is kept\n{rows:?}");
+        assert_eq!(value_of(&rows, "mobile"), Some("+1 555 0142"), "v1 {set}: the mobile phone is kept\n{rows:?}");
+        assert_eq!(value_of(&rows, "locality"), Some("Oslo"), "v1 {set}: the address's other parts are kept\n{rows:?}");
+        export_plans_no_change(d, &url, &set);
+    }
+    expect(d, &url, 0, &["users", "update", &email, "--set", "guest=member", "--set", "startDate=", "--yes"]);
+    let rows = shown(d, &url, &email);
+    assert_eq!((value_of(&rows, "guest"), value_of(&rows, "startDate")), (None, None), "{rows:?}");
+    export_plans_no_change(d, &url, "v1 member again");
+}

@@ -168,8 +168,21 @@ mod tests {
         let phones = spec.set.phone_numbers.clone().unwrap();
         let got: Vec<(Option<&str>, Option<&str>, Option<&str>)> =
             phones.iter().map(|p| (p.kind.as_deref(), p.value.as_deref(), p.operation.as_deref())).collect();
-        // The new value, then the old one marked for removal: one element changes.
-        assert_eq!(got, [(Some("work"), Some("+1 555 0111"), None), (None, Some("+1 555 0100"), Some("delete"))]);
+        // The new value, then the old one marked for removal: one element changes; the other
+        // one as it is, marked "keep" (sent along in SCIM 1.1 only).
+        assert_eq!(
+            got,
+            [
+                (Some("work"), Some("+1 555 0111"), None),
+                (None, Some("+1 555 0100"), Some("delete")),
+                (Some("mobile"), Some("+1 555 0199"), Some("keep"))
+            ]
+        );
+        let v1 = crate::scim::client::user_patch_v1(&(&spec).into());
+        assert_eq!(
+            v1["phoneNumbers"],
+            serde_json::json!([{"value": "+1 555 0111", "type": "work"}, {"value": "+1 555 0100", "operation": "delete"}, {"value": "+1 555 0199", "type": "mobile"}])
+        );
         let p = crate::scim::client::user_patch_v2(&(&spec).into(), crate::scim::Dialect::Rfc, crate::scim::client::ExtPath::Colon);
         let ops: Vec<(&str, Option<&str>)> = p.operations.iter().map(|o| (o.op.as_str(), o.path.as_deref())).collect();
         assert_eq!(ops, [("replace", Some(r#"phoneNumbers[value eq "+1 555 0100"].value"#))], "the mobile phone is not touched");

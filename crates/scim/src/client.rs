@@ -1845,7 +1845,8 @@ pub fn user_patch_v2(update: &UserUpdate, dialect: Dialect, ext: ExtPath) -> Pat
 /// The multi-valued attributes an update changes one element at a time (see [`element_ops`]).
 const ELEMENT_WISE: &[&str] = &["emails", "phoneNumbers"];
 
-/// An element's `operation` marker: `"delete"` (SCIM 1.1's removal of that value) or `"add"`.
+/// An element's `operation` marker: `"delete"` (SCIM 1.1's removal of that value), `"add"` (a
+/// new value) or `"keep"` (the other value, as it is).
 fn marker(item: &Value) -> Option<&str> {
     item.get("operation").and_then(Value::as_str)
 }
@@ -1855,8 +1856,9 @@ fn marker(item: &Value) -> Option<&str> {
 /// (§3.5.2.3: "the attribute and all values are replaced"). In an update, an element followed by
 /// `{"value": OLD, "operation": "delete"}` becomes `replace` of `attr[value eq "OLD"].value` (the
 /// one value); a delete alone becomes `remove` of `attr[value eq "OLD"]`; an element marked
-/// `"operation": "add"` (a value the user did not have) becomes an `add`, which appends. Both
-/// forms are in Slack's docs (`phoneNumbers[value eq "x"].value`, `emails[value eq "x"]`,
+/// `"operation": "add"` (a value the user did not have) becomes an `add`, which appends; one
+/// marked `"keep"` (the other value, sent along in v1) sends nothing here. Both forms are in
+/// Slack's docs (`phoneNumbers[value eq "x"].value`, `emails[value eq "x"]`,
 /// reference §5).
 fn element_ops(attr: &str, items: &[Value], ops: &mut Vec<PatchOperation>) {
     let path = |old: &str| format!("{attr}[value eq {}]", crate::filter::Literal::Str(old.to_string()));
@@ -1872,6 +1874,8 @@ fn element_ops(attr: &str, items: &[Value], ops: &mut Vec<PatchOperation>) {
         let item = &items[i];
         let old = |it: &Value| it.get("value").and_then(Value::as_str).map(str::to_string);
         match marker(item) {
+            // An element the update keeps as it is (sent along in v1 only).
+            Some("keep") => {}
             Some("delete") => {
                 if let Some(o) = old(item) {
                     ops.push(PatchOperation { op: "remove".into(), path: Some(path(&o)), value: None });
@@ -1937,7 +1941,7 @@ pub fn user_patch_v1(update: &UserUpdate) -> Value {
     for k in ELEMENT_WISE {
         if let Some(Value::Array(items)) = obj.get_mut(*k) {
             for it in items.iter_mut() {
-                if marker(it) == Some("add")
+                if matches!(marker(it), Some("add" | "keep"))
                     && let Some(o) = it.as_object_mut()
                 {
                     o.remove("operation");

@@ -1290,6 +1290,17 @@ pub fn compute_on(
                     }
                 }
             }
+            // The other email or phone of a changed one, as it is (SCIM 1.1 sends it along).
+            for (a, b) in [(Attr::Email, Attr::SecondaryEmail), (Attr::PhoneWork, Attr::PhoneMobile)] {
+                for (this, other) in [(a, b), (b, a)] {
+                    if changes.iter().any(|c| c.attr == this)
+                        && !changes.iter().any(|c| c.attr == other)
+                        && let Some(v) = users.column(other).and_then(|c| users.value(u, c))
+                    {
+                        other.set(&mut patch, Some(v));
+                    }
+                }
+            }
             if users.is_guest(u) && changes.iter().any(|c| c.attr == Attr::GuestExpiration) {
                 patch.guest.get_or_insert_with(Default::default).kind.get_or_insert_with(|| "multi".into());
             }

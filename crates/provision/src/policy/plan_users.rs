@@ -81,6 +81,15 @@ impl PlanUsers {
                 }
             }
         }
+        // So are the emails and the phones in SCIM 1.1 (a changed one sends the other along).
+        let elements = [Attr::Email, Attr::SecondaryEmail, Attr::PhoneWork, Attr::PhoneMobile];
+        if attrs.iter().any(|a| a.is_element()) {
+            for a in elements {
+                if !attrs.contains(&a) {
+                    attrs.push(a);
+                }
+            }
+        }
         PlanUsers { attrs, ..Default::default() }
     }
 

@@ -269,12 +269,7 @@ pub fn update_of<'a>(
                 Attr::Email | Attr::SecondaryEmail => update.set.emails.get_or_insert_with(Vec::new),
                 _ => update.set.phone_numbers.get_or_insert_with(Vec::new),
             };
-            let element = |v: &str| match attr {
-                Attr::Email => MultiValue::email(v, true),
-                Attr::SecondaryEmail => MultiValue { value: Some(v.into()), primary: Some(false), ..Default::default() },
-                Attr::PhoneWork => MultiValue { value: Some(v.into()), kind: Some("work".into()), ..Default::default() },
-                _ => MultiValue { value: Some(v.into()), kind: Some("mobile".into()), ..Default::default() },
-            };
+            let element = |v: &str| element_of(attr, v);
             let delete = |v: &str| MultiValue { value: Some(v.into()), operation: Some("delete".into()), ..Default::default() };
             match (was, new) {
                 (Some(w), Some(n)) => {
@@ -296,6 +291,22 @@ pub fn update_of<'a>(
                 }
             }
             None => update.clear.push(attr.clear_path()),
+        }
+    }
+    // The other element of a changed list, as it is, marked "keep": nothing to send in SCIM 2.0
+    // (the change names its one value), but a SCIM 1.1 partial resource that lists an attribute
+    // may stand for its whole list (reference §5 v1: "Listed attributes overwrite"), so v1 sends
+    // it along (`scim::client::user_patch_v1`).
+    for (a, b) in [(Attr::Email, Attr::SecondaryEmail), (Attr::PhoneWork, Attr::PhoneMobile)] {
+        let changed = |x: Attr| changes.iter().any(|c| c.0 == x);
+        for (this, other) in [(a, b), (b, a)] {
+            if changed(this)
+                && !changed(other)
+                && let Some(v) = old(other)
+            {
+                let list = if a == Attr::Email { &mut update.set.emails } else { &mut update.set.phone_numbers };
+                list.get_or_insert_with(Vec::new).push(MultiValue { operation: Some("keep".into()), ..element_of(other, v) });
+            }
         }
     }
     // Removing the guest extension takes its expiry with it.
@@ -328,6 +339,17 @@ pub fn update_of<'a>(
         }
     }
     update
+}
+
+/// One element of `emails` or `phoneNumbers` as an update sends it.
+fn element_of(attr: Attr, v: &str) -> crate::scim::types::MultiValue {
+    use crate::scim::types::MultiValue;
+    match attr {
+        Attr::Email => MultiValue::email(v, true),
+        Attr::SecondaryEmail => MultiValue { value: Some(v.into()), primary: Some(false), ..Default::default() },
+        Attr::PhoneWork => MultiValue { value: Some(v.into()), kind: Some("work".into()), ..Default::default() },
+        _ => MultiValue { value: Some(v.into()), kind: Some("mobile".into()), ..Default::default() },
+    }
 }
 
 /// The read-back check of an update: each attribute it set or cleared that the user `after`
@@ -524,7 +546,7 @@ mod tests {
         let e = diff(&u, &[FieldSet::new(Attr::PhoneWork.short(), "+1 555 0111")]).unwrap();
         assert_eq!(e.changes.len(), 1);
         assert_eq!(Attr::PhoneWork.get(&e.update.set), Some("+1 555 0111"));
-        assert_eq!(Attr::PhoneMobile.get(&e.update.set), None, "the other phone is not sent");
+        assert_eq!(Attr::PhoneMobile.get(&e.update.set), Some("+1 555 0199"), "the other phone is kept (and checked after)");
         assert_eq!(ops(&e), [("replace".to_string(), r#"phoneNumbers[value eq "+1 555 0100"].value"#.to_string())]);
         let e = diff(&u, &[FieldSet::new("email", "ann.new@x.example")]).unwrap();
         assert_eq!(ops(&e), [("replace".to_string(), r#"emails[value eq "ann@x.example"].value"#.to_string())]);
