@@ -1639,6 +1639,81 @@ mod tests {
     }
 
     #[test]
+    fn the_profile_as_slack_holds_it() {
+        let mut s = store();
+        let v2 = ApiVersion::V2;
+        let ix = s.users.iter().position(|r| r.user.is_active() && !r.user.is_guest() && !r.primary_owner && !r.bot).unwrap();
+        let id = s.users[ix].user.id().to_string();
+        let patch = |ops: Value| json!({"schemas": [urn::V2_PATCH], "Operations": ops});
+        // startDate needs the profile extension's URN in `schemas`.
+        let start = json!([{"op": "replace", "path": urn::V2_PROFILE, "value": {"startDate": "2027-01-04T00:00:00+0000"}}]);
+        assert_eq!(s.patch_user(&id, &patch(start.clone()), v2).unwrap_err().code, "missing_schema_element");
+        let mut with = patch(start);
+        with["schemas"].as_array_mut().unwrap().push(urn::V2_PROFILE.into());
+        s.patch_user(&id, &with, v2).unwrap();
+        assert_eq!(s.users[ix].user.start_date(), Some("2027-01-04T00:00:00+0000"));
+        let bad_date = json!({"schemas": [urn::V1_CORE, urn::V1_PROFILE], urn::V1_PROFILE: {"startDate": "04/01/2027"}});
+        assert_eq!(s.patch_user(&id, &bad_date, ApiVersion::V1).unwrap_err().code, "invalid_attribute_format");
+        // A photo shows later; a private URL is refused.
+        s.photo_delay = std::time::Duration::from_millis(50);
+        let photo = |v: &str| patch(json!([{"op": "replace", "path": "photos", "value": [{"value": v, "primary": true}]}]));
+        assert_eq!(s.patch_user(&id, &photo("https://10.0.0.1/a.png"), v2).unwrap_err().code, "photos_invalid");
+        s.patch_user(&id, &photo("https://photos.example.com/a.png"), v2).unwrap();
+        assert_eq!(s.users[ix].user.photo(), None, "not yet");
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        let now = std::time::Instant::now();
+        assert!(s.photos_due(now));
+        s.settle_photos(now);
+        assert_eq!(s.users[ix].user.photo(), Some("https://photos.example.com/a.png"));
+        // Guests: never an admin; not on a plan without them.
+        let guest = patch(json!([{"op": "add", "path": urn::V2_GUEST, "value": {"type": "multi", "expiration": "2027-11-30T23:59:59Z"}}]));
+        let admin = s
+            .users
+            .iter()
+            .position(|r| r.user.is_active() && !r.user.is_guest() && !r.primary_owner && !r.bot && r.user.id() != id)
+            .unwrap();
+        s.users[admin].user.roles = Some(vec![Role::Text("admin".into())]);
+        let admin_id = s.users[admin].user.id().to_string();
+        assert_eq!(s.patch_user(&admin_id, &guest, v2).unwrap_err().code, "cannot_make_user_guest");
+        s.guests_allowed = false;
+        assert_eq!(s.patch_user(&id, &guest, v2).unwrap_err().code, "invalid_request_payload");
+        s.guests_allowed = true;
+        s.patch_user(&id, &guest, v2).unwrap();
+        assert_eq!(s.users[ix].user.guest_expiration(), Some("2027-11-30T23:59:59Z"));
+        s.patch_user(&id, &patch(json!([{"op": "remove", "path": urn::V2_GUEST}])), v2).unwrap();
+        assert!(!s.users[ix].user.is_guest());
+        // v1: an element change keeps the other email.
+        let primary = s.users[ix].user.primary_email().unwrap().to_string();
+        s.patch_user(
+            &id,
+            &json!({"schemas": [urn::V1_CORE], "emails": [{"value": primary, "primary": true}, {"value": "home@x.org", "primary": false}]}),
+            ApiVersion::V1,
+        )
+        .unwrap();
+        s.patch_user(
+            &id,
+            &json!({"schemas": [urn::V1_CORE], "emails": [{"value": "new@x.org", "primary": true}, {"value": primary, "operation": "delete"}]}),
+            ApiVersion::V1,
+        )
+        .unwrap();
+        let u = &s.users[ix].user;
+        assert_eq!((u.primary_email(), u.secondary_email()), (Some("new@x.org"), Some("home@x.org")));
+        // PUT: keeps the userName without a nickName (python-slack-sdk's update_user), and
+        // clears what it leaves out.
+        let name = u.user_name.clone().unwrap();
+        assert!(u.title.is_some());
+        s.put_user(&id, &json!({"schemas": [urn::V2_USER], "userName": name, "emails": [{"value": "new@x.org"}], "active": true}), v2)
+            .unwrap();
+        let u = &s.users[ix].user;
+        assert_eq!((u.user_name.as_deref(), u.nick_name.as_deref()), (Some(name.as_str()), Some(name.as_str())));
+        assert_eq!(
+            (u.title.as_deref(), u.start_date(), u.photo(), u.secondary_email()),
+            (None, None, None, None),
+            "a PUT replaces the whole user"
+        );
+    }
+
+    #[test]
     fn a_group_over_the_cap_is_refused() {
         let (u, g) = super::super::seed::generate(GROUP_MEMBER_CAP + 3000, 0, 4);
         let mut s = Store::new(u, g, 4);
