@@ -45,6 +45,18 @@ pub enum Mode {
     /// The first page of users (`startIndex=1`) answers with this status and exactly this body
     /// (JSON content type), later ones are empty; everything else as a friendly server.
     ListBody { status: u16, body: String },
+    /// A well-behaved server (the target of a redirect, to count what reaches it).
+    Friendly,
+    /// Answers with `status` and `Location: {to}{path and query}` (every request, or only
+    /// writes when `writes_only`; reads are then friendly).
+    Redirect { status: u16, to: String, writes_only: bool },
+    /// As `TokenEcho`, but the token comes back JSON-escaped: every character as `\uXXXX`, and
+    /// once with its `/` as `\/` (both decode to the token itself).
+    TokenEchoEscaped,
+    /// `users` users (W0SHRINK00001…); once the first page has been served, the first `delete`
+    /// of them are deleted (they were listed already), so every later page starts `delete`
+    /// users further on: a listing by `startIndex` skips `delete` live users.
+    Shrinking { users: u64, delete: u64 },
 }
 
 /// Text a terminal would act on: OSC 52 clipboard write, clear screen, window title, C1 CSI.
@@ -66,12 +78,14 @@ pub struct Hostile {
 struct St {
     mode: Mode,
     requests: Arc<AtomicU64>,
+    /// `Shrinking`: users deleted so far.
+    deleted: AtomicU64,
 }
 
 impl Hostile {
     pub fn start(mode: Mode) -> Hostile {
         let requests = Arc::new(AtomicU64::new(0));
-        let st = Arc::new(St { mode, requests: requests.clone() });
+        let st = Arc::new(St { mode, requests: requests.clone(), deleted: AtomicU64::new(0) });
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -243,6 +257,53 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
         }
         Mode::ListBody { .. } if is_list && resource == "Users" => ok(list(0, start, vec![])),
         Mode::ListBody { .. } => friendly(&resource, id.as_deref(), start),
+        Mode::Friendly => friendly(&resource, id.as_deref(), start),
+        Mode::Redirect { writes_only: true, .. } if !write => friendly(&resource, id.as_deref(), start),
+        Mode::Redirect { status, to, .. } => {
+            let rest = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").trim_start_matches("/scim/v2/");
+            let mut r = (StatusCode::from_u16(*status).unwrap(), "moved").into_response();
+            r.headers_mut().insert("location", HeaderValue::from_str(&format!("{to}{rest}")).unwrap());
+            r
+        }
+        Mode::TokenEchoEscaped => {
+            let token = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").trim_start_matches("Bearer ").to_string();
+            if resource == "ServiceProviderConfigs" || resource == "ServiceProviderConfig" {
+                return spc();
+            }
+            match (&method, id.as_deref()) {
+                (&Method::GET, Some(i)) if i.starts_with("W0OK") && resource == "Users" => {
+                    ok(user(i, &format!("{}@echo.example", i.to_lowercase())))
+                }
+                _ => {
+                    let every: String = token.encode_utf16().map(|u| format!("\\u{u:04x}")).collect();
+                    let slashed = token.replace('/', "\\/");
+                    // Written by hand: serde_json would never escape this way.
+                    let body = format!(
+                        r#"{{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","detail":"invalid_request (token {every} was given; also {slashed}; and {every}{every})"}}"#
+                    );
+                    (StatusCode::BAD_REQUEST, [("content-type", "application/json")], body).into_response()
+                }
+            }
+        }
+        Mode::Shrinking { users, delete } if is_list && resource == "Users" => {
+            let count: u64 = query(&uri, "count").and_then(|s| s.parse().ok()).unwrap_or(100).clamp(1, 1000);
+            let gone = st.deleted.load(Ordering::SeqCst);
+            let live = users - gone;
+            // Live users are those after the first `gone`, in order.
+            let items: Vec<Value> = (start..start + count)
+                .take_while(|i| *i <= live)
+                .map(|i| {
+                    let n = i + gone;
+                    user(&format!("W0SHRINK{n:05}"), &format!("u{n}@shrink.example"))
+                })
+                .collect();
+            let page = ok(list(live, start, items));
+            if start == 1 {
+                st.deleted.store(*delete, Ordering::SeqCst);
+            }
+            page
+        }
+        Mode::Shrinking { .. } => friendly(&resource, id.as_deref(), start),
     }
 }
 

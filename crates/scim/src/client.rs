@@ -446,6 +446,9 @@ impl ScimClient {
             .user_agent(concat!("scimitar/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
+            // A SCIM server's redirect is never followed (reqwest follows ten by default, to any
+            // host and from https to http): it becomes `ScimError::Redirect` in `send_once`.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(32);
         if is_loopback(&config.base_url) {
             // Loopback traffic must never detour through a proxy from the environment.
@@ -751,6 +754,10 @@ impl ScimClient {
         let status = resp.status().as_u16();
         let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let ctype = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        if (300..400).contains(&status) {
+            let location = resp.headers().get(reqwest::header::LOCATION).map(|v| shown_location(url, v.as_bytes()));
+            return Err(ScimError::Redirect { url: shown, status, location: location.unwrap_or_else(|| "(none)".into()) });
+        }
         let ok = (200..300).contains(&status);
         // A list page's body waits for its turn to be read (and parsed: the permit is held to
         // the end of this function), so pages answered together are not all in memory at once.
@@ -1338,6 +1345,7 @@ impl ScimClient {
                 | ScimError::NotScim { .. }
                 | ScimError::Invalid(_)
                 | ScimError::Protocol { .. }
+                | ScimError::Redirect { .. }
                 | ScimError::Deadline { .. }),
             ) if !matches!(e, ScimError::NotScim { status: 404, .. }) => {
                 report.problem = Some(e.to_string());
@@ -1704,6 +1712,23 @@ fn strip_query(url: &Url) -> String {
     let mut u = url.clone();
     u.set_query(None);
     u.to_string()
+}
+
+/// Where a redirect pointed, as messages may show it: resolved against the request's URL,
+/// without its query and fragment (which may carry anything), cleaned of escapes and cut short.
+fn shown_location(base: &Url, raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&raw[..raw.len().min(2048)]);
+    let shown = match base.join(text.trim()) {
+        Ok(mut u) => {
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => text.split(['?', '#']).next().unwrap_or("").to_string(),
+    };
+    crate::sanitize::excerpt(&crate::redact::redact(&shown), 200)
 }
 
 fn transport(url: &str, e: &reqwest::Error) -> ScimError {

@@ -1,0 +1,80 @@
+//! Hostile, second round (issue 22): redirects, echoed secrets, planted links, the metrics port,
+//! child processes, core dumps, CSV cells, listings that shrink or never end. Each test drives the
+//! real binary against a hostile server of our own on 127.0.0.1 (tests/common/hostile.rs), files
+//! planted in a throwaway data dir, or a child process that prints what it was given.
+
+mod common;
+use common::hostile::{Hostile, Mode, scimitar, scimitar_in};
+
+/// Not `xox?-` shaped, and with a `/` (a JSON encoder may write it `\/`).
+const TOKEN: &str = "tok/EchoMe-4242424242";
+
+fn no_panic(r: &common::hostile::Run) {
+    let err = r.stderr();
+    assert_ne!(r.code(), Some(101), "panicked: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Every file under `dir` (recursively), as bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                todo.push(p);
+            } else if ft.is_file() {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn holds(bytes: &[u8], needle: &str) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+// ---------- 1. redirects ----------
+
+/// A 302 to another server is not followed (that server never hears of us) and the error says
+/// where it pointed, without the query; a 307 on a write does not replay the PATCH there, and the
+/// operation is recorded failed, not done.
+#[test]
+fn redirects_from_the_scim_server_are_never_followed() {
+    let elsewhere = Hostile::start(Mode::Friendly);
+    let h = Hostile::start(Mode::Redirect { status: 302, to: elsewhere.url.clone(), writes_only: false });
+    let r = scimitar(&h.url, TOKEN, &["users", "show", "W0ABC12345"]);
+    no_panic(&r);
+    assert_eq!(r.code(), Some(69), "{} {}", r.stdout(), r.stderr());
+    let err = r.stderr();
+    assert!(err.contains("answered HTTP 302, redirecting to") && err.contains("never follows"), "{err}");
+    assert!(err.contains(&format!("{}Users/W0ABC12345", elsewhere.url)), "names where it pointed: {err}");
+    for args in [&["users", "list"][..], &["check"], &["groups", "list"]] {
+        let r = scimitar(&h.url, TOKEN, args);
+        no_panic(&r);
+        assert_ne!(r.code(), Some(0), "{args:?}: {}", r.stderr());
+        assert!(r.stderr().contains("redirecting to"), "{args:?}: {}", r.stderr());
+    }
+    assert_eq!(elsewhere.requests(), 0, "nothing reached the other server");
+
+    // A query in the Location (a signature, a token) is not shown.
+    let h = Hostile::start(Mode::Redirect { status: 301, to: format!("{}?sig=leaky-signature-77&x=", elsewhere.url), writes_only: false });
+    let r = scimitar(&h.url, TOKEN, &["users", "show", "W0ABC12345"]);
+    assert_eq!(r.code(), Some(69), "{}", r.stderr());
+    assert!(!r.stderr().contains("leaky-signature"), "{}", r.stderr());
+
+    // A 307 on the PATCH of a deactivation: not replayed elsewhere; failed, and reported so.
+    let h = Hostile::start(Mode::Redirect { status: 307, to: elsewhere.url.clone(), writes_only: true });
+    let dir = tempfile::tempdir().unwrap();
+    let r = scimitar_in(dir.path(), &h.url, TOKEN, &["users", "deactivate", "W0ABC12345", "--yes", "--throttle", "off"]);
+    no_panic(&r);
+    assert_eq!(r.code(), Some(1), "{} {}", r.stdout(), r.stderr());
+    assert!(r.stdout().contains("failed") && r.stdout().contains("redirecting to"), "{}", r.stdout());
+    assert_eq!(elsewhere.requests(), 0, "the PATCH was not replayed to the other server");
+    let r = scimitar_in(dir.path(), &h.url, TOKEN, &["report", "-o", "json"]);
+    let rec: serde_json::Value = serde_json::from_str(r.stdout().lines().next().unwrap()).unwrap();
+    assert_eq!(rec["outcome"], "failed", "{rec}");
+}
