@@ -78,3 +78,41 @@ fn redirects_from_the_scim_server_are_never_followed() {
     let rec: serde_json::Value = serde_json::from_str(r.stdout().lines().next().unwrap()).unwrap();
     assert_eq!(rec["outcome"], "failed", "{rec}");
 }
+
+// ---------- 2. a token echoed JSON-escaped ----------
+
+/// The server echoes the token with every character as `\uXXXX`, and with its `/` as `\/`: the
+/// decoded error text would hold it in clear. Nothing printed or stored holds it, in any form.
+#[test]
+fn a_token_echoed_json_escaped_is_never_printed_or_stored() {
+    let h = Hostile::start(Mode::TokenEchoEscaped);
+    let dir = tempfile::tempdir().unwrap();
+    let escaped: String = TOKEN.encode_utf16().map(|u| format!("\\u{u:04x}")).collect();
+    let slashed = TOKEN.replace('/', "\\/");
+    let runs: &[&[&str]] = &[
+        &["users", "show", "W0NOPE0001"],
+        &["users", "show", "W0NOPE0001", "-o", "json"],
+        &["users", "deactivate", "W0OK000001", "--yes", "--throttle", "off"],
+        &["users", "deactivate", "W0OK000002", "--yes", "--throttle", "off", "-o", "json"],
+        &["report", "-o", "json"],
+        &["report", "-o", "csv"],
+    ];
+    for args in runs {
+        let r = scimitar_in(dir.path(), &h.url, TOKEN, args);
+        no_panic(&r);
+        for (what, text) in [("stdout", r.stdout()), ("stderr", r.stderr())] {
+            for form in [TOKEN, escaped.as_str(), slashed.as_str(), "EchoMe-4242424242"] {
+                assert!(!text.contains(form), "{args:?} {what} holds {form:?}: {text}");
+            }
+        }
+    }
+    let r = scimitar_in(dir.path(), &h.url, TOKEN, &["users", "show", "W0NOPE0001"]);
+    assert!(r.stderr().contains("token [redacted] was given; also [redacted]"), "{}", r.stderr());
+    let r = scimitar_in(dir.path(), &h.url, TOKEN, &["report", "-o", "json"]);
+    assert!(r.stdout().contains("[redacted]"), "the failures are reported: {}", r.stdout());
+    for (p, bytes) in files_under(dir.path()) {
+        for form in [TOKEN, escaped.as_str(), slashed.as_str(), "EchoMe-4242424242"] {
+            assert!(!holds(&bytes, form), "{} holds {form:?}", p.display());
+        }
+    }
+}
