@@ -116,3 +116,73 @@ fn a_token_echoed_json_escaped_is_never_printed_or_stored() {
         }
     }
 }
+
+/// A config dir with `[sync]` alerts going to a command that saves the alert JSON in
+/// `alert.json` (and, with `env`, the environment it was given in `alert-env.txt`).
+fn config_with_alert_command(dir: &std::path::Path, alert_on: &str) {
+    let config = format!(
+        "[sync]\nalert_command = \"cat > '{d}/alert.json'; env > '{d}/alert-env.txt'\"\nalert_on = [{alert_on}]\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+}
+
+/// Every file under `dir` but `skip` holds none of `secrets`.
+fn no_file_holds(dir: &std::path::Path, skip: &[&str], secrets: &[&str]) {
+    for (p, bytes) in files_under(dir) {
+        if skip.iter().any(|s| p.file_name().is_some_and(|n| n == *s)) {
+            continue;
+        }
+        for s in secrets {
+            assert!(!holds(&bytes, s), "{} holds {s:?}: {}", p.display(), String::from_utf8_lossy(&bytes));
+        }
+    }
+}
+
+// ---------- 3. a failing LDAP password_command ----------
+
+/// Its command line (with the credential in it) is never shown: not in output, not in the alert
+/// JSON, not in the database; the program name is.
+#[test]
+fn a_failing_ldap_password_command_is_named_by_its_program_only() {
+    let h = Hostile::start(Mode::Friendly);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let secret = "hunter2-LDAP-S3cret";
+    let policy = d.join("ldap.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"match_on = "email"
+[source]
+kind = "ldap"
+url = "ldap://127.0.0.1:9"
+bind_dn = "cn=svc,dc=example,dc=com"
+password_command = "false --bind-password={secret}"
+base_dn = "ou=people,dc=example,dc=com"
+user_filter = "(objectClass=inetOrgPerson)"
+id_column = "uid"
+[attributes]
+"emails.work" = "mail"
+userName = "uid"
+"#
+        ),
+    )
+    .unwrap();
+    config_with_alert_command(d, "\"failure\"");
+    let p = policy.to_str().unwrap();
+    let r = scimitar_in(d, &h.url, TOKEN, &["plan", "--policy", p]);
+    no_panic(&r);
+    assert_eq!(r.code(), Some(78), "{} {}", r.stdout(), r.stderr());
+    assert!(r.stderr().contains("password_command `false …` failed"), "{}", r.stderr());
+    assert!(!r.stderr().contains(secret) && !r.stdout().contains(secret), "{}", r.stderr());
+    let r = scimitar_in(d, &h.url, TOKEN, &["sync", "--policy", p, "--once", "-o", "json"]);
+    no_panic(&r);
+    assert_ne!(r.code(), Some(0), "{}", r.stderr());
+    assert!(!r.stderr().contains(secret) && !r.stdout().contains(secret), "{} {}", r.stdout(), r.stderr());
+    let alert = std::fs::read_to_string(d.join("alert.json")).expect("the failure was alerted");
+    assert!(alert.contains("password_command `false …` failed"), "{alert}");
+    let r = scimitar_in(d, &h.url, TOKEN, &["sync", "status", "-o", "json"]);
+    assert!(r.stdout().contains("password_command") && !r.stdout().contains(secret), "{}", r.stdout());
+    no_file_holds(d, &["ldap.toml", "config.toml"], &[secret]);
+}
