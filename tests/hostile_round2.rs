@@ -186,3 +186,42 @@ userName = "uid"
     assert!(r.stdout().contains("password_command") && !r.stdout().contains(secret), "{}", r.stdout());
     no_file_holds(d, &["ldap.toml", "config.toml"], &[secret]);
 }
+
+// ---------- 4. a policy source that is a secret file ----------
+
+/// A policy whose source path points at a secret (here a token file: one line, no commas) makes
+/// that line the "header". The terminal gets at most a short cleaned excerpt of it; the database,
+/// `sync status` and the alert JSON get none of it.
+#[test]
+fn a_source_that_is_a_secret_file_is_never_quoted_into_records_or_alerts() {
+    let h = Hostile::start(Mode::Friendly);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let line = "xoxp-SECRETLINE-1111\u{1b}]0;t\u{7}-abcdefghijklmnopqrstuvwxyz-0123456789-ABCDEFGHIJKL";
+    std::fs::write(d.join("vault.token"), format!("{line}\n")).unwrap();
+    let policy = d.join("hr.toml");
+    std::fs::write(
+        &policy,
+        "match_on = \"email\"\n[source]\npath = \"vault.token\"\nformat = \"csv\"\nid_column = \"email\"\n[attributes]\n\"emails.work\" = \"email\"\nuserName = \"{email|local}\"\n",
+    )
+    .unwrap();
+    config_with_alert_command(d, "\"failure\"");
+    let p = policy.to_str().unwrap();
+    let r = scimitar_in(d, &h.url, TOKEN, &["plan", "--policy", p]);
+    no_panic(&r);
+    assert_eq!(r.code(), Some(64), "{}", r.stderr());
+    let err = r.stderr();
+    assert!(err.contains("unknown column `email` in") && err.contains("columns: xoxp-"), "{err}");
+    assert!(!err.contains("abcdefghijklmnopqrstuvwxyz") && !err.contains('\u{1b}'), "a short, clean excerpt only: {err}");
+    let r = scimitar_in(d, &h.url, TOKEN, &["sync", "--policy", p, "--once", "-o", "json"]);
+    no_panic(&r);
+    assert_ne!(r.code(), Some(0), "{}", r.stderr());
+    assert!(!r.stdout().contains("SECRETLINE"), "{}", r.stdout());
+    let alert = std::fs::read_to_string(d.join("alert.json")).expect("the failure was alerted");
+    assert!(alert.contains("unknown column `email`"), "{alert}");
+    let r = scimitar_in(d, &h.url, TOKEN, &["sync", "status", "-o", "json"]);
+    assert!(r.stdout().contains("unknown column `email`") && !r.stdout().contains("SECRETLINE"), "{}", r.stdout());
+    let r = scimitar_in(d, &h.url, TOKEN, &["sync", "status"]);
+    assert!(!r.stdout().contains("SECRETLINE"), "{}", r.stdout());
+    no_file_holds(d, &["vault.token"], &["SECRETLINE"]);
+}
