@@ -225,3 +225,49 @@ fn a_source_that_is_a_secret_file_is_never_quoted_into_records_or_alerts() {
     assert!(!r.stdout().contains("SECRETLINE"), "{}", r.stdout());
     no_file_holds(d, &["vault.token"], &["SECRETLINE"]);
 }
+
+// ---------- 11. users deleted while a listing runs ----------
+
+/// 2,500 users; after the first page 100 of those listed already are deleted, so the pages after
+/// it start 100 users further on. Every user that still exists is listed, once.
+#[test]
+fn users_deleted_while_listing_leave_no_one_out() {
+    let ids = |out: &str| -> Vec<String> { out.lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect() };
+    let h = Hostile::start(Mode::Shrinking { users: 2500, delete: 100, times: 1 });
+    let r = scimitar(&h.url, TOKEN, &["--throttle", "off", "users", "list", "-o", "csv"]);
+    no_panic(&r);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let got = ids(&r.stdout());
+    let unique: std::collections::BTreeSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), got.len(), "each user once");
+    for n in 101..=2500 {
+        assert!(unique.contains(&format!("W0SHRINK{n:05}")), "W0SHRINK{n:05} still exists and was left out");
+    }
+    // A directory that keeps shrinking under every pass: an error, never exit 0 with users missing.
+    let h = Hostile::start(Mode::Shrinking { users: 5000, delete: 100, times: 100 });
+    let r = scimitar(&h.url, TOKEN, &["--throttle", "off", "users", "list", "-o", "csv"]);
+    no_panic(&r);
+    assert_eq!(r.code(), Some(69), "{}", r.stderr());
+    assert!(r.stderr().contains("the total fell while listing") && r.stderr().contains("may be missing"), "{}", r.stderr());
+}
+
+// ---------- 13. a total beyond any real org ----------
+
+/// A server claiming 10^15 users whose every page brings one new: the listing ends at the first
+/// page with a clear error (it used to page on until the 15-minute deadline), for the headless
+/// listings and the lookups alike.
+#[test]
+fn a_total_beyond_any_real_org_ends_the_listing_at_once() {
+    let h = Hostile::start(Mode::HugeTotal);
+    for args in [&["users", "list"][..], &["users", "export", "-o", "csv"], &["groups", "list"]] {
+        let before = h.requests();
+        let started = std::time::Instant::now();
+        let r = scimitar(&h.url, TOKEN, args);
+        no_panic(&r);
+        assert_eq!(r.code(), Some(69), "{args:?}: {}", r.stderr());
+        assert!(r.stderr().contains("no Slack organisation is that large"), "{args:?}: {}", r.stderr());
+        assert!(r.stderr().contains("the largest have about 500,000 people"), "{}", r.stderr());
+        assert!(h.requests() - before <= 3, "{args:?}: {} requests", h.requests() - before);
+        eprintln!("{args:?} against a 10^15 total: {:?}, {} requests", started.elapsed(), h.requests() - before);
+    }
+}

@@ -53,10 +53,11 @@ pub enum Mode {
     /// As `TokenEcho`, but the token comes back JSON-escaped: every character as `\uXXXX`, and
     /// once with its `/` as `\/` (both decode to the token itself).
     TokenEchoEscaped,
-    /// `users` users (W0SHRINK00001…); once the first page has been served, the first `delete`
-    /// of them are deleted (they were listed already), so every later page starts `delete`
-    /// users further on: a listing by `startIndex` skips `delete` live users.
-    Shrinking { users: u64, delete: u64 },
+    /// `users` users (W0SHRINK00001…); each of the first `times` times the first page is served,
+    /// the first `delete` live users are deleted after it (they were listed already), so every
+    /// later page starts `delete` users further on: a listing by `startIndex` skips `delete`
+    /// live users.
+    Shrinking { users: u64, delete: u64, times: u64 },
 }
 
 /// Text a terminal would act on: OSC 52 clipboard write, clear screen, window title, C1 CSI.
@@ -78,14 +79,15 @@ pub struct Hostile {
 struct St {
     mode: Mode,
     requests: Arc<AtomicU64>,
-    /// `Shrinking`: users deleted so far.
+    /// `Shrinking`: users deleted so far, and first pages served.
     deleted: AtomicU64,
+    firsts: AtomicU64,
 }
 
 impl Hostile {
     pub fn start(mode: Mode) -> Hostile {
         let requests = Arc::new(AtomicU64::new(0));
-        let st = Arc::new(St { mode, requests: requests.clone(), deleted: AtomicU64::new(0) });
+        let st = Arc::new(St { mode, requests: requests.clone(), deleted: AtomicU64::new(0), firsts: AtomicU64::new(0) });
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -285,7 +287,7 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
                 }
             }
         }
-        Mode::Shrinking { users, delete } if is_list && resource == "Users" => {
+        Mode::Shrinking { users, delete, times } if is_list && resource == "Users" => {
             let count: u64 = query(&uri, "count").and_then(|s| s.parse().ok()).unwrap_or(100).clamp(1, 1000);
             let gone = st.deleted.load(Ordering::SeqCst);
             let live = users - gone;
@@ -298,8 +300,8 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
                 })
                 .collect();
             let page = ok(list(live, start, items));
-            if start == 1 {
-                st.deleted.store(*delete, Ordering::SeqCst);
+            if start == 1 && st.firsts.fetch_add(1, Ordering::SeqCst) < *times {
+                st.deleted.store((gone + delete).min(*users), Ordering::SeqCst);
             }
             page
         }

@@ -13,8 +13,9 @@
 //! opaque: used as the server returned them, percent-encoded in paths, quoted in filters.
 //!
 //! Nothing a server sends is trusted: every number is parsed with bounds (`Retry-After` capped at
-//! [`MAX_RETRY_AFTER`], totals clamped to [`MAX_LIST_TOTAL`], a listing stops with an error when a
-//! page adds nothing new or when more pages come than the first page's total allows), bodies are
+//! [`MAX_RETRY_AFTER`], a total above [`MAX_LIST_TOTAL`] an error at the first page, a listing stops
+//! with an error when a page adds nothing new or when more pages come than the first page's total
+//! allows, and is read again from the start when its total falls meanwhile), bodies are
 //! read through a size limit per endpoint ([`body_limit`]), one call with all its retries is
 //! bounded by [`ClientConfig::op_deadline`], and response bodies are scrubbed of the token (and of
 //! a password the request carried) before they are parsed.
@@ -172,9 +173,15 @@ impl ServerProfile {
 pub const PROFILE_RETRY: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` honoured; a longer one is capped and reported in the error.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
-/// The most results a listing believes a server's `totalResults` (Slack's largest organisations
-/// are well below this); larger claims are clamped.
+/// The largest `totalResults` a listing accepts. Slack's largest organisations have about
+/// 500,000 people (Enterprise Grid, counting deactivated accounts and guests); four times that
+/// leaves room for any real org and for a generic SCIM server's directory, and still ends a
+/// listing that claims a fantasy total (whose every page brings something new) at its first page,
+/// with an error, instead of paging until the command's deadline (15 min by default).
 pub const MAX_LIST_TOTAL: u64 = 2_000_000;
+/// How many times a listing whose total fell while it ran (results deleted meanwhile, so paging
+/// by `startIndex` skipped some) is read again from the start before it gives up with an error.
+pub const MAX_RELISTS: u32 = 3;
 /// For the page budget of a listing, a page counts as at least this many results (or the page
 /// size asked for, when smaller): a server that pages one result at a time while claiming
 /// millions runs out of budget instead of listing forever.
@@ -852,9 +859,18 @@ impl ScimClient {
                 (items, list.total_results, list.start_index)
             }
         };
+        if total_results > MAX_LIST_TOTAL {
+            return Err(ScimError::Protocol {
+                url: self.url(path).to_string(),
+                message: format!(
+                    "the server claims {total_results} results; no Slack organisation is that large (the largest have about \
+                     500,000 people; this client stops above {MAX_LIST_TOTAL}); stopping"
+                ),
+            });
+        }
         Ok(Page {
             items,
-            total_results: total_results.min(MAX_LIST_TOTAL),
+            total_results,
             start_index: start_index.unwrap_or(start).clamp(1, MAX_LIST_TOTAL + 1),
             progress: ListProgress::default(),
         })
@@ -1381,7 +1397,9 @@ impl ScimClient {
 /// `window(in_flight)` requests in flight (asked again as each page arrives), handed over in
 /// order, de-duplicated by id, continuing sequentially if the server's totals shift.
 ///
-/// Bounded whatever the server says: the claimed total is clamped to [`MAX_LIST_TOTAL`]; the
+/// Bounded whatever the server says: a claimed total above [`MAX_LIST_TOTAL`] is an error (see
+/// `page`); a total that falls while listing (results deleted meanwhile) means a pass from the start
+/// again, handing over only what was missed (at most [`MAX_RELISTS`] times); the
 /// pages still to fetch are generated lazily; an empty page ends the listing; a page whose every
 /// result was listed already ends it with an error (the server ignores `startIndex`); and the
 /// number of pages is capped by what the first page's total allows (page size counted as at
@@ -1460,58 +1478,121 @@ where
                 Err(_) => Err(no_progress(start)),
             }
         };
+        // The smallest total any page claimed: below the first page's, results were deleted
+        // while this listing ran, and paging by startIndex skipped as many that still exist.
+        let mut low_total = total;
         // The rest, generated lazily, as many in flight as `window` says, in order.
         let mut starts = (0u64..).map(move |i| next_start + i * step).take_while(move |s| *s <= total).take(max_pages as usize);
         let mut in_flight = futures::stream::FuturesOrdered::new();
-        loop {
-            let want = window(in_flight.len());
-            while in_flight.len() < want {
-                let Some(s) = starts.next() else { break };
-                let f = fetch.clone();
-                in_flight.push_back(async move { (s, f(s, step.min(1000) as u32).await) });
-            }
-            let Some((s, r)) = in_flight.next().await else { break };
-            fetched += 1;
-            match r {
-                Ok(p) if p.items.is_empty() => return,
-                Ok(p) => {
-                    let n = p.items.len() as u64;
-                    next_start = next_start.max(s + n);
-                    let item = deliver(p, s, &mut progress, in_flight.len(), &mut seen);
-                    let stop = item.is_err();
-                    if tx.send(item).await.is_err() || stop {
+        'pass: {
+            loop {
+                let want = window(in_flight.len());
+                while in_flight.len() < want {
+                    let Some(s) = starts.next() else { break };
+                    let f = fetch.clone();
+                    in_flight.push_back(async move { (s, f(s, step.min(1000) as u32).await) });
+                }
+                let Some((s, r)) = in_flight.next().await else { break };
+                fetched += 1;
+                match r {
+                    Ok(p) if p.items.is_empty() => break 'pass,
+                    Ok(p) => {
+                        low_total = low_total.min(p.total_results);
+                        let n = p.items.len() as u64;
+                        next_start = next_start.max(s + n);
+                        let item = deliver(p, s, &mut progress, in_flight.len(), &mut seen);
+                        let stop = item.is_err();
+                        if tx.send(item).await.is_err() || stop {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
                         return;
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
+            }
+            drop(in_flight);
+            // Totals can grow while we list; read on until an empty page, within the budget.
+            loop {
+                if fetched >= max_pages {
+                    let _ = tx.send(Err(over_budget(fetched, seen.len()))).await;
                     return;
+                }
+                fetched += 1;
+                match fetch(next_start, count).await {
+                    Ok(p) if p.items.is_empty() => break 'pass,
+                    Ok(p) => {
+                        low_total = low_total.min(p.total_results);
+                        let start = next_start;
+                        next_start = next_start.saturating_add(p.items.len() as u64);
+                        let item = deliver(p, start, &mut progress, 0, &mut seen);
+                        let stop = item.is_err();
+                        if tx.send(item).await.is_err() || stop {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
                 }
             }
         }
-        // Totals can grow while we list; read on until an empty page, within the budget.
-        loop {
-            if fetched >= max_pages {
-                let _ = tx.send(Err(over_budget(fetched, seen.len()))).await;
+        // The total fell: read the listing again from the start. Results listed already are
+        // dropped (only those the shifted pages skipped come out), so a consumer sees each once.
+        let mut pass_total = total;
+        let mut relists = 0;
+        while low_total < pass_total {
+            if relists == MAX_RELISTS {
+                let _ = tx
+                    .send(Err(protocol(format!(
+                        "the total fell while listing ({pass_total} to {low_total}) in {} passes in a row: results are being \
+                         deleted while this listing runs, so some that still exist may be missing; stopping (run it again)",
+                        MAX_RELISTS + 1
+                    ))))
+                    .await;
                 return;
             }
-            fetched += 1;
-            match fetch(next_start, count).await {
-                Ok(p) if p.items.is_empty() => return,
-                Ok(p) => {
-                    let start = next_start;
-                    next_start = next_start.saturating_add(p.items.len() as u64);
-                    let item = deliver(p, start, &mut progress, 0, &mut seen);
-                    let stop = item.is_err();
-                    if tx.send(item).await.is_err() || stop {
+            relists += 1;
+            let pass_pages = low_total.div_ceil(budget_step);
+            let pass_max = pass_pages + pass_pages / 4 + 10;
+            progress.pages_total = progress.pages_total.max(progress.pages_done) + low_total.div_ceil(step);
+            let (mut start, mut fetched) = (1u64, 0u64);
+            let (mut first_total, mut pass_low) = (None, u64::MAX);
+            loop {
+                if fetched >= pass_max {
+                    let _ = tx.send(Err(over_budget(fetched, seen.len()))).await;
+                    return;
+                }
+                fetched += 1;
+                let mut p = match fetch(start, count).await {
+                    Ok(p) if p.items.is_empty() => break,
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                first_total.get_or_insert(p.total_results);
+                pass_low = pass_low.min(p.total_results);
+                start = start.saturating_add(p.items.len() as u64);
+                // Pages of results listed already are expected here: only new ones go out.
+                p.items.retain(|i| i.key().is_none_or(|k| seen.insert(k)));
+                progress.pages_done += 1;
+                progress.pages_total = progress.pages_total.max(progress.pages_done);
+                progress.in_flight = 0;
+                if !p.items.is_empty() {
+                    p.progress = progress;
+                    if tx.send(Ok(p)).await.is_err() {
                         return;
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
             }
+            // An empty listing now: nothing more to find. Else again while this pass saw a fall.
+            let Some(first) = first_total else { return };
+            pass_total = first;
+            low_total = pass_low;
         }
     })
 }

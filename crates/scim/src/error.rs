@@ -35,7 +35,9 @@ pub enum ScimError {
     /// (its token, a PATCH's body) would go to wherever the answer points, possibly another
     /// host or plain http. `location` is the `Location` header as the server sent it, sanitised
     /// and without its query (it may carry anything), or `(none)`.
-    #[error("{url} answered HTTP {status}, redirecting to {location}; scimitar never follows a SCIM server's redirects (the token and the request would go along): nothing was sent there. If that address is right, give it with --url (or the profile's url)")]
+    #[error(
+        "{url} answered HTTP {status}, redirecting to {location}; scimitar never follows a SCIM server's redirects (the token and the request would go along): nothing was sent there. If that address is right, give it with --url (or the profile's url)"
+    )]
     Redirect { url: String, status: u16, location: String },
     /// An operation (one call with its retries) or a whole command ran out of time.
     #[error("{what}: gave up after {}s ({limit}): {reason}", .after.as_secs_f64().round())]
