@@ -271,3 +271,37 @@ fn a_total_beyond_any_real_org_ends_the_listing_at_once() {
         eprintln!("{args:?} against a 10^15 total: {:?}, {} requests", started.elapsed(), h.requests() - before);
     }
 }
+
+// ---------- 6. a config others can write ----------
+
+/// A world-writable config file or config dir is refused with the fix (it can run commands);
+/// nothing in it runs.
+#[cfg(unix)]
+#[test]
+fn a_world_writable_config_is_refused_with_the_fix_and_runs_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Hostile::start(Mode::Friendly);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pwned = d.join("pwned");
+    let cfg = d.join("config.toml");
+    std::fs::write(&cfg, format!("[profiles.default]\ntoken_command = \"touch '{}'; echo tok-from-command-1234\"\n", pwned.display()))
+        .unwrap();
+    let mode = |p: &std::path::Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    // As it should be: the command gives the token.
+    let r = scimitar_in(d, &h.url, "", &["users", "show", "W0ABC12345"]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    assert!(pwned.exists());
+    std::fs::remove_file(&pwned).unwrap();
+    for (what, path, m) in [("config file", cfg.clone(), 0o666), ("config dir", d.to_path_buf(), 0o777)] {
+        mode(&path, m);
+        let r = scimitar_in(d, &h.url, "", &["users", "show", "W0ABC12345"]);
+        no_panic(&r);
+        assert_eq!(r.code(), Some(78), "{what}: {}", r.stderr());
+        let err = r.stderr();
+        assert!(err.contains(what) && err.contains("writable by anyone"), "{err}");
+        assert!(err.contains(&format!("run: chmod o-w {}", path.display())), "{err}");
+        assert!(!pwned.exists(), "{what}: the token_command ran");
+        mode(&path, if m == 0o666 { 0o600 } else { 0o700 });
+    }
+}
