@@ -305,3 +305,89 @@ fn a_world_writable_config_is_refused_with_the_fix_and_runs_nothing() {
         mode(&path, if m == 0o666 { 0o600 } else { 0o700 });
     }
 }
+
+// ---------- 8. child processes ----------
+
+/// Secrets in scimitar's environment; a variable a command may need (`VAULT_TOKEN` for
+/// `vault read`) is not one of them.
+const CHILD_ENV: &[(&str, &str)] = &[
+    ("SCIMITAR_EMULATOR_TOKEN", "emu-secret-child-1111"),
+    ("PGPASSWORD", "pg-secret-child-2222"),
+    ("SCIMITAR_STORE_PASSWORD", "store-secret-child-3333"),
+    ("VAULT_TOKEN", "vault-keep-me-4444"),
+];
+
+fn assert_clean_env(file: &std::path::Path, token: &str) {
+    let env = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    assert!(env.contains("PATH="), "{env}");
+    assert!(env.contains("VAULT_TOKEN=vault-keep-me-4444"), "other variables stay: {env}");
+    assert!(!env.contains("SLACK_SCIM_TOKEN") && !env.contains(token), "{}: {env}", file.display());
+    for (k, v) in &CHILD_ENV[..3] {
+        assert!(!env.contains(k) && !env.contains(v), "{} holds {k}: {env}", file.display());
+    }
+}
+
+/// `alert_command`, an LDAP source's `password_command` and a profile's `token_command` run
+/// without the token or a store password in their environment.
+#[test]
+fn child_processes_do_not_inherit_the_token_or_store_passwords() {
+    let h = Hostile::start(Mode::Friendly);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let policy = d.join("ldap.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "match_on = \"email\"\n[source]\nkind = \"ldap\"\nurl = \"ldap://127.0.0.1:9\"\nbind_dn = \"cn=svc,dc=example,dc=com\"\n\
+             password_command = \"env > '{d}/pw-env.txt'; false\"\nbase_dn = \"ou=people,dc=example,dc=com\"\n\
+             user_filter = \"(objectClass=inetOrgPerson)\"\nid_column = \"uid\"\n[attributes]\n\"emails.work\" = \"mail\"\nuserName = \"uid\"\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    config_with_alert_command(d, "\"failure\"");
+    let mut config = std::fs::read_to_string(d.join("config.toml")).unwrap();
+    config.push_str(&format!("[profiles.default]\ntoken_command = \"env > '{}/tc-env.txt'; echo tok-from-command-5555\"\n", d.display()));
+    std::fs::write(d.join("config.toml"), config).unwrap();
+    let r = common::hostile::scimitar_in_env(d, &h.url, TOKEN, &["sync", "--policy", policy.to_str().unwrap(), "--once"], CHILD_ENV);
+    no_panic(&r);
+    assert!(d.join("alert.json").exists(), "the failure was alerted: {}", r.stderr());
+    assert_clean_env(&d.join("pw-env.txt"), TOKEN);
+    assert_clean_env(&d.join("alert-env.txt"), TOKEN);
+    let alert_env = std::fs::read_to_string(d.join("alert-env.txt")).unwrap();
+    assert!(alert_env.contains("SCIMITAR_ALERT_EVENT=failure"), "{alert_env}");
+    // The token from the command: SLACK_SCIM_TOKEN is set but empty (so not used).
+    let r = common::hostile::scimitar_in_env(d, &h.url, "", &["users", "show", "W0ABC12345"], CHILD_ENV);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    assert_clean_env(&d.join("tc-env.txt"), TOKEN);
+}
+
+/// The console's `$EDITOR` (Policies, `e`) runs without the token in its environment.
+#[test]
+fn the_editor_does_not_inherit_the_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("people.csv"), "email,user_name\nnew.person@child-env.example,newperson\n").unwrap();
+    std::fs::write(
+        policies.join("people.toml"),
+        "match_on = \"email\"\n[source]\npath = \"people.csv\"\nid_column = \"email\"\n[attributes]\n\"emails.work\" = \"email\"\nuserName = \"user_name\"\n[provisioning]\nremove_action = \"report\"\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let editor = out.path().join("editor.sh");
+    std::fs::write(&editor, format!("#!/bin/sh\nenv > '{}/ed-env.txt'\n", out.path().display())).unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut env: Vec<(&str, &str)> = vec![("EDITOR", editor.to_str().unwrap()), ("VISUAL", ""), ("SLACK_SCIM_TOKEN", TOKEN)];
+    env.extend_from_slice(CHILD_ENV);
+    let mut s = common::pty::Session::start_env(&["demo", "--users", "60", "--groups", "3", "--no-policy"], dir, true, &env);
+    s.wait_for("the demo to load", |sc| sc.contains("users 60/60"));
+    s.type_keys("3");
+    s.wait_for("the Policies pane", |sc| sc.contains("people"));
+    s.type_keys("e");
+    s.wait_for("the edit to be logged", |sc| sc.contains("editing policy"));
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+    assert_clean_env(&out.path().join("ed-env.txt"), TOKEN);
+}

@@ -372,10 +372,16 @@ pub const HANG_LIMIT: Duration = Duration::from_secs(90);
 /// Stops it, and panics, when it uses more than [`MEMORY_CEILING_MIB`] or runs past
 /// [`HANG_LIMIT`].
 pub fn scimitar_in(dir: &std::path::Path, url: &str, token: &str, args: &[&str]) -> Run {
+    scimitar_in_env(dir, url, token, args, &[])
+}
+
+/// As [`scimitar_in`], with these environment variables set too.
+pub fn scimitar_in_env(dir: &std::path::Path, url: &str, token: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     // SCIMITAR_TEST_BIN runs the suite against another build (e.g. an older release).
     let bin = std::env::var("SCIMITAR_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_scimitar").to_string());
     let mut child = Command::new(bin)
         .args(args)
+        .envs(env.iter().copied())
         .env("SCIMITAR_URL", url)
         .env("SLACK_SCIM_TOKEN", token)
         .env("SCIMITAR_CONFIG_DIR", dir)

@@ -255,7 +255,12 @@ pub fn check_not_writable_by_others(what: &'static str, path: &Path) -> Result<(
             });
         }
         if meta.mode() & 0o002 != 0 {
-            return Err(ConfigError::Unsafe { what, path: path.into(), why: "writable by anyone".into(), fix: format!("chmod o-w {shown}") });
+            return Err(ConfigError::Unsafe {
+                what,
+                path: path.into(),
+                why: "writable by anyone".into(),
+                fix: format!("chmod o-w {shown}"),
+            });
         }
     }
     Ok(())
@@ -282,7 +287,7 @@ pub fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
 fn run_token_command(command: &str) -> Result<Secret, ConfigError> {
     let program: String = crate::scim::sanitize::clean(command.split_whitespace().next().unwrap_or("")).chars().take(40).collect();
     let fail = |message: String| ConfigError::TokenCommand { program: program.clone(), message };
-    let out = std::process::Command::new("sh")
+    let out = crate::child::command("sh")
         .arg("-c")
         .arg(command)
         .stdin(std::process::Stdio::null())

@@ -299,7 +299,7 @@ impl PasswordSource {
                 // Neither the command line (it may carry a credential) nor its output is shown:
                 // the program name only, as for a token_command.
                 let shown = crate::config::shown_command(command);
-                let out = tokio::process::Command::new("sh")
+                let out = crate::child::tokio_command("sh")
                     .arg("-c")
                     .arg(command)
                     .stdin(std::process::Stdio::null())
