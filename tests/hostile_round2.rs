@@ -391,3 +391,49 @@ fn the_editor_does_not_inherit_the_token() {
     assert!(s.wait_exit().success());
     assert_clean_env(&out.path().join("ed-env.txt"), TOKEN);
 }
+
+// ---------- 9. core dumps ----------
+
+/// A running scimitar has core dumps off (even when started with them allowed), and the token
+/// it was given in `SLACK_SCIM_TOKEN` is gone from its environment block (`/proc/PID/environ`).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_running_scimitar_dumps_no_core_and_keeps_no_token_in_its_environment() {
+    use std::os::unix::process::CommandExt;
+    let h = Hostile::start(Mode::Stall);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = std::env::var("SCIMITAR_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_scimitar").to_string());
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["--deadline", "30s", "users", "list"])
+        .env("SCIMITAR_URL", &h.url)
+        .env("SLACK_SCIM_TOKEN", TOKEN)
+        .env("SCIMITAR_CONFIG_DIR", dir.path())
+        .env("SCIMITAR_DATA_DIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+            libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    // Past its start once it has sent a request.
+    let started = std::time::Instant::now();
+    while h.requests() == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "no request");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let core = limits.lines().find(|l| l.starts_with("Max core file size")).unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+    assert!(!holds(&environ, TOKEN), "the token is still in the environment block");
+    assert!(holds(&environ, "SCIMITAR_URL="), "the rest of the environment is as it was");
+}

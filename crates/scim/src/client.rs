@@ -35,15 +35,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use url::Url;
 
-/// A bearer token. `Debug` and `Display` never show it.
+/// A bearer token (or a password). `Debug` and `Display` never show it, and its memory is zeroed
+/// when it is dropped (as is the text it was made from), so a freed secret does not linger in
+/// the heap (core dumps are off too: `main.rs`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Secret {}
 
 impl Secret {
     /// Wrap a secret; it is also registered for [`crate::redact::redact`], so it is scrubbed
     /// from any text this process stores or shows, whatever its shape.
     pub fn new(s: impl Into<String>) -> Self {
-        let s = s.into().trim().to_string();
+        let mut raw = s.into();
+        let s = raw.trim().to_string();
+        zeroize::Zeroize::zeroize(&mut raw);
         crate::redact::register(&s);
         Secret(s)
     }
@@ -344,6 +356,9 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     token: Secret,
+    /// `Bearer <token>`, built once and marked sensitive: every request shares this one copy
+    /// (a `HeaderValue` clone shares its bytes) instead of formatting a new one.
+    auth: reqwest::header::HeaderValue,
     version: ApiVersion,
     config: ClientConfig,
     limiter: Option<Mutex<SlackBudget>>,
@@ -462,6 +477,11 @@ impl ScimClient {
             b = b.no_proxy();
         }
         let http = b.build().map_err(|e| ScimError::Invalid(format!("cannot build HTTP client: {e}")))?;
+        let mut bearer = format!("Bearer {}", config.token.expose());
+        let auth = reqwest::header::HeaderValue::from_str(&bearer);
+        zeroize::Zeroize::zeroize(&mut bearer);
+        let mut auth = auth.map_err(|_| ScimError::Invalid("the token holds characters an HTTP header cannot carry".into()))?;
+        auth.set_sensitive(true);
         let limiter = match config.rate_limit {
             RateLimit::Off => None,
             RateLimit::Slack { scale } => Some(Mutex::new(SlackBudget::for_client_sharing(scale, config.rate_share, Instant::now()))),
@@ -471,6 +491,7 @@ impl ScimClient {
                 http,
                 base: config.base_url.clone(),
                 token: config.token.clone(),
+                auth,
                 version: config.version,
                 limiter,
                 locks: Mutex::new(HashMap::new()),
@@ -751,7 +772,7 @@ impl ScimClient {
             .inner
             .http
             .request(method.clone(), full)
-            .bearer_auth(self.inner.token.expose())
+            .header(reqwest::header::AUTHORIZATION, self.inner.auth.clone())
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(b) = body {
             req = req.json(b);
@@ -1917,6 +1938,15 @@ pub fn user_patch_v1(update: &UserUpdate) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_zeroed_on_drop_and_never_printed() {
+        fn zeroed_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroed_on_drop::<Secret>();
+        let s = Secret::new("  zeroize-me-please-123 \n");
+        assert_eq!(s.expose(), "zeroize-me-please-123");
+        assert_eq!(format!("{s:?} {s}"), "Secret(<redacted>) <redacted>");
+    }
 
     #[test]
     fn urls_are_vetted() {
