@@ -287,7 +287,7 @@ pub fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
 fn run_token_command(command: &str) -> Result<Secret, ConfigError> {
     let program: String = crate::scim::sanitize::clean(command.split_whitespace().next().unwrap_or("")).chars().take(40).collect();
     let fail = |message: String| ConfigError::TokenCommand { program: program.clone(), message };
-    let out = crate::child::command("sh")
+    let mut out = crate::child::command("sh")
         .arg("-c")
         .arg(command)
         .stdin(std::process::Stdio::null())
@@ -299,6 +299,7 @@ fn run_token_command(command: &str) -> Result<Secret, ConfigError> {
         return Err(fail(format!("exit status {}", out.status)));
     }
     let token = Secret::new(String::from_utf8_lossy(&out.stdout).to_string());
+    zeroize::Zeroize::zeroize(&mut out.stdout);
     if token.is_empty() {
         return Err(fail("printed nothing".into()));
     }

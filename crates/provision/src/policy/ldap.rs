@@ -299,7 +299,7 @@ impl PasswordSource {
                 // Neither the command line (it may carry a credential) nor its output is shown:
                 // the program name only, as for a token_command.
                 let shown = crate::config::shown_command(command);
-                let out = crate::child::tokio_command("sh")
+                let mut out = crate::child::tokio_command("sh")
                     .arg("-c")
                     .arg(command)
                     .stdin(std::process::Stdio::null())
@@ -311,6 +311,7 @@ impl PasswordSource {
                     return Err(format!("password_command {shown} failed: exit status {}", out.status));
                 }
                 let pw = Secret::new(String::from_utf8_lossy(&out.stdout).to_string());
+                zeroize::Zeroize::zeroize(&mut out.stdout);
                 if pw.is_empty() {
                     return Err(format!("password_command {shown} printed nothing"));
                 }
