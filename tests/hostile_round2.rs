@@ -437,3 +437,73 @@ fn a_running_scimitar_dumps_no_core_and_keeps_no_token_in_its_environment() {
     assert!(!holds(&environ, TOKEN), "the token is still in the environment block");
     assert!(holds(&environ, "SCIMITAR_URL="), "the rest of the environment is as it was");
 }
+
+// ---------- 5. links planted in the data dir ----------
+
+/// A policy the friendly server is already in line with (its one user, `f@ok.example`).
+fn friendly_policy(d: &std::path::Path) -> std::path::PathBuf {
+    std::fs::write(d.join("hr.csv"), "email,user_name\nf@ok.example,f\n").unwrap();
+    let p = d.join("hr.toml");
+    std::fs::write(
+        &p,
+        "match_on = \"email\"\n[source]\npath = \"hr.csv\"\nid_column = \"email\"\n[attributes]\n\"emails.work\" = \"email\"\nuserName = \"user_name\"\n",
+    )
+    .unwrap();
+    p
+}
+
+/// `locks/<profile>.lock` and `policy-state/<p>.json.tmp` planted as links to a victim file, and
+/// `scimitar.db` as a dangling link: none is followed (the victim keeps its text and mode, the
+/// link's target is never made), each refusal names the link.
+#[cfg(unix)]
+#[test]
+fn links_planted_in_the_data_dir_are_never_followed() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let h = Hostile::start(Mode::Friendly);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.txt");
+    std::fs::write(&victim, "the victim's own text\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let untouched = || {
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "the victim's own text\n");
+        assert_eq!(std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777, 0o644);
+    };
+    let policy = friendly_policy(d);
+    let p = policy.to_str().unwrap();
+
+    // The profile's lock file.
+    std::fs::create_dir_all(d.join("locks")).unwrap();
+    symlink(&victim, d.join("locks/default.lock")).unwrap();
+    let r = scimitar_in(d, &h.url, TOKEN, &["sync", "--policy", p, "--once"]);
+    no_panic(&r);
+    assert_ne!(r.code(), Some(0), "{}", r.stderr());
+    assert_ne!(r.code(), Some(75), "not `locked` by someone: {}", r.stderr());
+    assert!(r.stderr().contains("default.lock is a symbolic link"), "{}", r.stderr());
+    untouched();
+    std::fs::remove_file(d.join("locks/default.lock")).unwrap();
+
+    // The policy state's temporary file.
+    std::fs::create_dir_all(d.join("policy-state")).unwrap();
+    symlink(&victim, d.join("policy-state/hr.json.tmp")).unwrap();
+    let r = scimitar_in(d, &h.url, TOKEN, &["sync", "--policy", p, "--once"]);
+    no_panic(&r);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    untouched();
+    let state = d.join("policy-state/hr.json");
+    assert!(std::fs::symlink_metadata(&state).unwrap().is_file(), "the state was saved as a file of its own");
+    assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // A dangling scimitar.db.
+    let fresh = tempfile::tempdir().unwrap();
+    let target = outside.path().join("made-at-the-target.db");
+    symlink(&target, fresh.path().join("scimitar.db")).unwrap();
+    for args in [&["resume"][..], &["sync", "--policy", p, "--once"]] {
+        let r = scimitar_in(fresh.path(), &h.url, TOKEN, args);
+        no_panic(&r);
+        assert_ne!(r.code(), Some(0), "{args:?}: {}", r.stderr());
+        assert!(r.stderr().contains("scimitar.db is a symbolic link"), "{args:?}: {}", r.stderr());
+        assert!(!target.exists(), "{args:?}: the database was made at the link's target");
+    }
+}
