@@ -116,9 +116,16 @@ fn harden() {
     #[cfg(unix)]
     {
         let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        // SAFETY: plain system calls on this process, with a valid rlimit.
+        let mut files = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: plain system calls on this process, with valid rlimits.
         unsafe {
             libc::setrlimit(libc::RLIMIT_CORE, &none);
+            // Room for file descriptors: the soft limit up to the hard one (as Go's runtime
+            // does; systemd's default is 1,024 soft and 524,288 hard), at most 65,536.
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) == 0 && files.rlim_cur < files.rlim_max {
+                files.rlim_cur = files.rlim_max.min(1 << 16);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &files);
+            }
         }
     }
     #[cfg(target_os = "linux")]

@@ -507,3 +507,119 @@ fn links_planted_in_the_data_dir_are_never_followed() {
         assert!(!target.exists(), "{args:?}: the database was made at the link's target");
     }
 }
+
+// ---------- 7. the metrics port ----------
+
+/// `sync --every 1s --metrics` at a file-descriptor limit of 128, its metrics port flooded with
+/// 400 connections that send half a request and wait: it keeps cycling (no cycle fails to open
+/// its lock or its database: none `locked` or `error`) and alerting (the alert command runs each
+/// cycle); once the flood is gone, a scrape is answered.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_sync_keeps_cycling_and_alerting_under_a_metrics_flood_at_a_low_fd_limit() {
+    use std::io::{BufRead, Read, Write};
+    use std::os::unix::process::CommandExt;
+    const LIMIT: u64 = 128;
+    const FLOOD: usize = 400;
+    let h = Hostile::start(Mode::Friendly);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let policy = friendly_policy(d);
+    std::fs::write(
+        d.join("config.toml"),
+        format!(
+            "[sync]\nalert_command = \"cat >> '{}/alerts.jsonl'; echo >> '{}/alerts.jsonl'\"\nalert_on = [\"run\"]\n",
+            d.display(),
+            d.display()
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let bin = std::env::var("SCIMITAR_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_scimitar").to_string());
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["--throttle", "off", "sync", "--policy", policy.to_str().unwrap(), "--every", "1s", "--metrics", &addr, "-o", "json"])
+        .env("SCIMITAR_URL", &h.url)
+        .env("SLACK_SCIM_TOKEN", TOKEN)
+        .env("SCIMITAR_CONFIG_DIR", d)
+        .env("SCIMITAR_DATA_DIR", d)
+        .env_remove("SCIMITAR_PROFILE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let files = libc::rlimit { rlim_cur: LIMIT, rlim_max: LIMIT };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &files);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let out = child.stdout.take().unwrap();
+    let r2 = results.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                r2.lock().unwrap().push(v["record"]["result"].as_str().unwrap_or("?").to_string());
+            }
+        }
+    });
+    let mut err = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let wait = |what: &str, secs: u64, f: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !f() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(secs), "gave up waiting for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        eprintln!("{what}: {:?}", start.elapsed());
+    };
+    let alerts = || std::fs::read_to_string(d.join("alerts.jsonl")).unwrap_or_default().lines().filter(|l| l.starts_with('{')).count();
+    wait("the first cycle", 60, &|| !results.lock().unwrap().is_empty());
+    // The flood: connections that send half a request head and wait.
+    // (Connections past the kernel's accept queue wait for their SYN to be answered: connect
+    // from 20 threads, each giving up on one after 300 ms.)
+    let flooders: Vec<_> = (0..20)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                for _ in 0..FLOOD / 20 {
+                    if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), std::time::Duration::from_millis(300)) {
+                        let _ = s.write_all(b"GET /metr");
+                        mine.push(s);
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let flood: Vec<std::net::TcpStream> = flooders.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert!(flood.len() > LIMIT as usize, "the flood is more connections than the sync has descriptors ({})", flood.len());
+    let (before, alerts_before) = (results.lock().unwrap().len(), alerts());
+    wait("4 cycles under the flood", 60, &|| results.lock().unwrap().len() >= before + 4);
+    wait("their alerts", 30, &|| alerts() >= alerts_before + 4);
+    let during: Vec<String> = results.lock().unwrap()[before..].to_vec();
+    drop(flood);
+    // Once the flood is gone, a scrape is answered.
+    wait("a scrape after the flood", 30, &|| {
+        let Ok(mut s) = std::net::TcpStream::connect(&addr) else { return false };
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        text.contains("scimitar_sync_runs_total")
+    });
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(during.iter().all(|r| r == "no_changes"), "every cycle under the flood ran: {during:?}\n{log}");
+    assert!(!log.contains("warning: alert"), "every alert was delivered: {log}");
+}
