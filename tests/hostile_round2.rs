@@ -623,3 +623,50 @@ fn the_sync_keeps_cycling_and_alerting_under_a_metrics_flood_at_a_low_fd_limit()
     assert!(during.iter().all(|r| r == "no_changes"), "every cycle under the flood ran: {during:?}\n{log}");
     assert!(!log.contains("warning: alert"), "every alert was delivered: {log}");
 }
+
+// ---------- 10. CSV cells a spreadsheet would run ----------
+
+/// Every cell of a CSV, as a lenient reader sees it (no undoing of anything).
+fn raw_cells(text: &str) -> Vec<String> {
+    let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    r.records().flat_map(|rec| rec.unwrap().iter().map(str::to_string).collect::<Vec<_>>()).collect()
+}
+
+fn no_formula(what: &str, text: &str) {
+    let cells = raw_cells(text);
+    assert!(cells.len() > 5, "{what}: {text}");
+    for c in &cells {
+        assert!(!c.starts_with(['=', '+', '-', '@', '\t', '\r']), "{what}: a cell starts a formula: {c:?}\n{text}");
+    }
+}
+
+/// Cells beginning with `=`, `+`, `-`, `@` or a tab get a leading `'` in `users list -o csv`,
+/// `users export -o csv` and `report -o csv`; the export still reads back as a policy source
+/// (the plan against the same users has nothing to do).
+#[test]
+fn csv_cells_a_spreadsheet_would_run_are_neutralised_and_the_export_still_reads_back() {
+    let h = Hostile::start(Mode::Formulas);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let r = scimitar_in(d, &h.url, TOKEN, &["--throttle", "off", "users", "list", "-o", "csv"]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    no_formula("users list", &r.stdout());
+    assert!(r.stdout().contains("'=HYPERLINK"), "{}", r.stdout());
+    let r = scimitar_in(d, &h.url, TOKEN, &["--throttle", "off", "users", "export", "-o", "csv"]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let export = r.stdout();
+    no_formula("users export", &export);
+    assert!(export.contains("'+1 555 0100") && export.contains(",''=already quoted,"), "{export}");
+    // Read back as a policy source: exactly the users as they are, so nothing to do.
+    std::fs::write(d.join("users.csv"), &export).unwrap();
+    std::fs::write(d.join("policy.toml"), scimitar::policy::config::EXPORT_POLICY).unwrap();
+    let r = scimitar_in(d, &h.url, TOKEN, &["--throttle", "off", "plan", "--policy", d.join("policy.toml").to_str().unwrap()]);
+    assert_eq!(r.code(), Some(0), "the export plans as nothing to do: {} {}", r.stdout(), r.stderr());
+    // Report exports.
+    let r = scimitar_in(d, &h.url, TOKEN, &["--throttle", "off", "users", "deactivate", "W0FORM0001", "--yes"]);
+    assert!(r.code().is_some(), "{}", r.stderr());
+    let r = scimitar_in(d, &h.url, TOKEN, &["report", "-o", "csv"]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    no_formula("report", &r.stdout());
+    assert!(r.stdout().contains("'=HYPERLINK"), "{}", r.stdout());
+}

@@ -58,6 +58,27 @@ pub enum Mode {
     /// later page starts `delete` users further on: a listing by `startIndex` skips `delete`
     /// live users.
     Shrinking { users: u64, delete: u64, times: u64 },
+    /// Users whose fields begin with what a spreadsheet runs as a formula (`=`, `+`, `-`, `@`, a
+    /// tab); reads of any user answer one of them, writes answer it deactivated.
+    Formulas,
+}
+
+/// The users of `Mode::Formulas`.
+pub fn formula_users() -> Vec<Value> {
+    let mk = |id: &str, email: &str, display: &str, title: &str, dept: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "id": id, "userName": email.split('@').next().unwrap(), "displayName": display, "title": title, "active": true,
+            "name": {"givenName": "=1+1", "familyName": "-Doe"},
+            "emails": [{"value": email, "primary": true}],
+            "phoneNumbers": [{"value": "+1 555 0100", "type": "work"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": dept},
+        })
+    };
+    vec![
+        mk("W0FORM0001", "ann@formula.example", "=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "@SUM(1+1)"),
+        mk("W0FORM0002", "bob@formula.example", "\t=2+5", "'=already quoted", "-2+3"),
+    ]
 }
 
 /// Text a terminal would act on: OSC 52 clipboard write, clear screen, window title, C1 CSI.
@@ -306,6 +327,20 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
             page
         }
         Mode::Shrinking { .. } => friendly(&resource, id.as_deref(), start),
+        Mode::Formulas => {
+            let users = formula_users();
+            match (resource.as_str(), id.as_deref()) {
+                ("Users", None) if method == Method::GET => ok(list(2, start, if start == 1 { users } else { vec![] })),
+                ("Users", Some(i)) => {
+                    let mut u = users.iter().find(|u| u["id"] == i).cloned().unwrap_or_else(|| users[0].clone());
+                    if write {
+                        u["active"] = json!(false);
+                    }
+                    ok(u)
+                }
+                _ => friendly(&resource, id.as_deref(), start),
+            }
+        }
     }
 }
 
