@@ -670,3 +670,49 @@ fn csv_cells_a_spreadsheet_would_run_are_neutralised_and_the_export_still_reads_
     no_formula("report", &r.stdout());
     assert!(r.stdout().contains("'=HYPERLINK"), "{}", r.stdout());
 }
+
+// ---------- 12. invisible characters outside a list, and piles of marks ----------
+
+/// Characters a list of invisible ones missed (U+3164, U+115F, U+034F, U+2800, …) are stripped
+/// from tables, CSV and the console by their Unicode properties, and a pile of combining marks
+/// is cut at the cap; JSON keeps the data, escaped.
+#[test]
+fn invisible_characters_by_property_and_piled_marks_never_reach_the_terminal() {
+    use common::hostile::{HIDDEN, zalgo};
+    let hidden = |s: &str| s.chars().any(|c| HIDDEN.contains(c));
+    let pile = |s: &str| {
+        let mut run = 0;
+        s.chars().any(|c| {
+            run = if ('\u{300}'..='\u{36f}').contains(&c) { run + 1 } else { 0 };
+            run > scimitar::scim::sanitize::MAX_MARKS
+        })
+    };
+    let h = Hostile::start(Mode::Invisible);
+    for args in [
+        &["users", "list"][..],
+        &["users", "list", "-o", "csv"],
+        &["users", "show", "W0INVIS001"],
+        &["users", "find", "pat@invisible.example"],
+    ] {
+        let r = scimitar(&h.url, TOKEN, args);
+        assert_eq!(r.code(), Some(0), "{args:?}: {}", r.stderr());
+        let out = r.stdout();
+        assert!(out.contains("PatDoe"), "{args:?}: {out:?}");
+        assert!(!hidden(&out), "{args:?}: {out:?}");
+        assert!(!pile(&out), "{args:?}: {out:?}");
+    }
+    let r = scimitar(&h.url, TOKEN, &["users", "show", "W0INVIS001", "-o", "json"]);
+    assert!(!hidden(&r.stdout()) && !pile(&r.stdout()), "{:?}", r.stdout());
+    let v: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+    assert_eq!(v["displayName"], format!("Pat{HIDDEN}Doe"), "the data survives, escaped");
+    assert_eq!(v["title"], zalgo());
+    // The console.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = common::pty::Session::start_env(&[], dir, true, &[("SCIMITAR_URL", &h.url), ("SLACK_SCIM_TOKEN", TOKEN)]);
+    s.wait_for("the user", |sc| sc.contains("PatDoe"));
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+    let raw = String::from_utf8_lossy(&s.state.lock().unwrap().1).into_owned();
+    assert!(!hidden(&raw), "a hidden character reached the terminal");
+    assert!(!pile(&raw), "a pile of marks reached the terminal");
+}

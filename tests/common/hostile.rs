@@ -58,9 +58,21 @@ pub enum Mode {
     /// later page starts `delete` users further on: a listing by `startIndex` skips `delete`
     /// live users.
     Shrinking { users: u64, delete: u64, times: u64 },
+    /// A user whose name hides characters outside a list of invisible ones (Hangul fillers, the
+    /// combining grapheme joiner, a braille blank) and whose title is "Zalgo" text.
+    Invisible,
     /// Users whose fields begin with what a spreadsheet runs as a formula (`=`, `+`, `-`, `@`, a
     /// tab); reads of any user answer one of them, writes answer it deactivated.
     Formulas,
+}
+
+/// What `Mode::Invisible` hides in a name: Hangul fillers, the combining grapheme joiner, a
+/// braille blank, a private-use character, a variation selector, a tag character.
+pub const HIDDEN: &str = "\u{3164}\u{115f}\u{1160}\u{34f}\u{2800}\u{e000}\u{fe01}\u{e0041}\u{ffa0}";
+
+/// "Zalgo" text: 40 combining marks on one character.
+pub fn zalgo() -> String {
+    format!("Z{}algo", "\u{301}\u{316}\u{35c}\u{34a}".repeat(10))
 }
 
 /// The users of `Mode::Formulas`.
@@ -327,6 +339,21 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
             page
         }
         Mode::Shrinking { .. } => friendly(&resource, id.as_deref(), start),
+        Mode::Invisible => {
+            let u = json!({
+                "id": "W0INVIS001", "userName": "pat.doe",
+                "displayName": format!("Pat{HIDDEN}Doe"),
+                "title": zalgo(), "active": true,
+                "emails": [{"value": "pat@invisible.example", "primary": true}],
+            });
+            if is_list {
+                ok(list(1, start, if start == 1 { vec![u] } else { vec![] }))
+            } else if resource == "ServiceProviderConfigs" {
+                spc()
+            } else {
+                ok(u)
+            }
+        }
         Mode::Formulas => {
             let users = formula_users();
             match (resource.as_str(), id.as_deref()) {
