@@ -88,19 +88,18 @@ fn replace_escaped(hay: &[u8], secret: &str) -> Option<Vec<u8>> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     let mut i = 0;
-    while i < hay.len() {
-        let b = hay[i];
-        if (b == first || b == b'\\')
-            && let Some(len) = match_escaped(&hay[i..], secret)
-        {
+    // Only where the secret's first byte or a backslash (an escape of its first character) is.
+    while let Some(at) = memchr::memchr2(first, b'\\', &hay[i..]) {
+        i += at;
+        if let Some(len) = match_escaped(&hay[i..], secret) {
             let o = out.get_or_insert_with(|| Vec::with_capacity(hay.len()));
             o.extend_from_slice(&hay[copied..i]);
             o.extend_from_slice(REDACTED.as_bytes());
             i += len;
             copied = i;
-            continue;
+        } else {
+            i += 1;
         }
-        i += 1;
     }
     let mut o = out?;
     o.extend_from_slice(&hay[copied..]);
@@ -132,7 +131,7 @@ fn match_escaped(hay: &[u8], secret: &str) -> Option<usize> {
 /// The character a JSON escape at the start of `h` (which starts with a backslash) stands for,
 /// and its length in bytes.
 fn decode_escape(h: &[u8]) -> Option<(char, usize)> {
-    let hex4 = |b: &[u8]| -> Option<u32> { u32::from_str_radix(std::str::from_utf8(b).ok()?, 16).ok() };
+    let hex4 = |b: &[u8]| -> Option<u32> { b.iter().try_fold(0u32, |n, &d| Some(n << 4 | (d as char).to_digit(16)?)) };
     let simple = match *h.get(1)? {
         b'"' => '"',
         b'\\' => '\\',
@@ -162,19 +161,7 @@ fn decode_escape(h: &[u8]) -> Option<(char, usize)> {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, tail) = needle.split_first()?;
-    let mut from = 0;
-    while let Some(p) = hay[from..].iter().position(|&b| b == first) {
-        let i = from + p;
-        if hay.len() - i < needle.len() {
-            return None;
-        }
-        if &hay[i + 1..i + needle.len()] == tail {
-            return Some(i);
-        }
-        from = i + 1;
-    }
-    None
+    memchr::memmem::find(hay, needle)
 }
 
 #[cfg(test)]
