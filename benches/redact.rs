@@ -32,7 +32,7 @@ fn main() {
     register("a-directory-password-9");
     let (plain, escaped) = (page(false), page(true));
     assert!(!plain.contains(&b'\\') && escaped.contains(&b'\\'));
-    let mut time = |body: &[u8]| {
+    let time = |body: &[u8]| {
         let t = Instant::now();
         let mut n = 0;
         for _ in 0..rounds {
