@@ -512,6 +512,7 @@ impl Cli {
             // The console (no command) loads the whole directory for the panes.
             list_concurrency: self.command.is_none().then_some(crate::tui::LIST_CONCURRENCY),
             actor: Actor::new(text("USER").or_else(|| text("LOGNAME")).or_else(|| text("USERNAME")), text("HOSTNAME")),
+            secret_variables: std::env::vars_os().map(|(k, _)| k).filter(|k| crate::child::is_secret_variable(k)).collect(),
         }
     }
 

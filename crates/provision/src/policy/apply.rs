@@ -326,7 +326,12 @@ pub enum StateError {
 
 /// Read the prior state; a missing file means the policy was never applied.
 pub fn load_prior(file: &Path) -> Result<Option<PriorState>, StateError> {
-    match std::fs::read_to_string(file) {
+    let read = || -> std::io::Result<String> {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut crate::files::open_own_read(file)?, &mut text)?;
+        Ok(text)
+    };
+    match read() {
         Ok(text) => serde_json::from_str(&text).map(Some).map_err(|source| StateError::Unreadable { file: file.into(), source }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(StateError::Io { file: file.into(), source }),
@@ -339,12 +344,12 @@ pub fn save_prior(file: &Path, state: &PriorState) -> Result<(), StateError> {
         move |source| StateError::Io { file: f.to_path_buf(), source }
     }
     let dir = file.parent().unwrap_or(Path::new("."));
-    crate::files::create_private_dir(dir).map_err(io(dir))?;
+    crate::files::own_dir(dir).map_err(io(dir))?;
     let tmp = file.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(state)?;
-    // The state lists users' keys and ids: owner-only.
-    crate::files::write_private(&tmp, text.as_bytes()).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, file).map_err(io(file))
+    // The state lists users' keys and ids: owner-only. The temporary file is made new (a link
+    // planted at its name is removed, never written through), then renamed over the state.
+    crate::files::replace_private(file, &tmp, text.as_bytes()).map_err(io(file))
 }
 
 /// What [`apply_live`] needs besides the plan: where to journal, the profile's safety rules (with

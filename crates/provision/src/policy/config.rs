@@ -59,7 +59,7 @@ use super::source::{MembershipSpec, Source, SourceFormat, SourceSpec};
 
 /// A policy problem, located.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}: `{key}`: {message}", file.display())]
+#[error("{}:{line}: `{key}`: {message}{}", file.display(), super::source::quote_suffix(.quote))]
 pub struct PolicyError {
     pub file: PathBuf,
     /// 1-based line in the policy file.
@@ -67,6 +67,17 @@ pub struct PolicyError {
     /// Dotted key, e.g. `provisioning.remove_action` or `groups[1].key`.
     pub key: String,
     pub message: String,
+    /// What the source file holds there (its columns), as a short cleaned excerpt: shown on the
+    /// terminal, never recorded or alerted ([`PolicyError::brief`]); the path may point at a
+    /// file that is no export at all (a secret).
+    pub quote: Option<String>,
+}
+
+impl PolicyError {
+    /// The message without what the source file holds (for the sync's record and alerts).
+    pub fn brief(&self) -> String {
+        format!("{}:{}: `{}`: {}", self.file.display(), self.line, self.key, self.message)
+    }
 }
 
 /// Why a policy's source could not be used: it does not read, or it does not fit the policy.
@@ -81,6 +92,17 @@ pub enum ReadSourceError {
     Directory(#[from] super::ldap::LdapError),
     #[error("reading the source stopped: {0}")]
     Stopped(String),
+}
+
+impl ReadSourceError {
+    /// The message without what the source file holds (for the sync's record and alerts).
+    pub fn brief(&self) -> String {
+        match self {
+            ReadSourceError::Source(e) => e.brief(),
+            ReadSourceError::Policy(e) => e.brief(),
+            e => e.to_string(),
+        }
+    }
 }
 
 /// A template in the attribute mapping that does not parse (the message says where).
@@ -591,6 +613,7 @@ impl Policy {
             line: 0,
             key: String::new(),
             message: format!("cannot read: {e}"),
+            quote: None,
         })?;
         Policy::parse(&text, path)
     }
@@ -604,6 +627,7 @@ impl Policy {
             line: loc.line(segs),
             key: key.to_string(),
             message,
+            quote: None,
         };
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &str| {
@@ -853,7 +877,8 @@ impl Policy {
             file: self.file.clone(),
             line,
             key: key.to_string(),
-            message: format!("unknown column `{col}` in {} (columns: {})", source.name, source.headers.join(", ")),
+            message: format!("unknown column `{col}` in {}", source.name),
+            quote: Some(super::source::columns_excerpt(&source.headers)),
         };
         for (key, col, line) in &self.column_refs {
             if source.column(col).is_none() {
@@ -1017,6 +1042,7 @@ fn ldap_source(
         line,
         key: key.to_string(),
         message: format!("`{col}` is not an LDAP attribute name (letters, digits and `-`, starting with a letter; or an OID)"),
+        quote: None,
     };
     let mut columns: Vec<String> = Vec::new();
     let add = |col: &str, columns: &mut Vec<String>| {
@@ -1146,7 +1172,7 @@ fn toml_error(text: &str, path: &Path, e: &toml::de::Error) -> PolicyError {
             }
         }
     };
-    PolicyError { file: path.to_path_buf(), line, key, message }
+    PolicyError { file: path.to_path_buf(), line, key, message, quote: None }
 }
 
 #[cfg(test)]
