@@ -460,9 +460,8 @@ pub fn never_deactivate(u: &User, protected: &[String]) -> Option<&'static str> 
         crate::queue::gate::Account::Member => {}
     }
     if !protected.is_empty() {
-        let email = u.primary_email().map(|e| e.trim().to_lowercase());
-        let name = u.user_name.as_deref().map(|n| n.trim().to_lowercase());
-        if protected.iter().any(|p| Some(p) == email.as_ref() || Some(p) == name.as_ref()) {
+        let emails = u.emails.iter().flatten().filter_map(|e| e.value.as_deref());
+        if crate::queue::gate::is_protected_user(protected, Some(u.id()), emails, u.user_name.as_deref()) {
             return Some("protected_users");
         }
     }
@@ -476,12 +475,8 @@ fn never_deactivate_at(users: &PlanUsers, i: usize, protected: &[String]) -> Opt
         crate::queue::gate::Account::PrimaryOwner => return Some("primary owner"),
         crate::queue::gate::Account::Member => {}
     }
-    if !protected.is_empty() {
-        let email = users.primary_email(i).map(|e| e.trim().to_lowercase());
-        let name = users.user_name(i).map(|n| n.trim().to_lowercase());
-        if protected.iter().any(|p| Some(p) == email.as_ref() || Some(p) == name.as_ref()) {
-            return Some("protected_users");
-        }
+    if !protected.is_empty() && crate::queue::gate::is_protected_user(protected, Some(users.id(i)), users.emails(i), users.user_name(i)) {
+        return Some("protected_users");
     }
     None
 }

@@ -75,13 +75,30 @@ impl Safety {
         self.read_only.then_some(Hold::ReadOnly)
     }
 
-    fn is_protected(&self, id: Option<&str>, email: Option<&str>, user_name: Option<&str>) -> bool {
-        self.protected.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).any(|p| {
-            id.is_some_and(|id| id == p)
-                || email.is_some_and(|e| e.trim().eq_ignore_ascii_case(p))
-                || user_name.is_some_and(|n| n.trim().eq_ignore_ascii_case(p))
-        })
+    /// On the protected list by id, userName or any of the emails (primary and secondary), without
+    /// regard to case ([`is_protected_user`], the one matcher; the policy planner uses it too).
+    fn is_protected<'a>(&self, id: Option<&str>, emails: impl Iterator<Item = &'a str>, user_name: Option<&str>) -> bool {
+        is_protected_user(&self.protected, id, emails, user_name)
     }
+}
+
+/// A user matches a protected list on any of their emails (primary and secondary), their id or
+/// their userName, without regard to case or surrounding spaces.
+pub fn is_protected_user<'a>(
+    protected: &[String],
+    id: Option<&str>,
+    mut emails: impl Iterator<Item = &'a str>,
+    user_name: Option<&str>,
+) -> bool {
+    let list: Vec<&str> = protected.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect();
+    if list.is_empty() {
+        return false;
+    }
+    let hit = |v: &str| {
+        let v = v.trim();
+        !v.is_empty() && list.iter().any(|p| p.eq_ignore_ascii_case(v) || (!p.is_ascii() && p.to_lowercase() == v.to_lowercase()))
+    };
+    id.is_some_and(hit) || user_name.is_some_and(hit) || emails.any(hit)
 }
 
 /// What kind of account a user is, as far as Slack's refusals go.
@@ -123,6 +140,9 @@ pub fn account_from<'a>(mut emails: impl Iterator<Item = &'a str>, mut roles: im
 pub struct UserFacts {
     pub active: Option<bool>,
     pub email: Option<String>,
+    /// Every email of the user (primary and secondary), for the protected list; empty when only
+    /// the primary is known (then `email` is matched).
+    pub emails: Vec<String>,
     pub user_name: Option<String>,
     pub account: Account,
     /// The groups the user is in (the user's `groups`, or a group listing); `None`: not known.
@@ -132,10 +152,16 @@ pub struct UserFacts {
 }
 
 impl UserFacts {
+    /// The primary email and every other one known.
+    pub fn all_emails(&self) -> impl Iterator<Item = &str> {
+        self.email.as_deref().into_iter().chain(self.emails.iter().map(String::as_str))
+    }
+
     pub fn of(u: &User) -> UserFacts {
         UserFacts {
             active: u.active,
             email: u.primary_email().map(str::to_string),
+            emails: u.emails.iter().flatten().filter_map(|e| e.value.clone()).filter(|e| !e.trim().is_empty()).collect(),
             user_name: u.user_name.clone(),
             account: account_of(u),
             groups: u.groups.clone(),
@@ -469,8 +495,8 @@ fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason>
         let name = target.user_name.as_deref().or(facts.and_then(|f| f.user_name.as_deref()));
         // A user created by this run is not yet anyone's to protect.
         if kind != ActionKind::CreateUser
-            && (safety.is_protected(target.id.as_deref(), email, name)
-                || facts.is_some_and(|f| safety.is_protected(None, f.email.as_deref(), f.user_name.as_deref())))
+            && (safety.is_protected(target.id.as_deref(), email.into_iter(), name)
+                || facts.is_some_and(|f| safety.is_protected(None, f.all_emails(), f.user_name.as_deref())))
         {
             return Some(SkipReason::Protected);
         }
@@ -478,7 +504,7 @@ fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason>
     if let Action::RemoveMembers { user_ids, .. } = a
         && user_ids.iter().any(|id| {
             let f = known.user(id);
-            safety.is_protected(Some(id), f.and_then(|f| f.email.as_deref()), f.and_then(|f| f.user_name.as_deref()))
+            safety.is_protected(Some(id), f.into_iter().flat_map(UserFacts::all_emails), f.and_then(|f| f.user_name.as_deref()))
         })
     {
         return Some(SkipReason::Protected);
@@ -823,6 +849,23 @@ mod tests {
         };
         let d = gate(&Safety::default(), vec![guest, title], &known);
         assert_eq!((d.runnable().len(), d.skipped()[0].reason), (1, SkipReason::PrimaryOwner));
+    }
+
+    #[test]
+    fn protected_on_any_email_id_or_user_name_without_regard_to_case() {
+        let mut u = user("W7", "pat@x.example", true);
+        u.emails.as_mut().unwrap().push(MultiValue::email("Pat.Personal@Home.Example", false));
+        u.user_name = Some("Pat.Doe".into());
+        let known = Knowledge::from_users([&u]);
+        for p in ["pat.personal@home.example", "  PAT.PERSONAL@HOME.EXAMPLE ", "w7", "pat.doe", "PAT@X.EXAMPLE"] {
+            let safety = Safety { protected: vec![p.into()], ..Default::default() };
+            let d = gate(&safety, vec![deact(&u)], &known);
+            assert_eq!(d.skipped().first().map(|s| s.reason), Some(SkipReason::Protected), "{p:?}");
+            let rm = Action::RemoveMembers { group_id: "S1".into(), group_name: "g".into(), user_ids: vec!["W7".into()] };
+            assert_eq!(gate(&safety, vec![rm], &known).skipped().first().map(|s| s.reason), Some(SkipReason::Protected), "{p:?}");
+        }
+        let safety = Safety { protected: vec!["someone@else.example".into()], ..Default::default() };
+        assert!(gate(&safety, vec![deact(&u)], &known).skipped().is_empty());
     }
 
     #[test]
