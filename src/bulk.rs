@@ -29,7 +29,8 @@ pub struct RunArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Allow more deactivations than the profile's ceiling (max_deactivations, default 100)
+    /// Pass the gate's ceilings (the profile's or policy's max_deactivations, max_attribute_changes,
+    /// max_member_removals, max_group_deletes, ...: see the held message); --yes never does
     #[arg(long)]
     pub force: bool,
     /// Which endpoint deactivates on Slack: delete, patch, or both rows of Slack's rate table (fastest).
@@ -237,7 +238,9 @@ pub async fn group_members(env: &Environment, group: &str, t: &Targets, add: boo
     let (c, safety) = writer(env, run)?;
     let g = find_group(c.client, group).await?;
     let resolved = resolve_targets(c, t).await?;
-    let known = Knowledge::from_users(resolved.iter().map(|(_, u)| u));
+    let mut known = Knowledge::from_users(resolved.iter().map(|(_, u)| u));
+    // The base of the share ceiling on one group's members.
+    known.set_group_size(g.id(), g.member_ids().count());
     let ids: Vec<String> = resolved.into_iter().map(|(_, u)| u.id().to_string()).collect();
     let a = if add {
         Action::AddMembers { group_id: g.id().into(), group_name: g.name().into(), user_ids: ids }

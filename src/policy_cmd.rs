@@ -69,6 +69,10 @@ pub async fn plan(env: &Environment, policy: &str, output: OutputFormat, out: &m
     if let Err(e) = live.plan.check_ceiling(&live.policy, live.active_users) {
         eprintln!("scimitar: note: apply will stop: {e}");
     }
+    // The gate's ceilings (every kind of change), as apply will meet them.
+    if let Some(e) = apply::preview(&live, &env.safety).ceiling_reason() {
+        eprintln!("scimitar: note: apply will stop: {e}");
+    }
     eprintln!("scimitar: plan: {}", summary(&live.plan));
     Ok(if live.plan.is_empty() { exit::OK } else { exit::CHANGES })
 }

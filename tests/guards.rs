@@ -132,3 +132,78 @@ async fn a_user_protected_by_a_secondary_email_is_never_deactivated() {
         assert!(now.iter().find(|u| u.id() == id).unwrap().is_active(), "{id} is still active");
     }
 }
+
+// ---- item 1: ceilings for every kind of change ----
+
+/// The org as it is now, as an HR export (`users export -o csv` shape), after `edit` changed
+/// some users; and the export policy reading it, with `extra` appended.
+async fn hr_export(env: &Env, edit: impl Fn(&mut User), extra: &str) -> PathBuf {
+    let mut users = env.users().await;
+    users.iter_mut().for_each(edit);
+    let csv = env.work().join("hr.csv");
+    let mut out = Vec::new();
+    scimitar::policy::export::users_to_source_csv(&users, &mut out).unwrap();
+    std::fs::write(&csv, out).unwrap();
+    let policy = scimitar::policy::config::EXPORT_POLICY.replace("path = \"users.csv\"", &format!("path = {:?}", csv.to_str().unwrap()));
+    write(&env.config_dir().join("policies/hr.toml"), &format!("{policy}{extra}"))
+}
+
+/// The titles of every user, by id.
+async fn titles(env: &Env) -> std::collections::BTreeMap<String, Option<String>> {
+    env.users().await.into_iter().map(|u| (u.id().to_string(), u.title.clone())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_that_lost_its_titles_is_held_with_nothing_written() {
+    let env = Env::start(2000, 4).await;
+    hr_export(&env, |_| {}, "").await;
+    let o = env.scimitar(&["apply", "--policy", "hr", "--yes"]).await;
+    assert_eq!(code(&o), 0, "the export as it is changes nothing: {}", show(&o));
+    let before = titles(&env).await;
+    let had = before.values().filter(|t| t.is_some()).count();
+    // The HR export lost its title values: every title would be cleared.
+    hr_export(&env, |u| u.title = None, "").await;
+    env.emu.reset_stats();
+    let o = env.scimitar(&["apply", "--policy", "hr", "--yes"]).await;
+    assert_eq!(code(&o), 64, "held: {}", show(&o));
+    let err = stderr(&o);
+    let n: usize = err.split("clear title on ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).expect(&err);
+    assert!(n > had * 9 / 10 && err.contains("above the ceiling of") && err.contains("--force"), "{had} titles: {err}");
+    assert_eq!(env.emu.stats().writes(), 0, "nothing was written under --yes: {err}");
+    assert_eq!(titles(&env).await, before);
+    // `sync` quarantines on it, as on deactivations.
+    let o = env.scimitar(&["sync", "--policy", "hr", "--once"]).await;
+    assert_eq!(code(&o), scimitar::exit::QUARANTINED, "{}", show(&o));
+    assert!(show(&o).contains("clear title on"), "{}", show(&o));
+    assert_eq!(env.emu.stats().writes(), 0, "nothing was written by sync: {}", show(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overwrite_rule_that_would_empty_a_group_is_held_with_nothing_written() {
+    let env = Env::start(200, 4).await;
+    let members: Vec<String> = ordinary(&env.emu, &env.users().await).iter().take(56).map(|u| u.id().to_string()).collect();
+    let g = env.client.create_group("oncall", &members).await.unwrap();
+    // The source now names one of the 56 in "oncall".
+    let keep = members[0].clone();
+    let rule = "\n[[groups]]\nsource = \"oncall\"\nmembership = \"overwrite\"\n";
+    hr_export(
+        &env,
+        |u| {
+            if u.id() != keep {
+                u.groups.iter_mut().flatten().for_each(|r| {
+                    if r.display.as_deref() == Some("oncall") {
+                        r.display = Some("oncall-old".into());
+                    }
+                })
+            }
+        },
+        rule,
+    )
+    .await;
+    env.emu.reset_stats();
+    let o = env.scimitar(&["apply", "--policy", "hr", "--yes"]).await;
+    assert_eq!(code(&o), 64, "held: {}", show(&o));
+    assert!(stderr(&o).contains("remove 55 of the 56 members of group oncall"), "{}", show(&o));
+    assert_eq!(env.emu.stats().writes(), 0, "nothing was written under --yes");
+    assert_eq!(env.client.get_group(g.id()).await.unwrap().member_ids().count(), 56);
+}

@@ -217,7 +217,7 @@ fn above_the_threshold_the_count_must_be_typed() {
 #[test]
 fn past_the_ceiling_a_warning_and_a_typed_count() {
     let mut app = app_with(50);
-    app.queue.safety.max_deactivations = 4;
+    app.queue.safety.ceilings.deactivations = 4;
     typ(&mut app, "      "); // 6 users, one of them deactivated already (row 3): 5 run
     ch(&mut app, 'd');
     let c = confirm(&app);

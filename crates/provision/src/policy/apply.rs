@@ -378,6 +378,7 @@ async fn run_pass(
     cancel: &crate::queue::Cancel,
 ) -> Result<crate::queue::BatchResult, String> {
     let decision = crate::queue::gate(&env.safety, actions, known);
+    // (`env.safety` carries the policy's own ceilings: `apply_live` put them there.)
     if let Some(h) = decision.hold() {
         return Err(format!("{h}; nothing was changed by this pass"));
     }
@@ -397,7 +398,12 @@ async fn run_pass(
 pub fn preview(live: &super::live::LivePlan, safety: &crate::queue::Safety) -> crate::queue::Decision {
     let Passes { mut first, deactivations, .. } = passes(&live.plan, &|id| live.update_emails.get(id).cloned());
     first.extend(deactivations);
-    crate::queue::gate(safety, first, &live.knowledge)
+    crate::queue::gate(&policy_safety(live, safety), first, &live.knowledge)
+}
+
+/// The profile's rules with the policy's own ceilings in their place (its `[provisioning]`).
+pub fn policy_safety(live: &super::live::LivePlan, safety: &crate::queue::Safety) -> crate::queue::Safety {
+    safety.clone().with_ceilings(&live.policy.provisioning.ceilings)
 }
 
 /// How an [`apply_live`] run ended.
@@ -464,6 +470,7 @@ pub async fn apply_live(
         complete: false,
     };
     let Passes { first, deferred, manager_links, deactivations } = passes(plan, &|id| live.update_emails.get(id).cloned());
+    let env = ApplyEnv { safety: policy_safety(live, &env.safety), ..env };
     let engine = Engine::new(client.clone(), env.journal.clone(), env.engine.clone());
     let info = |pass: u8, text: &str| BatchInfo {
         origin: env.origin.clone(),

@@ -32,7 +32,14 @@
 //! max_deactivations = 50                  # ceiling per run; with the percentage the lower wins
 //! max_deactivation_percent = 10.0         # default 10 when neither is set
 //! deprovision_on_rule_removal = "deactivate"   # or "keep"
-//! protected_users = ["it-admin@example.com"]   # emails or userNames never deactivated
+//! protected_users = ["it-admin@example.com"]   # emails, userNames or ids never deactivated
+//! max_attribute_changes = 500             # the gate's other ceilings for this policy's runs, in place
+//! max_attribute_change_percent = 25.0     # of the profile's (config.toml; the defaults are these):
+//! max_member_removals = 200               # one attribute changed or cleared on too many users,
+//! max_member_removal_percent = 25.0       # too many memberships or too much of one group removed,
+//! max_group_deletes = 2                   # too many groups deleted or renamed, users created
+//! max_group_renames = 10
+//! max_creates = 500
 //!
 //! [[groups]]
 //! source = "eng"                          # source group name (case-insensitive)
@@ -280,6 +287,8 @@ pub struct Provisioning {
     pub deprovision_on_rule_removal: RuleRemoval,
     /// Lowercased emails or userNames that are never deactivated.
     pub protected_users: Vec<String>,
+    /// The gate's ceilings for this policy's runs, where set (in place of the profile's).
+    pub ceilings: crate::queue::CeilingSettings,
 }
 
 /// One `[[groups]]` rule.
@@ -475,6 +484,13 @@ struct RawProvisioning {
     deprovision_on_rule_removal: Option<RuleRemoval>,
     #[serde(default)]
     protected_users: Vec<String>,
+    max_attribute_changes: Option<usize>,
+    max_attribute_change_percent: Option<f64>,
+    max_member_removals: Option<usize>,
+    max_member_removal_percent: Option<f64>,
+    max_group_deletes: Option<usize>,
+    max_group_renames: Option<usize>,
+    max_creates: Option<usize>,
 }
 
 impl Default for RawProvisioning {
@@ -739,6 +755,18 @@ impl Policy {
                 format!("{pc} is not a percentage between 0 and 100"),
             ));
         }
+        let ceilings = crate::queue::CeilingSettings {
+            max_attribute_changes: p.max_attribute_changes,
+            max_attribute_change_percent: p.max_attribute_change_percent,
+            max_member_removals: p.max_member_removals,
+            max_member_removal_percent: p.max_member_removal_percent,
+            max_group_deletes: p.max_group_deletes,
+            max_group_renames: p.max_group_renames,
+            max_creates: p.max_creates,
+        };
+        if let Some((k, m)) = ceilings.bad_percent() {
+            return Err(err(&[Seg::Key("provisioning"), Seg::Key(k)], &format!("provisioning.{k}"), m));
+        }
         let provisioning = Provisioning {
             allow_create: p.allow_create,
             allow_update: p.allow_update,
@@ -752,6 +780,7 @@ impl Policy {
             },
             deprovision_on_rule_removal: p.deprovision_on_rule_removal.unwrap_or(RuleRemoval::Deactivate),
             protected_users: p.protected_users.iter().map(|u| u.trim().to_lowercase()).collect(),
+            ceilings,
         };
 
         // [scope]

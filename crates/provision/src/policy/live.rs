@@ -165,6 +165,11 @@ pub async fn live_plan_loaded(
     for i in (0..users.len()).filter(|&i| touched.contains(users.id(i))) {
         knowledge.insert(users.id(i).to_string(), users.facts(i));
     }
+    // The bases of the share ceilings: the active users, and each group's members now.
+    knowledge.set_population(active_users);
+    for g in &groups {
+        knowledge.set_group_size(g.id(), g.member_ids().count());
+    }
     Ok(LivePlan { policy, plan, prior, active_users, state_file, update_emails, knowledge })
 }
 

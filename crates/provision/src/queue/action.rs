@@ -63,6 +63,24 @@ pub struct UpdateSpec {
     pub clear: Vec<String>,
 }
 
+impl UpdateSpec {
+    /// The attributes this update writes, each with whether it clears it (a value set to
+    /// nothing, or a path in `clear`), in `Attr` order.
+    pub fn touched(&self) -> Vec<(super::attr::Attr, bool)> {
+        use super::attr::Attr;
+        Attr::ALL
+            .into_iter()
+            .filter_map(|a| {
+                if self.clear.iter().any(|p| *p == a.clear_path() || *p == a.name()) {
+                    Some((a, true))
+                } else {
+                    a.get(&self.set).map(|_| (a, false))
+                }
+            })
+            .collect()
+    }
+}
+
 impl From<&UpdateSpec> for UserUpdate {
     fn from(s: &UpdateSpec) -> UserUpdate {
         UserUpdate { set: s.set.clone(), clear: s.clear.clone() }
