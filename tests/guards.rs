@@ -176,6 +176,38 @@ async fn an_export_that_lost_its_titles_is_held_with_nothing_written() {
     assert_eq!(code(&o), scimitar::exit::QUARANTINED, "{}", show(&o));
     assert!(show(&o).contains("clear title on"), "{}", show(&o));
     assert_eq!(env.emu.stats().writes(), 0, "nothing was written by sync: {}", show(&o));
+
+    // Forced, it clears them; `restore --batch` of the run sets every one back, exactly.
+    let o = env.scimitar(&["apply", "--policy", "hr", "--yes", "--force"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let run = run_id(&o);
+    let wiped = titles(&env).await;
+    assert!(wiped.values().filter(|t| t.is_some()).count() < had / 10, "the titles are gone");
+    let o = env.scimitar(&["restore", "--batch", &run, "--dry-run", "-o", "json"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let diff: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(diff.len(), n, "one row per title set back: {}", stderr(&o));
+    for d in &diff {
+        assert_eq!((d["action"].as_str(), d["field"].as_str(), d["now"].as_str()), (Some("update"), Some("title"), Some("")), "{d}");
+        assert_eq!(before[d["id"].as_str().unwrap()].as_deref(), d["back"].as_str(), "{d}");
+    }
+    assert_eq!(titles(&env).await, wiped, "a dry run changes nothing");
+    // The undo is a mass change too: held under --yes, passed with --force.
+    env.emu.reset_stats();
+    let o = env.scimitar(&["restore", "--batch", &run, "--yes"]).await;
+    assert_eq!((code(&o), env.emu.stats().writes()), (64, 0), "{}", show(&o));
+    let o = env.scimitar(&["restore", "--batch", &run, "--yes", "--force", "-o", "json"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(titles(&env).await, before, "every title is back as it was");
+    // Undone once: nothing left to set back.
+    let o = env.scimitar(&["restore", "--batch", &run, "--yes", "--force"]).await;
+    assert!(code(&o) == 0 && stderr(&o).contains("nothing to do"), "{}", show(&o));
+}
+
+/// The policy run id an apply printed (`scimitar: policy run pr-…`).
+fn run_id(o: &Output) -> String {
+    let err = stderr(o);
+    err.split("policy run ").nth(1).and_then(|r| r.split_whitespace().next()).expect(&err).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,5 +237,89 @@ async fn an_overwrite_rule_that_would_empty_a_group_is_held_with_nothing_written
     assert_eq!(code(&o), 64, "held: {}", show(&o));
     assert!(stderr(&o).contains("remove 55 of the 56 members of group oncall"), "{}", show(&o));
     assert_eq!(env.emu.stats().writes(), 0, "nothing was written under --yes");
-    assert_eq!(env.client.get_group(g.id()).await.unwrap().member_ids().count(), 56);
+    let members_of = |g: scimitar::scim::Group| g.member_ids().map(str::to_string).collect::<std::collections::BTreeSet<_>>();
+    let before = members_of(env.client.get_group(g.id()).await.unwrap());
+    assert_eq!(before.len(), 56);
+    // Forced, 55 go; `restore --batch` of the run puts every one back.
+    let o = env.scimitar(&["apply", "--policy", "hr", "--yes", "--force"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(members_of(env.client.get_group(g.id()).await.unwrap()), [keep.clone()].into(), "{}", show(&o));
+    let o = env.scimitar(&["restore", "--batch", &run_id(&o), "--yes"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(members_of(env.client.get_group(g.id()).await.unwrap()), before, "every member is back");
+}
+
+// ---- item 3: undo a whole batch ----
+
+/// The batch id of a write command's `-o json` results.
+fn batch_of(o: &Output) -> String {
+    let out = stdout(o);
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap_or("{}")).unwrap_or_default();
+    first["batch_id"].as_str().unwrap_or_else(|| panic!("no batch: {}", show(o))).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_undoes_every_kind_of_batch_and_leaves_what_changed_since() {
+    let env = Env::start(40, 3).await;
+    let users = ordinary(&env.emu, &env.users().await);
+    let (ann, bob) = (&users[0], &users[1]);
+    let title = |id: &str| {
+        let client = env.client.clone();
+        let id = id.to_string();
+        async move { client.get_user(&id).await.unwrap().title }
+    };
+    let (ann_before, bob_before) = (title(ann.id()).await, title(bob.id()).await);
+
+    // Two updates in one batch; then someone else changes Bob's title.
+    let csv = write(
+        &env.work().join("titles.csv"),
+        &format!("id,title,department\n{},Chief Of Staff,Office\n{},Night Porter,\n", ann.id(), bob.id()),
+    );
+    let o = env.scimitar(&["users", "update", "--from", csv.to_str().unwrap(), "--yes", "-o", "json"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let updates = batch_of(&o);
+    let set = User { title: Some("Changed By Someone Else".into()), ..Default::default() };
+    env.client.update_user(bob.id(), &UserUpdate { set, clear: vec![] }).await.unwrap();
+    let o = env.scimitar(&["restore", "--batch", &updates, "--yes"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(stderr(&o).contains("conflict: title of") && stderr(&o).contains("Changed By Someone Else"), "{}", show(&o));
+    let ann_now = env.client.get_user(ann.id()).await.unwrap();
+    assert_eq!(ann_now.title, ann_before, "Ann's title is set back");
+    assert_eq!(ann_now.department(), ann.department(), "and her department");
+    assert_eq!(title(bob.id()).await.as_deref(), Some("Changed By Someone Else"), "Bob's, changed since, is left alone");
+    assert_ne!(title(bob.id()).await, bob_before);
+
+    // A rename, undone.
+    let g = &env.client.create_group("guards", &[users[5].id().to_string(), users[6].id().to_string()]).await.unwrap();
+    let o = env.scimitar(&["groups", "rename", g.id(), "renamed-by-mistake", "--yes", "-o", "json"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let o = env.scimitar(&["restore", "--batch", &batch_of(&o), "--yes"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(env.client.get_group(g.id()).await.unwrap().name(), g.name(), "named back");
+
+    // Members added, undone: only those the batch added go.
+    let outsiders: Vec<&User> = users.iter().filter(|u| !g.member_ids().any(|m| m == u.id())).take(2).collect();
+    let ids: Vec<&str> = outsiders.iter().map(|u| u.id()).collect();
+    let mut args = vec!["groups", "add", g.id()];
+    args.extend(&ids);
+    args.extend(["--yes", "-o", "json"]);
+    let o = env.scimitar(&args).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let o = env.scimitar(&["restore", "--batch", &batch_of(&o), "--yes"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let members: Vec<String> = env.client.get_group(g.id()).await.unwrap().member_ids().map(str::to_string).collect();
+    assert_eq!(members.len(), g.member_ids().count(), "back to the members it had");
+
+    // Created users are deactivated only when asked.
+    let new = write(&env.work().join("new.csv"), "email,userName,givenName,familyName\nnew.hire@example.com,new.hire,New,Hire\n");
+    let o = env.scimitar(&["users", "create", "--from", new.to_str().unwrap(), "--yes", "-o", "json"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let created = batch_of(&o);
+    let o = env.scimitar(&["restore", "--batch", &created, "--yes"]).await;
+    assert!(stderr(&o).contains("--deactivate-created"), "{}", show(&o));
+    let hire = env.client.find_user_by_email("new.hire@example.com").await.unwrap().unwrap();
+    assert!(hire.is_active(), "left active without the flag");
+    let o = env.scimitar(&["restore", "--batch", &created, "--deactivate-created", "--yes"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(!env.client.get_user(hire.id()).await.unwrap().is_active(), "deactivated when asked");
 }

@@ -546,6 +546,16 @@ fn restore_planned(
         let who = plan.names.get(&k.kept.user_id).cloned().unwrap_or_else(|| k.target.label());
         ctx.log(Level::Info, format!("restore: {who} had {}", k.kept.summary()));
     }
+    for c in &plan.conflicts {
+        ctx.log(Level::Warn, format!("restore: conflict: {c}"));
+    }
+    // The diff in the Log: what is set back, from what, to what.
+    for d in plan.diff.iter().take(50) {
+        ctx.log(Level::Info, format!("restore: {} {} {}: {:?} -> {:?}", d.action, d.object, d.field, d.now, d.back));
+    }
+    if plan.diff.len() > 50 {
+        ctx.log(Level::Info, format!("restore: … and {} more changes", plan.diff.len() - 50));
+    }
     let what = plan.what.clone();
     // The list it was asked from closes: a confirmed restore opens the queue view on its batch.
     ctx.close_all::<super::queue_view::QueueView>();

@@ -906,8 +906,8 @@ fn past(batch_id: &str, description: &str, restorable: u64) -> crate::queue::jou
     }
 }
 
-/// `Q` lists past batches (read afresh when it opens); `u` on one that deactivated users plans its
-/// restore; the plan passes the gate and is confirmed once; `y` runs it as a batch of its own.
+/// `Q` lists past batches (read afresh when it opens); `u` on one plans its undo (a batch that
+/// deactivated users: their restore); the plan passes the gate and is confirmed once; `y` runs it as a batch of its own.
 #[test]
 fn q_lists_past_batches_and_u_restores_one_through_one_confirmation() {
     let mut app = app_with(50);
@@ -917,8 +917,8 @@ fn q_lists_past_batches_and_u_restores_one_through_one_confirmation() {
         assert!(s.contains("past batches") && s.contains("deactivate 3 users") && s.contains("add 2 members to eng"), "{s}");
         assert!(s.contains("u: 3"), "what u can restore is on the row: {s}");
     }
-    // The newest (selected) batch deactivated nobody: u has nothing to restore.
-    assert!(ch(&mut app, 'u').is_empty());
+    // The newest (selected) batch added members: u undoes it too (the whole batch).
+    assert_eq!(ch(&mut app, 'u'), [Effect::PlanRestore { which: crate::queue::restore::Which::Batch("b-2".into()) }]);
     key(&mut app, KeyCode::Down);
     assert!(screen(&mut app, 80, 24).contains("u restore"), "the hint bar offers it");
     let which = crate::queue::restore::Which::Batch("b-1".into());
@@ -941,11 +941,14 @@ fn q_lists_past_batches_and_u_restores_one_through_one_confirmation() {
         notes: vec!["group old-team (S099) no longer exists; Bob Lee is not added back to it".into()],
         what: "restore batch b-1: 2 users, 1 group".into(),
         kept: vec![],
+        conflicts: vec!["title of Bob Lee: the batch wrote \"A\", the server holds \"B\" now (changed since); left alone".into()],
+        diff: vec![],
     };
     assert!(app.update(Msg::RestorePlanned { which, result: Ok(plan) }).is_empty(), "asking does nothing yet");
     let c = confirm(&app);
     assert_eq!(c.count(), 3, "{:?}", c.lines());
     assert!(app.log.iter().any(|e| e.text.contains("old-team") && e.text.contains("no longer exists")), "notes are in the Log");
+    assert!(app.log.iter().any(|e| e.text.contains("conflict") && e.text.contains("left alone")), "conflicts are in the Log");
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("restore batch b-1") && s.contains("reactivate"), "{s}");
     let fx = ch(&mut app, 'y');

@@ -40,7 +40,7 @@ static KEYS: &[Binding<Act>] = &[
     bind!(
         "u",
         "restore",
-        "restore the selected past batch: reactivate its deactivated users and put back their groups and roles (one confirmation)",
+        "undo the selected past batch from the journal: values set back where Slack still holds what it wrote, memberships, names, deactivations with groups and roles (one confirmation)",
         Act::Restore,
         [(KeyCode::Char('u'), N)]
     ),
@@ -71,7 +71,7 @@ impl Component for QueueView {
         let history = showing_history(v.queue);
         let running = b.is_some_and(|b| b.running);
         let failed = b.is_some_and(|b| b.count(OpState::Failed) > 0);
-        let restorable = history && v.queue.history.selected().is_some_and(|h| h.restorable > 0) && v.queue.refuse_writes().is_none();
+        let restorable = history && v.queue.history.selected().is_some_and(|h| h.done > 0) && v.queue.refuse_writes().is_none();
         offers(KEYS, |a| match a {
             Act::Open => b.is_some_and(|b| !b.ops.is_empty()),
             Act::Cancel => running,
@@ -136,13 +136,13 @@ impl Component for QueueView {
                 }
             }
             Some(Act::Restore) if history => match ctx.queue.history.selected() {
-                Some(b) if b.restorable > 0 => {
+                Some(b) if b.done > 0 => {
                     let which = crate::queue::restore::Which::Batch(b.batch_id.clone());
                     super::queue::ask_restore(ctx, which)
                 }
                 Some(b) => {
                     let id = b.batch_id.clone();
-                    ctx.log(Level::Info, format!("batch {id}: no deactivation of it with what it took away kept: nothing to restore"));
+                    ctx.log(Level::Info, format!("batch {id}: no operation of it is done: nothing to restore"));
                     vec![]
                 }
                 None => vec![],

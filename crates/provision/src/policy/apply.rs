@@ -34,13 +34,16 @@ pub fn clear_path(attr: Attr) -> String {
 pub fn update_spec(u: &UpdateUser) -> UpdateSpec {
     let mut set = User::default();
     let mut clear = Vec::new();
+    let mut before = BTreeMap::new();
     for ch in &u.changes {
         match ch.new.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             Some(v) => ch.attr.set(&mut set, Some(v)),
             None => clear.push(clear_path(ch.attr)),
         }
+        // What it changes from is journaled with it: undo is data (`restore --batch`).
+        before.insert(ch.attr.name().to_string(), ch.old.clone());
     }
-    UpdateSpec { set, clear }
+    UpdateSpec { set, clear, before }
 }
 
 fn user_target(id: &str, email: &str, label: &str) -> Target {
@@ -235,7 +238,7 @@ pub fn resolve_manager_links(links: &[ManagerLink], plan: &Plan, created: &Creat
         };
         let mut set = User::default();
         Attr::Manager.set(&mut set, Some(boss));
-        actions.push(Action::UpdateUser { target, update: UpdateSpec { set, clear: Vec::new() } });
+        actions.push(Action::UpdateUser { target, update: UpdateSpec { set, ..Default::default() } });
     }
     (actions, missing)
 }

@@ -55,15 +55,34 @@ mod wire_user {
 }
 
 /// A user update in the journal.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct UpdateSpec {
     #[serde(with = "wire_user")]
     pub set: User,
     #[serde(default)]
     pub clear: Vec<String>,
+    /// What each attribute this update writes held before it (by `Attr::name`; `None`: unset),
+    /// as the front end read the user: the update's inverse is data (`restore` sets a value
+    /// back where the server still holds what the update wrote). Empty in journals written
+    /// before it was kept, and for attributes that are no `Attr` (roles).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub before: std::collections::BTreeMap<String, Option<String>>,
 }
 
 impl UpdateSpec {
+    /// Keep what `old` holds for every attribute this update writes (its before-values).
+    pub fn keeping_before(mut self, old: &User) -> UpdateSpec {
+        for (a, _) in self.touched() {
+            self.before.insert(a.name().to_string(), a.get(old).map(str::to_string));
+        }
+        self
+    }
+
+    /// The before-value of an attribute: `None` when none was kept, `Some(None)` when it was unset.
+    pub fn before_of(&self, a: super::attr::Attr) -> Option<Option<&str>> {
+        self.before.get(a.name()).map(|v| v.as_deref())
+    }
+
     /// The attributes this update writes, each with whether it clears it (a value set to
     /// nothing, or a path in `clear`), in `Attr` order.
     pub fn touched(&self) -> Vec<(super::attr::Attr, bool)> {
@@ -528,7 +547,7 @@ mod tests {
         vec![
             Action::CreateUser { target: t.clone(), user: User::default() },
             Action::Reactivate { target: t.clone() },
-            Action::UpdateUser { target: t.clone(), update: UpdateSpec { set: User::default(), clear: vec![] } },
+            Action::UpdateUser { target: t.clone(), update: UpdateSpec::default() },
             Action::CreateGroup { name: "g".into(), members: ids.clone() },
             Action::RenameGroup { id: "S1".into(), from: "g".into(), to: "h".into() },
             Action::AddMembers { group_id: "S1".into(), group_name: "g".into(), user_ids: ids.clone() },

@@ -169,7 +169,7 @@ pub fn diff(user: &User, sets: &[FieldSet]) -> Result<UserEdit, EditError> {
 /// A phone number is one element of the multi-valued `phoneNumbers`, which a PATCH replaces as a
 /// whole: when one phone is set, the other one the user has is sent again so it is kept.
 pub fn update_for<'a>(old: &User, changes: impl IntoIterator<Item = (Attr, Option<&'a str>)>) -> UpdateSpec {
-    let mut update = UpdateSpec { set: User::default(), clear: Vec::new() };
+    let mut update = UpdateSpec::default();
     let mut changed = Vec::new();
     let mut phone_set = false;
     for (attr, new) in changes {
@@ -191,7 +191,8 @@ pub fn update_for<'a>(old: &User, changes: impl IntoIterator<Item = (Attr, Optio
             }
         }
     }
-    update
+    // What it changes from is journaled with it: undo is data (`restore --batch`).
+    update.keeping_before(old)
 }
 
 /// The read-back check of an update: each attribute it set or cleared that the user `after`

@@ -160,7 +160,6 @@ pub struct Safety {
     pub force: bool,
 }
 
-
 impl Safety {
     pub fn from_profile(p: &crate::config::Profile, force: bool) -> Safety {
         let ceilings = Ceilings { deactivations: p.max_deactivations.unwrap_or(DEFAULT_MAX_DEACTIVATIONS), ..Ceilings::default() }
@@ -1124,11 +1123,14 @@ mod tests {
         // An update that keeps the owner active passes; one that makes them a guest does not.
         let guest = Action::UpdateUser {
             target: Target::of_user(&users[0]),
-            update: UpdateSpec { set: User { guest: Some(crate::scim::types::GuestExt::default()), ..Default::default() }, clear: vec![] },
+            update: UpdateSpec {
+                set: User { guest: Some(crate::scim::types::GuestExt::default()), ..Default::default() },
+                ..Default::default()
+            },
         };
         let title = Action::UpdateUser {
             target: Target::of_user(&users[0]),
-            update: UpdateSpec { set: User { title: Some("CEO".into()), ..Default::default() }, clear: vec![] },
+            update: UpdateSpec { set: User { title: Some("CEO".into()), ..Default::default() }, ..Default::default() },
         };
         let d = gate(&Safety::default(), vec![guest, title], &known);
         assert_eq!((d.runnable().len(), d.skipped()[0].reason), (1, SkipReason::PrimaryOwner));
@@ -1169,7 +1171,7 @@ mod tests {
     }
 
     fn clear_title(u: &User) -> Action {
-        Action::UpdateUser { target: Target::of_user(u), update: UpdateSpec { set: User::default(), clear: vec!["title".into()] } }
+        Action::UpdateUser { target: Target::of_user(u), update: UpdateSpec { clear: vec!["title".into()], ..Default::default() } }
     }
 
     #[test]
