@@ -417,6 +417,17 @@ pub async fn follow(mut rx: tokio::sync::mpsc::UnboundedReceiver<QueueEvent>, ca
     let started = Instant::now();
     let (mut total, mut done, mut failed) = (0usize, 0usize, 0usize);
     let mut interrupted = false;
+    // Ctrl-C, and SIGTERM (a service manager stopping the run): listened to from the start, so
+    // a signal between two events is never missed.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    let arrived = async |s: &mut Option<tokio::signal::unix::Signal>| match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    };
     loop {
         tokio::select! {
             ev = rx.recv() => {
@@ -440,10 +451,15 @@ pub async fn follow(mut rx: tokio::sync::mpsc::UnboundedReceiver<QueueEvent>, ca
                     _ => {}
                 }
             }
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = arrived(&mut int), if !interrupted => {
                 interrupted = true;
                 cancel.cancel();
-                eprintln!("\nscimitar: interrupted: finishing requests in flight, cancelling the rest (the journal keeps everything)");
+                eprintln!("\nscimitar: interrupted: nothing more is sent; requests already on the wire finish, the rest is cancelled (the journal keeps everything)");
+            }
+            _ = arrived(&mut term), if !interrupted => {
+                interrupted = true;
+                cancel.cancel();
+                eprintln!("\nscimitar: terminated: nothing more is sent; requests already on the wire finish, the rest is cancelled (the journal keeps everything)");
             }
         }
     }

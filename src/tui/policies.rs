@@ -399,7 +399,7 @@ impl PoliciesPane {
                 self.progress.2 += total;
                 ctx.log(Level::Info, format!("batch {batch_id}: {}", crate::words::count(total, "operation")));
             }
-            QueueEvent::OpStarted { .. } => return vec![],
+            QueueEvent::OpStarted { .. } | QueueEvent::OpSending { .. } => return vec![],
             QueueEvent::OpFinished { describe, state, message, .. } => {
                 let (level, what) = match state {
                     OpState::Done => (Level::Ok, "done"),

@@ -956,3 +956,63 @@ fn q_lists_past_batches_and_u_restores_one_through_one_confirmation() {
     assert_eq!(description, "restore batch b-1: 2 users, 1 group");
     assert_eq!(decision.runnable(), actions.as_slice(), "the deactivated members are not screened out: the batch reactivates them first");
 }
+
+/// A policy apply's batch, followed from its events: an op taken up is "waiting" until its
+/// request leaves ("sending"); a cancel names every op it left unsent (the engine says each),
+/// and none stays "pending" with an empty operation column.
+#[test]
+fn a_cancelled_apply_shows_waiting_sending_and_names_every_cancelled_op() {
+    let mut app = app_with(10);
+    let b = "b-apply".to_string();
+    let op = |i: i64| format!("{b}-{i:05}");
+    let mirror = |app: &mut App, ev: QueueEvent| app.queue.mirror_event(&ev, "policy hr");
+    mirror(&mut app, QueueEvent::BatchStarted { batch_id: b.clone(), total: 3 });
+    mirror(
+        &mut app,
+        QueueEvent::OpStarted { batch_id: b.clone(), op_id: op(1), seq: 1, describe: "deactivate a@x.example".into(), attempt: 1 },
+    );
+    mirror(
+        &mut app,
+        QueueEvent::OpStarted { batch_id: b.clone(), op_id: op(2), seq: 2, describe: "deactivate b@x.example".into(), attempt: 1 },
+    );
+    mirror(&mut app, QueueEvent::OpSending { batch_id: b.clone(), op_id: op(1), seq: 1 });
+    ch(&mut app, 'Q');
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("sending   deactivate a@x") && s.contains("waiting   deactivate b@x"), "{s}");
+    assert!(s.contains("sending 1 · waiting 1 · pending 1"), "{s}");
+    // Cancelled: op 1 was on the wire and finishes; op 2 (waiting) and op 3 (never taken up)
+    // are cancelled, each with its operation.
+    mirror(
+        &mut app,
+        QueueEvent::OpFinished {
+            batch_id: b.clone(),
+            op_id: op(1),
+            seq: 1,
+            describe: "deactivate a@x.example".into(),
+            state: OpState::Done,
+            message: "ok".into(),
+            retries: 0,
+        },
+    );
+    for (i, who) in [(2, "b"), (3, "c")] {
+        mirror(
+            &mut app,
+            QueueEvent::OpFinished {
+                batch_id: b.clone(),
+                op_id: op(i),
+                seq: i,
+                describe: format!("deactivate {who}@x.example"),
+                state: OpState::Cancelled,
+                message: "cancelled before it was sent".into(),
+                retries: 0,
+            },
+        );
+    }
+    mirror(
+        &mut app,
+        QueueEvent::BatchFinished { batch_id: b.clone(), counts: HashMap::new(), elapsed: Duration::from_secs(1), cancelled: true },
+    );
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("cancelled deactivate b@x") && s.contains("cancelled deactivate c@x"), "{s}");
+    assert!(s.contains("pending 0 · cancelled 2") && !s.contains(" pending   "), "no row is left pending: {s}");
+}

@@ -163,7 +163,9 @@ fn state_label(o: &QueueOp) -> &'static str {
     }
     match o.state {
         OpState::Pending => "pending",
-        OpState::Running => "running",
+        // Taken up but not sent: it waits for its rate token (a cancel stops it unsent).
+        OpState::Running if !o.sending => "waiting",
+        OpState::Running => "sending",
         OpState::Done => "done",
         OpState::Failed => "FAILED",
         OpState::Cancelled => "cancelled",
@@ -245,9 +247,17 @@ impl QueueView {
         let mut counts = vec![
             Span::styled(format!("done {}", b.count(OpState::Done)), t.ok),
             Span::styled(format!(" · failed {}", b.count(OpState::Failed)), if b.count(OpState::Failed) > 0 { t.error } else { t.muted }),
-            Span::styled(format!(" · running {}", b.count(OpState::Running)), t.accent),
-            Span::styled(format!(" · pending {}", b.count(OpState::Pending)), t.muted),
         ];
+        // Running ops are either on the wire ("sending") or waiting for their rate token
+        // ("waiting": a cancel stops them unsent).
+        let (sending, waiting) = (b.sending(), b.count(OpState::Running) - b.sending());
+        if sending > 0 {
+            counts.push(Span::styled(format!(" · sending {sending}"), t.accent));
+        }
+        if waiting > 0 || sending == 0 {
+            counts.push(Span::styled(format!(" · waiting {waiting}"), t.accent));
+        }
+        counts.push(Span::styled(format!(" · pending {}", b.count(OpState::Pending)), t.muted));
         for (s, label) in [(OpState::Skipped, "skipped"), (OpState::Cancelled, "cancelled")] {
             if b.count(s) > 0 {
                 counts.push(Span::styled(format!(" · {label} {}", b.count(s)), t.warning));

@@ -31,6 +31,10 @@ pub enum ScimError {
     /// body over the size limit, paging that never ends. Not retried.
     #[error("{url}: {message}")]
     Protocol { url: String, message: String },
+    /// A write was stopped before it left ([`crate::client::WRITES`]: the caller cancelled while it
+    /// waited for its turn under the rate limit); nothing was sent.
+    #[error("cancelled before it was sent: {what}")]
+    Cancelled { what: String },
     /// An operation (one call with its retries) or a whole command ran out of time.
     #[error("{what}: gave up after {}s ({limit}): {reason}", .after.as_secs_f64().round())]
     Deadline {
@@ -283,6 +287,7 @@ impl ScimError {
             ScimError::Invalid(_) => "invalid_input",
             ScimError::Protocol { .. } => "protocol",
             ScimError::Deadline { .. } => "deadline",
+            ScimError::Cancelled { .. } => "cancelled",
         }
     }
 
@@ -319,7 +324,7 @@ impl ScimError {
             ScimError::Api(e) => e.status == 429 || e.status >= 500,
             ScimError::Transport { .. } => true,
             ScimError::NotScim { status, .. } => *status == 429 || *status >= 500,
-            ScimError::Invalid(_) | ScimError::Protocol { .. } | ScimError::Deadline { .. } => false,
+            ScimError::Invalid(_) | ScimError::Protocol { .. } | ScimError::Deadline { .. } | ScimError::Cancelled { .. } => false,
         }
     }
 
@@ -332,7 +337,8 @@ impl ScimError {
             ScimError::NotScim { status, .. } => *status >= 500,
             // A deadline can cut a request the server was already acting on.
             ScimError::Deadline { .. } => true,
-            ScimError::Invalid(_) | ScimError::Protocol { .. } => false,
+            // Never sent.
+            ScimError::Invalid(_) | ScimError::Protocol { .. } | ScimError::Cancelled { .. } => false,
         }
     }
 }
