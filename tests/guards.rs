@@ -138,7 +138,7 @@ async fn a_user_protected_by_a_secondary_email_is_never_deactivated() {
 
 /// The org as it is now, as an HR export (`users export -o csv` shape), after `edit` changed
 /// some users; and the export policy reading it, with `extra` appended.
-async fn hr_export(env: &Env, edit: impl Fn(&mut User), extra: &str) -> PathBuf {
+async fn hr_export(env: &Env, edit: impl FnMut(&mut User), extra: &str) -> PathBuf {
     let mut users = env.users().await;
     users.iter_mut().for_each(edit);
     let csv = env.work().join("hr.csv");
@@ -469,4 +469,48 @@ async fn after_sigint_no_write_reaches_the_server() {
     for r in &cancelled {
         assert!(now.iter().find(|u| Some(u.id()) == r["id"].as_str()).unwrap().is_active(), "{r}");
     }
+}
+
+// ---- item 2: source sanity in plan, apply and sync ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_lost_a_column_holds_plan_apply_and_sync() {
+    let env = Env::start(400, 3).await;
+    hr_export(&env, |_| {}, "").await;
+    let o = env.scimitar(&["apply", "--policy", "hr", "--yes"]).await;
+    assert_eq!(code(&o), 0, "the last successful run: {}", show(&o));
+    // The export lost the department of one row in five: fewer than the gate's ceilings (a
+    // quarter of the users), more than the source may lose between runs (10% of its rows).
+    let mut n = 0;
+    hr_export(
+        &env,
+        |u| {
+            if n % 5 == 0
+                && let Some(e) = u.enterprise.as_mut()
+            {
+                e.department = None;
+            }
+            n += 1;
+        },
+        "",
+    )
+    .await;
+    let o = env.scimitar(&["plan", "--policy", "hr"]).await;
+    assert!(stderr(&o).contains("apply will stop: column `department` has a value in"), "{}", show(&o));
+    env.emu.reset_stats();
+    let o = env.scimitar(&["apply", "--policy", "hr", "--yes"]).await;
+    assert_eq!(code(&o), 64, "{}", show(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("column `department`") && err.contains("at the last successful run") && !err.contains("above the ceiling"),
+        "{err}"
+    );
+    let o = env.scimitar(&["sync", "--policy", "hr", "--once"]).await;
+    assert_eq!(code(&o), scimitar::exit::QUARANTINED, "{}", show(&o));
+    assert_eq!(env.emu.stats().writes(), 0, "held: nothing written");
+    // Passed once, the source it read is the base from then on.
+    let o = env.scimitar(&["apply", "--policy", "hr", "--yes", "--force"]).await;
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let o = env.scimitar(&["apply", "--policy", "hr", "--yes"]).await;
+    assert!(code(&o) == 0 && stderr(&o).contains("nothing to do"), "{}", show(&o));
 }

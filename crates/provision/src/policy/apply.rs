@@ -519,7 +519,12 @@ pub async fn apply_live(
     }
     if ok && out.missing.is_empty() && !cancel.is_cancelled() {
         let saved = match group_ids_after(client, &live.policy, live.prior.as_ref()).await {
-            Ok(ids) => save_prior(&live.state_file, &PriorState::next(&live.policy, live.prior.as_ref(), ids)).map_err(|e| e.to_string()),
+            Ok(ids) => {
+                // The source this successful run read is the base of the next run's sanity check.
+                let next =
+                    PriorState { source: Some(live.source_stats.clone()), ..PriorState::next(&live.policy, live.prior.as_ref(), ids) };
+                save_prior(&live.state_file, &next).map_err(|e| e.to_string())
+            }
             Err(e) => Err(format!("reading the groups after apply: {e}")),
         };
         match saved {
@@ -625,6 +630,7 @@ mod tests {
             scope_groups: vec!["staff".into()],
             retired_scope_groups: vec![],
             group_ids: BTreeMap::from([("k".into(), "S1".into())]),
+            source: Some(crate::policy::plan::SourceStats { rows: 3, non_blank: BTreeMap::from([("title".into(), 2)]) }),
         };
         save_prior(&f, &s).unwrap();
         assert_eq!(load_prior(&f).unwrap(), Some(s));

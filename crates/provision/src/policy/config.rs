@@ -40,6 +40,8 @@
 //! max_group_deletes = 2                   # too many groups deleted or renamed, users created
 //! max_group_renames = 10
 //! max_creates = 500
+//! max_source_drop_percent = 10.0          # a mapped column blank (or rows missing) in more of the rows than at
+//!                                         # the last successful run holds plan, apply and sync
 //!
 //! [[groups]]
 //! source = "eng"                          # source group name (case-insensitive)
@@ -289,6 +291,9 @@ pub struct Provisioning {
     pub protected_users: Vec<String>,
     /// The gate's ceilings for this policy's runs, where set (in place of the profile's).
     pub ceilings: crate::queue::CeilingSettings,
+    /// A mapped column that lost its values, or rows that went missing, for more than this share
+    /// (percent) of the rows since the last successful run holds the run (default 10).
+    pub max_source_drop_percent: f64,
 }
 
 /// One `[[groups]]` rule.
@@ -319,6 +324,9 @@ pub struct Policy {
 }
 
 pub const DEFAULT_ENABLED_VALUES: [&str; 5] = ["active", "enabled", "true", "1", "yes"];
+/// The share of the rows a mapped column may lose (or the row count fall by) between two runs
+/// before the run is held (`max_source_drop_percent`).
+pub const DEFAULT_MAX_SOURCE_DROP_PERCENT: f64 = 10.0;
 /// The ceiling when a policy sets neither `max_deactivations` nor `max_deactivation_percent`.
 pub const DEFAULT_MAX_DEACTIVATION_PERCENT: f64 = 10.0;
 
@@ -491,6 +499,7 @@ struct RawProvisioning {
     max_group_deletes: Option<usize>,
     max_group_renames: Option<usize>,
     max_creates: Option<usize>,
+    max_source_drop_percent: Option<f64>,
 }
 
 impl Default for RawProvisioning {
@@ -767,6 +776,13 @@ impl Policy {
         if let Some((k, m)) = ceilings.bad_percent() {
             return Err(err(&[Seg::Key("provisioning"), Seg::Key(k)], &format!("provisioning.{k}"), m));
         }
+        if let Some(pc) = p.max_source_drop_percent.filter(|pc| !(0.0..=100.0).contains(pc)) {
+            return Err(err(
+                &[Seg::Key("provisioning"), Seg::Key("max_source_drop_percent")],
+                "provisioning.max_source_drop_percent",
+                format!("{pc} is not a percentage between 0 and 100"),
+            ));
+        }
         let provisioning = Provisioning {
             allow_create: p.allow_create,
             allow_update: p.allow_update,
@@ -781,6 +797,7 @@ impl Policy {
             deprovision_on_rule_removal: p.deprovision_on_rule_removal.unwrap_or(RuleRemoval::Deactivate),
             protected_users: p.protected_users.iter().map(|u| u.trim().to_lowercase()).collect(),
             ceilings,
+            max_source_drop_percent: p.max_source_drop_percent.unwrap_or(DEFAULT_MAX_SOURCE_DROP_PERCENT),
         };
 
         // [scope]
