@@ -188,6 +188,20 @@ async fn drive(
             let d = info.description.clone();
             let b = blocking(&journal, move |j| crate::queue::submit(j, &info, decision).map_err(anyhow::Error::from)).await?;
             let id = b.id().to_string();
+            // The console's rows keep each user's primary email only: with a protected list,
+            // the targets are read whole (every email) and gated again before anything is sent,
+            // so a user protected by a secondary email is skipped here too.
+            let b = if safety.protected.is_empty() {
+                b
+            } else {
+                let r =
+                    crate::queue::regate(engine.client(), &journal, &safety, &id, false).await.map_err(|e| format!("batch {id}: {e}"))?;
+                for s in &r.skipped {
+                    let line = format!("skipping {}: {}", s.action.describe(), s.why());
+                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Warn, line)));
+                }
+                r.batch
+            };
             (Some(b), vec![id], false, Some(d))
         }
         Prep::Retry(b) => (None, vec![b], true, None),

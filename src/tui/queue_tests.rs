@@ -1016,3 +1016,66 @@ fn a_cancelled_apply_shows_waiting_sending_and_names_every_cancelled_op() {
     assert!(s.contains("cancelled deactivate b@x") && s.contains("cancelled deactivate c@x"), "{s}");
     assert!(s.contains("pending 0 · cancelled 2") && !s.contains(" pending   "), "no row is left pending: {s}");
 }
+
+/// The console's rows keep each user's primary email only; a user protected by a secondary email
+/// is still never deactivated: the runner reads the targets whole and gates them again before
+/// anything is sent.
+#[tokio::test]
+async fn a_user_protected_by_a_secondary_email_is_skipped_by_the_console_too() {
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::scim::{ApiVersion, ClientConfig, MultiValue, RateLimit, ScimClient, Secret, User, UserUpdate};
+    let emu = Emulator::start(
+        EmulatorConfig { users: 30, groups: 2, seed: 8, token: "xoxp-prot".into(), ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    let client = ScimClient::new(cc).unwrap();
+    let (owner, bots) = (emu.primary_owner_id(), emu.bot_ids());
+    let two: Vec<User> = client
+        .all_users(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.is_active() && u.id() != owner && !bots.contains(&u.id().to_string()))
+        .take(2)
+        .collect();
+    let primary = two[0].primary_email().unwrap().to_string();
+    let set =
+        User { emails: Some(vec![MultiValue::email(&primary, true), MultiValue::email("Pat@Home.Example", false)]), ..Default::default() };
+    client.update_user(two[0].id(), &UserUpdate { set, clear: vec![] }).await.unwrap();
+    let journal = super::queue_runner::QueueSetup::in_memory("test", &client.host()).journal.unwrap();
+    let safety = Safety { protected: vec!["pat@home.example".into()], ..Default::default() };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = super::queue_runner::QueueRunner::new(client.clone(), Some(journal), safety.clone(), tx);
+    // What the console's table knows: the primary email only.
+    let mut known = Knowledge::default();
+    for u in &two {
+        let mut f = crate::queue::gate::UserFacts::of(u);
+        f.emails.clear();
+        known.insert(u.id().into(), f);
+    }
+    let actions: Vec<Action> = two.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
+    let decision = crate::queue::gate(&safety, actions, &known);
+    assert_eq!(decision.runnable().len(), 2, "the table alone cannot tell");
+    emu.reset_stats();
+    runner.run(Effect::RunBatch { decision, description: "deactivate 2 users".into() });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut skipped_line = false;
+    loop {
+        let m = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the batch finishes").expect("channel open");
+        if let Msg::Log(e) = &m {
+            skipped_line |= e.text.contains("skipping deactivate") && e.text.contains("protected");
+        }
+        if matches!(m, Msg::Queue(QueueEvent::BatchFinished { .. })) {
+            break;
+        }
+    }
+    assert!(skipped_line, "the skip is in the Log");
+    assert_eq!(emu.stats().writes(), 1, "only the unprotected user: {:?}", emu.stats().by_method);
+    assert!(client.get_user(two[0].id()).await.unwrap().is_active());
+    assert!(!client.get_user(two[1].id()).await.unwrap().is_active());
+    emu.shutdown().await;
+}
