@@ -327,7 +327,13 @@ pub fn approve(decision: Decision, extra: Option<String>, run: &RunArgs, what: &
         return Err(read_only_fail());
     }
     let needs_confirm = !run.yes && decision.destructive() > 0;
-    if let Some(e) = decision.ceiling().or(extra) {
+    // Every reason the run is held, the gate's and the caller's (a policy's ceiling, its source).
+    let held = match (decision.ceiling_reason(), extra) {
+        (Some(g), Some(x)) => Some(format!("{g}; {x}")),
+        (Some(g), None) => Some(format!("{g}; pass --force if that is really meant")),
+        (None, x) => x,
+    };
+    if let Some(e) = held {
         if run.yes || !std::io::stdin().is_terminal() {
             return Err(Fail::new(exit::USAGE, format!("{e}; nothing was done")));
         }

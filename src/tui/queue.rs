@@ -587,7 +587,8 @@ fn restore_planned(
     let what = plan.what.clone();
     // The list it was asked from closes: a confirmed restore opens the queue view on its batch.
     ctx.close_all::<super::queue_view::QueueView>();
-    super::confirm::ask(ctx, plan.actions, &plan.known, move |_| what, false)
+    // The dialog names the conflicts (values changed since the batch: left alone).
+    super::confirm::ask_naming(ctx, plan.actions, &plan.known, move |_| what, false, Vec::new(), plan.conflicts)
 }
 
 /// `x` in the queue view: stop sending the running batch's pending operations.

@@ -352,7 +352,15 @@ impl QueueView {
             let counts = format!("{}/{}", thousands(b.done), thousands(b.total));
             // `created` is "YYYY-MM-DD HH:MM:SS…": the time of day is enough at 80 columns.
             let when = if wide { b.created.chars().take(19).collect::<String>() } else { b.created.chars().skip(5).take(11).collect() };
-            let restore = if b.restorable > 0 { Span::styled(format!("u: {}", b.restorable), t.accent) } else { Span::raw("") };
+            // `u: N`: deactivations whose groups and roles can be given back; `u`: an undo of the
+            // batch's other done operations (from the journal's before-values).
+            let restore = if b.restorable > 0 {
+                Span::styled(format!("u: {}", b.restorable), t.accent)
+            } else if b.done > 0 {
+                Span::styled("u", t.accent)
+            } else {
+                Span::raw("")
+            };
             let mut cells = vec![
                 Cell::from(when),
                 Cell::from(state),

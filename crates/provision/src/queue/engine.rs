@@ -396,9 +396,10 @@ impl Engine {
                 u,
             ),
             // Stopped while it waited for its turn: never sent.
-            Err(e @ ScimError::Cancelled { .. }) => {
-                let note = format!("{}: cancelled while it waited for its turn under the rate limit; never sent", op.action.describe());
-                (OpState::Cancelled, Finish { retries, note: Some(note.clone()), ..Default::default() }, format!("{e}"))
+            Err(ScimError::Cancelled { .. }) => {
+                let why = "cancelled while it waited for its turn under the rate limit: never sent";
+                let note = format!("{}: {why}", op.action.describe());
+                (OpState::Cancelled, Finish { retries, note: Some(note), ..Default::default() }, why.to_string())
             }
             Err(e) => {
                 let msg = e.to_string();

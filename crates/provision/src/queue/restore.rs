@@ -573,21 +573,18 @@ pub fn undo_actions(
             if unknown_before.len() > 5 { ", …" } else { "" }
         ));
     }
-    let s = crate::words::count;
     let users_changed: HashSet<&str> =
         diff.iter().filter(|d| !d.action.contains("member") && d.action != "rename_group").map(|d| d.id.as_str()).collect();
-    p.what = format!(
-        "restore {which}: {}, {}",
-        s(users_changed.len(), "user"),
-        s(
-            diff.iter()
-                .filter(|d| d.action.contains("member") || d.action == "rename_group")
-                .map(|d| d.id.as_str())
-                .collect::<HashSet<_>>()
-                .len(),
-            "group"
-        )
-    );
+    let groups_changed: HashSet<&str> =
+        diff.iter().filter(|d| d.action.contains("member") || d.action == "rename_group").map(|d| d.id.as_str()).collect();
+    let mut parts = vec![crate::words::count(users_changed.len(), "user")];
+    if !groups_changed.is_empty() {
+        parts.push(crate::words::count(groups_changed.len(), "group"));
+    }
+    if !conflicts.is_empty() {
+        parts.push(format!("{} left alone", crate::words::count(conflicts.len(), "conflict")));
+    }
+    p.what = format!("restore {which}: {}", parts.join(", "));
     p.known = Knowledge::from_users(users);
     p.conflicts = conflicts;
     p.diff = diff;
