@@ -62,7 +62,7 @@ pub struct Profile {
     pub protected: Vec<String>,
     /// Per-run ceiling on deactivations (default 100).
     pub max_deactivations: Option<usize>,
-    /// Per-run ceilings on the other kinds of change (`queue::Ceilings`; the defaults there).
+    /// Per-run ceilings on the other kinds of change (`queue::gate::Ceilings`; the defaults there).
     /// Users one attribute may change or be cleared on (default 500) ...
     pub max_attribute_changes: Option<usize>,
     /// ... and the share of the users (percent, default 25).
@@ -82,21 +82,6 @@ pub struct Profile {
     /// The part of Slack's org-wide rate table scimitar may use (0.05 to 1, default 1); less
     /// leaves a margin for other apps of the organisation.
     pub rate_share: Option<f64>,
-}
-
-impl Profile {
-    /// The profile's ceilings other than `max_deactivations`.
-    pub fn ceiling_settings(&self) -> crate::queue::CeilingSettings {
-        crate::queue::CeilingSettings {
-            max_attribute_changes: self.max_attribute_changes,
-            max_attribute_change_percent: self.max_attribute_change_percent,
-            max_member_removals: self.max_member_removals,
-            max_member_removal_percent: self.max_member_removal_percent,
-            max_group_deletes: self.max_group_deletes,
-            max_group_renames: self.max_group_renames,
-            max_creates: self.max_creates,
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

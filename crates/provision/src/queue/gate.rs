@@ -162,8 +162,17 @@ pub struct Safety {
 
 impl Safety {
     pub fn from_profile(p: &crate::config::Profile, force: bool) -> Safety {
-        let ceilings = Ceilings { deactivations: p.max_deactivations.unwrap_or(DEFAULT_MAX_DEACTIVATIONS), ..Ceilings::default() }
-            .with(&p.ceiling_settings());
+        let ceilings = Ceilings { deactivations: p.max_deactivations.unwrap_or(DEFAULT_MAX_DEACTIVATIONS), ..Ceilings::default() }.with(
+            &CeilingSettings {
+                max_attribute_changes: p.max_attribute_changes,
+                max_attribute_change_percent: p.max_attribute_change_percent,
+                max_member_removals: p.max_member_removals,
+                max_member_removal_percent: p.max_member_removal_percent,
+                max_group_deletes: p.max_group_deletes,
+                max_group_renames: p.max_group_renames,
+                max_creates: p.max_creates,
+            },
+        );
         Safety { protected: p.protected.clone(), ceilings, force, ..Safety::default() }
     }
 
