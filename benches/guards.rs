@@ -112,7 +112,7 @@ fn undo_part() -> Vec<(String, f64)> {
     let n = 10_000;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let cfg = EmulatorConfig { users: n + 300, groups: 4, seed: 9, token: "xoxp-bench-guards".into(), ..Default::default() };
+        let cfg = EmulatorConfig { users: n + n / 10, groups: 4, seed: 9, token: "xoxp-bench-guards".into(), ..Default::default() };
         let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let c = client(&emu);
         let owner = emu.primary_owner_id();

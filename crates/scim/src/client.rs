@@ -1857,7 +1857,8 @@ fn protocol(url: &str, message: impl Into<String>) -> ScimError {
 /// about what was asked (a read used to decide a write would act on the wrong object).
 fn same_object(url: &str, what: &str, asked: &str, got: Option<&str>) -> Result<(), ScimError> {
     match got {
-        Some(g) if !g.is_empty() && g != asked => Err(protocol(
+        // (Ids differing in case only are taken for the same: a server may canonicalise them.)
+        Some(g) if !g.is_empty() && !g.eq_ignore_ascii_case(asked) => Err(protocol(
             url,
             format!(
                 "asked about {what} {}, the server answered with {what} {}; refused (nothing of the answer is used)",

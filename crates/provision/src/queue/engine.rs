@@ -105,42 +105,16 @@ impl Default for EngineConfig {
     }
 }
 
-/// What the engine tells the console or the progress bar.
+/// What the engine tells the console or the progress bar. `OpStarted`: an op was taken up and
+/// waits for its turn under the rate limit (not sent yet); `OpSending`: a write of it left (its
+/// rate token was given): it is on the wire.
 #[derive(Clone, Debug)]
 pub enum QueueEvent {
-    BatchStarted {
-        batch_id: String,
-        total: usize,
-    },
-    /// An op was taken up: it waits for its turn under the rate limit (not sent yet).
-    OpStarted {
-        batch_id: String,
-        op_id: String,
-        seq: i64,
-        describe: String,
-        attempt: i64,
-    },
-    /// A write of the op left (its rate token was given): it is on the wire.
-    OpSending {
-        batch_id: String,
-        op_id: String,
-        seq: i64,
-    },
-    OpFinished {
-        batch_id: String,
-        op_id: String,
-        seq: i64,
-        describe: String,
-        state: OpState,
-        message: String,
-        retries: u32,
-    },
-    BatchFinished {
-        batch_id: String,
-        counts: HashMap<OpState, u64>,
-        elapsed: Duration,
-        cancelled: bool,
-    },
+    BatchStarted { batch_id: String, total: usize },
+    OpStarted { batch_id: String, op_id: String, seq: i64, describe: String, attempt: i64 },
+    OpSending { batch_id: String, op_id: String, seq: i64 },
+    OpFinished { batch_id: String, op_id: String, seq: i64, describe: String, state: OpState, message: String, retries: u32 },
+    BatchFinished { batch_id: String, counts: HashMap<OpState, u64>, elapsed: Duration, cancelled: bool },
 }
 
 /// A flag shared with whoever may cancel a run (`x` in the console, Ctrl-C and SIGTERM headless,
