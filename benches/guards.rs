@@ -4,7 +4,7 @@
 //!   ceiling) over a 100,000-operation plan (60,000 attribute updates, 20,000 deactivations,
 //!   15,000 reactivations, 5,000 membership removals across 500 groups) with what a policy run
 //!   knows (100,000 users, the org's size, each group's members): median of 5 runs, and the
-//!   child process's peak RSS.
+//!   child process's peak RSS before the gate ran (the plan and what is known) and after.
 //! - `undo_10k_*`: the undo of a 10,000-update batch (`restore --batch`): the batch is run
 //!   against the emulator on 127.0.0.1 (unthrottled), then `queue::restore::plan_with` reads the
 //!   journal's before-values and the users as they are now and builds the undo
@@ -71,8 +71,10 @@ fn plan_100k() -> (Vec<Action>, Knowledge) {
     }
     actions.extend((60_000..80_000).map(|i| Action::Deactivate { target: target(i) }));
     actions.extend((80_000..95_000).map(|i| Action::Reactivate { target: target(i) }));
-    for g in 0..500 {
-        let user_ids = (0..10).map(|k| format!("W{:010}", 95_000 + g * 10 + k)).collect();
+    // One member per removal (a policy's overwrite rule removes each on its own PATCH).
+    for k in 0..5_000 {
+        let g = k % 500;
+        let user_ids = vec![format!("W{:010}", 95_000 + k)];
         actions.push(Action::RemoveMembers { group_id: format!("S{g:06}"), group_name: format!("group-{g}"), user_ids });
     }
     (actions, known)
@@ -82,6 +84,7 @@ fn gate_part() -> Vec<(String, f64)> {
     let (actions, known) = plan_100k();
     let safety =
         Safety { protected: vec!["user.000042@example.com".into(), "u77@home.example".into(), "W0000000099".into()], ..Default::default() };
+    let rss_before = peak_rss_mb();
     let mut times = Vec::new();
     let mut summary = String::new();
     for _ in 0..5 {
@@ -98,6 +101,7 @@ fn gate_part() -> Vec<(String, f64)> {
         ("gate_100k_ops".into(), actions.len() as f64),
         ("gate_100k_median_ms".into(), ms(times[2])),
         ("gate_100k_min_ms".into(), ms(times[0])),
+        ("gate_100k_peak_rss_mb_before_gate".into(), rss_before),
         ("gate_100k_peak_rss_mb".into(), peak_rss_mb()),
     ]
 }

@@ -90,11 +90,11 @@ impl UpdateSpec {
         Attr::ALL
             .into_iter()
             .filter_map(|a| {
-                if self.clear.iter().any(|p| *p == a.clear_path() || *p == a.name()) {
-                    Some((a, true))
-                } else {
-                    a.get(&self.set).map(|_| (a, false))
-                }
+                let cleared = !self.clear.is_empty() && {
+                    let path = a.clear_path();
+                    self.clear.iter().any(|p| *p == path || *p == a.name())
+                };
+                if cleared { Some((a, true)) } else { a.get(&self.set).map(|_| (a, false)) }
             })
             .collect()
     }

@@ -209,13 +209,16 @@ pub fn is_protected_user<'a>(
     mut emails: impl Iterator<Item = &'a str>,
     user_name: Option<&str>,
 ) -> bool {
-    let list: Vec<&str> = protected.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect();
-    if list.is_empty() {
+    if protected.is_empty() {
         return false;
     }
     let hit = |v: &str| {
         let v = v.trim();
-        !v.is_empty() && list.iter().any(|p| p.eq_ignore_ascii_case(v) || (!p.is_ascii() && p.to_lowercase() == v.to_lowercase()))
+        !v.is_empty()
+            && protected
+                .iter()
+                .map(|p| p.trim())
+                .any(|p| p.eq_ignore_ascii_case(v) || (!p.is_ascii() && p.to_lowercase() == v.to_lowercase()))
     };
     id.is_some_and(hit) || user_name.is_some_and(hit) || emails.any(hit)
 }
