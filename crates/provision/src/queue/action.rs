@@ -541,6 +541,23 @@ mod tests {
         assert_eq!(a.object_key(), "new-user:ann@x.example");
     }
 
+    #[test]
+    fn an_update_journaled_before_before_values_were_kept_still_reads() {
+        let old = r#"{"kind":"update_user","target":{"id":"W1","email":null,"user_name":null,"display":null},"update":{"set":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"title":"X"},"clear":["enterprise.department"]}}"#;
+        let a: Action = serde_json::from_str(old).unwrap();
+        let Action::UpdateUser { update, .. } = &a else { panic!("{a:?}") };
+        assert!(update.before.is_empty());
+        let touched: Vec<(&str, bool)> = update.touched().into_iter().map(|(a, c)| (a.short(), c)).collect();
+        assert_eq!(touched, [("title", false), ("department", true)]);
+        // Written now, with before-values, it reads back the same.
+        let u = User { title: Some("Old".into()), ..Default::default() };
+        let b = UpdateSpec { before: Default::default(), ..update.clone() }.keeping_before(&u);
+        assert_eq!(b.before_of(super::super::attr::Attr::Title), Some(Some("Old")));
+        assert_eq!(b.before_of(super::super::attr::Attr::Department), Some(None));
+        let back: UpdateSpec = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert_eq!(back, b);
+    }
+
     fn one_of_each() -> Vec<Action> {
         let t = Target { id: Some("W1".into()), email: Some("a@x.example".into()), ..Default::default() };
         let ids = vec!["W1".to_string()];

@@ -651,6 +651,67 @@ mod tests {
         assert_eq!(d.summary(), "2 to reactivate, 2 to add members · skipped: 1 already active");
     }
 
+    fn done(seq: i64, action: Action) -> OpRow {
+        OpRow {
+            op_id: format!("b-1-{seq:05}"),
+            batch_id: "b-1".into(),
+            seq,
+            phase: action.phase() as i64,
+            action,
+            state: OpState::Done,
+            attempts: 1,
+            error_code: None,
+            error_message: None,
+            http_status: None,
+            retries: 0,
+            note: None,
+            started_ms: None,
+        }
+    }
+
+    #[test]
+    fn updates_go_back_to_the_earliest_value_where_the_latest_still_holds() {
+        use crate::queue::attr::Attr;
+        let mut ann = user("W1", true, &[]);
+        ann.title = Some("A".into());
+        let mut bob = user("W2", true, &[]);
+        bob.title = Some("X".into());
+        // Ann: A -> B -> C in one batch; Bob: X -> Y, then someone made it Z.
+        let up = |u: &User, to: &str| Action::UpdateUser {
+            target: Target::of_user(u),
+            update: crate::queue::edit::update_for(u, [(Attr::Title, Some(to))]),
+        };
+        let mut ann_b = ann.clone();
+        ann_b.title = Some("B".into());
+        let ops = vec![done(1, up(&ann, "B")), done(2, up(&ann_b, "C")), done(3, up(&bob, "Y"))];
+        let mut ann_now = ann.clone();
+        ann_now.title = Some("C".into());
+        let mut bob_now = bob.clone();
+        bob_now.title = Some("Z".into());
+        let p = undo_actions(&Which::Batch("b-1".into()), &ops, vec![], &[ann_now, bob_now], &[], Options::default());
+        assert_eq!(p.actions.len(), 1, "{:?}", p.actions);
+        match &p.actions[0] {
+            Action::UpdateUser { target, update } => {
+                assert_eq!(target.id.as_deref(), Some("W1"));
+                assert_eq!(update.set.title.as_deref(), Some("A"), "the value before the batch");
+                assert_eq!(update.before_of(Attr::Title), Some(Some("C")), "the undo keeps what it changes from too");
+            }
+            a => panic!("{a:?}"),
+        }
+        assert_eq!(p.diff.len(), 1);
+        assert_eq!((p.diff[0].now.as_str(), p.diff[0].back.as_str()), ("C", "A"));
+        assert_eq!(p.conflicts.len(), 1, "{:?}", p.conflicts);
+        assert!(p.conflicts[0].contains("\"Y\"") && p.conflicts[0].contains("\"Z\""), "{:?}", p.conflicts);
+        assert_eq!(p.what, "restore batch b-1: 1 user, 1 conflict left alone");
+        // An update journaled without its before-values (an older journal) is left alone, said.
+        let old = Action::UpdateUser {
+            target: Target::of_user(&bob),
+            update: UpdateSpec { set: User { title: Some("Y".into()), ..Default::default() }, ..Default::default() },
+        };
+        let p = undo_actions(&Which::Batch("b-1".into()), &[done(1, old)], vec![], &[bob], &[], Options::default());
+        assert!(p.actions.is_empty() && p.notes.iter().any(|n| n.contains("without what it changed from")), "{:?}", p.notes);
+    }
+
     #[test]
     fn unknown_groups_and_missing_users_are_said() {
         let mut r = row("W1", &[]);
