@@ -159,7 +159,7 @@ fn undo_part() -> Vec<(String, f64)> {
         let t = Instant::now();
         let d = scimitar::queue::gate(&forced, plan.actions, &plan.known);
         let gate_ms = ms(t.elapsed());
-        let info = BatchInfo { origin: "restore".into(), policy_run: None, description: plan.what.clone() };
+        let info = BatchInfo { origin: scimitar::queue::engine::RESTORE_ORIGIN.into(), policy_run: None, description: plan.what.clone() };
         let undo = scimitar::queue::submit(&j, &info, d).unwrap();
         let t = Instant::now();
         let r = engine.run_batch(&undo, None, Cancel::default()).await.unwrap();

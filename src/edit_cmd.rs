@@ -207,6 +207,6 @@ pub async fn restore(
         return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
     }
     // Recorded as a restore naming the batch it undoes.
-    let info = BatchInfo { origin: "restore".into(), policy_run: None, description: plan.what.clone() };
+    let info = BatchInfo { origin: crate::queue::engine::RESTORE_ORIGIN.into(), policy_run: None, description: plan.what.clone() };
     bulk::submit_and_run(c, journal, &info, decision, run).await
 }

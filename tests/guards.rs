@@ -286,6 +286,10 @@ async fn restore_undoes_every_kind_of_batch_and_leaves_what_changed_since() {
     let o = env.scimitar(&["restore", "--batch", &updates, "--yes"]).await;
     assert_eq!(code(&o), 0, "{}", show(&o));
     assert!(stderr(&o).contains("conflict: title of") && stderr(&o).contains("Changed By Someone Else"), "{}", show(&o));
+    // The restore's records name the batch they undo.
+    let o2 = env.scimitar(&["report", "--since", "1h", "-o", "json"]).await;
+    let named = stdout(&o2).lines().filter(|l| l.contains("update_user") && l.contains(&format!("restore batch {updates}"))).count();
+    assert_eq!(named, 1, "the one update set back names the batch: {}", stdout(&o2));
     let ann_now = env.client.get_user(ann.id()).await.unwrap();
     assert_eq!(ann_now.title, ann_before, "Ann's title is set back");
     assert_eq!(ann_now.department(), ann.department(), "and her department");

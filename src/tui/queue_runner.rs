@@ -88,7 +88,10 @@ impl QueueRunner {
     pub fn run(&mut self, e: Effect) {
         let prep = match e {
             Effect::RunBatch { decision, description } => {
-                Prep::Submit { info: BatchInfo { origin: "console".into(), policy_run: None, description }, decision }
+                // A restore (`u`: its description is the plan's "restore batch …") is journaled as
+                // one, so its records name the batch it undoes.
+                let origin = if description.starts_with("restore ") { crate::queue::engine::RESTORE_ORIGIN } else { "console" };
+                Prep::Submit { info: BatchInfo { origin: origin.into(), policy_run: None, description }, decision }
             }
             Effect::RetryFailed { batch_id } => Prep::Retry(batch_id),
             Effect::ResumeBatches { batch_ids } => Prep::Resume(batch_ids),

@@ -40,6 +40,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
+/// `BatchInfo::origin` of a batch that undoes another (`restore`): its records name that batch.
+pub const RESTORE_ORIGIN: &str = "restore";
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeactivateVia {
@@ -238,7 +241,16 @@ impl Engine {
         let batch_id = batch.id();
         let started = Instant::now();
         let bid = batch_id.to_string();
-        let ops = self.blocking(move |j| j.ops(&bid)).await?;
+        let (ops, restores) = self
+            .blocking(move |j| {
+                // A restore names the batch it undoes on every record it writes (its description,
+                // `restore::RestorePlan::what`).
+                let restores =
+                    j.unfinished_batches()?.into_iter().find(|b| b.batch_id == bid && b.origin == RESTORE_ORIGIN).map(|b| b.description);
+                Ok((j.ops(&bid)?, restores))
+            })
+            .await?;
+        let restores: Option<Arc<str>> = restores.map(Arc::from);
         let open: Vec<OpRow> = ops.into_iter().filter(|o| !o.state.is_final()).collect();
         emit(&events, QueueEvent::BatchStarted { batch_id: batch_id.into(), total: open.len() });
         let mut phases: Vec<i64> = open.iter().map(|o| o.phase).collect();
@@ -257,13 +269,14 @@ impl Engine {
                 let queue = queue.clone();
                 let events = events.clone();
                 let cancel = cancel.clone();
+                let restores = restores.clone();
                 workers.push(tokio::spawn(async move {
                     loop {
                         if cancel.is_cancelled() {
                             return Ok::<(), JournalError>(());
                         }
                         let Some(op) = queue.lock().unwrap().pop_front() else { return Ok(()) };
-                        this.run_op(op, &events, &cancel).await?;
+                        this.run_op(op, &events, &cancel, restores.as_deref()).await?;
                     }
                 }));
             }
@@ -305,7 +318,13 @@ impl Engine {
         Ok(BatchResult { batch_id: batch_id.into(), counts, elapsed, ops })
     }
 
-    async fn run_op(&self, op: OpRow, events: &Option<UnboundedSender<QueueEvent>>, cancel: &Cancel) -> Result<(), JournalError> {
+    async fn run_op(
+        &self,
+        op: OpRow,
+        events: &Option<UnboundedSender<QueueEvent>>,
+        cancel: &Cancel,
+        restores: Option<&str>,
+    ) -> Result<(), JournalError> {
         if cancel.is_cancelled() {
             // Left pending: `run_batch` cancels it with the others not sent.
             return Ok(());
@@ -391,6 +410,13 @@ impl Engine {
             }
         };
         let id = op.op_id.clone();
+        // A restore's records name the batch they undo.
+        let finish = match restores {
+            Some(what) => {
+                Finish { note: Some(finish.note.as_deref().map_or_else(|| what.to_string(), |n| format!("{n} ({what})"))), ..finish }
+            }
+            None => finish,
+        };
         self.blocking(move |j| j.finish(&id, state, &finish)).await?;
         emit(events, QueueEvent::OpFinished { batch_id: op.batch_id, op_id: op.op_id, seq: op.seq, describe, state, message, retries });
         Ok(())
