@@ -241,11 +241,16 @@ pub fn is_bot_email(email: &str) -> bool {
 /// The one classifier of the accounts Slack refuses to deactivate (the policy planner uses it too).
 pub fn account_of(u: &User) -> Account {
     let emails = u.emails.iter().flatten().filter_map(|e| e.value.as_deref());
-    let roles = u.roles.iter().flatten().filter_map(|r| match r {
+    let roles = u.roles.iter().flatten().filter_map(role_value);
+    account_from(emails, roles)
+}
+
+/// A role's value, in either form a server sends it.
+fn role_value(r: &Role) -> Option<&str> {
+    match r {
         Role::Text(s) => Some(s.as_str()),
         Role::Object(mv) => mv.value.as_deref(),
-    });
-    account_from(emails, roles)
+    }
 }
 
 /// [`account_of`] from a user's email values and role values (a listing's
@@ -446,6 +451,9 @@ pub enum SkipReason {
     /// A member to add who is deactivated (and not reactivated by the same batch): Slack refuses
     /// the whole add (`unable_to_add_deleted_or_guest_to_group`, reference §7).
     Deactivated,
+    /// An admin or owner an update would make a guest: Slack refuses (`cannot_make_user_guest`,
+    /// reference §3).
+    AdminGuest,
 }
 
 impl SkipReason {
@@ -458,6 +466,7 @@ impl SkipReason {
             SkipReason::Protected => "protected",
             SkipReason::ReadOnly => "read_only",
             SkipReason::Deactivated => "deactivated",
+            SkipReason::AdminGuest => "admin_guest",
         }
     }
 
@@ -471,6 +480,7 @@ impl SkipReason {
             SkipReason::Protected => "protected".into(),
             SkipReason::ReadOnly => "refused (read-only)".into(),
             SkipReason::Deactivated => "deactivated".into(),
+            SkipReason::AdminGuest => (if one { "admin or owner made a guest" } else { "admins or owners made guests" }).into(),
         }
     }
 
@@ -483,6 +493,9 @@ impl SkipReason {
             SkipReason::Protected => "protected by the config's protected list".into(),
             SkipReason::ReadOnly => "read-only mode: writes are refused".into(),
             SkipReason::Deactivated => "deactivated: Slack refuses to add a deactivated user to a group (unable_to_add_deleted_or_guest_to_group); reactivate them first".into(),
+            SkipReason::AdminGuest => {
+                "an admin or owner: Slack never makes an admin or owner a guest (cannot_make_user_guest); change their role in Slack first".into()
+            }
         }
     }
 }
@@ -741,6 +754,13 @@ fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason>
             Account::Bot => return Some(SkipReason::Bot),
             Account::Member => {}
         }
+    }
+    // Slack never makes an admin or owner a guest, whichever front end built the update.
+    if let Action::UpdateUser { update, .. } = a
+        && update.set.guest.is_some()
+        && facts.is_some_and(|f| f.roles.iter().filter_map(role_value).any(crate::scim::rules::is_admin_role))
+    {
+        return Some(SkipReason::AdminGuest);
     }
     let already = match a {
         Action::RenameGroup { from, to, .. } => from == to,
@@ -1059,6 +1079,23 @@ mod tests {
             user("W4", "b@x.example", true),
             user("W5", "c@x.example", true),
         ]
+    }
+
+    #[test]
+    fn an_admin_is_never_made_a_guest_whoever_built_the_update() {
+        let mut admin = user("W7", "admin@x.example", true);
+        admin.roles = Some(vec![Role::Text("Admin".into())]);
+        let member = user("W8", "m@x.example", true);
+        let guest_of = |u: &User| {
+            let mut set = User::default();
+            set.guest = Some(Default::default());
+            Action::UpdateUser { target: Target::of_user(u), update: UpdateSpec { set, ..Default::default() } }
+        };
+        let users = vec![admin.clone(), member.clone()];
+        let d = gate(&Safety::default(), vec![guest_of(&admin), guest_of(&member)], &Knowledge::from_users(&users));
+        assert_eq!(d.runnable(), &[guest_of(&member)][..]);
+        assert_eq!(d.skipped().iter().map(|s| s.reason).collect::<Vec<_>>(), [SkipReason::AdminGuest]);
+        assert!(SkipReason::AdminGuest.explain(ActionKind::UpdateUser).contains("cannot_make_user_guest"));
     }
 
     #[test]
