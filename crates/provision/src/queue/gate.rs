@@ -1087,8 +1087,7 @@ mod tests {
         admin.roles = Some(vec![Role::Text("Admin".into())]);
         let member = user("W8", "m@x.example", true);
         let guest_of = |u: &User| {
-            let mut set = User::default();
-            set.guest = Some(Default::default());
+            let set = User { guest: Some(Default::default()), ..Default::default() };
             Action::UpdateUser { target: Target::of_user(u), update: UpdateSpec { set, ..Default::default() } }
         };
         let users = vec![admin.clone(), member.clone()];
