@@ -61,6 +61,17 @@ pub struct Term {
     pub field: Field,
     pub text: String,
     pub flag: bool,
+    /// `guest:soon`: guests whose expiry is before this (unix seconds: [`SOON_DAYS`] from when
+    /// the query was typed), expired ones included.
+    pub soon_before: Option<i64>,
+}
+
+/// `guest:soon` and the Expires column: an expiry within this many days is soon.
+pub const SOON_DAYS: i64 = 30;
+
+/// Seconds since the epoch, now.
+pub fn now_unix() -> i64 {
+    provision::queue::edit::now_unix()
 }
 
 /// What `/` typed, parsed: plain words (a substring of name, userName or email, as before) and
@@ -136,12 +147,20 @@ impl Query {
             if value.is_empty() {
                 continue;
             }
-            let mut t = Term { field, text: value.to_string(), flag: false };
+            let mut t = Term { field, text: value.to_string(), flag: false, soon_before: None };
+            // `guest:soon` (or its start while typing): guests expiring within SOON_DAYS.
+            if field == Field::Guest && "soon".starts_with(value) && value.starts_with('s') {
+                t.flag = true;
+                t.soon_before = Some(now_unix() + SOON_DAYS * 86_400);
+                out.terms.push(t);
+                continue;
+            }
             if field.is_flag() {
                 match flag(value) {
                     Some(b) => t.flag = b,
                     None => {
-                        out.error = Some(format!("{name}:{value}: {name} is true or false"));
+                        let also = if field == Field::Guest { " (or soon: expiring within 30 days)" } else { "" };
+                        out.error = Some(format!("{name}:{value}: {name} is true or false{also}"));
                         continue;
                     }
                 }
@@ -168,9 +187,14 @@ impl Query {
             return false;
         }
         old.terms.iter().all(|o| {
-            self.terms
-                .iter()
-                .any(|n| n.field == o.field && if o.field.is_flag() { n.flag == o.flag } else { n.text.contains(o.text.as_str()) })
+            self.terms.iter().any(|n| {
+                n.field == o.field
+                    && if o.field.is_flag() {
+                        n.flag == o.flag && (o.soon_before.is_none() || n.soon_before.is_some())
+                    } else {
+                        n.text.contains(o.text.as_str())
+                    }
+            })
         })
     }
 
@@ -211,7 +235,7 @@ impl Query {
                     }
                     Field::Id => TermMatch::Id(cache.get_or(Field::Id, v, || store.search_ids(v))),
                     Field::Active => TermMatch::Active(t.flag),
-                    Field::Guest => TermMatch::Guest(t.flag),
+                    Field::Guest => TermMatch::Guest(t.flag, t.soon_before),
                 }
             })
             .collect();
@@ -265,7 +289,8 @@ enum TermMatch<'s> {
     /// The rows whose id holds the text.
     Id(Bits),
     Active(bool),
-    Guest(bool),
+    /// The flag, and for `guest:soon` the time the expiry must come before.
+    Guest(bool, Option<i64>),
 }
 
 /// A [`Query`] made ready for a scan ([`Query::matcher`]).
@@ -304,7 +329,10 @@ impl QueryMatcher<'_> {
             },
             TermMatch::Id(rows) => rows.get(r.index()),
             TermMatch::Active(f) => r.active() == *f,
-            TermMatch::Guest(f) => r.guest() == *f,
+            TermMatch::Guest(f, soon_before) => match soon_before {
+                Some(before) => r.guest() && r.guest_expires_at().is_some_and(|at| at < *before),
+                None => r.guest() == *f,
+            },
         })
     }
 
@@ -354,11 +382,24 @@ pub enum Column {
     Department,
     Active,
     Id,
+    /// The role values (`primary_owner`, `admin`, ...), where the screen is wide enough.
+    Roles,
+    /// A multi-channel guest's expiry (`guest:` filters sort by it).
+    Expires,
 }
 
 impl Column {
-    pub const ALL: [Column; 7] =
-        [Column::Name, Column::UserName, Column::Email, Column::Title, Column::Department, Column::Active, Column::Id];
+    pub const ALL: [Column; 9] = [
+        Column::Name,
+        Column::UserName,
+        Column::Email,
+        Column::Title,
+        Column::Department,
+        Column::Active,
+        Column::Id,
+        Column::Roles,
+        Column::Expires,
+    ];
 
     pub fn header(self) -> &'static str {
         match self {
@@ -369,6 +410,8 @@ impl Column {
             Column::Department => "Department",
             Column::Active => "Active",
             Column::Id => "Id",
+            Column::Roles => "Roles",
+            Column::Expires => "Expires",
         }
     }
 
@@ -385,6 +428,8 @@ impl Column {
             Column::Title => r.title().into(),
             Column::Department => r.department().into(),
             Column::Id => r.id_shown(),
+            Column::Roles => r.roles().into(),
+            Column::Expires => expires_cell(r, now_unix()).into(),
             Column::Active => {
                 if r.active() {
                     "yes".into()
@@ -407,7 +452,24 @@ impl Column {
             Column::Department => SortBy::Department,
             Column::Active => SortBy::Active,
             Column::Id => SortBy::Id,
+            Column::Roles => SortBy::Roles,
+            Column::Expires => SortBy::Expires,
         }
+    }
+}
+
+/// The Expires cell: a guest's expiry date (UTC), `soon` within [`SOON_DAYS`], `expired`; `no
+/// expiry` for a guest without one; empty for a member.
+pub fn expires_cell(r: UserRef<'_>, now: i64) -> String {
+    if !r.guest() {
+        return String::new();
+    }
+    match r.guest_expires_at() {
+        Some(at) if at < now => format!("{} expired", crate::scim::rules::utc_day(at)),
+        Some(at) if at < now + SOON_DAYS * 86_400 => format!("{} soon", crate::scim::rules::utc_day(at)),
+        Some(at) => crate::scim::rules::utc_day(at),
+        None if r.guest_expiration().is_empty() => "no expiry".into(),
+        None => r.guest_expiration().into(),
     }
 }
 
@@ -566,6 +628,17 @@ impl Directory {
     /// What the gate knows about these users, from the loaded rows.
     pub fn knowledge_of(&self, ids: &[String]) -> crate::queue::Knowledge {
         self.store.knowledge_of(ids.iter().map(String::as_str))
+    }
+
+    /// The bases of the gate's share ceilings, from what is loaded: the active users and each
+    /// loaded group's members.
+    pub fn share_bases(&self, known: &mut crate::queue::Knowledge) {
+        if !self.store.is_empty() {
+            known.set_population(self.store.iter().filter(|r| r.active_opt() != Some(false)).count());
+        }
+        for g in &self.groups {
+            known.set_group_size(&g.id, g.members.len());
+        }
     }
 
     /// (what, text) to copy for a user: the email, or the id (`id`, or when there is no email).

@@ -70,11 +70,22 @@ pub struct Faults {
     /// `DELETE /Users/{id}` answers as if it deactivated the user but leaves them active (what a
     /// client must catch by reading the user back).
     pub delete_noop: f64,
+    /// A group PATCH that removes members empties the whole group and still answers 2xx: the
+    /// "remove one member, all members go" failure of Slack's SCIM v2 and other servers
+    /// (MicrosoftDocs/entra-docs PR 879, fleetdm/fleet#50724), which a client must catch by
+    /// reading the group back.
+    pub member_wipe: f64,
 }
 
 impl Faults {
     pub fn is_none(&self) -> bool {
-        self.p503 == 0.0 && self.reset == 0.0 && self.slow == 0.0 && self.p429 == 0.0 && self.incident == 0.0 && self.delete_noop == 0.0
+        self.p503 == 0.0
+            && self.reset == 0.0
+            && self.slow == 0.0
+            && self.p429 == 0.0
+            && self.incident == 0.0
+            && self.delete_noop == 0.0
+            && self.member_wipe == 0.0
     }
 }
 
@@ -85,7 +96,7 @@ pub struct FaultsError(String);
 
 impl std::str::FromStr for Faults {
     type Err = FaultsError;
-    /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2,incident:0.1,deletenoop:0.1`; `none` or empty means no faults.
+    /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2,incident:0.1,deletenoop:0.1,memberwipe:1`; `none` or empty means no faults.
     fn from_str(s: &str) -> Result<Faults, FaultsError> {
         Self::parse(s).map_err(FaultsError)
     }
@@ -124,9 +135,10 @@ impl Faults {
                 "429" => f.p429 = p,
                 "incident" => f.incident = p,
                 "deletenoop" => f.delete_noop = p,
+                "memberwipe" => f.member_wipe = p,
                 _ => {
                     return Err(format!(
-                        "fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, incident, deletenoop, slowms or retryafter)"
+                        "fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, incident, deletenoop, memberwipe, slowms or retryafter)"
                     ));
                 }
             }
@@ -374,6 +386,22 @@ impl Emulator {
         self.shared.runtime.lock().unwrap().faults = f;
     }
 
+    /// Whether the emulated org's plan has multi-channel guests (Enterprise: on by default).
+    pub fn set_guests_allowed(&self, allowed: bool) {
+        self.shared.store.write().unwrap().guests_allowed = allowed;
+    }
+
+    /// Custom profile fields the emulated org has besides those SCIM made (Slack's cap is 50 in
+    /// all: `scim::rules::CUSTOM_PROFILE_FIELDS_MAX`).
+    pub fn set_custom_profile_fields(&self, n: usize) {
+        self.shared.store.write().unwrap().custom_profile_fields = n;
+    }
+
+    /// How long a new photo takes to show ([`store::PHOTO_DELAY`] by default).
+    pub fn set_photo_delay(&self, d: Duration) {
+        self.shared.store.write().unwrap().photo_delay = d;
+    }
+
     pub fn set_latency(&self, d: Duration) {
         self.shared.runtime.lock().unwrap().latency = d;
     }
@@ -383,6 +411,11 @@ impl Emulator {
         let mut s = inner.s.clone();
         s.log = inner.log.iter().copied().collect();
         s
+    }
+
+    /// Seconds since the emulator started: the clock of `EmulatorStats::log`.
+    pub fn uptime(&self) -> f64 {
+        self.shared.start.elapsed().as_secs_f64()
     }
 
     pub fn reset_stats(&self) {
@@ -444,8 +477,11 @@ mod tests {
                 retry_after: Duration::from_secs(1),
                 incident: 0.0,
                 delete_noop: 0.0,
+                member_wipe: 0.0,
             }
         );
+        assert_eq!("memberwipe:1".parse::<Faults>().unwrap().member_wipe, 1.0);
+        assert!(!"memberwipe:0.5".parse::<Faults>().unwrap().is_none());
         let f: Faults = "429:0.5,retryafter:2".parse().unwrap();
         assert_eq!((f.p429, f.retry_after), (0.5, Duration::from_secs(2)));
         let f: Faults = "slow:1,slowms:500".parse().unwrap();

@@ -95,6 +95,8 @@ struct Row {
     title: Sym,
     department: Sym,
     roles: Sym,
+    /// A multi-channel guest's expiry as sent (empty: none).
+    guest_expiration: Sym,
 }
 
 /// What the scans over every user read: a bit per character class present in the key, and the
@@ -153,7 +155,7 @@ fn title_case(lower: &str) -> Option<String> {
     Some(out)
 }
 
-/// Interned strings: title, department, roles, domain.
+/// Interned strings: title, department, roles, domain, guest expiry.
 #[derive(Clone, Debug)]
 struct Interner {
     strings: Vec<Box<str>>,
@@ -202,6 +204,8 @@ pub struct UserFields {
     pub roles: String,
     pub active: Option<bool>,
     pub guest: bool,
+    /// A multi-channel guest's expiry (`guest.expiration`), as sent; empty when none.
+    pub guest_expiration: String,
     pub account: Account,
 }
 
@@ -227,6 +231,7 @@ impl UserFields {
             roles: roles.join(", "),
             active: s.active,
             guest: s.guest,
+            guest_expiration: opt(s.guest_expiration),
             account,
         }
     }
@@ -518,6 +523,19 @@ pub enum SortBy {
     Active,
     /// The id as sent.
     Id,
+    /// The role values (kept lowercased).
+    Roles,
+    /// Guests by expiry (soonest first), then guests without one, then members.
+    Expires,
+}
+
+/// The Expires sort's key of a row ([`SortBy::Expires`]).
+fn expires_key(r: UserRef<'_>) -> (u8, i64) {
+    match (r.guest(), r.guest_expires_at()) {
+        (true, Some(at)) => (0, at),
+        (true, None) => (1, 0),
+        (false, _) => (2, 0),
+    }
 }
 
 /// The compact directory (see the module docs). Rows are addressed by index (`u32`), in arrival
@@ -760,6 +778,18 @@ impl<'a> UserRef<'a> {
     pub fn active_opt(&self) -> Option<bool> {
         (self.flags() & ACTIVE_KNOWN != 0).then_some(self.active())
     }
+    /// A multi-channel guest's expiry, as sent (empty when none).
+    pub fn guest_expiration(&self) -> &'a str {
+        self.t.syms.get(self.row().guest_expiration)
+    }
+    /// The expiry as seconds since the epoch (a date alone is its last second), if it reads.
+    pub fn guest_expires_at(&self) -> Option<i64> {
+        let e = self.guest_expiration();
+        if e.is_empty() {
+            return None;
+        }
+        crate::scim::rules::iso_date(e, crate::scim::rules::DateEnd::End).ok().map(|d| d.unix)
+    }
     pub fn guest(&self) -> bool {
         self.flags() & GUEST != 0
     }
@@ -821,6 +851,7 @@ impl<'a> UserRef<'a> {
             roles: self.roles().into(),
             active: self.active_opt(),
             guest: self.guest(),
+            guest_expiration: self.guest_expiration().into(),
             account: self.account(),
         }
     }
@@ -836,6 +867,7 @@ impl<'a> UserRef<'a> {
             && self.department() == o.department()
             && self.manager_id() == o.manager_id()
             && self.roles() == o.roles()
+            && self.guest_expiration() == o.guest_expiration()
     }
     /// What the gate needs to know about this user.
     pub fn facts(&self) -> UserFacts {
@@ -846,6 +878,8 @@ impl<'a> UserRef<'a> {
         UserFacts {
             active: self.active_opt(),
             email: opt(&self.email()),
+            // The table keeps the primary email only.
+            emails: Vec::new(),
             user_name: opt(self.user_name()),
             account: self.account(),
             groups: None,
@@ -1103,6 +1137,7 @@ impl UserTable {
             title: Sym(0),
             department: Sym(0),
             roles: Sym(0),
+            guest_expiration: Sym(0),
         };
         (row, Hot { mask: mask_of(b.key.as_bytes()), dom: dom << FLAG_BITS | flags })
     }
@@ -1129,6 +1164,7 @@ impl UserTable {
             b.strings[EMAIL] = cap(&f.email, TEXT_FIELD_MAX).0;
         }
         let (title, department, roles) = (self.syms.intern(&f.title), self.syms.intern(&f.department), self.syms.intern(&f.roles));
+        let guest_expiration = self.syms.intern(&f.guest_expiration);
         if let Some(i) = self.index_of(&f.id) {
             let iu = i as usize;
             self.waste += self.text_end(iu) - self.rows[iu].text as usize;
@@ -1143,7 +1179,7 @@ impl UserTable {
             let key = self.keys.len() as u32;
             self.keys.push_str(&b.key);
             let (mut row, mut hot) = self.make(&b, key);
-            (row.title, row.department, row.roles) = (title, department, roles);
+            (row.title, row.department, row.roles, row.guest_expiration) = (title, department, roles, guest_expiration);
             hot.dom |= KEY_MOVED;
             self.rows[iu] = row;
             self.hot[iu] = hot;
@@ -1152,7 +1188,7 @@ impl UserTable {
         let key = self.keys.len() as u32;
         self.keys.push_str(&b.key);
         let (mut row, hot) = self.make(&b, key);
-        (row.title, row.department, row.roles) = (title, department, roles);
+        (row.title, row.department, row.roles, row.guest_expiration) = (title, department, roles, guest_expiration);
         let i = self.rows.len() as u32;
         self.rows.push(row);
         self.hot.push(hot);
@@ -1247,6 +1283,7 @@ impl UserTable {
             title: self.syms.intern(other.syms.get(o.title)),
             department: self.syms.intern(other.syms.get(o.department)),
             roles: self.syms.intern(other.syms.get(o.roles)),
+            guest_expiration: self.syms.intern(other.syms.get(o.guest_expiration)),
             ..o
         };
         let dom = if dom.0 == 0 { 0 } else { self.syms.intern(other.syms.get(dom)).0 };
@@ -1581,7 +1618,7 @@ impl UserTable {
                 (u64::from_be_bytes(b), total)
             }
             SortBy::Email => of(r.email_part().as_bytes()),
-            SortBy::Title | SortBy::Department | SortBy::Active => (0, 0),
+            SortBy::Title | SortBy::Department | SortBy::Active | SortBy::Roles | SortBy::Expires => (0, 0),
         }
     }
 
@@ -1606,13 +1643,27 @@ impl UserTable {
     /// of their interned value.
     pub fn sort_rows(&self, by: SortBy, rows: &mut [u32]) {
         match by {
-            SortBy::Title | SortBy::Department | SortBy::Active => {
+            SortBy::Expires => {
+                let mut v: Vec<(u8, i64, u32)> = rows
+                    .iter()
+                    .map(|&i| {
+                        let (c, at) = expires_key(self.get(i));
+                        (c, at, i)
+                    })
+                    .collect();
+                v.sort_unstable();
+                for (slot, k) in rows.iter_mut().zip(v) {
+                    *slot = k.2;
+                }
+            }
+            SortBy::Title | SortBy::Department | SortBy::Active | SortBy::Roles => {
                 let rank = if by == SortBy::Active { Vec::new() } else { self.sym_ranks() };
                 let key = |i: u32| -> u64 {
                     let r = &self.rows[i as usize];
                     let k = match by {
                         SortBy::Title => rank[r.title.index()],
                         SortBy::Department => rank[r.department.index()],
+                        SortBy::Roles => rank[r.roles.index()],
                         _ => u32::from(self.hot[i as usize].flags() & ACTIVE == 0),
                     };
                     (k as u64) << 32 | i as u64
@@ -1714,6 +1765,8 @@ impl UserTable {
             SortBy::Department => cmp_ci(x.department(), y.department()),
             SortBy::Active => y.active().cmp(&x.active()),
             SortBy::Id => x.id().cmp(y.id()),
+            SortBy::Roles => cmp_ci(x.roles(), y.roles()),
+            SortBy::Expires => expires_key(x).cmp(&expires_key(y)),
         };
         o.then(a.cmp(&b))
     }
@@ -1748,7 +1801,7 @@ impl UserTable {
     /// Write the table to `path` (a new owner-only file, renamed over the old one).
     pub fn write_cache(&self, path: &Path, fetched_at: i64) -> Result<(), CacheError> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        crate::files::create_private_dir(dir).map_err(|e| CacheError::Io(dir.to_path_buf(), e))?;
+        crate::files::own_dir(dir).map_err(|e| CacheError::Io(dir.to_path_buf(), e))?;
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         let write = || -> std::io::Result<()> {
@@ -1775,7 +1828,7 @@ impl UserTable {
                 for v in [r.id_len, r.nl, r.ul, r.el] {
                     buf.extend_from_slice(&v.to_le_bytes());
                 }
-                for v in [r.title.0, r.department.0, r.roles.0, h.dom & !KEY_MOVED] {
+                for v in [r.title.0, r.department.0, r.roles.0, h.dom & !KEY_MOVED, r.guest_expiration.0] {
                     buf.extend_from_slice(&v.to_le_bytes());
                 }
                 w.write_all(&buf)?;
@@ -1796,7 +1849,7 @@ impl UserTable {
     /// Read a table written by [`UserTable::write_cache`], with the time its data was fetched
     /// (unix seconds). A file that is not one, or is damaged, is an error (never a panic).
     pub fn read_cache(path: &Path) -> Result<(UserTable, i64), CacheError> {
-        let f = std::fs::File::open(path).map_err(|e| CacheError::Io(path.to_path_buf(), e))?;
+        let f = crate::files::open_own_read(path).map_err(|e| CacheError::Io(path.to_path_buf(), e))?;
         let file_len = f.metadata().map(|m| m.len()).unwrap_or(0);
         let mut r = std::io::BufReader::with_capacity(1 << 20, f);
         let bad = |what: &str| CacheError::Damaged(path.to_path_buf(), what.to_string());
@@ -1882,6 +1935,7 @@ impl UserTable {
                 title: Sym(u(16)),
                 department: Sym(u(20)),
                 roles: Sym(u(24)),
+                guest_expiration: Sym(u(32)),
             };
             let dom = u(28) & !KEY_MOVED;
             if !t.row_is_sound(&row, dom) {
@@ -1947,7 +2001,7 @@ impl UserTable {
         let sym_ok = |s: u32| (s as usize) < self.syms.strings.len();
         seps.iter().all(|&s| kb[s] == 0)
             && bounds.iter().all(|&b| keys.is_char_boundary(b))
-            && [r.title.0, r.department.0, r.roles.0, dom >> FLAG_BITS].into_iter().all(sym_ok)
+            && [r.title.0, r.department.0, r.roles.0, dom >> FLAG_BITS, r.guest_expiration.0].into_iter().all(sym_ok)
     }
 }
 
@@ -1965,9 +2019,10 @@ impl<'a> FromIterator<&'a User> for UserTable {
     }
 }
 
-/// Version 2: keys apart from the text, and the hot words.
-const MAGIC: &[u8; 8] = b"SCIMDIR2";
-const ROW_BYTES: usize = 4 + 4 + 2 * 4 + 4 * 4;
+/// Version 3: keys apart from the text, the hot words, and each row's guest expiry (a cache of
+/// another version is read as such and the directory is loaded afresh).
+const MAGIC: &[u8; 8] = b"SCIMDIR3";
+const ROW_BYTES: usize = 4 + 4 + 2 * 4 + 5 * 4;
 
 /// What a refresh changed, against the table it replaces.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -2069,7 +2124,7 @@ mod tests {
         assert_eq!(a.active_opt(), Some(false));
         // The roles as the table keeps them: their values, lowercased.
         let full = UserFacts::of(&user(1, "Ann Lee", false));
-        assert_eq!(a.facts(), UserFacts { roles: vec![Role::Text("primary_owner".into())], ..full });
+        assert_eq!(a.facts(), UserFacts { roles: vec![Role::Text("primary_owner".into())], emails: vec![], ..full });
         assert_eq!(t.index_of("nobody"), None);
     }
 
@@ -2260,6 +2315,7 @@ mod search_tests {
                 roles: String::new(),
                 active: Some(rnd(4) != 0),
                 guest: rnd(9) == 0,
+                guest_expiration: ["", "2026-01-15", "2027-03-01T00:00:00Z", "soon-ish"][rnd(4)].into(),
                 account: Account::Member,
             };
             t.upsert_fields(&fl).unwrap();
@@ -2386,7 +2442,17 @@ mod search_tests {
     #[test]
     fn sorting_on_compact_keys_gives_the_comparison_order() {
         let (t, _) = varied(700, 11);
-        for by in [SortBy::Name, SortBy::UserName, SortBy::Email, SortBy::Title, SortBy::Department, SortBy::Active, SortBy::Id] {
+        for by in [
+            SortBy::Name,
+            SortBy::UserName,
+            SortBy::Email,
+            SortBy::Title,
+            SortBy::Department,
+            SortBy::Active,
+            SortBy::Id,
+            SortBy::Roles,
+            SortBy::Expires,
+        ] {
             let mut want: Vec<u32> = (0..t.len() as u32).collect();
             want.sort_by(|&a, &b| t.compare(by, a, b));
             assert_eq!(t.sorted(by), want, "{by:?}");

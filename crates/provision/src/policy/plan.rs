@@ -59,6 +59,72 @@ pub struct PriorState {
     /// Group rule key -> Slack group id, so a changed `slack_name` renames instead of creating.
     #[serde(default)]
     pub group_ids: BTreeMap<String, String>,
+    /// What the source held at the last successful run: the base of the source sanity check
+    /// (absent in state files written before it was kept: nothing is compared then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceStats>,
+}
+
+/// What a policy's source held: its rows, and how many of them have a value in each column the
+/// policy maps (the attributes' columns, the groups column; `(memberships)`: rows with a
+/// membership from the memberships file). A column that went blank, or rows that went missing,
+/// for more than a share of the rows since the last successful run holds the run
+/// ([`SourceStats::drops`]): an export that lost a column would otherwise clear it everywhere.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStats {
+    pub rows: usize,
+    pub non_blank: BTreeMap<String, usize>,
+}
+
+/// The pseudo-column of the memberships file in [`SourceStats::non_blank`].
+pub const MEMBERSHIPS_COLUMN: &str = "(memberships)";
+
+impl SourceStats {
+    /// Count the rows of `source` and the non-blank values of every column `policy` maps.
+    pub fn of(policy: &Policy, source: &Source) -> SourceStats {
+        let mut cols: Vec<&str> = policy.attributes.iter().flat_map(|m| m.template.columns()).collect();
+        cols.extend(policy.source.groups_column.as_deref());
+        cols.sort_unstable();
+        cols.dedup();
+        let mut non_blank = BTreeMap::new();
+        for c in cols {
+            if let Some(i) = source.column(c) {
+                non_blank.insert(c.to_string(), source.rows.iter().filter(|r| !r.get(i).trim().is_empty()).count());
+            }
+        }
+        if policy.source.spec.memberships.is_some() {
+            non_blank.insert(MEMBERSHIPS_COLUMN.to_string(), source.memberships.values().filter(|g| !g.is_empty()).count());
+        }
+        SourceStats { rows: source.rows.len(), non_blank }
+    }
+
+    /// How `now` fell from these stats (the last successful run's) by more than `percent` of
+    /// the rows then: the row count, and each column's values; one reason each, naming the
+    /// numbers. Empty: the source looks as it did.
+    pub fn drops(&self, now: &SourceStats, percent: f64) -> Vec<String> {
+        let allowed = self.rows as f64 * percent / 100.0;
+        let mut out = Vec::new();
+        if now.rows < self.rows && (self.rows - now.rows) as f64 > allowed {
+            out.push(format!(
+                "the source has {} rows, {} fewer than the {} of the last successful run (more than {percent}% of them: max_source_drop_percent)",
+                now.rows,
+                self.rows - now.rows,
+                self.rows
+            ));
+        }
+        for (col, &was) in &self.non_blank {
+            let is = now.non_blank.get(col).copied().unwrap_or(0);
+            if is < was && (was - is) as f64 > allowed {
+                out.push(format!(
+                    "column `{col}` has a value in {is} of {} rows, {} fewer than the {was} of {} at the last successful run (more than {percent}% of the rows: max_source_drop_percent); did the export lose it?",
+                    now.rows,
+                    was - is,
+                    self.rows
+                ));
+            }
+        }
+        out
+    }
 }
 
 impl PriorState {
@@ -78,7 +144,12 @@ impl PriorState {
             }
         }
         retired.sort();
-        PriorState { scope_groups: policy.scope_groups.clone(), retired_scope_groups: retired, group_ids }
+        PriorState {
+            scope_groups: policy.scope_groups.clone(),
+            retired_scope_groups: retired,
+            group_ids,
+            source: prior.and_then(|p| p.source.clone()),
+        }
     }
 }
 
@@ -225,6 +296,24 @@ pub enum Rule {
     /// The row's manager is neither a Slack user nor a row this plan provisions (reference §3:
     /// `manager.managerId` is a Slack id, email or userName).
     ManagerUnresolved,
+    /// A start date or guest expiry that is no ISO-8601 date (reference §3: `startDate` "like
+    /// `2024-04-10T00:00:00+0000`", `expiration` "ISO-8601").
+    InvalidDate,
+    /// A guest expiry already past.
+    GuestExpirationPast,
+    /// A photo that is neither a public `https://` URL nor an image `data:` URL (reference §3
+    /// `photos`; §7 `photos_invalid`).
+    PhotoInvalid,
+    /// A guest type other than `multi` (or `member`): Slack's guest extension takes `multi` only
+    /// (reference §3).
+    GuestType,
+    /// The row would make an admin or owner a guest (reference §3, §7 `cannot_make_user_guest`).
+    GuestAdmin,
+    /// A guest expiry for someone who is no guest (nor made one by the row).
+    GuestExpirationMember,
+    /// The row would make Slack create a profile field past its 50 custom ones (reference §3:
+    /// `unable_to_create_team_profile_fields`), given `[provisioning] custom_profile_fields`.
+    CustomFieldCap,
 }
 
 impl Rule {
@@ -236,6 +325,13 @@ impl Rule {
             Rule::DuplicateEmail => "duplicate_email",
             Rule::GroupMemberCap => "group_member_cap",
             Rule::ManagerUnresolved => "manager_unresolved",
+            Rule::InvalidDate => "invalid_date",
+            Rule::GuestExpirationPast => "guest_expiration_past",
+            Rule::PhotoInvalid => "photos_invalid",
+            Rule::GuestType => "guest_type",
+            Rule::GuestAdmin => "cannot_make_user_guest",
+            Rule::GuestExpirationMember => "guest_expiration_member",
+            Rule::CustomFieldCap => "custom_field_cap",
         }
     }
 
@@ -248,6 +344,15 @@ impl Rule {
             Rule::DuplicateEmail => "an email belongs to one Slack user, deactivated ones included (reference §2, §8.6)",
             Rule::GroupMemberCap => "a Slack group has at most 15,000 members (reference §7 group_member_max_exceeded, §8.11)",
             Rule::ManagerUnresolved => "a manager must be a Slack user or a row this plan creates (reference §3 manager)",
+            Rule::InvalidDate => "startDate and guest expirations are ISO-8601 dates, e.g. 2027-01-04 (reference §3)",
+            Rule::GuestExpirationPast => "a guest whose expiry has passed would lose access at once",
+            Rule::PhotoInvalid => "a photo is a public https:// URL or an image data: URL (reference §3 photos)",
+            Rule::GuestType => "the guest extension's type is multi (a multi-channel guest); member means no guest (reference §3)",
+            Rule::GuestAdmin => "Slack never makes an admin or owner a guest (reference §3 cannot_make_user_guest)",
+            Rule::GuestExpirationMember => "an expiry belongs to a multi-channel guest (reference §3 guest extension)",
+            Rule::CustomFieldCap => {
+                "Slack allows 50 custom profile fields, those SCIM creates included (reference §3 unable_to_create_team_profile_fields)"
+            }
         }
     }
 }
@@ -460,9 +565,8 @@ pub fn never_deactivate(u: &User, protected: &[String]) -> Option<&'static str> 
         crate::queue::gate::Account::Member => {}
     }
     if !protected.is_empty() {
-        let email = u.primary_email().map(|e| e.trim().to_lowercase());
-        let name = u.user_name.as_deref().map(|n| n.trim().to_lowercase());
-        if protected.iter().any(|p| Some(p) == email.as_ref() || Some(p) == name.as_ref()) {
+        let emails = u.emails.iter().flatten().filter_map(|e| e.value.as_deref());
+        if crate::queue::gate::is_protected_user(protected, Some(u.id()), emails, u.user_name.as_deref()) {
             return Some("protected_users");
         }
     }
@@ -476,12 +580,8 @@ fn never_deactivate_at(users: &PlanUsers, i: usize, protected: &[String]) -> Opt
         crate::queue::gate::Account::PrimaryOwner => return Some("primary owner"),
         crate::queue::gate::Account::Member => {}
     }
-    if !protected.is_empty() {
-        let email = users.primary_email(i).map(|e| e.trim().to_lowercase());
-        let name = users.user_name(i).map(|n| n.trim().to_lowercase());
-        if protected.iter().any(|p| Some(p) == email.as_ref() || Some(p) == name.as_ref()) {
-            return Some("protected_users");
-        }
+    if !protected.is_empty() && crate::queue::gate::is_protected_user(protected, Some(users.id(i)), users.emails(i), users.user_name(i)) {
+        return Some("protected_users");
     }
     None
 }
@@ -584,6 +684,7 @@ fn same_value(attr: Attr, a: &str, b: &str) -> bool {
     let (a, b) = (a.trim(), b.trim());
     match attr {
         Attr::UserName => a == b || normalize_user_name(a) == normalize_user_name(b),
+        x if x.date_end().is_some() => x.same_value(a, b),
         x if x.case_insensitive() => {
             if a.is_ascii() && b.is_ascii() {
                 a.eq_ignore_ascii_case(b)
@@ -957,6 +1058,117 @@ pub fn compute_on(
         }
     }
 
+    // Profile, photo and guest values (reference §3), checked as `users update --set` checks
+    // them, for the values the plan would write (a create, or a change).
+    let now = crate::queue::edit::now_unix();
+    let guest_pos = pos_of(Attr::Guest);
+    for rs in rows.iter_mut() {
+        if !rs.provisioned || rs.left_out {
+            continue;
+        }
+        let (line, key) = (line_of(rs), rs.key.to_string());
+        let value = |a: Attr| pos_of(a).and_then(|p| rendered.get(rs.d, p));
+        let have = |a: Attr| rs.slack.and_then(|si| users.column(a).and_then(|c| users.value(si, c)));
+        let writes = |a: Attr, v: &str| have(a).is_none_or(|h| !same_value(a, h, v));
+        let q = |v: &str| crate::scim::sanitize::quoted_excerpt(v, 40);
+        let mut problem: Option<(Rule, String)> = None;
+        for a in [Attr::StartDate, Attr::GuestExpiration] {
+            let Some(v) = value(a).filter(|v| writes(a, v)) else { continue };
+            match crate::scim::rules::iso_date(v, a.date_end().expect("a date")) {
+                Err(p) => problem = problem.or(Some((Rule::InvalidDate, format!("{} {}: {p}", a.short(), q(v))))),
+                Ok(d) if a == Attr::GuestExpiration && d.unix < now => {
+                    problem = problem.or(Some((Rule::GuestExpirationPast, format!("guestExpiration {} is past", q(v)))))
+                }
+                Ok(_) => {}
+            }
+        }
+        if let Some(v) = value(Attr::Photo).filter(|v| writes(Attr::Photo, v))
+            && let Err(p) = crate::scim::rules::photo_value(v)
+        {
+            problem = problem.or(Some((Rule::PhotoInvalid, format!("photo {}: {p}", q(v)))));
+        }
+        let is_guest = rs.slack.is_some_and(|si| users.is_guest(si));
+        let want_guest = match guest_pos.map(|p| rendered.get(rs.d, p)) {
+            Some(v) => match v.and_then(|v| Attr::Guest.sendable(v)) {
+                Some(t) if t == "multi" => true,
+                Some(t) => {
+                    problem = problem.or(Some((Rule::GuestType, format!("guest {}: give multi or member", q(&t)))));
+                    false
+                }
+                None => false,
+            },
+            None => is_guest,
+        };
+        if want_guest
+            && !is_guest
+            && let Some(role) = rs.slack.and_then(|si| users.admin_role(si))
+        {
+            problem = problem.or(Some((
+                Rule::GuestAdmin,
+                format!("{} has the role {role:?} and cannot be made a guest", users.label(rs.slack.unwrap())),
+            )));
+        }
+        if value(Attr::GuestExpiration).is_some() && !want_guest {
+            problem = problem.or(Some((Rule::GuestExpirationMember, "guestExpiration for someone who is no guest".to_string())));
+        }
+        if let Some((rule, what)) = problem {
+            violation(&mut plan, line, &key, rule, format!("{}:{line}: {what}; row left out", source.name));
+            rs.left_out = true;
+        }
+    }
+
+    // Slack's 50 custom profile fields (reference §3): the fields Slack would create for mapped
+    // attributes no Slack user has a value of yet (`Attr::slack_profile_field`).
+    let mut new_fields: Vec<(&'static str, Vec<usize>)> = Vec::new();
+    for (pos, (attr, _)) in mappings.iter().enumerate() {
+        let Some(name) = attr.slack_profile_field() else { continue };
+        let exists = mappings
+            .iter()
+            .enumerate()
+            .filter(|(_, (a, _))| a.slack_profile_field() == Some(name))
+            .any(|(p, _)| (0..users.len()).any(|i| users.value(i, cols[p]).is_some()));
+        let wanted = rows.iter().any(|rs| rs.provisioned && !rs.left_out && rendered.get(rs.d, pos).is_some());
+        if exists || !wanted {
+            continue;
+        }
+        match new_fields.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, ps)) => ps.push(pos),
+            None => new_fields.push((name, vec![pos])),
+        }
+    }
+    if !new_fields.is_empty() {
+        let cap = crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX;
+        let names = new_fields.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+        match prov.custom_profile_fields {
+            None => plan.warnings.push(format!(
+                "Slack will create {} ({names}): no Slack user has these attributes yet, and each counts against Slack's {cap} custom profile fields (reference §3); set [provisioning] custom_profile_fields to the number the org has for the plan to check the cap",
+                crate::words::count(new_fields.len(), "profile field")
+            )),
+            Some(n) => {
+                let room = cap.saturating_sub(n as usize);
+                for (name, ps) in new_fields.iter().skip(room) {
+                    for rs in rows.iter_mut() {
+                        if !rs.provisioned || rs.left_out || !ps.iter().any(|&p| rendered.get(rs.d, p).is_some()) {
+                            continue;
+                        }
+                        let (line, key) = (line_of(rs), rs.key.to_string());
+                        violation(
+                            &mut plan,
+                            line,
+                            &key,
+                            Rule::CustomFieldCap,
+                            format!(
+                                "{}:{line}: {name} would be a new Slack profile field, and the org has {n} of {cap} custom fields; row left out",
+                                source.name
+                            ),
+                        );
+                        rs.left_out = true;
+                    }
+                }
+            }
+        }
+    }
+
     // Creates first, so managers and members can refer to pending users.
     for rs in rows.iter_mut().filter(|r| r.slack.is_none() && r.provisioned && !r.left_out) {
         if !prov.allow_create {
@@ -1058,7 +1270,11 @@ pub fn compute_on(
                         Err(()) => unreachable!("unresolved managers are violations (checked above)"),
                     },
                     Attr::UserName => attr.set(&mut user, Some(&normalize_user_name(v))),
-                    _ => attr.set(&mut user, Some(v)),
+                    _ => {
+                        if let Some(v) = attr.sendable(v) {
+                            attr.set(&mut user, Some(&v));
+                        }
+                    }
                 }
             }
             let label = label_of(&user);
@@ -1117,6 +1333,7 @@ pub fn compute_on(
                         Err(()) => unreachable!("unresolved managers are violations (checked above)"),
                     },
                     (Attr::UserName, Some(v)) => Some(user_name_key(v)),
+                    (a, Some(v)) if a == Attr::Guest || a.date_end().is_some() => a.sendable(v).map(Cow::Owned),
                     (_, w) => w.map(Cow::Borrowed),
                 };
                 let same = match (have, want.as_deref()) {
@@ -1128,6 +1345,30 @@ pub fn compute_on(
                     attr.set(&mut patch, want.as_deref());
                     changes.push(AttrChange { attr, old: have.map(str::to_string), new: want.map(Cow::into_owned) });
                 }
+            }
+            // The address is sent whole (Slack stores one): its other parts as they are.
+            if changes.iter().any(|c| c.attr.is_address()) {
+                for a in Attr::ADDRESS {
+                    if !changes.iter().any(|c| c.attr == a)
+                        && let Some(v) = users.column(a).and_then(|c| users.value(u, c))
+                    {
+                        a.set(&mut patch, Some(v));
+                    }
+                }
+            }
+            // The other email or phone of a changed one, as it is (SCIM 1.1 sends it along).
+            for (a, b) in [(Attr::Email, Attr::SecondaryEmail), (Attr::PhoneWork, Attr::PhoneMobile)] {
+                for (this, other) in [(a, b), (b, a)] {
+                    if changes.iter().any(|c| c.attr == this)
+                        && !changes.iter().any(|c| c.attr == other)
+                        && let Some(v) = users.column(other).and_then(|c| users.value(u, c))
+                    {
+                        other.set(&mut patch, Some(v));
+                    }
+                }
+            }
+            if users.is_guest(u) && changes.iter().any(|c| c.attr == Attr::GuestExpiration) {
+                patch.guest.get_or_insert_with(Default::default).kind.get_or_insert_with(|| "multi".into());
             }
             if !changes.is_empty() {
                 updates.push(UpdateUser { id: users.id(u).into(), label: users.label(u).to_string(), row_line: line, changes, patch });
@@ -1414,6 +1655,26 @@ mod tests {
         assert!(same_value(Attr::Email, "A@x.COM", " a@X.com"));
         assert!(same_value(Attr::UserName, "Ann Lee", "ann_lee"));
         assert!(!same_value(Attr::Title, "Dev", "dev"));
+    }
+
+    #[test]
+    fn a_source_that_fell_since_the_last_run_says_how() {
+        let was = SourceStats { rows: 1000, non_blank: BTreeMap::from([("title".into(), 990), ("dept".into(), 1000)]) };
+        assert!(was.drops(&was, 10.0).is_empty());
+        // 100 rows fewer is 10%: not more than the share; 101 is.
+        let now = SourceStats { rows: 900, non_blank: BTreeMap::from([("title".into(), 890), ("dept".into(), 900)]) };
+        assert!(was.drops(&now, 10.0).is_empty(), "{:?}", was.drops(&now, 10.0));
+        let now = SourceStats { rows: 899, non_blank: BTreeMap::from([("title".into(), 40), ("dept".into(), 899)]) };
+        let d = was.drops(&now, 10.0);
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(d[0].contains("899 rows, 101 fewer than the 1000"), "{d:?}");
+        assert!(d.iter().any(|l| l.contains("column `title` has a value in 40 of 899 rows, 950 fewer than the 990")), "{d:?}");
+        // A column gone from the source counts as blank everywhere.
+        let now = SourceStats { rows: 1000, non_blank: BTreeMap::from([("dept".into(), 1000)]) };
+        assert_eq!(was.drops(&now, 10.0).len(), 1);
+        // Old state files have no stats: nothing to compare.
+        let old: PriorState = serde_json::from_str(r#"{"scope_groups":[],"group_ids":{}}"#).unwrap();
+        assert_eq!(old.source, None);
     }
 
     #[test]
