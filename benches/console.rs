@@ -24,8 +24,18 @@
 //!   are on screen) and latency_cached_fresh_ms (until the refresh from Slack replaced them);
 //!   latency_{cold,cached}_peak_rss_mb: the console's peak RSS in each run.
 //!
+//! - demo_100k_*: `scimitar demo --users 100000` in a 200x50 PTY: demo_100k_first_frame_ms (the
+//!   pane bar), demo_100k_first_rows_ms (a user row on screen), demo_100k_all_rows_ms (the title
+//!   reads `Users 100,000` and nothing loads), demo_100k_peak_rss_mb (console and emulator, one
+//!   process, when all rows are shown).
+//!
 //! `CONSOLE_BENCH_USERS=N` runs only the in-process part at N users; `CONSOLE_BENCH_BIN=PATH` runs
 //! only the PTY parts, with another build of the binary (for a before/after).
+//!
+//! Before and after in one run: `CONSOLE_BENCH_BEFORE=PATH` (the bench binary of an earlier
+//! commit) and `CONSOLE_BENCH_BEFORE_BIN=PATH` (its scimitar) run the in-process parts (100k and
+//! 1M) and the demo of both builds alternately, `CONSOLE_BENCH_ROUNDS` times (default 2), and
+//! print `compare_<name>: before MIN..MAX after MIN..MAX ratio R` (R: the medians' ratio).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -183,12 +193,24 @@ fn pty_times(
     marks: &[&(dyn Fn(&str) -> bool + Sync)],
     wait_file: Option<&std::path::Path>,
 ) -> Result<(Vec<f64>, f64), String> {
+    pty_times_with(std::env::var_os("CONSOLE_BENCH_BIN").as_deref(), args, envs, dir, marks, wait_file)
+}
+
+/// [`pty_times`] with this binary (`None`: this build's).
+fn pty_times_with(
+    bin: Option<&std::ffi::OsStr>,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    dir: &std::path::Path,
+    marks: &[&(dyn Fn(&str) -> bool + Sync)],
+    wait_file: Option<&std::path::Path>,
+) -> Result<(Vec<f64>, f64), String> {
     use portable_pty::{CommandBuilder, PtySize, native_pty_system};
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
     let pair = native_pty_system().openpty(PtySize { rows: 50, cols: 200, pixel_width: 0, pixel_height: 0 }).map_err(|e| e.to_string())?;
-    // CONSOLE_BENCH_BIN: another build of the binary (an earlier commit's, for a before/after).
-    let bin = std::env::var("CONSOLE_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_scimitar").to_string());
+    // Another build of the binary (an earlier commit's, for a before/after), or this one.
+    let bin = bin.map(std::ffi::OsStr::to_os_string).unwrap_or_else(|| env!("CARGO_BIN_EXE_scimitar").into());
     let mut cmd = CommandBuilder::new(bin);
     cmd.args(args);
     cmd.env("TERM", "xterm-256color");
@@ -260,12 +282,22 @@ fn pty_times(
     })
 }
 
-/// `scimitar demo --users 100000`: time until the first frame (the pane bar) is on screen.
-fn demo_first_frame() -> Result<f64, String> {
+/// `scimitar demo --users 100000`: times until the first frame (the pane bar), the first user
+/// row and all rows are on screen, and the process's peak RSS then.
+fn demo_run(bin: Option<&std::ffi::OsStr>) -> Result<Vec<(&'static str, f64)>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let bar = |s: &str| s.contains("4 Reports");
-    let (t, _) = pty_times(&["demo", "--users", "100000", "--no-rate-limit"], &[], dir.path(), &[&bar], None)?;
-    Ok(t[0])
+    // A row: a user's email in the table.
+    let row = |s: &str| s.lines().any(|l| l.contains('@') && (l.contains(" yes ") || l.contains(" no ")));
+    // Every row: the title and the status line say 100,000 and the Log says they are (re)loaded.
+    let all = |s: &str| s.contains("Users 100,000") && s.contains("users 100,000/100,000") && s.contains("loaded 100,000 users");
+    let (t, rss) = pty_times_with(bin, &["demo", "--users", "100000", "--no-rate-limit"], &[], dir.path(), &[&bar, &row, &all], None)?;
+    Ok(vec![
+        ("demo_100k_first_frame_ms", t[0]),
+        ("demo_100k_first_rows_ms", t[1]),
+        ("demo_100k_all_rows_ms", t[2]),
+        ("demo_100k_peak_rss_mb", rss),
+    ])
 }
 
 /// Time until all 100,000 rows are on screen with 400 ms per request: cold, then cached.
@@ -334,6 +366,7 @@ fn in_process(n: usize) -> Vec<(String, String)> {
     let gen_cost = gen_t.elapsed();
     let load = t.elapsed().saturating_sub(gen_cost);
     assert_eq!(app.dir.store.len(), n);
+    let rss_loaded = peak_rss_mb();
     term.draw(|f| render(&app, f)).unwrap();
     // Frame render with nothing changed.
     let mut frames = Vec::new();
@@ -372,12 +405,18 @@ fn in_process(n: usize) -> Vec<(String, String)> {
         }
     }
     let mut lat = Vec::with_capacity(keys.len());
+    // CONSOLE_BENCH_TRACE=1: each keystroke's time and the query after it, on stderr.
+    let trace = std::env::var_os("CONSOLE_BENCH_TRACE").is_some();
     for k in keys {
         let t = Instant::now();
         let fx = app.update(key(k));
         std::hint::black_box(fx);
         term.draw(|f| render(&app, f)).unwrap();
         lat.push(t.elapsed());
+        if trace {
+            let v = &app.pane::<scimitar::tui::users::UsersPane>().view;
+            eprintln!("key {:>8.3} ms {:>8} rows  {:?}", ms(t.elapsed()), v.filtered.len(), v.query());
+        }
     }
 
     // The same with `field:value` terms (issue 12): typed, then taken back, key by key.
@@ -403,11 +442,16 @@ fn in_process(n: usize) -> Vec<(String, String)> {
         std::hint::black_box(fx);
         term.draw(|f| render(&app, f)).unwrap();
         field_lat.push(t.elapsed());
+        if trace {
+            let v = &app.pane::<scimitar::tui::users::UsersPane>().view;
+            eprintln!("field {:>8.3} ms {:>8} rows  {:?}", ms(t.elapsed()), v.filtered.len(), v.query());
+        }
         if k == KeyCode::Char('e') {
             matched = matched.max(app.pane::<scimitar::tui::users::UsersPane>().view.filtered.len());
         }
     }
     assert!(matched > 0, "the field queries match someone");
+    let rss_filtered = peak_rss_mb();
 
     // Sorting by a column once everything is loaded.
     app.update(key(KeyCode::Esc));
@@ -430,6 +474,8 @@ fn in_process(n: usize) -> Vec<(String, String)> {
     out.push(("frame_render_200x50_p99_ms".into(), format!("{:.3}", pct(&mut frames, 0.99))));
     out.push(("sort_by_name_ms".into(), format!("{:.1}", ms(sort))));
     out.push(("directory_heap_mb".into(), format!("{:.1}", app.dir.store.heap_bytes() as f64 / 1048576.0)));
+    out.push(("peak_rss_loaded_mb".into(), format!("{rss_loaded:.1}")));
+    out.push(("peak_rss_filtered_mb".into(), format!("{rss_filtered:.1}")));
     drop(app);
     out.push(("peak_rss_mb".into(), format!("{:.1}", peak_rss_mb())));
     out
@@ -442,9 +488,13 @@ fn main() {
         }
         return;
     }
+    if let Some(before) = std::env::var_os("CONSOLE_BENCH_BEFORE") {
+        compare(std::path::Path::new(&before));
+        return;
+    }
     let process_first = process_first_frame();
     let latency = latency_run();
-    let demo = demo_first_frame();
+    let demo = demo_run(std::env::var_os("CONSOLE_BENCH_BIN").as_deref());
     if std::env::var_os("CONSOLE_BENCH_BIN").is_some() {
         // Another build: only the parts that run the binary.
         for (k, v) in latency.unwrap_or_default() {
@@ -453,8 +503,8 @@ fn main() {
         if let Ok(v) = process_first {
             println!("process_start_to_first_frame_ms: {v:.1}");
         }
-        if let Ok(v) = demo {
-            println!("demo_100k_first_frame_ms: {v:.0}");
+        for (k, v) in demo.unwrap_or_default() {
+            println!("{k}: {v:.0}");
         }
         return;
     }
@@ -483,8 +533,12 @@ fn main() {
         Err(e) => eprintln!("latency: not measured: {e}"),
     }
     match demo {
-        Ok(v) => println!("demo_100k_first_frame_ms: {v:.0}"),
-        Err(e) => eprintln!("demo_100k_first_frame_ms: not measured: {e}"),
+        Ok(l) => {
+            for (k, v) in l {
+                println!("{k}: {v:.0}");
+            }
+        }
+        Err(e) => eprintln!("demo_100k: not measured: {e}"),
     }
     println!("peak_rss_mb: {}", lines.iter().find(|(k, _)| k == "peak_rss_mb").map_or("?", |(_, v)| v.as_str()));
     // A million users.
@@ -494,6 +548,7 @@ fn main() {
             "load_users_ms"
                 | "filter_keystroke_median_ms"
                 | "filter_keystroke_p99_ms"
+                | "field_filter_keystroke_p99_ms"
                 | "peak_rss_mb"
                 | "sort_by_name_ms"
                 | "directory_heap_mb"
@@ -503,10 +558,68 @@ fn main() {
     }
 }
 
+/// Both builds side by side: the in-process parts at 100k and 1M users and the demo, alternately.
+fn compare(before: &std::path::Path) {
+    let rounds: usize = std::env::var("CONSOLE_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let me = std::env::current_exe().expect("the bench binary");
+    let before_bin = std::env::var_os("CONSOLE_BENCH_BEFORE_BIN");
+    // name -> (before values, after values)
+    let mut seen: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
+    let mut note = |name: String, v: f64, after: bool| {
+        let slot = match seen.iter().position(|(k, _, _)| *k == name) {
+            Some(p) => p,
+            None => {
+                seen.push((name, Vec::new(), Vec::new()));
+                seen.len() - 1
+            }
+        };
+        if after { seen[slot].2.push(v) } else { seen[slot].1.push(v) }
+    };
+    for round in 0..rounds {
+        for (after, exe) in [(false, before), (true, me.as_path())] {
+            for n in [USERS, MILLION] {
+                for (k, v) in in_child_of(exe, n) {
+                    if let Ok(v) = v.parse::<f64>() {
+                        let tag = if n == MILLION { "1m" } else { "100k" };
+                        note(format!("{tag}_{k}"), v, after);
+                    }
+                }
+            }
+            let bin = if after { None } else { before_bin.clone() };
+            match demo_run(bin.as_deref()) {
+                Ok(l) => l.into_iter().for_each(|(k, v)| note(k.to_string(), v, after)),
+                Err(e) => eprintln!("round {round}: demo ({}): {e}", if after { "after" } else { "before" }),
+            }
+        }
+        eprintln!("round {} of {rounds} done", round + 1);
+    }
+    let range = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!("{lo:.1}..{hi:.1}")
+    };
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    println!("compare_rounds: {rounds}");
+    for (k, b, a) in &seen {
+        if b.is_empty() || a.is_empty() || k.ends_with("users") || k.ends_with("keystrokes") {
+            continue;
+        }
+        println!("compare_{k}: before {} after {} ratio {:.2}", range(b), range(a), median(b) / median(a));
+    }
+}
+
 /// `in_process(n)` in a child process of its own; its `name: value` lines.
 fn in_child(n: usize) -> Vec<(String, String)> {
-    let child =
-        std::process::Command::new(std::env::current_exe().expect("the bench binary")).env("CONSOLE_BENCH_USERS", n.to_string()).output();
+    in_child_of(&std::env::current_exe().expect("the bench binary"), n)
+}
+
+/// `in_process(n)` of the bench binary `exe` (this one, or an earlier build's).
+fn in_child_of(exe: &std::path::Path, n: usize) -> Vec<(String, String)> {
+    let child = std::process::Command::new(exe).env("CONSOLE_BENCH_USERS", n.to_string()).output();
     match child {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
             .lines()

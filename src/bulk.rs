@@ -82,7 +82,7 @@ async fn resolve_targets(c: Connection<'_>, t: &Targets) -> Result<Vec<(InputRow
     let result = match c.env.deadline {
         Some(d) => tokio::time::timeout(d, lookups).await.map_err(|_| {
             Fail::from(crate::scim::ScimError::Deadline {
-                what: format!("looking up {} users", rows.len()),
+                what: format!("looking up {}", crate::words::count(rows.len(), "user")),
                 after: d,
                 limit: "--deadline".into(),
                 reason: "not finished in time; nothing was done".into(),

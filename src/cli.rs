@@ -266,6 +266,10 @@ pub struct DemoArgs {
     /// Do not write the demo HR export and its policy (`demo-hr`) into the demo's data dir
     #[arg(long)]
     pub no_policy: bool,
+    /// The global `--api` (the wire format the console speaks to the emulator), filled in by
+    /// [`Cli::parse_args`].
+    #[arg(skip)]
+    pub api: Option<ApiVersion>,
 }
 
 #[derive(Args, Debug)]
@@ -493,7 +497,65 @@ impl<'e> Connection<'e> {
     }
 }
 
+/// The token, when no `--token-file` and no profile's `token_command`/`token_file` give one.
+pub const ENV_TOKEN: &str = "SLACK_SCIM_TOKEN";
+/// The config dir.
+pub const ENV_CONFIG_DIR: &str = "SCIMITAR_CONFIG_DIR";
+/// The data dir.
+pub const ENV_DATA_DIR: &str = "SCIMITAR_DATA_DIR";
+/// Any value: the console draws without colour.
+pub const ENV_NO_COLOR: &str = "NO_COLOR";
+
+/// The environment variables read without a flag (the manual page's ENVIRONMENT lists them after
+/// every flag's own variable).
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    (ENV_TOKEN, "The SCIM token, when neither --token-file nor the profile's token_command or token_file gives one. Never printed."),
+    (
+        ENV_CONFIG_DIR,
+        "The config dir (config.toml, policies/, themes/); the data dir becomes data/ inside it unless SCIMITAR_DATA_DIR is set.",
+    ),
+    (ENV_DATA_DIR, "The data dir (scimitar.db, policy-state/, cache/, exports)."),
+    (ENV_NO_COLOR, "Set and not empty: the console draws without colour, whatever the theme."),
+    ("VISUAL, EDITOR", "The editor the console opens a policy in (e in Policies); vi when neither is set."),
+];
+
+/// What a command line that is not run says: `--help` and `--version` exit 0 (their text on
+/// stdout), a usage error exits 64 (EX_USAGE, the message on stderr): clap's own 2 is `plan`'s
+/// "there are changes".
+fn clap_exit(e: clap::Error) -> i32 {
+    let _ = e.print();
+    if e.use_stderr() { exit::USAGE } else { exit::OK }
+}
+
 impl Cli {
+    /// Parse a command line (the program name first). `Err` carries the exit code, the message
+    /// printed already: 0 for `--help`/`--version`, 64 for a usage error, including a flag the
+    /// command cannot use (`demo --url`: the demo runs its own emulator).
+    pub fn parse_args<I, T>(args: I) -> Result<Cli, i32>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+        let m = Cli::command().try_get_matches_from(args).map_err(clap_exit)?;
+        let mut cli = Cli::from_arg_matches(&m).map_err(clap_exit)?;
+        if let Some(Command::Demo(d)) = &mut cli.command {
+            d.api = cli.conn.api;
+        }
+        if let Some(("demo", sub)) = m.subcommand() {
+            let given = |id: &str| [m.value_source(id), sub.value_source(id)].contains(&Some(ValueSource::CommandLine));
+            if given("url") {
+                eprintln!(
+                    "scimitar: demo: --url does not apply: the demo runs its own emulator on a loopback port \
+                     (for a real server: scimitar --url URL; for the SCIM 1.1 wire format: scimitar demo --api v1)"
+                );
+                return Err(exit::USAGE);
+            }
+        }
+        Ok(cli)
+    }
+
     /// Everything the run takes from flags and the process environment, read here and only here.
     pub fn inputs(&self) -> Inputs {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
@@ -501,13 +563,13 @@ impl Cli {
         let c = &self.conn;
         Inputs {
             config_file: c.config.clone(),
-            config_dir: var("SCIMITAR_CONFIG_DIR").map(PathBuf::from),
-            data_dir: var("SCIMITAR_DATA_DIR").map(PathBuf::from),
+            config_dir: var(ENV_CONFIG_DIR).map(PathBuf::from),
+            data_dir: var(ENV_DATA_DIR).map(PathBuf::from),
             profile: c.profile.clone(),
             url: c.url.clone(),
             api: c.api,
             token_file: c.token_file.clone(),
-            env_token: text("SLACK_SCIM_TOKEN").map(crate::scim::Secret::new),
+            env_token: text(ENV_TOKEN).map(crate::scim::Secret::new),
             throttle_off: c.throttle == Some(RateLimitFlag::Off),
             throttle_scale: c.throttle_scale,
             read_only: c.read_only,
@@ -526,7 +588,7 @@ impl Cli {
     pub fn ui(&self) -> crate::tui::UiOptions {
         crate::tui::UiOptions {
             theme: self.theme.clone(),
-            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            no_color: std::env::var_os(ENV_NO_COLOR).is_some_and(|v| !v.is_empty()),
             no_cache: self.no_cache,
         }
     }
@@ -633,7 +695,11 @@ fn read_cached(env: &Environment) -> Result<crate::directory::UserTable, Fail> {
     match crate::directory::UserTable::read_cache(&path) {
         Ok((t, at)) => {
             let age = crate::directory::age_text(time::OffsetDateTime::now_utc().unix_timestamp() - at);
-            eprintln!("scimitar: from the directory cache of profile {} ({} users, {age} old)", env.profile_name, t.len());
+            eprintln!(
+                "scimitar: from the directory cache of profile {} ({}, {age} old)",
+                env.profile_name,
+                crate::words::count(t.len(), "user")
+            );
             Ok(t)
         }
         Err(e) if e.is_missing() => Err(Fail::new(

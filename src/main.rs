@@ -1,10 +1,13 @@
-use clap::Parser;
 use scimitar::cli::{Cli, Command, Fail, run};
 use scimitar::env::Environment;
 
 fn main() {
     harden();
-    let cli = Cli::parse();
+    // A usage error exits 64 (EX_USAGE), not clap's 2: `plan` says "changes" with 2.
+    let cli = match Cli::parse_args(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(code) => std::process::exit(code),
+    };
     // Flags and the process environment are read here, once; everything below gets them as
     // values (`Inputs`, `UiOptions`).
     let mut inputs = cli.inputs();

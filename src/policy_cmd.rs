@@ -3,7 +3,8 @@
 //! Exit codes: `plan` gives 0 when nothing would change and 2 when something would; a policy or
 //! source error gives 64 with `file:line: `key`: message` on stderr; `apply` gives 0 when every
 //! operation succeeded, 1 when some failed, 64 when a ceiling or confirmation stopped it, 75 when
-//! another scimitar holds the profile's lock (`sync::lock`).
+//! another scimitar holds the profile's lock (`sync::lock`). `apply --dry-run` ends as the real
+//! apply would begin: 64 when a ceiling would stop it, else 2 when there are changes, 0 when none.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -105,17 +106,23 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     let preview = apply::preview(&live, &safety);
     if run.dry_run {
         render::render(plan, run.output, &mut std::io::stdout().lock())?;
-        if let Err(e) = plan.check_ceiling(&live.policy, live.active_users) {
-            eprintln!("scimitar: note: apply would stop: {e}");
-        }
-        if let Some(e) = preview.ceiling() {
-            eprintln!("scimitar: note: {e}");
+        // Exit as the real apply would end: stopped at a ceiling (64, as `apply` without --force
+        // and without a typed count), else like `plan` (2: changes to make, 0: none).
+        let stop = [preview.ceiling(), policy_ceiling(&live, run.force)].into_iter().flatten().collect::<Vec<_>>();
+        for e in &stop {
+            eprintln!("scimitar: note: the real apply would stop here: {e}");
         }
         for d in &live.source_drops {
             eprintln!("scimitar: note: apply would stop: {}", crate::sanitize::clean(d));
         }
         eprintln!("scimitar: dry run: {}; gate: {}; nothing was changed", summary(plan), crate::sanitize::clean(&preview.summary()));
-        return Ok(exit::OK);
+        return Ok(if !stop.is_empty() {
+            exit::USAGE
+        } else if plan.is_empty() {
+            exit::OK
+        } else {
+            exit::CHANGES
+        });
     }
     if plan.is_empty() {
         eprintln!("scimitar: nothing to do: Slack already matches policy {name}");
@@ -212,6 +219,6 @@ pub async fn export_users(c: Connection<'_>, output: OutputFormat, out: &mut dyn
         }
     };
     out.flush()?;
-    eprintln!("scimitar: exported {count} users");
+    eprintln!("scimitar: exported {}", crate::words::count(count as usize, "user"));
     Ok(exit::OK)
 }

@@ -304,10 +304,21 @@ fn table_row(s: &StoredRecord) -> Vec<String> {
 fn write_verify(v: &crate::report::VerifyReport, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
     match format {
         OutputFormat::Table => match &v.broken {
-            None => {
-                writeln!(out, "ok: {} records verify (records {}..{}), head hash {}", v.checked, v.anchor_seq + 1, v.head_seq, v.head_hash)?
-            }
-            Some(b) => writeln!(out, "BROKEN at record {}: {} ({} records before it verify)", b.seq, b.reason, v.checked)?,
+            None => writeln!(
+                out,
+                "ok: {} verified (records {}..{}), head hash {}",
+                crate::words::count(v.checked as usize, "record"),
+                v.anchor_seq + 1,
+                v.head_seq,
+                v.head_hash
+            )?,
+            Some(b) => writeln!(
+                out,
+                "BROKEN at record {}: {} ({} before it verified)",
+                b.seq,
+                b.reason,
+                crate::words::count(v.checked as usize, "record")
+            )?,
         },
         OutputFormat::Json => {
             crate::output::write_json_line(out, v)?;

@@ -223,6 +223,80 @@ fn every_command_has_help() {
     }
 }
 
+/// Issue 25 (1): a usage error exits 64 (EX_USAGE), never 2 (`plan`'s "there are changes");
+/// `--help` and `--version` still exit 0.
+#[test]
+fn usage_errors_exit_64_and_help_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_scimitar"))
+            .args(args)
+            .env("SCIMITAR_CONFIG_DIR", dir.path())
+            .env("SCIMITAR_DATA_DIR", dir.path())
+            .env("SLACK_SCIM_TOKEN", TOKEN)
+            .env("SCIMITAR_URL", "http://127.0.0.1:9/scim/v2/")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let usage: &[&[&str]] = &[
+        &["plan", "--polcy", "hr"],
+        &["plan"],
+        &["report", "--outcome", "bogus"],
+        &["users", "find"],
+        &["bogus"],
+        &["users"],
+        &["apply", "--policy"],
+        &["users", "list", "--deadline", "soon"],
+        &["completions", "tcsh"],
+    ];
+    for args in usage {
+        let o = bin(args);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(64), "{args:?}: {out}{err}");
+        assert!(out.is_empty() && !err.is_empty(), "{args:?}: the message goes to stderr: {out}|{err}");
+    }
+    for args in [&["--help"][..], &["--version"], &["plan", "--help"], &["users", "--help"], &["help", "users"]] {
+        let o = bin(args);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!out.is_empty(), "{args:?}: on stdout");
+    }
+}
+
+/// Issue 25 (13): `demo --url` was accepted and ignored (a v1 URL still gave the v2 emulator):
+/// it is refused, naming what to use instead; SCIMITAR_URL in the environment is not a flag and
+/// does not stop the demo (covered by `console_e2e::demo_speaks_v1_with_api_v1`).
+#[test]
+fn demo_refuses_url() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["demo", "--url", "http://127.0.0.1:9/scim/v1/"][..], &["--url", "http://127.0.0.1:9/scim/v1/", "demo", "--users", "10"]]
+    {
+        let o = Command::new(env!("CARGO_BIN_EXE_scimitar"))
+            .args(args)
+            .env("SCIMITAR_CONFIG_DIR", dir.path())
+            .env("SCIMITAR_DATA_DIR", dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(64), "{args:?}: {err}");
+        assert!(err.contains("--url does not apply") && err.contains("demo --api v1"), "{err}");
+    }
+}
+
+/// Issue 25 (23): counted nouns in headless messages agree with the count (`exported 1 users`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_counts_agree_with_their_nouns() {
+    let cfg = EmulatorConfig { users: 1, groups: 0, seed: 3, token: TOKEN.into(), ..Default::default() };
+    let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let url = emu.base_url(ApiVersion::V2);
+    let o = tokio::task::spawn_blocking(move || run(&url, TOKEN, &["--throttle", "off", "users", "export", "-o", "json"])).await.unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("exported 1 user") && !err.contains("1 users"), "{err}");
+}
+
 /// `run` with a data and config dir of the test's own.
 fn run_in(dir: &std::path::Path, url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_scimitar"))

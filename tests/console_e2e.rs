@@ -129,3 +129,37 @@ fn mark_three_deactivate_confirm_and_watch_the_queue() {
     s.type_keys("q");
     assert!(s.wait_exit().success());
 }
+
+/// Issue 25 (13): `demo --api v1` speaks SCIM 1.1 to the emulator (it was ignored: always v2), and
+/// a SCIMITAR_URL in the environment (not a flag) does not stop the demo.
+#[test]
+fn demo_speaks_v1_with_api_v1() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Session::start_env(
+        &["demo", "--users", "300", "--groups", "5", "--api", "v1"],
+        dir,
+        true,
+        &[("SCIMITAR_URL", "https://api.slack.com/scim/v2/")],
+    );
+    let screen = s.wait_for("300 users loaded over v1", |sc| loaded(sc) && sc.contains("SCIM v1.1"));
+    assert!(screen.contains("/scim/v1/"), "{screen}");
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+}
+
+/// Issue 25 (17): a large demo shows rows while the emulator seeds, says so in the Log, then
+/// loads everyone (it showed an empty table with `loading 0/?` until the whole seed was done).
+#[test]
+fn a_large_demo_shows_rows_while_it_seeds_then_all() {
+    let mut s = Session::start(&["demo", "--users", "9000", "--groups", "5", "--no-rate-limit"]);
+    let screen = s.wait_for("the seeding note", |sc| sc.contains("demo: seeding 9,000 users"));
+    assert!(screen.contains("first 2,000 are shown"), "{screen}");
+    s.wait_for("rows on screen", |sc| sc.lines().any(|l| l.contains("@acme-corp.example")));
+    s.wait_for("the seed's end", |sc| sc.contains("seeded all 9,000 users"));
+    let screen =
+        s.wait_for("every user", |sc| sc.contains("Users 9,000") && sc.contains("users 9,000/9,000") && sc.contains("loaded 9,000 users"));
+    // The users the rest of the seed brought are not news to the admin: no `•` marks.
+    assert!(!screen.contains('•') && !screen.contains("new,"), "{screen}");
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+}

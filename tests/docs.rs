@@ -70,7 +70,7 @@ fn zsh_fish_and_powershell_completions_name_the_commands() {
         }
     }
     let o = scimitar(&["completions", "tcsh"]);
-    assert_eq!(o.status.code(), Some(2), "an unknown shell is a usage error");
+    assert_eq!(o.status.code(), Some(64), "an unknown shell is a usage error (EX_USAGE)");
     assert!(String::from_utf8_lossy(&o.stderr).contains("possible values"));
 }
 
@@ -119,4 +119,44 @@ fn commands_that_connect_to_nothing_do_not_list_the_connection_flags() {
         std::fs::read_to_string(page.join("scimitar-emulator.1")).unwrap()
     };
     assert!(emulator_page.contains("latency") && !emulator_page.contains("\\-\\-deadline"), "the emulator's man page lists what it takes");
+}
+
+/// Issue 25 (22): the page has EXIT STATUS, ENVIRONMENT and FILES, and every option that takes an
+/// environment variable names it, on the top page and on each command's page; generated from
+/// the code (exit::TABLE, the clap definition, env::Paths).
+#[test]
+fn man_pages_have_exit_status_environment_and_files() {
+    let page = stdout(&["man"]);
+    for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH FILES"] {
+        assert!(page.contains(section), "the man page lacks {section}");
+    }
+    for (code, _) in scimitar::exit::TABLE {
+        assert!(page.contains(&format!("\\fB{code}\\fR")), "EXIT STATUS lacks {code}");
+    }
+    // Every option's variable, the ones read without a flag, and where the files are.
+    for var in [
+        "SCIMITAR_URL",
+        "SCIMITAR_PROFILE",
+        "SCIMITAR_API",
+        "SCIMITAR_SERVER",
+        "SCIMITAR_THEME",
+        "SLACK_SCIM_TOKEN",
+        "SCIMITAR_CONFIG_DIR",
+        "SCIMITAR_DATA_DIR",
+        "NO_COLOR",
+    ] {
+        assert!(page.contains(var), "ENVIRONMENT lacks {var}");
+    }
+    assert!(page.contains("May also be specified with the \\fBSCIMITAR_URL\\fR environment variable"), "--url names its variable");
+    for file in ["config.toml", "scimitar.db", "policy\\-state", "PROFILE.users", "policies/NAME.toml"] {
+        assert!(page.contains(file), "FILES lacks {file}");
+    }
+    // A command's own page too, with its own variables (sync's --metrics has none; plan inherits the globals).
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&["man", "--dir", dir.path().to_str().unwrap()]);
+    let plan = std::fs::read_to_string(dir.path().join("scimitar-plan.1")).unwrap();
+    for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH FILES"] {
+        assert!(plan.contains(section), "scimitar-plan.1 lacks {section}");
+    }
+    assert!(plan.contains("SCIMITAR_URL") && plan.contains("\\fB2\\fR"), "the plan page lists its variables and exit 2");
 }

@@ -442,10 +442,18 @@ async fn the_ceiling_stops_a_plan_that_deactivates_half_the_org() {
     assert_eq!(e.limit, (live.active_users as f64 * 0.2).floor() as u64);
     let active = env.active_count().await;
 
-    // plan says it will stop; apply --yes stops before doing anything.
+    // plan says it will stop; apply --dry-run says so and exits as the apply will (64);
+    // apply --yes stops before doing anything.
     let out = env.scimitar(&["plan", "--policy", p.to_str().unwrap()]).await;
     assert_eq!(code(&out), 2, "{}", show(&out));
     assert!(stderr(&out).contains("apply will stop"), "{}", show(&out));
+    let out = env.scimitar(&["apply", "--policy", p.to_str().unwrap(), "--dry-run"]).await;
+    assert_eq!(code(&out), 64, "{}", show(&out));
+    assert!(stderr(&out).contains("the real apply would stop here") && stderr(&out).contains("nothing was changed"), "{}", show(&out));
+    // With --force the real apply would not stop: the dry run exits 2 (changes), says no stop.
+    let out = env.scimitar(&["apply", "--policy", p.to_str().unwrap(), "--dry-run", "--force"]).await;
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(!stderr(&out).contains("would stop"), "{}", show(&out));
     let out = env.scimitar(&["apply", "--policy", p.to_str().unwrap(), "--yes"]).await;
     assert_eq!(code(&out), 64, "{}", show(&out));
     let err = stderr(&out);
@@ -499,8 +507,11 @@ async fn export_then_plan_by_name_is_empty() {
     assert!(live.plan.warnings.is_empty(), "{:?}", live.plan.warnings);
     assert!(lines > 300, "header and every user (line breaks inside quotes add lines): {lines}");
 
-    // `--policy NAME` finds policies/NAME.toml in the config dir; an empty plan exits 0.
+    // `--policy NAME` finds policies/NAME.toml in the config dir; an empty plan exits 0, and so
+    // does a dry run of it.
     let out = env.scimitar(&["plan", "--policy", "exported"]).await;
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let out = env.scimitar(&["apply", "--policy", "exported", "--dry-run"]).await;
     assert_eq!(code(&out), 0, "{}", show(&out));
     let out = env.scimitar(&["users", "export", "--output", "json"]).await;
     assert_eq!(code(&out), 0, "{}", show(&out));
@@ -516,10 +527,15 @@ async fn the_example_policy_runs_against_the_emulator() {
     let out = env.scimitar(&["plan", "--policy", example.to_str().unwrap()]).await;
     assert_eq!(code(&out), 2, "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("+ create"), "{}", show(&out));
-    // A dry run prints the plan and changes nothing.
+    // A dry run prints the plan and changes nothing. It exits as the real apply would begin: this
+    // plan deactivates more than the example's ceiling (64, saying so); with --force, like `plan`
+    // (2: changes).
     let active = env.active_count().await;
     let out = env.scimitar(&["apply", "--policy", example.to_str().unwrap(), "--dry-run"]).await;
-    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert_eq!(code(&out), 64, "{}", show(&out));
+    assert!(stderr(&out).contains("the real apply would stop here"), "{}", show(&out));
+    let out = env.scimitar(&["apply", "--policy", example.to_str().unwrap(), "--dry-run", "--force"]).await;
+    assert_eq!(code(&out), 2, "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("+ create"), "{}", show(&out));
     assert_eq!(env.active_count().await, active);
 }

@@ -143,6 +143,18 @@ impl Log {
 }
 
 /// Everything that can change the state.
+/// What [`Msg::News`] loads again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reload {
+    Nothing,
+    /// Every pane (as `r` does).
+    All,
+    /// Every pane; the users that come are not news (no `•` marks): the demo's seed is done.
+    Grown,
+    /// The pane with this title.
+    Pane(&'static str),
+}
+
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
@@ -197,6 +209,12 @@ pub enum Msg {
     Queue(crate::queue::QueueEvent),
     /// The queue could not run a batch (journal or engine error).
     QueueFailed(String),
+    /// News from outside the console (the demo's emulator finished seeding; its policy is
+    /// written): a Log line, and what to load again.
+    News {
+        text: String,
+        reload: Reload,
+    },
     /// Batches a previous run left unfinished on this host (offered for resuming at start).
     Unfinished(Vec<super::queue::ResumeOffer>),
     /// The journal's newest batches (`Effect::ListBatches`).
@@ -588,6 +606,28 @@ impl App {
             Msg::Log(e) => {
                 self.log.push_entry(e);
                 vec![]
+            }
+            Msg::News { text, reload } => {
+                self.push_log(Level::Info, text);
+                match reload {
+                    Reload::Nothing => vec![],
+                    Reload::All => self.broadcast(&Note::Refresh),
+                    Reload::Grown => {
+                        self.dir.quiet_reload = true;
+                        self.broadcast(&Note::Refresh)
+                    }
+                    Reload::Pane(title) => {
+                        let mut fx = Vec::new();
+                        for i in 0..self.panes.len() {
+                            if self.panes[i].title() == title {
+                                let (r, reqs) = self.in_pane(i, |p, ctx| p.notify(&Note::Refresh, ctx));
+                                fx.extend(r);
+                                fx.extend(self.run(Origin::Pane(i), reqs));
+                            }
+                        }
+                        fx
+                    }
+                }
             }
             msg => self.route_msg(msg),
         }

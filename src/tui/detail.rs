@@ -164,11 +164,11 @@ pub fn detail_rows(dir: &Directory, idx: u32) -> Vec<(String, String)> {
                 }
             };
             push("userName", r.user_name());
-            push("displayName", r.name());
+            push("displayName", &r.name());
             if let Some(a) = r.active_opt() {
                 push("active", if a { "true" } else { "false" });
             }
-            push("email (primary)", r.email());
+            push("email (primary)", &r.email());
             push("title", r.title());
             push("department", r.department());
             push("manager", r.manager_id());

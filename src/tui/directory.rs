@@ -5,9 +5,8 @@
 //! read them. Rows are addressed by their index into the store (`u32`).
 
 use crate::scim::User;
-pub use provision::directory::{Changes, UserRef, UserTable};
+pub use provision::directory::{Bits, Changes, Needle, SortBy, UserRef, UserTable};
 use std::borrow::Cow;
-use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 /// The loaded users: the compact table (`provision::directory`). Full SCIM records are kept
@@ -62,9 +61,6 @@ pub struct Term {
     pub field: Field,
     pub text: String,
     pub flag: bool,
-    /// `manager:`: which store rows' name, userName or email contain the value (made by
-    /// [`Query::prepare`]; a row whose manager is one of them matches).
-    hits: Vec<bool>,
     /// `guest:soon`: guests whose expiry is before this (unix seconds: [`SOON_DAYS`] from when
     /// the query was typed), expired ones included.
     pub soon_before: Option<i64>,
@@ -125,6 +121,15 @@ fn flag(v: &str) -> Option<bool> {
     }
 }
 
+/// For each row, the row of its manager (`NO_ROW`: none, or not loaded): `manager:` terms look
+/// at the manager's name through it. Made once per change of the rows, not per keystroke.
+pub fn manager_rows(store: &UserStore) -> Vec<u32> {
+    store.manager_rows()
+}
+
+/// No row (see [`manager_rows`]).
+pub const NO_ROW: u32 = provision::directory::NO_MANAGER;
+
 impl Query {
     pub fn parse(q: &str) -> Query {
         let q = q.trim().to_lowercase();
@@ -142,7 +147,7 @@ impl Query {
             if value.is_empty() {
                 continue;
             }
-            let mut t = Term { field, text: value.to_string(), flag: false, hits: Vec::new(), soon_before: None };
+            let mut t = Term { field, text: value.to_string(), flag: false, soon_before: None };
             // `guest:soon` (or its start while typing): guests expiring within SOON_DAYS.
             if field == Field::Guest && "soon".starts_with(value) && value.starts_with('s') {
                 t.flag = true;
@@ -170,13 +175,9 @@ impl Query {
         self.text.is_empty() && self.terms.is_empty() && self.error.is_none()
     }
 
-    /// Resolve `manager:` terms against the loaded users (again whenever the rows change).
-    pub fn prepare(&mut self, store: &UserStore) {
-        for t in self.terms.iter_mut().filter(|t| t.field == Field::Manager) {
-            t.hits.clear();
-            let m = UserStore::matcher(&t.text);
-            t.hits.extend(store.iter().map(|r| m.matches(r)));
-        }
+    /// Does it have a `manager:` term (which needs [`manager_rows`])?
+    pub fn has_manager_term(&self) -> bool {
+        self.terms.iter().any(|t| t.field == Field::Manager)
     }
 
     /// Every row this query admits is admitted by `old` too, so filtering can start from
@@ -197,61 +198,159 @@ impl Query {
         })
     }
 
-    /// A matcher for this query: build it once per keystroke, test each row with it (the plain
-    /// words go through the table's SIMD substring search).
-    pub fn matcher(&self) -> QueryMatcher<'_> {
-        QueryMatcher { q: self, text: UserStore::matcher(&self.text) }
+    /// A matcher for this query over `store`: build it once per keystroke, then test rows with
+    /// it or let it search the whole table ([`QueryMatcher::rows`]). `managers` is
+    /// [`manager_rows`] of the store, needed only when [`Query::has_manager_term`].
+    pub fn matcher<'s>(&self, store: &'s UserStore, managers: Option<&'s [u32]>) -> QueryMatcher<'s> {
+        self.matcher_with(store, managers, &mut TermCache::default())
     }
 
-    #[inline]
-    pub fn matches(&self, r: UserRef<'_>, store: &UserStore) -> bool {
-        if !self.text.is_empty() && !r.key().contains(self.text.as_str()) {
-            return false;
-        }
-        self.terms_match(r, store)
-    }
-
-    /// The `field:value` terms (the plain words are checked by the caller).
-    fn terms_match(&self, r: UserRef<'_>, store: &UserStore) -> bool {
-        if self.error.is_some() {
-            return false;
-        }
-        self.terms.iter().all(|t| {
-            let v = t.text.as_str();
-            match t.field {
-                Field::Name => r.name_lower().contains(v),
-                Field::UserName => r.user_name_lower().contains(v),
-                Field::Email => r.email_lower().contains(v),
-                Field::Title => contains_lower(r.title(), v),
-                Field::Department => contains_lower(r.department(), v),
-                Field::Manager => {
-                    let m = r.manager_id();
-                    !m.is_empty()
-                        && (contains_lower(m, v) || store.index_of(m).is_some_and(|i| t.hits.get(i as usize).copied().unwrap_or(false)))
+    /// [`Query::matcher`], taking the rows of `id:` and `manager:` terms typed before from
+    /// `cache` (and leaving there the ones it finds).
+    pub fn matcher_with<'s>(&self, store: &'s UserStore, managers: Option<&'s [u32]>, cache: &mut TermCache) -> QueryMatcher<'s> {
+        let terms = self
+            .terms
+            .iter()
+            .map(|t| {
+                let v = t.text.as_str();
+                let syms = |f: &dyn Fn(&str) -> bool| store.sym_hits(f);
+                match t.field {
+                    Field::Name => TermMatch::Name(store.needle(v)),
+                    Field::UserName => TermMatch::UserName(store.needle(v)),
+                    Field::Email => TermMatch::Email(store.needle(v)),
+                    Field::Title => TermMatch::Title(syms(&|s| contains_lower(s, v))),
+                    Field::Department => TermMatch::Department(syms(&|s| contains_lower(s, v))),
+                    // Roles are kept lowercased.
+                    Field::Role => TermMatch::Role(syms(&|s| s.contains(v))),
+                    Field::Manager => {
+                        // The managers whose name, userName, email or id hold the value.
+                        let hits = cache.get_or(Field::Manager, v, || {
+                            let mut hits = store.search(&store.needle(v));
+                            for i in store.search_ids(v).ones() {
+                                hits.set(i);
+                            }
+                            hits
+                        });
+                        TermMatch::Manager { text: v.to_string(), hits, managers: managers.unwrap_or(&[]) }
+                    }
+                    Field::Id => TermMatch::Id(cache.get_or(Field::Id, v, || store.search_ids(v))),
+                    Field::Active => TermMatch::Active(t.flag),
+                    Field::Guest => TermMatch::Guest(t.flag, t.soon_before),
                 }
-                Field::Id => contains_lower(r.id(), v),
-                // Roles are kept lowercased.
-                Field::Role => r.roles().contains(v),
-                Field::Active => r.active() == t.flag,
-                Field::Guest => match t.soon_before {
-                    Some(before) => r.guest() && r.guest_expires_at().is_some_and(|at| at < before),
-                    None => r.guest() == t.flag,
-                },
-            }
-        })
+            })
+            .collect();
+        QueryMatcher { error: self.error.is_some(), text: store.needle(&self.text), terms, store }
     }
+
+    /// Does this user match? (For one row; for many, make a [`Query::matcher`].)
+    pub fn matches(&self, r: UserRef<'_>, store: &UserStore) -> bool {
+        let managers = self.has_manager_term().then(|| manager_rows(store));
+        self.matcher(store, managers.as_deref()).matches(r)
+    }
+}
+
+/// The rows `id:` and `manager:` terms found, by field and text, for the next keystroke (made
+/// again when the rows change: [`TermCache::clear`]).
+#[derive(Debug, Default)]
+pub struct TermCache(Vec<(Field, String, Bits)>);
+
+impl TermCache {
+    fn get_or(&mut self, field: Field, text: &str, find: impl FnOnce() -> Bits) -> Bits {
+        if let Some((_, _, b)) = self.0.iter().find(|(f, t, _)| *f == field && t == text) {
+            return b.clone();
+        }
+        let b = find();
+        if self.0.len() >= 16 {
+            self.0.remove(0);
+        }
+        self.0.push((field, text.to_string(), b.clone()));
+        b
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// One term, made ready for a scan.
+enum TermMatch<'s> {
+    Name(Needle),
+    UserName(Needle),
+    Email(Needle),
+    /// Per interned value: does it hold the term's text?
+    Title(Vec<bool>),
+    Department(Vec<bool>),
+    Role(Vec<bool>),
+    Manager {
+        text: String,
+        hits: Bits,
+        managers: &'s [u32],
+    },
+    /// The rows whose id holds the text.
+    Id(Bits),
+    Active(bool),
+    /// The flag, and for `guest:soon` the time the expiry must come before.
+    Guest(bool, Option<i64>),
 }
 
 /// A [`Query`] made ready for a scan ([`Query::matcher`]).
-pub struct QueryMatcher<'q> {
-    q: &'q Query,
-    text: crate::directory::Matcher,
+pub struct QueryMatcher<'s> {
+    error: bool,
+    text: Needle,
+    terms: Vec<TermMatch<'s>>,
+    store: &'s UserStore,
 }
 
 impl QueryMatcher<'_> {
+    /// Does this user match the plain words and every term?
     #[inline]
-    pub fn matches(&self, r: UserRef<'_>, store: &UserStore) -> bool {
-        self.q.error.is_none() && self.text.matches(r) && self.q.terms_match(r, store)
+    pub fn matches(&self, r: UserRef<'_>) -> bool {
+        !self.error && self.text.matches(r) && self.terms_match(r)
+    }
+
+    /// The `field:value` terms (the plain words are checked apart).
+    #[inline]
+    fn terms_match(&self, r: UserRef<'_>) -> bool {
+        let sym = |hits: &[bool], s: crate::directory::Sym| hits.get(s.index()).copied().unwrap_or(false);
+        self.terms.iter().all(|t| match t {
+            TermMatch::Name(n) => n.in_name(r),
+            TermMatch::UserName(n) => n.in_user_name(r),
+            TermMatch::Email(n) => n.in_email(r),
+            TermMatch::Title(h) => sym(h, r.title_sym()),
+            TermMatch::Department(h) => sym(h, r.department_sym()),
+            TermMatch::Role(h) => sym(h, r.roles_sym()),
+            TermMatch::Manager { text, hits, managers } => match managers.get(r.index() as usize).copied().filter(|&m| m != NO_ROW) {
+                Some(row) => hits.get(row),
+                // A manager who is not loaded: the id alone.
+                None => {
+                    let m = r.manager_id();
+                    !m.is_empty() && contains_lower(m, text)
+                }
+            },
+            TermMatch::Id(rows) => rows.get(r.index()),
+            TermMatch::Active(f) => r.active() == *f,
+            TermMatch::Guest(f, soon_before) => match soon_before {
+                Some(before) => r.guest() && r.guest_expires_at().is_some_and(|at| at < *before),
+                None => r.guest() == *f,
+            },
+        })
+    }
+
+    /// Every row that matches and that `show` admits: the plain words through one search of the
+    /// whole table ([`UserStore::search`]), then the terms on the rows found.
+    pub fn rows(&self, show: Show) -> Bits {
+        let store = self.store;
+        if self.error {
+            return Bits::none(store.len());
+        }
+        let mut bits = store.search(&self.text);
+        if show != Show::All || !self.terms.is_empty() {
+            bits.retain_par(|i| {
+                let r = store.get(i);
+                show.admits(r) && self.terms_match(r)
+            });
+        }
+        bits
     }
 }
 
@@ -264,7 +363,11 @@ fn contains_lower(hay: &str, needle: &str) -> bool {
     }
     if hay.is_ascii() {
         let (h, n) = (hay.as_bytes(), needle.as_bytes());
-        n.len() <= h.len() && h.windows(n.len()).any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+        if n.len() > h.len() {
+            return false;
+        }
+        let first = n[0];
+        h.windows(n.len()).any(|w| w[0].to_ascii_lowercase() == first && w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
     } else {
         hay.to_lowercase().contains(needle)
     }
@@ -319,9 +422,9 @@ impl Column {
 
     pub fn cell(self, r: UserRef<'_>) -> Cow<'_, str> {
         match self {
-            Column::Name => r.name().into(),
+            Column::Name => r.name(),
             Column::UserName => r.user_name().into(),
-            Column::Email => r.email().into(),
+            Column::Email => r.email(),
             Column::Title => r.title().into(),
             Column::Department => r.department().into(),
             Column::Id => r.id_shown(),
@@ -338,6 +441,23 @@ impl Column {
     }
 }
 
+impl Column {
+    /// The table's sort key for this column.
+    pub fn sort_by(self) -> SortBy {
+        match self {
+            Column::Name => SortBy::Name,
+            Column::UserName => SortBy::UserName,
+            Column::Email => SortBy::Email,
+            Column::Title => SortBy::Title,
+            Column::Department => SortBy::Department,
+            Column::Active => SortBy::Active,
+            Column::Id => SortBy::Id,
+            Column::Roles => SortBy::Roles,
+            Column::Expires => SortBy::Expires,
+        }
+    }
+}
+
 /// The Expires cell: a guest's expiry date (UTC), `soon` within [`SOON_DAYS`], `expired`; `no
 /// expiry` for a guest without one; empty for a member.
 pub fn expires_cell(r: UserRef<'_>, now: i64) -> String {
@@ -350,35 +470,6 @@ pub fn expires_cell(r: UserRef<'_>, now: i64) -> String {
         Some(at) => crate::scim::rules::utc_day(at),
         None if r.guest_expiration().is_empty() => "no expiry".into(),
         None => r.guest_expiration().into(),
-    }
-}
-
-/// Sort key of the Expires column: guests by expiry, then guests without one, then members.
-fn expires_key(r: UserRef<'_>) -> (u8, i64) {
-    match (r.guest(), r.guest_expires_at()) {
-        (true, Some(at)) => (0, at),
-        (true, None) => (1, 0),
-        (false, _) => (2, 0),
-    }
-}
-
-fn cmp_ci(a: &str, b: &str) -> Ordering {
-    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-}
-
-pub(super) fn compare(col: Column, a: UserRef<'_>, b: UserRef<'_>) -> Ordering {
-    match col {
-        Column::Name => a.name_lower().cmp(b.name_lower()),
-        Column::UserName => a.user_name_lower().cmp(b.user_name_lower()),
-        Column::Email => a.email_lower().cmp(b.email_lower()),
-        Column::Title if a.title_sym() == b.title_sym() => Ordering::Equal,
-        Column::Title => cmp_ci(a.title(), b.title()),
-        Column::Department if a.department_sym() == b.department_sym() => Ordering::Equal,
-        Column::Department => cmp_ci(a.department(), b.department()),
-        Column::Active => b.active().cmp(&a.active()),
-        Column::Id => a.id().cmp(b.id()),
-        Column::Roles => a.roles().cmp(b.roles()),
-        Column::Expires => expires_key(a).cmp(&expires_key(b)),
     }
 }
 
@@ -513,6 +604,9 @@ pub struct Directory {
     pub changed: HashSet<u32>,
     /// The server's count of users (the status line's `users 1,000/4,000`).
     pub total: Option<u64>,
+    /// The next reload brings rows that are not news to the admin (the demo's emulator
+    /// finished seeding): no `•` marks, and the Log says `loaded`.
+    pub quiet_reload: bool,
     /// Sorted by name (any case).
     pub groups: Vec<GroupRow>,
     pub marks: Marks,
@@ -586,9 +680,13 @@ pub(super) mod tests {
     }
 
     fn find(s: &UserStore, q: &str) -> Vec<String> {
-        let mut q = Query::parse(q);
-        q.prepare(s);
-        s.iter().filter(|&r| q.matches(r, s)).map(|r| r.name().to_string()).collect()
+        let q = Query::parse(q);
+        let managers = manager_rows(s);
+        let m = q.matcher(s, Some(&managers));
+        let one_by_one: Vec<String> = s.iter().filter(|&r| m.matches(r)).map(|r| r.name().to_string()).collect();
+        let all: Vec<String> = m.rows(Show::All).ones().map(|i| s.get(i).name().to_string()).collect();
+        assert_eq!(one_by_one, all, "{q:?}: a scan of the table finds what a test of each row finds");
+        all
     }
 
     pub fn staff() -> Vec<User> {

@@ -108,7 +108,7 @@ pub struct Members {
 }
 
 /// A member as the list shows it: (name, email, active), `None` when not loaded.
-fn facts<'a>(dir: &'a Directory, id: &str) -> Option<(&'a str, &'a str, bool)> {
+fn facts<'a>(dir: &'a Directory, id: &str) -> Option<(Cow<'a, str>, Cow<'a, str>, bool)> {
     dir.store.index_of(id).map(|i| {
         let r = dir.store.get(i);
         (r.name(), r.email(), r.active())

@@ -47,6 +47,7 @@ pub use app::{App, Effect, LogEntry, Msg};
 pub use runtime::{ConsoleEnv, run_with_client};
 
 use crate::env::Environment;
+use render::thousands;
 use std::path::Path;
 
 /// The most user pages the console has in flight while it loads the directory. Slack's read
@@ -87,11 +88,11 @@ pub fn choose_theme(
 
 /// `scimitar` with no command: the console against the environment's connection.
 pub async fn run_console(env: Environment, ui: UiOptions) -> i32 {
-    run_in(env, ui, Vec::new()).await
+    run_in(env, ui, Vec::new(), None).await
 }
 
 /// The console in an environment, with lines for the Log pane to start with.
-async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>) -> i32 {
+async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>, news: Option<runtime::News>) -> i32 {
     let client = match env.client() {
         Ok(c) => c.clone(),
         Err(e) => {
@@ -105,6 +106,7 @@ async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>) -> i32 {
     if ui.no_cache {
         console.cache = None;
     }
+    console.news = news;
     // `sync approve` from the Policies pane runs the domain's own function, which takes the
     // whole environment.
     console.full = Some(std::sync::Arc::new(env));
@@ -146,10 +148,14 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
             return crate::exit::FAILURE;
         }
     };
-    let url = format!("http://{addr}/scim/{}/", ApiVersion::V2.path_segment());
-    let client = match ClientConfig::new(&url, Secret::new(token), ApiVersion::V2).and_then(|mut cc| {
+    // `--api v1` speaks SCIM 1.1 to the emulator (it serves both); `--url` is refused (`cli`).
+    let version = args.api.unwrap_or(ApiVersion::V2);
+    let url = format!("http://{addr}/scim/{}/", version.path_segment());
+    let client = match ClientConfig::new(&url, Secret::new(token), version).and_then(|mut cc| {
         cc.rate_limit = if args.no_rate_limit { RateLimit::Off } else { RateLimit::Slack { scale: args.rate_scale } };
-        cc.list_concurrency = LIST_CONCURRENCY;
+        // The emulator makes each page in this process: a few pages in flight keep both ends
+        // busy without holding dozens of pages at once.
+        cc.list_concurrency = DEMO_LIST_CONCURRENCY;
         ScimClient::new(cc)
     }) {
         Ok(c) => c,
@@ -161,15 +167,25 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     let data_dir = env.paths.data_dir.clone();
     let write_policy = own_data_dir && !args.no_policy;
     let seed = args.seed;
+    // The emulator answers once its first users are seeded (the console shows them at once)
+    // and seeds the rest meanwhile; then the console loads everything again, and the demo policy
+    // is derived from the whole directory. The Log says each step.
+    let (news, news_rx) = runtime::News::channel();
+    let (users, groups) = (args.users, args.groups);
     let emu_task = tokio::spawn(async move {
-        // The policy is written before the first request is answered, so it is there by the
-        // time the console has users to show.
-        let (open, gate) = tokio::sync::oneshot::channel();
-        let emu = Emulator::serve_on_gated(config, listener, Some(gate)).await?;
-        if write_policy {
-            demo_policy(&emu, seed, &data_dir).await;
+        use app::{Msg, Reload};
+        let (emu, seeding) = Emulator::serve_seeding(config, listener, DEMO_FIRST_USERS).await?;
+        if seeding.await.is_err() {
+            return Err(std::io::Error::other("seeding the emulator stopped"));
         }
-        let _ = open.send(());
+        if users > DEMO_FIRST_USERS {
+            let text = format!("demo: the emulator has seeded all {} users and {} groups; loading them", thousands(users as u64), groups);
+            let _ = news.send(Msg::News { text, reload: Reload::Grown });
+        }
+        if write_policy {
+            let text = demo_policy(&emu, seed, &data_dir).await;
+            let _ = news.send(Msg::News { text, reload: Reload::Pane("Policies") });
+        }
         Ok::<_, std::io::Error>(emu)
     });
     // The demo acts on its own emulated org: the real profile's rules and name do not apply.
@@ -181,10 +197,17 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
         "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
         args.users, args.groups, args.seed
     )];
+    if args.users > DEMO_FIRST_USERS {
+        intro.push(format!(
+            "demo: seeding {} users; the first {} are shown as soon as they are there, the rest when all are",
+            thousands(args.users as u64),
+            thousands(DEMO_FIRST_USERS as u64)
+        ));
+    }
     if own_data_dir && !args.no_policy {
         intro.push("demo: the HR export and policy demo-hr are written to the data dir once the emulator is seeded".into());
     }
-    let code = run_in(env, ui, intro).await;
+    let code = run_in(env, ui, intro, Some(news_rx)).await;
     match emu_task.await {
         Ok(Ok(emu)) => emu.shutdown().await,
         Ok(Err(e)) => eprintln!("scimitar: the demo emulator did not start: {e}"),
@@ -193,14 +216,22 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     code
 }
 
+/// Pages the demo's console asks its (in-process) emulator for at once.
+const DEMO_LIST_CONCURRENCY: usize = 4;
+
+/// The demo's emulator answers once this many users are seeded (a larger org is seeded on
+/// meanwhile, see `run_demo`).
+const DEMO_FIRST_USERS: usize = 2_000;
+
 /// Write the demo's HR export and policy into the data dir; the Log line saying what it holds.
 async fn demo_policy(emu: &crate::emulator::Emulator, seed: u64, dir: &Path) -> String {
     let dir = dir.to_path_buf();
-    let (users, groups) = emu.snapshot();
-
-    let written = tokio::task::spawn_blocking(move || crate::policy::demo::write_from(&users, &groups, &dir, seed))
-        .await
-        .unwrap_or_else(|e| Err(crate::policy::demo::DemoError::Io(std::io::Error::other(e.to_string()))));
+    let emu = emu.clone();
+    // Read in place (no copy of the directory), off the async workers.
+    let written =
+        tokio::task::spawn_blocking(move || emu.with_directory(|users, groups| crate::policy::demo::write_from(users, groups, &dir, seed)))
+            .await
+            .unwrap_or_else(|e| Err(crate::policy::demo::DemoError::Io(std::io::Error::other(e.to_string()))));
     match written {
         Ok((path, s)) => format!(
             "demo: policy {} over demo-hr.csv: {} new hires, {} left, {} on leave, {} changed title or department, {} returning, {} joining {} (3 Policies)",

@@ -38,6 +38,31 @@ pub struct ConsoleEnv {
     pub cache: Option<std::path::PathBuf>,
     /// The environment itself, for `sync::approve` (None in tests without one: approving says so).
     pub full: Option<std::sync::Arc<crate::env::Environment>>,
+    /// Messages from outside the console (the demo's emulator), delivered like the runtime's own.
+    pub news: Option<News>,
+}
+
+/// The receiving end of messages from outside the console ([`ConsoleEnv::news`]): taken once by
+/// the event loop.
+#[derive(Clone, Default)]
+pub struct News(std::sync::Arc<std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Msg>>>>);
+
+impl News {
+    /// A sender for the console's news, and the end to put in [`ConsoleEnv::news`].
+    pub fn channel() -> (UnboundedSender<Msg>, News) {
+        let (tx, rx) = unbounded_channel();
+        (tx, News(std::sync::Arc::new(std::sync::Mutex::new(Some(rx)))))
+    }
+
+    fn take(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Msg>> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+impl std::fmt::Debug for News {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("News")
+    }
 }
 
 impl ConsoleEnv {
@@ -49,6 +74,7 @@ impl ConsoleEnv {
             paths: env.paths.clone(),
             cache: env.config.ui.cache.unwrap_or(true).then(|| provision::directory::cache_path(&env.paths.data_dir, &env.profile_name)),
             full: None,
+            news: None,
         }
     }
 
@@ -61,6 +87,7 @@ impl ConsoleEnv {
             paths: crate::env::Paths::under(root),
             cache: None,
             full: None,
+            news: None,
         }
     }
 }
@@ -453,6 +480,16 @@ async fn event_loop(
     let size = terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
     let (tx, mut rx) = unbounded_channel();
+    if let Some(mut news) = env.news.as_ref().and_then(News::take) {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(m) = news.recv().await {
+                if tx.send(m).is_err() {
+                    break;
+                }
+            }
+        });
+    }
     let safety = app.queue.safety.clone();
     let queue = QueueRunner::new(client.clone(), journal, safety.clone(), tx.clone());
     match queue.unfinished() {

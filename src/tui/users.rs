@@ -11,7 +11,7 @@
 
 use super::app::{Effect, Level, Msg};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
-use super::directory::{Column, Directory, Query, Show, UserRef, UserStore, compare};
+use super::directory::{Column, Directory, Query, Show, SortBy, UserRef, UserStore};
 use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
 use super::theme::Theme;
 use crate::queue::Action;
@@ -44,7 +44,7 @@ pub struct UsersView {
     pub show: Show,
     pub sort: Option<Column>,
     pub descending: bool,
-    /// Every store index, in sort order.
+    /// Every store index, in sort order (load order when unsorted).
     order: Vec<u32>,
     /// The rows shown, in sort order.
     pub filtered: Vec<u32>,
@@ -53,9 +53,32 @@ pub struct UsersView {
     /// Earlier (query, filtered) pairs of the query being typed, each one narrower than the last,
     /// so that Backspace restores a result instead of scanning every row again. Cleared whenever
     /// the rows, the sort or the state filter change.
-    undo: Vec<(String, Vec<u32>)>,
+    undo: Vec<(String, Saved)>,
+    /// Each row's manager's row, while a `manager:` term needs it (made once per change of the
+    /// rows, not per keystroke).
+    managers: Option<Vec<u32>>,
+    /// The rows of the `id:` and `manager:` terms typed so far.
+    terms: super::directory::TermCache,
     /// The sort by expiry that a `guest:` filter set (and takes back when it goes).
     auto_sort: bool,
+}
+
+/// A result kept for Backspace: the rows themselves, or (for a large one) a bit per row, 32
+/// times smaller, put back in sort order when it is restored.
+enum Saved {
+    /// Every row of `order` (nothing was filtered out).
+    All,
+    Rows(Vec<u32>),
+    Bits(provision::directory::Bits),
+}
+
+/// Narrowing a result this small tests its rows one by one; a larger one is found again by a
+/// search of the whole table (one pass over the keys beats a test per row, fetched out of order).
+/// In a table too large for the caches, each row tested costs a few cache misses (even in load
+/// order: the rows left are far apart): the search of the whole table wins from a fortieth of
+/// the rows on, not a quarter.
+fn one_by_one(rows: usize, of: usize) -> bool {
+    rows.saturating_mul(if of > 250_000 { 40 } else { 4 }) <= of
 }
 
 impl UsersView {
@@ -72,54 +95,135 @@ impl UsersView {
         &self.parsed
     }
 
-    fn admits(&self, store: &UserStore, r: UserRef<'_>) -> bool {
-        self.show.admits(r) && self.parsed.matches(r, store)
+    fn sort_by(&self) -> Option<SortBy> {
+        self.sort.map(Column::sort_by)
     }
 
     fn cmp(&self, store: &UserStore, a: u32, b: u32) -> Ordering {
-        let Some(col) = self.sort else { return a.cmp(&b) };
-        let o = compare(col, store.get(a), store.get(b)).then(a.cmp(&b));
+        let Some(by) = self.sort_by() else { return a.cmp(&b) };
+        let o = store.compare(by, a, b);
         if self.descending { o.reverse() } else { o }
+    }
+
+    /// The rows changed: what was made from them is stale.
+    fn rows_changed(&mut self) {
+        self.undo.clear();
+        self.managers = None;
+        self.terms.clear();
+    }
+
+    /// Keep `rows` (shown for `query`) for Backspace.
+    fn save(&mut self, store: &UserStore, query: String, rows: Vec<u32>) {
+        let saved = if rows.len() == store.len() && rows.len() == self.order.len() {
+            Saved::All
+        } else if rows.len() * 32 > store.len() {
+            let mut b = provision::directory::Bits::none(store.len());
+            rows.iter().for_each(|&i| b.set(i));
+            Saved::Bits(b)
+        } else {
+            Saved::Rows(rows)
+        };
+        self.undo.push((query, saved));
+    }
+
+    /// A kept result's rows, in sort order.
+    fn restore(&self, store: &UserStore, saved: &Saved) -> Vec<u32> {
+        match saved {
+            Saved::All => self.order.clone(),
+            Saved::Rows(r) => r.clone(),
+            Saved::Bits(b) => self.in_order(store, b),
+        }
+    }
+
+    /// The rows of `bits` in sort order.
+    fn in_order(&self, store: &UserStore, bits: &provision::directory::Bits) -> Vec<u32> {
+        let mut out = Vec::with_capacity(bits.count());
+        if self.sort.is_none() && self.order.len() == store.len() {
+            // Load order is row order.
+            out.extend(bits.ones());
+        } else {
+            out.extend(self.order.iter().copied().filter(|&i| bits.get(i)));
+        }
+        out
+    }
+
+    fn managers(&mut self, store: &UserStore) {
+        if self.parsed.has_manager_term() && self.managers.as_ref().is_none_or(|m| m.len() != store.len()) {
+            self.managers = Some(super::directory::manager_rows(store));
+        }
+    }
+
+    /// The rows of `from` (in its order) that the query and the state filter admit: one by one
+    /// when `from` is small, else by a search of the whole table.
+    fn narrow(&mut self, store: &UserStore, from: &[u32]) -> Vec<u32> {
+        self.managers(store);
+        if one_by_one(from.len(), store.len()) {
+            let m = self.parsed.matcher_with(store, self.managers.as_deref(), &mut self.terms);
+            let show = self.show;
+            return from
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let r = store.get(i);
+                    show.admits(r) && m.matches(r)
+                })
+                .collect();
+        }
+        self.scan(store)
+    }
+
+    /// Every row the query and the state filter admit, in sort order.
+    fn scan(&mut self, store: &UserStore) -> Vec<u32> {
+        self.managers(store);
+        let bits = self.parsed.matcher_with(store, self.managers.as_deref(), &mut self.terms).rows(self.show);
+        self.in_order(store, &bits)
     }
 
     /// Set the filter (plain words and `field:value` terms, `directory::Query`). When the new
     /// query narrows the old one, only the rows that matched before are tested again (typing
-    /// narrows incrementally).
+    /// narrows incrementally); a Backspace back to an earlier query restores its result.
     pub fn set_query(&mut self, store: &UserStore, q: &str) {
         let q = q.trim().to_lowercase();
         if q == self.query {
             return;
         }
-        let mut parsed = Query::parse(&q);
-        parsed.prepare(store);
-        if parsed.narrows(&self.parsed) {
-            let prev = std::mem::take(&mut self.query);
-            self.undo.push((prev, self.filtered.clone()));
+        let parsed = Query::parse(&q);
+        if parsed == self.parsed {
+            // `dept:eng ` and `dept:eng title:` ask what `dept:eng` asks.
             self.query = q;
+            return;
+        }
+        if parsed.narrows(&self.parsed) {
+            let prev_query = std::mem::replace(&mut self.query, q);
+            let prev = std::mem::take(&mut self.filtered);
             self.parsed = parsed;
-            let m = self.parsed.matcher();
-            self.filtered.retain(|&i| m.matches(store.get(i), store));
+            self.filtered = self.narrow(store, &prev);
+            self.save(store, prev_query, prev);
         } else {
             self.query = q;
             self.parsed = parsed;
             let mut restored = false;
-            while let Some((cq, cf)) = self.undo.pop() {
-                if cq == self.query {
-                    self.filtered = cf;
+            while let Some((cq, saved)) = self.undo.pop() {
+                let old = Query::parse(&cq);
+                if old == self.parsed {
+                    self.filtered = match saved {
+                        Saved::All => self.order.clone(),
+                        Saved::Rows(r) => r,
+                        Saved::Bits(b) => self.in_order(store, &b),
+                    };
                     restored = true;
                     break;
                 }
-                if self.parsed.narrows(&Query::parse(&cq)) {
-                    self.filtered = cf.clone();
-                    self.undo.push((cq, cf));
-                    let m = self.parsed.matcher();
-                    self.filtered.retain(|&i| m.matches(store.get(i), store));
+                if self.parsed.narrows(&old) {
+                    let from = self.restore(store, &saved);
+                    self.filtered = self.narrow(store, &from);
+                    self.undo.push((cq, saved));
                     restored = true;
                     break;
                 }
             }
             if !restored {
-                self.rescan(store);
+                self.filtered = self.scan(store);
             }
         }
         self.selected = 0;
@@ -142,32 +246,48 @@ impl UsersView {
         self.reselect(keep);
     }
 
+    /// Sort every row by the column (compact keys, `UserTable::sort_rows`); descending is the
+    /// ascending order reversed.
     pub fn set_sort(&mut self, store: &UserStore, sort: Option<Column>, descending: bool) {
         self.auto_sort = false;
         let keep = self.selected_index();
+        let same = self.sort == sort && self.order.len() == store.len();
         self.sort = sort;
+        let flip = same && sort.is_some() && self.descending != descending;
         self.descending = descending;
-        let mut order = std::mem::take(&mut self.order);
-        order.sort_by(|&a, &b| self.cmp(store, a, b));
-        self.order = order;
-        self.refilter_all(store);
+        if flip {
+            self.order.reverse();
+            self.filtered.reverse();
+            self.undo.clear();
+        } else if !same {
+            self.resort(store);
+            self.refilter_all(store);
+        }
         self.reselect(keep);
     }
 
-    fn refilter_all(&mut self, store: &UserStore) {
+    /// Put `order` in the sort order (every row).
+    fn resort(&mut self, store: &UserStore) {
+        // What is shown is made again after this: the old lists go first (at a million rows,
+        // 8 MB less held while the sort holds its keys).
+        self.order = Vec::new();
+        self.filtered = Vec::new();
         self.undo.clear();
-        // The rows changed: `manager:` terms look their managers up again.
-        self.parsed.prepare(store);
-        self.rescan(store);
+        self.order = match self.sort_by() {
+            Some(by) => {
+                let mut order = store.sorted(by);
+                if self.descending {
+                    order.reverse();
+                }
+                order
+            }
+            None => (0..store.len() as u32).collect(),
+        };
     }
 
-    fn rescan(&mut self, store: &UserStore) {
-        let (show, m) = (self.show, self.parsed.matcher());
-        self.filtered.clear();
-        self.filtered.extend(self.order.iter().copied().filter(|&i| {
-            let r = store.get(i);
-            show.admits(r) && m.matches(r, store)
-        }));
+    fn refilter_all(&mut self, store: &UserStore) {
+        self.rows_changed();
+        self.filtered = self.scan(store);
     }
 
     /// Keep the selection on the same user if it is still shown.
@@ -181,60 +301,73 @@ impl UsersView {
         self.selected = self.selected.min(self.filtered.len().saturating_sub(1));
     }
 
-    /// Rows `added` were appended to the store (a page arrived, or a lookup found someone).
+    /// Rows `added` were appended to the store (a page arrived, or a lookup found someone): they
+    /// take their place in the order and, if the filter admits them, among the rows shown;
+    /// the rows already there are not looked at again.
     pub fn added(&mut self, store: &UserStore, mut added: Vec<u32>) {
         if added.is_empty() {
             return;
         }
-        self.undo.clear();
+        self.rows_changed();
+        self.managers(store);
+        let m = self.parsed.matcher(store, self.managers.as_deref());
+        let show = self.show;
+        let admitted = |i: &u32| {
+            let r = store.get(*i);
+            show.admits(r) && m.matches(r)
+        };
         if self.sort.is_none() {
-            // Load order: new rows go at the end; no need to look at the old ones.
-            if self.parsed.terms.iter().any(|t| t.field == super::directory::Field::Manager) {
-                self.parsed.prepare(store);
-            }
-            for &i in &added {
-                if self.admits(store, store.get(i)) {
-                    self.filtered.push(i);
-                }
-            }
+            // Load order: new rows go at the end.
+            self.filtered.extend(added.iter().filter(|i| admitted(i)));
             self.order.extend(added);
             return;
         }
         let keep = self.selected_index();
-        added.sort_by(|&a, &b| self.cmp(store, a, b));
-        let old = std::mem::take(&mut self.order);
-        let mut merged = Vec::with_capacity(old.len() + added.len());
-        let (mut x, mut y) = (0, 0);
-        while x < old.len() && y < added.len() {
-            if self.cmp(store, old[x], added[y]) != Ordering::Greater {
-                merged.push(old[x]);
-                x += 1;
-            } else {
-                merged.push(added[y]);
-                y += 1;
+        if let Some(by) = self.sort_by() {
+            store.sort_rows(by, &mut added);
+            if self.descending {
+                added.reverse();
             }
         }
-        merged.extend_from_slice(&old[x..]);
-        merged.extend_from_slice(&added[y..]);
-        self.order = merged;
-        self.refilter_all(store);
+        let shown: Vec<u32> = added.iter().copied().filter(admitted).collect();
+        drop(m);
+        let order = std::mem::take(&mut self.order);
+        self.order = self.merge(store, order, &added);
+        let filtered = std::mem::take(&mut self.filtered);
+        self.filtered = self.merge(store, filtered, &shown);
         self.reselect(keep);
+    }
+
+    /// `old` and `new` (each in sort order) as one list in sort order: each new row's place is
+    /// found by a binary search, then the lists are joined in one pass.
+    fn merge(&self, store: &UserStore, old: Vec<u32>, new: &[u32]) -> Vec<u32> {
+        if new.is_empty() {
+            return old;
+        }
+        let mut out = Vec::with_capacity(old.len() + new.len());
+        let mut from = 0;
+        for &n in new {
+            let at = from + old[from..].partition_point(|&o| self.cmp(store, o, n) != Ordering::Greater);
+            out.extend_from_slice(&old[from..at]);
+            out.push(n);
+            from = at;
+        }
+        out.extend_from_slice(&old[from..]);
+        out
     }
 
     /// A row's contents changed (a lookup returned fresher data).
     pub fn changed(&mut self, store: &UserStore) {
         let keep = self.selected_index();
         if self.sort.is_some() {
-            let mut order = std::mem::take(&mut self.order);
-            order.sort_by(|&a, &b| self.cmp(store, a, b));
-            self.order = order;
+            self.resort(store);
         }
         self.refilter_all(store);
         self.reselect(keep);
     }
 
     pub fn reset(&mut self) {
-        self.undo.clear();
+        self.rows_changed();
         self.order.clear();
         self.filtered.clear();
         self.selected = 0;
@@ -736,6 +869,8 @@ impl Component for UsersPane {
                 l.total = Some(total);
                 match l.refresh.as_mut() {
                     Some(r) => {
+                        // The server's count (the status line's `users 45,000/100,000`).
+                        dir.total = Some(total.max(dir.store.len() as u64));
                         if first {
                             // The marks (•) are this refresh's from now on.
                             dir.changed.clear();
@@ -745,7 +880,9 @@ impl Component for UsersPane {
                         for &i in &r.changed[changed..] {
                             dir.full.remove(dir.store.get(i).id());
                         }
-                        dir.changed.extend(r.added[added..].iter().chain(&r.changed[changed..]).copied());
+                        if !dir.quiet_reload {
+                            dir.changed.extend(r.added[added..].iter().chain(&r.changed[changed..]).copied());
+                        }
                         // New rows join the view now; changed ones show their new values at
                         // once and take their place in the sort and filter at the end.
                         self.view.added(&dir.store, r.added[added..].to_vec());
@@ -756,13 +893,19 @@ impl Component for UsersPane {
                             dir.store_mut().reserve_for(total, &items);
                         }
                         let added = dir.store_mut().extend_from(&items);
+                        let replaced = added.len() < items.len();
                         self.view.added(&dir.store, added);
+                        if replaced {
+                            // A page listed a user again: the row's new values take their place.
+                            self.view.changed(&dir.store);
+                        }
                     }
                 }
             }
             Msg::UsersDone { generation, error } => {
                 let Some(l) = self.loading.take_if(|l| l.generation == generation) else { return Ok(vec![]) };
                 if let Some(e) = error {
+                    dir.quiet_reload = false;
                     self.error = Some(clean(&e));
                     // The pages merged so far stay (they are newer); nobody is removed.
                     if l.refresh.as_ref().is_some_and(|r| !r.changed.is_empty()) {
@@ -775,6 +918,7 @@ impl Component for UsersPane {
                 let changes = l.refresh.map(|r| self.finish_refresh(dir, r, rows(ctx.area)));
                 dir.total = Some(l.total.unwrap_or(l.loaded).max(dir.store.len() as u64));
                 let n = thousands(dir.store.len() as u64);
+                let changes = changes.filter(|_| !std::mem::take(&mut dir.quiet_reload));
                 match (&was, changes) {
                     (super::directory::Freshness::Cached { fetched_at }, Some(c)) => {
                         let age = provision::directory::age_text(time::OffsetDateTime::now_utc().unix_timestamp() - fetched_at);
@@ -1242,6 +1386,86 @@ mod tests {
         assert_eq!(v.filtered.len(), 5);
     }
 
+    /// What the view shows, worked out the slow way: every row tested, then sorted.
+    fn brute(s: &UserStore, v: &UsersView) -> Vec<u32> {
+        let q = Query::parse(v.query());
+        let managers = crate::tui::directory::manager_rows(s);
+        let m = q.matcher(s, Some(&managers));
+        let mut rows: Vec<u32> = s.iter().filter(|r| v.show.admits(*r) && m.matches(*r)).map(|r| r.index()).collect();
+        if let Some(c) = v.sort {
+            rows.sort_by(|&a, &b| s.compare(c.sort_by(), a, b));
+            if v.descending {
+                rows.reverse();
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn typing_sorting_and_loading_show_what_a_full_scan_shows() {
+        use crate::scim::types::{EnterpriseUser, Manager};
+        let first = ["Ann", "Bob", "Carl", "Dora", "Eve", "Zoe", "Maria", "Mateo"];
+        let last = ["Lee", "Adams", "Zed", "Quinn", "Ortiz", "Annis"];
+        let users: Vec<User> = (0..3000)
+            .map(|i| {
+                let mut u = user(i, &format!("{} {}", first[i % 8], last[(i / 8) % 6]), i % 7 != 0);
+                u.title = Some(["Engineer", "Staff Engineer", "Manager"][i % 3].into());
+                u.enterprise = Some(EnterpriseUser {
+                    department: Some(["Sales", "Engineering"][i % 2].into()),
+                    manager: Some(Manager::of(format!("W{:06}", (i * 7) % 3000))),
+                    ..Default::default()
+                });
+                u
+            })
+            .collect();
+        let mut s = UserStore::default();
+        let mut v = UsersView::default();
+        // Loaded page by page while sorted by name, descending.
+        v.set_sort(&s, Some(Column::Name), true);
+        for page in users.chunks(500) {
+            let added = s.extend_users(page.to_vec());
+            v.added(&s, added);
+            assert_eq!(v.filtered, brute(&s, &v));
+        }
+        let typed = [
+            "a",
+            "an",
+            "ann",
+            "ann ",
+            "ann l",
+            "ann",
+            "a",
+            "",
+            "z",
+            "zo",
+            "zoe.",
+            "",
+            "title:staff",
+            "title:staff active:true",
+            "manager:maria",
+            "manager:maria dept:eng",
+            "manager:mari",
+            "",
+            "@ex",
+            "e@example.c",
+        ];
+        for sort in [None, Some(Column::Name), Some(Column::Email), Some(Column::Title)] {
+            for desc in [false, true] {
+                v.set_sort(&s, sort, desc);
+                for q in typed {
+                    v.set_query(&s, q);
+                    let want = brute(&s, &v);
+                    assert!(v.filtered == want, "{sort:?} {desc} {q:?}: {} rows shown, {} expected", v.filtered.len(), want.len());
+                }
+                v.set_show(&s, Show::Deactivated);
+                v.set_query(&s, "an");
+                assert_eq!(v.filtered, brute(&s, &v));
+                v.set_show(&s, Show::All);
+                v.set_query(&s, "");
+            }
+        }
+    }
+
     #[test]
     fn sort_show_and_merge_keep_selection() {
         let mut s = store();
@@ -1262,6 +1486,9 @@ mod tests {
         let added = s.extend_users(vec![user(5, "Dora Quinn", true), user(1, "Zoe Adams", false)]);
         assert_eq!(added, vec![4]);
         v.added(&s, added);
+        assert_eq!(v.filtered, vec![0, 4, 3, 2], "a new row takes its place; the others are not looked at again");
+        // A replaced row is told apart (as `merge_user` and a page that replaces rows do).
+        v.changed(&s);
         assert_eq!(v.filtered, vec![4, 3, 2]); // Zoe now deactivated; still sorted descending
         assert_eq!(v.selected_index(), Some(3));
     }

@@ -246,7 +246,6 @@ impl Emulator {
         listener: tokio::net::TcpListener,
         gate: Option<tokio::sync::oneshot::Receiver<()>>,
     ) -> std::io::Result<Emulator> {
-        use rand::SeedableRng;
         let (n, g, seed) = (config.users, config.groups, config.seed);
         let st = tokio::task::spawn_blocking(move || {
             let (users, groups) = seed::generate(n, g, seed);
@@ -255,21 +254,7 @@ impl Emulator {
         let mut st = st.await.map_err(|e| std::io::Error::other(format!("seeding the emulator stopped: {e}")))?;
         let addr = listener.local_addr()?;
         st.set_base(format!("http://{addr}/scim"));
-        let shared = Arc::new(Shared {
-            store: RwLock::new(st),
-            runtime: Mutex::new(Runtime {
-                rate: config.rate_limit,
-                budget: budget_for(config.rate_limit),
-                faults: config.faults,
-                latency: config.latency,
-                rng: rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-            }),
-            stats: Mutex::new(StatsInner::default()),
-            inflight: Mutex::new(HashMap::new()),
-            locked: Mutex::new(HashSet::new()),
-            token: config.token,
-            start: Instant::now(),
-        });
+        let shared = Emulator::shared(config, st);
         // Serialise every user's v2 JSON in the background, so the first full listing of a big
         // org is as fast as later ones (the server must not be a client benchmark's bottleneck).
         let warm = shared.clone();
@@ -287,6 +272,73 @@ impl Emulator {
                 i = end;
             }
         });
+        Ok(Emulator::serve(shared, listener, addr, gate))
+    }
+
+    /// Serve on a listener bound already while the directory is seeded: requests are answered
+    /// once the first `first` users are in (all of them in a smaller org); the others follow in
+    /// batches, then the groups. The returned task ends when the seed is complete. Each user's
+    /// JSON is made when asked for (not all ahead, as [`Emulator::serve_on`] does): a demo
+    /// holds less memory this way.
+    pub async fn serve_seeding(
+        config: EmulatorConfig,
+        listener: tokio::net::TcpListener,
+        first: usize,
+    ) -> std::io::Result<(Emulator, tokio::task::JoinHandle<()>)> {
+        let (n, g, seed) = (config.users, config.groups, config.seed);
+        let addr = listener.local_addr()?;
+        let mut st = store::Store::empty(seed, n);
+        st.json_cache = false;
+        st.set_base(format!("http://{addr}/scim"));
+        let shared = Emulator::shared(config, st);
+        let (ready, gate) = tokio::sync::oneshot::channel();
+        let seeding = shared.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut ready = Some(ready);
+            let mut seeded = 0;
+            let (groups, memberships) = seed::generate_with(n, g, seed, first.clamp(1, 10_000), &mut |batch| {
+                seeded += batch.len();
+                seeding.store.write().unwrap().push_users(batch);
+                if seeded >= first
+                    && let Some(r) = ready.take()
+                {
+                    let _ = r.send(());
+                }
+            });
+            seeding.store.write().unwrap().add_groups(groups, memberships);
+            if let Some(r) = ready.take() {
+                let _ = r.send(());
+            }
+        });
+        Ok((Emulator::serve(shared, listener, addr, Some(gate)), task))
+    }
+
+    fn shared(config: EmulatorConfig, st: store::Store) -> Arc<Shared> {
+        use rand::SeedableRng;
+        Arc::new(Shared {
+            store: RwLock::new(st),
+            runtime: Mutex::new(Runtime {
+                rate: config.rate_limit,
+                budget: budget_for(config.rate_limit),
+                faults: config.faults,
+                latency: config.latency,
+                rng: rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            }),
+            stats: Mutex::new(StatsInner::default()),
+            inflight: Mutex::new(HashMap::new()),
+            locked: Mutex::new(HashSet::new()),
+            token: config.token,
+            start: Instant::now(),
+        })
+    }
+
+    /// Answer requests on `listener` (once `gate` fires or is dropped).
+    fn serve(
+        shared: Arc<Shared>,
+        listener: tokio::net::TcpListener,
+        addr: SocketAddr,
+        gate: Option<tokio::sync::oneshot::Receiver<()>>,
+    ) -> Emulator {
         let app = server::router(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -299,7 +351,16 @@ impl Emulator {
                 })
                 .await;
         });
-        Ok(Emulator { shared, addr, stop: Arc::new(Mutex::new(Some(tx))), task: Arc::new(Mutex::new(Some(task))) })
+        Emulator { shared, addr, stop: Arc::new(Mutex::new(Some(tx))), task: Arc::new(Mutex::new(Some(task))) }
+    }
+
+    /// Run `f` on every user (in listing order) and group as they are now, without copying
+    /// them (the demo derives its HR export from this without a round of HTTP listing).
+    pub fn with_directory<R>(&self, f: impl FnOnce(&[&User], &[Group]) -> R) -> R {
+        let st = self.shared.store.read().unwrap();
+        let users: Vec<&User> = st.users.iter().map(|r| &r.user).collect();
+        let groups: Vec<Group> = (0..st.groups.len()).filter_map(|gi| Group::from_value(st.group_json(gi, ApiVersion::V2)).ok()).collect();
+        f(&users, &groups)
     }
 
     pub fn addr(&self) -> SocketAddr {

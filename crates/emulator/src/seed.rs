@@ -337,10 +337,36 @@ pub(crate) fn format_time(unix: i64) -> String {
 
 /// Generate `users` users and `groups` groups, deterministically for `seed`.
 pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group>) {
-    let mut rng = StdRng::seed_from_u64(seed);
     let mut out: Vec<User> = Vec::with_capacity(users);
-    let mut ids = HashSet::with_capacity(users);
-    let mut emails = HashSet::with_capacity(users);
+    let (gout, memberships) = generate_with(users, groups, seed, usize::MAX, &mut |batch| out.extend(batch));
+    for (u, g) in memberships {
+        out[u].groups.get_or_insert_with(Vec::new).push(g);
+    }
+    (out, gout)
+}
+
+/// [`generate`], handing the users to `emit` in batches of `batch` as they are made (a server
+/// can serve the first while the rest are made), then returning the groups and each user's
+/// group memberships (user index, group) to add to them. The same people as [`generate`].
+pub fn generate_with(
+    users: usize,
+    groups: usize,
+    seed: u64,
+    batch: usize,
+    emit: &mut dyn FnMut(Vec<User>),
+) -> (Vec<Group>, Vec<(usize, GroupRef)>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let batch = batch.max(1);
+    let mut out: Vec<User> = Vec::with_capacity(users.min(batch));
+    // What later users and the groups need of the earlier ones.
+    let mut ids: Vec<String> = Vec::with_capacity(users);
+    let mut displays: Vec<String> = Vec::with_capacity(users);
+    let mut actives: Vec<bool> = Vec::with_capacity(users);
+    let mut id_set = HashSet::with_capacity(users);
+    // How many users have each `first.last` so far: the k-th gets `first.lastk` (`first.last`
+    // for the first). Names hold no digits, so no two bases' emails meet.
+    let mut bases: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut bot_emails = HashSet::new();
     let mut names = HashSet::with_capacity(users);
     let mut by_dept: Vec<Vec<usize>> = vec![Vec::new(); DEPARTMENTS.len()];
     // Creation dates: spread from 2021-01-01 to 2026-01-01, increasing with the index.
@@ -350,7 +376,7 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
 
     for i in 0..users {
         let mut id = random_id(&mut rng, 'W');
-        while !ids.insert(id.clone()) {
+        while !id_set.insert(id.clone()) {
             id = random_id(&mut rng, 'W');
         }
         let created = format_time(t0 + i as i64 * step + rng.random_range(0..step.max(1)));
@@ -361,17 +387,14 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
             let app: String = (0..6).map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char).collect();
             let email = format!("botuser-T0ACME-A0{app}@slack-bots.com");
             let un = format!("bot-{}", app.to_ascii_lowercase());
-            emails.insert(email.clone());
+            bot_emails.insert(email.clone());
             names.insert(un.clone());
             (email, un)
         } else {
             let base = format!("{}.{}", first.to_ascii_lowercase(), last.to_ascii_lowercase());
-            let mut local = base.clone();
-            let mut n = 1;
-            while !emails.insert(format!("{local}@acme-corp.example")) {
-                n += 1;
-                local = format!("{base}{n}");
-            }
+            let seen = bases.entry(base.clone()).or_insert(0);
+            *seen += 1;
+            let local = if *seen == 1 { base.clone() } else { format!("{base}{seen}") };
             // userName: the email's local part, cut to Slack's 21 characters, kept unique.
             let mut un: String = local.chars().take(21).collect();
             let mut k = 1;
@@ -398,13 +421,17 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
         }
         let guest = i != 0 && !is_bot && rng.random_bool(0.02);
         let active = i == 0 || is_bot || !rng.random_bool(0.03);
+        let display = format!("{first} {last}");
+        ids.push(id.clone());
+        displays.push(display.clone());
+        actives.push(active);
         let user = User {
             id: Some(id),
             meta: Some(Meta { created: Some(created), ..Default::default() }),
             user_name: Some(user_name.clone()),
             nick_name: Some(user_name),
             name: Some(Name { given_name: Some(first.into()), family_name: Some(last.into()), ..Default::default() }),
-            display_name: Some(format!("{first} {last}")),
+            display_name: Some(display),
             title: Some(if is_bot { "Bot".into() } else { TITLES[rng.random_range(0..TITLES.len())].into() }),
             timezone: Some(TIMEZONES[rng.random_range(0..TIMEZONES.len())].into()),
             locale: Some("en-US".into()),
@@ -419,7 +446,7 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
                 organization: Some("Acme Corp".into()),
                 division: Some(division.into()),
                 department: Some(dept.into()),
-                manager: manager.map(|m| Manager { manager_id: out[m].id.clone(), ..Default::default() }),
+                manager: manager.map(|m| Manager { manager_id: Some(ids[m].clone()), ..Default::default() }),
             }),
             guest: guest.then(|| GuestExt {
                 kind: Some("multi".into()),
@@ -437,11 +464,18 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
             ..Default::default()
         };
         out.push(user);
+        if out.len() >= batch {
+            emit(std::mem::replace(&mut out, Vec::with_capacity(batch.min(users - i))));
+        }
+    }
+    if !out.is_empty() {
+        emit(out);
     }
 
-    let active: Vec<usize> = (0..out.len()).filter(|&i| out[i].active == Some(true)).collect();
+    let active: Vec<usize> = (0..actives.len()).filter(|&i| actives[i]).collect();
     let mut gids = HashSet::new();
     let mut gout = Vec::with_capacity(groups);
+    let mut memberships = Vec::new();
     for g in 0..groups {
         let mut id = random_id(&mut rng, 'S');
         while !gids.insert(id.clone()) {
@@ -462,7 +496,7 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
             }
         }
         for &u in &members {
-            out[u].groups.get_or_insert_with(Vec::new).push(GroupRef { value: Some(id.clone()), display: Some(name.clone()) });
+            memberships.push((u, GroupRef { value: Some(id.clone()), display: Some(name.clone()) }));
         }
         gout.push(Group {
             id: Some(id),
@@ -471,13 +505,13 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
             members: Some(
                 members
                     .iter()
-                    .map(|&u| Member { value: out[u].id.clone(), display: out[u].display_name.clone(), operation: None })
+                    .map(|&u| Member { value: Some(ids[u].clone()), display: Some(displays[u].clone()), operation: None })
                     .collect(),
             ),
             extra: Default::default(),
         });
     }
-    (out, gout)
+    (gout, memberships)
 }
 
 #[cfg(test)]
@@ -516,6 +550,20 @@ mod tests {
                 assert!(u.groups.as_ref().unwrap().iter().any(|r| r.value.as_deref() == Some(g.id())));
             }
         }
+    }
+
+    #[test]
+    fn generated_in_batches_the_same_people() {
+        let (a, ga) = generate(2500, 20, 5);
+        let mut batches = Vec::new();
+        let (gb, memberships) = generate_with(2500, 20, 5, 700, &mut |b| batches.push(b));
+        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [700, 700, 700, 400]);
+        let mut b: Vec<User> = batches.into_iter().flatten().collect();
+        for (u, g) in memberships {
+            b[u].groups.get_or_insert_with(Vec::new).push(g);
+        }
+        assert_eq!(a, b);
+        assert_eq!(ga, gb);
     }
 
     #[test]

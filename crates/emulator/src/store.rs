@@ -73,6 +73,9 @@ pub struct Store {
     pub groups: Vec<GroupRec>,
     /// `http://host:port/scim` — meta.location is built from it.
     base: String,
+    /// Keep each user's JSON once made (fast listings); off, it is made per request (a demo
+    /// holds a large directory in less memory).
+    pub json_cache: bool,
     rng: StdRng,
     clock: i64,
     /// Whether the org's plan has multi-channel guests (Enterprise; reference §3: "Enterprise
@@ -670,40 +673,64 @@ fn merge_v1_elements(existing: Option<&Value>, items: &[Value]) -> Vec<Value> {
 
 impl Store {
     pub fn new(users: Vec<User>, groups: Vec<Group>, seed: u64) -> Store {
-        let mut s = Store {
-            users: Vec::with_capacity(users.len()),
-            by_id: HashMap::with_capacity(users.len()),
-            by_name: HashMap::with_capacity(users.len()),
-            by_email: HashMap::with_capacity(users.len()),
+        let mut s = Store::empty(seed, users.len());
+        s.push_users(users);
+        s.add_groups(groups, Vec::new());
+        s
+    }
+
+    /// A store with no users or groups yet (room for `users`): they come with
+    /// [`Store::push_users`] and [`Store::add_groups`], so a server can answer while it seeds.
+    pub fn empty(seed: u64, users: usize) -> Store {
+        Store {
+            users: Vec::with_capacity(users),
+            by_id: HashMap::with_capacity(users),
+            by_name: HashMap::with_capacity(users),
+            by_email: HashMap::with_capacity(users),
             groups: Vec::new(),
             base: "http://127.0.0.1/scim".into(),
+            json_cache: true,
             rng: StdRng::seed_from_u64(seed ^ 0x05ee_d1d5),
             clock: 1_767_225_600,
             guests_allowed: true,
             photo_delay: PHOTO_DELAY,
             pending_photos: Vec::new(),
             custom_profile_fields: 0,
-            made_fields: users.iter().flat_map(scim::rules::created_profile_fields).collect(),
-        };
+            made_fields: HashSet::new(),
+        }
+    }
+
+    /// Append seeded users (as listed, after those already there).
+    pub fn push_users(&mut self, users: Vec<User>) {
+        self.made_fields.extend(users.iter().flat_map(scim::rules::created_profile_fields));
         for u in users {
             let owner = u.roles.iter().flatten().any(|r| match r {
                 Role::Text(t) => t == "primary_owner",
                 Role::Object(o) => o.value.as_deref() == Some("primary_owner"),
             });
             let bot = emails_of(&u).any(|e| e.ends_with("@slack-bots.com"));
-            let ix = s.users.len();
-            s.index(ix, &u);
-            s.users.push(UserRec::new(u, owner, bot));
+            let ix = self.users.len();
+            self.index(ix, &u);
+            self.users.push(UserRec::new(u, owner, bot));
         }
+    }
+
+    /// Add seeded groups, and the memberships (user index, group) their users do not list yet.
+    pub fn add_groups(&mut self, groups: Vec<Group>, memberships: Vec<(usize, scim::types::GroupRef)>) {
         for g in groups {
-            s.groups.push(GroupRec {
+            self.groups.push(GroupRec {
                 id: g.id().to_string(),
                 name: g.name().to_string(),
                 created: g.meta.as_ref().and_then(|m| m.created.clone()).unwrap_or_default(),
                 members: g.member_ids().map(str::to_string).collect(),
             });
         }
-        s
+        for (u, g) in memberships {
+            if let Some(rec) = self.users.get_mut(u) {
+                rec.user.groups.get_or_insert_with(Vec::new).push(g);
+                rec.touch();
+            }
+        }
     }
 
     pub fn set_base(&mut self, base: String) {
@@ -752,9 +779,9 @@ impl Store {
     // ---------- users ----------
 
     /// The user's JSON for `version` (cached).
-    pub fn user_json(&self, ix: usize, version: ApiVersion) -> &str {
+    pub fn user_json(&self, ix: usize, version: ApiVersion) -> std::borrow::Cow<'_, str> {
         let rec = &self.users[ix];
-        rec.cache[version_ix(version)].get_or_init(|| {
+        let make = || {
             let mut u = rec.user.clone();
             let meta = u.meta.get_or_insert_with(Meta::default);
             meta.location = Some(format!("{}/{}/Users/{}", self.base, version.path_segment(), rec.user.id()));
@@ -768,7 +795,12 @@ impl Store {
             o.entry("groups").or_insert(Value::Array(vec![]));
             o.entry("active").or_insert(Value::Bool(false));
             serde_json::to_string(&v).expect("json")
-        })
+        };
+        if self.json_cache {
+            std::borrow::Cow::Borrowed(rec.cache[version_ix(version)].get_or_init(make))
+        } else {
+            std::borrow::Cow::Owned(make())
+        }
     }
 
     pub fn list_users(&self, filter: Option<&Filter>, start: usize, count: usize, version: ApiVersion) -> Result<Page, Fail> {

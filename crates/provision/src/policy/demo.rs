@@ -139,9 +139,9 @@ fn value(u: &User, a: Attr) -> String {
 }
 
 /// Derive the export and the policy from the directory, deterministically for `seed`.
-pub fn build(users: &[User], groups: &[Group], seed: u64) -> DemoData {
+pub fn build(users: &[&User], groups: &[Group], seed: u64) -> DemoData {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5ca1_ab1e);
-    let people: Vec<&User> = users.iter().filter(|u| !is_bot(u) && u.primary_email().is_some()).collect();
+    let people: Vec<&User> = users.iter().copied().filter(|u| !is_bot(u) && u.primary_email().is_some()).collect();
     let email_by_id: std::collections::HashMap<&str, &str> = people.iter().filter_map(|u| Some((u.id(), u.primary_email()?))).collect();
     let managers: HashSet<&str> = people.iter().filter_map(|u| u.manager_id()).collect();
 
@@ -285,11 +285,11 @@ fn pick_other(rng: &mut StdRng, choices: &[&str], current: &str) -> String {
 /// `<dir>/policies/demo-hr.toml`; returns the policy's path and what the export changes.
 pub async fn write(client: &ScimClient, dir: &Path, seed: u64) -> Result<(PathBuf, DemoSummary), DemoError> {
     let (users, groups) = tokio::try_join!(client.all_users(None), client.all_groups())?;
-    write_from(&users, &groups, dir, seed)
+    write_from(&users.iter().collect::<Vec<_>>(), &groups, dir, seed)
 }
 
 /// As [`write`], from a directory already in memory.
-pub fn write_from(users: &[User], groups: &[Group], dir: &Path, seed: u64) -> Result<(PathBuf, DemoSummary), DemoError> {
+pub fn write_from(users: &[&User], groups: &[Group], dir: &Path, seed: u64) -> Result<(PathBuf, DemoSummary), DemoError> {
     let data = build(users, groups, seed);
     // An HR export holds employee data: owner-only, and written new (never through a link).
     let policies = dir.join("policies");
