@@ -455,6 +455,8 @@ pub struct App {
     pub budget: Option<f64>,
     pub theme: Theme,
     pub themes: ThemeSet,
+    /// What the terminal shows (colours, UTF-8): every theme chosen is fitted to it.
+    pub caps: super::theme::Caps,
     /// Where the config, policies and database are (shown in hints; the runtime sets them).
     pub paths: crate::env::Paths,
     pub size: (u16, u16),
@@ -478,6 +480,7 @@ impl App {
             budget: None,
             theme,
             themes,
+            caps: super::theme::Caps::default(),
             paths: crate::env::Paths::under(std::path::Path::new(".scimitar")),
             size: (80, 24),
             spinner: 0,
@@ -875,7 +878,7 @@ impl App {
                 }
                 match self.themes.get(&arg) {
                     Ok(t) => {
-                        self.theme = t;
+                        self.theme = t.fit(self.caps);
                         self.push_log(Level::Ok, format!("theme {arg}"));
                     }
                     Err(e) => self.push_log(Level::Error, e),

@@ -62,26 +62,30 @@ pub struct UiOptions {
     pub theme: Option<String>,
     /// `NO_COLOR` is set (https://no-color.org): a monochrome screen whatever the theme says.
     pub no_color: bool,
+    /// What the terminal shows (`TERM`, `COLORTERM`, `NO_COLOR`, the locale): the theme is
+    /// brought down to its colours, and drawn in ASCII when the locale is not UTF-8.
+    pub caps: theme::Caps,
     /// `--no-cache`: no local directory cache (neither read nor written).
     pub no_cache: bool,
 }
 
 /// Pick the theme: `--theme`, else the config's `ui.theme`, else `default`; `NO_COLOR` wins.
-/// User themes come from `themes_dir`.
+/// User themes come from `themes_dir`. The theme is fitted to the terminal (`caps`).
 pub fn choose_theme(
     themes_dir: &Path,
     flag: Option<&str>,
     config: Option<&str>,
     no_color: bool,
+    caps: theme::Caps,
 ) -> (theme::ThemeSet, theme::Theme, Option<String>) {
     let set = theme::ThemeSet::load(themes_dir);
     if no_color {
-        return (set, theme::Theme::monochrome(), None);
+        return (set, theme::Theme::monochrome().fit(caps), None);
     }
     let name = flag.or(config).unwrap_or("default");
     match set.get(name) {
-        Ok(t) => (set, t, None),
-        Err(e) => (set, theme::Theme::default(), Some(e)),
+        Ok(t) => (set, t.fit(caps), None),
+        Err(e) => (set, theme::Theme::default().fit(caps), Some(e)),
     }
 }
 

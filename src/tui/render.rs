@@ -220,6 +220,122 @@ fn level_tag(l: Level) -> &'static str {
 }
 
 pub fn render(app: &App, f: &mut Frame) {
+    draw_frame(app, f);
+    // A terminal whose locale is not UTF-8 gets ASCII only: box drawing, `·`, `…`, the spinner
+    // and any text from the server are replaced cell by cell (issue 25).
+    if app.theme.ascii {
+        asciify(f.buffer_mut());
+    }
+}
+
+/// The ASCII stand-in for a symbol drawn in one cell (`None`: it is ASCII already). Box
+/// drawing becomes `+ - |`, the separators and signs their nearest ASCII, letters with accents
+/// the letter, anything else `?`.
+pub fn ascii_symbol(sym: &str) -> Option<&'static str> {
+    if sym.is_ascii() {
+        return None;
+    }
+    let c = sym.chars().next().unwrap_or('?');
+    Some(match c {
+        '─' | '━' | '╌' | '┄' | '╴' | '╶' => "-",
+        '│' | '┃' | '╎' | '┆' | '║' => "|",
+        '═' => "=",
+        '╭' | '╮' | '╯' | '╰' | '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '┏' | '┓' | '┗' | '┛' | '╔' | '╗' | '╚' | '╝' => {
+            "+"
+        }
+        '·' => "|",
+        '•' | '●' | '■' | '█' | '▉' | '▊' | '▋' | '▌' | '▍' | '▎' | '▏' => "*",
+        '░' | '▒' | '▓' => ".",
+        '…' => ".",
+        '✓' | '✔' => "x",
+        '▲' | '↑' | '▴' => "^",
+        '▼' | '↓' | '▾' => "v",
+        '→' | '›' | '»' | '⟶' => ">",
+        '←' | '‹' | '«' => "<",
+        '↺' | '↻' => "^",
+        '⚠' => "!",
+        '⌫' => "<",
+        '–' | '—' | '−' => "-",
+        '‘' | '’' | '′' => "'",
+        '“' | '”' | '″' => "\"",
+        '§' => "S",
+        '×' => "x",
+        // The spinner's frames: . o O o in turn (`|` would read as a separator).
+        '⠋' | '⠼' | '⠇' => ".",
+        '⠙' | '⠴' | '⠏' | '⠸' | '⠧' => "o",
+        '⠹' | '⠦' => "O",
+        _ => ascii_letter(c),
+    })
+}
+
+/// A Latin letter with a diacritic as its base letter (`é` → `e`), else `?`.
+fn ascii_letter(c: char) -> &'static str {
+    const TABLE: &[(&str, &str)] = &[
+        ("àáâãäåāăą", "a"),
+        ("ÀÁÂÃÄÅĀĂĄ", "A"),
+        ("çćĉċč", "c"),
+        ("ÇĆĈĊČ", "C"),
+        ("ďđ", "d"),
+        ("ĎĐ", "D"),
+        ("èéêëēĕėęě", "e"),
+        ("ÈÉÊËĒĔĖĘĚ", "E"),
+        ("ĝğġģ", "g"),
+        ("ĜĞĠĢ", "G"),
+        ("ìíîïĩīĭįı", "i"),
+        ("ÌÍÎÏĨĪĬĮİ", "I"),
+        ("ĺļľŀł", "l"),
+        ("ĹĻĽĿŁ", "L"),
+        ("ñńņňŉ", "n"),
+        ("ÑŃŅŇ", "N"),
+        ("òóôõöøōŏő", "o"),
+        ("ÒÓÔÕÖØŌŎŐ", "O"),
+        ("ŕŗř", "r"),
+        ("ŔŖŘ", "R"),
+        ("śŝşšș", "s"),
+        ("ŚŜŞŠȘ", "S"),
+        ("ţťŧț", "t"),
+        ("ŢŤŦȚ", "T"),
+        ("ùúûüũūŭůűų", "u"),
+        ("ÙÚÛÜŨŪŬŮŰŲ", "U"),
+        ("ýÿŷ", "y"),
+        ("ÝŸŶ", "Y"),
+        ("źżž", "z"),
+        ("ŹŻŽ", "Z"),
+        ("ß", "s"),
+        ("æ", "a"),
+        ("Æ", "A"),
+        ("œ", "o"),
+        ("Œ", "O"),
+    ];
+    TABLE.iter().find(|(set, _)| set.contains(c)).map_or("?", |(_, r)| r)
+}
+
+/// Replace every cell that is not ASCII with its ASCII stand-in ([`ascii_symbol`]). An ellipsis
+/// with two blank cells after it becomes `...`. A wide character (two cells) becomes `?` and a
+/// blank.
+pub fn asciify(buf: &mut ratatui::buffer::Buffer) {
+    let area = buf.area;
+    for y in area.top()..area.bottom() {
+        let mut x = area.left();
+        while x < area.right() {
+            let sym = buf[(x, y)].symbol().to_string();
+            if let Some(r) = ascii_symbol(&sym) {
+                let blank = |b: &ratatui::buffer::Buffer, x: u16| x < area.right() && b[(x, y)].symbol() == " ";
+                if sym == "…" && blank(buf, x + 1) && blank(buf, x + 2) {
+                    for i in 0..3 {
+                        buf[(x + i, y)].set_symbol(".");
+                    }
+                    x += 3;
+                    continue;
+                }
+                buf[(x, y)].set_symbol(r);
+            }
+            x += 1;
+        }
+    }
+}
+
+fn draw_frame(app: &App, f: &mut Frame) {
     let area = f.area();
     let t = &app.theme;
     f.render_widget(Block::new().style(t.text), area);

@@ -390,7 +390,15 @@ async fn approve_sync(
     if r.result.is_success() { Ok(line) } else { Err(line) }
 }
 
-fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> std::io::Result<()> {
+/// The console's terminal: crossterm over stdout, colours as the terminal knows them.
+type Term = Terminal<CrosstermBackend<super::term::SgrWriter<Stdout>>>;
+
+fn new_terminal(app: &App) -> std::io::Result<Term> {
+    let ansi16 = app.caps.depth == super::theme::ColorDepth::Ansi16;
+    Terminal::new(CrosstermBackend::new(super::term::SgrWriter::new(std::io::stdout(), ansi16)))
+}
+
+fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
     queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
     terminal.draw(|f| render(app, f))?;
     execute!(terminal.backend_mut(), EndSynchronizedUpdate)?;
@@ -411,8 +419,10 @@ pub async fn run_with_queue(client: ScimClient, ui: super::UiOptions, intro: Vec
         eprintln!("scimitar: the console needs a terminal; for scripts use the commands (scimitar --help)");
         return crate::exit::USAGE;
     }
-    let (themes, theme, theme_err) = super::choose_theme(&env.paths.themes_dir(), ui.theme.as_deref(), setup.theme.as_deref(), ui.no_color);
+    let (themes, theme, theme_err) =
+        super::choose_theme(&env.paths.themes_dir(), ui.theme.as_deref(), setup.theme.as_deref(), ui.no_color, ui.caps);
     let mut app = App::new(client.host(), client.version().label(), themes, theme);
+    app.caps = ui.caps;
     app.paths = env.paths.clone();
     for line in intro {
         app.push_log(Level::Info, line);
@@ -449,7 +459,7 @@ async fn event_loop(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let guard = TerminalGuard::enter()?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    let mut terminal = new_terminal(&app)?;
     let size = terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
     let (tx, mut rx) = unbounded_channel();
@@ -552,7 +562,7 @@ async fn event_loop(
             // A new terminal draws everything again (`clear` would ask the terminal where its
             // cursor is, which not every terminal answers).
             crossterm::execute!(std::io::stdout(), crossterm::terminal::Clear(crossterm::terminal::ClearType::All))?;
-            terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+            terminal = new_terminal(&app)?;
             let size = terminal.size()?;
             app.update(Msg::Resize(size.width, size.height));
             for e in app.update(Msg::Edited { path, result }) {

@@ -526,6 +526,45 @@ fn no_color_theme_marks_selection_without_colour() {
     assert!(s.contains("[1 Users]"), "{s}");
 }
 
+/// Issue 25: under a locale that is not UTF-8 every cell drawn is ASCII: the borders, the
+/// separators, the marks, the sort arrows, the spinner, the overlays, and a server's accented
+/// names.
+#[test]
+fn a_terminal_without_utf8_gets_ascii_only() {
+    use super::theme::{Caps, ColorDepth};
+    let mut app = app_with(30);
+    app.theme = Theme::default().fit(Caps { depth: ColorDepth::Ansi16, ascii: true });
+    // Accents from the server, a mark, a sort arrow, a filter, the spinner (a reload).
+    typ(&mut app, "  s");
+    app.push_log(Level::Info, "found José Müller… (W1)");
+    key(&mut app, KeyCode::Char('r'));
+    let mut screens = vec![screen(&mut app, 80, 24), screen(&mut app, 200, 50)];
+    for keys in ["?", "Q", "2\n", "3", "4"] {
+        let mut a = app_with(30);
+        a.theme = app.theme.clone();
+        typ(&mut a, "  ");
+        for c in keys.chars() {
+            key(&mut a, if c == '\n' { KeyCode::Enter } else { KeyCode::Char(c) });
+        }
+        screens.push(screen(&mut a, 80, 24));
+    }
+    let mut c = app_with(30);
+    c.theme = app.theme.clone();
+    typ(&mut c, "   d");
+    screens.push(screen(&mut c, 80, 24));
+    for s in &screens {
+        assert!(s.is_ascii(), "{}", s.chars().filter(|c| !c.is_ascii()).collect::<String>());
+        assert!(s.contains("+-"), "ASCII corners and borders:\n{s}");
+    }
+    assert!(screens[0].contains("Jose Muller"), "{}", screens[0]);
+    assert!(screens[0].contains("Name ^"), "the sort arrow:\n{}", screens[0]);
+    assert!(screens[0].contains(" | "), "the hint bar's separators:\n{}", screens[0]);
+    // The same screen in UTF-8 is not ASCII (so the test above can fail).
+    let mut utf = app_with(30);
+    typ(&mut utf, "  s");
+    assert!(!screen(&mut utf, 80, 24).is_ascii());
+}
+
 #[test]
 fn log_pane_toggles_and_resizes() {
     let mut app = app_with(10);

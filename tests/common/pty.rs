@@ -44,6 +44,12 @@ impl Session {
         let mut cmd = CommandBuilder::new(bin);
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
+        // A UTF-8 locale and no COLORTERM, whatever the test runner has (a test that wants
+        // another terminal passes its own in `env`).
+        cmd.env("LANG", "C.UTF-8");
+        cmd.env_remove("LC_ALL");
+        cmd.env_remove("LC_CTYPE");
+        cmd.env_remove("COLORTERM");
         cmd.env("SCIMITAR_CONFIG_DIR", config.path());
         if data_dir {
             cmd.env("SCIMITAR_DATA_DIR", config.path());
