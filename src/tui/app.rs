@@ -457,6 +457,9 @@ pub struct App {
     pub themes: ThemeSet,
     /// What the terminal shows (colours, UTF-8): every theme chosen is fitted to it.
     pub caps: super::theme::Caps,
+    /// The journal outlives this run, so a batch stopped by quitting can be resumed (false in
+    /// the demo, whose data dir is deleted when it quits).
+    pub resumable: bool,
     /// Where the config, policies and database are (shown in hints; the runtime sets them).
     pub paths: crate::env::Paths,
     pub size: (u16, u16),
@@ -481,6 +484,7 @@ impl App {
             theme,
             themes,
             caps: super::theme::Caps::default(),
+            resumable: true,
             paths: crate::env::Paths::under(std::path::Path::new(".scimitar")),
             size: (80, 24),
             spinner: 0,
@@ -708,11 +712,23 @@ impl App {
         vec![Effect::Quit]
     }
 
+    /// `q` or Ctrl-c: quit, unless a batch runs and nothing asked yet: then a dialog says what
+    /// quitting does to it, and stays until it is answered (`q`/Ctrl-c again quits).
+    fn quit_or_ask(&mut self) -> Vec<Effect> {
+        if !self.queue.running() || self.top::<super::quit::QuitGuard>().is_some() {
+            return self.quit();
+        }
+        self.overlays.retain(|o| !o.is::<super::quit::QuitGuard>());
+        self.overlays.push(Box::new(super::quit::QuitGuard { resumable: self.resumable }));
+        vec![]
+    }
+
     fn on_key(&mut self, k: KeyEvent) -> Vec<Effect> {
         let key = normalize(&k);
-        // Ctrl-c and Ctrl-z work everywhere: while typing, in overlays, in dialogs.
+        // Ctrl-c and Ctrl-z work everywhere: while typing, in overlays, in dialogs. While a batch
+        // runs, Ctrl-c asks first, as `q` does (issue 25); pressed again, it quits.
         if key == (KeyCode::Char('c'), C) {
-            return self.quit();
+            return self.quit_or_ask();
         }
         if key == (KeyCode::Char('z'), C) {
             return vec![Effect::Suspend];
@@ -782,11 +798,7 @@ impl App {
             }
             Global::Help => self.open_help(),
             Global::Suspend => return vec![Effect::Suspend],
-            Global::Quit => {
-                if !self.queue.quit_guard(&mut self.log) {
-                    return self.quit();
-                }
-            }
+            Global::Quit => return self.quit_or_ask(),
         }
         vec![]
     }
@@ -1057,6 +1069,16 @@ mod tests {
         check("change detail", &|| then(&|| panes_tests::policies_app(panes_tests::plan(3)), "ljj\n"), true);
         check("apply confirm", &|| then(&|| panes_tests::policies_app(panes_tests::plan(3)), "A"), true);
         check("apply confirm, typed", &|| then(&|| panes_tests::policies_app(panes_tests::plan(30)), "A"), true);
+        check(
+            "quit guard",
+            &|| {
+                let mut a = app_with(30);
+                queue_tests::running_batch(&mut a);
+                press(&mut a, KeyCode::Char('q'));
+                a
+            },
+            true,
+        );
         check(
             "resume",
             &|| {

@@ -33,6 +33,7 @@ pub mod prompt;
 pub mod queue;
 mod queue_runner;
 pub mod queue_view;
+pub mod quit;
 pub mod render;
 pub mod reports;
 pub mod resume;
@@ -91,11 +92,12 @@ pub fn choose_theme(
 
 /// `scimitar` with no command: the console against the environment's connection.
 pub async fn run_console(env: Environment, ui: UiOptions) -> i32 {
-    run_in(env, ui, Vec::new()).await
+    run_in(env, ui, Vec::new(), true).await
 }
 
-/// The console in an environment, with lines for the Log pane to start with.
-async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>) -> i32 {
+/// The console in an environment, with lines for the Log pane to start with. `resumable`: a
+/// batch stopped by quitting can be resumed later (not in the demo: its emulator goes away).
+async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>, resumable: bool) -> i32 {
     let client = match env.client() {
         Ok(c) => c.clone(),
         Err(e) => {
@@ -106,6 +108,7 @@ async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>) -> i32 {
     };
     let setup = queue_runner::QueueSetup::from_env(&env);
     let mut console = ConsoleEnv::from_env(&env);
+    console.resumable = resumable;
     if ui.no_cache {
         console.cache = None;
     }
@@ -188,7 +191,9 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     if own_data_dir && !args.no_policy {
         intro.push("demo: the HR export and policy demo-hr are written to the data dir once the emulator is seeded".into());
     }
-    let code = run_in(env, ui, intro).await;
+    // A batch stopped by quitting the demo cannot be resumed: its emulator (and, by default,
+    // its data dir) goes away with it.
+    let code = run_in(env, ui, intro, false).await;
     match emu_task.await {
         Ok(Ok(emu)) => emu.shutdown().await,
         Ok(Err(e)) => eprintln!("scimitar: the demo emulator did not start: {e}"),

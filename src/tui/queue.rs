@@ -6,7 +6,7 @@
 //! Users and Groups panes, the confirmation in `confirm.rs`, the queue view in `queue_view.rs`,
 //! the resume offer in `resume.rs`.
 
-use super::app::{Effect, Level, Log, Msg};
+use super::app::{Effect, Level, Msg};
 use super::component::{Ctx, Note};
 use crate::queue::journal::OpRow;
 use crate::queue::{Action, OpState, QueueEvent, Safety, Subject};
@@ -30,8 +30,6 @@ pub struct Queue {
     pub unavailable: Option<String>,
     /// A confirmed batch is being journaled (no `BatchLoaded` yet).
     pub submitting: bool,
-    /// `q` was pressed once while a batch ran.
-    pub quit_warned: bool,
     /// The queue view's list of past batches (`b` in the view).
     pub history: History,
 }
@@ -66,7 +64,6 @@ impl Default for Queue {
             confirm_threshold: crate::bulk::CONFIRM_THRESHOLD,
             unavailable: None,
             submitting: false,
-            quit_warned: false,
             history: History::default(),
         }
     }
@@ -90,17 +87,6 @@ impl Queue {
             return Some(h.to_string());
         }
         self.busy()
-    }
-
-    /// `q` while a batch runs warns once instead of quitting; the second `q` quits (the journal
-    /// keeps what was not sent, and the next start offers to resume it). Ctrl-C always quits.
-    pub fn quit_guard(&mut self, log: &mut Log) -> bool {
-        if !self.running() || self.quit_warned {
-            return false;
-        }
-        self.quit_warned = true;
-        log.push(Level::Warn, "a batch is running: q again quits now (the rest can be resumed later), x in the queue view (Q) cancels it");
-        true
     }
 
     /// Mirror a policy apply's batches in the queue view (the apply writes its own Log lines).
@@ -353,7 +339,6 @@ pub fn eta_text(secs: f64) -> String {
 
 fn batch_loaded(ctx: &mut Ctx, b: BatchLoad) -> Vec<Effect> {
     ctx.queue.submitting = false;
-    ctx.queue.quit_warned = false;
     // The view shows the batch that starts, not the list of past ones.
     ctx.queue.history.shown = false;
     let v = BatchView::new(b);

@@ -38,6 +38,8 @@ pub struct ConsoleEnv {
     pub cache: Option<std::path::PathBuf>,
     /// The environment itself, for `sync::approve` (None in tests without one: approving says so).
     pub full: Option<std::sync::Arc<crate::env::Environment>>,
+    /// A batch stopped by quitting can be resumed by a later run (false in the demo).
+    pub resumable: bool,
 }
 
 impl ConsoleEnv {
@@ -49,6 +51,7 @@ impl ConsoleEnv {
             paths: env.paths.clone(),
             cache: env.config.ui.cache.unwrap_or(true).then(|| provision::directory::cache_path(&env.paths.data_dir, &env.profile_name)),
             full: None,
+            resumable: true,
         }
     }
 
@@ -61,6 +64,7 @@ impl ConsoleEnv {
             paths: crate::env::Paths::under(root),
             cache: None,
             full: None,
+            resumable: true,
         }
     }
 }
@@ -423,6 +427,7 @@ pub async fn run_with_queue(client: ScimClient, ui: super::UiOptions, intro: Vec
         super::choose_theme(&env.paths.themes_dir(), ui.theme.as_deref(), setup.theme.as_deref(), ui.no_color, ui.caps);
     let mut app = App::new(client.host(), client.version().label(), themes, theme);
     app.caps = ui.caps;
+    app.resumable = env.resumable;
     app.paths = env.paths.clone();
     for line in intro {
         app.push_log(Level::Info, line);

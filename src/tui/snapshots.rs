@@ -165,3 +165,11 @@ fn record_detail_overlay() {
     key(&mut app, KeyCode::Enter);
     snap("record_detail", &mut app);
 }
+
+#[test]
+fn quit_during_a_batch() {
+    let mut app = app_with(30);
+    super::queue_tests::running_batch(&mut app);
+    key(&mut app, KeyCode::Char('q'));
+    snap("quit_guard", &mut app);
+}
