@@ -85,6 +85,9 @@ pub struct Log {
     entries: VecDeque<LogEntry>,
     /// The last message, shown in the status line.
     pub flash: Option<(Level, String)>,
+    /// The last message is the Log's newest line (not a message for the status line only): the
+    /// status line need not repeat it while the Log pane shows it.
+    pub flash_logged: bool,
     pub visible: bool,
     pub height: u16,
     /// Entries scrolled back from the newest (`[` older, `]` newer); 0 follows the newest.
@@ -93,7 +96,7 @@ pub struct Log {
 
 impl Default for Log {
     fn default() -> Self {
-        Log { entries: VecDeque::new(), flash: None, visible: true, height: 6, scroll: 0 }
+        Log { entries: VecDeque::new(), flash: None, flash_logged: false, visible: true, height: 6, scroll: 0 }
     }
 }
 
@@ -106,6 +109,7 @@ impl Log {
     pub fn push_entry(&mut self, e: LogEntry) {
         let e = LogEntry { text: clean(&e.text), ..e };
         self.flash = Some((e.level, e.text.clone()));
+        self.flash_logged = true;
         self.entries.push_back(e);
         // Scrolled back, the view stays on the same entries as new ones arrive.
         if self.scroll > 0 {

@@ -276,6 +276,7 @@ impl<'a> Ctx<'a> {
     /// A message in the status line only.
     pub fn flash(&mut self, level: Level, text: impl Into<String>) {
         self.log.flash = Some((level, text.into()));
+        self.log.flash_logged = false;
     }
 
     pub fn open(&mut self, c: impl Component) {

@@ -450,74 +450,154 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
         return;
     }
     let t = &app.theme;
-    let mut users = match app.dir.total {
-        Some(total) => format!("users {}/{}", thousands(app.dir.store.len() as u64), thousands(total)),
-        None => format!("users {}", thousands(app.dir.store.len() as u64)),
+    // The Log pane on screen, following the newest line, already shows a message that went to it.
+    let full = Rect::new(0, 0, app.size.0, app.size.1);
+    let log_shows = app.log.flash_logged && app.log.scroll == 0 && app.overlays.is_empty() && areas(app, full).log.is_some();
+    let (line, help) = status_line(app, r.width as usize, log_shows);
+    let [left, right] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(width(&help) as u16)]).areas(r);
+    f.render_widget(Paragraph::new(line).style(t.status_bar), left);
+    f.render_widget(Paragraph::new(help).style(t.status_bar), right);
+}
+
+fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// The status line in `w` columns: the host, the API version, the users loaded, the queue, the
+/// marks, read-only, the read budget, the last message, and `? help` after a separator of its
+/// own (issue 25: `budget 998? help` ran together). The numbers are never cut (issue 12); when
+/// the line is too narrow, the API version goes first, then the longer wordings
+/// (`users 2,000/2,000` → `users 2,000`, `queue running 3/6` → `running 3/6`), then the host is
+/// shortened (never below 10 columns); a message is shown only where at least 16 columns of it
+/// fit (a stub like `plan of…` said nothing; the Log has it whole), a warning or an error before
+/// the host's full name, and none that the Log pane on screen shows (`log_shows`).
+pub fn status_line(app: &App, w: usize, log_shows: bool) -> (Line<'static>, String) {
+    const SEP: &str = " │ ";
+    const SEP_W: usize = 3;
+    const MSG_MIN: usize = 16;
+    const HOST_MIN: usize = 10;
+    let t = &app.theme;
+    let help = "│ ? help ".to_string();
+    // One blank column before the help's separator.
+    let avail = w.saturating_sub(width(&help) + 1);
+    let loaded = app.dir.store.len() as u64;
+    let spin = if app.busy() { format!(" {}", app.view().spinner) } else { String::new() };
+    let users_long = match app.dir.total {
+        Some(total) => format!("users {}/{}{spin}", thousands(loaded), thousands(total)),
+        None => format!("users {}{spin}", thousands(loaded)),
     };
-    if app.busy() {
-        users.push(' ');
-        users.push_str(app.view().spinner);
-    }
+    let users_short = match app.dir.total {
+        Some(total) if total == loaded => format!("users {}{spin}", thousands(loaded)),
+        _ => users_long.clone(),
+    };
+    let queue_long = format!("queue {}", app.queue.status);
+    let queue_short = if app.queue.status == "idle" { queue_long.clone() } else { app.queue.status.clone() };
     let budget = match app.budget {
         Some(b) => format!("budget {}", b.floor() as i64),
         None => "rate limit off".to_string(),
     };
     let bold = t.status_bar.add_modifier(Modifier::BOLD);
-    // The numbers are never cut (issue 12: `budget 9` was 998 at 80 columns): they come first in
-    // width; the host, the API version and the last message get what is left, in that order.
-    let mut facts: Vec<(String, Style)> = vec![(users, t.status_bar), (format!("queue {}", app.queue.status), t.status_bar)];
+    let mut tail: Vec<(String, Style)> = Vec::new();
     if !app.dir.marks.is_empty() {
-        facts.push((format!("marked {}", thousands(app.dir.marks.len() as u64)), bold));
+        tail.push((format!("marked {}", thousands(app.dir.marks.len() as u64)), bold));
     }
     if app.queue.read_only() {
-        facts.push(("read-only".into(), bold));
+        tail.push(("read-only".into(), bold));
     }
-    facts.push((budget, t.status_bar));
-    let help = "? help ";
-    let width = (r.width as usize).saturating_sub(help.len());
-    const SEP: &str = " │ ";
-    const SEP_W: usize = 3;
-    let w = |s: &str| unicode_width::UnicodeWidthStr::width(s);
-    let used: usize = 1 + facts.iter().map(|(s, _)| w(s)).sum::<usize>() + SEP_W * (facts.len() - 1);
-    let mut room = width.saturating_sub(used);
-    // A warning or an error keeps up to 40 columns of its own: it matters more than the host.
-    let urgent =
-        app.log.flash.as_ref().filter(|(l, _)| matches!(l, Level::Warn | Level::Error)).map(|(_, m)| (w(m) + SEP_W).min(40 + SEP_W));
-    let reserved = urgent.unwrap_or(0).min(room);
-    room -= reserved;
+    tail.push((budget, t.status_bar));
     let host = clean(&app.host);
-    let mut lead: Vec<(String, Style)> = Vec::new();
-    if room >= w(&host) + SEP_W {
-        room -= w(&host) + SEP_W;
-        lead.push((host, bold));
-        if room >= w(&app.api) + SEP_W {
-            room -= w(&app.api) + SEP_W;
-            lead.push((app.api.clone(), t.status_bar));
+    let msg = app.log.flash.as_ref().map(|(l, m)| (*l, clean(m)));
+    let urgent = msg.as_ref().is_some_and(|(l, _)| matches!(l, Level::Warn | Level::Error));
+    let sum = |parts: &[&str]| 1 + parts.iter().map(|p| width(p)).sum::<usize>() + SEP_W * parts.len().saturating_sub(1);
+    let tail_w: usize = tail.iter().map(|(s, _)| width(s) + SEP_W).sum();
+    // The plainest line without the host: what a warning may take room from (the host keeps
+    // its 10 columns).
+    let compact = sum(&[spin.trim(), &queue_short]) + tail_w;
+    // A message takes room from the API version and the long wordings; a warning or an error
+    // from the host's full name too.
+    let reserved = match &msg {
+        // What the Log on screen shows is repeated only where it fits whole, taking no room.
+        Some(_) if log_shows => 0,
+        Some((_, m)) => {
+            let want = (width(m) + SEP_W).min(40 + SEP_W);
+            let need = MSG_MIN.min(width(m)) + SEP_W;
+            let full_host = avail.saturating_sub(sum(&[&host, &users_short, &queue_short]) + tail_w);
+            let short_host = avail.saturating_sub(compact + HOST_MIN + SEP_W);
+            if full_host >= need {
+                want.min(full_host)
+            } else if urgent && short_host >= need {
+                want.min(short_host)
+            } else {
+                0
+            }
         }
-    } else if room >= 8 + SEP_W {
-        lead.push((truncate(&host, room - SEP_W), bold));
-        room = 0;
+        _ => 0,
+    };
+    let room = avail.saturating_sub(reserved);
+    // From the richest line to the plainest: the first that fits (with the host whole, else
+    // with the host shortened).
+    let mut chosen: Option<(Option<String>, bool, &str, &str)> = None;
+    for (api, users, queue) in [
+        (true, &users_long, &queue_long),
+        (false, &users_long, &queue_long),
+        (false, &users_short, &queue_long),
+        (false, &users_short, &queue_short),
+    ] {
+        let mut parts: Vec<&str> = vec![&host];
+        if api {
+            parts.push(&app.api);
+        }
+        parts.push(users);
+        parts.push(queue);
+        if sum(&parts) + tail_w <= room {
+            chosen = Some((Some(host.clone()), api, users, queue));
+            break;
+        }
     }
-    room += reserved;
+    let (host_shown, api, users, queue) = chosen.unwrap_or_else(|| {
+        // The host shortened; then the users' count goes (the Users pane's title has it), its
+        // spinner staying; the host goes last.
+        let left = room.saturating_sub(sum(&[&users_short, &queue_short]) + tail_w + SEP_W);
+        if left >= HOST_MIN {
+            return (Some(truncate(&host, left)), false, users_short.as_str(), queue_short.as_str());
+        }
+        let spin_only = spin.trim();
+        let left = room.saturating_sub(sum(&[spin_only, &queue_short]) + tail_w + SEP_W);
+        if left >= HOST_MIN {
+            return (Some(truncate(&host, left)), false, spin_only, queue_short.as_str());
+        }
+        (None, false, users_short.as_str(), queue_short.as_str())
+    });
+    let mut parts: Vec<(String, Style)> = Vec::new();
+    if let Some(h) = host_shown {
+        parts.push((h, bold));
+    }
+    if api {
+        parts.push((app.api.clone(), t.status_bar));
+    }
+    if !users.is_empty() {
+        parts.push((users.to_string(), t.status_bar));
+    }
+    parts.push((queue.to_string(), t.status_bar));
+    parts.extend(tail);
+    let used = 1 + parts.iter().map(|(s, _)| width(s)).sum::<usize>() + SEP_W * (parts.len() - 1);
+    let left = avail.saturating_sub(used);
+    if let Some((lvl, m)) = msg
+        && left >= SEP_W + if log_shows { width(&m) } else { MSG_MIN.min(width(&m)) }
+    {
+        let st = match lvl {
+            Level::Error | Level::Warn => t.status_bar.patch(level_style(t, lvl)),
+            _ => t.status_bar,
+        };
+        parts.push((truncate(&m, left - SEP_W), st));
+    }
     let sep = Span::styled(SEP, t.status_bar);
     let mut spans = vec![Span::styled(" ", t.status_bar)];
-    for (i, (text, st)) in lead.into_iter().chain(facts).enumerate() {
+    for (i, (text, st)) in parts.into_iter().enumerate() {
         if i > 0 {
             spans.push(sep.clone());
         }
         spans.push(Span::styled(text, st));
     }
-    if let Some((lvl, msg)) = &app.log.flash
-        && room > SEP_W + 4
-    {
-        spans.push(sep.clone());
-        let st = match lvl {
-            Level::Error | Level::Warn => t.status_bar.patch(level_style(t, *lvl)),
-            _ => t.status_bar,
-        };
-        spans.push(Span::styled(truncate(msg, room - SEP_W), st));
-    }
-    let [left, right] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(help.len() as u16)]).areas(r);
-    f.render_widget(Paragraph::new(Line::from(spans)).style(t.status_bar), left);
-    f.render_widget(Paragraph::new(help).style(t.status_bar), right);
+    (Line::from(spans), help)
 }
