@@ -86,6 +86,24 @@ pub fn offers<A: Copy>(table: &[Binding<A>], now: impl Fn(A) -> bool) -> Vec<Off
     table.iter().map(|b| Offer { label: Cow::Borrowed(b.label), hint: b.hint, help: Cow::Borrowed(b.help), now: now(b.act) }).collect()
 }
 
+/// [`offers`] under `--read-only` (issue 25): the keys that write (`writes`) do nothing, so they
+/// leave the hint bar (`now` false) and `?` says why beside them, instead of offering a key that
+/// then refuses.
+pub fn offers_rw<A: Copy>(table: &[Binding<A>], now: impl Fn(A) -> bool, writes: impl Fn(A) -> bool, read_only: bool) -> Vec<Offer> {
+    table
+        .iter()
+        .map(|b| {
+            let refused = read_only && writes(b.act);
+            Offer {
+                label: Cow::Borrowed(b.label),
+                hint: b.hint,
+                help: if refused { Cow::Owned(format!("{} (refused: read-only)", b.help)) } else { Cow::Borrowed(b.help) },
+                now: !refused && now(b.act),
+            }
+        })
+        .collect()
+}
+
 /// The one-line hint bar: the keys that do something now, in keymap order, then `extra` (e.g.
 /// `: command`), as many as fit in `width` columns; `? help` always stays, since `?` lists every
 /// key.

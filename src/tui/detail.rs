@@ -4,7 +4,7 @@
 //! pane (one change of the plan) open.
 
 use super::app::{Effect, Level};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, offers, offers_rw};
 use super::directory::{Directory, UserStore};
 use super::picker::{Item, Picked, Picker};
 use super::render::{hint_line, overlay, overlay_area};
@@ -212,11 +212,13 @@ impl Component for UserDetail {
             return p.offers();
         }
         let in_groups = v.dir.groups.iter().any(|g| g.members.iter().any(|m| m.as_str() == self.id.as_ref()));
-        let mut o = offers(USER_KEYS, |a| match a {
+        let now = |a| match a {
             Act::AddGroup => !v.dir.groups.is_empty(),
             Act::RemoveGroup => in_groups,
             _ => true,
-        });
+        };
+        let writes = |a| matches!(a, Act::Edit | Act::AddGroup | Act::RemoveGroup);
+        let mut o = offers_rw(USER_KEYS, now, writes, v.queue.read_only());
         o.push(scroll_offer());
         o
     }

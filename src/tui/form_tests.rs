@@ -384,6 +384,54 @@ fn read_only_refuses_the_form_the_pickers_and_group_delete_before_anything_is_ty
     assert!(!screen(&mut app, 80, 24).contains("Add to eng"));
 }
 
+/// Issue 25: under `--read-only` no hint bar offers a key that writes (it would only refuse);
+/// `?` still lists them, saying they are refused.
+#[test]
+fn read_only_hint_bars_offer_no_key_that_writes_and_help_says_why() {
+    // (pane keys, the writes that must not be offered, what stays)
+    let cases: [(&str, &[&str], &[&str]); 4] = [
+        ("", &["d deactivate", "a reactivate", "e edit", "n new"], &["Space mark", "/ filter", "y copy"]),
+        ("\n", &["e edit", "+ to group", "- from group"], &["y copy email", "Esc q close"]),
+        ("2", &["+ add", "- remove", "R rename", "n new", "D delete"], &["Enter members", "/ filter"]),
+        ("2\n", &["- remove", "+ add"], &["Enter jump", "/ filter"]),
+    ];
+    for (keys, writes, stays) in cases {
+        let (mut ro, mut w) = (app_with(30), app_with(30));
+        ro.queue.safety = crate::queue::Safety::default().with_read_only(true);
+        for a in [&mut ro, &mut w] {
+            key(a, KeyCode::Char(' '));
+            key(a, KeyCode::Char('k'));
+            for c in keys.chars() {
+                key(a, if c == '\n' { KeyCode::Enter } else { KeyCode::Char(c) });
+            }
+        }
+        for (wd, h) in [(80, 24), (200, 50)] {
+            let (s, sw) = (screen(&mut ro, wd, h), screen(&mut w, wd, h));
+            for k in writes {
+                assert!(!s.contains(k), "read-only offers {k:?} ({keys:?} {wd}x{h}):\n{s}");
+                assert!(sw.contains(k), "{k:?} is offered when writes are allowed ({keys:?} {wd}x{h}):\n{sw}");
+            }
+            for k in stays {
+                assert!(s.contains(k), "{k:?} ({keys:?}):\n{s}");
+            }
+        }
+        // `?` lists the writes, saying they are refused.
+        key(&mut ro, KeyCode::Char('?'));
+        let help = ro.top::<super::help::Help>().expect("help");
+        let refused: Vec<&str> = help.sections[..2]
+            .iter()
+            .flat_map(|(_, o)| o)
+            .filter(|o| o.help.ends_with("(refused: read-only)"))
+            .map(|o| o.label.as_ref())
+            .collect();
+        assert!(
+            !refused.is_empty()
+                && help.sections[..2].iter().flat_map(|(_, o)| o).filter(|o| o.help.contains("refused: read-only")).all(|o| !o.now),
+            "{keys:?}: {refused:?}"
+        );
+    }
+}
+
 // ---------- Slack's whole profile (issue 24) ----------
 
 /// An app whose users 4, 14, 24, ... are multi-channel guests with these expiries (`None`: none).

@@ -5,7 +5,7 @@
 //! loaded here (`Effect::LoadGroups`) and read again after a batch that changed one.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers_rw};
 use super::directory::GroupRow;
 use super::prompt::PromptKind;
 use super::render::{MARK, block, thousands, visible_offset};
@@ -275,11 +275,13 @@ impl Component for GroupsPane {
 
     fn keys(&self, v: &View) -> Vec<Offer> {
         let selected = self.selected < v.dir.groups.len();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Clear => !self.query.is_empty(),
             Act::Filter | Act::Create => true,
             _ => selected,
-        })
+        };
+        let writes = |a| matches!(a, Act::Add | Act::Remove | Act::Rename | Act::Create | Act::Delete);
+        offers_rw(KEYS, now, writes, v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {

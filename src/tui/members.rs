@@ -7,7 +7,7 @@
 //! shows the member in the Users pane (fetching it first when it is not loaded), `y`/`Y` copy.
 
 use super::app::{Effect, Level};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, moved, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, moved, offers_rw};
 use super::directory::Directory;
 use super::picker::{Item, Picked, Picker};
 use super::render::{MARK, hint_line, overlay, overlay_area, visible_offset};
@@ -278,10 +278,11 @@ impl Component for Members {
             ];
         }
         let any = !self.shown(v.dir).is_empty();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Close | Act::Add | Act::Filter | Act::Sort => true,
             _ => any,
-        })
+        };
+        offers_rw(KEYS, now, |a| matches!(a, Act::Add | Act::Remove), v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {

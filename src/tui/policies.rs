@@ -10,7 +10,7 @@
 //! its own for another state of a policy is one more `Line` in `render_plan`'s header.)
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, moved, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, moved, offers_rw};
 use super::detail::{Detail, Tone};
 use super::render::{MARK, block, thousands, truncate, visible_offset};
 use super::theme::Theme;
@@ -482,9 +482,9 @@ impl Component for PoliciesPane {
         "Policies".into()
     }
 
-    fn keys(&self, _v: &View) -> Vec<Offer> {
+    fn keys(&self, v: &View) -> Vec<Offer> {
         let shown = self.plan.is_some();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Open => !self.list.is_empty(),
             Act::Plan => shown && !self.focus_plan,
             Act::List => self.focus_plan,
@@ -492,7 +492,9 @@ impl Component for PoliciesPane {
             Act::Rerun | Act::New => true,
             Act::Edit => !self.list.is_empty(),
             Act::Approve => self.quarantined().is_some() && self.applying.is_none() && self.reviewing.is_none(),
-        })
+        };
+        // (`e` and `n` write policy files here, not Slack: they stay under --read-only.)
+        offers_rw(KEYS, now, |a| matches!(a, Act::Apply | Act::Approve), v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {

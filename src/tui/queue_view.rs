@@ -8,7 +8,7 @@
 //! the gate and one confirmation, as a batch of its own.
 
 use super::app::{Effect, Level};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, moved, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, moved, offers_rw};
 use super::queue::Queue;
 use super::queue::{QueueOp, eta_text};
 use super::render::{block, hint_line, overlay_area, thousands, visible_offset};
@@ -72,14 +72,15 @@ impl Component for QueueView {
         let running = b.is_some_and(|b| b.running);
         let failed = b.is_some_and(|b| b.count(OpState::Failed) > 0);
         let restorable = history && v.queue.history.selected().is_some_and(|h| h.restorable > 0) && v.queue.refuse_writes().is_none();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Open => b.is_some_and(|b| !b.ops.is_empty()),
             Act::Cancel => running,
             Act::Retry => failed && !running,
             Act::History => b.is_some(),
             Act::Restore => restorable,
             Act::Close => true,
-        })
+        };
+        offers_rw(KEYS, now, |a| matches!(a, Act::Retry | Act::Restore), v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {

@@ -6,7 +6,7 @@
 //! the pane asks for it with effects and takes the results; drawing is pure.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, hint_list, lookup, moved, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, hint_list, lookup, moved, offers_rw};
 use super::detail::{Detail, Tone};
 use super::render::{MARK, block, hint_line, thousands, visible_offset};
 use super::theme::Theme;
@@ -411,11 +411,12 @@ impl Component for ReportsPane {
         }
         let rows = !self.data.rows.is_empty();
         let restore = self.selected_row().is_some_and(|r| restorable(&r.stored.record)) && v.queue.refuse_writes().is_none();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Open | Act::Export => rows,
             Act::Filter | Act::Rerun => true,
             Act::Restore => restore,
-        })
+        };
+        offers_rw(KEYS, now, |a| a == Act::Restore, v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {

@@ -10,7 +10,7 @@
 //! matched before, and Backspace restores a remembered result.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers_rw};
 use super::directory::{Column, Directory, Query, Show, UserRef, UserStore, compare};
 use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
 use super::theme::Theme;
@@ -700,7 +700,7 @@ impl Component for UsersPane {
     fn keys(&self, v: &View) -> Vec<Offer> {
         let selected = self.view.selected_index().is_some();
         let marks = !v.dir.marks.is_empty();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Open | Act::Mark | Act::Range | Act::Copy | Act::CopyId | Act::Edit => selected,
             Act::NewUser => true,
             Act::Deactivate | Act::Reactivate => selected || marks,
@@ -708,7 +708,9 @@ impl Component for UsersPane {
             Act::Unmark => marks,
             Act::Clear => marks || !self.view.query().is_empty() || v.dir.marks.anchor.is_some(),
             Act::Filter | Act::Sort | Act::Reverse | Act::Show => true,
-        })
+        };
+        let writes = |a| matches!(a, Act::Deactivate | Act::Reactivate | Act::Edit | Act::NewUser);
+        offers_rw(KEYS, now, writes, v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
