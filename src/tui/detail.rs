@@ -59,7 +59,14 @@ fn scroll_by(scroll: &mut u16, k: &KeyEvent, ctx: &Ctx, max: u16) -> bool {
 
 /// The rows as lines, the key column `kw` wide.
 fn page_lines<'a>(rows: impl IntoIterator<Item = (String, String, Style)>, kw: usize, t: &super::theme::Theme) -> Vec<Line<'a>> {
-    rows.into_iter().map(|(k, val, st)| Line::from(vec![Span::styled(format!("{k:<kw$}  "), t.header), Span::styled(val, st)])).collect()
+    // Only the key is styled, not its padding (an underlined header style drew lines under the
+    // blanks under NO_COLOR).
+    rows.into_iter()
+        .map(|(k, val, st)| {
+            let pad = " ".repeat(kw.saturating_sub(k.chars().count()) + 2);
+            Line::from(vec![Span::styled(k, t.header), Span::raw(pad), Span::styled(val, st)])
+        })
+        .collect()
 }
 
 /// The farthest these rows scroll in an overlay on `screen`: the last row at the bottom.

@@ -228,6 +228,107 @@ fn snapshots_of_the_form_the_review_and_the_pickers() {
     snap("user_detail_group_picker", &mut app);
 }
 
+/// Issue 25, defect 10: an invalid field keeps its focus marker, its message wraps instead of
+/// being cut at 80 columns, the picked manager shows from its start, and under NO_COLOR no blank
+/// is underlined.
+#[test]
+fn an_invalid_field_keeps_its_focus_its_whole_message_and_the_manager_shows_from_its_start() {
+    let mut app = app_with(30);
+    edit(&mut app);
+    field(&mut app, Attr::UserName);
+    typ(&mut app, "abcdefghijklmnopqrstuv"); // 22 characters
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        let line = s.lines().find(|l| l.contains("│›")).expect("the focused field");
+        assert!(line.contains("›!"), "the focus and the problem both marked: {line}");
+        assert!(s.contains("it is 22 characters long") && s.contains("Slack's 21"), "the whole message at {w}x{h}:\n{s}");
+    }
+    snap("user_form_invalid", &mut app);
+    // The manager picked: the name first, whatever the field's width.
+    field(&mut app, Attr::UserName);
+    typ(&mut app, "ann.lee0");
+    field(&mut app, Attr::Manager);
+    key(&mut app, KeyCode::Enter);
+    typ(&mut app, "Bob Lee");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(form(&app).manager.as_deref(), Some("W00000001"));
+    for (w, h) in [(60, 20), (80, 24)] {
+        let s = screen(&mut app, w, h);
+        let line = s.lines().find(|l| l.contains("manager ")).expect("the manager field");
+        assert!(line.contains("Bob Lee <bob.lee1@"), "{line}");
+    }
+    // NO_COLOR: the header style underlines; the labels' padding is not underlined.
+    app.theme = super::theme::Theme::monochrome();
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| super::render::render(&app, f)).unwrap();
+    let buf = t.backend().buffer();
+    let r = super::picker::compact_area(ratatui::layout::Rect::new(0, 0, 80, 24), 96, 29);
+    for y in r.y + 1..r.bottom() - 1 {
+        for x in r.x + 1..r.right() - 1 {
+            // (A blank between two words of a label is part of it.)
+            let ul = |x: u16| buf[(x, y)].modifier.contains(ratatui::style::Modifier::UNDERLINED);
+            let blank = |x: u16| buf[(x, y)].symbol() == " ";
+            let gap = !blank(x - 1) && !blank(x + 1) && ul(x - 1) && ul(x + 1);
+            assert!(!(blank(x) && ul(x) && !gap), "an underlined blank at {x},{y}");
+        }
+    }
+}
+
+/// Issue 25, defect 27: Slack's rules as they are typed: a displayName with `@`, a timezone
+/// that is no IANA name, a userType Slack does not take.
+#[test]
+fn the_form_checks_display_name_timezone_and_user_type_as_typed() {
+    let mut app = app_with(30);
+    edit(&mut app);
+    for (attr, typed, says) in [
+        (Attr::DisplayName, "zed@tester", "invalid_name_specials"),
+        (Attr::Timezone, "Mars/Base", "not an IANA time zone"),
+        (Attr::UserType, "wizard", "not a userType Slack takes"),
+    ] {
+        field(&mut app, attr);
+        typ(&mut app, typed);
+        let s = screen(&mut app, 80, 24);
+        assert!(s.contains(says), "{attr:?}:\n{s}");
+        ctrl(&mut app, 's');
+        assert!(form(&app).review.is_none(), "{attr:?}: save refused");
+        assert!(form(&app).error.as_deref().unwrap_or("").contains(says), "{:?}", form(&app).error);
+        field(&mut app, attr);
+    }
+    // Valid ones are sent as Slack spells them.
+    field(&mut app, Attr::Timezone);
+    typ(&mut app, "europe/paris");
+    assert!(screen(&mut app, 80, 24).contains("sent as Europe/Paris"));
+    field(&mut app, Attr::UserType);
+    typ(&mut app, "contractor");
+    ctrl(&mut app, 's');
+    let review = form(&app).review.as_ref().expect("saved");
+    let tz = review.iter().find(|c| c.attr == Attr::Timezone).unwrap();
+    let ut = review.iter().find(|c| c.attr == Attr::UserType).unwrap();
+    assert_eq!((tz.new.as_deref(), ut.new.as_deref()), (Some("Europe/Paris"), Some("Contractor")));
+}
+
+/// Issue 25, defect 3: an email changed only in case is not sent (Slack does not tell emails
+/// apart by case), and the form says so instead of dropping it from the review silently.
+#[test]
+fn an_email_changed_only_in_case_is_said_not_to_be_sent() {
+    let mut app = app_with(30);
+    edit(&mut app);
+    field(&mut app, Attr::Email);
+    typ(&mut app, "Ann.Lee0@Example.com");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("only the case differs from ann.lee0@example.com"), "{s}");
+    ctrl(&mut app, 's');
+    assert!(form(&app).review.is_none());
+    assert!(form(&app).error.as_deref().unwrap().contains("email differs only in case"), "{:?}", form(&app).error);
+    // With another change, the review lists the email as not sent.
+    field(&mut app, Attr::Title);
+    typ(&mut app, "Lead");
+    ctrl(&mut app, 's');
+    assert_eq!(form(&app).review.as_ref().unwrap().len(), 1);
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("only the case differs: not sent"), "{s}");
+}
+
 #[test]
 fn the_members_list_filters_sorts_shows_active_and_removes_the_marked_members() {
     use super::members::{Members, Sort};

@@ -20,10 +20,13 @@ use std::collections::BTreeSet;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-/// Where a picker (or the user form) is drawn: the overlay's place, at most `w` x `h`, centred.
+/// Where a picker (or the user form) is drawn: the overlay's place, at most `w` x `h`, centred;
+/// on a screen under 100 columns nearly its whole width (issue 25: at 80 columns four fifths
+/// cut the picker's reasons and the form's messages).
 pub fn compact_area(screen: Rect, w: u16, h: u16) -> Rect {
     let o = overlay_area(screen);
-    let (w, h) = (o.width.min(w), o.height.min(h));
+    let wide = if screen.width < 100 { screen.width.saturating_sub(4).max(o.width) } else { o.width };
+    let (w, h) = (wide.min(w), o.height.min(h));
     Rect::new(screen.x + (screen.width - w) / 2, screen.y + (screen.height - h) / 2, w, h)
 }
 

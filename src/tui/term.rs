@@ -146,13 +146,14 @@ pub fn sgr_to_ansi16(bytes: &[u8]) -> Vec<u8> {
                 let mut k = 0;
                 while k < params.len() {
                     let p = params[k];
-                    if (p == "38" || p == "48") && params.get(k + 1) == Some(&"5") {
-                        if let Some(n) = params.get(k + 2).and_then(|n| n.parse::<u8>().ok()).filter(|n| *n < 16) {
-                            let base = if p == "38" { 30 } else { 40 };
-                            outp.push(if n < 8 { (base + n).to_string() } else { (base + 60 + n - 8).to_string() });
-                            k += 3;
-                            continue;
-                        }
+                    if (p == "38" || p == "48")
+                        && params.get(k + 1) == Some(&"5")
+                        && let Some(n) = params.get(k + 2).and_then(|n| n.parse::<u8>().ok()).filter(|n| *n < 16)
+                    {
+                        let base = if p == "38" { 30 } else { 40 };
+                        outp.push(if n < 8 { (base + n).to_string() } else { (base + 60 + n - 8).to_string() });
+                        k += 3;
+                        continue;
                     }
                     outp.push(p.to_string());
                     k += 1;
