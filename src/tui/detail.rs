@@ -141,7 +141,7 @@ impl UserDetail {
             .groups
             .iter()
             .filter(|g| g.members.iter().any(|m| m == id) != add)
-            .map(|g| Item::new(&format!("{} ({})", g.name, crate::words::count(g.members.len(), "member")), g.id.clone(), None))
+            .map(|g| Item::new(&format!("{} ({})", g.name, super::render::counted(g.members.len(), "member")), g.id.clone(), None))
             .collect();
         if items.is_empty() {
             let msg = if add { format!("{name} is already in every group") } else { format!("{name} is in no group") };

@@ -55,7 +55,11 @@ fn the_confirmation_shows_its_prompt_with_many_long_targets() {
     key(&mut app, KeyCode::Char('d'));
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
-        shows_all(&s, &["Confirm: deactivate 40 users", "Type 40 to confirm", "Enter confirm", "Esc cancel"], &format!("{w}x{h}"));
+        shows_all(
+            &s,
+            &["Confirm: deactivate 40 users", "Type 40, the number of operations, to confirm", "Enter confirm", "Esc cancel"],
+            &format!("{w}x{h}"),
+        );
     }
     key(&mut app, KeyCode::Enter);
     shows_all(&screen(&mut app, 80, 24), &["type 40 (the number of operations)", "Esc cancel"], "wrong count");
@@ -65,7 +69,11 @@ fn the_confirmation_shows_its_prompt_with_many_long_targets() {
     typ(&mut app, "     ");
     key(&mut app, KeyCode::Char('d'));
     let s = screen(&mut app, 80, 24);
-    shows_all(&s, &["WARNING", "ceiling of 2", "type the count below", "Type 5 to confirm", "Enter confirm"], "ceiling");
+    shows_all(
+        &s,
+        &["WARNING", "ceiling of 2", "type the count below", "Type 5, the number of operations, to confirm", "Enter confirm"],
+        "ceiling",
+    );
     assert!(!s.contains("--force"), "{s}");
 }
 
@@ -107,16 +115,18 @@ fn the_resume_offer_shows_its_question_with_many_long_batches() {
 fn the_apply_confirmation_shows_its_prompt_with_many_deactivations() {
     let mut app = super::panes_tests::policies_app(super::panes_tests::plan(93));
     key(&mut app, KeyCode::Char('A'));
+    // The count typed is the number of operations, as in every other confirmation (issue 25).
+    let ops = app.top::<super::apply_confirm::ApplyConfirm>().unwrap().terms.operations;
+    assert!(ops > 93, "the create and the update too: {ops}");
+    let prompt = format!("Type {ops}, the number of operations, and Enter to apply");
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
-        shows_all(
-            &s,
-            &["Apply policy hr?", "93 deactivations", "Type 93 and Enter to apply", "Enter apply", "Esc/n/q cancel"],
-            &format!("{w}x{h}"),
-        );
+        shows_all(&s, &["Apply policy hr?", "93 deactivations", &prompt, "Enter apply", "Esc/n/q cancel"], &format!("{w}x{h}"));
         assert!(!s.contains("--force"), "{s}");
     }
     typ(&mut app, "93");
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "the deactivations' count is not the one asked");
+    typ(&mut app, &ops.to_string());
     let fx = key(&mut app, KeyCode::Enter);
     assert!(matches!(fx.as_slice(), [Effect::ApplyPlan { force: true, .. }]), "Enter applies once the count is typed: {fx:?}");
 }

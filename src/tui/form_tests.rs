@@ -403,6 +403,37 @@ fn snapshots_of_the_members_list_and_its_picker() {
     snap("members_picker", &mut app);
 }
 
+/// Issue 25, defect 11: the members list's remove and add confirmations name the members, and
+/// the list's marks are still there after a cancel.
+#[test]
+fn member_confirmations_name_the_members_and_a_cancel_keeps_the_marks() {
+    use super::members::Members;
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter); // eng: W0, W3, W6, ...
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char('-'));
+    assert!(app.top::<Confirm>().is_some());
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        assert!(
+            s.contains("2 users:") && s.contains("Ann Lee <ann.lee0@example.com>") && s.contains("Dev Lee <dev.lee3@example.com>"),
+            "{s}"
+        );
+    }
+    snap("members_remove_confirm", &mut app);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.top::<Members>().expect("the list").marks.len(), 2, "a cancel keeps the marks");
+    // The picker's add names them too.
+    key(&mut app, KeyCode::Char('+'));
+    typ(&mut app, "bob lee");
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Enter);
+    let s = screen(&mut app, 80, 24);
+    assert!(app.top::<Confirm>().is_some() && s.contains("1 user:") && s.contains("Bob Lee <bob.lee1@example.com>"), "{s}");
+}
+
 #[test]
 fn policies_e_edits_the_selected_policy_and_plans_it_again_on_return() {
     use super::panes_tests::{plan, policies_app};

@@ -185,8 +185,10 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     env.profile = Default::default();
     env.safety = crate::queue::Safety::default().with_read_only(env.read_only);
     let mut intro = vec![format!(
-        "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
-        args.users, args.groups, args.seed
+        "demo: embedded Slack SCIM emulator at {url} with {} and {} (seed {})",
+        render::counted(args.users, "user"),
+        render::counted(args.groups, "group"),
+        args.seed
     )];
     if own_data_dir && !args.no_policy {
         intro.push("demo: the HR export and policy demo-hr are written to the data dir once the emulator is seeded".into());

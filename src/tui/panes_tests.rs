@@ -533,7 +533,7 @@ fn apply_shows_the_gate_and_read_only_refuses_it() {
     let mut app = policies_app(plan(2));
     key(&mut app, KeyCode::Char('A'));
     let s = screen(&mut app, 200, 50);
-    assert!(s.contains("gate: 1 to create user, 1 to update, 2 to deactivate"), "{s}");
+    assert!(s.contains("operations to send: 1 to create user, 1 to update, 2 to deactivate"), "{s}");
     key(&mut app, KeyCode::Esc);
 
     let mut app = policies_app(plan(2));
@@ -554,21 +554,28 @@ fn many_deactivations_or_a_ceiling_need_the_count_typed() {
     let mut app = policies_app(plan(30));
     assert!(policies(&app).plan.as_ref().unwrap().ceiling.is_some());
     key(&mut app, KeyCode::Char('A'));
+    // The count is the operations' (32: the create, the update, the 30 deactivations), as
+    // every confirmation asks it (issue 25: this one asked for the deactivations).
+    let n = app.top::<ApplyConfirm>().unwrap().terms.operations;
+    assert_eq!(n, 32);
     let s = screen(&mut app, 80, 24);
-    assert!(s.contains("WARNING") && s.contains("Type 30"), "{s}");
+    assert!(s.contains("WARNING") && s.contains("Type 32, the number of operations,"), "{s}");
     assert!(key(&mut app, KeyCode::Char('y')).is_empty(), "y alone does not apply");
     // Enter with nothing typed does what the dialog says: it asks for the count, in the dialog.
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
-        assert!(s.contains("nothing typed: type 30") && s.contains("Type 30 and Enter to apply"), "{w}x{h}\n{s}");
+        assert!(
+            s.contains("nothing typed: type 32") && s.contains("Type 32, the number of operations, and Enter to apply"),
+            "{w}x{h}\n{s}"
+        );
         assert!(!s.contains("--force"), "the console has no --force: {s}");
     }
-    typ(&mut app, "29");
-    assert!(key(&mut app, KeyCode::Enter).is_empty(), "a wrong count does not apply");
-    assert_eq!(app.top::<ApplyConfirm>().map(|c| c.typed.as_str()), Some(""));
-    assert!(screen(&mut app, 80, 24).contains("29 is not 30"));
     typ(&mut app, "30");
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "a wrong count (the deactivations') does not apply");
+    assert_eq!(app.top::<ApplyConfirm>().map(|c| c.typed.as_str()), Some(""));
+    assert!(screen(&mut app, 80, 24).contains("30 is not 32"));
+    typ(&mut app, "32");
     let fx = key(&mut app, KeyCode::Enter);
     assert!(matches!(fx.as_slice(), [Effect::ApplyPlan { force: true, .. }]), "{fx:?}");
     assert!(app.overlays.is_empty());
@@ -706,9 +713,13 @@ fn the_policies_pane_shows_sync_state_and_approves_a_quarantine() {
     app.update(Msg::SyncReviewed { name: "hr".into(), result: Ok(handle.clone()) });
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
-        for part in
-            ["Approve the quarantined sync of hr?", "quarantined since", "over the ceiling", &format!("Type {n} and Enter"), "Esc cancel"]
-        {
+        for part in [
+            "Approve the quarantined sync of hr?",
+            "quarantined since",
+            "over the ceiling",
+            &format!("Type {n}, the number of operations,"),
+            "Esc cancel",
+        ] {
             assert!(s.contains(part), "{part} at {w}x{h}:\n{s}");
         }
     }

@@ -135,7 +135,10 @@ pub struct PoliciesPane {
 /// What the apply confirmation asks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApplyTerms {
-    /// Deactivations the gate lets through (the count to type).
+    /// Operations the gate lets through: the count to type, as every confirmation asks it (the
+    /// console's, `scimitar apply`'s and `sync approve`'s; issue 25: `A` asked for deactivations).
+    pub operations: usize,
+    /// Deactivations the gate lets through.
     pub deactivations: usize,
     pub must_type: bool,
     /// The policy's ceiling and the profile's (the gate's), when the plan is over them.
@@ -150,8 +153,10 @@ pub fn terms(plan: &PlanView, d: &Decision) -> ApplyTerms {
     // The console passes the ceiling with the typed count (there is no --force here).
     warnings.extend(d.ceiling_reason().map(|r| format!("{r}; type the count below if that is really meant")));
     let deactivations = d.deactivations();
-    let must_type = !warnings.is_empty() || deactivations > CONFIRM_THRESHOLD;
-    ApplyTerms { deactivations, must_type, warnings, summary: d.summary() }
+    // As headless (`bulk::confirm`): a typed count past a ceiling or above the threshold of
+    // destructive operations.
+    let must_type = !warnings.is_empty() || d.destructive() > CONFIRM_THRESHOLD;
+    ApplyTerms { operations: d.runnable().len(), deactivations, must_type, warnings, summary: super::confirm::gate_line(d) }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -312,7 +317,7 @@ impl PoliciesPane {
                 let warnings = h.0.plan.warnings.len();
                 self.set_plan(name.clone(), h);
                 self.error = None;
-                let w = if warnings > 0 { format!(", {}", crate::words::count(warnings, "warning")) } else { String::new() };
+                let w = if warnings > 0 { format!(", {}", super::render::counted(warnings, "warning")) } else { String::new() };
                 ctx.log(Level::Info, format!("plan of policy {name}: {s}{w}"));
             }
             Err(e) => {
@@ -397,7 +402,7 @@ impl PoliciesPane {
         match ev {
             QueueEvent::BatchStarted { batch_id, total } => {
                 self.progress.2 += total;
-                ctx.log(Level::Info, format!("batch {batch_id}: {}", crate::words::count(total, "operation")));
+                ctx.log(Level::Info, format!("batch {batch_id}: {}", super::render::counted(total, "operation")));
             }
             QueueEvent::OpStarted { .. } => return vec![],
             QueueEvent::OpFinished { describe, state, message, .. } => {
@@ -884,7 +889,7 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
                 ChangeRow {
                     kind: Kind::GroupCreate,
                     heading: false,
-                    text: format!("{} ({})", clean(&g.name), crate::words::count(g.members.len(), "member")),
+                    text: format!("{} ({})", clean(&g.name), super::render::counted(g.members.len(), "member")),
                     detail,
                 }
             })
@@ -947,6 +952,8 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
 /// "2 create, 1 update, …": the counts of a plan, the kinds with changes only.
 pub fn summary(plan: &Plan) -> String {
     let c = plan.counts();
+    // Members are counted as the gate's line counts them (`11 members to add`, issue 25).
+    let members = |n: usize, verb: &str| format!("{} member{} to {verb}", thousands(n as u64), if n == 1 { "" } else { "s" });
     let parts: Vec<String> = [
         (c.creates, "create"),
         (c.updates, "update"),
@@ -954,12 +961,12 @@ pub fn summary(plan: &Plan) -> String {
         (c.deactivations, "deactivate"),
         (c.group_creates, "group create"),
         (c.group_renames, "rename"),
-        (c.member_adds, "member add"),
-        (c.member_removes, "member remove"),
     ]
     .into_iter()
     .filter(|(n, _)| *n > 0)
     .map(|(n, s)| format!("{} {s}", thousands(n as u64)))
+    .chain((c.member_adds > 0).then(|| members(c.member_adds, "add")))
+    .chain((c.member_removes > 0).then(|| members(c.member_removes, "remove")))
     .collect();
     if parts.is_empty() { "no changes".into() } else { parts.join(", ") }
 }

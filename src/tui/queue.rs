@@ -342,7 +342,7 @@ fn batch_loaded(ctx: &mut Ctx, b: BatchLoad) -> Vec<Effect> {
     // The view shows the batch that starts, not the list of past ones.
     ctx.queue.history.shown = false;
     let v = BatchView::new(b);
-    ctx.log(Level::Info, format!("batch {}: {} ({})", v.batch_id, v.description, crate::words::count(v.ops.len(), "operation")));
+    ctx.log(Level::Info, format!("batch {}: {} ({})", v.batch_id, v.description, super::render::counted(v.ops.len(), "operation")));
     ctx.queue.status = v.status();
     ctx.queue.batch = Some(v);
     vec![]
@@ -398,7 +398,7 @@ fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
             b.update_eta();
             let s = b.status();
             ctx.queue.status = s;
-            let retry = if retries > 0 { format!(" ({retries} retries)") } else { String::new() };
+            let retry = if retries > 0 { format!(" ({})", super::render::counted(retries as usize, "retry")) } else { String::new() };
             let (level, text) = match state {
                 OpState::Done => (Level::Ok, format!("{describe}: done{retry}")),
                 OpState::Failed if surprise => (Level::Warn, format!("!! {describe}: {message}{retry}")),
@@ -491,7 +491,9 @@ pub fn on_msg(msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
         Msg::Unfinished(offers) => {
             if !offers.is_empty() {
                 let open: u64 = offers.iter().map(|o| o.open).sum();
-                ctx.log(Level::Warn, format!("{} unfinished batch(es) from an earlier run ({open} operations open)", offers.len()));
+                let (batches, ops) =
+                    (super::render::counted(offers.len(), "unfinished batch"), super::render::counted(open as usize, "operation"));
+                ctx.log(Level::Warn, format!("{batches} from an earlier run ({ops} open)"));
                 ctx.open(super::resume::Resume::new(offers));
             }
             vec![]
@@ -555,7 +557,7 @@ pub fn cancel_batch(ctx: &mut Ctx) -> Vec<Effect> {
         Level::Warn,
         format!(
             "cancelling batch {batch_id}: {} will not be sent; requests in flight finish",
-            crate::words::count(pending, "pending operation")
+            super::render::counted(pending, "pending operation")
         ),
     );
     vec![Effect::CancelBatch { batch_id }]
@@ -579,6 +581,6 @@ pub fn retry_failed(ctx: &mut Ctx) -> Vec<Effect> {
     let batch_id = b.batch_id.clone();
     ctx.queue.submitting = true;
     ctx.queue.status = "starting".into();
-    ctx.log(Level::Info, format!("retrying {} of batch {batch_id}", crate::words::count(failed, "failed operation")));
+    ctx.log(Level::Info, format!("retrying {} of batch {batch_id}", super::render::counted(failed, "failed operation")));
     vec![Effect::RetryFailed { batch_id }]
 }

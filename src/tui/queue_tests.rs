@@ -180,7 +180,7 @@ fn above_the_threshold_the_count_must_be_typed() {
     assert!(c.typed && c.ceiling.is_none());
     assert_eq!((c.count(), c.decision.skipped().len()), (26, 4));
     let s = screen(&mut app, 80, 24);
-    assert!(s.contains("Type 26 to confirm"), "{s}");
+    assert!(s.contains("Type 26, the number of operations, to confirm"), "{s}");
     assert!(s.contains("26 to deactivate · skipped: 4 already deactivated"), "{s}");
     assert!(s.contains("… and 21 more"), "{s}");
     // y and Enter alone do not confirm; a wrong count does not either.
@@ -225,7 +225,7 @@ fn past_the_ceiling_a_warning_and_a_typed_count() {
     assert!(c.ceiling.as_deref().unwrap().contains("above the ceiling of 4"), "{c:?}");
     for s in [screen(&mut app, 80, 24), screen(&mut app, 200, 50)] {
         assert!(s.contains("WARNING: this run would deactivate 5 users"), "{s}");
-        assert!(s.contains("Type 5 to confirm"), "{s}");
+        assert!(s.contains("Type 5, the number of operations, to confirm"), "{s}");
     }
     typ(&mut app, "5");
     let fx = key(&mut app, KeyCode::Enter);
@@ -357,7 +357,7 @@ fn results_land_in_the_log_and_patch_the_rows() {
     let fx = app.update(batch_finished(false));
     assert_eq!(fx, [Effect::ListBatches], "no group changed, nothing to reload (the list of past batches is read again)");
     let texts: Vec<(Level, String)> = app.log.iter().map(|e| (e.level, e.text.clone())).collect();
-    assert!(texts.iter().any(|(l, t)| *l == Level::Ok && t.contains("op 1: done (1 retries)")), "{texts:?}");
+    assert!(texts.iter().any(|(l, t)| *l == Level::Ok && t.contains("op 1: done (1 retry)")), "{texts:?}");
     assert!(texts.iter().any(|(l, t)| *l == Level::Error && t.contains("op 2: failed: HTTP 429 ratelimited (3 retries)")), "{texts:?}");
     assert!(texts.iter().any(|(l, t)| *l == Level::Warn && t.contains("!! op 3: SURPRISE")), "{texts:?}");
     assert!(texts.iter().any(|(l, t)| *l == Level::Error && t.contains("1 done, 2 failed") && t.contains("SURPRISE")), "{texts:?}");
@@ -992,4 +992,39 @@ fn q_lists_past_batches_and_u_restores_one_through_one_confirmation() {
     let Some(Effect::RunBatch { decision, description }) = fx.first() else { panic!("{fx:?}") };
     assert_eq!(description, "restore batch b-1: 2 users, 1 group");
     assert_eq!(decision.runnable(), actions.as_slice(), "the deactivated members are not screened out: the batch reactivates them first");
+}
+
+/// Issue 25, defect 12 and 23: one wording for member changes (the plan and the gate both count
+/// members: `11 members to add`, not `11 member add` beside `1 to add members`), and counts with
+/// thousands separators as the status line has them.
+#[test]
+fn the_gate_line_counts_members_as_the_plan_does_and_separates_thousands() {
+    use crate::tui::confirm::{gate_line, thousands_in};
+    let ids: Vec<String> = (0..11).map(|i| format!("W{i:08}")).collect();
+    let add = Action::AddMembers { group_id: "S1".into(), group_name: "eng".into(), user_ids: ids };
+    let d = crate::queue::gate(&Safety::default(), vec![add], &Knowledge::default());
+    assert_eq!(d.summary(), "1 to add members", "the gate's own line counts actions");
+    assert_eq!(gate_line(&d), "11 members to add (1 group)");
+    let users: Vec<crate::scim::User> = (0..1200).map(crate::tui::tests::make_user).filter(|u| u.active == Some(true)).collect();
+    let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
+    let d =
+        crate::queue::gate(&Safety { max_deactivations: usize::MAX, ..Safety::default() }, actions, &Knowledge::from_users(users.iter()));
+    assert_eq!(gate_line(&d), format!("{} to deactivate", crate::tui::render::thousands(users.len() as u64)));
+    assert!(gate_line(&d).contains(','), "{}", gate_line(&d));
+    assert_eq!(
+        thousands_in("96926 to deactivate · skipped: 4 already deactivated, b-20261122 W12345"),
+        "96,926 to deactivate · skipped: 4 already deactivated, b-20261122 W12345"
+    );
+    // The plan's summary words member changes the same way.
+    let mut p = crate::tui::panes_tests::plan(0);
+    p.member_adds[0].members =
+        (0..11).map(|i| crate::policy::plan::MemberRef::User { id: format!("W{i}"), label: format!("u{i}") }).collect();
+    let s = crate::tui::policies::summary(&p);
+    assert!(s.contains("11 members to add") && !s.contains("member add"), "{s}");
+    use crate::tui::render::counted;
+    assert_eq!(
+        [counted(1, "retry"), counted(2, "retry"), counted(1, "record"), counted(1000, "record")],
+        ["1 retry", "2 retries", "1 record", "1,000 records"]
+    );
+    assert_eq!(counted(2, "unfinished batch"), "2 unfinished batches");
 }

@@ -32,7 +32,7 @@ impl QuitGuard {
             thousands(b.ended() as u64),
             thousands(b.ops.len() as u64)
         )];
-        let n = crate::words::count(left, "operation");
+        let n = super::render::counted(left, "operation");
         out.push(if self.resumable {
             format!(
                 "Quitting now stops it: the {n} not finished stay in the journal, and the next start offers to resume them (or `scimitar resume`)."

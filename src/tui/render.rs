@@ -166,6 +166,21 @@ pub(super) fn hint_line(t: &Theme, text: String) -> Line<'static> {
     Line::styled(text, t.muted).right_aligned()
 }
 
+/// `n` and the noun, plural unless `n` is 1, with thousands separated (`1 retry`, `2 retries`,
+/// `96,926 users`): every count the console words (issue 25: `1 retries`, `96926 to deactivate`).
+pub fn counted(n: usize, noun: &str) -> String {
+    let plural = if n == 1 {
+        noun.to_string()
+    } else if let Some(stem) = noun.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u'])) {
+        format!("{stem}ies")
+    } else if noun.ends_with("ch") || noun.ends_with('s') || noun.ends_with('x') {
+        format!("{noun}es")
+    } else {
+        format!("{noun}s")
+    };
+    format!("{} {plural}", thousands(n as u64))
+}
+
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);

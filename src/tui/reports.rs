@@ -357,12 +357,13 @@ impl ReportsPane {
                 let more = self.data.total.saturating_sub(count as u64);
                 let note = if more > 0 {
                     format!(
-                        " ({more} older matching records were not loaded; narrow the span or use `scimitar report --output csv --limit 0`)"
+                        " ({} older matching records were not loaded; narrow the span or use `scimitar report --output csv --limit 0`)",
+                        super::render::thousands(more)
                     )
                 } else {
                     String::new()
                 };
-                ctx.log(Level::Ok, format!("exported {count} records to {shown}{note}"));
+                ctx.log(Level::Ok, format!("exported {} to {shown}{note}", super::render::counted(count, "record")));
             }
             Err(e) => ctx.log(Level::Error, format!("export failed: {e}")),
         }

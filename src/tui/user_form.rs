@@ -528,8 +528,8 @@ impl Component for UserForm {
             let n = changes.len();
             let mut lines = vec![Line::styled(
                 cut(match &self.mode {
-                    Mode::Create => format!("A new user with {}:", crate::words::count(n, "attribute")),
-                    Mode::Edit { .. } => format!("{}, sent as one update of only these:", crate::words::count(n, "change")),
+                    Mode::Create => format!("A new user with {}:", super::render::counted(n, "attribute")),
+                    Mode::Edit { .. } => format!("{}, sent as one update of only these:", super::render::counted(n, "change")),
                 }),
                 t.header,
             )];

@@ -617,7 +617,7 @@ impl UsersPane {
                 // Said in the Log too: Esc clearing every mark must not go unnoticed.
                 let n = dir.marks.len();
                 dir.marks.clear();
-                ctx.log(Level::Info, format!("cleared {} (nothing was changed)", crate::words::count(n, "mark")));
+                ctx.log(Level::Info, format!("cleared {} (nothing was changed)", super::render::counted(n, "mark")));
             }
             Act::Deactivate | Act::Reactivate => return self.verb(ctx, a == Act::Reactivate),
             Act::Edit => {
@@ -688,7 +688,7 @@ impl UsersPane {
         let known = store.knowledge_of(targets.iter().map(|&i| store.get(i).id()));
         let verb = if activate { "reactivate" } else { "deactivate" };
         let clears = !ctx.dir.marks.is_empty();
-        super::confirm::ask(ctx, actions, &known, move |n| format!("{verb} {}", crate::words::count(n, "user")), clears)
+        super::confirm::ask(ctx, actions, &known, move |n| format!("{verb} {}", super::render::counted(n, "user")), clears)
     }
 }
 
