@@ -37,7 +37,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 pub use super::users::LOOKUP_DEBOUNCE;
-const LOG_CAP: usize = 2000;
+pub const LOG_CAP: usize = 2000;
 const HISTORY_CAP: usize = 100;
 
 /// The panes, in tab order: the tab bar, `1`-`9`, Tab, `:users`..., `?` and the status line all
@@ -90,15 +90,21 @@ pub struct Log {
     pub flash_logged: bool,
     pub visible: bool,
     pub height: u16,
-    /// Entries scrolled back from the newest (`[` older, `]` newer); 0 follows the newest.
+    /// Rows scrolled back from the newest (`[` older, `]` newer); 0 follows the newest. Rows, not
+    /// entries (issue 25: a long wrapped entry could not be scrolled back to its start).
     pub scroll: usize,
+    /// The pane's inner width, where entries wrap (the app sets it from the screen's size).
+    pub width: u16,
 }
 
 impl Default for Log {
     fn default() -> Self {
-        Log { entries: VecDeque::new(), flash: None, flash_logged: false, visible: true, height: 6, scroll: 0 }
+        Log { entries: VecDeque::new(), flash: None, flash_logged: false, visible: true, height: 6, scroll: 0, width: 78 }
     }
 }
+
+/// The columns before an entry's text: `HH:MM:SS level `.
+pub const LOG_LEAD: usize = 15;
 
 impl Log {
     /// A line, cleaned for the screen (it may hold server text).
@@ -110,23 +116,40 @@ impl Log {
         let e = LogEntry { text: clean(&e.text), ..e };
         self.flash = Some((e.level, e.text.clone()));
         self.flash_logged = true;
-        self.entries.push_back(e);
-        // Scrolled back, the view stays on the same entries as new ones arrive.
+        // Scrolled back, the view stays on the same rows as new ones arrive.
         if self.scroll > 0 {
-            self.scroll += 1;
+            self.scroll += self.rows_of(&e);
         }
+        self.entries.push_back(e);
         while self.entries.len() > LOG_CAP {
             self.entries.pop_front();
         }
-        self.scroll = self.scroll.min(self.entries.len().saturating_sub(1));
+        self.scroll = self.scroll.min(self.max_scroll());
     }
 
-    /// Scroll back (`older`) or forward by `n` entries, within the history.
+    /// The text of an entry as the pane wraps it (each part one row).
+    pub fn wrapped(&self, e: &LogEntry) -> Vec<String> {
+        super::render::wrap_words(&e.text, (self.width as usize).saturating_sub(LOG_LEAD).max(10))
+    }
+
+    fn rows_of(&self, e: &LogEntry) -> usize {
+        self.wrapped(e).len()
+    }
+
+    /// The rows the pane shows at once (inside its borders).
+    fn rows(&self) -> usize {
+        (self.height as usize).saturating_sub(2).max(1)
+    }
+
+    /// The farthest back: the oldest row at the top of the pane.
+    fn max_scroll(&self) -> usize {
+        let total: usize = self.entries.iter().map(|e| self.rows_of(e)).sum();
+        total.saturating_sub(self.rows())
+    }
+
+    /// Scroll back (`older`) or forward by `n` rows, within the history.
     pub fn scroll_by(&mut self, older: bool, n: usize) {
-        // At most back to where the oldest entry is at the top of the pane.
-        let rows = (self.height as usize).saturating_sub(2).max(1);
-        let max = self.entries.len().saturating_sub(rows);
-        self.scroll = if older { (self.scroll + n).min(max) } else { self.scroll.saturating_sub(n) };
+        self.scroll = if older { (self.scroll + n).min(self.max_scroll()) } else { self.scroll.saturating_sub(n) };
     }
 
     pub fn back(&self) -> Option<&LogEntry> {
@@ -586,6 +609,7 @@ impl App {
             }
             Msg::Resize(w, h) => {
                 self.size = (w, h);
+                self.log.width = w.saturating_sub(2);
                 vec![]
             }
             Msg::Tick => {

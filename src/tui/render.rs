@@ -392,25 +392,26 @@ fn render_log(app: &App, f: &mut Frame, r: Rect) {
     let log = &app.log;
     let mut title = vec![Span::styled(" Log ", t.title)];
     if log.scroll > 0 {
-        title.push(Span::styled(format!("{} newer below ", log.scroll), t.warning));
+        title.push(Span::styled(format!("{} newer below ", counted(log.scroll, "row")), t.warning));
     }
     let keys = if log.scroll > 0 { " [ older · ] newer · { } size · L hide " } else { " [ older · { } size · L hide " };
     let b = block(t, Line::from(title), false).title_bottom(hint_line(t, keys.to_string()));
     let inner = b.inner(r);
     f.render_widget(b, r);
-    let (n, w) = (inner.height as usize, inner.width as usize);
-    // Entries wrap (issue 12: errors were cut at 80 columns), the newest shown at the bottom:
-    // walk back from the last entry shown until the pane is full.
-    const LEAD: usize = 15; // "HH:MM:SS level "
-    let end = log.len().saturating_sub(log.scroll);
+    let n = inner.height as usize;
+    // Entries wrap (issue 12: errors were cut at 80 columns), the newest at the bottom: walk back
+    // from the newest entry until the rows scrolled back and the pane's are there, then show the
+    // pane's rows of them. (The Log wraps at its own width, the app's; a pane drawn narrower cuts.)
+    let lead = super::app::LOG_LEAD;
+    let want = n + log.scroll;
     let mut lines: Vec<Line> = Vec::new();
-    for e in log.iter().take(end).rev() {
-        if lines.len() >= n {
+    for e in log.iter().rev() {
+        if lines.len() >= want {
             break;
         }
-        let parts = wrap_words(&e.text, w.saturating_sub(LEAD).max(10));
         let st = level_style(t, e.level);
-        let mut entry: Vec<Line> = parts
+        let mut entry: Vec<Line> = log
+            .wrapped(e)
             .into_iter()
             .enumerate()
             .map(|(i, p)| {
@@ -421,16 +422,17 @@ fn render_log(app: &App, f: &mut Frame, r: Rect) {
                         Span::styled(p, st),
                     ])
                 } else {
-                    Line::from(vec![Span::raw(" ".repeat(LEAD)), Span::styled(p, st)])
+                    Line::from(vec![Span::raw(" ".repeat(lead)), Span::styled(p, st)])
                 }
             })
             .collect();
         entry.reverse();
         lines.extend(entry);
     }
-    lines.truncate(n);
-    lines.reverse();
-    f.render_widget(Paragraph::new(lines), inner);
+    // `lines` runs newest first: skip the rows scrolled back, keep the pane's.
+    let mut shown: Vec<Line> = lines.into_iter().skip(log.scroll).take(n).collect();
+    shown.reverse();
+    f.render_widget(Paragraph::new(shown), inner);
 }
 
 /// One labelled text field on the first row of `inner` (`search: text`), scrolled so the cursor

@@ -661,6 +661,12 @@ fn log_scrolls_back_wraps_long_lines_and_keeps_a_bounded_history() {
     let before = app.log.scroll;
     app.push_log(Level::Info, "later");
     assert_eq!(app.log.scroll, before + 1);
+    let rows = |app: &mut App| -> Vec<String> {
+        screen(app, 80, 24).lines().skip_while(|l| !l.contains("╭ Log")).skip(1).take(4).map(str::to_string).collect()
+    };
+    let shown = rows(&mut app);
+    app.push_log(Level::Info, format!("a long one {}", "that wraps over rows ".repeat(8)));
+    assert_eq!(rows(&mut app), shown, "the view stays put while a wrapped entry arrives");
     for _ in 0..100 {
         key(&mut app, KeyCode::Char('['));
     }
@@ -676,6 +682,40 @@ fn log_scrolls_back_wraps_long_lines_and_keeps_a_bounded_history() {
         app.push_log(Level::Info, format!("flood {i}"));
     }
     assert_eq!(app.log.len(), 2000);
+}
+
+/// Issue 25: the Log scrolls by rows, so a long wrapped entry (the demo's first line, the
+/// emulator's URL, at 80x24) can be read whole from its start.
+#[test]
+fn the_log_scrolls_back_by_rows_to_the_start_of_a_long_entry() {
+    let mut app = app_with(10);
+    let first = "demo: embedded Slack SCIM emulator at http://127.0.0.1:35037/scim/v2/ with 100,000 users and 500 groups (seed 42) END";
+    let mut log = super::app::Log::default();
+    log.push(Level::Info, first);
+    for i in 0..6 {
+        log.push(Level::Info, format!("line {i}"));
+    }
+    app.log = log;
+    app.update(Msg::Resize(80, 24));
+    let s = screen(&mut app, 80, 24);
+    assert!(!s.contains("demo: embedded"), "{s}");
+    // `[` pages back (a page is the pane's rows less one) until the first entry's first row shows,
+    // then its last.
+    let mut seen_start = false;
+    let mut seen_end = false;
+    for _ in 0..10 {
+        key(&mut app, KeyCode::Char('['));
+        let s = screen(&mut app, 80, 24);
+        seen_start |= s.contains("demo: embedded Slack SCIM emulator at");
+        seen_end |= s.contains("(seed 42) END");
+    }
+    assert!(seen_start && seen_end, "{}", screen(&mut app, 80, 24));
+    // At the top, the first entry's first row is the pane's first row, whole.
+    let s = screen(&mut app, 80, 24);
+    let log_rows: Vec<&str> = s.lines().skip_while(|l| !l.contains("╭ Log")).skip(1).take(4).collect();
+    assert!(log_rows[0].contains("info  demo: embedded Slack SCIM emulator at"), "{log_rows:?}");
+    assert!(log_rows.iter().any(|l| l.contains("(seed 42) END")), "{log_rows:?}");
+    assert!(s.contains("newer below"), "{s}");
 }
 
 /// `cargo test --lib tui::tests::print_screens -- --ignored --nocapture` prints sample screens
