@@ -188,7 +188,7 @@ fn report_filters_are_edited_and_run() {
     typ(&mut app, "x");
     let fx = key(&mut app, KeyCode::Enter);
     assert!(fx.is_empty());
-    let e = reports(&app).error.clone().unwrap();
+    let e = reports(&app).refused.clone().unwrap();
     assert!(e.starts_with("outcome:") && e.contains("failedx"), "{e}");
     // Refused (issue 12): the field is back to the query the rows are for, and the screen says so.
     assert_eq!(reports(&app).value(2), "failed");
@@ -200,6 +200,56 @@ fn report_filters_are_edited_and_run() {
     key(&mut app, KeyCode::Char('/'));
     key(&mut app, KeyCode::Esc);
     assert_eq!(reports(&app).focus, None);
+}
+
+/// Issue 25, defect 6: a batch that finishes (a restore started from Reports among them) reads
+/// the query again at once: the new records and the title's count are there without `r`.
+#[test]
+fn reports_are_read_again_when_a_batch_finishes() {
+    use crate::queue::QueueEvent;
+    let mut app = reports_app(stored(3, OffsetDateTime::now_utc()));
+    assert!(screen(&mut app, 80, 24).contains("Reports 3 "));
+    app.update(Msg::BatchLoaded(crate::tui::queue::BatchLoad {
+        batch_id: "b-r".into(),
+        description: "restore".into(),
+        ops: vec![],
+        rate: None,
+    }));
+    let fx = app.update(Msg::Queue(QueueEvent::BatchFinished {
+        batch_id: "b-r".into(),
+        counts: HashMap::new(),
+        elapsed: std::time::Duration::from_millis(10),
+        cancelled: false,
+    }));
+    let Some(Effect::QueryReports { generation, .. }) = fx.iter().find(|e| matches!(e, Effect::QueryReports { .. })) else {
+        panic!("the query runs again: {fx:?}")
+    };
+    app.update(Msg::ReportsLoaded { generation: *generation, result: Ok(data(stored(5, OffsetDateTime::now_utc()))) });
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Reports 5 ") && s.contains("user4@example.com"), "{s}");
+}
+
+/// Issue 25, defect 7: a refused filter says why until the next key, and never hides the path
+/// of the last export.
+#[test]
+fn a_refused_filter_neither_stays_nor_hides_the_export_path() {
+    let mut app = reports_app(stored(3, OffsetDateTime::now_utc()));
+    app.update(Msg::ReportsExported { count: 3, result: Ok(std::path::PathBuf::from("/data/exports/scimitar-report-1.csv")) });
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    typ(&mut app, "bogus");
+    key(&mut app, KeyCode::Enter);
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        let pane: String = s.lines().take_while(|l| !l.contains("╭ Log")).collect::<Vec<_>>().join("\n");
+        assert!(pane.contains("refused") && pane.contains("exported to /data/exports/scimitar-report-1.csv"), "{w}x{h}\n{s}");
+    }
+    assert!(app.log.iter().any(|e| e.text.contains("exported 3 records to")));
+    key(&mut app, KeyCode::Char('j'));
+    let s = screen(&mut app, 80, 24);
+    let pane: String = s.lines().take_while(|l| !l.contains("╭ Log")).collect::<Vec<_>>().join("\n");
+    assert!(!pane.contains("refused") && pane.contains("exported to /data/exports"), "{s}");
 }
 
 #[test]
