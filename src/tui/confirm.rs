@@ -323,15 +323,18 @@ impl Component for Confirm {
     fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         let c = self;
         let t = v.theme;
+        let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
+        let inner_w = w.saturating_sub(2).max(1);
+        // Indented lines (the operations, who, what is skipped) wrap under themselves.
         let styled = |body: Vec<(Level, String)>| -> Vec<Line<'static>> {
             body.into_iter()
-                .map(|(l, s)| {
+                .flat_map(|(l, s)| {
                     let st = match l {
                         Level::Warn => t.warning,
                         Level::Error => t.error.add_modifier(Modifier::BOLD),
                         _ => t.text,
                     };
-                    Line::styled(s, st)
+                    super::render::hang(&s, inner_w as usize).into_iter().map(move |p| Line::styled(p, st))
                 })
                 .collect()
         };
@@ -350,8 +353,6 @@ impl Component for Confirm {
             foot.push(Line::styled(e.clone(), t.error));
         }
         // Name fewer operations on a short terminal, so the skipped ones and the warning show too.
-        let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
-        let inner_w = w.saturating_sub(2).max(1);
         let room = (area.height as usize).saturating_sub(2 + super::render::wrapped_rows(&foot, inner_w));
         let mut body = styled(c.lines());
         for first in (0..FIRST).rev() {

@@ -334,3 +334,47 @@ fn a_batch_that_creates_or_updates_users_reloads_them() {
     assert!(fx.iter().any(|e| matches!(e, Effect::LoadGroups { .. })), "{fx:?}");
     assert!(fx.iter().any(|e| matches!(e, Effect::LoadUsers { .. })), "{fx:?}");
 }
+
+/// Issue 25, defect 19: indented lines of a confirmation wrap under themselves; a picker's
+/// reason stays whole (its label gives way).
+#[test]
+fn wrapped_dialog_lines_keep_their_indent_and_picker_reasons_stay_whole() {
+    let mut app = long_app(3);
+    typ(&mut app, "   ");
+    key(&mut app, KeyCode::Char('d'));
+    let s = screen(&mut app, 80, 24);
+    let rows: Vec<&str> = s.lines().collect();
+    let i = rows.iter().position(|l| l.contains("│  deactivate")).expect("an operation");
+    assert!(rows[i + 1].contains("│    maximiliana"), "the continuation is indented:\n{s}");
+    // A picker over users whose names fill the line: the deactivated one's reason is whole.
+    let mut users: Vec<User> = (0..4).map(long_user).collect();
+    users[1].active = Some(false);
+    let mut app = App::new("api.slack.test", "SCIM v2", ThemeSet::builtin(), Theme::default());
+    app.update(Msg::Resize(80, 24));
+    app.start();
+    app.update(Msg::UsersPage { generation: 1, items: users.iter().collect(), total: 4 });
+    app.update(Msg::UsersDone { generation: 1, error: None });
+    app.update(Msg::GroupsLoaded { generation: 1, result: Ok(fixture_groups()) });
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('+'));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("(deactivated: Slack refuses)"), "{s}");
+}
+
+/// Issue 25, defect 20: the queue view takes the screen's width under 100 columns, so an
+/// operation's target is whole at 80.
+#[test]
+fn the_queue_view_shows_whole_operations_at_80_columns() {
+    let mut app = app_with(30);
+    super::queue_tests::running_batch(&mut app);
+    key(&mut app, KeyCode::Char('Q'));
+    let s = screen(&mut app, 80, 24);
+    for i in 0..6 {
+        let email = app.dir.store.get(i).email().to_string();
+        assert!(s.contains(&format!("deactivate {email}")), "{email}:\n{s}");
+    }
+    let top = s.lines().find(|l| l.contains("Queue: deactivate")).unwrap();
+    assert!(top.starts_with("│╭") && top.ends_with("╮│"), "78 columns wide: {top}");
+}

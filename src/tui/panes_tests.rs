@@ -787,3 +787,38 @@ fn the_policies_pane_shows_sync_state_and_approves_a_quarantine() {
         "{fx:?}"
     );
 }
+
+/// Issue 25, defect 19: the plan's header never ends mid-sentence: a quarantine's reason and the
+/// ceiling show whole where there is room (200x50), else in their short forms (80x24; the Log
+/// and `S` have the reason).
+#[test]
+fn the_plan_header_shows_whole_lines_or_short_forms() {
+    use crate::sync::{Quarantine, QuarantineKind, SyncState};
+    let mut app = policies_app(plan(30));
+    let q = Quarantine {
+        kind: QuarantineKind::Ceiling,
+        reason: "the plan would deactivate 40 users, above the limit of 25 set by the policy; review it END".into(),
+        run_id: Some("pr-2".into()),
+        since: OffsetDateTime::now_utc(),
+        held: serde_json::json!({"summary": "40 deactivate"}),
+    };
+    let state = SyncState {
+        profile: "console".into(),
+        policy: "hr".into(),
+        quarantine: Some(q),
+        running_run: None,
+        running_pid: None,
+        next_run: None,
+        last_success: None,
+        last_run: None,
+    };
+    app.update(Msg::SyncState { name: "hr".into(), state: Some(Box::new(state)) });
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("review it") && s.contains("END") && s.contains("or raise the limit"), "whole at 200x50:\n{s}");
+    for (w, h) in [(80, 24), (60, 20)] {
+        let s = screen(&mut app, w, h);
+        assert!(!s.contains("the limit of 25 set") || s.contains("END"), "no reason cut at {w}x{h}:\n{s}");
+        assert!(!s.contains("p…"), "{s}");
+    }
+    assert!(screen(&mut app, 80, 24).contains("sync QUARANTINED (Ceiling) S review and approve"));
+}

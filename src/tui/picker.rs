@@ -247,11 +247,14 @@ impl Picker {
             let sel = pos == self.selected;
             let mark = if self.marked.contains(&i) { "+ " } else { "  " };
             let lead = if sel { MARK } else { "  " };
-            let mut text = format!("{lead}{mark}{}", it.label);
-            if let Some(why) = &it.refused {
-                text.push_str(&format!("  ({why})"));
-            }
-            let text: String = text.chars().take(w).collect();
+            // The reason stays whole: the label gives way (issue 25: reasons ended at `(deactivate`).
+            let why = it.refused.as_ref().map(|why| format!("  ({why})")).unwrap_or_default();
+            let room = w.saturating_sub(4 + why.chars().count());
+            let text = if why.is_empty() || room < 12 {
+                format!("{lead}{mark}{}{why}", it.label).chars().take(w).collect()
+            } else {
+                format!("{lead}{mark}{}{why}", super::render::truncate(&it.label, room))
+            };
             let st = if sel {
                 t.selected
             } else if it.refused.is_some() {

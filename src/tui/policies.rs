@@ -616,45 +616,73 @@ impl Component for PoliciesPane {
 }
 
 impl PoliciesPane {
-    /// The lines above the plan's rows: the counts, the policy's ceiling, the last error. A line
-    /// of its own for something else about the policy goes here (the plan's rows take the rest).
-    fn plan_header(&self, v: &View, pv: &PlanView) -> Vec<Line<'static>> {
+    /// The lines above the plan's rows: the counts, the policy's ceiling, the last error, the
+    /// rows left out, the sync state. A line of its own for something else about the policy goes
+    /// here (the plan's rows take the rest). Each line is whole (issue 25: the quarantine's line
+    /// ended mid-sentence): when they do not fit in `rows` rows at `width`, the short forms are
+    /// used (the Log has the whole reason), then whole lines are left out from the end.
+    fn plan_header(&self, v: &View, pv: &PlanView, width: u16, rows: usize) -> Vec<Line<'static>> {
         let t = v.theme;
-        let mut head = vec![Span::styled(format!(" {} ", summary(&pv.live.0.plan)), t.header)];
-
-        if let Some(c) = &pv.ceiling {
-            head.push(Span::styled(format!(" ⚠ {}", truncate(c, 60)), t.warning));
+        let build = |short: bool| -> Vec<Line<'static>> {
+            let mut lines = vec![Line::styled(format!(" {}", summary(&pv.live.0.plan)), t.header)];
+            if let Some(c) = &pv.ceiling {
+                let text = if short { "over the policy's ceiling: A asks for the count".to_string() } else { clean(c) };
+                lines.push(Line::styled(format!(" ⚠ {text}"), t.warning));
+            }
+            if let Some(e) = &self.error {
+                lines.push(Line::styled(
+                    format!(" {}", if short { truncate(e, width.saturating_sub(2) as usize) } else { e.clone() }),
+                    t.error,
+                ));
+            }
+            let left_out = pv.live.0.plan.violations.len();
+            if left_out > 0 {
+                let n = thousands(left_out as u64);
+                let text = if short {
+                    format!(" ! {n} left out (listed below)")
+                } else {
+                    format!(" ! {n} left out: rows that break Slack's rules (listed below)")
+                };
+                lines.push(Line::styled(text, t.warning));
+            }
+            if let Some(l) = self.sync_line(v, &pv.name, short) {
+                lines.push(l);
+            }
+            lines
+        };
+        let full = build(false);
+        if super::render::wrapped_rows(&full, width) <= rows {
+            return full;
         }
-        if let Some(e) = &self.error {
-            head.push(Span::styled(format!(" {}", truncate(e, 60)), t.error));
+        let mut out = Vec::new();
+        let mut used = 0;
+        for l in build(true) {
+            let h = super::render::wrapped_rows(std::slice::from_ref(&l), width);
+            if used + h > rows.max(1) {
+                break;
+            }
+            used += h;
+            out.push(l);
         }
-        let mut lines = vec![Line::from(head)];
-        let left_out = pv.live.0.plan.violations.len();
-        if left_out > 0 {
-            let n = thousands(left_out as u64);
-            lines.push(Line::styled(format!(" ! {n} left out: rows that break Slack's rules (listed below)"), t.warning));
-        }
-        if let Some(l) = self.sync_line(v, &pv.name) {
-            lines.push(l);
-        }
-        lines
+        out
     }
 
     /// The policy's sync state in one line: quarantined (why, since when, `S` to review), or the
-    /// last run's outcome and time, or never synced.
-    fn sync_line(&self, v: &View, name: &str) -> Option<Line<'static>> {
+    /// last run's outcome and time, or never synced. `short`: the quarantine without its reason.
+    fn sync_line(&self, v: &View, name: &str, short: bool) -> Option<Line<'static>> {
         let t = v.theme;
         let s = self.sync.get(name)?;
         if let Some(q) = &s.quarantine {
-            return Some(Line::from(vec![
-                Span::styled(format!(" sync QUARANTINED ({:?}) ", q.kind), t.error),
-                Span::styled("S review and approve · ", t.accent),
-                Span::styled(format!("since {}: {}", crate::report::format_time(q.since), clean(&q.reason)), t.warning),
-            ]));
+            let mut spans =
+                vec![Span::styled(format!(" sync QUARANTINED ({:?}) ", q.kind), t.error), Span::styled("S review and approve", t.accent)];
+            if !short {
+                spans.push(Span::styled(format!(" · since {}: {}", short_time(q.since), clean(&q.reason)), t.warning));
+            }
+            return Some(Line::from(spans));
         }
         let text = match &s.last_run {
             Some(r) => {
-                let mut x = format!(" sync: last run {} at {}", r.result, crate::report::format_time(r.finished));
+                let mut x = format!(" sync: last run {} at {}", r.result, short_time(r.finished));
                 if let Some(m) = &r.message {
                     x.push_str(&format!(" ({})", truncate(&clean(m), 40)));
                 }
@@ -745,8 +773,8 @@ impl PoliciesPane {
             f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), inner);
             return;
         };
-        let head = self.plan_header(v, pv);
-        // Wrapped, so the sync state's reason shows whole at 80 columns.
+        // Wrapped, so the sync state's reason shows whole at 80 columns; at most half the pane.
+        let head = self.plan_header(v, pv, inner.width, (inner.height / 2) as usize);
         let n = (super::render::wrapped_rows(&head, inner.width) as u16).min(inner.height / 2);
         f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), Rect { height: n, ..inner });
         let area = Rect { y: inner.y + n, height: inner.height - n, ..inner };
@@ -947,6 +975,12 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
         &mut out,
     );
     out
+}
+
+/// `2026-12-07 21:37 UTC`: a time as the pane shows it (to the minute).
+fn short_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month() as u8, t.day(), t.hour(), t.minute())
 }
 
 /// "2 create, 1 update, …": the counts of a plan, the kinds with changes only.

@@ -196,7 +196,7 @@ pub fn gauge_text(done: usize, total: usize, width: usize) -> String {
 impl QueueView {
     fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let r = overlay_area(area);
+        let r = super::render::wide_overlay_area(area);
         f.render_widget(Clear, r);
         if showing_history(v.queue) {
             return self.draw_history(f, r, v);

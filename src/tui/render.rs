@@ -55,6 +55,17 @@ pub fn overlay_area(area: Rect) -> Rect {
     Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }
 
+/// [`overlay_area`], nearly the screen's whole width under 100 columns: for views whose rows
+/// are wide (the queue view; issue 25: 64 columns of 80 cut its operations).
+pub fn wide_overlay_area(area: Rect) -> Rect {
+    let o = overlay_area(area);
+    if area.width >= 100 {
+        return o;
+    }
+    let w = area.width.saturating_sub(2).max(o.width).min(area.width);
+    Rect { x: area.x + (area.width - w) / 2, width: w, ..o }
+}
+
 /// Clear the overlay rectangle and give it a focused block.
 pub(super) fn overlay<'a>(f: &mut Frame, area: Rect, t: &Theme, title: impl Into<Line<'a>>) -> (Rect, Block<'a>) {
     let r = overlay_area(area);
@@ -112,6 +123,22 @@ pub fn wrap_words(s: &str, width: usize) -> Vec<String> {
         out.push(line);
     }
     out
+}
+
+/// `s` wrapped at `width` columns with a hanging indent: a line that starts with spaces keeps
+/// them, and its continuations are indented two more (issue 25: wrapped `skipped` lines lost
+/// their indent and read as new items).
+pub fn hang(s: &str, width: usize) -> Vec<String> {
+    let k = s.len() - s.trim_start_matches(' ').len();
+    if k == 0 {
+        return wrap_words(s, width);
+    }
+    let cont = k + 2;
+    wrap_words(s.trim_start(), width.saturating_sub(cont).max(8))
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| format!("{}{l}", " ".repeat(if i == 0 { k } else { cont })))
+        .collect()
 }
 
 /// A centred dialog at most `max_w` columns wide: `body` (wrapped; cut at its end when the
