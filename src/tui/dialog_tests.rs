@@ -378,3 +378,33 @@ fn the_queue_view_shows_whole_operations_at_80_columns() {
     let top = s.lines().find(|l| l.contains("Queue: deactivate")).unwrap();
     assert!(top.starts_with("│╭") && top.ends_with("╮│"), "78 columns wide: {top}");
 }
+
+/// Issue 25, defect 21: the filter's help names every field `/` knows (`user:` was missing),
+/// and the table's header stays where it is when no row matches.
+#[test]
+fn the_filter_help_names_every_field_and_the_header_stays_put() {
+    use super::directory::Field;
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('?'));
+    let help = app.top::<super::help::Help>().unwrap();
+    let slash = help.sections.iter().flat_map(|(_, o)| o).find(|o| o.label == "/" && o.help.contains("field:value")).unwrap();
+    for (name, field) in Field::NAMES {
+        let named = Field::NAMES.iter().filter(|(_, f)| f == field).any(|(n, _)| slash.help.contains(&format!(" {n}")));
+        assert!(named, "{name}: {}", slash.help);
+    }
+    assert!(slash.help.contains("user:"), "{}", slash.help);
+    key(&mut app, KeyCode::Esc);
+    for marks in [false, true] {
+        let mut app = app_with(30);
+        if marks {
+            key(&mut app, KeyCode::Char(' '));
+        }
+        let header = |s: &str| s.lines().nth(2).unwrap().to_string();
+        let before = header(&screen(&mut app, 80, 24));
+        key(&mut app, KeyCode::Char('/'));
+        typ(&mut app, "zzzz-nobody");
+        let s = screen(&mut app, 80, 24);
+        assert!(s.contains("No loaded user matches"), "{s}");
+        assert_eq!(header(&s), before, "marks {marks}");
+    }
+}

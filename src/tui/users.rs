@@ -330,7 +330,7 @@ static KEYS: &[Binding<Act>] = &[
     bind!(
         "/",
         "filter",
-        "filter by name, userName, email; field:value too (title dept manager id role active guest), e.g. dept:eng active:true; guest:true or guest:soon (expiring within 30 days) lists guests by expiry",
+        "filter by name, userName, email; field:value too (name user email title dept manager id role active guest), e.g. dept:eng active:true user:ann; guest:true or guest:soon (expiring within 30 days) lists guests by expiry",
         Act::Filter,
         [(KeyCode::Char('/'), N)]
     ),
@@ -1042,8 +1042,18 @@ impl Component for UsersPane {
         .style(t.header);
 
         let height = inner.height.saturating_sub(1) as usize;
+        let marking = !marks.is_empty();
+        // While anything is marked, a one-column marker leads each row (`✓`: readable without colour).
+        let widths: Vec<Constraint> = marking.then_some(Constraint::Length(1)).into_iter().chain(cols.iter().map(|(_, c)| *c)).collect();
+        let header = if marking { header_with_marker(&cols, view, t) } else { header };
         if view.filtered.is_empty() {
-            let table = Table::new(Vec::<Row>::new(), cols.iter().map(|(_, c)| *c)).header(header);
+            // The same columns and the same room for the selection marker as with rows: the
+            // header does not move when nothing matches (issue 25).
+            let table = Table::new(Vec::<Row>::new(), widths)
+                .header(header)
+                .column_spacing(1)
+                .highlight_symbol(MARK)
+                .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
             f.render_widget(table, inner);
             let msg = self.empty_message(v);
             let area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
@@ -1052,15 +1062,11 @@ impl Component for UsersPane {
         }
         let off = visible_offset(view.selected, view.offset, height, view.filtered.len());
         let end = (off + height).min(view.filtered.len());
-        let marking = !marks.is_empty();
         let rows = view.filtered[off..end].iter().map(|&i| {
             let r = store.get(i);
             user_row(r, &cols, t, marking.then(|| marks.contains(r.id())), v.dir.changed.contains(&i))
         });
         let mut state = TableState::new().with_selected(Some(view.selected - off));
-        // While anything is marked, a one-column marker leads each row (`✓`: readable without colour).
-        let widths = marking.then_some(Constraint::Length(1)).into_iter().chain(cols.iter().map(|(_, c)| *c));
-        let header = if marking { header_with_marker(&cols, view, t) } else { header };
         let table = Table::new(rows, widths)
             .header(header)
             .column_spacing(1)
@@ -1091,7 +1097,8 @@ impl UsersPane {
             if q.is_empty() {
                 format!("  No {} users. Press A to change which users are shown.", self.view.show.label())
             } else if let Some(e) = &self.view.parsed().error {
-                format!("  {}. Fields: title dept manager id role active guest name email.", clean(e))
+                let fields: Vec<&str> = super::directory::Field::NAMES.iter().map(|(n, _)| *n).collect();
+                format!("  {}. Fields: {}.", clean(e), fields.join(" "))
             } else {
                 format!("  No loaded user matches \"{q}\".")
             },
