@@ -840,7 +840,7 @@ impl App {
     }
 
     /// `?`: every key of where the admin is (the overlays from the top, the pane), then movement,
-    /// the global keys, the input lines and the other panes' keys.
+    /// the global keys, the input lines, the signs the pane draws and the other panes' keys.
     fn open_help(&mut self) {
         if self.top::<super::help::Help>().is_some() {
             return;
@@ -856,6 +856,11 @@ impl App {
         sections.push(("Everywhere".into(), self.global_offers()));
         let input = INPUT_HELP.iter().map(|(k, h)| Offer::new(k, "", h, true)).collect();
         sections.push(("Filter and command line".into(), input));
+        // What the pane's signs mean, after the keys (the keys stay on the first screen).
+        let signs: Vec<Offer> = pane.signs().iter().map(|(sign, what)| Offer::new(sign, "", what, true)).collect();
+        if !signs.is_empty() {
+            sections.push((format!("Signs in the {} pane", pane.title()), signs));
+        }
         for (i, p) in self.panes.iter().enumerate() {
             if i != self.active {
                 sections.push((format!("{} pane", p.title()), p.keys(&v)));

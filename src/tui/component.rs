@@ -381,6 +381,12 @@ pub trait Component: Any {
         None
     }
 
+    /// The signs it draws and what they mean (`•` the plan shown, `✓` marked, ...), listed in
+    /// `?` under its keys (issue 25: the policy list's `•` was explained nowhere).
+    fn signs(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
     /// Its `:` commands for the command line's help (`"sort COL"`).
     fn commands(&self) -> &'static [&'static str] {
         &[]

@@ -408,3 +408,27 @@ fn the_filter_help_names_every_field_and_the_header_stays_put() {
         assert_eq!(header(&s), before, "marks {marks}");
     }
 }
+
+/// Issue 25, defect 25: `?` explains the signs the pane draws (the policy list's `•` was
+/// explained nowhere).
+#[test]
+fn help_explains_the_signs_of_the_pane() {
+    let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));
+    key(&mut app, KeyCode::Char('?'));
+    let help = app.top::<super::help::Help>().unwrap();
+    let signs = help.sections.iter().find(|(n, _)| n == "Signs in the Policies pane").expect("a section of signs");
+    assert!(signs.1.iter().any(|o| o.label == "•" && o.help.contains("plan is shown")), "{:?}", signs.1);
+    // After the keys (the first screen keeps them), reached by scrolling.
+    let s = screen(&mut app, 200, 50);
+    assert!(!s.contains("Signs in the Policies pane") && s.contains("Everywhere"), "the keys come first:\n{s}");
+    let seen = (0..80).any(|_| {
+        key(&mut app, KeyCode::Char('j'));
+        let s = screen(&mut app, 200, 50);
+        s.contains("Signs in the Policies pane") && s.contains("the policy whose plan is shown")
+    });
+    assert!(seen, "{}", screen(&mut app, 200, 50));
+    let mut app = app_with(10);
+    key(&mut app, KeyCode::Char('?'));
+    let help = app.top::<super::help::Help>().unwrap();
+    assert!(help.sections.iter().any(|(n, o)| n == "Signs in the Users pane" && o.iter().any(|o| o.label == "✓")));
+}

@@ -607,6 +607,19 @@ impl Component for PoliciesPane {
         self.computing.is_some() || self.applying.is_some()
     }
 
+    fn signs(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("•", "list: the policy whose plan is shown"),
+            ("!", "list: its sync is quarantined (it writes nothing until approved: S)"),
+            ("⠋", "list: its plan is being computed"),
+            ("+", "plan: a user or group to create, a member to add"),
+            ("~", "plan: a user to update, a group to rename"),
+            ("↺", "plan: a user to reactivate"),
+            ("-", "plan: a user to deactivate, a member to remove"),
+            ("!", "plan: reported only, left out by Slack's rules, or a warning"),
+        ]
+    }
+
     fn render(&self, f: &mut Frame, r: Rect, v: &View) {
         let list_w = if r.width >= 120 { 32 } else { (r.width / 4).clamp(14, 24) };
         let [lr, pr] = Layout::horizontal([Constraint::Length(list_w), Constraint::Fill(1)]).areas(r);

@@ -358,6 +358,8 @@ fn a_refresh_merges_each_page_in_place_and_removes_who_is_gone_at_the_end() {
     assert!(app.dir.changed.contains(&i7));
     let s = screen(&mut app, 200, 50);
     assert!(s.contains("Chief Tinkerer"), "{s}");
+    // Issue 25: `• Hana Lee`, not `•Hana Lee`.
+    assert!(s.contains("• Hana Lee"), "{s}");
     // The second page lacks user 50 and brings user 100.
     let second: Vec<User> = (51..101).map(make_user).collect();
     app.update(Msg::UsersPage { generation: 2, items: second.iter().collect(), total: 100 });
@@ -836,9 +838,9 @@ fn ctrl_z_suspends_from_anywhere() {
     assert!(app.top::<Help>().is_some());
     assert!(!app.quit);
     // The help lists it (near its end: scroll there; the help stops at its last line).
-    for _ in 0..60 {
+    let seen = (0..80).any(|_| {
         key(&mut app, KeyCode::Char('j'));
-    }
-    let s = screen(&mut app, 200, 50);
-    assert!(s.contains("suspend to the shell"), "{s}");
+        screen(&mut app, 200, 50).contains("suspend to the shell")
+    });
+    assert!(seen, "{}", screen(&mut app, 200, 50));
 }

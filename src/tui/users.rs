@@ -972,6 +972,15 @@ impl Component for UsersPane {
         self.loading.is_some() || self.lookup_in_flight.is_some() || !self.fetching.is_empty()
     }
 
+    fn signs(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("✓", "the user is marked (d, a, and the Groups pane's + - act on the marked users)"),
+            ("•", "new or changed since the cached directory (the last refresh found it)"),
+            ("▲ ▼", "the column the rows are sorted by, ascending or descending"),
+            (">", "the selected row"),
+        ]
+    }
+
     fn render(&self, f: &mut Frame, r: Rect, v: &View) {
         let t = v.theme;
         let (store, marks) = (&v.dir.store, &v.dir.marks);
@@ -1170,7 +1179,7 @@ fn user_row<'a>(r: UserRef<'a>, cols: &[(Column, Constraint)], t: &Theme, marked
     let mark = marked.map(|m| Cell::from(if m { "✓" } else { " " }));
     let row = Row::new(mark.into_iter().chain(cols.iter().enumerate().map(|(n, (c, _))| {
         // A row the last refresh found new or changed against the cache leads with `•`.
-        if n == 0 && changed { Cell::from(format!("•{}", c.cell(r))) } else { Cell::from(c.cell(r)) }
+        if n == 0 && changed { Cell::from(format!("• {}", c.cell(r))) } else { Cell::from(c.cell(r)) }
     })));
     let row = if r.active() { row } else { row.style(t.inactive) };
     if marked == Some(true) { row.style(if r.active() { t.accent } else { t.inactive }.add_modifier(Modifier::BOLD)) } else { row }
