@@ -1028,3 +1028,84 @@ fn the_gate_line_counts_members_as_the_plan_does_and_separates_thousands() {
     );
     assert_eq!(counted(2, "unfinished batch"), "2 unfinished batches");
 }
+
+/// Issue 25, defect 8: a failed read no longer gives up the whole retry (each op it concerns stays
+/// failed, saying why, and the rest goes on), and a failed op counts the retries of the read made
+/// before sending (it said `retries 0` after two seconds of them).
+#[tokio::test]
+async fn a_failed_read_fails_its_op_not_the_whole_retry_and_retries_are_counted() {
+    use crate::emulator::{Emulator, EmulatorConfig, Faults};
+    use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
+    let emu = Emulator::start(
+        EmulatorConfig { users: 30, groups: 2, seed: 9, token: "xoxp-r".into(), ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    cc.backoff_base = Duration::from_millis(2);
+    cc.max_retries = 3;
+    let client = ScimClient::new(cc).unwrap();
+    let all = client.all_users(None).await.unwrap();
+    let two: Vec<crate::scim::User> = all
+        .iter()
+        .filter(|u| u.is_active() && u.id() != emu.primary_owner_id() && !emu.bot_ids().contains(&u.id().to_string()))
+        .take(2)
+        .cloned()
+        .collect();
+    let journal = super::queue_runner::QueueSetup::in_memory("test", &client.host()).journal.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = super::queue_runner::QueueRunner::new(client.clone(), Some(journal), Safety::default(), tx);
+    let mut app = app_with(0);
+    // Every request answers 503: the deactivations fail while reading what they take away.
+    emu.set_faults(Faults { p503: 1.0, ..Default::default() });
+    let actions = two.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
+    let decision = crate::queue::gate(&Safety::default(), actions, &Knowledge::default());
+    run_to_end(&mut runner, &mut rx, &mut app, Effect::RunBatch { decision, description: "deactivate 2 users".into() }).await;
+    let b = app.queue.batch.clone().unwrap();
+    assert_eq!(b.count(OpState::Failed), 2, "{:?}", b.ops);
+    assert!(b.ops.iter().all(|o| o.retries == 3), "the read's retries are counted: {:?}", b.ops);
+    // F (in the queue view) while the reads still fail: both stay failed with the reason; the
+    // batch finishes.
+    if app.top::<QueueView>().is_none() {
+        ch(&mut app, 'Q');
+    }
+    let fx = ch(&mut app, 'F');
+    assert_eq!(fx.len(), 1, "{fx:?}");
+    run_to_end(&mut runner, &mut rx, &mut app, fx.into_iter().next().unwrap()).await;
+    let b = app.queue.batch.clone().unwrap();
+    assert_eq!(b.count(OpState::Failed), 2, "{:?}", b.ops);
+    let lines: Vec<&str> = app.log.iter().map(|e| e.text.as_str()).filter(|t| t.contains("first failed")).collect();
+    assert_eq!(lines.len(), 2, "one line per op not sent: {:?}", app.log);
+    assert!(lines.iter().all(|l| l.contains("not sent: reading W") && l.contains("F retries it")), "{lines:?}");
+    // The reads work again: F sends both.
+    emu.set_faults(Faults::default());
+    let fx = ch(&mut app, 'F');
+    run_to_end(&mut runner, &mut rx, &mut app, fx.into_iter().next().unwrap()).await;
+    let b = app.queue.batch.clone().unwrap();
+    assert_eq!(b.count(OpState::Done), 2, "{:?}", b.ops);
+    for u in &two {
+        assert_eq!(client.get_user(u.id()).await.unwrap().active, Some(false));
+    }
+    emu.shutdown().await;
+}
+
+async fn run_to_end(
+    runner: &mut super::queue_runner::QueueRunner,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>,
+    app: &mut App,
+    e: Effect,
+) {
+    runner.run(e);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the batch finishes").expect("channel open");
+        assert!(!matches!(m, Msg::QueueFailed(_)), "the whole run gave up: {m:?}");
+        let done = matches!(m, Msg::Queue(QueueEvent::BatchFinished { .. }));
+        app.update(m);
+        if done {
+            break;
+        }
+    }
+}

@@ -287,16 +287,17 @@ impl Engine {
         // already have acted on it, so non-idempotent actions look before they leap.
         let resumed = attempt > 1;
         // What a deactivation takes away is in the journal before it is sent.
-        let kept = self.keep_before_sending(&op).await?;
+        // The read made before sending counts in the op's retries too (issue 25: a deactivation
+        // whose read failed after 2 s of retries said `retries 0`).
         let (result, retries) = RETRIES
             .scope(std::cell::Cell::new(0), async {
-                let r = match kept {
+                let r = match self.keep_before_sending(&op).await? {
                     Ok(()) => self.execute(&op.action, resumed).await,
                     Err(e) => Err(e),
                 };
-                (r, RETRIES.with(|c| c.get()))
+                Ok::<_, JournalError>((r, RETRIES.with(|c| c.get())))
             })
-            .await;
+            .await?;
         let (state, finish, message) = match result {
             Ok(Executed { note, surprise: None, unverified: None }) => {
                 let msg = note.clone().unwrap_or_else(|| "ok".into());
