@@ -478,6 +478,23 @@ fn policies_n_writes_a_policy_for_the_source_typed_and_opens_it_in_the_editor() 
     assert!(app.top::<NewPolicy>().is_none());
     let text = std::fs::read_to_string(policies.join("people.toml")).unwrap();
     assert!(text.contains("\"name.givenName\" = \"first_name\"") && text.contains("path = \"people.csv\""), "{text}");
+    // Issue 25, defect 14: a second source of that name: the message is whole at 80x24, the
+    // name field has the keys, and the name typed is the policy's.
+    std::fs::create_dir_all(policies.join("2027")).unwrap();
+    std::fs::write(policies.join("2027/people.csv"), "email\n").unwrap();
+    key(&mut app, KeyCode::Char('n'));
+    typ(&mut app, "2027/people.csv");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("name:   empty: people") && s.contains("Tab source/name"), "{s}");
+    key(&mut app, KeyCode::Enter);
+    let s = screen(&mut app, 80, 24);
+    let flat: String = s.lines().map(|l| l.trim_matches(|c: char| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("give this one another name, or edit that one (e)"), "{s}");
+    assert!(app.top::<NewPolicy>().unwrap().on_name);
+    typ(&mut app, "people-2027");
+    assert_eq!(key(&mut app, KeyCode::Enter), [Effect::EditFile { path: policies.join("people-2027.toml") }]);
+    let text = std::fs::read_to_string(policies.join("people-2027.toml")).unwrap();
+    assert!(text.contains("path = \"2027/people.csv\"  # relative to this file's directory"), "{text}");
 }
 
 #[test]

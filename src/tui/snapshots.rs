@@ -173,3 +173,22 @@ fn quit_during_a_batch() {
     key(&mut app, KeyCode::Char('q'));
     snap("quit_guard", &mut app);
 }
+
+/// Issue 25, defect 14: the new-policy dialog with its name field, after Enter found a policy
+/// of the source's name (the whole message, the name field focused).
+#[test]
+fn new_policy_name_taken() {
+    let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));
+    let root = std::path::Path::new("/tmp/scimitar-snapshot-new-policy");
+    let _ = std::fs::remove_dir_all(root);
+    app.paths = crate::env::Paths::under(root);
+    let policies = app.paths.policies_dir();
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("hr.csv"), "email\n").unwrap();
+    std::fs::write(policies.join("hr.toml"), "").unwrap();
+    key(&mut app, KeyCode::Char('n'));
+    typ(&mut app, "hr.csv");
+    key(&mut app, KeyCode::Enter);
+    snap("new_policy_name_taken", &mut app);
+    let _ = std::fs::remove_dir_all(root);
+}
