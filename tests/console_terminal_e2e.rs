@@ -133,3 +133,34 @@ fn a_256_colour_terminal_gets_no_24_bit_colour_and_a_truecolor_one_gets_the_them
     let c = colours(&sgr_params(&raw(&s)));
     assert!(c.iter().any(|p| p.starts_with("38;2;")), "the dark theme's 24-bit colours: {c:?}");
 }
+
+/// Issue 25, defect 15: without job control (the console leads its own session, as under
+/// `ssh host scimitar`; the PTY here is the same) Ctrl-z says so and the console goes on; it
+/// used to flicker and log `resumed` with nothing suspended. Under a shell with job control
+/// (`set -m`) Ctrl-z stops it, the shell has the terminal, and `fg` brings it back.
+#[test]
+fn ctrl_z_without_job_control_says_so_and_with_it_suspends() {
+    let mut s = Session::start(DEMO);
+    s.wait_for("300 users loaded", loaded);
+    s.send("\x1a");
+    let sc = s.wait_for("the refusal", |sc| sc.contains("no job control here"));
+    assert!(!sc.contains("resumed"), "{sc}");
+    s.type_keys("2");
+    s.wait_for("still running", |sc| sc.contains("Groups 5"));
+    s.type_keys("q");
+    assert!(s.wait_exit().success());
+    // A shell with job control: stopped, the shell prints its line, fg resumes.
+    let script = r#"set -m; "$0" "$@"; echo "the shell has the terminal"; fg; echo "back from fg""#;
+    let mut args = vec!["-c", script, Box::leak(Session::bin().into_boxed_str())];
+    args.extend_from_slice(DEMO);
+    let mut s = Session::start_program("bash", &args, tempfile::tempdir().unwrap(), true, &[]);
+    s.wait_for("300 users loaded", loaded);
+    s.send("\x1a");
+    s.wait_for("resumed", |sc| sc.contains("resumed") && sc.contains("users 300/300"));
+    // The shell's lines went by before fg redrew the console (the bytes keep them).
+    let written = String::from_utf8_lossy(&raw(&s)).into_owned();
+    assert!(written.contains("Stopped") && written.contains("the shell has the terminal"), "{written}");
+    s.type_keys("q");
+    s.wait_for("the shell again", |sc| sc.contains("back from fg"));
+    assert!(s.wait_exit().success());
+}

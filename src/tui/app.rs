@@ -440,7 +440,13 @@ static GLOBAL: &[Binding<Global>] = &[
     bind!("[", "", "scroll the Log back (older lines)", Global::LogOlder, [(KeyCode::Char('['), N)]),
     bind!("]", "", "scroll the Log forward (newer lines; at the end it follows the newest)", Global::LogNewer, [(KeyCode::Char(']'), N)]),
     bind!("?", "help", "this help: every key of where you are, then of everything else", Global::Help, [(KeyCode::Char('?'), N)]),
-    bind!("C-z", "", "suspend to the shell (fg resumes)", Global::Suspend, [(KeyCode::Char('z'), C)]),
+    bind!(
+        "C-z",
+        "",
+        "suspend to the shell (fg resumes; where no shell can, as over ssh host scimitar, it says so)",
+        Global::Suspend,
+        [(KeyCode::Char('z'), C)]
+    ),
     bind!("q C-c", "", "quit", Global::Quit, [(KeyCode::Char('q'), N), (KeyCode::Char('c'), C)]),
 ];
 

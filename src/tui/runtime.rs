@@ -549,11 +549,20 @@ async fn event_loop(
                 }
             }
         }
-        if suspend {
+        if suspend && !super::term::job_control() {
+            // Nothing would stop (an orphaned process group drops SIGTSTP): say so, no flicker.
+            app.push_log(
+                Level::Warn,
+                "Ctrl-z: no job control here (no shell to resume the console, as over `ssh host scimitar`); nothing was suspended — q quits",
+            );
+            dirty = true;
+        } else if suspend {
             super::term::suspend()?;
-            // Resumed: the screen is the shell's, and the size may have changed meanwhile.
-            terminal.clear()?;
-            terminal.autoresize()?;
+            // Resumed: the screen is the shell's, and the size may have changed meanwhile. A new
+            // terminal draws everything again (`clear` asks the terminal where its cursor is,
+            // which not every terminal answers: the console stopped with a terminal error).
+            crossterm::execute!(std::io::stdout(), crossterm::terminal::Clear(crossterm::terminal::ClearType::All))?;
+            terminal = new_terminal(&app)?;
             let size = terminal.size()?;
             app.update(Msg::Resize(size.width, size.height));
             app.push_log(Level::Info, "resumed");

@@ -47,6 +47,23 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Whether a Ctrl-z would stop this process: a shell with job control started it (its parent is
+/// in the same session, in another process group, which can `fg` it). Over `ssh host scimitar`
+/// the process leads its own session (or its parent is outside it): its process group is
+/// orphaned and the kernel drops SIGTSTP, so nothing would be suspended (issue 25, defect 15).
+pub fn job_control() -> bool {
+    // SAFETY: these calls only read the process table.
+    unsafe {
+        let parent = libc::getppid();
+        let (pgrp, sid) = (libc::getpgrp(), libc::getsid(0));
+        if pgrp == sid || sid < 0 {
+            return false;
+        }
+        let (ppgrp, psid) = (libc::getpgid(parent), libc::getsid(parent));
+        psid == sid && ppgrp >= 0 && ppgrp != pgrp
+    }
+}
+
 /// Ctrl-z: give the terminal back as it was, stop the process with SIGTSTP (as the terminal's
 /// own suspend key would in cooked mode), and when the shell resumes it (`fg`, SIGCONT) take
 /// the terminal again. The caller redraws everything. Without job control (an orphaned process
