@@ -822,3 +822,25 @@ fn the_plan_header_shows_whole_lines_or_short_forms() {
     }
     assert!(screen(&mut app, 80, 24).contains("sync QUARANTINED (Ceiling) S review and approve"));
 }
+
+/// Issue 25, defect 24: a plan's manager change names both managers, as the user detail does
+/// (it showed `W00000004 → W00000005`).
+#[test]
+fn a_manager_change_in_the_plan_names_the_managers() {
+    let mut p = plan(2);
+    p.updates[0].changes.push(AttrChange { attr: Attr::Manager, old: Some("W00000004".into()), new: Some("W00000005".into()) });
+    let mut app = policies_app(p);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    let d = app.top::<Detail>().unwrap_or_else(|| panic!("{:?}", titles(&app)));
+    assert!(d.title.starts_with(" Update users: "), "{}", d.title);
+    let (old, new) = (super::tests::make_user(4), super::tests::make_user(5));
+    let want = format!("W00000004 ({}) → W00000005 ({})", old.display_name.unwrap(), new.display_name.unwrap());
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        let flat: String = s.lines().map(|l| l.trim_matches(|c: char| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&want), "{want}\n{s}");
+    }
+}

@@ -298,7 +298,7 @@ impl PoliciesPane {
             && !row.heading
         {
             let title = format!(" {}: {} ", row.kind.title(), truncate(&row.text, 50));
-            let rows = row.detail.iter().map(|(k, val)| (k.clone(), val.clone(), Tone::Text)).collect();
+            let rows = with_manager_names(&row.detail, &ctx.dir.store).into_iter().map(|(k, val)| (k, val, Tone::Text)).collect();
             ctx.open(Detail::new(title, rows, 28));
         }
         vec![]
@@ -815,6 +815,26 @@ impl PoliciesPane {
         let mut state = TableState::new().with_selected(Some(pv.selected - off));
         f.render_stateful_widget(table, area, &mut state);
     }
+}
+
+/// A change's detail with each manager id followed by the name the directory knows for it
+/// (`W123 (Maria Harris)`, both sides of `old → new`), as the user detail shows it (issue 25:
+/// the plan showed the id only).
+fn with_manager_names(detail: &[(String, String)], store: &super::directory::UserStore) -> Vec<(String, String)> {
+    let named = |id: &str| match store.index_of(id) {
+        Some(i) => format!("{id} ({})", clean(store.get(i).name())),
+        None => id.to_string(),
+    };
+    detail
+        .iter()
+        .map(|(k, v)| {
+            if k == "manager" || k == "enterprise.manager" {
+                (k.clone(), v.split(" → ").map(named).collect::<Vec<_>>().join(" → "))
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect()
 }
 
 fn member_rows(kind: Kind, changes: &[MemberChange], out: &mut Vec<ChangeRow>) {
