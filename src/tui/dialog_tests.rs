@@ -432,3 +432,25 @@ fn help_explains_the_signs_of_the_pane() {
     let help = app.top::<super::help::Help>().unwrap();
     assert!(help.sections.iter().any(|(n, o)| n == "Signs in the Users pane" && o.iter().any(|o| o.label == "✓")));
 }
+
+/// Issue 25, defect 25: `*` marks every row and leaves the cursor where it was (it was reported
+/// jumping to the last row), scrolled down or not, at both sizes.
+#[test]
+fn star_marks_all_and_the_cursor_stays() {
+    for (w, h) in [(80, 24), (200, 50)] {
+        for down in [3, 40] {
+            let mut app = app_with(100);
+            screen(&mut app, w, h);
+            for _ in 0..down {
+                key(&mut app, KeyCode::Char('j'));
+            }
+            let selected = |s: &str| s.lines().find(|l| l.starts_with("│>")).map(|l| l.split_whitespace().nth(1).unwrap().to_string());
+            let before = selected(&screen(&mut app, w, h)).expect("a selected row");
+            key(&mut app, KeyCode::Char('*'));
+            let s = screen(&mut app, w, h);
+            assert!(s.contains("100 marked"), "{s}");
+            let after = s.lines().find(|l| l.starts_with("│>")).map(|l| l.split_whitespace().nth(2).unwrap().to_string());
+            assert_eq!(after.as_deref(), Some(before.as_str()), "{w}x{h}, {down} down:\n{s}");
+        }
+    }
+}
