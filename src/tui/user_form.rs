@@ -376,7 +376,8 @@ impl UserForm {
             .filter(|r| Some(r.id()) != me.as_deref())
             .map(|r| {
                 let gone = if r.active() { "" } else { "  (deactivated)" };
-                Item::new(&format!("{} <{}>{gone}", r.name(), r.email()), r.id().to_string(), None)
+                let item = Item::new(&format!("{} <{}>{gone}", r.name(), r.email()), r.id().to_string(), None);
+                if r.active() { item } else { item.ranked_last() }
             })
             .collect();
         self.picker = Some(Picker::new("Manager: pick a loaded user", items, false).with_query(query));
