@@ -89,7 +89,7 @@ impl Component for ApplyConfirm {
         };
         if go {
             ctx.close();
-            ctx.note(Note::ApplyPolicy { name: self.name.clone(), plan: self.plan.clone(), force: must_type });
+            ctx.note(Note::ApplyPolicy { name: self.name.clone(), plan: self.plan.clone(), force: must_type, operations: ops });
         }
         Handled::Consumed(Vec::<Effect>::new())
     }

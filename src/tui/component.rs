@@ -248,8 +248,9 @@ pub enum Note {
     UsersChanged,
     /// New records are in the report database.
     Reported,
-    /// The apply confirmation was accepted: apply this plan (`force`: the count was typed).
-    ApplyPolicy { name: String, plan: super::policies::PlanHandle, force: bool },
+    /// The apply confirmation was accepted: apply this plan (`force`: the count was typed;
+    /// `operations`: the number it showed, the progress's total from the start).
+    ApplyPolicy { name: String, plan: super::policies::PlanHandle, force: bool, operations: usize },
 }
 
 /// What a component asks of the app; done, in order, when it returns.

@@ -121,9 +121,13 @@ pub struct PoliciesPane {
     pub computing: Option<String>,
     pub plan: Option<PlanView>,
     pub error: Option<String>,
-    /// The policy being applied, and (done, failed, total) of the running batch.
+    /// The policy being applied, and (done, failed, total) of its batches: the total is the
+    /// count confirmed from the start (issue 25 newcomer run: `32/103` after confirming 199, the
+    /// deactivations being a later batch), or the batches' sum if more.
     pub applying: Option<String>,
     pub progress: (usize, usize, usize),
+    /// The operations of the batches started so far in this apply.
+    batched: usize,
     /// A policy file just edited (`e`, `n`): selected and planned once the list is read again.
     pub edited: Option<PathBuf>,
     /// Each policy's sync state, as `sync::status` read it with its plan (absent: never synced).
@@ -388,10 +392,11 @@ impl PoliciesPane {
     }
 
     /// The confirmation was accepted: run the plan shown.
-    fn start_apply(&mut self, ctx: &mut Ctx, name: &str, plan: &PlanHandle, force: bool) -> Vec<Effect> {
+    fn start_apply(&mut self, ctx: &mut Ctx, name: &str, plan: &PlanHandle, force: bool, operations: usize) -> Vec<Effect> {
         let s = summary(&plan.0.plan);
         self.applying = Some(name.to_string());
-        self.progress = (0, 0, 0);
+        self.progress = (0, 0, operations);
+        self.batched = 0;
         ctx.queue.status = format!("applying {name}");
         ctx.log(Level::Info, format!("applying policy {name}: {s}"));
         vec![Effect::ApplyPlan { name: name.to_string(), plan: plan.clone(), force }]
@@ -401,7 +406,8 @@ impl PoliciesPane {
     fn queue_event(&mut self, ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
         match ev {
             QueueEvent::BatchStarted { batch_id, total } => {
-                self.progress.2 += total;
+                self.batched += total;
+                self.progress.2 = self.progress.2.max(self.batched);
                 ctx.log(Level::Info, format!("batch {batch_id}: {}", super::render::counted(total, "operation")));
             }
             QueueEvent::OpStarted { .. } => return vec![],
@@ -594,7 +600,7 @@ impl Component for PoliciesPane {
 
     fn notify(&mut self, note: &Note, ctx: &mut Ctx) -> Vec<Effect> {
         match note {
-            Note::ApplyPolicy { name, plan, force } => self.start_apply(ctx, name, plan, *force),
+            Note::ApplyPolicy { name, plan, force, operations } => self.start_apply(ctx, name, plan, *force, *operations),
             _ => vec![],
         }
     }

@@ -38,9 +38,16 @@ impl NewPolicy {
             (Some(rest), Some(h)) => Path::new(&h).join(rest),
             _ => Path::new(typed).to_path_buf(),
         };
-        // A relative path is the policies dir's first, else the working directory's.
+        // A relative path is the policies dir's first, then the data dir's (the demo's HR
+        // export is there), else the working directory's.
         let dir = ctx.paths.policies_dir();
-        if path.is_relative() && !dir.join(&path).is_file() { std::env::current_dir().map(|d| d.join(&path)).unwrap_or(path) } else { path }
+        if !path.is_relative() || dir.join(&path).is_file() {
+            path
+        } else if ctx.paths.data_dir.join(&path).is_file() {
+            ctx.paths.data_dir.join(&path)
+        } else {
+            std::env::current_dir().map(|d| d.join(&path)).unwrap_or(path)
+        }
     }
 
     fn submit(&mut self, ctx: &mut Ctx) -> Vec<Effect> {
@@ -79,7 +86,12 @@ impl Component for NewPolicy {
             Offer::new("Enter", "write and edit", "write the policy from the template, then open it in $EDITOR", true),
             Offer::new("Tab", "source/name", "between the source and the policy's name", true),
             Offer::new("Esc", "cancel", "cancel: nothing is written", true),
-            Offer::new("source", "", "the source file's path (relative: to the policies dir, else the current dir; ~/ is home)", true),
+            Offer::new(
+                "source",
+                "",
+                "the source file's path (relative: to the policies dir, the data dir, else the current dir; ~/ is home)",
+                true,
+            ),
             Offer::new("name", "", "the policy's name (letters, digits, - and _); empty: the source file's name", true),
         ]
     }
