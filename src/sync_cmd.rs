@@ -137,7 +137,7 @@ pub fn exit_code(r: &CycleReport) -> i32 {
             Some(CycleError::Plan(e)) => crate::policy_cmd::live_exit_code(e),
             Some(CycleError::Env(e)) => crate::cli::env_exit_code(e),
             Some(CycleError::Status(_)) => exit::CONFIG,
-            Some(CycleError::Locked(_)) => exit::TEMPFAIL,
+            Some(CycleError::Locked(crate::sync::lock::LockError::Held { .. })) => exit::TEMPFAIL,
             _ => exit::FAILURE,
         },
     }

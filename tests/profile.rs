@@ -45,7 +45,10 @@ fn expect(dir: &Path, url: &str, code: i32, args: &[&str]) -> (String, String) {
 fn shown(dir: &Path, url: &str, who: &str) -> Vec<(String, String)> {
     let (out, _) = expect(dir, url, 0, &["users", "show", who, "-o", "csv"]);
     let mut rdr = csv::Reader::from_reader(out.as_bytes());
-    rdr.records().map(|r| r.unwrap()).map(|r| (r[0].to_string(), r[1].to_string())).collect()
+    // CSV output neutralises cells a spreadsheet would run (`+1 555 …`); read them back as the
+    // policy reader does.
+    let cell = |c: &str| scimitar::strict_csv::restore(c).to_string();
+    rdr.records().map(|r| r.unwrap()).map(|r| (cell(&r[0]), cell(&r[1]))).collect()
 }
 
 fn value_of<'a>(rows: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -69,7 +72,7 @@ fn exported(csv: &str, email: &str, column: &str) -> String {
     let headers = rdr.headers().unwrap().clone();
     let col = headers.iter().position(|h| h == column).unwrap_or_else(|| panic!("no column {column} in {headers:?}"));
     let row = rdr.records().map(Result::unwrap).find(|r| &r[0] == email).unwrap_or_else(|| panic!("{email} exported"));
-    row[col].to_string()
+    scimitar::strict_csv::restore(&row[col]).to_string()
 }
 
 fn in_days(days: i64) -> String {

@@ -359,6 +359,8 @@ impl<'a> UserRef<'a> {
         UserFacts {
             active: self.active_opt(),
             email: opt(self.email()),
+            // The table keeps the primary email only.
+            emails: Vec::new(),
             user_name: opt(self.user_name()),
             account: self.account(),
             groups: None,
@@ -734,7 +736,7 @@ impl UserTable {
     /// Write the table to `path` (a new owner-only file, renamed over the old one).
     pub fn write_cache(&self, path: &Path, fetched_at: i64) -> Result<(), CacheError> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        crate::files::create_private_dir(dir).map_err(|e| CacheError::Io(dir.to_path_buf(), e))?;
+        crate::files::own_dir(dir).map_err(|e| CacheError::Io(dir.to_path_buf(), e))?;
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         let write = || -> std::io::Result<()> {
@@ -779,7 +781,7 @@ impl UserTable {
     /// Read a table written by [`UserTable::write_cache`], with the time its data was fetched
     /// (unix seconds). A file that is not one, or is damaged, is an error (never a panic).
     pub fn read_cache(path: &Path) -> Result<(UserTable, i64), CacheError> {
-        let f = std::fs::File::open(path).map_err(|e| CacheError::Io(path.to_path_buf(), e))?;
+        let f = crate::files::open_own_read(path).map_err(|e| CacheError::Io(path.to_path_buf(), e))?;
         let mut r = std::io::BufReader::with_capacity(1 << 20, f);
         let bad = |what: &str| CacheError::Damaged(path.to_path_buf(), what.to_string());
         let io = |e: std::io::Error| {
@@ -1022,7 +1024,7 @@ mod tests {
         assert_eq!(a.active_opt(), Some(false));
         // The roles as the table keeps them: their values, lowercased.
         let full = UserFacts::of(&user(1, "Ann Lee", false));
-        assert_eq!(a.facts(), UserFacts { roles: vec![Role::Text("primary_owner".into())], ..full });
+        assert_eq!(a.facts(), UserFacts { roles: vec![Role::Text("primary_owner".into())], emails: vec![], ..full });
         assert_eq!(t.index_of("nobody"), None);
     }
 

@@ -62,6 +62,9 @@ pub struct Inputs {
     pub list_concurrency: Option<usize>,
     /// Who runs this process (stamped on every report record).
     pub actor: Actor,
+    /// Names of the process's environment variables that hold secrets
+    /// ([`crate::child::is_secret_variable`]): removed from every child process's environment.
+    pub secret_variables: Vec<std::ffi::OsString>,
 }
 
 pub use crate::report::Actor;
@@ -191,7 +194,19 @@ impl Environment {
         {
             return Err(EnvError::ThrottleScale(s));
         }
+        for (key, pc) in [
+            ("max_attribute_change_percent", profile.max_attribute_change_percent),
+            ("max_member_removal_percent", profile.max_member_removal_percent),
+        ] {
+            if let Some(pc) = pc.filter(|pc| !(0.0..=100.0).contains(pc)) {
+                return Err(EnvError::Config(ConfigError::Other(format!(
+                    "config file {}: profile {profile_name:?}: {key} = {pc} is not a percentage between 0 and 100",
+                    paths.config_file.display()
+                ))));
+            }
+        }
         let safety = Safety::from_profile(&profile, false).with_read_only(inputs.read_only);
+        crate::child::forbid(inputs.secret_variables.iter().cloned());
         Ok(Environment {
             paths,
             config,

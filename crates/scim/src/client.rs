@@ -13,8 +13,9 @@
 //! opaque: used as the server returned them, percent-encoded in paths, quoted in filters.
 //!
 //! Nothing a server sends is trusted: every number is parsed with bounds (`Retry-After` capped at
-//! [`MAX_RETRY_AFTER`], totals clamped to [`MAX_LIST_TOTAL`], a listing stops with an error when a
-//! page adds nothing new or when more pages come than the first page's total allows), bodies are
+//! [`MAX_RETRY_AFTER`], a total above [`MAX_LIST_TOTAL`] an error at the first page, a listing stops
+//! with an error when a page adds nothing new or when more pages come than the first page's total
+//! allows, and is read again from the start when its total falls meanwhile), bodies are
 //! read through a size limit per endpoint ([`body_limit`]), one call with all its retries is
 //! bounded by [`ClientConfig::op_deadline`], and response bodies are scrubbed of the token (and of
 //! a password the request carried) before they are parsed.
@@ -34,15 +35,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use url::Url;
 
-/// A bearer token. `Debug` and `Display` never show it.
+/// A bearer token (or a password). `Debug` and `Display` never show it, and its memory is zeroed
+/// when it is dropped (as is the text it was made from), so a freed secret does not linger in
+/// the heap (core dumps are off too: `main.rs`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Secret {}
 
 impl Secret {
     /// Wrap a secret; it is also registered for [`crate::redact::redact`], so it is scrubbed
     /// from any text this process stores or shows, whatever its shape.
     pub fn new(s: impl Into<String>) -> Self {
-        let s = s.into().trim().to_string();
+        let mut raw = s.into();
+        let s = raw.trim().to_string();
+        zeroize::Zeroize::zeroize(&mut raw);
         crate::redact::register(&s);
         Secret(s)
     }
@@ -172,9 +185,15 @@ impl ServerProfile {
 pub const PROFILE_RETRY: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` honoured; a longer one is capped and reported in the error.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
-/// The most results a listing believes a server's `totalResults` (Slack's largest organisations
-/// are well below this); larger claims are clamped.
+/// The largest `totalResults` a listing accepts. Slack's largest organisations have about
+/// 500,000 people (Enterprise Grid, counting deactivated accounts and guests); four times that
+/// leaves room for any real org and for a generic SCIM server's directory, and still ends a
+/// listing that claims a fantasy total (whose every page brings something new) at its first page,
+/// with an error, instead of paging until the command's deadline (15 min by default).
 pub const MAX_LIST_TOTAL: u64 = 2_000_000;
+/// How many times a listing whose total fell while it ran (results deleted meanwhile, so paging
+/// by `startIndex` skipped some) is read again from the start before it gives up with an error.
+pub const MAX_RELISTS: u32 = 3;
 /// For the page budget of a listing, a page counts as at least this many results (or the page
 /// size asked for, when smaller): a server that pages one result at a time while claiming
 /// millions runs out of budget instead of listing forever.
@@ -337,6 +356,9 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     token: Secret,
+    /// `Bearer <token>`, built once and marked sensitive: every request shares this one copy
+    /// (a `HeaderValue` clone shares its bytes) instead of formatting a new one.
+    auth: reqwest::header::HeaderValue,
     version: ApiVersion,
     config: ClientConfig,
     limiter: Option<Mutex<SlackBudget>>,
@@ -409,6 +431,53 @@ tokio::task_local! {
     /// Retries made by requests of the current task, when the caller set up a scope (the queue
     /// engine does, to record per-operation retry counts).
     pub static RETRIES: std::cell::Cell<u32>;
+    /// How the writes of the current task may be stopped and who hears that one leaves (the
+    /// queue engine sets it per operation). Without a scope, writes are never stopped.
+    pub static WRITES: WriteControl;
+}
+
+/// A stop signal shared by whoever may cancel a run and the writes it makes: once set, a write
+/// that has not left yet (waiting for its rate token, for the object's lock, or between retries)
+/// is refused with [`ScimError::Cancelled`] and never sent; a request already on the wire
+/// finishes. Reads are never stopped (a read-back verifies a write that left).
+#[derive(Clone, Debug)]
+pub struct Stop(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Stop {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once [`Stop::stop`] was called (at once if it was already).
+    pub async fn stopped(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// The [`WRITES`] of one operation: its stop signal, and what to call when one of its writes
+/// leaves (after its token, right before the request is sent): a front end shows "sending"
+/// from then on, "waiting" before.
+#[derive(Clone, Default)]
+pub struct WriteControl {
+    pub stop: Stop,
+    pub on_send: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+/// Run `f` with writes that no stop signal refuses (a repair of what a request on the wire did
+/// must go out even while its batch stops).
+pub async fn unstoppable<F: std::future::Future>(f: F) -> F::Output {
+    WRITES.scope(WriteControl::default(), f).await
 }
 
 fn count_retry() {
@@ -446,12 +515,20 @@ impl ScimClient {
             .user_agent(concat!("scimitar/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
+            // A SCIM server's redirect is never followed (reqwest follows ten by default, to any
+            // host and from https to http): it becomes `ScimError::Redirect` in `send_once`.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(32);
         if is_loopback(&config.base_url) {
             // Loopback traffic must never detour through a proxy from the environment.
             b = b.no_proxy();
         }
         let http = b.build().map_err(|e| ScimError::Invalid(format!("cannot build HTTP client: {e}")))?;
+        let mut bearer = format!("Bearer {}", config.token.expose());
+        let auth = reqwest::header::HeaderValue::from_str(&bearer);
+        zeroize::Zeroize::zeroize(&mut bearer);
+        let mut auth = auth.map_err(|_| ScimError::Invalid("the token holds characters an HTTP header cannot carry".into()))?;
+        auth.set_sensitive(true);
         let limiter = match config.rate_limit {
             RateLimit::Off => None,
             RateLimit::Slack { scale } => Some(Mutex::new(SlackBudget::for_client_sharing(scale, config.rate_share, Instant::now()))),
@@ -461,6 +538,7 @@ impl ScimClient {
                 http,
                 base: config.base_url.clone(),
                 token: config.token.clone(),
+                auth,
                 version: config.version,
                 limiter,
                 locks: Mutex::new(HashMap::new()),
@@ -620,9 +698,25 @@ impl ScimClient {
         if let Some(pw) = body.and_then(|b| b.get("password")).and_then(Value::as_str) {
             crate::redact::register(pw);
         }
-        let _guard = if endpoint.is_write() && path.contains('/') { Some(self.object_lock(path).lock_owned().await) } else { None };
         let url = self.url(path);
         let what = format!("{method} {}", strip_query(&url));
+        // A write of a task that can be stopped: every wait before it leaves watches the stop.
+        let control = if endpoint.is_write() { WRITES.try_with(WriteControl::clone).ok() } else { None };
+        let stop = control.as_ref().map(|c| c.stop.clone());
+        let cancelled = || ScimError::Cancelled { what: what.clone() };
+        let _guard = if endpoint.is_write() && path.contains('/') {
+            let lock = self.object_lock(path).lock_owned();
+            match &stop {
+                Some(s) => tokio::select! {
+                    biased;
+                    _ = s.stopped() => return Err(cancelled()),
+                    g = lock => Some(g),
+                },
+                None => Some(lock.await),
+            }
+        } else {
+            None
+        };
         let op_deadline = self.inner.config.op_deadline;
         let mut deadline: Option<Instant> = None;
         let mut failures = 0u32;
@@ -631,7 +725,21 @@ impl ScimClient {
         let gave_up =
             |reason: String| ScimError::Deadline { what: what.clone(), after: op_deadline, limit: "--op-deadline".into(), reason };
         loop {
-            self.acquire(endpoint).await;
+            match &stop {
+                Some(s) => tokio::select! {
+                    biased;
+                    _ = s.stopped() => return Err(cancelled()),
+                    () = self.acquire(endpoint) => {}
+                },
+                None => self.acquire(endpoint).await,
+            }
+            // Checked once more right before the request leaves.
+            if stop.as_ref().is_some_and(Stop::is_stopped) {
+                return Err(cancelled());
+            }
+            if let Some(f) = control.as_ref().and_then(|c| c.on_send.as_ref()) {
+                f();
+            }
             // The clock starts when the first attempt goes out (waiting for our own pacing first
             // is not the server's fault).
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + op_deadline);
@@ -695,7 +803,9 @@ impl ScimClient {
                 stats.retries.fetch_add(1, Ordering::Relaxed);
                 count_retry();
                 last = Some(err.to_string());
-                tokio::time::sleep(wait).await;
+                if sleep_unless_stopped(wait, stop.as_ref()).await {
+                    return Err(cancelled());
+                }
                 continue;
             }
             match &err {
@@ -716,7 +826,9 @@ impl ScimClient {
             stats.retries.fetch_add(1, Ordering::Relaxed);
             count_retry();
             last = Some(err.to_string());
-            tokio::time::sleep(wait).await;
+            if sleep_unless_stopped(wait, stop.as_ref()).await {
+                return Err(cancelled());
+            }
             failures += 1;
         }
     }
@@ -741,7 +853,7 @@ impl ScimClient {
             .inner
             .http
             .request(method.clone(), full)
-            .bearer_auth(self.inner.token.expose())
+            .header(reqwest::header::AUTHORIZATION, self.inner.auth.clone())
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(b) = body {
             req = req.json(b);
@@ -751,6 +863,10 @@ impl ScimClient {
         let status = resp.status().as_u16();
         let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let ctype = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        if (300..400).contains(&status) {
+            let location = resp.headers().get(reqwest::header::LOCATION).map(|v| shown_location(url, v.as_bytes()));
+            return Err(ScimError::Redirect { url: shown, status, location: location.unwrap_or_else(|| "(none)".into()) });
+        }
         let ok = (200..300).contains(&status);
         // A list page's body waits for its turn to be read (and parsed: the permit is held to
         // the end of this function), so pages answered together are not all in memory at once.
@@ -810,10 +926,15 @@ impl ScimClient {
 
     // ---------- users: reads ----------
 
+    /// One user by id. An answer about another user is refused: a caller must never act on a
+    /// user it did not ask for (`users deactivate W1` deactivating W2).
     pub async fn get_user(&self, id: &str) -> Result<User, ScimError> {
         let path = object_path("Users", id)?;
         let a = self.send(Method::GET, &path, &[], None, true).await?;
-        parse_user(self.url(&path).as_str(), a.body)
+        let url = self.url(&path);
+        let u = parse_user(url.as_str(), a.body)?;
+        same_object(url.as_str(), "user", id, u.id.as_deref())?;
+        Ok(u)
     }
 
     /// One page of users; `start` is 1-based.
@@ -845,9 +966,18 @@ impl ScimClient {
                 (items, list.total_results, list.start_index)
             }
         };
+        if total_results > MAX_LIST_TOTAL {
+            return Err(ScimError::Protocol {
+                url: self.url(path).to_string(),
+                message: format!(
+                    "the server claims {total_results} results; no Slack organisation is that large (the largest have about \
+                     500,000 people; this client stops above {MAX_LIST_TOTAL}); stopping"
+                ),
+            });
+        }
         Ok(Page {
             items,
-            total_results: total_results.min(MAX_LIST_TOTAL),
+            total_results,
             start_index: start_index.unwrap_or(start).clamp(1, MAX_LIST_TOTAL + 1),
             progress: ListProgress::default(),
         })
@@ -1029,7 +1159,13 @@ impl ScimClient {
             ApiVersion::V1 => self.send(Method::PATCH, &path, &[], Some(&user_patch_v1(update)), true).await?,
         };
         match a.body {
-            Some(_) => parse_user(self.url(&path).as_str(), a.body),
+            Some(_) => {
+                // The answer must be about the user written to: another's is an error.
+                let url = self.url(&path);
+                let u = parse_user(url.as_str(), a.body)?;
+                same_object(url.as_str(), "user", id, u.id.as_deref())?;
+                Ok(u)
+            }
             None => self.get_user(id).await,
         }
     }
@@ -1074,15 +1210,22 @@ impl ScimClient {
         }
         let body = u.to_wire(self.inner.version, self.dialect().await);
         let a = self.send(Method::PUT, &path, &[], Some(&body), true).await?;
-        parse_user(self.url(&path).as_str(), a.body)
+        let url = self.url(&path);
+        let u = parse_user(url.as_str(), a.body)?;
+        same_object(url.as_str(), "user", id, u.id.as_deref())?;
+        Ok(u)
     }
 
     // ---------- groups ----------
 
+    /// One group by id; an answer about another group is refused (as [`ScimClient::get_user`]).
     pub async fn get_group(&self, id: &str) -> Result<Group, ScimError> {
         let path = object_path("Groups", id)?;
         let a = self.send(Method::GET, &path, &[], None, true).await?;
-        parse_group(self.url(&path).as_str(), a.body)
+        let url = self.url(&path);
+        let g = parse_group(url.as_str(), a.body)?;
+        same_object(url.as_str(), "group", id, g.id.as_deref())?;
+        Ok(g)
     }
 
     pub async fn groups_page(&self, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<Group>, ScimError> {
@@ -1352,6 +1495,7 @@ impl ScimClient {
                 | ScimError::NotScim { .. }
                 | ScimError::Invalid(_)
                 | ScimError::Protocol { .. }
+                | ScimError::Redirect { .. }
                 | ScimError::Deadline { .. }),
             ) if !matches!(e, ScimError::NotScim { status: 404, .. }) => {
                 report.problem = Some(e.to_string());
@@ -1387,7 +1531,9 @@ impl ScimClient {
 /// `window(in_flight)` requests in flight (asked again as each page arrives), handed over in
 /// order, de-duplicated by id, continuing sequentially if the server's totals shift.
 ///
-/// Bounded whatever the server says: the claimed total is clamped to [`MAX_LIST_TOTAL`]; the
+/// Bounded whatever the server says: a claimed total above [`MAX_LIST_TOTAL`] is an error (see
+/// `page`); a total that falls while listing (results deleted meanwhile) means a pass from the start
+/// again, handing over only what was missed (at most [`MAX_RELISTS`] times); the
 /// pages still to fetch are generated lazily; an empty page ends the listing; a page whose every
 /// result was listed already ends it with an error (the server ignores `startIndex`); and the
 /// number of pages is capped by what the first page's total allows (page size counted as at
@@ -1466,58 +1612,121 @@ where
                 Err(_) => Err(no_progress(start)),
             }
         };
+        // The smallest total any page claimed: below the first page's, results were deleted
+        // while this listing ran, and paging by startIndex skipped as many that still exist.
+        let mut low_total = total;
         // The rest, generated lazily, as many in flight as `window` says, in order.
         let mut starts = (0u64..).map(move |i| next_start + i * step).take_while(move |s| *s <= total).take(max_pages as usize);
         let mut in_flight = futures::stream::FuturesOrdered::new();
-        loop {
-            let want = window(in_flight.len());
-            while in_flight.len() < want {
-                let Some(s) = starts.next() else { break };
-                let f = fetch.clone();
-                in_flight.push_back(async move { (s, f(s, step.min(1000) as u32).await) });
-            }
-            let Some((s, r)) = in_flight.next().await else { break };
-            fetched += 1;
-            match r {
-                Ok(p) if p.items.is_empty() => return,
-                Ok(p) => {
-                    let n = p.items.len() as u64;
-                    next_start = next_start.max(s + n);
-                    let item = deliver(p, s, &mut progress, in_flight.len(), &mut seen);
-                    let stop = item.is_err();
-                    if tx.send(item).await.is_err() || stop {
+        'pass: {
+            loop {
+                let want = window(in_flight.len());
+                while in_flight.len() < want {
+                    let Some(s) = starts.next() else { break };
+                    let f = fetch.clone();
+                    in_flight.push_back(async move { (s, f(s, step.min(1000) as u32).await) });
+                }
+                let Some((s, r)) = in_flight.next().await else { break };
+                fetched += 1;
+                match r {
+                    Ok(p) if p.items.is_empty() => break 'pass,
+                    Ok(p) => {
+                        low_total = low_total.min(p.total_results);
+                        let n = p.items.len() as u64;
+                        next_start = next_start.max(s + n);
+                        let item = deliver(p, s, &mut progress, in_flight.len(), &mut seen);
+                        let stop = item.is_err();
+                        if tx.send(item).await.is_err() || stop {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
                         return;
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
+            }
+            drop(in_flight);
+            // Totals can grow while we list; read on until an empty page, within the budget.
+            loop {
+                if fetched >= max_pages {
+                    let _ = tx.send(Err(over_budget(fetched, seen.len()))).await;
                     return;
+                }
+                fetched += 1;
+                match fetch(next_start, count).await {
+                    Ok(p) if p.items.is_empty() => break 'pass,
+                    Ok(p) => {
+                        low_total = low_total.min(p.total_results);
+                        let start = next_start;
+                        next_start = next_start.saturating_add(p.items.len() as u64);
+                        let item = deliver(p, start, &mut progress, 0, &mut seen);
+                        let stop = item.is_err();
+                        if tx.send(item).await.is_err() || stop {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
                 }
             }
         }
-        // Totals can grow while we list; read on until an empty page, within the budget.
-        loop {
-            if fetched >= max_pages {
-                let _ = tx.send(Err(over_budget(fetched, seen.len()))).await;
+        // The total fell: read the listing again from the start. Results listed already are
+        // dropped (only those the shifted pages skipped come out), so a consumer sees each once.
+        let mut pass_total = total;
+        let mut relists = 0;
+        while low_total < pass_total {
+            if relists == MAX_RELISTS {
+                let _ = tx
+                    .send(Err(protocol(format!(
+                        "the total fell while listing ({pass_total} to {low_total}) in {} passes in a row: results are being \
+                         deleted while this listing runs, so some that still exist may be missing; stopping (run it again)",
+                        MAX_RELISTS + 1
+                    ))))
+                    .await;
                 return;
             }
-            fetched += 1;
-            match fetch(next_start, count).await {
-                Ok(p) if p.items.is_empty() => return,
-                Ok(p) => {
-                    let start = next_start;
-                    next_start = next_start.saturating_add(p.items.len() as u64);
-                    let item = deliver(p, start, &mut progress, 0, &mut seen);
-                    let stop = item.is_err();
-                    if tx.send(item).await.is_err() || stop {
+            relists += 1;
+            let pass_pages = low_total.div_ceil(budget_step);
+            let pass_max = pass_pages + pass_pages / 4 + 10;
+            progress.pages_total = progress.pages_total.max(progress.pages_done) + low_total.div_ceil(step);
+            let (mut start, mut fetched) = (1u64, 0u64);
+            let (mut first_total, mut pass_low) = (None, u64::MAX);
+            loop {
+                if fetched >= pass_max {
+                    let _ = tx.send(Err(over_budget(fetched, seen.len()))).await;
+                    return;
+                }
+                fetched += 1;
+                let mut p = match fetch(start, count).await {
+                    Ok(p) if p.items.is_empty() => break,
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                first_total.get_or_insert(p.total_results);
+                pass_low = pass_low.min(p.total_results);
+                start = start.saturating_add(p.items.len() as u64);
+                // Pages of results listed already are expected here: only new ones go out.
+                p.items.retain(|i| i.key().is_none_or(|k| seen.insert(k)));
+                progress.pages_done += 1;
+                progress.pages_total = progress.pages_total.max(progress.pages_done);
+                progress.in_flight = 0;
+                if !p.items.is_empty() {
+                    p.progress = progress;
+                    if tx.send(Ok(p)).await.is_err() {
                         return;
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
             }
+            // An empty listing now: nothing more to find. Else again while this pass saw a fall.
+            let Some(first) = first_total else { return };
+            pass_total = first;
+            low_total = pass_low;
         }
     })
 }
@@ -1756,6 +1965,23 @@ fn strip_query(url: &Url) -> String {
     u.to_string()
 }
 
+/// Where a redirect pointed, as messages may show it: resolved against the request's URL,
+/// without its query and fragment (which may carry anything), cleaned of escapes and cut short.
+fn shown_location(base: &Url, raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&raw[..raw.len().min(2048)]);
+    let shown = match base.join(text.trim()) {
+        Ok(mut u) => {
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => text.split(['?', '#']).next().unwrap_or("").to_string(),
+    };
+    crate::sanitize::excerpt(&crate::redact::redact(&shown), 200)
+}
+
 fn transport(url: &str, e: &reqwest::Error) -> ScimError {
     use std::error::Error as _;
     let mut reason = e.to_string();
@@ -1785,8 +2011,40 @@ fn not_scim(url: &str, status: u16, ctype: &str, bytes: &[u8]) -> ScimError {
     }
 }
 
+/// Sleep `wait`, or less when `stop` is set meanwhile; returns whether it was.
+async fn sleep_unless_stopped(wait: Duration, stop: Option<&Stop>) -> bool {
+    match stop {
+        Some(s) => tokio::select! {
+            biased;
+            _ = s.stopped() => true,
+            _ = tokio::time::sleep(wait) => s.is_stopped(),
+        },
+        None => {
+            tokio::time::sleep(wait).await;
+            false
+        }
+    }
+}
+
 fn protocol(url: &str, message: impl Into<String>) -> ScimError {
     ScimError::Protocol { url: url.to_string(), message: message.into() }
+}
+
+/// An answer about object `got` to a request about `asked` is refused: whatever it says is not
+/// about what was asked (a read used to decide a write would act on the wrong object).
+fn same_object(url: &str, what: &str, asked: &str, got: Option<&str>) -> Result<(), ScimError> {
+    match got {
+        // (Ids differing in case only are taken for the same: a server may canonicalise them.)
+        Some(g) if !g.is_empty() && !g.eq_ignore_ascii_case(asked) => Err(protocol(
+            url,
+            format!(
+                "asked about {what} {}, the server answered with {what} {}; refused (nothing of the answer is used)",
+                crate::sanitize::excerpt(asked, 80),
+                crate::sanitize::excerpt(g, 80)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn parse_user(url: &str, body: Option<Value>) -> Result<User, ScimError> {
@@ -1973,6 +2231,15 @@ pub fn user_patch_v1(update: &UserUpdate) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_zeroed_on_drop_and_never_printed() {
+        fn zeroed_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroed_on_drop::<Secret>();
+        let s = Secret::new("  zeroize-me-please-123 \n");
+        assert_eq!(s.expose(), "zeroize-me-please-123");
+        assert_eq!(format!("{s:?} {s}"), "Secret(<redacted>) <redacted>");
+    }
 
     #[test]
     fn urls_are_vetted() {

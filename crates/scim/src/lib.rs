@@ -11,6 +11,7 @@ pub mod rules;
 pub mod sanitize;
 pub mod timezones;
 pub mod types;
+pub mod unicode_tables;
 pub mod wire;
 
 pub use client::{ClientConfig, Page, RateLimit, ScimClient, Secret, ServerChoice, ServerProfile, UserUpdate};

@@ -176,7 +176,8 @@ impl SourceCsvExport {
             if let Some(email) = managers.email(&line[MANAGER_COLUMN]) {
                 line[MANAGER_COLUMN] = email.to_string();
             }
-            w.write_record(&line)?;
+            // Neutralised for spreadsheets; the policy source reader restores each cell exactly.
+            w.write_record(line.iter().map(|c| crate::strict_csv::neutralise(c).into_owned()))?;
         }
         w.flush()?;
         Ok(count)
@@ -207,7 +208,7 @@ pub fn users_to_source_csv(users: &[User], out: &mut dyn Write) -> io::Result<()
             };
             rec.push(v);
         }
-        w.write_record(&rec)?;
+        w.write_record(rec.iter().map(|c| crate::strict_csv::neutralise(c).into_owned()))?;
     }
     w.flush()
 }
@@ -220,7 +221,15 @@ mod props {
     use proptest::prelude::*;
 
     fn text() -> impl Strategy<Value = String> {
-        prop_oneof![any::<String>(), "[a-z,;\"\r\n é\u{feff}\t#]{0,10}", Just(String::new()), Just(" ".into()), Just("\"".into())]
+        prop_oneof![
+            any::<String>(),
+            "[a-z,;\"\r\n é\u{feff}\t#]{0,10}",
+            // What a spreadsheet would run, and quotes before it: neutralised, and read back as it was.
+            "['=+@\t\r-]{1,3}[a-z=(\")]{0,6}",
+            Just(String::new()),
+            Just(" ".into()),
+            Just("\"".into())
+        ]
     }
 
     fn user() -> impl Strategy<Value = User> {
@@ -263,11 +272,20 @@ mod props {
 
         /// `users export --output csv` read back by the policy source reader (strict CSV): every
         /// cell comes back as the exporter wrote it, whatever it holds (quotes, commas, line
-        /// breaks, a byte-order mark, leading spaces), one row per user.
+        /// breaks, a byte-order mark, leading spaces, a formula neutralised with a `'`), one row
+        /// per user; and no cell of the file starts a formula.
         #[test]
         fn export_csv_reads_back_cell_for_cell(users in proptest::collection::vec(user(), 0..6)) {
             let mut out = Vec::new();
             users_to_source_csv(&users, &mut out).unwrap();
+            // The raw cells (the strict reader undoes the neutralisation).
+            let mut raw = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(out.as_slice());
+            for rec in raw.records() {
+                let rec = rec.unwrap();
+                for cell in rec.iter() {
+                    prop_assert!(!cell.starts_with(crate::strict_csv::FORMULA_STARTS), "{:?}", cell);
+                }
+            }
             let src = Source::from_reader(out.as_slice(), SourceFormat::Csv, "users.csv", ";")
                 .map_err(|e| TestCaseError::fail(format!("{e}\n{}", String::from_utf8_lossy(&out))))?;
             prop_assert_eq!(src.headers.iter().map(String::as_str).collect::<Vec<_>>(), COLUMNS.map(|c| c.0).to_vec());

@@ -86,18 +86,10 @@ pub fn acquire(data_dir: &Path, profile: &str, me: &Holder) -> Result<ProfileLoc
     let path = lock_path(data_dir, profile);
     let io = |source: std::io::Error| LockError::Io { path: path.clone(), source };
     if let Some(dir) = path.parent() {
-        crate::files::create_private_dir(dir).map_err(io)?;
+        crate::files::own_dir(dir).map_err(io)?;
     }
-    let mut file = {
-        let mut o = std::fs::OpenOptions::new();
-        o.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
-        }
-        o.open(&path).map_err(io)?
-    };
+    // Never through a link planted at the lock's name (it would truncate its target).
+    let mut file = crate::files::open_own(&path).map_err(io)?;
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
         Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
@@ -119,11 +111,15 @@ pub fn acquire(data_dir: &Path, profile: &str, me: &Holder) -> Result<ProfileLoc
 /// Who holds the lock now, if anyone (for `sync status`).
 pub fn holder(data_dir: &Path, profile: &str) -> Option<Holder> {
     let path = lock_path(data_dir, profile);
-    let file = std::fs::File::open(&path).ok()?;
+    let mut file = crate::files::open_own_read(&path).ok()?;
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared) {
         // Nobody holds it (our shared lock goes with `file`).
         Ok(()) => None,
-        Err(_) => std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(t.trim()).ok()),
+        Err(_) => {
+            let mut text = String::new();
+            file.read_to_string(&mut text).ok()?;
+            serde_json::from_str(text.trim()).ok()
+        }
     }
 }
 

@@ -146,8 +146,14 @@ impl CycleReport {
     }
 
     fn fail(mut self, e: CycleError) -> CycleReport {
-        let result = if matches!(e, CycleError::Locked(_)) { RunResult::Locked } else { RunResult::Error };
-        let msg = e.to_string();
+        // Held by another scimitar: `locked`. A lock file that cannot be used (a link planted at
+        // its name, no file descriptors left) is an error, and alerted as one.
+        let result = if matches!(e, CycleError::Locked(LockError::Held { .. })) { RunResult::Locked } else { RunResult::Error };
+        // What is recorded and alerted never quotes a source file (it may be a secret's).
+        let msg = match &e {
+            CycleError::Plan(p) => p.brief(),
+            e => e.to_string(),
+        };
         self.error = Some(e);
         self.end(result, Some(msg))
     }
@@ -180,12 +186,14 @@ fn passed(safety: &Safety) -> Safety {
     Safety { force: true, ..safety.clone() }
 }
 
-/// The ceilings a plan is over (the policy's and the gate's, i.e. the profile's).
+/// The ceilings a plan is over (the policy's and the gate's, i.e. the profile's), and how its
+/// source fell since the last successful run (`LivePlan::source_drops`).
 pub fn ceilings(live: &LivePlan, preview: &Decision) -> Vec<String> {
     let mut out = Vec::new();
     if let Err(e) = live.plan.check_ceiling(&live.policy, live.active_users) {
         out.push(e.to_string());
     }
+    out.extend(live.source_drops.iter().cloned());
     if let Some(c) = preview.ceiling() {
         out.push(c);
     }
