@@ -106,7 +106,7 @@ fn a_demo_export_survives_the_demo() {
     s.type_keys("4");
     s.wait_for("the report", |sc| sc.contains("create_user"));
     s.type_keys("e");
-    let screen = s.wait_for("the export", |sc| sc.contains("exported 1 records to"));
+    let screen = s.wait_for("the export", |sc| sc.contains("exported 1 record to"));
     assert!(screen.contains("scimitar-report-"), "the file's name is on screen: {screen}");
     s.type_keys("q");
     assert!(s.wait_exit().success());
