@@ -597,6 +597,10 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
         for s in &r.skipped {
             eprintln!("scimitar: skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
         }
+        for (a, why) in &r.unread {
+            eprintln!("scimitar: {}: {}", crate::sanitize::clean(&a.describe()), crate::sanitize::clean(why));
+            code = exit::FAILURE;
+        }
         if r.confirmed > 0 {
             eprintln!("scimitar: {} sent before the interruption had landed (done)", crate::words::count(r.confirmed, "operation"));
         }

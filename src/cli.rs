@@ -584,12 +584,14 @@ impl Cli {
         }
     }
 
-    /// How the console looks: `--theme`, and `NO_COLOR` (read here, once).
+    /// How the console looks: `--theme`, `NO_COLOR` and the terminal's capabilities (read here, once).
     pub fn ui(&self) -> crate::tui::UiOptions {
         crate::tui::UiOptions {
             theme: self.theme.clone(),
             no_color: std::env::var_os(ENV_NO_COLOR).is_some_and(|v| !v.is_empty()),
             no_cache: self.no_cache,
+            // TERM, COLORTERM, NO_COLOR and the locale: how many colours, and whether UTF-8.
+            caps: crate::tui::theme::Caps::detect(&|k| std::env::var(k).ok()),
         }
     }
 }

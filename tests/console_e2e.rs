@@ -105,7 +105,9 @@ fn mark_three_deactivate_confirm_and_watch_the_queue() {
         assert!(screen.contains(&format!("deactivate {local}")), "{e} named in the dialog:\n{screen}");
     }
     s.type_keys("y");
-    let screen = s.wait_for("the queue to finish", |sc| sc.contains("queue done 3/3") && sc.contains("3/3 100%"));
+    // The status line says `queue done 3/3`, or `done 3/3` where the batch's message takes the
+    // room of the longer wording (issue 25, defect 18).
+    let screen = s.wait_for("the queue to finish", |sc| sc.contains("done 3/3 │") && sc.contains("3/3 100%"));
     assert!(screen.contains("Queue: deactivate 3 users"), "{screen}");
     assert!(screen.matches(" done ").count() >= 3, "{screen}");
     assert!(!screen.contains("FAILED"), "{screen}");

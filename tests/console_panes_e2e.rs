@@ -74,7 +74,7 @@ fn demo_writes_its_hr_policy_and_the_pane_shows_its_plan_first() {
     let mut s = Session::start_with(&["demo", "--users", "1000", "--groups", "30"], dir, false);
     s.wait_for("1000 users loaded", |sc| sc.contains("users 1,000/1,000"));
     s.type_keys("3");
-    let screen = s.wait_for("the demo plan", |sc| sc.contains("Plan demo-hr") && sc.contains("member add"));
+    let screen = s.wait_for("the demo plan", |sc| sc.contains("Plan demo-hr") && sc.contains("members to add"));
     let list = screen.find("> demo-hr").unwrap_or_else(|| panic!("demo-hr is first and selected: {screen}"));
     assert!(screen[list..].contains(" hr "), "{screen}");
     for part in ["5 create", "1 reactivate", "deactivate", "update", "Create users (5)", "Priya Raman"] {
@@ -106,7 +106,7 @@ fn a_demo_export_survives_the_demo() {
     s.type_keys("4");
     s.wait_for("the report", |sc| sc.contains("create_user"));
     s.type_keys("e");
-    let screen = s.wait_for("the export", |sc| sc.contains("exported 1 records to"));
+    let screen = s.wait_for("the export", |sc| sc.contains("exported 1 record to"));
     assert!(screen.contains("scimitar-report-"), "the file's name is on screen: {screen}");
     s.type_keys("q");
     assert!(s.wait_exit().success());

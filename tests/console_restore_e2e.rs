@@ -62,8 +62,9 @@ async fn deactivate_three_in_groups_then_restore_the_batch_from_q() {
     let screen = s.wait_for("the confirmation", |sc| sc.contains("Confirm: restore batch"));
     assert!(screen.contains("3 users") && screen.contains("reactivate"), "{screen}");
     s.type_keys("y");
-    let screen =
-        s.wait_for("the restore to finish", |sc| sc.contains("Queue: restore batch") && sc.contains("100%") && sc.contains("queue done"));
+    let screen = s.wait_for("the restore to finish", |sc| {
+        sc.contains("Queue: restore batch") && sc.contains("100%") && (sc.contains("queue done") || sc.contains("│ done "))
+    });
     assert!(!screen.contains("FAILED"), "{screen}");
 
     let (now, _) = emu.snapshot();

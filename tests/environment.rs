@@ -39,7 +39,10 @@ fn the_demo_data_dir_is_private_and_gone_after_quit() {
 #[test]
 fn the_demo_uses_the_configured_theme() {
     let status_bg = |config: tempfile::TempDir| {
-        let mut s = Session::start_with(&["demo", "--users", "40", "--groups", "3", "--no-policy"], config, true);
+        // A 24-bit terminal: the theme's colours are written as they are (on a 256-colour one
+        // they are brought down to the nearest of its colours, issue 25 defect 9).
+        let mut s =
+            Session::start_env(&["demo", "--users", "40", "--groups", "3", "--no-policy"], config, true, &[("COLORTERM", "truecolor")]);
         s.wait_for("the demo to load", |sc| sc.contains("users 40/40"));
         let bg = s.state.lock().unwrap().0.screen().cell(common::pty::ROWS - 1, 2).unwrap().bgcolor();
         s.type_keys("q");

@@ -37,7 +37,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 pub use super::users::LOOKUP_DEBOUNCE;
-const LOG_CAP: usize = 2000;
+pub const LOG_CAP: usize = 2000;
 const HISTORY_CAP: usize = 100;
 
 /// The panes, in tab order: the tab bar, `1`-`9`, Tab, `:users`..., `?` and the status line all
@@ -85,17 +85,26 @@ pub struct Log {
     entries: VecDeque<LogEntry>,
     /// The last message, shown in the status line.
     pub flash: Option<(Level, String)>,
+    /// The last message is the Log's newest line (not a message for the status line only): the
+    /// status line need not repeat it while the Log pane shows it.
+    pub flash_logged: bool,
     pub visible: bool,
     pub height: u16,
-    /// Entries scrolled back from the newest (`[` older, `]` newer); 0 follows the newest.
+    /// Rows scrolled back from the newest (`[` older, `]` newer); 0 follows the newest. Rows, not
+    /// entries (issue 25: a long wrapped entry could not be scrolled back to its start).
     pub scroll: usize,
+    /// The pane's inner width, where entries wrap (the app sets it from the screen's size).
+    pub width: u16,
 }
 
 impl Default for Log {
     fn default() -> Self {
-        Log { entries: VecDeque::new(), flash: None, visible: true, height: 6, scroll: 0 }
+        Log { entries: VecDeque::new(), flash: None, flash_logged: false, visible: true, height: 6, scroll: 0, width: 78 }
     }
 }
+
+/// The columns before an entry's text: `HH:MM:SS level `.
+pub const LOG_LEAD: usize = 15;
 
 impl Log {
     /// A line, cleaned for the screen (it may hold server text).
@@ -106,23 +115,41 @@ impl Log {
     pub fn push_entry(&mut self, e: LogEntry) {
         let e = LogEntry { text: clean(&e.text), ..e };
         self.flash = Some((e.level, e.text.clone()));
-        self.entries.push_back(e);
-        // Scrolled back, the view stays on the same entries as new ones arrive.
+        self.flash_logged = true;
+        // Scrolled back, the view stays on the same rows as new ones arrive.
         if self.scroll > 0 {
-            self.scroll += 1;
+            self.scroll += self.rows_of(&e);
         }
+        self.entries.push_back(e);
         while self.entries.len() > LOG_CAP {
             self.entries.pop_front();
         }
-        self.scroll = self.scroll.min(self.entries.len().saturating_sub(1));
+        self.scroll = self.scroll.min(self.max_scroll());
     }
 
-    /// Scroll back (`older`) or forward by `n` entries, within the history.
+    /// The text of an entry as the pane wraps it (each part one row).
+    pub fn wrapped(&self, e: &LogEntry) -> Vec<String> {
+        super::render::wrap_words(&e.text, (self.width as usize).saturating_sub(LOG_LEAD).max(10))
+    }
+
+    fn rows_of(&self, e: &LogEntry) -> usize {
+        self.wrapped(e).len()
+    }
+
+    /// The rows the pane shows at once (inside its borders).
+    fn rows(&self) -> usize {
+        (self.height as usize).saturating_sub(2).max(1)
+    }
+
+    /// The farthest back: the oldest row at the top of the pane.
+    fn max_scroll(&self) -> usize {
+        let total: usize = self.entries.iter().map(|e| self.rows_of(e)).sum();
+        total.saturating_sub(self.rows())
+    }
+
+    /// Scroll back (`older`) or forward by `n` rows, within the history.
     pub fn scroll_by(&mut self, older: bool, n: usize) {
-        // At most back to where the oldest entry is at the top of the pane.
-        let rows = (self.height as usize).saturating_sub(2).max(1);
-        let max = self.entries.len().saturating_sub(rows);
-        self.scroll = if older { (self.scroll + n).min(max) } else { self.scroll.saturating_sub(n) };
+        self.scroll = if older { (self.scroll + n).min(self.max_scroll()) } else { self.scroll.saturating_sub(n) };
     }
 
     pub fn back(&self) -> Option<&LogEntry> {
@@ -431,7 +458,13 @@ static GLOBAL: &[Binding<Global>] = &[
     bind!("[", "", "scroll the Log back (older lines)", Global::LogOlder, [(KeyCode::Char('['), N)]),
     bind!("]", "", "scroll the Log forward (newer lines; at the end it follows the newest)", Global::LogNewer, [(KeyCode::Char(']'), N)]),
     bind!("?", "help", "this help: every key of where you are, then of everything else", Global::Help, [(KeyCode::Char('?'), N)]),
-    bind!("C-z", "", "suspend to the shell (fg resumes)", Global::Suspend, [(KeyCode::Char('z'), C)]),
+    bind!(
+        "C-z",
+        "",
+        "suspend to the shell (fg resumes; where no shell can, as over ssh host scimitar, it says so)",
+        Global::Suspend,
+        [(KeyCode::Char('z'), C)]
+    ),
     bind!("q C-c", "", "quit", Global::Quit, [(KeyCode::Char('q'), N), (KeyCode::Char('c'), C)]),
 ];
 
@@ -473,6 +506,11 @@ pub struct App {
     pub budget: Option<f64>,
     pub theme: Theme,
     pub themes: ThemeSet,
+    /// What the terminal shows (colours, UTF-8): every theme chosen is fitted to it.
+    pub caps: super::theme::Caps,
+    /// The journal outlives this run, so a batch stopped by quitting can be resumed (false in
+    /// the demo, whose data dir is deleted when it quits).
+    pub resumable: bool,
     /// Where the config, policies and database are (shown in hints; the runtime sets them).
     pub paths: crate::env::Paths,
     pub size: (u16, u16),
@@ -496,6 +534,8 @@ impl App {
             budget: None,
             theme,
             themes,
+            caps: super::theme::Caps::default(),
+            resumable: true,
             paths: crate::env::Paths::under(std::path::Path::new(".scimitar")),
             size: (80, 24),
             spinner: 0,
@@ -593,6 +633,7 @@ impl App {
             }
             Msg::Resize(w, h) => {
                 self.size = (w, h);
+                self.log.width = w.saturating_sub(2);
                 vec![]
             }
             Msg::Tick => {
@@ -745,11 +786,23 @@ impl App {
         vec![Effect::Quit]
     }
 
+    /// `q` or Ctrl-c: quit, unless a batch runs and nothing asked yet: then a dialog says what
+    /// quitting does to it, and stays until it is answered (`q`/Ctrl-c again quits).
+    fn quit_or_ask(&mut self) -> Vec<Effect> {
+        if !self.queue.running() || self.top::<super::quit::QuitGuard>().is_some() {
+            return self.quit();
+        }
+        self.overlays.retain(|o| !o.is::<super::quit::QuitGuard>());
+        self.overlays.push(Box::new(super::quit::QuitGuard { resumable: self.resumable }));
+        vec![]
+    }
+
     fn on_key(&mut self, k: KeyEvent) -> Vec<Effect> {
         let key = normalize(&k);
-        // Ctrl-c and Ctrl-z work everywhere: while typing, in overlays, in dialogs.
+        // Ctrl-c and Ctrl-z work everywhere: while typing, in overlays, in dialogs. While a batch
+        // runs, Ctrl-c asks first, as `q` does (issue 25); pressed again, it quits.
         if key == (KeyCode::Char('c'), C) {
-            return self.quit();
+            return self.quit_or_ask();
         }
         if key == (KeyCode::Char('z'), C) {
             return vec![Effect::Suspend];
@@ -819,11 +872,7 @@ impl App {
             }
             Global::Help => self.open_help(),
             Global::Suspend => return vec![Effect::Suspend],
-            Global::Quit => {
-                if !self.queue.quit_guard(&mut self.log) {
-                    return self.quit();
-                }
-            }
+            Global::Quit => return self.quit_or_ask(),
         }
         vec![]
     }
@@ -837,7 +886,7 @@ impl App {
     }
 
     /// `?`: every key of where the admin is (the overlays from the top, the pane), then movement,
-    /// the global keys, the input lines and the other panes' keys.
+    /// the global keys, the input lines, the signs the pane draws and the other panes' keys.
     fn open_help(&mut self) {
         if self.top::<super::help::Help>().is_some() {
             return;
@@ -853,6 +902,11 @@ impl App {
         sections.push(("Everywhere".into(), self.global_offers()));
         let input = INPUT_HELP.iter().map(|(k, h)| Offer::new(k, "", h, true)).collect();
         sections.push(("Filter and command line".into(), input));
+        // What the pane's signs mean, after the keys (the keys stay on the first screen).
+        let signs: Vec<Offer> = pane.signs().iter().map(|(sign, what)| Offer::new(sign, "", what, true)).collect();
+        if !signs.is_empty() {
+            sections.push((format!("Signs in the {} pane", pane.title()), signs));
+        }
         for (i, p) in self.panes.iter().enumerate() {
             if i != self.active {
                 sections.push((format!("{} pane", p.title()), p.keys(&v)));
@@ -915,7 +969,7 @@ impl App {
                 }
                 match self.themes.get(&arg) {
                     Ok(t) => {
-                        self.theme = t;
+                        self.theme = t.fit(self.caps);
                         self.push_log(Level::Ok, format!("theme {arg}"));
                     }
                     Err(e) => self.push_log(Level::Error, e),
@@ -1094,6 +1148,16 @@ mod tests {
         check("change detail", &|| then(&|| panes_tests::policies_app(panes_tests::plan(3)), "ljj\n"), true);
         check("apply confirm", &|| then(&|| panes_tests::policies_app(panes_tests::plan(3)), "A"), true);
         check("apply confirm, typed", &|| then(&|| panes_tests::policies_app(panes_tests::plan(30)), "A"), true);
+        check(
+            "quit guard",
+            &|| {
+                let mut a = app_with(30);
+                queue_tests::running_batch(&mut a);
+                press(&mut a, KeyCode::Char('q'));
+                a
+            },
+            true,
+        );
         check(
             "resume",
             &|| {

@@ -40,8 +40,8 @@ impl Component for ApplyConfirm {
     fn keys(&self, _v: &View) -> Vec<Offer> {
         if self.terms.must_type {
             vec![
-                Offer::new("0-9 ⌫", "", "type the number of deactivations", true),
-                Offer::new("Enter", "apply", "apply (once the count typed is the number of deactivations)", true),
+                Offer::new("0-9 ⌫", "", "type the number of operations", true),
+                Offer::new("Enter", "apply", "apply (once the count typed is the number of operations)", true),
                 Offer::new("Esc/n/q", "cancel", "cancel: nothing is changed", true),
             ]
         } else {
@@ -53,7 +53,7 @@ impl Component for ApplyConfirm {
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
-        let ApplyTerms { deactivations: deact, must_type, .. } = self.terms;
+        let ApplyTerms { operations: ops, must_type, .. } = self.terms;
         let go = match k.code {
             KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('q') => {
                 ctx.close();
@@ -72,12 +72,12 @@ impl Component for ApplyConfirm {
                 false
             }
             KeyCode::Enter if must_type => {
-                if self.typed == deact.to_string() {
+                if self.typed == ops.to_string() {
                     true
                 } else {
                     // Said in the dialog, where the admin is looking (and in the Log).
-                    let what = if self.typed.is_empty() { "nothing typed".to_string() } else { format!("{} is not {deact}", self.typed) };
-                    let msg = format!("{what}: type {deact} (the number of deactivations), then Enter to apply; Esc cancels");
+                    let what = if self.typed.is_empty() { "nothing typed".to_string() } else { format!("{} is not {ops}", self.typed) };
+                    let msg = format!("{what}: type {ops} (the number of operations), then Enter to apply; Esc cancels");
                     self.typed.clear();
                     ctx.log(Level::Warn, msg.clone());
                     self.error = Some(msg);
@@ -89,14 +89,14 @@ impl Component for ApplyConfirm {
         };
         if go {
             ctx.close();
-            ctx.note(Note::ApplyPolicy { name: self.name.clone(), plan: self.plan.clone(), force: must_type });
+            ctx.note(Note::ApplyPolicy { name: self.name.clone(), plan: self.plan.clone(), force: must_type, operations: ops });
         }
         Handled::Consumed(Vec::<Effect>::new())
     }
 
     fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let ApplyTerms { deactivations: deact, must_type, warnings: warns, summary: gate_line } = &self.terms;
+        let ApplyTerms { operations: ops, deactivations: deact, must_type, warnings: warns, summary: gate_line } = &self.terms;
         let b = block(t, format!(" Apply policy {}? ", truncate(&self.name, 40)), true);
         let plan = &self.plan.0.plan;
         let mut body = vec![
@@ -104,8 +104,11 @@ impl Component for ApplyConfirm {
                 Span::raw(format!("{} changes: ", thousands(plan.counts().changes() as u64))),
                 Span::styled(summary(plan), t.header),
             ]),
-            Line::styled(format!("{}.", crate::words::count(*deact, "deactivation")), if *deact > 0 { t.warning } else { t.text }),
-            Line::styled(clean(&format!("gate: {gate_line}")), t.text),
+            Line::styled(
+                clean(&format!("{} to send: {gate_line}", super::render::counted(*ops, "operation"))),
+                if *deact > 0 { t.warning } else { t.text },
+            ),
+            Line::styled(format!("{}.", super::render::counted(*deact, "deactivation")), if *deact > 0 { t.warning } else { t.text }),
         ];
         for w in warns {
             body.push(Line::styled(format!("WARNING: {}", clean(w)), t.error));
@@ -114,7 +117,7 @@ impl Component for ApplyConfirm {
         let mut foot = vec![Line::raw("")];
         if *must_type {
             foot.push(Line::from(vec![
-                Span::styled(format!("Type {deact} and Enter to apply, Esc to cancel: "), t.warning),
+                Span::styled(format!("Type {ops}, the number of operations, and Enter to apply: "), t.warning),
                 Span::styled(format!("[{}_]", self.typed), t.input),
             ]));
         }

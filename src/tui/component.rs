@@ -86,6 +86,24 @@ pub fn offers<A: Copy>(table: &[Binding<A>], now: impl Fn(A) -> bool) -> Vec<Off
     table.iter().map(|b| Offer { label: Cow::Borrowed(b.label), hint: b.hint, help: Cow::Borrowed(b.help), now: now(b.act) }).collect()
 }
 
+/// [`offers`] under `--read-only` (issue 25): the keys that write (`writes`) do nothing, so they
+/// leave the hint bar (`now` false) and `?` says why beside them, instead of offering a key that
+/// then refuses.
+pub fn offers_rw<A: Copy>(table: &[Binding<A>], now: impl Fn(A) -> bool, writes: impl Fn(A) -> bool, read_only: bool) -> Vec<Offer> {
+    table
+        .iter()
+        .map(|b| {
+            let refused = read_only && writes(b.act);
+            Offer {
+                label: Cow::Borrowed(b.label),
+                hint: b.hint,
+                help: if refused { Cow::Owned(format!("{} (refused: read-only)", b.help)) } else { Cow::Borrowed(b.help) },
+                now: !refused && now(b.act),
+            }
+        })
+        .collect()
+}
+
 /// The one-line hint bar: the keys that do something now, in keymap order, then `extra` (e.g.
 /// `: command`), as many as fit in `width` columns; `? help` always stays, since `?` lists every
 /// key.
@@ -230,8 +248,9 @@ pub enum Note {
     UsersChanged,
     /// New records are in the report database.
     Reported,
-    /// The apply confirmation was accepted: apply this plan (`force`: the count was typed).
-    ApplyPolicy { name: String, plan: super::policies::PlanHandle, force: bool },
+    /// The apply confirmation was accepted: apply this plan (`force`: the count was typed;
+    /// `operations`: the number it showed, the progress's total from the start).
+    ApplyPolicy { name: String, plan: super::policies::PlanHandle, force: bool, operations: usize },
 }
 
 /// What a component asks of the app; done, in order, when it returns.
@@ -276,6 +295,7 @@ impl<'a> Ctx<'a> {
     /// A message in the status line only.
     pub fn flash(&mut self, level: Level, text: impl Into<String>) {
         self.log.flash = Some((level, text.into()));
+        self.log.flash_logged = false;
     }
 
     pub fn open(&mut self, c: impl Component) {
@@ -360,6 +380,12 @@ pub trait Component: Any {
     /// A `:` command this component knows (`None`: not its command).
     fn command(&mut self, _name: &str, _arg: &str, _ctx: &mut Ctx) -> Option<Vec<Effect>> {
         None
+    }
+
+    /// The signs it draws and what they mean (`•` the plan shown, `✓` marked, ...), listed in
+    /// `?` under its keys (issue 25: the policy list's `•` was explained nowhere).
+    fn signs(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
     }
 
     /// Its `:` commands for the command line's help (`"sort COL"`).

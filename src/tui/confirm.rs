@@ -86,8 +86,8 @@ impl Confirm {
         let n = self.count();
         let skipped = self.decision.skipped();
         let level = if skipped.is_empty() { Level::Info } else { Level::Warn };
-        let mut out = vec![(level, clean(&self.decision.summary()))];
-        out.push((Level::Info, format!("{}:", crate::words::count(n, "operation"))));
+        let mut out = vec![(level, clean(&gate_line(&self.decision)))];
+        out.push((Level::Info, format!("{}:", super::render::counted(n, "operation"))));
         let named: Vec<String> = self.first().into_iter().take(first).collect();
         let shown = named.len();
         for f in named {
@@ -97,7 +97,7 @@ impl Confirm {
             out.push((Level::Info, format!("  … and {} more", n - shown)));
         }
         if !self.who.is_empty() {
-            out.push((Level::Info, format!("{}:", crate::words::count(self.who.len(), "user"))));
+            out.push((Level::Info, format!("{}:", super::render::counted(self.who.len(), "user"))));
             for w in self.who.iter().take(first.max(1)) {
                 out.push((Level::Info, format!("  {}", clean(w))));
             }
@@ -128,6 +128,75 @@ impl Confirm {
         }
         out
     }
+}
+
+/// The gate's decision in one line, as every console dialog words it (issue 25: the same
+/// dialog said `11 member add` and `1 to add members`): the gate's summary, with a group change
+/// counted in members as the plan counts them (`11 members to add (1 group)`), and thousands
+/// separated as the status line's counts are (`96,926 to deactivate` beside `marked 96,930`).
+pub fn gate_line(d: &Decision) -> String {
+    use crate::queue::ActionKind;
+    use std::collections::BTreeMap;
+    let s = d.summary();
+    if d.is_read_only() {
+        return thousands_in(&s);
+    }
+    let rest = s.split_once(" · ").map(|(_, r)| r);
+    let mut kinds: BTreeMap<ActionKind, (usize, usize)> = BTreeMap::new();
+    for a in d.runnable() {
+        let e = kinds.entry(a.kind()).or_default();
+        e.0 += 1;
+        if let Action::AddMembers { user_ids, .. } | Action::RemoveMembers { user_ids, .. } = a {
+            e.1 += user_ids.len();
+        }
+    }
+    let mut line = if kinds.is_empty() {
+        "nothing to run".to_string()
+    } else {
+        kinds
+            .iter()
+            .map(|(k, (n, members))| match k {
+                ActionKind::AddMembers | ActionKind::RemoveMembers => {
+                    let verb = if *k == ActionKind::AddMembers { "add" } else { "remove" };
+                    let m = super::render::thousands(*members as u64);
+                    format!("{m} member{} to {verb} ({})", if *members == 1 { "" } else { "s" }, super::render::counted(*n, "group"))
+                }
+                _ => format!("{} to {}", super::render::thousands(*n as u64), k.spec().verb),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(r) = rest {
+        line.push_str(" · ");
+        line.push_str(&thousands_in(r));
+    }
+    line
+}
+
+/// Every number of four digits or more in `s` with thousands separators (`96926` → `96,926`).
+pub fn thousands_in(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 4 && !digits.starts_with('0') {
+            out.push_str(&super::render::thousands(digits.parse().unwrap_or(0)));
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    let mut prev_word = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() && (!digits.is_empty() || !prev_word) {
+            digits.push(c);
+            continue;
+        }
+        flush(&mut digits, &mut out);
+        prev_word = c.is_alphanumeric() || c == '-' || c == '_';
+        out.push(c);
+    }
+    flush(&mut digits, &mut out);
+    out
 }
 
 /// Pass actions through the gate and open the dialog for its decision (or say why there is
@@ -166,7 +235,7 @@ pub fn ask_naming(
         for s in decision.skipped() {
             ctx.log(Level::Warn, format!("skipping {}: {}", s.action.describe(), s.why()));
         }
-        ctx.log(Level::Warn, format!("{what}: nothing to do ({})", decision.summary()));
+        ctx.log(Level::Warn, format!("{what}: nothing to do ({})", gate_line(&decision)));
         return vec![];
     }
     let mut c = Confirm::new(what, decision, ctx.queue.confirm_threshold);
@@ -196,7 +265,7 @@ impl Confirm {
         if self.clears_marks {
             ctx.dir.marks.clear();
         }
-        ctx.log(Level::Info, format!("{}: confirmed, queued {}", self.what, crate::words::count(self.count(), "operation")));
+        ctx.log(Level::Info, format!("{}: confirmed, queued {}", self.what, super::render::counted(self.count(), "operation")));
         ctx.queue.submitting = true;
         ctx.queue.status = "starting".into();
         ctx.open(super::queue_view::QueueView);
@@ -256,15 +325,18 @@ impl Component for Confirm {
     fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         let c = self;
         let t = v.theme;
+        let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
+        let inner_w = w.saturating_sub(2).max(1);
+        // Indented lines (the operations, who, what is skipped) wrap under themselves.
         let styled = |body: Vec<(Level, String)>| -> Vec<Line<'static>> {
             body.into_iter()
-                .map(|(l, s)| {
+                .flat_map(|(l, s)| {
                     let st = match l {
                         Level::Warn => t.warning,
                         Level::Error => t.error.add_modifier(Modifier::BOLD),
                         _ => t.text,
                     };
-                    Line::styled(s, st)
+                    super::render::hang(&s, inner_w as usize).into_iter().map(move |p| Line::styled(p, st))
                 })
                 .collect()
         };
@@ -272,8 +344,9 @@ impl Component for Confirm {
         let mut foot = vec![Line::raw("")];
         if c.typed {
             let why = if c.ceiling.is_some() { "past the ceiling" } else { "a large destructive batch" };
+            foot.push(Line::styled(format!("This is {why}."), t.warning.add_modifier(Modifier::BOLD)));
             foot.push(Line::from(vec![
-                Span::styled(format!("This is {why}. Type {} to confirm: ", c.count()), t.warning.add_modifier(Modifier::BOLD)),
+                Span::styled(format!("Type {}, the number of operations, to confirm: ", c.count()), t.warning.add_modifier(Modifier::BOLD)),
                 Span::styled(format!("[{}_]", c.entry), t.input),
             ]));
         }
@@ -282,8 +355,6 @@ impl Component for Confirm {
             foot.push(Line::styled(e.clone(), t.error));
         }
         // Name fewer operations on a short terminal, so the skipped ones and the warning show too.
-        let w = (area.width.saturating_sub(4)).min(90).max(area.width.min(20));
-        let inner_w = w.saturating_sub(2).max(1);
         let room = (area.height as usize).saturating_sub(2 + super::render::wrapped_rows(&foot, inner_w));
         let mut body = styled(c.lines());
         for first in (0..FIRST).rev() {

@@ -4,7 +4,7 @@
 //! pane (one change of the plan) open.
 
 use super::app::{Effect, Level};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, offers, offers_rw};
 use super::directory::{Directory, UserStore};
 use super::picker::{Item, Picked, Picker};
 use super::render::{hint_line, overlay, overlay_area};
@@ -59,7 +59,14 @@ fn scroll_by(scroll: &mut u16, k: &KeyEvent, ctx: &Ctx, max: u16) -> bool {
 
 /// The rows as lines, the key column `kw` wide.
 fn page_lines<'a>(rows: impl IntoIterator<Item = (String, String, Style)>, kw: usize, t: &super::theme::Theme) -> Vec<Line<'a>> {
-    rows.into_iter().map(|(k, val, st)| Line::from(vec![Span::styled(format!("{k:<kw$}  "), t.header), Span::styled(val, st)])).collect()
+    // Only the key is styled, not its padding (an underlined header style drew lines under the
+    // blanks under NO_COLOR).
+    rows.into_iter()
+        .map(|(k, val, st)| {
+            let pad = " ".repeat(kw.saturating_sub(k.chars().count()) + 2);
+            Line::from(vec![Span::styled(k, t.header), Span::raw(pad), Span::styled(val, st)])
+        })
+        .collect()
 }
 
 /// The farthest these rows scroll in an overlay on `screen`: the last row at the bottom.
@@ -134,7 +141,7 @@ impl UserDetail {
             .groups
             .iter()
             .filter(|g| g.members.iter().any(|m| m == id) != add)
-            .map(|g| Item::new(&format!("{} ({})", g.name, crate::words::count(g.members.len(), "member")), g.id.clone(), None))
+            .map(|g| Item::new(&format!("{} ({})", g.name, super::render::counted(g.members.len(), "member")), g.id.clone(), None))
             .collect();
         if items.is_empty() {
             let msg = if add { format!("{name} is already in every group") } else { format!("{name} is in no group") };
@@ -212,11 +219,13 @@ impl Component for UserDetail {
             return p.offers();
         }
         let in_groups = v.dir.groups.iter().any(|g| g.members.iter().any(|m| m.as_str() == self.id.as_ref()));
-        let mut o = offers(USER_KEYS, |a| match a {
+        let now = |a| match a {
             Act::AddGroup => !v.dir.groups.is_empty(),
             Act::RemoveGroup => in_groups,
             _ => true,
-        });
+        };
+        let writes = |a| matches!(a, Act::Edit | Act::AddGroup | Act::RemoveGroup);
+        let mut o = offers_rw(USER_KEYS, now, writes, v.queue.read_only());
         o.push(scroll_offer());
         o
     }

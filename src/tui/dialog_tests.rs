@@ -55,7 +55,11 @@ fn the_confirmation_shows_its_prompt_with_many_long_targets() {
     key(&mut app, KeyCode::Char('d'));
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
-        shows_all(&s, &["Confirm: deactivate 40 users", "Type 40 to confirm", "Enter confirm", "Esc cancel"], &format!("{w}x{h}"));
+        shows_all(
+            &s,
+            &["Confirm: deactivate 40 users", "Type 40, the number of operations, to confirm", "Enter confirm", "Esc cancel"],
+            &format!("{w}x{h}"),
+        );
     }
     key(&mut app, KeyCode::Enter);
     shows_all(&screen(&mut app, 80, 24), &["type 40 (the number of operations)", "Esc cancel"], "wrong count");
@@ -65,7 +69,11 @@ fn the_confirmation_shows_its_prompt_with_many_long_targets() {
     typ(&mut app, "     ");
     key(&mut app, KeyCode::Char('d'));
     let s = screen(&mut app, 80, 24);
-    shows_all(&s, &["WARNING", "ceiling of 2", "type the count below", "Type 5 to confirm", "Enter confirm"], "ceiling");
+    shows_all(
+        &s,
+        &["WARNING", "ceiling of 2", "type the count below", "Type 5, the number of operations, to confirm", "Enter confirm"],
+        "ceiling",
+    );
     assert!(!s.contains("--force"), "{s}");
 }
 
@@ -107,16 +115,18 @@ fn the_resume_offer_shows_its_question_with_many_long_batches() {
 fn the_apply_confirmation_shows_its_prompt_with_many_deactivations() {
     let mut app = super::panes_tests::policies_app(super::panes_tests::plan(93));
     key(&mut app, KeyCode::Char('A'));
+    // The count typed is the number of operations, as in every other confirmation (issue 25).
+    let ops = app.top::<super::apply_confirm::ApplyConfirm>().unwrap().terms.operations;
+    assert!(ops > 93, "the create and the update too: {ops}");
+    let prompt = format!("Type {ops}, the number of operations, and Enter to apply");
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
-        shows_all(
-            &s,
-            &["Apply policy hr?", "93 deactivations", "Type 93 and Enter to apply", "Enter apply", "Esc/n/q cancel"],
-            &format!("{w}x{h}"),
-        );
+        shows_all(&s, &["Apply policy hr?", "93 deactivations", &prompt, "Enter apply", "Esc/n/q cancel"], &format!("{w}x{h}"));
         assert!(!s.contains("--force"), "{s}");
     }
     typ(&mut app, "93");
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "the deactivations' count is not the one asked");
+    typ(&mut app, &ops.to_string());
     let fx = key(&mut app, KeyCode::Enter);
     assert!(matches!(fx.as_slice(), [Effect::ApplyPlan { force: true, .. }]), "Enter applies once the count is typed: {fx:?}");
 }
@@ -323,4 +333,124 @@ fn a_batch_that_creates_or_updates_users_reloads_them() {
     }));
     assert!(fx.iter().any(|e| matches!(e, Effect::LoadGroups { .. })), "{fx:?}");
     assert!(fx.iter().any(|e| matches!(e, Effect::LoadUsers { .. })), "{fx:?}");
+}
+
+/// Issue 25, defect 19: indented lines of a confirmation wrap under themselves; a picker's
+/// reason stays whole (its label gives way).
+#[test]
+fn wrapped_dialog_lines_keep_their_indent_and_picker_reasons_stay_whole() {
+    let mut app = long_app(3);
+    typ(&mut app, "   ");
+    key(&mut app, KeyCode::Char('d'));
+    let s = screen(&mut app, 80, 24);
+    let rows: Vec<&str> = s.lines().collect();
+    let i = rows.iter().position(|l| l.contains("│  deactivate")).expect("an operation");
+    assert!(rows[i + 1].contains("│    maximiliana"), "the continuation is indented:\n{s}");
+    // A picker over users whose names fill the line: the deactivated one's reason is whole.
+    let mut users: Vec<User> = (0..4).map(long_user).collect();
+    users[1].active = Some(false);
+    let mut app = App::new("api.slack.test", "SCIM v2", ThemeSet::builtin(), Theme::default());
+    app.update(Msg::Resize(80, 24));
+    app.start();
+    app.update(Msg::UsersPage { generation: 1, items: users.iter().collect(), total: 4 });
+    app.update(Msg::UsersDone { generation: 1, error: None });
+    app.update(Msg::GroupsLoaded { generation: 1, result: Ok(fixture_groups()) });
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('+'));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("(deactivated: Slack refuses)"), "{s}");
+}
+
+/// Issue 25, defect 20: the queue view takes the screen's width under 100 columns, so an
+/// operation's target is whole at 80.
+#[test]
+fn the_queue_view_shows_whole_operations_at_80_columns() {
+    let mut app = app_with(30);
+    super::queue_tests::running_batch(&mut app);
+    key(&mut app, KeyCode::Char('Q'));
+    let s = screen(&mut app, 80, 24);
+    for i in 0..6 {
+        let email = app.dir.store.get(i).email().to_string();
+        assert!(s.contains(&format!("deactivate {email}")), "{email}:\n{s}");
+    }
+    let top = s.lines().find(|l| l.contains("Queue: deactivate")).unwrap();
+    assert!(top.starts_with("│╭") && top.ends_with("╮│"), "78 columns wide: {top}");
+}
+
+/// Issue 25, defect 21: the filter's help names every field `/` knows (`user:` was missing),
+/// and the table's header stays where it is when no row matches.
+#[test]
+fn the_filter_help_names_every_field_and_the_header_stays_put() {
+    use super::directory::Field;
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('?'));
+    let help = app.top::<super::help::Help>().unwrap();
+    let slash = help.sections.iter().flat_map(|(_, o)| o).find(|o| o.label == "/" && o.help.contains("field:value")).unwrap();
+    for (name, field) in Field::NAMES {
+        let named = Field::NAMES.iter().filter(|(_, f)| f == field).any(|(n, _)| slash.help.contains(&format!(" {n}")));
+        assert!(named, "{name}: {}", slash.help);
+    }
+    assert!(slash.help.contains("user:"), "{}", slash.help);
+    key(&mut app, KeyCode::Esc);
+    for marks in [false, true] {
+        let mut app = app_with(30);
+        if marks {
+            key(&mut app, KeyCode::Char(' '));
+        }
+        let header = |s: &str| s.lines().nth(2).unwrap().to_string();
+        let before = header(&screen(&mut app, 80, 24));
+        key(&mut app, KeyCode::Char('/'));
+        typ(&mut app, "zzzz-nobody");
+        let s = screen(&mut app, 80, 24);
+        assert!(s.contains("No loaded user matches"), "{s}");
+        assert_eq!(header(&s), before, "marks {marks}");
+    }
+}
+
+/// Issue 25, defect 25: `?` explains the signs the pane draws (the policy list's `•` was
+/// explained nowhere).
+#[test]
+fn help_explains_the_signs_of_the_pane() {
+    let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));
+    key(&mut app, KeyCode::Char('?'));
+    let help = app.top::<super::help::Help>().unwrap();
+    let signs = help.sections.iter().find(|(n, _)| n == "Signs in the Policies pane").expect("a section of signs");
+    assert!(signs.1.iter().any(|o| o.label == "•" && o.help.contains("plan is shown")), "{:?}", signs.1);
+    // After the keys (the first screen keeps them), reached by scrolling.
+    let s = screen(&mut app, 200, 50);
+    assert!(!s.contains("Signs in the Policies pane") && s.contains("Everywhere"), "the keys come first:\n{s}");
+    let seen = (0..80).any(|_| {
+        key(&mut app, KeyCode::Char('j'));
+        let s = screen(&mut app, 200, 50);
+        s.contains("Signs in the Policies pane") && s.contains("the policy whose plan is shown")
+    });
+    assert!(seen, "{}", screen(&mut app, 200, 50));
+    let mut app = app_with(10);
+    key(&mut app, KeyCode::Char('?'));
+    let help = app.top::<super::help::Help>().unwrap();
+    assert!(help.sections.iter().any(|(n, o)| n == "Signs in the Users pane" && o.iter().any(|o| o.label == "✓")));
+}
+
+/// Issue 25, defect 25: `*` marks every row and leaves the cursor where it was (it was reported
+/// jumping to the last row), scrolled down or not, at both sizes.
+#[test]
+fn star_marks_all_and_the_cursor_stays() {
+    for (w, h) in [(80, 24), (200, 50)] {
+        for down in [3, 40] {
+            let mut app = app_with(100);
+            screen(&mut app, w, h);
+            for _ in 0..down {
+                key(&mut app, KeyCode::Char('j'));
+            }
+            let selected = |s: &str| s.lines().find(|l| l.starts_with("│>")).map(|l| l.split_whitespace().nth(1).unwrap().to_string());
+            let before = selected(&screen(&mut app, w, h)).expect("a selected row");
+            key(&mut app, KeyCode::Char('*'));
+            let s = screen(&mut app, w, h);
+            assert!(s.contains("100 marked"), "{s}");
+            let after = s.lines().find(|l| l.starts_with("│>")).map(|l| l.split_whitespace().nth(2).unwrap().to_string());
+            assert_eq!(after.as_deref(), Some(before.as_str()), "{w}x{h}, {down} down:\n{s}");
+        }
+    }
 }

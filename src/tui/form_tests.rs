@@ -228,6 +228,107 @@ fn snapshots_of_the_form_the_review_and_the_pickers() {
     snap("user_detail_group_picker", &mut app);
 }
 
+/// Issue 25, defect 10: an invalid field keeps its focus marker, its message wraps instead of
+/// being cut at 80 columns, the picked manager shows from its start, and under NO_COLOR no blank
+/// is underlined.
+#[test]
+fn an_invalid_field_keeps_its_focus_its_whole_message_and_the_manager_shows_from_its_start() {
+    let mut app = app_with(30);
+    edit(&mut app);
+    field(&mut app, Attr::UserName);
+    typ(&mut app, "abcdefghijklmnopqrstuv"); // 22 characters
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        let line = s.lines().find(|l| l.contains("│›")).expect("the focused field");
+        assert!(line.contains("›!"), "the focus and the problem both marked: {line}");
+        assert!(s.contains("it is 22 characters long") && s.contains("Slack's 21"), "the whole message at {w}x{h}:\n{s}");
+    }
+    snap("user_form_invalid", &mut app);
+    // The manager picked: the name first, whatever the field's width.
+    field(&mut app, Attr::UserName);
+    typ(&mut app, "ann.lee0");
+    field(&mut app, Attr::Manager);
+    key(&mut app, KeyCode::Enter);
+    typ(&mut app, "Bob Lee");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(form(&app).manager.as_deref(), Some("W00000001"));
+    for (w, h) in [(60, 20), (80, 24)] {
+        let s = screen(&mut app, w, h);
+        let line = s.lines().find(|l| l.contains("manager ")).expect("the manager field");
+        assert!(line.contains("Bob Lee <bob.lee1@"), "{line}");
+    }
+    // NO_COLOR: the header style underlines; the labels' padding is not underlined.
+    app.theme = super::theme::Theme::monochrome();
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| super::render::render(&app, f)).unwrap();
+    let buf = t.backend().buffer();
+    let r = super::picker::compact_area(ratatui::layout::Rect::new(0, 0, 80, 24), 96, 29);
+    for y in r.y + 1..r.bottom() - 1 {
+        for x in r.x + 1..r.right() - 1 {
+            // (A blank between two words of a label is part of it.)
+            let ul = |x: u16| buf[(x, y)].modifier.contains(ratatui::style::Modifier::UNDERLINED);
+            let blank = |x: u16| buf[(x, y)].symbol() == " ";
+            let gap = !blank(x - 1) && !blank(x + 1) && ul(x - 1) && ul(x + 1);
+            assert!(!(blank(x) && ul(x) && !gap), "an underlined blank at {x},{y}");
+        }
+    }
+}
+
+/// Issue 25, defect 27: Slack's rules as they are typed: a displayName with `@`, a timezone
+/// that is no IANA name, a userType Slack does not take.
+#[test]
+fn the_form_checks_display_name_timezone_and_user_type_as_typed() {
+    let mut app = app_with(30);
+    edit(&mut app);
+    for (attr, typed, says) in [
+        (Attr::DisplayName, "zed@tester", "invalid_name_specials"),
+        (Attr::Timezone, "Mars/Base", "not an IANA time zone"),
+        (Attr::UserType, "wizard", "not a userType Slack takes"),
+    ] {
+        field(&mut app, attr);
+        typ(&mut app, typed);
+        let s = screen(&mut app, 80, 24);
+        assert!(s.contains(says), "{attr:?}:\n{s}");
+        ctrl(&mut app, 's');
+        assert!(form(&app).review.is_none(), "{attr:?}: save refused");
+        assert!(form(&app).error.as_deref().unwrap_or("").contains(says), "{:?}", form(&app).error);
+        field(&mut app, attr);
+    }
+    // Valid ones are sent as Slack spells them.
+    field(&mut app, Attr::Timezone);
+    typ(&mut app, "europe/paris");
+    assert!(screen(&mut app, 80, 24).contains("sent as Europe/Paris"));
+    field(&mut app, Attr::UserType);
+    typ(&mut app, "contractor");
+    ctrl(&mut app, 's');
+    let review = form(&app).review.as_ref().expect("saved");
+    let tz = review.iter().find(|c| c.attr == Attr::Timezone).unwrap();
+    let ut = review.iter().find(|c| c.attr == Attr::UserType).unwrap();
+    assert_eq!((tz.new.as_deref(), ut.new.as_deref()), (Some("Europe/Paris"), Some("Contractor")));
+}
+
+/// Issue 25, defect 3: an email changed only in case is not sent (Slack does not tell emails
+/// apart by case), and the form says so instead of dropping it from the review silently.
+#[test]
+fn an_email_changed_only_in_case_is_said_not_to_be_sent() {
+    let mut app = app_with(30);
+    edit(&mut app);
+    field(&mut app, Attr::Email);
+    typ(&mut app, "Ann.Lee0@Example.com");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("only the case differs from ann.lee0@example.com"), "{s}");
+    ctrl(&mut app, 's');
+    assert!(form(&app).review.is_none());
+    assert!(form(&app).error.as_deref().unwrap().contains("email differs only in case"), "{:?}", form(&app).error);
+    // With another change, the review lists the email as not sent.
+    field(&mut app, Attr::Title);
+    typ(&mut app, "Lead");
+    ctrl(&mut app, 's');
+    assert_eq!(form(&app).review.as_ref().unwrap().len(), 1);
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("only the case differs: not sent"), "{s}");
+}
+
 #[test]
 fn the_members_list_filters_sorts_shows_active_and_removes_the_marked_members() {
     use super::members::{Members, Sort};
@@ -302,6 +403,37 @@ fn snapshots_of_the_members_list_and_its_picker() {
     snap("members_picker", &mut app);
 }
 
+/// Issue 25, defect 11: the members list's remove and add confirmations name the members, and
+/// the list's marks are still there after a cancel.
+#[test]
+fn member_confirmations_name_the_members_and_a_cancel_keeps_the_marks() {
+    use super::members::Members;
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Enter); // eng: W0, W3, W6, ...
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char('-'));
+    assert!(app.top::<Confirm>().is_some());
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        assert!(
+            s.contains("2 users:") && s.contains("Ann Lee <ann.lee0@example.com>") && s.contains("Dev Lee <dev.lee3@example.com>"),
+            "{s}"
+        );
+    }
+    snap("members_remove_confirm", &mut app);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.top::<Members>().expect("the list").marks.len(), 2, "a cancel keeps the marks");
+    // The picker's add names them too.
+    key(&mut app, KeyCode::Char('+'));
+    typ(&mut app, "bob lee");
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Enter);
+    let s = screen(&mut app, 80, 24);
+    assert!(app.top::<Confirm>().is_some() && s.contains("1 user:") && s.contains("Bob Lee <bob.lee1@example.com>"), "{s}");
+}
+
 #[test]
 fn policies_e_edits_the_selected_policy_and_plans_it_again_on_return() {
     use super::panes_tests::{plan, policies_app};
@@ -346,6 +478,23 @@ fn policies_n_writes_a_policy_for_the_source_typed_and_opens_it_in_the_editor() 
     assert!(app.top::<NewPolicy>().is_none());
     let text = std::fs::read_to_string(policies.join("people.toml")).unwrap();
     assert!(text.contains("\"name.givenName\" = \"first_name\"") && text.contains("path = \"people.csv\""), "{text}");
+    // Issue 25, defect 14: a second source of that name: the message is whole at 80x24, the
+    // name field has the keys, and the name typed is the policy's.
+    std::fs::create_dir_all(policies.join("2027")).unwrap();
+    std::fs::write(policies.join("2027/people.csv"), "email\n").unwrap();
+    key(&mut app, KeyCode::Char('n'));
+    typ(&mut app, "2027/people.csv");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("name:   empty: people") && s.contains("Tab source/name"), "{s}");
+    key(&mut app, KeyCode::Enter);
+    let s = screen(&mut app, 80, 24);
+    let flat: String = s.lines().map(|l| l.trim_matches(|c: char| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("give this one another name, or edit that one (e)"), "{s}");
+    assert!(app.top::<NewPolicy>().unwrap().on_name);
+    typ(&mut app, "people-2027");
+    assert_eq!(key(&mut app, KeyCode::Enter), [Effect::EditFile { path: policies.join("people-2027.toml") }]);
+    let text = std::fs::read_to_string(policies.join("people-2027.toml")).unwrap();
+    assert!(text.contains("path = \"2027/people.csv\"  # relative to this file's directory"), "{text}");
 }
 
 #[test]
@@ -382,6 +531,54 @@ fn read_only_refuses_the_form_the_pickers_and_group_delete_before_anything_is_ty
     key(&mut app, KeyCode::Char('+'));
     assert!(app.top::<Members>().is_some());
     assert!(!screen(&mut app, 80, 24).contains("Add to eng"));
+}
+
+/// Issue 25: under `--read-only` no hint bar offers a key that writes (it would only refuse);
+/// `?` still lists them, saying they are refused.
+#[test]
+fn read_only_hint_bars_offer_no_key_that_writes_and_help_says_why() {
+    // (pane keys, the writes that must not be offered, what stays)
+    let cases: [(&str, &[&str], &[&str]); 4] = [
+        ("", &["d deactivate", "a reactivate", "e edit", "n new"], &["Space mark", "/ filter", "y copy"]),
+        ("\n", &["e edit", "+ to group", "- from group"], &["y copy email", "Esc q close"]),
+        ("2", &["+ add", "- remove", "R rename", "n new", "D delete"], &["Enter members", "/ filter"]),
+        ("2\n", &["- remove", "+ add"], &["Enter jump", "/ filter"]),
+    ];
+    for (keys, writes, stays) in cases {
+        let (mut ro, mut w) = (app_with(30), app_with(30));
+        ro.queue.safety = crate::queue::Safety::default().with_read_only(true);
+        for a in [&mut ro, &mut w] {
+            key(a, KeyCode::Char(' '));
+            key(a, KeyCode::Char('k'));
+            for c in keys.chars() {
+                key(a, if c == '\n' { KeyCode::Enter } else { KeyCode::Char(c) });
+            }
+        }
+        for (wd, h) in [(80, 24), (200, 50)] {
+            let (s, sw) = (screen(&mut ro, wd, h), screen(&mut w, wd, h));
+            for k in writes {
+                assert!(!s.contains(k), "read-only offers {k:?} ({keys:?} {wd}x{h}):\n{s}");
+                assert!(sw.contains(k), "{k:?} is offered when writes are allowed ({keys:?} {wd}x{h}):\n{sw}");
+            }
+            for k in stays {
+                assert!(s.contains(k), "{k:?} ({keys:?}):\n{s}");
+            }
+        }
+        // `?` lists the writes, saying they are refused.
+        key(&mut ro, KeyCode::Char('?'));
+        let help = ro.top::<super::help::Help>().expect("help");
+        let refused: Vec<&str> = help.sections[..2]
+            .iter()
+            .flat_map(|(_, o)| o)
+            .filter(|o| o.help.ends_with("(refused: read-only)"))
+            .map(|o| o.label.as_ref())
+            .collect();
+        assert!(
+            !refused.is_empty()
+                && help.sections[..2].iter().flat_map(|(_, o)| o).filter(|o| o.help.contains("refused: read-only")).all(|o| !o.now),
+            "{keys:?}: {refused:?}"
+        );
+    }
 }
 
 // ---------- Slack's whole profile (issue 24) ----------

@@ -5,7 +5,7 @@
 //! loaded here (`Effect::LoadGroups`) and read again after a batch that changed one.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers_rw};
 use super::directory::GroupRow;
 use super::prompt::PromptKind;
 use super::render::{MARK, block, thousands, visible_offset};
@@ -175,7 +175,7 @@ impl GroupsPane {
 pub fn delete_group(ctx: &mut Ctx, gi: usize) -> Vec<Effect> {
     let Some(g) = ctx.dir.groups.get(gi) else { return vec![] };
     let n = g.members.len();
-    let what = format!("delete group {} ({})", g.name, crate::words::count(n, "member"));
+    let what = format!("delete group {} ({})", g.name, super::render::counted(n, "member"));
     let a = Action::DeleteGroup { id: g.id.clone(), name: g.name.clone() };
     super::confirm::ask(ctx, vec![a], &crate::queue::Knowledge::default(), move |_| what, false)
 }
@@ -193,6 +193,14 @@ pub fn user_membership(ctx: &mut Ctx, add: bool, gi: usize, uid: &str) -> Vec<Ef
         (format!("remove {who} from {gname}"), Action::RemoveMembers { group_id: gid, group_name: gname, user_ids: ids })
     };
     super::confirm::ask(ctx, vec![a], &known, move |_| what, false)
+}
+
+/// How a confirmation names a member: `Name <email>`, else `Name (id)`; None when not loaded.
+pub fn member_label(dir: &super::directory::Directory, id: &str) -> Option<String> {
+    dir.store.index_of(id).map(|i| {
+        let r = dir.store.get(i);
+        if r.email().is_empty() { format!("{} ({id})", r.name()) } else { format!("{} <{}>", r.name(), r.email()) }
+    })
 }
 
 /// `+`/`-` on group `gi`: the users marked in the Users pane; `-` in the members list (`member`,
@@ -228,12 +236,7 @@ pub fn members_verb(ctx: &mut Ctx, add: bool, gi: usize, member: Option<usize>) 
     // Slack refuses a deactivated user in a group, and one refused member fails the whole PATCH
     // (issue 12: one deactivated user among four failed the add, naming nobody): screen them
     // out here and name them in the dialog.
-    let label = |id: &str| {
-        ctx.dir.store.index_of(id).map(|i| {
-            let r = ctx.dir.store.get(i);
-            if r.email().is_empty() { format!("{} ({id})", r.name()) } else { format!("{} <{}>", r.name(), r.email()) }
-        })
-    };
+    let label = |id: &str| member_label(ctx.dir, id);
     let mut screened = Vec::new();
     let ids: Vec<String> = if add {
         ids.into_iter()
@@ -275,11 +278,13 @@ impl Component for GroupsPane {
 
     fn keys(&self, v: &View) -> Vec<Offer> {
         let selected = self.selected < v.dir.groups.len();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Clear => !self.query.is_empty(),
             Act::Filter | Act::Create => true,
             _ => selected,
-        })
+        };
+        let writes = |a| matches!(a, Act::Add | Act::Remove | Act::Rename | Act::Create | Act::Delete);
+        offers_rw(KEYS, now, writes, v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {

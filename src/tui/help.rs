@@ -45,8 +45,10 @@ impl Help {
             for o in keys {
                 let help = if o.now { t.text } else { t.muted };
                 for (i, part) in super::render::wrap_words(&o.help, text_w).into_iter().enumerate() {
-                    let key = if i == 0 { format!("  {:<11}", o.label) } else { " ".repeat(KEY_W) };
-                    lines.push(Line::from(vec![Span::styled(key, t.accent), Span::styled(part, help)]));
+                    // Only the key is styled, not the blanks around it (NO_COLOR underlines it).
+                    let key = if i == 0 { o.label.to_string() } else { String::new() };
+                    let pad = " ".repeat(KEY_W.saturating_sub(2 + unicode_width::UnicodeWidthStr::width(key.as_str())).max(1));
+                    lines.push(Line::from(vec![Span::raw("  "), Span::styled(key, t.accent), Span::raw(pad), Span::styled(part, help)]));
                 }
             }
             lines.push(Line::raw(""));

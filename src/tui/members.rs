@@ -7,7 +7,7 @@
 //! shows the member in the Users pane (fetching it first when it is not loaded), `y`/`Y` copy.
 
 use super::app::{Effect, Level};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, moved, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, moved, offers_rw};
 use super::directory::Directory;
 use super::picker::{Item, Picked, Picker};
 use super::render::{MARK, hint_line, overlay, overlay_area, visible_offset};
@@ -201,14 +201,15 @@ impl Members {
             return vec![];
         }
         let n = ids.len();
-        let what = format!("remove {} from {gname}", crate::words::count(n, "member"));
+        let what = format!("remove {} from {gname}", super::render::counted(n, "member"));
         let known = ctx.dir.knowledge_of(&ids);
         let clears = !own && !ctx.dir.marks.is_empty();
-        if own {
-            self.marks.clear();
-        }
+        // The dialog names them (issue 25: it named nobody); the list's marks stay until the
+        // batch is confirmed (the list closes when the groups are read again), so a cancel
+        // keeps them.
+        let who = ids.iter().map(|id| super::groups::member_label(ctx.dir, id).unwrap_or_else(|| format!("{id} (not loaded)"))).collect();
         let a = Action::RemoveMembers { group_id: gid, group_name: gname, user_ids: ids };
-        super::confirm::ask(ctx, vec![a], &known, move |_| what, clears)
+        super::confirm::ask_naming(ctx, vec![a], &known, move |_| what, clears, who, Vec::new())
     }
 
     /// `+`: the member picker over the loaded users who are not members.
@@ -248,11 +249,12 @@ impl Members {
         let Some(g) = ctx.dir.groups.get(self.group) else { return vec![] };
         let (gid, gname) = (g.id.clone(), g.name.clone());
         let n = ids.len();
-        let what = format!("add {} to {gname}", crate::words::count(n, "member"));
+        let what = format!("add {} to {gname}", super::render::counted(n, "member"));
         let known = ctx.dir.knowledge_of(&ids);
         let clears = !ctx.dir.marks.is_empty();
+        let who = ids.iter().map(|id| super::groups::member_label(ctx.dir, id).unwrap_or_else(|| id.clone())).collect();
         let a = Action::AddMembers { group_id: gid, group_name: gname, user_ids: ids };
-        super::confirm::ask(ctx, vec![a], &known, move |_| what, clears)
+        super::confirm::ask_naming(ctx, vec![a], &known, move |_| what, clears, who, Vec::new())
     }
 }
 
@@ -278,10 +280,11 @@ impl Component for Members {
             ];
         }
         let any = !self.shown(v.dir).is_empty();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Close | Act::Add | Act::Filter | Act::Sort => true,
             _ => any,
-        })
+        };
+        offers_rw(KEYS, now, |a| matches!(a, Act::Add | Act::Remove), v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {

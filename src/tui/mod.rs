@@ -33,6 +33,7 @@ pub mod prompt;
 pub mod queue;
 mod queue_runner;
 pub mod queue_view;
+pub mod quit;
 pub mod render;
 pub mod reports;
 pub mod resume;
@@ -63,36 +64,41 @@ pub struct UiOptions {
     pub theme: Option<String>,
     /// `NO_COLOR` is set (https://no-color.org): a monochrome screen whatever the theme says.
     pub no_color: bool,
+    /// What the terminal shows (`TERM`, `COLORTERM`, `NO_COLOR`, the locale): the theme is
+    /// brought down to its colours, and drawn in ASCII when the locale is not UTF-8.
+    pub caps: theme::Caps,
     /// `--no-cache`: no local directory cache (neither read nor written).
     pub no_cache: bool,
 }
 
 /// Pick the theme: `--theme`, else the config's `ui.theme`, else `default`; `NO_COLOR` wins.
-/// User themes come from `themes_dir`.
+/// User themes come from `themes_dir`. The theme is fitted to the terminal (`caps`).
 pub fn choose_theme(
     themes_dir: &Path,
     flag: Option<&str>,
     config: Option<&str>,
     no_color: bool,
+    caps: theme::Caps,
 ) -> (theme::ThemeSet, theme::Theme, Option<String>) {
     let set = theme::ThemeSet::load(themes_dir);
     if no_color {
-        return (set, theme::Theme::monochrome(), None);
+        return (set, theme::Theme::monochrome().fit(caps), None);
     }
     let name = flag.or(config).unwrap_or("default");
     match set.get(name) {
-        Ok(t) => (set, t, None),
-        Err(e) => (set, theme::Theme::default(), Some(e)),
+        Ok(t) => (set, t.fit(caps), None),
+        Err(e) => (set, theme::Theme::default().fit(caps), Some(e)),
     }
 }
 
 /// `scimitar` with no command: the console against the environment's connection.
 pub async fn run_console(env: Environment, ui: UiOptions) -> i32 {
-    run_in(env, ui, Vec::new(), None).await
+    run_in(env, ui, Vec::new(), None, true).await
 }
 
-/// The console in an environment, with lines for the Log pane to start with.
-async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>, news: Option<runtime::News>) -> i32 {
+/// The console in an environment, with lines for the Log pane to start with. `resumable`: a
+/// batch stopped by quitting can be resumed later (not in the demo: its emulator goes away).
+async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>, news: Option<runtime::News>, resumable: bool) -> i32 {
     let client = match env.client() {
         Ok(c) => c.clone(),
         Err(e) => {
@@ -103,6 +109,7 @@ async fn run_in(env: Environment, ui: UiOptions, intro: Vec<String>, news: Optio
     };
     let setup = queue_runner::QueueSetup::from_env(&env);
     let mut console = ConsoleEnv::from_env(&env);
+    console.resumable = resumable;
     if ui.no_cache {
         console.cache = None;
     }
@@ -194,8 +201,10 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     env.profile = Default::default();
     env.safety = crate::queue::Safety::default().with_read_only(env.read_only);
     let mut intro = vec![format!(
-        "demo: embedded Slack SCIM emulator at {url} with {} users and {} groups (seed {})",
-        args.users, args.groups, args.seed
+        "demo: embedded Slack SCIM emulator at {url} with {} and {} (seed {})",
+        render::counted(args.users, "user"),
+        render::counted(args.groups, "group"),
+        args.seed
     )];
     if args.users > DEMO_FIRST_USERS {
         intro.push(format!(
@@ -207,7 +216,9 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     if own_data_dir && !args.no_policy {
         intro.push("demo: the HR export and policy demo-hr are written to the data dir once the emulator is seeded".into());
     }
-    let code = run_in(env, ui, intro, Some(news_rx)).await;
+    // A batch stopped by quitting the demo cannot be resumed: its emulator (and, by default,
+    // its data dir) goes away with it.
+    let code = run_in(env, ui, intro, Some(news_rx), false).await;
     match emu_task.await {
         Ok(Ok(emu)) => emu.shutdown().await,
         Ok(Err(e)) => eprintln!("scimitar: the demo emulator did not start: {e}"),

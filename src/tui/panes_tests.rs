@@ -188,7 +188,7 @@ fn report_filters_are_edited_and_run() {
     typ(&mut app, "x");
     let fx = key(&mut app, KeyCode::Enter);
     assert!(fx.is_empty());
-    let e = reports(&app).error.clone().unwrap();
+    let e = reports(&app).refused.clone().unwrap();
     assert!(e.starts_with("outcome:") && e.contains("failedx"), "{e}");
     // Refused (issue 12): the field is back to the query the rows are for, and the screen says so.
     assert_eq!(reports(&app).value(2), "failed");
@@ -200,6 +200,56 @@ fn report_filters_are_edited_and_run() {
     key(&mut app, KeyCode::Char('/'));
     key(&mut app, KeyCode::Esc);
     assert_eq!(reports(&app).focus, None);
+}
+
+/// Issue 25, defect 6: a batch that finishes (a restore started from Reports among them) reads
+/// the query again at once: the new records and the title's count are there without `r`.
+#[test]
+fn reports_are_read_again_when_a_batch_finishes() {
+    use crate::queue::QueueEvent;
+    let mut app = reports_app(stored(3, OffsetDateTime::now_utc()));
+    assert!(screen(&mut app, 80, 24).contains("Reports 3 "));
+    app.update(Msg::BatchLoaded(crate::tui::queue::BatchLoad {
+        batch_id: "b-r".into(),
+        description: "restore".into(),
+        ops: vec![],
+        rate: None,
+    }));
+    let fx = app.update(Msg::Queue(QueueEvent::BatchFinished {
+        batch_id: "b-r".into(),
+        counts: HashMap::new(),
+        elapsed: std::time::Duration::from_millis(10),
+        cancelled: false,
+    }));
+    let Some(Effect::QueryReports { generation, .. }) = fx.iter().find(|e| matches!(e, Effect::QueryReports { .. })) else {
+        panic!("the query runs again: {fx:?}")
+    };
+    app.update(Msg::ReportsLoaded { generation: *generation, result: Ok(data(stored(5, OffsetDateTime::now_utc()))) });
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Reports 5 ") && s.contains("user4@example.com"), "{s}");
+}
+
+/// Issue 25, defect 7: a refused filter says why until the next key, and never hides the path
+/// of the last export.
+#[test]
+fn a_refused_filter_neither_stays_nor_hides_the_export_path() {
+    let mut app = reports_app(stored(3, OffsetDateTime::now_utc()));
+    app.update(Msg::ReportsExported { count: 3, result: Ok(std::path::PathBuf::from("/data/exports/scimitar-report-1.csv")) });
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    typ(&mut app, "bogus");
+    key(&mut app, KeyCode::Enter);
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        let pane: String = s.lines().take_while(|l| !l.contains("╭ Log")).collect::<Vec<_>>().join("\n");
+        assert!(pane.contains("refused") && pane.contains("exported to /data/exports/scimitar-report-1.csv"), "{w}x{h}\n{s}");
+    }
+    assert!(app.log.iter().any(|e| e.text.contains("exported 3 records to")));
+    key(&mut app, KeyCode::Char('j'));
+    let s = screen(&mut app, 80, 24);
+    let pane: String = s.lines().take_while(|l| !l.contains("╭ Log")).collect::<Vec<_>>().join("\n");
+    assert!(!pane.contains("refused") && pane.contains("exported to /data/exports"), "{s}");
 }
 
 #[test]
@@ -494,8 +544,18 @@ fn apply_needs_one_confirmation_and_reports_progress() {
     assert!(key(&mut app, KeyCode::Esc).is_empty());
     assert!(app.overlays.is_empty());
     key(&mut app, KeyCode::Char('A'));
+    let shown = screen(&mut app, 200, 50);
+    let ops: usize = shown
+        .split(" operations to send")
+        .next()
+        .and_then(|b| b.rsplit(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{shown}"));
     let fx = key(&mut app, KeyCode::Char('y'));
     let [Effect::ApplyPlan { name, plan, force }] = fx.as_slice() else { panic!("{fx:?}") };
+    // The total is the count confirmed from the start, before any batch (the newcomer run saw
+    // `32/103` after confirming 199: the deactivations are a later batch).
+    assert_eq!(policies(&app).progress, (0, 0, ops));
     assert_eq!((name.as_str(), *force), ("hr", false));
     assert_eq!(plan, &policies(&app).plan.as_ref().unwrap().live, "the plan applied is the plan shown");
     assert!(app.busy());
@@ -521,13 +581,14 @@ fn apply_needs_one_confirmation_and_reports_progress() {
         message: "user_not_found".into(),
         retries: 1,
     }));
-    assert_eq!(policies(&app).progress, (1, 1, 2));
-    assert!(app.queue.status.contains("hr 2/2 (1 failed)"), "{}", app.queue.status);
+    assert_eq!(policies(&app).progress, (1, 1, ops));
+    assert!(ops > 2);
+    assert!(app.queue.status.contains(&format!("hr 2/{ops} (1 failed)")), "{}", app.queue.status);
     let texts: Vec<&str> = app.log.iter().map(|e| e.text.as_str()).collect();
     assert!(texts.contains(&"done: create user ann@example.com"), "{texts:?}");
     assert!(app.log.iter().any(|e| e.level == Level::Error && e.text == "failed: deactivate gone0@example.com: user_not_found"));
     let s = screen(&mut app, 200, 50);
-    assert!(s.contains("applying hr: 1/2, 1 failed"), "{s}");
+    assert!(s.contains(&format!("applying hr: 1/{ops}, 1 failed")), "{s}");
     // The end: a summary, and the plan is computed again.
     let outcome = crate::policy::apply::ApplyOutcome {
         run_id: "pr-1".into(),
@@ -557,7 +618,7 @@ fn apply_shows_the_gate_and_read_only_refuses_it() {
     let mut app = policies_app(plan(2));
     key(&mut app, KeyCode::Char('A'));
     let s = screen(&mut app, 200, 50);
-    assert!(s.contains("gate: 1 to create user, 1 to update, 2 to deactivate"), "{s}");
+    assert!(s.contains("operations to send: 1 to create user, 1 to update, 2 to deactivate"), "{s}");
     key(&mut app, KeyCode::Esc);
 
     let mut app = policies_app(plan(2));
@@ -578,21 +639,28 @@ fn many_deactivations_or_a_ceiling_need_the_count_typed() {
     let mut app = policies_app(plan(30));
     assert!(policies(&app).plan.as_ref().unwrap().ceiling.is_some());
     key(&mut app, KeyCode::Char('A'));
+    // The count is the operations' (32: the create, the update, the 30 deactivations), as
+    // every confirmation asks it (issue 25: this one asked for the deactivations).
+    let n = app.top::<ApplyConfirm>().unwrap().terms.operations;
+    assert_eq!(n, 32);
     let s = screen(&mut app, 80, 24);
-    assert!(s.contains("WARNING") && s.contains("Type 30"), "{s}");
+    assert!(s.contains("WARNING") && s.contains("Type 32, the number of operations,"), "{s}");
     assert!(key(&mut app, KeyCode::Char('y')).is_empty(), "y alone does not apply");
     // Enter with nothing typed does what the dialog says: it asks for the count, in the dialog.
     assert!(key(&mut app, KeyCode::Enter).is_empty());
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
-        assert!(s.contains("nothing typed: type 30") && s.contains("Type 30 and Enter to apply"), "{w}x{h}\n{s}");
+        assert!(
+            s.contains("nothing typed: type 32") && s.contains("Type 32, the number of operations, and Enter to apply"),
+            "{w}x{h}\n{s}"
+        );
         assert!(!s.contains("--force"), "the console has no --force: {s}");
     }
-    typ(&mut app, "29");
-    assert!(key(&mut app, KeyCode::Enter).is_empty(), "a wrong count does not apply");
-    assert_eq!(app.top::<ApplyConfirm>().map(|c| c.typed.as_str()), Some(""));
-    assert!(screen(&mut app, 80, 24).contains("29 is not 30"));
     typ(&mut app, "30");
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "a wrong count (the deactivations') does not apply");
+    assert_eq!(app.top::<ApplyConfirm>().map(|c| c.typed.as_str()), Some(""));
+    assert!(screen(&mut app, 80, 24).contains("30 is not 32"));
+    typ(&mut app, "32");
     let fx = key(&mut app, KeyCode::Enter);
     assert!(matches!(fx.as_slice(), [Effect::ApplyPlan { force: true, .. }]), "{fx:?}");
     assert!(app.overlays.is_empty());
@@ -730,9 +798,13 @@ fn the_policies_pane_shows_sync_state_and_approves_a_quarantine() {
     app.update(Msg::SyncReviewed { name: "hr".into(), result: Ok(handle.clone()) });
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);
-        for part in
-            ["Approve the quarantined sync of hr?", "quarantined since", "over the ceiling", &format!("Type {n} and Enter"), "Esc cancel"]
-        {
+        for part in [
+            "Approve the quarantined sync of hr?",
+            "quarantined since",
+            "over the ceiling",
+            &format!("Type {n}, the number of operations,"),
+            "Esc cancel",
+        ] {
             assert!(s.contains(part), "{part} at {w}x{h}:\n{s}");
         }
     }
@@ -749,4 +821,61 @@ fn the_policies_pane_shows_sync_state_and_approves_a_quarantine() {
         fx.iter().any(|e| matches!(e, Effect::LoadUsers { .. })) && fx.iter().any(|e| matches!(e, Effect::ComputePlan { .. })),
         "{fx:?}"
     );
+}
+
+/// Issue 25, defect 19: the plan's header never ends mid-sentence: a quarantine's reason and the
+/// ceiling show whole where there is room (200x50), else in their short forms (80x24; the Log
+/// and `S` have the reason).
+#[test]
+fn the_plan_header_shows_whole_lines_or_short_forms() {
+    use crate::sync::{Quarantine, QuarantineKind, SyncState};
+    let mut app = policies_app(plan(30));
+    let q = Quarantine {
+        kind: QuarantineKind::Ceiling,
+        reason: "the plan would deactivate 40 users, above the limit of 25 set by the policy; review it END".into(),
+        run_id: Some("pr-2".into()),
+        since: OffsetDateTime::now_utc(),
+        held: serde_json::json!({"summary": "40 deactivate"}),
+    };
+    let state = SyncState {
+        profile: "console".into(),
+        policy: "hr".into(),
+        quarantine: Some(q),
+        running_run: None,
+        running_pid: None,
+        next_run: None,
+        last_success: None,
+        last_run: None,
+    };
+    app.update(Msg::SyncState { name: "hr".into(), state: Some(Box::new(state)) });
+    let s = screen(&mut app, 200, 50);
+    assert!(s.contains("review it") && s.contains("END") && s.contains("or raise the limit"), "whole at 200x50:\n{s}");
+    for (w, h) in [(80, 24), (60, 20)] {
+        let s = screen(&mut app, w, h);
+        assert!(!s.contains("the limit of 25 set") || s.contains("END"), "no reason cut at {w}x{h}:\n{s}");
+        assert!(!s.contains("p…"), "{s}");
+    }
+    assert!(screen(&mut app, 80, 24).contains("sync QUARANTINED (Ceiling) S review and approve"));
+}
+
+/// Issue 25, defect 24: a plan's manager change names both managers, as the user detail does
+/// (it showed `W00000004 → W00000005`).
+#[test]
+fn a_manager_change_in_the_plan_names_the_managers() {
+    let mut p = plan(2);
+    p.updates[0].changes.push(AttrChange { attr: Attr::Manager, old: Some("W00000004".into()), new: Some("W00000005".into()) });
+    let mut app = policies_app(p);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    let d = app.top::<Detail>().unwrap_or_else(|| panic!("{:?}", titles(&app)));
+    assert!(d.title.starts_with(" Update users: "), "{}", d.title);
+    let (old, new) = (super::tests::make_user(4), super::tests::make_user(5));
+    let want = format!("W00000004 ({}) → W00000005 ({})", old.display_name.unwrap(), new.display_name.unwrap());
+    for (w, h) in [(80, 24), (200, 50)] {
+        let s = screen(&mut app, w, h);
+        let flat: String = s.lines().map(|l| l.trim_matches(|c: char| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&want), "{want}\n{s}");
+    }
 }

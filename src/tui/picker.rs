@@ -4,9 +4,12 @@
 //! members list's `+`) keeps it, hands it its keys while it is open, lists its keys in its own
 //! (`Picker::offers`) and draws it over itself.
 //!
-//! Matching: every word of the query is found in the label in order of its letters (a
-//! subsequence, any case: `mlee` finds "Maria Lee"); labels where a word is a plain substring come
-//! first. At most [`LIMIT`] matches are listed.
+//! Matching (any case): labels where every word of the query is a plain substring, those where
+//! each word starts a word of the label first; only when there are none, labels where each query
+//! word is made of beginnings of the label's words in order (`mlee` finds "Maria Lee", `mhar`
+//! "Maria Harris"). Letters scattered anywhere no longer match (issue 25: `maria` listed 500+
+//! labels for 51 Marias). Within each rank, items that cannot be picked or are deactivated
+//! come last. At most [`LIMIT`] matches are listed.
 
 use super::component::{NAV, Offer, View, hint_list, lookup, moved};
 use super::render::{MARK, block, hint_line, overlay_area, visible_offset};
@@ -20,10 +23,13 @@ use std::collections::BTreeSet;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-/// Where a picker (or the user form) is drawn: the overlay's place, at most `w` x `h`, centred.
+/// Where a picker (or the user form) is drawn: the overlay's place, at most `w` x `h`, centred;
+/// on a screen under 100 columns nearly its whole width (issue 25: at 80 columns four fifths
+/// cut the picker's reasons and the form's messages).
 pub fn compact_area(screen: Rect, w: u16, h: u16) -> Rect {
     let o = overlay_area(screen);
-    let (w, h) = (o.width.min(w), o.height.min(h));
+    let wide = if screen.width < 100 { screen.width.saturating_sub(4).max(o.width) } else { o.width };
+    let (w, h) = (wide.min(w), o.height.min(h));
     Rect::new(screen.x + (screen.width - w) / 2, screen.y + (screen.height - h) / 2, w, h)
 }
 
@@ -40,13 +46,22 @@ pub struct Item {
     /// Why it cannot be picked (e.g. "deactivated: Slack refuses it in a group"), if so: shown
     /// beside it, and picking it is refused with that reason.
     pub refused: Option<String>,
+    /// Listed after the others that match as well (a refused or deactivated user).
+    pub last: bool,
     lower: String,
 }
 
 impl Item {
     pub fn new(label: &str, key: impl Into<String>, refused: Option<String>) -> Item {
         let label = clean(label);
-        Item { lower: label.to_lowercase(), label, key: key.into(), refused }
+        let last = refused.is_some();
+        Item { lower: label.to_lowercase(), label, key: key.into(), refused, last }
+    }
+
+    /// Listed after the others (a deactivated user that can still be picked).
+    pub fn ranked_last(mut self) -> Item {
+        self.last = true;
+        self
     }
 }
 
@@ -79,10 +94,28 @@ pub struct Picker {
     last_query: String,
 }
 
-/// Does `word` appear in `hay` letter by letter, in order? (`hay` lowercased.)
-fn subsequence(hay: &str, word: &str) -> bool {
-    let mut h = hay.chars();
-    word.chars().all(|c| h.any(|x| x == c))
+/// The words of a (lowercased) label: runs of letters and digits.
+fn label_words(hay: &str) -> Vec<&str> {
+    hay.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect()
+}
+
+/// Is `word` made of beginnings of `words`, in order (`mlee`: "m" of maria, "lee" of lee)?
+fn initials(words: &[&str], word: &str) -> bool {
+    if word.is_empty() {
+        return true;
+    }
+    words.iter().enumerate().any(|(j, w)| {
+        let common = w.chars().zip(word.chars()).take_while(|(a, b)| a == b).count();
+        (1..=common).rev().any(|k| {
+            let rest: String = word.chars().skip(k).collect();
+            initials(&words[j + 1..], &rest)
+        })
+    })
+}
+
+/// Does `w` start one of the label's words?
+fn starts_a_word(words: &[&str], w: &str) -> bool {
+    words.iter().any(|x| x.starts_with(w))
 }
 
 impl Picker {
@@ -118,21 +151,33 @@ impl Picker {
         // word of it is the old one's, or longer, or new).
         let narrowing = !self.last_query.is_empty() && q.starts_with(self.last_query.as_str());
         let pool: Vec<usize> = if narrowing { std::mem::take(&mut self.matches) } else { (0..self.items.len()).collect() };
-        let mut exact = Vec::new();
-        let mut fuzzy = Vec::new();
+        // (rank, index): 0 each word starts a word, 1 each word is in the label, 2 each word is
+        // made of word beginnings; refused and deactivated items after the others of their rank.
+        let mut hits: Vec<(u8, bool, usize)> = Vec::new();
         for i in pool {
-            let it = &self.items[i].lower;
-            if words.iter().all(|w| it.contains(w)) {
-                exact.push(i);
-            } else if words.iter().all(|w| subsequence(it, w)) {
-                fuzzy.push(i);
-            }
+            let it = &self.items[i];
+            let lw = label_words(&it.lower);
+            let rank = if words.iter().all(|w| it.lower.contains(w)) {
+                if words.iter().all(|w| starts_a_word(&lw, w) || w.contains(|c: char| !c.is_alphanumeric())) { 0 } else { 1 }
+            } else if words.iter().all(|w| {
+                let letters: String = w.chars().filter(|c| c.is_alphanumeric()).collect();
+                !letters.is_empty() && initials(&lw, &letters)
+            }) {
+                2
+            } else {
+                continue;
+            };
+            hits.push((rank, it.last, i));
         }
-        self.matches = exact.iter().chain(fuzzy.iter()).copied().collect();
+        self.matches = hits.iter().map(|h| h.2).collect();
         self.matches.sort_unstable();
-        exact.extend(fuzzy);
-        exact.truncate(LIMIT);
-        self.shown = exact;
+        // Word beginnings only when nothing holds the words whole (`maria` would find
+        // mari(o) a(cme-corp) too).
+        if hits.iter().any(|h| h.0 < 2) {
+            hits.retain(|h| h.0 < 2);
+        }
+        hits.sort();
+        self.shown = hits.into_iter().take(LIMIT).map(|h| h.2).collect();
         self.last_query = q;
         self.selected = 0;
         self.offset = 0;
@@ -244,11 +289,14 @@ impl Picker {
             let sel = pos == self.selected;
             let mark = if self.marked.contains(&i) { "+ " } else { "  " };
             let lead = if sel { MARK } else { "  " };
-            let mut text = format!("{lead}{mark}{}", it.label);
-            if let Some(why) = &it.refused {
-                text.push_str(&format!("  ({why})"));
-            }
-            let text: String = text.chars().take(w).collect();
+            // The reason stays whole: the label gives way (issue 25: reasons ended at `(deactivate`).
+            let why = it.refused.as_ref().map(|why| format!("  ({why})")).unwrap_or_default();
+            let room = w.saturating_sub(4 + why.chars().count());
+            let text = if why.is_empty() || room < 12 {
+                format!("{lead}{mark}{}{why}", it.label).chars().take(w).collect()
+            } else {
+                format!("{lead}{mark}{}{why}", super::render::truncate(&it.label, room))
+            };
             let st = if sel {
                 t.selected
             } else if it.refused.is_some() {
@@ -288,13 +336,13 @@ mod tests {
     #[test]
     fn typing_narrows_substrings_first_then_letters_in_order() {
         let mut p = Picker::new("Pick", items(), false);
-        assert_eq!(p.shown, [0, 1, 2]);
+        assert_eq!(p.shown, [0, 2, 1], "the refused one last");
         for c in "lee".chars() {
             key(&mut p, KeyCode::Char(c));
         }
         assert_eq!(p.shown, [0, 2]);
-        // m…l…e: Maria Lee and Mark Olsen (substrings first: none here); m…l…e…e: only Maria Lee.
-        assert_eq!(Picker::new("Pick", items(), false).with_query("mle").shown, [0, 1]);
+        // Beginnings of words: m(aria) le(e); Mark Olsen has no word starting with l.
+        assert_eq!(Picker::new("Pick", items(), false).with_query("mle").shown, [0]);
         assert_eq!(Picker::new("Pick", items(), false).with_query("mlee").shown, [0]);
         assert_eq!(Picker::new("Pick", items(), false).with_query("olsen m").shown, [1], "every word, in any order");
         assert_eq!(Picker::new("Pick", items(), false).with_query("ee").shown, [0, 2], "a substring before letters in order");
@@ -308,16 +356,45 @@ mod tests {
         for _ in 0..4 {
             key(&mut p, KeyCode::Backspace);
         }
-        assert_eq!(p.shown, [0, 1, 2]);
+        assert_eq!(p.shown, [0, 2, 1]);
+    }
+
+    /// Issue 25, defect 28: `maria` among many names lists the Marias only, the deactivated
+    /// one after the others; a word start ranks before a match inside a word.
+    #[test]
+    fn weak_matches_are_left_out_and_the_deactivated_come_last() {
+        let first = ["Maria", "Mark", "Marcia", "Ria", "Amara", "Jim", "Tamar", "Mario"];
+        let last = ["Harris", "Riley", "Adams", "Iacocca", "Young", "Ramirez"];
+        let mut items = Vec::new();
+        for (i, f) in first.iter().enumerate() {
+            for (j, l) in last.iter().enumerate() {
+                let email = format!("{}.{}@acme-corp.example", f.to_lowercase(), l.to_lowercase());
+                let item = Item::new(&format!("{f} {l} <{email}>"), format!("W{i}{j}"), None);
+                // Maria Harris is deactivated (the first Maria in item order).
+                items.push(if (i, j) == (0, 0) { item.ranked_last() } else { item });
+            }
+        }
+        let p = Picker::new("Manager", items.clone(), false).with_query("maria");
+        let labels: Vec<&str> = p.shown.iter().map(|&i| items[i].label.as_str()).collect();
+        assert_eq!(labels.len(), 6, "the six Marias, not m…a…r…i…a scattered anywhere: {labels:?}");
+        assert!(labels.iter().all(|l| l.starts_with("Maria ")), "{labels:?}");
+        assert_eq!(labels[5], "Maria Harris <maria.harris@acme-corp.example>", "the deactivated one last");
+        // `mhar`: m(aria|ark|arcia|ario) har(ris); `ria`: Ria first (a word start), then inside words.
+        let p = Picker::new("Manager", items.clone(), false).with_query("mhar");
+        assert_eq!(p.shown.len(), 4, "{:?}", p.shown.iter().map(|&i| &items[i].label).collect::<Vec<_>>());
+        let p = Picker::new("Manager", items.clone(), false).with_query("ria");
+        assert!(items[p.shown[0]].label.starts_with("Ria "), "{}", items[p.shown[0]].label);
+        assert!(p.shown.iter().any(|&i| items[i].label.starts_with("Maria Young")), "a substring still matches");
     }
 
     #[test]
     fn enter_picks_the_selected_one_and_a_refused_one_is_named_not_picked() {
         let mut p = Picker::new("Pick", items(), false);
         key(&mut p, KeyCode::Down);
+        key(&mut p, KeyCode::Down);
         assert_eq!(key(&mut p, KeyCode::Enter), Picked::Open);
         assert!(p.note.as_deref().unwrap().contains("Mark Olsen") && p.note.as_deref().unwrap().contains("deactivated"));
-        key(&mut p, KeyCode::Down);
+        key(&mut p, KeyCode::Up);
         assert_eq!(key(&mut p, KeyCode::Enter), Picked::Chosen(vec!["W3".into()]));
         assert_eq!(key(&mut p, KeyCode::Esc), Picked::Cancel);
     }
@@ -326,8 +403,8 @@ mod tests {
     fn tab_marks_several_but_never_a_refused_one() {
         let mut p = Picker::new("Pick", items(), true);
         key(&mut p, KeyCode::Tab);
-        key(&mut p, KeyCode::Tab); // Mark Olsen: refused
         key(&mut p, KeyCode::Tab);
+        key(&mut p, KeyCode::Tab); // Mark Olsen (listed last): refused
         assert_eq!(p.marked.iter().copied().collect::<Vec<_>>(), [0, 2]);
         assert!(p.note.is_some());
         assert_eq!(key(&mut p, KeyCode::Enter), Picked::Chosen(vec!["W1".into(), "W3".into()]));

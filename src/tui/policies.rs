@@ -10,7 +10,7 @@
 //! its own for another state of a policy is one more `Line` in `render_plan`'s header.)
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, moved, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, moved, offers_rw};
 use super::detail::{Detail, Tone};
 use super::render::{MARK, block, thousands, truncate, visible_offset};
 use super::theme::Theme;
@@ -121,9 +121,13 @@ pub struct PoliciesPane {
     pub computing: Option<String>,
     pub plan: Option<PlanView>,
     pub error: Option<String>,
-    /// The policy being applied, and (done, failed, total) of the running batch.
+    /// The policy being applied, and (done, failed, total) of its batches: the total is the
+    /// count confirmed from the start (issue 25 newcomer run: `32/103` after confirming 199, the
+    /// deactivations being a later batch), or the batches' sum if more.
     pub applying: Option<String>,
     pub progress: (usize, usize, usize),
+    /// The operations of the batches started so far in this apply.
+    batched: usize,
     /// A policy file just edited (`e`, `n`): selected and planned once the list is read again.
     pub edited: Option<PathBuf>,
     /// Each policy's sync state, as `sync::status` read it with its plan (absent: never synced).
@@ -135,7 +139,10 @@ pub struct PoliciesPane {
 /// What the apply confirmation asks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApplyTerms {
-    /// Deactivations the gate lets through (the count to type).
+    /// Operations the gate lets through: the count to type, as every confirmation asks it (the
+    /// console's, `scimitar apply`'s and `sync approve`'s; issue 25: `A` asked for deactivations).
+    pub operations: usize,
+    /// Deactivations the gate lets through.
     pub deactivations: usize,
     pub must_type: bool,
     /// The policy's ceiling and the profile's (the gate's), when the plan is over them.
@@ -150,8 +157,10 @@ pub fn terms(plan: &PlanView, d: &Decision) -> ApplyTerms {
     // The console passes the ceiling with the typed count (there is no --force here).
     warnings.extend(d.ceiling_reason().map(|r| format!("{r}; type the count below if that is really meant")));
     let deactivations = d.deactivations();
-    let must_type = !warnings.is_empty() || deactivations > CONFIRM_THRESHOLD;
-    ApplyTerms { deactivations, must_type, warnings, summary: d.summary() }
+    // As headless (`bulk::confirm`): a typed count past a ceiling or above the threshold of
+    // destructive operations.
+    let must_type = !warnings.is_empty() || d.destructive() > CONFIRM_THRESHOLD;
+    ApplyTerms { operations: d.runnable().len(), deactivations, must_type, warnings, summary: super::confirm::gate_line(d) }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,7 +307,7 @@ impl PoliciesPane {
             && !row.heading
         {
             let title = format!(" {}: {} ", row.kind.title(), truncate(&row.text, 50));
-            let rows = row.detail.iter().map(|(k, val)| (k.clone(), val.clone(), Tone::Text)).collect();
+            let rows = with_manager_names(&row.detail, &ctx.dir.store).into_iter().map(|(k, val)| (k, val, Tone::Text)).collect();
             ctx.open(Detail::new(title, rows, 28));
         }
         vec![]
@@ -317,7 +326,7 @@ impl PoliciesPane {
                 let warnings = h.0.plan.warnings.len();
                 self.set_plan(name.clone(), h);
                 self.error = None;
-                let w = if warnings > 0 { format!(", {}", crate::words::count(warnings, "warning")) } else { String::new() };
+                let w = if warnings > 0 { format!(", {}", super::render::counted(warnings, "warning")) } else { String::new() };
                 ctx.log(Level::Info, format!("plan of policy {name}: {s}{w}"));
             }
             Err(e) => {
@@ -388,10 +397,11 @@ impl PoliciesPane {
     }
 
     /// The confirmation was accepted: run the plan shown.
-    fn start_apply(&mut self, ctx: &mut Ctx, name: &str, plan: &PlanHandle, force: bool) -> Vec<Effect> {
+    fn start_apply(&mut self, ctx: &mut Ctx, name: &str, plan: &PlanHandle, force: bool, operations: usize) -> Vec<Effect> {
         let s = summary(&plan.0.plan);
         self.applying = Some(name.to_string());
-        self.progress = (0, 0, 0);
+        self.progress = (0, 0, operations);
+        self.batched = 0;
         ctx.queue.status = format!("applying {name}");
         ctx.log(Level::Info, format!("applying policy {name}: {s}"));
         vec![Effect::ApplyPlan { name: name.to_string(), plan: plan.clone(), force }]
@@ -401,8 +411,9 @@ impl PoliciesPane {
     fn queue_event(&mut self, ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
         match ev {
             QueueEvent::BatchStarted { batch_id, total } => {
-                self.progress.2 += total;
-                ctx.log(Level::Info, format!("batch {batch_id}: {}", crate::words::count(total, "operation")));
+                self.batched += total;
+                self.progress.2 = self.progress.2.max(self.batched);
+                ctx.log(Level::Info, format!("batch {batch_id}: {}", super::render::counted(total, "operation")));
             }
             QueueEvent::OpStarted { .. } | QueueEvent::OpSending { .. } => return vec![],
             QueueEvent::OpFinished { describe, state, message, .. } => {
@@ -487,9 +498,9 @@ impl Component for PoliciesPane {
         "Policies".into()
     }
 
-    fn keys(&self, _v: &View) -> Vec<Offer> {
+    fn keys(&self, v: &View) -> Vec<Offer> {
         let shown = self.plan.is_some();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Open => !self.list.is_empty(),
             Act::Plan => shown && !self.focus_plan,
             Act::List => self.focus_plan,
@@ -497,7 +508,9 @@ impl Component for PoliciesPane {
             Act::Rerun | Act::New => true,
             Act::Edit => !self.list.is_empty(),
             Act::Approve => self.quarantined().is_some() && self.applying.is_none() && self.reviewing.is_none(),
-        })
+        };
+        // (`e` and `n` write policy files here, not Slack: they stay under --read-only.)
+        offers_rw(KEYS, now, |a| matches!(a, Act::Apply | Act::Approve), v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
@@ -592,7 +605,7 @@ impl Component for PoliciesPane {
 
     fn notify(&mut self, note: &Note, ctx: &mut Ctx) -> Vec<Effect> {
         match note {
-            Note::ApplyPolicy { name, plan, force } => self.start_apply(ctx, name, plan, *force),
+            Note::ApplyPolicy { name, plan, force, operations } => self.start_apply(ctx, name, plan, *force, *operations),
             _ => vec![],
         }
     }
@@ -605,6 +618,19 @@ impl Component for PoliciesPane {
         self.computing.is_some() || self.applying.is_some()
     }
 
+    fn signs(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("•", "list: the policy whose plan is shown"),
+            ("!", "list: its sync is quarantined (it writes nothing until approved: S)"),
+            ("⠋", "list: its plan is being computed"),
+            ("+", "plan: a user or group to create, a member to add"),
+            ("~", "plan: a user to update, a group to rename"),
+            ("↺", "plan: a user to reactivate"),
+            ("-", "plan: a user to deactivate, a member to remove"),
+            ("!", "plan: reported only, left out by Slack's rules, or a warning"),
+        ]
+    }
+
     fn render(&self, f: &mut Frame, r: Rect, v: &View) {
         let list_w = if r.width >= 120 { 32 } else { (r.width / 4).clamp(14, 24) };
         let [lr, pr] = Layout::horizontal([Constraint::Length(list_w), Constraint::Fill(1)]).areas(r);
@@ -614,45 +640,73 @@ impl Component for PoliciesPane {
 }
 
 impl PoliciesPane {
-    /// The lines above the plan's rows: the counts, the policy's ceiling, the last error. A line
-    /// of its own for something else about the policy goes here (the plan's rows take the rest).
-    fn plan_header(&self, v: &View, pv: &PlanView) -> Vec<Line<'static>> {
+    /// The lines above the plan's rows: the counts, the policy's ceiling, the last error, the
+    /// rows left out, the sync state. A line of its own for something else about the policy goes
+    /// here (the plan's rows take the rest). Each line is whole (issue 25: the quarantine's line
+    /// ended mid-sentence): when they do not fit in `rows` rows at `width`, the short forms are
+    /// used (the Log has the whole reason), then whole lines are left out from the end.
+    fn plan_header(&self, v: &View, pv: &PlanView, width: u16, rows: usize) -> Vec<Line<'static>> {
         let t = v.theme;
-        let mut head = vec![Span::styled(format!(" {} ", summary(&pv.live.0.plan)), t.header)];
-
-        if let Some(c) = &pv.ceiling {
-            head.push(Span::styled(format!(" ⚠ {}", truncate(c, 60)), t.warning));
+        let build = |short: bool| -> Vec<Line<'static>> {
+            let mut lines = vec![Line::styled(format!(" {}", summary(&pv.live.0.plan)), t.header)];
+            if let Some(c) = &pv.ceiling {
+                let text = if short { "over the policy's ceiling: A asks for the count".to_string() } else { clean(c) };
+                lines.push(Line::styled(format!(" ⚠ {text}"), t.warning));
+            }
+            if let Some(e) = &self.error {
+                lines.push(Line::styled(
+                    format!(" {}", if short { truncate(e, width.saturating_sub(2) as usize) } else { e.clone() }),
+                    t.error,
+                ));
+            }
+            let left_out = pv.live.0.plan.violations.len();
+            if left_out > 0 {
+                let n = thousands(left_out as u64);
+                let text = if short {
+                    format!(" ! {n} left out (listed below)")
+                } else {
+                    format!(" ! {n} left out: rows that break Slack's rules (listed below)")
+                };
+                lines.push(Line::styled(text, t.warning));
+            }
+            if let Some(l) = self.sync_line(v, &pv.name, short) {
+                lines.push(l);
+            }
+            lines
+        };
+        let full = build(false);
+        if super::render::wrapped_rows(&full, width) <= rows {
+            return full;
         }
-        if let Some(e) = &self.error {
-            head.push(Span::styled(format!(" {}", truncate(e, 60)), t.error));
+        let mut out = Vec::new();
+        let mut used = 0;
+        for l in build(true) {
+            let h = super::render::wrapped_rows(std::slice::from_ref(&l), width);
+            if used + h > rows.max(1) {
+                break;
+            }
+            used += h;
+            out.push(l);
         }
-        let mut lines = vec![Line::from(head)];
-        let left_out = pv.live.0.plan.violations.len();
-        if left_out > 0 {
-            let n = thousands(left_out as u64);
-            lines.push(Line::styled(format!(" ! {n} left out: rows that break Slack's rules (listed below)"), t.warning));
-        }
-        if let Some(l) = self.sync_line(v, &pv.name) {
-            lines.push(l);
-        }
-        lines
+        out
     }
 
     /// The policy's sync state in one line: quarantined (why, since when, `S` to review), or the
-    /// last run's outcome and time, or never synced.
-    fn sync_line(&self, v: &View, name: &str) -> Option<Line<'static>> {
+    /// last run's outcome and time, or never synced. `short`: the quarantine without its reason.
+    fn sync_line(&self, v: &View, name: &str, short: bool) -> Option<Line<'static>> {
         let t = v.theme;
         let s = self.sync.get(name)?;
         if let Some(q) = &s.quarantine {
-            return Some(Line::from(vec![
-                Span::styled(format!(" sync QUARANTINED ({:?}) ", q.kind), t.error),
-                Span::styled("S review and approve · ", t.accent),
-                Span::styled(format!("since {}: {}", crate::report::format_time(q.since), clean(&q.reason)), t.warning),
-            ]));
+            let mut spans =
+                vec![Span::styled(format!(" sync QUARANTINED ({:?}) ", q.kind), t.error), Span::styled("S review and approve", t.accent)];
+            if !short {
+                spans.push(Span::styled(format!(" · since {}: {}", short_time(q.since), clean(&q.reason)), t.warning));
+            }
+            return Some(Line::from(spans));
         }
         let text = match &s.last_run {
             Some(r) => {
-                let mut x = format!(" sync: last run {} at {}", r.result, crate::report::format_time(r.finished));
+                let mut x = format!(" sync: last run {} at {}", r.result, short_time(r.finished));
                 if let Some(m) = &r.message {
                     x.push_str(&format!(" ({})", truncate(&clean(m), 40)));
                 }
@@ -743,8 +797,8 @@ impl PoliciesPane {
             f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), inner);
             return;
         };
-        let head = self.plan_header(v, pv);
-        // Wrapped, so the sync state's reason shows whole at 80 columns.
+        // Wrapped, so the sync state's reason shows whole at 80 columns; at most half the pane.
+        let head = self.plan_header(v, pv, inner.width, (inner.height / 2) as usize);
         let n = (super::render::wrapped_rows(&head, inner.width) as u16).min(inner.height / 2);
         f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), Rect { height: n, ..inner });
         let area = Rect { y: inner.y + n, height: inner.height - n, ..inner };
@@ -772,6 +826,26 @@ impl PoliciesPane {
         let mut state = TableState::new().with_selected(Some(pv.selected - off));
         f.render_stateful_widget(table, area, &mut state);
     }
+}
+
+/// A change's detail with each manager id followed by the name the directory knows for it
+/// (`W123 (Maria Harris)`, both sides of `old → new`), as the user detail shows it (issue 25:
+/// the plan showed the id only).
+fn with_manager_names(detail: &[(String, String)], store: &super::directory::UserStore) -> Vec<(String, String)> {
+    let named = |id: &str| match store.index_of(id) {
+        Some(i) => format!("{id} ({})", clean(&store.get(i).name())),
+        None => id.to_string(),
+    };
+    detail
+        .iter()
+        .map(|(k, v)| {
+            if k == "manager" || k == "enterprise.manager" {
+                (k.clone(), v.split(" → ").map(named).collect::<Vec<_>>().join(" → "))
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect()
 }
 
 fn member_rows(kind: Kind, changes: &[MemberChange], out: &mut Vec<ChangeRow>) {
@@ -887,7 +961,7 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
                 ChangeRow {
                     kind: Kind::GroupCreate,
                     heading: false,
-                    text: format!("{} ({})", clean(&g.name), crate::words::count(g.members.len(), "member")),
+                    text: format!("{} ({})", clean(&g.name), super::render::counted(g.members.len(), "member")),
                     detail,
                 }
             })
@@ -947,9 +1021,17 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
     out
 }
 
+/// `2026-12-07 21:37 UTC`: a time as the pane shows it (to the minute).
+fn short_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month() as u8, t.day(), t.hour(), t.minute())
+}
+
 /// "2 create, 1 update, …": the counts of a plan, the kinds with changes only.
 pub fn summary(plan: &Plan) -> String {
     let c = plan.counts();
+    // Members are counted as the gate's line counts them (`11 members to add`, issue 25).
+    let members = |n: usize, verb: &str| format!("{} member{} to {verb}", thousands(n as u64), if n == 1 { "" } else { "s" });
     let parts: Vec<String> = [
         (c.creates, "create"),
         (c.updates, "update"),
@@ -957,12 +1039,12 @@ pub fn summary(plan: &Plan) -> String {
         (c.deactivations, "deactivate"),
         (c.group_creates, "group create"),
         (c.group_renames, "rename"),
-        (c.member_adds, "member add"),
-        (c.member_removes, "member remove"),
     ]
     .into_iter()
     .filter(|(n, _)| *n > 0)
     .map(|(n, s)| format!("{} {s}", thousands(n as u64)))
+    .chain((c.member_adds > 0).then(|| members(c.member_adds, "add")))
+    .chain((c.member_removes > 0).then(|| members(c.member_removes, "remove")))
     .collect();
     if parts.is_empty() { "no changes".into() } else { parts.join(", ") }
 }

@@ -53,7 +53,7 @@ impl Prompt {
         match &self.kind {
             PromptKind::RenameGroup { from, .. } => format!(" Rename group {} ", clean(from)),
             PromptKind::CreateGroup { members } => {
-                format!(" New group ({}) ", crate::words::count(members.len(), "marked member"))
+                format!(" New group ({}) ", super::render::counted(members.len(), "marked member"))
             }
         }
     }
@@ -84,7 +84,7 @@ impl Prompt {
                     return vec![];
                 }
                 let n = members.len();
-                (format!("create group {name} with {}", crate::words::count(n, "member")), Action::CreateGroup { name, members }, n > 0)
+                (format!("create group {name} with {}", super::render::counted(n, "member")), Action::CreateGroup { name, members }, n > 0)
             }
         };
         super::confirm::ask(ctx, vec![action], &Knowledge::default(), move |_| what, clears)

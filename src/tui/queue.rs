@@ -6,7 +6,7 @@
 //! Users and Groups panes, the confirmation in `confirm.rs`, the queue view in `queue_view.rs`,
 //! the resume offer in `resume.rs`.
 
-use super::app::{Effect, Level, Log, Msg};
+use super::app::{Effect, Level, Msg};
 use super::component::{Ctx, Note};
 use crate::queue::journal::OpRow;
 use crate::queue::{Action, OpState, QueueEvent, Safety, Subject};
@@ -30,8 +30,6 @@ pub struct Queue {
     pub unavailable: Option<String>,
     /// A confirmed batch is being journaled (no `BatchLoaded` yet).
     pub submitting: bool,
-    /// `q` was pressed once while a batch ran.
-    pub quit_warned: bool,
     /// The queue view's list of past batches (`b` in the view).
     pub history: History,
 }
@@ -66,7 +64,6 @@ impl Default for Queue {
             confirm_threshold: crate::bulk::CONFIRM_THRESHOLD,
             unavailable: None,
             submitting: false,
-            quit_warned: false,
             history: History::default(),
         }
     }
@@ -90,17 +87,6 @@ impl Queue {
             return Some(h.to_string());
         }
         self.busy()
-    }
-
-    /// `q` while a batch runs warns once instead of quitting; the second `q` quits (the journal
-    /// keeps what was not sent, and the next start offers to resume it). Ctrl-C always quits.
-    pub fn quit_guard(&mut self, log: &mut Log) -> bool {
-        if !self.running() || self.quit_warned {
-            return false;
-        }
-        self.quit_warned = true;
-        log.push(Level::Warn, "a batch is running: q again quits now (the rest can be resumed later), x in the queue view (Q) cancels it");
-        true
     }
 
     /// Mirror a policy apply's batches in the queue view (the apply writes its own Log lines).
@@ -372,11 +358,10 @@ pub fn eta_text(secs: f64) -> String {
 
 fn batch_loaded(ctx: &mut Ctx, b: BatchLoad) -> Vec<Effect> {
     ctx.queue.submitting = false;
-    ctx.queue.quit_warned = false;
     // The view shows the batch that starts, not the list of past ones.
     ctx.queue.history.shown = false;
     let v = BatchView::new(b);
-    ctx.log(Level::Info, format!("batch {}: {} ({})", v.batch_id, v.description, crate::words::count(v.ops.len(), "operation")));
+    ctx.log(Level::Info, format!("batch {}: {} ({})", v.batch_id, v.description, super::render::counted(v.ops.len(), "operation")));
     ctx.queue.status = v.status();
     ctx.queue.batch = Some(v);
     vec![]
@@ -441,7 +426,7 @@ fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
             b.update_eta();
             let s = b.status();
             ctx.queue.status = s;
-            let retry = if retries > 0 { format!(" ({retries} retries)") } else { String::new() };
+            let retry = if retries > 0 { format!(" ({})", super::render::counted(retries as usize, "retry")) } else { String::new() };
             let (level, text) = match state {
                 OpState::Done => (Level::Ok, format!("{describe}: done{retry}")),
                 OpState::Failed if surprise => (Level::Warn, format!("!! {describe}: {message}{retry}")),
@@ -534,7 +519,9 @@ pub fn on_msg(msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
         Msg::Unfinished(offers) => {
             if !offers.is_empty() {
                 let open: u64 = offers.iter().map(|o| o.open).sum();
-                ctx.log(Level::Warn, format!("{} unfinished batch(es) from an earlier run ({open} operations open)", offers.len()));
+                let (batches, ops) =
+                    (super::render::counted(offers.len(), "unfinished batch"), super::render::counted(open as usize, "operation"));
+                ctx.log(Level::Warn, format!("{batches} from an earlier run ({ops} open)"));
                 ctx.open(super::resume::Resume::new(offers));
             }
             vec![]
@@ -609,7 +596,7 @@ pub fn cancel_batch(ctx: &mut Ctx) -> Vec<Effect> {
         Level::Warn,
         format!(
             "cancelling batch {batch_id}: {} will not be sent; requests in flight finish",
-            crate::words::count(pending, "pending operation")
+            super::render::counted(pending, "pending operation")
         ),
     );
     vec![Effect::CancelBatch { batch_id }]
@@ -633,6 +620,6 @@ pub fn retry_failed(ctx: &mut Ctx) -> Vec<Effect> {
     let batch_id = b.batch_id.clone();
     ctx.queue.submitting = true;
     ctx.queue.status = "starting".into();
-    ctx.log(Level::Info, format!("retrying {} of batch {batch_id}", crate::words::count(failed, "failed operation")));
+    ctx.log(Level::Info, format!("retrying {} of batch {batch_id}", super::render::counted(failed, "failed operation")));
     vec![Effect::RetryFailed { batch_id }]
 }

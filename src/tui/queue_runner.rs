@@ -224,6 +224,11 @@ async fn drive(
                     let line = format!("skipping {}: {}", s.action.describe(), s.why());
                     let _ = tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Warn, line)));
                 }
+                // Not sent this time (the rest goes on); F tries them again.
+                for (a, why) in &r.unread {
+                    let line = format!("{}: {why} (F retries it)", a.describe());
+                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Error, line)));
+                }
                 r.batch
             }
         };

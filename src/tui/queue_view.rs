@@ -8,7 +8,7 @@
 //! the gate and one confirmation, as a batch of its own.
 
 use super::app::{Effect, Level};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, moved, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, moved, offers_rw};
 use super::queue::Queue;
 use super::queue::{QueueOp, eta_text};
 use super::render::{block, hint_line, overlay_area, thousands, visible_offset};
@@ -71,15 +71,17 @@ impl Component for QueueView {
         let history = showing_history(v.queue);
         let running = b.is_some_and(|b| b.running);
         let failed = b.is_some_and(|b| b.count(OpState::Failed) > 0);
+        // Restore of whole batches (issue 20): any batch that did something.
         let restorable = history && v.queue.history.selected().is_some_and(|h| h.done > 0) && v.queue.refuse_writes().is_none();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Open => b.is_some_and(|b| !b.ops.is_empty()),
             Act::Cancel => running,
             Act::Retry => failed && !running,
             Act::History => b.is_some(),
             Act::Restore => restorable,
             Act::Close => true,
-        })
+        };
+        offers_rw(KEYS, now, |a| matches!(a, Act::Retry | Act::Restore), v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
@@ -197,7 +199,7 @@ pub fn gauge_text(done: usize, total: usize, width: usize) -> String {
 impl QueueView {
     fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let r = overlay_area(area);
+        let r = super::render::wide_overlay_area(area);
         f.render_widget(Clear, r);
         if showing_history(v.queue) {
             return self.draw_history(f, r, v);

@@ -55,6 +55,17 @@ pub fn overlay_area(area: Rect) -> Rect {
     Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }
 
+/// [`overlay_area`], nearly the screen's whole width under 100 columns: for views whose rows
+/// are wide (the queue view; issue 25: 64 columns of 80 cut its operations).
+pub fn wide_overlay_area(area: Rect) -> Rect {
+    let o = overlay_area(area);
+    if area.width >= 100 {
+        return o;
+    }
+    let w = area.width.saturating_sub(2).max(o.width).min(area.width);
+    Rect { x: area.x + (area.width - w) / 2, width: w, ..o }
+}
+
 /// Clear the overlay rectangle and give it a focused block.
 pub(super) fn overlay<'a>(f: &mut Frame, area: Rect, t: &Theme, title: impl Into<Line<'a>>) -> (Rect, Block<'a>) {
     let r = overlay_area(area);
@@ -114,6 +125,22 @@ pub fn wrap_words(s: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// `s` wrapped at `width` columns with a hanging indent: a line that starts with spaces keeps
+/// them, and its continuations are indented two more (issue 25: wrapped `skipped` lines lost
+/// their indent and read as new items).
+pub fn hang(s: &str, width: usize) -> Vec<String> {
+    let k = s.len() - s.trim_start_matches(' ').len();
+    if k == 0 {
+        return wrap_words(s, width);
+    }
+    let cont = k + 2;
+    wrap_words(s.trim_start(), width.saturating_sub(cont).max(8))
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| format!("{}{l}", " ".repeat(if i == 0 { k } else { cont })))
+        .collect()
+}
+
 /// A centred dialog at most `max_w` columns wide: `body` (wrapped; cut at its end when the
 /// screen is too short for all of it) above `foot` (the prompt and its keys), which is pinned to
 /// the dialog's bottom rows so it is on screen at any size. Returns the dialog's rectangle.
@@ -164,6 +191,21 @@ pub(super) fn hinted_block(f: &mut Frame, r: Rect, t: &Theme, b: Block, mut line
 /// A hint bar as a block's bottom title.
 pub(super) fn hint_line(t: &Theme, text: String) -> Line<'static> {
     Line::styled(text, t.muted).right_aligned()
+}
+
+/// `n` and the noun, plural unless `n` is 1, with thousands separated (`1 retry`, `2 retries`,
+/// `96,926 users`): every count the console words (issue 25: `1 retries`, `96926 to deactivate`).
+pub fn counted(n: usize, noun: &str) -> String {
+    let plural = if n == 1 {
+        noun.to_string()
+    } else if let Some(stem) = noun.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u'])) {
+        format!("{stem}ies")
+    } else if noun.ends_with("ch") || noun.ends_with('s') || noun.ends_with('x') {
+        format!("{noun}es")
+    } else {
+        format!("{noun}s")
+    };
+    format!("{} {plural}", thousands(n as u64))
 }
 
 pub fn thousands(n: u64) -> String {
@@ -220,11 +262,154 @@ fn level_tag(l: Level) -> &'static str {
 }
 
 pub fn render(app: &App, f: &mut Frame) {
+    draw_frame(app, f);
+    // A terminal whose locale is not UTF-8 gets ASCII only: box drawing, `·`, `…`, the spinner
+    // and any text from the server are replaced cell by cell (issue 25).
+    if app.theme.ascii {
+        asciify(f.buffer_mut());
+    }
+}
+
+/// The ASCII stand-in for a symbol drawn in one cell (`None`: it is ASCII already). Box
+/// drawing becomes `+ - |`, the separators and signs their nearest ASCII, letters with accents
+/// the letter, anything else `?`.
+pub fn ascii_symbol(sym: &str) -> Option<&'static str> {
+    if sym.is_ascii() {
+        return None;
+    }
+    let c = sym.chars().next().unwrap_or('?');
+    Some(match c {
+        '─' | '━' | '╌' | '┄' | '╴' | '╶' => "-",
+        '│' | '┃' | '╎' | '┆' | '║' => "|",
+        '═' => "=",
+        '╭' | '╮' | '╯' | '╰' | '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '┏' | '┓' | '┗' | '┛' | '╔' | '╗' | '╚' | '╝' => {
+            "+"
+        }
+        '·' => "|",
+        '•' | '●' | '■' | '█' | '▉' | '▊' | '▋' | '▌' | '▍' | '▎' | '▏' => "*",
+        '░' | '▒' | '▓' => ".",
+        '…' => ".",
+        '✓' | '✔' => "x",
+        '▲' | '↑' | '▴' => "^",
+        '▼' | '↓' | '▾' => "v",
+        '→' | '›' | '»' | '⟶' => ">",
+        '←' | '‹' | '«' => "<",
+        '↺' | '↻' => "^",
+        '⚠' => "!",
+        '⌫' => "<",
+        '–' | '—' | '−' => "-",
+        '‘' | '’' | '′' => "'",
+        '“' | '”' | '″' => "\"",
+        '§' => "S",
+        '×' => "x",
+        // The spinner's frames: . o O o in turn (`|` would read as a separator).
+        '⠋' | '⠼' | '⠇' => ".",
+        '⠙' | '⠴' | '⠏' | '⠸' | '⠧' => "o",
+        '⠹' | '⠦' => "O",
+        _ => ascii_letter(c),
+    })
+}
+
+/// A Latin letter with a diacritic as its base letter (`é` → `e`), else `?`.
+fn ascii_letter(c: char) -> &'static str {
+    const TABLE: &[(&str, &str)] = &[
+        ("àáâãäåāăą", "a"),
+        ("ÀÁÂÃÄÅĀĂĄ", "A"),
+        ("çćĉċč", "c"),
+        ("ÇĆĈĊČ", "C"),
+        ("ďđ", "d"),
+        ("ĎĐ", "D"),
+        ("èéêëēĕėęě", "e"),
+        ("ÈÉÊËĒĔĖĘĚ", "E"),
+        ("ĝğġģ", "g"),
+        ("ĜĞĠĢ", "G"),
+        ("ìíîïĩīĭįı", "i"),
+        ("ÌÍÎÏĨĪĬĮİ", "I"),
+        ("ĺļľŀł", "l"),
+        ("ĹĻĽĿŁ", "L"),
+        ("ñńņňŉ", "n"),
+        ("ÑŃŅŇ", "N"),
+        ("òóôõöøōŏő", "o"),
+        ("ÒÓÔÕÖØŌŎŐ", "O"),
+        ("ŕŗř", "r"),
+        ("ŔŖŘ", "R"),
+        ("śŝşšș", "s"),
+        ("ŚŜŞŠȘ", "S"),
+        ("ţťŧț", "t"),
+        ("ŢŤŦȚ", "T"),
+        ("ùúûüũūŭůűų", "u"),
+        ("ÙÚÛÜŨŪŬŮŰŲ", "U"),
+        ("ýÿŷ", "y"),
+        ("ÝŸŶ", "Y"),
+        ("źżž", "z"),
+        ("ŹŻŽ", "Z"),
+        ("ß", "s"),
+        ("æ", "a"),
+        ("Æ", "A"),
+        ("œ", "o"),
+        ("Œ", "O"),
+    ];
+    TABLE.iter().find(|(set, _)| set.contains(c)).map_or("?", |(_, r)| r)
+}
+
+/// Replace every cell that is not ASCII with its ASCII stand-in ([`ascii_symbol`]). An ellipsis
+/// with two blank cells after it becomes `...`. A wide character (two cells) becomes `?` and a
+/// blank.
+pub fn asciify(buf: &mut ratatui::buffer::Buffer) {
+    let area = buf.area;
+    for y in area.top()..area.bottom() {
+        let mut x = area.left();
+        while x < area.right() {
+            let sym = buf[(x, y)].symbol().to_string();
+            if let Some(r) = ascii_symbol(&sym) {
+                let blank = |b: &ratatui::buffer::Buffer, x: u16| x < area.right() && b[(x, y)].symbol() == " ";
+                if sym == "…" && blank(buf, x + 1) && blank(buf, x + 2) {
+                    for i in 0..3 {
+                        buf[(x + i, y)].set_symbol(".");
+                    }
+                    x += 3;
+                    continue;
+                }
+                buf[(x, y)].set_symbol(r);
+            }
+            x += 1;
+        }
+    }
+}
+
+/// The smallest terminal the console draws in (columns, rows): below it the panes' labels
+/// collide and the dialogs cannot show their keys, so it says the size it needs instead.
+pub const MIN_SIZE: (u16, u16) = (44, 12);
+
+/// What a terminal below [`MIN_SIZE`] shows: the longest wording that fits whole, wrapped
+/// (issue 25: at 9x3 only `scimitar:` showed).
+pub fn too_small(w: u16, h: u16) -> Vec<String> {
+    let (mw, mh) = MIN_SIZE;
+    let wordings = [
+        format!("scimitar needs a terminal of at least {mw}x{mh}; this one is {w}x{h}. Make it larger (or the font smaller)."),
+        format!("scimitar needs at least {mw}x{mh} (this is {w}x{h})"),
+        format!("needs {mw}x{mh}, is {w}x{h}"),
+        format!("min {mw}x{mh}"),
+        format!("{mw}x{mh}"),
+    ];
+    for text in &wordings {
+        let lines = wrap_words(text, w as usize);
+        let whole = lines.iter().all(|l| unicode_width::UnicodeWidthStr::width(l.as_str()) <= w as usize);
+        if lines.len() <= h as usize && whole && !text.split(' ').any(|word| word.len() > w as usize) {
+            return lines;
+        }
+    }
+    Vec::new()
+}
+
+fn draw_frame(app: &App, f: &mut Frame) {
     let area = f.area();
     let t = &app.theme;
     f.render_widget(Block::new().style(t.text), area);
-    if area.width < 10 || area.height < 3 {
-        f.render_widget(Paragraph::new("scimitar: terminal too small"), area);
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let lines: Vec<Line> = too_small(area.width, area.height).into_iter().map(Line::from).collect();
+        let top = area.height.saturating_sub(lines.len() as u16) / 2;
+        f.render_widget(Paragraph::new(lines), Rect { y: area.y + top, height: area.height - top, ..area });
         return;
     }
     let v = app.view();
@@ -245,15 +430,35 @@ pub fn render(app: &App, f: &mut Frame) {
 
 fn render_tabs(app: &App, f: &mut Frame, r: Rect) {
     let t = &app.theme;
-    let mut spans = vec![Span::styled(" scimitar ", t.title)];
-    for (i, p) in app.panes.iter().enumerate() {
-        let active = i == app.active;
-        let style = if active { t.tab_active } else { t.tab_inactive };
-        let label = if t.mono && active { format!("[{} {}]", i + 1, p.title()) } else { format!(" {} {} ", i + 1, p.title()) };
-        spans.push(Span::styled(label, style));
-        spans.push(Span::raw(" "));
-    }
-    f.render_widget(Paragraph::new(Line::from(spans)).style(t.text), r);
+    // Narrower than every tab whole: the name goes first, then the other panes' titles (their
+    // digits stay), so the last tab is never cut off the line.
+    let line = |brand: bool, others: bool| {
+        let mut spans = if brand { vec![Span::styled(" scimitar ", t.title)] } else { vec![] };
+        for (i, p) in app.panes.iter().enumerate() {
+            let active = i == app.active;
+            let style = if active { t.tab_active } else { t.tab_inactive };
+            let label = if t.mono && active {
+                format!("[{} {}]", i + 1, p.title())
+            } else if active || others {
+                format!(" {} {} ", i + 1, p.title())
+            } else {
+                format!(" {} ", i + 1)
+            };
+            spans.push(Span::styled(label, style));
+            spans.push(Span::raw(" "));
+        }
+        Line::from(spans)
+    };
+    let fits = |l: &Line| l.width() <= r.width as usize + 1;
+    let full = line(true, true);
+    let l = if fits(&full) {
+        full
+    } else if fits(&line(false, true)) {
+        line(false, true)
+    } else {
+        line(false, false)
+    };
+    f.render_widget(Paragraph::new(l).style(t.text), r);
 }
 
 fn render_log(app: &App, f: &mut Frame, r: Rect) {
@@ -261,25 +466,26 @@ fn render_log(app: &App, f: &mut Frame, r: Rect) {
     let log = &app.log;
     let mut title = vec![Span::styled(" Log ", t.title)];
     if log.scroll > 0 {
-        title.push(Span::styled(format!("{} newer below ", log.scroll), t.warning));
+        title.push(Span::styled(format!("{} newer below ", counted(log.scroll, "row")), t.warning));
     }
     let keys = if log.scroll > 0 { " [ older · ] newer · { } size · L hide " } else { " [ older · { } size · L hide " };
     let b = block(t, Line::from(title), false).title_bottom(hint_line(t, keys.to_string()));
     let inner = b.inner(r);
     f.render_widget(b, r);
-    let (n, w) = (inner.height as usize, inner.width as usize);
-    // Entries wrap (issue 12: errors were cut at 80 columns), the newest shown at the bottom:
-    // walk back from the last entry shown until the pane is full.
-    const LEAD: usize = 15; // "HH:MM:SS level "
-    let end = log.len().saturating_sub(log.scroll);
+    let n = inner.height as usize;
+    // Entries wrap (issue 12: errors were cut at 80 columns), the newest at the bottom: walk back
+    // from the newest entry until the rows scrolled back and the pane's are there, then show the
+    // pane's rows of them. (The Log wraps at its own width, the app's; a pane drawn narrower cuts.)
+    let lead = super::app::LOG_LEAD;
+    let want = n + log.scroll;
     let mut lines: Vec<Line> = Vec::new();
-    for e in log.iter().take(end).rev() {
-        if lines.len() >= n {
+    for e in log.iter().rev() {
+        if lines.len() >= want {
             break;
         }
-        let parts = wrap_words(&e.text, w.saturating_sub(LEAD).max(10));
         let st = level_style(t, e.level);
-        let mut entry: Vec<Line> = parts
+        let mut entry: Vec<Line> = log
+            .wrapped(e)
             .into_iter()
             .enumerate()
             .map(|(i, p)| {
@@ -290,16 +496,17 @@ fn render_log(app: &App, f: &mut Frame, r: Rect) {
                         Span::styled(p, st),
                     ])
                 } else {
-                    Line::from(vec![Span::raw(" ".repeat(LEAD)), Span::styled(p, st)])
+                    Line::from(vec![Span::raw(" ".repeat(lead)), Span::styled(p, st)])
                 }
             })
             .collect();
         entry.reverse();
         lines.extend(entry);
     }
-    lines.truncate(n);
-    lines.reverse();
-    f.render_widget(Paragraph::new(lines), inner);
+    // `lines` runs newest first: skip the rows scrolled back, keep the pane's.
+    let mut shown: Vec<Line> = lines.into_iter().skip(log.scroll).take(n).collect();
+    shown.reverse();
+    f.render_widget(Paragraph::new(shown), inner);
 }
 
 /// One labelled text field on the first row of `inner` (`search: text`), scrolled so the cursor
@@ -334,74 +541,154 @@ fn render_status(app: &App, f: &mut Frame, r: Rect) {
         return;
     }
     let t = &app.theme;
-    let mut users = match app.dir.total {
-        Some(total) => format!("users {}/{}", thousands(app.dir.store.len() as u64), thousands(total)),
-        None => format!("users {}", thousands(app.dir.store.len() as u64)),
+    // The Log pane on screen, following the newest line, already shows a message that went to it.
+    let full = Rect::new(0, 0, app.size.0, app.size.1);
+    let log_shows = app.log.flash_logged && app.log.scroll == 0 && app.overlays.is_empty() && areas(app, full).log.is_some();
+    let (line, help) = status_line(app, r.width as usize, log_shows);
+    let [left, right] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(width(&help) as u16)]).areas(r);
+    f.render_widget(Paragraph::new(line).style(t.status_bar), left);
+    f.render_widget(Paragraph::new(help).style(t.status_bar), right);
+}
+
+fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// The status line in `w` columns: the host, the API version, the users loaded, the queue, the
+/// marks, read-only, the read budget, the last message, and `? help` after a separator of its
+/// own (issue 25: `budget 998? help` ran together). The numbers are never cut (issue 12); when
+/// the line is too narrow, the API version goes first, then the longer wordings
+/// (`users 2,000/2,000` → `users 2,000`, `queue running 3/6` → `running 3/6`), then the host is
+/// shortened (never below 10 columns); a message is shown only where at least 16 columns of it
+/// fit (a stub like `plan of…` said nothing; the Log has it whole), a warning or an error before
+/// the host's full name, and none that the Log pane on screen shows (`log_shows`).
+pub fn status_line(app: &App, w: usize, log_shows: bool) -> (Line<'static>, String) {
+    const SEP: &str = " │ ";
+    const SEP_W: usize = 3;
+    const MSG_MIN: usize = 16;
+    const HOST_MIN: usize = 10;
+    let t = &app.theme;
+    let help = "│ ? help ".to_string();
+    // One blank column before the help's separator.
+    let avail = w.saturating_sub(width(&help) + 1);
+    let loaded = app.dir.store.len() as u64;
+    let spin = if app.busy() { format!(" {}", app.view().spinner) } else { String::new() };
+    let users_long = match app.dir.total {
+        Some(total) => format!("users {}/{}{spin}", thousands(loaded), thousands(total)),
+        None => format!("users {}{spin}", thousands(loaded)),
     };
-    if app.busy() {
-        users.push(' ');
-        users.push_str(app.view().spinner);
-    }
+    let users_short = match app.dir.total {
+        Some(total) if total == loaded => format!("users {}{spin}", thousands(loaded)),
+        _ => users_long.clone(),
+    };
+    let queue_long = format!("queue {}", app.queue.status);
+    let queue_short = if app.queue.status == "idle" { queue_long.clone() } else { app.queue.status.clone() };
     let budget = match app.budget {
         Some(b) => format!("budget {}", b.floor() as i64),
         None => "rate limit off".to_string(),
     };
     let bold = t.status_bar.add_modifier(Modifier::BOLD);
-    // The numbers are never cut (issue 12: `budget 9` was 998 at 80 columns): they come first in
-    // width; the host, the API version and the last message get what is left, in that order.
-    let mut facts: Vec<(String, Style)> = vec![(users, t.status_bar), (format!("queue {}", app.queue.status), t.status_bar)];
+    let mut tail: Vec<(String, Style)> = Vec::new();
     if !app.dir.marks.is_empty() {
-        facts.push((format!("marked {}", thousands(app.dir.marks.len() as u64)), bold));
+        tail.push((format!("marked {}", thousands(app.dir.marks.len() as u64)), bold));
     }
     if app.queue.read_only() {
-        facts.push(("read-only".into(), bold));
+        tail.push(("read-only".into(), bold));
     }
-    facts.push((budget, t.status_bar));
-    let help = "? help ";
-    let width = (r.width as usize).saturating_sub(help.len());
-    const SEP: &str = " │ ";
-    const SEP_W: usize = 3;
-    let w = |s: &str| unicode_width::UnicodeWidthStr::width(s);
-    let used: usize = 1 + facts.iter().map(|(s, _)| w(s)).sum::<usize>() + SEP_W * (facts.len() - 1);
-    let mut room = width.saturating_sub(used);
-    // A warning or an error keeps up to 40 columns of its own: it matters more than the host.
-    let urgent =
-        app.log.flash.as_ref().filter(|(l, _)| matches!(l, Level::Warn | Level::Error)).map(|(_, m)| (w(m) + SEP_W).min(40 + SEP_W));
-    let reserved = urgent.unwrap_or(0).min(room);
-    room -= reserved;
+    tail.push((budget, t.status_bar));
     let host = clean(&app.host);
-    let mut lead: Vec<(String, Style)> = Vec::new();
-    if room >= w(&host) + SEP_W {
-        room -= w(&host) + SEP_W;
-        lead.push((host, bold));
-        if room >= w(&app.api) + SEP_W {
-            room -= w(&app.api) + SEP_W;
-            lead.push((app.api.clone(), t.status_bar));
+    let msg = app.log.flash.as_ref().map(|(l, m)| (*l, clean(m)));
+    let urgent = msg.as_ref().is_some_and(|(l, _)| matches!(l, Level::Warn | Level::Error));
+    let sum = |parts: &[&str]| 1 + parts.iter().map(|p| width(p)).sum::<usize>() + SEP_W * parts.len().saturating_sub(1);
+    let tail_w: usize = tail.iter().map(|(s, _)| width(s) + SEP_W).sum();
+    // The plainest line without the host: what a warning may take room from (the host keeps
+    // its 10 columns).
+    let compact = sum(&[spin.trim(), &queue_short]) + tail_w;
+    // A message takes room from the API version and the long wordings; a warning or an error
+    // from the host's full name too.
+    let reserved = match &msg {
+        // What the Log on screen shows is repeated only where it fits whole, taking no room.
+        Some(_) if log_shows => 0,
+        Some((_, m)) => {
+            let want = (width(m) + SEP_W).min(40 + SEP_W);
+            let need = MSG_MIN.min(width(m)) + SEP_W;
+            let full_host = avail.saturating_sub(sum(&[&host, &users_short, &queue_short]) + tail_w);
+            let short_host = avail.saturating_sub(compact + HOST_MIN + SEP_W);
+            if full_host >= need {
+                want.min(full_host)
+            } else if urgent && short_host >= need {
+                want.min(short_host)
+            } else {
+                0
+            }
         }
-    } else if room >= 8 + SEP_W {
-        lead.push((truncate(&host, room - SEP_W), bold));
-        room = 0;
+        _ => 0,
+    };
+    let room = avail.saturating_sub(reserved);
+    // From the richest line to the plainest: the first that fits (with the host whole, else
+    // with the host shortened).
+    let mut chosen: Option<(Option<String>, bool, &str, &str)> = None;
+    for (api, users, queue) in [
+        (true, &users_long, &queue_long),
+        (false, &users_long, &queue_long),
+        (false, &users_short, &queue_long),
+        (false, &users_short, &queue_short),
+    ] {
+        let mut parts: Vec<&str> = vec![&host];
+        if api {
+            parts.push(&app.api);
+        }
+        parts.push(users);
+        parts.push(queue);
+        if sum(&parts) + tail_w <= room {
+            chosen = Some((Some(host.clone()), api, users, queue));
+            break;
+        }
     }
-    room += reserved;
+    let (host_shown, api, users, queue) = chosen.unwrap_or_else(|| {
+        // The host shortened; then the users' count goes (the Users pane's title has it), its
+        // spinner staying; the host goes last.
+        let left = room.saturating_sub(sum(&[&users_short, &queue_short]) + tail_w + SEP_W);
+        if left >= HOST_MIN {
+            return (Some(truncate(&host, left)), false, users_short.as_str(), queue_short.as_str());
+        }
+        let spin_only = spin.trim();
+        let left = room.saturating_sub(sum(&[spin_only, &queue_short]) + tail_w + SEP_W);
+        if left >= HOST_MIN {
+            return (Some(truncate(&host, left)), false, spin_only, queue_short.as_str());
+        }
+        (None, false, users_short.as_str(), queue_short.as_str())
+    });
+    let mut parts: Vec<(String, Style)> = Vec::new();
+    if let Some(h) = host_shown {
+        parts.push((h, bold));
+    }
+    if api {
+        parts.push((app.api.clone(), t.status_bar));
+    }
+    if !users.is_empty() {
+        parts.push((users.to_string(), t.status_bar));
+    }
+    parts.push((queue.to_string(), t.status_bar));
+    parts.extend(tail);
+    let used = 1 + parts.iter().map(|(s, _)| width(s)).sum::<usize>() + SEP_W * (parts.len() - 1);
+    let left = avail.saturating_sub(used);
+    if let Some((lvl, m)) = msg
+        && left >= SEP_W + if log_shows { width(&m) } else { MSG_MIN.min(width(&m)) }
+    {
+        let st = match lvl {
+            Level::Error | Level::Warn => t.status_bar.patch(level_style(t, lvl)),
+            _ => t.status_bar,
+        };
+        parts.push((truncate(&m, left - SEP_W), st));
+    }
     let sep = Span::styled(SEP, t.status_bar);
     let mut spans = vec![Span::styled(" ", t.status_bar)];
-    for (i, (text, st)) in lead.into_iter().chain(facts).enumerate() {
+    for (i, (text, st)) in parts.into_iter().enumerate() {
         if i > 0 {
             spans.push(sep.clone());
         }
         spans.push(Span::styled(text, st));
     }
-    if let Some((lvl, msg)) = &app.log.flash
-        && room > SEP_W + 4
-    {
-        spans.push(sep.clone());
-        let st = match lvl {
-            Level::Error | Level::Warn => t.status_bar.patch(level_style(t, *lvl)),
-            _ => t.status_bar,
-        };
-        spans.push(Span::styled(truncate(msg, room - SEP_W), st));
-    }
-    let [left, right] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(help.len() as u16)]).areas(r);
-    f.render_widget(Paragraph::new(Line::from(spans)).style(t.status_bar), left);
-    f.render_widget(Paragraph::new(help).style(t.status_bar), right);
+    (Line::from(spans), help)
 }

@@ -6,7 +6,7 @@
 //! the pane asks for it with effects and takes the results; drawing is pure.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, hint_list, lookup, moved, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, hint_list, lookup, moved, offers_rw};
 use super::detail::{Detail, Tone};
 use super::render::{MARK, block, hint_line, thousands, visible_offset};
 use super::theme::Theme;
@@ -98,6 +98,9 @@ pub struct ReportsPane {
     /// A query ran (or is running) since the pane opened.
     pub started: bool,
     pub error: Option<String>,
+    /// Why the last filter was refused (the rows are still the previous query's); shown until
+    /// the next key, beside the export's path rather than over it (issue 25).
+    pub refused: Option<String>,
     /// The last export's file.
     pub exported: Option<String>,
     pub exporting: bool,
@@ -120,6 +123,7 @@ impl Default for ReportsPane {
             loading: false,
             started: false,
             error: None,
+            refused: None,
             exported: None,
             exporting: false,
             applied: Vec::new(),
@@ -292,6 +296,7 @@ impl ReportsPane {
                 self.started = true;
                 self.error = None;
                 self.span = Some(span);
+                self.refused = None;
                 vec![Effect::QueryReports { generation: self.generation, query }]
             }
             Err(e) => {
@@ -307,7 +312,7 @@ impl ReportsPane {
                     let def = ReportsPane::default();
                     self.inputs = def.inputs;
                 }
-                self.error = Some(msg.clone());
+                self.refused = Some(msg.clone());
                 ctx.log(Level::Error, format!("report filter: {msg}"));
                 vec![]
             }
@@ -358,12 +363,13 @@ impl ReportsPane {
                 let more = self.data.total.saturating_sub(count as u64);
                 let note = if more > 0 {
                     format!(
-                        " ({more} older matching records were not loaded; narrow the span or use `scimitar report --output csv --limit 0`)"
+                        " ({} older matching records were not loaded; narrow the span or use `scimitar report --output csv --limit 0`)",
+                        super::render::thousands(more)
                     )
                 } else {
                     String::new()
                 };
-                ctx.log(Level::Ok, format!("exported {count} records to {shown}{note}"));
+                ctx.log(Level::Ok, format!("exported {} to {shown}{note}", super::render::counted(count, "record")));
             }
             Err(e) => ctx.log(Level::Error, format!("export failed: {e}")),
         }
@@ -412,17 +418,20 @@ impl Component for ReportsPane {
         }
         let rows = !self.data.rows.is_empty();
         let restore = self.selected_row().is_some_and(|r| restorable(&r.stored.record)) && v.queue.refuse_writes().is_none();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Open | Act::Export => rows,
             Act::Filter | Act::Rerun => true,
             Act::Restore => restore,
-        })
+        };
+        offers_rw(KEYS, now, |a| a == Act::Restore, v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
         if let Some(i) = self.focus {
             return self.field_key(i, k, ctx).into();
         }
+        // A refused filter was said (and is in the Log); the next key puts it away.
+        self.refused = None;
         if let Some(a) = lookup(KEYS, k) {
             let fx = match a {
                 Act::Open => {
@@ -462,10 +471,12 @@ impl Component for ReportsPane {
         })
     }
 
-    fn notify(&mut self, note: &Note, _ctx: &mut Ctx) -> Vec<Effect> {
-        if *note == Note::Reported {
-            // Read again the next time the pane is opened.
-            self.started = false;
+    fn notify(&mut self, note: &Note, ctx: &mut Ctx) -> Vec<Effect> {
+        // New records (a batch finished, a restore started from here among them): read the
+        // query again now, so the rows and the title's count are never stale (issue 25: they
+        // were until `r`). Not queried yet: the first visit does it.
+        if *note == Note::Reported && self.started && self.focus.is_none() {
+            return self.run_query(ctx);
         }
         vec![]
     }
@@ -664,7 +675,7 @@ fn render_table(p: &ReportsPane, f: &mut Frame, r: Rect, v: &View) {
     let widths: Vec<Constraint> = cols.iter().map(|(_, c, _)| *c).collect();
     if p.data.rows.is_empty() {
         f.render_widget(Table::new(Vec::<Row>::new(), widths.clone()).header(header), r);
-        let msg = if let Some(e) = &p.error {
+        let msg = if let Some(e) = p.refused.as_ref().or(p.error.as_ref()) {
             Line::styled(format!("  {e}"), t.error)
         } else if p.loading || !p.started {
             Line::styled(format!("  {} querying the report…", v.spinner), t.muted)
@@ -697,14 +708,17 @@ fn render_table(p: &ReportsPane, f: &mut Frame, r: Rect, v: &View) {
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
     let mut state = TableState::new().with_selected(Some(p.selected - off));
     f.render_stateful_widget(table, r, &mut state);
-    let notice = match (&p.error, &p.exported) {
-        (Some(e), _) => Some(Line::styled(e.clone(), t.error)),
-        (None, Some(path)) => Some(Line::styled(format!("exported to {path}"), t.ok)),
-        _ => None,
-    };
-    if let Some(line) = notice {
+    // A refused filter, a load error and the last export's path, each whole: one never hides
+    // another (issue 25: a refused filter hid the export's path).
+    let mut msg: Vec<Line> = Vec::new();
+    for e in [&p.refused, &p.error].into_iter().flatten() {
+        msg.push(Line::styled(e.clone(), t.error));
+    }
+    if let Some(path) = &p.exported {
+        msg.push(Line::styled(format!("exported to {path}"), t.ok));
+    }
+    if !msg.is_empty() {
         // Over the last rows, wrapped, so the whole message (a path) shows at 80 columns.
-        let msg = vec![line];
         let h = (super::render::wrapped_rows(&msg, r.width) as u16).min(r.height.saturating_sub(1)).max(1);
         let area = Rect { y: r.bottom().saturating_sub(h), height: h, ..r };
         f.render_widget(ratatui::widgets::Clear, area);

@@ -40,6 +40,8 @@ pub struct ConsoleEnv {
     pub full: Option<std::sync::Arc<crate::env::Environment>>,
     /// Messages from outside the console (the demo's emulator), delivered like the runtime's own.
     pub news: Option<News>,
+    /// A batch stopped by quitting can be resumed by a later run (false in the demo).
+    pub resumable: bool,
 }
 
 /// The receiving end of messages from outside the console ([`ConsoleEnv::news`]): taken once by
@@ -75,6 +77,7 @@ impl ConsoleEnv {
             cache: env.config.ui.cache.unwrap_or(true).then(|| provision::directory::cache_path(&env.paths.data_dir, &env.profile_name)),
             full: None,
             news: None,
+            resumable: true,
         }
     }
 
@@ -88,6 +91,7 @@ impl ConsoleEnv {
             cache: None,
             full: None,
             news: None,
+            resumable: true,
         }
     }
 }
@@ -417,7 +421,15 @@ async fn approve_sync(
     if r.result.is_success() { Ok(line) } else { Err(line) }
 }
 
-fn draw(terminal: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> std::io::Result<()> {
+/// The console's terminal: crossterm over stdout, colours as the terminal knows them.
+type Term = Terminal<CrosstermBackend<super::term::SgrWriter<Stdout>>>;
+
+fn new_terminal(app: &App) -> std::io::Result<Term> {
+    let ansi16 = app.caps.depth == super::theme::ColorDepth::Ansi16;
+    Terminal::new(CrosstermBackend::new(super::term::SgrWriter::new(std::io::stdout(), ansi16)))
+}
+
+fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
     queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
     terminal.draw(|f| render(app, f))?;
     execute!(terminal.backend_mut(), EndSynchronizedUpdate)?;
@@ -438,8 +450,11 @@ pub async fn run_with_queue(client: ScimClient, ui: super::UiOptions, intro: Vec
         eprintln!("scimitar: the console needs a terminal; for scripts use the commands (scimitar --help)");
         return crate::exit::USAGE;
     }
-    let (themes, theme, theme_err) = super::choose_theme(&env.paths.themes_dir(), ui.theme.as_deref(), setup.theme.as_deref(), ui.no_color);
+    let (themes, theme, theme_err) =
+        super::choose_theme(&env.paths.themes_dir(), ui.theme.as_deref(), setup.theme.as_deref(), ui.no_color, ui.caps);
     let mut app = App::new(client.host(), client.version().label(), themes, theme);
+    app.caps = ui.caps;
+    app.resumable = env.resumable;
     app.paths = env.paths.clone();
     for line in intro {
         app.push_log(Level::Info, line);
@@ -476,7 +491,7 @@ async fn event_loop(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let guard = TerminalGuard::enter()?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    let mut terminal = new_terminal(&app)?;
     let size = terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
     let (tx, mut rx) = unbounded_channel();
@@ -571,11 +586,20 @@ async fn event_loop(
                 }
             }
         }
-        if suspend {
+        if suspend && !super::term::job_control() {
+            // Nothing would stop (an orphaned process group drops SIGTSTP): say so, no flicker.
+            app.push_log(
+                Level::Warn,
+                "Ctrl-z: no job control here (no shell to resume the console, as over `ssh host scimitar`); nothing was suspended — q quits",
+            );
+            dirty = true;
+        } else if suspend {
             super::term::suspend()?;
-            // Resumed: the screen is the shell's, and the size may have changed meanwhile.
-            terminal.clear()?;
-            terminal.autoresize()?;
+            // Resumed: the screen is the shell's, and the size may have changed meanwhile. A new
+            // terminal draws everything again (`clear` asks the terminal where its cursor is,
+            // which not every terminal answers: the console stopped with a terminal error).
+            crossterm::execute!(std::io::stdout(), crossterm::terminal::Clear(crossterm::terminal::ClearType::All))?;
+            terminal = new_terminal(&app)?;
             let size = terminal.size()?;
             app.update(Msg::Resize(size.width, size.height));
             app.push_log(Level::Info, "resumed");
@@ -589,7 +613,7 @@ async fn event_loop(
             // A new terminal draws everything again (`clear` would ask the terminal where its
             // cursor is, which not every terminal answers).
             crossterm::execute!(std::io::stdout(), crossterm::terminal::Clear(crossterm::terminal::ClearType::All))?;
-            terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+            terminal = new_terminal(&app)?;
             let size = terminal.size()?;
             app.update(Msg::Resize(size.width, size.height));
             for e in app.update(Msg::Edited { path, result }) {

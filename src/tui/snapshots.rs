@@ -165,3 +165,66 @@ fn record_detail_overlay() {
     key(&mut app, KeyCode::Enter);
     snap("record_detail", &mut app);
 }
+
+#[test]
+fn quit_during_a_batch() {
+    let mut app = app_with(30);
+    super::queue_tests::running_batch(&mut app);
+    key(&mut app, KeyCode::Char('q'));
+    snap("quit_guard", &mut app);
+}
+
+/// Issue 25, defect 14: the new-policy dialog with its name field, after Enter found a policy
+/// of the source's name (the whole message, the name field focused).
+#[test]
+fn new_policy_name_taken() {
+    let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));
+    let root = std::path::Path::new("/tmp/scimitar-snapshot-new-policy");
+    let _ = std::fs::remove_dir_all(root);
+    app.paths = crate::env::Paths::under(root);
+    let policies = app.paths.policies_dir();
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("hr.csv"), "email\n").unwrap();
+    std::fs::write(policies.join("hr.toml"), "").unwrap();
+    key(&mut app, KeyCode::Char('n'));
+    typ(&mut app, "hr.csv");
+    key(&mut app, KeyCode::Enter);
+    snap("new_policy_name_taken", &mut app);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// Issue 25, defect 26: below the smallest size the console says the size it needs, whole, at
+/// any size (at 9x3 only `scimitar:` showed); at the smallest size the tabs keep every digit
+/// and the Reports filters do not collide.
+#[test]
+fn tiny_terminals_say_the_minimum_size() {
+    use super::render::MIN_SIZE;
+    let mut app = app_with(30);
+    let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (w, h, want) in [
+        (9, 3, "needs 44x12, is 9x3"),
+        (30, 8, "scimitar needs a terminal of at least 44x12; this one is 30x8. Make it larger (or the font smaller)."),
+        (43, 24, "scimitar needs a terminal of at least 44x12; this one is 43x24."),
+        (80, 11, "this one is 80x11"),
+        (5, 2, "min 44x12"),
+    ] {
+        let s = screen(&mut app, w, h);
+        assert!(flat(&s).contains(want), "{w}x{h}:\n{s}");
+    }
+    assert!(screen(&mut app, 4, 1).trim().is_empty() || screen(&mut app, 4, 1).contains("44"), "no cut word");
+    let (w, h) = MIN_SIZE;
+    for k in ['1', '2', '3', '4'] {
+        key(&mut app, KeyCode::Char(k));
+        let s = screen(&mut app, w, h);
+        let tabs = s.lines().next().unwrap();
+        assert!(["1", "2", "3", "4"].iter().all(|d| tabs.contains(d)), "{tabs}");
+        assert!(!s.contains("needs"), "{s}");
+    }
+    for e in app.log.iter_mut() {
+        e.time = "00:00:00".into();
+    }
+    let s = screen(&mut app, w, h);
+    assert!(s.contains("action: · outcome: · profile: ·"), "{s}");
+    insta::assert_snapshot!("reports_at_the_smallest_size", s);
+    insta::assert_snapshot!("too_small_30x8", screen(&mut app, 30, 8));
+}

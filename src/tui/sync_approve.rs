@@ -73,7 +73,14 @@ impl SyncApprove {
                     l.push((Level::Info, format!("held plan: {}", clean(h))));
                 }
                 l.push((Level::Info, format!("plan now: {}", clean(&crate::policy::live::summary(&r.live.plan)))));
-                l.push((Level::Info, format!("gate: {}", clean(&r.decision.summary()))));
+                l.push((
+                    Level::Info,
+                    format!(
+                        "{} to send: {}",
+                        super::render::counted(r.decision.runnable().len(), "operation"),
+                        clean(&super::confirm::gate_line(&r.decision))
+                    ),
+                ));
                 for c in &r.ceilings {
                     l.push((Level::Error, format!("over the ceiling: {}", clean(c))));
                 }
@@ -130,7 +137,7 @@ impl Component for SyncApprove {
                     format!(
                         "approving policy {}: applying {}, then releasing its quarantine",
                         self.name,
-                        crate::words::count(self.count, "operation")
+                        super::render::counted(self.count, "operation")
                     ),
                 );
                 let fx = vec![Effect::ApproveSync { name: self.name.clone(), path: self.path.clone(), review: self.review.clone() }];
@@ -152,7 +159,10 @@ impl Component for SyncApprove {
         let mut foot = vec![
             Line::raw(""),
             Line::from(vec![
-                Span::styled(format!("Type {} and Enter to apply and release the quarantine: ", self.count), t.warning),
+                Span::styled(
+                    format!("Type {}, the number of operations, and Enter to apply and release the quarantine: ", self.count),
+                    t.warning,
+                ),
                 Span::styled(format!("[{}_]", self.typed), t.input),
             ]),
         ];

@@ -66,8 +66,11 @@ pub struct Theme {
     pub tab_active: Style,
     pub tab_inactive: Style,
     pub input: Style,
-    /// Monochrome (NO_COLOR): the selection is also marked by a `>` in the first column.
+    /// Monochrome (NO_COLOR, or a terminal without colours): the selection is also marked by a
+    /// `>` in the first column.
     pub mono: bool,
+    /// The terminal's locale is not UTF-8: every frame is drawn in ASCII (`render::asciify`).
+    pub ascii: bool,
 }
 
 impl Default for Theme {
@@ -100,6 +103,7 @@ impl Theme {
             tab_inactive: s,
             input: s,
             mono: false,
+            ascii: false,
         }
     }
 
@@ -118,6 +122,35 @@ impl Theme {
         t.input = Style::new().add_modifier(Modifier::BOLD);
         t.accent = Style::new().add_modifier(Modifier::UNDERLINED);
         t
+    }
+
+    /// This theme as the terminal can show it: colours brought down to its depth (a 24-bit
+    /// colour becomes the nearest of the 256 or of the 16 named ANSI colours), the monochrome
+    /// theme when it has none, and ASCII drawing when its locale is not UTF-8.
+    pub fn fit(self, caps: Caps) -> Theme {
+        let mut t = if caps.depth == ColorDepth::Mono && !self.mono { Theme::monochrome() } else { self };
+        t.ascii = caps.ascii;
+        if matches!(caps.depth, ColorDepth::Ansi16 | ColorDepth::Indexed256) {
+            for name in STYLE_NAMES {
+                if let Some(st) = t.slot(name) {
+                    st.fg = st.fg.map(|c| caps.depth.fit(c));
+                    st.bg = st.bg.map(|c| caps.depth.fit(c));
+                    st.underline_color = st.underline_color.map(|c| caps.depth.fit(c));
+                }
+            }
+        }
+        t
+    }
+
+    /// Every colour the theme's styles use (tests: what reaches the terminal).
+    pub fn colors(&mut self) -> Vec<Color> {
+        let mut out = Vec::new();
+        for name in STYLE_NAMES {
+            if let Some(st) = self.slot(name) {
+                out.extend([st.fg, st.bg, st.underline_color].into_iter().flatten());
+            }
+        }
+        out
     }
 
     fn slot(&mut self, name: &str) -> Option<&mut Style> {
@@ -141,6 +174,131 @@ impl Theme {
             _ => return None,
         })
     }
+}
+
+/// How many colours the terminal shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColorDepth {
+    /// None (NO_COLOR, `TERM=dumb`, a VT100): bold, underline and reverse only.
+    Mono,
+    /// The 16 named ANSI colours (`xterm`, `linux`, `screen`, …).
+    Ansi16,
+    /// The xterm 256-colour palette (`TERM=*-256color`).
+    Indexed256,
+    /// 24-bit colour (`COLORTERM=truecolor` or `24bit`, `TERM=*-direct`).
+    #[default]
+    TrueColor,
+}
+
+/// What the terminal can show, read once from the environment at the edge (`cli.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    pub depth: ColorDepth,
+    /// The locale is not UTF-8: draw ASCII only.
+    pub ascii: bool,
+}
+
+impl Default for Caps {
+    /// A UTF-8 terminal with 24-bit colour (what the tests draw with).
+    fn default() -> Caps {
+        Caps { depth: ColorDepth::TrueColor, ascii: false }
+    }
+}
+
+impl Caps {
+    /// From the process environment as `var` reads it: the locale (`LC_ALL`, else `LC_CTYPE`,
+    /// else `LANG`, the first one set: POSIX's order; none set is the "C" locale) says whether
+    /// the terminal takes UTF-8; `NO_COLOR`, `TERM` and `COLORTERM` say how many colours.
+    pub fn detect(var: &dyn Fn(&str) -> Option<String>) -> Caps {
+        let set = |k: &str| var(k).filter(|v| !v.is_empty());
+        let locale = set("LC_ALL").or_else(|| set("LC_CTYPE")).or_else(|| set("LANG")).unwrap_or_default();
+        let utf8 = {
+            let l = locale.to_ascii_lowercase();
+            l.contains("utf-8") || l.contains("utf8")
+        };
+        Caps { depth: ColorDepth::detect(set("NO_COLOR").is_some(), set("TERM").as_deref(), set("COLORTERM").as_deref()), ascii: !utf8 }
+    }
+}
+
+impl ColorDepth {
+    /// `NO_COLOR` (set and non-empty) wins; then the terminal's name and `COLORTERM`.
+    pub fn detect(no_color: bool, term: Option<&str>, colorterm: Option<&str>) -> ColorDepth {
+        let term = term.unwrap_or("").to_ascii_lowercase();
+        let colorterm = colorterm.unwrap_or("").to_ascii_lowercase();
+        // The DEC terminals (vt52, vt100, vt220, …) and `dumb` have no colours (terminfo gives
+        // them none).
+        let vt = term.strip_prefix("vt").is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()));
+        if no_color || term.is_empty() || term == "dumb" || vt {
+            ColorDepth::Mono
+        } else if colorterm == "truecolor" || colorterm == "24bit" || term.ends_with("-direct") {
+            ColorDepth::TrueColor
+        } else if term.contains("256col") {
+            ColorDepth::Indexed256
+        } else {
+            ColorDepth::Ansi16
+        }
+    }
+
+    /// `c` as this depth shows it.
+    pub fn fit(self, c: Color) -> Color {
+        match (self, c) {
+            (ColorDepth::Ansi16, Color::Rgb(r, g, b)) => nearest_named((r, g, b)),
+            (ColorDepth::Ansi16, Color::Indexed(i)) if i < 16 => NAMED[i as usize].0,
+            (ColorDepth::Ansi16, Color::Indexed(i)) => nearest_named(indexed_rgb(i)),
+            (ColorDepth::Indexed256, Color::Rgb(r, g, b)) => Color::Indexed(nearest_indexed((r, g, b))),
+            _ => c,
+        }
+    }
+}
+
+/// The 16 named colours with xterm's default values.
+const NAMED: [(Color, (u8, u8, u8)); 16] = [
+    (Color::Black, (0, 0, 0)),
+    (Color::Red, (205, 0, 0)),
+    (Color::Green, (0, 205, 0)),
+    (Color::Yellow, (205, 205, 0)),
+    (Color::Blue, (0, 0, 238)),
+    (Color::Magenta, (205, 0, 205)),
+    (Color::Cyan, (0, 205, 205)),
+    (Color::Gray, (229, 229, 229)),
+    (Color::DarkGray, (127, 127, 127)),
+    (Color::LightRed, (255, 0, 0)),
+    (Color::LightGreen, (0, 255, 0)),
+    (Color::LightYellow, (255, 255, 0)),
+    (Color::LightBlue, (92, 92, 255)),
+    (Color::LightMagenta, (255, 0, 255)),
+    (Color::LightCyan, (0, 255, 255)),
+    (Color::White, (255, 255, 255)),
+];
+
+fn distance(a: (u8, u8, u8), b: (u8, u8, u8)) -> u32 {
+    let d = |x: u8, y: u8| (i32::from(x) - i32::from(y)).pow(2) as u32;
+    d(a.0, b.0) + d(a.1, b.1) + d(a.2, b.2)
+}
+
+fn nearest_named(c: (u8, u8, u8)) -> Color {
+    NAMED.iter().min_by_key(|(_, rgb)| distance(c, *rgb)).map(|(n, _)| *n).unwrap_or(Color::Reset)
+}
+
+/// The RGB value of xterm's palette entry `i` (16-231: the 6x6x6 cube, 232-255: greys).
+fn indexed_rgb(i: u8) -> (u8, u8, u8) {
+    const STEPS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+    match i {
+        0..=15 => NAMED[i as usize].1,
+        16..=231 => {
+            let n = i - 16;
+            (STEPS[(n / 36) as usize], STEPS[((n / 6) % 6) as usize], STEPS[(n % 6) as usize])
+        }
+        _ => {
+            let v = 8 + 10 * (i - 232);
+            (v, v, v)
+        }
+    }
+}
+
+/// The nearest entry of xterm's 256 colours past the 16 named ones (their values vary by terminal).
+fn nearest_indexed(c: (u8, u8, u8)) -> u8 {
+    (16..=255u8).min_by_key(|&i| distance(c, indexed_rgb(i))).unwrap_or(16)
 }
 
 #[derive(Deserialize)]
@@ -325,5 +483,47 @@ mod tests {
         assert!(t.selected.add_modifier.contains(Modifier::REVERSED));
         assert_eq!(t.selected.fg, None);
         assert_eq!(t.selected.bg, None);
+    }
+
+    #[test]
+    fn the_terminal_says_how_many_colours_and_whether_utf8() {
+        let caps = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            Caps::detect(&move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+        };
+        assert_eq!(caps(&[("LANG", "C.UTF-8"), ("TERM", "xterm-256color")]), Caps { depth: ColorDepth::Indexed256, ascii: false });
+        assert_eq!(caps(&[("LANG", "en_US.UTF-8"), ("LC_ALL", "C"), ("TERM", "vt100")]), Caps { depth: ColorDepth::Mono, ascii: true });
+        assert_eq!(caps(&[("TERM", "xterm")]).depth, ColorDepth::Ansi16);
+        assert!(caps(&[("TERM", "xterm")]).ascii, "no locale at all is the C locale");
+        assert_eq!(caps(&[("LC_CTYPE", "de_DE.utf8"), ("TERM", "linux")]), Caps { depth: ColorDepth::Ansi16, ascii: false });
+        assert_eq!(caps(&[("TERM", "xterm-256color"), ("COLORTERM", "truecolor")]).depth, ColorDepth::TrueColor);
+        assert_eq!(caps(&[("TERM", "xterm-direct")]).depth, ColorDepth::TrueColor);
+        assert_eq!(caps(&[("TERM", "xterm-256color"), ("NO_COLOR", "1")]).depth, ColorDepth::Mono);
+        assert_eq!(caps(&[("TERM", "dumb")]).depth, ColorDepth::Mono);
+        assert_eq!(caps(&[]).depth, ColorDepth::Mono);
+        assert_eq!(caps(&[("TERM", "vt220")]).depth, ColorDepth::Mono);
+    }
+
+    #[test]
+    fn a_theme_fitted_to_16_colours_sends_none_of_the_256_or_24_bit_ones() {
+        for name in ["dark", "light", "high-contrast", "default", "ansi16"] {
+            let t = ThemeSet::builtin().get(name).unwrap();
+            let mut t16 = t.clone().fit(Caps { depth: ColorDepth::Ansi16, ascii: false });
+            for c in t16.colors() {
+                assert!(!matches!(c, Color::Rgb(..) | Color::Indexed(_)), "{name}: {c:?}");
+            }
+            let mut t256 = t.clone().fit(Caps { depth: ColorDepth::Indexed256, ascii: false });
+            for c in t256.colors() {
+                assert!(!matches!(c, Color::Rgb(..)), "{name}: {c:?}");
+            }
+            let mut mono = t.fit(Caps { depth: ColorDepth::Mono, ascii: true });
+            assert!(mono.mono && mono.ascii && mono.colors().is_empty(), "{name}");
+        }
+        // The nearest colours: the dark theme's text on its background stays light on dark.
+        let dark = ThemeSet::builtin().get("dark").unwrap().fit(Caps { depth: ColorDepth::Ansi16, ascii: false });
+        assert_eq!((dark.text.fg, dark.text.bg), (Some(Color::Gray), Some(Color::Black)));
+        assert_eq!(ColorDepth::Indexed256.fit(Color::Rgb(0x5f, 0xaf, 0xd7)), Color::Indexed(74));
+        assert_eq!(ColorDepth::Ansi16.fit(Color::Indexed(9)), Color::LightRed);
+        assert_eq!(ColorDepth::TrueColor.fit(Color::Rgb(1, 2, 3)), Color::Rgb(1, 2, 3));
     }
 }

@@ -65,6 +65,8 @@ pub const FIELDS: [(Attr, &str); 26] = [
 ];
 
 const LABEL_W: usize = 16;
+/// The most lines the form's message takes.
+const MSG_ROWS: usize = 3;
 
 /// The form's rectangle: every field, its message line and the borders, at most 96 wide.
 fn form_area(screen: Rect) -> Rect {
@@ -245,6 +247,10 @@ impl UserForm {
                 }
             }
             Attr::Photo if !v.is_empty() => crate::scim::rules::photo_value(v).err().map(|p| p.to_string()),
+            // Slack's rules, as `scim::rules` has them (the same checks as `users update`).
+            Attr::DisplayName => crate::scim::rules::slack_display_name(v).err(),
+            Attr::Timezone if !v.is_empty() => crate::scim::rules::iana_timezone(v).err(),
+            Attr::UserType if !v.is_empty() => crate::scim::rules::user_type(v).err(),
             Attr::Guest => match Attr::Guest.sendable(v).as_deref() {
                 None => None,
                 Some("multi") => match &self.mode {
@@ -275,6 +281,17 @@ impl UserForm {
                 None => "Enter (or typing) searches the loaded users".into(),
             }),
             Attr::DisplayName if v.is_empty() => Some("empty: \"given family\" when both are there".into()),
+            Attr::Timezone => Some(match crate::scim::rules::iana_timezone(v) {
+                Ok(z) if z != v => format!("sent as {z}"),
+                _ => "an IANA time zone name, e.g. America/New_York, Europe/Berlin, UTC".into(),
+            }),
+            Attr::UserType => Some(match crate::scim::rules::user_type(v) {
+                Ok(u) if u != v => format!("sent as {u}"),
+                _ => format!("one of {}", crate::scim::rules::USER_TYPES.join(", ")),
+            }),
+            Attr::Email => self
+                .case_only(i)
+                .map(|old| format!("only the case differs from {old}: Slack compares emails without case, so it is not sent")),
             Attr::StartDate => Some(match Attr::StartDate.sendable(v) {
                 Some(s) if !v.is_empty() && s != v => format!("sent as {s}"),
                 _ => "ISO-8601, e.g. 2027-01-04".into(),
@@ -288,6 +305,19 @@ impl UserForm {
             a if a.is_address() => Some("Slack keeps one address: its parts are sent together".into()),
             _ => None,
         }
+    }
+
+    /// The user's value of field `i` when what is typed differs from it only in case, for an
+    /// attribute compared without case (email, userName): nothing is sent for it (issue 25: the
+    /// change vanished from the old → new review without a word).
+    pub fn case_only(&self, i: usize) -> Option<String> {
+        let Mode::Edit { original } = &self.mode else { return None };
+        let f = &self.fields[i];
+        if !matches!(f.attr, Attr::Email | Attr::UserName | Attr::SecondaryEmail) {
+            return None;
+        }
+        let (typed, old) = (f.input.value().trim(), f.attr.get(original)?);
+        (typed != old && typed.eq_ignore_ascii_case(old)).then(|| clean(old))
     }
 
     /// Does the guest field ask for a multi-channel guest?
@@ -307,7 +337,12 @@ impl UserForm {
             Mode::Edit { original } => edit::changes(original, &self.wanted()),
         };
         if changes.is_empty() {
-            self.error = Some("nothing changed: there is nothing to send".into());
+            let cased: Vec<&str> = (0..self.fields.len()).filter(|&i| self.case_only(i).is_some()).map(|i| self.fields[i].label).collect();
+            self.error = Some(if cased.is_empty() {
+                "nothing changed: there is nothing to send".into()
+            } else {
+                format!("nothing to send: {} differs only in case, which Slack does not tell apart", cased.join(", "))
+            });
             return;
         }
         self.review = Some(changes);
@@ -341,7 +376,8 @@ impl UserForm {
             .filter(|r| Some(r.id()) != me.as_deref())
             .map(|r| {
                 let gone = if r.active() { "" } else { "  (deactivated)" };
-                Item::new(&format!("{} <{}>{gone}", r.name(), r.email()), r.id().to_string(), None)
+                let item = Item::new(&format!("{} <{}>{gone}", r.name(), r.email()), r.id().to_string(), None);
+                if r.active() { item } else { item.ranked_last() }
             })
             .collect();
         self.picker = Some(Picker::new("Manager: pick a loaded user", items, false).with_query(query));
@@ -376,8 +412,25 @@ impl UserForm {
     }
 
     /// Rows of fields on this screen (the rest of the inner area: the focused field's message).
-    fn field_rows(screen: Rect) -> usize {
-        form_area(screen).height.saturating_sub(3) as usize
+    fn field_rows(&self, screen: Rect, dir: &Directory) -> usize {
+        let r = form_area(screen);
+        let (inner_w, inner_h) = (r.width.saturating_sub(2) as usize, r.height.saturating_sub(2) as usize);
+        let msg = super::render::wrap_words(&self.message(dir).0, inner_w.max(1)).len().min(MSG_ROWS);
+        inner_h.saturating_sub(msg.min(inner_h.saturating_sub(1))).max(1)
+    }
+
+    /// The form's message: why save was refused, else the focused field's problem or note, else
+    /// where the list is; `true` for a problem.
+    fn message(&self, dir: &Directory) -> (String, bool) {
+        if let Some(e) = &self.error {
+            (clean(e), true)
+        } else if let Some(p) = self.problem(self.focus, dir) {
+            (clean(&p), true)
+        } else if let Some(n) = self.note(self.focus) {
+            (clean(&n), false)
+        } else {
+            (format!("field {} of {}", self.focus + 1, self.fields.len()), false)
+        }
     }
 
     fn heading(&self) -> String {
@@ -454,7 +507,7 @@ impl Component for UserForm {
             };
         }
         let fx = self.edit_key(k, ctx);
-        let h = Self::field_rows(ctx.area);
+        let h = self.field_rows(ctx.area, ctx.dir);
         self.offset = visible_offset(self.focus, self.offset, h, self.fields.len());
         Handled::Consumed(fx)
     }
@@ -476,8 +529,8 @@ impl Component for UserForm {
             let n = changes.len();
             let mut lines = vec![Line::styled(
                 cut(match &self.mode {
-                    Mode::Create => format!("A new user with {}:", crate::words::count(n, "attribute")),
-                    Mode::Edit { .. } => format!("{}, sent as one update of only these:", crate::words::count(n, "change")),
+                    Mode::Create => format!("A new user with {}:", super::render::counted(n, "attribute")),
+                    Mode::Edit { .. } => format!("{}, sent as one update of only these:", super::render::counted(n, "change")),
                 }),
                 t.header,
             )];
@@ -489,6 +542,10 @@ impl Component for UserForm {
             for c in changes {
                 let line = format!("  {:<LABEL_W$}{} → {}", short(c.attr), show(c.attr, &c.old), show(c.attr, &c.new));
                 lines.push(Line::styled(cut(line), t.text));
+            }
+            for i in (0..self.fields.len()).filter(|&i| self.case_only(i).is_some()) {
+                let line = format!("  {:<LABEL_W$}only the case differs: not sent (Slack does not tell it apart)", self.fields[i].label);
+                lines.push(Line::styled(cut(line), t.muted));
             }
             lines.push(Line::raw(""));
             lines.push(Line::styled(cut("Enter: to the gate's confirmation · Esc: back to the form".into()), t.muted));
@@ -505,20 +562,20 @@ impl Component for UserForm {
             f.render_widget(Paragraph::new(lines), inner);
             return;
         }
-        let rows = inner.height.saturating_sub(1) as usize;
+        // The last lines: why save was refused, else the focused field's problem or note, else
+        // where the list is; wrapped (issue 25: it was cut at 80 columns, `…it is 22 chara`).
+        let (msg, bad_msg) = self.message(v.dir);
+        let msg_lines = super::render::wrap_words(&msg, w);
+        let msg_rows = msg_lines.len().min(MSG_ROWS).min(inner.height as usize - 1);
+        let rows = inner.height as usize - msg_rows;
         let off = visible_offset(self.focus, self.offset, rows, self.fields.len());
-        let vw = w.saturating_sub(LABEL_W + 3);
+        let vw = w.saturating_sub(LABEL_W + 4);
         let mut lines = Vec::new();
         for (i, fld) in self.fields.iter().enumerate().skip(off).take(rows) {
             let bad = self.problem(i, v.dir).is_some();
             let focus = i == self.focus;
-            let sign = if bad {
-                "!"
-            } else if focus {
-                "›"
-            } else {
-                " "
-            };
+            // The focus marker and the problem marker each have a column: an invalid field keeps
+            // its focus marker (issue 25).
             let label_st = if bad {
                 t.error
             } else if focus {
@@ -526,35 +583,45 @@ impl Component for UserForm {
             } else {
                 t.header
             };
-            let scroll = if focus { fld.input.visual_scroll(vw.max(1)) } else { 0 };
-            let val: String = clean(fld.input.value()).chars().skip(scroll).take(vw).collect();
+            let manager = fld.attr == Attr::Manager;
+            // The manager shows from its start ("Maria Harris <maria@…>"), never scrolled to its end.
+            let scroll = if focus && !manager { fld.input.visual_scroll(vw.max(1)) } else { 0 };
+            let val: String = if manager {
+                super::render::truncate(&clean(fld.input.value()), vw)
+            } else {
+                clean(fld.input.value()).chars().skip(scroll).take(vw).collect()
+            };
             let val_st = if focus { t.input } else { t.text };
+            // Only the label is styled: its padding is not (an underlined header style drew lines
+            // under blanks under NO_COLOR).
+            let pad = " ".repeat(LABEL_W.saturating_sub(unicode_width::UnicodeWidthStr::width(fld.label)) + 1);
             lines.push(Line::from(vec![
-                Span::styled(format!("{sign} "), if bad { t.error } else { t.accent }),
-                Span::styled(format!("{:<LABEL_W$} ", fld.label), label_st),
+                if focus { Span::styled("›", t.accent) } else { Span::raw(" ") },
+                if bad { Span::styled("!", t.error) } else { Span::raw(" ") },
+                Span::raw(" "),
+                Span::styled(fld.label, label_st),
+                Span::raw(pad),
                 Span::styled(val, val_st),
             ]));
-            if focus && fld.attr != Attr::Manager {
-                let x = inner.x + (LABEL_W + 3) as u16 + fld.input.visual_cursor().saturating_sub(scroll) as u16;
+            if focus && !manager {
+                let x = inner.x + (LABEL_W + 4) as u16 + fld.input.visual_cursor().saturating_sub(scroll) as u16;
                 let y = inner.y + (i - off) as u16;
                 f.set_cursor_position((x.min(inner.right().saturating_sub(1)), y));
             }
         }
         f.render_widget(Paragraph::new(lines), Rect { height: rows as u16, ..inner });
-        // The last line: why save was refused, else the focused field's problem or note, else
-        // where the list is.
-        let (msg, st) = if let Some(e) = &self.error {
-            (e.clone(), t.error)
-        } else if let Some(p) = self.problem(self.focus, v.dir) {
-            (p, t.error)
-        } else if let Some(n) = self.note(self.focus) {
-            (n, t.muted)
-        } else {
-            (format!("field {} of {}", self.focus + 1, self.fields.len()), t.muted)
-        };
-        let more = if off + rows < self.fields.len() { " ↓ more" } else { "" };
-        let msg = cut(format!("{}{more}", clean(&msg)));
-        f.render_widget(Paragraph::new(Line::styled(msg, st)), Rect { y: inner.bottom() - 1, height: 1, ..inner });
+        let more = if off + rows < self.fields.len() { "↓ more" } else { "" };
+        let st = if bad_msg { t.error } else { t.muted };
+        let mut shown: Vec<Line> = msg_lines.into_iter().take(msg_rows).map(|l| Line::styled(l, st)).collect();
+        if !more.is_empty()
+            && let Some(last) = shown.last_mut()
+        {
+            let room = w.saturating_sub(last.width());
+            if room > more.len() {
+                last.spans.push(Span::styled(format!("{}{more}", " ".repeat(room - more.chars().count())), t.muted));
+            }
+        }
+        f.render_widget(Paragraph::new(shown), Rect { y: inner.bottom() - msg_rows as u16, height: msg_rows as u16, ..inner });
         if let Some(p) = &self.picker {
             p.render(f, area, v);
         }

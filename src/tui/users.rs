@@ -10,7 +10,7 @@
 //! matched before, and Backspace restores a remembered result.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers_rw};
 use super::directory::{Column, Directory, Query, Show, SortBy, UserRef, UserStore};
 use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
 use super::theme::Theme;
@@ -463,7 +463,7 @@ static KEYS: &[Binding<Act>] = &[
     bind!(
         "/",
         "filter",
-        "filter by name, userName, email; field:value too (title dept manager id role active guest), e.g. dept:eng active:true; guest:true or guest:soon (expiring within 30 days) lists guests by expiry",
+        "filter by name, userName, email; field:value too (name user email title dept manager id role active guest), e.g. dept:eng active:true user:ann; guest:true or guest:soon (expiring within 30 days) lists guests by expiry",
         Act::Filter,
         [(KeyCode::Char('/'), N)]
     ),
@@ -750,7 +750,7 @@ impl UsersPane {
                 // Said in the Log too: Esc clearing every mark must not go unnoticed.
                 let n = dir.marks.len();
                 dir.marks.clear();
-                ctx.log(Level::Info, format!("cleared {} (nothing was changed)", crate::words::count(n, "mark")));
+                ctx.log(Level::Info, format!("cleared {} (nothing was changed)", super::render::counted(n, "mark")));
             }
             Act::Deactivate | Act::Reactivate => return self.verb(ctx, a == Act::Reactivate),
             Act::Edit => {
@@ -821,7 +821,7 @@ impl UsersPane {
         let known = store.knowledge_of(targets.iter().map(|&i| store.get(i).id()));
         let verb = if activate { "reactivate" } else { "deactivate" };
         let clears = !ctx.dir.marks.is_empty();
-        super::confirm::ask(ctx, actions, &known, move |n| format!("{verb} {}", crate::words::count(n, "user")), clears)
+        super::confirm::ask(ctx, actions, &known, move |n| format!("{verb} {}", super::render::counted(n, "user")), clears)
     }
 }
 
@@ -833,7 +833,7 @@ impl Component for UsersPane {
     fn keys(&self, v: &View) -> Vec<Offer> {
         let selected = self.view.selected_index().is_some();
         let marks = !v.dir.marks.is_empty();
-        offers(KEYS, |a| match a {
+        let now = |a| match a {
             Act::Open | Act::Mark | Act::Range | Act::Copy | Act::CopyId | Act::Edit => selected,
             Act::NewUser => true,
             Act::Deactivate | Act::Reactivate => selected || marks,
@@ -841,7 +841,9 @@ impl Component for UsersPane {
             Act::Unmark => marks,
             Act::Clear => marks || !self.view.query().is_empty() || v.dir.marks.anchor.is_some(),
             Act::Filter | Act::Sort | Act::Reverse | Act::Show => true,
-        })
+        };
+        let writes = |a| matches!(a, Act::Deactivate | Act::Reactivate | Act::Edit | Act::NewUser);
+        offers_rw(KEYS, now, writes, v.queue.read_only())
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
@@ -1114,6 +1116,15 @@ impl Component for UsersPane {
         self.loading.is_some() || self.lookup_in_flight.is_some() || !self.fetching.is_empty()
     }
 
+    fn signs(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("✓", "the user is marked (d, a, and the Groups pane's + - act on the marked users)"),
+            ("•", "new or changed since the cached directory (the last refresh found it)"),
+            ("▲ ▼", "the column the rows are sorted by, ascending or descending"),
+            (">", "the selected row"),
+        ]
+    }
+
     fn render(&self, f: &mut Frame, r: Rect, v: &View) {
         let t = v.theme;
         let (store, marks) = (&v.dir.store, &v.dir.marks);
@@ -1184,8 +1195,18 @@ impl Component for UsersPane {
         .style(t.header);
 
         let height = inner.height.saturating_sub(1) as usize;
+        let marking = !marks.is_empty();
+        // While anything is marked, a one-column marker leads each row (`✓`: readable without colour).
+        let widths: Vec<Constraint> = marking.then_some(Constraint::Length(1)).into_iter().chain(cols.iter().map(|(_, c)| *c)).collect();
+        let header = if marking { header_with_marker(&cols, view, t) } else { header };
         if view.filtered.is_empty() {
-            let table = Table::new(Vec::<Row>::new(), cols.iter().map(|(_, c)| *c)).header(header);
+            // The same columns and the same room for the selection marker as with rows: the
+            // header does not move when nothing matches (issue 25).
+            let table = Table::new(Vec::<Row>::new(), widths)
+                .header(header)
+                .column_spacing(1)
+                .highlight_symbol(MARK)
+                .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
             f.render_widget(table, inner);
             let msg = self.empty_message(v);
             let area = Rect { y: inner.y + 1, height: inner.height.saturating_sub(1), ..inner };
@@ -1194,15 +1215,11 @@ impl Component for UsersPane {
         }
         let off = visible_offset(view.selected, view.offset, height, view.filtered.len());
         let end = (off + height).min(view.filtered.len());
-        let marking = !marks.is_empty();
         let rows = view.filtered[off..end].iter().map(|&i| {
             let r = store.get(i);
             user_row(r, &cols, t, marking.then(|| marks.contains(r.id())), v.dir.changed.contains(&i))
         });
         let mut state = TableState::new().with_selected(Some(view.selected - off));
-        // While anything is marked, a one-column marker leads each row (`✓`: readable without colour).
-        let widths = marking.then_some(Constraint::Length(1)).into_iter().chain(cols.iter().map(|(_, c)| *c));
-        let header = if marking { header_with_marker(&cols, view, t) } else { header };
         let table = Table::new(rows, widths)
             .header(header)
             .column_spacing(1)
@@ -1233,7 +1250,8 @@ impl UsersPane {
             if q.is_empty() {
                 format!("  No {} users. Press A to change which users are shown.", self.view.show.label())
             } else if let Some(e) = &self.view.parsed().error {
-                format!("  {}. Fields: title dept manager id role active guest name email.", clean(e))
+                let fields: Vec<&str> = super::directory::Field::NAMES.iter().map(|(n, _)| *n).collect();
+                format!("  {}. Fields: {}.", clean(e), fields.join(" "))
             } else {
                 format!("  No loaded user matches \"{q}\".")
             },
@@ -1305,7 +1323,7 @@ fn user_row<'a>(r: UserRef<'a>, cols: &[(Column, Constraint)], t: &Theme, marked
     let mark = marked.map(|m| Cell::from(if m { "✓" } else { " " }));
     let row = Row::new(mark.into_iter().chain(cols.iter().enumerate().map(|(n, (c, _))| {
         // A row the last refresh found new or changed against the cache leads with `•`.
-        if n == 0 && changed { Cell::from(format!("•{}", c.cell(r))) } else { Cell::from(c.cell(r)) }
+        if n == 0 && changed { Cell::from(format!("• {}", c.cell(r))) } else { Cell::from(c.cell(r)) }
     })));
     let row = if r.active() { row } else { row.style(t.inactive) };
     if marked == Some(true) { row.style(if r.active() { t.accent } else { t.inactive }.add_modifier(Modifier::BOLD)) } else { row }

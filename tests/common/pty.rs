@@ -37,13 +37,28 @@ impl Session {
     /// `start_with`, with more environment (e.g. `SCIMITAR_URL` and `SLACK_SCIM_TOKEN` for the
     /// console against an emulator the test runs).
     pub fn start_env(args: &[&str], config: tempfile::TempDir, data_dir: bool, env: &[(&str, &str)]) -> Session {
+        Session::start_program(&Session::bin(), args, config, data_dir, env)
+    }
+
+    /// The binary under test (SCIMITAR_TEST_BIN runs the suite against another build, e.g. an
+    /// older release).
+    pub fn bin() -> String {
+        std::env::var("SCIMITAR_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_scimitar").to_string())
+    }
+
+    /// `start_env` with another program (a shell running the console, say).
+    pub fn start_program(program: &str, args: &[&str], config: tempfile::TempDir, data_dir: bool, env: &[(&str, &str)]) -> Session {
         let pty = native_pty_system();
         let pair = pty.openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 }).unwrap();
-        // SCIMITAR_TEST_BIN runs the suite against another build (e.g. an older release).
-        let bin = std::env::var("SCIMITAR_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_scimitar").to_string());
-        let mut cmd = CommandBuilder::new(bin);
+        let mut cmd = CommandBuilder::new(program);
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
+        // A UTF-8 locale and no COLORTERM, whatever the test runner has (a test that wants
+        // another terminal passes its own in `env`).
+        cmd.env("LANG", "C.UTF-8");
+        cmd.env_remove("LC_ALL");
+        cmd.env_remove("LC_CTYPE");
+        cmd.env_remove("COLORTERM");
         cmd.env("SCIMITAR_CONFIG_DIR", config.path());
         if data_dir {
             cmd.env("SCIMITAR_DATA_DIR", config.path());

@@ -29,6 +29,9 @@ fn stored(attr: Attr, v: &str) -> Option<String> {
     match attr {
         Attr::UserName => Some(normalize_user_name(v)),
         Attr::Guest | Attr::StartDate | Attr::GuestExpiration => attr.sendable(v),
+        // As `scim::rules` spells them (a zone or a userType typed in another case).
+        Attr::Timezone => Some(crate::scim::rules::iana_timezone(v).map_or_else(|_| v.to_string(), str::to_string)),
+        Attr::UserType => Some(crate::scim::rules::user_type(v).map_or_else(|_| v.to_string(), str::to_string)),
         _ => Some(v.to_string()),
     }
 }

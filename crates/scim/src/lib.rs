@@ -9,6 +9,7 @@ pub mod ratelimit;
 pub mod redact;
 pub mod rules;
 pub mod sanitize;
+pub mod timezones;
 pub mod types;
 pub mod unicode_tables;
 pub mod wire;

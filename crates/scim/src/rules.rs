@@ -316,6 +316,74 @@ pub fn created_profile_fields(u: &crate::User) -> Vec<&'static str> {
     out
 }
 
+/// The longest displayName Slack takes (reference §3 `displayName`: "max 80 chars").
+pub const DISPLAY_NAME_MAX: usize = 80;
+
+/// Check a displayName as Slack would (reference §3 `displayName`: "Same character rule as
+/// userName, max 80 chars. Must not contain/start with `@` (`invalid_starts_with_at`,
+/// `invalid_name_specials`)"). Empty is fine (Slack falls back to the userName).
+pub fn slack_display_name(raw: &str) -> Result<(), String> {
+    let v = raw.trim();
+    if let Some(c) =
+        v.chars().find(|&c| is_emoji(c) || c.is_control() || crate::sanitize::is_invisible(c) || crate::sanitize::is_bidi_control(c))
+    {
+        return Err(format!("invalid_emoji_not_allowed: it contains U+{:04X} (emoji or a control character)", c as u32));
+    }
+    if v.starts_with('@') {
+        return Err("invalid_starts_with_at: a display name cannot start with @".into());
+    }
+    if v.contains('@') {
+        return Err("invalid_name_specials: a display name cannot contain @".into());
+    }
+    let n = v.chars().count();
+    if n > DISPLAY_NAME_MAX {
+        return Err(format!("it is {n} characters long, over Slack's {DISPLAY_NAME_MAX}"));
+    }
+    Ok(())
+}
+
+/// Check a timezone: an IANA time zone name (`America/Los_Angeles`, reference §3 `timezone` and
+/// the user example of §9), as tzdata names it ([`crate::timezones::IANA_TIMEZONES`]). Returns
+/// the name as tzdata spells it (a name typed in another case is found too).
+pub fn iana_timezone(raw: &str) -> Result<&'static str, String> {
+    let v = raw.trim();
+    let all = crate::timezones::IANA_TIMEZONES;
+    if let Ok(i) = all.binary_search(&v) {
+        return Ok(all[i]);
+    }
+    if let Some(z) = all.iter().find(|z| z.eq_ignore_ascii_case(v)) {
+        return Ok(z);
+    }
+    // A hint: the zones of the same area, or the areas.
+    let (area, _) = v.split_once('/').unwrap_or((v, ""));
+    let near: Vec<&str> =
+        all.iter().filter(|z| z.split('/').next().is_some_and(|a| a.eq_ignore_ascii_case(area))).take(3).copied().collect();
+    let hint = if near.is_empty() {
+        "e.g. America/New_York, Europe/Berlin, Asia/Tokyo, UTC".to_string()
+    } else {
+        format!("e.g. {}", near.join(", "))
+    };
+    Err(format!("not an IANA time zone name ({hint})"))
+}
+
+/// The userType values scimitar lets through: RFC 7643 §4.1.1's examples for "the relationship
+/// between the organization and the user" ("Contractor", "Employee", "Intern", "Temp",
+/// "External", "Unknown"), which Slack's docs and the identity providers' Slack mappings use (Okta
+/// maps userType to "Slack account type"). UNCERTAIN: Slack does not document a closed list; the
+/// form and `users update` accept these only, so a typo (`Emplyee`, `wizard`) is caught before it
+/// reaches Slack's profile field.
+pub const USER_TYPES: [&str; 6] = ["Employee", "Contractor", "Intern", "Temp", "External", "Unknown"];
+
+/// Check a userType ([`USER_TYPES`], any case); returns it as listed.
+pub fn user_type(raw: &str) -> Result<&'static str, String> {
+    let v = raw.trim();
+    USER_TYPES
+        .iter()
+        .find(|t| t.eq_ignore_ascii_case(v))
+        .copied()
+        .ok_or_else(|| format!("not a userType Slack takes: one of {}", USER_TYPES.join(", ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,5 +437,25 @@ mod tests {
         }
         assert!(photo_value(&format!("data:image/png;base64,{}", "A".repeat(PHOTO_DATA_MAX))).is_err());
         assert!(is_admin_role("Primary Owner") && is_admin_role("admin") && !is_admin_role("Tech Lead") && !is_admin_role("member"));
+    }
+
+    #[test]
+    fn display_names_timezones_and_user_types_as_slack_takes_them() {
+        assert!(slack_display_name("Zed Tester").is_ok());
+        assert!(slack_display_name("").is_ok());
+        assert!(slack_display_name("zed@tester").unwrap_err().starts_with("invalid_name_specials"));
+        assert!(slack_display_name("@zed").unwrap_err().starts_with("invalid_starts_with_at"));
+        assert!(slack_display_name("zed 🎉").unwrap_err().starts_with("invalid_emoji_not_allowed"));
+        assert!(slack_display_name(&"a".repeat(81)).is_err());
+        assert_eq!(iana_timezone("America/Los_Angeles"), Ok("America/Los_Angeles"));
+        assert_eq!(iana_timezone("europe/berlin"), Ok("Europe/Berlin"));
+        assert_eq!(iana_timezone("UTC"), Ok("UTC"));
+        let e = iana_timezone("Mars/Base").unwrap_err();
+        assert!(e.contains("not an IANA time zone") && e.contains("Europe/Berlin"), "{e}");
+        assert!(iana_timezone("America/Gotham").unwrap_err().contains("America/"), "the area's zones as a hint");
+        assert!(crate::timezones::IANA_TIMEZONES.windows(2).all(|w| w[0] < w[1]), "sorted, for binary_search");
+        assert!(crate::timezones::IANA_TIMEZONES.len() > 400);
+        assert_eq!(user_type("employee"), Ok("Employee"));
+        assert!(user_type("wizard").unwrap_err().contains("Contractor"));
     }
 }

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 pub enum TemplateError {
     #[error("{0}: no such file")]
     NoSource(String),
-    #[error("{path}: a policy of that name exists already; edit it (e) or pick another source")]
-    Exists { path: String },
+    #[error("a policy named {name} exists already ({path}): give this one another name, or edit that one (e)")]
+    Exists { name: String, path: String },
+    #[error("{0:?} cannot name a policy: use letters, digits, - and _")]
+    BadName(String),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -78,6 +80,8 @@ pub fn source_columns(source: &Path) -> Vec<String> {
 }
 
 /// The template's text for a source at `source_ref` (as the policy names it) with `columns`.
+/// A relative `source_ref` is read from the policy's directory, an absolute one as it is; the
+/// comment says which.
 pub fn text(source_ref: &str, columns: &[String]) -> String {
     let mut mapped: Vec<(&'static str, &str)> = Vec::new();
     let mut unmapped = Vec::new();
@@ -95,7 +99,12 @@ pub fn text(source_ref: &str, columns: &[String]) -> String {
     t.push_str("# Slack until you apply the plan (A) and confirm it. The keys are described in docs/policies.md.\n\n");
     t.push_str("match_on = \"email\"                     # link existing Slack users by email; never duplicate them\n\n");
     t.push_str("[source]\n");
-    t.push_str(&format!("path = {}{}# relative to this file\n", toml_str(source_ref), " ".repeat(2)));
+    let whose = if Path::new(source_ref).is_absolute() {
+        "# an absolute path (a relative one is read from this file's directory)"
+    } else {
+        "# relative to this file's directory"
+    };
+    t.push_str(&format!("path = {}  {whose}\n", toml_str(source_ref)));
     t.push_str(&format!("id_column = {}  # the stable key of a row (managers refer to it)\n", toml_str(id_column)));
     t.push_str("# status_column = \"active\"             # a column saying who is enabled\n");
     t.push_str("# enabled_values = [\"true\", \"active\"]\n");
@@ -132,17 +141,34 @@ pub fn text(source_ref: &str, columns: &[String]) -> String {
     t
 }
 
-/// Write a new policy for `source` into `policies_dir` (named after the source file) and say
-/// where. The source is named relative to the policy when it is inside the policies dir.
-pub fn write_new(policies_dir: &Path, source: &Path) -> Result<PathBuf, TemplateError> {
+/// The name a policy for `source` gets unless the admin chooses one: the file's stem, with
+/// anything but letters, digits, `-` and `_` as `-`.
+pub fn default_name(source: &Path) -> String {
+    source
+        .file_stem()
+        .map(|s| s.to_string_lossy().chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect())
+        .filter(|s: &String| !s.is_empty())
+        .unwrap_or_else(|| "new".into())
+}
+
+/// Write a new policy for `source` into `policies_dir` as `<name>.toml` (`name` defaults to
+/// [`default_name`]) and say where. The source is named relative to the policy when it is
+/// inside the policies dir, else by its absolute path (and the comment says so).
+pub fn write_new(policies_dir: &Path, source: &Path, name: Option<&str>) -> Result<PathBuf, TemplateError> {
     let source = if source.is_absolute() { source.to_path_buf() } else { policies_dir.join(source) };
     if !source.is_file() {
         return Err(TemplateError::NoSource(source.display().to_string()));
     }
-    let stem: String = source
-        .file_stem()
-        .map(|s| s.to_string_lossy().chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect())
-        .unwrap_or_else(|| "new".into());
+    let stem = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => {
+            let n = n.strip_suffix(".toml").unwrap_or(n);
+            if n.is_empty() || !n.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+                return Err(TemplateError::BadName(n.to_string()));
+            }
+            n.to_string()
+        }
+        None => default_name(&source),
+    };
     let path = policies_dir.join(format!("{stem}.toml"));
     let source_ref = match source.strip_prefix(policies_dir) {
         Ok(rel) => rel.display().to_string(),
@@ -153,7 +179,11 @@ pub fn write_new(policies_dir: &Path, source: &Path) -> Result<PathBuf, Template
     std::fs::create_dir_all(policies_dir).map_err(io)?;
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists { TemplateError::Exists { path: path.display().to_string() } } else { io(e) }
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            TemplateError::Exists { name: stem.clone(), path: path.display().to_string() }
+        } else {
+            io(e)
+        }
     })?;
     f.write_all(body.as_bytes()).map_err(io)?;
     Ok(path)
@@ -168,11 +198,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("hr.csv"), "Email,First Name,last_name,Job Title,dept,badge\nann@x.example,Ann,Lee,Eng,R&D,7\n")
             .unwrap();
-        let path = write_new(dir.path(), Path::new("hr.csv")).unwrap();
+        let path = write_new(dir.path(), Path::new("hr.csv"), None).unwrap();
         assert_eq!(path, dir.path().join("hr.toml"));
         let text = std::fs::read_to_string(&path).unwrap();
         for line in [
-            "path = \"hr.csv\"",
+            "path = \"hr.csv\"  # relative to this file's directory",
             "id_column = \"Email\"",
             "userName = \"{Email|local}\"",
             "\"name.givenName\" = \"First Name\"",
@@ -187,9 +217,33 @@ mod tests {
         let src = policy.read_source().unwrap();
         policy.check_source(&src).unwrap();
         // Never over an existing policy; a missing source is named.
-        assert!(matches!(write_new(dir.path(), Path::new("hr.csv")), Err(TemplateError::Exists { .. })));
-        let e = write_new(dir.path(), Path::new("nope.csv")).unwrap_err().to_string();
+        let e = write_new(dir.path(), Path::new("hr.csv"), None).unwrap_err();
+        assert!(matches!(e, TemplateError::Exists { .. }));
+        assert!(e.to_string().starts_with("a policy named hr exists already"), "{e}");
+        let e = write_new(dir.path(), Path::new("nope.csv"), None).unwrap_err().to_string();
         assert!(e.contains("nope.csv: no such file"), "{e}");
+    }
+
+    /// Issue 25, defect 14: a second source of the same name gets a policy of another name, and
+    /// a source outside the policies dir is named by its absolute path, said to be one.
+    #[test]
+    fn the_name_is_chosen_and_an_outside_source_is_said_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        let policies = dir.path().join("policies");
+        std::fs::create_dir_all(policies.join("old")).unwrap();
+        std::fs::write(policies.join("old/hr.csv"), "email\n").unwrap();
+        std::fs::write(dir.path().join("hr.csv"), "email,title\n").unwrap();
+        assert_eq!(write_new(&policies, Path::new("old/hr.csv"), None).unwrap(), policies.join("hr.toml"));
+        let p = write_new(&policies, &dir.path().join("hr.csv"), Some("hr-2026")).unwrap();
+        assert_eq!(p, policies.join("hr-2026.toml"));
+        let text = std::fs::read_to_string(&p).unwrap();
+        let abs = dir.path().join("hr.csv").display().to_string();
+        assert!(text.contains(&format!("path = \"{abs}\"  # an absolute path")), "{text}");
+        assert!(!text.contains("relative to this file"), "{text}");
+        let policy = crate::policy::Policy::load(&p).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        policy.read_source().unwrap();
+        assert!(matches!(write_new(&policies, Path::new("old/hr.csv"), Some("a/b")), Err(TemplateError::BadName(_))));
+        assert_eq!(write_new(&policies, Path::new("old/hr.csv"), Some("hr2.toml")).unwrap(), policies.join("hr2.toml"));
     }
 
     #[test]

@@ -102,6 +102,9 @@ pub enum EditError {
     Date { field: &'static str, value: String, why: String },
     #[error("photo {value}: {why} (reference §3 photos, Slack's photos_invalid)")]
     Photo { value: String, why: String },
+    /// A value one of Slack's rules refuses (`scim::rules`: displayName, timezone, userType).
+    #[error("{field} {value}: {why}")]
+    Refused { field: &'static str, value: String, why: String },
     #[error("guest {value}: give multi (a multi-channel guest) or member")]
     GuestType { value: String },
     #[error(
@@ -159,6 +162,21 @@ pub fn check(set: &FieldSet) -> Result<(Attr, Option<String>), EditError> {
             "member" | "full" | "none" => return Ok((attr, None)),
             _ => return Err(EditError::GuestType { value: quoted_excerpt(v, 40) }),
         },
+        // Slack's rules (reference §3), as `scim::rules` has them.
+        Attr::DisplayName => {
+            crate::scim::rules::slack_display_name(v).map_err(|why| EditError::Refused {
+                field: attr.short(),
+                value: quoted_excerpt(v, 40),
+                why,
+            })?;
+            v.to_string()
+        }
+        Attr::Timezone => crate::scim::rules::iana_timezone(v)
+            .map_err(|why| EditError::Refused { field: attr.short(), value: quoted_excerpt(v, 40), why })?
+            .to_string(),
+        Attr::UserType => crate::scim::rules::user_type(v)
+            .map_err(|why| EditError::Refused { field: attr.short(), value: quoted_excerpt(v, 40), why })?
+            .to_string(),
         // Slack's userName rules (reference §3), as `scim::rules` has them: what it would store.
         Attr::UserName => crate::scim::rules::slack_user_name(v).map_err(|p| EditError::UserName {
             value: quoted_excerpt(v, 40),
@@ -507,6 +525,19 @@ mod tests {
             enterprise: Some(EnterpriseUser { department: Some("R&D".into()), ..Default::default() }),
             ..Default::default()
         }
+    }
+
+    /// Issue 25: Slack's rules for displayName (no `@`), timezone (an IANA name) and userType,
+    /// checked before anything is sent (`users update`, `users create --from`, the console's form).
+    #[test]
+    fn display_name_timezone_and_user_type_follow_slacks_rules() {
+        let c = |f: &str, v: &str| check(&FieldSet::new(f, v));
+        assert!(c("displayName", "zed@tester").unwrap_err().to_string().contains("invalid_name_specials"));
+        assert!(c("timezone", "Mars/Base").unwrap_err().to_string().contains("not an IANA time zone"));
+        assert!(c("userType", "wizard").unwrap_err().to_string().contains("Employee"));
+        assert_eq!(c("timezone", "europe/paris").unwrap(), (Attr::Timezone, Some("Europe/Paris".into())));
+        assert_eq!(c("userType", "contractor").unwrap(), (Attr::UserType, Some("Contractor".into())));
+        assert_eq!(c("displayName", "Zed Tester").unwrap(), (Attr::DisplayName, Some("Zed Tester".into())));
     }
 
     #[test]

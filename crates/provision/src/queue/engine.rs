@@ -347,7 +347,6 @@ impl Engine {
         // already have acted on it, so non-idempotent actions look before they leap.
         let resumed = attempt > 1;
         // What a deactivation takes away is in the journal before it is sent.
-        let kept = self.keep_before_sending(&op).await?;
         // Its writes stop with the run (`Cancel`), and say when they leave: "waiting" until then.
         let sending = {
             let (tx, batch_id, op_id, seq) = (events.clone(), op.batch_id.clone(), op.op_id.clone(), op.seq);
@@ -359,15 +358,17 @@ impl Engine {
             })
         };
         let control = crate::scim::client::WriteControl { stop: cancel.stop(), on_send: Some(sending) };
+        // The read made before sending counts in the op's retries too (issue 25: a deactivation
+        // whose read failed after 2 s of retries said `retries 0`).
         let (result, retries) = RETRIES
             .scope(std::cell::Cell::new(0), async {
-                let r = match kept {
+                let r = match self.keep_before_sending(&op).await? {
                     Ok(()) => crate::scim::client::WRITES.scope(control, self.execute(&op.action, resumed, cancel)).await,
                     Err(e) => Err(e),
                 };
-                (r, RETRIES.with(|c| c.get()))
+                Ok::<_, JournalError>((r, RETRIES.with(|c| c.get())))
             })
-            .await;
+            .await?;
         let (state, finish, message) = match result {
             Ok(Executed { note, member_loss: Some(m), .. }) => (
                 OpState::Failed,

@@ -302,6 +302,9 @@ impl UserFacts {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Knowledge {
     users: HashMap<String, UserFacts>,
+    /// Users [`Knowledge::fetch`] could not read (id, the error after the client's retries):
+    /// [`regate`] does not send what depends on them.
+    unread: HashMap<String, String>,
     /// The users of the directory (active ones), when the caller knows.
     population: Option<usize>,
     /// Members of each group (by id), when the caller knows.
@@ -336,6 +339,11 @@ impl Knowledge {
 
     pub fn user(&self, id: &str) -> Option<&UserFacts> {
         self.users.get(id)
+    }
+
+    /// Why reading this user failed in [`Knowledge::fetch`] (not "Slack does not know them").
+    pub fn unread(&self, id: &str) -> Option<&str> {
+        self.unread.get(id).map(String::as_str)
     }
 
     /// How many (active) users the directory has: the base of the attribute share ceiling.
@@ -401,7 +409,9 @@ impl Knowledge {
 
     /// Read the targets of `actions` that the gate looks at (the async half of the gate, for
     /// callers that start from the journal: resume and retry). A user Slack does not know is left
-    /// unknown (the op then fails with Slack's reason).
+    /// unknown (the op then fails with Slack's reason); a user whose read failed otherwise (after
+    /// the client's retries) is noted in [`Knowledge::unread`], and the others are still read
+    /// (issue 25: one failed read gave up the whole retry). Only a failed listing is an error.
     pub async fn fetch(client: &ScimClient, safety: &Safety, actions: &[Action]) -> Result<Knowledge, ScimError> {
         let ids = Self::wanted(safety, actions);
         let mut k = Knowledge::default();
@@ -417,18 +427,23 @@ impl Knowledge {
             }
             return Ok(k);
         }
-        let got: Vec<Result<User, ScimError>> = futures::stream::iter(ids.into_iter().map(|id| {
+        let got: Vec<(String, Result<User, ScimError>)> = futures::stream::iter(ids.into_iter().map(|id| {
             let client = client.clone();
-            async move { client.get_user(&id).await }
+            async move {
+                let r = client.get_user(&id).await;
+                (id, r)
+            }
         }))
         .buffer_unordered(8)
         .collect()
         .await;
-        for r in got {
+        for (id, r) in got {
             match r {
                 Ok(u) => k.add(&u),
                 Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    k.unread.insert(id, e.to_string());
+                }
             }
         }
         Ok(k)
@@ -980,6 +995,9 @@ pub struct Regated {
     pub skipped: Vec<Skip>,
     /// Ops sent before the interruption whose target is now as asked (finished as `done`).
     pub confirmed: usize,
+    /// Open ops not sent because a user they depend on could not be read first (finished as
+    /// `failed` with the reason: `F` or `resume --retry-failed` tries them again).
+    pub unread: Vec<(Action, String)>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -995,8 +1013,9 @@ async fn blocking<T: Send + 'static>(
 /// anything changes, even in the journal; then the failed ops are requeued when asked, the open
 /// ops' targets are read ([`Knowledge::fetch`]) and gated. An open op the gate now skips is
 /// finished as `skipped`, except one that was sent before (attempts > 0) whose target is already
-/// as asked: that request landed, so it is `done`. The ceiling is not asked again: the batch
-/// passed it when it was confirmed.
+/// as asked: that request landed, so it is `done`. An open op a user it depends on could not be
+/// read for is finished as `failed` (nothing sent; the others go on). The ceiling is not asked
+/// again: the batch passed it when it was confirmed.
 pub async fn regate(
     client: &ScimClient,
     journal: &Arc<Journal>,
@@ -1018,7 +1037,17 @@ pub async fn regate(
     let known = Knowledge::fetch(client, safety, &actions).await?;
     let mut skipped = Vec::new();
     let mut finishes = Vec::new();
+    let mut unread = Vec::new();
     for o in &open {
+        let why = Knowledge::wanted(safety, std::slice::from_ref(&o.action))
+            .into_iter()
+            .find_map(|id| known.unread(&id).map(|e| format!("not sent: reading {id} first failed: {e}")));
+        if let Some(why) = why {
+            let f = Finish { error_code: Some("unread".into()), error_message: Some(why.clone()), ..Default::default() };
+            finishes.push((o.op_id.clone(), OpState::Failed, f));
+            unread.push((o.action.clone(), why));
+            continue;
+        }
         let Some(reason) = verdict(safety, &o.action, &known) else { continue };
         let skip = Skip { action: o.action.clone(), reason };
         let f = if reason == SkipReason::AlreadyInState && o.attempts > 0 {
@@ -1039,7 +1068,7 @@ pub async fn regate(
         Ok(())
     })
     .await?;
-    Ok(Regated { batch: GatedBatch { id: batch_id.to_string() }, requeued, skipped, confirmed })
+    Ok(Regated { batch: GatedBatch { id: batch_id.to_string() }, requeued, skipped, confirmed, unread })
 }
 
 #[cfg(test)]

@@ -461,6 +461,9 @@ async fn resume(
         if regated.confirmed > 0 {
             note(progress, &mut r.notes, format!("{} operation(s) sent before the interruption had landed", regated.confirmed));
         }
+        for (a, why) in &regated.unread {
+            note(progress, &mut r.notes, format!("{}: {why}", a.describe()));
+        }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (result, ()) =
             tokio::join!(engine.run_batch(&regated.batch, Some(tx), cancel.clone()), follow(rx, &breaker, journal, cancel, progress));
