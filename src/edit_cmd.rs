@@ -176,5 +176,6 @@ pub async fn restore(env: &Environment, batch: Option<&str>, user: Option<&str>,
         return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
     }
     let info = BatchInfo { origin: "headless".into(), policy_run: None, description: plan.what.clone() };
+    let (_lease, journal) = bulk::take_lease(c, run, &bulk::command_line())?;
     bulk::submit_and_run(c, journal, &info, decision, run).await
 }

@@ -411,6 +411,19 @@ tokio::task_local! {
     pub static RETRIES: std::cell::Cell<u32>;
 }
 
+tokio::task_local! {
+    /// A check made just before each write request goes out, after the client's own pacing and
+    /// before every retry: the queue engine sets it from its lease (`provision::store::lease`), so
+    /// a run that lost its lease to another writer, or was stopped for longer than the lease lives,
+    /// sends nothing more. `Err(why)`: the request is not sent ([`ScimError::Invalid`]).
+    pub static SEND_GUARD: std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+}
+
+/// [`SEND_GUARD`]'s verdict for this task (no guard: go).
+fn guard_refuses() -> Option<String> {
+    SEND_GUARD.try_with(|g| g().err()).ok().flatten()
+}
+
 fn count_retry() {
     let _ = RETRIES.try_with(|c| c.set(c.get() + 1));
 }
@@ -632,6 +645,14 @@ impl ScimClient {
             |reason: String| ScimError::Deadline { what: what.clone(), after: op_deadline, limit: "--op-deadline".into(), reason };
         loop {
             self.acquire(endpoint).await;
+            if endpoint.is_write()
+                && let Some(why) = guard_refuses()
+            {
+                if let Some(l) = &self.inner.limiter {
+                    l.lock().unwrap().settle(endpoint, true);
+                }
+                return Err(ScimError::Invalid(format!("{what} not sent: {why}")));
+            }
             // The clock starts when the first attempt goes out (waiting for our own pacing first
             // is not the server's fault).
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + op_deadline);

@@ -31,7 +31,7 @@
 use super::action::Action;
 use super::gate::GatedBatch;
 use super::journal::{Finish, Journal, JournalError, OpRow, OpState};
-use crate::scim::client::RETRIES;
+use crate::scim::client::{RETRIES, SEND_GUARD};
 use crate::scim::ratelimit::Endpoint;
 use crate::scim::{ScimClient, ScimError, User};
 use std::collections::{HashMap, VecDeque};
@@ -243,6 +243,11 @@ impl Engine {
                         if cancel.is_cancelled() {
                             return Ok::<(), JournalError>(());
                         }
+                        // Fencing: a run whose lease was lost (or not renewed in time) takes no
+                        // further op; the store refuses its marks and records anyway.
+                        if let Some(f) = this.journal.fence() {
+                            f.check()?;
+                        }
                         let Some(op) = queue.lock().unwrap().pop_front() else { return Ok(()) };
                         this.run_op(op, &events).await?;
                     }
@@ -288,14 +293,25 @@ impl Engine {
         let resumed = attempt > 1;
         // What a deactivation takes away is in the journal before it is sent.
         let kept = self.keep_before_sending(&op).await?;
-        let (result, retries) = RETRIES
-            .scope(std::cell::Cell::new(0), async {
-                let r = match kept {
-                    Ok(()) => self.execute(&op.action, resumed).await,
-                    Err(e) => Err(e),
-                };
-                (r, RETRIES.with(|c| c.get()))
-            })
+        // Fencing: checked by the client just before each request goes out (after its pacing).
+        let guard: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = match self.journal.fence() {
+            Some(f) => {
+                let f = f.clone();
+                Arc::new(move || f.check().map_err(|e| e.to_string()))
+            }
+            None => Arc::new(|| Ok(())),
+        };
+        let (result, retries) = SEND_GUARD
+            .scope(
+                guard,
+                RETRIES.scope(std::cell::Cell::new(0), async {
+                    let r = match kept {
+                        Ok(()) => self.execute(&op.action, resumed).await,
+                        Err(e) => Err(e),
+                    };
+                    (r, RETRIES.with(|c| c.get()))
+                }),
+            )
             .await;
         let (state, finish, message) = match result {
             Ok(Executed { note, surprise: None, unverified: None }) => {
