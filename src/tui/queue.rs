@@ -503,6 +503,11 @@ pub fn on_msg(msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
             vec![]
         }
         Msg::RestorePlanned { which, result } => restore_planned(ctx, which, result),
+        Msg::LeaseHeld(message) => {
+            ctx.log(Level::Warn, format!("another scimitar is writing to this Slack org: {}", clean(&message)));
+            ctx.open(super::lease_wait::LeaseWait::new(message));
+            vec![]
+        }
         Msg::Unfinished(offers) => {
             if !offers.is_empty() {
                 let open: u64 = offers.iter().map(|o| o.open).sum();

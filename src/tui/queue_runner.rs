@@ -66,6 +66,8 @@ pub struct QueueRunner {
     /// releases the org's lease; the next batch's task waits for that release).
     active: Arc<std::sync::atomic::AtomicBool>,
     lease: crate::store::LeaseSpec,
+    /// The admin's answer to `Msg::LeaseHeld` (wait or not), for the batch waiting on it.
+    answer: Arc<std::sync::Mutex<Option<bool>>>,
 }
 
 /// What happens to the journal before the batch runs.
@@ -86,6 +88,7 @@ impl QueueRunner {
             task: None,
             active: Arc::default(),
             lease: crate::store::LeaseSpec::test("console"),
+            answer: Arc::default(),
         }
     }
 
@@ -118,6 +121,10 @@ impl QueueRunner {
                 self.cancel.cancel();
                 return;
             }
+            Effect::LeaseWait { wait } => {
+                *self.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(wait);
+                return;
+            }
             _ => return,
         };
         // A read-only runner writes nothing: a decision made elsewhere is not journaled, and
@@ -138,6 +145,8 @@ impl QueueRunner {
         }
         let previous = self.task.take();
         self.active.store(true, Ordering::SeqCst);
+        *self.answer.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let answer = self.answer.clone();
         self.cancel = Cancel::default();
         let rate = crate::bulk::planned_rate(&self.client, DeactivateVia::Both);
         let (tx, cancel, safety, client, spec) =
@@ -154,7 +163,7 @@ impl QueueRunner {
                 let _ = p.await;
             }
             // The org's lease first: nothing is journaled or sent without it.
-            let lease = match take_lease(&journal, &spec, &command, &tx, &cancel).await {
+            let lease = match take_lease(&journal, &spec, &command, &tx, &cancel, &answer).await {
                 Ok(l) => l,
                 Err(e) => {
                     active.store(false, Ordering::SeqCst);
@@ -212,14 +221,16 @@ impl QueueRunner {
     }
 }
 
-/// Take the org's lease for a console batch; while another writer holds it, say who in the Log
-/// and wait for it (checking every second) until it is free or the admin presses `x`.
+/// Take the org's lease for a console batch. While another writer holds it, say who
+/// (`Msg::LeaseHeld`: the dialog offers to wait) and, when the admin chooses to wait, try again
+/// every second until it is free or they press `x`.
 async fn take_lease(
     journal: &Arc<Journal>,
     spec: &crate::store::LeaseSpec,
     command: &str,
     tx: &UnboundedSender<Msg>,
     cancel: &Cancel,
+    answer: &Arc<std::sync::Mutex<Option<bool>>>,
 ) -> Result<crate::store::Lease, String> {
     let mut told = false;
     loop {
@@ -235,11 +246,23 @@ async fn take_lease(
             Err(crate::store::LeaseError::Held { holder, .. }) if holder.pid == std::process::id() && holder.host == spec.host => {
                 // this console's own previous batch, releasing it now
             }
-            Err(e @ crate::store::LeaseError::Held { .. }) => {
+            Err(crate::store::LeaseError::Held { holder, org, .. }) => {
                 if !told {
-                    let line = format!("{e}: waiting for it (x stops waiting; nothing is sent meanwhile)");
-                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Warn, line)));
+                    let _ = tx.send(Msg::LeaseHeld(format!("{holder} holds the lease of {org}")));
                     told = true;
+                    // The admin's answer first (x stops this too).
+                    loop {
+                        match *answer.lock().unwrap_or_else(|e| e.into_inner()) {
+                            Some(true) => break,
+                            Some(false) => return Err("the org's lease is held by another writer; nothing was sent".into()),
+                            None => {}
+                        }
+                        if cancel.is_cancelled() {
+                            return Err("stopped waiting for the org's lease; nothing was sent".into());
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    continue;
                 }
             }
             Err(e) => return Err(e.to_string()),

@@ -195,7 +195,11 @@ impl Executor {
                     let _ = tx.send(Msg::Log(super::LogEntry::now(Level::Error, format!("copy failed: {e}"))));
                 }
             }
-            e @ (Effect::RunBatch { .. } | Effect::CancelBatch { .. } | Effect::RetryFailed { .. } | Effect::ResumeBatches { .. }) => {
+            e @ (Effect::RunBatch { .. }
+            | Effect::CancelBatch { .. }
+            | Effect::RetryFailed { .. }
+            | Effect::ResumeBatches { .. }
+            | Effect::LeaseWait { .. }) => {
                 // `x` in the queue view also stops a policy apply it is showing.
                 if matches!(e, Effect::CancelBatch { .. })
                     && let Some(c) = &self.apply_cancel
