@@ -592,7 +592,12 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
     // died: start from an empty one, at the sustained rate, rather than burst into 429s.
     c.client.assume_budget_spent();
     let mut code = exit::OK;
+    let org = c.env.org_key()?;
     for b in open {
+        if b.org.as_ref().is_some_and(|o| *o != org.0) {
+            eprintln!("scimitar: skipping batch {} (it belongs to another org, {})", b.batch_id, b.org.as_deref().unwrap_or(""));
+            continue;
+        }
         if b.host != c.client.host() {
             eprintln!("scimitar: skipping batch {} (it belongs to {}, this connection is {})", b.batch_id, b.host, c.client.host());
             code = exit::FAILURE;

@@ -105,7 +105,7 @@ impl QueueRunner {
         let open = j.unfinished_batches().map_err(|e| format!("{e:#}"))?;
         Ok(open
             .into_iter()
-            .filter(|b| b.host == host && !b.owner_alive)
+            .filter(|b| b.host == host && !b.owner_alive && b.org.as_ref().is_none_or(|o| *o == self.lease.org.0))
             .map(|b| ResumeOffer { batch_id: b.batch_id, description: b.description, created: b.created, open: b.open, total: b.total })
             .collect())
     }
