@@ -227,6 +227,13 @@ async fn resume_beside_a_live_apply_writes_nothing_twice() {
     emu.reset_stats();
     let mut apply = a.spawn(&emu, &["apply", "--policy", "hr", "--yes"]);
     wait_for_writes(&emu, 5, &mut apply).await;
+    // A headless write beside the apply (other users, another command): refused, naming the
+    // holder; it sends nothing (the count at the end is the policy's alone).
+    let others: Vec<User> = regular(&client, 120).await.into_iter().filter(|u| !changed.iter().any(|c| c == u.id())).take(20).collect();
+    let leavers = a.list("leavers.txt", &others);
+    let o = a.run(&emu, &["users", "deactivate", "--from", leavers.to_str().unwrap(), "--yes"]).await;
+    assert_eq!(o.status.code(), Some(75), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("scimitar apply --policy hr"), "{}", show(&o));
     let o = a.run(&emu, &["resume", "--yes"]).await;
     assert_eq!(o.status.code(), Some(75), "{}", show(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("scimitar apply --policy hr"), "{}", show(&o));
@@ -392,8 +399,15 @@ async fn store_migrate_copies_the_history_and_the_copy_verifies() {
     let users = regular(&client, 30).await;
     let a = Admin::new(None, "acme", &emu, |_| String::new(), "");
     let list = a.list("leavers.txt", &users);
-    let o = a.run(&emu, &["users", "deactivate", "--from", list.to_str().unwrap(), "--yes"]).await;
+    // $USER is not believed: the report's actor is the account of the process's uid.
+    let o = a.command(&emu, &["users", "deactivate", "--from", list.to_str().unwrap(), "--yes"]).env("USER", "mallory").output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = a.run(&emu, &["report", "-o", "json"]).await;
+    let me = scimitar::report::account_of_uid();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(r["os_user"], serde_json::Value::from(me.as_str()), "{line}");
+    }
     let o = a.run(&emu, &["report", "verify", "-o", "json"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let local: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
