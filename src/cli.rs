@@ -6,7 +6,7 @@ use crate::config::ConfigError;
 use crate::env::{Actor, EnvError, Environment, Inputs};
 use crate::exit;
 use crate::output::{OutputFormat, RowStream, Rows};
-use crate::scim::client::{CheckReport, UserSummary, normalize_email};
+use crate::scim::client::{CheckReport, UserSummary, check_email};
 use crate::scim::{ApiVersion, Filter, Group, ScimClient, ScimError, User};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
@@ -354,6 +354,13 @@ pub enum UsersCmd {
         /// Stop after this many users
         #[arg(long)]
         limit: Option<usize>,
+        /// Only multi-channel guests, soonest expiry first (those without one last), with their
+        /// expiry and whether it falls within --soon days
+        #[arg(long)]
+        guests: bool,
+        /// With --guests: the days ahead that count as expiring soon
+        #[arg(long, default_value_t = 30, requires = "guests")]
+        soon: u32,
         #[arg(long, short, value_enum, default_value_t)]
         output: OutputFormat,
     },
@@ -524,6 +531,7 @@ impl Cli {
             // The OS account of the process's uid, not `$USER` (which anyone can set).
             actor: Actor::of_process(text("HOSTNAME")),
             store_url: text("SCIMITAR_STORE_URL"),
+            secret_variables: std::env::vars_os().map(|(k, _)| k).filter(|k| crate::child::is_secret_variable(k)).collect(),
         }
     }
 
@@ -779,6 +787,7 @@ fn cached_user_row(r: crate::directory::UserRef<'_>) -> (Vec<String>, Value) {
         r.title().into(),
         r.department().into(),
         active,
+        r.roles().into(),
     ];
     let j = serde_json::json!({
         "id": r.id(), "userName": r.user_name(), "email": r.email(), "displayName": r.name(), "title": r.title(),
@@ -843,7 +852,7 @@ fn yes_no(b: bool) -> String {
 /// 15,000 each), so pages are smaller than users'.
 pub const GROUP_PAGE: u32 = 100;
 
-pub const USER_COLUMNS: [&str; 7] = ["id", "userName", "email", "displayName", "title", "department", "active"];
+pub const USER_COLUMNS: [&str; 8] = ["id", "userName", "email", "displayName", "title", "department", "active", "roles"];
 
 pub fn user_row(u: &User) -> Vec<String> {
     vec![
@@ -858,6 +867,7 @@ pub fn user_row(u: &User) -> Vec<String> {
             Some(false) => "false".into(),
             None => String::new(),
         },
+        u.role_values().join(";"),
     ]
 }
 
@@ -868,7 +878,7 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
             let mut bad = Vec::new();
             let mut norm = Vec::new();
             for (i, e) in emails.iter().enumerate() {
-                match normalize_email(e) {
+                match check_email(e) {
                     Ok(n) => norm.push(n),
                     Err(err) => bad.push(format!("argument {}: {err}", i + 1)),
                 }
@@ -935,12 +945,15 @@ async fn cmd_users(env: &Environment, cmd: UsersCmd, out: &mut dyn Write) -> Res
             write_user_detail(&user, output, out)?;
             Ok(exit::OK)
         }
-        UsersCmd::List { filter, active, limit, output } => {
+        UsersCmd::List { filter, active, limit, guests, soon, output } => {
             let filter = match filter {
                 Some(text) => Some(Filter::parse(&text).map_err(|e| Fail::new(exit::USAGE, format!("--filter {text:?}: {e}")))?),
                 None => None,
             };
             let c = Connection::of(env)?;
+            if guests {
+                return list_guests(&c, filter, active, limit, soon, output, out).await;
+            }
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
             let mut rows = RowStream::new(output, USER_COLUMNS.to_vec(), &mut out);
             let limit = limit.map_or(u64::MAX, |l| l as u64);
@@ -1022,7 +1035,86 @@ pub fn summary_row(u: UserSummary) -> Vec<String> {
             Some(false) => "false".into(),
             None => String::new(),
         },
+        u.roles.join(";"),
     ]
+}
+
+/// The columns of `users list --guests`.
+pub const GUEST_COLUMNS: [&str; 7] = ["id", "userName", "email", "displayName", "guestExpiration", "expiresIn", "soon"];
+
+/// A guest's row for `users list --guests`: their expiry, the days left (`expired`, `none`), and
+/// whether that is within `soon` days.
+fn guest_row(u: &UserSummary, now: i64, soon: u32) -> (Vec<String>, Value) {
+    let exp = u.guest_expiration.as_deref();
+    let at = exp.and_then(|e| crate::scim::rules::iso_date(e, crate::scim::rules::DateEnd::End).ok()).map(|d| d.unix);
+    let (left, is_soon) = match at {
+        Some(t) if t < now => ("expired".to_string(), true),
+        Some(t) => {
+            let days = (t - now) / 86_400;
+            (crate::words::count(days as usize, "day"), days <= i64::from(soon))
+        }
+        None if exp.is_some() => ("unreadable date".into(), false),
+        None => ("none".into(), false),
+    };
+    let row = vec![
+        u.id.clone().unwrap_or_default(),
+        u.user_name.clone().unwrap_or_default(),
+        u.primary_email.clone().unwrap_or_default(),
+        u.label.clone(),
+        exp.unwrap_or_default().to_string(),
+        left.clone(),
+        if is_soon { "yes".into() } else { String::new() },
+    ];
+    let j = serde_json::json!({
+        "id": u.id, "userName": u.user_name, "email": u.primary_email, "displayName": u.label,
+        "guestExpiration": exp, "expiresIn": left, "soon": is_soon, "active": u.active,
+    });
+    (row, j)
+}
+
+/// `users list --guests`: every multi-channel guest (read page by page, only the guests kept),
+/// soonest expiry first, guests without an expiry last; `soon` marks those expiring within
+/// `soon` days (expired ones too). A count of them goes to stderr.
+async fn list_guests(
+    c: &Connection<'_>,
+    filter: Option<Filter>,
+    active: Option<bool>,
+    limit: Option<usize>,
+    soon: u32,
+    output: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<i32, Fail> {
+    let mut pages = std::pin::pin!(c.client.user_pages_of::<UserSummary>(filter, 1000));
+    let mut guests: Vec<(Option<i64>, UserSummary)> = Vec::new();
+    while let Some(page) = pages.next().await {
+        for u in page?.items {
+            if u.guest && active.is_none_or(|a| u.is_active() == a) {
+                let at = u.guest_expiration.as_deref().and_then(|e| crate::scim::rules::iso_date(e, crate::scim::rules::DateEnd::End).ok());
+                guests.push((at.map(|d| d.unix), u));
+            }
+        }
+    }
+    guests.sort_by(|a, b| match (a.0, b.0) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.1.label.cmp(&b.1.label),
+    });
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut rows = RowStream::new(output, GUEST_COLUMNS.to_vec(), out);
+    let mut soon_count = 0;
+    for (_, u) in guests.iter().take(limit.unwrap_or(usize::MAX)) {
+        let (r, j) = guest_row(u, now, soon);
+        soon_count += usize::from(j["soon"] == true);
+        rows.push(r, Some(&j))?;
+    }
+    rows.finish()?;
+    eprintln!(
+        "scimitar: {}, {} expiring within {soon} days or expired",
+        crate::words::count(guests.len(), "multi-channel guest"),
+        soon_count
+    );
+    Ok(exit::OK)
 }
 
 /// Attribute/value rows for one user (table/csv), or the SCIM object (json).
@@ -1047,16 +1139,22 @@ pub fn user_detail_rows(u: &User) -> Vec<(String, String)> {
         }),
     );
     push("active", u.active.map(|a| a.to_string()));
-    for e in u.emails.iter().flatten() {
-        let tag = if e.primary == Some(true) { "email (primary)" } else { "email" };
-        push(tag, e.value.clone());
-    }
+    // The attributes under the names `users update --set`, the policies and the user form use
+    // (`provision::queue::attr::Attr::short`), the primary email named as before.
+    use crate::policy::config::Attr;
+    let attr = |a: Attr| a.get(u).map(str::to_string);
+    push("email (primary)", attr(Attr::Email));
+    push(Attr::SecondaryEmail.short(), attr(Attr::SecondaryEmail));
+    push("roles", Some(u.role_values().join(", ")));
     push("title", u.title.clone());
     push("userType", u.user_type.clone());
     push("timezone", u.timezone.clone());
     push("locale", u.locale.clone());
     push("preferredLanguage", u.preferred_language.clone());
-    for p in u.phone_numbers.iter().flatten() {
+    for a in [Attr::PhoneWork, Attr::PhoneMobile] {
+        push(a.short(), attr(a));
+    }
+    for p in u.phone_numbers.iter().flatten().filter(|p| !matches!(p.kind.as_deref(), Some("work" | "mobile"))) {
         push("phone", p.value.clone());
     }
     if let Some(e) = &u.enterprise {
@@ -1065,15 +1163,14 @@ pub fn user_detail_rows(u: &User) -> Vec<(String, String)> {
         push("organization", e.organization.clone());
         push("division", e.division.clone());
         push("department", e.department.clone());
-        push("manager", e.manager.as_ref().and_then(|m| m.manager_id.clone()));
+        push("manager", e.manager.as_ref().and_then(|m| m.id().map(str::to_string)));
     }
-    if let Some(g) = &u.guest {
-        push(
-            "guest",
-            Some(format!("{} {}", g.kind.clone().unwrap_or_default(), g.expiration.clone().unwrap_or_default()).trim().to_string()),
-        );
+    for a in [Attr::Guest, Attr::GuestExpiration, Attr::StartDate, Attr::Photo] {
+        push(a.short(), attr(a).map(|v| if a == Attr::Photo { crate::sanitize::excerpt(&v, 120) } else { v }));
     }
-    push("startDate", u.profile.as_ref().and_then(|p| p.start_date.clone()));
+    for a in Attr::ADDRESS {
+        push(a.short(), attr(a));
+    }
     for g in u.groups.iter().flatten() {
         push(
             "group",

@@ -31,7 +31,11 @@ pub fn of_scim(e: &crate::scim::ScimError) -> i32 {
         ScimError::Api(_) if e.is_not_found() => NOT_FOUND,
         ScimError::Api(a) if a.status >= 500 => UNAVAILABLE,
         // A server that stalls past a deadline or breaks the protocol is as good as unreachable.
-        ScimError::Transport { .. } | ScimError::NotScim { .. } | ScimError::Protocol { .. } | ScimError::Deadline { .. } => UNAVAILABLE,
+        ScimError::Transport { .. }
+        | ScimError::NotScim { .. }
+        | ScimError::Protocol { .. }
+        | ScimError::Redirect { .. }
+        | ScimError::Deadline { .. } => UNAVAILABLE,
         ScimError::Api(_) => FAILURE,
     }
 }

@@ -3,10 +3,13 @@ use scimitar::cli::{Cli, Command, Fail, run};
 use scimitar::env::Environment;
 
 fn main() {
+    harden();
     let cli = Cli::parse();
     // Flags and the process environment are read here, once; everything below gets them as
     // values (`Inputs`, `UiOptions`).
     let mut inputs = cli.inputs();
+    // The secrets are in `inputs` now: their copies in the environment block are wiped.
+    forget_secret_variables(&inputs.secret_variables);
     let ui = cli.ui();
     // The demo's journal and reports go to a private folder of its own (0700, a fresh name, gone
     // with the demo, as the emulator's data is), so the Reports pane shows the demo's operations
@@ -103,4 +106,51 @@ fn fail(f: Fail) -> i32 {
         eprintln!("scimitar: {}", f.message);
     }
     f.code
+}
+
+/// No core dumps, and no ptrace by other processes of the same user: a dump of a running sync
+/// would hold the token and the LDAP password (issue 22). `RLIMIT_CORE` 0 (inherited by the
+/// commands we start, which is as well) and `PR_SET_DUMPABLE` 0 (also makes `/proc/<pid>/mem`
+/// and `environ` readable by root only). Failures are ignored: hardening, not a requirement.
+fn harden() {
+    #[cfg(unix)]
+    {
+        let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut files = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: plain system calls on this process, with valid rlimits.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            // Room for file descriptors: the soft limit up to the hard one (as Go's runtime
+            // does; systemd's default is 1,024 soft and 524,288 hard), at most 65,536.
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) == 0 && files.rlim_cur < files.rlim_max {
+                files.rlim_cur = files.rlim_max.min(1 << 16);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &files);
+            }
+        }
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) takes no pointers.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+/// Overwrite the values of the secret variables in this process's environment block and remove
+/// them from it, so the token read from `SLACK_SCIM_TOKEN` exists once (in its `Secret`), not also
+/// in the environment. Called in `main` before any other thread starts.
+fn forget_secret_variables(names: &[std::ffi::OsString]) {
+    #[cfg(unix)]
+    for name in names {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(name.as_bytes()) else { continue };
+        // SAFETY: single-threaded here (no runtime yet); getenv's pointer is to the value's
+        // bytes in the environment block, valid and writable until the variable is changed.
+        unsafe {
+            let p = libc::getenv(c.as_ptr());
+            if !p.is_null() {
+                std::ptr::write_bytes(p, 0, libc::strlen(p));
+            }
+            std::env::remove_var(name);
+        }
+    }
 }

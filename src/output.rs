@@ -71,13 +71,22 @@ pub fn write_json_line<T: serde::Serialize + ?Sized>(out: &mut dyn Write, value:
     out.write_all(b"\n")
 }
 
+/// A CSV cell as every `--output csv` writes it: cleaned of escapes and invisible characters (tabs
+/// and line breaks kept: CSV quotes them), and neutralised for spreadsheets (a cell beginning with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`; see
+/// `strict_csv::neutralise`).
+pub fn csv_cell(c: &str) -> String {
+    let clean = crate::sanitize::clean_keep_lines(c);
+    crate::strict_csv::neutralise(&clean).into_owned()
+}
+
 pub fn write_csv(headers: &[&str], rows: &[Vec<String>], out: &mut dyn Write) -> io::Result<()> {
     // Cells are sanitised too: CSV often lands on a terminal, and an escape sequence in a
     // server-supplied name must not reach it.
     let mut w = csv::Writer::from_writer(out);
     w.write_record(headers)?;
     for r in rows {
-        w.write_record(r.iter().map(|c| crate::sanitize::clean_keep_lines(c)))?;
+        w.write_record(r.iter().map(|c| csv_cell(c)))?;
     }
     w.flush()
 }
@@ -126,7 +135,7 @@ impl<'a> RowStream<'a> {
             OutputFormat::Csv => {
                 self.start()?;
                 let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(&mut *self.out);
-                w.write_record(row.iter().map(|c| crate::sanitize::clean_keep_lines(c)))?;
+                w.write_record(row.iter().map(|c| csv_cell(c)))?;
                 w.flush()
             }
             OutputFormat::Json => match json {

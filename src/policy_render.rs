@@ -134,7 +134,7 @@ pub fn write_csv(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     struct Clean<W: Write>(csv::Writer<W>);
     impl<W: Write> Clean<W> {
         fn write_record<const N: usize>(&mut self, cells: [&str; N]) -> csv::Result<()> {
-            self.0.write_record(cells.iter().map(|c| crate::sanitize::clean_keep_lines(c)))
+            self.0.write_record(cells.iter().map(|c| crate::output::csv_cell(c)))
         }
     }
     let mut w = Clean(csv::Writer::from_writer(out));

@@ -261,7 +261,7 @@ impl<'a> RecordSink<'a> {
             }
             OutputFormat::Csv => {
                 let w = self.csv.as_mut().expect("a CSV sink has a writer");
-                w.write_record(interchange::csv_row(s).iter().map(|c| crate::sanitize::clean_keep_lines(c)))?;
+                w.write_record(interchange::csv_row(s).iter().map(|c| crate::output::csv_cell(c)))?;
             }
             // Records hold server text (error messages, names): escaped, never raw, on a terminal.
             OutputFormat::Json => crate::output::write_json_line(*self.out.as_mut().expect("a JSON sink has an output"), s)?,

@@ -1,7 +1,9 @@
 //! `scimitar sync --metrics ADDR`: Prometheus metrics of the sync (the `prometheus-client`
 //! crate's registry and OpenMetrics text encoding), served at `http://ADDR/metrics` by a small
-//! axum server. Names follow Prometheus conventions (`_total` counters, `_seconds` units, base
-//! units, a `policy` and a `profile` label on every series):
+//! server of its own ([`serve`]: at most [`MAX_CONNECTIONS`] at once, request heads timed out, so a
+//! flood of connections cannot take the sync's file descriptors). Names follow Prometheus
+//! conventions (`_total` counters, `_seconds` units, base units, a `policy` and a `profile` label
+//! on every series):
 //!
 //! | metric | type | what |
 //! |---|---|---|
@@ -143,22 +145,84 @@ pub fn check_address(addr: &SocketAddr, allow_remote: bool) -> Result<(), String
     }
 }
 
+/// The most scrapes served at once. More connections wait in the kernel's accept queue, which
+/// costs this process no file descriptor: a flood of connections to the metrics port (1,200
+/// half-sent requests exhausted a 1,024 limit, systemd's default, and the sync's cycles failed
+/// to open their lock) can hold at most this many of the sync's descriptors.
+pub const MAX_CONNECTIONS: usize = 8;
+/// A scrape has this long to send its request head, and as long again to take the answer.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// The longest request head read (a scrape's is a few hundred bytes).
+pub const MAX_HEAD: usize = 8 * 1024;
+
 /// Serve `GET /metrics` on `addr` (in the background); returns the address bound.
+///
+/// A small HTTP/1.1 server of its own (one request per connection, `Connection: close`): a
+/// connection is accepted only when one of [`MAX_CONNECTIONS`] permits is free, its request head
+/// must arrive within [`HEADER_TIMEOUT`] and [`MAX_HEAD`] bytes, and an accept that fails (no
+/// descriptor left) waits a moment instead of spinning. So the metrics can never take the file
+/// descriptors the sync's cycle needs.
 pub async fn serve(addr: SocketAddr, metrics: Arc<SyncMetrics>) -> std::io::Result<SocketAddr> {
-    use axum::http::header::CONTENT_TYPE;
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let m = metrics.clone();
-            async move { ([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode()) }
-        }),
-    );
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        loop {
+            let Ok(permit) = permits.clone().acquire_owned().await else { return };
+            let stream = match listener.accept().await {
+                Ok((s, _)) => s,
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            let m = metrics.clone();
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(HEADER_TIMEOUT * 2, answer(stream, &m)).await;
+                drop(permit);
+            });
+        }
     });
     Ok(bound)
+}
+
+/// Read one request head and answer it.
+async fn answer(mut stream: tokio::net::TcpStream, metrics: &SyncMetrics) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::with_capacity(1024);
+    let read = async {
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 || head.len() + n > MAX_HEAD {
+                return Err(std::io::Error::other("no complete request head"));
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    match tokio::time::timeout(HEADER_TIMEOUT, read).await {
+        Ok(Ok(())) => {}
+        // Too slow, too long, or gone: close without a word.
+        _ => return Ok(()),
+    }
+    let line = head.split(|b| *b == b'\n').next().unwrap_or(&[]);
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    let (status, ctype, body) = match (method, path) {
+        ("GET" | "HEAD", "/metrics") => ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode()),
+        ("GET" | "HEAD", _) => ("404 Not Found", "text/plain; charset=utf-8", "not found: the metrics are at /metrics\n".to_string()),
+        _ => ("405 Method Not Allowed", "text/plain; charset=utf-8", "only GET /metrics\n".to_string()),
+    };
+    let mut out =
+        format!("HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).into_bytes();
+    if method != "HEAD" {
+        out.extend_from_slice(body.as_bytes());
+    }
+    stream.write_all(&out).await?;
+    stream.shutdown().await
 }
 
 #[cfg(test)]
@@ -179,6 +243,34 @@ mod tests {
         assert!(text.contains("# UNIT scimitar_sync_next_run_timestamp_seconds seconds"), "{text}");
         assert!(text.contains("scimitar_sync_next_run_timestamp_seconds{policy=\"hr\",profile=\"acme\"} 1800000000"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[tokio::test]
+    async fn scrapes_are_answered_and_slow_or_idle_connections_hold_no_more_than_the_cap() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let m = Arc::new(SyncMetrics::new("acme", "hr"));
+        let addr = serve("127.0.0.1:0".parse().unwrap(), m).await.unwrap();
+        let scrape = |path: &'static str| async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+            let mut text = String::new();
+            s.read_to_string(&mut text).await.unwrap();
+            text
+        };
+        let ok = scrape("/metrics").await;
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n") && ok.contains("scimitar_sync_runs_total") && ok.ends_with("# EOF\n"), "{ok}");
+        assert!(scrape("/other").await.starts_with("HTTP/1.1 404"));
+        // Idle connections beyond the cap wait in the kernel's queue; once the ones served are
+        // timed out, a scrape is answered again.
+        let mut idle = Vec::new();
+        for _ in 0..MAX_CONNECTIONS * 3 {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET /metr").await.unwrap();
+            idle.push(s);
+        }
+        drop(idle);
+        let ok = tokio::time::timeout(HEADER_TIMEOUT * 4, scrape("/metrics")).await.expect("answered once the idle ones are gone");
+        assert!(ok.starts_with("HTTP/1.1 200 OK"), "{ok}");
     }
 
     #[test]

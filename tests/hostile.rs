@@ -71,11 +71,12 @@ fn a_huge_total_ends_with_an_error_in_bounded_memory() {
     let r = scimitar(&h.url, TOKEN, &["--throttle", "off", "users", "list"]);
     no_panic(&r);
     assert_eq!(r.code(), Some(69), "{}", r.stderr());
-    assert!(r.stderr().contains("the listing does not end"), "{}", r.stderr());
+    // A total beyond any real org ends the listing at its first page (issue 22 item 13).
+    assert!(r.stderr().contains("claims 1000000000000000 results; no Slack organisation is that large"), "{}", r.stderr());
     // Measured, not timed: printed for the record (the runner stops a run above 1.5 GB).
     eprintln!("users list against a 10^15 total: peak RSS {} MiB, {} requests", r.peak_mib, h.requests());
     assert!(r.peak_mib < 300, "peak {} MiB", r.peak_mib);
-    assert!(h.requests() < 20_000, "{} requests", h.requests());
+    assert!(h.requests() < 5, "{} requests", h.requests());
 }
 
 #[test]

@@ -669,3 +669,78 @@ async fn delete_never_reaches_a_generic_server() {
     assert!(!s.active(&ann).await);
     s.assert_none_deleted().await;
 }
+
+// ---------- one value of a multi-valued attribute (issue 24) ----------
+
+on_both!(a_changed_email_or_phone_keeps_the_others);
+/// `users update --set email=…` (and `phone`) changes that one value: RFC 7644 §3.5.2.3 replaces
+/// the whole attribute on a PATCH of `emails`, which would drop a user's home email on an RFC
+/// server; the update replaces `emails[value eq "OLD"].value` instead.
+async fn a_changed_email_or_phone_keeps_the_others(kind: Kind) {
+    let s = Server::start(kind).await;
+    let ann = s.id_of("ann").await;
+    // A home email and two phones, given straight to the server.
+    let (status, v) = s
+        .call(
+            "PATCH",
+            &format!("Users/{ann}"),
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+                {"op": "add", "path": "emails", "value": [{"value": "ann@home.example", "type": "home", "primary": false}]},
+                {"op": "add", "path": "phoneNumbers", "value": [{"value": "+1 555 0100", "type": "work"}, {"value": "+1 555 0199", "type": "mobile"}]}
+            ]})),
+        )
+        .await;
+    assert!((200..300).contains(&status), "{v}");
+    let values = |u: &Value, attr: &str| -> Vec<String> {
+        let mut v: Vec<String> =
+            u[attr].as_array().into_iter().flatten().filter_map(|m| m["value"].as_str().map(str::to_lowercase)).collect();
+        v.sort();
+        v
+    };
+    s.expect(0, &["users", "update", "ann@interop.example", "--set", "email=ann.new@interop.example", "--yes"]);
+    let u = s.user(&ann).await;
+    assert_eq!(values(&u, "emails"), ["ann.new@interop.example", "ann@home.example"], "{kind:?}: the home email is kept: {u}");
+    let (out, _) = s.expect(0, &["users", "show", &ann, "-o", "csv"]);
+    assert!(out.contains("secondaryEmail,ann@home.example"), "{out}");
+
+    s.expect(0, &["users", "update", &ann, "--set", "phone=+1 555 0111", "--yes"]);
+    let u = s.user(&ann).await;
+    assert_eq!(values(&u, "phoneNumbers"), ["+1 555 0111", "+1 555 0199"], "{kind:?}: the mobile phone is kept: {u}");
+    s.expect(0, &["users", "update", &ann, "--set", "secondaryEmail=ann@elsewhere.example", "--yes"]);
+    let u = s.user(&ann).await;
+    assert_eq!(values(&u, "emails"), ["ann.new@interop.example", "ann@elsewhere.example"], "{kind:?}: {u}");
+    s.assert_none_deleted().await;
+}
+
+on_both!(a_mixed_case_user_name_is_found);
+/// A lookup sends its argument as typed and compares the answers without regard to case: a
+/// server that compares userNames case-sensitively finds `Mixed.Case` (it was asked for
+/// `mixed.case` before), and Slack, which lowercases them, still finds it.
+async fn a_mixed_case_user_name_is_found(kind: Kind) {
+    let mut s = Server::start(kind).await;
+    let body = json!({
+        "schemas": [urn::V2_USER], "userName": "Mixed.Case", "active": true,
+        "emails": [{"value": "Mixed.Case@Interop.example", "type": "work", "primary": true}],
+    });
+    let (status, v) = s.call("POST", "Users", Some(body)).await;
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    s.users.push(id.clone());
+    for typed in ["Mixed.Case", "mixed.case", "Mixed.Case@Interop.example", "mixed.case@interop.example"] {
+        let (out, _) = s.expect(0, &["users", "show", typed, "-o", "json"]);
+        let shown: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(shown["id"], id.as_str(), "{kind:?}: {typed}");
+    }
+    s.expect(0, &["users", "deactivate", "Mixed.Case", "--yes"]);
+    assert!(!s.active(&id).await);
+    if let Some(py) = &s.py {
+        // The filter went out as typed: `Mixed.Case`, not a lowercased copy.
+        py.requests("GET", "Users");
+        let log = py.log_text();
+        assert!(
+            log.lines().any(|l| l.contains("GET /v2/Users?") && l.contains("Mixed.Case%22")),
+            "the userName filter carries the name as typed:\n{log}"
+        );
+    }
+    s.assert_none_deleted().await;
+}

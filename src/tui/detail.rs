@@ -174,7 +174,8 @@ pub fn detail_rows(dir: &Directory, idx: u32) -> Vec<(String, String)> {
             push("manager", r.manager_id());
             push("roles", r.roles());
             if r.guest() {
-                push("guest", "multi-channel guest");
+                push("guest", "multi");
+                push("guestExpiration", r.guest_expiration());
             }
             v.push(("…".to_string(), "fetching the full record".to_string()));
             v

@@ -65,6 +65,17 @@ pub struct Term {
     /// `manager:`: which store rows' name, userName or email contain the value (made by
     /// [`Query::prepare`]; a row whose manager is one of them matches).
     hits: Vec<bool>,
+    /// `guest:soon`: guests whose expiry is before this (unix seconds: [`SOON_DAYS`] from when
+    /// the query was typed), expired ones included.
+    pub soon_before: Option<i64>,
+}
+
+/// `guest:soon` and the Expires column: an expiry within this many days is soon.
+pub const SOON_DAYS: i64 = 30;
+
+/// Seconds since the epoch, now.
+pub fn now_unix() -> i64 {
+    provision::queue::edit::now_unix()
 }
 
 /// What `/` typed, parsed: plain words (a substring of name, userName or email, as before) and
@@ -131,12 +142,20 @@ impl Query {
             if value.is_empty() {
                 continue;
             }
-            let mut t = Term { field, text: value.to_string(), flag: false, hits: Vec::new() };
+            let mut t = Term { field, text: value.to_string(), flag: false, hits: Vec::new(), soon_before: None };
+            // `guest:soon` (or its start while typing): guests expiring within SOON_DAYS.
+            if field == Field::Guest && "soon".starts_with(value) && value.starts_with('s') {
+                t.flag = true;
+                t.soon_before = Some(now_unix() + SOON_DAYS * 86_400);
+                out.terms.push(t);
+                continue;
+            }
             if field.is_flag() {
                 match flag(value) {
                     Some(b) => t.flag = b,
                     None => {
-                        out.error = Some(format!("{name}:{value}: {name} is true or false"));
+                        let also = if field == Field::Guest { " (or soon: expiring within 30 days)" } else { "" };
+                        out.error = Some(format!("{name}:{value}: {name} is true or false{also}"));
                         continue;
                     }
                 }
@@ -167,9 +186,14 @@ impl Query {
             return false;
         }
         old.terms.iter().all(|o| {
-            self.terms
-                .iter()
-                .any(|n| n.field == o.field && if o.field.is_flag() { n.flag == o.flag } else { n.text.contains(o.text.as_str()) })
+            self.terms.iter().any(|n| {
+                n.field == o.field
+                    && if o.field.is_flag() {
+                        n.flag == o.flag && (o.soon_before.is_none() || n.soon_before.is_some())
+                    } else {
+                        n.text.contains(o.text.as_str())
+                    }
+            })
         })
     }
 
@@ -209,7 +233,10 @@ impl Query {
                 // Roles are kept lowercased.
                 Field::Role => r.roles().contains(v),
                 Field::Active => r.active() == t.flag,
-                Field::Guest => r.guest() == t.flag,
+                Field::Guest => match t.soon_before {
+                    Some(before) => r.guest() && r.guest_expires_at().is_some_and(|at| at < before),
+                    None => r.guest() == t.flag,
+                },
             }
         })
     }
@@ -252,11 +279,24 @@ pub enum Column {
     Department,
     Active,
     Id,
+    /// The role values (`primary_owner`, `admin`, ...), where the screen is wide enough.
+    Roles,
+    /// A multi-channel guest's expiry (`guest:` filters sort by it).
+    Expires,
 }
 
 impl Column {
-    pub const ALL: [Column; 7] =
-        [Column::Name, Column::UserName, Column::Email, Column::Title, Column::Department, Column::Active, Column::Id];
+    pub const ALL: [Column; 9] = [
+        Column::Name,
+        Column::UserName,
+        Column::Email,
+        Column::Title,
+        Column::Department,
+        Column::Active,
+        Column::Id,
+        Column::Roles,
+        Column::Expires,
+    ];
 
     pub fn header(self) -> &'static str {
         match self {
@@ -267,6 +307,8 @@ impl Column {
             Column::Department => "Department",
             Column::Active => "Active",
             Column::Id => "Id",
+            Column::Roles => "Roles",
+            Column::Expires => "Expires",
         }
     }
 
@@ -283,6 +325,8 @@ impl Column {
             Column::Title => r.title().into(),
             Column::Department => r.department().into(),
             Column::Id => r.id_shown(),
+            Column::Roles => r.roles().into(),
+            Column::Expires => expires_cell(r, now_unix()).into(),
             Column::Active => {
                 if r.active() {
                     "yes".into()
@@ -291,6 +335,30 @@ impl Column {
                 }
             }
         }
+    }
+}
+
+/// The Expires cell: a guest's expiry date (UTC), `soon` within [`SOON_DAYS`], `expired`; `no
+/// expiry` for a guest without one; empty for a member.
+pub fn expires_cell(r: UserRef<'_>, now: i64) -> String {
+    if !r.guest() {
+        return String::new();
+    }
+    match r.guest_expires_at() {
+        Some(at) if at < now => format!("{} expired", crate::scim::rules::utc_day(at)),
+        Some(at) if at < now + SOON_DAYS * 86_400 => format!("{} soon", crate::scim::rules::utc_day(at)),
+        Some(at) => crate::scim::rules::utc_day(at),
+        None if r.guest_expiration().is_empty() => "no expiry".into(),
+        None => r.guest_expiration().into(),
+    }
+}
+
+/// Sort key of the Expires column: guests by expiry, then guests without one, then members.
+fn expires_key(r: UserRef<'_>) -> (u8, i64) {
+    match (r.guest(), r.guest_expires_at()) {
+        (true, Some(at)) => (0, at),
+        (true, None) => (1, 0),
+        (false, _) => (2, 0),
     }
 }
 
@@ -309,6 +377,8 @@ pub(super) fn compare(col: Column, a: UserRef<'_>, b: UserRef<'_>) -> Ordering {
         Column::Department => cmp_ci(a.department(), b.department()),
         Column::Active => b.active().cmp(&a.active()),
         Column::Id => a.id().cmp(b.id()),
+        Column::Roles => a.roles().cmp(b.roles()),
+        Column::Expires => expires_key(a).cmp(&expires_key(b)),
     }
 }
 

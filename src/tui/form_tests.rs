@@ -383,3 +383,141 @@ fn read_only_refuses_the_form_the_pickers_and_group_delete_before_anything_is_ty
     assert!(app.top::<Members>().is_some());
     assert!(!screen(&mut app, 80, 24).contains("Add to eng"));
 }
+
+// ---------- Slack's whole profile (issue 24) ----------
+
+/// An app whose users 4, 14, 24, ... are multi-channel guests with these expiries (`None`: none).
+fn app_with_guests(n: usize, expiry: impl Fn(usize) -> Option<String>) -> App {
+    use super::theme::{Theme, ThemeSet};
+    let mut app = App::new("api.slack.test", "SCIM v2", ThemeSet::builtin(), Theme::default());
+    app.update(Msg::Resize(200, 50));
+    app.start();
+    let users: Vec<crate::scim::User> = (0..n)
+        .map(|i| {
+            let mut u = super::tests::make_user(i);
+            if i % 10 == 4 {
+                u.active = Some(true);
+                u.guest = Some(crate::scim::types::GuestExt { kind: Some("multi".into()), expiration: expiry(i) });
+            }
+            u
+        })
+        .collect();
+    app.update(Msg::UsersPage { generation: 1, items: users.iter().collect(), total: n as u64 });
+    app.update(Msg::UsersDone { generation: 1, error: None });
+    app.update(Msg::GroupsLoaded { generation: 1, result: Ok(super::tests::fixture_groups()) });
+    app
+}
+
+fn in_days(days: i64) -> String {
+    crate::scim::rules::utc_day(crate::queue::edit::now_unix() + days * 86_400)
+}
+
+#[test]
+fn the_profile_fields_are_in_the_form_and_go_as_one_update() {
+    let mut app = app_with(30);
+    edit(&mut app);
+    for (attr, v) in [
+        (Attr::SecondaryEmail, "ann@home.example"),
+        (Attr::StartDate, "2027-01-04"),
+        (Attr::Photo, "https://photos.example.com/a.png"),
+        (Attr::Guest, "multi"),
+        (Attr::GuestExpiration, "2099-06-30"),
+        (Attr::Locality, "Oslo"),
+    ] {
+        field(&mut app, attr);
+        typ(&mut app, v);
+    }
+    field(&mut app, Attr::GuestExpiration);
+    typ(&mut app, "2099-06-30");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("guestExpiration") && s.contains("2099-06-30") && s.contains("sent as 2099-06-30T23:59:59Z"), "{s}");
+    snap("user_form_profile", &mut app);
+    ctrl(&mut app, 's');
+    let review = form(&app).review.clone().expect("the changes");
+    let names: Vec<&str> = review.iter().map(|c| c.attr.short()).collect();
+    assert_eq!(names, ["secondaryEmail", "startDate", "photo", "guest", "guestExpiration", "locality"]);
+    snap("user_form_profile_review", &mut app);
+    key(&mut app, KeyCode::Enter);
+    let c = app.top::<Confirm>().expect("the gate's confirmation");
+    let Action::UpdateUser { update, .. } = &c.decision.runnable()[0] else { panic!("{:?}", c.decision) };
+    let u = &update.set;
+    assert_eq!(u.start_date(), Some("2027-01-04T00:00:00+0000"));
+    assert_eq!(u.photo(), Some("https://photos.example.com/a.png"));
+    assert_eq!((u.is_guest(), u.guest_expiration()), (true, Some("2099-06-30T23:59:59Z")));
+    assert_eq!(u.address().and_then(|a| a.locality.as_deref()), Some("Oslo"));
+    assert!(u.emails.iter().flatten().any(|e| e.value.as_deref() == Some("ann@home.example") && e.primary == Some(false)));
+}
+
+#[test]
+fn the_form_refuses_what_slack_refuses_in_the_profile_before_anything_is_sent() {
+    let mut app = app_with(30);
+    // An admin's full record.
+    let fx = key(&mut app, KeyCode::Char('e'));
+    let [Effect::FetchDetail { id }] = &fx[..] else { panic!("{fx:?}") };
+    let mut admin = super::tests::make_user(0);
+    admin.roles = Some(vec![crate::scim::types::Role::Text("admin".into())]);
+    app.update(Msg::DetailFetched { id: id.clone(), result: Ok(admin) });
+    for (attr, v, why) in [
+        (Attr::Guest, "multi", "cannot_make_user_guest"),
+        (Attr::StartDate, "04/01/2027", "ISO-8601"),
+        (Attr::Photo, "http://intranet/a.png", "https://"),
+    ] {
+        field(&mut app, attr);
+        typ(&mut app, v);
+        ctrl(&mut app, 's');
+        assert!(form(&app).review.is_none(), "{v}: nothing to confirm");
+        let s = screen(&mut app, 80, 24);
+        assert!(s.contains(why), "{v}: the reason is on screen\n{s}");
+        field(&mut app, attr);
+    }
+    field(&mut app, Attr::GuestExpiration);
+    typ(&mut app, "2099-01-01");
+    ctrl(&mut app, 's');
+    assert!(form(&app).error.as_deref().is_some_and(|e| e.contains("set guest to multi")), "{:?}", form(&app).error);
+}
+
+#[test]
+fn guest_filters_list_guests_by_expiry_and_soon_shows_those_expiring_within_30_days() {
+    let expiry = |i: usize| match i {
+        4 => Some(in_days(5)),
+        14 => Some("2099-01-01".into()),
+        24 => None,
+        34 => Some(in_days(20)),
+        44 => Some("2001-01-01T23:59:59Z".into()),
+        _ => Some(in_days(90)),
+    };
+    let mut app = app_with_guests(60, expiry);
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "guest:true");
+    let v = &super::tests::users(&app).view;
+    let ids: Vec<&str> = v.filtered.iter().map(|&i| app.dir.store.get(i).id()).collect();
+    assert_eq!(ids, ["W00000044", "W00000004", "W00000034", "W00000054", "W00000014", "W00000024"], "by expiry, none last");
+    assert_eq!(v.sort, Some(super::directory::Column::Expires));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Expires") && s.contains("expired") && s.contains("soon") && s.contains("no expiry"), "{s}");
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typ(&mut app, "soon");
+    let v = &super::tests::users(&app).view;
+    let ids: Vec<&str> = v.filtered.iter().map(|&i| app.dir.store.get(i).id()).collect();
+    assert_eq!(ids, ["W00000044", "W00000004", "W00000034"], "expired and within 30 days");
+    // The filter gone, the sort it set goes with it.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(super::tests::users(&app).view.sort, None);
+}
+
+#[test]
+fn snapshot_of_the_guests_by_expiry() {
+    // Dates that stay where they are (expired, far off, none), so the picture does not age.
+    let expiry = |i: usize| match i % 30 {
+        4 => Some("2001-03-31T23:59:59Z".into()),
+        14 => Some("2099-01-01".into()),
+        _ => None,
+    };
+    let mut app = app_with_guests(60, expiry);
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "guest:true");
+    key(&mut app, KeyCode::Enter);
+    snap("users_guests_by_expiry", &mut app);
+}

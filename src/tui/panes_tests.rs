@@ -250,6 +250,28 @@ fn export_writes_csv_that_reads_back_and_never_overwrites() {
     assert_eq!(crate::report::interchange::read_csv(std::fs::File::open(&p1).unwrap()).unwrap().len(), 12, "first file untouched");
 }
 
+/// A record whose fields begin with what a spreadsheet runs (`=`, `+`, `-`, `@`) is exported with
+/// a leading `'` in those cells, and reads back as it was.
+#[test]
+fn export_neutralises_formula_cells_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recs = stored_with(3, OffsetDateTime::now_utc(), op_clean);
+    recs[0].record.target_display = Some("=HYPERLINK(\"http://evil.example\")".into());
+    recs[1].record.error_message = Some("+cmd|' /C calc'!A0".into());
+    recs[2].record.target_user_name = Some("@SUM(1)".into());
+    recs[2].record.target_display = Some("'-quoted".into());
+    let p = reports::export_csv(&recs, dir.path(), OffsetDateTime::now_utc()).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let mut raw = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
+    for rec in raw.records() {
+        for cell in rec.unwrap().iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?}");
+        }
+    }
+    assert!(text.contains("'=HYPERLINK") && text.contains("''-quoted"), "{text}");
+    assert_eq!(crate::report::interchange::read_csv(std::fs::File::open(&p).unwrap()).unwrap(), recs);
+}
+
 /// The export holds emails and names: owner-only, whatever the umask.
 #[cfg(unix)]
 #[test]

@@ -77,7 +77,8 @@ pub fn run_editor(path: &std::path::Path) -> Result<(), String> {
         ["VISUAL", "EDITOR"].iter().filter_map(|k| std::env::var(k).ok()).find(|v| !v.trim().is_empty()).unwrap_or_else(|| "vi".into());
     let mut words = editor.split_whitespace();
     let prog = words.next().unwrap_or("vi");
-    match std::process::Command::new(prog).args(words).arg(path).status() {
+    // Without the token or any store password in its environment (`provision::child`).
+    match crate::child::command(prog).args(words).arg(path).status() {
         Ok(st) if st.success() => Ok(()),
         Ok(st) => Err(format!("{editor} exited with {st}")),
         Err(e) => Err(format!("cannot run {editor}: {e} (set $EDITOR)")),

@@ -32,8 +32,10 @@ use std::borrow::Cow;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-/// The form's fields, in order: what Slack stores for a user (reference §3).
-pub const FIELDS: [(Attr, &str); 16] = [
+/// The form's fields, in order: what Slack stores for a user (reference §3). The profile's
+/// attributes are labelled with the names `users update --set`, the policies and `users show`
+/// use.
+pub const FIELDS: [(Attr, &str); 26] = [
     (Attr::GivenName, "given name"),
     (Attr::FamilyName, "family name"),
     (Attr::DisplayName, "display name"),
@@ -50,6 +52,16 @@ pub const FIELDS: [(Attr, &str); 16] = [
     (Attr::Division, "division"),
     (Attr::Department, "department"),
     (Attr::Manager, "manager"),
+    (Attr::SecondaryEmail, "secondaryEmail"),
+    (Attr::StartDate, "startDate"),
+    (Attr::Photo, "photo"),
+    (Attr::Guest, "guest"),
+    (Attr::GuestExpiration, "guestExpiration"),
+    (Attr::StreetAddress, "streetAddress"),
+    (Attr::Locality, "locality"),
+    (Attr::Region, "region"),
+    (Attr::PostalCode, "postalCode"),
+    (Attr::Country, "country"),
 ];
 
 const LABEL_W: usize = 16;
@@ -215,6 +227,33 @@ impl UserForm {
                 }
             }
             Attr::Manager => None,
+            Attr::SecondaryEmail if !v.is_empty() => crate::scim::client::normalize_email(v).err().map(|e| {
+                let e = e.to_string();
+                e.split_once("address: ").map_or(e.clone(), |(_, why)| format!("not an email address: {why}"))
+            }),
+            Attr::StartDate | Attr::GuestExpiration if !v.is_empty() => {
+                let end = f.attr.date_end().expect("a date");
+                match crate::scim::rules::iso_date(v, end) {
+                    Err(p) => Some(p.to_string()),
+                    Ok(d) if f.attr == Attr::GuestExpiration && d.unix < crate::queue::edit::now_unix() => {
+                        Some("this date is past: the guest would lose access at once".into())
+                    }
+                    Ok(_) if f.attr == Attr::GuestExpiration && !self.wants_guest() => {
+                        Some("an expiry is for a multi-channel guest: set guest to multi".into())
+                    }
+                    Ok(_) => None,
+                }
+            }
+            Attr::Photo if !v.is_empty() => crate::scim::rules::photo_value(v).err().map(|p| p.to_string()),
+            Attr::Guest => match Attr::Guest.sendable(v).as_deref() {
+                None => None,
+                Some("multi") => match &self.mode {
+                    Mode::Edit { original } if !original.is_guest() => crate::queue::edit::admin_role(original)
+                        .map(|r| format!("cannot_make_user_guest: Slack never makes an admin or owner a guest (role {:?})", clean(r))),
+                    _ => None,
+                },
+                Some(_) => Some("multi (a multi-channel guest) or member".into()),
+            },
             _ => v
                 .chars()
                 .find(|&c| crate::scim::rules::is_emoji(c) || c.is_control())
@@ -236,8 +275,24 @@ impl UserForm {
                 None => "Enter (or typing) searches the loaded users".into(),
             }),
             Attr::DisplayName if v.is_empty() => Some("empty: \"given family\" when both are there".into()),
+            Attr::StartDate => Some(match Attr::StartDate.sendable(v) {
+                Some(s) if !v.is_empty() && s != v => format!("sent as {s}"),
+                _ => "ISO-8601, e.g. 2027-01-04".into(),
+            }),
+            Attr::GuestExpiration => Some(match Attr::GuestExpiration.sendable(v) {
+                Some(s) if !v.is_empty() && s != v => format!("sent as {s}: the guest keeps that whole day"),
+                _ => "ISO-8601, e.g. 2027-06-30; empty: no expiry".into(),
+            }),
+            Attr::Photo => Some("a public https:// URL or a data: URL; Slack shows it a little later".into()),
+            Attr::Guest => Some("multi: a multi-channel guest (Enterprise plans); empty or member: a full member".into()),
+            a if a.is_address() => Some("Slack keeps one address: its parts are sent together".into()),
             _ => None,
         }
+    }
+
+    /// Does the guest field ask for a multi-channel guest?
+    fn wants_guest(&self) -> bool {
+        Attr::Guest.sendable(self.value(Attr::Guest)).as_deref() == Some("multi")
     }
 
     /// Save: check every field, then show the changes (nothing to send: say so).
@@ -340,6 +395,8 @@ fn short(a: Attr) -> &'static str {
         Attr::Email => "email",
         Attr::PhoneWork => "work phone",
         Attr::PhoneMobile => "mobile phone",
+        Attr::SecondaryEmail | Attr::StartDate | Attr::Photo | Attr::Guest | Attr::GuestExpiration => a.short(),
+        a if a.is_address() => a.short(),
         _ => n.rsplit('.').next().unwrap_or(n),
     }
 }

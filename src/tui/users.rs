@@ -54,6 +54,8 @@ pub struct UsersView {
     /// so that Backspace restores a result instead of scanning every row again. Cleared whenever
     /// the rows, the sort or the state filter change.
     undo: Vec<(String, Vec<u32>)>,
+    /// The sort by expiry that a `guest:` filter set (and takes back when it goes).
+    auto_sort: bool,
 }
 
 impl UsersView {
@@ -122,6 +124,15 @@ impl UsersView {
         }
         self.selected = 0;
         self.offset = 0;
+        // Guests (`guest:true`, `guest:soon`) are listed by expiry, soonest first, unless the
+        // admin chose a sort.
+        let guests = self.parsed.terms.iter().any(|t| t.field == super::directory::Field::Guest && t.flag);
+        if guests && self.sort.is_none() {
+            self.set_sort(store, Some(Column::Expires), false);
+            self.auto_sort = true;
+        } else if !guests && self.auto_sort {
+            self.set_sort(store, None, false);
+        }
     }
 
     pub fn set_show(&mut self, store: &UserStore, show: Show) {
@@ -132,6 +143,7 @@ impl UsersView {
     }
 
     pub fn set_sort(&mut self, store: &UserStore, sort: Option<Column>, descending: bool) {
+        self.auto_sort = false;
         let keep = self.selected_index();
         self.sort = sort;
         self.descending = descending;
@@ -318,7 +330,7 @@ static KEYS: &[Binding<Act>] = &[
     bind!(
         "/",
         "filter",
-        "filter by name, userName, email; field:value too (title dept manager id role active guest), e.g. dept:eng active:true",
+        "filter by name, userName, email; field:value too (title dept manager id role active guest), e.g. dept:eng active:true; guest:true or guest:soon (expiring within 30 days) lists guests by expiry",
         Act::Filter,
         [(KeyCode::Char('/'), N)]
     ),
@@ -925,9 +937,10 @@ impl Component for UsersPane {
                 } else {
                     match Column::parse(col) {
                         Some(c) => self.sort_to(ctx, Some(c), desc),
-                        None => {
-                            ctx.log(Level::Error, format!(":sort {col}: columns are name, username, email, title, department, active, id"))
-                        }
+                        None => ctx.log(
+                            Level::Error,
+                            format!(":sort {col}: columns are name, username, email, title, department, active, id, roles, expires"),
+                        ),
                     }
                 }
                 Some(vec![])
@@ -1109,12 +1122,14 @@ pub fn user_columns(width: u16, sort: Option<Column>) -> Vec<(Column, Constraint
         (Column::Department, 14),
         (Column::Title, 16),
         (Column::Id, 11),
+        (Column::Roles, 14),
     ];
     let avail = width.saturating_sub(2 + MARK.len() as u16) as u32;
     let mut used = 0u32;
     let mut keep = Vec::new();
     // The sorted column takes its room first; the others follow in priority order.
-    let first = sort.and_then(|s| prio.iter().find(|(c, _)| *c == s).copied());
+    // The Expires column shows only while the rows are sorted by it (a `guest:` filter does).
+    let first = sort.and_then(|s| prio.iter().find(|(c, _)| *c == s).copied().or((s == Column::Expires).then_some((Column::Expires, 18))));
     for (c, min) in first.into_iter().chain(prio.into_iter().filter(|(c, _)| Some(*c) != sort)) {
         if used + min + 1 > avail && !keep.is_empty() {
             break;
@@ -1134,6 +1149,8 @@ pub fn user_columns(width: u16, sort: Option<Column>) -> Vec<(Column, Constraint
                 Column::Email => Constraint::Fill(7),
                 Column::Title => Constraint::Fill(4),
                 Column::Department => Constraint::Fill(3),
+                Column::Roles => Constraint::Fill(2),
+                Column::Expires => Constraint::Length(18),
             };
             (c, cons)
         })

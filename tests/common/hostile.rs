@@ -45,6 +45,52 @@ pub enum Mode {
     /// The first page of users (`startIndex=1`) answers with this status and exactly this body
     /// (JSON content type), later ones are empty; everything else as a friendly server.
     ListBody { status: u16, body: String },
+    /// A well-behaved server (the target of a redirect, to count what reaches it).
+    Friendly,
+    /// Answers with `status` and `Location: {to}{path and query}` (every request, or only
+    /// writes when `writes_only`; reads are then friendly).
+    Redirect { status: u16, to: String, writes_only: bool },
+    /// As `TokenEcho`, but the token comes back JSON-escaped: every character as `\uXXXX`, and
+    /// once with its `/` as `\/` (both decode to the token itself).
+    TokenEchoEscaped,
+    /// `users` users (W0SHRINK00001…); each of the first `times` times the first page is served,
+    /// the first `delete` live users are deleted after it (they were listed already), so every
+    /// later page starts `delete` users further on: a listing by `startIndex` skips `delete`
+    /// live users.
+    Shrinking { users: u64, delete: u64, times: u64 },
+    /// A user whose name hides characters outside a list of invisible ones (Hangul fillers, the
+    /// combining grapheme joiner, a braille blank) and whose title is "Zalgo" text.
+    Invisible,
+    /// Users whose fields begin with what a spreadsheet runs as a formula (`=`, `+`, `-`, `@`, a
+    /// tab); reads of any user answer one of them, writes answer it deactivated.
+    Formulas,
+}
+
+/// What `Mode::Invisible` hides in a name: Hangul fillers, the combining grapheme joiner, a
+/// braille blank, a private-use character, a variation selector, a tag character.
+pub const HIDDEN: &str = "\u{3164}\u{115f}\u{1160}\u{34f}\u{2800}\u{e000}\u{fe01}\u{e0041}\u{ffa0}";
+
+/// "Zalgo" text: 40 combining marks on one character.
+pub fn zalgo() -> String {
+    format!("Z{}algo", "\u{301}\u{316}\u{35c}\u{34a}".repeat(10))
+}
+
+/// The users of `Mode::Formulas`.
+pub fn formula_users() -> Vec<Value> {
+    let mk = |id: &str, email: &str, display: &str, title: &str, dept: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "id": id, "userName": email.split('@').next().unwrap(), "displayName": display, "title": title, "active": true,
+            "name": {"givenName": "=1+1", "familyName": "-Doe"},
+            "emails": [{"value": email, "primary": true}],
+            "phoneNumbers": [{"value": "+1 555 0100", "type": "work"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": dept},
+        })
+    };
+    vec![
+        mk("W0FORM0001", "ann@formula.example", "=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "@SUM(1+1)"),
+        mk("W0FORM0002", "bob@formula.example", "\t=2+5", "'=already quoted", "-2+3"),
+    ]
 }
 
 /// Text a terminal would act on: OSC 52 clipboard write, clear screen, window title, C1 CSI.
@@ -66,12 +112,15 @@ pub struct Hostile {
 struct St {
     mode: Mode,
     requests: Arc<AtomicU64>,
+    /// `Shrinking`: users deleted so far, and first pages served.
+    deleted: AtomicU64,
+    firsts: AtomicU64,
 }
 
 impl Hostile {
     pub fn start(mode: Mode) -> Hostile {
         let requests = Arc::new(AtomicU64::new(0));
-        let st = Arc::new(St { mode, requests: requests.clone() });
+        let st = Arc::new(St { mode, requests: requests.clone(), deleted: AtomicU64::new(0), firsts: AtomicU64::new(0) });
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -243,6 +292,82 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
         }
         Mode::ListBody { .. } if is_list && resource == "Users" => ok(list(0, start, vec![])),
         Mode::ListBody { .. } => friendly(&resource, id.as_deref(), start),
+        Mode::Friendly => friendly(&resource, id.as_deref(), start),
+        Mode::Redirect { writes_only: true, .. } if !write => friendly(&resource, id.as_deref(), start),
+        Mode::Redirect { status, to, .. } => {
+            let rest = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").trim_start_matches("/scim/v2/");
+            let mut r = (StatusCode::from_u16(*status).unwrap(), "moved").into_response();
+            r.headers_mut().insert("location", HeaderValue::from_str(&format!("{to}{rest}")).unwrap());
+            r
+        }
+        Mode::TokenEchoEscaped => {
+            let token = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").trim_start_matches("Bearer ").to_string();
+            if resource == "ServiceProviderConfigs" || resource == "ServiceProviderConfig" {
+                return spc();
+            }
+            match (&method, id.as_deref()) {
+                (&Method::GET, Some(i)) if i.starts_with("W0OK") && resource == "Users" => {
+                    ok(user(i, &format!("{}@echo.example", i.to_lowercase())))
+                }
+                _ => {
+                    let every: String = token.encode_utf16().map(|u| format!("\\u{u:04x}")).collect();
+                    let slashed = token.replace('/', "\\/");
+                    // Written by hand: serde_json would never escape this way.
+                    let body = format!(
+                        r#"{{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","detail":"invalid_request (token {every} was given; also {slashed}; and {every}{every})"}}"#
+                    );
+                    (StatusCode::BAD_REQUEST, [("content-type", "application/json")], body).into_response()
+                }
+            }
+        }
+        Mode::Shrinking { users, delete, times } if is_list && resource == "Users" => {
+            let count: u64 = query(&uri, "count").and_then(|s| s.parse().ok()).unwrap_or(100).clamp(1, 1000);
+            let gone = st.deleted.load(Ordering::SeqCst);
+            let live = users - gone;
+            // Live users are those after the first `gone`, in order.
+            let items: Vec<Value> = (start..start + count)
+                .take_while(|i| *i <= live)
+                .map(|i| {
+                    let n = i + gone;
+                    user(&format!("W0SHRINK{n:05}"), &format!("u{n}@shrink.example"))
+                })
+                .collect();
+            let page = ok(list(live, start, items));
+            if start == 1 && st.firsts.fetch_add(1, Ordering::SeqCst) < *times {
+                st.deleted.store((gone + delete).min(*users), Ordering::SeqCst);
+            }
+            page
+        }
+        Mode::Shrinking { .. } => friendly(&resource, id.as_deref(), start),
+        Mode::Invisible => {
+            let u = json!({
+                "id": "W0INVIS001", "userName": "pat.doe",
+                "displayName": format!("Pat{HIDDEN}Doe"),
+                "title": zalgo(), "active": true,
+                "emails": [{"value": "pat@invisible.example", "primary": true}],
+            });
+            if is_list {
+                ok(list(1, start, if start == 1 { vec![u] } else { vec![] }))
+            } else if resource == "ServiceProviderConfigs" {
+                spc()
+            } else {
+                ok(u)
+            }
+        }
+        Mode::Formulas => {
+            let users = formula_users();
+            match (resource.as_str(), id.as_deref()) {
+                ("Users", None) if method == Method::GET => ok(list(2, start, if start == 1 { users } else { vec![] })),
+                ("Users", Some(i)) => {
+                    let mut u = users.iter().find(|u| u["id"] == i).cloned().unwrap_or_else(|| users[0].clone());
+                    if write {
+                        u["active"] = json!(false);
+                    }
+                    ok(u)
+                }
+                _ => friendly(&resource, id.as_deref(), start),
+            }
+        }
     }
 }
 
@@ -309,10 +434,16 @@ pub const HANG_LIMIT: Duration = Duration::from_secs(90);
 /// Stops it, and panics, when it uses more than [`MEMORY_CEILING_MIB`] or runs past
 /// [`HANG_LIMIT`].
 pub fn scimitar_in(dir: &std::path::Path, url: &str, token: &str, args: &[&str]) -> Run {
+    scimitar_in_env(dir, url, token, args, &[])
+}
+
+/// As [`scimitar_in`], with these environment variables set too.
+pub fn scimitar_in_env(dir: &std::path::Path, url: &str, token: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     // SCIMITAR_TEST_BIN runs the suite against another build (e.g. an older release).
     let bin = std::env::var("SCIMITAR_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_scimitar").to_string());
     let mut child = Command::new(bin)
         .args(args)
+        .envs(env.iter().copied())
         .env("SCIMITAR_URL", url)
         .env("SLACK_SCIM_TOKEN", token)
         .env("SCIMITAR_CONFIG_DIR", dir)

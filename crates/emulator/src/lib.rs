@@ -313,6 +313,22 @@ impl Emulator {
         self.shared.runtime.lock().unwrap().faults = f;
     }
 
+    /// Whether the emulated org's plan has multi-channel guests (Enterprise: on by default).
+    pub fn set_guests_allowed(&self, allowed: bool) {
+        self.shared.store.write().unwrap().guests_allowed = allowed;
+    }
+
+    /// Custom profile fields the emulated org has besides those SCIM made (Slack's cap is 50 in
+    /// all: `scim::rules::CUSTOM_PROFILE_FIELDS_MAX`).
+    pub fn set_custom_profile_fields(&self, n: usize) {
+        self.shared.store.write().unwrap().custom_profile_fields = n;
+    }
+
+    /// How long a new photo takes to show ([`store::PHOTO_DELAY`] by default).
+    pub fn set_photo_delay(&self, d: Duration) {
+        self.shared.store.write().unwrap().photo_delay = d;
+    }
+
     pub fn set_latency(&self, d: Duration) {
         self.shared.runtime.lock().unwrap().latency = d;
     }

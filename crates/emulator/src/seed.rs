@@ -423,7 +423,8 @@ pub fn generate(users: usize, groups: usize, seed: u64) -> (Vec<User>, Vec<Group
             }),
             guest: guest.then(|| GuestExt {
                 kind: Some("multi".into()),
-                expiration: rng.random_bool(0.5).then(|| "2027-06-30T23:59:59Z".to_string()),
+                // Spread over a year (no draw of its own: the seed's sequence stays as it was).
+                expiration: rng.random_bool(0.5).then(|| format!("2027-{:02}-{:02}T23:59:59Z", 1 + i % 12, 1 + i % 28)),
             }),
             profile: rng.random_bool(0.3).then(|| ProfileExt {
                 start_date: Some(format!(

@@ -338,6 +338,11 @@ fn route(
     };
     let id = id.as_deref();
     let v2 = version == ApiVersion::V2;
+    // Photos sent earlier show once their time has come (`Store::defer_photo`).
+    let now = Instant::now();
+    if res == "users" && sh.store.read().unwrap().photos_due(now) {
+        sh.store.write().unwrap().settle_photos(now);
+    }
     let not_allowed = || Fail::new(405, "method_not_allowed");
     match (res.as_str(), id) {
         ("users", None) => match *method {

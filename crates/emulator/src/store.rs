@@ -75,7 +75,25 @@ pub struct Store {
     base: String,
     rng: StdRng,
     clock: i64,
+    /// Whether the org's plan has multi-channel guests (Enterprise; reference §3: "Enterprise
+    /// plan only"). Off, a write that makes or keeps a guest is refused ([`Store::guests_allowed`]).
+    pub guests_allowed: bool,
+    /// How long a new photo takes to show ([`Store::photo_delay`]).
+    pub photo_delay: std::time::Duration,
+    /// Photos sent but not applied yet: (user id, the photos, when they show).
+    pending_photos: Vec<(String, Option<Vec<MultiValue>>, std::time::Instant)>,
+    /// Custom profile fields the org has besides those SCIM made (0 by default).
+    pub custom_profile_fields: usize,
+    /// The profile fields SCIM has made (`scim::rules::created_profile_fields`): from the users
+    /// there are, then from each write.
+    made_fields: HashSet<&'static str>,
 }
+
+/// How long Slack takes to show a new photo in the emulator. Slack applies a photo
+/// asynchronously ("PATCH response may still show old photo", reference §3, §8.5) and says no
+/// more: the delay is a CHOICE, short enough for a client's read-back to see it (scimitar's
+/// engine reads back for up to about 4 s).
+pub const PHOTO_DELAY: std::time::Duration = std::time::Duration::from_millis(800);
 
 /// Page of a list: total matches and the JSON of the rows.
 pub struct Page {
@@ -483,6 +501,10 @@ pub fn apply_v1_partial(doc: &mut Value, body: &Value) -> Result<(), Fail> {
             Value::String(s) if s == " " => {
                 obj.remove(&key);
             }
+            Value::Array(items) if items.iter().any(|it| it.get("operation").is_some()) => {
+                let merged = merge_v1_elements(obj.get(&key), items);
+                obj.insert(key, Value::Array(merged));
+            }
             Value::Array(items) => {
                 let is_del = |it: &Value| it.get("operation").and_then(Value::as_str) == Some("delete");
                 let deleted: HashSet<String> = items
@@ -575,6 +597,77 @@ fn canonical_emails(u: &User) -> Result<Vec<MultiValue>, Fail> {
     Ok(out)
 }
 
+/// The values of a user's photos (not the removals of an update).
+fn live_photos(u: &User) -> impl Iterator<Item = &str> {
+    u.photos.iter().flatten().filter(|p| p.operation.is_none()).filter_map(|p| p.value.as_deref())
+}
+
+/// Does this schemas list name one of the profile extension's URNs?
+fn lists_profile(schemas: Option<&Value>) -> bool {
+    schemas.and_then(Value::as_array).is_some_and(|a| {
+        a.iter().filter_map(Value::as_str).any(|x| x.eq_ignore_ascii_case(urn::V2_PROFILE) || x.eq_ignore_ascii_case(urn::V1_PROFILE))
+    })
+}
+
+/// Does this body (a user, a v1 partial user, or a v2 PatchOp) write the profile extension?
+fn writes_profile(body: &Value) -> bool {
+    let is_profile = |k: &str| k.eq_ignore_ascii_case(urn::V2_PROFILE) || k.eq_ignore_ascii_case(urn::V1_PROFILE);
+    let has_key = |v: &Value| v.as_object().is_some_and(|o| o.iter().any(|(k, v)| is_profile(k) && !v.is_null()));
+    if has_key(body) {
+        return true;
+    }
+    body.get("Operations").and_then(Value::as_array).is_some_and(|ops| {
+        ops.iter().any(|o| {
+            let path = o.get("path").and_then(Value::as_str).unwrap_or("");
+            (path.len() >= urn::V2_PROFILE.len() && is_profile(&path[..urn::V2_PROFILE.len()]))
+                || (path.is_empty() && o.get("value").is_some_and(has_key))
+        })
+    })
+}
+
+/// Slack: "Must provide the `urn:ietf:params:scim:schemas:extension:slack:profile:2.0:User`
+/// schema in request body" to set `startDate` (reference §3). What Slack answers without it is
+/// not documented: the emulator refuses with `missing_schema_element` (a CHOICE), so a client
+/// that forgets it finds out here.
+fn check_profile_schema(body: &Value) -> Result<(), Fail> {
+    if writes_profile(body) && !lists_profile(body.get("schemas")) {
+        return Err(bad("missing_schema_element").ctx(format!("the schemas list must name {} to set startDate", urn::V2_PROFILE)));
+    }
+    Ok(())
+}
+
+/// A v1 PATCH of a multi-valued attribute whose elements carry `"operation"` (SCIM 1.1 §3.3.2):
+/// the listed values are merged into the stored ones, those marked `delete` removed, the others
+/// kept; a new `primary` value takes the flag from the rest, and a phone of a `type` the user has
+/// replaces that one (Slack stores one of each, reference §3).
+fn merge_v1_elements(existing: Option<&Value>, items: &[Value]) -> Vec<Value> {
+    let mut out: Vec<Value> = existing.and_then(Value::as_array).cloned().unwrap_or_default();
+    let val = |v: &Value| v.get("value").and_then(Value::as_str).map(str::to_lowercase);
+    for it in items.iter().filter(|it| it.get("operation").and_then(Value::as_str) == Some("delete")) {
+        let gone = val(it);
+        out.retain(|e| val(e) != gone);
+    }
+    for it in items.iter().filter(|it| it.get("operation").and_then(Value::as_str) != Some("delete")) {
+        let mut it = it.clone();
+        if let Some(o) = it.as_object_mut() {
+            o.remove("operation");
+        }
+        if it.get("primary").and_then(Value::as_bool) == Some(true) {
+            for e in out.iter_mut().filter_map(Value::as_object_mut) {
+                e.remove("primary");
+            }
+        }
+        let kind = it.get("type").and_then(Value::as_str).map(str::to_string);
+        let same =
+            out.iter().position(|e| val(e) == val(&it) || (kind.is_some() && e.get("type").and_then(Value::as_str) == kind.as_deref()));
+        match same {
+            Some(i) => merge(&mut out[i], it),
+            None => out.push(it),
+        }
+    }
+    out
+}
+
 impl Store {
     pub fn new(users: Vec<User>, groups: Vec<Group>, seed: u64) -> Store {
         let mut s = Store {
@@ -586,6 +679,11 @@ impl Store {
             base: "http://127.0.0.1/scim".into(),
             rng: StdRng::seed_from_u64(seed ^ 0x05ee_d1d5),
             clock: 1_767_225_600,
+            guests_allowed: true,
+            photo_delay: PHOTO_DELAY,
+            pending_photos: Vec::new(),
+            custom_profile_fields: 0,
+            made_fields: users.iter().flat_map(scim::rules::created_profile_fields).collect(),
         };
         for u in users {
             let owner = u.roles.iter().flatten().any(|r| match r {
@@ -732,7 +830,9 @@ impl Store {
         let old = ix.map(|i| &self.users[i].user);
         // userName and nickName are tied: a change of either updates the other.
         let name_changed = old.is_none_or(|o| o.user_name != u.user_name);
-        let nick_changed = old.is_some_and(|o| o.nick_name != u.nick_name);
+        // A nickName left out changes nothing (python-slack-sdk's `update_user` PUTs the user it
+        // read without it); only one that differs from the stored one renames.
+        let nick_changed = old.is_some_and(|o| u.nick_name.is_some() && o.nick_name != u.nick_name);
         let raw = if !name_changed && nick_changed { u.nick_name.clone() } else { u.user_name.clone() };
         let raw = raw.ok_or_else(|| bad("username_required"))?;
         if raw.trim().is_empty() {
@@ -775,6 +875,43 @@ impl Store {
         {
             return Err(bad("invalid_attribute_format").ctx("guest type must be multi"));
         }
+        if let Some(e) = u.guest_expiration()
+            && scim::rules::iso_date(e, scim::rules::DateEnd::End).is_err()
+        {
+            return Err(bad("invalid_attribute_format").ctx(format!("expiration={e}")));
+        }
+        // Multi-channel guests are an Enterprise plan feature (reference §3). Slack documents no
+        // code for the refusal on other plans: `invalid_request_payload` ("may contain
+        // unsupported attributes") is a CHOICE.
+        if u.is_guest() && !self.guests_allowed && old.is_none_or(|o| !o.is_guest()) {
+            return Err(bad("invalid_request_payload").ctx("guest extension: this plan has no multi-channel guests"));
+        }
+        // Admins, owners and the primary owner are never made guests (reference §3, §7).
+        if u.is_guest()
+            && old.is_none_or(|o| !o.is_guest())
+            && u.role_values().iter().chain(old.map(|o| o.role_values()).iter().flatten()).any(|r| scim::rules::is_admin_role(r))
+        {
+            return Err(bad("cannot_make_user_guest"));
+        }
+        if let Some(d) = u.start_date()
+            && scim::rules::iso_date(d, scim::rules::DateEnd::Start).is_err()
+        {
+            return Err(bad("invalid_attribute_format").ctx(format!("startDate={d}")));
+        }
+        if let Some(p) = live_photos(&u).find(|p| scim::rules::photo_value(p).is_err()) {
+            return Err(bad("photos_invalid").ctx(format!("photo={}", scim::sanitize::excerpt(p, 60))));
+        }
+        // Slack makes a profile field for some attributes the first time one is set, up to 50
+        // custom fields in all (reference §3 `unable_to_create_team_profile_fields`).
+        let new_fields = scim::rules::created_profile_fields(&u).into_iter().filter(|f| !self.made_fields.contains(f)).count();
+        if new_fields > 0 && self.custom_profile_fields + self.made_fields.len() + new_fields > scim::rules::CUSTOM_PROFILE_FIELDS_MAX {
+            return Err(bad("unable_to_create_team_profile_fields"));
+        }
+        // One address stored (reference §3 `addresses`): the primary one, else the first; its
+        // `type` and `primary` are not stored.
+        if let Some(a) = u.address().cloned() {
+            u.addresses = Some(vec![scim::types::Address { primary: None, ..a }]);
+        }
         if let Some(e) = &u.enterprise
             && let Some(m) = &e.manager
             && m.manager_id.is_none()
@@ -797,7 +934,7 @@ impl Store {
             if u.active == Some(false) && rec.user.active != Some(false) {
                 self.check_deactivate(i)?;
             }
-            if (rec.primary_owner || rec.bot) && u.guest.is_some() {
+            if (rec.primary_owner || rec.bot) && u.is_guest() {
                 return Err(bad("cannot_make_user_guest"));
             }
             // Converting member <-> multi-channel guest also reactivates (reference §2).
@@ -831,6 +968,7 @@ impl Store {
     }
 
     fn replace_user(&mut self, ix: usize, u: User) {
+        self.made_fields.extend(scim::rules::created_profile_fields(&u));
         self.unindex(ix);
         self.index(ix, &u);
         let rec = &mut self.users[ix];
@@ -842,6 +980,7 @@ impl Store {
         if body.get("schemas").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
             return Err(bad("missing_schema_element"));
         }
+        check_profile_schema(body)?;
         let mut u = parse_user(body.clone())?;
         u.active.get_or_insert(true);
         u.groups = Some(Vec::new());
@@ -858,25 +997,62 @@ impl Store {
         while self.by_id.contains_key(&id) {
             id = random_id(&mut self.rng, 'W');
         }
+        self.defer_photo(&id, None, &mut u);
         u.id = Some(id);
         u.meta = Some(Meta { created: Some(self.now()), ..Default::default() });
         let ix = self.users.len();
         self.index(ix, &u);
+        self.made_fields.extend(scim::rules::created_profile_fields(&u));
         self.users.push(UserRec::new(u, false, false));
         Ok(ix)
     }
 
     pub fn patch_user(&mut self, id: &str, body: &Value, version: ApiVersion) -> Result<usize, Fail> {
         let ix = self.user_ix(id)?;
+        check_profile_schema(body)?;
         let mut doc = self.users[ix].user.to_value(version);
         match version {
             ApiVersion::V2 => apply_v2_ops(&mut doc, body)?,
             ApiVersion::V1 => apply_v1_partial(&mut doc, body)?,
         }
         let u = parse_user(doc)?;
-        let u = self.finalize(u, Some(ix), version)?;
+        let mut u = self.finalize(u, Some(ix), version)?;
+        let old = self.users[ix].user.photos.clone();
+        self.defer_photo(id, old, &mut u);
         self.replace_user_checked(ix, u);
         Ok(ix)
+    }
+
+    /// A new photo is applied later (reference §3 `photos`: "applied asynchronously (PATCH
+    /// response may still show old photo)", §8.5): the user keeps `old` until
+    /// [`Store::settle_photos`] runs after [`Store::photo_delay`]. A photo removed goes at once.
+    fn defer_photo(&mut self, id: &str, old: Option<Vec<MultiValue>>, u: &mut User) {
+        let new_value = |p: &Option<Vec<MultiValue>>| p.iter().flatten().filter_map(|m| m.value.clone()).collect::<Vec<_>>();
+        if u.photos.as_ref().is_none_or(|p| p.is_empty()) || new_value(&u.photos) == new_value(&old) {
+            return;
+        }
+        let due = std::time::Instant::now() + self.photo_delay;
+        self.pending_photos.retain(|(pid, _, _)| pid != id);
+        self.pending_photos.push((id.to_string(), u.photos.take(), due));
+        u.photos = old;
+    }
+
+    /// Are photos waiting whose time has come?
+    pub fn photos_due(&self, now: std::time::Instant) -> bool {
+        self.pending_photos.iter().any(|(_, _, due)| *due <= now)
+    }
+
+    /// Apply the photos whose time has come.
+    pub fn settle_photos(&mut self, now: std::time::Instant) {
+        let (due, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_photos).into_iter().partition(|(_, _, d)| *d <= now);
+        self.pending_photos = wait;
+        for (id, photos, _) in due {
+            if let Some(&ix) = self.by_id.get(&id) {
+                let rec = &mut self.users[ix];
+                rec.user.photos = photos;
+                rec.touch();
+            }
+        }
     }
 
     /// Store a validated user; a user it deactivates loses what Slack takes away.
@@ -926,6 +1102,7 @@ impl Store {
         if body.get("schemas").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
             return Err(bad("missing_schema_element"));
         }
+        check_profile_schema(body)?;
         let mut u = parse_user(body.clone())?;
         if u.user_name.is_none() {
             return Err(bad("username_required"));
@@ -934,7 +1111,9 @@ impl Store {
             return Err(bad("email_empty"));
         }
         u.active.get_or_insert(false);
-        let u = self.finalize(u, Some(ix), version)?;
+        let mut u = self.finalize(u, Some(ix), version)?;
+        let old = self.users[ix].user.photos.clone();
+        self.defer_photo(id, old, &mut u);
         self.replace_user_checked(ix, u);
         Ok(ix)
     }
@@ -1457,6 +1636,81 @@ mod tests {
         assert_eq!(u.name.as_ref().unwrap().family_name, None);
         assert_eq!(u.department(), None);
         assert!(find(&s, "email eq \"v1second@x.org\"").unwrap().is_empty(), "index updated");
+    }
+
+    #[test]
+    fn the_profile_as_slack_holds_it() {
+        let mut s = store();
+        let v2 = ApiVersion::V2;
+        let ix = s.users.iter().position(|r| r.user.is_active() && !r.user.is_guest() && !r.primary_owner && !r.bot).unwrap();
+        let id = s.users[ix].user.id().to_string();
+        let patch = |ops: Value| json!({"schemas": [urn::V2_PATCH], "Operations": ops});
+        // startDate needs the profile extension's URN in `schemas`.
+        let start = json!([{"op": "replace", "path": urn::V2_PROFILE, "value": {"startDate": "2027-01-04T00:00:00+0000"}}]);
+        assert_eq!(s.patch_user(&id, &patch(start.clone()), v2).unwrap_err().code, "missing_schema_element");
+        let mut with = patch(start);
+        with["schemas"].as_array_mut().unwrap().push(urn::V2_PROFILE.into());
+        s.patch_user(&id, &with, v2).unwrap();
+        assert_eq!(s.users[ix].user.start_date(), Some("2027-01-04T00:00:00+0000"));
+        let bad_date = json!({"schemas": [urn::V1_CORE, urn::V1_PROFILE], urn::V1_PROFILE: {"startDate": "04/01/2027"}});
+        assert_eq!(s.patch_user(&id, &bad_date, ApiVersion::V1).unwrap_err().code, "invalid_attribute_format");
+        // A photo shows later; a private URL is refused.
+        s.photo_delay = std::time::Duration::from_millis(50);
+        let photo = |v: &str| patch(json!([{"op": "replace", "path": "photos", "value": [{"value": v, "primary": true}]}]));
+        assert_eq!(s.patch_user(&id, &photo("https://10.0.0.1/a.png"), v2).unwrap_err().code, "photos_invalid");
+        s.patch_user(&id, &photo("https://photos.example.com/a.png"), v2).unwrap();
+        assert_eq!(s.users[ix].user.photo(), None, "not yet");
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        let now = std::time::Instant::now();
+        assert!(s.photos_due(now));
+        s.settle_photos(now);
+        assert_eq!(s.users[ix].user.photo(), Some("https://photos.example.com/a.png"));
+        // Guests: never an admin; not on a plan without them.
+        let guest = patch(json!([{"op": "add", "path": urn::V2_GUEST, "value": {"type": "multi", "expiration": "2027-11-30T23:59:59Z"}}]));
+        let admin = s
+            .users
+            .iter()
+            .position(|r| r.user.is_active() && !r.user.is_guest() && !r.primary_owner && !r.bot && r.user.id() != id)
+            .unwrap();
+        s.users[admin].user.roles = Some(vec![Role::Text("admin".into())]);
+        let admin_id = s.users[admin].user.id().to_string();
+        assert_eq!(s.patch_user(&admin_id, &guest, v2).unwrap_err().code, "cannot_make_user_guest");
+        s.guests_allowed = false;
+        assert_eq!(s.patch_user(&id, &guest, v2).unwrap_err().code, "invalid_request_payload");
+        s.guests_allowed = true;
+        s.patch_user(&id, &guest, v2).unwrap();
+        assert_eq!(s.users[ix].user.guest_expiration(), Some("2027-11-30T23:59:59Z"));
+        s.patch_user(&id, &patch(json!([{"op": "remove", "path": urn::V2_GUEST}])), v2).unwrap();
+        assert!(!s.users[ix].user.is_guest());
+        // v1: an element change keeps the other email.
+        let primary = s.users[ix].user.primary_email().unwrap().to_string();
+        s.patch_user(
+            &id,
+            &json!({"schemas": [urn::V1_CORE], "emails": [{"value": primary, "primary": true}, {"value": "home@x.org", "primary": false}]}),
+            ApiVersion::V1,
+        )
+        .unwrap();
+        s.patch_user(
+            &id,
+            &json!({"schemas": [urn::V1_CORE], "emails": [{"value": "new@x.org", "primary": true}, {"value": primary, "operation": "delete"}]}),
+            ApiVersion::V1,
+        )
+        .unwrap();
+        let u = &s.users[ix].user;
+        assert_eq!((u.primary_email(), u.secondary_email()), (Some("new@x.org"), Some("home@x.org")));
+        // PUT: keeps the userName without a nickName (python-slack-sdk's update_user), and
+        // clears what it leaves out.
+        let name = u.user_name.clone().unwrap();
+        assert!(u.title.is_some());
+        s.put_user(&id, &json!({"schemas": [urn::V2_USER], "userName": name, "emails": [{"value": "new@x.org"}], "active": true}), v2)
+            .unwrap();
+        let u = &s.users[ix].user;
+        assert_eq!((u.user_name.as_deref(), u.nick_name.as_deref()), (Some(name.as_str()), Some(name.as_str())));
+        assert_eq!(
+            (u.title.as_deref(), u.start_date(), u.photo(), u.secondary_email()),
+            (None, None, None, None),
+            "a PUT replaces the whole user"
+        );
     }
 
     #[test]

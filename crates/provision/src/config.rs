@@ -190,13 +190,22 @@ pub enum ConfigError {
     /// only its program name.
     #[error("the profile's token_command (`{program} …`) failed: {message}")]
     TokenCommand { program: String, message: String },
+    /// The config file (or its folder) can be changed by other users; it can run commands
+    /// (`token_command`, `alert_command`), so it is not used.
+    #[error("{what} {} is {why}; it can run commands (token_command, alert_command), so it is not used; run: {fix}", path.display())]
+    Unsafe { what: &'static str, path: PathBuf, why: String, fix: String },
     #[error("{0}")]
     Other(String),
 }
 
 impl Config {
-    /// Load the config file; a missing file is an empty config.
+    /// Load the config file; a missing file is an empty config. A file or folder others can
+    /// write to is refused ([`check_not_writable_by_others`]).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            check_not_writable_by_others("config dir", dir)?;
+        }
+        check_not_writable_by_others("config file", path)?;
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
@@ -255,6 +264,37 @@ pub fn error_line(text: &str, offset: usize, message: &str) -> usize {
     line_of(offset)
 }
 
+/// Refuse a file or folder (if it exists) that anyone may write to, or that another user (not
+/// root) owns: whoever can change the config can make scimitar run their commands with the
+/// token at hand. The message gives the fix. (Group-writable is allowed: with per-user groups,
+/// the usual umask 002 makes every file so.)
+pub fn check_not_writable_by_others(what: &'static str, path: &Path) -> Result<(), ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(path) else { return Ok(()) };
+        let shown = path.display().to_string();
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(ConfigError::Unsafe {
+                what,
+                path: path.into(),
+                why: format!("owned by another user (uid {})", meta.uid()),
+                fix: format!("chown {me} {shown}"),
+            });
+        }
+        if meta.mode() & 0o002 != 0 {
+            return Err(ConfigError::Unsafe {
+                what,
+                path: path.into(),
+                why: "writable by anyone".into(),
+                fix: format!("chmod o-w {shown}"),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Read a token file, refusing one that group or others can read.
 pub fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
     #[cfg(unix)]
@@ -276,7 +316,7 @@ pub fn read_token_file(path: &Path) -> Result<Secret, ConfigError> {
 fn run_token_command(command: &str) -> Result<Secret, ConfigError> {
     let program: String = crate::scim::sanitize::clean(command.split_whitespace().next().unwrap_or("")).chars().take(40).collect();
     let fail = |message: String| ConfigError::TokenCommand { program: program.clone(), message };
-    let out = std::process::Command::new("sh")
+    let mut out = crate::child::command("sh")
         .arg("-c")
         .arg(command)
         .stdin(std::process::Stdio::null())
@@ -288,6 +328,7 @@ fn run_token_command(command: &str) -> Result<Secret, ConfigError> {
         return Err(fail(format!("exit status {}", out.status)));
     }
     let token = Secret::new(String::from_utf8_lossy(&out.stdout).to_string());
+    zeroize::Zeroize::zeroize(&mut out.stdout);
     if token.is_empty() {
         return Err(fail("printed nothing".into()));
     }
@@ -385,6 +426,29 @@ mod tests {
         assert!(e.contains("chmod 600") && !e.contains("xoxp"), "{e}");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_token_file(&p).unwrap().expose(), "xoxp-secret");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_others_can_write_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(&cfg, "[sync]\nalert_command = \"x\"\n").unwrap();
+        assert!(Config::load(&cfg).is_ok());
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let e = Config::load(&cfg).unwrap_err().to_string();
+        assert!(e.contains("writable by anyone") && e.contains(&format!("chmod o-w {}", cfg.display())), "{e}");
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(Config::load(&cfg).is_ok(), "group-writable is allowed");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = Config::load(&cfg).unwrap_err().to_string();
+        assert!(e.contains("config dir") && e.contains(&format!("chmod o-w {}", dir.path().display())), "{e}");
+        // Even with no config file yet: one could be planted.
+        std::fs::remove_file(&cfg).unwrap();
+        assert!(Config::load(&cfg).is_err());
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(Config::load(&cfg).is_ok());
     }
 
     #[test]

@@ -64,10 +64,12 @@ struct Row {
     department: Sym,
     roles: Sym,
     domain: Sym,
+    /// A multi-channel guest's expiry as sent (empty: none).
+    guest_expiration: Sym,
     flags: u8,
 }
 
-/// Interned strings: title, department, roles, domain.
+/// Interned strings: title, department, roles, domain, guest expiry.
 #[derive(Clone, Debug)]
 struct Interner {
     strings: Vec<Box<str>>,
@@ -116,6 +118,8 @@ pub struct UserFields {
     pub roles: String,
     pub active: Option<bool>,
     pub guest: bool,
+    /// A multi-channel guest's expiry (`guest.expiration`), as sent; empty when none.
+    pub guest_expiration: String,
     pub account: Account,
 }
 
@@ -141,6 +145,7 @@ impl UserFields {
             roles: roles.join(", "),
             active: s.active,
             guest: s.guest,
+            guest_expiration: opt(s.guest_expiration),
             account,
         }
     }
@@ -276,6 +281,18 @@ impl<'a> UserRef<'a> {
     pub fn guest(&self) -> bool {
         self.r.flags & GUEST != 0
     }
+    /// A multi-channel guest's expiry, as sent (empty when none).
+    pub fn guest_expiration(&self) -> &'a str {
+        self.t.syms.get(self.r.guest_expiration)
+    }
+    /// The expiry as seconds since the epoch (a date alone is its last second), if it reads.
+    pub fn guest_expires_at(&self) -> Option<i64> {
+        let e = self.guest_expiration();
+        if e.is_empty() {
+            return None;
+        }
+        crate::scim::rules::iso_date(e, crate::scim::rules::DateEnd::End).ok().map(|d| d.unix)
+    }
     pub fn account(&self) -> Account {
         if self.r.flags & BOT != 0 {
             Account::Bot
@@ -316,6 +333,7 @@ impl<'a> UserRef<'a> {
             roles: self.roles().into(),
             active: self.active_opt(),
             guest: self.guest(),
+            guest_expiration: self.guest_expiration().into(),
             account: self.account(),
         }
     }
@@ -330,6 +348,7 @@ impl<'a> UserRef<'a> {
             && self.department() == o.department()
             && self.manager_id() == o.manager_id()
             && self.roles() == o.roles()
+            && self.guest_expiration() == o.guest_expiration()
     }
     /// What the gate needs to know about this user.
     pub fn facts(&self) -> UserFacts {
@@ -510,6 +529,7 @@ impl UserTable {
             department: self.syms.intern(&f.department),
             roles: self.syms.intern(&f.roles),
             domain: self.syms.intern(&domain),
+            guest_expiration: self.syms.intern(&f.guest_expiration),
             flags,
         })
     }
@@ -601,6 +621,7 @@ impl UserTable {
                 department: self.syms.intern(r.department()),
                 roles: self.syms.intern(r.roles()),
                 domain: self.syms.intern(r.domain()),
+                guest_expiration: self.syms.intern(r.guest_expiration()),
                 flags: r.r.flags,
             };
             let i = self.rows.len() as u32;
@@ -713,7 +734,7 @@ impl UserTable {
     /// Write the table to `path` (a new owner-only file, renamed over the old one).
     pub fn write_cache(&self, path: &Path, fetched_at: i64) -> Result<(), CacheError> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        crate::files::create_private_dir(dir).map_err(|e| CacheError::Io(dir.to_path_buf(), e))?;
+        crate::files::own_dir(dir).map_err(|e| CacheError::Io(dir.to_path_buf(), e))?;
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         let write = || -> std::io::Result<()> {
@@ -736,7 +757,7 @@ impl UserTable {
                     buf.extend_from_slice(&sp.off.to_le_bytes());
                     buf.extend_from_slice(&sp.len.to_le_bytes());
                 }
-                for v in [r.cut.0, r.cut.1, r.title.0, r.department.0, r.roles.0, r.domain.0] {
+                for v in [r.cut.0, r.cut.1, r.title.0, r.department.0, r.roles.0, r.domain.0, r.guest_expiration.0] {
                     buf.extend_from_slice(&v.to_le_bytes());
                 }
                 buf.push(r.flags);
@@ -758,7 +779,7 @@ impl UserTable {
     /// Read a table written by [`UserTable::write_cache`], with the time its data was fetched
     /// (unix seconds). A file that is not one, or is damaged, is an error (never a panic).
     pub fn read_cache(path: &Path) -> Result<(UserTable, i64), CacheError> {
-        let f = std::fs::File::open(path).map_err(|e| CacheError::Io(path.to_path_buf(), e))?;
+        let f = crate::files::open_own_read(path).map_err(|e| CacheError::Io(path.to_path_buf(), e))?;
         let mut r = std::io::BufReader::with_capacity(1 << 20, f);
         let bad = |what: &str| CacheError::Damaged(path.to_path_buf(), what.to_string());
         let io = |e: std::io::Error| {
@@ -832,6 +853,7 @@ impl UserTable {
                 department: Sym(u(15)),
                 roles: Sym(u(16)),
                 domain: Sym(u(17)),
+                guest_expiration: Sym(u(18)),
                 flags: buf[ROW_BYTES - 1],
             };
             if !t.row_is_sound(&row) {
@@ -865,7 +887,7 @@ impl UserTable {
         let sym_ok = |s: Sym| (s.0 as usize) < self.syms.strings.len();
         [r.id, r.name, r.user_name, r.email, r.manager].into_iter().all(ok)
             && key_ok
-            && [r.title, r.department, r.roles, r.domain].into_iter().all(sym_ok)
+            && [r.title, r.department, r.roles, r.domain, r.guest_expiration].into_iter().all(sym_ok)
     }
 }
 
@@ -895,8 +917,10 @@ impl Matcher {
     }
 }
 
-const MAGIC: &[u8; 8] = b"SCIMDIR1";
-const ROW_BYTES: usize = 6 * 8 + 6 * 4 + 1;
+/// The file's format: 2 added each row's guest expiry (a cache of format 1 is read as "another
+/// version" and the directory is loaded afresh).
+const MAGIC: &[u8; 8] = b"SCIMDIR2";
+const ROW_BYTES: usize = 6 * 8 + 7 * 4 + 1;
 
 /// What a refresh changed, against the table it replaces.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

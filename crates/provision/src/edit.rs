@@ -23,11 +23,13 @@ fn tidy(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The value as Slack would store it (a userName is normalised, reference §3).
-fn stored(attr: Attr, v: &str) -> String {
+/// The value as Slack would store it (a userName is normalised, reference §3; a date alone in
+/// Slack's form; a guest `member` is no guest: `None`).
+fn stored(attr: Attr, v: &str) -> Option<String> {
     match attr {
-        Attr::UserName => normalize_user_name(v),
-        _ => v.to_string(),
+        Attr::UserName => Some(normalize_user_name(v)),
+        Attr::Guest | Attr::StartDate | Attr::GuestExpiration => attr.sendable(v),
+        _ => Some(v.to_string()),
     }
 }
 
@@ -38,7 +40,7 @@ pub fn changes(old: &User, wanted: &[Wanted]) -> Vec<AttrChange> {
     let mut out = Vec::new();
     for (attr, want) in wanted {
         let have = attr.get(old);
-        let want = tidy(want.as_deref()).map(|w| stored(*attr, w));
+        let want = tidy(want.as_deref()).and_then(|w| stored(*attr, w));
         let unchanged = match (have, want.as_deref()) {
             (None, None) => true,
             (Some(h), Some(w)) => attr.same_value(h, w),
@@ -70,8 +72,8 @@ pub fn update_action(old: &User, changes: &[AttrChange]) -> Option<Action> {
 pub fn new_user(wanted: &[Wanted]) -> User {
     let mut u = User { active: Some(true), ..Default::default() };
     for (attr, v) in wanted {
-        if let Some(v) = tidy(v.as_deref()) {
-            attr.set(&mut u, Some(&stored(*attr, v)));
+        if let Some(v) = tidy(v.as_deref()).and_then(|v| stored(*attr, v)) {
+            attr.set(&mut u, Some(&v));
         }
     }
     if u.display_name.is_none()
@@ -163,9 +165,27 @@ mod tests {
         let u = ann();
         let ch = changes(&u, &[w(Attr::PhoneWork, "+1 555 0111")]);
         let spec = update_spec(&u, &ch);
-        let phones = spec.set.phone_numbers.unwrap();
-        let got: Vec<(Option<&str>, Option<&str>)> = phones.iter().map(|p| (p.kind.as_deref(), p.value.as_deref())).collect();
-        assert_eq!(got, [(Some("work"), Some("+1 555 0111")), (Some("mobile"), Some("+1 555 0199"))]);
+        let phones = spec.set.phone_numbers.clone().unwrap();
+        let got: Vec<(Option<&str>, Option<&str>, Option<&str>)> =
+            phones.iter().map(|p| (p.kind.as_deref(), p.value.as_deref(), p.operation.as_deref())).collect();
+        // The new value, then the old one marked for removal: one element changes; the other
+        // one as it is, marked "keep" (sent along in SCIM 1.1 only).
+        assert_eq!(
+            got,
+            [
+                (Some("work"), Some("+1 555 0111"), None),
+                (None, Some("+1 555 0100"), Some("delete")),
+                (Some("mobile"), Some("+1 555 0199"), Some("keep"))
+            ]
+        );
+        let v1 = crate::scim::client::user_patch_v1(&(&spec).into());
+        assert_eq!(
+            v1["phoneNumbers"],
+            serde_json::json!([{"value": "+1 555 0111", "type": "work"}, {"value": "+1 555 0100", "operation": "delete"}, {"value": "+1 555 0199", "type": "mobile"}])
+        );
+        let p = crate::scim::client::user_patch_v2(&(&spec).into(), crate::scim::Dialect::Rfc, crate::scim::client::ExtPath::Colon);
+        let ops: Vec<(&str, Option<&str>)> = p.operations.iter().map(|o| (o.op.as_str(), o.path.as_deref())).collect();
+        assert_eq!(ops, [("replace", Some(r#"phoneNumbers[value eq "+1 555 0100"].value"#))], "the mobile phone is not touched");
     }
 
     #[test]

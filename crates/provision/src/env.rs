@@ -65,6 +65,9 @@ pub struct Inputs {
     pub actor: Actor,
     /// `SCIMITAR_STORE_URL`: the store (overrides `[store] url`).
     pub store_url: Option<String>,
+    /// Names of the process's environment variables that hold secrets
+    /// ([`crate::child::is_secret_variable`]): removed from every child process's environment.
+    pub secret_variables: Vec<std::ffi::OsString>,
 }
 
 pub use crate::report::Actor;
@@ -202,6 +205,7 @@ impl Environment {
             return Err(EnvError::ThrottleScale(s));
         }
         let safety = Safety::from_profile(&profile, false).with_read_only(inputs.read_only);
+        crate::child::forbid(inputs.secret_variables.iter().cloned());
         Ok(Environment {
             paths,
             config,

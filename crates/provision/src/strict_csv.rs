@@ -10,6 +10,11 @@
 //!
 //! Records end at `\n`, `\r\n` or `\r`; a leading byte-order mark is skipped; the text must be
 //! UTF-8 (the error names the line of the first bad byte).
+//!
+//! Every CSV scimitar writes neutralises cells a spreadsheet would run as a formula (a leading
+//! `'` before `=`, `+`, `-`, `@`, a tab or a carriage return: [`neutralise`]); this reader undoes
+//! exactly that ([`restore`]) in every field, so an export reads back as a policy source, a
+//! `--from` file or a report, cell for cell.
 
 use std::borrow::Cow;
 
@@ -42,6 +47,43 @@ impl Record<'_> {
     /// Every field is empty or blank (a blank line).
     pub fn is_blank(&self) -> bool {
         self.fields.iter().all(|f| f.trim().is_empty())
+    }
+}
+
+/// Characters that make a spreadsheet read a cell as a formula when it begins with one (OWASP's
+/// "CSV injection": `=`, `+`, `-`, `@`, and tab and carriage return, which some strip first).
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Would a spreadsheet take `cell` for a formula, once the quotes [`neutralise`] adds are
+/// counted? (Quotes first, then a formula character: so `'=x` is escaped again, and the reader
+/// undoes exactly one quote.)
+fn formula_like(cell: &str) -> bool {
+    cell.trim_start_matches('\'').starts_with(FORMULA_STARTS)
+}
+
+/// A cell as CSV output writes it: one beginning with a formula character (after any quotes) gets
+/// a leading `'`, as OWASP recommends and spreadsheets expect (the quote is not shown, the text is
+/// never run). [`restore`] undoes it exactly, so `users export` stays readable as a policy source.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    if formula_like(cell) { Cow::Owned(format!("'{cell}")) } else { Cow::Borrowed(cell) }
+}
+
+/// The cell [`neutralise`] was given: the leading `'` it adds removed (from a cell that is a
+/// quote and a formula-like rest), anything else as it is. For every string `s`,
+/// `restore(&neutralise(s)) == s`.
+pub fn restore(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_like(rest) => rest,
+        _ => cell,
+    }
+}
+
+/// [`restore`] on a field as read.
+fn restored(c: Cow<'_, str>) -> Cow<'_, str> {
+    match c {
+        Cow::Borrowed(b) => Cow::Borrowed(restore(b)),
+        Cow::Owned(o) if restore(&o).len() < o.len() => Cow::Owned(o[1..].to_string()),
+        owned => owned,
     }
 }
 
@@ -136,7 +178,7 @@ impl<'a> Records<'a> {
                         ));
                     }
                 }
-                fields.push(value);
+                fields.push(restored(value));
             } else {
                 let mut i = self.pos;
                 while let Some(&c) = b.get(i) {
@@ -153,7 +195,7 @@ impl<'a> Records<'a> {
                         _ => i += 1,
                     }
                 }
-                fields.push(Cow::Borrowed(&self.text[self.pos..i]));
+                fields.push(Cow::Borrowed(restore(&self.text[self.pos..i])));
                 self.pos = i;
             }
             match b.get(self.pos) {
@@ -209,6 +251,26 @@ pub fn write_record(fields: &[&str], out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_restored_exactly() {
+        for (cell, out) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1 555 0100", "'+1 555 0100"),
+            ("-5", "'-5"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("'=x", "''=x"),
+            ("ann@x.example", "ann@x.example"),
+            ("'quoted'", "'quoted'"),
+            ("", ""),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(neutralise(cell), out, "{cell:?}");
+            assert_eq!(restore(out), cell, "{out:?}");
+        }
+    }
 
     fn all(text: &str) -> Result<Vec<(usize, Vec<String>)>, CsvError> {
         records(text).map(|r| r.map(|r| (r.line, r.fields.into_iter().map(|f| f.into_owned()).collect()))).collect()
@@ -267,6 +329,15 @@ mod props {
             prop_assume!(!rows[0][0].starts_with('\u{feff}'));
             let back: Vec<Vec<String>> = records(&text).map(|r| r.unwrap().fields.into_iter().map(|f| f.into_owned()).collect()).collect();
             prop_assert_eq!(back, rows);
+        }
+
+        /// Neutralising a cell for a spreadsheet and restoring it gives it back exactly, and
+        /// what is written never starts with a formula character.
+        #[test]
+        fn neutralise_round_trips(cell in "['=+@\t\r a-z-]{0,6}") {
+            let out = neutralise(&cell);
+            prop_assert!(!out.starts_with(FORMULA_STARTS));
+            prop_assert_eq!(restore(&out), cell.as_str());
         }
 
         #[test]

@@ -13,8 +13,9 @@
 //! opaque: used as the server returned them, percent-encoded in paths, quoted in filters.
 //!
 //! Nothing a server sends is trusted: every number is parsed with bounds (`Retry-After` capped at
-//! [`MAX_RETRY_AFTER`], totals clamped to [`MAX_LIST_TOTAL`], a listing stops with an error when a
-//! page adds nothing new or when more pages come than the first page's total allows), bodies are
+//! [`MAX_RETRY_AFTER`], a total above [`MAX_LIST_TOTAL`] an error at the first page, a listing stops
+//! with an error when a page adds nothing new or when more pages come than the first page's total
+//! allows, and is read again from the start when its total falls meanwhile), bodies are
 //! read through a size limit per endpoint ([`body_limit`]), one call with all its retries is
 //! bounded by [`ClientConfig::op_deadline`], and response bodies are scrubbed of the token (and of
 //! a password the request carried) before they are parsed.
@@ -34,15 +35,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use url::Url;
 
-/// A bearer token. `Debug` and `Display` never show it.
+/// A bearer token (or a password). `Debug` and `Display` never show it, and its memory is zeroed
+/// when it is dropped (as is the text it was made from), so a freed secret does not linger in
+/// the heap (core dumps are off too: `main.rs`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Secret {}
 
 impl Secret {
     /// Wrap a secret; it is also registered for [`crate::redact::redact`], so it is scrubbed
     /// from any text this process stores or shows, whatever its shape.
     pub fn new(s: impl Into<String>) -> Self {
-        let s = s.into().trim().to_string();
+        let mut raw = s.into();
+        let s = raw.trim().to_string();
+        zeroize::Zeroize::zeroize(&mut raw);
         crate::redact::register(&s);
         Secret(s)
     }
@@ -172,9 +185,15 @@ impl ServerProfile {
 pub const PROFILE_RETRY: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` honoured; a longer one is capped and reported in the error.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
-/// The most results a listing believes a server's `totalResults` (Slack's largest organisations
-/// are well below this); larger claims are clamped.
+/// The largest `totalResults` a listing accepts. Slack's largest organisations have about
+/// 500,000 people (Enterprise Grid, counting deactivated accounts and guests); four times that
+/// leaves room for any real org and for a generic SCIM server's directory, and still ends a
+/// listing that claims a fantasy total (whose every page brings something new) at its first page,
+/// with an error, instead of paging until the command's deadline (15 min by default).
 pub const MAX_LIST_TOTAL: u64 = 2_000_000;
+/// How many times a listing whose total fell while it ran (results deleted meanwhile, so paging
+/// by `startIndex` skipped some) is read again from the start before it gives up with an error.
+pub const MAX_RELISTS: u32 = 3;
 /// For the page budget of a listing, a page counts as at least this many results (or the page
 /// size asked for, when smaller): a server that pages one result at a time while claiming
 /// millions runs out of budget instead of listing forever.
@@ -337,6 +356,9 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     token: Secret,
+    /// `Bearer <token>`, built once and marked sensitive: every request shares this one copy
+    /// (a `HeaderValue` clone shares its bytes) instead of formatting a new one.
+    auth: reqwest::header::HeaderValue,
     version: ApiVersion,
     config: ClientConfig,
     limiter: Option<Mutex<SlackBudget>>,
@@ -459,12 +481,20 @@ impl ScimClient {
             .user_agent(concat!("scimitar/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
+            // A SCIM server's redirect is never followed (reqwest follows ten by default, to any
+            // host and from https to http): it becomes `ScimError::Redirect` in `send_once`.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(32);
         if is_loopback(&config.base_url) {
             // Loopback traffic must never detour through a proxy from the environment.
             b = b.no_proxy();
         }
         let http = b.build().map_err(|e| ScimError::Invalid(format!("cannot build HTTP client: {e}")))?;
+        let mut bearer = format!("Bearer {}", config.token.expose());
+        let auth = reqwest::header::HeaderValue::from_str(&bearer);
+        zeroize::Zeroize::zeroize(&mut bearer);
+        let mut auth = auth.map_err(|_| ScimError::Invalid("the token holds characters an HTTP header cannot carry".into()))?;
+        auth.set_sensitive(true);
         let limiter = match config.rate_limit {
             RateLimit::Off => None,
             RateLimit::Slack { scale } => Some(Mutex::new(SlackBudget::for_client_sharing(scale, config.rate_share, Instant::now()))),
@@ -474,6 +504,7 @@ impl ScimClient {
                 http,
                 base: config.base_url.clone(),
                 token: config.token.clone(),
+                auth,
                 version: config.version,
                 limiter,
                 locks: Mutex::new(HashMap::new()),
@@ -762,7 +793,7 @@ impl ScimClient {
             .inner
             .http
             .request(method.clone(), full)
-            .bearer_auth(self.inner.token.expose())
+            .header(reqwest::header::AUTHORIZATION, self.inner.auth.clone())
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(b) = body {
             req = req.json(b);
@@ -772,6 +803,10 @@ impl ScimClient {
         let status = resp.status().as_u16();
         let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let ctype = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        if (300..400).contains(&status) {
+            let location = resp.headers().get(reqwest::header::LOCATION).map(|v| shown_location(url, v.as_bytes()));
+            return Err(ScimError::Redirect { url: shown, status, location: location.unwrap_or_else(|| "(none)".into()) });
+        }
         let ok = (200..300).contains(&status);
         // A list page's body waits for its turn to be read (and parsed: the permit is held to
         // the end of this function), so pages answered together are not all in memory at once.
@@ -866,9 +901,18 @@ impl ScimClient {
                 (items, list.total_results, list.start_index)
             }
         };
+        if total_results > MAX_LIST_TOTAL {
+            return Err(ScimError::Protocol {
+                url: self.url(path).to_string(),
+                message: format!(
+                    "the server claims {total_results} results; no Slack organisation is that large (the largest have about \
+                     500,000 people; this client stops above {MAX_LIST_TOTAL}); stopping"
+                ),
+            });
+        }
         Ok(Page {
             items,
-            total_results: total_results.min(MAX_LIST_TOTAL),
+            total_results,
             start_index: start_index.unwrap_or(start).clamp(1, MAX_LIST_TOTAL + 1),
             progress: ListProgress::default(),
         })
@@ -922,7 +966,10 @@ impl ScimClient {
     /// every form, scan the listing. Results are always re-checked client-side, case-insensitively,
     /// so a server that ignored the filter cannot make us return the wrong person.
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, ScimError> {
-        let email = normalize_email(email)?;
+        // Sent as typed: a server that compares case-sensitively finds what is stored as typed
+        // (reference §4 leaves email case to the server); the answer is compared without regard
+        // to case here.
+        let email = check_email(email)?;
         let forms: &[&str] = match self.inner.version {
             ApiVersion::V1 => &["email", "emails.value"],
             ApiVersion::V2 => &["emails.value", "email"],
@@ -951,13 +998,17 @@ impl ScimClient {
         Ok(None)
     }
 
+    /// Find a user by userName. The argument is sent as typed (`Mixed.Case`): Slack matches
+    /// userNames without regard to case (reference §4), but a server that compares
+    /// case-sensitively would never find `Mixed.Case` asked as `mixed.case`; the answers are
+    /// compared without regard to case here.
     pub async fn find_user_by_user_name(&self, user_name: &str) -> Result<Option<User>, ScimError> {
-        let name = user_name.trim().to_lowercase();
+        let name = user_name.trim();
         if name.is_empty() {
             return Err(ScimError::Invalid("empty userName".into()));
         }
-        let page = self.users_page(Some(&Filter::eq("userName", name.as_str())), 1, 10).await?;
-        Ok(page.items.into_iter().find(|u| u.user_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&name))))
+        let page = self.users_page(Some(&Filter::eq("userName", name)), 1, 10).await?;
+        Ok(page.items.into_iter().find(|u| u.user_name.as_deref().is_some_and(|n| same_text(n.trim(), name))))
     }
 
     // ---------- users: writes ----------
@@ -968,7 +1019,9 @@ impl ScimClient {
         let email = user.primary_email().map(str::to_string);
         let dialect = self.dialect().await;
         let body = user.to_wire(self.inner.version, dialect);
-        self.create("Users", &body, parse_user, || self.find_existing(email.as_deref(), user.user_name.as_deref())).await
+        self.create("Users", &body, parse_user, || self.find_existing(email.as_deref(), user.user_name.as_deref()))
+            .await
+            .map_err(|e| explain_guest_refusal(e, user.guest.is_some()))
     }
 
     /// POST a new object. After an ambiguous failure, `find` looks for the object the server may
@@ -1020,10 +1073,15 @@ impl ScimClient {
     /// if the server refuses its syntax, Slack's dot form once, and the client remembers the
     /// one the server took.
     pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<User, ScimError> {
+        let guest = update.set.guest.is_some() || update.clear.iter().any(|c| c == "guest" || c.starts_with("guest."));
+        self.update_user_inner(id, update).await.map_err(|e| explain_guest_refusal(e, guest))
+    }
+
+    async fn update_user_inner(&self, id: &str, update: &UserUpdate) -> Result<User, ScimError> {
         let path = object_path("Users", id)?;
         let dialect = self.dialect().await;
         let a = match self.inner.version {
-            ApiVersion::V2 if update.clear.iter().any(|c| c.starts_with("enterprise.")) => {
+            ApiVersion::V2 if update.clear.iter().any(|c| is_ext_path(c)) => {
                 self.patch_in_forms(&path, &self.inner.ext_path_form, ExtPath::ORDER.map(|f| f as u8), |f| {
                     Some(serde_json::to_value(user_patch_v2(update, dialect, ExtPath::from_u8(f))).unwrap())
                 })
@@ -1359,6 +1417,7 @@ impl ScimClient {
                 | ScimError::NotScim { .. }
                 | ScimError::Invalid(_)
                 | ScimError::Protocol { .. }
+                | ScimError::Redirect { .. }
                 | ScimError::Deadline { .. }),
             ) if !matches!(e, ScimError::NotScim { status: 404, .. }) => {
                 report.problem = Some(e.to_string());
@@ -1394,7 +1453,9 @@ impl ScimClient {
 /// `window(in_flight)` requests in flight (asked again as each page arrives), handed over in
 /// order, de-duplicated by id, continuing sequentially if the server's totals shift.
 ///
-/// Bounded whatever the server says: the claimed total is clamped to [`MAX_LIST_TOTAL`]; the
+/// Bounded whatever the server says: a claimed total above [`MAX_LIST_TOTAL`] is an error (see
+/// `page`); a total that falls while listing (results deleted meanwhile) means a pass from the start
+/// again, handing over only what was missed (at most [`MAX_RELISTS`] times); the
 /// pages still to fetch are generated lazily; an empty page ends the listing; a page whose every
 /// result was listed already ends it with an error (the server ignores `startIndex`); and the
 /// number of pages is capped by what the first page's total allows (page size counted as at
@@ -1473,58 +1534,121 @@ where
                 Err(_) => Err(no_progress(start)),
             }
         };
+        // The smallest total any page claimed: below the first page's, results were deleted
+        // while this listing ran, and paging by startIndex skipped as many that still exist.
+        let mut low_total = total;
         // The rest, generated lazily, as many in flight as `window` says, in order.
         let mut starts = (0u64..).map(move |i| next_start + i * step).take_while(move |s| *s <= total).take(max_pages as usize);
         let mut in_flight = futures::stream::FuturesOrdered::new();
-        loop {
-            let want = window(in_flight.len());
-            while in_flight.len() < want {
-                let Some(s) = starts.next() else { break };
-                let f = fetch.clone();
-                in_flight.push_back(async move { (s, f(s, step.min(1000) as u32).await) });
-            }
-            let Some((s, r)) = in_flight.next().await else { break };
-            fetched += 1;
-            match r {
-                Ok(p) if p.items.is_empty() => return,
-                Ok(p) => {
-                    let n = p.items.len() as u64;
-                    next_start = next_start.max(s + n);
-                    let item = deliver(p, s, &mut progress, in_flight.len(), &mut seen);
-                    let stop = item.is_err();
-                    if tx.send(item).await.is_err() || stop {
+        'pass: {
+            loop {
+                let want = window(in_flight.len());
+                while in_flight.len() < want {
+                    let Some(s) = starts.next() else { break };
+                    let f = fetch.clone();
+                    in_flight.push_back(async move { (s, f(s, step.min(1000) as u32).await) });
+                }
+                let Some((s, r)) = in_flight.next().await else { break };
+                fetched += 1;
+                match r {
+                    Ok(p) if p.items.is_empty() => break 'pass,
+                    Ok(p) => {
+                        low_total = low_total.min(p.total_results);
+                        let n = p.items.len() as u64;
+                        next_start = next_start.max(s + n);
+                        let item = deliver(p, s, &mut progress, in_flight.len(), &mut seen);
+                        let stop = item.is_err();
+                        if tx.send(item).await.is_err() || stop {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
                         return;
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
+            }
+            drop(in_flight);
+            // Totals can grow while we list; read on until an empty page, within the budget.
+            loop {
+                if fetched >= max_pages {
+                    let _ = tx.send(Err(over_budget(fetched, seen.len()))).await;
                     return;
+                }
+                fetched += 1;
+                match fetch(next_start, count).await {
+                    Ok(p) if p.items.is_empty() => break 'pass,
+                    Ok(p) => {
+                        low_total = low_total.min(p.total_results);
+                        let start = next_start;
+                        next_start = next_start.saturating_add(p.items.len() as u64);
+                        let item = deliver(p, start, &mut progress, 0, &mut seen);
+                        let stop = item.is_err();
+                        if tx.send(item).await.is_err() || stop {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
                 }
             }
         }
-        // Totals can grow while we list; read on until an empty page, within the budget.
-        loop {
-            if fetched >= max_pages {
-                let _ = tx.send(Err(over_budget(fetched, seen.len()))).await;
+        // The total fell: read the listing again from the start. Results listed already are
+        // dropped (only those the shifted pages skipped come out), so a consumer sees each once.
+        let mut pass_total = total;
+        let mut relists = 0;
+        while low_total < pass_total {
+            if relists == MAX_RELISTS {
+                let _ = tx
+                    .send(Err(protocol(format!(
+                        "the total fell while listing ({pass_total} to {low_total}) in {} passes in a row: results are being \
+                         deleted while this listing runs, so some that still exist may be missing; stopping (run it again)",
+                        MAX_RELISTS + 1
+                    ))))
+                    .await;
                 return;
             }
-            fetched += 1;
-            match fetch(next_start, count).await {
-                Ok(p) if p.items.is_empty() => return,
-                Ok(p) => {
-                    let start = next_start;
-                    next_start = next_start.saturating_add(p.items.len() as u64);
-                    let item = deliver(p, start, &mut progress, 0, &mut seen);
-                    let stop = item.is_err();
-                    if tx.send(item).await.is_err() || stop {
+            relists += 1;
+            let pass_pages = low_total.div_ceil(budget_step);
+            let pass_max = pass_pages + pass_pages / 4 + 10;
+            progress.pages_total = progress.pages_total.max(progress.pages_done) + low_total.div_ceil(step);
+            let (mut start, mut fetched) = (1u64, 0u64);
+            let (mut first_total, mut pass_low) = (None, u64::MAX);
+            loop {
+                if fetched >= pass_max {
+                    let _ = tx.send(Err(over_budget(fetched, seen.len()))).await;
+                    return;
+                }
+                fetched += 1;
+                let mut p = match fetch(start, count).await {
+                    Ok(p) if p.items.is_empty() => break,
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                first_total.get_or_insert(p.total_results);
+                pass_low = pass_low.min(p.total_results);
+                start = start.saturating_add(p.items.len() as u64);
+                // Pages of results listed already are expected here: only new ones go out.
+                p.items.retain(|i| i.key().is_none_or(|k| seen.insert(k)));
+                progress.pages_done += 1;
+                progress.pages_total = progress.pages_total.max(progress.pages_done);
+                progress.in_flight = 0;
+                if !p.items.is_empty() {
+                    p.progress = progress;
+                    if tx.send(Ok(p)).await.is_err() {
                         return;
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
             }
+            // An empty listing now: nothing more to find. Else again while this pass saw a fall.
+            let Some(first) = first_total else { return };
+            pass_total = first;
+            low_total = pass_low;
         }
     })
 }
@@ -1548,8 +1672,38 @@ where
     })
 }
 
+/// A refused write that made or unmade a guest: multi-channel guests are provisioned through SCIM
+/// on Enterprise plans only (Slack's docs: "Provisioning multi-channel guest users with the SCIM
+/// API is only available to Enterprise plan customers", reference §3), and Slack documents no
+/// code of its own for the refusal on other plans, so the answer gets that explanation (unless it
+/// is one whose cause is known: an admin or owner, throttling, a lock).
+fn explain_guest_refusal(e: ScimError, guest: bool) -> ScimError {
+    match e {
+        ScimError::Api(mut a)
+            if guest
+                && (400..500).contains(&a.status)
+                && !matches!(
+                    a.code.as_str(),
+                    "cannot_make_user_guest" | "too_many_requests" | "resource_locked" | "invalid_authentication"
+                ) =>
+        {
+            a.detail = format!(
+                "{}; multi-channel guests are provisioned through SCIM on Enterprise plans only: on a plan without them Slack refuses the guest extension",
+                a.detail
+            );
+            ScimError::Api(a)
+        }
+        e => e,
+    }
+}
+
 fn has_email(u: &User, email: &str) -> bool {
-    u.emails.iter().flatten().filter_map(|e| e.value.as_deref()).any(|v| v.trim().eq_ignore_ascii_case(email))
+    u.emails.iter().flatten().filter_map(|e| e.value.as_deref()).any(|v| same_text(v.trim(), email))
+}
+
+/// Equal without regard to case (Unicode lowercase when either is not ASCII).
+fn same_text(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() { a.eq_ignore_ascii_case(b) } else { a.to_lowercase() == b.to_lowercase() }
 }
 
 fn is_filter_rejection(e: &ScimError) -> bool {
@@ -1560,6 +1714,12 @@ fn is_filter_rejection(e: &ScimError) -> bool {
 /// Check that text looks like an email address, and lowercase it (Slack's email matching case
 /// rules are undocumented, reference §4, so we compare lowercased on both sides).
 pub fn normalize_email(email: &str) -> Result<String, ScimError> {
+    check_email(email).map(|e| e.to_lowercase())
+}
+
+/// Check that text looks like an email address; the address as typed (trimmed). Lookups send
+/// this, not a lowercased copy: a server may compare case-sensitively.
+pub fn check_email(email: &str) -> Result<String, ScimError> {
     let e = email.trim();
     let bad = |why: &str| Err(ScimError::Invalid(format!("{} is not an email address: {why}", crate::sanitize::quoted_excerpt(email, 80))));
     if e.len() > 254 {
@@ -1586,7 +1746,7 @@ pub fn normalize_email(email: &str) -> Result<String, ScimError> {
     if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
         return bad("the domain needs a dot, e.g. example.com");
     }
-    Ok(e.to_lowercase())
+    Ok(e.to_string())
 }
 
 fn check_id(id: &str) -> Result<(), ScimError> {
@@ -1727,6 +1887,23 @@ fn strip_query(url: &Url) -> String {
     u.to_string()
 }
 
+/// Where a redirect pointed, as messages may show it: resolved against the request's URL,
+/// without its query and fragment (which may carry anything), cleaned of escapes and cut short.
+fn shown_location(base: &Url, raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&raw[..raw.len().min(2048)]);
+    let shown = match base.join(text.trim()) {
+        Ok(mut u) => {
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => text.split(['?', '#']).next().unwrap_or("").to_string(),
+    };
+    crate::sanitize::excerpt(&crate::redact::redact(&shown), 200)
+}
+
 fn transport(url: &str, e: &reqwest::Error) -> ScimError {
     use std::error::Error as _;
     let mut reason = e.to_string();
@@ -1789,39 +1966,151 @@ pub fn user_patch_v2(update: &UserUpdate, dialect: Dialect, ext: ExtPath) -> Pat
             if NOT_PATCHED.contains(&k.as_str()) {
                 continue;
             }
-            ops.push(PatchOperation { op: "replace".into(), path: Some(k), value: Some(val) });
+            match val {
+                Value::Array(items) if ELEMENT_WISE.contains(&k.as_str()) && items.iter().any(|i| marker(i).is_some()) => {
+                    element_ops(&k, &items, &mut ops)
+                }
+                val => ops.push(PatchOperation { op: "replace".into(), path: Some(k), value: Some(val) }),
+            }
         }
     }
     for path in &update.clear {
         ops.push(PatchOperation { op: "remove".into(), path: Some(v2_path(path, ext)), value: None });
     }
-    PatchRequest::new(ops)
+    let mut p = PatchRequest::new(ops);
+    // Slack: "Must provide the `…:slack:profile:2.0:User` schema in request body" (its docs on
+    // startDate, reference §3).
+    if p.operations.iter().any(|o| {
+        o.path
+            .as_deref()
+            .is_some_and(|x| x.len() >= urn::V2_PROFILE.len() && x[..urn::V2_PROFILE.len()].eq_ignore_ascii_case(urn::V2_PROFILE))
+    }) {
+        p.schemas.push(urn::V2_PROFILE.into());
+    }
+    p
 }
 
-fn v2_path(path: &str, ext: ExtPath) -> String {
-    match path.strip_prefix("enterprise.") {
-        Some(rest) => match ext {
-            ExtPath::Colon => format!("{}:{rest}", urn::V2_ENTERPRISE),
-            ExtPath::Dot => format!("{}.{rest}", urn::V2_ENTERPRISE),
-        },
-        None => path.to_string(),
+/// The multi-valued attributes an update changes one element at a time (see [`element_ops`]).
+const ELEMENT_WISE: &[&str] = &["emails", "phoneNumbers"];
+
+/// An element's `operation` marker: `"delete"` (SCIM 1.1's removal of that value), `"add"` (a
+/// new value) or `"keep"` (the other value, as it is).
+fn marker(item: &Value) -> Option<&str> {
+    item.get("operation").and_then(Value::as_str)
+}
+
+/// One element of `emails` or `phoneNumbers` changed, the others kept: a PATCH that replaces the
+/// whole attribute would drop a user's secondary email or mobile phone on an RFC 7644 server
+/// (§3.5.2.3: "the attribute and all values are replaced"). In an update, an element followed by
+/// `{"value": OLD, "operation": "delete"}` becomes `replace` of `attr[value eq "OLD"].value` (the
+/// one value); a delete alone becomes `remove` of `attr[value eq "OLD"]`; an element marked
+/// `"operation": "add"` (a value the user did not have) becomes an `add`, which appends; one
+/// marked `"keep"` (the other value, sent along in v1) sends nothing here. Both forms are in
+/// Slack's docs (`phoneNumbers[value eq "x"].value`, `emails[value eq "x"]`,
+/// reference §5).
+fn element_ops(attr: &str, items: &[Value], ops: &mut Vec<PatchOperation>) {
+    let path = |old: &str| format!("{attr}[value eq {}]", crate::filter::Literal::Str(old.to_string()));
+    let bare = |item: &Value| {
+        let mut v = item.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("operation");
+        }
+        v
+    };
+    let mut i = 0;
+    while i < items.len() {
+        let item = &items[i];
+        let old = |it: &Value| it.get("value").and_then(Value::as_str).map(str::to_string);
+        match marker(item) {
+            // An element the update keeps as it is (sent along in v1 only).
+            Some("keep") => {}
+            Some("delete") => {
+                if let Some(o) = old(item) {
+                    ops.push(PatchOperation { op: "remove".into(), path: Some(path(&o)), value: None });
+                }
+            }
+            _ => {
+                let next = items.get(i + 1).filter(|n| marker(n) == Some("delete"));
+                match (next.and_then(old), item.get("value")) {
+                    (Some(o), Some(v)) => {
+                        ops.push(PatchOperation {
+                            op: "replace".into(),
+                            path: Some(format!("{}.value", path(&o))),
+                            value: Some(v.clone()),
+                        });
+                        i += 1;
+                    }
+                    _ => {
+                        ops.push(PatchOperation { op: "add".into(), path: Some(attr.into()), value: Some(Value::Array(vec![bare(item)])) })
+                    }
+                }
+            }
+        }
+        i += 1;
     }
 }
 
-/// v1 partial resource: listed attributes overwrite; cleared ones go in `meta.attributes`.
+/// The extension prefixes of a cleared path and their URNs, per version.
+const EXT_PREFIXES: [(&str, &str, &str); 3] = [
+    ("enterprise", urn::V2_ENTERPRISE, urn::V1_ENTERPRISE),
+    ("profile", urn::V2_PROFILE, urn::V1_PROFILE),
+    ("guest", urn::V2_GUEST, urn::V1_GUEST),
+];
+
+/// Does this cleared path name an extension attribute (`enterprise.department`, `guest`)?
+fn is_ext_path(path: &str) -> bool {
+    EXT_PREFIXES.iter().any(|(p, _, _)| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('.')))
+}
+
+fn v2_path(path: &str, ext: ExtPath) -> String {
+    for (prefix, v2, _) in EXT_PREFIXES {
+        if path == prefix {
+            return v2.to_string();
+        }
+        if let Some(rest) = path.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
+            return match ext {
+                ExtPath::Colon => format!("{v2}:{rest}"),
+                ExtPath::Dot => format!("{v2}.{rest}"),
+            };
+        }
+    }
+    path.to_string()
+}
+
+/// v1 partial resource: listed attributes overwrite; cleared ones go in `meta.attributes`. An
+/// element change of `emails`/`phoneNumbers` goes as SCIM 1.1 has it: the new value, and the old
+/// one with `"operation": "delete"`.
 pub fn user_patch_v1(update: &UserUpdate) -> Value {
     let mut v = update.set.to_value(ApiVersion::V1);
     let obj = v.as_object_mut().unwrap();
     for k in ["id", "meta", "groups"] {
         obj.remove(k);
     }
+    for k in ELEMENT_WISE {
+        if let Some(Value::Array(items)) = obj.get_mut(*k) {
+            for it in items.iter_mut() {
+                if matches!(marker(it), Some("add" | "keep"))
+                    && let Some(o) = it.as_object_mut()
+                {
+                    o.remove("operation");
+                }
+            }
+        }
+    }
     if !update.clear.is_empty() {
         let attrs: Vec<Value> = update
             .clear
             .iter()
-            .map(|p| match p.strip_prefix("enterprise.") {
-                Some(rest) => Value::from(format!("{}.{rest}", urn::V1_ENTERPRISE)),
-                None => Value::from(p.as_str()),
+            .map(|p| {
+                for (prefix, _, v1) in EXT_PREFIXES {
+                    if p == prefix {
+                        return Value::from(v1);
+                    }
+                    if let Some(rest) = p.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
+                        return Value::from(format!("{v1}.{rest}"));
+                    }
+                }
+                Value::from(p.as_str())
             })
             .collect();
         obj.insert("meta".into(), json!({"attributes": attrs}));
@@ -1832,6 +2121,15 @@ pub fn user_patch_v1(update: &UserUpdate) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_zeroed_on_drop_and_never_printed() {
+        fn zeroed_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroed_on_drop::<Secret>();
+        let s = Secret::new("  zeroize-me-please-123 \n");
+        assert_eq!(s.expose(), "zeroize-me-please-123");
+        assert_eq!(format!("{s:?} {s}"), "Secret(<redacted>) <redacted>");
+    }
 
     #[test]
     fn urls_are_vetted() {

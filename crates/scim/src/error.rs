@@ -31,6 +31,14 @@ pub enum ScimError {
     /// body over the size limit, paging that never ends. Not retried.
     #[error("{url}: {message}")]
     Protocol { url: String, message: String },
+    /// The server answered with a redirect (3xx). A SCIM client never follows one: the request
+    /// (its token, a PATCH's body) would go to wherever the answer points, possibly another
+    /// host or plain http. `location` is the `Location` header as the server sent it, sanitised
+    /// and without its query (it may carry anything), or `(none)`.
+    #[error(
+        "{url} answered HTTP {status}, redirecting to {location}; scimitar never follows a SCIM server's redirects (the token and the request would go along): nothing was sent there. If that address is right, give it with --url (or the profile's url)"
+    )]
+    Redirect { url: String, status: u16, location: String },
     /// An operation (one call with its retries) or a whole command ran out of time.
     #[error("{what}: gave up after {}s ({limit}): {reason}", .after.as_secs_f64().round())]
     Deadline {
@@ -282,6 +290,7 @@ impl ScimError {
             ScimError::NotScim { .. } => "not_scim",
             ScimError::Invalid(_) => "invalid_input",
             ScimError::Protocol { .. } => "protocol",
+            ScimError::Redirect { .. } => "redirect",
             ScimError::Deadline { .. } => "deadline",
         }
     }
@@ -319,7 +328,7 @@ impl ScimError {
             ScimError::Api(e) => e.status == 429 || e.status >= 500,
             ScimError::Transport { .. } => true,
             ScimError::NotScim { status, .. } => *status == 429 || *status >= 500,
-            ScimError::Invalid(_) | ScimError::Protocol { .. } | ScimError::Deadline { .. } => false,
+            ScimError::Invalid(_) | ScimError::Protocol { .. } | ScimError::Redirect { .. } | ScimError::Deadline { .. } => false,
         }
     }
 
@@ -332,7 +341,8 @@ impl ScimError {
             ScimError::NotScim { status, .. } => *status >= 500,
             // A deadline can cut a request the server was already acting on.
             ScimError::Deadline { .. } => true,
-            ScimError::Invalid(_) | ScimError::Protocol { .. } => false,
+            // A redirect is an answer: the server did not act on the request.
+            ScimError::Invalid(_) | ScimError::Protocol { .. } | ScimError::Redirect { .. } => false,
         }
     }
 }

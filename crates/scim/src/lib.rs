@@ -10,6 +10,7 @@ pub mod redact;
 pub mod rules;
 pub mod sanitize;
 pub mod types;
+pub mod unicode_tables;
 pub mod wire;
 
 pub use client::{ClientConfig, Page, RateLimit, ScimClient, Secret, ServerChoice, ServerProfile, UserUpdate};

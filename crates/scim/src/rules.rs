@@ -94,6 +94,228 @@ pub fn slack_user_name(raw: &str) -> Result<String, UserNameProblem> {
     }
 }
 
+/// An ISO-8601 date or date-time as Slack's profile and guest extensions take them (reference §3:
+/// `startDate` like `2024-04-10T00:00:00+0000`, a guest's `expiration` like
+/// `2020-11-30T23:59:59Z`): `YYYY-MM-DD`, or that with `THH:MM[:SS[.fff]]` and `Z`, `±HH:MM` or
+/// `±HHMM`. A date alone is the start of that day (UTC) for a start date, its last second for an
+/// expiry ([`DateEnd`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsoDate {
+    /// The instant, in seconds since the Unix epoch.
+    pub unix: i64,
+    /// The text gave a date only.
+    pub date_only: bool,
+}
+
+/// Which second of the day a date alone stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateEnd {
+    /// 00:00:00 (a start date).
+    Start,
+    /// 23:59:59 (an expiry: the guest keeps that whole day).
+    End,
+}
+
+/// Why a date is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DateProblem(pub String);
+
+impl std::fmt::Display for DateProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parse an ISO-8601 date or date-time ([`IsoDate`]).
+pub fn iso_date(text: &str, end: DateEnd) -> Result<IsoDate, DateProblem> {
+    let s = text.trim();
+    let bad = |why: &str| Err(DateProblem(format!("{why} (ISO-8601: 2027-01-04 or 2027-01-04T09:00:00Z)")));
+    let num = |t: &str| -> Option<i64> { (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok()).flatten() };
+    let (date, rest) = match s.split_once(['T', 't', ' ']) {
+        Some((d, r)) => (d, Some(r)),
+        None => (s, None),
+    };
+    let parts: Vec<&str> = date.split('-').collect();
+    if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
+        return bad("not a date");
+    }
+    let (Some(y), Some(m), Some(d)) = (num(parts[0]), num(parts[1]), num(parts[2])) else { return bad("not a date") };
+    let Ok(month) = time::Month::try_from(m as u8) else { return bad("no such month") };
+    let Ok(day) = time::Date::from_calendar_date(y as i32, month, d as u8) else { return bad("no such day") };
+    let midnight = day.midnight().assume_utc().unix_timestamp();
+    let Some(rest) = rest else {
+        let unix = match end {
+            DateEnd::Start => midnight,
+            DateEnd::End => midnight + 86_399,
+        };
+        return Ok(IsoDate { unix, date_only: true });
+    };
+    // The offset: Z, +HH:MM, +HHMM, -HH:MM, -HHMM.
+    let (clock, offset) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else if let Some(at) = rest.rfind(['+', '-']) {
+        let (c, o) = rest.split_at(at);
+        let sign = if o.starts_with('-') { -1 } else { 1 };
+        let o = o[1..].replace(':', "");
+        let (Some(h), Some(mm)) = (o.get(..2).and_then(num), o.get(2..).and_then(num)) else { return bad("not a time zone offset") };
+        if o.len() != 4 || h > 23 || mm > 59 {
+            return bad("not a time zone offset");
+        }
+        (c, sign * (h * 3600 + mm * 60))
+    } else {
+        return bad("a time needs its zone (Z or +00:00)");
+    };
+    let clock = clock.split_once('.').map_or(clock, |(c, frac)| if num(frac).is_some() { c } else { "x" });
+    let hms: Vec<&str> = clock.split(':').collect();
+    if !(2..=3).contains(&hms.len()) || hms.iter().any(|p| p.len() != 2) {
+        return bad("not a time");
+    }
+    let Some(v) = hms.iter().map(|p| num(p)).collect::<Option<Vec<i64>>>() else { return bad("not a time") };
+    let (h, mi, sec) = (v[0], v[1], v.get(2).copied().unwrap_or(0));
+    if h > 23 || mi > 59 || sec > 60 {
+        return bad("no such time");
+    }
+    Ok(IsoDate { unix: midnight + h * 3600 + mi * 60 + sec - offset, date_only: false })
+}
+
+/// A date as the extension is sent: a date alone in Slack's documented form
+/// (`2027-01-04T00:00:00+0000` for a start date, `2027-01-04T23:59:59Z` for an expiry); a
+/// date-time as given.
+pub fn slack_date(text: &str, end: DateEnd) -> Result<String, DateProblem> {
+    let d = iso_date(text, end)?;
+    let s = text.trim();
+    Ok(match (d.date_only, end) {
+        (true, DateEnd::Start) => format!("{s}T00:00:00+0000"),
+        (true, DateEnd::End) => format!("{s}T23:59:59Z"),
+        (false, _) => s.to_string(),
+    })
+}
+
+/// The UTC date (`YYYY-MM-DD`) of an instant.
+pub fn utc_day(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix).map(|t| t.date().to_string()).unwrap_or_default()
+}
+
+/// The longest `data:` URL a photo may be (Slack documents none: a CHOICE, about 750 KB of image).
+pub const PHOTO_DATA_MAX: usize = 1_000_000;
+
+/// Why a photo value is refused (reference §3 `photos`: "value = public URL or `data:` URL";
+/// Slack's error `photos_invalid`, §7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhotoProblem(pub String);
+
+impl std::fmt::Display for PhotoProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Check a photo value: a public `https://` URL (a host name or a public address; not
+/// `localhost`, loopback, private or link-local addresses, which Slack's servers cannot fetch), or
+/// a `data:image/{png,jpeg,gif,webp};base64,…` URL of valid base64 up to [`PHOTO_DATA_MAX`].
+pub fn photo_value(v: &str) -> Result<(), PhotoProblem> {
+    let bad = |why: String| Err(PhotoProblem(why));
+    let v = v.trim();
+    if let Some(data) = v.strip_prefix("data:") {
+        if v.len() > PHOTO_DATA_MAX {
+            return bad(format!("a data: URL of {} bytes, over {PHOTO_DATA_MAX}", v.len()));
+        }
+        let Some((kind, payload)) = data.split_once(";base64,") else {
+            return bad("a data: URL needs the form data:image/png;base64,…".into());
+        };
+        if !matches!(kind.to_ascii_lowercase().as_str(), "image/png" | "image/jpeg" | "image/jpg" | "image/gif" | "image/webp") {
+            return bad(format!("a data: URL of type {kind:?}; Slack takes an image (png, jpeg, gif, webp)"));
+        }
+        let body = payload.trim_end_matches('=');
+        if body.is_empty() || payload.len() - body.len() > 2 || !body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/') {
+            return bad("the data: URL's payload is not base64".into());
+        }
+        return Ok(());
+    }
+    let Some(rest) = v.strip_prefix("https://").or_else(|| v.get(..8).filter(|p| p.eq_ignore_ascii_case("https://")).map(|_| &v[8..]))
+    else {
+        return bad("a photo is a public https:// URL or a data: URL".into());
+    };
+    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("a URL with spaces or control characters".into());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(h) => h.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    if host.is_empty() {
+        return bad("the URL has no host".into());
+    }
+    let lower = host.to_ascii_lowercase();
+    let private = match lower.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => a.is_loopback() || a.is_private() || a.is_link_local() || a.is_unspecified() || a.is_broadcast(),
+        Ok(std::net::IpAddr::V6(a)) => {
+            a.is_loopback() || a.is_unspecified() || (a.segments()[0] & 0xfe00) == 0xfc00 || (a.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Err(_) => {
+            lower == "localhost"
+                || lower.ends_with(".localhost")
+                || lower.ends_with(".local")
+                || lower.ends_with(".internal")
+                || !lower.contains('.')
+        }
+    };
+    if private {
+        return bad(format!("{host} is not a public host: Slack fetches the photo from the internet"));
+    }
+    Ok(())
+}
+
+/// The `roles` values that make an account an admin or owner, whom Slack never makes a guest
+/// (reference §3: "Admins/Owners cannot be turned into guests (`cannot_make_user_guest`)").
+/// Compared without regard to case, spaces or `-`.
+pub fn is_admin_role(role: &str) -> bool {
+    matches!(role.trim().to_lowercase().replace([' ', '-'], "_").as_str(), "primary_owner" | "owner" | "admin" | "org_owner" | "org_admin")
+}
+
+/// Slack's cap on custom profile fields, those its SCIM API creates included (reference §3:
+/// "Custom profile fields are capped at 50 including SCIM-created ones
+/// (`unable_to_create_team_profile_fields`)").
+pub const CUSTOM_PROFILE_FIELDS_MAX: usize = 50;
+
+/// The Slack profile fields Slack's SCIM API creates when a user carries these attributes (Slack's
+/// docs, "Slack will also create profile fields if the following SCIM attributes are present":
+/// Addresses, City, Cost Center, Country, Department, Division, Employee ID, Honorific Prefix,
+/// Locale, Manager, Organization, Phone, Preferred Language, Roles, Title, UserType, Zip Code).
+/// They count against [`CUSTOM_PROFILE_FIELDS_MAX`]. Nothing else of SCIM makes a custom field:
+/// the API has no attribute for an arbitrary one.
+pub fn created_profile_fields(u: &crate::User) -> Vec<&'static str> {
+    let set = |v: Option<&str>| v.is_some_and(|v| !v.trim().is_empty());
+    let ent = u.enterprise.as_ref();
+    let addr = u.address();
+    let mut out = Vec::new();
+    let mut add = |on: bool, name: &'static str| {
+        if on && !out.contains(&name) {
+            out.push(name);
+        }
+    };
+    add(addr.is_some_and(|a| set(a.street_address.as_deref()) || set(a.region.as_deref())), "Addresses");
+    add(set(addr.and_then(|a| a.locality.as_deref())), "City");
+    add(set(ent.and_then(|e| e.cost_center.as_deref())), "Cost Center");
+    add(set(addr.and_then(|a| a.country.as_deref())), "Country");
+    add(set(u.department()), "Department");
+    add(set(ent.and_then(|e| e.division.as_deref())), "Division");
+    add(set(ent.and_then(|e| e.employee_number.as_deref())), "Employee ID");
+    add(set(u.name.as_ref().and_then(|n| n.honorific_prefix.as_deref())), "Honorific Prefix");
+    add(set(u.locale.as_deref()), "Locale");
+    add(set(u.manager_id()), "Manager");
+    add(set(ent.and_then(|e| e.organization.as_deref())), "Organization");
+    add(u.phone_numbers.iter().flatten().any(|p| p.operation.is_none() && set(p.value.as_deref())), "Phone");
+    add(set(u.preferred_language.as_deref()), "Preferred Language");
+    add(!u.role_values().is_empty(), "Roles");
+    add(set(u.title.as_deref()), "Title");
+    add(set(u.user_type.as_deref()), "UserType");
+    add(set(addr.and_then(|a| a.postal_code.as_deref())), "Zip Code");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +330,44 @@ mod tests {
         assert_eq!(slack_user_name("ann🎉"), Err(UserNameProblem::Characters('🎉')));
         assert_eq!(slack_user_name("ann\u{200b}x").unwrap_err().code(), "invalid_emoji_not_allowed");
         assert_eq!(UserNameProblem::TooLong(30).code(), "username_too_long");
+    }
+
+    #[test]
+    fn dates_as_slack_takes_them() {
+        let d = iso_date("2027-01-04", DateEnd::Start).unwrap();
+        assert!(d.date_only);
+        assert_eq!(utc_day(d.unix), "2027-01-04");
+        assert_eq!(iso_date("2027-01-04T00:00:00+0000", DateEnd::Start).unwrap().unix, d.unix);
+        assert_eq!(iso_date("2027-01-04T01:00:00+01:00", DateEnd::Start).unwrap().unix, d.unix);
+        assert_eq!(iso_date("2027-01-04T00:00:00.000Z", DateEnd::Start).unwrap().unix, d.unix);
+        assert_eq!(iso_date("2027-01-04", DateEnd::End).unwrap().unix, iso_date("2027-01-04T23:59:59Z", DateEnd::End).unwrap().unix);
+        assert_eq!(slack_date("2027-01-04", DateEnd::Start).unwrap(), "2027-01-04T00:00:00+0000");
+        assert_eq!(slack_date("2027-01-04", DateEnd::End).unwrap(), "2027-01-04T23:59:59Z");
+        for bad in ["04/01/2027", "2027-02-30", "2027-13-01", "2027-01-04T25:00:00Z", "2027-01-04T10:00", "tomorrow", "", "2027-1-4"] {
+            assert!(iso_date(bad, DateEnd::Start).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn photos_are_public_urls_or_data_urls() {
+        for ok in ["https://photos.example.com/a.jpg", "https://cdn.example.org:8443/x?s=192", "data:image/png;base64,iVBORw0KGgo="] {
+            assert_eq!(photo_value(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://photos.example.com/a.jpg",
+            "https://localhost/a.png",
+            "https://127.0.0.1/a.png",
+            "https://10.1.2.3/a.png",
+            "https://[::1]/a.png",
+            "https://intranet/a.png",
+            "ftp://x.example/a",
+            "data:text/html;base64,PGgxPg==",
+            "data:image/png;base64,not base64!",
+            "https://a.example/a b.png",
+        ] {
+            assert!(photo_value(bad).is_err(), "{bad}");
+        }
+        assert!(photo_value(&format!("data:image/png;base64,{}", "A".repeat(PHOTO_DATA_MAX))).is_err());
+        assert!(is_admin_role("Primary Owner") && is_admin_role("admin") && !is_admin_role("Tech Lead") && !is_admin_role("member"));
     }
 }

@@ -6,10 +6,20 @@
 //!   sequences (CSI, OSC such as the OSC 52 clipboard write, DCS, APC, PM, SOS) dropped;
 //! - bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F, U+061C), which make a
 //!   terminal show text in a misleading order;
-//! - invisible characters that garble columns or hide in an email address (U+200B zero-width
-//!   space, U+2060 word joiner, U+FEFF byte-order mark, U+00AD soft hyphen, U+180E, invisible
-//!   operators, tag characters); U+2028/U+2029 (line and paragraph separators) count as line
-//!   breaks.
+//! - invisible characters, by their Unicode properties rather than a list ([`is_invisible`]:
+//!   Default_Ignorable_Code_Point, format characters (Cf), private-use characters (Co),
+//!   noncharacters, and U+2800 BRAILLE PATTERN BLANK), which garble columns or hide in an email
+//!   address: U+200B zero-width space, U+FEFF, U+00AD soft hyphen, the Hangul fillers U+115F,
+//!   U+1160, U+3164 and U+FFA0, U+034F combining grapheme joiner, tag characters, variation
+//!   selectors (one emoji presentation selector, U+FE0E or U+FE0F, right after a character stays:
+//!   `❤️`), and zero-width joiner and non-joiner excepted (names in Persian and Indic scripts
+//!   and emoji sequences need them); U+2028/U+2029 (line and paragraph separators) count as line
+//!   breaks;
+//! - combining marks (Mn, Me) beyond [`MAX_MARKS`] on one character ("Zalgo" text, which
+//!   stacks marks without end over the lines around it).
+//!
+//! The tables are generated from the Unicode character database (`scripts/unicode-tables.pl`,
+//! [`crate::unicode_tables`]).
 //!
 //! [`clean`] (one line), [`clean_lines`] (keeps `\n`, for multi-line diagnostics) and
 //! [`clean_keep_lines`] (keeps tabs and line breaks, for CSV cells, which quote them) strip
@@ -72,8 +82,13 @@ pub fn quoted_excerpt(s: &str, max_chars: usize) -> String {
 
 /// Would [`clean`] change this text?
 pub fn is_clean(s: &str) -> bool {
-    !s.chars().any(|c| c.is_control() || is_bidi_control(c) || is_invisible(c) || is_line_separator(c))
+    clean(s) == s
 }
+
+/// The most combining marks (Mn, Me) kept on one character; the rest of a run is dropped (and
+/// escaped in JSON). Vietnamese needs two, Hebrew with points and cantillation and Tibetan stacks
+/// up to five; "Zalgo" text piles dozens.
+pub const MAX_MARKS: usize = 6;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -88,10 +103,11 @@ fn clean_with(s: &str, mode: Mode) -> String {
         Mode::Lines => c == '\n',
         Mode::Cells => matches!(c, '\t' | '\n' | '\r'),
     };
-    if s.chars().all(|c| kept(c) || !(c.is_control() || is_bidi_control(c) || is_invisible(c) || is_line_separator(c))) {
+    // Printable ASCII needs nothing (the common case).
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return s.to_string();
     }
-    let mut out = String::with_capacity(s.len());
+    let mut out = Out { text: String::with_capacity(s.len()), after_base: false, marks: 0 };
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -99,15 +115,47 @@ fn clean_with(s: &str, mode: Mode) -> String {
             '\u{9b}' => skip_csi_body(&mut chars),
             // OSC, DCS, APC, PM, SOS as single C1 characters: run to ST or BEL.
             '\u{9d}' | '\u{90}' | '\u{9f}' | '\u{9e}' | '\u{98}' => skip_string_body(&mut chars),
-            c if kept(c) => out.push(c),
+            c if kept(c) => out.base(c),
             '\r' if mode == Mode::Lines && chars.peek() == Some(&'\n') => {}
-            '\t' | '\n' | '\r' | '\u{85}' => out.push(' '),
-            '\u{2028}' | '\u{2029}' => out.push(if mode == Mode::OneLine { ' ' } else { '\n' }),
+            '\t' | '\n' | '\r' | '\u{85}' => out.base(' '),
+            '\u{2028}' | '\u{2029}' => out.base(if mode == Mode::OneLine { ' ' } else { '\n' }),
+            // One presentation selector right after a character (`❤️`), no other.
+            '\u{fe0e}' | '\u{fe0f}' if out.after_base => out.joiner(c),
+            '\u{200c}' | '\u{200d}' => out.joiner(c),
             c if c.is_control() || is_bidi_control(c) || is_invisible(c) => {}
-            c => out.push(c),
+            c if is_mark(c) => out.mark(c),
+            c => out.base(c),
         }
     }
-    out
+    out.text
+}
+
+/// What [`clean_with`] has written, and what the last of it allows next.
+struct Out {
+    text: String,
+    /// The last character written is one a presentation selector may follow.
+    after_base: bool,
+    /// Combining marks written on the last character.
+    marks: usize,
+}
+
+impl Out {
+    fn base(&mut self, c: char) {
+        self.text.push(c);
+        self.after_base = !c.is_whitespace();
+        self.marks = 0;
+    }
+    fn joiner(&mut self, c: char) {
+        self.text.push(c);
+        self.after_base = false;
+    }
+    fn mark(&mut self, c: char) {
+        if self.marks < MAX_MARKS {
+            self.text.push(c);
+            self.marks += 1;
+            self.after_base = false;
+        }
+    }
 }
 
 /// Bidirectional controls can make a terminal show text in a misleading order.
@@ -115,14 +163,32 @@ pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
 }
 
-/// Characters that render as nothing (zero-width space, word joiner, BOM, soft hyphen, invisible
-/// operators, deprecated format controls, tag characters, interlinear annotation marks).
-/// Zero-width joiner and non-joiner are not in this set: names in Persian and Indic scripts and
-/// emoji sequences need them.
+fn in_table(table: &[(char, char)], c: char) -> bool {
+    table
+        .binary_search_by(|&(lo, hi)| {
+            if hi < c {
+                std::cmp::Ordering::Less
+            } else if lo > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+/// Characters that render as nothing, or as a blank of their own, by their Unicode properties:
+/// Default_Ignorable_Code_Point (zero-width space, word joiner, BOM, soft hyphen, Hangul fillers,
+/// combining grapheme joiner, variation selectors, tag characters, invisible operators), general
+/// categories Cf and Co, noncharacters, and U+2800. Zero-width joiner and non-joiner are not in
+/// this set: names in Persian and Indic scripts and emoji sequences need them.
 pub fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00ad}' | '\u{180e}' | '\u{200b}' | '\u{2060}'..='\u{2065}' | '\u{206a}'..='\u{206f}'
-        | '\u{feff}' | '\u{fff9}'..='\u{fffb}' | '\u{e0000}'..='\u{e007f}')
+    !c.is_ascii() && !matches!(c, '\u{200c}' | '\u{200d}') && in_table(crate::unicode_tables::INVISIBLE, c)
+}
+
+/// A nonspacing or enclosing combining mark (Mn, Me).
+pub fn is_mark(c: char) -> bool {
+    !c.is_ascii() && in_table(crate::unicode_tables::MARKS, c)
 }
 
 fn is_line_separator(c: char) -> bool {
@@ -204,8 +270,17 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for SafeJson<F> {
 
     fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
         let mut start = 0;
+        let mut marks = 0usize;
         for (i, c) in fragment.char_indices() {
-            if json_escaped(c) {
+            // Combining marks past the cap are escaped too (kept, but never stacked on a terminal).
+            let over = if is_mark(c) {
+                marks += 1;
+                marks > MAX_MARKS
+            } else {
+                marks = 0;
+                false
+            };
+            if over || json_escaped(c) {
                 writer.write_all(&fragment.as_bytes()[start..i])?;
                 let mut units = [0u16; 2];
                 for u in c.encode_utf16(&mut units) {
@@ -268,6 +343,35 @@ mod tests {
     }
 
     #[test]
+    fn invisible_by_unicode_properties_and_marks_capped() {
+        // Hangul fillers, the combining grapheme joiner, a braille blank, a private-use character,
+        // a variation selector run, a deprecated format character, a noncharacter.
+        assert_eq!(clean("P\u{3164}a\u{115f}t\u{1160}\u{ffa0}\u{34f}\u{2800}\u{e000}\u{fe00}\u{fe01}\u{206a}\u{fdd0}!"), "Pat!");
+        // One emoji presentation selector after a character stays; more, or one elsewhere, go.
+        assert_eq!(clean("\u{2764}\u{fe0f}\u{fe0f} \u{fe0f}x"), "\u{2764}\u{fe0f} x");
+        assert_eq!(clean("#\u{fe0f}\u{20e3}"), "#\u{fe0f}\u{20e3}", "a keycap sequence is whole");
+        // Marks: what scripts need stays, a pile is cut at MAX_MARKS.
+        assert_eq!(clean("Tie\u{302}\u{301}ng Vie\u{323}\u{302}t"), "Tie\u{302}\u{301}ng Vie\u{323}\u{302}t");
+        assert_eq!(clean("སྒྲུ"), "སྒྲུ");
+        let zalgo = format!("Z{}algo", "\u{301}\u{316}\u{35c}".repeat(30));
+        let c = clean(&zalgo);
+        assert_eq!(c, format!("Z{}algo", "\u{301}\u{316}\u{35c}".repeat(2)));
+        assert!(!is_clean(&zalgo) && is_clean(&c));
+        for ch in ['\u{3164}', '\u{115f}', '\u{34f}', '\u{2800}', '\u{e0041}', '\u{fe0f}', '\u{feff}'] {
+            assert!(is_invisible(ch), "{ch:?}");
+        }
+        for ch in ['a', 'é', '日', '\u{200d}', '\u{200c}', ' ', '\u{301}'] {
+            assert!(!is_invisible(ch), "{ch:?}");
+        }
+        // JSON keeps every mark, escaping those past the cap.
+        let j = to_json_string(&serde_json::json!({ "t": zalgo }));
+        assert_eq!(j.matches("\\u0301").count(), 28, "{j}");
+        let back: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(back["t"], zalgo);
+        assert!(crate::unicode_tables::UNICODE_VERSION.starts_with("1"));
+    }
+
+    #[test]
     fn json_escapes_what_a_terminal_would_act_on() {
         let v = serde_json::json!({"name": "a\u{1b}]52;c;x\u{7}\u{85}\u{202e}\u{200b}\u{2028}\u{e0041}é", "k\u{9b}": 1});
         let s = to_json_string(&v);
@@ -317,6 +421,13 @@ mod props {
             Just("\u{202e}".to_string()),
             Just("\u{200b}".to_string()),
             Just("\u{2028}".to_string()),
+            Just("\u{fe0f}".to_string()),
+            Just("\u{200d}".to_string()),
+            Just("\u{3164}".to_string()),
+            Just("\u{115f}".to_string()),
+            Just("\u{34f}".to_string()),
+            Just("\u{2800}".to_string()),
+            Just("\u{301}\u{301}\u{301}\u{301}".to_string()),
             "[a-z@. ]{0,5}",
         ];
         proptest::collection::vec(pieces, 0..24).prop_map(|v| v.concat())
@@ -328,8 +439,20 @@ mod props {
             for f in [clean, clean_lines, clean_keep_lines] {
                 let once = f(&s);
                 prop_assert_eq!(f(&once), once.clone());
-                let raw = once.contains('\u{1b}') || once.chars().any(|c| is_bidi_control(c) || is_invisible(c));
+                let raw = once.contains('\u{1b}') || once.chars().any(is_bidi_control);
                 prop_assert!(!raw);
+                // Nothing invisible is left but a presentation selector right after a character.
+                let mut prev: Option<char> = None;
+                let mut run = 0;
+                for c in once.chars() {
+                    if is_invisible(c) {
+                        let base = prev.is_some_and(|p| !is_invisible(p) && !is_mark(p) && !p.is_whitespace() && !matches!(p, '\u{200c}' | '\u{200d}'));
+                        prop_assert!(matches!(c, '\u{fe0e}' | '\u{fe0f}') && base, "{:?} in {:?}", c, once);
+                    }
+                    run = if is_mark(c) { run + 1 } else { 0 };
+                    prop_assert!(run <= MAX_MARKS);
+                    prev = Some(c);
+                }
             }
             prop_assert!(is_clean(&clean(&s)));
         }

@@ -259,7 +259,9 @@ pub struct EnterpriseUser {
 /// Slack guest extension: `type` is always `"multi"`, `expiration` is optional ISO-8601.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuestExt {
-    #[serde(default, rename = "type")]
+    /// `"multi"` for a multi-channel guest. Left out when unset, so an update that only moves
+    /// the expiry does not send `"type": null`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration: Option<String>,
@@ -347,6 +349,11 @@ impl std::fmt::Debug for User {
     }
 }
 
+/// The elements of a multi-valued attribute that are values (not a v1 `"operation": "delete"`).
+fn live(list: Option<&[MultiValue]>) -> impl Iterator<Item = &MultiValue> {
+    list.into_iter().flatten().filter(|e| e.operation.as_deref() != Some("delete"))
+}
+
 fn take_ext<T: for<'de> Deserialize<'de>>(extra: &mut Map<String, Value>, keys: [&str; 2]) -> Result<Option<T>, serde_json::Error> {
     for key in keys {
         if let Some(v) = extra.remove(key) {
@@ -411,14 +418,63 @@ impl User {
     }
 
     /// The primary email: `primary: true`, else `type: work`, else the first (reference §3).
+    /// Elements marked `"operation": "delete"` (an update's removals) are not emails the user has.
     pub fn primary_email(&self) -> Option<&str> {
-        let emails = self.emails.as_ref()?;
+        self.primary_email_entry().and_then(|e| e.value.as_deref())
+    }
+
+    fn primary_email_entry(&self) -> Option<&MultiValue> {
+        let emails: Vec<&MultiValue> = live(self.emails.as_deref()).collect();
         emails
             .iter()
             .find(|e| e.primary == Some(true))
             .or_else(|| emails.iter().find(|e| e.kind.as_deref() == Some("work")))
             .or_else(|| emails.first())
-            .and_then(|e| e.value.as_deref())
+            .copied()
+    }
+
+    /// The secondary email: Slack stores one besides the primary (reference §3 `emails`), the
+    /// first other email with a value.
+    pub fn secondary_email(&self) -> Option<&str> {
+        let primary = self.primary_email_entry().map(|e| e as *const MultiValue);
+        live(self.emails.as_deref())
+            .filter(|e| Some(*e as *const MultiValue) != primary)
+            .find_map(|e| e.value.as_deref().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// The photo Slack shows: the `primary` one, else the first (reference §3 `photos`: one stored).
+    pub fn photo(&self) -> Option<&str> {
+        let photos: Vec<&MultiValue> = live(self.photos.as_deref()).collect();
+        photos.iter().find(|p| p.primary == Some(true)).or_else(|| photos.first()).and_then(|p| p.value.as_deref())
+    }
+
+    /// The one address Slack stores: the `primary` one, else the first (reference §3 `addresses`).
+    pub fn address(&self) -> Option<&Address> {
+        let a = self.addresses.as_deref()?;
+        a.iter().find(|x| x.primary == Some(true)).or_else(|| a.first())
+    }
+
+    /// The Slack profile extension's `startDate`.
+    pub fn start_date(&self) -> Option<&str> {
+        self.profile.as_ref()?.start_date.as_deref()
+    }
+
+    /// A multi-channel guest's expiry, when the guest extension has one.
+    pub fn guest_expiration(&self) -> Option<&str> {
+        self.guest.as_ref()?.expiration.as_deref().filter(|s| !s.trim().is_empty())
+    }
+
+    /// Each role's value (a bare string, or an object's `value`), as sent.
+    pub fn role_values(&self) -> Vec<&str> {
+        self.roles
+            .iter()
+            .flatten()
+            .filter_map(|r| match r {
+                Role::Text(s) => Some(s.as_str()),
+                Role::Object(mv) => mv.value.as_deref(),
+            })
+            .filter(|s| !s.trim().is_empty())
+            .collect()
     }
 
     pub fn is_active(&self) -> bool {
@@ -426,7 +482,7 @@ impl User {
     }
 
     pub fn is_guest(&self) -> bool {
-        self.guest.as_ref().and_then(|g| g.kind.as_deref()).is_some()
+        self.guest.as_ref().and_then(|g| g.kind.as_deref()).is_some_and(|k| !k.trim().is_empty())
     }
 
     pub fn id(&self) -> &str {

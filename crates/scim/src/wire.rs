@@ -688,6 +688,8 @@ pub struct UserSummary {
     pub active: Option<bool>,
     /// [`User::is_guest`].
     pub guest: bool,
+    /// [`User::guest_expiration`].
+    pub guest_expiration: Option<String>,
     /// Each role's value (`Role::Text`, or an object's `value`), as sent; roles without one are
     /// left out.
     pub roles: Vec<String>,
@@ -707,6 +709,7 @@ impl UserSummary {
             manager_id: u.manager_id().map(str::to_string),
             active: u.active,
             guest: u.is_guest(),
+            guest_expiration: u.guest_expiration().map(str::to_string),
             roles: u
                 .roles
                 .iter()
@@ -977,8 +980,8 @@ impl<'de> Deserialize<'de> for ManagerView<'de> {
     }
 }
 
-/// The guest extension: is `type` set?
-struct GuestView(bool);
+/// The guest extension: is `type` set, and its `expiration`.
+struct GuestView(bool, Option<String>);
 
 impl<'de> Deserialize<'de> for GuestView {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -990,15 +993,16 @@ impl<'de> Deserialize<'de> for GuestView {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<GuestView, A::Error> {
                 let mut kind = false;
+                let mut expiration = None;
                 let mut seen = 0u8;
                 while let Some(k) = m.next_key::<Key>()? {
                     let bit = match k.0.as_ref() {
                         "type" => {
-                            kind = m.next_value::<OptStr>()?.0.is_some();
+                            kind = m.next_value::<OptStr>()?.0.is_some_and(|k| !k.trim().is_empty());
                             1
                         }
                         "expiration" => {
-                            m.next_value::<OptStr>()?;
+                            expiration = m.next_value::<OptStr>()?.0.map(Cow::into_owned).filter(|e| !e.trim().is_empty());
                             2
                         }
                         _ => {
@@ -1011,7 +1015,7 @@ impl<'de> Deserialize<'de> for GuestView {
                     }
                     seen |= bit;
                 }
-                Ok(GuestView(kind))
+                Ok(GuestView(kind, expiration))
             }
         }
         d.deserialize_map(V)
@@ -1171,7 +1175,9 @@ impl<'de> Deserialize<'de> for WireSummary {
                     return Err(give_up("an extension under both versions' keys"));
                 }
                 let ent = ent2.or(ent1).flatten().unwrap_or_default();
-                let guest = guest2.or(guest1).flatten().is_some_and(|g| g.0);
+                let guest_view = guest2.or(guest1).flatten();
+                let guest = guest_view.as_ref().is_some_and(|g| g.0);
+                let guest_expiration = guest_view.and_then(|g| g.1);
                 let user_name = user_name.0;
                 let emails = emails.unwrap_or_default();
                 // `User::primary_email`: primary, else type work, else the first.
@@ -1206,6 +1212,7 @@ impl<'de> Deserialize<'de> for WireSummary {
                     manager_id: ent.manager.map(Cow::into_owned),
                     active,
                     guest,
+                    guest_expiration,
                     roles: roles.into_iter().flatten().filter_map(|r| r.0.map(Cow::into_owned)).collect(),
                     emails: emails.into_iter().filter_map(|e| e.value.map(Cow::into_owned)).collect(),
                 }))

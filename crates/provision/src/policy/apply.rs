@@ -30,17 +30,12 @@ pub fn clear_path(attr: Attr) -> String {
     attr.clear_path()
 }
 
-/// An update as the queue journals it: new values in `set`, cleared attributes in `clear`.
+/// An update as the queue journals it: new values in `set`, cleared attributes in `clear`, built
+/// as a hand edit's is (`queue::edit::update_of`: an email or phone changed on its own, the
+/// address sent whole with the parts the plan keeps in `patch`).
 pub fn update_spec(u: &UpdateUser) -> UpdateSpec {
-    let mut set = User::default();
-    let mut clear = Vec::new();
-    for ch in &u.changes {
-        match ch.new.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-            Some(v) => ch.attr.set(&mut set, Some(v)),
-            None => clear.push(clear_path(ch.attr)),
-        }
-    }
-    UpdateSpec { set, clear }
+    let changes: Vec<(Attr, Option<&str>, Option<&str>)> = u.changes.iter().map(|c| (c.attr, c.old.as_deref(), c.new.as_deref())).collect();
+    crate::queue::edit::update_of(&changes, u.patch.is_guest(), |a| a.get(&u.patch))
 }
 
 fn user_target(id: &str, email: &str, label: &str) -> Target {
@@ -331,7 +326,12 @@ pub enum StateError {
 
 /// Read the prior state; a missing file means the policy was never applied.
 pub fn load_prior(file: &Path) -> Result<Option<PriorState>, StateError> {
-    match std::fs::read_to_string(file) {
+    let read = || -> std::io::Result<String> {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut crate::files::open_own_read(file)?, &mut text)?;
+        Ok(text)
+    };
+    match read() {
         Ok(text) => serde_json::from_str(&text).map(Some).map_err(|source| StateError::Unreadable { file: file.into(), source }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(StateError::Io { file: file.into(), source }),
@@ -344,12 +344,12 @@ pub fn save_prior(file: &Path, state: &PriorState) -> Result<(), StateError> {
         move |source| StateError::Io { file: f.to_path_buf(), source }
     }
     let dir = file.parent().unwrap_or(Path::new("."));
-    crate::files::create_private_dir(dir).map_err(io(dir))?;
+    crate::files::own_dir(dir).map_err(io(dir))?;
     let tmp = file.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(state)?;
-    // The state lists users' keys and ids: owner-only.
-    crate::files::write_private(&tmp, text.as_bytes()).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, file).map_err(io(file))
+    // The state lists users' keys and ids: owner-only. The temporary file is made new (a link
+    // planted at its name is removed, never written through), then renamed over the state.
+    crate::files::replace_private(file, &tmp, text.as_bytes()).map_err(io(file))
 }
 
 /// What [`apply_live`] needs besides the plan: where to journal, the profile's safety rules (with

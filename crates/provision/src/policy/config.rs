@@ -59,7 +59,7 @@ use super::source::{MembershipSpec, Source, SourceFormat, SourceSpec};
 
 /// A policy problem, located.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}: `{key}`: {message}", file.display())]
+#[error("{}:{line}: `{key}`: {message}{}", file.display(), super::source::quote_suffix(.quote))]
 pub struct PolicyError {
     pub file: PathBuf,
     /// 1-based line in the policy file.
@@ -67,6 +67,17 @@ pub struct PolicyError {
     /// Dotted key, e.g. `provisioning.remove_action` or `groups[1].key`.
     pub key: String,
     pub message: String,
+    /// What the source file holds there (its columns), as a short cleaned excerpt: shown on the
+    /// terminal, never recorded or alerted ([`PolicyError::brief`]); the path may point at a
+    /// file that is no export at all (a secret).
+    pub quote: Option<String>,
+}
+
+impl PolicyError {
+    /// The message without what the source file holds (for the sync's record and alerts).
+    pub fn brief(&self) -> String {
+        format!("{}:{}: `{}`: {}", self.file.display(), self.line, self.key, self.message)
+    }
 }
 
 /// Why a policy's source could not be used: it does not read, or it does not fit the policy.
@@ -81,6 +92,17 @@ pub enum ReadSourceError {
     Directory(#[from] super::ldap::LdapError),
     #[error("reading the source stopped: {0}")]
     Stopped(String),
+}
+
+impl ReadSourceError {
+    /// The message without what the source file holds (for the sync's record and alerts).
+    pub fn brief(&self) -> String {
+        match self {
+            ReadSourceError::Source(e) => e.brief(),
+            ReadSourceError::Policy(e) => e.brief(),
+            e => e.to_string(),
+        }
+    }
 }
 
 /// A template in the attribute mapping that does not parse (the message says where).
@@ -280,6 +302,10 @@ pub struct Provisioning {
     pub deprovision_on_rule_removal: RuleRemoval,
     /// Lowercased emails or userNames that are never deactivated.
     pub protected_users: Vec<String>,
+    /// The custom profile fields the org has now (Slack's admin pages show them; SCIM does not):
+    /// with it, the plan checks the fields Slack would create against its 50
+    /// (`scim::rules::CUSTOM_PROFILE_FIELDS_MAX`).
+    pub custom_profile_fields: Option<u32>,
 }
 
 /// One `[[groups]]` rule.
@@ -346,6 +372,16 @@ userType = "user_type"
 "enterprise.division" = "division"
 "enterprise.department" = "department"
 "enterprise.manager" = "manager"
+secondaryEmail = "secondary_email"
+startDate = "start_date"
+photo = "photo"
+guest = "guest"
+guestExpiration = "guest_expiration"
+streetAddress = "street_address"
+locality = "locality"
+region = "region"
+postalCode = "postal_code"
+country = "country"
 "#;
 
 // ---- raw TOML shape ----
@@ -475,6 +511,7 @@ struct RawProvisioning {
     deprovision_on_rule_removal: Option<RuleRemoval>,
     #[serde(default)]
     protected_users: Vec<String>,
+    custom_profile_fields: Option<u32>,
 }
 
 impl Default for RawProvisioning {
@@ -576,6 +613,7 @@ impl Policy {
             line: 0,
             key: String::new(),
             message: format!("cannot read: {e}"),
+            quote: None,
         })?;
         Policy::parse(&text, path)
     }
@@ -589,6 +627,7 @@ impl Policy {
             line: loc.line(segs),
             key: key.to_string(),
             message,
+            quote: None,
         };
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &str| {
@@ -752,7 +791,18 @@ impl Policy {
             },
             deprovision_on_rule_removal: p.deprovision_on_rule_removal.unwrap_or(RuleRemoval::Deactivate),
             protected_users: p.protected_users.iter().map(|u| u.trim().to_lowercase()).collect(),
+            custom_profile_fields: p.custom_profile_fields,
         };
+        if let Some(n) = provisioning.custom_profile_fields
+            && n as usize > crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX
+        {
+            let segs = [Seg::Key("provisioning"), Seg::Key("custom_profile_fields")];
+            return Err(err(
+                &segs,
+                "provisioning.custom_profile_fields",
+                format!("{n} is over Slack's cap of {} custom profile fields", crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX),
+            ));
+        }
 
         // [scope]
         // A directory's groups can be named by DN, in any spacing and case.
@@ -827,7 +877,8 @@ impl Policy {
             file: self.file.clone(),
             line,
             key: key.to_string(),
-            message: format!("unknown column `{col}` in {} (columns: {})", source.name, source.headers.join(", ")),
+            message: format!("unknown column `{col}` in {}", source.name),
+            quote: Some(super::source::columns_excerpt(&source.headers)),
         };
         for (key, col, line) in &self.column_refs {
             if source.column(col).is_none() {
@@ -991,6 +1042,7 @@ fn ldap_source(
         line,
         key: key.to_string(),
         message: format!("`{col}` is not an LDAP attribute name (letters, digits and `-`, starting with a letter; or an OID)"),
+        quote: None,
     };
     let mut columns: Vec<String> = Vec::new();
     let add = |col: &str, columns: &mut Vec<String>| {
@@ -1120,7 +1172,7 @@ fn toml_error(text: &str, path: &Path, e: &toml::de::Error) -> PolicyError {
             }
         }
     };
-    PolicyError { file: path.to_path_buf(), line, key, message }
+    PolicyError { file: path.to_path_buf(), line, key, message, quote: None }
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use super::config::Attr;
 use crate::scim::types::User;
 
 /// Columns of the export, in order, and the attribute each holds (`None`: not an attribute).
-pub const COLUMNS: [(&str, Option<Attr>); 22] = [
+/// An attribute's column is [`Attr::column`] (its name everywhere else, in snake_case).
+pub const COLUMNS: [(&str, Option<Attr>); 33] = [
     ("email", Some(Attr::Email)),
     ("user_name", Some(Attr::UserName)),
     ("given_name", Some(Attr::GivenName)),
@@ -29,8 +30,19 @@ pub const COLUMNS: [(&str, Option<Attr>); 22] = [
     ("division", Some(Attr::Division)),
     ("department", Some(Attr::Department)),
     ("manager", Some(Attr::Manager)),
+    ("secondary_email", Some(Attr::SecondaryEmail)),
+    ("start_date", Some(Attr::StartDate)),
+    ("photo", Some(Attr::Photo)),
+    ("guest", Some(Attr::Guest)),
+    ("guest_expiration", Some(Attr::GuestExpiration)),
+    ("street_address", Some(Attr::StreetAddress)),
+    ("locality", Some(Attr::Locality)),
+    ("region", Some(Attr::Region)),
+    ("postal_code", Some(Attr::PostalCode)),
+    ("country", Some(Attr::Country)),
     ("active", None),
     ("groups", None),
+    ("roles", None),
     ("slack_id", None),
 ];
 
@@ -86,6 +98,7 @@ impl Managers {
 
 /// The position of the `manager` column.
 const MANAGER_COLUMN: usize = 18;
+const _: () = assert!(matches!(COLUMNS[MANAGER_COLUMN].1, Some(Attr::Manager)));
 
 impl SourceCsvExport {
     pub fn new(rows: File, keys: File) -> io::Result<Self> {
@@ -120,6 +133,7 @@ impl SourceCsvExport {
                 (_, Some(a)) => a.get(u).unwrap_or("").to_string(),
                 ("active", _) => u.is_active().to_string(),
                 ("groups", _) => u.groups.iter().flatten().filter_map(|g| g.display.as_deref()).collect::<Vec<_>>().join(";"),
+                ("roles", _) => u.role_values().join(";"),
                 ("slack_id", _) => u.id().to_string(),
                 _ => String::new(),
             };
@@ -162,7 +176,8 @@ impl SourceCsvExport {
             if let Some(email) = managers.email(&line[MANAGER_COLUMN]) {
                 line[MANAGER_COLUMN] = email.to_string();
             }
-            w.write_record(&line)?;
+            // Neutralised for spreadsheets; the policy source reader restores each cell exactly.
+            w.write_record(line.iter().map(|c| crate::strict_csv::neutralise(c).into_owned()))?;
         }
         w.flush()?;
         Ok(count)
@@ -187,12 +202,13 @@ pub fn users_to_source_csv(users: &[User], out: &mut dyn Write) -> io::Result<()
                 (_, Some(a)) => a.get(u).unwrap_or("").to_string(),
                 ("active", _) => u.is_active().to_string(),
                 ("groups", _) => u.groups.iter().flatten().filter_map(|g| g.display.as_deref()).collect::<Vec<_>>().join(";"),
+                ("roles", _) => u.role_values().join(";"),
                 ("slack_id", _) => u.id().to_string(),
                 _ => String::new(),
             };
             rec.push(v);
         }
-        w.write_record(&rec)?;
+        w.write_record(rec.iter().map(|c| crate::strict_csv::neutralise(c).into_owned()))?;
     }
     w.flush()
 }
@@ -205,7 +221,15 @@ mod props {
     use proptest::prelude::*;
 
     fn text() -> impl Strategy<Value = String> {
-        prop_oneof![any::<String>(), "[a-z,;\"\r\n é\u{feff}\t#]{0,10}", Just(String::new()), Just(" ".into()), Just("\"".into())]
+        prop_oneof![
+            any::<String>(),
+            "[a-z,;\"\r\n é\u{feff}\t#]{0,10}",
+            // What a spreadsheet would run, and quotes before it: neutralised, and read back as it was.
+            "['=+@\t\r-]{1,3}[a-z=(\")]{0,6}",
+            Just(String::new()),
+            Just(" ".into()),
+            Just("\"".into())
+        ]
     }
 
     fn user() -> impl Strategy<Value = User> {
@@ -248,11 +272,20 @@ mod props {
 
         /// `users export --output csv` read back by the policy source reader (strict CSV): every
         /// cell comes back as the exporter wrote it, whatever it holds (quotes, commas, line
-        /// breaks, a byte-order mark, leading spaces), one row per user.
+        /// breaks, a byte-order mark, leading spaces, a formula neutralised with a `'`), one row
+        /// per user; and no cell of the file starts a formula.
         #[test]
         fn export_csv_reads_back_cell_for_cell(users in proptest::collection::vec(user(), 0..6)) {
             let mut out = Vec::new();
             users_to_source_csv(&users, &mut out).unwrap();
+            // The raw cells (the strict reader undoes the neutralisation).
+            let mut raw = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(out.as_slice());
+            for rec in raw.records() {
+                let rec = rec.unwrap();
+                for cell in rec.iter() {
+                    prop_assert!(!cell.starts_with(crate::strict_csv::FORMULA_STARTS), "{:?}", cell);
+                }
+            }
             let src = Source::from_reader(out.as_slice(), SourceFormat::Csv, "users.csv", ";")
                 .map_err(|e| TestCaseError::fail(format!("{e}\n{}", String::from_utf8_lossy(&out))))?;
             prop_assert_eq!(src.headers.iter().map(String::as_str).collect::<Vec<_>>(), COLUMNS.map(|c| c.0).to_vec());
@@ -268,6 +301,7 @@ mod props {
                         (_, Some(a)) => a.get(u).unwrap_or("").to_string(),
                         ("active", _) => u.is_active().to_string(),
                         ("groups", _) => u.groups.iter().flatten().filter_map(|g| g.display.as_deref()).collect::<Vec<_>>().join(";"),
+                        ("roles", _) => u.role_values().join(";"),
                         _ => u.id().to_string(),
                     };
                     prop_assert_eq!(row.get(i), want.as_str(), "column {}", name);

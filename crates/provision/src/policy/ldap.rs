@@ -296,20 +296,24 @@ impl PasswordSource {
         match self {
             PasswordSource::File(path) => read_password_file(path),
             PasswordSource::Command(command) => {
-                let out = tokio::process::Command::new("sh")
+                // Neither the command line (it may carry a credential) nor its output is shown:
+                // the program name only, as for a token_command.
+                let shown = crate::config::shown_command(command);
+                let mut out = crate::child::tokio_command("sh")
                     .arg("-c")
                     .arg(command)
                     .stdin(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null())
                     .output()
                     .await
-                    .map_err(|e| format!("password_command {command:?} could not run: {e}"))?;
+                    .map_err(|e| format!("password_command {shown} could not run: {e}"))?;
                 if !out.status.success() {
-                    return Err(format!("password_command {command:?} failed: exit status {}", out.status));
+                    return Err(format!("password_command {shown} failed: exit status {}", out.status));
                 }
                 let pw = Secret::new(String::from_utf8_lossy(&out.stdout).to_string());
+                zeroize::Zeroize::zeroize(&mut out.stdout);
                 if pw.is_empty() {
-                    return Err(format!("password_command {command:?} printed nothing"));
+                    return Err(format!("password_command {shown} printed nothing"));
                 }
                 Ok(pw)
             }

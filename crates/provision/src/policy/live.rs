@@ -71,6 +71,19 @@ pub enum LiveError {
     Directory(super::ldap::LdapError),
 }
 
+impl LiveError {
+    /// The message without what a policy's source file holds (its columns, a key): what the
+    /// sync records, shows in `sync status` and sends in alerts. The source path may point at a
+    /// file that is no export (a token file): its first line is the "header".
+    pub fn brief(&self) -> String {
+        match self {
+            LiveError::Policy(e) => e.brief(),
+            LiveError::Source(e) => e.brief(),
+            e => e.to_string(),
+        }
+    }
+}
+
 impl From<ReadSourceError> for LiveError {
     fn from(e: ReadSourceError) -> LiveError {
         match e {

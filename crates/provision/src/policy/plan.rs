@@ -225,6 +225,24 @@ pub enum Rule {
     /// The row's manager is neither a Slack user nor a row this plan provisions (reference §3:
     /// `manager.managerId` is a Slack id, email or userName).
     ManagerUnresolved,
+    /// A start date or guest expiry that is no ISO-8601 date (reference §3: `startDate` "like
+    /// `2024-04-10T00:00:00+0000`", `expiration` "ISO-8601").
+    InvalidDate,
+    /// A guest expiry already past.
+    GuestExpirationPast,
+    /// A photo that is neither a public `https://` URL nor an image `data:` URL (reference §3
+    /// `photos`; §7 `photos_invalid`).
+    PhotoInvalid,
+    /// A guest type other than `multi` (or `member`): Slack's guest extension takes `multi` only
+    /// (reference §3).
+    GuestType,
+    /// The row would make an admin or owner a guest (reference §3, §7 `cannot_make_user_guest`).
+    GuestAdmin,
+    /// A guest expiry for someone who is no guest (nor made one by the row).
+    GuestExpirationMember,
+    /// The row would make Slack create a profile field past its 50 custom ones (reference §3:
+    /// `unable_to_create_team_profile_fields`), given `[provisioning] custom_profile_fields`.
+    CustomFieldCap,
 }
 
 impl Rule {
@@ -236,6 +254,13 @@ impl Rule {
             Rule::DuplicateEmail => "duplicate_email",
             Rule::GroupMemberCap => "group_member_cap",
             Rule::ManagerUnresolved => "manager_unresolved",
+            Rule::InvalidDate => "invalid_date",
+            Rule::GuestExpirationPast => "guest_expiration_past",
+            Rule::PhotoInvalid => "photos_invalid",
+            Rule::GuestType => "guest_type",
+            Rule::GuestAdmin => "cannot_make_user_guest",
+            Rule::GuestExpirationMember => "guest_expiration_member",
+            Rule::CustomFieldCap => "custom_field_cap",
         }
     }
 
@@ -248,6 +273,15 @@ impl Rule {
             Rule::DuplicateEmail => "an email belongs to one Slack user, deactivated ones included (reference §2, §8.6)",
             Rule::GroupMemberCap => "a Slack group has at most 15,000 members (reference §7 group_member_max_exceeded, §8.11)",
             Rule::ManagerUnresolved => "a manager must be a Slack user or a row this plan creates (reference §3 manager)",
+            Rule::InvalidDate => "startDate and guest expirations are ISO-8601 dates, e.g. 2027-01-04 (reference §3)",
+            Rule::GuestExpirationPast => "a guest whose expiry has passed would lose access at once",
+            Rule::PhotoInvalid => "a photo is a public https:// URL or an image data: URL (reference §3 photos)",
+            Rule::GuestType => "the guest extension's type is multi (a multi-channel guest); member means no guest (reference §3)",
+            Rule::GuestAdmin => "Slack never makes an admin or owner a guest (reference §3 cannot_make_user_guest)",
+            Rule::GuestExpirationMember => "an expiry belongs to a multi-channel guest (reference §3 guest extension)",
+            Rule::CustomFieldCap => {
+                "Slack allows 50 custom profile fields, those SCIM creates included (reference §3 unable_to_create_team_profile_fields)"
+            }
         }
     }
 }
@@ -584,6 +618,7 @@ fn same_value(attr: Attr, a: &str, b: &str) -> bool {
     let (a, b) = (a.trim(), b.trim());
     match attr {
         Attr::UserName => a == b || normalize_user_name(a) == normalize_user_name(b),
+        x if x.date_end().is_some() => x.same_value(a, b),
         x if x.case_insensitive() => {
             if a.is_ascii() && b.is_ascii() {
                 a.eq_ignore_ascii_case(b)
@@ -957,6 +992,117 @@ pub fn compute_on(
         }
     }
 
+    // Profile, photo and guest values (reference §3), checked as `users update --set` checks
+    // them, for the values the plan would write (a create, or a change).
+    let now = crate::queue::edit::now_unix();
+    let guest_pos = pos_of(Attr::Guest);
+    for rs in rows.iter_mut() {
+        if !rs.provisioned || rs.left_out {
+            continue;
+        }
+        let (line, key) = (line_of(rs), rs.key.to_string());
+        let value = |a: Attr| pos_of(a).and_then(|p| rendered.get(rs.d, p));
+        let have = |a: Attr| rs.slack.and_then(|si| users.column(a).and_then(|c| users.value(si, c)));
+        let writes = |a: Attr, v: &str| have(a).is_none_or(|h| !same_value(a, h, v));
+        let q = |v: &str| crate::scim::sanitize::quoted_excerpt(v, 40);
+        let mut problem: Option<(Rule, String)> = None;
+        for a in [Attr::StartDate, Attr::GuestExpiration] {
+            let Some(v) = value(a).filter(|v| writes(a, v)) else { continue };
+            match crate::scim::rules::iso_date(v, a.date_end().expect("a date")) {
+                Err(p) => problem = problem.or(Some((Rule::InvalidDate, format!("{} {}: {p}", a.short(), q(v))))),
+                Ok(d) if a == Attr::GuestExpiration && d.unix < now => {
+                    problem = problem.or(Some((Rule::GuestExpirationPast, format!("guestExpiration {} is past", q(v)))))
+                }
+                Ok(_) => {}
+            }
+        }
+        if let Some(v) = value(Attr::Photo).filter(|v| writes(Attr::Photo, v))
+            && let Err(p) = crate::scim::rules::photo_value(v)
+        {
+            problem = problem.or(Some((Rule::PhotoInvalid, format!("photo {}: {p}", q(v)))));
+        }
+        let is_guest = rs.slack.is_some_and(|si| users.is_guest(si));
+        let want_guest = match guest_pos.map(|p| rendered.get(rs.d, p)) {
+            Some(v) => match v.and_then(|v| Attr::Guest.sendable(v)) {
+                Some(t) if t == "multi" => true,
+                Some(t) => {
+                    problem = problem.or(Some((Rule::GuestType, format!("guest {}: give multi or member", q(&t)))));
+                    false
+                }
+                None => false,
+            },
+            None => is_guest,
+        };
+        if want_guest
+            && !is_guest
+            && let Some(role) = rs.slack.and_then(|si| users.admin_role(si))
+        {
+            problem = problem.or(Some((
+                Rule::GuestAdmin,
+                format!("{} has the role {role:?} and cannot be made a guest", users.label(rs.slack.unwrap())),
+            )));
+        }
+        if value(Attr::GuestExpiration).is_some() && !want_guest {
+            problem = problem.or(Some((Rule::GuestExpirationMember, "guestExpiration for someone who is no guest".to_string())));
+        }
+        if let Some((rule, what)) = problem {
+            violation(&mut plan, line, &key, rule, format!("{}:{line}: {what}; row left out", source.name));
+            rs.left_out = true;
+        }
+    }
+
+    // Slack's 50 custom profile fields (reference §3): the fields Slack would create for mapped
+    // attributes no Slack user has a value of yet (`Attr::slack_profile_field`).
+    let mut new_fields: Vec<(&'static str, Vec<usize>)> = Vec::new();
+    for (pos, (attr, _)) in mappings.iter().enumerate() {
+        let Some(name) = attr.slack_profile_field() else { continue };
+        let exists = mappings
+            .iter()
+            .enumerate()
+            .filter(|(_, (a, _))| a.slack_profile_field() == Some(name))
+            .any(|(p, _)| (0..users.len()).any(|i| users.value(i, cols[p]).is_some()));
+        let wanted = rows.iter().any(|rs| rs.provisioned && !rs.left_out && rendered.get(rs.d, pos).is_some());
+        if exists || !wanted {
+            continue;
+        }
+        match new_fields.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, ps)) => ps.push(pos),
+            None => new_fields.push((name, vec![pos])),
+        }
+    }
+    if !new_fields.is_empty() {
+        let cap = crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX;
+        let names = new_fields.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+        match prov.custom_profile_fields {
+            None => plan.warnings.push(format!(
+                "Slack will create {} ({names}): no Slack user has these attributes yet, and each counts against Slack's {cap} custom profile fields (reference §3); set [provisioning] custom_profile_fields to the number the org has for the plan to check the cap",
+                crate::words::count(new_fields.len(), "profile field")
+            )),
+            Some(n) => {
+                let room = cap.saturating_sub(n as usize);
+                for (name, ps) in new_fields.iter().skip(room) {
+                    for rs in rows.iter_mut() {
+                        if !rs.provisioned || rs.left_out || !ps.iter().any(|&p| rendered.get(rs.d, p).is_some()) {
+                            continue;
+                        }
+                        let (line, key) = (line_of(rs), rs.key.to_string());
+                        violation(
+                            &mut plan,
+                            line,
+                            &key,
+                            Rule::CustomFieldCap,
+                            format!(
+                                "{}:{line}: {name} would be a new Slack profile field, and the org has {n} of {cap} custom fields; row left out",
+                                source.name
+                            ),
+                        );
+                        rs.left_out = true;
+                    }
+                }
+            }
+        }
+    }
+
     // Creates first, so managers and members can refer to pending users.
     for rs in rows.iter_mut().filter(|r| r.slack.is_none() && r.provisioned && !r.left_out) {
         if !prov.allow_create {
@@ -1058,7 +1204,11 @@ pub fn compute_on(
                         Err(()) => unreachable!("unresolved managers are violations (checked above)"),
                     },
                     Attr::UserName => attr.set(&mut user, Some(&normalize_user_name(v))),
-                    _ => attr.set(&mut user, Some(v)),
+                    _ => {
+                        if let Some(v) = attr.sendable(v) {
+                            attr.set(&mut user, Some(&v));
+                        }
+                    }
                 }
             }
             let label = label_of(&user);
@@ -1117,6 +1267,7 @@ pub fn compute_on(
                         Err(()) => unreachable!("unresolved managers are violations (checked above)"),
                     },
                     (Attr::UserName, Some(v)) => Some(user_name_key(v)),
+                    (a, Some(v)) if a == Attr::Guest || a.date_end().is_some() => a.sendable(v).map(Cow::Owned),
                     (_, w) => w.map(Cow::Borrowed),
                 };
                 let same = match (have, want.as_deref()) {
@@ -1128,6 +1279,30 @@ pub fn compute_on(
                     attr.set(&mut patch, want.as_deref());
                     changes.push(AttrChange { attr, old: have.map(str::to_string), new: want.map(Cow::into_owned) });
                 }
+            }
+            // The address is sent whole (Slack stores one): its other parts as they are.
+            if changes.iter().any(|c| c.attr.is_address()) {
+                for a in Attr::ADDRESS {
+                    if !changes.iter().any(|c| c.attr == a)
+                        && let Some(v) = users.column(a).and_then(|c| users.value(u, c))
+                    {
+                        a.set(&mut patch, Some(v));
+                    }
+                }
+            }
+            // The other email or phone of a changed one, as it is (SCIM 1.1 sends it along).
+            for (a, b) in [(Attr::Email, Attr::SecondaryEmail), (Attr::PhoneWork, Attr::PhoneMobile)] {
+                for (this, other) in [(a, b), (b, a)] {
+                    if changes.iter().any(|c| c.attr == this)
+                        && !changes.iter().any(|c| c.attr == other)
+                        && let Some(v) = users.column(other).and_then(|c| users.value(u, c))
+                    {
+                        other.set(&mut patch, Some(v));
+                    }
+                }
+            }
+            if users.is_guest(u) && changes.iter().any(|c| c.attr == Attr::GuestExpiration) {
+                patch.guest.get_or_insert_with(Default::default).kind.get_or_insert_with(|| "multi".into());
             }
             if !changes.is_empty() {
                 updates.push(UpdateUser { id: users.id(u).into(), label: users.label(u).to_string(), row_line: line, changes, patch });

@@ -27,6 +27,8 @@ const ACTIVE: u8 = 1;
 const ACTIVE_KNOWN: u8 = 2;
 const BOT: u8 = 4;
 const OWNER: u8 = 8;
+/// A multi-channel guest (`User::is_guest`).
+const GUEST: u8 = 16;
 
 /// One user, fixed-size.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +70,24 @@ impl PlanUsers {
         for m in &policy.attributes {
             if !attrs.contains(&m.attr) {
                 attrs.push(m.attr);
+            }
+        }
+        // Slack stores one address and a change sends it whole: its parts the policy does not
+        // map are kept as they are (`policy::apply::update_spec`).
+        if attrs.iter().any(|a| a.is_address()) {
+            for a in Attr::ADDRESS {
+                if !attrs.contains(&a) {
+                    attrs.push(a);
+                }
+            }
+        }
+        // So are the emails and the phones in SCIM 1.1 (a changed one sends the other along).
+        let elements = [Attr::Email, Attr::SecondaryEmail, Attr::PhoneWork, Attr::PhoneMobile];
+        if attrs.iter().any(|a| a.is_element()) {
+            for a in elements {
+                if !attrs.contains(&a) {
+                    attrs.push(a);
+                }
             }
         }
         PlanUsers { attrs, ..Default::default() }
@@ -154,6 +174,9 @@ impl PlanUsers {
             Account::PrimaryOwner => flags |= OWNER,
             Account::Member => {}
         }
+        if u.is_guest() {
+            flags |= GUEST;
+        }
         for k in 0..self.attrs.len() {
             let attr = self.attrs[k];
             let v = attr.get(u);
@@ -194,6 +217,24 @@ impl PlanUsers {
     /// `Attr::get` of the user's column `col`: trimmed, empty reads as unset.
     pub(crate) fn value(&self, i: usize, col: usize) -> Option<&str> {
         self.get(self.values[i * self.attrs.len() + col])
+    }
+
+    /// `User::is_guest()`.
+    pub fn is_guest(&self, i: usize) -> bool {
+        self.rows[i].flags & GUEST != 0
+    }
+
+    /// A role that keeps the user from being made a guest (an admin or owner), if any.
+    pub fn admin_role(&self, i: usize) -> Option<String> {
+        let e = self.extra.get(&(i as u32))?;
+        e.roles
+            .iter()
+            .filter_map(|r| match r {
+                Role::Text(s) => Some(s.as_str()),
+                Role::Object(mv) => mv.value.as_deref(),
+            })
+            .find(|r| crate::scim::rules::is_admin_role(r))
+            .map(str::to_string)
     }
 
     /// `User::id()`.

@@ -39,20 +39,62 @@ impl SourceFormat {
 
 /// A problem with a source file, naming the file and (when known) the line and column.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}{}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default(), .column.map(|c| format!(":{c}")).unwrap_or_default())]
+#[error("{}{}", self.brief(), quote_suffix(.quote))]
 pub struct SourceError {
     pub file: String,
     /// 1-based line (CSV, JSON lines) or record number (JSON array).
     pub line: Option<usize>,
     /// 1-based character column, when the error is a syntax error at a known place.
     pub column: Option<usize>,
+    /// What is wrong, without the file's own text.
     pub message: String,
+    /// What the file holds there (its columns, a key), as a short cleaned excerpt: shown on the
+    /// terminal, never recorded or alerted ([`SourceError::brief`]). A source path may point at
+    /// a file that is no export at all: a token or a password file.
+    pub quote: Option<String>,
 }
 
 impl SourceError {
     fn new(file: &str, line: Option<usize>, message: impl Into<String>) -> Self {
-        SourceError { file: file.to_string(), line, column: None, message: message.into() }
+        SourceError { file: file.to_string(), line, column: None, message: message.into(), quote: None }
     }
+
+    fn quoting(mut self, quote: String) -> Self {
+        self.quote = Some(quote);
+        self
+    }
+
+    /// The message without what the file holds (for the sync's record and alerts).
+    pub fn brief(&self) -> String {
+        let line = self.line.map(|l| format!(":{l}")).unwrap_or_default();
+        let column = self.column.map(|c| format!(":{c}")).unwrap_or_default();
+        format!("{}{line}{column}: {}", self.file, self.message)
+    }
+}
+
+/// ` (QUOTE)` after a message, or nothing.
+pub fn quote_suffix(quote: &Option<String>) -> String {
+    quote.as_deref().map(|q| format!(" ({q})")).unwrap_or_default()
+}
+
+/// The most columns, and characters of one, an error quotes from a source's header.
+const QUOTED_COLUMNS: usize = 12;
+const QUOTED_CHARS: usize = 32;
+
+/// `columns: a, b, c` from a source's header: at most [`QUOTED_COLUMNS`] names, each cleaned
+/// and cut to [`QUOTED_CHARS`] characters, so an error never carries more than a short excerpt
+/// of a file (which may be something else than an export: a secret's first line).
+pub fn columns_excerpt(headers: &[String]) -> String {
+    let mut shown: Vec<String> = headers.iter().take(QUOTED_COLUMNS).map(|h| cut(h)).collect();
+    if headers.len() > QUOTED_COLUMNS {
+        shown.push(format!("… {} in all", headers.len()));
+    }
+    format!("columns: {}", shown.join(", "))
+}
+
+fn cut(s: &str) -> String {
+    let c = crate::scim::sanitize::clean(s);
+    if c.chars().count() <= QUOTED_CHARS { c } else { format!("{}…", c.chars().take(QUOTED_CHARS).collect::<String>()) }
 }
 
 /// One record of the source. Values are indexed by the source's header.
@@ -203,7 +245,7 @@ fn read_csv<R: Read>(mut reader: R, name: &str) -> Result<Source, SourceError> {
 }
 
 fn csv_error(name: &str, e: crate::strict_csv::CsvError) -> SourceError {
-    SourceError { file: name.to_string(), line: Some(e.line), column: Some(e.column), message: e.message }
+    SourceError { file: name.to_string(), line: Some(e.line), column: Some(e.column), message: e.message, quote: None }
 }
 
 /// Collect JSON objects into rows over a growing header.
@@ -254,8 +296,9 @@ impl JsonRows<'_> {
                                 return Err(SourceError::new(
                                     self.name,
                                     Some(line),
-                                    format!("`{key}`: only arrays of plain values are supported"),
-                                ));
+                                    "a key holds an array of objects or arrays: only arrays of plain values are supported",
+                                )
+                                .quoting(format!("key `{}`", cut(&key))));
                             }
                         });
                     }
@@ -294,6 +337,7 @@ fn read_json<R: BufRead>(mut reader: R, format: SourceFormat, name: &str, sep: &
             line: Some(e.line()),
             column: Some(e.column()),
             message: format!("invalid JSON: {e}"),
+            quote: None,
         })?;
         drop(text);
         for (i, item) in items.into_iter().enumerate() {
@@ -318,6 +362,7 @@ fn read_json<R: BufRead>(mut reader: R, format: SourceFormat, name: &str, sep: &
                 line: Some(no),
                 column: Some(e.column()),
                 message: format!("invalid JSON: {e}"),
+                quote: None,
             })?;
             acc.push(no, v)?;
         }
@@ -331,7 +376,7 @@ fn read_memberships(spec: &MembershipSpec) -> Result<HashMap<String, Vec<String>
     let file = File::open(&spec.path).map_err(|e| SourceError::new(&name, None, format!("cannot open: {e}")))?;
     let src = read_csv(BufReader::new(file), &name)?;
     let col = |c: &str| {
-        src.column(c).ok_or_else(|| SourceError::new(&name, Some(1), format!("no column `{c}` (columns: {})", src.headers.join(", "))))
+        src.column(c).ok_or_else(|| SourceError::new(&name, Some(1), format!("no column `{c}`")).quoting(columns_excerpt(&src.headers)))
     };
     let (u, g) = (col(&spec.user_column)?, col(&spec.group_column)?);
     let mut out: HashMap<String, Vec<String>> = HashMap::new();

@@ -398,6 +398,13 @@ impl Action {
                         o.iter()
                             .filter(|(k, _)| *k != "schemas")
                             .flat_map(|(k, val)| match val.as_object().filter(|_| k.starts_with("urn:")) {
+                                // The guest extension's attributes by the names `--set` takes.
+                                Some(ext) if k.contains(":guest:") => ext
+                                    .keys()
+                                    .map(|g| {
+                                        if g == "type" { "guest".to_string() } else { format!("guest{}{}", g[..1].to_uppercase(), &g[1..]) }
+                                    })
+                                    .collect::<Vec<_>>(),
                                 Some(ext) => ext.keys().cloned().collect::<Vec<_>>(),
                                 None => vec![short_attr(k)],
                             })

@@ -10,7 +10,7 @@
 //! (`scim::types::looks_like_id`) is tried as an id first, other text as a userName first. Only
 //! what the server finds counts. Groups likewise ([`find_group`]): by id and by name.
 
-use crate::scim::client::normalize_email;
+use crate::scim::client::{check_email, normalize_email};
 use crate::scim::types::{check_id, looks_like_id};
 use crate::scim::{Group, MultiValue, Name, ScimClient, ScimError, User};
 use futures::StreamExt;
@@ -19,7 +19,8 @@ use std::path::Path;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Ident {
-    /// An email address (lowercased): looked up by email.
+    /// An email address, as typed (a lookup sends it so; duplicates are found without regard to
+    /// case, [`Ident::key`]).
     Email(String),
     /// A value of an `id` column: a user id exactly as the server issued it.
     Id(String),
@@ -37,6 +38,14 @@ impl std::fmt::Display for Ident {
 }
 
 impl Ident {
+    /// The identity for finding duplicates: an email without regard to case.
+    fn key(&self) -> Ident {
+        match self {
+            Ident::Email(e) => Ident::Email(e.to_lowercase()),
+            other => other.clone(),
+        }
+    }
+
     /// What a miss says: "no user with email X", "… with id X", "… with id or userName X".
     fn missing(&self) -> String {
         match self {
@@ -59,7 +68,7 @@ pub struct InputRow {
 pub fn parse_ident(text: &str) -> Result<Ident, String> {
     let t = text.trim();
     if t.contains('@') {
-        normalize_email(t).map(Ident::Email).map_err(|e| e.to_string())
+        check_email(t).map(Ident::Email).map_err(|e| e.to_string())
     } else {
         check_id(t).map(|()| Ident::Text(t.to_string())).map_err(|why| {
             format!("{} is neither an email address nor an id or userName: {why}", crate::scim::sanitize::quoted_excerpt(t, 80))
@@ -99,10 +108,10 @@ pub fn collect(args: &[String], from: Option<&Path>) -> Result<Vec<InputRow>, Ve
     }
     let mut seen: HashMap<Ident, String> = HashMap::new();
     for r in &rows {
-        if let Some(first) = seen.get(&r.ident) {
+        if let Some(first) = seen.get(&r.ident.key()) {
             errors.push(format!("{}: {} is a duplicate of {first}", r.origin, r.ident));
         } else {
-            seen.insert(r.ident.clone(), r.origin.clone());
+            seen.insert(r.ident.key(), r.origin.clone());
         }
     }
     if rows.is_empty() && errors.is_empty() {
@@ -160,7 +169,7 @@ fn read_ident_rows(path: &Path) -> (Vec<InputRow>, Vec<String>) {
             let parsed = match (cell(id_col), cell(email_col)) {
                 (Some(id), _) => parse_id(id),
                 // An `email` column holds emails: no guessing there.
-                (None, Some(email)) => normalize_email(email).map(Ident::Email).map_err(|e| e.to_string()),
+                (None, Some(email)) => check_email(email).map(Ident::Email).map_err(|e| e.to_string()),
                 (None, None) => Err("no email or id in this row".into()),
             };
             match parsed {
@@ -314,7 +323,10 @@ pub async fn resolve_with_progress(
 
 /// Read users to create from a CSV. Columns (any case, some aliases): email (required),
 /// userName, givenName/first_name, familyName/last_name, displayName, title, department,
-/// employeeNumber, costCenter, organization, division, manager (id or email), timezone.
+/// employeeNumber, costCenter, organization, division, manager (id or email), timezone, and any
+/// other attribute by the name `users update --set` takes (startDate, photo, guest,
+/// guestExpiration, secondaryEmail, phone, mobile, streetAddress, locality, region, postalCode,
+/// country, ...).
 pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
     let name = path.display().to_string();
     let text = read_text(path, &name).map_err(|e| vec![e])?;
@@ -339,6 +351,16 @@ pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
     let div = col(&["division"]);
     let manager = col(&["manager", "managerid"]);
     let tz = col(&["timezone", "tz"]);
+    // Every other column that names an attribute (`users update --set`'s names: startDate,
+    // photo, guest, guestExpiration, secondaryEmail, phone, mobile, locality, ...), checked as
+    // `--set` checks it.
+    let handled = [Some(email), user_name, given, family, display, title, dept, empno, cost, org, div, manager, tz];
+    let others: Vec<(usize, super::attr::Attr)> = headers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !handled.contains(&Some(*i)))
+        .filter_map(|(i, h)| super::attr::Attr::from_field(h).map(|a| (i, a)))
+        .collect();
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -405,6 +427,25 @@ pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
         };
         if ent != crate::scim::EnterpriseUser::default() {
             u.enterprise = Some(ent);
+        }
+        let mut bad = false;
+        for &(i, attr) in &others {
+            let Some(v) = get(Some(i)) else { continue };
+            match super::edit::check(&super::edit::FieldSet::new(attr.short(), v)) {
+                Ok((attr, Some(v))) => attr.set(&mut u, Some(&v)),
+                Ok((_, None)) => {}
+                Err(e) => {
+                    errors.push(format!("{origin}: {e}"));
+                    bad = true;
+                }
+            }
+        }
+        if !bad && u.guest_expiration().is_some() && !u.is_guest() {
+            errors.push(format!("{origin}: guestExpiration is for a multi-channel guest: add guest=multi (reference §3)"));
+            bad = true;
+        }
+        if bad {
+            continue;
         }
         out.push((origin, u));
     }

@@ -92,7 +92,8 @@ pub fn write_csv(records: &[StoredRecord], out: &mut dyn Write) -> Result<(), In
     let mut w = csv::Writer::from_writer(out);
     w.write_record(CSV_HEADERS)?;
     for s in records {
-        w.write_record(csv_row(s).iter().map(|c| scim::sanitize::clean_keep_lines(c)))?;
+        // Cleaned for a terminal, neutralised for a spreadsheet (`read_csv` undoes it).
+        w.write_record(csv_row(s).iter().map(|c| crate::strict_csv::neutralise(&scim::sanitize::clean_keep_lines(c)).into_owned()))?;
     }
     w.flush()?;
     Ok(())
@@ -135,7 +136,7 @@ pub fn read_csv(input: impl Read) -> Result<Vec<StoredRecord>, InterchangeError>
         let line = i + 2;
         let rec = rec?;
         let parse = || -> Result<StoredRecord, Box<dyn std::error::Error + Send + Sync>> {
-            let f = |n: usize| rec.get(n).unwrap_or("").to_string();
+            let f = |n: usize| crate::strict_csv::restore(rec.get(n).unwrap_or("")).to_string();
             let o = |n: usize| Some(f(n)).filter(|s| !s.is_empty());
             let t = |n: usize| OffsetDateTime::parse(&f(n), &Rfc3339).map_err(|e| format!("column {}: {e}", CSV_HEADERS[n]));
             Ok(StoredRecord {

@@ -182,7 +182,7 @@ impl Password {
             }
             Password::Command(command) => {
                 let program = command.split_whitespace().next().unwrap_or("").to_string();
-                let out = std::process::Command::new("sh")
+                let out = crate::child::command("sh")
                     .arg("-c")
                     .arg(command)
                     .stdin(std::process::Stdio::null())

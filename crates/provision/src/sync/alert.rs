@@ -228,7 +228,8 @@ async fn run_command(command: &str, event: AlertEvent, policy: &str, body: &[u8]
     use tokio::io::AsyncWriteExt;
     let shown = shown_command(command);
     let event = serde_json::to_value(event).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    let mut child = tokio::process::Command::new("sh")
+    // Without the token or any store password in its environment (`crate::child`).
+    let mut child = crate::child::tokio_command("sh")
         .arg("-c")
         .arg(command)
         .env("SCIMITAR_ALERT_EVENT", event)

@@ -155,8 +155,14 @@ impl CycleReport {
     }
 
     fn fail(mut self, e: CycleError) -> CycleReport {
+        // Held by another scimitar: `locked`. A lease that cannot be taken (the store
+        // unreachable, no file descriptors left) is an error, and alerted as one.
         let result = if matches!(e, CycleError::Locked(_)) { RunResult::Locked } else { RunResult::Error };
-        let msg = e.to_string();
+        // What is recorded and alerted never quotes a source file (it may be a secret's).
+        let msg = match &e {
+            CycleError::Plan(p) => p.brief(),
+            e => e.to_string(),
+        };
         self.error = Some(e);
         self.end(result, Some(msg))
     }
