@@ -29,7 +29,8 @@ pub struct RunArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Allow more deactivations than the profile's ceiling (max_deactivations, default 100)
+    /// Pass the gate's ceilings (the profile's or policy's max_deactivations, max_attribute_changes,
+    /// max_member_removals, max_group_deletes, ...: see the held message); --yes never does
     #[arg(long)]
     pub force: bool,
     /// Which endpoint deactivates on Slack: delete, patch, or both rows of Slack's rate table (fastest).
@@ -241,7 +242,9 @@ pub async fn group_members(env: &Environment, group: &str, t: &Targets, add: boo
     let (c, safety) = writer(env, run)?;
     let g = find_group(c.client, group).await?;
     let resolved = resolve_targets(c, t).await?;
-    let known = Knowledge::from_users(resolved.iter().map(|(_, u)| u));
+    let mut known = Knowledge::from_users(resolved.iter().map(|(_, u)| u));
+    // The base of the share ceiling on one group's members.
+    known.set_group_size(g.id(), g.member_ids().count());
     let ids: Vec<String> = resolved.into_iter().map(|(_, u)| u.id().to_string()).collect();
     let a = if add {
         Action::AddMembers { group_id: g.id().into(), group_name: g.name().into(), user_ids: ids }
@@ -353,7 +356,13 @@ pub fn approve(decision: Decision, extra: Option<String>, run: &RunArgs, what: &
         return Err(read_only_fail());
     }
     let needs_confirm = !run.yes && decision.destructive() > 0;
-    if let Some(e) = decision.ceiling().or(extra) {
+    // Every reason the run is held, the gate's and the caller's (a policy's ceiling, its source).
+    let held = match (decision.ceiling_reason(), extra) {
+        (Some(g), Some(x)) => Some(format!("{g}; {x}")),
+        (Some(g), None) => Some(format!("{g}; pass --force if that is really meant")),
+        (None, x) => x,
+    };
+    if let Some(e) = held {
         if run.yes || !std::io::stdin().is_terminal() {
             return Err(Fail::new(exit::USAGE, format!("{e}; nothing was done")));
         }
@@ -443,6 +452,17 @@ pub async fn follow(mut rx: tokio::sync::mpsc::UnboundedReceiver<QueueEvent>, ca
     let started = Instant::now();
     let (mut total, mut done, mut failed) = (0usize, 0usize, 0usize);
     let mut interrupted = false;
+    // Ctrl-C, and SIGTERM (a service manager stopping the run): listened to from the start, so
+    // a signal between two events is never missed.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    let arrived = async |s: &mut Option<tokio::signal::unix::Signal>| match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    };
     loop {
         tokio::select! {
             ev = rx.recv() => {
@@ -466,10 +486,15 @@ pub async fn follow(mut rx: tokio::sync::mpsc::UnboundedReceiver<QueueEvent>, ca
                     _ => {}
                 }
             }
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = arrived(&mut int), if !interrupted => {
                 interrupted = true;
                 cancel.cancel();
-                eprintln!("\nscimitar: interrupted: finishing requests in flight, cancelling the rest (the journal keeps everything)");
+                eprintln!("\nscimitar: interrupted: nothing more is sent; requests already on the wire finish, the rest is cancelled (the journal keeps everything)");
+            }
+            _ = arrived(&mut term), if !interrupted => {
+                interrupted = true;
+                cancel.cancel();
+                eprintln!("\nscimitar: terminated: nothing more is sent; requests already on the wire finish, the rest is cancelled (the journal keeps everything)");
             }
         }
     }

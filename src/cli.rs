@@ -156,15 +156,21 @@ pub enum Command {
     /// Look up and change groups
     #[command(subcommand)]
     Groups(GroupsCmd),
-    /// Undo deactivations: reactivate the users and put back the group memberships and roles the
-    /// journal kept before each deactivation was sent
+    /// Undo a batch from the journal's before-values (updates set back, memberships re-added or
+    /// removed, groups renamed back, deactivations reactivated with their memberships and roles),
+    /// or a user's latest deactivation. A value is set back only where the server still holds what
+    /// the batch wrote; anything changed since is listed as a conflict and left alone
     Restore {
-        /// Every deactivation of this batch (ids: `scimitar report`, or the console's `Q`)
+        /// Every done operation of this batch, or of every batch of a policy run `pr-…` (ids:
+        /// `scimitar report`, or the console's `Q`)
         #[arg(long, required_unless_present = "user", conflicts_with = "user")]
         batch: Option<String>,
         /// The latest deactivation of this user (id or email)
         #[arg(long)]
         user: Option<String>,
+        /// Also deactivate the users the batch created (else they are listed and left active)
+        #[arg(long, requires = "batch")]
+        deactivate_created: bool,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -615,7 +621,10 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         Command::Check(a) => cmd_check(env, a, out).await,
         Command::Users(c) => cmd_users(env, c, out).await,
         Command::Groups(c) => cmd_groups(env, c, out).await,
-        Command::Restore { batch, user, run } => crate::edit_cmd::restore(env, batch.as_deref(), user.as_deref(), &run).await,
+        Command::Restore { batch, user, deactivate_created, run } => {
+            let opts = crate::queue::restore::Options { deactivate_created };
+            crate::edit_cmd::restore(env, batch.as_deref(), user.as_deref(), opts, &run).await
+        }
         Command::Resume { batch, retry_failed, run } => bulk::resume(env, batch.as_deref(), retry_failed, &run).await,
         Command::Plan { policy, output } => crate::policy_cmd::plan(env, &policy, output, out).await,
         Command::Apply { policy, run } => crate::policy_cmd::apply(env, &policy, &run).await,

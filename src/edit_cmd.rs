@@ -129,9 +129,16 @@ async fn manager_ids(client: &ScimClient, sets: &mut [FieldSet]) -> Result<Resul
     Ok(Ok(()))
 }
 
-/// `scimitar restore --batch B | --user U`: reactivate the users a batch (or the user's latest
-/// deactivation) deactivated, and put back the group memberships and roles the journal kept.
-pub async fn restore(env: &Environment, batch: Option<&str>, user: Option<&str>, run: &RunArgs) -> Result<i32, Fail> {
+/// `scimitar restore --batch B | --user U`: undo every done operation of a batch from the
+/// journal's before-values (`queue::restore`), or reactivate the user's latest deactivation, with
+/// the group memberships and roles the journal kept.
+pub async fn restore(
+    env: &Environment,
+    batch: Option<&str>,
+    user: Option<&str>,
+    opts: restore::Options,
+    run: &RunArgs,
+) -> Result<i32, Fail> {
     let (c, safety) = bulk::writer(env, run)?;
     let which = match (batch, user) {
         (Some(b), None) => Which::Batch(b.to_string()),
@@ -146,7 +153,7 @@ pub async fn restore(env: &Environment, batch: Option<&str>, user: Option<&str>,
         _ => return Err(Fail::new(exit::USAGE, "give --batch BATCH_ID or --user ID|EMAIL")),
     };
     let journal = bulk::open_journal(c)?;
-    let plan = restore::plan(c.client, &journal, &which).await.map_err(|e| match e {
+    let plan = restore::plan_with(c.client, &journal, &which, opts).await.map_err(|e| match e {
         restore::RestoreError::NothingKept(m) => Fail::new(exit::NOT_FOUND, m),
         restore::RestoreError::Scim(e) => e.into(),
         e => Fail::new(exit::FAILURE, e.to_string()),
@@ -158,24 +165,50 @@ pub async fn restore(env: &Environment, batch: Option<&str>, user: Option<&str>,
         let who = plan.names.get(&k.kept.user_id).cloned().unwrap_or_else(|| k.target.label());
         eprintln!("scimitar: {} had {}", crate::sanitize::clean(&who), crate::sanitize::clean(&k.kept.summary()));
     }
+    for c in &plan.conflicts {
+        eprintln!("scimitar: conflict: {}", crate::sanitize::clean(c));
+    }
     let decision = bulk::gate(&safety, plan.actions, &plan.known);
     if decision.is_read_only() {
         return Err(Fail::new(exit::USAGE, "--read-only: this command changes Slack; nothing was done"));
     }
     if run.dry_run {
-        bulk::write_dry_run(&decision, run)?;
-        eprintln!("scimitar: dry run: {}; nothing was changed", crate::sanitize::clean(&decision.summary()));
+        // The diff: every value and membership it would set back, from what to what.
+        let mut rows = Rows::new(vec!["action", "object", "id", "field", "now", "back"]);
+        for d in &plan.diff {
+            let json = serde_json::to_value(d).ok();
+            rows.push(vec![d.action.clone(), d.object.clone(), d.id.clone(), d.field.clone(), d.now.clone(), d.back.clone()], json);
+        }
+        rows.write(run.output, &mut std::io::stdout().lock())?;
+        if let Some(e) = decision.ceiling() {
+            eprintln!("scimitar: note: {e}");
+        }
+        eprintln!(
+            "scimitar: dry run: {}{}; nothing was changed",
+            crate::sanitize::clean(&decision.summary()),
+            if plan.conflicts.is_empty() {
+                String::new()
+            } else {
+                format!("; {} left alone", crate::words::count(plan.conflicts.len(), "conflict"))
+            }
+        );
         return Ok(exit::OK);
     }
     if decision.is_empty() {
         eprintln!("scimitar: nothing to do: {}", crate::sanitize::clean(&decision.summary()));
         return Ok(exit::OK);
     }
-    // One confirmation for the whole restore, as for any batch (`--yes` skips it).
-    if !run.yes && !bulk::confirm(&decision, &plan.what, None)? {
+    // A restore passes the gate like any batch: over a ceiling only --force (or the typed count)
+    // passes it; one confirmation for the whole restore (`--yes` skips it).
+    let held = decision.ceiling().is_some();
+    let decision = bulk::approve(decision, None, run, &plan.what)?;
+    // `approve` asked already for a ceiling or a destructive batch; any other restore asks too.
+    if !run.yes && !held && decision.destructive() == 0 && !bulk::confirm(&decision, &plan.what, None)? {
         return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
     }
-    let info = BatchInfo { origin: "headless".into(), policy_run: None, description: plan.what.clone() };
+    // Recorded as a restore naming the batch it undoes, under the org's lease like any write
+    // (held by another writer: exit 75 naming it, or --wait).
+    let info = BatchInfo { origin: crate::queue::engine::RESTORE_ORIGIN.into(), policy_run: None, description: plan.what.clone() };
     let (_lease, journal) = bulk::take_lease(c, run, &bulk::command_line())?;
     bulk::submit_and_run(c, journal, &info, decision, run).await
 }

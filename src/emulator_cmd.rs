@@ -39,7 +39,8 @@ pub struct EmulatorArgs {
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
     /// Injected faults, e.g. `503:0.05,reset:0.01,slow:0.02,slowms:500` (also `429`, `retryafter`,
-    /// `incident`, and `deletenoop`: a DELETE answered 204 that leaves the user active).
+    /// `incident`, `deletenoop`: a DELETE answered 204 that leaves the user active, and
+    /// `memberwipe`: a member-remove PATCH that empties the group, answered 2xx).
     #[arg(long, default_value = "none")]
     pub faults: Faults,
     /// The console's and commands' global flags: accepted, ignored, not in `--help`.

@@ -36,6 +36,6 @@ pub fn of_scim(e: &crate::scim::ScimError) -> i32 {
         | ScimError::Protocol { .. }
         | ScimError::Redirect { .. }
         | ScimError::Deadline { .. } => UNAVAILABLE,
-        ScimError::Api(_) => FAILURE,
+        ScimError::Api(_) | ScimError::Cancelled { .. } => FAILURE,
     }
 }

@@ -69,6 +69,14 @@ pub async fn plan(env: &Environment, policy: &str, output: OutputFormat, out: &m
     if let Err(e) = live.plan.check_ceiling(&live.policy, live.active_users) {
         eprintln!("scimitar: note: apply will stop: {e}");
     }
+    // The gate's ceilings (every kind of change), as apply will meet them.
+    if let Some(e) = apply::preview(&live, &env.safety).ceiling_reason() {
+        eprintln!("scimitar: note: apply will stop: {e}");
+    }
+    // The source against the last successful run.
+    for d in &live.source_drops {
+        eprintln!("scimitar: note: apply will stop: {}", crate::sanitize::clean(d));
+    }
     eprintln!("scimitar: plan: {}", summary(&live.plan));
     Ok(if live.plan.is_empty() { exit::OK } else { exit::CHANGES })
 }
@@ -78,7 +86,10 @@ fn policy_ceiling(live: &LivePlan, force: bool) -> Option<String> {
     if force {
         return None;
     }
-    live.plan.check_ceiling(&live.policy, live.active_users).err().map(|e| format!("{e} (pass --force if that is really meant)"))
+    // The policy's ceiling, and the source's fall since the last successful run.
+    let mut held: Vec<String> = live.plan.check_ceiling(&live.policy, live.active_users).err().map(|e| e.to_string()).into_iter().collect();
+    held.extend(live.source_drops.iter().cloned());
+    (!held.is_empty()).then(|| format!("{} (pass --force if that is really meant)", held.join("; ")))
 }
 
 /// `scimitar apply --policy FILE|NAME`: queue the plan through the action queue.
@@ -99,6 +110,9 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         }
         if let Some(e) = preview.ceiling() {
             eprintln!("scimitar: note: {e}");
+        }
+        for d in &live.source_drops {
+            eprintln!("scimitar: note: apply would stop: {}", crate::sanitize::clean(d));
         }
         eprintln!("scimitar: dry run: {}; gate: {}; nothing was changed", summary(plan), crate::sanitize::clean(&preview.summary()));
         return Ok(exit::OK);

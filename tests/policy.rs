@@ -318,6 +318,7 @@ fn rule_removal_deactivates_or_keeps_and_renames_follow_the_key() {
         scope_groups: vec!["staff".into(), "alumni".into()],
         retired_scope_groups: vec![],
         group_ids: BTreeMap::from([("grp-eng".into(), "S0001".into())]),
+        source: None,
     };
     let p = policy(POLICY);
     let plan = compute(&p, &source, &users, &groups, Some(&prior)).unwrap();

@@ -384,7 +384,13 @@ async fn merge_never_removes_a_member_and_overwrite_does() {
     assert!(!want.is_empty());
     assert_eq!(removes, want);
     assert!(plan.member_adds.is_empty());
+    // Half of the group's members go: over the gate's share ceiling (25% of a group's members),
+    // so `--yes` is held with nothing written; `--force` passes.
     let out = env.scimitar(&["apply", "--policy", overwrite.to_str().unwrap(), "--yes"]).await;
+    assert_eq!(code(&out), 64, "{}", show(&out));
+    assert!(stderr(&out).contains(&format!("members of group {}", g.name())), "{}", show(&out));
+    assert_eq!(member_set(&group_named(&env, g.name()).await.unwrap()), merged, "held: nothing removed");
+    let out = env.scimitar(&["apply", "--policy", overwrite.to_str().unwrap(), "--yes", "--force"]).await;
     assert_eq!(code(&out), 0, "{}", show(&out));
     let after = member_set(&group_named(&env, g.name()).await.unwrap());
     assert_eq!(after, keep.union(&newcomers).cloned().collect(), "overwrite leaves exactly the source's members");

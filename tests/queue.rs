@@ -501,7 +501,7 @@ async fn an_update_that_deactivates_is_reported_as_a_surprise() {
         target: Target::of_user(u),
         update: scimitar::queue::action::UpdateSpec {
             set: User { title: Some("Principal Engineer".into()), ..Default::default() },
-            clear: vec![],
+            ..Default::default()
         },
     };
     let batch = submit(&j, vec![update(&users[0]), update(&users[1])], Safety::default());

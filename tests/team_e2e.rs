@@ -51,7 +51,7 @@ impl Admin {
         std::fs::write(
             config.join("config.toml"),
             format!(
-                "default_profile = \"{profile}\"\n\n[profiles.{profile}]\nurl = \"{}\"\nmax_deactivations = 1000\n\n{store}\n{extra}\n",
+                "default_profile = \"{profile}\"\n\n[profiles.{profile}]\nurl = \"{}\"\nmax_deactivations = 1000\n# the tests change many users of a small org at once (no ceiling is tested here)\nmax_attribute_change_percent = 100\nmax_member_removal_percent = 100\n\n{store}\n{extra}\n",
                 emu.base_url(ApiVersion::V2)
             ),
         )
@@ -232,6 +232,14 @@ async fn resume_beside_a_live_apply_writes_nothing_twice() {
     let others: Vec<User> = regular(&client, 120).await.into_iter().filter(|u| !changed.iter().any(|c| c == u.id())).take(20).collect();
     let leavers = a.list("leavers.txt", &others);
     let o = a.run(&emu, &["users", "deactivate", "--from", leavers.to_str().unwrap(), "--yes"]).await;
+    assert_eq!(o.status.code(), Some(75), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("scimitar apply --policy hr"), "{}", show(&o));
+    // Undoing the live apply's batch (restore --batch, from its before-values) is a write too:
+    // refused while the apply holds the lease, nothing sent.
+    let o = a.run(&emu, &["report", "-o", "json"]).await;
+    let first: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().expect("a record")).unwrap();
+    let batch = first["batch_id"].as_str().or(first["policy_run"].as_str()).expect("the apply's batch").to_string();
+    let o = a.run(&emu, &["restore", "--batch", &batch, "--yes"]).await;
     assert_eq!(o.status.code(), Some(75), "{}", show(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("scimitar apply --policy hr"), "{}", show(&o));
     let o = a.run(&emu, &["resume", "--yes"]).await;

@@ -154,7 +154,9 @@ pub fn ask_naming(
         ctx.log(Level::Warn, format!("{}: {why}", what(asked)));
         return vec![];
     }
-    let decision = crate::queue::gate(&ctx.queue.safety, actions, known);
+    let mut known = known.clone();
+    ctx.dir.share_bases(&mut known);
+    let decision = crate::queue::gate(&ctx.queue.safety, actions, &known);
     let what = what(if decision.is_empty() { asked } else { decision.runnable().len() });
     if let Some(h) = decision.hold().filter(|_| decision.is_read_only()) {
         ctx.log(Level::Warn, format!("{what}: {h}"));

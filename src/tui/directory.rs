@@ -536,6 +536,17 @@ impl Directory {
         self.store.knowledge_of(ids.iter().map(String::as_str))
     }
 
+    /// The bases of the gate's share ceilings, from what is loaded: the active users and each
+    /// loaded group's members.
+    pub fn share_bases(&self, known: &mut crate::queue::Knowledge) {
+        if !self.store.is_empty() {
+            known.set_population(self.store.iter().filter(|r| r.active_opt() != Some(false)).count());
+        }
+        for g in &self.groups {
+            known.set_group_size(&g.id, g.members.len());
+        }
+    }
+
     /// (what, text) to copy for a user: the email, or the id (`id`, or when there is no email).
     pub fn user_copy_text(&self, idx: u32, id: bool) -> (&'static str, String) {
         let r = self.store.get(idx);

@@ -358,6 +358,8 @@ fn handle(p: Plan) -> PlanHandle {
         state_file: PathBuf::from("/nonexistent/hr.json"),
         update_emails: HashMap::new(),
         knowledge: Default::default(),
+        source_stats: Default::default(),
+        source_drops: vec![],
     }))
 }
 

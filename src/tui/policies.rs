@@ -216,7 +216,12 @@ impl PoliciesPane {
 
     pub fn set_plan(&mut self, name: String, live: PlanHandle) {
         let rows = plan_rows(&live.0.plan);
-        let ceiling = live.0.plan.check_ceiling(&live.0.policy, live.0.active_users).err().map(|e| e.to_string());
+        // The policy's own ceiling and the source's fall since the last successful run: each
+        // holds the apply until the count is typed.
+        let mut held: Vec<String> =
+            live.0.plan.check_ceiling(&live.0.policy, live.0.active_users).err().map(|e| e.to_string()).into_iter().collect();
+        held.extend(live.0.source_drops.iter().cloned());
+        let ceiling = (!held.is_empty()).then(|| held.join("; "));
         let selected = rows.iter().position(|r| !r.heading).unwrap_or(0);
         self.plan = Some(PlanView { name, live, rows, selected, offset: 0, ceiling });
     }
@@ -399,7 +404,7 @@ impl PoliciesPane {
                 self.progress.2 += total;
                 ctx.log(Level::Info, format!("batch {batch_id}: {}", crate::words::count(total, "operation")));
             }
-            QueueEvent::OpStarted { .. } => return vec![],
+            QueueEvent::OpStarted { .. } | QueueEvent::OpSending { .. } => return vec![],
             QueueEvent::OpFinished { describe, state, message, .. } => {
                 let (level, what) = match state {
                     OpState::Done => (Level::Ok, "done"),

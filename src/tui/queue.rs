@@ -123,7 +123,11 @@ impl Queue {
             QueueEvent::OpStarted { batch_id, op_id, seq, describe, attempt } if *batch_id == b.batch_id => {
                 let o = b.op_mut(op_id, *seq, describe);
                 o.state = OpState::Running;
+                o.sending = false;
                 o.attempt = *attempt;
+            }
+            QueueEvent::OpSending { batch_id, op_id, seq } if *batch_id == b.batch_id => {
+                b.op_mut(op_id, *seq, "").sending = true;
             }
             QueueEvent::OpFinished { batch_id, op_id, seq, describe, state, message, retries } if *batch_id == b.batch_id => {
                 let o = b.op_mut(op_id, *seq, describe);
@@ -137,6 +141,12 @@ impl Queue {
             QueueEvent::BatchFinished { batch_id, cancelled, .. } if *batch_id == b.batch_id => {
                 b.running = false;
                 b.cancelled = *cancelled;
+                if *cancelled {
+                    for o in b.ops.iter_mut().filter(|o| o.state == OpState::Pending) {
+                        o.state = OpState::Cancelled;
+                        o.message = "cancelled before it was sent".into();
+                    }
+                }
             }
             _ => {}
         }
@@ -171,6 +181,9 @@ pub struct QueueOp {
     pub user: Option<(String, bool)>,
     /// The op changes a group (the groups are reloaded after the batch).
     pub group: bool,
+    /// A running op's write has left (it got its rate token): "sending"; before that it only
+    /// waits for its turn ("waiting"), and a cancel stops it unsent.
+    pub sending: bool,
 }
 
 impl QueueOp {
@@ -197,6 +210,7 @@ impl QueueOp {
             surprise: false,
             user: None,
             group: false,
+            sending: false,
         }
     }
 
@@ -268,6 +282,11 @@ impl BatchView {
 
     pub fn count(&self, s: OpState) -> usize {
         self.ops.iter().filter(|o| o.state == s).count()
+    }
+
+    /// Running ops whose request has left (the others wait for their rate token).
+    pub fn sending(&self) -> usize {
+        self.ops.iter().filter(|o| o.state == OpState::Running && o.sending).count()
     }
 
     /// Ops that reached a final state.
@@ -391,7 +410,16 @@ fn queue_event(ctx: &mut Ctx, ev: QueueEvent) -> Vec<Effect> {
             }
             if let Some(o) = b.by_id.get(&op_id).and_then(|&i| b.ops.get_mut(i)) {
                 o.state = OpState::Running;
+                o.sending = false;
                 o.attempt = attempt;
+            }
+        }
+        QueueEvent::OpSending { batch_id, op_id, .. } => {
+            if batch_id != b.batch_id {
+                return vec![];
+            }
+            if let Some(o) = b.by_id.get(&op_id).and_then(|&i| b.ops.get_mut(i)) {
+                o.sending = true;
             }
         }
         QueueEvent::OpFinished { batch_id, op_id, describe, state, message, retries, .. } => {
@@ -551,10 +579,21 @@ fn restore_planned(
         let who = plan.names.get(&k.kept.user_id).cloned().unwrap_or_else(|| k.target.label());
         ctx.log(Level::Info, format!("restore: {who} had {}", k.kept.summary()));
     }
+    for c in &plan.conflicts {
+        ctx.log(Level::Warn, format!("restore: conflict: {c}"));
+    }
+    // The diff in the Log: what is set back, from what, to what.
+    for d in plan.diff.iter().take(50) {
+        ctx.log(Level::Info, format!("restore: {} {} {}: {:?} -> {:?}", d.action, d.object, d.field, d.now, d.back));
+    }
+    if plan.diff.len() > 50 {
+        ctx.log(Level::Info, format!("restore: … and {} more changes", plan.diff.len() - 50));
+    }
     let what = plan.what.clone();
     // The list it was asked from closes: a confirmed restore opens the queue view on its batch.
     ctx.close_all::<super::queue_view::QueueView>();
-    super::confirm::ask(ctx, plan.actions, &plan.known, move |_| what, false)
+    // The dialog names the conflicts (values changed since the batch: left alone).
+    super::confirm::ask_naming(ctx, plan.actions, &plan.known, move |_| what, false, Vec::new(), plan.conflicts)
 }
 
 /// `x` in the queue view: stop sending the running batch's pending operations.

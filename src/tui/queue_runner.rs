@@ -113,7 +113,10 @@ impl QueueRunner {
     pub fn run(&mut self, e: Effect) {
         let prep = match e {
             Effect::RunBatch { decision, description } => {
-                Prep::Submit { info: BatchInfo { origin: "console".into(), policy_run: None, description }, decision }
+                // A restore (`u`: its description is the plan's "restore batch …") is journaled as
+                // one, so its records name the batch it undoes.
+                let origin = if description.starts_with("restore ") { crate::queue::engine::RESTORE_ORIGIN } else { "console" };
+                Prep::Submit { info: BatchInfo { origin: origin.into(), policy_run: None, description }, decision }
             }
             Effect::RetryFailed { batch_id } => Prep::Retry(batch_id),
             Effect::ResumeBatches { batch_ids } => Prep::Resume(batch_ids),
@@ -306,6 +309,20 @@ async fn drive(
             let d = info.description.clone();
             let b = blocking(&journal, move |j| crate::queue::submit(j, &info, decision).map_err(anyhow::Error::from)).await?;
             let id = b.id().to_string();
+            // The console's rows keep each user's primary email only: with a protected list,
+            // the targets are read whole (every email) and gated again before anything is sent,
+            // so a user protected by a secondary email is skipped here too.
+            let b = if safety.protected.is_empty() {
+                b
+            } else {
+                let r =
+                    crate::queue::regate(engine.client(), &journal, &safety, &id, false).await.map_err(|e| format!("batch {id}: {e}"))?;
+                for s in &r.skipped {
+                    let line = format!("skipping {}: {}", s.action.describe(), s.why());
+                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Warn, line)));
+                }
+                r.batch
+            };
             (Some(b), vec![id], false, Some(d))
         }
         Prep::Retry(b) => (None, vec![b], true, None),

@@ -217,7 +217,7 @@ fn above_the_threshold_the_count_must_be_typed() {
 #[test]
 fn past_the_ceiling_a_warning_and_a_typed_count() {
     let mut app = app_with(50);
-    app.queue.safety.max_deactivations = 4;
+    app.queue.safety.ceilings.deactivations = 4;
     typ(&mut app, "      "); // 6 users, one of them deactivated already (row 3): 5 run
     ch(&mut app, 'd');
     let c = confirm(&app);
@@ -961,8 +961,8 @@ fn past(batch_id: &str, description: &str, restorable: u64) -> crate::queue::jou
     }
 }
 
-/// `Q` lists past batches (read afresh when it opens); `u` on one that deactivated users plans its
-/// restore; the plan passes the gate and is confirmed once; `y` runs it as a batch of its own.
+/// `Q` lists past batches (read afresh when it opens); `u` on one plans its undo (a batch that
+/// deactivated users: their restore); the plan passes the gate and is confirmed once; `y` runs it as a batch of its own.
 #[test]
 fn q_lists_past_batches_and_u_restores_one_through_one_confirmation() {
     let mut app = app_with(50);
@@ -972,8 +972,8 @@ fn q_lists_past_batches_and_u_restores_one_through_one_confirmation() {
         assert!(s.contains("past batches") && s.contains("deactivate 3 users") && s.contains("add 2 members to eng"), "{s}");
         assert!(s.contains("u: 3"), "what u can restore is on the row: {s}");
     }
-    // The newest (selected) batch deactivated nobody: u has nothing to restore.
-    assert!(ch(&mut app, 'u').is_empty());
+    // The newest (selected) batch added members: u undoes it too (the whole batch).
+    assert_eq!(ch(&mut app, 'u'), [Effect::PlanRestore { which: crate::queue::restore::Which::Batch("b-2".into()) }]);
     key(&mut app, KeyCode::Down);
     assert!(screen(&mut app, 80, 24).contains("u restore"), "the hint bar offers it");
     let which = crate::queue::restore::Which::Batch("b-1".into());
@@ -996,15 +996,141 @@ fn q_lists_past_batches_and_u_restores_one_through_one_confirmation() {
         notes: vec!["group old-team (S099) no longer exists; Bob Lee is not added back to it".into()],
         what: "restore batch b-1: 2 users, 1 group".into(),
         kept: vec![],
+        conflicts: vec!["title of Bob Lee: the batch wrote \"A\", the server holds \"B\" now (changed since); left alone".into()],
+        diff: vec![],
     };
     assert!(app.update(Msg::RestorePlanned { which, result: Ok(plan) }).is_empty(), "asking does nothing yet");
     let c = confirm(&app);
     assert_eq!(c.count(), 3, "{:?}", c.lines());
     assert!(app.log.iter().any(|e| e.text.contains("old-team") && e.text.contains("no longer exists")), "notes are in the Log");
+    assert!(app.log.iter().any(|e| e.text.contains("conflict") && e.text.contains("left alone")), "conflicts are in the Log");
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("restore batch b-1") && s.contains("reactivate"), "{s}");
     let fx = ch(&mut app, 'y');
     let Some(Effect::RunBatch { decision, description }) = fx.first() else { panic!("{fx:?}") };
     assert_eq!(description, "restore batch b-1: 2 users, 1 group");
     assert_eq!(decision.runnable(), actions.as_slice(), "the deactivated members are not screened out: the batch reactivates them first");
+}
+
+/// A policy apply's batch, followed from its events: an op taken up is "waiting" until its
+/// request leaves ("sending"); a cancel names every op it left unsent (the engine says each),
+/// and none stays "pending" with an empty operation column.
+#[test]
+fn a_cancelled_apply_shows_waiting_sending_and_names_every_cancelled_op() {
+    let mut app = app_with(10);
+    let b = "b-apply".to_string();
+    let op = |i: i64| format!("{b}-{i:05}");
+    let mirror = |app: &mut App, ev: QueueEvent| app.queue.mirror_event(&ev, "policy hr");
+    mirror(&mut app, QueueEvent::BatchStarted { batch_id: b.clone(), total: 3 });
+    mirror(
+        &mut app,
+        QueueEvent::OpStarted { batch_id: b.clone(), op_id: op(1), seq: 1, describe: "deactivate a@x.example".into(), attempt: 1 },
+    );
+    mirror(
+        &mut app,
+        QueueEvent::OpStarted { batch_id: b.clone(), op_id: op(2), seq: 2, describe: "deactivate b@x.example".into(), attempt: 1 },
+    );
+    mirror(&mut app, QueueEvent::OpSending { batch_id: b.clone(), op_id: op(1), seq: 1 });
+    ch(&mut app, 'Q');
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("sending   deactivate a@x") && s.contains("waiting   deactivate b@x"), "{s}");
+    assert!(s.contains("sending 1 · waiting 1 · pending 1"), "{s}");
+    // Cancelled: op 1 was on the wire and finishes; op 2 (waiting) and op 3 (never taken up)
+    // are cancelled, each with its operation.
+    mirror(
+        &mut app,
+        QueueEvent::OpFinished {
+            batch_id: b.clone(),
+            op_id: op(1),
+            seq: 1,
+            describe: "deactivate a@x.example".into(),
+            state: OpState::Done,
+            message: "ok".into(),
+            retries: 0,
+        },
+    );
+    for (i, who) in [(2, "b"), (3, "c")] {
+        mirror(
+            &mut app,
+            QueueEvent::OpFinished {
+                batch_id: b.clone(),
+                op_id: op(i),
+                seq: i,
+                describe: format!("deactivate {who}@x.example"),
+                state: OpState::Cancelled,
+                message: "cancelled before it was sent".into(),
+                retries: 0,
+            },
+        );
+    }
+    mirror(
+        &mut app,
+        QueueEvent::BatchFinished { batch_id: b.clone(), counts: HashMap::new(), elapsed: Duration::from_secs(1), cancelled: true },
+    );
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("cancelled deactivate b@x") && s.contains("cancelled deactivate c@x"), "{s}");
+    assert!(s.contains("pending 0 · cancelled 2") && !s.contains(" pending   "), "no row is left pending: {s}");
+}
+
+/// The console's rows keep each user's primary email only; a user protected by a secondary email
+/// is still never deactivated: the runner reads the targets whole and gates them again before
+/// anything is sent.
+#[tokio::test]
+async fn a_user_protected_by_a_secondary_email_is_skipped_by_the_console_too() {
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::scim::{ApiVersion, ClientConfig, MultiValue, RateLimit, ScimClient, Secret, User, UserUpdate};
+    let emu = Emulator::start(
+        EmulatorConfig { users: 30, groups: 2, seed: 8, token: "xoxp-prot".into(), ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    let client = ScimClient::new(cc).unwrap();
+    let (owner, bots) = (emu.primary_owner_id(), emu.bot_ids());
+    let two: Vec<User> = client
+        .all_users(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.is_active() && u.id() != owner && !bots.contains(&u.id().to_string()))
+        .take(2)
+        .collect();
+    let primary = two[0].primary_email().unwrap().to_string();
+    let set =
+        User { emails: Some(vec![MultiValue::email(&primary, true), MultiValue::email("Pat@Home.Example", false)]), ..Default::default() };
+    client.update_user(two[0].id(), &UserUpdate { set, clear: vec![] }).await.unwrap();
+    let journal = super::queue_runner::QueueSetup::in_memory("test", &client.host()).journal.unwrap();
+    let safety = Safety { protected: vec!["pat@home.example".into()], ..Default::default() };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = super::queue_runner::QueueRunner::new(client.clone(), Some(journal), safety.clone(), tx);
+    // What the console's table knows: the primary email only.
+    let mut known = Knowledge::default();
+    for u in &two {
+        let mut f = crate::queue::gate::UserFacts::of(u);
+        f.emails.clear();
+        known.insert(u.id().into(), f);
+    }
+    let actions: Vec<Action> = two.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
+    let decision = crate::queue::gate(&safety, actions, &known);
+    assert_eq!(decision.runnable().len(), 2, "the table alone cannot tell");
+    emu.reset_stats();
+    runner.run(Effect::RunBatch { decision, description: "deactivate 2 users".into() });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut skipped_line = false;
+    loop {
+        let m = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the batch finishes").expect("channel open");
+        if let Msg::Log(e) = &m {
+            skipped_line |= e.text.contains("skipping deactivate") && e.text.contains("protected");
+        }
+        if matches!(m, Msg::Queue(QueueEvent::BatchFinished { .. })) {
+            break;
+        }
+    }
+    assert!(skipped_line, "the skip is in the Log");
+    assert_eq!(emu.stats().writes(), 1, "only the unprotected user: {:?}", emu.stats().by_method);
+    assert!(client.get_user(two[0].id()).await.unwrap().is_active());
+    assert!(!client.get_user(two[1].id()).await.unwrap().is_active());
+    emu.shutdown().await;
 }

@@ -40,7 +40,7 @@ static KEYS: &[Binding<Act>] = &[
     bind!(
         "u",
         "restore",
-        "restore the selected past batch: reactivate its deactivated users and put back their groups and roles (one confirmation)",
+        "undo the selected past batch from the journal: values set back where Slack still holds what it wrote, memberships, names, deactivations with groups and roles (one confirmation)",
         Act::Restore,
         [(KeyCode::Char('u'), N)]
     ),
@@ -71,7 +71,7 @@ impl Component for QueueView {
         let history = showing_history(v.queue);
         let running = b.is_some_and(|b| b.running);
         let failed = b.is_some_and(|b| b.count(OpState::Failed) > 0);
-        let restorable = history && v.queue.history.selected().is_some_and(|h| h.restorable > 0) && v.queue.refuse_writes().is_none();
+        let restorable = history && v.queue.history.selected().is_some_and(|h| h.done > 0) && v.queue.refuse_writes().is_none();
         offers(KEYS, |a| match a {
             Act::Open => b.is_some_and(|b| !b.ops.is_empty()),
             Act::Cancel => running,
@@ -136,13 +136,13 @@ impl Component for QueueView {
                 }
             }
             Some(Act::Restore) if history => match ctx.queue.history.selected() {
-                Some(b) if b.restorable > 0 => {
+                Some(b) if b.done > 0 => {
                     let which = crate::queue::restore::Which::Batch(b.batch_id.clone());
                     super::queue::ask_restore(ctx, which)
                 }
                 Some(b) => {
                     let id = b.batch_id.clone();
-                    ctx.log(Level::Info, format!("batch {id}: no deactivation of it with what it took away kept: nothing to restore"));
+                    ctx.log(Level::Info, format!("batch {id}: no operation of it is done: nothing to restore"));
                     vec![]
                 }
                 None => vec![],
@@ -163,7 +163,9 @@ fn state_label(o: &QueueOp) -> &'static str {
     }
     match o.state {
         OpState::Pending => "pending",
-        OpState::Running => "running",
+        // Taken up but not sent: it waits for its rate token (a cancel stops it unsent).
+        OpState::Running if !o.sending => "waiting",
+        OpState::Running => "sending",
         OpState::Done => "done",
         OpState::Failed => "FAILED",
         OpState::Cancelled => "cancelled",
@@ -245,9 +247,17 @@ impl QueueView {
         let mut counts = vec![
             Span::styled(format!("done {}", b.count(OpState::Done)), t.ok),
             Span::styled(format!(" · failed {}", b.count(OpState::Failed)), if b.count(OpState::Failed) > 0 { t.error } else { t.muted }),
-            Span::styled(format!(" · running {}", b.count(OpState::Running)), t.accent),
-            Span::styled(format!(" · pending {}", b.count(OpState::Pending)), t.muted),
         ];
+        // Running ops are either on the wire ("sending") or waiting for their rate token
+        // ("waiting": a cancel stops them unsent).
+        let (sending, waiting) = (b.sending(), b.count(OpState::Running) - b.sending());
+        if sending > 0 {
+            counts.push(Span::styled(format!(" · sending {sending}"), t.accent));
+        }
+        if waiting > 0 || sending == 0 {
+            counts.push(Span::styled(format!(" · waiting {waiting}"), t.accent));
+        }
+        counts.push(Span::styled(format!(" · pending {}", b.count(OpState::Pending)), t.muted));
         for (s, label) in [(OpState::Skipped, "skipped"), (OpState::Cancelled, "cancelled")] {
             if b.count(s) > 0 {
                 counts.push(Span::styled(format!(" · {label} {}", b.count(s)), t.warning));
@@ -342,7 +352,15 @@ impl QueueView {
             let counts = format!("{}/{}", thousands(b.done), thousands(b.total));
             // `created` is "YYYY-MM-DD HH:MM:SS…": the time of day is enough at 80 columns.
             let when = if wide { b.created.chars().take(19).collect::<String>() } else { b.created.chars().skip(5).take(11).collect() };
-            let restore = if b.restorable > 0 { Span::styled(format!("u: {}", b.restorable), t.accent) } else { Span::raw("") };
+            // `u: N`: deactivations whose groups and roles can be given back; `u`: an undo of the
+            // batch's other done operations (from the journal's before-values).
+            let restore = if b.restorable > 0 {
+                Span::styled(format!("u: {}", b.restorable), t.accent)
+            } else if b.done > 0 {
+                Span::styled("u", t.accent)
+            } else {
+                Span::raw("")
+            };
             let mut cells = vec![
                 Cell::from(when),
                 Cell::from(state),

@@ -268,15 +268,16 @@ static KEYS: &[Binding<Act>] = &[
     bind!(
         "u",
         "restore",
-        "on a done deactivation: reactivate the user and put back the groups and roles it took away (one confirmation)",
+        "undo a done operation from the journal: a value set back where Slack still holds what it wrote, a membership, a name, a deactivation with its groups and roles (one confirmation)",
         Act::Restore,
         [(KeyCode::Char('u'), N)]
     ),
 ];
 
-/// A record `u` can restore: a deactivation that was done.
+/// A record `u` can restore: a done operation whose kind has an undo (`queue::restore`).
 fn restorable(r: &crate::report::OperationRecord) -> bool {
-    r.action == "deactivate" && r.outcome == Outcome::Done
+    let undoable = ["deactivate", "reactivate", "update_user", "add_members", "remove_members", "rename_group"];
+    undoable.contains(&r.action.as_str()) && r.outcome == Outcome::Done
 }
 
 /// Keys while a filter field is edited.

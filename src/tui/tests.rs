@@ -100,7 +100,7 @@ pub fn input_value(app: &App) -> String {
 
 /// The gate's deactivation ceiling (snapshots).
 pub fn set_max_deactivations(app: &mut App, n: usize) {
-    app.queue.safety.max_deactivations = n;
+    app.queue.safety.ceilings.deactivations = n;
 }
 
 fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {

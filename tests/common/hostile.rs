@@ -64,6 +64,13 @@ pub enum Mode {
     /// Users whose fields begin with what a spreadsheet runs as a formula (`=`, `+`, `-`, `@`, a
     /// tab); reads of any user answer one of them, writes answer it deactivated.
     Formulas,
+    /// Users read as a friendly server's (active); a PATCH of a user answers 200 with the user
+    /// without `active` and changes nothing.
+    PatchWithoutActive,
+    /// `GET /Users/{id}` answers with another user (`W0OTHER0002`) whatever the id; so does a PATCH.
+    OtherUser,
+    /// Users read as a friendly server's; a PATCH of a user answers with another user.
+    OtherUserOnPatch,
 }
 
 /// What `Mode::Invisible` hides in a name: Hangul fillers, the combining grapheme joiner, a
@@ -105,6 +112,8 @@ pub struct Hostile {
     /// The v2 base URL.
     pub url: String,
     pub requests: Arc<AtomicU64>,
+    /// Requests that write (any method but GET).
+    pub writes: Arc<AtomicU64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -115,12 +124,20 @@ struct St {
     /// `Shrinking`: users deleted so far, and first pages served.
     deleted: AtomicU64,
     firsts: AtomicU64,
+    writes: Arc<AtomicU64>,
 }
 
 impl Hostile {
     pub fn start(mode: Mode) -> Hostile {
         let requests = Arc::new(AtomicU64::new(0));
-        let st = Arc::new(St { mode, requests: requests.clone(), deleted: AtomicU64::new(0), firsts: AtomicU64::new(0) });
+        let writes = Arc::new(AtomicU64::new(0));
+        let st = Arc::new(St {
+            mode,
+            requests: requests.clone(),
+            writes: writes.clone(),
+            deleted: AtomicU64::new(0),
+            firsts: AtomicU64::new(0),
+        });
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -140,7 +157,7 @@ impl Hostile {
             rt.shutdown_timeout(Duration::from_millis(100));
         });
         let url = url_rx.recv().unwrap();
-        Hostile { url, requests, stop: Some(stop_tx), thread: Some(thread) }
+        Hostile { url, requests, writes, stop: Some(stop_tx), thread: Some(thread) }
     }
 
     pub fn requests(&self) -> u64 {
@@ -201,6 +218,10 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
     let start: u64 = query(&uri, "startIndex").and_then(|s| s.parse().ok()).unwrap_or(1);
     let filter = query(&uri, "filter");
     let write = method != Method::GET;
+    if write {
+        st.writes.fetch_add(1, Ordering::Relaxed);
+    }
+    let user_id = id.as_deref().filter(|_| resource == "Users");
     match &st.mode {
         Mode::RetryAfter(v) => throttled(v),
         Mode::RetryAfterWrites(v) if write => throttled(v),
@@ -368,6 +389,14 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri, headers: He
                 _ => friendly(&resource, id.as_deref(), start),
             }
         }
+        Mode::PatchWithoutActive if method == Method::PATCH && user_id.is_some() => {
+            let mut u = user(user_id.unwrap(), &format!("{}@ok.example", user_id.unwrap().to_lowercase()));
+            u.as_object_mut().unwrap().remove("active");
+            ok(u)
+        }
+        Mode::OtherUser if user_id.is_some() => ok(user("W0OTHER0002", "other@ok.example")),
+        Mode::OtherUserOnPatch if method == Method::PATCH && user_id.is_some() => ok(user("W0OTHER0002", "other@ok.example")),
+        Mode::PatchWithoutActive | Mode::OtherUser | Mode::OtherUserOnPatch => friendly(&resource, id.as_deref(), start),
     }
 }
 

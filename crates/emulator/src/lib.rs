@@ -70,11 +70,22 @@ pub struct Faults {
     /// `DELETE /Users/{id}` answers as if it deactivated the user but leaves them active (what a
     /// client must catch by reading the user back).
     pub delete_noop: f64,
+    /// A group PATCH that removes members empties the whole group and still answers 2xx: the
+    /// "remove one member, all members go" failure of Slack's SCIM v2 and other servers
+    /// (MicrosoftDocs/entra-docs PR 879, fleetdm/fleet#50724), which a client must catch by
+    /// reading the group back.
+    pub member_wipe: f64,
 }
 
 impl Faults {
     pub fn is_none(&self) -> bool {
-        self.p503 == 0.0 && self.reset == 0.0 && self.slow == 0.0 && self.p429 == 0.0 && self.incident == 0.0 && self.delete_noop == 0.0
+        self.p503 == 0.0
+            && self.reset == 0.0
+            && self.slow == 0.0
+            && self.p429 == 0.0
+            && self.incident == 0.0
+            && self.delete_noop == 0.0
+            && self.member_wipe == 0.0
     }
 }
 
@@ -85,7 +96,7 @@ pub struct FaultsError(String);
 
 impl std::str::FromStr for Faults {
     type Err = FaultsError;
-    /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2,incident:0.1,deletenoop:0.1`; `none` or empty means no faults.
+    /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2,incident:0.1,deletenoop:0.1,memberwipe:1`; `none` or empty means no faults.
     fn from_str(s: &str) -> Result<Faults, FaultsError> {
         Self::parse(s).map_err(FaultsError)
     }
@@ -124,9 +135,10 @@ impl Faults {
                 "429" => f.p429 = p,
                 "incident" => f.incident = p,
                 "deletenoop" => f.delete_noop = p,
+                "memberwipe" => f.member_wipe = p,
                 _ => {
                     return Err(format!(
-                        "fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, incident, deletenoop, slowms or retryafter)"
+                        "fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, incident, deletenoop, memberwipe, slowms or retryafter)"
                     ));
                 }
             }
@@ -340,6 +352,11 @@ impl Emulator {
         s
     }
 
+    /// Seconds since the emulator started: the clock of `EmulatorStats::log`.
+    pub fn uptime(&self) -> f64 {
+        self.shared.start.elapsed().as_secs_f64()
+    }
+
     pub fn reset_stats(&self) {
         *self.shared.stats.lock().unwrap() = StatsInner::default();
     }
@@ -399,8 +416,11 @@ mod tests {
                 retry_after: Duration::from_secs(1),
                 incident: 0.0,
                 delete_noop: 0.0,
+                member_wipe: 0.0,
             }
         );
+        assert_eq!("memberwipe:1".parse::<Faults>().unwrap().member_wipe, 1.0);
+        assert!(!"memberwipe:0.5".parse::<Faults>().unwrap().is_none());
         let f: Faults = "429:0.5,retryafter:2".parse().unwrap();
         assert_eq!((f.p429, f.retry_after), (0.5, Duration::from_secs(2)));
         let f: Faults = "slow:1,slowms:500".parse().unwrap();

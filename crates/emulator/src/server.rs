@@ -138,7 +138,7 @@ async fn handle(
     body: &Bytes,
     endpoint: Endpoint,
 ) -> (Response, bool) {
-    let (latency, f503, reset, slow, f429, incident, delete_noop) = {
+    let (latency, f503, reset, slow, f429, incident, delete_noop, member_wipe) = {
         let mut rt = sh.runtime.lock().unwrap();
         // Always roll every die so a run's fault sequence depends only on the seed.
         let (a, b, c, d, e): (f64, f64, f64, f64, f64) =
@@ -147,7 +147,9 @@ async fn handle(
         let f429 = (d < f.p429).then_some(f.retry_after);
         // Rolled only when asked for, so the sequences of the older faults stay as they were.
         let delete_noop = f.delete_noop > 0.0 && rt.rng.random::<f64>() < f.delete_noop;
-        (rt.latency, a < f.p503, b < f.reset, if c < f.slow { f.slow_delay } else { Duration::ZERO }, f429, e < f.incident, delete_noop)
+        let member_wipe = f.member_wipe > 0.0 && rt.rng.random::<f64>() < f.member_wipe;
+        let slow = if c < f.slow { f.slow_delay } else { Duration::ZERO };
+        (rt.latency, a < f.p503, b < f.reset, slow, f429, e < f.incident, delete_noop, member_wipe)
     };
 
     let first = rest.split('/').next().unwrap_or("");
@@ -218,7 +220,7 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let resp = process(sh, version, method, rest, query, body, Injected { incident, delete_noop });
+    let resp = process(sh, version, method, rest, query, body, Injected { incident, delete_noop, member_wipe });
     drop(guards);
     (resp, reset)
 }
@@ -299,6 +301,8 @@ fn body_json(body: &Bytes) -> Result<Value, Fail> {
 struct Injected {
     incident: bool,
     delete_noop: bool,
+    /// A member-remove PATCH empties the group (and is answered as usual).
+    member_wipe: bool,
 }
 
 fn process(
@@ -330,7 +334,7 @@ fn route(
     body: &Bytes,
     injected: Injected,
 ) -> Result<Response, Fail> {
-    let Injected { incident, delete_noop } = injected;
+    let Injected { incident, delete_noop, member_wipe } = injected;
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
     let (res, id) = match rest.split_once('/') {
         Some((r, id)) => (r.to_ascii_lowercase(), Some(percent_decode(id))),
@@ -419,7 +423,11 @@ fn route(
             let mut store = sh.store.write().unwrap();
             match *method {
                 Method::PATCH => {
-                    let gi = store.patch_group(id, &body_json(body)?, version)?;
+                    let b = body_json(body)?;
+                    let gi = store.patch_group(id, &b, version)?;
+                    if member_wipe && removes_members(&b) {
+                        store.wipe_members(gi);
+                    }
                     // v1 answers 204 without a body (PY-IT); v2 answers the group.
                     Ok(if v2 { json_resp(200, &store.group_json(gi, version)) } else { empty(204) })
                 }
@@ -452,6 +460,22 @@ fn route(
         },
         _ => Err(Fail::new(404, "bad_endpoint").ctx(rest)),
     }
+}
+
+/// Whether a group PATCH body removes members (v2: a `remove` on `members…`; v1: a member with
+/// `operation: delete`): what the `memberwipe` fault turns into emptying the group.
+fn removes_members(b: &Value) -> bool {
+    let v2 = b.get("Operations").and_then(Value::as_array).is_some_and(|ops| {
+        ops.iter().any(|o| {
+            o.get("op").and_then(Value::as_str).is_some_and(|op| op.eq_ignore_ascii_case("remove"))
+                && o.get("path").and_then(Value::as_str).is_some_and(|p| p.trim().to_ascii_lowercase().starts_with("members"))
+        })
+    });
+    let v1 = b
+        .get("members")
+        .and_then(Value::as_array)
+        .is_some_and(|ms| ms.iter().any(|m| m.get("operation").and_then(Value::as_str) == Some("delete")));
+    v2 || v1
 }
 
 /// Slack's provider config. Like the real one it under-reports: `filter.supported` is false

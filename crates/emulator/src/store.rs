@@ -1329,6 +1329,11 @@ impl Store {
         Ok(gi)
     }
 
+    /// Empty a group (the `memberwipe` fault: what a faulty server does to a member remove).
+    pub fn wipe_members(&mut self, gi: usize) {
+        self.set_members(gi, Vec::new());
+    }
+
     pub fn patch_group(&mut self, id: &str, body: &Value, version: ApiVersion) -> Result<usize, Fail> {
         let gi = self.group_ix(id)?;
         match version {

@@ -10,6 +10,13 @@
 //! token_command = "pass show slack/acme-scim"   # or token_file = "/home/me/.acme.token"
 //! protected = ["ceo@acme.example", "W0FOUNDER1"]
 //! max_deactivations = 100
+//! max_attribute_changes = 500            # one attribute changed or cleared on more users holds a run
+//! max_attribute_change_percent = 25.0    # ... or on more than this share of the users
+//! max_member_removals = 200              # memberships removed in one run
+//! max_member_removal_percent = 25.0      # share of one group's members removed in one run
+//! max_group_deletes = 2
+//! max_group_renames = 10
+//! max_creates = 500
 //!
 //! [report]
 //! retain_days = 400
@@ -80,6 +87,21 @@ pub struct Profile {
     pub protected: Vec<String>,
     /// Per-run ceiling on deactivations (default 100).
     pub max_deactivations: Option<usize>,
+    /// Per-run ceilings on the other kinds of change (`queue::gate::Ceilings`; the defaults there).
+    /// Users one attribute may change or be cleared on (default 500) ...
+    pub max_attribute_changes: Option<usize>,
+    /// ... and the share of the users (percent, default 25).
+    pub max_attribute_change_percent: Option<f64>,
+    /// Group memberships removed in one run (default 200).
+    pub max_member_removals: Option<usize>,
+    /// Share of one group's members removed in one run (percent, default 25).
+    pub max_member_removal_percent: Option<f64>,
+    /// Groups deleted in one run (default 2).
+    pub max_group_deletes: Option<usize>,
+    /// Groups renamed in one run (default 10).
+    pub max_group_renames: Option<usize>,
+    /// Users created in one run (default 500).
+    pub max_creates: Option<usize>,
     /// Multiply Slack's rate limits (only for emulators; real Slack is 1.0).
     pub rate_scale: Option<f64>,
     /// The part of Slack's org-wide rate table scimitar may use (0.05 to 1, default 1); less

@@ -359,6 +359,8 @@ impl<'a> UserRef<'a> {
         UserFacts {
             active: self.active_opt(),
             email: opt(self.email()),
+            // The table keeps the primary email only.
+            emails: Vec::new(),
             user_name: opt(self.user_name()),
             account: self.account(),
             groups: None,
@@ -1022,7 +1024,7 @@ mod tests {
         assert_eq!(a.active_opt(), Some(false));
         // The roles as the table keeps them: their values, lowercased.
         let full = UserFacts::of(&user(1, "Ann Lee", false));
-        assert_eq!(a.facts(), UserFacts { roles: vec![Role::Text("primary_owner".into())], ..full });
+        assert_eq!(a.facts(), UserFacts { roles: vec![Role::Text("primary_owner".into())], emails: vec![], ..full });
         assert_eq!(t.index_of("nobody"), None);
     }
 

@@ -204,6 +204,17 @@ impl Environment {
         {
             return Err(EnvError::ThrottleScale(s));
         }
+        for (key, pc) in [
+            ("max_attribute_change_percent", profile.max_attribute_change_percent),
+            ("max_member_removal_percent", profile.max_member_removal_percent),
+        ] {
+            if let Some(pc) = pc.filter(|pc| !(0.0..=100.0).contains(pc)) {
+                return Err(EnvError::Config(ConfigError::Other(format!(
+                    "config file {}: profile {profile_name:?}: {key} = {pc} is not a percentage between 0 and 100",
+                    paths.config_file.display()
+                ))));
+            }
+        }
         let safety = Safety::from_profile(&profile, false).with_read_only(inputs.read_only);
         crate::child::forbid(inputs.secret_variables.iter().cloned());
         Ok(Environment {

@@ -431,6 +431,53 @@ tokio::task_local! {
     /// Retries made by requests of the current task, when the caller set up a scope (the queue
     /// engine does, to record per-operation retry counts).
     pub static RETRIES: std::cell::Cell<u32>;
+    /// How the writes of the current task may be stopped and who hears that one leaves (the
+    /// queue engine sets it per operation). Without a scope, writes are never stopped.
+    pub static WRITES: WriteControl;
+}
+
+/// A stop signal shared by whoever may cancel a run and the writes it makes: once set, a write
+/// that has not left yet (waiting for its rate token, for the object's lock, or between retries)
+/// is refused with [`ScimError::Cancelled`] and never sent; a request already on the wire
+/// finishes. Reads are never stopped (a read-back verifies a write that left).
+#[derive(Clone, Debug)]
+pub struct Stop(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Stop {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once [`Stop::stop`] was called (at once if it was already).
+    pub async fn stopped(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// The [`WRITES`] of one operation: its stop signal, and what to call when one of its writes
+/// leaves (after its token, right before the request is sent): a front end shows "sending"
+/// from then on, "waiting" before.
+#[derive(Clone, Default)]
+pub struct WriteControl {
+    pub stop: Stop,
+    pub on_send: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+/// Run `f` with writes that no stop signal refuses (a repair of what a request on the wire did
+/// must go out even while its batch stops).
+pub async fn unstoppable<F: std::future::Future>(f: F) -> F::Output {
+    WRITES.scope(WriteControl::default(), f).await
 }
 
 tokio::task_local! {
@@ -664,9 +711,25 @@ impl ScimClient {
         if let Some(pw) = body.and_then(|b| b.get("password")).and_then(Value::as_str) {
             crate::redact::register(pw);
         }
-        let _guard = if endpoint.is_write() && path.contains('/') { Some(self.object_lock(path).lock_owned().await) } else { None };
         let url = self.url(path);
         let what = format!("{method} {}", strip_query(&url));
+        // A write of a task that can be stopped: every wait before it leaves watches the stop.
+        let control = if endpoint.is_write() { WRITES.try_with(WriteControl::clone).ok() } else { None };
+        let stop = control.as_ref().map(|c| c.stop.clone());
+        let cancelled = || ScimError::Cancelled { what: what.clone() };
+        let _guard = if endpoint.is_write() && path.contains('/') {
+            let lock = self.object_lock(path).lock_owned();
+            match &stop {
+                Some(s) => tokio::select! {
+                    biased;
+                    _ = s.stopped() => return Err(cancelled()),
+                    g = lock => Some(g),
+                },
+                None => Some(lock.await),
+            }
+        } else {
+            None
+        };
         let op_deadline = self.inner.config.op_deadline;
         let mut deadline: Option<Instant> = None;
         let mut failures = 0u32;
@@ -675,7 +738,19 @@ impl ScimClient {
         let gave_up =
             |reason: String| ScimError::Deadline { what: what.clone(), after: op_deadline, limit: "--op-deadline".into(), reason };
         loop {
-            self.acquire(endpoint).await;
+            match &stop {
+                Some(s) => tokio::select! {
+                    biased;
+                    _ = s.stopped() => return Err(cancelled()),
+                    () = self.acquire(endpoint) => {}
+                },
+                None => self.acquire(endpoint).await,
+            }
+            // Checked once more right before the request leaves.
+            if stop.as_ref().is_some_and(Stop::is_stopped) {
+                return Err(cancelled());
+            }
+            // Fencing: a run that lost the org's lease sends nothing more.
             if endpoint.is_write()
                 && let Some(why) = guard_refuses()
             {
@@ -683,6 +758,9 @@ impl ScimClient {
                     l.lock().unwrap().settle(endpoint, true);
                 }
                 return Err(ScimError::Invalid(format!("{what} not sent: {why}")));
+            }
+            if let Some(f) = control.as_ref().and_then(|c| c.on_send.as_ref()) {
+                f();
             }
             // The clock starts when the first attempt goes out (waiting for our own pacing first
             // is not the server's fault).
@@ -747,7 +825,9 @@ impl ScimClient {
                 stats.retries.fetch_add(1, Ordering::Relaxed);
                 count_retry();
                 last = Some(err.to_string());
-                tokio::time::sleep(wait).await;
+                if sleep_unless_stopped(wait, stop.as_ref()).await {
+                    return Err(cancelled());
+                }
                 continue;
             }
             match &err {
@@ -768,7 +848,9 @@ impl ScimClient {
             stats.retries.fetch_add(1, Ordering::Relaxed);
             count_retry();
             last = Some(err.to_string());
-            tokio::time::sleep(wait).await;
+            if sleep_unless_stopped(wait, stop.as_ref()).await {
+                return Err(cancelled());
+            }
             failures += 1;
         }
     }
@@ -866,10 +948,15 @@ impl ScimClient {
 
     // ---------- users: reads ----------
 
+    /// One user by id. An answer about another user is refused: a caller must never act on a
+    /// user it did not ask for (`users deactivate W1` deactivating W2).
     pub async fn get_user(&self, id: &str) -> Result<User, ScimError> {
         let path = object_path("Users", id)?;
         let a = self.send(Method::GET, &path, &[], None, true).await?;
-        parse_user(self.url(&path).as_str(), a.body)
+        let url = self.url(&path);
+        let u = parse_user(url.as_str(), a.body)?;
+        same_object(url.as_str(), "user", id, u.id.as_deref())?;
+        Ok(u)
     }
 
     /// One page of users; `start` is 1-based.
@@ -1094,7 +1181,13 @@ impl ScimClient {
             ApiVersion::V1 => self.send(Method::PATCH, &path, &[], Some(&user_patch_v1(update)), true).await?,
         };
         match a.body {
-            Some(_) => parse_user(self.url(&path).as_str(), a.body),
+            Some(_) => {
+                // The answer must be about the user written to: another's is an error.
+                let url = self.url(&path);
+                let u = parse_user(url.as_str(), a.body)?;
+                same_object(url.as_str(), "user", id, u.id.as_deref())?;
+                Ok(u)
+            }
             None => self.get_user(id).await,
         }
     }
@@ -1139,15 +1232,22 @@ impl ScimClient {
         }
         let body = u.to_wire(self.inner.version, self.dialect().await);
         let a = self.send(Method::PUT, &path, &[], Some(&body), true).await?;
-        parse_user(self.url(&path).as_str(), a.body)
+        let url = self.url(&path);
+        let u = parse_user(url.as_str(), a.body)?;
+        same_object(url.as_str(), "user", id, u.id.as_deref())?;
+        Ok(u)
     }
 
     // ---------- groups ----------
 
+    /// One group by id; an answer about another group is refused (as [`ScimClient::get_user`]).
     pub async fn get_group(&self, id: &str) -> Result<Group, ScimError> {
         let path = object_path("Groups", id)?;
         let a = self.send(Method::GET, &path, &[], None, true).await?;
-        parse_group(self.url(&path).as_str(), a.body)
+        let url = self.url(&path);
+        let g = parse_group(url.as_str(), a.body)?;
+        same_object(url.as_str(), "group", id, g.id.as_deref())?;
+        Ok(g)
     }
 
     pub async fn groups_page(&self, filter: Option<&Filter>, start: u64, count: u32) -> Result<Page<Group>, ScimError> {
@@ -1933,8 +2033,40 @@ fn not_scim(url: &str, status: u16, ctype: &str, bytes: &[u8]) -> ScimError {
     }
 }
 
+/// Sleep `wait`, or less when `stop` is set meanwhile; returns whether it was.
+async fn sleep_unless_stopped(wait: Duration, stop: Option<&Stop>) -> bool {
+    match stop {
+        Some(s) => tokio::select! {
+            biased;
+            _ = s.stopped() => true,
+            _ = tokio::time::sleep(wait) => s.is_stopped(),
+        },
+        None => {
+            tokio::time::sleep(wait).await;
+            false
+        }
+    }
+}
+
 fn protocol(url: &str, message: impl Into<String>) -> ScimError {
     ScimError::Protocol { url: url.to_string(), message: message.into() }
+}
+
+/// An answer about object `got` to a request about `asked` is refused: whatever it says is not
+/// about what was asked (a read used to decide a write would act on the wrong object).
+fn same_object(url: &str, what: &str, asked: &str, got: Option<&str>) -> Result<(), ScimError> {
+    match got {
+        // (Ids differing in case only are taken for the same: a server may canonicalise them.)
+        Some(g) if !g.is_empty() && !g.eq_ignore_ascii_case(asked) => Err(protocol(
+            url,
+            format!(
+                "asked about {what} {}, the server answered with {what} {}; refused (nothing of the answer is used)",
+                crate::sanitize::excerpt(asked, 80),
+                crate::sanitize::excerpt(g, 80)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn parse_user(url: &str, body: Option<Value>) -> Result<User, ScimError> {

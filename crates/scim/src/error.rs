@@ -39,6 +39,10 @@ pub enum ScimError {
         "{url} answered HTTP {status}, redirecting to {location}; scimitar never follows a SCIM server's redirects (the token and the request would go along): nothing was sent there. If that address is right, give it with --url (or the profile's url)"
     )]
     Redirect { url: String, status: u16, location: String },
+    /// A write was stopped before it left ([`crate::client::WRITES`]: the caller cancelled while it
+    /// waited for its turn under the rate limit); nothing was sent.
+    #[error("cancelled before it was sent: {what}")]
+    Cancelled { what: String },
     /// An operation (one call with its retries) or a whole command ran out of time.
     #[error("{what}: gave up after {}s ({limit}): {reason}", .after.as_secs_f64().round())]
     Deadline {
@@ -292,6 +296,7 @@ impl ScimError {
             ScimError::Protocol { .. } => "protocol",
             ScimError::Redirect { .. } => "redirect",
             ScimError::Deadline { .. } => "deadline",
+            ScimError::Cancelled { .. } => "cancelled",
         }
     }
 
@@ -328,7 +333,11 @@ impl ScimError {
             ScimError::Api(e) => e.status == 429 || e.status >= 500,
             ScimError::Transport { .. } => true,
             ScimError::NotScim { status, .. } => *status == 429 || *status >= 500,
-            ScimError::Invalid(_) | ScimError::Protocol { .. } | ScimError::Redirect { .. } | ScimError::Deadline { .. } => false,
+            ScimError::Invalid(_)
+            | ScimError::Protocol { .. }
+            | ScimError::Redirect { .. }
+            | ScimError::Deadline { .. }
+            | ScimError::Cancelled { .. } => false,
         }
     }
 
@@ -341,8 +350,8 @@ impl ScimError {
             ScimError::NotScim { status, .. } => *status >= 500,
             // A deadline can cut a request the server was already acting on.
             ScimError::Deadline { .. } => true,
-            // A redirect is an answer: the server did not act on the request.
-            ScimError::Invalid(_) | ScimError::Protocol { .. } | ScimError::Redirect { .. } => false,
+            // A redirect is an answer: the server did not act on the request. A cancelled write was never sent.
+            ScimError::Invalid(_) | ScimError::Protocol { .. } | ScimError::Redirect { .. } | ScimError::Cancelled { .. } => false,
         }
     }
 }

@@ -35,7 +35,12 @@ pub fn clear_path(attr: Attr) -> String {
 /// address sent whole with the parts the plan keeps in `patch`).
 pub fn update_spec(u: &UpdateUser) -> UpdateSpec {
     let changes: Vec<(Attr, Option<&str>, Option<&str>)> = u.changes.iter().map(|c| (c.attr, c.old.as_deref(), c.new.as_deref())).collect();
-    crate::queue::edit::update_of(&changes, u.patch.is_guest(), |a| a.get(&u.patch))
+    let mut update = crate::queue::edit::update_of(&changes, u.patch.is_guest(), |a| a.get(&u.patch));
+    // What it changes from is journaled with it: undo is data (`restore --batch`).
+    for ch in &u.changes {
+        update.before.insert(ch.attr.name().to_string(), ch.old.clone());
+    }
+    update
 }
 
 fn user_target(id: &str, email: &str, label: &str) -> Target {
@@ -230,7 +235,7 @@ pub fn resolve_manager_links(links: &[ManagerLink], plan: &Plan, created: &Creat
         };
         let mut set = User::default();
         Attr::Manager.set(&mut set, Some(boss));
-        actions.push(Action::UpdateUser { target, update: UpdateSpec { set, clear: Vec::new() } });
+        actions.push(Action::UpdateUser { target, update: UpdateSpec { set, ..Default::default() } });
     }
     (actions, missing)
 }
@@ -378,6 +383,7 @@ async fn run_pass(
     cancel: &crate::queue::Cancel,
 ) -> Result<crate::queue::BatchResult, String> {
     let decision = crate::queue::gate(&env.safety, actions, known);
+    // (`env.safety` carries the policy's own ceilings: `apply_live` put them there.)
     if let Some(h) = decision.hold() {
         return Err(format!("{h}; nothing was changed by this pass"));
     }
@@ -397,7 +403,12 @@ async fn run_pass(
 pub fn preview(live: &super::live::LivePlan, safety: &crate::queue::Safety) -> crate::queue::Decision {
     let Passes { mut first, deactivations, .. } = passes(&live.plan, &|id| live.update_emails.get(id).cloned());
     first.extend(deactivations);
-    crate::queue::gate(safety, first, &live.knowledge)
+    crate::queue::gate(&policy_safety(live, safety), first, &live.knowledge)
+}
+
+/// The profile's rules with the policy's own ceilings in their place (its `[provisioning]`).
+pub fn policy_safety(live: &super::live::LivePlan, safety: &crate::queue::Safety) -> crate::queue::Safety {
+    safety.clone().with_ceilings(&live.policy.provisioning.ceilings)
 }
 
 /// How an [`apply_live`] run ended.
@@ -464,6 +475,7 @@ pub async fn apply_live(
         complete: false,
     };
     let Passes { first, deferred, manager_links, deactivations } = passes(plan, &|id| live.update_emails.get(id).cloned());
+    let env = ApplyEnv { safety: policy_safety(live, &env.safety), ..env };
     let engine = Engine::new(client.clone(), env.journal.clone(), env.engine.clone());
     let info = |pass: u8, text: &str| BatchInfo {
         origin: env.origin.clone(),
@@ -509,7 +521,12 @@ pub async fn apply_live(
     }
     if ok && out.missing.is_empty() && !cancel.is_cancelled() {
         let saved = match group_ids_after(client, &live.policy, live.prior.as_ref()).await {
-            Ok(ids) => save_prior(&live.state_file, &PriorState::next(&live.policy, live.prior.as_ref(), ids)).map_err(|e| e.to_string()),
+            Ok(ids) => {
+                // The source this successful run read is the base of the next run's sanity check.
+                let next =
+                    PriorState { source: Some(live.source_stats.clone()), ..PriorState::next(&live.policy, live.prior.as_ref(), ids) };
+                save_prior(&live.state_file, &next).map_err(|e| e.to_string())
+            }
             Err(e) => Err(format!("reading the groups after apply: {e}")),
         };
         match saved {
@@ -615,6 +632,7 @@ mod tests {
             scope_groups: vec!["staff".into()],
             retired_scope_groups: vec![],
             group_ids: BTreeMap::from([("k".into(), "S1".into())]),
+            source: Some(crate::policy::plan::SourceStats { rows: 3, non_blank: BTreeMap::from([("title".into(), 2)]) }),
         };
         save_prior(&f, &s).unwrap();
         assert_eq!(load_prior(&f).unwrap(), Some(s));

@@ -32,7 +32,16 @@
 //! max_deactivations = 50                  # ceiling per run; with the percentage the lower wins
 //! max_deactivation_percent = 10.0         # default 10 when neither is set
 //! deprovision_on_rule_removal = "deactivate"   # or "keep"
-//! protected_users = ["it-admin@example.com"]   # emails or userNames never deactivated
+//! protected_users = ["it-admin@example.com"]   # emails, userNames or ids never deactivated
+//! max_attribute_changes = 500             # the gate's other ceilings for this policy's runs, in place
+//! max_attribute_change_percent = 25.0     # of the profile's (config.toml; the defaults are these):
+//! max_member_removals = 200               # one attribute changed or cleared on too many users,
+//! max_member_removal_percent = 25.0       # too many memberships or too much of one group removed,
+//! max_group_deletes = 2                   # too many groups deleted or renamed, users created
+//! max_group_renames = 10
+//! max_creates = 500
+//! max_source_drop_percent = 10.0          # a mapped column blank (or rows missing) in more of the rows than at
+//!                                         # the last successful run holds plan, apply and sync
 //!
 //! [[groups]]
 //! source = "eng"                          # source group name (case-insensitive)
@@ -306,6 +315,11 @@ pub struct Provisioning {
     /// with it, the plan checks the fields Slack would create against its 50
     /// (`scim::rules::CUSTOM_PROFILE_FIELDS_MAX`).
     pub custom_profile_fields: Option<u32>,
+    /// The gate's ceilings for this policy's runs, where set (in place of the profile's).
+    pub ceilings: crate::queue::CeilingSettings,
+    /// A mapped column that lost its values, or rows that went missing, for more than this share
+    /// (percent) of the rows since the last successful run holds the run (default 10).
+    pub max_source_drop_percent: f64,
 }
 
 /// One `[[groups]]` rule.
@@ -336,6 +350,9 @@ pub struct Policy {
 }
 
 pub const DEFAULT_ENABLED_VALUES: [&str; 5] = ["active", "enabled", "true", "1", "yes"];
+/// The share of the rows a mapped column may lose (or the row count fall by) between two runs
+/// before the run is held (`max_source_drop_percent`).
+pub const DEFAULT_MAX_SOURCE_DROP_PERCENT: f64 = 10.0;
 /// The ceiling when a policy sets neither `max_deactivations` nor `max_deactivation_percent`.
 pub const DEFAULT_MAX_DEACTIVATION_PERCENT: f64 = 10.0;
 
@@ -512,6 +529,14 @@ struct RawProvisioning {
     #[serde(default)]
     protected_users: Vec<String>,
     custom_profile_fields: Option<u32>,
+    max_attribute_changes: Option<usize>,
+    max_attribute_change_percent: Option<f64>,
+    max_member_removals: Option<usize>,
+    max_member_removal_percent: Option<f64>,
+    max_group_deletes: Option<usize>,
+    max_group_renames: Option<usize>,
+    max_creates: Option<usize>,
+    max_source_drop_percent: Option<f64>,
 }
 
 impl Default for RawProvisioning {
@@ -778,6 +803,25 @@ impl Policy {
                 format!("{pc} is not a percentage between 0 and 100"),
             ));
         }
+        let ceilings = crate::queue::CeilingSettings {
+            max_attribute_changes: p.max_attribute_changes,
+            max_attribute_change_percent: p.max_attribute_change_percent,
+            max_member_removals: p.max_member_removals,
+            max_member_removal_percent: p.max_member_removal_percent,
+            max_group_deletes: p.max_group_deletes,
+            max_group_renames: p.max_group_renames,
+            max_creates: p.max_creates,
+        };
+        if let Some((k, m)) = ceilings.bad_percent() {
+            return Err(err(&[Seg::Key("provisioning"), Seg::Key(k)], &format!("provisioning.{k}"), m));
+        }
+        if let Some(pc) = p.max_source_drop_percent.filter(|pc| !(0.0..=100.0).contains(pc)) {
+            return Err(err(
+                &[Seg::Key("provisioning"), Seg::Key("max_source_drop_percent")],
+                "provisioning.max_source_drop_percent",
+                format!("{pc} is not a percentage between 0 and 100"),
+            ));
+        }
         let provisioning = Provisioning {
             allow_create: p.allow_create,
             allow_update: p.allow_update,
@@ -792,6 +836,8 @@ impl Policy {
             deprovision_on_rule_removal: p.deprovision_on_rule_removal.unwrap_or(RuleRemoval::Deactivate),
             protected_users: p.protected_users.iter().map(|u| u.trim().to_lowercase()).collect(),
             custom_profile_fields: p.custom_profile_fields,
+            ceilings,
+            max_source_drop_percent: p.max_source_drop_percent.unwrap_or(DEFAULT_MAX_SOURCE_DROP_PERCENT),
         };
         if let Some(n) = provisioning.custom_profile_fields
             && n as usize > crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX

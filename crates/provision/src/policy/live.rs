@@ -108,6 +108,11 @@ pub struct LivePlan {
     /// What the gate needs to know about every existing user the plan touches (their state and
     /// account), read with the directory the plan was made from.
     pub knowledge: crate::queue::Knowledge,
+    /// What the source holds now (kept in the policy state after a successful run).
+    pub source_stats: super::plan::SourceStats,
+    /// How the source fell since the last successful run, beyond `max_source_drop_percent`: each
+    /// holds the run (`apply` without `--force`, `sync` quarantines; `plan` says so).
+    pub source_drops: Vec<String>,
 }
 
 /// Load a policy and its source, checking both (errors name file and line). A file is read on
@@ -178,7 +183,18 @@ pub async fn live_plan_loaded(
     for i in (0..users.len()).filter(|&i| touched.contains(users.id(i))) {
         knowledge.insert(users.id(i).to_string(), users.facts(i));
     }
-    Ok(LivePlan { policy, plan, prior, active_users, state_file, update_emails, knowledge })
+    // The bases of the share ceilings: the active users, and each group's members now.
+    knowledge.set_population(active_users);
+    for g in &groups {
+        knowledge.set_group_size(g.id(), g.member_ids().count());
+    }
+    let source_stats = super::plan::SourceStats::of(&policy, source);
+    let source_drops = prior
+        .as_ref()
+        .and_then(|p| p.source.as_ref())
+        .map(|was| was.drops(&source_stats, policy.provisioning.max_source_drop_percent))
+        .unwrap_or_default();
+    Ok(LivePlan { policy, plan, prior, active_users, state_file, update_emails, knowledge, source_stats, source_drops })
 }
 
 /// Record the policy's state after a run that found nothing to do (what `apply_live` does after
@@ -186,7 +202,7 @@ pub async fn live_plan_loaded(
 /// later renames and retired scope groups are recognised.
 pub async fn record_state(client: &ScimClient, live: &LivePlan) -> Result<(), LiveError> {
     let ids = apply::group_ids_after(client, &live.policy, live.prior.as_ref()).await?;
-    let next = PriorState::next(&live.policy, live.prior.as_ref(), ids);
+    let next = PriorState { source: Some(live.source_stats.clone()), ..PriorState::next(&live.policy, live.prior.as_ref(), ids) };
     Ok(apply::save_prior(&live.state_file, &next)?)
 }
 

@@ -59,6 +59,72 @@ pub struct PriorState {
     /// Group rule key -> Slack group id, so a changed `slack_name` renames instead of creating.
     #[serde(default)]
     pub group_ids: BTreeMap<String, String>,
+    /// What the source held at the last successful run: the base of the source sanity check
+    /// (absent in state files written before it was kept: nothing is compared then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceStats>,
+}
+
+/// What a policy's source held: its rows, and how many of them have a value in each column the
+/// policy maps (the attributes' columns, the groups column; `(memberships)`: rows with a
+/// membership from the memberships file). A column that went blank, or rows that went missing,
+/// for more than a share of the rows since the last successful run holds the run
+/// ([`SourceStats::drops`]): an export that lost a column would otherwise clear it everywhere.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStats {
+    pub rows: usize,
+    pub non_blank: BTreeMap<String, usize>,
+}
+
+/// The pseudo-column of the memberships file in [`SourceStats::non_blank`].
+pub const MEMBERSHIPS_COLUMN: &str = "(memberships)";
+
+impl SourceStats {
+    /// Count the rows of `source` and the non-blank values of every column `policy` maps.
+    pub fn of(policy: &Policy, source: &Source) -> SourceStats {
+        let mut cols: Vec<&str> = policy.attributes.iter().flat_map(|m| m.template.columns()).collect();
+        cols.extend(policy.source.groups_column.as_deref());
+        cols.sort_unstable();
+        cols.dedup();
+        let mut non_blank = BTreeMap::new();
+        for c in cols {
+            if let Some(i) = source.column(c) {
+                non_blank.insert(c.to_string(), source.rows.iter().filter(|r| !r.get(i).trim().is_empty()).count());
+            }
+        }
+        if policy.source.spec.memberships.is_some() {
+            non_blank.insert(MEMBERSHIPS_COLUMN.to_string(), source.memberships.values().filter(|g| !g.is_empty()).count());
+        }
+        SourceStats { rows: source.rows.len(), non_blank }
+    }
+
+    /// How `now` fell from these stats (the last successful run's) by more than `percent` of
+    /// the rows then: the row count, and each column's values; one reason each, naming the
+    /// numbers. Empty: the source looks as it did.
+    pub fn drops(&self, now: &SourceStats, percent: f64) -> Vec<String> {
+        let allowed = self.rows as f64 * percent / 100.0;
+        let mut out = Vec::new();
+        if now.rows < self.rows && (self.rows - now.rows) as f64 > allowed {
+            out.push(format!(
+                "the source has {} rows, {} fewer than the {} of the last successful run (more than {percent}% of them: max_source_drop_percent)",
+                now.rows,
+                self.rows - now.rows,
+                self.rows
+            ));
+        }
+        for (col, &was) in &self.non_blank {
+            let is = now.non_blank.get(col).copied().unwrap_or(0);
+            if is < was && (was - is) as f64 > allowed {
+                out.push(format!(
+                    "column `{col}` has a value in {is} of {} rows, {} fewer than the {was} of {} at the last successful run (more than {percent}% of the rows: max_source_drop_percent); did the export lose it?",
+                    now.rows,
+                    was - is,
+                    self.rows
+                ));
+            }
+        }
+        out
+    }
 }
 
 impl PriorState {
@@ -78,7 +144,12 @@ impl PriorState {
             }
         }
         retired.sort();
-        PriorState { scope_groups: policy.scope_groups.clone(), retired_scope_groups: retired, group_ids }
+        PriorState {
+            scope_groups: policy.scope_groups.clone(),
+            retired_scope_groups: retired,
+            group_ids,
+            source: prior.and_then(|p| p.source.clone()),
+        }
     }
 }
 
@@ -494,9 +565,8 @@ pub fn never_deactivate(u: &User, protected: &[String]) -> Option<&'static str> 
         crate::queue::gate::Account::Member => {}
     }
     if !protected.is_empty() {
-        let email = u.primary_email().map(|e| e.trim().to_lowercase());
-        let name = u.user_name.as_deref().map(|n| n.trim().to_lowercase());
-        if protected.iter().any(|p| Some(p) == email.as_ref() || Some(p) == name.as_ref()) {
+        let emails = u.emails.iter().flatten().filter_map(|e| e.value.as_deref());
+        if crate::queue::gate::is_protected_user(protected, Some(u.id()), emails, u.user_name.as_deref()) {
             return Some("protected_users");
         }
     }
@@ -510,12 +580,8 @@ fn never_deactivate_at(users: &PlanUsers, i: usize, protected: &[String]) -> Opt
         crate::queue::gate::Account::PrimaryOwner => return Some("primary owner"),
         crate::queue::gate::Account::Member => {}
     }
-    if !protected.is_empty() {
-        let email = users.primary_email(i).map(|e| e.trim().to_lowercase());
-        let name = users.user_name(i).map(|n| n.trim().to_lowercase());
-        if protected.iter().any(|p| Some(p) == email.as_ref() || Some(p) == name.as_ref()) {
-            return Some("protected_users");
-        }
+    if !protected.is_empty() && crate::queue::gate::is_protected_user(protected, Some(users.id(i)), users.emails(i), users.user_name(i)) {
+        return Some("protected_users");
     }
     None
 }
@@ -1589,6 +1655,26 @@ mod tests {
         assert!(same_value(Attr::Email, "A@x.COM", " a@X.com"));
         assert!(same_value(Attr::UserName, "Ann Lee", "ann_lee"));
         assert!(!same_value(Attr::Title, "Dev", "dev"));
+    }
+
+    #[test]
+    fn a_source_that_fell_since_the_last_run_says_how() {
+        let was = SourceStats { rows: 1000, non_blank: BTreeMap::from([("title".into(), 990), ("dept".into(), 1000)]) };
+        assert!(was.drops(&was, 10.0).is_empty());
+        // 100 rows fewer is 10%: not more than the share; 101 is.
+        let now = SourceStats { rows: 900, non_blank: BTreeMap::from([("title".into(), 890), ("dept".into(), 900)]) };
+        assert!(was.drops(&now, 10.0).is_empty(), "{:?}", was.drops(&now, 10.0));
+        let now = SourceStats { rows: 899, non_blank: BTreeMap::from([("title".into(), 40), ("dept".into(), 899)]) };
+        let d = was.drops(&now, 10.0);
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(d[0].contains("899 rows, 101 fewer than the 1000"), "{d:?}");
+        assert!(d.iter().any(|l| l.contains("column `title` has a value in 40 of 899 rows, 950 fewer than the 990")), "{d:?}");
+        // A column gone from the source counts as blank everywhere.
+        let now = SourceStats { rows: 1000, non_blank: BTreeMap::from([("dept".into(), 1000)]) };
+        assert_eq!(was.drops(&now, 10.0).len(), 1);
+        // Old state files have no stats: nothing to compare.
+        let old: PriorState = serde_json::from_str(r#"{"scope_groups":[],"group_ids":{}}"#).unwrap();
+        assert_eq!(old.source, None);
     }
 
     #[test]

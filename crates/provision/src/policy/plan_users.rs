@@ -287,6 +287,7 @@ impl PlanUsers {
         UserFacts {
             active: (f & ACTIVE_KNOWN != 0).then_some(f & ACTIVE != 0),
             email: self.primary_email(i).map(str::to_string),
+            emails: self.emails(i).map(str::to_string).collect(),
             user_name: self.user_name(i).map(str::to_string),
             account: self.account(i),
             groups: extra.and_then(|e| e.groups.clone()),

@@ -121,7 +121,9 @@ pub fn text(source_ref: &str, columns: &[String]) -> String {
     t.push_str("allow_deprovision = true\n");
     t.push_str("remove_action = \"report\"                # who left the source is reported; \"deactivate\" deactivates them\n");
     t.push_str("max_deactivations = 25                 # a plan deactivating more is refused\n");
-    t.push_str("# protected_users = [\"it-admin@example.com\"]   # never changed by this policy\n\n");
+    t.push_str("# protected_users = [\"it-admin@example.com\"]   # never changed by this policy\n");
+    t.push_str("# max_attribute_changes = 500          # the gate's other ceilings for this policy (else the profile's)\n");
+    t.push_str("# max_source_drop_percent = 10.0       # a column blank in more rows than last time holds the run\n\n");
     t.push_str("# Groups from the source (needs groups_column):\n");
     t.push_str("# [[groups]]\n");
     t.push_str("# source = \"engineering\"\n");

@@ -55,12 +55,49 @@ mod wire_user {
 }
 
 /// A user update in the journal.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct UpdateSpec {
     #[serde(with = "wire_user")]
     pub set: User,
     #[serde(default)]
     pub clear: Vec<String>,
+    /// What each attribute this update writes held before it (by `Attr::name`; `None`: unset),
+    /// as the front end read the user: the update's inverse is data (`restore` sets a value
+    /// back where the server still holds what the update wrote). Empty in journals written
+    /// before it was kept, and for attributes that are no `Attr` (roles).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub before: std::collections::BTreeMap<String, Option<String>>,
+}
+
+impl UpdateSpec {
+    /// Keep what `old` holds for every attribute this update writes (its before-values).
+    pub fn keeping_before(mut self, old: &User) -> UpdateSpec {
+        for (a, _) in self.touched() {
+            self.before.insert(a.name().to_string(), a.get(old).map(str::to_string));
+        }
+        self
+    }
+
+    /// The before-value of an attribute: `None` when none was kept, `Some(None)` when it was unset.
+    pub fn before_of(&self, a: super::attr::Attr) -> Option<Option<&str>> {
+        self.before.get(a.name()).map(|v| v.as_deref())
+    }
+
+    /// The attributes this update writes, each with whether it clears it (a value set to
+    /// nothing, or a path in `clear`), in `Attr` order.
+    pub fn touched(&self) -> Vec<(super::attr::Attr, bool)> {
+        use super::attr::Attr;
+        Attr::ALL
+            .into_iter()
+            .filter_map(|a| {
+                let cleared = !self.clear.is_empty() && {
+                    let path = a.clear_path();
+                    self.clear.iter().any(|p| *p == path || *p == a.name())
+                };
+                if cleared { Some((a, true)) } else { a.get(&self.set).map(|_| (a, false)) }
+            })
+            .collect()
+    }
 }
 
 impl From<&UpdateSpec> for UserUpdate {
@@ -511,13 +548,30 @@ mod tests {
         assert_eq!(a.object_key(), "new-user:ann@x.example");
     }
 
+    #[test]
+    fn an_update_journaled_before_before_values_were_kept_still_reads() {
+        let old = r#"{"kind":"update_user","target":{"id":"W1","email":null,"user_name":null,"display":null},"update":{"set":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"title":"X"},"clear":["enterprise.department"]}}"#;
+        let a: Action = serde_json::from_str(old).unwrap();
+        let Action::UpdateUser { update, .. } = &a else { panic!("{a:?}") };
+        assert!(update.before.is_empty());
+        let touched: Vec<(&str, bool)> = update.touched().into_iter().map(|(a, c)| (a.short(), c)).collect();
+        assert_eq!(touched, [("title", false), ("department", true)]);
+        // Written now, with before-values, it reads back the same.
+        let u = User { title: Some("Old".into()), ..Default::default() };
+        let b = UpdateSpec { before: Default::default(), ..update.clone() }.keeping_before(&u);
+        assert_eq!(b.before_of(super::super::attr::Attr::Title), Some(Some("Old")));
+        assert_eq!(b.before_of(super::super::attr::Attr::Department), Some(None));
+        let back: UpdateSpec = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert_eq!(back, b);
+    }
+
     fn one_of_each() -> Vec<Action> {
         let t = Target { id: Some("W1".into()), email: Some("a@x.example".into()), ..Default::default() };
         let ids = vec!["W1".to_string()];
         vec![
             Action::CreateUser { target: t.clone(), user: User::default() },
             Action::Reactivate { target: t.clone() },
-            Action::UpdateUser { target: t.clone(), update: UpdateSpec { set: User::default(), clear: vec![] } },
+            Action::UpdateUser { target: t.clone(), update: UpdateSpec::default() },
             Action::CreateGroup { name: "g".into(), members: ids.clone() },
             Action::RenameGroup { id: "S1".into(), from: "g".into(), to: "h".into() },
             Action::AddMembers { group_id: "S1".into(), group_name: "g".into(), user_ids: ids.clone() },

@@ -256,7 +256,7 @@ pub fn update_of<'a>(
     old: impl Fn(Attr) -> Option<&'a str>,
 ) -> UpdateSpec {
     use crate::scim::types::MultiValue;
-    let mut update = UpdateSpec { set: User::default(), clear: Vec::new() };
+    let mut update = UpdateSpec::default();
     let mut address = false;
     for &(attr, was, new) in changes {
         let new = new.map(str::trim).filter(|v| !v.is_empty());
@@ -337,6 +337,10 @@ pub fn update_of<'a>(
         } else {
             update.clear.push("addresses".into());
         }
+    }
+    // What it changes from is journaled with it: undo is data (`restore --batch`).
+    for (a, _) in update.touched() {
+        update.before.insert(a.name().to_string(), old(a).map(str::to_string));
     }
     update
 }

@@ -40,6 +40,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
+/// `BatchInfo::origin` of a batch that undoes another (`restore`): its records name that batch.
+pub const RESTORE_ORIGIN: &str = "restore";
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeactivateVia {
@@ -105,25 +108,40 @@ impl Default for EngineConfig {
     }
 }
 
-/// What the engine tells the console or the progress bar.
+/// What the engine tells the console or the progress bar. `OpStarted`: an op was taken up and
+/// waits for its turn under the rate limit (not sent yet); `OpSending`: a write of it left (its
+/// rate token was given): it is on the wire.
 #[derive(Clone, Debug)]
 pub enum QueueEvent {
     BatchStarted { batch_id: String, total: usize },
     OpStarted { batch_id: String, op_id: String, seq: i64, describe: String, attempt: i64 },
+    OpSending { batch_id: String, op_id: String, seq: i64 },
     OpFinished { batch_id: String, op_id: String, seq: i64, describe: String, state: OpState, message: String, retries: u32 },
     BatchFinished { batch_id: String, counts: HashMap<OpState, u64>, elapsed: Duration, cancelled: bool },
 }
 
-/// A flag shared with whoever may cancel a run (`x` in the console, Ctrl-C headless).
+/// A flag shared with whoever may cancel a run (`x` in the console, Ctrl-C and SIGTERM headless,
+/// the sync's circuit breaker). Cancelling sends nothing more: operations not started stay
+/// unsent, and a write waiting for its rate token (or its object's lock, or a retry) is refused
+/// before it leaves (`scim::client::Stop`: the engine hands this signal to the client for every
+/// operation); only requests already on the wire finish.
 #[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel(crate::scim::client::Stop);
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.stop();
     }
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.is_stopped()
+    }
+    /// Resolves once the run is cancelled.
+    pub async fn cancelled(&self) {
+        self.0.stopped().await
+    }
+    /// The client's stop signal this cancel sets.
+    pub fn stop(&self) -> crate::scim::client::Stop {
+        self.0.clone()
     }
 }
 
@@ -153,6 +171,8 @@ pub struct Engine {
     turn: Arc<std::sync::atomic::AtomicUsize>,
     /// Deactivations waiting for, or being sent through, each row: [DELETE, PATCH].
     queued: Arc<[std::sync::atomic::AtomicUsize; 2]>,
+    /// One membership change per group at a time (its read-back compares with the members before).
+    group_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 /// One deactivation's place in a row's queue ([`Engine::pick_deactivation_endpoint`]), given up
@@ -176,6 +196,8 @@ struct Executed {
     surprise: Option<String>,
     /// The write was answered, but reading it back failed: reported as a failure (`unverified`).
     unverified: Option<String>,
+    /// A membership change took other members with it (`member_loss`): the batch was stopped.
+    member_loss: Option<String>,
 }
 
 /// One read-back of an object after a write.
@@ -190,7 +212,7 @@ enum Probe {
 
 impl Engine {
     pub fn new(client: ScimClient, journal: Arc<Journal>, config: EngineConfig) -> Self {
-        Engine { client, journal, config, turn: Arc::default(), queued: Arc::default() }
+        Engine { client, journal, config, turn: Arc::default(), queued: Arc::default(), group_locks: Arc::default() }
     }
 
     pub fn journal(&self) -> &Arc<Journal> {
@@ -219,7 +241,16 @@ impl Engine {
         let batch_id = batch.id();
         let started = Instant::now();
         let bid = batch_id.to_string();
-        let ops = self.blocking(move |j| j.ops(&bid)).await?;
+        let (ops, restores) = self
+            .blocking(move |j| {
+                // A restore names the batch it undoes on every record it writes (its description,
+                // `restore::RestorePlan::what`).
+                let restores =
+                    j.unfinished_batches()?.into_iter().find(|b| b.batch_id == bid && b.origin == RESTORE_ORIGIN).map(|b| b.description);
+                Ok((j.ops(&bid)?, restores))
+            })
+            .await?;
+        let restores: Option<Arc<str>> = restores.map(Arc::from);
         let open: Vec<OpRow> = ops.into_iter().filter(|o| !o.state.is_final()).collect();
         emit(&events, QueueEvent::BatchStarted { batch_id: batch_id.into(), total: open.len() });
         let mut phases: Vec<i64> = open.iter().map(|o| o.phase).collect();
@@ -238,6 +269,7 @@ impl Engine {
                 let queue = queue.clone();
                 let events = events.clone();
                 let cancel = cancel.clone();
+                let restores = restores.clone();
                 workers.push(tokio::spawn(async move {
                     loop {
                         if cancel.is_cancelled() {
@@ -249,7 +281,7 @@ impl Engine {
                             f.check()?;
                         }
                         let Some(op) = queue.lock().unwrap().pop_front() else { return Ok(()) };
-                        this.run_op(op, &events).await?;
+                        this.run_op(op, &events, &cancel, restores.as_deref()).await?;
                     }
                 }));
             }
@@ -259,21 +291,49 @@ impl Engine {
         }
         let bid = batch_id.to_string();
         let cancelled = cancel.is_cancelled();
-        let (counts, ops) = self
+        let (counts, ops, unsent) = self
             .blocking(move |j| {
+                let mut unsent = Vec::new();
                 if cancelled {
+                    unsent = j.ops(&bid)?.into_iter().filter(|o| o.state == OpState::Pending).map(|o| o.op_id).collect();
                     j.cancel_pending(&bid)?;
                 }
                 j.close_batch_if_done(&bid)?;
-                Ok((j.counts(&bid)?, j.ops(&bid)?))
+                Ok((j.counts(&bid)?, j.ops(&bid)?, unsent))
             })
             .await?;
+        // Every op a cancel left unsent is said, naming its operation (not only counted).
+        let unsent: std::collections::HashSet<String> = unsent.into_iter().collect();
+        for o in ops.iter().filter(|o| unsent.contains(&o.op_id) && o.state == OpState::Cancelled) {
+            emit(
+                &events,
+                QueueEvent::OpFinished {
+                    batch_id: batch_id.into(),
+                    op_id: o.op_id.clone(),
+                    seq: o.seq,
+                    describe: o.action.describe(),
+                    state: OpState::Cancelled,
+                    message: "cancelled before it was sent".into(),
+                    retries: 0,
+                },
+            );
+        }
         let elapsed = started.elapsed();
         emit(&events, QueueEvent::BatchFinished { batch_id: batch_id.into(), counts: counts.clone(), elapsed, cancelled });
         Ok(BatchResult { batch_id: batch_id.into(), counts, elapsed, ops })
     }
 
-    async fn run_op(&self, op: OpRow, events: &Option<UnboundedSender<QueueEvent>>) -> Result<(), JournalError> {
+    async fn run_op(
+        &self,
+        op: OpRow,
+        events: &Option<UnboundedSender<QueueEvent>>,
+        cancel: &Cancel,
+        restores: Option<&str>,
+    ) -> Result<(), JournalError> {
+        if cancel.is_cancelled() {
+            // Left pending: `run_batch` cancels it with the others not sent.
+            return Ok(());
+        }
         let id = op.op_id.clone();
         // Committed before the request goes out.
         let attempt = self.blocking(move |j| j.mark_running(&id)).await?;
@@ -293,6 +353,17 @@ impl Engine {
         let resumed = attempt > 1;
         // What a deactivation takes away is in the journal before it is sent.
         let kept = self.keep_before_sending(&op).await?;
+        // Its writes stop with the run (`Cancel`), and say when they leave: "waiting" until then.
+        let sending = {
+            let (tx, batch_id, op_id, seq) = (events.clone(), op.batch_id.clone(), op.op_id.clone(), op.seq);
+            let once = AtomicBool::new(false);
+            Arc::new(move || {
+                if !once.swap(true, Ordering::Relaxed) {
+                    emit(&tx, QueueEvent::OpSending { batch_id: batch_id.clone(), op_id: op_id.clone(), seq });
+                }
+            })
+        };
+        let control = crate::scim::client::WriteControl { stop: cancel.stop(), on_send: Some(sending) };
         // Fencing: checked by the client just before each request goes out (after its pacing).
         let guard: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = match self.journal.fence() {
             Some(f) => {
@@ -306,7 +377,7 @@ impl Engine {
                 guard,
                 RETRIES.scope(std::cell::Cell::new(0), async {
                     let r = match kept {
-                        Ok(()) => self.execute(&op.action, resumed).await,
+                        Ok(()) => crate::scim::client::WRITES.scope(control, self.execute(&op.action, resumed, cancel)).await,
                         Err(e) => Err(e),
                     };
                     (r, RETRIES.with(|c| c.get()))
@@ -314,7 +385,12 @@ impl Engine {
             )
             .await;
         let (state, finish, message) = match result {
-            Ok(Executed { note, surprise: None, unverified: None }) => {
+            Ok(Executed { note, member_loss: Some(m), .. }) => (
+                OpState::Failed,
+                Finish { retries, note, error_code: Some("member_loss".into()), error_message: Some(m.clone()), ..Default::default() },
+                format!("MEMBERS LOST: {m}"),
+            ),
+            Ok(Executed { note, surprise: None, unverified: None, .. }) => {
                 let msg = note.clone().unwrap_or_else(|| "ok".into());
                 (OpState::Done, Finish { retries, note, ..Default::default() }, msg)
             }
@@ -328,6 +404,12 @@ impl Engine {
                 Finish { retries, note, error_code: Some("unverified".into()), error_message: Some(u.clone()), ..Default::default() },
                 u,
             ),
+            // Stopped while it waited for its turn: never sent.
+            Err(ScimError::Cancelled { .. }) => {
+                let why = "cancelled while it waited for its turn under the rate limit: never sent";
+                let note = format!("{}: {why}", op.action.describe());
+                (OpState::Cancelled, Finish { retries, note: Some(note), ..Default::default() }, why.to_string())
+            }
             Err(e) => {
                 let msg = e.to_string();
                 (
@@ -344,6 +426,13 @@ impl Engine {
             }
         };
         let id = op.op_id.clone();
+        // A restore's records name the batch they undo.
+        let finish = match restores {
+            Some(what) => {
+                Finish { note: Some(finish.note.as_deref().map_or_else(|| what.to_string(), |n| format!("{n} ({what})"))), ..finish }
+            }
+            None => finish,
+        };
         self.blocking(move |j| j.finish(&id, state, &finish)).await?;
         emit(events, QueueEvent::OpFinished { batch_id: op.batch_id, op_id: op.op_id, seq: op.seq, describe, state, message, retries });
         Ok(())
@@ -414,7 +503,7 @@ impl Engine {
     }
 
     /// Read an object back until `probe` says it is as asked, at most `1 + readback_waits` times.
-    async fn read_back<T, F, Fut>(&self, what: &str, mut read: F, probe: impl Fn(Result<T, ScimError>) -> Probe) -> Executed
+    async fn read_back<T, F, Fut>(&self, what: &str, mut read: F, mut probe: impl FnMut(Result<T, ScimError>) -> Probe) -> Executed
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ScimError>>,
@@ -460,6 +549,104 @@ impl Engine {
         .await
     }
 
+    /// A write answered with the user: as asked when its `active` is `want`; an answer without
+    /// `active` is read back (a 200 that leaves it out proves nothing).
+    async fn check_active(&self, id: &str, u: &User, want: bool) -> Executed {
+        match u.active {
+            Some(_) => expect_active(u, want),
+            None => self.read_back_user(id, want).await,
+        }
+    }
+
+    /// Add or remove members, then read the group back: the members asked for must be in (or
+    /// out), and no other member may have gone. A drop beyond the change asked for (a server that
+    /// empties a group on a member remove, answering 2xx: Slack's SCIM v2 and others did) stops
+    /// the batch (`cancel`) and puts the lost members back; the op fails with `member_loss`.
+    /// Membership changes of one group run one at a time here, so another op of this batch is
+    /// never taken for a loss.
+    async fn change_members(&self, group_id: &str, user_ids: &[String], add: bool, cancel: &Cancel) -> Result<Executed, ScimError> {
+        use std::collections::HashSet;
+        let c = &self.client;
+        let lock = self.group_lock(group_id);
+        let _one_at_a_time = lock.lock().await;
+        let before: HashSet<String> = c.get_group(group_id).await?.member_ids().map(str::to_string).collect();
+        if add {
+            c.add_members(group_id, user_ids).await?;
+        } else {
+            c.remove_members(group_id, user_ids).await?;
+        }
+        let asked: HashSet<&str> = user_ids.iter().map(String::as_str).collect();
+        let what = format!("{} members {} {group_id}", if add { "adding" } else { "removing" }, if add { "to" } else { "from" });
+        let mut last: Option<HashSet<String>> = None;
+        let ex = self
+            .read_back(
+                &what,
+                || c.get_group(group_id),
+                |r| match r {
+                    Ok(g) => {
+                        let have: HashSet<String> = g.member_ids().map(str::to_string).collect();
+                        let wrong = if add {
+                            user_ids.iter().filter(|u| !have.contains(u.as_str())).count()
+                        } else {
+                            user_ids.iter().filter(|u| have.contains(u.as_str())).count()
+                        };
+                        let lost = before.iter().any(|m| !have.contains(m) && (add || !asked.contains(m.as_str())));
+                        last = Some(have);
+                        if lost {
+                            // No use waiting: the loss is what is checked below.
+                            Probe::Good
+                        } else if wrong > 0 {
+                            let how = if add { "are not members" } else { "are still members" };
+                            Probe::Wrong(format!("{wrong} of {} users {how}", user_ids.len()))
+                        } else {
+                            Probe::Good
+                        }
+                    }
+                    Err(e) => Probe::Failed(e),
+                },
+            )
+            .await;
+        let Some(after) = last else { return Ok(ex) };
+        let mut lost: Vec<String> =
+            before.iter().filter(|m| !after.contains(*m) && (add || !asked.contains(m.as_str()))).cloned().collect();
+        if lost.is_empty() {
+            return Ok(ex);
+        }
+        lost.sort();
+        // Stop the batch: nothing more is sent to a server that does this.
+        cancel.cancel();
+        // Put them back (a repair of what the request on the wire did: sent even though the
+        // batch is stopping), then check that they are back.
+        let n = lost.len();
+        let back = match crate::scim::client::unstoppable(c.add_members(group_id, &lost)).await {
+            Ok(()) => match c.get_group(group_id).await {
+                Ok(g) => {
+                    let have: HashSet<&str> = g.member_ids().collect();
+                    let missing: Vec<&String> = lost.iter().filter(|m| !have.contains(m.as_str())).collect();
+                    if missing.is_empty() {
+                        format!("all {n} were put back")
+                    } else {
+                        format!("{} of them are still missing after putting them back: {}", missing.len(), join_ids(&missing))
+                    }
+                }
+                Err(e) => format!("they were added back, but reading the group again failed: {e}"),
+            },
+            Err(e) => format!("putting them back failed: {e}; they are: {}", join_ids(&lost.iter().collect::<Vec<_>>())),
+        };
+        Ok(Executed {
+            member_loss: Some(format!(
+                "{what}: the server removed {} beyond the {} asked (it answered 2xx); the batch is stopped; {back}",
+                crate::words::count(n, "other member"),
+                user_ids.len()
+            )),
+            ..Default::default()
+        })
+    }
+
+    fn group_lock(&self, group_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.group_locks.lock().unwrap().entry(group_id.to_string()).or_default().clone()
+    }
+
     /// After a group PATCH (answered 204 on v1, and the client keeps no body): read the group.
     async fn read_back_group(&self, id: &str, what: &str, check: impl Fn(&crate::scim::Group) -> Option<String>) -> Executed {
         self.read_back(
@@ -473,7 +660,7 @@ impl Engine {
         .await
     }
 
-    async fn execute(&self, action: &Action, resumed: bool) -> Result<Executed, ScimError> {
+    async fn execute(&self, action: &Action, resumed: bool, cancel: &Cancel) -> Result<Executed, ScimError> {
         let c = &self.client;
         match action {
             Action::Deactivate { target } => {
@@ -483,7 +670,7 @@ impl Engine {
                     (DeactivateVia::Patch, slot) => {
                         let u = c.set_active(id, false).await;
                         drop(slot);
-                        Ok(expect_active(&u?, false))
+                        Ok(self.check_active(id, &u?, false).await)
                     }
                     (_, slot) => {
                         // DELETE answers 204 (v2) or an empty 200 (v1): nothing to check but the user.
@@ -495,8 +682,9 @@ impl Engine {
                 }
             }
             Action::Reactivate { target } => {
-                let u = c.set_active(need_id(target.id.as_deref())?, true).await?;
-                Ok(expect_active(&u, true))
+                let id = need_id(target.id.as_deref())?;
+                let u = c.set_active(id, true).await?;
+                Ok(self.check_active(id, &u, true).await)
             }
             Action::CreateUser { user, .. } => {
                 if resumed
@@ -509,28 +697,32 @@ impl Engine {
                     });
                 }
                 let u = c.create_user(user).await?;
-                let mut ex = expect_active(&u, user.active.unwrap_or(true));
+                let mut ex = self.check_active(u.id(), &u, user.active.unwrap_or(true)).await;
                 ex.note = Some(format!("created {}", u.id()));
                 Ok(ex)
             }
             Action::UpdateUser { target, update } => {
                 let id = need_id(target.id.as_deref())?;
+                // (The client refuses an answer about another user.)
                 let u = c.update_user(id, &update.into()).await?;
                 // Slack's April 2024 incident deactivated users on update (reference §8.4).
                 let want_active = update.set.active.unwrap_or(true);
                 let ex = expect_active(&u, want_active);
-                if ex.surprise.is_some() || super::edit::unmet(update, &u).is_empty() {
+                if ex.surprise.is_some() || (u.active.is_some() && super::edit::unmet(update, &u).is_empty()) {
                     return Ok(ex);
                 }
-                // The answer does not show every value as asked: read the user back (a lagging
-                // read is polled a bounded number of times) before calling it a surprise.
+                // The answer does not show `active` or every value as asked: read the user back
+                // (a lagging read is polled a bounded number of times) before calling it a surprise.
                 Ok(self
                     .read_back(
                         &format!("updating {}", target.label()),
                         || c.get_user(id),
                         |r| match r {
                             Ok(after) => {
-                                let miss = super::edit::unmet(update, &after);
+                                let mut miss = super::edit::unmet(update, &after);
+                                if after.active != Some(want_active) {
+                                    miss.push(format!("the user is {}", active_word(after.active)));
+                                }
                                 if miss.is_empty() { Probe::Good } else { Probe::Wrong(miss.join("; ")) }
                             }
                             Err(e) => Probe::Failed(e),
@@ -572,26 +764,8 @@ impl Engine {
                     )
                     .await),
             },
-            Action::AddMembers { group_id, user_ids, .. } => {
-                c.add_members(group_id, user_ids).await?;
-                Ok(self
-                    .read_back_group(group_id, &format!("adding members to {group_id}"), |g| {
-                        let have: std::collections::HashSet<&str> = g.member_ids().collect();
-                        let missing = user_ids.iter().filter(|u| !have.contains(u.as_str())).count();
-                        (missing > 0).then(|| format!("{missing} of {} users are not members", user_ids.len()))
-                    })
-                    .await)
-            }
-            Action::RemoveMembers { group_id, user_ids, .. } => {
-                c.remove_members(group_id, user_ids).await?;
-                Ok(self
-                    .read_back_group(group_id, &format!("removing members from {group_id}"), |g| {
-                        let gone: std::collections::HashSet<&str> = user_ids.iter().map(String::as_str).collect();
-                        let left = g.member_ids().filter(|m| gone.contains(m)).count();
-                        (left > 0).then(|| format!("{left} of {} users are still members", user_ids.len()))
-                    })
-                    .await)
-            }
+            Action::AddMembers { group_id, user_ids, .. } => self.change_members(group_id, user_ids, true, cancel).await,
+            Action::RemoveMembers { group_id, user_ids, .. } => self.change_members(group_id, user_ids, false, cancel).await,
         }
     }
 }
@@ -602,6 +776,11 @@ fn active_word(a: Option<bool>) -> &'static str {
         Some(false) => "deactivated",
         None => "of unknown state",
     }
+}
+
+fn join_ids(ids: &[&String]) -> String {
+    let shown: Vec<&str> = ids.iter().take(10).map(|s| s.as_str()).collect();
+    if ids.len() > 10 { format!("{}, … {} more", shown.join(", "), ids.len() - 10) } else { shown.join(", ") }
 }
 
 fn need_id(id: Option<&str>) -> Result<&str, ScimError> {

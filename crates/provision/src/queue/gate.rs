@@ -8,8 +8,15 @@
 //! 3. **accounts Slack refuses**: deactivating the primary owner or a bot is skipped before it is
 //!    sent (Slack would answer `cannot_disable_primary_owner` / `cannot_disable_bot_user_with_scim`);
 //! 4. **no-ops**: targets already in the requested state are skipped (`already deactivated`);
-//! 5. **ceilings**: more deactivations than `max_deactivations` hold the whole batch until the
-//!    admin passes it (`--force`, or a typed count: [`Decision::pass_ceiling`]).
+//! 5. **ceilings**: a batch that changes more than the profile (or policy) allows of any kind is
+//!    held as a whole until the admin passes it (`--force`, or a typed count:
+//!    [`Decision::pass_ceiling`]; `--yes` never does): more deactivations than
+//!    `max_deactivations`, one attribute changed or cleared on more users than
+//!    `max_attribute_changes` or `max_attribute_change_percent` of the users, more of one group's
+//!    members removed than `max_member_removal_percent`, more memberships removed than
+//!    `max_member_removals`, more groups deleted or renamed than `max_group_deletes` /
+//!    `max_group_renames`, more users created than `max_creates` ([`Ceilings`]). The hold lists
+//!    every ceiling tripped and by how much ([`Tripped`]).
 //!
 //! The [`Decision`] it returns is what confirmations show ([`Decision::summary`]: "3 to deactivate
 //! · skipped: 1 already deactivated, 1 bot, 1 primary owner") and the only thing [`submit`]
@@ -35,33 +42,145 @@ use std::sync::Arc;
 
 /// Default per-run ceiling on deactivations (accidental-deletion prevention).
 pub const DEFAULT_MAX_DEACTIVATIONS: usize = 100;
+/// Default: one attribute may change (or be cleared) on at most this many users in one run ...
+pub const DEFAULT_MAX_ATTRIBUTE_CHANGES: usize = 500;
+/// ... and on at most this share of the users (when the caller knows how many there are).
+pub const DEFAULT_MAX_ATTRIBUTE_CHANGE_PERCENT: f64 = 25.0;
+/// A share ceiling on attribute changes never holds a run that changes this many users or fewer
+/// (a small org's ordinary edits are not a mass change).
+pub const ATTRIBUTE_SHARE_FLOOR: usize = 10;
+/// Default: at most this many group memberships removed in one run ...
+pub const DEFAULT_MAX_MEMBER_REMOVALS: usize = 200;
+/// ... and at most this share of one group's members.
+pub const DEFAULT_MAX_MEMBER_REMOVAL_PERCENT: f64 = 25.0;
+/// A share ceiling on one group's members never holds this many removals or fewer.
+pub const MEMBER_SHARE_FLOOR: usize = 2;
+/// Default: at most this many groups deleted in one run.
+pub const DEFAULT_MAX_GROUP_DELETES: usize = 2;
+/// Default: at most this many groups renamed in one run.
+pub const DEFAULT_MAX_GROUP_RENAMES: usize = 10;
+/// Default: at most this many users created in one run.
+pub const DEFAULT_MAX_CREATES: usize = 500;
+
+/// How much of each kind of change one run may make before the gate holds it (the profile's
+/// `max_*` settings in config.toml; a policy's `[provisioning]` may set its own for its runs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ceilings {
+    pub deactivations: usize,
+    /// Users one attribute may be changed or cleared on.
+    pub attribute_changes: usize,
+    /// ... as a share (percent) of the users.
+    pub attribute_change_percent: f64,
+    /// Group memberships removed in the run, all groups together.
+    pub member_removals: usize,
+    /// Share (percent) of one group's members removed.
+    pub member_removal_percent: f64,
+    pub group_deletes: usize,
+    pub group_renames: usize,
+    pub creates: usize,
+}
+
+impl Default for Ceilings {
+    fn default() -> Self {
+        Ceilings {
+            deactivations: DEFAULT_MAX_DEACTIVATIONS,
+            attribute_changes: DEFAULT_MAX_ATTRIBUTE_CHANGES,
+            attribute_change_percent: DEFAULT_MAX_ATTRIBUTE_CHANGE_PERCENT,
+            member_removals: DEFAULT_MAX_MEMBER_REMOVALS,
+            member_removal_percent: DEFAULT_MAX_MEMBER_REMOVAL_PERCENT,
+            group_deletes: DEFAULT_MAX_GROUP_DELETES,
+            group_renames: DEFAULT_MAX_GROUP_RENAMES,
+            creates: DEFAULT_MAX_CREATES,
+        }
+    }
+}
+
+/// Settings that override [`Ceilings`] (a profile's or a policy's; unset keeps what is there).
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CeilingSettings {
+    pub max_attribute_changes: Option<usize>,
+    pub max_attribute_change_percent: Option<f64>,
+    pub max_member_removals: Option<usize>,
+    pub max_member_removal_percent: Option<f64>,
+    pub max_group_deletes: Option<usize>,
+    pub max_group_renames: Option<usize>,
+    pub max_creates: Option<usize>,
+}
+
+impl CeilingSettings {
+    /// The keys, for messages.
+    pub const KEYS: [&'static str; 7] = [
+        "max_attribute_changes",
+        "max_attribute_change_percent",
+        "max_member_removals",
+        "max_member_removal_percent",
+        "max_group_deletes",
+        "max_group_renames",
+        "max_creates",
+    ];
+
+    /// A percentage that is none (the key and the message), if any.
+    pub fn bad_percent(&self) -> Option<(&'static str, String)> {
+        [
+            ("max_attribute_change_percent", self.max_attribute_change_percent),
+            ("max_member_removal_percent", self.max_member_removal_percent),
+        ]
+        .into_iter()
+        .find_map(|(k, v)| v.filter(|p| !(0.0..=100.0).contains(p)).map(|p| (k, format!("{p} is not a percentage between 0 and 100"))))
+    }
+}
+
+impl Ceilings {
+    /// These ceilings with the set ones of `s` in their place.
+    pub fn with(&self, s: &CeilingSettings) -> Ceilings {
+        Ceilings {
+            deactivations: self.deactivations,
+            attribute_changes: s.max_attribute_changes.unwrap_or(self.attribute_changes),
+            attribute_change_percent: s.max_attribute_change_percent.unwrap_or(self.attribute_change_percent),
+            member_removals: s.max_member_removals.unwrap_or(self.member_removals),
+            member_removal_percent: s.max_member_removal_percent.unwrap_or(self.member_removal_percent),
+            group_deletes: s.max_group_deletes.unwrap_or(self.group_deletes),
+            group_renames: s.max_group_renames.unwrap_or(self.group_renames),
+            creates: s.max_creates.unwrap_or(self.creates),
+        }
+    }
+}
 
 /// The profile's rules, plus the run's `--read-only` and `--force`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Safety {
     /// `--read-only`: refuse every write.
     pub read_only: bool,
     /// Emails (any case), userNames or ids that are never touched.
     pub protected: Vec<String>,
-    pub max_deactivations: usize,
-    /// Let a run pass the ceiling.
+    /// How much of each kind of change a run may make before it is held.
+    pub ceilings: Ceilings,
+    /// Let a run pass the ceilings.
     pub force: bool,
-}
-
-impl Default for Safety {
-    fn default() -> Self {
-        Safety { read_only: false, protected: Vec::new(), max_deactivations: DEFAULT_MAX_DEACTIVATIONS, force: false }
-    }
 }
 
 impl Safety {
     pub fn from_profile(p: &crate::config::Profile, force: bool) -> Safety {
-        Safety {
-            protected: p.protected.clone(),
-            max_deactivations: p.max_deactivations.unwrap_or(DEFAULT_MAX_DEACTIVATIONS),
-            force,
-            ..Safety::default()
-        }
+        let ceilings = Ceilings { deactivations: p.max_deactivations.unwrap_or(DEFAULT_MAX_DEACTIVATIONS), ..Ceilings::default() }.with(
+            &CeilingSettings {
+                max_attribute_changes: p.max_attribute_changes,
+                max_attribute_change_percent: p.max_attribute_change_percent,
+                max_member_removals: p.max_member_removals,
+                max_member_removal_percent: p.max_member_removal_percent,
+                max_group_deletes: p.max_group_deletes,
+                max_group_renames: p.max_group_renames,
+                max_creates: p.max_creates,
+            },
+        );
+        Safety { protected: p.protected.clone(), ceilings, force, ..Safety::default() }
+    }
+
+    /// These rules with a policy's own ceilings (its `[provisioning]` settings) in place of the
+    /// profile's, for that policy's runs.
+    pub fn with_ceilings(self, s: &CeilingSettings) -> Safety {
+        let ceilings = self.ceilings.with(s);
+        Safety { ceilings, ..self }
     }
 
     pub fn with_read_only(self, read_only: bool) -> Safety {
@@ -75,13 +194,33 @@ impl Safety {
         self.read_only.then_some(Hold::ReadOnly)
     }
 
-    fn is_protected(&self, id: Option<&str>, email: Option<&str>, user_name: Option<&str>) -> bool {
-        self.protected.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).any(|p| {
-            id.is_some_and(|id| id == p)
-                || email.is_some_and(|e| e.trim().eq_ignore_ascii_case(p))
-                || user_name.is_some_and(|n| n.trim().eq_ignore_ascii_case(p))
-        })
+    /// On the protected list by id, userName or any of the emails (primary and secondary), without
+    /// regard to case ([`is_protected_user`], the one matcher; the policy planner uses it too).
+    fn is_protected<'a>(&self, id: Option<&str>, emails: impl Iterator<Item = &'a str>, user_name: Option<&str>) -> bool {
+        is_protected_user(&self.protected, id, emails, user_name)
     }
+}
+
+/// A user matches a protected list on any of their emails (primary and secondary), their id or
+/// their userName, without regard to case or surrounding spaces.
+pub fn is_protected_user<'a>(
+    protected: &[String],
+    id: Option<&str>,
+    mut emails: impl Iterator<Item = &'a str>,
+    user_name: Option<&str>,
+) -> bool {
+    if protected.is_empty() {
+        return false;
+    }
+    let hit = |v: &str| {
+        let v = v.trim();
+        !v.is_empty()
+            && protected
+                .iter()
+                .map(|p| p.trim())
+                .any(|p| p.eq_ignore_ascii_case(v) || (!p.is_ascii() && p.to_lowercase() == v.to_lowercase()))
+    };
+    id.is_some_and(hit) || user_name.is_some_and(hit) || emails.any(hit)
 }
 
 /// What kind of account a user is, as far as Slack's refusals go.
@@ -102,11 +241,16 @@ pub fn is_bot_email(email: &str) -> bool {
 /// The one classifier of the accounts Slack refuses to deactivate (the policy planner uses it too).
 pub fn account_of(u: &User) -> Account {
     let emails = u.emails.iter().flatten().filter_map(|e| e.value.as_deref());
-    let roles = u.roles.iter().flatten().filter_map(|r| match r {
+    let roles = u.roles.iter().flatten().filter_map(role_value);
+    account_from(emails, roles)
+}
+
+/// A role's value, in either form a server sends it.
+fn role_value(r: &Role) -> Option<&str> {
+    match r {
         Role::Text(s) => Some(s.as_str()),
         Role::Object(mv) => mv.value.as_deref(),
-    });
-    account_from(emails, roles)
+    }
 }
 
 /// [`account_of`] from a user's email values and role values (a listing's
@@ -123,6 +267,9 @@ pub fn account_from<'a>(mut emails: impl Iterator<Item = &'a str>, mut roles: im
 pub struct UserFacts {
     pub active: Option<bool>,
     pub email: Option<String>,
+    /// Every email of the user (primary and secondary), for the protected list; empty when only
+    /// the primary is known (then `email` is matched).
+    pub emails: Vec<String>,
     pub user_name: Option<String>,
     pub account: Account,
     /// The groups the user is in (the user's `groups`, or a group listing); `None`: not known.
@@ -132,10 +279,16 @@ pub struct UserFacts {
 }
 
 impl UserFacts {
+    /// The primary email and every other one known.
+    pub fn all_emails(&self) -> impl Iterator<Item = &str> {
+        self.email.as_deref().into_iter().chain(self.emails.iter().map(String::as_str))
+    }
+
     pub fn of(u: &User) -> UserFacts {
         UserFacts {
             active: u.active,
             email: u.primary_email().map(str::to_string),
+            emails: u.emails.iter().flatten().filter_map(|e| e.value.clone()).filter(|e| !e.trim().is_empty()).collect(),
             user_name: u.user_name.clone(),
             account: account_of(u),
             groups: u.groups.clone(),
@@ -144,10 +297,15 @@ impl UserFacts {
     }
 }
 
-/// What the caller knows about the targets, by user id.
+/// What the caller knows about the targets, by user id; and, for the share ceilings, how many
+/// users there are and how many members each group has.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Knowledge {
     users: HashMap<String, UserFacts>,
+    /// The users of the directory (active ones), when the caller knows.
+    population: Option<usize>,
+    /// Members of each group (by id), when the caller knows.
+    group_sizes: HashMap<String, usize>,
 }
 
 /// Up to this many unknown users are read one by one (`GET /Users/{id}`, 300/min); more are read
@@ -178,6 +336,24 @@ impl Knowledge {
 
     pub fn user(&self, id: &str) -> Option<&UserFacts> {
         self.users.get(id)
+    }
+
+    /// How many (active) users the directory has: the base of the attribute share ceiling.
+    pub fn set_population(&mut self, n: usize) {
+        self.population = Some(n);
+    }
+
+    pub fn population(&self) -> Option<usize> {
+        self.population
+    }
+
+    /// How many members a group has now: the base of the member removal share ceiling.
+    pub fn set_group_size(&mut self, group_id: &str, members: usize) {
+        self.group_sizes.insert(group_id.to_string(), members);
+    }
+
+    pub fn group_size(&self, group_id: &str) -> Option<usize> {
+        self.group_sizes.get(group_id).copied()
     }
 
     /// Fill in the groups of the known users whose `groups` the server did not send, from a
@@ -275,6 +451,9 @@ pub enum SkipReason {
     /// A member to add who is deactivated (and not reactivated by the same batch): Slack refuses
     /// the whole add (`unable_to_add_deleted_or_guest_to_group`, reference §7).
     Deactivated,
+    /// An admin or owner an update would make a guest: Slack refuses (`cannot_make_user_guest`,
+    /// reference §3).
+    AdminGuest,
 }
 
 impl SkipReason {
@@ -287,6 +466,7 @@ impl SkipReason {
             SkipReason::Protected => "protected",
             SkipReason::ReadOnly => "read_only",
             SkipReason::Deactivated => "deactivated",
+            SkipReason::AdminGuest => "admin_guest",
         }
     }
 
@@ -300,6 +480,7 @@ impl SkipReason {
             SkipReason::Protected => "protected".into(),
             SkipReason::ReadOnly => "refused (read-only)".into(),
             SkipReason::Deactivated => "deactivated".into(),
+            SkipReason::AdminGuest => (if one { "admin or owner made a guest" } else { "admins or owners made guests" }).into(),
         }
     }
 
@@ -312,6 +493,9 @@ impl SkipReason {
             SkipReason::Protected => "protected by the config's protected list".into(),
             SkipReason::ReadOnly => "read-only mode: writes are refused".into(),
             SkipReason::Deactivated => "deactivated: Slack refuses to add a deactivated user to a group (unable_to_add_deleted_or_guest_to_group); reactivate them first".into(),
+            SkipReason::AdminGuest => {
+                "an admin or owner: Slack never makes an admin or owner a guest (cannot_make_user_guest); change their role in Slack first".into()
+            }
         }
     }
 }
@@ -329,20 +513,81 @@ impl Skip {
     }
 }
 
+/// Which ceiling of [`Ceilings`] a run is over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ceiling {
+    Deactivations,
+    /// One attribute (its short name: `title`) changed or cleared on too many users; `cleared` of
+    /// them are clears.
+    Attribute {
+        attr: &'static str,
+        cleared: usize,
+    },
+    /// Too many of one group's members removed.
+    GroupMembers {
+        group: String,
+    },
+    /// Too many memberships removed in the run.
+    MemberRemovals,
+    GroupDeletes,
+    GroupRenames,
+    Creates,
+}
+
+/// One ceiling a batch is over, and by how much.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tripped {
+    pub ceiling: Ceiling,
+    /// What the batch would do.
+    pub count: usize,
+    /// Out of how many (the users, the group's members), when known.
+    pub of: Option<usize>,
+    /// The ceiling it is over.
+    pub limit: usize,
+    /// The setting (and the share, when the share set the limit) that makes the limit.
+    pub setting: String,
+}
+
+impl std::fmt::Display for Tripped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.count;
+        let of = |noun: &str| match self.of {
+            Some(total) => format!("{n} of {}", crate::words::count(total, noun)),
+            None => crate::words::count(n, noun),
+        };
+        let what = match &self.ceiling {
+            Ceiling::Deactivations => format!("deactivate {}", crate::words::count(n, "user")),
+            Ceiling::Attribute { attr, cleared } if *cleared == n => format!("clear {attr} on {}", of("user")),
+            Ceiling::Attribute { attr, cleared: 0 } => format!("change {attr} on {}", of("user")),
+            Ceiling::Attribute { attr, cleared } => format!("change or clear {attr} on {} ({cleared} cleared)", of("user")),
+            Ceiling::GroupMembers { group } => match self.of {
+                Some(total) => format!("remove {n} of the {total} members of group {group}"),
+                None => format!("remove {} from group {group}", crate::words::count(n, "member")),
+            },
+            Ceiling::MemberRemovals => format!("remove {}", crate::words::count(n, "group membership")),
+            Ceiling::GroupDeletes => format!("delete {}", crate::words::count(n, "group")),
+            Ceiling::GroupRenames => format!("rename {}", crate::words::count(n, "group")),
+            Ceiling::Creates => format!("create {}", crate::words::count(n, "user")),
+        };
+        write!(f, "this run would {what}, above the ceiling of {} ({})", self.limit, self.setting)
+    }
+}
+
 /// Why a whole decision may not be journaled as it stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Hold {
     /// `--read-only`: nothing may run, ever, in this process.
     ReadOnly,
-    /// More deactivations than the profile allows: only `--force` or a typed count passes.
-    Ceiling { deactivations: usize, max: usize },
+    /// Over one or more ceilings (every one listed): only `--force` or a typed count passes;
+    /// `--yes` never does.
+    Ceilings(Vec<Tripped>),
 }
 
 impl std::fmt::Display for Hold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Hold::ReadOnly => f.write_str("read-only mode: writes are refused (restart without --read-only to change anything)"),
-            Hold::Ceiling { .. } => write!(f, "{}; pass --force if that is really meant", self.reason()),
+            Hold::Ceilings(_) => write!(f, "{}; pass --force if that is really meant", self.reason()),
         }
     }
 }
@@ -353,9 +598,15 @@ impl Hold {
     pub fn reason(&self) -> String {
         match self {
             Hold::ReadOnly => self.to_string(),
-            Hold::Ceiling { deactivations, max } => {
-                format!("this run would deactivate {deactivations} users, above the ceiling of {max} (max_deactivations in the profile)")
-            }
+            Hold::Ceilings(t) => t.iter().map(Tripped::to_string).collect::<Vec<_>>().join("; "),
+        }
+    }
+
+    /// The ceilings tripped (none for read-only).
+    pub fn tripped(&self) -> &[Tripped] {
+        match self {
+            Hold::ReadOnly => &[],
+            Hold::Ceilings(t) => t,
         }
     }
 }
@@ -394,19 +645,24 @@ impl Decision {
         self.hold == Some(Hold::ReadOnly)
     }
 
-    /// The ceiling's warning, when the batch is held by it.
+    /// The ceilings' warning (every one tripped, and by how much), when the batch is held by them.
     pub fn ceiling(&self) -> Option<String> {
-        self.hold.as_ref().filter(|h| matches!(h, Hold::Ceiling { .. })).map(Hold::to_string)
+        self.hold.as_ref().filter(|h| matches!(h, Hold::Ceilings(_))).map(Hold::to_string)
     }
 
-    /// The ceiling's reason without the headless advice (see [`Hold::reason`]).
+    /// The ceilings' reason without the headless advice (see [`Hold::reason`]).
     pub fn ceiling_reason(&self) -> Option<String> {
-        self.hold.as_ref().filter(|h| matches!(h, Hold::Ceiling { .. })).map(Hold::reason)
+        self.hold.as_ref().filter(|h| matches!(h, Hold::Ceilings(_))).map(Hold::reason)
     }
 
-    /// The admin passed the ceiling (`--force`, or typed the count). Read-only is never passed.
+    /// The ceilings the batch is over (empty when it is not held by one).
+    pub fn tripped(&self) -> &[Tripped] {
+        self.hold.as_ref().map_or(&[], Hold::tripped)
+    }
+
+    /// The admin passed the ceilings (`--force`, or typed the count). Read-only is never passed.
     pub fn pass_ceiling(mut self) -> Decision {
-        if matches!(self.hold, Some(Hold::Ceiling { .. })) {
+        if matches!(self.hold, Some(Hold::Ceilings(_))) {
             self.hold = None;
         }
         self
@@ -469,8 +725,8 @@ fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason>
         let name = target.user_name.as_deref().or(facts.and_then(|f| f.user_name.as_deref()));
         // A user created by this run is not yet anyone's to protect.
         if kind != ActionKind::CreateUser
-            && (safety.is_protected(target.id.as_deref(), email, name)
-                || facts.is_some_and(|f| safety.is_protected(None, f.email.as_deref(), f.user_name.as_deref())))
+            && (safety.is_protected(target.id.as_deref(), email.into_iter(), name)
+                || facts.is_some_and(|f| safety.is_protected(None, f.all_emails(), f.user_name.as_deref())))
         {
             return Some(SkipReason::Protected);
         }
@@ -478,7 +734,7 @@ fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason>
     if let Action::RemoveMembers { user_ids, .. } = a
         && user_ids.iter().any(|id| {
             let f = known.user(id);
-            safety.is_protected(Some(id), f.and_then(|f| f.email.as_deref()), f.and_then(|f| f.user_name.as_deref()))
+            safety.is_protected(Some(id), f.into_iter().flat_map(UserFacts::all_emails), f.and_then(|f| f.user_name.as_deref()))
         })
     {
         return Some(SkipReason::Protected);
@@ -498,6 +754,13 @@ fn verdict(safety: &Safety, a: &Action, known: &Knowledge) -> Option<SkipReason>
             Account::Bot => return Some(SkipReason::Bot),
             Account::Member => {}
         }
+    }
+    // Slack never makes an admin or owner a guest, whichever front end built the update.
+    if let Action::UpdateUser { update, .. } = a
+        && update.set.guest.is_some()
+        && facts.is_some_and(|f| f.roles.iter().filter_map(role_value).any(crate::scim::rules::is_admin_role))
+    {
+        return Some(SkipReason::AdminGuest);
     }
     let already = match a {
         Action::RenameGroup { from, to, .. } => from == to,
@@ -565,15 +828,92 @@ pub fn gate(safety: &Safety, actions: Vec<Action>, known: &Knowledge) -> Decisio
             Some(reason) => d.skipped.push(Skip { action: a, reason }),
         }
     }
-    let n = d.deactivations();
     d.hold = if safety.read_only {
         Some(Hold::ReadOnly)
-    } else if n > safety.max_deactivations && !safety.force {
-        Some(Hold::Ceiling { deactivations: n, max: safety.max_deactivations })
-    } else {
+    } else if safety.force {
         None
+    } else {
+        let tripped = over_ceilings(&safety.ceilings, &d.run, known);
+        (!tripped.is_empty()).then_some(Hold::Ceilings(tripped))
     };
     d
+}
+
+/// The share `percent` of `total`, but never below `floor`.
+fn share_limit(percent: f64, total: usize, floor: usize) -> usize {
+    ((total as f64 * percent / 100.0).floor() as usize).max(floor)
+}
+
+/// The lower of an absolute limit and a share of `of` (when known), and the setting that made it.
+fn limit_of(abs: usize, abs_key: &str, share: Option<(f64, usize, usize, &str, &str)>) -> (usize, String) {
+    match share {
+        Some((pct, total, floor, key, noun)) => {
+            let by_share = share_limit(pct, total, floor);
+            if by_share < abs {
+                (by_share, format!("{pct}% of {}: {key}", crate::words::count(total, noun)))
+            } else {
+                (abs, abs_key.to_string())
+            }
+        }
+        None => (abs, abs_key.to_string()),
+    }
+}
+
+/// Step 5: every ceiling the runnable actions are over.
+fn over_ceilings(c: &Ceilings, run: &[Action], known: &Knowledge) -> Vec<Tripped> {
+    let mut out = Vec::new();
+    let count = |kind: ActionKind| run.iter().filter(|a| a.kind() == kind).count();
+    let simple = [
+        (Ceiling::Creates, count(ActionKind::CreateUser), c.creates, "max_creates"),
+        (Ceiling::Deactivations, count(ActionKind::Deactivate), c.deactivations, "max_deactivations"),
+        (Ceiling::GroupRenames, count(ActionKind::RenameGroup), c.group_renames, "max_group_renames"),
+        (Ceiling::GroupDeletes, count(ActionKind::DeleteGroup), c.group_deletes, "max_group_deletes"),
+    ];
+    // Attributes: users whose value each attribute changes, and of them how many are clears.
+    let mut attrs: BTreeMap<super::attr::Attr, (usize, usize)> = BTreeMap::new();
+    // Removals per group (in the order first met), and in all.
+    let mut removals: Vec<(&str, &str, usize)> = Vec::new();
+    for a in run {
+        match a {
+            Action::UpdateUser { update, .. } => {
+                for (attr, cleared) in update.touched() {
+                    let e = attrs.entry(attr).or_default();
+                    e.0 += 1;
+                    e.1 += cleared as usize;
+                }
+            }
+            Action::RemoveMembers { group_id, group_name, user_ids } => match removals.iter_mut().find(|(id, _, _)| id == group_id) {
+                Some(r) => r.2 += user_ids.len(),
+                None => removals.push((group_id, group_name, user_ids.len())),
+            },
+            _ => {}
+        }
+    }
+    let mut push = |ceiling: Ceiling, n: usize, of: Option<usize>, (limit, setting): (usize, String)| {
+        if n > limit {
+            out.push(Tripped { ceiling, count: n, of, limit, setting });
+        }
+    };
+    for (ceiling, n, limit, key) in simple {
+        push(ceiling, n, None, (limit, key.to_string()));
+    }
+    let users = known.population();
+    for (attr, (n, cleared)) in attrs {
+        let share = users.map(|u| (c.attribute_change_percent, u, ATTRIBUTE_SHARE_FLOOR, "max_attribute_change_percent", "user"));
+        push(Ceiling::Attribute { attr: attr.short(), cleared }, n, users, limit_of(c.attribute_changes, "max_attribute_changes", share));
+    }
+    let total: usize = removals.iter().map(|r| r.2).sum();
+    for (id, name, n) in &removals {
+        if let Some(size) = known.group_size(id) {
+            let limit = (
+                share_limit(c.member_removal_percent, size, MEMBER_SHARE_FLOOR),
+                format!("{}% of its members: max_member_removal_percent", c.member_removal_percent),
+            );
+            push(Ceiling::GroupMembers { group: name.to_string() }, *n, Some(size), limit);
+        }
+    }
+    push(Ceiling::MemberRemovals, total, None, (c.member_removals, "max_member_removals".into()));
+    out
 }
 
 /// A batch the gate let through, journaled and ready for [`Engine::run_batch`]. Only
@@ -753,6 +1093,22 @@ mod tests {
     }
 
     #[test]
+    fn an_admin_is_never_made_a_guest_whoever_built_the_update() {
+        let mut admin = user("W7", "admin@x.example", true);
+        admin.roles = Some(vec![Role::Text("Admin".into())]);
+        let member = user("W8", "m@x.example", true);
+        let guest_of = |u: &User| {
+            let set = User { guest: Some(Default::default()), ..Default::default() };
+            Action::UpdateUser { target: Target::of_user(u), update: UpdateSpec { set, ..Default::default() } }
+        };
+        let users = vec![admin.clone(), member.clone()];
+        let d = gate(&Safety::default(), vec![guest_of(&admin), guest_of(&member)], &Knowledge::from_users(&users));
+        assert_eq!(d.runnable(), &[guest_of(&member)][..]);
+        assert_eq!(d.skipped().iter().map(|s| s.reason).collect::<Vec<_>>(), [SkipReason::AdminGuest]);
+        assert!(SkipReason::AdminGuest.explain(ActionKind::UpdateUser).contains("cannot_make_user_guest"));
+    }
+
+    #[test]
     fn refused_accounts_and_no_ops_are_skipped_before_sending() {
         let users = six();
         let d = gate(&Safety::default(), users.iter().map(deact).collect(), &Knowledge::from_users(&users));
@@ -826,31 +1182,116 @@ mod tests {
         // An update that keeps the owner active passes; one that makes them a guest does not.
         let guest = Action::UpdateUser {
             target: Target::of_user(&users[0]),
-            update: UpdateSpec { set: User { guest: Some(crate::scim::types::GuestExt::default()), ..Default::default() }, clear: vec![] },
+            update: UpdateSpec {
+                set: User { guest: Some(crate::scim::types::GuestExt::default()), ..Default::default() },
+                ..Default::default()
+            },
         };
         let title = Action::UpdateUser {
             target: Target::of_user(&users[0]),
-            update: UpdateSpec { set: User { title: Some("CEO".into()), ..Default::default() }, clear: vec![] },
+            update: UpdateSpec { set: User { title: Some("CEO".into()), ..Default::default() }, ..Default::default() },
         };
         let d = gate(&Safety::default(), vec![guest, title], &known);
         assert_eq!((d.runnable().len(), d.skipped()[0].reason), (1, SkipReason::PrimaryOwner));
     }
 
     #[test]
+    fn protected_on_any_email_id_or_user_name_without_regard_to_case() {
+        let mut u = user("W7", "pat@x.example", true);
+        u.emails.as_mut().unwrap().push(MultiValue::email("Pat.Personal@Home.Example", false));
+        u.user_name = Some("Pat.Doe".into());
+        let known = Knowledge::from_users([&u]);
+        for p in ["pat.personal@home.example", "  PAT.PERSONAL@HOME.EXAMPLE ", "w7", "pat.doe", "PAT@X.EXAMPLE"] {
+            let safety = Safety { protected: vec![p.into()], ..Default::default() };
+            let d = gate(&safety, vec![deact(&u)], &known);
+            assert_eq!(d.skipped().first().map(|s| s.reason), Some(SkipReason::Protected), "{p:?}");
+            let rm = Action::RemoveMembers { group_id: "S1".into(), group_name: "g".into(), user_ids: vec!["W7".into()] };
+            assert_eq!(gate(&safety, vec![rm], &known).skipped().first().map(|s| s.reason), Some(SkipReason::Protected), "{p:?}");
+        }
+        let safety = Safety { protected: vec!["someone@else.example".into()], ..Default::default() };
+        assert!(gate(&safety, vec![deact(&u)], &known).skipped().is_empty());
+    }
+
+    #[test]
     fn the_ceiling_holds_the_batch_until_passed() {
         let users: Vec<User> = (0..5).map(|i| user(&format!("W{i}"), &format!("u{i}@x.example"), true)).collect();
-        let safety = Safety { max_deactivations: 4, ..Default::default() };
+        let safety = Safety { ceilings: Ceilings { deactivations: 4, ..Default::default() }, ..Default::default() };
         let d = gate(&safety, users.iter().map(deact).collect(), &Knowledge::default());
         let c = d.ceiling().unwrap();
         assert!(c.contains("deactivate 5 users") && c.contains("ceiling of 4") && c.contains("--force"), "{c}");
         assert_eq!(d.summary(), "5 to deactivate");
         let j = Journal::in_memory(RunContext::new("test", "127.0.0.1", &crate::report::Actor::default())).unwrap();
         let info = BatchInfo { origin: "test".into(), policy_run: None, description: "t".into() };
-        assert!(matches!(submit(&j, &info, d.clone()), Err(GateError::Held(Hold::Ceiling { .. }))));
+        assert!(matches!(submit(&j, &info, d.clone()), Err(GateError::Held(Hold::Ceilings(_)))));
         assert!(j.unfinished_batches().unwrap().is_empty(), "nothing journaled");
         let b = submit(&j, &info, d.pass_ceiling()).unwrap();
         assert_eq!(j.counts(b.id()).unwrap().get(&OpState::Pending), Some(&5));
         assert!(gate(&Safety { force: true, ..safety }, users.iter().map(deact).collect(), &Knowledge::default()).hold().is_none());
+    }
+
+    fn clear_title(u: &User) -> Action {
+        Action::UpdateUser { target: Target::of_user(u), update: UpdateSpec { clear: vec!["title".into()], ..Default::default() } }
+    }
+
+    #[test]
+    fn every_kind_of_change_has_a_ceiling_and_the_hold_says_by_how_much() {
+        let users: Vec<User> = (0..60).map(|i| user(&format!("W{i}"), &format!("u{i}@x.example"), true)).collect();
+        // 60 titles cleared in an org of 80: over the share (25% of 80 = 20), under the number.
+        let mut known = Knowledge::from_users(&users);
+        known.set_population(80);
+        let d = gate(&Safety::default(), users.iter().map(clear_title).collect(), &known);
+        let t = d.tripped();
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert_eq!((t[0].count, t[0].of, t[0].limit), (60, Some(80), 20));
+        let why = d.ceiling().unwrap();
+        assert!(
+            why.contains("clear title on 60 of 80 users") && why.contains("ceiling of 20") && why.contains("max_attribute_change_percent"),
+            "{why}"
+        );
+        assert!(why.ends_with("pass --force if that is really meant"), "{why}");
+        assert_eq!(d.summary(), "60 to update", "the summary is the one wording of what runs");
+        // Without the org's size only the number counts; a small batch never trips the share.
+        assert!(gate(&Safety::default(), users.iter().map(clear_title).collect(), &Knowledge::from_users(&users)).hold().is_none());
+        assert!(gate(&Safety::default(), users[..10].iter().map(clear_title).collect(), &known).hold().is_none());
+        // Per profile or policy: a lower number trips, and so does every other kind, all listed.
+        let strict = CeilingSettings {
+            max_attribute_changes: Some(5),
+            max_group_deletes: Some(0),
+            max_group_renames: Some(0),
+            max_creates: Some(1),
+            max_member_removals: Some(3),
+            ..Default::default()
+        };
+        let safety = Safety::default().with_ceilings(&strict);
+        let mut actions: Vec<Action> = users[..6].iter().map(clear_title).collect();
+        actions.push(Action::DeleteGroup { id: "S1".into(), name: "old".into() });
+        actions.push(Action::RenameGroup { id: "S2".into(), from: "a".into(), to: "b".into() });
+        actions.extend(users[..2].iter().map(|u| Action::CreateUser { target: Target::of_user(u), user: u.clone() }));
+        let ids: Vec<String> = users[..4].iter().map(|u| u.id().to_string()).collect();
+        actions.push(Action::RemoveMembers { group_id: "S3".into(), group_name: "eng".into(), user_ids: ids });
+        let mut known = Knowledge::default();
+        known.set_group_size("S3", 5);
+        let d = gate(&safety, actions.clone(), &known);
+        let kinds: Vec<&Ceiling> = d.tripped().iter().map(|t| &t.ceiling).collect();
+        assert_eq!(
+            kinds,
+            [
+                &Ceiling::Creates,
+                &Ceiling::GroupRenames,
+                &Ceiling::GroupDeletes,
+                &Ceiling::Attribute { attr: "title", cleared: 6 },
+                &Ceiling::GroupMembers { group: "eng".into() },
+                &Ceiling::MemberRemovals
+            ]
+        );
+        let why = d.ceiling_reason().unwrap();
+        assert!(
+            why.contains("remove 4 of the 5 members of group eng") && why.contains("delete 1 group") && why.contains("create 2 users"),
+            "{why}"
+        );
+        // --force (or a typed count) passes them all; read-only is never passed.
+        assert!(gate(&Safety { force: true, ..safety.clone() }, actions.clone(), &known).hold().is_none());
+        assert!(d.clone().pass_ceiling().hold().is_none());
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub mod restore;
 pub use action::{Action, ActionKind, Subject, Target};
 pub use engine::{BatchResult, Cancel, DeactivateVia, Engine, EngineConfig, QueueEvent};
 pub use gate::{
-    DEFAULT_MAX_DEACTIVATIONS, Decision, GateError, GatedBatch, Hold, Knowledge, Regated, Safety, Skip, SkipReason, gate, regate, submit,
+    Ceiling, CeilingSettings, Ceilings, DEFAULT_MAX_DEACTIVATIONS, Decision, GateError, GatedBatch, Hold, Knowledge, Regated, Safety, Skip,
+    SkipReason, Tripped, gate, regate, submit,
 };
 pub use journal::{BatchInfo, Journal, JournalError, OpState, RunContext};
 pub use kept::Kept;

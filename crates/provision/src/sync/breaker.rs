@@ -91,12 +91,24 @@ pub struct Breaker {
     up_done: usize,
     /// Deactivations sent (they may have landed).
     down_sent: usize,
+    /// Deactivations taken up for the first time, not sent yet (waiting for their rate token: a
+    /// cancel stops them unsent).
+    down_waiting: std::collections::HashSet<String>,
     tripped: Option<Trip>,
 }
 
 impl Breaker {
     pub fn new(cfg: BreakerConfig, active_before: Option<usize>) -> Breaker {
-        Breaker { cfg, before: active_before, kinds: HashMap::new(), consecutive: 0, up_done: 0, down_sent: 0, tripped: None }
+        Breaker {
+            cfg,
+            before: active_before,
+            kinds: HashMap::new(),
+            consecutive: 0,
+            up_done: 0,
+            down_sent: 0,
+            down_waiting: Default::default(),
+            tripped: None,
+        }
     }
 
     pub fn config(&self) -> &BreakerConfig {
@@ -136,6 +148,13 @@ impl Breaker {
             QueueEvent::OpStarted { op_id, attempt, .. } => {
                 // A resumed op (attempt > 1) was counted by the run that first sent it.
                 if *attempt == 1 && self.kinds.get(op_id).is_some_and(|k| k.spec().leaves_active == Some(false)) {
+                    self.down_waiting.insert(op_id.clone());
+                }
+                None
+            }
+            // Counted once its request leaves.
+            QueueEvent::OpSending { op_id, .. } => {
+                if self.down_waiting.remove(op_id) {
                     self.down_sent += 1;
                 }
                 None
@@ -217,6 +236,15 @@ mod tests {
         b.on_event(&started("d1", 1));
         b.on_event(&started("d2", 1));
         b.on_event(&started("c1", 1));
+        // A deactivation counts once its request leaves (one waiting for its token may be
+        // cancelled unsent).
+        assert_eq!(b.on_active_count(97, 0), Some(Trip::ActiveDrop { before: 100, observed: 97, explained: 100, tolerance: 2 }));
+        let mut b = Breaker::new(BreakerConfig { active_drop_tolerance: 2, ..Default::default() }, Some(100));
+        b.learn([("d1".to_string(), ActionKind::Deactivate), ("d2".into(), ActionKind::Deactivate), ("c1".into(), ActionKind::CreateUser)]);
+        for op in ["d1", "d2", "c1"] {
+            b.on_event(&started(op, 1));
+            b.on_event(&QueueEvent::OpSending { batch_id: "b".into(), op_id: op.into(), seq: 1 });
+        }
         b.on_event(&finished("c1", OpState::Done));
         assert_eq!(b.up_done(), 1);
         // 100 + 1 created - 2 deactivations sent = 99; 97 is within the tolerance of 2.

@@ -195,12 +195,14 @@ fn passed(safety: &Safety) -> Safety {
     Safety { force: true, ..safety.clone() }
 }
 
-/// The ceilings a plan is over (the policy's and the gate's, i.e. the profile's).
+/// The ceilings a plan is over (the policy's and the gate's, i.e. the profile's), and how its
+/// source fell since the last successful run (`LivePlan::source_drops`).
 pub fn ceilings(live: &LivePlan, preview: &Decision) -> Vec<String> {
     let mut out = Vec::new();
     if let Err(e) = live.plan.check_ceiling(&live.policy, live.active_users) {
         out.push(e.to_string());
     }
+    out.extend(live.source_drops.iter().cloned());
     if let Some(c) = preview.ceiling() {
         out.push(c);
     }
