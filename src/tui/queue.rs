@@ -30,6 +30,8 @@ pub struct Queue {
     pub unavailable: Option<String>,
     /// A confirmed batch is being journaled (no `BatchLoaded` yet).
     pub submitting: bool,
+    /// Who holds the org's lease while the batch asked for waits for it (`Msg::LeaseHeld`).
+    pub lease_holder: Option<String>,
     /// `q` was pressed once while a batch ran.
     pub quit_warned: bool,
     /// The queue view's list of past batches (`b` in the view).
@@ -66,6 +68,7 @@ impl Default for Queue {
             confirm_threshold: crate::bulk::CONFIRM_THRESHOLD,
             unavailable: None,
             submitting: false,
+            lease_holder: None,
             quit_warned: false,
             history: History::default(),
         }
@@ -372,6 +375,7 @@ pub fn eta_text(secs: f64) -> String {
 
 fn batch_loaded(ctx: &mut Ctx, b: BatchLoad) -> Vec<Effect> {
     ctx.queue.submitting = false;
+    ctx.queue.lease_holder = None;
     ctx.queue.quit_warned = false;
     // The view shows the batch that starts, not the list of past ones.
     ctx.queue.history.shown = false;
@@ -384,6 +388,7 @@ fn batch_loaded(ctx: &mut Ctx, b: BatchLoad) -> Vec<Effect> {
 
 fn queue_failed(ctx: &mut Ctx, e: String) -> Vec<Effect> {
     ctx.queue.submitting = false;
+    ctx.queue.lease_holder = None;
     if let Some(b) = ctx.queue.batch.as_mut() {
         b.running = false;
     }
@@ -533,6 +538,7 @@ pub fn on_msg(msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
         Msg::RestorePlanned { which, result } => restore_planned(ctx, which, result),
         Msg::LeaseHeld(message) => {
             ctx.log(Level::Warn, format!("another scimitar is writing to this Slack org: {}", clean(&message)));
+            ctx.queue.lease_holder = Some(clean(&message));
             ctx.open(super::lease_wait::LeaseWait::new(message));
             vec![]
         }

@@ -577,6 +577,28 @@ fn read_only_refuses_every_write() {
     assert!(screen(&mut app, 80, 24).contains("read-only"), "the status line says so");
 }
 
+/// A confirmed batch whose lease is held by another writer: the admin chooses to wait, and the
+/// queue view says what it waits for and who holds the lease (not "journaling"), at both sizes;
+/// once the batch loads, that is gone.
+#[test]
+fn the_queue_view_says_whose_lease_a_batch_waits_for() {
+    let mut app = app_with(20);
+    typ(&mut app, " ");
+    ch(&mut app, 'd');
+    let fx = ch(&mut app, 'y');
+    assert!(fx.iter().any(|e| matches!(e, Effect::RunBatch { .. })), "{fx:?}");
+    app.update(Msg::LeaseHeld("bob@jump2 (pid 77, `scimitar sync --policy hr`) holds the lease of org:acme".into()));
+    let fx = ch(&mut app, 'y');
+    assert!(fx.iter().any(|e| matches!(e, Effect::LeaseWait { wait: true })), "{fx:?}");
+    assert!(app.overlay::<QueueView>().is_some(), "the queue view opened with the batch: {:?}", titles(&app));
+    for s in [screen(&mut app, 80, 24), screen(&mut app, 200, 50)] {
+        assert!(s.contains("waiting for the org's lease (nothing journaled") && s.contains("bob@jump2"), "{s}");
+        assert!(!s.contains("journaling the batch"), "{s}");
+    }
+    app.update(Msg::BatchLoaded(BatchLoad { batch_id: "b-test".into(), description: "deactivate 1 user".into(), ops: vec![], rate: None }));
+    assert!(!screen(&mut app, 200, 50).contains("waiting for the org's lease (nothing journaled"));
+}
+
 /// A batch asked for while another writer holds the org's lease: nothing is journaled or sent;
 /// the app is told who holds it (the dialog offers to wait). Giving up ends it with nothing
 /// sent; waiting runs it once the other writer releases the lease.
