@@ -186,6 +186,42 @@ fn a_lease_lapses_after_its_time_and_is_taken_over_with_a_new_generation() {
     }
 }
 
+/// A writer stopped inside a transaction on PostgreSQL (as a SIGSTOP may catch it, holding the
+/// lease's row lock) does not block the org for ever: the server ends its idle transaction after
+/// `IDLE_IN_TRANSACTION` and another admin takes the lapsed lease; the stopped one's transaction
+/// is rolled back.
+#[test]
+fn a_writer_stopped_inside_a_transaction_does_not_block_the_org_on_postgres() {
+    let b = Backends::start();
+    let org = OrgKey("org:stuck".into());
+    let first = b.pg.store("ann"); // the owner migrates it first
+    let a = Lease::acquire(&first, &org, &Holder::new("ann", "elsewhere", "x"), Duration::from_millis(600)).unwrap();
+    a.abandon();
+    let stuck = b.open("postgres");
+    let stopped = std::thread::spawn(move || {
+        stuck.write(|s| {
+            s.execute("UPDATE lease SET generation = generation WHERE org = ?1", &[scimitar::store::t("org:stuck")])?;
+            std::thread::sleep(Duration::from_secs(20)); // stopped, mid-transaction
+            Ok::<_, scimitar::store::StoreError>(())
+        })
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let t0 = std::time::Instant::now();
+    let taken = Lease::acquire_waiting(
+        &b.open("postgres"),
+        &org,
+        &holder("bob", "resume"),
+        Duration::from_secs(5),
+        Duration::from_secs(30),
+        |_| {},
+    )
+    .unwrap();
+    let waited = t0.elapsed();
+    assert!(waited < Duration::from_secs(12), "the stopped writer's row lock held the org for {waited:?}");
+    assert!(stopped.join().unwrap().is_err(), "the stopped writer's transaction was ended, not committed");
+    drop(taken);
+}
+
 #[test]
 fn three_writers_times_a_thousand_records_make_one_chain_on_both_backends() {
     let b = Backends::start();

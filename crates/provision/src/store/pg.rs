@@ -263,6 +263,10 @@ fn pg_error(at: &str, e: tokio_postgres::Error) -> StoreError {
     StoreError::Pg { at: at.into(), message: e.to_string() }
 }
 
+/// How long the server lets a session sit idle inside a transaction before ending it
+/// (`idle_in_transaction_session_timeout`, set on every connection).
+pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
+
 fn connect(cfg: &PgConfig) -> Result<Live, StoreError> {
     let at = cfg.at();
     let tls = cfg.uses_tls()?;
@@ -275,7 +279,12 @@ fn connect(cfg: &PgConfig) -> Result<Live, StoreError> {
         .application_name("scimitar")
         .connect_timeout(cfg.connect_timeout)
         .keepalives(true)
-        .keepalives_idle(Duration::from_secs(30));
+        .keepalives_idle(Duration::from_secs(30))
+        // A client stopped inside a transaction (SIGSTOP, a hung host) must not hold its row locks
+        // (the lease's, the report chain's head) for ever: the server ends such a session, its
+        // transaction rolls back, and the other writers go on; the stopped one, continued, finds
+        // its connection gone and its lease lost. Our transactions never wait on the client.
+        .options(format!("-c idle_in_transaction_session_timeout={}", IDLE_IN_TRANSACTION.as_millis()));
     if let Some(pw) = &password {
         c.password(pw.expose());
     }
