@@ -51,6 +51,9 @@ fn record(i: u64, n: u64, start: OffsetDateTime, actor: &(String, String)) -> Op
         os_user: actor.0.clone(),
         os_host: actor.1.clone(),
         detail: Some(serde_json::json!({"active": i.is_multiple_of(2)})),
+        db_role: None,
+        proposed_by: None,
+        approved_by: None,
     }
 }
 
@@ -164,7 +167,8 @@ fn main() -> anyhow::Result<()> {
     // the same answers straight from `report`, as every query did before `report_counts`
     let scan = |name: &str, sql: &str| -> anyhow::Result<()> {
         let t = Instant::now();
-        let mut st = store.connection().prepare(sql)?;
+        let conn = store.connection();
+        let mut st = conn.prepare(sql)?;
         let n = st.query_map([], |_| Ok(()))?.count();
         println!("{name}_ms: {:.2}", ms(t));
         println!("{name}_rows: {n}");

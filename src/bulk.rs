@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// Requests kept in flight
     #[arg(long, default_value_t = 24)]
     pub workers: usize,
+    /// When another scimitar writes to this Slack org (holds its lease), wait up to this long
+    /// for it instead of stopping with exit 75 (e.g. 30s, 10m)
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    pub wait: Option<std::time::Duration>,
     #[arg(long, short, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -294,6 +298,31 @@ pub fn open_journal(c: Connection<'_>) -> Result<Arc<Journal>, Fail> {
     Ok(c.env.journal()?)
 }
 
+/// Take the org's lease for a write (`store::lease`): every headless write holds it from before
+/// it journals until it is done. Held by another: exit 75 naming the holder, or with `--wait`
+/// wait for it (telling stderr who holds it). Returns the lease and the journal that writes
+/// under it (its marks and records are fenced by the lease's generation).
+pub fn take_lease(c: Connection<'_>, run: &RunArgs, command: &str) -> Result<(crate::store::Lease, Arc<Journal>), Fail> {
+    let mut told = false;
+    c.env
+        .take_lease(command, run.wait, |e| {
+            if !told {
+                eprintln!("scimitar: waiting: {}", crate::sanitize::clean(&e.to_string()));
+                told = true;
+            }
+        })
+        .map_err(|e| {
+            let code = crate::cli::env_exit_code(&e);
+            Fail::new(code, format!("{}; nothing was done", crate::sanitize::clean(&e.to_string())))
+        })
+}
+
+/// The command line as the lease names it (`scimitar users deactivate --from leavers.csv`).
+pub fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).take(8).collect();
+    format!("scimitar {}", args.join(" ")).chars().take(200).collect()
+}
+
 /// Pass actions through the gate, telling stderr what it skips and why.
 pub fn gate(safety: &Safety, actions: Vec<Action>, known: &Knowledge) -> Decision {
     let decision = crate::queue::gate(safety, actions, known);
@@ -397,7 +426,7 @@ pub async fn execute(
         return Ok(if refused { exit::FAILURE } else { exit::OK });
     }
     let decision = approve(decision, None, run, what)?;
-    let journal = open_journal(c)?;
+    let (_lease, journal) = take_lease(c, run, &command_line())?;
     let info = BatchInfo { origin: "headless".into(), policy_run: None, description: what.into() };
     submit_and_run(c, journal, &info, decision, run).await
 }
@@ -550,7 +579,10 @@ fn write_results(ops: &[OpRow], format: OutputFormat) -> Result<(), Fail> {
 /// first (`queue::regate`: read-only, protected, refused accounts, targets already as asked).
 pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, run: &RunArgs) -> Result<i32, Fail> {
     let (c, safety) = writer(env, run)?;
-    let journal = open_journal(c)?;
+    // Resuming writes: it holds the org's lease like any write, and so touches only batches
+    // whose owner is gone (a live run's batch is left alone, `Journal::claim`).
+    let (_lease, journal) =
+        if run.dry_run { (None, open_journal(c)?) } else { take_lease(c, run, &command_line()).map(|(l, j)| (Some(l), j))? };
     let journal_fail = |e: crate::queue::JournalError| Fail::new(exit::FAILURE, e.to_string());
     // `--retry-failed` names one batch, which may be closed: it is gated (and its failed ops
     // queued again) before the open batches are listed.
@@ -569,6 +601,14 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
     }
     let open = journal.unfinished_batches().map_err(journal_fail)?;
     let open: Vec<_> = open.into_iter().filter(|b| batch.is_none_or(|x| x == b.batch_id)).collect();
+    let (live, open): (Vec<_>, Vec<_>) = open.into_iter().partition(|b| b.owner_alive);
+    for b in &live {
+        eprintln!(
+            "scimitar: leaving batch {} alone: its run is still alive ({})",
+            b.batch_id,
+            crate::sanitize::clean(b.owner.as_deref().unwrap_or("another scimitar"))
+        );
+    }
     if open.is_empty() {
         eprintln!("scimitar: nothing to resume");
         return Ok(exit::OK);
@@ -577,7 +617,12 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
     // died: start from an empty one, at the sustained rate, rather than burst into 429s.
     c.client.assume_budget_spent();
     let mut code = exit::OK;
+    let org = c.env.org_key()?;
     for b in open {
+        if b.org.as_ref().is_some_and(|o| *o != org.0) {
+            eprintln!("scimitar: skipping batch {} (it belongs to another org, {})", b.batch_id, b.org.as_deref().unwrap_or(""));
+            continue;
+        }
         if b.host != c.client.host() {
             eprintln!("scimitar: skipping batch {} (it belongs to {}, this connection is {})", b.batch_id, b.host, c.client.host());
             code = exit::FAILURE;

@@ -207,6 +207,9 @@ pub enum Command {
     Sync(crate::sync_cmd::SyncArgs),
     /// Query the provisioning report: who did what to whom, when, and did it work
     Report(crate::report_cmd::ReportArgs),
+    /// The store: where the journal, reports, sync state and the org's lease live (see docs/team.md)
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Run the Slack SCIM emulator (for the demo, tests and benchmarks); prints its base URL first
     Emulator(crate::emulator_cmd::EmulatorArgs),
     /// Open the console against an embedded Slack SCIM emulator (loopback only, random token)
@@ -474,6 +477,20 @@ pub fn env_exit_code(e: &EnvError) -> i32 {
         EnvError::Scim(e) => exit::of_scim(e),
         EnvError::ThrottleScale(_) => exit::USAGE,
         EnvError::Journal(_) => exit::CONFIG,
+        EnvError::Store(e) => store_exit_code(e),
+        EnvError::Lease(crate::store::LeaseError::Held { .. }) => exit::TEMPFAIL,
+        EnvError::Lease(crate::store::LeaseError::Store(e)) => store_exit_code(e),
+        EnvError::Lease(crate::store::LeaseError::Lost { .. }) => exit::FAILURE,
+    }
+}
+
+/// The exit code of a store that failed: unreachable 69, misconfigured 78, else 1.
+pub fn store_exit_code(e: &crate::store::StoreError) -> i32 {
+    use crate::store::StoreError;
+    match e {
+        StoreError::Unreachable { .. } => exit::UNAVAILABLE,
+        StoreError::Config(_) | StoreError::TooNew { .. } | StoreError::Db(_) => exit::CONFIG,
+        _ => exit::FAILURE,
     }
 }
 
@@ -579,7 +596,9 @@ impl Cli {
             server: c.server,
             // The console (no command) loads the whole directory for the panes.
             list_concurrency: self.command.is_none().then_some(crate::tui::LIST_CONCURRENCY),
-            actor: Actor::new(text("USER").or_else(|| text("LOGNAME")).or_else(|| text("USERNAME")), text("HOSTNAME")),
+            // The OS account of the process's uid, not `$USER` (which anyone can set).
+            actor: Actor::of_process(text("HOSTNAME")),
+            store_url: text("SCIMITAR_STORE_URL"),
             secret_variables: std::env::vars_os().map(|(k, _)| k).filter(|k| crate::child::is_secret_variable(k)).collect(),
         }
     }
@@ -630,6 +649,27 @@ pub async fn run(env: &Environment, command: Command) -> i32 {
 }
 
 /// Read-only commands, bounded by `--deadline` (default [`DEFAULT_READ_DEADLINE`]).
+#[derive(Subcommand, Debug)]
+pub enum StoreCmd {
+    /// Copy this account's SQLite history (journal, reports with their hash chain, sync state)
+    /// into an empty PostgreSQL store, and verify the copy there
+    Migrate {
+        /// The target: postgres://USER@HOST:PORT/DB (password and TLS from [store] in config.toml)
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// The SQLite file to copy (default: scimitar.db in the data directory)
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Where the store is, its schema version, and who holds this profile's org lease
+    Show {
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
 pub fn is_read(command: &Command) -> bool {
     matches!(
         command,
@@ -657,8 +697,12 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail::new(exit::UNAVAILABLE, format!("emulator: {e:#}"))),
         },
+        Command::Store(c) => cmd_store(env, c, out),
         Command::Report(mut args) => {
             args.config_retain_days = env.retain_days();
+            if args.db.is_none() && matches!(env.store_location()?, crate::store::Location::Postgres(_)) {
+                args.store = Some(env.store()?);
+            }
             args.db = args.db.or_else(|| Some(env.paths.database()));
             let stderr = std::io::stderr();
             Ok(crate::report_cmd::run(args, out, &mut stderr.lock()))
@@ -667,6 +711,57 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         Command::Cache(CacheCmd::Clear { all }) => cache_clear(env, all, out),
         Command::Completions { shell, .. } => crate::docs_cmd::completions(shell, out),
         Command::Man { dir, .. } => crate::docs_cmd::man(dir.as_deref(), out),
+    }
+}
+
+fn cmd_store(env: &Environment, cmd: StoreCmd, out: &mut dyn Write) -> Result<i32, Fail> {
+    use crate::store::{Location, Store};
+    match cmd {
+        StoreCmd::Migrate { to, from, output } => {
+            let from = from.unwrap_or_else(|| env.paths.database());
+            if !from.exists() {
+                return Err(Fail::new(exit::NOT_FOUND, format!("no SQLite store at {}; nothing to copy", from.display())));
+            }
+            let target = env.postgres_at(&to)?;
+            let source = Store::sqlite(&from).map_err(|e| Fail::new(exit::CONFIG, format!("{}: {e}", from.display())))?;
+            let dest = Store::open(&target).map_err(|e| Fail::new(store_exit_code(&e), e.to_string()))?;
+            eprintln!("scimitar: copying {} into {}", from.display(), target.shown());
+            let r = crate::transfer::copy(&source, &dest, |table, n| eprintln!("scimitar: {table}: {n} rows"))
+                .map_err(|e| Fail::new(exit::FAILURE, format!("{e}; nothing was copied")))?;
+            let mut rows = crate::output::Rows::new(vec!["table", "rows"]);
+            for (t, n) in &r.tables {
+                rows.push(vec![t.clone(), n.to_string()], Some(serde_json::json!({"table": t, "rows": n})));
+            }
+            rows.write(output, out)?;
+            eprintln!(
+                "scimitar: the copy verifies: {} records, head {} {}; point [store] url (or SCIMITAR_STORE_URL) at {} to use it",
+                r.verified,
+                r.head_seq,
+                r.head_hash,
+                target.shown()
+            );
+            Ok(exit::OK)
+        }
+        StoreCmd::Show { output } => {
+            let loc = env.store_location()?;
+            let store = env.store()?;
+            let holder = env.org_key().ok().and_then(|o| crate::store::lease::holder(&store, &o).ok().flatten().map(|h| (o, h)));
+            let kind = match loc {
+                Location::Sqlite(_) => "sqlite",
+                Location::Postgres(_) => "postgres",
+            };
+            let version = store.schema_version().map_err(|e| Fail::new(store_exit_code(&e), e.to_string()))?;
+            let mut rows = crate::output::Rows::new(vec!["store", "where", "schema", "role", "org", "lease held by"]);
+            let (org, held) = match &holder {
+                Some((o, h)) => (o.to_string(), h.to_string()),
+                None => (env.org_key().map(|o| o.to_string()).unwrap_or_default(), String::new()),
+            };
+            let role = store.role().unwrap_or_default();
+            let json = serde_json::json!({"store": kind, "where": loc.shown(), "schema": version, "role": role, "org": org, "lease_holder": holder.as_ref().map(|(_, h)| h)});
+            rows.push(vec![kind.into(), loc.shown(), version.to_string(), role, org, held], Some(json));
+            rows.write(output, out)?;
+            Ok(exit::OK)
+        }
     }
 }
 

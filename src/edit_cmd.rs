@@ -206,7 +206,9 @@ pub async fn restore(
     if !run.yes && !held && decision.destructive() == 0 && !bulk::confirm(&decision, &plan.what, None)? {
         return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
     }
-    // Recorded as a restore naming the batch it undoes.
+    // Recorded as a restore naming the batch it undoes, under the org's lease like any write
+    // (held by another writer: exit 75 naming it, or --wait).
     let info = BatchInfo { origin: crate::queue::engine::RESTORE_ORIGIN.into(), policy_run: None, description: plan.what.clone() };
+    let (_lease, journal) = bulk::take_lease(c, run, &bulk::command_line())?;
     bulk::submit_and_run(c, journal, &info, decision, run).await
 }

@@ -145,11 +145,9 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     // prompt), so the passes do not stop at it again; read-only and the other rules still apply.
     let safety = crate::queue::Safety { force: true, ..safety };
 
-    // One writer per profile: refused (exit 75, naming the holder) while a sync or another apply writes.
-    let holder = crate::sync::Holder::this_process(&env.actor, format!("scimitar apply --policy {name}"));
-    let _lock = crate::sync::lock::acquire(&env.paths.data_dir, &env.profile_name, &holder)
-        .map_err(|e| Fail::new(exit::TEMPFAIL, format!("{e}; nothing was done")))?;
-    let journal = bulk::open_journal(c)?;
+    // One writer per org: refused (exit 75, naming the holder) while a sync or another apply
+    // writes, unless --wait.
+    let (_lease, journal) = bulk::take_lease(c, run, &format!("scimitar apply --policy {name}"))?;
     let run_id = crate::queue::journal::new_id("pr");
     eprintln!("scimitar: policy run {run_id} (report: scimitar report --batch {run_id})");
     let env = apply::ApplyEnv { journal, safety, engine: bulk::engine_config(run), origin: "policy".into() };

@@ -55,9 +55,13 @@ pub struct ReportArgs {
     /// `report.retain_days` from the config file (filled in by the caller, not a flag).
     #[arg(skip)]
     pub config_retain_days: Option<u32>,
-    /// Database file (default: scimitar.db in the data directory).
+    /// Database file (default: the configured store: scimitar.db in the data directory, or the
+    /// team's PostgreSQL store of `[store] url` / SCIMITAR_STORE_URL)
     #[arg(long, value_name = "PATH", global = true)]
     pub db: Option<PathBuf>,
+    /// A shared store to read instead of a file (filled in by the caller, not a flag).
+    #[arg(skip)]
+    pub store: Option<crate::store::Store>,
 }
 
 fn outcome_parser() -> impl clap::builder::TypedValueParser<Value = Outcome> {
@@ -90,7 +94,10 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
 }
 
 fn run_inner(args: ReportArgs, now: OffsetDateTime, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<i32> {
-    let path = args.db.clone().ok_or_else(|| anyhow::anyhow!("no database: pass --db PATH"))?;
+    let path = args.db.clone().unwrap_or_default();
+    if args.store.is_none() && args.db.is_none() {
+        anyhow::bail!("no database: pass --db PATH");
+    }
     let query = match build_query(&args, now) {
         Ok(q) => q,
         Err(msg) => {
@@ -113,11 +120,16 @@ fn run_inner(args: ReportArgs, now: OffsetDateTime, out: &mut dyn Write, err: &m
         writeln!(err, "scimitar report: `{name}` works on the whole chain; query options do not apply to it")?;
         return Ok(exit::USAGE);
     }
-    if !path.exists() {
-        writeln!(err, "scimitar report: no report database at {} (nothing recorded yet, or wrong --db)", path.display())?;
-        return Ok(exit::NOT_FOUND);
-    }
-    let mut store = ReportStore::open(&path)?;
+    let mut store = match args.store.clone() {
+        Some(s) => ReportStore::on(s),
+        None => {
+            if !path.exists() {
+                writeln!(err, "scimitar report: no report database at {} (nothing recorded yet, or wrong --db)", path.display())?;
+                return Ok(exit::NOT_FOUND);
+            }
+            ReportStore::open(&path)?
+        }
+    };
     match args.cmd {
         Some(ReportCmd::Verify) => {
             let v = store.verify()?;
@@ -361,6 +373,7 @@ mod tests {
             summary: false,
             output: OutputFormat::Table,
             db: Some(dir.path().join("r.db")),
+            store: None,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
         assert_eq!(run(args, &mut out, &mut err), exit::USAGE);

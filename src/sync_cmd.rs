@@ -116,7 +116,8 @@ pub async fn run(env: &Environment, args: SyncArgs) -> Result<i32, Fail> {
 }
 
 fn store(env: &Environment) -> Result<SyncStore, Fail> {
-    SyncStore::open(&env.paths.database()).map_err(|e| Fail::new(exit::CONFIG, format!("cannot open the database: {e}")))
+    let store = env.store().map_err(|e| Fail::new(crate::cli::env_exit_code(&e), format!("cannot open the store: {e}")))?;
+    Ok(SyncStore::on(store))
 }
 
 fn job(env: &Environment, policy: &str, engine: &EngineArgs, command: String) -> Result<SyncJob, Fail> {
@@ -137,7 +138,7 @@ pub fn exit_code(r: &CycleReport) -> i32 {
             Some(CycleError::Plan(e)) => crate::policy_cmd::live_exit_code(e),
             Some(CycleError::Env(e)) => crate::cli::env_exit_code(e),
             Some(CycleError::Status(_)) => exit::CONFIG,
-            Some(CycleError::Locked(crate::sync::lock::LockError::Held { .. })) => exit::TEMPFAIL,
+            Some(CycleError::Locked(_)) => exit::TEMPFAIL,
             _ => exit::FAILURE,
         },
     }
@@ -344,7 +345,7 @@ fn status(env: &Environment, policy: Option<&str>, output: OutputFormat) -> Resu
     let t = |x: Option<time::OffsetDateTime>| x.map(crate::report::format_time).unwrap_or_default();
     let mut quarantined = 0;
     for s in &states {
-        let lock = crate::sync::lock::holder(&env.paths.data_dir, &s.profile);
+        let lock = if s.profile == env.profile_name { crate::sync::lock::holder(env) } else { None };
         let state = if s.quarantine.is_some() {
             quarantined += 1;
             "quarantined".to_string()

@@ -452,9 +452,9 @@ fn friendly_policy(d: &std::path::Path) -> std::path::PathBuf {
     p
 }
 
-/// `locks/<profile>.lock` and `policy-state/<p>.json.tmp` planted as links to a victim file, and
-/// `scimitar.db` as a dangling link: none is followed (the victim keeps its text and mode, the
-/// link's target is never made), each refusal names the link.
+/// `locks/<profile>.lock` (the old lock file's name) and `policy-state/<p>.json.tmp` planted as
+/// links to a victim file, and `scimitar.db` as a dangling link: none is followed (the victim
+/// keeps its text and mode, the link's target is never made), each refusal names the link.
 #[cfg(unix)]
 #[test]
 fn links_planted_in_the_data_dir_are_never_followed() {
@@ -473,14 +473,13 @@ fn links_planted_in_the_data_dir_are_never_followed() {
     let policy = friendly_policy(d);
     let p = policy.to_str().unwrap();
 
-    // The profile's lock file.
+    // Where the profile's lock file was: the org's lease lives in the store now (issue 21), so a
+    // link planted at the old name is never opened; the cycle runs and the victim is untouched.
     std::fs::create_dir_all(d.join("locks")).unwrap();
     symlink(&victim, d.join("locks/default.lock")).unwrap();
     let r = scimitar_in(d, &h.url, TOKEN, &["sync", "--policy", p, "--once"]);
     no_panic(&r);
-    assert_ne!(r.code(), Some(0), "{}", r.stderr());
-    assert_ne!(r.code(), Some(75), "not `locked` by someone: {}", r.stderr());
-    assert!(r.stderr().contains("default.lock is a symbolic link"), "{}", r.stderr());
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
     untouched();
     std::fs::remove_file(d.join("locks/default.lock")).unwrap();
 

@@ -35,7 +35,7 @@ const T0: OffsetDateTime = datetime!(2026-11-01 09:00 UTC);
 const RESUMED: OffsetDateTime = datetime!(2026-11-03 14:00 UTC);
 
 fn deactivate(i: u32, started: OffsetDateTime, outcome: Outcome) -> OperationRecord {
-    let Actor { user: os_user, host: os_host } = Actor::new(std::env::var("USER").ok(), None);
+    let Actor { user: os_user, host: os_host } = Actor::of_process(None);
     OperationRecord {
         op_id: format!("op-{i}-{}", started.unix_timestamp()),
         batch_id: Some("bulk-7f3a".into()),
@@ -58,6 +58,9 @@ fn deactivate(i: u32, started: OffsetDateTime, outcome: Outcome) -> OperationRec
         os_user,
         os_host,
         detail: Some(serde_json::json!({"active": false, "reason": "offboarding"})),
+        db_role: None,
+        proposed_by: None,
+        approved_by: None,
     }
 }
 
@@ -325,7 +328,7 @@ fn migration_3_backfills_the_counts_of_existing_records() {
         conn.execute_batch("DETACH DATABASE cur;").unwrap();
     }
     let mut store = ReportStore::open(&db).unwrap();
-    assert_eq!(scimitar::db::schema_version(store.connection()).unwrap(), scimitar::db::MIGRATIONS.len());
+    assert_eq!(scimitar::db::schema_version(&store.connection()).unwrap(), scimitar::db::MIGRATIONS.len());
     let counts: i64 = store.connection().query_row("SELECT sum(n) FROM report_counts", [], |r| r.get(0)).unwrap();
     assert_eq!(counts, 59);
     let summary = |s: &ReportStore, q: &ReportQuery| s.summary(q).unwrap();

@@ -514,7 +514,7 @@ async fn two_syncs_at_once_one_runs_the_other_is_told_who_holds_the_lock() {
     assert_eq!(codes, [0, 75], "{}\n{}", show(&a), show(&b));
     let (loser, winner_pid) = if code(&a) == 75 { (&a, pb) } else { (&b, pa) };
     let msg = String::from_utf8_lossy(&loser.stderr);
-    assert!(msg.contains(&format!("is locked by pid {winner_pid} ")) && msg.contains("scimitar sync --policy hr"), "{msg}");
+    assert!(msg.contains(&format!("(pid {winner_pid},")) && msg.contains("scimitar sync --policy hr") && msg.contains("lease"), "{msg}");
     let users = w.users().await;
     for i in 0..8 {
         let mail = format!("pair{i}@sync-test.example");
@@ -525,11 +525,10 @@ async fn two_syncs_at_once_one_runs_the_other_is_told_who_holds_the_lock() {
     // headless apply are refused with its name, and write nothing.
     w.emu.set_latency(Duration::ZERO);
     w.slapd.modify(&add_person_ldif(&new_person("late.one")));
-    let me = scimitar::sync::Holder::this_process(
-        &scimitar::env::Actor { user: "ann".into(), host: "console-box".into() },
-        "console policy apply hr",
-    );
-    let held = scimitar::sync::lock::acquire(&w.data(), "default", &me).unwrap();
+    let me = scimitar::store::Holder::new("ann", "console-box", "console policy apply hr");
+    let org = scimitar::store::OrgKey::of(None, &w.emu.base_url(ApiVersion::V2), w.emu.token());
+    let store = scimitar::store::Store::sqlite(&w.data().join("scimitar.db")).unwrap();
+    let held = scimitar::store::Lease::acquire(&store, &org, &me, std::time::Duration::from_secs(30)).unwrap();
     let before = w.writes();
     for args in [&["sync", "--policy", "hr", "--once"][..], &["apply", "--policy", "hr", "--yes"][..]] {
         let o = w.run(args).await;

@@ -244,6 +244,9 @@ pub enum Msg {
     },
     /// Batches a previous run left unfinished on this host (offered for resuming at start).
     Unfinished(Vec<super::queue::ResumeOffer>),
+    /// Another writer holds the org's lease, so the batch asked for has not started: who (the
+    /// dialog offers to wait, `Effect::LeaseWait`).
+    LeaseHeld(String),
     /// The journal's newest batches (`Effect::ListBatches`).
     BatchesListed(Result<Vec<crate::queue::journal::BatchHistory>, String>),
     /// A restore's actions, ready for the gate and one confirmation (`Effect::PlanRestore`).
@@ -352,6 +355,10 @@ pub enum Effect {
     /// Finish batches a previous run left open, one after the other.
     ResumeBatches {
         batch_ids: Vec<String>,
+    },
+    /// The answer to `Msg::LeaseHeld`: wait for the org's lease, or give the batch up.
+    LeaseWait {
+        wait: bool,
     },
     /// Read the report database (results: `Msg::ReportsLoaded`).
     QueryReports {
@@ -1169,6 +1176,15 @@ mod tests {
                     open: 2,
                     total: 2,
                 }]));
+                a
+            },
+            true,
+        );
+        check(
+            "lease held",
+            &|| {
+                let mut a = app_with(30);
+                a.update(Msg::LeaseHeld("ann@jump1 (pid 4242, `scimitar sync --policy hr`)".into()));
                 a
             },
             true,

@@ -25,6 +25,7 @@ pub mod detail;
 pub mod directory;
 pub mod groups;
 pub mod help;
+pub mod lease_wait;
 pub mod members;
 pub mod picker;
 pub mod policies;

@@ -60,6 +60,9 @@ fn op_clean(i: u32, email: &str, outcome: Outcome, finished: OffsetDateTime) -> 
         os_user: "alice".into(),
         os_host: "ws1".into(),
         detail: Some(serde_json::json!({"active": false})),
+        db_role: None,
+        proposed_by: None,
+        approved_by: None,
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Queue {
     pub unavailable: Option<String>,
     /// A confirmed batch is being journaled (no `BatchLoaded` yet).
     pub submitting: bool,
+    /// Who holds the org's lease while the batch asked for waits for it (`Msg::LeaseHeld`).
+    pub lease_holder: Option<String>,
     /// The queue view's list of past batches (`b` in the view).
     pub history: History,
 }
@@ -64,6 +66,7 @@ impl Default for Queue {
             confirm_threshold: crate::bulk::CONFIRM_THRESHOLD,
             unavailable: None,
             submitting: false,
+            lease_holder: None,
             history: History::default(),
         }
     }
@@ -358,6 +361,7 @@ pub fn eta_text(secs: f64) -> String {
 
 fn batch_loaded(ctx: &mut Ctx, b: BatchLoad) -> Vec<Effect> {
     ctx.queue.submitting = false;
+    ctx.queue.lease_holder = None;
     // The view shows the batch that starts, not the list of past ones.
     ctx.queue.history.shown = false;
     let v = BatchView::new(b);
@@ -369,6 +373,7 @@ fn batch_loaded(ctx: &mut Ctx, b: BatchLoad) -> Vec<Effect> {
 
 fn queue_failed(ctx: &mut Ctx, e: String) -> Vec<Effect> {
     ctx.queue.submitting = false;
+    ctx.queue.lease_holder = None;
     if let Some(b) = ctx.queue.batch.as_mut() {
         b.running = false;
     }
@@ -516,6 +521,12 @@ pub fn on_msg(msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
             vec![]
         }
         Msg::RestorePlanned { which, result } => restore_planned(ctx, which, result),
+        Msg::LeaseHeld(message) => {
+            ctx.log(Level::Warn, format!("another scimitar is writing to this Slack org: {}", clean(&message)));
+            ctx.queue.lease_holder = Some(clean(&message));
+            ctx.open(super::lease_wait::LeaseWait::new(message));
+            vec![]
+        }
         Msg::Unfinished(offers) => {
             if !offers.is_empty() {
                 let open: u64 = offers.iter().map(|o| o.open).sum();

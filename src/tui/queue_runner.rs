@@ -3,8 +3,11 @@
 //! the engine's `QueueEvent`s come back to the app as `Msg::Queue`. `x` trips the batch's
 //! `Cancel`; `F` and the resume offer pass the batch through the gate again (`queue::regate`:
 //! read-only refuses before anything changes, even in the journal), re-queue the failed ops (`F`)
-//! and run it. At start the batches a previous run left open on this host are offered for
-//! resuming. Nothing here draws.
+//! and run it. At start the batches a previous run left open on this host, whose run is gone
+//! (its lease lapsed or was released), are offered for resuming; a live run's batch never is.
+//! Every batch runs under the org's lease (`store::lease`), taken when it starts and released
+//! when it ends; when another writer holds it, the Log says who, and the runner waits for it
+//! (`x` stops waiting). Nothing here draws.
 
 use super::app::{Effect, Msg};
 use super::queue::{BatchLoad, QueueOp, ResumeOffer};
@@ -59,6 +62,12 @@ pub struct QueueRunner {
     tx: UnboundedSender<Msg>,
     cancel: Cancel,
     task: Option<JoinHandle<()>>,
+    /// A batch runs (cleared as its last `BatchFinished` goes to the app, before the task
+    /// releases the org's lease; the next batch's task waits for that release).
+    active: Arc<std::sync::atomic::AtomicBool>,
+    lease: crate::store::LeaseSpec,
+    /// The admin's answer to `Msg::LeaseHeld` (wait or not), for the batch waiting on it.
+    answer: Arc<std::sync::Mutex<Option<bool>>>,
 }
 
 /// What happens to the journal before the batch runs.
@@ -70,17 +79,33 @@ enum Prep {
 
 impl QueueRunner {
     pub fn new(client: ScimClient, journal: Option<Arc<Journal>>, safety: Safety, tx: UnboundedSender<Msg>) -> QueueRunner {
-        QueueRunner { client, journal, safety, tx, cancel: Cancel::default(), task: None }
+        QueueRunner {
+            client,
+            journal,
+            safety,
+            tx,
+            cancel: Cancel::default(),
+            task: None,
+            active: Arc::default(),
+            lease: crate::store::LeaseSpec::test("console"),
+            answer: Arc::default(),
+        }
     }
 
-    /// Batches left open on this host by an earlier run.
+    /// The org's lease its batches take.
+    pub fn with_lease(self, lease: crate::store::LeaseSpec) -> QueueRunner {
+        QueueRunner { lease, ..self }
+    }
+
+    /// Batches left open on this host by an earlier run whose owner is gone (a batch whose run
+    /// still holds the org's lease, e.g. a sync at work, is never offered).
     pub fn unfinished(&self) -> Result<Vec<ResumeOffer>, String> {
         let Some(j) = &self.journal else { return Ok(Vec::new()) };
         let host = self.client.host();
         let open = j.unfinished_batches().map_err(|e| format!("{e:#}"))?;
         Ok(open
             .into_iter()
-            .filter(|b| b.host == host)
+            .filter(|b| b.host == host && !b.owner_alive && b.org.as_ref().is_none_or(|o| *o == self.lease.org.0))
             .map(|b| ResumeOffer { batch_id: b.batch_id, description: b.description, created: b.created, open: b.open, total: b.total })
             .collect())
     }
@@ -99,11 +124,16 @@ impl QueueRunner {
                 self.cancel.cancel();
                 return;
             }
+            Effect::LeaseWait { wait } => {
+                *self.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(wait);
+                return;
+            }
             _ => return,
         };
-        // A decision made elsewhere is not journaled by a read-only runner (the gate's first
-        // rule; retry and resume meet it again in `regate`).
-        if let (Prep::Submit { .. }, Some(h)) = (&prep, self.safety.refuses_writes()) {
+        // A read-only runner writes nothing: a decision made elsewhere is not journaled, and
+        // retry and resume are refused before even the lease is taken (the gate's first rule;
+        // `regate` applies it again).
+        if let Some(h) = self.safety.refuses_writes() {
             let _ = self.tx.send(Msg::QueueFailed(h.to_string()));
             return;
         }
@@ -111,16 +141,46 @@ impl QueueRunner {
             let _ = self.tx.send(Msg::QueueFailed("no journal".into()));
             return;
         };
-        if self.task.as_ref().is_some_and(|t| !t.is_finished()) {
+        use std::sync::atomic::Ordering;
+        if self.active.load(Ordering::SeqCst) {
             let _ = self.tx.send(Msg::QueueFailed("a batch is already running".into()));
             return;
         }
+        let previous = self.task.take();
+        self.active.store(true, Ordering::SeqCst);
+        *self.answer.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let answer = self.answer.clone();
         self.cancel = Cancel::default();
-        let engine = Engine::new(self.client.clone(), journal.clone(), EngineConfig::default());
         let rate = crate::bulk::planned_rate(&self.client, DeactivateVia::Both);
-        let (tx, cancel, safety) = (self.tx.clone(), self.cancel.clone(), self.safety.clone());
+        let (tx, cancel, safety, client, spec) =
+            (self.tx.clone(), self.cancel.clone(), self.safety.clone(), self.client.clone(), self.lease.clone());
+        let command = match &prep {
+            Prep::Submit { info, .. } => format!("console: {}", info.description),
+            Prep::Retry(b) => format!("console: retry {b}"),
+            Prep::Resume(ids) => format!("console: resume {}", ids.join(" ")),
+        };
+        let active = self.active.clone();
         self.task = Some(tokio::spawn(async move {
-            if let Err(e) = drive(engine, journal, safety, prep, tx.clone(), cancel, rate).await {
+            // The previous batch's task releases its lease as it ends.
+            if let Some(p) = previous {
+                let _ = p.await;
+            }
+            // The org's lease first: nothing is journaled or sent without it.
+            let lease = match take_lease(&journal, &spec, &command, &tx, &cancel, &answer).await {
+                Ok(l) => l,
+                Err(e) => {
+                    active.store(false, Ordering::SeqCst);
+                    let _ = tx.send(Msg::QueueFailed(e));
+                    return;
+                }
+            };
+            let journal = Arc::new(journal.fenced(lease.fence()));
+            let engine = Engine::new(client, journal.clone(), EngineConfig::default());
+            let r = drive(engine, journal, safety, prep, tx.clone(), cancel, rate, active.clone()).await;
+            active.store(false, Ordering::SeqCst);
+            // Released before the runner says it is done, so the next batch finds it free.
+            let _ = tokio::task::spawn_blocking(move || drop(lease)).await;
+            if let Err(e) = r {
                 let _ = tx.send(Msg::QueueFailed(e));
             }
         }));
@@ -164,6 +224,62 @@ impl QueueRunner {
     }
 }
 
+/// Take the org's lease for a console batch. While another writer holds it, say who
+/// (`Msg::LeaseHeld`: the dialog offers to wait) and, when the admin chooses to wait, try again
+/// every second until it is free or they press `x`.
+async fn take_lease(
+    journal: &Arc<Journal>,
+    spec: &crate::store::LeaseSpec,
+    command: &str,
+    tx: &UnboundedSender<Msg>,
+    cancel: &Cancel,
+    answer: &Arc<std::sync::Mutex<Option<bool>>>,
+) -> Result<crate::store::Lease, String> {
+    let mut told = false;
+    loop {
+        let (store, spec2, cmd) = (journal.store().clone(), spec.clone(), command.to_string());
+        match tokio::task::spawn_blocking(move || spec2.take(&store, &cmd)).await.map_err(|e| e.to_string())? {
+            Ok(l) => {
+                if told {
+                    let _ =
+                        tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Info, "the org's lease is free: starting".to_string())));
+                }
+                return Ok(l);
+            }
+            Err(crate::store::LeaseError::Held { holder, .. }) if holder.pid == std::process::id() && holder.host == spec.host => {
+                // this console's own previous batch, releasing it now
+            }
+            Err(crate::store::LeaseError::Held { holder, org, .. }) => {
+                if !told {
+                    let _ = tx.send(Msg::LeaseHeld(format!("{holder} holds the lease of {org}")));
+                    told = true;
+                    // The admin's answer first (x stops this too).
+                    loop {
+                        match *answer.lock().unwrap_or_else(|e| e.into_inner()) {
+                            Some(true) => break,
+                            Some(false) => return Err("the org's lease is held by another writer; nothing was sent".into()),
+                            None => {}
+                        }
+                        if cancel.is_cancelled() {
+                            return Err("stopped waiting for the org's lease; nothing was sent".into());
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    continue;
+                }
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+        if cancel.is_cancelled() {
+            return Err("stopped waiting for the org's lease; nothing was sent".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if cancel.is_cancelled() {
+            return Err("stopped waiting for the org's lease; nothing was sent".into());
+        }
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     j: &Arc<Journal>,
     f: impl FnOnce(&Journal) -> anyhow::Result<T> + Send + 'static,
@@ -175,6 +291,7 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     engine: Engine,
     journal: Arc<Journal>,
@@ -183,6 +300,7 @@ async fn drive(
     tx: UnboundedSender<Msg>,
     cancel: Cancel,
     rate: Option<f64>,
+    active: Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<(), String> {
     // A confirmed decision is journaled now; retried and resumed batches pass the gate again
     // just before each runs (with their targets read afresh).
@@ -210,6 +328,7 @@ async fn drive(
         Prep::Retry(b) => (None, vec![b], true, None),
         Prep::Resume(ids) => (None, ids, false, None),
     };
+    let last = ids.last().cloned();
     for batch_id in ids {
         if cancel.is_cancelled() {
             break;
@@ -245,8 +364,12 @@ async fn drive(
         let (etx, mut erx) = unbounded_channel();
         let fwd = {
             let tx = tx.clone();
+            let (active, last) = (active.clone(), last.as_deref() == Some(batch_id.as_str()));
             tokio::spawn(async move {
                 while let Some(ev) = erx.recv().await {
+                    if last && matches!(ev, crate::queue::QueueEvent::BatchFinished { .. }) {
+                        active.store(false, std::sync::atomic::Ordering::SeqCst);
+                    }
                     if tx.send(Msg::Queue(ev)).is_err() {
                         return;
                     }

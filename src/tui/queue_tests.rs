@@ -617,6 +617,83 @@ fn read_only_refuses_every_write() {
     assert!(screen(&mut app, 80, 24).contains("read-only"), "the status line says so");
 }
 
+/// A confirmed batch whose lease is held by another writer: the admin chooses to wait, and the
+/// queue view says what it waits for and who holds the lease (not "journaling"), at both sizes;
+/// once the batch loads, that is gone.
+#[test]
+fn the_queue_view_says_whose_lease_a_batch_waits_for() {
+    let mut app = app_with(20);
+    typ(&mut app, " ");
+    ch(&mut app, 'd');
+    let fx = ch(&mut app, 'y');
+    assert!(fx.iter().any(|e| matches!(e, Effect::RunBatch { .. })), "{fx:?}");
+    app.update(Msg::LeaseHeld("bob@jump2 (pid 77, `scimitar sync --policy hr`) holds the lease of org:acme".into()));
+    let fx = ch(&mut app, 'y');
+    assert!(fx.iter().any(|e| matches!(e, Effect::LeaseWait { wait: true })), "{fx:?}");
+    assert!(app.overlay::<QueueView>().is_some(), "the queue view opened with the batch: {:?}", titles(&app));
+    for s in [screen(&mut app, 80, 24), screen(&mut app, 200, 50)] {
+        assert!(s.contains("waiting for the org's lease (nothing journaled") && s.contains("bob@jump2"), "{s}");
+        assert!(!s.contains("journaling the batch"), "{s}");
+    }
+    app.update(Msg::BatchLoaded(BatchLoad { batch_id: "b-test".into(), description: "deactivate 1 user".into(), ops: vec![], rate: None }));
+    assert!(!screen(&mut app, 200, 50).contains("waiting for the org's lease (nothing journaled"));
+}
+
+/// A batch asked for while another writer holds the org's lease: nothing is journaled or sent;
+/// the app is told who holds it (the dialog offers to wait). Giving up ends it with nothing
+/// sent; waiting runs it once the other writer releases the lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_waits_for_the_orgs_lease_only_when_the_admin_says_so() {
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret};
+    let emu = Emulator::start(
+        EmulatorConfig { users: 20, groups: 2, seed: 5, token: "xoxp-lease".into(), ..Default::default() },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    let client = ScimClient::new(cc).unwrap();
+    let users: Vec<_> = client.all_users(None).await.unwrap().into_iter().filter(|u| u.is_active()).skip(1).take(2).collect();
+    let journal = super::queue_runner::QueueSetup::in_memory("test", &client.host()).journal.unwrap();
+    let spec = crate::store::LeaseSpec::test("console");
+    let other = crate::store::Holder::new("bob", "jump2", "scimitar sync --policy hr");
+    let held = crate::store::Lease::acquire(journal.store(), &spec.org, &other, spec.ttl).unwrap();
+    let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
+    emu.reset_stats();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner = super::queue_runner::QueueRunner::new(client.clone(), Some(journal.clone()), Safety::default(), tx).with_lease(spec);
+    let next = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>| {
+        let m = rx.try_recv();
+        m.ok()
+    };
+    let wait_for = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>, want: &dyn Fn(&Msg) -> bool| loop {
+        let m = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.expect("an answer").expect("channel open");
+        if want(&m) {
+            return m;
+        }
+    };
+    runner.run(batch(actions.clone(), "deactivate 2 users"));
+    let m = wait_for(&mut rx, &|m| matches!(m, Msg::LeaseHeld(_))).await;
+    let Msg::LeaseHeld(who) = m else { unreachable!() };
+    assert!(who.contains("bob@jump2") && who.contains("scimitar sync --policy hr"), "{who}");
+    runner.run(Effect::LeaseWait { wait: false });
+    let m = wait_for(&mut rx, &|m| matches!(m, Msg::QueueFailed(_))).await;
+    assert!(matches!(&m, Msg::QueueFailed(w) if w.contains("nothing was sent")), "{m:?}");
+    assert_eq!(journal.recent_batches(10).unwrap().len(), 0, "nothing journaled");
+    runner.run(batch(actions, "deactivate 2 users"));
+    wait_for(&mut rx, &|m| matches!(m, Msg::LeaseHeld(_))).await;
+    runner.run(Effect::LeaseWait { wait: true });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(next(&mut rx).is_none_or(|m| !matches!(m, Msg::BatchLoaded(_))), "still waiting while the lease is held");
+    assert_eq!(emu.stats().writes(), 0, "nothing sent while another writer holds the lease");
+    tokio::task::spawn_blocking(move || drop(held)).await.unwrap();
+    wait_for(&mut rx, &|m| matches!(m, Msg::Queue(QueueEvent::BatchFinished { .. }))).await;
+    assert_eq!(emu.stats().writes(), 2, "run once the lease was free");
+    emu.shutdown().await;
+}
+
 /// The runner under `--read-only` refuses a decision handed to it, a retry and a resume, with
 /// zero requests of any kind at the emulator and the journal as it was.
 #[tokio::test]

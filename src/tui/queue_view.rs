@@ -205,10 +205,10 @@ impl QueueView {
             return self.draw_history(f, r, v);
         }
         let Some(b) = &v.queue.batch else {
-            let text = if v.queue.submitting {
-                "  journaling the batch…"
-            } else {
-                "  No batch yet. Mark users (Space, V, *) and press d or a; in Groups: + - R n."
+            let text = match (&v.queue.lease_holder, v.queue.submitting) {
+                (Some(who), true) => format!("  waiting for the org's lease (nothing journaled or sent yet): {who}. x stops waiting."),
+                (None, true) => "  journaling the batch…".to_string(),
+                _ => "  No batch yet. Mark users (Space, V, *) and press d or a; in Groups: + - R n.".to_string(),
             };
             let hint = hint_bar(&self.keys(v), &[], r.width.saturating_sub(4) as usize);
             let bl = block(t, Line::styled(" Queue ", t.title), true).title_bottom(hint_line(t, hint));

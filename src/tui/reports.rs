@@ -181,6 +181,15 @@ pub fn load(db: &Path, q: &ReportQuery) -> Result<ReportData, String> {
         return Ok(ReportData { no_db: true, ..Default::default() });
     }
     let store = ReportStore::open(db).map_err(|e| format!("cannot open {}: {e:#}", db.display()))?;
+    load_report(&store, q)
+}
+
+/// Executor side: [`load`] from a shared store (PostgreSQL).
+pub fn load_from(store: &crate::store::Store, q: &ReportQuery) -> Result<ReportData, String> {
+    load_report(&ReportStore::on(store.clone()), q)
+}
+
+fn load_report(store: &ReportStore, q: &ReportQuery) -> Result<ReportData, String> {
     let rows = store.query(q).map_err(|e| format!("{e:#}"))?;
     let total = store.count_matching(q).map_err(|e| format!("{e:#}"))?;
     let daily = store.daily_counts(q).map_err(|e| format!("{e:#}"))?;

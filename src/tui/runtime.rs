@@ -42,6 +42,12 @@ pub struct ConsoleEnv {
     pub news: Option<News>,
     /// A batch stopped by quitting can be resumed by a later run (false in the demo).
     pub resumable: bool,
+    /// A shared store (`[store] url`, PostgreSQL); `None`: the SQLite file in the data dir.
+    pub store: Option<crate::store::Store>,
+    /// Why the configured shared store could not be opened (nothing falls back to SQLite then).
+    pub store_error: Option<String>,
+    /// The org's lease: what a write takes before it journals (`store::lease`).
+    pub lease: crate::store::LeaseSpec,
 }
 
 /// The receiving end of messages from outside the console ([`ConsoleEnv::news`]): taken once by
@@ -78,7 +84,34 @@ impl ConsoleEnv {
             full: None,
             news: None,
             resumable: true,
+            store: None,
+            store_error: None,
+            lease: env.lease_spec().unwrap_or_else(|_| crate::store::LeaseSpec::test(&env.actor.user)),
         }
+        .with_store(env)
+    }
+
+    fn with_store(mut self, env: &crate::env::Environment) -> ConsoleEnv {
+        match env.store_location() {
+            Ok(crate::store::Location::Sqlite(_)) => {}
+            Ok(crate::store::Location::Postgres(_)) => match env.store() {
+                Ok(s) => self.store = Some(s),
+                Err(e) => self.store_error = Some(e.to_string()),
+            },
+            Err(e) => self.store_error = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// The store: the shared one, or the SQLite file in the data dir (a connection of its own).
+    pub fn store(&self) -> Result<crate::store::Store, String> {
+        if let Some(s) = &self.store {
+            return Ok(s.clone());
+        }
+        if let Some(e) = &self.store_error {
+            return Err(e.clone());
+        }
+        crate::store::Store::sqlite(&self.paths.database()).map_err(|e| format!("cannot open {}: {e:#}", self.paths.database().display()))
     }
 
     /// Everything under `root` (tests), with the default rules.
@@ -92,6 +125,9 @@ impl ConsoleEnv {
             full: None,
             news: None,
             resumable: true,
+            store: None,
+            store_error: None,
+            lease: crate::store::LeaseSpec::test("console"),
         }
     }
 }
@@ -190,7 +226,11 @@ impl Executor {
                     let _ = tx.send(Msg::Log(super::LogEntry::now(Level::Error, format!("copy failed: {e}"))));
                 }
             }
-            e @ (Effect::RunBatch { .. } | Effect::CancelBatch { .. } | Effect::RetryFailed { .. } | Effect::ResumeBatches { .. }) => {
+            e @ (Effect::RunBatch { .. }
+            | Effect::CancelBatch { .. }
+            | Effect::RetryFailed { .. }
+            | Effect::ResumeBatches { .. }
+            | Effect::LeaseWait { .. }) => {
                 // `x` in the queue view also stops a policy apply it is showing.
                 if matches!(e, Effect::CancelBatch { .. })
                     && let Some(c) = &self.apply_cancel
@@ -201,10 +241,15 @@ impl Executor {
             }
             Effect::QueryReports { generation, query } => {
                 let db = self.env.paths.database();
+                let (shared, error) = (self.env.store.clone(), self.env.store_error.clone());
                 tokio::spawn(async move {
-                    let result = tokio::task::spawn_blocking(move || super::reports::load(&db, &query))
-                        .await
-                        .unwrap_or_else(|e| Err(format!("the report query stopped: {e}")));
+                    let result = tokio::task::spawn_blocking(move || match (shared, error) {
+                        (Some(s), _) => super::reports::load_from(&s, &query),
+                        (None, Some(e)) => Err(e),
+                        (None, None) => super::reports::load(&db, &query),
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the report query stopped: {e}")));
                     let _ = tx.send(Msg::ReportsLoaded { generation, result });
                 });
             }
@@ -263,14 +308,16 @@ impl Executor {
             }
             Effect::ApproveSync { name, path, review } => {
                 let env = self.env.full.clone();
-                let (profile, db) = (self.env.profile.clone(), self.env.paths.database());
+                let (profile, store) = (self.env.profile.clone(), self.env.store());
                 tokio::spawn(async move {
                     let result = approve_sync(env, &path, review, tx.clone()).await;
                     let _ = tx.send(Msg::SyncApproved { name: name.clone(), result });
                     // The pane shows the state the approval left.
-                    if let Ok(state) =
-                        tokio::task::spawn_blocking(move || crate::sync::status(&db, &profile, &name).map(|s| (name, s.map(Box::new))))
-                            .await
+                    if let Ok(store) = store
+                        && let Ok(state) = tokio::task::spawn_blocking(move || {
+                            crate::sync::status(&store, &profile, &name).map(|s| (name, s.map(Box::new)))
+                        })
+                        .await
                         && let Ok((name, state)) = state
                     {
                         let _ = tx.send(Msg::SyncState { name, state });
@@ -307,19 +354,21 @@ async fn apply_plan(
     cancel: crate::queue::Cancel,
 ) -> Result<crate::policy::apply::ApplyOutcome, String> {
     use crate::queue::{Journal, RunContext};
-    // One writer per profile: a sync (or another apply) writing to this org now refuses this one.
-    let holder = crate::sync::Holder::this_process(&env.actor, format!("console policy apply {name}"));
-    let _lock = crate::sync::lock::acquire(&env.paths.data_dir, &env.profile, &holder).map_err(|e| e.to_string())?;
+    // One writer per org: a sync (or another apply, or another admin) writing to this org now
+    // refuses this one, naming who.
     let ctx = RunContext::new(&env.profile, &client.host(), &env.actor);
-    let db = env.paths.database();
-    let journal = tokio::task::spawn_blocking(move || Journal::open(&db, ctx))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot open the journal: {e:#}"))?;
+    let (store, spec, command) = (env.store()?, env.lease.clone(), format!("console policy apply {name}"));
+    let (lease, journal) = tokio::task::spawn_blocking(move || {
+        let lease = spec.take(&store, &command).map_err(|e| e.to_string())?;
+        let journal = Journal::on(store, ctx).fenced(lease.fence());
+        Ok::<_, String>((lease, journal))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
     let apply_env = crate::policy::apply::ApplyEnv {
         journal: std::sync::Arc::new(journal),
         safety: crate::queue::Safety { force: force || safety.force, ..safety },
-        engine: env.engine,
+        engine: env.engine.clone(),
         origin: "console".into(),
     };
     let (etx, mut erx) = unbounded_channel();
@@ -333,12 +382,14 @@ async fn apply_plan(
     let run_id = crate::queue::journal::new_id("pr");
     let r = crate::policy::apply::apply_live(&client, &plan.0, name, &run_id, apply_env, etx, cancel).await;
     let _ = forward.await;
+    drop(lease);
     // Applying a quarantined policy's plan from the pane (shown, confirmed, past its ceiling by
     // the typed count) is its approval: release the sync's quarantine once everything was done.
     if let Ok(o) = &r
         && o.complete
+        && let Ok(store) = env.store()
     {
-        let _ = crate::sync::release_after_console_apply(&env.paths.database(), &env.profile, name, &env.actor.user);
+        let _ = crate::sync::release_after_console_apply(&store, &env.profile, name, &env.actor.user);
     }
     r
 }
@@ -347,12 +398,13 @@ async fn apply_plan(
 /// quarantined).
 fn sync_state_to_log(env: &ConsoleEnv, name: &str, tx: &UnboundedSender<Msg>) {
     let (db, profile, name, tx) = (env.paths.database(), env.profile.clone(), name.to_string(), tx.clone());
-    if !db.exists() {
+    if env.store.is_none() && !db.exists() {
         let _ = tx.send(Msg::SyncState { name, state: None });
         return;
     }
+    let store = env.store();
     tokio::task::spawn_blocking(move || {
-        let state = crate::sync::status(&db, &profile, &name).ok().flatten().map(Box::new);
+        let state = store.ok().and_then(|s| crate::sync::status(&s, &profile, &name).ok().flatten()).map(Box::new);
         if let Some(s) = state.as_ref().filter(|s| s.quarantine.is_some()) {
             let _ = tx.send(Msg::Log(super::LogEntry::now(Level::Warn, format!("policy {name}: {}", s.line()))));
         }
@@ -364,7 +416,7 @@ fn sync_state_to_log(env: &ConsoleEnv, name: &str, tx: &UnboundedSender<Msg>) {
 fn sync_job(env: &crate::env::Environment, path: &std::path::Path) -> Result<(crate::sync::SyncJob, crate::sync::SyncStore), String> {
     let job = crate::sync::SyncJob::new(env, &path.to_string_lossy(), crate::queue::EngineConfig::default(), "console sync approve")
         .map_err(|e| e.to_string())?;
-    let store = crate::sync::SyncStore::open(&env.paths.database()).map_err(|e| e.to_string())?;
+    let store = crate::sync::SyncStore::on(env.store().map_err(|e| e.to_string())?);
     Ok((job, store))
 }
 
@@ -506,7 +558,7 @@ async fn event_loop(
         });
     }
     let safety = app.queue.safety.clone();
-    let queue = QueueRunner::new(client.clone(), journal, safety.clone(), tx.clone());
+    let queue = QueueRunner::new(client.clone(), journal, safety.clone(), tx.clone()).with_lease(env.lease.clone());
     match queue.unfinished() {
         Ok(offers) => {
             app.update(Msg::Unfinished(offers));

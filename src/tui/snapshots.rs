@@ -130,6 +130,16 @@ fn resume_overlay() {
 }
 
 #[test]
+fn lease_held_overlay() {
+    let mut app = app_with(30);
+    app.update(Msg::LeaseHeld(
+        "ann@jump1 (pid 4242, database role ann, `scimitar sync --policy hr`, since 2026-11-22T10:00:00Z) holds the lease of org:acme"
+            .into(),
+    ));
+    snap("lease_held", &mut app);
+}
+
+#[test]
 fn policies_pane() {
     let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));
     snap("policies", &mut app);

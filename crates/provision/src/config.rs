@@ -48,6 +48,31 @@ pub struct Config {
     /// `[sync]`: alerts and the circuit breaker of `scimitar sync` (see `crate::sync`).
     #[serde(default)]
     pub sync: SyncConfig,
+    /// `[store]`: where the journal, reports, sync state and the lease live (see `crate::store`).
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]` in config.toml: SQLite in the data dir when `url` is unset; a shared PostgreSQL
+/// server otherwise (`SCIMITAR_STORE_URL` overrides `url`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://USER@HOST:PORT/DB` (no password in it).
+    pub url: Option<String>,
+    /// The database password, in an owner-only file (chmod 600).
+    pub password_file: Option<PathBuf>,
+    /// ... or printed by this command (`sh -c`).
+    pub password_command: Option<String>,
+    /// PEM certificates of a private CA that signed the server's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// `auto` (TLS to every host but loopback, the default), `require`, `off` (loopback only).
+    pub tls: Option<String>,
+    /// How long a writer's lease on an org lives without renewal (default `30s`): after a crash
+    /// another writer may take over this long after the last renewal.
+    pub lease_ttl: Option<String>,
+    /// How long to wait for the store to answer a connection (default `10s`).
+    pub connect_timeout: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -82,6 +107,10 @@ pub struct Profile {
     /// The part of Slack's org-wide rate table scimitar may use (0.05 to 1, default 1); less
     /// leaves a margin for other apps of the organisation.
     pub rate_share: Option<f64>,
+    /// The Slack org this profile writes to, for the one-writer-per-org lease: profiles with
+    /// the same `org` exclude each other. Unset: derived from the URL and a hash of the token
+    /// (`store::lease::OrgKey`).
+    pub org: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -18,6 +18,7 @@
 
 use crate::config::{self, Config, ConfigError, Profile};
 use crate::queue::{Journal, RunContext, Safety};
+use crate::store::{Holder, Lease, LeaseError, Location, OrgKey, Store, StoreError};
 use scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, ScimError, Secret};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -62,6 +63,8 @@ pub struct Inputs {
     pub list_concurrency: Option<usize>,
     /// Who runs this process (stamped on every report record).
     pub actor: Actor,
+    /// `SCIMITAR_STORE_URL`: the store (overrides `[store] url`).
+    pub store_url: Option<String>,
     /// Names of the process's environment variables that hold secrets
     /// ([`crate::child::is_secret_variable`]): removed from every child process's environment.
     pub secret_variables: Vec<std::ffi::OsString>,
@@ -118,7 +121,8 @@ impl Paths {
         self.config_dir.join("themes")
     }
 
-    /// The SQLite database holding the action journal and the provisioning reports.
+    /// The SQLite database holding the action journal and the provisioning reports (the
+    /// default store; see [`Environment::store_location`]).
     pub fn database(&self) -> PathBuf {
         self.data_dir.join("scimitar.db")
     }
@@ -145,6 +149,10 @@ pub enum EnvError {
     ThrottleScale(f64),
     #[error("cannot open the journal: {0}")]
     Journal(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
 }
 
 /// Everything a run needs, resolved once.
@@ -164,6 +172,8 @@ pub struct Environment {
     inputs: Inputs,
     client: OnceLock<ScimClient>,
     journal: OnceLock<Arc<Journal>>,
+    store: OnceLock<Store>,
+    org: OnceLock<OrgKey>,
 }
 
 impl std::fmt::Debug for Environment {
@@ -219,6 +229,8 @@ impl Environment {
             inputs,
             client: OnceLock::new(),
             journal: OnceLock::new(),
+            store: OnceLock::new(),
+            org: OnceLock::new(),
         })
     }
 
@@ -241,6 +253,7 @@ impl Environment {
     fn build_client(&self) -> Result<ScimClient, EnvError> {
         let (url, version) = self.target();
         let token = config::resolve_token(self.inputs.token_file.as_deref(), self.inputs.env_token.clone(), &self.profile)?;
+        let _ = self.org.set(OrgKey::of(self.profile.org.as_deref(), &url, token.expose()));
         let mut cc = ClientConfig::new(&url, token, version)?;
         let scale = self.inputs.throttle_scale.or(self.profile.rate_scale).unwrap_or(1.0);
         cc.rate_limit = if self.inputs.throttle_off { RateLimit::Off } else { RateLimit::Slack { scale } };
@@ -277,16 +290,115 @@ impl Environment {
         RunContext::new(&self.profile_name, host, &self.actor)
     }
 
-    /// The journal in the data dir's database: opened on first use, the same one afterwards.
+    /// The journal in the store: opened on first use, the same one afterwards. (Unfenced: a
+    /// front end that writes takes the org's lease and uses [`Journal::fenced`].)
     pub fn journal(&self) -> Result<Arc<Journal>, EnvError> {
         if let Some(j) = self.journal.get() {
             return Ok(j.clone());
         }
         let host = self.client()?.host();
-        let j = Journal::open(&self.paths.database(), self.run_context(&host)).map_err(|e| EnvError::Journal(format!("{e:#}")))?;
+        let store = self.store().map_err(|e| EnvError::Journal(format!("{e:#}")))?;
+        let j = Journal::on(store, self.run_context(&host));
         Ok(self.journal.get_or_init(|| Arc::new(j)).clone())
     }
 
+    /// Where the store is: `SCIMITAR_STORE_URL`, else `[store] url`, else the SQLite file in the
+    /// data dir.
+    pub fn store_location(&self) -> Result<Location, EnvError> {
+        let sc = &self.config.store;
+        let Some(url) = self.inputs.store_url.clone().or_else(|| sc.url.clone()).filter(|u| !u.trim().is_empty()) else {
+            return Ok(Location::Sqlite(self.paths.database()));
+        };
+        self.postgres_at(&url)
+    }
+
+    /// The PostgreSQL store at `url`, with `[store]`'s password, TLS and timeout settings
+    /// (`store migrate --to URL`).
+    pub fn postgres_at(&self, url: &str) -> Result<Location, EnvError> {
+        let sc = &self.config.store;
+        let bad = |m: String| EnvError::Store(StoreError::Config(m));
+        let mut cfg = crate::store::pg::PgConfig::parse(url)?;
+        cfg.password = match (&sc.password_file, &sc.password_command) {
+            (Some(_), Some(_)) => return Err(bad("[store]: set one of password_file and password_command".into())),
+            (Some(f), None) => crate::store::pg::Password::File(f.clone()),
+            (None, Some(c)) => crate::store::pg::Password::Command(c.clone()),
+            (None, None) => crate::store::pg::Password::None,
+        };
+        cfg.ca_file = sc.ca_file.clone();
+        cfg.tls = match sc.tls.as_deref().map(str::trim) {
+            None | Some("auto") => crate::store::pg::TlsMode::Auto,
+            Some("require") => crate::store::pg::TlsMode::Require,
+            Some("off") => crate::store::pg::TlsMode::Off,
+            Some(other) => return Err(bad(format!("[store] tls = {other:?}: expected auto, require or off"))),
+        };
+        if let Some(t) = &sc.connect_timeout {
+            cfg.connect_timeout = config::parse_duration(t).map_err(|e| bad(format!("[store] connect_timeout: {e}")))?;
+        }
+        cfg.uses_tls()?;
+        Ok(Location::Postgres(Box::new(cfg)))
+    }
+
+    /// The store (journal, reports, sync state, lease): opened (and migrated) on first use.
+    pub fn store(&self) -> Result<Store, EnvError> {
+        if let Some(s) = self.store.get() {
+            return Ok(s.clone());
+        }
+        let s = Store::open(&self.store_location()?)?;
+        Ok(self.store.get_or_init(|| s).clone())
+    }
+
+    /// The Slack org this profile writes to (the lease's key): the profile's `org`, else the URL
+    /// and a hash of the token ([`OrgKey::of`]).
+    pub fn org_key(&self) -> Result<OrgKey, EnvError> {
+        if let Some(o) = self.org.get() {
+            return Ok(o.clone());
+        }
+        if self.profile.org.as_deref().is_some_and(|o| !o.trim().is_empty()) {
+            let (url, _) = self.target();
+            return Ok(self.org.get_or_init(|| OrgKey::of(self.profile.org.as_deref(), &url, "")).clone());
+        }
+        // Building the client resolves the token and sets the key; a client given from outside
+        // (the demo's emulator) has a private store anyway.
+        let c = self.client()?;
+        Ok(self.org.get_or_init(|| OrgKey::of(None, c.base_url().as_str(), "")).clone())
+    }
+
+    /// `[store] lease_ttl` (default 30 s).
+    pub fn lease_ttl(&self) -> Result<std::time::Duration, EnvError> {
+        match &self.config.store.lease_ttl {
+            None => Ok(crate::store::lease::DEFAULT_TTL),
+            Some(t) => config::parse_duration(t).map_err(|e| EnvError::Store(StoreError::Config(format!("[store] lease_ttl: {e}")))),
+        }
+    }
+
+    /// The org, who runs this and the lease's time to live: what taking the lease needs.
+    pub fn lease_spec(&self) -> Result<crate::store::LeaseSpec, EnvError> {
+        Ok(crate::store::LeaseSpec {
+            org: self.org_key()?,
+            user: self.actor.user.clone(),
+            host: self.actor.host.clone(),
+            ttl: self.lease_ttl()?,
+        })
+    }
+
+    /// Take the org's lease for `command` (waiting up to `wait` for its holder; `on_wait` hears
+    /// who holds it meanwhile) and the journal that writes under it.
+    pub fn take_lease(
+        &self,
+        command: &str,
+        wait: Option<std::time::Duration>,
+        on_wait: impl FnMut(&LeaseError),
+    ) -> Result<(Lease, Arc<Journal>), EnvError> {
+        let journal = self.journal()?;
+        let spec = self.lease_spec()?;
+        let holder = Holder::new(&spec.user, &spec.host, command);
+        let lease = match wait {
+            Some(w) => Lease::acquire_waiting(journal.store(), &spec.org, &holder, spec.ttl, w, on_wait)?,
+            None => Lease::acquire(journal.store(), &spec.org, &holder, spec.ttl)?,
+        };
+        let fenced = Arc::new(journal.fenced(lease.fence()));
+        Ok((lease, fenced))
+    }
     /// `report.retain_days` from the config file.
     pub fn retain_days(&self) -> Option<u32> {
         self.config.retain_days()

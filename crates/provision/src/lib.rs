@@ -17,6 +17,8 @@ pub mod files;
 pub mod policy;
 pub mod queue;
 pub mod report;
+pub mod store;
 pub mod strict_csv;
 pub mod sync;
+pub mod transfer;
 pub mod words;

@@ -480,6 +480,19 @@ pub async fn unstoppable<F: std::future::Future>(f: F) -> F::Output {
     WRITES.scope(WriteControl::default(), f).await
 }
 
+tokio::task_local! {
+    /// A check made just before each write request goes out, after the client's own pacing and
+    /// before every retry: the queue engine sets it from its lease (`provision::store::lease`), so
+    /// a run that lost its lease to another writer, or was stopped for longer than the lease lives,
+    /// sends nothing more. `Err(why)`: the request is not sent ([`ScimError::Invalid`]).
+    pub static SEND_GUARD: std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+}
+
+/// [`SEND_GUARD`]'s verdict for this task (no guard: go).
+fn guard_refuses() -> Option<String> {
+    SEND_GUARD.try_with(|g| g().err()).ok().flatten()
+}
+
 fn count_retry() {
     let _ = RETRIES.try_with(|c| c.set(c.get() + 1));
 }
@@ -736,6 +749,15 @@ impl ScimClient {
             // Checked once more right before the request leaves.
             if stop.as_ref().is_some_and(Stop::is_stopped) {
                 return Err(cancelled());
+            }
+            // Fencing: a run that lost the org's lease sends nothing more.
+            if endpoint.is_write()
+                && let Some(why) = guard_refuses()
+            {
+                if let Some(l) = &self.inner.limiter {
+                    l.lock().unwrap().settle(endpoint, true);
+                }
+                return Err(ScimError::Invalid(format!("{what} not sent: {why}")));
             }
             if let Some(f) = control.as_ref().and_then(|c| c.on_send.as_ref()) {
                 f();

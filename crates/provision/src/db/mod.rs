@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod schema;
-pub use schema::MIGRATIONS;
+pub use schema::{MIGRATIONS, PG_MIGRATIONS};
 
 /// The schema version whose migration stores the report compactly (see `schema::REPORT_COMPACT`).
 const REPORT_COMPACT_VERSION: usize = 6;

@@ -31,7 +31,7 @@
 use super::action::Action;
 use super::gate::GatedBatch;
 use super::journal::{Finish, Journal, JournalError, OpRow, OpState};
-use crate::scim::client::RETRIES;
+use crate::scim::client::{RETRIES, SEND_GUARD};
 use crate::scim::ratelimit::Endpoint;
 use crate::scim::{ScimClient, ScimError, User};
 use std::collections::{HashMap, VecDeque};
@@ -275,6 +275,11 @@ impl Engine {
                         if cancel.is_cancelled() {
                             return Ok::<(), JournalError>(());
                         }
+                        // Fencing: a run whose lease was lost (or not renewed in time) takes no
+                        // further op; the store refuses its marks and records anyway.
+                        if let Some(f) = this.journal.fence() {
+                            f.check()?;
+                        }
                         let Some(op) = queue.lock().unwrap().pop_front() else { return Ok(()) };
                         this.run_op(op, &events, &cancel, restores.as_deref()).await?;
                     }
@@ -358,16 +363,27 @@ impl Engine {
             })
         };
         let control = crate::scim::client::WriteControl { stop: cancel.stop(), on_send: Some(sending) };
+        // Fencing: checked by the client just before each request goes out (after its pacing).
+        let guard: Arc<dyn Fn() -> Result<(), String> + Send + Sync> = match self.journal.fence() {
+            Some(f) => {
+                let f = f.clone();
+                Arc::new(move || f.check().map_err(|e| e.to_string()))
+            }
+            None => Arc::new(|| Ok(())),
+        };
         // The read made before sending counts in the op's retries too (issue 25: a deactivation
         // whose read failed after 2 s of retries said `retries 0`).
-        let (result, retries) = RETRIES
-            .scope(std::cell::Cell::new(0), async {
-                let r = match self.keep_before_sending(&op).await? {
-                    Ok(()) => crate::scim::client::WRITES.scope(control, self.execute(&op.action, resumed, cancel)).await,
-                    Err(e) => Err(e),
-                };
-                Ok::<_, JournalError>((r, RETRIES.with(|c| c.get())))
-            })
+        let (result, retries) = SEND_GUARD
+            .scope(
+                guard,
+                RETRIES.scope(std::cell::Cell::new(0), async {
+                    let r = match self.keep_before_sending(&op).await? {
+                        Ok(()) => crate::scim::client::WRITES.scope(control, self.execute(&op.action, resumed, cancel)).await,
+                        Err(e) => Err(e),
+                    };
+                    Ok::<_, JournalError>((r, RETRIES.with(|c| c.get())))
+                }),
+            )
             .await?;
         let (state, finish, message) = match result {
             Ok(Executed { note, member_loss: Some(m), .. }) => (

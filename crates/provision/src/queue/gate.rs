@@ -938,11 +938,18 @@ fn over_ceilings(c: &Ceilings, run: &[Action], known: &Knowledge) -> Vec<Tripped
 #[derive(Debug, PartialEq, Eq)]
 pub struct GatedBatch {
     id: String,
+    /// The lease generation it was journaled (or claimed for resuming) under, when the journal
+    /// is fenced (`store::lease`); the engine's marks and records carry the same.
+    generation: Option<i64>,
 }
 
 impl GatedBatch {
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    pub fn generation(&self) -> Option<i64> {
+        self.generation
     }
 }
 
@@ -982,7 +989,7 @@ pub fn submit(journal: &Journal, info: &BatchInfo, decision: Decision) -> Result
             &Finish { note: Some(skip.why()), error_code: Some(skip.reason.code().into()), ..Default::default() },
         )?;
     }
-    Ok(GatedBatch { id: batch_id })
+    Ok(GatedBatch { id: batch_id, generation: journal.fence().map(|f| f.generation) })
 }
 
 /// What [`regate`] did before handing the batch back.
@@ -1028,6 +1035,9 @@ pub async fn regate(
     }
     let bid = batch_id.to_string();
     let (requeued, ops) = blocking(journal, move |j| {
+        // Only a batch whose owner is gone (or this run) is touched: a live run's batch is
+        // refused here, in one transaction with the check, before anything changes.
+        j.claim(&bid)?;
         let n = if retry_failed { j.requeue_failed(&bid)? } else { 0 };
         Ok((n, j.ops(&bid)?))
     })
@@ -1068,7 +1078,8 @@ pub async fn regate(
         Ok(())
     })
     .await?;
-    Ok(Regated { batch: GatedBatch { id: batch_id.to_string() }, requeued, skipped, confirmed, unread })
+    let generation = journal.fence().map(|f| f.generation);
+    Ok(Regated { batch: GatedBatch { id: batch_id.to_string(), generation }, requeued, skipped, confirmed, unread })
 }
 
 #[cfg(test)]

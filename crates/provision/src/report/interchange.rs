@@ -6,8 +6,9 @@ use super::{StoredRecord, format_time};
 use std::io::{Read, Write};
 use time::OffsetDateTime;
 
-/// Every field, in CSV column order.
-pub const CSV_HEADERS: [&str; 24] = [
+/// Every field, in CSV column order. (A file written before migration 7 has the first 24 and
+/// reads back too.)
+pub const CSV_HEADERS: [&str; 27] = [
     "seq",
     "started_at",
     "finished_at",
@@ -32,6 +33,9 @@ pub const CSV_HEADERS: [&str; 24] = [
     "detail",
     "prev_hash",
     "hash",
+    "db_role",
+    "proposed_by",
+    "approved_by",
 ];
 
 pub fn csv_row(s: &StoredRecord) -> Vec<String> {
@@ -62,6 +66,9 @@ pub fn csv_row(s: &StoredRecord) -> Vec<String> {
         r.detail.as_ref().map(|d| d.to_string()).unwrap_or_default(),
         s.prev_hash.clone(),
         s.hash.clone(),
+        o(&r.db_role),
+        o(&r.proposed_by),
+        o(&r.approved_by),
     ]
 }
 
@@ -121,7 +128,7 @@ pub fn read_csv(input: impl Read) -> Result<Vec<StoredRecord>, InterchangeError>
     use time::format_description::well_known::Rfc3339;
     let mut rdr = csv::Reader::from_reader(input);
     let headers = rdr.headers()?.clone();
-    if headers.iter().ne(CSV_HEADERS.iter().copied()) {
+    if headers.iter().ne(CSV_HEADERS.iter().copied()) && headers.iter().ne(CSV_HEADERS[..24].iter().copied()) {
         return Err(InterchangeError::Header);
     }
     let mut out = Vec::new();
@@ -156,6 +163,9 @@ pub fn read_csv(input: impl Read) -> Result<Vec<StoredRecord>, InterchangeError>
                     os_user: f(19),
                     os_host: f(20),
                     detail: o(21).map(|d| serde_json::from_str(&d)).transpose()?,
+                    db_role: o(24),
+                    proposed_by: o(25),
+                    approved_by: o(26),
                 },
                 prev_hash: f(22),
                 hash: f(23),
@@ -200,6 +210,7 @@ mod props {
                 (batch, run, detail),
             )| {
                 let (seq, http_status, retries, duration_ms, outcome, started_at, finished_at) = nums;
+                let batch_role = batch.as_ref().map(|b| format!("ann@{b}"));
                 StoredRecord {
                     seq,
                     record: OperationRecord {
@@ -224,6 +235,9 @@ mod props {
                         os_user,
                         os_host,
                         detail: detail.map(|m| serde_json::to_value(m).unwrap()),
+                        db_role: None,
+                        proposed_by: batch_role.clone(),
+                        approved_by: None,
                     },
                     prev_hash: hash.chars().rev().collect(),
                     hash,

@@ -31,8 +31,7 @@
 
 pub mod interchange;
 
-use rusqlite::types::{Value as SqlValue, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
+use crate::store::{Dialect, Row, Sql, Store, StoreError, Value as SqlValue, ValueRef};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -55,19 +54,54 @@ impl Default for Actor {
 }
 
 impl Actor {
-    /// `user` as the front end found it (`USER`, `LOGNAME` or `USERNAME`); the host name from
-    /// the kernel (`/proc/sys/kernel/hostname`, `/etc/hostname`), else `host_hint` (`HOSTNAME`).
+    /// `user` as given (tests); the host name from the kernel (`/proc/sys/kernel/hostname`,
+    /// `/etc/hostname`), else `host_hint` (`HOSTNAME`).
     pub fn new(user: Option<String>, host_hint: Option<String>) -> Actor {
         let user = user.filter(|u| !u.trim().is_empty()).unwrap_or_else(|| "unknown".into());
-        let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
-            .iter()
-            .filter_map(|p| std::fs::read_to_string(p).ok())
-            .map(|s| s.trim().to_string())
-            .find(|s| !s.is_empty())
-            .or(host_hint.filter(|s| !s.trim().is_empty()))
-            .unwrap_or_else(|| "unknown".into());
-        Actor { user, host }
+        Actor { user, host: host_name(host_hint) }
     }
+
+    /// Who runs this process: the OS account of its real uid (`getpwuid_r`; `uid N` when the
+    /// account has no name), never `$USER`, which anyone can set; the host as in [`Actor::new`].
+    pub fn of_process(host_hint: Option<String>) -> Actor {
+        Actor { user: account_of_uid(), host: host_name(host_hint) }
+    }
+}
+
+fn host_name(hint: Option<String>) -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+        .or(hint.filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The name of the account of this process's real uid.
+#[cfg(unix)]
+pub fn account_of_uid() -> String {
+    // SAFETY: getuid cannot fail; getpwuid_r writes only into `pw` and `buf`, whose sizes we
+    // pass, and `result` points into `pw` (or is NULL) only while `buf` lives.
+    unsafe {
+        let uid = libc::getuid();
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc == 0 && !result.is_null() && !pw.pw_name.is_null() {
+            let name = std::ffi::CStr::from_ptr(pw.pw_name).to_string_lossy().into_owned();
+            if !name.is_empty() {
+                return name;
+            }
+        }
+        format!("uid {uid}")
+    }
+}
+
+#[cfg(not(unix))]
+pub fn account_of_uid() -> String {
+    "unknown".into()
 }
 
 /// Why a report operation failed.
@@ -75,8 +109,8 @@ impl Actor {
 pub enum ReportError {
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
-    #[error("report database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    #[error("report store: {0}")]
+    Store(#[from] StoreError),
     /// A stored record does not read back (the file was altered or is damaged).
     #[error("report record {seq} cannot be read ({message}); run `scimitar report verify`")]
     Record { seq: i64, message: String },
@@ -88,6 +122,12 @@ pub enum ReportError {
     Json(#[from] serde_json::Error),
     #[error("a day out of range in the per-day counts: {0}")]
     Day(#[from] time::error::ComponentRange),
+}
+
+impl From<rusqlite::Error> for ReportError {
+    fn from(e: rusqlite::Error) -> Self {
+        ReportError::Store(e.into())
+    }
 }
 
 /// An outcome name that is none of done, failed, cancelled, skipped.
@@ -201,6 +241,16 @@ pub struct OperationRecord {
     pub os_host: String,
     /// Action parameters (never secrets).
     pub detail: Option<serde_json::Value>,
+    /// The database role the record was written as (PostgreSQL's `current_user` on a shared
+    /// store; absent on SQLite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_role: Option<String>,
+    /// Who confirmed the batch (`account@host`, with the role on a shared store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposed_by: Option<String>,
+    /// Who approved it (four-eyes approvals; absent until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
 }
 
 /// A record as stored, with its place in the chain.
@@ -260,50 +310,57 @@ impl VerifyReport {
     }
 }
 
-/// The report table of an open database.
+/// The report of a store.
 pub struct ReportStore {
-    conn: Connection,
+    store: Store,
 }
 
 impl ReportStore {
-    /// Open the database at `path` (see [`crate::db::open`]).
+    /// Open the SQLite database at `path` (see [`crate::db::open`]).
     pub fn open(path: &Path) -> Result<Self, ReportError> {
-        Ok(ReportStore { conn: crate::db::open(path)? })
+        Ok(ReportStore { store: Store::sqlite(path)? })
     }
 
-    /// Use a connection opened by [`crate::db::open`] (or `open_in_memory`).
-    pub fn from_connection(conn: Connection) -> Self {
-        ReportStore { conn }
+    /// The report in `store` (SQLite or PostgreSQL).
+    pub fn on(store: Store) -> Self {
+        ReportStore { store }
     }
 
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    /// Use an SQLite connection opened by [`crate::db::open`] (or `open_in_memory`).
+    pub fn from_connection(conn: rusqlite::Connection) -> Self {
+        ReportStore { store: Store::from_connection(conn) }
+    }
+
+    /// The SQLite connection (tests and benches that look inside the file).
+    pub fn connection(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.store.sqlite_connection()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Append one record in its own transaction.
     pub fn append(&mut self, r: &OperationRecord) -> Result<StoredRecord, ReportError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let stored = append_conn(&tx, r)?;
-        tx.commit()?;
-        Ok(stored)
+        self.store.write(|s| append_conn(s, r))
     }
 
-    /// Append one record inside the caller's transaction, so that finishing an operation in the
-    /// journal and recording it here commit (or roll back) together. Begin that transaction with
-    /// `TransactionBehavior::Immediate`: a deferred one that read first may fail with "database is
-    /// locked" when another process appended in between.
-    pub fn append_in(tx: &Transaction<'_>, r: &OperationRecord) -> Result<StoredRecord, ReportError> {
-        append_conn(tx, r)
+    /// Append one record inside the caller's transaction ([`Store::write`]), so that finishing
+    /// an operation in the journal and recording it here commit (or roll back) together. The
+    /// chain's head is read and moved inside that transaction (SQLite's `BEGIN IMMEDIATE` holds
+    /// the file; PostgreSQL locks the head row), so any number of writers make one chain.
+    pub fn append_in(s: &mut dyn Sql, r: &OperationRecord) -> Result<StoredRecord, ReportError> {
+        append_conn(s, r)
     }
 
     /// Append many records in one transaction (all or none).
     pub fn append_many(&mut self, rs: &[OperationRecord]) -> Result<(), ReportError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for r in rs {
-            append_conn(&tx, r)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.store.write(|s| {
+            for r in rs {
+                append_conn(s, r)?;
+            }
+            Ok(())
+        })
     }
 
     /// Matching records, newest first (by finish time, then seq), at most `q.limit`.
@@ -334,7 +391,8 @@ impl ReportStore {
                 Some(day) => since = since.max(Some(day * DAY_MS)),
             }
         }
-        let (cond, params) = where_clause_ms(q, since, q.until.map(to_ms));
+        let d = self.store.dialect();
+        let (cond, params) = where_clause_ms(d, q, since, q.until.map(to_ms));
         // The records' keys are picked and ordered first, from `report_finished` alone when the
         // filters allow (its sort of ties by seq then handles two integers a row), and only the
         // picked records are read and joined to their names, in that order (SQLite keeps the
@@ -342,17 +400,32 @@ impl ReportStore {
         // with the join did, cost a fifth more per 10,000-row load.
         let limit = q.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
         let sql = format!(
-            "SELECT r.seq, {HASHED_COLUMNS}, r.prev_hash, r.hash \
+            "SELECT r.seq, {HASHED_COLUMNS}, r.prev_hash, r.hash, {EXTRA_COLUMNS} \
              FROM (SELECT seq, finished_ms FROM report {cond} ORDER BY finished_ms DESC, seq DESC{limit}) k \
              JOIN report r ON r.seq = k.seq LEFT JOIN report_names n ON n.id = r.names_id ORDER BY k.finished_ms DESC, k.seq DESC"
         );
-        let mut st = self.conn.prepare_cached(&sql).map_err(ReportError::from)?;
-        let rows = st.query_map(params_from_iter(params), row_to_stored).map_err(ReportError::from)?;
         let mut n = 0;
-        for r in rows {
-            f(r.map_err(ReportError::from)??)?;
-            n += 1;
+        let mut failed: Option<E> = None;
+        let r = self.store.with(|s| {
+            s.each(&sql, &params, &mut |row| {
+                let e = match row_to_stored(row) {
+                    Ok(rec) => match f(rec) {
+                        Ok(()) => {
+                            n += 1;
+                            return Ok(());
+                        }
+                        Err(e) => e,
+                    },
+                    Err(e) => E::from(e),
+                };
+                failed = Some(e);
+                Err(StoreError::Stopped)
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
+        r.map_err(|e| E::from(ReportError::from(e)))?;
         Ok(n)
     }
 
@@ -365,9 +438,8 @@ impl ReportStore {
         let mut total = 0;
         if let Some((lo, hi)) = split.days {
             let (cond, params) = counts_where(q, lo, hi);
-            let n: i64 =
-                self.conn
-                    .query_row(&format!("SELECT coalesce(sum(n), 0) FROM report_counts {cond}"), params_from_iter(params), |r| r.get(0))?;
+            let n =
+                self.store.with(|s| s.int(&format!("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM report_counts {cond}"), &params))?;
             total += n as u64;
         }
         for (since, until) in split.raw {
@@ -378,28 +450,22 @@ impl ReportStore {
 
     /// Add the whole-day counts of `report_counts` for days `lo..hi`, grouped by `key` (a column
     /// of that table: `action` or `day`) and outcome, into `acc`.
-    fn add_counts<K: rusqlite::types::FromSql + Ord>(
+    fn add_counts<K: Ord>(
         &self,
         q: &ReportQuery,
         lo: Option<i64>,
         hi: Option<i64>,
         key: &str,
+        key_of: impl Fn(&dyn Row) -> Result<K, StoreError>,
         acc: &mut BTreeMap<(K, Outcome), u64>,
     ) -> Result<(), ReportError> {
         let (cond, params) = counts_where(q, lo, hi);
-        let sql = format!("SELECT {key}, outcome, sum(n) FROM report_counts {cond} GROUP BY {key}, outcome");
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let mut rows = st.query(params_from_iter(params))?;
-        while let Some(row) = rows.next()? {
-            let outcome: String = row.get(1)?;
-            let n: i64 = row.get(2)?;
-            *acc.entry((
-                row.get(0)?,
-                outcome
-                    .parse()
-                    .map_err(|e: UnknownOutcome| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
-            ))
-            .or_default() += n as u64;
+        let sql = format!("SELECT {key}, outcome, CAST(sum(n) AS BIGINT) FROM report_counts {cond} GROUP BY {key}, outcome");
+        let rows =
+            self.store.with(|s| s.all(&sql, &params, |row| Ok((key_of(row)?, crate::store::text(row, 1)?, crate::store::int(row, 2)?))))?;
+        for (k, outcome, n) in rows {
+            *acc.entry((k, outcome.parse().map_err(|e: UnknownOutcome| ReportError::Record { seq: 0, message: e.to_string() })?))
+                .or_default() += n as u64;
         }
         Ok(())
     }
@@ -409,7 +475,7 @@ impl ReportStore {
         let split = Split::of(q);
         let mut acc: BTreeMap<(String, Outcome), u64> = BTreeMap::new();
         if let Some((lo, hi)) = split.days {
-            self.add_counts(q, lo, hi, "action", &mut acc)?;
+            self.add_counts(q, lo, hi, "action", |r| crate::store::text(r, 0), &mut acc)?;
         }
         for (since, until) in split.raw {
             for (action, outcome, n) in self.summary_raw(q, since, until)? {
@@ -425,7 +491,7 @@ impl ReportStore {
         let split = Split::of(q);
         let mut acc: BTreeMap<(i64, Outcome), u64> = BTreeMap::new();
         if let Some((lo, hi)) = split.days {
-            self.add_counts(q, lo, hi, "day", &mut acc)?;
+            self.add_counts(q, lo, hi, "day", |r| crate::store::int(r, 0), &mut acc)?;
         }
         for (since, until) in split.raw {
             for (day, outcome, n) in self.daily_counts_raw(q, since, until)? {
@@ -446,51 +512,52 @@ impl ReportStore {
         let until = q.until.map(to_ms);
         let hi = until.map(|u| (u - 1).div_euclid(DAY_MS) + 1);
         let (cond, params) = counts_where(q, lo, hi);
-        let sql = format!("SELECT day, sum(n) FROM report_counts {cond} GROUP BY day ORDER BY day DESC");
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let mut rows = st.query(params_from_iter(params))?;
+        let sql = format!("SELECT day, CAST(sum(n) AS BIGINT) FROM report_counts {cond} GROUP BY day ORDER BY day DESC");
         let (mut found, mut oldest) = (0u64, None);
-        while let Some(row) = rows.next()? {
-            let day: i64 = row.get(0)?;
-            let n: i64 = row.get(1)?;
-            if n <= 0 {
-                continue;
-            }
-            oldest = Some(day);
-            if until.is_none_or(|u| (day + 1) * DAY_MS <= u) {
-                found += n as u64;
-                if found >= limit {
-                    break;
+        let mut enough = false;
+        self.store.with(|s| {
+            s.each(&sql, &params, &mut |row| {
+                if enough {
+                    return Ok(());
                 }
-            }
-        }
+                let day = crate::store::int(row, 0)?;
+                let n = crate::store::int(row, 1)?;
+                if n <= 0 {
+                    return Ok(());
+                }
+                oldest = Some(day);
+                if until.is_none_or(|u| (day + 1) * DAY_MS <= u) {
+                    found += n as u64;
+                    if found >= limit {
+                        enough = true;
+                    }
+                }
+                Ok(())
+            })
+        })?;
         Ok(oldest)
     }
 
     /// `count_matching` computed from `report` alone, with the span `[since, until)` (UTC ms)
     /// instead of the query's.
     fn count_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> Result<u64, ReportError> {
-        let (cond, params) = where_clause_ms(q, since, until);
-        let n: i64 =
-            self.conn.prepare_cached(&format!("SELECT count(*) FROM report {cond}"))?.query_row(params_from_iter(params), |r| r.get(0))?;
+        let (cond, params) = where_clause_ms(self.store.dialect(), q, since, until);
+        let n = self.store.with(|s| s.int(&format!("SELECT count(*) FROM report {cond}"), &params))?;
         Ok(n as u64)
     }
 
     /// `summary` computed from `report` alone, with the span `[since, until)` (UTC ms).
     fn summary_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> Result<Vec<(String, Outcome, u64)>, ReportError> {
-        let (cond, params) = where_clause_ms(q, since, until);
+        let (cond, params) = where_clause_ms(self.store.dialect(), q, since, until);
         let sql = format!("SELECT action, outcome, count(*) FROM report {cond} GROUP BY action, outcome");
-        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = self.store.with(|s| {
+            s.all(&sql, &params, |row| Ok((crate::store::text(row, 0)?, crate::store::text(row, 1)?, crate::store::int(row, 2)?)))
+        })?;
         let mut out = Vec::new();
-        let mut rows = st.query(params_from_iter(params))?;
-        while let Some(row) = rows.next()? {
-            let outcome: String = row.get(1)?;
-            let n: i64 = row.get(2)?;
+        for (action, outcome, n) in rows {
             out.push((
-                row.get(0)?,
-                outcome
-                    .parse()
-                    .map_err(|e: UnknownOutcome| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
+                action,
+                outcome.parse().map_err(|e: UnknownOutcome| ReportError::Record { seq: 0, message: e.to_string() })?,
                 n as u64,
             ));
         }
@@ -501,24 +568,15 @@ impl ReportStore {
     /// `daily_counts` computed from `report` alone, with the span `[since, until)` (UTC ms); days
     /// as UTC days since the unix epoch.
     fn daily_counts_raw(&self, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> Result<Vec<(i64, Outcome, u64)>, ReportError> {
-        let (cond, params) = where_clause_ms(q, since, until);
-        let sql = format!(
-            "SELECT finished_ms / 86400000 - (finished_ms % 86400000 < 0) AS day, outcome, count(*) FROM report {cond} GROUP BY day, outcome"
-        );
-        let mut st = self.conn.prepare_cached(&sql)?;
+        let d = self.store.dialect();
+        let (cond, params) = where_clause_ms(d, q, since, until);
+        let sql = format!("SELECT {} AS day, outcome, count(*) FROM report {cond} GROUP BY day, outcome", d.day_of("finished_ms"));
+        let rows = self.store.with(|s| {
+            s.all(&sql, &params, |row| Ok((crate::store::int(row, 0)?, crate::store::text(row, 1)?, crate::store::int(row, 2)?)))
+        })?;
         let mut out = Vec::new();
-        let mut rows = st.query(params_from_iter(params))?;
-        while let Some(row) = rows.next()? {
-            let day: i64 = row.get(0)?;
-            let outcome: String = row.get(1)?;
-            let n: i64 = row.get(2)?;
-            out.push((
-                day,
-                outcome
-                    .parse()
-                    .map_err(|e: UnknownOutcome| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
-                n as u64,
-            ));
+        for (day, outcome, n) in rows {
+            out.push((day, outcome.parse().map_err(|e: UnknownOutcome| ReportError::Record { seq: 0, message: e.to_string() })?, n as u64));
         }
         out.sort();
         Ok(out)
@@ -526,48 +584,86 @@ impl ReportStore {
 
     /// Recompute the chain from the anchor to the head and name the first record that breaks it.
     pub fn verify(&self) -> Result<VerifyReport, ReportError> {
-        let (head_seq, head_hash, anchor_seq, anchor_hash) = chain_state(&self.conn)?;
-        let mut report = VerifyReport { checked: 0, anchor_seq, head_seq, head_hash: head_hash.clone(), broken: None };
-        // The names once, then the records alone (no join), each column as SQLite holds it (no
-        // copies): the same values as `HASHED_COLUMNS` gives, rebuilt here.
-        let mut names: std::collections::HashMap<i64, Vec<SqlValue>> = std::collections::HashMap::new();
-        {
-            let mut st = self.conn.prepare(&format!("SELECT id, {NAMES} FROM report_names"))?;
-            let mut rows = st.query([])?;
-            while let Some(row) = rows.next()? {
-                names.insert(row.get(0)?, (1..=NAME_COLUMNS.len()).map(|i| row.get::<_, SqlValue>(i)).collect::<Result<_, _>>()?);
+        self.store.with(verify_in)
+    }
+
+    /// Delete records that finished more than `retain_days` days before `now`, keeping the chain
+    /// verifiable: only a prefix of the chain is removed (a record older than the cutoff but after a
+    /// newer one is kept until that one goes too) and the last removed record becomes the anchor.
+    /// Returns the number of records deleted.
+    pub fn prune(&mut self, retain_days: u32, now: OffsetDateTime) -> Result<u64, ReportError> {
+        let cutoff = to_ms(now - Duration::days(retain_days as i64));
+        self.store.write(|s| {
+            let (head_seq, _, anchor_seq, _) = chain_state(s, true)?;
+            let first_kept = s
+                .first("SELECT min(seq) FROM report WHERE finished_ms >= ?1", &[SqlValue::Integer(cutoff)], |r| {
+                    crate::store::opt_int(r, 0)
+                })?
+                .flatten();
+            let last_pruned = first_kept.map(|s| s - 1).unwrap_or(head_seq);
+            if last_pruned <= anchor_seq {
+                return Ok(0);
             }
-        }
-        let mut name_at = [None; N_HASHED];
-        for (k, &i) in NAME_COLUMNS.iter().enumerate() {
-            name_at[i] = Some(k);
-        }
-        let mut st = self.conn.prepare(
-            "SELECT r.seq, r.op_id, r.batch_id, r.policy_run, coalesce(r.started_ms, r.finished_ms - r.duration_ms), r.finished_ms, \
-             r.profile, r.host, r.action, r.target_id, r.target_email, r.target_user_name, r.target_display, r.outcome, r.error_code, \
-             r.error_message, r.http_status, r.retries, r.duration_ms, r.os_user, r.os_host, r.detail, r.email_key, r.user_name_key, \
-             r.prev_hash, r.hash, r.names_id FROM report r ORDER BY r.seq",
-        )?;
-        let mut rows = st.query([])?;
-        let mut expect_seq = anchor_seq + 1;
-        // the hash of the record before, as text (what is hashed) and as stored
-        let mut prev_stored = hash_value(&anchor_hash);
-        let mut prev = anchor_hash;
-        while let Some(row) = rows.next()? {
-            let seq: i64 = row.get(0)?;
-            let names = match row.get_ref(3 + N_HASHED)? {
+            let hash = s.first("SELECT hash FROM report WHERE seq = ?1", &[SqlValue::Integer(last_pruned)], |r| Ok(hash_text(r.get(0))))?;
+            let hash = hash.flatten().ok_or(ReportError::Missing(last_pruned))?;
+            let n = s.execute("DELETE FROM report WHERE seq <= ?1", &[SqlValue::Integer(last_pruned)])?;
+            // names no record carries any more go too (pruning is how old employee data leaves the file)
+            s.execute("DELETE FROM report_names WHERE NOT EXISTS (SELECT 1 FROM report WHERE names_id = report_names.id)", &[])?;
+            s.execute(
+                "UPDATE report_chain SET anchor_seq = ?1, anchor_hash = ?2, pruned_at_ms = ?3 WHERE id = 1",
+                &[SqlValue::Integer(last_pruned), SqlValue::Text(hash), SqlValue::Integer(to_ms(now))],
+            )?;
+            Ok(n)
+        })
+    }
+
+    /// Number of records kept.
+    pub fn count(&self) -> Result<u64, ReportError> {
+        Ok(self.store.with(|s| s.int("SELECT count(*) FROM report", &[]))? as u64)
+    }
+}
+
+/// [`ReportStore::verify`] on a connection (also what `store migrate` checks on its copy).
+pub fn verify_in(s: &mut dyn Sql) -> Result<VerifyReport, ReportError> {
+    let (head_seq, head_hash, anchor_seq, anchor_hash) = chain_state(s, false)?;
+    let mut report = VerifyReport { checked: 0, anchor_seq, head_seq, head_hash: head_hash.clone(), broken: None };
+    // The names once, then the records alone (no join), each column as the store holds it (no
+    // copies): the same values as `HASHED_COLUMNS` gives, rebuilt here.
+    let mut names: std::collections::HashMap<i64, Vec<SqlValue>> = std::collections::HashMap::new();
+    s.each(&format!("SELECT id, {NAMES} FROM report_names"), &[], &mut |row| {
+        names.insert(crate::store::int(row, 0)?, (1..=NAME_COLUMNS.len()).map(|i| SqlValue::from(row.get(i))).collect());
+        Ok(())
+    })?;
+    let mut name_at = [None; N_HASHED];
+    for (k, &i) in NAME_COLUMNS.iter().enumerate() {
+        name_at[i] = Some(k);
+    }
+    let mut expect_seq = anchor_seq + 1;
+    // the hash of the record before, as text (what is hashed) and as stored
+    let mut prev_stored = hash_value(&anchor_hash);
+    let mut prev = anchor_hash;
+    let r = s.each(
+        "SELECT r.seq, r.op_id, r.batch_id, r.policy_run, coalesce(r.started_ms, r.finished_ms - r.duration_ms), r.finished_ms, \
+         r.profile, r.host, r.action, r.target_id, r.target_email, r.target_user_name, r.target_display, r.outcome, r.error_code, \
+         r.error_message, r.http_status, r.retries, r.duration_ms, r.os_user, r.os_host, r.detail, r.email_key, r.user_name_key, \
+         r.prev_hash, r.hash, r.names_id, r.db_role, r.proposed_by, r.approved_by FROM report r ORDER BY r.seq",
+        &[],
+        &mut |row| {
+            let seq = crate::store::int(row, 0)?;
+            let names = match row.get(3 + N_HASHED) {
                 ValueRef::Integer(id) => names.get(&id),
                 _ => None,
             };
             let mut cols: [ValueRef<'_>; N_HASHED] = [ValueRef::Null; N_HASHED];
             for (i, c) in cols.iter_mut().enumerate() {
-                *c = match (row.get_ref(1 + i)?, name_at[i]) {
+                *c = match (row.get(1 + i), name_at[i]) {
                     (ValueRef::Null, Some(k)) => names.map_or(ValueRef::Null, |n| ValueRef::from(&n[k])),
                     (v, _) => v,
                 };
             }
-            let prev_hash = row.get_ref(1 + N_HASHED)?;
-            let hash = row.get_ref(2 + N_HASHED)?;
+            let extras = [row.get(4 + N_HASHED), row.get(5 + N_HASHED), row.get(6 + N_HASHED)];
+            let prev_hash = row.get(1 + N_HASHED);
+            let hash = row.get(2 + N_HASHED);
             let broken = |reason: String| Some(Broken { seq, reason });
             if seq < expect_seq {
                 report.broken = broken(format!("record {seq} is at or before the prune anchor {anchor_seq}"));
@@ -577,60 +673,32 @@ impl ReportStore {
             } else if prev_hash != ValueRef::from(&prev_stored) {
                 report.broken =
                     broken(format!("does not follow record {}: its prev_hash differs (records inserted, replaced or re-ordered)", seq - 1));
-            } else if hash != ValueRef::Blob(&chain_digest(&prev, seq, cols)) {
+            } else if hash != ValueRef::Blob(&chain_digest(&prev, seq, cols, extras)) {
                 report.broken = broken("contents changed after it was written (hash mismatch)".into());
             }
             if report.broken.is_some() {
-                return Ok(report);
+                return Err(StoreError::Stopped);
             }
             report.checked += 1;
             expect_seq = seq + 1;
             prev_stored = SqlValue::from(hash);
             prev = hash_text(hash).unwrap_or_default();
-        }
-        if expect_seq - 1 != head_seq {
-            report.broken = Some(Broken {
-                seq: expect_seq,
-                reason: format!("missing: the chain ends at record {} but the head is record {head_seq}", expect_seq - 1),
-            });
-        } else if prev != head_hash {
-            report.broken = Some(Broken { seq: head_seq, reason: "hash differs from the recorded head".into() });
-        }
-        Ok(report)
+            Ok(())
+        },
+    );
+    match r {
+        Err(StoreError::Stopped) => return Ok(report),
+        r => r?,
     }
-
-    /// Delete records that finished more than `retain_days` days before `now`, keeping the chain
-    /// verifiable: only a prefix of the chain is removed (a record older than the cutoff but after a
-    /// newer one is kept until that one goes too) and the last removed record becomes the anchor.
-    /// Returns the number of records deleted.
-    pub fn prune(&mut self, retain_days: u32, now: OffsetDateTime) -> Result<u64, ReportError> {
-        let cutoff = to_ms(now - Duration::days(retain_days as i64));
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (head_seq, _, anchor_seq, _) = chain_state(&tx)?;
-        let first_kept: Option<i64> = tx.query_row("SELECT min(seq) FROM report WHERE finished_ms >= ?1", [cutoff], |r| r.get(0))?;
-        let last_pruned = first_kept.map(|s| s - 1).unwrap_or(head_seq);
-        if last_pruned <= anchor_seq {
-            return Ok(0);
-        }
-        let hash: Option<Option<String>> =
-            tx.query_row("SELECT hash FROM report WHERE seq = ?1", [last_pruned], |r| Ok(hash_text(r.get_ref(0)?))).optional()?;
-        let hash = hash.flatten().ok_or(ReportError::Missing(last_pruned))?;
-        let n = tx.execute("DELETE FROM report WHERE seq <= ?1", [last_pruned])?;
-        // names no record carries any more go too (pruning is how old employee data leaves the file)
-        tx.execute("DELETE FROM report_names WHERE NOT EXISTS (SELECT 1 FROM report WHERE names_id = report_names.id)", [])?;
-        tx.execute(
-            "UPDATE report_chain SET anchor_seq = ?1, anchor_hash = ?2, pruned_at_ms = ?3 WHERE id = 1",
-            rusqlite::params![last_pruned, hash, to_ms(now)],
-        )?;
-        tx.commit()?;
-        Ok(n as u64)
+    if expect_seq - 1 != head_seq {
+        report.broken = Some(Broken {
+            seq: expect_seq,
+            reason: format!("missing: the chain ends at record {} but the head is record {head_seq}", expect_seq - 1),
+        });
+    } else if prev != head_hash {
+        report.broken = Some(Broken { seq: head_seq, reason: "hash differs from the recorded head".into() });
     }
-
-    /// Number of records kept.
-    pub fn count(&self) -> Result<u64, ReportError> {
-        let n: i64 = self.conn.query_row("SELECT count(*) FROM report", [], |r| r.get(0))?;
-        Ok(n as u64)
-    }
+    Ok(report)
 }
 
 const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
@@ -707,61 +775,106 @@ fn counts_where(q: &ReportQuery, lo: Option<i64>, hi: Option<i64>) -> (String, V
     (cond, params)
 }
 
-fn chain_state(conn: &Connection) -> Result<(i64, String, i64, String), ReportError> {
-    conn.query_row("SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM report_chain WHERE id = 1", [], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    })
-    .optional()?
+/// The chain's head and anchor; `lock`: hold the row until the transaction ends (appending and
+/// pruning on PostgreSQL; SQLite's `BEGIN IMMEDIATE` holds the file already).
+fn chain_state(s: &mut dyn Sql, lock: bool) -> Result<(i64, String, i64, String), ReportError> {
+    let lock = if lock { s.dialect().for_update() } else { "" };
+    s.first(&format!("SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM report_chain WHERE id = 1{lock}"), &[], |r| {
+        Ok((crate::store::int(r, 0)?, crate::store::text(r, 1)?, crate::store::int(r, 2)?, crate::store::text(r, 3)?))
+    })?
     .ok_or(ReportError::NoChain)
 }
 
-fn append_conn(conn: &Connection, r: &OperationRecord) -> Result<StoredRecord, ReportError> {
+fn append_conn(s: &mut dyn Sql, r: &OperationRecord) -> Result<StoredRecord, ReportError> {
     let record = normalise(r);
-    let (head_seq, head_hash, _, _) = chain_state(conn)?;
+    let (head_seq, head_hash, _, _) = chain_state(s, true)?;
     let seq = head_seq + 1;
     let cols = columns(&record)?;
-    let hash = chain_hash(&head_hash, seq, &cols);
-    let names_id = names_id(conn, &cols)?;
+    let extras = extras(&record);
+    let hash = to_hex(&chain_digest(&head_hash, seq, cols.iter().map(ValueRef::from), extras.each_ref().map(ValueRef::from)));
+    let names_id = names_id(s, &cols)?;
     // NULL when it is finished_ms - duration_ms, as `HASHED_COLUMNS` rebuilds it
     let started = match (&cols[STARTED], &cols[FINISHED], &cols[DURATION]) {
         (SqlValue::Integer(s), SqlValue::Integer(f), SqlValue::Integer(d)) if f.checked_sub(*d) == Some(*s) => SqlValue::Null,
         _ => cols[STARTED].clone(),
     };
-    let mut st = conn.prepare_cached(
-        "INSERT INTO report (seq, op_id, batch_id, policy_run, started_ms, finished_ms, profile, action, outcome, error_code, \
-         error_message, http_status, retries, duration_ms, detail, names_id, prev_hash, hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-    )?;
     let c = |i: usize| cols[i].clone();
+    let [role, proposed, approved] = extras;
     #[rustfmt::skip]
     let params = [
         SqlValue::Integer(seq), c(0), c(1), c(2), started, c(FINISHED), c(5), c(7), c(12), c(13), c(14), c(15), c(16), c(DURATION),
-        c(20), SqlValue::Integer(names_id), hash_value(&head_hash), hash_value(&hash),
+        c(20), SqlValue::Integer(names_id), hash_value(&head_hash), hash_value(&hash), role, proposed, approved,
     ];
-    st.execute(params_from_iter(params))?;
-    conn.prepare_cached("UPDATE report_chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1")?.execute(rusqlite::params![seq, hash])?;
+    s.execute(
+        "INSERT INTO report (seq, op_id, batch_id, policy_run, started_ms, finished_ms, profile, action, outcome, error_code, \
+         error_message, http_status, retries, duration_ms, detail, names_id, prev_hash, hash, db_role, proposed_by, approved_by) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+        &params,
+    )?;
+    s.execute(
+        "UPDATE report_chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1",
+        &[SqlValue::Integer(seq), SqlValue::Text(hash.clone())],
+    )?;
     Ok(StoredRecord { seq, record, prev_hash: head_hash, hash })
 }
 
 /// The `report_names` row holding these columns' names (added when there is none yet).
-fn names_id(conn: &Connection, cols: &[SqlValue]) -> Result<i64, ReportError> {
-    let names = || NAME_COLUMNS.iter().map(|&i| &cols[i]);
-    let found: Option<i64> = conn
-        .prepare_cached(
-            "SELECT id FROM report_names WHERE host IS ?1 AND target_id IS ?2 AND target_email IS ?3 AND target_user_name IS ?4 \
-             AND target_display IS ?5 AND os_user IS ?6 AND os_host IS ?7 AND email_key IS ?8 AND user_name_key IS ?9 LIMIT 1",
-        )?
-        .query_row(params_from_iter(names()), |r| r.get(0))
-        .optional()?;
-    if let Some(id) = found {
-        return Ok(id);
+fn names_id(s: &mut dyn Sql, cols: &[SqlValue]) -> Result<i64, ReportError> {
+    let names: Vec<SqlValue> = NAME_COLUMNS.iter().map(|&i| cols[i].clone()).collect();
+    match s.dialect() {
+        Dialect::Sqlite => {
+            let found = s.first(
+                "SELECT id FROM report_names WHERE host IS ?1 AND target_id IS ?2 AND target_email IS ?3 AND target_user_name IS ?4 \
+                 AND target_display IS ?5 AND os_user IS ?6 AND os_host IS ?7 AND email_key IS ?8 AND user_name_key IS ?9 LIMIT 1",
+                &names,
+                |r| crate::store::int(r, 0),
+            )?;
+            if let Some(id) = found {
+                return Ok(id);
+            }
+            let id = s.first(
+                "INSERT INTO report_names (host, target_id, target_email, target_user_name, target_display, os_user, os_host, email_key, \
+                 user_name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+                &names,
+                |r| crate::store::int(r, 0),
+            )?;
+            id.ok_or(ReportError::NoChain)
+        }
+        Dialect::Postgres => {
+            // PostgreSQL cannot index a null-safe match of nine columns: the names' own key.
+            let key = SqlValue::Blob(names_key(&names).to_vec());
+            if let Some(id) =
+                s.first("SELECT id FROM report_names WHERE names_key = ?1", std::slice::from_ref(&key), |r| crate::store::int(r, 0))?
+            {
+                return Ok(id);
+            }
+            let mut params = vec![key];
+            params.extend(names);
+            let id = s.first(
+                "INSERT INTO report_names (names_key, host, target_id, target_email, target_user_name, target_display, os_user, os_host, \
+                 email_key, user_name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+                &params,
+                |r| crate::store::int(r, 0),
+            )?;
+            id.ok_or(ReportError::NoChain)
+        }
     }
-    conn.prepare_cached(
-        "INSERT INTO report_names (host, target_id, target_email, target_user_name, target_display, os_user, os_host, email_key, \
-         user_name_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params_from_iter(names()))?;
-    Ok(conn.last_insert_rowid())
+}
+
+/// SHA-256 over the nine names, each as a type tag and length-prefixed bytes.
+pub(crate) fn names_key(names: &[SqlValue]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for v in names {
+        match v {
+            SqlValue::Text(t) => {
+                h.update(b"T");
+                h.update((t.len() as u64).to_be_bytes());
+                h.update(t.as_bytes());
+            }
+            _ => h.update(b"N"),
+        }
+    }
+    h.finalize().into()
 }
 
 /// A hash as stored: the 32 bytes of 64 lower-case hex digits, anything else as it is (only a
@@ -822,6 +935,9 @@ fn normalise(r: &OperationRecord) -> OperationRecord {
         os_user: r.os_user.clone(),
         os_host: r.os_host.clone(),
         detail: r.detail.as_ref().map(redact_json),
+        db_role: opt(&r.db_role),
+        proposed_by: opt(&r.proposed_by),
+        approved_by: opt(&r.approved_by),
     }
 }
 
@@ -863,91 +979,113 @@ fn columns(r: &OperationRecord) -> Result<Vec<SqlValue>, ReportError> {
 
 /// `sha256(prev_hash || "scimitar-report-v1" || seq || columns)`, each column as a type tag and
 /// length-prefixed bytes, so no two different rows encode the same.
+#[cfg(test)]
 fn chain_hash(prev_hash: &str, seq: i64, cols: &[SqlValue]) -> String {
-    to_hex(&chain_digest(prev_hash, seq, cols.iter().map(ValueRef::from)))
+    to_hex(&chain_digest(prev_hash, seq, cols.iter().map(ValueRef::from), [ValueRef::Null; 3]))
 }
 
-/// [`chain_hash`] as bytes, over the columns as SQLite holds them.
-fn chain_digest<'a>(prev_hash: &str, seq: i64, cols: impl IntoIterator<Item = ValueRef<'a>>) -> [u8; 32] {
+/// The columns of migration 7 (database role, proposer, approver), in hashing order.
+const EXTRA_COLUMNS: &str = "r.db_role, r.proposed_by, r.approved_by";
+
+/// The record's migration-7 columns as stored.
+fn extras(r: &OperationRecord) -> [SqlValue; 3] {
+    let opt = |s: &Option<String>| s.as_deref().map_or(SqlValue::Null, |s| SqlValue::Text(s.to_string()));
+    [opt(&r.db_role), opt(&r.proposed_by), opt(&r.approved_by)]
+}
+
+/// [`chain_hash`] as bytes, over the columns as the store holds them. When any of the
+/// migration-7 columns (`extras`: database role, proposer, approver) is set, they follow the
+/// others after the tag `scimitar-report-v2-actor`; a record without them hashes exactly as
+/// before migration 7.
+fn chain_digest<'a>(prev_hash: &str, seq: i64, cols: impl IntoIterator<Item = ValueRef<'a>>, extras: [ValueRef<'_>; 3]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"scimitar-report-v1");
     h.update(seq.to_be_bytes());
     for c in cols {
-        match c {
-            ValueRef::Null => h.update(b"N"),
-            ValueRef::Integer(i) => {
-                h.update(b"I");
-                h.update(i.to_be_bytes());
-            }
-            ValueRef::Real(f) => {
-                h.update(b"R");
-                h.update(f.to_bits().to_be_bytes());
-            }
-            ValueRef::Text(s) => {
-                h.update(b"T");
-                h.update((s.len() as u64).to_be_bytes());
-                h.update(s);
-            }
-            ValueRef::Blob(b) => {
-                h.update(b"B");
-                h.update((b.len() as u64).to_be_bytes());
-                h.update(b);
-            }
+        feed(&mut h, c);
+    }
+    if extras.iter().any(|v| *v != ValueRef::Null) {
+        h.update(b"scimitar-report-v2-actor");
+        for c in extras {
+            feed(&mut h, c);
         }
     }
     h.finalize().into()
 }
 
-fn row_to_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredRecord, ReportError>> {
-    let started: i64 = row.get(4)?;
-    let finished: i64 = row.get(5)?;
-    let outcome: String = row.get(13)?;
-    let status: Option<i64> = row.get(16)?;
-    let retries: i64 = row.get(17)?;
-    let duration: i64 = row.get(18)?;
-    let detail: Option<String> = row.get(21)?;
-    let seq: i64 = row.get(0)?;
+/// One column: a type tag, then its bytes (length-prefixed for text and blobs).
+fn feed(h: &mut Sha256, c: ValueRef<'_>) {
+    match c {
+        ValueRef::Null => h.update(b"N"),
+        ValueRef::Integer(i) => {
+            h.update(b"I");
+            h.update(i.to_be_bytes());
+        }
+        ValueRef::Real(f) => {
+            h.update(b"R");
+            h.update(f.to_bits().to_be_bytes());
+        }
+        ValueRef::Text(s) => {
+            h.update(b"T");
+            h.update((s.len() as u64).to_be_bytes());
+            h.update(s);
+        }
+        ValueRef::Blob(b) => {
+            h.update(b"B");
+            h.update((b.len() as u64).to_be_bytes());
+            h.update(b);
+        }
+    }
+}
+
+/// A record read by `query_each`: `r.seq`, `HASHED_COLUMNS`, the two hashes, `EXTRA_COLUMNS`.
+fn row_to_stored(row: &dyn Row) -> Result<StoredRecord, ReportError> {
+    use crate::store::{int, opt_int, opt_text, text};
+    let seq = int(row, 0).map_err(|e| ReportError::Record { seq: 0, message: e.to_string() })?;
     let build = || -> Result<StoredRecord, Box<dyn std::error::Error + Send + Sync>> {
         let record = OperationRecord {
-            op_id: row.get(1)?,
-            batch_id: row.get(2)?,
-            policy_run: row.get(3)?,
-            started_at: from_ms(started),
-            finished_at: from_ms(finished),
-            profile: row.get(6)?,
-            host: row.get(7)?,
-            action: row.get(8)?,
-            target_id: row.get(9)?,
-            target_email: row.get(10)?,
-            target_user_name: row.get(11)?,
-            target_display: row.get(12)?,
-            outcome: outcome.parse::<Outcome>()?,
-            error_code: row.get(14)?,
-            error_message: row.get(15)?,
-            http_status: status.map(u16::try_from).transpose()?,
-            retries: u32::try_from(retries)?,
-            duration_ms: u64::try_from(duration)?,
-            os_user: row.get(19)?,
-            os_host: row.get(20)?,
-            detail: detail.map(|d| serde_json::from_str(&d)).transpose()?,
+            op_id: text(row, 1)?,
+            batch_id: opt_text(row, 2)?,
+            policy_run: opt_text(row, 3)?,
+            started_at: from_ms(int(row, 4)?),
+            finished_at: from_ms(int(row, 5)?),
+            profile: text(row, 6)?,
+            host: text(row, 7)?,
+            action: text(row, 8)?,
+            target_id: opt_text(row, 9)?,
+            target_email: opt_text(row, 10)?,
+            target_user_name: opt_text(row, 11)?,
+            target_display: opt_text(row, 12)?,
+            outcome: text(row, 13)?.parse::<Outcome>()?,
+            error_code: opt_text(row, 14)?,
+            error_message: opt_text(row, 15)?,
+            http_status: opt_int(row, 16)?.map(u16::try_from).transpose()?,
+            retries: u32::try_from(int(row, 17)?)?,
+            duration_ms: u64::try_from(int(row, 18)?)?,
+            os_user: text(row, 19)?,
+            os_host: text(row, 20)?,
+            detail: opt_text(row, 21)?.map(|d| serde_json::from_str(&d)).transpose()?,
+            db_role: opt_text(row, 3 + N_HASHED)?,
+            proposed_by: opt_text(row, 4 + N_HASHED)?,
+            approved_by: opt_text(row, 5 + N_HASHED)?,
         };
         let hash = |i: usize| -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-            hash_text(row.get_ref(i)?).ok_or_else(|| "a hash that is not text or bytes".into())
+            hash_text(row.get(i)).ok_or_else(|| "a hash that is not text or bytes".into())
         };
         Ok(StoredRecord { seq, record, prev_hash: hash(1 + N_HASHED)?, hash: hash(2 + N_HASHED)? })
     };
-    Ok(build().map_err(|e| ReportError::Record { seq, message: e.to_string() }))
+    build().map_err(|e| ReportError::Record { seq, message: e.to_string() })
 }
 
 #[cfg(test)]
 fn where_clause(q: &ReportQuery) -> (String, Vec<SqlValue>) {
-    where_clause_ms(q, q.since.map(to_ms), q.until.map(to_ms))
+    where_clause_ms(Dialect::Sqlite, q, q.since.map(to_ms), q.until.map(to_ms))
 }
 
 /// The WHERE clause over `report` for the query's filters, with the span `[since, until)` (UTC ms)
 /// instead of its own.
-fn where_clause_ms(q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> (String, Vec<SqlValue>) {
+fn where_clause_ms(d: Dialect, q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> (String, Vec<SqlValue>) {
     let mut conds: Vec<String> = Vec::new();
     let mut params: Vec<SqlValue> = Vec::new();
     let bind = |v: SqlValue, params: &mut Vec<SqlValue>| {
@@ -960,7 +1098,9 @@ fn where_clause_ms(q: &ReportQuery, since: Option<i64>, until: Option<i64>) -> (
         // the matching names (a small table, indexed), then their records
         if q.user_contains {
             conds.push(format!(
-                "names_id IN (SELECT id FROM report_names WHERE target_id = {id} OR instr(email_key, {key}) > 0 OR instr(user_name_key, {key}) > 0)"
+                "names_id IN (SELECT id FROM report_names WHERE target_id = {id} OR {} > 0 OR {} > 0)",
+                d.instr("email_key", &key),
+                d.instr("user_name_key", &key)
             ));
         } else {
             conds.push(format!(

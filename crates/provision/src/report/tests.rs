@@ -1,4 +1,5 @@
 use super::*;
+use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use time::macros::datetime;
 
 fn store() -> ReportStore {
@@ -28,6 +29,9 @@ fn rec(i: u32, email: &str, outcome: Outcome, finished: OffsetDateTime) -> Opera
         os_user: "alice".into(),
         os_host: "ws1".into(),
         detail: Some(serde_json::json!({"active": false})),
+        db_role: None,
+        proposed_by: None,
+        approved_by: None,
     }
 }
 
@@ -147,11 +151,11 @@ fn verify_finds_deleted_rows() {
 #[test]
 fn verify_finds_reordered_rows() {
     let s = filled(4);
-    let c = s.connection();
-    c.execute_batch(
-        "UPDATE report SET seq = 100 WHERE seq = 2; UPDATE report SET seq = 2 WHERE seq = 3; UPDATE report SET seq = 3 WHERE seq = 100;",
-    )
-    .unwrap();
+    s.connection()
+        .execute_batch(
+            "UPDATE report SET seq = 100 WHERE seq = 2; UPDATE report SET seq = 2 WHERE seq = 3; UPDATE report SET seq = 3 WHERE seq = 100;",
+        )
+        .unwrap();
     assert_broken_at(&s, 2, "prev_hash");
 }
 
@@ -251,12 +255,12 @@ fn append_in_commits_or_rolls_back_with_the_callers_transaction() {
     let t = datetime!(2026-11-01 09:00 UTC);
     {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
-        ReportStore::append_in(&tx, &rec(1, "a@b.c", Outcome::Done, t)).unwrap();
+        ReportStore::append_in(&mut crate::store::Lite(&tx), &rec(1, "a@b.c", Outcome::Done, t)).unwrap();
         // dropped without commit: rolled back
     }
     {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
-        let r = ReportStore::append_in(&tx, &rec(2, "a@b.c", Outcome::Done, t)).unwrap();
+        let r = ReportStore::append_in(&mut crate::store::Lite(&tx), &rec(2, "a@b.c", Outcome::Done, t)).unwrap();
         assert_eq!(r.seq, 1);
         tx.commit().unwrap();
     }
@@ -275,7 +279,8 @@ fn redact_tokens_only_touches_tokens() {
 fn plan(s: &ReportStore, q: &ReportQuery, select: &str, tail: &str) -> Vec<String> {
     let (cond, params) = where_clause(q);
     let sql = format!("EXPLAIN QUERY PLAN SELECT {select} FROM report {cond} {tail}");
-    let mut st = s.connection().prepare(&sql).unwrap();
+    let conn = s.connection();
+    let mut st = conn.prepare(&sql).unwrap();
     st.query_map(params_from_iter(params), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect()
 }
 
@@ -368,7 +373,8 @@ fn assert_counts_agree(s: &ReportStore) {
     let all: Vec<OperationRecord> = stored.iter().map(|r| r.record.clone()).collect();
     // report_counts is exactly the records grouped
     let grouped = |sql: &str| -> Vec<(i64, String, String, String, i64)> {
-        let mut st = s.connection().prepare(sql).unwrap();
+        let conn = s.connection();
+        let mut st = conn.prepare(sql).unwrap();
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).unwrap().map(Result::unwrap).collect()
     };
     assert_eq!(
@@ -476,8 +482,10 @@ fn counts_follow_a_rolled_back_append_and_an_edited_row() {
     let mut s = store();
     varied(&mut s, 0, 60);
     {
-        let tx = s.conn.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
-        ReportStore::append_in(&tx, &rec(1000, "x@example.com", Outcome::Failed, datetime!(2026-11-02 10:00 UTC))).unwrap();
+        let mut c = s.connection();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
+        ReportStore::append_in(&mut crate::store::Lite(&tx), &rec(1000, "x@example.com", Outcome::Failed, datetime!(2026-11-02 10:00 UTC)))
+            .unwrap();
         // dropped: rolled back
     }
     assert_counts_agree(&s);
@@ -494,7 +502,8 @@ fn counts_without_a_user_or_batch_read_the_counts_table() {
     let q = ReportQuery { profile: Some("prod".into()), action: Some("deactivate".into()), ..Default::default() };
     let (cond, params) = counts_where(&q, Some(1), Some(9));
     let sql = format!("EXPLAIN QUERY PLAN SELECT action, outcome, sum(n) FROM report_counts {cond} GROUP BY action, outcome");
-    let mut st = s.connection().prepare(&sql).unwrap();
+    let conn = s.connection();
+    let mut st = conn.prepare(&sql).unwrap();
     let plan: Vec<String> = st.query_map(params_from_iter(params), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
     assert!(plan.iter().any(|d| d.contains("report_counts") && d.contains("PRIMARY KEY")), "{plan:?}");
 }
@@ -560,11 +569,14 @@ fn every_field_round_trips_through_the_compact_layout() {
     assert_eq!(stored[40].record.error_message.as_deref().map(str::len), Some(100_000));
     assert_eq!(stored[42].record.duration_ms, i64::MAX as u64);
     assert_eq!(stored[41].record.os_user, "ユーザー");
-    let mut st = s.connection().prepare(&format!("SELECT {HASHED_COLUMNS} FROM {FROM_REPORT} ORDER BY r.seq")).unwrap();
+    let conn = s.connection();
+    let mut st = conn.prepare(&format!("SELECT {HASHED_COLUMNS} FROM {FROM_REPORT} ORDER BY r.seq")).unwrap();
     let rebuilt: Vec<Vec<SqlValue>> =
         st.query_map([], |row| (0..N_HASHED).map(|i| row.get::<_, SqlValue>(i)).collect()).unwrap().map(Result::unwrap).collect();
     let want: Vec<Vec<SqlValue>> = stored.iter().map(|r| columns(&r.record).unwrap()).collect();
     assert_eq!(rebuilt, want);
+    drop(st);
+    drop(conn);
     let v = s.verify().unwrap();
     assert!(v.ok(), "{v:?}");
     assert_eq!((v.checked, v.head_hash.as_str()), (records.len() as u64, stored.last().unwrap().hash.as_str()));
@@ -614,7 +626,7 @@ fn v5_database(path: &Path, records: &[OperationRecord]) -> Vec<StoredRecord> {
     let placeholders = (1..=N_HASHED + 3).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
     for r in records {
         let record = normalise(r);
-        let (head_seq, head_hash, _, _) = chain_state(&tx).unwrap();
+        let (head_seq, head_hash, _, _) = chain_state(&mut crate::store::Lite(&tx), false).unwrap();
         let seq = head_seq + 1;
         let cols = columns(&record).unwrap();
         let hash = chain_hash(&head_hash, seq, &cols);
@@ -666,19 +678,20 @@ fn migration_6_converts_a_version_5_database_in_place() {
     assert_eq!(v5_rows.len(), records.len());
 
     let mut s = ReportStore::open(&path).unwrap();
-    assert_eq!(crate::db::schema_version(s.connection()).unwrap(), 6);
+    assert_eq!(crate::db::schema_version(&s.connection()).unwrap(), crate::db::MIGRATIONS.len());
     let free: i64 = s.connection().query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
     assert_eq!(free, 0, "the old table's space went back to the file system");
     // every value as version 5 stored it, the hashes as the same text
-    let mut st = s
-        .connection()
+    let conn = s.connection();
+    let mut st = conn
         .prepare(&format!("SELECT r.seq, {HASHED_COLUMNS}, lower(hex(r.prev_hash)), lower(hex(r.hash)) FROM {FROM_REPORT} ORDER BY r.seq"))
         .unwrap();
     let rows: Vec<Vec<SqlValue>> =
         st.query_map([], |r| (0..N_HASHED + 3).map(|i| r.get::<_, SqlValue>(i)).collect()).unwrap().map(Result::unwrap).collect();
     drop(st);
+    drop(conn);
     assert_eq!(rows, v5_rows);
-    assert_eq!(other_tables(s.connection()), v5_other, "the chain's head and anchor and the per-day counts are untouched");
+    assert_eq!(other_tables(&s.connection()), v5_other, "the chain's head and anchor and the per-day counts are untouched");
     // the same records, the same exports byte for byte, the chain verifies to the same head
     let mut back = s.query(&ReportQuery::default()).unwrap();
     back.sort_by_key(|r| r.seq);

@@ -1,10 +1,10 @@
 //! Unattended sync: `scimitar sync --policy P [--every D | --once]` runs one **cycle** after
-//! another: take the profile's lock, finish what a killed cycle left in the journal, plan, hold
+//! another: take the org's lease, finish what a killed cycle left in the journal, plan, hold
 //! the plan when it is over a ceiling (**quarantine**), else apply it through the one gate
 //! (`policy::apply::apply_live`, the function `scimitar apply` and the console use) under a
 //! **circuit breaker**, record the run, and alert.
 //!
-//! - [`lock`]: one writer per profile (an OS file lock naming its holder).
+//! - [`lock`]: one writer per Slack org (the store's lease, naming its holder).
 //! - [`breaker`]: trips on operations failing in a row, or on active users falling faster than
 //!   the plan said; a trip cancels the apply (`queue::Cancel`) and quarantines the policy.
 //! - [`status`]: the status record in the database (quarantine, the cycle in progress, the runs).
@@ -23,7 +23,7 @@ pub mod status;
 
 pub use alert::{Alert, AlertEvent, Alerts};
 pub use breaker::{Breaker, BreakerConfig, Trip};
-pub use lock::{Holder, LockError, ProfileLock};
+pub use lock::{Holder, Lease, LockError};
 pub use status::{OpCounts, Quarantine, QuarantineKind, RunRecord, RunResult, StatusError, SyncState, SyncStore};
 
 use std::path::PathBuf;
@@ -87,20 +87,29 @@ impl SyncJob {
 /// Why a cycle could not do its work (besides operations failing, which the counts tell).
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
-    /// Another scimitar writes to this profile's org.
+    /// Another scimitar writes to this org (its lease is held).
     #[error(transparent)]
-    Locked(#[from] LockError),
+    Locked(crate::store::LeaseError),
     /// Planning failed: the policy, its source, Slack or the directory.
     #[error(transparent)]
     Plan(#[from] LiveError),
     /// The environment: no token, no journal, `--read-only`.
     #[error("{0}")]
-    Env(#[from] crate::env::EnvError),
+    Env(crate::env::EnvError),
     #[error(transparent)]
     Status(#[from] StatusError),
     /// The queue stopped, or the state could not be saved.
     #[error("{0}")]
     Apply(String),
+}
+
+impl From<crate::env::EnvError> for CycleError {
+    fn from(e: crate::env::EnvError) -> Self {
+        match e {
+            crate::env::EnvError::Lease(l @ crate::store::LeaseError::Held { .. }) => CycleError::Locked(l),
+            e => CycleError::Env(e),
+        }
+    }
 }
 
 /// How one cycle (or one `sync approve`) ended.
@@ -146,9 +155,9 @@ impl CycleReport {
     }
 
     fn fail(mut self, e: CycleError) -> CycleReport {
-        // Held by another scimitar: `locked`. A lock file that cannot be used (a link planted at
-        // its name, no file descriptors left) is an error, and alerted as one.
-        let result = if matches!(e, CycleError::Locked(LockError::Held { .. })) { RunResult::Locked } else { RunResult::Error };
+        // Held by another scimitar: `locked`. A lease that cannot be taken (the store
+        // unreachable, no file descriptors left) is an error, and alerted as one.
+        let result = if matches!(e, CycleError::Locked(_)) { RunResult::Locked } else { RunResult::Error };
         // What is recorded and alerted never quotes a source file (it may be a secret's).
         let msg = match &e {
             CycleError::Plan(p) => p.brief(),
@@ -233,8 +242,7 @@ async fn cycle(
     if let Some(h) = env.safety.refuses_writes() {
         return r.fail(CycleError::Apply(format!("{h}; sync writes")));
     }
-    let holder = Holder::this_process(&env.actor, &job.command);
-    let _lock = match lock::acquire(&env.paths.data_dir, &env.profile_name, &holder) {
+    let (_lease, journal) = match lock::acquire(env, &job.command) {
         Ok(l) => l,
         Err(e) => return r.fail(e.into()),
     };
@@ -252,9 +260,9 @@ async fn cycle(
         r.quarantine = Some(q);
         return r.end(RunResult::Held, Some(msg));
     }
-    let (client, journal) = match (env.client(), env.journal()) {
-        (Ok(c), Ok(j)) => (c, j),
-        (Err(e), _) | (_, Err(e)) => return r.fail(e.into()),
+    let client = match env.client() {
+        Ok(c) => c,
+        Err(e) => return r.fail(e.into()),
     };
     // A cycle that was killed finishes first: its open batches pass the gate again and run.
     if let Some(prev) = state.as_ref().and_then(|s| s.running_run.clone()) {
@@ -442,7 +450,7 @@ async fn resume(
         .map_err(|e| CycleError::Apply(e.to_string()))?
         .map_err(|e| CycleError::Apply(format!("journal: {e:#}")))?;
     let host = client.host();
-    let open: Vec<_> = open.into_iter().filter(|b| b.policy_run.as_deref() == Some(prev) && b.host == host).collect();
+    let open: Vec<_> = open.into_iter().filter(|b| b.policy_run.as_deref() == Some(prev) && b.host == host && !b.owner_alive).collect();
     if open.is_empty() {
         note(progress, &mut r.notes, format!("the previous cycle (run {prev}) stopped early; nothing of it was left open"));
         return Ok(None);
@@ -606,14 +614,13 @@ pub async fn approve(
         if let Some(h) = env.safety.refuses_writes() {
             return r.fail(CycleError::Apply(format!("{h}; nothing was approved")));
         }
-        let holder = Holder::this_process(&env.actor, &job.command);
-        let _lock = match lock::acquire(&env.paths.data_dir, &env.profile_name, &holder) {
+        let (_lease, journal) = match lock::acquire(env, &job.command) {
             Ok(l) => l,
             Err(e) => return r.fail(e.into()),
         };
-        let (client, journal) = match (env.client(), env.journal()) {
-            (Ok(c), Ok(j)) => (c, j),
-            (Err(e), _) | (_, Err(e)) => return r.fail(e.into()),
+        let client = match env.client() {
+            Ok(c) => c,
+            Err(e) => return r.fail(e.into()),
         };
         let run_id = crate::queue::journal::new_id("pr");
         r.record.run_id = Some(run_id.clone());
@@ -648,12 +655,11 @@ pub async fn approve(
 /// approval (the pane showed the plan and the admin confirmed it, typing the count past a
 /// ceiling). Releases the quarantine after an apply that did everything; returns whether the
 /// policy was quarantined.
-pub fn release_after_console_apply(data_db: &std::path::Path, profile: &str, policy: &str, by: &str) -> Result<bool, StatusError> {
-    let store = SyncStore::open(data_db)?;
-    store.release(profile, policy, &format!("{by} (console)"))
+pub fn release_after_console_apply(store: &crate::store::Store, profile: &str, policy: &str, by: &str) -> Result<bool, StatusError> {
+    SyncStore::on(store.clone()).release(profile, policy, &format!("{by} (console)"))
 }
 
 /// The sync state of a policy for the console's Policies pane (None: never synced).
-pub fn status(data_db: &std::path::Path, profile: &str, policy: &str) -> Result<Option<SyncState>, StatusError> {
-    SyncStore::open(data_db)?.state(profile, policy)
+pub fn status(store: &crate::store::Store, profile: &str, policy: &str) -> Result<Option<SyncState>, StatusError> {
+    SyncStore::on(store.clone()).state(profile, policy)
 }

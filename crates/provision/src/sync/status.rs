@@ -3,10 +3,9 @@
 //! progress, the next and the last successful run; and one row per cycle. `sync status`, the
 //! metrics and the console read it; the cycle, `sync approve` and the console write it.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::store::{Sql, Store, StoreError, i, oi, opt_int, opt_text, ot, t, text};
 use serde::Serialize;
 use std::path::Path;
-use std::sync::Mutex;
 use time::OffsetDateTime;
 
 use crate::report::{format_time, from_ms, to_ms};
@@ -207,12 +206,12 @@ pub enum StatusError {
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
     #[error("sync status: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Store(#[from] StoreError),
 }
 
-/// The status record (its own connection to the database file; SQLite serialises the writers).
+/// The status record (its own connection to the store).
 pub struct SyncStore {
-    conn: Mutex<Connection>,
+    store: Store,
 }
 
 fn ts<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
@@ -231,145 +230,160 @@ fn ms(t: OffsetDateTime) -> i64 {
 }
 
 impl SyncStore {
+    /// The SQLite file at `path`.
     pub fn open(path: &Path) -> Result<SyncStore, StatusError> {
-        Ok(SyncStore { conn: Mutex::new(crate::db::open(path)?) })
+        Ok(SyncStore { store: Store::sqlite(path)? })
+    }
+
+    /// The status record in `store`.
+    pub fn on(store: Store) -> SyncStore {
+        SyncStore { store }
     }
 
     pub fn in_memory() -> Result<SyncStore, StatusError> {
-        Ok(SyncStore { conn: Mutex::new(crate::db::open_in_memory()?) })
+        Ok(SyncStore { store: Store::in_memory()? })
     }
 
-    fn ensure(conn: &Connection, profile: &str, policy: &str) -> rusqlite::Result<()> {
-        conn.execute("INSERT OR IGNORE INTO sync_state (profile, policy) VALUES (?1, ?2)", params![profile, policy])?;
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn ensure(s: &mut dyn Sql, profile: &str, policy: &str) -> Result<(), StoreError> {
+        s.execute(
+            "INSERT INTO sync_state (profile, policy) VALUES (?1, ?2) ON CONFLICT (profile, policy) DO NOTHING",
+            &[t(profile), t(policy)],
+        )?;
         Ok(())
     }
 
     /// A cycle starts: remember its policy run, so that a killed cycle is finished next time.
     pub fn begin(&self, profile: &str, policy: &str, run_id: &str) -> Result<(), StatusError> {
-        let conn = self.conn.lock().unwrap();
-        Self::ensure(&conn, profile, policy)?;
-        conn.execute(
-            "UPDATE sync_state SET running_run = ?3, running_pid = ?4 WHERE profile = ?1 AND policy = ?2",
-            params![profile, policy, run_id, std::process::id()],
-        )?;
-        Ok(())
+        Ok(self.store.write(|s| {
+            Self::ensure(s, profile, policy)?;
+            s.execute(
+                "UPDATE sync_state SET running_run = ?3, running_pid = ?4 WHERE profile = ?1 AND policy = ?2",
+                &[t(profile), t(policy), t(run_id), i(std::process::id())],
+            )?;
+            Ok::<_, StoreError>(())
+        })?)
     }
 
     /// A cycle ended: append its record, clear the run in progress, move the last success.
     pub fn finish(&self, rec: &RunRecord) -> Result<(), StatusError> {
-        let mut conn = self.conn.lock().unwrap();
-        let tx = conn.transaction()?;
-        Self::ensure(&tx, &rec.profile, &rec.policy)?;
-        let counts = serde_json::json!({ "ops": rec.ops, "plan": rec.plan });
-        tx.execute(
-            "INSERT INTO sync_run (profile, policy, run_id, started_ms, finished_ms, result, message, counts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                rec.profile,
-                rec.policy,
-                rec.run_id,
-                ms(rec.started),
-                ms(rec.finished),
-                rec.result.as_str(),
-                rec.message,
-                counts.to_string()
-            ],
-        )?;
-        // A cycle refused by the lock was never ours to begin: it leaves the run in progress alone.
-        if rec.result != RunResult::Locked {
-            tx.execute(
-                "UPDATE sync_state SET running_run = NULL, running_pid = NULL WHERE profile = ?1 AND policy = ?2",
-                params![rec.profile, rec.policy],
+        Ok(self.store.write(|s| {
+            Self::ensure(s, &rec.profile, &rec.policy)?;
+            let counts = serde_json::json!({ "ops": rec.ops, "plan": rec.plan });
+            s.execute(
+                "INSERT INTO sync_run (profile, policy, run_id, started_ms, finished_ms, result, message, counts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                &[
+                    t(&rec.profile),
+                    t(&rec.policy),
+                    ot(rec.run_id.clone()),
+                    i(ms(rec.started)),
+                    i(ms(rec.finished)),
+                    t(rec.result.as_str()),
+                    ot(rec.message.clone()),
+                    t(counts.to_string()),
+                ],
             )?;
-        }
-        if rec.result.is_success() {
-            tx.execute(
-                "UPDATE sync_state SET last_success_ms = ?3 WHERE profile = ?1 AND policy = ?2",
-                params![rec.profile, rec.policy, ms(rec.finished)],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+            // A cycle refused by the lease was never ours to begin: it leaves the run in progress alone.
+            if rec.result != RunResult::Locked {
+                s.execute(
+                    "UPDATE sync_state SET running_run = NULL, running_pid = NULL WHERE profile = ?1 AND policy = ?2",
+                    &[t(&rec.profile), t(&rec.policy)],
+                )?;
+            }
+            if rec.result.is_success() {
+                s.execute(
+                    "UPDATE sync_state SET last_success_ms = ?3 WHERE profile = ?1 AND policy = ?2",
+                    &[t(&rec.profile), t(&rec.policy), i(ms(rec.finished))],
+                )?;
+            }
+            Ok::<_, StoreError>(())
+        })?)
     }
 
     pub fn set_next_run(&self, profile: &str, policy: &str, at: Option<OffsetDateTime>) -> Result<(), StatusError> {
-        let conn = self.conn.lock().unwrap();
-        Self::ensure(&conn, profile, policy)?;
-        conn.execute("UPDATE sync_state SET next_run_ms = ?3 WHERE profile = ?1 AND policy = ?2", params![profile, policy, at.map(ms)])?;
-        Ok(())
+        Ok(self.store.write(|s| {
+            Self::ensure(s, profile, policy)?;
+            s.execute(
+                "UPDATE sync_state SET next_run_ms = ?3 WHERE profile = ?1 AND policy = ?2",
+                &[t(profile), t(policy), oi(at.map(ms))],
+            )?;
+            Ok::<_, StoreError>(())
+        })?)
     }
 
     /// Quarantine the policy: nothing is written for it until [`SyncStore::release`].
     pub fn quarantine(&self, profile: &str, policy: &str, q: &Quarantine) -> Result<(), StatusError> {
-        let conn = self.conn.lock().unwrap();
-        Self::ensure(&conn, profile, policy)?;
-        conn.execute(
-            "UPDATE sync_state SET quarantined_ms = ?3, quarantine_kind = ?4, quarantine_reason = ?5, quarantine_run = ?6, held = ?7 WHERE profile = ?1 AND policy = ?2",
-            params![profile, policy, ms(q.since), q.kind.as_str(), q.reason, q.run_id, q.held.to_string()],
-        )?;
-        Ok(())
+        Ok(self.store.write(|s| {
+            Self::ensure(s, profile, policy)?;
+            s.execute(
+                "UPDATE sync_state SET quarantined_ms = ?3, quarantine_kind = ?4, quarantine_reason = ?5, quarantine_run = ?6, held = ?7 WHERE profile = ?1 AND policy = ?2",
+                &[t(profile), t(policy), i(ms(q.since)), t(q.kind.as_str()), t(&q.reason), ot(q.run_id.clone()), t(q.held.to_string())],
+            )?;
+            Ok::<_, StoreError>(())
+        })?)
     }
 
     /// Release a quarantine (`sync approve` after its apply, or the console's). Returns whether
     /// the policy was quarantined.
     pub fn release(&self, profile: &str, policy: &str, by: &str) -> Result<bool, StatusError> {
-        let conn = self.conn.lock().unwrap();
-        let n = conn.execute(
-            "UPDATE sync_state SET quarantined_ms = NULL, quarantine_kind = NULL, quarantine_reason = NULL, quarantine_run = NULL, held = NULL, released_ms = ?3, released_by = ?4
-             WHERE profile = ?1 AND policy = ?2 AND quarantined_ms IS NOT NULL",
-            params![profile, policy, ms(OffsetDateTime::now_utc()), by],
-        )?;
+        let n = self.store.with(|s| {
+            s.execute(
+                "UPDATE sync_state SET quarantined_ms = NULL, quarantine_kind = NULL, quarantine_reason = NULL, quarantine_run = NULL, held = NULL, released_ms = ?3, released_by = ?4
+                 WHERE profile = ?1 AND policy = ?2 AND quarantined_ms IS NOT NULL",
+                &[t(profile), t(policy), i(ms(OffsetDateTime::now_utc())), t(by)],
+            )
+        })?;
         Ok(n > 0)
     }
 
     /// The state of one policy (None: never synced).
     pub fn state(&self, profile: &str, policy: &str) -> Result<Option<SyncState>, StatusError> {
-        let conn = self.conn.lock().unwrap();
-        Self::read_state(&conn, profile, policy)
+        self.store.with(|s| Self::read_state(s, profile, policy))
     }
 
     /// Every policy ever synced (for `sync status` without `--policy`), by profile and name.
     pub fn all(&self) -> Result<Vec<SyncState>, StatusError> {
-        let conn = self.conn.lock().unwrap();
-        let keys: Vec<(String, String)> = {
-            let mut st = conn.prepare("SELECT profile, policy FROM sync_state ORDER BY profile, policy")?;
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
-        };
-        let mut out = Vec::new();
-        for (p, n) in keys {
-            out.extend(Self::read_state(&conn, &p, &n)?);
-        }
-        Ok(out)
+        self.store.with(|s| {
+            let keys: Vec<(String, String)> =
+                s.all("SELECT profile, policy FROM sync_state ORDER BY profile, policy", &[], |r| Ok((text(r, 0)?, text(r, 1)?)))?;
+            let mut out = Vec::new();
+            for (p, n) in keys {
+                out.extend(Self::read_state(s, &p, &n)?);
+            }
+            Ok(out)
+        })
     }
 
     /// The last `limit` runs of a policy, newest first.
     pub fn runs(&self, profile: &str, policy: &str, limit: usize) -> Result<Vec<RunRecord>, StatusError> {
-        let conn = self.conn.lock().unwrap();
-        Self::read_runs(&conn, profile, policy, limit)
+        self.store.with(|s| Self::read_runs(s, profile, policy, limit))
     }
 
-    fn read_runs(conn: &Connection, profile: &str, policy: &str, limit: usize) -> Result<Vec<RunRecord>, StatusError> {
-        let mut st = conn.prepare(
+    fn read_runs(s: &mut dyn Sql, profile: &str, policy: &str, limit: usize) -> Result<Vec<RunRecord>, StatusError> {
+        Ok(s.all(
             "SELECT run_id, started_ms, finished_ms, result, message, counts FROM sync_run WHERE profile = ?1 AND policy = ?2 ORDER BY seq DESC LIMIT ?3",
-        )?;
-        let rows = st.query_map(params![profile, policy, limit as i64], |r| {
-            let counts: String = r.get(5)?;
-            let counts: serde_json::Value = serde_json::from_str(&counts).unwrap_or_default();
-            Ok(RunRecord {
-                profile: profile.to_string(),
-                policy: policy.to_string(),
-                run_id: r.get(0)?,
-                started: from_ms(r.get(1)?),
-                finished: from_ms(r.get(2)?),
-                result: RunResult::parse(&r.get::<_, String>(3)?).unwrap_or(RunResult::Error),
-                message: r.get(4)?,
-                ops: serde_json::from_value(counts["ops"].clone()).unwrap_or_default(),
-                plan: Some(counts["plan"].clone()).filter(|p| !p.is_null()),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            &[t(profile), t(policy), i(limit as i64)],
+            |r| {
+                let counts: serde_json::Value = serde_json::from_str(&text(r, 5)?).unwrap_or_default();
+                Ok(RunRecord {
+                    profile: profile.to_string(),
+                    policy: policy.to_string(),
+                    run_id: opt_text(r, 0)?,
+                    started: from_ms(crate::store::int(r, 1)?),
+                    finished: from_ms(crate::store::int(r, 2)?),
+                    result: RunResult::parse(&text(r, 3)?).unwrap_or(RunResult::Error),
+                    message: opt_text(r, 4)?,
+                    ops: serde_json::from_value(counts["ops"].clone()).unwrap_or_default(),
+                    plan: Some(counts["plan"].clone()).filter(|p| !p.is_null()),
+                })
+            },
+        )?)
     }
 
-    fn read_state(conn: &Connection, profile: &str, policy: &str) -> Result<Option<SyncState>, StatusError> {
+    fn read_state(s: &mut dyn Sql, profile: &str, policy: &str) -> Result<Option<SyncState>, StatusError> {
         type Row = (
             Option<i64>,
             Option<String>,
@@ -381,14 +395,24 @@ impl SyncStore {
             Option<i64>,
             Option<i64>,
         );
-        let row: Option<Row> = conn
-            .query_row(
-                "SELECT quarantined_ms, quarantine_kind, quarantine_reason, quarantine_run, held, running_run, running_pid, next_run_ms, last_success_ms
-                 FROM sync_state WHERE profile = ?1 AND policy = ?2",
-                params![profile, policy],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)),
-            )
-            .optional()?;
+        let row: Option<Row> = s.first(
+            "SELECT quarantined_ms, quarantine_kind, quarantine_reason, quarantine_run, held, running_run, running_pid, next_run_ms, last_success_ms
+             FROM sync_state WHERE profile = ?1 AND policy = ?2",
+            &[t(profile), t(policy)],
+            |r| {
+                Ok((
+                    opt_int(r, 0)?,
+                    opt_text(r, 1)?,
+                    opt_text(r, 2)?,
+                    opt_text(r, 3)?,
+                    opt_text(r, 4)?,
+                    opt_text(r, 5)?,
+                    opt_int(r, 6)?,
+                    opt_int(r, 7)?,
+                    opt_int(r, 8)?,
+                ))
+            },
+        )?;
         let Some((q_ms, kind, reason, q_run, held, running_run, running_pid, next, last_ok)) = row else { return Ok(None) };
         let quarantine = q_ms.map(|since| Quarantine {
             kind: if kind.as_deref() == Some("breaker") { QuarantineKind::Breaker } else { QuarantineKind::Ceiling },
@@ -397,7 +421,7 @@ impl SyncStore {
             since: from_ms(since),
             held: held.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
         });
-        let last_run = Self::read_runs(conn, profile, policy, 1)?.into_iter().next();
+        let last_run = Self::read_runs(s, profile, policy, 1)?.into_iter().next();
         Ok(Some(SyncState {
             profile: profile.into(),
             policy: policy.into(),
