@@ -155,7 +155,7 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     let cancel = crate::queue::Cancel::default();
     let (result, interrupted) = tokio::join!(
         apply::apply_live(c.client, &live, &name, &run_id, env, tx, cancel.clone()),
-        bulk::follow(rx, &cancel, bulk::planned_rate(c.client, run.via)),
+        bulk::follow(rx, &cancel, crate::queue::planned_rate(c.client, run.via)),
     );
     let outcome = result.map_err(|e| Fail::new(exit::FAILURE, e))?;
     for b in &outcome.batches {

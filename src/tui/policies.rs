@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Above this many deactivations the confirmation asks for the count to be typed (as headless).
-pub const CONFIRM_THRESHOLD: usize = crate::bulk::CONFIRM_THRESHOLD;
+pub const CONFIRM_THRESHOLD: usize = crate::queue::CONFIRM_THRESHOLD;
 
 /// A computed plan, shared between the pane and the apply effect. Two handles are equal when
 /// they are the same computation.
