@@ -100,7 +100,7 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     let (c, path, live) = connect_and_plan(env, policy).await?;
     let safety = crate::queue::Safety { force: run.force, ..env.safety.clone() };
     let plan = &live.plan;
-    let name = apply::policy_name(&path);
+    let name = crate::policy::state::policy_name(&path);
     print_warnings(plan);
     // One gate decision and one confirmation for everything this run can know up front.
     let preview = apply::preview(&live, &safety);
