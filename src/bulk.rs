@@ -9,10 +9,9 @@ use crate::output::{OutputFormat, Rows};
 use crate::queue::input::{self, InputRow};
 use crate::queue::journal::OpRow;
 use crate::queue::{
-    Action, BatchInfo, Cancel, DeactivateVia, Decision, Engine, EngineConfig, GateError, GatedBatch, Hold, Journal, Knowledge, OpState,
-    QueueEvent, Safety, SkipReason, Target,
+    Action, BatchInfo, CONFIRM_THRESHOLD, Cancel, DeactivateVia, Decision, Engine, EngineConfig, GateError, GatedBatch, Hold, Journal,
+    Knowledge, OpState, QueueEvent, Safety, SkipReason, Target, planned_rate,
 };
-use crate::scim::ratelimit::Endpoint;
 use crate::scim::{Group, ScimClient, User};
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
@@ -63,9 +62,6 @@ pub struct Targets {
     #[arg(long)]
     pub from: Option<PathBuf>,
 }
-
-/// Above this many destructive operations the admin types the count to confirm.
-pub const CONFIRM_THRESHOLD: usize = 25;
 
 /// Bad input rows as one usage failure (exit 64): each row's message, then how many.
 pub fn input_errors(errors: Vec<String>) -> Fail {
@@ -522,18 +518,6 @@ pub fn print_batch(result: &crate::queue::BatchResult, run: &RunArgs) -> Result<
 /// How the engine runs for these options.
 pub fn engine_config(run: &RunArgs) -> EngineConfig {
     EngineConfig { workers: run.workers, deactivate_via: run.via, ..Default::default() }
-}
-
-/// Requests per second the limiter allows for deactivations (None without a limiter): the
-/// basis of the ETA shown while a batch runs.
-pub fn planned_rate(client: &ScimClient, via: DeactivateVia) -> Option<f64> {
-    let del = client.sustained_rate(Endpoint::DeleteUser)?;
-    let patch = client.sustained_rate(Endpoint::UpdateUser)?;
-    Some(match via {
-        DeactivateVia::Delete => del,
-        DeactivateVia::Patch => patch,
-        DeactivateVia::Both => del + patch,
-    })
 }
 
 fn draw_progress(n: usize, total: usize, failed: usize, started: Instant, rate: Option<f64>) {

@@ -1194,77 +1194,13 @@ async fn list_guests(
     Ok(exit::OK)
 }
 
-/// Attribute/value rows for one user (table/csv), or the SCIM object (json).
-pub fn user_detail_rows(u: &User) -> Vec<(String, String)> {
-    let mut v = Vec::new();
-    let mut push = |k: &str, val: Option<String>| {
-        if let Some(val) = val.filter(|s| !s.is_empty()) {
-            v.push((k.to_string(), val));
-        }
-    };
-    push("id", u.id.clone());
-    push("userName", u.user_name.clone());
-    push("displayName", u.display_name.clone());
-    push(
-        "name",
-        u.name.as_ref().map(|n| {
-            [n.honorific_prefix.as_deref(), n.given_name.as_deref(), n.family_name.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
-    );
-    push("active", u.active.map(|a| a.to_string()));
-    // The attributes under the names `users update --set`, the policies and the user form use
-    // (`provision::queue::attr::Attr::short`), the primary email named as before.
-    use crate::policy::config::Attr;
-    let attr = |a: Attr| a.get(u).map(str::to_string);
-    push("email (primary)", attr(Attr::Email));
-    push(Attr::SecondaryEmail.short(), attr(Attr::SecondaryEmail));
-    push("roles", Some(u.role_values().join(", ")));
-    push("title", u.title.clone());
-    push("userType", u.user_type.clone());
-    push("timezone", u.timezone.clone());
-    push("locale", u.locale.clone());
-    push("preferredLanguage", u.preferred_language.clone());
-    for a in [Attr::PhoneWork, Attr::PhoneMobile] {
-        push(a.short(), attr(a));
-    }
-    for p in u.phone_numbers.iter().flatten().filter(|p| !matches!(p.kind.as_deref(), Some("work" | "mobile"))) {
-        push("phone", p.value.clone());
-    }
-    if let Some(e) = &u.enterprise {
-        push("employeeNumber", e.employee_number.clone());
-        push("costCenter", e.cost_center.clone());
-        push("organization", e.organization.clone());
-        push("division", e.division.clone());
-        push("department", e.department.clone());
-        push("manager", e.manager.as_ref().and_then(|m| m.id().map(str::to_string)));
-    }
-    for a in [Attr::Guest, Attr::GuestExpiration, Attr::StartDate, Attr::Photo] {
-        push(a.short(), attr(a).map(|v| if a == Attr::Photo { crate::sanitize::excerpt(&v, 120) } else { v }));
-    }
-    for a in Attr::ADDRESS {
-        push(a.short(), attr(a));
-    }
-    for g in u.groups.iter().flatten() {
-        push(
-            "group",
-            Some(format!("{} {}", g.display.clone().unwrap_or_default(), g.value.clone().unwrap_or_default()).trim().to_string()),
-        );
-    }
-    push("created", u.meta.as_ref().and_then(|m| m.created.clone()));
-    v
-}
-
 fn write_user_detail(u: &User, output: OutputFormat, out: &mut dyn Write) -> Result<(), Fail> {
     if output == OutputFormat::Json {
         crate::output::write_json_line(out, &u.to_value(ApiVersion::V2))?;
         return Ok(());
     }
     let mut rows = Rows::new(vec!["attribute", "value"]);
-    for (k, v) in user_detail_rows(u) {
+    for (k, v) in crate::present::user_detail_rows(u) {
         rows.push(vec![k, v], None);
     }
     rows.write(output, out)?;

@@ -7,7 +7,9 @@
 //! Data flows one way: input -> action -> queue -> SCIM client -> result -> state -> render.
 
 pub use emulator;
-pub use provision::{child, config, db, directory, edit, env, files, policy, queue, report, store, strict_csv, sync, transfer, words};
+pub use provision::{
+    child, config, db, directory, edit, env, files, policy, present, queue, report, store, strict_csv, sync, transfer, words,
+};
 pub use scim;
 pub use scim::sanitize;
 

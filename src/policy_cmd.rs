@@ -100,7 +100,7 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     let (c, path, live) = connect_and_plan(env, policy).await?;
     let safety = crate::queue::Safety { force: run.force, ..env.safety.clone() };
     let plan = &live.plan;
-    let name = apply::policy_name(&path);
+    let name = crate::policy::state::policy_name(&path);
     print_warnings(plan);
     // One gate decision and one confirmation for everything this run can know up front.
     let preview = apply::preview(&live, &safety);
@@ -155,7 +155,7 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     let cancel = crate::queue::Cancel::default();
     let (result, interrupted) = tokio::join!(
         apply::apply_live(c.client, &live, &name, &run_id, env, tx, cancel.clone()),
-        bulk::follow(rx, &cancel, bulk::planned_rate(c.client, run.via)),
+        bulk::follow(rx, &cancel, crate::queue::planned_rate(c.client, run.via)),
     );
     let outcome = result.map_err(|e| Fail::new(exit::FAILURE, e))?;
     for b in &outcome.batches {

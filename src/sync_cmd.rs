@@ -317,7 +317,7 @@ fn status(env: &Environment, policy: Option<&str>, output: OutputFormat) -> Resu
     let states = match policy {
         Some(p) => {
             let path = crate::policy::live::resolve_policy(p, &env.paths.policies_dir()).map_err(Fail::from)?;
-            let name = crate::policy::apply::policy_name(&path);
+            let name = crate::policy::state::policy_name(&path);
             match store.state(&env.profile_name, &name).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))? {
                 Some(s) => vec![s],
                 None => {

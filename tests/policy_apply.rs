@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use scimitar::emulator::{Emulator, EmulatorConfig};
-use scimitar::policy::apply::state_file;
 use scimitar::policy::config::EXPORT_POLICY;
 use scimitar::policy::live::{LivePlan, live_plan};
 use scimitar::policy::plan::{MemberRef, Reason, never_deactivate};
+use scimitar::policy::state::state_file;
 use scimitar::scim::{ApiVersion, ClientConfig, Group, RateLimit, ScimClient, Secret, User};
 
 struct Env {

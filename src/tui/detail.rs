@@ -162,7 +162,7 @@ pub fn detail_rows(dir: &Directory, idx: u32) -> Vec<(String, String)> {
     let r = dir.store.get(idx);
     let full = dir.full.get(r.id());
     let mut rows: Vec<(String, String)> = match full {
-        Some(u) => crate::cli::user_detail_rows(u).into_iter().map(|(k, v)| (k, clean(&v))).collect(),
+        Some(u) => crate::present::user_detail_rows(u).into_iter().map(|(k, v)| (k, clean(&v))).collect(),
         None => {
             let mut v = vec![("id".to_string(), r.id_shown().into_owned())];
             let mut push = |k: &str, val: &str| {

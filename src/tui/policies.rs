@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Above this many deactivations the confirmation asks for the count to be typed (as headless).
-pub const CONFIRM_THRESHOLD: usize = crate::bulk::CONFIRM_THRESHOLD;
+pub const CONFIRM_THRESHOLD: usize = crate::queue::CONFIRM_THRESHOLD;
 
 /// A computed plan, shared between the pane and the apply effect. Two handles are equal when
 /// they are the same computation.
@@ -893,7 +893,7 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
             .iter()
             .map(|c| {
                 let mut detail = vec![("label".to_string(), clean(&c.label)), ("source key".into(), clean(&c.key)), line(c.row_line)];
-                detail.extend(crate::cli::user_detail_rows(&c.user).into_iter().map(|(k, v)| (k, clean(&v))));
+                detail.extend(crate::present::user_detail_rows(&c.user).into_iter().map(|(k, v)| (k, clean(&v))));
                 ChangeRow { kind: Kind::Create, heading: false, text: clean(&c.label), detail }
             })
             .collect(),

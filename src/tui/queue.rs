@@ -63,7 +63,7 @@ impl Default for Queue {
             batch: None,
             status: "idle".into(),
             safety: Safety::default(),
-            confirm_threshold: crate::bulk::CONFIRM_THRESHOLD,
+            confirm_threshold: crate::queue::CONFIRM_THRESHOLD,
             unavailable: None,
             submitting: false,
             lease_holder: None,
@@ -216,7 +216,7 @@ pub struct BatchLoad {
     pub batch_id: String,
     pub description: String,
     pub ops: Vec<QueueOp>,
-    /// Requests per second the rate limiter allows (`bulk::planned_rate`); None without one.
+    /// Requests per second the rate limiter allows (`queue::planned_rate`); None without one.
     pub rate: Option<f64>,
 }
 

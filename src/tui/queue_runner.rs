@@ -35,7 +35,7 @@ impl QueueSetup {
                 .map(Arc::new)
                 .map_err(|e| format!("{e:#}")),
             safety: Safety::default(),
-            confirm_threshold: crate::bulk::CONFIRM_THRESHOLD,
+            confirm_threshold: crate::queue::CONFIRM_THRESHOLD,
             theme: None,
         }
     }
@@ -45,7 +45,7 @@ impl QueueSetup {
         QueueSetup {
             journal: env.journal().map_err(|e| e.to_string()),
             safety: env.safety.clone(),
-            confirm_threshold: env.config.ui.confirm_threshold.unwrap_or(crate::bulk::CONFIRM_THRESHOLD),
+            confirm_threshold: env.config.ui.confirm_threshold.unwrap_or(crate::queue::CONFIRM_THRESHOLD),
             theme: env.config.ui.theme.clone(),
         }
     }
@@ -151,7 +151,7 @@ impl QueueRunner {
         *self.answer.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let answer = self.answer.clone();
         self.cancel = Cancel::default();
-        let rate = crate::bulk::planned_rate(&self.client, DeactivateVia::Both);
+        let rate = crate::queue::planned_rate(&self.client, DeactivateVia::Both);
         let (tx, cancel, safety, client, spec) =
             (self.tx.clone(), self.cancel.clone(), self.safety.clone(), self.client.clone(), self.lease.clone());
         let command = match &prep {

@@ -15,6 +15,7 @@ pub mod edit;
 pub mod env;
 pub mod files;
 pub mod policy;
+pub mod present;
 pub mod queue;
 pub mod report;
 pub mod store;

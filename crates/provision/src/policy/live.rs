@@ -5,10 +5,10 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::apply;
 use super::config::{Policy, PolicyError, ReadSourceError};
 use super::plan::{Plan, PriorState};
 use super::plan_users::PlanUsers;
+use super::state;
 use futures::TryStreamExt;
 use scim::{ScimClient, ScimError};
 
@@ -20,7 +20,7 @@ pub fn list_policies_in(dir: &Path) -> Vec<(String, PathBuf)> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
-        .map(|p| (apply::policy_name(&p), p))
+        .map(|p| (state::policy_name(&p), p))
         .collect();
     out.sort();
     out
@@ -65,7 +65,7 @@ pub enum LiveError {
     Scim(#[from] ScimError),
     /// The saved state of earlier applies cannot be read.
     #[error(transparent)]
-    State(#[from] apply::StateError),
+    State(#[from] state::StateError),
     /// The directory server of an LDAP source failed (names server, bind DN and result code).
     #[error(transparent)]
     Directory(super::ldap::LdapError),
@@ -137,8 +137,8 @@ pub async fn live_plan_loaded(
     source: &super::Source,
     state_dir: &Path,
 ) -> Result<LivePlan, LiveError> {
-    let state_file = apply::state_file(state_dir, policy_path);
-    let prior = apply::load_prior(&state_file).map_err(LiveError::State)?;
+    let state_file = state::state_file(state_dir, policy_path);
+    let prior = state::load_prior(&state_file).map_err(LiveError::State)?;
     // The users are projected onto what the plan reads page by page as the listing streams in:
     // the full SCIM resources of a large org are never held at once.
     let mut users = PlanUsers::for_policy(&policy);
@@ -201,9 +201,9 @@ pub async fn live_plan_loaded(
 /// a run that did everything): the Slack id of each managed group and the scope groups, so that
 /// later renames and retired scope groups are recognised.
 pub async fn record_state(client: &ScimClient, live: &LivePlan) -> Result<(), LiveError> {
-    let ids = apply::group_ids_after(client, &live.policy, live.prior.as_ref()).await?;
+    let ids = state::group_ids_after(client, &live.policy, live.prior.as_ref()).await?;
     let next = PriorState { source: Some(live.source_stats.clone()), ..PriorState::next(&live.policy, live.prior.as_ref(), ids) };
-    Ok(apply::save_prior(&live.state_file, &next)?)
+    Ok(state::save_prior(&live.state_file, &next)?)
 }
 
 /// One line of counts: what a plan creates, updates and deactivates.

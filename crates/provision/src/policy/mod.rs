@@ -15,4 +15,5 @@ pub mod apply;
 pub mod demo;
 pub mod export;
 pub mod live;
+pub mod state;
 pub mod template;

@@ -809,6 +809,18 @@ fn emit(events: &Option<UnboundedSender<QueueEvent>>, e: QueueEvent) {
     }
 }
 
+/// Requests per second the limiter allows for deactivations (None without a limiter): the
+/// basis of the ETA shown while a batch runs.
+pub fn planned_rate(client: &ScimClient, via: DeactivateVia) -> Option<f64> {
+    let del = client.sustained_rate(Endpoint::DeleteUser)?;
+    let patch = client.sustained_rate(Endpoint::UpdateUser)?;
+    Some(match via {
+        DeactivateVia::Delete => del,
+        DeactivateVia::Patch => patch,
+        DeactivateVia::Both => del + patch,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

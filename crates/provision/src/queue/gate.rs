@@ -61,6 +61,9 @@ pub const DEFAULT_MAX_GROUP_DELETES: usize = 2;
 pub const DEFAULT_MAX_GROUP_RENAMES: usize = 10;
 /// Default: at most this many users created in one run.
 pub const DEFAULT_MAX_CREATES: usize = 500;
+/// Above this many destructive operations the admin types the count to confirm (every front
+/// end's confirmation; the console's `ui.confirm_threshold` may lower or raise it).
+pub const CONFIRM_THRESHOLD: usize = 25;
 
 /// How much of each kind of change one run may make before the gate holds it (the profile's
 /// `max_*` settings in config.toml; a policy's `[provisioning]` may set its own for its runs).

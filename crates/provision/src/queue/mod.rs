@@ -13,10 +13,10 @@ pub mod kept;
 pub mod restore;
 
 pub use action::{Action, ActionKind, Subject, Target};
-pub use engine::{BatchResult, Cancel, DeactivateVia, Engine, EngineConfig, QueueEvent};
+pub use engine::{BatchResult, Cancel, DeactivateVia, Engine, EngineConfig, QueueEvent, planned_rate};
 pub use gate::{
-    Ceiling, CeilingSettings, Ceilings, DEFAULT_MAX_DEACTIVATIONS, Decision, GateError, GatedBatch, Hold, Knowledge, Regated, Safety, Skip,
-    SkipReason, Tripped, gate, regate, submit,
+    CONFIRM_THRESHOLD, Ceiling, CeilingSettings, Ceilings, DEFAULT_MAX_DEACTIVATIONS, Decision, GateError, GatedBatch, Hold, Knowledge,
+    Regated, Safety, Skip, SkipReason, Tripped, gate, regate, submit,
 };
 pub use journal::{BatchInfo, Journal, JournalError, OpState, RunContext};
 pub use kept::Kept;

@@ -74,7 +74,7 @@ impl SyncJob {
     pub fn new(env: &Environment, policy: &str, engine: EngineConfig, command: impl Into<String>) -> Result<SyncJob, SetupError> {
         let policy_path = live::resolve_policy(policy, &env.paths.policies_dir())?;
         Ok(SyncJob {
-            name: apply::policy_name(&policy_path),
+            name: crate::policy::state::policy_name(&policy_path),
             policy_path,
             engine,
             breaker: BreakerConfig::from_config(&env.config.sync)?,
