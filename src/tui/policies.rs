@@ -504,7 +504,10 @@ impl Component for PoliciesPane {
             Act::Open => !self.list.is_empty(),
             Act::Plan => shown && !self.focus_plan,
             Act::List => self.focus_plan,
-            Act::Apply => shown && self.applying.is_none() && self.computing.is_none(),
+            // A plan with no changes has nothing to apply: `A` is not offered.
+            Act::Apply => {
+                self.plan.as_ref().is_some_and(|p| !p.live.0.plan.is_empty()) && self.applying.is_none() && self.computing.is_none()
+            }
             Act::Rerun | Act::New => true,
             Act::Edit => !self.list.is_empty(),
             Act::Approve => self.quarantined().is_some() && self.applying.is_none() && self.reviewing.is_none(),

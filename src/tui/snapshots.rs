@@ -145,6 +145,20 @@ fn policies_pane() {
     snap("policies", &mut app);
 }
 
+/// Newcomer run, item 2: a plan with no changes does not offer `A apply` (a plan with changes
+/// does).
+#[test]
+fn policies_pane_plan_without_changes_offers_no_apply() {
+    let mut app = super::panes_tests::policies_app(crate::policy::plan::Plan::default());
+    for (w, h) in SIZES {
+        let s = screen(&mut app, w, h);
+        assert!(!s.contains("A apply"), "{s}");
+    }
+    snap("policies_no_changes", &mut app);
+    let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));
+    assert!(screen(&mut app, 200, 50).contains("A apply"));
+}
+
 #[test]
 fn change_detail_overlay() {
     let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));
