@@ -144,6 +144,9 @@ pub struct ApplyTerms {
     pub operations: usize,
     /// Deactivations the gate lets through.
     pub deactivations: usize,
+    /// Operations of the second pass, once the users and groups the first creates exist (new
+    /// users added to groups, their managers): said in the dialog, counted in the progress.
+    pub later: usize,
     pub must_type: bool,
     /// The policy's ceiling and the profile's (the gate's), when the plan is over them.
     pub warnings: Vec<String>,
@@ -160,7 +163,8 @@ pub fn terms(plan: &PlanView, d: &Decision) -> ApplyTerms {
     // As headless (`bulk::confirm`): a typed count past a ceiling or above the threshold of
     // destructive operations.
     let must_type = !warnings.is_empty() || d.destructive() > CONFIRM_THRESHOLD;
-    ApplyTerms { operations: d.runnable().len(), deactivations, must_type, warnings, summary: super::confirm::gate_line(d) }
+    let later = crate::policy::apply::later_operations(&plan.live.0);
+    ApplyTerms { operations: d.runnable().len(), deactivations, later, must_type, warnings, summary: super::confirm::gate_line(d) }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
