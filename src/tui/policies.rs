@@ -805,9 +805,12 @@ impl PoliciesPane {
             return;
         };
         // Wrapped, so the sync state's reason shows whole at 80 columns; at most half the pane.
-        let head = self.plan_header(v, pv, inner.width, (inner.height / 2) as usize);
-        let n = (super::render::wrapped_rows(&head, inner.width) as u16).min(inner.height / 2);
-        f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), Rect { height: n, ..inner });
+        // The header is drawn one column in, so a line it wraps stays indented under its first
+        // (newcomer run: at 80 columns "members to add" started at column 0).
+        let head_w = inner.width.saturating_sub(1);
+        let head: Vec<Line<'static>> = self.plan_header(v, pv, head_w, (inner.height / 2) as usize).into_iter().map(unindented).collect();
+        let n = (super::render::wrapped_rows(&head, head_w) as u16).min(inner.height / 2);
+        f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), Rect { x: inner.x + 1, width: head_w, height: n, ..inner });
         let area = Rect { y: inner.y + n, height: inner.height - n, ..inner };
         if pv.rows.is_empty() {
             f.render_widget(Paragraph::new(Line::styled("  Slack already matches this policy: nothing to do.", t.ok)), area);
@@ -1026,6 +1029,16 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
         &mut out,
     );
     out
+}
+
+/// A header line without its one-space indent (the header's area is indented instead).
+fn unindented(mut l: Line<'static>) -> Line<'static> {
+    if let Some(first) = l.spans.first_mut()
+        && let Some(rest) = first.content.strip_prefix(' ')
+    {
+        first.content = rest.to_string().into();
+    }
+    l
 }
 
 /// `2026-12-07 21:37 UTC`: a time as the pane shows it (to the minute).

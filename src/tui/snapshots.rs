@@ -159,6 +159,30 @@ fn policies_pane_plan_without_changes_offers_no_apply() {
     assert!(screen(&mut app, 200, 50).contains("A apply"));
 }
 
+/// Newcomer run, item 4: a plan header too long for 80 columns wraps indented under its first
+/// line, not from column 0.
+#[test]
+fn policies_pane_long_header_wraps_indented() {
+    use crate::policy::plan::{GroupTarget, MemberChange, MemberRef};
+    let mut p = super::panes_tests::plan(3);
+    let user = |i: usize| MemberRef::User { id: format!("W0000000{i}"), label: format!("old{i}@example.com") };
+    p.member_removes = vec![MemberChange {
+        group: GroupTarget::Existing { id: "S002".into() },
+        group_name: "ops".into(),
+        members: vec![user(1), user(2)],
+    }];
+    let mut app = super::panes_tests::policies_app(p);
+    let s = screen(&mut app, 80, 24);
+    let lines: Vec<&str> = s.lines().collect();
+    let i = lines.iter().position(|l| l.contains("1 create,")).unwrap_or_else(|| panic!("{s}"));
+    assert!(lines[i + 1].contains("to remove"), "the header wraps at 80 columns:\n{s}");
+    // Blanks between the plan pane's left border and its text.
+    let indent = |l: &str| l.split_once("││").map(|(_, r)| r.chars().take_while(|c| *c == ' ').count());
+    assert_eq!(indent(lines[i + 1]), indent(lines[i]), "the wrapped line starts under the first:\n{s}");
+    assert_eq!(indent(lines[i]), Some(1), "{s}");
+    snap("policies_long_header", &mut app);
+}
+
 #[test]
 fn change_detail_overlay() {
     let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));
