@@ -183,6 +183,23 @@ fn policies_pane_long_header_wraps_indented() {
     snap("policies_long_header", &mut app);
 }
 
+/// Newcomer run, item 5: the past batches' ids are whole at 200x50 (they were cut).
+#[test]
+fn past_batches_ids_whole() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('Q'));
+    let ids = ["b-20261207-234704-0a1b2c3d", "b-20261207-221500-ffee0011"];
+    app.update(Msg::BatchesListed(Ok(vec![
+        super::queue_tests::past(ids[0], "policy demo-hr pass 1: create, update, groups", 0),
+        super::queue_tests::past(ids[1], "deactivate 3 users", 3),
+    ])));
+    let s = screen(&mut app, 200, 50);
+    for id in ids {
+        assert!(s.contains(id), "{id} is whole:\n{s}");
+    }
+    snap("past_batches", &mut app);
+}
+
 #[test]
 fn change_detail_overlay() {
     let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));
