@@ -229,9 +229,9 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     code
 }
 
-/// The demo's paths: the config dir is still read (its `[ui]` settings and themes apply), but
-/// the demo's policies are its data dir's (`n` in the Policies pane writes there; the demo
-/// policy is there), so the demo never writes into the real config folder.
+/// The demo's paths: the config dir is still read (its `[ui]` settings, themes and policies),
+/// but a new policy (`n` in the Policies pane) is written to the demo's data dir (where the
+/// demo policy is), so the demo never writes into the real config folder.
 pub(crate) fn demo_paths(mut paths: crate::env::Paths) -> crate::env::Paths {
     paths.policies = Some(paths.data_dir.join("policies"));
     paths

@@ -81,8 +81,8 @@ pub struct Paths {
     /// Where exports go when not in the data dir (the demo's data dir is removed on quit, so its
     /// exports go to the real one's `exports/`).
     pub exports: Option<PathBuf>,
-    /// Where named policies are read and written when not in the config dir (the demo's are
-    /// its own: a policy made in the demo never lands in the real config folder).
+    /// Where new policies are written when not in the config dir (the demo's go to its own
+    /// data dir: a policy made in the demo never lands in the real config folder).
     pub policies: Option<PathBuf>,
 }
 
@@ -120,9 +120,15 @@ impl Paths {
         }
     }
 
-    /// Named policies: `policies/NAME.toml` in the config dir, unless set apart.
+    /// Named policies: `policies/NAME.toml` in the config dir.
     pub fn policies_dir(&self) -> PathBuf {
-        self.policies.clone().unwrap_or_else(|| self.config_dir.join("policies"))
+        self.config_dir.join("policies")
+    }
+
+    /// Where a new policy is written (`n` in the Policies pane): the policies dir, unless set
+    /// apart (the demo's own).
+    pub fn new_policies_dir(&self) -> PathBuf {
+        self.policies.clone().unwrap_or_else(|| self.policies_dir())
     }
 
     /// User themes: `themes/NAME.toml` in the config dir.
