@@ -132,8 +132,13 @@ fn environment(root: &clap::Command, cmd: &clap::Command, roff: &mut Roff) {
 fn files(roff: &mut Roff) {
     let config = PathBuf::from("$XDG_CONFIG_HOME/scimitar");
     let data = PathBuf::from("$XDG_DATA_HOME/scimitar");
-    let paths =
-        crate::env::Paths { config_dir: config.clone(), config_file: config.join("config.toml"), data_dir: data.clone(), exports: None };
+    let paths = crate::env::Paths {
+        config_dir: config.clone(),
+        config_file: config.join("config.toml"),
+        data_dir: data.clone(),
+        exports: None,
+        policies: None,
+    };
     let shown = |p: PathBuf| p.display().to_string();
     let list = [
         (

@@ -53,7 +53,7 @@ impl Component for ApplyConfirm {
     }
 
     fn handle_key(&mut self, k: &KeyEvent, ctx: &mut Ctx) -> Handled {
-        let ApplyTerms { operations: ops, must_type, .. } = self.terms;
+        let ApplyTerms { operations: ops, later, must_type, .. } = self.terms;
         let go = match k.code {
             KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('q') => {
                 ctx.close();
@@ -89,14 +89,14 @@ impl Component for ApplyConfirm {
         };
         if go {
             ctx.close();
-            ctx.note(Note::ApplyPolicy { name: self.name.clone(), plan: self.plan.clone(), force: must_type, operations: ops });
+            ctx.note(Note::ApplyPolicy { name: self.name.clone(), plan: self.plan.clone(), force: must_type, operations: ops + later });
         }
         Handled::Consumed(Vec::<Effect>::new())
     }
 
     fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let ApplyTerms { operations: ops, deactivations: deact, must_type, warnings: warns, summary: gate_line } = &self.terms;
+        let ApplyTerms { operations: ops, deactivations: deact, later, must_type, warnings: warns, summary: gate_line } = &self.terms;
         let b = block(t, format!(" Apply policy {}? ", truncate(&self.name, 40)), true);
         let plan = &self.plan.0.plan;
         let mut body = vec![
@@ -110,6 +110,13 @@ impl Component for ApplyConfirm {
             ),
             Line::styled(format!("{}.", super::render::counted(*deact, "deactivation")), if *deact > 0 { t.warning } else { t.text }),
         ];
+        if *later > 0 {
+            // Newcomer run: 199 confirmed, 200 ran. The second pass is said, with its count.
+            body.insert(
+                2,
+                Line::styled(format!("Then {} more in a second pass, once the new users exist.", thousands(*later as u64)), t.text),
+            );
+        }
         for w in warns {
             body.push(Line::styled(format!("WARNING: {}", clean(w)), t.error));
         }

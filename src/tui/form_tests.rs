@@ -718,3 +718,29 @@ fn snapshot_of_the_guests_by_expiry() {
     key(&mut app, KeyCode::Enter);
     snap("users_guests_by_expiry", &mut app);
 }
+
+#[test]
+fn newcomer_1_a_policy_made_with_n_in_the_demo_is_written_to_the_demos_dir_not_the_real_config() {
+    use super::panes_tests::{plan, policies_app};
+    let config = tempfile::tempdir().unwrap();
+    let demo = tempfile::tempdir().unwrap();
+    let mut app = policies_app(plan(3));
+    // The demo's paths: the real config folder, the demo's own private data dir.
+    let real = crate::env::Paths {
+        config_dir: config.path().to_path_buf(),
+        config_file: config.path().join("config.toml"),
+        data_dir: demo.path().to_path_buf(),
+        exports: None,
+        policies: None,
+    };
+    app.paths = super::demo_paths(real);
+    std::fs::write(demo.path().join("people.csv"), "email,first_name,last_name\n").unwrap();
+    key(&mut app, KeyCode::Char('n'));
+    typ(&mut app, "people.csv");
+    let fx = key(&mut app, KeyCode::Enter);
+    let written = demo.path().join("policies/people.toml");
+    assert_eq!(fx, [Effect::EditFile { path: written.clone() }]);
+    assert!(written.is_file());
+    assert!(!config.path().join("policies").exists(), "the demo wrote into the real config folder");
+    assert_eq!(std::fs::read_dir(config.path()).unwrap().count(), 0, "the demo wrote into the real config folder");
+}

@@ -198,6 +198,7 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
     });
     // The demo acts on its own emulated org: the real profile's rules and name do not apply.
     let mut env = env.with_client(client);
+    env.paths = demo_paths(env.paths);
     env.profile_name = "demo".into();
     env.profile = Default::default();
     env.safety = crate::queue::Safety::default().with_read_only(env.read_only);
@@ -226,6 +227,14 @@ pub async fn run_demo(args: crate::cli::DemoArgs, env: Environment, ui: UiOption
         Err(_) => {}
     }
     code
+}
+
+/// The demo's paths: the config dir is still read (its `[ui]` settings, themes and policies),
+/// but a new policy (`n` in the Policies pane) is written to the demo's data dir (where the
+/// demo policy is), so the demo never writes into the real config folder.
+pub(crate) fn demo_paths(mut paths: crate::env::Paths) -> crate::env::Paths {
+    paths.policies = Some(paths.data_dir.join("policies"));
+    paths
 }
 
 /// Pages the demo's console asks its (in-process) emulator for at once.

@@ -144,6 +144,9 @@ pub struct ApplyTerms {
     pub operations: usize,
     /// Deactivations the gate lets through.
     pub deactivations: usize,
+    /// Operations of the second pass, once the users and groups the first creates exist (new
+    /// users added to groups, their managers): said in the dialog, counted in the progress.
+    pub later: usize,
     pub must_type: bool,
     /// The policy's ceiling and the profile's (the gate's), when the plan is over them.
     pub warnings: Vec<String>,
@@ -160,7 +163,8 @@ pub fn terms(plan: &PlanView, d: &Decision) -> ApplyTerms {
     // As headless (`bulk::confirm`): a typed count past a ceiling or above the threshold of
     // destructive operations.
     let must_type = !warnings.is_empty() || d.destructive() > CONFIRM_THRESHOLD;
-    ApplyTerms { operations: d.runnable().len(), deactivations, must_type, warnings, summary: super::confirm::gate_line(d) }
+    let later = crate::policy::apply::later_operations(&plan.live.0);
+    ApplyTerms { operations: d.runnable().len(), deactivations, later, must_type, warnings, summary: super::confirm::gate_line(d) }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -504,7 +508,10 @@ impl Component for PoliciesPane {
             Act::Open => !self.list.is_empty(),
             Act::Plan => shown && !self.focus_plan,
             Act::List => self.focus_plan,
-            Act::Apply => shown && self.applying.is_none() && self.computing.is_none(),
+            // A plan with no changes has nothing to apply: `A` is not offered.
+            Act::Apply => {
+                self.plan.as_ref().is_some_and(|p| !p.live.0.plan.is_empty()) && self.applying.is_none() && self.computing.is_none()
+            }
             Act::Rerun | Act::New => true,
             Act::Edit => !self.list.is_empty(),
             Act::Approve => self.quarantined().is_some() && self.applying.is_none() && self.reviewing.is_none(),
@@ -798,9 +805,12 @@ impl PoliciesPane {
             return;
         };
         // Wrapped, so the sync state's reason shows whole at 80 columns; at most half the pane.
-        let head = self.plan_header(v, pv, inner.width, (inner.height / 2) as usize);
-        let n = (super::render::wrapped_rows(&head, inner.width) as u16).min(inner.height / 2);
-        f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), Rect { height: n, ..inner });
+        // The header is drawn one column in, so a line it wraps stays indented under its first
+        // (newcomer run: at 80 columns "members to add" started at column 0).
+        let head_w = inner.width.saturating_sub(1);
+        let head: Vec<Line<'static>> = self.plan_header(v, pv, head_w, (inner.height / 2) as usize).into_iter().map(unindented).collect();
+        let n = (super::render::wrapped_rows(&head, head_w) as u16).min(inner.height / 2);
+        f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), Rect { x: inner.x + 1, width: head_w, height: n, ..inner });
         let area = Rect { y: inner.y + n, height: inner.height - n, ..inner };
         if pv.rows.is_empty() {
             f.render_widget(Paragraph::new(Line::styled("  Slack already matches this policy: nothing to do.", t.ok)), area);
@@ -1019,6 +1029,16 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
         &mut out,
     );
     out
+}
+
+/// A header line without its one-space indent (the header's area is indented instead).
+fn unindented(mut l: Line<'static>) -> Line<'static> {
+    if let Some(first) = l.spans.first_mut()
+        && let Some(rest) = first.content.strip_prefix(' ')
+    {
+        first.content = rest.to_string().into();
+    }
+    l
 }
 
 /// `2026-12-07 21:37 UTC`: a time as the pane shows it (to the minute).

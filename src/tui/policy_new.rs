@@ -58,7 +58,7 @@ impl NewPolicy {
             return vec![];
         }
         let source = Self::source(typed, ctx);
-        let dir = ctx.paths.policies_dir();
+        let dir = ctx.paths.new_policies_dir();
         match crate::policy::template::write_new(&dir, &source, Some(self.name.value())) {
             Ok(p) => {
                 ctx.close();
@@ -116,7 +116,7 @@ impl Component for NewPolicy {
         let w = full.width.saturating_sub(2).max(1) as usize;
         let (msg, st) = match &self.error {
             Some(e) => (clean(e), t.error),
-            None => (format!("written to {}", v.paths.policies_dir().display()), t.muted),
+            None => (format!("written to {}", v.paths.new_policies_dir().display()), t.muted),
         };
         // The whole message, wrapped (it was cut at two lines).
         let msg_lines = super::render::wrap_words(&msg, w);

@@ -1006,7 +1006,7 @@ fn print_queue_screens() {
     println!("{}", screen(&mut app, 100, 24));
 }
 
-fn past(batch_id: &str, description: &str, restorable: u64) -> crate::queue::journal::BatchHistory {
+pub fn past(batch_id: &str, description: &str, restorable: u64) -> crate::queue::journal::BatchHistory {
     crate::queue::journal::BatchHistory {
         batch_id: batch_id.into(),
         created: "2026-12-01T09:30:00Z".into(),

@@ -380,7 +380,10 @@ impl QueueView {
             vec![Constraint::Length(when_w), Constraint::Length(6), Constraint::Fill(5), Constraint::Length(9), Constraint::Length(7)];
         let mut hdr = vec!["when", "state", "batch", "done", "restore"];
         if wide {
-            widths.push(Constraint::Length(20));
+            // As wide as the longest id shown (`b-20261207-234704-0a1b2c3d`): whole, to copy
+            // into `scimitar restore --batch` (newcomer run: it was cut at 200x50).
+            let id_w = h.batches[off..end].iter().map(|b| b.batch_id.chars().count()).max().unwrap_or(0).max(2);
+            widths.push(Constraint::Length(id_w as u16));
             hdr.push("id");
         }
         let table = selectable_table(t, rows, widths, hdr);

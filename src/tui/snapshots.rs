@@ -145,6 +145,61 @@ fn policies_pane() {
     snap("policies", &mut app);
 }
 
+/// Newcomer run, item 2: a plan with no changes does not offer `A apply` (a plan with changes
+/// does).
+#[test]
+fn policies_pane_plan_without_changes_offers_no_apply() {
+    let mut app = super::panes_tests::policies_app(crate::policy::plan::Plan::default());
+    for (w, h) in SIZES {
+        let s = screen(&mut app, w, h);
+        assert!(!s.contains("A apply"), "{s}");
+    }
+    snap("policies_no_changes", &mut app);
+    let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));
+    assert!(screen(&mut app, 200, 50).contains("A apply"));
+}
+
+/// Newcomer run, item 4: a plan header too long for 80 columns wraps indented under its first
+/// line, not from column 0.
+#[test]
+fn policies_pane_long_header_wraps_indented() {
+    use crate::policy::plan::{GroupTarget, MemberChange, MemberRef};
+    let mut p = super::panes_tests::plan(3);
+    let user = |i: usize| MemberRef::User { id: format!("W0000000{i}"), label: format!("old{i}@example.com") };
+    p.member_removes = vec![MemberChange {
+        group: GroupTarget::Existing { id: "S002".into() },
+        group_name: "ops".into(),
+        members: vec![user(1), user(2)],
+    }];
+    let mut app = super::panes_tests::policies_app(p);
+    let s = screen(&mut app, 80, 24);
+    let lines: Vec<&str> = s.lines().collect();
+    let i = lines.iter().position(|l| l.contains("1 create,")).unwrap_or_else(|| panic!("{s}"));
+    assert!(lines[i + 1].contains("to remove"), "the header wraps at 80 columns:\n{s}");
+    // Blanks between the plan pane's left border and its text.
+    let indent = |l: &str| l.split_once("││").map(|(_, r)| r.chars().take_while(|c| *c == ' ').count());
+    assert_eq!(indent(lines[i + 1]), indent(lines[i]), "the wrapped line starts under the first:\n{s}");
+    assert_eq!(indent(lines[i]), Some(1), "{s}");
+    snap("policies_long_header", &mut app);
+}
+
+/// Newcomer run, item 5: the past batches' ids are whole at 200x50 (they were cut).
+#[test]
+fn past_batches_ids_whole() {
+    let mut app = app_with(30);
+    key(&mut app, KeyCode::Char('Q'));
+    let ids = ["b-20261207-234704-0a1b2c3d", "b-20261207-221500-ffee0011"];
+    app.update(Msg::BatchesListed(Ok(vec![
+        super::queue_tests::past(ids[0], "policy demo-hr pass 1: create, update, groups", 0),
+        super::queue_tests::past(ids[1], "deactivate 3 users", 3),
+    ])));
+    let s = screen(&mut app, 200, 50);
+    for id in ids {
+        assert!(s.contains(id), "{id} is whole:\n{s}");
+    }
+    snap("past_batches", &mut app);
+}
+
 #[test]
 fn change_detail_overlay() {
     let mut app = super::panes_tests::policies_app(super::panes_tests::plan(3));

@@ -81,6 +81,9 @@ pub struct Paths {
     /// Where exports go when not in the data dir (the demo's data dir is removed on quit, so its
     /// exports go to the real one's `exports/`).
     pub exports: Option<PathBuf>,
+    /// Where new policies are written when not in the config dir (the demo's go to its own
+    /// data dir: a policy made in the demo never lands in the real config folder).
+    pub policies: Option<PathBuf>,
 }
 
 fn project() -> Option<directories::ProjectDirs> {
@@ -103,17 +106,29 @@ impl Paths {
             None if config_dir != default_config => config_dir.join("data"),
             None => default_data,
         };
-        Paths { config_dir, config_file, data_dir, exports: None }
+        Paths { config_dir, config_file, data_dir, exports: None, policies: None }
     }
 
     /// Everything under one folder (tests, the demo).
     pub fn under(root: &Path) -> Paths {
-        Paths { config_dir: root.to_path_buf(), config_file: root.join("config.toml"), data_dir: root.join("data"), exports: None }
+        Paths {
+            config_dir: root.to_path_buf(),
+            config_file: root.join("config.toml"),
+            data_dir: root.join("data"),
+            exports: None,
+            policies: None,
+        }
     }
 
     /// Named policies: `policies/NAME.toml` in the config dir.
     pub fn policies_dir(&self) -> PathBuf {
         self.config_dir.join("policies")
+    }
+
+    /// Where a new policy is written (`n` in the Policies pane): the policies dir, unless set
+    /// apart (the demo's own).
+    pub fn new_policies_dir(&self) -> PathBuf {
+        self.policies.clone().unwrap_or_else(|| self.policies_dir())
     }
 
     /// User themes: `themes/NAME.toml` in the config dir.

@@ -332,6 +332,15 @@ pub fn preview(live: &super::live::LivePlan, safety: &crate::queue::Safety) -> c
     crate::queue::gate(&policy_safety(live, safety), first, &live.knowledge)
 }
 
+/// The operations of pass 2 that wait for the users and groups pass 1 creates (their
+/// memberships, managers that are new hires): not in [`preview`], which cannot gate what has no
+/// id yet, but run after it; confirmations say so, with this count. One per membership change
+/// of a group and one per manager link, as [`apply_live`] queues them when all are found.
+pub fn later_operations(live: &super::live::LivePlan) -> usize {
+    let p = passes(&live.plan, &|_| None);
+    p.deferred.len() + p.manager_links.len()
+}
+
 /// The profile's rules with the policy's own ceilings in their place (its `[provisioning]`).
 pub fn policy_safety(live: &super::live::LivePlan, safety: &crate::queue::Safety) -> crate::queue::Safety {
     safety.clone().with_ceilings(&live.policy.provisioning.ceilings)
