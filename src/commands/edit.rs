@@ -2,10 +2,11 @@
 //! (undo deactivations with what they took away: `queue::restore`). Both hand their actions to
 //! the one gate and run them as a journaled batch (`bulk::execute` / `bulk::submit_and_run`).
 
-use crate::bulk::{self, RunArgs};
-use crate::cli::Fail;
+use crate::bulk;
+use crate::command_error::Fail;
 use crate::env::Environment;
 use crate::exit;
+use crate::flags::RunArgs;
 use crate::output::Rows;
 use crate::queue::edit::{self, Attr, EditRow, FieldSet, UserEdit};
 use crate::queue::restore::{self, Which};
@@ -132,6 +133,17 @@ async fn manager_ids(client: &ScimClient, sets: &mut [FieldSet]) -> Result<Resul
 /// `scimitar restore --batch B | --user U`: undo every done operation of a batch from the
 /// journal's before-values (`queue::restore`), or reactivate the user's latest deactivation, with
 /// the group memberships and roles the journal kept.
+/// `scimitar restore`.
+pub async fn restore_command(
+    env: &Environment,
+    batch: Option<&str>,
+    user: Option<&str>,
+    deactivate_created: bool,
+    run: &RunArgs,
+) -> Result<i32, Fail> {
+    restore(env, batch, user, crate::queue::restore::Options { deactivate_created }, run).await
+}
+
 pub async fn restore(
     env: &Environment,
     batch: Option<&str>,

@@ -9,40 +9,18 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::bulk::{self, RunArgs};
-use crate::cli::{Connection, Fail, USER_COLUMNS, user_row};
+use crate::bulk;
+use crate::command_error::Fail;
+use crate::connection::Connection;
 use crate::env::Environment;
 use crate::exit;
-use crate::output::{OutputFormat, RowStream};
+use crate::flags::RunArgs;
+use crate::output::OutputFormat;
 use crate::policy::apply;
-use crate::policy::export;
-use crate::policy::ldap::FailureKind;
+
 use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, resolve_policy, summary};
 use crate::policy::plan::Plan;
 use crate::policy_render as render;
-use crate::scim::ApiVersion;
-use futures::StreamExt;
-
-/// The exit code of a plan that could not be made (`plan`, `apply`, `sync`).
-pub fn live_exit_code(e: &LiveError) -> i32 {
-    match e {
-        LiveError::NotFound(_) | LiveError::Policy(_) | LiveError::Source(_) => exit::USAGE,
-        LiveError::State(_) => exit::CONFIG,
-        LiveError::Scim(e) => exit::of_scim(e),
-        LiveError::Directory(e) => match e.kind {
-            FailureKind::Auth => exit::AUTH,
-            FailureKind::Unavailable => exit::UNAVAILABLE,
-            FailureKind::Config => exit::CONFIG,
-            FailureKind::Server => exit::USAGE,
-        },
-    }
-}
-
-impl From<LiveError> for Fail {
-    fn from(e: LiveError) -> Fail {
-        Fail::new(live_exit_code(&e), e.to_string())
-    }
-}
 
 fn print_warnings(plan: &Plan) {
     for v in &plan.violations {
@@ -179,44 +157,4 @@ async fn save_state(c: Connection<'_>, live: &LivePlan) -> Result<(), Fail> {
         Err(LiveError::Scim(e)) => Err(e.into()),
         Err(e) => Err(Fail::new(exit::FAILURE, format!("cannot save the policy state: {e}"))),
     }
-}
-
-/// `scimitar users export`: the live directory; `csv` is in the shape a policy source reads
-/// (`config::EXPORT_POLICY`).
-pub async fn export_users(c: Connection<'_>, output: OutputFormat, out: &mut dyn Write) -> Result<i32, Fail> {
-    // Streamed page by page: memory stays flat whatever the directory's size. The CSV needs the
-    // managers' emails, which may come after their reports: it is spooled to two anonymous
-    // temporary files (unlinked, 0600) and written once the listing is complete
-    // (`export::SourceCsvExport`); JSON and the table go out as the pages arrive.
-    let mut pages = std::pin::pin!(c.client.user_pages(None, 1000));
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
-    let count = match output {
-        OutputFormat::Csv => {
-            let spool =
-                || tempfile::tempfile().map_err(|e| Fail::new(exit::FAILURE, format!("cannot make a temporary file for the export: {e}")));
-            let mut csv = export::SourceCsvExport::new(spool()?, spool()?)?;
-            while let Some(page) = pages.next().await {
-                for u in &page?.items {
-                    csv.push(u)?;
-                }
-            }
-            csv.finish(&mut out)?
-        }
-        OutputFormat::Json | OutputFormat::Table => {
-            let mut rows = RowStream::new(output, USER_COLUMNS.to_vec(), &mut out);
-            while let Some(page) = pages.next().await {
-                for u in &page?.items {
-                    let j = (output == OutputFormat::Json).then(|| u.to_value(ApiVersion::V2));
-                    rows.push(user_row(u), j.as_ref())?;
-                }
-                rows.end_page()?;
-            }
-            let n = rows.rows();
-            rows.finish()?;
-            n
-        }
-    };
-    out.flush()?;
-    eprintln!("scimitar: exported {}", crate::words::count(count as usize, "user"));
-    Ok(exit::OK)
 }
