@@ -18,7 +18,7 @@ use crate::flags::RunArgs;
 use crate::output::OutputFormat;
 use crate::policy::apply;
 
-use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, resolve_policy, summary};
+use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, resolve_policy};
 use crate::policy::plan::Plan;
 use crate::policy_render as render;
 
@@ -56,7 +56,7 @@ pub async fn plan(env: &Environment, policy: &str, output: OutputFormat, out: &m
     for d in &live.source_drops {
         eprintln!("scimitar: note: apply will stop: {}", crate::sanitize::clean(d));
     }
-    eprintln!("scimitar: plan: {}", summary(&live.plan));
+    eprintln!("scimitar: plan: {}", crate::present::plan_summary(&live.plan));
     Ok(if live.plan.is_empty() { exit::OK } else { exit::CHANGES })
 }
 
@@ -93,7 +93,11 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         for d in &live.source_drops {
             eprintln!("scimitar: note: apply would stop: {}", crate::sanitize::clean(d));
         }
-        eprintln!("scimitar: dry run: {}; gate: {}; nothing was changed", summary(plan), crate::sanitize::clean(&preview.summary()));
+        eprintln!(
+            "scimitar: dry run: {}; gate: {}; nothing was changed",
+            crate::present::plan_summary(plan),
+            crate::sanitize::clean(&preview.summary())
+        );
         return Ok(if !stop.is_empty() {
             exit::USAGE
         } else if plan.is_empty() {
@@ -110,7 +114,7 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     for s in preview.skipped() {
         eprintln!("scimitar: skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
     }
-    let what = format!("apply policy {name} ({})", summary(plan));
+    let what = format!("apply policy {name} ({})", crate::present::plan_summary(plan));
     let passes = apply::passes(plan, &|id| live.update_emails.get(id).cloned());
     let (pending_members, links) = (passes.deferred_members(), passes.manager_links.len());
     if pending_members > 0 || links > 0 {

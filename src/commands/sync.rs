@@ -400,7 +400,7 @@ async fn approve(env: &Environment, policy: &str, yes: bool, engine: &EngineArgs
     // The plan as it is now: what will be applied.
     crate::policy_render::render(&review.live.plan, output, &mut std::io::stdout().lock())?;
     let plan = &review.live.plan;
-    eprintln!("scimitar: plan now: {}", crate::policy::live::summary(plan));
+    eprintln!("scimitar: plan now: {}", crate::present::plan_summary(plan));
     eprintln!("scimitar: gate: {}", clean(&review.decision.summary()));
     for c in &review.ceilings {
         eprintln!("scimitar: over the ceiling: {}", clean(c));

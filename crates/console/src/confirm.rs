@@ -6,9 +6,9 @@
 //! `Effect::RunBatch`, which carries the decision itself; a cancelled one emits nothing. Under
 //! `--read-only` the gate refuses and no dialog opens.
 
-use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
-use super::render::block;
+use super::draw::block;
+use super::msg::{Effect, Level};
 use crossterm::event::{KeyCode, KeyEvent};
 use provision::queue::{Action, Decision, Knowledge};
 use ratatui::Frame;
@@ -87,7 +87,7 @@ impl Confirm {
         let skipped = self.decision.skipped();
         let level = if skipped.is_empty() { Level::Info } else { Level::Warn };
         let mut out = vec![(level, clean(&gate_line(&self.decision)))];
-        out.push((Level::Info, format!("{}:", super::render::counted(n, "operation"))));
+        out.push((Level::Info, format!("{}:", super::draw::counted(n, "operation"))));
         let named: Vec<String> = self.first().into_iter().take(first).collect();
         let shown = named.len();
         for f in named {
@@ -97,7 +97,7 @@ impl Confirm {
             out.push((Level::Info, format!("  … and {} more", n - shown)));
         }
         if !self.who.is_empty() {
-            out.push((Level::Info, format!("{}:", super::render::counted(self.who.len(), "user"))));
+            out.push((Level::Info, format!("{}:", super::draw::counted(self.who.len(), "user"))));
             for w in self.who.iter().take(first.max(1)) {
                 out.push((Level::Info, format!("  {}", clean(w))));
             }
@@ -158,10 +158,10 @@ pub fn gate_line(d: &Decision) -> String {
             .map(|(k, (n, members))| match k {
                 ActionKind::AddMembers | ActionKind::RemoveMembers => {
                     let verb = if *k == ActionKind::AddMembers { "add" } else { "remove" };
-                    let m = super::render::thousands(*members as u64);
-                    format!("{m} member{} to {verb} ({})", if *members == 1 { "" } else { "s" }, super::render::counted(*n, "group"))
+                    let m = super::draw::thousands(*members as u64);
+                    format!("{m} member{} to {verb} ({})", if *members == 1 { "" } else { "s" }, super::draw::counted(*n, "group"))
                 }
-                _ => format!("{} to {}", super::render::thousands(*n as u64), k.spec().verb),
+                _ => format!("{} to {}", super::draw::thousands(*n as u64), k.spec().verb),
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -179,7 +179,7 @@ pub fn thousands_in(s: &str) -> String {
     let mut digits = String::new();
     let flush = |digits: &mut String, out: &mut String| {
         if digits.len() >= 4 && !digits.starts_with('0') {
-            out.push_str(&super::render::thousands(digits.parse().unwrap_or(0)));
+            out.push_str(&super::draw::thousands(digits.parse().unwrap_or(0)));
         } else {
             out.push_str(digits);
         }
@@ -265,10 +265,10 @@ impl Confirm {
         if self.clears_marks {
             ctx.dir.marks.clear();
         }
-        ctx.log(Level::Info, format!("{}: confirmed, queued {}", self.what, super::render::counted(self.count(), "operation")));
+        ctx.log(Level::Info, format!("{}: confirmed, queued {}", self.what, super::draw::counted(self.count(), "operation")));
         ctx.queue.submitting = true;
         ctx.queue.status = "starting".into();
-        ctx.open(super::queue_view::QueueView);
+        ctx.open_queue_view();
         // Past the ceiling the dialog only accepted the typed count: that passes it.
         let decision = if self.ceiling.is_some() { self.decision.clone().pass_ceiling() } else { self.decision.clone() };
         vec![Effect::RunBatch { decision, description: self.what.clone() }]
@@ -336,7 +336,7 @@ impl Component for Confirm {
                         Level::Error => t.error.add_modifier(Modifier::BOLD),
                         _ => t.text,
                     };
-                    super::render::hang(&s, inner_w as usize).into_iter().map(move |p| Line::styled(p, st))
+                    super::draw::hang(&s, inner_w as usize).into_iter().map(move |p| Line::styled(p, st))
                 })
                 .collect()
         };
@@ -355,10 +355,10 @@ impl Component for Confirm {
             foot.push(Line::styled(e.clone(), t.error));
         }
         // Name fewer operations on a short terminal, so the skipped ones and the warning show too.
-        let room = (area.height as usize).saturating_sub(2 + super::render::wrapped_rows(&foot, inner_w));
+        let room = (area.height as usize).saturating_sub(2 + super::draw::wrapped_rows(&foot, inner_w));
         let mut body = styled(c.lines());
         for first in (0..FIRST).rev() {
-            if super::render::wrapped_rows(&body, inner_w) <= room {
+            if super::draw::wrapped_rows(&body, inner_w) <= room {
                 break;
             }
             body = styled(c.lines_naming(first));
@@ -366,6 +366,6 @@ impl Component for Confirm {
         let title = format!(" Confirm: {} ", clean(&c.what));
         let style = if c.destructive > 0 { t.warning } else { t.title };
         let b = block(t, Line::styled(title, style.add_modifier(Modifier::BOLD)), true);
-        super::render::dialog(f, area, b, body, foot, 90);
+        super::draw::dialog(f, area, b, body, foot, 90);
     }
 }

@@ -3,7 +3,9 @@
 //! it returns are run here on tokio tasks, whose results come back through the channel. A frame
 //! is drawn only when something changed, at most once per `FRAME`, inside a synchronized update.
 
-use super::app::{App, Effect, Level, Msg};
+use super::app::App;
+
+use super::msg::{Effect, Level, Msg};
 use super::queue_runner::{QueueRunner, QueueSetup};
 use super::render::render;
 use super::term::TerminalGuard;
@@ -283,7 +285,7 @@ impl Executor {
                 self.plan = Some(tokio::spawn(async move {
                     let result = provision::policy::live::live_plan(&client, &path, &state_dir)
                         .await
-                        .map(|l| super::policies::PlanHandle(std::sync::Arc::new(l)))
+                        .map(|l| super::msg::PlanHandle(std::sync::Arc::new(l)))
                         .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::PlanComputed { generation, name, result });
                 }));
@@ -349,7 +351,7 @@ async fn apply_plan(
     env: ConsoleEnv,
     safety: provision::queue::Safety,
     name: &str,
-    plan: super::policies::PlanHandle,
+    plan: super::msg::PlanHandle,
     force: bool,
     tx: UnboundedSender<Msg>,
     cancel: provision::queue::Cancel,
@@ -429,11 +431,11 @@ fn sync_job(
 async fn review_sync(
     env: Option<std::sync::Arc<provision::env::Environment>>,
     path: &std::path::Path,
-) -> Result<super::sync_approve::ReviewHandle, String> {
+) -> Result<super::msg::ReviewHandle, String> {
     let env = env.ok_or("this console has no environment to approve a sync with")?;
     let (job, store) = sync_job(&env, path)?;
     match provision::sync::review(&env, &job, &store).await {
-        Ok(Some(r)) => Ok(super::sync_approve::ReviewHandle::new(r)),
+        Ok(Some(r)) => Ok(super::msg::ReviewHandle::new(r)),
         Ok(None) => Err(format!("policy {} is not quarantined; nothing to approve", job.name)),
         Err(e) => Err(e.to_string()),
     }
@@ -444,7 +446,7 @@ async fn review_sync(
 async fn approve_sync(
     env: Option<std::sync::Arc<provision::env::Environment>>,
     path: &std::path::Path,
-    review: super::sync_approve::ReviewHandle,
+    review: super::msg::ReviewHandle,
     tx: UnboundedSender<Msg>,
 ) -> Result<String, String> {
     let env = env.ok_or("this console has no environment to approve a sync with")?;

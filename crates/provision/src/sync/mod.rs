@@ -212,7 +212,7 @@ pub fn ceilings(live: &LivePlan, preview: &Decision) -> Vec<String> {
 fn held_json(live: &LivePlan, preview: &Decision) -> serde_json::Value {
     serde_json::json!({
         "plan": live.plan.counts(),
-        "summary": live::summary(&live.plan),
+        "summary": crate::present::plan_summary(&live.plan),
         "gate": preview.summary(),
         "active_users": live.active_users,
     })
@@ -628,7 +628,7 @@ pub async fn approve(
             return r.fail(e.into());
         }
         r.record.plan = serde_json::to_value(review.live.plan.counts()).ok();
-        note(&progress, &mut r.notes, format!("approved by {by}: {}", live::summary(&review.live.plan)));
+        note(&progress, &mut r.notes, format!("approved by {by}: {}", crate::present::plan_summary(&review.live.plan)));
         let (outcome, trip) = guarded_apply(client, &journal, &review.live, env, job, &run_id, "sync", cancel, &progress).await;
         let outcome = match outcome {
             Ok(o) => o,
