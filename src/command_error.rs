@@ -186,3 +186,11 @@ impl From<crate::sync::SetupError> for Fail {
         }
     }
 }
+
+/// A policy apply that stopped (a pass held, the journal or the queue failed): 1, as before the
+/// apply's errors were typed (a ceiling is caught before, by `bulk::approve`: 64).
+impl From<crate::policy::apply::ApplyError> for Fail {
+    fn from(e: crate::policy::apply::ApplyError) -> Fail {
+        Fail::new(exit::FAILURE, e.to_string())
+    }
+}

@@ -139,7 +139,7 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         apply::apply_live(c.client, &live, &name, &run_id, env, tx, cancel.clone()),
         bulk::follow(rx, &cancel, crate::queue::planned_rate(c.client, run.via)),
     );
-    let outcome = result.map_err(|e| Fail::new(exit::FAILURE, e))?;
+    let outcome = result?;
     for b in &outcome.batches {
         bulk::print_batch(b, run)?;
     }

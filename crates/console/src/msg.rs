@@ -261,8 +261,25 @@ pub enum Msg {
     /// A policy apply ended.
     ApplyDone {
         name: String,
-        result: Result<provision::policy::apply::ApplyOutcome, String>,
+        result: Result<provision::policy::apply::ApplyOutcome, ApplyFailed>,
     },
+}
+
+/// Why a policy apply from the console stopped (the Log says it: "applying policy P failed: ...").
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyFailed {
+    /// The store (for the org's lease and the journal) is not available: the environment's message.
+    #[error("{0}")]
+    Store(String),
+    /// Another writer holds the org's lease, or it could not be taken.
+    #[error("{0}")]
+    Lease(#[from] provision::store::LeaseError),
+    /// The lease's worker thread failed.
+    #[error("{0}")]
+    Worker(#[from] tokio::task::JoinError),
+    /// The apply stopped (a pass held, the journal or the queue failed).
+    #[error(transparent)]
+    Apply(#[from] provision::policy::apply::ApplyError),
 }
 
 /// The loaded users, shared with the task that writes them to the cache (the console keeps

@@ -416,7 +416,7 @@ impl PoliciesPane {
         vec![]
     }
 
-    fn apply_done(&mut self, ctx: &mut Ctx, name: String, result: Result<ApplyOutcome, String>) -> Vec<Effect> {
+    fn apply_done(&mut self, ctx: &mut Ctx, name: String, result: Result<ApplyOutcome, super::msg::ApplyFailed>) -> Vec<Effect> {
         self.applying = None;
         ctx.queue.status = "idle".into();
         // New records are in the report: the Reports pane reads them again when it is opened.

@@ -355,19 +355,19 @@ async fn apply_plan(
     force: bool,
     tx: UnboundedSender<Msg>,
     cancel: provision::queue::Cancel,
-) -> Result<provision::policy::apply::ApplyOutcome, String> {
+) -> Result<provision::policy::apply::ApplyOutcome, super::msg::ApplyFailed> {
+    use super::msg::ApplyFailed;
     use provision::queue::{Journal, RunContext};
     // One writer per org: a sync (or another apply, or another admin) writing to this org now
     // refuses this one, naming who.
     let ctx = RunContext::new(&env.profile, &client.host(), &env.actor);
-    let (store, spec, command) = (env.store()?, env.lease.clone(), format!("console policy apply {name}"));
+    let (store, spec, command) = (env.store().map_err(ApplyFailed::Store)?, env.lease.clone(), format!("console policy apply {name}"));
     let (lease, journal) = tokio::task::spawn_blocking(move || {
-        let lease = spec.take(&store, &command).map_err(|e| e.to_string())?;
+        let lease = spec.take(&store, &command)?;
         let journal = Journal::on(store, ctx).fenced(lease.fence());
-        Ok::<_, String>((lease, journal))
+        Ok::<_, provision::store::LeaseError>((lease, journal))
     })
-    .await
-    .map_err(|e| e.to_string())??;
+    .await??;
     let apply_env = provision::policy::apply::ApplyEnv {
         journal: std::sync::Arc::new(journal),
         safety: provision::queue::Safety { force: force || safety.force, ..safety },
@@ -394,7 +394,7 @@ async fn apply_plan(
     {
         let _ = provision::sync::release_after_console_apply(&store, &env.profile, name, &env.actor.user);
     }
-    r
+    Ok(r?)
 }
 
 /// The domain's `sync::status` of a policy, for the Policies pane (and one Log line while it is

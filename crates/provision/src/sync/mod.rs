@@ -98,9 +98,27 @@ pub enum CycleError {
     Env(crate::env::EnvError),
     #[error(transparent)]
     Status(#[from] StatusError),
-    /// The queue stopped, or the state could not be saved.
+    /// A rule that refuses every write (`--read-only`) held the cycle (`what`: what it held).
+    #[error("{hold}; {what}")]
+    Held { hold: crate::queue::Hold, what: &'static str },
+    /// A cycle without changes could not save the policy state.
+    #[error("cannot save the policy state: {0}")]
+    SaveState(LiveError),
+    /// Finishing a killed cycle: the journal's worker thread failed.
     #[error("{0}")]
-    Apply(String),
+    Worker(#[from] tokio::task::JoinError),
+    /// Finishing a killed cycle: the journal could not be read.
+    #[error("journal: {0:#}")]
+    Journal(crate::queue::JournalError),
+    /// Finishing a killed cycle: its batch could not be gated again.
+    #[error("resuming {batch}: {source}")]
+    Resume { batch: String, source: crate::queue::GateError },
+    /// Finishing a killed cycle: the engine stopped.
+    #[error("the queue stopped: {0:#}")]
+    Queue(crate::queue::JournalError),
+    /// The apply stopped (a pass held, the journal or the queue failed).
+    #[error(transparent)]
+    Apply(#[from] apply::ApplyError),
 }
 
 impl From<crate::env::EnvError> for CycleError {
@@ -240,7 +258,7 @@ async fn cycle(
 ) -> CycleReport {
     let mut r = CycleReport::new(env, job);
     if let Some(h) = env.safety.refuses_writes() {
-        return r.fail(CycleError::Apply(format!("{h}; sync writes")));
+        return r.fail(CycleError::Held { hold: h, what: "sync writes" });
     }
     let (_lease, journal) = match lock::acquire(env, &job.command) {
         Ok(l) => l,
@@ -308,14 +326,14 @@ async fn cycle(
     }
     if live.plan.is_empty() {
         if let Err(e) = live::record_state(client, &live).await {
-            return r.fail(CycleError::Apply(format!("cannot save the policy state: {e}")));
+            return r.fail(CycleError::SaveState(e));
         }
         return r.end(RunResult::NoChanges, None);
     }
     let (outcome, trip) = guarded_apply(client, &journal, &live, env, job, &run_id, "sync", cancel, progress).await;
     let outcome = match outcome {
         Ok(o) => o,
-        Err(e) => return r.fail(CycleError::Apply(e)),
+        Err(e) => return r.fail(e.into()),
     };
     absorb(&mut r, &outcome, progress);
     if let Some(trip) = trip {
@@ -445,10 +463,7 @@ async fn resume(
     r: &mut CycleReport,
 ) -> Result<Option<Trip>, CycleError> {
     let j = journal.clone();
-    let open = tokio::task::spawn_blocking(move || j.unfinished_batches())
-        .await
-        .map_err(|e| CycleError::Apply(e.to_string()))?
-        .map_err(|e| CycleError::Apply(format!("journal: {e:#}")))?;
+    let open = tokio::task::spawn_blocking(move || j.unfinished_batches()).await?.map_err(CycleError::Journal)?;
     let host = client.host();
     let open: Vec<_> = open.into_iter().filter(|b| b.policy_run.as_deref() == Some(prev) && b.host == host && !b.owner_alive).collect();
     if open.is_empty() {
@@ -465,7 +480,7 @@ async fn resume(
         );
         let regated = crate::queue::regate(client, journal, &passed(safety), &b.batch_id, false)
             .await
-            .map_err(|e| CycleError::Apply(format!("resuming {}: {e}", b.batch_id)))?;
+            .map_err(|source| CycleError::Resume { batch: b.batch_id.clone(), source })?;
         if regated.confirmed > 0 {
             note(progress, &mut r.notes, format!("{} operation(s) sent before the interruption had landed", regated.confirmed));
         }
@@ -475,7 +490,7 @@ async fn resume(
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (result, ()) =
             tokio::join!(engine.run_batch(&regated.batch, Some(tx), cancel.clone()), follow(rx, &breaker, journal, cancel, progress));
-        let result = result.map_err(|e| CycleError::Apply(format!("the queue stopped: {e:#}")))?;
+        let result = result.map_err(CycleError::Queue)?;
         r.record.ops.add_batch(&result);
         if let Some(t) = breaker.lock().unwrap().tripped().cloned() {
             return Ok(Some(t));
@@ -539,7 +554,7 @@ async fn guarded_apply(
     origin: &str,
     cancel: &Cancel,
     progress: &Option<UnboundedSender<CycleEvent>>,
-) -> (Result<ApplyOutcome, String>, Option<Trip>) {
+) -> (Result<ApplyOutcome, apply::ApplyError>, Option<Trip>) {
     let breaker = Arc::new(Mutex::new(Breaker::new(job.breaker.clone(), Some(live.active_users))));
     let apply_env = ApplyEnv { journal: journal.clone(), safety: passed(&env.safety), engine: job.engine.clone(), origin: origin.into() };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -612,7 +627,7 @@ pub async fn approve(
     let mut r = CycleReport::new(env, job);
     let report = async move {
         if let Some(h) = env.safety.refuses_writes() {
-            return r.fail(CycleError::Apply(format!("{h}; nothing was approved")));
+            return r.fail(CycleError::Held { hold: h, what: "nothing was approved" });
         }
         let (_lease, journal) = match lock::acquire(env, &job.command) {
             Ok(l) => l,
@@ -632,7 +647,7 @@ pub async fn approve(
         let (outcome, trip) = guarded_apply(client, &journal, &review.live, env, job, &run_id, "sync", cancel, &progress).await;
         let outcome = match outcome {
             Ok(o) => o,
-            Err(e) => return r.fail(CycleError::Apply(e)),
+            Err(e) => return r.fail(e.into()),
         };
         absorb(&mut r, &outcome, &progress);
         if let Some(trip) = trip {
