@@ -111,6 +111,9 @@ pub struct Profile {
     /// the same `org` exclude each other. Unset: derived from the URL and a hash of the token
     /// (`store::lease::OrgKey`).
     pub org: Option<String>,
+    /// Four-eyes: a batch that would deactivate or change more users than this waits in the
+    /// store for another account's approval (`scimitar approvals`; `crate::approval`).
+    pub approval_over: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
