@@ -377,6 +377,7 @@ fn gate_fail(e: GateError) -> Fail {
     match e {
         GateError::Held(Hold::ReadOnly) => read_only_fail(),
         GateError::Held(h) => Fail::new(exit::USAGE, format!("{h}; nothing was done")),
+        GateError::NeedsApproval(n) => Fail::new(exit::PENDING_APPROVAL, format!("{n}; nothing was done")),
         GateError::Scim(e) => e.into(),
         GateError::Journal(e) => Fail::new(exit::FAILURE, format!("journal: {e:#}")),
     }
@@ -412,6 +413,9 @@ pub async fn execute(
         if let Some(e) = decision.ceiling() {
             eprintln!("scimitar: note: {e}");
         }
+        if let Some(n) = decision.needs_approval() {
+            eprintln!("scimitar: note: {n}; the real run would be held for approval");
+        }
         eprintln!("scimitar: dry run: {}; nothing was changed", crate::sanitize::clean(&decision.summary()));
         return Ok(exit::OK);
     }
@@ -420,6 +424,9 @@ pub async fn execute(
         // Targets already as asked are no failure; a refusal is.
         let refused = decision.skipped().iter().any(|s| s.reason != SkipReason::AlreadyInState);
         return Ok(if refused { exit::FAILURE } else { exit::OK });
+    }
+    if decision.needs_approval().is_some() {
+        return crate::approvals_cmd::hold(c, &decision, "headless", None, what);
     }
     let decision = approve(decision, None, run, what)?;
     let (_lease, journal) = take_lease(c, run, &command_line())?;

@@ -205,6 +205,9 @@ pub enum Command {
     /// Keep Slack in line with a policy unattended: plan, gate, apply, report, every interval
     /// (--every 5m) or once (--once); quarantine, alerts, status, metrics
     Sync(crate::sync_cmd::SyncArgs),
+    /// Four-eyes approvals: batches over the profile's `approval_over` wait here until another
+    /// account approves (runs) or rejects them; without a subcommand, list the pending ones
+    Approvals(crate::approvals_cmd::ApprovalsArgs),
     /// Query the provisioning report: who did what to whom, when, and did it work
     Report(crate::report_cmd::ReportArgs),
     /// The store: where the journal, reports, sync state and the org's lease live (see docs/team.md)
@@ -693,6 +696,7 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         Command::Plan { policy, output } => crate::policy_cmd::plan(env, &policy, output, out).await,
         Command::Apply { policy, run } => crate::policy_cmd::apply(env, &policy, &run).await,
         Command::Sync(args) => crate::sync_cmd::run(env, args).await,
+        Command::Approvals(args) => crate::approvals_cmd::run(env, args, out).await,
         Command::Emulator(args) => match crate::emulator_cmd::serve_forever(args).await {
             Ok(()) => Ok(exit::OK),
             Err(e) => Err(Fail::new(exit::UNAVAILABLE, format!("emulator: {e:#}"))),

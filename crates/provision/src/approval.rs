@@ -120,6 +120,8 @@ pub struct Approval {
     /// `headless`, `policy`, `sync`, `restore`, `console`.
     pub origin: String,
     pub policy_run: Option<String>,
+    /// The policy of a `sync` proposal.
+    pub policy: Option<String>,
     /// What the batch does ("deactivate users", "apply policy hr (...)").
     pub description: String,
     /// `account@host`, with the database role on PostgreSQL.
@@ -164,11 +166,13 @@ impl Approval {
 pub struct Proposal {
     pub origin: String,
     pub policy_run: Option<String>,
+    /// The policy of a `sync` proposal (one pending approval per policy).
+    pub policy: Option<String>,
     pub description: String,
 }
 
 const COLUMNS: &str = "approval_id, created_ms, profile, host, org, origin, policy_run, description, proposer, proposer_account, \
-     actions, screening, users, operations, deactivations, state, decided_by, decided_ms, reason, batch_id";
+     actions, screening, users, operations, deactivations, state, decided_by, decided_ms, reason, batch_id, policy";
 
 fn from_row(r: &dyn Row) -> Result<Result<Approval, ApprovalError>, StoreError> {
     let id = text(r, 0)?;
@@ -201,6 +205,7 @@ fn from_row(r: &dyn Row) -> Result<Result<Approval, ApprovalError>, StoreError> 
         decided: decided_ms.map(|ms| crate::report::format_time(crate::report::from_ms(ms))),
         reason: opt_text(r, 18)?,
         batch_id: opt_text(r, 19)?,
+        policy: opt_text(r, 20)?,
         screening,
         actions,
     }))
@@ -222,7 +227,7 @@ pub fn propose(journal: &Journal, org: Option<&str>, p: &Proposal, decision: &De
     let screening = Screening::of(decision);
     journal.store().write(|s| {
         s.execute(
-            &format!("INSERT INTO approval ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending', NULL, NULL, NULL, NULL)"),
+            &format!("INSERT INTO approval ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending', NULL, NULL, NULL, NULL, ?16)"),
             &[
                 t(&id),
                 i(store::now_ms()),
@@ -239,12 +244,26 @@ pub fn propose(journal: &Journal, org: Option<&str>, p: &Proposal, decision: &De
                 i(users),
                 i(actions.len() as i64),
                 i(deactivations),
+                ot(p.policy.clone()),
             ],
         )?;
         let a = read(s, &id)?;
         record(s, ctx, &a, "propose", None, None)?;
         Ok(a)
     })
+}
+
+/// The pending approval a `sync` of `policy` on `profile` proposed, if any (a cycle proposes one,
+/// not one per cycle).
+pub fn pending_for_policy(store: &Store, profile: &str, policy: &str) -> Result<Option<Approval>, ApprovalError> {
+    let row = store.with(|s| {
+        s.first(
+            &format!("SELECT {COLUMNS} FROM approval WHERE state = 'pending' AND profile = ?1 AND policy = ?2 ORDER BY created_ms DESC"),
+            &[t(profile), t(policy)],
+            from_row,
+        )
+    })?;
+    row.transpose()
 }
 
 /// The approvals, newest first: the pending ones, or (`all`) every one.
@@ -443,7 +462,7 @@ mod tests {
         let ann = journal_as(&store, "ann");
         let info = BatchInfo { origin: "headless".into(), policy_run: None, description: "deactivate users".into() };
         assert!(matches!(crate::queue::submit(&ann, &info, d.clone()), Err(GateError::NeedsApproval(_))), "submit refuses it");
-        let p = Proposal { origin: "headless".into(), policy_run: None, description: "deactivate users".into() };
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into() };
         let a = propose(&ann, Some("acme"), &p, &d).unwrap();
         assert_eq!((a.state, a.users, a.deactivations, a.proposer_account.as_str()), (State::Pending, 5, 5, "ann"));
         assert_eq!(list(&store, false).unwrap().len(), 1);
@@ -474,7 +493,7 @@ mod tests {
         let safety = Safety { approval_over: Some(0), ..Safety::default() };
         let d = crate::queue::gate(&safety, deactivations(1), &Knowledge::default());
         let ann = journal_as(&store, "ann");
-        let p = Proposal { origin: "headless".into(), policy_run: None, description: "deactivate users".into() };
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into() };
         let a = propose(&ann, None, &p, &d).unwrap();
         let bob = journal_as(&store, "bob");
         let r = reject(&bob, &a.id, Some("not today")).unwrap();

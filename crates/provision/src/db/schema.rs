@@ -359,6 +359,7 @@ ALTER TABLE report ADD COLUMN approved_by TEXT;
 ///   keeps actions); `screening`: what the proposer saw (the gate's summary, skips, ceilings).
 /// - `proposer` (`account@host`, with the database role on PostgreSQL) and `proposer_account`
 ///   (the OS account of the proposer's uid: an approver with the same account is refused).
+/// - `policy`: the policy a `sync` proposal is of (its quarantine is released once it has run).
 /// - `state`: `pending`, `approved` (being run), `run` (its batch finished: `batch_id`),
 ///   `rejected`; `decided_by`/`decided_ms`/`reason` who approved or rejected it, when and why.
 const APPROVALS: &str = "
@@ -370,6 +371,7 @@ CREATE TABLE approval (
     org              TEXT,
     origin           TEXT NOT NULL,
     policy_run       TEXT,
+    policy           TEXT,
     description      TEXT NOT NULL,
     proposer         TEXT NOT NULL,
     proposer_account TEXT NOT NULL,
@@ -405,6 +407,7 @@ CREATE TABLE approval (
     org              TEXT,
     origin           TEXT NOT NULL,
     policy_run       TEXT,
+    policy           TEXT,
     description      TEXT NOT NULL,
     proposer         TEXT NOT NULL,
     proposer_account TEXT NOT NULL,
