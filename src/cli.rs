@@ -704,7 +704,7 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         Command::Store(c) => cmd_store(env, c, out),
         Command::Report(mut args) => {
             args.config_retain_days = env.retain_days();
-            if args.db.is_none() && matches!(env.store_location()?, crate::store::Location::Postgres(_)) {
+            if args.db.is_none() && !matches!(env.store_location()?, crate::store::Location::Sqlite(_)) {
                 args.store = Some(env.store()?);
             }
             args.db = args.db.or_else(|| Some(env.paths.database()));
@@ -752,6 +752,7 @@ fn cmd_store(env: &Environment, cmd: StoreCmd, out: &mut dyn Write) -> Result<i3
             let holder = env.org_key().ok().and_then(|o| crate::store::lease::holder(&store, &o).ok().flatten().map(|h| (o, h)));
             let kind = match loc {
                 Location::Sqlite(_) => "sqlite",
+                Location::SharedSqlite(_) => "sqlite (shared)",
                 Location::Postgres(_) => "postgres",
             };
             let version = store.schema_version().map_err(|e| Fail::new(store_exit_code(&e), e.to_string()))?;

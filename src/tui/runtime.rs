@@ -94,7 +94,7 @@ impl ConsoleEnv {
     fn with_store(mut self, env: &crate::env::Environment) -> ConsoleEnv {
         match env.store_location() {
             Ok(crate::store::Location::Sqlite(_)) => {}
-            Ok(crate::store::Location::Postgres(_)) => match env.store() {
+            Ok(crate::store::Location::Postgres(_) | crate::store::Location::SharedSqlite(_)) => match env.store() {
                 Ok(s) => self.store = Some(s),
                 Err(e) => self.store_error = Some(e.to_string()),
             },

@@ -60,6 +60,9 @@ pub struct Config {
 pub struct StoreConfig {
     /// `postgres://USER@HOST:PORT/DB` (no password in it).
     pub url: Option<String>,
+    /// An SQLite file shared by a team of OS accounts on one host (group-owned, 0660, in a
+    /// setgid folder of the group); `url` wins when both are set.
+    pub sqlite_shared: Option<PathBuf>,
     /// The database password, in an owner-only file (chmod 600).
     pub password_file: Option<PathBuf>,
     /// ... or printed by this command (`sh -c`).

@@ -258,6 +258,9 @@ pub fn oi(n: Option<impl Into<i64>>) -> Value {
 pub enum Location {
     /// An SQLite file (created 0600 in a 0700 folder when missing).
     Sqlite(PathBuf),
+    /// An SQLite file a team on one host shares (`[store] sqlite_shared`): group-owned, no
+    /// access for others (created 0660 in an existing folder; see [`crate::db::open_shared`]).
+    SharedSqlite(PathBuf),
     /// A PostgreSQL server.
     Postgres(Box<pg::PgConfig>),
 }
@@ -266,6 +269,7 @@ impl std::fmt::Debug for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Location::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
+            Location::SharedSqlite(p) => write!(f, "SharedSqlite({})", p.display()),
             Location::Postgres(c) => write!(f, "Postgres({})", c.shown()),
         }
     }
@@ -275,14 +279,14 @@ impl Location {
     /// What to call it in a message: the file, or `postgres://user@host:port/db` (never a password).
     pub fn shown(&self) -> String {
         match self {
-            Location::Sqlite(p) => p.display().to_string(),
+            Location::Sqlite(p) | Location::SharedSqlite(p) => p.display().to_string(),
             Location::Postgres(c) => c.shown(),
         }
     }
 
     pub fn dialect(&self) -> Dialect {
         match self {
-            Location::Sqlite(_) => Dialect::Sqlite,
+            Location::Sqlite(_) | Location::SharedSqlite(_) => Dialect::Sqlite,
             Location::Postgres(_) => Dialect::Postgres,
         }
     }
@@ -315,6 +319,7 @@ impl Store {
     pub fn open(loc: &Location) -> Result<Store, StoreError> {
         match loc {
             Location::Sqlite(path) => Store::sqlite(path),
+            Location::SharedSqlite(path) => Ok(Store::from_connection(crate::db::open_shared(path)?)),
             Location::Postgres(cfg) => Store::postgres(cfg),
         }
     }
