@@ -148,6 +148,12 @@ pub fn open_shared_file(path: &Path) -> std::io::Result<()> {
         if meta.nlink() > 1 {
             return Err(planted(path, &format!("has {} names (a hard link)", meta.nlink())));
         }
+        // A new file gets the group's read and write whatever the umask (SQLite gives its WAL
+        // and shared-memory files the database's mode).
+        if meta.uid() == rustix::process::geteuid().as_raw() && meta.mode() & 0o060 != 0o060 && meta.mode() & 0o007 == 0 {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode((meta.mode() & 0o770) | 0o060))?;
+        }
         if meta.mode() & 0o007 != 0 {
             return Err(std::io::Error::other(format!(
                 "{} may be read or written by others (mode {:o}): a shared store is its group's only (chmod 660)",
