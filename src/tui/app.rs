@@ -48,6 +48,7 @@ fn registry() -> Vec<Box<dyn Component>> {
         Box::new(super::groups::GroupsPane::default()),
         Box::new(super::policies::PoliciesPane::default()),
         Box::new(super::reports::ReportsPane::default()),
+        Box::new(super::approvals::ApprovalsPane::default()),
     ]
 }
 
@@ -296,6 +297,21 @@ pub enum Msg {
         name: String,
         result: Result<crate::policy::apply::ApplyOutcome, String>,
     },
+    /// The store's approvals (`Effect::ListApprovals`).
+    ApprovalsLoaded {
+        generation: u64,
+        result: Result<Vec<crate::approval::Approval>, String>,
+    },
+    /// A batch over `approval_over` was kept as a pending approval (`Effect::ProposeBatch`).
+    ApprovalProposed(Result<crate::approval::Approval, String>),
+    /// An approval's actions screened again by the gate against the server now, for the
+    /// approver's confirmation (`Effect::ScreenApproval`; `Err`: refused, e.g. one's own).
+    ApprovalScreened {
+        id: String,
+        result: Result<(crate::approval::Approval, crate::queue::Decision), String>,
+    },
+    /// An approval was rejected, or its approved batch ended (`Ok`: a line for the Log).
+    ApprovalDecided(Result<String, String>),
 }
 
 /// The loaded users, shared with the task that writes them to the cache (the console keeps
@@ -405,6 +421,33 @@ pub enum Effect {
         name: String,
         path: std::path::PathBuf,
         review: super::sync_approve::ReviewHandle,
+    },
+    /// Read the store's approvals, pending ones or `all` (result: `Msg::ApprovalsLoaded`).
+    ListApprovals {
+        generation: u64,
+        all: bool,
+    },
+    /// Keep a confirmed batch over `approval_over` as a pending approval: nothing is sent
+    /// (result: `Msg::ApprovalProposed`).
+    ProposeBatch {
+        decision: crate::queue::Decision,
+        description: String,
+    },
+    /// Screen an approval's actions again against the server now, for its approval (result:
+    /// `Msg::ApprovalScreened`).
+    ScreenApproval {
+        id: String,
+    },
+    /// Approve (as this account) and run an approval, with the decision the approver confirmed,
+    /// through the queue under the org's lease (`approval::approve`).
+    RunApproval {
+        id: String,
+        decision: crate::queue::Decision,
+        description: String,
+    },
+    /// Reject a pending approval (result: `Msg::ApprovalDecided`).
+    RejectApproval {
+        id: String,
     },
     /// Restore the terminal, stop the process (SIGTSTP) and, once resumed, take the terminal
     /// again and redraw everything (the event loop runs it: it owns the terminal).

@@ -18,6 +18,7 @@
 //! the embedded emulator and its data dir private to the run.
 
 pub mod app;
+pub mod approvals;
 pub mod apply_confirm;
 pub mod component;
 pub mod confirm;

@@ -227,6 +227,7 @@ impl Executor {
                 }
             }
             e @ (Effect::RunBatch { .. }
+            | Effect::RunApproval { .. }
             | Effect::CancelBatch { .. }
             | Effect::RetryFailed { .. }
             | Effect::ResumeBatches { .. }
@@ -298,6 +299,10 @@ impl Executor {
                 });
             }
             Effect::ListBatches => self.queue.list_batches(),
+            Effect::ListApprovals { generation, all } => self.queue.list_approvals(generation, all),
+            Effect::ProposeBatch { decision, description } => self.queue.propose(decision, description),
+            Effect::ScreenApproval { id } => self.queue.screen_approval(id),
+            Effect::RejectApproval { id } => self.queue.reject_approval(id),
             Effect::PlanRestore { which } => self.queue.plan_restore(which),
             Effect::ReviewSync { name, path } => {
                 let env = self.env.full.clone();
@@ -357,6 +362,23 @@ async fn apply_plan(
     // One writer per org: a sync (or another apply, or another admin) writing to this org now
     // refuses this one, naming who.
     let ctx = RunContext::new(&env.profile, &client.host(), &env.actor);
+    // Four-eyes: a plan over approval_over is kept as a pending approval (what the run can know
+    // up front: pass 1 and the deactivations), nothing sent.
+    let preview = crate::policy::apply::preview(&plan.0, &safety);
+    if let Some(n) = preview.needs_approval() {
+        let (store, ctx2, org) = (env.store()?, ctx.clone(), env.lease.org.0.clone());
+        let description = format!("apply policy {name}");
+        let a = tokio::task::spawn_blocking(move || {
+            let p = crate::approval::Proposal { origin: "console".into(), policy_run: None, policy: None, description };
+            crate::approval::propose(&Journal::on(store, ctx2), Some(&org), &p, &preview).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        return Err(format!(
+            "{n}: held for approval as {id}; another account approves it in Approvals or with `scimitar approvals approve {id}`; nothing was sent",
+            id = a.id
+        ));
+    }
     let (store, spec, command) = (env.store()?, env.lease.clone(), format!("console policy apply {name}"));
     let (lease, journal) = tokio::task::spawn_blocking(move || {
         let lease = spec.take(&store, &command).map_err(|e| e.to_string())?;
@@ -367,7 +389,8 @@ async fn apply_plan(
     .map_err(|e| e.to_string())??;
     let apply_env = crate::policy::apply::ApplyEnv {
         journal: std::sync::Arc::new(journal),
-        safety: crate::queue::Safety { force: force || safety.force, ..safety },
+        // (the preview was under approval_over: the passes are not held for it again)
+        safety: crate::queue::Safety { force: force || safety.force, approval_over: None, ..safety },
         engine: env.engine.clone(),
         origin: "console".into(),
     };
