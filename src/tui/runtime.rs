@@ -365,7 +365,7 @@ async fn apply_plan(
     // Four-eyes: a plan over approval_over is kept as a pending approval (what the run can know
     // up front: pass 1 and the deactivations), nothing sent.
     let preview = crate::policy::apply::preview(&plan.0, &safety);
-    if let Some(n) = preview.needs_approval() {
+    if let Some(n) = preview.needs_approval().copied() {
         let (store, ctx2, org) = (env.store()?, ctx.clone(), env.lease.org.0.clone());
         let description = format!("apply policy {name}");
         let a = tokio::task::spawn_blocking(move || {
