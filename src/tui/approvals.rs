@@ -1,13 +1,14 @@
-//! The Approvals pane (four-eyes, issue 21): the store's pending approvals (batches over the
+//! The Approvals view (`P`, four-eyes, issue 21; an overlay, like the queue view `Q`): the store's pending approvals (batches over the
 //! profile's `approval_over`, proposed by this or another account, or held by the sync), newest
 //! first. `Enter` shows the selected one's plan and the gate's screening its proposer saw; `a`
 //! approves it: its actions pass the gate again against the server now (the account that proposed
 //! it is refused), and the confirmation shows that decision; confirming runs it through the queue
-//! under the org's lease. `x` rejects it (then `y`), nothing sent. `A` lists decided ones too.
+//! under the org's lease. `x` rejects it (then `y`), nothing sent. `A` lists decided ones too (or
+//! the pending ones again; each press reads them afresh); `Esc`/`q`/`P` closes it.
 //! The domain (`provision::approval`) decides; this pane only routes and draws.
 
 use super::app::{Effect, Level, Msg};
-use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, moved, offers_rw};
+use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, moved, offers_rw};
 use super::render::{block, hint_line, visible_offset};
 use crate::approval::{Approval, State};
 use crate::sanitize::clean;
@@ -25,11 +26,11 @@ enum Act {
     Approve,
     Reject,
     All,
-    Reload,
+    Close,
 }
 
 static KEYS: &[Binding<Act>] = &[
-    bind!("Enter", "show", "show / hide the selected approval's plan and the gate's screening its proposer saw", Act::Show, [(KeyCode::Enter, N)]),
+    bind!("Enter", "plan", "show / hide the selected approval's plan and the gate's screening its proposer saw", Act::Show, [(KeyCode::Enter, N)]),
     bind!(
         "a",
         "approve",
@@ -38,12 +39,12 @@ static KEYS: &[Binding<Act>] = &[
         [(KeyCode::Char('a'), N)]
     ),
     bind!("x", "reject", "reject it (then y): nothing is sent", Act::Reject, [(KeyCode::Char('x'), N)]),
-    bind!("A", "all", "list decided approvals too (approved, run, rejected), or the pending ones only", Act::All, [(KeyCode::Char('A'), N)]),
-    bind!("R", "reload", "read the approvals again", Act::Reload, [(KeyCode::Char('R'), N)]),
+    bind!("A", "all", "list decided approvals too (approved, run, rejected), or the pending ones only (each press reads them again)", Act::All, [(KeyCode::Char('A'), N)]),
+    bind!("Esc", "close", "close the Approvals view (q and P too)", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N), (KeyCode::Char('P'), N)]),
 ];
 
 #[derive(Default)]
-pub struct ApprovalsPane {
+pub struct Approvals {
     pub list: Vec<Approval>,
     pub selected: usize,
     pub offset: usize,
@@ -59,7 +60,14 @@ pub struct ApprovalsPane {
     generation: u64,
 }
 
-impl ApprovalsPane {
+impl Approvals {
+    /// The view, opened, and the read of the pending approvals it starts.
+    pub fn opened() -> (Approvals, Vec<Effect>) {
+        let mut a = Approvals::default();
+        let fx = a.load();
+        (a, fx)
+    }
+
     pub fn selected(&self) -> Option<&Approval> {
         self.list.get(self.selected)
     }
@@ -85,7 +93,10 @@ impl ApprovalsPane {
                 self.all = !self.all;
                 self.load()
             }
-            Act::Reload => self.load(),
+            Act::Close => {
+                ctx.close();
+                vec![]
+            }
             Act::Approve => {
                 let Some(sel) = self.selected() else { return vec![] };
                 if let Some(why) = ctx.queue.refuse_writes() {
@@ -133,7 +144,7 @@ impl ApprovalsPane {
     }
 }
 
-impl Component for ApprovalsPane {
+impl Component for Approvals {
     fn title(&self) -> Cow<'static, str> {
         "Approvals".into()
     }
@@ -150,7 +161,7 @@ impl Component for ApprovalsPane {
         let now = |a| match a {
             Act::Show => some,
             Act::Approve | Act::Reject => pending,
-            Act::All | Act::Reload => true,
+            Act::All | Act::Close => true,
         };
         offers_rw(KEYS, now, |a| matches!(a, Act::Approve | Act::Reject), v.queue.read_only())
     }
@@ -176,7 +187,7 @@ impl Component for ApprovalsPane {
             return Handled::Consumed(self.act(a, ctx));
         }
         if let Some(nav) = lookup(NAV, k) {
-            let h = ctx.area.height.saturating_sub(3).max(1) as usize;
+            let h = super::render::wide_overlay_area(ctx.area).height.saturating_sub(4).max(1) as usize;
             self.selected = moved(self.selected, nav.delta(h), self.list.len());
             self.offset = visible_offset(self.selected, self.offset, h, self.list.len());
             return Handled::done();
@@ -204,19 +215,7 @@ impl Component for ApprovalsPane {
                 vec![]
             }
             Msg::ApprovalProposed(r) => {
-                match r {
-                    Ok(a) => ctx.log(
-                        Level::Warn,
-                        format!(
-                            "{}: held for approval as {} ({}); another account approves it in Approvals or with `scimitar approvals approve {}`; nothing was sent",
-                            a.description,
-                            a.id,
-                            a.counts(),
-                            a.id
-                        ),
-                    ),
-                    Err(e) => ctx.log(Level::Error, format!("could not keep the batch for approval: {e}; nothing was sent")),
-                }
+                log_proposed(ctx, r);
                 self.load()
             }
             Msg::ApprovalScreened { id, result } => self.screened(ctx, id, result),
@@ -231,21 +230,29 @@ impl Component for ApprovalsPane {
         })
     }
 
-    fn notify(&mut self, note: &Note, _ctx: &mut Ctx) -> Vec<Effect> {
-        // `r`, and new records (a batch ended: an approval may have run).
-        if self.started && matches!(note, Note::Refresh | Note::Reported) { self.load() } else { vec![] }
-    }
-
-    fn entered(&mut self, _ctx: &mut Ctx) -> Vec<Effect> {
-        self.load()
-    }
-
     fn busy(&self) -> bool {
         self.loading
     }
 
     fn render(&self, f: &mut Frame, area: Rect, v: &View) {
         render_pane(self, f, area, v);
+    }
+}
+
+/// A batch kept for approval (or not): one Log line saying where it waits and who may run it.
+pub fn log_proposed(ctx: &mut Ctx, r: Result<Approval, String>) {
+    match r {
+        Ok(a) => ctx.log(
+            Level::Warn,
+            format!(
+                "{}: held for approval as {} ({}); another account approves it (P, or `scimitar approvals approve {}`); nothing was sent",
+                a.description,
+                a.id,
+                a.counts(),
+                a.id
+            ),
+        ),
+        Err(e) => ctx.log(Level::Error, format!("could not keep the batch for approval: {e}; nothing was sent")),
     }
 }
 
@@ -276,8 +283,10 @@ pub fn detail_lines(a: &Approval) -> Vec<(Level, String)> {
     out
 }
 
-fn render_pane(p: &ApprovalsPane, f: &mut Frame, r: Rect, v: &View) {
+fn render_pane(p: &Approvals, f: &mut Frame, area: Rect, v: &View) {
     let t = v.theme;
+    let r = super::render::wide_overlay_area(area);
+    f.render_widget(ratatui::widgets::Clear, r);
     let shown = if p.all { "all" } else { "pending" };
     let title = Line::from(vec![Span::styled(" Approvals ", t.title), Span::styled(format!("{} {shown} ", p.list.len()), t.muted)]);
     let width = r.width.saturating_sub(4) as usize;
@@ -341,7 +350,7 @@ fn render_pane(p: &ApprovalsPane, f: &mut Frame, r: Rect, v: &View) {
     }
 }
 
-fn render_table(p: &ApprovalsPane, f: &mut Frame, r: Rect, v: &View) {
+fn render_table(p: &Approvals, f: &mut Frame, r: Rect, v: &View) {
     let t = v.theme;
     if r.height < 2 {
         return;

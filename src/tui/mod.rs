@@ -277,6 +277,9 @@ mod tests;
 mod queue_tests;
 
 #[cfg(test)]
+pub(crate) mod approvals_tests;
+
+#[cfg(test)]
 mod panes_tests;
 
 #[cfg(test)]

@@ -521,6 +521,19 @@ pub fn on_msg(msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
             vec![]
         }
         Msg::RestorePlanned { which, result } => restore_planned(ctx, which, result),
+        // (The Approvals view takes these while it is open; closed, the Log says them.)
+        Msg::ApprovalProposed(r) => {
+            super::approvals::log_proposed(ctx, r);
+            vec![]
+        }
+        Msg::ApprovalDecided(r) => {
+            match r {
+                Ok(line) => ctx.log(Level::Ok, line),
+                Err(e) => ctx.log(Level::Error, e),
+            }
+            vec![]
+        }
+        Msg::ApprovalsLoaded { .. } | Msg::ApprovalScreened { .. } => vec![],
         Msg::LeaseHeld(message) => {
             ctx.log(Level::Warn, format!("another scimitar is writing to this Slack org: {}", clean(&message)));
             ctx.queue.lease_holder = Some(clean(&message));
