@@ -40,7 +40,7 @@ static KEYS: &[Binding<Act>] = &[
     ),
     bind!("x", "reject", "reject it (then y): nothing is sent", Act::Reject, [(KeyCode::Char('x'), N)]),
     bind!("A", "all", "list decided approvals too (approved, run, rejected), or the pending ones only (each press reads them again)", Act::All, [(KeyCode::Char('A'), N)]),
-    bind!("Esc", "close", "close the Approvals view (q and P too)", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N), (KeyCode::Char('P'), N)]),
+    bind!("Esc q P", "close", "close the Approvals view", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N), (KeyCode::Char('P'), N)]),
 ];
 
 #[derive(Default)]
