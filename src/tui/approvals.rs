@@ -273,8 +273,11 @@ pub fn detail_lines(a: &Approval) -> Vec<(Level, String)> {
     if let Some(c) = &a.screening.ceiling {
         out.push((Level::Error, format!("ceiling: {}", clean(c))));
     }
-    for s in &a.screening.skipped {
+    for s in a.screening.skipped.iter().take(3) {
         out.push((Level::Warn, format!("skipped {}", clean(s))));
+    }
+    if a.screening.skipped.len() > 3 {
+        out.push((Level::Warn, format!("… and {} more skipped", a.screening.skipped.len() - 3)));
     }
     out.push((Level::Info, "plan:".into()));
     for (n, d) in a.plan().iter().enumerate() {
@@ -323,7 +326,9 @@ fn render_pane(p: &Approvals, f: &mut Frame, area: Rect, v: &View) {
         return;
     }
     let top_h = top.len() as u16;
-    let detail_h = if p.detail { (inner.height.saturating_sub(top_h) * 3 / 5).max(3) } else { 0 };
+    // The plan gets the room the list does not need (the list keeps a few rows around the selection).
+    let list_h = (p.list.len() as u16 + 1).clamp(2, 6);
+    let detail_h = if p.detail { inner.height.saturating_sub(top_h + list_h).max(3) } else { 0 };
     let [ta, la, da] =
         Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1), Constraint::Length(detail_h)]).areas(inner);
     if top_h > 0 {
@@ -366,7 +371,8 @@ fn render_table(p: &Approvals, f: &mut Frame, r: Rect, v: &View) {
             State::Run => Span::styled("run", t.ok),
             State::Rejected => Span::styled("rejected", t.muted),
         };
-        let when = if wide { a.created.chars().take(19).collect::<String>() } else { a.created.chars().skip(5).take(11).collect() };
+        let created = a.created.replacen('T', " ", 1);
+        let when = if wide { created.chars().take(19).collect::<String>() } else { created.chars().skip(5).take(11).collect() };
         let mut cells = vec![
             Cell::from(when),
             Cell::from(state),
