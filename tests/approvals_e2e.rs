@@ -40,7 +40,7 @@ impl Admin {
         let root = tempfile::tempdir().unwrap();
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let (config, data) = (root.path().join("config"), root.path().join("data"));
-        for d in [&config, &data] {
+        for d in [&config, &data, &config.join("policies")] {
             std::fs::create_dir_all(d).unwrap();
             std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
         }
@@ -219,14 +219,7 @@ async fn four_eyes_on_a_shared_sqlite_between_two_os_accounts() {
     let (emu, client) = emulator(60, 72).await;
     // The team's folder: admin1's, group admin2's primary group, setgid, no access for others.
     let shared = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let dir = shared.path().join("team");
-    std::fs::create_dir(&dir).unwrap();
-    let (uid1, _) = pg::account(pg::ADMIN_ACCOUNTS[0]);
-    let (_, gid2) = pg::account(pg::ADMIN_ACCOUNTS[1]);
-    std::os::unix::fs::chown(&dir, Some(uid1), Some(gid2)).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o2770)).unwrap();
-    let db = dir.join("team.db");
+    let db = shared_sqlite(shared.path());
     let toml = format!("[store]\nsqlite_shared = \"{}\"\n", db.display());
     let a1 = Admin::new(pg::ADMIN_ACCOUNTS[0], &emu, |_| toml.clone());
     let a2 = Admin::new(pg::ADMIN_ACCOUNTS[1], &emu, |_| toml.clone());
@@ -237,6 +230,73 @@ async fn four_eyes_on_a_shared_sqlite_between_two_os_accounts() {
     assert_eq!(mode, 0o660, "the shared store is the group's only");
     let store = scimitar::store::Store::open(&scimitar::store::Location::SharedSqlite(db.clone())).unwrap();
     four_eyes(&emu, &client, &a1, &a2, store).await;
+}
+
+/// A team folder for an SQLite store both accounts share (admin1's, admin2's group, setgid).
+fn shared_sqlite(root: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = root.join("team");
+    std::fs::create_dir(&dir).unwrap();
+    let (uid1, _) = pg::account(pg::ADMIN_ACCOUNTS[0]);
+    let (_, gid2) = pg::account(pg::ADMIN_ACCOUNTS[1]);
+    std::os::unix::fs::chown(&dir, Some(uid1), Some(gid2)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o2770)).unwrap();
+    dir.join("team.db")
+}
+
+/// The unattended sync holds a run over `approval_over` for another account's approval (exit
+/// 3, one pending approval however many cycles run, nothing written); admin2 approves it and the
+/// changes reach the server; the next cycle finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_holds_a_run_over_approval_over_until_another_account_approves_it() {
+    need_root();
+    let (emu, client) = emulator(60, 73).await;
+    let shared = tempfile::tempdir().unwrap();
+    let db = shared_sqlite(shared.path());
+    let toml = format!("[store]\nsqlite_shared = \"{}\"\n", db.display());
+    let a1 = Admin::new(pg::ADMIN_ACCOUNTS[0], &emu, |_| toml.clone());
+    let a2 = Admin::new(pg::ADMIN_ACCOUNTS[1], &emu, |_| toml.clone());
+    // The source retitles 6 users (over approval_over = 3).
+    let mut users = client.all_users(None).await.unwrap();
+    let mut changed = Vec::new();
+    for u in users.iter_mut().filter(|u| u.is_active() && scimitar::policy::plan::never_deactivate(u, &[]).is_none()) {
+        if changed.len() < 6 {
+            u.title = Some(format!("Four Eyes {}", changed.len()));
+            changed.push(u.id().to_string());
+        }
+    }
+    let mut csv = Vec::new();
+    scimitar::policy::export::users_to_source_csv(&users, &mut csv).unwrap();
+    std::fs::write(a1.config().join("policies/users.csv"), &csv).unwrap();
+    std::fs::write(a1.config().join("policies/hr.toml"), scimitar::policy::config::EXPORT_POLICY).unwrap();
+    a1.give_all();
+    emu.reset_stats();
+    for cycle in 0..2 {
+        let o = a1.run(&emu, &["sync", "--policy", "hr", "--once"]).await;
+        assert_eq!(o.status.code(), Some(3), "cycle {cycle}: held for approval\n{}", show(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("approvals approve ap-"), "{}", show(&o));
+    }
+    assert_eq!(emu.stats().writes(), 0, "nothing written while the approval is pending");
+    let o = a2.run(&emu, &["approvals", "--output", "json"]).await;
+    // (one JSON object a line)
+    let list: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{}", show(&o)))).collect();
+    assert_eq!(list.len(), 1, "one pending approval for the policy, whatever the cycles: {list:?}");
+    assert_eq!((list[0]["origin"].as_str(), list[0]["policy"].as_str(), list[0]["users"].as_u64()), (Some("sync"), Some("hr"), Some(6)));
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let o = a1.run(&emu, &["approvals", "approve", &id, "--yes"]).await;
+    assert_ne!(o.status.code(), Some(0), "the sync's account cannot approve its own: {}", show(&o));
+    assert_eq!(emu.stats().writes(), 0);
+    let o = a2.run(&emu, &["approvals", "approve", &id, "--yes"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(emu.stats().writes(), changed.len() as u64, "each change once, counted at the server");
+    for id in &changed {
+        assert!(client.get_user(id).await.unwrap().title.unwrap_or_default().starts_with("Four Eyes"));
+    }
+    let o = a1.run(&emu, &["sync", "--policy", "hr", "--once"]).await;
+    assert_eq!(o.status.code(), Some(0), "nothing left to do: {}", show(&o));
+    assert_eq!(emu.stats().writes(), changed.len() as u64);
 }
 
 #[test]
