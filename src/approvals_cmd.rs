@@ -120,7 +120,11 @@ fn show(env: &Environment, id: &str, output: OutputFormat, out: &mut dyn std::io
     let a = approval::get(&store, id).map_err(fail)?;
     if output == OutputFormat::Json {
         let mut v = serde_json::to_value(&a).unwrap_or_default();
-        v["plan"] = a.actions.iter().map(|x| serde_json::json!({"action": x.name(), "target": x.target().label(), "would": x.describe()})).collect();
+        v["plan"] = a
+            .actions
+            .iter()
+            .map(|x| serde_json::json!({"action": x.name(), "target": x.target().label(), "would": x.describe()}))
+            .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default())?;
         return Ok(exit::OK);
     }
@@ -175,7 +179,11 @@ async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail
         crate::sanitize::clean(&a.screening.summary)
     );
     // The org's lease from here: the screening and the run see the same server.
-    let (lease, journal) = if run.dry_run { (None, bulk::open_journal(c)?) } else { bulk::take_lease(c, run, &bulk::command_line()).map(|(l, j)| (Some(l), j))? };
+    let (lease, journal) = if run.dry_run {
+        (None, bulk::open_journal(c)?)
+    } else {
+        bulk::take_lease(c, run, &bulk::command_line()).map(|(l, j)| (Some(l), j))?
+    };
     let decision = approval::screen(c.client, &safety, &a).await.map_err(fail)?;
     for s in decision.skipped() {
         eprintln!("scimitar: now skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
@@ -207,7 +215,8 @@ async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail
     // A sync's approval that ran in full releases the policy's quarantine, if it had one.
     if let (Some(policy), true) = (&done.policy, code == exit::OK) {
         let by = done.decided_by.clone().unwrap_or_default();
-        if crate::sync::SyncStore::on(journal.store().clone()).release(&done.profile, policy, &format!("{by} (approval {})", a.id)).is_ok() {
+        if crate::sync::SyncStore::on(journal.store().clone()).release(&done.profile, policy, &format!("{by} (approval {})", a.id)).is_ok()
+        {
             eprintln!("scimitar: sync of policy {policy} may write again");
         }
     }

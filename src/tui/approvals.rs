@@ -30,7 +30,13 @@ enum Act {
 }
 
 static KEYS: &[Binding<Act>] = &[
-    bind!("Enter", "plan", "show / hide the selected approval's plan and the gate's screening its proposer saw", Act::Show, [(KeyCode::Enter, N)]),
+    bind!(
+        "Enter",
+        "plan",
+        "show / hide the selected approval's plan and the gate's screening its proposer saw",
+        Act::Show,
+        [(KeyCode::Enter, N)]
+    ),
     bind!(
         "a",
         "approve",
@@ -39,8 +45,20 @@ static KEYS: &[Binding<Act>] = &[
         [(KeyCode::Char('a'), N)]
     ),
     bind!("x", "reject", "reject it (then y): nothing is sent", Act::Reject, [(KeyCode::Char('x'), N)]),
-    bind!("A", "all", "list decided approvals too (approved, run, rejected), or the pending ones only (each press reads them again)", Act::All, [(KeyCode::Char('A'), N)]),
-    bind!("Esc q P", "close", "close the Approvals view", Act::Close, [(KeyCode::Esc, N), (KeyCode::Char('q'), N), (KeyCode::Char('P'), N)]),
+    bind!(
+        "A",
+        "all",
+        "list decided approvals too (approved, run, rejected), or the pending ones only (each press reads them again)",
+        Act::All,
+        [(KeyCode::Char('A'), N)]
+    ),
+    bind!(
+        "Esc q P",
+        "close",
+        "close the Approvals view",
+        Act::Close,
+        [(KeyCode::Esc, N), (KeyCode::Char('q'), N), (KeyCode::Char('P'), N)]
+    ),
 ];
 
 #[derive(Default)]
@@ -308,7 +326,10 @@ fn render_pane(p: &Approvals, f: &mut Frame, area: Rect, v: &View) {
         top.push(Line::styled(format!("  the approvals could not be read: {}", clean(e)), t.error));
     }
     if let Some(id) = &p.rejecting {
-        top.push(Line::styled(format!("  Reject {id}? y rejects it (nothing is sent), n or Esc keeps it."), t.warning.add_modifier(Modifier::BOLD)));
+        top.push(Line::styled(
+            format!("  Reject {id}? y rejects it (nothing is sent), n or Esc keeps it."),
+            t.warning.add_modifier(Modifier::BOLD),
+        ));
     }
     if p.list.is_empty() {
         let empty = if p.loading {
@@ -329,8 +350,7 @@ fn render_pane(p: &Approvals, f: &mut Frame, area: Rect, v: &View) {
     // The plan gets the room the list does not need (the list keeps a few rows around the selection).
     let list_h = (p.list.len() as u16 + 1).clamp(2, 6);
     let detail_h = if p.detail { inner.height.saturating_sub(top_h + list_h).max(3) } else { 0 };
-    let [ta, la, da] =
-        Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1), Constraint::Length(detail_h)]).areas(inner);
+    let [ta, la, da] = Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1), Constraint::Length(detail_h)]).areas(inner);
     if top_h > 0 {
         f.render_widget(Paragraph::new(top), ta);
     }
@@ -350,7 +370,10 @@ fn render_pane(p: &Approvals, f: &mut Frame, area: Rect, v: &View) {
                 super::render::hang(&s, da.width.max(1) as usize).into_iter().map(move |x| Line::styled(x, st))
             })
             .collect();
-        let bl = ratatui::widgets::Block::default().borders(ratatui::widgets::Borders::TOP).border_style(t.border).title(Span::styled(" plan ", t.title));
+        let bl = ratatui::widgets::Block::default()
+            .borders(ratatui::widgets::Borders::TOP)
+            .border_style(t.border)
+            .title(Span::styled(" plan ", t.title));
         f.render_widget(Paragraph::new(lines).block(bl), da);
     }
 }
@@ -388,7 +411,8 @@ fn render_table(p: &Approvals, f: &mut Frame, r: Rect, v: &View) {
         Row::new(cells)
     });
     let when_w = if wide { 19 } else { 11 };
-    let mut widths = vec![Constraint::Length(when_w), Constraint::Length(8), Constraint::Fill(3), Constraint::Fill(4), Constraint::Length(5)];
+    let mut widths =
+        vec![Constraint::Length(when_w), Constraint::Length(8), Constraint::Fill(3), Constraint::Fill(4), Constraint::Length(5)];
     let mut hdr = vec!["proposed", "state", "proposer", "what", "users"];
     if wide {
         let id_w = p.list[off..end].iter().map(|a| a.id.chars().count()).max().unwrap_or(2) as u16;

@@ -36,7 +36,10 @@ fn deactivations(n: usize) -> Vec<Action> {
 /// Approvals as the store would hand them (fixed times and ids, for snapshots too).
 pub fn fixed_approvals() -> Vec<Approval> {
     let store = Store::in_memory().unwrap();
-    let ann = Journal::on(store.clone(), RunContext::new("acme", "api.slack.test", &crate::env::Actor { user: "ann".into(), host: "jump1".into() }));
+    let ann = Journal::on(
+        store.clone(),
+        RunContext::new("acme", "api.slack.test", &crate::env::Actor { user: "ann".into(), host: "jump1".into() }),
+    );
     let safety = Safety { approval_over: Some(3), ..Safety::default() };
     let mut out = Vec::new();
     for (n, what) in [(12, "deactivate users"), (5, "apply policy hr (5 to deactivate)")] {
@@ -76,13 +79,20 @@ fn a_console_batch_over_approval_over_becomes_a_pending_approval_not_a_run() {
     assert!(s.contains("FOUR EYES") && s.contains("propose"), "the prompt and its key at 80x24:\n{s}");
     // y: proposed, never run (no RunBatch, no queue view).
     let fx = ch(&mut app, 'y');
-    assert!(matches!(&fx[..], [Effect::ProposeBatch { decision, description }] if decision.runnable().len() == 3 && description == "deactivate 3 users"), "{fx:?}");
+    assert!(
+        matches!(&fx[..], [Effect::ProposeBatch { decision, description }] if decision.runnable().len() == 3 && description == "deactivate 3 users"),
+        "{fx:?}"
+    );
     assert!(app.overlays.is_empty(), "{:?}", titles(&app));
     assert!(last_log(&app).contains("proposing it for another account's approval"), "{}", last_log(&app));
     // The store kept it: the Log names its id and how to approve it.
     let a = fixed_approvals().remove(0);
     app.update(Msg::ApprovalProposed(Ok(a.clone())));
-    assert!(last_log(&app).contains(&format!("held for approval as {}", a.id)) && last_log(&app).contains("nothing was sent"), "{}", last_log(&app));
+    assert!(
+        last_log(&app).contains(&format!("held for approval as {}", a.id)) && last_log(&app).contains("nothing was sent"),
+        "{}",
+        last_log(&app)
+    );
     // Under the threshold it runs as ever.
     ch(&mut app, 'j');
     ch(&mut app, ' ');
@@ -110,7 +120,9 @@ fn the_approvals_view_shows_approves_and_rejects() {
     // Refused (one's own): said, nothing opens.
     app.update(Msg::ApprovalScreened {
         id: id.clone(),
-        result: Err(format!("approval {id} was proposed by ann@jump1: you (ann@jump1) cannot approve your own batch; another account must approve it")),
+        result: Err(format!(
+            "approval {id} was proposed by ann@jump1: you (ann@jump1) cannot approve your own batch; another account must approve it"
+        )),
     });
     assert!(app.overlay::<Confirm>().is_none());
     assert!(last_log(&app).contains("cannot approve your own batch"), "{}", last_log(&app));

@@ -281,7 +281,10 @@ impl Confirm {
         // Past the ceiling the dialog only accepted the typed count: that passes it.
         let decision = if self.ceiling.is_some() { self.decision.clone().pass_ceiling() } else { self.decision.clone() };
         if self.proposes() {
-            ctx.log(Level::Warn, format!("{}: over approval_over: proposing it for another account's approval; nothing is sent", self.what));
+            ctx.log(
+                Level::Warn,
+                format!("{}: over approval_over: proposing it for another account's approval; nothing is sent", self.what),
+            );
             return vec![Effect::ProposeBatch { decision, description: self.what.clone() }];
         }
         if let Some(id) = &self.approval {
@@ -315,14 +318,14 @@ impl Component for Confirm {
         if self.typed {
             vec![
                 Offer::new("0-9 ⌫", "", "type the number of operations", true),
-                Offer { help: Cow::Owned(format!("{what} (once the count typed is the number of operations)")), ..Offer::new("Enter", yes, "", true) },
+                Offer {
+                    help: Cow::Owned(format!("{what} (once the count typed is the number of operations)")),
+                    ..Offer::new("Enter", yes, "", true)
+                },
                 Offer::new("Esc", "cancel", "cancel: nothing is done", true),
             ]
         } else {
-            vec![
-                Offer::new("Enter/y", yes, what, true),
-                Offer::new("Esc/n", "cancel", "cancel: nothing is done", true),
-            ]
+            vec![Offer::new("Enter/y", yes, what, true), Offer::new("Esc/n", "cancel", "cancel: nothing is done", true)]
         }
     }
 

@@ -18,8 +18,8 @@
 //! the embedded emulator and its data dir private to the run.
 
 pub mod app;
-pub mod approvals;
 pub mod apply_confirm;
+pub mod approvals;
 pub mod component;
 pub mod confirm;
 pub mod detail;

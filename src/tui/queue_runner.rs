@@ -72,9 +72,16 @@ pub struct QueueRunner {
 
 /// What happens to the journal before the batch runs.
 enum Prep {
-    Submit { info: BatchInfo, decision: Decision },
+    Submit {
+        info: BatchInfo,
+        decision: Decision,
+    },
     /// Another account's approval (`approval::approve`, under the lease), then its batch runs.
-    Approve { id: String, decision: Decision, description: String },
+    Approve {
+        id: String,
+        decision: Decision,
+        description: String,
+    },
     Retry(String),
     Resume(Vec<String>),
 }

@@ -269,9 +269,8 @@ pub fn pending_for_policy(store: &Store, profile: &str, policy: &str) -> Result<
 /// The approvals, newest first: the pending ones, or (`all`) every one.
 pub fn list(store: &Store, all: bool) -> Result<Vec<Approval>, ApprovalError> {
     let cond = if all { "" } else { "WHERE state = 'pending' " };
-    let rows = store.with(|s| {
-        s.all(&format!("SELECT {COLUMNS} FROM approval {cond}ORDER BY created_ms DESC, approval_id DESC"), &[], from_row)
-    })?;
+    let rows = store
+        .with(|s| s.all(&format!("SELECT {COLUMNS} FROM approval {cond}ORDER BY created_ms DESC, approval_id DESC"), &[], from_row))?;
     rows.into_iter().collect()
 }
 
@@ -387,7 +386,14 @@ pub fn reject(journal: &Journal, id: &str, reason: Option<&str>) -> Result<Appro
 
 /// One record in the report chain for an approval's event (`propose`, `approve`, `reject`,
 /// `run`), written by `ctx`'s account in the caller's transaction.
-fn record(s: &mut dyn Sql, ctx: &RunContext, a: &Approval, event: &str, approver: Option<&str>, note: Option<String>) -> Result<(), ApprovalError> {
+fn record(
+    s: &mut dyn Sql,
+    ctx: &RunContext,
+    a: &Approval,
+    event: &str,
+    approver: Option<&str>,
+    note: Option<String>,
+) -> Result<(), ApprovalError> {
     let now = crate::report::from_ms(store::now_ms());
     let mut detail = serde_json::json!({
         "approval": a.id,
