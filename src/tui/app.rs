@@ -311,6 +311,10 @@ pub enum Msg {
     },
     /// An approval was rejected, or its approved batch ended (`Ok`: a line for the Log).
     ApprovalDecided(Result<String, String>),
+    /// Records another writer (another admin's console or command, the sync, another process)
+    /// appended to the store, oldest first (`Store::watch`, read by the runtime as they come):
+    /// the Log says them and the Reports pane reads its query again.
+    StoreNews(Vec<crate::report::StoredRecord>),
 }
 
 /// The loaded users, shared with the task that writes them to the cache (the console keeps

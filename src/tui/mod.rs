@@ -47,7 +47,7 @@ pub mod user_form;
 pub mod users;
 
 pub use app::{App, Effect, LogEntry, Msg};
-pub use runtime::{ConsoleEnv, run_with_client};
+pub use runtime::{ConsoleEnv, run_with_client, watch_store};
 
 use crate::env::Environment;
 use render::thousands;

@@ -513,6 +513,45 @@ fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
 
 /// Open the console on a client, with files under `root`; returns the exit code.
 /// (The action queue journals in memory; `run_with_queue` takes a real journal and rules.)
+/// Follow the store's changes (`Store::watch`: PostgreSQL's LISTEN, SQLite's `data_version`)
+/// and send the records appended since the last look as `Msg::StoreNews`. The cursor starts at
+/// the newest record when the console opens.
+pub fn watch_store(store: crate::store::Store, tx: UnboundedSender<Msg>) -> Option<crate::store::Watch> {
+    let (wake, mut woken) = unbounded_channel::<()>();
+    let watch = match store.watch(move || {
+        let _ = wake.send(());
+    }) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = tx.send(Msg::Log(super::LogEntry::now(Level::Warn, format!("other writers' operations show on refresh only: {e}"))));
+            return None;
+        }
+    };
+    tokio::spawn(async move {
+        let reports = move || crate::report::ReportStore::on(store.clone());
+        let r = reports();
+        let mut seen = tokio::task::spawn_blocking(move || r.head_seq().unwrap_or(0)).await.unwrap_or(0);
+        while woken.recv().await.is_some() {
+            while woken.try_recv().is_ok() {}
+            loop {
+                let r = reports();
+                let news = tokio::task::spawn_blocking(move || r.after(seen, 500)).await;
+                let Ok(Ok(news)) = news else { break };
+                let Some(last) = news.last() else { break };
+                seen = last.seq;
+                let full = news.len() == 500;
+                if tx.send(Msg::StoreNews(news)).is_err() {
+                    return;
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+    });
+    Some(watch)
+}
+
 pub async fn run_with_client(client: ScimClient, ui: super::UiOptions, root: &std::path::Path) -> i32 {
     let setup = QueueSetup::in_memory("console", &client.host());
     run_with_queue(client, ui, Vec::new(), setup, ConsoleEnv::under(root)).await
@@ -581,6 +620,8 @@ async fn event_loop(
         });
     }
     let safety = app.queue.safety.clone();
+    // Live across consoles: what others write to the store comes in as `Msg::StoreNews`.
+    let _watch = journal.as_ref().and_then(|j| watch_store(j.store().clone(), tx.clone()));
     let queue = QueueRunner::new(client.clone(), journal, safety.clone(), tx.clone()).with_lease(env.lease.clone());
     match queue.unfinished() {
         Ok(offers) => {

@@ -395,7 +395,21 @@ CREATE INDEX approval_state ON approval (state, created_ms);
 /// the same SQL reads and writes both. Differences: `report_names.names_key` (the SHA-256 of the
 /// nine names, unique: PostgreSQL cannot use an index for a null-safe match of nine columns, so a
 /// record finds its names by this key) and the per-day counts kept by one PL/pgSQL trigger.
-pub const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_APPROVALS];
+pub const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_APPROVALS, PG_CHANGES];
+
+/// PostgreSQL's migration 3: live consoles. Every transaction that appends report records or
+/// writes approvals notifies `scimitar_changes` when it commits (`store::pg::listen`; SQLite's
+/// consoles poll `PRAGMA data_version` instead).
+const PG_CHANGES: &str = "
+CREATE FUNCTION scimitar_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('scimitar_changes', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER report_changed AFTER INSERT ON report FOR EACH STATEMENT EXECUTE FUNCTION scimitar_changed();
+CREATE TRIGGER approval_changed AFTER INSERT OR UPDATE ON approval FOR EACH STATEMENT EXECUTE FUNCTION scimitar_changed();
+";
 
 /// PostgreSQL's migration 2: four-eyes approvals, as SQLite's migration 8 ([`APPROVALS`]).
 const PG_APPROVALS: &str = "
