@@ -12,7 +12,7 @@ use scimitar::emulator::{Emulator, EmulatorConfig};
 use scimitar::report::{ReportQuery, ReportStore};
 use scimitar::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret, User};
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 async fn emulator(users: usize, seed: u64) -> (Emulator, ScimClient) {
     let cfg = EmulatorConfig { users, groups: 2, seed, token: format!("xoxp-four-eyes-{seed}"), ..Default::default() };
@@ -76,7 +76,13 @@ impl Admin {
     }
 
     async fn run(&self, emu: &Emulator, args: &[&str]) -> Output {
-        let mut c = pg::as_account(Path::new(env!("CARGO_BIN_EXE_scimitar")), Some(self.account));
+        // Both accounts are members of the team's group (here admin2's primary group), as the
+        // members of a shared SQLite store's group are.
+        let (uid, gid) = pg::account(self.account);
+        let (_, team) = pg::account(pg::ADMIN_ACCOUNTS[1]);
+        let mut c = Command::new("setpriv");
+        c.args([format!("--reuid={uid}"), format!("--regid={gid}"), format!("--groups={gid},{team}"), "--".into()])
+            .arg(env!("CARGO_BIN_EXE_scimitar"));
         c.args(args)
             .env("SLACK_SCIM_TOKEN", emu.token())
             .env("SCIMITAR_CONFIG_DIR", self.config())

@@ -263,3 +263,56 @@ async fn another_accounts_console_approves_and_the_writes_reach_the_server() {
     assert!(reports.verify().unwrap().ok());
     emu.shutdown().await;
 }
+
+/// Live across consoles (item 7): records another writer appended (`Msg::StoreNews`, as the
+/// runtime's store watch hands them over) are Log lines naming who did what, and the Users rows
+/// they deactivated follow, with no key pressed; the console's own running batch is not repeated.
+#[test]
+fn others_operations_show_in_the_log_and_the_rows_as_they_arrive() {
+    use crate::report::{OperationRecord, Outcome, StoredRecord};
+    let mut app = app_with(30);
+    let idx = app.dir.store.index_of("W00000001").unwrap();
+    assert!(app.dir.store.get(idx).active());
+    let now = time::OffsetDateTime::now_utc();
+    let rec = |seq: i64, action: &str, id: &str, email: &str, batch: &str| StoredRecord {
+        seq,
+        record: OperationRecord {
+            op_id: format!("{batch}-0000{seq}"),
+            batch_id: Some(batch.into()),
+            policy_run: None,
+            started_at: now,
+            finished_at: now,
+            profile: "acme".into(),
+            host: "api.slack.test".into(),
+            action: action.into(),
+            target_id: Some(id.into()),
+            target_email: Some(email.into()),
+            target_user_name: None,
+            target_display: None,
+            outcome: Outcome::Done,
+            error_code: None,
+            error_message: None,
+            http_status: None,
+            retries: 0,
+            duration_ms: 3,
+            os_user: "bob".into(),
+            os_host: "jump2".into(),
+            detail: None,
+            db_role: None,
+            proposed_by: None,
+            approved_by: None,
+        },
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    let email = app.dir.store.get(idx).email().to_string();
+    app.update(Msg::StoreNews(vec![rec(7, "deactivate", "W00000001", &email, "b-others")]));
+    assert_eq!(last_log(&app), format!("bob@jump2: deactivate {email}: done (b-others)"));
+    assert!(!app.dir.store.get(idx).active(), "the row follows");
+    // This console's own running batch: the queue logs it already.
+    super::queue_tests::running_batch(&mut app);
+    let own = app.queue.batch.as_ref().unwrap().batch_id.clone();
+    let before = app.log.len();
+    app.update(Msg::StoreNews(vec![rec(8, "deactivate", "W00000002", "x@example.com", &own)]));
+    assert_eq!(app.log.len(), before, "not repeated");
+}

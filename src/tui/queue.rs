@@ -661,6 +661,19 @@ fn store_news(ctx: &mut Ctx, records: Vec<crate::report::StoredRecord>) -> Vec<E
     if others.len() > NEWS_LINES {
         ctx.log(Level::Info, format!("… and {} more operations by others (Reports lists them)", others.len() - NEWS_LINES));
     }
+    // The rows of users others deactivated or reactivated follow at once.
+    for r in &others {
+        let active = match r.record.action.as_str() {
+            "deactivate" => false,
+            "reactivate" => true,
+            _ => continue,
+        };
+        if r.record.outcome == crate::report::Outcome::Done
+            && let Some(id) = &r.record.target_id
+        {
+            ctx.note(super::component::Note::UserActive { id: id.clone(), active });
+        }
+    }
     if !others.is_empty() {
         ctx.note(super::component::Note::Reported);
     }
