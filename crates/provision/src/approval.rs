@@ -36,6 +36,10 @@ pub enum ApprovalError {
     NotPending { id: String, state: String },
     #[error("approval {id} is for {theirs}; this connection is {ours}; nothing was done")]
     OtherServer { id: String, theirs: String, ours: String },
+    /// The approval's row no longer matches the proposal the report chain recorded (its
+    /// proposer or its actions were changed in the store): it is not run.
+    #[error("approval {id} does not match its proposal in the report ({why}); it is not run")]
+    Tampered { id: String, why: String },
     #[error("approval {id} holds an action this version cannot read: {message}")]
     Unreadable { id: String, message: String },
     #[error("approvals: {0}")]
@@ -327,6 +331,12 @@ pub fn approve(journal: &Journal, a: &Approval, decision: Decision) -> Result<Ga
     }
     let approver = ctx.proposer();
     journal.store().write(|s| {
+        // The row as it is in this transaction, checked against its proposal in the chain.
+        let row = read(s, &a.id)?;
+        check_proposal(s, &row)?;
+        if row.actions != a.actions {
+            return Err(ApprovalError::Tampered { id: a.id.clone(), why: "its actions changed since they were screened".into() });
+        }
         let n = s.execute(
             "UPDATE approval SET state = 'approved', decided_by = ?2, decided_ms = ?3 WHERE approval_id = ?1 AND state = 'pending' AND proposer_account <> ?4",
             &[t(&a.id), t(&approver), i(store::now_ms()), t(&ctx.os_user)],
@@ -384,6 +394,38 @@ pub fn reject(journal: &Journal, id: &str, reason: Option<&str>) -> Result<Appro
     })
 }
 
+/// SHA-256 (hex) of the actions as the approval row stores them (JSON).
+fn actions_digest(actions: &[Action]) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_string(actions).unwrap_or_default();
+    Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The approval's row must still be what its `propose_batch` record in the chain says: the same
+/// proposer's OS account, the same actions. A role that may write the store's tables could
+/// otherwise change the row's proposer (to approve its own batch) or its actions after another
+/// account read them. (The record is in the hash chain: `report verify` shows it changed.)
+fn check_proposal(s: &mut dyn Sql, a: &Approval) -> Result<(), ApprovalError> {
+    let tampered = |why: &str| ApprovalError::Tampered { id: a.id.clone(), why: why.into() };
+    let found = s.first(
+        "SELECT COALESCE(r.os_user, n.os_user), r.detail FROM report r LEFT JOIN report_names n ON n.id = r.names_id WHERE r.op_id = ?1",
+        &[t(format!("{}-propose", a.id))],
+        |r| Ok((opt_text(r, 0)?, opt_text(r, 1)?)),
+    )?;
+    let Some((who, detail)) = found else { return Err(tampered("its proposal is not in the report")) };
+    if who.as_deref() != Some(a.proposer_account.as_str()) {
+        return Err(tampered(&format!("proposed by {}, the row says {}", who.unwrap_or_default(), a.proposer_account)));
+    }
+    let digest = detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .and_then(|d| d["actions_sha256"].as_str().map(str::to_string));
+    if digest.as_deref() != Some(actions_digest(&a.actions).as_str()) {
+        return Err(tampered("its actions changed since they were proposed"));
+    }
+    Ok(())
+}
+
 /// One record in the report chain for an approval's event (`propose`, `approve`, `reject`,
 /// `run`), written by `ctx`'s account in the caller's transaction.
 fn record(
@@ -405,6 +447,8 @@ fn record(
     if let Some(b) = &a.batch_id {
         detail["batch_id"] = b.as_str().into();
     }
+    // What was proposed, as the chain keeps it: approving checks the row against it.
+    detail["actions_sha256"] = actions_digest(&a.actions).into();
     if let Some(n) = &note {
         detail["note"] = crate::scim::redact::redact(n).into_owned().into();
     }
@@ -491,6 +535,29 @@ mod tests {
         let op = recs.iter().find(|r| r.record.action == "deactivate").unwrap();
         assert_eq!((op.record.proposed_by.as_deref(), op.record.approved_by.as_deref()), (Some("ann@jump"), Some("bob@jump")));
         assert!(ReportStore::on(store).verify().unwrap().ok());
+    }
+
+    #[test]
+    fn an_approval_row_changed_in_the_store_is_not_run() {
+        let store = Store::in_memory().unwrap();
+        let safety = Safety { approval_over: Some(1), ..Safety::default() };
+        let d = crate::queue::gate(&safety, deactivations(3), &Knowledge::default());
+        let ann = journal_as(&store, "ann");
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into() };
+        let a = propose(&ann, None, &p, &d).unwrap();
+        // ann rewrites the row's proposer to approve her own batch: refused.
+        store.with(|s| s.execute("UPDATE approval SET proposer_account = 'mallory' WHERE approval_id = ?1", &[t(&a.id)])).unwrap();
+        let e = approve(&ann, &get(&store, &a.id).unwrap(), d.clone()).unwrap_err();
+        assert!(matches!(e, ApprovalError::Tampered { .. }), "{e}");
+        store.with(|s| s.execute("UPDATE approval SET proposer_account = 'ann' WHERE approval_id = ?1", &[t(&a.id)])).unwrap();
+        // Another action slipped in after proposing: refused too.
+        let more = serde_json::to_string(&deactivations(4)).unwrap();
+        store.with(|s| s.execute("UPDATE approval SET actions = ?2 WHERE approval_id = ?1", &[t(&a.id), t(more)])).unwrap();
+        let bob = journal_as(&store, "bob");
+        let d4 = crate::queue::gate(&safety, deactivations(4), &Knowledge::default());
+        let e = approve(&bob, &get(&store, &a.id).unwrap(), d4).unwrap_err();
+        assert!(e.to_string().contains("actions changed"), "{e}");
+        assert_eq!(get(&store, &a.id).unwrap().state, State::Pending, "nothing approved");
     }
 
     #[test]
