@@ -11,7 +11,7 @@ mod pg;
 
 use scimitar::emulator::{Emulator, EmulatorConfig};
 use scimitar::scim::{ApiVersion, ClientConfig, RateLimit, ScimClient, Secret, User};
-use scimitar::tui::{App, Msg};
+use scimitar_console::{App, Msg};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -31,7 +31,7 @@ async fn two_active(client: &ScimClient) -> Vec<User> {
 
 /// The console's model, as the runtime builds it.
 fn console() -> App {
-    let mut app = App::new("127.0.0.1", "SCIM v2", scimitar::tui::theme::ThemeSet::builtin(), scimitar::tui::theme::Theme::default());
+    let mut app = App::new("127.0.0.1", "SCIM v2", scimitar_console::theme::ThemeSet::builtin(), scimitar_console::theme::Theme::default());
     app.update(Msg::Resize(120, 40));
     app
 }
@@ -64,7 +64,7 @@ async fn another_process_deactivates(emu: &Emulator, root: &Path, store_toml: &s
 /// Log says both, naming the OS account and the batch, and no key was pressed.
 async fn shows_others_writes(store: scimitar::store::Store, emu: &Emulator, client: &ScimClient, root: &Path, store_toml: &str) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let _watch = scimitar::tui::watch_store(store, tx).expect("the store can be watched");
+    let _watch = scimitar_console::watch_store(store, tx).expect("the store can be watched");
     // (the reader takes its starting point: the newest record now)
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut app = console();
