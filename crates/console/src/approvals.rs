@@ -326,10 +326,7 @@ fn render_pane(p: &Approvals, f: &mut Frame, area: Rect, v: &View) {
         top.push(Line::styled(format!("  the approvals could not be read: {}", clean(e)), t.error));
     }
     if let Some(id) = &p.rejecting {
-        top.push(Line::styled(
-            format!("  Reject {id}? y rejects it (nothing is sent), n or Esc keeps it."),
-            t.warning.add_modifier(Modifier::BOLD),
-        ));
+        top.push(Line::styled(format!("  Reject {id}? y rejects · n/Esc keeps"), t.warning.add_modifier(Modifier::BOLD)));
     }
     if p.list.is_empty() {
         let empty = if p.loading {

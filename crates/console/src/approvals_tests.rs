@@ -147,7 +147,7 @@ fn the_approvals_view_shows_approves_and_rejects() {
     ch(&mut app, 'j');
     assert!(ch(&mut app, 'x').is_empty());
     let s = screen(&mut app, 80, 24);
-    assert!(s.contains("y rejects it"), "{s}");
+    assert!(s.contains("y rejects · n/Esc keeps"), "the question whole at 80 columns: {s}");
     assert!(ch(&mut app, 'n').is_empty());
     ch(&mut app, 'x');
     let fx = ch(&mut app, 'y');
