@@ -354,6 +354,9 @@ pub async fn execute(
         if let Some(e) = decision.ceiling() {
             eprintln!("scimitar: note: {e}");
         }
+        if let Some(n) = decision.needs_approval() {
+            eprintln!("scimitar: note: {n}; the real run would be held for approval");
+        }
         eprintln!("scimitar: dry run: {}; nothing was changed", crate::sanitize::clean(&decision.summary()));
         return Ok(exit::OK);
     }
@@ -362,6 +365,9 @@ pub async fn execute(
         // Targets already as asked are no failure; a refusal is.
         let refused = decision.skipped().iter().any(|s| s.reason != SkipReason::AlreadyInState);
         return Ok(if refused { exit::FAILURE } else { exit::OK });
+    }
+    if decision.needs_approval().is_some() {
+        return hold(c, &decision, "headless", None, what);
     }
     let decision = approve(decision, None, run, what)?;
     let (_lease, journal) = take_lease(c, run, &command_line())?;
@@ -579,4 +585,21 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
         code = code.max(rc);
     }
     Ok(code)
+}
+
+/// A batch the gate holds for approval (`Decision::needs_approval`): kept in the store as a
+/// pending approval, its id on stdout, exit 3. Nothing is sent.
+pub fn hold(c: Connection<'_>, decision: &Decision, origin: &str, policy_run: Option<String>, what: &str) -> Result<i32, Fail> {
+    let journal = open_journal(c)?;
+    let org = c.env.org_key().ok().map(|o| o.0);
+    let p = crate::approval::Proposal { origin: origin.into(), policy_run, policy: None, description: what.into() };
+    let a = crate::approval::propose(&journal, org.as_deref(), &p, decision).map_err(Fail::from)?;
+    eprintln!("scimitar: {}", crate::sanitize::clean(&a.screening.held));
+    eprintln!("scimitar: gate: {}", crate::sanitize::clean(&decision.summary()));
+    eprintln!(
+        "scimitar: held for approval as {id}; nothing was sent. Another account approves it with `scimitar approvals approve {id}` (or rejects it: `scimitar approvals reject {id}`)",
+        id = a.id
+    );
+    println!("{}", a.id);
+    Ok(exit::PENDING_APPROVAL)
 }

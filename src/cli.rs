@@ -162,6 +162,7 @@ async fn run_command(env: &Environment, command: Command, out: &mut dyn Write) -
         Command::Plan { policy, output } => commands::policy::plan(env, &policy, output, out).await,
         Command::Apply { policy, run } => commands::policy::apply(env, &policy, &run).await,
         Command::Sync(args) => commands::sync::run(env, args).await,
+        Command::Approvals(args) => commands::approvals::run(env, args, out).await,
         Command::Emulator(args) => commands::emulator::run(args).await,
         Command::Store(c) => commands::store::run(env, c, out),
         Command::Report(args) => commands::report::run_in(env, args, out),

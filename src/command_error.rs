@@ -171,6 +171,7 @@ impl From<crate::queue::GateError> for Fail {
         match e {
             GateError::Held(Hold::ReadOnly) => Fail::read_only(),
             GateError::Held(h) => Fail::new(USAGE, format!("{h}; nothing was done")),
+            GateError::NeedsApproval(n) => Fail::new(exit::PENDING_APPROVAL, format!("{n}; nothing was done")),
             GateError::Scim(e) => e.into(),
             GateError::Journal(e) => Fail::new(FAILURE, format!("journal: {e:#}")),
         }
@@ -192,5 +193,19 @@ impl From<crate::sync::SetupError> for Fail {
 impl From<crate::policy::apply::ApplyError> for Fail {
     fn from(e: crate::policy::apply::ApplyError) -> Fail {
         Fail::new(exit::FAILURE, e.to_string())
+    }
+}
+
+/// A four-eyes approval refused: not found (66), one's own, not pending or for another server
+/// (64), else 1. The store's text is cleaned (it holds what accounts typed).
+impl From<crate::approval::ApprovalError> for Fail {
+    fn from(e: crate::approval::ApprovalError) -> Fail {
+        use crate::approval::ApprovalError;
+        let code = match &e {
+            ApprovalError::NotFound(_) => exit::NOT_FOUND,
+            ApprovalError::OwnProposal { .. } | ApprovalError::NotPending { .. } | ApprovalError::OtherServer { .. } => exit::USAGE,
+            _ => exit::FAILURE,
+        };
+        Fail::new(code, crate::sanitize::clean(&e.to_string()))
     }
 }

@@ -9,6 +9,9 @@ pub const CHANGES: i32 = 2;
 /// `sync`: the policy is quarantined (a plan over a ceiling, or the circuit breaker): nothing is
 /// written until `scimitar sync approve`.
 pub const QUARANTINED: i32 = 3;
+/// A batch over the profile's `approval_over` is held as a pending approval (its id on stdout):
+/// nothing was sent until another account approves it (`scimitar approvals approve ID`).
+pub const PENDING_APPROVAL: i32 = 3;
 /// Bad command line or input (an unknown flag or command, a missing argument, a malformed email, a
 /// bad file); also a ceiling that stopped `apply` (or would stop it: `apply --dry-run`).
 pub const USAGE: i32 = 64;
@@ -30,7 +33,7 @@ pub const TABLE: &[(i32, &str)] = &[
     (CHANGES, "`plan` and `apply --dry-run`: there are changes to make."),
     (
         QUARANTINED,
-        "`sync`: the policy is quarantined (a plan over a ceiling, or the circuit breaker); nothing is written until `sync approve`.",
+        "`sync`: the policy is quarantined (a plan over a ceiling, or the circuit breaker); nothing is written until `sync approve`. A write over the profile's `approval_over`: held as a pending approval (its id on stdout), nothing sent until another account runs `approvals approve ID`.",
     ),
     (
         USAGE,

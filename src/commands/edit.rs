@@ -210,6 +210,10 @@ pub async fn restore(
         eprintln!("scimitar: nothing to do: {}", crate::sanitize::clean(&decision.summary()));
         return Ok(exit::OK);
     }
+    // Over the profile's approval_over: held for another account's approval, nothing sent.
+    if decision.needs_approval().is_some() {
+        return crate::bulk::hold(c, &decision, crate::queue::engine::RESTORE_ORIGIN, None, &plan.what);
+    }
     // A restore passes the gate like any batch: over a ceiling only --force (or the typed count)
     // passes it; one confirmation for the whole restore (`--yes` skips it).
     let held = decision.ceiling().is_some();

@@ -3,6 +3,7 @@
 //! and returns an exit code or a `Fail` (`command_error`). `Command` is the clap tree's
 //! subcommands; `cli` routes them here. Writes go through `bulk` (the one gate and the queue).
 
+pub mod approvals;
 pub mod cache;
 pub mod check;
 pub mod demo;
@@ -86,6 +87,9 @@ pub enum Command {
     /// Keep Slack in line with a policy unattended: plan, gate, apply, report, every interval
     /// (--every 5m) or once (--once); quarantine, alerts, status, metrics
     Sync(crate::commands::sync::SyncArgs),
+    /// Four-eyes approvals: batches over the profile's `approval_over` wait here until another
+    /// account approves (runs) or rejects them; without a subcommand, list the pending ones
+    Approvals(approvals::ApprovalsArgs),
     /// Query the provisioning report: who did what to whom, when, and did it work
     Report(crate::commands::report::ReportArgs),
     /// The store: where the journal, reports, sync state and the org's lease live (see docs/team.md)

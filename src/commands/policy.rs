@@ -93,6 +93,9 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         for d in &live.source_drops {
             eprintln!("scimitar: note: apply would stop: {}", crate::sanitize::clean(d));
         }
+        if let Some(n) = preview.needs_approval() {
+            eprintln!("scimitar: note: {n}; the real apply would be held for approval");
+        }
         eprintln!(
             "scimitar: dry run: {}; gate: {}; nothing was changed",
             crate::present::plan_summary(plan),
@@ -122,10 +125,16 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
             "scimitar: {pending_members} membership change(s) and {links} manager(s) of users or groups created by this run follow once they exist"
         );
     }
+    // Over the profile's approval_over: the preview (pass 1 and the deactivations) is held for
+    // another account's approval, nothing sent; approving it runs those actions.
+    if preview.needs_approval().is_some() {
+        return crate::bulk::hold(c, &preview, "policy", None, &what);
+    }
     bulk::approve(preview, policy_ceiling(&live, run.force), run, &what)?;
     // The preview held every deactivation of the run and passed the ceiling (by --force or at the
-    // prompt), so the passes do not stop at it again; read-only and the other rules still apply.
-    let safety = crate::queue::Safety { force: true, ..safety };
+    // prompt) and the four-eyes rule (it was under approval_over), so the passes do not stop at
+    // them again; read-only and the other rules still apply.
+    let safety = crate::queue::Safety { force: true, approval_over: None, ..safety };
 
     // One writer per org: refused (exit 75, naming the holder) while a sync or another apply
     // writes, unless --wait.

@@ -87,7 +87,7 @@ pub enum ReportCmd {
 /// configured, else the data dir's database) filled in where the flags leave them out.
 pub fn run_in(env: &crate::env::Environment, mut args: ReportArgs, out: &mut dyn Write) -> Result<i32, crate::command_error::Fail> {
     args.config_retain_days = env.retain_days();
-    if args.db.is_none() && matches!(env.store_location()?, crate::store::Location::Postgres(_)) {
+    if args.db.is_none() && !matches!(env.store_location()?, crate::store::Location::Sqlite(_)) {
         args.store = Some(env.store()?);
     }
     args.db = args.db.or_else(|| Some(env.paths.database()));

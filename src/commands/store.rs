@@ -63,6 +63,7 @@ pub fn run(env: &Environment, cmd: StoreCmd, out: &mut dyn Write) -> Result<i32,
             let holder = env.org_key().ok().and_then(|o| crate::store::lease::holder(&store, &o).ok().flatten().map(|h| (o, h)));
             let kind = match loc {
                 Location::Sqlite(_) => "sqlite",
+                Location::SharedSqlite(_) => "sqlite (shared)",
                 Location::Postgres(_) => "postgres",
             };
             let version = store.schema_version().map_err(|e| Fail::new(store_exit_code(&e), e.to_string()))?;

@@ -62,6 +62,7 @@ enum Global {
     CommandLine,
     Refresh,
     QueueView,
+    Approvals,
     ToggleLog,
     LogGrow,
     LogShrink,
@@ -91,6 +92,13 @@ static GLOBAL: &[Binding<Global>] = &[
         "the queue view: every operation of the current batch, progress, ETA; b lists past batches (u restores one)",
         Global::QueueView,
         [(KeyCode::Char('Q'), N)]
+    ),
+    bind!(
+        "P",
+        "",
+        "the Approvals view (four-eyes): batches over the profile's approval_over waiting for another account; show, approve, reject",
+        Global::Approvals,
+        [(KeyCode::Char('P'), N)]
     ),
     bind!("L", "", "show / hide the Log pane", Global::ToggleLog, [(KeyCode::Char('L'), N)]),
     // Not `+`/`-`: the Groups pane adds and removes members with them (issue 12).
@@ -498,6 +506,14 @@ impl App {
                 self.push_log(Level::Info, "reloading users and groups");
                 return self.broadcast(&Note::Refresh);
             }
+            Global::Approvals => {
+                if self.overlay::<super::approvals::Approvals>().is_none() {
+                    let (view, fx) = super::approvals::Approvals::opened();
+                    self.overlays.push(Box::new(view));
+                    return fx;
+                }
+                return vec![];
+            }
             Global::QueueView => {
                 if self.overlay::<super::queue_view::QueueView>().is_none() {
                     self.overlays.push(Box::new(super::queue_view::QueueView));
@@ -829,6 +845,7 @@ mod tests {
             true,
         );
         check("record detail", &|| then(&panes_tests::fixed_reports_app, "j\n"), true);
+        check("approvals", &crate::approvals_tests::approvals_app, true);
         check("change detail", &|| then(&|| panes_tests::policies_app(panes_tests::plan(3)), "ljj\n"), true);
         check("apply confirm", &|| then(&|| panes_tests::policies_app(panes_tests::plan(3)), "A"), true);
         check("apply confirm, typed", &|| then(&|| panes_tests::policies_app(panes_tests::plan(30)), "A"), true);

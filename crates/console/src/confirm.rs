@@ -45,6 +45,9 @@ pub struct Confirm {
     pub who: Vec<String>,
     /// Who was screened out before sending, and why (a member Slack would refuse).
     pub screened: Vec<String>,
+    /// The approval this dialog approves (the Approvals pane's `a`): confirming runs it as this
+    /// account's approval (`Effect::RunApproval`).
+    pub approval: Option<String>,
 }
 
 impl Confirm {
@@ -63,7 +66,14 @@ impl Confirm {
             clears_marks: false,
             who: Vec::new(),
             screened: Vec::new(),
+            approval: None,
         }
+    }
+
+    /// Four-eyes: confirming keeps the batch as a pending approval for another account instead
+    /// of running it (the gate found it over `approval_over`, and this is no approval's run).
+    pub fn proposes(&self) -> bool {
+        self.approval.is_none() && self.decision.needs_approval().is_some()
     }
 
     /// Operations that will run.
@@ -125,6 +135,9 @@ impl Confirm {
         }
         if let Some(c) = &self.ceiling {
             out.push((Level::Error, format!("WARNING: {}", clean(c))));
+        }
+        if let Some(n) = self.decision.needs_approval().filter(|_| self.proposes()) {
+            out.push((Level::Warn, format!("FOUR EYES: {n}. Confirming keeps it as a pending approval; nothing is sent now.")));
         }
         out
     }
@@ -265,12 +278,26 @@ impl Confirm {
         if self.clears_marks {
             ctx.dir.marks.clear();
         }
+        // Past the ceiling the dialog only accepted the typed count: that passes it.
+        let decision = if self.ceiling.is_some() { self.decision.clone().pass_ceiling() } else { self.decision.clone() };
+        if self.proposes() {
+            ctx.log(
+                Level::Warn,
+                format!("{}: over approval_over: proposing it for another account's approval; nothing is sent", self.what),
+            );
+            return vec![Effect::ProposeBatch { decision, description: self.what.clone() }];
+        }
+        if let Some(id) = &self.approval {
+            ctx.log(Level::Info, format!("{}: approved, queued {}", self.what, super::draw::counted(self.count(), "operation")));
+            ctx.queue.submitting = true;
+            ctx.queue.status = "starting".into();
+            ctx.open_queue_view();
+            return vec![Effect::RunApproval { id: id.clone(), decision, description: self.what.clone() }];
+        }
         ctx.log(Level::Info, format!("{}: confirmed, queued {}", self.what, super::draw::counted(self.count(), "operation")));
         ctx.queue.submitting = true;
         ctx.queue.status = "starting".into();
         ctx.open_queue_view();
-        // Past the ceiling the dialog only accepted the typed count: that passes it.
-        let decision = if self.ceiling.is_some() { self.decision.clone().pass_ceiling() } else { self.decision.clone() };
         vec![Effect::RunBatch { decision, description: self.what.clone() }]
     }
 }
@@ -281,17 +308,24 @@ impl Component for Confirm {
     }
 
     fn keys(&self, _v: &View) -> Vec<Offer> {
+        let (yes, what) = if self.proposes() {
+            ("propose", "propose it for another account's approval (nothing is sent now)")
+        } else if self.approval.is_some() {
+            ("approve", "approve and run it: the operations listed are queued")
+        } else {
+            ("confirm", "confirm: the operations listed are queued")
+        };
         if self.typed {
             vec![
                 Offer::new("0-9 ⌫", "", "type the number of operations", true),
-                Offer::new("Enter", "confirm", "confirm (once the count typed is the number of operations)", true),
+                Offer {
+                    help: Cow::Owned(format!("{what} (once the count typed is the number of operations)")),
+                    ..Offer::new("Enter", yes, "", true)
+                },
                 Offer::new("Esc", "cancel", "cancel: nothing is done", true),
             ]
         } else {
-            vec![
-                Offer::new("Enter/y", "confirm", "confirm: the operations listed are queued", true),
-                Offer::new("Esc/n", "cancel", "cancel: nothing is done", true),
-            ]
+            vec![Offer::new("Enter/y", yes, what, true), Offer::new("Esc/n", "cancel", "cancel: nothing is done", true)]
         }
     }
 

@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod apply_confirm;
+pub mod approvals;
 pub mod component;
 pub mod confirm;
 pub mod detail;
@@ -49,7 +50,7 @@ pub mod user_form;
 pub mod users;
 
 pub use app::{App, Effect, LogEntry, Msg};
-pub use runtime::{ConsoleEnv, run_with_client};
+pub use runtime::{ConsoleEnv, run_with_client, watch_store};
 
 use provision::env::{EnvError, Environment};
 use render::thousands;
@@ -323,6 +324,9 @@ mod tests;
 
 #[cfg(test)]
 mod queue_tests;
+
+#[cfg(test)]
+pub(crate) mod approvals_tests;
 
 #[cfg(test)]
 mod panes_tests;

@@ -263,6 +263,25 @@ pub enum Msg {
         name: String,
         result: Result<provision::policy::apply::ApplyOutcome, ApplyFailed>,
     },
+    /// The store's approvals (`Effect::ListApprovals`).
+    ApprovalsLoaded {
+        generation: u64,
+        result: Result<Vec<provision::approval::Approval>, String>,
+    },
+    /// A batch over `approval_over` was kept as a pending approval (`Effect::ProposeBatch`).
+    ApprovalProposed(Result<provision::approval::Approval, String>),
+    /// An approval's actions screened again by the gate against the server now, for the
+    /// approver's confirmation (`Effect::ScreenApproval`; `Err`: refused, e.g. one's own).
+    ApprovalScreened {
+        id: String,
+        result: Result<(provision::approval::Approval, provision::queue::Decision), String>,
+    },
+    /// An approval was rejected, or its approved batch ended (`Ok`: a line for the Log).
+    ApprovalDecided(Result<String, String>),
+    /// Records another writer (another admin's console or command, the sync, another process)
+    /// appended to the store, oldest first (`Store::watch`, read by the runtime as they come):
+    /// the Log says them and the Reports pane reads its query again.
+    StoreNews(Vec<provision::report::StoredRecord>),
 }
 
 /// Why a policy apply from the console stopped (the Log says it: "applying policy P failed: ...").
@@ -280,6 +299,14 @@ pub enum ApplyFailed {
     /// The apply stopped (a pass held, the journal or the queue failed).
     #[error(transparent)]
     Apply(#[from] provision::policy::apply::ApplyError),
+    /// Over the profile's `approval_over`: kept as pending approval `id`, nothing sent.
+    #[error(
+        "{reason}: held for approval as {id}; another account approves it in Approvals or with `scimitar approvals approve {id}`; nothing was sent"
+    )]
+    HeldForApproval { reason: provision::queue::NeedsApproval, id: String },
+    /// The pending approval could not be kept.
+    #[error("{0}")]
+    Approval(#[from] provision::approval::ApprovalError),
 }
 
 /// The loaded users, shared with the task that writes them to the cache (the console keeps
@@ -389,6 +416,33 @@ pub enum Effect {
         name: String,
         path: std::path::PathBuf,
         review: ReviewHandle,
+    },
+    /// Read the store's approvals, pending ones or `all` (result: `Msg::ApprovalsLoaded`).
+    ListApprovals {
+        generation: u64,
+        all: bool,
+    },
+    /// Keep a confirmed batch over `approval_over` as a pending approval: nothing is sent
+    /// (result: `Msg::ApprovalProposed`).
+    ProposeBatch {
+        decision: provision::queue::Decision,
+        description: String,
+    },
+    /// Screen an approval's actions again against the server now, for its approval (result:
+    /// `Msg::ApprovalScreened`).
+    ScreenApproval {
+        id: String,
+    },
+    /// Approve (as this account) and run an approval, with the decision the approver confirmed,
+    /// through the queue under the org's lease (`approval::approve`).
+    RunApproval {
+        id: String,
+        decision: provision::queue::Decision,
+        description: String,
+    },
+    /// Reject a pending approval (result: `Msg::ApprovalDecided`).
+    RejectApproval {
+        id: String,
     },
     /// Restore the terminal, stop the process (SIGTSTP) and, once resumed, take the terminal
     /// again and redraw everything (the event loop runs it: it owns the terminal).

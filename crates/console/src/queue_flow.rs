@@ -170,6 +170,20 @@ pub fn on_msg(msg: Msg, ctx: &mut Ctx) -> Result<Vec<Effect>, Msg> {
             vec![]
         }
         Msg::RestorePlanned { which, result } => restore_planned(ctx, which, result),
+        // (The Approvals view takes these while it is open; closed, the Log says them.)
+        Msg::ApprovalProposed(r) => {
+            super::approvals::log_proposed(ctx, r);
+            vec![]
+        }
+        Msg::ApprovalDecided(r) => {
+            match r {
+                Ok(line) => ctx.log(Level::Ok, line),
+                Err(e) => ctx.log(Level::Error, e),
+            }
+            vec![]
+        }
+        Msg::ApprovalsLoaded { .. } | Msg::ApprovalScreened { .. } => vec![],
+        Msg::StoreNews(records) => store_news(ctx, records),
         Msg::LeaseHeld(message) => {
             ctx.log(Level::Warn, format!("another scimitar is writing to this Slack org: {}", clean(&message)));
             ctx.queue.lease_holder = Some(clean(&message));
@@ -282,4 +296,61 @@ pub fn retry_failed(ctx: &mut Ctx) -> Vec<Effect> {
     ctx.queue.status = "starting".into();
     ctx.log(Level::Info, format!("retrying {} of batch {batch_id}", super::draw::counted(failed, "failed operation")));
     vec![Effect::RetryFailed { batch_id }]
+}
+
+/// Records others appended to the store (`Msg::StoreNews`): one Log line each (at most
+/// `NEWS_LINES`, then a count), leaving out this console's own running batch, which the queue
+/// logs already; the Reports pane reads its query again.
+fn store_news(ctx: &mut Ctx, records: Vec<provision::report::StoredRecord>) -> Vec<Effect> {
+    let own = ctx.queue.batch.as_ref().map(|b| b.batch_id.clone());
+    let others: Vec<_> = records.iter().filter(|r| r.record.batch_id.is_none() || r.record.batch_id != own).collect();
+    for r in others.iter().take(NEWS_LINES) {
+        ctx.log(news_level(r), news_line(r));
+    }
+    if others.len() > NEWS_LINES {
+        ctx.log(Level::Info, format!("… and {} more operations by others (Reports lists them)", others.len() - NEWS_LINES));
+    }
+    // The rows of users others deactivated or reactivated follow at once.
+    for r in &others {
+        let active = match r.record.action.as_str() {
+            "deactivate" => false,
+            "reactivate" => true,
+            _ => continue,
+        };
+        if r.record.outcome == provision::report::Outcome::Done
+            && let Some(id) = &r.record.target_id
+        {
+            ctx.note(super::component::Note::UserActive { id: id.clone(), active });
+        }
+    }
+    if !others.is_empty() {
+        ctx.note(super::component::Note::Reported);
+    }
+    vec![]
+}
+
+/// How many of a burst of others' records the Log names one by one.
+pub const NEWS_LINES: usize = 20;
+
+fn news_level(r: &provision::report::StoredRecord) -> Level {
+    match r.record.outcome {
+        provision::report::Outcome::Done => Level::Info,
+        provision::report::Outcome::Failed => Level::Error,
+        _ => Level::Warn,
+    }
+}
+
+/// `ann@jump1: deactivate maria@acme.example: done (b-…)`.
+pub fn news_line(r: &provision::report::StoredRecord) -> String {
+    let rec = &r.record;
+    let target = rec
+        .target_email
+        .as_deref()
+        .or(rec.target_user_name.as_deref())
+        .or(rec.target_display.as_deref())
+        .or(rec.target_id.as_deref())
+        .unwrap_or("");
+    let by = format!("{}@{}", rec.os_user, rec.os_host);
+    let batch = rec.batch_id.as_deref().map(|b| format!(" ({b})")).unwrap_or_default();
+    clean(&format!("{by}: {} {target}: {}{batch}", rec.action, rec.outcome.as_str()))
 }

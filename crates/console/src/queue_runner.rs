@@ -72,7 +72,16 @@ pub struct QueueRunner {
 
 /// What happens to the journal before the batch runs.
 enum Prep {
-    Submit { info: BatchInfo, decision: Decision },
+    Submit {
+        info: BatchInfo,
+        decision: Decision,
+    },
+    /// Another account's approval (`approval::approve`, under the lease), then its batch runs.
+    Approve {
+        id: String,
+        decision: Decision,
+        description: String,
+    },
     Retry(String),
     Resume(Vec<String>),
 }
@@ -118,6 +127,7 @@ impl QueueRunner {
                 let origin = if description.starts_with("restore ") { provision::queue::engine::RESTORE_ORIGIN } else { "console" };
                 Prep::Submit { info: BatchInfo { origin: origin.into(), policy_run: None, description }, decision }
             }
+            Effect::RunApproval { id, decision, description } => Prep::Approve { id, decision, description },
             Effect::RetryFailed { batch_id } => Prep::Retry(batch_id),
             Effect::ResumeBatches { batch_ids } => Prep::Resume(batch_ids),
             Effect::CancelBatch { .. } => {
@@ -156,6 +166,7 @@ impl QueueRunner {
             (self.tx.clone(), self.cancel.clone(), self.safety.clone(), self.client.clone(), self.lease.clone());
         let command = match &prep {
             Prep::Submit { info, .. } => format!("console: {}", info.description),
+            Prep::Approve { id, .. } => format!("console: approve {id}"),
             Prep::Retry(b) => format!("console: retry {b}"),
             Prep::Resume(ids) => format!("console: resume {}", ids.join(" ")),
         };
@@ -176,7 +187,28 @@ impl QueueRunner {
             };
             let journal = Arc::new(journal.fenced(lease.fence()));
             let engine = Engine::new(client, journal.clone(), EngineConfig::default());
+            let approving = match &prep {
+                Prep::Approve { id, .. } => Some(id.clone()),
+                _ => None,
+            };
+            let j = journal.clone();
             let r = drive(engine, journal, safety, prep, tx.clone(), cancel, rate, active.clone()).await;
+            // An approved batch that ran: the approval is `run`, with its record in the chain.
+            if let Some(id) = approving
+                && r.is_ok()
+            {
+                let done = blocking(&j, move |j| {
+                    let a = provision::approval::get(j.store(), &id)?;
+                    let counts = a.batch_id.as_deref().map(|b| j.counts(b)).transpose()?.unwrap_or_default();
+                    let n = |s| counts.get(&s).copied().unwrap_or(0);
+                    use provision::queue::OpState;
+                    let summary = format!("{} done, {} failed, {} skipped", n(OpState::Done), n(OpState::Failed), n(OpState::Skipped));
+                    provision::approval::finished(j, &id, &summary)?;
+                    Ok(format!("approval {id} ({}, proposed by {}): run, {summary}", a.description, a.proposer))
+                })
+                .await;
+                let _ = tx.send(Msg::ApprovalDecided(done));
+            }
             active.store(false, Ordering::SeqCst);
             // Released before the runner says it is done, so the next batch finds it free.
             let _ = tokio::task::spawn_blocking(move || drop(lease)).await;
@@ -184,6 +216,80 @@ impl QueueRunner {
                 let _ = tx.send(Msg::QueueFailed(e));
             }
         }));
+    }
+
+    /// The store's approvals (`Msg::ApprovalsLoaded`).
+    pub fn list_approvals(&self, generation: u64, all: bool) {
+        let tx = self.tx.clone();
+        let Some(j) = self.journal.clone() else {
+            let _ = tx.send(Msg::ApprovalsLoaded { generation, result: Err("no journal".into()) });
+            return;
+        };
+        tokio::spawn(async move {
+            let result = blocking(&j, move |j| Ok(provision::approval::list(j.store(), all)?)).await;
+            let _ = tx.send(Msg::ApprovalsLoaded { generation, result });
+        });
+    }
+
+    /// Keep a confirmed batch over `approval_over` as a pending approval (`Msg::ApprovalProposed`).
+    pub fn propose(&self, decision: Decision, description: String) {
+        let tx = self.tx.clone();
+        let Some(j) = self.journal.clone() else {
+            let _ = tx.send(Msg::ApprovalProposed(Err("no journal".into())));
+            return;
+        };
+        let org = self.lease.org.0.clone();
+        tokio::spawn(async move {
+            let r = blocking(&j, move |j| {
+                let p = provision::approval::Proposal { origin: "console".into(), policy_run: None, policy: None, description };
+                Ok(provision::approval::propose(j, Some(&org), &p, &decision)?)
+            })
+            .await;
+            let _ = tx.send(Msg::ApprovalProposed(r));
+        });
+    }
+
+    /// Screen an approval again against the server now, after the four-eyes rule
+    /// (`Msg::ApprovalScreened`).
+    pub fn screen_approval(&self, id: String) {
+        let tx = self.tx.clone();
+        let Some(j) = self.journal.clone() else {
+            let _ = tx.send(Msg::ApprovalScreened { id, result: Err("no journal".into()) });
+            return;
+        };
+        let (client, safety) = (self.client.clone(), self.safety.clone());
+        tokio::spawn(async move {
+            let id2 = id.clone();
+            let result = async {
+                let a = blocking(&j, move |j| {
+                    let a = provision::approval::get(j.store(), &id2)?;
+                    provision::approval::may_approve(&a, j.context())?;
+                    Ok(a)
+                })
+                .await?;
+                let d = provision::approval::screen(&client, &safety, &a).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>((a, d))
+            }
+            .await;
+            let _ = tx.send(Msg::ApprovalScreened { id, result });
+        });
+    }
+
+    /// Reject a pending approval (`Msg::ApprovalDecided`).
+    pub fn reject_approval(&self, id: String) {
+        let tx = self.tx.clone();
+        let Some(j) = self.journal.clone() else {
+            let _ = tx.send(Msg::ApprovalDecided(Err("no journal".into())));
+            return;
+        };
+        tokio::spawn(async move {
+            let r = blocking(&j, move |j| {
+                let a = provision::approval::reject(j, &id, None)?;
+                Ok(format!("approval {} ({}, proposed by {}) rejected: nothing was sent", a.id, a.description, a.proposer))
+            })
+            .await;
+            let _ = tx.send(Msg::ApprovalDecided(r));
+        });
     }
 
     /// The journal's newest batches, for the queue view's list (`Msg::BatchesListed`).
@@ -305,6 +411,15 @@ async fn drive(
     // A confirmed decision is journaled now; retried and resumed batches pass the gate again
     // just before each runs (with their targets read afresh).
     let (mut submitted, ids, retry, description) = match prep {
+        Prep::Approve { id, decision, description } => {
+            let b = blocking(&journal, move |j| {
+                let a = provision::approval::get(j.store(), &id)?;
+                Ok(provision::approval::approve(j, &a, decision)?)
+            })
+            .await?;
+            let bid = b.id().to_string();
+            (Some(b), vec![bid], false, Some(description))
+        }
         Prep::Submit { info, decision } => {
             let d = info.description.clone();
             let b = blocking(&journal, move |j| provision::queue::submit(j, &info, decision).map_err(anyhow::Error::from)).await?;

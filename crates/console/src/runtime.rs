@@ -96,7 +96,7 @@ impl ConsoleEnv {
     fn with_store(mut self, env: &provision::env::Environment) -> ConsoleEnv {
         match env.store_location() {
             Ok(provision::store::Location::Sqlite(_)) => {}
-            Ok(provision::store::Location::Postgres(_)) => match env.store() {
+            Ok(provision::store::Location::Postgres(_) | provision::store::Location::SharedSqlite(_)) => match env.store() {
                 Ok(s) => self.store = Some(s),
                 Err(e) => self.store_error = Some(e.to_string()),
             },
@@ -230,6 +230,7 @@ impl Executor {
                 }
             }
             e @ (Effect::RunBatch { .. }
+            | Effect::RunApproval { .. }
             | Effect::CancelBatch { .. }
             | Effect::RetryFailed { .. }
             | Effect::ResumeBatches { .. }
@@ -301,6 +302,10 @@ impl Executor {
                 });
             }
             Effect::ListBatches => self.queue.list_batches(),
+            Effect::ListApprovals { generation, all } => self.queue.list_approvals(generation, all),
+            Effect::ProposeBatch { decision, description } => self.queue.propose(decision, description),
+            Effect::ScreenApproval { id } => self.queue.screen_approval(id),
+            Effect::RejectApproval { id } => self.queue.reject_approval(id),
             Effect::PlanRestore { which } => self.queue.plan_restore(which),
             Effect::ReviewSync { name, path } => {
                 let env = self.env.full.clone();
@@ -361,6 +366,19 @@ async fn apply_plan(
     // One writer per org: a sync (or another apply, or another admin) writing to this org now
     // refuses this one, naming who.
     let ctx = RunContext::new(&env.profile, &client.host(), &env.actor);
+    // Four-eyes: a plan over approval_over is kept as a pending approval (what the run can know
+    // up front: pass 1 and the deactivations), nothing sent.
+    let preview = provision::policy::apply::preview(&plan.0, &safety);
+    if let Some(n) = preview.needs_approval().cloned() {
+        let (store, ctx2, org) = (env.store().map_err(ApplyFailed::Store)?, ctx.clone(), env.lease.org.0.clone());
+        let description = format!("apply policy {name}");
+        let a = tokio::task::spawn_blocking(move || {
+            let p = provision::approval::Proposal { origin: "console".into(), policy_run: None, policy: None, description };
+            provision::approval::propose(&Journal::on(store, ctx2), Some(&org), &p, &preview)
+        })
+        .await??;
+        return Err(ApplyFailed::HeldForApproval { reason: n, id: a.id });
+    }
     let (store, spec, command) = (env.store().map_err(ApplyFailed::Store)?, env.lease.clone(), format!("console policy apply {name}"));
     let (lease, journal) = tokio::task::spawn_blocking(move || {
         let lease = spec.take(&store, &command)?;
@@ -370,7 +388,8 @@ async fn apply_plan(
     .await??;
     let apply_env = provision::policy::apply::ApplyEnv {
         journal: std::sync::Arc::new(journal),
-        safety: provision::queue::Safety { force: force || safety.force, ..safety },
+        // (the preview was under approval_over: the passes are not held for it again)
+        safety: provision::queue::Safety { force: force || safety.force, approval_over: None, ..safety },
         engine: env.engine.clone(),
         origin: "console".into(),
     };
@@ -497,6 +516,45 @@ fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
 
 /// Open the console on a client, with files under `root`; returns the exit code.
 /// (The action queue journals in memory; `run_with_queue` takes a real journal and rules.)
+/// Follow the store's changes (`Store::watch`: PostgreSQL's LISTEN, SQLite's `data_version`)
+/// and send the records appended since the last look as `Msg::StoreNews`. The cursor starts at
+/// the newest record when the console opens.
+pub fn watch_store(store: provision::store::Store, tx: UnboundedSender<Msg>) -> Option<provision::store::Watch> {
+    let (wake, mut woken) = unbounded_channel::<()>();
+    let watch = match store.watch(move || {
+        let _ = wake.send(());
+    }) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = tx.send(Msg::Log(super::LogEntry::now(Level::Warn, format!("other writers' operations show on refresh only: {e}"))));
+            return None;
+        }
+    };
+    tokio::spawn(async move {
+        let reports = move || provision::report::ReportStore::on(store.clone());
+        let r = reports();
+        let mut seen = tokio::task::spawn_blocking(move || r.head_seq().unwrap_or(0)).await.unwrap_or(0);
+        while woken.recv().await.is_some() {
+            while woken.try_recv().is_ok() {}
+            loop {
+                let r = reports();
+                let news = tokio::task::spawn_blocking(move || r.after(seen, 500)).await;
+                let Ok(Ok(news)) = news else { break };
+                let Some(last) = news.last() else { break };
+                seen = last.seq;
+                let full = news.len() == 500;
+                if tx.send(Msg::StoreNews(news)).is_err() {
+                    return;
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+    });
+    Some(watch)
+}
+
 pub async fn run_with_client(
     client: ScimClient,
     ui: super::UiOptions,
@@ -570,6 +628,8 @@ async fn event_loop(
         });
     }
     let safety = app.queue.safety.clone();
+    // Live across consoles: what others write to the store comes in as `Msg::StoreNews`.
+    let _watch = journal.as_ref().and_then(|j| watch_store(j.store().clone(), tx.clone()));
     let queue = QueueRunner::new(client.clone(), journal, safety.clone(), tx.clone()).with_lease(env.lease.clone());
     match queue.unfinished() {
         Ok(offers) => {

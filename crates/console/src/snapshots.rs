@@ -54,6 +54,16 @@ fn users_pane_marked_and_filtered() {
     snap("users_filtered", &mut app);
 }
 
+/// The Approvals view (`P`, four-eyes): the pending list, then the selected one's plan and the
+/// gate's screening its proposer saw.
+#[test]
+fn approvals_overlay() {
+    let mut app = super::approvals_tests::approvals_app();
+    snap("approvals", &mut app);
+    key(&mut app, KeyCode::Enter);
+    snap("approvals_plan", &mut app);
+}
+
 #[test]
 fn groups_pane() {
     let mut app = app_with(30);

@@ -60,6 +60,9 @@ pub struct Config {
 pub struct StoreConfig {
     /// `postgres://USER@HOST:PORT/DB` (no password in it).
     pub url: Option<String>,
+    /// An SQLite file shared by a team of OS accounts on one host (group-owned, 0660, in a
+    /// setgid folder of the group); `url` wins when both are set.
+    pub sqlite_shared: Option<PathBuf>,
     /// The database password, in an owner-only file (chmod 600).
     pub password_file: Option<PathBuf>,
     /// ... or printed by this command (`sh -c`).
@@ -111,6 +114,9 @@ pub struct Profile {
     /// the same `org` exclude each other. Unset: derived from the URL and a hash of the token
     /// (`store::lease::OrgKey`).
     pub org: Option<String>,
+    /// Four-eyes: a batch that would deactivate or change more users than this waits in the
+    /// store for another account's approval (`scimitar approvals`; `crate::approval`).
+    pub approval_over: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -322,6 +322,9 @@ impl Environment {
     pub fn store_location(&self) -> Result<Location, EnvError> {
         let sc = &self.config.store;
         let Some(url) = self.inputs.store_url.clone().or_else(|| sc.url.clone()).filter(|u| !u.trim().is_empty()) else {
+            if let Some(p) = &sc.sqlite_shared {
+                return Ok(Location::SharedSqlite(p.clone()));
+            }
             return Ok(Location::Sqlite(self.paths.database()));
         };
         self.postgres_at(&url)

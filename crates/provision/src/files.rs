@@ -126,6 +126,45 @@ pub fn create_private_file(path: &Path) -> std::io::Result<()> {
     check_opened(path, &f)
 }
 
+/// A file a group of OS accounts shares (`[store] sqlite_shared`): created `0660` if missing
+/// (its folder must exist); never a link; a regular file with one name; refused when others
+/// (outside its owner and group) may read or write it.
+pub fn open_shared_file(path: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o660);
+    }
+    let f = open_no_follow(&mut o, path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(planted(path, "is not a regular file"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            return Err(planted(path, &format!("has {} names (a hard link)", meta.nlink())));
+        }
+        // A new file gets the group's read and write whatever the umask (SQLite gives its WAL
+        // and shared-memory files the database's mode).
+        if meta.uid() == rustix::process::geteuid().as_raw() && meta.mode() & 0o060 != 0o060 && meta.mode() & 0o007 == 0 {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode((meta.mode() & 0o770) | 0o060))?;
+        }
+        if meta.mode() & 0o007 != 0 {
+            return Err(std::io::Error::other(format!(
+                "{} may be read or written by others (mode {:o}): a shared store is its group's only (chmod 660)",
+                path.display(),
+                meta.mode() & 0o777
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Open (creating it 0600 if missing) a file of scimitar's own for reading and writing, never
 /// through a link, and only a regular file of this user's with one name (a lock file).
 pub fn open_own(path: &Path) -> std::io::Result<std::fs::File> {

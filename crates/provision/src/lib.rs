@@ -7,6 +7,7 @@
 pub use scim;
 pub use scim::sanitize;
 
+pub mod approval;
 pub mod child;
 pub mod config;
 pub mod db;

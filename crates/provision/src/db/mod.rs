@@ -48,6 +48,20 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
     Ok(conn)
 }
 
+/// Open (creating if needed) an SQLite file a team of OS accounts on one host shares
+/// (`[store] sqlite_shared`): its folder must exist (it is the team's: a group's, setgid, `2770`);
+/// a new file is created `0660`; an existing one must be a regular file with one name that others
+/// (outside its group) can neither read nor write, and never a link. SQLite's locks serialise
+/// the accounts' writers as they do one account's processes.
+pub fn open_shared(path: &Path) -> Result<Connection, DbError> {
+    crate::files::open_shared_file(path).map_err(|source| DbError::Create { what: "shared database file", path: path.into(), source })?;
+    let at = |what: &'static str| move |e: DbError| DbError::Open { what, path: path.into(), source: Box::new(e) };
+    let conn = Connection::open(path).map_err(DbError::from).map_err(at("open"))?;
+    configure(&conn).map_err(DbError::from).map_err(at("configure"))?;
+    migrate(&conn).map_err(at("migrate"))?;
+    Ok(conn)
+}
+
 /// A private in-memory database with the full schema (tests, dry runs).
 pub fn open_in_memory() -> Result<Connection, DbError> {
     let conn = Connection::open_in_memory()?;

@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[&str] = &[
     KEPT,           // v5: what each deactivation took away (groups, roles), kept before it was sent
     REPORT_COMPACT, // v6: the report in about half the space (names once in `report_names`, hashes as bytes)
     TEAM,           // v7: the per-org lease, each batch's owner (org, lease generation), who proposed and approved
+    APPROVALS,      // v8: four-eyes approvals (`approval`)
 ];
 
 /// Schema of the report tables (migration 1).
@@ -351,13 +352,92 @@ ALTER TABLE report ADD COLUMN proposed_by TEXT;
 ALTER TABLE report ADD COLUMN approved_by TEXT;
 ";
 
+/// Four-eyes approvals (migration 8, issue 21; `crate::approval`): a batch over the profile's
+/// `approval_over`, held until another account approves or rejects it.
+///
+/// - `actions`: the runnable actions as the proposer's gate decided them (JSON, as the journal
+///   keeps actions); `screening`: what the proposer saw (the gate's summary, skips, ceilings).
+/// - `proposer` (`account@host`, with the database role on PostgreSQL) and `proposer_account`
+///   (the OS account of the proposer's uid: an approver with the same account is refused).
+/// - `policy`: the policy a `sync` proposal is of (its quarantine is released once it has run).
+/// - `state`: `pending`, `approved` (being run), `run` (its batch finished: `batch_id`),
+///   `rejected`; `decided_by`/`decided_ms`/`reason` who approved or rejected it, when and why.
+const APPROVALS: &str = "
+CREATE TABLE approval (
+    approval_id      TEXT PRIMARY KEY,
+    created_ms       INTEGER NOT NULL,
+    profile          TEXT NOT NULL,
+    host             TEXT NOT NULL,
+    org              TEXT,
+    origin           TEXT NOT NULL,
+    policy_run       TEXT,
+    policy           TEXT,
+    description      TEXT NOT NULL,
+    proposer         TEXT NOT NULL,
+    proposer_account TEXT NOT NULL,
+    actions          TEXT NOT NULL,
+    screening        TEXT NOT NULL,
+    users            INTEGER NOT NULL,
+    operations       INTEGER NOT NULL,
+    deactivations    INTEGER NOT NULL,
+    state            TEXT NOT NULL,
+    decided_by       TEXT,
+    decided_ms       INTEGER,
+    reason           TEXT,
+    batch_id         TEXT
+);
+CREATE INDEX approval_state ON approval (state, created_ms);
+";
+
 /// The PostgreSQL store's migrations (`store::pg`), applied in order in one transaction under an
 /// advisory lock; `scimitar_schema` holds the versions applied. The first one is the whole schema
 /// of SQLite's migrations 1-7 in PostgreSQL's types (every integer `BIGINT`, hashes `BYTEA`), so
 /// the same SQL reads and writes both. Differences: `report_names.names_key` (the SHA-256 of the
 /// nine names, unique: PostgreSQL cannot use an index for a null-safe match of nine columns, so a
 /// record finds its names by this key) and the per-day counts kept by one PL/pgSQL trigger.
-pub const PG_MIGRATIONS: &[&str] = &[PG_V1];
+pub const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_APPROVALS, PG_CHANGES];
+
+/// PostgreSQL's migration 3: live consoles. Every transaction that appends report records or
+/// writes approvals notifies `scimitar_changes` when it commits (`store::pg::listen`; SQLite's
+/// consoles poll `PRAGMA data_version` instead).
+const PG_CHANGES: &str = "
+CREATE FUNCTION scimitar_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('scimitar_changes', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER report_changed AFTER INSERT ON report FOR EACH STATEMENT EXECUTE FUNCTION scimitar_changed();
+CREATE TRIGGER approval_changed AFTER INSERT OR UPDATE ON approval FOR EACH STATEMENT EXECUTE FUNCTION scimitar_changed();
+";
+
+/// PostgreSQL's migration 2: four-eyes approvals, as SQLite's migration 8 ([`APPROVALS`]).
+const PG_APPROVALS: &str = "
+CREATE TABLE approval (
+    approval_id      TEXT PRIMARY KEY,
+    created_ms       BIGINT NOT NULL,
+    profile          TEXT NOT NULL,
+    host             TEXT NOT NULL,
+    org              TEXT,
+    origin           TEXT NOT NULL,
+    policy_run       TEXT,
+    policy           TEXT,
+    description      TEXT NOT NULL,
+    proposer         TEXT NOT NULL,
+    proposer_account TEXT NOT NULL,
+    actions          TEXT NOT NULL,
+    screening        TEXT NOT NULL,
+    users            BIGINT NOT NULL,
+    operations       BIGINT NOT NULL,
+    deactivations    BIGINT NOT NULL,
+    state            TEXT NOT NULL,
+    decided_by       TEXT,
+    decided_ms       BIGINT,
+    reason           TEXT,
+    batch_id         TEXT
+);
+CREATE INDEX approval_state ON approval (state, created_ms);
+";
 
 const PG_V1: &str = "
 CREATE TABLE report_names (

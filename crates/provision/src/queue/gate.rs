@@ -161,6 +161,9 @@ pub struct Safety {
     pub ceilings: Ceilings,
     /// Let a run pass the ceilings.
     pub force: bool,
+    /// Four-eyes: a batch that would deactivate or change more users than this is held for
+    /// another account's approval (the profile's `approval_over`; `crate::approval`).
+    pub approval_over: Option<usize>,
 }
 
 impl Safety {
@@ -176,7 +179,7 @@ impl Safety {
                 max_creates: p.max_creates,
             },
         );
-        Safety { protected: p.protected.clone(), ceilings, force, ..Safety::default() }
+        Safety { protected: p.protected.clone(), ceilings, force, approval_over: p.approval_over, ..Safety::default() }
     }
 
     /// These rules with a policy's own ceilings (its `[provisioning]` settings) in place of the
@@ -638,6 +641,62 @@ pub struct Decision {
     /// What the runnable deactivations take away, by user id, as the caller's knowledge says
     /// (journaled with the batch; the engine reads the others just before sending).
     kept: BTreeMap<String, Kept>,
+    /// Four-eyes: the batch changes more users than `approval_over` allows without another
+    /// account's approval; [`submit`] refuses it until [`Decision::approved`].
+    approval: Option<NeedsApproval>,
+}
+
+/// A batch over the profile's `approval_over`: how many users it would deactivate or change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NeedsApproval {
+    /// Distinct users the runnable actions deactivate, reactivate, create, change or move in or
+    /// out of a group.
+    pub users: usize,
+    /// The profile's `approval_over`.
+    pub over: usize,
+}
+
+impl std::fmt::Display for NeedsApproval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "this batch changes {} (over approval_over = {}): it needs the approval of another account",
+            crate::words::count(self.users, "user"),
+            self.over
+        )
+    }
+}
+
+/// Proof that another account approved a batch (made only by `crate::approval`, after it checked
+/// that the approver is not the proposer).
+pub struct FourEyes(());
+
+impl FourEyes {
+    pub(crate) fn new() -> FourEyes {
+        FourEyes(())
+    }
+}
+
+/// The distinct users a list of actions deactivates or changes (what `approval_over` counts):
+/// the targets of user actions (each user created counts as one) and the members added to or
+/// removed from groups.
+pub fn users_changed(actions: &[Action]) -> usize {
+    let mut ids: HashSet<&str> = HashSet::new();
+    let mut created = 0;
+    let mut targets = Vec::new();
+    for a in actions {
+        if a.spec().subject == Subject::User {
+            match a.target().id {
+                Some(id) => targets.push(id),
+                None => created += 1,
+            }
+        }
+        ids.extend(a.member_ids().iter().map(String::as_str));
+    }
+    for t in &targets {
+        ids.insert(t.as_str());
+    }
+    ids.len() + created
 }
 
 impl Decision {
@@ -676,6 +735,17 @@ impl Decision {
     /// The ceilings the batch is over (empty when it is not held by one).
     pub fn tripped(&self) -> &[Tripped] {
         self.hold.as_ref().map_or(&[], Hold::tripped)
+    }
+
+    /// Four-eyes: the batch needs another account's approval before [`submit`] takes it.
+    pub fn needs_approval(&self) -> Option<&NeedsApproval> {
+        self.approval.as_ref()
+    }
+
+    /// Another account approved the batch (`crate::approval`): [`submit`] takes it.
+    pub fn approved(mut self, _: &FourEyes) -> Decision {
+        self.approval = None;
+        self
     }
 
     /// The admin passed the ceilings (`--force`, or typed the count). Read-only is never passed.
@@ -812,7 +882,7 @@ fn screen_members(a: Action, known: &Knowledge, reactivated: &HashSet<String>) -
 /// **The gate.** Decide which actions run and which are skipped (and why), and whether the batch
 /// is held (read-only, ceiling). See the module documentation for the order of the rules.
 pub fn gate(safety: &Safety, actions: Vec<Action>, known: &Knowledge) -> Decision {
-    let mut d = Decision { run: Vec::new(), skipped: Vec::new(), hold: None, kept: BTreeMap::new() };
+    let mut d = Decision { run: Vec::new(), skipped: Vec::new(), hold: None, kept: BTreeMap::new(), approval: None };
     // Users this batch reactivates may be added to groups by it (a restore does both).
     let reactivated: HashSet<String> = actions
         .iter()
@@ -854,6 +924,14 @@ pub fn gate(safety: &Safety, actions: Vec<Action>, known: &Knowledge) -> Decisio
         let tripped = over_ceilings(&safety.ceilings, &d.run, known);
         (!tripped.is_empty()).then_some(Hold::Ceilings(tripped))
     };
+    if !safety.read_only
+        && let Some(over) = safety.approval_over
+    {
+        let users = users_changed(&d.run);
+        if users > over {
+            d.approval = Some(NeedsApproval { users, over });
+        }
+    }
     d
 }
 
@@ -961,6 +1039,9 @@ impl GatedBatch {
 pub enum GateError {
     #[error("{0}")]
     Held(Hold),
+    /// Four-eyes: the batch is over `approval_over` and nobody else approved it.
+    #[error("{0}")]
+    NeedsApproval(NeedsApproval),
     #[error("reading the targets before running: {0}")]
     Scim(#[from] ScimError),
     #[error(transparent)]
@@ -972,6 +1053,9 @@ pub enum GateError {
 pub fn submit(journal: &Journal, info: &BatchInfo, decision: Decision) -> Result<GatedBatch, GateError> {
     if let Some(h) = decision.hold {
         return Err(GateError::Held(h));
+    }
+    if let Some(n) = decision.approval {
+        return Err(GateError::NeedsApproval(n));
     }
     let run = decision.run.len();
     // What the deactivations take away is committed with the batch, before anything is sent.

@@ -183,6 +183,9 @@ pub struct Journal {
     ctx: RunContext,
     /// The lease this journal writes under (front ends that write take one; see `store::lease`).
     fence: Option<Fence>,
+    /// Four-eyes: the batches it journals were proposed by the first and approved by the second
+    /// (`crate::approval`), stamped on the batch and on each of its records.
+    approval: Option<(String, String)>,
 }
 
 fn now_ms() -> i64 {
@@ -210,13 +213,19 @@ impl Journal {
         if ctx.db_role.is_none() {
             ctx.db_role = store.role();
         }
-        Journal { store, ctx, fence: None }
+        Journal { store, ctx, fence: None, approval: None }
     }
 
     /// The same journal writing under `fence`: ops are marked running and recorded only while
     /// the store says the lease still has this generation.
     pub fn fenced(&self, fence: Fence) -> Journal {
-        Journal { store: self.store.clone(), ctx: self.ctx.clone(), fence: Some(fence) }
+        Journal { store: self.store.clone(), ctx: self.ctx.clone(), fence: Some(fence), approval: self.approval.clone() }
+    }
+
+    /// The same journal for a batch another account approved: its batches name `proposer` as who
+    /// proposed them and `approver` as who approved them (`crate::approval`).
+    pub fn approved_by(&self, proposer: &str, approver: &str) -> Journal {
+        Journal { approval: Some((proposer.to_string(), approver.to_string())), ..self.clone() }
     }
 
     pub fn fence(&self) -> Option<&Fence> {
@@ -263,8 +272,8 @@ impl Journal {
                 None => (None, None),
             };
             s.execute(
-                "INSERT INTO batch (batch_id, created_ms, origin, policy_run, description, profile, host, state, org, lease_generation, proposed_by) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9, ?10)",
+                "INSERT INTO batch (batch_id, created_ms, origin, policy_run, description, profile, host, state, org, lease_generation, proposed_by, approved_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9, ?10, ?11)",
                 &[
                     t(&batch_id),
                     i(now_ms()),
@@ -275,7 +284,8 @@ impl Journal {
                     t(&self.ctx.host),
                     ot(org),
                     oi(generation),
-                    t(self.ctx.proposer()),
+                    t(self.approval.as_ref().map_or_else(|| self.ctx.proposer(), |(p, _)| p.clone())),
+                    ot(self.approval.as_ref().map(|(_, a)| a.clone())),
                 ],
             )?;
             let mut ids = Vec::with_capacity(actions.len());

@@ -15,8 +15,8 @@ pub mod restore;
 pub use action::{Action, ActionKind, Subject, Target};
 pub use engine::{BatchResult, Cancel, DeactivateVia, Engine, EngineConfig, QueueEvent, planned_rate};
 pub use gate::{
-    CONFIRM_THRESHOLD, Ceiling, CeilingSettings, Ceilings, DEFAULT_MAX_DEACTIVATIONS, Decision, GateError, GatedBatch, Hold, Knowledge,
-    Regated, Safety, Skip, SkipReason, Tripped, gate, regate, submit,
+    CONFIRM_THRESHOLD, Ceiling, CeilingSettings, Ceilings, DEFAULT_MAX_DEACTIVATIONS, Decision, FourEyes, GateError, GatedBatch, Hold,
+    Knowledge, NeedsApproval, Regated, Safety, Skip, SkipReason, Tripped, gate, regate, submit, users_changed,
 };
 pub use journal::{BatchInfo, Journal, JournalError, OpState, RunContext};
 pub use kept::Kept;

@@ -429,6 +429,22 @@ impl ReportStore {
         Ok(n)
     }
 
+    /// The records appended after `seq` (at most `limit`, oldest first): what another writer
+    /// (another admin, the sync) recorded since a console last looked (`store::Store::watch`).
+    pub fn after(&self, seq: i64, limit: usize) -> Result<Vec<StoredRecord>, ReportError> {
+        let sql = format!(
+            "SELECT r.seq, {HASHED_COLUMNS}, r.prev_hash, r.hash, {EXTRA_COLUMNS} \
+             FROM report r LEFT JOIN report_names n ON n.id = r.names_id WHERE r.seq > ?1 ORDER BY r.seq LIMIT {limit}"
+        );
+        let rows = self.store.with(|s| s.all(&sql, &[crate::store::i(seq)], |row| Ok(row_to_stored(row))))?;
+        rows.into_iter().collect()
+    }
+
+    /// The newest record's seq (0: none).
+    pub fn head_seq(&self) -> Result<i64, ReportError> {
+        Ok(self.store.with(|s| s.int("SELECT CAST(coalesce(max(seq), 0) AS BIGINT) FROM report", &[]))?)
+    }
+
     /// Number of records matching `q` (its limit is ignored).
     ///
     /// Whole UTC days without a user or batch filter are added up from `report_counts`; only the

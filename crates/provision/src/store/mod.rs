@@ -258,6 +258,9 @@ pub fn oi(n: Option<impl Into<i64>>) -> Value {
 pub enum Location {
     /// An SQLite file (created 0600 in a 0700 folder when missing).
     Sqlite(PathBuf),
+    /// An SQLite file a team on one host shares (`[store] sqlite_shared`): group-owned, no
+    /// access for others (created 0660 in an existing folder; see [`crate::db::open_shared`]).
+    SharedSqlite(PathBuf),
     /// A PostgreSQL server.
     Postgres(Box<pg::PgConfig>),
 }
@@ -266,6 +269,7 @@ impl std::fmt::Debug for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Location::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
+            Location::SharedSqlite(p) => write!(f, "SharedSqlite({})", p.display()),
             Location::Postgres(c) => write!(f, "Postgres({})", c.shown()),
         }
     }
@@ -275,14 +279,14 @@ impl Location {
     /// What to call it in a message: the file, or `postgres://user@host:port/db` (never a password).
     pub fn shown(&self) -> String {
         match self {
-            Location::Sqlite(p) => p.display().to_string(),
+            Location::Sqlite(p) | Location::SharedSqlite(p) => p.display().to_string(),
             Location::Postgres(c) => c.shown(),
         }
     }
 
     pub fn dialect(&self) -> Dialect {
         match self {
-            Location::Sqlite(_) => Dialect::Sqlite,
+            Location::Sqlite(_) | Location::SharedSqlite(_) => Dialect::Sqlite,
             Location::Postgres(_) => Dialect::Postgres,
         }
     }
@@ -315,6 +319,7 @@ impl Store {
     pub fn open(loc: &Location) -> Result<Store, StoreError> {
         match loc {
             Location::Sqlite(path) => Store::sqlite(path),
+            Location::SharedSqlite(path) => Ok(Store::from_connection(crate::db::open_shared(path)?)),
             Location::Postgres(cfg) => Store::postgres(cfg),
         }
     }
@@ -394,6 +399,69 @@ impl Store {
         match &*self.inner {
             Inner::Sqlite(c) => Ok(crate::db::schema_version(&c.lock().unwrap_or_else(|e| e.into_inner()))?),
             Inner::Pg(c) => c.schema_version(),
+        }
+    }
+}
+
+/// How often an SQLite store's watch asks whether another connection committed.
+pub const SQLITE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A subscription to the store's changes ([`Store::watch`]): stops when dropped.
+pub struct Watch {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    pg: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(h) = &self.pg {
+            h.abort();
+        }
+    }
+}
+
+impl Store {
+    /// Call `on_change` soon after another connection (another admin's console or command, the
+    /// sync, another process of this account) commits to the store: on PostgreSQL when its
+    /// `LISTEN` hears the store's triggers (records appended, approvals written); on SQLite when
+    /// `PRAGMA data_version`, read every [`SQLITE_POLL`] on a read-only connection of its own,
+    /// moves (a cheap read of a counter in the file's shared memory). Then read what is new
+    /// ([`crate::report::ReportStore::after`], [`crate::approval::list`]). A private in-memory
+    /// store has nobody else: nothing is called.
+    pub fn watch(&self, on_change: impl Fn() + Send + Sync + 'static) -> Result<Watch, StoreError> {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        match &*self.inner {
+            Inner::Pg(c) => {
+                let h = pg::listen(c.config(), Arc::new(on_change))?;
+                Ok(Watch { stop, pg: Some(h) })
+            }
+            Inner::Sqlite(c) => {
+                let path = c.lock().unwrap_or_else(|e| e.into_inner()).path().filter(|p| !p.is_empty()).map(PathBuf::from);
+                let Some(path) = path else { return Ok(Watch { stop, pg: None }) };
+                let conn = rusqlite::Connection::open_with_flags(
+                    &path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(1))?;
+                let version = |c: &rusqlite::Connection| c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).ok();
+                let mut last = version(&conn);
+                let stop2 = stop.clone();
+                std::thread::Builder::new()
+                    .name("scimitar-store-watch".into())
+                    .spawn(move || {
+                        while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+                            std::thread::sleep(SQLITE_POLL);
+                            let now = version(&conn);
+                            if now.is_some() && now != last {
+                                last = now;
+                                on_change();
+                            }
+                        }
+                    })
+                    .map_err(|e| StoreError::Config(format!("cannot start the store's watch: {e}")))?;
+                Ok(Watch { stop, pg: None })
+            }
         }
     }
 }

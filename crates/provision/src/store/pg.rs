@@ -267,6 +267,83 @@ fn pg_error(at: &str, e: tokio_postgres::Error) -> StoreError {
 /// (`idle_in_transaction_session_timeout`, set on every connection).
 pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
 
+/// The channel the store's triggers notify when records or approvals are written
+/// (`db::schema::PG_CHANGES`): what [`listen`] hears.
+pub const CHANGES_CHANNEL: &str = "scimitar_changes";
+
+/// `LISTEN` on [`CHANGES_CHANNEL`] over a connection of its own (made again after it breaks,
+/// every second): `on_change` is called on each notification (once per transaction that wrote).
+/// Stops when the returned handle is aborted.
+pub fn listen(cfg: &PgConfig, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) -> Result<tokio::task::AbortHandle, StoreError> {
+    let (c, tls_cfg) = pg_config(cfg)?;
+    let task = runtime().spawn(async move {
+        use futures::StreamExt;
+        loop {
+            let run = async {
+                let (client, mut messages) = match tls_cfg.clone() {
+                    Some(t) => {
+                        let mut c = c.clone();
+                        c.ssl_mode(tokio_postgres::config::SslMode::Require);
+                        let (client, mut conn) = c.connect(tokio_postgres_rustls::MakeRustlsConnect::new(t)).await?;
+                        let s = futures::stream::poll_fn(move |cx| conn.poll_message(cx)).boxed();
+                        (client, s)
+                    }
+                    None => {
+                        let mut c = c.clone();
+                        c.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                        let (client, mut conn) = c.connect(tokio_postgres::NoTls).await?;
+                        let s = futures::stream::poll_fn(move |cx| conn.poll_message(cx)).boxed();
+                        (client, s)
+                    }
+                };
+                // The connection's messages must be polled for the LISTEN to be answered.
+                let sql = format!("LISTEN {CHANGES_CHANNEL}");
+                let listen = client.batch_execute(&sql);
+                let mut listen = std::pin::pin!(listen);
+                let mut listening = false;
+                loop {
+                    tokio::select! {
+                        r = &mut listen, if !listening => {
+                            r?;
+                            listening = true;
+                            // Whatever was written while (re)connecting.
+                            on_change();
+                        }
+                        m = messages.next() => match m {
+                            Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => on_change(),
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => return Err(e),
+                            None => return Ok::<(), tokio_postgres::Error>(()),
+                        },
+                    }
+                }
+            };
+            let _ = run.await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    Ok(task.abort_handle())
+}
+
+/// The client's settings for `cfg` (password read now) and its TLS, if it speaks TLS.
+fn pg_config(cfg: &PgConfig) -> Result<(tokio_postgres::Config, Option<rustls::ClientConfig>), StoreError> {
+    let tls = cfg.uses_tls()?;
+    let password = cfg.password.read()?;
+    let mut c = tokio_postgres::Config::new();
+    c.host(&cfg.host)
+        .port(cfg.port)
+        .user(&cfg.user)
+        .dbname(&cfg.dbname)
+        .application_name("scimitar")
+        .connect_timeout(cfg.connect_timeout)
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(30));
+    if let Some(pw) = &password {
+        c.password(pw.expose());
+    }
+    Ok((c, if tls { Some(tls_config(cfg)?) } else { None }))
+}
+
 fn connect(cfg: &PgConfig) -> Result<Live, StoreError> {
     let at = cfg.at();
     let tls = cfg.uses_tls()?;
@@ -513,6 +590,11 @@ impl PgConn {
             Ok(out)
         })();
         Self::after(&mut slot, r)
+    }
+
+    /// The settings it connects with (a listener makes a connection of its own).
+    pub fn config(&self) -> &PgConfig {
+        &self.cfg
     }
 
     pub fn schema_version(&self) -> Result<usize, StoreError> {

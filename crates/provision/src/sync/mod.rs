@@ -119,6 +119,9 @@ pub enum CycleError {
     /// The apply stopped (a pass held, the journal or the queue failed).
     #[error(transparent)]
     Apply(#[from] apply::ApplyError),
+    /// A run over `approval_over` could not be kept as a pending approval.
+    #[error("{0}")]
+    Approval(crate::approval::ApprovalError),
 }
 
 impl From<crate::env::EnvError> for CycleError {
@@ -210,7 +213,8 @@ fn note(progress: &Option<UnboundedSender<CycleEvent>>, notes: &mut Vec<String>,
 /// The gate's rules for a sync: the profile's, with `--read-only`. The ceilings are checked by
 /// the cycle before it applies (over one, it quarantines), so the passes run with them passed.
 fn passed(safety: &Safety) -> Safety {
-    Safety { force: true, ..safety.clone() }
+    // (and the four-eyes rule: the cycle held a preview over approval_over before it applied)
+    Safety { force: true, approval_over: None, ..safety.clone() }
 }
 
 /// The ceilings a plan is over (the policy's and the gate's, i.e. the profile's), and how its
@@ -324,6 +328,16 @@ async fn cycle(
         r.quarantine = Some(q);
         return r.end(RunResult::Quarantined, Some(msg));
     }
+    // Four-eyes: over the profile's approval_over, the run is held for another account's
+    // approval (one pending approval per policy), nothing written.
+    if preview.needs_approval().is_some() {
+        let msg = match hold_for_approval(env, job, &journal, &preview, Some(run_id.clone())) {
+            Ok(m) => m,
+            Err(e) => return r.fail(CycleError::Approval(e)),
+        };
+        note(progress, &mut r.notes, msg.clone());
+        return r.end(RunResult::Held, Some(msg));
+    }
     if live.plan.is_empty() {
         if let Err(e) = live::record_state(client, &live).await {
             return r.fail(CycleError::SaveState(e));
@@ -340,6 +354,33 @@ async fn cycle(
         return quarantine_tripped(env, job, store, r, trip, Some((&live, &preview))).await;
     }
     outcome_result(r, &outcome, cancel)
+}
+
+/// Keep a plan over `approval_over` as the policy's pending approval (or find the one an earlier
+/// cycle proposed): the message saying so, with its id.
+fn hold_for_approval(
+    env: &Environment,
+    job: &SyncJob,
+    journal: &Journal,
+    preview: &Decision,
+    run_id: Option<String>,
+) -> Result<String, crate::approval::ApprovalError> {
+    let why = preview.needs_approval().map(ToString::to_string).unwrap_or_default();
+    if let Some(a) = crate::approval::pending_for_policy(journal.store(), &env.profile_name, &job.name)? {
+        return Ok(format!(
+            "{why}: held, nothing written; approval {} (proposed {} by {}) is still pending: another account runs `scimitar approvals approve {}`",
+            a.id, a.created, a.proposer, a.id
+        ));
+    }
+    let org = env.org_key().ok().map(|o| o.0);
+    let p = crate::approval::Proposal {
+        origin: "sync".into(),
+        policy_run: run_id,
+        policy: Some(job.name.clone()),
+        description: format!("sync policy {}", job.name),
+    };
+    let a = crate::approval::propose(journal, org.as_deref(), &p, preview)?;
+    Ok(format!("{why}: held for approval as {id}, nothing written: another account runs `scimitar approvals approve {id}`", id = a.id))
 }
 
 /// Counts and notes of an apply into the report.
@@ -633,6 +674,18 @@ pub async fn approve(
             Ok(l) => l,
             Err(e) => return r.fail(e.into()),
         };
+        // Four-eyes: releasing a plan over approval_over is another account's to approve: it
+        // becomes the policy's pending approval (the quarantine is released once it has run).
+        if review.decision.needs_approval().is_some() {
+            return match hold_for_approval(env, job, &journal, &review.decision, None) {
+                Ok(msg) => {
+                    note(&progress, &mut r.notes, msg.clone());
+                    r.quarantine = Some(review.quarantine.clone());
+                    r.end(RunResult::Held, Some(msg))
+                }
+                Err(e) => r.fail(CycleError::Approval(e)),
+            };
+        }
         let client = match env.client() {
             Ok(c) => c,
             Err(e) => return r.fail(e.into()),

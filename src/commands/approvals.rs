@@ -1,0 +1,215 @@
+//! `scimitar approvals`: four-eyes approvals (`provision::approval`). A batch over the profile's
+//! `approval_over` is held as a pending approval (exit 3 and its id: `bulk::hold`); another account
+//! lists it, shows it, approves it (re-screened by the gate against the server now, run under
+//! the org's lease) or rejects it. This module only routes and formats.
+
+use crate::approval::{self, Approval};
+use crate::bulk;
+use crate::command_error::Fail;
+use crate::connection::Connection;
+use crate::env::Environment;
+use crate::exit;
+use crate::flags::RunArgs;
+use crate::output::{OutputFormat, Rows};
+use clap::{Args, Subcommand};
+
+#[derive(Args, Debug)]
+pub struct ApprovalsArgs {
+    #[command(subcommand)]
+    pub action: Option<ApprovalsAction>,
+    /// List every approval (approved, run, rejected too), not only the pending ones
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, short, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApprovalsAction {
+    /// The plan of an approval and the gate's screening its proposer saw
+    Show {
+        /// The approval's id (or a unique part of it)
+        id: String,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Approve and run it (another account than the proposer's): its actions pass the gate again,
+    /// against the server's state now, under the org's lease
+    Approve {
+        /// The approval's id (or a unique part of it)
+        id: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Reject it: nothing is sent
+    Reject {
+        /// The approval's id (or a unique part of it)
+        id: String,
+        /// Why (recorded in the report)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+pub async fn run(env: &Environment, args: ApprovalsArgs, out: &mut dyn std::io::Write) -> Result<i32, Fail> {
+    match args.action {
+        None => list(env, args.all, args.output, out),
+        Some(ApprovalsAction::Show { id, output }) => show(env, &id, output, out),
+        Some(ApprovalsAction::Approve { id, run }) => approve(env, &id, &run).await,
+        Some(ApprovalsAction::Reject { id, reason }) => reject(env, &id, reason.as_deref()),
+    }
+}
+
+fn row(a: &Approval) -> Vec<String> {
+    vec![
+        a.id.clone(),
+        a.proposer.clone(),
+        a.description.clone(),
+        a.users.to_string(),
+        a.operations.to_string(),
+        a.deactivations.to_string(),
+        a.created.clone(),
+        a.state.as_str().into(),
+        a.decided_by.clone().unwrap_or_default(),
+    ]
+}
+
+const COLUMNS: [&str; 9] = ["id", "proposer", "what", "users", "operations", "deactivations", "proposed", "state", "decided_by"];
+
+fn list(env: &Environment, all: bool, output: OutputFormat, out: &mut dyn std::io::Write) -> Result<i32, Fail> {
+    let store = env.store()?;
+    let list = approval::list(&store, all).map_err(Fail::from)?;
+    let mut rows = Rows::new(COLUMNS.to_vec());
+    for a in &list {
+        rows.push(row(a), serde_json::to_value(a).ok());
+    }
+    rows.write(output, out)?;
+    if output == OutputFormat::Table && list.is_empty() {
+        eprintln!("scimitar: no {}approvals", if all { "" } else { "pending " });
+    }
+    Ok(exit::OK)
+}
+
+fn show(env: &Environment, id: &str, output: OutputFormat, out: &mut dyn std::io::Write) -> Result<i32, Fail> {
+    let store = env.store()?;
+    let a = approval::get(&store, id).map_err(Fail::from)?;
+    if output == OutputFormat::Json {
+        let mut v = serde_json::to_value(&a).unwrap_or_default();
+        v["plan"] = a
+            .actions
+            .iter()
+            .map(|x| serde_json::json!({"action": x.name(), "target": x.target().label(), "would": x.describe()}))
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default())?;
+        return Ok(exit::OK);
+    }
+    if output == OutputFormat::Table {
+        let clean = |s: &str| crate::sanitize::clean(s);
+        writeln!(out, "approval {} ({})", a.id, a.state.as_str())?;
+        writeln!(out, "  what:      {}", clean(&a.description))?;
+        writeln!(out, "  proposer:  {}  at {}", clean(&a.proposer), a.created)?;
+        writeln!(out, "  profile:   {} ({})", clean(&a.profile), clean(&a.host))?;
+        writeln!(out, "  counts:    {}, {}", a.counts(), crate::words::count(a.operations as usize, "operation"))?;
+        if let Some(by) = &a.decided_by {
+            writeln!(out, "  decided:   {} by {}", a.decided.clone().unwrap_or_default(), clean(by))?;
+        }
+        if let Some(r) = &a.reason {
+            writeln!(out, "  reason:    {}", clean(r))?;
+        }
+        if let Some(b) = &a.batch_id {
+            writeln!(out, "  batch:     {b} (scimitar report --batch {b})")?;
+        }
+        writeln!(out, "gate, as the proposer saw it:")?;
+        writeln!(out, "  {}", clean(&a.screening.summary))?;
+        writeln!(out, "  {}", clean(&a.screening.held))?;
+        if let Some(c) = &a.screening.ceiling {
+            writeln!(out, "  ceiling: {}", clean(c))?;
+        }
+        for s in &a.screening.skipped {
+            writeln!(out, "  skipped {}", clean(s))?;
+        }
+        writeln!(out, "plan:")?;
+    }
+    let mut rows = Rows::new(vec!["seq", "action", "target", "would"]);
+    for (n, x) in a.actions.iter().enumerate() {
+        rows.push(vec![(n + 1).to_string(), x.name().into(), x.target().label(), x.describe()], None);
+    }
+    rows.write(output, out)?;
+    Ok(exit::OK)
+}
+
+async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail> {
+    let (c, safety) = bulk::writer(env, run)?;
+    let store = env.store()?;
+    let a = approval::get(&store, id).map_err(Fail::from)?;
+    // The four-eyes rule first: the proposer is told before anything is read or held.
+    approval::may_approve(&a, bulk::open_journal(c)?.context()).map_err(Fail::from)?;
+    eprintln!(
+        "scimitar: approval {} by {} at {}: {} ({}); the proposer's gate: {}",
+        a.id,
+        crate::sanitize::clean(&a.proposer),
+        a.created,
+        crate::sanitize::clean(&a.description),
+        a.counts(),
+        crate::sanitize::clean(&a.screening.summary)
+    );
+    // The org's lease from here: the screening and the run see the same server.
+    let (lease, journal) = if run.dry_run {
+        (None, bulk::open_journal(c)?)
+    } else {
+        bulk::take_lease(c, run, &bulk::command_line()).map(|(l, j)| (Some(l), j))?
+    };
+    let decision = approval::screen(c.client, &safety, &a).await.map_err(Fail::from)?;
+    for s in decision.skipped() {
+        eprintln!("scimitar: now skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
+    }
+    eprintln!("scimitar: gate now: {}", crate::sanitize::clean(&decision.summary()));
+    if run.dry_run {
+        bulk::write_dry_run(&decision, run)?;
+        if let Some(e) = decision.ceiling() {
+            eprintln!("scimitar: note: {e}");
+        }
+        eprintln!("scimitar: dry run: approval {} not approved; nothing was changed", a.id);
+        return Ok(exit::OK);
+    }
+    let decision = bulk::approve(decision, None, run, &format!("approve {} ({})", a.id, a.description))?;
+    let batch = approval::approve(&journal, &a, decision).map_err(Fail::from)?;
+    eprintln!("scimitar: approved {}; running it as batch {}", a.id, batch.id());
+    let code = bulk::run_batch(c, journal.clone(), &batch, run).await?;
+    let counts = journal.counts(batch.id()).unwrap_or_default();
+    let n = |s| counts.get(&s).copied().unwrap_or(0);
+    use crate::queue::OpState;
+    let summary = format!(
+        "{} done, {} failed, {} skipped, {} cancelled",
+        n(OpState::Done),
+        n(OpState::Failed),
+        n(OpState::Skipped),
+        n(OpState::Cancelled)
+    );
+    let done = approval::finished(&journal, &a.id, &summary).map_err(Fail::from)?;
+    // A sync's approval that ran in full releases the policy's quarantine, if it had one.
+    if let (Some(policy), true) = (&done.policy, code == exit::OK) {
+        let by = done.decided_by.clone().unwrap_or_default();
+        if crate::sync::SyncStore::on(journal.store().clone()).release(&done.profile, policy, &format!("{by} (approval {})", a.id)).is_ok()
+        {
+            eprintln!("scimitar: sync of policy {policy} may write again");
+        }
+    }
+    eprintln!("scimitar: approval {}: {summary}", a.id);
+    drop(lease);
+    Ok(code)
+}
+
+fn reject(env: &Environment, id: &str, reason: Option<&str>) -> Result<i32, Fail> {
+    let c = Connection::of(env)?;
+    let journal = bulk::open_journal(c)?;
+    let a = approval::get(journal.store(), id).map_err(Fail::from)?;
+    let a = approval::reject(&journal, &a.id, reason).map_err(Fail::from)?;
+    eprintln!(
+        "scimitar: rejected approval {} ({}, proposed by {}); nothing was sent",
+        a.id,
+        crate::sanitize::clean(&a.description),
+        crate::sanitize::clean(&a.proposer)
+    );
+    Ok(exit::OK)
+}
