@@ -362,12 +362,18 @@ pub fn generate_with(
     let mut ids: Vec<String> = Vec::with_capacity(users);
     let mut displays: Vec<String> = Vec::with_capacity(users);
     let mut actives: Vec<bool> = Vec::with_capacity(users);
-    let mut id_set = HashSet::with_capacity(users);
+    // Ids and userNames taken so far, by a hash of each (a collision of two different values,
+    // next to impossible, only draws another id or suffix): half the memory of the strings.
+    let key = |s: &str| {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(s)
+    };
+    let mut id_set: HashSet<u64> = HashSet::with_capacity(users);
     // How many users have each `first.last` so far: the k-th gets `first.lastk` (`first.last`
     // for the first). Names hold no digits, so no two bases' emails meet.
     let mut bases: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut bot_emails = HashSet::new();
-    let mut names = HashSet::with_capacity(users);
+    let mut names: HashSet<u64> = HashSet::with_capacity(users);
     let mut by_dept: Vec<Vec<usize>> = vec![Vec::new(); DEPARTMENTS.len()];
     // Creation dates: spread from 2021-01-01 to 2026-01-01, increasing with the index.
     let (t0, t1) = (1_609_459_200i64, 1_767_225_600i64);
@@ -376,7 +382,7 @@ pub fn generate_with(
 
     for i in 0..users {
         let mut id = random_id(&mut rng, 'W');
-        while !id_set.insert(id.clone()) {
+        while !id_set.insert(key(&id)) {
             id = random_id(&mut rng, 'W');
         }
         let created = format_time(t0 + i as i64 * step + rng.random_range(0..step.max(1)));
@@ -388,7 +394,7 @@ pub fn generate_with(
             let email = format!("botuser-T0ACME-A0{app}@slack-bots.com");
             let un = format!("bot-{}", app.to_ascii_lowercase());
             bot_emails.insert(email.clone());
-            names.insert(un.clone());
+            names.insert(key(&un));
             (email, un)
         } else {
             let base = format!("{}.{}", first.to_ascii_lowercase(), last.to_ascii_lowercase());
@@ -398,7 +404,7 @@ pub fn generate_with(
             // userName: the email's local part, cut to Slack's 21 characters, kept unique.
             let mut un: String = local.chars().take(21).collect();
             let mut k = 1;
-            while !names.insert(un.clone()) {
+            while !names.insert(key(&un)) {
                 k += 1;
                 let suffix = k.to_string();
                 un = format!("{}{}", base.chars().take(21 - suffix.len()).collect::<String>(), suffix);
