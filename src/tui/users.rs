@@ -54,9 +54,13 @@ pub struct UsersView {
     /// so that Backspace restores a result instead of scanning every row again. Cleared whenever
     /// the rows, the sort or the state filter change.
     undo: Vec<(String, Saved)>,
-    /// Each row's manager's row, while a `manager:` term needs it (made once per change of the
-    /// rows, not per keystroke).
+    /// Each row's manager's row (`directory::NO_ROW`: none, or not loaded), kept up to date as
+    /// rows arrive (each page's rows are looked up then), so that a `manager:` term never waits
+    /// for the whole map to be made (issue 25: 0.17 s on the keystroke at a million rows).
     managers: Option<Vec<u32>>,
+    /// Rows whose manager was not loaded when they were looked up: looked up again as pages
+    /// come (a few each time), all at once when a `manager:` term needs them.
+    unresolved: Vec<u32>,
     /// The rows of the `id:` and `manager:` terms typed so far.
     terms: super::directory::TermCache,
     /// The sort by expiry that a `guest:` filter set (and takes back when it goes).
@@ -71,6 +75,10 @@ enum Saved {
     Rows(Vec<u32>),
     Bits(provision::directory::Bits),
 }
+
+/// From this many rows on, the manager map is kept as rows arrive (below, it is made when a
+/// `manager:` term first needs it: a few milliseconds).
+const MANAGERS_AHEAD_FROM: usize = if cfg!(test) { 50 } else { 20_000 };
 
 /// Narrowing a result this small tests its rows one by one; a larger one is found again by a
 /// search of the whole table (one pass over the keys beats a test per row, fetched out of order).
@@ -108,8 +116,73 @@ impl UsersView {
     /// The rows changed: what was made from them is stale.
     fn rows_changed(&mut self) {
         self.undo.clear();
-        self.managers = None;
         self.terms.clear();
+    }
+
+    /// The rows' contents changed (not only new rows at the end): the manager map is made
+    /// again when next needed.
+    fn contents_changed(&mut self) {
+        self.rows_changed();
+        self.managers = None;
+        self.unresolved.clear();
+    }
+
+    /// The manager map over rows appended to the store since it was made (`added` keeps it so):
+    /// each new row looked up, and a few of the rows not found before looked up again. A store
+    /// that is not the map's plus new rows drops it.
+    fn managers_grow(&mut self, store: &UserStore) {
+        let Some(m) = self.managers.as_mut() else {
+            if store.len() <= MANAGERS_AHEAD_FROM {
+                return;
+            }
+            // A large directory arriving: the map is made as it comes, from here on.
+            self.make_managers(store);
+            return;
+        };
+        if m.len() > store.len() {
+            self.managers = None;
+            self.unresolved.clear();
+            return;
+        }
+        for i in m.len()..store.len() {
+            let r = store.get(i as u32);
+            let id = r.manager_id();
+            match store.index_of(id) {
+                Some(j) => m.push(j),
+                None => {
+                    m.push(super::directory::NO_ROW);
+                    if !id.is_empty() {
+                        self.unresolved.push(i as u32);
+                    }
+                }
+            }
+        }
+        // Rows whose manager came since: a page's worth and more each time, so that few are
+        // left when the load ends.
+        let budget = 4 * 1000;
+        let take = self.unresolved.len().min(budget);
+        let start = self.unresolved.len() - take;
+        let tail: Vec<u32> = self.unresolved.drain(start..).collect();
+        let mut still = Vec::new();
+        for i in tail {
+            match store.index_of(store.get(i).manager_id()) {
+                Some(j) => m[i as usize] = j,
+                None => still.push(i),
+            }
+        }
+        // Not found again: to the front, so the next page looks at others first.
+        if !still.is_empty() {
+            still.append(&mut self.unresolved);
+            self.unresolved = still;
+        }
+    }
+
+    /// The whole manager map, and the rows whose manager is not loaded.
+    fn make_managers(&mut self, store: &UserStore) {
+        let m = super::directory::manager_rows(store);
+        self.unresolved =
+            (0..m.len() as u32).filter(|&i| m[i as usize] == super::directory::NO_ROW && !store.get(i).manager_id().is_empty()).collect();
+        self.managers = Some(m);
     }
 
     /// Keep `rows` (shown for `query`) for Backspace.
@@ -147,9 +220,28 @@ impl UsersView {
         out
     }
 
+    /// The manager map complete, when a `manager:` term needs it: made if there is none, else
+    /// the rows not found before looked up again (their managers may have come since).
     fn managers(&mut self, store: &UserStore) {
-        if self.parsed.has_manager_term() && self.managers.as_ref().is_none_or(|m| m.len() != store.len()) {
-            self.managers = Some(super::directory::manager_rows(store));
+        if !self.parsed.has_manager_term() {
+            return;
+        }
+        if self.managers.as_ref().is_some_and(|m| m.len() < store.len()) {
+            self.managers_grow(store);
+        }
+        match self.managers.as_mut() {
+            Some(m) if m.len() == store.len() => {
+                if !self.unresolved.is_empty() {
+                    let rows = std::mem::take(&mut self.unresolved);
+                    for i in rows {
+                        match store.index_of(store.get(i).manager_id()) {
+                            Some(j) => m[i as usize] = j,
+                            None => self.unresolved.push(i),
+                        }
+                    }
+                }
+            }
+            _ => self.make_managers(store),
         }
     }
 
@@ -309,6 +401,7 @@ impl UsersView {
             return;
         }
         self.rows_changed();
+        self.managers_grow(store);
         self.managers(store);
         let m = self.parsed.matcher(store, self.managers.as_deref());
         let show = self.show;
@@ -359,6 +452,7 @@ impl UsersView {
     /// A row's contents changed (a lookup returned fresher data).
     pub fn changed(&mut self, store: &UserStore) {
         let keep = self.selected_index();
+        self.contents_changed();
         if self.sort.is_some() {
             self.resort(store);
         }
@@ -367,7 +461,7 @@ impl UsersView {
     }
 
     pub fn reset(&mut self) {
-        self.rows_changed();
+        self.contents_changed();
         self.order.clear();
         self.filtered.clear();
         self.selected = 0;
@@ -1482,6 +1576,50 @@ mod tests {
                 v.set_query(&s, "");
             }
         }
+    }
+
+    /// Issue 25: the manager map is kept as pages arrive (looked up row by row then, the rows
+    /// whose manager comes later looked up again), so a `manager:` term after a large load
+    /// finds it made, and right.
+    #[test]
+    fn the_manager_map_is_kept_as_pages_arrive() {
+        use crate::scim::types::{EnterpriseUser, Manager};
+        let n = 3000;
+        let users: Vec<User> = (0..n)
+            .map(|i| {
+                let mut u = user(i, &format!("Person {i}"), true);
+                // Managed by a later row (not there yet when this one arrives), every tenth by
+                // someone never loaded.
+                let m = if i % 10 == 0 { "W999999".to_string() } else { format!("W{:06}", (i + 700) % n) };
+                u.enterprise = Some(EnterpriseUser { manager: Some(Manager::of(m)), ..Default::default() });
+                u
+            })
+            .collect();
+        let mut s = UserStore::default();
+        let mut v = UsersView::default();
+        for page in users.chunks(250) {
+            let added = s.extend_users(page.to_vec());
+            v.added(&s, added);
+            assert_eq!(v.managers.as_ref().map(Vec::len), Some(s.len()), "kept as rows arrive");
+        }
+        let full = crate::tui::directory::manager_rows(&s);
+        // Only the rows whose manager came after them are left to look up again.
+        let left = v.unresolved.len();
+        assert!(left < n / 2, "{left} rows left to look up again");
+        v.set_query(&s, "manager:person 1");
+        assert_eq!(v.managers.as_ref(), Some(&full));
+        let never: Vec<u32> = (0..n as u32).filter(|i| i % 10 == 0).collect();
+        let mut unresolved = v.unresolved.clone();
+        unresolved.sort_unstable();
+        assert_eq!(unresolved, never, "only the managers never loaded stay unfound");
+        assert_eq!(v.filtered, brute(&s, &v));
+        // A row's contents changing drops the map; the next `manager:` term makes it again.
+        v.set_query(&s, "");
+        v.changed(&s);
+        assert!(v.managers.is_none());
+        v.set_query(&s, "manager:person 2");
+        assert_eq!(v.managers.as_ref(), Some(&full));
+        assert_eq!(v.filtered, brute(&s, &v));
     }
 
     #[test]
