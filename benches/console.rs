@@ -42,10 +42,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use scimitar::scim::types::{EnterpriseUser, Manager, Meta, ProfileExt};
 use scimitar::scim::{MultiValue, Name, User};
-use scimitar::tui::app::{App, Msg};
-use scimitar::tui::directory::UserTable;
-use scimitar::tui::render::render;
-use scimitar::tui::theme::{Theme, ThemeSet};
+use scimitar_console::app::{App, Msg};
+use scimitar_console::directory::UserTable;
+use scimitar_console::render::render;
+use scimitar_console::theme::{Theme, ThemeSet};
 use std::time::{Duration, Instant};
 
 const USERS: usize = 100_000;
@@ -414,7 +414,7 @@ fn in_process(n: usize) -> Vec<(String, String)> {
         term.draw(|f| render(&app, f)).unwrap();
         lat.push(t.elapsed());
         if trace {
-            let v = &app.pane::<scimitar::tui::users::UsersPane>().view;
+            let v = &app.pane::<scimitar_console::users::UsersPane>().view;
             eprintln!("key {:>8.3} ms {:>8} rows  {:?}", ms(t.elapsed()), v.filtered.len(), v.query());
         }
     }
@@ -443,11 +443,11 @@ fn in_process(n: usize) -> Vec<(String, String)> {
         term.draw(|f| render(&app, f)).unwrap();
         field_lat.push(t.elapsed());
         if trace {
-            let v = &app.pane::<scimitar::tui::users::UsersPane>().view;
+            let v = &app.pane::<scimitar_console::users::UsersPane>().view;
             eprintln!("field {:>8.3} ms {:>8} rows  {:?}", ms(t.elapsed()), v.filtered.len(), v.query());
         }
         if k == KeyCode::Char('e') {
-            matched = matched.max(app.pane::<scimitar::tui::users::UsersPane>().view.filtered.len());
+            matched = matched.max(app.pane::<scimitar_console::users::UsersPane>().view.filtered.len());
         }
     }
     assert!(matched > 0, "the field queries match someone");

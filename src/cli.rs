@@ -494,6 +494,42 @@ pub fn store_exit_code(e: &crate::store::StoreError) -> i32 {
     }
 }
 
+impl From<scimitar_console::ConsoleError> for Fail {
+    fn from(e: scimitar_console::ConsoleError) -> Fail {
+        use scimitar_console::ConsoleError;
+        let code = match &e {
+            ConsoleError::NotATerminal => exit::USAGE,
+            ConsoleError::Env(e) => env_exit_code(e),
+            ConsoleError::DemoEmulator(_) | ConsoleError::DemoClient(_) | ConsoleError::Terminal(_) => exit::FAILURE,
+        };
+        Fail::new(code, e.to_string())
+    }
+}
+
+/// The exit code of a console run: 0 when the user quit, 128 + the signal's number when a signal
+/// ended it; an error is a `Fail`.
+pub fn console_exit(r: Result<scimitar_console::Ended, scimitar_console::ConsoleError>) -> Result<i32, Fail> {
+    match r? {
+        scimitar_console::Ended::Quit => Ok(exit::OK),
+        scimitar_console::Ended::Signal(n) => Ok(128 + n),
+    }
+}
+
+impl From<DemoArgs> for scimitar_console::DemoOptions {
+    fn from(a: DemoArgs) -> Self {
+        scimitar_console::DemoOptions {
+            users: a.users,
+            groups: a.groups,
+            seed: a.seed,
+            latency_ms: a.latency_ms,
+            rate_scale: a.rate_scale,
+            no_rate_limit: a.no_rate_limit,
+            no_policy: a.no_policy,
+            api: a.api,
+        }
+    }
+}
+
 impl From<EnvError> for Fail {
     fn from(e: EnvError) -> Self {
         Fail::new(env_exit_code(&e), e.to_string())
@@ -595,7 +631,7 @@ impl Cli {
             request_timeout: c.request_timeout,
             server: c.server,
             // The console (no command) loads the whole directory for the panes.
-            list_concurrency: self.command.is_none().then_some(crate::tui::LIST_CONCURRENCY),
+            list_concurrency: self.command.is_none().then_some(scimitar_console::LIST_CONCURRENCY),
             // The OS account of the process's uid, not `$USER` (which anyone can set).
             actor: Actor::of_process(text("HOSTNAME")),
             store_url: text("SCIMITAR_STORE_URL"),
@@ -604,13 +640,16 @@ impl Cli {
     }
 
     /// How the console looks: `--theme`, `NO_COLOR` and the terminal's capabilities (read here, once).
-    pub fn ui(&self) -> crate::tui::UiOptions {
-        crate::tui::UiOptions {
+    pub fn ui(&self) -> scimitar_console::UiOptions {
+        scimitar_console::UiOptions {
             theme: self.theme.clone(),
             no_color: std::env::var_os(ENV_NO_COLOR).is_some_and(|v| !v.is_empty()),
             no_cache: self.no_cache,
             // TERM, COLORTERM, NO_COLOR and the locale: how many colours, and whether UTF-8.
-            caps: crate::tui::theme::Caps::detect(&|k| std::env::var(k).ok()),
+            caps: scimitar_console::theme::Caps::detect(&|k| std::env::var(k).ok()),
+            home: std::env::var_os("HOME").map(std::path::PathBuf::from),
+            // As git reads them: the first one set and not blank.
+            editor: ["VISUAL", "EDITOR"].iter().filter_map(|k| std::env::var(k).ok()).find(|v| !v.trim().is_empty()),
         }
     }
 }

@@ -25,4 +25,3 @@ pub mod policy_render;
 pub mod report_cmd;
 pub mod sync_cmd;
 pub mod sync_metrics;
-pub mod tui;

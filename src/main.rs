@@ -66,10 +66,15 @@ fn main() {
                     if demo_dir.is_some() {
                         env.paths.exports = Some(demo_exports);
                     }
-                    runtime.block_on(scimitar::tui::run_demo(args, env, ui, demo_dir.is_some()))
+                    docs(scimitar::cli::console_exit(runtime.block_on(scimitar_console::run_demo(
+                        args.into(),
+                        env,
+                        ui,
+                        demo_dir.is_some(),
+                    ))))
                 }
                 Some(cmd) => runtime.block_on(run(&env, cmd)),
-                None => runtime.block_on(scimitar::tui::run_console(env, ui)),
+                None => docs(scimitar::cli::console_exit(runtime.block_on(scimitar_console::run_console(env, ui)))),
             },
         },
     };

@@ -24,9 +24,17 @@ fn the_crates_depend_only_downwards() {
     let emulator = dependencies(&root().join("crates/emulator/Cargo.toml"));
     assert!(emulator.iter().all(|d| !["provision", "scimitar"].contains(&d.as_str())), "{emulator:?}");
     let provision = dependencies(&root().join("crates/provision/Cargo.toml"));
-    for ui in ["clap", "ratatui", "crossterm", "tui-input", "emulator", "scimitar"] {
+    for ui in ["clap", "ratatui", "crossterm", "tui-input", "emulator", "scimitar", "scimitar-console"] {
         assert!(!provision.iter().any(|d| d == ui), "provision depends on {ui}");
     }
+    // The console is a front end of its own: no clap (the root package reads the flags and
+    // hands it plain options) and never the root package.
+    let console = dependencies(&root().join("crates/console/Cargo.toml"));
+    for not in ["clap", "clap_complete", "clap_mangen", "scimitar"] {
+        assert!(!console.iter().any(|d| d == not), "the console depends on {not}");
+    }
+    let root_deps = dependencies(&root().join("Cargo.toml"));
+    assert!(root_deps.iter().any(|d| d == "scimitar-console"), "the root package starts the console: {root_deps:?}");
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
