@@ -1583,7 +1583,7 @@ mod tests {
     /// finds it made, and right.
     #[test]
     fn the_manager_map_is_kept_as_pages_arrive() {
-        use crate::scim::types::{EnterpriseUser, Manager};
+        use scim::types::{EnterpriseUser, Manager};
         let n = 3000;
         let users: Vec<User> = (0..n)
             .map(|i| {
@@ -1602,7 +1602,7 @@ mod tests {
             v.added(&s, added);
             assert_eq!(v.managers.as_ref().map(Vec::len), Some(s.len()), "kept as rows arrive");
         }
-        let full = crate::tui::directory::manager_rows(&s);
+        let full = crate::directory::manager_rows(&s);
         // Only the rows whose manager came after them are left to look up again.
         let left = v.unresolved.len();
         assert!(left < n / 2, "{left} rows left to look up again");
