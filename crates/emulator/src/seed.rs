@@ -359,8 +359,10 @@ pub fn generate_with(
     let batch = batch.max(1);
     let mut out: Vec<User> = Vec::with_capacity(users.min(batch));
     // What later users and the groups need of the earlier ones.
-    let mut ids: Vec<String> = Vec::with_capacity(users);
-    let mut displays: Vec<String> = Vec::with_capacity(users);
+    // (Ids inline, 11 bytes each, and names as their two static parts: no string per user.)
+    let mut ids: Vec<[u8; 11]> = Vec::with_capacity(users);
+    let mut displays: Vec<(&'static str, &'static str)> = Vec::with_capacity(users);
+    let id_at = |ids: &[[u8; 11]], k: usize| String::from_utf8_lossy(&ids[k]).into_owned();
     let mut actives: Vec<bool> = Vec::with_capacity(users);
     // Ids and userNames taken so far, by a hash of each (a collision of two different values,
     // next to impossible, only draws another id or suffix): half the memory of the strings.
@@ -428,8 +430,8 @@ pub fn generate_with(
         let guest = i != 0 && !is_bot && rng.random_bool(0.02);
         let active = i == 0 || is_bot || !rng.random_bool(0.03);
         let display = format!("{first} {last}");
-        ids.push(id.clone());
-        displays.push(display.clone());
+        ids.push(id.as_bytes().try_into().expect("an id is 11 ASCII characters"));
+        displays.push((first, last));
         actives.push(active);
         let user = User {
             id: Some(id),
@@ -452,7 +454,7 @@ pub fn generate_with(
                 organization: Some("Acme Corp".into()),
                 division: Some(division.into()),
                 department: Some(dept.into()),
-                manager: manager.map(|m| Manager { manager_id: Some(ids[m].clone()), ..Default::default() }),
+                manager: manager.map(|m| Manager { manager_id: Some(id_at(&ids, m)), ..Default::default() }),
             }),
             guest: guest.then(|| GuestExt {
                 kind: Some("multi".into()),
@@ -511,7 +513,11 @@ pub fn generate_with(
             members: Some(
                 members
                     .iter()
-                    .map(|&u| Member { value: Some(ids[u].clone()), display: Some(displays[u].clone()), operation: None })
+                    .map(|&u| Member {
+                        value: Some(id_at(&ids, u)),
+                        display: Some(format!("{} {}", displays[u].0, displays[u].1)),
+                        operation: None,
+                    })
                     .collect(),
             ),
             extra: Default::default(),
