@@ -779,76 +779,7 @@ impl Policy {
         }
 
         // [provisioning]
-        let p = raw.provisioning;
-        if p.allow_create {
-            for a in [Attr::UserName, Attr::Email] {
-                if !mapped(a) {
-                    return Err(err(
-                        &[Seg::Key("provisioning"), Seg::Key("allow_create")],
-                        "provisioning.allow_create",
-                        format!(
-                            "creating users needs a `{}` mapping in [attributes] (Slack requires it); map it or set allow_create = false",
-                            a.name()
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Some(pc) = p.max_deactivation_percent
-            && !(0.0..=100.0).contains(&pc)
-        {
-            return Err(err(
-                &[Seg::Key("provisioning"), Seg::Key("max_deactivation_percent")],
-                "provisioning.max_deactivation_percent",
-                format!("{pc} is not a percentage between 0 and 100"),
-            ));
-        }
-        let ceilings = crate::queue::CeilingSettings {
-            max_attribute_changes: p.max_attribute_changes,
-            max_attribute_change_percent: p.max_attribute_change_percent,
-            max_member_removals: p.max_member_removals,
-            max_member_removal_percent: p.max_member_removal_percent,
-            max_group_deletes: p.max_group_deletes,
-            max_group_renames: p.max_group_renames,
-            max_creates: p.max_creates,
-        };
-        if let Some((k, m)) = ceilings.bad_percent() {
-            return Err(err(&[Seg::Key("provisioning"), Seg::Key(k)], &format!("provisioning.{k}"), m));
-        }
-        if let Some(pc) = p.max_source_drop_percent.filter(|pc| !(0.0..=100.0).contains(pc)) {
-            return Err(err(
-                &[Seg::Key("provisioning"), Seg::Key("max_source_drop_percent")],
-                "provisioning.max_source_drop_percent",
-                format!("{pc} is not a percentage between 0 and 100"),
-            ));
-        }
-        let provisioning = Provisioning {
-            allow_create: p.allow_create,
-            allow_update: p.allow_update,
-            allow_deprovision: p.allow_deprovision,
-            provision_disabled_users: p.provision_disabled_users,
-            remove_action: p.remove_action.unwrap_or(RemoveAction::Deactivate),
-            max_deactivations: p.max_deactivations,
-            max_deactivation_percent: match (p.max_deactivations, p.max_deactivation_percent) {
-                (None, None) => Some(DEFAULT_MAX_DEACTIVATION_PERCENT),
-                (_, pc) => pc,
-            },
-            deprovision_on_rule_removal: p.deprovision_on_rule_removal.unwrap_or(RuleRemoval::Deactivate),
-            protected_users: p.protected_users.iter().map(|u| u.trim().to_lowercase()).collect(),
-            custom_profile_fields: p.custom_profile_fields,
-            ceilings,
-            max_source_drop_percent: p.max_source_drop_percent.unwrap_or(DEFAULT_MAX_SOURCE_DROP_PERCENT),
-        };
-        if let Some(n) = provisioning.custom_profile_fields
-            && n as usize > crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX
-        {
-            let segs = [Seg::Key("provisioning"), Seg::Key("custom_profile_fields")];
-            return Err(err(
-                &segs,
-                "provisioning.custom_profile_fields",
-                format!("{n} is over Slack's cap of {} custom profile fields", crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX),
-            ));
-        }
+        let provisioning = parse_provisioning(raw.provisioning, &mapped, &err)?;
 
         // [scope]
         // A directory's groups can be named by DN, in any spacing and case.
@@ -998,6 +929,84 @@ fn is_attribute_name(s: &str) -> bool {
 
 fn is_computed_column(c: &str) -> bool {
     [ldap::DN_COLUMN, ldap::GROUPS_COLUMN, ldap::ENABLED_COLUMN].iter().any(|x| x.eq_ignore_ascii_case(c))
+}
+
+/// The `[provisioning]` table of a policy, checked (`mapped`: whether [attributes] maps an attribute).
+fn parse_provisioning(
+    p: RawProvisioning,
+    mapped: &dyn Fn(Attr) -> bool,
+    err: &dyn Fn(&[Seg], &str, String) -> PolicyError,
+) -> Result<Provisioning, PolicyError> {
+    if p.allow_create {
+        for a in [Attr::UserName, Attr::Email] {
+            if !mapped(a) {
+                return Err(err(
+                    &[Seg::Key("provisioning"), Seg::Key("allow_create")],
+                    "provisioning.allow_create",
+                    format!(
+                        "creating users needs a `{}` mapping in [attributes] (Slack requires it); map it or set allow_create = false",
+                        a.name()
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(pc) = p.max_deactivation_percent
+        && !(0.0..=100.0).contains(&pc)
+    {
+        return Err(err(
+            &[Seg::Key("provisioning"), Seg::Key("max_deactivation_percent")],
+            "provisioning.max_deactivation_percent",
+            format!("{pc} is not a percentage between 0 and 100"),
+        ));
+    }
+    let ceilings = crate::queue::CeilingSettings {
+        max_attribute_changes: p.max_attribute_changes,
+        max_attribute_change_percent: p.max_attribute_change_percent,
+        max_member_removals: p.max_member_removals,
+        max_member_removal_percent: p.max_member_removal_percent,
+        max_group_deletes: p.max_group_deletes,
+        max_group_renames: p.max_group_renames,
+        max_creates: p.max_creates,
+    };
+    if let Some((k, m)) = ceilings.bad_percent() {
+        return Err(err(&[Seg::Key("provisioning"), Seg::Key(k)], &format!("provisioning.{k}"), m));
+    }
+    if let Some(pc) = p.max_source_drop_percent.filter(|pc| !(0.0..=100.0).contains(pc)) {
+        return Err(err(
+            &[Seg::Key("provisioning"), Seg::Key("max_source_drop_percent")],
+            "provisioning.max_source_drop_percent",
+            format!("{pc} is not a percentage between 0 and 100"),
+        ));
+    }
+    let provisioning = Provisioning {
+        allow_create: p.allow_create,
+        allow_update: p.allow_update,
+        allow_deprovision: p.allow_deprovision,
+        provision_disabled_users: p.provision_disabled_users,
+        remove_action: p.remove_action.unwrap_or(RemoveAction::Deactivate),
+        max_deactivations: p.max_deactivations,
+        max_deactivation_percent: match (p.max_deactivations, p.max_deactivation_percent) {
+            (None, None) => Some(DEFAULT_MAX_DEACTIVATION_PERCENT),
+            (_, pc) => pc,
+        },
+        deprovision_on_rule_removal: p.deprovision_on_rule_removal.unwrap_or(RuleRemoval::Deactivate),
+        protected_users: p.protected_users.iter().map(|u| u.trim().to_lowercase()).collect(),
+        custom_profile_fields: p.custom_profile_fields,
+        ceilings,
+        max_source_drop_percent: p.max_source_drop_percent.unwrap_or(DEFAULT_MAX_SOURCE_DROP_PERCENT),
+    };
+    if let Some(n) = provisioning.custom_profile_fields
+        && n as usize > crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX
+    {
+        let segs = [Seg::Key("provisioning"), Seg::Key("custom_profile_fields")];
+        return Err(err(
+            &segs,
+            "provisioning.custom_profile_fields",
+            format!("{n} is over Slack's cap of {} custom profile fields", crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX),
+        ));
+    }
+    Ok(provisioning)
 }
 
 /// Complete a `kind = "ldap"` source: the connection, the searches, and which attributes the

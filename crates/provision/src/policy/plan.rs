@@ -690,12 +690,13 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// Per-row facts gathered in the first pass.
+#[derive(Clone, Copy)]
 struct RowState<'a> {
     row: usize,
     /// This row's index in `rows` (its values in `Rendered`).
     d: usize,
     key: &'a str,
-    /// Its groups: `row_groups[groups.0..groups.1]`, interned (see `compute_on`).
+    /// Its groups: `row_groups[groups.0..groups.1]`, interned (see `Planner`).
     groups: (u32, u32),
     /// In scope and enabled (or `provision_disabled_users`): should have an active Slack account.
     provisioned: bool,
@@ -728,800 +729,947 @@ pub fn compute_on(
     slack_groups: &[Group],
     prior: Option<&PriorState>,
 ) -> Result<Plan, PlanError> {
-    policy.check_source(source)?;
-    // The projected column of each mapping's values.
-    let cols: Vec<usize> =
-        policy.attributes.iter().map(|m| users.column(m.attr).ok_or(PlanError::Projection(m.attr))).collect::<Result<_, _>>()?;
-    let prov = &policy.provisioning;
-    let mut plan = Plan::default();
-    let col = |c: &str| source.column(c).expect("checked by check_source");
-    let id_idx = col(&policy.source.id_column);
-    let status_idx = policy.source.status_column.as_deref().map(col);
-    let groups_idx = policy.source.groups_column.as_deref().map(col);
-    let sep = policy.source.groups_separator.as_str();
-    let enabled_values: Set<&str> = policy.source.enabled_values.iter().map(String::as_str).collect();
-    let scope = policy.scope_set();
-    let mappings: Vec<(Attr, Vec<BPart>)> = policy.attributes.iter().map(|m| (m.attr, bind(&m.template, source))).collect();
-    let match_attr = match policy.match_on {
-        super::config::MatchOn::Email => Attr::Email,
-        super::config::MatchOn::UserName => Attr::UserName,
-    };
-    let match_pos = mappings.iter().position(|(a, _)| *a == match_attr).expect("validated: match attribute is mapped");
-    let pos_of = |a: Attr| mappings.iter().position(|(m, _)| *m == a);
-    let (name_pos, email_pos, manager_pos) = (pos_of(Attr::UserName), pos_of(Attr::Email), pos_of(Attr::Manager));
-    let removed_rules: Set<String> = prior
-        .map(|p| p.scope_groups.iter().chain(&p.retired_scope_groups).map(|g| g.to_lowercase()).filter(|g| !scope.contains(g)).collect())
-        .unwrap_or_default();
+    let mut p = Planner::new(policy, source, users, slack_groups, prior)?;
+    p.read_rows();
+    p.scope_rows();
+    p.check_taken_emails();
+    p.check_names_and_emails();
+    p.check_values();
+    p.check_custom_fields();
+    p.mark_creates();
+    p.check_managers();
+    p.user_changes();
+    p.group_changes();
+    Ok(p.finish())
+}
 
-    // Slack side: match key -> user index, preferring active users over deactivated ones.
-    let mut by_key: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(users.len(), Default::default());
-    for i in 0..users.len() {
-        let Some(k) = users.value(i, cols[match_pos]).map(|v| norm(match_attr, v)) else { continue };
-        match by_key.get(&k) {
-            Some(&j) if users.is_active(j) || !users.is_active(i) => {}
-            _ => {
-                by_key.insert(k, i);
-            }
-        }
+/// Record that a row breaks one of Slack's rules (see `Plan::violations`).
+fn violation(plan: &mut Plan, line: usize, key: &str, rule: Rule, message: String) {
+    plan.violations.push(Violation { row_line: line, key: key.to_string(), rule, message: format!("{message}; {}", rule.describe()) });
+}
+
+/// One plan being computed: its inputs, what each phase has learnt, and the plan so far.
+/// [`compute_on`] runs the phases in order; each reads what the ones before it left here.
+struct Planner<'a> {
+    policy: &'a Policy,
+    source: &'a Source,
+    users: &'a PlanUsers,
+    slack_groups: &'a [Group],
+    prior: Option<&'a PriorState>,
+    /// The projected column of each mapping's values.
+    cols: Vec<usize>,
+    mappings: Vec<(Attr, Vec<BPart<'a>>)>,
+    match_attr: Attr,
+    match_pos: usize,
+    plan: Plan,
+    /// Group names are interned (a few hundred in a large org): `gname[g]`, `gsym[name] == g`.
+    gsym: Map<String, u32>,
+    gname: Vec<String>,
+    /// Every kept row's groups (`RowState::groups` a range of it).
+    row_groups: Vec<u32>,
+    rendered: Rendered,
+    rows: Vec<RowState<'a>>,
+    /// A kept row's index in `rows` by its lowercased key.
+    by_source_key: Map<Cow<'a, str>, usize>,
+    /// The row (an index in `rows`) each Slack user is matched to.
+    matched: Vec<Option<usize>>,
+    /// Per interned group: a removed scope rule; managed by a group rule.
+    gremoved: Vec<bool>,
+    gwanted: Vec<bool>,
+}
+
+/// The Slack groups and who should be in them, for [`Planner::group_rule`].
+struct GroupTables<'a> {
+    groups_by_id: Map<&'a str, &'a Group>,
+    groups_by_name: Map<String, &'a Group>,
+    /// Members are rows (indices into `rows`) until they are written into the plan.
+    members_of: Map<u32, Vec<usize>>,
+    /// The existing users whose rows are left out: kept in a group they are in, never added.
+    held: Set<&'a str>,
+    /// The managed source groups that some row of the source names at all (provisioned or
+    /// not): only filled when some rule overwrites (only they ask).
+    named: Vec<bool>,
+    users_by_id: Map<&'a str, usize>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(
+        policy: &'a Policy,
+        source: &'a Source,
+        users: &'a PlanUsers,
+        slack_groups: &'a [Group],
+        prior: Option<&'a PriorState>,
+    ) -> Result<Self, PlanError> {
+        policy.check_source(source)?;
+        let cols: Vec<usize> =
+            policy.attributes.iter().map(|m| users.column(m.attr).ok_or(PlanError::Projection(m.attr))).collect::<Result<_, _>>()?;
+        let mappings: Vec<(Attr, Vec<BPart>)> = policy.attributes.iter().map(|m| (m.attr, bind(&m.template, source))).collect();
+        let match_attr = match policy.match_on {
+            super::config::MatchOn::Email => Attr::Email,
+            super::config::MatchOn::UserName => Attr::UserName,
+        };
+        let match_pos = mappings.iter().position(|(a, _)| *a == match_attr).expect("validated: match attribute is mapped");
+        // About a dozen bytes a value: one allocation, not a doubling every few thousand rows.
+        let rendered = Rendered {
+            text: String::with_capacity(source.rows.len() * mappings.len() * 12),
+            spans: Vec::with_capacity(source.rows.len() * mappings.len()),
+            k: mappings.len(),
+        };
+        Ok(Planner {
+            policy,
+            source,
+            users,
+            slack_groups,
+            prior,
+            cols,
+            mappings,
+            match_attr,
+            match_pos,
+            plan: Plan::default(),
+            gsym: Map::default(),
+            gname: Vec::new(),
+            row_groups: Vec::with_capacity(source.rows.len() * 2),
+            rendered,
+            rows: Vec::with_capacity(source.rows.len()),
+            by_source_key: Map::with_capacity_and_hasher(source.rows.len(), Default::default()),
+            matched: vec![None; users.len()],
+            gremoved: Vec::new(),
+            gwanted: Vec::new(),
+        })
     }
 
-    let violation = |plan: &mut Plan, line: usize, key: &str, rule: Rule, message: String| {
-        plan.violations.push(Violation { row_line: line, key: key.to_string(), rule, message: format!("{message}; {}", rule.describe()) });
-    };
+    fn pos_of(&self, a: Attr) -> Option<usize> {
+        self.mappings.iter().position(|(m, _)| *m == a)
+    }
 
-    // First pass: per-row facts and matching. Group names are interned (a few hundred in a
-    // large org): `gname[g]`, with what the plan asks of each.
-    let mut gsym: Map<String, u32> = Map::default();
-    let mut gname: Vec<String> = Vec::new();
-    let mut row_groups: Vec<u32> = Vec::with_capacity(source.rows.len() * 2);
-    let mut intern = |g: &str, row_groups: &mut Vec<u32>| {
-        let n = match gsym.get(g) {
+    fn line_of(&self, rs: &RowState) -> usize {
+        self.source.rows[rs.row].line
+    }
+
+    fn groups_of(&self, rs: &RowState) -> &[u32] {
+        &self.row_groups[rs.groups.0 as usize..rs.groups.1 as usize]
+    }
+
+    /// Intern a (lowercased) group name and add it to the row being read.
+    fn intern(&mut self, g: &str) {
+        let n = match self.gsym.get(g) {
             Some(&n) => n,
             None => {
-                let n = gname.len() as u32;
-                gname.push(g.to_string());
-                gsym.insert(g.to_string(), n);
+                let n = self.gname.len() as u32;
+                self.gname.push(g.to_string());
+                self.gsym.insert(g.to_string(), n);
                 n
             }
         };
-        row_groups.push(n);
-    };
-    // About a dozen bytes a value: one allocation, not a doubling every few thousand rows.
-    let mut rendered = Rendered {
-        text: String::with_capacity(source.rows.len() * mappings.len() * 12),
-        spans: Vec::with_capacity(source.rows.len() * mappings.len()),
-        k: mappings.len(),
-    };
-    let mut rows: Vec<RowState> = Vec::with_capacity(source.rows.len());
-    let mut by_source_key: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(source.rows.len(), Default::default());
-    let mut matched: Vec<Option<usize>> = vec![None; users.len()];
-    let mut lowered = String::new();
-    for (ri, row) in source.rows.iter().enumerate() {
-        let key = row.get(id_idx).trim();
-        if key.is_empty() {
-            plan.warnings.push(format!("{}:{}: empty `{}`; row skipped", source.name, row.line, policy.source.id_column));
-            continue;
-        }
-        let lkey = lower(key);
-        if let Some(&prev) = by_source_key.get(lkey.as_ref()) {
-            plan.warnings.push(format!(
-                "{}:{}: duplicate key {key:?} (first on line {}); row skipped",
-                source.name, row.line, source.rows[rows[prev].row].line
-            ));
-            continue;
-        }
-        let enabled = status_idx.is_none_or(|i| enabled_values.contains(lower(row.get(i).trim()).as_ref()));
-        let groups_start = row_groups.len();
-        if let Some(gi) = groups_idx {
-            for g in row.get(gi).split(sep).map(str::trim).filter(|g| !g.is_empty()) {
-                if g.is_ascii() {
-                    lowered.clear();
-                    lowered.push_str(g);
-                    lowered.make_ascii_lowercase();
-                    intern(&lowered, &mut row_groups);
-                } else {
-                    intern(&g.to_lowercase(), &mut row_groups);
+        self.row_groups.push(n);
+    }
+
+    /// First pass: per-row facts, each row's values and groups, and matching to Slack users.
+    fn read_rows(&mut self) {
+        let (policy, source, users) = (self.policy, self.source, self.users);
+        let (match_attr, match_pos) = (self.match_attr, self.match_pos);
+        let col = |c: &str| source.column(c).expect("checked by check_source");
+        let id_idx = col(&policy.source.id_column);
+        let status_idx = policy.source.status_column.as_deref().map(col);
+        let groups_idx = policy.source.groups_column.as_deref().map(col);
+        let sep = policy.source.groups_separator.as_str();
+        let enabled_values: Set<&str> = policy.source.enabled_values.iter().map(String::as_str).collect();
+
+        // Slack side: match key -> user index, preferring active users over deactivated ones.
+        let mut by_key: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(users.len(), Default::default());
+        for i in 0..users.len() {
+            let Some(k) = users.value(i, self.cols[match_pos]).map(|v| norm(match_attr, v)) else { continue };
+            match by_key.get(&k) {
+                Some(&j) if users.is_active(j) || !users.is_active(i) => {}
+                _ => {
+                    by_key.insert(k, i);
                 }
             }
         }
-        if !source.memberships.is_empty()
-            && let Some(extra) = source.memberships.get(lkey.as_ref())
-        {
-            for g in extra {
-                intern(&g.trim().to_lowercase(), &mut row_groups);
+
+        let mut lowered = String::new();
+        for (ri, row) in source.rows.iter().enumerate() {
+            let key = row.get(id_idx).trim();
+            if key.is_empty() {
+                self.plan.warnings.push(format!("{}:{}: empty `{}`; row skipped", source.name, row.line, policy.source.id_column));
+                continue;
             }
-        }
-        let text_start = rendered.text.len();
-        let d = rows.len();
-        for (_, parts) in &mappings {
-            let span = render_into(parts, row, &mut rendered.text);
-            rendered.spans.push(span);
-        }
-        let mut slack = None;
-        if let Some(mk) = rendered.get(d, match_pos).map(|v| norm(match_attr, v))
-            && let Some(&si) = by_key.get(mk.as_ref())
-        {
-            if let Some(other) = matched[si] {
-                let rule = if match_attr == Attr::Email { Rule::DuplicateEmail } else { Rule::DuplicateUserName };
-                violation(
-                    &mut plan,
-                    row.line,
-                    key,
-                    rule,
-                    format!(
+            let lkey = lower(key);
+            if let Some(&prev) = self.by_source_key.get(lkey.as_ref()) {
+                self.plan.warnings.push(format!(
+                    "{}:{}: duplicate key {key:?} (first on line {}); row skipped",
+                    source.name, row.line, source.rows[self.rows[prev].row].line
+                ));
+                continue;
+            }
+            let enabled = status_idx.is_none_or(|i| enabled_values.contains(lower(row.get(i).trim()).as_ref()));
+            let groups_start = self.row_groups.len();
+            if let Some(gi) = groups_idx {
+                for g in row.get(gi).split(sep).map(str::trim).filter(|g| !g.is_empty()) {
+                    if g.is_ascii() {
+                        lowered.clear();
+                        lowered.push_str(g);
+                        lowered.make_ascii_lowercase();
+                        self.intern(&lowered);
+                    } else {
+                        self.intern(&g.to_lowercase());
+                    }
+                }
+            }
+            if !source.memberships.is_empty()
+                && let Some(extra) = source.memberships.get(lkey.as_ref())
+            {
+                for g in extra {
+                    self.intern(&g.trim().to_lowercase());
+                }
+            }
+            let text_start = self.rendered.text.len();
+            let d = self.rows.len();
+            for (_, parts) in &self.mappings {
+                let span = render_into(parts, row, &mut self.rendered.text);
+                self.rendered.spans.push(span);
+            }
+            let mut slack = None;
+            if let Some(mk) = self.rendered.get(d, match_pos).map(|v| norm(match_attr, v))
+                && let Some(&si) = by_key.get(mk.as_ref())
+            {
+                if let Some(other) = self.matched[si] {
+                    let rule = if match_attr == Attr::Email { Rule::DuplicateEmail } else { Rule::DuplicateUserName };
+                    let message = format!(
                         "{}:{}: {} {mk:?} is also line {}'s (both match Slack user {}); row left out",
                         source.name,
                         row.line,
                         match_attr.name(),
-                        source.rows[rows[other].row].line,
+                        source.rows[self.rows[other].row].line,
                         users.id(si)
-                    ),
-                );
-                // The row is not kept: neither are its values or groups.
-                rendered.text.truncate(text_start);
-                rendered.spans.truncate(d * rendered.k);
-                row_groups.truncate(groups_start);
+                    );
+                    violation(&mut self.plan, row.line, key, rule, message);
+                    // The row is not kept: neither are its values or groups.
+                    self.rendered.text.truncate(text_start);
+                    self.rendered.spans.truncate(d * self.rendered.k);
+                    self.row_groups.truncate(groups_start);
+                    continue;
+                }
+                self.matched[si] = Some(d);
+                slack = Some(si);
+            }
+            self.by_source_key.insert(lkey, d);
+            self.rows.push(RowState {
+                row: ri,
+                d,
+                key,
+                groups: (groups_start as u32, self.row_groups.len() as u32),
+                provisioned: false,
+                enabled,
+                in_scope: false,
+                slack,
+                pending: false,
+                left_out: false,
+            });
+        }
+    }
+
+    /// What the plan asks of each group (in scope, a removed scope rule, managed by a rule), and
+    /// so which rows are in scope and provisioned.
+    fn scope_rows(&mut self) {
+        let scope = self.policy.scope_set();
+        let removed_rules: Set<String> = self
+            .prior
+            .map(|p| {
+                p.scope_groups.iter().chain(&p.retired_scope_groups).map(|g| g.to_lowercase()).filter(|g| !scope.contains(g)).collect()
+            })
+            .unwrap_or_default();
+        let in_set = |has: &dyn Fn(&String) -> bool| -> Vec<bool> { self.gname.iter().map(has).collect() };
+        let (gscope, gremoved) = (in_set(&|g| scope.contains(g)), in_set(&|g| removed_rules.contains(g)));
+        let wanted: Set<String> = self.policy.groups.iter().map(|r| r.source.to_lowercase()).collect();
+        let gwanted = in_set(&|g| wanted.contains(g));
+        let provision_disabled = self.policy.provisioning.provision_disabled_users;
+        for ri in 0..self.rows.len() {
+            let in_scope = scope.is_empty() || self.groups_of(&self.rows[ri]).iter().any(|&g| gscope[g as usize]);
+            let rs = &mut self.rows[ri];
+            rs.in_scope = in_scope;
+            rs.provisioned = rs.in_scope && (rs.enabled || provision_disabled);
+        }
+        (self.gremoved, self.gwanted) = (gremoved, gwanted);
+    }
+
+    /// A row to create whose email a Slack user holds: Slack refuses the create (`email_taken`).
+    /// A deactivated holder nobody else claims is this person: the plan reactivates them instead
+    /// (reference §2 "Deactivated users still own their email", §8.7 "reactivate instead of
+    /// recreate"); any other holder makes the row a violation.
+    fn check_taken_emails(&mut self) {
+        let (source, users) = (self.source, self.users);
+        // Every email Slack holds (deactivated users keep theirs: reference §2, §8.6).
+        let mut email_holder: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(users.len(), Default::default());
+        for i in 0..users.len() {
+            for e in users.emails(i) {
+                email_holder.entry(lower(e.trim())).or_insert(i);
+            }
+        }
+        let email_pos = self.pos_of(Attr::Email);
+        for ri in 0..self.rows.len() {
+            let rs = self.rows[ri];
+            if rs.slack.is_some() || !rs.provisioned {
                 continue;
             }
-            matched[si] = Some(d);
-            slack = Some(si);
-        }
-        by_source_key.insert(lkey, d);
-        rows.push(RowState {
-            row: ri,
-            d,
-            key,
-            groups: (groups_start as u32, row_groups.len() as u32),
-            provisioned: false,
-            enabled,
-            in_scope: false,
-            slack,
-            pending: false,
-            left_out: false,
-        });
-    }
-    // What the plan asks of each group: in scope, a removed scope rule, managed by a rule.
-    let in_set = |has: &dyn Fn(&String) -> bool| -> Vec<bool> { gname.iter().map(has).collect() };
-    let (gscope, gremoved) = (in_set(&|g| scope.contains(g)), in_set(&|g| removed_rules.contains(g)));
-    let wanted: Set<String> = policy.groups.iter().map(|r| r.source.to_lowercase()).collect();
-    let gwanted = in_set(&|g| wanted.contains(g));
-    let groups_of = |rs: &RowState| &row_groups[rs.groups.0 as usize..rs.groups.1 as usize];
-    for rs in rows.iter_mut() {
-        rs.in_scope = scope.is_empty() || groups_of(rs).iter().any(|&g| gscope[g as usize]);
-        rs.provisioned = rs.in_scope && (rs.enabled || prov.provision_disabled_users);
-    }
-    let line_of = |rs: &RowState| source.rows[rs.row].line;
-
-    // Every email and userName Slack holds (deactivated users keep theirs: reference §2, §8.6).
-    let mut email_holder: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(users.len(), Default::default());
-    let mut name_holder: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(users.len(), Default::default());
-    for i in 0..users.len() {
-        for e in users.emails(i) {
-            email_holder.entry(lower(e.trim())).or_insert(i);
-        }
-        if let Some(n) = users.user_name(i) {
-            name_holder.entry(lower(n.trim())).or_insert(i);
-        }
-    }
-
-    // A row to create whose email a Slack user holds: Slack refuses the create (`email_taken`).
-    // A deactivated holder nobody else claims is this person: the plan reactivates them instead
-    // (reference §2 "Deactivated users still own their email", §8.7 "reactivate instead of
-    // recreate"); any other holder makes the row a violation.
-    for ri in 0..rows.len() {
-        let rs = &rows[ri];
-        if rs.slack.is_some() || !rs.provisioned {
-            continue;
-        }
-        let Some(email) = email_pos.and_then(|p| rendered.get(rs.d, p)).map(|e| lower(e.trim())) else { continue };
-        let Some(&h) = email_holder.get(email.as_ref()) else { continue };
-        let (line, key) = (line_of(rs), rs.key.to_string());
-        if let Some(other) = matched[h] {
-            violation(
-                &mut plan,
-                line,
-                &key,
-                Rule::DuplicateEmail,
-                format!(
+            let Some(email) = email_pos.and_then(|p| self.rendered.get(rs.d, p)).map(|e| lower(e.trim())) else { continue };
+            let Some(&h) = email_holder.get(email.as_ref()) else { continue };
+            let (line, key) = (self.line_of(&rs), rs.key);
+            if let Some(other) = self.matched[h] {
+                let message = format!(
                     "{}:{line}: email {email:?} belongs to Slack user {} ({}), whom line {} matches; row left out",
                     source.name,
                     users.id(h),
                     users.label(h),
-                    line_of(&rows[other])
-                ),
-            );
-            rows[ri].left_out = true;
-        } else if !users.is_active(h) {
-            plan.warnings.push(format!(
-                "{}:{line}: email {email:?} belongs to deactivated Slack user {} ({}): Slack refuses a new account with it (reference §2), so the plan reactivates that user instead",
-                source.name,
-                users.id(h),
-                users.label(h)
-            ));
-            matched[h] = Some(ri);
-            rows[ri].slack = Some(h);
-        } else {
-            violation(
-                &mut plan,
-                line,
-                &key,
-                Rule::DuplicateEmail,
-                format!(
+                    self.line_of(&self.rows[other])
+                );
+                violation(&mut self.plan, line, key, Rule::DuplicateEmail, message);
+                self.rows[ri].left_out = true;
+            } else if !users.is_active(h) {
+                self.plan.warnings.push(format!(
+                    "{}:{line}: email {email:?} belongs to deactivated Slack user {} ({}): Slack refuses a new account with it (reference §2), so the plan reactivates that user instead",
+                    source.name,
+                    users.id(h),
+                    users.label(h)
+                ));
+                self.matched[h] = Some(ri);
+                self.rows[ri].slack = Some(h);
+            } else {
+                let message = format!(
                     "{}:{line}: email {email:?} belongs to active Slack user {} ({}), whom no row matches; row left out",
                     source.name,
                     users.id(h),
                     users.label(h)
-                ),
-            );
-            rows[ri].left_out = true;
+                );
+                violation(&mut self.plan, line, key, Rule::DuplicateEmail, message);
+                self.rows[ri].left_out = true;
+            }
         }
     }
 
-    // userName rules (reference §3): for a userName the plan would write (a create, or a change).
-    let mut want_name: Map<Cow<str>, usize> = Map::default();
-    let mut want_email: Map<Cow<str>, usize> = Map::default();
-    for ri in 0..rows.len() {
-        let rs = &rows[ri];
-        if !rs.provisioned || rs.left_out {
-            continue;
-        }
-        let (line, key) = (line_of(rs), rs.key.to_string());
-        if let Some(raw) = name_pos.and_then(|p| rendered.get(rs.d, p)) {
-            let writes = rs.slack.is_none_or(|si| users.user_name(si).is_none_or(|h| !Attr::UserName.same_value(h, raw)));
-            let checked = if writes { crate::scim::rules::slack_user_name(raw).map(Cow::Owned) } else { Ok(user_name_key(raw)) };
-            match checked {
-                Err(p) => {
-                    let rule = if matches!(p, crate::scim::rules::UserNameProblem::TooLong(_)) {
-                        Rule::UserNameTooLong
-                    } else {
-                        Rule::UserNameCharacters
-                    };
-                    violation(
-                        &mut plan,
-                        line,
-                        &key,
-                        rule,
-                        format!("{}:{line}: userName {}: {p}; row left out", source.name, crate::scim::sanitize::quoted_excerpt(raw, 40)),
-                    );
-                    rows[ri].left_out = true;
-                    continue;
-                }
-                Ok(name) => {
-                    if let Some(&first) = want_name.get(name.as_ref()) {
-                        violation(
-                            &mut plan,
-                            line,
-                            &key,
-                            Rule::DuplicateUserName,
-                            format!(
-                                "{}:{line}: userName {name:?} is also wanted by line {}; row left out",
-                                source.name,
-                                line_of(&rows[first])
-                            ),
-                        );
-                        rows[ri].left_out = true;
-                        continue;
-                    }
-                    if writes
-                        && let Some(&h) = name_holder.get(name.as_ref())
-                        && Some(h) != rs.slack
-                    {
-                        violation(
-                            &mut plan,
-                            line,
-                            &key,
-                            Rule::DuplicateUserName,
-                            format!(
-                                "{}:{line}: userName {name:?} belongs to Slack user {} ({}); row left out",
-                                source.name,
-                                users.id(h),
-                                users.label(h)
-                            ),
-                        );
-                        rows[ri].left_out = true;
-                        continue;
-                    }
-                    want_name.insert(name, ri);
-                }
+    /// userName rules (reference §3) for a userName the plan would write (a create, or a
+    /// change), and no two rows wanting one userName or one email.
+    fn check_names_and_emails(&mut self) {
+        let (source, users) = (self.source, self.users);
+        // Every userName Slack holds (deactivated users keep theirs: reference §2, §8.6).
+        let mut name_holder: Map<Cow<str>, usize> = Map::with_capacity_and_hasher(users.len(), Default::default());
+        for i in 0..users.len() {
+            if let Some(n) = users.user_name(i) {
+                name_holder.entry(lower(n.trim())).or_insert(i);
             }
         }
-        if let Some(email) = email_pos.and_then(|p| rendered.get(rs.d, p)).map(|e| lower(e.trim())) {
-            if let Some(&first) = want_email.get(email.as_ref()) {
-                violation(
-                    &mut plan,
-                    line,
-                    &key,
-                    Rule::DuplicateEmail,
-                    format!("{}:{line}: email {email:?} is also wanted by line {}; row left out", source.name, line_of(&rows[first])),
-                );
-                rows[ri].left_out = true;
+        let (name_pos, email_pos) = (self.pos_of(Attr::UserName), self.pos_of(Attr::Email));
+        let rendered = &self.rendered;
+        let mut want_name: Map<Cow<str>, usize> = Map::default();
+        let mut want_email: Map<Cow<str>, usize> = Map::default();
+        for ri in 0..self.rows.len() {
+            let rs = self.rows[ri];
+            if !rs.provisioned || rs.left_out {
                 continue;
             }
-            want_email.insert(email, ri);
-        }
-    }
-
-    // Profile, photo and guest values (reference §3), checked as `users update --set` checks
-    // them, for the values the plan would write (a create, or a change).
-    let now = crate::queue::edit::now_unix();
-    let guest_pos = pos_of(Attr::Guest);
-    for rs in rows.iter_mut() {
-        if !rs.provisioned || rs.left_out {
-            continue;
-        }
-        let (line, key) = (line_of(rs), rs.key.to_string());
-        let value = |a: Attr| pos_of(a).and_then(|p| rendered.get(rs.d, p));
-        let have = |a: Attr| rs.slack.and_then(|si| users.column(a).and_then(|c| users.value(si, c)));
-        let writes = |a: Attr, v: &str| have(a).is_none_or(|h| !a.same_value(h, v));
-        let q = |v: &str| crate::scim::sanitize::quoted_excerpt(v, 40);
-        let mut problem: Option<(Rule, String)> = None;
-        for a in [Attr::StartDate, Attr::GuestExpiration] {
-            let Some(v) = value(a).filter(|v| writes(a, v)) else { continue };
-            match crate::scim::rules::iso_date(v, a.date_end().expect("a date")) {
-                Err(p) => problem = problem.or(Some((Rule::InvalidDate, format!("{} {}: {p}", a.short(), q(v))))),
-                Ok(d) if a == Attr::GuestExpiration && d.unix < now => {
-                    problem = problem.or(Some((Rule::GuestExpirationPast, format!("guestExpiration {} is past", q(v)))))
+            let (line, key) = (self.source.rows[rs.row].line, rs.key);
+            let line_of = |r: usize| source.rows[self.rows[r].row].line;
+            let mut problem: Option<(Rule, String)> = None;
+            if let Some(raw) = name_pos.and_then(|p| rendered.get(rs.d, p)) {
+                let writes = rs.slack.is_none_or(|si| users.user_name(si).is_none_or(|h| !Attr::UserName.same_value(h, raw)));
+                let checked = if writes { crate::scim::rules::slack_user_name(raw).map(Cow::Owned) } else { Ok(user_name_key(raw)) };
+                match checked {
+                    Err(p) => {
+                        let rule = if matches!(p, crate::scim::rules::UserNameProblem::TooLong(_)) {
+                            Rule::UserNameTooLong
+                        } else {
+                            Rule::UserNameCharacters
+                        };
+                        problem = Some((
+                            rule,
+                            format!(
+                                "{}:{line}: userName {}: {p}; row left out",
+                                source.name,
+                                crate::scim::sanitize::quoted_excerpt(raw, 40)
+                            ),
+                        ));
+                    }
+                    Ok(name) => {
+                        if let Some(&first) = want_name.get(name.as_ref()) {
+                            problem = Some((
+                                Rule::DuplicateUserName,
+                                format!(
+                                    "{}:{line}: userName {name:?} is also wanted by line {}; row left out",
+                                    source.name,
+                                    line_of(first)
+                                ),
+                            ));
+                        } else if writes
+                            && let Some(&h) = name_holder.get(name.as_ref())
+                            && Some(h) != rs.slack
+                        {
+                            problem = Some((
+                                Rule::DuplicateUserName,
+                                format!(
+                                    "{}:{line}: userName {name:?} belongs to Slack user {} ({}); row left out",
+                                    source.name,
+                                    users.id(h),
+                                    users.label(h)
+                                ),
+                            ));
+                        } else {
+                            want_name.insert(name, ri);
+                        }
+                    }
                 }
-                Ok(_) => {}
+            }
+            if problem.is_none()
+                && let Some(email) = email_pos.and_then(|p| rendered.get(rs.d, p)).map(|e| lower(e.trim()))
+            {
+                if let Some(&first) = want_email.get(email.as_ref()) {
+                    problem = Some((
+                        Rule::DuplicateEmail,
+                        format!("{}:{line}: email {email:?} is also wanted by line {}; row left out", source.name, line_of(first)),
+                    ));
+                } else {
+                    want_email.insert(email, ri);
+                }
+            }
+            if let Some((rule, message)) = problem {
+                violation(&mut self.plan, line, key, rule, message);
+                self.rows[ri].left_out = true;
             }
         }
-        if let Some(v) = value(Attr::Photo).filter(|v| writes(Attr::Photo, v))
-            && let Err(p) = crate::scim::rules::photo_value(v)
-        {
-            problem = problem.or(Some((Rule::PhotoInvalid, format!("photo {}: {p}", q(v)))));
-        }
-        let is_guest = rs.slack.is_some_and(|si| users.is_guest(si));
-        let want_guest = match guest_pos.map(|p| rendered.get(rs.d, p)) {
-            Some(v) => match v.and_then(|v| Attr::Guest.sendable(v)) {
-                Some(t) if t == "multi" => true,
-                Some(t) => {
-                    problem = problem.or(Some((Rule::GuestType, format!("guest {}: give multi or member", q(&t)))));
-                    false
+    }
+
+    /// Profile, photo and guest values (reference §3), checked as `users update --set` checks
+    /// them, for the values the plan would write (a create, or a change).
+    fn check_values(&mut self) {
+        let (source, users) = (self.source, self.users);
+        let now = crate::queue::edit::now_unix();
+        let guest_pos = self.pos_of(Attr::Guest);
+        for ri in 0..self.rows.len() {
+            let rs = self.rows[ri];
+            if !rs.provisioned || rs.left_out {
+                continue;
+            }
+            let (line, key) = (self.line_of(&rs), rs.key);
+            let value = |a: Attr| self.pos_of(a).and_then(|p| self.rendered.get(rs.d, p));
+            let have = |a: Attr| rs.slack.and_then(|si| users.column(a).and_then(|c| users.value(si, c)));
+            let writes = |a: Attr, v: &str| have(a).is_none_or(|h| !a.same_value(h, v));
+            let q = |v: &str| crate::scim::sanitize::quoted_excerpt(v, 40);
+            let mut problem: Option<(Rule, String)> = None;
+            for a in [Attr::StartDate, Attr::GuestExpiration] {
+                let Some(v) = value(a).filter(|v| writes(a, v)) else { continue };
+                match crate::scim::rules::iso_date(v, a.date_end().expect("a date")) {
+                    Err(p) => problem = problem.or(Some((Rule::InvalidDate, format!("{} {}: {p}", a.short(), q(v))))),
+                    Ok(d) if a == Attr::GuestExpiration && d.unix < now => {
+                        problem = problem.or(Some((Rule::GuestExpirationPast, format!("guestExpiration {} is past", q(v)))))
+                    }
+                    Ok(_) => {}
                 }
-                None => false,
-            },
-            None => is_guest,
-        };
-        if want_guest
-            && !is_guest
-            && let Some(role) = rs.slack.and_then(|si| users.admin_role(si))
-        {
-            problem = problem.or(Some((
-                Rule::GuestAdmin,
-                format!("{} has the role {role:?} and cannot be made a guest", users.label(rs.slack.unwrap())),
-            )));
-        }
-        if value(Attr::GuestExpiration).is_some() && !want_guest {
-            problem = problem.or(Some((Rule::GuestExpirationMember, "guestExpiration for someone who is no guest".to_string())));
-        }
-        if let Some((rule, what)) = problem {
-            violation(&mut plan, line, &key, rule, format!("{}:{line}: {what}; row left out", source.name));
-            rs.left_out = true;
+            }
+            if let Some(v) = value(Attr::Photo).filter(|v| writes(Attr::Photo, v))
+                && let Err(p) = crate::scim::rules::photo_value(v)
+            {
+                problem = problem.or(Some((Rule::PhotoInvalid, format!("photo {}: {p}", q(v)))));
+            }
+            let is_guest = rs.slack.is_some_and(|si| users.is_guest(si));
+            let want_guest = match guest_pos.map(|p| self.rendered.get(rs.d, p)) {
+                Some(v) => match v.and_then(|v| Attr::Guest.sendable(v)) {
+                    Some(t) if t == "multi" => true,
+                    Some(t) => {
+                        problem = problem.or(Some((Rule::GuestType, format!("guest {}: give multi or member", q(&t)))));
+                        false
+                    }
+                    None => false,
+                },
+                None => is_guest,
+            };
+            if want_guest
+                && !is_guest
+                && let Some(role) = rs.slack.and_then(|si| users.admin_role(si))
+            {
+                problem = problem.or(Some((
+                    Rule::GuestAdmin,
+                    format!("{} has the role {role:?} and cannot be made a guest", users.label(rs.slack.unwrap())),
+                )));
+            }
+            if value(Attr::GuestExpiration).is_some() && !want_guest {
+                problem = problem.or(Some((Rule::GuestExpirationMember, "guestExpiration for someone who is no guest".to_string())));
+            }
+            if let Some((rule, what)) = problem {
+                violation(&mut self.plan, line, key, rule, format!("{}:{line}: {what}; row left out", source.name));
+                self.rows[ri].left_out = true;
+            }
         }
     }
 
-    // Slack's 50 custom profile fields (reference §3): the fields Slack would create for mapped
-    // attributes no Slack user has a value of yet (`Attr::slack_profile_field`).
-    let mut new_fields: Vec<(&'static str, Vec<usize>)> = Vec::new();
-    for (pos, (attr, _)) in mappings.iter().enumerate() {
-        let Some(name) = attr.slack_profile_field() else { continue };
-        let exists = mappings
-            .iter()
-            .enumerate()
-            .filter(|(_, (a, _))| a.slack_profile_field() == Some(name))
-            .any(|(p, _)| (0..users.len()).any(|i| users.value(i, cols[p]).is_some()));
-        let wanted = rows.iter().any(|rs| rs.provisioned && !rs.left_out && rendered.get(rs.d, pos).is_some());
-        if exists || !wanted {
-            continue;
+    /// Slack's 50 custom profile fields (reference §3): the fields Slack would create for mapped
+    /// attributes no Slack user has a value of yet (`Attr::slack_profile_field`).
+    fn check_custom_fields(&mut self) {
+        let (source, users) = (self.source, self.users);
+        let mut new_fields: Vec<(&'static str, Vec<usize>)> = Vec::new();
+        for (pos, (attr, _)) in self.mappings.iter().enumerate() {
+            let Some(name) = attr.slack_profile_field() else { continue };
+            let exists = self
+                .mappings
+                .iter()
+                .enumerate()
+                .filter(|(_, (a, _))| a.slack_profile_field() == Some(name))
+                .any(|(p, _)| (0..users.len()).any(|i| users.value(i, self.cols[p]).is_some()));
+            let wanted = self.rows.iter().any(|rs| rs.provisioned && !rs.left_out && self.rendered.get(rs.d, pos).is_some());
+            if exists || !wanted {
+                continue;
+            }
+            match new_fields.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, ps)) => ps.push(pos),
+                None => new_fields.push((name, vec![pos])),
+            }
         }
-        match new_fields.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, ps)) => ps.push(pos),
-            None => new_fields.push((name, vec![pos])),
+        if new_fields.is_empty() {
+            return;
         }
-    }
-    if !new_fields.is_empty() {
         let cap = crate::scim::rules::CUSTOM_PROFILE_FIELDS_MAX;
         let names = new_fields.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
-        match prov.custom_profile_fields {
-            None => plan.warnings.push(format!(
+        match self.policy.provisioning.custom_profile_fields {
+            None => self.plan.warnings.push(format!(
                 "Slack will create {} ({names}): no Slack user has these attributes yet, and each counts against Slack's {cap} custom profile fields (reference §3); set [provisioning] custom_profile_fields to the number the org has for the plan to check the cap",
                 crate::words::count(new_fields.len(), "profile field")
             )),
             Some(n) => {
                 let room = cap.saturating_sub(n as usize);
                 for (name, ps) in new_fields.iter().skip(room) {
-                    for rs in rows.iter_mut() {
-                        if !rs.provisioned || rs.left_out || !ps.iter().any(|&p| rendered.get(rs.d, p).is_some()) {
+                    for ri in 0..self.rows.len() {
+                        let rs = self.rows[ri];
+                        if !rs.provisioned || rs.left_out || !ps.iter().any(|&p| self.rendered.get(rs.d, p).is_some()) {
                             continue;
                         }
-                        let (line, key) = (line_of(rs), rs.key.to_string());
-                        violation(
-                            &mut plan,
-                            line,
-                            &key,
-                            Rule::CustomFieldCap,
-                            format!(
-                                "{}:{line}: {name} would be a new Slack profile field, and the org has {n} of {cap} custom fields; row left out",
-                                source.name
-                            ),
+                        let line = self.line_of(&rs);
+                        let message = format!(
+                            "{}:{line}: {name} would be a new Slack profile field, and the org has {n} of {cap} custom fields; row left out",
+                            source.name
                         );
-                        rs.left_out = true;
+                        violation(&mut self.plan, line, rs.key, Rule::CustomFieldCap, message);
+                        self.rows[ri].left_out = true;
                     }
                 }
             }
         }
     }
 
-    // Creates first, so managers and members can refer to pending users.
-    for rs in rows.iter_mut().filter(|r| r.slack.is_none() && r.provisioned && !r.left_out) {
-        if !prov.allow_create {
-            continue;
+    /// Creates first, so managers and members can refer to pending users.
+    fn mark_creates(&mut self) {
+        if !self.policy.provisioning.allow_create {
+            return;
         }
-        let line = source.rows[rs.row].line;
-        let missing: Vec<&str> = [Attr::UserName, Attr::Email]
-            .into_iter()
-            .filter(|a| mappings.iter().position(|(m, _)| m == a).is_none_or(|p| rendered.get(rs.d, p).is_none()))
-            .map(Attr::name)
-            .collect();
-        if !missing.is_empty() {
-            plan.warnings.push(format!("{}:{line}: cannot create {:?}: no {}", source.name, rs.key, missing.join(", ")));
-            continue;
+        for ri in 0..self.rows.len() {
+            let rs = self.rows[ri];
+            if rs.slack.is_some() || !rs.provisioned || rs.left_out {
+                continue;
+            }
+            let line = self.line_of(&rs);
+            let missing: Vec<&str> = [Attr::UserName, Attr::Email]
+                .into_iter()
+                .filter(|&a| self.pos_of(a).is_none_or(|p| self.rendered.get(rs.d, p).is_none()))
+                .map(Attr::name)
+                .collect();
+            if !missing.is_empty() {
+                self.plan.warnings.push(format!("{}:{line}: cannot create {:?}: no {}", self.source.name, rs.key, missing.join(", ")));
+                continue;
+            }
+            self.rows[ri].pending = true;
         }
-        rs.pending = true;
     }
 
-    // Managers (reference §3): each must be a Slack user or a row created here. A row left out
-    // that was to be created is nobody, so its reports are left out too (a worklist, so a chain
-    // costs one look per row).
-    if let Some(mp) = manager_pos {
+    /// Managers (reference §3): each must be a Slack user or a row created here. A row left out
+    /// that was to be created is nobody, so its reports are left out too (a worklist, so a chain
+    /// costs one look per row).
+    fn check_managers(&mut self) {
+        let Some(mp) = self.pos_of(Attr::Manager) else { return };
+        let source = self.source;
         let mut reports_of: Map<Cow<str>, Vec<usize>> = Map::default();
-        for (ri, rs) in rows.iter().enumerate() {
-            if let Some(m) = rendered.get(rs.d, mp) {
+        for (ri, rs) in self.rows.iter().enumerate() {
+            if let Some(m) = self.rendered.get(rs.d, mp) {
                 reports_of.entry(lower(m.trim())).or_default().push(ri);
             }
         }
-        let resolves = |rows: &[RowState], m: &str| {
-            by_source_key.get(lower(m.trim()).as_ref()).map(|&i| &rows[i]).is_some_and(|r| r.slack.is_some() || r.pending)
-        };
-        let mut work: Vec<usize> = (0..rows.len()).collect();
+        let mut work: Vec<usize> = (0..self.rows.len()).collect();
         while let Some(ri) = work.pop() {
-            let rs = &rows[ri];
+            let rs = self.rows[ri];
             if rs.left_out || !rs.provisioned || (rs.slack.is_none() && !rs.pending) {
                 continue;
             }
-            let Some(m) = rendered.get(rs.d, mp) else { continue };
-            if resolves(&rows, m) {
+            let Some(m) = self.rendered.get(rs.d, mp) else { continue };
+            let manager = self.by_source_key.get(lower(m.trim()).as_ref()).map(|&i| &self.rows[i]);
+            if manager.is_some_and(|r| r.slack.is_some() || r.pending) {
                 continue;
             }
-            let (line, key) = (line_of(rs), rs.key.to_string());
-            let why = match by_source_key.get(lower(m.trim()).as_ref()) {
-                Some(&i) => format!("line {} is not provisioned by this plan", line_of(&rows[i])),
+            let line = self.line_of(&rs);
+            let why = match manager {
+                Some(r) => format!("line {} is not provisioned by this plan", self.line_of(r)),
                 None => "no row has that key".into(),
             };
-            violation(
-                &mut plan,
-                line,
-                &key,
-                Rule::ManagerUnresolved,
-                format!("{}:{line}: manager {m:?} resolves to nobody ({why}); row left out", source.name),
-            );
-            let was_pending = rows[ri].pending;
-            rows[ri].left_out = true;
-            rows[ri].pending = false;
-            if was_pending && let Some(r) = reports_of.get(lower(&key).as_ref()) {
+            let message = format!("{}:{line}: manager {m:?} resolves to nobody ({why}); row left out", source.name);
+            violation(&mut self.plan, line, rs.key, Rule::ManagerUnresolved, message);
+            self.rows[ri].left_out = true;
+            self.rows[ri].pending = false;
+            if rs.pending
+                && let Some(r) = reports_of.get(lower(rs.key).as_ref())
+            {
                 work.extend(r.iter().copied());
             }
         }
     }
 
-    // The Slack id a manager key resolves to: Ok(Some(id)), Ok(None) = pending, Err = unknown.
-    let resolve_manager = |mkey: &str| -> Result<Option<&str>, ()> {
-        let rs = by_source_key.get(lower(mkey.trim()).as_ref()).map(|&i| &rows[i]).ok_or(())?;
+    /// The Slack id a manager key resolves to: Ok(Some(id)), Ok(None) = pending, Err = unknown.
+    fn resolve_manager(&self, mkey: &str) -> Result<Option<&'a str>, ()> {
+        let rs = self.by_source_key.get(lower(mkey.trim()).as_ref()).map(|&i| &self.rows[i]).ok_or(())?;
         match rs.slack {
-            Some(si) => Ok(Some(users.id(si))),
+            Some(si) => Ok(Some(self.users.id(si))),
             None if rs.pending => Ok(None),
             None => Err(()),
         }
-    };
-    let pending_label =
-        |mkey: &str| by_source_key.get(lower(mkey.trim()).as_ref()).map(|&i| rows[i].key.to_string()).unwrap_or_else(|| mkey.to_string());
+    }
 
-    let mut creates = Vec::new();
-    let mut updates = Vec::new();
-    let mut removals: Vec<Deactivate> = Vec::new();
-    let mut kept_by_rule = 0usize;
-    let mut left_alone = 0usize;
-    for rs in &rows {
-        let line = source.rows[rs.row].line;
-        if rs.left_out {
-            continue;
-        }
-        if rs.pending {
-            let mut user = User { active: Some(true), ..Default::default() };
-            for (i, (attr, _)) in mappings.iter().enumerate() {
-                let Some(v) = rendered.get(rs.d, i) else { continue };
-                match attr {
-                    Attr::Manager => match resolve_manager(v) {
-                        Ok(Some(id)) => attr.set(&mut user, Some(id)),
-                        // Set in a later pass of the same apply, once the manager exists.
-                        Ok(None) => plan.manager_links.push(ManagerLink {
-                            user: MemberRef::Pending { key: rs.key.to_string(), label: rs.key.to_string() },
-                            row_line: line,
-                            manager_key: pending_label(v),
-                            manager_label: v.to_string(),
-                        }),
-                        Err(()) => unreachable!("unresolved managers are violations (checked above)"),
-                    },
-                    Attr::UserName => attr.set(&mut user, Some(&normalize_user_name(v))),
-                    _ => {
-                        if let Some(v) = attr.sendable(v) {
-                            attr.set(&mut user, Some(&v));
-                        }
-                    }
-                }
+    fn pending_label(&self, mkey: &str) -> String {
+        self.by_source_key.get(lower(mkey.trim()).as_ref()).map(|&i| self.rows[i].key.to_string()).unwrap_or_else(|| mkey.to_string())
+    }
+
+    /// Users: the creates, reactivations, updates and removals, each row in turn.
+    fn user_changes(&mut self) {
+        let (source, users) = (self.source, self.users);
+        let prov = &self.policy.provisioning;
+        let mut creates = Vec::new();
+        let mut updates = Vec::new();
+        let mut removals: Vec<Deactivate> = Vec::new();
+        let mut kept_by_rule = 0usize;
+        let mut left_alone = 0usize;
+        for ri in 0..self.rows.len() {
+            let rs = self.rows[ri];
+            let line = self.line_of(&rs);
+            if rs.left_out {
+                continue;
             }
-            let label = label_of(&user);
-            creates.push(CreateUser { row_line: line, key: rs.key.to_string(), label, user });
-            continue;
-        }
-        let Some(si) = rs.slack else { continue };
-        let u = si;
-        if rs.provisioned {
-            if !users.is_active(u) {
-                if !prov.allow_create {
+            if rs.pending {
+                creates.push(self.create_user(&rs));
+                continue;
+            }
+            let Some(u) = rs.slack else { continue };
+            if rs.provisioned {
+                if !users.is_active(u) {
+                    if !prov.allow_create {
+                        continue;
+                    }
+                    self.plan.reactivations.push(Reactivate {
+                        id: users.id(u).into(),
+                        email: users.primary_email(u).unwrap_or("").into(),
+                        label: users.label(u).to_string(),
+                        row_line: line,
+                    });
+                }
+                if !prov.allow_update {
                     continue;
                 }
-                plan.reactivations.push(Reactivate {
-                    id: users.id(u).into(),
-                    email: users.primary_email(u).unwrap_or("").into(),
-                    label: users.label(u).to_string(),
-                    row_line: line,
-                });
-            }
-            if !prov.allow_update {
+                if let Some(update) = self.update_user(&rs, u) {
+                    updates.push(update);
+                }
                 continue;
             }
-            let mut changes = Vec::new();
-            let mut patch = User::default();
-            for (i, (attr, _)) in mappings.iter().enumerate() {
-                let attr = *attr;
-                let want = rendered.get(rs.d, i);
-                let have = users.value(u, cols[i]);
-                if want.is_none() && matches!(attr, Attr::UserName | Attr::Email) {
-                    continue; // Slack requires both; an empty source value never clears them
+            // Matched but should not have access.
+            if !users.is_active(u) {
+                continue;
+            }
+            let reason = if !rs.enabled && !prov.provision_disabled_users {
+                Reason::Disabled
+            } else if self.groups_of(&rs).iter().any(|&g| self.gremoved[g as usize]) {
+                if prov.deprovision_on_rule_removal == RuleRemoval::Keep {
+                    kept_by_rule += 1;
+                    continue;
                 }
-                let want: Option<Cow<str>> = match (attr, want) {
-                    (Attr::Manager, Some(mkey)) => match resolve_manager(mkey) {
-                        Ok(Some(id)) => {
-                            // Slack accepts a manager as id, email or userName: any of them matches.
-                            let m = by_source_key.get(lower(mkey.trim()).as_ref()).and_then(|&r| rows[r].slack);
-                            if let (Some(h), Some(m)) = (have, m)
-                                && (users.primary_email(m).is_some_and(|e| eq_lower(e, h))
-                                    || users.user_name(m).is_some_and(|n| eq_lower(n, h)))
-                            {
-                                continue;
-                            }
-                            Some(Cow::Borrowed(id))
-                        }
-                        Ok(None) => {
-                            // The manager is created in this run: set in a later pass of it.
-                            plan.manager_links.push(ManagerLink {
-                                user: MemberRef::User { id: users.id(u).into(), label: users.label(u).to_string() },
-                                row_line: line,
-                                manager_key: pending_label(mkey),
-                                manager_label: mkey.to_string(),
-                            });
+                Reason::RuleRemoved
+            } else {
+                debug_assert!(!rs.in_scope);
+                Reason::LeftScope
+            };
+            if let Some(why) = never_deactivate_at(users, u, &prov.protected_users) {
+                self.plan.warnings.push(format!(
+                    "{}:{line}: {} would be deactivated ({}) but is never deactivated ({why})",
+                    source.name,
+                    users.label(u),
+                    reason.as_str()
+                ));
+                continue;
+            }
+            removals.push(Deactivate {
+                id: users.id(u).into(),
+                email: users.primary_email(u).unwrap_or("").into(),
+                label: users.label(u).to_string(),
+                reason,
+                row_line: Some(line),
+            });
+        }
+        // Slack users no source row matches.
+        for (u, m) in self.matched.iter().enumerate() {
+            if m.is_some() || !users.is_active(u) || never_deactivate_at(users, u, &prov.protected_users).is_some() {
+                continue;
+            }
+            removals.push(Deactivate {
+                id: users.id(u).into(),
+                email: users.primary_email(u).unwrap_or("").into(),
+                label: users.label(u).to_string(),
+                reason: Reason::Deleted,
+                row_line: None,
+            });
+        }
+        let plan = &mut self.plan;
+        if kept_by_rule > 0 {
+            plan.warnings.push(format!("{kept_by_rule} users of removed scope rules are kept (deprovision_on_rule_removal = \"keep\")"));
+        }
+        if !prov.allow_deprovision {
+            left_alone = removals.len();
+            removals.clear();
+        }
+        if left_alone > 0 {
+            plan.warnings
+                .push(format!("{left_alone} users are no longer in the source or scope but are left alone (allow_deprovision = false)"));
+        }
+        removals.sort_by(|a, b| (a.reason, &a.email, &a.id).cmp(&(b.reason, &b.email, &b.id)));
+        match prov.remove_action {
+            RemoveAction::Deactivate => plan.deactivations = removals,
+            RemoveAction::Report => plan.reported_only = removals,
+        }
+        creates.sort_by_key(|c| c.row_line);
+        updates.sort_by(|a, b| a.id.cmp(&b.id));
+        plan.creates = creates;
+        plan.updates = updates;
+        plan.reactivations.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+
+    /// The create of a pending row (its manager, if pending too, a link set later).
+    fn create_user(&mut self, rs: &RowState<'a>) -> CreateUser {
+        let line = self.line_of(rs);
+        let mut user = User { active: Some(true), ..Default::default() };
+        for i in 0..self.mappings.len() {
+            let attr = self.mappings[i].0;
+            let Some(v) = self.rendered.get(rs.d, i) else { continue };
+            match attr {
+                Attr::Manager => match self.resolve_manager(v) {
+                    Ok(Some(id)) => attr.set(&mut user, Some(id)),
+                    // Set in a later pass of the same apply, once the manager exists.
+                    Ok(None) => {
+                        let link = ManagerLink {
+                            user: MemberRef::Pending { key: rs.key.to_string(), label: rs.key.to_string() },
+                            row_line: line,
+                            manager_key: self.pending_label(v),
+                            manager_label: v.to_string(),
+                        };
+                        self.plan.manager_links.push(link);
+                    }
+                    Err(()) => unreachable!("unresolved managers are violations (checked above)"),
+                },
+                Attr::UserName => attr.set(&mut user, Some(&normalize_user_name(v))),
+                _ => {
+                    if let Some(v) = attr.sendable(v) {
+                        attr.set(&mut user, Some(&v));
+                    }
+                }
+            }
+        }
+        let label = label_of(&user);
+        CreateUser { row_line: line, key: rs.key.to_string(), label, user }
+    }
+
+    /// The update of matched Slack user `u` to its row's values, if anything differs.
+    fn update_user(&mut self, rs: &RowState<'a>, u: usize) -> Option<UpdateUser> {
+        let users = self.users;
+        let line = self.line_of(rs);
+        let mut changes = Vec::new();
+        let mut patch = User::default();
+        for i in 0..self.mappings.len() {
+            let attr = self.mappings[i].0;
+            let want = self.rendered.get(rs.d, i);
+            let have = users.value(u, self.cols[i]);
+            if want.is_none() && matches!(attr, Attr::UserName | Attr::Email) {
+                continue; // Slack requires both; an empty source value never clears them
+            }
+            let want: Option<Cow<str>> = match (attr, want) {
+                (Attr::Manager, Some(mkey)) => match self.resolve_manager(mkey) {
+                    Ok(Some(id)) => {
+                        // Slack accepts a manager as id, email or userName: any of them matches.
+                        let m = self.by_source_key.get(lower(mkey.trim()).as_ref()).and_then(|&r| self.rows[r].slack);
+                        if let (Some(h), Some(m)) = (have, m)
+                            && (users.primary_email(m).is_some_and(|e| eq_lower(e, h))
+                                || users.user_name(m).is_some_and(|n| eq_lower(n, h)))
+                        {
                             continue;
                         }
-                        Err(()) => unreachable!("unresolved managers are violations (checked above)"),
-                    },
-                    (Attr::UserName, Some(v)) => Some(user_name_key(v)),
-                    (a, Some(v)) if a == Attr::Guest || a.date_end().is_some() => a.sendable(v).map(Cow::Owned),
-                    (_, w) => w.map(Cow::Borrowed),
-                };
-                let same = match (have, want.as_deref()) {
-                    (None, None) => true,
-                    (Some(h), Some(w)) => attr.same_value(h, w),
-                    _ => false,
-                };
-                if !same {
-                    attr.set(&mut patch, want.as_deref());
-                    changes.push(AttrChange { attr, old: have.map(str::to_string), new: want.map(Cow::into_owned) });
-                }
-            }
-            // The address is sent whole (Slack stores one): its other parts as they are.
-            if changes.iter().any(|c| c.attr.is_address()) {
-                for a in Attr::ADDRESS {
-                    if !changes.iter().any(|c| c.attr == a)
-                        && let Some(v) = users.column(a).and_then(|c| users.value(u, c))
-                    {
-                        a.set(&mut patch, Some(v));
+                        Some(Cow::Borrowed(id))
                     }
-                }
-            }
-            // The other email or phone of a changed one, as it is (SCIM 1.1 sends it along).
-            for (a, b) in [(Attr::Email, Attr::SecondaryEmail), (Attr::PhoneWork, Attr::PhoneMobile)] {
-                for (this, other) in [(a, b), (b, a)] {
-                    if changes.iter().any(|c| c.attr == this)
-                        && !changes.iter().any(|c| c.attr == other)
-                        && let Some(v) = users.column(other).and_then(|c| users.value(u, c))
-                    {
-                        other.set(&mut patch, Some(v));
+                    Ok(None) => {
+                        // The manager is created in this run: set in a later pass of it.
+                        let link = ManagerLink {
+                            user: MemberRef::User { id: users.id(u).into(), label: users.label(u).to_string() },
+                            row_line: line,
+                            manager_key: self.pending_label(mkey),
+                            manager_label: mkey.to_string(),
+                        };
+                        self.plan.manager_links.push(link);
+                        continue;
                     }
+                    Err(()) => unreachable!("unresolved managers are violations (checked above)"),
+                },
+                (Attr::UserName, Some(v)) => Some(user_name_key(v)),
+                (a, Some(v)) if a == Attr::Guest || a.date_end().is_some() => a.sendable(v).map(Cow::Owned),
+                (_, w) => w.map(Cow::Borrowed),
+            };
+            let same = match (have, want.as_deref()) {
+                (None, None) => true,
+                (Some(h), Some(w)) => attr.same_value(h, w),
+                _ => false,
+            };
+            if !same {
+                attr.set(&mut patch, want.as_deref());
+                changes.push(AttrChange { attr, old: have.map(str::to_string), new: want.map(Cow::into_owned) });
+            }
+        }
+        // The address is sent whole (Slack stores one): its other parts as they are.
+        if changes.iter().any(|c| c.attr.is_address()) {
+            for a in Attr::ADDRESS {
+                if !changes.iter().any(|c| c.attr == a)
+                    && let Some(v) = users.column(a).and_then(|c| users.value(u, c))
+                {
+                    a.set(&mut patch, Some(v));
                 }
             }
-            if users.is_guest(u) && changes.iter().any(|c| c.attr == Attr::GuestExpiration) {
-                patch.guest.get_or_insert_with(Default::default).kind.get_or_insert_with(|| "multi".into());
-            }
-            if !changes.is_empty() {
-                updates.push(UpdateUser { id: users.id(u).into(), label: users.label(u).to_string(), row_line: line, changes, patch });
-            }
-            continue;
         }
-        // Matched but should not have access.
-        if !users.is_active(u) {
-            continue;
-        }
-        let reason = if !rs.enabled && !prov.provision_disabled_users {
-            Reason::Disabled
-        } else if groups_of(rs).iter().any(|&g| gremoved[g as usize]) {
-            if prov.deprovision_on_rule_removal == RuleRemoval::Keep {
-                kept_by_rule += 1;
-                continue;
+        // The other email or phone of a changed one, as it is (SCIM 1.1 sends it along).
+        for (a, b) in [(Attr::Email, Attr::SecondaryEmail), (Attr::PhoneWork, Attr::PhoneMobile)] {
+            for (this, other) in [(a, b), (b, a)] {
+                if changes.iter().any(|c| c.attr == this)
+                    && !changes.iter().any(|c| c.attr == other)
+                    && let Some(v) = users.column(other).and_then(|c| users.value(u, c))
+                {
+                    other.set(&mut patch, Some(v));
+                }
             }
-            Reason::RuleRemoved
-        } else {
-            debug_assert!(!rs.in_scope);
-            Reason::LeftScope
-        };
-        if let Some(why) = never_deactivate_at(users, u, &prov.protected_users) {
-            plan.warnings.push(format!(
-                "{}:{line}: {} would be deactivated ({}) but is never deactivated ({why})",
-                source.name,
-                users.label(u),
-                reason.as_str()
-            ));
-            continue;
         }
-        removals.push(Deactivate {
+        if users.is_guest(u) && changes.iter().any(|c| c.attr == Attr::GuestExpiration) {
+            patch.guest.get_or_insert_with(Default::default).kind.get_or_insert_with(|| "multi".into());
+        }
+        (!changes.is_empty()).then(|| UpdateUser {
             id: users.id(u).into(),
-            email: users.primary_email(u).unwrap_or("").into(),
             label: users.label(u).to_string(),
-            reason,
-            row_line: Some(line),
-        });
+            row_line: line,
+            changes,
+            patch,
+        })
     }
-    // Slack users no source row matches.
-    for (u, m) in matched.iter().enumerate() {
-        if m.is_some() || !users.is_active(u) || never_deactivate_at(users, u, &prov.protected_users).is_some() {
-            continue;
-        }
-        removals.push(Deactivate {
-            id: users.id(u).into(),
-            email: users.primary_email(u).unwrap_or("").into(),
-            label: users.label(u).to_string(),
-            reason: Reason::Deleted,
-            row_line: None,
-        });
-    }
-    if kept_by_rule > 0 {
-        plan.warnings.push(format!("{kept_by_rule} users of removed scope rules are kept (deprovision_on_rule_removal = \"keep\")"));
-    }
-    if !prov.allow_deprovision {
-        left_alone = removals.len();
-        removals.clear();
-    }
-    if left_alone > 0 {
-        plan.warnings
-            .push(format!("{left_alone} users are no longer in the source or scope but are left alone (allow_deprovision = false)"));
-    }
-    removals.sort_by(|a, b| (a.reason, &a.email, &a.id).cmp(&(b.reason, &b.email, &b.id)));
-    match prov.remove_action {
-        RemoveAction::Deactivate => plan.deactivations = removals,
-        RemoveAction::Report => plan.reported_only = removals,
-    }
-    creates.sort_by_key(|c| c.row_line);
-    updates.sort_by(|a, b| a.id.cmp(&b.id));
-    plan.creates = creates;
-    plan.updates = updates;
-    plan.reactivations.sort_by(|a, b| a.id.cmp(&b.id));
 
-    // Groups.
-    let groups_by_id: Map<&str, &Group> = slack_groups.iter().map(|g| (g.id(), g)).collect();
-    let groups_by_name: Map<String, &Group> = slack_groups.iter().map(|g| (g.name().trim().to_lowercase(), g)).collect();
-    // Members are rows (indices into `rows`) until they are written into the plan.
-    let mut members_of: Map<u32, Vec<usize>> = Map::default();
-    // The existing users whose rows are left out: kept in a group they are in, never added.
-    let mut held: Set<&str> = Set::default();
-    for (ri, rs) in rows.iter().enumerate().filter(|(_, r)| r.provisioned && (r.slack.is_some() || r.pending)) {
-        if rs.left_out
-            && let Some(si) = rs.slack
-        {
-            held.insert(users.id(si));
-        }
-        for &g in groups_of(rs).iter().filter(|&&g| gwanted[g as usize]) {
-            members_of.entry(g).or_default().push(ri);
-        }
-    }
-    let member_ref = |ri: usize| -> MemberRef {
-        let rs = &rows[ri];
+    fn member_ref(&self, ri: usize) -> MemberRef {
+        let rs = &self.rows[ri];
         match rs.slack {
-            Some(si) => MemberRef::User { id: users.id(si).into(), label: users.label(si).into() },
+            Some(si) => MemberRef::User { id: self.users.id(si).into(), label: self.users.label(si).into() },
             None => MemberRef::Pending { label: rs.key.to_string(), key: rs.key.to_string() },
         }
-    };
-    // `MemberRef`'s order (existing users by id, then pending ones by key), without building them.
-    let member_order = |ri: usize| -> (bool, &str, &str) {
-        let rs = &rows[ri];
+    }
+
+    /// `MemberRef`'s order (existing users by id, then pending ones by key), without building them.
+    fn member_order(&self, ri: usize) -> (bool, &'a str, &'a str) {
+        let rs = &self.rows[ri];
         match rs.slack {
-            Some(si) => (false, users.id(si), users.label(si)),
+            Some(si) => (false, self.users.id(si), self.users.label(si)),
             None => (true, rs.key, rs.key),
         }
-    };
-    let existing_id = |ri: usize| rows[ri].slack.map(|si| users.id(si));
-    // The managed source groups that some row of the source names at all (provisioned or not):
-    // only an `overwrite` rule asks.
-    let named: Vec<bool> = if policy.groups.iter().any(|r| r.membership == Membership::Overwrite) {
-        let mut named = vec![false; gname.len()];
-        for &g in &row_groups {
-            named[g as usize] = true;
-        }
-        named
-    } else {
-        Vec::new()
-    };
-    let gid_of = |source_group: &str| gsym.get(&source_group.to_lowercase()).copied();
-    // Slack's cap on a group's members (reference §7, `scim::rules::GROUP_MEMBER_CAP`): the adds
-    // beyond it (the last rows of the source) are left out of that group, each named.
-    let cap_adds = |plan: &mut Plan, group: &str, kept: usize, adds: Vec<usize>| -> Vec<MemberRef> {
+    }
+
+    fn existing_id(&self, ri: usize) -> Option<&'a str> {
+        self.rows[ri].slack.map(|si| self.users.id(si))
+    }
+
+    /// Slack's cap on a group's members (reference §7, `scim::rules::GROUP_MEMBER_CAP`): the adds
+    /// beyond it (the last rows of the source) are left out of that group, each named.
+    fn cap_adds(&mut self, group: &str, kept: usize, adds: Vec<usize>) -> Vec<MemberRef> {
         let room = crate::scim::rules::GROUP_MEMBER_CAP.saturating_sub(kept);
         if adds.len() <= room {
-            return adds.into_iter().map(member_ref).collect();
+            return adds.into_iter().map(|ri| self.member_ref(ri)).collect();
         }
         let mut adds = adds;
-        adds.sort_by_key(|&ri| line_of(&rows[ri]));
+        adds.sort_by_key(|&ri| self.line_of(&self.rows[ri]));
         let over = adds.split_off(room);
         let total = kept + room + over.len();
-        plan.violations.reserve(over.len());
+        self.plan.violations.reserve(over.len());
         for &ri in &over {
-            let line = line_of(&rows[ri]);
-            plan.violations.push(Violation {
+            let line = self.line_of(&self.rows[ri]);
+            self.plan.violations.push(Violation {
                 row_line: line,
-                key: rows[ri].key.to_string(),
+                key: self.rows[ri].key.to_string(),
                 rule: Rule::GroupMemberCap,
                 message: format!(
                     "{}:{line}: group {group:?} would have {total} members, over Slack's {}; not added to it; {}",
-                    source.name,
+                    self.source.name,
                     crate::scim::rules::GROUP_MEMBER_CAP,
                     Rule::GroupMemberCap.describe()
                 ),
             });
         }
-        adds.sort_by(|&a, &b| member_order(a).cmp(&member_order(b)));
-        adds.into_iter().map(member_ref).collect()
-    };
-    let users_by_id: Map<&str, usize> = if policy.groups.iter().any(|r| r.membership == Membership::Overwrite) {
-        (0..users.len()).map(|u| (users.id(u), u)).collect()
-    } else {
-        Map::default()
-    };
-    let mut rules: Vec<&super::config::GroupRule> = policy.groups.iter().collect();
-    rules.sort_by_key(|r| r.slack_name.to_lowercase());
-    for rule in rules {
-        let gid = gid_of(&rule.source);
-        let mut desired: Vec<usize> = gid.and_then(|g| members_of.get(&g)).cloned().unwrap_or_default();
-        desired.sort_by(|&a, &b| member_order(a).cmp(&member_order(b)));
+        adds.sort_by(|&a, &b| self.member_order(a).cmp(&self.member_order(b)));
+        adds.into_iter().map(|ri| self.member_ref(ri)).collect()
+    }
+
+    /// Groups: each rule's Slack group created, renamed, and its members added or removed.
+    fn group_changes(&mut self) {
+        let users = self.users;
+        let mut members_of: Map<u32, Vec<usize>> = Map::default();
+        let mut held: Set<&str> = Set::default();
+        for (ri, rs) in self.rows.iter().enumerate().filter(|(_, r)| r.provisioned && (r.slack.is_some() || r.pending)) {
+            if rs.left_out
+                && let Some(si) = rs.slack
+            {
+                held.insert(users.id(si));
+            }
+            for &g in self.groups_of(rs).iter().filter(|&&g| self.gwanted[g as usize]) {
+                members_of.entry(g).or_default().push(ri);
+            }
+        }
+        let overwrites = self.policy.groups.iter().any(|r| r.membership == Membership::Overwrite);
+        let named: Vec<bool> = if overwrites {
+            let mut named = vec![false; self.gname.len()];
+            for &g in &self.row_groups {
+                named[g as usize] = true;
+            }
+            named
+        } else {
+            Vec::new()
+        };
+        let t = GroupTables {
+            groups_by_id: self.slack_groups.iter().map(|g| (g.id(), g)).collect(),
+            groups_by_name: self.slack_groups.iter().map(|g| (g.name().trim().to_lowercase(), g)).collect(),
+            members_of,
+            held,
+            named,
+            users_by_id: if overwrites { (0..users.len()).map(|u| (users.id(u), u)).collect() } else { Map::default() },
+        };
+        let mut rules: Vec<&super::config::GroupRule> = self.policy.groups.iter().collect();
+        rules.sort_by_key(|r| r.slack_name.to_lowercase());
+        for rule in rules {
+            self.group_rule(rule, &t);
+        }
+    }
+
+    /// One group rule's changes.
+    fn group_rule(&mut self, rule: &super::config::GroupRule, t: &GroupTables<'a>) {
+        let users = self.users;
+        let gid = self.gsym.get(&rule.source.to_lowercase()).copied();
+        let mut desired: Vec<usize> = gid.and_then(|g| t.members_of.get(&g)).cloned().unwrap_or_default();
+        desired.sort_by(|&a, &b| self.member_order(a).cmp(&self.member_order(b)));
         desired.dedup();
-        let by_prior = prior.and_then(|p| p.group_ids.get(&rule.key)).and_then(|id| groups_by_id.get(id.as_str()).copied());
-        let existing = by_prior.or_else(|| groups_by_name.get(&rule.slack_name.to_lowercase()).copied());
+        let by_prior = self.prior.and_then(|p| p.group_ids.get(&rule.key)).and_then(|id| t.groups_by_id.get(id.as_str()).copied());
+        let existing = by_prior.or_else(|| t.groups_by_name.get(&rule.slack_name.to_lowercase()).copied());
         let Some(g) = existing else {
-            let members: Vec<usize> = desired.into_iter().filter(|&ri| !existing_id(ri).is_some_and(|id| held.contains(id))).collect();
-            let members = cap_adds(&mut plan, &rule.slack_name, 0, members);
-            plan.group_creates.push(GroupCreate { key: rule.key.clone(), name: rule.slack_name.clone(), members });
-            continue;
+            let members: Vec<usize> =
+                desired.into_iter().filter(|&ri| !self.existing_id(ri).is_some_and(|id| t.held.contains(id))).collect();
+            let members = self.cap_adds(&rule.slack_name, 0, members);
+            self.plan.group_creates.push(GroupCreate { key: rule.key.clone(), name: rule.slack_name.clone(), members });
+            return;
         };
         if g.name().trim() != rule.slack_name {
-            plan.group_renames.push(GroupRename {
+            self.plan.group_renames.push(GroupRename {
                 id: g.id().into(),
                 key: rule.key.clone(),
                 old: g.name().into(),
@@ -1532,37 +1680,37 @@ pub fn compute_on(
         let adds: Vec<usize> = desired
             .iter()
             .copied()
-            .filter(|&ri| match existing_id(ri) {
-                Some(id) => !current.contains(id) && !held.contains(id),
+            .filter(|&ri| match self.existing_id(ri) {
+                Some(id) => !current.contains(id) && !t.held.contains(id),
                 None => true,
             })
             .collect();
         // Members who stay: all current ones (merge), or those the source lists (overwrite).
         let kept = match rule.membership {
             Membership::Merge => current.len(),
-            Membership::Overwrite => desired.iter().filter(|&&ri| existing_id(ri).is_some_and(|id| current.contains(id))).count(),
+            Membership::Overwrite => desired.iter().filter(|&&ri| self.existing_id(ri).is_some_and(|id| current.contains(id))).count(),
         };
-        let adds = cap_adds(&mut plan, &rule.slack_name, kept, adds);
+        let adds = self.cap_adds(&rule.slack_name, kept, adds);
         let target = GroupTarget::Existing { id: g.id().into() };
         if !adds.is_empty() {
-            plan.member_adds.push(MemberChange { group: target.clone(), group_name: rule.slack_name.clone(), members: adds });
+            self.plan.member_adds.push(MemberChange { group: target.clone(), group_name: rule.slack_name.clone(), members: adds });
         }
         // A source group no row names any more was renamed or deleted in the directory (or the
         // export lost it), not emptied one leaver at a time: overwriting would empty the Slack
         // group in one run. Its members are left alone and the plan says why; follow a rename by
         // changing the rule's `source` (keep its `key`).
         // (`named` is only filled when some rule overwrites: only they ask.)
-        let vanished = !gid.is_some_and(|g| named.get(g as usize).copied().unwrap_or(false));
+        let vanished = !gid.is_some_and(|g| t.named.get(g as usize).copied().unwrap_or(false));
         if rule.membership == Membership::Overwrite && vanished && g.member_ids().next().is_some() {
-            plan.warnings.push(format!(
+            self.plan.warnings.push(format!(
                 "source group {:?} is named by no row of {} (renamed or deleted in the directory?): the {} members of Slack group {:?} are left alone; if it was renamed, set this rule's `source` to the new name",
                 rule.source,
-                source.name,
+                self.source.name,
                 g.member_ids().count(),
                 rule.slack_name
             ));
         } else if rule.membership == Membership::Overwrite {
-            let keep: Set<&str> = desired.iter().filter_map(|&ri| existing_id(ri)).collect();
+            let keep: Set<&str> = desired.iter().filter_map(|&ri| self.existing_id(ri)).collect();
             let mut removes: Vec<MemberRef> = g
                 .members
                 .iter()
@@ -1571,7 +1719,8 @@ pub fn compute_on(
                     let id = m.value.as_deref()?;
                     (!keep.contains(id)).then(|| MemberRef::User {
                         id: id.into(),
-                        label: users_by_id
+                        label: t
+                            .users_by_id
                             .get(id)
                             .map(|&u| users.label(u).to_string())
                             .or_else(|| m.display.clone())
@@ -1582,13 +1731,17 @@ pub fn compute_on(
             removes.sort();
             removes.dedup();
             if !removes.is_empty() {
-                plan.member_removes.push(MemberChange { group: target, group_name: rule.slack_name.clone(), members: removes });
+                self.plan.member_removes.push(MemberChange { group: target, group_name: rule.slack_name.clone(), members: removes });
             }
         }
     }
-    plan.violations.sort_by_key(|v| (v.row_line, v.rule));
-    plan.manager_links.sort_by_key(|l| l.row_line);
-    Ok(plan)
+
+    /// The plan, its violations and manager links in row order.
+    fn finish(mut self) -> Plan {
+        self.plan.violations.sort_by_key(|v| (v.row_line, v.rule));
+        self.plan.manager_links.sort_by_key(|l| l.row_line);
+        self.plan
+    }
 }
 
 #[cfg(test)]
