@@ -4,7 +4,8 @@
 //! module of any crate (the root package, the console, `provision`, `scim`, the emulator) is in an
 //! import circle: each file (and inline module) is a module, `use crate::`/`super::`/`self::` paths
 //! (in `use` lines and in code) are its imports, and a strongly connected component of more than
-//! one module fails the test, naming its modules and the imports that close it.
+//! one module fails the test, naming its modules and the imports that close it. No function in
+//! `src/` or `crates/` is over [`MAX_FN_LINES`] lines (its `fn` line to its closing brace).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -369,4 +370,177 @@ fn the_circle_check_sees_imports_and_circles() {
     assert_eq!(circles(&edges), vec![vec!["a::x".to_string(), "c".to_string()]]);
     std::fs::write(src.join("c.rs"), "pub fn g() {}\n").unwrap();
     assert!(circles(&module_edges(src)).is_empty());
+}
+
+/// The longest a function may be, its `fn` line to its closing brace: past it, a function is
+/// named phases waiting to be split out (as `provision::policy::plan::Planner`'s).
+const MAX_FN_LINES: usize = 250;
+
+/// Rust source with comments and string, byte-string, raw-string and char literals blanked
+/// (newlines kept), so that the braces left are the code's.
+fn code_only(text: &str) -> String {
+    let c: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let blank = |out: &mut String, s: &[char]| out.extend(s.iter().map(|&ch| if ch == '\n' { '\n' } else { ' ' }));
+    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let mut i = 0;
+    while i < c.len() {
+        let at = |k: usize| c.get(k).copied().unwrap_or('\0');
+        if c[i] == '/' && at(i + 1) == '/' {
+            let end = (i..c.len()).find(|&k| c[k] == '\n').unwrap_or(c.len());
+            blank(&mut out, &c[i..end]);
+            i = end;
+        } else if c[i] == '/' && at(i + 1) == '*' {
+            let (mut depth, mut k) = (0usize, i);
+            while k < c.len() {
+                if c[k] == '/' && at(k + 1) == '*' {
+                    depth += 1;
+                    k += 2;
+                } else if c[k] == '*' && at(k + 1) == '/' {
+                    depth -= 1;
+                    k += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    k += 1;
+                }
+            }
+            blank(&mut out, &c[i..k.min(c.len())]);
+            i = k.min(c.len());
+        } else if (c[i] == 'r' || (c[i] == 'b' && at(i + 1) == 'r')) && (i == 0 || !ident(c[i - 1])) && {
+            let k = if c[i] == 'b' { i + 2 } else { i + 1 };
+            let h = (k..c.len()).take_while(|&j| c[j] == '#').count();
+            at(k + h) == '"'
+        } {
+            let k = if c[i] == 'b' { i + 2 } else { i + 1 };
+            let hashes = (k..c.len()).take_while(|&j| c[j] == '#').count();
+            let mut j = k + hashes + 1;
+            while j < c.len() && !(c[j] == '"' && (1..=hashes).all(|h| at(j + h) == '#')) {
+                j += 1;
+            }
+            let end = (j + 1 + hashes).min(c.len());
+            blank(&mut out, &c[i..end]);
+            i = end;
+        } else if c[i] == '"' {
+            let mut j = i + 1;
+            while j < c.len() && c[j] != '"' {
+                j += if c[j] == '\\' { 2 } else { 1 };
+            }
+            let end = (j + 1).min(c.len());
+            blank(&mut out, &c[i..end]);
+            i = end;
+        } else if c[i] == '\'' && (at(i + 1) == '\\' || (at(i + 2) == '\'' && at(i + 1) != '\'')) {
+            // A char literal ('x', '\n', '\u{7f}'); a lifetime ('a) has no closing quote.
+            let mut j = i + 2;
+            while j < c.len() && c[j] != '\'' {
+                j += 1;
+            }
+            let end = (j + 1).min(c.len());
+            blank(&mut out, &c[i..end]);
+            i = end;
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Every function with a body in `text`: (its name, its `fn` line (1-based), its length in lines
+/// from that line to its closing brace).
+fn function_lengths(text: &str) -> Vec<(String, usize, usize)> {
+    let code = code_only(text);
+    let c: Vec<char> = code.chars().collect();
+    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let line_at = |k: usize| c[..k].iter().filter(|&&ch| ch == '\n').count() + 1;
+    let mut out = Vec::new();
+    for i in 0..c.len() {
+        // The keyword `fn`, then a name (not a `fn(..)` pointer type).
+        if !(c[i] == 'f' && c.get(i + 1) == Some(&'n') && (i == 0 || !ident(c[i - 1]))) {
+            continue;
+        }
+        let mut k = i + 2;
+        if !c.get(k).is_some_and(|ch| ch.is_whitespace()) {
+            continue;
+        }
+        while c.get(k).is_some_and(|ch| ch.is_whitespace()) {
+            k += 1;
+        }
+        let name: String = c[k..].iter().take_while(|&&ch| ident(ch)).collect();
+        if name.is_empty() {
+            continue;
+        }
+        // The body's opening brace: the first `{` outside the signature's brackets; a `;`
+        // first is a declaration without one.
+        let (mut depth, mut open) = (0i32, None);
+        for (j, &ch) in c.iter().enumerate().skip(k) {
+            match ch {
+                '(' | '[' | '<' => depth += 1,
+                ')' | ']' => depth -= 1,
+                '>' if c[j - 1] != '-' && c[j - 1] != '=' => depth -= 1,
+                ';' if depth <= 0 => break,
+                '{' if depth <= 0 => {
+                    open = Some(j);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(open) = open else { continue };
+        let mut depth = 0usize;
+        for (j, &ch) in c.iter().enumerate().skip(open) {
+            match ch {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let first = line_at(i);
+                        out.push((name, first, line_at(j) - first + 1));
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_is_over_250_lines() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    rust_files(&root().join("crates"), &mut files);
+    let mut all: Vec<(usize, String)> = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let rel = f.strip_prefix(root()).unwrap().display().to_string();
+        for (name, line, len) in function_lengths(&text) {
+            all.push((len, format!("{rel}:{line} {name}")));
+        }
+    }
+    all.sort_by(|a, b| b.cmp(a));
+    let over: Vec<String> = all.iter().filter(|(n, _)| *n > MAX_FN_LINES).map(|(n, f)| format!("{f}: {n} lines")).collect();
+    assert!(
+        over.is_empty(),
+        "functions over {MAX_FN_LINES} lines (split them into named steps, as provision::policy::plan::Planner):\n  {}",
+        over.join("\n  ")
+    );
+    let top: Vec<String> = all.iter().take(5).map(|(n, f)| format!("{n:5} {f}")).collect();
+    eprintln!("the longest functions:\n{}", top.join("\n"));
+}
+
+/// The measure itself: braces in strings, raw strings, chars and comments do not count, a
+/// declaration without a body is no function, and a function's length is its `fn` line to its
+/// closing brace.
+#[test]
+fn the_function_length_check_counts_code_braces_only() {
+    let text = "trait T {\n    fn decl(&self) -> [u8; 2];\n}\n\
+        fn f<'a>(x: &'a str, y: [u8; 2]) -> Vec<u8>\nwhere\n    u8: Copy,\n{\n    let _ = \"}\";\n    let _ = '{';\n    let _ = r#\"}\"}\"#;\n    // }\n    /* } /* } */ */\n    let _ = |v: &str| -> bool { v.is_empty() };\n    vec![]\n}\n\
+        fn g() {}\n";
+    let got = function_lengths(text);
+    assert_eq!(got, vec![("f".to_string(), 4, 12), ("g".to_string(), 16, 1)]);
+    let long = format!("fn long() {{\n{}}}\n", "    let _ = 1;\n".repeat(MAX_FN_LINES - 1));
+    assert_eq!(function_lengths(&long), vec![("long".to_string(), 1, MAX_FN_LINES + 1)]);
 }
