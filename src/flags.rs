@@ -105,7 +105,7 @@ fn parse_server(s: &str) -> Result<crate::scim::ServerChoice, String> {
 pub const DEFAULT_READ_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 /// `90`, `90s`, `500ms`, `2m`, `1h` (a bare number is seconds); 1 ms to 7 days.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, crate::config::DurationError> {
     crate::config::parse_duration(s)
 }
 

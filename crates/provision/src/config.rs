@@ -181,21 +181,32 @@ impl std::fmt::Debug for SyncConfig {
     }
 }
 
+/// Why a duration (`--deadline`, `lease_ttl`, `check_active_every`, ...) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("{0:?} is not a duration (e.g. 90s, 500ms, 2m, 1h)")]
+    NotANumber(String),
+    #[error("unknown unit {unit:?} in {text:?} (use ms, s, m or h)")]
+    Unit { unit: String, text: String },
+    #[error("{0:?} is out of range (1ms to 7 days)")]
+    OutOfRange(String),
+}
+
 /// `90`, `90s`, `500ms`, `2m`, `1h` (a bare number is seconds); 1 ms to 7 days.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, DurationError> {
     let t = s.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 500ms, 2m, 1h)"))?;
+    let n: f64 = num.parse().map_err(|_| DurationError::NotANumber(s.to_string()))?;
     let secs = match unit.trim() {
         "" | "s" => n,
         "ms" => n / 1000.0,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
-        u => return Err(format!("unknown unit {u:?} in {s:?} (use ms, s, m or h)")),
+        u => return Err(DurationError::Unit { unit: u.to_string(), text: s.to_string() }),
     };
     if !(0.001..=7.0 * 24.0 * 3600.0).contains(&secs) {
-        return Err(format!("{s:?} is out of range (1ms to 7 days)"));
+        return Err(DurationError::OutOfRange(s.to_string()));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
 }

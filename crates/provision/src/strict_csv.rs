@@ -248,10 +248,19 @@ pub fn write_record(fields: &[&str], out: &mut String) {
     out.push('\n');
 }
 
+/// Why a file's text could not be read (`name` is how the file is named in messages).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadTextError {
+    #[error("cannot read {name}: {source}")]
+    Read { name: String, source: std::io::Error },
+    #[error("{name} {source}")]
+    Encoding { name: String, source: CsvError },
+}
+
 /// A file's text, UTF-8, without its byte-order mark.
-pub(crate) fn read_text(path: &std::path::Path, name: &str) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-    let text = utf8(&bytes).map_err(|e| format!("{name} {e}"))?;
+pub(crate) fn read_text(path: &std::path::Path, name: &str) -> Result<String, ReadTextError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadTextError::Read { name: name.to_string(), source })?;
+    let text = utf8(&bytes).map_err(|source| ReadTextError::Encoding { name: name.to_string(), source })?;
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string())
 }
 

@@ -622,20 +622,33 @@ impl PatchRequest {
 /// a filter, so no id can change the shape of a request.
 pub const MAX_ID_LEN: usize = 1024;
 
+/// Why an id cannot be sent at all ([`check_id`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("an empty id")]
+    Empty,
+    #[error("an id longer than {MAX_ID_LEN} bytes")]
+    TooLong,
+    #[error("{0:?} is not an id")]
+    Dots(String),
+    #[error("an id with control or invisible characters")]
+    Control,
+}
+
 /// Can this id be sent at all? Refuses only what no server issues: empty text, `.` and `..`
 /// (which a URL would resolve away), control characters and absurd lengths.
-pub fn check_id(id: &str) -> Result<(), String> {
+pub fn check_id(id: &str) -> Result<(), IdError> {
     if id.is_empty() {
-        return Err("an empty id".into());
+        return Err(IdError::Empty);
     }
     if id.len() > MAX_ID_LEN {
-        return Err(format!("an id longer than {MAX_ID_LEN} bytes"));
+        return Err(IdError::TooLong);
     }
     if id == "." || id == ".." {
-        return Err(format!("{id:?} is not an id"));
+        return Err(IdError::Dots(id.to_string()));
     }
     if id.chars().any(|c| c.is_control() || crate::sanitize::is_bidi_control(c) || crate::sanitize::is_invisible(c)) {
-        return Err("an id with control or invisible characters".into());
+        return Err(IdError::Control);
     }
     Ok(())
 }

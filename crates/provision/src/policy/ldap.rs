@@ -290,9 +290,27 @@ impl Ctx<'_> {
     }
 }
 
+/// Why the directory's bind password could not be read. Never holds the password, nor the
+/// command line or its output (either could carry it): the program name only.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password_command {shown} could not run: {source}")]
+    CommandRun { shown: String, source: std::io::Error },
+    #[error("password_command {shown} failed: exit status {status}")]
+    CommandFailed { shown: String, status: std::process::ExitStatus },
+    #[error("password_command {shown} printed nothing")]
+    CommandEmpty { shown: String },
+    #[error("cannot read password_file {}: {source}", .path.display())]
+    FileRead { path: PathBuf, source: std::io::Error },
+    #[error("password_file {p} is readable by group or others; run: chmod 600 {p}", p = .path.display())]
+    FileOpen { path: PathBuf },
+    #[error("password_file {} is empty", .path.display())]
+    FileEmpty { path: PathBuf },
+}
+
 impl PasswordSource {
     /// Read the password. Never prints it, nor the command's stderr (it could echo it).
-    pub async fn read(&self) -> Result<Secret, String> {
+    pub async fn read(&self) -> Result<Secret, PasswordError> {
         match self {
             PasswordSource::File(path) => read_password_file(path),
             PasswordSource::Command(command) => {
@@ -306,14 +324,14 @@ impl PasswordSource {
                     .stderr(std::process::Stdio::null())
                     .output()
                     .await
-                    .map_err(|e| format!("password_command {shown} could not run: {e}"))?;
+                    .map_err(|source| PasswordError::CommandRun { shown: shown.clone(), source })?;
                 if !out.status.success() {
-                    return Err(format!("password_command {shown} failed: exit status {}", out.status));
+                    return Err(PasswordError::CommandFailed { shown, status: out.status });
                 }
                 let pw = Secret::new(String::from_utf8_lossy(&out.stdout).to_string());
                 zeroize::Zeroize::zeroize(&mut out.stdout);
                 if pw.is_empty() {
-                    return Err(format!("password_command {shown} printed nothing"));
+                    return Err(PasswordError::CommandEmpty { shown });
                 }
                 Ok(pw)
             }
@@ -322,19 +340,20 @@ impl PasswordSource {
 }
 
 /// A password file must not be readable by group or others (like the token file).
-pub fn read_password_file(path: &Path) -> Result<Secret, String> {
+pub fn read_password_file(path: &Path) -> Result<Secret, PasswordError> {
+    let read_err = |source| PasswordError::FileRead { path: path.to_path_buf(), source };
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read password_file {}: {e}", path.display()))?;
+        let meta = std::fs::metadata(path).map_err(read_err)?;
         if meta.permissions().mode() & 0o044 != 0 {
-            return Err(format!("password_file {0} is readable by group or others; run: chmod 600 {0}", path.display()));
+            return Err(PasswordError::FileOpen { path: path.to_path_buf() });
         }
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read password_file {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(read_err)?;
     let pw = Secret::new(text);
     if pw.is_empty() {
-        return Err(format!("password_file {} is empty", path.display()));
+        return Err(PasswordError::FileEmpty { path: path.to_path_buf() });
     }
     Ok(pw)
 }
@@ -434,7 +453,7 @@ fn base_name(desc: &str) -> String {
 /// Read every user entry the spec selects.
 pub async fn read(spec: &LdapSpec) -> Result<Source, LdapError> {
     let cx = Ctx { spec };
-    let password = spec.password.read().await.map_err(|m| cx.err("password", FailureKind::Config, m))?;
+    let password = spec.password.read().await.map_err(|m| cx.err("password", FailureKind::Config, m.to_string()))?;
     let mut ldap = connect(&cx).await?;
     let bound = ldap.with_timeout(spec.timeout).simple_bind(&spec.bind_dn, password.expose()).await;
     drop(password);
@@ -917,7 +936,7 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-            let e = read_password_file(&p).unwrap_err();
+            let e = read_password_file(&p).unwrap_err().to_string();
             assert!(e.contains("readable by group or others") && !e.contains("hunter2"), "{e}");
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         }

@@ -63,25 +63,35 @@ pub struct InputRow {
     pub ident: Ident,
 }
 
+/// Why an argument, a line or a row names nobody (its text quoted, at most 80 characters).
+#[derive(Debug, thiserror::Error)]
+pub enum IdentError {
+    /// Has an `@` but is no email address Slack takes (the check's own words).
+    #[error(transparent)]
+    Email(ScimError),
+    #[error("{} is neither an email address nor an id or userName: {why}", crate::scim::sanitize::quoted_excerpt(.text, 80))]
+    NotIdent { text: String, why: crate::scim::types::IdError },
+    #[error("{} is not an id: {why}", crate::scim::sanitize::quoted_excerpt(.text, 80))]
+    NotId { text: String, why: crate::scim::types::IdError },
+    #[error("no email or id in this row")]
+    Empty,
+}
+
 /// An argument or a line: an email when it has an `@`, else an id or userName (the server
 /// decides which when it is looked up).
-pub fn parse_ident(text: &str) -> Result<Ident, String> {
+pub fn parse_ident(text: &str) -> Result<Ident, IdentError> {
     let t = text.trim();
     if t.contains('@') {
-        check_email(t).map(Ident::Email).map_err(|e| e.to_string())
+        check_email(t).map(Ident::Email).map_err(IdentError::Email)
     } else {
-        check_id(t).map(|()| Ident::Text(t.to_string())).map_err(|why| {
-            format!("{} is neither an email address nor an id or userName: {why}", crate::scim::sanitize::quoted_excerpt(t, 80))
-        })
+        check_id(t).map(|()| Ident::Text(t.to_string())).map_err(|why| IdentError::NotIdent { text: t.to_string(), why })
     }
 }
 
 /// A value of an `id` column.
-fn parse_id(text: &str) -> Result<Ident, String> {
+fn parse_id(text: &str) -> Result<Ident, IdentError> {
     let t = text.trim();
-    check_id(t)
-        .map(|()| Ident::Id(t.to_string()))
-        .map_err(|why| format!("{} is not an id: {why}", crate::scim::sanitize::quoted_excerpt(t, 80)))
+    check_id(t).map(|()| Ident::Id(t.to_string())).map_err(|why| IdentError::NotId { text: t.to_string(), why })
 }
 
 /// Check arguments and file rows; duplicates count as errors (they usually mean a copy-paste slip).
@@ -124,7 +134,7 @@ fn read_ident_rows(path: &Path) -> (Vec<InputRow>, Vec<String>) {
     let name = path.display().to_string();
     let text = match crate::strict_csv::read_text(path, &name) {
         Ok(t) => t,
-        Err(e) => return (Vec::new(), vec![e]),
+        Err(e) => return (Vec::new(), vec![e.to_string()]),
     };
     let first = text.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or("");
     let is_csv = first.contains(',') || matches!(first.trim().to_ascii_lowercase().as_str(), "email" | "id");
@@ -162,8 +172,8 @@ fn read_ident_rows(path: &Path) -> (Vec<InputRow>, Vec<String>) {
             let parsed = match (cell(id_col), cell(email_col)) {
                 (Some(id), _) => parse_id(id),
                 // An `email` column holds emails: no guessing there.
-                (None, Some(email)) => check_email(email).map(Ident::Email).map_err(|e| e.to_string()),
-                (None, None) => Err("no email or id in this row".into()),
+                (None, Some(email)) => check_email(email).map(Ident::Email).map_err(IdentError::Email),
+                (None, None) => Err(IdentError::Empty),
             };
             match parsed {
                 Ok(ident) => rows.push(InputRow { origin, ident }),
@@ -241,7 +251,7 @@ pub async fn lookup(client: &ScimClient, ident: &Ident) -> Result<Option<User>, 
 pub async fn find_user(client: &ScimClient, text: &str) -> Result<Result<User, String>, ScimError> {
     let ident = match parse_ident(text) {
         Ok(i) => i,
-        Err(e) => return Err(ScimError::Invalid(e)),
+        Err(e) => return Err(ScimError::Invalid(e.to_string())),
     };
     Ok(lookup(client, &ident).await?.ok_or_else(|| ident.missing()))
 }
@@ -322,7 +332,7 @@ pub async fn resolve_with_progress(
 /// country, ...).
 pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
     let name = path.display().to_string();
-    let text = crate::strict_csv::read_text(path, &name).map_err(|e| vec![e])?;
+    let text = crate::strict_csv::read_text(path, &name).map_err(|e| vec![e.to_string()])?;
     let mut records = crate::strict_csv::records(&text);
     let headers: Vec<String> = match records.next() {
         Some(Ok(h)) => h.fields.iter().map(|h| h.trim().to_ascii_lowercase().replace(['_', ' ', '-'], "")).collect(),

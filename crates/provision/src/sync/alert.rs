@@ -72,7 +72,7 @@ pub enum AlertConfigError {
     #[error("[sync] webhook_url_file: {0}")]
     File(#[from] crate::config::ConfigError),
     #[error("[sync] check_active_every: {0}")]
-    Duration(String),
+    Duration(crate::config::DurationError),
 }
 
 struct Webhook {
@@ -187,20 +187,50 @@ impl Alerts {
         if let (Some(w), Some(http)) = (&self.webhook, &self.http)
             && let Err(e) = post(http, w, &body).await
         {
-            failures.push(e);
+            failures.push(e.to_string());
         }
         if let Some(c) = &self.command
             && let Err(e) = run_command(c, alert.event, &alert.policy, &body).await
         {
-            failures.push(e);
+            failures.push(e.to_string());
         }
         failures.into_iter().map(|f| crate::scim::redact::redact(&f).into_owned()).collect()
     }
 }
 
+/// Why an alert did not go out (the webhook's URL and the command line never shown whole:
+/// either may carry a secret).
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("alert webhook {shown}: {why}")]
+    Webhook { shown: String, why: WebhookFailure },
+    #[error("alert command {shown}: cannot start: {source}")]
+    CommandStart { shown: String, source: std::io::Error },
+    #[error("alert command {shown}: exit status {status}")]
+    CommandExit { shown: String, status: std::process::ExitStatus },
+    #[error("alert command {shown}: {source}")]
+    CommandWait { shown: String, source: std::io::Error },
+    #[error("alert command {shown}: still running after {}s; killed", COMMAND_TIMEOUT.as_secs())]
+    CommandTimeout { shown: String },
+}
+
+/// What went wrong with a webhook POST. reqwest's error text names the URL: this says only what
+/// kind of failure it was.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookFailure {
+    #[error("answered HTTP {0}")]
+    Status(u16),
+    #[error("no answer within {}s", WEBHOOK_TIMEOUT.as_secs())]
+    Timeout,
+    #[error("cannot connect")]
+    Connect,
+    #[error("the request failed")]
+    Request,
+}
+
 /// One POST, retried once after a second on a broken connection or a 5xx.
-async fn post(http: &reqwest::Client, w: &Webhook, body: &[u8]) -> Result<(), String> {
-    let mut last = String::new();
+async fn post(http: &reqwest::Client, w: &Webhook, body: &[u8]) -> Result<(), AlertError> {
+    let mut last = WebhookFailure::Request;
     for attempt in 0..2 {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -209,22 +239,21 @@ async fn post(http: &reqwest::Client, w: &Webhook, body: &[u8]) -> Result<(), St
         match r {
             Ok(resp) if resp.status().is_success() => return Ok(()),
             Ok(resp) => {
-                last = format!("answered HTTP {}", resp.status().as_u16());
+                last = WebhookFailure::Status(resp.status().as_u16());
                 if !resp.status().is_server_error() {
                     break;
                 }
             }
-            // reqwest's error text names the URL: say only what kind of failure it was.
-            Err(e) if e.is_timeout() => last = format!("no answer within {}s", WEBHOOK_TIMEOUT.as_secs()),
-            Err(e) if e.is_connect() => last = "cannot connect".into(),
-            Err(_) => last = "the request failed".into(),
+            Err(e) if e.is_timeout() => last = WebhookFailure::Timeout,
+            Err(e) if e.is_connect() => last = WebhookFailure::Connect,
+            Err(_) => last = WebhookFailure::Request,
         }
     }
-    Err(format!("alert webhook {}: {last}", w.shown))
+    Err(AlertError::Webhook { shown: w.shown.clone(), why: last })
 }
 
 /// `sh -c COMMAND` with the JSON on stdin and `SCIMITAR_ALERT_EVENT`, `SCIMITAR_ALERT_POLICY` set.
-async fn run_command(command: &str, event: AlertEvent, policy: &str, body: &[u8]) -> Result<(), String> {
+async fn run_command(command: &str, event: AlertEvent, policy: &str, body: &[u8]) -> Result<(), AlertError> {
     use tokio::io::AsyncWriteExt;
     let shown = shown_command(command);
     let event = serde_json::to_value(event).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
@@ -239,16 +268,16 @@ async fn run_command(command: &str, event: AlertEvent, policy: &str, body: &[u8]
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("alert command {shown}: cannot start: {e}"))?;
+        .map_err(|source| AlertError::CommandStart { shown: shown.clone(), source })?;
     if let Some(mut stdin) = child.stdin.take() {
         // A command that does not read its stdin is no failure.
         let _ = stdin.write_all(body).await;
     }
     match tokio::time::timeout(COMMAND_TIMEOUT, child.wait()).await {
         Ok(Ok(s)) if s.success() => Ok(()),
-        Ok(Ok(s)) => Err(format!("alert command {shown}: exit status {s}")),
-        Ok(Err(e)) => Err(format!("alert command {shown}: {e}")),
-        Err(_) => Err(format!("alert command {shown}: still running after {}s; killed", COMMAND_TIMEOUT.as_secs())),
+        Ok(Ok(status)) => Err(AlertError::CommandExit { shown, status }),
+        Ok(Err(source)) => Err(AlertError::CommandWait { shown, source }),
+        Err(_) => Err(AlertError::CommandTimeout { shown }),
     }
 }
 

@@ -571,9 +571,9 @@ async fn follow(
 }
 
 /// Count the active users and give the count to the breaker.
-async fn check_active(client: &ScimClient, breaker: &Mutex<Breaker>, cancel: &Cancel) -> Result<(), String> {
+async fn check_active(client: &ScimClient, breaker: &Mutex<Breaker>, cancel: &Cancel) -> Result<(), crate::scim::ScimError> {
     let up = breaker.lock().unwrap().up_done();
-    let users = client.all_users(None).await.map_err(|e| e.to_string())?;
+    let users = client.all_users(None).await?;
     let n = users.iter().filter(|u| u.is_active()).count();
     if breaker.lock().unwrap().on_active_count(n, up).is_some() {
         cancel.cancel();
