@@ -248,9 +248,9 @@ impl UserForm {
             }
             Attr::Photo if !v.is_empty() => scim::rules::photo_value(v).err().map(|p| p.to_string()),
             // Slack's rules, as `scim::rules` has them (the same checks as `users update`).
-            Attr::DisplayName => scim::rules::slack_display_name(v).err(),
-            Attr::Timezone if !v.is_empty() => scim::rules::iana_timezone(v).err(),
-            Attr::UserType if !v.is_empty() => scim::rules::user_type(v).err(),
+            Attr::DisplayName => scim::rules::slack_display_name(v).err().map(|p| p.to_string()),
+            Attr::Timezone if !v.is_empty() => scim::rules::iana_timezone(v).err().map(|p| p.to_string()),
+            Attr::UserType if !v.is_empty() => scim::rules::user_type(v).err().map(|p| p.to_string()),
             Attr::Guest => match Attr::Guest.sendable(v).as_deref() {
                 None => None,
                 Some("multi") => match &self.mode {

@@ -319,25 +319,43 @@ pub fn created_profile_fields(u: &crate::User) -> Vec<&'static str> {
 /// The longest displayName Slack takes (reference §3 `displayName`: "max 80 chars").
 pub const DISPLAY_NAME_MAX: usize = 80;
 
+/// Why Slack would refuse a displayName, timezone or userType (the reason as Slack's error code
+/// names it, where it has one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueProblem {
+    #[error("invalid_emoji_not_allowed: it contains U+{:04X} (emoji or a control character)", *.0 as u32)]
+    DisplayNameCharacter(char),
+    #[error("invalid_starts_with_at: a display name cannot start with @")]
+    DisplayNameStartsWithAt,
+    #[error("invalid_name_specials: a display name cannot contain @")]
+    DisplayNameAt,
+    #[error("it is {0} characters long, over Slack's {DISPLAY_NAME_MAX}")]
+    DisplayNameTooLong(usize),
+    #[error("not an IANA time zone name ({hint})")]
+    Timezone { hint: String },
+    #[error("not a userType Slack takes: one of {}", USER_TYPES.join(", "))]
+    UserType,
+}
+
 /// Check a displayName as Slack would (reference §3 `displayName`: "Same character rule as
 /// userName, max 80 chars. Must not contain/start with `@` (`invalid_starts_with_at`,
 /// `invalid_name_specials`)"). Empty is fine (Slack falls back to the userName).
-pub fn slack_display_name(raw: &str) -> Result<(), String> {
+pub fn slack_display_name(raw: &str) -> Result<(), ValueProblem> {
     let v = raw.trim();
     if let Some(c) =
         v.chars().find(|&c| is_emoji(c) || c.is_control() || crate::sanitize::is_invisible(c) || crate::sanitize::is_bidi_control(c))
     {
-        return Err(format!("invalid_emoji_not_allowed: it contains U+{:04X} (emoji or a control character)", c as u32));
+        return Err(ValueProblem::DisplayNameCharacter(c));
     }
     if v.starts_with('@') {
-        return Err("invalid_starts_with_at: a display name cannot start with @".into());
+        return Err(ValueProblem::DisplayNameStartsWithAt);
     }
     if v.contains('@') {
-        return Err("invalid_name_specials: a display name cannot contain @".into());
+        return Err(ValueProblem::DisplayNameAt);
     }
     let n = v.chars().count();
     if n > DISPLAY_NAME_MAX {
-        return Err(format!("it is {n} characters long, over Slack's {DISPLAY_NAME_MAX}"));
+        return Err(ValueProblem::DisplayNameTooLong(n));
     }
     Ok(())
 }
@@ -345,7 +363,7 @@ pub fn slack_display_name(raw: &str) -> Result<(), String> {
 /// Check a timezone: an IANA time zone name (`America/Los_Angeles`, reference §3 `timezone` and
 /// the user example of §9), as tzdata names it ([`crate::timezones::IANA_TIMEZONES`]). Returns
 /// the name as tzdata spells it (a name typed in another case is found too).
-pub fn iana_timezone(raw: &str) -> Result<&'static str, String> {
+pub fn iana_timezone(raw: &str) -> Result<&'static str, ValueProblem> {
     let v = raw.trim();
     let all = crate::timezones::IANA_TIMEZONES;
     if let Ok(i) = all.binary_search(&v) {
@@ -363,7 +381,7 @@ pub fn iana_timezone(raw: &str) -> Result<&'static str, String> {
     } else {
         format!("e.g. {}", near.join(", "))
     };
-    Err(format!("not an IANA time zone name ({hint})"))
+    Err(ValueProblem::Timezone { hint })
 }
 
 /// The userType values scimitar lets through: RFC 7643 §4.1.1's examples for "the relationship
@@ -375,13 +393,9 @@ pub fn iana_timezone(raw: &str) -> Result<&'static str, String> {
 pub const USER_TYPES: [&str; 6] = ["Employee", "Contractor", "Intern", "Temp", "External", "Unknown"];
 
 /// Check a userType ([`USER_TYPES`], any case); returns it as listed.
-pub fn user_type(raw: &str) -> Result<&'static str, String> {
+pub fn user_type(raw: &str) -> Result<&'static str, ValueProblem> {
     let v = raw.trim();
-    USER_TYPES
-        .iter()
-        .find(|t| t.eq_ignore_ascii_case(v))
-        .copied()
-        .ok_or_else(|| format!("not a userType Slack takes: one of {}", USER_TYPES.join(", ")))
+    USER_TYPES.iter().find(|t| t.eq_ignore_ascii_case(v)).copied().ok_or(ValueProblem::UserType)
 }
 
 #[cfg(test)]
@@ -443,19 +457,19 @@ mod tests {
     fn display_names_timezones_and_user_types_as_slack_takes_them() {
         assert!(slack_display_name("Zed Tester").is_ok());
         assert!(slack_display_name("").is_ok());
-        assert!(slack_display_name("zed@tester").unwrap_err().starts_with("invalid_name_specials"));
-        assert!(slack_display_name("@zed").unwrap_err().starts_with("invalid_starts_with_at"));
-        assert!(slack_display_name("zed 🎉").unwrap_err().starts_with("invalid_emoji_not_allowed"));
+        assert!(slack_display_name("zed@tester").unwrap_err().to_string().starts_with("invalid_name_specials"));
+        assert!(slack_display_name("@zed").unwrap_err().to_string().starts_with("invalid_starts_with_at"));
+        assert!(slack_display_name("zed 🎉").unwrap_err().to_string().starts_with("invalid_emoji_not_allowed"));
         assert!(slack_display_name(&"a".repeat(81)).is_err());
         assert_eq!(iana_timezone("America/Los_Angeles"), Ok("America/Los_Angeles"));
         assert_eq!(iana_timezone("europe/berlin"), Ok("Europe/Berlin"));
         assert_eq!(iana_timezone("UTC"), Ok("UTC"));
-        let e = iana_timezone("Mars/Base").unwrap_err();
+        let e = iana_timezone("Mars/Base").unwrap_err().to_string();
         assert!(e.contains("not an IANA time zone") && e.contains("Europe/Berlin"), "{e}");
-        assert!(iana_timezone("America/Gotham").unwrap_err().contains("America/"), "the area's zones as a hint");
+        assert!(iana_timezone("America/Gotham").unwrap_err().to_string().contains("America/"), "the area's zones as a hint");
         assert!(crate::timezones::IANA_TIMEZONES.windows(2).all(|w| w[0] < w[1]), "sorted, for binary_search");
         assert!(crate::timezones::IANA_TIMEZONES.len() > 400);
         assert_eq!(user_type("employee"), Ok("Employee"));
-        assert!(user_type("wizard").unwrap_err().contains("Contractor"));
+        assert!(user_type("wizard").unwrap_err().to_string().contains("Contractor"));
     }
 }

@@ -167,15 +167,15 @@ pub fn check(set: &FieldSet) -> Result<(Attr, Option<String>), EditError> {
             crate::scim::rules::slack_display_name(v).map_err(|why| EditError::Refused {
                 field: attr.short(),
                 value: quoted_excerpt(v, 40),
-                why,
+                why: why.to_string(),
             })?;
             v.to_string()
         }
         Attr::Timezone => crate::scim::rules::iana_timezone(v)
-            .map_err(|why| EditError::Refused { field: attr.short(), value: quoted_excerpt(v, 40), why })?
+            .map_err(|why| EditError::Refused { field: attr.short(), value: quoted_excerpt(v, 40), why: why.to_string() })?
             .to_string(),
         Attr::UserType => crate::scim::rules::user_type(v)
-            .map_err(|why| EditError::Refused { field: attr.short(), value: quoted_excerpt(v, 40), why })?
+            .map_err(|why| EditError::Refused { field: attr.short(), value: quoted_excerpt(v, 40), why: why.to_string() })?
             .to_string(),
         // Slack's userName rules (reference §3), as `scim::rules` has them: what it would store.
         Attr::UserName => crate::scim::rules::slack_user_name(v).map_err(|p| EditError::UserName {
