@@ -91,34 +91,46 @@ impl Faults {
 
 /// A `--faults` value that does not parse (the message names the item).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct FaultsError(String);
+pub enum FaultsError {
+    #[error("fault item {0:?} needs the form NAME:VALUE (e.g. 503:0.05)")]
+    Form(String),
+    #[error("fault item {0:?}: retryafter needs whole seconds")]
+    RetryAfter(String),
+    #[error("fault item {0:?}: slowms needs whole milliseconds")]
+    SlowMs(String),
+    #[error("fault item {0:?}: probability must be a number from 0 to 1")]
+    Probability(String),
+    #[error(
+        "fault item {item:?}: unknown fault {name:?} (expected 503, 429, reset, slow, incident, deletenoop, memberwipe, slowms or retryafter)"
+    )]
+    Unknown { item: String, name: String },
+}
 
 impl std::str::FromStr for Faults {
     type Err = FaultsError;
     /// `503:0.05,reset:0.01,slow:0.02,slowms:500,429:0.05,retryafter:2,incident:0.1,deletenoop:0.1,memberwipe:1`; `none` or empty means no faults.
     fn from_str(s: &str) -> Result<Faults, FaultsError> {
-        Self::parse(s).map_err(FaultsError)
+        Self::parse(s)
     }
 }
 
 impl Faults {
-    fn parse(s: &str) -> Result<Faults, String> {
+    fn parse(s: &str) -> Result<Faults, FaultsError> {
         let mut f = Faults { slow_delay: Duration::from_secs(2), retry_after: Duration::from_secs(1), ..Default::default() };
         let s = s.trim();
         if s.is_empty() || s.eq_ignore_ascii_case("none") {
             return Ok(f);
         }
         for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let (k, v) = item.split_once(':').ok_or_else(|| format!("fault item {item:?} needs the form NAME:VALUE (e.g. 503:0.05)"))?;
+            let (k, v) = item.split_once(':').ok_or_else(|| FaultsError::Form(item.to_string()))?;
             let k = k.trim().to_ascii_lowercase();
             if k == "retryafter" {
-                let secs: u64 = v.trim().parse().map_err(|_| format!("fault item {item:?}: retryafter needs whole seconds"))?;
+                let secs: u64 = v.trim().parse().map_err(|_| FaultsError::RetryAfter(item.to_string()))?;
                 f.retry_after = Duration::from_secs(secs);
                 continue;
             }
             if k == "slowms" {
-                let ms: u64 = v.trim().parse().map_err(|_| format!("fault item {item:?}: slowms needs whole milliseconds"))?;
+                let ms: u64 = v.trim().parse().map_err(|_| FaultsError::SlowMs(item.to_string()))?;
                 f.slow_delay = Duration::from_millis(ms);
                 continue;
             }
@@ -127,7 +139,7 @@ impl Faults {
                 .parse()
                 .ok()
                 .filter(|p: &f64| (0.0..=1.0).contains(p))
-                .ok_or_else(|| format!("fault item {item:?}: probability must be a number from 0 to 1"))?;
+                .ok_or_else(|| FaultsError::Probability(item.to_string()))?;
             match k.as_str() {
                 "503" => f.p503 = p,
                 "reset" => f.reset = p,
@@ -137,9 +149,7 @@ impl Faults {
                 "deletenoop" => f.delete_noop = p,
                 "memberwipe" => f.member_wipe = p,
                 _ => {
-                    return Err(format!(
-                        "fault item {item:?}: unknown fault {k:?} (expected 503, 429, reset, slow, incident, deletenoop, memberwipe, slowms or retryafter)"
-                    ));
+                    return Err(FaultsError::Unknown { item: item.to_string(), name: k });
                 }
             }
         }
