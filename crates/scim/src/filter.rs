@@ -339,19 +339,33 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, FilterError> {
     Ok(out)
 }
 
+/// Why a filter's attribute path is refused ([`check_attr_path`]).
+#[derive(Debug, thiserror::Error)]
+enum AttrPathError {
+    #[error("a schema URN without an attribute")]
+    UrnWithoutAttribute,
+    #[error("a schema URN with spaces")]
+    UrnSpaces,
+    #[error(
+        "{} is not an attribute name (a letter, then letters, digits, - or _; one .sub-attribute)",
+        crate::sanitize::quoted_excerpt(.0, 60)
+    )]
+    NotAName(String),
+}
+
 /// `[URI ":"] ATTRNAME *1subAttr` (RFC 7644 §3.4.2.2 / RFC 7643 §2.1): ATTRNAME is a letter then
 /// letters, digits, `-`, `_` (`$ref` too, RFC 7643 §2.1's reference attribute); a schema URN
 /// prefix ends at its last `:`.
-fn check_attr_path(a: &str) -> Result<(), String> {
+fn check_attr_path(a: &str) -> Result<(), AttrPathError> {
     let name_ok = |n: &str| {
         n == "$ref"
             || (n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
                 && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
     };
     let rest = if a.len() > 4 && a.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
-        let (uri, rest) = a.rsplit_once(':').ok_or_else(|| "a schema URN without an attribute".to_string())?;
+        let (uri, rest) = a.rsplit_once(':').ok_or(AttrPathError::UrnWithoutAttribute)?;
         if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("a schema URN with spaces".into());
+            return Err(AttrPathError::UrnSpaces);
         }
         rest
     } else {
@@ -361,10 +375,7 @@ fn check_attr_path(a: &str) -> Result<(), String> {
     let name = parts.next().unwrap_or("");
     let sub = parts.next();
     if parts.next().is_some() || !name_ok(name) || sub.is_some_and(|s| !name_ok(s)) {
-        return Err(format!(
-            "{} is not an attribute name (a letter, then letters, digits, - or _; one .sub-attribute)",
-            crate::sanitize::quoted_excerpt(a, 60)
-        ));
+        return Err(AttrPathError::NotAName(a.to_string()));
     }
     Ok(())
 }
