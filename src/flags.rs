@@ -97,7 +97,7 @@ pub struct UnusedGlobalsAndToken {
     token_file: Option<PathBuf>,
 }
 
-fn parse_server(s: &str) -> Result<crate::scim::ServerChoice, String> {
+fn parse_server(s: &str) -> Result<crate::scim::ServerChoice, crate::scim::client::UnknownServerKind> {
     s.parse()
 }
 

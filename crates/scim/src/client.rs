@@ -138,13 +138,15 @@ impl ServerChoice {
     }
 }
 
+/// A server kind that is none of auto, slack or rfc.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown server kind {0:?} (expected auto, slack or rfc)")]
+pub struct UnknownServerKind(pub String);
+
 impl std::str::FromStr for ServerChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        ServerChoice::ALL
-            .into_iter()
-            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown server kind {s:?} (expected auto, slack or rfc)"))
+    type Err = UnknownServerKind;
+    fn from_str(s: &str) -> Result<Self, UnknownServerKind> {
+        ServerChoice::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(|| UnknownServerKind(s.to_string()))
     }
 }
 
