@@ -70,10 +70,18 @@ pub async fn run(env: &Environment, args: ApprovalsArgs, out: &mut dyn std::io::
 
 /// A batch the gate holds for approval (`Decision::needs_approval`): kept in the store as a
 /// pending approval, its id on stdout, exit 3. Nothing is sent.
-pub fn hold(c: Connection<'_>, decision: &Decision, origin: &str, policy_run: Option<String>, what: &str) -> Result<i32, Fail> {
+/// `later`: a policy apply's pass 2, which the approved run does too.
+pub fn hold(
+    c: Connection<'_>,
+    decision: &Decision,
+    origin: &str,
+    policy_run: Option<String>,
+    what: &str,
+    later: Option<crate::policy::apply::Later>,
+) -> Result<i32, Fail> {
     let journal = bulk::open_journal(c)?;
     let org = c.env.org_key().ok().map(|o| o.0);
-    let p = Proposal { origin: origin.into(), policy_run, policy: None, description: what.into() };
+    let p = Proposal { origin: origin.into(), policy_run, policy: None, description: what.into(), later };
     let a = approval::propose(&journal, org.as_deref(), &p, decision).map_err(fail)?;
     eprintln!("scimitar: {}", crate::sanitize::clean(&a.screening.held));
     eprintln!("scimitar: gate: {}", crate::sanitize::clean(&decision.summary()));
@@ -197,32 +205,38 @@ async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail
         eprintln!("scimitar: dry run: approval {} not approved; nothing was changed", a.id);
         return Ok(exit::OK);
     }
-    let decision = bulk::approve(decision, None, run, &format!("approve {} ({})", a.id, a.description))?;
-    let batch = approval::approve(&journal, &a, decision).map_err(fail)?;
-    eprintln!("scimitar: approved {}; running it as batch {}", a.id, batch.id());
-    let code = bulk::run_batch(c, journal.clone(), &batch, run).await?;
-    let counts = journal.counts(batch.id()).unwrap_or_default();
-    let n = |s| counts.get(&s).copied().unwrap_or(0);
-    use crate::queue::OpState;
-    let summary = format!(
-        "{} done, {} failed, {} skipped, {} cancelled",
-        n(OpState::Done),
-        n(OpState::Failed),
-        n(OpState::Skipped),
-        n(OpState::Cancelled)
-    );
-    let done = approval::finished(&journal, &a.id, &summary).map_err(fail)?;
-    // A sync's approval that ran in full releases the policy's quarantine, if it had one.
-    if let (Some(policy), true) = (&done.policy, code == exit::OK) {
-        let by = done.decided_by.clone().unwrap_or_default();
-        if crate::sync::SyncStore::on(journal.store().clone()).release(&done.profile, policy, &format!("{by} (approval {})", a.id)).is_ok()
-        {
-            eprintln!("scimitar: sync of policy {policy} may write again");
-        }
+    // The confirmation counts a policy apply's second pass too (it runs in the same approval).
+    let mut what = format!("approve {} ({})", a.id, a.description);
+    if let Some(n) = a.later_operations() {
+        what.push_str(&format!(", then {} in a second pass once the new users exist", crate::words::count(n, "operation")));
+        eprintln!(
+            "scimitar: then {} in a second pass, once the users and groups the first creates exist",
+            crate::words::count(n, "operation")
+        );
     }
-    eprintln!("scimitar: approval {}: {summary}", a.id);
+    let decision = bulk::approve(decision, None, run, &what)?;
+    eprintln!("scimitar: approving {}", a.id);
+    let breaker = crate::sync::BreakerConfig::from_config(&env.config.sync).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
+    let renv = approval::RunEnv { client: c.client.clone(), journal: journal.clone(), safety, engine: bulk::engine_config(run), breaker };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = crate::queue::Cancel::default();
+    let (result, interrupted) = tokio::join!(
+        approval::run(renv, &a, decision, tx, cancel.clone()),
+        bulk::follow(rx, &cancel, crate::queue::planned_rate(c.client, run.via))
+    );
+    let done = result.map_err(fail)?;
+    for b in &done.batches {
+        bulk::print_batch(b, run)?;
+    }
+    for n in done.notes() {
+        eprintln!("scimitar: {}", crate::sanitize::clean(&n));
+    }
+    if a.policy.is_some() && done.complete() && !interrupted {
+        eprintln!("scimitar: sync of policy {} may write again", a.policy.as_deref().unwrap_or_default());
+    }
+    eprintln!("scimitar: approval {}: {}", a.id, done.summary);
     drop(lease);
-    Ok(code)
+    Ok(if done.complete() && !interrupted { exit::OK } else { exit::FAILURE })
 }
 
 fn reject(env: &Environment, id: &str, reason: Option<&str>) -> Result<i32, Fail> {

@@ -426,7 +426,7 @@ pub async fn execute(
         return Ok(if refused { exit::FAILURE } else { exit::OK });
     }
     if decision.needs_approval().is_some() {
-        return crate::approvals_cmd::hold(c, &decision, "headless", None, what);
+        return crate::approvals_cmd::hold(c, &decision, "headless", None, what, None);
     }
     let decision = approve(decision, None, run, what)?;
     let (_lease, journal) = take_lease(c, run, &command_line())?;

@@ -144,9 +144,9 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         );
     }
     // Over the profile's approval_over: the preview (pass 1 and the deactivations) is held for
-    // another account's approval, nothing sent; approving it runs those actions.
+    // another account's approval with its pass 2, nothing sent; approving it runs both passes.
     if preview.needs_approval().is_some() {
-        return crate::approvals_cmd::hold(c, &preview, "policy", None, &what);
+        return crate::approvals_cmd::hold(c, &preview, "policy", None, &what, Some(apply::Later::of(&live)));
     }
     bulk::approve(preview, policy_ceiling(&live, run.force), run, &what)?;
     // The preview held every deactivation of the run and passed the ceiling (by --force or at the

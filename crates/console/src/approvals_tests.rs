@@ -44,7 +44,7 @@ pub fn fixed_approvals() -> Vec<Approval> {
     let mut out = Vec::new();
     for (n, what) in [(12, "deactivate users"), (5, "apply policy hr (5 to deactivate)")] {
         let d = provision::queue::gate(&safety, deactivations(n), &Knowledge::default());
-        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: what.into() };
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: what.into(), later: None };
         let mut a = provision::approval::propose(&ann, Some("acme"), &p, &d).unwrap();
         a.id = format!("ap-20261208-0100{:02}-0000000{n:x}", n);
         a.created = format!("2026-12-08 01:00:{n:02}Z");
@@ -196,7 +196,7 @@ async fn another_accounts_console_approves_and_the_writes_reach_the_server() {
     let safety = Safety { approval_over: Some(2), ..Safety::default() };
     let actions: Vec<Action> = three.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
     let d = provision::queue::gate(&safety, actions, &Knowledge::from_users(three.iter()));
-    let p = Proposal { origin: "console".into(), policy_run: None, policy: None, description: "deactivate 3 users".into() };
+    let p = Proposal { origin: "console".into(), policy_run: None, policy: None, description: "deactivate 3 users".into(), later: None };
     let a = provision::approval::propose(&as_("ann"), None, &p, &d).unwrap();
     emu.reset_stats();
     // ann's console: refused.

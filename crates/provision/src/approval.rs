@@ -18,11 +18,18 @@
 //! - **Stored** in the `approval` table (SQLite migration 8, PostgreSQL migration 2) of the
 //!   store: on PostgreSQL the team's, so another admin sees and approves it.
 
-use crate::queue::{Action, BatchInfo, Decision, FourEyes, GateError, GatedBatch, Journal, JournalError, Knowledge, RunContext, Safety};
+use crate::policy::apply::Later;
+use crate::queue::{
+    Action, ActionKind, BatchInfo, BatchResult, Cancel, Decision, Engine, EngineConfig, FourEyes, GateError, GatedBatch, Journal,
+    JournalError, Knowledge, OpState, QueueEvent, RunContext, Safety,
+};
 use crate::report::{OperationRecord, Outcome, ReportError, ReportStore};
 use crate::scim::ScimClient;
 use crate::store::{self, Row, Sql, Store, StoreError, i, opt_int, opt_text, ot, t, text};
+use crate::sync::{BreakerConfig, Trip};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Why an approval could not be proposed, read, approved or rejected.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +103,11 @@ pub struct Screening {
     pub ceiling: Option<String>,
     /// Why it waits: "this batch changes 40 users (over approval_over = 10) ...".
     pub held: String,
+    /// A policy apply's pass 2 (memberships and managers of the users and groups its first pass
+    /// creates): the approved run does both passes, as an unheld apply does ([`run`]). Checked
+    /// against the proposal in the chain as the actions are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub later: Option<Later>,
 }
 
 impl Screening {
@@ -105,6 +117,7 @@ impl Screening {
             skipped: d.skipped().iter().map(|s| format!("{}: {}", s.action.describe(), s.why())).collect(),
             ceiling: d.ceiling_reason(),
             held: d.needs_approval().map(ToString::to_string).unwrap_or_default(),
+            later: None,
         }
     }
 }
@@ -152,7 +165,21 @@ pub struct Approval {
 impl Approval {
     /// The plan: one line per action, as confirmations word them.
     pub fn plan(&self) -> Vec<String> {
-        self.actions.iter().map(Action::describe).collect()
+        let mut plan: Vec<String> = self.actions.iter().map(Action::describe).collect();
+        if let Some(n) = self.later_operations() {
+            plan.push(format!(
+                "then {} in a second pass, once the users and groups the first creates exist",
+                crate::words::count(n, "operation")
+            ));
+        }
+        plan
+    }
+
+    /// The operations of a policy apply's second pass (memberships and managers of what its
+    /// first pass creates), when it has any: what the approver's confirmation adds to the
+    /// screened count.
+    pub fn later_operations(&self) -> Option<usize> {
+        self.screening.later.as_ref().map(Later::operations).filter(|n| *n > 0)
     }
 
     /// One line for a list: "40 users (40 deactivations) · deactivate users".
@@ -173,6 +200,8 @@ pub struct Proposal {
     /// The policy of a `sync` proposal (one pending approval per policy).
     pub policy: Option<String>,
     pub description: String,
+    /// A policy apply's pass 2 ([`Later::of`]); `None` for a batch that is all its actions.
+    pub later: Option<Later>,
 }
 
 const COLUMNS: &str = "approval_id, created_ms, profile, host, org, origin, policy_run, description, proposer, proposer_account, \
@@ -228,7 +257,8 @@ pub fn propose(journal: &Journal, org: Option<&str>, p: &Proposal, decision: &De
     let actions = decision.runnable().to_vec();
     let users = crate::queue::users_changed(&actions) as i64;
     let deactivations = decision.deactivations() as i64;
-    let screening = Screening::of(decision);
+    let screening = Screening { later: p.later.clone(), ..Screening::of(decision) };
+    let operations = actions.len() + p.later.as_ref().map_or(0, Later::operations);
     journal.store().write(|s| {
         s.execute(
             &format!("INSERT INTO approval ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending', NULL, NULL, NULL, NULL, ?16)"),
@@ -246,7 +276,7 @@ pub fn propose(journal: &Journal, org: Option<&str>, p: &Proposal, decision: &De
                 t(serde_json::to_string(&actions).map_err(JournalError::from)?),
                 t(serde_json::to_string(&screening).map_err(JournalError::from)?),
                 i(users),
-                i(actions.len() as i64),
+                i(operations as i64),
                 i(deactivations),
                 ot(p.policy.clone()),
             ],
@@ -324,6 +354,28 @@ pub async fn screen(client: &ScimClient, safety: &Safety, a: &Approval) -> Resul
 /// account than the proposer) with its record in the chain; then the batch is submitted naming
 /// the proposer and the approver. Returns the batch for the engine.
 pub fn approve(journal: &Journal, a: &Approval, decision: Decision) -> Result<GatedBatch, ApprovalError> {
+    let approver = mark_approved(journal, a, &decision)?;
+    let info = BatchInfo {
+        origin: a.origin.clone(),
+        policy_run: a.policy_run.clone(),
+        description: format!("{} (approval {})", a.description, a.id),
+    };
+    let j = journal.approved_by(&a.proposer, &approver);
+    let batch = crate::queue::submit(&j, &info, decision.approved(&FourEyes::new()))?;
+    set_batch(journal, &a.id, batch.id())?;
+    Ok(batch)
+}
+
+fn set_batch(journal: &Journal, id: &str, batch: &str) -> Result<(), ApprovalError> {
+    journal.store().with(|s| {
+        s.execute("UPDATE approval SET batch_id = ?2 WHERE approval_id = ?1", &[t(id), t(batch)])?;
+        Ok::<_, ApprovalError>(())
+    })
+}
+
+/// The four-eyes rule and the row's check against its proposal, then, in one transaction, the
+/// approval becomes `approved` with its record in the chain. Returns who approved.
+fn mark_approved(journal: &Journal, a: &Approval, decision: &Decision) -> Result<String, ApprovalError> {
     let ctx = journal.context();
     may_approve(a, ctx)?;
     if let Some(h) = decision.hold() {
@@ -334,7 +386,7 @@ pub fn approve(journal: &Journal, a: &Approval, decision: Decision) -> Result<Ga
         // The row as it is in this transaction, checked against its proposal in the chain.
         let row = read(s, &a.id)?;
         check_proposal(s, &row)?;
-        if row.actions != a.actions {
+        if row.actions != a.actions || row.screening.later != a.screening.later {
             return Err(ApprovalError::Tampered { id: a.id.clone(), why: "its actions changed since they were screened".into() });
         }
         let n = s.execute(
@@ -348,18 +400,207 @@ pub fn approve(journal: &Journal, a: &Approval, decision: Decision) -> Result<Ga
         }
         record(s, ctx, &now, "approve", Some(&approver), None)
     })?;
-    let info = BatchInfo {
+    Ok(approver)
+}
+
+/// How an approved run ([`run`]) ended.
+#[derive(Debug, Default)]
+pub struct ApprovedRun {
+    /// One result per batch that ran (a policy apply's two passes; one batch otherwise).
+    pub batches: Vec<BatchResult>,
+    /// What the gate skipped when a pass was screened again just before it ran.
+    pub skipped: Vec<String>,
+    /// Pass-2 changes whose user or group was not found after pass 1 (left for the next apply).
+    pub missing: Vec<String>,
+    /// Pass 1 did not fully succeed (or was cancelled), so pass 2 was not queued.
+    pub stopped_after_first: bool,
+    /// The circuit breaker tripped: what was not yet sent was cancelled.
+    pub trip: Option<Trip>,
+    /// What the approval's `run` record says: "40 done, 0 failed, 0 skipped, 0 cancelled".
+    pub summary: String,
+}
+
+impl ApprovedRun {
+    /// Every operation succeeded, nothing was left over, the breaker did not trip.
+    pub fn complete(&self) -> bool {
+        self.batches.iter().all(BatchResult::all_succeeded) && self.missing.is_empty() && !self.stopped_after_first && self.trip.is_none()
+    }
+
+    /// Everything worth telling the approver besides the per-operation results.
+    pub fn notes(&self) -> Vec<String> {
+        let mut n: Vec<String> = self.skipped.iter().chain(&self.missing).cloned().collect();
+        if self.stopped_after_first {
+            n.push(crate::policy::apply::PASS1_STOPPED.into());
+        }
+        if let Some(t) = &self.trip {
+            n.push(t.to_string());
+        }
+        n
+    }
+}
+
+/// What [`run`] needs besides the approval: the server, the journal (fenced by the org's lease
+/// the caller holds), the gate's rules, how the engine runs and when the breaker trips.
+pub struct RunEnv {
+    pub client: crate::scim::ScimClient,
+    pub journal: Arc<Journal>,
+    pub safety: Safety,
+    pub engine: EngineConfig,
+    pub breaker: BreakerConfig,
+}
+
+/// Approve `a` as the journal's account and run it: what an unheld run of the same batch does.
+/// `decision` is [`screen`]'s, as the approver confirmed it (a ceiling it is held by must have
+/// been passed). The caller holds the org's lease (`env.journal` is fenced by it).
+///
+/// - A batch (headless, console) is one batch: journaled naming the proposer and the approver,
+///   run by the engine.
+/// - A policy apply (`sync` or `apply` held over `approval_over`: it carries its pass 2,
+///   [`Screening::later`]) runs as `policy::apply::apply_live` does, under the circuit breaker
+///   (`sync::watched`): pass 1 (creates, updates, groups) passes the gate again and runs; then the
+///   users and groups it created are looked up and pass 2 (their managers and memberships, then
+///   the deactivations) passes the gate and runs. Pass 2 is not queued when pass 1 did not fully
+///   succeed or the run was cancelled. A sync's approval that trips the breaker quarantines its
+///   policy; one that ran in full releases the policy's quarantine.
+///
+/// Either way the approval ends `run`, with its record naming both accounts and the counts.
+pub async fn run(
+    env: RunEnv,
+    a: &Approval,
+    decision: Decision,
+    events: UnboundedSender<QueueEvent>,
+    cancel: Cancel,
+) -> Result<ApprovedRun, ApprovalError> {
+    let journal = env.journal.clone();
+    let mut out = ApprovedRun::default();
+    match a.screening.later.clone() {
+        None => {
+            let (j, a2) = (journal.clone(), a.clone());
+            let batch = tokio::task::spawn_blocking(move || approve(&j, &a2, decision)).await.map_err(stopped)??;
+            let engine = Engine::new(env.client.clone(), journal.clone(), env.engine.clone());
+            let r = engine.run_batch(&batch, Some(events), cancel.clone()).await.map_err(ApprovalError::from)?;
+            out.batches.push(r);
+        }
+        Some(later) => {
+            let (j, a2, d2) = (journal.clone(), a.clone(), decision.clone());
+            let approver = tokio::task::spawn_blocking(move || mark_approved(&j, &a2, &d2)).await.map_err(stopped)??;
+            let approved = Arc::new(journal.approved_by(&a.proposer, &approver));
+            let run_id = a.policy_run.clone().unwrap_or_else(|| crate::queue::journal::new_id("pr"));
+            set_batch(&journal, &a.id, &run_id)?;
+            // The breaker's baseline: the active users before anything is sent.
+            let before = crate::sync::active_users(&env.client).await.map_err(GateError::from)?;
+            let forward = move |e: crate::sync::CycleEvent| {
+                if let crate::sync::CycleEvent::Queue(ev) = e {
+                    let _ = events.send(ev);
+                }
+            };
+            let (r, trip) = crate::sync::watched(&env.client, &approved, &env.breaker, Some(before), &cancel, &forward, |tx| {
+                two_passes(&env, &approved, a, &run_id, decision, &later, tx, &cancel, &mut out)
+            })
+            .await;
+            r?;
+            out.trip = trip;
+        }
+    }
+    let n = |s: OpState| out.batches.iter().map(|b| b.count(s)).sum::<u64>();
+    out.summary = format!(
+        "{} done, {} failed, {} skipped, {} cancelled",
+        n(OpState::Done),
+        n(OpState::Failed),
+        n(OpState::Skipped),
+        n(OpState::Cancelled)
+    );
+    let (j, id, summary) = (journal.clone(), a.id.clone(), out.summary.clone());
+    let done = tokio::task::spawn_blocking(move || finished(&j, &id, &summary)).await.map_err(stopped)??;
+    // A sync's approval: quarantined again by a trip, released by a run that did everything.
+    if let Some(policy) = &done.policy {
+        let sync = crate::sync::SyncStore::on(journal.store().clone());
+        let by = done.decided_by.clone().unwrap_or_default();
+        if let Some(t) = &out.trip {
+            let q = crate::sync::Quarantine {
+                kind: crate::sync::QuarantineKind::Breaker,
+                reason: t.to_string(),
+                run_id: done.batch_id.clone(),
+                since: time::OffsetDateTime::now_utc(),
+                held: serde_json::Value::Null,
+            };
+            let _ = sync.quarantine(&done.profile, policy, &q);
+        } else if out.complete() && !cancel.is_cancelled() {
+            let _ = sync.release(&done.profile, policy, &format!("{by} (approval {})", a.id));
+        }
+    }
+    Ok(out)
+}
+
+fn stopped(e: tokio::task::JoinError) -> JournalError {
+    JournalError::Stopped(e.to_string())
+}
+
+/// Gate (again, against the server now), journal and run one pass of an approved policy apply.
+async fn run_pass(
+    env: &RunEnv,
+    journal: &Arc<Journal>,
+    actions: Vec<Action>,
+    info: BatchInfo,
+    events: &UnboundedSender<QueueEvent>,
+    cancel: &Cancel,
+    out: &mut ApprovedRun,
+) -> Result<(), ApprovalError> {
+    // The approver passed the ceilings at the confirmation, and approved the four-eyes rule;
+    // read-only, protected users, refused accounts and no-ops still apply.
+    let safety = Safety { force: true, approval_over: None, ..env.safety.clone() };
+    let known = Knowledge::fetch(&env.client, &safety, &actions).await.map_err(GateError::from)?;
+    let decision = crate::queue::gate(&safety, actions, &known);
+    if let Some(h) = decision.hold() {
+        return Err(ApprovalError::Gate(GateError::Held(h.clone())));
+    }
+    for s in decision.skipped() {
+        out.skipped.push(format!("skipped {}: {}", s.action.describe(), s.why()));
+    }
+    let j = journal.clone();
+    let batch = tokio::task::spawn_blocking(move || crate::queue::submit(&j, &info, decision.approved(&FourEyes::new())))
+        .await
+        .map_err(stopped)??;
+    let engine = Engine::new(env.client.clone(), journal.clone(), env.engine.clone());
+    let r = engine.run_batch(&batch, Some(events.clone()), cancel.clone()).await.map_err(JournalError::from)?;
+    out.batches.push(r);
+    Ok(())
+}
+
+/// The two passes of an approved policy apply (see [`run`]).
+#[allow(clippy::too_many_arguments)]
+async fn two_passes(
+    env: &RunEnv,
+    journal: &Arc<Journal>,
+    a: &Approval,
+    run_id: &str,
+    decision: Decision,
+    later: &Later,
+    events: UnboundedSender<QueueEvent>,
+    cancel: &Cancel,
+    out: &mut ApprovedRun,
+) -> Result<(), ApprovalError> {
+    let info = |pass: u8, text: &str| BatchInfo {
         origin: a.origin.clone(),
-        policy_run: a.policy_run.clone(),
-        description: format!("{} (approval {})", a.description, a.id),
+        policy_run: Some(run_id.to_string()),
+        description: format!("{} (approval {}) pass {pass}: {text}", a.description, a.id),
     };
-    let j = journal.approved_by(&a.proposer, &approver);
-    let batch = crate::queue::submit(&j, &info, decision.approved(&FourEyes::new()))?;
-    journal.store().with(|s| {
-        s.execute("UPDATE approval SET batch_id = ?2 WHERE approval_id = ?1", &[t(&a.id), t(batch.id())])?;
-        Ok::<_, ApprovalError>(())
-    })?;
-    Ok(batch)
+    let (deactivations, first): (Vec<Action>, Vec<Action>) =
+        decision.runnable().iter().cloned().partition(|x| x.kind() == ActionKind::Deactivate);
+    if !first.is_empty() {
+        run_pass(env, journal, first, info(1, "create, update, groups"), &events, cancel, out).await?;
+        if !out.batches.last().is_some_and(BatchResult::all_succeeded) || cancel.is_cancelled() {
+            out.stopped_after_first = true;
+            return Ok(());
+        }
+    }
+    let (mut second, missing) = later.resolve(&env.client).await.map_err(GateError::from)?;
+    out.missing = missing;
+    second.extend(deactivations);
+    if !second.is_empty() {
+        run_pass(env, journal, second, info(2, "managers and memberships of new objects, deactivations"), &events, cancel, out).await?;
+    }
+    Ok(())
 }
 
 /// The approved batch finished: the approval is `run`, with a record naming both accounts and
@@ -401,6 +642,13 @@ fn actions_digest(actions: &[Action]) -> String {
     Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// SHA-256 (hex) of a policy apply's pass 2 as the approval row stores it (JSON).
+fn later_digest(later: &Later) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_string(later).unwrap_or_default();
+    Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The approval's row must still be what its `propose_batch` record in the chain says: the same
 /// proposer's OS account, the same actions. A role that may write the store's tables could
 /// otherwise change the row's proposer (to approve its own batch) or its actions after another
@@ -416,12 +664,12 @@ fn check_proposal(s: &mut dyn Sql, a: &Approval) -> Result<(), ApprovalError> {
     if who.as_deref() != Some(a.proposer_account.as_str()) {
         return Err(tampered(&format!("proposed by {}, the row says {}", who.unwrap_or_default(), a.proposer_account)));
     }
-    let digest = detail
-        .as_deref()
-        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-        .and_then(|d| d["actions_sha256"].as_str().map(str::to_string));
-    if digest.as_deref() != Some(actions_digest(&a.actions).as_str()) {
+    let detail = detail.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()).unwrap_or_default();
+    if detail["actions_sha256"].as_str() != Some(actions_digest(&a.actions).as_str()) {
         return Err(tampered("its actions changed since they were proposed"));
+    }
+    if detail["later_sha256"].as_str().map(str::to_string) != a.screening.later.as_ref().map(later_digest) {
+        return Err(tampered("its second pass changed since it was proposed"));
     }
     Ok(())
 }
@@ -449,6 +697,9 @@ fn record(
     }
     // What was proposed, as the chain keeps it: approving checks the row against it.
     detail["actions_sha256"] = actions_digest(&a.actions).into();
+    if let Some(l) = &a.screening.later {
+        detail["later_sha256"] = later_digest(l).into();
+    }
     if let Some(n) = &note {
         detail["note"] = crate::scim::redact::redact(n).into_owned().into();
     }
@@ -512,7 +763,7 @@ mod tests {
         let ann = journal_as(&store, "ann");
         let info = BatchInfo { origin: "headless".into(), policy_run: None, description: "deactivate users".into() };
         assert!(matches!(crate::queue::submit(&ann, &info, d.clone()), Err(GateError::NeedsApproval(_))), "submit refuses it");
-        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into() };
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into(), later: None };
         let a = propose(&ann, Some("acme"), &p, &d).unwrap();
         assert_eq!((a.state, a.users, a.deactivations, a.proposer_account.as_str()), (State::Pending, 5, 5, "ann"));
         assert_eq!(list(&store, false).unwrap().len(), 1);
@@ -543,7 +794,7 @@ mod tests {
         let safety = Safety { approval_over: Some(1), ..Safety::default() };
         let d = crate::queue::gate(&safety, deactivations(3), &Knowledge::default());
         let ann = journal_as(&store, "ann");
-        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into() };
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into(), later: None };
         let a = propose(&ann, None, &p, &d).unwrap();
         // ann rewrites the row's proposer to approve her own batch: refused.
         store.with(|s| s.execute("UPDATE approval SET proposer_account = 'mallory' WHERE approval_id = ?1", &[t(&a.id)])).unwrap();
@@ -566,7 +817,7 @@ mod tests {
         let safety = Safety { approval_over: Some(0), ..Safety::default() };
         let d = crate::queue::gate(&safety, deactivations(1), &Knowledge::default());
         let ann = journal_as(&store, "ann");
-        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into() };
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into(), later: None };
         let a = propose(&ann, None, &p, &d).unwrap();
         let bob = journal_as(&store, "bob");
         let r = reject(&bob, &a.id, Some("not today")).unwrap();
