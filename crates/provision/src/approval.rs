@@ -204,7 +204,8 @@ pub struct Proposal {
     pub later: Option<Later>,
 }
 
-const COLUMNS: &str = "approval_id, created_ms, profile, host, org, origin, policy_run, description, proposer, proposer_account, \
+/// The `approval` table's columns (also what `store migrate` copies, `crate::transfer`).
+pub(crate) const COLUMNS: &str = "approval_id, created_ms, profile, host, org, origin, policy_run, description, proposer, proposer_account, \
      actions, screening, users, operations, deactivations, state, decided_by, decided_ms, reason, batch_id, policy";
 
 fn from_row(r: &dyn Row) -> Result<Result<Approval, ApprovalError>, StoreError> {
@@ -672,6 +673,26 @@ fn check_proposal(s: &mut dyn Sql, a: &Approval) -> Result<(), ApprovalError> {
         return Err(tampered("its second pass changed since it was proposed"));
     }
     Ok(())
+}
+
+/// The approvals a store holds, as a copy must hold them (`store migrate`, `crate::transfer`):
+/// their count and a SHA-256 over every row as this version reads it (ids, states, who proposed
+/// and decided, actions, screening). Each row is also checked against its proposal in the
+/// report chain (an approval whose row does not match its `propose_batch` record is refused).
+pub(crate) fn fingerprint_in(s: &mut dyn Sql) -> Result<(u64, String), ApprovalError> {
+    use sha2::{Digest, Sha256};
+    let rows = s.all(&format!("SELECT {COLUMNS} FROM approval ORDER BY approval_id"), &[], from_row)?;
+    let mut h = Sha256::new();
+    let mut n = 0u64;
+    for a in rows {
+        let a = a?;
+        check_proposal(s, &a)?;
+        let row = serde_json::json!([a, a.created_ms, a.actions, a.proposer_account]);
+        h.update(serde_json::to_string(&row).map_err(JournalError::from)?.as_bytes());
+        h.update(b"\n");
+        n += 1;
+    }
+    Ok((n, h.finalize().iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 /// One record in the report chain for an approval's event (`propose`, `approve`, `reject`,
