@@ -737,6 +737,22 @@ impl App {
                     }
                 }
             }
+            // Another account (or the sync) proposed, approved, rejected or ran an approval: an
+            // open Approvals view reads them again, then the news goes on as any other.
+            Msg::StoreNews(records) => {
+                let mut fx = Vec::new();
+                if records.iter().any(|r| provision::approval::is_event(&r.record.action))
+                    && let Some(i) = self.overlays.iter().rposition(|o| o.is::<super::approvals::Approvals>())
+                {
+                    let (r, reqs) = self.in_overlay(i, |o, _| {
+                        o.downcast_mut::<super::approvals::Approvals>().map(super::approvals::Approvals::changed).unwrap_or_default()
+                    });
+                    fx.extend(r);
+                    fx.extend(self.run_overlay(i, reqs));
+                }
+                fx.extend(self.route_msg(Msg::StoreNews(records)));
+                fx
+            }
             msg => self.route_msg(msg),
         }
     }

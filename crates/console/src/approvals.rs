@@ -4,7 +4,10 @@
 //! approves it: its actions pass the gate again against the server now (the account that proposed
 //! it is refused), and the confirmation shows that decision; confirming runs it through the queue
 //! under the org's lease. `x` rejects it (then `y`), nothing sent. `A` lists decided ones too (or
-//! the pending ones again; each press reads them afresh); `Esc`/`q`/`P` closes it.
+//! the pending ones again; each press reads them afresh); `Esc`/`q`/`P` closes it. While it is
+//! open it follows the store: another account's proposal, approval, rejection or run (a record
+//! in the report, which the console's store watch hands over as `Msg::StoreNews`) reads the list
+//! again, with no key pressed.
 //! The domain (`provision::approval`) decides; this pane only routes and draws.
 
 use super::app::{Effect, Level, Msg};
@@ -84,6 +87,12 @@ impl Approvals {
         let mut a = Approvals::default();
         let fx = a.load();
         (a, fx)
+    }
+
+    /// The store's approvals changed (another account proposed, approved, rejected or ran one,
+    /// `Msg::StoreNews`): read them again; the selection stays on the same approval.
+    pub fn changed(&mut self) -> Vec<Effect> {
+        self.load()
     }
 
     pub fn selected(&self) -> Option<&Approval> {

@@ -316,3 +316,67 @@ fn others_operations_show_in_the_log_and_the_rows_as_they_arrive() {
     app.update(Msg::StoreNews(vec![rec(8, "deactivate", "W00000002", "x@example.com", &own)]));
     assert_eq!(app.log.len(), before, "not repeated");
 }
+
+/// The Approvals view follows the store live (issue 21, item 7 for approvals): with the view
+/// open, another account's proposal and another's rejection reach it through the console's real
+/// store watch (`runtime::watch_store` on an SQLite store, `data_version`), and it reads the list
+/// again with no key pressed: its rows and its pending count follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_approvals_view_follows_other_accounts_as_they_propose_and_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::sqlite(&dir.path().join("team.db")).unwrap();
+    let as_ = |user: &str| {
+        Journal::on(
+            store.clone(),
+            RunContext::new("acme", "api.slack.test", &provision::env::Actor { user: user.into(), host: "jump".into() }),
+        )
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _watch = super::runtime::watch_store(store.clone(), tx).expect("the store can be watched");
+    let mut app = app_with(0);
+    // What the runtime does with `Effect::ListApprovals` (`QueueRunner::list_approvals`).
+    let serve = |app: &mut App, fx: Vec<Effect>| {
+        for e in fx {
+            if let Effect::ListApprovals { generation, all } = e {
+                let result = provision::approval::list(&store, all).map_err(|e| e.to_string());
+                app.update(Msg::ApprovalsLoaded { generation, result });
+            }
+        }
+    };
+    let fx = ch(&mut app, 'P');
+    serve(&mut app, fx);
+    assert!(screen(&mut app, 80, 24).contains("0 pending"), "{}", screen(&mut app, 80, 24));
+    // Until the watch says the store changed: what the app asks for then.
+    async fn next_news(app: &mut App, rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>) -> Vec<Effect> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let m = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the watch reports the change").expect("open");
+            if matches!(m, Msg::StoreNews(_)) {
+                return app.update(m);
+            }
+            app.update(m);
+        }
+    }
+    // ann (another console, another account) proposes 5 deactivations.
+    let safety = Safety { approval_over: Some(3), ..Safety::default() };
+    let d = provision::queue::gate(&safety, deactivations(5), &Knowledge::default());
+    let p = Proposal { origin: "console".into(), policy_run: None, policy: None, description: "deactivate 5 users".into(), later: None };
+    let a = provision::approval::propose(&as_("ann"), Some("acme"), &p, &d).unwrap();
+    let fx = next_news(&mut app, &mut rx).await;
+    assert!(fx.iter().any(|e| matches!(e, Effect::ListApprovals { all: false, .. })), "the view reads them again: {fx:?}");
+    serve(&mut app, fx);
+    let view = app.overlay::<Approvals>().unwrap();
+    assert_eq!(view.list.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), [a.id.as_str()]);
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("1 pending") && s.contains("deactivate 5 users"), "{s}");
+    assert!(app.log.iter().any(|e| e.text.contains("ann@jump: propose_batch")), "and the Log names who: {:?}", app.log);
+    // bob rejects it elsewhere: it leaves the pending list.
+    provision::approval::reject(&as_("bob"), &a.id, Some("not today")).unwrap();
+    let fx = next_news(&mut app, &mut rx).await;
+    serve(&mut app, fx);
+    assert!(app.overlay::<Approvals>().unwrap().list.is_empty());
+    assert!(screen(&mut app, 80, 24).contains("0 pending"));
+    // Others' plain operations do not read the approvals again.
+    let fx = app.update(Msg::StoreNews(Vec::new()));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::ListApprovals { .. })), "{fx:?}");
+}

@@ -636,6 +636,13 @@ pub fn reject(journal: &Journal, id: &str, reason: Option<&str>) -> Result<Appro
     })
 }
 
+/// Whether a report record is an approval's event (`propose_batch`, `approve_batch`,
+/// `reject_batch`, `run_batch`): what tells a watcher of the store (the console) that the
+/// approvals changed.
+pub fn is_event(action: &str) -> bool {
+    matches!(action, "propose_batch" | "approve_batch" | "reject_batch" | "run_batch")
+}
+
 /// SHA-256 (hex) of the actions as the approval row stores them (JSON).
 fn actions_digest(actions: &[Action]) -> String {
     use sha2::{Digest, Sha256};
