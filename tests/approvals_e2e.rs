@@ -333,12 +333,14 @@ async fn an_approved_apply_adds_the_users_it_creates_to_their_group_in_the_same_
     let mut users = client.all_users(None).await.unwrap();
     let mut hires = Vec::new();
     for k in 0..5 {
-        let mut u = User::default();
-        u.user_name = Some(format!("newhire{k}"));
-        u.display_name = Some(format!("New Hire {k}"));
-        u.emails = Some(vec![scimitar::scim::MultiValue::email(&format!("newhire{k}@example.com"), true)]);
-        u.active = Some(true);
-        u.groups = Some(vec![scimitar::scim::types::GroupRef { value: None, display: Some("newhires".into()) }]);
+        let u = User {
+            user_name: Some(format!("newhire{k}")),
+            display_name: Some(format!("New Hire {k}")),
+            emails: Some(vec![scimitar::scim::MultiValue::email(format!("newhire{k}@example.com"), true)]),
+            active: Some(true),
+            groups: Some(vec![scimitar::scim::types::GroupRef { value: None, display: Some("newhires".into()) }]),
+            ..Default::default()
+        };
         hires.push(format!("newhire{k}@example.com"));
         users.push(u);
     }

@@ -563,7 +563,7 @@ async fn run_pass(
         .await
         .map_err(stopped)??;
     let engine = Engine::new(env.client.clone(), journal.clone(), env.engine.clone());
-    let r = engine.run_batch(&batch, Some(events.clone()), cancel.clone()).await.map_err(JournalError::from)?;
+    let r = engine.run_batch(&batch, Some(events.clone()), cancel.clone()).await?;
     out.batches.push(r);
     Ok(())
 }
