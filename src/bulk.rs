@@ -252,19 +252,20 @@ pub async fn group_members(env: &Environment, group: &str, t: &Targets, add: boo
 
 /// Ask once on the terminal. Above the threshold the count must be typed.
 pub fn confirm(decision: &Decision, what: &str, force_prompt: Option<&str>) -> Result<bool, Fail> {
+    confirm_run(decision, what, force_prompt, 0)
+}
+
+/// The second pass of a run, said where it is confirmed (the console's words).
+pub fn later_line(later: usize) -> Option<String> {
+    (later > 0).then(|| format!("Then {later} more in a second pass, once the new users exist."))
+}
+
+/// What [`confirm_run`] writes before reading the answer, and whether the count must be typed.
+pub fn confirm_text(decision: &Decision, what: &str, force_prompt: Option<&str>, later: usize) -> (String, bool) {
     let run = decision.runnable();
     let n = run.len();
-    let destructive = decision.destructive();
-    if !std::io::stdin().is_terminal() {
-        return Err(Fail::new(
-            exit::USAGE,
-            format!(
-                "refusing to {what} ({}) without confirmation: pass --yes (or --dry-run to look first)",
-                crate::words::count(n, "operation")
-            ),
-        ));
-    }
-    let mut err = std::io::stderr();
+    let mut err = String::new();
+    use std::fmt::Write as _;
     let first: Vec<String> = run.iter().take(5).map(|a| a.describe()).collect();
     let _ = writeln!(err, "About to {what}: {}:", crate::words::count(n, "operation"));
     for f in &first {
@@ -274,15 +275,37 @@ pub fn confirm(decision: &Decision, what: &str, force_prompt: Option<&str>) -> R
         let _ = writeln!(err, "  … and {} more", n - first.len());
     }
     let _ = writeln!(err, "{}", crate::sanitize::clean(&decision.summary()));
+    if let Some(l) = later_line(later) {
+        let _ = writeln!(err, "{l}");
+    }
     if let Some(p) = force_prompt {
         let _ = writeln!(err, "{p}");
     }
-    let typed = destructive > CONFIRM_THRESHOLD || force_prompt.is_some();
+    let typed = decision.destructive() > CONFIRM_THRESHOLD || force_prompt.is_some();
     if typed {
         let _ = write!(err, "Type {n} to confirm: ");
     } else {
         let _ = write!(err, "Proceed? [y/N] ");
     }
+    (err, typed)
+}
+
+/// [`confirm`] with the count of a second pass that follows (see [`approve_run`]).
+pub fn confirm_run(decision: &Decision, what: &str, force_prompt: Option<&str>, later: usize) -> Result<bool, Fail> {
+    let n = decision.runnable().len();
+    if !std::io::stdin().is_terminal() {
+        let then = if later > 0 { format!(", then {later} more in a second pass") } else { String::new() };
+        return Err(Fail::new(
+            exit::USAGE,
+            format!(
+                "refusing to {what} ({}{then}) without confirmation: pass --yes (or --dry-run to look first)",
+                crate::words::count(n, "operation")
+            ),
+        ));
+    }
+    let (text, typed) = confirm_text(decision, what, force_prompt, later);
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{text}");
     let _ = err.flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| Fail::new(exit::FAILURE, e.to_string()))?;
@@ -348,6 +371,13 @@ pub fn write_dry_run(decision: &Decision, run: &RunArgs) -> Result<(), Fail> {
 /// destructive runs are confirmed once unless `--yes`. Returns the decision with the ceiling
 /// passed when the admin passed it; `Err` means stop with nothing done.
 pub fn approve(decision: Decision, extra: Option<String>, run: &RunArgs, what: &str) -> Result<Decision, Fail> {
+    approve_run(decision, extra, run, what, 0)
+}
+
+/// [`approve`] for a run with a second batch that cannot be gated yet (a policy's pass 2:
+/// `later` operations on users and groups the first creates): the confirmation says so, with its
+/// count, as the console's does (the decision's ceilings already count them: `apply::preview`).
+pub fn approve_run(decision: Decision, extra: Option<String>, run: &RunArgs, what: &str, later: usize) -> Result<Decision, Fail> {
     if decision.is_read_only() {
         return Err(read_only_fail());
     }
@@ -362,12 +392,12 @@ pub fn approve(decision: Decision, extra: Option<String>, run: &RunArgs, what: &
         if run.yes || !std::io::stdin().is_terminal() {
             return Err(Fail::new(exit::USAGE, format!("{e}; nothing was done")));
         }
-        if !confirm(&decision, what, Some(&format!("WARNING: {e}")))? {
+        if !confirm_run(&decision, what, Some(&format!("WARNING: {e}")), later)? {
             return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
         }
         return Ok(decision.pass_ceiling());
     }
-    if needs_confirm && !confirm(&decision, what, None)? {
+    if needs_confirm && !confirm_run(&decision, what, None, later)? {
         return Err(Fail::new(exit::FAILURE, "not confirmed; nothing was done"));
     }
     Ok(decision)
@@ -450,10 +480,23 @@ pub async fn run_batch(c: Connection<'_>, journal: Arc<Journal>, batch: &GatedBa
 /// Follow a run's queue events until their channel closes: a progress bar on stderr when it is a
 /// terminal (over every batch of the run), failures on stderr, Ctrl-C cancels the rest. Returns
 /// whether the run was interrupted.
-pub async fn follow(mut rx: tokio::sync::mpsc::UnboundedReceiver<QueueEvent>, cancel: &Cancel, rate: Option<f64>) -> bool {
+pub async fn follow(rx: tokio::sync::mpsc::UnboundedReceiver<QueueEvent>, cancel: &Cancel, rate: Option<f64>) -> bool {
+    follow_run(rx, cancel, rate, 0).await
+}
+
+/// [`follow`] with the run's total known from the start (`expected`: the operations confirmed,
+/// later passes included), so the bar does not grow when a later batch starts; the batches' sum
+/// if more.
+pub async fn follow_run(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<QueueEvent>,
+    cancel: &Cancel,
+    rate: Option<f64>,
+    expected: usize,
+) -> bool {
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();
-    let (mut total, mut done, mut failed) = (0usize, 0usize, 0usize);
+    let (mut total, mut done, mut failed) = (expected, 0usize, 0usize);
+    let mut batches = 0usize;
     let mut interrupted = false;
     // Ctrl-C, and SIGTERM (a service manager stopping the run): listened to from the start, so
     // a signal between two events is never missed.
@@ -471,7 +514,10 @@ pub async fn follow(mut rx: tokio::sync::mpsc::UnboundedReceiver<QueueEvent>, ca
             ev = rx.recv() => {
                 let Some(ev) = ev else { break };
                 match ev {
-                    QueueEvent::BatchStarted { total: t, .. } => total += t,
+                    QueueEvent::BatchStarted { total: t, .. } => {
+                        batches += t;
+                        total = total.max(batches);
+                    }
                     QueueEvent::OpFinished { state, describe, message, .. } => {
                         if state == OpState::Failed {
                             failed += 1;
@@ -644,4 +690,27 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
         code = code.max(rc);
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{Action, Knowledge, Safety, Target, gate};
+
+    /// Issue 25: `apply`'s confirmation says the second pass with its count (the console's words),
+    /// after the operations gated now; the count to type stays the operations sent now.
+    #[test]
+    fn the_confirmation_says_the_second_pass_with_its_count() {
+        let actions: Vec<Action> =
+            (0..30).map(|i| Action::Deactivate { target: Target { id: Some(format!("U{i}")), ..Default::default() } }).collect();
+        let safety = Safety { ceilings: crate::queue::Ceilings { deactivations: 100, ..Default::default() }, ..Default::default() };
+        let d = gate(&safety, actions, &Knowledge::default());
+        let (text, typed) = confirm_text(&d, "apply policy hr", None, 12);
+        assert!(typed, "{text}");
+        assert!(text.starts_with("About to apply policy hr: 30 operations:"), "{text}");
+        assert!(text.contains("\nThen 12 more in a second pass, once the new users exist.\n"), "{text}");
+        assert!(text.ends_with("Type 30 to confirm: "), "{text}");
+        let (text, _) = confirm_text(&d, "apply policy hr", None, 0);
+        assert!(!text.contains("second pass"), "{text}");
+    }
 }

@@ -118,7 +118,9 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         if let Some(n) = preview.needs_approval() {
             eprintln!("scimitar: note: {n}; the real apply would be held for approval");
         }
-        eprintln!("scimitar: dry run: {}; gate: {}; nothing was changed", summary(plan), crate::sanitize::clean(&preview.summary()));
+        let later = apply::later_operations(&live);
+        let then = if later > 0 { format!("; then {later} more in a second pass, once the new users exist") } else { String::new() };
+        eprintln!("scimitar: dry run: {}; gate: {}{then}; nothing was changed", summary(plan), crate::sanitize::clean(&preview.summary()));
         return Ok(if !stop.is_empty() {
             exit::USAGE
         } else if plan.is_empty() {
@@ -148,7 +150,11 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     if preview.needs_approval().is_some() {
         return crate::approvals_cmd::hold(c, &preview, "policy", None, &what, Some(apply::Later::of(&live)));
     }
-    bulk::approve(preview, policy_ceiling(&live, run.force), run, &what)?;
+    // Pass 2 is said with its count where the run is confirmed (its ceilings are counted in the
+    // preview), and the progress counts it from the start, as the console's does.
+    let later = apply::later_operations(&live);
+    let confirmed = preview.runnable().len() + later;
+    bulk::approve_run(preview, policy_ceiling(&live, run.force), run, &what, later)?;
     // The preview held every deactivation of the run and passed the ceiling (by --force or at the
     // prompt) and the four-eyes rule (it was under approval_over), so the passes do not stop at
     // them again; read-only and the other rules still apply.
@@ -164,7 +170,7 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     let cancel = crate::queue::Cancel::default();
     let (result, interrupted) = tokio::join!(
         apply::apply_live(c.client, &live, &name, &run_id, env, tx, cancel.clone()),
-        bulk::follow(rx, &cancel, crate::queue::planned_rate(c.client, run.via)),
+        bulk::follow_run(rx, &cancel, crate::queue::planned_rate(c.client, run.via), confirmed),
     );
     let outcome = result.map_err(|e| Fail::new(exit::FAILURE, e))?;
     for b in &outcome.batches {

@@ -54,9 +54,13 @@ pub struct UsersView {
     /// so that Backspace restores a result instead of scanning every row again. Cleared whenever
     /// the rows, the sort or the state filter change.
     undo: Vec<(String, Saved)>,
-    /// Each row's manager's row, while a `manager:` term needs it (made once per change of the
-    /// rows, not per keystroke).
+    /// Each row's manager's row (`directory::NO_ROW`: none, or not loaded): made when a large
+    /// load ends and kept up to date as rows arrive, so that a `manager:` term does not wait for
+    /// the whole map to be made (issue 25: 0.17 s on the keystroke at a million rows).
     managers: Option<Vec<u32>>,
+    /// Rows whose manager was not loaded when they were looked up: looked up again at the end of
+    /// the load, and when a `manager:` term needs them.
+    unresolved: Vec<u32>,
     /// The rows of the `id:` and `manager:` terms typed so far.
     terms: super::directory::TermCache,
     /// The sort by expiry that a `guest:` filter set (and takes back when it goes).
@@ -71,6 +75,10 @@ enum Saved {
     Rows(Vec<u32>),
     Bits(provision::directory::Bits),
 }
+
+/// From this many rows on, the manager map is made when a load ends (below, when a `manager:`
+/// term first needs it: a few milliseconds); once made, it is kept as rows arrive.
+const MANAGERS_AHEAD_FROM: usize = if cfg!(test) { 50 } else { 20_000 };
 
 /// Narrowing a result this small tests its rows one by one; a larger one is found again by a
 /// search of the whole table (one pass over the keys beats a test per row, fetched out of order).
@@ -108,8 +116,72 @@ impl UsersView {
     /// The rows changed: what was made from them is stale.
     fn rows_changed(&mut self) {
         self.undo.clear();
-        self.managers = None;
         self.terms.clear();
+    }
+
+    /// The rows' contents changed (not only new rows at the end): the manager map is made
+    /// again when next needed.
+    fn contents_changed(&mut self) {
+        self.rows_changed();
+        self.managers = None;
+        self.unresolved.clear();
+    }
+
+    /// The manager map over rows appended to the store since it was made (`added` keeps it so):
+    /// each new row looked up (the rows whose manager is not there yet are looked up again at the
+    /// end of the load, [`UsersView::settle_managers`]). A store that is not the map's plus new
+    /// rows drops it.
+    fn managers_grow(&mut self, store: &UserStore) {
+        // (None: made when a load ends, or when a `manager:` term needs it.)
+        let Some(m) = self.managers.as_mut() else { return };
+        if m.len() > store.len() {
+            self.managers = None;
+            self.unresolved.clear();
+            return;
+        }
+        for i in m.len()..store.len() {
+            let r = store.get(i as u32);
+            let id = r.manager_id();
+            match store.index_of(id) {
+                Some(j) => m.push(j),
+                None => {
+                    m.push(super::directory::NO_ROW);
+                    if !id.is_empty() {
+                        self.unresolved.push(i as u32);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The end of a load: the manager map is made now (a large directory: on two cores, about
+    /// 0.2 s at a million rows), not on a `manager:` keystroke; a map kept as rows arrived has
+    /// the rows whose manager came after them looked up again.
+    pub fn settle_managers(&mut self, store: &UserStore) {
+        let Some(m) = self.managers.as_mut() else {
+            if store.len() >= MANAGERS_AHEAD_FROM {
+                self.make_managers(store);
+            }
+            return;
+        };
+        if m.len() != store.len() || self.unresolved.is_empty() {
+            return;
+        }
+        let rows = std::mem::take(&mut self.unresolved);
+        for i in rows {
+            match store.index_of(store.get(i).manager_id()) {
+                Some(j) => m[i as usize] = j,
+                None => self.unresolved.push(i),
+            }
+        }
+    }
+
+    /// The whole manager map, and the rows whose manager is not loaded.
+    fn make_managers(&mut self, store: &UserStore) {
+        let m = super::directory::manager_rows(store);
+        self.unresolved =
+            (0..m.len() as u32).filter(|&i| m[i as usize] == super::directory::NO_ROW && !store.get(i).manager_id().is_empty()).collect();
+        self.managers = Some(m);
     }
 
     /// Keep `rows` (shown for `query`) for Backspace.
@@ -147,9 +219,28 @@ impl UsersView {
         out
     }
 
+    /// The manager map complete, when a `manager:` term needs it: made if there is none, else
+    /// the rows not found before looked up again (their managers may have come since).
     fn managers(&mut self, store: &UserStore) {
-        if self.parsed.has_manager_term() && self.managers.as_ref().is_none_or(|m| m.len() != store.len()) {
-            self.managers = Some(super::directory::manager_rows(store));
+        if !self.parsed.has_manager_term() {
+            return;
+        }
+        if self.managers.as_ref().is_some_and(|m| m.len() < store.len()) {
+            self.managers_grow(store);
+        }
+        match self.managers.as_mut() {
+            Some(m) if m.len() == store.len() => {
+                if !self.unresolved.is_empty() {
+                    let rows = std::mem::take(&mut self.unresolved);
+                    for i in rows {
+                        match store.index_of(store.get(i).manager_id()) {
+                            Some(j) => m[i as usize] = j,
+                            None => self.unresolved.push(i),
+                        }
+                    }
+                }
+            }
+            _ => self.make_managers(store),
         }
     }
 
@@ -309,6 +400,7 @@ impl UsersView {
             return;
         }
         self.rows_changed();
+        self.managers_grow(store);
         self.managers(store);
         let m = self.parsed.matcher(store, self.managers.as_deref());
         let show = self.show;
@@ -359,6 +451,7 @@ impl UsersView {
     /// A row's contents changed (a lookup returned fresher data).
     pub fn changed(&mut self, store: &UserStore) {
         let keep = self.selected_index();
+        self.contents_changed();
         if self.sort.is_some() {
             self.resort(store);
         }
@@ -367,7 +460,7 @@ impl UsersView {
     }
 
     pub fn reset(&mut self) {
-        self.rows_changed();
+        self.contents_changed();
         self.order.clear();
         self.filtered.clear();
         self.selected = 0;
@@ -918,6 +1011,8 @@ impl Component for UsersPane {
                 }
                 let was = std::mem::take(&mut dir.freshness);
                 let changes = l.refresh.map(|r| self.finish_refresh(dir, r, rows(ctx.area)));
+                // The manager map is made (or completed) now, not on a `manager:` keystroke.
+                self.view.settle_managers(&dir.store);
                 dir.total = Some(l.total.unwrap_or(l.loaded).max(dir.store.len() as u64));
                 let n = thousands(dir.store.len() as u64);
                 let changes = changes.filter(|_| !std::mem::take(&mut dir.quiet_reload));
@@ -1482,6 +1577,62 @@ mod tests {
                 v.set_query(&s, "");
             }
         }
+    }
+
+    /// Issue 25: the manager map is kept as pages arrive (looked up row by row then, the rows
+    /// whose manager comes later looked up again), so a `manager:` term after a large load
+    /// finds it made, and right.
+    #[test]
+    fn the_manager_map_is_kept_as_pages_arrive() {
+        use scim::types::{EnterpriseUser, Manager};
+        let n = 3000;
+        let users: Vec<User> = (0..n)
+            .map(|i| {
+                let mut u = user(i, &format!("Person {i}"), true);
+                // Managed by a later row (not there yet when this one arrives), every tenth by
+                // someone never loaded.
+                let m = if i % 10 == 0 { "W999999".to_string() } else { format!("W{:06}", (i + 700) % n) };
+                u.enterprise = Some(EnterpriseUser { manager: Some(Manager::of(m)), ..Default::default() });
+                u
+            })
+            .collect();
+        let mut s = UserStore::default();
+        let mut v = UsersView::default();
+        let (first, rest) = users.split_at(2000);
+        for page in first.chunks(250) {
+            let added = s.extend_users(page.to_vec());
+            v.added(&s, added);
+        }
+        // The end of a load makes the map (not a `manager:` keystroke).
+        assert!(v.managers.is_none());
+        v.settle_managers(&s);
+        assert_eq!(v.managers.as_ref(), Some(&crate::directory::manager_rows(&s)));
+        // Then it is kept as rows arrive, the rows whose manager came after them looked up
+        // again at the end of the next load.
+        for page in rest.chunks(250) {
+            let added = s.extend_users(page.to_vec());
+            v.added(&s, added);
+            assert_eq!(v.managers.as_ref().map(Vec::len), Some(s.len()), "kept as rows arrive");
+        }
+        let full = crate::directory::manager_rows(&s);
+        assert_ne!(v.managers.as_ref(), Some(&full));
+        v.settle_managers(&s);
+        assert_eq!(v.managers.as_ref(), Some(&full));
+        assert_eq!(v.unresolved.len(), n / 10, "only the managers never loaded stay unfound");
+        v.set_query(&s, "manager:person 1");
+        assert_eq!(v.managers.as_ref(), Some(&full));
+        let never: Vec<u32> = (0..n as u32).filter(|i| i % 10 == 0).collect();
+        let mut unresolved = v.unresolved.clone();
+        unresolved.sort_unstable();
+        assert_eq!(unresolved, never, "only the managers never loaded stay unfound");
+        assert_eq!(v.filtered, brute(&s, &v));
+        // A row's contents changing drops the map; the next `manager:` term makes it again.
+        v.set_query(&s, "");
+        v.changed(&s);
+        assert!(v.managers.is_none());
+        v.set_query(&s, "manager:person 2");
+        assert_eq!(v.managers.as_ref(), Some(&full));
+        assert_eq!(v.filtered, brute(&s, &v));
     }
 
     #[test]

@@ -359,15 +359,23 @@ pub fn generate_with(
     let batch = batch.max(1);
     let mut out: Vec<User> = Vec::with_capacity(users.min(batch));
     // What later users and the groups need of the earlier ones.
-    let mut ids: Vec<String> = Vec::with_capacity(users);
-    let mut displays: Vec<String> = Vec::with_capacity(users);
+    // (Ids inline, 11 bytes each, and names as their two static parts: no string per user.)
+    let mut ids: Vec<[u8; 11]> = Vec::with_capacity(users);
+    let mut displays: Vec<(&'static str, &'static str)> = Vec::with_capacity(users);
+    let id_at = |ids: &[[u8; 11]], k: usize| String::from_utf8_lossy(&ids[k]).into_owned();
     let mut actives: Vec<bool> = Vec::with_capacity(users);
-    let mut id_set = HashSet::with_capacity(users);
+    // Ids and userNames taken so far, by a hash of each (a collision of two different values,
+    // next to impossible, only draws another id or suffix): half the memory of the strings.
+    let key = |s: &str| {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(s)
+    };
+    let mut id_set: HashSet<u64> = HashSet::with_capacity(users);
     // How many users have each `first.last` so far: the k-th gets `first.lastk` (`first.last`
     // for the first). Names hold no digits, so no two bases' emails meet.
     let mut bases: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut bot_emails = HashSet::new();
-    let mut names = HashSet::with_capacity(users);
+    let mut names: HashSet<u64> = HashSet::with_capacity(users);
     let mut by_dept: Vec<Vec<usize>> = vec![Vec::new(); DEPARTMENTS.len()];
     // Creation dates: spread from 2021-01-01 to 2026-01-01, increasing with the index.
     let (t0, t1) = (1_609_459_200i64, 1_767_225_600i64);
@@ -376,7 +384,7 @@ pub fn generate_with(
 
     for i in 0..users {
         let mut id = random_id(&mut rng, 'W');
-        while !id_set.insert(id.clone()) {
+        while !id_set.insert(key(&id)) {
             id = random_id(&mut rng, 'W');
         }
         let created = format_time(t0 + i as i64 * step + rng.random_range(0..step.max(1)));
@@ -388,7 +396,7 @@ pub fn generate_with(
             let email = format!("botuser-T0ACME-A0{app}@slack-bots.com");
             let un = format!("bot-{}", app.to_ascii_lowercase());
             bot_emails.insert(email.clone());
-            names.insert(un.clone());
+            names.insert(key(&un));
             (email, un)
         } else {
             let base = format!("{}.{}", first.to_ascii_lowercase(), last.to_ascii_lowercase());
@@ -398,7 +406,7 @@ pub fn generate_with(
             // userName: the email's local part, cut to Slack's 21 characters, kept unique.
             let mut un: String = local.chars().take(21).collect();
             let mut k = 1;
-            while !names.insert(un.clone()) {
+            while !names.insert(key(&un)) {
                 k += 1;
                 let suffix = k.to_string();
                 un = format!("{}{}", base.chars().take(21 - suffix.len()).collect::<String>(), suffix);
@@ -422,8 +430,8 @@ pub fn generate_with(
         let guest = i != 0 && !is_bot && rng.random_bool(0.02);
         let active = i == 0 || is_bot || !rng.random_bool(0.03);
         let display = format!("{first} {last}");
-        ids.push(id.clone());
-        displays.push(display.clone());
+        ids.push(id.as_bytes().try_into().expect("an id is 11 ASCII characters"));
+        displays.push((first, last));
         actives.push(active);
         let user = User {
             id: Some(id),
@@ -446,7 +454,7 @@ pub fn generate_with(
                 organization: Some("Acme Corp".into()),
                 division: Some(division.into()),
                 department: Some(dept.into()),
-                manager: manager.map(|m| Manager { manager_id: Some(ids[m].clone()), ..Default::default() }),
+                manager: manager.map(|m| Manager { manager_id: Some(id_at(&ids, m)), ..Default::default() }),
             }),
             guest: guest.then(|| GuestExt {
                 kind: Some("multi".into()),
@@ -505,7 +513,11 @@ pub fn generate_with(
             members: Some(
                 members
                     .iter()
-                    .map(|&u| Member { value: Some(ids[u].clone()), display: Some(displays[u].clone()), operation: None })
+                    .map(|&u| Member {
+                        value: Some(id_at(&ids, u)),
+                        display: Some(format!("{} {}", displays[u].0, displays[u].1)),
+                        operation: None,
+                    })
                     .collect(),
             ),
             extra: Default::default(),

@@ -45,16 +45,20 @@ pub struct UserRec {
     pub user: User,
     pub primary_owner: bool,
     pub bot: bool,
-    /// Serialised JSON per version (v1, v2), dropped on every change.
-    cache: [OnceLock<String>; 2],
+    /// Serialised JSON per version (v1, v2), dropped on every change; none when the store
+    /// makes it per request ([`Store::json_cache`] off: 8 bytes a user instead of 64, issue 25's
+    /// demo memory).
+    cache: Option<Box<[OnceLock<String>; 2]>>,
 }
 
 impl UserRec {
-    fn new(user: User, primary_owner: bool, bot: bool) -> Self {
-        UserRec { user, primary_owner, bot, cache: Default::default() }
+    fn new(user: User, primary_owner: bool, bot: bool, cached: bool) -> Self {
+        UserRec { user, primary_owner, bot, cache: cached.then(Default::default) }
     }
     fn touch(&mut self) {
-        self.cache = Default::default();
+        if let Some(c) = &mut self.cache {
+            **c = Default::default();
+        }
     }
 }
 
@@ -65,11 +69,84 @@ pub struct GroupRec {
     pub members: Vec<String>,
 }
 
+fn holds_id(u: &User, id: &str) -> bool {
+    u.id.as_deref() == Some(id)
+}
+
+fn holds_name(u: &User, lower: &str) -> bool {
+    u.user_name.as_deref().is_some_and(|n| n.len() == lower.len() && n.to_lowercase() == lower)
+}
+
+fn holds_email(u: &User, lower: &str) -> bool {
+    emails_of(u).any(|e| e.len() == lower.len() && e.to_lowercase() == lower)
+}
+
+/// An index of the users by one key (id, lowercased userName, lowercased email) that holds no
+/// strings: a 64-bit hash of the key and the row, the key itself being the row's (each look-up
+/// checks that the row holds it; `holds`). At 100,000 users this is about 16 MB less than maps
+/// keyed by the strings (issue 25: the demo's memory). Two keys with one hash (next to
+/// impossible) are kept apart in `spill`, by the key itself.
+#[derive(Default)]
+struct KeyIndex {
+    main: HashMap<u64, u32>,
+    spill: HashMap<String, usize>,
+}
+
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(key)
+}
+
+impl KeyIndex {
+    fn with_capacity(n: usize) -> KeyIndex {
+        KeyIndex { main: HashMap::with_capacity(n), spill: HashMap::new() }
+    }
+
+    fn get(&self, key: &str, holds: &dyn Fn(usize) -> bool) -> Option<usize> {
+        match self.main.get(&key_hash(key)) {
+            Some(&ix) if holds(ix as usize) => Some(ix as usize),
+            _ => self.spill.get(key).copied(),
+        }
+    }
+
+    /// Row `ix` holds `key`; `holds` says whether a row holds it (the one there may, or may be
+    /// another key with the same hash).
+    fn insert(&mut self, key: &str, ix: usize, holds: &dyn Fn(usize) -> bool) {
+        use std::collections::hash_map::Entry;
+        match self.main.entry(key_hash(key)) {
+            Entry::Vacant(e) => {
+                e.insert(ix as u32);
+            }
+            Entry::Occupied(mut e) => {
+                let there = *e.get() as usize;
+                if there == ix || holds(there) {
+                    e.insert(ix as u32);
+                    self.spill.remove(key);
+                } else {
+                    // Another key with this hash (or a row that no longer holds a key): this
+                    // one is kept by itself.
+                    self.spill.insert(key.to_string(), ix);
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &str, holds: &dyn Fn(usize) -> bool) {
+        if self.spill.remove(key).is_some() {
+            return;
+        }
+        let h = key_hash(key);
+        if self.main.get(&h).is_some_and(|&ix| holds(ix as usize)) {
+            self.main.remove(&h);
+        }
+    }
+}
+
 pub struct Store {
     pub users: Vec<UserRec>,
-    by_id: HashMap<String, usize>,
-    by_name: HashMap<String, usize>,
-    by_email: HashMap<String, usize>,
+    by_id: KeyIndex,
+    by_name: KeyIndex,
+    by_email: KeyIndex,
     pub groups: Vec<GroupRec>,
     /// `http://host:port/scim` — meta.location is built from it.
     base: String,
@@ -684,9 +761,9 @@ impl Store {
     pub fn empty(seed: u64, users: usize) -> Store {
         Store {
             users: Vec::with_capacity(users),
-            by_id: HashMap::with_capacity(users),
-            by_name: HashMap::with_capacity(users),
-            by_email: HashMap::with_capacity(users),
+            by_id: KeyIndex::with_capacity(users),
+            by_name: KeyIndex::with_capacity(users),
+            by_email: KeyIndex::with_capacity(users),
             groups: Vec::new(),
             base: "http://127.0.0.1/scim".into(),
             json_cache: true,
@@ -711,7 +788,7 @@ impl Store {
             let bot = emails_of(&u).any(|e| e.ends_with("@slack-bots.com"));
             let ix = self.users.len();
             self.index(ix, &u);
-            self.users.push(UserRec::new(u, owner, bot));
+            self.users.push(UserRec::new(u, owner, bot, self.json_cache));
         }
     }
 
@@ -740,29 +817,52 @@ impl Store {
         }
     }
 
+    /// Index `u`, which is (or is about to be) row `ix`: a key already held by another row
+    /// that still holds it is taken over, as a map's insert would.
     fn index(&mut self, ix: usize, u: &User) {
-        self.by_id.insert(u.id().to_string(), ix);
+        let users = &self.users;
+        let row = |i: usize| if i == ix { Some(u) } else { users.get(i).map(|r| &r.user) };
+        self.by_id.insert(u.id(), ix, &|i| row(i).is_some_and(|x| holds_id(x, u.id())));
         if let Some(n) = &u.user_name {
-            self.by_name.insert(n.to_lowercase(), ix);
+            let n = n.to_lowercase();
+            self.by_name.insert(&n, ix, &|i| row(i).is_some_and(|x| holds_name(x, &n)));
         }
         for e in emails_of(u) {
-            self.by_email.insert(e.to_lowercase(), ix);
+            let e = e.to_lowercase();
+            self.by_email.insert(&e, ix, &|i| row(i).is_some_and(|x| holds_email(x, &e)));
         }
     }
 
     fn unindex(&mut self, ix: usize) {
         let u = &self.users[ix].user;
+        let users = &self.users;
         if let Some(n) = &u.user_name {
-            self.by_name.remove(&n.to_lowercase());
+            let n = n.to_lowercase();
+            self.by_name.remove(&n, &|i| users.get(i).is_some_and(|r| holds_name(&r.user, &n)));
         }
-        let emails: Vec<String> = emails_of(u).map(str::to_lowercase).collect();
-        for e in emails {
-            self.by_email.remove(&e);
+        for e in emails_of(u) {
+            let e = e.to_lowercase();
+            self.by_email.remove(&e, &|i| users.get(i).is_some_and(|r| holds_email(&r.user, &e)));
         }
     }
 
+    /// The row of the user with this id.
+    fn id_ix(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id, &|i| self.users.get(i).is_some_and(|r| holds_id(&r.user, id)))
+    }
+
+    /// The row of the user with this userName (lowercased).
+    fn name_ix(&self, lower: &str) -> Option<usize> {
+        self.by_name.get(lower, &|i| self.users.get(i).is_some_and(|r| holds_name(&r.user, lower)))
+    }
+
+    /// The row of the user with this email (lowercased), primary or not.
+    fn email_ix(&self, lower: &str) -> Option<usize> {
+        self.by_email.get(lower, &|i| self.users.get(i).is_some_and(|r| holds_email(&r.user, lower)))
+    }
+
     pub fn user_ix(&self, id: &str) -> Result<usize, Fail> {
-        self.by_id.get(id).copied().ok_or_else(|| Fail::new(404, "no_such_user"))
+        self.id_ix(id).ok_or_else(|| Fail::new(404, "no_such_user"))
     }
 
     fn group_ix(&self, id: &str) -> Result<usize, Fail> {
@@ -796,10 +896,9 @@ impl Store {
             o.entry("active").or_insert(Value::Bool(false));
             serde_json::to_string(&v).expect("json")
         };
-        if self.json_cache {
-            std::borrow::Cow::Borrowed(rec.cache[version_ix(version)].get_or_init(make))
-        } else {
-            std::borrow::Cow::Owned(make())
+        match &rec.cache {
+            Some(c) if self.json_cache => std::borrow::Cow::Borrowed(c[version_ix(version)].get_or_init(make)),
+            _ => std::borrow::Cow::Owned(make()),
         }
     }
 
@@ -812,7 +911,7 @@ impl Store {
         let probe = |a: &str| -> Option<Vec<String>> {
             match self.users.first() {
                 Some(r) => user_attr(r, a),
-                None => user_attr(&UserRec::new(User::default(), false, false), a),
+                None => user_attr(&UserRec::new(User::default(), false, false, false), a),
             }
         };
         check_attrs(f, &probe)?;
@@ -838,12 +937,12 @@ impl Store {
             Filter::Compare { attr, op: CompareOp::Eq, value: Literal::Str(s) } => {
                 let key = s.to_lowercase();
                 let hit = match attr.to_ascii_lowercase().as_str() {
-                    "username" => self.by_name.get(&key),
-                    "email" | "emails" | "emails.value" => self.by_email.get(&key),
-                    "id" => self.by_id.get(s),
+                    "username" => self.name_ix(&key),
+                    "email" | "emails" | "emails.value" => self.email_ix(&key),
+                    "id" => self.id_ix(s),
                     _ => return None,
                 };
-                Some(hit.copied().into_iter().collect())
+                Some(hit.into_iter().collect())
             }
             Filter::And(a, b) => self.candidates(a).or_else(|| self.candidates(b)),
             Filter::Or(a, b) => {
@@ -880,7 +979,7 @@ impl Store {
             Err(p @ UserNameProblem::Characters(_)) => return Err(bad(p.code()).ctx("userName")),
             Err(UserNameProblem::Empty) => return Err(bad("username_empty")),
         };
-        if let Some(&other) = self.by_name.get(&name)
+        if let Some(other) = self.name_ix(&name)
             && Some(other) != ix
         {
             return Err(Fail::new(409, "username_taken").ctx(format!("user={name}")));
@@ -892,7 +991,7 @@ impl Store {
         for e in &emails {
             let v = e.value.as_deref().unwrap().to_lowercase();
             // Deactivated users keep their email, so this also collides with them.
-            if let Some(&other) = self.by_email.get(&v)
+            if let Some(other) = self.email_ix(&v)
                 && Some(other) != ix
             {
                 return Err(Fail::new(409, "email_taken").ctx(format!("email={v}")));
@@ -955,9 +1054,9 @@ impl Store {
         // nobody is refused (the plan refuses it first). Slack's code for this is UNCERTAIN.
         if let Some(m) = u.manager_id()
             && old.is_none_or(|o| o.manager_id() != Some(m))
-            && !self.by_id.contains_key(m)
-            && !self.by_email.contains_key(&m.to_lowercase())
-            && !self.by_name.contains_key(&m.to_lowercase())
+            && self.id_ix(m).is_none()
+            && self.email_ix(&m.to_lowercase()).is_none()
+            && self.name_ix(&m.to_lowercase()).is_none()
         {
             return Err(bad("invalid_attribute_format").ctx(format!("manager={m}")));
         }
@@ -1026,7 +1125,7 @@ impl Store {
         }
         let mut u = self.finalize(u, None, version)?;
         let mut id = random_id(&mut self.rng, 'W');
-        while self.by_id.contains_key(&id) {
+        while self.id_ix(&id).is_some() {
             id = random_id(&mut self.rng, 'W');
         }
         self.defer_photo(&id, None, &mut u);
@@ -1035,7 +1134,7 @@ impl Store {
         let ix = self.users.len();
         self.index(ix, &u);
         self.made_fields.extend(scim::rules::created_profile_fields(&u));
-        self.users.push(UserRec::new(u, false, false));
+        self.users.push(UserRec::new(u, false, false, self.json_cache));
         Ok(ix)
     }
 
@@ -1079,7 +1178,7 @@ impl Store {
         let (due, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_photos).into_iter().partition(|(_, _, d)| *d <= now);
         self.pending_photos = wait;
         for (id, photos, _) in due {
-            if let Some(&ix) = self.by_id.get(&id) {
+            if let Some(ix) = self.id_ix(&id) {
                 let rec = &mut self.users[ix];
                 rec.user.photos = photos;
                 rec.touch();
@@ -1196,11 +1295,7 @@ impl Store {
             members: Some(
                 g.members
                     .iter()
-                    .map(|m| Member {
-                        value: Some(m.clone()),
-                        display: self.by_id.get(m).map(|&i| self.users[i].user.label()),
-                        operation: None,
-                    })
+                    .map(|m| Member { value: Some(m.clone()), display: self.id_ix(m).map(|i| self.users[i].user.label()), operation: None })
                     .collect(),
             ),
             extra: Map::new(),
@@ -1242,7 +1337,7 @@ impl Store {
             return Err(bad("too_many_users"));
         }
         for id in ids {
-            let Some(&ix) = self.by_id.get(id) else {
+            let Some(ix) = self.id_ix(id) else {
                 return Err(bad("no_such_group_members").ctx(format!("user={id}")));
             };
             if self.users[ix].user.active == Some(false) {
@@ -1289,7 +1384,7 @@ impl Store {
         let gid = self.groups[gi].id.clone();
         let gname = self.groups[gi].name.clone();
         for m in old.iter().filter(|m| !seen.contains(*m)) {
-            if let Some(&ix) = self.by_id.get(m) {
+            if let Some(ix) = self.id_ix(m) {
                 let rec = &mut self.users[ix];
                 if let Some(gs) = &mut rec.user.groups {
                     gs.retain(|g| g.value.as_deref() != Some(gid.as_str()));
@@ -1298,7 +1393,7 @@ impl Store {
             }
         }
         for m in new.iter().filter(|m| !old.contains(*m)) {
-            if let Some(&ix) = self.by_id.get(m) {
+            if let Some(ix) = self.id_ix(m) {
                 let rec = &mut self.users[ix];
                 rec.user.groups.get_or_insert_with(Vec::new).push(GroupRef { value: Some(gid.clone()), display: Some(gname.clone()) });
                 rec.touch();
@@ -1319,7 +1414,7 @@ impl Store {
         self.groups[gi].name = name.to_string();
         let gid = self.groups[gi].id.clone();
         for m in self.groups[gi].members.clone() {
-            if let Some(&ix) = self.by_id.get(&m) {
+            if let Some(ix) = self.id_ix(&m) {
                 let rec = &mut self.users[ix];
                 for g in rec.user.groups.iter_mut().flatten() {
                     if g.value.as_deref() == Some(gid.as_str()) {
@@ -1507,6 +1602,28 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_key_index_holds_no_strings_and_checks_each_row() {
+        let mut k = KeyIndex::default();
+        // Row 0 holds `a`; row 1 takes it over (a map's insert).
+        k.insert("a", 0, &|_| true);
+        assert_eq!(k.get("a", &|i| i == 0), Some(0));
+        k.insert("a", 1, &|i| i <= 1);
+        assert_eq!(k.get("a", &|i| i == 1), Some(1));
+        // A row there that does not hold the key (another key with its hash): kept apart.
+        k.insert("b", 2, &|_| true);
+        k.insert("b", 3, &|i| i == 3);
+        assert_eq!(k.get("b", &|i| i == 3), Some(3));
+        assert_eq!(k.get("b", &|i| i == 2), Some(2));
+        assert!(k.spill.contains_key("b"));
+        k.remove("b", &|i| i == 3);
+        assert_eq!(k.get("b", &|i| i == 3), None);
+        // A row that no longer holds its key is not found by it.
+        assert_eq!(k.get("a", &|_| false), None);
+        k.remove("a", &|i| i == 1);
+        assert_eq!(k.get("a", &|_| true), None);
+    }
     use serde_json::json;
 
     fn store() -> Store {
@@ -1521,7 +1638,7 @@ mod tests {
             .iter()
             .map(|r| {
                 let v: Value = serde_json::from_str(r).unwrap();
-                s.by_id[v["id"].as_str().unwrap()]
+                s.id_ix(v["id"].as_str().unwrap()).unwrap()
             })
             .collect())
     }

@@ -269,6 +269,27 @@ impl Refresh {
 /// of each row).
 const SPLIT_SCAN: usize = if cfg!(test) { 300 } else { 200_000 };
 
+/// From this many tied rows on, a sort of a whole table reads their next keys in row order
+/// ([`UserTable::sort_rows`]).
+const GATHER_MIN: usize = if cfg!(test) { 50 } else { 20_000 };
+
+/// Sort `v`; from [`SPLIT_SCAN`] items on, split at the median and the halves sorted on two
+/// cores.
+fn sort_two_cores<T: Ord + Send>(v: &mut [T]) {
+    // (Rows in an order close to the key's, as ids often are, sort fastest on one core.)
+    if v.len() < SPLIT_SCAN || v.is_sorted() {
+        v.sort_unstable();
+        return;
+    }
+    let mid = v.len() / 2;
+    v.select_nth_unstable(mid);
+    let (front, back) = v.split_at_mut(mid);
+    std::thread::scope(|sc| {
+        sc.spawn(|| back.sort_unstable());
+        front.sort_unstable();
+    });
+}
+
 /// No manager row ([`UserTable::manager_rows`]).
 pub const NO_MANAGER: u32 = u32::MAX;
 
@@ -1674,76 +1695,117 @@ impl UserTable {
                     *slot = k as u32;
                 }
             }
-            _ => {
-                // (8 bytes of the value, row, the value's length): 16 bytes, sorted as they are
-                // (rows tie-break; the length never decides). Only runs of equal keys whose
-                // values go on are read again (in row order within a run), 8 bytes further.
-                let mut v: Vec<(u64, u32, u32)> = rows
-                    .iter()
-                    .map(|&i| {
-                        let (k, len) = self.chunk(by, i as usize, 0);
-                        (k, i, len as u32)
-                    })
-                    .collect();
-                v.sort_unstable();
-                let mut level = 0;
-                let mut runs = vec![(0, v.len())];
-                loop {
-                    let mut next = Vec::new();
-                    let past = (level + 1) * 8;
-                    for &(s, e) in &runs {
-                        let mut a = s;
-                        while a < e {
-                            let mut b = a + 1;
-                            while b < e && v[b].0 == v[a].0 {
-                                b += 1;
-                            }
-                            if b - a > 1 && v[a..b].iter().any(|x| x.2 as usize > past) {
-                                next.push((a, b));
-                            }
-                            a = b;
-                        }
+            _ => self.sort_strings(by, rows),
+        }
+    }
+
+    /// [`UserTable::sort_rows`] for the string columns: (8 bytes of the value, row, the value's
+    /// length), 16 bytes, sorted as they are (rows tie-break; the length never decides). Only
+    /// runs of equal keys whose values go on are read again (in row order within a run), 8 bytes
+    /// further, until no run ties.
+    ///
+    /// Where the time goes at a million rows is reading the values, not sorting: a value read in
+    /// sort order is a cache miss or two. So the keys are read in row order: the first ones in
+    /// two halves on two cores, and when a whole table is sorted (`rows` holds every row once,
+    /// so its buffer can hold each tied row's place meanwhile), the next 8 bytes of the tied rows
+    /// too, each written to its place; the sort itself splits at the median and sorts the halves
+    /// on two cores.
+    fn sort_strings(&self, by: SortBy, rows: &mut [u32]) {
+        let mut v: Vec<(u64, u32, u32)> = vec![(0, 0, 0); rows.len()];
+        let fill = |out: &mut [(u64, u32, u32)], rs: &[u32]| {
+            for (o, &i) in out.iter_mut().zip(rs) {
+                let (k, len) = self.chunk(by, i as usize, 0);
+                *o = (k, i, len as u32);
+            }
+        };
+        if rows.len() >= SPLIT_SCAN {
+            let half = rows.len() / 2;
+            let (vf, vb) = v.split_at_mut(half);
+            let (rf, rb) = rows.split_at(half);
+            std::thread::scope(|sc| {
+                sc.spawn(|| fill(vb, rb));
+                fill(vf, rf);
+            });
+        } else {
+            fill(&mut v, rows);
+        }
+        sort_two_cores(&mut v);
+        // Every row of the table, once each: `rows` is free to hold places until the end.
+        let whole = rows.len() == self.rows.len();
+        let mut level = 0;
+        let mut runs = vec![(0, v.len())];
+        loop {
+            let mut next = Vec::new();
+            let past = (level + 1) * 8;
+            for &(s, e) in &runs {
+                let mut a = s;
+                while a < e {
+                    let mut b = a + 1;
+                    while b < e && v[b].0 == v[a].0 {
+                        b += 1;
                     }
-                    if next.is_empty() {
-                        break;
+                    if b - a > 1 && v[a..b].iter().any(|x| x.2 as usize > past) {
+                        next.push((a, b));
                     }
-                    level += 1;
-                    let refine = |v: &mut [(u64, u32, u32)], base: usize, runs: &[(usize, usize)]| {
-                        for &(s, e) in runs {
-                            let run = &mut v[s - base..e - base];
-                            for x in run.iter_mut() {
-                                x.0 = self.chunk(by, x.1 as usize, level * 8).0;
-                            }
-                            run.sort_unstable();
-                        }
-                    };
-                    let tied: usize = next.iter().map(|&(s, e)| e - s).sum();
-                    if tied >= SPLIT_SCAN {
-                        // The runs in two groups of about as many rows, one on another core.
-                        let mut acc = 0;
-                        let k = next
-                            .iter()
-                            .position(|&(s, e)| {
-                                acc += e - s;
-                                acc * 2 >= tied
-                            })
-                            .map_or(next.len(), |p| p + 1);
-                        let at = next.get(k).map_or(v.len(), |r| r.0);
-                        let (front, back) = v.split_at_mut(at);
-                        let (rf, rb) = next.split_at(k);
-                        std::thread::scope(|sc| {
-                            sc.spawn(|| refine(back, at, rb));
-                            refine(front, 0, rf);
-                        });
-                    } else {
-                        refine(&mut v, 0, &next);
-                    }
-                    runs = next;
-                }
-                for (slot, x) in rows.iter_mut().zip(v) {
-                    *slot = x.1;
+                    a = b;
                 }
             }
+            if next.is_empty() {
+                break;
+            }
+            level += 1;
+            let tied: usize = next.iter().map(|&(s, e)| e - s).sum();
+            let gather = whole && tied >= GATHER_MIN;
+            if gather {
+                // Each tied row's place, by row; then the rows read in row order.
+                const NONE: u32 = u32::MAX;
+                rows.fill(NONE);
+                for &(s, e) in &next {
+                    for (p, x) in v[s..e].iter().enumerate() {
+                        rows[x.1 as usize] = (s + p) as u32;
+                    }
+                }
+                for (i, &p) in rows.iter().enumerate() {
+                    if p != NONE {
+                        v[p as usize].0 = self.chunk(by, i, level * 8).0;
+                    }
+                }
+            }
+            let refine = |v: &mut [(u64, u32, u32)], base: usize, runs: &[(usize, usize)]| {
+                for &(s, e) in runs {
+                    let run = &mut v[s - base..e - base];
+                    if !gather {
+                        for x in run.iter_mut() {
+                            x.0 = self.chunk(by, x.1 as usize, level * 8).0;
+                        }
+                    }
+                    run.sort_unstable();
+                }
+            };
+            if tied >= SPLIT_SCAN {
+                // The runs in two groups of about as many rows, one on another core.
+                let mut acc = 0;
+                let k = next
+                    .iter()
+                    .position(|&(s, e)| {
+                        acc += e - s;
+                        acc * 2 >= tied
+                    })
+                    .map_or(next.len(), |p| p + 1);
+                let at = next.get(k).map_or(v.len(), |r| r.0);
+                let (front, back) = v.split_at_mut(at);
+                let (rf, rb) = next.split_at(k);
+                std::thread::scope(|sc| {
+                    sc.spawn(|| refine(back, at, rb));
+                    refine(front, 0, rf);
+                });
+            } else {
+                refine(&mut v, 0, &next);
+            }
+            runs = next;
+        }
+        for (slot, x) in rows.iter_mut().zip(v) {
+            *slot = x.1;
         }
     }
 

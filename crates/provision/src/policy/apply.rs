@@ -379,10 +379,46 @@ async fn run_pass(
 
 /// The gate's decision on everything a run can know up front (pass 1 and the deactivations; the
 /// member changes of objects pass 1 creates follow): what confirmations show.
+///
+/// The ceilings count the whole run: pass 2's operations (see [`later_operations`]) are counted
+/// with these (as stand-ins without ids), so a run whose passes are each under a ceiling but
+/// together over it is held here, where it is confirmed, and not run past it (issue 25).
 pub fn preview(live: &super::live::LivePlan, safety: &crate::queue::Safety) -> crate::queue::Decision {
-    let Passes { mut first, deactivations, .. } = passes(&live.plan, &|id| live.update_emails.get(id).cloned());
+    let Passes { mut first, deactivations, deferred, manager_links } = passes(&live.plan, &|id| live.update_emails.get(id).cloned());
     first.extend(deactivations);
-    crate::queue::gate(&policy_safety(live, safety), first, &live.knowledge)
+    let safety = policy_safety(live, safety);
+    let later = later_stand_ins(&deferred, &manager_links);
+    crate::queue::gate(&safety, first, &live.knowledge).count_later(&safety, &later, &live.knowledge)
+}
+
+/// Pass 2's operations as the ceilings count them, before pass 1 gives their objects ids: one
+/// manager update per link, one membership change per deferred group change (with one stand-in
+/// user per member).
+fn later_stand_ins(deferred: &[Deferred], links: &[ManagerLink]) -> Vec<Action> {
+    let mut out = Vec::with_capacity(deferred.len() + links.len());
+    for l in links {
+        let label = match &l.user {
+            MemberRef::User { label, .. } | MemberRef::Pending { label, .. } => label.clone(),
+        };
+        let target = Target { display: Some(label), ..Default::default() };
+        let mut set = User::default();
+        Attr::Manager.set(&mut set, Some(&l.manager_key));
+        out.push(Action::UpdateUser { target, update: UpdateSpec { set, ..Default::default() } });
+    }
+    for d in deferred {
+        let group_id = match &d.group {
+            GroupTarget::Existing { id } => id.clone(),
+            GroupTarget::Pending { .. } => String::new(),
+        };
+        let user_ids: Vec<String> = d.members.iter().map(|_| String::new()).collect();
+        let group_name = d.group_name.clone();
+        out.push(if d.add {
+            Action::AddMembers { group_id, group_name, user_ids }
+        } else {
+            Action::RemoveMembers { group_id, group_name, user_ids }
+        });
+    }
+    out
 }
 
 /// The operations of pass 2 that wait for the users and groups pass 1 creates (their

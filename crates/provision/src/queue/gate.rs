@@ -748,6 +748,20 @@ impl Decision {
         self
     }
 
+    /// Count in the ceilings what a later batch of the same run will send (a policy's second
+    /// pass: managers and memberships of users the first creates, which have no id to gate yet):
+    /// the ceilings are the run's, not each batch's (issue 25). `later` is not added to the
+    /// runnable actions; it only counts. Read-only and `--force` decisions are left as they are.
+    pub fn count_later(mut self, safety: &Safety, later: &[Action], known: &Knowledge) -> Decision {
+        if later.is_empty() || safety.read_only || safety.force || self.is_read_only() {
+            return self;
+        }
+        let all: Vec<Action> = self.run.iter().chain(later).cloned().collect();
+        let tripped = over_ceilings(&safety.ceilings, &all, known);
+        self.hold = (!tripped.is_empty()).then_some(Hold::Ceilings(tripped));
+        self
+    }
+
     /// The admin passed the ceilings (`--force`, or typed the count). Read-only is never passed.
     pub fn pass_ceiling(mut self) -> Decision {
         if matches!(self.hold, Some(Hold::Ceilings(_))) {
