@@ -205,16 +205,14 @@ async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail
         eprintln!("scimitar: dry run: approval {} not approved; nothing was changed", a.id);
         return Ok(exit::OK);
     }
-    // The confirmation counts a policy apply's second pass too (it runs in the same approval).
-    let mut what = format!("approve {} ({})", a.id, a.description);
-    if let Some(n) = a.later_operations() {
-        what.push_str(&format!(", then {} in a second pass once the new users exist", crate::words::count(n, "operation")));
-        eprintln!(
-            "scimitar: then {} in a second pass, once the users and groups the first creates exist",
-            crate::words::count(n, "operation")
-        );
+    // The confirmation counts a policy apply's second pass too (it runs in the same approval), in
+    // the words `apply`'s and the console's use; the progress counts it from the start.
+    let later = a.later_operations().unwrap_or(0);
+    if let Some(l) = bulk::later_line(later).filter(|_| run.yes) {
+        eprintln!("scimitar: {l}");
     }
-    let decision = bulk::approve(decision, None, run, &what)?;
+    let expected = decision.runnable().len() + later;
+    let decision = bulk::approve_run(decision, None, run, &format!("approve {} ({})", a.id, a.description), later)?;
     eprintln!("scimitar: approving {}", a.id);
     let breaker = crate::sync::BreakerConfig::from_config(&env.config.sync).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
     let renv = approval::RunEnv { client: c.client.clone(), journal: journal.clone(), safety, engine: bulk::engine_config(run), breaker };
@@ -222,7 +220,7 @@ async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail
     let cancel = crate::queue::Cancel::default();
     let (result, interrupted) = tokio::join!(
         approval::run(renv, &a, decision, tx, cancel.clone()),
-        bulk::follow(rx, &cancel, crate::queue::planned_rate(c.client, run.via))
+        bulk::follow_run(rx, &cancel, crate::queue::planned_rate(c.client, run.via), expected)
     );
     let done = result.map_err(fail)?;
     for b in &done.batches {

@@ -362,7 +362,7 @@ async fn an_approved_apply_adds_the_users_it_creates_to_their_group_in_the_same_
     let o = a2.run(&emu, &["approvals", "approve", &id, "--yes"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("operations in a second pass"), "the approver is told of pass 2: {}", show(&o));
+    assert!(err.contains("more in a second pass, once the new users exist"), "the approver is told of pass 2: {}", show(&o));
     // At the server, in this run: the 5 users exist and are in the group.
     let g = client.get_group(group.id()).await.unwrap();
     let members: Vec<String> = g.members.iter().flatten().filter_map(|m| m.value.clone()).collect();

@@ -161,12 +161,10 @@ impl Approvals {
                 if decision.is_empty() {
                     ctx.log(Level::Warn, format!("approval {id}: nothing left to do now ({})", decision.summary()));
                 }
-                let mut what = format!("approve {} ({}, by {})", a.id, a.description, a.proposer);
-                // A policy apply's second pass runs in the same approval: its count is shown too.
-                if let Some(n) = a.later_operations() {
-                    what.push_str(&format!(", then {} in a second pass", super::render::counted(n, "operation")));
-                }
+                let what = format!("approve {} ({}, by {})", a.id, a.description, a.proposer);
                 let mut c = super::confirm::Confirm::new(what, decision, ctx.queue.confirm_threshold);
+                // A policy apply's second pass runs in the same approval: its count is shown too.
+                c.later = a.later_operations().unwrap_or(0);
                 c.approval = Some(a.id);
                 ctx.open(c);
                 vec![]

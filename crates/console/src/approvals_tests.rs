@@ -380,3 +380,25 @@ async fn an_open_approvals_view_follows_other_accounts_as_they_propose_and_rejec
     let fx = app.update(Msg::StoreNews(Vec::new()));
     assert!(!fx.iter().any(|e| matches!(e, Effect::ListApprovals { .. })), "{fx:?}");
 }
+
+/// Approving a policy apply's approval: the confirmation counts its second pass (the memberships
+/// of the users its first pass creates), which the approved run does too (`approval::run`).
+#[test]
+fn the_approvers_confirmation_counts_a_policy_applys_second_pass() {
+    use provision::policy::apply::{Deferred, Later};
+    use provision::policy::plan::{GroupTarget, MemberRef};
+    let mut app = approvals_app();
+    let mut a = fixed_approvals().remove(1);
+    let member = |k: &str| MemberRef::Pending { key: k.into(), label: k.into() };
+    let add =
+        |g: &str| Deferred { group: GroupTarget::Existing { id: g.into() }, group_name: g.into(), members: vec![member("e1")], add: true };
+    a.screening.later = Some(Later { deferred: vec![add("S1"), add("S2")], ..Later::default() });
+    assert_eq!(a.later_operations(), Some(2));
+    let d = provision::queue::gate(&Safety::default(), a.actions.clone(), &Knowledge::default());
+    app.update(Msg::ApprovalScreened { id: a.id.clone(), result: Ok((a, d)) });
+    let c = app.overlay::<Confirm>().cloned().unwrap_or_else(|| panic!("{:?}", titles(&app)));
+    let text: Vec<String> = c.lines().into_iter().map(|(_, s)| s).collect();
+    assert!(text.iter().any(|l| l == "Then 2 more in a second pass, once the new users exist."), "{text:?}");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Then 2 more in a second pass"), "at 80x24:\n{s}");
+}
