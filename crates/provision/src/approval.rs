@@ -840,6 +840,34 @@ mod tests {
     }
 
     #[test]
+    fn an_approvals_second_pass_changed_in_the_store_is_not_run() {
+        use crate::policy::apply::Deferred;
+        use crate::policy::plan::{GroupTarget, MemberRef};
+        let store = Store::in_memory().unwrap();
+        let safety = Safety { approval_over: Some(1), ..Safety::default() };
+        let d = crate::queue::gate(&safety, deactivations(3), &Knowledge::default());
+        let add = Deferred {
+            group: GroupTarget::Existing { id: "S1".into() },
+            group_name: "eng".into(),
+            members: vec![MemberRef::Pending { key: "e1".into(), label: "e1".into() }],
+            add: true,
+        };
+        let later = Later { deferred: vec![add], ..Later::default() };
+        let p =
+            Proposal { origin: "policy".into(), policy_run: None, policy: None, description: "apply policy hr".into(), later: Some(later) };
+        let a = propose(&journal_as(&store, "ann"), None, &p, &d).unwrap();
+        assert_eq!((a.operations, a.later_operations()), (4, Some(1)), "the second pass is counted");
+        // The second pass now adds someone else to another group: refused.
+        let mut screening = a.screening.clone();
+        screening.later.as_mut().unwrap().deferred[0].group = GroupTarget::Existing { id: "S-ADMINS".into() };
+        let json = serde_json::to_string(&screening).unwrap();
+        store.with(|s| s.execute("UPDATE approval SET screening = ?2 WHERE approval_id = ?1", &[t(&a.id), t(json)])).unwrap();
+        let e = approve(&journal_as(&store, "bob"), &get(&store, &a.id).unwrap(), d).unwrap_err();
+        assert!(e.to_string().contains("second pass changed"), "{e}");
+        assert_eq!(get(&store, &a.id).unwrap().state, State::Pending, "nothing approved");
+    }
+
+    #[test]
     fn a_rejected_approval_cannot_be_approved() {
         let store = Store::in_memory().unwrap();
         let safety = Safety { approval_over: Some(0), ..Safety::default() };
