@@ -215,11 +215,12 @@ async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail
     let decision = bulk::approve_run(decision, None, run, &format!("approve {} ({})", a.id, a.description), later)?;
     eprintln!("scimitar: approving {}", a.id);
     let breaker = crate::sync::BreakerConfig::from_config(&env.config.sync).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
-    let renv = approval::RunEnv { client: c.client.clone(), journal: journal.clone(), safety, engine: bulk::engine_config(run), breaker };
+    let renv =
+        crate::approved::RunEnv { client: c.client.clone(), journal: journal.clone(), safety, engine: bulk::engine_config(run), breaker };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = crate::queue::Cancel::default();
     let (result, interrupted) = tokio::join!(
-        approval::run(renv, &a, decision, tx, cancel.clone()),
+        crate::approved::run(renv, &a, decision, tx, cancel.clone()),
         bulk::follow_run(rx, &cancel, crate::queue::planned_rate(c.client, run.via), expected)
     );
     let done = result.map_err(fail)?;

@@ -382,7 +382,7 @@ async fn an_open_approvals_view_follows_other_accounts_as_they_propose_and_rejec
 }
 
 /// Approving a policy apply's approval: the confirmation counts its second pass (the memberships
-/// of the users its first pass creates), which the approved run does too (`approval::run`).
+/// of the users its first pass creates), which the approved run does too (`approved::run`).
 #[test]
 fn the_approvers_confirmation_counts_a_policy_applys_second_pass() {
     use provision::policy::apply::{Deferred, Later};

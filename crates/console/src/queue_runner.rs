@@ -195,7 +195,7 @@ impl QueueRunner {
             };
             let journal = Arc::new(journal.fenced(lease.fence()));
             let r = match prep {
-                // Another account's approval: `approval::run` approves and runs it as an unheld run
+                // Another account's approval: `approved::run` approves and runs it as an unheld run
                 // of it would (a policy apply's two passes under the breaker).
                 Prep::Approve { id, decision, .. } => {
                     run_approval(client, journal, safety, breaker, id, decision, tx.clone(), cancel, rate).await
@@ -496,7 +496,7 @@ async fn drive(
     Ok(())
 }
 
-/// Approve and run an approval (`approval::run`), its queue events forwarded to the app (each
+/// Approve and run an approval (`approved::run`), its queue events forwarded to the app (each
 /// batch loaded into the queue view as it starts); then the Log says how it ended.
 #[allow(clippy::too_many_arguments)]
 async fn run_approval(
@@ -531,8 +531,8 @@ async fn run_approval(
             }
         })
     };
-    let env = provision::approval::RunEnv { client, journal, safety, engine: EngineConfig::default(), breaker };
-    let r = provision::approval::run(env, &a, decision, etx, cancel).await;
+    let env = provision::approved::RunEnv { client, journal, safety, engine: EngineConfig::default(), breaker };
+    let r = provision::approved::run(env, &a, decision, etx, cancel).await;
     let _ = fwd.await;
     let done = r.map_err(|e| format!("approval {id}: {e}"))?;
     for n in done.notes() {

@@ -577,7 +577,7 @@ fn sink_of(progress: &Option<UnboundedSender<CycleEvent>>) -> impl Fn(CycleEvent
 /// active users (`before`: the count before the run; `None` watches failures in a row only). A
 /// trip cancels `cancel` (nothing more is sent). Every event goes on to `sink`. Returns what
 /// `run` returned and the trip, if the breaker tripped. What a sync's apply and an approved
-/// policy apply (`crate::approval::run`) run under.
+/// policy apply (`crate::approved::run`) run under.
 pub async fn watched<T, F, Fut>(
     client: &ScimClient,
     journal: &Arc<Journal>,
