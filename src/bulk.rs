@@ -2,72 +2,25 @@
 //! rules, refused accounts, no-ops, ceilings), ask once, journal, run through the queue engine,
 //! print one result per operation.
 
-use crate::cli::{Connection, Fail};
+use crate::command_error::Fail;
+use crate::connection::Connection;
 use crate::env::Environment;
 use crate::exit;
+use crate::flags::{RunArgs, Targets};
 use crate::output::{OutputFormat, Rows};
 use crate::queue::input::{self, InputRow};
 use crate::queue::journal::OpRow;
 use crate::queue::{
-    Action, BatchInfo, CONFIRM_THRESHOLD, Cancel, DeactivateVia, Decision, Engine, EngineConfig, GateError, GatedBatch, Hold, Journal,
-    Knowledge, OpState, QueueEvent, Safety, SkipReason, Target, planned_rate,
+    Action, BatchInfo, CONFIRM_THRESHOLD, Cancel, DeactivateVia, Decision, Engine, EngineConfig, GatedBatch, Journal, Knowledge, OpState,
+    QueueEvent, Safety, SkipReason, Target, planned_rate,
 };
 use crate::scim::{Group, ScimClient, User};
-use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Options every write command shares.
-#[derive(Args, Debug, Clone)]
-pub struct RunArgs {
-    /// Show what would be done, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask for confirmation
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Pass the gate's ceilings (the profile's or policy's max_deactivations, max_attribute_changes,
-    /// max_member_removals, max_group_deletes, ...: see the held message); --yes never does
-    #[arg(long)]
-    pub force: bool,
-    /// Which endpoint deactivates on Slack: delete, patch, or both rows of Slack's rate table (fastest).
-    /// Only Slack deactivates on DELETE: on any other SCIM server (see `check`) DELETE removes the user
-    /// (RFC 7644 §3.6), so there `both` means PATCH active=false and `delete` is refused
-    #[arg(long, default_value_t, value_parser = via_parser())]
-    pub via: DeactivateVia,
-    /// Requests kept in flight
-    #[arg(long, default_value_t = 24)]
-    pub workers: usize,
-    /// When another scimitar writes to this Slack org (holds its lease), wait up to this long
-    /// for it instead of stopping with exit 75 (e.g. 30s, 10m)
-    #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse_duration)]
-    pub wait: Option<std::time::Duration>,
-    #[arg(long, short, value_enum, default_value_t)]
-    pub output: OutputFormat,
-}
-
-pub fn via_parser() -> impl clap::builder::TypedValueParser<Value = DeactivateVia> {
-    use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(DeactivateVia::ALL.map(|v| v.as_str())).map(|s| s.parse::<DeactivateVia>().unwrap_or_default())
-}
-
-/// Who to act on: arguments and/or a file.
-#[derive(Args, Debug, Clone)]
-pub struct Targets {
-    /// Emails or Slack user ids
-    pub users: Vec<String>,
-    /// A file with one email or id per line, or a CSV with an `email` or `id` column
-    #[arg(long)]
-    pub from: Option<PathBuf>,
-}
-
 /// Bad input rows as one usage failure (exit 64): each row's message, then how many.
-pub fn input_errors(errors: Vec<String>) -> Fail {
-    let n = errors.len();
-    Fail::new(exit::USAGE, format!("{}\n{}; nothing was done", errors.join("\n"), crate::words::count(n, "bad input row")))
-}
+pub use crate::command_error::input_errors;
 
 /// Check the rows, then look them up: progress on a terminal, bounded by `--deadline` when
 /// given; a row naming no user is bad input (64), a server failing is not (its own exit code).
@@ -95,21 +48,19 @@ async fn resolve_targets(c: Connection<'_>, t: &Targets) -> Result<Vec<(InputRow
     }
     result?.map_err(|e| match e {
         input::ResolveError::Rows(errors) => input_errors(errors),
-        input::ResolveError::Server { ref source, .. } => Fail::new(exit::of_scim(source), format!("{e}; nothing was done")),
+        input::ResolveError::Server { ref source, .. } => {
+            Fail::new(crate::command_error::scim_exit_code(source), format!("{e}; nothing was done"))
+        }
     })
 }
 
 /// The message and exit code of a write refused by `--read-only`.
-fn read_only_fail() -> Fail {
-    Fail::new(exit::USAGE, "--read-only: this command changes Slack; nothing was done")
-}
-
 /// `--read-only` refuses a write command here, before it connects or sends anything (exit 64):
 /// the gate's first rule (`Safety::refuses_writes`), asked before there are actions to gate. The
 /// gate applies the same rule again to every action.
 pub fn refuse_read_only(env: &Environment) -> Result<(), Fail> {
     match env.safety.refuses_writes() {
-        Some(_) => Err(read_only_fail()),
+        Some(_) => Err(Fail::read_only()),
         None => Ok(()),
     }
 }
@@ -331,7 +282,7 @@ pub fn take_lease(c: Connection<'_>, run: &RunArgs, command: &str) -> Result<(cr
             }
         })
         .map_err(|e| {
-            let code = crate::cli::env_exit_code(&e);
+            let code = crate::command_error::env_exit_code(&e);
             Fail::new(code, format!("{}; nothing was done", crate::sanitize::clean(&e.to_string())))
         })
 }
@@ -379,7 +330,7 @@ pub fn approve(decision: Decision, extra: Option<String>, run: &RunArgs, what: &
 /// count, as the console's does (the decision's ceilings already count them: `apply::preview`).
 pub fn approve_run(decision: Decision, extra: Option<String>, run: &RunArgs, what: &str, later: usize) -> Result<Decision, Fail> {
     if decision.is_read_only() {
-        return Err(read_only_fail());
+        return Err(Fail::read_only());
     }
     let needs_confirm = !run.yes && decision.destructive() > 0;
     // Every reason the run is held, the gate's and the caller's (a policy's ceiling, its source).
@@ -403,16 +354,6 @@ pub fn approve_run(decision: Decision, extra: Option<String>, run: &RunArgs, wha
     Ok(decision)
 }
 
-fn gate_fail(e: GateError) -> Fail {
-    match e {
-        GateError::Held(Hold::ReadOnly) => read_only_fail(),
-        GateError::Held(h) => Fail::new(exit::USAGE, format!("{h}; nothing was done")),
-        GateError::NeedsApproval(n) => Fail::new(exit::PENDING_APPROVAL, format!("{n}; nothing was done")),
-        GateError::Scim(e) => e.into(),
-        GateError::Journal(e) => Fail::new(exit::FAILURE, format!("journal: {e:#}")),
-    }
-}
-
 /// Journal an approved decision and run it (results on stdout); returns the exit code.
 pub async fn submit_and_run(
     c: Connection<'_>,
@@ -421,7 +362,7 @@ pub async fn submit_and_run(
     decision: Decision,
     run: &RunArgs,
 ) -> Result<i32, Fail> {
-    let batch = crate::queue::submit(&journal, info, decision).map_err(gate_fail)?;
+    let batch = crate::queue::submit(&journal, info, decision).map_err(Fail::from)?;
     run_batch(c, journal, &batch, run).await
 }
 
@@ -436,7 +377,7 @@ pub async fn execute(
 ) -> Result<i32, Fail> {
     let decision = gate(safety, actions, known);
     if decision.is_read_only() {
-        return Err(read_only_fail());
+        return Err(Fail::read_only());
     }
     if run.dry_run {
         write_dry_run(&decision, run)?;
@@ -456,7 +397,7 @@ pub async fn execute(
         return Ok(if refused { exit::FAILURE } else { exit::OK });
     }
     if decision.needs_approval().is_some() {
-        return crate::approvals_cmd::hold(c, &decision, "headless", None, what, None);
+        return hold(c, &decision, "headless", None, what, None);
     }
     let decision = approve(decision, None, run, what)?;
     let (_lease, journal) = take_lease(c, run, &command_line())?;
@@ -631,7 +572,7 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
             let n = journal.ops(b).map_err(journal_fail)?.iter().filter(|o| o.state == OpState::Failed).count();
             eprintln!("scimitar: dry run: {} of {b} would be queued again", crate::words::count(n, "failed operation"));
         } else {
-            let r = crate::queue::regate(c.client, &journal, &safety, b, true).await.map_err(gate_fail)?;
+            let r = crate::queue::regate(c.client, &journal, &safety, b, true).await.map_err(Fail::from)?;
             eprintln!("scimitar: {} of {b} queued again", crate::words::count(r.requeued, "failed operation"));
             regated = Some(r);
         }
@@ -674,7 +615,7 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
         }
         let r = match regated.take_if(|r| r.batch.id() == b.batch_id) {
             Some(r) => r,
-            None => crate::queue::regate(c.client, &journal, &safety, &b.batch_id, false).await.map_err(gate_fail)?,
+            None => crate::queue::regate(c.client, &journal, &safety, &b.batch_id, false).await.map_err(Fail::from)?,
         };
         for s in &r.skipped {
             eprintln!("scimitar: skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
@@ -690,6 +631,31 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
         code = code.max(rc);
     }
     Ok(code)
+}
+
+/// A batch the gate holds for approval (`Decision::needs_approval`): kept in the store as a
+/// pending approval, its id on stdout, exit 3. Nothing is sent.
+/// `later`: a policy apply's pass 2, which the approved run does too (`approved::run`).
+pub fn hold(
+    c: Connection<'_>,
+    decision: &Decision,
+    origin: &str,
+    policy_run: Option<String>,
+    what: &str,
+    later: Option<crate::policy::apply::Later>,
+) -> Result<i32, Fail> {
+    let journal = open_journal(c)?;
+    let org = c.env.org_key().ok().map(|o| o.0);
+    let p = crate::approval::Proposal { origin: origin.into(), policy_run, policy: None, description: what.into(), later };
+    let a = crate::approval::propose(&journal, org.as_deref(), &p, decision).map_err(Fail::from)?;
+    eprintln!("scimitar: {}", crate::sanitize::clean(&a.screening.held));
+    eprintln!("scimitar: gate: {}", crate::sanitize::clean(&decision.summary()));
+    eprintln!(
+        "scimitar: held for approval as {id}; nothing was sent. Another account approves it with `scimitar approvals approve {id}` (or rejects it: `scimitar approvals reject {id}`)",
+        id = a.id
+    );
+    println!("{}", a.id);
+    Ok(exit::PENDING_APPROVAL)
 }
 
 #[cfg(test)]

@@ -45,21 +45,3 @@ pub const TABLE: &[(i32, &str)] = &[
     (AUTH, "The token was rejected."),
     (CONFIG, "Configuration problem: no token, a token file readable by others, a bad config file."),
 ];
-
-/// The exit code for a failed SCIM call.
-pub fn of_scim(e: &crate::scim::ScimError) -> i32 {
-    use crate::scim::ScimError;
-    match e {
-        ScimError::Invalid(_) => USAGE,
-        ScimError::Api(_) if e.is_auth() => AUTH,
-        ScimError::Api(_) if e.is_not_found() => NOT_FOUND,
-        ScimError::Api(a) if a.status >= 500 => UNAVAILABLE,
-        // A server that stalls past a deadline or breaks the protocol is as good as unreachable.
-        ScimError::Transport { .. }
-        | ScimError::NotScim { .. }
-        | ScimError::Protocol { .. }
-        | ScimError::Redirect { .. }
-        | ScimError::Deadline { .. } => UNAVAILABLE,
-        ScimError::Api(_) | ScimError::Cancelled { .. } => FAILURE,
-    }
-}

@@ -14,16 +14,13 @@ pub use provision::{
 pub use scim;
 pub use scim::sanitize;
 
-pub mod approvals_cmd;
 pub mod bulk;
 pub mod cli;
-pub mod docs_cmd;
-pub mod edit_cmd;
-pub mod emulator_cmd;
+pub mod command_error;
+pub mod commands;
+pub mod connection;
 pub mod exit;
+pub mod flags;
 pub mod output;
-pub mod policy_cmd;
 pub mod policy_render;
-pub mod report_cmd;
-pub mod sync_cmd;
 pub mod sync_metrics;

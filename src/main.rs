@@ -1,4 +1,7 @@
-use scimitar::cli::{Cli, Command, Fail, run};
+use clap::CommandFactory;
+use scimitar::cli::{Cli, run};
+use scimitar::command_error::Fail;
+use scimitar::commands::Command;
 use scimitar::env::Environment;
 
 fn main() {
@@ -57,8 +60,12 @@ fn main() {
         // The emulator is a server of its own: no config, no profile.
         Some(Command::Emulator(args)) => runtime.block_on(run_emulator(args)),
         // Generated from the CLI definition: no config, no profile.
-        Some(Command::Completions { shell, .. }) => docs(scimitar::docs_cmd::completions(shell, &mut std::io::stdout().lock())),
-        Some(Command::Man { dir, .. }) => docs(scimitar::docs_cmd::man(dir.as_deref(), &mut std::io::stdout().lock())),
+        Some(Command::Completions { shell, .. }) => {
+            docs(scimitar::commands::docs::completions(shell, Cli::command(), &mut std::io::stdout().lock()))
+        }
+        Some(Command::Man { dir, .. }) => {
+            docs(scimitar::commands::docs::man(Cli::command(), dir.as_deref(), &mut std::io::stdout().lock()))
+        }
         command => match Environment::load(inputs) {
             Err(e) => fail(Fail::from(e)),
             Ok(mut env) => match command {
@@ -66,7 +73,7 @@ fn main() {
                     if demo_dir.is_some() {
                         env.paths.exports = Some(demo_exports);
                     }
-                    docs(scimitar::cli::console_exit(runtime.block_on(scimitar_console::run_demo(
+                    docs(scimitar::command_error::console_exit(runtime.block_on(scimitar_console::run_demo(
                         args.into(),
                         env,
                         ui,
@@ -74,7 +81,7 @@ fn main() {
                     ))))
                 }
                 Some(cmd) => runtime.block_on(run(&env, cmd)),
-                None => docs(scimitar::cli::console_exit(runtime.block_on(scimitar_console::run_console(env, ui)))),
+                None => docs(scimitar::command_error::console_exit(runtime.block_on(scimitar_console::run_console(env, ui)))),
             },
         },
     };
@@ -83,11 +90,8 @@ fn main() {
     std::process::exit(code);
 }
 
-async fn run_emulator(args: scimitar::emulator_cmd::EmulatorArgs) -> i32 {
-    match scimitar::emulator_cmd::serve_forever(args).await {
-        Ok(()) => scimitar::exit::OK,
-        Err(e) => fail(Fail::new(scimitar::exit::UNAVAILABLE, format!("emulator: {e:#}"))),
-    }
+async fn run_emulator(args: scimitar::commands::emulator::EmulatorArgs) -> i32 {
+    docs(scimitar::commands::emulator::run(args).await)
 }
 
 fn docs(r: Result<i32, Fail>) -> i32 {

@@ -142,7 +142,8 @@ async fn apply_live_under_read_only_sends_nothing() {
     emu.reset_stats();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let err = apply_live(&client, &live, "hr", "pr-ro", env, tx, Cancel::default()).await.unwrap_err();
-    assert!(err.contains("read-only"), "{err}");
+    assert!(matches!(err, scimitar::policy::apply::ApplyError::Held(scimitar::queue::Hold::ReadOnly)), "{err:?}");
+    assert!(err.to_string().contains("read-only"), "{err}");
     let s = emu.stats();
     assert_eq!(s.writes(), 0, "{:?}", s.by_method);
     assert!(journal.unfinished_batches().unwrap().is_empty());

@@ -331,10 +331,13 @@ fn list_pages_of_every_shape_read_as_the_general_path_reads_them() {
         let r = scimitar(&h.url, TOKEN, &["--throttle", "off", "users", "list", "-o", "csv"]);
         assert_eq!(r.code(), Some(0), "{}", r.stderr());
         let mut want = Vec::new();
-        let mut rows =
-            scimitar::output::RowStream::new(scimitar::output::OutputFormat::Csv, scimitar::cli::USER_COLUMNS.to_vec(), &mut want);
+        let mut rows = scimitar::output::RowStream::new(
+            scimitar::output::OutputFormat::Csv,
+            scimitar::commands::users::USER_COLUMNS.to_vec(),
+            &mut want,
+        );
         for u in &users {
-            rows.push(scimitar::cli::user_row(u), None).unwrap();
+            rows.push(scimitar::commands::users::user_row(u), None).unwrap();
         }
         rows.finish().unwrap();
         assert_eq!(r.stdout(), String::from_utf8(want).unwrap(), "{body}");

@@ -6,10 +6,10 @@
 mod old_report_layout;
 
 use clap::Parser;
+use scimitar::commands::report::{self as cli, ReportArgs};
 use scimitar::env::Actor;
 use scimitar::report::interchange;
 use scimitar::report::{OperationRecord, Outcome, ReportQuery, ReportStore, StoredRecord};
-use scimitar::report_cmd::{self as cli, ReportArgs};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use time::macros::datetime;

@@ -89,6 +89,19 @@ fn a_user_name_over_21_characters_leaves_its_row_out() {
     assert!(p.violations.is_empty(), "{:?}", p.violations);
 }
 
+/// One rule for "the same value" (`Attr::same_value`): Slack refuses a userName over 21
+/// characters rather than cutting it (reference §3), so a longer wanted name is a change Slack
+/// cannot make, reported as such, not the 21 characters Slack holds.
+#[test]
+fn a_longer_user_name_is_not_the_21_characters_slack_holds() {
+    let held = "abcdefghijklmnopqrstu";
+    let wanted = "abcdefghijklmnopqrstuvw";
+    let p = plan(POLICY, &[["E1", wanted, "long@x.com", "", ""]], &[slack("U1", held, &["long@x.com"], true)]);
+    let v = only(&p, Rule::UserNameTooLong);
+    assert_eq!((v.row_line, v.key.as_str()), (2, "E1"));
+    assert!(p.updates.iter().all(|u| u.changes.iter().all(|c| c.attr != Attr::UserName)), "no userName write: {:?}", p.updates);
+}
+
 #[test]
 fn a_user_name_with_characters_slack_refuses_leaves_its_row_out() {
     let p = plan(POLICY, &[["E1", "party🎉", "party@x.com", "", ""], ["E2", "bob", "bob@x.com", "", ""]], &[]);

@@ -21,23 +21,18 @@
 
 use super::component::{Binding, C, Component, Ctx, Handled, N, NAV, Note, Offer, Request, View, bind, lookup, normalize, offers};
 use super::directory::Directory;
-use super::policies::PlanHandle;
 use super::queue::Queue;
-use super::reports::ReportData;
 use super::theme::{Theme, ThemeSet};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use scim::sanitize::clean;
-use scim::{Group, User};
 use std::any::Any;
 use std::borrow::Cow;
-use std::collections::VecDeque;
-use std::time::Duration;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
+pub use super::msg::{CacheSnapshot, Effect, LOG_CAP, LOG_LEAD, Level, Log, LogEntry, Msg, Reload};
 pub use super::users::LOOKUP_DEBOUNCE;
-pub const LOG_CAP: usize = 2000;
 const HISTORY_CAP: usize = 100;
 
 /// The panes, in tab order: the tab bar, `1`-`9`, Tab, `:users`..., `?` and the status line all
@@ -49,413 +44,6 @@ fn registry() -> Vec<Box<dyn Component>> {
         Box::new(super::policies::PoliciesPane::default()),
         Box::new(super::reports::ReportsPane::default()),
     ]
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Info,
-    Ok,
-    Warn,
-    Error,
-}
-
-/// One line of the Log pane (the action queue reports each operation's result as one of these).
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogEntry {
-    /// `HH:MM:SS` (UTC).
-    pub time: String,
-    pub level: Level,
-    pub text: String,
-}
-
-impl LogEntry {
-    pub fn now(level: Level, text: impl Into<String>) -> LogEntry {
-        LogEntry { time: clock(), level, text: text.into() }
-    }
-}
-
-fn clock() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
-}
-
-/// The Log pane's lines (the newest last, at most `LOG_CAP`) and the status line's message.
-#[derive(Debug)]
-pub struct Log {
-    entries: VecDeque<LogEntry>,
-    /// The last message, shown in the status line.
-    pub flash: Option<(Level, String)>,
-    /// The last message is the Log's newest line (not a message for the status line only): the
-    /// status line need not repeat it while the Log pane shows it.
-    pub flash_logged: bool,
-    pub visible: bool,
-    pub height: u16,
-    /// Rows scrolled back from the newest (`[` older, `]` newer); 0 follows the newest. Rows, not
-    /// entries (issue 25: a long wrapped entry could not be scrolled back to its start).
-    pub scroll: usize,
-    /// The pane's inner width, where entries wrap (the app sets it from the screen's size).
-    pub width: u16,
-}
-
-impl Default for Log {
-    fn default() -> Self {
-        Log { entries: VecDeque::new(), flash: None, flash_logged: false, visible: true, height: 6, scroll: 0, width: 78 }
-    }
-}
-
-/// The columns before an entry's text: `HH:MM:SS level `.
-pub const LOG_LEAD: usize = 15;
-
-impl Log {
-    /// A line, cleaned for the screen (it may hold server text).
-    pub fn push(&mut self, level: Level, text: impl Into<String>) {
-        self.push_entry(LogEntry::now(level, text));
-    }
-
-    pub fn push_entry(&mut self, e: LogEntry) {
-        let e = LogEntry { text: clean(&e.text), ..e };
-        self.flash = Some((e.level, e.text.clone()));
-        self.flash_logged = true;
-        // Scrolled back, the view stays on the same rows as new ones arrive.
-        if self.scroll > 0 {
-            self.scroll += self.rows_of(&e);
-        }
-        self.entries.push_back(e);
-        while self.entries.len() > LOG_CAP {
-            self.entries.pop_front();
-        }
-        self.scroll = self.scroll.min(self.max_scroll());
-    }
-
-    /// The text of an entry as the pane wraps it (each part one row).
-    pub fn wrapped(&self, e: &LogEntry) -> Vec<String> {
-        super::render::wrap_words(&e.text, (self.width as usize).saturating_sub(LOG_LEAD).max(10))
-    }
-
-    fn rows_of(&self, e: &LogEntry) -> usize {
-        self.wrapped(e).len()
-    }
-
-    /// The rows the pane shows at once (inside its borders).
-    fn rows(&self) -> usize {
-        (self.height as usize).saturating_sub(2).max(1)
-    }
-
-    /// The farthest back: the oldest row at the top of the pane.
-    fn max_scroll(&self) -> usize {
-        let total: usize = self.entries.iter().map(|e| self.rows_of(e)).sum();
-        total.saturating_sub(self.rows())
-    }
-
-    /// Scroll back (`older`) or forward by `n` rows, within the history.
-    pub fn scroll_by(&mut self, older: bool, n: usize) {
-        self.scroll = if older { (self.scroll + n).min(self.max_scroll()) } else { self.scroll.saturating_sub(n) };
-    }
-
-    pub fn back(&self) -> Option<&LogEntry> {
-        self.entries.back()
-    }
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &LogEntry> + ExactSizeIterator {
-        self.entries.iter()
-    }
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut LogEntry> {
-        self.entries.iter_mut()
-    }
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
-
-/// Everything that can change the state.
-/// What [`Msg::News`] loads again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reload {
-    Nothing,
-    /// Every pane (as `r` does).
-    All,
-    /// Every pane; the users that come are not news (no `•` marks): the demo's seed is done.
-    Grown,
-    /// The pane with this title.
-    Pane(&'static str),
-}
-
-#[derive(Debug)]
-pub enum Msg {
-    Key(KeyEvent),
-    Resize(u16, u16),
-    /// Advances the spinner; the runtime only ticks while something is in flight.
-    Tick,
-    /// A page of users, already in the compact form (the worker converts each page as it
-    /// arrives, so no page of full records outlives its conversion).
-    UsersPage {
-        generation: u64,
-        items: super::directory::UserStore,
-        total: u64,
-    },
-    /// The local directory cache, read before the first frame.
-    CacheLoaded {
-        table: super::directory::UserStore,
-        fetched_at: i64,
-    },
-    /// The full record of a user a detail view shows (fetched on demand).
-    DetailFetched {
-        id: String,
-        result: Result<User, String>,
-    },
-    UsersDone {
-        generation: u64,
-        error: Option<String>,
-    },
-    GroupsLoaded {
-        generation: u64,
-        result: Result<Vec<Group>, String>,
-    },
-    EmailLookup {
-        generation: u64,
-        email: String,
-        result: Result<Option<User>, String>,
-    },
-    UserFetched {
-        id: String,
-        result: Result<User, String>,
-    },
-    /// The filter debounce timer for an email lookup ran out.
-    LookupDue {
-        generation: u64,
-        email: String,
-    },
-    /// Requests that could go out right now under the client's rate limiter (None: no limiter).
-    Budget(Option<f64>),
-    Log(LogEntry),
-    /// A batch was journaled (or re-opened for a retry or a resume) and is about to run.
-    BatchLoaded(super::queue::BatchLoad),
-    /// Progress of a running batch (the queue view's, or a policy apply's), from the engine.
-    Queue(provision::queue::QueueEvent),
-    /// The queue could not run a batch (journal or engine error).
-    QueueFailed(String),
-    /// News from outside the console (the demo's emulator finished seeding; its policy is
-    /// written): a Log line, and what to load again.
-    News {
-        text: String,
-        reload: Reload,
-    },
-    /// Batches a previous run left unfinished on this host (offered for resuming at start).
-    Unfinished(Vec<super::queue::ResumeOffer>),
-    /// Another writer holds the org's lease, so the batch asked for has not started: who (the
-    /// dialog offers to wait, `Effect::LeaseWait`).
-    LeaseHeld(String),
-    /// The journal's newest batches (`Effect::ListBatches`).
-    BatchesListed(Result<Vec<provision::queue::journal::BatchHistory>, String>),
-    /// A restore's actions, ready for the gate and one confirmation (`Effect::PlanRestore`).
-    RestorePlanned {
-        which: provision::queue::restore::Which,
-        result: Result<provision::queue::restore::RestorePlan, String>,
-    },
-    /// A Reports query finished.
-    ReportsLoaded {
-        generation: u64,
-        result: Result<ReportData, String>,
-    },
-    /// The CSV export of `count` records finished.
-    ReportsExported {
-        count: usize,
-        result: Result<std::path::PathBuf, String>,
-    },
-    /// The policies on disk (name, file).
-    PoliciesListed(Vec<(String, std::path::PathBuf)>),
-    PlanComputed {
-        generation: u64,
-        name: String,
-        result: Result<PlanHandle, String>,
-    },
-    /// The editor of `Effect::EditFile` exited (`Err`: it could not run, or failed).
-    Edited {
-        path: std::path::PathBuf,
-        result: Result<(), String>,
-    },
-    /// A policy's sync state (`sync::status`; None: never synced), read with its plan.
-    SyncState {
-        name: String,
-        state: Option<Box<provision::sync::SyncState>>,
-    },
-    /// A quarantined policy's held plan, planned again for review (`sync::review`).
-    SyncReviewed {
-        name: String,
-        result: Result<super::sync_approve::ReviewHandle, String>,
-    },
-    /// `sync::approve` from the console ended: its run's one-line result.
-    SyncApproved {
-        name: String,
-        result: Result<String, String>,
-    },
-    /// A policy apply ended.
-    ApplyDone {
-        name: String,
-        result: Result<provision::policy::apply::ApplyOutcome, String>,
-    },
-    /// The store's approvals (`Effect::ListApprovals`).
-    ApprovalsLoaded {
-        generation: u64,
-        result: Result<Vec<provision::approval::Approval>, String>,
-    },
-    /// A batch over `approval_over` was kept as a pending approval (`Effect::ProposeBatch`).
-    ApprovalProposed(Result<provision::approval::Approval, String>),
-    /// An approval's actions screened again by the gate against the server now, for the
-    /// approver's confirmation (`Effect::ScreenApproval`; `Err`: refused, e.g. one's own).
-    ApprovalScreened {
-        id: String,
-        result: Result<(provision::approval::Approval, provision::queue::Decision), String>,
-    },
-    /// An approval was rejected, or its approved batch ended (`Ok`: a line for the Log).
-    ApprovalDecided(Result<String, String>),
-    /// Records another writer (another admin's console or command, the sync, another process)
-    /// appended to the store, oldest first (`Store::watch`, read by the runtime as they come):
-    /// the Log says them and the Reports pane reads its query again.
-    StoreNews(Vec<provision::report::StoredRecord>),
-}
-
-/// The loaded users, shared with the task that writes them to the cache (the console keeps
-/// working on its copy; `Arc::make_mut` copies only when the writer still holds it).
-#[derive(Clone, Debug)]
-pub struct CacheSnapshot(pub std::sync::Arc<super::directory::UserStore>);
-
-impl PartialEq for CacheSnapshot {
-    fn eq(&self, o: &Self) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &o.0)
-    }
-}
-
-/// Work for the runtime. Results come back as `Msg`s.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Effect {
-    LoadUsers {
-        generation: u64,
-    },
-    LoadGroups {
-        generation: u64,
-    },
-    LookupEmail {
-        generation: u64,
-        email: String,
-    },
-    FetchUser {
-        id: String,
-    },
-    /// Fetch the full record of a loaded user for its detail view (`Msg::DetailFetched`).
-    FetchDetail {
-        id: String,
-    },
-    /// Write the loaded users to the local directory cache.
-    SaveCache(CacheSnapshot),
-    /// Send `Msg::LookupDue { generation, email }` after `after`.
-    Debounce {
-        generation: u64,
-        email: String,
-        after: Duration,
-    },
-    /// Put text on the clipboard with OSC 52.
-    Copy(String),
-    /// Journal a confirmed decision of the gate (skipped ops as `skipped`) and run it.
-    RunBatch {
-        decision: provision::queue::Decision,
-        description: String,
-    },
-    /// Stop sending the running batch's pending operations.
-    CancelBatch {
-        batch_id: String,
-    },
-    /// Put a batch's failed operations back to pending and run it again.
-    RetryFailed {
-        batch_id: String,
-    },
-    /// Finish batches a previous run left open, one after the other.
-    ResumeBatches {
-        batch_ids: Vec<String>,
-    },
-    /// The answer to `Msg::LeaseHeld`: wait for the org's lease, or give the batch up.
-    LeaseWait {
-        wait: bool,
-    },
-    /// Read the report database (results: `Msg::ReportsLoaded`).
-    QueryReports {
-        generation: u64,
-        query: provision::report::ReportQuery,
-    },
-    /// Write these records to a new CSV file (result: `Msg::ReportsExported`).
-    ExportReports {
-        records: Vec<provision::report::StoredRecord>,
-    },
-    ListPolicies,
-    ComputePlan {
-        generation: u64,
-        name: String,
-        path: std::path::PathBuf,
-    },
-    /// Run a reviewed, confirmed plan through the queue; `force` passes the ceilings (the admin
-    /// typed the count).
-    ApplyPlan {
-        name: String,
-        plan: PlanHandle,
-        force: bool,
-    },
-    /// Read the journal's newest batches (result: `Msg::BatchesListed`), for the queue view.
-    ListBatches,
-    /// Read what deactivations took away and the directory now, and the actions that restore
-    /// them (result: `Msg::RestorePlanned`; the app confirms them through the gate).
-    PlanRestore {
-        which: provision::queue::restore::Which,
-    },
-    /// Give the terminal to `$VISUAL`/`$EDITOR` on this file, take it back when the editor exits
-    /// and answer `Msg::Edited` (the event loop runs it, as `Suspend`).
-    EditFile {
-        path: std::path::PathBuf,
-    },
-    /// Plan a quarantined policy again for review (result: `Msg::SyncReviewed`).
-    ReviewSync {
-        name: String,
-        path: std::path::PathBuf,
-    },
-    /// Apply a reviewed quarantined plan and release the quarantine, as `scimitar sync approve`
-    /// does (`sync::approve`; result: `Msg::SyncApproved`).
-    ApproveSync {
-        name: String,
-        path: std::path::PathBuf,
-        review: super::sync_approve::ReviewHandle,
-    },
-    /// Read the store's approvals, pending ones or `all` (result: `Msg::ApprovalsLoaded`).
-    ListApprovals {
-        generation: u64,
-        all: bool,
-    },
-    /// Keep a confirmed batch over `approval_over` as a pending approval: nothing is sent
-    /// (result: `Msg::ApprovalProposed`).
-    ProposeBatch {
-        decision: provision::queue::Decision,
-        description: String,
-    },
-    /// Screen an approval's actions again against the server now, for its approval (result:
-    /// `Msg::ApprovalScreened`).
-    ScreenApproval {
-        id: String,
-    },
-    /// Approve (as this account) and run an approval, with the decision the approver confirmed,
-    /// through the queue under the org's lease (`approval::approve`).
-    RunApproval {
-        id: String,
-        decision: provision::queue::Decision,
-        description: String,
-    },
-    /// Reject a pending approval (result: `Msg::ApprovalDecided`).
-    RejectApproval {
-        id: String,
-    },
-    /// Restore the terminal, stop the process (SIGTSTP) and, once resumed, take the terminal
-    /// again and redraw everything (the event loop runs it: it owns the terminal).
-    Suspend,
-    Quit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -677,13 +265,13 @@ impl App {
             dir: &self.dir,
             queue: &self.queue,
             paths: &self.paths,
-            spinner: super::render::SPINNER[self.spinner % super::render::SPINNER.len()],
+            spinner: super::draw::SPINNER[self.spinner % super::draw::SPINNER.len()],
         }
     }
 
     /// The body of the panes on screen (the same layout the renderer uses).
     pub fn body_area(&self) -> Rect {
-        super::render::areas(self, self.screen()).body
+        areas(self, self.screen()).body
     }
 
     fn screen(&self) -> Rect {
@@ -737,16 +325,12 @@ impl App {
                     }
                 }
             }
-            // Another account (or the sync) proposed, approved, rejected or ran an approval: an
-            // open Approvals view reads them again, then the news goes on as any other.
+            // Others wrote to the store: an open overlay showing what the store holds (the
+            // Approvals view) reads it again, then the news goes on as any other.
             Msg::StoreNews(records) => {
                 let mut fx = Vec::new();
-                if records.iter().any(|r| provision::approval::is_event(&r.record.action))
-                    && let Some(i) = self.overlays.iter().rposition(|o| o.is::<super::approvals::Approvals>())
-                {
-                    let (r, reqs) = self.in_overlay(i, |o, _| {
-                        o.downcast_mut::<super::approvals::Approvals>().map(super::approvals::Approvals::changed).unwrap_or_default()
-                    });
+                for i in (0..self.overlays.len()).rev() {
+                    let (r, reqs) = self.in_overlay(i, |o, ctx| o.store_changed(&records, ctx));
                     fx.extend(r);
                     fx.extend(self.run_overlay(i, reqs));
                 }
@@ -780,7 +364,7 @@ impl App {
                 Err(m) => msg = m,
             }
         }
-        let (r, reqs) = self.in_app(|ctx| super::queue::on_msg(msg, ctx));
+        let (r, reqs) = self.in_app(|ctx| super::queue_flow::on_msg(msg, ctx));
         let mut fx = r.unwrap_or_default();
         fx.extend(self.run(Origin::App, reqs));
         fx
@@ -831,6 +415,8 @@ impl App {
                 Request::Open(c) => self.overlays.push(c),
                 Request::Close => {}
                 Request::CloseAll(t) => self.overlays.retain(|o| (o.as_ref() as &dyn Any).type_id() != t),
+                Request::OpenQueueView => self.overlays.push(Box::new(super::queue_view::QueueView)),
+                Request::CloseQueueViews => self.overlays.retain(|o| !o.is::<super::queue_view::QueueView>()),
                 Request::CloseOverlays => self.overlays.clear(),
                 Request::FocusSelf => {
                     if let Origin::Pane(i) = origin {
@@ -1104,6 +690,38 @@ impl App {
     }
 }
 
+pub struct Areas {
+    pub tabs: Rect,
+    pub body: Rect,
+    pub log: Option<Rect>,
+    pub input: Option<Rect>,
+    pub status: Rect,
+}
+
+pub fn areas(app: &App, area: Rect) -> Areas {
+    let h = area.height;
+    let input_h = u16::from(app.mode() != InputMode::Normal && h >= 4);
+    let fixed = 1 + 1 + input_h; // tabs + status + input
+    let room = h.saturating_sub(fixed);
+    // The Log pane gives way first when the terminal is short: the table keeps at least 5 rows.
+    let log_h = if app.log.visible && room >= 10 { app.log.height.clamp(3, room - 7) } else { 0 };
+    let [tabs, body, log, input, status] = Layout::vertical([
+        Constraint::Length(1.min(h)),
+        Constraint::Fill(1),
+        Constraint::Length(log_h),
+        Constraint::Length(input_h),
+        Constraint::Length(u16::from(h >= 2)),
+    ])
+    .areas(area);
+    Areas {
+        tabs,
+        body,
+        log: (log_h > 0).then_some(log),
+        input: (input_h > 0).then_some(input),
+        status: if h >= 2 { status } else { Rect { height: 0, ..status } },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The router and the promise of the hint bars: every key a component handles is in its
@@ -1204,7 +822,7 @@ mod tests {
 
     #[test]
     fn every_key_a_component_handles_is_in_its_keymap() {
-        use crate::{panes_tests, queue_tests};
+        use crate::panes_tests;
         let users = || app_with(30);
         let pane = |n: char| {
             move || {
@@ -1232,7 +850,7 @@ mod tests {
             "queue view",
             &|| {
                 let mut a = app_with(30);
-                queue_tests::running_batch(&mut a);
+                crate::tests::running_batch(&mut a);
                 press(&mut a, KeyCode::Char('Q'));
                 a
             },
@@ -1247,7 +865,7 @@ mod tests {
             "quit guard",
             &|| {
                 let mut a = app_with(30);
-                queue_tests::running_batch(&mut a);
+                crate::tests::running_batch(&mut a);
                 press(&mut a, KeyCode::Char('q'));
                 a
             },
@@ -1257,7 +875,7 @@ mod tests {
             "resume",
             &|| {
                 let mut a = app_with(30);
-                a.update(Msg::Unfinished(vec![crate::queue::ResumeOffer {
+                a.update(Msg::Unfinished(vec![crate::msg::ResumeOffer {
                     batch_id: "b-1".into(),
                     description: "deactivate 2 users".into(),
                     created: "2026-11-22 10:00:00".into(),

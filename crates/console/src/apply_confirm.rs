@@ -3,10 +3,10 @@
 //! above the threshold or a ceiling the count of deactivations is typed. Accepting tells the
 //! Policies pane to apply exactly the plan shown (`Note::ApplyPolicy`).
 
-use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Note, Offer, View, hint_list};
-use super::policies::{ApplyTerms, PlanHandle, PlanView, summary, terms};
-use super::render::{block, dialog, thousands, truncate};
+use super::draw::{block, dialog, thousands, truncate};
+use super::msg::PlanHandle;
+use super::msg::{Effect, Level};
 use crossterm::event::{KeyCode, KeyEvent};
 use provision::queue::Decision;
 use ratatui::Frame;
@@ -26,9 +26,48 @@ pub struct ApplyConfirm {
     pub error: Option<String>,
 }
 
+/// What the apply confirmation asks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApplyTerms {
+    /// Operations the gate lets through: the count to type, as every confirmation asks it (the
+    /// console's, `scimitar apply`'s and `sync approve`'s; issue 25: `A` asked for deactivations).
+    pub operations: usize,
+    /// Deactivations the gate lets through.
+    pub deactivations: usize,
+    /// Operations of the second pass, once the users and groups the first creates exist (new
+    /// users added to groups, their managers): said in the dialog, counted in the progress.
+    pub later: usize,
+    pub must_type: bool,
+    /// The policy's ceiling and the profile's (the gate's), when the plan is over them.
+    pub warnings: Vec<String>,
+    /// The gate's one line: "5 to create user, 9 to update, 8 to deactivate · skipped: 1 bot".
+    pub summary: String,
+}
+
+/// What the confirmation asks, from the gate's decision on the plan shown.
+pub fn terms(live: &PlanHandle, ceiling: Option<&String>, d: &Decision) -> ApplyTerms {
+    let mut warnings: Vec<String> = ceiling.into_iter().cloned().collect();
+    // The console passes the ceiling with the typed count (there is no --force here).
+    warnings.extend(d.ceiling_reason().map(|r| format!("{r}; type the count below if that is really meant")));
+    let deactivations = d.deactivations();
+    // As headless (`bulk::confirm`): a typed count past a ceiling or above the threshold of
+    // destructive operations.
+    let must_type = !warnings.is_empty() || d.destructive() > provision::queue::CONFIRM_THRESHOLD;
+    let later = provision::policy::apply::later_operations(&live.0);
+    ApplyTerms { operations: d.runnable().len(), deactivations, later, must_type, warnings, summary: super::confirm::gate_line(d) }
+}
+
 impl ApplyConfirm {
-    pub fn new(plan: &PlanView, decision: &Decision) -> ApplyConfirm {
-        ApplyConfirm { name: plan.name.clone(), plan: plan.live.clone(), terms: terms(plan, decision), typed: String::new(), error: None }
+    /// The confirmation of applying policy `name`'s plan `live` (over the policy's own `ceiling`,
+    /// when it is) as the gate decided it.
+    pub fn new(name: &str, live: &PlanHandle, ceiling: Option<&String>, decision: &Decision) -> ApplyConfirm {
+        ApplyConfirm {
+            name: name.to_string(),
+            plan: live.clone(),
+            terms: terms(live, ceiling, decision),
+            typed: String::new(),
+            error: None,
+        }
     }
 }
 
@@ -102,13 +141,13 @@ impl Component for ApplyConfirm {
         let mut body = vec![
             Line::from(vec![
                 Span::raw(format!("{} changes: ", thousands(plan.counts().changes() as u64))),
-                Span::styled(summary(plan), t.header),
+                Span::styled(provision::present::plan_summary_short(plan), t.header),
             ]),
             Line::styled(
-                clean(&format!("{} to send: {gate_line}", super::render::counted(*ops, "operation"))),
+                clean(&format!("{} to send: {gate_line}", super::draw::counted(*ops, "operation"))),
                 if *deact > 0 { t.warning } else { t.text },
             ),
-            Line::styled(format!("{}.", super::render::counted(*deact, "deactivation")), if *deact > 0 { t.warning } else { t.text }),
+            Line::styled(format!("{}.", super::draw::counted(*deact, "deactivation")), if *deact > 0 { t.warning } else { t.text }),
         ];
         if *later > 0 {
             // Newcomer run: 199 confirmed, 200 ran. The second pass is said, with its count.

@@ -10,9 +10,9 @@
 //! again, with no key pressed.
 //! The domain (`provision::approval`) decides; this pane only routes and draws.
 
-use super::app::{Effect, Level, Msg};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, moved, offers_rw};
-use super::render::{block, hint_line, visible_offset};
+use super::draw::{block, hint_line, visible_offset};
+use super::msg::{Effect, Level, Msg};
 use crossterm::event::{KeyCode, KeyEvent};
 use provision::approval::{Approval, State};
 use ratatui::Frame;
@@ -216,7 +216,7 @@ impl Component for Approvals {
             return Handled::Consumed(self.act(a, ctx));
         }
         if let Some(nav) = lookup(NAV, k) {
-            let h = super::render::wide_overlay_area(ctx.area).height.saturating_sub(4).max(1) as usize;
+            let h = super::draw::wide_overlay_area(ctx.area).height.saturating_sub(4).max(1) as usize;
             self.selected = moved(self.selected, nav.delta(h), self.list.len());
             self.offset = visible_offset(self.selected, self.offset, h, self.list.len());
             return Handled::done();
@@ -259,6 +259,11 @@ impl Component for Approvals {
         })
     }
 
+    fn store_changed(&mut self, records: &[provision::report::StoredRecord], _ctx: &mut Ctx) -> Vec<Effect> {
+        // Another account (or the sync) proposed, approved, rejected or ran an approval.
+        if records.iter().any(|r| provision::approval::is_event(&r.record.action)) { self.changed() } else { vec![] }
+    }
+
     fn busy(&self) -> bool {
         self.loading
     }
@@ -289,7 +294,7 @@ pub fn log_proposed(ctx: &mut Ctx, r: Result<Approval, String>) {
 pub fn detail_lines(a: &Approval) -> Vec<(Level, String)> {
     let mut out = vec![
         (Level::Info, format!("{} · {} · proposed {} by {}", a.id, a.state.as_str(), a.created, clean(&a.proposer))),
-        (Level::Info, format!("{}: {}, {}", clean(&a.description), a.counts(), super::render::counted(a.operations as usize, "operation"))),
+        (Level::Info, format!("{}: {}, {}", clean(&a.description), a.counts(), super::draw::counted(a.operations as usize, "operation"))),
     ];
     if let Some(by) = &a.decided_by {
         let why = a.reason.as_deref().map(|r| format!(": {}", clean(r))).unwrap_or_default();
@@ -317,7 +322,7 @@ pub fn detail_lines(a: &Approval) -> Vec<(Level, String)> {
 
 fn render_pane(p: &Approvals, f: &mut Frame, area: Rect, v: &View) {
     let t = v.theme;
-    let r = super::render::wide_overlay_area(area);
+    let r = super::draw::wide_overlay_area(area);
     f.render_widget(ratatui::widgets::Clear, r);
     let shown = if p.all { "all" } else { "pending" };
     let title = Line::from(vec![Span::styled(" Approvals ", t.title), Span::styled(format!("{} {shown} ", p.list.len()), t.muted)]);
@@ -375,7 +380,7 @@ fn render_pane(p: &Approvals, f: &mut Frame, area: Rect, v: &View) {
                     Level::Error => t.error,
                     _ => t.text,
                 };
-                super::render::hang(&s, da.width.max(1) as usize).into_iter().map(move |x| Line::styled(x, st))
+                super::draw::hang(&s, da.width.max(1) as usize).into_iter().map(move |x| Line::styled(x, st))
             })
             .collect();
         let bl = ratatui::widgets::Block::default()

@@ -3,9 +3,11 @@
 //! through the queue) and rejects; and one run of the real runner against the emulator where the
 //! proposer's console is refused and another account's console approves and writes.
 
-use super::app::{App, Effect, Msg};
+use super::app::App;
+
 use super::approvals::Approvals;
 use super::confirm::Confirm;
+use super::msg::{Effect, Msg};
 use super::tests::{app_with, screen, titles};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use provision::approval::{Approval, Proposal, State};
@@ -310,7 +312,7 @@ fn others_operations_show_in_the_log_and_the_rows_as_they_arrive() {
     assert_eq!(last_log(&app), format!("bob@jump2: deactivate {email}: done (b-others)"));
     assert!(!app.dir.store.get(idx).active(), "the row follows");
     // This console's own running batch: the queue logs it already.
-    super::queue_tests::running_batch(&mut app);
+    super::tests::running_batch(&mut app);
     let own = app.queue.batch.as_ref().unwrap().batch_id.clone();
     let before = app.log.len();
     app.update(Msg::StoreNews(vec![rec(8, "deactivate", "W00000002", "x@example.com", &own)]));

@@ -15,8 +15,8 @@
 //! the runtime is offered to the panes, then the overlays, until one takes it, then to the action
 //! queue; a [`Note`] is told to every pane.
 
-use super::app::{Effect, Level, Log, Msg};
 use super::directory::Directory;
+use super::msg::{Effect, Level, Log, Msg};
 use super::queue::Queue;
 use super::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -250,7 +250,7 @@ pub enum Note {
     Reported,
     /// The apply confirmation was accepted: apply this plan (`force`: the count was typed;
     /// `operations`: the number it showed, the progress's total from the start).
-    ApplyPolicy { name: String, plan: super::policies::PlanHandle, force: bool, operations: usize },
+    ApplyPolicy { name: String, plan: super::msg::PlanHandle, force: bool, operations: usize },
 }
 
 /// What a component asks of the app; done, in order, when it returns.
@@ -260,6 +260,10 @@ pub enum Request {
     Close,
     /// Close every open overlay of this type.
     CloseAll(TypeId),
+    /// Open the queue view (the app knows it; the dialogs that show it do not import it).
+    OpenQueueView,
+    /// Close every open queue view.
+    CloseQueueViews,
     CloseOverlays,
     /// Bring the pane that asked to the front.
     FocusSelf,
@@ -306,6 +310,16 @@ impl<'a> Ctx<'a> {
 
     pub fn close(&mut self) {
         self.requests.push(Request::Close);
+    }
+
+    /// Open the queue view over everything (`Q`).
+    pub fn open_queue_view(&mut self) {
+        self.requests.push(Request::OpenQueueView);
+    }
+
+    /// Close every open queue view.
+    pub fn close_queue_views(&mut self) {
+        self.requests.push(Request::CloseQueueViews);
     }
 
     pub fn close_all<T: Component>(&mut self) {
@@ -374,6 +388,13 @@ pub trait Component: Any {
         Vec::new()
     }
 
+    /// Records others appended to the store (`Msg::StoreNews`, from the store's watch), offered
+    /// to every open overlay before the Log gets them: a view of what the store holds may read
+    /// it again (the Approvals view does on an approval's event).
+    fn store_changed(&mut self, _records: &[provision::report::StoredRecord], _ctx: &mut Ctx) -> Vec<Effect> {
+        Vec::new()
+    }
+
     /// A pane came to the front: load what it shows the first time.
     fn entered(&mut self, _ctx: &mut Ctx) -> Vec<Effect> {
         Vec::new()
@@ -419,6 +440,17 @@ impl dyn Component {
     pub fn downcast_mut<T: Component>(&mut self) -> Option<&mut T> {
         (self as &mut dyn Any).downcast_mut::<T>()
     }
+}
+
+/// Put text on the clipboard, with a Log line saying what was copied.
+pub fn copy(ctx: &mut super::component::Ctx, what: &str, text: String) -> Vec<super::msg::Effect> {
+    use super::msg::{Effect, Level};
+    if text.is_empty() {
+        ctx.log(Level::Warn, format!("nothing to copy: no {what}"));
+        return vec![];
+    }
+    ctx.log(Level::Ok, format!("copied {what} {text} to the clipboard (OSC 52)"));
+    vec![Effect::Copy(text)]
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@
 //! `Effect::RunBatch`, which carries the decision itself; a cancelled one emits nothing. Under
 //! `--read-only` the gate refuses and no dialog opens.
 
-use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
-use super::render::block;
+use super::draw::block;
+use super::msg::{Effect, Level};
 use crossterm::event::{KeyCode, KeyEvent};
 use provision::queue::{Action, Decision, Knowledge};
 use ratatui::Frame;
@@ -101,7 +101,7 @@ impl Confirm {
         let skipped = self.decision.skipped();
         let level = if skipped.is_empty() { Level::Info } else { Level::Warn };
         let mut out = vec![(level, clean(&gate_line(&self.decision)))];
-        out.push((Level::Info, format!("{}:", super::render::counted(n, "operation"))));
+        out.push((Level::Info, format!("{}:", super::draw::counted(n, "operation"))));
         let named: Vec<String> = self.first().into_iter().take(first).collect();
         let shown = named.len();
         for f in named {
@@ -113,11 +113,11 @@ impl Confirm {
         if self.later > 0 {
             out.push((
                 Level::Info,
-                format!("Then {} more in a second pass, once the new users exist.", super::render::thousands(self.later as u64)),
+                format!("Then {} more in a second pass, once the new users exist.", thousands_in(&self.later.to_string())),
             ));
         }
         if !self.who.is_empty() {
-            out.push((Level::Info, format!("{}:", super::render::counted(self.who.len(), "user"))));
+            out.push((Level::Info, format!("{}:", super::draw::counted(self.who.len(), "user"))));
             for w in self.who.iter().take(first.max(1)) {
                 out.push((Level::Info, format!("  {}", clean(w))));
             }
@@ -181,10 +181,10 @@ pub fn gate_line(d: &Decision) -> String {
             .map(|(k, (n, members))| match k {
                 ActionKind::AddMembers | ActionKind::RemoveMembers => {
                     let verb = if *k == ActionKind::AddMembers { "add" } else { "remove" };
-                    let m = super::render::thousands(*members as u64);
-                    format!("{m} member{} to {verb} ({})", if *members == 1 { "" } else { "s" }, super::render::counted(*n, "group"))
+                    let m = super::draw::thousands(*members as u64);
+                    format!("{m} member{} to {verb} ({})", if *members == 1 { "" } else { "s" }, super::draw::counted(*n, "group"))
                 }
-                _ => format!("{} to {}", super::render::thousands(*n as u64), k.spec().verb),
+                _ => format!("{} to {}", super::draw::thousands(*n as u64), k.spec().verb),
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -202,7 +202,7 @@ pub fn thousands_in(s: &str) -> String {
     let mut digits = String::new();
     let flush = |digits: &mut String, out: &mut String| {
         if digits.len() >= 4 && !digits.starts_with('0') {
-            out.push_str(&super::render::thousands(digits.parse().unwrap_or(0)));
+            out.push_str(&super::draw::thousands(digits.parse().unwrap_or(0)));
         } else {
             out.push_str(digits);
         }
@@ -298,16 +298,16 @@ impl Confirm {
             return vec![Effect::ProposeBatch { decision, description: self.what.clone() }];
         }
         if let Some(id) = &self.approval {
-            ctx.log(Level::Info, format!("{}: approved, queued {}", self.what, super::render::counted(self.count(), "operation")));
+            ctx.log(Level::Info, format!("{}: approved, queued {}", self.what, super::draw::counted(self.count(), "operation")));
             ctx.queue.submitting = true;
             ctx.queue.status = "starting".into();
-            ctx.open(super::queue_view::QueueView);
+            ctx.open_queue_view();
             return vec![Effect::RunApproval { id: id.clone(), decision, description: self.what.clone() }];
         }
-        ctx.log(Level::Info, format!("{}: confirmed, queued {}", self.what, super::render::counted(self.count(), "operation")));
+        ctx.log(Level::Info, format!("{}: confirmed, queued {}", self.what, super::draw::counted(self.count(), "operation")));
         ctx.queue.submitting = true;
         ctx.queue.status = "starting".into();
-        ctx.open(super::queue_view::QueueView);
+        ctx.open_queue_view();
         vec![Effect::RunBatch { decision, description: self.what.clone() }]
     }
 }
@@ -380,7 +380,7 @@ impl Component for Confirm {
                         Level::Error => t.error.add_modifier(Modifier::BOLD),
                         _ => t.text,
                     };
-                    super::render::hang(&s, inner_w as usize).into_iter().map(move |p| Line::styled(p, st))
+                    super::draw::hang(&s, inner_w as usize).into_iter().map(move |p| Line::styled(p, st))
                 })
                 .collect()
         };
@@ -399,10 +399,10 @@ impl Component for Confirm {
             foot.push(Line::styled(e.clone(), t.error));
         }
         // Name fewer operations on a short terminal, so the skipped ones and the warning show too.
-        let room = (area.height as usize).saturating_sub(2 + super::render::wrapped_rows(&foot, inner_w));
+        let room = (area.height as usize).saturating_sub(2 + super::draw::wrapped_rows(&foot, inner_w));
         let mut body = styled(c.lines());
         for first in (0..FIRST).rev() {
-            if super::render::wrapped_rows(&body, inner_w) <= room {
+            if super::draw::wrapped_rows(&body, inner_w) <= room {
                 break;
             }
             body = styled(c.lines_naming(first));
@@ -410,6 +410,6 @@ impl Component for Confirm {
         let title = format!(" Confirm: {} ", clean(&c.what));
         let style = if c.destructive > 0 { t.warning } else { t.title };
         let b = block(t, Line::styled(title, style.add_modifier(Modifier::BOLD)), true);
-        super::render::dialog(f, area, b, body, foot, 90);
+        super::draw::dialog(f, area, b, body, foot, 90);
     }
 }

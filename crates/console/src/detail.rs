@@ -3,11 +3,11 @@
 //! attribute/value pairs that the Reports pane (one record, hashes included) and the Policies
 //! pane (one change of the plan) open.
 
-use super::app::{Effect, Level};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, offers, offers_rw};
 use super::directory::{Directory, UserStore};
+use super::draw::{hint_line, overlay, overlay_area};
+use super::msg::{Effect, Level};
 use super::picker::{Item, Picked, Picker};
-use super::render::{hint_line, overlay, overlay_area};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -75,7 +75,7 @@ fn max_scroll(rows: &[(String, String)], kw: usize, screen: Rect) -> u16 {
     let kw = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0).min(kw);
     let t = super::theme::Theme::monochrome();
     let lines = page_lines(rows.iter().map(|(k, v)| (k.clone(), v.clone(), Style::default())), kw, &t);
-    let n = super::render::wrapped_rows(&lines, r.width.saturating_sub(2)) as u16;
+    let n = super::draw::wrapped_rows(&lines, r.width.saturating_sub(2)) as u16;
     n.saturating_sub(r.height.saturating_sub(2))
 }
 
@@ -96,7 +96,7 @@ fn draw(f: &mut Frame, area: Rect, v: &View, p: Page) {
     let b = b.title_bottom(hint_line(t, hint_bar(&hint, &[], r.width.saturating_sub(4) as usize)));
     let kw = rows.iter().map(|(k, _, _)| k.chars().count()).max().unwrap_or(0).min(kw);
     let lines = page_lines(rows, kw, t);
-    let max = (super::render::wrapped_rows(&lines, r.width.saturating_sub(2)) as u16).saturating_sub(r.height.saturating_sub(2));
+    let max = (super::draw::wrapped_rows(&lines, r.width.saturating_sub(2)) as u16).saturating_sub(r.height.saturating_sub(2));
     f.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }).scroll((scroll.min(max), 0)), r);
 }
 
@@ -141,7 +141,7 @@ impl UserDetail {
             .groups
             .iter()
             .filter(|g| g.members.iter().any(|m| m == id) != add)
-            .map(|g| Item::new(&format!("{} ({})", g.name, super::render::counted(g.members.len(), "member")), g.id.clone(), None))
+            .map(|g| Item::new(&format!("{} ({})", g.name, super::draw::counted(g.members.len(), "member")), g.id.clone(), None))
             .collect();
         if items.is_empty() {
             let msg = if add { format!("{name} is already in every group") } else { format!("{name} is in no group") };
@@ -270,7 +270,7 @@ impl Component for UserDetail {
             Act::Copy | Act::CopyId => match ctx.dir.store.index_of(&self.id) {
                 Some(i) => {
                     let (what, text) = ctx.dir.user_copy_text(i, a == Act::CopyId);
-                    super::directory::copy(ctx, what, text)
+                    super::component::copy(ctx, what, text)
                 }
                 None => vec![],
             },

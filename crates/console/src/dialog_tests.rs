@@ -2,8 +2,10 @@
 //! content: many targets, long names and emails, long server messages. Each must show its prompt
 //! and its keys, whatever the body holds (`render::dialog` pins them to the bottom).
 
-use super::app::{App, Effect, Msg};
-use super::queue::{BatchLoad, QueueOp, ResumeOffer};
+use super::app::App;
+
+use super::msg::{BatchLoad, QueueOp, ResumeOffer};
+use super::msg::{Effect, Msg};
 use super::tests::{app_with, fixture_groups, make_user, screen};
 use super::theme::{Theme, ThemeSet};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -368,7 +370,7 @@ fn wrapped_dialog_lines_keep_their_indent_and_picker_reasons_stay_whole() {
 #[test]
 fn the_queue_view_shows_whole_operations_at_80_columns() {
     let mut app = app_with(30);
-    super::queue_tests::running_batch(&mut app);
+    super::tests::running_batch(&mut app);
     key(&mut app, KeyCode::Char('Q'));
     let s = screen(&mut app, 80, 24);
     for i in 0..6 {

@@ -648,15 +648,12 @@ impl Directory {
     }
 }
 
-/// Put text on the clipboard, with a Log line saying what was copied.
-pub fn copy(ctx: &mut super::component::Ctx, what: &str, text: String) -> Vec<super::app::Effect> {
-    use super::app::{Effect, Level};
-    if text.is_empty() {
-        ctx.log(Level::Warn, format!("nothing to copy: no {what}"));
-        return vec![];
-    }
-    ctx.log(Level::Ok, format!("copied {what} {text} to the clipboard (OSC 52)"));
-    vec![Effect::Copy(text)]
+/// How a confirmation names a member: `Name <email>`, else `Name (id)`; None when not loaded.
+pub fn member_label(dir: &super::directory::Directory, id: &str) -> Option<String> {
+    dir.store.index_of(id).map(|i| {
+        let r = dir.store.get(i);
+        if r.email().is_empty() { format!("{} ({id})", r.name()) } else { format!("{} <{}>", r.name(), r.email()) }
+    })
 }
 
 #[cfg(test)]

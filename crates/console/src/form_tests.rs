@@ -1,9 +1,11 @@
 //! The user form, the user detail's `+`/`-` and the Groups pane's `D`, on the pure state: what
 //! the admin sees and what goes to the gate; snapshots at 80x24 and 200x50.
 
-use super::app::{App, Effect, Msg};
+use super::app::App;
+
 use super::confirm::Confirm;
 use super::detail::UserDetail;
+use super::msg::{Effect, Msg};
 use super::tests::{app_with, screen};
 use super::user_form::UserForm;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

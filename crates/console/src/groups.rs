@@ -4,11 +4,11 @@
 //! prompt, `prompt.rs`). Every verb goes through the gate (`confirm::ask`). The groups are
 //! loaded here (`Effect::LoadGroups`) and read again after a batch that changed one.
 
-use super::app::{Effect, Level, Msg};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers_rw};
 use super::directory::GroupRow;
+use super::draw::{MARK, block, thousands, visible_offset};
+use super::msg::{Effect, Level, Msg};
 use super::prompt::PromptKind;
-use super::render::{MARK, block, thousands, visible_offset};
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use provision::queue::Action;
 use ratatui::Frame;
@@ -163,7 +163,7 @@ impl GroupsPane {
             Act::CopyId => {
                 let Some(g) = groups.get(self.selected) else { return vec![] };
                 let id = g.id.clone();
-                return super::directory::copy(ctx, "group id", id);
+                return super::component::copy(ctx, "group id", id);
             }
             Act::Delete => return delete_group(ctx, self.selected),
         }
@@ -175,7 +175,7 @@ impl GroupsPane {
 pub fn delete_group(ctx: &mut Ctx, gi: usize) -> Vec<Effect> {
     let Some(g) = ctx.dir.groups.get(gi) else { return vec![] };
     let n = g.members.len();
-    let what = format!("delete group {} ({})", g.name, super::render::counted(n, "member"));
+    let what = format!("delete group {} ({})", g.name, super::draw::counted(n, "member"));
     let a = Action::DeleteGroup { id: g.id.clone(), name: g.name.clone() };
     super::confirm::ask(ctx, vec![a], &provision::queue::Knowledge::default(), move |_| what, false)
 }
@@ -193,14 +193,6 @@ pub fn user_membership(ctx: &mut Ctx, add: bool, gi: usize, uid: &str) -> Vec<Ef
         (format!("remove {who} from {gname}"), Action::RemoveMembers { group_id: gid, group_name: gname, user_ids: ids })
     };
     super::confirm::ask(ctx, vec![a], &known, move |_| what, false)
-}
-
-/// How a confirmation names a member: `Name <email>`, else `Name (id)`; None when not loaded.
-pub fn member_label(dir: &super::directory::Directory, id: &str) -> Option<String> {
-    dir.store.index_of(id).map(|i| {
-        let r = dir.store.get(i);
-        if r.email().is_empty() { format!("{} ({id})", r.name()) } else { format!("{} <{}>", r.name(), r.email()) }
-    })
 }
 
 /// `+`/`-` on group `gi`: the users marked in the Users pane; `-` in the members list (`member`,
@@ -236,7 +228,7 @@ pub fn members_verb(ctx: &mut Ctx, add: bool, gi: usize, member: Option<usize>) 
     // Slack refuses a deactivated user in a group, and one refused member fails the whole PATCH
     // (issue 12: one deactivated user among four failed the add, naming nobody): screen them
     // out here and name them in the dialog.
-    let label = |id: &str| member_label(ctx.dir, id);
+    let label = |id: &str| super::directory::member_label(ctx.dir, id);
     let mut screened = Vec::new();
     let ids: Vec<String> = if add {
         ids.into_iter()
@@ -363,7 +355,7 @@ impl Component for GroupsPane {
         if self.loading {
             b = b.title_top(Line::styled(format!(" {} loading groups ", v.spinner), t.accent).right_aligned());
         }
-        let inner = super::render::hinted_block(f, r, t, b, hints);
+        let inner = super::draw::hinted_block(f, r, t, b, hints);
         if inner.height == 0 {
             return;
         }

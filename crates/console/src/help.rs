@@ -3,7 +3,7 @@
 //! lines and the other panes'), so it can never disagree with what the keys do.
 
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_list, lookup, offers};
-use super::render::{hint_line, overlay};
+use super::draw::{hint_line, overlay};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -44,7 +44,7 @@ impl Help {
             lines.push(Line::styled(name.clone(), t.header));
             for o in keys {
                 let help = if o.now { t.text } else { t.muted };
-                for (i, part) in super::render::wrap_words(&o.help, text_w).into_iter().enumerate() {
+                for (i, part) in super::draw::wrap_words(&o.help, text_w).into_iter().enumerate() {
                     // Only the key is styled, not the blanks around it (NO_COLOR underlines it).
                     let key = if i == 0 { o.label.to_string() } else { String::new() };
                     let pad = " ".repeat(KEY_W.saturating_sub(2 + unicode_width::UnicodeWidthStr::width(key.as_str())).max(1));
@@ -58,14 +58,14 @@ impl Help {
 
     /// The farthest the help scrolls on this screen: its last line at the bottom of the box.
     pub fn max_scroll(&self, screen: Rect) -> u16 {
-        let r = super::render::overlay_area(screen);
+        let r = super::draw::overlay_area(screen);
         let (w, h) = (r.width.saturating_sub(2), r.height.saturating_sub(2));
         let text_w = (w as usize).saturating_sub(13).max(10);
         let rows: usize = self
             .sections
             .iter()
             .filter(|(_, keys)| !keys.is_empty())
-            .map(|(_, keys)| 2 + keys.iter().map(|o| super::render::wrap_words(&o.help, text_w).len()).sum::<usize>())
+            .map(|(_, keys)| 2 + keys.iter().map(|o| super::draw::wrap_words(&o.help, text_w).len()).sum::<usize>())
             .sum();
         (rows as u16).saturating_sub(h)
     }

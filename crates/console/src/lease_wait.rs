@@ -3,9 +3,9 @@
 //! finish (the runner checks every second; `x` in the queue view stops waiting), `Esc`/`n` gives
 //! the batch up (nothing was journaled or sent).
 
-use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
-use super::render::{block, dialog};
+use super::draw::{block, dialog};
+use super::msg::{Effect, Level};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;

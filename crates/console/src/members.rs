@@ -6,11 +6,11 @@
 //! group, is shown with the reason and cannot be picked). Both verbs go through the gate. `Enter`
 //! shows the member in the Users pane (fetching it first when it is not loaded), `y`/`Y` copy.
 
-use super::app::{Effect, Level};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, lookup, moved, offers_rw};
 use super::directory::Directory;
+use super::draw::{MARK, hint_line, overlay, overlay_area, visible_offset};
+use super::msg::{Effect, Level};
 use super::picker::{Item, Picked, Picker};
-use super::render::{MARK, hint_line, overlay, overlay_area, visible_offset};
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use provision::queue::Action;
 use ratatui::Frame;
@@ -201,13 +201,14 @@ impl Members {
             return vec![];
         }
         let n = ids.len();
-        let what = format!("remove {} from {gname}", super::render::counted(n, "member"));
+        let what = format!("remove {} from {gname}", super::draw::counted(n, "member"));
         let known = ctx.dir.knowledge_of(&ids);
         let clears = !own && !ctx.dir.marks.is_empty();
         // The dialog names them (issue 25: it named nobody); the list's marks stay until the
         // batch is confirmed (the list closes when the groups are read again), so a cancel
         // keeps them.
-        let who = ids.iter().map(|id| super::groups::member_label(ctx.dir, id).unwrap_or_else(|| format!("{id} (not loaded)"))).collect();
+        let who =
+            ids.iter().map(|id| super::directory::member_label(ctx.dir, id).unwrap_or_else(|| format!("{id} (not loaded)"))).collect();
         let a = Action::RemoveMembers { group_id: gid, group_name: gname, user_ids: ids };
         super::confirm::ask_naming(ctx, vec![a], &known, move |_| what, clears, who, Vec::new())
     }
@@ -249,10 +250,10 @@ impl Members {
         let Some(g) = ctx.dir.groups.get(self.group) else { return vec![] };
         let (gid, gname) = (g.id.clone(), g.name.clone());
         let n = ids.len();
-        let what = format!("add {} to {gname}", super::render::counted(n, "member"));
+        let what = format!("add {} to {gname}", super::draw::counted(n, "member"));
         let known = ctx.dir.knowledge_of(&ids);
         let clears = !ctx.dir.marks.is_empty();
-        let who = ids.iter().map(|id| super::groups::member_label(ctx.dir, id).unwrap_or_else(|| id.clone())).collect();
+        let who = ids.iter().map(|id| super::directory::member_label(ctx.dir, id).unwrap_or_else(|| id.clone())).collect();
         let a = Action::AddMembers { group_id: gid, group_name: gname, user_ids: ids };
         super::confirm::ask_naming(ctx, vec![a], &known, move |_| what, clears, who, Vec::new())
     }
@@ -361,7 +362,7 @@ impl Component for Members {
                     Some(i) => ctx.dir.user_copy_text(i, a == Act::CopyId),
                     None => ("id", mid),
                 };
-                super::directory::copy(ctx, what, text)
+                super::component::copy(ctx, what, text)
             }
             Act::Remove => self.remove(ctx),
             Act::Add => {
@@ -379,7 +380,7 @@ impl Component for Members {
         let shown = self.shown(v.dir);
         let mut title = vec![
             Span::styled(format!(" {} ", clean(&g.name)), t.title),
-            Span::styled(format!("{} member{} ", super::render::thousands(n as u64), if n == 1 { "" } else { "s" }), t.muted),
+            Span::styled(format!("{} member{} ", super::draw::thousands(n as u64), if n == 1 { "" } else { "s" }), t.muted),
         ];
         if shown.len() != n {
             title.push(Span::styled(format!("· {} shown ", shown.len()), t.muted));

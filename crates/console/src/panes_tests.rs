@@ -1,12 +1,16 @@
 //! The Reports and Policies panes: key handling on the pure state, the executor-side functions
 //! (query, CSV export) against a temporary database, and TestBackend renders at 80x24 and 200x50.
 
-use super::app::{App, Effect, Level, Msg};
+use super::app::App;
+
 use super::apply_confirm::ApplyConfirm;
 use super::detail::Detail;
-use super::policies::{Kind, PlanHandle, plan_rows};
+use super::msg::PlanHandle;
+use super::msg::{Effect, Level, Msg};
+use super::msg::{ReportData, ReportRow};
+use super::policies::{Kind, plan_rows};
+use super::reports;
 use super::reports::ReportsPane;
-use super::reports::{self, ReportData, ReportRow};
 use super::tests::{app_with, screen};
 use super::tests::{policies, reports, titles};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -212,12 +216,7 @@ fn reports_are_read_again_when_a_batch_finishes() {
     use provision::queue::QueueEvent;
     let mut app = reports_app(stored(3, OffsetDateTime::now_utc()));
     assert!(screen(&mut app, 80, 24).contains("Reports 3 "));
-    app.update(Msg::BatchLoaded(crate::queue::BatchLoad {
-        batch_id: "b-r".into(),
-        description: "restore".into(),
-        ops: vec![],
-        rate: None,
-    }));
+    app.update(Msg::BatchLoaded(crate::msg::BatchLoad { batch_id: "b-r".into(), description: "restore".into(), ops: vec![], rate: None }));
     let fx = app.update(Msg::Queue(QueueEvent::BatchFinished {
         batch_id: "b-r".into(),
         counts: HashMap::new(),
@@ -798,7 +797,7 @@ fn the_policies_pane_shows_sync_state_and_approves_a_quarantine() {
     let decision = provision::policy::apply::preview(&live, &app.queue.safety);
     let n = decision.runnable().len();
     let review = provision::sync::Review { quarantine: q, live, decision, ceilings: vec!["over 25".into()] };
-    let handle = super::sync_approve::ReviewHandle::new(review);
+    let handle = super::msg::ReviewHandle::new(review);
     app.update(Msg::SyncReviewed { name: "hr".into(), result: Ok(handle.clone()) });
     for (w, h) in [(80, 24), (200, 50)] {
         let s = screen(&mut app, w, h);

@@ -12,7 +12,7 @@
 //! come last. At most [`LIMIT`] matches are listed.
 
 use super::component::{NAV, Offer, View, hint_list, lookup, moved};
-use super::render::{MARK, block, hint_line, overlay_area, visible_offset};
+use super::draw::{MARK, block, hint_line, overlay_area, visible_offset};
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -275,7 +275,7 @@ impl Picker {
         if inner.height < 3 || inner.width < 8 {
             return;
         }
-        super::render::labelled_input(f, t, inner, "search: ", &self.input);
+        super::draw::labelled_input(f, t, inner, "search: ", &self.input);
         let list = Rect { y: inner.y + 1, height: inner.height - 2, ..inner };
         let h = list.height as usize;
         let off = visible_offset(self.selected, self.offset, h, self.shown.len());
@@ -295,7 +295,7 @@ impl Picker {
             let text = if why.is_empty() || room < 12 {
                 format!("{lead}{mark}{}{why}", it.label).chars().take(w).collect()
             } else {
-                format!("{lead}{mark}{}{why}", super::render::truncate(&it.label, room))
+                format!("{lead}{mark}{}{why}", super::draw::truncate(&it.label, room))
             };
             let st = if sel {
                 t.selected

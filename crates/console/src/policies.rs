@@ -9,16 +9,16 @@
 //! exactly what the admin reviewed; drawing uses the rows built once in [`plan_rows`]. (A line of
 //! its own for another state of a policy is one more `Line` in `render_plan`'s header.)
 
-use super::app::{Effect, Level, Msg};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, moved, offers_rw};
 use super::detail::{Detail, Tone};
-use super::render::{MARK, block, thousands, truncate, visible_offset};
+use super::draw::{MARK, block, thousands, truncate, visible_offset};
+pub use super::msg::PlanHandle;
+use super::msg::{Effect, Level, Msg};
 use super::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent};
 use provision::policy::apply::ApplyOutcome;
-use provision::policy::live::LivePlan;
 use provision::policy::plan::{GroupTarget, MemberChange, MemberRef, Plan};
-use provision::queue::{Decision, OpState, QueueEvent};
+use provision::queue::{OpState, QueueEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -27,21 +27,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use scim::sanitize::clean;
 use std::borrow::Cow;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Above this many deactivations the confirmation asks for the count to be typed (as headless).
 pub const CONFIRM_THRESHOLD: usize = provision::queue::CONFIRM_THRESHOLD;
-
-/// A computed plan, shared between the pane and the apply effect. Two handles are equal when
-/// they are the same computation.
-#[derive(Clone, Debug)]
-pub struct PlanHandle(pub Arc<LivePlan>);
-
-impl PartialEq for PlanHandle {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -134,37 +122,6 @@ pub struct PoliciesPane {
     pub sync: std::collections::HashMap<String, provision::sync::SyncState>,
     /// A quarantined policy's review is being planned.
     pub reviewing: Option<String>,
-}
-
-/// What the apply confirmation asks.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ApplyTerms {
-    /// Operations the gate lets through: the count to type, as every confirmation asks it (the
-    /// console's, `scimitar apply`'s and `sync approve`'s; issue 25: `A` asked for deactivations).
-    pub operations: usize,
-    /// Deactivations the gate lets through.
-    pub deactivations: usize,
-    /// Operations of the second pass, once the users and groups the first creates exist (new
-    /// users added to groups, their managers): said in the dialog, counted in the progress.
-    pub later: usize,
-    pub must_type: bool,
-    /// The policy's ceiling and the profile's (the gate's), when the plan is over them.
-    pub warnings: Vec<String>,
-    /// The gate's one line: "5 to create user, 9 to update, 8 to deactivate · skipped: 1 bot".
-    pub summary: String,
-}
-
-/// What the confirmation asks, from the gate's decision on the plan shown.
-pub fn terms(plan: &PlanView, d: &Decision) -> ApplyTerms {
-    let mut warnings: Vec<String> = plan.ceiling.iter().cloned().collect();
-    // The console passes the ceiling with the typed count (there is no --force here).
-    warnings.extend(d.ceiling_reason().map(|r| format!("{r}; type the count below if that is really meant")));
-    let deactivations = d.deactivations();
-    // As headless (`bulk::confirm`): a typed count past a ceiling or above the threshold of
-    // destructive operations.
-    let must_type = !warnings.is_empty() || d.destructive() > CONFIRM_THRESHOLD;
-    let later = provision::policy::apply::later_operations(&plan.live.0);
-    ApplyTerms { operations: d.runnable().len(), deactivations, later, must_type, warnings, summary: super::confirm::gate_line(d) }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,11 +283,11 @@ impl PoliciesPane {
         ctx.close_all::<Detail>();
         match result {
             Ok(h) => {
-                let s = summary(&h.0.plan);
+                let s = provision::present::plan_summary_short(&h.0.plan);
                 let warnings = h.0.plan.warnings.len();
                 self.set_plan(name.clone(), h);
                 self.error = None;
-                let w = if warnings > 0 { format!(", {}", super::render::counted(warnings, "warning")) } else { String::new() };
+                let w = if warnings > 0 { format!(", {}", super::draw::counted(warnings, "warning")) } else { String::new() };
                 ctx.log(Level::Info, format!("plan of policy {name}: {s}{w}"));
             }
             Err(e) => {
@@ -371,7 +328,7 @@ impl PoliciesPane {
             ctx.log(Level::Warn, format!("nothing to apply in policy {}: {}", v.name, decision.summary()));
             return vec![];
         }
-        ctx.open(super::apply_confirm::ApplyConfirm::new(v, &decision));
+        ctx.open(super::apply_confirm::ApplyConfirm::new(&v.name, &v.live, v.ceiling.as_ref(), &decision));
         vec![]
     }
 
@@ -402,7 +359,7 @@ impl PoliciesPane {
 
     /// The confirmation was accepted: run the plan shown.
     fn start_apply(&mut self, ctx: &mut Ctx, name: &str, plan: &PlanHandle, force: bool, operations: usize) -> Vec<Effect> {
-        let s = summary(&plan.0.plan);
+        let s = provision::present::plan_summary_short(&plan.0.plan);
         self.applying = Some(name.to_string());
         self.progress = (0, 0, operations);
         self.batched = 0;
@@ -417,7 +374,7 @@ impl PoliciesPane {
             QueueEvent::BatchStarted { batch_id, total } => {
                 self.batched += total;
                 self.progress.2 = self.progress.2.max(self.batched);
-                ctx.log(Level::Info, format!("batch {batch_id}: {}", super::render::counted(total, "operation")));
+                ctx.log(Level::Info, format!("batch {batch_id}: {}", super::draw::counted(total, "operation")));
             }
             QueueEvent::OpStarted { .. } | QueueEvent::OpSending { .. } => return vec![],
             QueueEvent::OpFinished { describe, state, message, .. } => {
@@ -459,7 +416,7 @@ impl PoliciesPane {
         vec![]
     }
 
-    fn apply_done(&mut self, ctx: &mut Ctx, name: String, result: Result<ApplyOutcome, String>) -> Vec<Effect> {
+    fn apply_done(&mut self, ctx: &mut Ctx, name: String, result: Result<ApplyOutcome, super::msg::ApplyFailed>) -> Vec<Effect> {
         self.applying = None;
         ctx.queue.status = "idle".into();
         // New records are in the report: the Reports pane reads them again when it is opened.
@@ -655,7 +612,7 @@ impl PoliciesPane {
     fn plan_header(&self, v: &View, pv: &PlanView, width: u16, rows: usize) -> Vec<Line<'static>> {
         let t = v.theme;
         let build = |short: bool| -> Vec<Line<'static>> {
-            let mut lines = vec![Line::styled(format!(" {}", summary(&pv.live.0.plan)), t.header)];
+            let mut lines = vec![Line::styled(format!(" {}", provision::present::plan_summary_short(&pv.live.0.plan)), t.header)];
             if let Some(c) = &pv.ceiling {
                 let text = if short { "over the policy's ceiling: A asks for the count".to_string() } else { clean(c) };
                 lines.push(Line::styled(format!(" ⚠ {text}"), t.warning));
@@ -682,13 +639,13 @@ impl PoliciesPane {
             lines
         };
         let full = build(false);
-        if super::render::wrapped_rows(&full, width) <= rows {
+        if super::draw::wrapped_rows(&full, width) <= rows {
             return full;
         }
         let mut out = Vec::new();
         let mut used = 0;
         for l in build(true) {
-            let h = super::render::wrapped_rows(std::slice::from_ref(&l), width);
+            let h = super::draw::wrapped_rows(std::slice::from_ref(&l), width);
             if used + h > rows.max(1) {
                 break;
             }
@@ -790,7 +747,7 @@ impl PoliciesPane {
         } else if let Some(c) = &p.computing {
             b = b.title_top(Line::styled(format!(" {} computing the plan of {} ", v.spinner, clean(c)), t.accent).right_aligned());
         }
-        let inner = super::render::hinted_block(f, r, t, b, hints);
+        let inner = super::draw::hinted_block(f, r, t, b, hints);
         if inner.height == 0 || inner.width < 4 {
             return;
         }
@@ -809,7 +766,7 @@ impl PoliciesPane {
         // (newcomer run: at 80 columns "members to add" started at column 0).
         let head_w = inner.width.saturating_sub(1);
         let head: Vec<Line<'static>> = self.plan_header(v, pv, head_w, (inner.height / 2) as usize).into_iter().map(unindented).collect();
-        let n = (super::render::wrapped_rows(&head, head_w) as u16).min(inner.height / 2);
+        let n = (super::draw::wrapped_rows(&head, head_w) as u16).min(inner.height / 2);
         f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), Rect { x: inner.x + 1, width: head_w, height: n, ..inner });
         let area = Rect { y: inner.y + n, height: inner.height - n, ..inner };
         if pv.rows.is_empty() {
@@ -971,7 +928,7 @@ pub fn plan_rows(plan: &Plan) -> Vec<ChangeRow> {
                 ChangeRow {
                     kind: Kind::GroupCreate,
                     heading: false,
-                    text: format!("{} ({})", clean(&g.name), super::render::counted(g.members.len(), "member")),
+                    text: format!("{} ({})", clean(&g.name), super::draw::counted(g.members.len(), "member")),
                     detail,
                 }
             })
@@ -1045,28 +1002,6 @@ fn unindented(mut l: Line<'static>) -> Line<'static> {
 fn short_time(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!("{}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month() as u8, t.day(), t.hour(), t.minute())
-}
-
-/// "2 create, 1 update, …": the counts of a plan, the kinds with changes only.
-pub fn summary(plan: &Plan) -> String {
-    let c = plan.counts();
-    // Members are counted as the gate's line counts them (`11 members to add`, issue 25).
-    let members = |n: usize, verb: &str| format!("{} member{} to {verb}", thousands(n as u64), if n == 1 { "" } else { "s" });
-    let parts: Vec<String> = [
-        (c.creates, "create"),
-        (c.updates, "update"),
-        (c.reactivations, "reactivate"),
-        (c.deactivations, "deactivate"),
-        (c.group_creates, "group create"),
-        (c.group_renames, "rename"),
-    ]
-    .into_iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, s)| format!("{} {s}", thousands(n as u64)))
-    .chain((c.member_adds > 0).then(|| members(c.member_adds, "add")))
-    .chain((c.member_removes > 0).then(|| members(c.member_removes, "remove")))
-    .collect();
-    if parts.is_empty() { "no changes".into() } else { parts.join(", ") }
 }
 
 /// The plan's rows that fit (for paging), from the pane's rectangle.

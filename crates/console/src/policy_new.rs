@@ -5,9 +5,9 @@
 //! nothing deactivated until the admin says so) and opens it in the editor (`Effect::EditFile`);
 //! back from the editor, the pane lists it and computes its plan. Nothing is sent to Slack.
 
-use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
-use super::render::{block, hint_line, overlay_area};
+use super::draw::{block, hint_line, overlay_area};
+use super::msg::{Effect, Level};
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -120,7 +120,7 @@ impl Component for NewPolicy {
             None => (format!("written to {}", v.paths.new_policies_dir().display()), t.muted),
         };
         // The whole message, wrapped (it was cut at two lines).
-        let msg_lines = super::render::wrap_words(&msg, w);
+        let msg_lines = super::draw::wrap_words(&msg, w);
         let h = (4 + msg_lines.len() as u16).min(area.height);
         let r = Rect::new(full.x, area.y + area.height.saturating_sub(h) / 2, full.width, h);
         let hint = hint_list(&self.keys(v), r.width.saturating_sub(4) as usize);
@@ -146,7 +146,7 @@ impl Component for NewPolicy {
             }
             let row = Rect { y, height: 1, ..inner };
             if *focus {
-                super::render::labelled_input(f, t, row, label, input);
+                super::draw::labelled_input(f, t, row, label, input);
             } else {
                 let value = if input.value().is_empty() && i == 1 {
                     ratatui::text::Span::styled(placeholder.clone(), t.muted)

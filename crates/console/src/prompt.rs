@@ -2,9 +2,9 @@
 //! name of a new one (`n`). `Enter` checks the name and hands the action to the gate
 //! (`confirm::ask`), which opens the confirmation; `Esc` cancels.
 
-use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
-use super::render::{block, hint_line, overlay_area};
+use super::draw::{block, hint_line, overlay_area};
+use super::msg::{Effect, Level};
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use provision::queue::{Action, Knowledge};
 use ratatui::Frame;
@@ -53,7 +53,7 @@ impl Prompt {
         match &self.kind {
             PromptKind::RenameGroup { from, .. } => format!(" Rename group {} ", clean(from)),
             PromptKind::CreateGroup { members } => {
-                format!(" New group ({}) ", super::render::counted(members.len(), "marked member"))
+                format!(" New group ({}) ", super::draw::counted(members.len(), "marked member"))
             }
         }
     }
@@ -84,7 +84,7 @@ impl Prompt {
                     return vec![];
                 }
                 let n = members.len();
-                (format!("create group {name} with {}", super::render::counted(n, "member")), Action::CreateGroup { name, members }, n > 0)
+                (format!("create group {name} with {}", super::draw::counted(n, "member")), Action::CreateGroup { name, members }, n > 0)
             }
         };
         super::confirm::ask(ctx, vec![action], &Knowledge::default(), move |_| what, clears)
@@ -127,6 +127,6 @@ impl Component for Prompt {
         if inner.height == 0 || inner.width < 4 {
             return;
         }
-        super::render::labelled_input(f, t, inner, "name: ", &self.input);
+        super::draw::labelled_input(f, t, inner, "name: ", &self.input);
     }
 }

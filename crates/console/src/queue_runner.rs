@@ -9,8 +9,8 @@
 //! when it ends; when another writer holds it, the Log says who, and the runner waits for it
 //! (`x` stops waiting). Nothing here draws.
 
-use super::app::{Effect, Msg};
-use super::queue::{BatchLoad, QueueOp, ResumeOffer};
+use super::msg::{BatchLoad, QueueOp, ResumeOffer};
+use super::msg::{Effect, Msg};
 use provision::queue::{Action, BatchInfo, Cancel, DeactivateVia, Decision, Engine, EngineConfig, GatedBatch, Journal, RunContext, Safety};
 use scim::ScimClient;
 use std::sync::Arc;
@@ -345,7 +345,7 @@ async fn take_lease(
             Ok(l) => {
                 if told {
                     let _ =
-                        tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Info, "the org's lease is free: starting".to_string())));
+                        tx.send(Msg::Log(super::LogEntry::now(super::msg::Level::Info, "the org's lease is free: starting".to_string())));
                 }
                 return Ok(l);
             }
@@ -432,7 +432,7 @@ async fn drive(
                     .map_err(|e| format!("batch {id}: {e}"))?;
                 for s in &r.skipped {
                     let line = format!("skipping {}: {}", s.action.describe(), s.why());
-                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Warn, line)));
+                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::msg::Level::Warn, line)));
                 }
                 r.batch
             };
@@ -454,12 +454,12 @@ async fn drive(
                     .map_err(|e| format!("batch {batch_id}: {e}"))?;
                 for s in &r.skipped {
                     let line = format!("skipping {}: {}", s.action.describe(), s.why());
-                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Warn, line)));
+                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::msg::Level::Warn, line)));
                 }
                 // Not sent this time (the rest goes on); F tries them again.
                 for (a, why) in &r.unread {
                     let line = format!("{}: {why} (F retries it)", a.describe());
-                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Error, line)));
+                    let _ = tx.send(Msg::Log(super::LogEntry::now(super::msg::Level::Error, line)));
                 }
                 r.batch
             }

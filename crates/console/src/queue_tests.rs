@@ -2,13 +2,15 @@
 //! cancelled dialog emits, the queue view (TestBackend at 80x24 and 200x50), cancel, retry,
 //! the Log pane and the resume offer. Plus one run of the real runner against the emulator.
 
-use super::app::{App, Effect, Level, Msg};
+use super::app::App;
+
 use super::confirm::Confirm;
+use super::msg::{BatchLoad, QueueOp, ResumeOffer};
+use super::msg::{Effect, Level, Msg};
 use super::prompt::Prompt;
-use super::queue::{BatchLoad, QueueOp, ResumeOffer};
 use super::queue_view::QueueView;
 use super::resume::Resume;
-use super::tests::{app_with, groups, screen, titles, users};
+use super::tests::{app_with, deact, finished, groups, id, loaded_batch, op, running_batch, screen, started, titles, users};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use provision::queue::{Action, Knowledge, OpState, QueueEvent, Safety, Target};
 use std::collections::HashMap;
@@ -26,19 +28,10 @@ fn typ(app: &mut App, s: &str) -> Vec<Effect> {
     s.chars().flat_map(|c| ch(app, c)).collect()
 }
 
-fn id(i: usize) -> String {
-    format!("W{i:08}")
-}
-
 fn marked(app: &App) -> Vec<String> {
     let mut v: Vec<String> = app.dir.marks.iter().map(|s| s.to_string()).collect();
     v.sort();
     v
-}
-
-fn deact(app: &App, i: usize) -> Action {
-    let idx = app.dir.store.index_of(&id(i)).unwrap();
-    Action::Deactivate { target: app.dir.store.get(idx).target() }
 }
 
 fn email(app: &App, i: usize) -> String {
@@ -262,40 +255,6 @@ fn protected_users_are_skipped_listed_and_never_sent() {
     assert!(ch(&mut app, 'd').is_empty());
     assert!(app.overlays.is_empty());
     assert!(last_log(&app).contains("nothing to do"), "{}", last_log(&app));
-}
-
-fn op(app: &App, i: usize, seq: i64) -> QueueOp {
-    QueueOp::new(&format!("op{seq}"), seq, &deact(app, i))
-}
-
-fn loaded_batch(app: &mut App, n: usize, rate: Option<f64>) {
-    let ops = (0..n).map(|i| op(app, i, i as i64 + 1)).collect();
-    app.update(Msg::BatchLoaded(BatchLoad { batch_id: "b-test".into(), description: format!("deactivate {n} users"), ops, rate }));
-    app.update(Msg::Queue(QueueEvent::BatchStarted { batch_id: "b-test".into(), total: n }));
-}
-
-fn finished(seq: i64, state: OpState, message: &str, retries: u32) -> Msg {
-    Msg::Queue(QueueEvent::OpFinished {
-        batch_id: "b-test".into(),
-        op_id: format!("op{seq}"),
-        seq,
-        describe: format!("op {seq}"),
-        state,
-        message: message.into(),
-        retries,
-    })
-}
-
-fn started(seq: i64) -> Msg {
-    Msg::Queue(QueueEvent::OpStarted { batch_id: "b-test".into(), op_id: format!("op{seq}"), seq, describe: String::new(), attempt: 1 })
-}
-
-/// A batch of 6 under way: one done, one failed, one running (snapshots).
-pub fn running_batch(app: &mut App) {
-    loaded_batch(app, 6, Some(2.0));
-    app.update(finished(1, OpState::Done, "ok", 0));
-    app.update(finished(2, OpState::Failed, "user_not_found: no user with this id (HTTP 404)", 2));
-    app.update(started(3));
 }
 
 fn batch_finished(cancelled: bool) -> Msg {
@@ -1216,7 +1175,7 @@ fn the_gate_line_counts_members_as_the_plan_does_and_separates_thousands() {
     let users: Vec<scim::User> = (0..1200).map(crate::tests::make_user).filter(|u| u.active == Some(true)).collect();
     let actions: Vec<Action> = users.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
     let d = provision::queue::gate(&Safety { force: true, ..Safety::default() }, actions, &Knowledge::from_users(users.iter()));
-    assert_eq!(gate_line(&d), format!("{} to deactivate", crate::render::thousands(users.len() as u64)));
+    assert_eq!(gate_line(&d), format!("{} to deactivate", crate::draw::thousands(users.len() as u64)));
     assert!(gate_line(&d).contains(','), "{}", gate_line(&d));
     assert_eq!(
         thousands_in("96926 to deactivate · skipped: 4 already deactivated, b-20261122 W12345"),
@@ -1226,9 +1185,9 @@ fn the_gate_line_counts_members_as_the_plan_does_and_separates_thousands() {
     let mut p = crate::panes_tests::plan(0);
     p.member_adds[0].members =
         (0..11).map(|i| provision::policy::plan::MemberRef::User { id: format!("W{i}"), label: format!("u{i}") }).collect();
-    let s = crate::policies::summary(&p);
+    let s = provision::present::plan_summary_short(&p);
     assert!(s.contains("11 members to add") && !s.contains("member add"), "{s}");
-    use crate::render::counted;
+    use crate::draw::counted;
     assert_eq!(
         [counted(1, "retry"), counted(2, "retry"), counted(1, "record"), counted(1000, "record")],
         ["1 retry", "2 retries", "1 record", "1,000 records"]

@@ -7,11 +7,12 @@
 //! deactivated and puts back the groups and roles the journal kept (`queue::restore`), through
 //! the gate and one confirmation, as a batch of its own.
 
-use super::app::{Effect, Level};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, moved, offers_rw};
+use super::draw::{block, hint_line, overlay_area, thousands, visible_offset};
+use super::msg::QueueOp;
+use super::msg::{Effect, Level};
 use super::queue::Queue;
-use super::queue::{QueueOp, eta_text};
-use super::render::{block, hint_line, overlay_area, thousands, visible_offset};
+use super::queue::eta_text;
 use super::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent};
 use provision::queue::OpState;
@@ -124,9 +125,9 @@ impl Component for QueueView {
                 }
                 vec![]
             }
-            Some(Act::Cancel) => super::queue::cancel_batch(ctx),
+            Some(Act::Cancel) => super::queue_flow::cancel_batch(ctx),
             // `F` is the current batch's, in either list (the gate answers first: read-only).
-            Some(Act::Retry) => super::queue::retry_failed(ctx),
+            Some(Act::Retry) => super::queue_flow::retry_failed(ctx),
             Some(Act::History) => {
                 let h = &mut ctx.queue.history;
                 h.shown = !h.shown;
@@ -140,7 +141,7 @@ impl Component for QueueView {
             Some(Act::Restore) if history => match ctx.queue.history.selected() {
                 Some(b) if b.done > 0 => {
                     let which = provision::queue::restore::Which::Batch(b.batch_id.clone());
-                    super::queue::ask_restore(ctx, which)
+                    super::queue_flow::ask_restore(ctx, which)
                 }
                 Some(b) => {
                     let id = b.batch_id.clone();
@@ -199,7 +200,7 @@ pub fn gauge_text(done: usize, total: usize, width: usize) -> String {
 impl QueueView {
     fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let r = super::render::wide_overlay_area(area);
+        let r = super::draw::wide_overlay_area(area);
         f.render_widget(Clear, r);
         if showing_history(v.queue) {
             return self.draw_history(f, r, v);

@@ -4,7 +4,7 @@
 //! resume them), or, in the demo, whose data dir is deleted when it quits, dropped.
 
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
-use super::render::{block, dialog, thousands};
+use super::draw::{block, dialog, thousands};
 use crossterm::event::{KeyCode, KeyEvent};
 use provision::queue::OpState;
 use ratatui::Frame;
@@ -32,7 +32,7 @@ impl QuitGuard {
             thousands(b.ended() as u64),
             thousands(b.ops.len() as u64)
         )];
-        let n = super::render::counted(left, "operation");
+        let n = super::draw::counted(left, "operation");
         out.push(if self.resumable {
             format!(
                 "Quitting now stops it: the {n} not finished stay in the journal, and the next start offers to resume them (or `scimitar resume`)."

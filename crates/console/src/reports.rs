@@ -5,10 +5,11 @@
 //! The database is read by the executor ([`load`], [`export_csv`] run on `spawn_blocking`);
 //! the pane asks for it with effects and takes the results; drawing is pure.
 
-use super::app::{Effect, Level, Msg};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_bar, hint_list, lookup, moved, offers_rw};
 use super::detail::{Detail, Tone};
-use super::render::{MARK, block, hint_line, thousands, visible_offset};
+use super::draw::{MARK, block, hint_line, thousands, visible_offset};
+use super::msg::{Effect, Level, Msg};
+pub use super::msg::{ReportData, ReportRow};
 use super::theme::Theme;
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use provision::report::{Outcome, ReportQuery, ReportStore, StoredRecord, format_time, parse_time};
@@ -35,53 +36,6 @@ pub const DEFAULT_SINCE: &str = "7d";
 pub const LIMIT: usize = 10_000;
 /// Days the chart covers at most (the newest).
 const CHART_DAYS: i64 = 62;
-
-/// One loaded record with its cells cleaned and formatted once (not on every frame).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReportRow {
-    pub stored: StoredRecord,
-    pub time: String,
-    pub short_time: String,
-    pub target: String,
-    pub code: String,
-    pub message: String,
-}
-
-impl ReportRow {
-    pub fn new(stored: StoredRecord) -> ReportRow {
-        let r = &stored.record;
-        let t = r.finished_at;
-        let time = format!("{}-{:02}-{:02} {:02}:{:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second());
-        let short_time = time[5..16].to_string();
-        let target = r
-            .target_email
-            .as_ref()
-            .or(r.target_user_name.as_ref())
-            .or(r.target_display.as_ref())
-            .or(r.target_id.as_ref())
-            .map(|s| clean(s))
-            .unwrap_or_default();
-        let code = match (&r.error_code, r.http_status) {
-            (Some(c), _) => clean(c),
-            (None, Some(h)) if h >= 300 => h.to_string(),
-            _ => String::new(),
-        };
-        let message = r.error_message.as_deref().map(clean).unwrap_or_default();
-        ReportRow { stored, time, short_time, target, code, message }
-    }
-}
-
-/// What one query brought back.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ReportData {
-    pub rows: Vec<ReportRow>,
-    /// Records matching the filters (the table holds at most [`LIMIT`]).
-    pub total: u64,
-    /// Per UTC day and outcome, oldest first.
-    pub daily: Vec<(Date, Outcome, u64)>,
-    /// No database yet: nothing has been recorded.
-    pub no_db: bool,
-}
 
 #[derive(Debug)]
 pub struct ReportsPane {
@@ -373,12 +327,12 @@ impl ReportsPane {
                 let note = if more > 0 {
                     format!(
                         " ({} older matching records were not loaded; narrow the span or use `scimitar report --output csv --limit 0`)",
-                        super::render::thousands(more)
+                        super::draw::thousands(more)
                     )
                 } else {
                     String::new()
                 };
-                ctx.log(Level::Ok, format!("exported {} to {shown}{note}", super::render::counted(count, "record")));
+                ctx.log(Level::Ok, format!("exported {} to {shown}{note}", super::draw::counted(count, "record")));
             }
             Err(e) => ctx.log(Level::Error, format!("export failed: {e}")),
         }
@@ -454,7 +408,7 @@ impl Component for ReportsPane {
                 Act::Export => self.export(ctx),
                 Act::Rerun => self.run_query(ctx),
                 Act::Restore => match self.selected_row().map(|r| &r.stored.record) {
-                    Some(r) if restorable(r) => super::queue::ask_restore(ctx, provision::queue::restore::Which::Op(r.op_id.clone())),
+                    Some(r) if restorable(r) => super::queue_flow::ask_restore(ctx, provision::queue::restore::Which::Op(r.op_id.clone())),
                     Some(_) => {
                         ctx.log(Level::Info, "restore: select a done deactivation (u undoes it with what it took away)");
                         vec![]
@@ -728,7 +682,7 @@ fn render_table(p: &ReportsPane, f: &mut Frame, r: Rect, v: &View) {
     }
     if !msg.is_empty() {
         // Over the last rows, wrapped, so the whole message (a path) shows at 80 columns.
-        let h = (super::render::wrapped_rows(&msg, r.width) as u16).min(r.height.saturating_sub(1)).max(1);
+        let h = (super::draw::wrapped_rows(&msg, r.width) as u16).min(r.height.saturating_sub(1)).max(1);
         let area = Rect { y: r.bottom().saturating_sub(h), height: h, ..r };
         f.render_widget(ratatui::widgets::Clear, area);
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: false }), area);

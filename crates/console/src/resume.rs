@@ -2,10 +2,10 @@
 //! the journal has open batches): `Enter` resumes them (each passes the gate again in the
 //! runner, `queue::regate`), `Esc` leaves them for `scimitar resume`.
 
-use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
-use super::queue::ResumeOffer;
-use super::render::{block, dialog};
+use super::draw::{block, dialog};
+use super::msg::ResumeOffer;
+use super::msg::{Effect, Level};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -47,7 +47,7 @@ impl Component for Resume {
                 ctx.log(Level::Info, format!("resuming {} unfinished batch(es)", batch_ids.len()));
                 ctx.queue.submitting = true;
                 ctx.queue.status = "starting".into();
-                ctx.open(super::queue_view::QueueView);
+                ctx.open_queue_view();
                 vec![Effect::ResumeBatches { batch_ids }]
             }
             KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('q') => {

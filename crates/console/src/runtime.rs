@@ -3,7 +3,9 @@
 //! it returns are run here on tokio tasks, whose results come back through the channel. A frame
 //! is drawn only when something changed, at most once per `FRAME`, inside a synchronized update.
 
-use super::app::{App, Effect, Level, Msg};
+use super::app::App;
+
+use super::msg::{Effect, Level, Msg};
 use super::queue_runner::{QueueRunner, QueueSetup};
 use super::render::render;
 use super::term::TerminalGuard;
@@ -284,7 +286,7 @@ impl Executor {
                 self.plan = Some(tokio::spawn(async move {
                     let result = provision::policy::live::live_plan(&client, &path, &state_dir)
                         .await
-                        .map(|l| super::policies::PlanHandle(std::sync::Arc::new(l)))
+                        .map(|l| super::msg::PlanHandle(std::sync::Arc::new(l)))
                         .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::PlanComputed { generation, name, result });
                 }));
@@ -354,11 +356,12 @@ async fn apply_plan(
     env: ConsoleEnv,
     safety: provision::queue::Safety,
     name: &str,
-    plan: super::policies::PlanHandle,
+    plan: super::msg::PlanHandle,
     force: bool,
     tx: UnboundedSender<Msg>,
     cancel: provision::queue::Cancel,
-) -> Result<provision::policy::apply::ApplyOutcome, String> {
+) -> Result<provision::policy::apply::ApplyOutcome, super::msg::ApplyFailed> {
+    use super::msg::ApplyFailed;
     use provision::queue::{Journal, RunContext};
     // One writer per org: a sync (or another apply, or another admin) writing to this org now
     // refuses this one, naming who.
@@ -366,30 +369,25 @@ async fn apply_plan(
     // Four-eyes: a plan over approval_over is kept as a pending approval (what the run can know
     // up front: pass 1 and the deactivations), nothing sent.
     let preview = provision::policy::apply::preview(&plan.0, &safety);
-    if let Some(n) = preview.needs_approval().copied() {
-        let (store, ctx2, org) = (env.store()?, ctx.clone(), env.lease.org.0.clone());
+    if let Some(n) = preview.needs_approval().cloned() {
+        let (store, ctx2, org) = (env.store().map_err(ApplyFailed::Store)?, ctx.clone(), env.lease.org.0.clone());
         let description = format!("apply policy {name}");
         // with its pass 2: approving it runs both passes, as this apply would
         let later = Some(provision::policy::apply::Later::of(&plan.0));
         let a = tokio::task::spawn_blocking(move || {
             let p = provision::approval::Proposal { origin: "console".into(), policy_run: None, policy: None, description, later };
-            provision::approval::propose(&Journal::on(store, ctx2), Some(&org), &p, &preview).map_err(|e| e.to_string())
+            provision::approval::propose(&Journal::on(store, ctx2), Some(&org), &p, &preview)
         })
-        .await
-        .map_err(|e| e.to_string())??;
-        return Err(format!(
-            "{n}: held for approval as {id}; another account approves it in Approvals or with `scimitar approvals approve {id}`; nothing was sent",
-            id = a.id
-        ));
+        .await??;
+        return Err(ApplyFailed::HeldForApproval { reason: n, id: a.id });
     }
-    let (store, spec, command) = (env.store()?, env.lease.clone(), format!("console policy apply {name}"));
+    let (store, spec, command) = (env.store().map_err(ApplyFailed::Store)?, env.lease.clone(), format!("console policy apply {name}"));
     let (lease, journal) = tokio::task::spawn_blocking(move || {
-        let lease = spec.take(&store, &command).map_err(|e| e.to_string())?;
+        let lease = spec.take(&store, &command)?;
         let journal = Journal::on(store, ctx).fenced(lease.fence());
-        Ok::<_, String>((lease, journal))
+        Ok::<_, provision::store::LeaseError>((lease, journal))
     })
-    .await
-    .map_err(|e| e.to_string())??;
+    .await??;
     let apply_env = provision::policy::apply::ApplyEnv {
         journal: std::sync::Arc::new(journal),
         // (the preview was under approval_over: the passes are not held for it again)
@@ -417,7 +415,7 @@ async fn apply_plan(
     {
         let _ = provision::sync::release_after_console_apply(&store, &env.profile, name, &env.actor.user);
     }
-    r
+    Ok(r?)
 }
 
 /// The domain's `sync::status` of a policy, for the Policies pane (and one Log line while it is
@@ -454,11 +452,11 @@ fn sync_job(
 async fn review_sync(
     env: Option<std::sync::Arc<provision::env::Environment>>,
     path: &std::path::Path,
-) -> Result<super::sync_approve::ReviewHandle, String> {
+) -> Result<super::msg::ReviewHandle, String> {
     let env = env.ok_or("this console has no environment to approve a sync with")?;
     let (job, store) = sync_job(&env, path)?;
     match provision::sync::review(&env, &job, &store).await {
-        Ok(Some(r)) => Ok(super::sync_approve::ReviewHandle::new(r)),
+        Ok(Some(r)) => Ok(super::msg::ReviewHandle::new(r)),
         Ok(None) => Err(format!("policy {} is not quarantined; nothing to approve", job.name)),
         Err(e) => Err(e.to_string()),
     }
@@ -469,7 +467,7 @@ async fn review_sync(
 async fn approve_sync(
     env: Option<std::sync::Arc<provision::env::Environment>>,
     path: &std::path::Path,
-    review: super::sync_approve::ReviewHandle,
+    review: super::msg::ReviewHandle,
     tx: UnboundedSender<Msg>,
 ) -> Result<String, String> {
     let env = env.ok_or("this console has no environment to approve a sync with")?;

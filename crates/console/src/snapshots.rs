@@ -10,7 +10,9 @@
 //! Everything on screen is fixed: Log times are set to 00:00:00, report records have fixed
 //! dates and the chart a fixed span.
 
-use super::app::{App, Msg};
+use super::app::App;
+
+use super::msg::Msg;
 use super::tests::{app_with, screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -121,7 +123,7 @@ fn prompt_overlay() {
 #[test]
 fn queue_overlay() {
     let mut app = app_with(30);
-    super::queue_tests::running_batch(&mut app);
+    super::tests::running_batch(&mut app);
     key(&mut app, KeyCode::Char('Q'));
     snap("queue", &mut app);
 }
@@ -129,7 +131,7 @@ fn queue_overlay() {
 #[test]
 fn resume_overlay() {
     let mut app = app_with(30);
-    app.update(Msg::Unfinished(vec![super::queue::ResumeOffer {
+    app.update(Msg::Unfinished(vec![super::msg::ResumeOffer {
         batch_id: "b-old".into(),
         description: "deactivate 40 users".into(),
         created: "2026-11-22 10:00:00".into(),
@@ -244,7 +246,7 @@ fn record_detail_overlay() {
 #[test]
 fn quit_during_a_batch() {
     let mut app = app_with(30);
-    super::queue_tests::running_batch(&mut app);
+    super::tests::running_batch(&mut app);
     key(&mut app, KeyCode::Char('q'));
     snap("quit_guard", &mut app);
 }

@@ -4,49 +4,17 @@
 //! `sync::approve` itself (the runtime's `Effect::ApproveSync`), which applies the plan, records
 //! the run and releases the quarantine, exactly as the headless command does.
 
-use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
-use super::render::{block, dialog, truncate};
+use super::draw::{block, dialog, truncate};
+pub use super::msg::ReviewHandle;
+use super::msg::{Effect, Level};
 use crossterm::event::{KeyCode, KeyEvent};
-use provision::sync::Review;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use scim::sanitize::clean;
 use std::borrow::Cow;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
-/// A review made by the runtime, held until it is approved (`sync::approve` takes it by value).
-#[derive(Clone)]
-pub struct ReviewHandle(Arc<Mutex<Option<Review>>>);
-
-impl ReviewHandle {
-    pub fn new(r: Review) -> ReviewHandle {
-        ReviewHandle(Arc::new(Mutex::new(Some(r))))
-    }
-
-    /// The review, once (an approval uses it up).
-    pub fn take(&self) -> Option<Review> {
-        self.0.lock().ok()?.take()
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&Review) -> T) -> Option<T> {
-        self.0.lock().ok()?.as_ref().map(f)
-    }
-}
-
-impl std::fmt::Debug for ReviewHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ReviewHandle")
-    }
-}
-
-impl PartialEq for ReviewHandle {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
 
 /// What the dialog shows, taken from the review once.
 pub struct SyncApprove {
@@ -72,12 +40,12 @@ impl SyncApprove {
                 if let Some(h) = q.held.get("summary").and_then(|v| v.as_str()) {
                     l.push((Level::Info, format!("held plan: {}", clean(h))));
                 }
-                l.push((Level::Info, format!("plan now: {}", clean(&provision::policy::live::summary(&r.live.plan)))));
+                l.push((Level::Info, format!("plan now: {}", clean(&provision::present::plan_summary(&r.live.plan)))));
                 l.push((
                     Level::Info,
                     format!(
                         "{} to send: {}",
-                        super::render::counted(r.decision.runnable().len(), "operation"),
+                        super::draw::counted(r.decision.runnable().len(), "operation"),
                         clean(&super::confirm::gate_line(&r.decision))
                     ),
                 ));
@@ -137,7 +105,7 @@ impl Component for SyncApprove {
                     format!(
                         "approving policy {}: applying {}, then releasing its quarantine",
                         self.name,
-                        super::render::counted(self.count, "operation")
+                        super::draw::counted(self.count, "operation")
                     ),
                 );
                 let fx = vec![Effect::ApproveSync { name: self.name.clone(), path: self.path.clone(), review: self.review.clone() }];

@@ -1,17 +1,20 @@
 //! Key handling on the pure state, and rendering with ratatui's TestBackend at 80x24, 200x50 and
 //! a tiny 20x5, for every pane and overlay.
 
-use super::app::{App, Effect, InputMode, Level, LogEntry, Msg};
+use super::app::{App, InputMode};
+
 use super::detail::UserDetail;
 use super::groups::GroupsPane;
 use super::help::Help;
 use super::members::Members;
+use super::msg::{BatchLoad, Effect, Level, LogEntry, Msg, QueueOp};
 use super::policies::PoliciesPane;
 use super::render::render;
 use super::reports::ReportsPane;
 use super::theme::{Theme, ThemeSet};
 use super::users::UsersPane;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use provision::queue::{Action, OpState, QueueEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use scim::types::{EnterpriseUser, GroupRef, Manager};
@@ -137,6 +140,51 @@ pub fn screen(app: &mut App, w: u16, h: u16) -> String {
         out.push('\n');
     }
     out
+}
+
+// The action queue's test batches (queue_tests, snapshots, dialogs).
+
+pub fn id(i: usize) -> String {
+    format!("W{i:08}")
+}
+
+pub fn deact(app: &App, i: usize) -> Action {
+    let idx = app.dir.store.index_of(&id(i)).unwrap();
+    Action::Deactivate { target: app.dir.store.get(idx).target() }
+}
+
+pub fn op(app: &App, i: usize, seq: i64) -> QueueOp {
+    QueueOp::new(&format!("op{seq}"), seq, &deact(app, i))
+}
+
+pub fn loaded_batch(app: &mut App, n: usize, rate: Option<f64>) {
+    let ops = (0..n).map(|i| op(app, i, i as i64 + 1)).collect();
+    app.update(Msg::BatchLoaded(BatchLoad { batch_id: "b-test".into(), description: format!("deactivate {n} users"), ops, rate }));
+    app.update(Msg::Queue(QueueEvent::BatchStarted { batch_id: "b-test".into(), total: n }));
+}
+
+pub fn finished(seq: i64, state: OpState, message: &str, retries: u32) -> Msg {
+    Msg::Queue(QueueEvent::OpFinished {
+        batch_id: "b-test".into(),
+        op_id: format!("op{seq}"),
+        seq,
+        describe: format!("op {seq}"),
+        state,
+        message: message.into(),
+        retries,
+    })
+}
+
+pub fn started(seq: i64) -> Msg {
+    Msg::Queue(QueueEvent::OpStarted { batch_id: "b-test".into(), op_id: format!("op{seq}"), seq, describe: String::new(), attempt: 1 })
+}
+
+/// A batch of 6 under way: one done, one failed, one running (snapshots).
+pub fn running_batch(app: &mut App) {
+    loaded_batch(app, 6, Some(2.0));
+    app.update(finished(1, OpState::Done, "ok", 0));
+    app.update(finished(2, OpState::Failed, "user_not_found: no user with this id (HTTP 404)", 2));
+    app.update(started(3));
 }
 
 #[test]
@@ -596,7 +644,7 @@ fn the_status_line_keeps_the_host_shows_no_stub_and_separates_help() {
     assert!(last(&mut app, 120).contains("3 marked"), "{}", last(&mut app, 120));
     // A batch with failures, marks, the Log hidden, a warning: the host still shows (shortened
     // if need be), the numbers whole, the warning where it fits.
-    crate::queue_tests::running_batch(&mut app);
+    running_batch(&mut app);
     key(&mut app, KeyCode::Char('L'));
     app.push_log(Level::Warn, "exported 1 record to /home/admin/.local/share/scimitar/exports/x.csv");
     let s = last(&mut app, 80);
@@ -692,7 +740,7 @@ fn log_scrolls_back_wraps_long_lines_and_keeps_a_bounded_history() {
 fn the_log_scrolls_back_by_rows_to_the_start_of_a_long_entry() {
     let mut app = app_with(10);
     let first = "demo: embedded Slack SCIM emulator at http://127.0.0.1:35037/scim/v2/ with 100,000 users and 500 groups (seed 42) END";
-    let mut log = super::app::Log::default();
+    let mut log = super::msg::Log::default();
     log.push(Level::Info, first);
     for i in 0..6 {
         log.push(Level::Info, format!("line {i}"));

@@ -11,11 +11,11 @@
 //! changed attributes, or a `CreateUser`) to the gate (`confirm::ask`), whose confirmation then
 //! queues it; the engine verifies the answer. The fields scroll, so the form fits 80x24.
 
-use super::app::{Effect, Level};
 use super::component::{Component, Ctx, Handled, Offer, View, hint_list};
 use super::directory::Directory;
+use super::draw::{block, hint_line, visible_offset};
+use super::msg::{Effect, Level};
 use super::picker::{Item, Picked, Picker};
-use super::render::{block, hint_line, visible_offset};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use provision::edit::{self, Wanted};
 use provision::policy::config::Attr;
@@ -415,7 +415,7 @@ impl UserForm {
     fn field_rows(&self, screen: Rect, dir: &Directory) -> usize {
         let r = form_area(screen);
         let (inner_w, inner_h) = (r.width.saturating_sub(2) as usize, r.height.saturating_sub(2) as usize);
-        let msg = super::render::wrap_words(&self.message(dir).0, inner_w.max(1)).len().min(MSG_ROWS);
+        let msg = super::draw::wrap_words(&self.message(dir).0, inner_w.max(1)).len().min(MSG_ROWS);
         inner_h.saturating_sub(msg.min(inner_h.saturating_sub(1))).max(1)
     }
 
@@ -529,8 +529,8 @@ impl Component for UserForm {
             let n = changes.len();
             let mut lines = vec![Line::styled(
                 cut(match &self.mode {
-                    Mode::Create => format!("A new user with {}:", super::render::counted(n, "attribute")),
-                    Mode::Edit { .. } => format!("{}, sent as one update of only these:", super::render::counted(n, "change")),
+                    Mode::Create => format!("A new user with {}:", super::draw::counted(n, "attribute")),
+                    Mode::Edit { .. } => format!("{}, sent as one update of only these:", super::draw::counted(n, "change")),
                 }),
                 t.header,
             )];
@@ -565,7 +565,7 @@ impl Component for UserForm {
         // The last lines: why save was refused, else the focused field's problem or note, else
         // where the list is; wrapped (issue 25: it was cut at 80 columns, `…it is 22 chara`).
         let (msg, bad_msg) = self.message(v.dir);
-        let msg_lines = super::render::wrap_words(&msg, w);
+        let msg_lines = super::draw::wrap_words(&msg, w);
         let msg_rows = msg_lines.len().min(MSG_ROWS).min(inner.height as usize - 1);
         let rows = inner.height as usize - msg_rows;
         let off = visible_offset(self.focus, self.offset, rows, self.fields.len());
@@ -587,7 +587,7 @@ impl Component for UserForm {
             // The manager shows from its start ("Maria Harris <maria@…>"), never scrolled to its end.
             let scroll = if focus && !manager { fld.input.visual_scroll(vw.max(1)) } else { 0 };
             let val: String = if manager {
-                super::render::truncate(&clean(fld.input.value()), vw)
+                super::draw::truncate(&clean(fld.input.value()), vw)
             } else {
                 clean(fld.input.value()).chars().skip(scroll).take(vw).collect()
             };

@@ -9,10 +9,10 @@
 //! filtered `Vec<u32>`; a query that contains the previous one only re-tests the rows that
 //! matched before, and Backspace restores a remembered result.
 
-use super::app::{Effect, Level, Msg};
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Note, Offer, View, bind, hint_lines, lookup, offers_rw};
 use super::directory::{Column, Directory, Query, Show, SortBy, UserRef, UserStore};
-use super::render::{MARK, block, hint_line, thousands, truncate, visible_offset};
+use super::draw::{MARK, block, hint_line, thousands, truncate, visible_offset};
+use super::msg::{Effect, Level, Msg};
 use super::theme::Theme;
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use provision::queue::Action;
@@ -843,7 +843,7 @@ impl UsersPane {
                 // Said in the Log too: Esc clearing every mark must not go unnoticed.
                 let n = dir.marks.len();
                 dir.marks.clear();
-                ctx.log(Level::Info, format!("cleared {} (nothing was changed)", super::render::counted(n, "mark")));
+                ctx.log(Level::Info, format!("cleared {} (nothing was changed)", super::draw::counted(n, "mark")));
             }
             Act::Deactivate | Act::Reactivate => return self.verb(ctx, a == Act::Reactivate),
             Act::Edit => {
@@ -874,7 +874,7 @@ impl UsersPane {
             Act::Copy | Act::CopyId => {
                 let Some(i) = self.view.selected_index() else { return vec![] };
                 let (what, text) = dir.user_copy_text(i, a == Act::CopyId);
-                return super::directory::copy(ctx, what, text);
+                return super::component::copy(ctx, what, text);
             }
         }
         vec![]
@@ -914,7 +914,7 @@ impl UsersPane {
         let known = store.knowledge_of(targets.iter().map(|&i| store.get(i).id()));
         let verb = if activate { "reactivate" } else { "deactivate" };
         let clears = !ctx.dir.marks.is_empty();
-        super::confirm::ask(ctx, actions, &known, move |n| format!("{verb} {}", super::render::counted(n, "user")), clears)
+        super::confirm::ask(ctx, actions, &known, move |n| format!("{verb} {}", super::draw::counted(n, "user")), clears)
     }
 }
 
@@ -1033,7 +1033,7 @@ impl Component for UsersPane {
                     _ => ctx.log(Level::Info, format!("loaded {n} users")),
                 }
                 if ctx.dir.caching {
-                    return Ok(vec![Effect::SaveCache(super::app::CacheSnapshot(ctx.dir.store.clone()))]);
+                    return Ok(vec![Effect::SaveCache(super::msg::CacheSnapshot(ctx.dir.store.clone()))]);
                 }
             }
             Msg::CacheLoaded { table, fetched_at } => {
@@ -1439,7 +1439,7 @@ fn header_with_marker<'a>(cols: &[(Column, Constraint)], v: &UsersView, t: &Them
 mod tests {
     use super::*;
     use crate::directory::tests::user;
-    use crate::render::visible_offset;
+    use crate::draw::visible_offset;
 
     fn store() -> UserStore {
         let mut s = UserStore::default();

@@ -1,6 +1,7 @@
 //! What every front end shows the same way, worded once (no clap, no ratatui): the console
 //! and the headless commands only lay these out.
 
+use crate::policy::plan::Plan;
 use crate::queue::attr::Attr;
 use crate::scim::User;
 
@@ -66,4 +67,55 @@ pub fn user_detail_rows(u: &User) -> Vec<(String, String)> {
     }
     push("created", u.meta.as_ref().and_then(|m| m.created.clone()));
     v
+}
+
+/// A plan's counts in one line, every kind named (`plan`, `apply`, `sync`'s held summary and its
+/// approval, the console's sync review): "3 create, 0 reactivate, 2 update (5 attributes), ...".
+pub fn plan_summary(plan: &Plan) -> String {
+    let c = plan.counts();
+    let mut s = format!(
+        "{} create, {} reactivate, {} update ({} attributes), {} group create, {} rename, {} member add, {} member remove, {} deactivate",
+        c.creates,
+        c.reactivations,
+        c.updates,
+        c.attribute_changes,
+        c.group_creates,
+        c.group_renames,
+        c.member_adds,
+        c.member_removes,
+        c.deactivations
+    );
+    if c.reported_only > 0 {
+        s.push_str(&format!(", {} reported only", c.reported_only));
+    }
+    if c.manager_links > 0 {
+        s.push_str(&format!(", {} manager set once created", c.manager_links));
+    }
+    if c.violations > 0 {
+        s.push_str(&format!(", {} left out (Slack's rules)", c.violations));
+    }
+    s
+}
+
+/// A plan's counts in one short line, only the kinds present ("5 create, 2 update, 11 members to
+/// add"; "no changes"): the console's Policies pane and its apply confirmation.
+pub fn plan_summary_short(plan: &Plan) -> String {
+    let c = plan.counts();
+    // Members are counted as the gate's line counts them (`11 members to add`, issue 25).
+    let members = |n: usize, verb: &str| format!("{} member{} to {verb}", crate::words::thousands(n as u64), if n == 1 { "" } else { "s" });
+    let parts: Vec<String> = [
+        (c.creates, "create"),
+        (c.updates, "update"),
+        (c.reactivations, "reactivate"),
+        (c.deactivations, "deactivate"),
+        (c.group_creates, "group create"),
+        (c.group_renames, "rename"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, s)| format!("{} {s}", crate::words::thousands(n as u64)))
+    .chain((c.member_adds > 0).then(|| members(c.member_adds, "add")))
+    .chain((c.member_removes > 0).then(|| members(c.member_removes, "remove")))
+    .collect();
+    if parts.is_empty() { "no changes".into() } else { parts.join(", ") }
 }

@@ -248,6 +248,13 @@ pub fn write_record(fields: &[&str], out: &mut String) {
     out.push('\n');
 }
 
+/// A file's text, UTF-8, without its byte-order mark.
+pub(crate) fn read_text(path: &std::path::Path, name: &str) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let text = utf8(&bytes).map_err(|e| format!("{name} {e}"))?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -360,21 +360,39 @@ async fn run_pass(
     notes: &mut Vec<String>,
     events: &tokio::sync::mpsc::UnboundedSender<crate::queue::QueueEvent>,
     cancel: &crate::queue::Cancel,
-) -> Result<crate::queue::BatchResult, String> {
+) -> Result<crate::queue::BatchResult, ApplyError> {
     let decision = crate::queue::gate(&env.safety, actions, known);
     // (`env.safety` carries the policy's own ceilings: `apply_live` put them there.)
     if let Some(h) = decision.hold() {
-        return Err(format!("{h}; nothing was changed by this pass"));
+        return Err(ApplyError::Held(h.clone()));
     }
     for s in decision.skipped() {
         notes.push(format!("skipped {}: {}", s.action.describe(), s.why()));
     }
     let journal = env.journal.clone();
-    let batch = tokio::task::spawn_blocking(move || crate::queue::submit(&journal, &info, decision))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    engine.run_batch(&batch, Some(events.clone()), cancel.clone()).await.map_err(|e| format!("the queue stopped: {e:#}"))
+    let batch = tokio::task::spawn_blocking(move || crate::queue::submit(&journal, &info, decision)).await??;
+    engine.run_batch(&batch, Some(events.clone()), cancel.clone()).await.map_err(ApplyError::Queue)
+}
+
+/// Why `apply_live` stopped before its passes were done (what it sent is in the journal and the
+/// report; nothing after the failure was sent).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The gate held a pass (a safety rule or a ceiling).
+    #[error("{0}; nothing was changed by this pass")]
+    Held(crate::queue::Hold),
+    /// A pass could not be journaled.
+    #[error("{0}")]
+    Journal(#[from] crate::queue::GateError),
+    /// The journal's worker thread failed.
+    #[error("{0}")]
+    Worker(#[from] tokio::task::JoinError),
+    /// The engine stopped (its journal failed mid-batch).
+    #[error("the queue stopped: {0:#}")]
+    Queue(crate::queue::JournalError),
+    /// Looking up what the first pass created failed.
+    #[error("{0}")]
+    Lookup(#[from] ScimError),
 }
 
 /// The gate's decision on everything a run can know up front (pass 1 and the deactivations; the
@@ -485,7 +503,7 @@ pub async fn apply_live(
     env: ApplyEnv,
     events: tokio::sync::mpsc::UnboundedSender<crate::queue::QueueEvent>,
     cancel: crate::queue::Cancel,
-) -> Result<ApplyOutcome, String> {
+) -> Result<ApplyOutcome, ApplyError> {
     use crate::queue::{BatchInfo, Engine};
     let plan = &live.plan;
     let mut out = ApplyOutcome {
@@ -516,7 +534,7 @@ pub async fn apply_live(
         }
     }
     let later = Later { deferred, manager_links, emails: created_emails(plan) };
-    let (mut second, missing) = later.resolve(client).await.map_err(|e| e.to_string())?;
+    let (mut second, missing) = later.resolve(client).await?;
     out.missing = missing;
     second.extend(deactivations);
     let mut ok = true;

@@ -206,33 +206,6 @@ pub async fn record_state(client: &ScimClient, live: &LivePlan) -> Result<(), Li
     Ok(state::save_prior(&live.state_file, &next)?)
 }
 
-/// One line of counts: what a plan creates, updates and deactivates.
-pub fn summary(plan: &Plan) -> String {
-    let c = plan.counts();
-    let mut s = format!(
-        "{} create, {} reactivate, {} update ({} attributes), {} group create, {} rename, {} member add, {} member remove, {} deactivate",
-        c.creates,
-        c.reactivations,
-        c.updates,
-        c.attribute_changes,
-        c.group_creates,
-        c.group_renames,
-        c.member_adds,
-        c.member_removes,
-        c.deactivations
-    );
-    if c.reported_only > 0 {
-        s.push_str(&format!(", {} reported only", c.reported_only));
-    }
-    if c.manager_links > 0 {
-        s.push_str(&format!(", {} manager set once created", c.manager_links));
-    }
-    if c.violations > 0 {
-        s.push_str(&format!(", {} left out (Slack's rules)", c.violations));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -679,23 +679,6 @@ fn norm(attr: Attr, v: &str) -> Cow<'_, str> {
     }
 }
 
-/// `norm(a) == norm(b)` without allocating in the common cases.
-fn same_value(attr: Attr, a: &str, b: &str) -> bool {
-    let (a, b) = (a.trim(), b.trim());
-    match attr {
-        Attr::UserName => a == b || normalize_user_name(a) == normalize_user_name(b),
-        x if x.date_end().is_some() => x.same_value(a, b),
-        x if x.case_insensitive() => {
-            if a.is_ascii() && b.is_ascii() {
-                a.eq_ignore_ascii_case(b)
-            } else {
-                a.to_lowercase() == b.to_lowercase()
-            }
-        }
-        _ => a == b,
-    }
-}
-
 fn label_of(u: &User) -> String {
     let l = u.label();
     if l.is_empty() { u.primary_email().unwrap_or(u.id()).to_string() } else { l }
@@ -984,7 +967,7 @@ pub fn compute_on(
         }
         let (line, key) = (line_of(rs), rs.key.to_string());
         if let Some(raw) = name_pos.and_then(|p| rendered.get(rs.d, p)) {
-            let writes = rs.slack.is_none_or(|si| users.user_name(si).is_none_or(|h| !same_value(Attr::UserName, h, raw)));
+            let writes = rs.slack.is_none_or(|si| users.user_name(si).is_none_or(|h| !Attr::UserName.same_value(h, raw)));
             let checked = if writes { crate::scim::rules::slack_user_name(raw).map(Cow::Owned) } else { Ok(user_name_key(raw)) };
             match checked {
                 Err(p) => {
@@ -1069,7 +1052,7 @@ pub fn compute_on(
         let (line, key) = (line_of(rs), rs.key.to_string());
         let value = |a: Attr| pos_of(a).and_then(|p| rendered.get(rs.d, p));
         let have = |a: Attr| rs.slack.and_then(|si| users.column(a).and_then(|c| users.value(si, c)));
-        let writes = |a: Attr, v: &str| have(a).is_none_or(|h| !same_value(a, h, v));
+        let writes = |a: Attr, v: &str| have(a).is_none_or(|h| !a.same_value(h, v));
         let q = |v: &str| crate::scim::sanitize::quoted_excerpt(v, 40);
         let mut problem: Option<(Rule, String)> = None;
         for a in [Attr::StartDate, Attr::GuestExpiration] {
@@ -1338,7 +1321,7 @@ pub fn compute_on(
                 };
                 let same = match (have, want.as_deref()) {
                     (None, None) => true,
-                    (Some(h), Some(w)) => same_value(attr, h, w),
+                    (Some(h), Some(w)) => attr.same_value(h, w),
                     _ => false,
                 };
                 if !same {
@@ -1652,9 +1635,12 @@ mod tests {
         let t = Template::parse("{first|upper}-{email|local|lower} {{x}}").unwrap();
         assert_eq!(render(&bind(&t, &src), &src.rows[0]).as_deref(), Some("ANN-ann.lee {x}"));
         assert_eq!(render(&bind(&Template::parse("first").unwrap(), &src), &SourceRow::new(3, &["", "  "])), None);
-        assert!(same_value(Attr::Email, "A@x.COM", " a@X.com"));
-        assert!(same_value(Attr::UserName, "Ann Lee", "ann_lee"));
-        assert!(!same_value(Attr::Title, "Dev", "dev"));
+        assert!(Attr::Email.same_value("A@x.COM", " a@X.com"));
+        assert!(Attr::UserName.same_value("Ann Lee", "ann_lee"));
+        assert!(!Attr::Title.same_value("Dev", "dev"));
+        // Slack refuses a userName over 21 characters (reference §3): it never stores a cut one,
+        // so a longer wanted name is never the same as the 21 characters Slack holds.
+        assert!(!Attr::UserName.same_value("abcdefghijklmnopqrstu", "abcdefghijklmnopqrstuvwxy"));
     }
 
     #[test]

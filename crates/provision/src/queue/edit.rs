@@ -456,7 +456,7 @@ pub struct EditRow {
 /// fields; an unknown column, a bad value or a row without a key is named by line and column.
 pub fn read_csv(path: &std::path::Path) -> Result<Vec<EditRow>, Vec<String>> {
     let name = path.display().to_string();
-    let text = super::input::read_text(path, &name).map_err(|e| vec![e])?;
+    let text = crate::strict_csv::read_text(path, &name).map_err(|e| vec![e])?;
     let mut records = crate::strict_csv::records(&text);
     let headers: Vec<String> = match records.next() {
         Some(Ok(h)) => h.fields.iter().map(|h| h.trim().to_string()).collect(),

@@ -84,13 +84,6 @@ fn parse_id(text: &str) -> Result<Ident, String> {
         .map_err(|why| format!("{} is not an id: {why}", crate::scim::sanitize::quoted_excerpt(t, 80)))
 }
 
-/// A file's text, UTF-8, without its byte-order mark.
-pub(crate) fn read_text(path: &Path, name: &str) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-    let text = crate::strict_csv::utf8(&bytes).map_err(|e| format!("{name} {e}"))?;
-    Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string())
-}
-
 /// Check arguments and file rows; duplicates count as errors (they usually mean a copy-paste slip).
 pub fn collect(args: &[String], from: Option<&Path>) -> Result<Vec<InputRow>, Vec<String>> {
     let mut rows = Vec::new();
@@ -129,7 +122,7 @@ pub fn read_ident_file(path: &Path) -> Result<Vec<InputRow>, Vec<String>> {
 /// The good rows and the errors of the bad ones, so that duplicates can be checked across both.
 fn read_ident_rows(path: &Path) -> (Vec<InputRow>, Vec<String>) {
     let name = path.display().to_string();
-    let text = match read_text(path, &name) {
+    let text = match crate::strict_csv::read_text(path, &name) {
         Ok(t) => t,
         Err(e) => return (Vec::new(), vec![e]),
     };
@@ -329,7 +322,7 @@ pub async fn resolve_with_progress(
 /// country, ...).
 pub fn read_new_users(path: &Path) -> Result<Vec<(String, User)>, Vec<String>> {
     let name = path.display().to_string();
-    let text = read_text(path, &name).map_err(|e| vec![e])?;
+    let text = crate::strict_csv::read_text(path, &name).map_err(|e| vec![e])?;
     let mut records = crate::strict_csv::records(&text);
     let headers: Vec<String> = match records.next() {
         Some(Ok(h)) => h.fields.iter().map(|h| h.trim().to_ascii_lowercase().replace(['_', ' ', '-'], "")).collect(),

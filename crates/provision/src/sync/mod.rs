@@ -98,9 +98,30 @@ pub enum CycleError {
     Env(crate::env::EnvError),
     #[error(transparent)]
     Status(#[from] StatusError),
-    /// The queue stopped, or the state could not be saved.
+    /// A rule that refuses every write (`--read-only`) held the cycle (`what`: what it held).
+    #[error("{hold}; {what}")]
+    Held { hold: crate::queue::Hold, what: &'static str },
+    /// A cycle without changes could not save the policy state.
+    #[error("cannot save the policy state: {0}")]
+    SaveState(LiveError),
+    /// Finishing a killed cycle: the journal's worker thread failed.
     #[error("{0}")]
-    Apply(String),
+    Worker(#[from] tokio::task::JoinError),
+    /// Finishing a killed cycle: the journal could not be read.
+    #[error("journal: {0:#}")]
+    Journal(crate::queue::JournalError),
+    /// Finishing a killed cycle: its batch could not be gated again.
+    #[error("resuming {batch}: {source}")]
+    Resume { batch: String, source: crate::queue::GateError },
+    /// Finishing a killed cycle: the engine stopped.
+    #[error("the queue stopped: {0:#}")]
+    Queue(crate::queue::JournalError),
+    /// The apply stopped (a pass held, the journal or the queue failed).
+    #[error(transparent)]
+    Apply(#[from] apply::ApplyError),
+    /// A run over `approval_over` could not be kept as a pending approval.
+    #[error("{0}")]
+    Approval(crate::approval::ApprovalError),
 }
 
 impl From<crate::env::EnvError> for CycleError {
@@ -213,7 +234,7 @@ pub fn ceilings(live: &LivePlan, preview: &Decision) -> Vec<String> {
 fn held_json(live: &LivePlan, preview: &Decision) -> serde_json::Value {
     serde_json::json!({
         "plan": live.plan.counts(),
-        "summary": live::summary(&live.plan),
+        "summary": crate::present::plan_summary(&live.plan),
         "gate": preview.summary(),
         "active_users": live.active_users,
     })
@@ -241,7 +262,7 @@ async fn cycle(
 ) -> CycleReport {
     let mut r = CycleReport::new(env, job);
     if let Some(h) = env.safety.refuses_writes() {
-        return r.fail(CycleError::Apply(format!("{h}; sync writes")));
+        return r.fail(CycleError::Held { hold: h, what: "sync writes" });
     }
     let (_lease, journal) = match lock::acquire(env, &job.command) {
         Ok(l) => l,
@@ -312,21 +333,21 @@ async fn cycle(
     if preview.needs_approval().is_some() {
         let msg = match hold_for_approval(env, job, &journal, &live, &preview, Some(run_id.clone())) {
             Ok(m) => m,
-            Err(e) => return r.fail(CycleError::Apply(e.to_string())),
+            Err(e) => return r.fail(CycleError::Approval(e)),
         };
         note(progress, &mut r.notes, msg.clone());
         return r.end(RunResult::Held, Some(msg));
     }
     if live.plan.is_empty() {
         if let Err(e) = live::record_state(client, &live).await {
-            return r.fail(CycleError::Apply(format!("cannot save the policy state: {e}")));
+            return r.fail(CycleError::SaveState(e));
         }
         return r.end(RunResult::NoChanges, None);
     }
     let (outcome, trip) = guarded_apply(client, &journal, &live, env, job, &run_id, "sync", cancel, progress).await;
     let outcome = match outcome {
         Ok(o) => o,
-        Err(e) => return r.fail(CycleError::Apply(e)),
+        Err(e) => return r.fail(e.into()),
     };
     absorb(&mut r, &outcome, progress);
     if let Some(trip) = trip {
@@ -485,10 +506,7 @@ async fn resume(
     r: &mut CycleReport,
 ) -> Result<Option<Trip>, CycleError> {
     let j = journal.clone();
-    let open = tokio::task::spawn_blocking(move || j.unfinished_batches())
-        .await
-        .map_err(|e| CycleError::Apply(e.to_string()))?
-        .map_err(|e| CycleError::Apply(format!("journal: {e:#}")))?;
+    let open = tokio::task::spawn_blocking(move || j.unfinished_batches()).await?.map_err(CycleError::Journal)?;
     let host = client.host();
     let open: Vec<_> = open.into_iter().filter(|b| b.policy_run.as_deref() == Some(prev) && b.host == host && !b.owner_alive).collect();
     if open.is_empty() {
@@ -505,7 +523,7 @@ async fn resume(
         );
         let regated = crate::queue::regate(client, journal, &passed(safety), &b.batch_id, false)
             .await
-            .map_err(|e| CycleError::Apply(format!("resuming {}: {e}", b.batch_id)))?;
+            .map_err(|source| CycleError::Resume { batch: b.batch_id.clone(), source })?;
         if regated.confirmed > 0 {
             note(progress, &mut r.notes, format!("{} operation(s) sent before the interruption had landed", regated.confirmed));
         }
@@ -516,7 +534,7 @@ async fn resume(
         let sink = sink_of(progress);
         let (result, ()) =
             tokio::join!(engine.run_batch(&regated.batch, Some(tx), cancel.clone()), follow(rx, &breaker, journal, cancel, &sink));
-        let result = result.map_err(|e| CycleError::Apply(format!("the queue stopped: {e:#}")))?;
+        let result = result.map_err(CycleError::Queue)?;
         r.record.ops.add_batch(&result);
         if let Some(t) = breaker.lock().unwrap().tripped().cloned() {
             return Ok(Some(t));
@@ -648,7 +666,7 @@ async fn guarded_apply(
     origin: &str,
     cancel: &Cancel,
     progress: &Option<UnboundedSender<CycleEvent>>,
-) -> (Result<ApplyOutcome, String>, Option<Trip>) {
+) -> (Result<ApplyOutcome, apply::ApplyError>, Option<Trip>) {
     let apply_env = ApplyEnv { journal: journal.clone(), safety: passed(&env.safety), engine: job.engine.clone(), origin: origin.into() };
     watched(client, journal, &job.breaker, Some(live.active_users), cancel, &sink_of(progress), |tx| {
         apply::apply_live(client, live, &job.name, run_id, apply_env, tx, cancel.clone())
@@ -691,7 +709,7 @@ pub async fn approve(
     let mut r = CycleReport::new(env, job);
     let report = async move {
         if let Some(h) = env.safety.refuses_writes() {
-            return r.fail(CycleError::Apply(format!("{h}; nothing was approved")));
+            return r.fail(CycleError::Held { hold: h, what: "nothing was approved" });
         }
         let (_lease, journal) = match lock::acquire(env, &job.command) {
             Ok(l) => l,
@@ -706,7 +724,7 @@ pub async fn approve(
                     r.quarantine = Some(review.quarantine.clone());
                     r.end(RunResult::Held, Some(msg))
                 }
-                Err(e) => r.fail(CycleError::Apply(e.to_string())),
+                Err(e) => r.fail(CycleError::Approval(e)),
             };
         }
         let client = match env.client() {
@@ -719,11 +737,11 @@ pub async fn approve(
             return r.fail(e.into());
         }
         r.record.plan = serde_json::to_value(review.live.plan.counts()).ok();
-        note(&progress, &mut r.notes, format!("approved by {by}: {}", live::summary(&review.live.plan)));
+        note(&progress, &mut r.notes, format!("approved by {by}: {}", crate::present::plan_summary(&review.live.plan)));
         let (outcome, trip) = guarded_apply(client, &journal, &review.live, env, job, &run_id, "sync", cancel, &progress).await;
         let outcome = match outcome {
             Ok(o) => o,
-            Err(e) => return r.fail(CycleError::Apply(e)),
+            Err(e) => return r.fail(e.into()),
         };
         absorb(&mut r, &outcome, &progress);
         if let Some(trip) = trip {

@@ -45,7 +45,7 @@ pub struct EmulatorArgs {
     pub faults: Faults,
     /// The console's and commands' global flags: accepted, ignored, not in `--help`.
     #[command(flatten)]
-    pub unused: crate::cli::UnusedGlobals,
+    pub unused: crate::flags::UnusedGlobals,
 }
 
 impl EmulatorArgs {
@@ -69,6 +69,14 @@ impl EmulatorArgs {
 
 /// Start, print the v2 base URL (first line) and the v1 base URL on stdout, serve until Ctrl-C
 /// or SIGTERM.
+/// `scimitar emulator`: serve until killed; a server that cannot start is `UNAVAILABLE`.
+pub async fn run(args: EmulatorArgs) -> Result<i32, crate::command_error::Fail> {
+    match serve_forever(args).await {
+        Ok(()) => Ok(crate::exit::OK),
+        Err(e) => Err(crate::command_error::Fail::new(crate::exit::UNAVAILABLE, format!("emulator: {e:#}"))),
+    }
+}
+
 pub async fn serve_forever(args: EmulatorArgs) -> anyhow::Result<()> {
     let emu = Emulator::start(args.config()?, args.listen).await?;
     {

@@ -9,40 +9,18 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::bulk::{self, RunArgs};
-use crate::cli::{Connection, Fail, USER_COLUMNS, user_row};
+use crate::bulk;
+use crate::command_error::Fail;
+use crate::connection::Connection;
 use crate::env::Environment;
 use crate::exit;
-use crate::output::{OutputFormat, RowStream};
+use crate::flags::RunArgs;
+use crate::output::OutputFormat;
 use crate::policy::apply;
-use crate::policy::export;
-use crate::policy::ldap::FailureKind;
-use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, resolve_policy, summary};
+
+use crate::policy::live::{LiveError, LivePlan, live_plan_loaded, load_policy, resolve_policy};
 use crate::policy::plan::Plan;
 use crate::policy_render as render;
-use crate::scim::ApiVersion;
-use futures::StreamExt;
-
-/// The exit code of a plan that could not be made (`plan`, `apply`, `sync`).
-pub fn live_exit_code(e: &LiveError) -> i32 {
-    match e {
-        LiveError::NotFound(_) | LiveError::Policy(_) | LiveError::Source(_) => exit::USAGE,
-        LiveError::State(_) => exit::CONFIG,
-        LiveError::Scim(e) => exit::of_scim(e),
-        LiveError::Directory(e) => match e.kind {
-            FailureKind::Auth => exit::AUTH,
-            FailureKind::Unavailable => exit::UNAVAILABLE,
-            FailureKind::Config => exit::CONFIG,
-            FailureKind::Server => exit::USAGE,
-        },
-    }
-}
-
-impl From<LiveError> for Fail {
-    fn from(e: LiveError) -> Fail {
-        Fail::new(live_exit_code(&e), e.to_string())
-    }
-}
 
 fn print_warnings(plan: &Plan) {
     for v in &plan.violations {
@@ -78,7 +56,7 @@ pub async fn plan(env: &Environment, policy: &str, output: OutputFormat, out: &m
     for d in &live.source_drops {
         eprintln!("scimitar: note: apply will stop: {}", crate::sanitize::clean(d));
     }
-    eprintln!("scimitar: plan: {}", summary(&live.plan));
+    eprintln!("scimitar: plan: {}", crate::present::plan_summary(&live.plan));
     Ok(if live.plan.is_empty() { exit::OK } else { exit::CHANGES })
 }
 
@@ -120,7 +98,11 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         }
         let later = apply::later_operations(&live);
         let then = if later > 0 { format!("; then {later} more in a second pass, once the new users exist") } else { String::new() };
-        eprintln!("scimitar: dry run: {}; gate: {}{then}; nothing was changed", summary(plan), crate::sanitize::clean(&preview.summary()));
+        eprintln!(
+            "scimitar: dry run: {}; gate: {}{then}; nothing was changed",
+            crate::present::plan_summary(plan),
+            crate::sanitize::clean(&preview.summary())
+        );
         return Ok(if !stop.is_empty() {
             exit::USAGE
         } else if plan.is_empty() {
@@ -137,7 +119,7 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     for s in preview.skipped() {
         eprintln!("scimitar: skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
     }
-    let what = format!("apply policy {name} ({})", summary(plan));
+    let what = format!("apply policy {name} ({})", crate::present::plan_summary(plan));
     let passes = apply::passes(plan, &|id| live.update_emails.get(id).cloned());
     let (pending_members, links) = (passes.deferred_members(), passes.manager_links.len());
     if pending_members > 0 || links > 0 {
@@ -148,7 +130,7 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
     // Over the profile's approval_over: the preview (pass 1 and the deactivations) is held for
     // another account's approval with its pass 2, nothing sent; approving it runs both passes.
     if preview.needs_approval().is_some() {
-        return crate::approvals_cmd::hold(c, &preview, "policy", None, &what, Some(apply::Later::of(&live)));
+        return crate::bulk::hold(c, &preview, "policy", None, &what, Some(apply::Later::of(&live)));
     }
     // Pass 2 is said with its count where the run is confirmed (its ceilings are counted in the
     // preview), and the progress counts it from the start, as the console's does.
@@ -172,7 +154,7 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         apply::apply_live(c.client, &live, &name, &run_id, env, tx, cancel.clone()),
         bulk::follow_run(rx, &cancel, crate::queue::planned_rate(c.client, run.via), confirmed),
     );
-    let outcome = result.map_err(|e| Fail::new(exit::FAILURE, e))?;
+    let outcome = result?;
     for b in &outcome.batches {
         bulk::print_batch(b, run)?;
     }
@@ -194,44 +176,4 @@ async fn save_state(c: Connection<'_>, live: &LivePlan) -> Result<(), Fail> {
         Err(LiveError::Scim(e)) => Err(e.into()),
         Err(e) => Err(Fail::new(exit::FAILURE, format!("cannot save the policy state: {e}"))),
     }
-}
-
-/// `scimitar users export`: the live directory; `csv` is in the shape a policy source reads
-/// (`config::EXPORT_POLICY`).
-pub async fn export_users(c: Connection<'_>, output: OutputFormat, out: &mut dyn Write) -> Result<i32, Fail> {
-    // Streamed page by page: memory stays flat whatever the directory's size. The CSV needs the
-    // managers' emails, which may come after their reports: it is spooled to two anonymous
-    // temporary files (unlinked, 0600) and written once the listing is complete
-    // (`export::SourceCsvExport`); JSON and the table go out as the pages arrive.
-    let mut pages = std::pin::pin!(c.client.user_pages(None, 1000));
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
-    let count = match output {
-        OutputFormat::Csv => {
-            let spool =
-                || tempfile::tempfile().map_err(|e| Fail::new(exit::FAILURE, format!("cannot make a temporary file for the export: {e}")));
-            let mut csv = export::SourceCsvExport::new(spool()?, spool()?)?;
-            while let Some(page) = pages.next().await {
-                for u in &page?.items {
-                    csv.push(u)?;
-                }
-            }
-            csv.finish(&mut out)?
-        }
-        OutputFormat::Json | OutputFormat::Table => {
-            let mut rows = RowStream::new(output, USER_COLUMNS.to_vec(), &mut out);
-            while let Some(page) = pages.next().await {
-                for u in &page?.items {
-                    let j = (output == OutputFormat::Json).then(|| u.to_value(ApiVersion::V2));
-                    rows.push(user_row(u), j.as_ref())?;
-                }
-                rows.end_page()?;
-            }
-            let n = rows.rows();
-            rows.finish()?;
-            n
-        }
-    };
-    out.flush()?;
-    eprintln!("scimitar: exported {}", crate::words::count(count as usize, "user"));
-    Ok(exit::OK)
 }

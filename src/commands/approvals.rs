@@ -1,15 +1,16 @@
 //! `scimitar approvals`: four-eyes approvals (`provision::approval`). A batch over the profile's
-//! `approval_over` is held as a pending approval (exit 3 and its id: [`hold`]); another account
+//! `approval_over` is held as a pending approval (exit 3 and its id: `bulk::hold`); another account
 //! lists it, shows it, approves it (re-screened by the gate against the server now, run under
 //! the org's lease) or rejects it. This module only routes and formats.
 
-use crate::approval::{self, Approval, ApprovalError, Proposal};
-use crate::bulk::{self, RunArgs};
-use crate::cli::{Connection, Fail};
+use crate::approval::{self, Approval};
+use crate::bulk;
+use crate::command_error::Fail;
+use crate::connection::Connection;
 use crate::env::Environment;
 use crate::exit;
+use crate::flags::RunArgs;
 use crate::output::{OutputFormat, Rows};
-use crate::queue::Decision;
 use clap::{Args, Subcommand};
 
 #[derive(Args, Debug)]
@@ -50,15 +51,6 @@ pub enum ApprovalsAction {
     },
 }
 
-fn fail(e: ApprovalError) -> Fail {
-    let code = match &e {
-        ApprovalError::NotFound(_) => exit::NOT_FOUND,
-        ApprovalError::OwnProposal { .. } | ApprovalError::NotPending { .. } | ApprovalError::OtherServer { .. } => exit::USAGE,
-        _ => exit::FAILURE,
-    };
-    Fail::new(code, crate::sanitize::clean(&e.to_string()))
-}
-
 pub async fn run(env: &Environment, args: ApprovalsArgs, out: &mut dyn std::io::Write) -> Result<i32, Fail> {
     match args.action {
         None => list(env, args.all, args.output, out),
@@ -66,31 +58,6 @@ pub async fn run(env: &Environment, args: ApprovalsArgs, out: &mut dyn std::io::
         Some(ApprovalsAction::Approve { id, run }) => approve(env, &id, &run).await,
         Some(ApprovalsAction::Reject { id, reason }) => reject(env, &id, reason.as_deref()),
     }
-}
-
-/// A batch the gate holds for approval (`Decision::needs_approval`): kept in the store as a
-/// pending approval, its id on stdout, exit 3. Nothing is sent.
-/// `later`: a policy apply's pass 2, which the approved run does too.
-pub fn hold(
-    c: Connection<'_>,
-    decision: &Decision,
-    origin: &str,
-    policy_run: Option<String>,
-    what: &str,
-    later: Option<crate::policy::apply::Later>,
-) -> Result<i32, Fail> {
-    let journal = bulk::open_journal(c)?;
-    let org = c.env.org_key().ok().map(|o| o.0);
-    let p = Proposal { origin: origin.into(), policy_run, policy: None, description: what.into(), later };
-    let a = approval::propose(&journal, org.as_deref(), &p, decision).map_err(fail)?;
-    eprintln!("scimitar: {}", crate::sanitize::clean(&a.screening.held));
-    eprintln!("scimitar: gate: {}", crate::sanitize::clean(&decision.summary()));
-    eprintln!(
-        "scimitar: held for approval as {id}; nothing was sent. Another account approves it with `scimitar approvals approve {id}` (or rejects it: `scimitar approvals reject {id}`)",
-        id = a.id
-    );
-    println!("{}", a.id);
-    Ok(exit::PENDING_APPROVAL)
 }
 
 fn row(a: &Approval) -> Vec<String> {
@@ -111,7 +78,7 @@ const COLUMNS: [&str; 9] = ["id", "proposer", "what", "users", "operations", "de
 
 fn list(env: &Environment, all: bool, output: OutputFormat, out: &mut dyn std::io::Write) -> Result<i32, Fail> {
     let store = env.store()?;
-    let list = approval::list(&store, all).map_err(fail)?;
+    let list = approval::list(&store, all).map_err(Fail::from)?;
     let mut rows = Rows::new(COLUMNS.to_vec());
     for a in &list {
         rows.push(row(a), serde_json::to_value(a).ok());
@@ -125,7 +92,7 @@ fn list(env: &Environment, all: bool, output: OutputFormat, out: &mut dyn std::i
 
 fn show(env: &Environment, id: &str, output: OutputFormat, out: &mut dyn std::io::Write) -> Result<i32, Fail> {
     let store = env.store()?;
-    let a = approval::get(&store, id).map_err(fail)?;
+    let a = approval::get(&store, id).map_err(Fail::from)?;
     if output == OutputFormat::Json {
         let mut v = serde_json::to_value(&a).unwrap_or_default();
         v["plan"] = a
@@ -174,9 +141,9 @@ fn show(env: &Environment, id: &str, output: OutputFormat, out: &mut dyn std::io
 async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail> {
     let (c, safety) = bulk::writer(env, run)?;
     let store = env.store()?;
-    let a = approval::get(&store, id).map_err(fail)?;
+    let a = approval::get(&store, id).map_err(Fail::from)?;
     // The four-eyes rule first: the proposer is told before anything is read or held.
-    approval::may_approve(&a, bulk::open_journal(c)?.context()).map_err(fail)?;
+    approval::may_approve(&a, bulk::open_journal(c)?.context()).map_err(Fail::from)?;
     eprintln!(
         "scimitar: approval {} by {} at {}: {} ({}); the proposer's gate: {}",
         a.id,
@@ -192,7 +159,7 @@ async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail
     } else {
         bulk::take_lease(c, run, &bulk::command_line()).map(|(l, j)| (Some(l), j))?
     };
-    let decision = approval::screen(c.client, &safety, &a).await.map_err(fail)?;
+    let decision = approval::screen(c.client, &safety, &a).await.map_err(Fail::from)?;
     for s in decision.skipped() {
         eprintln!("scimitar: now skipping {}: {}", crate::sanitize::clean(&s.action.describe()), s.why());
     }
@@ -223,7 +190,7 @@ async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail
         crate::approved::run(renv, &a, decision, tx, cancel.clone()),
         bulk::follow_run(rx, &cancel, crate::queue::planned_rate(c.client, run.via), expected)
     );
-    let done = result.map_err(fail)?;
+    let done = result.map_err(Fail::from)?;
     for b in &done.batches {
         bulk::print_batch(b, run)?;
     }
@@ -241,8 +208,8 @@ async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail
 fn reject(env: &Environment, id: &str, reason: Option<&str>) -> Result<i32, Fail> {
     let c = Connection::of(env)?;
     let journal = bulk::open_journal(c)?;
-    let a = approval::get(journal.store(), id).map_err(fail)?;
-    let a = approval::reject(&journal, &a.id, reason).map_err(fail)?;
+    let a = approval::get(journal.store(), id).map_err(Fail::from)?;
+    let a = approval::reject(&journal, &a.id, reason).map_err(Fail::from)?;
     eprintln!(
         "scimitar: rejected approval {} ({}, proposed by {}); nothing was sent",
         a.id,

@@ -22,9 +22,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use crate::bulk;
-use crate::cli::{Fail, parse_duration};
+use crate::command_error::Fail;
 use crate::env::Environment;
 use crate::exit;
+use crate::flags::parse_duration;
 use crate::output::{OutputFormat, Rows};
 use crate::queue::{Cancel, DeactivateVia, EngineConfig, OpState, QueueEvent};
 use crate::sync::{CycleError, CycleEvent, CycleReport, RunResult, SyncJob, SyncStore};
@@ -67,7 +68,7 @@ pub struct SyncRunArgs {
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
     /// Which endpoint deactivates: delete, patch, or both rows of Slack's rate table (fastest)
-    #[arg(long, default_value_t, value_parser = bulk::via_parser())]
+    #[arg(long, default_value_t, value_parser = crate::flags::via_parser())]
     pub via: DeactivateVia,
     /// Requests kept in flight
     #[arg(long, default_value_t = 24)]
@@ -116,32 +117,12 @@ pub async fn run(env: &Environment, args: SyncArgs) -> Result<i32, Fail> {
 }
 
 fn store(env: &Environment) -> Result<SyncStore, Fail> {
-    let store = env.store().map_err(|e| Fail::new(crate::cli::env_exit_code(&e), format!("cannot open the store: {e}")))?;
+    let store = env.store().map_err(|e| Fail::new(crate::command_error::env_exit_code(&e), format!("cannot open the store: {e}")))?;
     Ok(SyncStore::on(store))
 }
 
 fn job(env: &Environment, policy: &str, engine: &EngineArgs, command: String) -> Result<SyncJob, Fail> {
-    SyncJob::new(env, policy, engine.config(), command).map_err(|e| match e {
-        crate::sync::SetupError::Policy(e) => e.into(),
-        crate::sync::SetupError::Alerts(e) => Fail::new(exit::CONFIG, e.to_string()),
-    })
-}
-
-/// The exit code of a cycle (`--once`, `approve`).
-pub fn exit_code(r: &CycleReport) -> i32 {
-    match r.record.result {
-        RunResult::Applied | RunResult::NoChanges => exit::OK,
-        RunResult::Failed | RunResult::Interrupted => exit::FAILURE,
-        RunResult::Quarantined | RunResult::Held => exit::QUARANTINED,
-        RunResult::Locked => exit::TEMPFAIL,
-        RunResult::Error => match &r.error {
-            Some(CycleError::Plan(e)) => crate::policy_cmd::live_exit_code(e),
-            Some(CycleError::Env(e)) => crate::cli::env_exit_code(e),
-            Some(CycleError::Status(_)) => exit::CONFIG,
-            Some(CycleError::Locked(_)) => exit::TEMPFAIL,
-            _ => exit::FAILURE,
-        },
-    }
+    Ok(SyncJob::new(env, policy, engine.config(), command)?)
 }
 
 fn clean(s: &str) -> String {
@@ -280,7 +261,7 @@ async fn sync(env: &Environment, a: SyncRunArgs) -> Result<i32, Fail> {
         print_report(&report, a.output, &mut stdout.lock())?;
         // (The reason of an error is on stderr already, in the report's line; the code says
         // what kind it was.)
-        let Some(every) = a.every else { return Ok(exit_code(&report)) };
+        let Some(every) = a.every else { return Ok(crate::command_error::cycle_exit_code(&report)) };
         if cancel.is_cancelled() {
             return Ok(exit::OK);
         }
@@ -419,7 +400,7 @@ async fn approve(env: &Environment, policy: &str, yes: bool, engine: &EngineArgs
     // The plan as it is now: what will be applied.
     crate::policy_render::render(&review.live.plan, output, &mut std::io::stdout().lock())?;
     let plan = &review.live.plan;
-    eprintln!("scimitar: plan now: {}", crate::policy::live::summary(plan));
+    eprintln!("scimitar: plan now: {}", crate::present::plan_summary(plan));
     eprintln!("scimitar: gate: {}", clean(&review.decision.summary()));
     for c in &review.ceilings {
         eprintln!("scimitar: over the ceiling: {}", clean(c));
@@ -458,5 +439,5 @@ async fn approve(env: &Environment, policy: &str, yes: bool, engine: &EngineArgs
     let _ = printer.await;
     // The plan went to stdout; the run's row goes to stderr's line only.
     print_report(&report, OutputFormat::Table, &mut std::io::sink())?;
-    Ok(exit_code(&report))
+    Ok(crate::command_error::cycle_exit_code(&report))
 }

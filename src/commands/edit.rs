@@ -2,10 +2,11 @@
 //! (undo deactivations with what they took away: `queue::restore`). Both hand their actions to
 //! the one gate and run them as a journaled batch (`bulk::execute` / `bulk::submit_and_run`).
 
-use crate::bulk::{self, RunArgs};
-use crate::cli::Fail;
+use crate::bulk;
+use crate::command_error::Fail;
 use crate::env::Environment;
 use crate::exit;
+use crate::flags::RunArgs;
 use crate::output::Rows;
 use crate::queue::edit::{self, Attr, EditRow, FieldSet, UserEdit};
 use crate::queue::restore::{self, Which};
@@ -132,6 +133,17 @@ async fn manager_ids(client: &ScimClient, sets: &mut [FieldSet]) -> Result<Resul
 /// `scimitar restore --batch B | --user U`: undo every done operation of a batch from the
 /// journal's before-values (`queue::restore`), or reactivate the user's latest deactivation, with
 /// the group memberships and roles the journal kept.
+/// `scimitar restore`.
+pub async fn restore_command(
+    env: &Environment,
+    batch: Option<&str>,
+    user: Option<&str>,
+    deactivate_created: bool,
+    run: &RunArgs,
+) -> Result<i32, Fail> {
+    restore(env, batch, user, crate::queue::restore::Options { deactivate_created }, run).await
+}
+
 pub async fn restore(
     env: &Environment,
     batch: Option<&str>,
@@ -200,7 +212,7 @@ pub async fn restore(
     }
     // Over the profile's approval_over: held for another account's approval, nothing sent.
     if decision.needs_approval().is_some() {
-        return crate::approvals_cmd::hold(c, &decision, crate::queue::engine::RESTORE_ORIGIN, None, &plan.what, None);
+        return crate::bulk::hold(c, &decision, crate::queue::engine::RESTORE_ORIGIN, None, &plan.what, None);
     }
     // A restore passes the gate like any batch: over a ceiling only --force (or the typed count)
     // passes it; one confirmation for the whole restore (`--yes` skips it).

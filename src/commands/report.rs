@@ -83,6 +83,18 @@ pub enum ReportCmd {
 }
 
 /// Run `scimitar report`; returns the exit code (0 ok, 1 verify failed, 64 bad input, 66 no database).
+/// `scimitar report` in an environment: the config's retention, the store (the shared one when
+/// configured, else the data dir's database) filled in where the flags leave them out.
+pub fn run_in(env: &crate::env::Environment, mut args: ReportArgs, out: &mut dyn Write) -> Result<i32, crate::command_error::Fail> {
+    args.config_retain_days = env.retain_days();
+    if args.db.is_none() && !matches!(env.store_location()?, crate::store::Location::Sqlite(_)) {
+        args.store = Some(env.store()?);
+    }
+    args.db = args.db.or_else(|| Some(env.paths.database()));
+    let stderr = std::io::stderr();
+    Ok(run(args, out, &mut stderr.lock()))
+}
+
 pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match run_inner(args, OffsetDateTime::now_utc(), out, err) {
         Ok(code) => code,

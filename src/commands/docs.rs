@@ -4,26 +4,26 @@
 //!
 //! Every page has the sections clap_mangen writes (each option with its environment variable),
 //! then EXIT STATUS (from `exit::TABLE`), ENVIRONMENT (every option's variable, from the clap
-//! definition, and the variables read without an option, `cli::ENVIRONMENT`) and FILES (from
+//! definition, and the variables read without an option, `flags::ENVIRONMENT`) and FILES (from
 //! `env::Paths`, the code that places them).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
 use clap_mangen::roff::{Roff, bold, italic, roman};
 
-use crate::cli::{Cli, Fail};
+use crate::command_error::Fail;
 use crate::exit;
 
 /// The program's name in completions and manual pages.
 const BIN: &str = "scimitar";
 
 /// `scimitar completions SHELL`: the completion script on `out`.
-pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<i32, Fail> {
+/// `cli` is the clap tree's root (`cli::Cli::command()`: the router hands it in).
+pub fn completions(shell: clap_complete::Shell, mut cli: clap::Command, out: &mut dyn Write) -> Result<i32, Fail> {
     // Generated into memory first: the generator panics on a write error (`| head`).
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), BIN, &mut script);
+    clap_complete::generate(shell, &mut cli, BIN, &mut script);
     out.write_all(&script)?;
     out.flush()?;
     Ok(exit::OK)
@@ -31,8 +31,8 @@ pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<i
 
 /// `scimitar man`: the top-level page on `out`; with `dir`, a page per command written there and
 /// a line saying how many.
-pub fn man(dir: Option<&Path>, out: &mut dyn Write) -> Result<i32, Fail> {
-    let mut root = Cli::command().disable_help_subcommand(true);
+pub fn man(cli: clap::Command, dir: Option<&Path>, out: &mut dyn Write) -> Result<i32, Fail> {
+    let mut root = cli.disable_help_subcommand(true);
     root.build();
     let Some(dir) = dir else {
         let mut page = Vec::new();
@@ -121,7 +121,7 @@ fn environment(root: &clap::Command, cmd: &clap::Command, roff: &mut Roff) {
         roff.text([bold(env.as_str())]);
         roff.text([roman("The same as "), bold(flag.as_str()), roman(format!(" (the flag wins). {help}"))]);
     }
-    for (env, help) in crate::cli::ENVIRONMENT {
+    for (env, help) in crate::flags::ENVIRONMENT {
         roff.control("TP", []);
         roff.text([bold(*env)]);
         roff.text([roman(*help)]);
