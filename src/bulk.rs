@@ -397,7 +397,7 @@ pub async fn execute(
         return Ok(if refused { exit::FAILURE } else { exit::OK });
     }
     if decision.needs_approval().is_some() {
-        return hold(c, &decision, "headless", None, what);
+        return hold(c, &decision, "headless", None, what, None);
     }
     let decision = approve(decision, None, run, what)?;
     let (_lease, journal) = take_lease(c, run, &command_line())?;
@@ -635,10 +635,18 @@ pub async fn resume(env: &Environment, batch: Option<&str>, retry_failed: bool, 
 
 /// A batch the gate holds for approval (`Decision::needs_approval`): kept in the store as a
 /// pending approval, its id on stdout, exit 3. Nothing is sent.
-pub fn hold(c: Connection<'_>, decision: &Decision, origin: &str, policy_run: Option<String>, what: &str) -> Result<i32, Fail> {
+/// `later`: a policy apply's pass 2, which the approved run does too (`approved::run`).
+pub fn hold(
+    c: Connection<'_>,
+    decision: &Decision,
+    origin: &str,
+    policy_run: Option<String>,
+    what: &str,
+    later: Option<crate::policy::apply::Later>,
+) -> Result<i32, Fail> {
     let journal = open_journal(c)?;
     let org = c.env.org_key().ok().map(|o| o.0);
-    let p = crate::approval::Proposal { origin: origin.into(), policy_run, policy: None, description: what.into() };
+    let p = crate::approval::Proposal { origin: origin.into(), policy_run, policy: None, description: what.into(), later };
     let a = crate::approval::propose(&journal, org.as_deref(), &p, decision).map_err(Fail::from)?;
     eprintln!("scimitar: {}", crate::sanitize::clean(&a.screening.held));
     eprintln!("scimitar: gate: {}", crate::sanitize::clean(&decision.summary()));

@@ -8,7 +8,8 @@
 
 pub use emulator;
 pub use provision::{
-    approval, child, config, db, directory, edit, env, files, policy, present, queue, report, store, strict_csv, sync, transfer, words,
+    approval, approved, child, config, db, directory, edit, env, files, policy, present, queue, report, store, strict_csv, sync, transfer,
+    words,
 };
 pub use scim;
 pub use scim::sanitize;

@@ -315,3 +315,67 @@ fn a_shared_sqlite_open_to_others_is_refused() {
     let e = scimitar::store::Store::open(&scimitar::store::Location::SharedSqlite(db)).unwrap_err().to_string();
     assert!(e.contains("may be read or written by others"), "{e}");
 }
+
+/// An `apply` over `approval_over` that creates users who belong in a group is held; the approved
+/// run does what the unheld apply would, in the same run: pass 1 creates the users, pass 2 adds
+/// them to the group (counted at the server), and the approver was told the second pass's count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_apply_adds_the_users_it_creates_to_their_group_in_the_same_run() {
+    need_root();
+    let (emu, client) = emulator(40, 91).await;
+    let shared = tempfile::tempdir().unwrap();
+    let db = shared_sqlite(shared.path());
+    let toml = format!("[store]\nsqlite_shared = \"{}\"\n", db.display());
+    let a1 = Admin::new(pg::ADMIN_ACCOUNTS[0], &emu, |_| toml.clone());
+    let a2 = Admin::new(pg::ADMIN_ACCOUNTS[1], &emu, |_| toml.clone());
+    let group = client.all_groups().await.unwrap().into_iter().next().expect("the emulator has groups");
+    // The directory as it is, plus 5 new hires in "newhires" (over approval_over = 3).
+    let mut users = client.all_users(None).await.unwrap();
+    let mut hires = Vec::new();
+    for k in 0..5 {
+        let u = User {
+            user_name: Some(format!("newhire{k}")),
+            display_name: Some(format!("New Hire {k}")),
+            emails: Some(vec![scimitar::scim::MultiValue::email(format!("newhire{k}@example.com"), true)]),
+            active: Some(true),
+            groups: Some(vec![scimitar::scim::types::GroupRef { value: None, display: Some("newhires".into()) }]),
+            ..Default::default()
+        };
+        hires.push(format!("newhire{k}@example.com"));
+        users.push(u);
+    }
+    let mut csv = Vec::new();
+    scimitar::policy::export::users_to_source_csv(&users, &mut csv).unwrap();
+    std::fs::write(a1.config().join("policies/users.csv"), &csv).unwrap();
+    let policy = format!(
+        "{}\n[[groups]]\nsource = \"newhires\"\nslack_name = {:?}\nkey = \"grp-new\"\nmembership = \"merge\"\n",
+        scimitar::policy::config::EXPORT_POLICY,
+        group.display_name.clone().unwrap()
+    );
+    std::fs::write(a1.config().join("policies/hr.toml"), policy).unwrap();
+    a1.give_all();
+    emu.reset_stats();
+    let o = a1.run(&emu, &["apply", "--policy", "hr", "--yes"]).await;
+    assert_eq!(o.status.code(), Some(3), "held for approval\n{}", show(&o));
+    assert_eq!(emu.stats().writes(), 0, "nothing written while it is pending");
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let o = a2.run(&emu, &["approvals", "approve", &id, "--yes"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("more in a second pass, once the new users exist"), "the approver is told of pass 2: {}", show(&o));
+    // At the server, in this run: the 5 users exist and are in the group.
+    let g = client.get_group(group.id()).await.unwrap();
+    let members: Vec<String> = g.members.iter().flatten().filter_map(|m| m.value.clone()).collect();
+    for email in &hires {
+        let u = client.find_user_by_email(email).await.unwrap().unwrap_or_else(|| panic!("{email} created"));
+        assert!(members.contains(&u.id().to_string()), "{email} is in {:?} after the approved run: {}", group.display_name, show(&o));
+    }
+    let done = String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.contains(" done ")).count() as u64;
+    assert!(done >= 6, "5 creates and at least the membership change: {}", show(&o));
+    assert_eq!(emu.stats().writes(), done, "each operation once, counted at the server");
+    let store = scimitar::store::Store::open(&scimitar::store::Location::SharedSqlite(db.clone())).unwrap();
+    let recs = ReportStore::on(store).query(&ReportQuery::default()).unwrap();
+    let adds: Vec<_> = recs.iter().filter(|r| r.record.action == "add_members").collect();
+    assert_eq!(adds.len(), 1, "{:?}", recs.iter().map(|r| &r.record.action).collect::<Vec<_>>());
+    assert_eq!(adds[0].record.approved_by.as_deref().map(|s| s.starts_with(pg::ADMIN_ACCOUNTS[1])), Some(true));
+}

@@ -641,3 +641,78 @@ async fn sigterm_stops_between_operations_and_the_next_cycle_does_the_rest() {
     let users = w.users().await;
     assert!(hires.iter().all(|h| users.iter().filter(|u| u.primary_email() == Some(h.mail.as_str())).count() == 1));
 }
+
+/// An approved sync (a policy apply held over `approval_over`) runs under the circuit breaker as
+/// the unheld cycle does: against an emulator replaying Slack's April 2024 incident, the
+/// approver's run trips after the failures in a row, the rest is cancelled before it is sent,
+/// and the policy is quarantined again; the approval ends `run` with the counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_sync_run_is_stopped_by_the_circuit_breaker() {
+    use scimitar::approval::{self, Proposal, State};
+    use scimitar::approved::{self, RunEnv};
+    use scimitar::queue::action::UpdateSpec;
+    use scimitar::queue::{Action, Cancel, EngineConfig, Journal, Knowledge, RunContext, Safety, Target};
+    use scimitar::sync::{BreakerConfig, QuarantineKind, SyncStore, Trip};
+    let cfg = EmulatorConfig { users: 60, groups: 2, seed: 48, token: "xoxp-approved-breaker".into(), ..Default::default() };
+    let emu = Emulator::start(cfg, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut cc = ClientConfig::new(&emu.base_url(ApiVersion::V2), Secret::new(emu.token()), ApiVersion::V2).unwrap();
+    cc.rate_limit = RateLimit::Off;
+    let client = ScimClient::new(cc).unwrap();
+    let users: Vec<User> = client
+        .all_users(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.is_active() && scimitar::policy::plan::never_deactivate(u, &[]).is_none())
+        .take(30)
+        .collect();
+    let actions: Vec<Action> = users
+        .iter()
+        .enumerate()
+        .map(|(n, u)| Action::UpdateUser {
+            target: Target::of_user(u),
+            update: UpdateSpec { set: User { title: Some(format!("Approved Title {n}")), ..Default::default() }, ..Default::default() },
+        })
+        .collect();
+    let store = scimitar::store::Store::in_memory().unwrap();
+    let as_ = |user: &str| {
+        Journal::on(
+            store.clone(),
+            RunContext::new("acme", &client.host(), &scimitar::env::Actor { user: user.into(), host: "jump".into() }),
+        )
+    };
+    let safety = Safety { approval_over: Some(3), ..Safety::default() };
+    let d = scimitar::queue::gate(&safety, actions, &Knowledge::from_users(users.iter()));
+    let p = Proposal {
+        origin: "sync".into(),
+        policy_run: None,
+        policy: Some("hr".into()),
+        description: "sync policy hr".into(),
+        later: Some(Default::default()),
+    };
+    let a = approval::propose(&as_("sync"), None, &p, &d).unwrap();
+    // bob approves (past the ceiling, as with --force) while Slack deactivates on every update.
+    let decision = approval::screen(&client, &safety, &a).await.unwrap().pass_ceiling();
+    emu.reset_stats();
+    emu.set_faults(Faults { incident: 1.0, ..Default::default() });
+    let breaker = BreakerConfig { max_consecutive_failures: 3, active_drop_tolerance: 100, check_every: Duration::from_millis(200) };
+    let env = RunEnv {
+        client: client.clone(),
+        journal: Arc::new(as_("bob")),
+        safety: safety.clone(),
+        engine: EngineConfig { workers: 2, ..Default::default() },
+        breaker,
+    };
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let out = approved::run(env, &a, decision, tx, Cancel::default()).await.unwrap();
+    emu.set_faults(Faults::default());
+    assert!(matches!(out.trip, Some(Trip::ConsecutiveFailures { count: 3, .. })), "{:?}", out.trip);
+    let patches = emu.stats().method("PATCH");
+    assert!((3..10).contains(&patches), "stopped after the failures in flight: {patches} of 30 updates sent");
+    let cancelled: u64 = out.batches.iter().map(|b| b.count(scimitar::queue::OpState::Cancelled)).sum();
+    assert_eq!(cancelled, 30 - patches, "the rest cancelled in the journal: {}", out.summary);
+    let q = SyncStore::on(store.clone()).state("acme", "hr").unwrap().and_then(|s| s.quarantine).expect("quarantined again");
+    assert_eq!(q.kind, QuarantineKind::Breaker);
+    let a = approval::get(&store, &a.id).unwrap();
+    assert_eq!((a.state, a.decided_by.as_deref()), (State::Run, Some("bob@jump")));
+}

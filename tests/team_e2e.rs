@@ -438,3 +438,85 @@ async fn store_migrate_copies_the_history_and_the_copy_verifies() {
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("already holds"), "{}", show(&o));
 }
+
+/// `store migrate` copies the four-eyes approvals too (a pending one and a rejected one), and the
+/// copy's verification covers them: on the copy they are listed as they were, each matching its
+/// proposal in the copied chain, and the pending one can still be shown there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_migrate_copies_the_approvals_and_the_copy_verifies_them() {
+    let server = pg::PgServer::start();
+    server.store("ann");
+    let (emu, client) = emulator(60, 67).await;
+    let users = regular(&client, 10).await;
+    let a = Admin::new(None, "acme", &emu, |_| String::new(), "approval_over = 3");
+    // Two batches over approval_over: held (exit 3, the id on stdout); the second is rejected.
+    let mut ids = Vec::new();
+    for (n, part) in users.chunks(5).enumerate() {
+        let list = a.list(&format!("leavers{n}.txt"), part);
+        let o = a.run(&emu, &["users", "deactivate", "--from", list.to_str().unwrap(), "--yes"]).await;
+        assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+        ids.push(String::from_utf8_lossy(&o.stdout).trim().to_string());
+    }
+    let o = a.run(&emu, &["approvals", "reject", &ids[1], "--reason", "not today"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(emu.stats().writes(), 0);
+    let listed = |o: &Output| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{}", show(o)))).collect()
+    };
+    let before = listed(&a.run(&emu, &["approvals", "--all", "-o", "json"]).await);
+    assert_eq!(before.len(), 2);
+    let pw = server.password_file(&a.config(), "scimitar_owner", None);
+    let cfg = a.config().join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}\n[store]\npassword_file = \"{}\"\n", pw.display())).unwrap();
+    let url = server.url("scimitar_owner");
+    let o = a.run(&emu, &["store", "migrate", "--to", &url]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("approval: 2 rows") && err.contains("2 approvals each matching its proposal"), "{}", show(&o));
+    // On the copy: the same approvals, states, proposers, deciders and counts.
+    let o = a.command(&emu, &["approvals", "--all", "-o", "json"]).env("SCIMITAR_STORE_URL", &url).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let after = listed(&o);
+    let key = |v: &serde_json::Value| {
+        ["id", "state", "proposer", "decided_by", "reason", "users", "deactivations", "created"].map(|k| v[k].to_string())
+    };
+    assert_eq!(after.iter().map(key).collect::<Vec<_>>(), before.iter().map(key).collect::<Vec<_>>());
+    let states: Vec<&str> = after.iter().filter_map(|v| v["state"].as_str()).collect();
+    assert!(states.contains(&"pending") && states.contains(&"rejected"), "{states:?}");
+    let o = a.command(&emu, &["approvals", "show", &ids[0], "-o", "json"]).env("SCIMITAR_STORE_URL", &url).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["plan"].as_array().map(Vec::len), Some(5), "the pending approval's plan is on the copy");
+    let o = a.command(&emu, &["report", "verify", "-o", "json"]).env("SCIMITAR_STORE_URL", &url).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+}
+
+/// A copy whose approvals do not match their proposals is refused: an approval row changed in
+/// the source after it was proposed (its actions) stops `store migrate`, nothing copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_migrate_refuses_an_approval_that_does_not_match_its_proposal() {
+    let server = pg::PgServer::start();
+    server.store("ann");
+    let (emu, client) = emulator(40, 68).await;
+    let users = regular(&client, 5).await;
+    let a = Admin::new(None, "acme", &emu, |_| String::new(), "approval_over = 3");
+    let list = a.list("leavers.txt", &users);
+    let o = a.run(&emu, &["users", "deactivate", "--from", list.to_str().unwrap(), "--yes"]).await;
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    // Someone edits the pending approval's actions in the SQLite file.
+    let db = a.data().join("scimitar.db");
+    let store = scimitar::store::Store::sqlite(&db).unwrap();
+    store.with(|s| s.execute("UPDATE approval SET actions = '[]'", &[])).unwrap();
+    drop(store);
+    let pw = server.password_file(&a.config(), "scimitar_owner", None);
+    let cfg = a.config().join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}\n[store]\npassword_file = \"{}\"\n", pw.display())).unwrap();
+    let url = server.url("scimitar_owner");
+    let o = a.run(&emu, &["store", "migrate", "--to", &url]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not match its proposal"), "{}", show(&o));
+    let o = a.command(&emu, &["approvals", "--all", "-o", "json"]).env("SCIMITAR_STORE_URL", &url).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "", "nothing copied: {}", show(&o));
+}

@@ -172,32 +172,37 @@ async fn approve(env: &Environment, id: &str, run: &RunArgs) -> Result<i32, Fail
         eprintln!("scimitar: dry run: approval {} not approved; nothing was changed", a.id);
         return Ok(exit::OK);
     }
-    let decision = bulk::approve(decision, None, run, &format!("approve {} ({})", a.id, a.description))?;
-    let batch = approval::approve(&journal, &a, decision).map_err(Fail::from)?;
-    eprintln!("scimitar: approved {}; running it as batch {}", a.id, batch.id());
-    let code = bulk::run_batch(c, journal.clone(), &batch, run).await?;
-    let counts = journal.counts(batch.id()).unwrap_or_default();
-    let n = |s| counts.get(&s).copied().unwrap_or(0);
-    use crate::queue::OpState;
-    let summary = format!(
-        "{} done, {} failed, {} skipped, {} cancelled",
-        n(OpState::Done),
-        n(OpState::Failed),
-        n(OpState::Skipped),
-        n(OpState::Cancelled)
-    );
-    let done = approval::finished(&journal, &a.id, &summary).map_err(Fail::from)?;
-    // A sync's approval that ran in full releases the policy's quarantine, if it had one.
-    if let (Some(policy), true) = (&done.policy, code == exit::OK) {
-        let by = done.decided_by.clone().unwrap_or_default();
-        if crate::sync::SyncStore::on(journal.store().clone()).release(&done.profile, policy, &format!("{by} (approval {})", a.id)).is_ok()
-        {
-            eprintln!("scimitar: sync of policy {policy} may write again");
-        }
+    // The confirmation counts a policy apply's second pass too (it runs in the same approval), in
+    // the words `apply`'s and the console's use; the progress counts it from the start.
+    let later = a.later_operations().unwrap_or(0);
+    if let Some(l) = bulk::later_line(later).filter(|_| run.yes) {
+        eprintln!("scimitar: {l}");
     }
-    eprintln!("scimitar: approval {}: {summary}", a.id);
+    let expected = decision.runnable().len() + later;
+    let decision = bulk::approve_run(decision, None, run, &format!("approve {} ({})", a.id, a.description), later)?;
+    eprintln!("scimitar: approving {}", a.id);
+    let breaker = crate::sync::BreakerConfig::from_config(&env.config.sync).map_err(|e| Fail::new(exit::CONFIG, e.to_string()))?;
+    let renv =
+        crate::approved::RunEnv { client: c.client.clone(), journal: journal.clone(), safety, engine: bulk::engine_config(run), breaker };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = crate::queue::Cancel::default();
+    let (result, interrupted) = tokio::join!(
+        crate::approved::run(renv, &a, decision, tx, cancel.clone()),
+        bulk::follow_run(rx, &cancel, crate::queue::planned_rate(c.client, run.via), expected)
+    );
+    let done = result.map_err(Fail::from)?;
+    for b in &done.batches {
+        bulk::print_batch(b, run)?;
+    }
+    for n in done.notes() {
+        eprintln!("scimitar: {}", crate::sanitize::clean(&n));
+    }
+    if a.policy.is_some() && done.complete() && !interrupted {
+        eprintln!("scimitar: sync of policy {} may write again", a.policy.as_deref().unwrap_or_default());
+    }
+    eprintln!("scimitar: approval {}: {}", a.id, done.summary);
     drop(lease);
-    Ok(code)
+    Ok(if done.complete() && !interrupted { exit::OK } else { exit::FAILURE })
 }
 
 fn reject(env: &Environment, id: &str, reason: Option<&str>) -> Result<i32, Fail> {

@@ -212,7 +212,7 @@ pub async fn restore(
     }
     // Over the profile's approval_over: held for another account's approval, nothing sent.
     if decision.needs_approval().is_some() {
-        return crate::bulk::hold(c, &decision, crate::queue::engine::RESTORE_ORIGIN, None, &plan.what);
+        return crate::bulk::hold(c, &decision, crate::queue::engine::RESTORE_ORIGIN, None, &plan.what, None);
     }
     // A restore passes the gate like any batch: over a ceiling only --force (or the typed count)
     // passes it; one confirmation for the whole restore (`--yes` skips it).

@@ -128,9 +128,9 @@ pub async fn apply(env: &Environment, policy: &str, run: &RunArgs) -> Result<i32
         );
     }
     // Over the profile's approval_over: the preview (pass 1 and the deactivations) is held for
-    // another account's approval, nothing sent; approving it runs those actions.
+    // another account's approval with its pass 2, nothing sent; approving it runs both passes.
     if preview.needs_approval().is_some() {
-        return crate::bulk::hold(c, &preview, "policy", None, &what);
+        return crate::bulk::hold(c, &preview, "policy", None, &what, Some(apply::Later::of(&live)));
     }
     // Pass 2 is said with its count where the run is confirmed (its ceilings are counted in the
     // preview), and the progress counts it from the start, as the console's does.

@@ -49,10 +49,11 @@ pub fn run(env: &Environment, cmd: StoreCmd, out: &mut dyn Write) -> Result<i32,
             }
             rows.write(output, out)?;
             eprintln!(
-                "scimitar: the copy verifies: {} records, head {} {}; point [store] url (or SCIMITAR_STORE_URL) at {} to use it",
+                "scimitar: the copy verifies: {} records, head {} {}, {} each matching its proposal; point [store] url (or SCIMITAR_STORE_URL) at {} to use it",
                 r.verified,
                 r.head_seq,
                 r.head_hash,
+                crate::words::count(r.approvals as usize, "approval"),
                 target.shown()
             );
             Ok(exit::OK)

@@ -325,6 +325,18 @@ impl App {
                     }
                 }
             }
+            // Others wrote to the store: an open overlay showing what the store holds (the
+            // Approvals view) reads it again, then the news goes on as any other.
+            Msg::StoreNews(records) => {
+                let mut fx = Vec::new();
+                for i in (0..self.overlays.len()).rev() {
+                    let (r, reqs) = self.in_overlay(i, |o, ctx| o.store_changed(&records, ctx));
+                    fx.extend(r);
+                    fx.extend(self.run_overlay(i, reqs));
+                }
+                fx.extend(self.route_msg(Msg::StoreNews(records)));
+                fx
+            }
             msg => self.route_msg(msg),
         }
     }

@@ -4,7 +4,10 @@
 //! approves it: its actions pass the gate again against the server now (the account that proposed
 //! it is refused), and the confirmation shows that decision; confirming runs it through the queue
 //! under the org's lease. `x` rejects it (then `y`), nothing sent. `A` lists decided ones too (or
-//! the pending ones again; each press reads them afresh); `Esc`/`q`/`P` closes it.
+//! the pending ones again; each press reads them afresh); `Esc`/`q`/`P` closes it. While it is
+//! open it follows the store: another account's proposal, approval, rejection or run (a record
+//! in the report, which the console's store watch hands over as `Msg::StoreNews`) reads the list
+//! again, with no key pressed.
 //! The domain (`provision::approval`) decides; this pane only routes and draws.
 
 use super::component::{Binding, Component, Ctx, Handled, N, NAV, Offer, View, bind, hint_bar, lookup, moved, offers_rw};
@@ -86,6 +89,12 @@ impl Approvals {
         (a, fx)
     }
 
+    /// The store's approvals changed (another account proposed, approved, rejected or ran one,
+    /// `Msg::StoreNews`): read them again; the selection stays on the same approval.
+    pub fn changed(&mut self) -> Vec<Effect> {
+        self.load()
+    }
+
     pub fn selected(&self) -> Option<&Approval> {
         self.list.get(self.selected)
     }
@@ -154,6 +163,8 @@ impl Approvals {
                 }
                 let what = format!("approve {} ({}, by {})", a.id, a.description, a.proposer);
                 let mut c = super::confirm::Confirm::new(what, decision, ctx.queue.confirm_threshold);
+                // A policy apply's second pass runs in the same approval: its count is shown too.
+                c.later = a.later_operations().unwrap_or(0);
                 c.approval = Some(a.id);
                 ctx.open(c);
                 vec![]
@@ -246,6 +257,11 @@ impl Component for Approvals {
             }
             other => return Err(other),
         })
+    }
+
+    fn store_changed(&mut self, records: &[provision::report::StoredRecord], _ctx: &mut Ctx) -> Vec<Effect> {
+        // Another account (or the sync) proposed, approved, rejected or ran an approval.
+        if records.iter().any(|r| provision::approval::is_event(&r.record.action)) { self.changed() } else { vec![] }
     }
 
     fn busy(&self) -> bool {

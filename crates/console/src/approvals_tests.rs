@@ -46,7 +46,7 @@ pub fn fixed_approvals() -> Vec<Approval> {
     let mut out = Vec::new();
     for (n, what) in [(12, "deactivate users"), (5, "apply policy hr (5 to deactivate)")] {
         let d = provision::queue::gate(&safety, deactivations(n), &Knowledge::default());
-        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: what.into() };
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: what.into(), later: None };
         let mut a = provision::approval::propose(&ann, Some("acme"), &p, &d).unwrap();
         a.id = format!("ap-20261208-0100{:02}-0000000{n:x}", n);
         a.created = format!("2026-12-08 01:00:{n:02}Z");
@@ -198,7 +198,7 @@ async fn another_accounts_console_approves_and_the_writes_reach_the_server() {
     let safety = Safety { approval_over: Some(2), ..Safety::default() };
     let actions: Vec<Action> = three.iter().map(|u| Action::Deactivate { target: Target::of_user(u) }).collect();
     let d = provision::queue::gate(&safety, actions, &Knowledge::from_users(three.iter()));
-    let p = Proposal { origin: "console".into(), policy_run: None, policy: None, description: "deactivate 3 users".into() };
+    let p = Proposal { origin: "console".into(), policy_run: None, policy: None, description: "deactivate 3 users".into(), later: None };
     let a = provision::approval::propose(&as_("ann"), None, &p, &d).unwrap();
     emu.reset_stats();
     // ann's console: refused.
@@ -317,4 +317,90 @@ fn others_operations_show_in_the_log_and_the_rows_as_they_arrive() {
     let before = app.log.len();
     app.update(Msg::StoreNews(vec![rec(8, "deactivate", "W00000002", "x@example.com", &own)]));
     assert_eq!(app.log.len(), before, "not repeated");
+}
+
+/// The Approvals view follows the store live (issue 21, item 7 for approvals): with the view
+/// open, another account's proposal and another's rejection reach it through the console's real
+/// store watch (`runtime::watch_store` on an SQLite store, `data_version`), and it reads the list
+/// again with no key pressed: its rows and its pending count follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_approvals_view_follows_other_accounts_as_they_propose_and_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::sqlite(&dir.path().join("team.db")).unwrap();
+    let as_ = |user: &str| {
+        Journal::on(
+            store.clone(),
+            RunContext::new("acme", "api.slack.test", &provision::env::Actor { user: user.into(), host: "jump".into() }),
+        )
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _watch = super::runtime::watch_store(store.clone(), tx).expect("the store can be watched");
+    let mut app = app_with(0);
+    // What the runtime does with `Effect::ListApprovals` (`QueueRunner::list_approvals`).
+    let serve = |app: &mut App, fx: Vec<Effect>| {
+        for e in fx {
+            if let Effect::ListApprovals { generation, all } = e {
+                let result = provision::approval::list(&store, all).map_err(|e| e.to_string());
+                app.update(Msg::ApprovalsLoaded { generation, result });
+            }
+        }
+    };
+    let fx = ch(&mut app, 'P');
+    serve(&mut app, fx);
+    assert!(screen(&mut app, 80, 24).contains("0 pending"), "{}", screen(&mut app, 80, 24));
+    // Until the watch says the store changed: what the app asks for then.
+    async fn next_news(app: &mut App, rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>) -> Vec<Effect> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let m = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the watch reports the change").expect("open");
+            if matches!(m, Msg::StoreNews(_)) {
+                return app.update(m);
+            }
+            app.update(m);
+        }
+    }
+    // ann (another console, another account) proposes 5 deactivations.
+    let safety = Safety { approval_over: Some(3), ..Safety::default() };
+    let d = provision::queue::gate(&safety, deactivations(5), &Knowledge::default());
+    let p = Proposal { origin: "console".into(), policy_run: None, policy: None, description: "deactivate 5 users".into(), later: None };
+    let a = provision::approval::propose(&as_("ann"), Some("acme"), &p, &d).unwrap();
+    let fx = next_news(&mut app, &mut rx).await;
+    assert!(fx.iter().any(|e| matches!(e, Effect::ListApprovals { all: false, .. })), "the view reads them again: {fx:?}");
+    serve(&mut app, fx);
+    let view = app.overlay::<Approvals>().unwrap();
+    assert_eq!(view.list.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), [a.id.as_str()]);
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("1 pending") && s.contains("deactivate 5 users"), "{s}");
+    assert!(app.log.iter().any(|e| e.text.contains("ann@jump: propose_batch")), "and the Log names who: {:?}", app.log);
+    // bob rejects it elsewhere: it leaves the pending list.
+    provision::approval::reject(&as_("bob"), &a.id, Some("not today")).unwrap();
+    let fx = next_news(&mut app, &mut rx).await;
+    serve(&mut app, fx);
+    assert!(app.overlay::<Approvals>().unwrap().list.is_empty());
+    assert!(screen(&mut app, 80, 24).contains("0 pending"));
+    // Others' plain operations do not read the approvals again.
+    let fx = app.update(Msg::StoreNews(Vec::new()));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::ListApprovals { .. })), "{fx:?}");
+}
+
+/// Approving a policy apply's approval: the confirmation counts its second pass (the memberships
+/// of the users its first pass creates), which the approved run does too (`approved::run`).
+#[test]
+fn the_approvers_confirmation_counts_a_policy_applys_second_pass() {
+    use provision::policy::apply::{Deferred, Later};
+    use provision::policy::plan::{GroupTarget, MemberRef};
+    let mut app = approvals_app();
+    let mut a = fixed_approvals().remove(1);
+    let member = |k: &str| MemberRef::Pending { key: k.into(), label: k.into() };
+    let add =
+        |g: &str| Deferred { group: GroupTarget::Existing { id: g.into() }, group_name: g.into(), members: vec![member("e1")], add: true };
+    a.screening.later = Some(Later { deferred: vec![add("S1"), add("S2")], ..Later::default() });
+    assert_eq!(a.later_operations(), Some(2));
+    let d = provision::queue::gate(&Safety::default(), a.actions.clone(), &Knowledge::default());
+    app.update(Msg::ApprovalScreened { id: a.id.clone(), result: Ok((a, d)) });
+    let c = app.overlay::<Confirm>().cloned().unwrap_or_else(|| panic!("{:?}", titles(&app)));
+    let text: Vec<String> = c.lines().into_iter().map(|(_, s)| s).collect();
+    assert!(text.iter().any(|l| l == "Then 2 more in a second pass, once the new users exist."), "{text:?}");
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Then 2 more in a second pass"), "at 80x24:\n{s}");
 }

@@ -388,6 +388,13 @@ pub trait Component: Any {
         Vec::new()
     }
 
+    /// Records others appended to the store (`Msg::StoreNews`, from the store's watch), offered
+    /// to every open overlay before the Log gets them: a view of what the store holds may read
+    /// it again (the Approvals view does on an approval's event).
+    fn store_changed(&mut self, _records: &[provision::report::StoredRecord], _ctx: &mut Ctx) -> Vec<Effect> {
+        Vec::new()
+    }
+
     /// A pane came to the front: load what it shows the first time.
     fn entered(&mut self, _ctx: &mut Ctx) -> Vec<Effect> {
         Vec::new()

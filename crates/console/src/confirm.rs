@@ -48,6 +48,9 @@ pub struct Confirm {
     /// The approval this dialog approves (the Approvals pane's `a`): confirming runs it as this
     /// account's approval (`Effect::RunApproval`).
     pub approval: Option<String>,
+    /// Operations of a second pass that follow in the same run (an approved policy apply's
+    /// memberships and managers of what its first pass creates).
+    pub later: usize,
 }
 
 impl Confirm {
@@ -67,6 +70,7 @@ impl Confirm {
             who: Vec::new(),
             screened: Vec::new(),
             approval: None,
+            later: 0,
         }
     }
 
@@ -105,6 +109,12 @@ impl Confirm {
         }
         if n > shown {
             out.push((Level::Info, format!("  … and {} more", n - shown)));
+        }
+        if self.later > 0 {
+            out.push((
+                Level::Info,
+                format!("Then {} more in a second pass, once the new users exist.", thousands_in(&self.later.to_string())),
+            ));
         }
         if !self.who.is_empty() {
             out.push((Level::Info, format!("{}:", super::draw::counted(self.who.len(), "user"))));

@@ -68,6 +68,8 @@ pub struct QueueRunner {
     lease: provision::store::LeaseSpec,
     /// The admin's answer to `Msg::LeaseHeld` (wait or not), for the batch waiting on it.
     answer: Arc<std::sync::Mutex<Option<bool>>>,
+    /// When the circuit breaker stops an approved policy apply (`[sync]` in config.toml).
+    breaker: provision::sync::BreakerConfig,
 }
 
 /// What happens to the journal before the batch runs.
@@ -98,7 +100,13 @@ impl QueueRunner {
             active: Arc::default(),
             lease: provision::store::LeaseSpec::test("console"),
             answer: Arc::default(),
+            breaker: provision::sync::BreakerConfig::default(),
         }
+    }
+
+    /// The circuit breaker an approved policy apply runs under.
+    pub fn with_breaker(self, breaker: provision::sync::BreakerConfig) -> QueueRunner {
+        QueueRunner { breaker, ..self }
     }
 
     /// The org's lease its batches take.
@@ -162,8 +170,8 @@ impl QueueRunner {
         let answer = self.answer.clone();
         self.cancel = Cancel::default();
         let rate = provision::queue::planned_rate(&self.client, DeactivateVia::Both);
-        let (tx, cancel, safety, client, spec) =
-            (self.tx.clone(), self.cancel.clone(), self.safety.clone(), self.client.clone(), self.lease.clone());
+        let (tx, cancel, safety, client, spec, breaker) =
+            (self.tx.clone(), self.cancel.clone(), self.safety.clone(), self.client.clone(), self.lease.clone(), self.breaker.clone());
         let command = match &prep {
             Prep::Submit { info, .. } => format!("console: {}", info.description),
             Prep::Approve { id, .. } => format!("console: approve {id}"),
@@ -186,29 +194,17 @@ impl QueueRunner {
                 }
             };
             let journal = Arc::new(journal.fenced(lease.fence()));
-            let engine = Engine::new(client, journal.clone(), EngineConfig::default());
-            let approving = match &prep {
-                Prep::Approve { id, .. } => Some(id.clone()),
-                _ => None,
+            let r = match prep {
+                // Another account's approval: `approved::run` approves and runs it as an unheld run
+                // of it would (a policy apply's two passes under the breaker).
+                Prep::Approve { id, decision, .. } => {
+                    run_approval(client, journal, safety, breaker, id, decision, tx.clone(), cancel, rate).await
+                }
+                prep => {
+                    let engine = Engine::new(client, journal.clone(), EngineConfig::default());
+                    drive(engine, journal, safety, prep, tx.clone(), cancel, rate, active.clone()).await
+                }
             };
-            let j = journal.clone();
-            let r = drive(engine, journal, safety, prep, tx.clone(), cancel, rate, active.clone()).await;
-            // An approved batch that ran: the approval is `run`, with its record in the chain.
-            if let Some(id) = approving
-                && r.is_ok()
-            {
-                let done = blocking(&j, move |j| {
-                    let a = provision::approval::get(j.store(), &id)?;
-                    let counts = a.batch_id.as_deref().map(|b| j.counts(b)).transpose()?.unwrap_or_default();
-                    let n = |s| counts.get(&s).copied().unwrap_or(0);
-                    use provision::queue::OpState;
-                    let summary = format!("{} done, {} failed, {} skipped", n(OpState::Done), n(OpState::Failed), n(OpState::Skipped));
-                    provision::approval::finished(j, &id, &summary)?;
-                    Ok(format!("approval {id} ({}, proposed by {}): run, {summary}", a.description, a.proposer))
-                })
-                .await;
-                let _ = tx.send(Msg::ApprovalDecided(done));
-            }
             active.store(false, Ordering::SeqCst);
             // Released before the runner says it is done, so the next batch finds it free.
             let _ = tokio::task::spawn_blocking(move || drop(lease)).await;
@@ -241,7 +237,8 @@ impl QueueRunner {
         let org = self.lease.org.0.clone();
         tokio::spawn(async move {
             let r = blocking(&j, move |j| {
-                let p = provision::approval::Proposal { origin: "console".into(), policy_run: None, policy: None, description };
+                let p =
+                    provision::approval::Proposal { origin: "console".into(), policy_run: None, policy: None, description, later: None };
                 Ok(provision::approval::propose(j, Some(&org), &p, &decision)?)
             })
             .await;
@@ -496,6 +493,53 @@ async fn drive(
         let _ = fwd.await;
         r.map_err(|e| format!("batch {batch_id}: {e:#}"))?;
     }
+    Ok(())
+}
+
+/// Approve and run an approval (`approved::run`), its queue events forwarded to the app (each
+/// batch loaded into the queue view as it starts); then the Log says how it ended.
+#[allow(clippy::too_many_arguments)]
+async fn run_approval(
+    client: ScimClient,
+    journal: Arc<Journal>,
+    safety: Safety,
+    breaker: provision::sync::BreakerConfig,
+    id: String,
+    decision: Decision,
+    tx: UnboundedSender<Msg>,
+    cancel: Cancel,
+    rate: Option<f64>,
+) -> Result<(), String> {
+    let id2 = id.clone();
+    let a = blocking(&journal, move |j| Ok(provision::approval::get(j.store(), &id2)?)).await?;
+    let (etx, mut erx) = unbounded_channel::<provision::queue::QueueEvent>();
+    let fwd = {
+        let (tx, j, description) = (tx.clone(), journal.clone(), a.description.clone());
+        tokio::spawn(async move {
+            while let Some(ev) = erx.recv().await {
+                if let provision::queue::QueueEvent::BatchStarted { batch_id, .. } = &ev {
+                    let bid = batch_id.clone();
+                    if let Ok(ops) = blocking(&j, move |j| Ok(j.ops(&bid)?)).await {
+                        let ops: Vec<QueueOp> = ops.iter().map(QueueOp::from_row).collect();
+                        let load = BatchLoad { batch_id: batch_id.clone(), description: description.clone(), ops, rate };
+                        let _ = tx.send(Msg::BatchLoaded(load));
+                    }
+                }
+                if tx.send(Msg::Queue(ev)).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let env = provision::approved::RunEnv { client, journal, safety, engine: EngineConfig::default(), breaker };
+    let r = provision::approved::run(env, &a, decision, etx, cancel).await;
+    let _ = fwd.await;
+    let done = r.map_err(|e| format!("approval {id}: {e}"))?;
+    for n in done.notes() {
+        let _ = tx.send(Msg::Log(super::LogEntry::now(super::app::Level::Warn, n)));
+    }
+    let line = format!("approval {id} ({}, proposed by {}): run, {}", a.description, a.proposer, done.summary);
+    let _ = tx.send(Msg::ApprovalDecided(Ok(line)));
     Ok(())
 }
 

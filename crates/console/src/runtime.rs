@@ -372,8 +372,10 @@ async fn apply_plan(
     if let Some(n) = preview.needs_approval().cloned() {
         let (store, ctx2, org) = (env.store().map_err(ApplyFailed::Store)?, ctx.clone(), env.lease.org.0.clone());
         let description = format!("apply policy {name}");
+        // with its pass 2: approving it runs both passes, as this apply would
+        let later = Some(provision::policy::apply::Later::of(&plan.0));
         let a = tokio::task::spawn_blocking(move || {
-            let p = provision::approval::Proposal { origin: "console".into(), policy_run: None, policy: None, description };
+            let p = provision::approval::Proposal { origin: "console".into(), policy_run: None, policy: None, description, later };
             provision::approval::propose(&Journal::on(store, ctx2), Some(&org), &p, &preview)
         })
         .await??;
@@ -630,7 +632,9 @@ async fn event_loop(
     let safety = app.queue.safety.clone();
     // Live across consoles: what others write to the store comes in as `Msg::StoreNews`.
     let _watch = journal.as_ref().and_then(|j| watch_store(j.store().clone(), tx.clone()));
-    let queue = QueueRunner::new(client.clone(), journal, safety.clone(), tx.clone()).with_lease(env.lease.clone());
+    let queue = QueueRunner::new(client.clone(), journal, safety.clone(), tx.clone())
+        .with_lease(env.lease.clone())
+        .with_breaker(env.full.as_ref().and_then(|e| provision::sync::BreakerConfig::from_config(&e.config.sync).ok()).unwrap_or_default());
     match queue.unfinished() {
         Ok(offers) => {
             app.update(Msg::Unfinished(offers));

@@ -18,6 +18,7 @@
 //! - **Stored** in the `approval` table (SQLite migration 8, PostgreSQL migration 2) of the
 //!   store: on PostgreSQL the team's, so another admin sees and approves it.
 
+use crate::policy::apply::Later;
 use crate::queue::{Action, BatchInfo, Decision, FourEyes, GateError, GatedBatch, Journal, JournalError, Knowledge, RunContext, Safety};
 use crate::report::{OperationRecord, Outcome, ReportError, ReportStore};
 use crate::scim::ScimClient;
@@ -96,6 +97,11 @@ pub struct Screening {
     pub ceiling: Option<String>,
     /// Why it waits: "this batch changes 40 users (over approval_over = 10) ...".
     pub held: String,
+    /// A policy apply's pass 2 (memberships and managers of the users and groups its first pass
+    /// creates): the approved run does both passes, as an unheld apply does (`crate::approved::run`). Checked
+    /// against the proposal in the chain as the actions are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub later: Option<Later>,
 }
 
 impl Screening {
@@ -105,6 +111,7 @@ impl Screening {
             skipped: d.skipped().iter().map(|s| format!("{}: {}", s.action.describe(), s.why())).collect(),
             ceiling: d.ceiling_reason(),
             held: d.needs_approval().map(ToString::to_string).unwrap_or_default(),
+            later: None,
         }
     }
 }
@@ -152,7 +159,21 @@ pub struct Approval {
 impl Approval {
     /// The plan: one line per action, as confirmations word them.
     pub fn plan(&self) -> Vec<String> {
-        self.actions.iter().map(Action::describe).collect()
+        let mut plan: Vec<String> = self.actions.iter().map(Action::describe).collect();
+        if let Some(n) = self.later_operations() {
+            plan.push(format!(
+                "then {} in a second pass, once the users and groups the first creates exist",
+                crate::words::count(n, "operation")
+            ));
+        }
+        plan
+    }
+
+    /// The operations of a policy apply's second pass (memberships and managers of what its
+    /// first pass creates), when it has any: what the approver's confirmation adds to the
+    /// screened count.
+    pub fn later_operations(&self) -> Option<usize> {
+        self.screening.later.as_ref().map(Later::operations).filter(|n| *n > 0)
     }
 
     /// One line for a list: "40 users (40 deactivations) · deactivate users".
@@ -173,9 +194,12 @@ pub struct Proposal {
     /// The policy of a `sync` proposal (one pending approval per policy).
     pub policy: Option<String>,
     pub description: String,
+    /// A policy apply's pass 2 ([`Later::of`]); `None` for a batch that is all its actions.
+    pub later: Option<Later>,
 }
 
-const COLUMNS: &str = "approval_id, created_ms, profile, host, org, origin, policy_run, description, proposer, proposer_account, \
+/// The `approval` table's columns (also what `store migrate` copies, `crate::transfer`).
+pub(crate) const COLUMNS: &str = "approval_id, created_ms, profile, host, org, origin, policy_run, description, proposer, proposer_account, \
      actions, screening, users, operations, deactivations, state, decided_by, decided_ms, reason, batch_id, policy";
 
 fn from_row(r: &dyn Row) -> Result<Result<Approval, ApprovalError>, StoreError> {
@@ -228,7 +252,8 @@ pub fn propose(journal: &Journal, org: Option<&str>, p: &Proposal, decision: &De
     let actions = decision.runnable().to_vec();
     let users = crate::queue::users_changed(&actions) as i64;
     let deactivations = decision.deactivations() as i64;
-    let screening = Screening::of(decision);
+    let screening = Screening { later: p.later.clone(), ..Screening::of(decision) };
+    let operations = actions.len() + p.later.as_ref().map_or(0, Later::operations);
     journal.store().write(|s| {
         s.execute(
             &format!("INSERT INTO approval ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending', NULL, NULL, NULL, NULL, ?16)"),
@@ -246,7 +271,7 @@ pub fn propose(journal: &Journal, org: Option<&str>, p: &Proposal, decision: &De
                 t(serde_json::to_string(&actions).map_err(JournalError::from)?),
                 t(serde_json::to_string(&screening).map_err(JournalError::from)?),
                 i(users),
-                i(actions.len() as i64),
+                i(operations as i64),
                 i(deactivations),
                 ot(p.policy.clone()),
             ],
@@ -324,6 +349,28 @@ pub async fn screen(client: &ScimClient, safety: &Safety, a: &Approval) -> Resul
 /// account than the proposer) with its record in the chain; then the batch is submitted naming
 /// the proposer and the approver. Returns the batch for the engine.
 pub fn approve(journal: &Journal, a: &Approval, decision: Decision) -> Result<GatedBatch, ApprovalError> {
+    let approver = mark_approved(journal, a, &decision)?;
+    let info = BatchInfo {
+        origin: a.origin.clone(),
+        policy_run: a.policy_run.clone(),
+        description: format!("{} (approval {})", a.description, a.id),
+    };
+    let j = journal.approved_by(&a.proposer, &approver);
+    let batch = crate::queue::submit(&j, &info, decision.approved(&FourEyes::new()))?;
+    set_batch(journal, &a.id, batch.id())?;
+    Ok(batch)
+}
+
+pub(crate) fn set_batch(journal: &Journal, id: &str, batch: &str) -> Result<(), ApprovalError> {
+    journal.store().with(|s| {
+        s.execute("UPDATE approval SET batch_id = ?2 WHERE approval_id = ?1", &[t(id), t(batch)])?;
+        Ok::<_, ApprovalError>(())
+    })
+}
+
+/// The four-eyes rule and the row's check against its proposal, then, in one transaction, the
+/// approval becomes `approved` with its record in the chain. Returns who approved.
+pub(crate) fn mark_approved(journal: &Journal, a: &Approval, decision: &Decision) -> Result<String, ApprovalError> {
     let ctx = journal.context();
     may_approve(a, ctx)?;
     if let Some(h) = decision.hold() {
@@ -334,7 +381,7 @@ pub fn approve(journal: &Journal, a: &Approval, decision: Decision) -> Result<Ga
         // The row as it is in this transaction, checked against its proposal in the chain.
         let row = read(s, &a.id)?;
         check_proposal(s, &row)?;
-        if row.actions != a.actions {
+        if row.actions != a.actions || row.screening.later != a.screening.later {
             return Err(ApprovalError::Tampered { id: a.id.clone(), why: "its actions changed since they were screened".into() });
         }
         let n = s.execute(
@@ -348,18 +395,13 @@ pub fn approve(journal: &Journal, a: &Approval, decision: Decision) -> Result<Ga
         }
         record(s, ctx, &now, "approve", Some(&approver), None)
     })?;
-    let info = BatchInfo {
-        origin: a.origin.clone(),
-        policy_run: a.policy_run.clone(),
-        description: format!("{} (approval {})", a.description, a.id),
-    };
-    let j = journal.approved_by(&a.proposer, &approver);
-    let batch = crate::queue::submit(&j, &info, decision.approved(&FourEyes::new()))?;
-    journal.store().with(|s| {
-        s.execute("UPDATE approval SET batch_id = ?2 WHERE approval_id = ?1", &[t(&a.id), t(batch.id())])?;
-        Ok::<_, ApprovalError>(())
-    })?;
-    Ok(batch)
+    Ok(approver)
+}
+
+/// The four-eyes token for the passes of an approved run (`crate::approved::run`, only after
+/// [`mark_approved`] recorded another account's approval).
+pub(crate) fn four_eyes() -> FourEyes {
+    FourEyes::new()
 }
 
 /// The approved batch finished: the approval is `run`, with a record naming both accounts and
@@ -394,10 +436,24 @@ pub fn reject(journal: &Journal, id: &str, reason: Option<&str>) -> Result<Appro
     })
 }
 
+/// Whether a report record is an approval's event (`propose_batch`, `approve_batch`,
+/// `reject_batch`, `run_batch`): what tells a watcher of the store (the console) that the
+/// approvals changed.
+pub fn is_event(action: &str) -> bool {
+    matches!(action, "propose_batch" | "approve_batch" | "reject_batch" | "run_batch")
+}
+
 /// SHA-256 (hex) of the actions as the approval row stores them (JSON).
 fn actions_digest(actions: &[Action]) -> String {
     use sha2::{Digest, Sha256};
     let json = serde_json::to_string(actions).unwrap_or_default();
+    Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 (hex) of a policy apply's pass 2 as the approval row stores it (JSON).
+fn later_digest(later: &Later) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_string(later).unwrap_or_default();
     Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -416,14 +472,34 @@ fn check_proposal(s: &mut dyn Sql, a: &Approval) -> Result<(), ApprovalError> {
     if who.as_deref() != Some(a.proposer_account.as_str()) {
         return Err(tampered(&format!("proposed by {}, the row says {}", who.unwrap_or_default(), a.proposer_account)));
     }
-    let digest = detail
-        .as_deref()
-        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-        .and_then(|d| d["actions_sha256"].as_str().map(str::to_string));
-    if digest.as_deref() != Some(actions_digest(&a.actions).as_str()) {
+    let detail = detail.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()).unwrap_or_default();
+    if detail["actions_sha256"].as_str() != Some(actions_digest(&a.actions).as_str()) {
         return Err(tampered("its actions changed since they were proposed"));
     }
+    if detail["later_sha256"].as_str().map(str::to_string) != a.screening.later.as_ref().map(later_digest) {
+        return Err(tampered("its second pass changed since it was proposed"));
+    }
     Ok(())
+}
+
+/// The approvals a store holds, as a copy must hold them (`store migrate`, `crate::transfer`):
+/// their count and a SHA-256 over every row as this version reads it (ids, states, who proposed
+/// and decided, actions, screening). Each row is also checked against its proposal in the
+/// report chain (an approval whose row does not match its `propose_batch` record is refused).
+pub(crate) fn fingerprint_in(s: &mut dyn Sql) -> Result<(u64, String), ApprovalError> {
+    use sha2::{Digest, Sha256};
+    let rows = s.all(&format!("SELECT {COLUMNS} FROM approval ORDER BY approval_id"), &[], from_row)?;
+    let mut h = Sha256::new();
+    let mut n = 0u64;
+    for a in rows {
+        let a = a?;
+        check_proposal(s, &a)?;
+        let row = serde_json::json!([a, a.created_ms, a.actions, a.proposer_account]);
+        h.update(serde_json::to_string(&row).map_err(JournalError::from)?.as_bytes());
+        h.update(b"\n");
+        n += 1;
+    }
+    Ok((n, h.finalize().iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 /// One record in the report chain for an approval's event (`propose`, `approve`, `reject`,
@@ -449,6 +525,9 @@ fn record(
     }
     // What was proposed, as the chain keeps it: approving checks the row against it.
     detail["actions_sha256"] = actions_digest(&a.actions).into();
+    if let Some(l) = &a.screening.later {
+        detail["later_sha256"] = later_digest(l).into();
+    }
     if let Some(n) = &note {
         detail["note"] = crate::scim::redact::redact(n).into_owned().into();
     }
@@ -512,7 +591,7 @@ mod tests {
         let ann = journal_as(&store, "ann");
         let info = BatchInfo { origin: "headless".into(), policy_run: None, description: "deactivate users".into() };
         assert!(matches!(crate::queue::submit(&ann, &info, d.clone()), Err(GateError::NeedsApproval(_))), "submit refuses it");
-        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into() };
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into(), later: None };
         let a = propose(&ann, Some("acme"), &p, &d).unwrap();
         assert_eq!((a.state, a.users, a.deactivations, a.proposer_account.as_str()), (State::Pending, 5, 5, "ann"));
         assert_eq!(list(&store, false).unwrap().len(), 1);
@@ -543,7 +622,7 @@ mod tests {
         let safety = Safety { approval_over: Some(1), ..Safety::default() };
         let d = crate::queue::gate(&safety, deactivations(3), &Knowledge::default());
         let ann = journal_as(&store, "ann");
-        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into() };
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into(), later: None };
         let a = propose(&ann, None, &p, &d).unwrap();
         // ann rewrites the row's proposer to approve her own batch: refused.
         store.with(|s| s.execute("UPDATE approval SET proposer_account = 'mallory' WHERE approval_id = ?1", &[t(&a.id)])).unwrap();
@@ -561,12 +640,40 @@ mod tests {
     }
 
     #[test]
+    fn an_approvals_second_pass_changed_in_the_store_is_not_run() {
+        use crate::policy::apply::Deferred;
+        use crate::policy::plan::{GroupTarget, MemberRef};
+        let store = Store::in_memory().unwrap();
+        let safety = Safety { approval_over: Some(1), ..Safety::default() };
+        let d = crate::queue::gate(&safety, deactivations(3), &Knowledge::default());
+        let add = Deferred {
+            group: GroupTarget::Existing { id: "S1".into() },
+            group_name: "eng".into(),
+            members: vec![MemberRef::Pending { key: "e1".into(), label: "e1".into() }],
+            add: true,
+        };
+        let later = Later { deferred: vec![add], ..Later::default() };
+        let p =
+            Proposal { origin: "policy".into(), policy_run: None, policy: None, description: "apply policy hr".into(), later: Some(later) };
+        let a = propose(&journal_as(&store, "ann"), None, &p, &d).unwrap();
+        assert_eq!((a.operations, a.later_operations()), (4, Some(1)), "the second pass is counted");
+        // The second pass now adds someone else to another group: refused.
+        let mut screening = a.screening.clone();
+        screening.later.as_mut().unwrap().deferred[0].group = GroupTarget::Existing { id: "S-ADMINS".into() };
+        let json = serde_json::to_string(&screening).unwrap();
+        store.with(|s| s.execute("UPDATE approval SET screening = ?2 WHERE approval_id = ?1", &[t(&a.id), t(json)])).unwrap();
+        let e = approve(&journal_as(&store, "bob"), &get(&store, &a.id).unwrap(), d).unwrap_err();
+        assert!(e.to_string().contains("second pass changed"), "{e}");
+        assert_eq!(get(&store, &a.id).unwrap().state, State::Pending, "nothing approved");
+    }
+
+    #[test]
     fn a_rejected_approval_cannot_be_approved() {
         let store = Store::in_memory().unwrap();
         let safety = Safety { approval_over: Some(0), ..Safety::default() };
         let d = crate::queue::gate(&safety, deactivations(1), &Knowledge::default());
         let ann = journal_as(&store, "ann");
-        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into() };
+        let p = Proposal { origin: "headless".into(), policy_run: None, policy: None, description: "deactivate users".into(), later: None };
         let a = propose(&ann, None, &p, &d).unwrap();
         let bob = journal_as(&store, "bob");
         let r = reject(&bob, &a.id, Some("not today")).unwrap();

@@ -8,6 +8,7 @@ pub use scim;
 pub use scim::sanitize;
 
 pub mod approval;
+pub mod approved;
 pub mod child;
 pub mod config;
 pub mod db;

@@ -1,10 +1,11 @@
 //! `scimitar store migrate --to URL`: copy an account's SQLite history (journal, kept snapshots,
-//! provisioning report with its hash chain, sync state and runs) into a team's PostgreSQL store,
+//! provisioning report with its hash chain, sync state and runs, approvals) into a team's PostgreSQL store,
 //! so that `report verify` passes on the copy with the same head hash.
 //!
 //! Everything is copied as stored (the report's `seq`, names ids and hashes included: the chain
 //! is not recomputed, it is carried over), in one transaction on the target (all or nothing),
-//! and the copy is then verified there. The lease is not copied (it belongs to a run). A target
+//! and the copy is then verified there (the chain, and the four-eyes approvals: the same rows, each
+//! matching its proposal in the copied chain). The lease is not copied (it belongs to a run). A target
 //! that already holds records or batches is refused: histories are not merged.
 
 use crate::store::{Row, Sql, Store, StoreError, Value, ValueRef};
@@ -17,6 +18,8 @@ pub struct TransferReport {
     pub verified: u64,
     pub head_seq: i64,
     pub head_hash: String,
+    /// Approvals copied, each verified against its proposal in the copied chain.
+    pub approvals: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,8 @@ pub enum TransferError {
     CopyBroken(String),
     #[error("record {seq}: its {what} is not a hash (a hand edit?); it cannot be copied")]
     BadHash { seq: i64, what: &'static str },
+    #[error("the approvals: {0}")]
+    Approval(#[from] crate::approval::ApprovalError),
 }
 
 /// Tables in copy order (parents first) and their columns.
@@ -60,6 +65,7 @@ const TABLES: &[(&str, &str)] = &[
          last_success_ms, released_ms, released_by",
     ),
     ("sync_run", "seq, profile, policy, run_id, started_ms, finished_ms, result, message, counts"),
+    ("approval", crate::approval::COLUMNS),
 ];
 
 /// Rows per INSERT statement.
@@ -71,9 +77,11 @@ pub fn copy(from: &Store, to: &Store, mut progress: impl FnMut(&str, u64)) -> Re
     if let Some(b) = &source.broken {
         return Err(TransferError::SourceBroken(format!("record {}: {}", b.seq, b.reason)));
     }
+    // The approvals as the source holds them (each checked against its proposal in the chain).
+    let approvals = from.with(|s| crate::approval::fingerprint_in(s))?;
     let mut report = TransferReport::default();
     to.write(|t| {
-        for what in ["report", "batch"] {
+        for what in ["report", "batch", "approval"] {
             let n = t.int(&format!("SELECT count(*) FROM {what}"), &[])?;
             if n > 0 {
                 return Err(TransferError::NotEmpty(format!("{n} rows in {what}")));
@@ -113,6 +121,15 @@ pub fn copy(from: &Store, to: &Store, mut progress: impl FnMut(&str, u64)) -> Re
                 v.checked, v.head_hash, source.checked, source.head_hash
             )));
         }
+        // The approvals: the same rows, each still matching its proposal in the copied chain.
+        let copied = crate::approval::fingerprint_in(t).map_err(|e| TransferError::CopyBroken(e.to_string()))?;
+        if copied != approvals {
+            return Err(TransferError::CopyBroken(format!(
+                "{} approvals copied ({}), the source has {} ({})",
+                copied.0, copied.1, approvals.0, approvals.1
+            )));
+        }
+        report.approvals = copied.0;
         report.verified = v.checked;
         report.head_seq = v.head_seq;
         report.head_hash = v.head_hash;

@@ -14,7 +14,7 @@
 //! (`scimitar apply`, the console's Policies pane) show [`preview`], confirm, and call
 //! [`apply_live`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures::StreamExt;
 
@@ -53,7 +53,7 @@ fn user_target(id: &str, email: &str, label: &str) -> Target {
 }
 
 /// A member change that has to wait for pass 1 (it names a user or group created there).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Deferred {
     pub group: GroupTarget,
     pub group_name: String,
@@ -164,8 +164,19 @@ pub struct Created {
     pub groups: HashMap<String, String>,
 }
 
-/// Look up the users and groups pass 1 created (only those pending references need).
-pub async fn find_created(client: &ScimClient, plan: &Plan, deferred: &[Deferred], links: &[ManagerLink]) -> Result<Created, ScimError> {
+/// The emails of the users a plan creates, by source key (how pass 2 finds them once created).
+pub fn created_emails(plan: &Plan) -> BTreeMap<String, String> {
+    plan.creates.iter().filter_map(|c| Some((c.key.clone(), c.user.primary_email()?.to_string()))).collect()
+}
+
+/// Look up the users and groups pass 1 created (only those pending references need); `emails`:
+/// [`created_emails`].
+pub async fn find_created(
+    client: &ScimClient,
+    emails: &BTreeMap<String, String>,
+    deferred: &[Deferred],
+    links: &[ManagerLink],
+) -> Result<Created, ScimError> {
     let mut want_users: Vec<&str> = deferred
         .iter()
         .flat_map(|d| d.members.iter())
@@ -178,10 +189,9 @@ pub async fn find_created(client: &ScimClient, plan: &Plan, deferred: &[Deferred
         .collect();
     want_users.sort_unstable();
     want_users.dedup();
-    let email_of: HashMap<&str, &str> = plan.creates.iter().filter_map(|c| Some((c.key.as_str(), c.user.primary_email()?))).collect();
     // Owned (key, email) pairs: a closure over borrowed keys makes the future not `Send`
     // (which the console needs, as it runs apply on a tokio task).
-    let jobs: Vec<(String, String)> = want_users.into_iter().filter_map(|k| Some((k.to_string(), email_of.get(k)?.to_string()))).collect();
+    let jobs: Vec<(String, String)> = want_users.into_iter().filter_map(|k| Some((k.to_string(), emails.get(k)?.to_string()))).collect();
     let lookups: Vec<(String, Result<Option<User>, ScimError>)> = futures::stream::iter(jobs.into_iter().map(|(key, email)| {
         let client = client.clone();
         async move {
@@ -211,8 +221,7 @@ pub async fn find_created(client: &ScimClient, plan: &Plan, deferred: &[Deferred
 
 /// The pass-2 manager updates with every reference resolved; unresolved ones are returned as
 /// messages (their creation failed or is not visible yet) and left for the next apply.
-pub fn resolve_manager_links(links: &[ManagerLink], plan: &Plan, created: &Created) -> (Vec<Action>, Vec<String>) {
-    let email_of: HashMap<&str, &str> = plan.creates.iter().filter_map(|c| Some((c.key.as_str(), c.user.primary_email()?))).collect();
+pub fn resolve_manager_links(links: &[ManagerLink], emails: &BTreeMap<String, String>, created: &Created) -> (Vec<Action>, Vec<String>) {
     let mut actions = Vec::new();
     let mut missing = Vec::new();
     for l in links {
@@ -226,7 +235,7 @@ pub fn resolve_manager_links(links: &[ManagerLink], plan: &Plan, created: &Creat
         let target = match &l.user {
             MemberRef::User { id, label } => user_target(id, "", label),
             MemberRef::Pending { key, label } => match created.users.get(key) {
-                Some(id) => user_target(id, email_of.get(key.as_str()).copied().unwrap_or(""), label),
+                Some(id) => user_target(id, emails.get(key.as_str()).map(String::as_str).unwrap_or(""), label),
                 None => {
                     missing.push(format!("user {key:?} was not found after creation; its manager waits for the next apply"));
                     continue;
@@ -281,6 +290,50 @@ pub fn resolve_deferred(deferred: &[Deferred], created: &Created) -> (Vec<Action
         });
     }
     (actions, missing)
+}
+
+/// Pass 2 of a plan, as data: the member changes and managers that wait for the users and groups
+/// pass 1 creates, and how those users are found. An approval of a policy apply keeps it
+/// (`crate::approval`), so the approved run does both passes as an unheld apply does.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Later {
+    pub deferred: Vec<Deferred>,
+    pub manager_links: Vec<ManagerLink>,
+    /// The emails of the users pass 1 creates, by source key ([`created_emails`]).
+    pub emails: BTreeMap<String, String>,
+}
+
+impl Later {
+    /// Pass 2 of a live plan.
+    pub fn of(live: &super::live::LivePlan) -> Later {
+        let p = passes(&live.plan, &|_| None);
+        Later { deferred: p.deferred, manager_links: p.manager_links, emails: created_emails(&live.plan) }
+    }
+
+    /// The operations pass 2 queues when every object is found (one per membership change of a
+    /// group, one per manager link): what confirmations add to pass 1's count.
+    pub fn operations(&self) -> usize {
+        self.deferred.len() + self.manager_links.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.operations() == 0
+    }
+
+    /// After pass 1: the users and groups it created are looked up, and pass 2's actions are
+    /// made (managers first, then memberships); what could not be found is returned as messages
+    /// (left for the next apply).
+    pub async fn resolve(&self, client: &ScimClient) -> Result<(Vec<Action>, Vec<String>), ScimError> {
+        if self.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let created = find_created(client, &self.emails, &self.deferred, &self.manager_links).await?;
+        let (mut actions, mut missing) = resolve_manager_links(&self.manager_links, &self.emails, &created);
+        let (members, missing_members) = resolve_deferred(&self.deferred, &created);
+        actions.extend(members);
+        missing.extend(missing_members);
+        Ok((actions, missing))
+    }
 }
 
 /// What [`apply_live`] needs besides the plan: where to journal, the profile's safety rules (with
@@ -391,8 +444,7 @@ fn later_stand_ins(deferred: &[Deferred], links: &[ManagerLink]) -> Vec<Action> 
 /// id yet, but run after it; confirmations say so, with this count. One per membership change
 /// of a group and one per manager link, as [`apply_live`] queues them when all are found.
 pub fn later_operations(live: &super::live::LivePlan) -> usize {
-    let p = passes(&live.plan, &|_| None);
-    p.deferred.len() + p.manager_links.len()
+    Later::of(live).operations()
 }
 
 /// The profile's rules with the policy's own ceilings in their place (its `[provisioning]`).
@@ -481,15 +533,8 @@ pub async fn apply_live(
             return Ok(out);
         }
     }
-    let created = if deferred.is_empty() && manager_links.is_empty() {
-        Created::default()
-    } else {
-        find_created(client, plan, &deferred, &manager_links).await?
-    };
-    let (mut second, mut missing) = resolve_manager_links(&manager_links, plan, &created);
-    let (members, missing_members) = resolve_deferred(&deferred, &created);
-    second.extend(members);
-    missing.extend(missing_members);
+    let later = Later { deferred, manager_links, emails: created_emails(plan) };
+    let (mut second, missing) = later.resolve(client).await?;
     out.missing = missing;
     second.extend(deactivations);
     let mut ok = true;

@@ -223,7 +223,7 @@ pub struct Reactivate {
 }
 
 /// A user in a membership change: an existing Slack user, or one created earlier in the plan.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MemberRef {
     User { id: String, label: String },
@@ -245,7 +245,7 @@ impl MemberRef {
 }
 
 /// A group in a membership change: an existing Slack group, or one created earlier in the plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GroupTarget {
     Existing { id: String },
@@ -376,7 +376,7 @@ pub struct Violation {
 
 /// A manager to set once the users this plan creates exist: on a user the plan creates or on an
 /// existing one, the manager being a user the plan creates.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagerLink {
     pub user: MemberRef,
     pub row_line: usize,

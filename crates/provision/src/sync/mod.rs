@@ -331,7 +331,7 @@ async fn cycle(
     // Four-eyes: over the profile's approval_over, the run is held for another account's
     // approval (one pending approval per policy), nothing written.
     if preview.needs_approval().is_some() {
-        let msg = match hold_for_approval(env, job, &journal, &preview, Some(run_id.clone())) {
+        let msg = match hold_for_approval(env, job, &journal, &live, &preview, Some(run_id.clone())) {
             Ok(m) => m,
             Err(e) => return r.fail(CycleError::Approval(e)),
         };
@@ -362,6 +362,7 @@ fn hold_for_approval(
     env: &Environment,
     job: &SyncJob,
     journal: &Journal,
+    live: &LivePlan,
     preview: &Decision,
     run_id: Option<String>,
 ) -> Result<String, crate::approval::ApprovalError> {
@@ -378,6 +379,7 @@ fn hold_for_approval(
         policy_run: run_id,
         policy: Some(job.name.clone()),
         description: format!("sync policy {}", job.name),
+        later: Some(apply::Later::of(live)),
     };
     let a = crate::approval::propose(journal, org.as_deref(), &p, preview)?;
     Ok(format!("{why}: held for approval as {id}, nothing written: another account runs `scimitar approvals approve {id}`", id = a.id))
@@ -529,8 +531,9 @@ async fn resume(
             note(progress, &mut r.notes, format!("{}: {why}", a.describe()));
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let sink = sink_of(progress);
         let (result, ()) =
-            tokio::join!(engine.run_batch(&regated.batch, Some(tx), cancel.clone()), follow(rx, &breaker, journal, cancel, progress));
+            tokio::join!(engine.run_batch(&regated.batch, Some(tx), cancel.clone()), follow(rx, &breaker, journal, cancel, &sink));
         let result = result.map_err(CycleError::Queue)?;
         r.record.ops.add_batch(&result);
         if let Some(t) = breaker.lock().unwrap().tripped().cloned() {
@@ -549,7 +552,7 @@ async fn follow(
     breaker: &Mutex<Breaker>,
     journal: &Arc<Journal>,
     cancel: &Cancel,
-    progress: &Option<UnboundedSender<CycleEvent>>,
+    sink: &(dyn Fn(CycleEvent) + Send + Sync),
 ) {
     while let Some(ev) = rx.recv().await {
         if let QueueEvent::BatchStarted { batch_id, .. } = &ev {
@@ -558,14 +561,10 @@ async fn follow(
             breaker.lock().unwrap().learn(kinds.into_iter().map(|o| (o.op_id, o.action.kind())));
         }
         let trip = breaker.lock().unwrap().on_event(&ev);
-        if let Some(p) = progress {
-            let _ = p.send(CycleEvent::Queue(ev));
-        }
+        sink(CycleEvent::Queue(ev));
         if let Some(t) = trip {
             cancel.cancel();
-            if let Some(p) = progress {
-                let _ = p.send(CycleEvent::Note(t.to_string()));
-            }
+            sink(CycleEvent::Note(t.to_string()));
         }
     }
 }
@@ -581,32 +580,48 @@ async fn check_active(client: &ScimClient, breaker: &Mutex<Breaker>, cancel: &Ca
     Ok(())
 }
 
-/// `apply_live` (the gate on every pass) with the breaker watching: its events and, every
-/// `check_every` while it runs and once after, the count of active users. Returns the outcome and
-/// the trip, if the breaker tripped.
-#[allow(clippy::too_many_arguments)]
-async fn guarded_apply(
+/// A front end's progress channel as a sink of events.
+fn sink_of(progress: &Option<UnboundedSender<CycleEvent>>) -> impl Fn(CycleEvent) + Send + Sync + use<> {
+    let p = progress.clone();
+    move |e| {
+        if let Some(p) = &p {
+            let _ = p.send(e);
+        }
+    }
+}
+
+/// Run `run` (which sends the queue's events to the sender it is given) with the circuit breaker
+/// watching: its events and, every `cfg.check_every` while it runs and once after, the count of
+/// active users (`before`: the count before the run; `None` watches failures in a row only). A
+/// trip cancels `cancel` (nothing more is sent). Every event goes on to `sink`. Returns what
+/// `run` returned and the trip, if the breaker tripped. What a sync's apply and an approved
+/// policy apply (`crate::approved::run`) run under.
+pub async fn watched<T, F, Fut>(
     client: &ScimClient,
     journal: &Arc<Journal>,
-    live: &LivePlan,
-    env: &Environment,
-    job: &SyncJob,
-    run_id: &str,
-    origin: &str,
+    cfg: &BreakerConfig,
+    before: Option<usize>,
     cancel: &Cancel,
-    progress: &Option<UnboundedSender<CycleEvent>>,
-) -> (Result<ApplyOutcome, apply::ApplyError>, Option<Trip>) {
-    let breaker = Arc::new(Mutex::new(Breaker::new(job.breaker.clone(), Some(live.active_users))));
-    let apply_env = ApplyEnv { journal: journal.clone(), safety: passed(&env.safety), engine: job.engine.clone(), origin: origin.into() };
+    sink: &(dyn Fn(CycleEvent) + Send + Sync),
+    run: F,
+) -> (T, Option<Trip>)
+where
+    F: FnOnce(UnboundedSender<QueueEvent>) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let breaker = Arc::new(Mutex::new(Breaker::new(cfg.clone(), before)));
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let every = job.breaker.check_every;
+    let every = cfg.check_every;
     let apply = async {
-        let r = apply::apply_live(client, live, &job.name, run_id, apply_env, tx, cancel.clone()).await;
+        let r = run(tx).await;
         let _ = stop_tx.send(true);
         r
     };
     let sample = async {
+        if before.is_none() {
+            return;
+        }
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {
@@ -620,17 +635,43 @@ async fn guarded_apply(
             }
         }
     };
-    let (outcome, (), ()) = tokio::join!(apply, follow(rx, &breaker, journal, cancel, progress), sample);
+    let (outcome, (), ()) = tokio::join!(apply, follow(rx, &breaker, journal, cancel, sink), sample);
     // One count after the run: a run shorter than `check_every` is checked too.
-    if breaker.lock().unwrap().tripped().is_none()
+    if before.is_some()
+        && breaker.lock().unwrap().tripped().is_none()
         && !cancel.is_cancelled()
         && let Err(e) = check_active(client, &breaker, cancel).await
-        && let Some(p) = progress
     {
-        let _ = p.send(CycleEvent::Note(format!("could not count the active users after the run: {e}")));
+        sink(CycleEvent::Note(format!("could not count the active users after the run: {e}")));
     }
     let trip = breaker.lock().unwrap().tripped().cloned();
     (outcome, trip)
+}
+
+/// The active users now (the breaker's baseline for [`watched`]).
+pub async fn active_users(client: &ScimClient) -> Result<usize, crate::scim::ScimError> {
+    Ok(client.all_users(None).await?.iter().filter(|u| u.is_active()).count())
+}
+
+/// `apply_live` (the gate on every pass) with the breaker watching ([`watched`]). Returns the
+/// outcome and the trip, if the breaker tripped.
+#[allow(clippy::too_many_arguments)]
+async fn guarded_apply(
+    client: &ScimClient,
+    journal: &Arc<Journal>,
+    live: &LivePlan,
+    env: &Environment,
+    job: &SyncJob,
+    run_id: &str,
+    origin: &str,
+    cancel: &Cancel,
+    progress: &Option<UnboundedSender<CycleEvent>>,
+) -> (Result<ApplyOutcome, apply::ApplyError>, Option<Trip>) {
+    let apply_env = ApplyEnv { journal: journal.clone(), safety: passed(&env.safety), engine: job.engine.clone(), origin: origin.into() };
+    watched(client, journal, &job.breaker, Some(live.active_users), cancel, &sink_of(progress), |tx| {
+        apply::apply_live(client, live, &job.name, run_id, apply_env, tx, cancel.clone())
+    })
+    .await
 }
 
 /// A quarantined policy's held plan, as it is now (what the admin approves).
@@ -677,7 +718,7 @@ pub async fn approve(
         // Four-eyes: releasing a plan over approval_over is another account's to approve: it
         // becomes the policy's pending approval (the quarantine is released once it has run).
         if review.decision.needs_approval().is_some() {
-            return match hold_for_approval(env, job, &journal, &review.decision, None) {
+            return match hold_for_approval(env, job, &journal, &review.live, &review.decision, None) {
                 Ok(msg) => {
                     note(&progress, &mut r.notes, msg.clone());
                     r.quarantine = Some(review.quarantine.clone());
