@@ -4,6 +4,7 @@
 //! loads the groups; the detail views, the members list, the queue's verbs and the status line
 //! read them. Rows are addressed by their index into the store (`u32`).
 
+use provision::directory::contains_ci;
 pub use provision::directory::{Bits, Changes, Needle, SortBy, UserRef, UserTable};
 use scim::User;
 use std::borrow::Cow;
@@ -218,8 +219,8 @@ impl Query {
                     Field::Name => TermMatch::Name(store.needle(v)),
                     Field::UserName => TermMatch::UserName(store.needle(v)),
                     Field::Email => TermMatch::Email(store.needle(v)),
-                    Field::Title => TermMatch::Title(syms(&|s| contains_lower(s, v))),
-                    Field::Department => TermMatch::Department(syms(&|s| contains_lower(s, v))),
+                    Field::Title => TermMatch::Title(syms(&|s| contains_ci(s, v))),
+                    Field::Department => TermMatch::Department(syms(&|s| contains_ci(s, v))),
                     // Roles are kept lowercased.
                     Field::Role => TermMatch::Role(syms(&|s| s.contains(v))),
                     Field::Manager => {
@@ -324,7 +325,7 @@ impl QueryMatcher<'_> {
                 // A manager who is not loaded: the id alone.
                 None => {
                     let m = r.manager_id();
-                    !m.is_empty() && contains_lower(m, text)
+                    !m.is_empty() && contains_ci(m, text)
                 }
             },
             TermMatch::Id(rows) => rows.get(r.index()),
@@ -351,25 +352,6 @@ impl QueryMatcher<'_> {
             });
         }
         bits
-    }
-}
-
-/// Does `hay`, lowercased, contain `needle` (already lowercased)? Without allocating when
-/// `hay` is ASCII (the compact table keeps title, department and id as sent, not lowercased).
-#[inline]
-fn contains_lower(hay: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    if hay.is_ascii() {
-        let (h, n) = (hay.as_bytes(), needle.as_bytes());
-        if n.len() > h.len() {
-            return false;
-        }
-        let first = n[0];
-        h.windows(n.len()).any(|w| w[0].to_ascii_lowercase() == first && w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
-    } else {
-        hay.to_lowercase().contains(needle)
     }
 }
 
